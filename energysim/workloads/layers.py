@@ -1,0 +1,132 @@
+"""Layer geometry: linear, conv2d and GEMM layers, each lowered to one GEMM.
+
+Every layer is executed as ``C[M, N] = A[M, K] @ B[K, N]`` where ``A`` is the
+weight operand (``weights``), ``B`` the input operand (``inputs``) and ``C`` the
+output (``outputs``):
+
+- linear: ``M = out_features``, ``K = in_features``, ``N = batch``;
+- conv2d: ``M = out_channels``, ``K = in_channels * kernel_height * kernel_width``,
+  ``N = batch * out_height * out_width`` (im2col by geometry only: nothing is
+  materialised);
+- gemm: ``M``, ``N``, ``K`` as given (``A`` is the stationary/weight operand).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GemmShape(BaseModel):
+    """The GEMM a layer lowers to: ``C[m, n] = A[m, k] @ B[k, n]`` (sizes in elements)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    m: int = Field(gt=0, description="Rows of the weight operand and of the output.")
+    n: int = Field(gt=0, description="Columns of the input operand and of the output.")
+    k: int = Field(gt=0, description="Reduction length.")
+
+    @property
+    def macs(self) -> int:
+        """Dense multiply-accumulates, ``m * n * k``."""
+        return self.m * self.n * self.k
+
+
+class _LayerBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Layer name, unique in its workload.")
+    weight_density: float = Field(
+        default=1.0, gt=0.0, le=1.0,
+        description="Fraction of non-zero weights when no real tensor is given (synthetic sparsity).",
+    )
+    activation_density: float = Field(
+        default=1.0, gt=0.0, le=1.0,
+        description="Fraction of non-zero input activations (measured on calibration data or assumed).",
+    )
+    weight_key: str | None = Field(default=None, description="Array name of the weights in the workload's tensors file.")
+    mask_key: str | None = Field(default=None, description="Array name of the 0/1 keep-mask in the tensors file.")
+    activations_key: str | None = Field(
+        default=None, description="Array name of calibration input activations, shape (samples, *input shape)."
+    )
+    target_sparsity: float | None = Field(default=None, ge=0.0, le=1.0, description="Pruning target (fraction removed).")
+    measured_sparsity: float | None = Field(default=None, ge=0.0, le=1.0, description="Measured fraction of zero weights.")
+
+
+class LinearLayer(_LayerBase):
+    """A fully connected layer ``y = W x`` with ``W`` of shape (out_features, in_features)."""
+
+    kind: Literal["linear"] = "linear"
+    in_features: int = Field(gt=0)
+    out_features: int = Field(gt=0)
+    batch: int = Field(default=1, gt=0, description="Input vectors per inference.")
+
+    def gemm_shape(self) -> GemmShape:
+        """Lower to GEMM: M = out_features, K = in_features, N = batch."""
+        return GemmShape(m=self.out_features, n=self.batch, k=self.in_features)
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        """Shape of the weight tensor, (out_features, in_features)."""
+        return (self.out_features, self.in_features)
+
+
+class Conv2dLayer(_LayerBase):
+    """A 2-D convolution with weights of shape (out_channels, in_channels, kh, kw)."""
+
+    kind: Literal["conv2d"] = "conv2d"
+    in_channels: int = Field(gt=0)
+    out_channels: int = Field(gt=0)
+    in_height: int = Field(gt=0, description="Input feature-map height in pixels.")
+    in_width: int = Field(gt=0, description="Input feature-map width in pixels.")
+    kernel_height: int = Field(gt=0)
+    kernel_width: int = Field(gt=0)
+    stride: int = Field(default=1, gt=0)
+    padding: int = Field(default=0, ge=0, description="Zero padding on each side, pixels.")
+    batch: int = Field(default=1, gt=0)
+
+    @property
+    def out_height(self) -> int:
+        """Output feature-map height in pixels."""
+        return (self.in_height + 2 * self.padding - self.kernel_height) // self.stride + 1
+
+    @property
+    def out_width(self) -> int:
+        """Output feature-map width in pixels."""
+        return (self.in_width + 2 * self.padding - self.kernel_width) // self.stride + 1
+
+    def gemm_shape(self) -> GemmShape:
+        """Lower to GEMM: M = out_channels, K = C_in*kh*kw, N = batch*H_out*W_out."""
+        return GemmShape(
+            m=self.out_channels,
+            n=self.batch * self.out_height * self.out_width,
+            k=self.in_channels * self.kernel_height * self.kernel_width,
+        )
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        """Shape of the weight tensor, (out_channels, in_channels, kh, kw)."""
+        return (self.out_channels, self.in_channels, self.kernel_height, self.kernel_width)
+
+
+class GemmLayer(_LayerBase):
+    """A plain GEMM ``C[m, n] = A[m, k] @ B[k, n]``; ``A`` plays the weight role."""
+
+    kind: Literal["gemm"] = "gemm"
+    m: int = Field(gt=0)
+    n: int = Field(gt=0)
+    k: int = Field(gt=0)
+
+    def gemm_shape(self) -> GemmShape:
+        """The GEMM itself."""
+        return GemmShape(m=self.m, n=self.n, k=self.k)
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        """Shape of the A operand, (m, k)."""
+        return (self.m, self.k)
+
+
+Layer = Annotated[Union[LinearLayer, Conv2dLayer, GemmLayer], Field(discriminator="kind")]
+"""Any layer geometry, discriminated by its ``kind`` field."""

@@ -1,0 +1,207 @@
+"""Workload files: a network as an ordered list of layers, optionally with real tensors.
+
+A workload is a TOML file (``schema_version = 1``)::
+
+    name = "vgg16"
+    source = "Simonyan & Zisserman, ICLR 2015"
+    tensors_file = "tensors.npz"      # optional, relative to this file
+
+    [provenance]                      # optional, written by the pruning engine
+    criterion = "magnitude_l1"
+
+    [[layers]]
+    kind = "conv2d"                   # linear | conv2d | gemm
+    name = "conv1_1"
+    in_channels = 3
+    ...
+    weight_key = "conv1_1.weight"     # optional: real weights in tensors_file
+    mask_key = "conv1_1.mask"         # optional: 0/1 keep-mask, same shape
+    activation_density = 0.53         # optional: fraction of non-zero inputs
+
+The tensors file is a NumPy ``.npz`` read with ``allow_pickle=False``. Weight
+arrays have the layer's ``weight_shape``: (out, in) for linear, (out, in, kh, kw)
+for conv2d, (m, k) for gemm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from energysim.config.loading import check_schema_version, load_toml, validate_model
+from energysim.errors import ConfigError
+from energysim.workloads.layers import Layer
+
+
+class Provenance(BaseModel):
+    """Where a pruned workload came from (all fields optional; accuracies are fractions 0..1)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str | None = None
+    dataset: str | None = None
+    criterion: str | None = None
+    granularity: str | None = None
+    schedule: str | None = None
+    target_sparsity: float | None = Field(default=None, ge=0.0, le=1.0)
+    measured_sparsity: float | None = Field(default=None, ge=0.0, le=1.0)
+    accuracy_dense: float | None = Field(default=None, ge=0.0, le=1.0)
+    accuracy_pruned: float | None = Field(default=None, ge=0.0, le=1.0)
+    accuracy_finetuned: float | None = Field(default=None, ge=0.0, le=1.0)
+    finetune_epochs: int | None = Field(default=None, ge=0)
+    seed: int | None = None
+
+
+class WorkloadFile(BaseModel):
+    """The strict schema of a workload TOML file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int
+    name: str = Field(min_length=1)
+    description: str = ""
+    source: str = ""
+    tensors_file: str | None = None
+    provenance: Provenance | None = None
+    layers: list[Layer] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "WorkloadFile":
+        seen: set[str] = set()
+        for layer in self.layers:
+            if layer.name in seen:
+                raise ValueError(f"layer names must be unique; '{layer.name}' appears twice")
+            seen.add(layer.name)
+        return self
+
+
+WorkloadLayer = Layer
+"""A layer entry of a workload (geometry plus sparsity and tensor keys)."""
+
+
+@dataclass(frozen=True)
+class LayerTensors:
+    """Real tensors of one layer.
+
+    Attributes
+    ----------
+    weights
+        Weight array in the layer's ``weight_shape`` (already multiplied by the mask).
+    mask
+        Boolean keep-mask of the same shape, or None (all kept where weights are non-zero).
+    activations
+        Calibration input activations, shape (samples, *input shape), or None.
+    """
+
+    weights: np.ndarray
+    mask: np.ndarray | None = None
+    activations: np.ndarray | None = None
+
+    def weight_matrix(self) -> np.ndarray:
+        """Weights as the GEMM's A operand, shape (M, K), with masked entries zeroed."""
+        w = self.weights if self.mask is None else np.where(self.mask, self.weights, 0.0)
+        return w.reshape(w.shape[0], -1)
+
+    def keep_matrix(self) -> np.ndarray:
+        """Boolean (M, K) matrix of weights that are present (kept and non-zero)."""
+        return self.weight_matrix() != 0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A loaded workload: its layers in order and, where given, their tensors."""
+
+    name: str
+    layers: tuple[Layer, ...]
+    path: Path | None = None
+    description: str = ""
+    source: str = ""
+    provenance: Provenance | None = None
+    tensors: dict[str, LayerTensors] | None = None
+
+    def layer_tensors(self, layer_name: str) -> LayerTensors | None:
+        """Real tensors of a layer, or None where the workload has none for it."""
+        if self.tensors is None:
+            return None
+        return self.tensors.get(layer_name)
+
+
+def _load_tensors(spec: WorkloadFile, path: Path) -> dict[str, LayerTensors] | None:
+    wanted = [l for l in spec.layers if l.weight_key or l.mask_key or l.activations_key]
+    if not wanted:
+        return None
+    if spec.tensors_file is None:
+        raise ConfigError(f"{path}: tensors_file: is required when a layer names weight_key, mask_key or activations_key")
+    tensors_path = (path.parent / spec.tensors_file).resolve()
+    try:
+        archive = np.load(tensors_path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: tensors_file: file not found (got {str(tensors_path)!r})") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: tensors_file: not a readable .npz archive without pickles ({exc})") from None
+    out: dict[str, LayerTensors] = {}
+    with archive:
+        for index, layer in enumerate(spec.layers):
+            if layer.weight_key is None:
+                if layer.mask_key or layer.activations_key:
+                    raise ConfigError(f"{path}: layers[{index}].weight_key: is required when mask_key or activations_key is given")
+                continue
+            arrays = {}
+            for field in ("weight_key", "mask_key", "activations_key"):
+                key = getattr(layer, field)
+                if key is None:
+                    continue
+                if key not in archive.files:
+                    raise ConfigError(f"{path}: layers[{index}].{field}: no array {key!r} in {spec.tensors_file}")
+                arrays[field] = archive[key]
+            weights = np.asarray(arrays["weight_key"], dtype=np.float64)
+            if weights.shape != layer.weight_shape:
+                raise ConfigError(
+                    f"{path}: layers[{index}].weight_key: array {layer.weight_key!r} must have shape "
+                    f"{layer.weight_shape} (got {weights.shape})"
+                )
+            if not np.all(np.isfinite(weights)):
+                raise ConfigError(f"{path}: layers[{index}].weight_key: array {layer.weight_key!r} must be finite (has NaN or inf)")
+            mask = None
+            if "mask_key" in arrays:
+                raw = arrays["mask_key"]
+                if raw.shape != weights.shape:
+                    raise ConfigError(
+                        f"{path}: layers[{index}].mask_key: array {layer.mask_key!r} must have the weight shape "
+                        f"{weights.shape} (got {raw.shape})"
+                    )
+                if not np.isin(raw, (0, 1)).all():
+                    raise ConfigError(f"{path}: layers[{index}].mask_key: array {layer.mask_key!r} must hold only 0 and 1")
+                mask = raw.astype(bool)
+                weights = np.where(mask, weights, 0.0)
+            activations = None
+            if "activations_key" in arrays:
+                activations = np.asarray(arrays["activations_key"], dtype=np.float64)
+            out[layer.name] = LayerTensors(weights=weights, mask=mask, activations=activations)
+    return out
+
+
+def load_workload(path: str | Path) -> Workload:
+    """Load a workload TOML file (and its tensors file, if it names one).
+
+    Raises
+    ------
+    ConfigError
+        With one line per problem, each naming the file, the field, the rule and the value.
+    """
+    path = Path(path)
+    data = load_toml(path)
+    check_schema_version(data, path)
+    spec = validate_model(WorkloadFile, data, path)
+    return Workload(
+        name=spec.name,
+        layers=tuple(spec.layers),
+        path=path,
+        description=spec.description,
+        source=spec.source,
+        provenance=spec.provenance,
+        tensors=_load_tensors(spec, path),
+    )
