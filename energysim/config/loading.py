@@ -110,7 +110,9 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     return f"{message} (got {value!r})"
 
 
-def validate_model(model: type[ModelT], data: Any, source: str | Path, context: dict[str, Any] | None = None) -> ModelT:
+def validate_model(
+    model: type[ModelT], data: Any, source: str | Path, context: dict[str, Any] | None = None, prefix: str = ""
+) -> ModelT:
     """Validate ``data`` against ``model``; raise one ConfigError listing every problem.
 
     Parameters
@@ -123,6 +125,9 @@ def validate_model(model: type[ModelT], data: Any, source: str | Path, context: 
         The file name (or a label) to prefix each problem with.
     context
         Passed to pydantic as validation context (e.g. the file's folder).
+    prefix
+        Dotted location of ``data`` inside its file (``engine``), for sub-tables
+        validated on their own.
 
     Raises
     ------
@@ -136,7 +141,10 @@ def validate_model(model: type[ModelT], data: Any, source: str | Path, context: 
         lines = []
         for error in exc.errors():
             loc = _strip_union_tags(tuple(error["loc"]), tags)
-            lines.append(f"{source}: {_location(loc)}: {_describe(error, model)}")
+            where = _location(loc)
+            if prefix:
+                where = prefix if where == "(top level)" else f"{prefix}{'' if where.startswith('[') else '.'}{where}"
+            lines.append(f"{source}: {where}: {_describe(error, model)}")
         raise ConfigError("\n".join(dict.fromkeys(lines))) from None
 
 

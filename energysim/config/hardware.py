@@ -1,0 +1,123 @@
+"""Strict schema of a hardware TOML file (``hwconfigs/*.toml``).
+
+A hardware file names a clock, a cost table, an ordered memory hierarchy
+(outermost first: DRAM, SRAM buffers, per-PE register files), priced compute
+units, and an ``[engine]`` table whose ``kind`` selects the engine and whose other
+keys are validated by that engine's own config model (see
+:mod:`energysim.engines.registry`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TENSORS = ("weights", "inputs", "outputs")
+"""Tensors a memory level can hold; partial sums live wherever outputs do."""
+
+_DEFAULT_TABLE_COMPONENT = {"dram": "dram", "sram": "sram", "regfile": "register_file"}
+
+
+class MemoryLevelConfig(BaseModel):
+    """One level of the memory hierarchy.
+
+    Costs come from the hardware's cost table (component ``table_component``,
+    by default ``dram``/``sram``/``register_file`` after ``kind``, at ``word_bits``
+    and ``capacity_bytes``), unless ``read_pj`` and ``write_pj`` are given with
+    ``cost_source``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Level name used in reports (DRAM, GlobalBuffer, RegFile).")
+    kind: Literal["dram", "sram", "regfile"]
+    capacity_bytes: int | None = Field(default=None, gt=0, description="Capacity in bytes (per PE for regfile); None = unbounded (DRAM only).")
+    word_bits: int = Field(gt=0, description="Bits moved by one access.")
+    bandwidth_words_per_cycle: float = Field(gt=0, description="Words per cycle to the level below (per PE for regfile).")
+    holds: tuple[Literal["weights", "inputs", "outputs"], ...] = Field(
+        default=TENSORS, min_length=1, description="Tensors kept at this level; others bypass it."
+    )
+    instances: int = Field(default=1, gt=0, description="Copies of this level (e.g. one register file per PE).")
+    table_component: str | None = Field(default=None, description="Cost-table component that prices an access.")
+    read_pj: float | None = Field(default=None, ge=0, description="Explicit energy per read, pJ.")
+    write_pj: float | None = Field(default=None, ge=0, description="Explicit energy per write/fill/update, pJ.")
+    cost_source: str | None = Field(default=None, description="Where explicit read_pj/write_pj come from.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MemoryLevelConfig":
+        explicit = (self.read_pj is not None, self.write_pj is not None)
+        if any(explicit) and not all(explicit):
+            raise ValueError("read_pj and write_pj must be given together")
+        if all(explicit) and not self.cost_source:
+            raise ValueError("cost_source is required when read_pj and write_pj are given")
+        if all(explicit) and self.table_component:
+            raise ValueError("give either table_component or read_pj/write_pj, not both")
+        if self.kind != "dram" and self.capacity_bytes is None:
+            raise ValueError(f"capacity_bytes is required for a {self.kind} level")
+        if len(set(self.holds)) != len(self.holds):
+            raise ValueError(f"holds must not repeat a tensor (got {list(self.holds)})")
+        return self
+
+    @property
+    def cost_component(self) -> str:
+        """The cost-table component that prices this level's accesses."""
+        return self.table_component or _DEFAULT_TABLE_COMPONENT[self.kind]
+
+
+class UnitConfig(BaseModel):
+    """A priced compute action (e.g. the MAC's multiply) or any engine-specific action.
+
+    Either ``table_component`` (looked up at ``bits`` in the cost table) or
+    ``energy_pj`` with ``source``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, description="Component name used in reports (MAC, SpmatRead, ...).")
+    action: str = Field(min_length=1, description="Action name (mult, add, read, ...).")
+    bits: int | None = Field(default=None, gt=0, description="Operand width for a table lookup.")
+    table_component: str | None = None
+    table_action: str = Field(default="op", description="Action name in the cost table.")
+    energy_pj: float | None = Field(default=None, ge=0, description="Explicit energy per action, pJ.")
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "UnitConfig":
+        if (self.table_component is None) == (self.energy_pj is None):
+            raise ValueError("give exactly one of table_component (with bits) or energy_pj (with source)")
+        if self.table_component is not None and self.bits is None:
+            raise ValueError("bits is required with table_component")
+        if self.energy_pj is not None and not self.source:
+            raise ValueError("source is required with energy_pj")
+        return self
+
+
+class HardwareFile(BaseModel):
+    """The strict schema of a hardware TOML file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: int
+    name: str = Field(min_length=1)
+    description: str = ""
+    clock_ghz: float = Field(gt=0, description="Clock frequency in GHz.")
+    cost_table: str = Field(min_length=1, description="Built-in table name or a .toml path relative to this file.")
+    memory: list[MemoryLevelConfig] = Field(min_length=1, description="Levels, outermost (DRAM, if any) first.")
+    units: list[UnitConfig] = Field(default_factory=list)
+    engine: dict[str, Any] = Field(description="Engine table; its 'kind' selects the engine config model.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "HardwareFile":
+        names = [m.name for m in self.memory]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"memory level names must be unique; '{name}' appears {names.count(name)} times")
+        for level in self.memory[1:]:
+            if level.kind == "dram":
+                raise ValueError(f"a DRAM level must come first, outermost ('{level.name}' is not first)")
+        keys = [(u.name, u.action) for u in self.units]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"units must be unique per (name, action); {key} appears twice")
+        return self

@@ -1,0 +1,198 @@
+"""The priced memory hierarchy: levels and compute units bound to a cost table.
+
+:func:`load_hardware` reads a hardware TOML file, resolves every per-access and
+per-operation cost against the named cost table at load time (so a missing
+cost fails before any simulation), and returns a :class:`Hardware`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from energysim.config.hardware import HardwareFile, MemoryLevelConfig
+from energysim.config.loading import check_schema_version, load_toml, validate_model
+from energysim.costs.registry import resolve_table
+from energysim.costs.table import CostEntry, CostTable
+from energysim.errors import ConfigError, EnergySimError, InputError
+
+MEMORY_ACTIONS = ("read", "write", "fill", "update")
+"""read: data leaves the level; write: results arrive from below; fill: data arrives
+from the level above; update: a partial sum is written back (read-modify-write's write)."""
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    """A memory level with its resolved per-access costs.
+
+    Attributes
+    ----------
+    config
+        The validated level table from the hardware file.
+    costs
+        Cost of one access of ``word_bits`` per action (read, write, fill, update).
+    """
+
+    config: MemoryLevelConfig
+    costs: dict[str, CostEntry]
+
+    @property
+    def name(self) -> str:
+        """Level name."""
+        return self.config.name
+
+    @property
+    def capacity_words(self) -> int | None:
+        """Capacity in words of ``word_bits`` (None = unbounded)."""
+        if self.config.capacity_bytes is None:
+            return None
+        return self.config.capacity_bytes * 8 // self.config.word_bits
+
+    def holds(self, tensor: str) -> bool:
+        """Whether the level keeps ``tensor`` (weights, inputs or outputs)."""
+        return tensor in self.config.holds
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """A hardware configuration with every cost resolved.
+
+    Attributes
+    ----------
+    name, description
+        From the file.
+    clock_ghz
+        Clock in GHz.
+    table
+        The cost table the file names.
+    levels
+        Memory levels, outermost (DRAM) first.
+    unit_costs
+        ``(unit name, action) -> CostEntry`` for compute and engine-specific units.
+    engine_table
+        The raw ``[engine]`` table; the engine registry validates it.
+    path
+        The file it came from (None when built in memory).
+    """
+
+    name: str
+    description: str
+    clock_ghz: float
+    table: CostTable
+    levels: tuple[MemoryLevel, ...]
+    unit_costs: dict[tuple[str, str], CostEntry]
+    engine_table: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def engine_kind(self) -> str:
+        """The ``kind`` of the engine table."""
+        return str(self.engine_table.get("kind", ""))
+
+    def level(self, name: str) -> MemoryLevel:
+        """A memory level by name."""
+        for level in self.levels:
+            if level.name == name:
+                return level
+        raise InputError(f"hardware '{self.name}' has no memory level '{name}' (it has: {', '.join(l.name for l in self.levels)})")
+
+    def cost_of(self, component: str, action: str) -> CostEntry:
+        """Cost of one ``action`` of ``component`` (a memory level or a unit).
+
+        Raises
+        ------
+        InputError
+            If the hardware prices no such component and action.
+        """
+        for level in self.levels:
+            if level.name == component:
+                if action not in level.costs:
+                    raise InputError(f"memory level '{component}' has no action '{action}' (actions: {', '.join(MEMORY_ACTIONS)})")
+                return level.costs[action]
+        if (component, action) in self.unit_costs:
+            return self.unit_costs[(component, action)]
+        known = ", ".join(f"{n}.{a}" for n, a in self.unit_costs)
+        raise InputError(f"hardware '{self.name}' prices no '{component}.{action}' (units: {known or 'none'})")
+
+    def cost_rows(self) -> list[dict[str, Any]]:
+        """Every priced (component, action) as rows: component, kind, action, bits, energy_pj, source."""
+        rows = []
+        for level in self.levels:
+            for action in MEMORY_ACTIONS:
+                entry = level.costs[action]
+                rows.append({"component": level.name, "kind": level.config.kind, "action": action,
+                             "bits": level.config.word_bits, "energy_pj": entry.energy_pj, "source": entry.source})
+        for (name, action), entry in self.unit_costs.items():
+            rows.append({"component": name, "kind": "unit", "action": action, "bits": entry.bits,
+                         "energy_pj": entry.energy_pj, "source": entry.source})
+        return rows
+
+
+def _level_costs(level: MemoryLevelConfig, table: CostTable, where: str) -> dict[str, CostEntry]:
+    if level.read_pj is not None:
+        read = CostEntry(component=level.name, action="read", bits=level.word_bits, energy_pj=level.read_pj,
+                         source=str(level.cost_source))
+        write = CostEntry(component=level.name, action="write", bits=level.word_bits, energy_pj=level.write_pj,
+                          source=str(level.cost_source))
+    else:
+        capacity = level.capacity_bytes if level.kind == "sram" else None
+        try:
+            read = table.lookup(level.cost_component, "read", level.word_bits, capacity)
+            write = table.lookup(level.cost_component, "write", level.word_bits, capacity)
+        except EnergySimError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return {
+        "read": read,
+        "write": write,
+        "fill": write.model_copy(update={"action": "fill"}),
+        "update": write.model_copy(update={"action": "update"}),
+    }
+
+
+def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None = None) -> Hardware:
+    """Resolve a validated hardware spec against its cost table."""
+    try:
+        table = resolve_table(spec.cost_table, base_dir)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: cost_table: {exc}") from None
+    levels = tuple(
+        MemoryLevel(config=level, costs=_level_costs(level, table, f"{source}: memory[{i}]"))
+        for i, level in enumerate(spec.memory)
+    )
+    unit_costs: dict[tuple[str, str], CostEntry] = {}
+    for i, unit in enumerate(spec.units):
+        if unit.energy_pj is not None:
+            entry = CostEntry(component=unit.name, action=unit.action, bits=unit.bits or 1, energy_pj=unit.energy_pj,
+                              source=str(unit.source))
+        else:
+            try:
+                entry = table.lookup(str(unit.table_component), unit.table_action, int(unit.bits))
+            except EnergySimError as exc:
+                raise ConfigError(f"{source}: units[{i}]: {exc}") from None
+        unit_costs[(unit.name, unit.action)] = entry
+    return Hardware(
+        name=spec.name,
+        description=spec.description,
+        clock_ghz=spec.clock_ghz,
+        table=table,
+        levels=levels,
+        unit_costs=unit_costs,
+        engine_table=dict(spec.engine),
+        path=Path(source) if isinstance(source, (str, Path)) else None,
+    )
+
+
+def load_hardware(path: str | Path) -> Hardware:
+    """Load and price a hardware TOML file.
+
+    Raises
+    ------
+    ConfigError
+        One line per problem, naming the file, the field, the rule and the value.
+    """
+    path = Path(path)
+    data = load_toml(path)
+    check_schema_version(data, path)
+    spec = validate_model(HardwareFile, data, path)
+    return build_hardware(spec, path, path.parent)

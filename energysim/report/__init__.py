@@ -1,0 +1,1 @@
+"""Result tables (long-form energy, per-layer summary, totals) and their files."""
