@@ -1,0 +1,155 @@
+"""Shared-weight codebooks: 1-D k-means with linear initialisation (Deep Compression).
+
+A :class:`Codebook` has ``2**bits`` entries. Entry 0 is always 0.0: EIE stores
+padding entries with code 0, and its ALU counts a multiply-accumulate as useful
+only when the code is non-zero. The other ``2**bits - 1`` entries are the
+centroids of a 1-D k-means over the non-zero weights, started from centroids
+spaced linearly between the smallest and largest weight (the initialisation
+Deep Compression found best for accuracy, because it keeps the rare large
+weights).
+
+References
+----------
+.. [1] S. Han, H. Mao, W. J. Dally, "Deep Compression: Compressing Deep Neural
+   Networks with Pruning, Trained Quantization and Huffman Coding", ICLR 2016,
+   Sec. 3 (weight sharing, linear initialisation).
+.. [2] S. Han et al., "EIE: Efficient Inference Engine on Compressed Deep Neural
+   Network", ISCA 2016, Sec. III (4-bit index into a 16-entry codebook).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from energysim.errors import InputError
+
+DEFAULT_BITS = 4
+"""Codebook index width in bits (EIE: 4, so 16 entries)."""
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """A shared-weight codebook.
+
+    Attributes
+    ----------
+    centroids
+        ``2**bits`` weight values; ``centroids[0] == 0.0`` (padding / pruned).
+        Entries 1.. are sorted ascending.
+    bits
+        Index width in bits.
+    iterations
+        Lloyd iterations the fit ran.
+    """
+
+    centroids: np.ndarray
+    bits: int
+    iterations: int = 0
+
+    @property
+    def size(self) -> int:
+        """Number of entries, ``2**bits``."""
+        return int(self.centroids.size)
+
+    def quantise(self, weights: np.ndarray) -> np.ndarray:
+        """Codes of ``weights``: 0 for exact zeros, else the nearest non-zero centroid.
+
+        Parameters
+        ----------
+        weights
+            Any-shaped array of weights (dimensionless).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``uint8`` codes of the same shape.
+        """
+        weights = np.asarray(weights, dtype=np.float64)
+        codes = np.zeros(weights.shape, dtype=np.uint8)
+        nonzero = weights != 0
+        codes[nonzero] = _nearest(self.centroids[1:], weights[nonzero]) + 1
+        return codes
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Weight values of ``codes`` (float64)."""
+        codes = np.asarray(codes)
+        if codes.size and (codes.min() < 0 or codes.max() >= self.size):
+            raise InputError(f"codebook of {self.size} entries: codes must lie in 0..{self.size - 1} (got {codes.min()}..{codes.max()})")
+        return self.centroids[codes]
+
+
+def _nearest(sorted_centroids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of the nearest of ascending ``sorted_centroids`` for each value (ties go to the lower one)."""
+    if sorted_centroids.size == 1:
+        return np.zeros(values.shape, dtype=np.int64)
+    midpoints = 0.5 * (sorted_centroids[1:] + sorted_centroids[:-1])
+    return np.searchsorted(midpoints, values, side="left")
+
+
+def fit_codebook(
+    weights: np.ndarray,
+    bits: int = DEFAULT_BITS,
+    max_iterations: int = 50,
+    max_fit_samples: int | None = 200_000,
+    seed: int = 0,
+) -> Codebook:
+    """Fit a codebook to the non-zero weights by 1-D k-means with linear initialisation.
+
+    Parameters
+    ----------
+    weights
+        Any-shaped weight array; zeros are pruned weights and are not clustered.
+    bits
+        Index width in bits (>= 1): ``2**bits - 1`` non-zero centroids plus the zero entry.
+    max_iterations
+        Upper bound on Lloyd iterations (the fit stops earlier when assignments settle).
+    max_fit_samples
+        When there are more non-zero weights than this, the centroids are fitted on a
+        seeded uniform sample of this many (quantisation still uses every weight);
+        None fits on all of them.
+    seed
+        Seed of that sample.
+
+    Returns
+    -------
+    Codebook
+        Entry 0 is 0.0; entries 1.. are ascending. Empty clusters keep their
+        initial (linear) value. With no non-zero weight, every entry is 0.0.
+
+    Raises
+    ------
+    InputError
+        If ``bits`` < 1, ``max_iterations`` < 1 or the weights are not finite.
+    """
+    if bits < 1:
+        raise InputError(f"codebook bits must be >= 1 (got {bits})")
+    if max_iterations < 1:
+        raise InputError(f"codebook max_iterations must be >= 1 (got {max_iterations})")
+    flat = np.asarray(weights, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(flat)):
+        raise InputError("codebook weights must be finite (got NaN or inf)")
+    values = flat[flat != 0]
+    n_centroids = 2**bits - 1
+    if values.size == 0:
+        return Codebook(centroids=np.zeros(n_centroids + 1), bits=bits, iterations=0)
+    if max_fit_samples is not None and values.size > max_fit_samples:
+        rng = np.random.default_rng(seed)
+        values = values[rng.choice(values.size, size=max_fit_samples, replace=False)]
+    values = np.sort(values)
+    centroids = np.linspace(values[0], values[-1], n_centroids)
+    assignment = None
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):
+        new_assignment = _nearest(centroids, values)
+        sums = np.bincount(new_assignment, weights=values, minlength=n_centroids)
+        counts = np.bincount(new_assignment, minlength=n_centroids)
+        filled = counts > 0
+        centroids = centroids.copy()
+        centroids[filled] = sums[filled] / counts[filled]
+        centroids.sort()
+        if assignment is not None and np.array_equal(new_assignment, assignment):
+            break
+        assignment = new_assignment
+    return Codebook(centroids=np.concatenate(([0.0], centroids)), bits=bits, iterations=iterations)

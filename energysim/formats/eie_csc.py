@@ -1,0 +1,333 @@
+"""EIE's interleaved compressed sparse column (CSC) format.
+
+Row ``i`` of an ``M x K`` weight matrix belongs to processing element
+``i mod N``; PE ``p`` holds the rows ``p, p + N, p + 2N, ...`` as its *slice*,
+and row ``i`` is local row ``i // N`` of that slice. Per PE and per column
+``j`` the non-zero weights are stored in row order as entries ``(v, z)``:
+
+- ``v``: the ``value_bits``-wide codebook index of the weight (0 = padding);
+- ``z``: the number of zeros of the slice before the entry (``index_bits`` wide).
+
+When more zeros precede a non-zero than ``z`` can count (``> 2**index_bits - 1``),
+a padding entry ``v = 0, z = 2**index_bits - 1`` stands in for the
+``2**index_bits``-th zero; a gap of ``g`` zeros costs ``g // 2**index_bits``
+padding entries and leaves ``z = g % 2**index_bits`` on the real entry. Trailing
+zeros of a column cost nothing. Per PE, pointer ``p_j`` is the address of
+column ``j``'s first entry, with one extra final pointer, so ``p_{j+1} - p_j``
+counts column ``j``'s entries, padding included.
+
+The paper's example (one PE, 4-bit ``z``): column ``[0, 0, 1, 2, 0 x 18, 3]`` is
+``v = [1, 2, 0, 3]``, ``z = [2, 0, 15, 2]``.
+
+References
+----------
+.. [1] S. Han, X. Liu, H. Mao, J. Pu, A. Pedram, M. A. Horowitz, W. J. Dally,
+   "EIE: Efficient Inference Engine on Compressed Deep Neural Network",
+   ISCA 2016, Sec. III-B and Fig. 3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from energysim.errors import InputError
+
+DEFAULT_INDEX_BITS = 4
+"""Width of the relative row index ``z`` (EIE: 4 bits)."""
+DEFAULT_VALUE_BITS = 4
+"""Width of the codebook index ``v`` (EIE: 4 bits)."""
+DEFAULT_POINTER_BITS = 16
+"""Width of one column pointer (EIE: 16 bits)."""
+
+
+@dataclass(frozen=True)
+class EieCsc:
+    """A weight matrix in EIE's interleaved CSC format.
+
+    Attributes
+    ----------
+    shape
+        ``(M, K)``: output rows and input columns of the dense matrix.
+    n_pe
+        Number of processing elements ``N`` the rows are interleaved over.
+    v
+        Codebook indices of every entry (``uint8``), PE by PE, column by column.
+    z
+        Zeros before each entry within its PE slice and column (``uint8``).
+    local_rows
+        Local row (within the PE slice) each entry stands at; for a padding entry,
+        the zero it replaces (``int64``; kept for statistics, :meth:`decode` does
+        not use it).
+    pointers
+        ``(N, K + 1)`` per-PE column pointers in entries, relative to the PE's
+        first entry (``pointers[:, 0] == 0``).
+    pe_offsets
+        ``(N + 1,)`` address of each PE's first entry in :attr:`v` / :attr:`z`.
+    index_bits, value_bits, pointer_bits
+        Widths of ``z``, ``v`` and one pointer, bits.
+    """
+
+    shape: tuple[int, int]
+    n_pe: int
+    v: np.ndarray
+    z: np.ndarray
+    local_rows: np.ndarray
+    pointers: np.ndarray
+    pe_offsets: np.ndarray
+    index_bits: int = DEFAULT_INDEX_BITS
+    value_bits: int = DEFAULT_VALUE_BITS
+    pointer_bits: int = DEFAULT_POINTER_BITS
+
+    @property
+    def n_entries(self) -> int:
+        """Stored entries, padding included."""
+        return int(self.v.size)
+
+    @property
+    def n_padding(self) -> int:
+        """Padding entries (``v == 0``)."""
+        return int(np.count_nonzero(self.v == 0))
+
+    @property
+    def n_nonzero(self) -> int:
+        """Real (non-padding) entries."""
+        return self.n_entries - self.n_padding
+
+    @property
+    def padding_share(self) -> float:
+        """Padding entries / all entries (0 when there is no entry)."""
+        return self.n_padding / self.n_entries if self.n_entries else 0.0
+
+    @property
+    def column_entries(self) -> np.ndarray:
+        """``(N, K)`` entries per PE and column, padding included (``p_{j+1} - p_j``)."""
+        return np.diff(self.pointers, axis=1)
+
+    @property
+    def rows_per_pe(self) -> int:
+        """Local rows of the largest PE slice, ``ceil(M / N)``."""
+        return -(-self.shape[0] // self.n_pe)
+
+    @property
+    def max_pointer(self) -> int:
+        """Largest per-PE pointer value (entries of the fullest PE)."""
+        return int(self.pointers[:, -1].max()) if self.pointers.size else 0
+
+    @property
+    def pointer_overflow(self) -> bool:
+        """Whether some PE's pointer exceeds what ``pointer_bits`` can address."""
+        return self.max_pointer > 2**self.pointer_bits - 1
+
+    def pe_entries(self, pe: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(v, z)`` of one PE's entries, column by column."""
+        lo, hi = int(self.pe_offsets[pe]), int(self.pe_offsets[pe + 1])
+        return self.v[lo:hi], self.z[lo:hi]
+
+    def column(self, pe: int, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(v, z)`` of one PE's entries in one column."""
+        base = int(self.pe_offsets[pe])
+        lo, hi = base + int(self.pointers[pe, column]), base + int(self.pointers[pe, column + 1])
+        return self.v[lo:hi], self.z[lo:hi]
+
+    def storage_bits(self) -> dict[str, int]:
+        """Storage by part, bits: values (``v``), indices (``z``), pointers and total.
+
+        Pointers: ``K + 1`` per PE of ``pointer_bits`` each.
+        """
+        values = self.n_entries * self.value_bits
+        indices = self.n_entries * self.index_bits
+        pointers = self.n_pe * (self.shape[1] + 1) * self.pointer_bits
+        return {"values": values, "indices": indices, "pointers": pointers, "total": values + indices + pointers}
+
+    def decode(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Walk ``v``, ``z`` and the pointers back to the non-zero weights.
+
+        Returns
+        -------
+        rows, columns, codes
+            Global row, column and codebook index of every real (``v != 0``) entry.
+        """
+        n_pe, k = self.n_pe, self.shape[1]
+        counts = self.column_entries.ravel()
+        steps = np.cumsum(self.z.astype(np.int64) + 1)
+        starts = (self.pe_offsets[:-1, None] + self.pointers[:, :-1]).ravel()
+        before = np.where(starts > 0, steps[np.maximum(starts - 1, 0)], 0) if steps.size else starts
+        group = np.repeat(np.arange(n_pe * k, dtype=np.int64), counts)
+        local = steps - before[group] - 1
+        pe = group // k
+        cols = group % k
+        keep = self.v != 0
+        return (local * n_pe + pe)[keep], cols[keep], self.v[keep]
+
+    def to_dense_codes(self) -> np.ndarray:
+        """The ``(M, K)`` matrix of codes the format stores (0 where no weight)."""
+        rows, cols, codes = self.decode()
+        dense = np.zeros(self.shape, dtype=np.uint8)
+        dense[rows, cols] = codes
+        return dense
+
+    def segment_counts(self, rows_per_pass: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Entries per (row pass, column, PE) when each PE's slice is processed in row passes.
+
+        Parameters
+        ----------
+        rows_per_pass
+            Local rows of a PE slice handled per pass (the destination register
+            file's entries); pass ``r`` covers local rows ``[r * rows_per_pass,
+            (r + 1) * rows_per_pass)``. A padding entry belongs to the pass of
+            the zero it stands in for.
+
+        Returns
+        -------
+        entries, real, starts
+            ``(P, K, N)`` entries (padding included) and real entries per pass,
+            column and PE; and ``(P, K, N)`` the address (relative to the PE's
+            first entry) of each segment's first entry. ``P = ceil(rows_per_pe /
+            rows_per_pass)``.
+        """
+        if rows_per_pass < 1:
+            raise InputError(f"EIE CSC segment_counts: rows_per_pass must be >= 1 (got {rows_per_pass})")
+        n_pe, k = self.n_pe, self.shape[1]
+        passes = max(1, -(-self.rows_per_pe // rows_per_pass))
+        pe = np.repeat(np.arange(n_pe, dtype=np.int64), np.diff(self.pe_offsets))
+        group_counts = self.column_entries.ravel()
+        col = np.repeat(np.tile(np.arange(k, dtype=np.int64), n_pe), group_counts)
+        rpass = np.minimum(self.local_rows // rows_per_pass, passes - 1)
+        key = (rpass * k + col) * n_pe + pe
+        size = passes * k * n_pe
+        entries = np.bincount(key, minlength=size).reshape(passes, k, n_pe)
+        real = np.bincount(key[self.v != 0], minlength=size).reshape(passes, k, n_pe)
+        # Within a column the passes are contiguous, in pass order.
+        before = np.cumsum(entries, axis=0) - entries
+        starts = self.pointers[:, :-1].T[None, :, :] + before
+        return entries.astype(np.int64), real.astype(np.int64), starts.astype(np.int64)
+
+
+def encode_positions(
+    rows: np.ndarray,
+    columns: np.ndarray,
+    codes: np.ndarray,
+    shape: tuple[int, int],
+    n_pe: int,
+    index_bits: int = DEFAULT_INDEX_BITS,
+    value_bits: int = DEFAULT_VALUE_BITS,
+    pointer_bits: int = DEFAULT_POINTER_BITS,
+) -> EieCsc:
+    """Encode non-zero weights given by position into interleaved CSC.
+
+    Parameters
+    ----------
+    rows, columns
+        Global row and column of each non-zero weight (each position once).
+    codes
+        Codebook index of each, in ``1 .. 2**value_bits - 1``.
+    shape
+        ``(M, K)`` of the dense matrix.
+    n_pe
+        Processing elements ``N`` (>= 1).
+    index_bits, value_bits, pointer_bits
+        Widths of ``z``, ``v`` and a pointer, bits.
+
+    Raises
+    ------
+    InputError
+        On a bad width, PE count, shape, out-of-range position or code.
+    """
+    m, k = int(shape[0]), int(shape[1])
+    if m < 1 or k < 1:
+        raise InputError(f"EIE CSC shape must be positive (got {shape})")
+    if n_pe < 1:
+        raise InputError(f"EIE CSC n_pe must be >= 1 (got {n_pe})")
+    for name, bits in (("index_bits", index_bits), ("value_bits", value_bits), ("pointer_bits", pointer_bits)):
+        if not 1 <= bits <= (8 if name != "pointer_bits" else 64):
+            raise InputError(f"EIE CSC {name} must be in 1..{8 if name != 'pointer_bits' else 64} (got {bits})")
+    rows = np.asarray(rows, dtype=np.int64).ravel()
+    columns = np.asarray(columns, dtype=np.int64).ravel()
+    codes = np.asarray(codes).ravel()
+    if not rows.size == columns.size == codes.size:
+        raise InputError(f"EIE CSC rows, columns and codes must have one length (got {rows.size}, {columns.size}, {codes.size})")
+    if rows.size:
+        if rows.min() < 0 or rows.max() >= m or columns.min() < 0 or columns.max() >= k:
+            raise InputError(f"EIE CSC positions must lie inside the {m}x{k} matrix")
+        if codes.min() < 1 or codes.max() > 2**value_bits - 1:
+            raise InputError(f"EIE CSC codes must lie in 1..{2**value_bits - 1} (got {codes.min()}..{codes.max()})")
+    itype = np.int32 if max(m, k) * max(n_pe, 1) < 2**30 else np.int64
+    if n_pe & (n_pe - 1) == 0:
+        shift = n_pe.bit_length() - 1
+        pe = (rows & (n_pe - 1)).astype(itype)
+        local = (rows >> shift).astype(itype)
+    else:
+        pe = (rows % n_pe).astype(itype)
+        local = (rows // n_pe).astype(itype)
+    flat = columns * m + rows
+    if flat.size < 2 or bool(np.all(flat[1:] > flat[:-1])):
+        # Column-major already: a stable sort by PE keeps (column, row) order within each PE.
+        order = np.argsort(pe.astype(np.uint16) if n_pe <= 65535 else pe, kind="stable")
+    else:
+        rows_per_pe = -(-m // n_pe)
+        order = np.argsort((pe.astype(np.int64) * k + columns) * rows_per_pe + local, kind="stable")
+    pe_s, col_s, loc_s = pe[order], columns[order].astype(itype), local[order]
+    code_s = codes[order].astype(np.uint8)
+    group = pe_s.astype(np.int64) * k + col_s if itype is np.int64 else pe_s * itype(k) + col_s
+    first = np.ones(group.size, dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    prev = np.empty_like(loc_s)
+    if loc_s.size:
+        prev[0] = -1
+        prev[1:] = loc_s[:-1]
+    prev[first] = -1
+    gap = loc_s - prev - 1
+    if np.any(gap < 0):
+        raise InputError("EIE CSC positions must not repeat (a (row, column) appears twice)")
+    span = 2**index_bits
+    padding = gap >> index_bits
+    has_padding = bool(padding.any())
+    if has_padding:
+        reps = padding + 1
+        end = np.cumsum(reps, dtype=np.int64)
+        total = int(end[-1])
+        last = end - 1
+        v = np.zeros(total, dtype=np.uint8)
+        z = np.full(total, span - 1, dtype=np.uint8)
+        v[last] = code_s
+        z[last] = (gap & (span - 1)).astype(np.uint8)
+        # A padding entry stands at prev + span * (its rank in the run + 1).
+        local_rows = np.repeat(prev, reps) + span * (np.arange(total, dtype=itype) - np.repeat((last - padding).astype(itype), reps) + 1)
+        local_rows[last] = loc_s
+        entry_group = np.repeat(group, reps)
+    else:
+        v = code_s.copy()
+        z = gap.astype(np.uint8)
+        local_rows = loc_s
+        entry_group = group
+    counts = np.bincount(entry_group, minlength=n_pe * k).reshape(n_pe, k)
+    pointers = np.zeros((n_pe, k + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=pointers[:, 1:])
+    pe_offsets = np.zeros(n_pe + 1, dtype=np.int64)
+    np.cumsum(pointers[:, -1], out=pe_offsets[1:])
+    return EieCsc(
+        shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
+        index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
+    )
+
+
+def encode_codes(
+    codes: np.ndarray,
+    n_pe: int,
+    index_bits: int = DEFAULT_INDEX_BITS,
+    value_bits: int = DEFAULT_VALUE_BITS,
+    pointer_bits: int = DEFAULT_POINTER_BITS,
+) -> EieCsc:
+    """Encode a dense ``(M, K)`` matrix of codebook indices (0 = no weight).
+
+    A 1-D array is taken as a single column.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    if codes.ndim != 2:
+        raise InputError(f"EIE CSC code matrix must be 2-D (M, K) (got {codes.ndim} dimensions)")
+    cols, rows = np.nonzero(codes.T)  # column-major order
+    return encode_positions(rows, cols, codes[rows, cols], codes.shape, n_pe, index_bits, value_bits, pointer_bits)
