@@ -1,0 +1,151 @@
+"""Dense PE-array engine: a rows x cols systolic array, output- or weight-stationary.
+
+The baseline every sparse engine is compared with: it executes every MAC of the
+layer's GEMM, zero or not (zeros are neither skipped nor gated), so
+unstructured sparsity buys it nothing while channel pruning, which shrinks the
+GEMM, buys what it removes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from energysim.engines.dense_cycle import run_cycle
+from energysim.engines.dense_fast import PathResult, run_fast
+from energysim.engines.dense_schedule import OUTPUT_STATIONARY, choose_tiling, dram_words, tiles
+from energysim.engines.result import Compulsory, LayerResult
+from energysim.errors import InputError, UnsupportedError
+from energysim.hardware.hierarchy import Hardware
+from energysim.workloads.layers import Layer
+from energysim.workloads.workload import LayerTensors
+
+
+class DenseEngineConfig(BaseModel):
+    """The ``[engine]`` table of a dense PE array."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["dense"]
+    rows: int = Field(gt=0, description="PE rows.")
+    cols: int = Field(gt=0, description="PE columns.")
+    dataflow: Literal["output_stationary", "weight_stationary"] = "output_stationary"
+    mac_unit: str = Field(default="MAC", description="Name of the [[units]] entries (actions mult, add) that price a MAC.")
+
+
+class DenseEngine:
+    """A systolic PE array over a DRAM -> SRAM buffer -> per-PE register file hierarchy.
+
+    The GEMM is tiled to fit the SRAM double-buffered, tiles are fetched from DRAM
+    while the previous tile computes, and the array runs skewed folds with
+    SRAM-bandwidth stalls (see :mod:`energysim.engines.dense_schedule`). Two
+    execution paths give identical counts and cycles: ``path="fast"`` (closed form,
+    default) and ``path="cycle"`` (cycle by cycle, the reference).
+
+    Every access is counted per (level, tensor, action); every MAC is priced as one
+    multiply and one add of the hardware's ``MAC`` unit.
+
+    References
+    ----------
+    .. [1] H. T. Kung, "Why systolic architectures?", IEEE Computer 15(1), 1982.
+    .. [2] A. Samajdar et al., "SCALE-Sim: Systolic CNN Accelerator Simulator",
+       arXiv:1811.02883, 2018 (fold cycle formula).
+    .. [3] Y.-H. Chen, J. Emer, V. Sze, "Eyeriss: A Spatial Architecture for
+       Energy-Efficient Dataflow for Convolutional Neural Networks", ISCA 2016
+       (dataflow taxonomy, per-level access counting).
+    """
+
+    kind = "dense"
+    config_model = DenseEngineConfig
+
+    def __init__(self, hardware: Hardware, config: DenseEngineConfig):
+        self.hardware = hardware
+        self.config = config
+        where = f"{hardware.path or hardware.name}"
+        kinds = [level.config.kind for level in hardware.levels]
+        if kinds != ["dram", "sram", "regfile"]:
+            raise UnsupportedError(
+                f"{where}: memory: the dense engine needs exactly [dram, sram, regfile] levels, outermost first "
+                f"(got {kinds})"
+            )
+        for level in hardware.levels:
+            missing = [t for t in ("weights", "inputs", "outputs") if not level.holds(t)]
+            if missing:
+                raise UnsupportedError(
+                    f"{where}: memory level '{level.name}': the dense engine needs every level to hold weights, "
+                    f"inputs and outputs (bypass not modelled; missing {missing})"
+                )
+        widths = {level.config.word_bits for level in hardware.levels}
+        if len(widths) != 1:
+            raise UnsupportedError(f"{where}: memory: the dense engine needs one word_bits at every level (got {sorted(widths)})")
+        for action in ("mult", "add"):
+            hardware.cost_of(config.mac_unit, action)
+        self.levels = {"dram": hardware.levels[0], "sram": hardware.levels[1], "rf": hardware.levels[2]}
+
+    def simulate(self, layer: Layer, tensors: LayerTensors | None = None, path: str = "fast", **_: Any) -> LayerResult:
+        """Simulate one layer.
+
+        Parameters
+        ----------
+        layer
+            Linear, conv2d or GEMM layer (lowered to its GEMM).
+        tensors
+            Ignored for counting: a dense array executes every MAC whatever the values.
+        path
+            ``fast`` (closed form) or ``cycle`` (cycle-level reference).
+        """
+        if path not in ("fast", "cycle"):
+            raise InputError(f"dense engine: path must be 'fast' or 'cycle' (got {path!r})")
+        cfg = self.config
+        shape = layer.gemm_shape()
+        sram = self.levels["sram"]
+        sram_bw = sram.config.bandwidth_words_per_cycle
+        dram = self.levels["dram"]
+        dram_bw = dram.config.bandwidth_words_per_cycle
+        tiling = choose_tiling(
+            shape.m, shape.n, shape.k, cfg.rows, cfg.cols, cfg.dataflow, int(sram.capacity_words),
+            dram_pj=dram.costs["read"].energy_pj, sram_pj=sram.costs["read"].energy_pj, dram_bw=dram_bw,
+        )
+        schedule = tiles(shape.m, shape.n, shape.k, tiling)
+        run = run_fast if path == "fast" else run_cycle
+        raw = run(schedule, cfg.rows, cfg.cols, cfg.dataflow, sram_bw, dram_bw)
+        return self._result(layer, shape, tiling, len(schedule), raw)
+
+    def _result(self, layer: Layer, shape: Any, tiling: Any, n_tiles: int, raw: PathResult) -> LayerResult:
+        counts: dict[tuple[str, str, str], int] = {}
+        for (role, tensor, action), value in raw.counts.items():
+            counts[(self.levels[role].name, tensor, action)] = int(value)
+        counts[(self.config.mac_unit, "-", "mult")] = raw.macs
+        counts[(self.config.mac_unit, "-", "add")] = raw.macs
+        dram = self.levels["dram"].name
+        cycles = {
+            "compute": raw.cycles_compute,
+            "fill_drain": raw.cycles_skew + raw.cycles_head + raw.cycles_tail,
+            "stall": raw.cycles_sram_stall + raw.cycles_dram_wait,
+            "total": raw.cycles_total,
+        }
+        weights_words, inputs_words, outputs_words = dram_words(shape.m, shape.n, shape.k, tiling)
+        return LayerResult(
+            layer=layer.name,
+            engine=self.kind,
+            hardware=self.hardware.name,
+            clock_ghz=self.hardware.clock_ghz,
+            counts=counts,
+            cycles=cycles,
+            macs=raw.macs,
+            macs_peak_per_cycle=self.config.rows * self.config.cols,
+            compulsory=[
+                Compulsory(dram, "weights", ("read",), shape.m * shape.k),
+                Compulsory(dram, "inputs", ("read",), shape.k * shape.n),
+                Compulsory(dram, "outputs", ("write",), shape.m * shape.n),
+            ],
+            stats={
+                "gemm_m": shape.m, "gemm_n": shape.n, "gemm_k": shape.k,
+                "dataflow": self.config.dataflow,
+                "tile_m": tiling.m, "tile_n": tiling.n, "tile_k": tiling.k, "tiles": n_tiles,
+                "dram_words_closed_form": weights_words + inputs_words + outputs_words,
+                "cycles_sram_stall": raw.cycles_sram_stall, "cycles_dram_wait": raw.cycles_dram_wait,
+                "cycles_head": raw.cycles_head, "cycles_tail": raw.cycles_tail, "cycles_skew": raw.cycles_skew,
+            },
+        )

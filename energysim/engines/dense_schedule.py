@@ -1,0 +1,234 @@
+"""The dense engine's schedule: SRAM tiling, tile order, array folds and per-fold costs.
+
+Both execution paths of the dense engine (the cycle-level reference in
+:mod:`energysim.engines.dense_cycle` and the fast path in
+:mod:`energysim.engines.dense_fast`) execute the schedule planned here; the
+plan itself (which tile sizes, in which order, which operands must be fetched)
+is shared, the timing and counting are computed independently.
+
+Schedule
+--------
+The GEMM ``C[M,N] = A[M,K] B[K,N]`` is cut into SRAM tiles ``(Mt, Nt, Kt)``
+visited in loop order m (outer), n, k (inner). A tile operand is fetched from
+DRAM only when it differs from the one resident in the SRAM buffer (so A stays
+resident across n when K fits in one tile). Every buffer is double-buffered:
+``2 * (Mt*Kt + Kt*Nt + Mt*Nt) <= SRAM capacity in words``. Output tiles stay in
+SRAM across the k loop and are written to DRAM once, after their last k tile.
+
+Inside an SRAM tile the rows x cols array runs folds:
+
+- output stationary (OS): array rows map M, columns map N; a fold reduces ``Kt``
+  steps, skewed, and takes ``Kt + rows + cols - 2`` cycles without stalls
+  (SCALE-Sim's fold formula, full array skew even for edge folds);
+- weight stationary (WS): array rows map K, columns map M; a fold preloads the
+  weights one array row per cycle (``rows`` cycles), then streams ``Nt`` input
+  vectors, skewed: ``rows + Nt + rows + cols - 2`` cycles without stalls.
+
+SRAM-to-array bandwidth: the words entering the array edge at skewed step ``t``
+must be read from SRAM at ``bandwidth_words_per_cycle``; a step whose demand
+``d`` exceeds it takes ``ceil(d / bw)`` cycles (the array advances in lockstep);
+the extra cycles are stall. Output drains use a separate write port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from energysim.errors import UnsupportedError
+from energysim.units import ceil_div
+
+OUTPUT_STATIONARY = "output_stationary"
+WEIGHT_STATIONARY = "weight_stationary"
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """SRAM tile sizes in elements."""
+
+    m: int
+    n: int
+    k: int
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One SRAM tile in schedule order.
+
+    Attributes
+    ----------
+    m, n, k
+        Sizes of this tile (edge tiles are smaller), elements.
+    k_index
+        Index of the tile along K (0 = first partial sum).
+    fetch_weights, fetch_inputs
+        Words fetched from DRAM before this tile can run (0 when resident).
+    writeback
+        Output words written to DRAM after this tile (non-zero after the last k tile).
+    """
+
+    m: int
+    n: int
+    k: int
+    k_index: int
+    fetch_weights: int
+    fetch_inputs: int
+    writeback: int
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One array fold: ``rows_used x cols_used`` PEs active for ``steps`` skewed steps.
+
+    ``first`` is True when the fold produces the first partial sum of its outputs
+    (nothing to read back from SRAM).
+    """
+
+    rows_used: int
+    cols_used: int
+    steps: int
+    first: bool
+
+
+def cycles_to_move(words: np.ndarray | int, bandwidth_words_per_cycle: float) -> np.ndarray | int:
+    """Least whole cycles ``k`` with ``k * bandwidth >= words`` (0 words -> 0 cycles).
+
+    Computed as a ceiling and corrected by one either way, so floating-point
+    rounding of ``words / bandwidth`` cannot change the answer.
+    """
+    w = np.asarray(words, dtype=np.float64)
+    k = np.ceil(w / bandwidth_words_per_cycle)
+    k = np.where((k - 1) * bandwidth_words_per_cycle >= w, k - 1, k)
+    k = np.where(k * bandwidth_words_per_cycle < w, k + 1, k).astype(np.int64)
+    return int(k) if np.ndim(words) == 0 else k
+
+
+def chunks(total: int, size: int) -> list[int]:
+    """Sizes of consecutive chunks of ``size`` covering ``total``."""
+    full, rest = divmod(total, size)
+    return [size] * full + ([rest] if rest else [])
+
+
+def _candidates(extent: int, base: int) -> list[int]:
+    values = {extent}
+    size = base
+    while size < extent:
+        values.add(size)
+        size *= 2
+    return sorted(values)
+
+
+def dram_words(m: int, n: int, k: int, tiling: Tiling) -> tuple[int, int, int]:
+    """Closed-form DRAM traffic (weights read, inputs read, outputs written) in words.
+
+    Follows the residency rule of the schedule: A(m,k) is re-fetched for every n
+    unless K fits one tile; B(k,n) is fetched once when it is the only B tile,
+    else once per m tile.
+    """
+    tiles_m, tiles_n, tiles_k = ceil_div(m, tiling.m), ceil_div(n, tiling.n), ceil_div(k, tiling.k)
+    weights = m * k * (1 if tiles_k == 1 else tiles_n)
+    inputs = k * n * (1 if tiles_k == 1 and tiles_n == 1 else tiles_m)
+    return weights, inputs, m * n
+
+
+def estimate(m: int, n: int, k: int, tiling: Tiling, rows: int, cols: int, dataflow: str,
+             dram_pj: float, sram_pj: float, dram_bw: float) -> tuple[float, float]:
+    """Stall-free estimate of (cycles, energy in pJ of DRAM and partial-sum SRAM traffic) for a tiling.
+
+    Used only to rank tilings; the engine's paths compute the real figures.
+    """
+    tiles_m, tiles_n, tiles_k = ceil_div(m, tiling.m), ceil_div(n, tiling.n), ceil_div(k, tiling.k)
+    skew = skew_cycles(rows, cols, dataflow)
+    if dataflow == OUTPUT_STATIONARY:
+        folds_per_k = sum(ceil_div(tm, rows) * ceil_div(tn, cols) for tm in chunks(m, tiling.m) for tn in chunks(n, tiling.n))
+        compute = sum(folds_per_k * (tk + skew) for tk in chunks(k, tiling.k))
+        psum_words = 2 * m * n * (tiles_k - 1)
+    else:
+        folds_mk = sum(ceil_div(tk, rows) * ceil_div(tm, cols) for tk in chunks(k, tiling.k) for tm in chunks(m, tiling.m))
+        compute = sum(folds_mk * (tn + skew) for tn in chunks(n, tiling.n))
+        psum_words = 2 * m * n * (ceil_div(k, rows) - 1)
+    dram = sum(dram_words(m, n, k, tiling))
+    cycles = max(compute, dram / dram_bw)
+    return cycles, dram * dram_pj + psum_words * sram_pj
+
+
+def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, capacity_words: int,
+                  dram_pj: float = 1.0, sram_pj: float = 0.0, dram_bw: float = 1.0) -> Tiling:
+    """Pick the SRAM tiling with the least energy-delay product that fits double-buffered.
+
+    Candidates per dimension are the full extent and the array dimension mapped to
+    it times powers of two (16 x powers of two for the unmapped one). Each is ranked
+    by :func:`estimate` (energy x cycles); ties go to fewer tiles, then larger tiles.
+
+    Parameters
+    ----------
+    dram_pj, sram_pj
+        Energy per DRAM and SRAM word access, pJ (ranking weights).
+    dram_bw
+        DRAM bandwidth, words per cycle.
+
+    Raises
+    ------
+    UnsupportedError
+        If not even the smallest tile fits the SRAM.
+    """
+    if dataflow == OUTPUT_STATIONARY:
+        bases = (rows, cols, 16)
+    else:
+        bases = (cols, 16, rows)
+    best: tuple | None = None
+    for tm in _candidates(m, bases[0]):
+        for tn in _candidates(n, bases[1]):
+            for tk in _candidates(k, bases[2]):
+                if 2 * (tm * tk + tk * tn + tm * tn) > capacity_words:
+                    continue
+                tiling = Tiling(tm, tn, tk)
+                cycles, energy_pj = estimate(m, n, k, tiling, rows, cols, dataflow, dram_pj, sram_pj, dram_bw)
+                count = ceil_div(m, tm) * ceil_div(n, tn) * ceil_div(k, tk)
+                key = (cycles * energy_pj, count, -tk, -tn, -tm)
+                if best is None or key < best[0]:
+                    best = (key, tiling)
+    if best is None:
+        raise UnsupportedError(
+            f"SRAM of {capacity_words} words cannot hold even the smallest double-buffered tile "
+            f"of a {m}x{n}x{k} GEMM on a {rows}x{cols} array"
+        )
+    return best[1]
+
+
+def tiles(m: int, n: int, k: int, tiling: Tiling) -> list[Tile]:
+    """The SRAM tiles in schedule order (m outer, n, k inner) with their DRAM transfers."""
+    out: list[Tile] = []
+    resident_a: tuple[int, int] | None = None
+    resident_b: tuple[int, int] | None = None
+    sizes_m, sizes_n, sizes_k = chunks(m, tiling.m), chunks(n, tiling.n), chunks(k, tiling.k)
+    for im, tm in enumerate(sizes_m):
+        for jn, tn in enumerate(sizes_n):
+            for kk, tk in enumerate(sizes_k):
+                fetch_a = 0 if resident_a == (im, kk) else tm * tk
+                fetch_b = 0 if resident_b == (kk, jn) else tk * tn
+                resident_a, resident_b = (im, kk), (kk, jn)
+                writeback = tm * tn if kk == len(sizes_k) - 1 else 0
+                out.append(Tile(tm, tn, tk, kk, fetch_a, fetch_b, writeback))
+    return out
+
+
+def folds(tile: Tile, rows: int, cols: int, dataflow: str) -> list[Fold]:
+    """The array folds of one SRAM tile, in execution order."""
+    out: list[Fold] = []
+    if dataflow == OUTPUT_STATIONARY:
+        for r in chunks(tile.m, rows):
+            for c in chunks(tile.n, cols):
+                out.append(Fold(r, c, tile.k, tile.k_index == 0))
+    else:
+        for index, r in enumerate(chunks(tile.k, rows)):
+            for c in chunks(tile.m, cols):
+                out.append(Fold(r, c, tile.n, tile.k_index == 0 and index == 0))
+    return out
+
+
+def skew_cycles(rows: int, cols: int, dataflow: str) -> int:
+    """Fill/drain cycles of one fold without stalls: skew (and WS weight preload)."""
+    skew = rows + cols - 2
+    return skew if dataflow == OUTPUT_STATIONARY else rows + skew

@@ -1,0 +1,66 @@
+"""Write result tables as CSV, JSON or Markdown, atomically (temp file, then rename)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from energysim.errors import InputError
+
+FORMATS = ("csv", "json", "md")
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value != 0 and (abs(value) >= 1e12 or abs(value) < 1e-3):
+            return f"{value:.4g}"
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value).replace("|", "\\|")
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of a DataFrame (numbers right-aligned)."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    align = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(frame[c]) else "---" for c in frame.columns) + "|"
+    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False, name=None)]
+    return "\n".join([header, align, *rows])
+
+
+def render(frame: pd.DataFrame, fmt: str) -> str:
+    """Render a DataFrame as ``csv``, ``json`` (records) or ``md`` text."""
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        return json.dumps(json.loads(frame.to_json(orient="records")), indent=2) + "\n"
+    if fmt == "md":
+        return to_markdown(frame) + "\n"
+    raise InputError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(frame: pd.DataFrame, folder: Path, stem: str, fmt: str) -> Path:
+    """Write ``frame`` to ``folder/stem.fmt`` atomically and return the path."""
+    path = Path(folder) / f"{stem}.{fmt}"
+    write_text_atomic(path, render(frame, fmt))
+    return path
