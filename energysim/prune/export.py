@@ -1,0 +1,256 @@
+"""Export a pruned model as an energysim workload folder (``workload.toml`` + ``tensors.npz``).
+
+The folder follows the workload schema of :mod:`energysim.workloads.workload`
+(``schema_version = 1``) so ``energysim.workloads.load_workload`` and
+``energysim run`` read it as a workload with real tensors:
+
+``workload.toml``
+    ``name``, ``description``, ``tensors_file = "tensors.npz"``, a
+    ``[provenance]`` table (model, dataset, criterion, granularity, schedule,
+    target and measured sparsity, accuracies before/after fine-tuning as
+    fractions, fine-tune epochs, seed), and one ``[[layers]]`` entry per weight
+    layer with its geometry (``kind = "linear"`` or ``"conv2d"``, batch 1),
+    ``weight_key``, ``mask_key``, ``activations_key``, ``activation_density``
+    (fraction of non-zero *inputs* of the layer on the calibration images),
+    ``weight_density``, ``target_sparsity`` and ``measured_sparsity`` (fraction
+    of zero weights).
+``tensors.npz``
+    ``<layer>.weight`` (float64, the layer's weight shape, pruned entries 0),
+    ``<layer>.mask`` (uint8 0/1, same shape) and ``<layer>.inputs`` (float64,
+    the calibration inputs of the layer: (samples, in_features) for linear,
+    (samples, channels, height, width) for conv2d).
+
+Both files are written to temporary files and moved into place with
+``os.replace`` (tensors first, TOML last), so no partial output is left.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from energysim.errors import InputError
+from energysim.prune.layers import Conv2d, Linear
+from energysim.prune.models import Model
+
+PROVENANCE_FIELDS = (
+    "model",
+    "dataset",
+    "criterion",
+    "granularity",
+    "schedule",
+    "target_sparsity",
+    "measured_sparsity",
+    "accuracy_dense",
+    "accuracy_pruned",
+    "accuracy_finetuned",
+    "finetune_epochs",
+    "seed",
+)
+"""The fields of ``energysim.workloads.workload.Provenance``, in order."""
+
+
+# ---- a tiny TOML writer (tomllib only reads) -------------------------------------------------
+def toml_value(value) -> str:
+    """One TOML value: string, bool, int, finite float, or a list of those.
+
+    Raises
+    ------
+    InputError
+        For NaN/inf floats or unsupported types.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if not math.isfinite(number):
+            raise InputError(f"TOML values must be finite numbers (got {number})")
+        return repr(number)
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise InputError(f"TOML writer supports str, bool, int, float and lists (got {type(value).__name__})")
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string with backslash, quote and control characters escaped."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def toml_key(key: str) -> str:
+    """A bare key when possible, else a quoted key."""
+    if key and all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in key):
+        return key
+    return toml_string(key)
+
+
+def dumps_toml(document: dict) -> str:
+    """Serialise a dict of scalars, lists, one level of tables and arrays of tables to TOML text.
+
+    Keys holding a dict become ``[table]``; keys holding a list of dicts become
+    ``[[array]]`` entries; ``None`` values are left out.
+    """
+    lines: list[str] = []
+    scalars = {k: v for k, v in document.items() if not isinstance(v, dict) and not _is_table_list(v)}
+    for key, value in scalars.items():
+        if value is not None:
+            lines.append(f"{toml_key(key)} = {toml_value(value)}")
+    for key, value in document.items():
+        if isinstance(value, dict):
+            lines += ["", f"[{toml_key(key)}]"]
+            lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items() if v is not None]
+        elif _is_table_list(value):
+            for entry in value:
+                lines += ["", f"[[{toml_key(key)}]]"]
+                lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in entry.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def _is_table_list(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+# ---- export ----------------------------------------------------------------------------------
+def layer_entry(model: Model, name: str, input_shape: tuple[int, ...]) -> dict:
+    """The geometry part of a ``[[layers]]`` entry for a weight layer (batch 1)."""
+    layer = model.layer(name)
+    if isinstance(layer, Conv2d):
+        return {
+            "kind": "conv2d",
+            "name": name,
+            "in_channels": layer.in_channels,
+            "out_channels": layer.out_channels,
+            "in_height": int(input_shape[1]),
+            "in_width": int(input_shape[2]),
+            "kernel_height": layer.kernel_size,
+            "kernel_width": layer.kernel_size,
+            "stride": 1,
+            "padding": layer.padding,
+            "batch": 1,
+        }
+    if isinstance(layer, Linear):
+        return {"kind": "linear", "name": name, "in_features": layer.in_features, "out_features": layer.out_features, "batch": 1}
+    raise InputError(f"layer {name!r} of kind {layer.kind!r} is not a weight layer")
+
+
+def export_workload(
+    model: Model,
+    folder: str | Path,
+    x_calibration: np.ndarray,
+    name: str | None = None,
+    description: str = "",
+    provenance: dict | None = None,
+) -> Path:
+    """Write a pruned model as a workload folder.
+
+    Parameters
+    ----------
+    model
+        The (pruned) model; every weight layer becomes a workload layer.
+    folder
+        Output folder (created).
+    x_calibration
+        Calibration images, shape (samples, 1, 8, 8); their per-layer inputs
+        are stored and give each layer's activation density. Keep it small
+        (e.g. 64 samples).
+    name
+        Workload name (default: the model name plus granularity and sparsity).
+    description
+        Free text.
+    provenance
+        Values for the ``[provenance]`` table; missing fields are taken from
+        ``model.metadata`` where present. Only the Provenance fields are written.
+
+    Returns
+    -------
+    pathlib.Path
+        The path of ``workload.toml``.
+    """
+    folder = Path(folder)
+    if len(x_calibration) == 0:
+        raise InputError("export needs at least one calibration image (got 0)")
+    merged = {k: model.metadata.get(k) for k in PROVENANCE_FIELDS}
+    merged["model"] = merged["model"] or model.name
+    merged.update({k: v for k, v in (provenance or {}).items() if k in PROVENANCE_FIELDS and v is not None})
+    unknown = sorted(set(provenance or {}) - set(PROVENANCE_FIELDS))
+    if unknown:
+        raise InputError(f"provenance fields must be among {list(PROVENANCE_FIELDS)} (got {unknown})")
+    if name is None:
+        target = merged.get("target_sparsity")
+        suffix = f"-{merged.get('granularity')}-{round(100 * target)}" if target is not None and merged.get("granularity") else ""
+        name = f"{model.name}-digits{suffix}"
+    model.forward(x_calibration, record=True)
+    shapes = model.shapes()
+    layers, arrays = [], {}
+    for layer_name in model.weight_layers:
+        weights = model.weights(layer_name)
+        mask = model.weight_mask(layer_name)
+        inputs = model.recorded_inputs[layer_name]
+        activation_density = float(np.count_nonzero(inputs) / inputs.size)
+        if activation_density == 0:
+            raise InputError(f"layer {layer_name!r} has only zero inputs on the calibration images (activation density 0)")
+        measured = float(np.count_nonzero(weights == 0) / weights.size)
+        entry = layer_entry(model, layer_name, shapes[layer_name])
+        entry.update(
+            {
+                "weight_key": f"{layer_name}.weight",
+                "mask_key": f"{layer_name}.mask",
+                "activations_key": f"{layer_name}.inputs",
+                "activation_density": activation_density,
+                "weight_density": 1.0 - measured,
+                "target_sparsity": merged.get("target_sparsity"),
+                "measured_sparsity": measured,
+            }
+        )
+        if measured == 1.0:
+            raise InputError(f"layer {layer_name!r} has no non-zero weight left (measured sparsity 1.0)")
+        layers.append(entry)
+        arrays[f"{layer_name}.weight"] = np.where(mask, weights, 0.0)
+        arrays[f"{layer_name}.mask"] = mask.astype(np.uint8)
+        arrays[f"{layer_name}.inputs"] = np.asarray(inputs, dtype=np.float64).reshape(len(inputs), *shapes[layer_name])
+    document = {
+        "schema_version": 1,
+        "name": name,
+        "description": description or f"{model.name} trained on scikit-learn digits, pruned by energysim.prune",
+        "source": "energysim.prune (scikit-learn load_digits, 8x8 handwritten digits)",
+        "tensors_file": "tensors.npz",
+        "provenance": {k: merged.get(k) for k in PROVENANCE_FIELDS},
+        "layers": layers,
+    }
+    text = dumps_toml(document)
+    folder.mkdir(parents=True, exist_ok=True)
+    _replace_atomically(folder / "tensors.npz", lambda handle: np.savez(handle, **arrays))
+    _replace_atomically(folder / "workload.toml", lambda handle: handle.write(text.encode("utf-8")))
+    return folder / "workload.toml"
+
+
+def _replace_atomically(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

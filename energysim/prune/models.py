@@ -1,0 +1,418 @@
+"""Small numpy models (an MLP and a CNN for 8x8 digits), their masks, and their file format.
+
+A :class:`Model` is an ordered list of layers (see :mod:`energysim.prune.layers`)
+plus keep-masks: ``masks[name]`` is a boolean array for the parameter
+``name`` (``"<layer>.<param>"``, e.g. ``"conv1.weight"``); a masked parameter is
+held at exactly zero where its mask is False (:meth:`Model.apply_masks`).
+
+Model file format (a folder, no pickle)
+---------------------------------------
+``model.json``
+    ``{"format": "energysim-numpy-model", "version": 1, "name": ...,
+    "input_shape": [1, 8, 8], "layers": [<layer spec>, ...], "metadata": {...}}``
+    where each layer spec is ``{"kind": "conv2d", "name": "conv1", ...shape
+    arguments}`` (see ``Layer.spec``) and ``metadata`` holds free JSON
+    (seed, epochs, test accuracy).
+``model.npz``
+    Arrays ``param/<layer>.<param>`` (float64), ``buffer/<layer>.<buffer>``
+    (batch-norm running statistics) and ``mask/<layer>.<param>`` (uint8 0/1),
+    read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from energysim.errors import ConfigError, InputError
+from energysim.prune.layers import BatchNorm2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, layer_from_spec
+
+MODEL_FORMAT = "energysim-numpy-model"
+MODEL_FORMAT_VERSION = 1
+DIGITS_INPUT_SHAPE = (1, 8, 8)
+"""Input shape of one digits image: (channels, height, width)."""
+
+
+@dataclass(frozen=True)
+class ChannelDependency:
+    """What removing output channel ``c`` of a layer touches.
+
+    Attributes
+    ----------
+    layer
+        The pruned layer (its weight rows / output channels).
+    batchnorm
+        The batch norm right after it (its gamma, beta and statistics), or None.
+    relu
+        The ReLU whose output carries these channels (for APoZ), or None.
+    consumer
+        The next weight layer, whose input channels / features shrink.
+    features_per_channel
+        Input features of ``consumer`` per channel of ``layer``: 1 for conv -> conv
+        and linear -> linear, height*width when a flatten lies between (channel
+        ``c`` owns consumer features ``c*f .. c*f + f - 1``).
+    """
+
+    layer: str
+    batchnorm: str | None
+    relu: str | None
+    consumer: str
+    features_per_channel: int
+
+
+class Model:
+    """A sequential numpy network with keep-masks.
+
+    Parameters
+    ----------
+    layers
+        Layers in execution order, names unique.
+    input_shape
+        Shape of one input sample, e.g. (1, 8, 8).
+    name
+        Model name (``"mlp"``, ``"cnn"`` or anything).
+    """
+
+    def __init__(self, layers: list[Layer], input_shape: tuple[int, ...], name: str = "model"):
+        names = [layer.name for layer in layers]
+        if len(set(names)) != len(names):
+            raise InputError(f"model layer names must be unique (got {names})")
+        self.layers = list(layers)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.name = name
+        self.masks: dict[str, np.ndarray] = {}
+        self.metadata: dict = {}
+        self.recorded_inputs: dict[str, np.ndarray] = {}
+        self.recorded_outputs: dict[str, np.ndarray] = {}
+
+    # ---- structure -------------------------------------------------------------------------
+    def layer(self, name: str) -> Layer:
+        """The layer called ``name``."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise InputError(f"model {self.name!r} has no layer {name!r} (layers: {[l.name for l in self.layers]})")
+
+    @property
+    def weight_layers(self) -> list[str]:
+        """Names of the prunable layers (linear and conv2d), in execution order."""
+        return [layer.name for layer in self.layers if isinstance(layer, (Linear, Conv2d))]
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """All trainable arrays as ``{"<layer>.<param>": array}`` (the arrays themselves, not copies)."""
+        return {f"{layer.name}.{key}": value for layer in self.layers for key, value in layer.params.items()}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """Gradients from the last backward pass, keyed like :meth:`parameters`."""
+        return {f"{layer.name}.{key}": value for layer in self.layers for key, value in layer.grads.items()}
+
+    def weights(self, layer_name: str) -> np.ndarray:
+        """The weight array of a prunable layer (the array itself)."""
+        layer = self.layer(layer_name)
+        if "weight" not in layer.params:
+            raise InputError(f"layer {layer_name!r} has no weights (kind {layer.kind!r})")
+        return layer.params["weight"]
+
+    def weight_mask(self, layer_name: str) -> np.ndarray:
+        """The keep-mask of a layer's weights (all True where none is set); a copy."""
+        weights = self.weights(layer_name)
+        mask = self.masks.get(f"{layer_name}.weight")
+        return np.ones(weights.shape, dtype=bool) if mask is None else mask.copy()
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Input shape (without the sample axis) of every layer, by name."""
+        shape = self.input_shape
+        out = {}
+        probe = np.zeros((1, *shape))
+        for layer in self.layers:
+            out[layer.name] = tuple(probe.shape[1:])
+            probe = layer.forward(probe, training=False)
+        return out
+
+    def channel_dependency(self, layer_name: str) -> ChannelDependency:
+        """Which batch norm, ReLU and consumer layer share the output channels of ``layer_name``.
+
+        Raises
+        ------
+        InputError
+            For the last weight layer (its outputs are the class scores) or an
+            unsupported layer between this layer and its consumer.
+        """
+        order = [layer.name for layer in self.layers]
+        start = order.index(self.layer(layer_name).name)
+        if not isinstance(self.layers[start], (Linear, Conv2d)):
+            raise InputError(f"channel pruning needs a linear or conv2d layer (got {layer_name!r})")
+        batchnorm = relu = None
+        shapes = self.shapes()
+        flatten_features = 1
+        for layer in self.layers[start + 1 :]:
+            if isinstance(layer, BatchNorm2d) and batchnorm is None and relu is None:
+                batchnorm = layer.name
+            elif isinstance(layer, ReLU) and relu is None:
+                relu = layer.name
+            elif isinstance(layer, MaxPool2d):
+                continue
+            elif isinstance(layer, Flatten):
+                channels_shape = shapes[layer.name]
+                flatten_features = int(np.prod(channels_shape[1:])) if len(channels_shape) > 1 else 1
+            elif isinstance(layer, (Linear, Conv2d)):
+                return ChannelDependency(layer_name, batchnorm, relu, layer.name, flatten_features)
+            else:
+                raise InputError(f"channel pruning cannot pass layer {layer.name!r} of kind {layer.kind!r}")
+        raise InputError(
+            f"channel pruning of layer {layer_name!r} is not allowed: it is the output layer (its channels are the classes)"
+        )
+
+    # ---- masks -----------------------------------------------------------------------------
+    def set_mask(self, param_name: str, mask: np.ndarray) -> None:
+        """Set the keep-mask of a parameter, intersected with any existing mask (monotone), and apply it."""
+        params = self.parameters()
+        if param_name not in params:
+            raise InputError(f"model {self.name!r} has no parameter {param_name!r}")
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != params[param_name].shape:
+            raise InputError(
+                f"mask for {param_name!r} must have shape {params[param_name].shape} (got {mask.shape})"
+            )
+        previous = self.masks.get(param_name)
+        self.masks[param_name] = mask if previous is None else (mask & previous)
+        params[param_name] *= self.masks[param_name]
+
+    def apply_masks(self) -> None:
+        """Zero every masked-out parameter in place (exact zeros)."""
+        params = self.parameters()
+        for name, mask in self.masks.items():
+            params[name] *= mask
+
+    def sparsity(self, layer_name: str) -> float:
+        """Measured fraction of zero weights of a layer (counts zeros, masked or not)."""
+        weights = self.weights(layer_name)
+        return float(np.count_nonzero(weights == 0) / weights.size)
+
+    def total_sparsity(self) -> float:
+        """Fraction of zero weights over all prunable layers together."""
+        zeros = sum(int(np.count_nonzero(self.weights(n) == 0)) for n in self.weight_layers)
+        total = sum(self.weights(n).size for n in self.weight_layers)
+        return zeros / total
+
+    # ---- execution -------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False, record: bool = False) -> np.ndarray:
+        """Class scores (logits), shape (samples, classes).
+
+        With ``record=True`` the input and output of every layer are kept in
+        ``recorded_inputs`` / ``recorded_outputs`` (by layer name).
+        """
+        if x.shape[1:] != self.input_shape:
+            raise InputError(f"model {self.name!r} expects inputs of shape (samples, {self.input_shape}) (got {x.shape})")
+        if record:
+            self.recorded_inputs, self.recorded_outputs = {}, {}
+        for layer in self.layers:
+            if record:
+                self.recorded_inputs[layer.name] = x
+            x = layer.forward(x, training)
+            if record:
+                self.recorded_outputs[layer.name] = x
+        return x
+
+    def backward(self, grad_logits: np.ndarray, square_per_sample: bool = False) -> None:
+        """Back-propagate d(loss)/d(logits); fills every layer's ``grads``."""
+        grad = grad_logits
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad, square_per_sample=square_per_sample)
+
+    def predict(self, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Predicted classes (evaluation mode), shape (samples,)."""
+        return np.concatenate(
+            [self.forward(x[i : i + batch_size]).argmax(axis=1) for i in range(0, len(x), batch_size)]
+        )
+
+    def accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Fraction of correctly classified samples (0..1)."""
+        return float(np.mean(self.predict(x) == y))
+
+    # ---- copies and files ------------------------------------------------------------------
+    def spec(self) -> dict:
+        """The JSON description of the architecture (no arrays)."""
+        return {
+            "format": MODEL_FORMAT,
+            "version": MODEL_FORMAT_VERSION,
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "layers": [layer.spec() for layer in self.layers],
+            "metadata": self.metadata,
+        }
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the model as the ``model.npz`` keys."""
+        out = {f"param/{k}": v for k, v in self.parameters().items()}
+        for layer in self.layers:
+            for key, value in layer.buffers.items():
+                out[f"buffer/{layer.name}.{key}"] = value
+        for key, mask in self.masks.items():
+            out[f"mask/{key}"] = mask.astype(np.uint8)
+        return out
+
+    def copy(self) -> "Model":
+        """A deep copy (parameters, buffers, masks, metadata)."""
+        return model_from_parts(json.loads(json.dumps(self.spec())), {k: v.copy() for k, v in self.arrays().items()})
+
+
+def model_from_parts(spec: dict, arrays: dict[str, np.ndarray], origin: str = "model") -> Model:
+    """Rebuild a model from its JSON spec and its arrays (the inverse of ``spec``/``arrays``)."""
+    if spec.get("format") != MODEL_FORMAT or spec.get("version") != MODEL_FORMAT_VERSION:
+        raise ConfigError(
+            f"{origin}: format must be {MODEL_FORMAT!r} version {MODEL_FORMAT_VERSION} "
+            f"(got {spec.get('format')!r} version {spec.get('version')!r})"
+        )
+    try:
+        layers = [layer_from_spec(s) for s in spec["layers"]]
+        model = Model(layers, tuple(spec["input_shape"]), name=spec.get("name", "model"))
+    except (KeyError, InputError) as exc:
+        raise ConfigError(f"{origin}: invalid model description ({exc})") from None
+    model.metadata = dict(spec.get("metadata", {}))
+    by_layer = {layer.name: layer for layer in layers}
+    for key, value in arrays.items():
+        group, _, full = key.partition("/")
+        layer_name, _, field = full.rpartition(".")
+        layer = by_layer.get(layer_name)
+        store = {"param": getattr(layer, "params", None), "buffer": getattr(layer, "buffers", None)}.get(group)
+        if group == "mask":
+            model.masks[full] = np.asarray(value).astype(bool)
+            continue
+        if store is None or field not in store:
+            raise ConfigError(f"{origin}: array {key!r} matches no parameter or buffer of the model")
+        if store[field].shape != value.shape:
+            raise ConfigError(f"{origin}: array {key!r} must have shape {store[field].shape} (got {value.shape})")
+        store[field] = np.array(value, dtype=np.float64)
+    model.apply_masks()
+    return model
+
+
+def save_model(model: Model, folder: str | Path) -> Path:
+    """Write ``model.json`` and ``model.npz`` into ``folder`` (created), each atomically.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(folder / "model.json", (json.dumps(model.spec(), indent=2) + "\n").encode("utf-8"))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **model.arrays())
+        os.replace(tmp, folder / "model.npz")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return folder
+
+
+def load_model(folder: str | Path) -> Model:
+    """Read a model folder written by :func:`save_model`.
+
+    Raises
+    ------
+    ConfigError
+        If a file is missing, unreadable, or does not describe a valid model.
+    """
+    folder = Path(folder)
+    json_path, npz_path = folder / "model.json", folder / "model.npz"
+    try:
+        spec = json.loads(json_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{json_path}: file not found") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{json_path}: not readable JSON ({exc})") from None
+    try:
+        with np.load(npz_path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise ConfigError(f"{npz_path}: file not found") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{npz_path}: not a readable .npz archive without pickles ({exc})") from None
+    return model_from_parts(spec, arrays, origin=str(folder))
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build_mlp(seed: int = 0, hidden: tuple[int, ...] = (256, 128), classes: int = 10) -> Model:
+    """An MLP for 8x8 digits: flatten -> 64 -> hidden... -> classes, ReLU between (layers fc1, fc2, ...).
+
+    Parameters
+    ----------
+    seed
+        Seed of the He-normal weight initialisation.
+    hidden
+        Widths of the hidden layers.
+    classes
+        Number of outputs.
+    """
+    rng = np.random.default_rng(seed)
+    layers: list[Layer] = [Flatten("flatten")]
+    width = int(np.prod(DIGITS_INPUT_SHAPE))
+    for index, size in enumerate(hidden, start=1):
+        layers += [Linear(f"fc{index}", width, size, rng=rng), ReLU(f"relu{index}")]
+        width = size
+    layers.append(Linear(f"fc{len(hidden) + 1}", width, classes, rng=rng))
+    return Model(layers, DIGITS_INPUT_SHAPE, name="mlp")
+
+
+def build_cnn(seed: int = 0, channels: tuple[int, int] = (16, 32), classes: int = 10) -> Model:
+    """A small CNN for 8x8 digits.
+
+    conv1 (1 -> c1, 3x3, pad 1) -> bn1 -> relu1 -> pool1 (2x2) ->
+    conv2 (c1 -> c2, 3x3, pad 1) -> bn2 -> relu2 -> pool2 (2x2) -> flatten (c2*2*2) -> fc (classes).
+
+    Parameters
+    ----------
+    seed
+        Seed of the He-normal weight initialisation.
+    channels
+        Output channels of conv1 and conv2.
+    classes
+        Number of outputs.
+    """
+    rng = np.random.default_rng(seed)
+    c1, c2 = channels
+    layers: list[Layer] = [
+        Conv2d("conv1", 1, c1, 3, padding=1, rng=rng),
+        BatchNorm2d("bn1", c1),
+        ReLU("relu1"),
+        MaxPool2d("pool1", 2),
+        Conv2d("conv2", c1, c2, 3, padding=1, rng=rng),
+        BatchNorm2d("bn2", c2),
+        ReLU("relu2"),
+        MaxPool2d("pool2", 2),
+        Flatten("flatten"),
+        Linear("fc", c2 * 2 * 2, classes, rng=rng),
+    ]
+    return Model(layers, DIGITS_INPUT_SHAPE, name="cnn")
+
+
+MODEL_BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+"""Model name -> builder taking ``seed``."""
+
+
+def build_model(name: str, seed: int = 0) -> Model:
+    """Build an untrained model by name (``"mlp"`` or ``"cnn"``)."""
+    if name not in MODEL_BUILDERS:
+        raise InputError(f"model must be one of {sorted(MODEL_BUILDERS)} (got {name!r})")
+    return MODEL_BUILDERS[name](seed=seed)

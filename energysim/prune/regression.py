@@ -1,0 +1,157 @@
+"""Regression-based channel selection and least-squares reconstruction (He et al. 2017; ThiNet).
+
+For a layer whose output channels are pruned, look at the *next* weight layer
+(the consumer): with calibration inputs ``X`` and weights ``W`` its output is
+``Z = X W^T = sum_c Z_c`` with ``Z_c = X_c W_c^T`` the contribution of input
+channel ``c``. Channel selection solves the LASSO
+
+    min_beta ||Z - sum_c beta_c Z_c||_F^2 + alpha ||beta||_1
+
+along a decreasing path of ``alpha``; a channel's score is the largest
+``alpha`` at which its ``beta_c`` is non-zero (channels that enter the path
+early matter most), so keeping the top ``N_c`` scores is the LASSO solution
+with ``||beta||_0 <= N_c``. Reconstruction then re-fits the consumer's weights
+on the kept channels by least squares, ``min_W' ||Z_ref - X_kept W'^T||_F``,
+against the output ``Z_ref`` of the model before pruning. The two steps
+alternate when the target is reached in several steps
+(:func:`energysim.prune.pruner.prune_model` with ``regression_steps``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from energysim.errors import InputError
+from energysim.prune.criteria import ScoreContext
+from energysim.prune.layers import Conv2d, im2col
+from energysim.prune.models import Model
+
+LASSO_PATH_ALPHAS = 60
+"""Points on the LASSO regularisation path."""
+
+
+def consumer_design(model: Model, layer_name: str, x_calibration: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The consumer's input patches and the per-input-feature grouping of its weight columns.
+
+    Returns
+    -------
+    patches : numpy.ndarray
+        Consumer inputs as rows, shape (rows, consumer fan-in): im2col patches
+        for a conv2d consumer (rows = samples * positions), the input vectors
+        for a linear one (rows = samples).
+    channel_of_column : numpy.ndarray
+        For every column of ``patches`` (and of the consumer's weight matrix),
+        the output channel of ``layer_name`` it belongs to.
+    """
+    dep = model.channel_dependency(layer_name)
+    consumer = model.layer(dep.consumer)
+    model.forward(x_calibration, record=True)
+    inputs = model.recorded_inputs[dep.consumer]
+    if isinstance(consumer, Conv2d):
+        k = consumer.kernel_size
+        patches = im2col(inputs, k, k, consumer.padding).reshape(-1, consumer.in_channels * k * k)
+        channel_of_column = np.repeat(np.arange(consumer.in_channels), k * k)
+    else:
+        patches = inputs.reshape(len(inputs), -1)
+        channel_of_column = np.arange(patches.shape[1]) // dep.features_per_channel
+    return patches, channel_of_column
+
+
+def regression_scores(weights: np.ndarray, context: ScoreContext) -> np.ndarray:
+    """LASSO-path entry point of each output channel's contribution to the next layer's output.
+
+    Channel granularity only; needs calibration data. See the module text for
+    the optimisation problem. Channels that never enter the path score 0
+    (ties: lower index first).
+
+    Returns
+    -------
+    numpy.ndarray
+        Per output channel, the largest LASSO ``alpha`` with a non-zero ``beta_c``.
+
+    References
+    ----------
+    .. [1] Y. He, X. Zhang, J. Sun, "Channel Pruning for Accelerating Very Deep
+       Neural Networks", ICCV 2017.
+    .. [2] J.-H. Luo, J. Wu, W. Lin, "ThiNet: A Filter Level Pruning Method for
+       Deep Neural Network Compression", ICCV 2017.
+    """
+    from sklearn.linear_model import lasso_path
+
+    context.require_channels("regression")
+    if context.x_calibration is None:
+        raise InputError("criterion 'regression' needs calibration data (context.x_calibration is None)")
+    model = context.model
+    dep = model.channel_dependency(context.layer)
+    patches, channel_of_column = consumer_design(model, context.layer, context.x_calibration)
+    consumer_matrix = model.weights(dep.consumer).reshape(model.weights(dep.consumer).shape[0], -1)
+    channels = int(channel_of_column.max()) + 1
+    contributions = np.stack(
+        [
+            (patches[:, channel_of_column == c] @ consumer_matrix[:, channel_of_column == c].T).ravel()
+            for c in range(channels)
+        ],
+        axis=1,
+    )
+    target = contributions.sum(axis=1)
+    if not np.any(contributions):
+        return np.zeros(channels)
+    alpha_max = float(np.max(np.abs(contributions.T @ target))) / len(target)
+    alpha_grid = np.geomspace(alpha_max, alpha_max * 1e-4, LASSO_PATH_ALPHAS)
+    alphas, coefs, _ = lasso_path(contributions, target, alphas=alpha_grid)
+    active = coefs != 0  # (channels, alphas), alphas decreasing
+    entered = active.any(axis=1)
+    first = np.where(entered, active.argmax(axis=1), 0)
+    return np.where(entered, alphas[first], 0.0)
+
+
+def reconstruct_consumer(
+    model: Model, layer_name: str, x_calibration: np.ndarray, reference_outputs: np.ndarray, ridge: float = 1e-6
+) -> float:
+    """Least-squares re-fit of the consumer's weights on the kept channels, in place.
+
+    Parameters
+    ----------
+    model
+        The pruned model; the consumer of ``layer_name`` gets new weights on
+        the input columns it still keeps (its mask is respected).
+    layer_name
+        The channel-pruned layer.
+    x_calibration
+        Calibration images.
+    reference_outputs
+        The consumer's output *without bias* in the model before pruning,
+        shape (rows, consumer outputs) matching :func:`consumer_design` rows.
+    ridge
+        Relative Tikhonov regulariser (times the mean diagonal of X^T X).
+
+    Returns
+    -------
+    float
+        Relative residual ``||Z_ref - X W'^T|| / ||Z_ref||`` after the fit.
+    """
+    dep = model.channel_dependency(layer_name)
+    patches, _ = consumer_design(model, layer_name, x_calibration)
+    weight = model.weights(dep.consumer)
+    matrix = weight.reshape(weight.shape[0], -1)
+    mask = model.weight_mask(dep.consumer).reshape(matrix.shape)
+    kept_columns = mask.any(axis=0)
+    x_kept = patches[:, kept_columns]
+    gram = x_kept.T @ x_kept
+    gram += ridge * max(float(np.mean(np.diag(gram))), 1e-12) * np.eye(gram.shape[0])
+    solution = np.linalg.solve(gram, x_kept.T @ reference_outputs).T  # (outputs, kept columns)
+    new_matrix = np.zeros_like(matrix)
+    new_matrix[:, kept_columns] = solution
+    new_matrix *= mask
+    weight[...] = new_matrix.reshape(weight.shape)
+    residual = reference_outputs - patches @ new_matrix.T
+    norm = float(np.linalg.norm(reference_outputs))
+    return float(np.linalg.norm(residual)) / norm if norm else 0.0
+
+
+def consumer_outputs(model: Model, layer_name: str, x_calibration: np.ndarray) -> np.ndarray:
+    """The consumer's output without bias, as rows matching :func:`consumer_design`."""
+    dep = model.channel_dependency(layer_name)
+    patches, _ = consumer_design(model, layer_name, x_calibration)
+    weight = model.weights(dep.consumer)
+    return patches @ weight.reshape(weight.shape[0], -1).T
