@@ -9,7 +9,7 @@ from pathlib import Path
 from energysim.costs.table import CostTable
 from energysim.errors import ConfigError
 
-BUILTIN_TABLES: tuple[str, ...] = ("lecture-45nm", "horowitz-45nm")
+BUILTIN_TABLES: tuple[str, ...] = ("lecture-45nm", "horowitz-45nm", "a100-class")
 """Names of the tables shipped in ``energysim/costs/data`` (file ``<name>.toml``)."""
 
 
