@@ -40,7 +40,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     table = run.summary[["layer", "macs", "cycles_total", "latency_s", "utilisation", "energy_uj"]].copy()
     table["latency_us"] = table.pop("latency_s") * 1e6
     out.write(f"# {run.workload} on {run.hardware}\n\n")
-    _print_table(table, out, args.format if args.format != "csv" else "md")
+    _print_table(table, out, "md")
     totals = run.totals()
     out.write(
         f"\ntotal: {totals['energy_uj']:.4g} uJ, {totals['cycles_total']:,} cycles, "

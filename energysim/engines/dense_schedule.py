@@ -158,7 +158,7 @@ def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, c
     """Pick the SRAM tiling with the least energy-delay product that fits double-buffered.
 
     Candidates per dimension are the full extent and the array dimension mapped to
-    it times powers of two (16 x powers of two for the unmapped one). Each is ranked
+    it times powers of two (powers of two for the unmapped one). Each is ranked
     by :func:`estimate` (energy x cycles); ties go to fewer tiles, then larger tiles.
 
     Parameters
@@ -174,9 +174,9 @@ def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, c
         If not even the smallest tile fits the SRAM.
     """
     if dataflow == OUTPUT_STATIONARY:
-        bases = (rows, cols, 16)
+        bases = (rows, cols, 1)
     else:
-        bases = (cols, 16, rows)
+        bases = (cols, 1, rows)
     best: tuple | None = None
     for tm in _candidates(m, bases[0]):
         for tn in _candidates(n, bases[1]):
