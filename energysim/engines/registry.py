@@ -11,11 +11,13 @@ from typing import Any
 
 from energysim.config.loading import validate_model
 from energysim.engines.dense import DenseEngine
+from energysim.engines.eie import EieEngine
 from energysim.errors import ConfigError
 from energysim.hardware.hierarchy import Hardware
 
 ENGINES: dict[str, type] = {
     DenseEngine.kind: DenseEngine,
+    EieEngine.kind: EieEngine,
 }
 """Every engine, by the ``kind`` a hardware file's ``[engine]`` table names."""
 

@@ -1,0 +1,510 @@
+"""EIE-style sparse engine: compressed sparse matrix x sparse vector, cycle-level.
+
+A layer's weight matrix (``M x K``; conv2d and gemm layers lowered to GEMM) is
+quantised to a 16-entry codebook and stored in EIE's interleaved CSC format
+(:mod:`energysim.formats.eie_csc`): output row ``i`` belongs to PE ``i mod N``.
+Each of the GEMM's ``N`` input columns is one sparse input vector, processed in
+turn. The timing of one vector follows :mod:`energysim.engines.eie_pipeline`
+(broadcast of non-zero activations, bounded activation queues, PEs spending
+``max(1, entries)`` cycles per activation).
+
+Register-file capacity. A PE's destination register file holds
+``activation_regfile_entries`` accumulators. When a PE's slice has more rows
+(``ceil(M / N)`` larger than that), the layer runs as *row passes*: pass ``r``
+handles local rows ``[64 r, 64 (r + 1))`` of every slice, re-broadcasting the
+input vector and re-reading each column's pointers; each pass's outputs are
+written to the activation SRAM at its end. When the input vector is longer than
+the source register files hold (``K > N x entries``), it is staged through the
+activation SRAM in batches (read from the SRAM, filled into the register files);
+this costs energy, not cycles (the paper overlaps it).
+
+Cycle accounting of a layer, summed over vectors and passes (lanes):
+
+- ``compute``: ``ceil(entries / N)`` per lane, the entries (padding included) of
+  the processed columns spread perfectly over the PEs; the paper's "theoretical"
+  time;
+- ``fill_drain``: one broadcast cycle before the first PE starts plus
+  ``pipeline_depth - 1`` cycles to drain the arithmetic pipeline, per lane;
+- ``stall``: everything else: load imbalance, i.e. cycles the slowest PE is
+  waiting (starved) or the broadcast is blocked by a full queue, and the single
+  pointer-read cycle an empty column slice costs.
+
+Counts (component, tensor, action), every one priced by the hardware file:
+
+- ``SpmatSRAM, weights, read``: 64-bit line reads; a line is read only when the
+  entry stream enters a new line (a line kept from the previous processed column
+  is reused);
+- ``PtrSRAM, metadata, read``: one read of ``(p_j, p_{j+1})`` (two banks, one cycle)
+  per PE per processed column per pass;
+- ``ActQueue, inputs, push|pop``: one per PE per broadcast non-zero activation;
+- ``Codebook, weights, lookup``: one per entry processed, padding included;
+- ``ArithmUnit, -, mult|add``: one each per useful entry (code != 0);
+  ``ArithmUnit, padding, mult|add`` per padding entry (wasted work);
+- ``ActRegFile, outputs, read|update``: the accumulator read-modify-write of every
+  entry; ``ActRegFile, inputs, read``: the leading-non-zero detection reads every
+  input activation once per lane;
+- ``ActSRAM, inputs, read`` and ``ActRegFile, inputs, fill``: input batches staged
+  through the activation SRAM (only when ``K > N x entries``);
+  ``ActRegFile, outputs, read`` and ``ActSRAM, outputs, write``: pass results
+  written out (only with more than one row pass).
+
+The LNZD tree (outside the PEs) and I/O-mode loading of the weights are not
+counted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from energysim.engines.eie_pipeline import run_lanes
+from energysim.engines.result import Compulsory, LayerResult
+from energysim.errors import ConfigError, InputError, UnsupportedError
+from energysim.formats.codebook import Codebook, fit_codebook
+from energysim.formats.eie_csc import EieCsc, encode_codes, encode_positions
+from energysim.hardware.hierarchy import Hardware
+from energysim.workloads.layers import Conv2dLayer, GemmLayer, Layer, LinearLayer
+from energysim.workloads.workload import LayerTensors
+
+REQUIRED_COSTS = (
+    ("SpmatSRAM", "read"),
+    ("PtrSRAM", "read"),
+    ("ActSRAM", "read"),
+    ("ActSRAM", "write"),
+    ("ActRegFile", "read"),
+    ("ActRegFile", "update"),
+    ("ActRegFile", "fill"),
+    ("ActQueue", "push"),
+    ("ActQueue", "pop"),
+    ("Codebook", "lookup"),
+    ("ArithmUnit", "mult"),
+    ("ArithmUnit", "add"),
+)
+"""Every (component, action) the engine counts; the hardware file must price each."""
+
+_WORK_BUDGET_ELEMENTS = 4_000_000
+"""Largest (activations x lanes x PEs) block stepped at once; bounds memory."""
+
+
+class EieEngineConfig(BaseModel):
+    """The ``[engine]`` table of an EIE-style engine (defaults: the paper's 64-PE design)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["eie"]
+    n_pe: int = Field(default=64, gt=0, le=4096, description="Processing elements N; row i goes to PE i mod N.")
+    queue_depth: int = Field(default=8, gt=0, description="Activation queue (FIFO) depth per PE, entries.")
+    index_bits: int = Field(default=4, ge=1, le=8, description="Relative row index z width, bits.")
+    value_bits: int = Field(default=4, ge=1, le=8, description="Codebook index v width, bits (2**bits entries).")
+    arithmetic_bits: int = Field(default=16, gt=0, description="Fixed-point width of weights after lookup and of the MAC, bits.")
+    spmat_line_bits: int = Field(default=64, gt=0, description="Sparse-matrix SRAM line width, bits.")
+    pointer_bits: int = Field(default=16, gt=0, le=64, description="Column pointer width, bits.")
+    activation_regfile_entries: int = Field(
+        default=64, gt=0, description="Entries of each PE's source and destination activation register files."
+    )
+    pipeline_depth: int = Field(default=4, gt=0, description="Arithmetic pipeline stages (drain = depth - 1 cycles).")
+    seed: int = Field(default=0, description="Seed for synthetic layers, calibration-sample choice and codebook fitting.")
+    codebook_fit_samples: int = Field(
+        default=200_000, gt=0, description="Non-zero weights sampled (seeded) to fit the codebook's k-means."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "EieEngineConfig":
+        entry_bits = self.index_bits + self.value_bits
+        if self.spmat_line_bits % entry_bits:
+            raise ValueError(
+                f"spmat_line_bits must be a multiple of index_bits + value_bits = {entry_bits} (got {self.spmat_line_bits})"
+            )
+        return self
+
+    @property
+    def entries_per_line(self) -> int:
+        """Sparse-matrix entries per SRAM line."""
+        return self.spmat_line_bits // (self.index_bits + self.value_bits)
+
+
+@dataclass(frozen=True)
+class PreparedLayer:
+    """A layer ready to run: its compressed weights and its input vectors.
+
+    Attributes
+    ----------
+    csc
+        The weights in interleaved CSC (codes, padding, pointers).
+    codebook
+        The codebook the codes index.
+    inputs
+        ``(K, N)`` input activations, one column per input vector.
+    synthetic_weights, synthetic_inputs
+        Whether weights / inputs were synthesised (seeded) rather than given.
+    """
+
+    csc: EieCsc
+    codebook: Codebook
+    inputs: np.ndarray
+    synthetic_weights: bool
+    synthetic_inputs: bool
+
+
+def _im2col(images: np.ndarray, layer: Conv2dLayer) -> np.ndarray:
+    """``(C*kh*kw, B*Ho*Wo)`` patches of ``(B, C, H, W)`` images, column order (b, y, x)."""
+    pad = layer.padding
+    x = np.pad(images, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    b, c = x.shape[:2]
+    kh, kw, s = layer.kernel_height, layer.kernel_width, layer.stride
+    ho, wo = layer.out_height, layer.out_width
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::s, ::s][:, :, :ho, :wo]
+    # windows: (B, C, Ho, Wo, kh, kw) -> (C, kh, kw, B, Ho, Wo)
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, b * ho * wo)
+
+
+class EieEngine:
+    """EIE: a cycle-level model of the Efficient Inference Engine (sparse matrix x sparse vector).
+
+    ``N`` processing elements each own the rows ``i mod N`` of the compressed weight
+    matrix (4-bit codebook index, 4-bit relative row index, padding entries for
+    long zero runs, 16-bit column pointers in two banks). A leading-non-zero
+    detector broadcasts one non-zero input activation per cycle into every PE's
+    activation queue; the broadcast stalls while any queue is full; a PE spends
+    ``max(1, entries)`` cycles on each activation, one multiply-accumulate per
+    cycle. Cycles, per-PE busy and starved cycles, load balance, padding share and
+    every SRAM, register-file, queue, codebook and arithmetic access are counted
+    on the real compressed weights (quantised by k-means to the codebook) and
+    real activations, or on seeded synthetic layers at the layer's densities.
+
+    Parameters
+    ----------
+    hardware
+        Hardware whose memory levels and units price every count the engine
+        makes (see ``REQUIRED_COSTS``); clock in GHz.
+    config
+        The validated ``[engine]`` table.
+
+    References
+    ----------
+    .. [1] S. Han, X. Liu, H. Mao, J. Pu, A. Pedram, M. A. Horowitz, W. J. Dally,
+       "EIE: Efficient Inference Engine on Compressed Deep Neural Network",
+       ISCA 2016, arXiv:1602.01528.
+    .. [2] S. Han, H. Mao, W. J. Dally, "Deep Compression", ICLR 2016 (codebook
+       by k-means with linear initialisation).
+    """
+
+    kind = "eie"
+    config_model = EieEngineConfig
+
+    def __init__(self, hardware: Hardware, config: EieEngineConfig):
+        self.hardware = hardware
+        self.config = config
+        where = f"{hardware.path or hardware.name}"
+        for component, action in REQUIRED_COSTS:
+            try:
+                hardware.cost_of(component, action)
+            except InputError:
+                raise ConfigError(
+                    f"{where}: the eie engine counts {component}.{action}, which the hardware file does not price"
+                ) from None
+
+    # ------------------------------------------------------------------ inputs
+    def prepare(self, layer: Layer, tensors: LayerTensors | None = None) -> PreparedLayer:
+        """Quantise and encode the layer's weights and build its input vectors.
+
+        With ``tensors``: the weights (masked) are quantised to a codebook fitted by
+        k-means; activations, if given, supply one seeded calibration sample per
+        input column (linear/gemm) or per batch image (conv2d, lowered by im2col).
+        Without them: weights are i.i.d. Bernoulli(``weight_density``) positions
+        with standard-normal values, and each input column has exactly
+        ``round(activation_density * K)`` non-zeros at random positions with
+        values uniform in (0, 1], all seeded by ``config.seed``.
+
+        Raises
+        ------
+        InputError
+            If a tensor's shape does not fit the layer.
+        """
+        cfg = self.config
+        shape = layer.gemm_shape()
+        m, k, n = shape.m, shape.k, shape.n
+        rng = np.random.default_rng(cfg.seed)
+        if tensors is not None:
+            matrix = tensors.weight_matrix()
+            if matrix.shape != (m, k):
+                raise InputError(f"layer '{layer.name}': weights must reshape to the GEMM's ({m}, {k}) (got {matrix.shape})")
+            codebook = fit_codebook(matrix, cfg.value_bits, max_fit_samples=cfg.codebook_fit_samples, seed=cfg.seed)
+            csc = encode_codes(codebook.quantise(matrix), cfg.n_pe, cfg.index_bits, cfg.value_bits, cfg.pointer_bits)
+            synthetic_weights = False
+        else:
+            csc, codebook = self._synthetic_weights(m, k, layer.weight_density, rng)
+            synthetic_weights = True
+        activations = tensors.activations if tensors is not None else None
+        if activations is not None:
+            inputs = self._calibration_inputs(layer, activations, k, n, rng)
+            synthetic = False
+        else:
+            inputs = self._synthetic_inputs(k, n, layer.activation_density, rng)
+            synthetic = True
+        return PreparedLayer(csc=csc, codebook=codebook, inputs=inputs, synthetic_weights=synthetic_weights,
+                             synthetic_inputs=synthetic)
+
+    def _synthetic_weights(self, m: int, k: int, density: float, rng: np.random.Generator) -> tuple[EieCsc, Codebook]:
+        cfg = self.config
+        total = m * k
+        expected = total * density
+        if density >= 1.0:
+            positions = np.arange(total, dtype=np.int64)
+        else:
+            draw = int(expected + 6 * math.sqrt(expected) + 16)
+            positions = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) - 1
+            while positions[-1] < total - 1 and positions.size:
+                more = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) + positions[-1]
+                positions = np.concatenate((positions, more))
+            positions = positions[positions < total]
+        columns, rows = np.divmod(positions, m)  # column-major order
+        values = rng.standard_normal(positions.size)
+        codebook = fit_codebook(values, cfg.value_bits, max_fit_samples=cfg.codebook_fit_samples, seed=cfg.seed)
+        codes = codebook.quantise(values)
+        csc = encode_positions(rows, columns, codes, (m, k), cfg.n_pe, cfg.index_bits, cfg.value_bits, cfg.pointer_bits)
+        return csc, codebook
+
+    @staticmethod
+    def _synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -> np.ndarray:
+        nonzero = int(round(density * k))
+        inputs = np.zeros((k, n))
+        for column in range(n):
+            where = rng.choice(k, size=nonzero, replace=False) if nonzero < k else np.arange(k)
+            inputs[where, column] = 1.0 - rng.random(where.size)
+        return inputs
+
+    def _calibration_inputs(self, layer: Layer, activations: np.ndarray, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        acts = np.asarray(activations, dtype=np.float64)
+        samples = acts.shape[0] if acts.ndim else 0
+        if samples < 1:
+            raise InputError(f"layer '{layer.name}': calibration activations must have at least one sample (got shape {acts.shape})")
+        if isinstance(layer, Conv2dLayer):
+            expected = (layer.in_channels, layer.in_height, layer.in_width)
+            if acts.shape[1:] != expected:
+                raise InputError(f"layer '{layer.name}': conv activations must have shape (samples, {expected}) (got {acts.shape})")
+            pick = rng.choice(samples, size=layer.batch, replace=samples < layer.batch)
+            return _im2col(acts[pick], layer)
+        if acts.shape[1:] == (k,):
+            pick = rng.choice(samples, size=n, replace=samples < n)
+            return acts[pick].T.copy()
+        if isinstance(layer, GemmLayer) and acts.shape[1:] == (k, n):
+            return acts[int(rng.integers(samples))].copy()
+        raise InputError(f"layer '{layer.name}': activations must have shape (samples, {k}) (got {acts.shape})")
+
+    # ------------------------------------------------------------- functional
+    @staticmethod
+    def functional_output(prepared: PreparedLayer) -> np.ndarray:
+        """The layer output ``(M, N)`` computed from the compressed representation.
+
+        Rows are recovered by walking each PE's ``z`` run lengths from its column
+        pointers; weights by codebook lookup of ``v``; padding contributes nothing.
+        """
+        rows, cols, codes = prepared.csc.decode()
+        matrix = scipy.sparse.csc_matrix((prepared.codebook.decode(codes), (rows, cols)), shape=prepared.csc.shape)
+        return np.asarray(matrix @ prepared.inputs)
+
+    # -------------------------------------------------------------- simulate
+    def simulate(self, layer: Layer, tensors: LayerTensors | None = None, keep_output: bool = False,
+                 prepared: PreparedLayer | None = None, **_: Any) -> LayerResult:
+        """Simulate one layer cycle by cycle.
+
+        Parameters
+        ----------
+        layer
+            Linear, conv2d or gemm layer (conv2d/gemm lowered to GEMM: weights
+            ``M x K``, each of the ``N`` input columns one sparse vector).
+        tensors
+            Real weights (and calibration activations); None for a seeded synthetic
+            layer at the layer's ``weight_density`` and ``activation_density``.
+        keep_output
+            Also compute the layer output from the compressed weights and put it in
+            ``stats["output"]`` (``(M, N)`` array).
+        prepared
+            A :class:`PreparedLayer` from :meth:`prepare` to reuse (skips encoding).
+
+        Returns
+        -------
+        LayerResult
+            Counts, cycles (compute, fill_drain, stall, total), useful MACs and stats.
+        """
+        if not isinstance(layer, (LinearLayer, Conv2dLayer, GemmLayer)):
+            raise UnsupportedError(f"layer '{getattr(layer, 'name', layer)}': the eie engine runs linear, conv2d and gemm layers (got {type(layer).__name__})")
+        cfg = self.config
+        prep = prepared if prepared is not None else self.prepare(layer, tensors)
+        csc, inputs = prep.csc, prep.inputs
+        m, k = csc.shape
+        n_pe = cfg.n_pe
+        if csc.n_pe != n_pe:
+            raise InputError(f"layer '{layer.name}': prepared layer has {csc.n_pe} PEs, the engine {n_pe}")
+        regfile = cfg.activation_regfile_entries
+        entries, real, starts = csc.segment_counts(regfile)
+        passes = entries.shape[0]
+        work_table = np.maximum(entries, 1).astype(np.int32)  # (P, K, N)
+        columns = inputs.shape[1]
+        active = [np.flatnonzero(inputs[:, c]) for c in range(columns)]
+        # lanes: (column, pass), sorted by activations, longest first
+        lane_column = np.repeat(np.arange(columns), passes)
+        lane_pass = np.tile(np.arange(passes), columns)
+        lane_length = np.array([active[c].size for c in lane_column], dtype=np.int64)
+        order = np.argsort(-lane_length, kind="stable")
+        lane_column, lane_pass, lane_length = lane_column[order], lane_pass[order], lane_length[order]
+
+        n_lanes = lane_length.size
+        cycles_lane = np.zeros(n_lanes, dtype=np.int64)
+        queue_full = np.zeros(n_lanes, dtype=np.int64)
+        entries_lane = np.zeros(n_lanes, dtype=np.int64)
+        real_lane = np.zeros(n_lanes, dtype=np.int64)
+        busy_pe = np.zeros(n_pe, dtype=np.int64)
+        line_reads = 0
+        line_shift = cfg.entries_per_line
+        lo = 0
+        while lo < n_lanes and lane_length[lo] > 0:
+            steps = int(lane_length[lo])
+            width = max(1, _WORK_BUDGET_ELEMENTS // (steps * n_pe))
+            hi = lo
+            while hi < n_lanes and hi - lo < width and lane_length[hi] > 0:
+                hi += 1
+            index = np.zeros((hi - lo, steps), dtype=np.int64)
+            valid = np.zeros((hi - lo, steps), dtype=bool)
+            for i, lane in enumerate(range(lo, hi)):
+                idx = active[lane_column[lane]]
+                index[i, : idx.size] = idx
+                valid[i, : idx.size] = True
+            p = lane_pass[lo:hi, None]
+            seg_entries = entries[p, index] * valid[:, :, None]      # (L, A, N)
+            seg_real = real[p, index] * valid[:, :, None]
+            work = work_table[p, index] * valid[:, :, None]
+            timing = run_lanes(np.ascontiguousarray(work.transpose(1, 0, 2)), lane_length[lo:hi], cfg.queue_depth)
+            cycles_lane[lo:hi] = timing.cycles_lane
+            queue_full[lo:hi] = timing.cycles_queue_full
+            entries_lane[lo:hi] = seg_entries.sum(axis=(1, 2))
+            real_lane[lo:hi] = seg_real.sum(axis=(1, 2))
+            busy_pe += work.sum(axis=(0, 1))
+            line_reads += _line_reads(starts[p, index], seg_entries, line_shift)
+            lo = hi
+
+        ran = lane_length > 0
+        drain = cfg.pipeline_depth - 1
+        compute = -(-entries_lane // n_pe)
+        fill_drain = np.where(ran, 1 + drain, 0)
+        stall = np.where(ran, cycles_lane - 1 - compute, 0)
+        cycles = {
+            "compute": int(compute.sum()),
+            "fill_drain": int(fill_drain.sum()),
+            "stall": int(stall.sum()),
+        }
+        cycles["total"] = cycles["compute"] + cycles["fill_drain"] + cycles["stall"]
+
+        broadcasts = int(lane_length.sum())
+        processed = int(entries_lane.sum())
+        useful = int(real_lane.sum())
+        padding = processed - useful
+        lanes_run = int(ran.sum())
+        counts: dict[tuple[str, str, str], int] = {
+            ("SpmatSRAM", "weights", "read"): int(line_reads),
+            ("PtrSRAM", "metadata", "read"): broadcasts * n_pe,
+            ("ActQueue", "inputs", "push"): broadcasts * n_pe,
+            ("ActQueue", "inputs", "pop"): broadcasts * n_pe,
+            ("Codebook", "weights", "lookup"): processed,
+            ("ArithmUnit", "-", "mult"): useful,
+            ("ArithmUnit", "-", "add"): useful,
+            ("ArithmUnit", "padding", "mult"): padding,
+            ("ArithmUnit", "padding", "add"): padding,
+            ("ActRegFile", "outputs", "read"): processed,
+            ("ActRegFile", "outputs", "update"): processed,
+            ("ActRegFile", "inputs", "read"): lanes_run * k,
+        }
+        input_batches = -(-k // (regfile * n_pe))
+        if input_batches > 1:
+            counts[("ActSRAM", "inputs", "read")] = lanes_run * k
+            counts[("ActRegFile", "inputs", "fill")] = lanes_run * k
+        if passes > 1:
+            counts[("ActRegFile", "outputs", "read")] += columns * m
+            counts[("ActSRAM", "outputs", "write")] = columns * m
+
+        span_lanes = np.where(ran, cycles_lane - 1, 0)
+        window = int(span_lanes.sum())
+        starved_pe = window - busy_pe
+        busy_total = int(busy_pe.sum())
+        theoretical = processed / n_pe
+        stats: dict[str, Any] = {
+            "n_pe": n_pe,
+            "queue_depth": cfg.queue_depth,
+            "row_passes": passes,
+            "input_batches": input_batches,
+            "input_vectors": columns,
+            "activations_broadcast": broadcasts,
+            "activation_density_measured": broadcasts / (columns * k) if columns * k else 0.0,
+            "weight_density_measured": csc.n_nonzero / (m * k),
+            "entries_processed": processed,
+            "padding_processed": padding,
+            "padding_share": padding / processed if processed else 0.0,
+            "padding_share_stored": csc.padding_share,
+            "storage_bits": csc.storage_bits(),
+            "pointer_overflow": csc.pointer_overflow,
+            "max_pointer": csc.max_pointer,
+            "cycles_theoretical": theoretical,
+            "cycles_theoretical_no_padding": useful / n_pe,
+            "cycles_busy_per_pe": busy_pe.tolist(),
+            "cycles_starved_per_pe": starved_pe.tolist(),
+            "cycles_queue_full_stall": int(queue_full.sum()),
+            "load_balance_efficiency": busy_total / (n_pe * window) if window else 0.0,
+            "useful_mac_efficiency": useful / (n_pe * cycles["total"]) if cycles["total"] else 0.0,
+            "actual_over_theoretical": cycles["total"] / theoretical if theoretical else float("nan"),
+            "idle_share": 1.0 - busy_total / (n_pe * window) if window else 0.0,
+            "arithmetic_bits": cfg.arithmetic_bits,
+            "codebook": prep.codebook.centroids.tolist(),
+            "synthetic_weights": prep.synthetic_weights,
+            "synthetic_inputs": prep.synthetic_inputs,
+        }
+        if keep_output:
+            stats["output"] = self.functional_output(prep)
+        compulsory = [
+            Compulsory("SpmatSRAM", "weights", ("read",), -(-processed // cfg.entries_per_line)),
+            Compulsory("ActQueue", "inputs", ("push",), broadcasts * n_pe),
+            Compulsory("ArithmUnit", "-", ("mult",), useful),
+        ]
+        return LayerResult(
+            layer=layer.name,
+            engine=self.kind,
+            hardware=self.hardware.name,
+            clock_ghz=self.hardware.clock_ghz,
+            counts=counts,
+            cycles=cycles,
+            macs=useful,
+            macs_peak_per_cycle=n_pe,
+            compulsory=compulsory,
+            stats=stats,
+        )
+
+
+def _line_reads(first_address: np.ndarray, n_entries: np.ndarray, entries_per_line: int) -> int:
+    """Sparse-matrix SRAM line reads of a block of lanes.
+
+    Parameters
+    ----------
+    first_address
+        ``(L, A, N)`` address (entries, per PE) of each processed segment's first entry.
+    n_entries
+        ``(L, A, N)`` entries of each segment (0: nothing read).
+    entries_per_line
+        Entries per SRAM line.
+
+    A segment reads the lines from its first to its last entry, except its first
+    line when that line is the last one read for the previous non-empty segment
+    of the same lane and PE (held in the line buffer).
+    """
+    nonempty = n_entries > 0
+    first_line = first_address // entries_per_line
+    last_line = np.where(nonempty, (first_address + n_entries - 1) // entries_per_line, -1)
+    held = np.maximum.accumulate(last_line, axis=1)
+    previous = np.full_like(held, -1)
+    previous[:, 1:] = held[:, :-1]
+    lines = (last_line - first_line + 1) - (first_line == previous)
+    return int(np.where(nonempty, lines, 0).sum())
