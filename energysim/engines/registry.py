@@ -12,12 +12,14 @@ from typing import Any
 from energysim.config.loading import validate_model
 from energysim.engines.dense import DenseEngine
 from energysim.engines.eie import EieEngine
+from energysim.engines.sparse_tc import SparseTensorCoreEngine
 from energysim.errors import ConfigError
 from energysim.hardware.hierarchy import Hardware
 
 ENGINES: dict[str, type] = {
     DenseEngine.kind: DenseEngine,
     EieEngine.kind: EieEngine,
+    SparseTensorCoreEngine.kind: SparseTensorCoreEngine,
 }
 """Every engine, by the ``kind`` a hardware file's ``[engine]`` table names."""
 

@@ -1,0 +1,576 @@
+"""Thread-block tiling and wave scheduling of one GEMM on an A100-class GPU.
+
+The GEMM ``C[M, N] = A[M, K] @ B[K, N]`` (``A`` = weights, possibly 2:4-compressed
+along ``K``; ``B`` = inputs, dense) is cut into thread-block tiles of
+``tile_m x tile_n`` outputs. Each tile walks ``K`` in steps of ``tile_k`` (dense
+``K`` elements per step), streaming every step HBM -> L2 -> shared memory
+(``cp.async``) -> registers (``ldmatrix``) -> tensor cores (``mma``/``mma.sp``),
+with ``pipeline_stages`` shared-memory buffers so transfers overlap the math.
+
+Tiles are issued in row-major raster order (``N`` tile index fastest) onto
+``sm_count x blocks_per_sm`` slots; each group of that many tiles is a *wave*. A
+wave lasts as long as its slowest resource:
+
+``body = max(math, shared-memory transfer, L2 transfer, HBM transfer)``
+
+plus a fill (the first K step's memory latency) and a drain (the epilogue that
+stages the output tile through shared memory to L2). A partial last wave costs a
+whole wave of time on the SMs that have a tile (wave quantisation).
+
+L2 reuse: within a wave all tiles advance through ``K`` together, so an ``A`` row
+panel or ``B`` column panel used by several tiles of the wave comes from HBM once
+and then hits in L2. When ``A``, ``B`` and ``C`` together fit in L2, panels fetched
+by an earlier wave also hit (each byte leaves HBM once); otherwise every wave
+fetches its own panels again.
+
+All sizes are exact integers in bits internally; counts are converted to each
+level's word size by rounding up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from energysim.errors import InputError, UnsupportedError
+from energysim.units import ceil_div
+
+
+@dataclass(frozen=True)
+class DtypeSpec:
+    """Storage and instruction facts of one tensor-core data type.
+
+    Attributes
+    ----------
+    name
+        ``fp16``, ``bf16``, ``tf32`` or ``int8``.
+    value_bits
+        Bits of one A/B element in memory (TF32 operands are stored as 32-bit floats).
+    accumulator_bits
+        Bits of one accumulator element in registers (FP32 or INT32).
+    output_bits
+        Bits of one output element written to memory.
+    dense_mma, sparse_mma
+        ``(m, n, k)`` of the largest sm_80 ``mma.sync`` / ``mma.sp`` shape; ``k`` is the
+        dense reduction extent one instruction covers.
+    pattern
+        ``(n, m)`` structured-sparsity pattern of the sparse mode (2:4, or 1:2 for TF32).
+    metadata_bits_per_kept
+        Metadata bits per kept value (2 for 2:4; 4 for TF32 1:2, PTX ISA).
+    """
+
+    name: str
+    value_bits: int
+    accumulator_bits: int
+    output_bits: int
+    dense_mma: tuple[int, int, int]
+    sparse_mma: tuple[int, int, int]
+    pattern: tuple[int, int]
+    metadata_bits_per_kept: int
+
+
+DTYPES: dict[str, DtypeSpec] = {
+    # PTX ISA 9.7.13 (mma) and 9.7.14 (mma.sp), shapes for sm_80; "Sparse matrix storage".
+    "fp16": DtypeSpec("fp16", 16, 32, 16, (16, 8, 16), (16, 8, 32), (2, 4), 2),
+    "bf16": DtypeSpec("bf16", 16, 32, 16, (16, 8, 16), (16, 8, 32), (2, 4), 2),
+    "tf32": DtypeSpec("tf32", 32, 32, 32, (16, 8, 8), (16, 8, 16), (1, 2), 4),
+    "int8": DtypeSpec("int8", 8, 32, 8, (16, 8, 32), (16, 8, 64), (2, 4), 2),
+}
+"""The tensor-core data types the engine models."""
+
+REGISTER_BITS_PER_WARP = 32 * 32
+"""One warp-wide 32-bit register (32 threads x 32 bits), the unit of fragment sizes."""
+
+
+@dataclass(frozen=True)
+class MmaShape:
+    """One warp-level tensor-core instruction and the operand bytes it consumes.
+
+    Attributes
+    ----------
+    m, n, k
+        Instruction shape; ``k`` is the dense reduction extent covered.
+    kept_fraction
+        Fraction of ``A``'s K positions stored (1 dense, 1/2 for 2:4 and 1:2).
+    sparse
+        Whether this is ``mma.sp``.
+    dtype
+        The data type.
+    """
+
+    m: int
+    n: int
+    k: int
+    kept_fraction: float
+    sparse: bool
+    dtype: DtypeSpec
+
+    @property
+    def a_bits(self) -> int:
+        """Bits of A values per instruction (kept values only in sparse mode)."""
+        return int(self.m * self.k * self.kept_fraction) * self.dtype.value_bits
+
+    @property
+    def metadata_bits(self) -> int:
+        """Bits of metadata per instruction (0 dense)."""
+        if not self.sparse:
+            return 0
+        return int(self.m * self.k * self.kept_fraction) * self.dtype.metadata_bits_per_kept
+
+    @property
+    def b_bits(self) -> int:
+        """Bits of B per instruction (the full dense ``k x n`` fragment)."""
+        return self.k * self.n * self.dtype.value_bits
+
+    @property
+    def c_bits(self) -> int:
+        """Bits of the accumulator fragment (read as C, written as D)."""
+        return self.m * self.n * self.dtype.accumulator_bits
+
+    @property
+    def macs_effective(self) -> int:
+        """Dense-equivalent MACs, ``m * n * k``."""
+        return self.m * self.n * self.k
+
+    @property
+    def macs_executed(self) -> int:
+        """Multiplications actually performed, ``m * n * k * kept_fraction``."""
+        return int(self.m * self.n * self.k * self.kept_fraction)
+
+    @property
+    def a_registers(self) -> int:
+        """Warp-wide registers holding the A fragment."""
+        return ceil_div(self.a_bits, REGISTER_BITS_PER_WARP)
+
+    @property
+    def b_registers(self) -> int:
+        """Warp-wide registers holding the B fragment."""
+        return ceil_div(self.b_bits, REGISTER_BITS_PER_WARP)
+
+    @property
+    def c_registers(self) -> int:
+        """Warp-wide registers holding the accumulator fragment."""
+        return ceil_div(self.c_bits, REGISTER_BITS_PER_WARP)
+
+    @property
+    def metadata_registers(self) -> int:
+        """Warp-wide registers read for metadata: one 32-bit ``e`` operand per thread in sparse mode."""
+        return 1 if self.sparse else 0
+
+
+def mma_shape(dtype: str, sparse: bool) -> MmaShape:
+    """The instruction the engine issues for a data type and mode."""
+    spec = DTYPES[dtype]
+    m, n, k = spec.sparse_mma if sparse else spec.dense_mma
+    kept = spec.pattern[0] / spec.pattern[1] if sparse else 1.0
+    return MmaShape(m=m, n=n, k=k, kept_fraction=kept, sparse=sparse, dtype=spec)
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """The GPU resources the scheduler uses (all per clock at the core clock).
+
+    Attributes
+    ----------
+    sm_count
+        Streaming multiprocessors.
+    dense_macs_per_cycle_per_sm
+        Dense tensor-core MACs per cycle per SM for the data type.
+    hbm_bits_per_cycle, l2_bits_per_cycle
+        Aggregate bandwidths in bits per core clock.
+    smem_bits_per_cycle_per_sm
+        Shared-memory bandwidth per SM, bits per cycle.
+    smem_capacity_bytes
+        Shared memory one SM can give to thread blocks, bytes.
+    register_file_bytes
+        Register file per SM, bytes.
+    accumulator_fraction
+        Fraction of the register file the accumulators of resident blocks may take.
+    l2_capacity_bytes
+        L2 capacity, bytes.
+    max_blocks_per_sm, max_warps_per_sm
+        Residency limits.
+    pipeline_stages
+        Shared-memory buffers per block (2 = double buffering).
+    warp_tile_m, warp_tile_n
+        Output tile of one warp (the tile is split into warps of this size).
+    hbm_latency_cycles, l2_latency_cycles, smem_latency_cycles
+        Load latencies, cycles.
+    """
+
+    sm_count: int
+    dense_macs_per_cycle_per_sm: int
+    hbm_bits_per_cycle: float
+    l2_bits_per_cycle: float
+    smem_bits_per_cycle_per_sm: float
+    smem_capacity_bytes: int
+    register_file_bytes: int
+    accumulator_fraction: float
+    l2_capacity_bytes: int
+    max_blocks_per_sm: int
+    max_warps_per_sm: int
+    pipeline_stages: int
+    warp_tile_m: int
+    warp_tile_n: int
+    hbm_latency_cycles: int
+    l2_latency_cycles: int
+    smem_latency_cycles: int
+
+
+@dataclass(frozen=True)
+class GemmProblem:
+    """One GEMM to schedule.
+
+    Attributes
+    ----------
+    m, n, k
+        ``C[m, n] = A[m, k] @ B[k, n]``.
+    mma
+        The instruction (carries data type and mode).
+    input_unique_elements
+        Distinct input elements in memory (``k * n`` for a GEMM; the feature map for
+        an implicit-GEMM convolution, whose im2col matrix repeats elements).
+    """
+
+    m: int
+    n: int
+    k: int
+    mma: MmaShape
+    input_unique_elements: int
+
+    @property
+    def k_slots(self) -> int:
+        """Stored A values per row: ``k`` dense; ``ceil(k / m_group) * n_kept`` sparse."""
+        if not self.mma.sparse:
+            return self.k
+        kept, group = self.mma.dtype.pattern
+        return ceil_div(self.k, group) * kept
+
+    @property
+    def weight_value_bits(self) -> int:
+        """Bits of A's stored values."""
+        return self.m * self.k_slots * self.mma.dtype.value_bits
+
+    @property
+    def metadata_bits(self) -> int:
+        """Bits of A's metadata (0 dense)."""
+        if not self.mma.sparse:
+            return 0
+        return self.m * self.k_slots * self.mma.dtype.metadata_bits_per_kept
+
+    @property
+    def input_matrix_bits(self) -> int:
+        """Bits of the ``k x n`` B operand."""
+        return self.k * self.n * self.mma.dtype.value_bits
+
+    @property
+    def input_unique_bits(self) -> int:
+        """Bits of the distinct input elements."""
+        return self.input_unique_elements * self.mma.dtype.value_bits
+
+    @property
+    def output_bits(self) -> int:
+        """Bits of C as written to memory."""
+        return self.m * self.n * self.mma.dtype.output_bits
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A thread-block tile: ``m x n`` outputs, ``k`` dense reduction elements per step."""
+
+    m: int
+    n: int
+    k: int
+
+
+@dataclass
+class Schedule:
+    """The schedule of one GEMM: tiling, waves, cycles and traffic in bits per tensor.
+
+    Cycle fields are integers; ``cycles_body`` per resource are the sums over waves of
+    each resource's own time (the bound is the largest).
+    """
+
+    tile: Tile
+    tiles_m: int
+    tiles_n: int
+    k_steps: int
+    blocks_per_sm: int
+    waves: int
+    last_wave_tiles: int
+    instructions: int
+    cycles_math: int
+    cycles_body: int
+    cycles_fill: int
+    cycles_drain: int
+    cycles_compute_ideal: int
+    cycles_padded_ideal: int
+    resource_cycles: dict[str, float]
+    hbm_read_bits: dict[str, int]
+    hbm_write_bits: int
+    l2_read_bits: dict[str, int]
+    smem_read_bits: dict[str, int]
+    l2_fits: bool
+    smem_bytes_per_block: int
+    accumulator_bytes_per_block: int
+    warps_per_block: int
+    efficiency: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tiles(self) -> int:
+        """Thread-block tiles."""
+        return self.tiles_m * self.tiles_n
+
+    @property
+    def cycles_total(self) -> int:
+        """Fill + body + drain over all waves."""
+        return self.cycles_fill + self.cycles_body + self.cycles_drain
+
+    @property
+    def cycles_stall_memory(self) -> int:
+        """Cycles a wave waited on memory beyond its math (summed over waves)."""
+        return self.cycles_body - self.cycles_math
+
+    @property
+    def cycles_stall_tile_padding(self) -> int:
+        """Math spent on the zero-padded parts of edge tiles (at full occupancy)."""
+        return self.cycles_padded_ideal - self.cycles_compute_ideal
+
+    @property
+    def cycles_stall_wave_quantisation(self) -> int:
+        """Math time lost to idle SMs in partial waves (and to rounding per wave)."""
+        return self.cycles_math - self.cycles_padded_ideal
+
+    @property
+    def bound(self) -> str:
+        """The resource with the largest summed time: math, smem, l2 or hbm."""
+        return max(self.resource_cycles, key=lambda name: self.resource_cycles[name])
+
+
+def tile_candidates(problem: GemmProblem, gpu: GpuSpec) -> list[Tile]:
+    """Tile shapes a library would try: ``tile_m`` in 64/128/256, ``tile_n`` in 16..256.
+
+    ``tile_k`` covers 64 bytes of stored A values per row per step (32 FP16 elements
+    dense, 64 dense-K elements in 2:4 mode), a multiple of the instruction's ``k``.
+    """
+    default_k = default_tile_k(problem.mma)
+    tiles = []
+    for tile_m in (64, 128, 256):
+        for tile_n in (16, 32, 64, 128, 256):
+            tiles.append(Tile(tile_m, tile_n, default_k))
+    return tiles
+
+
+def default_tile_k(mma: MmaShape) -> int:
+    """Dense K per step so that one step moves 64 bytes of stored A values per row."""
+    stored_elements = 64 * 8 // mma.dtype.value_bits
+    dense = int(round(stored_elements / mma.kept_fraction))
+    return max(mma.k, dense - dense % mma.k)
+
+
+def tile_footprint(problem: GemmProblem, gpu: GpuSpec, tile: Tile) -> tuple[int, int, int]:
+    """Shared-memory bytes per block, accumulator bytes per block and warps per block."""
+    mma = problem.mma
+    step_bits = _step_bits(mma, tile)
+    smem = gpu.pipeline_stages * ceil_div(sum(step_bits), 8)
+    accumulators = tile.m * tile.n * mma.dtype.accumulator_bits // 8
+    warps = ceil_div(tile.m, min(gpu.warp_tile_m, tile.m)) * ceil_div(tile.n, min(gpu.warp_tile_n, tile.n))
+    return smem, accumulators, warps
+
+
+def blocks_per_sm(problem: GemmProblem, gpu: GpuSpec, tile: Tile) -> int:
+    """Resident blocks per SM (0 when one block does not fit)."""
+    smem, accumulators, warps = tile_footprint(problem, gpu, tile)
+    budget = int(gpu.register_file_bytes * gpu.accumulator_fraction)
+    return max(0, min(gpu.max_blocks_per_sm, gpu.smem_capacity_bytes // smem, budget // accumulators,
+                      gpu.max_warps_per_sm // warps))
+
+
+def _step_bits(mma: MmaShape, tile: Tile) -> tuple[int, int, int]:
+    """Bits of A values, metadata and B that one full tile moves per K step."""
+    kept_k = int(tile.k * mma.kept_fraction)
+    a = tile.m * kept_k * mma.dtype.value_bits
+    meta = tile.m * kept_k * mma.dtype.metadata_bits_per_kept if mma.sparse else 0
+    b = tile.k * tile.n * mma.dtype.value_bits
+    return a, meta, b
+
+
+def check_tile(problem: GemmProblem, tile: Tile) -> None:
+    """Refuse a tile that the instruction shape cannot cover exactly."""
+    mma = problem.mma
+    for name, size, step in (("tile_m", tile.m, mma.m), ("tile_n", tile.n, mma.n), ("tile_k", tile.k, mma.k)):
+        if size <= 0 or size % step:
+            raise InputError(f"sparse_tc tile: {name} must be a positive multiple of the {mma.dtype.name} "
+                             f"{'mma.sp' if mma.sparse else 'mma'} extent {step} (got {size})")
+
+
+def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float = 1.0) -> Schedule:
+    """Schedule a GEMM with a given tile.
+
+    Parameters
+    ----------
+    problem
+        The GEMM.
+    gpu
+        GPU resources.
+    tile
+        Thread-block tile.
+    efficiency
+        Fraction of the peak mma issue rate a kernel sustains (1 = hardware bound).
+
+    Raises
+    ------
+    UnsupportedError
+        If one block of this tile does not fit in shared memory or registers.
+    """
+    check_tile(problem, tile)
+    mma = problem.mma
+    smem_block, accumulator_block, warps = tile_footprint(problem, gpu, tile)
+    residents = blocks_per_sm(problem, gpu, tile)
+    if residents < 1:
+        raise UnsupportedError(
+            f"sparse_tc tile {tile.m}x{tile.n}x{tile.k}: one block must fit in {gpu.smem_capacity_bytes} B of shared memory "
+            f"and {int(gpu.register_file_bytes * gpu.accumulator_fraction)} B of accumulator registers "
+            f"(got {smem_block} B and {accumulator_block} B)"
+        )
+    tiles_m, tiles_n = ceil_div(problem.m, tile.m), ceil_div(problem.n, tile.n)
+    k_steps = ceil_div(problem.k, tile.k)
+    tiles = tiles_m * tiles_n
+    slots = gpu.sm_count * residents
+    waves = ceil_div(tiles, slots)
+    instructions_per_tile = (tile.m // mma.m) * (tile.n // mma.n) * (k_steps * tile.k // mma.k)
+    rate = gpu.dense_macs_per_cycle_per_sm * efficiency
+    math_per_tile = instructions_per_tile * mma.macs_executed / rate
+
+    rows_real = np.minimum(tile.m, problem.m - np.arange(tiles_m) * tile.m)
+    cols_real = np.minimum(tile.n, problem.n - np.arange(tiles_n) * tile.n)
+    # Per row of A / column of B, the bits one tile moves over the whole K walk.
+    a_row_bits = problem.k_slots * mma.dtype.value_bits
+    meta_row_bits = problem.k_slots * mma.dtype.metadata_bits_per_kept if mma.sparse else 0
+    b_col_bits = problem.k * mma.dtype.value_bits
+    out_elem_bits = mma.dtype.output_bits
+    warps_n = ceil_div(tile.n, min(gpu.warp_tile_n, tile.n))
+    warps_m = ceil_div(tile.m, min(gpu.warp_tile_m, tile.m))
+
+    total_bits = problem.weight_value_bits + problem.metadata_bits + problem.input_unique_bits + problem.output_bits
+    l2_fits = total_bits <= gpu.l2_capacity_bytes * 8
+    seen_rows = np.zeros(tiles_m, dtype=bool)
+    seen_cols = np.zeros(tiles_n, dtype=bool)
+    hbm_a = hbm_meta = hbm_b_matrix = 0
+    sum_math = sum_smem = sum_l2 = sum_hbm = 0.0
+    cycles_math = cycles_body = cycles_fill = cycles_drain = 0
+    last_wave_tiles = tiles - (waves - 1) * slots
+    for wave in range(waves):
+        start, stop = wave * slots, min((wave + 1) * slots, tiles)
+        index = np.arange(start, stop)
+        rows, cols = index // tiles_n, index % tiles_n
+        count = stop - start
+        per_sm = ceil_div(count, gpu.sm_count)
+        if not l2_fits:
+            seen_rows[:] = False
+            seen_cols[:] = False
+        new_rows = np.unique(rows[~seen_rows[rows]])
+        new_cols = np.unique(cols[~seen_cols[cols]])
+        seen_rows[new_rows] = True
+        seen_cols[new_cols] = True
+        wave_a = int(rows_real[new_rows].sum()) * a_row_bits
+        wave_meta = int(rows_real[new_rows].sum()) * meta_row_bits
+        wave_b = int(cols_real[new_cols].sum()) * b_col_bits
+        hbm_a += wave_a
+        hbm_meta += wave_meta
+        hbm_b_matrix += wave_b
+        wave_b_unique = wave_b * problem.input_unique_elements / (problem.k * problem.n)
+        wave_out = int((rows_real[rows] * cols_real[cols]).sum()) * out_elem_bits
+        r_real, c_real = rows_real[rows], cols_real[cols]
+        l2_bits = float((r_real * (a_row_bits + meta_row_bits)).sum() + (c_real * b_col_bits).sum())
+        biggest = int(np.max(r_real * (a_row_bits + meta_row_bits) * (1 + warps_n) + c_real * b_col_bits * (1 + warps_m)))
+        math_w = per_sm * math_per_tile
+        smem = per_sm * biggest / gpu.smem_bits_per_cycle_per_sm
+        l2 = l2_bits / gpu.l2_bits_per_cycle
+        hbm = (wave_a + wave_meta + wave_b_unique + wave_out) / gpu.hbm_bits_per_cycle
+        sum_math, sum_smem, sum_l2, sum_hbm = sum_math + math_w, sum_smem + smem, sum_l2 + l2, sum_hbm + hbm
+        math_cycles = math.ceil(math_w)
+        cycles_math += math_cycles
+        cycles_body += max(math_cycles, math.ceil(max(smem, l2, hbm)))
+        cycles_fill += gpu.hbm_latency_cycles + gpu.smem_latency_cycles
+        epilogue_bits = per_sm * tile.m * tile.n * out_elem_bits * 2  # staged: write then read shared memory
+        cycles_drain += ceil_div(epilogue_bits, int(gpu.smem_bits_per_cycle_per_sm)) + gpu.l2_latency_cycles
+
+    full_rate = gpu.sm_count * rate
+    useful_instr_macs = problem.m * problem.n * problem.k_slots  # executed MACs without tile padding
+    padded_macs = tiles * instructions_per_tile * mma.macs_executed
+    input_unique = ceil_div(hbm_b_matrix * problem.input_unique_elements, problem.k * problem.n)
+    a_bits_total, meta_bits_total = problem.weight_value_bits, problem.metadata_bits
+    return Schedule(
+        tile=tile,
+        tiles_m=tiles_m,
+        tiles_n=tiles_n,
+        k_steps=k_steps,
+        blocks_per_sm=residents,
+        waves=waves,
+        last_wave_tiles=last_wave_tiles,
+        instructions=tiles * instructions_per_tile,
+        cycles_math=cycles_math,
+        cycles_body=cycles_body,
+        cycles_fill=cycles_fill,
+        cycles_drain=cycles_drain,
+        cycles_compute_ideal=min(int(np.ceil(useful_instr_macs / full_rate)), cycles_math),
+        cycles_padded_ideal=min(int(np.ceil(padded_macs / full_rate)), cycles_math),
+        resource_cycles={"math": sum_math, "smem": sum_smem, "l2": sum_l2, "hbm": sum_hbm},
+        hbm_read_bits={"weights": hbm_a, "metadata": hbm_meta, "inputs": input_unique},
+        hbm_write_bits=problem.output_bits,
+        l2_read_bits={"weights": a_bits_total * tiles_n, "metadata": meta_bits_total * tiles_n,
+                      "inputs": problem.input_matrix_bits * tiles_m},
+        smem_read_bits={"weights": a_bits_total * tiles_n * warps_n, "metadata": meta_bits_total * tiles_n * warps_n,
+                        "inputs": problem.input_matrix_bits * tiles_m * warps_m},
+        l2_fits=l2_fits,
+        smem_bytes_per_block=smem_block,
+        accumulator_bytes_per_block=accumulator_block,
+        warps_per_block=warps,
+        efficiency=efficiency,
+    )
+
+
+def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
+                    tile_m: int | None = None, tile_n: int | None = None, tile_k: int | None = None) -> Schedule:
+    """The fastest schedule over the candidate tiles that fit (given sizes are kept fixed).
+
+    Ties go to fewer HBM bits, then to the larger tile. This mimics a library's
+    heuristic/autotuned kernel choice; when all three sizes are given, that tile is used.
+
+    Raises
+    ------
+    UnsupportedError
+        If no candidate tile fits (or the given one does not).
+    """
+    candidates = tile_candidates(problem, gpu)
+    given_k = tile_k if tile_k is not None else default_tile_k(problem.mma)
+    candidates = [Tile(tile_m or c.m, tile_n or c.n, given_k) for c in candidates]
+    candidates = list(dict.fromkeys(candidates))
+    best: Schedule | None = None
+    best_key = None
+    errors: list[str] = []
+    for tile in candidates:
+        try:
+            check_tile(problem, tile)
+        except InputError as exc:
+            if tile_m or tile_n or tile_k:
+                raise
+            errors.append(str(exc))
+            continue
+        if blocks_per_sm(problem, gpu, tile) < 1:
+            errors.append(f"{tile.m}x{tile.n}x{tile.k} does not fit")
+            continue
+        plan = schedule(problem, gpu, tile, efficiency)
+        key = (plan.cycles_total, sum(plan.hbm_read_bits.values()), -tile.m * tile.n)
+        if best_key is None or key < best_key:
+            best, best_key = plan, key
+    if best is None:
+        if tile_m and tile_n and tile_k:
+            schedule(problem, gpu, Tile(tile_m, tile_n, tile_k), efficiency)  # raises with the reason
+        raise UnsupportedError(f"sparse_tc: no thread-block tile fits shared memory and registers for this GEMM ({'; '.join(errors[:3])})")
+    return best
+

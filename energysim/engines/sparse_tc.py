@@ -1,0 +1,435 @@
+"""An A100-class GPU running a layer's GEMM on dense or 2:4 sparse tensor cores.
+
+Both modes share one memory hierarchy (HBM -> L2 -> shared memory -> registers)
+and one cost table, so a dense and a 2:4 run of the same layer compare like for
+like. The schedule (tiles, waves, per-wave bottleneck) is in
+:mod:`energysim.engines.gpu_schedule`; the 2:4 storage format is
+:mod:`energysim.formats.nm_compressed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from energysim.engines.gpu_schedule import DTYPES, GemmProblem, GpuSpec, Schedule, Tile, choose_schedule, mma_shape, schedule
+from energysim.engines.result import Compulsory, LayerResult
+from energysim.errors import ConfigError, InputError, UnsupportedError
+from energysim.formats import nm_compressed
+from energysim.hardware.hierarchy import Hardware
+from energysim.units import ceil_div
+from energysim.workloads.layers import Conv2dLayer, Layer
+from energysim.workloads.workload import LayerTensors
+
+MODES = ("dense", "sparse_2_4")
+"""Tensor-core modes: dense ``mma`` or 2:4 structured-sparse ``mma.sp`` (1:2 for TF32)."""
+
+TIMINGS = ("hardware_bound", "library_calibrated")
+"""Which throughput figure a result's cycles carry."""
+
+
+class DtypeRates(BaseModel):
+    """Dense tensor-core MACs per cycle per SM for each data type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fp16: int = Field(gt=0)
+    bf16: int = Field(gt=0)
+    tf32: int = Field(gt=0)
+    int8: int = Field(gt=0)
+
+
+class SparseTensorCoreConfig(BaseModel):
+    """The ``[engine]`` table of an A100-class hardware file (``kind = "sparse_tc"``).
+
+    Memory bandwidths, capacities and word sizes come from the hardware's four
+    memory levels, outermost first: DRAM (HBM), L2, shared memory (one instance per
+    SM), register file (one instance per SM).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["sparse_tc"]
+    mode: Literal["dense", "sparse_2_4"] = Field(default="dense", description="Tensor-core mode.")
+    dtype: Literal["fp16", "bf16", "tf32", "int8"] = Field(default="fp16", description="Operand data type.")
+    sm_count: int = Field(gt=0, description="Streaming multiprocessors.")
+    tensor_cores_per_sm: int = Field(gt=0, description="Tensor cores per SM (reported; rates are per SM).")
+    dense_macs_per_cycle_per_sm: DtypeRates = Field(description="Dense tensor-core MACs per cycle per SM, per dtype.")
+    sparse_math_speedup: int = Field(default=2, ge=1, description="Math-rate factor of the sparse mode (2 on A100).")
+    shared_memory_bytes_per_sm: int = Field(gt=0, description="Shared memory available to blocks per SM, bytes.")
+    max_blocks_per_sm: int = Field(default=32, gt=0)
+    max_warps_per_sm: int = Field(default=64, gt=0)
+    accumulator_register_fraction: float = Field(default=0.5, gt=0.0, le=1.0,
+                                                 description="Share of the register file the accumulators may use.")
+    warp_tile_m: int = Field(default=64, gt=0, description="Output rows per warp.")
+    warp_tile_n: int = Field(default=64, gt=0, description="Output columns per warp.")
+    tile_m: int | None = Field(default=None, gt=0, description="Thread-block tile rows (None: chosen).")
+    tile_n: int | None = Field(default=None, gt=0, description="Thread-block tile columns (None: chosen).")
+    tile_k: int | None = Field(default=None, gt=0, description="Dense K per pipeline step (None: 64 B of A values).")
+    pipeline_stages: int = Field(default=2, ge=2, description="Shared-memory buffers per block (2 = double buffering).")
+    hbm_latency_cycles: int = Field(ge=0, description="HBM load latency, cycles.")
+    l2_latency_cycles: int = Field(ge=0, description="L2 latency, cycles.")
+    smem_latency_cycles: int = Field(ge=0, description="Shared-memory latency, cycles.")
+    kernel_efficiency: float = Field(default=1.0, gt=0.0, le=1.0,
+                                     description="Sustained / peak mma issue rate of library kernels (calibrated figure).")
+    timing: Literal["hardware_bound", "library_calibrated"] = Field(
+        default="hardware_bound", description="Figure carried by LayerResult.cycles (the other goes to stats).")
+    board_power_w: float | None = Field(default=None, gt=0.0, description="Board power limit, W (for reports).")
+
+
+class SparseTensorCoreEngine:
+    """A100-class GPU: GEMM, linear and conv layers on dense or 2:4 sparse tensor cores.
+
+    A layer is lowered to ``C[M, N] = A[M, K] @ B[K, N]`` with the weights as ``A``.
+    In ``sparse_2_4`` mode ``A`` is stored compressed along ``K`` (the kept half of
+    the values plus a 2-bit index per kept value; TF32 uses 1:2 with a 4-bit index),
+    each ``mma.sp`` instruction covers twice the dense ``K`` of ``mma`` (FP16
+    m16n8k32 vs m16n8k16), so the math time halves; ``B`` is read in full and the
+    hardware selects the elements that match the metadata; metadata travels through
+    every level and costs energy.
+
+    Parameters
+    ----------
+    hardware
+        A hardware with four levels (DRAM, L2, shared memory, register file, outermost
+        first) and ``TensorCore`` units priced per ``mac_<dtype>``.
+    config
+        The validated ``[engine]`` table.
+
+    Notes
+    -----
+    *Counts* (``(component, tensor, action)``, in each level's words):
+    HBM ``read`` of weights/metadata/inputs and ``write`` of outputs; L2 ``fill``
+    (from HBM), ``read`` (to shared memory; reads minus fills are L2 hits), outputs
+    ``write`` (from the SMs) and ``read`` (write-back); SharedMem ``fill``
+    (``cp.async``) and ``read`` (``ldmatrix``), outputs ``write``/``read`` (epilogue
+    staging); RegFile ``fill`` (fragments loaded), ``read`` (mma operands: A, metadata,
+    B, C) and outputs ``update`` (D); ``TensorCore`` ``mac_<dtype>`` = multiplications
+    executed, tile padding included.
+
+    *Cycles*: ``compute`` = useful work at full rate on every SM
+    (``ceil(M * N * K_stored / (SMs * rate))``); ``fill_drain`` = per wave, the first
+    K step's load latency and the epilogue; ``stall`` = everything else: memory stall
+    (a wave's memory time beyond its math), tile padding and wave quantisation (idle
+    SMs in a partial last wave). ``stats`` splits the stall into these three.
+
+    *Without tensors* in sparse mode the layer is assumed to be exactly 2:4 compliant
+    (``K`` padded to a multiple of 4); ``weight_density`` is ignored because the
+    hardware stores half of ``K`` whatever the density. With tensors the mask (or the
+    non-zero pattern) must comply with 2:4 along ``K`` or :class:`UnsupportedError`
+    names the first offending group. Dense mode ignores sparsity.
+
+    Not modelled: split-K, L2 compression, static/leakage power, instruction issue
+    energy, bank conflicts, clock throttling.
+
+    References
+    ----------
+    .. [1] NVIDIA, "NVIDIA A100 Tensor Core GPU Architecture", whitepaper, 2020
+       (SM and tensor-core rates, 2:4 sparsity, memory hierarchy).
+    .. [2] A. Mishra, J. A. Latorre, J. Pool, D. Stosic, D. Stosic, G. Venkatesh,
+       C. Yu, P. Micikevicius, "Accelerating Sparse Deep Neural Networks",
+       arXiv:2104.08378, 2021.
+    .. [3] NVIDIA, "Parallel Thread Execution ISA", mma / mma.sp shapes and
+       "Sparse matrix storage" (metadata layout).
+    """
+
+    kind = "sparse_tc"
+    config_model = SparseTensorCoreConfig
+
+    def __init__(self, hardware: Hardware, config: SparseTensorCoreConfig):
+        self.hardware = hardware
+        self.config = config
+        source = hardware.path or hardware.name
+        kinds = [level.config.kind for level in hardware.levels]
+        if kinds != ["dram", "sram", "sram", "regfile"]:
+            raise ConfigError(f"{source}: memory: the sparse_tc engine needs levels dram, sram (L2), sram (shared memory), "
+                              f"regfile, outermost first (got {', '.join(kinds)})")
+        self.hbm, self.l2, self.smem, self.regs = hardware.levels
+        for level in (self.smem, self.regs):
+            if level.config.instances != config.sm_count:
+                raise ConfigError(f"{source}: memory level '{level.name}': instances must equal engine.sm_count "
+                                  f"{config.sm_count} (one per SM) (got {level.config.instances})")
+        for dtype in DTYPES:
+            if ("TensorCore", f"mac_{dtype}") not in hardware.unit_costs:
+                raise ConfigError(f"{source}: units: the sparse_tc engine needs a unit 'TensorCore' with action "
+                                  f"'mac_{dtype}' (units: {', '.join(f'{n}.{a}' for n, a in hardware.unit_costs) or 'none'})")
+
+    # ------------------------------------------------------------------ helpers
+    def gpu_spec(self, dtype: str) -> GpuSpec:
+        """The scheduler's view of the hardware for one data type."""
+        c = self.config
+        return GpuSpec(
+            sm_count=c.sm_count,
+            dense_macs_per_cycle_per_sm=getattr(c.dense_macs_per_cycle_per_sm, dtype),
+            hbm_bits_per_cycle=self.hbm.config.bandwidth_words_per_cycle * self.hbm.config.word_bits,
+            l2_bits_per_cycle=self.l2.config.bandwidth_words_per_cycle * self.l2.config.word_bits,
+            smem_bits_per_cycle_per_sm=self.smem.config.bandwidth_words_per_cycle * self.smem.config.word_bits,
+            smem_capacity_bytes=min(c.shared_memory_bytes_per_sm, int(self.smem.config.capacity_bytes)),
+            register_file_bytes=int(self.regs.config.capacity_bytes),
+            accumulator_fraction=c.accumulator_register_fraction,
+            l2_capacity_bytes=int(self.l2.config.capacity_bytes),
+            max_blocks_per_sm=c.max_blocks_per_sm,
+            max_warps_per_sm=c.max_warps_per_sm,
+            pipeline_stages=c.pipeline_stages,
+            warp_tile_m=c.warp_tile_m,
+            warp_tile_n=c.warp_tile_n,
+            hbm_latency_cycles=c.hbm_latency_cycles,
+            l2_latency_cycles=c.l2_latency_cycles,
+            smem_latency_cycles=c.smem_latency_cycles,
+        )
+
+    def peak_macs_per_cycle(self, dtype: str | None = None, mode: str | None = None) -> int:
+        """Dense-equivalent (effective) MACs per cycle of the whole GPU."""
+        dtype = dtype or self.config.dtype
+        mode = mode or self.config.mode
+        dense = self.config.sm_count * getattr(self.config.dense_macs_per_cycle_per_sm, dtype)
+        return dense * (self.config.sparse_math_speedup if mode == "sparse_2_4" else 1)
+
+    def peak_tflops(self, dtype: str | None = None, mode: str | None = None) -> float:
+        """Peak dense-equivalent throughput, TFLOPS (TOPS for int8): 2 x MACs/cycle x clock."""
+        return 2 * self.peak_macs_per_cycle(dtype, mode) * self.hardware.clock_ghz * 1e9 / 1e12
+
+    def compress(self, weights: np.ndarray, keep: np.ndarray | None = None, dtype: str | None = None) -> nm_compressed.NMCompressed:
+        """Weights in the hardware's sparse storage for ``dtype`` (2:4 with 2-bit indices; TF32 1:2 with 4-bit).
+
+        Raises
+        ------
+        UnsupportedError
+            If the keep pattern breaks the pattern along the reduction axis.
+        """
+        spec = DTYPES[dtype or self.config.dtype]
+        kept, group = spec.pattern
+        return nm_compressed.compress(weights, kept, group, value_bits=spec.value_bits,
+                                      index_bits=spec.metadata_bits_per_kept, keep=keep)
+
+    def matmul(self, weights: np.ndarray, inputs: np.ndarray, mode: str | None = None,
+               keep: np.ndarray | None = None) -> np.ndarray:
+        """Functional model: ``C = A @ B`` as the tensor cores compute it (float64 arithmetic).
+
+        In sparse mode ``A`` is compressed first (refusing non-compliant patterns) and
+        ``C`` is computed from the compressed values and metadata only.
+
+        Parameters
+        ----------
+        weights
+            ``A`` of shape ``(M, ...)`` (trailing dimensions flattened into ``K``).
+        inputs
+            ``B`` of shape ``(K, N)``.
+        mode
+            ``dense`` or ``sparse_2_4`` (default: the configured mode).
+        keep
+            Optional keep-mask of ``weights``' shape.
+        """
+        mode = self._mode(mode)
+        a = np.asarray(weights, dtype=np.float64)
+        if mode == "dense":
+            matrix = a.reshape(a.shape[0], -1)
+            if keep is not None:
+                matrix = np.where(np.asarray(keep).reshape(matrix.shape) != 0, matrix, 0.0)
+            return matrix @ np.asarray(inputs, dtype=np.float64)
+        return nm_compressed.matmul(self.compress(a, keep), inputs)
+
+    def _mode(self, mode: str | None) -> str:
+        mode = self.config.mode if mode is None else mode
+        if mode not in MODES:
+            raise InputError(f"sparse_tc engine: mode must be one of {', '.join(MODES)} (got {mode!r})")
+        return mode
+
+    # ------------------------------------------------------------------ simulate
+    def simulate(self, layer: Layer, tensors: LayerTensors | None = None, mode: str | None = None,
+                 timing: str | None = None, **_: Any) -> LayerResult:
+        """Simulate one layer's GEMM in dense or 2:4 mode.
+
+        Parameters
+        ----------
+        layer
+            A linear, conv2d or gemm layer (lowered by ``layer.gemm_shape()``).
+        tensors
+            Real weights and mask; in sparse mode their keep pattern must be 2:4 along
+            ``K`` (TF32: 1:2). Without tensors a compliant layer is assumed.
+        mode
+            ``dense`` or ``sparse_2_4``; default the configured mode.
+        timing
+            ``hardware_bound`` or ``library_calibrated``; default the configured one.
+            The other figure is reported in ``stats``.
+        **_
+            Options meant for other engines are ignored.
+
+        Returns
+        -------
+        LayerResult
+            Counts in each level's words, cycles, MACs, compulsory bounds and stats.
+
+        Raises
+        ------
+        UnsupportedError
+            If the mask breaks 2:4 along ``K`` (naming the first offending group), or no
+            tile fits on chip.
+        """
+        mode = self._mode(mode)
+        timing = self.config.timing if timing is None else timing
+        if timing not in TIMINGS:
+            raise InputError(f"sparse_tc engine: timing must be one of {', '.join(TIMINGS)} (got {timing!r})")
+        dtype = self.config.dtype
+        sparse = mode == "sparse_2_4"
+        shape = layer.gemm_shape()
+        mma = mma_shape(dtype, sparse)
+        spec = DTYPES[dtype]
+
+        nonzero_weights = None
+        compressed = None
+        if tensors is not None:
+            matrix = tensors.weight_matrix()
+            if matrix.shape != (shape.m, shape.k):
+                raise InputError(f"layer '{layer.name}': weights must reshape to the GEMM's A operand "
+                                 f"({shape.m}, {shape.k}) (got {matrix.shape})")
+            keep = tensors.mask.reshape(shape.m, shape.k) if tensors.mask is not None else matrix != 0
+            nonzero_weights = int(np.count_nonzero(matrix))
+            if sparse:
+                kept, group = spec.pattern
+                violation = nm_compressed.first_violation(keep, kept, group)
+                if violation is not None:
+                    raise UnsupportedError(violation.message(f"layer '{layer.name}' mask on the {kept}:{group} sparse tensor core"))
+                compressed = self.compress(matrix, keep)
+
+        if isinstance(layer, Conv2dLayer):
+            unique_inputs = min(shape.k * shape.n, layer.batch * layer.in_channels * layer.in_height * layer.in_width)
+        else:
+            unique_inputs = shape.k * shape.n
+        problem = GemmProblem(m=shape.m, n=shape.n, k=shape.k, mma=mma, input_unique_elements=unique_inputs)
+        gpu = self.gpu_spec(dtype)
+        efficiency = 1.0 if timing == "hardware_bound" else self.config.kernel_efficiency
+        other_efficiency = self.config.kernel_efficiency if timing == "hardware_bound" else 1.0
+        plan = choose_schedule(problem, gpu, efficiency, self.config.tile_m, self.config.tile_n, self.config.tile_k)
+        other = schedule(problem, gpu, plan.tile, other_efficiency)
+
+        counts = self._counts(problem, plan, mma)
+        if sparse:
+            useful = nonzero_weights * shape.n if nonzero_weights is not None else shape.m * shape.n * problem.k_slots
+        else:
+            useful = shape.macs
+        compulsory = self._compulsory(problem, mma, counts)
+
+        fill_drain = plan.cycles_fill + plan.cycles_drain
+        compute = plan.cycles_compute_ideal
+        total = plan.cycles_total
+        cycles = {"compute": compute, "fill_drain": fill_drain, "stall": total - compute - fill_drain, "total": total}
+        stats = self._stats(layer, problem, plan, other, mode, timing, compressed, useful)
+        return LayerResult(
+            layer=layer.name,
+            engine=self.kind,
+            hardware=self.hardware.name,
+            clock_ghz=self.hardware.clock_ghz,
+            counts=counts,
+            cycles=cycles,
+            macs=int(useful),
+            macs_peak_per_cycle=self.config.sm_count * getattr(self.config.dense_macs_per_cycle_per_sm, dtype),
+            compulsory=compulsory,
+            stats=stats,
+        )
+
+    # ------------------------------------------------------------------ parts
+    def _counts(self, problem: GemmProblem, plan: Schedule, mma) -> dict[tuple[str, str, str], int]:
+        hbm_w, l2_w = self.hbm.config.word_bits, self.l2.config.word_bits
+        smem_w, reg_w = self.smem.config.word_bits, self.regs.config.word_bits
+        hbm, l2, smem, regs = self.hbm.name, self.l2.name, self.smem.name, self.regs.name
+        operands = ("weights", "metadata", "inputs") if mma.sparse else ("weights", "inputs")
+        counts: dict[tuple[str, str, str], int] = {}
+        for tensor in operands:
+            hbm_bits = plan.hbm_read_bits[tensor]
+            counts[(hbm, tensor, "read")] = ceil_div(hbm_bits, hbm_w)
+            counts[(l2, tensor, "fill")] = ceil_div(hbm_bits, l2_w)
+            counts[(l2, tensor, "read")] = ceil_div(plan.l2_read_bits[tensor], l2_w)
+            counts[(smem, tensor, "fill")] = ceil_div(plan.l2_read_bits[tensor], smem_w)
+            counts[(smem, tensor, "read")] = ceil_div(plan.smem_read_bits[tensor], smem_w)
+            counts[(regs, tensor, "fill")] = ceil_div(plan.smem_read_bits[tensor], reg_w)
+        instructions = plan.instructions
+        words = lambda registers: ceil_div(registers * 1024, reg_w)  # noqa: E731 - warp registers -> level words
+        counts[(regs, "weights", "read")] = instructions * words(mma.a_registers)
+        counts[(regs, "inputs", "read")] = instructions * words(mma.b_registers)
+        if mma.sparse:
+            counts[(regs, "metadata", "read")] = instructions * words(mma.metadata_registers)
+        accumulator_bits = problem.m * problem.n * mma.dtype.accumulator_bits
+        counts[(regs, "outputs", "read")] = instructions * words(mma.c_registers) + ceil_div(accumulator_bits, reg_w)
+        counts[(regs, "outputs", "update")] = instructions * words(mma.c_registers)
+        out_bits = problem.output_bits
+        counts[(smem, "outputs", "write")] = ceil_div(out_bits, smem_w)
+        counts[(smem, "outputs", "read")] = ceil_div(out_bits, smem_w)
+        counts[(l2, "outputs", "write")] = ceil_div(out_bits, l2_w)
+        counts[(l2, "outputs", "read")] = ceil_div(plan.hbm_write_bits, l2_w)
+        counts[(hbm, "outputs", "write")] = ceil_div(plan.hbm_write_bits, hbm_w)
+        counts[("TensorCore", "-", f"mac_{mma.dtype.name}")] = instructions * mma.macs_executed
+        return counts
+
+    def _compulsory(self, problem: GemmProblem, mma, counts) -> list[Compulsory]:
+        hbm_w = self.hbm.config.word_bits
+        hbm = self.hbm.name
+        bounds = [
+            Compulsory(hbm, "weights", ("read",), ceil_div(problem.weight_value_bits, hbm_w)),
+            Compulsory(hbm, "inputs", ("read",), ceil_div(problem.input_unique_bits, hbm_w)),
+            Compulsory(hbm, "outputs", ("write",), ceil_div(problem.output_bits, hbm_w)),
+            Compulsory(self.l2.name, "weights", ("fill",), ceil_div(problem.weight_value_bits, self.l2.config.word_bits)),
+            Compulsory("TensorCore", "-", (f"mac_{mma.dtype.name}",), problem.m * problem.n * problem.k_slots),
+        ]
+        if mma.sparse:
+            bounds.append(Compulsory(hbm, "metadata", ("read",), ceil_div(problem.metadata_bits, hbm_w)))
+        return bounds
+
+    def _stats(self, layer, problem: GemmProblem, plan: Schedule, other: Schedule, mode: str, timing: str,
+               compressed, useful: int) -> dict[str, Any]:
+        clock_hz = self.hardware.clock_ghz * 1e9
+        flops = 2 * problem.m * problem.n * problem.k
+        dtype = problem.mma.dtype.name
+        peak = self.peak_tflops(dtype, mode)
+
+        def figure(p: Schedule) -> dict[str, Any]:
+            seconds = p.cycles_total / clock_hz
+            tflops = flops / seconds / 1e12 if seconds else 0.0
+            return {"cycles_total": p.cycles_total, "latency_s": seconds, "effective_tflops": tflops,
+                    "fraction_of_peak": tflops / peak if peak else 0.0, "kernel_efficiency": p.efficiency,
+                    "bound": p.bound}
+
+        figures = {timing: figure(plan), ("library_calibrated" if timing == "hardware_bound" else "hardware_bound"): figure(other)}
+        l2_hits = {t: max(0, ceil_div(plan.l2_read_bits[t], self.l2.config.word_bits) - ceil_div(plan.hbm_read_bits[t], self.l2.config.word_bits))
+                   for t in plan.hbm_read_bits}
+        weight_bytes_dense = ceil_div(problem.m * problem.k * problem.mma.dtype.value_bits, 8)
+        weight_bytes_stored = ceil_div(problem.weight_value_bits + problem.metadata_bits, 8)
+        stats: dict[str, Any] = {
+            "mode": mode,
+            "dtype": dtype,
+            "gemm_m": problem.m, "gemm_n": problem.n, "gemm_k": problem.k,
+            "mma_shape": f"m{problem.mma.m}n{problem.mma.n}k{problem.mma.k}" + (".sp" if problem.mma.sparse else ""),
+            "timing": timing,
+            "figures": figures,
+            "bound": plan.bound,
+            "bound_kind": "math-bound" if plan.bound == "math" else "memory-bound",
+            "resource_cycles": dict(plan.resource_cycles),
+            "peak_tflops": peak,
+            "effective_tflops": figures[timing]["effective_tflops"],
+            "macs_dense_equivalent": problem.m * problem.n * problem.k,
+            "macs_useful": useful,
+            "tile_m": plan.tile.m, "tile_n": plan.tile.n, "tile_k": plan.tile.k,
+            "tiles": plan.tiles, "tiles_m": plan.tiles_m, "tiles_n": plan.tiles_n, "k_steps": plan.k_steps,
+            "blocks_per_sm": plan.blocks_per_sm, "warps_per_block": plan.warps_per_block,
+            "smem_bytes_per_block": plan.smem_bytes_per_block,
+            "waves": plan.waves, "last_wave_tiles": plan.last_wave_tiles,
+            "wave_slots": self.config.sm_count * plan.blocks_per_sm,
+            "instructions": plan.instructions,
+            "cycles_math": plan.cycles_math,
+            "cycles_stall_memory": plan.cycles_stall_memory,
+            "cycles_stall_wave_quantisation": plan.cycles_stall_wave_quantisation,
+            "cycles_stall_tile_padding": plan.cycles_stall_tile_padding,
+            "cycles_fill": plan.cycles_fill, "cycles_drain": plan.cycles_drain,
+            "l2_fits_operands": plan.l2_fits,
+            "l2_hits": l2_hits,
+            "hbm_bytes": {t: ceil_div(b, 8) for t, b in plan.hbm_read_bits.items()} | {"outputs": ceil_div(plan.hbm_write_bits, 8)},
+            "weight_bytes_dense": weight_bytes_dense,
+            "weight_bytes_stored": weight_bytes_stored,
+            "weight_footprint_ratio": weight_bytes_stored / weight_bytes_dense,
+        }
+        if compressed is not None:
+            stats["compressed_nonzeros"] = compressed.nonzeros
+            stats["compressed_footprint_bytes"] = compressed.footprint_bytes
+        return stats
