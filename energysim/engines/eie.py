@@ -107,6 +107,10 @@ class EieEngineConfig(BaseModel):
     activation_regfile_entries: int = Field(
         default=64, gt=0, description="Entries of each PE's source and destination activation register files."
     )
+    queue_slot_freed_at: Literal["start", "finish"] = Field(
+        default="start",
+        description="When a PE frees its queue slot: on starting the activation (default) or on finishing it.",
+    )
     pipeline_depth: int = Field(default=4, gt=0, description="Arithmetic pipeline stages (drain = depth - 1 cycles).")
     seed: int = Field(default=0, description="Seed for synthetic layers, calibration-sample choice and codebook fitting.")
     codebook_fit_samples: int = Field(
@@ -380,7 +384,8 @@ class EieEngine:
             seg_entries = entries[p, index] * valid[:, :, None]      # (L, A, N)
             seg_real = real[p, index] * valid[:, :, None]
             work = work_table[p, index] * valid[:, :, None]
-            timing = run_lanes(np.ascontiguousarray(work.transpose(1, 0, 2)), lane_length[lo:hi], cfg.queue_depth)
+            timing = run_lanes(np.ascontiguousarray(work.transpose(1, 0, 2)), lane_length[lo:hi], cfg.queue_depth,
+                               slot_freed_at=cfg.queue_slot_freed_at)
             cycles_lane[lo:hi] = timing.cycles_lane
             queue_full[lo:hi] = timing.cycles_queue_full
             entries_lane[lo:hi] = seg_entries.sum(axis=(1, 2))

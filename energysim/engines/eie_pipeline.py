@@ -19,7 +19,9 @@ one after another, each starting with empty queues and idle PEs):
 
 As recurrences, with ``b_{-1} = -1`` and ``f[-1, p] = 0``::
 
-    b_t     = max(b_{t-1} + 1, max_p s[t - D, p])      (second term for t >= D)
+    b_t     = max(b_{t-1} + 1, max_p s[t - D, p])      (second term for t >= D;
+                                                         f instead of s when the
+                                                         slot is freed at finish)
     s[t, p] = max(b_t + 1, f[t-1, p])
     f[t, p] = s[t, p] + w[t, p]
     T       = max_p f[A-1, p]                            (lane cycles, before drain)
@@ -59,7 +61,8 @@ class LaneTiming:
     start: np.ndarray | None = None
 
 
-def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bool = False) -> LaneTiming:
+def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bool = False,
+              slot_freed_at: str = "start") -> LaneTiming:
     """Step the broadcast/queue/PE recurrences for lanes sorted by length, longest first.
 
     Parameters
@@ -73,11 +76,20 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bo
         Activation queue depth ``D`` in entries (>= 1).
     trace
         Also return every broadcast and start cycle (for hand-traced tests).
+    slot_freed_at
+        ``"start"`` (default): a PE pops the head when it starts processing it, so
+        the broadcast of ``t`` waits for every PE to *start* ``t - D``.
+        ``"finish"``: the activation keeps its queue slot until the PE finishes it
+        (the queue also holds the activation in process), so the broadcast of
+        ``t`` waits for every PE to *finish* ``t - D``. The paper does not say
+        which; the sweep reports both.
 
     Returns
     -------
     LaneTiming
     """
+    if slot_freed_at not in ("start", "finish"):
+        raise InputError(f"EIE slot_freed_at must be 'start' or 'finish' (got {slot_freed_at!r})")
     if queue_depth < 1:
         raise InputError(f"EIE queue_depth must be >= 1 (got {queue_depth})")
     work = np.asarray(work)
@@ -96,6 +108,7 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bo
     broadcast_trace = np.full((n_steps, n_lanes), -1, dtype=np.int64) if trace else None
     start_trace = np.full((n_steps, n_lanes, n_pe), -1, dtype=np.int64) if trace else None
     depth = queue_depth
+    on_finish = slot_freed_at == "finish"
     for t in range(n_steps):
         lanes = int(active[t])
         if lanes == 0:
@@ -105,7 +118,7 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bo
         queue_full[:lanes] += broadcast - earliest
         start = np.maximum(finish[:lanes], (broadcast + 1)[:, None])
         finish[:lanes] = start + work[t, :lanes]
-        start_max[t, :lanes] = start.max(axis=1)
+        start_max[t, :lanes] = (finish[:lanes] if on_finish else start).max(axis=1)
         broadcast_prev[:lanes] = broadcast
         if trace:
             broadcast_trace[t, :lanes] = broadcast

@@ -1,0 +1,71 @@
+"""Codebook: zero entry, linear initialisation, k-means convergence and quantisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from energysim.errors import InputError
+from energysim.formats.codebook import fit_codebook
+
+
+def test_entry_zero_is_zero_and_size_is_two_to_bits():
+    """A 4-bit codebook has 16 entries, entry 0 is 0.0 and the rest ascend."""
+    rng = np.random.default_rng(0)
+    book = fit_codebook(rng.standard_normal(5000), bits=4)
+    assert book.size == 16 and book.centroids[0] == 0.0
+    assert np.all(np.diff(book.centroids[1:]) >= 0)
+
+
+def test_exact_clusters_are_recovered():
+    """Weights drawn from 3 values are fitted exactly by a 2-bit codebook (3 non-zero centroids)."""
+    weights = np.repeat([-1.0, 0.5, 2.0], 100)
+    book = fit_codebook(weights, bits=2)
+    assert book.centroids.tolist() == [0.0, -1.0, 0.5, 2.0]
+    assert book.decode(book.quantise(weights)).tolist() == weights.tolist()
+
+
+def test_linear_init_keeps_extremes():
+    """Linear initialisation places centroids over the full range, so a rare large weight keeps its own centroid."""
+    weights = np.concatenate((np.linspace(-0.1, 0.1, 1000), [5.0]))
+    book = fit_codebook(weights, bits=4)
+    assert book.centroids[-1] == pytest.approx(5.0)
+
+
+def test_zeros_stay_zero_and_nonzeros_get_nonzero_codes():
+    """Pruned (zero) weights get code 0; every non-zero weight gets a code in 1..15."""
+    rng = np.random.default_rng(2)
+    weights = rng.standard_normal((40, 40)) * (rng.random((40, 40)) < 0.2)
+    book = fit_codebook(weights)
+    codes = book.quantise(weights)
+    assert np.array_equal(codes == 0, weights == 0)
+    assert codes.max() <= 15
+
+
+def test_quantisation_picks_nearest_centroid():
+    """Each weight maps to its nearest centroid (checked against brute force)."""
+    rng = np.random.default_rng(3)
+    weights = rng.standard_normal(2000)
+    book = fit_codebook(weights)
+    codes = book.quantise(weights)
+    brute = np.argmin(np.abs(weights[:, None] - book.centroids[None, 1:]), axis=1) + 1
+    assert np.allclose(book.centroids[codes], book.centroids[brute])
+
+
+def test_k_means_lowers_error_below_linear_grid():
+    """Fitted centroids quantise Gaussian weights with less squared error than the linear start grid."""
+    rng = np.random.default_rng(4)
+    weights = rng.standard_normal(20000)
+    book = fit_codebook(weights)
+    grid = np.linspace(weights.min(), weights.max(), 15)
+    grid_error = np.min((weights[:, None] - grid[None, :]) ** 2, axis=1).mean()
+    fit_error = ((book.decode(book.quantise(weights)) - weights) ** 2).mean()
+    assert fit_error < 0.8 * grid_error
+
+
+def test_bad_bits_and_nan_raise():
+    """Zero bits and non-finite weights are rejected with InputError."""
+    with pytest.raises(InputError, match="bits must be >= 1"):
+        fit_codebook(np.ones(3), bits=0)
+    with pytest.raises(InputError, match="finite"):
+        fit_codebook(np.array([1.0, np.nan]))
