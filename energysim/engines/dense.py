@@ -12,13 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from energysim.engines.conv_footprint import ConvFootprint
 from energysim.engines.dense_cycle import run_cycle
 from energysim.engines.dense_fast import PathResult, run_fast
 from energysim.engines.dense_schedule import OUTPUT_STATIONARY, choose_tiling, dram_words, tiles
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware
-from energysim.workloads.layers import Layer
+from energysim.workloads.layers import Conv2dLayer, Layer
 from energysim.workloads.workload import LayerTensors
 
 
@@ -103,16 +104,19 @@ class DenseEngine:
         sram_bw = sram.config.bandwidth_words_per_cycle
         dram = self.levels["dram"]
         dram_bw = dram.config.bandwidth_words_per_cycle
+        footprint = ConvFootprint.of(layer)
         tiling = choose_tiling(
             shape.m, shape.n, shape.k, cfg.rows, cfg.cols, cfg.dataflow, int(sram.capacity_words),
             dram_pj=dram.costs["read"].energy_pj, sram_pj=sram.costs["read"].energy_pj, dram_bw=dram_bw,
+            footprint=footprint,
         )
-        schedule = tiles(shape.m, shape.n, shape.k, tiling)
+        schedule = tiles(shape.m, shape.n, shape.k, tiling, footprint)
         run = run_fast if path == "fast" else run_cycle
         raw = run(schedule, cfg.rows, cfg.cols, cfg.dataflow, sram_bw, dram_bw)
-        return self._result(layer, shape, tiling, len(schedule), raw)
+        return self._result(layer, shape, tiling, footprint, len(schedule), raw)
 
-    def _result(self, layer: Layer, shape: Any, tiling: Any, n_tiles: int, raw: PathResult) -> LayerResult:
+    def _result(self, layer: Layer, shape: Any, tiling: Any, footprint: ConvFootprint | None, n_tiles: int,
+                raw: PathResult) -> LayerResult:
         counts: dict[tuple[str, str, str], int] = {}
         for (role, tensor, action), value in raw.counts.items():
             counts[(self.levels[role].name, tensor, action)] = int(value)
@@ -125,7 +129,10 @@ class DenseEngine:
             "stall": raw.cycles_sram_stall + raw.cycles_dram_wait,
             "total": raw.cycles_total,
         }
-        weights_words, inputs_words, outputs_words = dram_words(shape.m, shape.n, shape.k, tiling)
+        weights_words, inputs_words, outputs_words = dram_words(shape.m, shape.n, shape.k, tiling, footprint)
+        inputs_compulsory = shape.k * shape.n
+        if isinstance(layer, Conv2dLayer):
+            inputs_compulsory = min(inputs_compulsory, layer.batch * layer.in_channels * layer.in_height * layer.in_width)
         return LayerResult(
             layer=layer.name,
             engine=self.kind,
@@ -137,7 +144,7 @@ class DenseEngine:
             macs_peak_per_cycle=self.config.rows * self.config.cols,
             compulsory=[
                 Compulsory(dram, "weights", ("read",), shape.m * shape.k),
-                Compulsory(dram, "inputs", ("read",), shape.k * shape.n),
+                Compulsory(dram, "inputs", ("read",), inputs_compulsory),
                 Compulsory(dram, "outputs", ("write",), shape.m * shape.n),
             ],
             stats={

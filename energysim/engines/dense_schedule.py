@@ -24,6 +24,10 @@ Inside an SRAM tile the rows x cols array runs folds:
   weights one array row per cycle (``rows`` cycles), then streams ``Nt`` input
   vectors, skewed: ``rows + Nt + rows + cols - 2`` cycles without stalls.
 
+Input tiles of a convolution are fetched from DRAM as their sliding window
+(:mod:`energysim.engines.conv_footprint`), not as im2col columns; the SRAM then
+feeds the array the im2col stream (SRAM reads count every operand use).
+
 SRAM-to-array bandwidth: the words entering the array edge at skewed step ``t``
 must be read from SRAM at ``bandwidth_words_per_cycle``; a step whose demand
 ``d`` exceeds it takes ``ceil(d / bw)`` cycles (the array advances in lockstep);
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from energysim.engines.conv_footprint import ConvFootprint
 from energysim.errors import UnsupportedError
 from energysim.units import ceil_div
 
@@ -119,21 +124,40 @@ def _candidates(extent: int, base: int) -> list[int]:
     return sorted(values)
 
 
-def dram_words(m: int, n: int, k: int, tiling: Tiling) -> tuple[int, int, int]:
+def _bounds(total: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.arange(0, total, size, dtype=np.int64)
+    return starts, np.minimum(starts + size, total)
+
+
+def input_tile_words(k: int, n: int, tiling: Tiling, footprint: ConvFootprint | None) -> np.ndarray:
+    """Words of each input tile B(k-chunk, n-chunk), shape (k tiles, n tiles).
+
+    The im2col size ``Kt x Nt`` for GEMM and linear layers; the sliding-window
+    footprint (:mod:`energysim.engines.conv_footprint`) for convolutions.
+    """
+    k0, k1 = _bounds(k, tiling.k)
+    n0, n1 = _bounds(n, tiling.n)
+    if footprint is None:
+        return np.outer(k1 - k0, n1 - n0)
+    return footprint.words(k0[:, None], k1[:, None], n0[None, :], n1[None, :])
+
+
+def dram_words(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | None = None) -> tuple[int, int, int]:
     """Closed-form DRAM traffic (weights read, inputs read, outputs written) in words.
 
     Follows the residency rule of the schedule: A(m,k) is re-fetched for every n
     unless K fits one tile; B(k,n) is fetched once when it is the only B tile,
-    else once per m tile.
+    else once per m tile. Input tiles of convolutions move their window, not im2col.
     """
     tiles_m, tiles_n, tiles_k = ceil_div(m, tiling.m), ceil_div(n, tiling.n), ceil_div(k, tiling.k)
     weights = m * k * (1 if tiles_k == 1 else tiles_n)
-    inputs = k * n * (1 if tiles_k == 1 and tiles_n == 1 else tiles_m)
+    once = int(input_tile_words(k, n, tiling, footprint).sum())
+    inputs = once * (1 if tiles_k == 1 and tiles_n == 1 else tiles_m)
     return weights, inputs, m * n
 
 
 def estimate(m: int, n: int, k: int, tiling: Tiling, rows: int, cols: int, dataflow: str,
-             dram_pj: float, sram_pj: float, dram_bw: float) -> tuple[float, float]:
+             dram_pj: float, sram_pj: float, dram_bw: float, footprint: ConvFootprint | None = None) -> tuple[float, float]:
     """Stall-free estimate of (cycles, energy in pJ of DRAM and partial-sum SRAM traffic) for a tiling.
 
     Used only to rank tilings; the engine's paths compute the real figures.
@@ -148,13 +172,14 @@ def estimate(m: int, n: int, k: int, tiling: Tiling, rows: int, cols: int, dataf
         folds_mk = sum(ceil_div(tk, rows) * ceil_div(tm, cols) for tk in chunks(k, tiling.k) for tm in chunks(m, tiling.m))
         compute = sum(folds_mk * (tn + skew) for tn in chunks(n, tiling.n))
         psum_words = 2 * m * n * (ceil_div(k, rows) - 1)
-    dram = sum(dram_words(m, n, k, tiling))
+    dram = sum(dram_words(m, n, k, tiling, footprint))
     cycles = max(compute, dram / dram_bw)
     return cycles, dram * dram_pj + psum_words * sram_pj
 
 
 def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, capacity_words: int,
-                  dram_pj: float = 1.0, sram_pj: float = 0.0, dram_bw: float = 1.0) -> Tiling:
+                  dram_pj: float = 1.0, sram_pj: float = 0.0, dram_bw: float = 1.0,
+                  footprint: ConvFootprint | None = None) -> Tiling:
     """Pick the SRAM tiling with the least energy-delay product that fits double-buffered.
 
     Candidates per dimension are the full extent and the array dimension mapped to
@@ -167,6 +192,8 @@ def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, c
         Energy per DRAM and SRAM word access, pJ (ranking weights).
     dram_bw
         DRAM bandwidth, words per cycle.
+    footprint
+        Window model of a convolution's inputs (None: im2col-sized input tiles).
 
     Raises
     ------
@@ -184,7 +211,7 @@ def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, c
                 if 2 * (tm * tk + tk * tn + tm * tn) > capacity_words:
                     continue
                 tiling = Tiling(tm, tn, tk)
-                cycles, energy_pj = estimate(m, n, k, tiling, rows, cols, dataflow, dram_pj, sram_pj, dram_bw)
+                cycles, energy_pj = estimate(m, n, k, tiling, rows, cols, dataflow, dram_pj, sram_pj, dram_bw, footprint)
                 count = ceil_div(m, tm) * ceil_div(n, tn) * ceil_div(k, tk)
                 key = (cycles * energy_pj, count, -tk, -tn, -tm)
                 if best is None or key < best[0]:
@@ -197,8 +224,9 @@ def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, c
     return best[1]
 
 
-def tiles(m: int, n: int, k: int, tiling: Tiling) -> list[Tile]:
+def tiles(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | None = None) -> list[Tile]:
     """The SRAM tiles in schedule order (m outer, n, k inner) with their DRAM transfers."""
+    input_words = input_tile_words(k, n, tiling, footprint)
     out: list[Tile] = []
     resident_a: tuple[int, int] | None = None
     resident_b: tuple[int, int] | None = None
@@ -207,7 +235,7 @@ def tiles(m: int, n: int, k: int, tiling: Tiling) -> list[Tile]:
         for jn, tn in enumerate(sizes_n):
             for kk, tk in enumerate(sizes_k):
                 fetch_a = 0 if resident_a == (im, kk) else tm * tk
-                fetch_b = 0 if resident_b == (kk, jn) else tk * tn
+                fetch_b = 0 if resident_b == (kk, jn) else int(input_words[kk, jn])
                 resident_a, resident_b = (im, kk), (kk, jn)
                 writeback = tm * tn if kk == len(sizes_k) - 1 else 0
                 out.append(Tile(tm, tn, tk, kk, fetch_a, fetch_b, writeback))
