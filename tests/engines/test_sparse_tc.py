@@ -1,0 +1,234 @@
+"""The A100-class sparse tensor-core engine: mma arithmetic, tiles, waves, 2:4 refusal, invariants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from energysim.engines.gpu_schedule import mma_shape
+from energysim.engines.registry import ENGINES, build_engine
+from energysim.engines.result import check_invariants
+from energysim.engines.sparse_tc import SparseTensorCoreEngine
+from energysim.errors import ConfigError, InputError, UnsupportedError
+from energysim.hardware.hierarchy import build_hardware, load_hardware
+from energysim.config.hardware import HardwareFile
+from energysim.config.loading import load_toml
+from energysim.report.tables import energy_table
+from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
+from energysim.workloads.workload import LayerTensors
+
+A100 = Path(__file__).resolve().parents[2] / "hwconfigs" / "a100.toml"
+
+
+@pytest.fixture(scope="module")
+def hardware():
+    """The bundled A100 hardware."""
+    return load_hardware(A100)
+
+
+@pytest.fixture(scope="module")
+def engine(hardware):
+    """The engine built through the registry from the bundled A100 file."""
+    return build_engine(hardware)
+
+
+def engine_with(**engine_overrides) -> SparseTensorCoreEngine:
+    """An A100 engine whose [engine] table is changed by ``engine_overrides``."""
+    data = load_toml(A100)
+    data["engine"] = {**data["engine"], **engine_overrides}
+    return build_engine(build_hardware(HardwareFile.model_validate(data), A100, A100.parent))
+
+
+def two_four_weights(rows: int, k: int, seed: int = 0) -> np.ndarray:
+    """Random weights with the two largest of every four along K kept."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((rows, k)).reshape(rows, -1, 4)
+    order = np.argsort(-np.abs(w), axis=2)
+    keep = np.zeros_like(w, dtype=bool)
+    np.put_along_axis(keep, order[:, :, :2], True, axis=2)
+    return np.where(keep, w, 0.0).reshape(rows, k)
+
+
+def test_registered_with_docstring_and_references():
+    """The registry maps 'sparse_tc' to the engine, whose docstring cites the WP and Mishra et al."""
+    assert ENGINES["sparse_tc"] is SparseTensorCoreEngine
+    doc = SparseTensorCoreEngine.__doc__
+    assert "References" in doc and "A100 Tensor Core GPU Architecture" in doc and "Mishra" in doc
+
+
+def test_peak_rates_match_published(engine):
+    """Peak dense/sparse rates: FP16 311.87/623.74 TFLOPS, TF32 155.93/311.87, INT8 623.74/1247.48 TOPS."""
+    assert engine.peak_tflops("fp16", "dense") == pytest.approx(108 * 1024 * 2 * 1.41e9 / 1e12)
+    for dtype, dense, sparse in (("fp16", 312, 624), ("bf16", 312, 624), ("tf32", 156, 312), ("int8", 624, 1248)):
+        assert engine.peak_tflops(dtype, "dense") == pytest.approx(dense, rel=0.01)
+        assert engine.peak_tflops(dtype, "sparse_2_4") == pytest.approx(sparse, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "dtype, sparse, shape, a_bytes, meta_bytes, b_bytes",
+    [
+        ("fp16", False, (16, 8, 16), 512, 0, 256),
+        ("fp16", True, (16, 8, 32), 512, 64, 512),
+        ("tf32", False, (16, 8, 8), 512, 0, 256),
+        ("tf32", True, (16, 8, 16), 512, 64, 512),
+        ("int8", False, (16, 8, 32), 512, 0, 256),
+        ("int8", True, (16, 8, 64), 512, 128, 512),
+    ],
+)
+def test_per_instruction_operand_bytes(dtype, sparse, shape, a_bytes, meta_bytes, b_bytes):
+    """mma/mma.sp shapes and operand bytes per warp instruction (PTX): FP16 sparse m16n8k32 = A 512, E 64, B 512 B."""
+    mma = mma_shape(dtype, sparse)
+    assert (mma.m, mma.n, mma.k) == shape
+    assert (mma.a_bits // 8, mma.metadata_bits // 8, mma.b_bits // 8) == (a_bytes, meta_bytes, b_bytes)
+    assert mma.macs_effective == 2 * mma.macs_executed if sparse else mma.macs_effective == mma.macs_executed
+
+
+def test_hand_computed_single_tile_dense(engine):
+    """One 128x128x32 FP16 tile on one SM: 256 m16n8k16, 512 math cycles, fill 466+29, drain 512+262.
+
+    Math: 128*128*32 MACs / 1024 per cycle = 512. Shared memory: (A 8 KB + B 8 KB) x (1 fill + 2 warp
+    reads) / 128 B = 384 < 512, so math-bound. compute = ceil(524288 / (108*1024)) = 5; the other
+    507 math cycles are lost to the 107 idle SMs (wave quantisation).
+    """
+    e = engine_with(tile_m=128, tile_n=128, tile_k=32)
+    r = e.simulate(GemmLayer(name="t", m=128, n=128, k=32))
+    check_invariants(r)
+    assert r.stats["instructions"] == 256
+    assert r.count("TensorCore", "-", "mac_fp16") == 128 * 128 * 32
+    assert r.count("RegFile", "weights", "read") == 256 * 4
+    assert r.count("RegFile", "inputs", "read") == 256 * 2
+    assert r.count("HBM", "weights", "read") == 128 * 32 * 2 // 32
+    assert r.cycles == {"compute": 5, "fill_drain": 466 + 29 + 512 + 262, "stall": 507, "total": 1781}
+    assert (r.stats["cycles_stall_memory"], r.stats["cycles_stall_tile_padding"], r.stats["cycles_stall_wave_quantisation"]) == (0, 0, 507)
+
+
+def test_hand_computed_single_tile_sparse(engine):
+    """The same 128x128 outputs with K=64 in 2:4: 256 m16n8k32 (half the math per dense K), metadata 2 bits per kept value."""
+    e = engine_with(tile_m=128, tile_n=128, tile_k=64)
+    r = e.simulate(GemmLayer(name="t", m=128, n=128, k=64), mode="sparse_2_4")
+    check_invariants(r)
+    assert r.stats["instructions"] == (128 // 16) * (128 // 8) * (64 // 32) == 256
+    assert r.count("TensorCore", "-", "mac_fp16") == 128 * 128 * 64 // 2
+    assert r.stats["cycles_math"] == 512
+    assert r.count("RegFile", "metadata", "read") == 256
+    assert r.count("RegFile", "inputs", "read") == 256 * 4
+    assert r.stats["hbm_bytes"]["weights"] == 128 * 32 * 2
+    assert r.stats["hbm_bytes"]["metadata"] == 128 * 32 * 2 // 8
+    assert r.stats["weight_footprint_ratio"] == 9 / 16
+
+
+def test_wave_quantisation_with_partial_wave():
+    """217 tiles on 216 slots (108 SMs x 2 blocks): 2 waves, the second with one tile, costing a whole tile time."""
+    e = engine_with(tile_m=128, tile_n=128, tile_k=32)
+    r = e.simulate(GemmLayer(name="w", m=128 * 7, n=128 * 31, k=32))
+    check_invariants(r)
+    assert (r.stats["blocks_per_sm"], r.stats["wave_slots"], r.stats["waves"], r.stats["last_wave_tiles"]) == (2, 216, 2, 1)
+    assert r.stats["cycles_math"] == 2 * 512 + 512
+    compute = -(-(896 * 3968 * 32) // (108 * 1024))
+    assert r.cycles["compute"] == compute
+    assert r.stats["cycles_stall_wave_quantisation"] == 1536 - compute
+
+
+def test_noncompliant_mask_is_refused(engine):
+    """A mask with 3 kept in group 5 of row 2 is refused in sparse mode, naming the group; dense mode accepts it."""
+    w = two_four_weights(16, 64)
+    mask = w != 0
+    mask[2, 20:24] = [True, True, True, False]
+    w = np.where(mask, 1.0, 0.0)
+    layer = LinearLayer(name="fc", in_features=64, out_features=16, batch=8)
+    tensors = LayerTensors(weights=w, mask=mask)
+    with pytest.raises(UnsupportedError, match=r"layer 'fc'.*row 2, group 5 \(columns 20-23.*at most 2 of 4.*\(got 3\)"):
+        engine.simulate(layer, tensors, mode="sparse_2_4")
+    check_invariants(engine.simulate(layer, tensors, mode="dense"))
+
+
+def test_compliant_mask_counts_useful_macs(engine):
+    """With a compliant 2:4 tensor the useful MACs are non-zeros x N; stored slots are K/2 per row."""
+    w = two_four_weights(64, 128, seed=5)
+    w[0, :4] = [1.0, 0.0, 0.0, 0.0]  # a group with one non-zero still takes two slots
+    layer = LinearLayer(name="fc", in_features=128, out_features=64, batch=32)
+    r = engine.simulate(layer, LayerTensors(weights=w, mask=w != 0), mode="sparse_2_4")
+    check_invariants(r)
+    assert r.macs == np.count_nonzero(w) * 32
+    assert r.stats["compressed_footprint_bytes"] == 64 * 64 * 2 + 64 * 64 * 2 // 8
+
+
+def test_functional_check_against_numpy(engine):
+    """C = A B computed from the compressed values and metadata equals numpy to 1e-12 (FP16 2:4 and TF32 1:2)."""
+    a = two_four_weights(64, 96, seed=7)
+    b = np.random.default_rng(8).standard_normal((96, 24))
+    np.testing.assert_allclose(engine.matmul(a, b, mode="sparse_2_4"), a @ b, rtol=1e-12, atol=1e-12)
+    one_two = np.where(np.arange(96) % 2 == 0, a + 0.5, 0.0)
+    tf32 = engine_with(dtype="tf32")
+    np.testing.assert_allclose(tf32.matmul(one_two, b, mode="sparse_2_4"), one_two @ b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(UnsupportedError):
+        tf32.matmul(a, b, mode="sparse_2_4")  # 2:4 is not 1:2
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse_2_4"])
+@pytest.mark.parametrize("layer", [
+    GemmLayer(name="big", m=3072, n=3072, k=10240),
+    GemmLayer(name="odd", m=1000, n=77, k=330),
+    LinearLayer(name="gemv", in_features=4096, out_features=4096, batch=1),
+    Conv2dLayer(name="conv", in_channels=64, out_channels=128, in_height=56, in_width=56,
+                kernel_height=3, kernel_width=3, padding=1, batch=2),
+])
+def test_invariants_and_pricing(engine, hardware, layer, mode):
+    """Every result passes check_invariants, has compute+fill_drain+stall=total, and every count is priced."""
+    r = engine.simulate(layer, mode=mode)
+    check_invariants(r)
+    table = energy_table(r, hardware)
+    assert len(table) == len(r.counts) and (table["energy_pj"] > 0).all()
+    split = r.stats["cycles_stall_memory"] + r.stats["cycles_stall_wave_quantisation"] + r.stats["cycles_stall_tile_padding"]
+    assert split == r.cycles["stall"]
+    assert r.count("HBM", "inputs", "read") * 32 >= r.stats["hbm_bytes"]["inputs"] > 0
+
+
+def test_hbm_weight_traffic_is_compressed(engine):
+    """When operands fit in L2, HBM weight+metadata bytes are exactly 9/16 of the dense weight bytes."""
+    layer = GemmLayer(name="g", m=2048, n=512, k=2048)
+    dense = engine.simulate(layer, mode="dense").stats["hbm_bytes"]
+    sparse = engine.simulate(layer, mode="sparse_2_4").stats["hbm_bytes"]
+    assert dense["weights"] == 2048 * 2048 * 2
+    assert sparse["weights"] + sparse["metadata"] == dense["weights"] * 9 // 16
+    assert sparse["inputs"] == dense["inputs"]
+
+
+def test_large_gemm_speedup_below_two_and_gemv_below_byte_ratio(engine):
+    """2:4 speeds a large GEMM up by less than 2x and a GEMV by less than 16/9 (weight bytes ratio)."""
+    big = GemmLayer(name="big", m=4096, n=4096, k=4096)
+    gemv = LinearLayer(name="gemv", in_features=4096, out_features=4096, batch=1)
+    for layer, bound in ((big, 2.0), (gemv, 16 / 9)):
+        d, s = engine.simulate(layer, mode="dense"), engine.simulate(layer, mode="sparse_2_4")
+        assert 1.0 < d.cycles_total / s.cycles_total < bound
+    assert engine.simulate(gemv).stats["bound"] == "hbm"
+
+
+def test_library_calibrated_figure_is_slower_and_labelled(engine):
+    """The library-calibrated figure (efficiency 0.738) is slower than the hardware bound on a math-bound GEMM."""
+    r = engine.simulate(GemmLayer(name="big", m=4096, n=4096, k=4096))
+    hw, lib = r.stats["figures"]["hardware_bound"], r.stats["figures"]["library_calibrated"]
+    assert r.stats["timing"] == "hardware_bound" and r.cycles_total == hw["cycles_total"]
+    assert lib["cycles_total"] > hw["cycles_total"] and lib["kernel_efficiency"] == pytest.approx(0.738)
+    calibrated = engine.simulate(GemmLayer(name="big", m=4096, n=4096, k=4096), timing="library_calibrated")
+    assert calibrated.cycles_total == lib["cycles_total"]
+
+
+def test_bad_options_and_config(engine):
+    """Unknown mode/timing raise InputError; an unknown engine key raises ConfigError naming it."""
+    layer = GemmLayer(name="g", m=64, n=64, k=64)
+    with pytest.raises(InputError, match="mode must be one of dense, sparse_2_4"):
+        engine.simulate(layer, mode="sparse_1_4")
+    with pytest.raises(InputError, match="timing must be one of"):
+        engine.simulate(layer, timing="fast")
+    with pytest.raises(ConfigError, match=r"engine\.tile_mm: unknown key; did you mean 'tile_m'"):
+        engine_with(tile_mm=128)
+
+
+def test_tile_that_does_not_fit_is_refused():
+    """A 256x256 tile with 5 stages of 256x256 K-steps cannot fit 164 KB of shared memory."""
+    e = engine_with(tile_m=256, tile_n=256, tile_k=256, pipeline_stages=5)
+    with pytest.raises(UnsupportedError, match="must fit in 167936 B of shared memory"):
+        e.simulate(GemmLayer(name="g", m=512, n=512, k=512))
