@@ -1,0 +1,233 @@
+"""CLI sub-commands of the pruning engine: ``train``, ``prune``, ``sensitivity``, ``prune-table``.
+
+``energysim.cli`` calls :func:`register` with its sub-parser collection. Every
+handler takes ``(args, out)``, writes human-readable text to the stream
+``out`` (never to stdout directly), returns 0, and raises ``InputError`` /
+``ConfigError`` for bad input. Progress bars go to stderr and only show on a
+terminal, never with ``--quiet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import TextIO
+
+from energysim.errors import InputError
+from energysim.prune.granularity import GRANULARITIES
+from energysim.prune.models import MODEL_BUILDERS
+from energysim.prune.registry import CRITERIA
+from energysim.prune.schedules import SCHEDULES
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    return False if getattr(args, "quiet", False) else None
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InputError(f"sparsities must be comma-separated numbers like 0.5,0.7 (got {text!r})") from None
+    if not values:
+        raise InputError(f"sparsities must list at least one number (got {text!r})")
+    return values
+
+
+def parse_nm(text: str) -> tuple[int, int]:
+    """Parse an ``N:M`` pattern such as ``2:4``."""
+    parts = text.split(":")
+    try:
+        n, m = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"N:M pattern must look like 2:4 (got {text!r})") from None
+    if not 1 <= n < m:
+        raise InputError(f"N:M pattern needs 1 <= N < M (got {text!r})")
+    return n, m
+
+
+def _load_or_train(args: argparse.Namespace, out: TextIO):
+    from energysim.prune.data import load_digits_dataset
+    from energysim.prune.models import build_model, load_model
+    from energysim.prune.training import DEFAULT_TRAINING, TrainConfig, train
+
+    data = load_digits_dataset()
+    if args.model_dir:
+        model = load_model(args.model_dir)
+        out.write(f"loaded {model.name} from {args.model_dir}\n")
+    else:
+        model = build_model(args.model, args.seed)
+        config = DEFAULT_TRAINING[args.model]
+        train(model, data.x_train, data.y_train, TrainConfig(**{**config.__dict__, "seed": args.seed}), progress=_progress(args))
+        out.write(f"trained {model.name} (seed {args.seed}): test accuracy {100 * model.accuracy(data.x_test, data.y_test):.1f} %\n")
+    return model, data
+
+
+def _add_model_source(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model-dir", help="folder of a model saved by 'energysim train'")
+    source.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="train this model first (default cnn)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, training and random scores (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def cmd_train(args: argparse.Namespace, out: TextIO) -> int:
+    """Train a model on the digits and save it (model.json + model.npz)."""
+    from energysim.prune.data import load_digits_dataset
+    from energysim.prune.models import build_model, save_model
+    from energysim.prune.training import DEFAULT_TRAINING, TrainConfig, train
+
+    data = load_digits_dataset()
+    model = build_model(args.model, args.seed)
+    defaults = DEFAULT_TRAINING[args.model]
+    config = TrainConfig(
+        epochs=defaults.epochs if args.epochs is None else args.epochs,
+        batch_size=defaults.batch_size,
+        learning_rate=defaults.learning_rate,
+        seed=args.seed,
+    )
+    start = time.perf_counter()
+    train(model, data.x_train, data.y_train, config, progress=_progress(args))
+    seconds = time.perf_counter() - start
+    accuracy = model.accuracy(data.x_test, data.y_test)
+    model.metadata.update({"seed": args.seed, "epochs": config.epochs, "accuracy_dense": accuracy, "dataset": data.name})
+    save_model(model, args.out)
+    out.write(f"trained {model.name} for {config.epochs} epochs in {seconds:.1f} s: test accuracy {100 * accuracy:.1f} %\n")
+    out.write(f"saved to {args.out}/model.json and model.npz\n")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
+    """Prune a model with a schedule and export the pruned workload folder."""
+    from energysim.prune.export import export_workload
+    from energysim.prune.models import save_model
+    from energysim.prune.pruner import PruneRequest
+    from energysim.prune.schedules import run_schedule
+
+    request = PruneRequest(
+        granularity=args.granularity,
+        criterion=args.criterion,
+        sparsity=args.sparsity,
+        nm=parse_nm(args.nm),
+        block=args.block,
+        seed=args.seed,
+    )
+    model, data = _load_or_train(args, out)
+    result = run_schedule(
+        model, request, data, args.schedule, finetune_epochs=args.finetune_epochs, steps=args.steps, progress=_progress(args)
+    )
+    out.write(
+        f"{request.granularity} / {request.criterion} / {args.schedule}: target sparsity {request.target_sparsity:.3f}, "
+        f"measured {result.report.total_sparsity:.3f} (all weight layers)\n"
+    )
+    for name, measured in result.report.layer_sparsity.items():
+        out.write(f"  {name}: measured sparsity {measured:.3f}\n")
+    out.write(
+        f"test accuracy: dense {100 * result.accuracy_dense:.1f} %, pruned {100 * result.accuracy_pruned:.1f} %, "
+        f"fine-tuned ({args.finetune_epochs} epochs) {100 * result.accuracy_finetuned:.1f} %\n"
+    )
+    calibration = data.calibration(args.calibration_samples, seed=args.seed)
+    path = export_workload(model, args.out, calibration)
+    out.write(f"workload written to {path}\n")
+    if args.save_model:
+        save_model(model, args.save_model)
+        out.write(f"pruned model saved to {args.save_model}\n")
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace, out: TextIO) -> int:
+    """Per-layer sensitivity scan: table to ``out``, optional CSV and PNG plot."""
+    from energysim.prune.sensitivity import plot_sensitivity, sensitivity_scan
+
+    model, data = _load_or_train(args, out)
+    table = sensitivity_scan(
+        model, data, args.granularity, args.criterion, _float_list(args.sparsities), progress=_progress(args)
+    )
+    wide = table.pivot(index="target_sparsity", columns="layer", values="accuracy")[list(dict.fromkeys(table["layer"]))]
+    out.write(f"test accuracy (%) with one layer pruned ({args.granularity}, {args.criterion}); "
+              f"dense {100 * table['accuracy_dense'].iloc[0]:.1f} %\n")
+    out.write((wide * 100).round(1).to_string() + "\n")
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False)
+        out.write(f"table written to {args.csv}\n")
+    if args.png:
+        plot_sensitivity(table, args.png, title=f"{model.name}: per-layer sensitivity ({args.granularity}, {args.criterion})")
+        out.write(f"plot written to {args.png}\n")
+    return 0
+
+
+def cmd_prune_table(args: argparse.Namespace, out: TextIO) -> int:
+    """Accuracy for every granularity x criterion x sparsity, before and after fine-tuning."""
+    from energysim.prune.experiments import accuracy_table
+
+    models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+    for name in models:
+        if name not in MODEL_BUILDERS:
+            raise InputError(f"models must be among {sorted(MODEL_BUILDERS)} (got {name!r})")
+    result = accuracy_table(
+        models=models,
+        sparsities=_float_list(args.sparsities),
+        schedule=args.schedule,
+        finetune_epochs=args.finetune_epochs,
+        seed=args.seed,
+        progress=_progress(args),
+    )
+    text = result.markdown()
+    out.write(text + "\n")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        out.write(f"table written to {args.out}\n")
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        result.rows.to_csv(args.csv, index=False)
+        out.write(f"long-form table written to {args.csv}\n")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``train``, ``prune``, ``sensitivity`` and ``prune-table`` to the CLI's sub-parsers."""
+    train = subparsers.add_parser("train", help="train a numpy MLP or CNN on the bundled digits")
+    train.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="model (default cnn)")
+    train.add_argument("--epochs", type=int, help="training epochs (default: the model's tested setting)")
+    train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    train.add_argument("--out", required=True, help="output folder for model.json and model.npz")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(handler=cmd_train)
+
+    prune = subparsers.add_parser("prune", help="prune a model and export the pruned workload (workload.toml + tensors.npz)")
+    _add_model_source(prune)
+    prune.add_argument("--granularity", choices=GRANULARITIES, default="fine")
+    prune.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude")
+    prune.add_argument("--sparsity", type=float, default=0.8, help="target fraction removed, in [0, 1) (default 0.8)")
+    prune.add_argument("--nm", default="2:4", help="N:M pattern for --granularity nm (default 2:4)")
+    prune.add_argument("--block", type=int, default=4, help="vector block length of linear layers, weights (default 4)")
+    prune.add_argument("--schedule", choices=SCHEDULES, default="one_shot")
+    prune.add_argument("--steps", type=int, default=3, help="prune steps of the iterative schedule (default 3)")
+    prune.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs, masks fixed (default 10)")
+    prune.add_argument("--calibration-samples", type=int, default=64, help="calibration images stored in the export (default 64)")
+    prune.add_argument("--out", required=True, help="output folder of the pruned workload")
+    prune.add_argument("--save-model", help="also save the pruned model (model.json + model.npz) to this folder")
+    prune.set_defaults(handler=cmd_prune)
+
+    sensitivity = subparsers.add_parser("sensitivity", help="per-layer pruning sensitivity scan (table and plot)")
+    _add_model_source(sensitivity)
+    sensitivity.add_argument("--granularity", choices=("fine", "vector", "kernel", "channel"), default="fine")
+    sensitivity.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude")
+    sensitivity.add_argument("--sparsities", default="0.4,0.5,0.6,0.7,0.8,0.9", help="comma-separated (default 0.4..0.9)")
+    sensitivity.add_argument("--csv", help="write the long-form table to this CSV file")
+    sensitivity.add_argument("--png", help="write the plot to this PNG file")
+    sensitivity.set_defaults(handler=cmd_sensitivity)
+
+    table = subparsers.add_parser("prune-table", help="test accuracy for every granularity x criterion x sparsity")
+    table.add_argument("--models", default="mlp,cnn", help="comma-separated models (default mlp,cnn)")
+    table.add_argument("--sparsities", default="0.5,0.7,0.9", help="comma-separated (default 0.5,0.7,0.9)")
+    table.add_argument("--schedule", choices=SCHEDULES, default="one_shot")
+    table.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs (default 10)")
+    table.add_argument("--seed", type=int, default=0)
+    table.add_argument("--out", help="also write the Markdown table to this file")
+    table.add_argument("--csv", help="also write the long-form table to this CSV file")
+    table.add_argument("--quiet", action="store_true", help="no progress bars")
+    table.set_defaults(handler=cmd_prune_table)
