@@ -1,0 +1,286 @@
+"""Reproduce the EIE paper (Han et al., ISCA 2016) with the EIE engine.
+
+Every model figure comes from simulating the nine Table III layers
+(``workloads/eie-table3.toml``, seeded synthetic weights and activations at the
+table's densities) on ``hwconfigs/eie-64pe.toml``; nothing is fitted to the
+published figures. Tolerances are fixed before looking at the model (15 % on
+latencies, power and energy; 10 % on the imbalance geomean; the textual claims
+get the bands written next to them). Rows without a published number carry
+NaN in ``paper`` and None in ``ok``.
+
+Sections
+--------
+1. Table IV: actual and theoretical latency, 64 PEs at 800 MHz (us).
+2. Load imbalance: actual / theoretical per layer, geomean, worst layer.
+3. Queue-depth sweep 1..256 (idle share, cycles relative to depth 8), for both
+   readings of when a queue slot frees.
+4. PE-count sweep 1..256 (speed-up, parallel efficiency; AlexNet FC7 256 vs 64 PEs).
+5. Power and energy: per-PE power by Table II block on AlexNet FC7, energy per
+   FC7 frame.
+6. Work inflation by padding: entries / real entries vs the paper's theoretical
+   time / no-padding time.
+
+References
+----------
+.. [1] S. Han et al., "EIE: Efficient Inference Engine on Compressed Deep Neural
+   Network", ISCA 2016, arXiv:1602.01528v2, Tables II-V, Figs. 8, 11.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from energysim import catalog
+from energysim.engines.eie import EieEngine, EieEngineConfig, PreparedLayer
+from energysim.engines.result import LayerResult, check_invariants
+from energysim.hardware.hierarchy import Hardware, load_hardware
+from energysim.report.tables import energy_table
+from energysim.workloads.workload import load_workload
+
+LAYERS = ("Alex-6", "Alex-7", "Alex-8", "VGG-6", "VGG-7", "VGG-8", "NT-We", "NT-Wd", "NT-LSTM")
+"""The Table III layers, in the paper's order."""
+
+QUICK_LAYERS = ("Alex-7", "NT-We")
+"""Layers of the quick mode (a typical FC layer and the worst-balanced one)."""
+
+PAPER_ACTUAL_US = dict(zip(LAYERS, (30.3, 12.2, 9.9, 34.4, 8.7, 8.4, 8.0, 13.9, 7.5)))
+"""Table IV, EIE 64 PE at 800 MHz, batch 1, actual time, us."""
+PAPER_THEORETICAL_US = dict(zip(LAYERS, (28.1, 11.7, 8.9, 28.1, 7.9, 7.3, 5.2, 13.0, 6.5)))
+"""Table IV, theoretical time (total work incl. padding / peak), us."""
+PAPER_NO_PADDING_US = dict(zip(LAYERS, (23.3, 10.4, 7.5, 14.7, 4.9, 7.6, 4.8, 11.3, 5.6)))
+"""Table III densities x sizes / (64 x 0.8 GHz), no padding, us ([D] in the reference notes)."""
+PAPER_IMBALANCE_GEOMEAN = 1.156
+"""Geomean of Table IV actual / theoretical over the nine layers."""
+PAPER_TABLE2_MW = {"SpmatRead": 4.955, "PtrRead": 1.807, "ArithmUnit": 1.162, "ActRW": 1.122, "Act queue": 0.112}
+"""Table II per-PE power by block, mW (sum 9.157 mW)."""
+PAPER_PE_POWER_MW = 9.157
+PAPER_FC7_ENERGY_UJ = 7.2
+"""Table V: 0.59 W x 12.2 us (81,967 frames/s at 0.59 W)."""
+PAPER_256_OVER_64 = 3.25
+"""Sec. VIII: 256 PEs give 3.25x the throughput of 64 PEs on AlexNet FC7."""
+
+TOLERANCE_LATENCY = 0.15
+TOLERANCE_IMBALANCE_GEOMEAN = 0.10
+TOLERANCE_POWER = 0.15
+TOLERANCE_HALF_IDLE = 0.30
+"""'around half of the total cycles are idle' at depth 1: accepted within 0.35..0.65."""
+TOLERANCE_PAST_8 = 0.05
+"""'diminishing returns beyond 8': depth 256 within 5 % of depth 8's cycles."""
+
+QUEUE_DEPTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+PE_COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+_BLOCKS = {
+    "SpmatRead": ("SpmatSRAM",),
+    "PtrRead": ("PtrSRAM",),
+    "ArithmUnit": ("ArithmUnit", "Codebook"),
+    "ActRW": ("ActRegFile", "ActSRAM"),
+    "Act queue": ("ActQueue",),
+}
+"""Table II blocks -> engine components."""
+
+
+def _row(ok_rule: str | None = None, **values: Any) -> dict[str, Any]:
+    model, paper, tolerance = values.get("model"), values.get("paper"), values.get("tolerance")
+    ratio = model / paper if isinstance(model, (int, float)) and isinstance(paper, (int, float)) and paper else math.nan
+    ok = None
+    if tolerance is not None and not math.isnan(ratio):
+        ok = bool(abs(ratio - 1.0) <= tolerance)
+    values.setdefault("tolerance", math.nan)
+    values["ratio"] = ratio
+    values["ok"] = ok
+    return values
+
+
+def _frame(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=[*keys, "model", "paper", "ratio", "tolerance", "ok"])
+
+
+class _Bench:
+    """Hardware, engines and prepared (encoded) layers, cached per PE count."""
+
+    def __init__(self, layers: tuple[str, ...]):
+        self.hardware: Hardware = load_hardware(catalog.hwconfig_path("eie-64pe"))
+        workload = load_workload(catalog.workload_path("eie-table3"))
+        self.layers = {layer.name: layer for layer in workload.layers if layer.name in layers}
+        self.names = layers
+        self._prepared: dict[tuple[str, int], PreparedLayer] = {}
+
+    def engine(self, **overrides: Any) -> EieEngine:
+        config = EieEngineConfig(**{**self.hardware.engine_table, **overrides})
+        return EieEngine(self.hardware, config)
+
+    def run(self, name: str, **overrides: Any) -> LayerResult:
+        engine = self.engine(**overrides)
+        key = (name, engine.config.n_pe)
+        if key not in self._prepared:
+            self._prepared[key] = engine.prepare(self.layers[name])
+        result = engine.simulate(self.layers[name], prepared=self._prepared[key])
+        check_invariants(result)
+        return result
+
+    def drop(self, n_pe: int) -> None:
+        for key in [k for k in self._prepared if k[1] == n_pe]:
+            del self._prepared[key]
+
+
+def _us(result: LayerResult) -> float:
+    return result.latency_s * 1e6
+
+
+def _table4(bench: _Bench, base: dict[str, LayerResult]) -> pd.DataFrame:
+    rows = []
+    clock_hz = bench.hardware.clock_ghz * 1e9
+    for name in bench.names:
+        result = base[name]
+        rows.append(_row(layer=name, quantity="actual", model=_us(result), paper=PAPER_ACTUAL_US[name],
+                         tolerance=TOLERANCE_LATENCY))
+        rows.append(_row(layer=name, quantity="theoretical", model=result.stats["cycles_theoretical"] / clock_hz * 1e6,
+                         paper=PAPER_THEORETICAL_US[name], tolerance=TOLERANCE_LATENCY))
+    return _frame(rows, ["layer", "quantity"])
+
+
+def _imbalance(bench: _Bench, base: dict[str, LayerResult]) -> pd.DataFrame:
+    rows = []
+    model_ratio = {}
+    for name in bench.names:
+        result = base[name]
+        model_ratio[name] = result.stats["actual_over_theoretical"]
+        paper = PAPER_ACTUAL_US[name] / PAPER_THEORETICAL_US[name]
+        rows.append(_row(layer=name, model=model_ratio[name], paper=paper))
+    paper_ratios = [PAPER_ACTUAL_US[n] / PAPER_THEORETICAL_US[n] for n in bench.names]
+    geo_model = float(np.exp(np.mean(np.log(list(model_ratio.values())))))
+    geo_paper = float(np.exp(np.mean(np.log(paper_ratios)))) if len(bench.names) < len(LAYERS) else PAPER_IMBALANCE_GEOMEAN
+    rows.append(_row(layer="geomean", model=geo_model, paper=geo_paper, tolerance=TOLERANCE_IMBALANCE_GEOMEAN))
+    worst_model = max(model_ratio, key=model_ratio.get)
+    worst = {"layer": "worst layer", "model": worst_model, "paper": "NT-We", "ratio": math.nan,
+             "tolerance": math.nan, "ok": worst_model == "NT-We"}
+    rows.append(worst)
+    return _frame(rows, ["layer"])
+
+
+def _queue_sweep(bench: _Bench, depths: tuple[int, ...]) -> pd.DataFrame:
+    rows = []
+    for freed in ("start", "finish"):
+        cycles: dict[int, dict[str, int]] = {}
+        idle: dict[int, list[float]] = {}
+        for depth in depths:
+            cycles[depth], idle[depth] = {}, []
+            for name in bench.names:
+                result = bench.run(name, queue_depth=depth, queue_slot_freed_at=freed)
+                cycles[depth][name] = result.cycles["total"]
+                idle[depth].append(result.stats["idle_share"])
+        for depth in depths:
+            relative = float(np.exp(np.mean([math.log(cycles[depth][n] / cycles[8][n]) for n in bench.names])))
+            rows.append(_row(slot_freed_at=freed, depth=depth, quantity="cycles / cycles at depth 8 (geomean)",
+                             model=relative, paper=math.nan))
+            rows.append(_row(slot_freed_at=freed, depth=depth, quantity="idle share (mean over layers)",
+                             model=float(np.mean(idle[depth])), paper=math.nan))
+        rows.append(_row(slot_freed_at=freed, depth=1, quantity="idle share at depth 1: 'around half'",
+                         model=float(np.mean(idle[1])), paper=0.5, tolerance=TOLERANCE_HALF_IDLE))
+        rows.append(_row(slot_freed_at=freed, depth=max(depths), quantity="cycles vs depth 8: 'little gain past 8'",
+                         model=float(np.exp(np.mean([math.log(cycles[max(depths)][n] / cycles[8][n]) for n in bench.names]))),
+                         paper=1.0, tolerance=TOLERANCE_PAST_8))
+    return _frame(rows, ["slot_freed_at", "depth", "quantity"])
+
+
+def _pe_sweep(bench: _Bench, counts: tuple[int, ...]) -> pd.DataFrame:
+    rows = []
+    cycles: dict[str, dict[int, int]] = {name: {} for name in bench.names}
+    for n_pe in counts:
+        for name in bench.names:
+            cycles[name][n_pe] = bench.run(name, n_pe=n_pe).cycles["total"]
+        if n_pe != 64:
+            bench.drop(n_pe)
+    smallest = min(counts)
+    efficiency_64 = {}
+    for name in bench.names:
+        for n_pe in counts:
+            speedup = cycles[name][smallest] / cycles[name][n_pe]
+            rows.append(_row(layer=name, n_pe=n_pe, quantity=f"speed-up vs {smallest} PE", model=speedup, paper=math.nan))
+            rows.append(_row(layer=name, n_pe=n_pe, quantity="parallel efficiency", model=speedup * smallest / n_pe,
+                             paper=math.nan))
+        if 64 in counts:
+            efficiency_64[name] = cycles[name][smallest] * smallest / (cycles[name][64] * 64)
+    if efficiency_64:
+        worst = min(efficiency_64, key=efficiency_64.get)
+        rows.append({"layer": "worst-scaling layer at 64 PEs", "n_pe": 64, "quantity": "parallel efficiency",
+                     "model": worst, "paper": "NT-We", "ratio": math.nan, "tolerance": math.nan, "ok": worst == "NT-We"})
+    if "Alex-7" in cycles and {64, 256} <= set(counts):
+        rows.append(_row(layer="Alex-7", n_pe=256, quantity="throughput 256 PEs / 64 PEs",
+                         model=cycles["Alex-7"][64] / cycles["Alex-7"][256], paper=PAPER_256_OVER_64,
+                         tolerance=TOLERANCE_LATENCY))
+    return _frame(rows, ["layer", "n_pe", "quantity"])
+
+
+def _power(bench: _Bench, base: dict[str, LayerResult]) -> pd.DataFrame:
+    result = base["Alex-7"]
+    energy = energy_table(result, bench.hardware)
+    n_pe = result.macs_peak_per_cycle
+    seconds = result.latency_s
+    rows = []
+    by_component = energy.groupby("component")["energy_pj"].sum()
+    for block, components in _BLOCKS.items():
+        pj = float(sum(by_component.get(c, 0.0) for c in components))
+        rows.append(_row(quantity=f"per-PE power, {block} (mW)", model=pj * 1e-12 / seconds / n_pe * 1e3,
+                         paper=PAPER_TABLE2_MW[block], tolerance=TOLERANCE_POWER))
+    total_pj = float(energy["energy_pj"].sum())
+    rows.append(_row(quantity="per-PE power, total (mW)", model=total_pj * 1e-12 / seconds / n_pe * 1e3,
+                     paper=PAPER_PE_POWER_MW, tolerance=TOLERANCE_POWER))
+    rows.append(_row(quantity="energy per AlexNet FC7 frame (uJ)", model=total_pj * 1e-6, paper=PAPER_FC7_ENERGY_UJ,
+                     tolerance=TOLERANCE_POWER))
+    lecture = load_hardware(catalog.hwconfig_path("eie-64pe-lecture"))
+    lecture_pj = float(energy_table(result, lecture)["energy_pj"].sum())
+    rows.append(_row(quantity="energy per FC7 frame, lecture 45 nm table (uJ)", model=lecture_pj * 1e-6, paper=math.nan))
+    lines_per_pe_cycle = result.count("SpmatSRAM") / (result.cycles["total"] * n_pe)
+    rows.append(_row(quantity="cycles between Spmat line reads per PE (paper: 'every 8 cycles')",
+                     model=1.0 / lines_per_pe_cycle if lines_per_pe_cycle else math.nan, paper=8.0))
+    pointer_rate = result.count("PtrSRAM") / (result.cycles["total"] * n_pe)
+    rows.append(_row(quantity="cycles between pointer reads per PE (paper: 'every 8 cycles')",
+                     model=1.0 / pointer_rate if pointer_rate else math.nan, paper=8.0))
+    return _frame(rows, ["quantity"])
+
+
+def _padding(bench: _Bench, base: dict[str, LayerResult]) -> pd.DataFrame:
+    rows = []
+    for name in bench.names:
+        stats = base[name].stats
+        model = stats["cycles_theoretical"] / stats["cycles_theoretical_no_padding"]
+        rows.append(_row(layer=name, quantity="work incl. padding / real work", model=model,
+                         paper=PAPER_THEORETICAL_US[name] / PAPER_NO_PADDING_US[name]))
+        rows.append(_row(layer=name, quantity="padding share of entries processed", model=stats["padding_share"],
+                         paper=math.nan))
+    return _frame(rows, ["layer", "quantity"])
+
+
+def reproduce(quick: bool = False) -> list[tuple[str, pd.DataFrame]]:
+    """Model vs paper for EIE, as titled sections.
+
+    Parameters
+    ----------
+    quick
+        Only Alex-7 and NT-We, queue depths 1/8/256 and PE counts 16/64/256 (for tests).
+
+    Returns
+    -------
+    list of (title, DataFrame)
+        Each frame has ``model``, ``paper``, ``ratio`` (model / paper), ``tolerance``
+        (relative; NaN where the row is informative only) and ``ok`` columns.
+    """
+    names = QUICK_LAYERS if quick else LAYERS
+    bench = _Bench(names)
+    base = {name: bench.run(name) for name in names}
+    depths = (1, 8, 256) if quick else QUEUE_DEPTHS
+    counts = (16, 64, 256) if quick else PE_COUNTS
+    return [
+        ("EIE Table IV: latency at 64 PEs, 800 MHz (us)", _table4(bench, base)),
+        ("EIE load imbalance: actual / theoretical", _imbalance(bench, base)),
+        ("EIE work inflation by padding (Table IV theoretical / Table III no-padding work)", _padding(bench, base)),
+        ("EIE queue-depth sweep, 64 PEs (Fig. 8 text)", _queue_sweep(bench, depths)),
+        ("EIE PE-count sweep (Fig. 11 text, Sec. VIII)", _pe_sweep(bench, counts)),
+        ("EIE power and energy on AlexNet FC7 (Tables II and V)", _power(bench, base)),
+    ]
