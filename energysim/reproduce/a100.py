@@ -1,0 +1,287 @@
+"""Reproduce the published A100 dense and 2:4 sparse tensor-core figures.
+
+Every row puts the model's figure next to a published one (or a rule stated in
+issue 6), with the ratio, the tolerance and whether it is met. Two timing figures
+are reported and labelled:
+
+- **hardware bound**: ideal kernels, the mma pipe at its peak issue rate; the model
+  is then limited only by math, shared memory, L2 and HBM bandwidth, waves and
+  latencies. It should sit *above* measured throughput.
+- **library-calibrated**: the mma issue rate scaled by ``kernel_efficiency``
+  (``hwconfigs/a100.toml``), calibrated on one measured dense GEMM (TUT,
+  3072x3072x10240, 0.870 ms) and applied unchanged to every other shape and to
+  the sparse kernels.
+
+Published figures are from ``../shared/reference/a100.md`` (WP = A100 whitepaper,
+DS = datasheet, HB = Hopper blog A100 column, PTX = PTX ISA, TUT = PyTorch
+semi-structured sparsity tutorial on A100 80GB, CLS#57 = NVIDIA/CUDALibrarySamples
+issue 57, TRT = NVIDIA TensorRT sparsity blog).
+
+Rows whose ``ok`` is None are informative (not a like-for-like comparison).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from energysim.engines.gpu_schedule import DTYPES, mma_shape
+from energysim.engines.registry import build_engine
+from energysim.engines.result import check_invariants
+from energysim.hardware.hierarchy import Hardware, load_hardware
+from energysim.report.tables import energy_table
+from energysim.workloads.layers import Layer
+from energysim.workloads.workload import load_workload
+
+ROOT = Path(__file__).resolve().parents[2]
+HARDWARE_FILE = ROOT / "hwconfigs" / "a100.toml"
+GEMMS_FILE = ROOT / "workloads" / "a100-gemms.toml"
+VGG16_FILE = ROOT / "workloads" / "vgg16.toml"
+
+COLUMNS = ("quantity", "figure", "model", "published", "ratio", "tolerance", "ok", "source")
+"""Columns of every section, in order."""
+
+PEAK_TFLOPS = {  # (dense, sparse); HB, DS [S]; WP 4.2.1 "312 TFLOPS" [P]
+    "fp16": (312.0, 624.0),
+    "bf16": (312.0, 624.0),
+    "tf32": (156.0, 312.0),
+    "int8": (624.0, 1248.0),
+}
+
+MEASURED_MS = {  # dense, sparse FP16 GEMM times on A100 (ms)
+    "tut_3072x3072x10240": (0.870, 0.630, "TUT [M] (A100 80GB, CUTLASS backend)"),
+    "cls57_4096cubed": (0.607959, 0.545792, "CLS#57 [M] (A100, CUDA 11.5, cuSPARSELt vs CUTLASS)"),
+}
+
+RULES = {  # speed-up rules of issue 6 for the other shapes: (upper bound, text)
+    "small_k_4096x4096x64": (1.25, "small K gains little: speed-up <= 1.25 (issue 6 rule; threshold ours)"),
+    "small_batch_4096x4096_b16": (16 / 9, "small batch is weight-bandwidth-bound: speed-up < 16/9 (byte ratio)"),
+    "gemv_4096x4096": (16 / 9, "GEMV can never beat the weight byte ratio: speed-up < 16/9"),
+}
+
+TRT_PERF_PER_WATT_GAIN = 1.30  # TRT [P]: "over 30% performance/watt gain compared to dense networks"
+
+
+def _row(quantity: str, figure: str, model: float, published: float, tolerance: str, ok: bool | None, source: str) -> dict:
+    ratio = model / published if published and not math.isnan(published) else float("nan")
+    return {"quantity": quantity, "figure": figure, "model": model, "published": published, "ratio": ratio,
+            "tolerance": tolerance, "ok": ok, "source": source}
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+@cache
+def _hardware() -> Hardware:
+    return load_hardware(HARDWARE_FILE)
+
+
+def _engine():
+    return build_engine(_hardware())
+
+
+def _run(layer: Layer, mode: str) -> tuple[dict, float]:
+    """Both timing figures (dicts from stats) and the energy in pJ of one layer in one mode."""
+    engine = _engine()
+    result = engine.simulate(layer, mode=mode)
+    check_invariants(result)
+    energy_pj = math.fsum(energy_table(result, _hardware())["energy_pj"])
+    return result.stats["figures"], energy_pj
+
+
+def peak_section() -> list[dict]:
+    """Peak dense and sparse rates per data type, within 1%."""
+    engine = _engine()
+    rows = []
+    for dtype, (dense, sparse) in PEAK_TFLOPS.items():
+        for mode, published in (("dense", dense), ("sparse_2_4", sparse)):
+            model = engine.peak_tflops(dtype, mode)
+            unit = "TOPS" if dtype == "int8" else "TFLOPS"
+            rows.append(_row(f"peak {dtype} {mode} ({unit})", "hardware (peak)", model, published, "within 1%",
+                             abs(model / published - 1) <= 0.01, "HB, DS [S]; WP 4.2.1 [P]"))
+    return rows
+
+
+def storage_section() -> list[dict]:
+    """Compressed weight footprint (from a real compressed matrix) and per-instruction operand bytes, exact."""
+    engine = _engine()
+    rng = np.random.default_rng(0)
+    rows = []
+    published_fraction = {"fp16": (9 / 16, "[D] from PTX: 1/2 + 4 bits per 64 (TSS factor 9)"),
+                          "bf16": (9 / 16, "[D] from PTX (TSS factor 9)"),
+                          "int8": (10 / 16, "[D] from PTX: 1/2 + 4 bits per 32 (TSS factor 10)"),
+                          "tf32": (9 / 16, "[D] from PTX: 1:2 with a 4-bit index per kept 32-bit value")}
+    for dtype, (fraction, source) in published_fraction.items():
+        kept, group = DTYPES[dtype].pattern
+        weights = rng.standard_normal((64, 256))
+        keep = np.zeros_like(weights, dtype=bool).reshape(64, -1, group)
+        keep[:, :, :kept] = True
+        compressed = engine.compress(np.where(keep.reshape(64, 256), weights, 0.0), dtype=dtype)
+        model = compressed.footprint_bytes / compressed.dense_bytes
+        rows.append(_row(f"compressed weight footprint {dtype} {kept}:{group} (x dense bytes)", "exact", model, fraction,
+                         "exact", model == fraction, source))
+    sparse, dense = mma_shape("fp16", True), mma_shape("fp16", False)
+    for label, model, published in (
+        ("mma.sp m16n8k32 f16: A value bytes", sparse.a_bits / 8, 512),
+        ("mma.sp m16n8k32 f16: metadata bytes", sparse.metadata_bits / 8, 64),
+        ("mma.sp m16n8k32 f16: B bytes", sparse.b_bits / 8, 512),
+        ("mma.sp m16n8k32 f16: effective MACs", sparse.macs_effective, 4096),
+        ("mma m16n8k16 f16: A bytes", dense.a_bits / 8, 512),
+        ("mma m16n8k16 f16: B bytes", dense.b_bits / 8, 256),
+        ("mma m16n8k16 f16: MACs", dense.macs_effective, 2048),
+    ):
+        rows.append(_row(label, "exact", float(model), float(published), "exact", model == published,
+                         "[D] from PTX fragment tables / CuTe SM80_SPARSE_16x8x32 [S]"))
+    return rows
+
+
+def _gemm_layers() -> dict[str, Layer]:
+    return {layer.name: layer for layer in load_workload(GEMMS_FILE).layers}
+
+
+@cache
+def _gemm_runs() -> dict[str, dict]:
+    out = {}
+    for name, layer in _gemm_layers().items():
+        dense_figures, dense_pj = _run(layer, "dense")
+        sparse_figures, sparse_pj = _run(layer, "sparse_2_4")
+        out[name] = {"layer": layer, "dense": dense_figures, "sparse": sparse_figures,
+                     "dense_pj": dense_pj, "sparse_pj": sparse_pj}
+    return out
+
+
+def dense_throughput_section() -> list[dict]:
+    """Dense FP16 TFLOPS of the large GEMMs against the measured 220-230 TFLOPS."""
+    rows = []
+    runs = _gemm_runs()
+    for name, (dense_ms, _, source) in MEASURED_MS.items():
+        layer = runs[name]["layer"]
+        shape = layer.gemm_shape()
+        measured = 2 * shape.m * shape.n * shape.k / (dense_ms * 1e-3) / 1e12
+        hw = runs[name]["dense"]["hardware_bound"]["effective_tflops"]
+        lib = runs[name]["dense"]["library_calibrated"]["effective_tflops"]
+        peak = PEAK_TFLOPS["fp16"][0]
+        rows.append(_row(f"{name} dense FP16 TFLOPS", "hardware bound", hw, measured,
+                         f"measured <= model <= peak {peak:g}", measured <= hw <= peak, source))
+        calibration = name == "tut_3072x3072x10240"
+        tolerance = "within 1% (calibration point: fitted)" if calibration else "within 220-230 TFLOPS (validation)"
+        ok = abs(lib / measured - 1) <= 0.01 if calibration else 220.0 <= lib <= 230.0
+        rows.append(_row(f"{name} dense FP16 TFLOPS", "library-calibrated", lib, measured, tolerance, ok, source))
+    return rows
+
+
+def speedup_section() -> list[dict]:
+    """2:4 speed-up (dense time / sparse time) across shapes, both figures."""
+    rows = []
+    for name, run in _gemm_runs().items():
+        for figure, label in (("hardware_bound", "hardware bound"), ("library_calibrated", "library-calibrated")):
+            model = run["dense"][figure]["latency_s"] / run["sparse"][figure]["latency_s"]
+            if name in MEASURED_MS:
+                dense_ms, sparse_ms, source = MEASURED_MS[name]
+                measured = dense_ms / sparse_ms
+                if figure == "hardware_bound":
+                    rows.append(_row(f"{name} 2:4 speed-up", label, model, measured,
+                                     "measured <= model < 2 (a bound)", measured <= model < 2.0, source))
+                else:
+                    rows.append(_row(f"{name} 2:4 speed-up", label, model, measured, "within 10% of measured",
+                                     abs(model / measured - 1) <= 0.10, source))
+            elif name in RULES:
+                bound, text = RULES[name]
+                rows.append(_row(f"{name} 2:4 speed-up", label, model, bound, text, model < bound if bound == 16 / 9 else model <= bound,
+                                 "issue 6 rule; 16/9 = dense/compressed FP16 weight bytes"))
+            else:
+                rows.append(_row(f"{name} 2:4 speed-up", label, model, 2.0, "< 2 (large compute-bound GEMM)", model < 2.0,
+                                 "issue 6 rule"))
+    return rows
+
+
+def energy_section() -> list[dict]:
+    """Dense/sparse energy ratio against the speed-up (issue 6 expects ratio < speed-up)."""
+    rows = []
+    for name, run in _gemm_runs().items():
+        ratio = run["dense_pj"] / run["sparse_pj"]
+        speedup = run["dense"]["hardware_bound"]["latency_s"] / run["sparse"]["hardware_bound"]["latency_s"]
+        rows.append(_row(f"{name} energy ratio dense/2:4 vs speed-up", "hardware bound", ratio, speedup,
+                         "energy ratio < speed-up", ratio < speedup, "issue 6 rule (published column = model speed-up)"))
+    return rows
+
+
+def power_section() -> list[dict]:
+    """Modelled dynamic power of a compute-bound dense FP16 GEMM at the hardware bound vs the 400 W board power."""
+    run = _gemm_runs()["tut_3072x3072x10240"]
+    rows = []
+    board = _engine().config.board_power_w or 400.0
+    for mode, key in (("dense", "dense"), ("2:4", "sparse")):
+        seconds = run[key]["hardware_bound"]["latency_s"]
+        watts = run[f"{key}_pj"] * 1e-12 / seconds
+        rows.append(_row(f"tut_3072x3072x10240 {mode} dynamic power (W)", "hardware bound", watts, board,
+                         "model <= board power (static, issue and clocking not modelled)", watts <= board,
+                         "DS via PC2 wiki / glennklockwood [S]: SXM4 TDP 400 W"))
+    return rows
+
+
+def _network(workload_layers: list[Layer], name: str, published: float | None, source: str) -> list[dict]:
+    rows = []
+    totals = {("dense", f): 0.0 for f in ("hardware_bound", "library_calibrated")}
+    totals |= {("sparse", f): 0.0 for f in ("hardware_bound", "library_calibrated")}
+    energy = {"dense": 0.0, "sparse": 0.0}
+    for layer in workload_layers:
+        for mode, key in (("dense", "dense"), ("sparse_2_4", "sparse")):
+            figures, pj = _run(layer, mode)
+            energy[key] += pj
+            for f in ("hardware_bound", "library_calibrated"):
+                totals[(key, f)] += figures[f]["latency_s"]
+    for f, label in (("hardware_bound", "hardware bound"), ("library_calibrated", "library-calibrated")):
+        speedup = totals[("dense", f)] / totals[("sparse", f)]
+        rows.append(_row(f"{name}: 2:4 speed-up over its GEMM layers ({totals[('dense', f)] * 1e3:.3f} -> "
+                         f"{totals[('sparse', f)] * 1e3:.3f} ms)", label, speedup,
+                         published if published is not None else float("nan"),
+                         "informative: measured figure is end to end (attention, softmax, layernorm stay dense)"
+                         if published is not None else "informative", None, source))
+    ratio = energy["dense"] / energy["sparse"]
+    rows.append(_row(f"{name}: energy ratio dense/2:4 ({energy['dense'] * 1e-9:.3f} -> {energy['sparse'] * 1e-9:.3f} mJ)",
+                     "model energy", ratio, TRT_PERF_PER_WATT_GAIN,
+                     "model >= 1.30 (TRT: 'over 30% performance/watt gain' on networks)", ratio >= TRT_PERF_PER_WATT_GAIN,
+                     "TRT [P]"))
+    return rows
+
+
+def networks_section(quick: bool = False) -> list[dict]:
+    """Dense vs 2:4 for the BERT-base-sized encoder layer (batch 16 x seq 384) and VGG-16."""
+    layers = _gemm_layers()
+    bert = [layers[n] for n in ("bert_qkv", "bert_attn_out", "bert_ffn1", "bert_ffn2")]
+    rows = _network(bert, "BERT-base encoder linears, bs 16 x seq 384", 1.23,
+                    "TUT [M]: BERT-base SQuAD bs 16, eager, end to end 19.35 -> 15.74 ms")
+    if not quick and VGG16_FILE.exists():
+        rows += _network(list(load_workload(VGG16_FILE).layers), "VGG-16 batch 1 (workloads/vgg16.toml)", None,
+                         "no published A100 2:4 figure for VGG-16")
+    return rows
+
+
+def reproduce(quick: bool = False) -> list[tuple[str, pd.DataFrame]]:
+    """Titled sections of model vs published A100 figures.
+
+    Parameters
+    ----------
+    quick
+        Skip the VGG-16 network rows (the rest is fast either way).
+
+    Returns
+    -------
+    list of (title, DataFrame)
+        Each frame has the columns of :data:`COLUMNS`; ``ok`` is None on informative rows.
+    """
+    return [
+        ("A100 peak tensor-core rates (model: SMs x MACs/cycle x 2 x clock)", _frame(peak_section())),
+        ("2:4 storage and instruction operands (exact)", _frame(storage_section())),
+        ("Dense FP16 throughput of large GEMMs (hardware bound vs library-calibrated)", _frame(dense_throughput_section())),
+        ("2:4 speed-up across shapes (hardware bound vs library-calibrated)", _frame(speedup_section())),
+        ("Energy: dense/2:4 ratio vs speed-up", _frame(energy_section())),
+        ("Board power check: dense FP16 GEMM at the hardware bound", _frame(power_section())),
+        ("Dense vs 2:4 on networks (BERT-base-sized, VGG-16)", _frame(networks_section(quick))),
+    ]
