@@ -149,6 +149,7 @@ class DenseEngine:
             ],
             stats={
                 "gemm_m": shape.m, "gemm_n": shape.n, "gemm_k": shape.k,
+                "weight_storage_bits": shape.m * shape.k * self.levels["dram"].config.word_bits,
                 "dataflow": self.config.dataflow,
                 "tile_m": tiling.m, "tile_n": tiling.n, "tile_k": tiling.k, "tiles": n_tiles,
                 "dram_words_closed_form": weights_words + inputs_words + outputs_words,

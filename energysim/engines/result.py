@@ -61,6 +61,8 @@ class LayerResult:
         Lower bounds checked by :func:`check_invariants`.
     stats
         Engine-specific figures (per-PE busy cycles, load balance, tiling, ...).
+        Every engine sets ``weight_storage_bits``: the bits its weight format
+        (dense words, EIE interleaved CSC, 2:4 values + metadata) occupies.
     """
 
     layer: str
