@@ -452,6 +452,7 @@ class EieEngine:
             "padding_share": padding / processed if processed else 0.0,
             "padding_share_stored": csc.padding_share,
             "storage_bits": csc.storage_bits(),
+            "weight_storage_bits": csc.storage_bits()["total"],
             "pointer_overflow": csc.pointer_overflow,
             "max_pointer": csc.max_pointer,
             "cycles_theoretical": theoretical,

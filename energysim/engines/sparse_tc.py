@@ -427,6 +427,7 @@ class SparseTensorCoreEngine:
             "hbm_bytes": {t: ceil_div(b, 8) for t, b in plan.hbm_read_bits.items()} | {"outputs": ceil_div(plan.hbm_write_bits, 8)},
             "weight_bytes_dense": weight_bytes_dense,
             "weight_bytes_stored": weight_bytes_stored,
+            "weight_storage_bits": 8 * weight_bytes_stored,
             "weight_footprint_ratio": weight_bytes_stored / weight_bytes_dense,
         }
         if compressed is not None:
