@@ -7,8 +7,9 @@ along ``K``; ``B`` = inputs, dense) is cut into thread-block tiles of
 (``cp.async``) -> registers (``ldmatrix``) -> tensor cores (``mma``/``mma.sp``),
 with ``pipeline_stages`` shared-memory buffers so transfers overlap the math.
 
-Tiles are issued in row-major raster order (``N`` tile index fastest) onto
-``sm_count x blocks_per_sm`` slots; each group of that many tiles is a *wave*. A
+Tiles are issued in a grouped raster order (CUTLASS's threadblock swizzle:
+``group_rows`` tile rows at a time, walked column by column; ``group_rows = 1`` is
+plain row-major order) onto ``sm_count x blocks_per_sm`` slots; each group of that many tiles is a *wave*. A
 wave lasts as long as its slowest resource:
 
 ``body = max(math, shared-memory transfer, L2 transfer, HBM transfer)``
@@ -317,6 +318,7 @@ class Schedule:
     accumulator_bytes_per_block: int
     warps_per_block: int
     efficiency: float
+    group_rows: int = 1
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -407,7 +409,24 @@ def check_tile(problem: GemmProblem, tile: Tile) -> None:
                              f"{'mma.sp' if mma.sparse else 'mma'} extent {step} (got {size})")
 
 
-def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float = 1.0) -> Schedule:
+RASTER_GROUPS = (1, 2, 4, 8, 16)
+"""Tile-row group sizes tried for the raster order when the operands do not fit in L2."""
+
+
+def tile_coordinates(index: np.ndarray, tiles_m: int, tiles_n: int, group_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(tile row, tile column) of launch indices in grouped raster order.
+
+    Launch order walks ``group_rows`` tile rows at a time, column by column inside
+    the group; the last group may have fewer rows.
+    """
+    group = index // (group_rows * tiles_n)
+    first_row = group * group_rows
+    rows_here = np.minimum(group_rows, tiles_m - first_row)
+    within = index - group * group_rows * tiles_n
+    return first_row + within % rows_here, within // rows_here
+
+
+def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float = 1.0, group_rows: int = 1) -> Schedule:
     """Schedule a GEMM with a given tile.
 
     Parameters
@@ -420,6 +439,8 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
         Thread-block tile.
     efficiency
         Fraction of the peak mma issue rate a kernel sustains (1 = hardware bound).
+    group_rows
+        Tile rows per raster group (1 = row-major launch order).
 
     Raises
     ------
@@ -466,7 +487,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     for wave in range(waves):
         start, stop = wave * slots, min((wave + 1) * slots, tiles)
         index = np.arange(start, stop)
-        rows, cols = index // tiles_n, index % tiles_n
+        rows, cols = tile_coordinates(index, tiles_m, tiles_n, group_rows)
         count = stop - start
         per_sm = ceil_div(count, gpu.sm_count)
         if not l2_fits:
@@ -531,6 +552,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
         accumulator_bytes_per_block=accumulator_block,
         warps_per_block=warps,
         efficiency=efficiency,
+        group_rows=group_rows,
     )
 
 
@@ -538,7 +560,9 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
                     tile_m: int | None = None, tile_n: int | None = None, tile_k: int | None = None) -> Schedule:
     """The fastest schedule over the candidate tiles that fit (given sizes are kept fixed).
 
-    Ties go to fewer HBM bits, then to the larger tile. This mimics a library's
+    When the operands do not fit in L2, each tile is also tried with the grouped
+    raster orders of :data:`RASTER_GROUPS`. Ties go to fewer HBM bits, then to the
+    larger tile, then to the smaller group. This mimics a library's
     heuristic/autotuned kernel choice; when all three sizes are given, that tile is used.
 
     Raises
@@ -565,9 +589,13 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
             errors.append(f"{tile.m}x{tile.n}x{tile.k} does not fit")
             continue
         plan = schedule(problem, gpu, tile, efficiency)
-        key = (plan.cycles_total, sum(plan.hbm_read_bits.values()), -tile.m * tile.n)
-        if best_key is None or key < best_key:
-            best, best_key = plan, key
+        plans = [plan]
+        if not plan.l2_fits:
+            plans += [schedule(problem, gpu, tile, efficiency, g) for g in RASTER_GROUPS[1:] if g < plan.tiles_m]
+        for plan in plans:
+            key = (plan.cycles_total, sum(plan.hbm_read_bits.values()), -tile.m * tile.n, plan.group_rows)
+            if best_key is None or key < best_key:
+                best, best_key = plan, key
     if best is None:
         if tile_m and tile_n and tile_k:
             schedule(problem, gpu, Tile(tile_m, tile_n, tile_k), efficiency)  # raises with the reason

@@ -303,7 +303,7 @@ class SparseTensorCoreEngine:
         efficiency = 1.0 if timing == "hardware_bound" else self.config.kernel_efficiency
         other_efficiency = self.config.kernel_efficiency if timing == "hardware_bound" else 1.0
         plan = choose_schedule(problem, gpu, efficiency, self.config.tile_m, self.config.tile_n, self.config.tile_k)
-        other = schedule(problem, gpu, plan.tile, other_efficiency)
+        other = schedule(problem, gpu, plan.tile, other_efficiency, plan.group_rows)
 
         counts = self._counts(problem, plan, mma)
         if sparse:
@@ -412,6 +412,7 @@ class SparseTensorCoreEngine:
             "macs_useful": useful,
             "tile_m": plan.tile.m, "tile_n": plan.tile.n, "tile_k": plan.tile.k,
             "tiles": plan.tiles, "tiles_m": plan.tiles_m, "tiles_n": plan.tiles_n, "k_steps": plan.k_steps,
+            "raster_group_rows": plan.group_rows,
             "blocks_per_sm": plan.blocks_per_sm, "warps_per_block": plan.warps_per_block,
             "smem_bytes_per_block": plan.smem_bytes_per_block,
             "waves": plan.waves, "last_wave_tiles": plan.last_wave_tiles,
