@@ -1,0 +1,147 @@
+"""Granularity group shapes, exact counts, the tie rule, monotone masks, N:M selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from energysim.errors import InputError
+from energysim.formats.nm_compliance import nm_compliance
+from energysim.prune.granularity import (
+    grouping,
+    nm_for_sparsity,
+    nm_prune_count,
+    prune_count,
+    select_global,
+    select_groups,
+    select_mask,
+    select_nm,
+)
+
+
+def test_prune_count_rounds_half_up():
+    """round(sparsity * size) with halves rounded up: 0.5 of 5 -> 3, 0.3 of 10 -> 3, 0.7 of 144 -> 101."""
+    assert prune_count(0.5, 5) == 3
+    assert prune_count(0.3, 10) == 3
+    assert prune_count(0.7, 144) == 101
+    assert prune_count(0.0, 7) == 0
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, 1.2, float("nan")])
+def test_sparsity_out_of_range_raises(bad):
+    """A sparsity outside [0, 1) raises InputError quoting the value."""
+    with pytest.raises(InputError, match=r"sparsity must be in \[0, 1\)"):
+        prune_count(bad, 10)
+
+
+def test_equal_scores_prune_lowest_index_first():
+    """With all scores equal, the groups with the lowest flat indices are pruned (stable tie rule)."""
+    mask = select_mask(np.ones(6), (2, 3), "fine", 0.5)
+    assert mask.tolist() == [[False, False, False], [True, True, True]]
+
+
+def test_fine_selection_prunes_exactly_the_smallest():
+    """Fine-grained selection removes exactly round(s*n) weights, the lowest scores."""
+    rng = np.random.default_rng(0)
+    scores = rng.random(200)
+    mask = select_mask(scores, (10, 20), "fine", 0.37)
+    assert np.count_nonzero(~mask) == 74
+    assert scores[~mask.ravel()].max() < scores[mask.ravel()].min()
+
+
+def test_selection_is_monotone():
+    """An existing mask's pruned weights stay pruned even when their new scores are the highest."""
+    scores = np.arange(12, dtype=float)
+    old = np.ones((3, 4), dtype=bool)
+    old[2, 3] = False  # the highest-scoring weight was pruned earlier
+    mask = select_mask(scores, (3, 4), "fine", 0.5, keep_mask=old)
+    assert not mask[2, 3]
+    assert np.count_nonzero(~mask) == 6
+    assert np.all(mask <= old)
+
+
+def test_monotone_keeps_more_than_target_when_already_pruned():
+    """If earlier steps pruned more than the new target, nothing is un-pruned (measured > target)."""
+    old = np.zeros((2, 2), dtype=bool)
+    old[0, 0] = True
+    mask = select_mask(np.ones(4), (2, 2), "fine", 0.25, keep_mask=old)
+    assert np.array_equal(mask, old)
+
+
+def test_group_shapes_for_conv_and_linear():
+    """Vector = one kernel row (kw weights) in conv, 1xB blocks in linear; kernel = kh*kw; channel = a row."""
+    conv = (4, 3, 3, 5)
+    assert set(grouping(conv, "vector").group_sizes) == {5}
+    assert grouping(conv, "vector").groups == 4 * 3 * 3
+    assert set(grouping(conv, "kernel").group_sizes) == {15}
+    assert set(grouping(conv, "channel").group_sizes) == {45}
+    linear = grouping((2, 10), "vector", block=4)
+    assert linear.group_sizes.tolist() == [4, 4, 2, 4, 4, 2]
+    assert linear.group_index[0].tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+
+
+def test_kernel_granularity_rejects_linear_weights():
+    """Kernel granularity on a (out, in) weight raises InputError naming the shape."""
+    with pytest.raises(InputError, match=r"kernel granularity needs a conv2d weight .* \(got shape \(3, 4\)\)"):
+        grouping((3, 4), "kernel")
+
+
+@pytest.mark.parametrize("granularity", ["vector", "kernel", "channel"])
+def test_group_selection_prunes_whole_groups_exactly(granularity):
+    """Structured selection removes exactly round(s*groups) whole groups of a conv weight."""
+    shape = (6, 4, 3, 3)
+    groups = grouping(shape, granularity)
+    rng = np.random.default_rng(5)
+    mask = select_mask(rng.random(groups.groups), shape, granularity, 0.6)
+    kept_per_group = np.bincount(groups.group_index.ravel(), mask.ravel(), groups.groups)
+    assert set(np.unique(kept_per_group)) <= {0, groups.group_sizes[0]}
+    assert np.count_nonzero(kept_per_group == 0) == prune_count(0.6, groups.groups)
+
+
+def test_nm_keeps_n_best_of_every_group_along_reduction_axis():
+    """2:4 keeps the two largest of each 4 consecutive inputs; ties drop the lower index."""
+    scores = np.array([[1, 4, 3, 2, 5, 5, 5, 5]], dtype=float)
+    assert select_nm(scores, 2, 4).astype(int).tolist() == [[0, 1, 1, 0, 0, 0, 1, 1]]
+
+
+def test_nm_on_conv_uses_flattened_in_kh_kw_and_tail_group():
+    """For conv the groups run over in*kh*kw in C order; a 9-long row keeps 2+2+1 under 2:4."""
+    rng = np.random.default_rng(2)
+    scores = rng.random((5, 1, 3, 3))
+    mask = select_nm(scores, 2, 4)
+    assert np.count_nonzero(~mask) == nm_prune_count(scores.shape, 2, 4) == 5 * 4
+    assert nm_compliance(mask, 2, 4).compliant
+    assert mask.reshape(5, 9).sum(axis=1).tolist() == [5] * 5
+
+
+def test_nm_is_monotone_and_rejects_bad_patterns():
+    """N:M respects an existing mask (may keep fewer than N) and rejects N >= M."""
+    old = np.ones((1, 4), dtype=bool)
+    old[0, 3] = False
+    mask = select_nm(np.array([[1.0, 2.0, 0.5, 9.0]]), 2, 4, keep_mask=old)
+    assert mask.tolist() == [[True, True, False, False]]
+    with pytest.raises(InputError, match=r"1 <= N < M \(got 4:4\)"):
+        select_nm(np.ones((1, 4)), 4, 4)
+
+
+def test_global_selection_counts_across_layers_with_layer_order_ties():
+    """Global fine-grained selection removes round(s*total) weights overall; ties go to the earlier layer."""
+    masks = select_global([np.ones((2, 2)), np.ones((2, 3))], 0.5)
+    assert sum(np.count_nonzero(~m) for m in masks) == 5
+    assert not masks[0].any() and np.count_nonzero(~masks[1]) == 1
+
+
+def test_select_groups_rejects_non_finite_scores():
+    """NaN scores raise InputError rather than silently sorting."""
+    with pytest.raises(InputError, match="scores must be finite"):
+        select_groups(np.array([1.0, np.nan]), 1)
+
+
+def test_nm_for_sparsity_picks_smallest_m():
+    """0.5 -> 2:4, 0.75 -> 1:4, 0.7 -> 3:10, 0.9 -> 1:10; 0.33 has no exact pattern."""
+    assert nm_for_sparsity(0.5) == (2, 4)
+    assert nm_for_sparsity(0.75) == (1, 4)
+    assert nm_for_sparsity(0.7) == (3, 10)
+    assert nm_for_sparsity(0.9) == (1, 10)
+    with pytest.raises(InputError, match="no N:M pattern"):
+        nm_for_sparsity(0.33)
