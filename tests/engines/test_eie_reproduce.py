@@ -1,0 +1,73 @@
+"""EIE paper reproduction: quick mode on two layers (fast) and the full run against the paper (slow)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from energysim.reproduce.eie import reproduce
+
+COLUMNS = ("model", "paper", "ratio", "tolerance", "ok")
+
+KNOWN_MISMATCHES = {
+    # Table III densities give less work than the paper's theoretical time for these two layers:
+    # Alex-8 has 1000/64 < 16 rows per PE, so no padding is possible, yet the paper's theoretical
+    # time is 1.19x the no-padding work; VGG-6's uniform-random padding (1.56x) is below the 1.91x
+    # implied by the paper. See docs/engines/eie.md.
+    ("EIE Table IV", "Alex-8", "actual"),
+    ("EIE Table IV", "Alex-8", "theoretical"),
+    ("EIE Table IV", "VGG-6", "actual"),
+    ("EIE Table IV", "VGG-6", "theoretical"),
+    # Slot freed when a PE starts an activation: depth 1 leaves ~26 % idle, not ~half (the
+    # slot-held-until-finish reading gives ~55 %, reported alongside).
+    ("EIE queue-depth sweep", "start", "idle share at depth 1: 'around half'"),
+    # 256 vs 64 PEs on FC7: 3.75x modelled vs 3.25x quoted (the quote itself does not reconcile
+    # with Table V's 5.2x at 1.5x clock).
+    ("EIE PE-count sweep", "Alex-7", "throughput 256 PEs / 64 PEs"),
+    # Line reads happen every ~5.1 cycles (each processed column starts a new 64-bit line), not
+    # every 8 cycles as the derivation of the per-read cost assumes from the paper's text.
+    ("EIE power and energy", "per-PE power, SpmatRead (mW)"),
+    ("EIE power and energy", "per-PE power, total (mW)"),
+    ("EIE power and energy", "energy per AlexNet FC7 frame (uJ)"),
+}
+"""Rows that miss their tolerance, each for a reason stated in the docs; the slow test pins this set."""
+
+
+SECTION_PREFIXES = ("EIE Table IV", "EIE load imbalance", "EIE work inflation", "EIE queue-depth sweep",
+                    "EIE PE-count sweep", "EIE power and energy")
+
+
+def _failures(sections):
+    """(section prefix, *row keys) of every row whose ok is False (sweep depth / PE count left out)."""
+    failed = set()
+    for title, frame in sections:
+        prefix = next(p for p in SECTION_PREFIXES if title.startswith(p))
+        keys = [c for c in frame.columns if c not in COLUMNS and c not in ("depth", "n_pe")]
+        for _, row in frame.iterrows():
+            if row["ok"] is False:
+                failed.add((prefix, *(str(row[k]) for k in keys)))
+    return failed
+
+
+def test_quick_mode_sections_and_key_figures():
+    """Quick mode returns six titled sections with model/paper/ratio/tolerance/ok, Alex-7 and NT-We latency in 15 %."""
+    sections = reproduce(quick=True)
+    assert len(sections) == 6
+    for title, frame in sections:
+        assert title.startswith("EIE")
+        assert all(column in frame.columns for column in COLUMNS)
+    table4 = sections[0][1]
+    actual = table4[table4["quantity"] == "actual"].set_index("layer")
+    assert bool(actual.loc["Alex-7", "ok"]) and bool(actual.loc["NT-We", "ok"])
+    imbalance = sections[1][1].set_index("layer")
+    assert imbalance.loc["worst layer", "model"] == "NT-We"
+    for _, row in table4.iterrows():
+        assert math.isclose(row["ratio"], row["model"] / row["paper"])
+
+
+@pytest.mark.slow
+def test_full_reproduction_meets_tolerances_except_known_mismatches():
+    """The full reproduction misses its fixed tolerances on exactly the documented rows, and meets all others."""
+    sections = reproduce(quick=False)
+    assert _failures(sections) == KNOWN_MISMATCHES
