@@ -349,10 +349,16 @@ class EieEngine:
         regfile = cfg.activation_regfile_entries
         entries, real, starts = csc.segment_counts(regfile)
         passes = entries.shape[0]
-        work_table = np.maximum(entries, 1).astype(np.int32)  # (P, K, N)
+        # A zero column K stands for "no activation" in padded lane blocks.
+        pad = ((0, 0), (0, 1), (0, 0))
+        entries_table = np.pad(entries, pad).astype(np.int32)              # (P, K+1, N)
+        work_table = np.pad(np.maximum(entries, 1), pad).astype(np.int32)
+        starts_table = np.pad(starts, pad).astype(np.int32)
+        column_entries = entries.sum(axis=2)                              # (P, K)
+        column_real = real.sum(axis=2)
         columns = inputs.shape[1]
         active = [np.flatnonzero(inputs[:, c]) for c in range(columns)]
-        # lanes: (column, pass), sorted by activations, longest first
+        # Lanes: (input column, row pass), sorted by activations, longest first.
         lane_column = np.repeat(np.arange(columns), passes)
         lane_pass = np.tile(np.arange(passes), columns)
         lane_length = np.array([active[c].size for c in lane_column], dtype=np.int64)
@@ -362,11 +368,16 @@ class EieEngine:
         n_lanes = lane_length.size
         cycles_lane = np.zeros(n_lanes, dtype=np.int64)
         queue_full = np.zeros(n_lanes, dtype=np.int64)
-        entries_lane = np.zeros(n_lanes, dtype=np.int64)
-        real_lane = np.zeros(n_lanes, dtype=np.int64)
-        busy_pe = np.zeros(n_pe, dtype=np.int64)
+        entries_lane = np.array([column_entries[lane_pass[i], active[lane_column[i]]].sum() for i in range(n_lanes)],
+                                dtype=np.int64)
+        real_lane = np.array([column_real[lane_pass[i], active[lane_column[i]]].sum() for i in range(n_lanes)],
+                             dtype=np.int64)
+        # Busy cycles per PE: how often each (pass, column) is processed, times its work.
+        uses = np.zeros((passes, k), dtype=np.int64)
+        for i in range(n_lanes):
+            uses[lane_pass[i], active[lane_column[i]]] += 1
+        busy_pe = np.einsum("pk,pkn->n", uses, np.maximum(entries, 1))
         line_reads = 0
-        line_shift = cfg.entries_per_line
         lo = 0
         while lo < n_lanes and lane_length[lo] > 0:
             steps = int(lane_length[lo])
@@ -374,24 +385,16 @@ class EieEngine:
             hi = lo
             while hi < n_lanes and hi - lo < width and lane_length[hi] > 0:
                 hi += 1
-            index = np.zeros((hi - lo, steps), dtype=np.int64)
-            valid = np.zeros((hi - lo, steps), dtype=bool)
+            index = np.full((steps, hi - lo), k, dtype=np.int64)              # (A, L)
             for i, lane in enumerate(range(lo, hi)):
                 idx = active[lane_column[lane]]
-                index[i, : idx.size] = idx
-                valid[i, : idx.size] = True
-            p = lane_pass[lo:hi, None]
-            seg_entries = entries[p, index] * valid[:, :, None]      # (L, A, N)
-            seg_real = real[p, index] * valid[:, :, None]
-            work = work_table[p, index] * valid[:, :, None]
-            timing = run_lanes(np.ascontiguousarray(work.transpose(1, 0, 2)), lane_length[lo:hi], cfg.queue_depth,
-                               slot_freed_at=cfg.queue_slot_freed_at)
+                index[: idx.size, i] = idx
+            p = lane_pass[None, lo:hi]
+            work = work_table[p, index]                                        # (A, L, N)
+            timing = run_lanes(work, lane_length[lo:hi], cfg.queue_depth, slot_freed_at=cfg.queue_slot_freed_at)
             cycles_lane[lo:hi] = timing.cycles_lane
             queue_full[lo:hi] = timing.cycles_queue_full
-            entries_lane[lo:hi] = seg_entries.sum(axis=(1, 2))
-            real_lane[lo:hi] = seg_real.sum(axis=(1, 2))
-            busy_pe += work.sum(axis=(0, 1))
-            line_reads += _line_reads(starts[p, index], seg_entries, line_shift)
+            line_reads += _line_reads(starts_table[p, index], entries_table[p, index], cfg.entries_per_line)
             lo = hi
 
         ran = lane_length > 0
@@ -496,21 +499,21 @@ def _line_reads(first_address: np.ndarray, n_entries: np.ndarray, entries_per_li
     Parameters
     ----------
     first_address
-        ``(L, A, N)`` address (entries, per PE) of each processed segment's first entry.
+        ``(A, L, N)`` address (entries, per PE) of each processed segment's first entry.
     n_entries
-        ``(L, A, N)`` entries of each segment (0: nothing read).
+        ``(A, L, N)`` entries of each segment (0: nothing read).
     entries_per_line
         Entries per SRAM line.
 
     A segment reads the lines from its first to its last entry, except its first
     line when that line is the last one read for the previous non-empty segment
-    of the same lane and PE (held in the line buffer).
+    of the same lane and PE (held in the line buffer). Addresses grow along a
+    lane, so the held line is the running maximum of the segments' last lines.
     """
     nonempty = n_entries > 0
     first_line = first_address // entries_per_line
     last_line = np.where(nonempty, (first_address + n_entries - 1) // entries_per_line, -1)
-    held = np.maximum.accumulate(last_line, axis=1)
-    previous = np.full_like(held, -1)
-    previous[:, 1:] = held[:, :-1]
-    lines = (last_line - first_line + 1) - (first_line == previous)
-    return int(np.where(nonempty, lines, 0).sum())
+    lines = np.where(nonempty, last_line - first_line + 1, 0).sum(dtype=np.int64)
+    held = np.maximum.accumulate(last_line, axis=0)
+    reused = nonempty[1:] & (first_line[1:] == held[:-1])
+    return int(lines - np.count_nonzero(reused))
