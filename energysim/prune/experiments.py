@@ -28,7 +28,7 @@ from energysim.prune.models import Model, build_model
 from energysim.prune.pruner import PruneRequest, prunable_layers
 from energysim.prune.registry import CRITERIA, CRITERION_GRANULARITIES
 from energysim.prune.schedules import run_schedule
-from energysim.prune.training import DEFAULT_TRAINING, progress_bar, train
+from energysim.prune.training import DEFAULT_TRAINING, progress_bar, single_threaded_blas, train
 
 TABLE_SPARSITIES = (0.5, 0.7, 0.9)
 """Target sparsities of the closing-note table."""
@@ -118,7 +118,7 @@ def accuracy_table(
     data = data or load_digits_dataset()
     rows = []
     total = len(models) * len(granularities) * len(criteria) * len(sparsities)
-    with progress_bar(total, "prune table", progress) as bar:
+    with single_threaded_blas(), progress_bar(total, "prune table", progress) as bar:
         for model_name in models:
             dense = build_model(model_name, seed)
             config = DEFAULT_TRAINING[model_name]

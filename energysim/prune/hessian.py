@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from energysim.prune.models import Model
-from energysim.prune.training import softmax
+from energysim.prune.training import single_threaded_blas, softmax
 
 
 def diagonal_hessian(model: Model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, np.ndarray]:
@@ -39,6 +39,12 @@ def diagonal_hessian(model: Model, x: np.ndarray, y: np.ndarray, batch_size: int
     """
     del y  # the Gauss-Newton diagonal of softmax cross-entropy does not depend on the labels
     total: dict[str, np.ndarray] = {name: np.zeros_like(value) for name, value in model.parameters().items()}
+    with single_threaded_blas():
+        _accumulate(model, x, batch_size, total)
+    return {name: value / len(x) for name, value in total.items()}
+
+
+def _accumulate(model: Model, x: np.ndarray, batch_size: int, total: dict[str, np.ndarray]) -> None:
     for start in range(0, len(x), batch_size):
         probs = softmax(model.forward(x[start : start + batch_size], training=False))
         root = np.sqrt(probs)
@@ -48,4 +54,3 @@ def diagonal_hessian(model: Model, x: np.ndarray, y: np.ndarray, batch_size: int
             model.backward(direction, square_per_sample=True)
             for name, value in model.gradients().items():
                 total[name] += value
-    return {name: value / len(x) for name, value in total.items()}

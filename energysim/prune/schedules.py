@@ -32,7 +32,7 @@ from energysim.errors import InputError
 from energysim.prune.data import Dataset
 from energysim.prune.models import Model
 from energysim.prune.pruner import PruneReport, PruneRequest, prune_model
-from energysim.prune.training import TrainConfig, train
+from energysim.prune.training import TrainConfig, single_threaded_blas, train
 
 SCHEDULES = ("one_shot", "iterative", "gradual")
 """Schedule names."""
@@ -149,6 +149,11 @@ def run_schedule(
         raise InputError(f"finetune_epochs must be >= 0 (got {finetune_epochs})")
     if steps < 1:
         raise InputError(f"steps must be >= 1 (got {steps})")
+    with single_threaded_blas():
+        return _run_schedule(model, request, data, schedule, finetune_epochs, steps, calibration_samples, slimming_epochs, progress)
+
+
+def _run_schedule(model, request, data, schedule, finetune_epochs, steps, calibration_samples, slimming_epochs, progress):
     calibration = data.calibration(calibration_samples, seed=request.seed)
     accuracy_dense = model.accuracy(data.x_test, data.y_test)
     if request.criterion == "slimming":

@@ -18,7 +18,7 @@ from energysim.prune.data import Dataset
 from energysim.prune.granularity import check_sparsity
 from energysim.prune.models import Model
 from energysim.prune.pruner import PruneRequest, prune_model, prunable_layers
-from energysim.prune.training import progress_bar
+from energysim.prune.training import progress_bar, single_threaded_blas
 
 DEFAULT_SENSITIVITY_SPARSITIES = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Sparsities of the default scan."""
@@ -66,7 +66,7 @@ def sensitivity_scan(
     calibration = data.calibration(calibration_samples)
     rows = []
     layers = prunable_layers(model, granularity)
-    with progress_bar(len(layers) * len(sparsities), "sensitivity", progress) as bar:
+    with single_threaded_blas(), progress_bar(len(layers) * len(sparsities), "sensitivity", progress) as bar:
         for layer in layers:
             for sparsity in sparsities:
                 trial = model.copy()

@@ -10,6 +10,7 @@ optimiser's moments hold (their gradients are zeroed too).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,6 +19,21 @@ import numpy as np
 
 from energysim.errors import InputError
 from energysim.prune.models import Model
+
+
+def single_threaded_blas():
+    """Context manager limiting BLAS to one thread (via threadpoolctl, a scikit-learn dependency).
+
+    The matrices here are tiny (batch 32 x a few hundred), so threads only add
+    synchronisation; on a loaded 2-core machine multi-threaded OpenBLAS was
+    measured 20x slower. One thread also makes results independent of the
+    machine's core count (summation order).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -186,7 +202,7 @@ def train(
     params = model.parameters()
     step = 0
     batches = -(-len(x) // config.batch_size)
-    with progress_bar(config.epochs * batches, f"train {model.name}", progress) as bar:
+    with single_threaded_blas(), progress_bar(config.epochs * batches, f"train {model.name}", progress) as bar:
         for _ in range(config.epochs):
             order = rng.permutation(len(x))
             epoch_loss = 0.0

@@ -1,0 +1,88 @@
+"""The CLI sub-commands and the accuracy-table experiment."""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import numpy as np
+import pytest
+
+from energysim.cli import main
+from energysim.errors import InputError
+from energysim.prune import commands
+from energysim.prune.experiments import accuracy_table
+from energysim.workloads import load_workload
+
+
+def _run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    return main(argv, out=out, err=err), out.getvalue(), err.getvalue()
+
+
+def test_register_adds_the_four_subcommands():
+    """register() adds train, prune, sensitivity and prune-table, each with a handler."""
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    commands.register(sub)
+    for argv in (["train", "--out", "x"], ["prune", "--out", "x"], ["sensitivity"], ["prune-table"]):
+        assert callable(parser.parse_args(argv).handler)
+
+
+def test_train_then_prune_writes_a_loadable_workload(tmp_path):
+    """energysim train + prune (2:4, magnitude) write a model and a workload whose masks are 2:4."""
+    code, out, err = _run(["train", "--model", "mlp", "--epochs", "5", "--out", str(tmp_path / "m"), "--quiet"])
+    assert code == 0, err
+    assert "test accuracy" in out
+    code, out, err = _run(
+        ["prune", "--model-dir", str(tmp_path / "m"), "--granularity", "nm", "--criterion", "magnitude",
+         "--finetune-epochs", "1", "--out", str(tmp_path / "wl"), "--quiet"]
+    )
+    assert code == 0, err
+    assert "measured 0.500" in out
+    workload = load_workload(tmp_path / "wl" / "workload.toml")
+    mask = workload.layer_tensors("fc1").mask
+    assert np.all(mask.reshape(mask.shape[0], -1, 4).sum(axis=2) == 2)
+
+
+def test_bad_sparsity_exits_2_with_one_line(tmp_path):
+    """A sparsity of 1.2 gives exit code 2 and the one-line InputError message."""
+    code, out, err = _run(["prune", "--model", "mlp", "--sparsity", "1.2", "--out", str(tmp_path), "--quiet"])
+    assert code == 2
+    assert err.strip() == "energysim: sparsity must be in [0, 1) (got 1.2)"
+
+
+def test_sensitivity_command_writes_csv_and_png(tmp_path):
+    """energysim sensitivity prints the per-layer table and writes the CSV and PNG it was asked for."""
+    code, out, err = _run(
+        ["sensitivity", "--model", "mlp", "--sparsities", "0.5,0.9", "--csv", str(tmp_path / "s.csv"),
+         "--png", str(tmp_path / "s.png"), "--quiet"]
+    )
+    assert code == 0, err
+    assert "fc1" in out and (tmp_path / "s.csv").exists() and (tmp_path / "s.png").exists()
+
+
+def test_parse_nm_rejects_malformed_patterns():
+    """--nm must look like N:M with N < M."""
+    assert commands.parse_nm("1:8") == (1, 8)
+    with pytest.raises(InputError, match="N:M pattern must look like 2:4"):
+        commands.parse_nm("2-4")
+
+
+def test_accuracy_table_marks_not_applicable_and_reports_time(digits):
+    """The table has a row per grid cell, n/a rows carry a reason, and applicable rows have accuracies."""
+    table = accuracy_table(
+        models=("mlp",), sparsities=(0.5,), granularities=("fine", "kernel", "channel"),
+        criteria=("magnitude", "l1", "slimming"), finetune_epochs=1, data=digits,
+    )
+    rows = table.rows.set_index(["granularity", "criterion"])
+    assert len(rows) == 9
+    assert rows.loc[("kernel", "l1"), "note"] == "mlp has no layer for kernel"
+    assert rows.loc[("channel", "slimming"), "note"] == "mlp has no batch norm"
+    assert rows.loc[("fine", "l1"), "note"] == "l1 does not score fine groups"
+    assert np.isnan(rows.loc[("fine", "l1"), "accuracy_pruned"])
+    assert rows.loc[("fine", "magnitude"), "measured_sparsity"] == pytest.approx(0.5, abs=1e-3)
+    assert rows.loc[("channel", "l1"), "accuracy_finetuned"] > 0.9
+    assert table.wall_time_s > 0
+    text = table.markdown()
+    assert "| fine | magnitude |" in text and "n/a" in text and "wall time" in text
