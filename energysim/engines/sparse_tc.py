@@ -74,6 +74,9 @@ class SparseTensorCoreConfig(BaseModel):
     smem_latency_cycles: int = Field(ge=0, description="Shared-memory latency, cycles.")
     kernel_efficiency: float = Field(default=1.0, gt=0.0, le=1.0,
                                      description="Sustained / peak mma issue rate of library kernels (calibrated figure).")
+    sparse_kernel_efficiency: float | None = Field(
+        default=None, gt=0.0, le=1.0,
+        description="Efficiency of the 2:4 kernels for the calibrated figure (None: kernel_efficiency).")
     timing: Literal["hardware_bound", "library_calibrated"] = Field(
         default="hardware_bound", description="Figure carried by LayerResult.cycles (the other goes to stats).")
     board_power_w: float | None = Field(default=None, gt=0.0, description="Board power limit, W (for reports).")
@@ -300,8 +303,11 @@ class SparseTensorCoreEngine:
             unique_inputs = shape.k * shape.n
         problem = GemmProblem(m=shape.m, n=shape.n, k=shape.k, mma=mma, input_unique_elements=unique_inputs)
         gpu = self.gpu_spec(dtype)
-        efficiency = 1.0 if timing == "hardware_bound" else self.config.kernel_efficiency
-        other_efficiency = self.config.kernel_efficiency if timing == "hardware_bound" else 1.0
+        library = self.config.kernel_efficiency
+        if sparse and self.config.sparse_kernel_efficiency is not None:
+            library = self.config.sparse_kernel_efficiency
+        efficiency = 1.0 if timing == "hardware_bound" else library
+        other_efficiency = library if timing == "hardware_bound" else 1.0
         plan = choose_schedule(problem, gpu, efficiency, self.config.tile_m, self.config.tile_n, self.config.tile_k)
         other = schedule(problem, gpu, plan.tile, other_efficiency, plan.group_rows)
 

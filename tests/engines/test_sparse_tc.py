@@ -232,3 +232,17 @@ def test_tile_that_does_not_fit_is_refused():
     e = engine_with(tile_m=256, tile_n=256, tile_k=256, pipeline_stages=5)
     with pytest.raises(UnsupportedError, match="must fit in 167936 B of shared memory"):
         e.simulate(GemmLayer(name="g", m=512, n=512, k=512))
+
+
+def test_sparse_kernel_efficiency_only_changes_sparse_calibrated_figure():
+    """sparse_kernel_efficiency slows the 2:4 calibrated figure and leaves dense and the hardware bound alone."""
+    layer = GemmLayer(name="big", m=4096, n=4096, k=4096)
+    base, slow = engine_with(), engine_with(sparse_kernel_efficiency=0.5)
+    for mode in ("dense", "sparse_2_4"):
+        a, b = base.simulate(layer, mode=mode).stats["figures"], slow.simulate(layer, mode=mode).stats["figures"]
+        assert a["hardware_bound"] == b["hardware_bound"]
+        if mode == "dense":
+            assert a["library_calibrated"] == b["library_calibrated"]
+        else:
+            assert b["library_calibrated"]["cycles_total"] > a["library_calibrated"]["cycles_total"]
+            assert b["library_calibrated"]["kernel_efficiency"] == 0.5

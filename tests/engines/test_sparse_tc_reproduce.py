@@ -1,7 +1,8 @@
 """`energysim reproduce a100`: every row that is a like-for-like check meets its tolerance, or is a declared miss.
 
 Declared misses (see docs/engines/sparse_tc.md, "What does not match"): the library-calibrated
-2:4 speed-ups of the two measured GEMMs (model ~1.8-1.9x vs measured 1.38x and 1.11x), and the
+2:4 speed-ups of the two measured GEMMs (model ~1.8-1.9x vs measured 1.38x and 1.11x), the
+4096^3 validation of the separately fitted 2:4 kernel efficiency (1.43x vs 1.11x), and the
 issue's expectation that the energy ratio stays below the speed-up on the large, small-K,
 bandwidth-bound and BERT FFN-up GEMMs (the model halves MAC energy while shared-memory bandwidth keeps the
 speed-up below 2). They are xfail(strict=True): if the model changes so that one passes, the
@@ -18,6 +19,7 @@ from energysim.reproduce.a100 import COLUMNS, reproduce
 KNOWN_MISSES = {
     "tut_3072x3072x10240 2:4 speed-up/library-calibrated",
     "cls57_4096cubed 2:4 speed-up/library-calibrated",
+    "cls57_4096cubed 2:4 speed-up/library-calibrated, 2:4 kernels fitted separately (efficiency 0.557)",
     "tut_3072x3072x10240 energy ratio dense/2:4 vs speed-up/hardware bound",
     "cls57_4096cubed energy ratio dense/2:4 vs speed-up/hardware bound",
     "small_k_4096x4096x64 energy ratio dense/2:4 vs speed-up/hardware bound",
@@ -47,7 +49,7 @@ def _rows():
 
 def test_sections_have_the_contract_columns(sections):
     """Every section is titled and has quantity, figure, model, published, ratio, tolerance, ok, source."""
-    assert len(sections) == 7
+    assert len(sections) == 8
     for title, frame in sections:
         assert title and list(frame.columns) == list(COLUMNS) and len(frame) > 0
 
