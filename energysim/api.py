@@ -43,6 +43,43 @@ def cost_table(name_or_path: str = "lecture-45nm", bits: int | None = None) -> p
     return operation_table(resolve_table(name_or_path), bits)
 
 
+def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.DataFrame:
+    """Energy per inference per layer for each workload (e.g. pruning patterns) on each hardware.
+
+    Columns: workload, hardware, engine, layer, macs, energy_pj, energy_uj, pj_per_mac, latency_s.
+    """
+    frames = []
+    for name in workloads:
+        wl = workload(name)
+        for hw_name in hardware_names:
+            run = simulate(hw_name, wl)
+            frame = run.summary[["layer", "engine", "macs", "energy_pj", "energy_uj", "latency_s"]].copy()
+            frame["pj_per_mac"] = frame["energy_pj"] / frame["macs"].where(frame["macs"] > 0)
+            frame.insert(0, "hardware", run.hardware)
+            frame.insert(0, "workload", wl.name)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def estimate(source: str | Path, hardware_names: list[str], dense: str | Path | None = None):
+    """Dense original vs pruned, per layer and in total; see :mod:`energysim.estimate`."""
+    from energysim.estimate import estimate as run_estimate, load_hardware_list, load_source
+
+    return run_estimate(load_source(source), load_hardware_list(hardware_names), load_source(dense) if dense else None)
+
+
+def compare(model: str = "mlp", patterns: list[str] | None = None, sparsities: list[float] | None = None,
+            criteria: list[str] | None = None, hardware_names: list[str] | None = None, out_dir: str | Path = "energysim-compare",
+            finetune_epochs: int = 2, jobs: int | None = None, scheduler: str | None = None) -> pd.DataFrame:
+    """Run (or resume) a pattern comparison sweep; returns the tidy compare table (see :mod:`energysim.sweep`)."""
+    from energysim.sweep import grid, run_sweep
+
+    points = grid(model, patterns or ["fine", "nm:2:4", "vector", "kernel", "channel"], sparsities or [0.5, 0.75, 0.9],
+                  criteria or ["magnitude", "l1"], finetune_epochs=finetune_epochs)
+    specs = hardware_names or ["lecture-array", "eie-64pe-lecture", "a100", "a100:sparse_2_4"]
+    return run_sweep(points, specs, out_dir, jobs=jobs, scheduler=scheduler, progress=False)
+
+
 def validate_file(name_or_path: str | Path) -> str:
     """Validate a hardware, workload or cost-table file; return a one-line description.
 

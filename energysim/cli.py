@@ -58,16 +58,72 @@ def _cmd_costs(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.costs.registry import resolve_table
     from energysim.hardware.hierarchy import load_hardware
 
-    if args.hw:
-        hardware = load_hardware(catalog.hwconfig_path(args.hw))
+    if args.workload:
+        from energysim.api import layer_cost_table
+
+        frame = layer_cost_table(args.workload, args.hw or ["lecture-array"])
+    elif args.hw:
+        if len(args.hw) != 1:
+            raise InputError("costs --hw takes one hardware config unless --workload is given")
+        hardware = load_hardware(catalog.hwconfig_path(args.hw[0]))
         frame = pd.DataFrame(hardware.cost_rows())
         frame = frame.rename(columns={"energy_pj": "Energy [pJ]"})
     else:
-        frame = operation_table(resolve_table(args.table), args.bits)
-        if args.format == "md" and not args.sources:
-            frame = frame.drop(columns=["Source"])
+        frame = operation_table(resolve_table(args.table), args.bits, args.reference)
+    if args.format in ("md", "tex") and not args.sources and "Source" in frame:
+        frame = frame.drop(columns=["Source"])
+    if args.format in ("md", "tex") and not args.sources and "source" in frame:
+        frame = frame.drop(columns=["source"])
     _print_table(frame, out, args.format)
     return 0
+
+
+def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
+    from energysim.estimate import estimate, load_hardware_list, load_source
+    from energysim.report.files import write_table
+
+    pruned = load_source(args.source)
+    dense = load_source(args.dense) if args.dense else None
+    result = estimate(pruned, load_hardware_list(args.hw), dense)
+    table = result.layers.copy()
+    out.write(f"# {pruned.name}: dense original vs pruned\n\n")
+    _print_table(table, out, "md")
+    totals = table[table["layer"] == "TOTAL"]
+    for row in totals.itertuples():
+        out.write(f"\n{row.hardware}: energy saving {row.energy_saving:.2f}x, speed-up {row.speedup:.2f}x, "
+                  f"storage saving {row.storage_saving:.2f}x")
+    out.write("\n\n")
+    if args.out:
+        folder = Path(args.out)
+        paths = [write_table(table, folder, "estimate", args.format), write_table(result.breakdown, folder, "breakdown", args.format)]
+        summary = pd.concat([run.summary.assign(variant=variant) for (_, variant), run in result.runs.items()], ignore_index=True)
+        energy = pd.concat([run.energy.assign(variant=variant) for (_, variant), run in result.runs.items()], ignore_index=True)
+        paths += [write_table(summary, folder, "summary", args.format), write_table(energy, folder, "energy", args.format)]
+        out.write("wrote " + ", ".join(str(p) for p in paths) + "\n")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    from energysim.sweep import grid, pareto_front, run_sweep
+
+    points = grid(args.model, _split(args.patterns), [float(x) for x in _split(args.sparsities)], _split(args.criteria),
+                  finetune_epochs=args.finetune_epochs, seed=args.seed)
+    frame = run_sweep(points, _split(args.hw), args.out, jobs=args.jobs, scheduler=args.scheduler,
+                      progress=None if not args.quiet else False)
+    shown = frame[["pattern", "criterion", "sparsity_target", "hardware", "status", "accuracy", "energy_uj",
+                   "latency_s", "energy_ratio_vs_dense", "latency_ratio_vs_dense"]].copy()
+    shown["status"] = shown["status"].str.slice(0, 40)
+    _print_table(shown, out, "md")
+    front = pareto_front(frame)
+    out.write(f"\nPareto front (accuracy vs energy), {len(front)} points; wrote {Path(args.out) / 'compare.csv'}\n")
+    return 0
+
+
+def _split(text: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise InputError(f"expected a comma-separated list (got {text!r})")
+    return items
 
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
@@ -129,11 +185,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     costs = sub.add_parser("costs", help="print a cost table or a hardware config's per-access costs")
     costs.add_argument("--table", default="lecture-45nm", help="built-in table name or .toml file (default lecture-45nm)")
-    costs.add_argument("--hw", help="print every level's and unit's cost of this hardware config instead")
+    costs.add_argument("--hw", action="append", help="per-access costs of this hardware config (with --workload: repeatable)")
+    costs.add_argument("--workload", action="append", help="per-layer energy per inference of this workload (repeatable)")
     costs.add_argument("--bits", type=int, help="price every entry at this width via the scaling rules")
-    costs.add_argument("--format", choices=("md", "csv", "json"), default="md")
-    costs.add_argument("--sources", action="store_true", help="include the Source column in Markdown")
+    costs.add_argument("--reference", help="express relative cost against component.action[.bits], e.g. float_add.op.32")
+    costs.add_argument("--format", choices=("md", "csv", "json", "tex"), default="md")
+    costs.add_argument("--sources", action="store_true", help="include the Source column in Markdown and LaTeX")
     costs.set_defaults(handler=_cmd_costs)
+
+    est = sub.add_parser("estimate", help="energy and latency of a pruned model next to its dense original")
+    est.add_argument("source", help="pruned workload (folder, .toml or bundled name) or model folder")
+    est.add_argument("--hw", action="append", required=True, help="hardware config (repeatable)")
+    est.add_argument("--dense", help="the dense original workload (default: the same geometry with every weight present)")
+    est.add_argument("--out", help="folder for estimate.*, breakdown.*, summary.* and energy.* tables")
+    est.add_argument("--format", choices=("csv", "json", "md"), default="csv")
+    est.set_defaults(handler=_cmd_estimate)
+
+    cmp_ = sub.add_parser("compare", help="sweep patterns x sparsities x criteria x hardware on a digits model")
+    cmp_.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    cmp_.add_argument("--patterns", default="fine,nm:2:4,vector,kernel,channel", help="comma-separated (nm:N:M for N:M)")
+    cmp_.add_argument("--sparsities", default="0.5,0.75,0.9", help="comma-separated fractions removed")
+    cmp_.add_argument("--criteria", default="magnitude,l1", help="comma-separated criteria (pairs that do not apply are skipped)")
+    cmp_.add_argument("--hw", default="lecture-array,eie-64pe-lecture,a100,a100:sparse_2_4",
+                      help="comma-separated hardware (NAME or NAME:MODE)")
+    cmp_.add_argument("--finetune-epochs", type=int, default=2)
+    cmp_.add_argument("--seed", type=int, default=0)
+    cmp_.add_argument("--jobs", type=int, help="local worker processes (default: CPU count)")
+    cmp_.add_argument("--scheduler", help="Dask distributed scheduler address, e.g. tcp://127.0.0.1:8786")
+    cmp_.add_argument("--out", default="energysim-compare", help="output folder (resumes a sweep already there)")
+    cmp_.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp_.set_defaults(handler=_cmd_compare)
 
     listing = sub.add_parser("list", help="list engines, cost tables, bundled hwconfigs or workloads")
     listing.add_argument("what", choices=("engines", "tables", "hwconfigs", "workloads"))

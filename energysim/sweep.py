@@ -96,8 +96,11 @@ def grid(model: str, patterns: list[str], sparsities: Iterable[float], criteria:
     Criterion-pattern pairs the pruning engine does not define (magnitude of a
     whole channel, say) are left out; a grid left with no pruned point is refused.
     """
+    from energysim.prune import build_model
+    from energysim.prune.pruner import prunable_layers
     from energysim.prune.registry import CRITERION_GRANULARITIES
 
+    network = build_model(model, seed=seed)
     points = [SweepPoint(model, "dense", "none", 0.0, 0, seed)]
     criteria = list(criteria)
     for criterion in criteria:
@@ -105,8 +108,8 @@ def grid(model: str, patterns: list[str], sparsities: Iterable[float], criteria:
             raise InputError(f"criterion must be one of {', '.join(CRITERION_GRANULARITIES)} (got {criterion!r})")
     for pattern in patterns:
         granularity, (n, m) = parse_pattern(pattern)
-        if granularity == "dense":
-            continue
+        if granularity == "dense" or not prunable_layers(network, granularity):
+            continue  # e.g. kernel pruning of an MLP: no layer to prune
         for criterion in criteria:
             if granularity not in CRITERION_GRANULARITIES[criterion]:
                 continue

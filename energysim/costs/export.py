@@ -8,7 +8,7 @@ from energysim.costs.table import CostTable
 from energysim.errors import InputError
 
 
-def operation_table(table: CostTable, bits: int | None = None) -> pd.DataFrame:
+def operation_table(table: CostTable, bits: int | None = None, reference: str | None = None) -> pd.DataFrame:
     """The table's entries with energy and cost relative to its reference entry.
 
     Parameters
@@ -18,6 +18,9 @@ def operation_table(table: CostTable, bits: int | None = None) -> pd.DataFrame:
     bits
         If given, every entry is priced at this width through the scaling rules
         (sources say which rule), and relative costs use the reference at this width.
+    reference
+        ``component.action`` or ``component.action.bits`` to express costs against
+        (default: the table's own reference, the 32-bit int add for the lecture).
 
     Returns
     -------
@@ -26,9 +29,16 @@ def operation_table(table: CostTable, bits: int | None = None) -> pd.DataFrame:
     """
     if bits is not None and bits <= 0:
         raise InputError(f"bits must be > 0 (got {bits})")
-    reference = table.reference_entry()
-    if bits is not None:
-        reference = table.lookup(reference.component, reference.action, bits)
+    if reference is None:
+        ref = table.reference_entry()
+        ref = table.lookup(ref.component, ref.action, bits) if bits is not None else ref
+    else:
+        parts = reference.split(".")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2].isdigit()):
+            raise InputError(f"reference must be component.action or component.action.bits (got {reference!r})")
+        ref_bits = int(parts[2]) if len(parts) == 3 else (bits or 32)
+        ref = table.lookup(parts[0], parts[1], ref_bits)
+    reference_entry = ref
     rows = []
     seen: set[tuple] = set()
     for entry in table.entries:
@@ -45,7 +55,7 @@ def operation_table(table: CostTable, bits: int | None = None) -> pd.DataFrame:
         rows.append({
             "Operation": label,
             "Energy [pJ]": priced.energy_pj,
-            "Relative Cost": priced.energy_pj / reference.energy_pj if reference.energy_pj else float("nan"),
+            "Relative Cost": priced.energy_pj / reference_entry.energy_pj if reference_entry.energy_pj else float("nan"),
             "Source": priced.source if bits is not None else entry.source,
         })
     return pd.DataFrame(rows)

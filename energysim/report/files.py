@@ -12,7 +12,7 @@ import pandas as pd
 
 from energysim.errors import InputError
 
-FORMATS = ("csv", "json", "md")
+FORMATS = ("csv", "json", "md", "tex")
 
 
 def _cell(value: object) -> str:
@@ -21,6 +21,8 @@ def _cell(value: object) -> str:
             return ""
         if value != 0 and (abs(value) >= 1e12 or abs(value) < 1e-3):
             return f"{value:.4g}"
+        if value.is_integer():
+            return f"{int(value):,}"
         return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4g}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
@@ -35,14 +37,35 @@ def to_markdown(frame: pd.DataFrame) -> str:
     return "\n".join([header, align, *rows])
 
 
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def to_latex(frame: pd.DataFrame) -> str:
+    """A LaTeX ``tabular`` (booktabs rules) of a DataFrame, numbers right-aligned, text escaped."""
+    spec = "".join("r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame.columns)
+    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
+             " & ".join(_latex_escape(str(c)) for c in frame.columns) + r" \\", "\\midrule"]
+    for row in frame.itertuples(index=False, name=None):
+        lines.append(" & ".join(_latex_escape(_cell(v).replace("\\|", "|")) for v in row) + r" \\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines)
+
+
 def render(frame: pd.DataFrame, fmt: str) -> str:
-    """Render a DataFrame as ``csv``, ``json`` (records) or ``md`` text."""
+    """Render a DataFrame as ``csv``, ``json`` (records), ``md`` or ``tex`` (LaTeX tabular) text."""
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=2) + "\n"
     if fmt == "md":
         return to_markdown(frame) + "\n"
+    if fmt == "tex":
+        return to_latex(frame) + "\n"
     raise InputError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")
 
 

@@ -1,0 +1,150 @@
+"""Compare sweeps, estimates and the demo: rows per point and hardware, resume, refusals, lessons."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from energysim.catalog import workload_path
+from energysim.cli import main
+from energysim.errors import InputError
+from energysim.estimate import densified, estimate, load_hardware_list
+from energysim.sweep import COMPARE_COLUMNS, SweepPoint, grid, pareto_front, run_sweep
+from energysim.workloads.workload import load_workload
+
+HW = ("lecture-array", "eie-64pe-lecture", "a100:sparse_2_4")
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A small sweep: dense, fine 50 %, 2:4 and channel 50 % of the MLP on three hardware specs."""
+    out = tmp_path_factory.mktemp("sweep")
+    points = grid("mlp", ["fine", "nm:2:4", "channel"], [0.5], ["magnitude", "l1"], finetune_epochs=0)
+    return out, points, run_sweep(points, HW, out, jobs=1, progress=False)
+
+
+def test_grid_skips_pairs_that_do_not_apply():
+    """Magnitude is not a channel criterion, L1 is not an element criterion, kernel pruning has no MLP layer."""
+    points = grid("mlp", ["fine", "kernel", "channel"], [0.5], ["magnitude", "l1"])
+    assert {(p.pattern, p.criterion) for p in points} == {("dense", "none"), ("fine", "magnitude"), ("channel", "l1")}
+    with pytest.raises(InputError, match="criterion must be one of"):
+        grid("mlp", ["fine"], [0.5], ["biggest"])
+    with pytest.raises(InputError, match="nm:N:M"):
+        grid("mlp", ["nm:2"], [0.5], ["magnitude"])
+
+
+def test_sweep_rows_and_columns(sweep):
+    """One row per point and hardware, with the documented columns, written to compare.csv."""
+    out, points, frame = sweep
+    assert list(frame.columns) == list(COMPARE_COLUMNS)
+    assert len(frame) == len(points) * len(HW)
+    assert pd.read_csv(out / "compare.csv").shape == frame.shape
+
+
+def test_sweep_shows_the_lectures_lessons(sweep):
+    """Dense array: fine pruning saves nothing, channel pruning saves; EIE saves on fine; 2:4 core refuses non-2:4."""
+    _, _, frame = sweep
+    ok = frame[frame["status"] == "ok"].set_index(["pattern", "hardware"])
+    assert ok.loc[("fine", "lecture-array"), "energy_ratio_vs_dense"] == pytest.approx(1.0)
+    assert ok.loc[("channel", "lecture-array"), "energy_ratio_vs_dense"] < 0.6
+    assert ok.loc[("fine", "eie-64pe-lecture"), "energy_ratio_vs_dense"] < 0.9
+    assert 0.5 <= ok.loc[("nm:2:4", "a100:sparse_2_4"), "latency_ratio_vs_dense"] < 1.0
+    refused = frame[(frame["pattern"] == "fine") & (frame["hardware"] == "a100:sparse_2_4")]
+    assert refused["status"].iloc[0].startswith("unsupported: ") and "2:4" in refused["status"].iloc[0]
+
+
+def test_sweep_resumes_from_journal(sweep, monkeypatch):
+    """A second run over the same folder runs no point again and returns the same table."""
+    out, points, frame = sweep
+    import energysim.sweep as module
+
+    def refuse(*_, **__):
+        raise AssertionError("a finished point ran again")
+
+    monkeypatch.setattr(module, "run_point", refuse)
+    again = run_sweep(points, HW, out, jobs=1, progress=False)
+    pd.testing.assert_frame_equal(again, frame)
+    assert len((out / "points.jsonl").read_text().splitlines()) == len(points)
+
+
+def test_interrupted_journal_line_is_rerun(tmp_path):
+    """A journal whose last line was cut mid-write resumes: the cut point is run again, the others are not."""
+    points = grid("mlp", ["fine"], [0.5], ["magnitude"], finetune_epochs=0)
+    run_sweep(points, ("lecture-array",), tmp_path, jobs=1, progress=False)
+    journal = tmp_path / "points.jsonl"
+    lines = journal.read_text().splitlines()
+    journal.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])
+    frame = run_sweep(points, ("lecture-array",), tmp_path, jobs=1, progress=False)
+    assert len(frame) == 2 and (frame["status"] == "ok").all()
+
+
+def test_pareto_front_is_non_dominated(sweep):
+    """No point on the front is beaten in both accuracy and energy by another point of its hardware."""
+    _, _, frame = sweep
+    front = pareto_front(frame)
+    assert len(front) >= len(HW) - 1
+    ok = frame[frame["status"] == "ok"]
+    for _, row in front.iterrows():
+        same = ok[ok["hardware"] == row["hardware"]]
+        assert not ((same["accuracy"] > row["accuracy"]) & (same["energy_pj"] < row["energy_pj"])).any()
+
+
+def test_point_key_is_stable():
+    """A point's key depends only on its settings."""
+    a = SweepPoint("mlp", "fine", "magnitude", 0.5, 2)
+    assert a.key == SweepPoint("mlp", "fine", "magnitude", 0.5, 2).key != SweepPoint("mlp", "fine", "magnitude", 0.6, 2).key
+
+
+def test_estimate_dense_vs_pruned():
+    """On Han et al.'s LeNet densities EIE saves energy and the dense array saves nothing."""
+    pruned = load_workload(workload_path("lenet-300-100-han2015"))
+    result = estimate(pruned, load_hardware_list(["lecture-array", "eie-64pe-lecture"]))
+    totals = result.layers[result.layers["layer"] == "TOTAL"].set_index("hardware")
+    assert totals.loc["lecture-array", "energy_saving"] == pytest.approx(1.0)
+    assert totals.loc["eie-64pe-lecture", "energy_saving"] > 2.0
+    assert set(result.breakdown["variant"]) == {"dense", "pruned"}
+
+
+def test_densified_keeps_geometry_and_activation_density():
+    """The default dense original has every weight present and the pruned workload's activation densities."""
+    pruned = load_workload(workload_path("alexnet-han2015"))
+    dense = densified(pruned)
+    assert [l.name for l in dense.layers] == [l.name for l in pruned.layers]
+    assert all(l.weight_density == 1.0 for l in dense.layers)
+    assert [l.activation_density for l in dense.layers] == [l.activation_density for l in pruned.layers]
+
+
+def test_compare_cli_and_demo(tmp_path):
+    """`energysim compare` and `energysim demo --quick` run end to end and write compare.csv."""
+    out = io.StringIO()
+    code = main(["compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude",
+                 "--hw", "lecture-array", "--finetune-epochs", "0", "--jobs", "1", "--out", str(tmp_path / "c"), "--quiet"], out=out)
+    assert code == 0 and (tmp_path / "c" / "compare.csv").is_file()
+    out = io.StringIO()
+    assert main(["demo", "--quick", "--out", str(tmp_path / "d")], out=out) == 0
+    assert "what the sweep shows" in out.getvalue()
+    assert (tmp_path / "d" / "compare.csv").is_file()
+
+
+def test_estimate_cli_writes_tables(tmp_path):
+    """`energysim estimate` prints savings per hardware and writes estimate and breakdown tables."""
+    out = io.StringIO()
+    code = main(["estimate", "lenet-300-100-han2015", "--hw", "eie-64pe-lecture", "--out", str(tmp_path), "--format", "json"], out=out)
+    assert code == 0
+    assert "eie-64pe-lecture: energy saving" in out.getvalue()
+    rows = json.loads((tmp_path / "estimate.json").read_text())
+    assert rows[-1]["layer"] == "TOTAL"
+
+
+def test_costs_latex_and_layer_table():
+    """`costs --format tex` is a LaTeX tabular; `costs --workload` gives energy per layer per hardware."""
+    out = io.StringIO()
+    assert main(["costs", "--format", "tex"], out=out) == 0
+    assert out.getvalue().startswith("\\begin{tabular}{lrr}") and "32-bit DRAM access & 640 & 6,400" in out.getvalue()
+    out = io.StringIO()
+    assert main(["costs", "--workload", "lenet-300-100", "--hw", "lecture-array", "--format", "csv"], out=out) == 0
+    frame = pd.read_csv(io.StringIO(out.getvalue()))
+    assert list(frame["layer"]) == ["fc1", "fc2", "fc3"] and (frame["pj_per_mac"] > 0).all()
