@@ -19,7 +19,7 @@ def test_costs_prints_lecture_table():
     code, out, _ = run("costs")
     assert code == 0
     assert "| Operation | Energy [pJ] | Relative Cost |" in out
-    assert "| 32-bit DRAM access | 640.0 | 6,400.0 |" in out
+    assert "| 32-bit DRAM access | 640 | 6,400 |" in out
 
 
 def test_costs_json_and_hw():
