@@ -478,47 +478,40 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
 
     total_bits = problem.weight_value_bits + problem.metadata_bits + problem.input_unique_bits + problem.output_bits
     l2_fits = total_bits <= gpu.l2_capacity_bytes * 8
-    seen_rows = np.zeros(tiles_m, dtype=bool)
-    seen_cols = np.zeros(tiles_n, dtype=bool)
-    hbm_a = hbm_meta = hbm_b_matrix = 0
-    sum_math = sum_smem = sum_l2 = sum_hbm = 0.0
-    cycles_math = cycles_body = cycles_fill = cycles_drain = 0
     last_wave_tiles = tiles - (waves - 1) * slots
-    for wave in range(waves):
-        start, stop = wave * slots, min((wave + 1) * slots, tiles)
-        index = np.arange(start, stop)
-        rows, cols = tile_coordinates(index, tiles_m, tiles_n, group_rows)
-        count = stop - start
-        per_sm = ceil_div(count, gpu.sm_count)
-        if not l2_fits:
-            seen_rows[:] = False
-            seen_cols[:] = False
-        new_rows = np.unique(rows[~seen_rows[rows]])
-        new_cols = np.unique(cols[~seen_cols[cols]])
-        seen_rows[new_rows] = True
-        seen_cols[new_cols] = True
-        wave_a = int(rows_real[new_rows].sum()) * a_row_bits
-        wave_meta = int(rows_real[new_rows].sum()) * meta_row_bits
-        wave_b = int(cols_real[new_cols].sum()) * b_col_bits
-        hbm_a += wave_a
-        hbm_meta += wave_meta
-        hbm_b_matrix += wave_b
-        wave_b_unique = wave_b * problem.input_unique_elements / (problem.k * problem.n)
-        wave_out = int((rows_real[rows] * cols_real[cols]).sum()) * out_elem_bits
-        r_real, c_real = rows_real[rows], cols_real[cols]
-        l2_bits = float((r_real * (a_row_bits + meta_row_bits)).sum() + (c_real * b_col_bits).sum())
-        biggest = int(np.max(r_real * (a_row_bits + meta_row_bits) * (1 + warps_n) + c_real * b_col_bits * (1 + warps_m)))
-        math_w = per_sm * math_per_tile
-        smem = per_sm * biggest / gpu.smem_bits_per_cycle_per_sm
-        l2 = l2_bits / gpu.l2_bits_per_cycle
-        hbm = (wave_a + wave_meta + wave_b_unique + wave_out) / gpu.hbm_bits_per_cycle
-        sum_math, sum_smem, sum_l2, sum_hbm = sum_math + math_w, sum_smem + smem, sum_l2 + l2, sum_hbm + hbm
-        math_cycles = math.ceil(math_w)
-        cycles_math += math_cycles
-        cycles_body += max(math_cycles, math.ceil(max(smem, l2, hbm)))
-        cycles_fill += gpu.hbm_latency_cycles + gpu.smem_latency_cycles
-        epilogue_bits = per_sm * tile.m * tile.n * out_elem_bits * 2  # staged: write then read shared memory
-        cycles_drain += ceil_div(epilogue_bits, int(gpu.smem_bits_per_cycle_per_sm)) + gpu.l2_latency_cycles
+    index = np.arange(tiles, dtype=np.int64)
+    wave_of = index // slots
+    rows, cols = tile_coordinates(index, tiles_m, tiles_n, group_rows)
+    r_real, c_real = rows_real[rows], cols_real[cols]
+    per_sm = -(-np.bincount(wave_of, minlength=waves) // gpu.sm_count)
+    # HBM: the first use of a row/column panel in the GEMM (operands fit in L2) or in each wave.
+    row_key = rows if l2_fits else wave_of * tiles_m + rows
+    col_key = cols if l2_fits else wave_of * tiles_n + cols
+    _, first_row = np.unique(row_key, return_index=True)
+    _, first_col = np.unique(col_key, return_index=True)
+    new_rows = np.bincount(wave_of[first_row], weights=r_real[first_row], minlength=waves).astype(np.int64)
+    new_cols = np.bincount(wave_of[first_col], weights=c_real[first_col], minlength=waves).astype(np.int64)
+    wave_a, wave_meta, wave_b = new_rows * a_row_bits, new_rows * meta_row_bits, new_cols * b_col_bits
+    hbm_a, hbm_meta, hbm_b_matrix = (int(new_rows.sum()) * a_row_bits, int(new_rows.sum()) * meta_row_bits,
+                                     int(new_cols.sum()) * b_col_bits)
+    wave_b_unique = wave_b * (problem.input_unique_elements / (problem.k * problem.n))
+    wave_out = np.bincount(wave_of, weights=r_real * c_real, minlength=waves) * out_elem_bits
+    l2_bits = np.bincount(wave_of, weights=r_real * (a_row_bits + meta_row_bits) + c_real * b_col_bits, minlength=waves)
+    tile_smem = r_real * (a_row_bits + meta_row_bits) * (1 + warps_n) + c_real * b_col_bits * (1 + warps_m)
+    biggest = np.maximum.reduceat(tile_smem, np.arange(0, tiles, slots))
+    math_w = per_sm * math_per_tile
+    smem = per_sm * biggest / gpu.smem_bits_per_cycle_per_sm
+    l2 = l2_bits / gpu.l2_bits_per_cycle
+    hbm = (wave_a + wave_meta + wave_b_unique + wave_out) / gpu.hbm_bits_per_cycle
+    math_cycles = np.ceil(math_w).astype(np.int64)
+    memory_cycles = np.ceil(np.maximum(np.maximum(smem, l2), hbm)).astype(np.int64)
+    cycles_math = int(math_cycles.sum())
+    cycles_body = int(np.maximum(math_cycles, memory_cycles).sum())
+    cycles_fill = waves * (gpu.hbm_latency_cycles + gpu.smem_latency_cycles)
+    epilogue_bits = per_sm * (tile.m * tile.n * out_elem_bits * 2)  # staged: write then read shared memory
+    smem_rate = int(gpu.smem_bits_per_cycle_per_sm)
+    cycles_drain = int((-(-epilogue_bits // smem_rate)).sum()) + waves * gpu.l2_latency_cycles
+    sum_math, sum_smem, sum_l2, sum_hbm = (float(x.sum()) for x in (math_w, smem, l2, hbm))
 
     full_rate = gpu.sm_count * rate
     useful_instr_macs = problem.m * problem.n * problem.k_slots  # executed MACs without tile padding
