@@ -246,3 +246,53 @@ def test_sparse_kernel_efficiency_only_changes_sparse_calibrated_figure():
         else:
             assert b["library_calibrated"]["cycles_total"] > a["library_calibrated"]["cycles_total"]
             assert b["library_calibrated"]["kernel_efficiency"] == 0.5
+
+
+@pytest.mark.parametrize("dtype, footprint", [("tf32", 9 / 16), ("int8", 10 / 16), ("bf16", 9 / 16)])
+def test_other_dtypes_store_and_price_their_macs(dtype, footprint):
+    """TF32 (1:2, 4-bit index), INT8 and BF16 runs pass the invariants, price mac_<dtype> and store the right footprint."""
+    e = engine_with(dtype=dtype)
+    r = e.simulate(GemmLayer(name="g", m=1024, n=512, k=1024), mode="sparse_2_4")
+    check_invariants(r)
+    assert r.stats["weight_footprint_ratio"] == footprint
+    assert r.count("TensorCore", "-", f"mac_{dtype}") == 1024 * 512 * 1024 // 2
+
+
+def test_tf32_refuses_a_two_four_mask_that_is_not_one_two():
+    """TF32's sparse mode is 1:2: a 2:4 mask that keeps two adjacent values is refused, naming the pair."""
+    w = np.zeros((4, 8))
+    w[0, [0, 1, 4, 6]] = 1.0  # 2:4-compliant, but columns 0-1 hold two values
+    layer = GemmLayer(name="g", m=4, n=8, k=8)
+    with pytest.raises(UnsupportedError, match=r"row 0, group 0 \(columns 0-1.*at most 1 of 2.*\(got 2\)"):
+        engine_with(dtype="tf32").simulate(layer, LayerTensors(weights=w), mode="sparse_2_4")
+
+
+def test_edge_tiles_count_as_padding():
+    """A 1000x77x330 GEMM pads its edge tiles: the padding stall is positive and the stall parts add up."""
+    r = engine_with(tile_m=128, tile_n=64, tile_k=32).simulate(GemmLayer(name="odd", m=1000, n=77, k=330))
+    check_invariants(r)
+    assert r.stats["cycles_stall_tile_padding"] > 0
+    assert r.count("TensorCore", "-", "mac_fp16") > 1000 * 77 * 330
+
+
+def test_conv_input_traffic_is_the_feature_map():
+    """An implicit-GEMM conv reads its feature map from HBM once (operands fit in L2), not the 9x larger im2col matrix."""
+    conv = Conv2dLayer(name="c", in_channels=64, out_channels=64, in_height=56, in_width=56,
+                       kernel_height=3, kernel_width=3, padding=1)
+    r = engine_with().simulate(conv)
+    assert r.stats["l2_fits_operands"]
+    assert r.stats["hbm_bytes"]["inputs"] == 64 * 56 * 56 * 2
+
+
+def test_run_workload_end_to_end(hardware):
+    """simulate.run_workload prices the bundled validation GEMMs in both modes with consistent totals."""
+    from energysim.simulate import run_workload
+    from energysim.workloads.workload import load_workload
+
+    workload = load_workload(A100.parents[1] / "workloads" / "a100-gemms.toml")
+    dense = run_workload(workload, hardware)
+    sparse = run_workload(workload, hardware, mode="sparse_2_4")
+    assert dense.totals()["layers"] == sparse.totals()["layers"] == 9
+    assert sparse.totals()["energy_pj"] < dense.totals()["energy_pj"]
+    assert set(sparse.energy["tensor"]) >= {"weights", "inputs", "outputs", "metadata", "-"}
+    assert "metadata" not in set(dense.energy["tensor"])
