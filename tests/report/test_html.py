@@ -1,0 +1,199 @@
+"""The HTML report: self-contained, escaped, one section per result file, rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from report_fixtures import write_results
+
+from energysim.errors import InputError
+from energysim.report.html import build_report, render_report
+from energysim.report.report_commands import register
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+class _Collector(HTMLParser):
+    """Tags and attributes of a page, for static checks."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def of(self, name: str) -> list[dict]:
+        return [attrs for tag, attrs in self.tags if tag == name]
+
+
+def _parse(text: str) -> _Collector:
+    collector = _Collector()
+    collector.feed(text)
+    return collector
+
+
+def _chromium() -> str | None:
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _run_chromium(binary: str, tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / "chromium-profile"
+    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+
+
+def test_report_is_self_contained(results_dir, tmp_path):
+    """Every <img> is a PNG data URI; there are no scripts, stylesheets links, iframes or http(s) references."""
+    text = build_report(results_dir, tmp_path / "report.html").read_text(encoding="utf-8")
+    page = _parse(text)
+    images = page.of("img")
+    assert len(images) == 6
+    for attrs in images:
+        assert attrs["src"].startswith("data:image/png;base64,")
+        assert base64.b64decode(attrs["src"].split(",", 1)[1]).startswith(b"\x89PNG")
+        assert attrs.get("alt")
+    assert not page.of("script") and not page.of("link") and not page.of("iframe")
+    assert all(attrs["href"].startswith("#") for attrs in page.of("a"))
+    assert not re.search(r"https?://|@import|url\(", text)
+
+
+def test_sections_follow_the_files_present(tmp_path):
+    """A folder with only compare.csv gives only the comparison section; with all four, four sections in file order."""
+    only = write_results(tmp_path / "only", files=("compare.csv",))
+    page = _parse(render_report(only))
+    assert [attrs["id"] for attrs in page.of("section")] == ["compare"]
+    full = write_results(tmp_path / "full")
+    page = _parse(render_report(full))
+    assert [attrs["id"] for attrs in page.of("section")] == ["summary", "energy", "compare", "sensitivity"]
+
+
+def test_table_text_is_escaped(results_dir):
+    """A status holding '<script>' appears as escaped text, not as markup."""
+    text = render_report(results_dir)
+    assert "<script>" not in text
+    assert "mask is not 2:4 (&lt;script&gt;alert(1)&lt;/script&gt;)" in text
+
+
+def test_savings_vs_dense_in_totals(results_dir):
+    """The totals table gives the pruned run 2.5x energy saving and 2.5x speedup vs the dense variant."""
+    text = render_report(results_dir)
+    totals = text.split("<h3>Totals per run</h3>", 1)[1].split("</table>", 1)[0]
+    pruned_row = [row for row in totals.split("<tr>") if ">pruned<" in row][0]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", pruned_row)
+    assert cells[-2:] == ["2.5", "2.5"]
+
+
+def test_real_run_output_renders(tmp_path):
+    """The summary.csv and energy.csv that `energysim run --out` writes render without a variant column."""
+    from energysim.cli import main
+
+    folder = tmp_path / "run"
+    assert main(["run", "lecture-array", "lenet-300-100", "--out", str(folder)], out=io.StringIO(), err=io.StringIO()) == 0
+    page = _parse(render_report(folder))
+    assert [attrs["id"] for attrs in page.of("section")] == ["summary", "energy"]
+    assert len(page.of("img")) == 2
+
+
+@pytest.mark.parametrize(
+    ("setup", "pattern"),
+    [
+        (lambda d: None, r"holds none of summary\.csv, energy\.csv, compare\.csv, sensitivity\.csv"),
+        (lambda d: (d / "compare.csv").write_text("pattern,hardware\nx,y\n"), r"compare\.csv: column 'accuracy' is required"),
+        (lambda d: (d / "summary.csv").write_text(""), r"summary\.csv: is empty"),
+    ],
+)
+def test_bad_results_folder_is_refused(tmp_path, setup, pattern):
+    """An empty folder, a missing column and an empty file each raise InputError naming the file; no report is written."""
+    folder = tmp_path / "results"
+    folder.mkdir()
+    setup(folder)
+    with pytest.raises(InputError, match=pattern):
+        build_report(folder, tmp_path / "report.html")
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_report_command_defaults_to_results_folder(results_dir):
+    """`energysim report RESULTS` writes RESULTS/report.html and one summary line, returning 0."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["report", str(results_dir)])
+    out = io.StringIO()
+    assert args.handler(args, out) == 0
+    assert (results_dir / "report.html").is_file()
+    assert out.getvalue().startswith(f"wrote {results_dir / 'report.html'} (") and "self-contained" in out.getvalue()
+
+
+_HARNESS = """<!DOCTYPE html><html><body><pre id="result">pending</pre>
+<iframe id="report" src="report.html" width="1280" height="900"></iframe>
+<script>
+document.getElementById("report").addEventListener("load", function () {
+  var doc = this.contentDocument, lines = [];
+  for (var i = 0; i < doc.images.length; i++) {
+    var img = doc.images[i];
+    lines.push("img " + img.complete + " " + img.naturalWidth + "x" + img.naturalHeight);
+  }
+  var resources = this.contentWindow.performance.getEntriesByType("resource");
+  for (var j = 0; j < resources.length; j++) { lines.push("resource " + resources[j].name); }
+  lines.push("tables " + doc.querySelectorAll("table").length);
+  lines.push("title " + doc.title);
+  document.getElementById("result").textContent = lines.join("\\n");
+});
+</script></body></html>
+"""
+
+
+def test_report_renders_in_headless_chromium(results_dir, tmp_path):
+    """In real headless Chromium (network names unresolvable): the DOM has the 9 tables, every <img> is a data: URI that
+    decodes to a non-empty bitmap, the page loads no other resource, and a screenshot is not blank."""
+    binary = _chromium()
+    if binary is None:
+        pytest.skip(f"no Chromium binary found on PATH (looked for {', '.join(CHROMIUM_NAMES)}); install the 'chromium' package")
+    site = tmp_path / "site"
+    report = build_report(results_dir, site / "report.html")
+    # 1. The report's own DOM as Chromium parsed it.
+    dumped = _run_chromium(binary, tmp_path, "--dump-dom", report.resolve().as_uri())
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    dom = _parse(dumped.stdout)
+    assert len(dom.of("table")) == 9 == report.read_text(encoding="utf-8").count("<table>")
+    assert len(dom.of("img")) == 6 and all(a["src"].startswith("data:image/png;base64,") for a in dom.of("img"))
+    assert [a["id"] for a in dom.of("section")] == ["summary", "energy", "compare", "sensitivity"]
+    assert "Pareto front per hardware" in dumped.stdout and "Points that could not run" in dumped.stdout
+    # 2. Images decoded and resources fetched, read by a same-folder harness page (the report itself has no script).
+    (site / "harness.html").write_text(_HARNESS, encoding="utf-8")
+    probed = _run_chromium(binary, tmp_path, "--allow-file-access-from-files", "--virtual-time-budget=15000", "--dump-dom",
+                           (site / "harness.html").resolve().as_uri())
+    assert probed.returncode == 0, probed.stderr[-2000:]
+    result = re.search(r'<pre id="result">(.*?)</pre>', probed.stdout, re.S).group(1).splitlines()
+    images = [line for line in result if line.startswith("img ")]
+    assert len(images) == 6
+    for line in images:
+        complete, size = line.split()[1:]
+        width, height = (int(v) for v in size.split("x"))
+        assert complete == "true" and width > 300 and height > 200, line
+    assert [line for line in result if line.startswith("resource ")] == []
+    assert "tables 9" in result and "title energysim report: results" in result
+    # 3. A screenshot of the page shows the plots (many colours), not a blank page.
+    shot = tmp_path / "shot.png"
+    shotted = _run_chromium(binary, tmp_path, "--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={shot}",
+                            report.resolve().as_uri())
+    assert shotted.returncode == 0 and shot.is_file(), shotted.stderr[-2000:]
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 100
