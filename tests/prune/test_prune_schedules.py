@@ -72,3 +72,17 @@ def test_unknown_schedule_raises(trained_mlp, digits):
     """An unknown schedule name raises InputError listing the known ones."""
     with pytest.raises(InputError, match=r"schedule must be one of \['one_shot', 'iterative', 'gradual'\]"):
         run_schedule(trained_mlp.copy(), PruneRequest("fine", "magnitude", 0.5), digits, "cyclic")
+
+
+def test_slimming_sparsity_training_makes_batchnorm_scales_prunable(trained_cnn, digits):
+    """L1 training on gamma drives many bn2 scales below 0.05, and slimming then beats L1 norms before fine-tuning."""
+    from energysim.prune.schedules import slimming_sparsity_training
+
+    assert np.count_nonzero(np.abs(trained_cnn.layer("bn2").params["gamma"]) < 0.05) == 0
+    slim = trained_cnn.copy()
+    slimming_sparsity_training(slim, digits, epochs=5)
+    assert np.count_nonzero(np.abs(slim.layer("bn2").params["gamma"]) < 0.05) >= 8
+    plain = trained_cnn.copy()
+    prune_model(slim, PruneRequest("channel", "slimming", 0.5))
+    prune_model(plain, PruneRequest("channel", "l1", 0.5))
+    assert slim.accuracy(digits.x_test, digits.y_test) > plain.accuracy(digits.x_test, digits.y_test) + 0.2
