@@ -30,7 +30,6 @@ level's word size by rounding up.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

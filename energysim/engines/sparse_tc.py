@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from energysim.engines.gpu_schedule import DTYPES, GemmProblem, GpuSpec, Schedule, Tile, choose_schedule, mma_shape, schedule
+from energysim.engines.gpu_schedule import DTYPES, GemmProblem, GpuSpec, Schedule, choose_schedule, mma_shape, schedule
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats import nm_compressed
