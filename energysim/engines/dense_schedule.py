@@ -38,6 +38,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from energysim.engines.conv_footprint import ConvFootprint
@@ -102,11 +104,18 @@ def cycles_to_move(words: np.ndarray | int, bandwidth_words_per_cycle: float) ->
     Computed as a ceiling and corrected by one either way, so floating-point
     rounding of ``words / bandwidth`` cannot change the answer.
     """
+    if np.ndim(words) == 0:
+        count = math.ceil(words / bandwidth_words_per_cycle)
+        if (count - 1) * bandwidth_words_per_cycle >= words:
+            count -= 1
+        if count * bandwidth_words_per_cycle < words:
+            count += 1
+        return int(count)
     w = np.asarray(words, dtype=np.float64)
     k = np.ceil(w / bandwidth_words_per_cycle)
     k = np.where((k - 1) * bandwidth_words_per_cycle >= w, k - 1, k)
     k = np.where(k * bandwidth_words_per_cycle < w, k + 1, k).astype(np.int64)
-    return int(k) if np.ndim(words) == 0 else k
+    return k
 
 
 def chunks(total: int, size: int) -> list[int]:
@@ -156,6 +165,12 @@ def dram_words(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint 
     return weights, inputs, m * n
 
 
+def _folds_along(total: int, tile: int, array: int) -> int:
+    """Array folds along one dimension when ``total`` is cut into SRAM tiles of ``tile``."""
+    full, rest = divmod(total, tile)
+    return full * ceil_div(tile, array) + (ceil_div(rest, array) if rest else 0)
+
+
 def estimate(m: int, n: int, k: int, tiling: Tiling, rows: int, cols: int, dataflow: str,
              dram_pj: float, sram_pj: float, dram_bw: float, footprint: ConvFootprint | None = None) -> tuple[float, float]:
     """Stall-free estimate of (cycles, energy in pJ of DRAM and partial-sum SRAM traffic) for a tiling.
@@ -165,12 +180,12 @@ def estimate(m: int, n: int, k: int, tiling: Tiling, rows: int, cols: int, dataf
     tiles_m, tiles_n, tiles_k = ceil_div(m, tiling.m), ceil_div(n, tiling.n), ceil_div(k, tiling.k)
     skew = skew_cycles(rows, cols, dataflow)
     if dataflow == OUTPUT_STATIONARY:
-        folds_per_k = sum(ceil_div(tm, rows) * ceil_div(tn, cols) for tm in chunks(m, tiling.m) for tn in chunks(n, tiling.n))
-        compute = sum(folds_per_k * (tk + skew) for tk in chunks(k, tiling.k))
+        folds = _folds_along(m, tiling.m, rows) * _folds_along(n, tiling.n, cols)
+        compute = folds * k + folds * tiles_k * skew
         psum_words = 2 * m * n * (tiles_k - 1)
     else:
-        folds_mk = sum(ceil_div(tk, rows) * ceil_div(tm, cols) for tk in chunks(k, tiling.k) for tm in chunks(m, tiling.m))
-        compute = sum(folds_mk * (tn + skew) for tn in chunks(n, tiling.n))
+        folds = _folds_along(k, tiling.k, rows) * _folds_along(m, tiling.m, cols)
+        compute = folds * n + folds * tiles_n * skew
         psum_words = 2 * m * n * (ceil_div(k, rows) - 1)
     dram = sum(dram_words(m, n, k, tiling, footprint))
     cycles = max(compute, dram / dram_bw)
