@@ -313,6 +313,50 @@ def networks_section(quick: bool = False) -> list[dict]:
     return rows
 
 
+def compare_modes(layers: list[Layer], engine=None) -> pd.DataFrame:
+    """Per-layer dense vs 2:4 table: latencies, speed-ups (both figures), energies, ratio and bounds.
+
+    Parameters
+    ----------
+    layers
+        Layers to run (no tensors: 2:4 compliance is assumed).
+    engine
+        A ``sparse_tc`` engine; default the bundled A100.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per layer plus a ``total`` row: ``dense_us``, ``sparse_us`` (hardware bound,
+        microseconds), ``speedup_hw``, ``speedup_lib``, ``dense_uj``, ``sparse_uj``,
+        ``energy_ratio``, ``bound_dense``, ``bound_sparse``.
+    """
+    engine = engine or _engine()
+    rows = []
+    for layer in layers:
+        dense, dense_pj = _run(layer, "dense", engine)
+        sparse, sparse_pj = _run(layer, "sparse_2_4", engine)
+        rows.append({
+            "layer": layer.name,
+            "dense_us": dense["hardware_bound"]["latency_s"] * 1e6,
+            "sparse_us": sparse["hardware_bound"]["latency_s"] * 1e6,
+            "dense_lib_us": dense["library_calibrated"]["latency_s"] * 1e6,
+            "sparse_lib_us": sparse["library_calibrated"]["latency_s"] * 1e6,
+            "dense_uj": dense_pj * 1e-6,
+            "sparse_uj": sparse_pj * 1e-6,
+            "bound_dense": dense["hardware_bound"]["bound"],
+            "bound_sparse": sparse["hardware_bound"]["bound"],
+        })
+    frame = pd.DataFrame(rows)
+    total = frame[["dense_us", "sparse_us", "dense_lib_us", "sparse_lib_us", "dense_uj", "sparse_uj"]].sum()
+    frame = pd.concat([frame, pd.DataFrame([{"layer": "total", **total.to_dict(), "bound_dense": "", "bound_sparse": ""}])],
+                      ignore_index=True)
+    frame["speedup_hw"] = frame["dense_us"] / frame["sparse_us"]
+    frame["speedup_lib"] = frame["dense_lib_us"] / frame["sparse_lib_us"]
+    frame["energy_ratio"] = frame["dense_uj"] / frame["sparse_uj"]
+    return frame[["layer", "dense_us", "sparse_us", "speedup_hw", "speedup_lib", "dense_uj", "sparse_uj", "energy_ratio",
+                  "bound_dense", "bound_sparse"]]
+
+
 def reproduce(quick: bool = False) -> list[tuple[str, pd.DataFrame]]:
     """Titled sections of model vs published A100 figures.
 

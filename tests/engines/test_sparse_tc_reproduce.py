@@ -64,3 +64,16 @@ def test_every_declared_miss_exists(sections):
 def test_row_meets_its_tolerance(record):
     """A like-for-like row's ok flag is True (declared misses are strict xfails)."""
     assert bool(record["ok"])
+
+
+def test_compare_modes_totals_add_up():
+    """compare_modes' total row is the sum of its layers and its ratios are total dense / total sparse."""
+    from energysim.reproduce.a100 import compare_modes
+    from energysim.workloads.layers import GemmLayer
+
+    frame = compare_modes([GemmLayer(name="a", m=512, n=512, k=512), GemmLayer(name="b", m=1024, n=64, k=2048)])
+    total = frame.iloc[-1]
+    assert total["layer"] == "total"
+    assert total["dense_us"] == pytest.approx(frame["dense_us"].iloc[:-1].sum())
+    assert total["energy_ratio"] == pytest.approx(frame["dense_uj"].iloc[:-1].sum() / frame["sparse_uj"].iloc[:-1].sum())
+    assert (frame["speedup_hw"] > 1).all()
