@@ -187,7 +187,7 @@ def _summary_section(page: _Page, summary: pd.DataFrame) -> None:
         parts.append('<p class="note">energy_saving_x and speedup_x are the dense variant\'s energy and latency '
                      "divided by this row's, on the same hardware (above 1 = better than dense).</p>")
     _add_image(page, parts, plots.latency_figure(summary), "latency per layer",
-               "Latency per inference per layer (us); bars per variant where the summary names dense and pruned runs.")
+               "Latency per inference per layer; bars per variant where the summary names dense and pruned runs.")
     shown = [c for c in ("variant", "hardware", "engine", "layer", "macs", "cycles_compute", "cycles_fill_drain", "cycles_stall",
                          "cycles_total", "latency_s", "utilisation", "energy_uj") if c in frame.columns]
     per_layer = frame[shown].copy()

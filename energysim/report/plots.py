@@ -102,6 +102,15 @@ def save_png(figure: Figure, path: str | Path, dpi: int = 110) -> Path:
     return path
 
 
+def time_scale(largest_s: float) -> tuple[float, str]:
+    """Factor and unit name (us, ms or s) to show times up to ``largest_s`` seconds with at most 4 integer digits."""
+    if not math.isfinite(largest_s) or largest_s < 1e-2:
+        return 1e6, "us"
+    if largest_s < 10:
+        return 1e3, "ms"
+    return 1.0, "s"
+
+
 def run_labels(frame: pd.DataFrame) -> pd.Series:
     """One label per row naming its run: ``hardware (engine)``, plus ``: variant`` where a variant column exists."""
     parts = []
@@ -190,7 +199,8 @@ def latency_figure(summary: pd.DataFrame) -> Figure:
     summary
         Per-layer summary table (``summary.csv``): ``layer``, ``latency_s``;
         ``variant`` (e.g. dense / pruned) gives the bars of a group,
-        ``engine``/``hardware`` the panels. A ``total`` group is added per panel.
+        ``engine``/``hardware`` the panels. The time unit (us, ms or s) follows the
+        largest latency.
     """
     require_columns(summary, ("layer", "latency_s"), "summary table")
     if summary.empty:
@@ -202,22 +212,22 @@ def latency_figure(summary: pd.DataFrame) -> Figure:
     panels, note = _limit(_ordered_unique(frame["_panel"]), "hardware configs")
     series = _ordered_unique(frame["_series"])
     colours = {name: color_of(i) for i, name in enumerate(series)}
+    factor, unit = time_scale(float(pd.to_numeric(frame["latency_s"], errors="coerce").max()))
     figure, axes = _grid(len(panels))
     for axis, panel in zip(axes, panels):
         part = frame[frame["_panel"] == panel]
         layers = _ordered_unique(part["layer"])
         table = part.pivot_table(index="layer", columns="_series", values="latency_s", aggfunc="sum").reindex(layers)
-        table.loc["total"] = table.sum(min_count=1)
         width = 0.8 / max(len(series), 1)
         positions = np.arange(len(table.index))
         for i, name in enumerate(series):
             if name not in table.columns:
                 continue
-            axis.bar(positions + (i - (len(series) - 1) / 2) * width, table[name].to_numpy() * 1e6, width=width,
+            axis.bar(positions + (i - (len(series) - 1) / 2) * width, table[name].to_numpy() * factor, width=width,
                      color=colours[name], label=str(name))
         axis.set_xticks(positions, [str(l) for l in table.index], rotation=45 if len(positions) > 5 else 0,
                         ha="right" if len(positions) > 5 else "center")
-        axis.set_ylabel("latency per inference [us]")
+        axis.set_ylabel(f"latency per inference [{unit}]")
         axis.set_title(str(panel), fontsize=10)
         axis.grid(axis="y", alpha=0.3)
         if len(series) > 1:

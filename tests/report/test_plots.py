@@ -46,14 +46,15 @@ def test_energy_breakdown_stacks_components_per_layer():
     assert [text.get_text() for text in figure.legends[0].get_texts()][0] == "DRAM"
 
 
-def test_latency_figure_groups_dense_and_pruned_with_total():
-    """Dense and pruned bars per layer plus a total group; the pruned total bar is 2.4 us (0.4 x 6 us)."""
+def test_latency_figure_groups_dense_and_pruned():
+    """Dense and pruned bars per layer; the pruned fc1 bar is 1.2 us (0.4 x 3 us)."""
     figure = plots.latency_figure(summary_frame())
     (axis,) = _visible_axes(figure)
-    assert [label.get_text() for label in axis.get_xticklabels()] == ["fc1", "fc2", "fc3", "total"]
-    assert len(axis.patches) == 8
-    pruned = [p.get_height() for p in axis.patches][4:]
-    assert pruned[-1] == pytest.approx(2.4)
+    assert [label.get_text() for label in axis.get_xticklabels()] == ["fc1", "fc2", "fc3"]
+    assert len(axis.patches) == 6
+    pruned = [p.get_height() for p in axis.patches][3:]
+    assert pruned == pytest.approx([1.2, 0.8, 0.4])
+    assert axis.get_ylabel() == "latency per inference [us]"
     assert figure.get_suptitle() == "Dense vs sparse latency per layer"
 
 
@@ -102,6 +103,13 @@ def test_save_png_writes_file_atomically(tmp_path):
     path = plots.save_png(plots.sensitivity_figure(sensitivity_frame()), tmp_path / "plots" / "s.png")
     assert path.read_bytes().startswith(PNG_SIGNATURE)
     assert [p.name for p in path.parent.iterdir()] == ["s.png"]
+
+
+def test_time_scale_picks_readable_units():
+    """Latencies up to 10 ms show in us, up to 10 s in ms, beyond in s (VGG-16's 0.105 s shows as 104.8 ms)."""
+    assert plots.time_scale(5e-3) == (1e6, "us")
+    assert plots.time_scale(0.105) == (1e3, "ms")
+    assert plots.time_scale(12.0) == (1.0, "s")
 
 
 def test_run_labels_without_run_columns():
