@@ -190,3 +190,36 @@ def test_import_command_writes_summary(tmp_path):
     text = out.getvalue()
     assert "imported 1 weight layers" in text and "'tiny'" in text and "conv: conv2d weight (4, 3, 3, 3)" in text
     assert load_workload(tmp_path / "out" / "workload.toml").name == "tiny"
+
+
+def test_constant_node_weight_and_trans_a(tmp_path):
+    """A Gemm whose weight comes from a Constant node and whose input is transposed (transA=1, A of shape (k, batch)) imports with batch 3."""
+    w = _weights(5, 4)  # (n, k) with transB=1
+    nodes = [helper.make_node("Constant", [], ["w"], value=numpy_helper.from_array(w, "w_value")),
+             helper.make_node("Gemm", ["a", "w"], ["y"], name="fc", transA=1, transB=1)]
+    model = _save(tmp_path / "c.onnx", nodes, [helper.make_tensor_value_info("a", TensorProto.FLOAT, [4, 3])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 5])], [])
+    import_onnx(model, tmp_path / "out")
+    workload = load_workload(tmp_path / "out" / "workload.toml")
+    (layer,) = workload.layers
+    assert (layer.in_features, layer.out_features, layer.batch) == (4, 5, 3)
+    np.testing.assert_array_equal(workload.tensors["fc"].weights, w.astype(np.float64))
+
+
+def test_unnamed_nodes_get_op_index_names(tmp_path):
+    """Nodes without names become '<op>_<index>' layers, unique within the workload."""
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("MatMul", ["h", "w2"], ["y"])]
+    model = _save(tmp_path / "u.onnx", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+                  [numpy_helper.from_array(_weights(4, 3), "w1"), numpy_helper.from_array(_weights(3, 2), "w2")])
+    assert [l.name for l in import_onnx(model, tmp_path / "out").workload.layers] == ["matmul_0", "matmul_1"]
+
+
+def test_missing_onnx_package_is_named(tmp_path, monkeypatch):
+    """Without the onnx package the import raises InputError naming the extra to install."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    (tmp_path / "m.onnx").write_bytes(b"x")
+    with pytest.raises(InputError, match=r"needs the 'onnx' package.*energysim\[import\]"):
+        import_onnx(tmp_path / "m.onnx", tmp_path / "out")
