@@ -128,7 +128,18 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         f"fine-tuned ({args.finetune_epochs} epochs) {100 * result.accuracy_finetuned:.1f} %\n"
     )
     calibration = data.calibration(args.calibration_samples, seed=args.seed)
-    path = export_workload(model, args.out, calibration)
+    exported, description = model, ""
+    if args.shrink:
+        from energysim.prune.structure import shrink_model
+
+        exported = shrink_model(model)
+        description = (
+            f"{model.name} trained on scikit-learn digits, {request.granularity}-pruned by energysim.prune "
+            "and physically shrunk (dead channels removed)"
+        )
+        shapes = ", ".join(f"{n} {exported.weights(n).shape}" for n in exported.weight_layers)
+        out.write(f"shrunk model: {shapes}\n")
+    path = export_workload(exported, args.out, calibration, description=description, layer_targets=not args.shrink)
     out.write(f"workload written to {path}\n")
     if args.save_model:
         save_model(model, args.save_model)
@@ -209,6 +220,10 @@ def register(subparsers) -> None:
     prune.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs, masks fixed (default 10)")
     prune.add_argument("--calibration-samples", type=int, default=64, help="calibration images stored in the export (default 64)")
     prune.add_argument("--out", required=True, help="output folder of the pruned workload")
+    prune.add_argument(
+        "--shrink", action="store_true",
+        help="export the physically smaller model (dead channels removed) instead of masks on the original shapes",
+    )
     prune.add_argument("--save-model", help="also save the pruned model (model.json + model.npz) to this folder")
     prune.set_defaults(handler=cmd_prune)
 

@@ -27,15 +27,13 @@ Both files are written to temporary files and moved into place with
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from energysim.errors import InputError
 from energysim.prune.layers import Conv2d, Linear
-from energysim.prune.models import Model
+from energysim.prune.models import Model, replace_atomically
 
 PROVENANCE_FIELDS = (
     "model",
@@ -161,8 +159,9 @@ def export_workload(
     name: str | None = None,
     description: str = "",
     provenance: dict | None = None,
+    layer_targets: bool = True,
 ) -> Path:
-    """Write a pruned model as a workload folder.
+    """Write a pruned model as a workload folder (``tensors.npz`` is zip-compressed).
 
     Parameters
     ----------
@@ -181,6 +180,9 @@ def export_workload(
     provenance
         Values for the ``[provenance]`` table; missing fields are taken from
         ``model.metadata`` where present. Only the Provenance fields are written.
+    layer_targets
+        Write the provenance target sparsity on every layer (False for a
+        physically shrunk model, whose layers are dense at their new size).
 
     Returns
     -------
@@ -219,7 +221,7 @@ def export_workload(
                 "activations_key": f"{layer_name}.inputs",
                 "activation_density": activation_density,
                 "weight_density": 1.0 - measured,
-                "target_sparsity": merged.get("target_sparsity"),
+                "target_sparsity": merged.get("target_sparsity") if layer_targets else None,
                 "measured_sparsity": measured,
             }
         )
@@ -240,17 +242,6 @@ def export_workload(
     }
     text = dumps_toml(document)
     folder.mkdir(parents=True, exist_ok=True)
-    _replace_atomically(folder / "tensors.npz", lambda handle: np.savez(handle, **arrays))
-    _replace_atomically(folder / "workload.toml", lambda handle: handle.write(text.encode("utf-8")))
+    replace_atomically(folder / "tensors.npz", lambda handle: np.savez_compressed(handle, **arrays))
+    replace_atomically(folder / "workload.toml", lambda handle: handle.write(text.encode("utf-8")))
     return folder / "workload.toml"
-
-
-def _replace_atomically(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

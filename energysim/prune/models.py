@@ -303,16 +303,10 @@ def save_model(model: Model, folder: str | Path) -> Path:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(folder / "model.json", (json.dumps(model.spec(), indent=2) + "\n").encode("utf-8"))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz.tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **model.arrays())
-        os.replace(tmp, folder / "model.npz")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    text = (json.dumps(model.spec(), indent=2) + "\n").encode("utf-8")
+    arrays = model.arrays()
+    replace_atomically(folder / "model.npz", lambda handle: np.savez(handle, **arrays))
+    replace_atomically(folder / "model.json", lambda handle: handle.write(text))
     return folder
 
 
@@ -342,15 +336,37 @@ def load_model(folder: str | Path) -> Model:
     return model_from_parts(spec, arrays, origin=str(folder))
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+def replace_atomically(path: str | Path, write) -> Path:
+    """Write a file through a temporary sibling and ``os.replace`` it into place.
+
+    Parameters
+    ----------
+    path
+        Final path; its folder must exist.
+    write
+        Callable receiving the open binary temporary file.
+
+    The file gets the usual permissions (0666 minus the process umask), not
+    the 0600 of a temporary file; on any error the temporary file is removed
+    and ``path`` is left as it was.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def build_mlp(seed: int = 0, hidden: tuple[int, ...] = (256, 128), classes: int = 10) -> Model:

@@ -12,9 +12,11 @@ along a decreasing path of ``alpha``; a channel's score is the largest
 early matter most), so keeping the top ``N_c`` scores is the LASSO solution
 with ``||beta||_0 <= N_c``. Reconstruction then re-fits the consumer's weights
 on the kept channels by least squares, ``min_W' ||Z_ref - X_kept W'^T||_F``,
-against the output ``Z_ref`` of the model before pruning. The two steps
-alternate when the target is reached in several steps
-(:func:`energysim.prune.pruner.prune_model` with ``regression_steps``).
+against the output ``Z_ref`` of the model before the pruning step. Layers
+are processed front to back, each selection seeing the already re-fitted
+earlier layers. Selection and reconstruction alternate across the steps of
+an ``iterative`` schedule (each step: LASSO selection on the current
+weights, then least squares), as in He et al.
 """
 
 from __future__ import annotations

@@ -140,10 +140,12 @@ def run_schedule(
     schedule
         ``one_shot``, ``iterative`` or ``gradual``.
     finetune_epochs
-        Epochs of fine-tuning after the last prune step (and between iterative
-        steps; for gradual, the epochs of the pruning phase).
+        Epochs of fine-tuning after the last prune step; also the epochs
+        between iterative steps, and the length of the gradual pruning phase
+        (which is then followed by ``finetune_epochs`` more).
     steps
-        Prune steps for ``iterative`` (and prune events per epoch... see module text for ``gradual``).
+        Prune steps of ``iterative``; ``gradual`` prunes ``4 * steps`` times
+        over its pruning phase.
     calibration_samples
         Training images used for APoZ and regression.
     slimming_epochs

@@ -16,7 +16,7 @@ import pandas as pd
 from energysim.errors import InputError
 from energysim.prune.data import Dataset
 from energysim.prune.granularity import check_sparsity
-from energysim.prune.models import Model
+from energysim.prune.models import Model, replace_atomically
 from energysim.prune.pruner import PruneRequest, prune_model, prunable_layers
 from energysim.prune.training import progress_bar, single_threaded_blas
 
@@ -102,9 +102,6 @@ def plot_sensitivity(table: pd.DataFrame, path: str | Path, title: str = "Per-la
     pathlib.Path
         The written file.
     """
-    import os
-    import tempfile
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -123,14 +120,7 @@ def plot_sensitivity(table: pd.DataFrame, path: str | Path, title: str = "Per-la
         axes.legend()
         axes.grid(True, alpha=0.3)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png.tmp")
-        os.close(fd)
-        try:
-            figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        replace_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=100, bbox_inches="tight"))
     finally:
         plt.close(figure)
     return path

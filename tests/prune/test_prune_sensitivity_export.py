@@ -81,3 +81,36 @@ def test_toml_writer_rejects_nan():
     """NaN cannot be written (TOML has nan, but the workload schema wants finite numbers)."""
     with pytest.raises(InputError, match="finite"):
         dumps_toml({"x": float("nan")})
+
+
+def test_failed_export_leaves_no_partial_files(trained_mlp, digits, tmp_path, monkeypatch):
+    """If writing the tensors fails, neither tensors.npz, workload.toml nor a temporary file is left behind."""
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez_compressed", broken)
+    with pytest.raises(OSError, match="disk full"):
+        export_workload(trained_mlp, tmp_path / "wl", digits.calibration(8))
+    assert list((tmp_path / "wl").iterdir()) == []
+
+
+def test_export_rejects_unknown_provenance_fields(trained_mlp, digits, tmp_path):
+    """Provenance keys outside the workload schema raise InputError before anything is written."""
+    with pytest.raises(InputError, match=r"provenance fields must be among .* \(got \['lr'\]\)"):
+        export_workload(trained_mlp, tmp_path / "wl", digits.calibration(8), provenance={"lr": 0.1})
+    assert not (tmp_path / "wl").exists()
+
+
+def test_bundled_pruned_workloads_load_and_match_their_patterns():
+    """workloads/pruned: the 2:4 CNN complies with 2:4 in every layer; the MLP is 80 % sparse within 1 point of dense."""
+    from pathlib import Path
+
+    from energysim.formats.nm_compliance import nm_compliance
+
+    root = Path(__file__).resolve().parents[2] / "workloads" / "pruned"
+    nm = load_workload(root / "cnn-digits-2of4" / "workload.toml")
+    for layer in nm.layers:
+        assert nm_compliance(nm.layer_tensors(layer.name).mask, 2, 4).compliant
+    fine = load_workload(root / "mlp-digits-fine-80" / "workload.toml")
+    assert all(layer.measured_sparsity == pytest.approx(0.8, abs=1e-3) for layer in fine.layers)
+    assert fine.provenance.accuracy_finetuned >= fine.provenance.accuracy_dense - 0.01
