@@ -57,9 +57,16 @@ def _run_chromium(binary: str, tmp_path: Path, *arguments: str) -> subprocess.Co
     return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
 
 
-def test_report_is_self_contained(results_dir, tmp_path):
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory) -> str:
+    """The report of the four-file fixture folder, built once per module (rendering plots takes ~1 s)."""
+    folder = write_results(tmp_path_factory.mktemp("full") / "results")
+    return build_report(folder, folder.parent / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_is_self_contained(full_report):
     """Every <img> is a PNG data URI; there are no scripts, stylesheets links, iframes or http(s) references."""
-    text = build_report(results_dir, tmp_path / "report.html").read_text(encoding="utf-8")
+    text = full_report
     page = _parse(text)
     images = page.of("img")
     assert len(images) == 6
@@ -73,25 +80,28 @@ def test_report_is_self_contained(results_dir, tmp_path):
 
 
 def test_sections_follow_the_files_present(tmp_path):
-    """A folder with only compare.csv gives only the comparison section; with all four, four sections in file order."""
+    """A folder with only compare.csv gives only the comparison section."""
     only = write_results(tmp_path / "only", files=("compare.csv",))
     page = _parse(render_report(only))
     assert [attrs["id"] for attrs in page.of("section")] == ["compare"]
-    full = write_results(tmp_path / "full")
-    page = _parse(render_report(full))
+
+
+def test_all_four_sections_in_file_order(full_report):
+    """With all four files the sections come in file order: summary, energy, compare, sensitivity."""
+    page = _parse(full_report)
     assert [attrs["id"] for attrs in page.of("section")] == ["summary", "energy", "compare", "sensitivity"]
 
 
-def test_table_text_is_escaped(results_dir):
+def test_table_text_is_escaped(full_report):
     """A status holding '<script>' appears as escaped text, not as markup."""
-    text = render_report(results_dir)
+    text = full_report
     assert "<script>" not in text
     assert "mask is not 2:4 (&lt;script&gt;alert(1)&lt;/script&gt;)" in text
 
 
-def test_savings_vs_dense_in_totals(results_dir):
+def test_savings_vs_dense_in_totals(full_report):
     """The totals table gives the pruned run 2.5x energy saving and 2.5x speedup vs the dense variant."""
-    text = render_report(results_dir)
+    text = full_report
     totals = text.split("<h3>Totals per run</h3>", 1)[1].split("</table>", 1)[0]
     pruned_row = [row for row in totals.split("<tr>") if ">pruned<" in row][0]
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", pruned_row)
@@ -127,8 +137,9 @@ def test_bad_results_folder_is_refused(tmp_path, setup, pattern):
     assert not (tmp_path / "report.html").exists()
 
 
-def test_report_command_defaults_to_results_folder(results_dir):
+def test_report_command_defaults_to_results_folder(tmp_path):
     """`energysim report RESULTS` writes RESULTS/report.html and one summary line, returning 0."""
+    results_dir = write_results(tmp_path / "results", files=("sensitivity.csv",))
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["report", str(results_dir)])
