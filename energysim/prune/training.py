@@ -222,7 +222,9 @@ def train(
     x, y
         Training images (samples, 1, 8, 8) and labels (samples,).
     config
-        Epochs, batch size, learning rate, seed, penalties.
+        Epochs, batch size, learning rate, seed, penalties (default: the
+        tested settings of :data:`DEFAULT_TRAINING` for ``mlp``/``cnn``,
+        else ``TrainConfig()``).
     step_hook
         Optional callable run after every step (gradual pruning uses it).
     progress
@@ -233,7 +235,8 @@ def train(
     TrainHistory
         Mean training loss per epoch.
     """
-    config = config or TrainConfig()
+    if config is None:
+        config = DEFAULT_TRAINING.get(model.name, TrainConfig())
     if len(x) != len(y) or len(x) == 0:
         raise InputError(f"training data must be non-empty with as many labels as images (got {len(x)} and {len(y)})")
     rng = np.random.default_rng(config.seed)
