@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from energysim.errors import InputError
@@ -249,8 +250,9 @@ def _energy_uj(frame: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(frame["energy_pj"], errors="coerce") / PJ_PER_UJ
 
 
-def _sparsity(frame: pd.DataFrame) -> pd.Series:
-    for column in ("sparsity_measured", "sparsity_target", "sparsity"):
+def _sparsity(frame: pd.DataFrame, prefer_target: bool = False) -> pd.Series:
+    order = ("sparsity_target", "sparsity_measured") if prefer_target else ("sparsity_measured", "sparsity_target")
+    for column in (*order, "sparsity"):
         if column in frame.columns and frame[column].notna().any():
             return pd.to_numeric(frame[column], errors="coerce")
     raise InputError(f"compare table: column 'sparsity_measured' or 'sparsity_target' is required (columns present: {', '.join(frame.columns)})")
@@ -361,14 +363,20 @@ def accuracy_vs_sparsity_figure(compare: pd.DataFrame) -> Figure:
 
 
 def latency_ratio_figure(compare: pd.DataFrame) -> Figure:
-    """Sparse latency relative to dense (``latency_ratio_vs_dense``) per pattern and sparsity, one panel per hardware.
+    """Sparse latency relative to dense (``latency_ratio_vs_dense``) per pattern and target sparsity, one panel per hardware.
 
     Bars below the dashed line at 1 are faster than the dense model on the
-    same hardware. Parameters: ``compare`` with ``hardware``, ``pattern``,
-    ``latency_ratio_vs_dense`` and a sparsity column.
+    same hardware. Bars are grouped by ``sparsity_target`` (the grid axis;
+    ``sparsity_measured`` where no target is given).
+
+    Parameters
+    ----------
+    compare
+        Sweep table (``compare.csv``): ``hardware``, ``pattern``,
+        ``latency_ratio_vs_dense`` and a sparsity column (fractions).
     """
     require_columns(compare, ("hardware", "pattern", "latency_ratio_vs_dense"), "compare table")
-    frame = _ok_points(compare).assign(_sparsity=lambda f: _sparsity(f),
+    frame = _ok_points(compare).assign(_sparsity=lambda f: _sparsity(f, prefer_target=True),
                                        _ratio=lambda f: pd.to_numeric(f["latency_ratio_vs_dense"], errors="coerce"))
     frame = frame.dropna(subset=["_ratio", "_sparsity"])
     if frame.empty:
@@ -385,13 +393,15 @@ def latency_ratio_figure(compare: pd.DataFrame) -> Figure:
         for i, pattern in enumerate(table.columns):
             axis.bar(positions + (i - (len(table.columns) - 1) / 2) * width, table[pattern].to_numpy(), width=width,
                      color=colours[str(pattern)], label=str(pattern))
-        axis.axhline(1.0, color="black", linestyle="--", linewidth=1, label="dense")
+        axis.axhline(1.0, color="black", linestyle="--", linewidth=1)
         axis.set_xticks(positions, [f"{100 * s:.0f}%" for s in table.index])
-        axis.set_xlabel("weight sparsity")
+        axis.set_xlabel("target weight sparsity")
         axis.set_ylabel("latency / dense latency")
         axis.set_title(hardware, fontsize=10)
         axis.grid(axis="y", alpha=0.3)
-        axis.legend(fontsize=7)
+    handles = [Patch(color=colours[name], label=name) for name in patterns]
+    handles.append(Line2D([], [], color="black", linestyle="--", linewidth=1, label="dense = 1"))
+    figure.legend(handles=handles, loc="outside right upper", title="pattern", fontsize=8)
     figure.suptitle(f"Sparse vs dense latency{note}")
     return figure
 
