@@ -1,7 +1,8 @@
 """Import an ONNX model's weight layers as an energysim workload folder.
 
 Every ``Gemm``, ``MatMul`` and ``Conv`` node of the main graph whose weight is a
-constant (a graph initializer or a ``Constant`` node) becomes one workload
+constant (a graph initializer or a ``Constant`` node, possibly passed through
+``Identity``, ``Cast`` or ``Transpose``) becomes one workload
 layer, in graph (topological) order, with its real weights stored in
 ``tensors.npz`` under ``<layer>.weight``. Other nodes (activations, pooling,
 normalisation, reshapes) carry no weight GEMM and are skipped; so are MatMuls
@@ -49,6 +50,9 @@ from energysim.workloads.writing import write_workload_folder
 
 SUPPORTED_OPS = ("Gemm", "MatMul", "Conv")
 """ONNX operator types that become workload layers."""
+
+FOLDED_OPS = ("Identity", "Cast", "Transpose")
+"""Operators whose output is still a constant when their input is (e.g. an exporter's ``Transpose`` of a weight)."""
 
 
 @dataclass
@@ -100,11 +104,17 @@ class _Graph:
         self.constants: dict[str, np.ndarray] = {}
         for tensor in graph.initializer:
             self.constants[tensor.name] = self._to_array(numpy_helper, tensor, tensor.name)
-        for node in graph.node:
+        for node in graph.node:  # topological order, so a folded input is known before its users
             if node.op_type == "Constant" and node.output:
                 for attribute in node.attribute:
                     if attribute.name == "value":
                         self.constants[node.output[0]] = self._to_array(numpy_helper, attribute.t, node.output[0])
+            elif node.op_type in FOLDED_OPS and node.input and node.input[0] in self.constants and node.output:
+                value = self.constants[node.input[0]]
+                if node.op_type == "Transpose":
+                    perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+                    value = np.transpose(value, perm or None)
+                self.constants[node.output[0]] = value  # Identity and Cast keep the values (weights are read as float64)
         self.shapes: dict[str, tuple[int | None, ...]] = {}
         for info in [*graph.input, *graph.value_info, *graph.output]:
             tensor_type = info.type.tensor_type
@@ -362,7 +372,7 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
     for index, node in enumerate(model.graph.node):
         label = f"{node.name!r} ({node.op_type} #{index})" if node.name else f"#{index} ({node.op_type})"
         if node.op_type not in SUPPORTED_OPS or node.domain not in ("", "ai.onnx"):
-            if node.op_type != "Constant":
+            if node.op_type != "Constant" and not (node.op_type in FOLDED_OPS and node.output and node.output[0] in graph.constants):
                 skipped.append((node.name or f"#{index}", f"{node.op_type}: no weight GEMM"))
             continue
         if len(node.input) < 2:

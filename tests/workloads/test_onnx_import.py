@@ -223,3 +223,18 @@ def test_missing_onnx_package_is_named(tmp_path, monkeypatch):
     (tmp_path / "m.onnx").write_bytes(b"x")
     with pytest.raises(InputError, match=r"needs the 'onnx' package.*energysim\[import\]"):
         import_onnx(tmp_path / "m.onnx", tmp_path / "out")
+
+
+def test_weight_through_transpose_is_folded(tmp_path):
+    """A MatMul weight given as Transpose(initializer (m, k)) is folded to (k, m) and imported as linear with weights (m, k)."""
+    w = _weights(6, 4)  # stored (out, in), transposed in the graph
+    nodes = [helper.make_node("Transpose", ["w"], ["wt"], name="t", perm=[1, 0]),
+             helper.make_node("MatMul", ["x", "wt"], ["y"], name="fc")]
+    model = _save(tmp_path / "t.onnx", nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 6])], [numpy_helper.from_array(w, "w")])
+    result = import_onnx(model, tmp_path / "out")
+    workload = load_workload(tmp_path / "out" / "workload.toml")
+    (layer,) = workload.layers
+    assert (layer.in_features, layer.out_features, layer.batch) == (4, 6, 2)
+    np.testing.assert_array_equal(workload.tensors["fc"].weights, w.astype(np.float64))
+    assert result.skipped == []
