@@ -36,7 +36,10 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.api import simulate
     from energysim.report.files import write_table
 
-    run = simulate(args.hw, args.workload, path=args.path)
+    options = {"path": args.path} if args.path else {}
+    if args.mode:
+        options["mode"] = args.mode
+    run = simulate(args.hw, args.workload, **options)
     table = run.summary[["layer", "macs", "cycles_total", "latency_s", "utilisation", "energy_uj"]].copy()
     table["latency_us"] = table.pop("latency_s") * 1e6
     out.write(f"# {run.workload} on {run.hardware}\n\n")
@@ -180,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("workload", help="workload: bundled name, .toml path or pruned-workload folder")
     run.add_argument("--out", help="folder for energy.* and summary.* tables")
     run.add_argument("--format", choices=("csv", "json", "md"), default="csv", help="file format with --out (default csv)")
-    run.add_argument("--path", choices=("fast", "cycle"), default="fast", help="dense engine path (cycle: slow reference)")
+    run.add_argument("--path", choices=("fast", "cycle"), help="dense engine path (default fast; cycle: slow reference)")
+    run.add_argument("--mode", help="engine mode, e.g. sparse_2_4 or dense for the sparse tensor core")
     run.set_defaults(handler=_cmd_run)
 
     costs = sub.add_parser("costs", help="print a cost table or a hardware config's per-access costs")

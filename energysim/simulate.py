@@ -6,6 +6,7 @@ per layer -> invariants -> priced long-form table and per-layer summary.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ import pandas as pd
 
 from energysim.engines.registry import build_engine
 from energysim.engines.result import LayerResult, check_invariants
-from energysim.errors import InvariantError
+from energysim.errors import InputError, InvariantError
 from energysim.hardware.hierarchy import Hardware
 from energysim.report.tables import SUMMARY_COLUMNS, check_energy_totals, energy_table, layer_summary
 from energysim.units import PJ_PER_UJ
@@ -77,10 +78,20 @@ def run_workload(workload: Workload, hardware: Hardware, **engine_options: Any) 
 
     Raises
     ------
+    InputError
+        If an option is not a parameter of the engine's ``simulate``.
     InvariantError
         If any result breaks an invariant (a bug in an engine, reported with the layer).
     """
     engine = build_engine(hardware)
+    accepted = {name for name, p in inspect.signature(engine.simulate).parameters.items()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"layer", "tensors"}
+    for option in engine_options:
+        if option not in accepted:
+            raise InputError(
+                f"engine '{engine.kind}' of hardware '{hardware.name}' has no option '{option}' "
+                f"(it takes: {', '.join(sorted(accepted)) or 'none'})"
+            )
     results, frames, rows = [], [], []
     for layer in workload.layers:
         result = engine.simulate(layer, workload.layer_tensors(layer.name), **engine_options)

@@ -64,3 +64,18 @@ def test_run_failure_leaves_no_output(tmp_path):
     code, _, err = run("run", "lecture-array", str(tmp_path / "missing.toml"), "--out", str(target))
     assert code == 2 and "does not exist" in err
     assert not target.exists()
+
+
+def test_engine_option_unknown_to_engine_is_refused():
+    """`run --mode` on an engine without modes exits 2 naming the engine and the options it takes."""
+    code, _, err = run("run", "lecture-array", "gemm-square", "--mode", "sparse_2_4")
+    assert code == 2
+    assert "engine 'dense' of hardware 'lecture-array' has no option 'mode' (it takes: path)" in err
+
+
+def test_run_mode_reaches_the_sparse_tensor_core():
+    """`run a100 --mode sparse_2_4` runs the 2:4 mode: fewer MACs issued than dense mode."""
+    dense = run("run", "a100", "gemm-square")
+    sparse = run("run", "a100", "gemm-square", "--mode", "sparse_2_4")
+    assert dense[0] == sparse[0] == 0
+    assert dense[1] != sparse[1]
