@@ -351,9 +351,15 @@ class EieEngine:
         passes = entries.shape[0]
         # A zero column K stands for "no activation" in padded lane blocks.
         pad = ((0, 0), (0, 1), (0, 0))
-        entries_table = np.pad(entries, pad).astype(np.int32)              # (P, K+1, N)
-        work_table = np.pad(np.maximum(entries, 1), pad).astype(np.int32)
-        starts_table = np.pad(starts, pad).astype(np.int32)
+        work_table = np.pad(np.maximum(entries, 1), pad).astype(np.int32)  # (P, K+1, N)
+        # Sparse-matrix lines each segment spans: first and last line, -2 / -1 when empty,
+        # so an empty segment never matches the line held in the buffer.
+        nonempty = entries > 0
+        first_line = np.where(nonempty, starts // cfg.entries_per_line, -2)
+        last_line = np.where(nonempty, (starts + entries - 1) // cfg.entries_per_line, -1)
+        lines_table = np.where(nonempty, last_line - first_line + 1, 0)
+        first_line_table = np.pad(first_line, pad, constant_values=-2).astype(np.int32)
+        last_line_table = np.pad(last_line, pad, constant_values=-1).astype(np.int32)
         column_entries = entries.sum(axis=2)                              # (P, K)
         column_real = real.sum(axis=2)
         columns = inputs.shape[1]
@@ -377,7 +383,7 @@ class EieEngine:
         for i in range(n_lanes):
             uses[lane_pass[i], active[lane_column[i]]] += 1
         busy_pe = np.einsum("pk,pkn->n", uses, np.maximum(entries, 1))
-        line_reads = 0
+        line_reads = int(np.einsum("pk,pkn->", uses, lines_table))  # before reuse of a held line
         lo = 0
         while lo < n_lanes and lane_length[lo] > 0:
             steps = int(lane_length[lo])
@@ -394,7 +400,7 @@ class EieEngine:
             timing = run_lanes(work, lane_length[lo:hi], cfg.queue_depth, slot_freed_at=cfg.queue_slot_freed_at)
             cycles_lane[lo:hi] = timing.cycles_lane
             queue_full[lo:hi] = timing.cycles_queue_full
-            line_reads += _line_reads(starts_table[p, index], entries_table[p, index], cfg.entries_per_line)
+            line_reads -= _held_line_reuses(first_line_table[p, index], last_line_table[p, index])
             lo = hi
 
         ran = lane_length > 0
@@ -493,27 +499,23 @@ class EieEngine:
         )
 
 
-def _line_reads(first_address: np.ndarray, n_entries: np.ndarray, entries_per_line: int) -> int:
-    """Sparse-matrix SRAM line reads of a block of lanes.
+def _held_line_reuses(first_line: np.ndarray, last_line: np.ndarray) -> int:
+    """Segments whose first sparse-matrix line is already in the line buffer, in a block of lanes.
 
     Parameters
     ----------
-    first_address
-        ``(A, L, N)`` address (entries, per PE) of each processed segment's first entry.
-    n_entries
-        ``(A, L, N)`` entries of each segment (0: nothing read).
-    entries_per_line
-        Entries per SRAM line.
+    first_line, last_line
+        ``(A, L, N)`` first and last SRAM line of each processed segment (an empty
+        segment has first -2 and last -1, so it neither matches nor moves the buffer).
 
-    A segment reads the lines from its first to its last entry, except its first
-    line when that line is the last one read for the previous non-empty segment
-    of the same lane and PE (held in the line buffer). Addresses grow along a
+    A segment re-uses its first line when that line is the last one read for the
+    previous non-empty segment of the same lane and PE. Addresses grow along a
     lane, so the held line is the running maximum of the segments' last lines.
+    Line reads = lines spanned by the processed segments - these re-uses.
     """
-    nonempty = n_entries > 0
-    first_line = first_address // entries_per_line
-    last_line = np.where(nonempty, (first_address + n_entries - 1) // entries_per_line, -1)
-    lines = np.where(nonempty, last_line - first_line + 1, 0).sum(dtype=np.int64)
-    held = np.maximum.accumulate(last_line, axis=0)
-    reused = nonempty[1:] & (first_line[1:] == held[:-1])
-    return int(lines - np.count_nonzero(reused))
+    held = last_line[0].copy()
+    reused = 0
+    for t in range(1, last_line.shape[0]):
+        reused += int(np.count_nonzero(first_line[t] == held))
+        np.maximum(held, last_line[t], out=held)
+    return reused

@@ -264,3 +264,22 @@ def test_workload_with_npz_tensors_runs_through_run_workload(tmp_path):
     assert not result.stats["synthetic_weights"] and not result.stats["synthetic_inputs"]
     assert result.stats["weight_density_measured"] == pytest.approx(mask.mean())
     assert run.totals()["energy_pj"] > 0
+
+
+@pytest.mark.parametrize(("inputs", "lines"), [([1, 1, 1], 3), ([1, 0, 1], 2), ([0, 1, 1], 3), ([0, 0, 1], 1)])
+def test_line_reads_reuse_the_held_line(inputs, lines):
+    """1 PE, columns of 3, 14 and 3 entries at addresses [0,3), [3,17), [17,20): 8-entry lines read once each when entered.
+
+    Lines: column 0 -> line 0; column 1 -> lines 0-2; column 2 -> line 2.
+    All active: 1 + (3 - 1 held) + (1 - 1 held) = 3. Columns 0 and 2: 1 + 1 (line 2 not held) = 2.
+    Columns 1 and 2: 3 + 0 = 3. Column 2 alone: 1.
+    """
+    weights = np.zeros((16, 3))
+    weights[:3, 0] = 1.0
+    weights[:14, 1] = 2.0
+    weights[:3, 2] = 3.0
+    engine, _ = engine_for(n_pe=1)
+    result = engine.simulate(LinearLayer(name="lines", in_features=3, out_features=16),
+                             LayerTensors(weights=weights, activations=np.array([inputs], dtype=float)))
+    check_invariants(result)
+    assert result.count("SpmatSRAM", "weights", "read") == lines
