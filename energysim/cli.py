@@ -247,13 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list:
     """Feature packages that add their own subcommands (``register(subparsers)``)."""
-    modules = []
-    try:
-        from energysim.prune import commands as prune_commands
-    except ImportError:
-        return modules
-    modules.append(prune_commands)
-    return modules
+    from energysim.prune import commands as prune_commands
+    from energysim.report import report_commands
+    from energysim.workloads import import_commands
+
+    return [prune_commands, import_commands, report_commands]
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
