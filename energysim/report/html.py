@@ -3,6 +3,8 @@
 :func:`build_report` reads whichever of these files a results folder holds
 (columns as in ``docs/reports.md``) and renders a section for each:
 
+``estimate.csv`` (written by ``energysim estimate --out``)
+    The dense original vs pruned table: its ``TOTAL`` rows per hardware, then every row.
 ``summary.csv``
     Totals per run (and savings vs the ``dense`` variant where a ``variant``
     column names one), the per-layer table and dense vs sparse latency bars.
@@ -37,7 +39,7 @@ from energysim.report import plots
 from energysim.report.files import write_text_atomic
 from energysim.units import PJ_PER_UJ
 
-RESULT_FILES = ("summary.csv", "energy.csv", "compare.csv", "sensitivity.csv")
+RESULT_FILES = ("estimate.csv", "summary.csv", "energy.csv", "compare.csv", "sensitivity.csv")
 """Files of a results folder that the report renders."""
 
 MAX_TABLE_ROWS = 300
@@ -149,6 +151,18 @@ def _add_image(page: _Page, parts: list[str], figure, alt: str, caption: str) ->
 
 def _run_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in ("variant", "hardware", "engine") if c in frame.columns]
+
+
+def _estimate_section(page: _Page, estimate: pd.DataFrame) -> None:
+    plots.require_columns(estimate, ("hardware", "layer"), "estimate.csv")
+    parts: list[str] = []
+    totals = estimate[estimate["layer"].astype(str) == "TOTAL"]
+    if len(totals):
+        _add_table(page, parts, "Totals per hardware", totals, "estimate.csv")
+        parts.append('<p class="note">Savings and speed-ups are dense / pruned on the same hardware (above 1 = the pruned '
+                     "model is better).</p>")
+    _add_table(page, parts, "Per layer", estimate[estimate["layer"].astype(str) != "TOTAL"], "estimate.csv")
+    page.sections.append(("estimate", "Dense original vs pruned", parts))
 
 
 def _summary_section(page: _Page, summary: pd.DataFrame) -> None:
@@ -269,7 +283,7 @@ def _sensitivity_section(page: _Page, sensitivity: pd.DataFrame) -> None:
     page.sections.append(("sensitivity", "Per-layer sensitivity", parts))
 
 
-_SECTIONS = {"summary.csv": _summary_section, "energy.csv": _energy_section,
+_SECTIONS = {"estimate.csv": _estimate_section, "summary.csv": _summary_section, "energy.csv": _energy_section,
              "compare.csv": _compare_section, "sensitivity.csv": _sensitivity_section}
 
 
@@ -319,8 +333,8 @@ def build_report(results_dir: Path, out_path: Path) -> Path:
     Parameters
     ----------
     results_dir
-        Folder holding any of ``summary.csv``, ``energy.csv``, ``compare.csv``,
-        ``sensitivity.csv``.
+        Folder holding any of ``estimate.csv``, ``summary.csv``, ``energy.csv``,
+        ``compare.csv``, ``sensitivity.csv``.
     out_path
         The ``.html`` file to write (atomically; its folder is created).
 

@@ -1,7 +1,7 @@
 """The ``energysim report`` subcommand: one self-contained HTML file from a results folder.
 
 ``energysim report RESULTS [-o report.html]`` renders whichever of
-``summary.csv``, ``energy.csv``, ``compare.csv`` and ``sensitivity.csv`` the
+``estimate.csv``, ``summary.csv``, ``energy.csv``, ``compare.csv`` and ``sensitivity.csv`` the
 folder ``RESULTS`` holds (see :mod:`energysim.report.html`); without ``-o`` the
 report is written to ``RESULTS/report.html``.
 """
@@ -34,9 +34,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write one self-contained HTML report (tables + plots) of a results folder",
-        description="Render summary.csv, energy.csv, compare.csv and sensitivity.csv (whichever exist) of a results "
+        description="Render estimate.csv, summary.csv, energy.csv, compare.csv and sensitivity.csv (whichever exist) of a results "
         "folder as one HTML file with embedded plots that opens offline (see docs/reports.md).",
     )
-    parser.add_argument("results", help="results folder (e.g. written by energysim run --out or energysim compare)")
+    parser.add_argument("results", help="results folder (written by energysim run/estimate --out or energysim compare)")
     parser.add_argument("-o", "--out", help="output .html file (default RESULTS/report.html)")
     parser.set_defaults(handler=run_report)

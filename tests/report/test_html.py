@@ -92,6 +92,19 @@ def test_all_four_sections_in_file_order(full_report):
     assert [attrs["id"] for attrs in page.of("section")] == ["summary", "energy", "compare", "sensitivity"]
 
 
+def test_estimate_totals_come_first(tmp_path):
+    """estimate.csv (energysim estimate --out) renders as its own first section with the TOTAL rows as a separate table."""
+    folder = write_results(tmp_path / "results", files=("summary.csv",))
+    (folder / "estimate.csv").write_text(
+        "hardware,layer,energy_uj_dense,energy_uj_pruned,energy_saving\n"
+        "eie,fc1,2.0,1.0,2.0\neie,TOTAL,2.0,1.0,2.0\n"
+    )
+    text = render_report(folder)
+    assert [attrs["id"] for attrs in _parse(text).of("section")] == ["estimate", "summary"]
+    totals = text.split("<h3>Totals per hardware</h3>", 1)[1].split("</table>", 1)[0]
+    assert ">TOTAL<" in totals and ">fc1<" not in totals
+
+
 def test_table_text_is_escaped(full_report):
     """A status holding '<script>' appears as escaped text, not as markup."""
     text = full_report
@@ -122,7 +135,7 @@ def test_real_run_output_renders(tmp_path):
 @pytest.mark.parametrize(
     ("setup", "pattern"),
     [
-        (lambda d: None, r"holds none of summary\.csv, energy\.csv, compare\.csv, sensitivity\.csv"),
+        (lambda d: None, r"holds none of estimate\.csv, summary\.csv, energy\.csv, compare\.csv, sensitivity\.csv"),
         (lambda d: (d / "compare.csv").write_text("pattern,hardware\nx,y\n"), r"compare\.csv: column 'accuracy' is required"),
         (lambda d: (d / "summary.csv").write_text(""), r"summary\.csv: is empty"),
     ],
