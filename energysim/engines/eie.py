@@ -113,8 +113,9 @@ class EieEngineConfig(BaseModel):
     )
     pipeline_depth: int = Field(default=4, gt=0, description="Arithmetic pipeline stages (drain = depth - 1 cycles).")
     seed: int = Field(default=0, description="Seed for synthetic layers, calibration-sample choice and codebook fitting.")
-    codebook_fit_samples: int = Field(
-        default=200_000, gt=0, description="Non-zero weights sampled (seeded) to fit the codebook's k-means."
+    codebook_fit_samples: int | None = Field(
+        default=None, gt=0,
+        description="Non-zero weights sampled (seeded) to fit the codebook's k-means; absent = all of them.",
     )
 
     @model_validator(mode="after")
