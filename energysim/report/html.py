@@ -62,11 +62,9 @@ figure{margin:1em 0} figcaption{color:#555;font-size:.9em} .note{color:#666;font
 
 @dataclass
 class _Page:
-    """Parts of the report as they are built."""
+    """Sections of the report as they are built: (anchor id, heading, HTML parts)."""
 
     sections: list[tuple[str, str, list[str]]]
-    images: int = 0
-    tables: int = 0
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -141,12 +139,10 @@ def _image(figure, alt: str, caption: str) -> str:
 def _add_table(page: _Page, parts: list[str], title: str, frame: pd.DataFrame, source: str, bad_column: str | None = None) -> None:
     parts.append(f"<h3>{html.escape(title)}</h3>")
     parts.append(html_table(frame, source, bad_column))
-    page.tables += 1
 
 
 def _add_image(page: _Page, parts: list[str], figure, alt: str, caption: str) -> None:
     parts.append(_image(figure, alt, caption))
-    page.images += 1
 
 
 def _run_columns(frame: pd.DataFrame) -> list[str]:
