@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -52,9 +53,10 @@ def _chromium() -> str | None:
 def _run_chromium(binary: str, tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess:
     profile = tmp_path / "chromium-profile"
     command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
                f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+    environment = {**os.environ, "HOME": str(tmp_path)}  # keep Chromium's caches and crash dumps in the test's folder
+    return subprocess.run(command, capture_output=True, text=True, timeout=90, check=False, env=environment)
 
 
 @pytest.fixture(scope="module")
