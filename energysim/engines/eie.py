@@ -464,6 +464,7 @@ class EieEngine:
             "storage_bits": csc.storage_bits(),
             "weight_storage_bits": csc.storage_bits()["total"],
             "pointer_overflow": csc.pointer_overflow,
+            "pointers_per_pe": k + 1,
             "max_pointer": csc.max_pointer,
             "cycles_theoretical": theoretical,
             "cycles_theoretical_no_padding": useful / n_pe,

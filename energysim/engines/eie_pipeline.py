@@ -98,7 +98,9 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bo
     if lengths.shape != (n_lanes,):
         raise InputError(f"EIE lanes: lengths must have one entry per lane ({n_lanes}) (got shape {lengths.shape})")
     if n_lanes and (np.any(np.diff(lengths) > 0) or lengths.max() > n_steps or lengths.min() < 0):
-        raise InputError("EIE lanes: lengths must be non-increasing and within the work array")
+        raise InputError(
+            f"EIE lanes: lengths must be non-increasing and within 0..{n_steps} (got {lengths.tolist()[:8]}...)"
+        )
     # active[t]: lanes with more than t activations (a prefix, as lengths are sorted descending)
     active = np.searchsorted(-lengths, -np.arange(n_steps), side="left")
     broadcast_prev = np.full(n_lanes, -1, dtype=np.int64)

@@ -250,7 +250,10 @@ def encode_positions(
         raise InputError(f"EIE CSC rows, columns and codes must have one length (got {rows.size}, {columns.size}, {codes.size})")
     if rows.size:
         if rows.min() < 0 or rows.max() >= m or columns.min() < 0 or columns.max() >= k:
-            raise InputError(f"EIE CSC positions must lie inside the {m}x{k} matrix")
+            raise InputError(
+                f"EIE CSC positions must lie inside the {m}x{k} matrix (got rows {rows.min()}..{rows.max()}, "
+                f"columns {columns.min()}..{columns.max()})"
+            )
         if codes.min() < 1 or codes.max() > 2**value_bits - 1:
             raise InputError(f"EIE CSC codes must lie in 1..{2**value_bits - 1} (got {codes.min()}..{codes.max()})")
     itype = np.int32 if max(m, k) * max(n_pe, 1) < 2**30 else np.int64
