@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -50,7 +51,7 @@ def parse_nm(text: str) -> tuple[int, int]:
 def _load_or_train(args: argparse.Namespace, out: TextIO):
     from energysim.prune.data import load_digits_dataset
     from energysim.prune.models import build_model, load_model
-    from energysim.prune.training import DEFAULT_TRAINING, TrainConfig, train
+    from energysim.prune.training import DEFAULT_TRAINING, train
 
     data = load_digits_dataset()
     if args.model_dir:
@@ -59,7 +60,7 @@ def _load_or_train(args: argparse.Namespace, out: TextIO):
     else:
         model = build_model(args.model, args.seed)
         config = DEFAULT_TRAINING[args.model]
-        train(model, data.x_train, data.y_train, TrainConfig(**{**config.__dict__, "seed": args.seed}), progress=_progress(args))
+        train(model, data.x_train, data.y_train, replace(config, seed=args.seed), progress=_progress(args))
         out.write(f"trained {model.name} (seed {args.seed}): test accuracy {100 * model.accuracy(data.x_test, data.y_test):.1f} %\n")
     return model, data
 
@@ -185,7 +186,7 @@ def cmd_prune_table(args: argparse.Namespace, out: TextIO) -> int:
         seed=args.seed,
         progress=_progress(args),
     )
-    text = result.markdown()
+    text = result.markdown(include_not_applicable=not args.hide_na)
     out.write(text + "\n")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -244,5 +245,6 @@ def register(subparsers) -> None:
     table.add_argument("--seed", type=int, default=0)
     table.add_argument("--out", help="also write the Markdown table to this file")
     table.add_argument("--csv", help="also write the long-form table to this CSV file")
+    table.add_argument("--hide-na", action="store_true", help="leave out pairs that are n/a at every sparsity")
     table.add_argument("--quiet", action="store_true", help="no progress bars")
     table.set_defaults(handler=cmd_prune_table)

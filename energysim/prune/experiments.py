@@ -16,7 +16,7 @@ model without batch norm. For ``nm`` the pattern is chosen per sparsity by
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -55,9 +55,9 @@ class AccuracyTable:
     wall_time_s: float
     settings: dict
 
-    def markdown(self) -> str:
-        """The table as Markdown: one section per model, accuracies in percent."""
-        return accuracy_markdown(self.rows, self.wall_time_s, self.settings)
+    def markdown(self, include_not_applicable: bool = True) -> str:
+        """The table as Markdown: one section per model, accuracies in percent (see :func:`accuracy_markdown`)."""
+        return accuracy_markdown(self.rows, self.wall_time_s, self.settings, include_not_applicable)
 
 
 def not_applicable_reason(model: Model, granularity: str, criterion: str) -> str:
@@ -122,7 +122,7 @@ def accuracy_table(
         for model_name in models:
             dense = build_model(model_name, seed)
             config = DEFAULT_TRAINING[model_name]
-            train(dense, data.x_train, data.y_train, type(config)(**{**config.__dict__, "seed": seed}))
+            train(dense, data.x_train, data.y_train, replace(config, seed=seed))
             dense_accuracy = dense.accuracy(data.x_test, data.y_test)
             for granularity in granularities:
                 for criterion in criteria:
@@ -173,11 +173,15 @@ def _percent(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{100 * value:.1f}"
 
 
-def accuracy_markdown(rows: pd.DataFrame, wall_time_s: float, settings: dict) -> str:
+def accuracy_markdown(
+    rows: pd.DataFrame, wall_time_s: float, settings: dict, include_not_applicable: bool = True
+) -> str:
     """Render the long-form table as Markdown (one table per model; percent; n/a marked).
 
     Columns per target sparsity: accuracy right after pruning, after
     fine-tuning, and the measured sparsity of all weight layers together.
+    With ``include_not_applicable=False`` pairs that are n/a at every sparsity
+    are left out (a line under the table says how many).
     """
     lines = [
         f"Test accuracy (%) on {settings.get('dataset', 'digits')}, schedule {settings.get('schedule')}, "
@@ -196,7 +200,11 @@ def accuracy_markdown(rows: pd.DataFrame, wall_time_s: float, settings: dict) ->
         header.append("note")
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (3 * len(sparsities)) + ["---"]) + "|")
+        hidden = 0
         for (granularity, criterion), group in frame.groupby(["granularity", "criterion"], sort=False):
+            if not include_not_applicable and group["accuracy_pruned"].isna().all():
+                hidden += 1
+                continue
             cells = [granularity, criterion]
             notes = []
             for s in sparsities:
@@ -211,5 +219,7 @@ def accuracy_markdown(rows: pd.DataFrame, wall_time_s: float, settings: dict) ->
                     notes.append(row["note"])
             cells.append("; ".join(notes))
             lines.append("| " + " | ".join(cells) + " |")
+        if hidden:
+            lines += ["", f"({hidden} granularity x criterion pairs that are n/a at every sparsity are not shown.)"]
         lines.append("")
     return "\n".join(lines)
