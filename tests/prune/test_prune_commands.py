@@ -87,4 +87,4 @@ def test_accuracy_table_marks_not_applicable_and_reports_time(digits):
     text = table.markdown()
     assert "| fine | magnitude |" in text and "n/a" in text and "wall time" in text
     compact = table.markdown(include_not_applicable=False)
-    assert "| fine | l1 |" not in compact and "(5 granularity x criterion pairs" in compact
+    assert "| fine | l1 |" not in compact and "(7 granularity x criterion pairs" in compact
