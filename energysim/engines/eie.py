@@ -11,7 +11,7 @@ turn. The timing of one vector follows :mod:`energysim.engines.eie_pipeline`
 Register-file capacity. A PE's destination register file holds
 ``activation_regfile_entries`` accumulators. When a PE's slice has more rows
 (``ceil(M / N)`` larger than that), the layer runs as *row passes*: pass ``r``
-handles local rows ``[64 r, 64 (r + 1))`` of every slice, re-broadcasting the
+handles local rows ``[E r, E (r + 1))`` of every slice (``E`` the entries), re-broadcasting the
 input vector and re-reading each column's pointers; each pass's outputs are
 written to the activation SRAM at its end. When the input vector is longer than
 the source register files hold (``K > N x entries``), it is staged through the
@@ -345,8 +345,12 @@ class EieEngine:
         csc, inputs = prep.csc, prep.inputs
         m, k = csc.shape
         n_pe = cfg.n_pe
-        if csc.n_pe != n_pe:
-            raise InputError(f"layer '{layer.name}': prepared layer has {csc.n_pe} PEs, the engine {n_pe}")
+        shape = layer.gemm_shape()
+        if csc.n_pe != n_pe or csc.shape != (shape.m, shape.k) or inputs.shape != (shape.k, shape.n):
+            raise InputError(
+                f"layer '{layer.name}': the prepared layer must match the engine's {n_pe} PEs and the layer's GEMM "
+                f"(M={shape.m}, K={shape.k}, N={shape.n}) (got {csc.n_pe} PEs, weights {csc.shape}, inputs {inputs.shape})"
+            )
         regfile = cfg.activation_regfile_entries
         entries, real, starts = csc.segment_counts(regfile)
         passes = entries.shape[0]

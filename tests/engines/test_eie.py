@@ -283,3 +283,14 @@ def test_line_reads_reuse_the_held_line(inputs, lines):
                              LayerTensors(weights=weights, activations=np.array([inputs], dtype=float)))
     check_invariants(result)
     assert result.count("SpmatSRAM", "weights", "read") == lines
+
+
+def test_prepared_layer_must_match_engine_and_layer():
+    """Reusing a layer prepared for 4 PEs on a 2-PE engine, or for another layer, raises InputError."""
+    layer = LinearLayer(name="p", in_features=20, out_features=16, weight_density=0.3, activation_density=0.5)
+    prepared = engine_for(n_pe=4)[0].prepare(layer)
+    with pytest.raises(InputError, match="must match the engine's 2 PEs"):
+        engine_for(n_pe=2)[0].simulate(layer, prepared=prepared)
+    other = LinearLayer(name="q", in_features=21, out_features=16)
+    with pytest.raises(InputError, match="K=21"):
+        engine_for(n_pe=4)[0].simulate(other, prepared=prepared)
