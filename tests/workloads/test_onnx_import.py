@@ -41,8 +41,7 @@ def _conv_model(path, conv_attrs: dict, x_shape=("N", 3, 8, 8), w_shape=(4, 3, 3
 
 
 def test_cnn_round_trips_shapes_and_weights(tmp_path):
-    """Conv (stride 2, pad 1) -> Relu -> Conv -> Flatten -> Gemm(transB=1): geometry from shape
-    inference (second conv sees 4x4), weights equal to the initializers, bias and Relu left out."""
+    """Conv(stride 2, pad 1) -> Relu -> Conv -> Flatten -> Gemm(transB=1): shapes inferred (conv2 sees 4x4), weights exact."""
     w1, w2, w3 = _weights(8, 3, 3, 3), _weights(6, 8, 1, 1), _weights(10, 6 * 4 * 4)
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", strides=[2, 2], pads=[1, 1, 1, 1]),
