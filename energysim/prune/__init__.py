@@ -10,6 +10,7 @@ and :mod:`~energysim.prune.models` (numpy networks and their NPZ+JSON files),
 :mod:`~energysim.prune.pruner` (one pruning step),
 :mod:`~energysim.prune.schedules` (one-shot, iterative, gradual),
 :mod:`~energysim.prune.sensitivity`, :mod:`~energysim.prune.export`,
+:mod:`~energysim.prune.mask_report` (per-layer format statistics),
 :mod:`~energysim.prune.experiments` (the accuracy table) and
 :mod:`~energysim.prune.commands` (CLI sub-commands).
 """

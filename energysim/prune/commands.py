@@ -128,6 +128,12 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         f"test accuracy: dense {100 * result.accuracy_dense:.1f} %, pruned {100 * result.accuracy_pruned:.1f} %, "
         f"fine-tuned ({args.finetune_epochs} epochs) {100 * result.accuracy_finetuned:.1f} %\n"
     )
+    from energysim.prune.mask_report import layer_mask_table
+
+    table = layer_mask_table(model, value_bits=16).set_index("layer")
+    columns = ["rows", "cols", "nnz", "sparsity", "row_imbalance", "nm24_violating_fraction", "dense_bits", "csr_bits", "nm_2_4_bits"]
+    out.write("masks (16-bit values; storage in bits, NaN = format does not apply):\n")
+    out.write(table[columns].round(3).to_string() + "\n")
     calibration = data.calibration(args.calibration_samples, seed=args.seed)
     exported, description = model, ""
     if args.shrink:

@@ -55,3 +55,15 @@ def test_shrink_leaves_unpruned_model_unchanged(trained_cnn, digits):
     assert [shrunk.weights(n).shape for n in shrunk.weight_layers] == [
         trained_cnn.weights(n).shape for n in trained_cnn.weight_layers
     ]
+
+
+def test_layer_mask_table_joins_format_statistics(trained_mlp):
+    """After 2:4 pruning every layer shows sparsity 0.5, no 2:4 violation and 2:4 storage of 9/16 of dense."""
+    from energysim.prune.mask_report import layer_mask_table
+
+    model = trained_mlp.copy()
+    prune_model(model, PruneRequest("nm", "magnitude"))
+    table = layer_mask_table(model, value_bits=16).set_index("layer")
+    assert list(table.index) == ["fc1", "fc2", "fc3"]
+    assert (table["sparsity"] == 0.5).all() and (table["nm24_violating_fraction"] == 0).all()
+    assert (table["nm_2_4_bits"] / table["dense_bits"] == 9 / 16).all()
