@@ -238,10 +238,20 @@ def _compare_section(page: _Page, compare: pd.DataFrame) -> None:
         frame["energy_uj"] = frame["energy_pj"] / PJ_PER_UJ
     ok = frame[frame["status"].astype(str).str.strip().str.lower() == "ok"] if "status" in frame.columns else frame
     has_points = ok[["accuracy", "energy_uj"]].apply(pd.to_numeric, errors="coerce").notna().all(axis=1).any()
+    for column, what in (("energy_ratio_vs_dense", "energy"), ("latency_ratio_vs_dense", "latency")):
+        if column in ok.columns and pd.to_numeric(ok[column], errors="coerce").notna().any():
+            best = (ok.assign(_ratio=pd.to_numeric(ok[column], errors="coerce"))
+                    .pivot_table(index="pattern", columns="hardware", values="_ratio", aggfunc="min", sort=False)
+                    .reindex(index=list(dict.fromkeys(frame["pattern"])), columns=list(dict.fromkeys(frame["hardware"]))))
+            best.columns = [str(c) for c in best.columns]
+            _add_table(page, parts, f"Best {what} ratio vs dense (pattern x hardware)", best.reset_index(), "compare.csv")
+    if any(title in "".join(parts) for title in ("Best energy ratio", "Best latency ratio")):
+        parts.append('<p class="note">The lowest pruned / dense ratio any runnable point of the pattern reached on that '
+                     "hardware (below 1 = a saving); an empty cell means no point of the pattern ran there.</p>")
     if has_points:
         _add_image(page, parts, plots.pareto_figure(frame), "accuracy vs energy Pareto plot",
-                   "Accuracy vs energy per inference, one panel per hardware config; the Pareto front (no point is both "
-                   "cheaper and more accurate) is ringed.")
+                   "Accuracy vs energy per inference, one panel per hardware config; the Pareto front (points no other "
+                   "point beats on energy without losing accuracy, or on accuracy without costing energy) is ringed.")
         fronts = []
         for hardware, part in ok.groupby("hardware", sort=False):
             part = part.dropna(subset=["accuracy", "energy_uj"])

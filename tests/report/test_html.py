@@ -107,6 +107,15 @@ def test_estimate_totals_come_first(tmp_path):
     assert ">TOTAL<" in totals and ">fc1<" not in totals
 
 
+def test_best_ratio_table_shows_the_lesson(full_report):
+    """Best energy ratio, pattern x hardware: unstructured is 1 on the dense array, 0.1 on EIE; the 2:4 core (nothing ran) is empty."""
+    table = full_report.split("<h3>Best energy ratio vs dense (pattern x hardware)</h3>", 1)[1].split("</table>", 1)[0]
+    header = re.findall(r"<th>([^<]*)</th>", table)
+    assert header == ["pattern", "lecture-array", "eie-lecture", "a100-sparse"]
+    rows = {cells[0]: cells[1:] for cells in (re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in table.split("<tr>")[2:])}
+    assert rows == {"unstructured": ["1", "0.1", ""], "channel": ["0.1", "0.1", ""]}
+
+
 def test_table_text_is_escaped(full_report):
     """A status holding '<script>' appears as escaped text, not as markup."""
     text = full_report
@@ -184,7 +193,7 @@ document.getElementById("report").addEventListener("load", function () {
 
 
 def test_report_renders_in_headless_chromium(results_dir, tmp_path):
-    """Headless Chromium, offline: 9 tables in the DOM, every <img> a decoded data: URI, no other resource, a non-blank screenshot."""
+    """Headless Chromium, offline: 11 tables in the DOM, every <img> a decoded data: URI, no other resource, a non-blank screenshot."""
     binary = _chromium()
     if binary is None:
         pytest.skip(f"no Chromium binary found on PATH (looked for {', '.join(CHROMIUM_NAMES)}); install the 'chromium' package")
@@ -194,7 +203,7 @@ def test_report_renders_in_headless_chromium(results_dir, tmp_path):
     dumped = _run_chromium(binary, tmp_path, "--dump-dom", report.resolve().as_uri())
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     dom = _parse(dumped.stdout)
-    assert len(dom.of("table")) == 9 == report.read_text(encoding="utf-8").count("<table>")
+    assert len(dom.of("table")) == 11 == report.read_text(encoding="utf-8").count("<table>")
     assert len(dom.of("img")) == 6 and all(a["src"].startswith("data:image/png;base64,") for a in dom.of("img"))
     assert [a["id"] for a in dom.of("section")] == ["summary", "energy", "compare", "sensitivity"]
     assert "Pareto front per hardware" in dumped.stdout and "Points that could not run" in dumped.stdout
@@ -211,7 +220,7 @@ def test_report_renders_in_headless_chromium(results_dir, tmp_path):
         width, height = (int(v) for v in size.split("x"))
         assert complete == "true" and width > 300 and height > 200, line
     assert [line for line in result if line.startswith("resource ")] == []
-    assert "tables 9" in result and "title energysim report: results" in result
+    assert "tables 11" in result and "title energysim report: results" in result
     # 3. A screenshot of the page shows the plots (many colours), not a blank page.
     shot = tmp_path / "shot.png"
     shotted = _run_chromium(binary, tmp_path, "--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={shot}",
