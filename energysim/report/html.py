@@ -321,8 +321,8 @@ def render_report(results_dir: str | Path) -> str:
     for anchor, heading, parts in page.sections:
         body.append(f'<section id="{anchor}"><h2>{html.escape(heading)}</h2>{"".join(parts)}</section>')
     version = getattr(energysim, "__version__", "")
-    meta = html.escape(f"Rendered from {', '.join(found)} in {results_dir} by energysim {version}. "
-                       "Energies are counts x per-action costs; every cost names its source in energy.csv.")
+    meta = f"Rendered from {', '.join(found)} in {results_dir} by energysim {version}. Energies are counts x per-action costs"
+    meta = html.escape(meta + ("; every cost names its source in energy.csv." if "energy.csv" in found else "."))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
