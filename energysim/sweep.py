@@ -302,15 +302,15 @@ def _execute(todo: list[SweepPoint], specs: tuple[str, ...], cache: str, jobs: i
 
 
 def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows on the accuracy-vs-energy Pareto front of each hardware (higher accuracy, lower energy)."""
+    """Rows on the accuracy-vs-energy Pareto front of each hardware (higher accuracy, lower energy).
+
+    A point is on the front unless another point of its hardware is no worse in
+    both and better in one; identical points are all kept
+    (:func:`energysim.report.plots.pareto_mask`, the rule the report draws).
+    """
+    from energysim.report.plots import pareto_mask
+
     fronts = []
     for _, group in frame[frame["status"] == "ok"].groupby("hardware", sort=False):
-        ordered = group.sort_values(["energy_pj", "accuracy"], ascending=[True, False])
-        best = -math.inf
-        keep = []
-        for index, row in ordered.iterrows():
-            if row["accuracy"] > best:
-                keep.append(index)
-                best = row["accuracy"]
-        fronts.append(frame.loc[keep])
+        fronts.append(group[pareto_mask(group["energy_pj"], group["accuracy"])])
     return pd.concat(fronts) if fronts else frame.iloc[0:0]
