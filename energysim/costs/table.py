@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.config.loading import check_schema_version, load_toml, validate_model
 from energysim.costs import scaling
-from energysim.errors import ConfigError, InputError
+from energysim.errors import InputError
 
 MEMORY_ACTIONS = ("read", "write", "fill", "update")
 """Memory actions priced by a table's ``access`` entry when it has no action-specific one."""

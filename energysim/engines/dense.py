@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from energysim.engines.conv_footprint import ConvFootprint
 from energysim.engines.dense_cycle import run_cycle
 from energysim.engines.dense_fast import PathResult, run_fast
-from energysim.engines.dense_schedule import OUTPUT_STATIONARY, choose_tiling, dram_words, tiles
+from energysim.engines.dense_schedule import choose_tiling, dram_words, tiles
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware

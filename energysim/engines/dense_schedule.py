@@ -177,7 +177,7 @@ def estimate(m: int, n: int, k: int, tiling: Tiling, rows: int, cols: int, dataf
 
     Used only to rank tilings; the engine's paths compute the real figures.
     """
-    tiles_m, tiles_n, tiles_k = ceil_div(m, tiling.m), ceil_div(n, tiling.n), ceil_div(k, tiling.k)
+    tiles_n, tiles_k = ceil_div(n, tiling.n), ceil_div(k, tiling.k)
     skew = skew_cycles(rows, cols, dataflow)
     if dataflow == OUTPUT_STATIONARY:
         folds = _folds_along(m, tiling.m, rows) * _folds_along(n, tiling.n, cols)

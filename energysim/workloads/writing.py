@@ -11,7 +11,6 @@ first, TOML last). A failure at any step leaves no new or partial file behind.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from energysim.config.loading import validate_model
+from energysim.config.toml_writer import dumps_toml
 from energysim.errors import InputError
 from energysim.workloads.workload import Workload, WorkloadFile, load_workload
 
@@ -27,41 +27,6 @@ WORKLOAD_FILE = "workload.toml"
 
 TENSORS_FILE = "tensors.npz"
 """Name of the tensors archive inside a workload folder."""
-
-
-def _toml_string(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_scalar(key: str, value: object) -> str:
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, (int, np.integer)):
-        text = str(int(value))
-    elif isinstance(value, (float, np.floating)):
-        if not math.isfinite(float(value)):
-            raise InputError(f"workload field {key!r} must be a finite number (got {float(value)})")
-        text = repr(float(value))
-    elif isinstance(value, str):
-        text = _toml_string(value)
-    else:
-        raise InputError(f"workload field {key!r} must be a string, bool, int or float (got {type(value).__name__})")
-    bare = key and all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in key)
-    return f"{key if bare else _toml_string(key)} = {text}"
 
 
 def workload_toml(name: str, layers: list[dict], description: str = "", source: str = "", tensors_file: str = TENSORS_FILE) -> str:
@@ -78,17 +43,8 @@ def workload_toml(name: str, layers: list[dict], description: str = "", source: 
     tensors_file
         File name written as ``tensors_file`` (relative to the TOML file).
     """
-    lines = [
-        _toml_scalar("schema_version", 1),
-        _toml_scalar("name", name),
-        _toml_scalar("description", description),
-        _toml_scalar("source", source),
-        _toml_scalar("tensors_file", tensors_file),
-    ]
-    for entry in layers:
-        lines += ["", "[[layers]]"]
-        lines += [_toml_scalar(k, v) for k, v in entry.items() if v is not None]
-    return "\n".join(lines) + "\n"
+    return dumps_toml({"schema_version": 1, "name": name, "description": description, "source": source,
+                       "tensors_file": tensors_file, "layers": layers})
 
 
 def write_workload_folder(

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from energysim.errors import InputError
-from energysim.prune.export import dumps_toml, export_workload
+from energysim.config.toml_writer import dumps_toml
+from energysim.prune.export import export_workload
 from energysim.prune.pruner import PruneRequest, prune_model
 from energysim.prune.schedules import run_schedule
 from energysim.prune.sensitivity import plot_sensitivity, sensitivity_scan
