@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from energysim.formats.nm_compliance import check_pattern, group_nnz
 from energysim.errors import InputError, UnsupportedError
 
 BITS_PER_BYTE = 8
@@ -35,15 +36,8 @@ BITS_PER_BYTE = 8
 
 def default_index_bits(m: int) -> int:
     """Bits needed to name one position of a group of ``m``: ``ceil(log2(m))`` (at least 1)."""
-    _check_pattern(1, m)
+    check_pattern(1, m)
     return max(1, math.ceil(math.log2(m)))
-
-
-def _check_pattern(n: int, m: int) -> None:
-    if not isinstance(m, (int, np.integer)) or m < 2:
-        raise InputError(f"N:M pattern: group size m must be an integer >= 2 (got {m!r})")
-    if not isinstance(n, (int, np.integer)) or not 1 <= n < m:
-        raise InputError(f"N:M pattern {n}:{m}: kept count n must be an integer with 1 <= n < m (got {n!r})")
 
 
 def _as_matrix(array: np.ndarray, what: str) -> np.ndarray:
@@ -105,9 +99,8 @@ def first_violation(keep: np.ndarray, n: int, m: int) -> NMViolation | None:
     n, m
         The pattern, e.g. 2 and 4.
     """
-    _check_pattern(n, m)
-    matrix = _pad_groups(_as_matrix(keep, "keep pattern") != 0, m)
-    counts = matrix.reshape(matrix.shape[0], -1, m).sum(axis=2)
+    check_pattern(n, m)
+    counts = group_nnz(_as_matrix(keep, "keep pattern") != 0, m)
     bad = np.argwhere(counts > n)
     if bad.size == 0:
         return None
@@ -226,7 +219,7 @@ def compressed_fraction(n: int, m: int, value_bits: int, index_bits: int | None 
     ``n/m`` of the values plus ``n * index_bits`` metadata bits per ``m * value_bits``
     dense bits: 2:4 at 16 bits gives ``1/2 + 4/64 = 9/16``; at 8 bits ``10/16``.
     """
-    _check_pattern(n, m)
+    check_pattern(n, m)
     if value_bits <= 0:
         raise InputError(f"N:M footprint: value_bits must be > 0 (got {value_bits})")
     bits = default_index_bits(m) if index_bits is None else index_bits
@@ -256,7 +249,7 @@ def compress(matrix: np.ndarray, n: int, m: int, value_bits: int = 16, index_bit
     UnsupportedError
         If a group keeps more than ``n`` elements (the first such group is named).
     """
-    _check_pattern(n, m)
+    check_pattern(n, m)
     values = _as_matrix(matrix, "matrix").astype(np.float64, copy=False)
     k = values.shape[1]
     if keep is None:
