@@ -334,3 +334,26 @@ def encode_codes(
         raise InputError(f"EIE CSC code matrix must be 2-D (M, K) (got {codes.ndim} dimensions)")
     cols, rows = np.nonzero(codes.T)  # column-major order
     return encode_positions(rows, cols, codes[rows, cols], codes.shape, n_pe, index_bits, value_bits, pointer_bits)
+
+
+def mask_storage_bits(mask: np.ndarray, value_bits: int, n_pe: int = 64) -> int:
+    """Bits to store a weight matrix's non-zeros in EIE's interleaved CSC on ``n_pe`` PEs.
+
+    Every non-zero becomes a 4-bit codebook index ``v`` and a 4-bit relative row
+    index ``z`` (padding entries inserted where a gap exceeds 15 zeros), each PE
+    keeps ``K + 1`` 16-bit column pointers, and the 16-entry codebook holds values
+    of ``value_bits``. Which codebook entry a weight gets does not change the size.
+
+    Parameters
+    ----------
+    mask
+        Mask or weight array (non-zero = stored), shape (M, ...) flattened to (M, K).
+    value_bits
+        Bits of one codebook value (the weights' precision).
+    n_pe
+        Processing elements the rows are interleaved over.
+    """
+    matrix = np.asarray(mask).reshape(np.asarray(mask).shape[0], -1) != 0
+    rows, columns = np.nonzero(matrix)
+    csc = encode_positions(rows, columns, np.ones(rows.size, dtype=np.int64), matrix.shape, n_pe)
+    return csc.storage_bits()["total"] + (2**DEFAULT_VALUE_BITS) * value_bits

@@ -19,6 +19,11 @@ Formats
 ``csc``
     The same per column: ``ceil(log2 rows)``-bit row indices and ``K + 1``
     column pointers.
+``eie_csc_64pe``
+    EIE's interleaved CSC over 64 PEs: 4-bit codebook index and 4-bit relative
+    row index per entry (padding entries included), ``K + 1`` 16-bit pointers per
+    PE, and a 16-entry codebook of ``value_bits`` values
+    (:func:`energysim.formats.eie_csc.mask_storage_bits`).
 ``nm_<N>_<M>`` (``nm_2_4`` registered)
     N value slots per group of ``M`` along K (groups with fewer non-zeros are
     padded with explicit zeros; a short last group counts as a full one) plus a
@@ -46,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from energysim.errors import InputError, UnsupportedError
+from energysim.formats.eie_csc import mask_storage_bits
 from energysim.formats.mask_stats import as_mask_matrix
 from energysim.formats.nm_compliance import check_pattern, nm_compliance
 
@@ -132,6 +138,7 @@ STORAGE_FORMATS: dict[str, StorageFunction] = {
     "csr": csr_bits,
     "csc": csc_bits,
     "nm_2_4": partial(nm_bits, n=2, m=4),
+    "eie_csc_64pe": partial(mask_storage_bits, n_pe=64),
 }
 """Format name -> ``(mask, value_bits) -> bits``. Extend with :func:`register_storage_format`."""
 

@@ -132,3 +132,14 @@ def test_vgg6_encodes_fast():
     elapsed = time.perf_counter() - start
     assert csc.n_nonzero == positions.size
     assert elapsed < 4.0
+
+
+def test_mask_storage_bits_counts_padding_pointers_and_codebook():
+    """The paper's column [0,0,1,2,0x18,3] on 1 PE stores 4 entries (one padding) x 8 bits + 2 pointers x 16 + codebook."""
+    from energysim.formats.eie_csc import mask_storage_bits
+    from energysim.formats.storage import storage_table
+
+    column = np.array([0, 0, 1, 2] + [0] * 18 + [3], dtype=float).reshape(-1, 1)
+    assert mask_storage_bits(column, value_bits=16, n_pe=1) == 4 * 8 + 2 * 16 + 16 * 16
+    table = storage_table(np.ones((64, 8)), value_bits=16).set_index("format")
+    assert table.loc["eie_csc_64pe", "bits"] == 64 * 8 * 8 + 64 * 9 * 16 + 16 * 16
