@@ -159,7 +159,7 @@ def run_point(point: SweepPoint, hardware_specs: tuple[str, ...], cache_dir: str
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = export_workload(model, Path(tmp) / "workload", data.calibration(64, seed=point.seed),
-                               provenance={"target_sparsity": point.sparsity})
+                               provenance={"target_sparsity": point.sparsity}, layer_targets=granularity != "channel")
         workload = load_workload(path)
         kept = sum(int(np.count_nonzero(workload.tensors[l.name].weights)) for l in workload.layers)
         for spec in hardware_specs:
