@@ -105,7 +105,7 @@ def test_conv_weights_group_along_flattened_reduction():
 
 def test_bad_pattern_is_refused():
     """n must satisfy 1 <= n < m, and index_bits must name m positions."""
-    with pytest.raises(InputError, match="N:M pattern needs integers 1 <= N < M \(got 4:4\)"):
+    with pytest.raises(InputError, match=r"N:M pattern needs integers 1 <= N < M \(got 4:4\)"):
         nm.compress(np.zeros((1, 4)), 4, 4)
     with pytest.raises(InputError, match="index_bits must be >= 2"):
         nm.compress(np.zeros((1, 4)), 2, 4, index_bits=1)
