@@ -46,7 +46,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     _print_table(table, out, "md")
     totals = run.totals()
     out.write(
-        f"\ntotal: {totals['energy_uj']:.4g} uJ, {totals['cycles_total']:,} cycles, "
+        f"\ntotal: {totals['energy_uj']:,.4f} uJ, {totals['cycles_total']:,} cycles, "
         f"{totals['latency_s'] * 1e3:.4g} ms, utilisation {totals['utilisation']:.1%}\n"
     )
     if args.out:
