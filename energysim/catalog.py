@@ -29,8 +29,9 @@ def hwconfig_names() -> list[str]:
 
 
 def workload_names() -> list[str]:
-    """Names of the bundled workloads."""
-    return _names(WORKLOAD_DIR)
+    """Names of the bundled workloads: TOML files, and folders holding a workload.toml (``pruned/NAME``)."""
+    folders = sorted(str(p.parent.relative_to(WORKLOAD_DIR)) for p in WORKLOAD_DIR.glob("*/*/workload.toml"))
+    return _names(WORKLOAD_DIR) + folders
 
 
 def _resolve(name_or_path: str, folder: Path, what: str, names: list[str]) -> Path:
@@ -44,6 +45,8 @@ def _resolve(name_or_path: str, folder: Path, what: str, names: list[str]) -> Pa
     candidate = folder / f"{name_or_path}.toml"
     if candidate.is_file():
         return candidate
+    if (folder / name_or_path / "workload.toml").is_file():
+        return folder / name_or_path / "workload.toml"
     listing = ", ".join(names) or "none found"
     raise InputError(f"unknown {what} {name_or_path!r}: give a .toml path or a bundled name ({listing})")
 

@@ -91,6 +91,11 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
     table = result.layers.copy()
     out.write(f"# {pruned.name}: dense original vs pruned\n\n")
     _print_table(table, out, "md")
+    split = result.breakdown.pivot_table(index=["hardware", "component"], columns="variant", values="energy_pj",
+                                         aggfunc="sum", sort=False).reset_index()
+    split["dense_uj"], split["pruned_uj"] = split.pop("dense") / 1e6, split.pop("pruned") / 1e6
+    out.write("\n## energy by level / unit (uJ)\n\n")
+    _print_table(split, out, "md")
     totals = table[table["layer"] == "TOTAL"]
     for row in totals.itertuples():
         out.write(f"\n{row.hardware}: energy saving {row.energy_saving:.2f}x, speed-up {row.speedup:.2f}x, "

@@ -46,6 +46,7 @@ def test_all_bundled_files_validate():
     """Every bundled hwconfig and workload validates."""
     root = Path(__file__).resolve().parents[2]
     files = sorted((root / "hwconfigs").glob("*.toml")) + sorted((root / "workloads").glob("*.toml"))
+    files += sorted((root / "workloads").glob("*/*/workload.toml"))
     assert files
     for path in files:
         assert validate_file(path).startswith(str(path))
