@@ -77,3 +77,19 @@ def test_linear_layer_rejects_unknown_key():
     """Layer models are strict (extra keys refused)."""
     with pytest.raises(Exception, match="extra"):
         LinearLayer(name="l", in_features=1, out_features=1, bias=True)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"weights": np.ones((2, 3)), "mask": np.ones((3, 2))}, "mask must have the weight shape (2, 3) (got (3, 2))"),
+    ({"weights": np.array([[np.inf, 1.0]])}, "weights must be finite"),
+    ({"weights": np.ones(4)}, "weights must have at least 2 dimensions (got shape (4,))"),
+    ({"weights": np.ones((2, 2)), "activations": np.array([[np.nan, 1.0]])}, "activations must be finite"),
+])
+def test_in_memory_tensors_are_checked(kwargs, message):
+    """LayerTensors built in Python are checked like those loaded from a file."""
+    from energysim.errors import InputError
+    from energysim.workloads.workload import LayerTensors
+
+    with pytest.raises(InputError) as info:
+        LayerTensors(**kwargs)
+    assert message in str(info.value)

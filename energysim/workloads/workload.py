@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.config.loading import check_schema_version, load_toml, validate_model
-from energysim.errors import ConfigError
+from energysim.errors import ConfigError, InputError
 from energysim.workloads.layers import Layer
 
 
@@ -99,6 +99,17 @@ class LayerTensors:
     weights: np.ndarray
     mask: np.ndarray | None = None
     activations: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        weights = np.asarray(self.weights)
+        if weights.ndim < 2:
+            raise InputError(f"layer tensors: weights must have at least 2 dimensions (got shape {weights.shape})")
+        if not np.all(np.isfinite(weights)):
+            raise InputError("layer tensors: weights must be finite (got NaN or inf)")
+        if self.mask is not None and np.shape(self.mask) != weights.shape:
+            raise InputError(f"layer tensors: mask must have the weight shape {weights.shape} (got {np.shape(self.mask)})")
+        if self.activations is not None and not np.all(np.isfinite(self.activations)):
+            raise InputError("layer tensors: activations must be finite (got NaN or inf)")
 
     def weight_matrix(self) -> np.ndarray:
         """Weights as the GEMM's A operand, shape (M, K), with masked entries zeroed."""
