@@ -120,8 +120,12 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
                       progress=None if not args.quiet else False)
     shown = frame[["pattern", "criterion", "sparsity_target", "hardware", "status", "accuracy", "energy_uj",
                    "latency_s", "energy_ratio_vs_dense", "latency_ratio_vs_dense"]].copy()
-    shown["status"] = shown["status"].str.slice(0, 40)
+    shown["status"] = shown["status"].str.split(":").str[0]
     _print_table(shown, out, "md")
+    refused = frame[frame["status"] != "ok"]
+    if len(refused):
+        out.write(f"\n{len(refused)} points could not run (reasons in the status column of compare.csv), "
+                  f"e.g. {refused['hardware'].iloc[0]}: {refused['status'].iloc[0]}\n")
     front = pareto_front(frame)
     out.write(f"\nPareto front (accuracy vs energy), {len(front)} points; wrote {Path(args.out) / 'compare.csv'}\n")
     return 0
