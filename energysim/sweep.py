@@ -272,6 +272,13 @@ def run_sweep(points: list[SweepPoint], hardware_specs: Iterable[str], out_dir: 
     return frame
 
 
+def _one_blas_thread() -> None:
+    """Worker initialiser: one BLAS thread per process, so N workers do not oversubscribe N cores."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _execute(todo: list[SweepPoint], specs: tuple[str, ...], cache: str, jobs: int | None, scheduler: str | None):
     """Yield (point key, rows) as points finish, locally or on Dask."""
     if not todo:
@@ -295,7 +302,7 @@ def _execute(todo: list[SweepPoint], specs: tuple[str, ...], cache: str, jobs: i
         for point in todo:
             yield point.key, run_point(point, specs, cache)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread) as pool:
         futures = {pool.submit(run_point, p, specs, cache): p for p in todo}
         for future in as_completed(futures):
             yield futures[future].key, future.result()
