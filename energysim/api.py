@@ -61,11 +61,24 @@ def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.Data
     return pd.concat(frames, ignore_index=True)
 
 
-def estimate(source: str | Path, hardware_names: list[str], dense: str | Path | None = None):
-    """Dense original vs pruned, per layer and in total; see :mod:`energysim.estimate`."""
-    from energysim.estimate import estimate as run_estimate, load_hardware_list, load_source
+def estimate_details(source: str | Path, hardware_names: list[str], dense: str | Path | None = None):
+    """Dense original vs pruned on each hardware: the :class:`energysim.estimation.Estimate` with every run."""
+    from energysim.estimation import estimate as run_estimate, load_hardware_list, load_source
 
     return run_estimate(load_source(source), load_hardware_list(hardware_names), load_source(dense) if dense else None)
+
+
+def estimate(source: str | Path, hardware_names: list[str], dense: str | Path | None = None) -> pd.DataFrame:
+    """Dense original vs pruned, per layer and in total (``TOTAL`` rows), one block per hardware.
+
+    Mirrors ``energysim estimate``; columns are described in :class:`energysim.estimation.Estimate`.
+    """
+    return estimate_details(source, hardware_names, dense).layers
+
+
+def hardware_costs(name_or_path: str | Path) -> pd.DataFrame:
+    """Per-access cost of every memory level and unit of a hardware config (``energysim costs --hw``)."""
+    return pd.DataFrame(hardware(name_or_path).cost_rows())
 
 
 def compare(model: str = "mlp", patterns: list[str] | None = None, sparsities: list[float] | None = None,

@@ -82,7 +82,7 @@ def _cmd_costs(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
-    from energysim.estimate import estimate, load_hardware_list, load_source
+    from energysim.estimation import estimate, load_hardware_list, load_source
     from energysim.report.files import write_table
 
     pruned = load_source(args.source)

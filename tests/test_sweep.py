@@ -11,7 +11,7 @@ import pytest
 from energysim.catalog import workload_path
 from energysim.cli import main
 from energysim.errors import InputError
-from energysim.estimate import densified, estimate, load_hardware_list
+from energysim.estimation import densified, estimate, load_hardware_list
 from energysim.sweep import COMPARE_COLUMNS, SweepPoint, grid, pareto_front, run_sweep
 from energysim.workloads.workload import load_workload
 
