@@ -39,7 +39,7 @@ def main() -> None:
     """Print demo time and the sweep times and ratio."""
     with tempfile.TemporaryDirectory() as demo_dir:
         start = time.perf_counter()
-        run_demo(Path(demo_dir), io.StringIO())
+        demo = run_demo(Path(demo_dir), io.StringIO())
         demo_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as cache_dir:
         cache = Path(cache_dir)
@@ -47,7 +47,7 @@ def main() -> None:
         points = sixty_points()
         one = timed_sweep(points, 1, cache)
         many = timed_sweep(points, os.cpu_count() or 1, cache)
-    print(f"demo (train + 19 points x 4 hardware, fresh folder): {demo_s:8.1f} s")
+    print(f"demo (train + {demo['point'].nunique() if 'point' in demo else len(demo)} points, {len(demo)} rows, fresh folder): {demo_s:8.1f} s")
     print(f"compare, {len(points) - 1} points + dense x 2 hardware, 1 process: {one:8.1f} s")
     print(f"compare, same points, {os.cpu_count()} local processes:        {many:8.1f} s")
     print(f"speed-up of local processes over one: {one / many:.2f} x")
