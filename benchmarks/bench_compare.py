@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from energysim.demo import run_demo
+from energysim.demo import DEMO_HARDWARE, run_demo
 from energysim.sweep import cached_model, grid, run_sweep
 
 SPARSITIES = [0.1 * i for i in range(1, 10)] + [0.95]
@@ -47,7 +47,8 @@ def main() -> None:
         points = sixty_points()
         one = timed_sweep(points, 1, cache)
         many = timed_sweep(points, os.cpu_count() or 1, cache)
-    print(f"demo (train + {demo['point'].nunique() if 'point' in demo else len(demo)} points, {len(demo)} rows, fresh folder): {demo_s:8.1f} s")
+    points_demo = len(demo) // len(DEMO_HARDWARE)
+    print(f"demo (train + {points_demo} points x {len(DEMO_HARDWARE)} hardware, fresh folder): {demo_s:8.1f} s")
     print(f"compare, {len(points) - 1} points + dense x 2 hardware, 1 process: {one:8.1f} s")
     print(f"compare, same points, {os.cpu_count()} local processes:        {many:8.1f} s")
     print(f"speed-up of local processes over one: {one / many:.2f} x")
