@@ -23,6 +23,10 @@ from energysim.workloads.layers import Conv2dLayer, Layer
 from energysim.workloads.workload import LayerTensors
 
 
+REGISTERS_PER_PE = 3
+"""Words each PE's register file holds in both dataflows: a weight, an input and a partial sum."""
+
+
 class DenseEngineConfig(BaseModel):
     """The ``[engine]`` table of a dense PE array."""
 
@@ -80,6 +84,13 @@ class DenseEngine:
         widths = {level.config.word_bits for level in hardware.levels}
         if len(widths) != 1:
             raise UnsupportedError(f"{where}: memory: the dense engine needs one word_bits at every level (got {sorted(widths)})")
+        rf = hardware.levels[2]
+        if rf.capacity_words is not None and rf.capacity_words < REGISTERS_PER_PE:
+            raise UnsupportedError(
+                f"{where}: memory level '{rf.name}': capacity_bytes must hold the {REGISTERS_PER_PE} words a PE "
+                f"keeps (a weight, an input and a partial sum) (got {rf.config.capacity_bytes} bytes = "
+                f"{rf.capacity_words} words)"
+            )
         for action in ("mult", "add"):
             hardware.cost_of(config.mac_unit, action)
         self.levels = {"dram": hardware.levels[0], "sram": hardware.levels[1], "rf": hardware.levels[2]}

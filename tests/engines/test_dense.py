@@ -129,3 +129,21 @@ def test_dense_engine_ignores_weight_sparsity(dense_hw):
     dense = engine.simulate(LinearLayer(name="l", in_features=64, out_features=32))
     sparse = engine.simulate(LinearLayer(name="l", in_features=64, out_features=32, weight_density=0.1))
     assert dense.counts == sparse.counts and dense.cycles == sparse.cycles
+
+
+def test_register_file_too_small_is_refused():
+    """A register file that cannot hold a weight, an input and a partial sum per PE is refused at build time."""
+    from energysim.config.hardware import HardwareFile
+    from energysim.hardware.hierarchy import build_hardware
+
+    spec = make_dense_hw()
+    data = {
+        "schema_version": 1, "name": "tiny-rf", "clock_ghz": 1.0, "cost_table": "lecture-45nm",
+        "engine": {"kind": "dense", "rows": 2, "cols": 2},
+        "memory": [lvl.config.model_dump() for lvl in spec.levels],
+        "units": [{"name": "MAC", "action": a, "table_component": f"float_{a}", "bits": 32} for a in ("mult", "add")],
+    }
+    data["memory"][2]["capacity_bytes"] = 8
+    hw = build_hardware(HardwareFile.model_validate(data), "tiny-rf.toml")
+    with pytest.raises(UnsupportedError, match="capacity_bytes must hold the 3 words a PE keeps .* \\(got 8 bytes = 2 words\\)"):
+        build_engine(hw)
