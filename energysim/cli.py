@@ -9,15 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Sequence, TextIO
 
 import pandas as pd
 
 from energysim import catalog
 from energysim.errors import EnergySimError, InputError, InvariantError
-
-Handler = Callable[[argparse.Namespace, TextIO], int]
-
 
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors become one-line InputErrors (exit 2)."""

@@ -21,8 +21,6 @@ from energysim.hardware.hierarchy import Hardware, load_hardware
 from energysim.simulate import SimulationRun, run_workload
 from energysim.workloads.workload import Workload, load_workload
 
-VARIANTS = ("dense", "pruned")
-
 
 @dataclass
 class Estimate:

@@ -47,7 +47,6 @@ from energysim.errors import UnsupportedError
 from energysim.units import ceil_div
 
 OUTPUT_STATIONARY = "output_stationary"
-WEIGHT_STATIONARY = "weight_stationary"
 
 
 @dataclass(frozen=True)

@@ -70,13 +70,3 @@ def check_energy_totals(energy: pd.DataFrame, summary: pd.DataFrame) -> None:
             raise InvariantError(f"layer '{layer}': a priced count is negative")
         if not (group["energy_pj"] >= 0).all():
             raise InvariantError(f"layer '{layer}': a priced energy is negative or NaN")
-
-
-def energy_by(energy: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Energy (pJ and share of the total) grouped by ``component``, ``tensor`` or ``action``."""
-    grouped = energy.groupby(column, sort=False)["energy_pj"].sum().sort_values(ascending=False)
-    total = grouped.sum()
-    out = grouped.to_frame("energy_pj")
-    out["energy_uj"] = out["energy_pj"] / PJ_PER_UJ
-    out["share"] = out["energy_pj"] / total if total else 0.0
-    return out.reset_index()
