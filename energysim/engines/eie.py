@@ -68,6 +68,7 @@ from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats.codebook import Codebook, fit_codebook
 from energysim.formats.eie_csc import EieCsc, encode_codes, encode_positions
 from energysim.hardware.hierarchy import Hardware
+from energysim.units import ceil_div
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, Layer, LinearLayer
 from energysim.workloads.workload import LayerTensors
 
@@ -101,7 +102,6 @@ class EieEngineConfig(BaseModel):
     queue_depth: int = Field(default=8, gt=0, description="Activation queue (FIFO) depth per PE, entries.")
     index_bits: int = Field(default=4, ge=1, le=8, description="Relative row index z width, bits.")
     value_bits: int = Field(default=4, ge=1, le=8, description="Codebook index v width, bits (2**bits entries).")
-    arithmetic_bits: int = Field(default=16, gt=0, description="Fixed-point width of weights after lookup and of the MAC, bits.")
     spmat_line_bits: int = Field(default=64, gt=0, description="Sparse-matrix SRAM line width, bits.")
     pointer_bits: int = Field(default=16, gt=0, le=64, description="Column pointer width, bits.")
     activation_regfile_entries: int = Field(
@@ -147,6 +147,11 @@ class PreparedLayer:
         ``(K, N)`` input activations, one column per input vector.
     synthetic_weights, synthetic_inputs
         Whether weights / inputs were synthesised (seeded) rather than given.
+    column_nonzeros
+        ``(K,)`` non-zero weights per input column, counted from the weights
+        before encoding (the quantised dense matrix, or the synthetic positions);
+        the engine bounds its useful-MAC count with it independently of the
+        encoded format. None: counted by decoding :attr:`csc`.
     """
 
     csc: EieCsc
@@ -154,6 +159,7 @@ class PreparedLayer:
     inputs: np.ndarray
     synthetic_weights: bool
     synthetic_inputs: bool
+    column_nonzeros: np.ndarray | None = None
 
 
 def _im2col(images: np.ndarray, layer: Conv2dLayer) -> np.ndarray:
@@ -190,6 +196,13 @@ class EieEngine:
     config
         The validated ``[engine]`` table.
 
+    Raises
+    ------
+    ConfigError
+        If the hardware does not price a count the engine makes, or its
+        ``SpmatSRAM`` memory level's ``word_bits`` differs from
+        ``spmat_line_bits`` (one line read is one SRAM word).
+
     References
     ----------
     .. [1] S. Han, X. Liu, H. Mao, J. Pu, A. Pedram, M. A. Horowitz, W. J. Dally,
@@ -213,6 +226,12 @@ class EieEngine:
                 raise ConfigError(
                     f"{where}: the eie engine counts {component}.{action}, which the hardware file does not price"
                 ) from None
+        spmat = next((level for level in hardware.levels if level.name == "SpmatSRAM"), None)
+        if spmat is not None and spmat.config.word_bits != config.spmat_line_bits:
+            raise ConfigError(
+                f"{where}: engine.spmat_line_bits must equal the word_bits of memory level 'SpmatSRAM', since one "
+                f"line read is one SRAM word (got {config.spmat_line_bits} and {spmat.config.word_bits})"
+            )
 
     # ------------------------------------------------------------------ inputs
     def prepare(self, layer: Layer, tensors: LayerTensors | None = None) -> PreparedLayer:
@@ -229,7 +248,8 @@ class EieEngine:
         Raises
         ------
         InputError
-            If a tensor's shape does not fit the layer.
+            If a tensor's shape does not fit the layer, or a weight or an
+            activation is NaN or infinite.
         """
         cfg = self.config
         shape = layer.gemm_shape()
@@ -239,11 +259,14 @@ class EieEngine:
             matrix = tensors.weight_matrix()
             if matrix.shape != (m, k):
                 raise InputError(f"layer '{layer.name}': weights must reshape to the GEMM's ({m}, {k}) (got {matrix.shape})")
+            _check_finite(layer, "weights", matrix)
             codebook = fit_codebook(matrix, cfg.value_bits, max_fit_samples=cfg.codebook_fit_samples, seed=cfg.seed)
-            csc = encode_codes(codebook.quantise(matrix), cfg.n_pe, cfg.index_bits, cfg.value_bits, cfg.pointer_bits)
+            codes = codebook.quantise(matrix)
+            column_nonzeros = np.count_nonzero(codes, axis=0).astype(np.int64)
+            csc = encode_codes(codes, cfg.n_pe, cfg.index_bits, cfg.value_bits, cfg.pointer_bits)
             synthetic_weights = False
         else:
-            csc, codebook = self._synthetic_weights(m, k, layer.weight_density, rng)
+            csc, codebook, column_nonzeros = self._synthetic_weights(m, k, layer.weight_density, rng)
             synthetic_weights = True
         activations = tensors.activations if tensors is not None else None
         if activations is not None:
@@ -253,9 +276,11 @@ class EieEngine:
             inputs = self._synthetic_inputs(k, n, layer.activation_density, rng)
             synthetic = True
         return PreparedLayer(csc=csc, codebook=codebook, inputs=inputs, synthetic_weights=synthetic_weights,
-                             synthetic_inputs=synthetic)
+                             synthetic_inputs=synthetic, column_nonzeros=column_nonzeros)
 
-    def _synthetic_weights(self, m: int, k: int, density: float, rng: np.random.Generator) -> tuple[EieCsc, Codebook]:
+    def _synthetic_weights(self, m: int, k: int, density: float,
+                           rng: np.random.Generator) -> tuple[EieCsc, Codebook, np.ndarray]:
+        """Seeded Bernoulli(``density``) weights: the encoded matrix, its codebook and non-zeros per column."""
         cfg = self.config
         total = m * k
         expected = total * density
@@ -273,10 +298,11 @@ class EieEngine:
         codebook = fit_codebook(values, cfg.value_bits, max_fit_samples=cfg.codebook_fit_samples, seed=cfg.seed)
         codes = codebook.quantise(values)
         csc = encode_positions(rows, columns, codes, (m, k), cfg.n_pe, cfg.index_bits, cfg.value_bits, cfg.pointer_bits)
-        return csc, codebook
+        return csc, codebook, np.bincount(columns, minlength=k).astype(np.int64)
 
     @staticmethod
     def _synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -> np.ndarray:
+        """``(K, N)`` inputs with exactly ``round(density * K)`` non-zeros per column, values in (0, 1]."""
         nonzero = int(round(density * k))
         inputs = np.zeros((k, n))
         for column in range(n):
@@ -285,10 +311,12 @@ class EieEngine:
         return inputs
 
     def _calibration_inputs(self, layer: Layer, activations: np.ndarray, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``(K, N)`` input vectors drawn (seeded) from calibration samples; conv2d samples lowered by im2col."""
         acts = np.asarray(activations, dtype=np.float64)
         samples = acts.shape[0] if acts.ndim else 0
         if samples < 1:
             raise InputError(f"layer '{layer.name}': calibration activations must have at least one sample (got shape {acts.shape})")
+        _check_finite(layer, "calibration activations", acts)
         if isinstance(layer, Conv2dLayer):
             expected = (layer.in_channels, layer.in_height, layer.in_width)
             if acts.shape[1:] != expected:
@@ -316,7 +344,7 @@ class EieEngine:
 
     # -------------------------------------------------------------- simulate
     def simulate(self, layer: Layer, tensors: LayerTensors | None = None, keep_output: bool = False,
-                 prepared: PreparedLayer | None = None, **_: Any) -> LayerResult:
+                 prepared: PreparedLayer | None = None) -> LayerResult:
         """Simulate one layer cycle by cycle.
 
         Parameters
@@ -337,6 +365,14 @@ class EieEngine:
         -------
         LayerResult
             Counts, cycles (compute, fill_drain, stall, total), useful MACs and stats.
+
+        Raises
+        ------
+        UnsupportedError
+            If the layer is not linear, conv2d or gemm.
+        InputError
+            If the tensors do not fit the layer, a weight or an activation is NaN
+            or infinite, or ``prepared`` does not match the engine and the layer.
         """
         if not isinstance(layer, (LinearLayer, Conv2dLayer, GemmLayer)):
             raise UnsupportedError(f"layer '{getattr(layer, 'name', layer)}': the eie engine runs linear, conv2d and gemm layers (got {type(layer).__name__})")
@@ -351,6 +387,8 @@ class EieEngine:
                 f"layer '{layer.name}': the prepared layer must match the engine's {n_pe} PEs and the layer's GEMM "
                 f"(M={shape.m}, K={shape.k}, N={shape.n}) (got {csc.n_pe} PEs, weights {csc.shape}, inputs {inputs.shape})"
             )
+        if prepared is not None:
+            _check_finite(layer, "prepared input activations", inputs)
         regfile = cfg.activation_regfile_entries
         entries, real, starts = csc.segment_counts(regfile)
         passes = entries.shape[0]
@@ -410,7 +448,7 @@ class EieEngine:
 
         ran = lane_length > 0
         drain = cfg.pipeline_depth - 1
-        compute = -(-entries_lane // n_pe)
+        compute = ceil_div(entries_lane, n_pe)
         fill_drain = np.where(ran, 1 + drain, 0)
         stall = np.where(ran, cycles_lane - 1 - compute, 0)
         cycles = {
@@ -439,7 +477,7 @@ class EieEngine:
             ("ActRegFile", "outputs", "update"): processed,
             ("ActRegFile", "inputs", "read"): lanes_run * k,
         }
-        input_batches = -(-k // (regfile * n_pe))
+        input_batches = ceil_div(k, regfile * n_pe)
         if input_batches > 1:
             counts[("ActSRAM", "inputs", "read")] = lanes_run * k
             counts[("ActRegFile", "inputs", "fill")] = lanes_run * k
@@ -475,22 +513,17 @@ class EieEngine:
             "cycles_busy_per_pe": busy_pe.tolist(),
             "cycles_starved_per_pe": starved_pe.tolist(),
             "cycles_queue_full_stall": int(queue_full.sum()),
-            "load_balance_efficiency": busy_total / (n_pe * window) if window else 0.0,
-            "useful_mac_efficiency": useful / (n_pe * cycles["total"]) if cycles["total"] else 0.0,
+            "load_balance_efficiency": useful / (n_pe * cycles["total"]) if cycles["total"] else 0.0,
+            "busy_fraction": busy_total / (n_pe * window) if window else 0.0,
             "actual_over_theoretical": cycles["total"] / theoretical if theoretical else float("nan"),
             "idle_share": 1.0 - busy_total / (n_pe * window) if window else 0.0,
-            "arithmetic_bits": cfg.arithmetic_bits,
             "codebook": prep.codebook.centroids.tolist(),
             "synthetic_weights": prep.synthetic_weights,
             "synthetic_inputs": prep.synthetic_inputs,
         }
         if keep_output:
             stats["output"] = self.functional_output(prep)
-        compulsory = [
-            Compulsory("SpmatSRAM", "weights", ("read",), -(-processed // cfg.entries_per_line)),
-            Compulsory("ActQueue", "inputs", ("push",), broadcasts * n_pe),
-            Compulsory("ArithmUnit", "-", ("mult",), useful),
-        ]
+        compulsory = _compulsory(prep, n_pe, cfg.entries_per_line)
         return LayerResult(
             layer=layer.name,
             engine=self.kind,
@@ -503,6 +536,61 @@ class EieEngine:
             compulsory=compulsory,
             stats=stats,
         )
+
+
+def _check_finite(layer: Layer, what: str, values: np.ndarray) -> None:
+    """Raise :class:`InputError` naming the layer if ``values`` holds a NaN or an infinity."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        raise InputError(
+            f"layer '{layer.name}': {what} must be finite (got {int(finite.size - np.count_nonzero(finite))} NaN or inf values)"
+        )
+
+
+def _compulsory(prep: PreparedLayer, n_pe: int, entries_per_line: int) -> list[Compulsory]:
+    """Lower bounds on three counts, computed from the inputs, not from the simulated lanes.
+
+    Parameters
+    ----------
+    prep
+        The prepared layer: per-column non-zero weights (from the weights before
+        encoding), the encoded per-PE column entries and the ``(K, N)`` inputs.
+    n_pe
+        Processing elements.
+    entries_per_line
+        Sparse-matrix entries per SRAM line.
+
+    Returns
+    -------
+    list of Compulsory
+        - useful multiplies >= pairs (non-zero weight ``W[i, j]``, non-zero input
+          ``x[j, c]``) over all input columns ``c``;
+        - queue pushes >= ``n_pe`` x non-zero input activations (every PE receives
+          each one at least once; row passes repeat them);
+        - sparse-matrix line reads >= sum over input columns ``c`` and PEs of
+          ``ceil(entries of the PE in the columns active in c / entries_per_line)``
+          (every entry processed sits in a line read for that input vector; row
+          passes can only add reads).
+    """
+    inputs = prep.inputs
+    nonzero_rows = np.count_nonzero(inputs, axis=1)                       # (K,) input columns using column j
+    column_nonzeros = prep.column_nonzeros
+    if column_nonzeros is None:
+        column_nonzeros = np.bincount(prep.csc.decode()[1], minlength=prep.csc.shape[1])
+    pairs = int(np.dot(np.asarray(column_nonzeros, dtype=np.int64), nonzero_rows.astype(np.int64)))
+    column_entries = prep.csc.column_entries.T.astype(np.float64)         # (K, N_pe), exact below 2**53
+    k, vectors = inputs.shape
+    chunk = max(1, _WORK_BUDGET_ELEMENTS // max(1, k))
+    lines = 0
+    for lo in range(0, vectors, chunk):
+        active = (inputs[:, lo:lo + chunk] != 0).T.astype(np.float64)    # (C, K)
+        per_pe = np.rint(active @ column_entries).astype(np.int64)        # (C, N_pe) entries processed
+        lines += int(ceil_div(per_pe, entries_per_line).sum())
+    return [
+        Compulsory("SpmatSRAM", "weights", ("read",), lines),
+        Compulsory("ActQueue", "inputs", ("push",), n_pe * int(nonzero_rows.sum())),
+        Compulsory("ArithmUnit", "-", ("mult",), pairs),
+    ]
 
 
 def _held_line_reuses(first_line: np.ndarray, last_line: np.ndarray) -> int:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from energysim.errors import InputError
+from energysim.units import ceil_div
 
 DEFAULT_INDEX_BITS = 4
 """Width of the relative row index ``z`` (EIE: 4 bits)."""
@@ -108,7 +109,7 @@ class EieCsc:
     @property
     def rows_per_pe(self) -> int:
         """Local rows of the largest PE slice, ``ceil(M / N)``."""
-        return -(-self.shape[0] // self.n_pe)
+        return ceil_div(self.shape[0], self.n_pe)
 
     @property
     def max_pointer(self) -> int:
@@ -190,7 +191,7 @@ class EieCsc:
         if rows_per_pass < 1:
             raise InputError(f"EIE CSC segment_counts: rows_per_pass must be >= 1 (got {rows_per_pass})")
         n_pe, k = self.n_pe, self.shape[1]
-        passes = max(1, -(-self.rows_per_pe // rows_per_pass))
+        passes = max(1, ceil_div(self.rows_per_pe, rows_per_pass))
         pe = np.repeat(np.arange(n_pe, dtype=np.int64), np.diff(self.pe_offsets))
         group_counts = self.column_entries.ravel()
         col = np.repeat(np.tile(np.arange(k, dtype=np.int64), n_pe), group_counts)
@@ -269,7 +270,7 @@ def encode_positions(
         # Column-major already: a stable sort by PE keeps (column, row) order within each PE.
         order = np.argsort(pe.astype(np.uint16) if n_pe <= 65535 else pe, kind="stable")
     else:
-        rows_per_pe = -(-m // n_pe)
+        rows_per_pe = ceil_div(m, n_pe)
         order = np.argsort((pe.astype(np.int64) * k + columns) * rows_per_pe + local, kind="stable")
     pe_s, col_s, loc_s = pe[order], columns[order].astype(itype), local[order]
     code_s = codes[order].astype(np.uint8)

@@ -6,7 +6,10 @@ table's densities) on ``hwconfigs/eie-64pe.toml``; nothing is fitted to the
 published figures. Tolerances are fixed before looking at the model (15 % on
 latencies, power and energy; 10 % on the imbalance geomean; the textual claims
 get the bands written next to them). Rows without a published number carry
-NaN in ``paper`` and None in ``ok``.
+NaN in ``paper`` and None in ``ok``. A one-sided row (``ok`` when
+``ratio >= 1 - tolerance``) judges a claim that only bounds the model from
+below: "near-linear" speed-up, where ``paper`` is 1.0 (linear) and the band is
+ours, since Fig. 11's values are not published.
 
 Sections
 --------
@@ -14,7 +17,8 @@ Sections
 2. Load imbalance: actual / theoretical per layer, geomean, worst layer.
 3. Queue-depth sweep 1..256 (idle share, cycles relative to depth 8), for both
    readings of when a queue slot frees.
-4. PE-count sweep 1..256 (speed-up, parallel efficiency; AlexNet FC7 256 vs 64 PEs).
+4. PE-count sweep 1..256 (speed-up; parallel efficiency judged against "near-linear"
+   for every layer but NT-We; the worst-scaling layer; AlexNet FC7 256 vs 64 PEs).
 5. Power and energy: per-PE power by Table II block on AlexNet FC7, energy per
    FC7 frame.
 6. Work inflation by padding: entries / real entries vs the paper's theoretical
@@ -70,6 +74,13 @@ TOLERANCE_HALF_IDLE = 0.30
 """'around half of the total cycles are idle' at depth 1: accepted within 0.35..0.65."""
 TOLERANCE_PAST_8 = 0.05
 """'diminishing returns beyond 8': depth 256 within 5 % of depth 8's cycles."""
+TOLERANCE_NEAR_LINEAR = 0.20
+"""'The speedup is near-linear' (Fig. 11 text) for every layer but NT-We: parallel efficiency
+(speed-up x smallest PE count / PE count) >= 1 - 0.20 = 0.8 at every PE count of the sweep.
+Our threshold: Fig. 11 is a plot whose values are not published. One-sided, since efficiency
+above 1 (more PEs, shorter slices, less padding: the Fig. 12 effect) is not a miss."""
+NEAR_LINEAR_EXCEPTION = "NT-We"
+"""The layer the paper exempts from near-linear scaling (Fig. 11 text)."""
 
 QUEUE_DEPTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 PE_COUNTS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -84,12 +95,13 @@ _BLOCKS = {
 """Table II blocks -> engine components."""
 
 
-def _row(ok_rule: str | None = None, **values: Any) -> dict[str, Any]:
+def _row(one_sided: bool = False, **values: Any) -> dict[str, Any]:
+    """One model-vs-paper row; ``ok`` is |ratio - 1| <= tolerance, or ratio >= 1 - tolerance if ``one_sided``."""
     model, paper, tolerance = values.get("model"), values.get("paper"), values.get("tolerance")
     ratio = model / paper if isinstance(model, (int, float)) and isinstance(paper, (int, float)) and paper else math.nan
     ok = None
     if tolerance is not None and not math.isnan(ratio):
-        ok = bool(abs(ratio - 1.0) <= tolerance)
+        ok = bool(ratio >= 1.0 - tolerance) if one_sided else bool(abs(ratio - 1.0) <= tolerance)
     values.setdefault("tolerance", math.nan)
     values["ratio"] = ratio
     values["ok"] = ok
@@ -198,12 +210,19 @@ def _pe_sweep(bench: _Bench, counts: tuple[int, ...]) -> pd.DataFrame:
             bench.drop(n_pe)
     smallest = min(counts)
     efficiency_64 = {}
+    near_linear = (f"parallel efficiency vs linear: 'near-linear' "
+                   f"(ours: >= {1 - TOLERANCE_NEAR_LINEAR:.2f}; Fig. 11 values unpublished)")
     for name in bench.names:
         for n_pe in counts:
             speedup = cycles[name][smallest] / cycles[name][n_pe]
+            efficiency = speedup * smallest / n_pe
             rows.append(_row(layer=name, n_pe=n_pe, quantity=f"speed-up vs {smallest} PE", model=speedup, paper=math.nan))
-            rows.append(_row(layer=name, n_pe=n_pe, quantity="parallel efficiency", model=speedup * smallest / n_pe,
-                             paper=math.nan))
+            if name == NEAR_LINEAR_EXCEPTION or n_pe == smallest:
+                rows.append(_row(layer=name, n_pe=n_pe, quantity="parallel efficiency", model=efficiency,
+                                 paper=math.nan))
+            else:
+                rows.append(_row(one_sided=True, layer=name, n_pe=n_pe, quantity=near_linear, model=efficiency,
+                                 paper=1.0, tolerance=TOLERANCE_NEAR_LINEAR))
         if 64 in counts:
             efficiency_64[name] = cycles[name][smallest] * smallest / (cycles[name][64] * 64)
     if efficiency_64:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import tomllib
 from pathlib import Path
@@ -13,7 +14,7 @@ from energysim.config.hardware import HardwareFile
 from energysim.engines.eie import EieEngine, EieEngineConfig
 from energysim.engines.registry import ENGINES, build_engine
 from energysim.engines.result import check_invariants
-from energysim.errors import ConfigError, InputError
+from energysim.errors import ConfigError, InputError, InvariantError
 from energysim.hardware.hierarchy import build_hardware, load_hardware
 from energysim.report.tables import energy_table
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
@@ -43,15 +44,19 @@ def test_registered_under_kind_eie():
 
 
 def test_hand_traced_layer_cycles_counts_and_energy():
-    """6x2 layer on 2 PEs, x=[1,2]: 8 cycles (compute 2, fill_drain 4, stall 2) and 58.3 pJ on lecture costs.
+    """6x2 layer on 2 PEs, x=[1,2]: 8 cycles (compute 2, fill_drain 4, stall 2), bounds and 58.3 pJ on lecture costs.
 
     W rows: r0=[1,0], r2=[2,0], r4=[4,0] (PE0 local rows 0,1,2, column 0), r3=[0,3] (PE1 local row 1,
     column 1). Work per activation: PE0 = [3, 1 (empty slice)], PE1 = [1 (empty), 1].
     Trace (depth 8): b=0,1. PE0: s=1 f=4; s=max(4,2)=4 f=5. PE1: s=1 f=2; s=max(2,2)=2 f=3. T=5.
     Cycles: compute ceil(4 entries / 2) = 2; fill_drain 1 + (4-1) = 4; stall 5-1-2 = 2; total 8.
-    Busy PE0 4, PE1 2 over a 4-cycle window: starved [0, 2], load balance 6/8.
+    Busy PE0 4, PE1 2 over a 4-cycle window: starved [0, 2], busy fraction (Fig. 8) 6/8.
+    Load-balance efficiency (the issue's definition): 4 useful MACs / (8 cycles x 2 PEs) = 0.25.
     Counts: Spmat lines 2 (one per PE), pointer reads 4, queue push 4 / pop 4, lookups 4, mult 4, add 4,
     accumulator read 4 / update 4, LNZD input reads 2.
+    Compulsory bounds from the inputs: Spmat lines ceil(3/8) + ceil(1/8) = 2 (PE0 holds 3 entries of the
+    active columns, PE1 1); queue pushes 2 PEs x 2 non-zero inputs = 4; multiplies: 3 weights in column 0
+    x 1 + 1 in column 1 x 1 = 4 (non-zero weight, non-zero input) pairs.
     Energy (lecture): 2x10 + 4x5 + 8x1 + 4x0.5 + 4x0.775 + 4x0.05 + 10x0.5 = 58.3 pJ.
     """
     engine, hw = engine_for(n_pe=2)
@@ -65,7 +70,10 @@ def test_hand_traced_layer_cycles_counts_and_energy():
     assert result.cycles == {"compute": 2, "fill_drain": 4, "stall": 2, "total": 8}
     assert result.stats["cycles_busy_per_pe"] == [4, 2]
     assert result.stats["cycles_starved_per_pe"] == [0, 2]
-    assert result.stats["load_balance_efficiency"] == pytest.approx(0.75)
+    assert result.stats["busy_fraction"] == pytest.approx(0.75)
+    assert result.stats["load_balance_efficiency"] == pytest.approx(0.25)
+    bounds = {(b.component, b.actions): b.minimum for b in result.compulsory}
+    assert bounds == {("SpmatSRAM", ("read",)): 2, ("ActQueue", ("push",)): 4, ("ArithmUnit", ("mult",)): 4}
     assert result.count("SpmatSRAM") == 2 and result.count("PtrSRAM") == 4
     assert result.count("ActQueue", action="push") == 4 and result.count("ActQueue", action="pop") == 4
     assert result.count("ArithmUnit", "-", "mult") == 4 and result.count("ArithmUnit", "padding") == 0
@@ -197,11 +205,95 @@ def test_deeper_queue_never_slower():
 
 
 def test_config_rejects_unknown_keys_and_bad_line_width():
-    """The [engine] table is strict: an unknown key and a line width not a multiple of 8 bits raise ConfigError."""
+    """The [engine] table is strict: an unknown key, the removed arithmetic_bits and a 60-bit line raise ConfigError."""
     with pytest.raises(ConfigError, match="queue_dept"):
         build_engine(make_eie_hw(queue_dept=4))
+    with pytest.raises(ConfigError, match="arithmetic_bits"):
+        build_engine(make_eie_hw(arithmetic_bits=16))
     with pytest.raises(ConfigError, match="spmat_line_bits"):
         build_engine(make_eie_hw(spmat_line_bits=60))
+
+
+def test_line_width_must_match_the_spmat_sram_word():
+    """A 128-bit spmat_line_bits on hardware whose SpmatSRAM level has 64-bit words raises ConfigError naming both."""
+    with pytest.raises(ConfigError, match=r"engine\.spmat_line_bits must equal the word_bits of memory level 'SpmatSRAM'"
+                                          r".*\(got 128 and 64\)"):
+        build_engine(make_eie_hw(spmat_line_bits=128))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_activations_raise(bad):
+    """A NaN or infinite activation reaching the engine raises InputError naming the layer and the finiteness rule.
+
+    LayerTensors checks its arrays when built; the value is written in place afterwards, which the
+    engine must catch itself (otherwise it counts NaN as a non-zero and returns a NaN output).
+    """
+    engine, _ = engine_for(n_pe=2)
+    activations = np.ones((2, 4))
+    tensors = LayerTensors(weights=np.eye(4), activations=activations)
+    activations[1, 2] = bad
+    layer = LinearLayer(name="nan-in", in_features=4, out_features=4)
+    with pytest.raises(InputError, match=r"layer 'nan-in': calibration activations must be finite \(got 1 NaN or inf"):
+        engine.simulate(layer, tensors)
+
+
+def test_non_finite_weights_and_prepared_inputs_raise():
+    """A NaN weight written after LayerTensors checked it, or a NaN in a prepared layer's inputs, raises InputError."""
+    engine, _ = engine_for(n_pe=2)
+    layer = LinearLayer(name="nan-w", in_features=4, out_features=4, weight_density=0.5, activation_density=0.5)
+    weights = np.eye(4)
+    tensors = LayerTensors(weights=weights)
+    weights[0, 1] = np.nan
+    with pytest.raises(InputError, match=r"layer 'nan-w': weights must be finite"):
+        engine.simulate(layer, tensors)
+    prepared = engine.prepare(layer)
+    inputs = prepared.inputs.copy()
+    inputs[0, 0] = np.nan
+    with pytest.raises(InputError, match=r"layer 'nan-w': prepared input activations must be finite"):
+        engine.simulate(layer, prepared=dataclasses.replace(prepared, inputs=inputs))
+
+
+def test_misspelled_option_is_refused():
+    """simulate takes no catch-all options: a misspelled keep_output is a TypeError, and run_workload an InputError."""
+    from energysim.simulate import run_workload
+
+    engine, hw = engine_for(n_pe=2)
+    layer = LinearLayer(name="opt", in_features=4, out_features=4, weight_density=0.5, activation_density=0.5)
+    with pytest.raises(TypeError, match="keep_outptu"):
+        engine.simulate(layer, keep_outptu=True)
+    workload = load_workload(ROOT / "workloads" / "eie-table3.toml")
+    with pytest.raises(InputError, match="has no option 'keep_outptu'"):
+        run_workload(workload, hw, keep_outptu=True)
+
+
+def test_compulsory_bounds_come_from_the_inputs_not_the_counts():
+    """With 3 row passes the bounds sit below the counts, the MAC bound equals the dense pair count and binds.
+
+    20x12 layer, 2 PEs, 4 accumulators per PE (3 row passes): queue pushes are 3 passes x 2 PEs x 12
+    non-zero inputs = 72, the bound 2 x 12 = 24; useful multiplies equal the (non-zero weight, non-zero
+    input) pairs counted from the dense array, and one multiply fewer breaks the invariant. The bound is
+    the same when it is recovered by decoding the format (a prepared layer without column_nonzeros).
+    """
+    rng = np.random.default_rng(5)
+    weights = rng.standard_normal((20, 12)) * (rng.random((20, 12)) < 0.4)
+    activations = rng.random((1, 12)) + 0.1
+    engine, _ = engine_for(n_pe=2, activation_regfile_entries=4)
+    layer = LinearLayer(name="big", in_features=12, out_features=20)
+    tensors = LayerTensors(weights=weights, activations=activations)
+    result = engine.simulate(layer, tensors)
+    check_invariants(result)
+    bounds = {b.component: b.minimum for b in result.compulsory}
+    pairs = int(np.count_nonzero(weights[:, activations[0] != 0]))
+    assert bounds == {"SpmatSRAM": bounds["SpmatSRAM"], "ActQueue": 24, "ArithmUnit": pairs}
+    assert result.count("ActQueue", action="push") == 72
+    assert 0 < bounds["SpmatSRAM"] <= result.count("SpmatSRAM")
+    assert result.macs == pairs
+    result.counts[("ArithmUnit", "-", "mult")] -= 1
+    with pytest.raises(InvariantError, match="ArithmUnit - mult"):
+        check_invariants(result)
+    prepared = dataclasses.replace(engine.prepare(layer, tensors), column_nonzeros=None)
+    again = engine.simulate(layer, prepared=prepared)
+    assert [b.minimum for b in again.compulsory] == [b.minimum for b in engine.simulate(layer, tensors).compulsory]
 
 
 def test_hardware_must_price_every_count():

@@ -10,6 +10,8 @@ from energysim.reproduce.eie import reproduce
 
 COLUMNS = ("model", "paper", "ratio", "tolerance", "ok")
 
+NEAR_LINEAR = "parallel efficiency vs linear: 'near-linear' (ours: >= 0.80; Fig. 11 values unpublished)"
+
 KNOWN_MISMATCHES = {
     # Table III densities give less work than the paper's theoretical time for these two layers:
     # Alex-8 has 1000/64 < 16 rows per PE, so no padding is possible, yet the paper's theoretical
@@ -25,6 +27,14 @@ KNOWN_MISMATCHES = {
     # 256 vs 64 PEs on FC7: 3.75x modelled vs 3.25x quoted (the quote itself does not reconcile
     # with Table V's 5.2x at 1.5x clock).
     ("EIE PE-count sweep", "Alex-7", "throughput 256 PEs / 64 PEs"),
+    # Near-linear speed-up (our threshold: parallel efficiency >= 0.8) fails at 256 PEs for the
+    # three layers with few rows per PE there: Alex-8 and VGG-8 (1000 rows: about 4 output rows per
+    # PE) 0.69 and 0.66, NT-LSTM (2400 rows, 10 % density) 0.77. Each has ~1 entry per column per PE
+    # and a third of its column slices empty (each still costs a cycle), the regime of NT-We at 64
+    # PEs, which the paper exempts. See docs/engines/eie.md.
+    ("EIE PE-count sweep", "Alex-8", NEAR_LINEAR),
+    ("EIE PE-count sweep", "VGG-8", NEAR_LINEAR),
+    ("EIE PE-count sweep", "NT-LSTM", NEAR_LINEAR),
     # Line reads happen every ~5.1 cycles (each processed column starts a new 64-bit line), not
     # every 8 cycles as the derivation of the per-read cost assumes from the paper's text.
     ("EIE power and energy", "per-PE power, SpmatRead (mW)"),
@@ -51,7 +61,7 @@ def _failures(sections):
 
 
 def test_quick_mode_sections_and_key_figures():
-    """Quick mode returns six titled sections with model/paper/ratio/tolerance/ok, Alex-7 and NT-We latency in 15 %."""
+    """Quick mode: six titled sections, Alex-7 and NT-We latency in 15 %, near-linear judged for Alex-7 only."""
     sections = reproduce(quick=True)
     assert len(sections) == 6
     for title, frame in sections:
@@ -64,6 +74,14 @@ def test_quick_mode_sections_and_key_figures():
     assert imbalance.loc["worst layer", "model"] == "NT-We"
     for _, row in table4.iterrows():
         assert math.isclose(row["ratio"], row["model"] / row["paper"])
+    sweep = sections[4][1]
+    judged = sweep[sweep["quantity"] == NEAR_LINEAR]
+    assert sorted(judged["n_pe"]) == [64, 256] and set(judged["layer"]) == {"Alex-7"}
+    for _, row in judged.iterrows():
+        assert row["paper"] == 1.0 and row["tolerance"] == 0.2
+        assert row["ok"] == (row["model"] >= 0.8)
+    nt_we = sweep[(sweep["layer"] == "NT-We") & (sweep["quantity"] == "parallel efficiency")]
+    assert len(nt_we) == 3 and nt_we["ok"].isna().all()
 
 
 @pytest.mark.slow
