@@ -15,8 +15,19 @@ wave lasts as long as its slowest resource:
 ``body = max(math, shared-memory transfer, L2 transfer, HBM transfer)``
 
 plus a fill (the first K step's memory latency) and a drain (the epilogue that
-stages the output tile through shared memory to L2). A partial last wave costs a
-whole wave of time on the SMs that have a tile (wave quantisation).
+stages the output tile through shared memory to L2).
+
+Wave quantisation (issue 6: "the last partial wave costs a whole wave's time"):
+a wave is ``sm_count x occupancy`` tiles, where ``occupancy`` is the number of
+blocks per SM the launch fills: ``blocks_per_sm``, or ``ceil(tiles / sm_count)``
+when the whole grid is smaller than one full wave. Every wave, the partial last
+one included, is charged ``occupancy`` tiles of math, shared-memory and epilogue
+time on every SM: a tile runs at the pace it has in a full wave, so a partial
+wave lasts as long as a full one. L2 and HBM time follow each wave's actual
+traffic. ``partial_wave = "per_sm_tiles"`` selects a refinement that deviates
+from the issue: each wave is charged only the tiles its busiest SM holds
+(``ceil(tiles in the wave / sm_count)``), i.e. an SM with fewer resident tiles
+in the last wave finishes them faster.
 
 L2 reuse: within a wave all tiles advance through ``K`` together, so an ``A`` row
 panel or ``B`` column panel used by several tiles of the wave comes from HBM once
@@ -30,7 +41,7 @@ level's word size by rounding up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -154,10 +165,10 @@ class MmaShape:
         """Warp-wide registers holding the accumulator fragment."""
         return ceil_div(self.c_bits, REGISTER_BITS_PER_WARP)
 
-    @property
-    def metadata_registers(self) -> int:
-        """Warp-wide registers read for metadata: one 32-bit ``e`` operand per thread in sparse mode."""
-        return 1 if self.sparse else 0
+
+
+PARTIAL_WAVE_RULES = ("whole_wave", "per_sm_tiles")
+"""How a partial wave is charged: a whole wave's time (issue 6, default) or per tile on the busiest SM."""
 
 
 def mma_shape(dtype: str, sparse: bool) -> MmaShape:
@@ -178,6 +189,9 @@ class GpuSpec:
         Streaming multiprocessors.
     dense_macs_per_cycle_per_sm
         Dense tensor-core MACs per cycle per SM for the data type.
+    sparse_math_speedup
+        Factor by which ``mma.sp`` raises the dense-equivalent MAC rate (2 on A100);
+        see :func:`effective_macs_per_cycle_per_sm`.
     hbm_bits_per_cycle, l2_bits_per_cycle
         Aggregate bandwidths in bits per core clock.
     smem_bits_per_cycle_per_sm
@@ -198,10 +212,14 @@ class GpuSpec:
         Output tile of one warp (the tile is split into warps of this size).
     hbm_latency_cycles, l2_latency_cycles, smem_latency_cycles
         Load latencies, cycles.
+    partial_wave
+        ``whole_wave`` (issue 6: a partial wave costs a whole wave's time) or
+        ``per_sm_tiles`` (deviation: charged per tile on the busiest SM).
     """
 
     sm_count: int
     dense_macs_per_cycle_per_sm: int
+    sparse_math_speedup: int
     hbm_bits_per_cycle: float
     l2_bits_per_cycle: float
     smem_bits_per_cycle_per_sm: float
@@ -217,6 +235,19 @@ class GpuSpec:
     hbm_latency_cycles: int
     l2_latency_cycles: int
     smem_latency_cycles: int
+    partial_wave: str = "whole_wave"
+
+
+def effective_macs_per_cycle_per_sm(gpu: GpuSpec, mma: MmaShape) -> int:
+    """Dense-equivalent (effective) MACs per cycle per SM of an instruction: the single math rate.
+
+    ``dense_macs_per_cycle_per_sm`` for ``mma``; times ``sparse_math_speedup`` for
+    ``mma.sp``. The peak figures and the schedule's math time both come from here,
+    so the published sparse peak and the simulated sparse math cannot disagree.
+    The multiplies actually executed per cycle are this rate times the instruction's
+    ``kept_fraction`` (equal to the dense rate on A100: 2 x 1/2).
+    """
+    return gpu.dense_macs_per_cycle_per_sm * (gpu.sparse_math_speedup if mma.sparse else 1)
 
 
 @dataclass(frozen=True)
@@ -290,7 +321,9 @@ class Schedule:
     """The schedule of one GEMM: tiling, waves, cycles and traffic in bits per tensor.
 
     Cycle fields are integers; ``cycles_body`` per resource are the sums over waves of
-    each resource's own time (the bound is the largest).
+    each resource's own time (the bound is the largest). ``occupancy`` is the blocks
+    per SM a wave holds (``sm_count x occupancy`` tiles per wave) and ``wave_cycles``
+    the body cycles of each wave (fill and drain excluded).
     """
 
     tile: Tile
@@ -318,7 +351,8 @@ class Schedule:
     warps_per_block: int
     efficiency: float
     group_rows: int = 1
-    notes: list[str] = field(default_factory=list)
+    occupancy: int = 1
+    wave_cycles: tuple[int, ...] = ()
 
     @property
     def tiles(self) -> int:
@@ -351,7 +385,7 @@ class Schedule:
         return max(self.resource_cycles, key=lambda name: self.resource_cycles[name])
 
 
-def tile_candidates(problem: GemmProblem, gpu: GpuSpec) -> list[Tile]:
+def tile_candidates(problem: GemmProblem) -> list[Tile]:
     """Tile shapes a library would try: ``tile_m`` in 64/128/256, ``tile_n`` in 16..256.
 
     ``tile_k`` covers 64 bytes of stored A values per row per step (32 FP16 elements
@@ -456,13 +490,19 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
             f"and {int(gpu.register_file_bytes * gpu.accumulator_fraction)} B of accumulator registers "
             f"(got {smem_block} B and {accumulator_block} B)"
         )
+    if gpu.partial_wave not in PARTIAL_WAVE_RULES:
+        raise InputError(f"sparse_tc schedule: partial_wave must be one of {', '.join(PARTIAL_WAVE_RULES)} "
+                         f"(got {gpu.partial_wave!r})")
     tiles_m, tiles_n = ceil_div(problem.m, tile.m), ceil_div(problem.n, tile.n)
     k_steps = ceil_div(problem.k, tile.k)
     tiles = tiles_m * tiles_n
-    slots = gpu.sm_count * residents
+    # Blocks per SM a wave holds: all resident slots, unless the grid is smaller than one full wave.
+    occupancy = residents if gpu.partial_wave == "per_sm_tiles" else min(residents, ceil_div(tiles, gpu.sm_count))
+    slots = gpu.sm_count * occupancy
     waves = ceil_div(tiles, slots)
     instructions_per_tile = (tile.m // mma.m) * (tile.n // mma.n) * (k_steps * tile.k // mma.k)
-    rate = gpu.dense_macs_per_cycle_per_sm * efficiency
+    # Multiplies executed per cycle per SM = effective (dense-equivalent) rate x kept fraction.
+    rate = effective_macs_per_cycle_per_sm(gpu, mma) * mma.kept_fraction * efficiency
     math_per_tile = instructions_per_tile * mma.macs_executed / rate
 
     rows_real = np.minimum(tile.m, problem.m - np.arange(tiles_m) * tile.m)
@@ -482,7 +522,10 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     wave_of = index // slots
     rows, cols = tile_coordinates(index, tiles_m, tiles_n, group_rows)
     r_real, c_real = rows_real[rows], cols_real[cols]
-    per_sm = -(-np.bincount(wave_of, minlength=waves) // gpu.sm_count)
+    if gpu.partial_wave == "whole_wave":
+        per_sm = np.full(waves, occupancy, dtype=np.int64)  # issue 6: a partial wave costs a whole wave
+    else:
+        per_sm = -(-np.bincount(wave_of, minlength=waves) // gpu.sm_count)  # busiest SM's tiles
     # HBM: the first use of a row/column panel in the GEMM (operands fit in L2) or in each wave.
     row_key = rows if l2_fits else wave_of * tiles_m + rows
     col_key = cols if l2_fits else wave_of * tiles_n + cols
@@ -505,7 +548,8 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     math_cycles = np.ceil(math_w).astype(np.int64)
     memory_cycles = np.ceil(np.maximum(np.maximum(smem, l2), hbm)).astype(np.int64)
     cycles_math = int(math_cycles.sum())
-    cycles_body = int(np.maximum(math_cycles, memory_cycles).sum())
+    body_cycles = np.maximum(math_cycles, memory_cycles)
+    cycles_body = int(body_cycles.sum())
     cycles_fill = waves * (gpu.hbm_latency_cycles + gpu.smem_latency_cycles)
     epilogue_bits = per_sm * (tile.m * tile.n * out_elem_bits * 2)  # staged: write then read shared memory
     smem_rate = int(gpu.smem_bits_per_cycle_per_sm)
@@ -534,7 +578,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
         cycles_padded_ideal=min(int(np.ceil(padded_macs / full_rate)), cycles_math),
         resource_cycles={"math": sum_math, "smem": sum_smem, "l2": sum_l2, "hbm": sum_hbm},
         hbm_read_bits={"weights": hbm_a, "metadata": hbm_meta, "inputs": input_unique},
-        hbm_write_bits=problem.output_bits,
+        hbm_write_bits=int(wave_out.sum()),
         l2_read_bits={"weights": a_bits_total * tiles_n, "metadata": meta_bits_total * tiles_n,
                       "inputs": problem.input_matrix_bits * tiles_m},
         smem_read_bits={"weights": a_bits_total * tiles_n * warps_n, "metadata": meta_bits_total * tiles_n * warps_n,
@@ -545,6 +589,8 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
         warps_per_block=warps,
         efficiency=efficiency,
         group_rows=group_rows,
+        occupancy=occupancy,
+        wave_cycles=tuple(int(c) for c in body_cycles),
     )
 
 
@@ -562,7 +608,7 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
     UnsupportedError
         If no candidate tile fits (or the given one does not).
     """
-    candidates = tile_candidates(problem, gpu)
+    candidates = tile_candidates(problem)
     given_k = tile_k if tile_k is not None else default_tile_k(problem.mma)
     candidates = [Tile(tile_m or c.m, tile_n or c.n, given_k) for c in candidates]
     candidates = list(dict.fromkeys(candidates))

@@ -14,9 +14,18 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from energysim.engines.gpu_schedule import DTYPES, GemmProblem, GpuSpec, Schedule, choose_schedule, mma_shape, schedule
+from energysim.engines.gpu_schedule import (
+    DTYPES,
+    GemmProblem,
+    GpuSpec,
+    Schedule,
+    choose_schedule,
+    effective_macs_per_cycle_per_sm,
+    mma_shape,
+    schedule,
+)
 from energysim.engines.result import Compulsory, LayerResult
-from energysim.errors import ConfigError, InputError, UnsupportedError
+from energysim.errors import ConfigError, InputError
 from energysim.formats import nm_compressed
 from energysim.hardware.hierarchy import Hardware
 from energysim.units import ceil_div
@@ -28,6 +37,12 @@ MODES = ("dense", "sparse_2_4")
 
 TIMINGS = ("hardware_bound", "library_calibrated")
 """Which throughput figure a result's cycles carry."""
+
+STATIC_UNIT = ("SM", "static_cycle")
+"""The priced unit of time-proportional energy: static and clock power of one SM for one cycle.
+
+Counted as ``cycles_total x sm_count`` for every layer (all SMs are powered for the
+whole layer, busy or idle)."""
 
 
 class DtypeRates(BaseModel):
@@ -55,9 +70,13 @@ class SparseTensorCoreConfig(BaseModel):
     mode: Literal["dense", "sparse_2_4"] = Field(default="dense", description="Tensor-core mode.")
     dtype: Literal["fp16", "bf16", "tf32", "int8"] = Field(default="fp16", description="Operand data type.")
     sm_count: int = Field(gt=0, description="Streaming multiprocessors.")
-    tensor_cores_per_sm: int = Field(gt=0, description="Tensor cores per SM (reported; rates are per SM).")
+    tensor_cores_per_sm: int = Field(gt=0, description="Tensor cores per SM (reported in stats; rates are per SM).")
     dense_macs_per_cycle_per_sm: DtypeRates = Field(description="Dense tensor-core MACs per cycle per SM, per dtype.")
-    sparse_math_speedup: int = Field(default=2, ge=1, description="Math-rate factor of the sparse mode (2 on A100).")
+    sparse_math_speedup: int = Field(
+        default=2, ge=1, le=2,
+        description="Dense-equivalent MAC-rate factor of mma.sp (2 on A100); sets both the sparse peak and the "
+                    "schedule's sparse math time. At most 2: the kept half of A cannot be multiplied faster than "
+                    "the dense multipliers run.")
     shared_memory_bytes_per_sm: int = Field(gt=0, description="Shared memory available to blocks per SM, bytes.")
     max_blocks_per_sm: int = Field(default=32, gt=0)
     max_warps_per_sm: int = Field(default=64, gt=0)
@@ -72,6 +91,10 @@ class SparseTensorCoreConfig(BaseModel):
     hbm_latency_cycles: int = Field(ge=0, description="HBM load latency, cycles.")
     l2_latency_cycles: int = Field(ge=0, description="L2 latency, cycles.")
     smem_latency_cycles: int = Field(ge=0, description="Shared-memory latency, cycles.")
+    partial_wave: Literal["whole_wave", "per_sm_tiles"] = Field(
+        default="whole_wave",
+        description="whole_wave: a partial last wave costs a whole wave's time (issue 6); per_sm_tiles: "
+                    "a documented deviation charging only the tiles the busiest SM holds.")
     kernel_efficiency: float = Field(default=1.0, gt=0.0, le=1.0,
                                      description="Sustained / peak mma issue rate of library kernels (calibrated figure).")
     sparse_kernel_efficiency: float | None = Field(
@@ -112,11 +135,15 @@ class SparseTensorCoreEngine:
     B, C) and outputs ``update`` (D); ``TensorCore`` ``mac_<dtype>`` = multiplications
     executed, tile padding included.
 
+    ``SM`` ``static_cycle`` = ``cycles_total x sm_count``: the time-proportional
+    (static and clock) energy, priced per SM-cycle by the hardware file.
+
     *Cycles*: ``compute`` = useful work at full rate on every SM
     (``ceil(M * N * K_stored / (SMs * rate))``); ``fill_drain`` = per wave, the first
     K step's load latency and the epilogue; ``stall`` = everything else: memory stall
-    (a wave's memory time beyond its math), tile padding and wave quantisation (idle
-    SMs in a partial last wave). ``stats`` splits the stall into these three.
+    (a wave's memory time beyond its math), tile padding and wave quantisation (a
+    partial last wave costs a whole wave's time, issue 6; ``partial_wave =
+    "per_sm_tiles"`` is a documented deviation). ``stats`` splits the stall into these three.
 
     *Without tensors* in sparse mode the layer is assumed to be exactly 2:4 compliant
     (``K`` padded to a multiple of 4); ``weight_density`` is ignored because the
@@ -124,8 +151,8 @@ class SparseTensorCoreEngine:
     non-zero pattern) must comply with 2:4 along ``K`` or :class:`UnsupportedError`
     names the first offending group. Dense mode ignores sparsity.
 
-    Not modelled: split-K, L2 compression, static/leakage power, instruction issue
-    energy, bank conflicts, clock throttling.
+    Not modelled: split-K, L2 compression, instruction issue energy as its own
+    action (it is inside the static/clock figure), bank conflicts, clock throttling.
 
     References
     ----------
@@ -154,10 +181,14 @@ class SparseTensorCoreEngine:
             if level.config.instances != config.sm_count:
                 raise ConfigError(f"{source}: memory level '{level.name}': instances must equal engine.sm_count "
                                   f"{config.sm_count} (one per SM) (got {level.config.instances})")
+        units = ', '.join(f'{n}.{a}' for n, a in hardware.unit_costs) or 'none'
         for dtype in DTYPES:
             if ("TensorCore", f"mac_{dtype}") not in hardware.unit_costs:
                 raise ConfigError(f"{source}: units: the sparse_tc engine needs a unit 'TensorCore' with action "
-                                  f"'mac_{dtype}' (units: {', '.join(f'{n}.{a}' for n, a in hardware.unit_costs) or 'none'})")
+                                  f"'mac_{dtype}' (units: {units})")
+        if STATIC_UNIT not in hardware.unit_costs:
+            raise ConfigError(f"{source}: units: the sparse_tc engine needs a unit '{STATIC_UNIT[0]}' with action "
+                              f"'{STATIC_UNIT[1]}' (static and clock energy per SM-cycle) (units: {units})")
 
     # ------------------------------------------------------------------ helpers
     def gpu_spec(self, dtype: str) -> GpuSpec:
@@ -166,6 +197,7 @@ class SparseTensorCoreEngine:
         return GpuSpec(
             sm_count=c.sm_count,
             dense_macs_per_cycle_per_sm=getattr(c.dense_macs_per_cycle_per_sm, dtype),
+            sparse_math_speedup=c.sparse_math_speedup,
             hbm_bits_per_cycle=self.hbm.config.bandwidth_words_per_cycle * self.hbm.config.word_bits,
             l2_bits_per_cycle=self.l2.config.bandwidth_words_per_cycle * self.l2.config.word_bits,
             smem_bits_per_cycle_per_sm=self.smem.config.bandwidth_words_per_cycle * self.smem.config.word_bits,
@@ -181,21 +213,29 @@ class SparseTensorCoreEngine:
             hbm_latency_cycles=c.hbm_latency_cycles,
             l2_latency_cycles=c.l2_latency_cycles,
             smem_latency_cycles=c.smem_latency_cycles,
+            partial_wave=c.partial_wave,
         )
 
     def peak_macs_per_cycle(self, dtype: str | None = None, mode: str | None = None) -> int:
-        """Dense-equivalent (effective) MACs per cycle of the whole GPU."""
+        """Dense-equivalent (effective) MACs per cycle of the whole GPU.
+
+        The same rate the schedule's math time uses
+        (:func:`~energysim.engines.gpu_schedule.effective_macs_per_cycle_per_sm`).
+        """
         dtype = dtype or self.config.dtype
-        mode = mode or self.config.mode
-        dense = self.config.sm_count * getattr(self.config.dense_macs_per_cycle_per_sm, dtype)
-        return dense * (self.config.sparse_math_speedup if mode == "sparse_2_4" else 1)
+        mode = self._mode(mode)
+        mma = mma_shape(dtype, mode == "sparse_2_4")
+        return self.config.sm_count * effective_macs_per_cycle_per_sm(self.gpu_spec(dtype), mma)
 
     def peak_tflops(self, dtype: str | None = None, mode: str | None = None) -> float:
         """Peak dense-equivalent throughput, TFLOPS (TOPS for int8): 2 x MACs/cycle x clock."""
         return 2 * self.peak_macs_per_cycle(dtype, mode) * self.hardware.clock_ghz * 1e9 / 1e12
 
-    def compress(self, weights: np.ndarray, keep: np.ndarray | None = None, dtype: str | None = None) -> nm_compressed.NMCompressed:
+    def compress(self, weights: np.ndarray, keep: np.ndarray | None = None, dtype: str | None = None,
+                 what: str | None = None) -> nm_compressed.NMCompressed:
         """Weights in the hardware's sparse storage for ``dtype`` (2:4 with 2-bit indices; TF32 1:2 with 4-bit).
+
+        ``what`` names the object in the refusal message (default: the matrix or keep-mask).
 
         Raises
         ------
@@ -205,7 +245,7 @@ class SparseTensorCoreEngine:
         spec = DTYPES[dtype or self.config.dtype]
         kept, group = spec.pattern
         return nm_compressed.compress(weights, kept, group, value_bits=spec.value_bits,
-                                      index_bits=spec.metadata_bits_per_kept, keep=keep)
+                                      index_bits=spec.metadata_bits_per_kept, keep=keep, what=what)
 
     def matmul(self, weights: np.ndarray, inputs: np.ndarray, mode: str | None = None,
                keep: np.ndarray | None = None) -> np.ndarray:
@@ -242,7 +282,7 @@ class SparseTensorCoreEngine:
 
     # ------------------------------------------------------------------ simulate
     def simulate(self, layer: Layer, tensors: LayerTensors | None = None, mode: str | None = None,
-                 timing: str | None = None, **_: Any) -> LayerResult:
+                 timing: str | None = None) -> LayerResult:
         """Simulate one layer's GEMM in dense or 2:4 mode.
 
         Parameters
@@ -257,8 +297,6 @@ class SparseTensorCoreEngine:
         timing
             ``hardware_bound`` or ``library_calibrated``; default the configured one.
             The other figure is reported in ``stats``.
-        **_
-            Options meant for other engines are ignored.
 
         Returns
         -------
@@ -292,10 +330,8 @@ class SparseTensorCoreEngine:
             nonzero_weights = int(np.count_nonzero(matrix))
             if sparse:
                 kept, group = spec.pattern
-                violation = nm_compressed.first_violation(keep, kept, group)
-                if violation is not None:
-                    raise UnsupportedError(violation.message(f"layer '{layer.name}' mask on the {kept}:{group} sparse tensor core"))
-                compressed = self.compress(matrix, keep)
+                compressed = self.compress(matrix, keep,
+                                           what=f"layer '{layer.name}' mask on the {kept}:{group} sparse tensor core")
 
         if isinstance(layer, Conv2dLayer):
             unique_inputs = min(shape.k * shape.n, layer.batch * layer.in_channels * layer.in_height * layer.in_width)
@@ -316,11 +352,12 @@ class SparseTensorCoreEngine:
             useful = nonzero_weights * shape.n if nonzero_weights is not None else shape.m * shape.n * problem.k_slots
         else:
             useful = shape.macs
-        compulsory = self._compulsory(problem, mma, counts)
+        compulsory = self._compulsory(layer, problem, compressed)
 
         fill_drain = plan.cycles_fill + plan.cycles_drain
         compute = plan.cycles_compute_ideal
         total = plan.cycles_total
+        counts[(STATIC_UNIT[0], "-", STATIC_UNIT[1])] = total * self.config.sm_count
         cycles = {"compute": compute, "fill_drain": fill_drain, "stall": total - compute - fill_drain, "total": total}
         stats = self._stats(layer, problem, plan, other, mode, timing, compressed, useful)
         return LayerResult(
@@ -356,7 +393,8 @@ class SparseTensorCoreEngine:
         counts[(regs, "weights", "read")] = instructions * words(mma.a_registers)
         counts[(regs, "inputs", "read")] = instructions * words(mma.b_registers)
         if mma.sparse:
-            counts[(regs, "metadata", "read")] = instructions * words(mma.metadata_registers)
+            # Only the selected threads' e operand carries metadata: 64 B per FP16 mma.sp, half a warp register.
+            counts[(regs, "metadata", "read")] = ceil_div(instructions * mma.metadata_bits, reg_w)
         accumulator_bits = problem.m * problem.n * mma.dtype.accumulator_bits
         counts[(regs, "outputs", "read")] = instructions * words(mma.c_registers) + ceil_div(accumulator_bits, reg_w)
         counts[(regs, "outputs", "update")] = instructions * words(mma.c_registers)
@@ -369,18 +407,42 @@ class SparseTensorCoreEngine:
         counts[("TensorCore", "-", f"mac_{mma.dtype.name}")] = instructions * mma.macs_executed
         return counts
 
-    def _compulsory(self, problem: GemmProblem, mma, counts) -> list[Compulsory]:
-        hbm_w = self.hbm.config.word_bits
-        hbm = self.hbm.name
+    def _compulsory(self, layer: Layer, problem: GemmProblem, compressed) -> list[Compulsory]:
+        """Lower bounds from the layer's geometry and the stored tensor, not from the schedule.
+
+        Weights (and metadata): the compressed tensor's value and metadata bits when
+        given, else ``M * K * kept / group`` values (``M * K`` dense) and 2 bits (TF32: 4)
+        per kept value; inputs: the distinct input elements (``K * N`` for a GEMM, the
+        feature map for a convolution); outputs: ``M * N`` elements; tensor-core
+        multiplies: ``M * N * K * kept / group`` (``M * N * K`` dense). The weights and
+        inputs must also each cross L2 to the SMs at least once.
+        """
+        mma = problem.mma
+        spec = mma.dtype
+        m, n, k = problem.m, problem.n, problem.k
+        kept, group = spec.pattern if mma.sparse else (1, 1)
+        if compressed is not None:
+            weight_bits, metadata_bits = compressed.slots * compressed.value_bits, compressed.metadata_bits
+        else:
+            weight_bits = ceil_div(m * k * kept * spec.value_bits, group)
+            metadata_bits = ceil_div(m * k * kept * spec.metadata_bits_per_kept, group) if mma.sparse else 0
+        if isinstance(layer, Conv2dLayer):
+            feature_map = layer.batch * layer.in_channels * layer.in_height * layer.in_width
+            input_bits = min(k * n, feature_map) * spec.value_bits
+        else:
+            input_bits = k * n * spec.value_bits
+        hbm, hbm_w = self.hbm.name, self.hbm.config.word_bits
+        l2, l2_w = self.l2.name, self.l2.config.word_bits
         bounds = [
-            Compulsory(hbm, "weights", ("read",), ceil_div(problem.weight_value_bits, hbm_w)),
-            Compulsory(hbm, "inputs", ("read",), ceil_div(problem.input_unique_bits, hbm_w)),
-            Compulsory(hbm, "outputs", ("write",), ceil_div(problem.output_bits, hbm_w)),
-            Compulsory(self.l2.name, "weights", ("fill",), ceil_div(problem.weight_value_bits, self.l2.config.word_bits)),
-            Compulsory("TensorCore", "-", (f"mac_{mma.dtype.name}",), problem.m * problem.n * problem.k_slots),
+            Compulsory(hbm, "weights", ("read",), ceil_div(weight_bits, hbm_w)),
+            Compulsory(hbm, "inputs", ("read",), ceil_div(input_bits, hbm_w)),
+            Compulsory(hbm, "outputs", ("write",), ceil_div(m * n * spec.output_bits, hbm_w)),
+            Compulsory(l2, "weights", ("read",), ceil_div(weight_bits, l2_w)),
+            Compulsory(l2, "inputs", ("read",), ceil_div(k * n * spec.value_bits, l2_w)),
+            Compulsory("TensorCore", "-", (f"mac_{spec.name}",), ceil_div(m * n * k * kept, group)),
         ]
         if mma.sparse:
-            bounds.append(Compulsory(hbm, "metadata", ("read",), ceil_div(problem.metadata_bits, hbm_w)))
+            bounds.append(Compulsory(hbm, "metadata", ("read",), ceil_div(metadata_bits, hbm_w)))
         return bounds
 
     def _stats(self, layer, problem: GemmProblem, plan: Schedule, other: Schedule, mode: str, timing: str,
@@ -422,7 +484,15 @@ class SparseTensorCoreEngine:
             "blocks_per_sm": plan.blocks_per_sm, "warps_per_block": plan.warps_per_block,
             "smem_bytes_per_block": plan.smem_bytes_per_block,
             "waves": plan.waves, "last_wave_tiles": plan.last_wave_tiles,
-            "wave_slots": self.config.sm_count * plan.blocks_per_sm,
+            "occupancy": plan.occupancy,
+            "wave_slots": self.config.sm_count * plan.occupancy,
+            "wave_cycles": list(plan.wave_cycles),
+            "partial_wave": self.config.partial_wave,
+            "tensor_cores_per_sm": self.config.tensor_cores_per_sm,
+            "tensor_cores": self.config.sm_count * self.config.tensor_cores_per_sm,
+            "peak_macs_per_cycle_per_tensor_core": self.peak_macs_per_cycle(dtype, mode)
+            / (self.config.sm_count * self.config.tensor_cores_per_sm),
+            "sm_cycles": plan.cycles_total * self.config.sm_count,
             "instructions": plan.instructions,
             "cycles_math": plan.cycles_math,
             "cycles_stall_memory": plan.cycles_stall_memory,

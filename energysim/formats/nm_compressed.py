@@ -227,7 +227,7 @@ def compressed_fraction(n: int, m: int, value_bits: int, index_bits: int | None 
 
 
 def compress(matrix: np.ndarray, n: int, m: int, value_bits: int = 16, index_bits: int | None = None,
-             keep: np.ndarray | None = None) -> NMCompressed:
+             keep: np.ndarray | None = None, what: str | None = None) -> NMCompressed:
     """Compress a matrix whose kept elements follow ``n:m`` along the reduction axis.
 
     Parameters
@@ -243,6 +243,9 @@ def compress(matrix: np.ndarray, n: int, m: int, value_bits: int = 16, index_bit
     keep
         Optional keep-mask of the same shape; default: the non-zero pattern of ``matrix``.
         Kept entries are stored even when their value is zero.
+    what
+        Names the object in the refusal message (default ``keep-mask`` or ``matrix``),
+        e.g. ``layer 'fc' mask on the 2:4 sparse tensor core``.
 
     Raises
     ------
@@ -259,7 +262,7 @@ def compress(matrix: np.ndarray, n: int, m: int, value_bits: int = 16, index_bit
         if keep.shape != np.asarray(matrix).shape:
             raise InputError(f"keep-mask: must have the matrix shape {np.asarray(matrix).shape} (got {keep.shape})")
         kept = _as_matrix(keep, "keep-mask") != 0
-    require_compliant(kept, n, m, "keep-mask" if keep is not None else "matrix")
+    require_compliant(kept, n, m, what or ("keep-mask" if keep is not None else "matrix"))
     bits = default_index_bits(m) if index_bits is None else int(index_bits)
     if bits < default_index_bits(m):
         raise InputError(f"N:M format {n}:{m}: index_bits must be >= {default_index_bits(m)} to name {m} positions (got {bits})")

@@ -105,14 +105,19 @@ def test_hand_computed_single_tile_dense(engine):
 
 
 def test_hand_computed_single_tile_sparse(engine):
-    """The same 128x128 outputs with K=64 in 2:4: 256 m16n8k32 (half the math per dense K), metadata 2 bits per kept value."""
+    """The same 128x128 outputs with K=64 in 2:4: 256 m16n8k32, 512 math cycles, metadata 2 bits per kept value.
+
+    Math: 256 instructions x 4096 effective MACs / (1024 x sparse_math_speedup 2) = 512 cycles.
+    Metadata registers: each mma.sp reads 16 x 16 kept values x 2 bits = 512 bits = 64 B of metadata,
+    half of a 1024-bit warp register, so 256 x 512 / 1024 = 128 register words.
+    """
     e = engine_with(tile_m=128, tile_n=128, tile_k=64)
     r = e.simulate(GemmLayer(name="t", m=128, n=128, k=64), mode="sparse_2_4")
     check_invariants(r)
     assert r.stats["instructions"] == (128 // 16) * (128 // 8) * (64 // 32) == 256
     assert r.count("TensorCore", "-", "mac_fp16") == 128 * 128 * 64 // 2
     assert r.stats["cycles_math"] == 512
-    assert r.count("RegFile", "metadata", "read") == 256
+    assert r.count("RegFile", "metadata", "read") == 256 * 512 // 1024 == 128
     assert r.count("RegFile", "inputs", "read") == 256 * 4
     assert r.stats["hbm_bytes"]["weights"] == 128 * 32 * 2
     assert r.stats["hbm_bytes"]["metadata"] == 128 * 32 * 2 // 8
@@ -120,15 +125,107 @@ def test_hand_computed_single_tile_sparse(engine):
 
 
 def test_wave_quantisation_with_partial_wave():
-    """217 tiles on 216 slots (108 SMs x 2 blocks): 2 waves, the second with one tile, costing a whole tile time."""
+    """217 tiles on 216 slots (108 SMs x 2 blocks): the partial second wave (one tile) costs a whole wave's time.
+
+    Issue 6's rule (default ``partial_wave = "whole_wave"``). K = 1024 keeps both waves math-bound:
+    a 128x128x1024 tile is 128 x 128 x 1024 / 1024 = 16384 math cycles and each wave charges every SM
+    2 tiles, so both waves last 32768 cycles and cycles_math = 65536. Wave quantisation is the rest:
+    65536 - compute, compute = ceil(896 x 3968 x 1024 / (108 x 1024)) = 32920 (no tile padding).
+    """
     e = engine_with(tile_m=128, tile_n=128, tile_k=32)
-    r = e.simulate(GemmLayer(name="w", m=128 * 7, n=128 * 31, k=32))
+    r = e.simulate(GemmLayer(name="w", m=128 * 7, n=128 * 31, k=1024))
     check_invariants(r)
     assert (r.stats["blocks_per_sm"], r.stats["wave_slots"], r.stats["waves"], r.stats["last_wave_tiles"]) == (2, 216, 2, 1)
-    assert r.stats["cycles_math"] == 2 * 512 + 512
-    compute = -(-(896 * 3968 * 32) // (108 * 1024))
-    assert r.cycles["compute"] == compute
-    assert r.stats["cycles_stall_wave_quantisation"] == 1536 - compute
+    assert r.stats["partial_wave"] == "whole_wave" and r.stats["bound"] == "math"
+    assert r.stats["wave_cycles"] == [32768, 32768]
+    assert r.stats["cycles_math"] == 65536
+    compute = -(-(896 * 3968 * 1024) // (108 * 1024))
+    assert r.cycles["compute"] == compute == 32920
+    assert r.stats["cycles_stall_tile_padding"] == 0
+    assert r.stats["cycles_stall_wave_quantisation"] == 65536 - compute
+
+
+def test_per_sm_tiles_option_is_the_documented_deviation():
+    """partial_wave = "per_sm_tiles" charges the last wave only its busiest SM's one tile: 32768 + 16384 math cycles."""
+    e = engine_with(tile_m=128, tile_n=128, tile_k=32, partial_wave="per_sm_tiles")
+    r = e.simulate(GemmLayer(name="w", m=128 * 7, n=128 * 31, k=1024))
+    check_invariants(r)
+    assert r.stats["partial_wave"] == "per_sm_tiles"
+    assert r.stats["wave_cycles"] == [32768, 16384]
+    assert r.stats["cycles_math"] == 32768 + 16384
+    assert r.stats["cycles_stall_wave_quantisation"] == 49152 - 32920
+
+
+def test_grid_smaller_than_a_wave_uses_fewer_blocks_per_sm():
+    """A grid of 64 tiles (fewer than 108 SMs) is one wave of one block per SM: occupancy 1, not the resident limit."""
+    e = engine_with(tile_m=64, tile_n=16, tile_k=32)
+    r = e.simulate(LinearLayer(name="gemv", in_features=4096, out_features=4096, batch=1))
+    check_invariants(r)
+    assert r.stats["tiles"] == 64 and r.stats["blocks_per_sm"] > 1
+    assert (r.stats["occupancy"], r.stats["waves"], r.stats["wave_slots"]) == (1, 1, 108)
+    assert r.stats["bound"] == "hbm"
+
+
+def test_sparse_math_speedup_moves_peak_and_timing_together():
+    """sparse_math_speedup is the one sparse math rate: 1 halves both the sparse peak and the sparse math speed.
+
+    Hand tile as above (256 mma.sp of 4096 effective MACs on one SM): 256 x 4096 / (1024 x 1) = 1024
+    math cycles at speedup 1 vs 512 at 2; the dense figures do not move.
+    """
+    layer = GemmLayer(name="t", m=128, n=128, k=64)
+    fast, slow = engine_with(tile_m=128, tile_n=128, tile_k=64), engine_with(tile_m=128, tile_n=128, tile_k=64,
+                                                                               sparse_math_speedup=1)
+    assert fast.peak_tflops("fp16", "sparse_2_4") == pytest.approx(2 * slow.peak_tflops("fp16", "sparse_2_4"))
+    assert slow.peak_tflops("fp16", "sparse_2_4") == pytest.approx(slow.peak_tflops("fp16", "dense"))
+    assert fast.simulate(layer, mode="sparse_2_4").stats["cycles_math"] == 512
+    assert slow.simulate(layer, mode="sparse_2_4").stats["cycles_math"] == 1024
+    assert fast.simulate(layer).stats["cycles_math"] == slow.simulate(layer).stats["cycles_math"]
+    big = GemmLayer(name="big", m=4096, n=4096, k=4096)
+    for e in (fast, slow):  # hardware-bound sparse throughput never exceeds the configured sparse peak
+        stats = e.simulate(big, mode="sparse_2_4").stats
+        assert stats["effective_tflops"] <= stats["peak_tflops"] == e.peak_tflops("fp16", "sparse_2_4")
+    with pytest.raises(ConfigError, match="sparse_math_speedup"):
+        engine_with(sparse_math_speedup=3)
+
+
+def test_static_energy_is_counted_per_sm_cycle(engine):
+    """The SM.static_cycle count is cycles_total x 108 SMs for either timing figure."""
+    layer = GemmLayer(name="g", m=1024, n=1024, k=1024)
+    for timing in ("hardware_bound", "library_calibrated"):
+        r = engine.simulate(layer, mode="sparse_2_4", timing=timing)
+        assert r.count("SM", "-", "static_cycle") == r.cycles_total * 108 == r.stats["sm_cycles"]
+
+
+def test_compulsory_bounds_come_from_geometry(engine):
+    """Bounds for the hand tile: weights 128x64/2x2 B, metadata 128x32x2 bit, outputs 128x128x2 B (32-B sectors), MACs 128x128x64/2."""
+    r = engine.simulate(GemmLayer(name="t", m=128, n=128, k=64), mode="sparse_2_4")
+    bounds = {(b.component, b.tensor, b.actions): b.minimum for b in r.compulsory}
+    assert bounds[("HBM", "weights", ("read",))] == 128 * 32 * 2 // 32
+    assert bounds[("HBM", "metadata", ("read",))] == 128 * 32 * 2 // 8 // 32
+    assert bounds[("HBM", "outputs", ("write",))] == 128 * 128 * 2 // 32
+    assert bounds[("HBM", "inputs", ("read",))] == 64 * 128 * 2 // 32
+    assert bounds[("TensorCore", "-", ("mac_fp16",))] == 128 * 128 * 64 // 2
+
+
+def test_compulsory_bounds_catch_a_lost_output_write(engine):
+    """A result whose HBM output writes fall one sector short of M x N x 2 B is refused by check_invariants."""
+    from energysim.errors import InvariantError
+
+    r = engine.simulate(GemmLayer(name="t", m=128, n=128, k=64))
+    r.counts[("HBM", "outputs", "write")] -= 1
+    with pytest.raises(InvariantError, match="HBM outputs write = 1023 is below the compulsory traffic 1024"):
+        check_invariants(r)
+
+
+def test_compulsory_weight_bound_uses_the_compressed_tensor(engine):
+    """With a real tensor the weight and metadata bounds are the compressed tensor's value and metadata bytes."""
+    w = two_four_weights(64, 128, seed=3)
+    r = engine.simulate(LinearLayer(name="fc", in_features=128, out_features=64, batch=32),
+                        LayerTensors(weights=w), mode="sparse_2_4")
+    check_invariants(r)
+    bounds = {(b.component, b.tensor): b.minimum for b in r.compulsory if b.actions == ("read",)}
+    assert bounds[("HBM", "weights")] == 64 * 64 * 2 // 32
+    assert bounds[("HBM", "metadata")] == 64 * 64 * 2 // 8 // 32
 
 
 def test_noncompliant_mask_is_refused(engine):
@@ -207,11 +304,11 @@ def test_large_gemm_speedup_below_two_and_gemv_below_byte_ratio(engine):
 
 
 def test_library_calibrated_figure_is_slower_and_labelled(engine):
-    """The library-calibrated figure (efficiency 0.738) is slower than the hardware bound on a math-bound GEMM."""
+    """The library-calibrated figure (the configured kernel_efficiency) is slower than the hardware bound on a math-bound GEMM."""
     r = engine.simulate(GemmLayer(name="big", m=4096, n=4096, k=4096))
     hw, lib = r.stats["figures"]["hardware_bound"], r.stats["figures"]["library_calibrated"]
     assert r.stats["timing"] == "hardware_bound" and r.cycles_total == hw["cycles_total"]
-    assert lib["cycles_total"] > hw["cycles_total"] and lib["kernel_efficiency"] == pytest.approx(0.738)
+    assert lib["cycles_total"] > hw["cycles_total"] and lib["kernel_efficiency"] == engine.config.kernel_efficiency < 1
     calibrated = engine.simulate(GemmLayer(name="big", m=4096, n=4096, k=4096), timing="library_calibrated")
     assert calibrated.cycles_total == lib["cycles_total"]
 
@@ -225,6 +322,18 @@ def test_bad_options_and_config(engine):
         engine.simulate(layer, timing="fast")
     with pytest.raises(ConfigError, match=r"engine\.tile_mm: unknown key; did you mean 'tile_m'"):
         engine_with(tile_mm=128)
+
+
+def test_misspelled_option_is_refused(engine, hardware):
+    """simulate takes no catch-all: a misspelled option is a TypeError there and an InputError through run_workload."""
+    from energysim.simulate import run_workload
+    from energysim.workloads.workload import load_workload
+
+    with pytest.raises(TypeError):
+        engine.simulate(GemmLayer(name="g", m=64, n=64, k=64), mdoe="sparse_2_4")
+    workload = load_workload(A100.parents[1] / "workloads" / "a100-gemms.toml")
+    with pytest.raises(InputError, match="has no option 'mdoe'"):
+        run_workload(workload, hardware, mdoe="sparse_2_4")
 
 
 def test_tile_that_does_not_fit_is_refused():

@@ -1,12 +1,8 @@
-"""`energysim reproduce a100`: every row that is a like-for-like check meets its tolerance, or is a declared miss.
+"""`energysim reproduce a100`: every like-for-like row meets its tolerance, or is a declared miss with its reason.
 
-Declared misses (see docs/engines/sparse_tc.md, "What does not match"): the library-calibrated
-2:4 speed-ups of the two measured GEMMs (model ~1.8-1.9x vs measured 1.38x and 1.11x), the
-4096^3 validation of the separately fitted 2:4 kernel efficiency (1.43x vs 1.11x), and the
-issue's expectation that the energy ratio stays below the speed-up on the large, small-K,
-bandwidth-bound and BERT FFN-up GEMMs (the model halves MAC energy while shared-memory bandwidth keeps the
-speed-up below 2). They are xfail(strict=True): if the model changes so that one passes, the
-test fails and the declaration must be revisited.
+The reproduction runs once per module (a fixture, not at collection time). Declared misses are
+strict xfails, grouped by cause, each group's reason in its test's docstring: if the model changes
+so that one passes, the test fails and the declaration must be revisited.
 """
 
 from __future__ import annotations
@@ -16,35 +12,30 @@ import pytest
 
 from energysim.reproduce.a100 import COLUMNS, reproduce
 
-KNOWN_MISSES = {
+SPEEDUP_CALIBRATION_MISSES = (
     "tut_3072x3072x10240 2:4 speed-up/library-calibrated",
     "cls57_4096cubed 2:4 speed-up/library-calibrated",
     "cls57_4096cubed 2:4 speed-up/library-calibrated, 2:4 kernels fitted separately (efficiency 0.557)",
-    "tut_3072x3072x10240 energy ratio dense/2:4 vs speed-up/hardware bound",
-    "cls57_4096cubed energy ratio dense/2:4 vs speed-up/hardware bound",
+)
+DENSE_VALIDATION_MISSES = ("cls57_4096cubed dense FP16 TFLOPS/library-calibrated",)
+ENERGY_MISSES = (
     "small_k_4096x4096x64 energy ratio dense/2:4 vs speed-up/hardware bound",
     "small_batch_4096x4096_b16 energy ratio dense/2:4 vs speed-up/hardware bound",
     "gemv_4096x4096 energy ratio dense/2:4 vs speed-up/hardware bound",
-    "bert_ffn1 energy ratio dense/2:4 vs speed-up/hardware bound",
-}
+)
+KNOWN_MISSES = set(SPEEDUP_CALIBRATION_MISSES + DENSE_VALIDATION_MISSES + ENERGY_MISSES)
 
 
 @pytest.fixture(scope="module")
 def sections() -> list[tuple[str, pd.DataFrame]]:
-    """The full reproduction (VGG-16 included)."""
+    """The full reproduction (VGG-16 included), computed once for the module."""
     return reproduce(quick=False)
 
 
-def _rows():
-    out = []
-    for title, frame in reproduce(quick=True):
-        for record in frame.to_dict("records"):
-            if record["ok"] is None:
-                continue
-            key = f"{record['quantity']}/{record['figure']}"
-            marks = [pytest.mark.xfail(strict=True, reason="declared miss")] if key in KNOWN_MISSES else []
-            out.append(pytest.param(record, id=key, marks=marks))
-    return out
+@pytest.fixture(scope="module")
+def rows(sections) -> dict[str, dict]:
+    """Every row by ``quantity/figure``."""
+    return {f"{r['quantity']}/{r['figure']}": r for _, frame in sections for r in frame.to_dict("records")}
 
 
 def test_sections_have_the_contract_columns(sections):
@@ -54,16 +45,81 @@ def test_sections_have_the_contract_columns(sections):
         assert title and list(frame.columns) == list(COLUMNS) and len(frame) > 0
 
 
-def test_every_declared_miss_exists(sections):
-    """Each declared miss names a real row (so a renamed row cannot silently drop out of the list)."""
-    keys = {f"{q}/{f}" for _, frame in sections for q, f in zip(frame["quantity"], frame["figure"])}
-    assert KNOWN_MISSES <= keys
+def test_every_declared_miss_exists(rows):
+    """Each declared miss names a real checked row (so a renamed row cannot silently drop out of the list)."""
+    assert KNOWN_MISSES <= set(rows)
+    assert all(rows[key]["ok"] is not None for key in KNOWN_MISSES)
 
 
-@pytest.mark.parametrize("record", _rows())
-def test_row_meets_its_tolerance(record):
-    """A like-for-like row's ok flag is True (declared misses are strict xfails)."""
-    assert bool(record["ok"])
+def test_every_other_row_meets_its_tolerance(rows):
+    """Every like-for-like row that is not a declared miss has ok True (informative rows have ok None)."""
+    failing = [key for key, row in rows.items() if row["ok"] is not None and not row["ok"] and key not in KNOWN_MISSES]
+    assert failing == []
+
+
+@pytest.mark.xfail(strict=True, reason="declared miss: library 2:4 kernels are slower than one efficiency predicts")
+@pytest.mark.parametrize("key", SPEEDUP_CALIBRATION_MISSES)
+def test_library_calibrated_speedup_declared_miss(rows, key):
+    """Library-calibrated 2:4 speed-ups miss the measured 1.38x / 1.11x.
+
+    Reason: the calibration scales the mma rate of both kernels by the dense efficiency, but the
+    measured sparse kernels reach about 49% of the sparse peak vs 71% dense; fitting the 2:4 kernels
+    separately on TUT (0.557) then predicts 1.38x at 4096^3 against the measured 1.11x, so one
+    efficiency per kernel family does not carry across sizes either.
+    """
+    assert bool(rows[key]["ok"])
+
+
+@pytest.mark.xfail(strict=True, reason="declared miss: whole-wave quantisation raises the fitted dense efficiency")
+@pytest.mark.parametrize("key", DENSE_VALIDATION_MISSES)
+def test_dense_validation_declared_miss(rows, key):
+    """Calibrated dense 4096^3 lands at about 235 TFLOPS, above the 220-230 band.
+
+    Reason: with issue 6's rule (a partial wave costs a whole wave) the calibration shape
+    3072x3072x10240 runs 288 tiles of 128x256 on 108 SMs, 2.67 waves charged as 3, so the fitted
+    kernel efficiency rises to about 0.805 and carries to 4096^3, which loses less to waves. With
+    ``partial_wave = "per_sm_tiles"`` the validation passes (227 TFLOPS at efficiency 0.738).
+    """
+    assert bool(rows[key]["ok"])
+
+
+@pytest.mark.xfail(strict=True, reason="declared miss: energy ratio above speed-up where time is not math")
+@pytest.mark.parametrize("key", ENERGY_MISSES)
+def test_energy_ratio_declared_miss(rows, key):
+    """Energy ratio exceeds the speed-up on the small-K, small-batch and GEMV shapes.
+
+    Reason: there the time is fill/drain latency (small K: speed-up 1.005) or HBM weight bytes
+    (ratio at most 16/9, diluted by fixed latency), while the dynamic energy still halves the
+    tensor-core multiplies and their register/shared-memory operand traffic, which cost no time
+    there. Static energy (charged per SM-cycle) pulls the ratio toward the speed-up but cannot put
+    it below: (S*Td + Dd)/(S*Ts + Ds) < Td/Ts exactly when Dd/Ds < Td/Ts. On the compute-bound
+    GEMMs (TUT, 4096^3, the BERT layers) the ratio is now below the speed-up: the time-optimal
+    dense tile there is 128x256 with little L2 traffic, and static energy follows time.
+    """
+    assert bool(rows[key]["ok"])
+
+
+def test_kernel_efficiency_is_the_dense_fit():
+    """hwconfigs/a100.toml's kernel_efficiency equals fit_kernel_efficiency on TUT's dense time to 1e-3 (typed value is rounded)."""
+    from energysim.reproduce.a100 import _engine, fit_kernel_efficiency
+
+    assert _engine().config.kernel_efficiency == pytest.approx(fit_kernel_efficiency("tut_3072x3072x10240", "dense"), abs=1e-3)
+
+
+def test_static_energy_is_derived_from_the_board_power():
+    """SM.static_cycle equals (400 W - modelled dynamic power of dense 3072x3072x10240 at the hardware bound) / (108 x 1.41 GHz).
+
+    The TOML carries 6 significant digits, hence rel 1e-5; the dense dynamic power is recomputed
+    from the model's own counts, so a change to any energy or count that moves it fails here.
+    """
+    from energysim.engines.sparse_tc import STATIC_UNIT
+    from energysim.reproduce.a100 import _hardware, static_energy_derivation
+
+    derivation = static_energy_derivation()
+    assert derivation["static_w"] == pytest.approx(derivation["board_w"] - derivation["dynamic_w"])
+    expected = derivation["static_w"] / (108 * 1.41e9) * 1e12
+    assert derivation["static_pj_per_sm_cycle"] == pytest.approx(expected)
+    assert _hardware().unit_costs[STATIC_UNIT].energy_pj == pytest.approx(expected, rel=1e-5)
 
 
 def test_compare_modes_totals_add_up():
