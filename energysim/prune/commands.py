@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from energysim.errors import InputError
+from energysim.formats.nm_compliance import check_pattern
 from energysim.prune.granularity import GRANULARITIES
 from energysim.prune.models import MODEL_BUILDERS
 from energysim.prune.registry import CRITERIA
@@ -37,15 +38,13 @@ def _float_list(text: str) -> tuple[float, ...]:
 
 
 def parse_nm(text: str) -> tuple[int, int]:
-    """Parse an ``N:M`` pattern such as ``2:4``."""
+    """Parse an ``N:M`` pattern such as ``2:4`` (the 1 <= N < M rule is :func:`check_pattern`'s)."""
     parts = text.split(":")
     try:
         n, m = (int(p) for p in parts)
     except ValueError:
         raise InputError(f"N:M pattern must look like 2:4 (got {text!r})") from None
-    if not 1 <= n < m:
-        raise InputError(f"N:M pattern needs 1 <= N < M (got {text!r})")
-    return n, m
+    return check_pattern(n, m)
 
 
 def _load_or_train(args: argparse.Namespace, out: TextIO):

@@ -27,7 +27,7 @@ from energysim.prune.granularity import GRANULARITIES, check_sparsity, nm_for_sp
 from energysim.prune.models import Model, build_model
 from energysim.prune.pruner import PruneRequest, prunable_layers
 from energysim.prune.registry import CRITERIA, CRITERION_GRANULARITIES
-from energysim.prune.schedules import run_schedule
+from energysim.prune.schedules import check_schedule, run_schedule
 from energysim.prune.training import DEFAULT_TRAINING, progress_bar, single_threaded_blas, train
 
 TABLE_SPARSITIES = (0.5, 0.7, 0.9)
@@ -109,6 +109,7 @@ def accuracy_table(
     """
     start = time.perf_counter()
     sparsities = tuple(check_sparsity(s) for s in sparsities)
+    check_schedule(schedule, finetune_epochs, steps=3)
     for name in granularities:
         if name not in GRANULARITIES:
             raise InputError(f"granularity must be one of {list(GRANULARITIES)} (got {name!r})")

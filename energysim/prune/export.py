@@ -12,28 +12,47 @@ The folder follows the workload schema of :mod:`energysim.workloads.workload`
     layer with its geometry (``kind = "linear"`` or ``"conv2d"``, batch 1),
     ``weight_key``, ``mask_key``, ``activations_key``, ``activation_density``
     (fraction of non-zero *inputs* of the layer on the calibration images),
-    ``weight_density``, ``target_sparsity`` and ``measured_sparsity`` (fraction
-    of zero weights).
+    ``weight_density``, ``target_sparsity`` (the layer's own target, see
+    below) and ``measured_sparsity`` (fraction of zero weights).
 ``tensors.npz``
     ``<layer>.weight`` (float64, the layer's weight shape, pruned entries 0),
     ``<layer>.mask`` (uint8 0/1, same shape) and ``<layer>.inputs`` (float64,
     the calibration inputs of the layer: (samples, in_features) for linear,
     (samples, channels, height, width) for conv2d).
 
-Both files are written to temporary files and moved into place with
-``os.replace`` (tensors first, TOML last), so no partial output is left.
+Per-layer targets
+-----------------
+A layer's ``target_sparsity`` is the target the pruning steps set for that
+layer (``model.metadata["layer_target_sparsity"]``, recorded by
+:func:`energysim.prune.pruner.prune_model`): the requested sparsity for a
+layer the granularity pruned, 0.0 for a layer it never touched (e.g. the
+CNN's classifier under ``kernel``), ``nm_prune_count / size`` for N:M (4/9
+for a 3x3 conv with one input channel under 2:4), and none for
+``fine_global`` (one count over all layers). A model without recorded
+targets, or a physically shrunk one, gets no per-layer target. The overall
+target stays in ``[provenance]``.
+
+Writing
+-------
+The folder is written by :func:`energysim.workloads.writing.write_workload_folder`:
+the whole document (layers and provenance) is validated against the workload
+schema, both files are staged as temporary files, read back with
+``load_workload``, and only then moved into place (tensors first, TOML last),
+so a failure leaves neither a partial file nor new tensors next to an old TOML.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from energysim.config.toml_writer import dumps_toml
 from energysim.errors import InputError
 from energysim.prune.layers import Conv2d, Linear
-from energysim.prune.models import Model, replace_atomically
+from energysim.prune.models import Model
+from energysim.prune.pruner import LAYER_TARGETS_KEY
+from energysim.workloads.writing import WORKLOAD_FILE, write_workload_folder
 
 PROVENANCE_FIELDS = (
     "model",
@@ -81,7 +100,7 @@ def export_workload(
     name: str | None = None,
     description: str = "",
     provenance: dict | None = None,
-    layer_targets: bool = True,
+    layer_targets: bool | Mapping[str, float | None] = True,
 ) -> Path:
     """Write a pruned model as a workload folder (``tensors.npz`` is zip-compressed).
 
@@ -103,8 +122,10 @@ def export_workload(
         Values for the ``[provenance]`` table; missing fields are taken from
         ``model.metadata`` where present. Only the Provenance fields are written.
     layer_targets
-        Write the provenance target sparsity on every layer (False for a
-        physically shrunk model, whose layers are dense at their new size).
+        True: write each layer's own target from
+        ``model.metadata["layer_target_sparsity"]`` (none where not recorded);
+        False: no per-layer target (a physically shrunk model, whose layers
+        are dense at their new size); a mapping: layer name -> target.
 
     Returns
     -------
@@ -124,6 +145,15 @@ def export_workload(
         target = merged.get("target_sparsity")
         suffix = f"-{merged.get('granularity')}-{round(100 * target)}" if target is not None and merged.get("granularity") else ""
         name = f"{model.name}-digits{suffix}"
+    if isinstance(layer_targets, Mapping):
+        targets = dict(layer_targets)
+    elif layer_targets:
+        targets = dict(model.metadata.get(LAYER_TARGETS_KEY) or {})
+    else:
+        targets = {}
+    unknown_layers = sorted(set(targets) - set(model.weight_layers))
+    if isinstance(layer_targets, Mapping) and unknown_layers:
+        raise InputError(f"layer_targets must name weight layers of model {model.name!r} (got {unknown_layers})")
     model.forward(x_calibration, record=True)
     shapes = model.shapes()
     layers, arrays = [], {}
@@ -143,7 +173,7 @@ def export_workload(
                 "activations_key": f"{layer_name}.inputs",
                 "activation_density": activation_density,
                 "weight_density": 1.0 - measured,
-                "target_sparsity": merged.get("target_sparsity") if layer_targets else None,
+                "target_sparsity": targets.get(layer_name),
                 "measured_sparsity": measured,
             }
         )
@@ -153,17 +183,14 @@ def export_workload(
         arrays[f"{layer_name}.weight"] = np.where(mask, weights, 0.0)
         arrays[f"{layer_name}.mask"] = mask.astype(np.uint8)
         arrays[f"{layer_name}.inputs"] = np.asarray(inputs, dtype=np.float64).reshape(len(inputs), *shapes[layer_name])
-    document = {
-        "schema_version": 1,
-        "name": name,
-        "description": description or f"{model.name} trained on scikit-learn digits, pruned by energysim.prune",
-        "source": "energysim.prune (scikit-learn load_digits, 8x8 handwritten digits)",
-        "tensors_file": "tensors.npz",
-        "provenance": {k: merged.get(k) for k in PROVENANCE_FIELDS},
-        "layers": layers,
-    }
-    text = dumps_toml(document)
-    folder.mkdir(parents=True, exist_ok=True)
-    replace_atomically(folder / "tensors.npz", lambda handle: np.savez_compressed(handle, **arrays))
-    replace_atomically(folder / "workload.toml", lambda handle: handle.write(text.encode("utf-8")))
-    return folder / "workload.toml"
+    write_workload_folder(
+        folder,
+        name,
+        layers,
+        arrays,
+        description=description or f"{model.name} trained on scikit-learn digits, pruned by energysim.prune",
+        source="energysim.prune (scikit-learn load_digits, 8x8 handwritten digits)",
+        provenance={k: merged.get(k) for k in PROVENANCE_FIELDS},
+        compressed=True,
+    )
+    return folder / WORKLOAD_FILE

@@ -2,8 +2,9 @@
 
 A granularity turns a weight tensor into groups; a criterion scores each group;
 the selection prunes exactly ``round(sparsity x number of groups)`` groups with
-the lowest scores (round half up), or, for N:M, exactly ``M - N`` weights of
-every full group of ``M``.
+the lowest scores (halves rounded up, computed exactly on the decimal value of
+the sparsity, so 0.29 of 50 groups is 14.5 -> 15), or, for N:M, exactly
+``M - N`` weights of every full group of ``M``.
 
 Groups (weights of shape (out, in) for linear, (out, in, kh, kw) for conv2d)
 ----------------------------------------------------------------------------
@@ -42,11 +43,14 @@ measured sparsity then exceeds the target and is reported as measured).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
 from energysim.errors import InputError
+from energysim.formats.nm_compliance import check_pattern
 
 GRANULARITIES = ("fine", "fine_global", "nm", "vector", "kernel", "channel")
 """Every granularity name, from finest to coarsest."""
@@ -88,8 +92,50 @@ def check_sparsity(sparsity: float) -> float:
 
 
 def prune_count(sparsity: float, groups: int) -> int:
-    """Exact number of groups to prune: ``round(sparsity * groups)``, halves rounded up."""
-    return int(np.floor(check_sparsity(sparsity) * groups + 0.5))
+    """Exact number of groups to prune: ``round(sparsity * groups)``, halves rounded up.
+
+    The product is computed exactly on the shortest decimal form of
+    ``sparsity`` (``Fraction(str(sparsity))``), so a half is a half: 0.29 of 50
+    is 14.5 -> 15, where the float product 14.499999999999998 would round down.
+
+    Raises
+    ------
+    InputError
+        If ``sparsity`` is outside [0, 1) or ``groups`` is not an integer >= 0.
+    """
+    sparsity = check_sparsity(sparsity)
+    groups = check_count(groups, "number of groups")
+    return math.floor(Fraction(str(sparsity)) * groups + Fraction(1, 2))
+
+
+def check_count(value, what: str, minimum: int = 0) -> int:
+    """Validate an integer count (not a bool, not a float) of at least ``minimum``; return it as ``int``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"{what} must be an integer >= {minimum} (got {value!r})")
+    return int(value)
+
+
+def check_block(block) -> int:
+    """Validate a linear layer's vector block length: an integer >= 1 weight."""
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise InputError(f"vector block must be an integer >= 1 weight (got {block!r})")
+    return int(block)
+
+
+def check_keep_mask(keep_mask, shape: tuple[int, ...], what: str = "keep_mask") -> np.ndarray | None:
+    """A keep-mask as a boolean array of exactly ``shape`` (None stays None).
+
+    Raises
+    ------
+    InputError
+        If the mask's shape differs from ``shape``.
+    """
+    if keep_mask is None:
+        return None
+    mask = np.asarray(keep_mask)
+    if mask.shape != tuple(shape):
+        raise InputError(f"{what} must have the weight shape {tuple(shape)} (got {mask.shape})")
+    return mask.astype(bool)
 
 
 def grouping(shape: tuple[int, ...], granularity: str, block: int = DEFAULT_FC_BLOCK) -> Grouping:
@@ -127,8 +173,7 @@ def grouping(shape: tuple[int, ...], granularity: str, block: int = DEFAULT_FC_B
         if len(shape) == 4:
             index = np.arange(shape[0] * shape[1] * shape[2]).reshape(shape[0], shape[1], shape[2], 1)
             return Grouping(np.ascontiguousarray(np.broadcast_to(index, shape)), shape[0] * shape[1] * shape[2])
-        if block < 1:
-            raise InputError(f"vector block must be >= 1 weight (got {block})")
+        block = check_block(block)
         blocks_per_row = -(-shape[1] // block)
         index = np.arange(shape[0])[:, None] * blocks_per_row + (np.arange(shape[1]) // block)[None, :]
         return Grouping(index, shape[0] * blocks_per_row)
@@ -166,9 +211,16 @@ def select_groups(scores: np.ndarray, prune: int, already_pruned: np.ndarray | N
     scores = np.asarray(scores, dtype=np.float64).ravel()
     scores = _check_scores(scores, scores.size)
     groups = scores.size
-    if not 0 <= prune <= groups:
-        raise InputError(f"number of groups to prune must be in [0, {groups}] (got {prune})")
-    forced = np.zeros(groups, dtype=bool) if already_pruned is None else np.asarray(already_pruned, dtype=bool).ravel()
+    if isinstance(prune, bool) or not isinstance(prune, (int, np.integer)) or not 0 <= prune <= groups:
+        raise InputError(f"number of groups to prune must be an integer in [0, {groups}] (got {prune!r})")
+    if already_pruned is None:
+        forced = np.zeros(groups, dtype=bool)
+    else:
+        forced = np.asarray(already_pruned, dtype=bool).ravel()
+        if forced.size != groups:
+            raise InputError(
+                f"already_pruned must hold one flag per group ({groups}) (got {forced.size})"
+            )
     # lexsort: last key is primary -> already-pruned first, then lowest score, then lowest index
     order = np.lexsort((np.arange(groups), scores, ~forced))
     count = max(prune, int(forced.sum()))
@@ -222,6 +274,7 @@ def select_mask(
     """
     groups = grouping(shape, granularity, block)
     scores = _check_scores(scores, groups.groups)
+    keep_mask = check_keep_mask(keep_mask, groups.group_index.shape)
     pruned = select_groups(scores, prune_count(sparsity, groups.groups), fully_pruned_groups(groups, keep_mask))
     mask = group_keep_mask(groups, pruned)
     return mask if keep_mask is None else (mask & keep_mask)
@@ -247,11 +300,18 @@ def select_global(
         Keep-masks of the tensors' shapes; exactly ``round(sparsity * total)``
         weights are removed overall (more if earlier masks removed more).
     """
-    keep_masks = keep_masks or [None] * len(scores)
-    flat = np.concatenate([np.asarray(s, dtype=np.float64).ravel() for s in scores])
-    forced = np.concatenate(
-        [np.zeros(np.size(s), bool) if m is None else ~np.asarray(m, bool).ravel() for s, m in zip(scores, keep_masks)]
-    )
+    scores = [np.asarray(s, dtype=np.float64) for s in scores]
+    if not scores:
+        raise InputError("global selection needs at least one tensor of scores (got 0)")
+    if keep_masks is None:
+        keep_masks = [None] * len(scores)
+    elif len(keep_masks) != len(scores):
+        raise InputError(
+            f"keep_masks must hold one mask (or None) per tensor of scores ({len(scores)}) (got {len(keep_masks)})"
+        )
+    keep_masks = [check_keep_mask(m, s.shape, f"keep_masks[{i}]") for i, (s, m) in enumerate(zip(scores, keep_masks))]
+    flat = np.concatenate([s.ravel() for s in scores])
+    forced = np.concatenate([np.zeros(s.size, bool) if m is None else ~m.ravel() for s, m in zip(scores, keep_masks)])
     pruned = select_groups(flat, prune_count(sparsity, flat.size), forced)
     out, start = [], 0
     for s in scores:
@@ -261,16 +321,21 @@ def select_global(
     return out
 
 
-def check_nm(n: int, m: int) -> tuple[int, int]:
-    """Validate an N:M pattern: integers with 1 <= N < M."""
-    if not (isinstance(n, (int, np.integer)) and isinstance(m, (int, np.integer))) or not 1 <= n < m:
-        raise InputError(f"N:M pattern needs integers 1 <= N < M (got {n}:{m})")
-    return int(n), int(m)
-
-
 def nm_prune_count(shape: tuple[int, ...], n: int, m: int) -> int:
-    """Exact number of weights an N:M selection removes from a fresh tensor of ``shape``."""
-    n, m = check_nm(n, m)
+    """Exact number of weights an N:M selection removes from a fresh tensor of ``shape``.
+
+    Each row of the (out, K) view loses ``M - N`` of every full group of ``M``
+    and ``max(L - N, 0)`` of a tail group of ``L = K mod M`` weights.
+
+    Raises
+    ------
+    InputError
+        If the pattern is invalid or ``shape`` has fewer than 2 axes (no reduction axis).
+    """
+    n, m = check_pattern(n, m)
+    shape = tuple(int(s) for s in shape)
+    if len(shape) < 2:
+        raise InputError(f"N:M needs a weight shape (out, in, ...) with a reduction axis (got {shape})")
     rows = shape[0]
     k = int(np.prod(shape[1:]))
     tail = k % m
@@ -296,14 +361,19 @@ def select_nm(scores: np.ndarray, n: int = 2, m: int = 4, keep_mask: np.ndarray 
         Boolean keep-mask of the weight's shape. Among equal scores inside a
         group the lower index is removed first.
     """
-    n, m = check_nm(n, m)
+    n, m = check_pattern(n, m)
     scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim < 2:
+        raise InputError(
+            f"N:M scores need the weight shape (out, in, ...) with a reduction axis (got shape {scores.shape})"
+        )
     if not np.all(np.isfinite(scores)):
         raise InputError("scores must be finite (got NaN or inf)")
     shape = scores.shape
+    keep_mask = check_keep_mask(keep_mask, shape)
     matrix = scores.reshape(shape[0], -1)
     rows, k = matrix.shape
-    forced = np.zeros_like(matrix, dtype=bool) if keep_mask is None else ~np.asarray(keep_mask, bool).reshape(rows, k)
+    forced = np.zeros_like(matrix, dtype=bool) if keep_mask is None else ~keep_mask.reshape(rows, k)
     keep = np.ones((rows, k), dtype=bool)
     full = (k // m) * m
     for start, stop, width in ((0, full, m), (full, k, k - full)):

@@ -22,13 +22,12 @@ Model file format (a folder, no pickle)
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from energysim.atomic_files import StagedFiles
 from energysim.errors import ConfigError, InputError
 from energysim.prune.layers import BatchNorm2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, layer_from_spec
 
@@ -296,6 +295,9 @@ def model_from_parts(spec: dict, arrays: dict[str, np.ndarray], origin: str = "m
 def save_model(model: Model, folder: str | Path) -> Path:
     """Write ``model.json`` and ``model.npz`` into ``folder`` (created), each atomically.
 
+    Both files are staged first and only then moved into place (``model.npz``
+    first), so a failure while writing either leaves the old pair untouched.
+
     Returns
     -------
     pathlib.Path
@@ -305,8 +307,10 @@ def save_model(model: Model, folder: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     text = (json.dumps(model.spec(), indent=2) + "\n").encode("utf-8")
     arrays = model.arrays()
-    replace_atomically(folder / "model.npz", lambda handle: np.savez(handle, **arrays))
-    replace_atomically(folder / "model.json", lambda handle: handle.write(text))
+    with StagedFiles(folder) as staged:
+        staged.add("model.npz", lambda handle: np.savez(handle, **arrays))
+        staged.add("model.json", lambda handle: handle.write(text))
+        staged.commit()
     return folder
 
 
@@ -334,39 +338,6 @@ def load_model(folder: str | Path) -> Model:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{npz_path}: not a readable .npz archive without pickles ({exc})") from None
     return model_from_parts(spec, arrays, origin=str(folder))
-
-
-def replace_atomically(path: str | Path, write) -> Path:
-    """Write a file through a temporary sibling and ``os.replace`` it into place.
-
-    Parameters
-    ----------
-    path
-        Final path; its folder must exist.
-    write
-        Callable receiving the open binary temporary file.
-
-    The file gets the usual permissions (0666 minus the process umask), not
-    the 0600 of a temporary file; on any error the temporary file is removed
-    and ``path`` is left as it was.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def build_mlp(seed: int = 0, hidden: tuple[int, ...] = (256, 128), classes: int = 10) -> Model:

@@ -7,6 +7,17 @@ only applies to conv2d layers, ``channel`` to every weight layer except the
 output layer (its channels are the classes), the others to every weight layer.
 Layers a granularity does not apply to are left as they are; the per-layer and
 total measured sparsities are reported next to the target.
+
+Per-layer targets
+-----------------
+Each step also records the target of every weight layer in
+``PruneReport.layer_target_sparsity`` and in
+``model.metadata["layer_target_sparsity"]`` (which the export writes as each
+layer's ``target_sparsity``): the requested sparsity for a layer the step
+pruned, ``nm_prune_count / size`` for N:M (below ``1 - N/M`` when a short
+tail group keeps ``min(N, L)``), None for ``fine_global`` (one count over all
+layers, no per-layer target), and 0.0 for a layer no step has pruned (a layer
+pruned by an earlier step keeps that step's target).
 """
 
 from __future__ import annotations
@@ -17,11 +28,13 @@ import numpy as np
 
 from energysim.errors import InputError
 from energysim.prune.criteria import ScoreContext
+from energysim.formats.nm_compliance import check_pattern
 from energysim.prune.granularity import (
     DEFAULT_FC_BLOCK,
-    check_nm,
+    check_block,
     check_sparsity,
     grouping,
+    nm_prune_count,
     select_global,
     select_mask,
     select_nm,
@@ -67,9 +80,10 @@ class PruneRequest:
     def __post_init__(self):
         check_combination(self.criterion, self.granularity)
         check_sparsity(self.sparsity)
-        check_nm(*self.nm)
-        if self.block < 1:
-            raise InputError(f"vector block must be >= 1 weight (got {self.block})")
+        if not isinstance(self.nm, (tuple, list)) or len(self.nm) != 2:
+            raise InputError(f"nm must be a pair (N, M) (got {self.nm!r})")
+        check_pattern(*self.nm)
+        check_block(self.block)
 
     @property
     def target_sparsity(self) -> float:
@@ -93,12 +107,30 @@ class PruneReport:
         Measured fraction of zero weights over all weight layers.
     reconstruction_residual
         Regression criterion only: layer -> relative residual of the consumer re-fit.
+    layer_target_sparsity
+        Layer name -> target fraction of zero weights of that layer (see the
+        module text; None where there is no per-layer target).
     """
 
     target_sparsity: float
     layer_sparsity: dict[str, float] = field(default_factory=dict)
     total_sparsity: float = 0.0
     reconstruction_residual: dict[str, float] = field(default_factory=dict)
+    layer_target_sparsity: dict[str, float | None] = field(default_factory=dict)
+
+
+LAYER_TARGETS_KEY = "layer_target_sparsity"
+"""Key of ``Model.metadata`` holding the per-layer targets (layer -> fraction or None)."""
+
+
+def layer_target(model: Model, name: str, request: PruneRequest) -> float | None:
+    """The target fraction of zero weights of one layer pruned by ``request`` (see the module text)."""
+    if request.granularity == "fine_global":
+        return None
+    if request.granularity == "nm":
+        shape = model.weights(name).shape
+        return nm_prune_count(shape, *request.nm) / int(np.prod(shape))
+    return float(request.sparsity)
 
 
 def prunable_layers(model: Model, granularity: str) -> list[str]:
@@ -205,4 +237,9 @@ def prune_model(
     model.apply_masks()
     report.layer_sparsity = {n: model.sparsity(n) for n in model.weight_layers}
     report.total_sparsity = model.total_sparsity()
+    previous = model.metadata.get(LAYER_TARGETS_KEY) or {}
+    report.layer_target_sparsity = {
+        n: layer_target(model, n, request) if n in layers else previous.get(n, 0.0) for n in model.weight_layers
+    }
+    model.metadata[LAYER_TARGETS_KEY] = dict(report.layer_target_sparsity)
     return report

@@ -9,7 +9,10 @@
     Zhu & Gupta's cubic schedule during training:
     ``s_t = s_f + (s_i - s_f) (1 - (t - t_0) / (n dt))^3`` for
     ``t_0 <= t <= t_0 + n dt``, pruning every ``dt`` optimiser steps, then
-    fine-tuning for the remaining epochs.
+    fine-tuning for the remaining epochs. The pruning phase lasts
+    ``finetune_epochs`` epochs of the fine-tuning settings
+    (:func:`finetune_config`: its batch size sets the optimiser steps per
+    epoch), so ``gradual`` needs ``finetune_epochs >= 1``.
 
 Every schedule keeps masks monotone and fine-tunes with masks held fixed, so a
 pruned weight stays exactly zero. ``nm`` has one fixed sparsity (1 - N/M), so
@@ -116,6 +119,27 @@ def finetune_config(epochs: int, seed: int = 0) -> TrainConfig:
     return TrainConfig(epochs=epochs, batch_size=32, learning_rate=1e-3, seed=seed)
 
 
+def check_schedule(schedule: str, finetune_epochs: int, steps: int) -> None:
+    """Validate a schedule name and its epoch and step counts (see :func:`run_schedule`).
+
+    Raises
+    ------
+    InputError
+        For an unknown schedule, negative epochs, fewer than 1 step, or
+        ``gradual`` with 0 epochs (its pruning phase would have no step).
+    """
+    if schedule not in SCHEDULES:
+        raise InputError(f"schedule must be one of {list(SCHEDULES)} (got {schedule!r})")
+    if isinstance(finetune_epochs, bool) or not isinstance(finetune_epochs, int) or finetune_epochs < 0:
+        raise InputError(f"finetune_epochs must be an integer >= 0 (got {finetune_epochs!r})")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be an integer >= 1 (got {steps!r})")
+    if schedule == "gradual" and finetune_epochs == 0:
+        raise InputError(
+            "schedule 'gradual' prunes during finetune_epochs epochs of training, so finetune_epochs must be >= 1 (got 0)"
+        )
+
+
 def run_schedule(
     model: Model,
     request: PruneRequest,
@@ -140,9 +164,10 @@ def run_schedule(
     schedule
         ``one_shot``, ``iterative`` or ``gradual``.
     finetune_epochs
-        Epochs of fine-tuning after the last prune step; also the epochs
-        between iterative steps, and the length of the gradual pruning phase
-        (which is then followed by ``finetune_epochs`` more).
+        Epochs of fine-tuning after the last prune step (0: none); also the
+        epochs between iterative steps, and the length of the gradual pruning
+        phase (which is then followed by ``finetune_epochs`` more; ``gradual``
+        needs at least 1).
     steps
         Prune steps of ``iterative``; ``gradual`` prunes ``4 * steps`` times
         over its pruning phase.
@@ -156,13 +181,13 @@ def run_schedule(
     Returns
     -------
     ScheduleResult
+
+    Raises
+    ------
+    InputError
+        See :func:`check_schedule`.
     """
-    if schedule not in SCHEDULES:
-        raise InputError(f"schedule must be one of {list(SCHEDULES)} (got {schedule!r})")
-    if finetune_epochs < 0:
-        raise InputError(f"finetune_epochs must be >= 0 (got {finetune_epochs})")
-    if steps < 1:
-        raise InputError(f"steps must be >= 1 (got {steps})")
+    check_schedule(schedule, finetune_epochs, steps)
     with single_threaded_blas():
         return _run_schedule(model, request, data, schedule, finetune_epochs, steps, calibration_samples, slimming_epochs, progress)
 
@@ -184,8 +209,9 @@ def _run_schedule(model, request, data, schedule, finetune_epochs, steps, calibr
             train(model, data.x_train, data.y_train, finetune_config(finetune_epochs, request.seed + step), progress=progress)
         report = prune(request.sparsity)
     else:
-        batches = -(-len(data.x_train) // 32)
-        end_step = max(finetune_epochs, 1) * batches
+        config = finetune_config(finetune_epochs, request.seed)
+        batches = -(-len(data.x_train) // config.batch_size)
+        end_step = finetune_epochs * batches
         interval = max(end_step // (4 * steps), 1)
         current = {"target": -1.0}
 
@@ -196,8 +222,7 @@ def _run_schedule(model, request, data, schedule, finetune_epochs, steps, calibr
                     prune(target)
                     current["target"] = target
 
-        train(model, data.x_train, data.y_train, finetune_config(max(finetune_epochs, 1), request.seed), step_hook=hook,
-              progress=progress)
+        train(model, data.x_train, data.y_train, config, step_hook=hook, progress=progress)
         report = prune(request.sparsity)
     accuracy_pruned = model.accuracy(data.x_test, data.y_test)
     if finetune_epochs:
@@ -224,4 +249,12 @@ def _run_schedule(model, request, data, schedule, finetune_epochs, steps, calibr
     return ScheduleResult(accuracy_dense, accuracy_pruned, accuracy_finetuned, report)
 
 
-__all__ = ["SCHEDULES", "ScheduleResult", "cubic_sparsity", "run_schedule", "slimming_sparsity_training"]
+__all__ = [
+    "SCHEDULES",
+    "ScheduleResult",
+    "check_schedule",
+    "cubic_sparsity",
+    "finetune_config",
+    "run_schedule",
+    "slimming_sparsity_training",
+]

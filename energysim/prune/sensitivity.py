@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from energysim.atomic_files import write_atomic
 from energysim.errors import InputError
 from energysim.prune.data import Dataset
 from energysim.prune.granularity import check_sparsity
-from energysim.prune.models import Model, replace_atomically
+from energysim.prune.models import Model
 from energysim.prune.pruner import PruneRequest, prune_model, prunable_layers
 from energysim.prune.training import progress_bar, single_threaded_blas
 
@@ -120,7 +121,7 @@ def plot_sensitivity(table: pd.DataFrame, path: str | Path, title: str = "Per-la
         axes.legend()
         axes.grid(True, alpha=0.3)
         path.parent.mkdir(parents=True, exist_ok=True)
-        replace_atomically(path, lambda handle: figure.savefig(handle, format="png", dpi=100, bbox_inches="tight"))
+        write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=100, bbox_inches="tight"))
     finally:
         plt.close(figure)
     return path

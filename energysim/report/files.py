@@ -1,15 +1,14 @@
-"""Write result tables as CSV, JSON or Markdown, atomically (temp file, then rename)."""
+"""Write result tables as CSV, JSON, Markdown or LaTeX, atomically (:mod:`energysim.atomic_files`: temp file, then rename)."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
 
 FORMATS = ("csv", "json", "md", "tex")
@@ -67,19 +66,6 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "tex":
         return to_latex(frame) + "\n"
     raise InputError(f"format must be one of {', '.join(FORMATS)} (got {fmt!r})")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_table(frame: pd.DataFrame, folder: Path, stem: str, fmt: str) -> Path:

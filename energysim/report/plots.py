@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -27,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from energysim.atomic_files import write_bytes_atomic
 from energysim.errors import InputError
 from energysim.units import PJ_PER_UJ
 
@@ -90,17 +89,7 @@ def save_png(figure: Figure, path: str | Path, dpi: int = 110) -> Path:
     dpi
         Resolution in dots per inch.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(figure_png(figure, dpi))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_bytes_atomic(path, figure_png(figure, dpi))
 
 
 def time_scale(largest_s: float) -> tuple[float, str]:

@@ -1,22 +1,24 @@
 """Write a workload folder (``workload.toml`` + ``tensors.npz``) atomically.
 
 Used by the importers (:mod:`energysim.workloads.onnx_import`,
-:mod:`energysim.workloads.npz_import`). The folder is exactly what
-:func:`energysim.workloads.load_workload` reads: every layer entry is validated
-against the workload schema *before* anything is written, both files are
-written to temporary files in the output folder and read back with
-``load_workload``, and only then moved into place with ``os.replace`` (tensors
-first, TOML last). A failure at any step leaves no new or partial file behind.
+:mod:`energysim.workloads.npz_import`) and the pruning export
+(:mod:`energysim.prune.export`). The folder is exactly what
+:func:`energysim.workloads.load_workload` reads: the whole document (layer
+entries and the optional ``[provenance]`` table) is validated against the
+workload schema *before* anything is written, both files are staged as
+temporary files in the output folder (:class:`energysim.atomic_files.StagedFiles`)
+and read back with ``load_workload``, and only then moved into place with
+``os.replace`` (tensors first, TOML last). A failure at any step leaves no new
+or partial file behind.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from energysim.atomic_files import StagedFiles
 from energysim.config.loading import validate_model
 from energysim.config.toml_writer import dumps_toml
 from energysim.errors import InputError
@@ -29,7 +31,14 @@ TENSORS_FILE = "tensors.npz"
 """Name of the tensors archive inside a workload folder."""
 
 
-def workload_toml(name: str, layers: list[dict], description: str = "", source: str = "", tensors_file: str = TENSORS_FILE) -> str:
+def workload_toml(
+    name: str,
+    layers: list[dict],
+    description: str = "",
+    source: str = "",
+    tensors_file: str = TENSORS_FILE,
+    provenance: dict | None = None,
+) -> str:
     """The text of a ``workload.toml`` naming ``tensors.npz`` (``schema_version = 1``).
 
     Parameters
@@ -42,9 +51,21 @@ def workload_toml(name: str, layers: list[dict], description: str = "", source: 
         Free text for the ``description`` and ``source`` fields.
     tensors_file
         File name written as ``tensors_file`` (relative to the TOML file).
+    provenance
+        Optional ``[provenance]`` table (``None`` values are left out; an empty
+        or missing table is not written).
     """
-    return dumps_toml({"schema_version": 1, "name": name, "description": description, "source": source,
-                       "tensors_file": tensors_file, "layers": layers})
+    return dumps_toml(_document(name, layers, description, source, tensors_file, provenance))
+
+
+def _document(name, layers, description, source, tensors_file, provenance) -> dict:
+    document = {"schema_version": 1, "name": name, "description": description, "source": source,
+                "tensors_file": tensors_file}
+    kept = {k: v for k, v in (provenance or {}).items() if v is not None}
+    if kept:
+        document["provenance"] = kept
+    document["layers"] = [{k: v for k, v in entry.items() if v is not None} for entry in layers]
+    return document
 
 
 def write_workload_folder(
@@ -54,6 +75,8 @@ def write_workload_folder(
     arrays: dict[str, np.ndarray],
     description: str = "",
     source: str = "",
+    provenance: dict | None = None,
+    compressed: bool = False,
 ) -> Workload:
     """Validate, write and read back a workload folder; return the loaded workload.
 
@@ -66,11 +89,17 @@ def write_workload_folder(
         Workload name.
     layers
         ``[[layers]]`` entries: ``kind``, ``name``, geometry, ``weight_key`` (and
-        optionally ``mask_key``).
+        optionally ``mask_key``, ``activations_key``, densities, sparsities).
     arrays
         Arrays for ``tensors.npz`` keyed by the names the layers refer to.
     description, source
         Free text.
+    provenance
+        Optional ``[provenance]`` table (fields of
+        :class:`energysim.workloads.workload.Provenance`), validated with the
+        rest of the document.
+    compressed
+        Write ``tensors.npz`` zip-compressed (``numpy.savez_compressed``).
 
     Returns
     -------
@@ -79,57 +108,40 @@ def write_workload_folder(
 
     Raises
     ------
+    ConfigError
+        If the entries or the provenance do not form a valid workload (naming
+        the field and value).
     InputError
-        If the entries do not form a valid workload (naming the field and value)
-        or the folder cannot be written.
+        If the folder cannot be written.
     """
     folder = Path(folder)
-    document = {"schema_version": 1, "name": name, "description": description, "source": source,
-                "tensors_file": TENSORS_FILE, "layers": [{k: v for k, v in e.items() if v is not None} for e in layers]}
     # The same schema load_workload applies, so a bad entry fails before any file exists.
-    validate_model(WorkloadFile, document, folder / WORKLOAD_FILE)
-    text = workload_toml(name, layers, description, source)
+    validate_model(WorkloadFile, _document(name, layers, description, source, TENSORS_FILE, provenance),
+                   folder / WORKLOAD_FILE)
+    text = workload_toml(name, layers, description, source, provenance=provenance)
+    save = np.savez_compressed if compressed else np.savez
     created = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"output folder {str(folder)!r} cannot be created ({exc.strerror or exc})") from None
-    staged: list[str] = []
     done = False
     try:
-        tensors_tmp = _stage(folder, TENSORS_FILE, lambda handle: np.savez(handle, **arrays))
-        staged.append(tensors_tmp)
-        staged_text = workload_toml(name, layers, description, source, tensors_file=Path(tensors_tmp).name)
-        toml_tmp = _stage(folder, WORKLOAD_FILE, lambda handle: handle.write(staged_text.encode("utf-8")))
-        staged.append(toml_tmp)
-        load_workload(toml_tmp)  # read the staged pair back before anything is moved into place
-        with open(toml_tmp, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        os.replace(tensors_tmp, folder / TENSORS_FILE)
-        staged.remove(tensors_tmp)
-        os.replace(toml_tmp, folder / WORKLOAD_FILE)
-        staged.remove(toml_tmp)
+        with StagedFiles(folder) as staged:
+            tensors_tmp = staged.add(TENSORS_FILE, lambda handle: save(handle, **arrays))
+            staged_text = workload_toml(name, layers, description, source, tensors_file=tensors_tmp.name,
+                                        provenance=provenance)
+            toml_tmp = staged.add(WORKLOAD_FILE, lambda handle: handle.write(staged_text.encode("utf-8")))
+            load_workload(toml_tmp)  # read the staged pair back before anything is moved into place
+            staged.add(WORKLOAD_FILE, lambda handle: handle.write(text.encode("utf-8")))
+            staged.commit()  # tensors first, TOML last
         done = True
     except OSError as exc:
         raise InputError(f"output folder {str(folder)!r} cannot be written ({exc.strerror or exc})") from None
     finally:
-        for tmp in staged:
-            Path(tmp).unlink(missing_ok=True)
         if created and not done:
             try:
                 folder.rmdir()  # only succeeds if nothing else appeared in it
             except OSError:
                 pass
     return load_workload(folder / WORKLOAD_FILE)
-
-
-def _stage(folder: Path, final_name: str, write) -> str:
-    handle_fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{final_name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle_fd, "wb") as handle:
-            write(handle)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a workload folder is ordinary readable output
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp

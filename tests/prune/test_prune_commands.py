@@ -12,6 +12,8 @@ from energysim.cli import main
 from energysim.errors import InputError
 from energysim.prune import commands
 from energysim.prune.experiments import accuracy_table
+from energysim.prune.granularity import prune_count
+from energysim.prune.models import build_model
 from energysim.workloads import load_workload
 
 
@@ -63,10 +65,18 @@ def test_sensitivity_command_writes_csv_and_png(tmp_path):
 
 
 def test_parse_nm_rejects_malformed_patterns():
-    """--nm must look like N:M with N < M."""
+    """--nm must look like N:M; the 1 <= N < M rule is nm_compliance.check_pattern's (same message)."""
     assert commands.parse_nm("1:8") == (1, 8)
     with pytest.raises(InputError, match="N:M pattern must look like 2:4"):
         commands.parse_nm("2-4")
+    with pytest.raises(InputError, match=r"^N:M pattern needs integers 1 <= N < M \(got 4:2\)$"):
+        commands.parse_nm("4:2")
+
+
+def test_gradual_with_zero_epochs_is_refused_before_training(digits):
+    """prune-table with schedule gradual and 0 epochs raises InputError at once (no silent 1-epoch phase)."""
+    with pytest.raises(InputError, match=r"schedule 'gradual' .* finetune_epochs must be >= 1 \(got 0\)"):
+        accuracy_table(models=("mlp",), sparsities=(0.5,), schedule="gradual", finetune_epochs=0, data=digits)
 
 
 def test_accuracy_table_marks_not_applicable_and_reports_time(digits):
@@ -81,7 +91,10 @@ def test_accuracy_table_marks_not_applicable_and_reports_time(digits):
     assert rows.loc[("channel", "slimming"), "note"] == "mlp has no batch norm"
     assert rows.loc[("fine", "l1"), "note"] == "l1 does not score fine groups"
     assert np.isnan(rows.loc[("fine", "l1"), "accuracy_pruned"])
-    assert rows.loc[("fine", "magnitude"), "measured_sparsity"] == pytest.approx(0.5, abs=1e-3)
+    mlp = build_model("mlp")
+    sizes = [mlp.weights(name).size for name in mlp.weight_layers]
+    expected = sum(prune_count(0.5, size) for size in sizes) / sum(sizes)
+    assert rows.loc[("fine", "magnitude"), "measured_sparsity"] == expected
     assert rows.loc[("channel", "l1"), "accuracy_finetuned"] > 0.9
     assert table.wall_time_s > 0
     text = table.markdown()

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from energysim.errors import InputError
+from energysim.prune import schedules
+from energysim.prune.granularity import prune_count
 from energysim.prune.pruner import PruneRequest, prune_model
-from energysim.prune.schedules import cubic_sparsity, run_schedule
+from energysim.prune.schedules import cubic_sparsity, finetune_config, run_schedule
 from energysim.prune.training import TrainConfig, train
 
 
@@ -43,7 +45,7 @@ def test_iterative_steps_only_add_pruned_weights(trained_mlp):
         mask = model.masks["fc2.weight"]
         if previous is not None:
             assert np.all(mask <= previous)
-        assert report.layer_sparsity["fc2"] == pytest.approx(target, abs=1 / mask.size)
+        assert report.layer_sparsity["fc2"] == prune_count(target, mask.size) / mask.size
         previous = mask.copy()
         model.weights("fc2")[...] += 0.01  # perturb: masked weights must not come back
         model.apply_masks()
@@ -54,16 +56,59 @@ def test_schedules_reach_the_target_and_record_provenance(schedule, trained_mlp,
     """Every schedule ends at the exact target sparsity and records accuracies in the model metadata."""
     model = trained_mlp.copy()
     result = run_schedule(model, PruneRequest("fine", "magnitude", 0.6), digits, schedule, finetune_epochs=1, steps=2)
-    assert result.report.layer_sparsity["fc1"] == pytest.approx(0.6, abs=1e-3)
+    size = model.weights("fc1").size
+    assert result.report.layer_sparsity["fc1"] == prune_count(0.6, size) / size
     assert model.metadata["schedule"] == schedule
     assert model.metadata["accuracy_finetuned"] == result.accuracy_finetuned
+
+
+def test_gradual_prunes_at_rising_cubic_targets_with_shrinking_masks(trained_mlp, digits, monkeypatch):
+    """Gradual (2 epochs, steps=2) prunes every end_step // 8 steps at cubic_sparsity targets, then at s; masks only shrink."""
+    calls = []
+    real_prune = schedules.prune_model
+
+    def spy(model, request, *args, **kwargs):
+        report = real_prune(model, request, *args, **kwargs)
+        calls.append((request.sparsity, {k: v.copy() for k, v in model.masks.items()}))
+        return report
+
+    monkeypatch.setattr(schedules, "prune_model", spy)
+    model = trained_mlp.copy()
+    run_schedule(model, PruneRequest("fine", "magnitude", 0.6), digits, "gradual", finetune_epochs=2, steps=2)
+    end_step = 2 * -(-len(digits.x_train) // finetune_config(2).batch_size)
+    interval = end_step // 8
+    expected = [cubic_sparsity(t, 0.6, 0, end_step) for t in range(interval, end_step + 1, interval)] + [0.6]
+    assert [target for target, _ in calls] == expected
+    assert len(expected) >= 5 and all(a < b for a, b in zip(expected, expected[1:]))
+    for (_, before), (_, after) in zip(calls, calls[1:]):
+        assert all(np.all(after[name] <= before[name]) for name in before)
+    for target, masks in calls:
+        mask = masks["fc1.weight"]
+        assert np.count_nonzero(~mask) == prune_count(target, mask.size)
+
+
+def test_gradual_refuses_zero_epochs(trained_mlp, digits):
+    """Gradual with finetune_epochs=0 raises InputError instead of silently training one epoch."""
+    with pytest.raises(InputError, match=r"finetune_epochs must be >= 1 \(got 0\)"):
+        run_schedule(trained_mlp.copy(), PruneRequest("fine", "magnitude", 0.5), digits, "gradual", finetune_epochs=0)
+
+
+def test_iterative_with_zero_epochs_trains_nothing(trained_mlp, digits):
+    """Iterative with finetune_epochs=0 only prunes: every kept weight equals the trained model's weight."""
+    model = trained_mlp.copy()
+    result = run_schedule(model, PruneRequest("fine", "magnitude", 0.6), digits, "iterative", finetune_epochs=0, steps=3)
+    for name in model.weight_layers:
+        kept = model.weight_mask(name)
+        assert np.array_equal(model.weights(name)[kept], trained_mlp.weights(name)[kept])
+    assert result.accuracy_finetuned == result.accuracy_pruned
 
 
 def test_fine_magnitude_80_percent_with_finetuning_stays_within_one_point(trained_mlp, digits):
     """Fine-grained magnitude pruning to 80 % plus 10 fine-tuning epochs loses at most 1 point of test accuracy."""
     model = trained_mlp.copy()
     result = run_schedule(model, PruneRequest("fine", "magnitude", 0.8), digits, "one_shot", finetune_epochs=10)
-    assert result.report.total_sparsity == pytest.approx(0.8, abs=1e-3)
+    sizes = [model.weights(name).size for name in model.weight_layers]
+    assert result.report.total_sparsity == sum(prune_count(0.8, size) for size in sizes) / sum(sizes)
     assert result.accuracy_finetuned >= result.accuracy_dense - 0.01
     assert result.accuracy_pruned < result.accuracy_finetuned
 
