@@ -386,3 +386,21 @@ def test_prepared_layer_must_match_engine_and_layer():
     other = LinearLayer(name="q", in_features=21, out_features=16)
     with pytest.raises(InputError, match="K=21"):
         engine_for(n_pe=4)[0].simulate(other, prepared=prepared)
+
+
+def test_small_work_budget_gives_the_same_result(monkeypatch):
+    """Stepping lanes and computing the line-read bound in tiny blocks (budget 8 elements) changes no figure."""
+    import energysim.engines.eie as eie_module
+
+    rng = np.random.default_rng(13)
+    weights = rng.standard_normal((24, 10)) * (rng.random((24, 10)) < 0.3)
+    inputs = (rng.random((10, 5)) < 0.5) * rng.random((10, 5))
+    layer = GemmLayer(name="g", m=24, n=5, k=10)
+    tensors = LayerTensors(weights=weights, activations=inputs[None, :, :])
+    engine, _ = engine_for(n_pe=3, activation_regfile_entries=4)
+    whole = engine.simulate(layer, tensors)
+    monkeypatch.setattr(eie_module, "_WORK_BUDGET_ELEMENTS", 8)
+    blocked = engine.simulate(layer, tensors)
+    check_invariants(blocked)
+    assert blocked.counts == whole.counts and blocked.cycles == whole.cycles
+    assert [b.minimum for b in blocked.compulsory] == [b.minimum for b in whole.compulsory]
