@@ -109,3 +109,11 @@ def test_bad_pattern_is_refused():
         nm.compress(np.zeros((1, 4)), 4, 4)
     with pytest.raises(InputError, match="index_bits must be >= 2"):
         nm.compress(np.zeros((1, 4)), 2, 4, index_bits=1)
+
+
+def test_refusal_names_the_given_object():
+    """compress(..., what=...) puts the caller's object name in the one refusal sentence (one compliance check)."""
+    a = np.zeros((1, 4))
+    a[0, :3] = 1.0
+    with pytest.raises(UnsupportedError, match=r"^layer 'fc' mask: row 0, group 0 \(columns 0-3.*\(got 3\)$"):
+        nm.compress(a, 2, 4, what="layer 'fc' mask")
