@@ -20,13 +20,22 @@ from energysim.formats.mask_stats import as_mask_matrix
 
 def check_pattern(n: int, m: int) -> tuple[int, int]:
     """Validate an N:M pattern: integers with 1 <= N < M."""
-    if not isinstance(n, (int, np.integer)) or not isinstance(m, (int, np.integer)) or not 1 <= n < m:
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in (n, m)) or not 1 <= n < m:
         raise InputError(f"N:M pattern needs integers 1 <= N < M (got {n}:{m})")
     return int(n), int(m)
 
 
 def group_nnz(mask: np.ndarray, m: int) -> np.ndarray:
-    """Non-zeros of every group of ``m`` along the reduction axis, shape (rows, ceil(K / m))."""
+    """Non-zeros of every group of ``m`` along the reduction axis, shape (rows, ceil(K / m)).
+
+    Raises
+    ------
+    InputError
+        If ``m`` is not an integer >= 1, or the mask has fewer than 2 dimensions.
+    """
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise InputError(f"N:M group size m must be an integer >= 1 (got {m!r})")
+    m = int(m)
     matrix = as_mask_matrix(mask)
     rows, k = matrix.shape
     pad = (-k) % m

@@ -66,20 +66,37 @@ def index_bits_for(count: int) -> int:
     return max(1, math.ceil(math.log2(count)))
 
 
+def _check_width(bits, name: str) -> int:
+    """A field width in bits: an integer >= 1 (not a bool)."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < 1:
+        raise InputError(f"{name} must be an integer >= 1 (got {bits!r})")
+    return int(bits)
+
+
 def _check_value_bits(value_bits: int) -> int:
-    if not isinstance(value_bits, (int, np.integer)) or value_bits < 1:
-        raise InputError(f"value_bits must be an integer >= 1 (got {value_bits!r})")
-    return int(value_bits)
+    return _check_width(value_bits, "value_bits")
 
 
 def dense_bits(mask: np.ndarray, value_bits: int) -> int:
-    """Dense storage: every entry, zero or not, in ``value_bits`` bits."""
+    """Dense storage: every entry, zero or not, in ``value_bits`` bits.
+
+    Returns
+    -------
+    int
+        Storage size in bits: ``rows * K * value_bits``.
+    """
     matrix = as_mask_matrix(mask)
     return int(matrix.size) * _check_value_bits(value_bits)
 
 
 def bitmap_bits(mask: np.ndarray, value_bits: int) -> int:
-    """Bitmap storage: one presence bit per entry plus ``value_bits`` per non-zero."""
+    """Bitmap storage: one presence bit per entry plus ``value_bits`` per non-zero.
+
+    Returns
+    -------
+    int
+        Storage size in bits: ``rows * K + nnz * value_bits``.
+    """
     matrix = as_mask_matrix(mask)
     return int(matrix.size) + int(matrix.sum()) * _check_value_bits(value_bits)
 
@@ -90,24 +107,41 @@ def csr_bits(mask: np.ndarray, value_bits: int, index_bits: int | None = None, p
     Parameters
     ----------
     mask
-        Mask or weight array (non-zero = stored).
+        Mask or weight array (non-zero = stored), at least 2-D.
     value_bits
-        Bits per stored value.
+        Bits per stored value (integer >= 1).
     index_bits
-        Bits per column index (default ``ceil(log2 K)``).
+        Bits per column index, integer >= 1 (default ``ceil(log2 K)``, at least 1).
     pointer_bits
-        Bits per row pointer (default ``ceil(log2(nnz + 1))``).
+        Bits per row pointer, integer >= 1 (default ``ceil(log2(nnz + 1))``, at least 1).
+
+    Returns
+    -------
+    int
+        Storage size in bits: ``nnz * (value_bits + index_bits) + (rows + 1) * pointer_bits``.
+
+    Raises
+    ------
+    InputError
+        If a width is not an integer >= 1.
     """
     matrix = as_mask_matrix(mask)
     rows, cols = matrix.shape
     nnz = int(matrix.sum())
-    index_bits = index_bits_for(cols) if index_bits is None else int(index_bits)
-    pointer_bits = index_bits_for(nnz + 1) if pointer_bits is None else int(pointer_bits)
-    return nnz * (_check_value_bits(value_bits) + index_bits) + (rows + 1) * pointer_bits
+    value_bits = _check_value_bits(value_bits)
+    index_bits = index_bits_for(cols) if index_bits is None else _check_width(index_bits, "index_bits")
+    pointer_bits = index_bits_for(nnz + 1) if pointer_bits is None else _check_width(pointer_bits, "pointer_bits")
+    return nnz * (value_bits + index_bits) + (rows + 1) * pointer_bits
 
 
 def csc_bits(mask: np.ndarray, value_bits: int, index_bits: int | None = None, pointer_bits: int | None = None) -> int:
-    """Compressed sparse columns: values + row indices + (K + 1) column pointers (see :func:`csr_bits`)."""
+    """Compressed sparse columns: values + row indices + (K + 1) column pointers (see :func:`csr_bits`).
+
+    Returns
+    -------
+    int
+        Storage size in bits: ``nnz * (value_bits + index_bits) + (K + 1) * pointer_bits``.
+    """
     matrix = as_mask_matrix(mask)
     return csr_bits(matrix.T, value_bits, index_bits, pointer_bits)
 
@@ -115,20 +149,38 @@ def csc_bits(mask: np.ndarray, value_bits: int, index_bits: int | None = None, p
 def nm_bits(mask: np.ndarray, value_bits: int, n: int = 2, m: int = 4, index_bits: int | None = None) -> int:
     """N:M structured storage: N slots per group of M, each a value and a ``ceil(log2 M)``-bit position.
 
+    Parameters
+    ----------
+    mask
+        Mask or weight array (non-zero = stored), at least 2-D.
+    value_bits
+        Bits per stored value (integer >= 1).
+    n, m
+        The pattern (1 <= N < M).
+    index_bits
+        Bits per position, integer >= 1 (default ``ceil(log2 M)``, at least 1).
+
+    Returns
+    -------
+    int
+        Storage size in bits: ``rows * ceil(K / M) * N * (value_bits + index_bits)``.
+
     Raises
     ------
     UnsupportedError
         If the mask has a group with more than N non-zeros.
+    InputError
+        If a width is not an integer >= 1 or the pattern is invalid.
     """
     n, m = check_pattern(n, m)
     value_bits = _check_value_bits(value_bits)
+    index_bits = index_bits_for(m) if index_bits is None else _check_width(index_bits, "index_bits")
     compliance = nm_compliance(mask, n, m)
     if not compliance.compliant:
         raise UnsupportedError(
             f"N:M storage needs a {n}:{m}-compliant mask ({compliance.violating_groups} of "
             f"{compliance.groups} groups hold more than {n} non-zeros)"
         )
-    index_bits = index_bits_for(m) if index_bits is None else int(index_bits)
     return compliance.groups * n * (value_bits + index_bits)
 
 

@@ -262,7 +262,19 @@ class Model:
 
 
 def model_from_parts(spec: dict, arrays: dict[str, np.ndarray], origin: str = "model") -> Model:
-    """Rebuild a model from its JSON spec and its arrays (the inverse of ``spec``/``arrays``)."""
+    """Rebuild a model from its JSON spec and its arrays (the inverse of ``spec``/``arrays``).
+
+    Every array is checked: ``param/`` and ``buffer/`` keys must name an
+    existing parameter or buffer, ``mask/<layer>.<param>`` keys an existing
+    parameter; each array must have exactly that parameter's shape (no
+    broadcasting) and a mask only 0/1 values.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``origin`` and the offending array, e.g.
+        ``"<folder>: array 'mask/fc1.weight' must have shape (256, 64) (got (64,))"``.
+    """
     if spec.get("format") != MODEL_FORMAT or spec.get("version") != MODEL_FORMAT_VERSION:
         raise ConfigError(
             f"{origin}: format must be {MODEL_FORMAT!r} version {MODEL_FORMAT_VERSION} "
@@ -275,13 +287,14 @@ def model_from_parts(spec: dict, arrays: dict[str, np.ndarray], origin: str = "m
         raise ConfigError(f"{origin}: invalid model description ({exc})") from None
     model.metadata = dict(spec.get("metadata", {}))
     by_layer = {layer.name: layer for layer in layers}
+    parameter_shapes = {name: value.shape for name, value in model.parameters().items()}
     for key, value in arrays.items():
         group, _, full = key.partition("/")
         layer_name, _, field = full.rpartition(".")
         layer = by_layer.get(layer_name)
         store = {"param": getattr(layer, "params", None), "buffer": getattr(layer, "buffers", None)}.get(group)
         if group == "mask":
-            model.masks[full] = np.asarray(value).astype(bool)
+            model.masks[full] = _mask_array(origin, key, full, value, parameter_shapes)
             continue
         if store is None or field not in store:
             raise ConfigError(f"{origin}: array {key!r} matches no parameter or buffer of the model")
@@ -290,6 +303,22 @@ def model_from_parts(spec: dict, arrays: dict[str, np.ndarray], origin: str = "m
         store[field] = np.array(value, dtype=np.float64)
     model.apply_masks()
     return model
+
+
+def _mask_array(origin: str, key: str, param_name: str, value, parameter_shapes: dict) -> np.ndarray:
+    """A stored keep-mask checked against its parameter: known name, exactly equal shape, values 0/1."""
+    if param_name not in parameter_shapes:
+        raise ConfigError(
+            f"{origin}: array {key!r} must name a parameter of the model (one of {sorted(parameter_shapes)})"
+        )
+    value = np.asarray(value)
+    expected = parameter_shapes[param_name]
+    if value.shape != expected:
+        raise ConfigError(f"{origin}: array {key!r} must have shape {expected} (got {value.shape})")
+    if value.dtype != bool and not np.all((value == 0) | (value == 1)):
+        bad = value[(value != 0) & (value != 1)].ravel()[0].item()
+        raise ConfigError(f"{origin}: array {key!r} must hold only 0 and 1 (got {bad!r})")
+    return value.astype(bool)
 
 
 def save_model(model: Model, folder: str | Path) -> Path:

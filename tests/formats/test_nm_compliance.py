@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from energysim.errors import InputError
-from energysim.formats.nm_compliance import nm_compliance
+from energysim.formats.nm_compliance import check_pattern, group_nnz, nm_compliance
 
 
 def test_compliant_two_four_mask():
@@ -42,3 +42,23 @@ def test_bad_pattern_is_rejected():
     """N must be below M."""
     with pytest.raises(InputError, match=r"1 <= N < M \(got 3:2\)"):
         nm_compliance(np.ones((2, 4)), 3, 2)
+
+
+@pytest.mark.parametrize("m", [0, -4, 2.0, True])
+def test_group_nnz_rejects_group_sizes_below_one_and_non_integers(m):
+    """group_nnz(m=0) (and any m that is not an integer >= 1) raises InputError instead of ZeroDivisionError."""
+    with pytest.raises(InputError, match=r"N:M group size m must be an integer >= 1"):
+        group_nnz(np.ones((2, 4)), m)
+
+
+def test_group_nnz_counts_a_padded_tail():
+    """K = 6 in groups of 4: counts of the full group and the 2-wide tail, per row."""
+    assert group_nnz(np.array([[1, 1, 1, 0, 1, 0], [0, 0, 0, 0, 1, 1]]), 4).tolist() == [[3, 1], [0, 2]]
+
+
+def test_check_pattern_rejects_bools_and_floats():
+    """True:2 or 2.0:4 are not integer patterns."""
+    with pytest.raises(InputError, match="N:M pattern needs integers"):
+        check_pattern(True, 2)
+    with pytest.raises(InputError, match="N:M pattern needs integers"):
+        check_pattern(2.0, 4)

@@ -75,3 +75,18 @@ def test_bad_value_bits_rejected():
     """value_bits must be a positive integer."""
     with pytest.raises(InputError, match=r"value_bits must be an integer >= 1 \(got 0\)"):
         dense_bits(MASK, 0)
+
+
+@pytest.mark.parametrize("field", ["index_bits", "pointer_bits"])
+@pytest.mark.parametrize("bits", [0, -3, 2.5])
+def test_csr_and_csc_reject_widths_below_one(field, bits):
+    """csr_bits / csc_bits refuse an index or pointer width that is not an integer >= 1 (index_bits=0 was accepted)."""
+    for function in (csr_bits, csc_bits):
+        with pytest.raises(InputError, match=rf"{field} must be an integer >= 1 \(got {bits!r}\)"):
+            function(MASK, 8, **{field: bits})
+
+
+def test_nm_bits_rejects_index_width_below_one():
+    """nm_bits(index_bits=0) raises InputError naming the field and the value."""
+    with pytest.raises(InputError, match=r"index_bits must be an integer >= 1 \(got 0\)"):
+        nm_bits(MASK, 16, index_bits=0)

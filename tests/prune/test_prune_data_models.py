@@ -131,3 +131,52 @@ def test_unknown_model_name_raises():
     """build_model names the allowed models and the bad value."""
     with pytest.raises(InputError, match=r"model must be one of \['cnn', 'mlp'\] \(got 'vgg'\)"):
         build_model("vgg")
+
+
+def _rewrite_npz(folder, change):
+    with np.load(folder / "model.npz") as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    change(arrays)
+    np.savez(folder / "model.npz", **arrays)
+
+
+def test_load_rejects_a_mask_of_the_wrong_shape(tmp_path, trained_mlp):
+    """A (64,) mask for fc1 (which would broadcast and zero all of fc1) raises ConfigError naming both shapes."""
+    save_model(trained_mlp, tmp_path)
+    _rewrite_npz(tmp_path, lambda arrays: arrays.update({"mask/fc1.weight": np.ones(64, np.uint8)}))
+    message = f"{tmp_path}: array 'mask/fc1.weight' must have shape (256, 64) (got (64,))"
+    with pytest.raises(ConfigError) as error:
+        load_model(tmp_path)
+    assert str(error.value) == message
+
+
+def test_load_rejects_a_mask_for_an_unknown_parameter(tmp_path, trained_mlp):
+    """A mask for fc9.weight (no such parameter) raises ConfigError instead of a raw KeyError."""
+    save_model(trained_mlp, tmp_path)
+    _rewrite_npz(tmp_path, lambda arrays: arrays.update({"mask/fc9.weight": np.ones((2, 2), np.uint8)}))
+    with pytest.raises(ConfigError, match=r"array 'mask/fc9\.weight' must name a parameter of the model"):
+        load_model(tmp_path)
+
+
+def test_load_rejects_a_mask_with_values_other_than_0_and_1(tmp_path, trained_mlp):
+    """A mask entry of 2 raises ConfigError (masks are stored as uint8 0/1)."""
+    save_model(trained_mlp, tmp_path)
+    mask = np.ones((10, 128), np.uint8)
+    mask[0, 0] = 2
+    _rewrite_npz(tmp_path, lambda arrays: arrays.update({"mask/fc3.weight": mask}))
+    with pytest.raises(ConfigError, match=r"array 'mask/fc3\.weight' must hold only 0 and 1 \(got 2\)"):
+        load_model(tmp_path)
+
+
+def test_failed_save_keeps_the_old_model_files(tmp_path, trained_mlp, monkeypatch):
+    """If writing model.npz fails, the earlier model.json and model.npz stay byte for byte, with no temporary file."""
+    save_model(trained_mlp, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(build_model("mlp", seed=1), tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -20,11 +20,20 @@ from energysim.prune.granularity import (
 
 
 def test_prune_count_rounds_half_up():
-    """round(sparsity * size) with halves rounded up: 0.5 of 5 -> 3, 0.3 of 10 -> 3, 0.7 of 144 -> 101."""
+    """round(sparsity * size) with halves rounded up: 0.5 of 5 -> 3, 0.3 of 10 -> 3, 0.7 of 144 -> 101, 0.29 of 50 -> 15."""
     assert prune_count(0.5, 5) == 3
     assert prune_count(0.3, 10) == 3
     assert prune_count(0.7, 144) == 101
     assert prune_count(0.0, 7) == 0
+    assert 0.29 * 50 < 14.5  # the float product falls just short of the half
+    assert prune_count(0.29, 50) == 15
+    assert prune_count(0.15, 10) == 2 and prune_count(0.45, 10) == 5
+
+
+def test_prune_count_rejects_non_integer_group_counts():
+    """The number of groups must be an integer >= 0."""
+    with pytest.raises(InputError, match=r"number of groups must be an integer >= 0 \(got 2\.5\)"):
+        prune_count(0.5, 2.5)
 
 
 @pytest.mark.parametrize("bad", [1.0, -0.1, 1.2, float("nan")])
@@ -145,3 +154,63 @@ def test_nm_for_sparsity_picks_smallest_m():
     assert nm_for_sparsity(0.9) == (1, 10)
     with pytest.raises(InputError, match="no N:M pattern"):
         nm_for_sparsity(0.33)
+
+
+def test_select_mask_rejects_a_keep_mask_of_another_shape():
+    """A keep-mask whose shape differs from the weight shape raises InputError (no broadcasting, no reshaping)."""
+    with pytest.raises(InputError, match=r"keep_mask must have the weight shape \(2, 3\) \(got \(3, 2\)\)"):
+        select_mask(np.ones(6), (2, 3), "fine", 0.5, keep_mask=np.ones((3, 2), bool))
+
+
+def test_select_nm_rejects_a_keep_mask_of_another_shape_and_1d_scores():
+    """select_nm needs a keep-mask of the scores' shape, and scores with a reduction axis (not 1-D)."""
+    with pytest.raises(InputError, match=r"keep_mask must have the weight shape \(2, 4\) \(got \(4, 2\)\)"):
+        select_nm(np.ones((2, 4)), 2, 4, keep_mask=np.ones((4, 2), bool))
+    with pytest.raises(InputError, match=r"N:M scores need the weight shape \(out, in, \.\.\.\) .* \(got shape \(8,\)\)"):
+        select_nm(np.ones(8), 2, 4)
+
+
+def test_select_global_rejects_mismatched_keep_masks():
+    """select_global refuses a keep_masks list of another length (zip would truncate) or a mask of another shape."""
+    scores = [np.ones((2, 2)), np.ones((2, 3))]
+    with pytest.raises(InputError, match=r"keep_masks must hold one mask \(or None\) per tensor of scores \(2\) \(got 1\)"):
+        select_global(scores, 0.5, [np.ones((2, 2), bool)])
+    with pytest.raises(InputError, match=r"keep_masks\[1\] must have the weight shape \(2, 3\) \(got \(3, 2\)\)"):
+        select_global(scores, 0.5, [None, np.ones((3, 2), bool)])
+    with pytest.raises(InputError, match="at least one tensor"):
+        select_global([], 0.5)
+
+
+def test_select_groups_rejects_already_pruned_of_another_length_and_fractional_counts():
+    """already_pruned needs one flag per group; the count to prune must be an integer."""
+    with pytest.raises(InputError, match=r"already_pruned must hold one flag per group \(3\) \(got 2\)"):
+        select_groups(np.ones(3), 1, np.array([True, False]))
+    with pytest.raises(InputError, match=r"number of groups to prune must be an integer in \[0, 3\] \(got 1\.5\)"):
+        select_groups(np.ones(3), 1.5)
+
+
+def test_nm_prune_count_rejects_1d_shapes():
+    """nm_prune_count on a shape without a reduction axis raises InputError naming the shape."""
+    with pytest.raises(InputError, match=r"N:M needs a weight shape \(out, in, \.\.\.\) with a reduction axis \(got \(8,\)\)"):
+        nm_prune_count((8,), 2, 4)
+
+
+@pytest.mark.parametrize("block", [2.5, 0, True])
+def test_prune_request_and_grouping_reject_non_integer_blocks(block):
+    """PruneRequest(block=...) and grouping(..., block=...) need an integer block >= 1."""
+    from energysim.prune.pruner import PruneRequest
+
+    with pytest.raises(InputError, match=r"vector block must be an integer >= 1 weight"):
+        PruneRequest("vector", "l1", 0.5, block=block)
+    with pytest.raises(InputError, match=r"vector block must be an integer >= 1 weight"):
+        grouping((2, 8), "vector", block=block)
+
+
+def test_prune_request_rejects_a_malformed_nm_pair():
+    """PruneRequest(nm=...) must be a pair (N, M) with 1 <= N < M."""
+    from energysim.prune.pruner import PruneRequest
+
+    with pytest.raises(InputError, match=r"nm must be a pair \(N, M\) \(got \(2,\)\)"):
+        PruneRequest("nm", "magnitude", nm=(2,))
+    with pytest.raises(InputError, match=r"1 <= N < M \(got 4:4\)"):
+        PruneRequest("nm", "magnitude", nm=(4, 4))
