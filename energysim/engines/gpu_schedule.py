@@ -166,7 +166,6 @@ class MmaShape:
         return ceil_div(self.c_bits, REGISTER_BITS_PER_WARP)
 
 
-
 PARTIAL_WAVE_RULES = ("whole_wave", "per_sm_tiles")
 """How a partial wave is charged: a whole wave's time (issue 6, default) or per tile on the busiest SM."""
 

@@ -196,6 +196,14 @@ def test_static_energy_is_counted_per_sm_cycle(engine):
         assert r.count("SM", "-", "static_cycle") == r.cycles_total * 108 == r.stats["sm_cycles"]
 
 
+def test_tensor_cores_are_reported(engine):
+    """stats report 4 tensor cores per SM (432) and 256 dense / 512 effective 2:4 FP16 MACs per tensor core per cycle (WP 4.1)."""
+    layer = GemmLayer(name="g", m=256, n=256, k=256)
+    dense, sparse = engine.simulate(layer).stats, engine.simulate(layer, mode="sparse_2_4").stats
+    assert (dense["tensor_cores_per_sm"], dense["tensor_cores"]) == (4, 432)
+    assert (dense["peak_macs_per_cycle_per_tensor_core"], sparse["peak_macs_per_cycle_per_tensor_core"]) == (256, 512)
+
+
 def test_compulsory_bounds_come_from_geometry(engine):
     """Bounds for the hand tile: weights 128x64/2x2 B, metadata 128x32x2 bit, outputs 128x128x2 B (32-B sectors), MACs 128x128x64/2."""
     r = engine.simulate(GemmLayer(name="t", m=128, n=128, k=64), mode="sparse_2_4")
