@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from energysim.catalog import hwconfig_path, workload_path
 from energysim.engines.gpu_schedule import mma_shape
 from energysim.engines.registry import ENGINES, build_engine
 from energysim.engines.result import check_invariants
@@ -19,7 +18,8 @@ from energysim.report.tables import energy_table
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
 from energysim.workloads.workload import LayerTensors
 
-A100 = Path(__file__).resolve().parents[2] / "hwconfigs" / "a100.toml"
+A100 = hwconfig_path("a100")
+GEMMS = workload_path("a100-gemms")
 
 
 @pytest.fixture(scope="module")
@@ -339,7 +339,7 @@ def test_misspelled_option_is_refused(engine, hardware):
 
     with pytest.raises(TypeError):
         engine.simulate(GemmLayer(name="g", m=64, n=64, k=64), mdoe="sparse_2_4")
-    workload = load_workload(A100.parents[1] / "workloads" / "a100-gemms.toml")
+    workload = load_workload(GEMMS)
     with pytest.raises(InputError, match="has no option 'mdoe'"):
         run_workload(workload, hardware, mdoe="sparse_2_4")
 
@@ -406,7 +406,7 @@ def test_run_workload_end_to_end(hardware):
     from energysim.simulate import run_workload
     from energysim.workloads.workload import load_workload
 
-    workload = load_workload(A100.parents[1] / "workloads" / "a100-gemms.toml")
+    workload = load_workload(GEMMS)
     dense = run_workload(workload, hardware)
     sparse = run_workload(workload, hardware, mode="sparse_2_4")
     assert dense.totals()["layers"] == sparse.totals()["layers"] == 9
