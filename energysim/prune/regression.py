@@ -3,20 +3,42 @@
 For a layer whose output channels are pruned, look at the *next* weight layer
 (the consumer): with calibration inputs ``X`` and weights ``W`` its output is
 ``Z = X W^T = sum_c Z_c`` with ``Z_c = X_c W_c^T`` the contribution of input
-channel ``c``. Channel selection solves the LASSO
+channel ``c``. The problem of He et al. is
 
-    min_beta ||Z - sum_c beta_c Z_c||_F^2 + alpha ||beta||_1
+    min_beta ||Z - sum_c beta_c Z_c||_F^2   subject to   ||beta||_0 <= N_c,
 
-along a decreasing path of ``alpha``; a channel's score is the largest
-``alpha`` at which its ``beta_c`` is non-zero (channels that enter the path
-early matter most), so keeping the top ``N_c`` scores is the LASSO solution
-with ``||beta||_0 <= N_c``. Reconstruction then re-fits the consumer's weights
-on the kept channels by least squares, ``min_W' ||Z_ref - X_kept W'^T||_F``,
-against the output ``Z_ref`` of the model before the pruning step. Layers
-are processed front to back, each selection seeing the already re-fitted
-earlier layers. Selection and reconstruction alternate across the steps of
-an ``iterative`` schedule (each step: LASSO selection on the current
-weights, then least squares), as in He et al.
+which is combinatorial; like He et al., channel selection replaces the L0
+constraint by an L1 penalty, the LASSO
+
+    min_beta 1/(2 rows) ||Z - sum_c beta_c Z_c||_F^2 + alpha ||beta||_1,
+
+and follows its exact regularisation path (LARS with the LASSO modification,
+``sklearn.linear_model.lars_path(..., method="lasso")``) from the alpha at
+which every ``beta_c`` is 0 down to the least-squares fit. A channel's entry
+point is the largest ``alpha`` at which its ``beta_c`` is non-zero: channels
+that enter early explain the most of ``Z`` per unit of L1 norm. Keeping the
+``N_c`` channels that enter first is therefore the support of the LASSO
+solution at the largest ``alpha`` with ``N_c`` non-zero coefficients (exactly
+so when no channel has left the active set before then; on the digits models
+none does) -- the L1 relaxation, *not* in general the solution of the
+``||beta||_0 <= N_c`` problem above.
+
+Score and ties: channels are ordered by (entry alpha, then ``|beta_c|`` at the
+end of the path, then ``||Z_c||_F``), all ascending = less important, and the
+score is the position in that order (0 = least important; equal triples share
+a score). The exact path gives every channel that enters its own entry point,
+so ties remain only between channels that never enter; the two secondary keys
+order those, and what is still tied after them is a set of channels with no
+contribution at all on the calibration data (interchangeable), which the
+selection's stable tie rule takes in index order.
+
+Reconstruction then re-fits the consumer's weights on the kept channels by
+least squares, ``min_W' ||Z_ref - X_kept W'^T||_F``, against the output
+``Z_ref`` of the model before the pruning step. Layers are processed front to
+back, each selection seeing the already re-fitted earlier layers. Selection
+and reconstruction alternate across the steps of an ``iterative`` schedule
+(each step: LASSO selection on the current weights, then least squares), as
+in He et al.
 """
 
 from __future__ import annotations
@@ -27,10 +49,6 @@ from energysim.errors import InputError
 from energysim.prune.criteria import ScoreContext
 from energysim.prune.layers import Conv2d, im2col
 from energysim.prune.models import Model
-
-LASSO_PATH_ALPHAS = 60
-"""Points on the LASSO regularisation path."""
-
 
 def consumer_design(model: Model, layer_name: str, x_calibration: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The consumer's input patches and the per-input-feature grouping of its weight columns.
@@ -60,16 +78,18 @@ def consumer_design(model: Model, layer_name: str, x_calibration: np.ndarray) ->
 
 
 def regression_scores(weights: np.ndarray, context: ScoreContext) -> np.ndarray:
-    """LASSO-path entry point of each output channel's contribution to the next layer's output.
+    """Rank of each output channel by its entry point on the exact LASSO path of the next layer's output.
 
     Channel granularity only; needs calibration data. See the module text for
-    the optimisation problem. Channels that never enter the path score 0
-    (ties: lower index first).
+    the optimisation problem and the order (entry alpha, then ``|beta_c|`` at
+    the end of the path, then the contribution norm ``||Z_c||_F``).
 
     Returns
     -------
     numpy.ndarray
-        Per output channel, the largest LASSO ``alpha`` with a non-zero ``beta_c``.
+        Per output channel, its position in that order: 0 for the least
+        important, up to (channels - 1); channels equal in all three keys
+        share a position (only channels with no contribution at all).
 
     References
     ----------
@@ -77,9 +97,9 @@ def regression_scores(weights: np.ndarray, context: ScoreContext) -> np.ndarray:
        Neural Networks", ICCV 2017.
     .. [2] J.-H. Luo, J. Wu, W. Lin, "ThiNet: A Filter Level Pruning Method for
        Deep Neural Network Compression", ICCV 2017.
+    .. [3] B. Efron, T. Hastie, I. Johnstone, R. Tibshirani, "Least Angle
+       Regression", Annals of Statistics 32(2), 2004 (the LASSO path).
     """
-    from sklearn.linear_model import lasso_path
-
     context.require_channels("regression")
     if context.x_calibration is None:
         raise InputError("criterion 'regression' needs calibration data (context.x_calibration is None)")
@@ -95,16 +115,53 @@ def regression_scores(weights: np.ndarray, context: ScoreContext) -> np.ndarray:
         ],
         axis=1,
     )
-    target = contributions.sum(axis=1)
     if not np.any(contributions):
         return np.zeros(channels)
-    alpha_max = float(np.max(np.abs(contributions.T @ target))) / len(target)
-    alpha_grid = np.geomspace(alpha_max, alpha_max * 1e-4, LASSO_PATH_ALPHAS)
-    alphas, coefs, _ = lasso_path(contributions, target, alphas=alpha_grid)
-    active = coefs != 0  # (channels, alphas), alphas decreasing
-    entered = active.any(axis=1)
-    first = np.where(entered, active.argmax(axis=1), 0)
-    return np.where(entered, alphas[first], 0.0)
+    entry_alpha, final_beta = lasso_path_entry(contributions, contributions.sum(axis=1))
+    norms = np.linalg.norm(contributions, axis=0)
+    return lexicographic_rank(entry_alpha, np.abs(final_beta), norms)
+
+
+def lasso_path_entry(design: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entry points on the exact LASSO path and the coefficients at its end.
+
+    Parameters
+    ----------
+    design
+        Regressors as columns, shape (rows, features).
+    target
+        Response, shape (rows,).
+
+    Returns
+    -------
+    entry_alpha : numpy.ndarray
+        Per feature, the largest ``alpha`` (sklearn's scaling, per row) at
+        which its coefficient is non-zero; 0 for features that never enter.
+    final_beta : numpy.ndarray
+        Coefficients at the end of the path (the smallest ``alpha`` reached).
+    """
+    from sklearn.linear_model import lars_path
+
+    # Gram and X^T y precomputed: the same path, without LARS re-reading the tall design at every step.
+    alphas, _, coefs = lars_path(design, target, Xy=design.T @ target, Gram=design.T @ design, method="lasso")
+    nonzero = coefs != 0  # (features, breakpoints), alphas decreasing
+    entered = nonzero.any(axis=1)
+    first = np.where(entered, nonzero.argmax(axis=1), 0)
+    return np.where(entered, alphas[first], 0.0), coefs[:, -1]
+
+
+def lexicographic_rank(*keys: np.ndarray) -> np.ndarray:
+    """Dense rank (0 = smallest) of the tuples ``(keys[0][i], keys[1][i], ...)``, first key primary.
+
+    Equal tuples share a rank; the result is a float array.
+    """
+    order = np.lexsort(tuple(reversed(keys)))  # lexsort: last key primary
+    stacked = np.stack(keys, axis=1)[order]
+    new_value = np.ones(len(order), dtype=bool)
+    new_value[1:] = np.any(stacked[1:] != stacked[:-1], axis=1)
+    rank = np.empty(len(order))
+    rank[order] = np.cumsum(new_value) - 1
+    return rank
 
 
 def reconstruct_consumer(

@@ -148,6 +148,33 @@ def test_regression_scores_rank_the_channel_that_carries_the_output_first():
     assert np.argmax(scores) == 1 and scores[0] == 0.0
 
 
+def test_regression_scores_on_the_trained_mlp_tie_only_between_channels_without_contribution(trained_mlp, digits):
+    """fc1 scores: every channel that feeds fc2 on the calibration data has its own score; only dead ones tie (at 0)."""
+    from energysim.prune.regression import consumer_design
+
+    model = trained_mlp.copy()
+    calibration = digits.calibration(256)
+    scores = regression_scores(model.weights("fc1"), _context(model, "fc1", "channel", x_calibration=calibration))
+    patches, channel_of_column = consumer_design(model, "fc1", calibration)
+    feeds = np.array([np.any(patches[:, channel_of_column == c]) for c in range(256)])
+    assert 200 < np.count_nonzero(feeds) < 256  # some fc1 neurons never fire on these images
+    assert len(np.unique(scores[feeds])) == np.count_nonzero(feeds)
+    assert np.all(scores[~feeds] == 0.0) and scores[feeds].min() > 0
+    assert sorted(scores[feeds]) == list(range(1, np.count_nonzero(feeds) + 1))
+
+
+def test_regression_scores_follow_the_exact_lasso_entry_order():
+    """The channel entering the LASSO path first scores highest; a tie in entry is broken by |beta| at the path end."""
+    from energysim.prune.regression import lasso_path_entry, lexicographic_rank
+
+    rng = np.random.default_rng(3)
+    design = rng.normal(size=(200, 4)) * np.array([4.0, 1.0, 2.0, 0.5])
+    entry, final = lasso_path_entry(design, design.sum(axis=1))
+    assert np.argmax(entry) == 0 and np.argmin(entry) == 3
+    assert np.allclose(final, 1.0)
+    assert lexicographic_rank(np.array([1.0, 1.0, 0.5]), np.array([0.2, 0.9, 5.0])).tolist() == [1.0, 2.0, 0.0]
+
+
 def test_least_squares_reconstruction_recovers_a_redundant_channel():
     """If neuron 2 copies neuron 0, pruning 2 and re-fitting the next layer restores its output exactly."""
     rng = np.random.default_rng(1)
