@@ -332,6 +332,14 @@ def test_bad_options_and_config(engine):
         engine_with(tile_mm=128)
 
 
+def test_hardware_without_static_unit_is_refused():
+    """A sparse_tc hardware file without the SM.static_cycle unit is a ConfigError naming the unit and action."""
+    data = load_toml(A100)
+    data["units"] = [u for u in data["units"] if u["name"] != "SM"]
+    with pytest.raises(ConfigError, match=r"needs a unit 'SM' with action 'static_cycle'"):
+        build_engine(build_hardware(HardwareFile.model_validate(data), A100, A100.parent))
+
+
 def test_misspelled_option_is_refused(engine, hardware):
     """simulate takes no catch-all: a misspelled option is a TypeError there and an InputError through run_workload."""
     from energysim.simulate import run_workload
