@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 from energysim.engines.registry import build_engine
+from energysim.catalog import hwconfig_path
 from energysim.hardware.hierarchy import load_hardware
 from energysim.workloads.layers import LinearLayer
 
-ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS = (
     (LinearLayer(name="Alex-6", in_features=9216, out_features=4096, weight_density=0.09, activation_density=0.351), 2.0),
@@ -32,7 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per layer (best and median reported)")
     args = parser.parse_args()
-    hardware = load_hardware(ROOT / "hwconfigs" / "eie-64pe.toml")
+    hardware = load_hardware(hwconfig_path("eie-64pe"))
     engine = build_engine(hardware)
     print(f"{'layer':8s} {'total best s':>12s} {'median s':>9s} {'prepare s':>10s} {'simulate s':>11s} {'budget s':>9s} "
           f"{'latency us':>11s}")

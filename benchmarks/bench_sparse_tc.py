@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from energysim.engines.registry import build_engine
+from energysim.catalog import hwconfig_path
 from energysim.hardware.hierarchy import load_hardware
 from energysim.workloads.layers import GemmLayer, LinearLayer
 
-ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS = (
     GemmLayer(name="3072x3072x10240", m=3072, n=3072, k=10240),
@@ -31,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per case; the best is reported")
     args = parser.parse_args()
-    engine = build_engine(load_hardware(ROOT / "hwconfigs" / "a100.toml"))
+    engine = build_engine(load_hardware(hwconfig_path("a100")))
     print(f"{'layer':<20} {'mode':<11} {'best ms':>9} {'tile':>12} {'waves':>6} {'model latency ms':>17}")
     for layer in LAYERS:
         for mode in ("dense", "sparse_2_4"):
