@@ -2,7 +2,7 @@
 
 Modules: :mod:`~energysim.prune.data` (digits split), :mod:`~energysim.prune.layers`
 and :mod:`~energysim.prune.models` (numpy networks and their NPZ+JSON files),
-:mod:`~energysim.prune.training` (Adam, masks held fixed),
+:mod:`~energysim.prune.training` (Adam or SGD, masks held fixed),
 :mod:`~energysim.prune.granularity` (groups and exact selection),
 :mod:`~energysim.prune.criteria` and :mod:`~energysim.prune.regression`
 (scoring functions), :mod:`~energysim.prune.registry` (criterion registry),

@@ -159,6 +159,11 @@ def optimal_brain_damage(weights: np.ndarray, context: ScoreContext) -> np.ndarr
     pruning step on ``context.x_train`` and cached). The saliency estimates the
     loss increase, in nats, of setting the weight to zero at a minimum.
 
+    For ``channel`` the group is the layer's weight row only: the bias, the
+    batch-norm gamma/beta and the next layer's input weights that channel
+    pruning removes too are not in the sum, so the score is a lower estimate
+    of the channel's full saliency (a modelling simplification).
+
     Returns
     -------
     numpy.ndarray

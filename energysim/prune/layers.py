@@ -46,7 +46,21 @@ class Layer:
 
 
 class Linear(Layer):
-    """Fully connected layer ``y = x W^T + b``, weight shape (out_features, in_features)."""
+    """Fully connected layer ``y = x W^T + b``, weight shape (out_features, in_features).
+
+    Parameters
+    ----------
+    name
+        Layer name, unique in its model (parameters are ``<name>.weight`` and ``<name>.bias``).
+    in_features
+        Input features per sample (count).
+    out_features
+        Output features (neurons) per sample (count).
+    rng
+        Generator for the He-normal initialisation (standard deviation
+        ``sqrt(2 / in_features)``); default ``numpy.random.default_rng(0)``.
+        The bias starts at 0.
+    """
 
     kind = "linear"
 
@@ -122,7 +136,25 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel_height: int, kerne
 class Conv2d(Layer):
     """Stride-1 2-D convolution, weight shape (out_channels, in_channels, kh, kw).
 
-    With ``bias=False`` (the default when batch norm follows) the layer has no bias.
+    Parameters
+    ----------
+    name
+        Layer name, unique in its model (parameters are ``<name>.weight`` and, with a bias, ``<name>.bias``).
+    in_channels
+        Input channels (count).
+    out_channels
+        Output channels (count).
+    kernel_size
+        Square kernel side ``kh = kw``, in pixels.
+    padding
+        Zero padding on each side of height and width, in pixels (1 with a
+        3x3 kernel keeps the image size).
+    bias
+        Whether the layer has a bias; False (the default) when batch norm follows.
+    rng
+        Generator for the He-normal initialisation (standard deviation
+        ``sqrt(2 / (in_channels * kernel_size**2))``); default
+        ``numpy.random.default_rng(0)``.
     """
 
     kind = "conv2d"

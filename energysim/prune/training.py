@@ -1,4 +1,4 @@
-"""Training: softmax cross-entropy, Adam, and a deterministic mini-batch loop that respects masks.
+"""Training: softmax cross-entropy, Adam and SGD, and a deterministic mini-batch loop that respects masks.
 
 Determinism: the initialisation and the shuffling use ``numpy.random.default_rng``
 seeded by the caller, so a seed gives the same model on the same machine.
@@ -151,7 +151,7 @@ class TrainConfig:
     batch_size
         Samples per step.
     learning_rate
-        Adam step size.
+        Step size of the chosen optimiser (Adam or SGD).
     seed
         Seed of the shuffling.
     batchnorm_l1
@@ -213,7 +213,7 @@ def train(
     step_hook: StepHook | None = None,
     progress: bool | None = False,
 ) -> TrainHistory:
-    """Train (or fine-tune) a model in place with Adam, keeping its masks fixed.
+    """Train (or fine-tune) a model in place with the configured optimiser (Adam or SGD), keeping its masks fixed.
 
     Parameters
     ----------
