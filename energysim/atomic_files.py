@@ -122,7 +122,11 @@ class StagedFiles:
         self._staged: dict[str, Path] = {}
 
     def add(self, final_name: str, write: Writer) -> Path:
-        """Stage ``final_name`` (a plain file name in the folder) and return the temporary file's path."""
+        """Stage ``final_name`` (a plain file name in the folder) and return the temporary file's path.
+
+        Staging a name again replaces its earlier temporary file and moves it
+        to the end of the commit order.
+        """
         if Path(final_name).name != final_name or final_name in ("", ".", ".."):
             raise InputError(f"staged file name must be a plain file name inside {str(self.folder)!r} (got {final_name!r})")
         previous = self._staged.pop(final_name, None)

@@ -157,7 +157,7 @@ def test_export_rejects_unknown_provenance_fields(trained_mlp, digits, tmp_path)
 
 
 def test_bundled_pruned_workloads_load_and_match_their_patterns():
-    """workloads/pruned: the 2:4 CNN complies with 2:4 in every layer; the MLP is 80 % sparse within 1 point of dense."""
+    """workloads/pruned: the 2:4 CNN complies with 2:4 in every layer; the MLP prunes exactly round(0.8 n) per layer within 1 point of dense."""
     from pathlib import Path
 
     from energysim.formats.nm_compliance import nm_compliance
@@ -167,5 +167,8 @@ def test_bundled_pruned_workloads_load_and_match_their_patterns():
     for layer in nm.layers:
         assert nm_compliance(nm.layer_tensors(layer.name).mask, 2, 4).compliant
     fine = load_workload(root / "mlp-digits-fine-80" / "workload.toml")
-    assert all(layer.measured_sparsity == pytest.approx(0.8, abs=1e-3) for layer in fine.layers)
+    for layer in fine.layers:
+        mask = fine.layer_tensors(layer.name).mask
+        assert np.count_nonzero(mask == 0) == prune_count(0.8, mask.size)
+        assert layer.measured_sparsity == prune_count(0.8, mask.size) / mask.size
     assert fine.provenance.accuracy_finetuned >= fine.provenance.accuracy_dense - 0.01
