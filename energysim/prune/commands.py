@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import TextIO
 
+from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
 from energysim.formats.nm_compliance import check_pattern
 from energysim.prune.granularity import GRANULARITIES
@@ -166,8 +166,7 @@ def cmd_sensitivity(args: argparse.Namespace, out: TextIO) -> int:
               f"dense {100 * table['accuracy_dense'].iloc[0]:.1f} %\n")
     out.write((wide * 100).round(1).to_string() + "\n")
     if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
+        write_text_atomic(args.csv, table.to_csv(index=False))
         out.write(f"table written to {args.csv}\n")
     if args.png:
         plot_sensitivity(table, args.png, title=f"{model.name}: per-layer sensitivity ({args.granularity}, {args.criterion})")
@@ -194,12 +193,10 @@ def cmd_prune_table(args: argparse.Namespace, out: TextIO) -> int:
     text = result.markdown(include_not_applicable=not args.hide_na)
     out.write(text + "\n")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        write_text_atomic(args.out, text + "\n")
         out.write(f"table written to {args.out}\n")
     if args.csv:
-        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        result.rows.to_csv(args.csv, index=False)
+        write_text_atomic(args.csv, result.rows.to_csv(index=False))
         out.write(f"long-form table written to {args.csv}\n")
     return 0
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 
 from energysim.errors import InputError
 from energysim.prune.data import Dataset
@@ -130,9 +131,9 @@ def check_schedule(schedule: str, finetune_epochs: int, steps: int) -> None:
     """
     if schedule not in SCHEDULES:
         raise InputError(f"schedule must be one of {list(SCHEDULES)} (got {schedule!r})")
-    if isinstance(finetune_epochs, bool) or not isinstance(finetune_epochs, int) or finetune_epochs < 0:
+    if isinstance(finetune_epochs, bool) or not isinstance(finetune_epochs, (int, np.integer)) or finetune_epochs < 0:
         raise InputError(f"finetune_epochs must be an integer >= 0 (got {finetune_epochs!r})")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise InputError(f"steps must be an integer >= 1 (got {steps!r})")
     if schedule == "gradual" and finetune_epochs == 0:
         raise InputError(

@@ -1,4 +1,4 @@
-"""Write result tables as CSV, JSON, Markdown or LaTeX, atomically (:mod:`energysim.atomic_files`: temp file, then rename)."""
+"""Write result tables as CSV, JSON or Markdown, atomically (temp file, then rename; :mod:`energysim.atomic_files`)."""
 
 from __future__ import annotations
 
