@@ -149,11 +149,17 @@ def grouping(shape: tuple[int, ...], granularity: str, block: int = DEFAULT_FC_B
         ``fine``, ``fine_global``, ``vector``, ``kernel`` or ``channel`` (``nm``
         has no groups of its own; see :func:`select_nm`).
     block
-        Block length of a linear layer's vectors, in weights.
+        Block length of a linear layer's vectors, in weights (an integer >= 1).
 
     Returns
     -------
     Grouping
+
+    Raises
+    ------
+    InputError
+        For a shape that is not 2-D or 4-D, a granularity that does not fit
+        it, an unknown granularity, or a block that is not an integer >= 1.
     """
     shape = tuple(int(s) for s in shape)
     if len(shape) not in (2, 4):
