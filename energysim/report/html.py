@@ -36,7 +36,7 @@ import pandas as pd
 import energysim
 from energysim.errors import InputError
 from energysim.report import plots
-from energysim.report.files import write_text_atomic
+from energysim.atomic_files import write_text_atomic
 from energysim.units import PJ_PER_UJ
 
 RESULT_FILES = ("estimate.csv", "summary.csv", "energy.csv", "compare.csv", "sensitivity.csv")
