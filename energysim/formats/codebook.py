@@ -124,8 +124,8 @@ def fit_codebook(
     InputError
         If ``bits`` < 1, ``max_iterations`` < 1 or the weights are not finite.
     """
-    if bits < 1:
-        raise InputError(f"codebook bits must be >= 1 (got {bits})")
+    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 1 <= bits <= 8:
+        raise InputError(f"codebook bits must be an integer in 1..8 (codes are stored as uint8) (got {bits!r})")
     if max_iterations < 1:
         raise InputError(f"codebook max_iterations must be >= 1 (got {max_iterations})")
     flat = np.asarray(weights, dtype=np.float64).ravel()

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from energysim.errors import InputError
+from energysim.formats.mask_stats import as_mask_matrix
 from energysim.units import ceil_div
 
 DEFAULT_INDEX_BITS = 4
@@ -239,10 +240,10 @@ def encode_positions(
     m, k = int(shape[0]), int(shape[1])
     if m < 1 or k < 1:
         raise InputError(f"EIE CSC shape must be positive (got {shape})")
-    if n_pe < 1:
-        raise InputError(f"EIE CSC n_pe must be >= 1 (got {n_pe})")
+    if not isinstance(n_pe, (int, np.integer)) or isinstance(n_pe, bool) or n_pe < 1:
+        raise InputError(f"EIE CSC n_pe must be an integer >= 1 (got {n_pe!r})")
     for name, bits in (("index_bits", index_bits), ("value_bits", value_bits), ("pointer_bits", pointer_bits)):
-        if not 1 <= bits <= (8 if name != "pointer_bits" else 64):
+        if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= (8 if name != "pointer_bits" else 64):
             raise InputError(f"EIE CSC {name} must be in 1..{8 if name != 'pointer_bits' else 64} (got {bits})")
     rows = np.asarray(rows, dtype=np.int64).ravel()
     columns = np.asarray(columns, dtype=np.int64).ravel()
@@ -354,7 +355,9 @@ def mask_storage_bits(mask: np.ndarray, value_bits: int, n_pe: int = 64) -> int:
     n_pe
         Processing elements the rows are interleaved over.
     """
-    matrix = np.asarray(mask).reshape(np.asarray(mask).shape[0], -1) != 0
+    if not isinstance(value_bits, (int, np.integer)) or value_bits < 1:
+        raise InputError(f"EIE CSC storage: value_bits must be an integer >= 1 (got {value_bits!r})")
+    matrix = as_mask_matrix(mask)
     rows, columns = np.nonzero(matrix)
     csc = encode_positions(rows, columns, np.ones(rows.size, dtype=np.int64), matrix.shape, n_pe)
     return csc.storage_bits()["total"] + (2**DEFAULT_VALUE_BITS) * value_bits

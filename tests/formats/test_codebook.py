@@ -63,9 +63,14 @@ def test_k_means_lowers_error_below_linear_grid():
     assert fit_error < 0.8 * grid_error
 
 
-def test_bad_bits_and_nan_raise():
-    """Zero bits and non-finite weights are rejected with InputError."""
-    with pytest.raises(InputError, match="bits must be >= 1"):
-        fit_codebook(np.ones(3), bits=0)
+def test_nan_weights_raise():
+    """Non-finite weights are rejected with InputError."""
     with pytest.raises(InputError, match="finite"):
         fit_codebook(np.array([1.0, np.nan]))
+
+
+@pytest.mark.parametrize("bits", [0, 9, 2.5])
+def test_codebook_width_outside_uint8_codes_is_refused(bits):
+    """Codes are uint8: widths outside 1..8 (or not integers) are refused instead of wrapping silently."""
+    with pytest.raises(InputError, match="codebook bits must be an integer in 1..8"):
+        fit_codebook(np.linspace(-1, 1, 50), bits=bits)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -116,22 +115,23 @@ def test_bad_inputs_raise():
         encode_positions([0], [0], [16], (2, 2), 1)
     with pytest.raises(InputError, match="must not repeat"):
         encode_positions([0, 0], [1, 1], [1, 2], (2, 2), 1)
-    with pytest.raises(InputError, match="n_pe must be >= 1"):
+    with pytest.raises(InputError, match="n_pe must be an integer >= 1 \\(got 0\\)"):
         encode_positions([0], [0], [1], (2, 2), 0)
+    with pytest.raises(InputError, match="n_pe must be an integer >= 1 \\(got 2.5\\)"):
+        encode_positions([0], [0], [1], (2, 2), 2.5)
 
 
-def test_vgg6_encodes_fast():
-    """VGG-6 (4096 x 25088 at 4%) encodes in under 4 s on this machine (vectorised)."""
+@pytest.mark.slow
+def test_vgg6_encodes_at_full_size():
+    """VGG-6 (4096 x 25088 at 4%) encodes every non-zero (speed is measured in benchmarks/bench_eie.py)."""
     rng = np.random.default_rng(0)
     m, k, density = 4096, 25088, 0.04
     positions = np.cumsum(rng.geometric(density, size=int(m * k * density * 1.05))) - 1
     positions = positions[positions < m * k]
     cols, rows = np.divmod(positions, m)
-    start = time.perf_counter()
     csc = encode_positions(rows, cols, rng.integers(1, 16, positions.size), (m, k), 64)
-    elapsed = time.perf_counter() - start
     assert csc.n_nonzero == positions.size
-    assert elapsed < 4.0
+    assert sorted(zip(*csc.decode()[:2])) == sorted(zip(rows.tolist(), cols.tolist()))
 
 
 def test_mask_storage_bits_counts_padding_pointers_and_codebook():
@@ -143,3 +143,13 @@ def test_mask_storage_bits_counts_padding_pointers_and_codebook():
     assert mask_storage_bits(column, value_bits=16, n_pe=1) == 4 * 8 + 2 * 16 + 16 * 16
     table = storage_table(np.ones((64, 8)), value_bits=16).set_index("format")
     assert table.loc["eie_csc_64pe", "bits"] == 64 * 8 * 8 + 64 * 9 * 16 + 16 * 16
+
+
+def test_mask_storage_bits_refuses_bad_input():
+    """A 1-D mask or a non-positive value width is refused with the rule named."""
+    from energysim.formats.eie_csc import mask_storage_bits
+
+    with pytest.raises(InputError, match="value_bits must be an integer >= 1 \\(got 0\\)"):
+        mask_storage_bits(np.ones((4, 4)), value_bits=0)
+    with pytest.raises(InputError):
+        mask_storage_bits(np.ones(4), value_bits=16)
