@@ -111,7 +111,7 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.sweep import grid, pareto_front, run_sweep
 
-    points = grid(args.model, _split(args.patterns), [float(x) for x in _split(args.sparsities)], _split(args.criteria),
+    points = grid(args.model, _split(args.patterns), _fractions(args.sparsities), _split(args.criteria),
                   finetune_epochs=args.finetune_epochs, seed=args.seed)
     frame = run_sweep(points, _split(args.hw), args.out, jobs=args.jobs, scheduler=args.scheduler,
                       progress=None if not args.quiet else False)
@@ -126,6 +126,16 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     front = pareto_front(frame)
     out.write(f"\nPareto front (accuracy vs energy), {len(front)} points; wrote {Path(args.out) / 'compare.csv'}\n")
     return 0
+
+
+def _fractions(text: str) -> list[float]:
+    values = []
+    for item in _split(text):
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise InputError(f"--sparsities must be comma-separated numbers in [0, 1) (got {item!r})") from None
+    return values
 
 
 def _split(text: str) -> list[str]:

@@ -190,6 +190,20 @@ def run_point(point: SweepPoint, hardware_specs: tuple[str, ...], cache_dir: str
     return rows
 
 
+def _check_hardware(specs: tuple[str, ...]) -> None:
+    """Refuse a bad hardware spec (unknown name, mode the engine lacks) before anything is written.
+
+    Each spec runs one 16x16x16 GEMM with its options, so the engine itself judges them.
+    """
+    from energysim.workloads.layers import GemmLayer
+    from energysim.workloads.workload import Workload
+
+    probe = Workload(name="probe", layers=(GemmLayer(name="probe", m=16, n=16, k=16),))
+    for spec in specs:
+        name, options = parse_hardware(spec)
+        run_workload(probe, load_hardware(catalog.hwconfig_path(name)), **options)
+
+
 def _completed(journal: Path) -> dict[str, list[dict]]:
     done: dict[str, list[dict]] = {}
     if not journal.is_file():
@@ -244,8 +258,7 @@ def run_sweep(points: list[SweepPoint], hardware_specs: Iterable[str], out_dir: 
     specs = tuple(hardware_specs)
     if not specs:
         raise InputError("a sweep needs at least one hardware config")
-    for spec in specs:
-        parse_hardware(spec)
+    _check_hardware(specs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else out / "models"

@@ -148,3 +148,18 @@ def test_costs_latex_and_layer_table():
     assert main(["costs", "--workload", "lenet-300-100", "--hw", "lecture-array", "--format", "csv"], out=out) == 0
     frame = pd.read_csv(io.StringIO(out.getvalue()))
     assert list(frame["layer"]) == ["fc1", "fc2", "fc3"] and (frame["pj_per_mac"] > 0).all()
+
+
+def test_bad_hardware_spec_writes_nothing(tmp_path):
+    """A mode the engine lacks is refused before the output folder, model cache or journal exist."""
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="mode must be one of dense, sparse_2_4 \\(got 'bogus'\\)"):
+        run_sweep(grid("mlp", ["fine"], [0.5], ["magnitude"]), ("a100:bogus",), out, jobs=1, progress=False)
+    assert not out.exists()
+
+
+def test_non_numeric_sparsity_is_one_line_exit_2(tmp_path):
+    """`compare --sparsities 0.5,x` exits 2 with one line naming the bad item."""
+    err = io.StringIO()
+    assert main(["compare", "--sparsities", "0.5,x", "--out", str(tmp_path / "c")], out=io.StringIO(), err=err) == 2
+    assert err.getvalue() == "energysim: --sparsities must be comma-separated numbers in [0, 1) (got 'x')\n"
