@@ -20,7 +20,8 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors become one-line InputErrors (exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise InputError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("energysim").strip()
+        raise InputError(f"{command}: {message}" if command else message)
 
 
 def _print_table(frame: pd.DataFrame, out: TextIO, fmt: str = "md") -> None:
