@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from energysim.config.hardware import HardwareFile
-from energysim.engines.eie import EieEngine, EieEngineConfig
+from energysim.engines.eie import EieEngine
 from energysim.engines.registry import ENGINES, build_engine
 from energysim.engines.result import check_invariants
 from energysim.errors import ConfigError, InputError, InvariantError
