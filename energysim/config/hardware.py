@@ -102,7 +102,10 @@ class HardwareFile(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     clock_ghz: float = Field(gt=0, description="Clock frequency in GHz.")
-    cost_table: str = Field(min_length=1, description="Built-in table name or a .toml path relative to this file.")
+    cost_table: str | None = Field(
+        default=None, min_length=1,
+        description="Built-in table name or a .toml path relative to this file; needed when a level or unit is priced from a table.",
+    )
     memory: list[MemoryLevelConfig] = Field(min_length=1, description="Levels, outermost (DRAM, if any) first.")
     units: list[UnitConfig] = Field(default_factory=list)
     engine: dict[str, Any] = Field(description="Engine table; its 'kind' selects the engine config model.")
@@ -116,6 +119,13 @@ class HardwareFile(BaseModel):
         for level in self.memory[1:]:
             if level.kind == "dram":
                 raise ValueError(f"a DRAM level must come first, outermost ('{level.name}' is not first)")
+        if self.cost_table is None:
+            for index, level in enumerate(self.memory):
+                if level.read_pj is None:
+                    raise ValueError(f"cost_table is required: memory[{index}] ('{level.name}') has no read_pj/write_pj")
+            for index, unit in enumerate(self.units):
+                if unit.table_component is not None:
+                    raise ValueError(f"cost_table is required: units[{index}] ('{unit.name}.{unit.action}') names a table_component")
         keys = [(u.name, u.action) for u in self.units]
         for key in keys:
             if keys.count(key) > 1:

@@ -65,7 +65,7 @@ class Hardware:
     clock_ghz
         Clock in GHz.
     table
-        The cost table the file names.
+        The cost table the file names (None when every cost is explicit).
     levels
         Memory levels, outermost (DRAM) first.
     unit_costs
@@ -79,7 +79,7 @@ class Hardware:
     name: str
     description: str
     clock_ghz: float
-    table: CostTable
+    table: CostTable | None
     levels: tuple[MemoryLevel, ...]
     unit_costs: dict[tuple[str, str], CostEntry]
     engine_table: dict[str, Any] = field(default_factory=dict)
@@ -129,7 +129,7 @@ class Hardware:
         return rows
 
 
-def _level_costs(level: MemoryLevelConfig, table: CostTable, where: str) -> dict[str, CostEntry]:
+def _level_costs(level: MemoryLevelConfig, table: CostTable | None, where: str) -> dict[str, CostEntry]:
     if level.read_pj is not None:
         read = CostEntry(component=level.name, action="read", bits=level.word_bits, energy_pj=level.read_pj,
                          source=str(level.cost_source))
@@ -152,10 +152,12 @@ def _level_costs(level: MemoryLevelConfig, table: CostTable, where: str) -> dict
 
 def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None = None) -> Hardware:
     """Resolve a validated hardware spec against its cost table."""
-    try:
-        table = resolve_table(spec.cost_table, base_dir)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: cost_table: {exc}") from None
+    table = None
+    if spec.cost_table is not None:
+        try:
+            table = resolve_table(spec.cost_table, base_dir)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: cost_table: {exc}") from None
     levels = tuple(
         MemoryLevel(config=level, costs=_level_costs(level, table, f"{source}: memory[{i}]"))
         for i, level in enumerate(spec.memory)
