@@ -67,6 +67,10 @@ PROVENANCE_FIELDS = (
     "accuracy_finetuned",
     "finetune_epochs",
     "seed",
+    "nm_pattern",
+    "vector_block",
+    "shrunk",
+    "calibration_samples",
 )
 """The fields of ``energysim.workloads.workload.Provenance``, in order."""
 
@@ -137,6 +141,7 @@ def export_workload(
         raise InputError("export needs at least one calibration image (got 0)")
     merged = {k: model.metadata.get(k) for k in PROVENANCE_FIELDS}
     merged["model"] = merged["model"] or model.name
+    merged["calibration_samples"] = len(x_calibration)
     merged.update({k: v for k, v in (provenance or {}).items() if k in PROVENANCE_FIELDS and v is not None})
     unknown = sorted(set(provenance or {}) - set(PROVENANCE_FIELDS))
     if unknown:

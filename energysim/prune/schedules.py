@@ -245,6 +245,8 @@ def _run_schedule(model, request, data, schedule, finetune_epochs, steps, calibr
             "accuracy_finetuned": accuracy_finetuned,
             "finetune_epochs": finetune_epochs,
             "seed": request.seed,
+            "nm_pattern": f"{request.nm[0]}:{request.nm[1]}" if request.granularity == "nm" else None,
+            "vector_block": request.block if request.granularity == "vector" else None,
         }
     )
     return ScheduleResult(accuracy_dense, accuracy_pruned, accuracy_finetuned, report)

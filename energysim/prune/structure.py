@@ -120,7 +120,7 @@ def shrink_model(model: Model) -> Model:
         elif isinstance(model.layer(dep.consumer), Linear):
             consumer["in_features"] = int(feature_keep.sum())
     shrunk = model_from_parts(spec, arrays, origin=f"shrunk {model.name}")
-    shrunk.metadata = dict(model.metadata, shrunk_from=model.name)
+    shrunk.metadata = dict(model.metadata, shrunk_from=model.name, shrunk=True)
     return shrunk
 
 

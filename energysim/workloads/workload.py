@@ -53,6 +53,10 @@ class Provenance(BaseModel):
     accuracy_finetuned: float | None = Field(default=None, ge=0.0, le=1.0)
     finetune_epochs: int | None = Field(default=None, ge=0)
     seed: int | None = None
+    nm_pattern: str | None = Field(default=None, pattern=r"^[1-9][0-9]*:[1-9][0-9]*$", description="N:M pattern, e.g. '2:4'.")
+    vector_block: int | None = Field(default=None, ge=1, description="Vector (block) length of vector pruning, weights.")
+    shrunk: bool | None = Field(default=None, description="Channel-pruned layers were physically removed.")
+    calibration_samples: int | None = Field(default=None, ge=1, description="Images the activation densities were measured on.")
 
 
 class WorkloadFile(BaseModel):
