@@ -51,6 +51,12 @@ def _resolve(name_or_path: str, folder: Path, what: str, names: list[str]) -> Pa
     raise InputError(f"unknown {what} {name_or_path!r}: give a .toml path or a bundled name ({listing})")
 
 
+def hardware_spec(spec: str) -> tuple[Path, dict[str, str]]:
+    """Split ``NAME[:MODE]`` (e.g. ``a100:sparse_2_4``) into a hwconfig path and engine options."""
+    name, _, mode = spec.partition(":")
+    return hwconfig_path(name), ({"mode": mode} if mode else {})
+
+
 def hwconfig_path(name_or_path: str) -> Path:
     """Path of a hardware config given by bundled name or path."""
     return _resolve(name_or_path, HWCONFIG_DIR, "hardware config", hwconfig_names())

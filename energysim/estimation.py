@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -69,7 +70,27 @@ def _storage_bytes(run: SimulationRun) -> dict[str, float]:
     return {r.layer: r.stats["weight_storage_bits"] / 8 for r in run.results}
 
 
-def estimate(pruned: Workload, hardware: list[Hardware], dense: Workload | None = None) -> Estimate:
+@dataclass(frozen=True)
+class HardwareChoice:
+    """A hardware config as named on the command line, with the engine options of the pruned run.
+
+    Attributes
+    ----------
+    label
+        The spec as given (``a100:sparse_2_4``); used as the ``hardware`` column.
+    hardware
+        The loaded config.
+    options
+        Engine options of the pruned variant (``mode``); the dense original runs
+        with none, i.e. in the engine's configured (dense) mode.
+    """
+
+    label: str
+    hardware: Hardware
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload | None = None) -> Estimate:
     """Simulate the pruned workload and its dense original on every hardware.
 
     Raises
@@ -87,20 +108,21 @@ def estimate(pruned: Workload, hardware: list[Hardware], dense: Workload | None 
         )
     runs: dict[tuple[str, str], SimulationRun] = {}
     rows, parts = [], []
-    for hw in hardware:
-        for variant, workload in (("dense", dense), ("pruned", pruned)):
-            run = run_workload(workload, hw)
-            runs[(hw.name, variant)] = run
+    for choice in hardware:
+        label = choice.label
+        for variant, workload, options in (("dense", dense, {}), ("pruned", pruned, choice.options)):
+            run = run_workload(workload, choice.hardware, **options)
+            runs[(label, variant)] = run
             part = run.energy.groupby(["layer", "component", "tensor"], sort=False)["energy_pj"].sum().reset_index()
             part.insert(0, "variant", variant)
-            part.insert(0, "hardware", hw.name)
+            part.insert(0, "hardware", label)
             parts.append(part)
-        d, p = runs[(hw.name, "dense")], runs[(hw.name, "pruned")]
+        d, p = runs[(label, "dense")], runs[(label, "pruned")]
         storage_d, storage_p = _storage_bytes(d), _storage_bytes(p)
         for (_, row_d), (_, row_p) in zip(d.summary.iterrows(), p.summary.iterrows()):
-            rows.append(_side_by_side(hw.name, row_d["layer"], row_d, row_p, storage_d[row_d["layer"]], storage_p[row_p["layer"]]))
+            rows.append(_side_by_side(label, row_d["layer"], row_d, row_p, storage_d[row_d["layer"]], storage_p[row_p["layer"]]))
         total_d, total_p = d.totals(), p.totals()
-        rows.append(_side_by_side(hw.name, "TOTAL", total_d, total_p, sum(storage_d.values()), sum(storage_p.values())))
+        rows.append(_side_by_side(label, "TOTAL", total_d, total_p, sum(storage_d.values()), sum(storage_p.values())))
     return Estimate(pd.DataFrame(rows), pd.concat(parts, ignore_index=True), runs)
 
 
@@ -125,6 +147,10 @@ def _side_by_side(hardware: str, layer: str, dense, pruned, storage_dense: float
     }
 
 
-def load_hardware_list(names: list[str]) -> list[Hardware]:
-    """Hardware configs by bundled name or path."""
-    return [load_hardware(catalog.hwconfig_path(name)) for name in names]
+def load_hardware_list(specs: list[str]) -> list[HardwareChoice]:
+    """Hardware configs by bundled name or path, each optionally ``NAME:MODE`` (mode of the pruned run)."""
+    choices = []
+    for spec in specs:
+        path, options = catalog.hardware_spec(spec)
+        choices.append(HardwareChoice(spec, load_hardware(path), options))
+    return choices

@@ -82,10 +82,9 @@ def parse_pattern(pattern: str) -> tuple[str, tuple[int, int]]:
 
 
 def parse_hardware(spec: str) -> tuple[str, dict[str, Any]]:
-    """Split ``NAME[:MODE]`` (e.g. ``a100:sparse_2_4``) into a hwconfig and engine options."""
-    name, _, mode = spec.partition(":")
-    catalog.hwconfig_path(name)
-    return name, ({"mode": mode} if mode else {})
+    """Split ``NAME[:MODE]`` (e.g. ``a100:sparse_2_4``) into a hwconfig name and engine options."""
+    _, options = catalog.hardware_spec(spec)
+    return spec.partition(":")[0], options
 
 
 def grid(model: str, patterns: list[str], sparsities: Iterable[float], criteria: Iterable[str],

@@ -163,3 +163,13 @@ def test_non_numeric_sparsity_is_one_line_exit_2(tmp_path):
     err = io.StringIO()
     assert main(["compare", "--sparsities", "0.5,x", "--out", str(tmp_path / "c")], out=io.StringIO(), err=err) == 2
     assert err.getvalue() == "energysim: --sparsities must be comma-separated numbers in [0, 1) (got 'x')\n"
+
+
+def test_estimate_runs_the_pruned_variant_in_the_named_mode():
+    """`a100:sparse_2_4` runs the dense original in dense mode and the 2:4 workload in 2:4 mode: faster, smaller."""
+    pruned = load_workload(workload_path("pruned/cnn-digits-2of4"))
+    result = estimate(pruned, load_hardware_list(["a100:sparse_2_4", "a100"]))
+    totals = result.layers[result.layers["layer"] == "TOTAL"].set_index("hardware")
+    assert totals.loc["a100:sparse_2_4", "speedup"] > 1.0
+    assert totals.loc["a100:sparse_2_4", "storage_saving"] > 1.5
+    assert totals.loc["a100", "speedup"] == pytest.approx(1.0)
