@@ -93,3 +93,17 @@ def test_in_memory_tensors_are_checked(kwargs, message):
     with pytest.raises(InputError) as info:
         LayerTensors(**kwargs)
     assert message in str(info.value)
+
+
+def test_unique_input_elements():
+    """Unique inputs: the feature map for a conv (capped at im2col's K*N), the whole operand for linear and GEMM."""
+    from energysim.workloads.layers import GemmLayer
+
+    conv = Conv2dLayer(name="c", in_channels=3, out_channels=8, in_height=10, in_width=10,
+                       kernel_height=3, kernel_width=3, padding=1, batch=2)
+    assert conv.unique_input_elements() == 2 * 3 * 10 * 10
+    strided = Conv2dLayer(name="s", in_channels=4, out_channels=8, in_height=9, in_width=9,
+                          kernel_height=1, kernel_width=1, stride=3)
+    assert strided.unique_input_elements() == 4 * 3 * 3
+    assert LinearLayer(name="l", in_features=7, out_features=2, batch=5).unique_input_elements() == 35
+    assert GemmLayer(name="g", m=2, n=6, k=4).unique_input_elements() == 24

@@ -19,7 +19,7 @@ from energysim.engines.dense_schedule import choose_tiling, dram_words, tiles
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware
-from energysim.workloads.layers import Conv2dLayer, Layer
+from energysim.workloads.layers import Layer
 from energysim.workloads.workload import LayerTensors
 
 
@@ -141,9 +141,7 @@ class DenseEngine:
             "total": raw.cycles_total,
         }
         weights_words, inputs_words, outputs_words = dram_words(shape.m, shape.n, shape.k, tiling, footprint)
-        inputs_compulsory = shape.k * shape.n
-        if isinstance(layer, Conv2dLayer):
-            inputs_compulsory = min(inputs_compulsory, layer.batch * layer.in_channels * layer.in_height * layer.in_width)
+        inputs_compulsory = layer.unique_input_elements()
         return LayerResult(
             layer=layer.name,
             engine=self.kind,

@@ -29,7 +29,7 @@ from energysim.errors import ConfigError, InputError
 from energysim.formats import nm_compressed
 from energysim.hardware.hierarchy import Hardware
 from energysim.units import ceil_div
-from energysim.workloads.layers import Conv2dLayer, Layer
+from energysim.workloads.layers import Layer
 from energysim.workloads.workload import LayerTensors
 
 MODES = ("dense", "sparse_2_4")
@@ -333,11 +333,7 @@ class SparseTensorCoreEngine:
                 compressed = self.compress(matrix, keep,
                                            what=f"layer '{layer.name}' mask on the {kept}:{group} sparse tensor core")
 
-        if isinstance(layer, Conv2dLayer):
-            unique_inputs = min(shape.k * shape.n, layer.batch * layer.in_channels * layer.in_height * layer.in_width)
-        else:
-            unique_inputs = shape.k * shape.n
-        problem = GemmProblem(m=shape.m, n=shape.n, k=shape.k, mma=mma, input_unique_elements=unique_inputs)
+        problem = GemmProblem(m=shape.m, n=shape.n, k=shape.k, mma=mma, input_unique_elements=layer.unique_input_elements())
         gpu = self.gpu_spec(dtype)
         library = self.config.kernel_efficiency
         if sparse and self.config.sparse_kernel_efficiency is not None:
@@ -426,11 +422,7 @@ class SparseTensorCoreEngine:
         else:
             weight_bits = ceil_div(m * k * kept * spec.value_bits, group)
             metadata_bits = ceil_div(m * k * kept * spec.metadata_bits_per_kept, group) if mma.sparse else 0
-        if isinstance(layer, Conv2dLayer):
-            feature_map = layer.batch * layer.in_channels * layer.in_height * layer.in_width
-            input_bits = min(k * n, feature_map) * spec.value_bits
-        else:
-            input_bits = k * n * spec.value_bits
+        input_bits = layer.unique_input_elements() * spec.value_bits
         hbm, hbm_w = self.hbm.name, self.hbm.config.word_bits
         l2, l2_w = self.l2.name, self.l2.config.word_bits
         bounds = [

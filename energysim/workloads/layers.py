@@ -62,6 +62,10 @@ class LinearLayer(_LayerBase):
     out_features: int = Field(gt=0)
     batch: int = Field(default=1, gt=0, description="Input vectors per inference.")
 
+    def unique_input_elements(self) -> int:
+        """Distinct input elements the layer reads: the whole input operand, ``batch * in_features``."""
+        return self.batch * self.in_features
+
     def gemm_shape(self) -> GemmShape:
         """Lower to GEMM: M = out_features, K = in_features, N = batch."""
         return GemmShape(m=self.out_features, n=self.batch, k=self.in_features)
@@ -96,6 +100,11 @@ class Conv2dLayer(_LayerBase):
         """Output feature-map width in pixels."""
         return (self.in_width + 2 * self.padding - self.kernel_width) // self.stride + 1
 
+    def unique_input_elements(self) -> int:
+        """Distinct input elements the layer reads: the input feature maps, never more than im2col's ``K * N``."""
+        shape = self.gemm_shape()
+        return min(shape.k * shape.n, self.batch * self.in_channels * self.in_height * self.in_width)
+
     def gemm_shape(self) -> GemmShape:
         """Lower to GEMM: M = out_channels, K = C_in*kh*kw, N = batch*H_out*W_out."""
         return GemmShape(
@@ -117,6 +126,10 @@ class GemmLayer(_LayerBase):
     m: int = Field(gt=0)
     n: int = Field(gt=0)
     k: int = Field(gt=0)
+
+    def unique_input_elements(self) -> int:
+        """Distinct input elements the layer reads: the whole B operand, ``k * n``."""
+        return self.k * self.n
 
     def gemm_shape(self) -> GemmShape:
         """The GEMM itself."""
