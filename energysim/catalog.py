@@ -1,20 +1,28 @@
 """The bundled hardware configs and workloads, found by name or path.
 
-Bundled files live in the ``hwconfigs/`` and ``workloads/`` folders of the
-source tree (next to the ``energysim`` package). A name such as
-``lecture-array`` resolves to ``hwconfigs/lecture-array.toml``; any argument
-ending in ``.toml`` (or naming an existing file or folder) is taken as a path.
+Bundled files are package data: ``energysim.bundled.hwconfigs`` and
+``energysim.bundled.workloads`` (the repository's ``hwconfigs/`` and
+``workloads/`` folders, mapped there by ``setup.py``), found through
+:mod:`importlib.resources` in a wheel, a ``pip install .`` or an editable
+install alike. A name such as ``lecture-array`` resolves to
+``lecture-array.toml`` in the bundled hwconfigs; any argument ending in
+``.toml`` (or naming an existing file or folder) is taken as a path.
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from energysim.errors import InputError
 
-ROOT = Path(__file__).resolve().parent.parent
-HWCONFIG_DIR = ROOT / "hwconfigs"
-WORKLOAD_DIR = ROOT / "workloads"
+
+def _bundled_folder(package: str) -> Path:
+    """File-system folder of a bundled-data package (``energysim.bundled.*``)."""
+    folder = files(package)
+    if not isinstance(folder, Path):
+        raise InputError(f"bundled package {package} is not on the file system ({folder}): install energysim unzipped")
+    return folder
 
 
 def _names(folder: Path) -> list[str]:
@@ -23,15 +31,26 @@ def _names(folder: Path) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.toml"))
 
 
+def hwconfig_folder() -> Path:
+    """Folder of the bundled hardware configs (package ``energysim.bundled.hwconfigs``)."""
+    return _bundled_folder("energysim.bundled.hwconfigs")
+
+
+def workload_folder() -> Path:
+    """Folder of the bundled workloads (package ``energysim.bundled.workloads``)."""
+    return _bundled_folder("energysim.bundled.workloads")
+
+
 def hwconfig_names() -> list[str]:
     """Names of the bundled hardware configs."""
-    return _names(HWCONFIG_DIR)
+    return _names(hwconfig_folder())
 
 
 def workload_names() -> list[str]:
     """Names of the bundled workloads: TOML files, and folders holding a workload.toml (``pruned/NAME``)."""
-    folders = sorted(str(p.parent.relative_to(WORKLOAD_DIR)) for p in WORKLOAD_DIR.glob("*/*/workload.toml"))
-    return _names(WORKLOAD_DIR) + folders
+    root = workload_folder()
+    folders = sorted(p.parent.relative_to(root).as_posix() for p in root.glob("*/*/workload.toml"))
+    return _names(root) + folders
 
 
 def _resolve(name_or_path: str, folder: Path, what: str, names: list[str]) -> Path:
@@ -59,9 +78,9 @@ def hardware_spec(spec: str) -> tuple[Path, dict[str, str]]:
 
 def hwconfig_path(name_or_path: str) -> Path:
     """Path of a hardware config given by bundled name or path."""
-    return _resolve(name_or_path, HWCONFIG_DIR, "hardware config", hwconfig_names())
+    return _resolve(name_or_path, hwconfig_folder(), "hardware config", hwconfig_names())
 
 
 def workload_path(name_or_path: str) -> Path:
     """Path of a workload given by bundled name, path, or pruned-workload folder."""
-    return _resolve(name_or_path, WORKLOAD_DIR, "workload", workload_names())
+    return _resolve(name_or_path, workload_folder(), "workload", workload_names())

@@ -1,0 +1,1 @@
+"""Bundled workloads: one network per TOML file (and pruned models under ``pruned/``), installed as ``energysim.bundled.workloads``."""
