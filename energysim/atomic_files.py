@@ -1,6 +1,8 @@
 """Atomic file writes: write a temporary file in the target's folder, then ``os.replace`` it into place.
 
-Readers of ``path`` see either the old file or the complete new one, never a
+Every refusal of the operating system (a file where a folder is needed, a
+read-only folder, a name longer than the file system allows) becomes an
+:class:`~energysim.errors.InputError` naming the path. Readers of ``path`` see either the old file or the complete new one, never a
 partial file, because ``os.replace`` within one folder (one file system) is
 atomic. On any error the temporary file is removed and ``path`` is left as it
 was. New files get the usual permissions (0666 minus the process umask), not
@@ -45,9 +47,24 @@ def _umask() -> int:
     return mask
 
 
+def _unwritable(path: Path, exc: OSError) -> InputError:
+    """The one-line refusal of an output path the operating system will not write (naming path and reason)."""
+    reason = exc.strerror or exc.__class__.__name__
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        reason += "; a file stands where a folder is needed"
+    return InputError(f"{path}: cannot be written ({reason})")
+
+
 def _stage(folder: Path, final_name: str, write: Writer) -> Path:
-    """Write a temporary file ``.<final_name>.*.tmp`` in ``folder`` with ``write``; removed again on error."""
-    handle_fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{final_name}.", suffix=".tmp")
+    """Write a temporary file ``.<final_name>.*.tmp`` in ``folder`` with ``write``; removed again on error.
+
+    The temporary name keeps at most 100 characters of ``final_name``, so a final
+    name close to the file system's limit does not fail on its longer temporary twin.
+    """
+    try:
+        handle_fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{final_name[:100]}.", suffix=".tmp")
+    except OSError as exc:
+        raise _unwritable(folder / final_name, exc) from None
     try:
         with os.fdopen(handle_fd, "wb") as handle:
             write(handle)
@@ -72,12 +89,24 @@ def write_atomic(path: str | Path, write: Writer) -> Path:
     -------
     pathlib.Path
         ``path``.
+
+    Raises
+    ------
+    InputError
+        If the operating system refuses the path (a file where a folder is
+        needed, no permission, a name too long), naming the path and the reason.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     tmp = _stage(path.parent, path.name, write)
     try:
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _unwritable(path, exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -144,7 +173,10 @@ class StagedFiles:
         done = []
         for final_name in list(self._staged):
             target = self.folder / final_name
-            os.replace(self._staged[final_name], target)
+            try:
+                os.replace(self._staged[final_name], target)
+            except OSError as exc:
+                raise _unwritable(target, exc) from None
             del self._staged[final_name]
             done.append(target)
         return done

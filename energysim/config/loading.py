@@ -8,6 +8,7 @@ get a "did you mean" hint drawn from the model's field names.
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from energysim.errors import ConfigError
+from energysim.limits import TEXT_FILE_BYTES, read_bounded
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -23,24 +25,33 @@ SCHEMA_VERSION = 1
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file into a dict.
+    """Read a TOML file into a dict, reading at most :data:`energysim.limits.TEXT_FILE_BYTES`.
 
     Raises
     ------
     ConfigError
-        If the file is missing, unreadable or not valid TOML (duplicate keys included).
+        If the file is missing, a folder, unreadable, larger than the text-file
+        limit, nested too deeply, or not valid TOML (duplicate keys included).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a TOML file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, TEXT_FILE_BYTES, ConfigError).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot be read as UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    if "\x00" in text:
+        raise ConfigError(f"{path}: not valid TOML: holds a NUL character (a binary file?)")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables are nested too deeply to read") from None
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -135,17 +146,65 @@ def validate_model(
         One line per problem: ``source: dotted.location: rule (got value)``.
     """
     try:
-        return model.model_validate(data, context=context)
+        instance = model.model_validate(data, context=context)
     except ValidationError as exc:
         tags = _union_tags(model)
         lines = []
         for error in exc.errors():
             loc = _strip_union_tags(tuple(error["loc"]), tags)
-            where = _location(loc)
-            if prefix:
-                where = prefix if where == "(top level)" else f"{prefix}{'' if where.startswith('[') else '.'}{where}"
-            lines.append(f"{source}: {where}: {_describe(error, model)}")
+            lines.append(f"{source}: {_where(loc, prefix)}: {_describe(error, model)}")
         raise ConfigError("\n".join(dict.fromkeys(lines))) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: {prefix or '(top level)'}: nested too deeply to validate") from None
+    coerced = _coerced_values(instance, data, ())
+    if coerced:
+        raise ConfigError("\n".join(f"{source}: {_where(loc, prefix)}: {rule} (got {_as_given(raw)})" for loc, rule, raw in coerced))
+    return instance
+
+
+def _where(loc: tuple[Any, ...], prefix: str) -> str:
+    where = _location(loc)
+    if prefix:
+        where = prefix if where == "(top level)" else f"{prefix}{'' if where.startswith('[') else '.'}{where}"
+    return where
+
+
+def _as_given(raw: Any) -> str:
+    """A value as the user typed it in TOML (``true``, ``inf``, ``nan``), else its repr."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return str(raw)
+    return repr(raw)
+
+
+def _coerced_values(value: Any, raw: Any, loc: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], str, Any]]:
+    """Values that pydantic accepted but that would silently change meaning: the strictness pass.
+
+    Walks the validated ``value`` next to the ``raw`` data it came from, for every
+    model (so engine tables validated on their own are covered too), and reports
+
+    - a boolean where a number is expected (``rows = true`` would be taken as 1);
+    - a float that is not finite (``clock_ghz = inf`` would give zero latency).
+    """
+    if isinstance(raw, bool) and not isinstance(value, bool):
+        return [(loc, "must be a number, not a boolean", raw)]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(loc, "must be a finite number", raw)]
+    found: list[tuple[tuple[Any, ...], str, Any]] = []
+    if isinstance(value, BaseModel) and isinstance(raw, dict):
+        for name, field in type(value).model_fields.items():
+            key = field.alias or name
+            if key in raw:
+                found += _coerced_values(getattr(value, name), raw[key], loc + (key,))
+    elif isinstance(value, dict) and isinstance(raw, dict):
+        for key, item in value.items():
+            if key in raw:
+                found += _coerced_values(item, raw[key], loc + (key,))
+    elif isinstance(value, (list, tuple)) and isinstance(raw, (list, tuple)) and len(value) == len(raw):
+        for index, (item, raw_item) in enumerate(zip(value, raw)):
+            found += _coerced_values(item, raw_item, loc + (index,))
+    return found
 
 
 def _union_tags(model: type[BaseModel]) -> set[str]:

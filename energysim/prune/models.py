@@ -22,6 +22,7 @@ Model file format (a folder, no pickle)
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,10 @@ import numpy as np
 
 from energysim.atomic_files import StagedFiles
 from energysim.errors import ConfigError, InputError
+from energysim.limits import ARRAY_BYTES, DIMENSION, TEXT_FILE_BYTES, read_bounded
+from energysim.npz_archive import NpzArchive
 from energysim.prune.layers import BatchNorm2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, layer_from_spec
+from energysim.workloads.writing import SAFE_NAME
 
 MODEL_FORMAT = "energysim-numpy-model"
 MODEL_FORMAT_VERSION = 1
@@ -275,16 +279,18 @@ def model_from_parts(spec: dict, arrays: dict[str, np.ndarray], origin: str = "m
         Naming ``origin`` and the offending array, e.g.
         ``"<folder>: array 'mask/fc1.weight' must have shape (256, 64) (got (64,))"``.
     """
-    if spec.get("format") != MODEL_FORMAT or spec.get("version") != MODEL_FORMAT_VERSION:
-        raise ConfigError(
-            f"{origin}: format must be {MODEL_FORMAT!r} version {MODEL_FORMAT_VERSION} "
-            f"(got {spec.get('format')!r} version {spec.get('version')!r})"
-        )
+    _check_spec(spec, origin)
     try:
         layers = [layer_from_spec(s) for s in spec["layers"]]
-        model = Model(layers, tuple(spec["input_shape"]), name=spec.get("name", "model"))
-    except (KeyError, InputError) as exc:
+        model = Model(layers, tuple(spec["input_shape"]), name=str(spec.get("name", "model")))
+    except (KeyError, TypeError, ValueError, InputError) as exc:
         raise ConfigError(f"{origin}: invalid model description ({exc})") from None
+    try:
+        model.shapes()
+    except (ValueError, InputError) as exc:
+        raise ConfigError(f"{origin}: layers: the layers do not chain from input_shape {model.input_shape} ({exc})") from None
+    if not isinstance(spec.get("metadata", {}), dict):
+        raise ConfigError(f"{origin}: metadata: must be a JSON object (got {type(spec['metadata']).__name__})")
     model.metadata = dict(spec.get("metadata", {}))
     by_layer = {layer.name: layer for layer in layers}
     parameter_shapes = {name: value.shape for name, value in model.parameters().items()}
@@ -300,9 +306,68 @@ def model_from_parts(spec: dict, arrays: dict[str, np.ndarray], origin: str = "m
             raise ConfigError(f"{origin}: array {key!r} matches no parameter or buffer of the model")
         if store[field].shape != value.shape:
             raise ConfigError(f"{origin}: array {key!r} must have shape {store[field].shape} (got {value.shape})")
+        if np.asarray(value).dtype.kind not in "biuf":
+            raise ConfigError(f"{origin}: array {key!r} must hold real numbers (got dtype {np.asarray(value).dtype})")
         store[field] = np.array(value, dtype=np.float64)
+        if not np.all(np.isfinite(store[field])):
+            raise ConfigError(f"{origin}: array {key!r} must be finite (has NaN or inf)")
     model.apply_masks()
     return model
+
+
+_SPEC_FLAGS = ("bias",)
+"""Layer-spec arguments that are booleans; every other argument but ``kind`` and ``name`` is a size."""
+
+
+def _check_spec(spec, origin: str) -> None:
+    """Check a model.json document before anything is built from it.
+
+    The format and version, ``input_shape`` and every layer argument: sizes are
+    integers (not booleans or floats) within :data:`energysim.limits.DIMENSION`,
+    names are safe archive-member names (they become ``param/<name>.weight``),
+    and the parameters the layers would allocate fit :data:`energysim.limits.ARRAY_BYTES`.
+    """
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{origin}: model.json must hold a JSON object (got {type(spec).__name__})")
+    if spec.get("format") != MODEL_FORMAT or spec.get("version") != MODEL_FORMAT_VERSION:
+        raise ConfigError(
+            f"{origin}: format must be {MODEL_FORMAT!r} version {MODEL_FORMAT_VERSION} "
+            f"(got {spec.get('format')!r} version {spec.get('version')!r})"
+        )
+    shape = spec.get("input_shape")
+    if not isinstance(shape, list) or not shape or not all(_is_size(d, 1) for d in shape):
+        raise ConfigError(f"{origin}: input_shape: must be a list of positive integers (got {shape!r})")
+    layers = spec.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ConfigError(f"{origin}: layers: must be a non-empty list of layer objects (got {layers!r})")
+    parameters = math.prod(shape)
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            raise ConfigError(f"{origin}: layers[{index}]: must be a JSON object (got {layer!r})")
+        name = layer.get("name")
+        if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or ".." in name:
+            raise ConfigError(
+                f"{origin}: layers[{index}].name: must be letters, digits, '_', '.' and '-', not starting with '.' "
+                f"and without '..' (got {name!r})"
+            )
+        for key, value in layer.items():
+            if key in ("kind", "name"):
+                continue
+            if key in _SPEC_FLAGS:
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{origin}: layers[{index}].{key}: must be true or false (got {value!r})")
+            elif not _is_size(value, 0 if key == "padding" else 1):
+                raise ConfigError(
+                    f"{origin}: layers[{index}].{key}: must be an integer from {0 if key == 'padding' else 1} to "
+                    f"{DIMENSION.value:,} (got {value!r})"
+                )
+        sizes = [v for k, v in layer.items() if k in ("in_features", "out_features", "in_channels", "out_channels")]
+        parameters += math.prod(sizes) * layer.get("kernel_size", 1) ** 2
+    ARRAY_BYTES.check(f"{origin}: the float64 parameters its layers declare", 8 * parameters, ConfigError)
+
+
+def _is_size(value, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and minimum <= value <= DIMENSION.value
 
 
 def _mask_array(origin: str, key: str, param_name: str, value, parameter_shapes: dict) -> np.ndarray:
@@ -333,7 +398,10 @@ def save_model(model: Model, folder: str | Path) -> Path:
         The folder.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: output folder cannot be created ({exc.strerror or exc.__class__.__name__})") from None
     text = (json.dumps(model.spec(), indent=2) + "\n").encode("utf-8")
     arrays = model.arrays()
     with StagedFiles(folder) as staged:
@@ -354,18 +422,18 @@ def load_model(folder: str | Path) -> Model:
     folder = Path(folder)
     json_path, npz_path = folder / "model.json", folder / "model.npz"
     try:
-        spec = json.loads(json_path.read_text(encoding="utf-8"))
+        spec = json.loads(read_bounded(json_path, TEXT_FILE_BYTES, ConfigError).decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{json_path}: file not found") from None
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"{json_path}: not readable JSON ({exc})") from None
-    try:
-        with np.load(npz_path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise ConfigError(f"{npz_path}: file not found") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{npz_path}: not a readable .npz archive without pickles ({exc})") from None
+        raise ConfigError(f"{json_path}: not readable JSON ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
+    except RecursionError:
+        raise ConfigError(f"{json_path}: not readable JSON (nested too deeply)") from None
+    _check_spec(spec, str(folder))
+    if not npz_path.exists():
+        raise ConfigError(f"{npz_path}: file not found")
+    with NpzArchive(npz_path, ConfigError) as archive:
+        arrays = {key: archive.read(key) for key in archive.files}
     return model_from_parts(spec, arrays, origin=str(folder))
 
 

@@ -6,7 +6,9 @@ Naming scheme
 -------------
 ``<layer>.weight``
     One array per weight layer; ``<layer>`` (anything before the final
-    ``.weight``, e.g. ``features.0`` or ``fc1``) becomes the layer name.
+    ``.weight``, e.g. ``features.0`` or ``fc1``) becomes the layer name, made
+    safe to be an archive member by :func:`energysim.workloads.writing.safe_name`
+    (``../../x`` becomes ``x``; a name taken twice gets ``_2``).
 
     - 2 dimensions (out_features, in_features): a ``linear`` layer (PyTorch's
       ``nn.Linear`` layout; batch 1);
@@ -55,14 +57,15 @@ from __future__ import annotations
 import json
 import math
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from energysim.errors import InputError
+from energysim.limits import ARRAY_BYTES, read_bounded
+from energysim.npz_archive import NpzArchive
 from energysim.workloads.onnx_import import ImportResult
-from energysim.workloads.writing import write_workload_folder
+from energysim.workloads.writing import safe_name, write_workload_folder
 
 ORDERS = ("file", "natural")
 """Layer-order rules of :func:`import_weights`."""
@@ -100,10 +103,13 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str,
         tensor, the rule and the value).
     """
     path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: weight file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: weight file must be a regular file (got a folder or a device)")
+    ARRAY_BYTES.check(f"{path}: the weight file", path.stat().st_size)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: weight file not found") from None
+        data = read_bounded(path, ARRAY_BYTES)
     except OSError as exc:
         raise InputError(f"{path}: weight file cannot be read ({exc.strerror or exc})") from None
     if len(data) < 8:
@@ -158,25 +164,25 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str,
 
 
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` file (no pickles) in the order stored in the file.
+    """Read every array of an ``.npz`` file in the order stored in the file.
+
+    The archive is read by :class:`energysim.npz_archive.NpzArchive`: every
+    member's header is checked (numeric dtype, declared sizes within
+    :data:`energysim.limits.ARRAY_BYTES`) before any data is read; no pickles.
 
     Raises
     ------
     InputError
-        If the file is missing, not an ``.npz`` archive, or holds object arrays.
+        If the file is missing, not an ``.npz`` archive, truncated, over the
+        memory budget, or holds an array that is not bool, integer or float.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: weight file not found")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not hasattr(archive, "files"):
-                raise InputError(f"{path}: not an .npz archive (a single .npy array; save weights with np.savez)")
-            return {key: archive[key] for key in archive.files}
-    except InputError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npz archive without pickles ({exc.__class__.__name__}: {exc})") from None
+    with NpzArchive(path, InputError) as archive:
+        for key in archive.files:
+            archive.check_dtype(key)
+        return {key: archive.read(key) for key in archive.files}
 
 
 def read_weight_file(path: str | Path) -> dict[str, np.ndarray]:
@@ -270,6 +276,7 @@ def weight_layers(
         candidates.sort(key=natural_key)
     layers: list[dict] = []
     tensors: dict[str, np.ndarray] = {}
+    names: set[str] = set()
     next_size: tuple[int, int] | None = None
     if input_size is not None:
         height, width = (int(v) for v in input_size)
@@ -282,7 +289,8 @@ def weight_layers(
         if not np.all(np.isfinite(weights)):
             raise InputError(f"{path}: array {key!r} must be finite (has NaN or inf)")
         used_keys.add(key)
-        entry: dict = {"name": layer, "weight_key": key}
+        name = safe_name(layer, names)  # the layer name becomes an archive member: never a path
+        entry: dict = {"name": name, "weight_key": f"{name}.weight"}
         if weights.ndim == 2:
             entry.update(kind="linear", out_features=int(weights.shape[0]), in_features=int(weights.shape[1]), batch=1)
             for suffix in _GEOMETRY_SUFFIXES:
@@ -321,13 +329,13 @@ def weight_layers(
                 raise InputError(f"{path}: array {mask_key!r} must have the weight shape {weights.shape} (got {mask.shape})")
             if not np.isin(mask, (0, 1)).all():
                 raise InputError(f"{path}: array {mask_key!r} must hold only 0 and 1")
-            tensors[mask_key] = mask.astype(np.uint8)
-            entry["mask_key"] = mask_key
+            tensors[f"{name}.mask"] = mask.astype(np.uint8)
+            entry["mask_key"] = f"{name}.mask"
             used_keys.add(mask_key)
             weights = np.where(mask.astype(bool), weights, 0.0)
             measured = float(np.count_nonzero(weights == 0) / weights.size)
             entry["measured_sparsity"] = measured
-        tensors[key] = weights
+        tensors[entry["weight_key"]] = weights
         layers.append(entry)
     for key in arrays:
         if key not in used_keys:

@@ -45,8 +45,9 @@ from pathlib import Path
 import numpy as np
 
 from energysim.errors import ConfigError, InputError
+from energysim.limits import ARRAY_BYTES
 from energysim.workloads.workload import Workload
-from energysim.workloads.writing import write_workload_folder
+from energysim.workloads.writing import safe_name, write_workload_folder
 
 SUPPORTED_OPS = ("Gemm", "MatMul", "Conv")
 """ONNX operator types that become workload layers."""
@@ -82,15 +83,6 @@ def _require_onnx():
             "ONNX import needs the 'onnx' package, which is not installed (install energysim[import] or pip install onnx)"
         ) from None
     return onnx
-
-
-def _layer_name(raw: str, used: set[str]) -> str:
-    name = re.sub(r"[^A-Za-z0-9_.\-]+", "_", raw).strip("_.") or "layer"
-    candidate, suffix = name, 2
-    while candidate in used:
-        candidate, suffix = f"{name}_{suffix}", suffix + 1
-    used.add(candidate)
-    return candidate
 
 
 class _Graph:
@@ -132,7 +124,12 @@ class _Graph:
             array = numpy_helper.to_array(tensor, base_dir=str(self.path.parent))
         except Exception as exc:  # external data missing, unknown dtype, ...
             raise ConfigError(f"{self.path}: initializer {name!r} cannot be read as an array ({exc})") from None
-        if array.dtype.kind not in "fiub":
+        if array.dtype.kind in "cOUS":
+            raise ConfigError(
+                f"{self.path}: initializer {name!r} must hold real numbers (got dtype {array.dtype}"
+                f"{'; complex weights are not supported' if array.dtype.kind == 'c' else ''})"
+            )
+        if array.dtype.kind not in "fiub":  # bfloat16 and float8 come as NumPy extension dtypes
             try:
                 array = array.astype(np.float64)
             except (TypeError, ValueError):
@@ -317,6 +314,17 @@ def _fix_input_size(model, input_size: tuple[int, int], constants: set[str], pat
         dim.dim_value = value
 
 
+def _check_opset(onnx, model, path: Path) -> None:
+    """Refuse a model whose default-domain opset is newer than the installed ``onnx`` package knows."""
+    supported = onnx.defs.onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and not 1 <= opset.version <= supported:
+            raise ConfigError(
+                f"{path}: opset_import: the default-domain opset must be between 1 and {supported}, the newest the "
+                f"installed onnx package supports (got {opset.version})"
+            )
+
+
 def read_onnx_layers(path: str | Path, input_size: tuple[int, int] | None = None) -> tuple[list[dict], dict[str, np.ndarray], list[tuple[str, str]]]:
     """Read the weight layers of an ONNX file.
 
@@ -351,12 +359,14 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: ONNX model file not found")
+    ARRAY_BYTES.check(f"{path}: the ONNX file", path.stat().st_size)
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf DecodeError, external-data errors, ...
         raise InputError(f"{path}: not an ONNX model (protobuf parse failed: {exc.__class__.__name__})") from None
     if not model.HasField("graph") or model.ir_version <= 0:
         raise InputError(f"{path}: not an ONNX model (no graph or IR version in the file)")
+    _check_opset(onnx, model, path)
     initializer_names = {t.name for t in model.graph.initializer}
     if input_size is not None:
         _fix_input_size(model, input_size, initializer_names, path)
@@ -377,7 +387,7 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
             continue
         if len(node.input) < 2:
             raise ConfigError(f"{path}: node {label}: {node.op_type} needs two inputs (got {len(node.input)})")
-        name = _layer_name(node.name or f"{node.op_type.lower()}_{index}", used)
+        name = safe_name(node.name or f"{node.op_type.lower()}_{index}", used)
         if node.op_type == "Gemm":
             made = _gemm(onnx, graph, node, label, name)
         elif node.op_type == "MatMul":

@@ -18,7 +18,8 @@ A workload is a TOML file (``schema_version = 1``)::
     mask_key = "conv1_1.mask"         # optional: 0/1 keep-mask, same shape
     activation_density = 0.53         # optional: fraction of non-zero inputs
 
-The tensors file is a NumPy ``.npz`` read with ``allow_pickle=False``. Weight
+The tensors file is a NumPy ``.npz`` read by :class:`energysim.npz_archive.NpzArchive`
+(headers checked against each layer's shape before any data is read; no pickles). Weight
 arrays have the layer's ``weight_shape``: (out, in) for linear, (out, in, kh, kw)
 for conv2d, (m, k) for gemm.
 """
@@ -33,7 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.config.loading import check_schema_version, load_toml, validate_model
 from energysim.errors import ConfigError, InputError
-from energysim.workloads.layers import Layer
+from energysim.npz_archive import NpzArchive
+from energysim.limits import DIMENSION, LAYER_MACS
+from energysim.workloads.layers import Conv2dLayer, Layer
 
 
 class Provenance(BaseModel):
@@ -73,13 +76,25 @@ class WorkloadFile(BaseModel):
     layers: list[Layer] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "WorkloadFile":
+    def _check(self) -> "WorkloadFile":
         seen: set[str] = set()
-        for layer in self.layers:
+        for index, layer in enumerate(self.layers):
             if layer.name in seen:
                 raise ValueError(f"layer names must be unique; '{layer.name}' appears twice")
             seen.add(layer.name)
+            _check_limits(layer, index)
         return self
+
+
+def _check_limits(layer: Layer, index: int) -> None:
+    """Refuse a layer with a dimension or a MAC count over :mod:`energysim.limits` (named, with how to raise it)."""
+    for field, value in layer:
+        if isinstance(value, int) and not isinstance(value, bool):
+            DIMENSION.check(f"layers[{index}].{field}", value, ValueError)
+    if isinstance(layer, Conv2dLayer) and (layer.out_height < 1 or layer.out_width < 1):
+        return  # an empty output is refused by the layer's own geometry rule, not a size limit
+    macs = layer.loop_nest().macs if hasattr(layer, "loop_nest") else layer.gemm_shape().macs
+    LAYER_MACS.check(f"layers[{index}] ('{layer.name}'), a {layer.kind} layer,", macs, ValueError)
 
 
 WorkloadLayer = Layer
@@ -151,43 +166,30 @@ def _load_tensors(spec: WorkloadFile, path: Path) -> dict[str, LayerTensors] | N
     if spec.tensors_file is None:
         raise ConfigError(f"{path}: tensors_file: is required when a layer names weight_key, mask_key or activations_key")
     tensors_path = (path.parent / spec.tensors_file).resolve()
-    try:
-        archive = np.load(tensors_path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: tensors_file: file not found (got {str(tensors_path)!r})") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: tensors_file: not a readable .npz archive without pickles ({exc})") from None
+    if not tensors_path.exists():
+        raise ConfigError(f"{path}: tensors_file: file not found (got {str(tensors_path)!r})")
     out: dict[str, LayerTensors] = {}
-    with archive:
+    with NpzArchive(tensors_path, ConfigError, label=f"{path}: tensors_file {spec.tensors_file!r}") as archive:
         for index, layer in enumerate(spec.layers):
             if layer.weight_key is None:
                 if layer.mask_key or layer.activations_key:
                     raise ConfigError(f"{path}: layers[{index}].weight_key: is required when mask_key or activations_key is given")
                 continue
+            shapes = {"weight_key": layer.weight_shape, "mask_key": layer.weight_shape, "activations_key": None}
             arrays = {}
-            for field in ("weight_key", "mask_key", "activations_key"):
+            for field, shape in shapes.items():
                 key = getattr(layer, field)
                 if key is None:
                     continue
-                if key not in archive.files:
+                if key not in archive.members:
                     raise ConfigError(f"{path}: layers[{index}].{field}: no array {key!r} in {spec.tensors_file}")
-                arrays[field] = archive[key]
+                arrays[field] = archive.read(key, f"layers[{index}].{field}", shape)
             weights = np.asarray(arrays["weight_key"], dtype=np.float64)
-            if weights.shape != layer.weight_shape:
-                raise ConfigError(
-                    f"{path}: layers[{index}].weight_key: array {layer.weight_key!r} must have shape "
-                    f"{layer.weight_shape} (got {weights.shape})"
-                )
             if not np.all(np.isfinite(weights)):
                 raise ConfigError(f"{path}: layers[{index}].weight_key: array {layer.weight_key!r} must be finite (has NaN or inf)")
             mask = None
             if "mask_key" in arrays:
                 raw = arrays["mask_key"]
-                if raw.shape != weights.shape:
-                    raise ConfigError(
-                        f"{path}: layers[{index}].mask_key: array {layer.mask_key!r} must have the weight shape "
-                        f"{weights.shape} (got {raw.shape})"
-                    )
                 if not np.isin(raw, (0, 1)).all():
                     raise ConfigError(f"{path}: layers[{index}].mask_key: array {layer.mask_key!r} must hold only 0 and 1")
                 mask = raw.astype(bool)
@@ -195,6 +197,15 @@ def _load_tensors(spec: WorkloadFile, path: Path) -> dict[str, LayerTensors] | N
             activations = None
             if "activations_key" in arrays:
                 activations = np.asarray(arrays["activations_key"], dtype=np.float64)
+                if activations.ndim < 2 or activations.shape[0] < 1:
+                    raise ConfigError(
+                        f"{path}: layers[{index}].activations_key: array {layer.activations_key!r} must have shape "
+                        f"(samples, *input shape) with at least one sample (got {activations.shape})"
+                    )
+                if not np.all(np.isfinite(activations)):
+                    raise ConfigError(
+                        f"{path}: layers[{index}].activations_key: array {layer.activations_key!r} must be finite (has NaN or inf)"
+                    )
             out[layer.name] = LayerTensors(weights=weights, mask=mask, activations=activations)
     return out
 

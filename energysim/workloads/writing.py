@@ -14,6 +14,7 @@ or partial file behind.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,43 @@ WORKLOAD_FILE = "workload.toml"
 
 TENSORS_FILE = "tensors.npz"
 """Name of the tensors archive inside a workload folder."""
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+"""What a layer or array name that becomes an archive member may look like: letters, digits, ``_ . -``,
+not starting with a dot (so never ``..``, never a path)."""
+
+
+def safe_name(raw: str, used: set[str]) -> str:
+    """A name from a file (an ONNX node, an ``.npz`` key) made safe to become an archive member, and unique.
+
+    Every run of characters other than letters, digits, ``_``, ``.`` and ``-``
+    (``/``, ``\\``, spaces, ...) becomes ``_``; leading and trailing ``_`` and
+    ``.`` are dropped (so ``../../x`` becomes ``x``); an empty result becomes
+    ``layer``; a name already in ``used`` gets ``_2``, ``_3``, ... The result is
+    added to ``used``.
+    """
+    name = re.sub(r"[^A-Za-z0-9_.\-]+", "_", raw).strip("_.") or "layer"
+    candidate, suffix = name, 2
+    while candidate in used:
+        candidate, suffix = f"{name}_{suffix}", suffix + 1
+    used.add(candidate)
+    return candidate
+
+
+def check_member_names(arrays: dict[str, np.ndarray], folder: Path) -> None:
+    """Refuse an array name that is not :data:`SAFE_NAME` (it would become a path inside ``tensors.npz``).
+
+    Raises
+    ------
+    InputError
+        Naming the array and the rule.
+    """
+    for key in arrays:
+        if not isinstance(key, str) or not SAFE_NAME.fullmatch(key) or ".." in key:
+            raise InputError(
+                f"{folder / TENSORS_FILE}: array name {key!r} must be letters, digits, '_', '.' and '-' only, not starting "
+                f"with '.' and without '..' (it becomes a member of the archive, never a path)"
+            )
 
 
 def workload_toml(
@@ -112,9 +150,10 @@ def write_workload_folder(
         If the entries or the provenance do not form a valid workload (naming
         the field and value).
     InputError
-        If the folder cannot be written.
+        If an array name is unsafe (:func:`check_member_names`) or the folder cannot be written.
     """
     folder = Path(folder)
+    check_member_names(arrays, folder)
     # The same schema load_workload applies, so a bad entry fails before any file exists.
     validate_model(WorkloadFile, _document(name, layers, description, source, TENSORS_FILE, provenance),
                    folder / WORKLOAD_FILE)

@@ -1,0 +1,140 @@
+"""The limits on what energysim reads and allocates, written down in one place.
+
+A hostile or careless input (``validate /dev/zero``, a 14 MB ``.npz`` that
+expands to gigabytes, a layer of 1e12 x 1e12) must be refused with a message
+before any memory is spent on it. Every reader asks this module, and every
+refusal names the limit, its value and how to raise it.
+
+Limits
+------
+``TEXT_FILE_BYTES`` (64 MiB)
+    Largest TOML or JSON file read (hardware, workload, cost table, model.json).
+``ARRAY_BYTES`` (4 GiB)
+    Memory budget for the arrays read from one weight or tensors file
+    (``.npz``, ``.safetensors``, ``model.npz``): the sum of the sizes their
+    headers declare, checked before any array data is read.
+``DIMENSION`` (2**31 - 1)
+    Largest integer size of one layer dimension (features, channels, pixels,
+    kernel, batch, GEMM m/n/k), so that every index fits a signed 32-bit integer.
+``LAYER_MACS`` (2**53)
+    Largest multiply-accumulate count of one layer, so that counts stay exact
+    as float64 and products never pass 2**63.
+
+Each limit is raised (or lowered) for one process with its environment
+variable, e.g. ``ENERGYSIM_ARRAY_BYTES=17179869184`` for 16 GiB.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from energysim.errors import InputError
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit: a description, a default and the environment variable that overrides it.
+
+    Attributes
+    ----------
+    what
+        What is limited, for messages (``largest text file read``).
+    default
+        Value used when the environment variable is unset.
+    unit
+        Unit of the value (``bytes``, ``elements``, ``MACs``).
+    env
+        Name of the environment variable that overrides the default.
+    """
+
+    what: str
+    default: int
+    unit: str
+    env: str
+
+    @property
+    def value(self) -> int:
+        """The limit in force: the environment variable's value, else the default.
+
+        Raises
+        ------
+        InputError
+            If the environment variable is set but is not a positive integer.
+        """
+        raw = os.environ.get(self.env)
+        if raw is None or raw.strip() == "":
+            return self.default
+        try:
+            value = int(raw.strip().replace("_", ""))
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise InputError(f"environment variable {self.env} must be a positive integer number of {self.unit} (got {raw!r})")
+        return value
+
+    def refusal(self, subject: str, size: int | float) -> str:
+        """The sentence refusing ``subject`` of ``size`` units: names the limit and how to raise it."""
+        return f"{subject} is {_number(size)} {self.unit}, over the {self.what} limit of {self.stated} ({self.advice})"
+
+    @property
+    def stated(self) -> str:
+        """The limit in force with its unit (``67,108,864 bytes``)."""
+        return f"{_number(self.value)} {self.unit}"
+
+    @property
+    def advice(self) -> str:
+        """How to raise the limit."""
+        return f"set the environment variable {self.env} to raise it"
+
+    def check(self, subject: str, size: int | float, error: type[Exception] = InputError) -> None:
+        """Raise ``error`` with :meth:`refusal` if ``size`` is over the limit."""
+        if size > self.value:
+            raise error(self.refusal(subject, size))
+
+
+def _number(size: int | float) -> str:
+    return f"{size:,}" if isinstance(size, int) else f"{size:.3g}"
+
+
+TEXT_FILE_BYTES = Limit("largest text file read", 64 * 2**20, "bytes", "ENERGYSIM_TEXT_FILE_BYTES")
+"""Largest TOML or JSON file read, bytes."""
+
+ARRAY_BYTES = Limit("array memory budget per file", 4 * 2**30, "bytes", "ENERGYSIM_ARRAY_BYTES")
+"""Largest total of declared array sizes read from one weight or tensors file, bytes."""
+
+DIMENSION = Limit("largest layer dimension", 2**31 - 1, "elements", "ENERGYSIM_DIMENSION")
+"""Largest size of one layer dimension."""
+
+LAYER_MACS = Limit("largest layer", 2**53, "MACs", "ENERGYSIM_LAYER_MACS")
+"""Largest multiply-accumulate count of one layer."""
+
+LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS)
+"""Every limit, for documentation and tests."""
+
+
+def read_bounded(path, limit: Limit = TEXT_FILE_BYTES, error: type[Exception] = InputError) -> bytes:
+    """Read a whole file, but never more than ``limit`` bytes (so ``/dev/zero`` or a FIFO cannot run forever).
+
+    Parameters
+    ----------
+    path
+        The file.
+    limit
+        The byte limit (default :data:`TEXT_FILE_BYTES`).
+    error
+        Exception class raised on refusal.
+
+    Raises
+    ------
+    error
+        If the file holds more than the limit; the message names the file and the limit.
+    OSError
+        If the file cannot be opened or read (callers turn it into their own message).
+    """
+    cap = limit.value
+    with open(path, "rb") as handle:
+        data = handle.read(cap + 1)
+    if len(data) > cap:
+        raise error(f"{path}: the file holds more than {limit.stated}, the {limit.what} limit ({limit.advice})")
+    return data
