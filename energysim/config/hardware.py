@@ -5,6 +5,11 @@ A hardware file names a clock, a cost table, an ordered memory hierarchy
 units, and an ``[engine]`` table whose ``kind`` selects the engine and whose other
 keys are validated by that engine's own config model (see
 :mod:`energysim.engines.registry`).
+
+Levels of a ``kind = "loopnest"`` hardware may also give a spatial fan-out
+(``mesh_x`` x ``mesh_y`` copies under one instance of the next outer level), a
+vector size (``block_words``), separate write and shared bandwidths, capacities
+per tensor, leakage per cycle and a network unit; other engines refuse these keys.
 """
 
 from __future__ import annotations
@@ -17,6 +22,14 @@ TENSORS = ("weights", "inputs", "outputs")
 """Tensors a memory level can hold; partial sums live wherever outputs do."""
 
 _DEFAULT_TABLE_COMPONENT = {"dram": "dram", "sram": "sram", "regfile": "register_file"}
+
+LOOPNEST_LEVEL_KEYS = (
+    "mesh_x", "mesh_y", "block_words", "write_bandwidth_words_per_cycle", "shared_bandwidth_words_per_cycle",
+    "tensor_capacity_bytes", "leak_pj_per_cycle", "leak_source", "network_unit",
+)
+"""Memory-level keys only the loop-nest engine reads (refused for other engines)."""
+
+Tensor = Literal["weights", "inputs", "outputs"]
 
 
 class MemoryLevelConfig(BaseModel):
@@ -43,6 +56,24 @@ class MemoryLevelConfig(BaseModel):
     read_pj: float | None = Field(default=None, ge=0, description="Explicit energy per read, pJ.")
     write_pj: float | None = Field(default=None, ge=0, description="Explicit energy per write/fill/update, pJ.")
     cost_source: str | None = Field(default=None, description="Where explicit read_pj/write_pj come from.")
+    mesh_x: int | None = Field(default=None, gt=0, description="loopnest: copies along X under one instance of the next outer level.")
+    mesh_y: int | None = Field(default=None, gt=0, description="loopnest: copies along Y under one instance of the next outer level.")
+    block_words: int | None = Field(default=None, gt=0, description="loopnest: words moved by one vector access (default 1).")
+    write_bandwidth_words_per_cycle: float | None = Field(
+        default=None, gt=0, description="loopnest: words written (fills, writes, updates) per cycle per instance; default = bandwidth_words_per_cycle."
+    )
+    shared_bandwidth_words_per_cycle: float | None = Field(
+        default=None, gt=0, description="loopnest: limit on reads + writes per cycle per instance; default none."
+    )
+    tensor_capacity_bytes: dict[Tensor, int] | None = Field(
+        default=None, description="loopnest: capacity per tensor in bytes per instance (a partitioned buffer)."
+    )
+    leak_pj_per_cycle: float | None = Field(default=None, ge=0, description="loopnest: static energy per instance per cycle, pJ.")
+    leak_source: str | None = Field(default=None, description="Where leak_pj_per_cycle comes from.")
+    network_unit: str | None = Field(
+        default=None, min_length=1,
+        description="loopnest: [[units]] name whose 'transfer' action prices one word sent between this level and one instance below it.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "MemoryLevelConfig":
@@ -53,11 +84,27 @@ class MemoryLevelConfig(BaseModel):
             raise ValueError("cost_source is required when read_pj and write_pj are given")
         if all(explicit) and self.table_component:
             raise ValueError("give either table_component or read_pj/write_pj, not both")
-        if self.kind != "dram" and self.capacity_bytes is None:
+        if self.kind != "dram" and self.capacity_bytes is None and self.tensor_capacity_bytes is None:
             raise ValueError(f"capacity_bytes is required for a {self.kind} level")
+        for tensor, size in (self.tensor_capacity_bytes or {}).items():
+            if size <= 0:
+                raise ValueError(f"tensor_capacity_bytes.{tensor} must be > 0 (got {size})")
+            if tensor not in self.holds:
+                raise ValueError(f"tensor_capacity_bytes names '{tensor}', which the level does not hold (holds {list(self.holds)})")
+        if self.leak_pj_per_cycle is not None and not self.leak_source:
+            raise ValueError("leak_source is required when leak_pj_per_cycle is given")
         if len(set(self.holds)) != len(self.holds):
             raise ValueError(f"holds must not repeat a tensor (got {list(self.holds)})")
         return self
+
+    @property
+    def total_capacity_bytes(self) -> int | None:
+        """Bytes per instance: ``capacity_bytes``, else the sum of ``tensor_capacity_bytes`` (None = unbounded)."""
+        if self.capacity_bytes is not None:
+            return self.capacity_bytes
+        if self.tensor_capacity_bytes is not None:
+            return sum(self.tensor_capacity_bytes.values())
+        return None
 
     @property
     def cost_component(self) -> str:
@@ -110,6 +157,24 @@ class HardwareFile(BaseModel):
     units: list[UnitConfig] = Field(default_factory=list)
     engine: dict[str, Any] = Field(description="Engine table; its 'kind' selects the engine config model.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_instances(cls, data: Any) -> Any:
+        """loopnest: a level without ``instances`` gets the product of the meshes down to it."""
+        if not isinstance(data, dict) or not isinstance(data.get("engine"), dict) or data["engine"].get("kind") != "loopnest":
+            return data
+        levels = data.get("memory")
+        if not isinstance(levels, list) or not all(isinstance(level, dict) for level in levels):
+            return data
+        product, filled = 1, []
+        for level in levels:
+            mesh = [level.get("mesh_x", 1), level.get("mesh_y", 1)]
+            if not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in mesh):
+                return data
+            product *= mesh[0] * mesh[1]
+            filled.append(level if "instances" in level else {**level, "instances": product})
+        return {**data, "memory": filled}
+
     @model_validator(mode="after")
     def _check(self) -> "HardwareFile":
         names = [m.name for m in self.memory]
@@ -126,6 +191,22 @@ class HardwareFile(BaseModel):
             for index, unit in enumerate(self.units):
                 if unit.table_component is not None:
                     raise ValueError(f"cost_table is required: units[{index}] ('{unit.name}.{unit.action}') names a table_component")
+        loopnest = self.engine.get("kind") == "loopnest"
+        product = 1
+        for index, level in enumerate(self.memory):
+            if not loopnest:
+                for key in LOOPNEST_LEVEL_KEYS:
+                    if getattr(level, key) is not None:
+                        raise ValueError(f"memory[{index}].{key}: only a loopnest engine reads it (engine.kind is {self.engine.get('kind')!r})")
+                continue
+            product *= (level.mesh_x or 1) * (level.mesh_y or 1)
+            if level.instances != product:
+                raise ValueError(
+                    f"memory[{index}].instances: must equal the product of mesh_x * mesh_y of this and every outer level, "
+                    f"{product} (got {level.instances})"
+                )
+            if level.network_unit is not None and not any(u.name == level.network_unit and u.action == "transfer" for u in self.units):
+                raise ValueError(f"memory[{index}].network_unit: no [[units]] entry '{level.network_unit}' with action 'transfer'")
         keys = [(u.name, u.action) for u in self.units]
         for key in keys:
             if keys.count(key) > 1:

@@ -31,7 +31,8 @@ class MemoryLevel:
     config
         The validated level table from the hardware file.
     costs
-        Cost of one access of ``word_bits`` per action (read, write, fill, update).
+        Cost of one access of ``word_bits`` per action (read, write, fill, update;
+        ``leak`` per instance-cycle when the file gives leakage).
     """
 
     config: MemoryLevelConfig
@@ -45,9 +46,17 @@ class MemoryLevel:
     @property
     def capacity_words(self) -> int | None:
         """Capacity in words of ``word_bits`` (None = unbounded)."""
-        if self.config.capacity_bytes is None:
+        total = self.config.total_capacity_bytes
+        if total is None:
             return None
-        return self.config.capacity_bytes * 8 // self.config.word_bits
+        return total * 8 // self.config.word_bits
+
+    def tensor_capacity_words(self, tensor: str) -> int | None:
+        """Words of a tensor's own partition (``tensor_capacity_bytes``), or None when the capacity is shared."""
+        per_tensor = self.config.tensor_capacity_bytes or {}
+        if tensor not in per_tensor:
+            return None
+        return per_tensor[tensor] * 8 // self.config.word_bits
 
     def holds(self, tensor: str) -> bool:
         """Whether the level keeps ``tensor`` (weights, inputs or outputs)."""
@@ -108,7 +117,7 @@ class Hardware:
         for level in self.levels:
             if level.name == component:
                 if action not in level.costs:
-                    raise InputError(f"memory level '{component}' has no action '{action}' (actions: {', '.join(MEMORY_ACTIONS)})")
+                    raise InputError(f"memory level '{component}' has no action '{action}' (actions: {', '.join(level.costs)})")
                 return level.costs[action]
         if (component, action) in self.unit_costs:
             return self.unit_costs[(component, action)]
@@ -119,7 +128,9 @@ class Hardware:
         """Every priced (component, action) as rows: component, kind, action, bits, energy_pj, source."""
         rows = []
         for level in self.levels:
-            for action in MEMORY_ACTIONS:
+            for action in (*MEMORY_ACTIONS, LEAK_ACTION):
+                if action not in level.costs:
+                    continue
                 entry = level.costs[action]
                 rows.append({"component": level.name, "kind": level.config.kind, "action": action,
                              "bits": level.config.word_bits, "energy_pj": entry.energy_pj, "source": entry.source})
@@ -136,18 +147,22 @@ def _level_costs(level: MemoryLevelConfig, table: CostTable | None, where: str) 
         write = CostEntry(component=level.name, action="write", bits=level.word_bits, energy_pj=level.write_pj,
                           source=str(level.cost_source))
     else:
-        capacity = level.capacity_bytes if level.kind == "sram" else None
+        capacity = level.total_capacity_bytes if level.kind == "sram" else None
         try:
             read = table.lookup(level.cost_component, "read", level.word_bits, capacity)
             write = table.lookup(level.cost_component, "write", level.word_bits, capacity)
         except EnergySimError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-    return {
+    costs = {
         "read": read,
         "write": write,
         "fill": write.model_copy(update={"action": "fill"}),
         "update": write.model_copy(update={"action": "update"}),
     }
+    if level.leak_pj_per_cycle is not None:
+        costs[LEAK_ACTION] = CostEntry(component=level.name, action=LEAK_ACTION, bits=level.word_bits,
+                                       energy_pj=level.leak_pj_per_cycle, source=str(level.leak_source))
+    return costs
 
 
 def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None = None) -> Hardware:

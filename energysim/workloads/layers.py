@@ -9,13 +9,22 @@ output (``outputs``):
   ``N = batch * out_height * out_width`` (im2col by geometry only: nothing is
   materialised);
 - gemm: ``M``, ``N``, ``K`` as given (``A`` is the stationary/weight operand).
+
+Two kinds are not one GEMM and run only on the loop-nest engine: a grouped
+(or depthwise) convolution, ``grouped_conv2d``, is ``groups`` independent
+convolutions; a batched matmul, ``batched_matmul``, is ``batch`` GEMMs whose A
+operand is an activation (attention's ``Q K^T`` and ``P V``). Every kind also
+gives its loop nest (:meth:`loop_nest`, see :mod:`energysim.workloads.loop_nest`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from energysim.errors import UnsupportedError
+from energysim.workloads.loop_nest import LoopNest
 
 
 class GemmShape(BaseModel):
@@ -75,6 +84,10 @@ class LinearLayer(_LayerBase):
         """Shape of the weight tensor, (out_features, in_features)."""
         return (self.out_features, self.in_features)
 
+    def loop_nest(self) -> LoopNest:
+        """N = batch, K = out_features, C = in_features."""
+        return LoopNest.of(self.name, N=self.batch, K=self.out_features, C=self.in_features)
+
 
 class Conv2dLayer(_LayerBase):
     """A 2-D convolution with weights of shape (out_channels, in_channels, kh, kw)."""
@@ -118,6 +131,13 @@ class Conv2dLayer(_LayerBase):
         """Shape of the weight tensor, (out_channels, in_channels, kh, kw)."""
         return (self.out_channels, self.in_channels, self.kernel_height, self.kernel_width)
 
+    def loop_nest(self) -> LoopNest:
+        """N = batch, K = out_channels, C = in_channels, P x Q = output map, R x S = kernel, both strides = stride."""
+        return LoopNest.of(
+            self.name, N=self.batch, K=self.out_channels, C=self.in_channels, P=self.out_height, Q=self.out_width,
+            R=self.kernel_height, S=self.kernel_width, stride_h=self.stride, stride_w=self.stride,
+        )
+
 
 class GemmLayer(_LayerBase):
     """A plain GEMM ``C[m, n] = A[m, k] @ B[k, n]``; ``A`` plays the weight role."""
@@ -140,6 +160,113 @@ class GemmLayer(_LayerBase):
         """Shape of the A operand, (m, k)."""
         return (self.m, self.k)
 
+    def loop_nest(self) -> LoopNest:
+        """K = m (rows of A), C = k (reduction), N = n (columns of B)."""
+        return LoopNest.of(self.name, N=self.n, K=self.m, C=self.k)
 
-Layer = Annotated[Union[LinearLayer, Conv2dLayer, GemmLayer], Field(discriminator="kind")]
+
+class GroupedConv2dLayer(_LayerBase):
+    """A grouped 2-D convolution: ``groups`` independent convolutions side by side.
+
+    Weights have shape (out_channels, in_channels / groups, kh, kw) as in PyTorch.
+    A depthwise convolution has ``groups = in_channels = out_channels``. Not one
+    GEMM: only the loop-nest engine runs it.
+    """
+
+    kind: Literal["grouped_conv2d"] = "grouped_conv2d"
+    groups: int = Field(gt=0, description="Groups; in_channels and out_channels are multiples of it.")
+    in_channels: int = Field(gt=0)
+    out_channels: int = Field(gt=0)
+    in_height: int = Field(gt=0, description="Input feature-map height in pixels.")
+    in_width: int = Field(gt=0, description="Input feature-map width in pixels.")
+    kernel_height: int = Field(gt=0)
+    kernel_width: int = Field(gt=0)
+    stride: int = Field(default=1, gt=0)
+    dilation: int = Field(default=1, gt=0, description="Spacing between kernel taps, pixels.")
+    padding: int = Field(default=0, ge=0, description="Zero padding on each side, pixels.")
+    batch: int = Field(default=1, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "GroupedConv2dLayer":
+        for name in ("in_channels", "out_channels"):
+            if getattr(self, name) % self.groups:
+                raise ValueError(f"{name} must be a multiple of groups {self.groups} (got {getattr(self, name)})")
+        if self.out_height < 1 or self.out_width < 1:
+            raise ValueError("the dilated kernel must fit the padded input (output would be empty)")
+        return self
+
+    def _extent(self, size: int, kernel: int) -> int:
+        return (size + 2 * self.padding - self.dilation * (kernel - 1) - 1) // self.stride + 1
+
+    @property
+    def out_height(self) -> int:
+        """Output feature-map height in pixels."""
+        return self._extent(self.in_height, self.kernel_height)
+
+    @property
+    def out_width(self) -> int:
+        """Output feature-map width in pixels."""
+        return self._extent(self.in_width, self.kernel_width)
+
+    def unique_input_elements(self) -> int:
+        """Distinct input elements read: the input feature maps, never more than the per-group im2col total."""
+        im2col = self.batch * self.in_channels * self.kernel_height * self.kernel_width * self.out_height * self.out_width
+        return min(im2col, self.batch * self.in_channels * self.in_height * self.in_width)
+
+    def gemm_shape(self) -> GemmShape:
+        """Refused: a grouped convolution is ``groups`` GEMMs, not one."""
+        raise UnsupportedError(
+            f"layer '{self.name}': a grouped_conv2d is {self.groups} separate GEMMs; only a loopnest engine runs it"
+        )
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        """Shape of the weight tensor, (out_channels, in_channels / groups, kh, kw)."""
+        return (self.out_channels, self.in_channels // self.groups, self.kernel_height, self.kernel_width)
+
+    def loop_nest(self) -> LoopNest:
+        """G = groups, K and C per group, P x Q output map, R x S kernel, strides and dilations."""
+        return LoopNest.of(
+            self.name, N=self.batch, G=self.groups, K=self.out_channels // self.groups,
+            C=self.in_channels // self.groups, P=self.out_height, Q=self.out_width, R=self.kernel_height,
+            S=self.kernel_width, stride_h=self.stride, stride_w=self.stride, dilation_h=self.dilation,
+            dilation_w=self.dilation,
+        )
+
+
+class BatchedMatmulLayer(_LayerBase):
+    """``batch`` GEMMs ``C[b] = A[b] @ B[b]`` of two activations (attention's two matmuls).
+
+    ``A`` (batch, m, k) plays the weight role in counts (tensor ``weights``) but is
+    an activation: nothing of it is stored with the model. Only the loop-nest
+    engine runs it.
+    """
+
+    kind: Literal["batched_matmul"] = "batched_matmul"
+    batch: int = Field(gt=0, description="Independent matrix products (e.g. heads x sequences).")
+    m: int = Field(gt=0)
+    n: int = Field(gt=0)
+    k: int = Field(gt=0)
+
+    def unique_input_elements(self) -> int:
+        """Distinct elements of the B operand, ``batch * k * n``."""
+        return self.batch * self.k * self.n
+
+    def gemm_shape(self) -> GemmShape:
+        """Refused: a batched matmul is ``batch`` GEMMs, not one."""
+        raise UnsupportedError(f"layer '{self.name}': a batched_matmul is {self.batch} separate GEMMs; only a loopnest engine runs it")
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        """Shape of the A operand, (batch, m, k)."""
+        return (self.batch, self.m, self.k)
+
+    def loop_nest(self) -> LoopNest:
+        """G = batch, K = m, C = k, N = n; A is an activation (``a_is_activation``)."""
+        return LoopNest.of(self.name, G=self.batch, N=self.n, K=self.m, C=self.k, a_is_activation=True)
+
+
+Layer = Annotated[
+    Union[LinearLayer, Conv2dLayer, GemmLayer, GroupedConv2dLayer, BatchedMatmulLayer], Field(discriminator="kind")
+]
 """Any layer geometry, discriminated by its ``kind`` field."""
