@@ -77,6 +77,10 @@ class NpzArchive:
         tensors file, ``InputError`` for an import).
     label
         How messages name the file (default: the path).
+    owner
+        How messages about one array name its origin when a field is given
+        (default ``label``): a workload's tensors are named by the workload
+        file and the layer field, ``w.toml: layers[0].weight_key: array 'w' ...``.
 
     Raises
     ------
@@ -87,10 +91,12 @@ class NpzArchive:
     Use as a context manager; :meth:`read` returns one array.
     """
 
-    def __init__(self, path: str | Path, error: type[EnergySimError] = InputError, label: str | None = None):
+    def __init__(self, path: str | Path, error: type[EnergySimError] = InputError, label: str | None = None,
+                 owner: str | None = None):
         self.path = Path(path)
         self.error = error
         self.label = label or str(self.path)
+        self.owner = owner or self.label
         if self.path.is_dir():
             raise error(f"{self.label}: is a folder, not an .npz archive")
         try:
@@ -153,18 +159,18 @@ class NpzArchive:
         error
             If the array is missing, not numeric, of another shape, or corrupt.
         """
-        where = f"{self.label}: {field + ': ' if field else ''}array {name!r}"
+        where = self._where(name, field)
         member = self.members.get(name)
         if member is None:
-            raise self.error(f"{where}: not in the archive (it has {len(self.members)} arrays)")
+            raise self.error(f"{where} is not in {self.path.name} (it has {len(self.members)} arrays)")
         self.check_dtype(name, field)
         if shape is not None and member.shape != tuple(shape):
-            raise self.error(f"{where}: must have shape {tuple(shape)} (got {member.shape})")
+            raise self.error(f"{where} must have shape {tuple(shape)} (got {member.shape})")
         try:
             with self._zip.open(f"{name}.npy") as handle:
                 array = np.lib.format.read_array(handle, allow_pickle=False, max_header_size=_MAX_HEADER_BYTES)
         except _READ_ERRORS as exc:
-            raise self.error(f"{where}: cannot be read, the archive is truncated or corrupt ({_reason(exc)})") from None
+            raise self.error(f"{where} cannot be read: {self.path.name} is truncated or corrupt ({_reason(exc)})") from None
         return array
 
     def check_dtype(self, name: str, field: str = "") -> None:
@@ -172,10 +178,12 @@ class NpzArchive:
         dtype = self.members[name].dtype
         if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
             why = {"O": "object arrays need a pickle, which energysim never loads", "c": "complex values are not weights"}
-            where = f"{self.label}: {field + ': ' if field else ''}array {name!r}"
             raise self.error(
-                f"{where}: dtype must be bool, integer or float (got {dtype}{'; ' + why[dtype.kind] if dtype.kind in why else ''})"
+                f"{self._where(name, field)} must have dtype bool, integer or float (got {dtype}{'; ' + why[dtype.kind] if dtype.kind in why else ''})"
             )
+
+    def _where(self, name: str, field: str) -> str:
+        return f"{self.owner}: {field}: array {name!r}" if field else f"{self.label}: array {name!r}"
 
     def close(self) -> None:
         """Close the archive."""

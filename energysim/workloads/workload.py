@@ -169,7 +169,8 @@ def _load_tensors(spec: WorkloadFile, path: Path) -> dict[str, LayerTensors] | N
     if not tensors_path.exists():
         raise ConfigError(f"{path}: tensors_file: file not found (got {str(tensors_path)!r})")
     out: dict[str, LayerTensors] = {}
-    with NpzArchive(tensors_path, ConfigError, label=f"{path}: tensors_file {spec.tensors_file!r}") as archive:
+    with NpzArchive(tensors_path, ConfigError, label=f"{path}: tensors_file {spec.tensors_file!r}",
+                    owner=str(path)) as archive:
         for index, layer in enumerate(spec.layers):
             if layer.weight_key is None:
                 if layer.mask_key or layer.activations_key:
