@@ -15,6 +15,8 @@ FORMATS = ("csv", "json", "md", "tex")
 
 
 def _cell(value: object) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
         if math.isnan(value):
             return ""

@@ -1,22 +1,32 @@
-"""One self-contained HTML report of a results folder.
+"""One self-contained HTML report of what energysim wrote.
 
-:func:`build_report` reads whichever of these files a results folder holds
-(columns as in ``docs/reports.md``) and renders a section for each:
+:func:`build_report` reads a results folder (or one result file) and renders a
+section for each result table it finds. Tables are read from ``NAME.csv``,
+``NAME.json`` (records, as ``--format json`` writes) or ``NAME.md`` (Markdown,
+numbers as printed); a single file is recognised by its name or its columns
+(so ``energysim sensitivity --csv any-name.csv`` works). Columns as in
+``docs/reports.md``:
 
-``estimate.csv`` (written by ``energysim estimate --out``)
+``estimate`` (written by ``energysim estimate --out``)
     The dense original vs pruned table: its ``TOTAL`` rows per hardware, then every row.
-``summary.csv``
-    Totals per run (and savings vs the ``dense`` variant where a ``variant``
-    column names one), the per-layer table and dense vs sparse latency bars.
-``energy.csv``
-    Energy per layer stacked by memory level, energy by level and by tensor,
-    and the per-action costs with their sources.
-``compare.csv``
-    The accuracy vs energy Pareto plot and front table per hardware, accuracy
-    vs sparsity, latency relative to dense, the sweep table, and the points that
-    could not run with their reasons.
-``sensitivity.csv``
+``summary`` (``run --out``, ``estimate --out``)
+    Totals per run (and energy and latency as a fraction of the ``dense`` variant
+    where a ``variant`` column names one), the per-layer table and latency bars.
+``energy``
+    Energy per layer stacked by memory level, static vs dynamic energy, energy by
+    level and by tensor, and the per-action costs with their sources.
+``compare`` (``energysim compare``, ``energysim demo``)
+    What the sweep shows in plain English, the best energy and latency as a fraction
+    of dense per pattern and hardware, the accuracy vs energy Pareto plot and front,
+    energy and latency vs dense, accuracy vs sparsity, the points that could not run
+    and the sweep table.
+``sensitivity`` (``energysim sensitivity --csv``)
     Per-layer sensitivity curves and an accuracy table (layer x sparsity).
+
+Runs are told apart by the run key (``workload``, ``run``, ``variant``; see
+:mod:`energysim.report.runs`): rows of two runs are never added up, and a file
+whose runs cannot be told apart is refused. The title names the workloads and
+hardware runs.
 
 The page has no scripts and no external references: plots are PNG data URIs,
 styles are inline, so it opens offline in any browser. All text from the
@@ -27,20 +37,30 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 import energysim
+from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
 from energysim.report import plots
-from energysim.atomic_files import write_text_atomic
+from energysim.report.findings import sweep_findings
+from energysim.report.runs import key_columns, with_run_key
 from energysim.units import PJ_PER_UJ
 
-RESULT_FILES = ("estimate.csv", "summary.csv", "energy.csv", "compare.csv", "sensitivity.csv")
-"""Files of a results folder that the report renders."""
+TABLES = ("estimate", "summary", "energy", "compare", "sensitivity")
+"""Result tables the report renders, in section order."""
+
+SUFFIXES = ("csv", "json", "md")
+"""File formats a result table is read from, in order of preference."""
+
+RESULT_FILES = tuple(f"{table}.csv" for table in TABLES)
+"""The CSV file names of the result tables (each may also be ``.json`` or ``.md``)."""
 
 MAX_TABLE_ROWS = 300
 """Most rows of one HTML table; longer tables are cut with a note pointing to the CSV."""
@@ -67,13 +87,112 @@ class _Page:
     sections: list[tuple[str, str, list[str]]]
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _number(text: str) -> object:
+    """A Markdown cell as written by :func:`energysim.report.files.to_markdown`: '' -> NaN, '1,234.5' -> 1234.5, else text."""
+    text = text.strip().replace("\\|", "|")
+    if text == "":
+        return math.nan
     try:
-        return pd.read_csv(path)
+        return float(text.replace(",", ""))
+    except ValueError:
+        return text
+
+
+def _read_markdown(path: Path) -> pd.DataFrame:
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip().startswith("|")]
+    if len(lines) < 2:
+        raise InputError(f"{path}: holds no Markdown table (expected a header row, an alignment row and rows)")
+
+    def cells(line: str) -> list[str]:
+        inner = line[1:-1] if line.endswith("|") and not line.endswith("\\|") else line[1:]
+        return [cell.strip() for cell in re.split(r"(?<!\\)\|", inner)]
+
+    header = cells(lines[0])
+    rows = [[_number(cell) for cell in cells(line)] for line in lines[2:]]
+    for number, row in enumerate(rows, start=3):
+        if len(row) != len(header):
+            raise InputError(f"{path}: table row {number} has {len(row)} cells, the header {len(header)}")
+    frame = pd.DataFrame(rows, columns=header)
+    for column in frame.columns:
+        if all(isinstance(v, float) for v in frame[column]):
+            frame[column] = frame[column].astype(float)
+    return frame
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A result table from a ``.csv``, ``.json`` (records) or ``.md`` (Markdown table) file.
+
+    Raises
+    ------
+    InputError
+        If the file is empty, cannot be parsed, or has another suffix (naming the file).
+    """
+    suffix = path.suffix.lower().lstrip(".")
+    try:
+        if suffix == "csv":
+            return pd.read_csv(path)
+        if suffix == "json":
+            records = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise InputError(f"{path}: must hold a JSON list of records (one object per row), as --format json writes")
+            return pd.DataFrame.from_records(records)
+        if suffix == "md":
+            return _read_markdown(path)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: is empty (expected a CSV header and rows)") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from None
+        raise InputError(f"{path}: cannot be read as {suffix.upper()} ({str(exc).splitlines()[0]})") from None
+    raise InputError(f"{path}: a result file must end in .{', .'.join(SUFFIXES)} (got {path.suffix or 'no suffix'!r})")
+
+
+def table_kind(name: str, frame: pd.DataFrame) -> str | None:
+    """Which result table a file holds: by its stem (``summary``, ``energy``, ...), else by its columns; None if neither."""
+    stem = name.lower()
+    if stem in TABLES:
+        return stem
+    columns = set(frame.columns)
+    if {"layer", "accuracy"} <= columns and columns & {"sparsity", "target_sparsity"} and "hardware" not in columns:
+        return "sensitivity"
+    if {"pattern", "hardware", "accuracy"} <= columns:
+        return "compare"
+    if {"layer", "hardware"} <= columns and any(str(c).startswith("energy_uj_") for c in columns):
+        return "estimate"
+    if {"layer", "component", "energy_pj"} <= columns:
+        return "energy"
+    if {"layer", "latency_s", "energy_pj"} <= columns:
+        return "summary"
+    return None
+
+
+def find_tables(results: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
+    """The result tables of a results folder, or of one result file: table name -> (file, frame).
+
+    Raises
+    ------
+    InputError
+        If the path does not exist, a folder holds no result table, or a file is
+        not one (naming what was looked for).
+    """
+    if results.is_file():
+        frame = read_table(results)
+        kind = table_kind(results.stem, frame)
+        if kind is None:
+            raise InputError(f"{results}: is not a result table energysim writes (expected the columns of one of "
+                             f"{', '.join(TABLES)}; see docs/reports.md)")
+        return {kind: (results, frame)}
+    if not results.is_dir():
+        raise InputError(f"results folder {str(results)!r} does not exist or is not a folder")
+    found = {}
+    for table in TABLES:
+        path = next((results / f"{table}.{s}" for s in SUFFIXES if (results / f"{table}.{s}").is_file()), None)
+        if path is not None:
+            found[table] = (path, read_table(path))
+    if not found:
+        raise InputError(f"results folder {str(results)!r} holds none of "
+                         f"{', '.join(f'{t}.csv' for t in TABLES)} (or their .json / .md forms)")
+    return found
 
 
 def _format(value: object) -> str:
@@ -141,31 +260,49 @@ def _add_table(page: _Page, parts: list[str], title: str, frame: pd.DataFrame, s
     parts.append(html_table(frame, source, bad_column))
 
 
-def _add_image(page: _Page, parts: list[str], figure, alt: str, caption: str) -> None:
-    parts.append(_image(figure, alt, caption))
+def _add_plot(parts: list[str], plot: plots.Plot) -> None:
+    parts.append(_image(plot.figure, plot.alt, plot.caption))
 
 
-def _run_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in ("variant", "hardware", "engine") if c in frame.columns]
+def _plots(table: str, frame: pd.DataFrame) -> dict[str, plots.Plot]:
+    return {plot.name: plot for plot in plots.plots_of({table: frame})}
 
 
-def _estimate_section(page: _Page, estimate: pd.DataFrame) -> None:
-    plots.require_columns(estimate, ("hardware", "layer"), "estimate.csv")
+def _ratios_vs_dense(totals: pd.DataFrame, keys: list[str], columns: dict[str, str]) -> pd.DataFrame:
+    """Add ``NAME_vs_dense`` = this row's value / the dense variant's of the same (workload, run), for each column."""
+    others = [k for k in keys if k != "variant"]
+    dense = totals[totals["variant"].astype(str) == "dense"]
+    if dense.empty:
+        return totals
+    merged = totals.merge(dense[[*others, *columns.values()]], on=others, how="left", suffixes=("", "_dense")) if others else \
+        totals.assign(**{f"{c}_dense": dense[c].iloc[0] for c in columns.values()})
+    for name, column in columns.items():
+        totals[f"{name}_vs_dense"] = (merged[column] / merged[f"{column}_dense"]).to_numpy()
+    return totals
+
+
+def _estimate_section(page: _Page, estimate: pd.DataFrame, source: str) -> None:
+    plots.require_columns(estimate, ("hardware", "layer"), source)
+    estimate = with_run_key(estimate, source)
     parts: list[str] = []
     totals = estimate[estimate["layer"].astype(str) == "TOTAL"]
     if len(totals):
-        _add_table(page, parts, "Totals per hardware", totals, "estimate.csv")
-        parts.append('<p class="note">Savings and speed-ups are dense / pruned on the same hardware (above 1 = the pruned '
-                     "model is better).</p>")
-    _add_table(page, parts, "Per layer", estimate[estimate["layer"].astype(str) != "TOTAL"], "estimate.csv")
+        _add_table(page, parts, "Totals per hardware run", totals, source)
+        if any(str(c).endswith("_vs_dense") for c in estimate.columns):
+            parts.append('<p class="note">Columns ending in _vs_dense are pruned / dense on the same hardware run '
+                         "(a fraction of dense: below 1 = the pruned model is better).</p>")
+        else:
+            parts.append('<p class="note">This file is from an older energysim: its savings and speed-ups are dense / pruned '
+                         "(above 1 = the pruned model is better).</p>")
+    _add_table(page, parts, "Per layer", estimate[estimate["layer"].astype(str) != "TOTAL"], source)
     page.sections.append(("estimate", "Dense original vs pruned", parts))
 
 
-def _summary_section(page: _Page, summary: pd.DataFrame) -> None:
-    plots.require_columns(summary, ("layer", "latency_s", "energy_pj"), "summary.csv")
+def _summary_section(page: _Page, summary: pd.DataFrame, source: str) -> None:
+    plots.require_columns(summary, ("layer", "latency_s", "energy_pj"), source)
+    frame = with_run_key(summary, source)
     parts: list[str] = []
-    keys = _run_columns(summary)
-    frame = summary.copy()
+    keys = key_columns(frame) + (["engine"] if "engine" in frame.columns else [])
     frame["energy_uj"] = frame["energy_pj"] / PJ_PER_UJ
     aggregations = {"layers": ("layer", "count"), "energy_uj": ("energy_uj", "sum"), "latency_s": ("latency_s", "sum")}
     for column in ("macs", "cycles_total"):
@@ -180,149 +317,178 @@ def _summary_section(page: _Page, summary: pd.DataFrame) -> None:
         sums = weighted.groupby(keys, sort=False)[["_w", "cycles_total"]].sum() if keys else weighted[["_w", "cycles_total"]].sum().to_frame().T
         totals["utilisation"] = (sums["_w"] / sums["cycles_total"]).to_numpy()
     totals["latency_us"] = totals.pop("latency_s") * 1e6
-    if "variant" in keys and (totals["variant"].astype(str) == "dense").any():
-        others = [k for k in keys if k != "variant"]
-        dense = totals[totals["variant"].astype(str) == "dense"].set_index(others) if others else totals[totals["variant"].astype(str) == "dense"]
-        energy_ref, latency_ref = [], []
-        for _, row in totals.iterrows():
-            match = dense.loc[tuple(row[k] for k in others)] if others else dense.iloc[0]
-            if isinstance(match, pd.DataFrame):
-                match = match.iloc[0]
-            energy_ref.append(match["energy_uj"])
-            latency_ref.append(match["latency_us"])
-        totals["energy_saving_x"] = pd.Series(energy_ref, index=totals.index) / totals["energy_uj"]
-        totals["speedup_x"] = pd.Series(latency_ref, index=totals.index) / totals["latency_us"]
-    _add_table(page, parts, "Totals per run", totals, "summary.csv")
-    if "energy_saving_x" in totals.columns:
-        parts.append('<p class="note">energy_saving_x and speedup_x are the dense variant\'s energy and latency '
-                     "divided by this row's, on the same hardware (above 1 = better than dense).</p>")
-    _add_image(page, parts, plots.latency_figure(summary), "latency per layer",
-               "Latency per inference per layer; bars per variant where the summary names dense and pruned runs.")
-    shown = [c for c in ("variant", "hardware", "engine", "layer", "macs", "cycles_compute", "cycles_fill_drain", "cycles_stall",
-                         "cycles_total", "latency_s", "utilisation", "energy_uj") if c in frame.columns]
+    if "variant" in keys:
+        totals = _ratios_vs_dense(totals, [k for k in keys if k != "engine"], {"energy": "energy_uj", "latency": "latency_us"})
+    _add_table(page, parts, "Totals per run", totals, source)
+    if "energy_vs_dense" in totals.columns:
+        parts.append('<p class="note">energy_vs_dense and latency_vs_dense are this row\'s energy and latency as a fraction '
+                     "of the dense variant's on the same hardware run (below 1 = better than dense).</p>")
+    for plot in _plots("summary", frame).values():
+        _add_plot(parts, plot)
+    shown = [c for c in ("workload", "run", "variant", "engine", "layer", "macs", "cycles_compute", "cycles_fill_drain",
+                         "cycles_stall", "cycles_total", "latency_s", "utilisation", "energy_uj", "weights_on_chip", "spilled")
+             if c in frame.columns]
     per_layer = frame[shown].copy()
     per_layer["latency_us"] = per_layer.pop("latency_s") * 1e6
-    _add_table(page, parts, "Per layer", per_layer, "summary.csv")
+    _add_table(page, parts, "Per layer", per_layer, source)
     page.sections.append(("summary", "Energy and latency per layer", parts))
 
 
-def _energy_section(page: _Page, energy: pd.DataFrame) -> None:
-    plots.require_columns(energy, ("layer", "component", "energy_pj"), "energy.csv")
+def _energy_section(page: _Page, energy: pd.DataFrame, source: str) -> None:
+    plots.require_columns(energy, ("layer", "component", "energy_pj"), source)
+    frame = plots.with_energy_kind(with_run_key(energy, source, ("layer", "component", "tensor", "action")))
     parts: list[str] = []
-    _add_image(page, parts, plots.energy_breakdown_figure(energy, "component"), "energy breakdown per layer and level",
-               "Energy per inference per layer (uJ), stacked by memory level / arithmetic unit.")
-    keys = _run_columns(energy)
-    frame = energy.assign(energy_uj=energy["energy_pj"] / PJ_PER_UJ)
+    for plot in _plots("energy", frame).values():
+        _add_plot(parts, plot)
+    keys = key_columns(frame)
+    frame = frame.assign(energy_uj=frame["energy_pj"] / PJ_PER_UJ)
+    kinds = frame.groupby([*keys, "energy_kind"], sort=False)["energy_uj"].sum().unstack("energy_kind", fill_value=0.0)
+    kinds = kinds.reindex(columns=["static", "dynamic"], fill_value=0.0).rename(columns=lambda k: f"{k}_energy_uj")
+    kinds["static_share_percent"] = 100 * kinds["static_energy_uj"] / (kinds["static_energy_uj"] + kinds["dynamic_energy_uj"])
+    _add_table(page, parts, "Static and dynamic energy per run", kinds.reset_index() if keys else kinds, source)
+    parts.append('<p class="note">Static energy is time-proportional (leakage and clock, charged per cycle, e.g. the A100\'s '
+                 "SM static_cycle); dynamic energy is charged per access or operation.</p>")
     for level in ("component", "tensor"):
         if level not in frame.columns:
             continue
-        table = frame.groupby([*keys, level], sort=False)["energy_uj"].sum().reset_index()
+        by = [*keys, level, "energy_kind"]
+        table = frame.groupby(by, sort=False)["energy_uj"].sum().reset_index()
         total = table.groupby(keys, sort=False)["energy_uj"].transform("sum") if keys else table["energy_uj"].sum()
         table["share_percent"] = 100 * table["energy_uj"] / total
         table = table.sort_values([*keys, "energy_uj"], ascending=[*([True] * len(keys)), False], kind="stable")
-        _add_table(page, parts, f"Energy by {'memory level / unit' if level == 'component' else 'tensor'}", table, "energy.csv")
-    cost_columns = [c for c in ("hardware", "component", "action", "pj_per_action", "source") if c in frame.columns]
+        _add_table(page, parts, f"Energy by {'memory level / unit' if level == 'component' else 'tensor'}", table, source)
+    cost_columns = [c for c in ("hardware", "component", "action", "energy_kind", "pj_per_action", "source") if c in frame.columns]
     if {"action", "pj_per_action"} <= set(cost_columns):
         costs = frame[cost_columns].drop_duplicates().reset_index(drop=True)
-        _add_table(page, parts, "Per-action costs and their sources", costs, "energy.csv")
+        _add_table(page, parts, "Per-action costs and their sources", costs, source)
     page.sections.append(("energy", "Energy breakdown", parts))
 
 
-def _compare_section(page: _Page, compare: pd.DataFrame) -> None:
-    plots.require_columns(compare, ("pattern", "hardware", "accuracy"), "compare.csv")
+def _compare_section(page: _Page, compare: pd.DataFrame, source: str) -> None:
+    plots.require_columns(compare, ("pattern", "hardware", "accuracy"), source)
     if "energy_uj" not in compare.columns:
-        plots.require_columns(compare, ("energy_pj",), "compare.csv")
+        plots.require_columns(compare, ("energy_pj",), source)
     parts: list[str] = []
     frame = compare.copy()
     if "energy_uj" not in frame.columns:
         frame["energy_uj"] = frame["energy_pj"] / PJ_PER_UJ
+    panel = plots.panel_column(frame)
     ok = frame[frame["status"].astype(str).str.strip().str.lower() == "ok"] if "status" in frame.columns else frame
-    has_points = ok[["accuracy", "energy_uj"]].apply(pd.to_numeric, errors="coerce").notna().all(axis=1).any()
-    for column, what in (("energy_ratio_vs_dense", "energy"), ("latency_ratio_vs_dense", "latency")):
-        if column in ok.columns and pd.to_numeric(ok[column], errors="coerce").notna().any():
-            best = (ok.assign(_ratio=pd.to_numeric(ok[column], errors="coerce"))
-                    .pivot_table(index="pattern", columns="hardware", values="_ratio", aggfunc="min", sort=False)
-                    .reindex(index=list(dict.fromkeys(frame["pattern"])), columns=list(dict.fromkeys(frame["hardware"]))))
-            best.columns = [str(c) for c in best.columns]
-            _add_table(page, parts, f"Best {what} ratio vs dense (pattern x hardware)", best.reset_index(), "compare.csv")
-    if any(title in "".join(parts) for title in ("Best energy ratio", "Best latency ratio")):
+    findings = sweep_findings(frame)
+    if findings:
+        parts.append("<h3>What the sweep shows</h3><ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in findings) + "</ul>")
+    made = _plots("compare", frame)
+    best_tables = 0
+    for what in ("energy", "latency"):
+        column = plots.ratio_column(ok, what)
+        if column is None:
+            continue
+        pruned = ok[ok["pattern"].astype(str) != "dense"]
+        best = (pruned.assign(_ratio=pd.to_numeric(pruned[column], errors="coerce"))
+                .pivot_table(index="pattern", columns=panel, values="_ratio", aggfunc="min", sort=False)
+                .reindex(index=[p for p in dict.fromkeys(frame["pattern"]) if str(p) != "dense"],
+                         columns=list(dict.fromkeys(frame[panel]))))
+        best.columns = [str(c) for c in best.columns]
+        _add_table(page, parts, f"Best {what} as a fraction of dense (pattern x hardware)", best.reset_index(), source)
+        best_tables += 1
+    if best_tables:
         parts.append('<p class="note">The lowest pruned / dense ratio any runnable point of the pattern reached on that '
-                     "hardware (below 1 = a saving); an empty cell means no point of the pattern ran there.</p>")
-    if has_points:
-        _add_image(page, parts, plots.pareto_figure(frame), "accuracy vs energy Pareto plot",
-                   "Accuracy vs energy per inference, one panel per hardware config; the Pareto front (points no other "
-                   "point beats on energy without losing accuracy, or on accuracy without costing energy) is ringed.")
+                     "hardware (below 1 = a saving; 0.5 = half of dense); an empty cell means no point of the pattern ran "
+                     "there.</p>")
+    if "vs_dense" in made:
+        _add_plot(parts, made["vs_dense"])
+    if "pareto" in made:
+        _add_plot(parts, made["pareto"])
         fronts = []
-        for hardware, part in ok.groupby("hardware", sort=False):
+        for _, part in ok.groupby(panel, sort=False):
             part = part.dropna(subset=["accuracy", "energy_uj"])
             if len(part):
                 fronts.append(part[plots.pareto_mask(part["energy_uj"], part["accuracy"])].sort_values("energy_uj"))
         if fronts:
-            front_columns = [c for c in ("hardware", "engine", "pattern", "criterion", "sparsity_target", "sparsity_measured",
-                                         "accuracy", "energy_uj", "energy_ratio_vs_dense", "latency_s", "latency_ratio_vs_dense")
-                             if c in frame.columns]
-            _add_table(page, parts, "Pareto front per hardware", pd.concat(fronts)[front_columns], "compare.csv")
-    if any(c in frame.columns for c in ("sparsity_measured", "sparsity_target")) and has_points:
-        _add_image(page, parts, plots.accuracy_vs_sparsity_figure(frame), "accuracy vs sparsity",
-                   "Accuracy vs measured weight sparsity, one line per pattern.")
-    if "latency_ratio_vs_dense" in frame.columns and pd.to_numeric(ok["latency_ratio_vs_dense"], errors="coerce").notna().any():
-        _add_image(page, parts, plots.latency_ratio_figure(frame), "sparse vs dense latency",
-                   "Latency relative to the dense model on the same hardware (below 1 = faster).")
+            front_columns = [c for c in ("hardware", "run", "engine", "pattern", "criterion", "sparsity_target", "sparsity_measured",
+                                         "accuracy", "energy_uj", "energy_vs_dense", "energy_ratio_vs_dense", "latency_s",
+                                         "latency_vs_dense", "latency_ratio_vs_dense") if c in frame.columns]
+            _add_table(page, parts, "Pareto front per hardware", pd.concat(fronts)[front_columns], source)
+    if "accuracy_vs_sparsity" in made:
+        _add_plot(parts, made["accuracy_vs_sparsity"])
     if "status" in frame.columns:
         failed = frame[frame["status"].astype(str).str.strip().str.lower() != "ok"]
         if len(failed):
             columns = [c for c in ("model", "pattern", "criterion", "sparsity_target", "hardware", "engine", "status") if c in frame.columns]
-            _add_table(page, parts, "Points that could not run", failed[columns], "compare.csv", bad_column="status")
-    _add_table(page, parts, "All sweep points", frame, "compare.csv", bad_column="status" if "status" in frame.columns else None)
+            _add_table(page, parts, "Points that could not run", failed[columns], source, bad_column="status")
+    _add_table(page, parts, "All sweep points", frame, source, bad_column="status" if "status" in frame.columns else None)
     page.sections.append(("compare", "Sparsity patterns compared", parts))
 
 
-def _sensitivity_section(page: _Page, sensitivity: pd.DataFrame) -> None:
-    plots.require_columns(sensitivity, ("layer", "sparsity", "accuracy"), "sensitivity.csv")
+def _sensitivity_section(page: _Page, sensitivity: pd.DataFrame, source: str) -> None:
+    sensitivity = plots.sensitivity_with_sparsity(sensitivity)
+    plots.require_columns(sensitivity, ("layer", "sparsity", "accuracy"), source)
     parts: list[str] = []
-    _add_image(page, parts, plots.sensitivity_figure(sensitivity), "per-layer sensitivity",
-               "Accuracy when only one layer is pruned, one line per layer.")
-    index = [c for c in ("model", "layer") if c in sensitivity.columns]
-    table = sensitivity.pivot_table(index=index, columns="sparsity", values="accuracy", aggfunc="mean", sort=False)
+    for plot in _plots("sensitivity", sensitivity).values():
+        _add_plot(parts, plot)
+    index = [c for c in ("workload", "model", "layer") if c in sensitivity.columns]
+    table = sensitivity.pivot_table(index=index, columns="sparsity", values="accuracy", aggfunc="first", sort=False)
     table.columns = [f"accuracy at {100 * float(c):g}%" for c in table.columns]
-    _add_table(page, parts, "Accuracy by layer and sparsity", table.reset_index(), "sensitivity.csv")
+    _add_table(page, parts, "Accuracy by layer and sparsity", table.reset_index(), source)
     page.sections.append(("sensitivity", "Per-layer sensitivity", parts))
 
 
-_SECTIONS = {"estimate.csv": _estimate_section, "summary.csv": _summary_section, "energy.csv": _energy_section,
-             "compare.csv": _compare_section, "sensitivity.csv": _sensitivity_section}
+_SECTIONS = {"estimate": _estimate_section, "summary": _summary_section, "energy": _energy_section,
+             "compare": _compare_section, "sensitivity": _sensitivity_section}
 
 
-def render_report(results_dir: str | Path) -> str:
-    """The report of a results folder as HTML text (see :func:`build_report`)."""
-    results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise InputError(f"results folder {str(results_dir)!r} does not exist or is not a folder")
-    found = [name for name in RESULT_FILES if (results_dir / name).is_file()]
-    if not found:
-        raise InputError(f"results folder {str(results_dir)!r} holds none of {', '.join(RESULT_FILES)}")
+def _names(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> list[str]:
+    """Distinct non-empty values of the first of ``columns`` each frame has, in order of appearance."""
+    names: dict[str, None] = {}
+    for frame in frames:
+        column = next((c for c in columns if c in frame.columns), None)
+        if column is not None:
+            names.update(dict.fromkeys(str(v) for v in frame[column].dropna() if str(v) not in ("", "TOTAL")))
+    return list(names)
+
+
+def report_title(tables: dict[str, pd.DataFrame], fallback: str) -> str:
+    """The report's title: the workloads and hardware runs the tables name, e.g. ``alexnet on a100, a100:sparse_2_4``."""
+    frames = list(tables.values())
+    workloads = _names(frames, ("workload", "model"))
+    runs = _names([f for f in frames if "run" in f.columns or "hardware" in f.columns], ("run", "hardware"))
+    if not workloads and not runs:
+        return f"energysim report: {fallback}"
+    text = ", ".join(workloads) or fallback
+    return f"energysim report: {text}" + (f" on {', '.join(runs)}" if runs else "")
+
+
+def render_report(results: str | Path) -> str:
+    """The report of a results folder or one result file as HTML text (see :func:`build_report`)."""
+    results = Path(results)
+    found = find_tables(results)
     page = _Page(sections=[])
-    for name in found:
-        frame = _read_csv(results_dir / name)
+    tables = {}
+    for name in TABLES:
+        if name not in found:
+            continue
+        path, frame = found[name]
+        tables[name] = frame
         if frame.empty:
-            page.sections.append((name.removesuffix(".csv"), name, [f'<p class="note">{html.escape(name)} has no rows.</p>']))
+            page.sections.append((name, path.name, [f'<p class="note">{html.escape(path.name)} has no rows.</p>']))
             continue
         try:
-            _SECTIONS[name](page, frame)
+            _SECTIONS[name](page, frame, path.name)
         except InputError as exc:
             message = str(exc)
-            for prefix in (f"{name}: ", f"{name.replace('.csv', '')} table: "):
+            for prefix in (f"{path.name}: ", f"{name} table: "):
                 if message.startswith(prefix):
                     message = message[len(prefix):]
-            raise InputError(f"{results_dir / name}: {message}") from None
-    title = f"energysim report: {results_dir.resolve().name}"
+            raise InputError(f"{path}: {message}") from None
+    title = report_title(tables, results.resolve().name)
     nav = " ".join(f'<a href="#{anchor}">{html.escape(heading)}</a>' for anchor, heading, _ in page.sections)
     body = []
     for anchor, heading, parts in page.sections:
         body.append(f'<section id="{anchor}"><h2>{html.escape(heading)}</h2>{"".join(parts)}</section>')
     version = getattr(energysim, "__version__", "")
-    meta = f"Rendered from {', '.join(found)} in {results_dir} by energysim {version}. Energies are counts x per-action costs"
-    meta = html.escape(meta + ("; every cost names its source in energy.csv." if "energy.csv" in found else "."))
+    used = ", ".join(path.name for path, _ in found.values())
+    meta = f"Rendered from {used} in {results} by energysim {version}. Energies are counts x per-action costs"
+    meta = html.escape(meta + ("; every cost names its source in the energy table." if "energy" in found else "."))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -333,14 +499,15 @@ def render_report(results_dir: str | Path) -> str:
     )
 
 
-def build_report(results_dir: Path, out_path: Path) -> Path:
-    """Write one self-contained HTML report of a results folder.
+def build_report(results: Path, out_path: Path) -> Path:
+    """Write one self-contained HTML report of a results folder or of one result file.
 
     Parameters
     ----------
-    results_dir
-        Folder holding any of ``estimate.csv``, ``summary.csv``, ``energy.csv``,
-        ``compare.csv``, ``sensitivity.csv``.
+    results
+        A folder holding any of the :data:`TABLES` as ``NAME.csv``, ``NAME.json`` or
+        ``NAME.md`` (what ``energysim run/estimate --out``, ``compare`` and ``demo``
+        write), or one such file under any name (e.g. ``sensitivity --csv`` output).
     out_path
         The ``.html`` file to write (atomically; its folder is created).
 
@@ -352,10 +519,16 @@ def build_report(results_dir: Path, out_path: Path) -> Path:
     Raises
     ------
     InputError
-        If the folder holds none of the files, a file is not CSV, or a file
-        lacks a column its section needs (naming the file and the column).
+        If the folder holds none of the tables, a file cannot be read, a file
+        lacks a column its section needs, or a file mixes runs it does not name
+        (each message names the file).
     """
-    text = render_report(results_dir)
+    text = render_report(results)
     out_path = Path(out_path)
     write_text_atomic(out_path, text)
     return out_path
+
+
+def report_tables(results: str | Path) -> dict[str, pd.DataFrame]:
+    """The result tables of a results folder or file by name (``summary``, ``energy``, ...), as the report reads them."""
+    return {name: frame for name, (_, frame) in find_tables(Path(results)).items()}

@@ -8,34 +8,66 @@ bytes. Figures are built with ``Figure()`` and ``FigureCanvasAgg`` directly,
 so they are safe to make from worker threads and never open a window.
 
 Energies are plotted in microjoules (uJ) and latencies in microseconds (us);
-accuracies and sparsities are fractions 0..1 shown as percentages.
+accuracies and sparsities are fractions 0..1 shown as percentages; ratios are
+fractions of the dense model (pruned / dense, lower is better) on axes from 0.
+
+Colours: a sparsity pattern has one fixed colour in every report
+(:func:`pattern_colour`); within one breakdown no two components share a
+colour (:func:`distinct_colours`), and static (time-proportional) energy is
+hatched and named ``(static)``. :func:`plots_of` lists every plot of a set of
+result tables; :func:`write_plot_files` writes them as PNG, SVG and PDF.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import hsv_to_rgb, to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from energysim.atomic_files import write_bytes_atomic
 from energysim.errors import InputError
+from energysim.report.runs import run_labels, with_run_key
+from energysim.report.tables import energy_kind
 from energysim.units import PJ_PER_UJ
-
-RUN_COLUMNS = ("variant", "engine", "hardware")
-"""Columns that, where present, tell runs apart in summary and energy tables."""
 
 MAX_PANELS = 12
 """Most sub-plots one figure draws; further groups are left out with a note in the title."""
 
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+_PALETTE = tuple(to_hex(c) for c in (*colormaps["tab10"].colors, *colormaps["tab20"].colors[1::2],
+                                      *colormaps["Dark2"].colors, *colormaps["Set1"].colors))
+_PALETTE = tuple(dict.fromkeys(_PALETTE))  # unique colours, strongest first
+
+PATTERN_COLOURS = {
+    "dense": "#7f7f7f",
+    "fine": "#1f77b4",
+    "unstructured": "#1f77b4",
+    "fine_global": "#17becf",
+    "nm:2:4": "#d62728",
+    "vector": "#2ca02c",
+    "kernel": "#9467bd",
+    "channel": "#ff7f0e",
+}
+"""The fixed colour of each sparsity pattern, the same in every report (``unstructured`` is ``fine``'s other name)."""
+
+_OTHER_PATTERN_COLOURS = ("#8c564b", "#e377c2", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173")
+
+FORMATS = ("png", "svg", "pdf")
+"""File formats :func:`save_figure` writes."""
+
+SPARSE_2_4_BOUND = 0.5
+"""The 2:4 line on ratio plots: half the weights, the most 2:4 sparsity can remove (fraction of dense)."""
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], table: str) -> None:
@@ -56,8 +88,24 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], table: str) -> 
 
 
 def color_of(index: int) -> str:
-    """A stable colour for the ``index``-th series."""
+    """A stable colour for the ``index``-th series (lines of one plot)."""
     return _PALETTE[index % len(_PALETTE)]
+
+
+def distinct_colours(count: int) -> list[str]:
+    """``count`` colours, no two alike: the palette first, evenly spaced hues beyond it."""
+    if count <= len(_PALETTE):
+        return list(_PALETTE[:count])
+    hues = np.arange(count) / count
+    values = np.where(np.arange(count) % 2 == 0, 0.85, 0.6)
+    return [to_hex(hsv_to_rgb((h, 0.75, v))) for h, v in zip(hues, values)]
+
+
+def pattern_colour(pattern: str) -> str:
+    """The fixed colour of a sparsity pattern (:data:`PATTERN_COLOURS`; other names get a colour from a hash of the name)."""
+    if pattern in PATTERN_COLOURS:
+        return PATTERN_COLOURS[pattern]
+    return _OTHER_PATTERN_COLOURS[zlib.crc32(pattern.encode("utf-8")) % len(_OTHER_PATTERN_COLOURS)]
 
 
 def figure_png(figure: Figure, dpi: int = 110) -> bytes:
@@ -75,6 +123,32 @@ def figure_png(figure: Figure, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def save_figure(figure: Figure, stem: str | Path, formats: Sequence[str] = FORMATS, dpi: int = 150) -> list[Path]:
+    """Write a figure as ``stem.png``, ``stem.svg`` and ``stem.pdf`` (each atomically) and return the paths.
+
+    Parameters
+    ----------
+    figure
+        The figure.
+    stem
+        Output path without suffix (its folder is created).
+    formats
+        Any of :data:`FORMATS`.
+    dpi
+        Resolution of the PNG in dots per inch (SVG and PDF are vector).
+    """
+    if not isinstance(figure.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(figure)
+    paths = []
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise InputError(f"plot format must be one of {', '.join(FORMATS)} (got {fmt!r})")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=fmt, dpi=dpi, metadata={"Creator": "energysim"} if fmt != "png" else None)
+        paths.append(write_bytes_atomic(Path(f"{stem}.{fmt}"), buffer.getvalue()))
+    return paths
 
 
 def save_png(figure: Figure, path: str | Path, dpi: int = 110) -> Path:
@@ -101,24 +175,6 @@ def time_scale(largest_s: float) -> tuple[float, str]:
     return 1.0, "s"
 
 
-def run_labels(frame: pd.DataFrame) -> pd.Series:
-    """One label per row naming its run: ``hardware (engine)``, plus ``: variant`` where a variant column exists."""
-    parts = []
-    if "hardware" in frame.columns:
-        hardware = frame["hardware"].astype(str)
-        parts.append(hardware + (" (" + frame["engine"].astype(str) + ")" if "engine" in frame.columns else ""))
-    elif "engine" in frame.columns:
-        parts.append(frame["engine"].astype(str))
-    if "variant" in frame.columns:
-        parts.append(frame["variant"].astype(str))
-    if not parts:
-        return pd.Series(["run"] * len(frame), index=frame.index)
-    label = parts[0]
-    for part in parts[1:]:
-        label = label + ": " + part
-    return label
-
-
 def _grid(count: int, width_in: float = 6.4, height_in: float = 3.6, columns: int = 2) -> tuple[Figure, list]:
     columns = 1 if count == 1 else columns
     rows = math.ceil(count / columns)
@@ -140,66 +196,89 @@ def _ordered_unique(values: Sequence) -> list:
     return list(dict.fromkeys(values))
 
 
+def with_energy_kind(energy: pd.DataFrame) -> pd.DataFrame:
+    """``energy`` with an ``energy_kind`` column (static or dynamic), derived from ``action`` in files that lack it."""
+    if "energy_kind" in energy.columns and energy["energy_kind"].notna().all():
+        return energy
+    if "action" not in energy.columns:
+        return energy.assign(energy_kind="dynamic")
+    return energy.assign(energy_kind=energy["action"].astype(str).map(energy_kind))
+
+
+def segment_names(energy: pd.DataFrame, level: str = "component") -> pd.Series:
+    """The name of each row's bar segment: the ``level`` value, with `` (static)`` added for static energy."""
+    energy = with_energy_kind(energy)
+    names = energy[level].astype(str)
+    return names.where(energy["energy_kind"].astype(str) != "static", names + " (static)")
+
+
 def energy_breakdown_figure(energy: pd.DataFrame, level: str = "component") -> Figure:
-    """Stacked bars of energy per layer (uJ), one stack segment per memory level / unit.
+    """Stacked bars of energy per layer (uJ), one stack segment per memory level / unit, a panel per run.
+
+    Static (time-proportional) energy is its own segment, named ``COMPONENT (static)``
+    and hatched; no two segments share a colour.
 
     Parameters
     ----------
     energy
         Long-form energy table (``energy.csv``): ``layer``, ``energy_pj`` and the
-        ``level`` column (default ``component``); runs are told apart by
-        ``variant``/``engine``/``hardware`` and drawn as separate panels.
+        ``level`` column (default ``component``); runs are told apart by the run key
+        (``workload``, ``run``, ``variant``) and drawn as separate panels.
     level
         Column that splits each bar (``component``, ``tensor`` or ``action``).
     """
     require_columns(energy, ("layer", level, "energy_pj"), "energy table")
     if energy.empty:
         raise InputError("energy table: has no rows to plot")
-    frame = energy.assign(_run=run_labels(energy))
+    frame = with_run_key(energy, "energy table", ("layer", "component", "tensor", "action"))
+    frame = frame.assign(_run=run_labels(frame), _segment=segment_names(frame, level))
+    static = set(frame.loc[with_energy_kind(frame)["energy_kind"].astype(str) == "static", "_segment"])
     runs, note = _limit(_ordered_unique(frame["_run"]), "runs")
-    levels = _ordered_unique(frame.groupby(level, sort=False)["energy_pj"].sum().sort_values(ascending=False).index)
-    colours = {name: color_of(i) for i, name in enumerate(levels)}
+    levels = _ordered_unique(frame.groupby("_segment", sort=False)["energy_pj"].sum().sort_values(ascending=False).index)
+    colours = dict(zip(levels, distinct_colours(len(levels))))
     figure, axes = _grid(len(runs))
     for axis, run in zip(axes, runs):
         part = frame[frame["_run"] == run]
         layers = _ordered_unique(part["layer"])
-        table = part.pivot_table(index="layer", columns=level, values="energy_pj", aggfunc="sum", fill_value=0.0)
+        table = part.pivot_table(index="layer", columns="_segment", values="energy_pj", aggfunc="sum", fill_value=0.0)
         table = table.reindex(index=layers, columns=[l for l in levels if l in table.columns]) / PJ_PER_UJ
         bottom = np.zeros(len(layers))
         positions = np.arange(len(layers))
         for name in table.columns:
             values = table[name].to_numpy()
-            axis.bar(positions, values, bottom=bottom, color=colours[name], label=str(name), width=0.7)
+            axis.bar(positions, values, bottom=bottom, color=colours[name], label=str(name), width=0.7,
+                     hatch="//" if name in static else None, edgecolor="white" if name in static else None)
             bottom += values
         axis.set_xticks(positions, [str(l) for l in layers], rotation=45 if len(layers) > 4 else 0, ha="right" if len(layers) > 4 else "center")
         axis.set_ylabel("energy per inference [uJ]")
         axis.set_title(str(run), fontsize=10)
         axis.grid(axis="y", alpha=0.3)
-    handles = [Patch(color=colours[n], label=str(n)) for n in levels]
-    figure.legend(handles, [str(n) for n in levels], loc="outside right upper", title=level, fontsize=8)
-    figure.suptitle(f"Energy per layer by {level}{note}")
+    handles = [Patch(facecolor=colours[n], hatch="//" if n in static else None, edgecolor="white" if n in static else None,
+                     label=str(n)) for n in levels]
+    title = level + ("\n(static = time-proportional)" if static else "")
+    figure.legend(handles, [str(n) for n in levels], loc="outside right upper", title=title, fontsize=8)
+    figure.suptitle(f"Energy per layer by {level}{' (static and dynamic)' if static else ''}{note}")
     return figure
 
 
 def latency_figure(summary: pd.DataFrame) -> Figure:
-    """Grouped bars of latency per layer (us): one bar per variant (dense vs pruned) in each hardware panel.
+    """Grouped bars of latency per layer (us): one bar per variant (dense vs pruned) in each run's panel.
 
     Parameters
     ----------
     summary
         Per-layer summary table (``summary.csv``): ``layer``, ``latency_s``;
-        ``variant`` (e.g. dense / pruned) gives the bars of a group,
-        ``engine``/``hardware`` the panels. The time unit (us, ms or s) follows the
+        ``variant`` (e.g. dense / pruned) gives the bars of a group, the run key
+        (``workload``, ``run``) the panels. The time unit (us, ms or s) follows the
         largest latency.
     """
     require_columns(summary, ("layer", "latency_s"), "summary table")
     if summary.empty:
         raise InputError("summary table: has no rows to plot")
-    frame = summary.copy()
-    panel_columns = [c for c in ("hardware", "engine") if c in frame.columns]
-    frame["_panel"] = run_labels(frame.drop(columns=["variant"], errors="ignore")) if panel_columns else "all"
+    frame = with_run_key(summary, "summary table")
+    frame["_panel"] = run_labels(frame, with_variant=False)
     frame["_series"] = frame["variant"].astype(str) if "variant" in frame.columns else "latency"
-    panels, note = _limit(_ordered_unique(frame["_panel"]), "hardware configs")
+    panels, note = _limit(_ordered_unique(frame["_panel"]), "runs")
     series = _ordered_unique(frame["_series"])
     colours = {name: color_of(i) for i, name in enumerate(series)}
     factor, unit = time_scale(float(pd.to_numeric(frame["latency_s"], errors="coerce").max()))
@@ -207,7 +286,7 @@ def latency_figure(summary: pd.DataFrame) -> Figure:
     for axis, panel in zip(axes, panels):
         part = frame[frame["_panel"] == panel]
         layers = _ordered_unique(part["layer"])
-        table = part.pivot_table(index="layer", columns="_series", values="latency_s", aggfunc="sum").reindex(layers)
+        table = part.pivot_table(index="layer", columns="_series", values="latency_s", aggfunc="first").reindex(layers)
         width = 0.8 / max(len(series), 1)
         positions = np.arange(len(table.index))
         for i, name in enumerate(series):
@@ -292,17 +371,17 @@ def pareto_figure(compare: pd.DataFrame) -> Figure:
     frame = frame.dropna(subset=["_energy_uj", "_accuracy"])
     if frame.empty:
         raise InputError("compare table: has no 'ok' points with both accuracy and energy to plot")
-    panels, note = _limit(_ordered_unique(frame["hardware"].astype(str)), "hardware configs")
+    panel = panel_column(frame)
+    panels, note = _limit(_ordered_unique(frame[panel].astype(str)), "hardware configs")
     patterns = _ordered_unique(frame["pattern"].astype(str))
-    colours = {name: color_of(i) for i, name in enumerate(patterns)}
     figure, axes = _grid(len(panels))
     for axis, hardware in zip(axes, panels):
-        part = frame[frame["hardware"].astype(str) == hardware]
+        part = frame[frame[panel].astype(str) == hardware]
         on_front = pareto_mask(part["_energy_uj"], part["_accuracy"])
         for pattern in patterns:
             points = part[part["pattern"].astype(str) == pattern]
             if len(points):
-                axis.scatter(points["_energy_uj"], points["_accuracy"] * 100, color=colours[pattern], label=pattern, s=28, alpha=0.85)
+                axis.scatter(points["_energy_uj"], points["_accuracy"] * 100, color=pattern_colour(pattern), label=pattern, s=28, alpha=0.85)
         front = part[on_front].sort_values("_energy_uj")
         axis.scatter(front["_energy_uj"], front["_accuracy"] * 100, facecolors="none", edgecolors="black", s=90, linewidths=1.4,
                      label="Pareto front")
@@ -339,10 +418,14 @@ def accuracy_vs_sparsity_figure(compare: pd.DataFrame) -> Figure:
     frame["_line"] = frame["pattern"].astype(str) + ((" / " + frame["criterion"].astype(str)) if criteria else "")
     key = ["_line", "sparsity_target"] if "sparsity_target" in frame.columns else ["_line", "_sparsity"]
     frame = frame.drop_duplicates(subset=key)
+    styles = {name: style for name, style in zip(_ordered_unique(frame["criterion"].astype(str)) if criteria else [],
+                                                 ("-", "--", ":", "-.") * 8)}
     figure, (axis,) = _grid(1, width_in=7.0, height_in=4.2)
-    for i, (line, points) in enumerate(frame.groupby("_line", sort=False)):
+    for line, points in frame.groupby("_line", sort=False):
         points = points.sort_values("_sparsity")
-        axis.plot(points["_sparsity"] * 100, points["_accuracy"] * 100, marker="o", color=color_of(i), label=line)
+        first = points.iloc[0]
+        axis.plot(points["_sparsity"] * 100, points["_accuracy"] * 100, marker="o", color=pattern_colour(str(first["pattern"])),
+                  linestyle=styles.get(str(first["criterion"]), "-") if criteria else "-", label=line)
     axis.set_xlabel("weight sparsity [%] (measured)")
     axis.set_ylabel("accuracy [%]")
     axis.grid(alpha=0.3)
@@ -351,48 +434,99 @@ def accuracy_vs_sparsity_figure(compare: pd.DataFrame) -> Figure:
     return figure
 
 
-def latency_ratio_figure(compare: pd.DataFrame) -> Figure:
-    """Sparse latency relative to dense (``latency_ratio_vs_dense``) per pattern and target sparsity, one panel per hardware.
+def panel_column(compare: pd.DataFrame) -> str:
+    """The column naming a compare table's hardware runs: ``run`` where present, else ``hardware`` (already NAME:MODE)."""
+    return "run" if "run" in compare.columns and compare["run"].notna().all() else "hardware"
 
-    Bars below the dashed line at 1 are faster than the dense model on the
-    same hardware. Bars are grouped by ``sparsity_target`` (the grid axis;
-    ``sparsity_measured`` where no target is given).
+
+def ratio_column(compare: pd.DataFrame, quantity: str) -> str | None:
+    """The column holding ``quantity`` (``energy``, ``latency``) as a fraction of dense, or None.
+
+    ``QUANTITY_vs_dense`` is the current name; ``QUANTITY_ratio_vs_dense`` (same meaning:
+    pruned / dense) is read from older files.
+    """
+    for column in (f"{quantity}_vs_dense", f"{quantity}_ratio_vs_dense"):
+        if column in compare.columns and pd.to_numeric(compare[column], errors="coerce").notna().any():
+            return column
+    return None
+
+
+def is_sparse_2_4(run: str) -> bool:
+    """Whether a run name is a 2:4 structured-sparse mode (``...:sparse_2_4``)."""
+    return str(run).endswith("2_4") or str(run).endswith("2:4")
+
+
+def ratio_figure(compare: pd.DataFrame) -> Figure:
+    """Energy and latency as a fraction of dense, side by side: one row per hardware run, bars per pattern and sparsity.
+
+    Energy (the headline metric) is on the left, latency on the right. Both axes start at
+    0; the dashed line at 1 is the dense model on the same hardware, and on a 2:4 run a
+    dotted line marks 0.5 (half the weights, the most 2:4 sparsity removes). Bars are
+    grouped by ``sparsity_target`` (``sparsity_measured`` where no target is given) and
+    coloured by pattern (:func:`pattern_colour`).
 
     Parameters
     ----------
     compare
-        Sweep table (``compare.csv``): ``hardware``, ``pattern``,
-        ``latency_ratio_vs_dense`` and a sparsity column (fractions).
+        Sweep table (``compare.csv``): ``hardware`` (or ``run``), ``pattern``, a sparsity
+        column and ``energy_vs_dense`` and/or ``latency_vs_dense`` (fractions of dense;
+        ``*_ratio_vs_dense`` in older files).
     """
-    require_columns(compare, ("hardware", "pattern", "latency_ratio_vs_dense"), "compare table")
-    frame = _ok_points(compare).assign(_sparsity=lambda f: _sparsity(f, prefer_target=True),
-                                       _ratio=lambda f: pd.to_numeric(f["latency_ratio_vs_dense"], errors="coerce"))
-    frame = frame.dropna(subset=["_ratio", "_sparsity"])
-    if frame.empty:
-        raise InputError("compare table: has no 'ok' points with a latency ratio to plot")
-    panels, note = _limit(_ordered_unique(frame["hardware"].astype(str)), "hardware configs")
+    require_columns(compare, ("hardware", "pattern"), "compare table")
+    columns = [(q, ratio_column(compare, q)) for q in ("energy", "latency")]
+    columns = [(q, c) for q, c in columns if c is not None]
+    if not columns:
+        raise InputError("compare table: column 'energy_vs_dense' or 'latency_vs_dense' is required "
+                         f"(columns present: {', '.join(map(str, compare.columns))})")
+    frame = _ok_points(compare).assign(_sparsity=lambda f: _sparsity(f, prefer_target=True))
+    frame = frame.dropna(subset=["_sparsity"])
+    frame = frame[frame["pattern"].astype(str) != "dense"]
+    if frame.empty or not any(pd.to_numeric(frame[c], errors="coerce").notna().any() for _, c in columns):
+        raise InputError("compare table: has no 'ok' pruned points with a ratio to dense to plot")
+    panel = panel_column(frame)
+    runs, note = _limit(_ordered_unique(frame[panel].astype(str)), "hardware configs")
     patterns = _ordered_unique(frame["pattern"].astype(str))
-    colours = {name: color_of(i) for i, name in enumerate(patterns)}
-    figure, axes = _grid(len(panels))
-    for axis, hardware in zip(axes, panels):
-        part = frame[frame["hardware"].astype(str) == hardware]
-        table = part.pivot_table(index="_sparsity", columns="pattern", values="_ratio", aggfunc="mean").sort_index()
-        width = 0.8 / max(len(table.columns), 1)
-        positions = np.arange(len(table.index))
-        for i, pattern in enumerate(table.columns):
-            axis.bar(positions + (i - (len(table.columns) - 1) / 2) * width, table[pattern].to_numpy(), width=width,
-                     color=colours[str(pattern)], label=str(pattern))
-        axis.axhline(1.0, color="black", linestyle="--", linewidth=1)
-        axis.set_xticks(positions, [f"{100 * s:.0f}%" for s in table.index])
-        axis.set_xlabel("target weight sparsity")
-        axis.set_ylabel("latency / dense latency")
-        axis.set_title(hardware, fontsize=10)
-        axis.grid(axis="y", alpha=0.3)
-    handles = [Patch(color=colours[name], label=name) for name in patterns]
+    figure = Figure(figsize=(6.0 * len(columns), 3.2 * len(runs)), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(len(runs), len(columns), squeeze=False)
+    top = 1.0
+    for row, run in enumerate(runs):
+        part = frame[frame[panel].astype(str) == run]
+        for col, (quantity, column) in enumerate(columns):
+            axis = axes[row][col]
+            table = (part.assign(_ratio=pd.to_numeric(part[column], errors="coerce"))
+                     .pivot_table(index="_sparsity", columns="pattern", values="_ratio", aggfunc="min").sort_index())
+            width = 0.8 / max(len(table.columns), 1)
+            positions = np.arange(len(table.index))
+            for i, pattern in enumerate(table.columns):
+                axis.bar(positions + (i - (len(table.columns) - 1) / 2) * width, table[pattern].to_numpy(), width=width,
+                         color=pattern_colour(str(pattern)), label=str(pattern))
+            if len(table):
+                top = max(top, float(np.nanmax(table.to_numpy())))
+            axis.axhline(1.0, color="black", linestyle="--", linewidth=1)
+            if is_sparse_2_4(run):
+                axis.axhline(SPARSE_2_4_BOUND, color="#d62728", linestyle=":", linewidth=1.5)
+            axis.set_xticks(positions, [f"{100 * s:.0f}%" for s in table.index])
+            axis.set_xlabel("target weight sparsity")
+            axis.set_ylabel(f"{quantity} / dense {quantity}")
+            axis.set_title(f"{run}: {quantity} vs dense", fontsize=10)
+            axis.grid(axis="y", alpha=0.3)
+    for axis in axes.ravel():
+        axis.set_ylim(0, top * 1.08)
+    handles = [Patch(color=pattern_colour(name), label=name) for name in patterns]
     handles.append(Line2D([], [], color="black", linestyle="--", linewidth=1, label="dense = 1"))
+    if any(is_sparse_2_4(run) for run in runs):
+        handles.append(Line2D([], [], color="#d62728", linestyle=":", linewidth=1.5, label="2:4 bound = 0.5"))
     figure.legend(handles=handles, loc="outside right upper", title="pattern", fontsize=8)
-    figure.suptitle(f"Sparse vs dense latency{note}")
+    figure.suptitle(f"Energy and latency as a fraction of dense (lower is better){note}")
     return figure
+
+
+def sensitivity_with_sparsity(sensitivity: pd.DataFrame) -> pd.DataFrame:
+    """A sensitivity table with a ``sparsity`` column (from ``target_sparsity`` where the file names it so)."""
+    if "sparsity" not in sensitivity.columns and "target_sparsity" in sensitivity.columns:
+        return sensitivity.assign(sparsity=sensitivity["target_sparsity"])
+    return sensitivity
 
 
 def sensitivity_figure(sensitivity: pd.DataFrame) -> Figure:
@@ -401,14 +535,17 @@ def sensitivity_figure(sensitivity: pd.DataFrame) -> Figure:
     Parameters
     ----------
     sensitivity
-        ``sensitivity.csv``: ``layer``, ``sparsity`` and ``accuracy`` (fractions),
-        optional ``model``.
+        ``sensitivity.csv``: ``layer``, ``sparsity`` (or ``target_sparsity``, as
+        ``energysim sensitivity --csv`` writes) and ``accuracy`` (fractions), optional
+        ``model``.
     """
+    sensitivity = sensitivity_with_sparsity(sensitivity)
     require_columns(sensitivity, ("layer", "sparsity", "accuracy"), "sensitivity table")
     frame = sensitivity.dropna(subset=["sparsity", "accuracy"])
     if frame.empty:
         raise InputError("sensitivity table: has no rows to plot")
-    frame = frame.assign(_model=frame["model"].astype(str) if "model" in frame.columns else "model")
+    named = next((c for c in ("workload", "model") if c in frame.columns), None)
+    frame = frame.assign(_model=frame[named].astype(str) if named else "model")
     panels, note = _limit(_ordered_unique(frame["_model"]), "models")
     figure, axes = _grid(len(panels))
     for axis, model in zip(axes, panels):
@@ -423,3 +560,106 @@ def sensitivity_figure(sensitivity: pd.DataFrame) -> Figure:
         axis.legend(fontsize=7)
     figure.suptitle(f"Per-layer pruning sensitivity{note}")
     return figure
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One plot of a result table.
+
+    Attributes
+    ----------
+    name
+        File stem, e.g. ``energy_breakdown``.
+    table
+        The result table it draws (``summary``, ``energy``, ``compare``, ``sensitivity``).
+    figure
+        The matplotlib figure.
+    alt, caption
+        Alternative text and caption in the HTML report.
+    """
+
+    name: str
+    table: str
+    figure: Figure
+    alt: str
+    caption: str
+
+
+def _has_points(compare: pd.DataFrame, *columns: str) -> bool:
+    ok = _ok_points(compare)
+    present = [c for c in columns if c in ok.columns]
+    return len(present) == len(columns) and bool(ok[present].apply(pd.to_numeric, errors="coerce").notna().all(axis=1).any())
+
+
+def plots_of(tables: Mapping[str, pd.DataFrame]) -> list[Plot]:
+    """Every plot the report draws of some result tables, in report order.
+
+    Parameters
+    ----------
+    tables
+        Result tables by name: any of ``summary``, ``energy``, ``compare``,
+        ``sensitivity`` (``estimate`` is shown as tables only). Empty tables are skipped.
+    """
+    made = []
+    summary, energy = tables.get("summary"), tables.get("energy")
+    compare, sensitivity = tables.get("compare"), tables.get("sensitivity")
+    if summary is not None and len(summary):
+        made.append(Plot("latency", "summary", latency_figure(summary), "latency per layer",
+                         "Latency per inference per layer, one panel per run; bars per variant where the summary "
+                         "names dense and pruned runs."))
+    if energy is not None and len(energy):
+        made.append(Plot("energy_breakdown", "energy", energy_breakdown_figure(energy, "component"),
+                         "energy breakdown per layer and level",
+                         "Energy per inference per layer (uJ), one panel per run, stacked by memory level / arithmetic "
+                         "unit; hatched segments are static (time-proportional) energy."))
+    if compare is not None and len(compare):
+        energy_column = "energy_uj" if "energy_uj" in compare.columns else "energy_pj"
+        if _has_points(compare, "accuracy", energy_column):
+            made.append(Plot("pareto", "compare", pareto_figure(compare), "accuracy vs energy Pareto plot",
+                             "Accuracy vs energy per inference, one panel per hardware config; the Pareto front (points "
+                             "no other point beats on energy without losing accuracy, or on accuracy without costing "
+                             "energy) is ringed."))
+        if any(ratio_column(_ok_points(compare), q) for q in ("energy", "latency")) and (
+                _ok_points(compare)["pattern"].astype(str) != "dense").any():
+            made.append(Plot("vs_dense", "compare", ratio_figure(compare), "energy and latency as a fraction of dense",
+                             "Energy (left) and latency (right) of each pruned model as a fraction of the dense model "
+                             "on the same hardware (lower is better; 1 = no gain); on a 2:4 run the dotted line at 0.5 "
+                             "is the most 2:4 sparsity can remove."))
+        sparsity_columns = [c for c in ("sparsity_measured", "sparsity_target") if c in compare.columns]
+        if sparsity_columns and _has_points(compare, "accuracy", sparsity_columns[0]):
+            made.append(Plot("accuracy_vs_sparsity", "compare", accuracy_vs_sparsity_figure(compare), "accuracy vs sparsity",
+                             "Accuracy vs measured weight sparsity, one line per pattern."))
+    if sensitivity is not None and len(sensitivity):
+        made.append(Plot("sensitivity", "sensitivity", sensitivity_figure(sensitivity), "per-layer sensitivity",
+                         "Accuracy when only one layer is pruned, one line per layer."))
+    return made
+
+
+def write_plot_files(tables: Mapping[str, pd.DataFrame], folder: str | Path, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write every plot of some result tables as PNG, SVG and PDF files (for papers) and return the paths.
+
+    Parameters
+    ----------
+    tables
+        Result tables by name, as for :func:`plots_of` (``summary``, ``energy``,
+        ``compare``, ``sensitivity``).
+    folder
+        Output folder (created); files are ``NAME.png``, ``NAME.svg``, ``NAME.pdf``
+        with the names of :func:`plots_of` (``latency``, ``energy_breakdown``,
+        ``pareto``, ``vs_dense``, ``accuracy_vs_sparsity``, ``sensitivity``).
+    formats
+        Any of :data:`FORMATS`.
+
+    Raises
+    ------
+    InputError
+        If no table has anything to plot, or a table lacks a column its plot needs.
+    """
+    made = plots_of(tables)
+    if not made:
+        raise InputError(f"no plot to write: the tables given ({', '.join(tables) or 'none'}) have no rows to plot")
+    paths = []
+    for plot in made:
+        paths += save_figure(plot.figure, Path(folder) / plot.name, formats)
+        plot.figure.clear()
+    return paths

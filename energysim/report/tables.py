@@ -2,8 +2,13 @@
 
 ``energy_table`` multiplies every count by the hardware's per-action cost:
 one row per (layer, component, tensor, action) with ``count``, ``pj_per_action``,
-``energy_pj`` and ``source``. ``layer_summary`` adds cycles, latency and
-utilisation; totals are group-by sums of these rows, checked against the parts.
+``energy_pj``, ``source`` and ``energy_kind`` (``static`` or ``dynamic``).
+``layer_summary`` adds cycles, latency and utilisation; totals are group-by sums
+of these rows, checked against the parts.
+
+Every row carries the run key: ``workload``, ``hardware``, ``mode`` ('' when the
+engine has no mode) and ``run`` (``hardware`` or ``hardware:mode``). Nothing
+downstream may add up rows of different (workload, run) pairs.
 """
 
 from __future__ import annotations
@@ -17,33 +22,76 @@ from energysim.errors import InvariantError
 from energysim.hardware.hierarchy import Hardware
 from energysim.units import PJ_PER_UJ
 
-ENERGY_COLUMNS = ("layer", "engine", "hardware", "component", "tensor", "action", "count", "pj_per_action", "energy_pj", "source")
+RUN_KEY_COLUMNS = ("workload", "hardware", "mode", "run")
+"""Columns naming the run a row belongs to (``run`` is ``hardware`` or ``hardware:mode``)."""
+
+ENERGY_COLUMNS = ("layer", *RUN_KEY_COLUMNS, "engine", "component", "tensor", "action", "energy_kind", "count", "pj_per_action",
+                  "energy_pj", "source")
 """Columns of the long-form energy table, in order."""
 
+STATIC_ACTION_PREFIXES = ("static", "leak")
+"""An action whose name starts with one of these is time-proportional (static: leakage, clock) energy,
+e.g. ``SM.static_cycle`` of ``hwconfigs/a100.toml``; every other action is dynamic (per access or operation)."""
+
 SUMMARY_COLUMNS = (
-    "layer", "engine", "hardware", "macs", "cycles_compute", "cycles_fill_drain", "cycles_stall", "cycles_total",
+    "layer", *RUN_KEY_COLUMNS, "engine", "macs", "cycles_compute", "cycles_fill_drain", "cycles_stall", "cycles_total",
     "latency_s", "utilisation", "energy_pj", "energy_uj",
 )
 """Columns of the per-layer summary, in order."""
 
 
-def energy_table(result: LayerResult, hardware: Hardware) -> pd.DataFrame:
-    """Price every count of a layer result: count x cost = energy, with the cost's source."""
+def run_name(hardware: str, mode: str = "") -> str:
+    """The ``run`` of the run key: ``hardware`` when ``mode`` is '' else ``hardware:mode``."""
+    return f"{hardware}:{mode}" if mode else hardware
+
+
+def energy_kind(action: str) -> str:
+    """``static`` for a time-proportional action (name starts with one of :data:`STATIC_ACTION_PREFIXES`), else ``dynamic``."""
+    return "static" if action.lower().startswith(STATIC_ACTION_PREFIXES) else "dynamic"
+
+
+def energy_table(result: LayerResult, hardware: Hardware, *, workload: str = "", mode: str = "") -> pd.DataFrame:
+    """Price every count of a layer result: count x cost = energy, with the cost's source.
+
+    Parameters
+    ----------
+    result
+        The engine's counts for one layer.
+    hardware
+        The priced hardware (``cost_of(component, action)`` in pJ per action).
+    workload
+        Name of the workload the layer belongs to (the run key's ``workload``).
+    mode
+        Engine mode of the run ('' for engines without modes); ``run`` is ``hardware:mode``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per count, columns :data:`ENERGY_COLUMNS`; ``energy_kind`` is
+        ``static`` or ``dynamic`` (see :func:`energy_kind`).
+    """
     rows = []
+    run = run_name(result.hardware, mode)
     for (component, tensor, action), count in sorted(result.counts.items()):
         cost = hardware.cost_of(component, action)
-        rows.append((result.layer, result.engine, result.hardware, component, tensor, action, count,
-                     cost.energy_pj, count * cost.energy_pj, cost.source))
+        rows.append((result.layer, workload, result.hardware, mode, run, result.engine, component, tensor, action,
+                     energy_kind(action), count, cost.energy_pj, count * cost.energy_pj, cost.source))
     return pd.DataFrame(rows, columns=list(ENERGY_COLUMNS))
 
 
-def layer_summary(result: LayerResult, energy: pd.DataFrame) -> dict:
-    """One summary row for a layer: MACs, cycles by part, latency (s), utilisation, energy (pJ, uJ)."""
+def layer_summary(result: LayerResult, energy: pd.DataFrame, *, workload: str = "", mode: str = "") -> dict:
+    """One summary row for a layer: run key, MACs, cycles by part, latency (s), utilisation, energy (pJ, uJ).
+
+    ``workload`` and ``mode`` are the run key's (see :func:`energy_table`).
+    """
     energy_pj = math.fsum(energy["energy_pj"]) if len(energy) else 0.0
     return {
         "layer": result.layer,
-        "engine": result.engine,
+        "workload": workload,
         "hardware": result.hardware,
+        "mode": mode,
+        "run": run_name(result.hardware, mode),
+        "engine": result.engine,
         "macs": result.macs,
         "cycles_compute": result.cycles["compute"],
         "cycles_fill_drain": result.cycles["fill_drain"],

@@ -3,12 +3,18 @@
 Each module named in :data:`REPRODUCTIONS` exposes
 ``reproduce(quick: bool = False) -> list[tuple[str, pandas.DataFrame]]``: titled
 sections whose rows carry the model figure, the published one, their ratio, the
-tolerance and whether it is met.
+tolerance and whether it is met (``ok``: True, False, or None on informative
+rows that are not judged).
+
+:func:`reproduce` returns those sections followed by one closing section whose
+title is the verdict, "k of n figures within tolerance; worst: ...", and whose
+table lists every figure outside its tolerance.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 
 import pandas as pd
 
@@ -20,10 +26,104 @@ REPRODUCTIONS: dict[str, str] = {
 }
 """Reproduction name -> module."""
 
+VALUE_COLUMNS = ("model", "paper", "published", "ratio", "tolerance", "ok", "source")
+"""Columns of a section that hold the comparison; the others name the figure (layer, quantity, ...)."""
+
+MISSES_COLUMNS = ("figure", "model", "published", "ratio", "tolerance", "section")
+"""Columns of the closing table of misses."""
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _tolerance(value: object) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "" if math.isnan(value) else f"{100 * value:g} %"
+    return _text(value)
+
+
+def judged_rows(sections: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """Every judged row (``ok`` True or False) of the sections, one line each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``section``, ``figure`` (the row's naming columns joined, e.g. "Alex-8
+        actual"), ``model``, ``published``, ``ratio``, ``tolerance`` (text) and ``ok``.
+    """
+    rows = []
+    for title, frame in sections:
+        names = [c for c in frame.columns if c not in VALUE_COLUMNS]
+        published = "published" if "published" in frame.columns else "paper"
+        for _, row in frame.iterrows():
+            if row["ok"] is None or (isinstance(row["ok"], float) and math.isnan(row["ok"])):
+                continue
+            rows.append({
+                "section": title,
+                "figure": " ".join(_text(row[c]) for c in names if _text(row[c])),
+                "model": row["model"],
+                "published": row[published],
+                "ratio": row["ratio"],
+                "tolerance": _tolerance(row["tolerance"]),
+                "ok": bool(row["ok"]),
+            })
+    return pd.DataFrame(rows, columns=[*MISSES_COLUMNS, "ok"])
+
+
+def _distance(ratio: object) -> float:
+    """How far a ratio is from 1 on a log scale (inf when there is no ratio)."""
+    if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) and ratio > 0 and math.isfinite(ratio):
+        return abs(math.log(ratio))
+    return math.inf
+
+
+def summary_line(sections: list[tuple[str, pd.DataFrame]]) -> str:
+    """The verdict of a reproduction: "k of n figures within tolerance; worst: FIGURE (model M vs published P, ratio R)".
+
+    The worst miss is the one whose ratio is farthest from 1 (a miss without a numeric
+    ratio, such as the name of the worst layer, counts as farthest).
+    """
+    judged = judged_rows(sections)
+    within = int(judged["ok"].sum()) if len(judged) else 0
+    line = f"{within} of {len(judged)} figures within tolerance"
+    misses = judged[~judged["ok"].astype(bool)]
+    if misses.empty:
+        return line + "; no misses"
+    worst = misses.iloc[max(range(len(misses)), key=lambda i: _distance(misses["ratio"].iloc[i]))]
+    detail = f"model {_text(worst['model'])} vs published {_text(worst['published'])}"
+    if _text(worst["ratio"]):
+        detail += f", ratio {_text(worst['ratio'])}"
+    if worst["tolerance"]:
+        detail += f", tolerance {worst['tolerance']}"
+    return f"{line}; worst: {worst['figure']} in '{worst['section']}' ({detail})"
+
+
+def misses_table(sections: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """The judged rows outside their tolerance, worst first (columns :data:`MISSES_COLUMNS`)."""
+    judged = judged_rows(sections)
+    misses = judged[~judged["ok"].astype(bool)].copy()
+    misses["_distance"] = [_distance(r) for r in misses["ratio"]]
+    misses = misses.sort_values("_distance", ascending=False, kind="stable")
+    return misses[list(MISSES_COLUMNS)].reset_index(drop=True)
+
 
 def reproduce(name: str, quick: bool = False) -> list[tuple[str, pd.DataFrame]]:
-    """Run one reproduction by name."""
+    """Run one reproduction by name: its sections, then the verdict (as title) over the table of misses.
+
+    Parameters
+    ----------
+    name
+        One of :data:`REPRODUCTIONS`.
+    quick
+        The reproduction's smaller subset (for tests).
+    """
     if name not in REPRODUCTIONS:
         raise InputError(f"unknown reproduction {name!r} (known: {', '.join(sorted(REPRODUCTIONS))})")
     module = importlib.import_module(REPRODUCTIONS[name])
-    return module.reproduce(quick=quick)
+    sections = module.reproduce(quick=quick)
+    return [*sections, (summary_line(sections), misses_table(sections))]

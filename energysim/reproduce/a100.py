@@ -1,7 +1,7 @@
 """Reproduce the published A100 dense and 2:4 sparse tensor-core figures.
 
-Every row puts the model's figure next to a published one (or a rule stated in
-issue 6), with the ratio, the tolerance and whether it is met. Two timing figures
+Every row puts the model's figure next to a published one (or a physical rule
+stated in :data:`RULES`), with the ratio, the tolerance and whether it is met. Two timing figures
 are reported and labelled:
 
 - **hardware bound**: ideal kernels, the mma pipe at its peak issue rate; the model
@@ -66,8 +66,8 @@ MEASURED_MS = {  # dense, sparse FP16 GEMM times on A100 (ms)
     "cls57_4096cubed": (0.607959, 0.545792, "CLS#57 [M] (A100, CUDA 11.5, cuSPARSELt vs CUTLASS)"),
 }
 
-RULES = {  # speed-up rules of issue 6 for the other shapes: (upper bound, text)
-    "small_k_4096x4096x64": (1.25, "small K gains little: speed-up <= 1.25 (issue 6 rule; threshold ours)"),
+RULES = {  # speed-up rules for the shapes without a measured time: (upper bound, text)
+    "small_k_4096x4096x64": (1.25, "small K gains little: speed-up <= 1.25 (threshold ours)"),
     "small_batch_4096x4096_b16": (16 / 9, "small batch is weight-bandwidth-bound: speed-up < 16/9 (byte ratio)"),
     "gemv_4096x4096": (16 / 9, "GEMV can never beat the weight byte ratio: speed-up < 16/9"),
 }
@@ -299,10 +299,10 @@ def speedup_section() -> list[dict]:
             elif name in RULES:
                 bound, text = RULES[name]
                 rows.append(_row(f"{name} 2:4 speed-up", label, model, bound, text, model < bound if bound == 16 / 9 else model <= bound,
-                                 "issue 6 rule; 16/9 = dense/compressed FP16 weight bytes"))
+                                 "rule: 16/9 = dense/compressed FP16 weight bytes"))
             else:
                 rows.append(_row(f"{name} 2:4 speed-up", label, model, 2.0, "< 2 (large compute-bound GEMM)", model < 2.0,
-                                 "issue 6 rule"))
+                                 "rule: 2:4 halves the math at most"))
     return rows
 
 
@@ -326,7 +326,7 @@ def sparse_calibration_section() -> list[dict]:
 
 
 def energy_section() -> list[dict]:
-    """Dense/sparse energy ratio against the speed-up of the same figure (issue 6 expects ratio < speed-up).
+    """Dense/sparse energy ratio against the speed-up of the same figure (expected: ratio < speed-up).
 
     Energies include the static part, charged for each figure's own run time.
     """
@@ -337,7 +337,7 @@ def energy_section() -> list[dict]:
             speedup = run["dense"][figure]["latency_s"] / run["sparse"][figure]["latency_s"]
             rows.append(_row(f"{name} energy ratio dense/2:4 vs speed-up", label, ratio, speedup,
                              "energy ratio < speed-up", ratio < speedup,
-                             "issue 6 rule (published column = model speed-up)"))
+                             "expected: energy ratio < speed-up (published column = model speed-up)"))
     return rows
 
 

@@ -16,7 +16,8 @@ def summary_frame() -> pd.DataFrame:
         for i, layer in enumerate(LAYERS):
             cycles = int((3 - i) * 1000 * scale)
             energy_pj = (3 - i) * 1e6 * scale
-            rows.append({"layer": layer, "engine": "dense", "hardware": "lecture-array", "macs": (3 - i) * 10_000,
+            rows.append({"layer": layer, "workload": "mlp", "hardware": "lecture-array", "mode": "", "run": "lecture-array",
+                         "engine": "dense", "macs": (3 - i) * 10_000,
                          "cycles_compute": cycles - 100, "cycles_fill_drain": 100, "cycles_stall": 0, "cycles_total": cycles,
                          "latency_s": cycles * 1e-9, "utilisation": 0.5, "energy_pj": energy_pj, "energy_uj": energy_pj / 1e6,
                          "variant": variant})
@@ -30,15 +31,16 @@ def energy_frame() -> pd.DataFrame:
         for i, layer in enumerate(LAYERS):
             for j, (component, pj) in enumerate(zip(COMPONENTS, (640.0, 5.0, 1.0, 3.7))):
                 count = int((3 - i) * 100 * scale * (4 - j))
-                rows.append({"layer": layer, "engine": "dense", "hardware": "lecture-array", "component": component,
-                             "tensor": "weights" if j < 3 else "-", "action": "read" if j < 3 else "mac", "count": count,
+                rows.append({"layer": layer, "workload": "mlp", "hardware": "lecture-array", "mode": "", "run": "lecture-array",
+                             "engine": "dense", "component": component, "tensor": "weights" if j < 3 else "-",
+                             "action": "read" if j < 3 else "mac", "energy_kind": "dynamic", "count": count,
                              "pj_per_action": pj, "energy_pj": count * pj, "source": f"lecture-45nm: {component} <cost>",
                              "variant": variant})
     return pd.DataFrame(rows)
 
 
 def compare_frame() -> pd.DataFrame:
-    """compare.csv rows: 2 patterns x 3 sparsities x 2 hardware, plus one point the 2:4 core cannot run."""
+    """compare.csv rows: 2 patterns x 3 sparsities x 2 hardware, plus one point the 2:4 core (run a100:sparse_2_4) cannot run."""
     rows = []
     accuracy = {("unstructured", 0.5): 0.97, ("unstructured", 0.75): 0.96, ("unstructured", 0.9): 0.90,
                 ("channel", 0.5): 0.95, ("channel", 0.75): 0.88, ("channel", 0.9): 0.70}
@@ -46,16 +48,17 @@ def compare_frame() -> pd.DataFrame:
                                    ("eie-lecture", "eie", {"unstructured": 1.0, "channel": 1.0})):
         for (pattern, sparsity), acc in accuracy.items():
             ratio = 1.0 - gain[pattern] * sparsity
-            rows.append({"model": "mlp", "pattern": pattern, "criterion": "magnitude_l1", "sparsity_target": sparsity,
-                         "sparsity_measured": sparsity + 0.001, "hardware": hardware, "engine": engine, "status": "ok",
+            rows.append({"model": "mlp", "workload": "mlp", "pattern": pattern, "criterion": "magnitude_l1",
+                         "sparsity_target": sparsity, "sparsity_measured": sparsity + 0.001, "hardware": hardware, "mode": "",
+                         "run": hardware, "engine": engine, "status": "ok",
                          "accuracy": acc, "energy_pj": 1e8 * ratio, "energy_uj": 100 * ratio, "latency_s": 2e-5 * ratio,
                          "cycles_total": int(2e4 * ratio), "storage_bits": int(8e6 * ratio),
-                         "energy_ratio_vs_dense": ratio, "latency_ratio_vs_dense": ratio})
-    rows.append({"model": "mlp", "pattern": "unstructured", "criterion": "magnitude_l1", "sparsity_target": 0.5,
-                 "sparsity_measured": 0.501, "hardware": "a100-sparse", "engine": "sparse_tc",
-                 "status": "mask is not 2:4 (<script>alert(1)</script>)", "accuracy": 0.97, "energy_pj": np.nan, "energy_uj": np.nan,
-                 "latency_s": np.nan, "cycles_total": np.nan, "storage_bits": np.nan, "energy_ratio_vs_dense": np.nan,
-                 "latency_ratio_vs_dense": np.nan})
+                         "energy_vs_dense": ratio, "latency_vs_dense": ratio})
+    rows.append({"model": "mlp", "workload": "mlp", "pattern": "unstructured", "criterion": "magnitude_l1", "sparsity_target": 0.5,
+                 "sparsity_measured": 0.501, "hardware": "a100", "mode": "sparse_2_4", "run": "a100:sparse_2_4",
+                 "engine": "sparse_tc", "status": "mask is not 2:4 (<script>alert(1)</script>)", "accuracy": 0.97,
+                 "energy_pj": np.nan, "energy_uj": np.nan, "latency_s": np.nan, "cycles_total": np.nan, "storage_bits": np.nan,
+                 "energy_vs_dense": np.nan, "latency_vs_dense": np.nan})
     return pd.DataFrame(rows)
 
 

@@ -103,15 +103,15 @@ def test_estimate_totals_come_first(tmp_path):
     )
     text = render_report(folder)
     assert [attrs["id"] for attrs in _parse(text).of("section")] == ["estimate", "summary"]
-    totals = text.split("<h3>Totals per hardware</h3>", 1)[1].split("</table>", 1)[0]
+    totals = text.split("<h3>Totals per hardware run</h3>", 1)[1].split("</table>", 1)[0]
     assert ">TOTAL<" in totals and ">fc1<" not in totals
 
 
 def test_best_ratio_table_shows_the_lesson(full_report):
-    """Best energy ratio, pattern x hardware: unstructured is 1 on the dense array, 0.1 on EIE; the 2:4 core (nothing ran) is empty."""
-    table = full_report.split("<h3>Best energy ratio vs dense (pattern x hardware)</h3>", 1)[1].split("</table>", 1)[0]
+    """Best energy as a fraction of dense, pattern x run: unstructured is 1 on the dense array, 0.1 on EIE; the 2:4 run (nothing ran) is empty."""
+    table = full_report.split("<h3>Best energy as a fraction of dense (pattern x hardware)</h3>", 1)[1].split("</table>", 1)[0]
     header = re.findall(r"<th>([^<]*)</th>", table)
-    assert header == ["pattern", "lecture-array", "eie-lecture", "a100-sparse"]
+    assert header == ["pattern", "lecture-array", "eie-lecture", "a100:sparse_2_4"]
     rows = {cells[0]: cells[1:] for cells in (re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in table.split("<tr>")[2:])}
     assert rows == {"unstructured": ["1", "0.1", ""], "channel": ["0.1", "0.1", ""]}
 
@@ -123,13 +123,14 @@ def test_table_text_is_escaped(full_report):
     assert "mask is not 2:4 (&lt;script&gt;alert(1)&lt;/script&gt;)" in text
 
 
-def test_savings_vs_dense_in_totals(full_report):
-    """The totals table gives the pruned run 2.5x energy saving and 2.5x speedup vs the dense variant."""
+def test_fraction_of_dense_in_totals(full_report):
+    """The totals table gives the pruned variant energy and latency 0.4 of the dense variant's (the ratio direction is pruned / dense)."""
     text = full_report
     totals = text.split("<h3>Totals per run</h3>", 1)[1].split("</table>", 1)[0]
+    header = re.findall(r"<th>([^<]*)</th>", totals)
     pruned_row = [row for row in totals.split("<tr>") if ">pruned<" in row][0]
-    cells = re.findall(r"<td[^>]*>([^<]*)</td>", pruned_row)
-    assert cells[-2:] == ["2.5", "2.5"]
+    cells = dict(zip(header, re.findall(r"<td[^>]*>([^<]*)</td>", pruned_row)))
+    assert (cells["energy_vs_dense"], cells["latency_vs_dense"]) == ("0.4", "0.4")
 
 
 def test_real_run_output_renders(tmp_path):
@@ -193,7 +194,7 @@ document.getElementById("report").addEventListener("load", function () {
 
 
 def test_report_renders_in_headless_chromium(results_dir, tmp_path):
-    """Headless Chromium, offline: 11 tables in the DOM, every <img> a decoded data: URI, no other resource, a non-blank screenshot."""
+    """Headless Chromium, offline: 12 tables in the DOM, every <img> a decoded data: URI, no other resource, a non-blank screenshot."""
     binary = _chromium()
     if binary is None:
         pytest.skip(f"no Chromium binary found on PATH (looked for {', '.join(CHROMIUM_NAMES)}); install the 'chromium' package")
@@ -203,7 +204,7 @@ def test_report_renders_in_headless_chromium(results_dir, tmp_path):
     dumped = _run_chromium(binary, tmp_path, "--dump-dom", report.resolve().as_uri())
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     dom = _parse(dumped.stdout)
-    assert len(dom.of("table")) == 11 == report.read_text(encoding="utf-8").count("<table>")
+    assert len(dom.of("table")) == 12 == report.read_text(encoding="utf-8").count("<table>")
     assert len(dom.of("img")) == 6 and all(a["src"].startswith("data:image/png;base64,") for a in dom.of("img"))
     assert [a["id"] for a in dom.of("section")] == ["summary", "energy", "compare", "sensitivity"]
     assert "Pareto front per hardware" in dumped.stdout and "Points that could not run" in dumped.stdout
@@ -220,7 +221,7 @@ def test_report_renders_in_headless_chromium(results_dir, tmp_path):
         width, height = (int(v) for v in size.split("x"))
         assert complete == "true" and width > 300 and height > 200, line
     assert [line for line in result if line.startswith("resource ")] == []
-    assert "tables 11" in result and "title energysim report: results" in result
+    assert "tables 12" in result and "title energysim report: mlp on lecture-array, eie-lecture, a100:sparse_2_4" in result
     # 3. A screenshot of the page shows the plots (many colours), not a blank page.
     shot = tmp_path / "shot.png"
     shotted = _run_chromium(binary, tmp_path, "--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={shot}",

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from energysim.errors import InputError
 from energysim.report import plots
+from energysim.report.runs import run_labels
 
 from report_fixtures import compare_frame, energy_frame, sensitivity_frame, summary_frame
 
@@ -78,9 +79,9 @@ def test_accuracy_vs_sparsity_draws_each_point_once():
     np.testing.assert_allclose(lines["channel"].get_ydata(), [95, 88, 70])
 
 
-def test_latency_ratio_and_sensitivity_figures_render_to_png():
-    """The latency-ratio and sensitivity figures render to non-trivial PNG bytes."""
-    for figure in (plots.latency_ratio_figure(compare_frame()), plots.sensitivity_figure(sensitivity_frame())):
+def test_ratio_and_sensitivity_figures_render_to_png():
+    """The fraction-of-dense and sensitivity figures render to non-trivial PNG bytes."""
+    for figure in (plots.ratio_figure(compare_frame()), plots.sensitivity_figure(sensitivity_frame())):
         png = plots.figure_png(figure)
         assert png.startswith(PNG_SIGNATURE) and len(png) > 5_000
 
@@ -114,4 +115,4 @@ def test_time_scale_picks_readable_units():
 
 def test_run_labels_without_run_columns():
     """A table with no variant/engine/hardware columns labels every row 'run'."""
-    assert plots.run_labels(pd.DataFrame({"layer": ["a", "b"]})).tolist() == ["run", "run"]
+    assert run_labels(pd.DataFrame({"layer": ["a", "b"]})).tolist() == ["run", "run"]
