@@ -21,6 +21,9 @@ MEMORY_ACTIONS = ("read", "write", "fill", "update")
 """read: data leaves the level; write: results arrive from below; fill: data arrives
 from the level above; update: a partial sum is written back (read-modify-write's write)."""
 
+LEAK_ACTION = "leak"
+"""Static energy of one instance of a level for one cycle (levels with ``leak_pj_per_cycle``)."""
+
 
 @dataclass(frozen=True)
 class MemoryLevel:
