@@ -232,3 +232,24 @@ def test_report_renders_in_headless_chromium(results_dir, tmp_path):
     with Image.open(shot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 100
+
+
+def test_two_modes_of_one_hardware_render_as_two_runs_in_chromium(tmp_path):
+    """Headless Chromium: a100:dense and a100:sparse_2_4 show as separate runs of 8 layers each, with 4 breakdown panels' image."""
+    from report_fixtures import write_two_modes
+
+    binary = _chromium()
+    if binary is None:
+        pytest.skip(f"no Chromium binary found on PATH (looked for {', '.join(CHROMIUM_NAMES)}); install the 'chromium' package")
+    folder = write_two_modes(tmp_path / "est")
+    report = build_report(folder, tmp_path / "site" / "report.html")
+    dumped = _run_chromium(binary, tmp_path, "--dump-dom", report.resolve().as_uri())
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    body = dumped.stdout.split("<h3>Totals per run</h3>", 1)[1].split("</table>", 1)[0]
+    header = re.findall(r"<th>([^<]*)</th>", body)
+    rows = [dict(zip(header, re.findall(r"<td[^>]*>([^<]*)</td>", row))) for row in body.split("<tr>")[2:]]
+    assert [(r["run"], r["variant"], r["layers"]) for r in rows] == [
+        ("a100:dense", "dense", "8"), ("a100:dense", "pruned", "8"),
+        ("a100:sparse_2_4", "dense", "8"), ("a100:sparse_2_4", "pruned", "8")]
+    assert "<title>energysim report: alexnet on a100:dense, a100:sparse_2_4</title>" in dumped.stdout
+    assert len(_parse(dumped.stdout).of("img")) == 2
