@@ -109,6 +109,11 @@ def misses_table(sections: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
     misses = judged[~judged["ok"].astype(bool)].copy()
     misses["_distance"] = [_distance(r) for r in misses["ratio"]]
     misses = misses.sort_values("_distance", ascending=False, kind="stable")
+    for column in ("model", "published"):  # numbers stay numbers; a column mixing in names is shown as text
+        values = misses[column].tolist()
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        misses[column] = pd.Series([float(v) for v in values] if numeric else [_text(v) for v in values],
+                                   index=misses.index, dtype=float if numeric else object)
     return misses[list(MISSES_COLUMNS)].reset_index(drop=True)
 
 
