@@ -12,6 +12,7 @@ from typing import Any
 from energysim.config.loading import validate_model
 from energysim.engines.dense import DenseEngine
 from energysim.engines.eie import EieEngine
+from energysim.engines.loopnest import LoopNestEngine
 from energysim.engines.sparse_tc import SparseTensorCoreEngine
 from energysim.errors import ConfigError
 from energysim.hardware.hierarchy import Hardware
@@ -19,6 +20,7 @@ from energysim.hardware.hierarchy import Hardware
 ENGINES: dict[str, type] = {
     DenseEngine.kind: DenseEngine,
     EieEngine.kind: EieEngine,
+    LoopNestEngine.kind: LoopNestEngine,
     SparseTensorCoreEngine.kind: SparseTensorCoreEngine,
 }
 """Every engine, by the ``kind`` a hardware file's ``[engine]`` table names."""

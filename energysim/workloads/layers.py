@@ -42,6 +42,16 @@ class GemmShape(BaseModel):
         return self.m * self.n * self.k
 
 
+def covered_pixels(size: int, out: int, kernel: int, stride: int, dilation: int, padding: int) -> int:
+    """Input pixels along one axis that some output's window touches (padding excluded).
+
+    Window ``o`` covers padded positions ``o*stride + j*dilation`` for ``j < kernel``;
+    real pixels are the padded positions ``padding .. padding+size-1``.
+    """
+    taps = {o * stride + j * dilation for o in range(out) for j in range(kernel)}
+    return sum(1 for t in taps if padding <= t < padding + size)
+
+
 class _LayerBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -114,9 +124,10 @@ class Conv2dLayer(_LayerBase):
         return (self.in_width + 2 * self.padding - self.kernel_width) // self.stride + 1
 
     def unique_input_elements(self) -> int:
-        """Distinct input elements the layer reads: the input feature maps, never more than im2col's ``K * N``."""
-        shape = self.gemm_shape()
-        return min(shape.k * shape.n, self.batch * self.in_channels * self.in_height * self.in_width)
+        """Distinct input elements some window reads (never more than the feature maps or im2col's ``K * N``)."""
+        rows = covered_pixels(self.in_height, self.out_height, self.kernel_height, self.stride, 1, self.padding)
+        cols = covered_pixels(self.in_width, self.out_width, self.kernel_width, self.stride, 1, self.padding)
+        return self.batch * self.in_channels * rows * cols
 
     def gemm_shape(self) -> GemmShape:
         """Lower to GEMM: M = out_channels, K = C_in*kh*kw, N = batch*H_out*W_out."""
@@ -209,9 +220,10 @@ class GroupedConv2dLayer(_LayerBase):
         return self._extent(self.in_width, self.kernel_width)
 
     def unique_input_elements(self) -> int:
-        """Distinct input elements read: the input feature maps, never more than the per-group im2col total."""
-        im2col = self.batch * self.in_channels * self.kernel_height * self.kernel_width * self.out_height * self.out_width
-        return min(im2col, self.batch * self.in_channels * self.in_height * self.in_width)
+        """Distinct input elements some (dilated) window reads."""
+        rows = covered_pixels(self.in_height, self.out_height, self.kernel_height, self.stride, self.dilation, self.padding)
+        cols = covered_pixels(self.in_width, self.out_width, self.kernel_width, self.stride, self.dilation, self.padding)
+        return self.batch * self.in_channels * rows * cols
 
     def gemm_shape(self) -> GemmShape:
         """Refused: a grouped convolution is ``groups`` GEMMs, not one."""

@@ -155,15 +155,16 @@ class _Nest:
         for j, (dim, factor, stride) in enumerate(above):
             steps = before * (factor - 1)
             before *= factor
-            delta = dict.fromkeys(DIMS, 0)
-            delta[dim] += stride
+            delta = {dim: stride}
             for dim_i, factor_i, stride_i in above[j + 1:]:
-                delta[dim_i] -= (factor_i - 1) * stride_i
-            kept = 1
+                delta[dim_i] = delta.get(dim_i, 0) - (factor_i - 1) * stride_i
+            kept = size
             for axis, t in terms:
-                kept *= overlap(t, sum(coef * delta[d] for d, coef in axis))
-                if kept == 0:
-                    break
+                shift = sum(coef * delta.get(d, 0) for d, coef in axis)
+                if shift:
+                    kept = kept // points(t) * overlap(t, shift)
+                    if kept == 0:
+                        break
             total += steps * (size - kept)
         return total
 

@@ -42,6 +42,7 @@ def _points(terms: Terms) -> int:
     return int(np.count_nonzero(_mask(terms)))
 
 
+@lru_cache(maxsize=262144)
 def points(terms: Terms) -> int:
     """Distinct coordinates ``{sum c_k i_k : 0 <= i_k < e_k}``."""
     return _points(_normal(terms))
@@ -64,6 +65,7 @@ def _overlap(terms: Terms, shift: int) -> int:
     return int(np.count_nonzero(marks[shift:] & marks[: len(marks) - shift]))
 
 
+@lru_cache(maxsize=262144)
 def overlap(terms: Terms, shift: int) -> int:
     """Points shared by the coordinate set and the same set shifted by ``shift``."""
     return _overlap(_normal(terms), abs(int(shift)))

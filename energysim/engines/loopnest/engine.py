@@ -1,0 +1,139 @@
+"""The loop-nest engine: any storage hierarchy and any mapping, counted by the ideal-buffer analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
+from energysim.engines.loopnest.mapping import Mapping, MappingSet, check_mapping, default_mapping, load_mapping, tile_words
+from energysim.engines.loopnest.spec import LoopNestConfig, Spec
+from energysim.engines.result import Compulsory, LayerResult
+from energysim.errors import InputError, UnsupportedError
+from energysim.hardware.hierarchy import Hardware
+from energysim.workloads.layers import Layer
+from energysim.workloads.loop_nest import DIMS
+from energysim.workloads.workload import LayerTensors
+
+
+class LoopNestEngine:
+    """Storage levels of any number, sizes and fan-outs, running a layer's loop nest as a mapping says.
+
+    Each layer is written as its loop nest (N, G, K, C, P, Q, R, S); a mapping
+    assigns its loops to levels (temporal, with order) and to the fan-out below
+    each level (spatial over X and Y); the analysis
+    (:mod:`energysim.engines.loopnest.analysis`) counts every level's reads,
+    fills, writes and updates per tensor in closed form, the cycles (compute,
+    slowed by the most bandwidth-starved level) and, through the hardware's
+    costs, the energy. The mapping comes from the ``mapping`` option (a mapping
+    TOML file or a :class:`~energysim.engines.loopnest.mapping.Mapping`); without
+    one the engine uses :func:`~energysim.engines.loopnest.mapping.default_mapping`
+    and says so in the result's stats (``mapping_source``).
+
+    References
+    ----------
+    .. [1] A. Parashar et al., "Timeloop: A Systematic Approach to DNN Accelerator
+       Evaluation", ISPASS 2019 (loop-nest mappings, tile analysis, multicast).
+    .. [2] Y. N. Wu, J. S. Emer, V. Sze, "Accelergy: An Architecture-Level Energy
+       Estimation Methodology for Accelerator Designs", ICCAD 2019 (counts apart from costs).
+    .. [3] Y.-H. Chen, J. Emer, V. Sze, "Eyeriss: A Spatial Architecture for
+       Energy-Efficient Dataflow for Convolutional Neural Networks", ISCA 2016
+       (per-level access counting, row-stationary dataflow).
+    .. [4] L. Mei et al., "ZigZag: Enlarging Joint Architecture-Mapping Design Space
+       Exploration for DNN Accelerators", IEEE TC 2021 (uneven mappings, bypass).
+    """
+
+    kind = "loopnest"
+    config_model = LoopNestConfig
+
+    def __init__(self, hardware: Hardware, config: LoopNestConfig):
+        self.hardware = hardware
+        self.config = config
+        self.spec = Spec.build(hardware, config)
+        self._files: dict[Path, MappingSet] = {}
+
+    def _mapping_for(self, layer: Layer, nest: Any, mapping: str | Path | Mapping | None) -> tuple[Mapping, str]:
+        if mapping is None:
+            return default_mapping(self.spec, nest), "default"
+        if isinstance(mapping, Mapping):
+            check_mapping(self.spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}")
+            return mapping, mapping.source or "(in memory)"
+        if not isinstance(mapping, (str, Path)):
+            raise InputError(f"loopnest engine: mapping must be a mapping file path or a Mapping (got {type(mapping).__name__})")
+        path = Path(mapping)
+        if path not in self._files:
+            self._files[path] = load_mapping(path)
+        where, chosen = self._files[path].for_layer(layer.name)
+        check_mapping(self.spec, nest, chosen, where)
+        return chosen, where
+
+    def simulate(self, layer: Layer, tensors: LayerTensors | None = None,
+                 mapping: str | Path | Mapping | None = None, **_: Any) -> LayerResult:
+        """Simulate one layer under a mapping.
+
+        Parameters
+        ----------
+        layer
+            Any layer kind (lowered by ``layer.loop_nest()``).
+        tensors
+            Ignored: dense counting executes every MAC whatever the values.
+        mapping
+            A mapping TOML file (its entry for the layer, else its entry without a
+            layer), a :class:`Mapping`, or None for the default mapping.
+
+        Raises
+        ------
+        ConfigError
+            If the mapping file or the mapping breaks a rule (one line naming file, field, rule, value).
+        UnsupportedError
+            If ``compat = "timeloop"`` is asked of this engine (Timeloop's counting lives in its own module).
+        """
+        if self.config.compat != "ideal":
+            raise UnsupportedError(
+                f"{self.hardware.path or self.hardware.name}: engine.compat: '{self.config.compat}' counting is not "
+                "available in this engine yet (use 'ideal')"
+            )
+        nest = layer.loop_nest()
+        chosen, where = self._mapping_for(layer, nest, mapping)
+        stats = evaluate(self.spec, nest, chosen, check=False)
+        return self._result(layer, nest, chosen, where, stats)
+
+    def _result(self, layer: Layer, nest: Any, mapping: Mapping, where: str, stats: LoopNestStats) -> LayerResult:
+        outer = self.spec.levels[0].name
+        bounds = nest.bounds
+        weights = bounds["G"] * bounds["K"] * bounds["C"] * bounds["R"] * bounds["S"]
+        outputs = bounds["N"] * bounds["G"] * bounds["K"] * bounds["P"] * bounds["Q"]
+        word_bits = self.spec.levels[0].level.config.word_bits
+        tiles = {
+            f"tile_words_{level.name}_{tensor}": tile_words(nest, mapping.tile_extents(level.index), tensor)
+            for level in self.spec.levels[1:] for tensor in ("weights", "inputs", "outputs")
+            if mapping.keeps(self.spec, level.index, tensor)
+        }
+        return LayerResult(
+            layer=layer.name,
+            engine=self.kind,
+            hardware=self.hardware.name,
+            clock_ghz=self.hardware.clock_ghz,
+            counts=dict(stats.counts),
+            cycles={"compute": stats.cycles_compute, "fill_drain": 0,
+                    "stall": stats.cycles_total - stats.cycles_compute, "total": stats.cycles_total},
+            macs=stats.macs,
+            macs_peak_per_cycle=stats.macs_peak_per_cycle,
+            compulsory=[
+                Compulsory(outer, "weights", ("read",), weights),
+                Compulsory(outer, "inputs", ("read",), layer.unique_input_elements()),
+                Compulsory(outer, "outputs", ("write",), outputs),
+            ],
+            stats={
+                "convention": self.config.compat,
+                "mapping_source": where,
+                "mapping": mapping.describe(),
+                "loop_nest": nest.describe(),
+                **{f"dim_{dim}": bounds[dim] for dim in DIMS},
+                "weight_storage_bits": 0 if nest.a_is_activation else weights * word_bits,
+                "spatial_utilisation": stats.spatial_utilisation,
+                "bottleneck": stats.bottleneck,
+                **{f"cycles_{name}": value for name, value in stats.level_cycles.items()},
+                **tiles,
+            },
+        )
