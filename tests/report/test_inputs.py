@@ -1,0 +1,91 @@
+"""`energysim report` reads everything energysim writes: run/estimate folders in csv, json and md, compare folders, single files."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+
+import pandas as pd
+import pytest
+from report_fixtures import write_results
+
+from energysim.cli import main
+from energysim.errors import InputError
+from energysim.report.html import read_table, render_report
+from energysim.report.report_commands import register
+
+
+def _sections(text: str) -> list[str]:
+    return re.findall(r'<section id="([^"]+)"', text)
+
+
+def _title(text: str) -> str:
+    return re.search(r"<title>([^<]*)</title>", text).group(1)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "md"])
+def test_run_output_in_every_format_renders(tmp_path, fmt):
+    """`run --format csv|json|md --out` gives a report with the summary and energy sections, titled by workload and hardware."""
+    folder = tmp_path / fmt
+    assert main(["run", "lecture-array", "lenet-300-100", "--out", str(folder), "--format", fmt],
+                out=io.StringIO(), err=io.StringIO()) == 0
+    text = render_report(folder)
+    assert _sections(text) == ["summary", "energy"]
+    assert _title(text) == "energysim report: lenet-300-100 on lecture-array"
+    assert "<td>fc1</td>" in text and "<td>fc3</td>" in text
+
+
+def test_markdown_numbers_read_back_as_numbers(tmp_path):
+    """A Markdown table as energysim writes it reads back with thousands separators removed, '' as NaN and escaped pipes kept."""
+    path = tmp_path / "summary.md"
+    path.write_text("| layer | macs | note |\n|---|---:|---|\n| fc1 | 1,234,567 | a \\| b |\n| fc2 | 0.0042 |  |\n")
+    frame = read_table(path)
+    assert frame["macs"].tolist() == [1234567.0, 0.0042]
+    assert frame["note"].iloc[0] == "a | b" and pd.isna(frame["note"].iloc[1])
+
+
+def test_estimate_output_renders(tmp_path):
+    """`estimate --out` gives estimate, summary and energy sections, and the title names the workload and hardware run."""
+    folder = tmp_path / "est"
+    assert main(["estimate", "lenet-300-100", "--hw", "lecture-array", "--out", str(folder)],
+                out=io.StringIO(), err=io.StringIO()) == 0
+    text = render_report(folder)
+    assert _sections(text) == ["estimate", "summary", "energy"]
+    assert _title(text).startswith("energysim report: lenet-300-100 on lecture-array")
+
+
+def test_sensitivity_csv_under_any_name_renders(tmp_path):
+    """A `sensitivity --csv` file (layer, target_sparsity, measured_sparsity, accuracy, accuracy_dense) under any name is a report."""
+    path = tmp_path / "scan-mlp.csv"
+    rows = [{"layer": layer, "target_sparsity": s, "measured_sparsity": s, "accuracy": 0.97 - s / 10, "accuracy_dense": 0.97}
+            for layer in ("fc1", "fc2") for s in (0.5, 0.9)]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    text = render_report(path)
+    assert _sections(text) == ["sensitivity"]
+    assert "<th>accuracy at 90%</th>" in text
+
+
+def test_report_command_on_a_file_writes_next_to_it(tmp_path):
+    """`energysim report FILE` writes FILE-report.html next to the file."""
+    folder = write_results(tmp_path / "r", files=("sensitivity.csv",))
+    path = folder / "sensitivity.csv"
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["report", str(path)])
+    assert args.handler(args, io.StringIO()) == 0
+    assert (folder / "sensitivity-report.html").is_file()
+
+
+def test_unrecognised_file_is_refused(tmp_path):
+    """A CSV that is no energysim table is refused in one sentence naming the file."""
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match=r"other\.csv: is not a result table energysim writes"):
+        render_report(path)
+
+
+def test_compare_folder_title_names_model_and_runs(tmp_path):
+    """A compare folder's report is titled by its model and hardware runs."""
+    folder = write_results(tmp_path / "cmp", files=("compare.csv",))
+    assert _title(render_report(folder)) == "energysim report: mlp on lecture-array, eie-lecture, a100:sparse_2_4"
