@@ -16,7 +16,7 @@ from energysim.engines.conv_footprint import ConvFootprint
 from energysim.engines.dense_cycle import run_cycle
 from energysim.engines.dense_fast import PathResult, run_fast
 from energysim.engines.dense_schedule import choose_tiling, dram_words, tiles
-from energysim.engines.result import Compulsory, LayerResult
+from energysim.engines.result import Compulsory, LayerResult, StorageFit
 from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.layers import Layer
@@ -49,7 +49,9 @@ class DenseEngine:
     default) and ``path="cycle"`` (cycle by cycle, the reference).
 
     Every access is counted per (level, tensor, action); every MAC is priced as one
-    multiply and one add of the hardware's ``MAC`` unit.
+    multiply and one add of the hardware's ``MAC`` unit. ``storage_fit`` says whether
+    each whole tensor (weights, distinct inputs, outputs) fits the SRAM buffer; one
+    that does not is tiled, and its DRAM traffic (re-reads included) is in the counts.
 
     References
     ----------
@@ -142,6 +144,13 @@ class DenseEngine:
         }
         weights_words, inputs_words, outputs_words = dram_words(shape.m, shape.n, shape.k, tiling, footprint)
         inputs_compulsory = layer.unique_input_elements()
+        sram = self.levels["sram"]
+        word_bits = sram.config.word_bits
+        storage_fit = [
+            StorageFit.at_level(sram, tensor, elements * word_bits)
+            for tensor, elements in (("weights", shape.m * shape.k), ("inputs", inputs_compulsory),
+                                     ("outputs", shape.m * shape.n))
+        ]
         return LayerResult(
             layer=layer.name,
             engine=self.kind,
@@ -165,4 +174,5 @@ class DenseEngine:
                 "cycles_sram_stall": raw.cycles_sram_stall, "cycles_dram_wait": raw.cycles_dram_wait,
                 "cycles_head": raw.cycles_head, "cycles_tail": raw.cycles_tail, "cycles_skew": raw.cycles_skew,
             },
+            storage_fit=storage_fit,
         )

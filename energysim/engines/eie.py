@@ -27,7 +27,8 @@ Cycle accounting of a layer, summed over vectors and passes (lanes):
   ``pipeline_depth - 1`` cycles to drain the arithmetic pipeline, per lane;
 - ``stall``: everything else: load imbalance, i.e. cycles the slowest PE is
   waiting (starved) or the broadcast is blocked by a full queue, and the single
-  pointer-read cycle an empty column slice costs.
+  pointer-read cycle an empty column slice costs; and, for a layer streamed from
+  DRAM, the cycles the stream needs beyond the pipeline's (``cycles_dram_wait``).
 
 Counts (component, tensor, action), every one priced by the hardware file:
 
@@ -48,8 +49,18 @@ Counts (component, tensor, action), every one priced by the hardware file:
   ``ActRegFile, outputs, read`` and ``ActSRAM, outputs, write``: pass results
   written out (only with more than one row pass).
 
-The LNZD tree (outside the PEs) and I/O-mode loading of the weights are not
-counted.
+Capacity (:mod:`energysim.engines.eie_storage`). A layer whose entries fit each
+PE's ``SpmatSRAM`` keeps its weights on chip; I/O-mode loading is not counted.
+One whose entries do not fit reads its whole CSC stream from the ``dram`` level
+once per batch:
+
+- ``DRAM, weights, read`` and ``SpmatSRAM, weights, fill``: every PE's entry
+  lines; ``DRAM, metadata, read`` and ``PtrSRAM, metadata, fill``: every PE's
+  pointers, once per row pass;
+- cycles: at least the DRAM words / DRAM bandwidth, the excess being stall.
+
+``LayerResult.storage_fit`` says whether the entries fit ``SpmatSRAM`` and the
+pointers ``PtrSRAM``. The LNZD tree (outside the PEs) is not counted.
 """
 
 from __future__ import annotations
@@ -63,6 +74,7 @@ import scipy.sparse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.engines.eie_pipeline import run_lanes
+from energysim.engines.eie_storage import place_weights
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats.codebook import Codebook, fit_codebook
@@ -457,6 +469,10 @@ class EieEngine:
             "stall": int(stall.sum()),
         }
         cycles["total"] = cycles["compute"] + cycles["fill_drain"] + cycles["stall"]
+        placement = place_weights(csc, self.hardware, cfg.spmat_line_bits, cfg.entries_per_line, passes, layer.name)
+        dram_wait = max(0, placement.cycles_dram - cycles["total"])
+        cycles["stall"] += dram_wait
+        cycles["total"] += dram_wait
 
         broadcasts = int(lane_length.sum())
         processed = int(entries_lane.sum())
@@ -484,6 +500,7 @@ class EieEngine:
         if passes > 1:
             counts[("ActRegFile", "outputs", "read")] += columns * m
             counts[("ActSRAM", "outputs", "write")] = columns * m
+        counts.update(placement.counts)
 
         span_lanes = np.where(ran, cycles_lane - 1, 0)
         window = int(span_lanes.sum())
@@ -520,10 +537,12 @@ class EieEngine:
             "codebook": prep.codebook.centroids.tolist(),
             "synthetic_weights": prep.synthetic_weights,
             "synthetic_inputs": prep.synthetic_inputs,
+            "cycles_dram_wait": dram_wait,
+            **placement.stats,
         }
         if keep_output:
             stats["output"] = self.functional_output(prep)
-        compulsory = _compulsory(prep, n_pe, cfg.entries_per_line)
+        compulsory = _compulsory(prep, n_pe, cfg.entries_per_line) + placement.compulsory
         return LayerResult(
             layer=layer.name,
             engine=self.kind,
@@ -535,6 +554,7 @@ class EieEngine:
             macs_peak_per_cycle=n_pe,
             compulsory=compulsory,
             stats=stats,
+            storage_fit=placement.storage_fit,
         )
 
 

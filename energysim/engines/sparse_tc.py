@@ -24,7 +24,7 @@ from energysim.engines.gpu_schedule import (
     mma_shape,
     schedule,
 )
-from energysim.engines.result import Compulsory, LayerResult
+from energysim.engines.result import Compulsory, LayerResult, StorageFit
 from energysim.errors import ConfigError, InputError
 from energysim.formats import nm_compressed
 from energysim.hardware.hierarchy import Hardware
@@ -367,9 +367,24 @@ class SparseTensorCoreEngine:
             macs_peak_per_cycle=self.config.sm_count * getattr(self.config.dense_macs_per_cycle_per_sm, dtype),
             compulsory=compulsory,
             stats=stats,
+            storage_fit=self._storage_fit(problem),
         )
 
     # ------------------------------------------------------------------ parts
+    def _storage_fit(self, problem: GemmProblem) -> list[StorageFit]:
+        """Whether each whole tensor (weights, metadata when sparse, distinct inputs, outputs) fits L2 alone.
+
+        The schedule's HBM reuse rule is joint (all operands together,
+        ``stats["l2_fits_operands"]``): when they do not fit together, panels are
+        re-read from HBM per wave, and those reads are in the counts. A tensor that
+        does not fit alone never fits jointly.
+        """
+        tensors = [("weights", problem.weight_value_bits), ("inputs", problem.input_unique_bits),
+                   ("outputs", problem.output_bits)]
+        if problem.mma.sparse:
+            tensors.insert(1, ("metadata", problem.metadata_bits))
+        return [StorageFit.at_level(self.l2, tensor, bits) for tensor, bits in tensors]
+
     def _counts(self, problem: GemmProblem, plan: Schedule, mma) -> dict[tuple[str, str, str], int]:
         hbm_w, l2_w = self.hbm.config.word_bits, self.l2.config.word_bits
         smem_w, reg_w = self.smem.config.word_bits, self.regs.config.word_bits

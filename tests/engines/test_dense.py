@@ -147,3 +147,18 @@ def test_register_file_too_small_is_refused():
     hw = build_hardware(HardwareFile.model_validate(data), "tiny-rf.toml")
     with pytest.raises(UnsupportedError, match="capacity_bytes must hold the 3 words a PE keeps .* \\(got 8 bytes = 2 words\\)"):
         build_engine(hw)
+
+
+def test_storage_fit_says_which_tensor_does_not_fit_the_sram():
+    """64 KB SRAM (16,384 32-bit words): 128x256 weights and 256x128 inputs (32,768 words) do not fit; 128x128 outputs fit exactly."""
+    engine = build_engine(make_dense_hw(sram_bytes=65536))
+    result = engine.simulate(GemmLayer(name="g", m=128, n=128, k=256))
+    check_invariants(result)
+    fits = {f.tensor: f for f in result.storage_fit}
+    assert fits["weights"].needed_bits == 128 * 256 * 32 and not fits["weights"].fits
+    assert fits["inputs"].needed_bits == 256 * 128 * 32 and not fits["inputs"].fits
+    assert fits["outputs"].needed_bits == 128 * 128 * 32 == fits["outputs"].capacity_bits and fits["outputs"].fits
+    assert {f.level for f in result.storage_fit} == {"SRAM"}
+    assert result.weights_on_chip is False and result.spilled == "weights>SRAM,inputs>SRAM"
+    small = engine.simulate(GemmLayer(name="s", m=16, n=16, k=16))
+    assert small.weights_on_chip is True and small.spilled == ""

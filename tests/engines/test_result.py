@@ -8,7 +8,7 @@ import pytest
 
 from energysim import catalog
 from energysim.engines.registry import ENGINES
-from energysim.engines.result import Compulsory, LayerResult, check_invariants
+from energysim.engines.result import Compulsory, LayerResult, StorageFit, check_invariants
 from energysim.errors import InvariantError
 from energysim.hardware.hierarchy import load_hardware
 
@@ -33,12 +33,27 @@ def test_valid_result_passes():
     ({"cycles": {"compute": 4, "fill_drain": 2, "total": 6}}, "cycles.stall is missing"),
     ({"counts": {("DRAM", "weights", "read"): 15}}, "is below the compulsory traffic 16"),
     ({"macs": -3}, "macs must be >= 0"),
+    ({"storage_fit": [StorageFit("SRAM", "weights", 9, 8, True)]}, "weights>SRAM says fits=True for 9 bits"),
+    ({"storage_fit": [StorageFit("SRAM", "weights", -1, 8, True)]}, "must have bits >= 0"),
 ])
 def test_broken_invariants_raise(changes, message):
     """Each broken invariant raises InvariantError naming the layer and the quantity."""
     with pytest.raises(InvariantError, match="layer 'l' on dense/hw") as info:
         check_invariants(_result(**changes))
     assert message in str(info.value)
+
+
+def test_storage_fit_check_and_the_summary_properties():
+    """StorageFit.check compares bits (equal fits); weights_on_chip covers weights and metadata; spilled lists misfits."""
+    assert StorageFit.check("SRAM", "weights", 8, 8).fits and not StorageFit.check("SRAM", "weights", 9, 8).fits
+    assert _result().weights_on_chip is None and _result().spilled == ""
+    fits = [StorageFit.check("Spmat", "weights", 8, 8), StorageFit.check("Ptr", "metadata", 9, 8),
+            StorageFit.check("Buffer", "inputs", 10, 8)]
+    result = _result(storage_fit=fits)
+    check_invariants(result)
+    assert result.weights_on_chip is False
+    assert result.spilled == "metadata>Ptr,inputs>Buffer"
+    assert _result(storage_fit=fits[:1] + fits[2:]).weights_on_chip is True
 
 
 @pytest.mark.parametrize("kind", sorted(ENGINES))

@@ -421,3 +421,21 @@ def test_run_workload_end_to_end(hardware):
     assert sparse.totals()["energy_pj"] < dense.totals()["energy_pj"]
     assert set(sparse.energy["tensor"]) >= {"weights", "inputs", "outputs", "metadata", "-"}
     assert "metadata" not in set(dense.energy["tensor"])
+
+
+def test_storage_fit_of_a_too_large_layer_says_it_does_not_fit_l2(engine):
+    """FP16 8192x8192 weights (128 MiB) do not fit the 40 MB L2; 2:4 mode halves values and adds metadata."""
+    layer = GemmLayer(name="big", m=8192, n=64, k=8192)
+    dense = engine.simulate(layer, mode="dense")
+    check_invariants(dense)
+    fits = {f.tensor: f for f in dense.storage_fit}
+    assert set(fits) == {"weights", "inputs", "outputs"} and {f.level for f in dense.storage_fit} == {"L2"}
+    assert fits["weights"].needed_bits == 8192 * 8192 * 16 and fits["weights"].capacity_bits == 41943040 * 8
+    assert not fits["weights"].fits and fits["inputs"].fits and fits["outputs"].fits
+    assert dense.weights_on_chip is False and dense.spilled == "weights>L2"
+    sparse = engine.simulate(layer, mode="sparse_2_4")
+    fits = {f.tensor: f for f in sparse.storage_fit}
+    assert fits["weights"].needed_bits == 8192 * 4096 * 16 and fits["metadata"].needed_bits == 8192 * 4096 * 2
+    assert not fits["weights"].fits and fits["metadata"].fits
+    small = engine.simulate(GemmLayer(name="small", m=1024, n=64, k=1024))
+    assert small.weights_on_chip is True and small.spilled == ""

@@ -1,0 +1,150 @@
+"""EIE capacity: per-PE SRAM fit, the DRAM stream of a layer that does not fit, and the DRAM-bandwidth bound."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from energysim.config.hardware import HardwareFile
+from energysim.engines.registry import build_engine
+from energysim.engines.result import StorageFit, check_invariants
+from energysim.errors import UnsupportedError
+from energysim.hardware.hierarchy import build_hardware, load_hardware
+from energysim.report.tables import energy_table
+from energysim.workloads.layers import LinearLayer
+from energysim.workloads.workload import LayerTensors
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def eie_hw(spmat_bytes: int | None = None, dram_words_per_cycle: float | None = None, drop_dram: bool = False,
+           **engine):
+    """The lecture-priced EIE hardware with the Spmat SRAM size, the DRAM bandwidth and engine keys overridden."""
+    data = tomllib.loads((ROOT / "hwconfigs" / "eie-64pe-lecture.toml").read_text())
+    data["engine"].update(engine)
+    for level in data["memory"]:
+        if level["name"] == "SpmatSRAM" and spmat_bytes is not None:
+            level["capacity_bytes"] = spmat_bytes
+        if level["name"] == "DRAM" and dram_words_per_cycle is not None:
+            level["bandwidth_words_per_cycle"] = dram_words_per_cycle
+    if drop_dram:
+        data["memory"] = [level for level in data["memory"] if level["kind"] != "dram"]
+    return build_hardware(HardwareFile.model_validate(data), "test-eie-capacity")
+
+
+def two_row_layer(batch: int = 1):
+    """2 x 9 weights on 2 PEs: row 0 (PE 0) non-zero in all 9 columns, row 1 (PE 1) in column 0 only; inputs all 1."""
+    weights = np.zeros((2, 9))
+    weights[0] = np.arange(1.0, 10.0)
+    weights[1, 0] = -3.0
+    layer = LinearLayer(name="two-row", in_features=9, out_features=2, batch=batch)
+    return layer, LayerTensors(weights=weights, activations=np.ones((batch, 9)))
+
+
+def test_layer_just_over_spmat_capacity_streams_its_csc_from_dram_once_per_batch():
+    """A layer one line over its PE's Spmat SRAM reads 6 + 10 DRAM words, the same for batch 1 and batch 3.
+
+    Hand count (2 PEs, 8 entries per 64-bit line, 16-bit pointers, 32-bit DRAM words):
+    PE 0 holds 9 entries = 2 lines, PE 1 holds 1 entry = 1 line; the Spmat SRAM is shrunk to 8 bytes
+    (1 line) per PE, so PE 0's slice is just over: weights do not fit (needed 2 x 64 bits x 64
+    instances = 8192 bits, capacity 8 x 8 x 64 = 4096). The CSC stream: 3 lines x 64 bits = 192 bits
+    = 6 DRAM weight reads, 3 Spmat fills; pointers 2 PEs x (9 + 1) x 16 bits = 320 bits = 10 DRAM
+    metadata reads, 10 PtrSRAM fills (32-bit words). Batch 3 (three input vectors) reads it once:
+    still 6 + 10, not 18 + 30. Compulsory: 10 entries x 8 bits / 32 = 3 weight reads, 10 metadata reads.
+    Extra energy on lecture costs: 16 x 640 + 3 x 10 + 10 x 5 = 10,320 pJ.
+    """
+    hw = eie_hw(spmat_bytes=8, n_pe=2)
+    roomy = eie_hw(n_pe=2)
+    for batch in (1, 3):
+        layer, tensors = two_row_layer(batch)
+        result = build_engine(hw).simulate(layer, tensors)
+        resident = build_engine(roomy).simulate(layer, tensors)
+        check_invariants(result)
+        assert result.macs == 10 * batch
+        assert result.count("DRAM", "weights", "read") == 6
+        assert result.count("DRAM", "metadata", "read") == 10
+        assert result.count("SpmatSRAM", "weights", "fill") == 3
+        assert result.count("PtrSRAM", "metadata", "fill") == 10
+        fits = {(f.level, f.tensor): f for f in result.storage_fit}
+        assert fits[("SpmatSRAM", "weights")] == StorageFit("SpmatSRAM", "weights", 8192, 4096, False)
+        assert fits[("PtrSRAM", "metadata")].fits
+        assert result.weights_on_chip is False and result.spilled == "weights>SpmatSRAM"
+        bounds = {(b.component, b.tensor): b.minimum for b in result.compulsory}
+        assert bounds[("DRAM", "weights")] == 3 and bounds[("DRAM", "metadata")] == 10
+        # Everything else is what the resident layer counts.
+        extra = {key: value for key, value in result.counts.items() if resident.counts.get(key) != value}
+        assert set(extra) == {("DRAM", "weights", "read"), ("DRAM", "metadata", "read"),
+                              ("SpmatSRAM", "weights", "fill"), ("PtrSRAM", "metadata", "fill")}
+        added = energy_table(result, hw)["energy_pj"].sum() - energy_table(resident, roomy)["energy_pj"].sum()
+        assert added == pytest.approx(10_320.0)
+
+
+def test_dram_bandwidth_bounds_the_cycles_of_a_streamed_layer():
+    """At 0.25 words per cycle the 16-word stream takes 64 cycles, more than the 13-cycle pipeline: total 64.
+
+    Pipeline (batch 1, 9 non-zero inputs, each PE 1 cycle per activation): last PE finishes in cycle 10;
+    compute ceil(10 entries / 2) = 5, fill_drain 1 + 3 = 4, stall 10 - 1 - 5 = 4, total 13. The DRAM wait
+    adds 64 - 13 = 51 stall cycles; compute and fill_drain are unchanged.
+    """
+    layer, tensors = two_row_layer()
+    resident = build_engine(eie_hw(n_pe=2)).simulate(layer, tensors)
+    assert resident.cycles == {"compute": 5, "fill_drain": 4, "stall": 4, "total": 13}
+    slow = build_engine(eie_hw(spmat_bytes=8, dram_words_per_cycle=0.25, n_pe=2)).simulate(layer, tensors)
+    check_invariants(slow)
+    assert slow.cycles == {"compute": 5, "fill_drain": 4, "stall": 55, "total": 64}
+    assert slow.stats["cycles_dram_wait"] == 51 and slow.stats["cycles_dram_stream"] == 64
+    fast = build_engine(eie_hw(spmat_bytes=8, dram_words_per_cycle=16, n_pe=2)).simulate(layer, tensors)
+    assert fast.cycles == resident.cycles and fast.stats["cycles_dram_wait"] == 0
+
+
+def test_layer_that_fits_is_unchanged_and_says_so():
+    """A resident layer has no DRAM or fill counts, no DRAM wait, and both SRAM fits true."""
+    layer, tensors = two_row_layer()
+    result = build_engine(eie_hw(n_pe=2)).simulate(layer, tensors)
+    assert not any(component == "DRAM" or action == "fill" for component, _, action in result.counts)
+    assert result.stats["cycles_dram_wait"] == 0 and result.stats["weights_streamed_from_dram"] is False
+    assert [(f.level, f.tensor, f.fits) for f in result.storage_fit] == [
+        ("SpmatSRAM", "weights", True), ("PtrSRAM", "metadata", True)]
+    assert result.weights_on_chip is True and result.spilled == ""
+
+
+def test_too_large_layer_without_dram_level_is_refused():
+    """Entries that do not fit and no dram level to stream them from: UnsupportedError naming the layer and level."""
+    layer, tensors = two_row_layer()
+    engine = build_engine(eie_hw(spmat_bytes=8, drop_dram=True, n_pe=2))
+    with pytest.raises(UnsupportedError, match=r"layer 'two-row'.*SpmatSRAM.*dram level"):
+        engine.simulate(layer, tensors)
+
+
+def test_vgg6_input_length_overflows_the_pointer_sram_of_the_paper_hardware():
+    """25,088 inputs (VGG-6's K) on eie-64pe: 25,089 pointers x 16 bit per PE do not fit 32 KB; the entries fit.
+
+    The pointer misfit is reported, not streamed (the paper runs VGG-6 on chip), so no DRAM count.
+    64 output rows keep the layer small; the pointer count depends on K only.
+    """
+    engine = build_engine(load_hardware(ROOT / "hwconfigs" / "eie-64pe.toml"))
+    layer = LinearLayer(name="K25088", in_features=25088, out_features=64, weight_density=0.04,
+                        activation_density=0.183)
+    result = engine.simulate(layer)
+    fits = {f.tensor: f for f in result.storage_fit}
+    assert fits["weights"].fits and fits["weights"].capacity_bits == 131072 * 8 * 64
+    assert fits["metadata"] == StorageFit("PtrSRAM", "metadata", 25089 * 16 * 64, 32768 * 8 * 64, False)
+    assert result.spilled == "metadata>PtrSRAM" and result.weights_on_chip is False
+    assert result.count("DRAM") == 0 and result.stats["cycles_dram_wait"] == 0
+
+
+@pytest.mark.slow
+def test_storage_fit_of_a_too_large_eie_layer_says_it_does_not_fit():
+    """A 4096 x 25088 layer at 10 % density (about 170 KB of entries per PE) does not fit 128 KB of Spmat SRAM."""
+    engine = build_engine(load_hardware(ROOT / "hwconfigs" / "eie-64pe-lecture.toml"))
+    layer = LinearLayer(name="big", in_features=25088, out_features=4096, weight_density=0.1,
+                        activation_density=0.01)
+    result = engine.simulate(layer)
+    check_invariants(result)
+    weights = next(f for f in result.storage_fit if f.tensor == "weights")
+    assert not weights.fits and weights.needed_bits > 1.25 * weights.capacity_bits
+    assert result.stats["weights_streamed_from_dram"] is True
+    assert result.count("DRAM", "weights", "read") * 32 >= result.stats["storage_bits"]["values"] * 2
