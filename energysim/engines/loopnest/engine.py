@@ -68,7 +68,7 @@ class LoopNestEngine:
         return chosen, where
 
     def simulate(self, layer: Layer, tensors: LayerTensors | None = None,
-                 mapping: str | Path | Mapping | None = None, **_: Any) -> LayerResult:
+                 mapping: str | Path | Mapping | None = None, compat: str | None = None, **_: Any) -> LayerResult:
         """Simulate one layer under a mapping.
 
         Parameters
@@ -80,25 +80,37 @@ class LoopNestEngine:
         mapping
             A mapping TOML file (its entry for the layer, else its entry without a
             layer), a :class:`Mapping`, or None for the default mapping.
+        compat
+            Counting convention, overriding the hardware's ``engine.compat``: ``ideal``
+            (:mod:`~energysim.engines.loopnest.analysis`) or ``timeloop``
+            (``energysim.engines.loopnest.timeloop_model.evaluate``, same signature).
 
         Raises
         ------
         ConfigError
             If the mapping file or the mapping breaks a rule (one line naming file, field, rule, value).
+        InputError
+            If ``compat`` is neither ``ideal`` nor ``timeloop``.
         UnsupportedError
-            If ``compat = "timeloop"`` is asked of this engine (Timeloop's counting lives in its own module).
+            If ``timeloop`` counting is asked for and its module is not installed.
         """
-        if self.config.compat != "ideal":
-            raise UnsupportedError(
-                f"{self.hardware.path or self.hardware.name}: engine.compat: '{self.config.compat}' counting is not "
-                "available in this engine yet (use 'ideal')"
-            )
+        convention = compat or self.config.compat
+        if convention not in ("ideal", "timeloop"):
+            raise InputError(f"loopnest engine: compat must be 'ideal' or 'timeloop' (got {convention!r})")
         nest = layer.loop_nest()
         chosen, where = self._mapping_for(layer, nest, mapping)
-        stats = evaluate(self.spec, nest, chosen, check=False)
-        return self._result(layer, nest, chosen, where, stats)
+        if convention == "ideal":
+            stats = evaluate(self.spec, nest, chosen, check=False)
+        else:
+            try:
+                from energysim.engines.loopnest.timeloop_model import evaluate as evaluate_timeloop
+            except ImportError:
+                raise UnsupportedError("loopnest engine: compat 'timeloop' counting is not available in this build") from None
+            stats = evaluate_timeloop(self.spec, nest, chosen)
+        return self._result(layer, nest, chosen, where, stats, convention)
 
-    def _result(self, layer: Layer, nest: Any, mapping: Mapping, where: str, stats: LoopNestStats) -> LayerResult:
+    def _result(self, layer: Layer, nest: Any, mapping: Mapping, where: str, stats: LoopNestStats,
+                convention: str) -> LayerResult:
         outer = self.spec.levels[0].name
         bounds = nest.bounds
         weights = bounds["G"] * bounds["K"] * bounds["C"] * bounds["R"] * bounds["S"]
@@ -125,7 +137,7 @@ class LoopNestEngine:
                 Compulsory(outer, "outputs", ("write",), outputs),
             ],
             stats={
-                "convention": self.config.compat,
+                "convention": convention,
                 "mapping_source": where,
                 "mapping": mapping.describe(),
                 "loop_nest": nest.describe(),
