@@ -1,7 +1,13 @@
-"""The public Python API; each function mirrors a CLI command and returns data, not text."""
+"""The public Python API; each function mirrors a CLI command and returns data, not text.
+
+Nothing here writes a file unless it is given an output folder. Long jobs take
+``progress``: a bar on stderr (``None``: only when stderr is a terminal, ``True``:
+always, e.g. in a notebook, ``False``: never).
+"""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +37,20 @@ def workload(name_or_path: str | Path) -> Workload:
     return load_workload(catalog.workload_path(str(name_or_path)))
 
 
-def simulate(hw: str | Path | Hardware, wl: str | Path | Workload, **engine_options: Any) -> SimulationRun:
-    """Simulate a workload on a hardware config; see :class:`energysim.simulate.SimulationRun`."""
-    hw_obj = hw if isinstance(hw, Hardware) else hardware(hw)
+def simulate(hw: str | Path | Hardware, wl: str | Path | Workload, progress: bool | None = None,
+             **engine_options: Any) -> SimulationRun:
+    """Simulate a workload on a hardware config; see :class:`energysim.simulate.SimulationRun`.
+
+    ``hw`` may be ``NAME:MODE`` (``a100:sparse_2_4``); ``progress`` ticks once per layer;
+    ``engine_options`` go to the engine (e.g. ``mode="sparse_2_4"``, ``path="cycle"``).
+    """
+    if isinstance(hw, Hardware):
+        hw_obj, options = hw, {}
+    else:
+        path, options = catalog.hardware_spec(str(hw))
+        hw_obj = hardware(path)
     wl_obj = wl if isinstance(wl, Workload) else workload(wl)
-    return run_workload(wl_obj, hw_obj, **engine_options)
+    return run_workload(wl_obj, hw_obj, progress=progress, **{**options, **engine_options})
 
 
 def cost_table(name_or_path: str = "lecture-45nm", bits: int | None = None) -> pd.DataFrame:
@@ -61,19 +76,24 @@ def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.Data
     return pd.concat(frames, ignore_index=True)
 
 
-def estimate_details(source: str | Path, hardware_names: list[str], dense: str | Path | None = None):
+def estimate_details(source: str | Path, hardware_names: list[str], dense: str | Path | None = None,
+                     progress: bool | None = None):
     """Dense original vs pruned on each hardware: the :class:`energysim.estimation.Estimate` with every run."""
     from energysim.estimation import estimate as run_estimate, load_hardware_list, load_source
 
-    return run_estimate(load_source(source), load_hardware_list(hardware_names), load_source(dense) if dense else None)
+    return run_estimate(load_source(source), load_hardware_list(hardware_names), load_source(dense) if dense else None,
+                        progress=progress)
 
 
-def estimate(source: str | Path, hardware_names: list[str], dense: str | Path | None = None) -> pd.DataFrame:
-    """Dense original vs pruned, per layer and in total (``TOTAL`` rows), one block per hardware.
+def estimate(source: str | Path, hardware_names: list[str], dense: str | Path | None = None,
+             progress: bool | None = None) -> pd.DataFrame:
+    """Dense original vs pruned, per layer and in total (``TOTAL`` rows), one block per run.
 
-    Mirrors ``energysim estimate``; columns are described in :class:`energysim.estimation.Estimate`.
+    Mirrors ``energysim estimate``; ``hardware_names`` take ``NAME:MODE``; ratios are
+    fractions of dense (``energy_vs_dense`` = pruned / dense). Columns are described in
+    :class:`energysim.estimation.Estimate`.
     """
-    return estimate_details(source, hardware_names, dense).layers
+    return estimate_details(source, hardware_names, dense, progress).layers
 
 
 def hardware_costs(name_or_path: str | Path) -> pd.DataFrame:
@@ -82,15 +102,23 @@ def hardware_costs(name_or_path: str | Path) -> pd.DataFrame:
 
 
 def compare(model: str = "mlp", patterns: list[str] | None = None, sparsities: list[float] | None = None,
-            criteria: list[str] | None = None, hardware_names: list[str] | None = None, out_dir: str | Path = "energysim-compare",
-            finetune_epochs: int = 2, jobs: int | None = None, scheduler: str | None = None) -> pd.DataFrame:
-    """Run (or resume) a pattern comparison sweep; returns the tidy compare table (see :mod:`energysim.sweep`)."""
+            criteria: list[str] | None = None, hardware_names: list[str] | None = None, out_dir: str | Path | None = None,
+            finetune_epochs: int = 2, jobs: int | None = None, scheduler: str | None = None,
+            progress: bool | None = None) -> pd.DataFrame:
+    """Run (or resume) a pattern comparison sweep; returns the tidy compare table (see :mod:`energysim.sweep`).
+
+    ``out_dir`` keeps the journal, model cache and ``compare.csv`` (and lets a later call
+    resume); without it the sweep runs in a temporary folder that is removed afterwards.
+    """
     from energysim.sweep import grid, run_sweep
 
     points = grid(model, patterns or ["fine", "nm:2:4", "vector", "kernel", "channel"], sparsities or [0.5, 0.75, 0.9],
                   criteria or ["magnitude", "l1"], finetune_epochs=finetune_epochs)
     specs = hardware_names or ["lecture-array", "eie-64pe-lecture", "a100", "a100:sparse_2_4"]
-    return run_sweep(points, specs, out_dir, jobs=jobs, scheduler=scheduler, progress=False)
+    if out_dir is not None:
+        return run_sweep(points, specs, out_dir, jobs=jobs, scheduler=scheduler, progress=progress)
+    with tempfile.TemporaryDirectory(prefix="energysim-compare-") as tmp:
+        return run_sweep(points, specs, tmp, jobs=jobs, scheduler=scheduler, progress=progress)
 
 
 def validate_file(name_or_path: str | Path) -> str:

@@ -1,9 +1,24 @@
 """Estimate what pruning buys: a pruned workload next to its dense original, per layer and in total.
 
-The dense original is, by default, the pruned workload's own geometry with every
-weight present and the same input-activation densities (weight tensors dropped,
-``weight_density = 1``). Give the real dense workload instead (``dense=``) when
-the pruning changed the geometry (channel pruning shrinks layers).
+The dense original is, in order of preference:
+
+1. the workload given as ``dense`` (``--dense``);
+2. ``dense-original.toml`` next to the pruned workload, written by the pruning
+   export of a physically shrunk model (:mod:`energysim.prune.export`);
+3. the pruned workload's own geometry with every weight present and the same
+   input-activation densities (weight tensors dropped, ``weight_density = 1``).
+
+A shrunk workload (``provenance.shrunk = true``) without 1 or 2 is refused: its
+own geometry is the small model, and densifying it would compare the model with
+itself.
+
+Every table of an :class:`Estimate` carries the run key: ``workload`` (the
+pruned workload's name, for both variants), ``hardware`` (the config's name),
+``mode`` (the engine mode of the pruned run; '' for an engine without modes)
+and ``run`` (``hardware`` or ``hardware:mode``); the long-form tables add
+``variant`` (``dense`` or ``pruned``). The dense variant of a ``NAME:MODE`` run
+is simulated in the engine's configured (dense) mode and is that run's
+baseline. Ratios are fractions of dense: pruned / dense, lower is better.
 """
 
 from __future__ import annotations
@@ -17,10 +32,49 @@ from typing import Any
 import pandas as pd
 
 from energysim import catalog
-from energysim.errors import InputError
+from energysim.engines.registry import build_engine
+from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware, load_hardware
-from energysim.simulate import SimulationRun, run_workload
+from energysim.progress import progress_bar
+from energysim.prune.export import DENSE_ORIGINAL_FILE
+from energysim.report.tables import run_name
+from energysim.simulate import SimulationRun, engine_mode, run_workload
+from energysim.units import BITS_PER_BYTE, PJ_PER_UJ
 from energysim.workloads.workload import Workload, load_workload
+
+RUN_KEY = ("workload", "hardware", "mode", "run")
+"""Columns naming the run of every estimate row."""
+
+VARIANTS = ("dense", "pruned")
+"""The two variants of every run: the dense original and the pruned workload."""
+
+ESTIMATE_COLUMNS = (
+    *RUN_KEY, "layer", "status",
+    "energy_uj_dense", "energy_uj_pruned", "energy_vs_dense",
+    "latency_us_dense", "latency_us_pruned", "latency_vs_dense",
+    "utilisation_dense", "utilisation_pruned",
+    "storage_bytes_dense", "storage_bytes_pruned", "storage_vs_dense",
+)
+"""Columns of :attr:`Estimate.layers`, in order."""
+
+@dataclass(frozen=True)
+class HardwareChoice:
+    """A hardware config as named on the command line, with the engine options of the pruned run.
+
+    Attributes
+    ----------
+    label
+        The spec as given (``a100:sparse_2_4``).
+    hardware
+        The loaded config.
+    options
+        Engine options of the pruned variant (``mode``); the dense original runs
+        with none, i.e. in the engine's configured (dense) mode.
+    """
+
+    label: str
+    hardware: Hardware
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -30,18 +84,79 @@ class Estimate:
     Attributes
     ----------
     layers
-        One row per (hardware, layer): energy_uj, latency_us, utilisation and
-        storage_bytes of each variant, with ``energy_saving`` (dense / pruned) and
-        ``speedup`` (dense latency / pruned latency); a ``TOTAL`` row per hardware.
+        The estimate table, columns :data:`ESTIMATE_COLUMNS`: one row per (run,
+        layer) and a ``TOTAL`` row per run. ``energy_uj``, ``latency_us``,
+        ``utilisation`` (fraction) and ``storage_bytes`` (weights in the engine's
+        own format) of each variant, and ``energy_vs_dense``, ``latency_vs_dense``,
+        ``storage_vs_dense`` = pruned / dense. ``status`` is ``ok``, or
+        ``unsupported: <reason>`` on the one ``TOTAL`` row of a run the engine
+        refused (its numbers are NaN).
     breakdown
-        Energy by (hardware, variant, layer, component, tensor) in pJ.
+        Energy in pJ by run key, variant, layer, component, tensor and energy_kind.
+    summary
+        Per-layer summaries of every run that ran, with the run key and ``variant``.
+    energy
+        Every count x cost row of every run that ran, with the run key and ``variant``.
     runs
-        The :class:`SimulationRun` of each (hardware, variant).
+        The :class:`SimulationRun` of each (run, variant) that ran.
     """
 
     layers: pd.DataFrame
     breakdown: pd.DataFrame
+    summary: pd.DataFrame
+    energy: pd.DataFrame
     runs: dict[tuple[str, str], SimulationRun]
+
+    @property
+    def components(self) -> pd.DataFrame:
+        """Energy per run and component (and energy kind), both variants side by side.
+
+        Columns: ``workload``, ``run``, ``component``, ``energy_kind``, ``energy_uj_dense``,
+        ``energy_uj_pruned``, ``energy_vs_dense`` (pruned / dense); runs are never added together.
+        """
+        index = ["workload", "run", "component", "energy_kind"]
+        columns = [*index, "energy_uj_dense", "energy_uj_pruned", "energy_vs_dense"]
+        if self.breakdown.empty:
+            return pd.DataFrame(columns=columns)
+        table = self.breakdown.pivot_table(index=index, columns="variant", values="energy_pj", aggfunc="sum",
+                                           sort=False, fill_value=0.0).reset_index()
+        table.columns.name = None
+        table["energy_uj_dense"] = table.get("dense", 0.0) / PJ_PER_UJ
+        table["energy_uj_pruned"] = table.get("pruned", 0.0) / PJ_PER_UJ
+        table["energy_vs_dense"] = [_fraction(p, d) for p, d in zip(table["energy_uj_pruned"], table["energy_uj_dense"])]
+        return table[columns]
+
+    @property
+    def refused(self) -> dict[str, str]:
+        """Runs an engine refused, by ``run``, with the reason."""
+        rows = self.layers[self.layers["status"] != "ok"]
+        return dict(zip(rows["run"], rows["status"]))
+
+    def __repr__(self) -> str:
+        totals = self.layers[self.layers["layer"] == "TOTAL"]
+        workloads = ", ".join(dict.fromkeys(totals["workload"]))
+        parts = [f"{row.run} refused" if row.status != "ok" else f"{row.run}: energy {_significant(row.energy_vs_dense)} of dense"
+                 for row in totals.itertuples()]
+        return f"<Estimate {workloads!r}: {'; '.join(parts)}>"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the TOTAL row of every run."""
+        import html
+
+        totals = self.layers[self.layers["layer"] == "TOTAL"].drop(columns=["layer"])
+        return (f"<p><b>{html.escape(repr(self))}</b> (per layer: <code>.layers</code>)</p>"
+                + totals.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def _fraction(pruned: float, dense: float) -> float:
+    """pruned / dense, NaN when the dense value is 0 or missing."""
+    return pruned / dense if dense and not math.isnan(dense) else math.nan
+
+
+def _significant(value: float) -> str:
+    from energysim.report.terminal import ratio
+
+    return ratio(value) or "n/a"
 
 
 def densified(workload: Workload) -> Workload:
@@ -52,6 +167,27 @@ def densified(workload: Workload) -> Workload:
         for layer in workload.layers
     )
     return replace(workload, name=f"{workload.name} (dense original)", layers=layers, tensors=None, provenance=None)
+
+
+def dense_original(pruned: Workload) -> Workload:
+    """The dense original of ``pruned`` when none is given (see the module docstring, cases 2 and 3).
+
+    Raises
+    ------
+    InputError
+        If ``pruned`` was physically shrunk and no ``dense-original.toml`` lies next to it.
+    """
+    beside = pruned.path.parent / DENSE_ORIGINAL_FILE if pruned.path is not None else None
+    if beside is not None and beside.is_file():
+        return load_workload(beside)
+    if pruned.provenance is not None and pruned.provenance.shrunk:
+        where = f" ({pruned.path})" if pruned.path is not None else ""
+        raise InputError(
+            f"workload '{pruned.name}'{where} was physically shrunk (provenance.shrunk = true), so its own geometry "
+            "is not the dense original and a densified copy would compare the model with itself: give the real "
+            "dense original with --dense (Python: dense=), e.g. the unpruned model folder or an export without --shrink"
+        )
+    return densified(pruned)
 
 
 def load_source(name_or_path: str | Path) -> Workload:
@@ -67,83 +203,136 @@ def load_source(name_or_path: str | Path) -> Workload:
 
 
 def _storage_bytes(run: SimulationRun) -> dict[str, float]:
-    return {r.layer: r.stats["weight_storage_bits"] / 8 for r in run.results}
+    return {r.layer: r.stats["weight_storage_bits"] / BITS_PER_BYTE for r in run.results}
 
 
-@dataclass(frozen=True)
-class HardwareChoice:
-    """A hardware config as named on the command line, with the engine options of the pruned run.
-
-    Attributes
-    ----------
-    label
-        The spec as given (``a100:sparse_2_4``); used as the ``hardware`` column.
-    hardware
-        The loaded config.
-    options
-        Engine options of the pruned variant (``mode``); the dense original runs
-        with none, i.e. in the engine's configured (dense) mode.
-    """
-
-    label: str
-    hardware: Hardware
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload | None = None) -> Estimate:
+def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload | None = None,
+             progress: bool | None = None) -> Estimate:
     """Simulate the pruned workload and its dense original on every hardware.
+
+    Parameters
+    ----------
+    pruned
+        The pruned workload.
+    hardware
+        Hardware choices; each is one run (its ``run`` key must be unique).
+    dense
+        The dense original (default: :func:`dense_original`).
+    progress
+        A bar on stderr ticking once per simulated layer of every run and variant:
+        ``None`` only when stderr is a terminal, ``True`` always, ``False`` never.
+
+    Returns
+    -------
+    Estimate
+        A run an engine refuses (:class:`~energysim.errors.UnsupportedError`, e.g. a
+        mask that is not 2:4 on ``a100:sparse_2_4``) is one ``TOTAL`` row with its
+        reason in ``status``; the other runs are complete.
 
     Raises
     ------
     InputError
-        If no hardware is given, or ``dense`` does not have the pruned workload's layer names.
+        If no hardware is given, two choices name the same run, ``dense`` does not
+        have the pruned workload's layer names, or the pruned workload is shrunk
+        and has no dense original.
     """
     if not hardware:
         raise InputError("estimate needs at least one hardware config (--hw)")
-    dense = dense or densified(pruned)
+    dense = dense or dense_original(pruned)
     if [l.name for l in dense.layers] != [l.name for l in pruned.layers]:
         raise InputError(
             f"dense workload '{dense.name}' must have the pruned workload's layers in order "
             f"(got {[l.name for l in dense.layers]} vs {[l.name for l in pruned.layers]})"
         )
+    plan = _plan(pruned.name, hardware)
+    simulations: dict[tuple, SimulationRun | UnsupportedError] = {}
+    jobs = {_job_key(choice, variant) for choice, _ in plan for variant in VARIANTS}
     runs: dict[tuple[str, str], SimulationRun] = {}
-    rows, parts = [], []
+    rows, summaries, energies = [], [], []
+    with progress_bar(len(jobs) * len(pruned.layers), f"estimate {pruned.name}", progress) as bar:
+        for choice, key in plan:
+            pair = {}
+            for variant, workload, options in (("dense", dense, {}), ("pruned", pruned, choice.options)):
+                job = _job_key(choice, variant)
+                if job not in simulations:
+                    try:
+                        simulations[job] = run_workload(workload, choice.hardware, on_layer=lambda _: bar.update(1),
+                                                        **options)
+                    except UnsupportedError as exc:
+                        simulations[job] = exc
+                pair[variant] = simulations[job]
+            refusal = next((r for r in pair.values() if isinstance(r, UnsupportedError)), None)
+            if refusal is not None:
+                rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {refusal}"})
+                continue
+            d, p = pair["dense"], pair["pruned"]
+            for variant, run in pair.items():
+                runs[(key["run"], variant)] = run
+                summaries.append(_keyed(run.summary, key, variant))
+                energies.append(_keyed(run.energy, key, variant))
+            storage_d, storage_p = _storage_bytes(d), _storage_bytes(p)
+            for (_, row_d), (_, row_p) in zip(d.summary.iterrows(), p.summary.iterrows()):
+                layer = row_d["layer"]
+                rows.append(_side_by_side(key, layer, row_d, row_p, storage_d[layer], storage_p[layer]))
+            rows.append(_side_by_side(key, "TOTAL", d.totals(), p.totals(), sum(storage_d.values()), sum(storage_p.values())))
+    layers = pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS))
+    summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    energy = pd.concat(energies, ignore_index=True) if energies else pd.DataFrame()
+    return Estimate(layers, _breakdown(energy), summary, energy, runs)
+
+
+def _plan(workload: str, hardware: list[HardwareChoice]) -> list[tuple[HardwareChoice, dict[str, str]]]:
+    """Each choice with its run key; two choices naming one run are refused."""
+    plan, seen = [], {}
     for choice in hardware:
-        label = choice.label
-        for variant, workload, options in (("dense", dense, {}), ("pruned", pruned, choice.options)):
-            run = run_workload(workload, choice.hardware, **options)
-            runs[(label, variant)] = run
-            part = run.energy.groupby(["layer", "component", "tensor"], sort=False)["energy_pj"].sum().reset_index()
-            part.insert(0, "variant", variant)
-            part.insert(0, "hardware", label)
-            parts.append(part)
-        d, p = runs[(label, "dense")], runs[(label, "pruned")]
-        storage_d, storage_p = _storage_bytes(d), _storage_bytes(p)
-        for (_, row_d), (_, row_p) in zip(d.summary.iterrows(), p.summary.iterrows()):
-            rows.append(_side_by_side(label, row_d["layer"], row_d, row_p, storage_d[row_d["layer"]], storage_p[row_p["layer"]]))
-        total_d, total_p = d.totals(), p.totals()
-        rows.append(_side_by_side(label, "TOTAL", total_d, total_p, sum(storage_d.values()), sum(storage_p.values())))
-    return Estimate(pd.DataFrame(rows), pd.concat(parts, ignore_index=True), runs)
+        mode = engine_mode(build_engine(choice.hardware), choice.options)
+        key = {"workload": workload, "hardware": choice.hardware.name, "mode": mode,
+               "run": run_name(choice.hardware.name, mode)}
+        if key["run"] in seen:
+            raise InputError(f"hardware '{seen[key['run']]}' and '{choice.label}' are the same run '{key['run']}'; "
+                             "give each hardware and mode once")
+        seen[key["run"]] = choice.label
+        plan.append((choice, key))
+    return plan
 
 
-def _side_by_side(hardware: str, layer: str, dense, pruned, storage_dense: float, storage_pruned: float) -> dict:
-    def ratio(a: float, b: float) -> float:
-        return a / b if b else math.nan
+def _job_key(choice: HardwareChoice, variant: str) -> tuple:
+    """What decides a simulation: the hardware file (or object), the variant and its engine options."""
+    hardware = str(choice.hardware.path) if choice.hardware.path is not None else id(choice.hardware)
+    options = tuple(sorted(choice.options.items())) if variant == "pruned" else ()
+    return hardware, variant, options
 
+
+def _keyed(frame: pd.DataFrame, key: dict[str, str], variant: str) -> pd.DataFrame:
+    """``frame`` with the estimate's run key (workload, hardware, mode, run) and ``variant``."""
+    frame = frame.assign(**key, variant=variant)
+    ordered = [*RUN_KEY, "variant"]
+    return frame[ordered + [c for c in frame.columns if c not in ordered]]
+
+
+def _breakdown(energy: pd.DataFrame) -> pd.DataFrame:
+    columns = [*RUN_KEY, "variant", "layer", "component", "tensor", "energy_kind"]
+    if energy.empty:
+        return pd.DataFrame(columns=[*columns, "energy_pj"])
+    return energy.groupby(columns, sort=False)["energy_pj"].sum().reset_index()
+
+
+def _side_by_side(key: dict[str, str], layer: str, dense, pruned, storage_dense: float, storage_pruned: float) -> dict:
     return {
-        "hardware": hardware,
+        **key,
         "layer": layer,
+        "status": "ok",
         "energy_uj_dense": dense["energy_uj"],
         "energy_uj_pruned": pruned["energy_uj"],
-        "energy_saving": ratio(dense["energy_uj"], pruned["energy_uj"]),
+        "energy_vs_dense": _fraction(pruned["energy_uj"], dense["energy_uj"]),
         "latency_us_dense": dense["latency_s"] * 1e6,
         "latency_us_pruned": pruned["latency_s"] * 1e6,
-        "speedup": ratio(dense["latency_s"], pruned["latency_s"]),
+        "latency_vs_dense": _fraction(pruned["latency_s"], dense["latency_s"]),
         "utilisation_dense": dense["utilisation"],
         "utilisation_pruned": pruned["utilisation"],
         "storage_bytes_dense": storage_dense,
         "storage_bytes_pruned": storage_pruned,
-        "storage_saving": ratio(storage_dense, storage_pruned),
+        "storage_vs_dense": _fraction(storage_pruned, storage_dense),
     }
 
 

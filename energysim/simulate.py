@@ -1,13 +1,17 @@
 """Run a workload on a hardware configuration and price it.
 
 The one entry point the CLI and the Python API share: load -> engine.simulate
-per layer -> invariants -> priced long-form table and per-layer summary.
+per layer -> invariants -> priced long-form table and per-layer summary. Every
+row of both tables carries the run key (``workload``, ``hardware``, ``mode``,
+``run``; see :mod:`energysim.report.tables`).
 """
 
 from __future__ import annotations
 
+import html
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +21,18 @@ from energysim.engines.registry import build_engine
 from energysim.engines.result import LayerResult, check_invariants
 from energysim.errors import InputError, InvariantError
 from energysim.hardware.hierarchy import Hardware
-from energysim.report.tables import SUMMARY_COLUMNS, check_energy_totals, energy_table, layer_summary
+from energysim.progress import progress_bar
+from energysim.report.tables import SUMMARY_COLUMNS, check_energy_totals, energy_table, layer_summary, run_name
 from energysim.units import PJ_PER_UJ
 from energysim.workloads.workload import Workload
+
+REPR_HTML_LAYERS = 20
+"""Layers shown in a notebook's view of a run (the rest are counted, not shown)."""
 
 
 @dataclass
 class SimulationRun:
-    """A priced simulation of a workload on one hardware.
+    """A priced simulation of a workload on one hardware in one engine mode.
 
     Attributes
     ----------
@@ -33,10 +41,12 @@ class SimulationRun:
     results
         Engine results, one per layer, in order.
     energy
-        Long-form table: layer, engine, hardware, component, tensor, action, count,
-        pj_per_action, energy_pj, source.
+        Long-form table: layer, run key (workload, hardware, mode, run), engine,
+        component, tensor, action, energy_kind, count, pj_per_action, energy_pj, source.
     summary
-        One row per layer: macs, cycles by part, latency_s, utilisation, energy_pj, energy_uj.
+        One row per layer: run key, macs, cycles by part, latency_s, utilisation, energy_pj, energy_uj.
+    mode
+        Engine mode of the run ('' for an engine without modes).
     """
 
     workload: str
@@ -44,9 +54,15 @@ class SimulationRun:
     results: list[LayerResult]
     energy: pd.DataFrame
     summary: pd.DataFrame
+    mode: str = ""
+
+    @property
+    def run(self) -> str:
+        """The run key's ``run``: ``hardware``, or ``hardware:mode`` for an engine with modes."""
+        return run_name(self.hardware, self.mode)
 
     def totals(self) -> dict[str, Any]:
-        """Network totals: energy (pJ, uJ), cycles, latency (s), MACs, utilisation."""
+        """Network totals: run key, energy (pJ, uJ), cycles, latency (s), MACs, utilisation."""
         energy_pj = math.fsum(self.summary["energy_pj"])
         cycles = int(self.summary["cycles_total"].sum())
         macs = int(self.summary["macs"].sum())
@@ -54,6 +70,8 @@ class SimulationRun:
         return {
             "workload": self.workload,
             "hardware": self.hardware,
+            "mode": self.mode,
+            "run": self.run,
             "layers": len(self.results),
             "macs": macs,
             "cycles_total": cycles,
@@ -63,8 +81,37 @@ class SimulationRun:
             "energy_uj": energy_pj / PJ_PER_UJ,
         }
 
+    def __repr__(self) -> str:
+        totals = self.totals()
+        return (f"<SimulationRun {self.workload!r} on {self.run!r}: {totals['layers']} layers, "
+                f"energy {_si(totals['energy_pj'] * 1e-12, 'J')}, latency {_si(totals['latency_s'], 's')}, "
+                f"utilisation {100 * totals['utilisation']:.3g} %>")
 
-def run_workload(workload: Workload, hardware: Hardware, **engine_options: Any) -> SimulationRun:
+    def _repr_html_(self) -> str:
+        """A notebook's view: the one-line totals and the first layers of the summary."""
+        columns = ["layer", "engine", "macs", "cycles_total", "latency_s", "utilisation", "energy_uj"]
+        shown = self.summary[columns].head(REPR_HTML_LAYERS)
+        more = len(self.summary) - len(shown)
+        note = f"<p>{more} more layers in <code>.summary</code></p>" if more > 0 else ""
+        return (f"<p><b>{html.escape(repr(self))}</b></p>"
+                + shown.to_html(index=False, float_format=lambda v: f"{v:.4g}") + note)
+
+
+def _si(value: float, unit: str) -> str:
+    from energysim.report.terminal import si
+
+    return si(value, unit)
+
+
+def engine_mode(engine: Any, engine_options: dict[str, Any]) -> str:
+    """The engine mode a run uses: the ``mode`` option, else the engine's configured mode, '' if it has none."""
+    if engine_options.get("mode") is not None:
+        return str(engine_options["mode"])
+    return str(getattr(getattr(engine, "config", None), "mode", "") or "")
+
+
+def run_workload(workload: Workload, hardware: Hardware, progress: bool | None = False,
+                 on_layer: Callable[[str], None] | None = None, **engine_options: Any) -> SimulationRun:
     """Simulate every layer of ``workload`` on ``hardware`` and price the counts.
 
     Parameters
@@ -73,13 +120,22 @@ def run_workload(workload: Workload, hardware: Hardware, **engine_options: Any) 
         Loaded workload (layers, optional tensors).
     hardware
         Loaded hardware; its ``[engine]`` table selects the engine.
+    progress
+        A progress bar per layer on stderr: ``None`` only on a terminal, ``True``
+        always, ``False`` (the default, as sweep workers call this) never.
+    on_layer
+        Called with each layer's name once it is simulated (a caller's own bar
+        over several runs, as :func:`energysim.estimation.estimate` keeps).
     **engine_options
-        Passed to ``engine.simulate`` (e.g. ``path="cycle"`` for the dense engine).
+        Passed to ``engine.simulate`` (e.g. ``path="cycle"`` for the dense engine,
+        ``mode="sparse_2_4"`` for the sparse tensor core).
 
     Raises
     ------
     InputError
         If an option is not a parameter of the engine's ``simulate``.
+    UnsupportedError
+        If the engine refuses a layer (e.g. a mask that is not 2:4 in ``sparse_2_4`` mode).
     InvariantError
         If any result breaks an invariant (a bug in an engine, reported with the layer).
     """
@@ -92,18 +148,23 @@ def run_workload(workload: Workload, hardware: Hardware, **engine_options: Any) 
                 f"engine '{engine.kind}' of hardware '{hardware.name}' has no option '{option}' "
                 f"(it takes: {', '.join(sorted(accepted)) or 'none'})"
             )
+    mode = engine_mode(engine, engine_options)
     results, frames, rows = [], [], []
-    for layer in workload.layers:
-        result = engine.simulate(layer, workload.layer_tensors(layer.name), **engine_options)
-        check_invariants(result)
-        energy = energy_table(result, hardware)
-        results.append(result)
-        frames.append(energy)
-        rows.append(layer_summary(result, energy))
+    with progress_bar(len(workload.layers), f"{workload.name} on {run_name(hardware.name, mode)}", progress) as bar:
+        for layer in workload.layers:
+            result = engine.simulate(layer, workload.layer_tensors(layer.name), **engine_options)
+            check_invariants(result)
+            energy = energy_table(result, hardware, workload=workload.name, mode=mode)
+            results.append(result)
+            frames.append(energy)
+            rows.append(layer_summary(result, energy, workload=workload.name, mode=mode))
+            bar.update(1)
+            if on_layer is not None:
+                on_layer(layer.name)
     energy_df = pd.concat(frames, ignore_index=True)
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     check_energy_totals(energy_df, summary)
-    run = SimulationRun(workload.name, hardware.name, results, energy_df, summary)
+    run = SimulationRun(workload.name, hardware.name, results, energy_df, summary, mode)
     total = run.totals()["energy_pj"]
     if not math.isclose(total, math.fsum(energy_df["energy_pj"]), rel_tol=1e-9, abs_tol=1e-9):
         raise InvariantError(f"workload '{workload.name}': network energy {total} pJ differs from the sum of its rows")

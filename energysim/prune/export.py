@@ -32,6 +32,19 @@ for a 3x3 conv with one input channel under 2:4), and none for
 targets, or a physically shrunk one, gets no per-layer target. The overall
 target stays in ``[provenance]``.
 
+The dense original of a shrunk model
+------------------------------------
+A physically shrunk model (``--shrink``) has lost its original geometry, so a
+dense twin of the exported layers would compare the small model with itself.
+Given the model before shrinking (``original``), the export also writes
+``dense-original.toml`` (:data:`DENSE_ORIGINAL_FILE`): a workload without
+tensors holding the original geometry with every weight present
+(``weight_density = 1``) and the activation densities the unshrunk model
+measures on the same calibration images. ``energysim estimate`` uses it as the
+dense original, and refuses a shrunk workload that has none. An export
+without ``original`` removes a ``dense-original.toml`` left by an earlier
+export into the same folder, so a stale original is never paired with new layers.
+
 Writing
 -------
 The folder is written by :func:`energysim.workloads.writing.write_workload_folder`:
@@ -39,6 +52,7 @@ the whole document (layers and provenance) is validated against the workload
 schema, both files are staged as temporary files, read back with
 ``load_workload``, and only then moved into place (tensors first, TOML last),
 so a failure leaves neither a partial file nor new tensors next to an old TOML.
+``dense-original.toml`` is written (atomically) after them.
 """
 
 from __future__ import annotations
@@ -48,11 +62,18 @@ from pathlib import Path
 
 import numpy as np
 
+from energysim.atomic_files import write_text_atomic
+from energysim.config.loading import validate_model
+from energysim.config.toml_writer import dumps_toml
 from energysim.errors import InputError
 from energysim.prune.layers import Conv2d, Linear
 from energysim.prune.models import Model
 from energysim.prune.pruner import LAYER_TARGETS_KEY
+from energysim.workloads.workload import WorkloadFile
 from energysim.workloads.writing import WORKLOAD_FILE, write_workload_folder
+
+DENSE_ORIGINAL_FILE = "dense-original.toml"
+"""File name, inside a shrunk export's folder, of the workload with the original (unshrunk) geometry."""
 
 PROVENANCE_FIELDS = (
     "model",
@@ -105,6 +126,7 @@ def export_workload(
     description: str = "",
     provenance: dict | None = None,
     layer_targets: bool | Mapping[str, float | None] = True,
+    original: Model | None = None,
 ) -> Path:
     """Write a pruned model as a workload folder (``tensors.npz`` is zip-compressed).
 
@@ -130,6 +152,10 @@ def export_workload(
         ``model.metadata["layer_target_sparsity"]`` (none where not recorded);
         False: no per-layer target (a physically shrunk model, whose layers
         are dense at their new size); a mapping: layer name -> target.
+    original
+        For a physically shrunk ``model``: the model before shrinking (same
+        weight layer names). Its geometry is written to ``dense-original.toml``
+        as the dense original (see the module docstring).
 
     Returns
     -------
@@ -159,8 +185,13 @@ def export_workload(
     unknown_layers = sorted(set(targets) - set(model.weight_layers))
     if isinstance(layer_targets, Mapping) and unknown_layers:
         raise InputError(f"layer_targets must name weight layers of model {model.name!r} (got {unknown_layers})")
+    if original is not None and list(original.weight_layers) != list(model.weight_layers):
+        raise InputError(f"original model {original.name!r} must have the weight layers of {model.name!r} in order "
+                         f"(got {list(original.weight_layers)} vs {list(model.weight_layers)})")
     model.forward(x_calibration, record=True)
     shapes = model.shapes()
+    if original is None and (folder / DENSE_ORIGINAL_FILE).is_file():
+        (folder / DENSE_ORIGINAL_FILE).unlink()  # an earlier export's original does not fit these layers
     layers, arrays = [], {}
     for layer_name in model.weight_layers:
         weights = model.weights(layer_name)
@@ -198,4 +229,50 @@ def export_workload(
         provenance={k: merged.get(k) for k in PROVENANCE_FIELDS},
         compressed=True,
     )
+    if original is not None:
+        write_dense_original(original, folder / DENSE_ORIGINAL_FILE, x_calibration, f"{name} (dense original)")
     return folder / WORKLOAD_FILE
+
+
+def write_dense_original(original: Model, path: Path, x_calibration: np.ndarray, name: str) -> Path:
+    """Write the dense original of a shrunk export: ``original``'s geometry, every weight present, no tensors.
+
+    Parameters
+    ----------
+    original
+        The model before shrinking (its masks may hold pruned channels; they are
+        ignored: the dense original has every weight, ``weight_density = 1``).
+    path
+        The TOML file to write (atomically).
+    x_calibration
+        The calibration images of the export; each layer's ``activation_density``
+        is the fraction of non-zero inputs ``original`` gives that layer on them.
+    name
+        Workload name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    original.forward(x_calibration, record=True)
+    shapes = original.shapes()
+    layers = []
+    for layer_name in original.weight_layers:
+        inputs = original.recorded_inputs[layer_name]
+        entry = layer_entry(original, layer_name, shapes[layer_name])
+        entry["activation_density"] = float(np.count_nonzero(inputs) / inputs.size)
+        entry["weight_density"] = 1.0
+        if entry["activation_density"] == 0:
+            raise InputError(f"layer {layer_name!r} of the original model has only zero inputs on the calibration images "
+                             "(activation density 0)")
+        layers.append(entry)
+    document = {
+        "schema_version": 1,
+        "name": name,
+        "description": f"the dense original of a shrunk export: {original.name}'s geometry with every weight present",
+        "source": "energysim.prune export (original geometry before shrinking)",
+        "layers": layers,
+    }
+    validate_model(WorkloadFile, document, path)
+    return write_text_atomic(path, dumps_toml(document))
