@@ -67,7 +67,7 @@ FORMATS = ("png", "svg", "pdf")
 """File formats :func:`save_figure` writes."""
 
 SPARSE_2_4_BOUND = 0.5
-"""The 2:4 line on ratio plots: half the weights, the most 2:4 sparsity can remove (fraction of dense)."""
+"""The line on a 2:4 run's ratio plots (fraction of dense): 2:4 keeps half the weights, so its math is at most halved."""
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], table: str) -> None:
@@ -461,7 +461,7 @@ def ratio_figure(compare: pd.DataFrame) -> Figure:
 
     Energy (the headline metric) is on the left, latency on the right. Both axes start at
     0; the dashed line at 1 is the dense model on the same hardware, and on a 2:4 run a
-    dotted line marks 0.5 (half the weights, the most 2:4 sparsity removes). Bars are
+    dotted line marks 0.5 (2:4 keeps half the weights, so its math is at most halved). Bars are
     grouped by ``sparsity_target`` (``sparsity_measured`` where no target is given) and
     coloured by pattern (:func:`pattern_colour`).
 
@@ -503,9 +503,9 @@ def ratio_figure(compare: pd.DataFrame) -> Figure:
                          color=pattern_colour(str(pattern)), label=str(pattern))
             if len(table):
                 top = max(top, float(np.nanmax(table.to_numpy())))
-            axis.axhline(1.0, color="black", linestyle="--", linewidth=1)
+            axis.axhline(1.0, color="black", linestyle="--", linewidth=1, zorder=3)
             if is_sparse_2_4(run):
-                axis.axhline(SPARSE_2_4_BOUND, color="#d62728", linestyle=":", linewidth=1.5)
+                axis.axhline(SPARSE_2_4_BOUND, color="black", linestyle=":", linewidth=1.8, zorder=3)
             axis.set_xticks(positions, [f"{100 * s:.0f}%" for s in table.index])
             axis.set_xlabel("target weight sparsity")
             axis.set_ylabel(f"{quantity} / dense {quantity}")
@@ -516,7 +516,7 @@ def ratio_figure(compare: pd.DataFrame) -> Figure:
     handles = [Patch(color=pattern_colour(name), label=name) for name in patterns]
     handles.append(Line2D([], [], color="black", linestyle="--", linewidth=1, label="dense = 1"))
     if any(is_sparse_2_4(run) for run in runs):
-        handles.append(Line2D([], [], color="#d62728", linestyle=":", linewidth=1.5, label="2:4 bound = 0.5"))
+        handles.append(Line2D([], [], color="black", linestyle=":", linewidth=1.8, label="0.5: 2:4 keeps half the weights"))
     figure.legend(handles=handles, loc="outside right upper", title="pattern", fontsize=8)
     figure.suptitle(f"Energy and latency as a fraction of dense (lower is better){note}")
     return figure
@@ -623,8 +623,8 @@ def plots_of(tables: Mapping[str, pd.DataFrame]) -> list[Plot]:
                 _ok_points(compare)["pattern"].astype(str) != "dense").any():
             made.append(Plot("vs_dense", "compare", ratio_figure(compare), "energy and latency as a fraction of dense",
                              "Energy (left) and latency (right) of each pruned model as a fraction of the dense model "
-                             "on the same hardware (lower is better; 1 = no gain); on a 2:4 run the dotted line at 0.5 "
-                             "is the most 2:4 sparsity can remove."))
+                             "on the same hardware (lower is better; 1 = no gain); on a 2:4 run the dotted line marks "
+                             "0.5: 2:4 sparsity keeps half the weights, so its math is at most halved."))
         sparsity_columns = [c for c in ("sparsity_measured", "sparsity_target") if c in compare.columns]
         if sparsity_columns and _has_points(compare, "accuracy", sparsity_columns[0]):
             made.append(Plot("accuracy_vs_sparsity", "compare", accuracy_vs_sparsity_figure(compare), "accuracy vs sparsity",
