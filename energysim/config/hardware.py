@@ -72,7 +72,8 @@ class MemoryLevelConfig(BaseModel):
     leak_source: str | None = Field(default=None, description="Where leak_pj_per_cycle comes from.")
     network_unit: str | None = Field(
         default=None, min_length=1,
-        description="loopnest: [[units]] name whose 'transfer' action prices one word sent between this level and one instance below it.",
+        description="loopnest: [[units]] name whose 'transfer' action prices one word crossing this level's fan-out "
+                    "(into or out of one instance of the next inner keeper, or one MAC at the innermost level).",
     )
 
     @model_validator(mode="after")

@@ -24,6 +24,12 @@ The convention (``compat = "ideal"``), for a tensor at a level that keeps it:
 - **Bypass.** A level that does not keep a tensor is transparent for it: the
   next inner keeper fills from the next outer keeper, and the spatial loops of
   the bypassed levels are fan-out of that keeper.
+- **Network.** A level's ``network_unit`` counts one ``transfer`` per word
+  crossing its fan-out per destination (or source) instance: fills of and
+  drains from the next inner keeper whose parent hop it is, or MAC operands
+  and results at the innermost level. Multicast saves parent reads, not hops.
+- **Leakage.** A level with ``leak_pj_per_cycle`` counts ``leak`` = total
+  cycles x all its instances (used or not).
 - **Cycles.** Compute cycles = product of all temporal factors (every used MAC
   does one MAC a cycle). A level needing more than its bandwidth per instance
   stretches the run: level cycles = max(compute, reads / read bandwidth,
@@ -45,7 +51,7 @@ from energysim.hardware.hierarchy import LEAK_ACTION
 from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 
 NETWORK_ACTION = "transfer"
-"""Action of a network unit: one word between a level and one instance below it."""
+"""Action of a network unit: one word crossing a level's fan-out to or from one instance below it."""
 
 
 @dataclass
@@ -220,7 +226,7 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
             name = spec.levels[index].name
             used = flat.used[index]
             child = keepers[position + 1] if position + 1 < len(keepers) else None
-            network = spec.levels[index].level.config.network_unit
+            network = spec.levels[(n_levels if child is None else child) - 1].level.config.network_unit
             if child is None:
                 per_instance = flat.cycles * flat.distinct(tensor, index, n_levels)
                 sent = flat.cycles * flat.below(index) * used

@@ -1,0 +1,42 @@
+"""Bundled loop-nest designs: lecture-array-loopnest mirrors lecture-array; both Eyeriss-like pricings count alike."""
+
+from __future__ import annotations
+
+import energysim
+from energysim.engines.registry import build_engine
+from energysim.workloads.layers import Conv2dLayer
+from energysim.workloads.workload import Workload
+
+
+def test_lecture_array_loopnest_mirrors_lecture_array() -> None:
+    """Same levels, sizes, bandwidths and every priced cost as lecture-array; 256 register files under the buffer."""
+    dense, loop = energysim.hardware("lecture-array"), energysim.hardware("lecture-array-loopnest")
+    assert dense.cost_rows() == loop.cost_rows()
+    for a, b in zip(dense.levels, loop.levels):
+        assert (a.name, a.capacity_words, a.config.bandwidth_words_per_cycle, a.config.instances) == \
+               (b.name, b.capacity_words, b.config.bandwidth_words_per_cycle, b.config.instances)
+    assert build_engine(loop).spec.macs_peak_per_cycle == 16 * 16
+
+
+def test_eyeriss_like_geometry() -> None:
+    """168 PEs (14 x 12) with 224/12/24-word scratchpads; the global buffer keeps inputs and psums only."""
+    hw = energysim.hardware("eyeriss-like")
+    spec = build_engine(hw).spec
+    assert spec.macs_peak_per_cycle == 168
+    pe = hw.level("PE")
+    assert [pe.tensor_capacity_words(t) for t in ("weights", "inputs", "outputs")] == [224, 12, 24]
+    assert hw.level("GlobalBuffer").config.holds == ("inputs", "outputs")
+    assert hw.level("GlobalBuffer").capacity_words == 108 * 1024 // 2
+
+
+def test_eyeriss_pricings_share_counts() -> None:
+    """The relative-cost and lecture-priced Eyeriss-like files give the same memory counts for AlexNet CONV3 (costs only differ)."""
+    layer = Conv2dLayer(name="conv3", in_channels=256, out_channels=384, in_height=13, in_width=13,
+                        kernel_height=3, kernel_width=3, padding=1)
+    workload = Workload("one", (layer,))
+    relative = energysim.simulate("eyeriss-like", workload).results[0]
+    lecture = energysim.simulate("eyeriss-like-lecture", workload).results[0]
+    memory = lambda r: {k: v for k, v in r.counts.items() if k[0] in ("DRAM", "GlobalBuffer", "PE")}  # noqa: E731
+    assert memory(relative) == memory(lecture)
+    assert relative.cycles == lecture.cycles
+    assert relative.count("ArrayNoC") > 0 and lecture.count("ArrayNoC") == 0
