@@ -1,13 +1,19 @@
 """energysim: what does pruning a neural network buy in energy and latency on real hardware?
 
-The Python API mirrors the command line; each function returns pandas DataFrames
-(``simulate`` returns a :class:`~energysim.simulate.SimulationRun` holding them):
+The Python API mirrors the command line; each function returns data, and none
+writes a file unless it is given an output folder:
 
-- :func:`simulate` -- ``energysim run``: per-layer summary and count x cost rows;
-- :func:`estimate` -- ``energysim estimate``: a pruned model next to its dense original;
+- :func:`simulate` -- ``energysim run``: a :class:`SimulationRun` (per-layer summary
+  and count x cost rows, each naming its run: workload, hardware, mode, run);
+- :func:`estimate` -- ``energysim estimate``: a pruned model next to its dense original,
+  ratios as fractions of dense (:func:`estimate_details` gives the :class:`Estimate`);
 - :func:`compare` -- ``energysim compare``: patterns x sparsities x criteria x hardware;
 - :func:`cost_table`, :func:`hardware_costs`, :func:`layer_cost_table` -- ``energysim costs``.
+
+Long jobs take ``progress=``: a bar on stderr (None: only on a terminal, True: always).
 """
+
+from importlib.metadata import PackageNotFoundError, version
 
 from energysim.api import (
     compare,
@@ -21,10 +27,17 @@ from energysim.api import (
     validate_file,
     workload,
 )
+from energysim.estimation import Estimate
+from energysim.simulate import SimulationRun
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("energysim")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
+    "Estimate",
+    "SimulationRun",
     "compare",
     "cost_table",
     "estimate",
