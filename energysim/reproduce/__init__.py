@@ -117,7 +117,7 @@ def misses_table(sections: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
     return misses[list(MISSES_COLUMNS)].reset_index(drop=True)
 
 
-def reproduce(name: str, quick: bool = False) -> list[tuple[str, pd.DataFrame]]:
+def reproduce(name: str, quick: bool = False, progress: bool | None = None) -> list[tuple[str, pd.DataFrame]]:
     """Run one reproduction by name: its sections, then the verdict (as title) over the table of misses.
 
     Parameters
@@ -126,9 +126,11 @@ def reproduce(name: str, quick: bool = False) -> list[tuple[str, pd.DataFrame]]:
         One of :data:`REPRODUCTIONS`.
     quick
         The reproduction's smaller subset (for tests).
+    progress
+        Progress bar on stderr while it runs (None: only when stderr is a terminal; False: never).
     """
     if name not in REPRODUCTIONS:
         raise InputError(f"unknown reproduction {name!r} (known: {', '.join(sorted(REPRODUCTIONS))})")
     module = importlib.import_module(REPRODUCTIONS[name])
-    sections = module.reproduce(quick=quick)
+    sections = module.reproduce(quick=quick, progress=progress)
     return [*sections, (summary_line(sections), misses_table(sections))]

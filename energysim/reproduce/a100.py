@@ -41,6 +41,7 @@ from energysim.engines.registry import build_engine
 from energysim.engines.result import check_invariants
 from energysim.engines.sparse_tc import STATIC_UNIT
 from energysim.hardware.hierarchy import Hardware, build_hardware, load_hardware
+from energysim.progress import progress_bar
 from energysim.report.tables import energy_table
 from energysim.workloads.layers import GemmLayer, Layer
 from energysim.workloads.workload import load_workload
@@ -451,27 +452,35 @@ def compare_modes(layers: list[Layer], engine=None) -> pd.DataFrame:
                   "bound_dense", "bound_sparse"]]
 
 
-def reproduce(quick: bool = False) -> list[tuple[str, pd.DataFrame]]:
+def reproduce(quick: bool = False, progress: bool | None = None) -> list[tuple[str, pd.DataFrame]]:
     """Titled sections of model vs published A100 figures.
 
     Parameters
     ----------
     quick
         Skip the VGG-16 network rows (the rest is fast either way).
+    progress
+        Progress bar on stderr, one tick per section (None: only on a terminal;
+        see :func:`energysim.progress.progress_bar`).
 
     Returns
     -------
     list of (title, DataFrame)
         Each frame has the columns of :data:`COLUMNS`; ``ok`` is None on informative rows.
     """
-    return [
-        ("A100 peak tensor-core rates (model: SMs x MACs/cycle x 2 x clock) and the simulated math rate",
-         _frame(peak_section())),
-        ("2:4 storage and instruction operands (exact)", _frame(storage_section())),
-        ("Dense FP16 throughput of large GEMMs (hardware bound vs library-calibrated)", _frame(dense_throughput_section())),
-        ("2:4 speed-up across shapes (hardware bound vs library-calibrated)", _frame(speedup_section())),
-        ("2:4 speed-up with the sparse kernels calibrated separately", _frame(sparse_calibration_section())),
-        ("Energy: dense/2:4 ratio vs speed-up", _frame(energy_section())),
-        ("Board power: static energy calibrated on the dense FP16 GEMM at the hardware bound", _frame(power_section())),
-        ("Dense vs 2:4 on networks (BERT-base-sized, VGG-16)", _frame(networks_section(quick))),
+    parts = [
+        ("A100 peak tensor-core rates (model: SMs x MACs/cycle x 2 x clock) and the simulated math rate", peak_section),
+        ("2:4 storage and instruction operands (exact)", storage_section),
+        ("Dense FP16 throughput of large GEMMs (hardware bound vs library-calibrated)", dense_throughput_section),
+        ("2:4 speed-up across shapes (hardware bound vs library-calibrated)", speedup_section),
+        ("2:4 speed-up with the sparse kernels calibrated separately", sparse_calibration_section),
+        ("Energy: dense/2:4 ratio vs speed-up", energy_section),
+        ("Board power: static energy calibrated on the dense FP16 GEMM at the hardware bound", power_section),
+        ("Dense vs 2:4 on networks (BERT-base-sized, VGG-16)", lambda: networks_section(quick)),
     ]
+    sections = []
+    with progress_bar(len(parts), "reproduce a100", progress) as bar:
+        for title, section in parts:
+            sections.append((title, _frame(section())))
+            bar.update(1)
+    return sections

@@ -42,6 +42,7 @@ from energysim import catalog
 from energysim.engines.eie import EieEngine, EieEngineConfig, PreparedLayer
 from energysim.engines.result import LayerResult, check_invariants
 from energysim.hardware.hierarchy import Hardware, load_hardware
+from energysim.progress import progress_bar
 from energysim.report.tables import energy_table
 from energysim.workloads.workload import load_workload
 
@@ -115,12 +116,13 @@ def _frame(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
 class _Bench:
     """Hardware, engines and prepared (encoded) layers, cached per PE count."""
 
-    def __init__(self, layers: tuple[str, ...]):
+    def __init__(self, layers: tuple[str, ...], bar: Any = None):
         self.hardware: Hardware = load_hardware(catalog.hwconfig_path("eie-64pe"))
         workload = load_workload(catalog.workload_path("eie-table3"))
         self.layers = {layer.name: layer for layer in workload.layers if layer.name in layers}
         self.names = layers
         self._prepared: dict[tuple[str, int], PreparedLayer] = {}
+        self.bar = bar
 
     def engine(self, **overrides: Any) -> EieEngine:
         config = EieEngineConfig(**{**self.hardware.engine_table, **overrides})
@@ -133,6 +135,8 @@ class _Bench:
             self._prepared[key] = engine.prepare(self.layers[name])
         result = engine.simulate(self.layers[name], prepared=self._prepared[key])
         check_invariants(result)
+        if self.bar is not None:
+            self.bar.update(1)
         return result
 
     def drop(self, n_pe: int) -> None:
@@ -276,13 +280,16 @@ def _padding(bench: _Bench, base: dict[str, LayerResult]) -> pd.DataFrame:
     return _frame(rows, ["layer", "quantity"])
 
 
-def reproduce(quick: bool = False) -> list[tuple[str, pd.DataFrame]]:
+def reproduce(quick: bool = False, progress: bool | None = None) -> list[tuple[str, pd.DataFrame]]:
     """Model vs paper for EIE, as titled sections.
 
     Parameters
     ----------
     quick
         Only Alex-7 and NT-We, queue depths 1/8/256 and PE counts 16/64/256 (for tests).
+    progress
+        Progress bar on stderr, one tick per simulated layer (None: only on a terminal;
+        see :func:`energysim.progress.progress_bar`).
 
     Returns
     -------
@@ -291,15 +298,17 @@ def reproduce(quick: bool = False) -> list[tuple[str, pd.DataFrame]]:
         (relative; NaN where the row is informative only) and ``ok`` columns.
     """
     names = QUICK_LAYERS if quick else LAYERS
-    bench = _Bench(names)
-    base = {name: bench.run(name) for name in names}
     depths = (1, 8, 256) if quick else QUEUE_DEPTHS
     counts = (16, 64, 256) if quick else PE_COUNTS
-    return [
-        ("EIE Table IV: latency at 64 PEs, 800 MHz (us)", _table4(bench, base)),
-        ("EIE load imbalance: actual / theoretical", _imbalance(bench, base)),
-        ("EIE work inflation by padding (Table IV theoretical / Table III no-padding work)", _padding(bench, base)),
-        ("EIE queue-depth sweep, 64 PEs (Fig. 8 text)", _queue_sweep(bench, depths)),
-        ("EIE PE-count sweep (Fig. 11 text, Sec. VIII)", _pe_sweep(bench, counts)),
-        ("EIE power and energy on AlexNet FC7 (Tables II and V)", _power(bench, base)),
-    ]
+    simulations = len(names) * (1 + 2 * len(depths) + len(counts))
+    with progress_bar(simulations, "reproduce eie", progress) as bar:
+        bench = _Bench(names, bar)
+        base = {name: bench.run(name) for name in names}
+        return [
+            ("EIE Table IV: latency at 64 PEs, 800 MHz (us)", _table4(bench, base)),
+            ("EIE load imbalance: actual / theoretical", _imbalance(bench, base)),
+            ("EIE work inflation by padding (Table IV theoretical / Table III no-padding work)", _padding(bench, base)),
+            ("EIE queue-depth sweep, 64 PEs (Fig. 8 text)", _queue_sweep(bench, depths)),
+            ("EIE PE-count sweep (Fig. 11 text, Sec. VIII)", _pe_sweep(bench, counts)),
+            ("EIE power and energy on AlexNet FC7 (Tables II and V)", _power(bench, base)),
+        ]
