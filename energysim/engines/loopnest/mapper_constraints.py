@@ -1,0 +1,212 @@
+"""What the mapper may choose: user constraints and dataflows written as constraints.
+
+A :class:`MapperConstraints` is read from a TOML table (``[mapper]`` of a loop-nest
+hardware file, or given to :func:`~energysim.engines.loopnest.mapper.map_layer`)
+and resolved against one layer and hierarchy into a :class:`Resolved` (arrays
+over the map space's slots, see :mod:`energysim.engines.loopnest.mapper_space`).
+
+A dataflow is nothing but constraints on the innermost storage level (the
+per-PE level) and on the spatial fan-outs:
+
+``output_stationary``
+    the innermost level's temporal loops run only over dimensions that do not
+    index the outputs (a partial sum stays in the PE while its reduction runs),
+    and spatial loops only over dimensions that index the outputs (no spatial
+    reduction);
+``weight_stationary``
+    likewise with the weights: the innermost level's temporal loops do not
+    touch the weight index, spatial loops split only weight dimensions;
+``row_stationary`` (Eyeriss; convolutions only)
+    each PE runs a 1-D convolution of one filter row and one input row: at the
+    innermost level ``R = 1``, ``P = 1`` and the whole ``S``; the PE columns (Y)
+    take the whole ``R`` (and may add ``C`` or ``K``), the rows (X) take ``P``
+    (and may add ``K`` or ``N``).
+
+Factors are loop bounds; ``"all"`` means the dimension's full size (so the
+other slots get 1). Keep and bypass may only drop tensors a level keeps in the
+hardware file; the outermost level always keeps every tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from energysim.engines.loopnest.mapper_space import MapProblem
+from energysim.errors import InputError
+
+Dataflow = Literal["output_stationary", "weight_stationary", "row_stationary"]
+Tensor = Literal["weights", "inputs", "outputs"]
+Factor = int | Literal["all"]
+
+
+class LevelConstraint(BaseModel):
+    """Constraints on one storage level's loops and on the fan-out of its instances under their parent."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: str = Field(min_length=1, description="Storage level name, as in the hardware file.")
+    temporal: dict[str, Factor] = Field(default_factory=dict, description="Fixed temporal loop bounds at this level, by dimension.")
+    spatial_x: dict[str, Factor] = Field(default_factory=dict, description="Fixed spatial bounds on this level's mesh X axis.")
+    spatial_y: dict[str, Factor] = Field(default_factory=dict, description="Fixed spatial bounds on this level's mesh Y axis.")
+    spatial_x_dims: tuple[str, ...] | None = Field(default=None, description="Dimensions allowed on the X axis (None = any).")
+    spatial_y_dims: tuple[str, ...] | None = Field(default=None, description="Dimensions allowed on the Y axis (None = any).")
+    order: tuple[str, ...] | None = Field(
+        default=None, description="Temporal loop order at this level, outer to inner; unlisted dimensions go outermost."
+    )
+    keep: tuple[Tensor, ...] | None = Field(
+        default=None, description="Exactly these tensors are kept (the rest bypass); None = the mapper chooses."
+    )
+
+
+class MapperConstraints(BaseModel):
+    """Everything that narrows the map space of a layer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataflow: Dataflow | None = Field(default=None, description="A dataflow, expanded into level constraints.")
+    allow_bypass: bool = Field(
+        default=False, description="Whether the mapper may bypass tensors a level keeps (False: keep as the hardware says)."
+    )
+    min_utilisation: float = Field(default=0.0, ge=0.0, le=1.0, description="Least fraction of compute units busy.")
+    levels: tuple[LevelConstraint, ...] = Field(default=(), description="Per-level constraints.")
+
+    def key(self) -> str:
+        """A stable text of the constraints, for cache keys."""
+        return self.model_dump_json()
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Constraints resolved against one :class:`MapProblem`.
+
+    Attributes
+    ----------
+    fixed
+        ``(n_slots, n_dims)``: a fixed loop bound, or 0 where the mapper chooses.
+    keep
+        ``(n_levels, n_tensors)``: 1 kept, 0 bypassed, -1 the mapper chooses.
+    orders
+        Per level, a fixed full loop order (outer to inner), or None.
+    min_utilisation
+        Least fraction of compute units busy.
+    """
+
+    fixed: np.ndarray
+    keep: np.ndarray
+    orders: tuple[tuple[int, ...] | None, ...]
+    min_utilisation: float
+
+
+def _dataflow_levels(problem: MapProblem, dataflow: Dataflow) -> list[LevelConstraint]:
+    """The level constraints a dataflow stands for on this problem."""
+    inner = problem.levels[-1].name
+    spatial_levels = sorted({level for kind, level in problem.slots if kind != "T"})
+    names = [problem.levels[i].name if i < len(problem.levels) else None for i in spatial_levels]
+    if dataflow in ("output_stationary", "weight_stationary"):
+        t = next(x for x in problem.tensors if x.name == ("outputs" if dataflow == "output_stationary" else "weights"))
+        fixed = {problem.dims[d]: 1 for d in t.relevant}
+        stationary = tuple(problem.dims[d] for d in sorted(t.relevant))
+        out = [LevelConstraint(level=inner, temporal=fixed)]
+        out += [LevelConstraint(level=name, spatial_x_dims=stationary, spatial_y_dims=stationary) for name in names if name]
+        return out
+    missing = [d for d in ("R", "S", "P") if d not in problem.dims]
+    if missing:
+        raise InputError(f"mapper constraints: dataflow 'row_stationary' needs dimensions R, S and P (the layer lacks {', '.join(missing)})")
+    spatial = [name for name in names if name]
+    if not spatial:
+        raise InputError("mapper constraints: dataflow 'row_stationary' needs a level with a spatial fan-out (the hierarchy has none)")
+    out = [LevelConstraint(level=inner, temporal={"R": 1, "P": 1, "S": "all"})]
+    out.append(LevelConstraint(level=spatial[-1], spatial_y={"R": "all"},
+                               spatial_x_dims=tuple(d for d in ("P", "K", "N") if d in problem.dims),
+                               spatial_y_dims=tuple(d for d in ("R", "C", "K") if d in problem.dims)))
+    return out
+
+
+def _dim_index(problem: MapProblem, name: str, where: str) -> int:
+    if name not in problem.dims:
+        raise InputError(f"mapper constraints: {where}: unknown dimension '{name}' (dimensions: {', '.join(problem.dims)})")
+    return problem.dims.index(name)
+
+
+def _set_fixed(problem: MapProblem, fixed: np.ndarray, slot: int, factors: dict[str, Factor], where: str) -> None:
+    for name, value in factors.items():
+        d = _dim_index(problem, name, where)
+        size = problem.sizes[d]
+        bound = size if value == "all" else int(value)
+        if bound < 1 or size % bound != 0:
+            raise InputError(f"mapper constraints: {where}.{name}: a loop bound must divide the dimension's size {size} (got {value})")
+        if fixed[slot, d] not in (0, bound):
+            raise InputError(f"mapper constraints: {where}.{name}: conflicts with an earlier constraint ({fixed[slot, d]}) (got {value})")
+        fixed[slot, d] = bound
+        if value == "all":
+            for other in range(fixed.shape[0]):
+                if other != slot and fixed[other, d] == 0:
+                    fixed[other, d] = 1
+
+
+def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
+    """Turn constraints into slot arrays for ``problem``.
+
+    Raises
+    ------
+    InputError
+        An unknown level, dimension or tensor, a bound that does not divide its
+        dimension, a kept tensor the hardware level does not keep, or constraints
+        that contradict each other or leave no legal factorisation.
+    """
+    n_slots, n_dims = len(problem.slots), problem.n_dims
+    fixed = np.zeros((n_slots, n_dims), dtype=np.int64)
+    tensor_names = [t.name for t in problem.tensors]
+    keep = np.array([[1 if k else 0 for k in level.keeps] for level in problem.levels], dtype=np.int64)
+    if constraints.allow_bypass:
+        keep[1:] = np.where(keep[1:] == 1, -1, 0)
+    orders: list[tuple[int, ...] | None] = [None] * len(problem.levels)
+    level_names = [level.name for level in problem.levels]
+    items = list(constraints.levels)
+    if constraints.dataflow is not None:
+        items = _dataflow_levels(problem, constraints.dataflow) + items
+    for n, item in enumerate(items):
+        where = f"levels[{n}] ({item.level})"
+        if item.level not in level_names:
+            raise InputError(f"mapper constraints: {where}: unknown level '{item.level}' (levels: {', '.join(level_names)})")
+        i = level_names.index(item.level)
+        _set_fixed(problem, fixed, problem.temporal_slot(i), item.temporal, f"{where}.temporal")
+        for axis, factors, allowed in (("X", item.spatial_x, item.spatial_x_dims), ("Y", item.spatial_y, item.spatial_y_dims)):
+            if (axis, i) not in problem.slots:
+                if factors or allowed:
+                    raise InputError(f"mapper constraints: {where}.spatial_{axis.lower()}: level '{item.level}' has no spatial fan-out")
+                continue
+            slot = problem.slots.index((axis, i))
+            _set_fixed(problem, fixed, slot, factors, f"{where}.spatial_{axis.lower()}")
+            if allowed is not None:
+                allowed_idx = {_dim_index(problem, name, f"{where}.spatial_{axis.lower()}_dims") for name in allowed}
+                for d in range(n_dims):
+                    if d not in allowed_idx:
+                        if fixed[slot, d] > 1:
+                            raise InputError(f"mapper constraints: {where}.spatial_{axis.lower()}: dimension "
+                                             f"'{problem.dims[d]}' is not among the allowed ones (got {fixed[slot, d]})")
+                        fixed[slot, d] = 1
+        if item.order is not None:
+            idx = [_dim_index(problem, name, f"{where}.order") for name in item.order]
+            if len(set(idx)) != len(idx):
+                raise InputError(f"mapper constraints: {where}.order: repeats a dimension (got {list(item.order)})")
+            orders[i] = tuple([d for d in range(n_dims) if d not in idx] + idx)
+        if item.keep is not None:
+            for t, name in enumerate(tensor_names):
+                if name in item.keep and problem.levels[i].keeps[t] is False:
+                    raise InputError(f"mapper constraints: {where}.keep: the hardware level does not keep '{name}'")
+                if i == 0 and name not in item.keep:
+                    raise InputError(f"mapper constraints: {where}.keep: the outermost level must keep every tensor (got {list(item.keep)})")
+                keep[i, t] = 1 if name in item.keep else 0
+    for d in range(n_dims):
+        product = int(np.prod(np.where(fixed[:, d] > 0, fixed[:, d], 1)))
+        free = int(np.sum(fixed[:, d] == 0))
+        size = problem.sizes[d]
+        if size % product != 0 or (free == 0 and product != size):
+            raise InputError(f"mapper constraints: dimension '{problem.dims[d]}': fixed loop bounds multiply to {product}, "
+                             f"which cannot complete its size {size}")
+    return Resolved(fixed=fixed, keep=keep, orders=tuple(orders), min_utilisation=constraints.min_utilisation)
