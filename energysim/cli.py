@@ -1,12 +1,26 @@
 """The ``energysim`` command line: the only module that prints or picks exit codes.
 
-Exit codes: 0 success; 2 bad input (one line per problem on stderr, no
-traceback, no partial output file); 1 a broken simulator invariant (a bug).
+Exit codes: 0 success (a bare ``energysim`` prints the help); 2 bad input (one
+line per problem on stderr, no traceback, no partial output file); 1 a broken
+simulator invariant (a bug); 141 stdout closed early (``energysim run ... | head``).
+
+Conventions shared by every command:
+
+- ``--hw`` is repeatable and comma-separated (``--hw a100 --hw lecture-array,a100:sparse_2_4``);
+  each item is a bundled name or a ``.toml`` path, optionally ``NAME:MODE`` for an engine
+  mode. Specs are parsed once, here, into :class:`energysim.estimation.HardwareChoice`.
+- Tables on stdout are aligned and fit the terminal (:mod:`energysim.report.terminal`);
+  ``--wide`` shows every column. Files written with ``--out`` keep exact numbers.
+- Ratios are fractions of dense (pruned / dense; 0.6 means 60 % of the dense energy).
+- ``--out`` refuses a folder that already holds results unless ``--force``.
+- Progress bars go to stderr, only on a terminal, never with ``--quiet``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Sequence, TextIO
@@ -15,123 +29,358 @@ import pandas as pd
 
 from energysim import catalog
 from energysim.errors import EnergySimError, InputError, InvariantError
+from energysim.report.terminal import Column, percent, ratio, render_key_values, render_table, si, terminal_width
+
+EXIT_BROKEN_PIPE = 141
+"""Exit code when stdout is closed early (128 + SIGPIPE), as shell tools do."""
+
+DEFAULT_COMPARE_HW = ("lecture-array", "eie-64pe-lecture", "a100", "a100:sparse_2_4")
+
+EXAMPLES: dict[str, str] = {
+    "run": "energysim run lecture-array,a100:sparse_2_4 lenet-300-100 --out runs/lenet",
+    "costs": "energysim costs --hw eie-64pe-lecture",
+    "estimate": "energysim estimate alexnet-han2015 --hw lecture-array,eie-64pe-lecture --hw a100:sparse_2_4 --out est",
+    "compare": "energysim compare --patterns fine,nm:2:4 --sparsities 0.5,0.9 --hw lecture-array,a100:sparse_2_4 --out cmp",
+    "list": "energysim list hwconfigs",
+    "validate": "energysim validate my-accelerator.toml my-network.toml",
+    "demo": "energysim demo --out demo",
+    "reproduce": "energysim reproduce eie --quick",
+    "train": "energysim train --model mlp --out models/mlp",
+    "prune": "energysim prune --model mlp --granularity nm --nm 2:4 --out pruned/mlp-2of4",
+    "sensitivity": "energysim sensitivity --model mlp --granularity fine --png sensitivity.png",
+    "prune-table": "energysim prune-table --models mlp --sparsities 0.5,0.9",
+    "import": "energysim import model.onnx -o imported/model",
+    "report": "energysim report est -o est/report.html",
+}
+"""One example per subcommand, shown at the end of its ``--help``."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that ends each option with its default (unless the default is None or False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
 
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors become one-line InputErrors (exit 2)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         command = self.prog.removeprefix("energysim").strip()
         raise InputError(f"{command}: {message}" if command else message)
 
 
-def _print_table(frame: pd.DataFrame, out: TextIO, fmt: str = "md") -> None:
-    from energysim.report.files import render
+# ---------------------------------------------------------------- shared options
 
-    out.write(render(frame, fmt))
+
+def split_items(values: Sequence[str] | str, option: str) -> list[str]:
+    """Items of a repeatable, comma-separated option, in order, each once (``['a,b', 'c'] -> [a, b, c]``)."""
+    values = [values] if isinstance(values, str) else list(values)
+    items = [item.strip() for value in values for item in value.split(",") if item.strip()]
+    if not items:
+        raise InputError(f"{option} needs at least one item (got {', '.join(map(repr, values)) or 'nothing'})")
+    return list(dict.fromkeys(items))
+
+
+def _hw_help(what: str) -> str:
+    names = ", ".join(catalog.hwconfig_names()) or "none bundled"
+    return (f"{what}: a bundled name ({names}) or a .toml path; NAME:MODE picks an engine mode "
+            "(a100:sparse_2_4); repeatable and comma-separated")
+
+
+def _hardware_choices(specs: list[str], mode: str | None = None):
+    """Parse hardware specs once: NAME[:MODE] -> HardwareChoice; ``mode`` (``run --mode``) fills specs without one."""
+    from energysim.estimation import load_hardware_list
+
+    if mode:
+        conflicting = [s for s in specs if ":" in s and s.partition(":")[2] != mode]
+        if conflicting:
+            raise InputError(f"--mode {mode} contradicts the mode named in {conflicting[0]!r}; give one of them")
+        specs = [s if ":" in s else f"{s}:{mode}" for s in specs]
+    return load_hardware_list(specs)
+
+
+def _add_output(parser: argparse.ArgumentParser, what: str, formats: tuple[str, ...] = ("csv", "json", "md")) -> None:
+    parser.add_argument("--out", help=f"folder for {what} (refused if it already holds results, unless --force)")
+    parser.add_argument("--format", choices=formats, default="csv", help="file format of the tables with --out")
+    parser.add_argument("--force", action="store_true", help="replace results already in the --out (and --plots) folder")
+    parser.add_argument("--plots", metavar="DIR", help="also write every plot as PNG, SVG and PDF into this folder")
+
+
+def _add_display(parser: argparse.ArgumentParser, progress: bool = True) -> None:
+    parser.add_argument("--wide", action="store_true", help="show every column, whatever the terminal width")
+    if progress:
+        parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    """False with --quiet; None (a bar only when stderr is a terminal) otherwise."""
+    return False if getattr(args, "quiet", False) else None
+
+
+def _write_tables(tables: dict[str, pd.DataFrame], folder: Path, fmt: str, existing: list[Path], out: TextIO) -> None:
+    from energysim.output_folder import remove_stale
+    from energysim.report.files import write_table
+
+    paths = [write_table(frame, folder, stem, fmt) for stem, frame in tables.items()]
+    removed = remove_stale(existing, paths)
+    out.write("wrote " + ", ".join(str(p) for p in paths) + "\n")
+    if removed:
+        out.write("removed the earlier results " + ", ".join(p.name for p in removed) + "\n")
+
+
+def _claim(args: argparse.Namespace) -> list[Path]:
+    """Refuse --out / --plots folders holding results or plots (before anything runs); the results already there."""
+    from energysim.output_folder import claim, claim_plots
+
+    if getattr(args, "plots", None):
+        claim_plots(args.plots, args.force)
+    return claim(args.out, args.force) if args.out else []
+
+
+def _write_plots(tables: dict[str, pd.DataFrame], args: argparse.Namespace, out: TextIO) -> None:
+    """With --plots DIR: every plot of the tables as PNG, SVG and PDF."""
+    if not args.plots:
+        return
+    from energysim.report.plots import write_plot_files
+
+    paths = write_plot_files(tables, args.plots)
+    _prose(f"wrote {len(paths)} plot files to {args.plots}: " + ", ".join(sorted({p.stem for p in paths})), out)
+
+
+# ---------------------------------------------------------------- run
+
+RUN_COLUMNS = (
+    Column("layer"),
+    Column("energy_pj", "energy_pj", "energy"),
+    Column("latency_s", "time_s", "latency"),
+    Column("utilisation", "percent"),
+    Column("macs", "count", "MACs"),
+    Column("cycles_total", "count", "cycles"),
+    Column("cycles_compute", "count", "compute", compact=False),
+    Column("cycles_fill_drain", "count", "fill/drain", compact=False),
+    Column("cycles_stall", "count", "stall", compact=False),
+    Column("engine", compact=False),
+)
 
 
 def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    from energysim.api import simulate
-    from energysim.report.files import write_table
+    from energysim.api import workload as load_workload_by_name
+    from energysim.progress import progress_bar
+    from energysim.simulate import run_workload
 
-    options = {"path": args.path} if args.path else {}
-    if args.mode:
-        options["mode"] = args.mode
-    run = simulate(args.hw, args.workload, **options)
-    table = run.summary[["layer", "macs", "cycles_total", "latency_s", "utilisation", "energy_uj"]].copy()
-    table["latency_us"] = table.pop("latency_s") * 1e6
-    out.write(f"# {run.workload} on {run.hardware}\n\n")
-    _print_table(table, out, "md")
-    totals = run.totals()
-    out.write(
-        f"\ntotal: {totals['energy_uj']:,.4f} uJ, {totals['cycles_total']:,} cycles, "
-        f"{totals['latency_s'] * 1e3:.4g} ms, utilisation {totals['utilisation']:.1%}\n"
-    )
+    given = {"path": args.path, "mapping": args.mapping, "compat": args.compat}
+    options = {name: value for name, value in given.items() if value is not None}
+    choices = _hardware_choices(split_items(args.hw, "HW"), args.mode)
+    existing = _claim(args)
+    workload = load_workload_by_name(args.workload)
+    runs = []
+    with progress_bar(len(choices) * len(workload.layers), f"run {workload.name}", _progress(args)) as bar:
+        for choice in choices:
+            runs.append(run_workload(workload, choice.hardware, on_layer=lambda _: bar.update(1), **options,
+                                     **choice.options))
+    for index, run in enumerate(runs):
+        totals = run.totals()
+        out.write(("\n" if index else "") + f"{run.workload} on {run.run}\n")
+        out.write(render_table(run.summary, RUN_COLUMNS, wide=args.wide))
+        out.write(f"total: {si(totals['energy_pj'] * 1e-12, 'J')}, {si(totals['latency_s'], 's')}, "
+                  f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}\n")
+    tables = {"energy": pd.concat([run.energy for run in runs], ignore_index=True),
+              "summary": pd.concat([run.summary for run in runs], ignore_index=True)}
     if args.out:
-        folder = Path(args.out)
-        paths = [write_table(run.energy, folder, "energy", args.format), write_table(run.summary, folder, "summary", args.format)]
-        out.write("wrote " + ", ".join(str(p) for p in paths) + "\n")
+        _write_tables(tables, Path(args.out), args.format, existing, out)
+    _write_plots(tables, args, out)
     return 0
+
+
+# ---------------------------------------------------------------- costs
+
+
+LAYER_COST_COLUMNS = (
+    Column("workload"),
+    Column("hardware"),
+    Column("layer"),
+    Column("energy_pj", "energy_pj", "energy per inference"),
+    Column("pj_per_mac", "number", "pJ per MAC"),
+    Column("latency_s", "time_s", "latency"),
+    Column("macs", "count", "MACs"),
+    Column("engine", compact=False),
+)
 
 
 def _cmd_costs(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.costs.export import operation_table
     from energysim.costs.registry import resolve_table
-    from energysim.hardware.hierarchy import load_hardware
+    from energysim.report.files import render
 
+    specs = split_items(args.hw, "--hw") if args.hw else []
     if args.workload:
         from energysim.api import layer_cost_table
 
-        frame = layer_cost_table(args.workload, args.hw or ["lecture-array"])
-    elif args.hw:
-        if len(args.hw) != 1:
-            raise InputError("costs --hw takes one hardware config unless --workload is given")
-        hardware = load_hardware(catalog.hwconfig_path(args.hw[0]))
-        frame = pd.DataFrame(hardware.cost_rows())
-        frame = frame.rename(columns={"energy_pj": "Energy [pJ]"})
-    else:
-        frame = operation_table(resolve_table(args.table), args.bits, args.reference)
-    if args.format in ("md", "tex") and not args.sources and "Source" in frame:
-        frame = frame.drop(columns=["Source"])
-    if args.format in ("md", "tex") and not args.sources and "source" in frame:
-        frame = frame.drop(columns=["source"])
-    _print_table(frame, out, args.format)
+        frame = layer_cost_table(split_items(args.workload, "--workload"), specs or ["lecture-array"])
+        if args.format == "text":
+            out.write(render_table(frame, LAYER_COST_COLUMNS, wide=args.wide))
+        else:
+            out.write(render(frame, args.format))
+        return 0
+    if specs:
+        for index, choice in enumerate(_hardware_choices(specs)):
+            frame = pd.DataFrame(choice.hardware.cost_rows()).rename(columns={"energy_pj": "Energy [pJ]"})
+            title = f"per-access costs of {choice.label} ({choice.hardware.path or choice.hardware.name})"
+            if args.format == "text":
+                out.write(("\n" if index else "") + title + "\n")
+            _print_costs(frame, args, out)
+        return 0
+    _print_costs(operation_table(resolve_table(args.table), args.bits, args.reference), args, out)
     return 0
+
+
+def _print_costs(frame: pd.DataFrame, args: argparse.Namespace, out: TextIO) -> None:
+    """A cost table: in text, sources as numbered notes under the table; in md/tex only with --sources."""
+    from energysim.report.files import render
+
+    source = "Source" if "Source" in frame else "source"
+    if args.format == "text":
+        numbers: dict[str, int] = {}
+        refs = [f"[{numbers.setdefault(text, len(numbers) + 1)}]" for text in frame[source]]
+        shown = frame.drop(columns=[source]).assign(source=refs)
+        columns = [Column(str(c), "number" if pd.api.types.is_float_dtype(shown[c]) else
+                          "count" if pd.api.types.is_integer_dtype(shown[c]) else "text") for c in shown.columns]
+        out.write(render_table(shown, columns, wide=args.wide))
+        out.write("sources:\n" + "".join(f"[{n}] {text}\n" for text, n in numbers.items()))
+        return
+    if args.format in ("md", "tex") and not args.sources:
+        frame = frame.drop(columns=[source])
+    out.write(render(frame, args.format))
+
+
+# ---------------------------------------------------------------- estimate
+
+ESTIMATE_COLUMNS = (
+    Column("layer"),
+    Column("energy_uj_dense", "energy_uj", "energy dense"),
+    Column("energy_uj_pruned", "energy_uj", "energy pruned"),
+    Column("energy_vs_dense", "ratio"),
+    Column("latency_vs_dense", "ratio"),
+    Column("storage_vs_dense", "ratio"),
+    Column("latency_us_dense", "time_us", "latency dense", compact=False),
+    Column("latency_us_pruned", "time_us", "latency pruned", compact=False),
+    Column("utilisation_dense", "percent", "util dense", compact=False),
+    Column("utilisation_pruned", "percent", "util pruned", compact=False),
+    Column("storage_bytes_dense", "bytes", "storage dense", compact=False),
+    Column("storage_bytes_pruned", "bytes", "storage pruned", compact=False),
+)
 
 
 def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
-    from energysim.estimation import estimate, load_hardware_list, load_source
-    from energysim.report.files import write_table
+    from energysim.estimation import estimate, load_source
 
+    choices = _hardware_choices(split_items(args.hw, "--hw"))
+    existing = _claim(args)
     pruned = load_source(args.source)
     dense = load_source(args.dense) if args.dense else None
-    result = estimate(pruned, load_hardware_list(args.hw), dense)
-    table = result.layers.copy()
-    out.write(f"# {pruned.name}: dense original vs pruned\n\n")
-    _print_table(table, out, "md")
-    split = result.breakdown.pivot_table(index=["hardware", "component"], columns="variant", values="energy_pj",
-                                         aggfunc="sum", sort=False).reset_index()
-    split["dense_uj"], split["pruned_uj"] = split.pop("dense") / 1e6, split.pop("pruned") / 1e6
-    out.write("\n## energy by level / unit (uJ)\n\n")
-    _print_table(split, out, "md")
+    result = estimate(pruned, choices, dense, progress=_progress(args))
+    table = result.layers
+    out.write(f"{pruned.name} vs its dense original; *_vs_dense = pruned / dense, lower is better\n")
+    components = result.components
+    for run, block in table.groupby("run", sort=False):
+        out.write(f"\n{run}\n")
+        if (block["status"] != "ok").all():
+            out.write(f"not run: {block['status'].iloc[0]}\n")
+            continue
+        out.write(render_table(block, ESTIMATE_COLUMNS, wide=args.wide))
+        if args.wide:
+            out.write("energy by level / unit\n")
+            out.write(render_table(components[components["run"] == run], COMPONENT_COLUMNS, wide=True))
+    out.write("\n")
     totals = table[table["layer"] == "TOTAL"]
-    for row in totals.itertuples():
-        out.write(f"\n{row.hardware}: energy saving {row.energy_saving:.2f}x, speed-up {row.speedup:.2f}x, "
-                  f"storage saving {row.storage_saving:.2f}x")
-    out.write("\n\n")
+    out.write(render_key_values(
+        (row.run, f"energy {_ratio(row.energy_vs_dense)} of dense, latency {_ratio(row.latency_vs_dense)} of dense, "
+                  f"weight storage {_ratio(row.storage_vs_dense)} of dense" if row.status == "ok" else row.status)
+        for row in totals.itertuples()))
+    tables = {"estimate": table, "breakdown": result.breakdown, "summary": result.summary, "energy": result.energy}
     if args.out:
-        folder = Path(args.out)
-        paths = [write_table(table, folder, "estimate", args.format), write_table(result.breakdown, folder, "breakdown", args.format)]
-        summary = pd.concat([run.summary.assign(variant=variant) for (_, variant), run in result.runs.items()], ignore_index=True)
-        energy = pd.concat([run.energy.assign(variant=variant) for (_, variant), run in result.runs.items()], ignore_index=True)
-        paths += [write_table(summary, folder, "summary", args.format), write_table(energy, folder, "energy", args.format)]
-        out.write("wrote " + ", ".join(str(p) for p in paths) + "\n")
+        _write_tables(tables, Path(args.out), args.format, existing, out)
+    _write_plots({name: tables[name] for name in ("estimate", "summary", "energy")}, args, out)
     return 0
+
+
+COMPONENT_COLUMNS = (
+    Column("component"),
+    Column("energy_kind", header="kind"),
+    Column("energy_uj_dense", "energy_uj", "energy dense"),
+    Column("energy_uj_pruned", "energy_uj", "energy pruned"),
+    Column("energy_vs_dense", "ratio"),
+)
+
+
+def _ratio(value: float) -> str:
+    return ratio(value) or "n/a"
+
+
+# ---------------------------------------------------------------- compare
+
+COMPARE_SHOWN = (
+    Column("pattern"),
+    Column("criterion"),
+    Column("sparsity_target", "percent", "target"),
+    Column("run"),
+    Column("status"),
+    Column("accuracy", "percent"),
+    Column("energy_vs_dense", "ratio"),
+    Column("latency_vs_dense", "ratio"),
+    Column("energy_pj", "energy_pj", "energy"),
+    Column("latency_s", "time_s", "latency"),
+    Column("sparsity_measured", "percent", "measured", compact=False),
+    Column("storage_vs_dense", "ratio", compact=False),
+    Column("accuracy_before_finetune", "percent", "acc. before tuning", compact=False),
+    Column("cycles_total", "count", "cycles", compact=False),
+)
 
 
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.sweep import grid, pareto_front, run_sweep
 
-    points = grid(args.model, _split(args.patterns), _fractions(args.sparsities), _split(args.criteria),
-                  finetune_epochs=args.finetune_epochs, seed=args.seed)
-    frame = run_sweep(points, _split(args.hw), args.out, jobs=args.jobs, scheduler=args.scheduler,
-                      progress=None if not args.quiet else False)
-    shown = frame[["pattern", "criterion", "sparsity_target", "hardware", "status", "accuracy", "energy_uj",
-                   "latency_s", "energy_ratio_vs_dense", "latency_ratio_vs_dense"]].copy()
-    shown["status"] = shown["status"].str.split(":").str[0]
-    _print_table(shown, out, "md")
+    choices = _hardware_choices(split_items(args.hw or DEFAULT_COMPARE_HW, "--hw"))
+    if args.plots:
+        from energysim.output_folder import claim_plots
+
+        claim_plots(args.plots, args.force)
+    points = grid(args.model, split_items(args.patterns, "--patterns"), _fractions(args.sparsities),
+                  split_items(args.criteria, "--criteria"), finetune_epochs=args.finetune_epochs, seed=args.seed)
+    frame = run_sweep(points, choices, args.out, jobs=args.jobs, scheduler=args.scheduler, progress=_progress(args),
+                      force=args.force)
+    shown = frame.assign(status=frame["status"].where(frame["status"] == "ok", "refused"))
+    out.write(render_table(shown, COMPARE_SHOWN, wide=args.wide))
     refused = frame[frame["status"] != "ok"]
     if len(refused):
-        out.write(f"\n{len(refused)} points could not run (reasons in the status column of compare.csv), "
-                  f"e.g. {refused['hardware'].iloc[0]}: {refused['status'].iloc[0]}\n")
+        _prose(f"{len(refused)} points could not run (the reasons are in the status column of compare.csv), "
+               f"e.g. {refused['run'].iloc[0]}: {refused['status'].iloc[0]}", out)
     front = pareto_front(frame)
-    out.write(f"\nPareto front (accuracy vs energy), {len(front)} points; wrote {Path(args.out) / 'compare.csv'}\n")
+    reused, total = frame.attrs["results_reused"], frame.attrs["results_total"]
+    _prose(f"Pareto front (accuracy vs energy): {len(front)} points. Reused {reused} of {total} results "
+           f"(point x hardware) from {Path(args.out) / 'points.jsonl'}; wrote {Path(args.out) / 'compare.csv'}", out)
+    _write_plots({"compare": frame}, args, out)
     return 0
+
+
+def _prose(text: str, out: TextIO) -> None:
+    """A paragraph after a blank line, wrapped to the terminal width."""
+    import textwrap
+
+    out.write("\n" + textwrap.fill(text, width=terminal_width(), break_long_words=False, break_on_hyphens=False) + "\n")
 
 
 def _fractions(text: str) -> list[float]:
     values = []
-    for item in _split(text):
+    for item in split_items(text, "--sparsities"):
         try:
             values.append(float(item))
         except ValueError:
@@ -139,11 +388,7 @@ def _fractions(text: str) -> list[float]:
     return values
 
 
-def _split(text: str) -> list[str]:
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise InputError(f"expected a comma-separated list (got {text!r})")
-    return items
+# ---------------------------------------------------------------- small commands
 
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
@@ -185,80 +430,109 @@ def _cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.reproduce import reproduce
 
     for title, frame in reproduce(args.which, quick=args.quick):
-        out.write(f"\n## {title}\n\n")
-        _print_table(frame, out, "md")
+        out.write(f"\n{title}\n")
+        out.write(render_table(frame, wide=args.wide))
     return 0
+
+
+# ---------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = _Parser(prog="energysim", description="Energy and latency of (pruned) DNN layers on modelled hardware.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from energysim import __version__
 
-    run = sub.add_parser("run", help="simulate a workload on a hardware config")
-    run.add_argument("hw", help="hardware config: bundled name or .toml path")
-    run.add_argument("workload", help="workload: bundled name, .toml path or pruned-workload folder")
-    run.add_argument("--out", help="folder for energy.* and summary.* tables")
-    run.add_argument("--format", choices=("csv", "json", "md"), default="csv", help="file format with --out (default csv)")
-    run.add_argument("--path", choices=("fast", "cycle"), help="dense engine path (default fast; cycle: slow reference)")
-    run.add_argument("--mode", help="engine mode, e.g. sparse_2_4 or dense for the sparse tensor core")
+    parser = _Parser(prog="energysim", description="Energy and latency of (pruned) DNN layers on modelled hardware.",
+                     epilog="example:\n  energysim run lecture-array lenet-300-100\n\n"
+                            "'energysim COMMAND --help' lists each command's options, valid values and defaults.")
+    parser.add_argument("--version", action="version", version=f"energysim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="simulate a workload on one or more hardware configs")
+    run.add_argument("hw", metavar="HW", help=_hw_help("hardware config").replace("repeatable and comma-separated",
+                                                                                   "several comma-separated"))
+    run.add_argument("workload", help="workload: bundled name (energysim list workloads), .toml path or pruned-workload folder")
+    _add_output(run, "energy.* and summary.* tables")
+    run.add_argument("--path", choices=("fast", "cycle"), help="dense engine path (fast by default; cycle: slow reference)")
+    run.add_argument("--mode", help="engine mode for every HW without its own :MODE (sparse tensor core: dense, sparse_2_4)")
+    run.add_argument("--mapping", metavar="FILE",
+                     help="loopnest engine: mapping TOML file (its entry per layer); default: the engine's default mapping")
+    run.add_argument("--compat", choices=("ideal", "timeloop"),
+                     help="loopnest engine: counting convention, overriding the hardware file's engine.compat")
+    _add_display(run)
     run.set_defaults(handler=_cmd_run)
 
-    costs = sub.add_parser("costs", help="print a cost table or a hardware config's per-access costs")
-    costs.add_argument("--table", default="lecture-45nm", help="built-in table name or .toml file (default lecture-45nm)")
-    costs.add_argument("--hw", action="append", help="per-access costs of this hardware config (with --workload: repeatable)")
-    costs.add_argument("--workload", action="append", help="per-layer energy per inference of this workload (repeatable)")
+    costs = sub.add_parser("costs", help="print a cost table, a hardware config's per-access costs, or energy per layer")
+    costs.add_argument("--table", default="lecture-45nm", help="built-in table name (energysim list tables) or .toml file")
+    costs.add_argument("--hw", action="append", help=_hw_help("per-access costs of this hardware"))
+    costs.add_argument("--workload", action="append",
+                       help="energy per inference per layer of this workload on each --hw (lecture-array if none); "
+                            "repeatable and comma-separated")
     costs.add_argument("--bits", type=int, help="price every entry at this width via the scaling rules")
     costs.add_argument("--reference", help="express relative cost against component.action[.bits], e.g. float_add.op.32")
-    costs.add_argument("--format", choices=("md", "csv", "json", "tex"), default="md")
+    costs.add_argument("--format", choices=("text", "md", "csv", "json", "tex"), default="text",
+                       help="text: aligned table with numbered sources; md/tex for documents")
     costs.add_argument("--sources", action="store_true", help="include the Source column in Markdown and LaTeX")
+    _add_display(costs, progress=False)
     costs.set_defaults(handler=_cmd_costs)
 
     est = sub.add_parser("estimate", help="energy and latency of a pruned model next to its dense original")
     est.add_argument("source", help="pruned workload (folder, .toml or bundled name) or model folder")
-    est.add_argument("--hw", action="append", required=True, help="hardware config (repeatable)")
+    est.add_argument("--hw", action="append", required=True, help=_hw_help("hardware config"))
     est.add_argument("--dense", help="the dense original workload (default: the same geometry with every weight present)")
-    est.add_argument("--out", help="folder for estimate.*, breakdown.*, summary.* and energy.* tables")
-    est.add_argument("--format", choices=("csv", "json", "md"), default="csv")
+    _add_output(est, "estimate.*, breakdown.*, summary.* and energy.* tables")
+    _add_display(est)
     est.set_defaults(handler=_cmd_estimate)
 
+    from energysim.prune.registry import CRITERIA
+    from energysim.sweep import PATTERNS
+
     cmp_ = sub.add_parser("compare", help="sweep patterns x sparsities x criteria x hardware on a digits model")
-    cmp_.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
-    cmp_.add_argument("--patterns", default="fine,nm:2:4,vector,kernel,channel", help="comma-separated (nm:N:M for N:M)")
-    cmp_.add_argument("--sparsities", default="0.5,0.75,0.9", help="comma-separated fractions removed")
-    cmp_.add_argument("--criteria", default="magnitude,l1", help="comma-separated criteria (pairs that do not apply are skipped)")
-    cmp_.add_argument("--hw", default="lecture-array,eie-64pe-lecture,a100,a100:sparse_2_4",
-                      help="comma-separated hardware (NAME or NAME:MODE)")
-    cmp_.add_argument("--finetune-epochs", type=int, default=2)
-    cmp_.add_argument("--seed", type=int, default=0)
+    cmp_.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="digits model to train and prune")
+    cmp_.add_argument("--patterns", default="fine,nm:2:4,vector,kernel,channel",
+                      help=f"comma-separated, of: {', '.join(p for p in PATTERNS if p != 'dense')}, nm:N:M")
+    cmp_.add_argument("--sparsities", default="0.5,0.75,0.9", help="comma-separated fractions removed, each in [0, 1)")
+    cmp_.add_argument("--criteria", default="magnitude,l1",
+                      help=f"comma-separated, of: {', '.join(sorted(CRITERIA))} (pairs that do not apply are skipped)")
+    cmp_.add_argument("--hw", action="append",
+                      help=_hw_help("hardware") + f" (default: {','.join(DEFAULT_COMPARE_HW)})")
+    cmp_.add_argument("--finetune-epochs", type=int, default=2, help="fine-tuning epochs after pruning, masks fixed")
+    cmp_.add_argument("--seed", type=int, default=0, help="seed of training and pruning")
     cmp_.add_argument("--jobs", type=int, help="local worker processes (default: CPU count)")
     cmp_.add_argument("--scheduler", help="Dask distributed scheduler address, e.g. tcp://127.0.0.1:8786")
-    cmp_.add_argument("--out", default="energysim-compare", help="output folder (resumes a sweep already there)")
-    cmp_.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp_.add_argument("--out", default="energysim-compare",
+                      help="output folder; the same sweep run again resumes from its points.jsonl")
+    cmp_.add_argument("--force", action="store_true",
+                      help="write into a folder holding other results (another sweep's rows are dropped)")
+    cmp_.add_argument("--plots", metavar="DIR", help="also write every plot as PNG, SVG and PDF into this folder")
+    _add_display(cmp_)
     cmp_.set_defaults(handler=_cmd_compare)
 
     listing = sub.add_parser("list", help="list engines, cost tables, bundled hwconfigs or workloads")
-    listing.add_argument("what", choices=("engines", "tables", "hwconfigs", "workloads"))
+    listing.add_argument("what", choices=("engines", "tables", "hwconfigs", "workloads"), help="what to list")
     listing.set_defaults(handler=_cmd_list)
 
     validate = sub.add_parser("validate", help="check hardware, workload or cost-table files")
-    validate.add_argument("files", nargs="+")
+    validate.add_argument("files", nargs="+", help="hardware, workload or cost-table .toml files (or workload folders)")
     validate.set_defaults(handler=_cmd_validate)
 
     demo = sub.add_parser("demo", help="the main job on bundled defaults")
-    demo.add_argument("--out", default="energysim-demo", help="folder for the demo's tables (default ./energysim-demo)")
+    demo.add_argument("--out", default="energysim-demo", help="folder for the demo's tables")
     demo.add_argument("--quick", action="store_true", help="smaller network, for tests")
     demo.set_defaults(handler=_cmd_demo)
 
     from energysim.reproduce import REPRODUCTIONS
 
     reproduce = sub.add_parser("reproduce", help="model vs published figures")
-    reproduce.add_argument("which", choices=sorted(REPRODUCTIONS))
+    reproduce.add_argument("which", choices=sorted(REPRODUCTIONS), help="which paper to reproduce")
     reproduce.add_argument("--quick", action="store_true", help="a subset, for tests")
+    _add_display(reproduce)
     reproduce.set_defaults(handler=_cmd_reproduce)
 
     for module in _command_modules():
         module.register(sub)
+    for name, command in sub.choices.items():
+        command.epilog = f"example:\n  {EXAMPLES[name]}"
     return parser
 
 
@@ -272,21 +546,43 @@ def _command_modules() -> list:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 2 bad input, 1 invariant breach)."""
+    """Run the CLI; return the exit code (0 ok, 2 bad input, 1 invariant breach, 141 stdout closed)."""
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        args = build_parser().parse_args(list(argv) if argv is not None else None)
-        return int(args.handler(args, out))
+        parser = build_parser()
+        with contextlib.redirect_stdout(out):  # --help and --version print through argparse
+            try:
+                args = parser.parse_args(list(argv) if argv is not None else None)
+            except SystemExit as exc:
+                return int(exc.code or 0)
+        if args.command is None:
+            out.write(parser.format_help())
+            return 0
+        code = int(args.handler(args, out))
+        out.flush()  # a closed pipe surfaces here, inside the handler below, not at interpreter exit
+        return code
     except InvariantError as exc:
         err.write(f"energysim: internal invariant broken (please report): {exc}\n")
         return 1
     except EnergySimError as exc:
         err.write(f"energysim: {exc}\n")
         return 2
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         err.write("energysim: interrupted\n")
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush into a closed pipe raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # stdout is not a real file (a test's StringIO): nothing left to flush
 
 
 def main_entry() -> None:

@@ -27,22 +27,25 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from energysim import catalog
 from energysim.errors import InputError, UnsupportedError
-from energysim.hardware.hierarchy import load_hardware
+from energysim.estimation import HardwareChoice, load_hardware_list
+from energysim.output_folder import JOURNAL_NAME, claim, remove_stale, result_files
 from energysim.report.files import write_table
 from energysim.simulate import run_workload
 from energysim.workloads.workload import load_workload
 
 COMPARE_COLUMNS: tuple[str, ...] = (
-    "model", "pattern", "criterion", "sparsity_target", "sparsity_measured", "finetune_epochs", "hardware", "engine",
-    "mode", "status", "accuracy", "accuracy_before_finetune", "energy_pj", "energy_uj", "latency_s", "cycles_total",
-    "storage_bits", "energy_ratio_vs_dense", "latency_ratio_vs_dense",
+    "workload", "hardware", "mode", "run", "model", "pattern", "criterion", "sparsity_target", "sparsity_measured",
+    "finetune_epochs", "engine", "status", "accuracy", "accuracy_before_finetune", "energy_pj", "energy_uj", "latency_s",
+    "cycles_total", "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense",
 )
-"""Columns of ``compare.csv``. ``sparsity_measured`` is 1 - non-zero weights left / weights of the
-dense model (so channel pruning, which shrinks the model, counts what it removed). Ratios are
-pruned / dense original on the same hardware spec (< 1 is a saving); the dense original runs in
-the engine's dense mode."""
+"""Columns of ``compare.csv``. The run key: ``workload`` (the exported model), ``hardware`` (the
+config's name), ``mode`` (the engine mode the pruned points run in, '' when the engine has
+none) and ``run`` (``hardware`` or ``hardware:mode``). ``sparsity_measured`` is 1 - non-zero
+weights left / weights of the dense model (so channel pruning, which shrinks the model,
+counts what it removed). The ``*_vs_dense`` ratios are fractions of dense: pruned / dense
+original on the same run (< 1 is a saving); the dense original (pattern ``dense``, the
+run's baseline row) runs in the engine's dense mode."""
 
 PATTERNS = ("dense", "fine", "fine_global", "vector", "kernel", "channel")
 """Pattern names besides ``nm:N:M`` (e.g. ``nm:2:4``)."""
@@ -81,10 +84,39 @@ def parse_pattern(pattern: str) -> tuple[str, tuple[int, int]]:
     return pattern, (2, 4)
 
 
-def parse_hardware(spec: str) -> tuple[str, dict[str, Any]]:
-    """Split ``NAME[:MODE]`` (e.g. ``a100:sparse_2_4``) into a hwconfig name and engine options."""
-    _, options = catalog.hardware_spec(spec)
-    return spec.partition(":")[0], options
+def run_label(choice: HardwareChoice) -> tuple[str, str, str]:
+    """(hardware, mode, run) of a hardware choice: the name, the mode its pruned points run in, the run key.
+
+    The mode is the one named in the spec (``a100:sparse_2_4``) or else the engine's
+    configured mode; '' for an engine without modes.
+    """
+    name = choice.label.partition(":")[0]
+    mode = str(choice.options.get("mode", choice.hardware.engine_table.get("mode", "")))
+    return name, mode, f"{name}:{mode}" if mode else name
+
+
+def hardware_fingerprint(choice: HardwareChoice) -> str:
+    """A digest of everything in a hardware choice that changes a result.
+
+    Covers the spec as given, the engine options, the config file's bytes, the
+    engine table and every priced cost with its source (so a cost table the
+    file names is covered too).
+    """
+    hardware = choice.hardware
+    content = hardware.path.read_bytes() if hardware.path and hardware.path.is_file() else b""
+    text = json.dumps({"spec": choice.label, "options": choice.options, "file": hashlib.sha256(content).hexdigest(),
+                       "engine": hardware.engine_table, "costs": hardware.cost_rows()}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def model_fingerprint(name: str, seed: int, cache_dir: Path) -> str:
+    """A digest of the cached trained model's files (``model.json`` and ``model.npz``)."""
+    folder = cache_dir / f"{name}-seed{seed}"
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("model.*")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def grid(model: str, patterns: list[str], sparsities: Iterable[float], criteria: Iterable[str],
@@ -138,8 +170,8 @@ def cached_model(name: str, seed: int, cache_dir: Path):
     return model
 
 
-def run_point(point: SweepPoint, hardware_specs: tuple[str, ...], cache_dir: str) -> list[dict[str, Any]]:
-    """Prune, evaluate and simulate one point on every hardware; one row per hardware."""
+def run_point(point: SweepPoint, hardware: tuple[HardwareChoice, ...], cache_dir: str) -> list[dict[str, Any]]:
+    """Prune, evaluate and simulate one point on every hardware; one row per hardware, in order."""
     from energysim.prune import PruneRequest, export_workload, load_digits_dataset, run_schedule
     from energysim.prune.structure import shrink_model
 
@@ -161,86 +193,128 @@ def run_point(point: SweepPoint, hardware_specs: tuple[str, ...], cache_dir: str
                                provenance={"target_sparsity": point.sparsity}, layer_targets=granularity != "channel")
         workload = load_workload(path)
         kept = sum(int(np.count_nonzero(workload.tensors[l.name].weights)) for l in workload.layers)
-        for spec in hardware_specs:
-            name, options = parse_hardware(spec)
-            if granularity == "dense":
-                options = {}  # the dense original runs in the engine's dense mode
-            hardware = load_hardware(catalog.hwconfig_path(name))
+        for choice in hardware:
+            name, mode, run = run_label(choice)
+            # the dense original is the run's baseline: it runs in the engine's dense mode
+            options = {} if granularity == "dense" else choice.options
             row = {
-                "model": point.model, "pattern": point.pattern, "criterion": point.criterion,
-                "sparsity_target": point.sparsity, "sparsity_measured": 1 - kept / weights_dense,
-                "finetune_epochs": point.finetune_epochs, "hardware": spec, "engine": hardware.engine_kind,
-                "mode": options.get("mode", str(hardware.engine_table.get("mode", ""))), "accuracy": accuracy, "accuracy_before_finetune": accuracy_before,
+                "workload": point.model, "hardware": name, "mode": mode, "run": run, "model": point.model,
+                "pattern": point.pattern, "criterion": point.criterion, "sparsity_target": point.sparsity,
+                "sparsity_measured": 1 - kept / weights_dense, "finetune_epochs": point.finetune_epochs,
+                "engine": choice.hardware.engine_kind, "accuracy": accuracy, "accuracy_before_finetune": accuracy_before,
                 "point": point.key,
             }
             try:
-                run = run_workload(workload, hardware, **options)
+                result = run_workload(workload, choice.hardware, **options)
             except UnsupportedError as exc:
                 row["status"] = f"unsupported: {exc}"
                 rows.append(row)
                 continue
-            totals = run.totals()
+            totals = result.totals()
             row.update(
                 status="ok", energy_pj=totals["energy_pj"], energy_uj=totals["energy_uj"],
                 latency_s=totals["latency_s"], cycles_total=totals["cycles_total"],
-                storage_bits=sum(int(r.stats["weight_storage_bits"]) for r in run.results),
+                storage_bits=sum(int(r.stats["weight_storage_bits"]) for r in result.results),
             )
             rows.append(row)
     return rows
 
 
-def _check_hardware(specs: tuple[str, ...]) -> None:
-    """Refuse a bad hardware spec (unknown name, mode the engine lacks) before anything is written.
+def _check_hardware(choices: tuple[HardwareChoice, ...]) -> None:
+    """Refuse a bad hardware choice (a mode the engine lacks) before anything is written.
 
-    Each spec runs one 16x16x16 GEMM with its options, so the engine itself judges them.
+    Each choice runs one 16x16x16 GEMM with its options, so the engine itself judges them.
     """
     from energysim.workloads.layers import GemmLayer
     from energysim.workloads.workload import Workload
 
     probe = Workload(name="probe", layers=(GemmLayer(name="probe", m=16, n=16, k=16),))
-    for spec in specs:
-        name, options = parse_hardware(spec)
-        run_workload(probe, load_hardware(catalog.hwconfig_path(name)), **options)
+    for choice in choices:
+        run_workload(probe, choice.hardware, **choice.options)
+    runs = [run_label(choice)[2] for choice in choices]
+    twice = sorted({run for run in runs if runs.count(run) > 1})
+    if twice:
+        raise InputError(f"hardware names the run {twice[0]!r} twice (a100 is a100:dense); give each run once")
 
 
-def _completed(journal: Path) -> dict[str, list[dict]]:
+def _journal_records(journal: Path) -> dict[str, list[dict]]:
+    """Rows by result key from the journal; records of another format count under their own key."""
     done: dict[str, list[dict]] = {}
     if not journal.is_file():
         return done
-    for line in journal.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(journal.read_text(encoding="utf-8").splitlines()):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut by an interruption: that point is simply run again
-        done[record["point"]] = record["rows"]
+            continue  # a line cut by an interruption: that result is simply run again
+        done[str(record.get("key", f"unkeyed line {number + 1}"))] = record.get("rows", [])
     return done
 
 
-def _append(journal: Path, key: str, rows: list[dict]) -> None:
+def _append(journal: Path, records: dict[str, list[dict]]) -> None:
     with journal.open("a", encoding="utf-8") as stream:
-        stream.write(json.dumps({"point": key, "rows": rows}) + "\n")
+        for key, rows in records.items():
+            stream.write(json.dumps({"key": key, "rows": rows}) + "\n")
         stream.flush()
         os.fsync(stream.fileno())
 
 
 def _with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
-    dense = frame[(frame["pattern"] == "dense") & (frame["status"] == "ok")].set_index("hardware")
-    for column, ratio in (("energy_pj", "energy_ratio_vs_dense"), ("latency_s", "latency_ratio_vs_dense")):
-        base = frame["hardware"].map(dense[column]) if len(dense) else math.nan
+    dense = frame[(frame["pattern"] == "dense") & (frame["status"] == "ok")].set_index("run")
+    for column, ratio in (("energy_pj", "energy_vs_dense"), ("latency_s", "latency_vs_dense"),
+                          ("storage_bits", "storage_vs_dense")):
+        base = frame["run"].map(dense[column]) if len(dense) else math.nan
         frame[ratio] = frame[column] / base
     return frame
 
 
-def run_sweep(points: list[SweepPoint], hardware_specs: Iterable[str], out_dir: str | Path, jobs: int | None = None,
-              scheduler: str | None = None, cache_dir: str | Path | None = None, progress: bool | None = None) -> pd.DataFrame:
+def _claim_sweep_folder(out: Path, expected: set[str], force: bool) -> dict[str, list[dict]]:
+    """The journal's records that belong to this sweep; refuse (or, with force, drop) anything else.
+
+    A folder holding results of another kind (run, estimate), a ``compare.csv`` without
+    a journal, or journal records of another grid, hardware, hardware content or model
+    is refused unless ``force``; with ``force`` the foreign records are dropped from the
+    journal (rewritten atomically).
+    """
+    from energysim.atomic_files import write_text_atomic
+
+    journal = out / JOURNAL_NAME
+    records = _journal_records(journal)
+    foreign = [key for key in records if key not in expected]
+    others = [p for p in result_files(out) if p.name not in (JOURNAL_NAME, "compare.csv")]
+    orphan = (out / "compare.csv").is_file() and not journal.is_file()
+    if not force and (foreign or others or orphan):
+        if foreign:
+            reason = (f"{journal} holds {len(foreign)} of {len(records)} results of another sweep (another grid, "
+                      "hardware, hardware file content or model)")
+        else:
+            reason = f"{out} already holds results ({', '.join(p.name for p in others) or 'compare.csv without a journal'})"
+        raise InputError(f"{reason}; give a new --out folder or add --force to replace them")
+    if force and foreign:
+        kept = {key: rows for key, rows in records.items() if key in expected}
+        write_text_atomic(journal, "".join(json.dumps({"key": k, "rows": r}) + "\n" for k, r in kept.items()))
+        records = kept
+    return records
+
+
+def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice], out_dir: str | Path,
+              jobs: int | None = None, scheduler: str | None = None, cache_dir: str | Path | None = None,
+              progress: bool | None = None, force: bool = False) -> pd.DataFrame:
     """Run (or resume) a sweep and return the tidy compare table (also written to ``compare.csv``).
+
+    Each (point, hardware) result is journalled under a key that covers the point's
+    settings (model, pattern, criterion, sparsity, fine-tuning, seed), the trained
+    model's files and the hardware's :func:`hardware_fingerprint`; a result is reused
+    only when its key matches. The returned frame's ``attrs`` hold ``results_reused``
+    and ``results_total`` (counts of point x hardware results).
 
     Parameters
     ----------
     points
         From :func:`grid`.
-    hardware_specs
-        Hardware names (bundled or paths), optionally ``NAME:MODE`` for the sparse tensor core.
+    hardware
+        Hardware choices, or specs to parse: names (bundled or paths), optionally
+        ``NAME:MODE`` for an engine mode.
     out_dir
         Folder for ``points.jsonl`` (the resume journal) and ``compare.csv``.
     jobs
@@ -251,36 +325,62 @@ def run_sweep(points: list[SweepPoint], hardware_specs: Iterable[str], out_dir: 
         Where trained models are cached (default ``out_dir/models``).
     progress
         Progress bar on stderr (None: only on a terminal).
+    force
+        Write into a folder holding other results: journal records of another
+        sweep are dropped and other result files removed.
+
+    Raises
+    ------
+    InputError
+        For no hardware, a bad hardware choice, or (without ``force``) a folder
+        holding other results; nothing is written then.
     """
     from tqdm import tqdm
 
-    specs = tuple(hardware_specs)
-    if not specs:
+    choices = tuple(h if isinstance(h, HardwareChoice) else load_hardware_list([h])[0] for h in hardware)
+    if not choices:
         raise InputError("a sweep needs at least one hardware config")
-    _check_hardware(specs)
+    _check_hardware(choices)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else out / "models"
+    hardware_prints = {choice.label: hardware_fingerprint(choice) for choice in choices}
+    pairs = list(dict.fromkeys((p.model, p.seed) for p in points))
+
+    def result_keys() -> dict[tuple[str, str], str]:
+        models = {pair: model_fingerprint(*pair, cache) for pair in pairs}
+        return {(p.key, c.label): hashlib.sha256(
+                    f"{p.key}/{models[(p.model, p.seed)]}/{hardware_prints[c.label]}".encode()).hexdigest()[:20]
+                for p in points for c in choices}
+
+    # refuse a folder of other results before anything is written (models not cached yet match nothing)
+    existing = claim(out, force) if force else []
+    _claim_sweep_folder(out, set(result_keys().values()), force)
+    out.mkdir(parents=True, exist_ok=True)
     cache.mkdir(parents=True, exist_ok=True)
-    # train the shared models once, before fanning out
-    for model, seed in dict.fromkeys((p.model, p.seed) for p in points):
+    for model, seed in pairs:  # train the shared models once, before fanning out
         cached_model(model, seed, cache)
-    journal = out / "points.jsonl"
-    done = _completed(journal)
-    todo = [p for p in points if p.key not in done]
+    keys = result_keys()
+    done = {key: rows for key, rows in _journal_records(out / JOURNAL_NAME).items() if key in set(keys.values())}
+    reused = len(done)
+    todo = [(p, tuple(c for c in choices if keys[(p.key, c.label)] not in done)) for p in points]
+    todo = [(p, missing) for p, missing in todo if missing]
     enabled = (os.isatty(2) if progress is None else progress)
+    journal = out / JOURNAL_NAME
     with tqdm(total=len(points), initial=len(points) - len(todo), desc="compare", disable=not enabled) as bar:
-        for key, rows in _execute(todo, specs, str(cache), jobs, scheduler):
-            done[key] = rows
-            _append(journal, key, rows)
+        for point, missing, rows in _execute(todo, str(cache), jobs, scheduler):
+            records = {keys[(point.key, c.label)]: [row] for c, row in zip(missing, rows)}
+            done.update(records)
+            _append(journal, records)
             bar.update(1)
-    rows = [row for p in points for row in done[p.key]]
+    rows = [row for p in points for c in choices for row in done[keys[(p.key, c.label)]]]
     frame = pd.DataFrame(rows)
     for column in COMPARE_COLUMNS:
         if column not in frame:
             frame[column] = math.nan
     frame = _with_ratios(frame)[list(COMPARE_COLUMNS)]
-    write_table(frame, out, "compare", "csv")
+    path = write_table(frame, out, "compare", "csv")
+    remove_stale(existing, [path, journal])
+    frame.attrs.update(results_reused=reused, results_total=len(keys))
     return frame
 
 
@@ -291,8 +391,9 @@ def _one_blas_thread() -> None:
     threadpool_limits(1)
 
 
-def _execute(todo: list[SweepPoint], specs: tuple[str, ...], cache: str, jobs: int | None, scheduler: str | None):
-    """Yield (point key, rows) as points finish, locally or on Dask."""
+def _execute(todo: list[tuple[SweepPoint, tuple[HardwareChoice, ...]]], cache: str, jobs: int | None,
+             scheduler: str | None):
+    """Yield (point, hardware run, rows) as points finish, locally or on Dask."""
     if not todo:
         return
     if scheduler:
@@ -305,31 +406,31 @@ def _execute(todo: list[SweepPoint], specs: tuple[str, ...], cache: str, jobs: i
         except (OSError, TimeoutError) as exc:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc})") from None
         with client:
-            futures = {client.submit(run_point, p, specs, cache, pure=False): p for p in todo}
+            futures = {client.submit(run_point, p, missing, cache, pure=False): (p, missing) for p, missing in todo}
             for future in dask_completed(futures):
-                yield futures[future].key, future.result()
+                yield (*futures[future], future.result())
         return
     workers = jobs or os.cpu_count() or 1
     if workers == 1:
-        for point in todo:
-            yield point.key, run_point(point, specs, cache)
+        for point, missing in todo:
+            yield point, missing, run_point(point, missing, cache)
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread) as pool:
-        futures = {pool.submit(run_point, p, specs, cache): p for p in todo}
+        futures = {pool.submit(run_point, p, missing, cache): (p, missing) for p, missing in todo}
         for future in as_completed(futures):
-            yield futures[future].key, future.result()
+            yield (*futures[future], future.result())
 
 
 def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows on the accuracy-vs-energy Pareto front of each hardware (higher accuracy, lower energy).
+    """Rows on the accuracy-vs-energy Pareto front of each run (higher accuracy, lower energy).
 
-    A point is on the front unless another point of its hardware is no worse in
+    A point is on the front unless another point of its run is no worse in
     both and better in one; identical points are all kept
     (:func:`energysim.report.plots.pareto_mask`, the rule the report draws).
     """
     from energysim.report.plots import pareto_mask
 
     fronts = []
-    for _, group in frame[frame["status"] == "ok"].groupby("hardware", sort=False):
+    for _, group in frame[frame["status"] == "ok"].groupby("run", sort=False):
         fronts.append(group[pareto_mask(group["energy_pj"], group["accuracy"])])
     return pd.concat(fronts) if fronts else frame.iloc[0:0]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from energysim.cli import main
+from energysim.errors import InputError
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -16,7 +19,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 def test_costs_prints_lecture_table():
     """`energysim costs` prints the lecture's table with Operation, Energy [pJ], Relative Cost."""
-    code, out, _ = run("costs")
+    code, out, _ = run("costs", "--format", "md")
     assert code == 0
     assert "| Operation | Energy [pJ] | Relative Cost |" in out
     assert "| 32-bit DRAM access | 640 | 6,400 |" in out
@@ -35,7 +38,7 @@ def test_run_writes_tables(tmp_path):
     """`energysim run HW WORKLOAD --out DIR` prints per-layer rows and writes energy and summary files."""
     code, out, err = run("run", "lecture-array", "lenet-300-100", "--out", str(tmp_path), "--format", "json")
     assert code == 0, err
-    assert "| fc1 |" in out and "total:" in out
+    assert "\nfc1 " in out and "total:" in out
     rows = json.loads((tmp_path / "energy.json").read_text())
     assert {"layer", "component", "tensor", "action", "count", "pj_per_action", "energy_pj", "source"} <= set(rows[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["energy.json", "summary.json"]
@@ -79,3 +82,213 @@ def test_run_mode_reaches_the_sparse_tensor_core():
     sparse = run("run", "a100", "gemm-square", "--mode", "sparse_2_4")
     assert dense[0] == sparse[0] == 0
     assert dense[1] != sparse[1]
+
+
+# ------------------------------------------------------------------ issue 10, item 9: one --hw convention
+
+
+def test_run_takes_several_hardware_and_name_mode():
+    """`run A,B:MODE W` runs each; NAME:MODE equals --mode; a --mode contradicting NAME:MODE exits 2."""
+    code, out, err = run("run", "lecture-array,a100:sparse_2_4", "gemm-square")
+    assert code == 0, err
+    assert "gemm-square on lecture-array\n" in out and "gemm-square on a100:sparse_2_4\n" in out
+    assert run("run", "a100:sparse_2_4", "gemm-square")[1] == run("run", "a100", "gemm-square", "--mode", "sparse_2_4")[1]
+    code, _, err = run("run", "a100:dense", "gemm-square", "--mode", "sparse_2_4")
+    assert code == 2 and "contradicts" in err
+
+
+def test_hw_is_repeatable_and_comma_separated_in_every_command(monkeypatch):
+    """estimate, compare and costs each take `--hw A,B --hw C` as three hardware choices, in order."""
+    import energysim.estimation
+    import energysim.sweep
+
+    seen = {}
+
+    def fake_estimate(pruned, choices, dense=None, progress=None):
+        seen["estimate"] = [c.label for c in choices]
+        raise InputError("stop")
+
+    def fake_sweep(points, choices, *args, **kwargs):
+        seen["compare"] = [c.label for c in choices]
+        raise InputError("stop")
+
+    monkeypatch.setattr(energysim.estimation, "estimate", fake_estimate)
+    monkeypatch.setattr(energysim.sweep, "run_sweep", fake_sweep)
+    hw = ["--hw", "lecture-array,a100:sparse_2_4", "--hw", "eie-64pe-lecture"]
+    expected = ["lecture-array", "a100:sparse_2_4", "eie-64pe-lecture"]
+    assert run("estimate", "lenet-300-100-han2015", *hw)[0] == 2
+    assert run("compare", "--patterns", "fine", "--sparsities", "0.5", *hw)[0] == 2
+    assert seen == {"estimate": expected, "compare": expected}
+    code, out, _ = run("costs", *hw)
+    assert code == 0
+    assert [line.split()[3] for line in out.splitlines() if line.startswith("per-access costs of")] == expected
+
+
+# ------------------------------------------------------------------ item 10: readable terminal output
+
+
+def test_run_table_is_aligned_si_scaled_and_fits_the_terminal(monkeypatch):
+    """`run` prints SI energies, times and % utilisation in lines no wider than COLUMNS; --wide adds columns."""
+    monkeypatch.setenv("COLUMNS", "60")
+    code, out, _ = run("run", "lecture-array", "lenet-300-100")
+    assert code == 0
+    assert max(map(len, out.splitlines())) <= 60, out
+    fc1 = next(line for line in out.splitlines() if line.startswith("fc1"))
+    assert fc1.split()[:5] == ["fc1", "156", "uJ", "16.3", "us"] and "5.64 %" in fc1
+    assert "total: 177 uJ, 19.4 us, 19,430 cycles, utilisation 5.35 %" in out
+    assert "stall" not in out.splitlines()[1] and "stall" in run("run", "lecture-array", "lenet-300-100", "--wide")[1]
+
+
+def test_estimate_speaks_in_fractions_of_dense(monkeypatch):
+    """`estimate` prints 'energy X of dense' per run (pruned / dense) and never a saving or speed-up."""
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, _ = run("estimate", "lenet-300-100-han2015", "--hw", "lecture-array,eie-64pe-lecture")
+    assert code == 0
+    assert "lecture-array:    energy 1.00 of dense, latency 1.00 of dense" in out
+    eie = next(line for line in out.splitlines() if line.startswith("eie-64pe-lecture: energy"))
+    assert float(eie.split()[2]) < 0.5
+    assert "saving" not in out and "speed" not in out and max(map(len, out.splitlines())) <= 100
+
+
+def test_costs_text_lists_every_source_it_cites():
+    """`costs --hw` (default text) numbers each row's source and prints every numbered source under the table."""
+    code, out, _ = run("costs", "--hw", "lecture-array")
+    assert code == 0
+    table, sources = out.split("sources:\n")
+    cited = {word for line in table.splitlines()[3:] for word in line.split() if word.startswith("[")}
+    listed = {line.split()[0] for line in sources.splitlines()}
+    assert cited and cited == listed
+    assert "lecture" in sources
+
+
+# ------------------------------------------------------------------ item 12: no silent overwrites
+
+
+def test_out_folder_with_results_needs_force(tmp_path):
+    """A second `run --out` into the same folder exits 2; --force replaces it and removes stale formats."""
+    assert run("run", "lecture-array", "gemm-square", "--out", str(tmp_path))[0] == 0
+    before = (tmp_path / "summary.csv").read_text()
+    code, _, err = run("run", "a100", "gemm-square", "--out", str(tmp_path))
+    assert code == 2 and "--force" in err and "summary.csv" in err
+    assert (tmp_path / "summary.csv").read_text() == before
+    code, out, _ = run("run", "a100", "gemm-square", "--out", str(tmp_path), "--force", "--format", "json")
+    assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["energy.json", "summary.json"]
+    assert "removed the earlier results energy.csv, summary.csv" in out
+
+
+def test_estimate_out_refused_before_simulating(tmp_path, monkeypatch):
+    """`estimate --out` into a folder of results is refused before any simulation runs."""
+    import energysim.estimation
+
+    (tmp_path / "estimate.csv").write_text("x\n1\n")
+    monkeypatch.setattr(energysim.estimation, "estimate", lambda *a, **k: pytest.fail("simulated anyway"))
+    code, _, err = run("estimate", "lenet-300-100-han2015", "--hw", "lecture-array", "--out", str(tmp_path))
+    assert code == 2 and "already holds results (estimate.csv)" in err
+
+
+# ------------------------------------------------------------------ item 15: version, help, pipes
+
+
+def test_version_and_bare_command_print_help(capsys):
+    """`energysim --version` names the version; a bare `energysim` prints the help and exits 0."""
+    from energysim import __version__
+
+    code, out, _ = run("--version")
+    assert code == 0 and out == f"energysim {__version__}\n"
+    code, out, err = run()
+    assert code == 0 and out.startswith("usage: energysim") and "example:" in out and err == ""
+
+
+def test_every_help_lists_values_defaults_and_an_example():
+    """Each subcommand's --help ends with an example, shows choices and states defaults."""
+    from energysim.cli import build_parser
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name, parser in commands.items():
+        text = parser.format_help()
+        assert f"example:\n  energysim {name}" in text, name
+        flat = " ".join(text.split())
+        for action in parser._actions:
+            if action.option_strings and action.default not in (None, False, "==SUPPRESS==") and action.help:
+                assert f"(default: {action.default})" in flat or "default" in action.help, (name, action.dest)
+    assert "{fast,cycle}" in commands["run"].format_help() and "lecture-array" in commands["run"].format_help()
+    assert "(default: csv)" in commands["estimate"].format_help()
+
+
+def test_closed_stdout_pipe_exits_quietly():
+    """`energysim run ... | head` with the reader gone: no traceback on stderr, exit 141."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "energysim", "run", "lecture-array", "vgg16"], stdout=write,
+                              stderr=subprocess.PIPE, timeout=120)
+    finally:
+        os.close(write)
+    assert done.stderr == b"" and done.returncode == 141
+
+
+# ------------------------------------------------------------------ item 8: progress on stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_run_progress_bar_counts_layers_times_hardware(monkeypatch):
+    """On a terminal `run` draws one bar over layers x hardware on stderr; --quiet draws none; stdout stays clean."""
+    import sys
+
+    stderr = _Terminal()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    code, out, _ = run("run", "lecture-array,a100", "lenet-300-100")
+    assert code == 0 and "0/6" in stderr.getvalue() and "run lenet-300-100" in stderr.getvalue()
+    assert "0/6" not in out
+    stderr.seek(0)
+    stderr.truncate()
+    assert run("run", "lecture-array,a100", "lenet-300-100", "--quiet")[0] == 0
+    assert stderr.getvalue() == ""
+
+
+def test_estimate_quiet_reaches_the_library(monkeypatch):
+    """`estimate --quiet` asks the library for no bar; without it the library decides by the terminal (None)."""
+    import energysim.estimation
+
+    asked = []
+
+    def fake_estimate(pruned, choices, dense=None, progress="unset"):
+        asked.append(progress)
+        raise InputError("stop")
+
+    monkeypatch.setattr(energysim.estimation, "estimate", fake_estimate)
+    run("estimate", "lenet-300-100-han2015", "--hw", "lecture-array", "--quiet")
+    run("estimate", "lenet-300-100-han2015", "--hw", "lecture-array")
+    assert asked == [False, None]
+
+
+# ------------------------------------------------------------------ flags other helpers offer
+
+
+def test_plots_flag_writes_each_plot_in_three_formats(tmp_path):
+    """`run --plots DIR` writes PNG, SVG and PDF of every plot; a second time into the same DIR needs --force."""
+    code, out, err = run("run", "lecture-array", "lenet-300-100", "--plots", str(tmp_path / "p"))
+    assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "p").iterdir())
+    assert {"latency.png", "latency.svg", "latency.pdf"} <= set(names) and len(names) % 3 == 0
+    code, _, err = run("run", "lecture-array", "lenet-300-100", "--plots", str(tmp_path / "p"))
+    assert code == 2 and "already holds plots" in err
+
+
+def test_loopnest_options_reach_the_engine():
+    """`run --compat` reaches the loopnest engine; an engine without the option refuses it by name."""
+    code, _, err = run("run", "lecture-array", "gemm-square", "--compat", "ideal")
+    assert code == 2 and "has no option 'compat'" in err
+    ideal = run("run", "lecture-array-loopnest", "gemm-square", "--compat", "ideal")
+    assert ideal[0] == 0, ideal[2]
+    assert ideal[1] == run("run", "lecture-array-loopnest", "gemm-square")[1]
+    code, _, err = run("run", "lecture-array-loopnest", "gemm-square", "--mapping", "no-such-mapping.toml")
+    assert code == 2 and "no-such-mapping.toml" in err

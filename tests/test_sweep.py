@@ -47,12 +47,13 @@ def test_sweep_rows_and_columns(sweep):
 def test_sweep_shows_the_lectures_lessons(sweep):
     """Dense array: fine pruning saves nothing, channel pruning saves; EIE saves on fine; 2:4 core refuses non-2:4."""
     _, _, frame = sweep
-    ok = frame[frame["status"] == "ok"].set_index(["pattern", "hardware"])
-    assert ok.loc[("fine", "lecture-array"), "energy_ratio_vs_dense"] == pytest.approx(1.0)
-    assert ok.loc[("channel", "lecture-array"), "energy_ratio_vs_dense"] < 0.6
-    assert ok.loc[("fine", "eie-64pe-lecture"), "energy_ratio_vs_dense"] < 0.9
-    assert 0.5 <= ok.loc[("nm:2:4", "a100:sparse_2_4"), "latency_ratio_vs_dense"] < 1.0
-    refused = frame[(frame["pattern"] == "fine") & (frame["hardware"] == "a100:sparse_2_4")]
+    ok = frame[frame["status"] == "ok"].set_index(["pattern", "run"])
+    assert ok.loc[("fine", "lecture-array"), "energy_vs_dense"] == pytest.approx(1.0)
+    assert ok.loc[("channel", "lecture-array"), "energy_vs_dense"] < 0.6
+    assert ok.loc[("fine", "eie-64pe-lecture"), "energy_vs_dense"] < 0.9
+    assert 0.5 <= ok.loc[("nm:2:4", "a100:sparse_2_4"), "latency_vs_dense"] < 1.0
+    assert ok.loc[("nm:2:4", "a100:sparse_2_4"), "storage_vs_dense"] < 1.0
+    refused = frame[(frame["pattern"] == "fine") & (frame["run"] == "a100:sparse_2_4")]
     assert refused["status"].iloc[0].startswith("unsupported: ") and "2:4" in refused["status"].iloc[0]
 
 
@@ -67,7 +68,7 @@ def test_sweep_resumes_from_journal(sweep, monkeypatch):
     monkeypatch.setattr(module, "run_point", refuse)
     again = run_sweep(points, HW, out, jobs=1, progress=False)
     pd.testing.assert_frame_equal(again, frame)
-    assert len((out / "points.jsonl").read_text().splitlines()) == len(points)
+    assert len((out / "points.jsonl").read_text().splitlines()) == len(points) * len(HW)
 
 
 def test_interrupted_journal_line_is_rerun(tmp_path):
@@ -88,7 +89,7 @@ def test_pareto_front_is_non_dominated(sweep):
     assert len(front) >= len(HW) - 1
     ok = frame[frame["status"] == "ok"]
     for _, row in front.iterrows():
-        same = ok[ok["hardware"] == row["hardware"]]
+        same = ok[ok["run"] == row["run"]]
         assert not ((same["accuracy"] > row["accuracy"]) & (same["energy_pj"] < row["energy_pj"])).any()
 
 
@@ -102,9 +103,9 @@ def test_estimate_dense_vs_pruned():
     """On Han et al.'s LeNet densities EIE saves energy and the dense array saves nothing."""
     pruned = load_workload(workload_path("lenet-300-100-han2015"))
     result = estimate(pruned, load_hardware_list(["lecture-array", "eie-64pe-lecture"]))
-    totals = result.layers[result.layers["layer"] == "TOTAL"].set_index("hardware")
-    assert totals.loc["lecture-array", "energy_saving"] == pytest.approx(1.0)
-    assert totals.loc["eie-64pe-lecture", "energy_saving"] > 2.0
+    totals = result.layers[result.layers["layer"] == "TOTAL"].set_index("run")
+    assert totals.loc["lecture-array", "energy_vs_dense"] == pytest.approx(1.0)
+    assert totals.loc["eie-64pe-lecture", "energy_vs_dense"] < 0.5
     assert set(result.breakdown["variant"]) == {"dense", "pruned"}
 
 
@@ -134,7 +135,7 @@ def test_estimate_cli_writes_tables(tmp_path):
     out = io.StringIO()
     code = main(["estimate", "lenet-300-100-han2015", "--hw", "eie-64pe-lecture", "--out", str(tmp_path), "--format", "json"], out=out)
     assert code == 0
-    assert "eie-64pe-lecture: energy saving" in out.getvalue()
+    assert "eie-64pe-lecture: energy 0." in out.getvalue()
     rows = json.loads((tmp_path / "estimate.json").read_text())
     assert rows[-1]["layer"] == "TOTAL"
 
@@ -169,7 +170,88 @@ def test_estimate_runs_the_pruned_variant_in_the_named_mode():
     """`a100:sparse_2_4` runs the dense original in dense mode and the 2:4 workload in 2:4 mode: faster, smaller."""
     pruned = load_workload(workload_path("pruned/cnn-digits-2of4"))
     result = estimate(pruned, load_hardware_list(["a100:sparse_2_4", "a100"]))
-    totals = result.layers[result.layers["layer"] == "TOTAL"].set_index("hardware")
-    assert totals.loc["a100:sparse_2_4", "speedup"] > 1.0
-    assert totals.loc["a100:sparse_2_4", "storage_saving"] > 1.5
-    assert totals.loc["a100", "speedup"] == pytest.approx(1.0)
+    totals = result.layers[result.layers["layer"] == "TOTAL"].set_index("run")
+    assert totals.loc["a100:sparse_2_4", "latency_vs_dense"] < 1.0
+    assert totals.loc["a100:sparse_2_4", "storage_vs_dense"] < 1 / 1.5
+    assert totals.loc["a100:dense", "latency_vs_dense"] == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------ issue 10: run key, ratios, stale reuse
+
+
+def test_compare_rows_carry_the_run_key(sweep):
+    """Every compare row names workload, hardware (the config), mode and run; the ratios are pruned / dense."""
+    _, _, frame = sweep
+    tc = frame[frame["run"] == "a100:sparse_2_4"]
+    assert set(tc["hardware"]) == {"a100"} and set(tc["mode"]) == {"sparse_2_4"}
+    assert set(frame.loc[frame["run"] == "lecture-array", "mode"]) == {""}
+    assert set(frame["workload"]) == {"mlp"}
+    ok = frame[frame["status"] == "ok"]
+    dense = ok[ok["pattern"] == "dense"].set_index("run")["energy_pj"]
+    assert (ok["energy_vs_dense"] == ok["energy_pj"] / ok["run"].map(dense)).all()
+
+
+def test_resume_tells_how_many_results_were_reused(sweep):
+    """Running the same sweep again reuses every (point, hardware) result and says so."""
+    out, points, _ = sweep
+    again = run_sweep(points, HW, out, jobs=1, progress=False)
+    assert again.attrs == {"results_reused": len(points) * len(HW), "results_total": len(points) * len(HW)}
+
+
+def test_other_hardware_in_the_same_folder_is_refused_then_forced(tmp_path):
+    """A journal made with other hardware is not reused: refused without --force, with it only the new rows return."""
+    points = grid("mlp", ["fine"], [0.5], ["magnitude"], finetune_epochs=0)
+    run_sweep(points, ("lecture-array",), tmp_path, jobs=1, progress=False)
+    with pytest.raises(InputError, match="results of another sweep .*--force"):
+        run_sweep(points, ("eie-64pe-lecture",), tmp_path, jobs=1, progress=False)
+    frame = run_sweep(points, ("eie-64pe-lecture",), tmp_path, jobs=1, progress=False, force=True)
+    assert set(frame["run"]) == {"eie-64pe-lecture"} and frame.attrs["results_reused"] == 0
+    assert len((tmp_path / "points.jsonl").read_text().splitlines()) == len(points)
+
+
+def test_changed_hardware_file_content_is_not_reused(tmp_path):
+    """Editing a cost in the hardware file changes the resume key: the old rows are never returned."""
+    from energysim.catalog import hwconfig_path
+
+    hw = tmp_path / "array.toml"
+    text = hwconfig_path("lecture-array").read_text()
+    hw.write_text(text)
+    points = grid("mlp", ["fine"], [0.5], ["magnitude"], finetune_epochs=0)
+    first = run_sweep(points, (str(hw),), tmp_path / "out", jobs=1, progress=False)
+    hw.write_text(text.replace("schema_version", "# edited\nschema_version", 1))
+    with pytest.raises(InputError, match="another sweep"):
+        run_sweep(points, (str(hw),), tmp_path / "out", jobs=1, progress=False)
+    again = run_sweep(points, (str(hw),), tmp_path / "out", jobs=1, progress=False, force=True)
+    assert again.attrs["results_reused"] == 0
+    assert list(again["energy_pj"]) == list(first["energy_pj"])  # a comment changes the key, not the numbers
+
+
+def test_a_larger_grid_reuses_the_common_points(tmp_path):
+    """Adding a sparsity to a finished sweep runs only the new points."""
+    small = grid("mlp", ["fine"], [0.5], ["magnitude"], finetune_epochs=0)
+    run_sweep(small, ("lecture-array",), tmp_path, jobs=1, progress=False)
+    large = grid("mlp", ["fine"], [0.5, 0.9], ["magnitude"], finetune_epochs=0)
+    frame = run_sweep(large, ("lecture-array",), tmp_path, jobs=1, progress=False)
+    assert frame.attrs == {"results_reused": 2, "results_total": 3}
+
+
+def test_compare_into_a_folder_of_other_results_is_refused(tmp_path):
+    """compare refuses a folder holding run/estimate results, before training anything."""
+    (tmp_path / "summary.csv").write_text("layer\nfc1\n")
+    with pytest.raises(InputError, match="already holds results \\(summary.csv\\)"):
+        run_sweep(grid("mlp", ["fine"], [0.5], ["magnitude"]), ("lecture-array",), tmp_path, jobs=1, progress=False)
+    assert not (tmp_path / "models").exists()
+
+
+def test_compare_cli_prints_aligned_rows_and_reuse(tmp_path, monkeypatch):
+    """`compare` prints an aligned table within COLUMNS and says how many results it reused."""
+    monkeypatch.setenv("COLUMNS", "100")
+    argv = ["compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude", "--hw", "lecture-array",
+            "--hw", "eie-64pe-lecture", "--finetune-epochs", "0", "--jobs", "1", "--out", str(tmp_path / "c")]
+    main(argv, out=io.StringIO())
+    out = io.StringIO()
+    assert main(argv, out=out) == 0
+    text = out.getvalue()
+    assert max(map(len, text.splitlines())) <= 100
+    assert "Reused 4 of 4 results" in text
+    assert {line.split()[4] for line in text.splitlines()[2:6]} == {"lecture-array", "eie-64pe-lecture"}

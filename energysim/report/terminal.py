@@ -207,8 +207,9 @@ def render_table(frame: pd.DataFrame, columns: Iterable[Column] | None = None, *
     for row in range(len(frame)):
         lines.append(COLUMN_GAP.join(_align(cells[c.name][row], widths[c.name], c.kind) for c in shown).rstrip())
     if hidden:
-        lines.append(f"({len(hidden)} more column{'s' if len(hidden) > 1 else ''}: "
-                     f"{', '.join(c.title for c in hidden)}; --wide shows all)")
+        plural = "s" if len(hidden) > 1 else ""
+        note = f"({len(hidden)} more column{plural}: {', '.join(c.title for c in hidden)}; --wide shows all)"
+        lines.append(note if len(note) <= limit else f"({len(hidden)} more column{plural}; --wide shows all)")
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,83 @@
+"""Result folders: refuse to write over results already there unless asked to (``--force``).
+
+A folder "holds results" when it has a file energysim writes as a result table
+(:data:`RESULT_STEMS` with a table suffix, or a sweep journal). Writing into such a
+folder is refused with one sentence naming the files, so that the results of one
+run are never silently mixed with, or replaced by, another's; ``force=True``
+replaces them, and the result files the new run did not rewrite are removed so
+the folder never mixes two runs (:func:`remove_stale`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from energysim.errors import InputError
+
+RESULT_STEMS = ("energy", "summary", "estimate", "breakdown", "compare", "sensitivity")
+"""Stems of the result tables the commands write."""
+TABLE_SUFFIXES = (".csv", ".json", ".md", ".tex")
+"""Suffixes of result tables."""
+JOURNAL_NAME = "points.jsonl"
+"""The sweep journal (``energysim compare``)."""
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+"""Suffixes of plot files (``--plots DIR``)."""
+
+
+def result_files(folder: str | Path) -> list[Path]:
+    """The result files in ``folder`` (sorted; empty when the folder does not exist)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and (p.name == JOURNAL_NAME or (p.stem in RESULT_STEMS and p.suffix in TABLE_SUFFIXES)))
+
+
+def claim(folder: str | Path, force: bool, option: str = "--out") -> list[Path]:
+    """Check that results may be written into ``folder``; return the result files already there.
+
+    Parameters
+    ----------
+    folder
+        The output folder (need not exist).
+    force
+        Allow writing over results already in the folder.
+    option
+        The command-line option that named the folder (for the message).
+
+    Raises
+    ------
+    InputError
+        If the folder holds results and ``force`` is False.
+    """
+    existing = result_files(folder)
+    if existing and not force:
+        names = ", ".join(p.name for p in existing[:4]) + (", ..." if len(existing) > 4 else "")
+        raise InputError(f"{option} {folder}: folder already holds results ({names}); "
+                         f"give a new folder or add --force to replace them")
+    return existing
+
+
+def remove_stale(existing: list[Path], written: list[Path]) -> list[Path]:
+    """Delete the files of ``existing`` that are not in ``written`` (results of an earlier run); return them."""
+    keep = {Path(p).resolve() for p in written}
+    stale = [p for p in existing if p.resolve() not in keep and p.exists()]
+    for path in stale:
+        path.unlink()
+    return stale
+
+
+def claim_plots(folder: str | Path, force: bool) -> None:
+    """Refuse a ``--plots`` folder that already holds plot files unless ``force``.
+
+    Raises
+    ------
+    InputError
+        If ``folder`` holds ``.png``, ``.svg`` or ``.pdf`` files and ``force`` is False.
+    """
+    folder = Path(folder)
+    plots = sorted(p.name for p in folder.iterdir() if p.suffix in PLOT_SUFFIXES) if folder.is_dir() else []
+    if plots and not force:
+        names = ", ".join(plots[:3]) + (", ..." if len(plots) > 3 else "")
+        raise InputError(f"--plots {folder}: folder already holds plots ({names}); "
+                         f"give a new folder or add --force to replace them")
