@@ -35,9 +35,10 @@ e.g. ``SM.static_cycle`` of ``hwconfigs/a100.toml``; every other action is dynam
 
 SUMMARY_COLUMNS = (
     "layer", *RUN_KEY_COLUMNS, "engine", "macs", "cycles_compute", "cycles_fill_drain", "cycles_stall", "cycles_total",
-    "latency_s", "utilisation", "energy_pj", "energy_uj",
+    "latency_s", "utilisation", "energy_pj", "energy_uj", "weights_on_chip", "spilled",
 )
-"""Columns of the per-layer summary, in order."""
+"""Columns of the per-layer summary, in order. ``weights_on_chip`` and ``spilled`` come from
+``LayerResult.weights_on_chip`` / ``.spilled`` (capacity owns them)."""
 
 
 def run_name(hardware: str, mode: str = "") -> str:
@@ -80,7 +81,8 @@ def energy_table(result: LayerResult, hardware: Hardware, *, workload: str = "",
 
 
 def layer_summary(result: LayerResult, energy: pd.DataFrame, *, workload: str = "", mode: str = "") -> dict:
-    """One summary row for a layer: run key, MACs, cycles by part, latency (s), utilisation, energy (pJ, uJ).
+    """One summary row for a layer: run key, MACs, cycles by part, latency (s), utilisation, energy (pJ, uJ),
+    whether its weights fit on chip and which tensors do not fit a level (``tensor>level``, '' if none).
 
     ``workload`` and ``mode`` are the run key's (see :func:`energy_table`).
     """
@@ -101,6 +103,8 @@ def layer_summary(result: LayerResult, energy: pd.DataFrame, *, workload: str = 
         "utilisation": result.utilisation,
         "energy_pj": energy_pj,
         "energy_uj": energy_pj / PJ_PER_UJ,
+        "weights_on_chip": result.weights_on_chip,
+        "spilled": result.spilled,
     }
 
 
