@@ -2,9 +2,12 @@
 
 The rule (``docs/engines/eie.md``, "Capacity"):
 
-- Each PE owns one instance of ``SpmatSRAM`` (its entries, in whole lines) and
-  one of ``PtrSRAM`` (its ``K + 1`` column pointers). A part fits when the
-  fullest PE's slice fits one instance.
+- Each PE owns an equal share of ``SpmatSRAM`` (its entries, in whole lines) and
+  of ``PtrSRAM`` (its ``K + 1`` column pointers): the level's ``capacity_bytes x
+  instances`` over the engine's ``n_pe`` (one instance per PE in the bundled files,
+  where ``instances == n_pe``; a PE-count sweep that changes only ``n_pe`` keeps
+  the chip's total storage). A part fits when the fullest PE's slice fits its
+  share, i.e. ``largest slice x n_pe <= capacity_bytes x 8 x instances``.
 - Entries fit: the layer's weights are resident, loaded once in I/O mode (not
   counted), as in the paper.
 - Entries do not fit: the layer's whole compressed CSC stream, every PE's lines
@@ -78,9 +81,9 @@ def _memory_level(hardware: Hardware, name: str) -> MemoryLevel | None:
     return next((level for level in hardware.levels if level.name == name), None)
 
 
-def _fit(level: MemoryLevel, tensor: str, slice_bits: int) -> StorageFit:
-    """Fit of per-PE slices (the largest ``slice_bits``) into a level with one instance per PE."""
-    return StorageFit.at_level(level, tensor, slice_bits * level.config.instances)
+def _fit(level: MemoryLevel, tensor: str, slice_bits: int, n_pe: int) -> StorageFit:
+    """Fit of ``n_pe`` per-PE slices (the largest ``slice_bits``) into a level shared evenly by the PEs."""
+    return StorageFit.at_level(level, tensor, slice_bits * n_pe)
 
 
 def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_line: int, row_passes: int,
@@ -115,9 +118,9 @@ def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_l
     pointer_bits_per_pe = (k + 1) * csc.pointer_bits
     fits = []
     if spmat is not None:
-        fits.append(_fit(spmat, "weights", int(lines_per_pe.max(initial=0)) * line_bits))
+        fits.append(_fit(spmat, "weights", int(lines_per_pe.max(initial=0)) * line_bits, n_pe))
     if pointers is not None:
-        fits.append(_fit(pointers, "metadata", pointer_bits_per_pe))
+        fits.append(_fit(pointers, "metadata", pointer_bits_per_pe, n_pe))
     streamed = any(not fit.fits for fit in fits if fit.tensor == "weights")
     if not streamed:
         return WeightPlacement(storage_fit=fits, streamed=False, stats={"weights_streamed_from_dram": False})

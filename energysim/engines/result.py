@@ -52,9 +52,9 @@ class StorageFit:
         ``weights``, ``metadata`` (a sparse format's pointers or indices), ``inputs`` or ``outputs``.
     needed_bits
         Capacity the tensor needs at this level, bits, as the engine lays it out. When
-        the level has several instances that each hold one slice (EIE's per-PE SRAMs),
-        this is the largest slice x the instances, so that ``fits`` is exactly
-        ``needed_bits <= capacity_bits``.
+        the level is split into equal per-PE shares that each hold one slice (EIE's
+        per-PE SRAMs), this is the largest slice x the PEs, so that ``fits`` is
+        exactly ``needed_bits <= capacity_bits``.
     capacity_bits
         The level's capacity, bits: ``capacity_bytes x 8 x instances``.
     fits

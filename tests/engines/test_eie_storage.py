@@ -21,13 +21,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def eie_hw(spmat_bytes: int | None = None, dram_words_per_cycle: float | None = None, drop_dram: bool = False,
-           **engine):
-    """The lecture-priced EIE hardware with the Spmat SRAM size, the DRAM bandwidth and engine keys overridden."""
+           spmat_instances: int | None = None, **engine):
+    """The lecture-priced EIE hardware with the Spmat SRAM size, the DRAM bandwidth and engine keys overridden.
+
+    Per-PE levels get one instance per PE (``n_pe``), as in the bundled file, unless ``spmat_instances`` is given.
+    """
     data = tomllib.loads((ROOT / "hwconfigs" / "eie-64pe-lecture.toml").read_text())
     data["engine"].update(engine)
     for level in data["memory"]:
+        if level["kind"] != "dram":
+            level["instances"] = data["engine"]["n_pe"]
         if level["name"] == "SpmatSRAM" and spmat_bytes is not None:
             level["capacity_bytes"] = spmat_bytes
+        if level["name"] == "SpmatSRAM" and spmat_instances is not None:
+            level["instances"] = spmat_instances
         if level["name"] == "DRAM" and dram_words_per_cycle is not None:
             level["bandwidth_words_per_cycle"] = dram_words_per_cycle
     if drop_dram:
@@ -49,8 +56,8 @@ def test_layer_just_over_spmat_capacity_streams_its_csc_from_dram_once_per_batch
 
     Hand count (2 PEs, 8 entries per 64-bit line, 16-bit pointers, 32-bit DRAM words):
     PE 0 holds 9 entries = 2 lines, PE 1 holds 1 entry = 1 line; the Spmat SRAM is shrunk to 8 bytes
-    (1 line) per PE, so PE 0's slice is just over: weights do not fit (needed 2 x 64 bits x 64
-    instances = 8192 bits, capacity 8 x 8 x 64 = 4096). The CSC stream: 3 lines x 64 bits = 192 bits
+    (1 line) per PE, so PE 0's slice is just over: weights do not fit (needed 2 lines x 64 bits x 2
+    PEs = 256 bits, capacity 8 B x 8 x 2 instances = 128). The CSC stream: 3 lines x 64 bits = 192 bits
     = 6 DRAM weight reads, 3 Spmat fills; pointers 2 PEs x (9 + 1) x 16 bits = 320 bits = 10 DRAM
     metadata reads, 10 PtrSRAM fills (32-bit words). Batch 3 (three input vectors) reads it once:
     still 6 + 10, not 18 + 30. Compulsory: 10 entries x 8 bits / 32 = 3 weight reads, 10 metadata reads.
@@ -69,7 +76,7 @@ def test_layer_just_over_spmat_capacity_streams_its_csc_from_dram_once_per_batch
         assert result.count("SpmatSRAM", "weights", "fill") == 3
         assert result.count("PtrSRAM", "metadata", "fill") == 10
         fits = {(f.level, f.tensor): f for f in result.storage_fit}
-        assert fits[("SpmatSRAM", "weights")] == StorageFit("SpmatSRAM", "weights", 8192, 4096, False)
+        assert fits[("SpmatSRAM", "weights")] == StorageFit("SpmatSRAM", "weights", 256, 128, False)
         assert fits[("PtrSRAM", "metadata")].fits
         assert result.weights_on_chip is False and result.spilled == "weights>SpmatSRAM"
         bounds = {(b.component, b.tensor): b.minimum for b in result.compulsory}
@@ -109,6 +116,14 @@ def test_layer_that_fits_is_unchanged_and_says_so():
     assert [(f.level, f.tensor, f.fits) for f in result.storage_fit] == [
         ("SpmatSRAM", "weights", True), ("PtrSRAM", "metadata", True)]
     assert result.weights_on_chip is True and result.spilled == ""
+
+
+def test_per_pe_share_is_the_level_total_over_the_pe_count():
+    """64 Spmat instances of 8 B on 2 PEs give each PE 256 B (32 lines): the 2-line slice fits, nothing streams."""
+    layer, tensors = two_row_layer()
+    result = build_engine(eie_hw(spmat_bytes=8, spmat_instances=64, n_pe=2)).simulate(layer, tensors)
+    assert next(f for f in result.storage_fit if f.tensor == "weights") == StorageFit("SpmatSRAM", "weights", 256, 4096, True)
+    assert result.count("DRAM") == 0
 
 
 def test_too_large_layer_without_dram_level_is_refused():
