@@ -184,6 +184,11 @@ class MapResult:
 _CACHE: dict[str, MapResult] = {}
 
 
+def clear_cache() -> None:
+    """Forget every cached answer (the next request searches again)."""
+    _CACHE.clear()
+
+
 def problem_of(spec: Spec, nest: LoopNest) -> MapProblem:
     """The map space's view of a loop nest on a loop-nest hardware."""
     tensors = tuple(

@@ -5,6 +5,10 @@ hardware file, or given to :func:`~energysim.engines.loopnest.mapper.map_layer`)
 and resolved against one layer and hierarchy into a :class:`Resolved` (arrays
 over the map space's slots, see :mod:`energysim.engines.loopnest.mapper_space`).
 
+A level's spatial constraints (``spatial_x``, ``spatial_y`` and the allowed
+dimensions) concern its spatial loops, which fan out over the next inner
+level's mesh (the MACs' at the innermost level), as in a mapping file.
+
 A dataflow is nothing but constraints on the innermost storage level (the
 per-PE level) and on the spatial fan-outs:
 
@@ -44,14 +48,15 @@ Factor = int | Literal["all"]
 
 
 class LevelConstraint(BaseModel):
-    """Constraints on one storage level's loops and on the fan-out of its instances under their parent."""
+    """Constraints on one storage level's loops: its temporal loops and its spatial loops, which fan
+    out over the next inner level's mesh (or the MACs), as in a mapping file."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     level: str = Field(min_length=1, description="Storage level name, as in the hardware file.")
     temporal: dict[str, Factor] = Field(default_factory=dict, description="Fixed temporal loop bounds at this level, by dimension.")
-    spatial_x: dict[str, Factor] = Field(default_factory=dict, description="Fixed spatial bounds on this level's mesh X axis.")
-    spatial_y: dict[str, Factor] = Field(default_factory=dict, description="Fixed spatial bounds on this level's mesh Y axis.")
+    spatial_x: dict[str, Factor] = Field(default_factory=dict, description="Fixed spatial bounds along X of the fan-out below.")
+    spatial_y: dict[str, Factor] = Field(default_factory=dict, description="Fixed spatial bounds along Y of the fan-out below.")
     spatial_x_dims: tuple[str, ...] | None = Field(default=None, description="Dimensions allowed on the X axis (None = any).")
     spatial_y_dims: tuple[str, ...] | None = Field(default=None, description="Dimensions allowed on the Y axis (None = any).")
     order: tuple[str, ...] | None = Field(
@@ -104,19 +109,19 @@ class Resolved:
 def _dataflow_levels(problem: MapProblem, dataflow: Dataflow) -> list[LevelConstraint]:
     """The level constraints a dataflow stands for on this problem."""
     inner = problem.levels[-1].name
-    spatial_levels = sorted({level for kind, level in problem.slots if kind != "T"})
-    names = [problem.levels[i].name if i < len(problem.levels) else None for i in spatial_levels]
+    # the level that owns each fan-out's spatial loops: the parent of the level (or MACs) fanned out
+    names = [problem.levels[level - 1].name for level in sorted({level for kind, level in problem.slots if kind != "T"})]
     if dataflow in ("output_stationary", "weight_stationary"):
         t = next(x for x in problem.tensors if x.name == ("outputs" if dataflow == "output_stationary" else "weights"))
         fixed = {problem.dims[d]: 1 for d in t.relevant}
         stationary = tuple(problem.dims[d] for d in sorted(t.relevant))
         out = [LevelConstraint(level=inner, temporal=fixed)]
-        out += [LevelConstraint(level=name, spatial_x_dims=stationary, spatial_y_dims=stationary) for name in names if name]
+        out += [LevelConstraint(level=name, spatial_x_dims=stationary, spatial_y_dims=stationary) for name in names]
         return out
     missing = [d for d in ("R", "S", "P") if d not in problem.dims]
     if missing:
         raise InputError(f"mapper constraints: dataflow 'row_stationary' needs dimensions R, S and P (the layer lacks {', '.join(missing)})")
-    spatial = [name for name in names if name]
+    spatial = names
     if not spatial:
         raise InputError("mapper constraints: dataflow 'row_stationary' needs a level with a spatial fan-out (the hierarchy has none)")
     out = [LevelConstraint(level=inner, temporal={"R": 1, "P": 1, "S": "all"})]
@@ -176,11 +181,11 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
         i = level_names.index(item.level)
         _set_fixed(problem, fixed, problem.temporal_slot(i), item.temporal, f"{where}.temporal")
         for axis, factors, allowed in (("X", item.spatial_x, item.spatial_x_dims), ("Y", item.spatial_y, item.spatial_y_dims)):
-            if (axis, i) not in problem.slots:
+            if (axis, i + 1) not in problem.slots:
                 if factors or allowed:
-                    raise InputError(f"mapper constraints: {where}.spatial_{axis.lower()}: level '{item.level}' has no spatial fan-out")
+                    raise InputError(f"mapper constraints: {where}.spatial_{axis.lower()}: nothing fans out below level '{item.level}'")
                 continue
-            slot = problem.slots.index((axis, i))
+            slot = problem.slots.index((axis, i + 1))
             _set_fixed(problem, fixed, slot, factors, f"{where}.spatial_{axis.lower()}")
             if allowed is not None:
                 allowed_idx = {_dim_index(problem, name, f"{where}.spatial_{axis.lower()}_dims") for name in allowed}
