@@ -256,7 +256,7 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
                 job = _job_key(choice, variant)
                 if job not in simulations:
                     try:
-                        simulations[job] = run_workload(workload, choice.hardware, on_layer=lambda _: bar.update(1),
+                        simulations[job] = run_workload(workload, choice.hardware, on_layer=_ticker(bar, key["run"], variant),
                                                         **options)
                     except UnsupportedError as exc:
                         simulations[job] = exc
@@ -279,6 +279,15 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     energy = pd.concat(energies, ignore_index=True) if energies else pd.DataFrame()
     return Estimate(layers, _breakdown(energy), summary, energy, runs)
+
+
+def _ticker(bar, run: str, variant: str):
+    """One tick of the estimate's bar per simulated layer, naming the run, variant and layer."""
+    def tick(layer: str) -> None:
+        bar.set_postfix_str(f"{run} {variant} {layer}", refresh=False)
+        bar.update(1)
+
+    return tick
 
 
 def _plan(workload: str, hardware: list[HardwareChoice]) -> list[tuple[HardwareChoice, dict[str, str]]]:
