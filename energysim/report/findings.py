@@ -20,7 +20,7 @@ ENGINE_NOTES = {
 }
 """What each engine does with zeros (see docs/engines/), added after its numbers."""
 
-SPARSE_2_4_NOTE = "2:4 mode at most halves the math (0.5 of dense) and refuses masks that are not 2:4"
+SPARSE_2_4_NOTE = "2:4 mode at most halves the math, to 0.5 of dense, and refuses masks that are not 2:4"
 
 
 def _fraction(value: float) -> str:

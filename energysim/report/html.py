@@ -240,7 +240,8 @@ def html_table(frame: pd.DataFrame, source: str | None = None, bad_column: str |
             if bad_column is not None and column == bad_column and str(value).strip().lower() != "ok":
                 classes.append("bad")
             attr = f' class="{" ".join(classes)}"' if classes else ""
-            cells.append(f"<td{attr}>{html.escape(_format(value))}</td>")
+            ratio = str(column).endswith("_vs_dense") and isinstance(value, float) and math.isfinite(value)
+            cells.append(f"<td{attr}>{html.escape(f'{value:.3g}' if ratio else _format(value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     note = ""
     if len(frame) > MAX_TABLE_ROWS:
@@ -389,6 +390,7 @@ def _compare_section(page: _Page, compare: pd.DataFrame, source: str) -> None:
                 .reindex(index=[p for p in dict.fromkeys(frame["pattern"]) if str(p) != "dense"],
                          columns=list(dict.fromkeys(frame[panel]))))
         best.columns = [str(c) for c in best.columns]
+        best = best.apply(lambda column: column.map(lambda v: float(f"{v:.3g}") if pd.notna(v) else v))
         _add_table(page, parts, f"Best {what} as a fraction of dense (pattern x hardware)", best.reset_index(), source)
         best_tables += 1
     if best_tables:
