@@ -61,17 +61,17 @@ def cost_table(name_or_path: str = "lecture-45nm", bits: int | None = None) -> p
 def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.DataFrame:
     """Energy per inference per layer for each workload (e.g. pruning patterns) on each hardware.
 
-    Columns: workload, hardware, engine, layer, macs, energy_pj, energy_uj, pj_per_mac, latency_s.
+    ``hardware_names`` take ``NAME:MODE``. Columns: workload, hardware, mode, run, layer, engine,
+    macs, energy_pj, energy_uj, latency_s, pj_per_mac; one block of rows per (workload, run).
     """
     frames = []
     for name in workloads:
         wl = workload(name)
         for hw_name in hardware_names:
-            run = simulate(hw_name, wl)
-            frame = run.summary[["layer", "engine", "macs", "energy_pj", "energy_uj", "latency_s"]].copy()
+            run = simulate(hw_name, wl, progress=False)
+            frame = run.summary[["workload", "hardware", "mode", "run", "layer", "engine", "macs", "energy_pj", "energy_uj",
+                                 "latency_s"]].copy()
             frame["pj_per_mac"] = frame["energy_pj"] / frame["macs"].where(frame["macs"] > 0)
-            frame.insert(0, "hardware", run.hardware)
-            frame.insert(0, "workload", wl.name)
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 

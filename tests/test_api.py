@@ -24,3 +24,19 @@ def test_all_names_exist():
     """Every name in energysim.__all__ is importable from the package."""
     for name in es.__all__:
         assert callable(getattr(es, name))
+
+
+def test_layer_cost_table_keeps_two_modes_apart():
+    """layer_cost_table on a100 and a100:sparse_2_4 gives two runs of LeNet's three layers, named by run."""
+    frame = es.layer_cost_table(["lenet-300-100-han2015"], ["a100", "a100:sparse_2_4"])
+    assert frame.groupby("run").size().to_dict() == {"a100:dense": 3, "a100:sparse_2_4": 3}
+    assert set(frame["hardware"]) == {"a100"} and set(frame["workload"]) == {"lenet-300-100-han2015"}
+
+
+def test_simulate_ticks_a_bar_per_layer(capsys):
+    """simulate(progress=True) draws its bar on stderr and nothing on stdout; progress=False draws nothing."""
+    es.simulate("lecture-array", "lenet-300-100", progress=False)
+    assert capsys.readouterr().err == ""
+    es.simulate("lecture-array", "lenet-300-100", progress=True)
+    captured = capsys.readouterr()
+    assert "lenet-300-100 on lecture-array" in captured.err and "/3" in captured.err and captured.out == ""
