@@ -107,3 +107,12 @@ def test_missing_layer_entry(tmp_path: Path) -> None:
     mappings = load_mapping(_write(tmp_path, text))
     with pytest.raises(ConfigError, match=r"mappings: no entry for layer 'b' and none without a layer \(layers: a\)"):
         mappings.for_layer("b")
+
+
+def test_documented_example_is_valid(tmp_path: Path) -> None:
+    """The mapping file shown in docs/engines/loopnest.md runs VGG-16 conv3_1 on lecture-array-loopnest."""
+    doc = (Path(__file__).parents[3] / "docs" / "engines" / "loopnest.md").read_text()
+    block = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    conv = [layer for layer in energysim.workload("vgg16").layers if layer.name == "conv3_1"]
+    run = energysim.simulate("lecture-array-loopnest", Workload("one", tuple(conv)), mapping=_write(tmp_path, block))
+    assert run.results[0].stats["mapping"] == "DRAM[K16 P4 Q14] GlobalBuffer[Q2 C64 R3 | x:K16 y:P14] RegFile[Q2 C2 S3]"
