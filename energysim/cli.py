@@ -162,8 +162,10 @@ RUN_COLUMNS = (
     Column("energy_pj", "energy_pj", "energy"),
     Column("latency_s", "time_s", "latency"),
     Column("utilisation", "percent"),
+    Column("spilled"),
     Column("macs", "count", "MACs"),
     Column("cycles_total", "count", "cycles"),
+    Column("weights_on_chip", "flag", "weights on chip", compact=False),
     Column("cycles_compute", "count", "compute", compact=False),
     Column("cycles_fill_drain", "count", "fill/drain", compact=False),
     Column("cycles_stall", "count", "stall", compact=False),
@@ -429,10 +431,18 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.reproduce import reproduce
 
-    for title, frame in reproduce(args.which, quick=args.quick):
-        out.write(f"\n{title}\n")
-        out.write(render_table(frame, wide=args.wide))
+    for title, frame in reproduce(args.which, quick=args.quick, progress=_progress(args)):
+        _prose(title, out)
+        names = [next((c for c in REPRODUCE_NAMES if c in frame.columns), frame.columns[0])]
+        first = names + [c for c in REPRODUCE_FIRST if c in frame.columns and c not in names]
+        out.write(render_table(frame[first + [c for c in frame.columns if c not in first]], wide=args.wide))
     return 0
+
+
+REPRODUCE_NAMES = ("quantity", "layer", "figure")
+"""Columns naming a reproduction row; the first present is shown first."""
+REPRODUCE_FIRST = ("model", "published", "ratio", "ok")
+"""Reproduction columns shown next (and so dropped last to fit the width): model, paper, verdict."""
 
 
 # ---------------------------------------------------------------- parser

@@ -27,11 +27,14 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from energysim.engines.registry import build_engine
 from energysim.errors import InputError, UnsupportedError
 from energysim.estimation import HardwareChoice, load_hardware_list
 from energysim.output_folder import JOURNAL_NAME, claim, remove_stale, result_files
+from energysim.progress import progress_bar
 from energysim.report.files import write_table
-from energysim.simulate import run_workload
+from energysim.report.tables import run_name
+from energysim.simulate import engine_mode, run_workload
 from energysim.workloads.workload import load_workload
 
 COMPARE_COLUMNS: tuple[str, ...] = (
@@ -85,14 +88,13 @@ def parse_pattern(pattern: str) -> tuple[str, tuple[int, int]]:
 
 
 def run_label(choice: HardwareChoice) -> tuple[str, str, str]:
-    """(hardware, mode, run) of a hardware choice: the name, the mode its pruned points run in, the run key.
+    """(hardware, mode, run) of a hardware choice: the config's name, the mode its pruned points run in, the run key.
 
     The mode is the one named in the spec (``a100:sparse_2_4``) or else the engine's
-    configured mode; '' for an engine without modes.
+    configured mode; '' for an engine without modes (:func:`energysim.simulate.engine_mode`).
     """
-    name = choice.label.partition(":")[0]
-    mode = str(choice.options.get("mode", choice.hardware.engine_table.get("mode", "")))
-    return name, mode, f"{name}:{mode}" if mode else name
+    mode = engine_mode(build_engine(choice.hardware), choice.options)
+    return choice.hardware.name, mode, run_name(choice.hardware.name, mode)
 
 
 def hardware_fingerprint(choice: HardwareChoice) -> str:
@@ -335,8 +337,6 @@ def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice]
         For no hardware, a bad hardware choice, or (without ``force``) a folder
         holding other results; nothing is written then.
     """
-    from tqdm import tqdm
-
     choices = tuple(h if isinstance(h, HardwareChoice) else load_hardware_list([h])[0] for h in hardware)
     if not choices:
         raise InputError("a sweep needs at least one hardware config")
@@ -364,14 +364,13 @@ def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice]
     reused = len(done)
     todo = [(p, tuple(c for c in choices if keys[(p.key, c.label)] not in done)) for p in points]
     todo = [(p, missing) for p, missing in todo if missing]
-    enabled = (os.isatty(2) if progress is None else progress)
     journal = out / JOURNAL_NAME
-    with tqdm(total=len(points), initial=len(points) - len(todo), desc="compare", disable=not enabled) as bar:
+    with progress_bar(sum(len(missing) for _, missing in todo), "compare (points x hardware)", progress) as bar:
         for point, missing, rows in _execute(todo, str(cache), jobs, scheduler):
             records = {keys[(point.key, c.label)]: [row] for c, row in zip(missing, rows)}
             done.update(records)
             _append(journal, records)
-            bar.update(1)
+            bar.update(len(missing))
     rows = [row for p in points for c in choices for row in done[keys[(p.key, c.label)]]]
     frame = pd.DataFrame(rows)
     for column in COMPARE_COLUMNS:

@@ -55,3 +55,10 @@ def test_missing_column_is_an_error():
     """A column the table lacks is refused, not silently left out."""
     with pytest.raises(KeyError, match="no column"):
         render_table(pd.DataFrame({"a": [1]}), [Column("b")])
+
+
+def test_plain_numbers_keep_integers_exact():
+    """A unitless integer-valued number is shown exactly (4096 MACs stay 4096); others with four figures."""
+    assert format_value(4096.0, "number") == "4096"
+    assert format_value(276.43, "number") == "276.4"
+    assert format_value(0.56251, "number") == "0.5625"

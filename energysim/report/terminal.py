@@ -30,7 +30,9 @@ Kind = Literal["text", "count", "number", "energy_pj", "energy_uj", "time_s", "t
 as %, ``ratio`` a plain fraction, ``bytes``/``bits`` sizes (shown in B), ``count`` integers."""
 
 SIGNIFICANT_FIGURES = 3
-"""Significant figures of every scaled number."""
+"""Significant figures of every scaled number, percentage and ratio."""
+NUMBER_FIGURES = 4
+"""Significant figures of a plain number without a unit (an integer-valued one is shown exactly)."""
 
 _PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"),
              (1e-12, "p"), (1e-15, "f"))
@@ -107,7 +109,8 @@ def format_value(value: object, kind: Kind) -> str:
     if kind == "ratio":
         return ratio(float(value))
     if kind == "number":
-        return significant(float(value))
+        number = float(value)
+        return f"{int(number)}" if number.is_integer() and abs(number) < 1e15 else significant(number, NUMBER_FIGURES)
     if kind == "count" and abs(float(value)) < 1e4:
         return f"{int(value):,}" if float(value).is_integer() else significant(float(value))
     scale, unit = _TO_BASE[kind]
