@@ -34,7 +34,7 @@ hardware file; the outermost level always keeps every tensor.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,7 +44,8 @@ from energysim.errors import InputError
 
 Dataflow = Literal["output_stationary", "weight_stationary", "row_stationary"]
 Tensor = Literal["weights", "inputs", "outputs"]
-Factor = int | Literal["all"]
+Factor = Annotated[int, Field(gt=0)] | Literal["all"]
+"""A loop bound (a positive integer) or ``"all"`` (the dimension's full size)."""
 
 
 class LevelConstraint(BaseModel):
