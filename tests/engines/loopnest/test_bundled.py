@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 import energysim
 from energysim.engines.registry import build_engine
 from energysim.workloads.layers import Conv2dLayer
 from energysim.workloads.workload import Workload
 
 
-def test_lecture_array_loopnest_mirrors_lecture_array() -> None:
-    """Same levels, sizes, bandwidths and every priced cost as lecture-array; 256 register files under the buffer."""
-    dense, loop = energysim.hardware("lecture-array"), energysim.hardware("lecture-array-loopnest")
+@pytest.mark.parametrize("name", ["lecture-array", "horowitz-array"])
+def test_loopnest_versions_mirror_dense_arrays(name: str) -> None:
+    """Same levels, sizes, bandwidths and every priced cost as the dense array; 256 register files under the buffer."""
+    dense, loop = energysim.hardware(name), energysim.hardware(f"{name}-loopnest")
     assert dense.cost_rows() == loop.cost_rows()
     for a, b in zip(dense.levels, loop.levels):
         assert (a.name, a.capacity_words, a.config.bandwidth_words_per_cycle, a.config.instances) == \
