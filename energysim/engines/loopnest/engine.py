@@ -8,7 +8,7 @@ from typing import Any
 from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
 from energysim.engines.loopnest.mapping import Mapping, MappingSet, check_mapping, default_mapping, load_mapping, tile_words
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
-from energysim.engines.result import Compulsory, LayerResult
+from energysim.engines.result import Compulsory, LayerResult, StorageFit
 from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.layers import Layer
@@ -28,7 +28,10 @@ class LoopNestEngine:
     costs, the energy. The mapping comes from the ``mapping`` option (a mapping
     TOML file or a :class:`~energysim.engines.loopnest.mapping.Mapping`); without
     one the engine uses :func:`~energysim.engines.loopnest.mapping.default_mapping`
-    and says so in the result's stats (``mapping_source``).
+    and says so in the result's stats (``mapping_source``). ``storage_fit``
+    says, for each buffer (``sram``) level and each tensor it holds, whether the
+    whole tensor fits its capacity (its partition when the level gives one) x
+    instances; what a misfit costs is already in the counts (tiles refetched).
 
     References
     ----------
@@ -116,6 +119,20 @@ class LoopNestEngine:
         weights = bounds["G"] * bounds["K"] * bounds["C"] * bounds["R"] * bounds["S"]
         outputs = bounds["N"] * bounds["G"] * bounds["K"] * bounds["P"] * bounds["Q"]
         word_bits = self.spec.levels[0].level.config.word_bits
+        sizes = {"weights": weights, "inputs": layer.unique_input_elements(), "outputs": outputs}
+        storage_fit = []
+        for level in self.spec.levels[1:]:
+            config = level.level.config
+            if config.kind != "sram":
+                continue
+            for tensor, elements in sizes.items():
+                if not level.holds(tensor):
+                    continue
+                own = (config.tensor_capacity_bytes or {}).get(tensor, config.capacity_bytes)
+                if own is None:
+                    continue
+                storage_fit.append(StorageFit.check(level.name, tensor, elements * config.word_bits,
+                                                    own * 8 * config.instances))
         tiles = {
             f"tile_words_{level.name}_{tensor}": tile_words(nest, mapping.tile_extents(level.index), tensor)
             for level in self.spec.levels[1:] for tensor in ("weights", "inputs", "outputs")
@@ -133,7 +150,7 @@ class LoopNestEngine:
             macs_peak_per_cycle=stats.macs_peak_per_cycle,
             compulsory=[
                 Compulsory(outer, "weights", ("read",), weights),
-                Compulsory(outer, "inputs", ("read",), layer.unique_input_elements()),
+                Compulsory(outer, "inputs", ("read",), sizes["inputs"]),
                 Compulsory(outer, "outputs", ("write",), outputs),
             ],
             stats={
@@ -148,4 +165,5 @@ class LoopNestEngine:
                 **{f"cycles_{name}": value for name, value in stats.level_cycles.items()},
                 **tiles,
             },
+            storage_fit=storage_fit,
         )

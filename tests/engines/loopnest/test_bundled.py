@@ -43,3 +43,13 @@ def test_eyeriss_pricings_share_counts() -> None:
     assert memory(relative) == memory(lecture)
     assert relative.cycles == lecture.cycles
     assert relative.count("ArrayNoC") > 0 and lecture.count("ArrayNoC") == 0
+
+
+def test_storage_fit_reports_buffers() -> None:
+    """conv3 of AlexNet on eyeriss-like: inputs (169 x 256 words) fit the 108 KB buffer, outputs (169 x 384) do not."""
+    result = energysim.simulate("eyeriss-like", "alexnet").results[2]
+    fits = {(f.level, f.tensor): f for f in result.storage_fit}
+    assert set(fits) == {("GlobalBuffer", "inputs"), ("GlobalBuffer", "outputs")}
+    assert fits[("GlobalBuffer", "inputs")].needed_bits == 13 * 13 * 256 * 16 and fits[("GlobalBuffer", "inputs")].fits
+    assert fits[("GlobalBuffer", "outputs")].needed_bits == 13 * 13 * 384 * 16
+    assert not fits[("GlobalBuffer", "outputs")].fits and result.spilled == "outputs>GlobalBuffer"
