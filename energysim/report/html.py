@@ -295,6 +295,8 @@ def _estimate_section(page: _Page, estimate: pd.DataFrame, source: str) -> None:
         else:
             parts.append('<p class="note">This file is from an older energysim: its savings and speed-ups are dense / pruned '
                          "(above 1 = the pruned model is better).</p>")
+    for plot in _plots("estimate", estimate).values():
+        _add_plot(parts, plot)
     _add_table(page, parts, "Per layer", estimate[estimate["layer"].astype(str) != "TOTAL"], source)
     page.sections.append(("estimate", "Dense original vs pruned", parts))
 

@@ -522,6 +522,61 @@ def ratio_figure(compare: pd.DataFrame) -> Figure:
     return figure
 
 
+def estimate_ratio_figure(estimate: pd.DataFrame) -> Figure:
+    """Energy and latency of the pruned model as a fraction of the dense original, per layer, one row per hardware run.
+
+    Energy is on the left, latency on the right; axes start at 0, the dashed line at 1 is
+    the dense original and, on a 2:4 run, a dotted line marks 0.5. The ``TOTAL`` bar is
+    the whole network.
+
+    Parameters
+    ----------
+    estimate
+        Estimate table (``estimate.csv``): ``layer``, ``run`` (or ``hardware``) and
+        ``energy_vs_dense`` and/or ``latency_vs_dense`` (pruned / dense).
+    """
+    require_columns(estimate, ("layer",), "estimate table")
+    columns = [(q, f"{q}_vs_dense") for q in ("energy", "latency") if f"{q}_vs_dense" in estimate.columns]
+    if not columns:
+        raise InputError("estimate table: column 'energy_vs_dense' or 'latency_vs_dense' is required "
+                         f"(columns present: {', '.join(map(str, estimate.columns))})")
+    frame = with_run_key(estimate, "estimate table")
+    frame = frame[pd.concat([pd.to_numeric(frame[c], errors="coerce").notna() for _, c in columns], axis=1).any(axis=1)]
+    if frame.empty:
+        raise InputError("estimate table: has no run with a ratio to dense to plot")
+    runs, note = _limit(_ordered_unique(frame["run"].astype(str)), "hardware runs")
+    figure = Figure(figsize=(6.0 * len(columns), 3.0 * len(runs)), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(len(runs), len(columns), squeeze=False)
+    top = 1.0
+    for row, run in enumerate(runs):
+        part = frame[frame["run"].astype(str) == run]
+        layers = part["layer"].astype(str).tolist()
+        positions = np.arange(len(layers))
+        for col, (quantity, column) in enumerate(columns):
+            axis = axes[row][col]
+            values = pd.to_numeric(part[column], errors="coerce").to_numpy(dtype=float)
+            colours = ["#444444" if layer == "TOTAL" else color_of(0) for layer in layers]
+            axis.bar(positions, values, color=colours, width=0.7)
+            if np.isfinite(values).any():
+                top = max(top, float(np.nanmax(values)))
+            axis.axhline(1.0, color="black", linestyle="--", linewidth=1, zorder=3)
+            if is_sparse_2_4(run):
+                axis.axhline(SPARSE_2_4_BOUND, color="black", linestyle=":", linewidth=1.8, zorder=3)
+            axis.set_xticks(positions, layers, rotation=45 if len(layers) > 5 else 0, ha="right" if len(layers) > 5 else "center")
+            axis.set_ylabel(f"{quantity} / dense {quantity}")
+            axis.set_title(f"{run}: {quantity} vs dense", fontsize=10)
+            axis.grid(axis="y", alpha=0.3)
+    for axis in axes.ravel():
+        axis.set_ylim(0, top * 1.08)
+    handles = [Line2D([], [], color="black", linestyle="--", linewidth=1, label="dense = 1")]
+    if any(is_sparse_2_4(run) for run in runs):
+        handles.append(Line2D([], [], color="black", linestyle=":", linewidth=1.8, label="0.5: 2:4 keeps half the weights"))
+    figure.legend(handles=handles, loc="outside right upper", fontsize=8)
+    figure.suptitle(f"Pruned vs dense original per layer, as a fraction of dense (lower is better){note}")
+    return figure
+
+
 def sensitivity_with_sparsity(sensitivity: pd.DataFrame) -> pd.DataFrame:
     """A sensitivity table with a ``sparsity`` column (from ``target_sparsity`` where the file names it so)."""
     if "sparsity" not in sensitivity.columns and "target_sparsity" in sensitivity.columns:
@@ -601,6 +656,13 @@ def plots_of(tables: Mapping[str, pd.DataFrame]) -> list[Plot]:
         ``sensitivity`` (``estimate`` is shown as tables only). Empty tables are skipped.
     """
     made = []
+    estimate = tables.get("estimate")
+    if estimate is not None and len(estimate) and any(f"{q}_vs_dense" in estimate.columns for q in ("energy", "latency")):
+        made.append(Plot("estimate_vs_dense", "estimate", estimate_ratio_figure(estimate),
+                         "pruned energy and latency as a fraction of dense per layer",
+                         "Energy (left) and latency (right) of the pruned model as a fraction of its dense original on the "
+                         "same hardware run, per layer and in total (lower is better; 1 = no gain; on a 2:4 run the "
+                         "dotted line marks 0.5: 2:4 keeps half the weights)."))
     summary, energy = tables.get("summary"), tables.get("energy")
     compare, sensitivity = tables.get("compare"), tables.get("sensitivity")
     if summary is not None and len(summary):
@@ -645,8 +707,8 @@ def write_plot_files(tables: Mapping[str, pd.DataFrame], folder: str | Path, for
         ``compare``, ``sensitivity``).
     folder
         Output folder (created); files are ``NAME.png``, ``NAME.svg``, ``NAME.pdf``
-        with the names of :func:`plots_of` (``latency``, ``energy_breakdown``,
-        ``pareto``, ``vs_dense``, ``accuracy_vs_sparsity``, ``sensitivity``).
+        with the names of :func:`plots_of` (``estimate_vs_dense``, ``latency``,
+        ``energy_breakdown``, ``pareto``, ``vs_dense``, ``accuracy_vs_sparsity``, ``sensitivity``).
     formats
         Any of :data:`FORMATS`.
 

@@ -118,3 +118,19 @@ def test_plot_files_for_papers(tmp_path):
     args = parser.parse_args(["report", str(folder), "--plots", str(tmp_path / "cli-plots")])
     assert args.handler(args, out) == 0
     assert len(list((tmp_path / "cli-plots").iterdir())) == 9 and "wrote 9 plot files" in out.getvalue()
+
+
+def test_estimate_ratio_figure_per_run_with_half_line_on_2_4():
+    """The estimate's fraction-of-dense plot: a row per run (energy | latency), bars per layer plus TOTAL, 0.5 line only on the 2:4 row."""
+    rows = []
+    for run, ratio in (("a100:dense", 1.0), ("a100:sparse_2_4", 0.6)):
+        for layer in ("fc1", "fc2", "TOTAL"):
+            rows.append({"workload": "w", "hardware": "a100", "mode": run.split(":")[1], "run": run, "layer": layer,
+                         "energy_vs_dense": ratio, "latency_vs_dense": ratio})
+    axes = _visible(plots.estimate_ratio_figure(pd.DataFrame(rows)))
+    assert [axis.get_title() for axis in axes] == ["a100:dense: energy vs dense", "a100:dense: latency vs dense",
+                                                   "a100:sparse_2_4: energy vs dense", "a100:sparse_2_4: latency vs dense"]
+    assert [label.get_text() for label in axes[2].get_xticklabels()] == ["fc1", "fc2", "TOTAL"]
+    assert [p.get_height() for p in axes[2].patches] == pytest.approx([0.6, 0.6, 0.6])
+    assert all(axis.get_ylim()[0] == 0 for axis in axes)
+    assert [any(np.allclose(line.get_ydata(), 0.5) for line in axis.get_lines()) for axis in axes] == [False, False, True, True]
