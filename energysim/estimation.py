@@ -3,8 +3,8 @@
 The dense original is, in order of preference:
 
 1. the workload given as ``dense`` (``--dense``);
-2. ``dense-original.toml`` next to the pruned workload, written by the pruning
-   export of a physically shrunk model (:mod:`energysim.prune.export`);
+2. ``dense-original.toml`` next to the pruned workload folder's ``workload.toml``,
+   written by the pruning export of a physically shrunk model (:mod:`energysim.prune.export`);
 3. the pruned workload's own geometry with every weight present and the same
    input-activation densities (weight tensors dropped, ``weight_density = 1``).
 
@@ -41,6 +41,7 @@ from energysim.report.tables import run_name
 from energysim.simulate import SimulationRun, engine_mode, run_workload
 from energysim.units import BITS_PER_BYTE, PJ_PER_UJ
 from energysim.workloads.workload import Workload, load_workload
+from energysim.workloads.writing import WORKLOAD_FILE
 
 RUN_KEY = ("workload", "hardware", "mode", "run")
 """Columns naming the run of every estimate row."""
@@ -177,7 +178,8 @@ def dense_original(pruned: Workload) -> Workload:
     InputError
         If ``pruned`` was physically shrunk and no ``dense-original.toml`` lies next to it.
     """
-    beside = pruned.path.parent / DENSE_ORIGINAL_FILE if pruned.path is not None else None
+    in_folder = pruned.path is not None and pruned.path.name == WORKLOAD_FILE  # an export's folder, not a shared one
+    beside = pruned.path.parent / DENSE_ORIGINAL_FILE if in_folder else None
     if beside is not None and beside.is_file():
         return load_workload(beside)
     if pruned.provenance is not None and pruned.provenance.shrunk:
