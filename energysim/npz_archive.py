@@ -113,7 +113,7 @@ class NpzArchive:
             self._zip.close()
             raise
         total = sum(member.nbytes for member in self.members.values())
-        ARRAY_BYTES.check(f"{self.label}: the arrays declared in the archive total", total, error)
+        ARRAY_BYTES.check(f"{self.label}: the declared size of its arrays", total, error)
 
     def _read_headers(self) -> dict[str, Member]:
         members: dict[str, Member] = {}

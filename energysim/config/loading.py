@@ -100,6 +100,10 @@ def _model_types(annotation: Any) -> list[type[BaseModel]]:
     return out
 
 
+_BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "multiple_of"}
+"""Pydantic error types of a number's bounds: a boolean that fails one was taken as 0 or 1."""
+
+
 def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     kind = error["type"]
     value = error.get("input")
@@ -110,6 +114,8 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
         return f"unknown key{suffix}"
     if kind == "missing":
         return "is required but missing"
+    if isinstance(value, bool) and kind in _BOUND_ERRORS:
+        return f"must be a number, not a boolean (got {_as_given(value)})"
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
@@ -118,7 +124,7 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     message = message.replace("input should be", "must be")
     if isinstance(value, (dict, list)):
         return message
-    return f"{message} (got {value!r})"
+    return f"{message} (got {_as_given(value)})"
 
 
 def validate_model(
@@ -150,7 +156,12 @@ def validate_model(
     except ValidationError as exc:
         tags = _union_tags(model)
         lines = []
-        for error in exc.errors():
+        errors = exc.errors()
+        for error in errors:
+            if error["type"] == "too_short" and any(
+                e is not error and tuple(e["loc"][: len(error["loc"])]) == tuple(error["loc"]) for e in errors
+            ):
+                continue  # a list emptied by its own bad items: the item errors say it
             loc = _strip_union_tags(tuple(error["loc"]), tags)
             lines.append(f"{source}: {_where(loc, prefix)}: {_describe(error, model)}")
         raise ConfigError("\n".join(dict.fromkeys(lines))) from None
@@ -185,10 +196,13 @@ def _coerced_values(value: Any, raw: Any, loc: tuple[Any, ...]) -> list[tuple[tu
     model (so engine tables validated on their own are covered too), and reports
 
     - a boolean where a number is expected (``rows = true`` would be taken as 1);
+    - a string where a number is expected (``rows = "16"``: a quoted number is a typo, not a number);
     - a float that is not finite (``clock_ghz = inf`` would give zero latency).
     """
     if isinstance(raw, bool) and not isinstance(value, bool):
         return [(loc, "must be a number, not a boolean", raw)]
+    if isinstance(raw, str) and isinstance(value, (int, float)):
+        return [(loc, "must be a number, not a string", raw)]
     if isinstance(value, float) and not math.isfinite(value):
         return [(loc, "must be a finite number", raw)]
     found: list[tuple[tuple[Any, ...], str, Any]] = []

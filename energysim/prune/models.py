@@ -329,10 +329,11 @@ def _check_spec(spec, origin: str) -> None:
     """
     if not isinstance(spec, dict):
         raise ConfigError(f"{origin}: model.json must hold a JSON object (got {type(spec).__name__})")
-    if spec.get("format") != MODEL_FORMAT or spec.get("version") != MODEL_FORMAT_VERSION:
+    version = spec.get("version")
+    if spec.get("format") != MODEL_FORMAT or type(version) is not int or version != MODEL_FORMAT_VERSION:
         raise ConfigError(
             f"{origin}: format must be {MODEL_FORMAT!r} version {MODEL_FORMAT_VERSION} "
-            f"(got {spec.get('format')!r} version {spec.get('version')!r})"
+            f"(got {spec.get('format')!r} version {version!r})"
         )
     shape = spec.get("input_shape")
     if not isinstance(shape, list) or not shape or not all(_is_size(d, 1) for d in shape):

@@ -123,6 +123,8 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str,
         header = json.loads(data[8:8 + header_bytes].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not a safetensors file (header is not UTF-8 JSON: {exc})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not a safetensors file (header JSON is nested too deeply)") from None
     if not isinstance(header, dict):
         raise InputError(f"{path}: safetensors header must be a JSON object (got {type(header).__name__})")
     buffer = memoryview(data)[8 + header_bytes:]

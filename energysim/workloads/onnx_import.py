@@ -105,7 +105,13 @@ class _Graph:
                 value = self.constants[node.input[0]]
                 if node.op_type == "Transpose":
                     perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
-                    value = np.transpose(value, perm or None)
+                    try:
+                        value = np.transpose(value, perm or None)
+                    except ValueError:
+                        raise ConfigError(
+                            f"{path}: node {node.name or node.output[0]!r}: Transpose attribute perm must be a permutation "
+                            f"of the {value.ndim} axes of {node.input[0]!r} (got {perm})"
+                        ) from None
                 self.constants[node.output[0]] = value  # Identity and Cast keep the values (weights are read as float64)
         self.shapes: dict[str, tuple[int | None, ...]] = {}
         for info in [*graph.input, *graph.value_info, *graph.output]:
@@ -361,9 +367,14 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
         raise InputError(f"{path}: ONNX model file not found")
     ARRAY_BYTES.check(f"{path}: the ONNX file", path.stat().st_size)
     try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # protobuf DecodeError, external-data errors, ...
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError, ...
         raise InputError(f"{path}: not an ONNX model (protobuf parse failed: {exc.__class__.__name__})") from None
+    try:
+        onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
+    except Exception as exc:  # a missing or short external-data file, a location outside the folder, ...
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
+        raise ConfigError(f"{path}: external weight data cannot be read ({detail})") from None
     if not model.HasField("graph") or model.ir_version <= 0:
         raise InputError(f"{path}: not an ONNX model (no graph or IR version in the file)")
     _check_opset(onnx, model, path)

@@ -159,8 +159,8 @@ def write_workload_folder(
                    folder / WORKLOAD_FILE)
     text = workload_toml(name, layers, description, source, provenance=provenance)
     save = np.savez_compressed if compressed else np.savez
-    created = not folder.exists()
     try:
+        created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"output folder {str(folder)!r} cannot be created ({exc.strerror or exc})") from None

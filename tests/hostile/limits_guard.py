@@ -1,0 +1,21 @@
+"""A fixed memory budget for hostile-input tests: an input that tries to allocate gigabytes fails the test, not the machine."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+
+BUDGET_BYTES = 6 * 2**30
+"""Address space a hostile case may use (the interpreter, numpy and pandas take about 1.5 GiB of it)."""
+
+
+@contextlib.contextmanager
+def memory_budget(budget_bytes: int = BUDGET_BYTES):
+    """Lower the soft address-space limit for the block (a MemoryError instead of the OOM killer), then restore it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = budget_bytes if hard == resource.RLIM_INFINITY else min(budget_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
