@@ -60,7 +60,7 @@ def test_batched_matmul_runs_on_loopnest_only() -> None:
     layer = BatchedMatmulLayer(name="qk", batch=12, m=128, n=128, k=64)
     assert layer.loop_nest().a_is_activation and layer.loop_nest().macs == 12 * 128 * 128 * 64
     workload = Workload("attn", (layer,))
-    run = energysim.simulate("lecture-array-loopnest", workload)
+    run = energysim.simulate("lecture-array-loopnest", workload, mapping="default")
     assert run.results[0].macs == 12 * 128 * 128 * 64
     assert run.results[0].stats["weight_storage_bits"] == 0
     with pytest.raises(UnsupportedError, match="a batched_matmul is 12 separate GEMMs"):

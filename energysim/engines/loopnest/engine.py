@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
+from energysim.engines.loopnest.mapper import map_nest
 from energysim.engines.loopnest.mapping import Mapping, MappingSet, check_mapping, default_mapping, load_mapping, tile_words
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
@@ -14,6 +15,10 @@ from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.layers import Layer
 from energysim.workloads.loop_nest import DIMS
 from energysim.workloads.workload import LayerTensors
+
+
+DEFAULT = "default"
+"""The ``mapping`` option value that selects :func:`default_mapping` instead of the mapper."""
 
 
 class LoopNestEngine:
@@ -27,8 +32,11 @@ class LoopNestEngine:
     slowed by the most bandwidth-starved level) and, through the hardware's
     costs, the energy. The mapping comes from the ``mapping`` option (a mapping
     TOML file or a :class:`~energysim.engines.loopnest.mapping.Mapping`); without
-    one the engine uses :func:`~energysim.engines.loopnest.mapping.default_mapping`
-    and says so in the result's stats (``mapping_source``). ``storage_fit``
+    one the mapper (:func:`~energysim.engines.loopnest.mapper.map_nest`, under the
+    hardware's ``[engine.mapper]`` constraints and ``mapper_objective``, seed 0,
+    cached) finds one; ``mapping="default"`` takes the simple
+    :func:`~energysim.engines.loopnest.mapping.default_mapping` instead. The
+    result's stats say which (``mapping_source``) and show the mapping. ``storage_fit``
     says, for each buffer (``sram``) level and each tensor it holds, whether the
     whole tensor fits its capacity (its partition when the level gives one) x
     instances; what a misfit costs is already in the counts (tiles refetched).
@@ -57,7 +65,10 @@ class LoopNestEngine:
 
     def _mapping_for(self, layer: Layer, nest: Any, mapping: str | Path | Mapping | None) -> tuple[Mapping, str]:
         if mapping is None:
-            return default_mapping(self.spec, nest), "default"
+            found = map_nest(self.spec, nest, self.config.mapper, self.config.mapper_objective, seed=0, progress=False)
+            return found.mapping, f"mapper ({self.config.mapper_objective}, {found.strategy}, {found.evaluated} evaluated)"
+        if mapping == DEFAULT:
+            return default_mapping(self.spec, nest), DEFAULT
         if isinstance(mapping, Mapping):
             check_mapping(self.spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}")
             return mapping, mapping.source or "(in memory)"
@@ -82,7 +93,8 @@ class LoopNestEngine:
             Ignored: dense counting executes every MAC whatever the values.
         mapping
             A mapping TOML file (its entry for the layer, else its entry without a
-            layer), a :class:`Mapping`, or None for the default mapping.
+            layer), a :class:`Mapping`, ``"default"`` for the default mapping, or
+            None to let the mapper choose.
         compat
             Counting convention, overriding the hardware's ``engine.compat``: ``ideal``
             (:mod:`~energysim.engines.loopnest.analysis`) or ``timeloop``

@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from energysim.engines.loopnest.mapper_constraints import MapperConstraints
 from energysim.errors import ConfigError
 from energysim.hardware.hierarchy import Hardware, MemoryLevel
 from energysim.workloads.loop_nest import TENSORS
@@ -34,6 +35,12 @@ class LoopNestConfig(BaseModel):
     mac_mesh_y: int = Field(default=1, gt=0, description="MACs along Y under one instance of the innermost level.")
     compat: Literal["ideal", "timeloop"] = Field(
         default="ideal", description="Counting convention: 'ideal' buffers (default) or Timeloop's published model."
+    )
+    mapper: MapperConstraints = Field(
+        default_factory=MapperConstraints, description="What the mapper may choose when a layer has no mapping ([engine.mapper])."
+    )
+    mapper_objective: Literal["energy", "latency", "edp"] = Field(
+        default="energy", description="What the mapper minimises: energy (pJ), latency (cycles) or their product."
     )
 
 

@@ -37,8 +37,8 @@ def test_eyeriss_pricings_share_counts() -> None:
     layer = Conv2dLayer(name="conv3", in_channels=256, out_channels=384, in_height=13, in_width=13,
                         kernel_height=3, kernel_width=3, padding=1)
     workload = Workload("one", (layer,))
-    relative = energysim.simulate("eyeriss-like", workload).results[0]
-    lecture = energysim.simulate("eyeriss-like-lecture", workload).results[0]
+    relative = energysim.simulate("eyeriss-like", workload, mapping="default").results[0]
+    lecture = energysim.simulate("eyeriss-like-lecture", workload, mapping="default").results[0]
     memory = lambda r: {k: v for k, v in r.counts.items() if k[0] in ("DRAM", "GlobalBuffer", "PE")}  # noqa: E731
     assert memory(relative) == memory(lecture)
     assert relative.cycles == lecture.cycles
@@ -47,7 +47,7 @@ def test_eyeriss_pricings_share_counts() -> None:
 
 def test_storage_fit_reports_buffers() -> None:
     """conv3 of AlexNet on eyeriss-like: inputs (169 x 256 words) fit the 108 KB buffer, outputs (169 x 384) do not."""
-    result = energysim.simulate("eyeriss-like", "alexnet").results[2]
+    result = energysim.simulate("eyeriss-like", "alexnet", mapping="default").results[2]
     fits = {(f.level, f.tensor): f for f in result.storage_fit}
     assert set(fits) == {("GlobalBuffer", "inputs"), ("GlobalBuffer", "outputs")}
     assert fits[("GlobalBuffer", "inputs")].needed_bits == 13 * 13 * 256 * 16 and fits[("GlobalBuffer", "inputs")].fits

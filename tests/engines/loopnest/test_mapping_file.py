@@ -61,9 +61,18 @@ def test_named_and_fallback_entries(tmp_path: Path) -> None:
 
 
 def test_default_mapping_is_named() -> None:
-    """Without a mapping the engine uses the default mapping and says so."""
-    run = energysim.simulate("lecture-array-loopnest", WORKLOAD)
+    """mapping="default" takes the default mapping and says so."""
+    run = energysim.simulate("lecture-array-loopnest", WORKLOAD, mapping="default")
     assert {r.stats["mapping_source"] for r in run.results} == {"default"}
+
+
+def test_no_mapping_runs_the_mapper() -> None:
+    """Without a mapping the mapper chooses one, never worse in energy than the default mapping, and stats say so."""
+    mapped = energysim.simulate("lecture-array-loopnest", WORKLOAD)
+    default = energysim.simulate("lecture-array-loopnest", WORKLOAD, mapping="default")
+    assert all(r.stats["mapping_source"].startswith("mapper (energy") for r in mapped.results)
+    for a, b in zip(mapped.summary["energy_pj"], default.summary["energy_pj"]):
+        assert a <= b
 
 
 @pytest.mark.parametrize("edits, message", [
