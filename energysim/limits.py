@@ -16,6 +16,9 @@ Limits
 ``DIMENSION`` (2**31 - 1)
     Largest integer size of one layer dimension (features, channels, pixels,
     kernel, batch, GEMM m/n/k), so that every index fits a signed 32-bit integer.
+``OPERAND_BITS`` (65,536)
+    Widest operand or memory word priced by a cost table (the width scaling
+    rules are power laws; far outside the published widths they mean nothing).
 ``LAYER_MACS`` (2**53)
     Largest multiply-accumulate count of one layer, so that counts stay exact
     as float64 and products never pass 2**63.
@@ -94,7 +97,10 @@ class Limit:
 
 
 def _number(size: int | float) -> str:
-    return f"{size:,}" if isinstance(size, int) else f"{size:.3g}"
+    if isinstance(size, int):
+        digits = str(abs(size))
+        return f"{size:,}" if len(digits) <= 21 else f"{'-' if size < 0 else ''}{digits[0]}.{digits[1:4]}e+{len(digits) - 1}"
+    return f"{size:.3g}"
 
 
 TEXT_FILE_BYTES = Limit("largest text file read", 64 * 2**20, "bytes", "ENERGYSIM_TEXT_FILE_BYTES")
@@ -109,7 +115,10 @@ DIMENSION = Limit("largest layer dimension", 2**31 - 1, "elements", "ENERGYSIM_D
 LAYER_MACS = Limit("largest layer", 2**53, "MACs", "ENERGYSIM_LAYER_MACS")
 """Largest multiply-accumulate count of one layer."""
 
-LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS)
+OPERAND_BITS = Limit("widest operand", 65_536, "bits", "ENERGYSIM_OPERAND_BITS")
+"""Widest operand or word a cost table prices."""
+
+LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS, OPERAND_BITS)
 """Every limit, for documentation and tests."""
 
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 
+from energysim.errors import InputError
+
 ADDER_RULE = "adder-linear-bits"
 MULTIPLIER_RULE = "multiplier-quadratic-bits"
 MEMORY_WIDTH_RULE = "memory-linear-width"
@@ -85,6 +87,11 @@ def scale_capacity(points: list[tuple[int, float]], capacity_bytes: int) -> tupl
     else:
         idx = next(i for i in range(len(pts) - 1) if pts[i][0] <= capacity_bytes <= pts[i + 1][0])
         (c0, e0), (c1, e1) = pts[idx], pts[idx + 1]
+    if e0 <= 0 or e1 <= 0:
+        raise InputError(
+            f"{SRAM_CAPACITY_RULE} needs positive energies at the published capacities (got {e0:g} pJ at {c0} B "
+            f"and {e1:g} pJ at {c1} B)"
+        )
     slope = math.log(e1 / e0) / math.log(c1 / c0)
     energy = e0 * (capacity_bytes / c0) ** slope
     extrapolated = capacity_bytes < pts[0][0] or capacity_bytes > pts[-1][0]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from energysim.config.loading import check_schema_version, load_toml, validate_model
 from energysim.costs import scaling
 from energysim.errors import InputError
+from energysim.limits import OPERAND_BITS
 
 MEMORY_ACTIONS = ("read", "write", "fill", "update")
 """Memory actions priced by a table's ``access`` entry when it has no action-specific one."""
@@ -150,8 +151,9 @@ class CostTable:
         InputError
             If the table has no entry for the component and action.
         """
-        if bits <= 0:
+        if isinstance(bits, bool) or bits <= 0:
             raise InputError(f"cost lookup {component}.{action}: bits must be > 0 (got {bits})")
+        OPERAND_BITS.check(f"cost lookup {component}.{action}: the width", bits)
         candidates = self._candidates(component, action)
         if not candidates:
             known = ", ".join(sorted({f"{e.component}.{e.action}" for e in self.entries}))
@@ -188,6 +190,8 @@ class CostTable:
             rule = scaling.width_rule_for(component)
             energy = scaling.scale_width(base_pj, from_bits, bits, rule)
             notes.append(f"scaled {from_bits}b->{bits}b by {rule}")
+        if not math.isfinite(energy):
+            raise InputError(f"cost lookup {component}.{action}: scaling to {bits} bits gives a non-finite energy ({energy})")
         return CostEntry(
             component=component,
             action=action,

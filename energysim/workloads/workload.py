@@ -121,6 +121,9 @@ class LayerTensors:
 
     def __post_init__(self) -> None:
         weights = np.asarray(self.weights)
+        for name, array in (("weights", weights), ("mask", self.mask), ("activations", self.activations)):
+            if array is not None and np.asarray(array).dtype.kind not in "biuf":
+                raise InputError(f"layer tensors: {name} must be bool, integer or float (got dtype {np.asarray(array).dtype})")
         if weights.ndim < 2:
             raise InputError(f"layer tensors: weights must have at least 2 dimensions (got shape {weights.shape})")
         if not np.all(np.isfinite(weights)):

@@ -466,6 +466,21 @@ def _hardware_cases() -> list[Case]:
         Case("hw_cost_table_bits_bool", "hardware", ("validate", "{d}/t.toml"), "entries[0].bits: must be a number, not a boolean",
              _write("t.toml", 'schema_version = 1\nname = "t"\n[[entries]]\ncomponent = "dram"\naction = "access"\n'
                               'bits = true\nenergy_pj = 1.0\nsource = "x"\n')),
+        Case("hw_word_bits_huge", "hardware", v, "the width is 1,000,000 bits, over the widest operand limit of 65,536 bits",
+             _write("hw.toml", _edit(HARDWARE, ("word_bits = 32", "word_bits = 1000000")))),
+        Case("hw_cost_table_zero_capacity_point", "hardware", v, "sram-capacity-loglog needs positive energies",
+             _both(_write("hw.toml", _edit(HARDWARE, ('cost_table = "lecture-45nm"', 'cost_table = "t.toml"'),
+                                           ('table_component = "float_mult"', 'energy_pj = 1.0\nsource = "x"'),
+                                           ('table_component = "float_add"', 'energy_pj = 1.0\nsource = "x"'),
+                                           ("capacity_bytes = 65536", "capacity_bytes = 32768"))),
+                   _write("t.toml", "schema_version = 1\nname = \"t\"\n" + "".join(
+                       f'[[entries]]\ncomponent = "{c}"\naction = "access"\nbits = 32\nenergy_pj = {e}\nsource = "x"\n{cap}'
+                       for c, e, cap in (("dram", 1.0, ""), ("register_file", 1.0, ""), ("sram", 0.0, "capacity_bytes = 1024\n"),
+                                         ("sram", 2.0, "capacity_bytes = 4096\n")))))),
+        Case("hw_costs_bits_huge", "hardware", ("costs", "--bits", "1" + "0" * 400), "the width is 1.000e+400 bits, over the widest operand limit"),
+        Case("hw_costs_table_file_bad", "hardware", ("costs", "--table", "{d}/t.toml"), "entries[0].bits: must be a number, not a boolean",
+             _write("t.toml", 'schema_version = 1\nname = "t"\n[[entries]]\ncomponent = "dram"\naction = "access"\n'
+                              'bits = true\nenergy_pj = 1.0\nsource = "x"\n')),
         Case("hw_empty_file", "hardware", v, "not a hardware ([engine]), workload", _write("hw.toml", "")),
         Case("hw_binary", "hardware", v, "cannot be read as UTF-8 text", _write("hw.toml", bytes(range(256)))),
         Case("hw_nul", "hardware", v, "holds a NUL character", _write("hw.toml", "a = 1\n\0\n")),
