@@ -131,6 +131,10 @@ class _Nest:
             strides.append(inner[loop.dim])
             inner[loop.dim] *= loop.factor
         self.strides = strides[::-1]
+        self.temporal = [(loop.level, loop.dim, loop.factor, stride)
+                         for loop, stride in zip(self.loops, self.strides) if loop.kind == "t"]
+        self.spatial = [(loop.level, loop.dim, loop.factor, stride)
+                        for loop, stride in zip(self.loops, self.strides) if loop.kind != "t"]
         self.cycles = 1
         for loop in self.loops:
             if loop.kind == "t":
@@ -155,8 +159,7 @@ class _Nest:
     def entries(self, tensor: str, index: int) -> int:
         """Points entering one instance's tile over the run: the first tile plus each step's set difference."""
         terms, size = self.tile(tensor, index)
-        above = [(loop.dim, loop.factor, stride) for loop, stride in zip(self.loops, self.strides)
-                 if loop.kind == "t" and loop.level < index]
+        above = [(dim, factor, stride) for level, dim, factor, stride in self.temporal if level < index]
         total, before = size, 1
         for j, (dim, factor, stride) in enumerate(above):
             steps = before * (factor - 1)
@@ -179,8 +182,8 @@ class _Nest:
         count = 1
         for axis in self.nest.axes(tensor):
             coefs = dict(axis)
-            terms = tuple((coefs[loop.dim] * stride, loop.factor) for loop, stride in zip(self.loops, self.strides)
-                          if loop.kind != "t" and first <= loop.level < last and loop.dim in coefs)
+            terms = tuple((coefs[dim] * stride, factor) for level, dim, factor, stride in self.spatial
+                          if first <= level < last and dim in coefs)
             count *= points(terms)
         return count
 
@@ -214,10 +217,14 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
     flat = _Nest(nest, mapping, n_levels)
     counts: dict[tuple[str, str, str], int] = {}
 
+    moved = {level.name: [0, 0] for level in spec.levels}
+
     def add(component: str, tensor: str, action: str, value: int) -> None:
         if value:
             key = (component, tensor, action)
             counts[key] = counts.get(key, 0) + int(value)
+            if component in moved and action != LEAK_ACTION:
+                moved[component][action != "read"] += int(value)
 
     for tensor in TENSORS:
         keepers = [i for i in range(n_levels) if mapping.keeps(spec, i, tensor)]
@@ -253,8 +260,7 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
     level_cycles = {}
     for level in spec.levels:
         used = flat.used[level.index]
-        reads = sum(v for (c, _, a), v in counts.items() if c == level.name and a == "read") / used
-        writes = sum(v for (c, _, a), v in counts.items() if c == level.name and a in ("fill", "write", "update")) / used
+        reads, writes = (words / used for words in moved[level.name])
         config = level.level.config
         need = [flat.cycles, cycles_for(reads, config.bandwidth_words_per_cycle),
                 cycles_for(writes, config.write_bandwidth_words_per_cycle or config.bandwidth_words_per_cycle)]
@@ -267,8 +273,9 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
             add(level.name, "-", LEAK_ACTION, cycles_total * level.instances)
 
     by_component: dict[str, float] = {}
+    prices = spec.prices
     for (component, _, action), value in counts.items():
-        energy = value * spec.hardware.cost_of(component, action).energy_pj
+        energy = value * prices[(component, action)]
         by_component[component] = by_component.get(component, 0.0) + energy
     return LoopNestStats(
         counts=counts,

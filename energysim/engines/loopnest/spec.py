@@ -14,6 +14,7 @@ and copies none of their fields; it adds only what follows from their order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -126,6 +127,13 @@ class Spec:
                 fan_x, fan_y = config.mac_mesh_x, config.mac_mesh_y
             levels.append(LevelSpec(level, index, fan_x, fan_y))
         return cls(hardware, config, tuple(levels), actions)
+
+    @cached_property
+    def prices(self) -> dict[tuple[str, str], float]:
+        """pJ per (component, action) for every action the hardware prices (a lookup table for the analysis)."""
+        table = {(level.name, action): entry.energy_pj for level in self.hardware.levels for action, entry in level.costs.items()}
+        table.update({key: entry.energy_pj for key, entry in self.hardware.unit_costs.items()})
+        return table
 
     @property
     def macs_peak_per_cycle(self) -> int:
