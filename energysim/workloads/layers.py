@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.errors import UnsupportedError
@@ -48,8 +49,11 @@ def covered_pixels(size: int, out: int, kernel: int, stride: int, dilation: int,
     Window ``o`` covers padded positions ``o*stride + j*dilation`` for ``j < kernel``;
     real pixels are the padded positions ``padding .. padding+size-1``.
     """
-    taps = {o * stride + j * dilation for o in range(out) for j in range(kernel)}
-    return sum(1 for t in taps if padding <= t < padding + size)
+    span = dilation * (kernel - 1) + 1
+    if dilation == 1 and stride <= kernel:
+        return max(0, min(padding + size, (out - 1) * stride + span) - padding)
+    taps = np.unique((np.arange(out)[:, None] * stride + np.arange(kernel)[None, :] * dilation).ravel())
+    return int(np.count_nonzero((taps >= padding) & (taps < padding + size)))
 
 
 class _LayerBase(BaseModel):

@@ -72,3 +72,17 @@ def test_covered_pixels_skips_unused_rows() -> None:
     assert covered_pixels(10, 4, 3, 2, 1, 0) == 9
     assert covered_pixels(9, 3, 2, 3, 1, 0) == 6
     assert covered_pixels(224, 224, 3, 1, 1, 1) == 224
+
+
+def test_covered_pixels_matches_brute_force() -> None:
+    """Seeded sizes, kernels, strides, dilations and paddings: covered pixels equal the set of real taps."""
+    import random
+
+    rng = random.Random(3)
+    for _ in range(1500):
+        size, k, s, d, pad = rng.randint(1, 20), rng.randint(1, 5), rng.randint(1, 4), rng.randint(1, 3), rng.randint(0, 3)
+        out = (size + 2 * pad - d * (k - 1) - 1) // s + 1
+        if out < 1:
+            continue
+        taps = {o * s + j * d for o in range(out) for j in range(k)}
+        assert covered_pixels(size, out, k, s, d, pad) == sum(1 for t in taps if pad <= t < pad + size)

@@ -35,10 +35,26 @@ def _mask(terms: Terms) -> np.ndarray:
     return marks
 
 
+def _interval(terms: Terms) -> int | None:
+    """Length of the set when it is a gap-free interval ``0 .. n-1`` (None when it has gaps).
+
+    Two sorted terms ``(1, e1), (b, e2)`` tile an interval when the blocks of
+    ``e1`` consecutive points start at most ``e1`` apart (``b <= e1``).
+    """
+    if len(terms) == 2:
+        (a, e1), (b, e2) = terms
+        if a == 1 and b <= e1:
+            return b * (e2 - 1) + e1
+    return None
+
+
 @lru_cache(maxsize=65536)
 def _points(terms: Terms) -> int:
     if len(terms) <= 1:
         return terms[0][1] if terms else 1
+    length = _interval(terms)
+    if length is not None:
+        return length
     return int(np.count_nonzero(_mask(terms)))
 
 
@@ -57,6 +73,9 @@ def _overlap(terms: Terms, shift: int) -> int:
         if shift % c:
             return 0
         return max(0, e - shift // c)
+    length = _interval(terms)
+    if length is not None:
+        return max(0, length - shift)
     marks = _mask(terms)
     if shift >= len(marks):
         return 0
