@@ -107,6 +107,21 @@ def _hardware_choices(specs: list[str], mode: str | None = None):
     return load_hardware_list(specs)
 
 
+def _count(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum} (got {text!r})") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum} (got {value})")
+        return value
+
+    return parse
+
+
 def _add_output(parser: argparse.ArgumentParser, what: str, formats: tuple[str, ...] = ("csv", "json", "md")) -> None:
     parser.add_argument("--out", help=f"folder for {what} (refused if it already holds results, unless --force)")
     parser.add_argument("--format", choices=formats, default="csv", help="file format of the tables with --out")
@@ -506,9 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"comma-separated, of: {', '.join(sorted(CRITERIA))} (pairs that do not apply are skipped)")
     cmp_.add_argument("--hw", action="append",
                       help=_hw_help("hardware") + f" (default: {','.join(DEFAULT_COMPARE_HW)})")
-    cmp_.add_argument("--finetune-epochs", type=int, default=2, help="fine-tuning epochs after pruning, masks fixed")
-    cmp_.add_argument("--seed", type=int, default=0, help="seed of training and pruning")
-    cmp_.add_argument("--jobs", type=int, help="local worker processes (default: CPU count)")
+    cmp_.add_argument("--finetune-epochs", type=_count(0), default=2, help="fine-tuning epochs after pruning, masks fixed")
+    cmp_.add_argument("--seed", type=_count(0), default=0, help="seed of training and pruning")
+    cmp_.add_argument("--jobs", type=_count(1), help="local worker processes (default: CPU count)")
     cmp_.add_argument("--scheduler", help="Dask distributed scheduler address, e.g. tcp://127.0.0.1:8786")
     cmp_.add_argument("--out", default="energysim-compare",
                       help="output folder; the same sweep run again resumes from its points.jsonl")

@@ -10,6 +10,7 @@ the folder never mixes two runs (:func:`remove_stale`).
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from energysim.errors import InputError
@@ -24,11 +25,24 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 """Suffixes of plot files (``--plots DIR``)."""
 
 
-def result_files(folder: str | Path) -> list[Path]:
-    """The result files in ``folder`` (sorted; empty when the folder does not exist)."""
+def result_files(folder: str | Path, option: str = "--out") -> list[Path]:
+    """The result files in ``folder`` (sorted; empty when the folder does not exist).
+
+    Raises
+    ------
+    InputError
+        If ``folder`` cannot be a folder: a file is there, or the system refuses the
+        path (a name too long, a file on the way).
+    """
     folder = Path(folder)
-    if not folder.is_dir():
+    try:
+        mode = folder.stat().st_mode
+    except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise InputError(f"{option} {folder}: cannot be used as an output folder ({exc.strerror})") from None
+    if not stat.S_ISDIR(mode):
+        raise InputError(f"{option} {folder}: is a file, not a folder")
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and (p.name == JOURNAL_NAME or (p.stem in RESULT_STEMS and p.suffix in TABLE_SUFFIXES)))
 
@@ -50,7 +64,7 @@ def claim(folder: str | Path, force: bool, option: str = "--out") -> list[Path]:
     InputError
         If the folder holds results and ``force`` is False.
     """
-    existing = result_files(folder)
+    existing = result_files(folder, option)
     if existing and not force:
         names = ", ".join(p.name for p in existing[:4]) + (", ..." if len(existing) > 4 else "")
         raise InputError(f"{option} {folder}: folder already holds results ({names}); "
@@ -76,8 +90,40 @@ def claim_plots(folder: str | Path, force: bool) -> None:
         If ``folder`` holds ``.png``, ``.svg`` or ``.pdf`` files and ``force`` is False.
     """
     folder = Path(folder)
+    result_files(folder, "--plots")  # refuses a path that cannot be a folder
     plots = sorted(p.name for p in folder.iterdir() if p.suffix in PLOT_SUFFIXES) if folder.is_dir() else []
     if plots and not force:
         names = ", ".join(plots[:3]) + (", ..." if len(plots) > 3 else "")
         raise InputError(f"--plots {folder}: folder already holds plots ({names}); "
                          f"give a new folder or add --force to replace them")
+
+
+def claim_paths(paths: dict[str, list[Path]], force: bool) -> None:
+    """Refuse to write over files that exist unless ``force``.
+
+    Parameters
+    ----------
+    paths
+        Option as typed (``--out``, ``--csv``) -> the files that option would write.
+    force
+        Allow replacing them.
+
+    Raises
+    ------
+    InputError
+        Naming the option and the first existing file, if any exists and ``force`` is False.
+    """
+    if force:
+        return
+    for option, files in paths.items():
+        taken = [Path(f) for f in files if _exists(Path(f))]
+        if taken:
+            raise InputError(f"{option}: {taken[0]} already exists; give another path or add --force to replace it")
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; a path the system cannot even look up (name too long) does not."""
+    try:
+        return path.exists()
+    except OSError:
+        return False  # the write itself then reports the path as bad input

@@ -14,6 +14,7 @@ resumes where it stopped; ``compare.csv`` is rewritten atomically at the end.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -240,16 +241,30 @@ def _check_hardware(choices: tuple[HardwareChoice, ...]) -> None:
 
 
 def _journal_records(journal: Path) -> dict[str, list[dict]]:
-    """Rows by result key from the journal; records of another format count under their own key."""
+    """Rows by result key from the journal.
+
+    A last line without its newline was cut by an interruption: that result is
+    simply run again. Any other line that is not a record is refused.
+
+    Raises
+    ------
+    InputError
+        Naming the journal and the line, for a complete line that is not a record.
+    """
     done: dict[str, list[dict]] = {}
     if not journal.is_file():
         return done
-    for number, line in enumerate(journal.read_text(encoding="utf-8").splitlines()):
+    text = journal.read_text(encoding="utf-8", errors="replace")
+    lines = text.split("\n")
+    for number, line in enumerate(lines[:-1], start=1):  # lines[-1] is '' or the cut last line
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut by an interruption: that result is simply run again
-        done[str(record.get("key", f"unkeyed line {number + 1}"))] = record.get("rows", [])
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("rows", []), list):
+            raise InputError(f"{journal}: line {number} is not a sweep journal record (got {line[:40]!r}); "
+                             "remove the file or give a new --out folder")
+        done[str(record.get("key", f"unkeyed line {number}"))] = record.get("rows", [])
     return done
 
 
@@ -340,8 +355,16 @@ def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice]
     choices = tuple(h if isinstance(h, HardwareChoice) else load_hardware_list([h])[0] for h in hardware)
     if not choices:
         raise InputError("a sweep needs at least one hardware config")
+    if jobs is not None and (isinstance(jobs, bool) or jobs < 1):
+        raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})")
     _check_hardware(choices)
-    out = Path(out_dir)
+    with _executor(scheduler) as client:
+        return _run_sweep(points, choices, Path(out_dir), jobs, client, cache_dir, progress, force)
+
+
+def _run_sweep(points: list[SweepPoint], choices: tuple[HardwareChoice, ...], out: Path, jobs: int | None, client,
+               cache_dir: str | Path | None, progress: bool | None, force: bool) -> pd.DataFrame:
+    """:func:`run_sweep` once its inputs are checked (``client``: a Dask client or None for local processes)."""
     cache = Path(cache_dir) if cache_dir else out / "models"
     hardware_prints = {choice.label: hardware_fingerprint(choice) for choice in choices}
     pairs = list(dict.fromkeys((p.model, p.seed) for p in points))
@@ -366,7 +389,7 @@ def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice]
     todo = [(p, missing) for p, missing in todo if missing]
     journal = out / JOURNAL_NAME
     with progress_bar(sum(len(missing) for _, missing in todo), "compare (points x hardware)", progress) as bar:
-        for point, missing, rows in _execute(todo, str(cache), jobs, scheduler):
+        for point, missing, rows in _execute(todo, str(cache), jobs, client):
             records = {keys[(point.key, c.label)]: [row] for c, row in zip(missing, rows)}
             done.update(records)
             _append(journal, records)
@@ -390,24 +413,37 @@ def _one_blas_thread() -> None:
     threadpool_limits(1)
 
 
-def _execute(todo: list[tuple[SweepPoint, tuple[HardwareChoice, ...]]], cache: str, jobs: int | None,
-             scheduler: str | None):
-    """Yield (point, hardware run, rows) as points finish, locally or on Dask."""
+@contextlib.contextmanager
+def _executor(scheduler: str | None):
+    """A connected Dask client for ``scheduler`` (closed afterwards), or None for local processes.
+
+    Connecting first means an unreachable scheduler is refused before anything is written.
+    """
+    if not scheduler:
+        yield None
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise InputError("--scheduler needs dask.distributed: pip install 'energysim[distributed]'") from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc})") from None
+    with client:
+        yield client
+
+
+def _execute(todo: list[tuple[SweepPoint, tuple[HardwareChoice, ...]]], cache: str, jobs: int | None, client):
+    """Yield (point, hardware run, rows) as points finish: on the Dask ``client``, or in local processes."""
     if not todo:
         return
-    if scheduler:
-        try:
-            from dask.distributed import Client, as_completed as dask_completed
-        except ImportError:
-            raise InputError("--scheduler needs dask.distributed: pip install 'energysim[distributed]'") from None
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc})") from None
-        with client:
-            futures = {client.submit(run_point, p, missing, cache, pure=False): (p, missing) for p, missing in todo}
-            for future in dask_completed(futures):
-                yield (*futures[future], future.result())
+    if client is not None:
+        from dask.distributed import as_completed as dask_completed
+
+        futures = {client.submit(run_point, p, missing, cache, pure=False): (p, missing) for p, missing in todo}
+        for future in dask_completed(futures):
+            yield (*futures[future], future.result())
         return
     workers = jobs or os.cpu_count() or 1
     if workers == 1:

@@ -255,3 +255,19 @@ def test_compare_cli_prints_aligned_rows_and_reuse(tmp_path, monkeypatch):
     assert max(map(len, text.splitlines())) <= 100
     assert "Reused 4 of 4 results" in text
     assert {line.split()[4] for line in text.splitlines()[2:6]} == {"lecture-array", "eie-64pe-lecture"}
+
+
+def test_corrupt_journal_line_is_refused_but_a_cut_last_line_is_not(tmp_path):
+    """A complete journal line that is not a record is refused by line number; only a cut last line is rerun."""
+    (tmp_path / "points.jsonl").write_text("{not json\n")
+    with pytest.raises(InputError, match="points.jsonl: line 1 is not a sweep journal record"):
+        run_sweep(grid("mlp", ["fine"], [0.5], ["magnitude"]), ("lecture-array",), tmp_path, jobs=1, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["points.jsonl"]
+
+
+def test_compare_counts_are_checked_at_the_edge():
+    """`compare --jobs 0`, `--seed -1` and `--finetune-epochs -1` exit 2 naming the option, before any training."""
+    for option, value in (("--jobs", "0"), ("--seed", "-1"), ("--finetune-epochs", "-1")):
+        err = io.StringIO()
+        assert main(["compare", option, value, "--out", "never-written"], out=io.StringIO(), err=err) == 2
+        assert f"argument {option}: must be an integer >= " in err.getvalue()

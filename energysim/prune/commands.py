@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TextIO
 
 from energysim.atomic_files import write_text_atomic
@@ -21,10 +22,29 @@ from energysim.prune.granularity import GRANULARITIES
 from energysim.prune.models import MODEL_BUILDERS
 from energysim.prune.registry import CRITERIA
 from energysim.prune.schedules import SCHEDULES
+from energysim.report.terminal import Column, render_table
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
     return False if getattr(args, "quiet", False) else None
+
+
+MODEL_FILES = ("model.json", "model.npz")
+WORKLOAD_FILES = ("workload.toml", "tensors.npz", "dense-original.toml")
+
+
+def _refuse_overwrites(args: argparse.Namespace, folders: dict[str, tuple[str, ...]], files: tuple[str, ...] = ()) -> None:
+    """Before any work: refuse output folders/files that already hold results, unless --force.
+
+    ``folders`` maps an option's dest to the file names written into that folder;
+    ``files`` are dests of single output files.
+    """
+    from energysim.output_folder import claim_paths
+
+    wanted = {f"--{dest.replace('_', '-')}": [Path(getattr(args, dest)) / name for name in names]
+              for dest, names in folders.items() if getattr(args, dest, None)}
+    wanted.update({f"--{dest.replace('_', '-')}": [Path(getattr(args, dest))] for dest in files if getattr(args, dest, None)})
+    claim_paths(wanted, args.force)
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -67,9 +87,10 @@ def _load_or_train(args: argparse.Namespace, out: TextIO):
 def _add_model_source(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model-dir", help="folder of a model saved by 'energysim train'")
-    source.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="train this model first (default cnn)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, training and random scores (default 0)")
+    source.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="train this model first")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, training and random scores")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--force", action="store_true", help="replace output files that already exist")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO) -> int:
@@ -78,6 +99,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.prune.models import build_model, save_model
     from energysim.prune.training import DEFAULT_TRAINING, TrainConfig, train
 
+    _refuse_overwrites(args, {"out": MODEL_FILES})
     data = load_digits_dataset()
     model = build_model(args.model, args.seed)
     defaults = DEFAULT_TRAINING[args.model]
@@ -98,6 +120,21 @@ def cmd_train(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+MASK_COLUMNS = (
+    Column("layer"),
+    Column("sparsity", "percent", "measured sparsity"),
+    Column("nnz", "count", "non-zeros"),
+    Column("dense_bits", "bits", "dense"),
+    Column("csr_bits", "bits", "CSR"),
+    Column("nm_2_4_bits", "bits", "2:4"),
+    Column("rows", "count"),
+    Column("cols", "count"),
+    Column("row_imbalance", "number", "row imbalance", compact=False),
+    Column("nm24_violating_fraction", "percent", "groups breaking 2:4", compact=False),
+)
+"""The mask table ``prune`` prints (storage in bytes, from the bit counts)."""
+
+
 def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     """Prune a model with a schedule and export the pruned workload folder."""
     from energysim.prune.export import export_workload
@@ -113,6 +150,7 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         block=args.block,
         seed=args.seed,
     )
+    _refuse_overwrites(args, {"out": WORKLOAD_FILES, "save_model": MODEL_FILES})
     model, data = _load_or_train(args, out)
     result = run_schedule(
         model, request, data, args.schedule, finetune_epochs=args.finetune_epochs, steps=args.steps, progress=_progress(args)
@@ -121,18 +159,14 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         f"{request.granularity} / {request.criterion} / {args.schedule}: target sparsity {request.target_sparsity:.3f}, "
         f"measured {result.report.total_sparsity:.3f} (all weight layers)\n"
     )
-    for name, measured in result.report.layer_sparsity.items():
-        out.write(f"  {name}: measured sparsity {measured:.3f}\n")
     out.write(
         f"test accuracy: dense {100 * result.accuracy_dense:.1f} %, pruned {100 * result.accuracy_pruned:.1f} %, "
         f"fine-tuned ({args.finetune_epochs} epochs) {100 * result.accuracy_finetuned:.1f} %\n"
     )
     from energysim.prune.mask_report import layer_mask_table
 
-    table = layer_mask_table(model, value_bits=16).set_index("layer")
-    columns = ["rows", "cols", "nnz", "sparsity", "row_imbalance", "nm24_violating_fraction", "dense_bits", "csr_bits", "nm_2_4_bits"]
-    out.write("masks (16-bit values; storage in bits, NaN = format does not apply):\n")
-    out.write(table[columns].round(3).to_string() + "\n")
+    out.write("\nmasks (16-bit values; weight storage in each format, blank = the format does not apply):\n")
+    out.write(render_table(layer_mask_table(model, value_bits=16), MASK_COLUMNS, wide=args.wide))
     calibration = data.calibration(args.calibration_samples, seed=args.seed)
     exported, description = model, ""
     if args.shrink:
@@ -145,7 +179,8 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         )
         shapes = ", ".join(f"{n} {exported.weights(n).shape}" for n in exported.weight_layers)
         out.write(f"shrunk model: {shapes}\n")
-    path = export_workload(exported, args.out, calibration, description=description, layer_targets=not args.shrink)
+    path = export_workload(exported, args.out, calibration, description=description, layer_targets=not args.shrink,
+                           original=model if args.shrink else None)
     out.write(f"workload written to {path}\n")
     if args.save_model:
         save_model(model, args.save_model)
@@ -157,10 +192,11 @@ def cmd_sensitivity(args: argparse.Namespace, out: TextIO) -> int:
     """Per-layer sensitivity scan: table to ``out``, optional CSV and PNG plot."""
     from energysim.prune.sensitivity import plot_sensitivity, sensitivity_scan
 
+    sparsities = _float_list(args.sparsities)
+    _refuse_overwrites(args, {}, ("csv", "png"))
     model, data = _load_or_train(args, out)
-    table = sensitivity_scan(
-        model, data, args.granularity, args.criterion, _float_list(args.sparsities), progress=_progress(args)
-    )
+    table = sensitivity_scan(model, data, args.granularity, args.criterion, sparsities, progress=_progress(args))
+    table.insert(0, "model", model.name)
     wide = table.pivot(index="target_sparsity", columns="layer", values="accuracy")[list(dict.fromkeys(table["layer"]))]
     out.write(f"test accuracy (%) with one layer pruned ({args.granularity}, {args.criterion}); "
               f"dense {100 * table['accuracy_dense'].iloc[0]:.1f} %\n")
@@ -182,6 +218,7 @@ def cmd_prune_table(args: argparse.Namespace, out: TextIO) -> int:
     for name in models:
         if name not in MODEL_BUILDERS:
             raise InputError(f"models must be among {sorted(MODEL_BUILDERS)} (got {name!r})")
+    _refuse_overwrites(args, {}, ("out", "csv"))
     result = accuracy_table(
         models=models,
         sparsities=_float_list(args.sparsities),
@@ -204,49 +241,53 @@ def cmd_prune_table(args: argparse.Namespace, out: TextIO) -> int:
 def register(subparsers) -> None:
     """Add ``train``, ``prune``, ``sensitivity`` and ``prune-table`` to the CLI's sub-parsers."""
     train = subparsers.add_parser("train", help="train a numpy MLP or CNN on the bundled digits")
-    train.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="model (default cnn)")
+    train.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="model")
     train.add_argument("--epochs", type=int, help="training epochs (default: the model's tested setting)")
-    train.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    train.add_argument("--seed", type=int, default=0, help="seed")
     train.add_argument("--out", required=True, help="output folder for model.json and model.npz")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument("--force", action="store_true", help="replace a model already saved in --out")
     train.set_defaults(handler=cmd_train)
 
     prune = subparsers.add_parser("prune", help="prune a model and export the pruned workload (workload.toml + tensors.npz)")
     _add_model_source(prune)
-    prune.add_argument("--granularity", choices=GRANULARITIES, default="fine")
-    prune.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude")
-    prune.add_argument("--sparsity", type=float, default=0.8, help="target fraction removed, in [0, 1) (default 0.8)")
-    prune.add_argument("--nm", default="2:4", help="N:M pattern for --granularity nm (default 2:4)")
-    prune.add_argument("--block", type=int, default=4, help="vector block length of linear layers, weights (default 4)")
-    prune.add_argument("--schedule", choices=SCHEDULES, default="one_shot")
-    prune.add_argument("--steps", type=int, default=3, help="prune steps of the iterative schedule (default 3)")
-    prune.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs, masks fixed (default 10)")
-    prune.add_argument("--calibration-samples", type=int, default=64, help="calibration images stored in the export (default 64)")
+    prune.add_argument("--granularity", choices=GRANULARITIES, default="fine", help="what is pruned together")
+    prune.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude", help="importance score")
+    prune.add_argument("--sparsity", type=float, default=0.8, help="target fraction removed, in [0, 1)")
+    prune.add_argument("--nm", default="2:4", help="N:M pattern for --granularity nm")
+    prune.add_argument("--block", type=int, default=4, help="vector block length of linear layers, weights")
+    prune.add_argument("--schedule", choices=SCHEDULES, default="one_shot", help="how pruning and fine-tuning alternate")
+    prune.add_argument("--steps", type=int, default=3, help="prune steps of the iterative schedule")
+    prune.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs, masks fixed")
+    prune.add_argument("--calibration-samples", type=int, default=64, help="calibration images stored in the export")
     prune.add_argument("--out", required=True, help="output folder of the pruned workload")
     prune.add_argument(
         "--shrink", action="store_true",
         help="export the physically smaller model (dead channels removed) instead of masks on the original shapes",
     )
     prune.add_argument("--save-model", help="also save the pruned model (model.json + model.npz) to this folder")
+    prune.add_argument("--wide", action="store_true", help="show every column of the mask table")
     prune.set_defaults(handler=cmd_prune)
 
     sensitivity = subparsers.add_parser("sensitivity", help="per-layer pruning sensitivity scan (table and plot)")
     _add_model_source(sensitivity)
-    sensitivity.add_argument("--granularity", choices=("fine", "vector", "kernel", "channel"), default="fine")
-    sensitivity.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude")
-    sensitivity.add_argument("--sparsities", default="0.4,0.5,0.6,0.7,0.8,0.9", help="comma-separated (default 0.4..0.9)")
+    sensitivity.add_argument("--granularity", choices=("fine", "vector", "kernel", "channel"), default="fine",
+                             help="what is pruned together")
+    sensitivity.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude", help="importance score")
+    sensitivity.add_argument("--sparsities", default="0.4,0.5,0.6,0.7,0.8,0.9", help="comma-separated")
     sensitivity.add_argument("--csv", help="write the long-form table to this CSV file")
     sensitivity.add_argument("--png", help="write the plot to this PNG file")
     sensitivity.set_defaults(handler=cmd_sensitivity)
 
     table = subparsers.add_parser("prune-table", help="test accuracy for every granularity x criterion x sparsity")
-    table.add_argument("--models", default="mlp,cnn", help="comma-separated models (default mlp,cnn)")
-    table.add_argument("--sparsities", default="0.5,0.7,0.9", help="comma-separated (default 0.5,0.7,0.9)")
-    table.add_argument("--schedule", choices=SCHEDULES, default="one_shot")
-    table.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs (default 10)")
-    table.add_argument("--seed", type=int, default=0)
+    table.add_argument("--models", default="mlp,cnn", help="comma-separated models")
+    table.add_argument("--sparsities", default="0.5,0.7,0.9", help="comma-separated")
+    table.add_argument("--schedule", choices=SCHEDULES, default="one_shot", help="how pruning and fine-tuning alternate")
+    table.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs")
+    table.add_argument("--seed", type=int, default=0, help="seed of training and pruning")
     table.add_argument("--out", help="also write the Markdown table to this file")
     table.add_argument("--csv", help="also write the long-form table to this CSV file")
     table.add_argument("--hide-na", action="store_true", help="leave out pairs that are n/a at every sparsity")
     table.add_argument("--quiet", action="store_true", help="no progress bars")
+    table.add_argument("--force", action="store_true", help="replace --out / --csv files that already exist")
     table.set_defaults(handler=cmd_prune_table)

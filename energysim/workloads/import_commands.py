@@ -20,8 +20,11 @@ WEIGHT_SUFFIXES = (".npz", ".safetensors")
 
 def run_import(args: argparse.Namespace, out: TextIO) -> int:
     """Handler of ``energysim import``: import, then write a short summary to ``out``; return 0."""
+    from energysim.output_folder import claim_paths
+
     model = Path(args.model)
     suffix = model.suffix.lower()
+    claim_paths({"--out": [Path(args.out) / "workload.toml", Path(args.out) / "tensors.npz"]}, args.force)
     input_size = tuple(args.input_size) if args.input_size else None
     if suffix == ".onnx":
         if args.order is not None:
@@ -61,6 +64,7 @@ def register(subparsers) -> None:
     parser.add_argument("--input-size", nargs=2, type=int, metavar=("H", "W"),
                         help="input height and width in pixels (symbolic ONNX input sizes; first conv of a weight file)")
     parser.add_argument("--name", help="workload name (default: the file stem)")
+    parser.add_argument("--force", action="store_true", help="replace a workload already in the --out folder")
     parser.add_argument("--order", choices=("file", "natural"),
                         help="layer order of a weight file (default: file for .npz, natural for .safetensors)")
     parser.set_defaults(handler=run_import)
