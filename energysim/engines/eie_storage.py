@@ -8,9 +8,9 @@ The rule (``docs/engines/eie.md``, "Capacity"):
   where ``instances == n_pe``; a PE-count sweep that changes only ``n_pe`` keeps
   the chip's total storage). A part fits when the fullest PE's slice fits its
   share, i.e. ``largest slice x n_pe <= capacity_bytes x 8 x instances``.
-- Entries fit: the layer's weights are resident, loaded once in I/O mode (not
+- Both fit: the layer's weights are resident, loaded once in I/O mode (not
   counted), as in the paper.
-- Entries do not fit: the layer's whole compressed CSC stream, every PE's lines
+- Either does not fit: the layer's whole compressed CSC stream, every PE's lines
   and pointers, is read from the hardware's DRAM level once per batch (one
   simulated layer: the GEMM's ``N`` input vectors all use a chunk of columns
   before the next chunk arrives) and written into ``SpmatSRAM`` / ``PtrSRAM``
@@ -19,10 +19,11 @@ The rule (``docs/engines/eie.md``, "Capacity"):
 - Time: the stream is double-buffered (the next chunk arrives while the PEs
   work on this one), so the layer takes ``max(pipeline cycles, ceil(DRAM words
   / DRAM words per cycle))``; the excess is stall (``cycles_dram_wait``).
-- Pointers alone overflowing ``PtrSRAM`` (entries fit) are reported as a misfit
-  but not streamed: the paper runs its own VGG-6 on chip with 25,089 pointers per
-  PE against the 16,384 its 32 KB Ptr SRAM holds, so it must keep them some way it
-  does not describe.
+- ``enforce_pointer_capacity = false`` (engine key; set in ``hwconfigs/eie-64pe.toml``
+  to reproduce the paper) exempts the pointers: a pointer misfit is still reported
+  in ``storage_fit`` but does not make the layer stream. The paper runs its own
+  VGG-6 on chip with 25,089 pointers per PE against the 16,384 its 32 KB Ptr SRAM
+  holds, so it must keep them some way it does not describe.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def _fit(level: MemoryLevel, tensor: str, slice_bits: int, n_pe: int) -> Storage
 
 
 def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_line: int, row_passes: int,
-                  layer_name: str) -> WeightPlacement:
-    """Check the CSC against the per-PE SRAMs and, if the entries do not fit, count its DRAM stream.
+                  layer_name: str, enforce_pointer_capacity: bool = True) -> WeightPlacement:
+    """Check the CSC against the per-PE SRAMs and, if it does not fit, count its DRAM stream.
 
     Parameters
     ----------
@@ -102,6 +103,9 @@ def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_l
         Row passes of the layer (pointers are streamed once per pass).
     layer_name
         For the error message.
+    enforce_pointer_capacity
+        Whether pointers that do not fit ``PtrSRAM`` make the layer stream (False:
+        reported only).
 
     Returns
     -------
@@ -110,7 +114,7 @@ def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_l
     Raises
     ------
     UnsupportedError
-        If the entries do not fit and the hardware has no ``dram`` level to stream them from.
+        If the CSC does not fit and the hardware has no ``dram`` level to stream it from.
     """
     spmat, pointers = _memory_level(hardware, SPMAT_LEVEL), _memory_level(hardware, POINTER_LEVEL)
     n_pe, k = csc.n_pe, csc.shape[1]
@@ -121,15 +125,16 @@ def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_l
         fits.append(_fit(spmat, "weights", int(lines_per_pe.max(initial=0)) * line_bits, n_pe))
     if pointers is not None:
         fits.append(_fit(pointers, "metadata", pointer_bits_per_pe, n_pe))
-    streamed = any(not fit.fits for fit in fits if fit.tensor == "weights")
-    if not streamed:
+    binding = [fit for fit in fits if not fit.fits and (fit.tensor == "weights" or enforce_pointer_capacity)]
+    if not binding:
         return WeightPlacement(storage_fit=fits, streamed=False, stats={"weights_streamed_from_dram": False})
     dram = next((level for level in hardware.levels if level.config.kind == "dram"), None)
     if dram is None:
+        miss = binding[0]
         raise UnsupportedError(
-            f"{hardware.path or hardware.name}: memory: layer '{layer_name}' needs {fits[0].needed_bits} bits of "
-            f"{SPMAT_LEVEL} for its entries, more than its {fits[0].capacity_bits}, so it must stream them from a "
-            f"dram level, and the hardware has none"
+            f"{hardware.path or hardware.name}: memory: layer '{layer_name}' needs {miss.needed_bits} bits of "
+            f"{miss.level} for its {miss.tensor}, more than its {miss.capacity_bits}, so it must stream its CSC "
+            f"from a dram level, and the hardware has none"
         )
     entry_bits = csc.value_bits + csc.index_bits
     lines = int(lines_per_pe.sum())
@@ -139,8 +144,9 @@ def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_l
     counts = {
         (dram.name, "weights", "read"): ceil_div(weight_bits, word),
         (dram.name, "metadata", "read"): ceil_div(metadata_bits, word),
-        (spmat.name, "weights", "fill"): lines,
     }
+    if spmat is not None:
+        counts[(spmat.name, "weights", "fill")] = lines
     if pointers is not None:
         counts[(pointers.name, "metadata", "fill")] = ceil_div(metadata_bits, pointers.config.word_bits)
     words = counts[(dram.name, "weights", "read")] + counts[(dram.name, "metadata", "read")]

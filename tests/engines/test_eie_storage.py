@@ -134,21 +134,27 @@ def test_too_large_layer_without_dram_level_is_refused():
         engine.simulate(layer, tensors)
 
 
-def test_vgg6_input_length_overflows_the_pointer_sram_of_the_paper_hardware():
-    """25,088 inputs (VGG-6's K) on eie-64pe: 25,089 pointers x 16 bit per PE do not fit 32 KB; the entries fit.
+def test_vgg6_input_length_overflows_the_pointer_sram():
+    """25,088 inputs (VGG-6's K): 25,089 pointers x 16 bit per PE do not fit 32 KB; the entries fit.
 
-    The pointer misfit is reported, not streamed (the paper runs VGG-6 on chip), so no DRAM count.
-    64 output rows keep the layer small; the pointer count depends on K only.
+    eie-64pe (enforce_pointer_capacity = false, to reproduce the paper's on-chip VGG-6): reported,
+    not streamed. eie-64pe-lecture (enforced): the whole CSC streams; pointers 64 PEs x 25,089 x 16
+    bits / 32 = 802,848 DRAM metadata reads. 64 output rows keep the layer small; the pointer count
+    depends on K only.
     """
-    engine = build_engine(load_hardware(ROOT / "hwconfigs" / "eie-64pe.toml"))
     layer = LinearLayer(name="K25088", in_features=25088, out_features=64, weight_density=0.04,
                         activation_density=0.183)
-    result = engine.simulate(layer)
-    fits = {f.tensor: f for f in result.storage_fit}
+    paper = build_engine(load_hardware(ROOT / "hwconfigs" / "eie-64pe.toml")).simulate(layer)
+    fits = {f.tensor: f for f in paper.storage_fit}
     assert fits["weights"].fits and fits["weights"].capacity_bits == 131072 * 8 * 64
     assert fits["metadata"] == StorageFit("PtrSRAM", "metadata", 25089 * 16 * 64, 32768 * 8 * 64, False)
-    assert result.spilled == "metadata>PtrSRAM" and result.weights_on_chip is False
-    assert result.count("DRAM") == 0 and result.stats["cycles_dram_wait"] == 0
+    assert paper.spilled == "metadata>PtrSRAM" and paper.weights_on_chip is False
+    assert paper.count("DRAM") == 0 and paper.stats["cycles_dram_wait"] == 0
+    lecture = build_engine(load_hardware(ROOT / "hwconfigs" / "eie-64pe-lecture.toml")).simulate(layer)
+    check_invariants(lecture)
+    assert lecture.spilled == "metadata>PtrSRAM" and lecture.stats["weights_streamed_from_dram"] is True
+    assert lecture.count("DRAM", "metadata", "read") == 802_848
+    assert lecture.count("DRAM", "weights", "read") == 2 * lecture.count("SpmatSRAM", "weights", "fill")
 
 
 @pytest.mark.slow
