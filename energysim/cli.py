@@ -49,7 +49,7 @@ EXAMPLES: dict[str, str] = {
     "prune": "energysim prune --model mlp --granularity nm --nm 2:4 --out pruned/mlp-2of4",
     "sensitivity": "energysim sensitivity --model mlp --granularity fine --png sensitivity.png",
     "prune-table": "energysim prune-table --models mlp --sparsities 0.5,0.9",
-    "import": "energysim import model.onnx -o imported/model",
+    "import": "energysim import examples/tiny-cnn.onnx -o imported/tiny-cnn",
     "report": "energysim report est -o est/report.html",
 }
 """One example per subcommand, shown at the end of its ``--help``."""

@@ -289,3 +289,21 @@ def test_loopnest_options_reach_the_engine():
     assert code == 2 and "has no option 'compat'" in err
     code, _, err = run("run", "lecture-array-loopnest", "gemm-square", "--mapping", "no-such-mapping.toml")
     assert code == 2 and "no-such-mapping.toml" in err
+
+
+def test_prune_commands_refuse_overwrites_and_shrunk_export_keeps_its_dense_original(tmp_path):
+    """prune --out into an existing workload exits 2 before training; --shrink exports a dense original estimate uses."""
+    model, shrunk = tmp_path / "m", tmp_path / "shrunk"
+    assert run("train", "--model", "mlp", "--epochs", "1", "--out", str(model), "--quiet")[0] == 0
+    code, _, err = run("train", "--model", "mlp", "--epochs", "1", "--out", str(model), "--quiet")
+    assert code == 2 and "model.json already exists" in err and "--force" in err
+    argv = ["prune", "--model-dir", str(model), "--granularity", "channel", "--criterion", "l1", "--sparsity", "0.5",
+            "--finetune-epochs", "0", "--shrink", "--out", str(shrunk), "--quiet"]
+    code, out, err = run(*argv)
+    assert code == 0, err
+    assert "\nlayer " in out and "measured sparsity" in out
+    assert run(*argv)[0] == 2
+    code, out, err = run("estimate", str(shrunk), "--hw", "lecture-array")
+    assert code == 0, err
+    ratio = float(out.split("lecture-array: energy ")[1].split()[0])
+    assert ratio < 0.9
