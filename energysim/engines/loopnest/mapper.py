@@ -13,8 +13,11 @@ the analysis (:func:`~energysim.engines.loopnest.analysis.evaluate`) counts them
 2. Otherwise **pruned, sampled, refined**: ``samples`` legal candidates are drawn
    (:func:`~energysim.engines.loopnest.mapper_search.sample`: capacity-pruned tiles,
    busy arrays first, reuse-relevant loop orders), all are ranked by a
-   vectorised first-order estimate (:mod:`~energysim.engines.loopnest.mapper_estimate`),
-   the ``evaluate_top`` best are evaluated by the analysis, and from the
+   vectorised first-order estimate (:mod:`~energysim.engines.loopnest.mapper_estimate`);
+   ``descend_starts`` of them (the best of each distinct per-PE tile first) are
+   improved by local search on the estimate, perturbed ``kicks`` times and
+   improved again (iterated local search); the ``evaluate_top`` best samples and
+   the ``evaluate_top`` best optima are evaluated by the analysis, and from the
    ``refine_starts`` best of those a local search (:func:`~energysim.engines.loopnest.mapper_search.neighbours`:
    move one prime factor, change one level's order, flip one bypass) evaluates
    the ``refine_top`` best-estimated unseen neighbours per step and moves while
@@ -84,6 +87,11 @@ class SearchSettings:
         Best-estimated candidates each refined on the estimate alone before the analysis sees them.
     descend_steps
         Most moves of each of those estimate-only local searches.
+    kicks
+        Rounds of perturbation: the ``kick_starts`` best optima each take ``kick_moves``
+        random moves and descend again (iterated local search on the estimate).
+    kick_starts, kick_moves
+        See ``kicks``.
     """
 
     exhaustive_limit: int = 3000
@@ -94,6 +102,9 @@ class SearchSettings:
     refine_evaluations: int = 2000
     descend_starts: int = 128
     descend_steps: int = 40
+    kicks: int = 4
+    kick_starts: int = 32
+    kick_moves: int = 3
 
 
 @dataclass(frozen=True)
@@ -335,6 +346,46 @@ def _descend(problem: MapProblem, resolved: Resolved, prices: Prices, objective:
     return Batch.concat(current), estimated
 
 
+def _diverse_starts(problem: MapProblem, pool: Batch, ranking: np.ndarray, count: int) -> np.ndarray:
+    """Up to ``count`` rows of ``pool``: the best-ranked candidate of each distinct innermost tile (the
+    per-PE loops and keep choice, which separate the basins of the local search), best first, then the
+    best-ranked of the rest."""
+    inner = problem.temporal_slot(len(problem.levels) - 1)
+    keys = np.concatenate([pool.factors[:, inner, :], pool.keep[:, -1, :].astype(np.int64)], axis=1)
+    _, first = np.unique(keys[ranking], axis=0, return_index=True)
+    leaders = ranking[np.sort(first)][: count // 2]
+    rest = ranking[~np.isin(ranking, leaders)][: count - len(leaders)]
+    return np.concatenate([leaders, rest])
+
+
+def _kick(problem: MapProblem, resolved: Resolved, batch: Batch, moves: int, rng: np.random.Generator) -> Batch:
+    """Each candidate after ``moves`` random legal moves (a perturbation to leave a local optimum)."""
+    out = []
+    for b in range(len(batch)):
+        cand = batch.take([b])
+        for _ in range(moves):
+            near = neighbours(problem, resolved, cand.factors[0], cand.orders[0], cand.keep[0])
+            if len(near):
+                cand = near.take([int(rng.integers(len(near)))])
+        out.append(cand)
+    return Batch.concat(out)
+
+
+def _iterated_descent(problem: MapProblem, resolved: Resolved, prices: Prices, objective: str, starts: Batch,
+                      settings: SearchSettings, rng: np.random.Generator) -> tuple[Batch, int]:
+    """Descend from every start, then ``kicks`` times perturb the ``kick_starts`` best optima and descend again,
+    keeping every optimum found. Returns all optima and how many candidates were estimated."""
+    optima, estimated = _descend(problem, resolved, prices, objective, starts, settings.descend_steps)
+    for _ in range(settings.kicks):
+        optima = unique(problem, optima)
+        energy, cycles = estimate(problem, prices, optima.factors, optima.orders, optima.keep)
+        best = optima.take(np.lexsort((cycles, energy, _score(objective, energy, cycles)))[: settings.kick_starts])
+        found, count = _descend(problem, resolved, prices, objective, _kick(problem, resolved, best, settings.kick_moves, rng),
+                                settings.descend_steps)
+        optima, estimated = Batch.concat([optima, found]), estimated + count
+    return unique(problem, optima), estimated
+
+
 def _refine(problem: MapProblem, resolved: Resolved, prices: Prices, run: _Evaluator, starts: Batch,
             settings: SearchSettings, seen: set[bytes]) -> int:
     """Local search from each start, round robin, until no start improves or the budget is spent."""
@@ -433,11 +484,13 @@ def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None =
             ranking = np.lexsort((cycles, energy, _score(objective, energy, cycles)))
             top = pool.take(ranking[: settings.evaluate_top])
             baselines["estimate"] = _baseline("estimate", run.batch(top))
-            descended, count = _descend(problem, resolved, prices, objective, pool.take(ranking[: settings.descend_starts]),
-                                        settings.descend_steps)
+            optima, count = _iterated_descent(problem, resolved, prices, objective,
+                                              pool.take(_diverse_starts(problem, pool, ranking, settings.descend_starts)),
+                                              settings, rng)
             estimated += count
-            descended = unique(problem, descended, seen)
-            run.batch(descended)
+            energy, cycles = estimate(problem, prices, optima.factors, optima.orders, optima.keep)
+            optima = optima.take(np.lexsort((cycles, energy, _score(objective, energy, cycles))))
+            run.batch(unique(problem, optima, seen).take(np.arange(min(settings.evaluate_top, len(optima)))))
             ranked = sorted(run.done.values(), key=lambda item: item[0])[: settings.refine_starts]
             starts = Batch.concat([_as_batch(problem, stats.mapping) for _, stats in ranked])
             estimated += _refine(problem, resolved, prices, run, starts, settings, seen)

@@ -364,3 +364,4 @@ def neighbours(problem: MapProblem, resolved: Resolved, factors: np.ndarray, ord
 def legal(problem: MapProblem, resolved: Resolved, batch: Batch) -> np.ndarray:
     """Which candidates of a batch fit every capacity and fan-out and reach the least utilisation."""
     return _legal(problem, resolved, batch.factors, batch.keep)
+
