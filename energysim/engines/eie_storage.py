@@ -19,11 +19,12 @@ The rule (``docs/engines/eie.md``, "Capacity"):
 - Time: the stream is double-buffered (the next chunk arrives while the PEs
   work on this one), so the layer takes ``max(pipeline cycles, ceil(DRAM words
   / DRAM words per cycle))``; the excess is stall (``cycles_dram_wait``).
-- ``enforce_pointer_capacity = false`` (engine key; set in ``hwconfigs/eie-64pe.toml``
-  to reproduce the paper) exempts the pointers: a pointer misfit is still reported
-  in ``storage_fit`` but does not make the layer stream. The paper runs its own
-  VGG-6 on chip with 25,089 pointers per PE against the 16,384 its 32 KB Ptr SRAM
-  holds, so it must keep them some way it does not describe.
+- ``capacity = "report_only"`` (engine key; set in ``hwconfigs/eie-64pe.toml`` to
+  reproduce the paper) keeps every layer on chip whatever its size, as the paper's
+  evaluation does: misfits are still reported in ``storage_fit`` but nothing
+  streams. The paper runs its own VGG-6 on chip with 25,089 pointers per PE
+  against the 16,384 its 32 KB Ptr SRAM holds, and its PE-count sweep (Fig. 11)
+  from 1 PE, whose share of the chip cannot hold VGG-6's padded CSC.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _fit(level: MemoryLevel, tensor: str, slice_bits: int, n_pe: int) -> Storage
 
 
 def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_line: int, row_passes: int,
-                  layer_name: str, enforce_pointer_capacity: bool = True) -> WeightPlacement:
+                  layer_name: str, enforce: bool = True) -> WeightPlacement:
     """Check the CSC against the per-PE SRAMs and, if it does not fit, count its DRAM stream.
 
     Parameters
@@ -103,9 +104,8 @@ def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_l
         Row passes of the layer (pointers are streamed once per pass).
     layer_name
         For the error message.
-    enforce_pointer_capacity
-        Whether pointers that do not fit ``PtrSRAM`` make the layer stream (False:
-        reported only).
+    enforce
+        Whether a misfit makes the layer stream (False: reported only).
 
     Returns
     -------
@@ -125,7 +125,7 @@ def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_l
         fits.append(_fit(spmat, "weights", int(lines_per_pe.max(initial=0)) * line_bits, n_pe))
     if pointers is not None:
         fits.append(_fit(pointers, "metadata", pointer_bits_per_pe, n_pe))
-    binding = [fit for fit in fits if not fit.fits and (fit.tensor == "weights" or enforce_pointer_capacity)]
+    binding = [fit for fit in fits if not fit.fits] if enforce else []
     if not binding:
         return WeightPlacement(storage_fit=fits, streamed=False, stats={"weights_streamed_from_dram": False})
     dram = next((level for level in hardware.levels if level.config.kind == "dram"), None)

@@ -35,10 +35,6 @@ KNOWN_MISMATCHES = {
     ("EIE PE-count sweep", "Alex-8", NEAR_LINEAR),
     ("EIE PE-count sweep", "VGG-8", NEAR_LINEAR),
     ("EIE PE-count sweep", "NT-LSTM", NEAR_LINEAR),
-    # Capacity: at 1, 2 and 4 PEs VGG-6's padded CSC (8.5, 8.5, 8.4 MB: a 4-bit z pads more with
-    # more rows per PE) exceeds the chip's 8 MiB of Spmat SRAM, so it streams from DRAM and the
-    # DRAM time does not shrink with PEs. Fig. 11 ignores capacity. See docs/engines/eie.md.
-    ("EIE PE-count sweep", "VGG-6", NEAR_LINEAR),
     # Line reads happen every ~5.1 cycles (each processed column starts a new 64-bit line), not
     # every 8 cycles as the derivation of the per-read cost assumes from the paper's text.
     ("EIE power and energy", "per-PE power, SpmatRead (mW)"),

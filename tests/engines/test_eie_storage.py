@@ -126,6 +126,15 @@ def test_per_pe_share_is_the_level_total_over_the_pe_count():
     assert result.count("DRAM") == 0
 
 
+def test_report_only_keeps_a_too_large_layer_on_chip_and_still_reports_it():
+    """capacity = "report_only": the layer one line over Spmat counts and times as if resident, yet says it does not fit."""
+    layer, tensors = two_row_layer()
+    reported = build_engine(eie_hw(spmat_bytes=8, n_pe=2, capacity="report_only")).simulate(layer, tensors)
+    resident = build_engine(eie_hw(n_pe=2)).simulate(layer, tensors)
+    assert reported.counts == resident.counts and reported.cycles == resident.cycles
+    assert reported.spilled == "weights>SpmatSRAM" and reported.stats["weights_streamed_from_dram"] is False
+
+
 def test_too_large_layer_without_dram_level_is_refused():
     """Entries that do not fit and no dram level to stream them from: UnsupportedError naming the layer and level."""
     layer, tensors = two_row_layer()
@@ -137,8 +146,8 @@ def test_too_large_layer_without_dram_level_is_refused():
 def test_vgg6_input_length_overflows_the_pointer_sram():
     """25,088 inputs (VGG-6's K): 25,089 pointers x 16 bit per PE do not fit 32 KB; the entries fit.
 
-    eie-64pe (enforce_pointer_capacity = false, to reproduce the paper's on-chip VGG-6): reported,
-    not streamed. eie-64pe-lecture (enforced): the whole CSC streams; pointers 64 PEs x 25,089 x 16
+    eie-64pe (capacity = "report_only", to reproduce the paper's on-chip VGG-6): reported, not
+    streamed. eie-64pe-lecture (capacity = "enforce"): the whole CSC streams; pointers 64 PEs x 25,089 x 16
     bits / 32 = 802,848 DRAM metadata reads. 64 output rows keep the layer small; the pointer count
     depends on K only.
     """
