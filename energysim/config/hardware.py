@@ -14,6 +14,7 @@ per tensor, leakage per cycle and a network unit; other engines refuse these key
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -178,10 +179,9 @@ class HardwareFile(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "HardwareFile":
-        names = [m.name for m in self.memory]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f"memory level names must be unique; '{name}' appears {names.count(name)} times")
+        for name, count in Counter(m.name for m in self.memory).items():
+            if count > 1:
+                raise ValueError(f"memory level names must be unique; '{name}' appears {count} times")
         for level in self.memory[1:]:
             if level.kind == "dram":
                 raise ValueError(f"a DRAM level must come first, outermost ('{level.name}' is not first)")
@@ -208,8 +208,7 @@ class HardwareFile(BaseModel):
                 )
             if level.network_unit is not None and not any(u.name == level.network_unit and u.action == "transfer" for u in self.units):
                 raise ValueError(f"memory[{index}].network_unit: no [[units]] entry '{level.network_unit}' with action 'transfer'")
-        keys = [(u.name, u.action) for u in self.units]
-        for key in keys:
-            if keys.count(key) > 1:
-                raise ValueError(f"units must be unique per (name, action); {key} appears twice")
+        for key, count in Counter((u.name, u.action) for u in self.units).items():
+            if count > 1:
+                raise ValueError(f"units must be unique per (name, action); {key} appears {count} times")
         return self

@@ -117,6 +117,15 @@ class Conv2dLayer(_LayerBase):
     padding: int = Field(default=0, ge=0, description="Zero padding on each side, pixels.")
     batch: int = Field(default=1, gt=0)
 
+    @model_validator(mode="after")
+    def _kernel_fits(self) -> "Conv2dLayer":
+        if self.out_height < 1 or self.out_width < 1:
+            raise ValueError(
+                f"kernel {self.kernel_height}x{self.kernel_width} must fit the input {self.in_height}x{self.in_width} "
+                f"padded by {self.padding} on each side (output would be {self.out_height}x{self.out_width})"
+            )
+        return self
+
     @property
     def out_height(self) -> int:
         """Output feature-map height in pixels."""
