@@ -22,6 +22,8 @@ numbers as printed); a single file is recognised by its name or its columns
     and the sweep table.
 ``sensitivity`` (``energysim sensitivity --csv``)
     Per-layer sensitivity curves and an accuracy table (layer x sparsity).
+``accuracy`` (``energysim prune-table --csv``)
+    Accuracy vs sparsity per granularity and criterion, and every row with its note.
 
 Runs are told apart by the run key (``workload``, ``run``, ``variant``; see
 :mod:`energysim.report.runs`): rows of two runs are never added up, and a file
@@ -53,7 +55,7 @@ from energysim.report.findings import sweep_findings
 from energysim.report.runs import key_columns, with_run_key
 from energysim.units import PJ_PER_UJ
 
-TABLES = ("estimate", "summary", "energy", "compare", "sensitivity")
+TABLES = ("estimate", "summary", "energy", "compare", "sensitivity", "accuracy")
 """Result tables the report renders, in section order."""
 
 SUFFIXES = ("csv", "json", "md")
@@ -65,7 +67,7 @@ RESULT_FILES = tuple(f"{table}.csv" for table in TABLES)
 MAX_TABLE_ROWS = 300
 """Most rows of one HTML table; longer tables are cut with a note pointing to the CSV."""
 
-_TEXT_COLUMNS = ("source", "status", "description")
+_TEXT_COLUMNS = ("source", "status", "description", "note")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
@@ -153,6 +155,8 @@ def table_kind(name: str, frame: pd.DataFrame) -> str | None:
     if stem in TABLES:
         return stem
     columns = set(frame.columns)
+    if {"model", "granularity", "criterion", "target_sparsity", "accuracy_dense"} <= columns:
+        return "accuracy"
     if {"layer", "accuracy"} <= columns and columns & {"sparsity", "target_sparsity"} and "hardware" not in columns:
         return "sensitivity"
     if {"pattern", "hardware", "accuracy"} <= columns:
@@ -437,7 +441,16 @@ def _sensitivity_section(page: _Page, sensitivity: pd.DataFrame, source: str) ->
     page.sections.append(("sensitivity", "Per-layer sensitivity", parts))
 
 
-_SECTIONS = {"estimate": _estimate_section, "summary": _summary_section, "energy": _energy_section,
+def _accuracy_section(page: _Page, accuracy: pd.DataFrame, source: str) -> None:
+    plots.require_columns(accuracy, ("model", "granularity", "criterion", "target_sparsity", "accuracy_dense"), source)
+    parts: list[str] = []
+    for plot in _plots("accuracy", accuracy).values():
+        _add_plot(parts, plot)
+    _add_table(page, parts, "Accuracy by granularity, criterion and sparsity", accuracy, source)
+    page.sections.append(("accuracy", "Accuracy after pruning", parts))
+
+
+_SECTIONS = {"accuracy": _accuracy_section, "estimate": _estimate_section, "summary": _summary_section, "energy": _energy_section,
              "compare": _compare_section, "sensitivity": _sensitivity_section}
 
 

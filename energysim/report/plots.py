@@ -577,6 +577,55 @@ def estimate_ratio_figure(estimate: pd.DataFrame) -> Figure:
     return figure
 
 
+def _granularity_pattern(granularity: str) -> str:
+    """The compare pattern name of a pruning granularity (``nm`` is drawn in the N:M colour)."""
+    return "nm:2:4" if granularity == "nm" else granularity
+
+
+def accuracy_table_figure(accuracy: pd.DataFrame) -> Figure:
+    """Accuracy after pruning (and fine-tuning) vs target sparsity, a line per granularity and criterion, a panel per model.
+
+    The dashed line is the dense model's accuracy. Lines are coloured by granularity with the
+    pattern colours (``nm`` as ``nm:2:4``) and styled by criterion; rows marked not applicable
+    (no accuracy) are left out.
+
+    Parameters
+    ----------
+    accuracy
+        ``energysim prune-table --csv`` table: ``model``, ``granularity``, ``criterion``,
+        ``target_sparsity``, ``accuracy_dense`` and ``accuracy_finetuned`` (else
+        ``accuracy_pruned``), fractions 0..1.
+    """
+    require_columns(accuracy, ("model", "granularity", "criterion", "target_sparsity", "accuracy_dense"), "accuracy table")
+    column = next((c for c in ("accuracy_finetuned", "accuracy_pruned")
+                   if c in accuracy.columns and pd.to_numeric(accuracy[c], errors="coerce").notna().any()), None)
+    if column is None:
+        raise InputError("accuracy table: has no row with 'accuracy_finetuned' or 'accuracy_pruned' to plot")
+    frame = accuracy.assign(_accuracy=pd.to_numeric(accuracy[column], errors="coerce")).dropna(subset=["_accuracy"])
+    panels, note = _limit(_ordered_unique(frame["model"].astype(str)), "models")
+    criteria = _ordered_unique(frame["criterion"].astype(str))
+    styles = {c: (("-", "--", ":", "-.")[i % 4], "osD^vPX*"[i % 8]) for i, c in enumerate(criteria)}
+    figure, axes = _grid(len(panels), width_in=7.5, height_in=4.2)
+    for axis, model in zip(axes, panels):
+        part = frame[frame["model"].astype(str) == model]
+        for (granularity, criterion), points in part.groupby(["granularity", "criterion"], sort=False):
+            points = points.sort_values("target_sparsity")
+            linestyle, marker = styles[str(criterion)]
+            axis.plot(points["target_sparsity"] * 100, points["_accuracy"] * 100, marker=marker,
+                      color=pattern_colour(_granularity_pattern(str(granularity))), linestyle=linestyle,
+                      label=f"{granularity} / {criterion}")
+        dense = pd.to_numeric(part["accuracy_dense"], errors="coerce").dropna()
+        if len(dense):
+            axis.axhline(float(dense.iloc[0]) * 100, color="black", linestyle="--", linewidth=1, label="dense")
+        axis.set_xlabel("target weight sparsity [%]")
+        axis.set_ylabel(f"accuracy [%] ({'after fine-tuning' if column == 'accuracy_finetuned' else 'after pruning'})")
+        axis.set_title(model, fontsize=10)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    figure.suptitle(f"Accuracy vs sparsity per granularity and criterion{note}")
+    return figure
+
+
 def sensitivity_with_sparsity(sensitivity: pd.DataFrame) -> pd.DataFrame:
     """A sensitivity table with a ``sparsity`` column (from ``target_sparsity`` where the file names it so)."""
     if "sparsity" not in sensitivity.columns and "target_sparsity" in sensitivity.columns:
@@ -694,6 +743,11 @@ def plots_of(tables: Mapping[str, pd.DataFrame]) -> list[Plot]:
     if sensitivity is not None and len(sensitivity):
         made.append(Plot("sensitivity", "sensitivity", sensitivity_figure(sensitivity), "per-layer sensitivity",
                          "Accuracy when only one layer is pruned, one line per layer."))
+    accuracy = tables.get("accuracy")
+    if accuracy is not None and len(accuracy):
+        made.append(Plot("accuracy_table", "accuracy", accuracy_table_figure(accuracy), "accuracy vs sparsity per granularity",
+                         "Test accuracy after pruning and fine-tuning vs target sparsity, one line per granularity and "
+                         "criterion, one panel per model; the dashed line is the dense model."))
     return made
 
 
@@ -708,7 +762,8 @@ def write_plot_files(tables: Mapping[str, pd.DataFrame], folder: str | Path, for
     folder
         Output folder (created); files are ``NAME.png``, ``NAME.svg``, ``NAME.pdf``
         with the names of :func:`plots_of` (``estimate_vs_dense``, ``latency``,
-        ``energy_breakdown``, ``pareto``, ``vs_dense``, ``accuracy_vs_sparsity``, ``sensitivity``).
+        ``energy_breakdown``, ``pareto``, ``vs_dense``, ``accuracy_vs_sparsity``, ``sensitivity``,
+        ``accuracy_table``).
     formats
         Any of :data:`FORMATS`.
 

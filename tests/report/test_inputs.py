@@ -6,6 +6,7 @@ import argparse
 import io
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from report_fixtures import write_results
@@ -89,3 +90,24 @@ def test_compare_folder_title_names_model_and_runs(tmp_path):
     """A compare folder's report is titled by its model and hardware runs."""
     folder = write_results(tmp_path / "cmp", files=("compare.csv",))
     assert _title(render_report(folder)) == "energysim report: mlp on lecture-array, eie-lecture, a100:sparse_2_4"
+
+
+def test_prune_table_csv_renders(tmp_path):
+    """A `prune-table --csv` file (model, granularity, criterion, target_sparsity, accuracies, note) renders with its plot; n/a rows stay in the table."""
+    rows = []
+    for granularity, criterion, note in (("fine", "magnitude", ""), ("nm", "magnitude", ""), ("kernel", "magnitude", "n/a: no conv")):
+        for sparsity in (0.5, 0.9):
+            accuracy = np.nan if note else 0.98 - sparsity / 10
+            rows.append({"model": "mlp", "granularity": granularity, "criterion": criterion, "target_sparsity": sparsity,
+                         "pattern": "", "measured_sparsity": np.nan if note else sparsity, "accuracy_dense": 0.98,
+                         "accuracy_pruned": accuracy, "accuracy_finetuned": accuracy, "note": note})
+    path = tmp_path / "accuracy-table.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    text = render_report(path)
+    assert _sections(text) == ["accuracy"] and text.count("<img ") == 1
+    assert "n/a: no conv" in text
+    from energysim.report import plots
+
+    axis = [a for a in plots.accuracy_table_figure(pd.DataFrame(rows)).axes if a.get_visible()][0]
+    colours = {line.get_label(): line.get_color() for line in axis.get_lines()}
+    assert colours["nm / magnitude"] == plots.PATTERN_COLOURS["nm:2:4"] and "kernel / magnitude" not in colours
