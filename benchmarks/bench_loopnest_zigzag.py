@@ -27,8 +27,18 @@ cost from its cost table, so both tools price the same actions):
   energysim per-word cost (read -> ``read``, write -> ``write``);
 - 32-bit operands and partial sums (``word_bits``).
 
-The energysim side (added when the loop-nest mapper is available) maps the same
-layers on ``lecture-array-loopnest`` and prints its figures next to ZigZag's.
+The energysim side maps the same layers with its loop-nest mapper
+(:func:`energysim.engines.loopnest.mapper.map_layer`, default settings, seed 0,
+energy objective, one process) on ``lecture-array-loopnest`` (the same levels,
+capacities, bandwidths and costs, with a free mapping; a tile may use the whole
+buffer, as in AccelForge) in up to three variants (``--variants``):
+
+- ``energysim``: every level keeps every tensor (as in the hardware file);
+- ``es-bypass``: the mapper may also bypass tensors at the buffer and register file;
+- ``es-busy``: every PE busy (``min_utilisation = 1``).
+
+Times: ``wall s`` is the search's wall time, ``cpu s`` its process CPU time (the
+fair figure on a shared machine; both tools run single-threaded).
 """
 
 from __future__ import annotations
@@ -44,12 +54,21 @@ import venv
 from pathlib import Path
 
 from energysim.api import hardware, workload
-from energysim.hardware.hierarchy import Hardware
+from energysim.catalog import hwconfig_path
+from energysim.engines.loopnest.mapper import map_layer
+from energysim.engines.loopnest.mapper_constraints import MapperConstraints
+from energysim.hardware.hierarchy import Hardware, load_hardware
 from energysim.workloads.layers import Conv2dLayer, GemmLayer
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "bench_loopnest_zigzag_runner.py"
 DEFAULT_VERSION = "3.9.1"
+VARIANTS = {
+    "energysim": MapperConstraints(),
+    "es-bypass": MapperConstraints(allow_bypass=True),
+    "es-busy": MapperConstraints(min_utilisation=1.0),
+}
+"""The energysim mapper's variants: constraints by row label."""
 OPERANDS = {"weights": "I2", "inputs": "I1", "outputs": "O"}
 """ZigZag memory operand of each energysim tensor (the ``memory_operand_links`` below)."""
 
@@ -194,26 +213,51 @@ def level_energy_mj(row: dict) -> dict[str, float]:
     return out
 
 
-def print_table(hw: Hardware, layers: list, zigzag: dict[str, dict], energysim_rows: dict[str, dict]) -> None:
-    """Side-by-side table: per layer and tool, energy per level (mJ), total (mJ), cycles and wall time (s)."""
+def run_energysim(layers: list, variants: list[str]) -> dict[str, dict[str, dict]]:
+    """Map every layer in each variant on lecture-array-loopnest; rows by variant then layer name."""
+    hw = load_hardware(hwconfig_path("lecture-array-loopnest"))
+    out: dict[str, dict[str, dict]] = {}
+    for variant in variants:
+        rows = out.setdefault(variant, {})
+        for layer in layers:
+            cpu = time.process_time()
+            result = map_layer(hw, layer, VARIANTS[variant], "energy", seed=0, progress=False)
+            rows[layer.name] = {
+                "energy_pj": result.energy_pj,
+                "levels_mj": {k: v * 1e-9 for k, v in result.stats.energy_by_component.items()},
+                "latency_cycles": result.cycles,
+                "utilisation": result.stats.spatial_utilisation,
+                "wall_s": result.wall_s,
+                "cpu_s": time.process_time() - cpu,
+                "evaluated": result.evaluated,
+                "mapping": result.mapping.describe(),
+            }
+    return out
+
+
+def print_table(hw: Hardware, layers: list, tools: dict[str, dict[str, dict]]) -> None:
+    """Side-by-side table: per layer and tool, energy per level (mJ), total (mJ), cycles, PE use and times (s)."""
     level_names = [l.name for l in hw.levels] + ["MAC"]
     head = f"{'layer':10s} {'tool':10s} " + " ".join(f"{n:>12s}" for n in level_names)
-    print(head + f" {'total mJ':>10s} {'cycles':>12s} {'wall s':>8s}")
+    print(head + f" {'total mJ':>9s} {'cycles':>10s} {'PEs':>5s} {'wall s':>7s} {'cpu s':>7s}")
     totals: dict[str, list[float]] = {}
     for layer in layers:
-        for tool, rows in (("zigzag", zigzag), ("energysim", energysim_rows)):
+        for tool, rows in tools.items():
             if layer.name not in rows:
                 continue
             row = rows[layer.name]
             per_level = level_energy_mj(row) if tool == "zigzag" else row["levels_mj"]
             total_mj = row["energy_pj"] * 1e-9
             cells = " ".join(f"{per_level.get(n, 0.0):12.3f}" for n in level_names)
-            print(f"{layer.name:10s} {tool:10s} {cells} {total_mj:10.3f} {row['latency_cycles']:12.4g} {row['wall_s']:8.2f}")
-            sums = totals.setdefault(tool, [0.0, 0.0])
+            use = f"{row['utilisation']:5.2f}" if "utilisation" in row else f"{'':5s}"
+            print(f"{layer.name:10s} {tool:10s} {cells} {total_mj:9.3f} {row['latency_cycles']:10.4g} {use} "
+                  f"{row['wall_s']:7.2f} {row['cpu_s']:7.2f}")
+            sums = totals.setdefault(tool, [0.0, 0.0, 0.0])
             sums[0] += total_mj
             sums[1] += row["wall_s"]
-    for tool, (energy_mj, wall_s) in totals.items():
-        print(f"{'all':10s} {tool:10s} total {energy_mj:.3f} mJ, wall time {wall_s:.1f} s")
+            sums[2] += row["cpu_s"]
+    for tool, (energy_mj, wall_s, cpu_s) in totals.items():
+        print(f"{'all':10s} {tool:10s} total {energy_mj:.3f} mJ, wall time {wall_s:.1f} s, CPU time {cpu_s:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -228,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", type=Path, help="write ZigZag's input files and job here (default: a temp folder)")
     parser.add_argument("--skip-zigzag", action="store_true")
     parser.add_argument("--skip-energysim", action="store_true")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
+                        help="energysim mapper variants to run (default: all)")
     args = parser.parse_args(argv)
 
     hw = hardware("lecture-array")
@@ -242,8 +288,10 @@ def main(argv: list[str] | None = None) -> None:
             zigzag = run_zigzag(python, hw, layers, args.opt, args.lpf_limit, args.spatial_mappings, folder)
             print(f"zigzag-dse {args.zigzag_version} ({args.opt} search) ran {len(layers)} layers in "
                   f"{time.perf_counter() - start:.1f} s (including start-up)", file=sys.stderr)
-    energysim_rows: dict[str, dict] = {}
-    print_table(hw, layers, zigzag, energysim_rows)
+    tools = {"zigzag": zigzag}
+    if not args.skip_energysim:
+        tools.update(run_energysim(layers, args.variants))
+    print_table(hw, layers, tools)
 
 
 if __name__ == "__main__":
