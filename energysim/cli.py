@@ -39,8 +39,8 @@ DEFAULT_COMPARE_HW = ("lecture-array", "eie-64pe-lecture", "a100", "a100:sparse_
 EXAMPLES: dict[str, str] = {
     "run": "energysim run lecture-array,a100:sparse_2_4 lenet-300-100 --out runs/lenet",
     "costs": "energysim costs --hw eie-64pe-lecture",
-    "estimate": "energysim estimate alexnet-han2015 --hw lecture-array,eie-64pe-lecture --hw a100:sparse_2_4 --out est",
-    "compare": "energysim compare --patterns fine,nm:2:4 --sparsities 0.5,0.9 --hw lecture-array,a100:sparse_2_4 --out cmp",
+    "estimate": "energysim estimate alexnet-han2015 --hw lecture-array,eie-64pe-lecture --hw a100:sparse_2_4",
+    "compare": "energysim compare --patterns fine,nm:2:4 --hw lecture-array,a100:sparse_2_4 --out cmp",
     "list": "energysim list hwconfigs",
     "validate": "energysim validate my-accelerator.toml my-network.toml",
     "demo": "energysim demo --out demo",
@@ -55,8 +55,15 @@ EXAMPLES: dict[str, str] = {
 """One example per subcommand, shown at the end of its ``--help``."""
 
 
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Help that ends each option with its default (unless the default is None or False)."""
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option with its default (unless None or False) and keeps example lines as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        return "\n".join(indent + line if line[:1].isspace() or not line else
+                         textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent)
+                         for line in text.splitlines())
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
@@ -271,7 +278,11 @@ def _print_costs(frame: pd.DataFrame, args: argparse.Namespace, out: TextIO) -> 
         columns = [Column(str(c), "number" if pd.api.types.is_float_dtype(shown[c]) else
                           "count" if pd.api.types.is_integer_dtype(shown[c]) else "text") for c in shown.columns]
         out.write(render_table(shown, columns, wide=args.wide))
-        out.write("sources:\n" + "".join(f"[{n}] {text}\n" for text, n in numbers.items()))
+        import textwrap
+
+        width = terminal_width()
+        out.write("sources:\n" + "".join(textwrap.fill(f"[{n}] {text}", width, subsequent_indent="    ",
+                                                        break_long_words=False) + "\n" for text, n in numbers.items()))
         return
     if args.format in ("md", "tex") and not args.sources:
         frame = frame.drop(columns=[source])
