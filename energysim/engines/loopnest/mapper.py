@@ -552,33 +552,37 @@ def _map_one(args: tuple) -> MapResult:
 def map_workload(hardware: Hardware, layers, constraints: MapperConstraints | None = None, objective: str = "energy",
                  seed: int = 0, settings: SearchSettings | None = None, processes: int = 1,
                  progress: bool | None = None) -> list[MapResult]:
-    """The best mapping of every layer (a workload's ``layers``), in order.
+    """The best mapping of every layer (a workload or its ``layers``), in order.
+
+    Layers with the same loop nest are searched once (the others are cache hits).
 
     Parameters
     ----------
     processes
-        Worker processes; layers are mapped in parallel when > 1 (each layer's
-        search is the same as in one process, so results do not depend on it).
+        Worker processes; distinct layers are mapped in parallel when > 1 (each
+        layer's search is the one a single process runs, so results do not depend on it).
 
     See :func:`map_nest` for the other parameters.
     """
     layers = list(getattr(layers, "layers", layers))
     if processes < 1:
         raise InputError(f"mapper: processes must be >= 1 (got {processes})")
+    constraints, settings = constraints or MapperConstraints(), settings or SearchSettings()
+    spec = spec_of(hardware)
+    keys = [_cache_key(spec, layer.loop_nest(), constraints, objective, seed, settings) for layer in layers]
     from energysim.progress import progress_bar
 
-    results: list[MapResult] = []
     with progress_bar(len(layers), f"map {hardware.name}", progress) as bar:
-        if processes == 1:
-            for layer in layers:
-                results.append(map_layer(hardware, layer, constraints, objective, seed, settings, False))
-                bar.update(1)
-        else:
+        results: list[MapResult | None] = [None] * len(layers)
+        todo = [i for i, key in enumerate(keys) if key not in _CACHE and key not in keys[:i]]
+        if processes > 1 and len(todo) > 1:
             with ProcessPoolExecutor(max_workers=processes) as pool:
-                jobs = [(hardware, layer, constraints, objective, seed, settings, False) for layer in layers]
-                for result in pool.map(_map_one, jobs):
-                    results.append(result)
+                jobs = [(hardware, layers[i], constraints, objective, seed, settings, False) for i in todo]
+                for i, result in zip(todo, pool.map(_map_one, jobs)):
+                    results[i] = _CACHE[keys[i]] = result
                     bar.update(1)
-                    _CACHE[_cache_key(spec_of(hardware), layers[len(results) - 1].loop_nest(), constraints or MapperConstraints(),
-                                      objective, seed, settings or SearchSettings())] = result
+        for i, layer in enumerate(layers):
+            if results[i] is None:
+                results[i] = map_layer(hardware, layer, constraints, objective, seed, settings, False)
+                bar.update(1)
     return results

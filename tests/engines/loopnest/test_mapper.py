@@ -237,3 +237,21 @@ def test_report_names_effort_and_baselines() -> None:
         assert base.energy_pj >= result.energy_pj
         assert base.name in text
     assert prices_of(spec).mac_pj == 1.0
+
+
+def test_parallel_workload_equals_sequential_and_searches_repeats_once() -> None:
+    """map_workload over 2 processes gives the sequential answers; a repeated geometry is a cache hit."""
+    from energysim.engines.loopnest.mapper import map_workload
+    from energysim.workloads.layers import GemmLayer
+
+    hardware = array_spec().hardware
+    layers = [GemmLayer(name="a", m=32, n=16, k=32), GemmLayer(name="b", m=16, n=16, k=64),
+              GemmLayer(name="c", m=32, n=16, k=32)]
+    clear_cache()
+    parallel = map_workload(hardware, layers, settings=SMALL, processes=2, progress=False)
+    clear_cache()
+    sequential = map_workload(hardware, layers, settings=SMALL, processes=1, progress=False)
+    assert [r.mapping.describe() for r in parallel] == [r.mapping.describe() for r in sequential]
+    assert [r.energy_pj for r in parallel] == [r.energy_pj for r in sequential]
+    assert [r.cached for r in sequential] == [False, False, True] == [r.cached for r in parallel]
+    assert [r.layer for r in parallel] == ["a", "b", "c"]
