@@ -490,7 +490,8 @@ def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None =
             estimated += count
             energy, cycles = estimate(problem, prices, optima.factors, optima.orders, optima.keep)
             optima = optima.take(np.lexsort((cycles, energy, _score(objective, energy, cycles))))
-            run.batch(unique(problem, optima, seen).take(np.arange(min(settings.evaluate_top, len(optima)))))
+            fresh = unique(problem, optima, seen)
+            run.batch(fresh.take(np.arange(min(settings.evaluate_top, len(fresh)))))
             ranked = sorted(run.done.values(), key=lambda item: item[0])[: settings.refine_starts]
             starts = Batch.concat([_as_batch(problem, stats.mapping) for _, stats in ranked])
             estimated += _refine(problem, resolved, prices, run, starts, settings, seen)
