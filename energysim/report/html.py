@@ -61,6 +61,18 @@ TABLES = ("estimate", "summary", "energy", "compare", "sensitivity", "accuracy")
 SUFFIXES = ("csv", "json", "md")
 """File formats a result table is read from, in order of preference."""
 
+NUMERIC_COLUMNS = {
+    "summary": ("macs", "cycles_compute", "cycles_fill_drain", "cycles_stall", "cycles_total", "latency_s", "utilisation",
+                "energy_pj", "energy_uj"),
+    "energy": ("count", "pj_per_action", "energy_pj"),
+    "compare": ("sparsity_target", "sparsity_measured", "accuracy", "energy_pj", "energy_uj", "latency_s", "energy_vs_dense",
+                "latency_vs_dense", "energy_ratio_vs_dense", "latency_ratio_vs_dense"),
+    "sensitivity": ("sparsity", "target_sparsity", "accuracy"),
+    "accuracy": ("target_sparsity", "accuracy_dense", "accuracy_pruned", "accuracy_finetuned"),
+    "estimate": (),
+}
+"""Columns of each table that must hold numbers where present (empty cells allowed)."""
+
 RESULT_FILES = tuple(f"{table}.csv" for table in TABLES)
 """The CSV file names of the result tables (each may also be ``.json`` or ``.md``)."""
 
@@ -490,6 +502,9 @@ def render_report(results: str | Path) -> str:
             page.sections.append((name, path.name, [f'<p class="note">{html.escape(path.name)} has no rows.</p>']))
             continue
         try:
+            plots.require_numbers(frame, NUMERIC_COLUMNS[name], path.name)
+            numeric = [c for c in NUMERIC_COLUMNS[name] if c in frame.columns]
+            frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in numeric})
             _SECTIONS[name](page, frame, path.name)
         except InputError as exc:
             message = str(exc)

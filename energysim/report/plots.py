@@ -87,6 +87,34 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], table: str) -> 
         raise InputError(f"{table}: column {missing[0]!r} is required (columns present: {', '.join(map(str, frame.columns))})")
 
 
+def require_numbers(frame: pd.DataFrame, columns: Iterable[str], table: str) -> None:
+    """Raise InputError naming the table, the column, the row and the value of the first non-numeric cell.
+
+    Empty cells are allowed (a point that did not run); booleans and infinities are not numbers.
+
+    Parameters
+    ----------
+    frame
+        The table.
+    columns
+        Columns that must hold numbers where present (absent ones are skipped).
+    table
+        Its name in messages, e.g. ``"summary.csv"``.
+    """
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        parsed = pd.to_numeric(values, errors="coerce")
+        bad = parsed.isna() & values.notna() & (values.astype(str).str.strip() != "")
+        bad |= values.map(lambda v: isinstance(v, (bool, np.bool_))) | np.isinf(parsed.astype(float))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            value = values.iloc[row]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise InputError(f"{table}: column {column!r} must hold finite numbers (row {row + 1} of the data holds {shown})")
+
+
 def color_of(index: int) -> str:
     """A stable colour for the ``index``-th series (lines of one plot)."""
     return _PALETTE[index % len(_PALETTE)]

@@ -111,3 +111,24 @@ def test_prune_table_csv_renders(tmp_path):
     axis = [a for a in plots.accuracy_table_figure(pd.DataFrame(rows)).axes if a.get_visible()][0]
     colours = {line.get_label(): line.get_color() for line in axis.get_lines()}
     assert colours["nm / magnitude"] == plots.PATTERN_COLOURS["nm:2:4"] and "kernel / magnitude" not in colours
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("summary.csv", "layer,latency_s,energy_pj\nfc1,abc,1\n", r"summary\.csv: column 'latency_s' must hold finite numbers \(row 1 of the data holds 'abc'\)"),
+    ("summary.csv", "layer,latency_s,energy_pj\nfc1,1e-6,1\nfc2,inf,1\n", r"column 'latency_s' must hold finite numbers \(row 2 of the data holds inf\)"),
+    ("energy.csv", "layer,component,energy_pj\nfc1,DRAM,x\n", r"energy\.csv: column 'energy_pj' must hold finite numbers"),
+    ("sensitivity.csv", "layer,sparsity,accuracy\nfc1,x,0.5\n", r"sensitivity\.csv: column 'sparsity' must hold finite numbers"),
+    ("summary.json", '{"layer": "fc1"}', r"summary\.json: must hold a JSON list of records"),
+    ("summary.json", "[{", r"summary\.json: is not valid JSON"),
+])
+def test_bad_cells_are_one_sentence_errors(tmp_path, name, text, message):
+    """Text in a number column, an infinity, a JSON object instead of records and broken JSON each give one InputError naming the file."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=message):
+        render_report(tmp_path)
+
+
+def test_numbers_written_as_json_strings_are_read_as_numbers(tmp_path):
+    """JSON records whose numbers are strings ("1e-6") render like numbers."""
+    (tmp_path / "summary.json").write_text('[{"layer": "fc1", "latency_s": "1e-6", "energy_pj": "5e6"}]')
+    assert "<td>fc1</td>" in render_report(tmp_path)
