@@ -450,7 +450,7 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.demo import run_demo
 
-    run_demo(Path(args.out), out, quick=args.quick)
+    run_demo(Path(args.out), out, quick=args.quick, progress=_progress(args))
     return 0
 
 
@@ -555,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job on bundled defaults")
     demo.add_argument("--out", default="energysim-demo", help="folder for the demo's tables")
     demo.add_argument("--quick", action="store_true", help="smaller network, for tests")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     demo.set_defaults(handler=_cmd_demo)
 
     from energysim.reproduce import REPRODUCTIONS

@@ -307,3 +307,21 @@ def test_prune_commands_refuse_overwrites_and_shrunk_export_keeps_its_dense_orig
     assert code == 0, err
     ratio = float(out.split("lecture-array: energy ")[1].split()[0])
     assert ratio < 0.9
+
+
+def test_long_commands_take_quiet(monkeypatch):
+    """demo and reproduce pass --quiet to the library as progress=False (None without it)."""
+    import energysim.demo
+    import energysim.reproduce
+
+    asked = []
+
+    def record(*_, progress="unset", **__):
+        asked.append(progress)
+        return []
+
+    monkeypatch.setattr(energysim.demo, "run_demo", record)
+    monkeypatch.setattr(energysim.reproduce, "reproduce", record)
+    for argv in (["demo", "--quiet"], ["demo"], ["reproduce", "eie", "--quiet"], ["reproduce", "eie"]):
+        assert run(*argv)[0] == 0, argv
+    assert asked == [False, None, False, None]
