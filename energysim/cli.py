@@ -229,7 +229,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 LAYER_COST_COLUMNS = (
     Column("workload"),
-    Column("hardware"),
+    Column("run"),
     Column("layer"),
     Column("energy_pj", "energy_pj", "energy per inference"),
     Column("pj_per_mac", "number", "pJ per MAC"),
