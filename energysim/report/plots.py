@@ -169,29 +169,15 @@ def save_figure(figure: Figure, stem: str | Path, formats: Sequence[str] = FORMA
     """
     if not isinstance(figure.canvas, FigureCanvasAgg):
         FigureCanvasAgg(figure)
+    unknown = [fmt for fmt in formats if fmt not in FORMATS]
+    if unknown:
+        raise InputError(f"plot format must be one of {', '.join(FORMATS)} (got {unknown[0]!r})")
     paths = []
     for fmt in formats:
-        if fmt not in FORMATS:
-            raise InputError(f"plot format must be one of {', '.join(FORMATS)} (got {fmt!r})")
         buffer = io.BytesIO()
         figure.savefig(buffer, format=fmt, dpi=dpi, metadata={"Creator": "energysim"} if fmt != "png" else None)
         paths.append(write_bytes_atomic(Path(f"{stem}.{fmt}"), buffer.getvalue()))
     return paths
-
-
-def save_png(figure: Figure, path: str | Path, dpi: int = 110) -> Path:
-    """Write a figure as a PNG file atomically (temporary file, then rename) and return its path.
-
-    Parameters
-    ----------
-    figure
-        The figure.
-    path
-        Output ``.png`` path (its folder is created).
-    dpi
-        Resolution in dots per inch.
-    """
-    return write_bytes_atomic(path, figure_png(figure, dpi))
 
 
 def time_scale(largest_s: float) -> tuple[float, str]:

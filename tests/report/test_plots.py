@@ -99,11 +99,17 @@ def test_no_runnable_points_is_an_input_error():
         plots.pareto_figure(frame)
 
 
-def test_save_png_writes_file_atomically(tmp_path):
-    """save_png writes a PNG file and leaves no temporary file in the folder."""
-    path = plots.save_png(plots.sensitivity_figure(sensitivity_frame()), tmp_path / "plots" / "s.png")
-    assert path.read_bytes().startswith(PNG_SIGNATURE)
-    assert [p.name for p in path.parent.iterdir()] == ["s.png"]
+def test_save_figure_writes_files_atomically(tmp_path):
+    """save_figure writes s.png, s.svg and s.pdf and leaves no temporary file in the folder."""
+    paths = plots.save_figure(plots.sensitivity_figure(sensitivity_frame()), tmp_path / "plots" / "s")
+    assert paths[0].read_bytes().startswith(PNG_SIGNATURE)
+    assert sorted(p.name for p in paths[0].parent.iterdir()) == ["s.pdf", "s.png", "s.svg"]
+
+
+def test_save_figure_refuses_unknown_format(tmp_path):
+    """An unknown plot format is an InputError naming the formats."""
+    with pytest.raises(InputError, match=r"plot format must be one of png, svg, pdf \(got 'gif'\)"):
+        plots.save_figure(plots.sensitivity_figure(sensitivity_frame()), tmp_path / "s", ("gif",))
 
 
 def test_time_scale_picks_readable_units():
