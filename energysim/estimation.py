@@ -69,9 +69,13 @@ class HardwareChoice:
     hardware
         The loaded config.
     options
-        Engine options of the pruned variant (``mode``); the dense original runs
-        with none, i.e. in the engine's configured (dense) mode.
+        Engine options of the run (e.g. ``mode``, ``mapping``). The dense original
+        gets all but ``mode``: it runs in the engine's configured (dense) mode.
     """
+
+    def variant_options(self, variant: str) -> dict[str, Any]:
+        """The engine options of one variant: all for ``pruned``, all but ``mode`` for ``dense``."""
+        return dict(self.options) if variant == "pruned" else {k: v for k, v in self.options.items() if k != "mode"}
 
     label: str
     hardware: Hardware
@@ -254,12 +258,12 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
     with progress_bar(len(jobs) * len(pruned.layers), f"estimate {pruned.name}", progress) as bar:
         for choice, key in plan:
             pair = {}
-            for variant, workload, options in (("dense", dense, {}), ("pruned", pruned, choice.options)):
+            for variant, workload in (("dense", dense), ("pruned", pruned)):
                 job = _job_key(choice, variant)
                 if job not in simulations:
                     try:
                         simulations[job] = run_workload(workload, choice.hardware, on_layer=_ticker(bar, key["run"], variant),
-                                                        **options)
+                                                        **choice.variant_options(variant))
                     except UnsupportedError as exc:
                         simulations[job] = exc
                 pair[variant] = simulations[job]
@@ -310,8 +314,7 @@ def _plan(workload: str, hardware: list[HardwareChoice]) -> list[tuple[HardwareC
 def _job_key(choice: HardwareChoice, variant: str) -> tuple:
     """What decides a simulation: the hardware file (or object), the variant and its engine options."""
     hardware = str(choice.hardware.path) if choice.hardware.path is not None else id(choice.hardware)
-    options = tuple(sorted(choice.options.items())) if variant == "pruned" else ()
-    return hardware, variant, options
+    return hardware, variant, tuple(sorted((k, str(v)) for k, v in choice.variant_options(variant).items()))
 
 
 def _keyed(frame: pd.DataFrame, key: dict[str, str], variant: str) -> pd.DataFrame:

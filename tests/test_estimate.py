@@ -200,3 +200,18 @@ def test_the_pruned_variant_runs_in_the_named_mode():
     assert totals.loc["a100:dense", "latency_vs_dense"] == pytest.approx(1.0)
     assert result.runs[("a100:sparse_2_4", "dense")].mode == "dense"
     assert result.runs[("a100:sparse_2_4", "pruned")].mode == "sparse_2_4"
+
+
+def test_engine_options_other_than_mode_reach_the_dense_original():
+    """A run's non-mode options (timing here; mapping for loopnest) apply to both variants, mode to the pruned only."""
+    from energysim.estimation import HardwareChoice
+    from energysim.hardware.hierarchy import load_hardware
+    from energysim import catalog
+
+    hardware = load_hardware(catalog.hwconfig_path("a100"))
+    choice = HardwareChoice("a100:sparse_2_4", hardware, {"mode": "sparse_2_4", "timing": "library_calibrated"})
+    assert choice.variant_options("dense") == {"timing": "library_calibrated"}
+    result = estimate(load_workload(catalog.workload_path("lenet-300-100-han2015")), [choice])
+    dense = result.runs[("a100:sparse_2_4", "dense")]
+    assert {r.stats["timing"] for r in dense.results} == {"library_calibrated"}
+    assert {r.stats["mode"] for r in dense.results} == {"dense"}
