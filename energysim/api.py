@@ -46,6 +46,8 @@ def simulate(hw: str | Path | Hardware, wl: str | Path | Workload, progress: boo
     """
     if isinstance(hw, Hardware):
         hw_obj, options = hw, {}
+    elif Path(hw).is_file():  # a path is never split at ':'
+        hw_obj, options = hardware(hw), {}
     else:
         path, options = catalog.hardware_spec(str(hw))
         hw_obj = hardware(path)
