@@ -19,7 +19,8 @@ multiply to the sizes, fan-outs and capacities hold, constraints hold).
   dimension takes the remainder. Loop orders are drawn from the orders that
   matter for reuse (:func:`~energysim.engines.loopnest.mapper_space.stationary_orders`).
 - :func:`neighbours`: every candidate one move away: a prime factor moved
-  between two free slots of one dimension; two such moves in opposite
+  between two free slots of one dimension (a loop new to a level tried at every
+  place in its order); two such moves in opposite
   directions for two dimensions (a trade that keeps tiles about as large, the
   only kind of move a tile that fills its level exactly can make); another loop
   order at one level (a reuse order or two adjacent loops swapped); one
@@ -333,6 +334,19 @@ def neighbours(problem: MapProblem, resolved: Resolved, factors: np.ndarray, ord
         moved[pair, source[m], dim[m]] //= prime[m]
         moved[pair, target[m], dim[m]] *= prime[m]
     out_f, out_o, out_k = list(moved), [orders] * count, [keep] * count
+    level_of = {problem.temporal_slot(i): i for i in range(n_levels)}
+    for m in range(len(moves)):
+        i = level_of.get(int(target[m]))
+        if i is None or resolved.orders[i] is not None or factors[target[m], dim[m]] > 1:
+            continue
+        loops = [d for d in orders[i] if factors[target[m], d] > 1]
+        for position in range(len(loops)):  # the new loop at every place but outermost (where it lands anyway)
+            placed = loops[: position + 1] + [int(dim[m])] + loops[position + 1:]
+            changed = orders.copy()
+            changed[i] = [d for d in range(problem.n_dims) if d not in placed] + placed
+            out_f.append(moved[m])
+            out_o.append(changed)
+            out_k.append(keep)
     for i in range(n_levels):
         if resolved.orders[i] is not None:
             continue
