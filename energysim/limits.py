@@ -30,6 +30,7 @@ variable, e.g. ``ENERGYSIM_ARRAY_BYTES=17179869184`` for 16 GiB.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 
 from energysim.errors import InputError
@@ -123,7 +124,10 @@ LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS, OPERAND_BITS)
 
 
 def read_bounded(path, limit: Limit = TEXT_FILE_BYTES, error: type[Exception] = InputError) -> bytes:
-    """Read a whole file, but never more than ``limit`` bytes (so ``/dev/zero`` or a FIFO cannot run forever).
+    """Read a whole regular file, but never more than ``limit`` bytes.
+
+    A device, FIFO or socket (``/dev/zero``, ``<(cat x)``) is refused before it is
+    opened, so nothing can read forever or block on a FIFO without a writer.
 
     Parameters
     ----------
@@ -137,11 +141,14 @@ def read_bounded(path, limit: Limit = TEXT_FILE_BYTES, error: type[Exception] = 
     Raises
     ------
     error
-        If the file holds more than the limit; the message names the file and the limit.
+        If the file is not a regular file or holds more than the limit; the
+        message names the file (and the limit).
     OSError
         If the file cannot be opened or read (callers turn it into their own message).
     """
     cap = limit.value
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise error(f"{path}: is not a regular file (a device, FIFO or socket, which could be read forever or block)")
     with open(path, "rb") as handle:
         data = handle.read(cap + 1)
     if len(data) > cap:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import sys
 import zipfile
@@ -490,7 +491,10 @@ def _hardware_cases() -> list[Case]:
         Case("hw_folder", "hardware", ("validate", "{d}/dir.toml"), "is a folder, not a TOML file",
              lambda folder: (folder / "dir.toml").mkdir()),
         Case("hw_missing", "hardware", ("validate", "{d}/nope.toml"), "nope.toml: file not found"),
-        Case("hw_dev_zero", "hardware", ("validate", "/dev/zero"), "holds more than 67,108,864 bytes, the largest text file read limit"),
+        Case("hw_dev_zero", "hardware", ("validate", "/dev/zero"), "/dev/zero: is not a regular file (a device, FIFO or socket"),
+        Case("hw_fifo", "hardware", v, "hw.toml: is not a regular file", lambda folder: os.mkfifo(folder / "hw.toml")),
+        Case("hw_over_text_limit", "hardware", v, "holds more than 1,000 bytes, the largest text file read limit",
+             _write("hw.toml", HARDWARE + "#" * 2000 + "\n"), env={"ENERGYSIM_TEXT_FILE_BYTES": "1000"}),
         Case("hw_limit_lowered", "hardware", v, "ENERGYSIM_TEXT_FILE_BYTES", _write("hw.toml", HARDWARE),
              env={"ENERGYSIM_TEXT_FILE_BYTES": "100"}),
         Case("hw_limit_env_bad", "hardware", v, "environment variable ENERGYSIM_TEXT_FILE_BYTES must be a positive integer",
