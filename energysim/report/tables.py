@@ -110,15 +110,26 @@ def layer_summary(result: LayerResult, energy: pd.DataFrame, *, workload: str = 
 
 def check_energy_totals(energy: pd.DataFrame, summary: pd.DataFrame) -> None:
     """Raise InvariantError unless each layer's energy equals the sum of its rows, and
-    the energy split by component adds up to the same total."""
-    for layer, group in energy.groupby("layer", sort=False):
+    the energy split by component adds up to the same total.
+
+    Layers are checked per run (``workload``, ``run`` where the tables have them), so
+    the rows of two runs are never added together.
+    """
+    keys = [c for c in ("workload", "run") if c in energy.columns and c in summary.columns]
+    for key, group in energy.groupby([*keys, "layer"], sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        layer = key[-1]
+        where = f"layer '{layer}'" + (f" of run {', '.join(map(str, key[:-1]))}" if keys else "")
         parts = math.fsum(group["energy_pj"])
         by_component = math.fsum(group.groupby("component")["energy_pj"].sum())
-        stated = float(summary.loc[summary["layer"] == layer, "energy_pj"].sum())
+        match = pd.Series(True, index=summary.index)
+        for column, value in zip([*keys, "layer"], key):
+            match &= summary[column] == value
+        stated = float(summary.loc[match, "energy_pj"].sum())
         for name, value in (("sum of rows", parts), ("sum by component", by_component)):
             if not math.isclose(value, stated, rel_tol=1e-9, abs_tol=1e-9):
-                raise InvariantError(f"layer '{layer}': energy total {stated} pJ differs from its {name} {value} pJ")
+                raise InvariantError(f"{where}: energy total {stated} pJ differs from its {name} {value} pJ")
         if (group["count"] < 0).any():
-            raise InvariantError(f"layer '{layer}': a priced count is negative")
+            raise InvariantError(f"{where}: a priced count is negative")
         if not (group["energy_pj"] >= 0).all():
-            raise InvariantError(f"layer '{layer}': a priced energy is negative or NaN")
+            raise InvariantError(f"{where}: a priced energy is negative or NaN")

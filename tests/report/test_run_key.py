@@ -68,3 +68,20 @@ def test_run_derived_from_hardware_and_mode():
     assert list(dict.fromkeys(keyed["run"])) == ["a100:dense", "a100:sparse_2_4"]
     old = summary.drop(columns=["run"]).assign(hardware="a100:sparse_2_4", mode="sparse_2_4").head(1)
     assert with_run_key(old, "compare.csv")["run"].tolist() == ["a100:sparse_2_4"]
+
+
+def test_energy_totals_are_checked_per_run():
+    """Two runs whose per-layer errors cancel when added (+1 pJ in one, -1 pJ in the other) still break the totals check."""
+    from energysim.errors import InvariantError
+    from energysim.report.tables import check_energy_totals
+
+    summary, energy = two_mode_frames()
+    summary = summary[summary["variant"] == "dense"].drop(columns=["variant"])
+    energy = energy[energy["variant"] == "dense"].drop(columns=["variant"])
+    check_energy_totals(energy, summary)
+    first = summary.index[(summary["run"] == "a100:dense") & (summary["layer"] == "conv1")][0]
+    second = summary.index[(summary["run"] == "a100:sparse_2_4") & (summary["layer"] == "conv1")][0]
+    summary.loc[first, "energy_pj"] += 1.0
+    summary.loc[second, "energy_pj"] -= 1.0
+    with pytest.raises(InvariantError, match=r"layer 'conv1' of run alexnet, a100:dense: energy total"):
+        check_energy_totals(energy, summary)
