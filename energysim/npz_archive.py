@@ -99,6 +99,8 @@ class NpzArchive:
         self.owner = owner or self.label
         if self.path.is_dir():
             raise error(f"{self.label}: is a folder, not an .npz archive")
+        if self.path.exists() and not self.path.is_file():
+            raise error(f"{self.label}: is not a regular file (a device, FIFO or socket, which could be read forever or block)")
         try:
             self._zip = zipfile.ZipFile(self.path)
         except FileNotFoundError:
