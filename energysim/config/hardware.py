@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 TENSORS = ("weights", "inputs", "outputs")
 """Tensors a memory level can hold; partial sums live wherever outputs do."""
@@ -57,16 +57,16 @@ class MemoryLevelConfig(BaseModel):
     read_pj: float | None = Field(default=None, ge=0, description="Explicit energy per read, pJ.")
     write_pj: float | None = Field(default=None, ge=0, description="Explicit energy per write/fill/update, pJ.")
     cost_source: str | None = Field(default=None, description="Where explicit read_pj/write_pj come from.")
-    mesh_x: int | None = Field(default=None, gt=0, description="loopnest: copies along X under one instance of the next outer level.")
-    mesh_y: int | None = Field(default=None, gt=0, description="loopnest: copies along Y under one instance of the next outer level.")
-    block_words: int | None = Field(default=None, gt=0, description="loopnest: words moved by one vector access (default 1).")
+    mesh_x: StrictInt | None = Field(default=None, gt=0, description="loopnest: copies along X under one instance of the next outer level.")
+    mesh_y: StrictInt | None = Field(default=None, gt=0, description="loopnest: copies along Y under one instance of the next outer level.")
+    block_words: StrictInt | None = Field(default=None, gt=0, description="loopnest: words moved by one vector access (default 1).")
     write_bandwidth_words_per_cycle: float | None = Field(
         default=None, gt=0, description="loopnest: words written (fills, writes, updates) per cycle per instance; default = bandwidth_words_per_cycle."
     )
     shared_bandwidth_words_per_cycle: float | None = Field(
         default=None, gt=0, description="loopnest: limit on reads + writes per cycle per instance; default none."
     )
-    tensor_capacity_bytes: dict[Tensor, int] | None = Field(
+    tensor_capacity_bytes: dict[Tensor, StrictInt] | None = Field(
         default=None, description="loopnest: capacity per tensor in bytes per instance (a partitioned buffer)."
     )
     leak_pj_per_cycle: float | None = Field(default=None, ge=0, description="loopnest: static energy per instance per cycle, pJ.")

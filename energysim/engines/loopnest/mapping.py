@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from energysim.config.loading import check_schema_version, load_toml, validate_model
 from energysim.engines.loopnest.geometry import points
@@ -186,10 +186,10 @@ class LevelMappingFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
-    factors: dict[str, int] = Field(default_factory=dict, description="Temporal factor per dimension.")
+    factors: dict[str, StrictInt] = Field(default_factory=dict, description="Temporal factor per dimension.")
     order: list[str] = Field(default_factory=list, description="Temporal loops, outer to inner.")
-    spatial_x: dict[str, int] = Field(default_factory=dict)
-    spatial_y: dict[str, int] = Field(default_factory=dict)
+    spatial_x: dict[str, StrictInt] = Field(default_factory=dict)
+    spatial_y: dict[str, StrictInt] = Field(default_factory=dict)
     bypass: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

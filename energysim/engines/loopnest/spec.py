@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from energysim.engines.loopnest.mapper_constraints import MapperConstraints
 from energysim.errors import ConfigError
@@ -32,8 +32,8 @@ class LoopNestConfig(BaseModel):
 
     kind: Literal["loopnest"]
     mac_unit: str = Field(default="MAC", min_length=1, description="[[units]] name priced once per MAC for each of its actions.")
-    mac_mesh_x: int = Field(default=1, gt=0, description="MACs along X under one instance of the innermost level.")
-    mac_mesh_y: int = Field(default=1, gt=0, description="MACs along Y under one instance of the innermost level.")
+    mac_mesh_x: StrictInt = Field(default=1, gt=0, description="MACs along X under one instance of the innermost level.")
+    mac_mesh_y: StrictInt = Field(default=1, gt=0, description="MACs along Y under one instance of the innermost level.")
     compat: Literal["ideal", "timeloop"] = Field(
         default="ideal", description="Counting convention: 'ideal' buffers (default) or Timeloop's published model."
     )

@@ -78,6 +78,8 @@ def test_no_mapping_runs_the_mapper() -> None:
 @pytest.mark.parametrize("edits, message", [
     ([('factors = { K = 2, N = 2 }', 'factors = { K = 2, Z = 2 }')],
      "mappings[0].levels[0]: factors: 'Z' is not a dimension (N, G, K, C, P, Q, R, S)"),
+    ([('factors = { K = 2, N = 2 }', 'factors = { K = 2.0, N = 2 }')],
+     "mappings[0].levels[0].factors.K: must be a valid integer (got 2.0)"),
     ([('order = ["K", "N"]', 'order = ["K"]')],
      "mappings[0].levels[0]: order: must list every dimension with a temporal factor > 1 (missing ['N'])"),
     ([('factors = { C = 64 }', 'factors = { C = 32 }')],

@@ -78,3 +78,27 @@ def test_bandwidth_slows_the_run() -> None:
     # DRAM reads 12 weights + 40 inputs = 52 words at 0.25 words/cycle: 208 cycles
     assert slow.cycles_total == 208 and slow.bottleneck == "DRAM"
     assert slow.utilisation == pytest.approx(96 / 208)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("mesh_x = 14", "mesh_x = 14.0", "memory[2].mesh_x: must be a valid integer (got 14.0)"),
+    ("weights = 448", "weights = 448.0", "memory[2].tensor_capacity_bytes.weights: must be a valid integer (got 448.0)"),
+    ("mesh_y = 12", "mesh_y = 12\ninstances = 100",
+     "memory[2].instances: must equal the product of mesh_x * mesh_y of this and every outer level, 168 (got 100)"),
+    ('mac_unit = "MAC"', 'mac_unit = "MAC"\nmac_mesh_x = 2.0', "engine.mac_mesh_x: must be a valid integer (got 2.0)"),
+    ('mac_unit = "MAC"', 'mac_unit = "Adder"', "engine.mac_unit: no [[units]] entry named 'Adder' prices the MAC"),
+])
+def test_bad_loopnest_hardware_is_one_line(tmp_path, old: str, new: str, message: str) -> None:
+    """Non-integer meshes and capacities, contradicting instances, bad MAC keys: one ConfigError line each."""
+    from pathlib import Path
+
+    from energysim.engines.registry import build_engine
+    from energysim.hardware.hierarchy import load_hardware
+
+    source = (Path(__file__).parents[3] / "hwconfigs" / "eyeriss-like.toml").read_text()
+    assert old in source
+    path = tmp_path / "hw.toml"
+    path.write_text(source.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        build_engine(load_hardware(path))
+    assert "\n" not in str(info.value) and message in str(info.value)
