@@ -37,7 +37,7 @@ from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware, load_hardware
 from energysim.progress import progress_bar
 from energysim.prune.export import DENSE_ORIGINAL_FILE
-from energysim.report.tables import run_name
+from energysim.report.tables import ENERGY_COLUMNS, SUMMARY_COLUMNS, run_name
 from energysim.simulate import SimulationRun, engine_mode, run_workload
 from energysim.units import BITS_PER_BYTE, PJ_PER_UJ
 from energysim.workloads.workload import Workload, load_workload
@@ -282,8 +282,8 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
                 rows.append(_side_by_side(key, layer, row_d, row_p, storage_d[layer], storage_p[layer]))
             rows.append(_side_by_side(key, "TOTAL", d.totals(), p.totals(), sum(storage_d.values()), sum(storage_p.values())))
     layers = pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS))
-    summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
-    energy = pd.concat(energies, ignore_index=True) if energies else pd.DataFrame()
+    summary = pd.concat(summaries, ignore_index=True) if summaries else _keyed(pd.DataFrame(columns=SUMMARY_COLUMNS), {}, "")
+    energy = pd.concat(energies, ignore_index=True) if energies else _keyed(pd.DataFrame(columns=ENERGY_COLUMNS), {}, "")
     return Estimate(layers, _breakdown(energy), summary, energy, runs)
 
 

@@ -215,3 +215,12 @@ def test_engine_options_other_than_mode_reach_the_dense_original():
     dense = result.runs[("a100:sparse_2_4", "dense")]
     assert {r.stats["timing"] for r in dense.results} == {"library_calibrated"}
     assert {r.stats["mode"] for r in dense.results} == {"dense"}
+
+
+def test_every_run_refused_gives_empty_tables_with_their_columns():
+    """When the only run is refused, the tables are empty but keep their columns (the run key among them)."""
+    result = es.estimate_details("pruned/mlp-digits-fine-80", ["a100:sparse_2_4"])
+    assert list(result.layers["status"].str.split(":").str[0]) == ["unsupported"]
+    for table in (result.summary, result.energy, result.breakdown, result.components):
+        assert table.empty and {"workload", "run"} <= set(table.columns)
+    assert "refused" in repr(result)
