@@ -22,7 +22,7 @@ def test_loopnest_versions_mirror_dense_arrays(name: str) -> None:
 
 
 def test_eyeriss_like_geometry() -> None:
-    """168 PEs (14 x 12) with 224/12/24-word scratchpads; the global buffer keeps inputs and psums only."""
+    """168 PEs (14 x 12) with 224/12/24-word scratchpads; the buffer keeps inputs and psums; the mapper is row-stationary."""
     hw = energysim.hardware("eyeriss-like")
     spec = build_engine(hw).spec
     assert spec.macs_peak_per_cycle == 168
@@ -30,6 +30,8 @@ def test_eyeriss_like_geometry() -> None:
     assert [pe.tensor_capacity_words(t) for t in ("weights", "inputs", "outputs")] == [224, 12, 24]
     assert hw.level("GlobalBuffer").config.holds == ("inputs", "outputs")
     assert hw.level("GlobalBuffer").capacity_words == 108 * 1024 // 2
+    for name in ("eyeriss-like", "eyeriss-like-lecture"):
+        assert build_engine(energysim.hardware(name)).config.mapper.dataflow == "row_stationary"
 
 
 def test_eyeriss_pricings_share_counts() -> None:
