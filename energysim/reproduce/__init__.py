@@ -41,6 +41,17 @@ def _text(value: object) -> str:
     return str(value)
 
 
+NAME_COLUMNS = ("layer", "quantity", "figure")
+"""Naming columns shown as their bare value; others (``depth``, ``n_pe``, ...) as ``column=value``."""
+
+
+def _figure(row: pd.Series, names: list[str]) -> str:
+    """The row's naming values, bare ones first, then ``(column=value, ...)``: "Alex-7 throughput ... (n_pe=256)"."""
+    bare = " ".join(_text(row[c]) for c in names if c in NAME_COLUMNS and _text(row[c]))
+    keyed = ", ".join(f"{c}={_text(row[c])}" for c in names if c not in NAME_COLUMNS and _text(row[c]))
+    return f"{bare} ({keyed})" if keyed and bare else bare or keyed
+
+
 def _tolerance(value: object) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return "" if math.isnan(value) else f"{100 * value:g} %"
@@ -65,7 +76,7 @@ def judged_rows(sections: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
                 continue
             rows.append({
                 "section": title,
-                "figure": " ".join(_text(row[c]) for c in names if _text(row[c])),
+                "figure": _figure(row, names),
                 "model": row["model"],
                 "published": row[published],
                 "ratio": row["ratio"],

