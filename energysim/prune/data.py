@@ -69,8 +69,9 @@ class Dataset:
             Images of shape (samples, 1, 8, 8), drawn without replacement.
         """
         total = len(self.x_train)
-        if not 1 <= samples <= total:
-            raise InputError(f"calibration samples must be in [1, {total}] (got {samples})")
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 1 <= samples <= total:
+            raise InputError(f"calibration samples must be in [1, {total}] (got {samples!r})")
+        _check_seed("calibration seed", seed)
         order = np.random.default_rng(seed).permutation(total)[:samples]
         return self.x_train[np.sort(order)]
 
@@ -92,6 +93,7 @@ def load_digits_dataset(split_seed: int = 0, test_fraction: float = 0.2) -> Data
     """
     if not 0.0 < test_fraction < 1.0:
         raise InputError(f"test_fraction must be in (0, 1) (got {test_fraction})")
+    _check_seed("split seed", split_seed)
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -108,3 +110,9 @@ def load_digits_dataset(split_seed: int = 0, test_fraction: float = 0.2) -> Data
         y_test=y_test,
         split_seed=split_seed,
     )
+
+
+def _check_seed(what: str, seed) -> None:
+    """Refuse a seed NumPy and scikit-learn cannot take: a negative number, a boolean, a float."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise InputError(f"{what} must be an integer in [0, 2**32) (got {seed!r})")

@@ -1,0 +1,36 @@
+"""Hostile values given to the Python API (not the CLI): refused with an EnergySimError naming the value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from energysim.errors import InputError
+from energysim.prune.data import load_digits_dataset
+from energysim.workloads import LayerTensors
+
+
+@pytest.mark.parametrize("samples, seed", [(True, 0), (2.0, 0), (0, 0), (4, -1), (4, 1.5), (4, False)])
+def test_calibration_refuses_boolean_float_and_negative_arguments(samples, seed):
+    """calibration(samples, seed) takes integers only: True is not one sample and -1 is not a seed."""
+    with pytest.raises(InputError, match=r"\(got "):
+        load_digits_dataset().calibration(samples, seed)
+
+
+@pytest.mark.parametrize("seed", [-1, True, 2**40])
+def test_digits_split_refuses_seeds_scikit_learn_cannot_take(seed):
+    """A split seed outside [0, 2**32) is refused by energysim, not by a scikit-learn traceback."""
+    with pytest.raises(InputError, match="split seed"):
+        load_digits_dataset(split_seed=seed)
+
+
+@pytest.mark.parametrize("field", ["weights", "mask", "activations"])
+def test_layer_tensors_refuse_complex_and_object_arrays(field):
+    """Complex weights would be truncated to their real part and object arrays need pickles: both refused."""
+    arrays = {"weights": np.ones((2, 4)), "mask": None, "activations": None}
+    arrays[field] = np.ones((2, 4)) + 1j
+    with pytest.raises(InputError, match=f"{field} must be bool, integer or float"):
+        LayerTensors(**arrays)
+    arrays[field] = np.array([[None] * 4] * 2, dtype=object)
+    with pytest.raises(InputError, match=f"{field} must be bool, integer or float"):
+        LayerTensors(**arrays)
