@@ -24,9 +24,6 @@ columns, kernel rows and columns."""
 TENSORS = ("weights", "inputs", "outputs")
 """The tensors of every nest (``weights`` is the A operand, an activation for batched matmuls)."""
 
-REDUCTION_DIMS = ("C", "R", "S")
-"""Dimensions that do not index the outputs (partial sums are reduced over them)."""
-
 Axis = tuple[tuple[str, int], ...]
 """One tensor axis: (dimension, coefficient) pairs whose weighted sum is the coordinate."""
 
@@ -83,10 +80,6 @@ class LoopNest:
         if tensor == "outputs":
             return (("N", 1),), (("G", 1),), (("K", 1),), (("P", 1),), (("Q", 1),)
         raise ValueError(f"unknown tensor {tensor!r} (tensors: {', '.join(TENSORS)})")
-
-    def relevant(self, tensor: str) -> frozenset[str]:
-        """Dimensions that index a tensor (moving along any other leaves it unchanged)."""
-        return frozenset(dim for axis in self.axes(tensor) for dim, _ in axis)
 
     def describe(self) -> str:
         """Compact text, e.g. ``K64 C3 P224 Q224 R3 S3 (stride 1)``."""

@@ -139,10 +139,3 @@ class Spec:
     def macs_peak_per_cycle(self) -> int:
         """MACs in the design: innermost instances x MAC mesh."""
         return self.levels[-1].instances * self.config.mac_mesh_x * self.config.mac_mesh_y
-
-    def level_index(self, name: str) -> int:
-        """Position of a level by name (KeyError if absent)."""
-        for spec in self.levels:
-            if spec.name == name:
-                return spec.index
-        raise KeyError(name)
