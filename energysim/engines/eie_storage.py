@@ -50,15 +50,13 @@ POINTER_LEVEL = "PtrSRAM"
 
 @dataclass(frozen=True)
 class WeightPlacement:
-    """Where a layer's CSC lives and what streaming it costs.
+    """Where a layer's CSC lives and what streaming it from DRAM costs (nothing when resident).
 
     Attributes
     ----------
     storage_fit
         Fit of the entries (``weights``) in ``SpmatSRAM`` and of the pointers
         (``metadata``) in ``PtrSRAM``, for each that is a memory level.
-    streamed
-        Whether the CSC stream is read from DRAM (the entries do not fit).
     counts
         DRAM reads and SRAM fills of the stream, ``(component, tensor, action) -> count``
         (empty when resident).
@@ -67,11 +65,11 @@ class WeightPlacement:
     cycles_dram
         Cycles the DRAM needs to deliver the stream at its bandwidth (0 when resident).
     stats
-        ``weights_streamed_from_dram``, ``dram_stream_bits``, ``cycles_dram_stream``.
+        ``weights_streamed_from_dram``, ``dram_stream_bits`` and ``cycles_dram_stream``
+        (0 when resident).
     """
 
     storage_fit: list[StorageFit]
-    streamed: bool
     counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
     compulsory: list[Compulsory] = field(default_factory=list)
     cycles_dram: int = 0
@@ -127,7 +125,8 @@ def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_l
         fits.append(_fit(pointers, "metadata", pointer_bits_per_pe, n_pe))
     binding = [fit for fit in fits if not fit.fits] if enforce else []
     if not binding:
-        return WeightPlacement(storage_fit=fits, streamed=False, stats={"weights_streamed_from_dram": False})
+        return WeightPlacement(storage_fit=fits, stats={"weights_streamed_from_dram": False, "dram_stream_bits": 0,
+                                                        "cycles_dram_stream": 0})
     dram = next((level for level in hardware.levels if level.config.kind == "dram"), None)
     if dram is None:
         miss = binding[0]
@@ -157,5 +156,4 @@ def place_weights(csc: EieCsc, hardware: Hardware, line_bits: int, entries_per_l
     ]
     stats = {"weights_streamed_from_dram": True, "dram_stream_bits": weight_bits + metadata_bits,
              "cycles_dram_stream": cycles_dram}
-    return WeightPlacement(storage_fit=fits, streamed=True, counts=counts, compulsory=compulsory,
-                           cycles_dram=cycles_dram, stats=stats)
+    return WeightPlacement(storage_fit=fits, counts=counts, compulsory=compulsory, cycles_dram=cycles_dram, stats=stats)
