@@ -75,3 +75,38 @@ def test_psum_reload_case_is_exercised() -> None:
     dense = energysim.simulate("lecture-array", workload).results[0]
     assert dense.count("RegFile", "outputs", "fill") > 0
     assert dense.count("GlobalBuffer", "outputs", "update") > 0
+
+
+def _as_ws_mapping(m: int, n: int, k: int, tm: int, tn: int, tk: int) -> Mapping:
+    """The dense weight-stationary schedule: array rows over k, columns over m, each fold streaming tn inputs."""
+    return Mapping((
+        LevelLoops("DRAM", (("K", m // tm), ("N", n // tn), ("C", k // tk))),
+        LevelLoops("GlobalBuffer", (("C", tk // ROWS), ("K", tm // COLS), ("N", tn)), (("C", ROWS),), (("K", COLS),)),
+        LevelLoops("RegFile"),
+    ), source="dense weight-stationary schedule")
+
+
+@pytest.mark.parametrize("m, n, k", [(64, 64, 4096), (512, 256, 1024)])
+def test_dense_weight_stationary_schedule(m: int, n: int, k: int) -> None:
+    """horowitz-array's WS schedule: all counts equal but the RF psums, which move as often under other names; equal energy.
+
+    3. In the dense weight-stationary array a partial sum enters each PE of a
+       column from the PE above (``fill``) and leaves updated (``update``); the
+       loop-nest engine reduces the column's products spatially, so each PE
+       writes its product (``write``) and drains it (``read``): as many
+       register-file accesses, under other actions, and, with horowitz-array's
+       equal read and write costs, the same energy.
+    """
+    workload = Workload("gemm", (GemmLayer(name="g", m=m, n=n, k=k),))
+    dense_run = energysim.simulate("horowitz-array", workload)
+    dense = dense_run.results[0]
+    tm, tn, tk = dense.stats["tile_m"], dense.stats["tile_n"], dense.stats["tile_k"]
+    assert m % tm == 0 and n % tn == 0 and k % tk == 0 and tm % COLS == 0 and tk % ROWS == 0, "schedule not expressible"
+    loop_run = energysim.simulate("horowitz-array-loopnest", workload, mapping=_as_ws_mapping(m, n, k, tm, tn, tk))
+    loop = loop_run.results[0]
+    psums = lambda key: key[0] == "RegFile" and key[1] == "outputs"  # noqa: E731
+    assert {k_: v for k_, v in loop.counts.items() if not psums(k_)} == {k_: v for k_, v in dense.counts.items() if not psums(k_)}
+    macs = m * n * k
+    assert dense.count("RegFile", "outputs", "fill") == dense.count("RegFile", "outputs", "update") == macs
+    assert loop.count("RegFile", "outputs", "write") == loop.count("RegFile", "outputs", "read") == macs
+    assert loop_run.summary["energy_pj"].iloc[0] == pytest.approx(dense_run.summary["energy_pj"].iloc[0], rel=1e-12)
