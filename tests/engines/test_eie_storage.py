@@ -178,3 +178,26 @@ def test_storage_fit_of_a_too_large_eie_layer_says_it_does_not_fit():
     assert not weights.fits and weights.needed_bits > 1.25 * weights.capacity_bits
     assert result.stats["weights_streamed_from_dram"] is True
     assert result.count("DRAM", "weights", "read") * 32 >= result.stats["storage_bits"]["values"] * 2
+
+
+@pytest.mark.slow
+def test_vgg16_fc6_pruned_streams_its_csc_on_the_lecture_file():
+    """vgg16-han2015 fc6 (25088 -> 4096, 4 %) on eie-64pe-lecture: pointers spill, the 9.6 MB CSC streams once.
+
+    Pointers: 64 PEs x 25,089 x 16 bits / 32 = 802,848 DRAM words; entry words = 2 per 64-bit line.
+    Cycles: ceil(DRAM words / 1.3325) (the stream outlasts the PEs); DRAM energy 640 pJ per word.
+    """
+    from energysim.workloads.workload import load_workload
+
+    hw = load_hardware(ROOT / "hwconfigs" / "eie-64pe-lecture.toml")
+    fc6 = next(layer for layer in load_workload(ROOT / "workloads" / "vgg16-han2015.toml").layers if layer.name == "fc6")
+    result = build_engine(hw).simulate(fc6)
+    check_invariants(result)
+    assert result.spilled == "metadata>PtrSRAM" and result.weights_on_chip is False
+    words = result.count("DRAM", "weights", "read") + result.count("DRAM", "metadata", "read")
+    assert result.count("DRAM", "metadata", "read") == 802_848
+    assert result.count("DRAM", "weights", "read") == 2 * result.count("SpmatSRAM", "weights", "fill")
+    assert 9.5e6 < words * 4 < 9.7e6
+    assert result.cycles["total"] == -(-words * 10_000 // 13_325)
+    energy = energy_table(result, hw)
+    assert energy.loc[energy["component"] == "DRAM", "energy_pj"].sum() == pytest.approx(640.0 * words)
