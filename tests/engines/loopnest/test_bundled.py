@@ -55,3 +55,14 @@ def test_storage_fit_reports_buffers() -> None:
     assert fits[("GlobalBuffer", "inputs")].needed_bits == 13 * 13 * 256 * 16 and fits[("GlobalBuffer", "inputs")].fits
     assert fits[("GlobalBuffer", "outputs")].needed_bits == 13 * 13 * 384 * 16
     assert not fits[("GlobalBuffer", "outputs")].fits and result.spilled == "outputs>GlobalBuffer"
+
+
+@pytest.mark.parametrize("hardware", ["lecture-array-loopnest", "eyeriss-like"])
+def test_every_bundled_workload_runs(hardware: str) -> None:
+    """Every bundled workload runs with the default mapping; run_workload checks every result's invariants."""
+    from energysim.catalog import workload_names
+
+    for name in workload_names():
+        run = energysim.simulate(hardware, name, mapping="default")
+        assert all(r.stats["mapping_source"] == "default" for r in run.results)
+        assert run.totals()["energy_pj"] > 0
