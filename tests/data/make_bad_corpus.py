@@ -570,6 +570,8 @@ def _workload_cases() -> list[Case]:
         Case("wl_run_conv_kernel_larger", "workload", ("run", "{d}/hw.toml", "{d}/w.toml"), "must fit the input",
              _both(_write("hw.toml", HARDWARE), _write("w.toml", _edit(CONV, ("kernel_height = 3", "kernel_height = 9"),
                                                                           ("kernel_width = 3", "kernel_width = 9"))))),
+        Case("wl_gemm_65536_cubed_on_eie", "workload", ("run", "eie-64pe-lecture", "{d}/w.toml"), "GiB",
+             _write("w.toml", gemm.format(m=65536, n=65536, k=65536)), owner="capacity"),
         Case("wl_folder_without_toml", "workload", ("run", "{d}/hw.toml", "{d}/empty"), "empty",
              _both(_write("hw.toml", HARDWARE), lambda folder: (folder / "empty").mkdir())),
     ]
