@@ -7,24 +7,24 @@ refusal names the limit, its value and how to raise it.
 
 Limits
 ------
-``TEXT_FILE_BYTES`` (64 MiB)
+``TEXT_FILE_BYTES`` (64 MiB; ``ENERGYSIM_TEXT_FILE_BYTES``)
     Largest TOML or JSON file read (hardware, workload, cost table, model.json).
-``ARRAY_BYTES`` (4 GiB)
+``ARRAY_BYTES`` (4 GiB; ``ENERGYSIM_ARRAY_BYTES``)
     Memory budget for the arrays read from one weight or tensors file
     (``.npz``, ``.safetensors``, ``model.npz``): the sum of the sizes their
     headers declare, checked before any array data is read.
-``DIMENSION`` (2**31 - 1)
+``DIMENSION`` (2**31 - 1; ``ENERGYSIM_DIMENSION``)
     Largest integer size of one layer dimension (features, channels, pixels,
     kernel, batch, GEMM m/n/k), so that every index fits a signed 32-bit integer.
-``OPERAND_BITS`` (65,536)
+``OPERAND_BITS`` (65,536; ``ENERGYSIM_OPERAND_BITS``)
     Widest operand or memory word priced by a cost table (the width scaling
     rules are power laws; far outside the published widths they mean nothing).
-``LAYER_MACS`` (2**53)
+``LAYER_MACS`` (2**53; ``ENERGYSIM_LAYER_MACS``)
     Largest multiply-accumulate count of one layer, so that counts stay exact
     as float64 and products never pass 2**63.
 
-Each limit is raised (or lowered) for one process with its environment
-variable, e.g. ``ENERGYSIM_ARRAY_BYTES=17179869184`` for 16 GiB.
+Each limit is raised (or lowered) for one process with the environment
+variable named after it, e.g. ``ENERGYSIM_ARRAY_BYTES=17179869184`` for 16 GiB.
 """
 
 from __future__ import annotations

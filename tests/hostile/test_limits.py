@@ -1,0 +1,46 @@
+"""The limits module (issue 13): one place, every limit documented, every refusal names the limit and how to raise it."""
+
+from __future__ import annotations
+
+import pytest
+
+from energysim import limits
+from energysim.errors import InputError
+
+
+@pytest.mark.parametrize("limit", limits.LIMITS, ids=[limit.env for limit in limits.LIMITS])
+def test_every_limit_is_documented_and_refusals_say_how_to_raise_it(limit, monkeypatch):
+    """Each limit's environment variable is in the module docstring; its refusal quotes the value, the limit and the variable."""
+    assert limit.env in limits.__doc__
+    monkeypatch.delenv(limit.env, raising=False)
+    assert limit.value == limit.default
+    with pytest.raises(InputError) as info:
+        limit.check("the thing", limit.default + 1)
+    message = str(info.value)
+    assert f"{limit.default + 1:,} {limit.unit}" in message and limit.stated in message and limit.env in message
+
+
+@pytest.mark.parametrize("raw", ["lots", "0", "-5", "1.5"])
+def test_a_bad_environment_value_is_refused_by_name(raw, monkeypatch):
+    """ENERGYSIM_ARRAY_BYTES=lots is an InputError naming the variable, not a silent default."""
+    monkeypatch.setenv("ENERGYSIM_ARRAY_BYTES", raw)
+    with pytest.raises(InputError, match="environment variable ENERGYSIM_ARRAY_BYTES must be a positive integer"):
+        limits.ARRAY_BYTES.value
+
+
+def test_environment_raises_a_limit(monkeypatch):
+    """Setting the variable raises the limit for the process (underscores allowed: 8_000)."""
+    monkeypatch.setenv("ENERGYSIM_DIMENSION", "8_000")
+    assert limits.DIMENSION.value == 8000
+    limits.DIMENSION.check("x", 8000)
+
+
+def test_read_bounded_stops_at_the_limit(tmp_path, monkeypatch):
+    """A file one byte over the text limit is refused after reading limit + 1 bytes, naming the file and the limit."""
+    monkeypatch.setenv("ENERGYSIM_TEXT_FILE_BYTES", "10")
+    path = tmp_path / "big.toml"
+    path.write_bytes(b"x" * 11)
+    with pytest.raises(InputError, match=r"big\.toml: the file holds more than 10 bytes"):
+        limits.read_bounded(path)
+    path.write_bytes(b"x" * 10)
+    assert limits.read_bounded(path) == b"x" * 10
