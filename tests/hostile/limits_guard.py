@@ -1,9 +1,10 @@
-"""A fixed memory budget for hostile-input tests: an input that tries to allocate gigabytes fails the test, not the machine."""
+"""Budgets for hostile-input tests: an input that allocates gigabytes or blocks (a FIFO) fails the test, not the machine."""
 
 from __future__ import annotations
 
 import contextlib
 import resource
+import signal
 
 BUDGET_BYTES = 6 * 2**30
 """Address space a hostile case may use (the interpreter, numpy and pandas take about 1.5 GiB of it)."""
@@ -19,3 +20,18 @@ def memory_budget(budget_bytes: int = BUDGET_BYTES):
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@contextlib.contextmanager
+def time_budget(seconds: int = 120):
+    """Fail the block with TimeoutError after ``seconds`` (a blocking open of a FIFO would otherwise hang the suite)."""
+    def expire(signum, frame):
+        raise TimeoutError(f"hostile case still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from energysim.cli import main
-from limits_guard import memory_budget
+from limits_guard import memory_budget, time_budget
 
 _SPEC = importlib.util.spec_from_file_location("make_bad_corpus", Path(__file__).parents[1] / "data" / "make_bad_corpus.py")
 corpus = importlib.util.module_from_spec(_SPEC)
@@ -43,7 +43,7 @@ def test_bad_input(case, tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(folder)
     out, err = io.StringIO(), io.StringIO()
-    with memory_budget():
+    with memory_budget(), time_budget():
         code = main(corpus.argv_of(case, folder), out=out, err=err)
     message = err.getvalue()
     assert code == case.code, message
