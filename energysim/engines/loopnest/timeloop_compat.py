@@ -1,0 +1,220 @@
+"""Counts, cycles and energy of one mapping the way Timeloop counts them (``compat = "timeloop"``).
+
+The rules are those of ``shared/reference/timeloop_conventions.md`` as Timeloop's
+published reference outputs show them (the 2020 ISPASS tutorial exercises,
+``tests/data/timeloop/README.md``), per storage level L and dataspace d that L keeps:
+
+- **Deliveries** into one instance of L: the first tile whole; then, for each step
+  of the temporal loops above L (outer to inner, odometer order), nothing if the
+  tile did not move, the set difference if it moved by the same translation as
+  its last move (or by any translation when none is remembered), otherwise the
+  **whole** tile again, and the remembered translation is forgotten.
+- **Accesses by the children**: the next inner keeper's deliveries times the
+  distinct tiles among the instances the spatial loops in between create
+  (identical deltas are read once: multicast; outputs of instances that share
+  points are reduced: spatial reduction); at the innermost keeper, one access
+  per cycle per distinct operand among the MACs below one instance.
+- **Read-only d**: ``read`` = accesses by the children; ``fill`` = deliveries
+  (none at the outermost level).
+- **Outputs**: ``update`` = accesses by the children; ``read`` = updates minus
+  the partition size (the points one instance holds over the run: first-read
+  elision); ``fill`` = deliveries (none at the outermost level; Timeloop of the
+  reference outputs does not elide the first fill of a partial sum).
+- **Bypass**: a level that does not keep d is transparent; its fan-out is
+  fan-out of the next outer keeper.
+- Counts are per instance; the totals reported are per instance x the utilised
+  instances (the product of the spatial factors above L).
+- **Vectors**: a level of ``block_words`` B accesses B words at a time, rounded up
+  per instance, dataspace and action; the unused word slots are counted as
+  tensor ``"<d>:vector_padding"`` with the same action, priced per word like the
+  data (the hardware's per-word cost is Timeloop's vector energy / B).
+- **Cycles**: compute cycles = product of the temporal factors; each level's
+  slowdown ``s = min(1, read_bw / reads_per_cycle, write_bw / (fills + updates)_per_cycle,
+  shared_bw / both)`` per instance; level cycles = ceil(compute / s); total = max.
+- **Leakage**: ``leak`` = total cycles x utilised instances of the level.
+- **Compute**: every action priced for the MAC unit once per MAC.
+
+:mod:`energysim.engines.loopnest.analysis` is the default (ideal-buffer) convention;
+``docs/engines/timeloop.md`` sets the two side by side.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for
+from energysim.engines.loopnest.geometry import overlap, points
+from energysim.engines.loopnest.mapping import Mapping, check_mapping
+from energysim.engines.loopnest.spec import Spec
+from energysim.hardware.hierarchy import LEAK_ACTION
+from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
+
+PADDING_SUFFIX = ":vector_padding"
+"""Appended to a tensor name for the unused word slots of rounded-up vector accesses."""
+
+
+class _Loops:
+    """The flattened nest with each loop's stride (the product of the factors of the same dimension inside it)."""
+
+    def __init__(self, nest: LoopNest, mapping: Mapping):
+        self.nest = nest
+        loops = mapping.loops
+        inner = dict.fromkeys(DIMS, 1)
+        strides = []
+        for loop in reversed(loops):
+            strides.append(inner[loop.dim])
+            inner[loop.dim] *= loop.factor
+        self.entries = [(loop.level, loop.dim, loop.factor, stride, loop.kind) for loop, stride in zip(loops, strides[::-1])]
+        self.cycles = math.prod(f for _, _, f, _, kind in self.entries if kind == "t")
+
+    def used(self, index: int) -> int:
+        """Utilised instances of level ``index``: product of the spatial factors above it."""
+        return math.prod(f for level, _, f, _, kind in self.entries if kind != "t" and level < index)
+
+    def distinct(self, tensor: str, first: int, last: int) -> int:
+        """Distinct offsets of ``tensor`` among the instances the spatial loops at levels first..last-1 create."""
+        count = 1
+        for axis in self.nest.axes(tensor):
+            coefs = dict(axis)
+            count *= points(tuple((coefs[dim] * stride, f) for level, dim, f, stride, kind in self.entries
+                                  if kind != "t" and first <= level < last and dim in coefs))
+        return count
+
+    def axis_terms(self, tensor: str, extents: dict[str, int]) -> list[tuple[dict[str, int], tuple]]:
+        """Per axis of ``tensor``: its coefficients and the (coefficient, extent) terms of a box of loop extents."""
+        return [(dict(axis), tuple((coef, extents[dim]) for dim, coef in axis)) for axis in self.nest.axes(tensor)]
+
+    def deliveries(self, tensor: str, index: int, extents: dict[str, int]) -> int:
+        """Points delivered into one instance of level ``index`` over the run (whole-tile refetch rule)."""
+        axes = self.axis_terms(tensor, extents)
+        size = math.prod(points(terms) for _, terms in axes)
+        above = [(dim, f, stride) for level, dim, f, stride, kind in self.entries if kind == "t" and level < index]
+        translations = []
+        for j, (dim, _, stride) in enumerate(above):
+            delta = {dim: stride}
+            for dim_i, f_i, stride_i in above[j + 1:]:
+                delta[dim_i] = delta.get(dim_i, 0) - (f_i - 1) * stride_i
+            translations.append(tuple(sum(c * delta.get(d, 0) for d, c in coefs.items()) for coefs, _ in axes))
+
+        def moved_cost(shift: tuple[int, ...]) -> int:
+            kept = 1
+            for (_, terms), s in zip(axes, shift):
+                kept *= overlap(terms, s) if s else points(terms)
+            return size - kept
+
+        @lru_cache(maxsize=None)
+        def run(j: int, state: tuple | None) -> tuple[int, tuple | None]:
+            if j == len(above):
+                return 0, state
+            total, state = run(j + 1, state)
+            shift = translations[j]
+            for _ in range(above[j][1] - 1):
+                if any(shift):
+                    if state is None or state == shift:
+                        total += moved_cost(shift)
+                        state = shift
+                    else:
+                        total += size
+                        state = None
+                cost, state = run(j + 1, state)
+                total += cost
+            return total, state
+
+        return size + run(0, None)[0]
+
+
+def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -> LoopNestStats:
+    """Count, time and price one mapping of one loop nest with Timeloop's rules.
+
+    Parameters
+    ----------
+    spec
+        The loop-nest hardware (its per-word costs, ``block_words``, bandwidths, leakage).
+    nest
+        The layer's loop nest.
+    mapping
+        Loops per level; checked first unless ``check`` is False.
+    check
+        Run :func:`~energysim.engines.loopnest.mapping.check_mapping`.
+
+    Returns
+    -------
+    LoopNestStats
+        Counts ``(level, tensor, read|fill|update)`` summed over the utilised
+        instances (plus ``<tensor>:vector_padding`` word slots at levels with
+        ``block_words`` > 1, ``leak`` and one count per MAC action), cycles and energy (pJ).
+
+    Raises
+    ------
+    ConfigError
+        If ``check`` and the mapping breaks a rule.
+    """
+    if check:
+        check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}")
+    n_levels = len(spec.levels)
+    flat = _Loops(nest, mapping)
+    counts: dict[tuple[str, str, str], int] = {}
+    per_instance = {level.name: {"read": 0, "write": 0} for level in spec.levels}
+
+    def add(component: str, tensor: str, action: str, value: int) -> None:
+        if value:
+            counts[(component, tensor, action)] = counts.get((component, tensor, action), 0) + int(value)
+
+    for tensor in TENSORS:
+        keepers = [i for i in range(n_levels) if mapping.keeps(spec, i, tensor)]
+        delivered = {i: flat.deliveries(tensor, i, mapping.tile_extents(i)) for i in keepers}
+        for position, index in enumerate(keepers):
+            level = spec.levels[index]
+            child = keepers[position + 1] if position + 1 < len(keepers) else None
+            if child is None:
+                accesses = flat.cycles * flat.distinct(tensor, index, n_levels)
+            else:
+                accesses = delivered[child] * flat.distinct(tensor, index, child)
+            fills = delivered[index] if position > 0 else 0
+            if tensor == "outputs":
+                whole = {dim: mapping.tile_extents(index)[dim] * math.prod(
+                    f for lvl, d, f, _, kind in flat.entries if kind == "t" and lvl < index and d == dim) for dim in DIMS}
+                partition = math.prod(points(terms) for _, terms in flat.axis_terms(tensor, whole))
+                actions = {"read": accesses - partition, "fill": fills, "update": accesses}
+            else:
+                actions = {"read": accesses, "fill": fills, "update": 0}
+            used = flat.used(index)
+            block = level.level.config.block_words or 1
+            for action, value in actions.items():
+                add(level.name, tensor, action, value * used)
+                add(level.name, tensor + PADDING_SUFFIX, action, (-value % block) * used)
+            per_instance[level.name]["read"] += actions["read"]
+            per_instance[level.name]["write"] += actions["fill"] + actions["update"]
+    macs = nest.macs
+    for action in spec.mac_actions:
+        add(spec.config.mac_unit, "-", action, macs)
+
+    level_cycles = {}
+    for level in spec.levels:
+        config = level.level.config
+        reads, writes = per_instance[level.name]["read"], per_instance[level.name]["write"]
+        need = [flat.cycles, cycles_for(reads, config.bandwidth_words_per_cycle),
+                cycles_for(writes, config.write_bandwidth_words_per_cycle or config.bandwidth_words_per_cycle)]
+        if config.shared_bandwidth_words_per_cycle:
+            need.append(cycles_for(reads + writes, config.shared_bandwidth_words_per_cycle))
+        level_cycles[level.name] = max(need)
+    cycles_total = max(level_cycles.values())
+    for level in spec.levels:
+        if LEAK_ACTION in level.level.costs:
+            add(level.name, "-", LEAK_ACTION, cycles_total * flat.used(level.index))
+
+    by_component: dict[str, float] = {}
+    for (component, _, action), value in counts.items():
+        by_component[component] = by_component.get(component, 0.0) + value * spec.prices[(component, action)]
+    return LoopNestStats(
+        counts=counts,
+        macs=macs,
+        macs_peak_per_cycle=spec.macs_peak_per_cycle,
+        cycles_compute=flat.cycles,
+        level_cycles=level_cycles,
+        cycles_total=cycles_total,
+        energy_pj=math.fsum(by_component.values()),
+        energy_by_component=by_component,
+        mapping=mapping,
+    )
