@@ -157,10 +157,9 @@ def validate_model(
         tags = _union_tags(model)
         lines = []
         errors = exc.errors()
+        inner = {tuple(e["loc"][:cut]) for e in errors for cut in range(len(e["loc"]))}  # proper prefixes, linear time
         for error in errors:
-            if error["type"] == "too_short" and any(
-                e is not error and tuple(e["loc"][: len(error["loc"])]) == tuple(error["loc"]) for e in errors
-            ):
+            if error["type"] == "too_short" and tuple(error["loc"]) in inner:
                 continue  # a list emptied by its own bad items: the item errors say it
             loc = _strip_union_tags(tuple(error["loc"]), tags)
             lines.append(f"{source}: {_where(loc, prefix)}: {_describe(error, model)}")
