@@ -42,7 +42,7 @@ import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -56,7 +56,7 @@ from energysim.engines.loopnest.mapper_search import (
 from energysim.engines.loopnest.mapper_space import LevelSlots, MapProblem, TensorIndexing
 from energysim.engines.loopnest.mapping import LevelLoops, Mapping, default_mapping
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
-from energysim.errors import InputError
+from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 
@@ -278,8 +278,10 @@ def _score(objective: str, energy: np.ndarray | float, cycles: np.ndarray | floa
 class _Evaluator:
     """Evaluates candidates once each with the analysis and keeps the best (deterministic ties)."""
 
-    def __init__(self, problem: MapProblem, spec: Spec, nest: LoopNest, objective: str, progress: Any):
+    def __init__(self, problem: MapProblem, spec: Spec, nest: LoopNest, objective: str, progress: Any,
+                 count: Callable[..., LoopNestStats]):
         self.problem, self.spec, self.nest, self.objective, self.progress = problem, spec, nest, objective, progress
+        self.count = count
         self.done: dict[bytes, tuple[tuple, LoopNestStats]] = {}
         self.best: tuple[tuple, LoopNestStats] | None = None
 
@@ -291,7 +293,7 @@ class _Evaluator:
         key = candidate_key(self.problem, factors, orders, keep)
         if key not in self.done:
             mapping = to_mapping(self.problem, self.spec, factors, orders, keep)
-            stats = evaluate(self.spec, self.nest, mapping, check=False)
+            stats = self.count(self.spec, self.nest, mapping)
             self.done[key] = (self.rank(stats), stats)
             if self.best is None or self.done[key][0] < self.best[0]:
                 self.best = self.done[key]
@@ -418,8 +420,30 @@ def _refine(problem: MapProblem, resolved: Resolved, prices: Prices, run: _Evalu
     return estimated
 
 
+def counting(compat: str) -> Callable[..., LoopNestStats]:
+    """The analysis of a counting convention: ``ideal`` (the closed form) or ``timeloop`` (Timeloop's rules).
+
+    Raises
+    ------
+    InputError
+        An unknown convention.
+    UnsupportedError
+        ``timeloop`` when its module is not installed.
+    """
+    if compat == "ideal":
+        return lambda spec, nest, mapping: evaluate(spec, nest, mapping, check=False)
+    if compat == "timeloop":
+        try:
+            from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_timeloop
+        except ImportError:
+            raise UnsupportedError("mapper: compat 'timeloop' counting is not available in this build") from None
+        return lambda spec, nest, mapping: evaluate_timeloop(spec, nest, mapping, check=False)
+    raise InputError(f"mapper: compat must be 'ideal' or 'timeloop' (got {compat!r})")
+
+
 def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None = None, objective: str = "energy",
-             seed: int = 0, settings: SearchSettings | None = None, progress: bool | None = None) -> MapResult:
+             seed: int = 0, settings: SearchSettings | None = None, progress: bool | None = None,
+             compat: str | None = None) -> MapResult:
     """The best mapping of a loop nest on a loop-nest hardware (see the module docstring).
 
     Parameters
@@ -438,18 +462,26 @@ def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None =
         Search effort (default :class:`SearchSettings`).
     progress
         Show a progress bar on stderr (None: only when stderr is a terminal).
+    compat
+        Counting convention the candidates are evaluated with, ``ideal`` or
+        ``timeloop`` (default: the hardware's ``engine.compat``); the estimate that
+        ranks them is the same for both.
 
     Raises
     ------
     InputError
-        An unknown objective, constraints that do not fit the layer or the
-        hardware, or a map space with no legal mapping.
+        An unknown objective or convention, constraints that do not fit the layer
+        or the hardware, or a map space with no legal mapping.
+    UnsupportedError
+        ``timeloop`` counting when its module is not installed.
     """
     if objective not in OBJECTIVES:
         raise InputError(f"mapper: objective must be one of {', '.join(OBJECTIVES)} (got {objective!r})")
     constraints = constraints or MapperConstraints()
     settings = settings or SearchSettings()
-    key = _cache_key(spec, nest, constraints, objective, seed, settings)
+    compat = compat or spec.config.compat
+    analyse = counting(compat)
+    key = _cache_key(spec, nest, constraints, objective, seed, settings) + compat
     if key in _CACHE:
         return replace(_CACHE[key], layer=nest.name, cached=True)
     start = time.perf_counter()
@@ -464,7 +496,7 @@ def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None =
         2 * settings.evaluate_top + settings.refine_evaluations + settings.refine_starts + 1
     with progress_bar(total, f"map {nest.name}", progress) as bar:
         bar.unit = "mapping"
-        run = _Evaluator(problem, spec, nest, objective, bar)
+        run = _Evaluator(problem, spec, nest, objective, bar, analyse)
         baselines: dict[str, Baseline] = {}
         estimated = 0
         if everything is not None:
@@ -498,10 +530,10 @@ def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None =
         if run.best is None:
             raise InputError(f"mapper: no legal mapping of layer '{nest.name}' on '{spec.hardware.name}' under the constraints")
         try:
-            default = evaluate(spec, nest, default_mapping(spec, nest))
+            default = analyse(spec, nest, default_mapping(spec, nest))
             baselines = {"default": Baseline("default", default.energy_pj, default.cycles_total, default.mapping.describe()),
                          **baselines}
-        except InputError:
+        except ConfigError:  # no default mapping fits this hardware: no such baseline
             pass
     _, stats = run.best
     result = MapResult(
@@ -570,7 +602,8 @@ def map_workload(hardware: Hardware, layers, constraints: MapperConstraints | No
         raise InputError(f"mapper: processes must be >= 1 (got {processes})")
     constraints, settings = constraints or MapperConstraints(), settings or SearchSettings()
     spec = spec_of(hardware)
-    keys = [_cache_key(spec, layer.loop_nest(), constraints, objective, seed, settings) for layer in layers]
+    keys = [_cache_key(spec, layer.loop_nest(), constraints, objective, seed, settings) + spec.config.compat
+            for layer in layers]
     from energysim.progress import progress_bar
 
     with progress_bar(len(layers), f"map {hardware.name}", progress) as bar:

@@ -255,3 +255,14 @@ def test_parallel_workload_equals_sequential_and_searches_repeats_once() -> None
     assert [r.energy_pj for r in parallel] == [r.energy_pj for r in sequential]
     assert [r.cached for r in sequential] == [False, False, True] == [r.cached for r in parallel]
     assert [r.layer for r in parallel] == ["a", "b", "c"]
+
+
+def test_timeloop_convention_evaluates_with_timeloops_rules() -> None:
+    """compat='timeloop': the answer's figures are Timeloop-convention counts of its mapping; a bad name is refused."""
+    from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_timeloop
+
+    spec, nest = array_spec(), LoopNest.of("conv", K=16, C=8, P=8, Q=8, R=3, S=3)
+    result = map_nest(spec, nest, settings=SMALL, progress=False, compat="timeloop")
+    assert result.energy_pj == evaluate_timeloop(spec, nest, result.mapping).energy_pj
+    with pytest.raises(InputError, match="compat must be 'ideal' or 'timeloop'"):
+        map_nest(spec, nest, settings=SMALL, progress=False, compat="zigzag")
