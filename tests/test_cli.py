@@ -325,3 +325,16 @@ def test_long_commands_take_quiet(monkeypatch):
     for argv in (["demo", "--quiet"], ["demo"], ["reproduce", "eie", "--quiet"], ["reproduce", "eie"]):
         assert run(*argv)[0] == 0, argv
     assert asked == [False, None, False, None]
+
+
+def test_prune_table_prints_aligned_text_and_writes_markdown(tmp_path, monkeypatch):
+    """prune-table prints an aligned table (no Markdown pipes) within COLUMNS; --out gets the Markdown; no overwrite."""
+    monkeypatch.setenv("COLUMNS", "80")
+    target = tmp_path / "table.md"
+    argv = ("prune-table", "--models", "mlp", "--sparsities", "0.5", "--finetune-epochs", "0", "--quiet", "--out", str(target))
+    code, out, err = run(*argv)
+    assert code == 0, err
+    assert "|" not in out and max(map(len, out.splitlines())) <= 80
+    assert any(line.split()[:2] == ["fine", "magnitude"] and line.endswith("%") for line in out.splitlines())
+    assert "| granularity | criterion |" in target.read_text()
+    assert run(*argv)[0] == 2

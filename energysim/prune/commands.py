@@ -15,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+import pandas as pd
+
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
 from energysim.formats.nm_compliance import check_pattern
@@ -22,7 +24,7 @@ from energysim.prune.granularity import GRANULARITIES
 from energysim.prune.models import MODEL_BUILDERS
 from energysim.prune.registry import CRITERIA
 from energysim.prune.schedules import SCHEDULES
-from energysim.report.terminal import Column, render_table
+from energysim.report.terminal import Column, percent, render_table
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
@@ -228,7 +230,7 @@ def cmd_prune_table(args: argparse.Namespace, out: TextIO) -> int:
         progress=_progress(args),
     )
     text = result.markdown(include_not_applicable=not args.hide_na)
-    out.write(text + "\n")
+    out.write(_accuracy_text(result, args.wide))
     if args.out:
         write_text_atomic(args.out, text + "\n")
         out.write(f"table written to {args.out}\n")
@@ -236,6 +238,43 @@ def cmd_prune_table(args: argparse.Namespace, out: TextIO) -> int:
         write_text_atomic(args.csv, result.rows.to_csv(index=False))
         out.write(f"long-form table written to {args.csv}\n")
     return 0
+
+
+def _accuracy_text(result, wide: bool) -> str:
+    """The accuracy table for a terminal: per model, one aligned row per applicable (granularity, criterion).
+
+    Compact: accuracy after fine-tuning per target sparsity; ``wide`` adds the
+    accuracy right after pruning and the measured sparsity. Pairs that are n/a
+    at every sparsity are counted under the table (the Markdown lists them).
+    """
+    rows = result.rows
+    settings = result.settings
+    parts = [f"test accuracy on {settings.get('dataset', 'digits')}, schedule {settings.get('schedule')}, "
+             f"{settings.get('finetune_epochs')} fine-tuning epochs, seed {settings.get('seed')}; "
+             f"wall time {result.wall_time_s:.1f} s\n"]
+    for model_name, frame in rows.groupby("model", sort=False):
+        sparsities = list(dict.fromkeys(frame["target_sparsity"]))
+        table, skipped = [], 0
+        for (granularity, criterion), group in frame.groupby(["granularity", "criterion"], sort=False):
+            if group["accuracy_pruned"].isna().all():
+                skipped += 1
+                continue
+            row = {"granularity": granularity, "criterion": criterion}
+            for index, sparsity in enumerate(sparsities):
+                cell = group[group["target_sparsity"] == sparsity].iloc[0]
+                row.update({f"tuned{index}": cell["accuracy_finetuned"], f"pruned{index}": cell["accuracy_pruned"],
+                            f"measured{index}": cell["measured_sparsity"]})
+            table.append(row)
+        labels = [f"{100 * s:.3g}%" for s in sparsities]
+        columns = [Column("granularity"), Column("criterion")]
+        columns += [Column(f"tuned{i}", "percent", f"{label} tuned") for i, label in enumerate(labels)]
+        columns += [Column(f"pruned{i}", "percent", f"{label} pruned", compact=False) for i, label in enumerate(labels)]
+        columns += [Column(f"measured{i}", "percent", f"{label} measured", compact=False) for i, label in enumerate(labels)]
+        parts.append(f"\n{model_name} (dense {percent(frame['accuracy_dense'].iloc[0])})\n")
+        parts.append(render_table(pd.DataFrame(table, columns=[c.name for c in columns]), columns, wide=wide))
+        if skipped:
+            parts.append(f"({skipped} criterion/granularity pairs do not apply; --out writes them with reasons)\n")
+    return "".join(parts)
 
 
 def register(subparsers) -> None:
@@ -287,7 +326,8 @@ def register(subparsers) -> None:
     table.add_argument("--seed", type=int, default=0, help="seed of training and pruning")
     table.add_argument("--out", help="also write the Markdown table to this file")
     table.add_argument("--csv", help="also write the long-form table to this CSV file")
-    table.add_argument("--hide-na", action="store_true", help="leave out pairs that are n/a at every sparsity")
+    table.add_argument("--hide-na", action="store_true", help="--out: leave out pairs that are n/a at every sparsity")
+    table.add_argument("--wide", action="store_true", help="also show accuracy right after pruning and measured sparsity")
     table.add_argument("--quiet", action="store_true", help="no progress bars")
     table.add_argument("--force", action="store_true", help="replace --out / --csv files that already exist")
     table.set_defaults(handler=cmd_prune_table)
