@@ -1,0 +1,599 @@
+"""Read Timeloop/Accelergy YAML designs and write energysim's loop-nest files.
+
+``import_timeloop(files, out_dir)`` merges the top-level keys of every file (each
+key may come from one file only) and reads:
+
+- ``architecture``: the tree of ``subtree`` and ``local`` nodes (v0.3/v0.4), each
+  with ``name`` (``X[0..N-1]`` stamps out N copies), ``class`` and
+  ``attributes`` (inherited by the nodes below, overridden by their own; the
+  defaults of a class given under ``compound_components.classes`` or
+  ``components`` come first). Storage levels in tree order (outermost first),
+  then one compute component (``intmac``, ``mac``, ``compute``, ...).
+  ``word-bits``/``datawidth``, ``block-size`` (or ``width`` / word bits),
+  ``depth`` (capacity = depth x block words), ``meshX``/``meshY``,
+  ``read_bandwidth``/``write_bandwidth`` (words/cycle; absent = unlimited).
+- ``problem``: ``shape`` (``dimensions``, ``data-spaces`` with ``projection``,
+  ``read-write``) and ``instance`` (bounds, ``Hstride``-style coefficients):
+  a convolution whose data spaces are Weights, Inputs and Outputs over
+  N, (G,) K (or M), C, P, Q, R, S.
+- ``mapping`` (a list of directives): ``temporal``/``spatial`` with
+  ``factors`` and ``permutation`` (inner to outer; ``split`` sends the first
+  dimensions of a spatial permutation to X, the rest to Y), ``bypass`` /
+  ``datatype`` with ``keep``/``bypass``.
+- ``mapspace_constraints`` (or ``mapspace.constraints``): the same directives as
+  mapper constraints (``[engine.mapper]``).
+- ``ERT`` (Accelergy's energy reference table): per-action energies. A v0.3
+  table (actions with ``arguments``) is priced as the Timeloop of that time
+  priced it: every access of a component at its most expensive entry. A v0.4
+  table: read = ``random_read``/``read``, fill = ``random_fill``/``random_write``/
+  ``fill``/``write``, update = ``random_update``/``random_write``/``update``/``write``,
+  ``leak`` per cycle, compute = ``compute`` (else the most expensive entry).
+
+It writes ``hardware.toml`` (``engine.compat = "timeloop"``; per-word costs =
+vector energy / block words, with their source), ``workload.toml`` (one layer)
+and, when a mapping is given, ``mapping.toml``. Every problem is one sentence
+naming the file, the key, the rule and the value (:class:`ConfigError`), or
+:class:`UnsupportedError` for Timeloop features energysim does not model.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from energysim.config.toml_writer import toml_key, toml_value
+from energysim.errors import ConfigError, InputError, UnsupportedError
+
+TENSOR_OF = {"weights": "weights", "inputs": "inputs", "outputs": "outputs"}
+"""Timeloop data-space names (lower-cased) -> energysim tensors."""
+
+DIM_OF = {"N": "N", "G": "G", "K": "K", "M": "K", "C": "C", "P": "P", "Q": "Q", "R": "R", "S": "S"}
+"""Timeloop dimension names -> energysim loop dimensions."""
+
+_RANGE = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<lo>\d+)\.\.(?P<hi>\d+)\]$")
+_COMPUTE_WORDS = ("mac", "compute", "mult", "adder", "alu")
+_READ_KEYS = ("random_read", "read")
+_FILL_KEYS = ("random_fill", "random_write", "fill", "write")
+_UPDATE_KEYS = ("random_update", "random_write", "update", "write")
+UNLIMITED_BANDWIDTH = 1e18
+"""Words per cycle written for a level whose Timeloop attributes give no bandwidth (Timeloop: unlimited)."""
+
+
+def _fail(where: str, message: str) -> ConfigError:
+    return ConfigError(f"{where}: {message}")
+
+
+def _load_yaml(path: Path) -> dict:
+    try:
+        import yaml
+    except ImportError:
+        raise UnsupportedError("import-timeloop needs PyYAML: pip install 'energysim[timeloop]'") from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{at} ({getattr(exc, 'problem', None) or exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys (got {type(data).__name__})")
+    return data
+
+
+def merge_files(files: list[str | Path]) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Merge the top-level keys of YAML files as Timeloop does.
+
+    Returns
+    -------
+    (merged, origin)
+        The merged keys and, for each key, the file it came from.
+
+    Raises
+    ------
+    ConfigError
+        If a file is not a YAML mapping, or two files give the same top-level key.
+    """
+    merged: dict[str, Any] = {}
+    origin: dict[str, Path] = {}
+    for raw in files:
+        path = Path(raw)
+        for key, value in _load_yaml(path).items():
+            if key in merged:
+                raise ConfigError(f"{path}: {key}: a top-level key may come from one file only (also in {origin[key]})")
+            merged[key] = value
+            origin[key] = path
+    return merged, origin
+
+
+def _number(value: Any, where: str, integer: bool = False) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(where, f"must be a number (got {value!r})")
+    if integer and (not float(value).is_integer() or value <= 0):
+        raise _fail(where, f"must be a positive integer (got {value!r})")
+    return int(value) if integer else float(value)
+
+
+def _attr(attributes: dict, names: tuple[str, ...]) -> Any:
+    for name in names:
+        if name in attributes:
+            return attributes[name]
+    return None
+
+
+def _class_defaults(merged: dict) -> dict[str, dict]:
+    """Attribute defaults per component class from ``compound_components``/``components``."""
+    defaults: dict[str, dict] = {}
+    for key in ("compound_components", "components"):
+        block = merged.get(key)
+        classes = block.get("classes") if isinstance(block, dict) else block
+        for entry in classes or []:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                attributes = entry.get("attributes")
+                defaults[entry["name"]] = {k: v for k, v in (attributes or {}).items() if not isinstance(v, (dict, list))}
+    return defaults
+
+
+def _split_name(name: Any, where: str) -> tuple[str, int]:
+    if not isinstance(name, str) or not name:
+        raise _fail(where, f"name must be a non-empty string (got {name!r})")
+    match = _RANGE.match(name)
+    if not match:
+        return name, 1
+    lo, hi = int(match["lo"]), int(match["hi"])
+    if hi < lo:
+        raise _fail(where, f"name range must be [lo..hi] with hi >= lo (got {name!r})")
+    return match["base"], hi - lo + 1
+
+
+def _components(merged: dict, origin: dict[str, Path]) -> list[dict]:
+    """Flatten the architecture tree: one dict per component, outermost first, with its copies and attributes."""
+    if "architecture" not in merged:
+        raise ConfigError("timeloop files: architecture: no file gives the architecture")
+    where = f"{origin['architecture']}: architecture"
+    defaults = _class_defaults(merged)
+    out: list[dict] = []
+
+    def walk(node: dict, at: str, inherited: dict, copies: int, mesh: tuple[int, int]) -> None:
+        if not isinstance(node, dict):
+            raise _fail(at, f"must be a mapping with name, attributes, local, subtree (got {type(node).__name__})")
+        attributes = {**inherited, **(node.get("attributes") or {})}
+        for index, local in enumerate(node.get("local") or []):
+            here = f"{at}.local[{index}]"
+            if not isinstance(local, dict):
+                raise _fail(here, f"must be a mapping with name, class, attributes (got {type(local).__name__})")
+            base, count = _split_name(local.get("name"), f"{here}.name")
+            cls = local.get("class")
+            if not isinstance(cls, str):
+                raise _fail(f"{here}.class", f"must name the component class (got {cls!r})")
+            attrs = {**attributes, **defaults.get(cls, {}), **(local.get("attributes") or {})}
+            mesh_x = attrs.get("meshX")
+            mesh_y = attrs.get("meshY")
+            total = copies * count
+            mx = int(_number(mesh_x, f"{here}.attributes.meshX", integer=True)) if mesh_x is not None else None
+            my = int(_number(mesh_y, f"{here}.attributes.meshY", integer=True)) if mesh_y is not None else None
+            if mx is None and my is None:
+                mx, my = total // mesh[1], mesh[1]
+            elif mx is None:
+                mx = total // my
+            elif my is None:
+                my = total // mx
+            if mx * my != total:
+                raise _fail(f"{here}.attributes", f"meshX x meshY must equal the {total} instances (got {mx} x {my})")
+            out.append({"name": base, "class": cls, "attributes": attrs, "instances": total, "mesh": (mx, my), "where": here})
+        for index, child in enumerate(node.get("subtree") or []):
+            here = f"{at}.subtree[{index}]"
+            _, count = _split_name(child.get("name") if isinstance(child, dict) else None, f"{here}.name")
+            walk(child, here, attributes, copies * count, mesh)
+
+    arch = merged["architecture"]
+    if not isinstance(arch, dict) or not (arch.get("subtree") or arch.get("local")):
+        raise _fail(where, "must hold a subtree (or local) list of components (v0.3/v0.4 tree format)")
+    walk(arch, where, {}, 1, (1, 1))
+    return out
+
+
+def _is_compute(component: dict) -> bool:
+    cls = component["class"].lower()
+    return any(word in cls for word in _COMPUTE_WORDS) and "buffer" not in cls
+
+
+def _ert_entries(merged: dict, origin: dict[str, Path]) -> tuple[dict[str, dict[str, list[float]]], str, str]:
+    """Per component (last name segment, range dropped): action -> energies; the ERT version and file."""
+    ert = merged.get("ERT")
+    if ert is None:
+        return {}, "", ""
+    where = f"{origin['ERT']}: ERT"
+    if not isinstance(ert, dict) or "tables" not in ert:
+        raise _fail(where, "must hold 'tables' (an Accelergy energy reference table)")
+    version = str(ert.get("version", ""))
+    tables = ert["tables"]
+    items = tables.items() if isinstance(tables, dict) else ((t.get("name"), t.get("actions")) for t in tables)
+    out: dict[str, dict[str, list[float]]] = {}
+    legacy = version.startswith(("0.2", "0.3"))
+    for index, (name, actions) in enumerate(items):
+        if not isinstance(name, str):
+            raise _fail(f"{where}.tables[{index}].name", f"must be the component's dotted name (got {name!r})")
+        base = re.sub(r"\[\d+\.\.\d+\]", "", name).rsplit(".", 1)[-1]
+        per_action: dict[str, list[float]] = {}
+        entries = actions.items() if isinstance(actions, dict) else ((a.get("name"), a) for a in actions or [])
+        for action, entry in entries:
+            for item in (entry if isinstance(entry, list) else [entry]):
+                if not isinstance(item, dict) or "energy" not in item:
+                    raise _fail(f"{where}.tables[{index}].actions.{action}", "must give an energy (pJ)")
+                legacy = legacy or item.get("arguments") is not None
+                per_action.setdefault(str(action), []).append(
+                    float(_number(item["energy"], f"{where}.tables[{index}].actions.{action}.energy")))
+        out[base] = per_action
+    return out, ("0.3" if legacy else version or "0.4"), str(origin["ERT"])
+
+
+def _priced(actions: dict[str, list[float]], keys: tuple[str, ...]) -> tuple[str, float] | None:
+    for key in keys:
+        if key in actions:
+            return key, max(actions[key])
+    return None
+
+
+def _costs(component: dict, ert: dict, version: str, ert_file: str, block: int) -> dict[str, Any]:
+    """Per-word read/write costs (and leak) of a storage component from the ERT."""
+    name = component["name"]
+    actions = ert.get(name)
+    if actions is None:
+        raise ConfigError(f"{component['where']}: {name}: no Accelergy ERT entry prices this component "
+                          f"(give the ERT file, e.g. timeloop-model.ERT.yaml, with the other files)")
+    if version == "0.3":
+        energy = max(e for values in actions.values() for e in values)
+        source = (f"Accelergy ERT {ert_file} (v0.3): {name} most expensive action {energy} pJ per access of "
+                  f"{block} words / {block} (Timeloop 2020 prices every access so)")
+        return {"read_pj": energy / block, "write_pj": energy / block, "cost_source": source}
+    read, fill, update = (_priced(actions, keys) for keys in (_READ_KEYS, _FILL_KEYS, _UPDATE_KEYS))
+    for label, found in (("read", read), ("fill", fill), ("update", update)):
+        if found is None:
+            raise ConfigError(f"{ert_file}: ERT: {name}: no action prices a {label} (actions: {', '.join(actions)})")
+    if fill[1] != update[1]:
+        raise UnsupportedError(f"{ert_file}: ERT: {name}: fill ({fill[0]} {fill[1]} pJ) and update ({update[0]} "
+                               f"{update[1]} pJ) differ; energysim prices both as one write cost")
+    out = {"read_pj": read[1] / block, "write_pj": fill[1] / block,
+           "cost_source": f"Accelergy ERT {ert_file}: {name} {read[0]} {read[1]} pJ / {fill[0]} {fill[1]} pJ "
+                          f"per access of {block} words, / {block}"}
+    leak = _priced(actions, ("leak",))
+    if leak is not None and leak[1] > 0:
+        out["leak_pj_per_cycle"] = leak[1]
+        out["leak_source"] = f"Accelergy ERT {ert_file}: {name} leak {leak[1]} pJ per cycle"
+    return out
+
+
+def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, name: str) -> tuple[dict, list[dict]]:
+    if not components or not _is_compute(components[-1]):
+        last = components[-1]["where"] if components else "architecture"
+        raise ConfigError(f"{last}: the innermost component must be the compute unit (a MAC class)")
+    compute = components[-1]
+    storage = components[:-1]
+    if not storage:
+        raise ConfigError(f"{compute['where']}: the architecture needs at least one storage level above the compute unit")
+    levels = []
+    for index, component in enumerate(storage):
+        at = component["where"]
+        if _is_compute(component):
+            raise UnsupportedError(f"{at}: {component['name']}: only one compute unit, innermost, is supported")
+        attrs = component["attributes"]
+        word_bits = _attr(attrs, ("word-bits", "word_bits", "datawidth"))
+        if word_bits is None:
+            raise ConfigError(f"{at}.attributes: word-bits (or datawidth) is required for storage '{component['name']}'")
+        word_bits = int(_number(word_bits, f"{at}.attributes.word-bits", integer=True))
+        block = _attr(attrs, ("block-size", "block_size"))
+        if block is None and attrs.get("width") is not None:
+            block = int(_number(attrs["width"], f"{at}.attributes.width", integer=True)) // word_bits
+        block = int(_number(block, f"{at}.attributes.block-size", integer=True)) if block is not None else 1
+        cluster = attrs.get("cluster-size", attrs.get("cluster_size", 1))
+        if cluster not in (1, None):
+            raise UnsupportedError(f"{at}.attributes.cluster-size: clusters of instances are not modelled (got {cluster})")
+        cls = component["class"].lower()
+        kind = "dram" if "dram" in cls else "regfile" if ("reg" in cls or cls.endswith("rf")) else "sram"
+        if index == 0 and kind != "dram":
+            kind = "dram" if attrs.get("depth") is None else kind
+        if index > 0 and kind == "dram":
+            raise UnsupportedError(f"{at}.class: only the outermost level may be DRAM (got '{component['class']}')")
+        level: dict[str, Any] = {"name": component["name"], "kind": kind, "word_bits": word_bits}
+        depth = attrs.get("depth")
+        if kind != "dram":
+            if depth is None:
+                raise ConfigError(f"{at}.attributes.depth: required for on-chip storage '{component['name']}' (capacity = depth x block)")
+            words = int(_number(depth, f"{at}.attributes.depth", integer=True)) * block
+            level["capacity_bytes"] = max(1, words * word_bits // 8)
+        parent_mesh = storage[index - 1]["mesh"] if index else (1, 1)
+        mesh = component["mesh"]
+        if mesh[0] % parent_mesh[0] or mesh[1] % parent_mesh[1]:
+            raise ConfigError(f"{at}.attributes: meshX x meshY {mesh[0]} x {mesh[1]} must be multiples of the outer level's "
+                              f"{parent_mesh[0]} x {parent_mesh[1]}")
+        if mesh[0] // parent_mesh[0] > 1:
+            level["mesh_x"] = mesh[0] // parent_mesh[0]
+        if mesh[1] // parent_mesh[1] > 1:
+            level["mesh_y"] = mesh[1] // parent_mesh[1]
+        if block > 1:
+            level["block_words"] = block
+        read_bw = _attr(attrs, ("read_bandwidth", "read-bandwidth"))
+        write_bw = _attr(attrs, ("write_bandwidth", "write-bandwidth"))
+        level["bandwidth_words_per_cycle"] = (float(_number(read_bw, f"{at}.attributes.read_bandwidth"))
+                                              if read_bw is not None else UNLIMITED_BANDWIDTH)
+        level["write_bandwidth_words_per_cycle"] = (float(_number(write_bw, f"{at}.attributes.write_bandwidth"))
+                                                    if write_bw is not None else UNLIMITED_BANDWIDTH)
+        level.update(_costs(component, ert, version, ert_file, block))
+        levels.append(level)
+    inner_mesh = storage[-1]["mesh"]
+    cmesh = compute["mesh"]
+    if cmesh[0] % inner_mesh[0] or cmesh[1] % inner_mesh[1]:
+        raise ConfigError(f"{compute['where']}.attributes: the compute mesh {cmesh[0]} x {cmesh[1]} must be a multiple of the "
+                          f"innermost storage mesh {inner_mesh[0]} x {inner_mesh[1]}")
+    actions = ert.get(compute["name"])
+    if actions is None:
+        raise ConfigError(f"{compute['where']}: {compute['name']}: no Accelergy ERT entry prices this component "
+                          f"(give the ERT file with the other files)")
+    found = None if version == "0.3" else _priced(actions, ("compute",))
+    energy = found[1] if found else max(e for values in actions.values() for e in values)
+    how = f"action {found[0]}" if found else "most expensive action (as Timeloop 2020)"
+    engine = {"kind": "loopnest", "mac_unit": compute["name"], "compat": "timeloop",
+              "mac_mesh_x": cmesh[0] // inner_mesh[0], "mac_mesh_y": cmesh[1] // inner_mesh[1]}
+    units = [{"name": compute["name"], "action": "compute", "energy_pj": energy,
+              "source": f"Accelergy ERT {ert_file}: {compute['name']} {how}, {energy} pJ"}]
+    document = {
+        "schema_version": 1, "name": name,
+        "description": (f"Imported from Timeloop/Accelergy YAML (ERT v{version}); levels without a Timeloop bandwidth "
+                        f"get {UNLIMITED_BANDWIDTH:g} words/cycle (unlimited)"),
+        "clock_ghz": 1.0,
+    }
+    return {"document": document, "engine": engine, "memory": levels, "units": units}, storage
+
+
+def _problem(merged: dict, origin: dict[str, Path]) -> tuple[dict, dict[str, str], dict[str, str]]:
+    """The layer entry, Timeloop dim -> energysim dim, and energysim tensor -> Timeloop data-space name."""
+    if "problem" not in merged:
+        raise ConfigError("timeloop files: problem: no file gives the problem")
+    where = f"{origin['problem']}: problem"
+    problem = merged["problem"]
+    shape = problem.get("shape") if isinstance(problem, dict) else None
+    instance = problem.get("instance") if isinstance(problem, dict) else None
+    if not isinstance(shape, dict) or not isinstance(instance, dict):
+        raise _fail(where, "must hold shape and instance")
+    dims = shape.get("dimensions")
+    if not isinstance(dims, list) or not dims:
+        raise _fail(f"{where}.shape.dimensions", f"must list the dimensions (got {dims!r})")
+    dim_of = {}
+    for dim in dims:
+        if dim not in DIM_OF:
+            raise UnsupportedError(f"{where}.shape.dimensions: '{dim}' is not a convolution dimension "
+                                   f"({', '.join(DIM_OF)}); energysim runs convolutions, GEMMs and their groups")
+        dim_of[dim] = DIM_OF[dim]
+    bounds = {d: 1 for d in ("N", "G", "K", "C", "P", "Q", "R", "S")}
+    for dim in dims:
+        bounds[dim_of[dim]] = int(_number(instance.get(dim, 1), f"{where}.instance.{dim}", integer=True))
+    coefficient_defaults = {c.get("name"): c.get("default", 1) for c in shape.get("coefficients") or [] if isinstance(c, dict)}
+
+    def coef(name: str) -> int:
+        value = instance.get(name, coefficient_defaults.get(name, 1))
+        return int(_number(value, f"{where}.instance.{name}", integer=True))
+
+    names: dict[str, str] = {}
+    strides = {"P": 1, "Q": 1}
+    dilations = {"R": 1, "S": 1}
+    for index, space in enumerate(shape.get("data-spaces") or shape.get("data_spaces") or []):
+        at = f"{where}.shape.data-spaces[{index}]"
+        tensor = TENSOR_OF.get(str(space.get("name", "")).lower())
+        if tensor is None:
+            raise UnsupportedError(f"{at}.name: data spaces must be Weights, Inputs and Outputs (got {space.get('name')!r})")
+        names[tensor] = space["name"]
+        if bool(space.get("read-write", space.get("read_write", False))) != (tensor == "outputs"):
+            raise ConfigError(f"{at}.read-write: only Outputs is read-write (got {space.get('read-write')!r} for {space['name']})")
+        for axis in space.get("projection") or []:
+            terms = axis if isinstance(axis, list) else [[axis]]
+            if tensor == "inputs" and len(terms) == 2:
+                pair = {}
+                for term in terms:
+                    dim = dim_of.get(term[0])
+                    pair[dim] = coef(term[1]) if len(term) > 1 else 1
+                if set(pair) == {"P", "R"} or set(pair) == {"Q", "S"}:
+                    out, kern = ("P", "R") if "P" in pair else ("Q", "S")
+                    strides[out], dilations[kern] = pair[out], pair[kern]
+                    continue
+            if len(terms) != 1 or len(terms[0]) != 1 or terms[0][0] not in dim_of:
+                raise UnsupportedError(f"{at}.projection: axis {axis!r} is not a convolution projection")
+    if set(names) != {"weights", "inputs", "outputs"}:
+        raise ConfigError(f"{where}.shape.data-spaces: must name Weights, Inputs and Outputs (got {sorted(names.values())})")
+    if strides["P"] != strides["Q"] and bounds["Q"] > 1:
+        raise UnsupportedError(f"{where}.instance: different H and W strides ({strides['P']}, {strides['Q']}) are not modelled")
+    if dilations["R"] != dilations["S"] and bounds["S"] > 1:
+        raise UnsupportedError(f"{where}.instance: different H and W dilations ({dilations['R']}, {dilations['S']}) are not modelled")
+    stride, dilation = strides["P"], dilations["R"]
+    height = (bounds["P"] - 1) * stride + (bounds["R"] - 1) * dilation + 1
+    width = (bounds["Q"] - 1) * stride + (bounds["S"] - 1) * dilation + 1
+    name = str(shape.get("name") or "layer")
+    layer: dict[str, Any] = {"kind": "conv2d", "name": re.sub(r"[^A-Za-z0-9_.-]", "_", name),
+                             "in_channels": bounds["C"] * bounds["G"], "out_channels": bounds["K"] * bounds["G"],
+                             "in_height": height, "in_width": width, "kernel_height": bounds["R"],
+                             "kernel_width": bounds["S"], "stride": stride, "batch": bounds["N"]}
+    if bounds["G"] > 1 or dilation > 1:
+        layer.update(kind="grouped_conv2d", groups=bounds["G"], dilation=dilation)
+    return layer, dim_of, names
+
+
+def _factors(value: Any, where: str, dim_of: dict[str, str]) -> dict[str, int]:
+    if value is None:
+        return {}
+    items = value.split() if isinstance(value, str) else list(value) if isinstance(value, list) else None
+    if items is None:
+        raise _fail(where, f"must be a string like 'K=4 P=2' or a list of 'K=4' (got {value!r})")
+    out = {}
+    for item in items:
+        dim, _, number = str(item).partition("=")
+        if dim not in dim_of or not number.strip().isdigit() or int(number) < 1:
+            raise _fail(where, f"each factor must be DIM=N with DIM one of {', '.join(dim_of)} and N >= 1 (got {item!r})")
+        out[dim_of[dim]] = out.get(dim_of[dim], 1) * int(number)
+    return out
+
+
+def _permutation(value: Any, where: str, dim_of: dict[str, str]) -> list[str]:
+    if value is None:
+        return []
+    dims = list(value) if isinstance(value, str) else value if isinstance(value, list) else None
+    if dims is None or any(d not in dim_of for d in dims):
+        raise _fail(where, f"must list dimensions of {', '.join(dim_of)}, inner to outer (got {value!r})")
+    return [dim_of[d] for d in dims]
+
+
+def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, str]) -> list[dict]:
+    """Per level: temporal factors and order (outer to inner), spatial X/Y factors, keep/bypass."""
+    out = [{"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "keep": None, "bypass": None} for _ in levels]
+    if not isinstance(entries, list):
+        raise _fail(where, f"must be a list of directives with target and type (got {type(entries).__name__})")
+    for index, entry in enumerate(entries):
+        at = f"{where}[{index}]"
+        if not isinstance(entry, dict):
+            raise _fail(at, f"must be a mapping with target and type (got {type(entry).__name__})")
+        target = entry.get("target")
+        if target not in levels:
+            raise _fail(f"{at}.target", f"must name a storage level ({', '.join(levels)}) (got {target!r})")
+        slot = out[levels.index(target)]
+        kind = entry.get("type")
+        if kind == "temporal":
+            slot["factors"] = _factors(entry.get("factors"), f"{at}.factors", dim_of)
+            perm = _permutation(entry.get("permutation"), f"{at}.permutation", dim_of)
+            slot["order"] = list(reversed(perm)) if perm else None
+        elif kind == "spatial":
+            factors = _factors(entry.get("factors"), f"{at}.factors", dim_of)
+            perm = _permutation(entry.get("permutation"), f"{at}.permutation", dim_of) or list(factors)
+            perm += [d for d in factors if d not in perm]
+            split = entry.get("split", len(perm))
+            split = int(_number(split, f"{at}.split")) if split is not None else len(perm)
+            slot["spatial_x"] = {d: factors[d] for d in perm[:split] if factors.get(d, 1) > 1}
+            slot["spatial_y"] = {d: factors[d] for d in perm[split:] if factors.get(d, 1) > 1}
+        elif kind in ("bypass", "datatype", "dataspace"):
+            for key in ("keep", "bypass"):
+                names = entry.get(key)
+                if names is None:
+                    continue
+                if not isinstance(names, list) or any(str(n).lower() not in TENSOR_OF for n in names):
+                    raise _fail(f"{at}.{key}", f"must list Weights, Inputs, Outputs (got {names!r})")
+                slot[key] = [TENSOR_OF[str(n).lower()] for n in names]
+        else:
+            raise UnsupportedError(f"{at}.type: directive type {kind!r} is not read (temporal, spatial, bypass, datatype)")
+    return out
+
+
+def _mapping_toml(directives: list[dict], levels: list[str], layer: str) -> str:
+    lines = ["# Imported Timeloop mapping (permutations are written outer to inner).", "schema_version = 1", "",
+             "[[mappings]]", f"layer = {toml_value(layer)}"]
+    for name, slot in zip(levels, directives):
+        factors = {d: f for d, f in slot["factors"].items() if f > 1}
+        order = [d for d in (slot["order"] or []) if d in factors]
+        order += [d for d in factors if d not in order]
+        bypass = slot["bypass"] or []
+        if slot["keep"] is not None:
+            bypass = sorted(set(bypass) | ({"weights", "inputs", "outputs"} - set(slot["keep"])))
+        lines += ["", "[[mappings.levels]]", f"name = {toml_value(name)}", f"factors = {_inline(factors)}",
+                  f"order = {toml_value(order)}"]
+        for axis in ("spatial_x", "spatial_y"):
+            if slot[axis]:
+                lines.append(f"{axis} = {_inline(slot[axis])}")
+        if bypass:
+            lines.append(f"bypass = {toml_value(sorted(bypass))}")
+    return "\n".join(lines) + "\n"
+
+
+def _inline(table: dict) -> str:
+    return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items()) + " }" if table else "{}"
+
+
+def _table(lines: list[str], header: str, entries: dict) -> None:
+    lines += ["", header]
+    for key, value in entries.items():
+        if value is not None:
+            lines.append(f"{toml_key(key)} = {_inline(value) if isinstance(value, dict) else toml_value(value)}")
+
+
+def _hardware_toml(hardware: dict, constraints: list[dict] | None, levels: list[str]) -> str:
+    lines = [f"{toml_key(k)} = {toml_value(v)}" for k, v in hardware["document"].items()]
+    _table(lines, "[engine]", hardware["engine"])
+    if constraints is not None:
+        _table(lines, "[engine.mapper]", {"allow_bypass": any(s["keep"] is None and s["bypass"] is None for s in constraints[1:])})
+        for name, slot in zip(levels, constraints):
+            entry: dict[str, Any] = {"level": name}
+            if slot["factors"]:
+                entry["temporal"] = slot["factors"]
+            if slot["spatial_x"]:
+                entry["spatial_x"] = slot["spatial_x"]
+            if slot["spatial_y"]:
+                entry["spatial_y"] = slot["spatial_y"]
+            if slot["order"]:
+                entry["order"] = slot["order"]
+            if slot["keep"] is not None or slot["bypass"] is not None:
+                keep = slot["keep"] if slot["keep"] is not None else [t for t in ("weights", "inputs", "outputs")
+                                                                       if t not in (slot["bypass"] or [])]
+                entry["keep"] = keep
+            if len(entry) > 1:
+                _table(lines, "[[engine.mapper.levels]]", entry)
+    for level in hardware["memory"]:
+        _table(lines, "[[memory]]", level)
+    for unit in hardware["units"]:
+        _table(lines, "[[units]]", unit)
+    return "\n".join(lines) + "\n"
+
+
+def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, Path]:
+    """Convert Timeloop/Accelergy YAML files into energysim loop-nest files.
+
+    Parameters
+    ----------
+    files
+        YAML files (architecture, problem, mapping, constraints, ERT, component
+        classes) whose top-level keys are merged.
+    out_dir
+        Folder to write into (created if missing).
+
+    Returns
+    -------
+    dict
+        ``{"hardware": path, "workload": path}`` and ``"mapping"`` when the files give a mapping.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the key, the rule and the value.
+    UnsupportedError
+        For Timeloop features energysim does not model (clusters, non-convolution problems, ...).
+    """
+    if not files:
+        raise InputError("import-timeloop: give at least one Timeloop YAML file")
+    merged, origin = merge_files(files)
+    layer, dim_of, _ = _problem(merged, origin)
+    ert, version, ert_file = _ert_entries(merged, origin)
+    out = Path(out_dir)
+    hardware, storage = _hardware(_components(merged, origin), ert, version, ert_file, out.name or "timeloop")
+    levels = [component["name"] for component in storage]
+    constraints_raw = merged.get("mapspace_constraints")
+    key = "mapspace_constraints"
+    if constraints_raw is None and isinstance(merged.get("mapspace"), dict):
+        constraints_raw, key = merged["mapspace"].get("constraints"), "mapspace"
+    constraints = (_directives(constraints_raw, f"{origin[key]}: {key}", levels, dim_of)
+                   if constraints_raw is not None else None)
+    mapping = None
+    if merged.get("mapping") is not None:
+        mapping = _directives(merged["mapping"], f"{origin['mapping']}: mapping", levels, dim_of)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
+    written = {"hardware": out / "hardware.toml", "workload": out / "workload.toml"}
+    written["hardware"].write_text(_hardware_toml(hardware, constraints, levels), encoding="utf-8")
+    workload = ["schema_version = 1", f"name = {toml_value(layer['name'])}",
+                f"source = {toml_value('Timeloop problem ' + str(origin['problem']))}"]
+    _table(workload, "[[layers]]", layer)
+    written["workload"].write_text("\n".join(workload) + "\n", encoding="utf-8")
+    if mapping is not None:
+        written["mapping"] = out / "mapping.toml"
+        written["mapping"].write_text(_mapping_toml(mapping, levels, layer["name"]), encoding="utf-8")
+    return written
+
