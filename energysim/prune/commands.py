@@ -24,7 +24,7 @@ from energysim.prune.granularity import GRANULARITIES
 from energysim.prune.models import MODEL_BUILDERS
 from energysim.prune.registry import CRITERIA
 from energysim.prune.schedules import SCHEDULES
-from energysim.report.terminal import Column, percent, render_table
+from energysim.report.terminal import Column, percent, render_table, terminal_width
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
@@ -249,9 +249,12 @@ def _accuracy_text(result, wide: bool) -> str:
     """
     rows = result.rows
     settings = result.settings
-    parts = [f"test accuracy on {settings.get('dataset', 'digits')}, schedule {settings.get('schedule')}, "
-             f"{settings.get('finetune_epochs')} fine-tuning epochs, seed {settings.get('seed')}; "
-             f"wall time {result.wall_time_s:.1f} s\n"]
+    import textwrap
+
+    heading = (f"test accuracy on {settings.get('dataset', 'digits')}, schedule {settings.get('schedule')}, "
+               f"{settings.get('finetune_epochs')} fine-tuning epochs, seed {settings.get('seed')}; "
+               f"wall time {result.wall_time_s:.1f} s")
+    parts = [textwrap.fill(heading, terminal_width()) + "\n"]
     for model_name, frame in rows.groupby("model", sort=False):
         sparsities = list(dict.fromkeys(frame["target_sparsity"]))
         table, skipped = [], 0
