@@ -144,7 +144,7 @@ class MapResult:
     seed
         The seed of the search.
     wall_s
-        Wall time of the search, seconds (0 for a cached answer's copy is not used: the original time is kept).
+        Wall time of the search, seconds (a cached answer keeps the time of the search that found it).
     cached
         Whether this answer came from the cache.
     """
@@ -527,6 +527,8 @@ def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None =
             ranked = sorted(run.done.values(), key=lambda item: item[0])[: settings.refine_starts]
             starts = Batch.concat([_as_batch(problem, stats.mapping) for _, stats in ranked])
             estimated += _refine(problem, resolved, prices, run, starts, settings, seen)
+        bar.total = len(run.done)  # the search stops when it stops improving: show what it did
+        bar.refresh()
         if run.best is None:
             raise InputError(f"mapper: no legal mapping of layer '{nest.name}' on '{spec.hardware.name}' under the constraints")
         try:
