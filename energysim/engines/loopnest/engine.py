@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
 from energysim.engines.loopnest.mapper import map_nest
 from energysim.engines.loopnest.mapping import Mapping, MappingSet, check_mapping, default_mapping, load_mapping, tile_words
+from energysim.engines.loopnest.sparse import (Densities, check_sparse, evaluate_sparse, from_masks, outer_minimum,
+                                              statistical)
+from energysim.engines.loopnest.sparse_masks import operand_masks
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
 from energysim.errors import InputError, UnsupportedError
@@ -61,6 +65,7 @@ class LoopNestEngine:
         self.hardware = hardware
         self.config = config
         self.spec = Spec.build(hardware, config)
+        check_sparse(self.spec)
         self._files: dict[Path, MappingSet] = {}
 
     def _mapping_for(self, layer: Layer, nest: Any, mapping: str | Path | Mapping | None) -> tuple[Mapping, str]:
@@ -90,7 +95,9 @@ class LoopNestEngine:
         layer
             Any layer kind (lowered by ``layer.loop_nest()``).
         tensors
-            Ignored: dense counting executes every MAC whatever the values.
+            Real weights (mask) and activations: a sparse design (``[engine.sparse]``) counts
+            from them (:mod:`~energysim.engines.loopnest.sparse`); without them it uses the
+            layer's densities (statistical). A dense design ignores them.
         mapping
             A mapping TOML file (its entry for the layer, else its entry without a
             layer), a :class:`Mapping`, ``"default"`` for the default mapping, or
@@ -114,7 +121,11 @@ class LoopNestEngine:
             raise InputError(f"loopnest engine: compat must be 'ideal' or 'timeloop' (got {convention!r})")
         nest = layer.loop_nest()
         chosen, where = self._mapping_for(layer, nest, mapping)
-        if convention == "ideal":
+        sparse_stats: dict = {}
+        if convention == "ideal" and self.config.sparse is not None:
+            densities = self._densities(layer, nest, tensors)
+            stats, sparse_stats = evaluate_sparse(self.spec, nest, chosen, densities, check=True)
+        elif convention == "ideal":
             stats = evaluate(self.spec, nest, chosen, check=False)
         else:
             try:
@@ -122,7 +133,18 @@ class LoopNestEngine:
             except ImportError:
                 raise UnsupportedError("loopnest engine: compat 'timeloop' counting is not available in this build") from None
             stats = evaluate_timeloop(self.spec, nest, chosen)
-        return self._result(layer, nest, chosen, where, stats, convention)
+        result = self._result(layer, nest, chosen, where, stats, convention)
+        if sparse_stats:
+            result.stats.update(sparse_stats)
+            result.compulsory = [replace(bound, minimum=outer_minimum(self.spec, bound.tensor, bound.minimum, densities))
+                                 for bound in result.compulsory]
+        return result
+
+    @staticmethod
+    def _densities(layer: Layer, nest: Any, tensors: LayerTensors | None) -> Densities:
+        if tensors is None:
+            return statistical(layer.weight_density, layer.activation_density)
+        return from_masks(operand_masks(layer, nest, tensors), layer.activation_density)
 
     def _result(self, layer: Layer, nest: Any, mapping: Mapping, where: str, stats: LoopNestStats,
                 convention: str) -> LayerResult:

@@ -28,6 +28,7 @@ Y loops, level 1's temporal loops, and so on. A mapping file::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +43,9 @@ from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 
 Factors = tuple[tuple[str, int], ...]
 """(dimension, factor) pairs, in loop order outer to inner for temporal loops."""
+
+Occupancy = Callable[[int, str, int], int]
+"""(level index, tensor, dense tile words) -> words the tile occupies."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,8 @@ def tile_words(nest: LoopNest, extents: dict[str, int], tensor: str) -> int:
     return size
 
 
-def check_mapping(spec: Spec, nest: LoopNest, mapping: Mapping, where: str) -> None:
+def check_mapping(spec: Spec, nest: LoopNest, mapping: Mapping, where: str,
+                  occupancy: Occupancy | None = None) -> None:
     """Raise one ConfigError line for the first rule the mapping breaks.
 
     Rules: one entry per hardware level in order; factors of each dimension
@@ -148,6 +153,9 @@ def check_mapping(spec: Spec, nest: LoopNest, mapping: Mapping, where: str) -> N
     ----------
     where
         Prefix naming the file and entry, e.g. ``map.toml: mappings[0]``.
+    occupancy
+        Words a kept tile really occupies (a compressed tile: non-zeros plus
+        metadata), see :func:`capacity_problem`; None = dense tiles.
     """
     names = [level.name for level in mapping.levels]
     wanted = [level.name for level in spec.levels]
@@ -175,7 +183,7 @@ def check_mapping(spec: Spec, nest: LoopNest, mapping: Mapping, where: str) -> N
                 raise ConfigError(f"{at}.bypass: '{tensor}' is not held by '{level.name}' anyway (holds {list(level.level.config.holds)})")
             if index == 0:
                 raise ConfigError(f"{at}.bypass: the outermost level keeps every tensor (got {sorted(loops.bypass)})")
-        problem = capacity_problem(spec, nest, mapping, index)
+        problem = capacity_problem(spec, nest, mapping, index, occupancy)
         if problem:
             raise ConfigError(f"{at}: {problem}")
 
@@ -383,11 +391,18 @@ def default_mapping(spec: Spec, nest: LoopNest) -> Mapping:
     return mapping
 
 
-def capacity_problem(spec: Spec, nest: LoopNest, mapping: Mapping, index: int) -> str | None:
-    """Why the kept tiles of level ``index`` do not fit it (rule and value), or None when they fit."""
+def capacity_problem(spec: Spec, nest: LoopNest, mapping: Mapping, index: int,
+                     occupancy: Occupancy | None = None) -> str | None:
+    """Why the kept tiles of level ``index`` do not fit it (rule and value), or None when they fit.
+
+    ``occupancy(index, tensor, dense_words) -> words`` gives what a tile really
+    occupies (the sparse model's compressed tiles); without it a tile occupies its points.
+    """
     level = spec.levels[index]
     extents = mapping.tile_extents(index)
     words = {t: tile_words(nest, extents, t) for t in TENSORS if mapping.keeps(spec, index, t)}
+    if occupancy is not None:
+        words = {t: occupancy(index, t, w) for t, w in words.items()}
     for tensor, size in words.items():
         own = level.level.tensor_capacity_words(tensor)
         if own is not None and size > own:

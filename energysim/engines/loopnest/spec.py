@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from energysim.engines.loopnest.mapper_constraints import MapperConstraints
+from energysim.engines.loopnest.sparse_config import SPARSE_ACTION_PREFIXES, SparseConfig
 from energysim.errors import ConfigError
 from energysim.hardware.hierarchy import Hardware, MemoryLevel
 from energysim.workloads.loop_nest import TENSORS
@@ -42,6 +43,9 @@ class LoopNestConfig(BaseModel):
     )
     mapper_objective: Literal["energy", "latency", "edp"] = Field(
         default="energy", description="What the mapper minimises: energy (pJ), latency (cycles) or their product."
+    )
+    sparse: SparseConfig | None = Field(
+        default=None, description="Formats, gating and skipping ([engine.sparse]); None = a dense design."
     )
 
 
@@ -93,7 +97,8 @@ class Spec:
     levels
         :class:`LevelSpec` per memory level, outermost first.
     mac_actions
-        Actions of ``config.mac_unit`` the hardware prices; each is counted once per MAC.
+        Actions of ``config.mac_unit`` the hardware prices; each is counted once per MAC (the sparse
+        model's ``gated_*`` / ``skipped_*`` / ``metadata_*`` actions are not).
     """
 
     hardware: Hardware
@@ -115,7 +120,8 @@ class Spec:
         missing = [t for t in TENSORS if not outer.holds(t)]
         if missing:
             raise ConfigError(f"{where}: memory[0].holds: the outermost level must hold every tensor (missing {missing})")
-        actions = tuple(action for (name, action) in hardware.unit_costs if name == config.mac_unit)
+        actions = tuple(action for (name, action) in hardware.unit_costs
+                        if name == config.mac_unit and not action.startswith(SPARSE_ACTION_PREFIXES))
         if not actions:
             raise ConfigError(f"{where}: engine.mac_unit: no [[units]] entry named '{config.mac_unit}' prices the MAC")
         levels = []

@@ -1,0 +1,359 @@
+"""The sparse model on top of the dense loop-nest analysis: formats, gating, skipping, real or statistical densities.
+
+Starting from the dense counts of :func:`~energysim.engines.loopnest.analysis.evaluate`
+(same mapping), for each level, tensor and action:
+
+1. **Format.** A level keeping a tensor compressed (any format but
+   ``uncompressed``) reads, fills, writes and updates only its non-zeros:
+   ``data = round(dense x rho)`` with ``rho`` the tensor's density (``n/m`` for
+   ``nm``: the structured slots are stored whatever the density). Its metadata
+   moves with it: ``metadata_<action> = ceil(dense x bits per dense point /
+   metadata_word_bits)`` (bitmap 1 bit per point; rle / coordinate ``rho x
+   metadata_bits``; csr that plus ``pointer_bits x (fibers + 1) / tile points``;
+   nm ``n/m x metadata_bits``), priced by the level's ``action_units`` entry.
+   A compressed tile occupies its non-zeros plus metadata (capacity check).
+2. **Action optimisation** of a level's reads of ``target`` with leaders ``L``:
+   of the reads left by the format, the fraction whose leader operands are
+   not all non-zero is optimised away: ``floor(data x (1 - e(L + C) / e(C)))``,
+   ``e(X)`` the fraction of MACs whose operands in X are all non-zero, ``C``
+   the target itself when compressed (its zeros are already gone). Gated ones
+   are counted as ``gated_read`` (priced; they keep their bandwidth slot),
+   skipped ones only in the stats (no energy, no bandwidth).
+3. **Compute.** Gating the MAC on ``L``: ``e(L) x MACs`` MACs run, the rest
+   are ``gated_mac`` (priced; same cycles). Skipping: the rest cost nothing
+   and take no cycle: each MAC lane (a combination of the spatial loops' indices)
+   runs only its effectual MACs, so compute cycles = the busiest lane's count
+   (real masks: load imbalance shows) or ``ceil(dense cycles x e(L))``
+   (statistical: perfectly balanced).
+4. **Cycles** per level from actual + gated + metadata words at its bandwidth
+   (as in the dense analysis), at least the compute cycles; leakage over the total.
+
+Densities: with real tensors (``tensors`` given), the weights' mask and the
+input activations (zero padding included) give the densities and ``e(L)``
+exactly, lane by lane (:func:`~energysim.engines.loopnest.sparse_masks.lane_effectual`);
+without activations, inputs use the layer's ``activation_density`` (uniform
+random). Without tensors every density is the layer's field (uniform random:
+``e(L)`` = product of the leaders' densities). ``stats['density_model']`` says which.
+Outputs are taken as dense (partial sums). Network transfers are not reduced.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for, evaluate
+from energysim.engines.loopnest.geometry import points
+from energysim.engines.loopnest.mapping import Mapping, check_mapping
+from energysim.engines.loopnest.sparse_config import FormatSpec, SparseConfig
+from energysim.engines.loopnest.sparse_masks import WEIGHT_AXES, OperandMasks, lane_effectual, max_tile_nnz
+from energysim.engines.loopnest.spec import Spec
+from energysim.errors import ConfigError
+from energysim.hardware.hierarchy import LEAK_ACTION
+from energysim.workloads.loop_nest import LoopNest
+
+DATA_ACTIONS = ("read", "fill", "write", "update")
+"""Level actions a format and an optimisation act on."""
+
+
+@dataclass(frozen=True)
+class Densities:
+    """What the sparse model knows of the operands' zeros.
+
+    Attributes
+    ----------
+    model
+        ``real masks``, ``real weights, statistical inputs`` or ``statistical (uniform random)``.
+    weights, inputs
+        Fraction of non-zeros (inputs over the padded input space with real activations).
+    masks
+        The real masks, or None.
+    """
+
+    model: str
+    weights: float
+    inputs: float
+    masks: OperandMasks | None = None
+
+    def of(self, tensor: str) -> float:
+        """Density of a tensor (outputs: 1, partial sums are dense)."""
+        return {"weights": self.weights, "inputs": self.inputs}.get(tensor, 1.0)
+
+
+def statistical(weight_density: float, activation_density: float) -> Densities:
+    """Densities of a workload that has only its fields (uniform random zeros)."""
+    return Densities("statistical (uniform random)", float(weight_density), float(activation_density))
+
+
+def from_masks(masks: OperandMasks, activation_density: float) -> Densities:
+    """Densities measured on real masks (inputs from the layer's field when there are no activations)."""
+    weights = float(masks.weights.mean())
+    if masks.inputs is None:
+        return Densities("real weights, statistical inputs", weights, float(activation_density), masks)
+    return Densities("real masks", weights, float(masks.inputs.mean()), masks)
+
+
+def outer_minimum(spec: Spec, tensor: str, points_dense: int, densities: Densities) -> int:
+    """Compulsory accesses of a tensor at the outermost level: its stored non-zeros (0 when reads there are optimised)."""
+    config = spec.config.sparse
+    outer = spec.levels[0].name
+    if any(o.level == outer and o.target == tensor for o in config.actions):
+        return 0
+    return math.floor(points_dense * _data_ratio(config.format_of(outer, tensor), densities.of(tensor)))
+
+
+def check_sparse(spec: Spec) -> None:
+    """Check that the ``[engine.sparse]`` table names real levels, tensors and priced actions.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the field, the rule and the value.
+    """
+    config = spec.config.sparse
+    if config is None:
+        return
+    where = spec.hardware.path or spec.hardware.name
+    levels = {level.name: level for level in spec.levels}
+    priced = set(spec.prices)
+
+    def unit_for(level: str, field: str) -> str:
+        unit = config.action_units.get(level)
+        if unit is None:
+            raise ConfigError(f"{where}: engine.sparse.action_units: level '{level}' needs a [[units]] name pricing its "
+                              f"sparse actions ({field})")
+        return unit
+
+    def need(component: str, action: str, field: str) -> None:
+        if (component, action) not in priced:
+            raise ConfigError(f"{where}: {field}: needs a [[units]] entry name = '{component}', action = '{action}' "
+                              "(energy_pj with source; 0 is allowed)")
+
+    for index, fmt in enumerate(config.formats):
+        field = f"engine.sparse.formats[{index}]"
+        if fmt.level not in levels:
+            raise ConfigError(f"{where}: {field}.level: must be a memory level ({', '.join(levels)}) (got '{fmt.level}')")
+        if not levels[fmt.level].holds(fmt.tensor):
+            raise ConfigError(f"{where}: {field}.tensor: level '{fmt.level}' does not hold '{fmt.tensor}'")
+        if fmt.compressed:
+            unit = unit_for(fmt.level, field)
+            actions = ("read", "fill") if fmt.tensor != "outputs" else ("read", "write", "update")
+            for action in actions:
+                need(unit, f"metadata_{action}", field)
+    for index, opt in enumerate(config.actions):
+        field = f"engine.sparse.actions[{index}]"
+        if opt.unit is not None:
+            if opt.unit != spec.config.mac_unit:
+                raise ConfigError(f"{where}: {field}.unit: must be the MAC unit '{spec.config.mac_unit}' (got '{opt.unit}')")
+            if opt.kind == "gating":
+                need(opt.unit, "gated_mac", field)
+            continue
+        if opt.level not in levels:
+            raise ConfigError(f"{where}: {field}.level: must be a memory level ({', '.join(levels)}) (got '{opt.level}')")
+        if not levels[opt.level].holds(opt.target):
+            raise ConfigError(f"{where}: {field}.target: level '{opt.level}' does not hold '{opt.target}'")
+        if opt.kind == "gating":
+            need(unit_for(opt.level, field), "gated_read", field)
+
+
+class _Effectual:
+    """``e(L)``: fraction of MACs whose leader operands are all non-zero, and its per-lane counts (cached)."""
+
+    def __init__(self, nest: LoopNest, mapping: Mapping, densities: Densities):
+        self.nest, self.mapping, self.d = nest, mapping, densities
+        self._lanes: dict[frozenset, np.ndarray] = {}
+
+    def lanes(self, leaders: frozenset) -> np.ndarray | None:
+        """Effectual MACs per lane from the real masks (None on the statistical path)."""
+        masks = self.d.masks
+        if masks is None:
+            return None
+        if leaders not in self._lanes:
+            weights = masks.weights if "weights" in leaders else None
+            inputs = masks.inputs if "inputs" in leaders else None
+            self._lanes[leaders] = lane_effectual(self.nest, self.mapping, weights, inputs)
+        return self._lanes[leaders]
+
+    def fraction(self, leaders: frozenset) -> float:
+        """e(L) in [0, 1]; e(empty) = 1."""
+        if not leaders:
+            return 1.0
+        lanes = self.lanes(leaders)
+        if lanes is None:
+            return math.prod(self.d.of(t) for t in leaders)
+        value = float(lanes.sum()) / self.nest.macs
+        if "inputs" in leaders and self.d.masks.inputs is None:
+            value *= self.d.inputs
+        return value
+
+
+def _data_ratio(fmt: FormatSpec | None, density: float) -> float:
+    if fmt is None:
+        return 1.0
+    if fmt.format == "nm":
+        return fmt.n / fmt.m
+    return density
+
+
+def _metadata_bits_per_point(fmt: FormatSpec, density: float, nest: LoopNest, mapping: Mapping, index: int) -> float:
+    """Metadata bits per dense point of a level's tile (see the module docstring)."""
+    if fmt.format == "bitmap":
+        return 1.0
+    if fmt.format in ("rle", "coordinate"):
+        return density * fmt.metadata_bits
+    if fmt.format == "nm":
+        return fmt.n / fmt.m * fmt.metadata_bits
+    extents = mapping.tile_extents(index)
+    sizes = [points(tuple((coef, extents[dim]) for dim, coef in axis)) for axis in nest.axes(fmt.tensor)]
+    tile = math.prod(sizes)
+    fibers = math.prod(sizes[:-1])
+    return density * fmt.metadata_bits + fmt.pointer_bits * (fibers + 1) / tile
+
+
+def occupancy_for(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities):
+    """The capacity rule of a compressed tile: its non-zeros plus metadata, in the level's words.
+
+    Real weights masks give the fullest tile's non-zeros (the one that must fit);
+    otherwise ``ceil(points x density)``.
+    """
+    config = spec.config.sparse
+
+    def occupancy(index: int, tensor: str, words: int) -> int:
+        level = spec.levels[index]
+        fmt = config.format_of(level.name, tensor)
+        if fmt is None:
+            return words
+        density = densities.of(tensor)
+        if fmt.format == "nm":
+            nonzeros = math.ceil(words * fmt.n / fmt.m)
+        elif tensor == "weights" and densities.masks is not None:
+            nonzeros = max_tile_nnz(densities.masks.weights, WEIGHT_AXES, mapping, index)
+        else:
+            nonzeros = math.ceil(words * density)
+        meta_bits = words * _metadata_bits_per_point(fmt, density, nest, mapping, index)
+        return nonzeros + math.ceil(meta_bits / level.level.config.word_bits)
+
+    return occupancy
+
+
+def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
+                    check: bool = True) -> tuple[LoopNestStats, dict]:
+    """Count, time and price one mapping on a sparse design.
+
+    Parameters
+    ----------
+    spec
+        A loop-nest hardware whose ``engine.sparse`` is set (checked by :func:`check_sparse`).
+    densities
+        :func:`statistical` or :func:`from_masks`.
+    check
+        Check the mapping, with compressed tiles occupying non-zeros plus metadata.
+
+    Returns
+    -------
+    tuple
+        The stats (counts with ``metadata_*`` and ``gated_*`` actions, sparse
+        cycles, ``macs`` = the MACs performed, energy in pJ) and a dict of sparse statistics for the result
+        (``density_model``, densities, effectual fractions, ``skipped_*`` counts,
+        ``lane_imbalance``).
+    """
+    config: SparseConfig = spec.config.sparse
+    if check:
+        check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}",
+                      occupancy_for(spec, nest, mapping, densities))
+    dense = evaluate(spec, nest, mapping, check=False)
+    eff = _Effectual(nest, mapping, densities)
+    level_index = {level.name: level.index for level in spec.levels}
+    level_opts = {(o.level, o.target): o for o in config.actions if o.level is not None}
+    compute_opt = next((o for o in config.actions if o.unit is not None), None)
+    counts: dict[tuple[str, str, str], int] = {}
+    skipped: dict[str, int] = {}
+    moved = {level.name: [0.0, 0.0] for level in spec.levels}
+
+    def add(component: str, tensor: str, action: str, value: int) -> None:
+        if value:
+            key = (component, tensor, action)
+            counts[key] = counts.get(key, 0) + int(value)
+
+    for (component, tensor, action), value in dense.counts.items():
+        if component not in level_index or action not in DATA_ACTIONS:
+            if action != LEAK_ACTION and component != spec.config.mac_unit:
+                add(component, tensor, action, value)
+            continue
+        index = level_index[component]
+        word_bits = spec.levels[index].level.config.word_bits
+        fmt = config.format_of(component, tensor)
+        density = densities.of(tensor)
+        data = round(value * _data_ratio(fmt, density))
+        meta_bits = value * _metadata_bits_per_point(fmt, density, nest, mapping, index) if fmt else 0.0
+        opt = level_opts.get((component, tensor)) if action == "read" else None
+        optimised = 0
+        if opt is not None:
+            own = frozenset({tensor}) if fmt is not None and tensor in ("weights", "inputs") else frozenset()
+            base = eff.fraction(own)
+            survive = eff.fraction(frozenset(opt.leaders) | own) / base if base else 0.0
+            optimised = math.floor(data * (1.0 - survive))
+            meta_bits *= survive
+            data -= optimised
+        add(component, tensor, action, data)
+        unit = config.action_units.get(component)
+        meta_word_bits = (fmt.metadata_word_bits if fmt else None) or word_bits
+        meta_words = math.ceil(meta_bits / meta_word_bits)
+        add(unit, tensor, f"metadata_{action}", meta_words)
+        gated = optimised if opt is not None and opt.kind == "gating" else 0
+        add(unit, tensor, "gated_read", gated)
+        if optimised and not gated:
+            skipped[f"skipped_read_{component}_{tensor}"] = optimised
+        moved[component][action != "read"] += data + gated + meta_words * meta_word_bits / word_bits
+
+    macs = nest.macs
+    cycles_compute = dense.cycles_compute
+    stats: dict = {"density_model": densities.model, "density_weights": densities.weights,
+                   "density_inputs": densities.inputs}
+    effectual = macs
+    if compute_opt is not None:
+        leaders = frozenset(compute_opt.leaders)
+        lanes = eff.lanes(leaders)
+        if lanes is not None and not ("inputs" in leaders and densities.masks.inputs is None):
+            effectual = int(lanes.sum())
+        else:
+            effectual = round(macs * eff.fraction(leaders))
+        stats["effectual_fraction"] = effectual / macs
+        if compute_opt.kind == "gating":
+            add(spec.config.mac_unit, "-", "gated_mac", macs - effectual)
+        else:
+            skipped["skipped_mac"] = macs - effectual
+            if lanes is not None and not ("inputs" in leaders and densities.masks.inputs is None):
+                cycles_compute = int(lanes.max())
+                stats["lane_imbalance"] = float(lanes.max() / lanes.mean()) if lanes.mean() else 1.0
+            else:
+                cycles_compute = math.ceil(dense.cycles_compute * effectual / macs)
+    for action in spec.mac_actions:
+        add(spec.config.mac_unit, "-", action, effectual)
+
+    used = [math.prod(l.factor for l in mapping.loops if l.kind != "t" and l.level < level.index) for level in spec.levels]
+    level_cycles = {}
+    for level in spec.levels:
+        reads, writes = (words / used[level.index] for words in moved[level.name])
+        cfg = level.level.config
+        need = [cycles_compute, cycles_for(reads, cfg.bandwidth_words_per_cycle),
+                cycles_for(writes, cfg.write_bandwidth_words_per_cycle or cfg.bandwidth_words_per_cycle)]
+        if cfg.shared_bandwidth_words_per_cycle:
+            need.append(cycles_for(reads + writes, cfg.shared_bandwidth_words_per_cycle))
+        level_cycles[level.name] = max(need)
+    cycles_total = max(level_cycles.values())
+    for level in spec.levels:
+        if LEAK_ACTION in level.level.costs:
+            add(level.name, "-", LEAK_ACTION, cycles_total * level.instances)
+
+    by_component: dict[str, float] = {}
+    prices = spec.prices
+    for (component, _, action), value in counts.items():
+        by_component[component] = by_component.get(component, 0.0) + value * prices[(component, action)]
+    stats.update(skipped)
+    result = replace(dense, counts=counts, macs=effectual, cycles_compute=cycles_compute, level_cycles=level_cycles,
+                     cycles_total=cycles_total, energy_pj=math.fsum(by_component.values()),
+                     energy_by_component=by_component)
+    return result, stats

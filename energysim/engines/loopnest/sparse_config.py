@@ -1,0 +1,145 @@
+"""The ``[engine.sparse]`` table of a loop-nest hardware: formats per level and tensor, gating and skipping.
+
+A sparse design is a dense loop-nest design plus this table::
+
+    [engine.sparse]
+    action_units = { GlobalBuffer = "GLBSparse" }   # [[units]] pricing each level's metadata_* / gated_* actions
+
+    [[engine.sparse.formats]]                       # how a level stores a tensor (default: uncompressed)
+    level = "GlobalBuffer"
+    tensor = "inputs"
+    format = "rle"                                  # uncompressed | bitmap | rle | coordinate | csr | nm
+    metadata_bits = 4                               # run length / coordinate / N:M index bits (per non-zero)
+    metadata_word_bits = 16                         # width of one metadata access (default: the level's word)
+
+    [[engine.sparse.actions]]                       # an action optimisation
+    kind = "gating"                                 # gating | skipping
+    level = "PE"                                    # a level (its reads of target) ...
+    target = "weights"
+    leaders = ["inputs"]                            # ... not done where a leader operand is zero
+
+    [[engine.sparse.actions]]
+    kind = "skipping"
+    unit = "MAC"                                    # ... or the compute unit (target = leaders' MACs)
+    leaders = ["weights", "inputs"]                 # intersection: only MACs with both operands non-zero run
+
+Validation errors are one line each (pydantic, through the hardware loader).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+FormatKind = Literal["uncompressed", "bitmap", "rle", "coordinate", "csr", "nm"]
+"""Representation formats a level may keep a tensor in."""
+
+OptimisationKind = Literal["gating", "skipping"]
+"""``gating``: the access or MAC is not done but its slot is (priced ``gated_*``, time kept);
+``skipping``: neither its energy nor its time is spent."""
+
+Operand = Literal["weights", "inputs"]
+"""Tensors an optimisation may be conditioned on (the MAC's operands)."""
+
+SPARSE_ACTION_PREFIXES = ("gated_", "skipped_", "metadata_")
+"""Actions of the sparse model; a MAC unit's action with one of these prefixes is not counted once per MAC."""
+
+
+class FormatSpec(BaseModel):
+    """How one level keeps one tensor.
+
+    Metadata per tile (``n`` points, ``z`` non-zeros): bitmap ``n`` bits; rle and
+    coordinate ``z x metadata_bits``; csr ``(fibers + 1) x pointer_bits + z x
+    metadata_bits`` (fibers = tile points over every axis but the last); nm
+    ``z x metadata_bits`` with ``z = n x n_keep / m`` (structured).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: str = Field(min_length=1)
+    tensor: Literal["weights", "inputs", "outputs"]
+    format: FormatKind
+    metadata_bits: StrictInt | None = Field(default=None, gt=0, description="Bits per run length, coordinate or N:M index.")
+    pointer_bits: StrictInt | None = Field(default=None, gt=0, description="Bits per csr offset (fiber pointer).")
+    metadata_word_bits: StrictInt | None = Field(default=None, gt=0, description="Bits per metadata access (default: the level's word_bits).")
+    n: StrictInt | None = Field(default=None, gt=0, description="nm: non-zeros kept per group.")
+    m: StrictInt | None = Field(default=None, gt=1, description="nm: group size.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "FormatSpec":
+        needs = {"rle": ("metadata_bits",), "coordinate": ("metadata_bits",), "csr": ("metadata_bits", "pointer_bits"),
+                 "nm": ("n", "m")}.get(self.format, ())
+        for key in needs:
+            if getattr(self, key) is None:
+                raise ValueError(f"format '{self.format}' at {self.level}/{self.tensor} needs {key}")
+        if self.format == "nm" and self.n >= self.m:
+            raise ValueError(f"format 'nm' at {self.level}/{self.tensor}: n must be less than m (got {self.n}:{self.m})")
+        return self
+
+    @property
+    def compressed(self) -> bool:
+        """Whether the level keeps only the non-zeros."""
+        return self.format != "uncompressed"
+
+
+class ActionOptimisation(BaseModel):
+    """Gating or skipping of a level's reads of ``target``, or of the compute unit's MACs, where a leader is zero."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: OptimisationKind
+    level: str | None = Field(default=None, min_length=1, description="Level whose reads of target are optimised.")
+    unit: str | None = Field(default=None, min_length=1, description="Compute unit whose MACs are optimised.")
+    target: Literal["weights", "inputs"] | None = Field(default=None, description="Tensor read (levels only).")
+    leaders: list[Operand] = Field(min_length=1, description="The access/MAC is optimised away where any leader is zero.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ActionOptimisation":
+        if (self.level is None) == (self.unit is None):
+            raise ValueError(f"{self.kind}: give exactly one of level or unit (got level={self.level!r}, unit={self.unit!r})")
+        if self.level is not None and self.target is None:
+            raise ValueError(f"{self.kind} at level '{self.level}': target is required")
+        if self.unit is not None and self.target is not None:
+            raise ValueError(f"{self.kind} at unit '{self.unit}': a unit has no target (got {self.target!r})")
+        if len(set(self.leaders)) != len(self.leaders):
+            raise ValueError(f"{self.kind}: leaders must not repeat (got {self.leaders})")
+        return self
+
+
+class SparseConfig(BaseModel):
+    """``[engine.sparse]``: formats, action optimisations and the units pricing their actions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    formats: list[FormatSpec] = Field(default_factory=list)
+    actions: list[ActionOptimisation] = Field(default_factory=list)
+    action_units: dict[str, str] = Field(
+        default_factory=dict,
+        description="Level name -> [[units]] name pricing that level's metadata_* and gated_* actions.",
+    )
+    source: str = Field(default="", description="Where the design's sparse features come from (paper, chip).")
+
+    @model_validator(mode="after")
+    def _unique(self) -> "SparseConfig":
+        seen = set()
+        for spec in self.formats:
+            key = (spec.level, spec.tensor)
+            if key in seen:
+                raise ValueError(f"formats: {spec.level}/{spec.tensor} appears twice")
+            seen.add(key)
+        targets = set()
+        for action in self.actions:
+            key = (action.level or action.unit, action.target)
+            if key in targets:
+                raise ValueError(f"actions: {key[0]}/{key[1] or 'compute'} is optimised twice")
+            targets.add(key)
+        return self
+
+    def format_of(self, level: str, tensor: str) -> FormatSpec | None:
+        """The format a level keeps a tensor in (None = uncompressed)."""
+        for spec in self.formats:
+            if spec.level == level and spec.tensor == tensor and spec.compressed:
+                return spec
+        return None
+
