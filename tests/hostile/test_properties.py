@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import tomllib
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -158,3 +159,33 @@ def test_loopnest_maps_a_small_padded_conv(tmp_path):
     except EnergySimError:
         return
     _check_run(run, layer)
+
+
+DTYPES = ("<f8", "<f4", "<f2", ">f8", "<i8", "u1", "?", "<c16", "O", "<U3", "<M8[s]", "V8", "<f8,<f8")
+"""Array dtypes a tensors.npz member may carry: numeric ones load, the rest must be refused."""
+
+
+@settings(_SETTINGS, max_examples=60)
+@given(dtype=st.sampled_from(DTYPES), shape=st.one_of(st.just((2, 3)), st.lists(st.integers(0, 9), max_size=3).map(tuple)),
+       mask=st.sampled_from((None, "bool", "twos", "halves")))
+def test_random_tensors_file_loads_or_is_refused(tmp_path, dtype, shape, mask):
+    """A tensors.npz with a random dtype and shape (and mask): weights of the layer's shape as finite floats, or an EnergySimError."""
+    weights = np.empty(shape, dtype=object) if dtype == "O" else np.zeros(shape, dtype=np.dtype(dtype))
+    arrays = {"fc.weight": weights}
+    entry = {"kind": "linear", "name": "fc", "in_features": 3, "out_features": 2, "weight_key": "fc.weight"}
+    if mask is not None:
+        arrays["fc.mask"] = {"bool": np.ones(shape, bool), "twos": np.full(shape, 2), "halves": np.full(shape, 0.5)}[mask]
+        entry["mask_key"] = "fc.mask"
+    np.savez(tmp_path / "tensors.npz", **arrays)
+    (tmp_path / "w.toml").write_text(
+        _document({"schema_version": 1, "name": "t", "tensors_file": "tensors.npz", "layers": [entry]}), encoding="utf-8"
+    )
+    try:
+        with memory_budget():
+            loaded = energysim.workload(str(tmp_path / "w.toml"))
+    except EnergySimError:
+        return
+    tensors = loaded.layer_tensors("fc")
+    assert tensors.weights.shape == (2, 3) and tensors.weights.dtype == np.float64
+    assert np.all(np.isfinite(tensors.weights))
+    assert np.dtype(dtype).kind in "biuf" and mask in (None, "bool")
