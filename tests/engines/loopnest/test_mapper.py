@@ -18,7 +18,8 @@ from energysim.engines.loopnest.mapping import LevelLoops, Mapping, check_mappin
 from energysim.errors import ConfigError, InputError
 from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 
-SMALL = SearchSettings(samples=600, evaluate_top=12, refine_evaluations=60, refine_top=4, descend_starts=8, descend_steps=8)
+SMALL = SearchSettings(samples=400, evaluate_top=8, refine_evaluations=40, refine_top=4, descend_starts=8, descend_steps=6,
+                       kicks=1, kick_starts=4)
 """A small sampled search, for speed."""
 
 

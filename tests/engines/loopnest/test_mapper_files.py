@@ -15,7 +15,8 @@ from energysim.engines.loopnest.mapping import load_mapping
 from energysim.errors import ConfigError
 from energysim.workloads.loop_nest import LoopNest
 
-SMALL = SearchSettings(samples=400, evaluate_top=8, refine_evaluations=30, refine_top=4, descend_starts=4, descend_steps=4)
+SMALL = SearchSettings(samples=400, evaluate_top=8, refine_evaluations=30, refine_top=4, descend_starts=4, descend_steps=4,
+                       kicks=1, kick_starts=4)
 
 
 def _spec():
