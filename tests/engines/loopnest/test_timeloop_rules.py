@@ -125,6 +125,20 @@ def test_whole_tile_refetch_differs_from_ideal() -> None:
     assert counts[("RF", "inputs", "fill")] == 12
     assert counts[("RF", "outputs", "fill")] == 8  # the output tile (one k, 4 p) arrives once per K step
     assert counts[("RF", "outputs", "read")] == 24 - 8  # updates (one per MAC) minus the 8 points held: first-read elision
+    assert (counts[("RF", "outputs", "update")], counts[("DRAM", "outputs", "update")], counts[("DRAM", "inputs", "read")]) == (24, 8, 12)
+    assert ("DRAM", "outputs", "read") not in counts
+
+
+def test_docs_example_ideal_side() -> None:
+    """The same example in the ideal convention (docs/engines/timeloop.md section 1): 10 input fills, psums write 8, RMW 16, drain 8."""
+    from energysim.engines.loopnest.analysis import evaluate as ideal
+    spec = make_spec([{"name": "DRAM"}, {"name": "RF", "capacity_bytes": 1024}])
+    nest = LoopNest.of("c", K=2, R=3, P=4)
+    mapping = Mapping((LevelLoops("DRAM", (("K", 2), ("R", 3))), LevelLoops("RF", (("P", 4),))))
+    counts = ideal(spec, nest, mapping).counts
+    assert counts[("RF", "inputs", "fill")] == 10
+    assert (counts[("RF", "outputs", "write")], counts[("RF", "outputs", "update")], counts[("RF", "outputs", "read")]) == (8, 16, 24)
+    assert counts[("DRAM", "outputs", "write")] == 8
 
 
 def _window_case(seed: int) -> tuple[LoopNest, Mapping]:
