@@ -36,7 +36,7 @@ from energysim.config.loading import check_schema_version, load_toml, validate_m
 from energysim.errors import ConfigError, InputError
 from energysim.npz_archive import NpzArchive
 from energysim.limits import DIMENSION, LAYER_MACS
-from energysim.workloads.layers import Conv2dLayer, Layer
+from energysim.workloads.layers import Layer
 
 
 class Provenance(BaseModel):
@@ -91,10 +91,7 @@ def _check_limits(layer: Layer, index: int) -> None:
     for field, value in layer:
         if isinstance(value, int) and not isinstance(value, bool):
             DIMENSION.check(f"layers[{index}].{field}", value, ValueError)
-    if isinstance(layer, Conv2dLayer) and (layer.out_height < 1 or layer.out_width < 1):
-        return  # an empty output is refused by the layer's own geometry rule, not a size limit
-    macs = layer.loop_nest().macs if hasattr(layer, "loop_nest") else layer.gemm_shape().macs
-    LAYER_MACS.check(f"layers[{index}] ('{layer.name}'), a {layer.kind} layer,", macs, ValueError)
+    LAYER_MACS.check(f"layers[{index}] ('{layer.name}'), a {layer.kind} layer,", layer.loop_nest().macs, ValueError)
 
 
 WorkloadLayer = Layer
