@@ -9,8 +9,8 @@ from typing import Any
 from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
 from energysim.engines.loopnest.mapper import map_nest
 from energysim.engines.loopnest.mapping import Mapping, MappingSet, check_mapping, default_mapping, load_mapping, tile_words
-from energysim.engines.loopnest.sparse import (Densities, check_sparse, evaluate_sparse, from_masks, outer_minimum,
-                                              statistical)
+from energysim.engines.loopnest.sparse import (Densities, check_sparse, evaluate_sparse, from_masks, occupancy_for,
+                                              outer_minimum, statistical)
 from energysim.engines.loopnest.sparse_masks import operand_masks
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
@@ -68,12 +68,15 @@ class LoopNestEngine:
         check_sparse(self.spec)
         self._files: dict[Path, MappingSet] = {}
 
-    def _mapping_for(self, layer: Layer, nest: Any, mapping: str | Path | Mapping | None) -> tuple[Mapping, str]:
+    def _mapping_for(self, layer: Layer, nest: Any, mapping: str | Path | Mapping | None,
+                     densities: Densities | None = None) -> tuple[Mapping, str]:
         if mapping is None:
             found = map_nest(self.spec, nest, self.config.mapper, self.config.mapper_objective, seed=0, progress=False)
             return found.mapping, f"mapper ({self.config.mapper_objective}, {found.strategy}, {found.evaluated} evaluated)"
         if mapping == DEFAULT:
-            return default_mapping(self.spec, nest), DEFAULT
+            if densities is None:
+                return default_mapping(self.spec, nest), DEFAULT
+            return default_mapping(self.spec, nest, occupancy_for(self.spec, nest, densities)), DEFAULT
         if isinstance(mapping, Mapping):
             check_mapping(self.spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}")
             return mapping, mapping.source or "(in memory)"
@@ -120,10 +123,11 @@ class LoopNestEngine:
         if convention not in ("ideal", "timeloop"):
             raise InputError(f"loopnest engine: compat must be 'ideal' or 'timeloop' (got {convention!r})")
         nest = layer.loop_nest()
-        chosen, where = self._mapping_for(layer, nest, mapping)
+        sparse = convention == "ideal" and self.config.sparse is not None
+        densities = self._densities(layer, nest, tensors) if sparse else None
+        chosen, where = self._mapping_for(layer, nest, mapping, densities)
         sparse_stats: dict = {}
-        if convention == "ideal" and self.config.sparse is not None:
-            densities = self._densities(layer, nest, tensors)
+        if sparse:
             stats, sparse_stats = evaluate_sparse(self.spec, nest, chosen, densities, check=True)
         elif convention == "ideal":
             stats = evaluate(self.spec, nest, chosen, check=False)

@@ -44,8 +44,8 @@ from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 Factors = tuple[tuple[str, int], ...]
 """(dimension, factor) pairs, in loop order outer to inner for temporal loops."""
 
-Occupancy = Callable[[int, str, int], int]
-"""(level index, tensor, dense tile words) -> words the tile occupies."""
+Occupancy = Callable[["Mapping", int, str, int], int]
+"""(mapping, level index, tensor, dense tile words) -> words the tile occupies."""
 
 
 @dataclass(frozen=True)
@@ -332,7 +332,7 @@ def _largest_divisor_at_most(value: int, limit: int) -> int:
     return max(d for d in range(1, min(value, limit) + 1) if value % d == 0)
 
 
-def default_mapping(spec: Spec, nest: LoopNest) -> Mapping:
+def default_mapping(spec: Spec, nest: LoopNest, occupancy: Occupancy | None = None) -> Mapping:
     """A simple valid mapping, used when no mapping is given and no mapper runs.
 
     1. Spatial: at each level with a fan-out, X takes the largest divisor of
@@ -343,6 +343,7 @@ def default_mapping(spec: Spec, nest: LoopNest) -> Mapping:
        N, K, G, while every kept tile of the levels it enlarges still fits.
     Every level runs its temporal loops in the order N, G, K, P, Q, C, R, S
     (outer to inner): reduction innermost, so partial sums stay put.
+    ``occupancy`` (see :func:`capacity_problem`) sizes compressed tiles.
 
     Raises
     ------
@@ -373,10 +374,11 @@ def default_mapping(spec: Spec, nest: LoopNest) -> Mapping:
         ), source="default")
 
     def fits(mapping: Mapping, upto: int) -> bool:
-        return all(capacity_problem(spec, nest, mapping, index) is None for index in range(1, upto + 1))
+        return all(capacity_problem(spec, nest, mapping, index, occupancy) is None for index in range(1, upto + 1))
 
     if not fits(build(), len(spec.levels) - 1):
-        check_mapping(spec, nest, build(), f"{spec.hardware.path or spec.hardware.name}: default mapping for '{nest.name}'")
+        check_mapping(spec, nest, build(), f"{spec.hardware.path or spec.hardware.name}: default mapping for '{nest.name}'",
+                      occupancy)
     for index in range(len(spec.levels) - 1, 0, -1):
         for dim in _GROW_ORDER:
             for prime in _prime_factors(temporal[0][dim]):
@@ -387,7 +389,7 @@ def default_mapping(spec: Spec, nest: LoopNest) -> Mapping:
                     temporal[index][dim] //= prime
                     break
     mapping = build()
-    check_mapping(spec, nest, mapping, f"default mapping for '{nest.name}'")
+    check_mapping(spec, nest, mapping, f"default mapping for '{nest.name}'", occupancy)
     return mapping
 
 
@@ -395,14 +397,14 @@ def capacity_problem(spec: Spec, nest: LoopNest, mapping: Mapping, index: int,
                      occupancy: Occupancy | None = None) -> str | None:
     """Why the kept tiles of level ``index`` do not fit it (rule and value), or None when they fit.
 
-    ``occupancy(index, tensor, dense_words) -> words`` gives what a tile really
+    ``occupancy(mapping, index, tensor, dense_words) -> words`` gives what a tile really
     occupies (the sparse model's compressed tiles); without it a tile occupies its points.
     """
     level = spec.levels[index]
     extents = mapping.tile_extents(index)
     words = {t: tile_words(nest, extents, t) for t in TENSORS if mapping.keeps(spec, index, t)}
     if occupancy is not None:
-        words = {t: occupancy(index, t, w) for t, w in words.items()}
+        words = {t: occupancy(mapping, index, t, w) for t, w in words.items()}
     for tensor, size in words.items():
         own = level.level.tensor_capacity_words(tensor)
         if own is not None and size > own:

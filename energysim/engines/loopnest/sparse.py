@@ -46,7 +46,7 @@ import numpy as np
 
 from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for, evaluate
 from energysim.engines.loopnest.geometry import points
-from energysim.engines.loopnest.mapping import Mapping, check_mapping
+from energysim.engines.loopnest.mapping import Mapping, Occupancy, check_mapping
 from energysim.engines.loopnest.sparse_config import FormatSpec, SparseConfig
 from energysim.engines.loopnest.sparse_masks import WEIGHT_AXES, OperandMasks, lane_effectual, max_tile_nnz
 from energysim.engines.loopnest.spec import Spec
@@ -56,6 +56,9 @@ from energysim.workloads.loop_nest import LoopNest
 
 DATA_ACTIONS = ("read", "fill", "write", "update")
 """Level actions a format and an optimisation act on."""
+
+ROUNDING_SLACK = 1e-9
+"""Added before flooring a count computed in floating point (an exact ``n - e`` must not become ``n - e - 1``)."""
 
 
 @dataclass(frozen=True)
@@ -208,11 +211,14 @@ def _metadata_bits_per_point(fmt: FormatSpec, density: float, nest: LoopNest, ma
     extents = mapping.tile_extents(index)
     sizes = [points(tuple((coef, extents[dim]) for dim, coef in axis)) for axis in nest.axes(fmt.tensor)]
     tile = math.prod(sizes)
-    fibers = math.prod(sizes[:-1])
+    axis = fmt.coordinate_axis
+    if axis is None:
+        axis = max((i for i, size in enumerate(sizes) if size > 1), default=len(sizes) - 1)
+    fibers = tile // sizes[axis]
     return density * fmt.metadata_bits + fmt.pointer_bits * (fibers + 1) / tile
 
 
-def occupancy_for(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities):
+def occupancy_for(spec: Spec, nest: LoopNest, densities: Densities) -> Occupancy:
     """The capacity rule of a compressed tile: its non-zeros plus metadata, in the level's words.
 
     Real weights masks give the fullest tile's non-zeros (the one that must fit);
@@ -220,7 +226,7 @@ def occupancy_for(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densi
     """
     config = spec.config.sparse
 
-    def occupancy(index: int, tensor: str, words: int) -> int:
+    def occupancy(mapping: Mapping, index: int, tensor: str, words: int) -> int:
         level = spec.levels[index]
         fmt = config.format_of(level.name, tensor)
         if fmt is None:
@@ -262,7 +268,7 @@ def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Den
     config: SparseConfig = spec.config.sparse
     if check:
         check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}",
-                      occupancy_for(spec, nest, mapping, densities))
+                      occupancy_for(spec, nest, densities))
     dense = evaluate(spec, nest, mapping, check=False)
     eff = _Effectual(nest, mapping, densities)
     level_index = {level.name: level.index for level in spec.levels}
@@ -294,7 +300,7 @@ def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Den
             own = frozenset({tensor}) if fmt is not None and tensor in ("weights", "inputs") else frozenset()
             base = eff.fraction(own)
             survive = eff.fraction(frozenset(opt.leaders) | own) / base if base else 0.0
-            optimised = math.floor(data * (1.0 - survive))
+            optimised = math.floor(data * (1.0 - survive) + ROUNDING_SLACK)
             meta_bits *= survive
             data -= optimised
         add(component, tensor, action, data)

@@ -51,7 +51,7 @@ class FormatSpec(BaseModel):
 
     Metadata per tile (``n`` points, ``z`` non-zeros): bitmap ``n`` bits; rle and
     coordinate ``z x metadata_bits``; csr ``(fibers + 1) x pointer_bits + z x
-    metadata_bits`` (fibers = tile points over every axis but the last); nm
+    metadata_bits`` (fibers = tile points over every axis but ``coordinate_axis``); nm
     ``z x metadata_bits`` with ``z = n x n_keep / m`` (structured).
     """
 
@@ -62,6 +62,10 @@ class FormatSpec(BaseModel):
     format: FormatKind
     metadata_bits: StrictInt | None = Field(default=None, gt=0, description="Bits per run length, coordinate or N:M index.")
     pointer_bits: StrictInt | None = Field(default=None, gt=0, description="Bits per csr offset (fiber pointer).")
+    coordinate_axis: StrictInt | None = Field(
+        default=None, ge=0, le=4,
+        description="csr: the tensor axis whose coordinates are stored (weights G K C R S = 0..4); other axes index "
+                    "the fibers. Default: the last axis the tile spans (CSR over a K x C matrix; 1 gives EIE's CSC).")
     metadata_word_bits: StrictInt | None = Field(default=None, gt=0, description="Bits per metadata access (default: the level's word_bits).")
     n: StrictInt | None = Field(default=None, gt=0, description="nm: non-zeros kept per group.")
     m: StrictInt | None = Field(default=None, gt=1, description="nm: group size.")

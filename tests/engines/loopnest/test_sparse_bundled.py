@@ -1,0 +1,131 @@
+"""Bundled sparse loop-nest designs: they load, reduce to their dense counterparts, and cross-check sparse_tc and eie."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import energysim
+from energysim.engines.loopnest.analysis import evaluate
+from energysim.engines.loopnest.mapping import LevelLoops, Mapping
+from energysim.engines.registry import build_engine
+from energysim.engines.result import check_invariants
+from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
+from energysim.workloads.workload import LayerTensors, Workload
+
+SPARSE_DESIGNS = ["eyeriss-like-gating", "eyeriss-v2-like-skipping", "sparse-tc-like-2-4", "eie-like-loopnest"]
+CONV3 = Conv2dLayer(name="conv3", in_channels=256, out_channels=384, in_height=13, in_width=13,
+                    kernel_height=3, kernel_width=3, padding=1)
+
+
+@pytest.mark.parametrize("name", ["eyeriss-like-gating", "eyeriss-v2-like-skipping"])
+def test_eyeriss_designs_at_density_one_equal_eyeriss_like(name: str) -> None:
+    """At density 1 both Eyeriss-based sparse files give eyeriss-like's counts and compute cycles (metadata aside).
+
+    The same default mapping must fit both (eyeriss-v2's CSC metadata needs room): AlexNet CONV3's does.
+    """
+    workload = Workload("one", (CONV3,))
+    dense = energysim.simulate("eyeriss-like", workload, mapping="default").results[0]
+    sparse = energysim.simulate(name, workload, mapping="default").results[0]
+    data = {k: v for k, v in sparse.counts.items() if not k[2].startswith("metadata_") and k[2] != "leak"}
+    assert data == dense.counts
+    assert sparse.cycles["compute"] == dense.cycles["compute"] and sparse.macs == dense.macs
+    assert sparse.cycles["total"] >= dense.cycles["total"]       # metadata words take bandwidth too
+
+
+@pytest.mark.parametrize("name", SPARSE_DESIGNS)
+def test_sparse_designs_run_a_sparse_layer(name: str) -> None:
+    """Each design runs a 30 %-weight, 50 %-input layer under the default mapping with valid counts and less energy than at density 1."""
+    layer = LinearLayer(name="fc", in_features=256, out_features=128, batch=4)
+    sparse = layer.model_copy(update={"weight_density": 0.3, "activation_density": 0.5})
+    engine = build_engine(energysim.hardware(name))
+    full = engine.simulate(layer, mapping="default")
+    thin = engine.simulate(sparse, mapping="default")
+    check_invariants(thin)
+    priced = lambda r: sum(v * engine.spec.prices[(c, a)] for (c, _, a), v in r.counts.items())  # noqa: E731
+    assert priced(thin) < priced(full)
+    assert thin.stats["density_model"] == "statistical (uniform random)"
+
+
+def test_eyeriss_gating_saves_energy_not_cycles() -> None:
+    """eyeriss-like-gating on AlexNet CONV3 with 50 % zero inputs: half the MACs and PE weight reads gated, same cycles."""
+    workload = Workload("one", (CONV3.model_copy(update={"activation_density": 0.5}),))
+    dense = energysim.simulate("eyeriss-like", workload, mapping="default").results[0]
+    gated = energysim.simulate("eyeriss-like-gating", workload, mapping="default").results[0]
+    assert gated.count("MAC", action="gated_mac") == dense.macs // 2
+    assert gated.count("PESparse", "weights", "gated_read") == dense.count("PE", "weights", "read") // 2
+    assert gated.cycles["compute"] == dense.cycles["compute"]
+    assert gated.count("DRAM", "inputs", "read") == dense.count("DRAM", "inputs", "read") // 2
+
+
+def gemm_mapping(spec) -> Mapping:
+    """sparse-tc-like-2-4, GEMM 256 x 128 x 512: DRAM runs no loop (each operand read once), 16 x 16 MACs over K and N."""
+    return Mapping((LevelLoops("DRAM"),
+                    LevelLoops("GlobalBuffer", temporal=(("K", 16), ("N", 8), ("C", 512)),
+                               spatial_x=(("K", 16),), spatial_y=(("N", 16),))), source="test")
+
+
+def two_four_mask(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """A random 2:4 mask along the columns (two kept of every four)."""
+    keep = np.zeros((rows, cols // 4, 4), dtype=bool)
+    order = rng.random((rows, cols // 4, 4)).argsort(axis=2)
+    np.put_along_axis(keep, order[:, :, :2], True, axis=2)
+    return keep.reshape(rows, cols)
+
+
+@pytest.mark.parametrize("real", [False, True])
+def test_sparse_tc_like_matches_sparse_tc_engine(real: bool) -> None:
+    """Same 2:4 GEMM: DRAM/HBM weight-value, metadata and input bits and the MAC count agree with the sparse_tc engine.
+
+    Only the off-chip traffic is compared: the array reads each operand once from
+    DRAM here, as the A100 does for a GEMM whose operands fit its 40 MB L2 (the
+    sparse_tc engine's HBM counts); on-chip traffic differs by construction (GPU
+    tiles, warp-wide registers, L2 sectors vs one buffer and a MAC array).
+    """
+    layer = GemmLayer(name="g", m=256, n=128, k=512, weight_density=0.5)
+    gpu = energysim.simulate("a100:sparse_2_4", Workload("g", (layer,))).results[0]
+    engine = build_engine(energysim.hardware("sparse-tc-like-2-4"))
+    tensors = None
+    if real:
+        rng = np.random.default_rng(0)
+        tensors = LayerTensors(rng.standard_normal((256, 512)) * two_four_mask(rng, 256, 512))
+    ours = engine.simulate(layer, tensors, mapping=gemm_mapping(engine.spec))
+    sector_bits = 256
+    assert ours.count("DRAM", "weights", "read") * 16 == gpu.count("HBM", "weights", "read") * sector_bits
+    assert ours.count("DRAMMeta", "weights", "metadata_read") * 16 == gpu.count("HBM", "metadata", "read") * sector_bits
+    assert ours.count("DRAM", "inputs", "read") * 16 == gpu.count("HBM", "inputs", "read") * sector_bits
+    assert ours.macs == gpu.macs == 256 * 128 * 512 // 2
+    assert ours.cycles["compute"] == 256 * 128 * 512 // 2 // 256
+    assert ours.stats["density_model"] == ("real weights, statistical inputs" if real else "statistical (uniform random)")
+
+
+def test_eie_like_matches_eie_engine() -> None:
+    """Same fc layer and tensors: weight entries read and MACs equal the eie engine's; pointer storage bits too.
+
+    Pointer reads differ by design: the eie engine reads a 32-bit pointer pair per
+    (non-zero activation, PE); the loop nest streams each 16-bit offset once per
+    column pass and scales it, like the entries, by the share of weights meeting
+    a non-zero input (so it is not a per-column count). Cycles differ too: the eie
+    engine models activation queues and broadcast; the loop nest takes the busiest
+    PE's entries (docs/engines/sparse.md).
+    """
+    rng = np.random.default_rng(5)
+    weights = rng.standard_normal((256, 512)) * (rng.random((256, 512)) < 0.25)
+    acts = rng.standard_normal((1, 512)) * (rng.random((1, 512)) < 0.4)
+    tensors = LayerTensors(weights, activations=acts)
+    layer = LinearLayer(name="fc", in_features=512, out_features=256)
+    eie = build_engine(energysim.hardware("eie-64pe")).simulate(layer, tensors)
+    engine = build_engine(energysim.hardware("eie-like-loopnest"))
+    mapping = Mapping((LevelLoops("DRAM", temporal=(("K", 4),), spatial_x=(("K", 64),)),
+                       LevelLoops("SpmatSRAM", temporal=(("C", 512),)), LevelLoops("ActSRAM")), source="test")
+    ours = engine.simulate(layer, tensors, mapping=mapping)
+    effectual = int(((weights != 0) & (acts[0] != 0)[None, :]).sum())
+    assert eie.stats["padding_processed"] == 0          # no zero-run padding entries at this density
+    assert ours.count("SpmatSRAM", "weights", "read") == eie.stats["entries_processed"] == effectual
+    assert ours.macs == eie.macs == effectual
+    pointer_bits = 16 * (512 + 1) * 64                  # one offset per column (+1) in each of the 64 PEs
+    assert eie.stats["storage_bits"]["pointers"] == pointer_bits
+    dense = evaluate(engine.spec, layer.loop_nest(), mapping)
+    assert dense.counts[("SpmatSRAM", "weights", "read")] == 256 * 512
+    per_pe = np.bincount(np.nonzero((weights != 0) & (acts[0] != 0)[None, :])[0] % 64, minlength=64)
+    assert ours.cycles["compute"] == per_pe.max()       # the busiest PE (rows k mod 64) sets the time
