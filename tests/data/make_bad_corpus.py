@@ -792,6 +792,8 @@ def _npz_import_cases() -> list[Case]:
              _write("m.npz", _npz_bytes({"fc.weight": np.ones((4, 8))}))),
         Case("npz_out_under_file", "npz", ("import", "{d}/m.npz", "-o", "{d}/afile/out"), "afile",
              _both(_write("m.npz", _npz_bytes({"fc.weight": np.ones((4, 8))})), _write("afile", "x"))),
+        Case("npz_out_unwritable", "npz", ("import", "{d}/m.npz", "-o", "/sys/energysim-hostile-out"), "/sys/energysim-hostile-out",
+             _write("m.npz", _npz_bytes({"fc.weight": np.ones((4, 8))}))),
         Case("npz_out_name_too_long", "npz", ("import", "{d}/m.npz", "-o", "{d}/" + "n" * 300), "File name too long",
              _write("m.npz", _npz_bytes({"fc.weight": np.ones((4, 8))}))),
     ]
@@ -852,6 +854,9 @@ def _cli_cases() -> list[Case]:
         Case("cli_run_mode_bogus", "cli", (*run, "--mode", "sparse_9_9"), "mode", wl),
         Case("cli_run_out_under_file", "cli", (*run, "--out", "{d}/afile/sub"), "afile", _both(wl, _write("afile", "x"))),
         Case("cli_run_out_is_file", "cli", (*run, "--out", "{d}/afile"), "afile", _both(wl, _write("afile", "x"))),
+        Case("cli_run_out_unwritable", "cli", (*run, "--out", "/sys/energysim-hostile-out"),
+             "/sys/energysim-hostile-out/energy.csv: cannot be written (", wl),
+        Case("cli_run_out_under_proc", "cli", (*run, "--out", "/proc/self/energysim-hostile-out"), "cannot be written (", wl),
         Case("cli_run_out_name_too_long", "cli", (*run, "--out", "{d}/" + "x" * 300), "File name too long", wl),
         Case("cli_costs_bits_zero", "cli", ("costs", "--bits", "0"), "bits must be > 0 (got 0)"),
         Case("cli_costs_bits_negative", "cli", ("costs", "--bits", "-3"), "bits must be > 0 (got -3)"),
