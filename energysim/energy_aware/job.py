@@ -1,0 +1,457 @@
+"""Prune a model to a fraction of its simulated energy on one hardware, with the least accuracy lost.
+
+The job (``energysim.prune_for_energy``, ``energysim prune --energy-budget``):
+
+1. Simulate the dense original on the hardware run (in the engine's dense mode):
+   the budget is ``energy_budget`` x its energy (and ``latency_budget`` x its latency).
+2. Measure which patterns the hardware rewards and the per-layer energy and
+   accuracy sensitivity of every option of those patterns
+   (:mod:`energysim.energy_aware.sensitivity`).
+3. Allocate one option per layer (:mod:`energysim.energy_aware.allocate`):
+   exact where tractable (``method="auto"`` or ``"exact"``), else the greedy rule.
+4. Prune layer by layer in decreasing order of the layer's dense energy (Yang,
+   Chen and Sze's order), fine-tuning ``step_epochs`` after each layer, then
+   ``finetune_epochs`` at the end.
+5. Simulate the pruned model from scratch. Savings were assumed additive and
+   fine-tuning changes activation densities, so the measured energy may miss
+   the budget: then the target is lowered by the ratio budget / measured and
+   steps 3-5 run again from the trained model (at most ``max_rounds`` rounds).
+
+Deterministic for a seed (seeded pruning and fine-tuning, one BLAS thread).
+With ``out_dir`` every finished measurement and step is journalled
+(:mod:`energysim.energy_aware.journal`), so an interrupted job resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from energysim.energy_aware.allocate import BASE, Choice, Intractable, exact_allocation, greedy_allocation
+from energysim.energy_aware.journal import append_record, job_key, read_journal
+from energysim.energy_aware.measure import Measurement, exported_model, simulate_model
+from energysim.energy_aware.options import PATTERNS, LayerOption, apply_allocation, has_channels
+from energysim.energy_aware.sensitivity import (
+    SENSITIVITY_COLUMNS,
+    Validation,
+    base_allocation,
+    energy_sensitivity,
+    pattern_rewards,
+)
+from energysim.errors import InputError
+from energysim.estimation import HardwareChoice, load_hardware_list
+from energysim.progress import progress_bar
+from energysim.prune.data import Dataset, load_digits_dataset
+from energysim.prune.models import Model, load_model, save_model
+from energysim.prune.schedules import finetune_config
+from energysim.prune.training import single_threaded_blas, train
+
+METHODS = ("auto", "greedy", "exact")
+"""Allocation solvers: exact where tractable (auto), or one of them."""
+
+ALLOCATION_COLUMNS = ("order", "layer", "option", "pattern", "target_sparsity", "measured_sparsity",
+                      "layer_energy_pj_dense", "energy_saved_pj", "energy_saved_vs_dense", "loss_increase")
+"""Columns of :attr:`EnergyAwareResult.allocation` (savings and loss increase as predicted by the sensitivity)."""
+
+
+@dataclass
+class EnergyAwareResult:
+    """The outcome of :func:`prune_for_energy`.
+
+    Attributes
+    ----------
+    model
+        The pruned, fine-tuned model (masked; None when the budget is unreachable).
+    run
+        The hardware run, ``hardware`` or ``hardware:mode``.
+    status
+        ``ok`` (budget met when simulated afresh), ``unreachable: ...`` (no
+        allocation of the offered options predicts the budget) or ``missed: ...``
+        (every round's fresh simulation stayed above the budget).
+    energy_budget, latency_budget
+        The budgets, fractions of dense (latency None when not asked).
+    energy_vs_dense, latency_vs_dense
+        The pruned model's simulated energy and latency as fractions of the
+        dense original's (simulated from scratch; NaN when unreachable).
+    predicted_energy_vs_dense
+        What the additive sensitivity model predicted for the final allocation.
+    accuracy_dense, accuracy
+        Test accuracy (0..1) before and after.
+    allocation
+        One row per pruned layer (:data:`ALLOCATION_COLUMNS`).
+    sensitivity
+        The per-(layer, option) table (:data:`~energysim.energy_aware.sensitivity.SENSITIVITY_COLUMNS`).
+    patterns
+        Which patterns the hardware rewards, with the probe's energy.
+    method
+        The solver used (``greedy`` or ``exact``).
+    rounds
+        Allocate-prune-simulate rounds run.
+    wall_time_s
+        Wall time of the job, s.
+    """
+
+    model: Model | None
+    run: str
+    status: str
+    energy_budget: float
+    latency_budget: float | None
+    energy_vs_dense: float
+    latency_vs_dense: float
+    predicted_energy_vs_dense: float
+    accuracy_dense: float
+    accuracy: float
+    allocation: pd.DataFrame
+    sensitivity: pd.DataFrame
+    patterns: pd.DataFrame
+    method: str
+    rounds: int
+    wall_time_s: float
+    energy_pj_dense: float = math.nan
+    energy_pj: float = math.nan
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def budget_met(self) -> bool:
+        """Whether the pruned model, simulated afresh, meets every budget."""
+        return self.status == "ok"
+
+    def __repr__(self) -> str:
+        if not self.budget_met:
+            return f"<EnergyAwareResult on {self.run!r}: {self.status}>"
+        return (f"<EnergyAwareResult on {self.run!r}: energy {self.energy_vs_dense:.3g} of dense "
+                f"(budget {self.energy_budget:g}), accuracy {100 * self.accuracy:.1f} % "
+                f"(dense {100 * self.accuracy_dense:.1f} %)>")
+
+
+def _fraction(name: str, value, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise InputError(f"{name} must be a fraction of dense energy in (0, 1] (got {value!r})")
+    return float(value)
+
+
+def _count(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(f"{name} must be an integer >= {low} (got {value!r})")
+    return value
+
+
+def resolve_model(model: Model | str | Path, data: Dataset, seed: int, progress: bool | None) -> Model:
+    """A trained model: given, loaded from a model folder, or ``mlp``/``cnn`` trained with its default settings."""
+    if isinstance(model, Model):
+        return model
+    from energysim.prune.models import MODEL_BUILDERS, build_model
+    from energysim.prune.training import DEFAULT_TRAINING
+
+    if isinstance(model, str) and model in MODEL_BUILDERS:
+        network = build_model(model, seed)
+        config = DEFAULT_TRAINING[model]
+        train(network, data.x_train, data.y_train, type(config)(**{**config.__dict__, "seed": seed}), progress=progress)
+        return network
+    return load_model(model)
+
+
+def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, energy_budget: float,
+                     latency_budget: float | None = None, *, patterns: tuple[str, ...] | None = None,
+                     method: str = "auto", finetune_epochs: int = 5, step_epochs: int = 1, seed: int = 0,
+                     out_dir: str | Path | None = None, max_rounds: int = 4, calibration_samples: int = 64,
+                     validation_samples: int = 512, data: Dataset | None = None,
+                     progress: bool | None = None) -> EnergyAwareResult:
+    """Prune ``model`` to ``energy_budget`` of its dense energy on ``hardware`` (see the module text).
+
+    Parameters
+    ----------
+    model
+        A trained :class:`~energysim.prune.models.Model` (not modified), a model
+        folder, or ``"mlp"`` / ``"cnn"`` (trained first with the default settings).
+    hardware
+        A hardware spec (bundled name or path, optionally ``NAME:MODE``) or a
+        :class:`~energysim.estimation.HardwareChoice`.
+    energy_budget
+        Target energy as a fraction of the dense original's, in (0, 1].
+    latency_budget
+        Target latency as a fraction of dense, in (0, 1], or None.
+    patterns
+        Patterns offered per layer (``fine``, ``channel``, ``nm:2:4``); None: the
+        ones the simulator finds the hardware rewards.
+    method
+        ``auto`` (exact where tractable), ``greedy`` or ``exact``.
+    finetune_epochs
+        Fine-tuning epochs after the last step.
+    step_epochs
+        Fine-tuning epochs after each layer's step.
+    seed
+        Seed of training, pruning, calibration and validation samples.
+    out_dir
+        Folder for the journal (resume), step checkpoints, the tables and the
+        pruned workload (``workload/``); None: nothing is written.
+    max_rounds
+        Allocate-prune-simulate rounds at most.
+    calibration_samples
+        Training images whose activations the exports carry.
+    validation_samples
+        Training images the accuracy cost (loss increase) is measured on.
+    data
+        The digits split (default: :func:`~energysim.prune.data.load_digits_dataset`).
+    progress
+        Progress bars on stderr (None: only on a terminal).
+
+    Returns
+    -------
+    EnergyAwareResult
+
+    Raises
+    ------
+    InputError
+        For a budget outside (0, 1], an unknown method or pattern, or a
+        hardware run that refuses the dense model and every pattern.
+    """
+    start = time.perf_counter()
+    energy_budget = _fraction("energy_budget", energy_budget)
+    latency_budget = _fraction("latency_budget", latency_budget, allow_none=True)
+    if method not in METHODS:
+        raise InputError(f"method must be one of {list(METHODS)} (got {method!r})")
+    for name, value, low in (("finetune_epochs", finetune_epochs, 0), ("step_epochs", step_epochs, 0),
+                             ("max_rounds", max_rounds, 1), ("seed", seed, 0)):
+        _count(name, value, low)
+    if patterns is not None:
+        patterns = tuple(patterns)
+        unknown = [p for p in patterns if p not in PATTERNS]
+        if unknown or not patterns:
+            raise InputError(f"patterns must be among {list(PATTERNS)} (got {list(patterns)})")
+    data = data or load_digits_dataset()
+    choice = hardware if isinstance(hardware, HardwareChoice) else load_hardware_list([str(hardware)])[0]
+    model = resolve_model(model, data, seed, progress)
+    out = Path(out_dir) if out_dir is not None else None
+    calibration = data.calibration(calibration_samples, seed=seed)
+    validation = Validation.sample(data, validation_samples, seed)
+    dense = simulate_model(model, choice, calibration, shrink=False, dense_mode=True)
+    if not dense.ok:
+        raise InputError(f"hardware run '{choice.label}' refuses the dense model in its dense mode: {dense.refused}")
+    run = choice.label
+    from energysim.sweep import hardware_fingerprint
+
+    settings = {"patterns": patterns, "seed": seed, "calibration": calibration_samples, "validation": validation_samples,
+                "version": 1}
+    key = job_key(model, hardware_fingerprint(choice), settings)
+    records = read_journal(out)
+    rewards, base, table, base_measure = _sensitivity(model, choice, calibration, validation, dense, patterns, seed,
+                                                      key, records, out, progress)
+    offered = patterns or tuple(rewards.loc[rewards["rewarded"], "pattern"])
+    layers = model.weight_layers
+    layer_energy = [dense.layer_energy_pj.get(name, 0.0) for name in layers]
+    options, choices = _choices(layers, table, offered)
+    accuracy_dense = model.accuracy(data.x_test, data.y_test)
+    budget_pj = energy_budget * dense.energy_pj
+    budget_s = latency_budget * dense.latency_s if latency_budget is not None else None
+    target_pj, target_s = budget_pj, budget_s
+    used_method, notes = method, []
+    result = dict(model=None, status="", energy_vs_dense=math.nan, latency_vs_dense=math.nan,
+                  predicted_energy_vs_dense=math.nan, accuracy=math.nan, allocation=_allocation_table({}, {}, model, dense, table),
+                  energy_pj=math.nan)
+    rounds = 0
+    for round_index in range(max_rounds):
+        rounds = round_index + 1
+        found = _allocate(model, choice, calibration, base, base_measure, options, choices, layers, layer_energy,
+                          target_pj, target_s, budget_pj, budget_s, method, seed)
+        if isinstance(found, str):
+            floor = (base_measure.energy_pj - sum(max(c.energy_saved_pj for c in layer) for layer in choices)) / dense.energy_pj
+            result["status"] = (f"unreachable: {found}; the offered options ({', '.join(offered) or 'none'}) predict at "
+                                f"best energy {floor:.3g} of dense")
+            break
+        allocation, picked, predicted, used_method, target_pj, target_s = found
+        pruned = _prune_steps(model, allocation, layers, layer_energy, data, step_epochs, finetune_epochs, seed,
+                              key, round_index, records, out, progress)
+        measured = simulate_model(pruned, choice, calibration, shrink=has_channels(allocation))
+        result.update(model=pruned, predicted_energy_vs_dense=predicted / dense.energy_pj,
+                      accuracy=pruned.accuracy(data.x_test, data.y_test),
+                      allocation=_allocation_table(allocation, dict(zip(layers, picked)), pruned, dense, table))
+        if not measured.ok:
+            result["status"] = f"missed: the engine refused the pruned model ({measured.refused})"
+            break
+        result.update(energy_vs_dense=measured.energy_pj / dense.energy_pj, latency_vs_dense=measured.latency_s / dense.latency_s,
+                      energy_pj=measured.energy_pj)
+        notes.append(f"round {rounds}: additive prediction {predicted / dense.energy_pj:.4g}, simulated after fine-tuning "
+                     f"{result['energy_vs_dense']:.4g} of dense energy")
+        energy_ok = measured.energy_pj <= budget_pj * (1 + 1e-12)
+        latency_ok = budget_s is None or measured.latency_s <= budget_s * (1 + 1e-12)
+        if energy_ok and latency_ok:
+            result["status"] = "ok"
+            break
+        if not energy_ok:
+            target_pj = min(target_pj - (measured.energy_pj - budget_pj), predicted - TARGET_STEP_PJ)
+        if not latency_ok:
+            target_s -= measured.latency_s - budget_s
+        result["status"] = (f"missed: simulated energy {result['energy_vs_dense']:.3g} / latency "
+                            f"{result['latency_vs_dense']:.3g} of dense after {rounds} rounds")
+    outcome = EnergyAwareResult(
+        run=run, energy_budget=energy_budget, latency_budget=latency_budget, accuracy_dense=accuracy_dense,
+        sensitivity=table, patterns=rewards, method=used_method, rounds=rounds, energy_pj_dense=dense.energy_pj,
+        notes=notes, wall_time_s=0.0, **result)
+    if out is not None:
+        _write_outputs(outcome, out, calibration, seed, finetune_epochs)
+    outcome.wall_time_s = time.perf_counter() - start
+    return outcome
+
+
+def _sensitivity(model, choice, calibration, validation, dense, patterns, seed, key, records, out, progress):
+    """The rewards, base allocation, sensitivity table and base measurement: from the journal, or measured."""
+    for record in records:
+        if record["kind"] == "sensitivity" and record["key"] == key:
+            base = {name: LayerOption(**option) for name, option in record["base"].items()}
+            measure = Measurement(**record["base_measure"])
+            return (pd.DataFrame(record["rewards"]), base,
+                    pd.DataFrame(record["rows"], columns=list(SENSITIVITY_COLUMNS)), measure)
+    candidates = tuple(dict.fromkeys(PATTERNS + (patterns or ())))
+    rewards = pattern_rewards(model, choice, calibration, dense, candidates, seed)
+    base = base_allocation(model, choice, calibration, rewards, seed)
+    offered = patterns or tuple(rewards.loc[rewards["rewarded"], "pattern"])
+    table, measure = energy_sensitivity(model, choice, calibration, validation, offered, base, dense, seed, progress)
+    append_record(out, {"kind": "sensitivity", "key": key, "rewards": rewards.to_dict("records"),
+                        "base": {name: {"pattern": o.pattern, "sparsity": o.sparsity} for name, o in base.items()},
+                        "base_measure": measure.__dict__, "rows": table.astype(object).where(table.notna(), None).to_dict("records")})
+    return rewards, base, table, measure
+
+
+def _choices(layers: list[str], table: pd.DataFrame, offered: tuple[str, ...]):
+    """Per layer: the options (index 0 = keep the base) and their :class:`Choice` (savings and cost)."""
+    options, choices = [], []
+    for name in layers:
+        rows = table[(table["layer"] == name) & (table["status"] == "ok") & table["pattern"].isin(offered)]
+        options.append([None] + [LayerOption(r.pattern, float(r.target_sparsity)) for r in rows.itertuples()])
+        choices.append([BASE] + [Choice(float(r.energy_saved_pj), float(r.latency_saved_s), float(r.loss_increase))
+                                 for r in rows.itertuples()])
+    return options, choices
+
+
+TARGET_STEP_PJ = 1e-6
+"""How far below the current prediction a corrected energy target goes at least, pJ (forces a new allocation)."""
+
+INNER_ITERATIONS = 25
+"""Allocate-and-simulate corrections at most per round (before any fine-tuning)."""
+
+
+def _allocate(model, choice, calibration, base, base_measure, options, choices, layers, layer_energy,
+              target_pj, target_s, budget_pj, budget_s, method, seed):
+    """Allocate for a target, simulate the pruned (not yet fine-tuned) model, and lower the target until it fits.
+
+    Savings are not additive (channel pruning of a layer also shrinks its
+    consumer, which that consumer's own option shrinks again), so each
+    allocation is simulated and the target lowered by the excess.
+
+    Returns
+    -------
+    tuple or str
+        (allocation, picked, predicted energy pJ, solver, energy target pJ, latency
+        target s) once the simulated energy meets the budgets, else the reason.
+    """
+    for _ in range(INNER_ITERATIONS):
+        need_s = base_measure.latency_s - target_s if target_s is not None else 0.0
+        picked, used = _solve(choices, base_measure.energy_pj - target_pj, need_s, layer_energy, method)
+        if picked is None:
+            return "no allocation predicts the budget"
+        allocation = {**base, **{layers[l]: options[l][j] for l, j in enumerate(picked) if j > 0}}
+        predicted = base_measure.energy_pj - sum(choices[l][j].energy_saved_pj for l, j in enumerate(picked))
+        trial = model.copy()
+        apply_allocation(trial, allocation, seed=seed)
+        quick = simulate_model(trial, choice, calibration, shrink=has_channels(allocation))
+        if not quick.ok:
+            return f"the engine refuses the allocation ({quick.refused})"
+        energy_ok = quick.energy_pj <= budget_pj
+        latency_ok = budget_s is None or quick.latency_s <= budget_s
+        if energy_ok and latency_ok:
+            return allocation, picked, predicted, used, target_pj, target_s
+        # lower the target past this allocation's prediction by the error the simulation showed
+        if not energy_ok:
+            target_pj = min(target_pj - (quick.energy_pj - budget_pj), budget_pj - (quick.energy_pj - predicted),
+                            predicted - TARGET_STEP_PJ)
+        if not latency_ok:
+            target_s = min(target_s - (quick.latency_s - budget_s), quick_latency_target(choices, picked, base_measure, budget_s, quick))
+    return f"no allocation met the budget in simulation after {INNER_ITERATIONS} corrections"
+
+
+def quick_latency_target(choices, picked, base_measure, budget_s: float, quick) -> float:
+    """A latency target below the current allocation's prediction by the simulated error."""
+    predicted_s = base_measure.latency_s - sum(choices[l][j].latency_saved_s for l, j in enumerate(picked))
+    return min(budget_s - (quick.latency_s - predicted_s), predicted_s * (1 - 1e-9))
+
+
+def _solve(choices, need_pj: float, need_s: float, layer_energy: list[float], method: str):
+    """The picked choice per layer (or None) and the solver that found it."""
+    if method in ("auto", "exact"):
+        try:
+            return exact_allocation(choices, need_pj, need_s), "exact"
+        except Intractable:
+            if method == "exact":
+                raise
+    return greedy_allocation(choices, need_pj, need_s, layer_energy), "greedy"
+
+
+def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[str], layer_energy: list[float],
+                 data: Dataset, step_epochs: int, finetune_epochs: int, seed: int, key: str, round_index: int,
+                 records: list[dict], out: Path | None, progress) -> Model:
+    """Prune layer by layer in decreasing dense energy, fine-tuning between steps; resume from the journal."""
+    ordered = sorted((name for name in layers if name in allocation), key=lambda n: (-layer_energy[layers.index(n)], layers.index(n)))
+    steps = [(name, step_epochs) for name in ordered] + [(None, finetune_epochs)]
+    done = {r["step"]: r["model"] for r in records
+            if r["kind"] == "step" and r["key"] == key and r["round"] == round_index and out is not None
+            and (out / r["model"] / "model.json").is_file()}
+    start = max(done, default=-1)
+    pruned = load_model(out / done[start]) if start >= 0 else model.copy()
+    with single_threaded_blas(), progress_bar(len(steps), f"energy-aware steps (round {round_index + 1})", progress) as bar:
+        bar.update(start + 1)
+        for index in range(start + 1, len(steps)):
+            name, epochs = steps[index]
+            if name is not None:
+                apply_allocation(pruned, {name: allocation[name]}, seed=seed)
+            if epochs:
+                train(pruned, data.x_train, data.y_train, finetune_config(epochs, seed + index))
+            if out is not None:
+                folder = f"steps/r{round_index}-{index}"
+                save_model(pruned, out / folder)
+                append_record(out, {"kind": "step", "key": key, "round": round_index, "step": index, "model": folder})
+            bar.update(1)
+    return pruned
+
+
+def _allocation_table(allocation: dict[str, LayerOption], picked: dict[str, int], model: Model, dense: Measurement,
+                      table: pd.DataFrame) -> pd.DataFrame:
+    """One row per pruned layer, in execution order, with what the sensitivity predicted for its option."""
+    rows = []
+    for order, name in enumerate(model.weight_layers):
+        option = allocation.get(name)
+        if option is None:
+            continue
+        match = table[(table["layer"] == name) & (table["option"] == option.label)]
+        predicted = match.iloc[0] if len(match) and picked.get(name, 0) > 0 else None
+        rows.append({"order": order, "layer": name, "option": option.label, "pattern": option.pattern,
+                     "target_sparsity": option.sparsity, "measured_sparsity": model.sparsity(name),
+                     "layer_energy_pj_dense": dense.layer_energy_pj.get(name, math.nan),
+                     "energy_saved_pj": predicted["energy_saved_pj"] if predicted is not None else 0.0,
+                     "energy_saved_vs_dense": predicted["energy_saved_vs_dense"] if predicted is not None else 0.0,
+                     "loss_increase": predicted["loss_increase"] if predicted is not None else 0.0})
+    return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
+
+
+def _write_outputs(result: EnergyAwareResult, out: Path, calibration, seed: int, finetune_epochs: int) -> None:
+    """``sensitivity.csv``, ``patterns.csv``, ``allocation.csv`` and, when the budget was met, ``workload/``."""
+    from energysim.atomic_files import write_text_atomic
+    from energysim.prune.export import export_workload
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "sensitivity.csv", result.sensitivity.to_csv(index=False))
+    write_text_atomic(out / "patterns.csv", result.patterns.to_csv(index=False))
+    write_text_atomic(out / "allocation.csv", result.allocation.to_csv(index=False))
+    if result.model is None:
+        return
+    shrink = bool((result.allocation["pattern"] == "channel").any())
+    export_workload(exported_model(result.model, shrink), out / "workload", calibration, layer_targets=not shrink,
+                    provenance={"criterion": "energy-aware", "schedule": "energy_aware", "seed": seed,
+                                "accuracy_dense": result.accuracy_dense, "accuracy_finetuned": result.accuracy,
+                                "finetune_epochs": finetune_epochs, "shrunk": shrink or None})
