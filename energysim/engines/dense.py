@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.engines.conv_footprint import ConvFootprint
 from energysim.engines.dense_cycle import run_cycle
 from energysim.engines.dense_fast import PathResult, run_fast
-from energysim.engines.dense_schedule import choose_tiling, dram_words, tiles
+from energysim.engines.dense_schedule import choose_tiling, dram_words, smallest_tile_words, tiles
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
 from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.layers import Layer
 from energysim.workloads.workload import LayerTensors
 
+
+MAX_ARRAY_SIDE = 65_536
+"""Largest PE rows or columns: 256x a TPU v1 side; the fold arithmetic holds arrays of rows + cols steps."""
 
 REGISTERS_PER_PE = 3
 """Words each PE's register file holds in both dataflows: a weight, an input and a partial sum."""
@@ -33,10 +36,16 @@ class DenseEngineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["dense"]
-    rows: int = Field(gt=0, description="PE rows.")
-    cols: int = Field(gt=0, description="PE columns.")
+    rows: int = Field(gt=0, description="PE rows (at most 65,536).")
+    cols: int = Field(gt=0, description="PE columns (at most 65,536).")
     dataflow: Literal["output_stationary", "weight_stationary"] = "output_stationary"
     mac_unit: str = Field(default="MAC", description="Name of the [[units]] entries (actions mult, add) that price a MAC.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "DenseEngineConfig":
+        if max(self.rows, self.cols) > MAX_ARRAY_SIDE:
+            raise ValueError(f"rows and cols must each be at most {MAX_ARRAY_SIDE:,} (got rows = {self.rows}, cols = {self.cols})")
+        return self
 
 
 class DenseEngine:
@@ -118,6 +127,14 @@ class DenseEngine:
         dram = self.levels["dram"]
         dram_bw = dram.config.bandwidth_words_per_cycle
         footprint = ConvFootprint.of(layer)
+        needed = smallest_tile_words(shape.m, shape.n, shape.k, cfg.rows, cfg.cols, cfg.dataflow)
+        if sram.capacity_words < needed:
+            raise UnsupportedError(
+                f"{self.hardware.path or self.hardware.name}: memory[{self.hardware.levels.index(sram)}].capacity_bytes "
+                f"must hold the smallest double-buffered tile of layer '{layer.name}' ({needed} words of "
+                f"{sram.config.word_bits} bits for a {shape.m}x{shape.n}x{shape.k} GEMM on a {cfg.rows}x{cfg.cols} array) "
+                f"(got {sram.config.capacity_bytes} bytes = {sram.capacity_words} words)"
+            )
         tiling = choose_tiling(
             shape.m, shape.n, shape.k, cfg.rows, cfg.cols, cfg.dataflow, int(sram.capacity_words),
             dram_pj=dram.costs["read"].energy_pj, sram_pj=sram.costs["read"].energy_pj, dram_bw=dram_bw,

@@ -191,6 +191,20 @@ def estimate(m: int, n: int, k: int, tiling: Tiling, rows: int, cols: int, dataf
     return cycles, dram * dram_pj + psum_words * sram_pj
 
 
+def _tile_bases(rows: int, cols: int, dataflow: str) -> tuple[int, int, int]:
+    """The array dimension each GEMM dimension (m, n, k) is tiled in multiples of."""
+    return (rows, cols, 1) if dataflow == OUTPUT_STATIONARY else (cols, 1, rows)
+
+
+def smallest_tile_words(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> int:
+    """SRAM words the smallest candidate tiling needs double-buffered: ``2 (Mt Kt + Kt Nt + Mt Nt)``.
+
+    Each dimension's smallest candidate is ``min(extent, array dimension mapped to it)``.
+    """
+    tm, tn, tk = (min(extent, base) for extent, base in zip((m, n, k), _tile_bases(rows, cols, dataflow)))
+    return 2 * (tm * tk + tk * tn + tm * tn)
+
+
 def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, capacity_words: int,
                   dram_pj: float = 1.0, sram_pj: float = 0.0, dram_bw: float = 1.0,
                   footprint: ConvFootprint | None = None) -> Tiling:
@@ -214,10 +228,7 @@ def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, c
     UnsupportedError
         If not even the smallest tile fits the SRAM.
     """
-    if dataflow == OUTPUT_STATIONARY:
-        bases = (rows, cols, 1)
-    else:
-        bases = (cols, 1, rows)
+    bases = _tile_bases(rows, cols, dataflow)
     best: tuple | None = None
     for tm in _candidates(m, bases[0]):
         for tn in _candidates(n, bases[1]):
@@ -233,7 +244,7 @@ def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, c
     if best is None:
         raise UnsupportedError(
             f"SRAM of {capacity_words} words cannot hold even the smallest double-buffered tile "
-            f"of a {m}x{n}x{k} GEMM on a {rows}x{cols} array"
+            f"({smallest_tile_words(m, n, k, rows, cols, dataflow)} words) of a {m}x{n}x{k} GEMM on a {rows}x{cols} array"
         )
     return best[1]
 

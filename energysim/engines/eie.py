@@ -81,6 +81,7 @@ from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats.codebook import Codebook, fit_codebook
 from energysim.formats.eie_csc import EieCsc, encode_codes, encode_positions
 from energysim.hardware.hierarchy import Hardware
+from energysim.limits import ARRAY_BYTES
 from energysim.units import ceil_div
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, Layer, LinearLayer
 from energysim.workloads.workload import LayerTensors
@@ -266,12 +267,14 @@ class EieEngine:
         Raises
         ------
         InputError
-            If a tensor's shape does not fit the layer, or a weight or an
-            activation is NaN or infinite.
+            If a tensor's shape does not fit the layer, a weight or an activation
+            is NaN or infinite, or the layer's working arrays would exceed the
+            memory budget (:meth:`_check_working_memory`).
         """
         cfg = self.config
         shape = layer.gemm_shape()
         m, k, n = shape.m, shape.k, shape.n
+        self._check_working_memory(layer, m, k, n, tensors is not None)
         rng = np.random.default_rng(cfg.seed)
         if tensors is not None:
             matrix = tensors.weight_matrix()
@@ -295,6 +298,31 @@ class EieEngine:
             synthetic = True
         return PreparedLayer(csc=csc, codebook=codebook, inputs=inputs, synthetic_weights=synthetic_weights,
                              synthetic_inputs=synthetic, column_nonzeros=column_nonzeros)
+
+    def _check_working_memory(self, layer: Layer, m: int, k: int, n: int, real_weights: bool) -> None:
+        """Refuse a layer whose working arrays would exceed the memory budget, before allocating them.
+
+        A lower estimate, bytes: the ``(K, N)`` float64 input vectors (8 K N), the
+        weights being encoded (16 per dense position for real weights, 32 per
+        expected non-zero for synthetic ones) and the per-(row pass, column, PE)
+        tables of :meth:`simulate` (48 each). The budget is
+        :data:`energysim.limits.ARRAY_BYTES`.
+
+        Raises
+        ------
+        InputError
+            If the estimate exceeds the budget (the message gives it in GiB).
+        """
+        cfg = self.config
+        passes = max(1, ceil_div(ceil_div(m, cfg.n_pe), cfg.activation_regfile_entries))
+        weights = 16 * m * k if real_weights else math.ceil(32 * m * k * layer.weight_density)
+        needed = 8 * k * n + weights + 48 * passes * (k + 1) * cfg.n_pe
+        if needed > ARRAY_BYTES.value:
+            raise InputError(
+                f"layer '{layer.name}': the eie engine would hold at least {needed / 2**30:.1f} GiB of working arrays "
+                f"({k} x {n} float64 input vectors, the encoded {m} x {k} weights, {passes} x {k + 1} x {cfg.n_pe} "
+                f"column tables), over the {ARRAY_BYTES.what} of {ARRAY_BYTES.stated} ({ARRAY_BYTES.advice})"
+            )
 
     def _synthetic_weights(self, m: int, k: int, density: float,
                            rng: np.random.Generator) -> tuple[EieCsc, Codebook, np.ndarray]:

@@ -9,7 +9,7 @@ import pytest
 from energysim.engines.dense_schedule import choose_tiling, dram_words, tiles
 from energysim.engines.registry import build_engine
 from energysim.engines.result import check_invariants
-from energysim.errors import InputError, UnsupportedError
+from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.report.tables import energy_table
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
 from tests.conftest import make_dense_hw
@@ -111,10 +111,22 @@ def test_tiling_fits_sram_double_buffered():
 
 
 def test_sram_too_small_is_refused():
-    """An SRAM that cannot hold the smallest tile is refused with the sizes named."""
+    """An SRAM that cannot hold the smallest tile is refused naming the field, the layer and both sizes.
+
+    Smallest OS tile on 4x4: Mt = Nt = 4, Kt = 1: 2 (4 + 4 + 16) = 48 words; 64 bytes hold 16.
+    """
     hw = make_dense_hw(4, 4, sram_bytes=64)
-    with pytest.raises(UnsupportedError, match="cannot hold even the smallest double-buffered tile"):
+    with pytest.raises(UnsupportedError, match=r"memory\[1\]\.capacity_bytes must hold the smallest double-buffered "
+                                               r"tile of layer 'g' \(48 words .*\(got 64 bytes = 16 words\)"):
         build_engine(hw).simulate(GemmLayer(name="g", m=64, n=64, k=64))
+    with pytest.raises(UnsupportedError, match=r"cannot hold even the smallest double-buffered tile \(48 words\)"):
+        choose_tiling(64, 64, 64, 4, 4, "output_stationary", 16)
+
+
+def test_array_side_is_bounded():
+    """rows or cols above 65,536 is refused by the engine table, naming the key (a 1e9 x 1e9 array would exhaust memory)."""
+    with pytest.raises(ConfigError, match="rows"):
+        build_engine(make_dense_hw(1_000_000_000, 4))
 
 
 def test_unknown_path_is_refused(dense_hw):

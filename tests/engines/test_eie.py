@@ -404,3 +404,15 @@ def test_small_work_budget_gives_the_same_result(monkeypatch):
     check_invariants(blocked)
     assert blocked.counts == whole.counts and blocked.cycles == whole.cycles
     assert [b.minimum for b in blocked.compulsory] == [b.minimum for b in whole.compulsory]
+
+
+def test_working_memory_over_budget_is_refused_before_allocating(monkeypatch):
+    """A 65536^3 GEMM (inputs alone 32 GiB) is refused in GiB naming the budget; a 1 KB budget refuses a 64x64 layer."""
+    engine, _ = engine_for()
+    with pytest.raises(InputError, match=r"layer 'huge': the eie engine would hold at least 1\d\d\.\d GiB .*ENERGYSIM_ARRAY_BYTES"):
+        engine.simulate(GemmLayer(name="huge", m=65536, n=65536, k=65536))
+    small = LinearLayer(name="small", in_features=64, out_features=64, weight_density=0.5, activation_density=0.5)
+    engine.simulate(small)
+    monkeypatch.setenv("ENERGYSIM_ARRAY_BYTES", "1000")
+    with pytest.raises(InputError, match="layer 'small'"):
+        engine.simulate(small)
