@@ -23,7 +23,8 @@ Starting from the dense counts of :func:`~energysim.engines.loopnest.analysis.ev
    are ``gated_mac`` (priced; same cycles). Skipping: the rest cost nothing
    and take no cycle: each MAC lane (a combination of the spatial loops' indices)
    runs only its effectual MACs, so compute cycles = the busiest lane's count
-   (real masks: load imbalance shows) or ``ceil(dense cycles x e(L))``
+   (real masks: load imbalance shows; real weights without activations: each
+   lane's count times the input density) or ``ceil(dense cycles x e(L))``
    (statistical: perfectly balanced).
 4. **Cycles** per level from actual + gated + metadata words at its bandwidth
    (as in the dense analysis), at least the compute cycles; leakage over the total.
@@ -322,17 +323,16 @@ def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Den
     if compute_opt is not None:
         leaders = frozenset(compute_opt.leaders)
         lanes = eff.lanes(leaders)
-        if lanes is not None and not ("inputs" in leaders and densities.masks.inputs is None):
-            effectual = int(lanes.sum())
-        else:
-            effectual = round(macs * eff.fraction(leaders))
+        if lanes is not None and "inputs" in leaders and densities.masks.inputs is None:
+            lanes = lanes * densities.inputs                   # real weights, inputs at their density
+        effectual = round(macs * eff.fraction(leaders)) if lanes is None else round(float(lanes.sum()))
         stats["effectual_fraction"] = effectual / macs
         if compute_opt.kind == "gating":
             add(spec.config.mac_unit, "-", "gated_mac", macs - effectual)
         else:
             skipped["skipped_mac"] = macs - effectual
-            if lanes is not None and not ("inputs" in leaders and densities.masks.inputs is None):
-                cycles_compute = int(lanes.max())
+            if lanes is not None:
+                cycles_compute = math.ceil(float(lanes.max()) - ROUNDING_SLACK)
                 stats["lane_imbalance"] = float(lanes.max() / lanes.mean()) if lanes.mean() else 1.0
             else:
                 cycles_compute = math.ceil(dense.cycles_compute * effectual / macs)

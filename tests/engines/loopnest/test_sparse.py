@@ -270,3 +270,19 @@ def test_unknown_level_and_unpriced_action_are_config_errors() -> None:
         sparse_spec([{"level": "L9", "tensor": "weights", "format": "bitmap"}], [])
     with pytest.raises(ConfigError, match="gated_read"):
         sparse_spec([], [{"kind": "gating", "level": "DRAM", "target": "weights", "leaders": ["inputs"]}])
+
+
+def test_real_weights_with_statistical_inputs_keep_the_imbalance() -> None:
+    """Without activations, each lane's weight-effectual count is scaled by the input density: imbalance stays, time halves."""
+    layer = LinearLayer(name="fc", in_features=16, out_features=8, batch=4, activation_density=0.5)
+    nest = layer.loop_nest()
+    spec = sparse_spec([], [{"kind": "skipping", "unit": "MAC", "leaders": ["weights", "inputs"]}])
+    mapping = mapping_of(("DRAM", {}), ("Buffer", {"N": 4}, {"K": 2}), ("PE", {"K": 4, "C": 16}))
+    weights = np.zeros((8, 16))
+    weights[:4] = 1.0
+    masks = operand_masks(layer, nest, LayerTensors(weights))
+    real, extra = evaluate_sparse(spec, nest, mapping, from_masks(masks, 0.5))
+    dense = evaluate(spec, nest, mapping)
+    assert extra["density_model"] == "real weights, statistical inputs"
+    assert real.macs == nest.macs // 4
+    assert real.cycles_compute == dense.cycles_compute // 2 and extra["lane_imbalance"] == pytest.approx(2.0)
