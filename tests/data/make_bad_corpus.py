@@ -500,11 +500,10 @@ def _hardware_cases() -> list[Case]:
         Case("hw_limit_env_bad", "hardware", v, "environment variable ENERGYSIM_TEXT_FILE_BYTES must be a positive integer",
              _write("hw.toml", HARDWARE), env={"ENERGYSIM_TEXT_FILE_BYTES": "lots"}),
         Case("hw_sram_too_small_message", "hardware", ("run", "{d}/hw.toml", "{d}/w.toml"), "hw.toml: memory[1].capacity_bytes",
-             _both(_write("hw.toml", _edit(HARDWARE, ("capacity_bytes = 65536", "capacity_bytes = 2"))), _write("w.toml", WORKLOAD)),
-             owner="capacity"),
+             _both(_write("hw.toml", _edit(HARDWARE, ("capacity_bytes = 65536", "capacity_bytes = 2"))), _write("w.toml", WORKLOAD))),
         Case("hw_rows_huge_run", "hardware", ("run", "{d}/hw.toml", "{d}/w.toml"), "rows",
              _both(_write("hw.toml", _edit(HARDWARE, ("rows = 4", "rows = 1000000000"), ("cols = 4", "cols = 1000000000"))),
-                   _write("w.toml", WORKLOAD)), owner="capacity"),
+                   _write("w.toml", WORKLOAD))),
     ]
     for path in sorted(HERE.glob("bad/*.toml")):
         expect = path.read_text(encoding="utf-8").splitlines()[0].removeprefix("# expect: ")
@@ -574,7 +573,7 @@ def _workload_cases() -> list[Case]:
              _both(_write("hw.toml", HARDWARE), _write("w.toml", _edit(CONV, ("kernel_height = 3", "kernel_height = 9"),
                                                                           ("kernel_width = 3", "kernel_width = 9"))))),
         Case("wl_gemm_65536_cubed_on_eie", "workload", ("run", "eie-64pe-lecture", "{d}/w.toml"), "GiB",
-             _write("w.toml", gemm.format(m=65536, n=65536, k=65536)), owner="capacity"),
+             _write("w.toml", gemm.format(m=65536, n=65536, k=65536))),
         Case("wl_folder_without_toml", "workload", ("run", "{d}/hw.toml", "{d}/empty"), "empty",
              _both(_write("hw.toml", HARDWARE), lambda folder: (folder / "empty").mkdir())),
     ]
