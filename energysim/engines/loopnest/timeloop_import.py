@@ -213,7 +213,7 @@ def _ert_entries(merged: dict, origin: dict[str, Path]) -> tuple[dict[str, dict[
     tables = ert["tables"]
     items = tables.items() if isinstance(tables, dict) else ((t.get("name"), t.get("actions")) for t in tables)
     out: dict[str, dict[str, list[float]]] = {}
-    legacy = version.startswith(("0.2", "0.3"))
+    variants = False
     for index, (name, actions) in enumerate(items):
         if not isinstance(name, str):
             raise _fail(f"{where}.tables[{index}].name", f"must be the component's dotted name (got {name!r})")
@@ -224,11 +224,12 @@ def _ert_entries(merged: dict, origin: dict[str, Path]) -> tuple[dict[str, dict[
             for item in (entry if isinstance(entry, list) else [entry]):
                 if not isinstance(item, dict) or "energy" not in item:
                     raise _fail(f"{where}.tables[{index}].actions.{action}", "must give an energy (pJ)")
-                legacy = legacy or item.get("arguments") is not None
+                variants = variants or str(action) in per_action
                 per_action.setdefault(str(action), []).append(
                     float(_number(item["energy"], f"{where}.tables[{index}].actions.{action}.energy")))
         out[base] = per_action
-    return out, ("0.3" if legacy else version or "0.4"), str(origin["ERT"])
+    legacy = version.startswith(("0.2", "0.3")) if version else variants
+    return out, ("0.3" if legacy else "0.4"), str(origin["ERT"])
 
 
 def _priced(actions: dict[str, list[float]], keys: tuple[str, ...]) -> tuple[str, float] | None:
@@ -242,6 +243,9 @@ def _costs(component: dict, ert: dict, version: str, ert_file: str, block: int) 
     """Per-word read/write costs (and leak) of a storage component from the ERT."""
     name = component["name"]
     actions = ert.get(name)
+    if actions is None and "dummy" in component["class"].lower():
+        return {"read_pj": 0.0, "write_pj": 0.0,
+                "cost_source": f"{name}: class {component['class']} has no ERT entry (a fan-out placeholder: no accesses priced)"}
     if actions is None:
         raise ConfigError(f"{component['where']}: {name}: no Accelergy ERT entry prices this component "
                           f"(give the ERT file, e.g. timeloop-model.ERT.yaml, with the other files)")
@@ -423,7 +427,7 @@ def _problem(merged: dict, origin: dict[str, Path]) -> tuple[dict, dict[str, str
 def _factors(value: Any, where: str, dim_of: dict[str, str]) -> dict[str, int]:
     if value is None:
         return {}
-    items = value.split() if isinstance(value, str) else list(value) if isinstance(value, list) else None
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value) if isinstance(value, list) else None
     if items is None:
         raise _fail(where, f"must be a string like 'K=4 P=2' or a list of 'K=4' (got {value!r})")
     out = {}
@@ -446,7 +450,8 @@ def _permutation(value: Any, where: str, dim_of: dict[str, str]) -> list[str]:
 
 def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, str]) -> list[dict]:
     """Per level: temporal factors and order (outer to inner), spatial X/Y factors, keep/bypass."""
-    out = [{"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "keep": None, "bypass": None} for _ in levels]
+    out = [{"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {}, "keep": None, "bypass": None}
+           for _ in levels]
     if not isinstance(entries, list):
         raise _fail(where, f"must be a list of directives with target and type (got {type(entries).__name__})")
     for index, entry in enumerate(entries):
@@ -470,6 +475,7 @@ def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, s
             split = int(_number(split, f"{at}.split")) if split is not None else len(perm)
             slot["spatial_x"] = {d: factors[d] for d in perm[:split] if factors.get(d, 1) > 1}
             slot["spatial_y"] = {d: factors[d] for d in perm[split:] if factors.get(d, 1) > 1}
+            slot["spatial_ones"] = {d: 1 for d, f in factors.items() if f == 1}
         elif kind in ("bypass", "datatype", "dataspace"):
             for key in ("keep", "bypass"):
                 names = entry.get(key)
@@ -481,6 +487,29 @@ def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, s
         else:
             raise UnsupportedError(f"{at}.type: directive type {kind!r} is not read (temporal, spatial, bypass, datatype)")
     return out
+
+
+def _constraints(merged: dict, origin: dict[str, Path], levels: list[str], dim_of: dict[str, str]) -> list[dict] | None:
+    """Per-level constraints from ``mapspace_constraints``, ``mapspace.constraints`` and ``architecture_constraints``
+    (a list of directives, or a table with ``targets``); directives for the same level combine."""
+    found = []
+    for key in ("architecture_constraints", "mapspace_constraints", "mapspace"):
+        value = merged.get(key)
+        if key == "mapspace":
+            value = value.get("constraints") if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            value = value.get("targets")
+        if value is not None:
+            found.append(_directives(value, f"{origin[key]}: {key}", levels, dim_of))
+    if not found:
+        return None
+    combined = found[0]
+    for extra in found[1:]:
+        for slot, more in zip(combined, extra):
+            for field, value in more.items():
+                if value:
+                    slot[field] = {**slot[field], **value} if isinstance(value, dict) else value
+    return combined
 
 
 def _mapping_toml(directives: list[dict], levels: list[str], layer: str) -> str:
@@ -523,10 +552,10 @@ def _hardware_toml(hardware: dict, constraints: list[dict] | None, levels: list[
             entry: dict[str, Any] = {"level": name}
             if slot["factors"]:
                 entry["temporal"] = slot["factors"]
-            if slot["spatial_x"]:
-                entry["spatial_x"] = slot["spatial_x"]
-            if slot["spatial_y"]:
-                entry["spatial_y"] = slot["spatial_y"]
+            if slot["spatial_x"] or slot["spatial_ones"]:
+                entry["spatial_x"] = {**slot["spatial_ones"], **slot["spatial_x"]}
+            if slot["spatial_y"] or slot["spatial_ones"]:
+                entry["spatial_y"] = {**slot["spatial_ones"], **slot["spatial_y"]}
             if slot["order"]:
                 entry["order"] = slot["order"]
             if slot["keep"] is not None or slot["bypass"] is not None:
@@ -573,12 +602,7 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, P
     out = Path(out_dir)
     hardware, storage = _hardware(_components(merged, origin), ert, version, ert_file, out.name or "timeloop")
     levels = [component["name"] for component in storage]
-    constraints_raw = merged.get("mapspace_constraints")
-    key = "mapspace_constraints"
-    if constraints_raw is None and isinstance(merged.get("mapspace"), dict):
-        constraints_raw, key = merged["mapspace"].get("constraints"), "mapspace"
-    constraints = (_directives(constraints_raw, f"{origin[key]}: {key}", levels, dim_of)
-                   if constraints_raw is not None else None)
+    constraints = _constraints(merged, origin, levels, dim_of)
     mapping = None
     if merged.get("mapping") is not None:
         mapping = _directives(merged["mapping"], f"{origin['mapping']}: mapping", levels, dim_of)

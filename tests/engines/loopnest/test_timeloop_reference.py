@@ -87,3 +87,28 @@ def test_mapper_under_imported_constraints_matches_timeloops_mapper(tmp_path: Pa
     best = next(c for c in REFERENCE if c["name"].startswith("05"))
     assert found.evaluated == 64
     assert evaluate(engine.spec, nest, found.mapping).energy_pj <= best["energy_pj"] + 0.005
+
+
+def test_current_timeloop_v04_design(tmp_path: Path) -> None:
+    """A v0.4 design (simple_output_stationary: dummy fan-out level, 16 PEs on Y, stride 2, registers per operand):
+    counts, per-action vector rounding with write-priced fills, leakage over utilised instances x cycles = Timeloop's."""
+    folder = DATA / "simple_os"
+    reference = tomllib.loads((folder / "reference.toml").read_text(encoding="utf-8"))
+    written = import_timeloop([folder / name for name in ("arch.yaml", "prob.yaml", "map.yaml", "ERT.yaml")], tmp_path / "os")
+    engine = build_engine(load_hardware(written["hardware"]))
+    layer = load_workload(written["workload"]).layers[0]
+    stats = evaluate(engine.spec, layer.loop_nest(), load_mapping(written["mapping"]).for_layer(layer.name)[1])
+    assert (stats.cycles_total, stats.macs) == (reference["cycles"], reference["computes"])
+    for row in reference["levels"]:
+        tensor = row["dataspace"].lower()
+        got = {action: stats.counts.get((row["level"], tensor, action), 0) for action in ("read", "fill", "update")}
+        fills = row.get("fills_2020", row["fills"])
+        assert got == {"read": row["reads"] * row["instances"], "fill": fills * row["instances"],
+                       "update": row["updates"] * row["instances"]}, row
+        if "energy_pj" in row:
+            energy = sum(v * engine.spec.prices[(lvl, a)] for (lvl, t, a), v in stats.counts.items()
+                         if lvl == row["level"] and t in (tensor, tensor + PADDING_SUFFIX))
+            assert _close(energy, row["energy_pj"], 2), (row, energy)
+    for level, energy in reference["leakage_pj"].items():
+        assert _close(stats.counts[(level, "-", "leak")] * engine.spec.prices[(level, "leak")], energy, 2)
+    assert _close(stats.energy_by_component["mac"], reference["mac_energy_pj"], 2)
