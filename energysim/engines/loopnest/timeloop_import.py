@@ -44,6 +44,7 @@ from typing import Any
 
 from energysim.config.toml_writer import toml_key, toml_value
 from energysim.errors import ConfigError, InputError, UnsupportedError
+from energysim.limits import read_bounded
 
 TENSOR_OF = {"weights": "weights", "inputs": "inputs", "outputs": "outputs"}
 """Timeloop data-space names (lower-cased) -> energysim tensors."""
@@ -56,6 +57,8 @@ _COMPUTE_WORDS = ("mac", "compute", "mult", "adder", "alu")
 _READ_KEYS = ("random_read", "read")
 _FILL_KEYS = ("random_fill", "random_write", "fill", "write")
 _UPDATE_KEYS = ("random_update", "random_write", "update", "write")
+MAX_TREE_NODES = 10_000
+"""Most architecture-tree nodes walked (a YAML alias can repeat a subtree exponentially often)."""
 UNLIMITED_BANDWIDTH = 1e18
 """Words per cycle written for a level whose Timeloop attributes give no bandwidth (Timeloop: unlimited)."""
 
@@ -70,9 +73,11 @@ def _load_yaml(path: Path) -> dict:
     except ImportError:
         raise UnsupportedError("import-timeloop needs PyYAML: pip install 'energysim[timeloop]'") from None
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, error=ConfigError).decode("utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -157,7 +162,12 @@ def _components(merged: dict, origin: dict[str, Path]) -> list[dict]:
     defaults = _class_defaults(merged)
     out: list[dict] = []
 
+    visited = [0]
+
     def walk(node: dict, at: str, inherited: dict, copies: int, mesh: tuple[int, int]) -> None:
+        visited[0] += 1
+        if visited[0] > MAX_TREE_NODES:
+            raise _fail(where, f"the tree must have at most {MAX_TREE_NODES} nodes (YAML aliases can multiply them)")
         if not isinstance(node, dict):
             raise _fail(at, f"must be a mapping with name, attributes, local, subtree (got {type(node).__name__})")
         attributes = {**inherited, **(node.get("attributes") or {})}

@@ -163,3 +163,14 @@ def test_not_yaml_is_one_line(tmp_path: Path) -> None:
     bad.write_text("architecture: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML at line"):
         import_timeloop([bad], tmp_path / "out")
+
+
+def test_alias_bomb_is_refused(tmp_path: Path) -> None:
+    """An architecture whose subtrees alias each other (2**30 nodes once expanded) is refused in one line, quickly."""
+    levels = ["a0: &a0 {name: n, local: [{name: B, class: SRAM, attributes: {depth: 1, word-bits: 8}}]}"]
+    for i in range(1, 31):
+        levels.append(f"a{i}: &a{i} {{name: n, subtree: [*a{i - 1}, *a{i - 1}]}}")
+    text = "anchors:\n" + "\n".join("  " + line for line in levels) + "\narchitecture: {subtree: [*a30]}\n"
+    files = _write(tmp_path, arch=text, prob=PROB_GEMM, ert=ERT_V04)
+    with pytest.raises(ConfigError, match="the tree must have at most 10000 nodes"):
+        import_timeloop(files, tmp_path / "out")
