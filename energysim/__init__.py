@@ -8,6 +8,8 @@ writes a file unless it is given an output folder:
 - :func:`estimate` -- ``energysim estimate``: a pruned model next to its dense original,
   ratios as fractions of dense (:func:`estimate_details` gives the :class:`Estimate`);
 - :func:`compare` -- ``energysim compare``: patterns x sparsities x criteria x hardware;
+- :func:`prune_for_energy` -- ``energysim prune --energy-budget``: prune to a fraction of the
+  simulated energy on one hardware, with the least accuracy lost;
 - :func:`cost_table`, :func:`hardware_costs`, :func:`layer_cost_table` -- ``energysim costs``.
 
 Long jobs take ``progress=``: a bar on stderr (None: only on a terminal, True: always).
@@ -23,6 +25,7 @@ from energysim.api import (
     hardware,
     hardware_costs,
     layer_cost_table,
+    prune_for_energy,
     simulate,
     validate_file,
     workload,
@@ -45,6 +48,7 @@ __all__ = [
     "hardware",
     "hardware_costs",
     "layer_cost_table",
+    "prune_for_energy",
     "simulate",
     "validate_file",
     "workload",

@@ -123,6 +123,19 @@ def compare(model: str = "mlp", patterns: list[str] | None = None, sparsities: l
         return run_sweep(points, specs, tmp, jobs=jobs, scheduler=scheduler, progress=progress)
 
 
+def prune_for_energy(model, hardware: str, energy_budget: float, latency_budget: float | None = None, **options: Any):
+    """Prune a model to a fraction of its simulated energy on one hardware (``energysim prune --energy-budget``).
+
+    ``model`` is a trained model, a model folder, or ``"mlp"`` / ``"cnn"``; ``hardware`` takes
+    ``NAME:MODE``; budgets are fractions of dense. Returns an
+    :class:`energysim.energy_aware.EnergyAwareResult`; ``options`` are those of
+    :func:`energysim.energy_aware.job.prune_for_energy` (``patterns``, ``method``, ``out_dir``, ``seed``, ...).
+    """
+    from energysim.energy_aware.job import prune_for_energy as run_job
+
+    return run_job(model, hardware, energy_budget, latency_budget, **options)
+
+
 def validate_file(name_or_path: str | Path) -> str:
     """Validate a hardware, workload or cost-table file; return a one-line description.
 

@@ -22,8 +22,8 @@ PATTERNS = ("fine", "channel", "nm:2:4")
 """Patterns the allocation can give a layer; which of them a hardware rewards is measured (see sensitivity)."""
 
 PATTERN_LEVELS = {
-    "fine": (0.5, 0.7, 0.8, 0.9, 0.95),
-    "channel": (0.25, 0.5, 0.75),
+    "fine": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95),
+    "channel": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
     "nm:2:4": (0.5,),
 }
 """Target sparsities offered per pattern (N:M has the one sparsity 1 - N/M)."""

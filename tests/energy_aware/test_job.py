@@ -1,0 +1,91 @@
+"""prune_for_energy: budgets met when simulated afresh, hardware-specific allocations, determinism, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import energysim
+from energysim.energy_aware import job as job_module
+from energysim.energy_aware.measure import exported_model
+from energysim.errors import InputError
+from energysim.prune.export import export_workload
+
+FAST = dict(finetune_epochs=1, step_epochs=0, calibration_samples=16, validation_samples=64, progress=False)
+"""Settings that keep one job to a couple of seconds."""
+
+
+def fresh_energy_ratio(result, model, hardware: str, tmp_path: Path, data) -> float:
+    """Pruned / dense energy, each exported anew and simulated through the public API."""
+    calibration = data.calibration(16)
+    shrink = bool((result.allocation["pattern"] == "channel").any())
+    pruned = export_workload(exported_model(result.model, shrink), tmp_path / "pruned", calibration,
+                             layer_targets=not shrink)
+    dense = export_workload(model, tmp_path / "dense", calibration)
+    run, _, mode = hardware.partition(":")
+    pruned_pj = energysim.simulate(hardware, pruned.parent, progress=False).totals()["energy_pj"]
+    dense_pj = energysim.simulate(run, dense.parent, progress=False).totals()["energy_pj"]
+    return pruned_pj / dense_pj
+
+
+@pytest.mark.parametrize("hardware", ["eie-64pe-lecture", "lecture-array"])
+def test_pruned_model_meets_its_budget_when_simulated_afresh(hardware, tiny_mlp, tiny_data, tmp_path):
+    """At budget 0.5 the returned model, exported and simulated from scratch, needs at most half the dense energy."""
+    result = energysim.prune_for_energy(tiny_mlp, hardware, 0.5, data=tiny_data, **FAST)
+    assert result.status == "ok", result.status
+    ratio = fresh_energy_ratio(result, tiny_mlp, hardware, tmp_path, tiny_data)
+    assert ratio <= 0.5
+    assert ratio == pytest.approx(result.energy_vs_dense, rel=1e-9)
+
+
+def test_allocation_differs_between_eie_and_the_dense_array(tiny_mlp, tiny_data):
+    """The dense array rewards only channels; EIE also rewards fine-grained zeros, and the allocations differ."""
+    eie = energysim.prune_for_energy(tiny_mlp, "eie-64pe-lecture", 0.5, data=tiny_data, **FAST)
+    array = energysim.prune_for_energy(tiny_mlp, "lecture-array", 0.5, data=tiny_data, **FAST)
+    rewarded = {r.run: set(r.patterns.loc[r.patterns["rewarded"], "pattern"]) for r in (eie, array)}
+    assert rewarded["lecture-array"] == {"channel"}
+    assert "fine" in rewarded["eie-64pe-lecture"]
+    assert set(array.allocation["pattern"]) == {"channel"}
+    assert list(eie.allocation["option"]) != list(array.allocation["option"])
+
+
+def test_same_seed_same_pruning(tiny_mlp, tiny_data):
+    """Two runs with seed 0 give the same allocation, masks and simulated energy."""
+    first = energysim.prune_for_energy(tiny_mlp, "eie-64pe-lecture", 0.6, data=tiny_data, **FAST)
+    second = energysim.prune_for_energy(tiny_mlp, "eie-64pe-lecture", 0.6, data=tiny_data, **FAST)
+    assert first.allocation.equals(second.allocation)
+    assert first.energy_vs_dense == second.energy_vs_dense
+    for name in tiny_mlp.weight_layers:
+        assert np.array_equal(first.model.weights(name), second.model.weights(name))
+
+
+def test_resume_reuses_the_journal(tiny_mlp, tiny_data, tmp_path, monkeypatch):
+    """A second run into the same folder measures no sensitivity and trains no step again, with the same result."""
+    first = energysim.prune_for_energy(tiny_mlp, "lecture-array", 0.5, data=tiny_data, out_dir=tmp_path, **FAST)
+    assert (tmp_path / "energy-aware.jsonl").is_file() and (tmp_path / "workload" / "workload.toml").is_file()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("work repeated on resume")
+
+    monkeypatch.setattr(job_module, "energy_sensitivity", refuse)
+    monkeypatch.setattr(job_module, "train", refuse)
+    second = energysim.prune_for_energy(tiny_mlp, "lecture-array", 0.5, data=tiny_data, out_dir=tmp_path, **FAST)
+    assert second.allocation.equals(first.allocation)
+    assert second.energy_vs_dense == first.energy_vs_dense
+
+
+def test_sparse_tensor_core_budget_below_two_four_is_unreachable(tiny_mlp, tiny_data):
+    """On a100:sparse_2_4 every layer must be 2:4; a budget below what 2:4 saves is reported unreachable with the floor."""
+    result = energysim.prune_for_energy(tiny_mlp, "a100:sparse_2_4", 0.5, data=tiny_data, **FAST)
+    assert result.status.startswith("unreachable:")
+    assert "nm:2:4" in result.status and "of dense" in result.status
+    assert list(result.patterns.loc[result.patterns["rewarded"], "pattern"]) == ["nm:2:4"]
+
+
+@pytest.mark.parametrize("budget", [0, 1.5, True, "half"])
+def test_bad_budget_is_one_sentence(budget, tiny_mlp, tiny_data):
+    """A budget outside (0, 1] is refused naming the value."""
+    with pytest.raises(InputError, match=r"energy_budget must be a fraction of dense energy in \(0, 1\]"):
+        energysim.prune_for_energy(tiny_mlp, "lecture-array", budget, data=tiny_data, **FAST)
