@@ -5,10 +5,13 @@ published reference outputs show them (the 2020 ISPASS tutorial exercises,
 ``tests/data/timeloop/README.md``), per storage level L and dataspace d that L keeps:
 
 - **Deliveries** into one instance of L: the first tile whole; then, for each step
-  of the temporal loops above L (outer to inner, odometer order), nothing if the
-  tile did not move, the set difference if it moved by the same translation as
-  its last move (or by any translation when none is remembered), otherwise the
-  **whole** tile again, and the remembered translation is forgotten.
+  of the temporal loops above L (outer to inner, odometer order): nothing if the
+  tile did not move (but a move of zero is remembered); the set difference if it
+  moved by the same translation as the step before (or by any translation when
+  none is remembered); otherwise the **whole** tile again, and the remembered
+  translation is forgotten. (So a real move right after a stationary step
+  refetches the whole tile: Timeloop's eyeriss_like reference, global-buffer
+  input fills 8 x 19575 = 156600, not 151875.)
 - **Accesses by the children**: the next inner keeper's deliveries times the
   distinct tiles among the instances the spatial loops in between create
   (identical deltas are read once: multicast; outputs of instances that share
@@ -110,13 +113,14 @@ class _Loops:
             total, state = run(j + 1, state)
             shift = translations[j]
             for _ in range(above[j][1] - 1):
-                if any(shift):
-                    if state is None or state == shift:
-                        total += moved_cost(shift)
-                        state = shift
-                    else:
-                        total += size
-                        state = None
+                if not any(shift):
+                    state = shift
+                elif state is None or state == shift:
+                    total += moved_cost(shift)
+                    state = shift
+                else:
+                    total += size
+                    state = None
                 cost, state = run(j + 1, state)
                 total += cost
             return total, state

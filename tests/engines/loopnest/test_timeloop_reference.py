@@ -89,10 +89,12 @@ def test_mapper_under_imported_constraints_matches_timeloops_mapper(tmp_path: Pa
     assert evaluate(engine.spec, nest, found.mapping).energy_pj <= best["energy_pj"] + 0.005
 
 
-def test_current_timeloop_v04_design(tmp_path: Path) -> None:
-    """A v0.4 design (simple_output_stationary: dummy fan-out level, 16 PEs on Y, stride 2, registers per operand):
-    counts, per-action vector rounding with write-priced fills, leakage over utilised instances x cycles = Timeloop's."""
-    folder = DATA / "simple_os"
+@pytest.mark.parametrize("design", ["simple_os", "eyeriss"])
+def test_current_timeloop_v04_design(design: str, tmp_path: Path) -> None:
+    """v0.4 designs (simple_output_stationary: dummy fan-out level, 16 PEs on Y, stride 2, registers per operand;
+    eyeriss_like: 14 x 12 PEs, multicast and spatial reduction, refetch after a stationary step): counts, and where
+    given per-action vector rounding with write-priced fills and leakage over utilised instances x cycles = Timeloop's."""
+    folder = DATA / design
     reference = tomllib.loads((folder / "reference.toml").read_text(encoding="utf-8"))
     written = import_timeloop([folder / name for name in ("arch.yaml", "prob.yaml", "map.yaml", "ERT.yaml")], tmp_path / "os")
     engine = build_engine(load_hardware(written["hardware"]))
@@ -109,6 +111,7 @@ def test_current_timeloop_v04_design(tmp_path: Path) -> None:
             energy = sum(v * engine.spec.prices[(lvl, a)] for (lvl, t, a), v in stats.counts.items()
                          if lvl == row["level"] and t in (tensor, tensor + PADDING_SUFFIX))
             assert _close(energy, row["energy_pj"], 2), (row, energy)
-    for level, energy in reference["leakage_pj"].items():
+    for level, energy in reference.get("leakage_pj", {}).items():
         assert _close(stats.counts[(level, "-", "leak")] * engine.spec.prices[(level, "leak")], energy, 2)
-    assert _close(stats.energy_by_component["mac"], reference["mac_energy_pj"], 2)
+    if "mac_energy_pj" in reference:
+        assert _close(stats.energy_by_component["mac"], reference["mac_energy_pj"], 2)

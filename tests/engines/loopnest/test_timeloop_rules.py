@@ -69,7 +69,7 @@ def interpret(spec, nest: LoopNest, mapping: Mapping) -> dict[tuple[str, str, st
                     else:
                         move = tuple(a - b for a, b in zip(origin, min(previous)))
                         if current == previous:
-                            delta = set()
+                            delta, remembered = set(), move
                         elif remembered is None or move == remembered:
                             delta, remembered = current - previous, move
                         else:
