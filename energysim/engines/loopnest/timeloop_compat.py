@@ -50,6 +50,7 @@ from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for
 from energysim.engines.loopnest.geometry import overlap, points
 from energysim.engines.loopnest.mapping import Mapping, check_mapping
 from energysim.engines.loopnest.spec import Spec
+from energysim.errors import UnsupportedError
 from energysim.hardware.hierarchy import LEAK_ACTION
 from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 
@@ -153,7 +154,12 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
     ------
     ConfigError
         If ``check`` and the mapping breaks a rule.
+    UnsupportedError
+        If the hardware has an ``[engine.sparse]`` table (Sparseloop's rules are not reproduced).
     """
+    if spec.config.sparse is not None:
+        raise UnsupportedError(f"{spec.hardware.path or spec.hardware.name}: engine.sparse: compat 'timeloop' counts dense "
+                               f"designs only (Sparseloop's formats, gating and skipping are modelled by compat 'ideal')")
     if check:
         check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}")
     n_levels = len(spec.levels)

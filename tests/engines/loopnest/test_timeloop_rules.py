@@ -182,3 +182,15 @@ def test_window_grid_exercises_whole_tile_refetch() -> None:
         ours, base = evaluate(SLIDE, nest, mapping).counts, ideal(SLIDE, nest, mapping).counts
         more += any(ours.get((lvl, "inputs", "fill"), 0) > base.get((lvl, "inputs", "fill"), 0) for lvl in ("Buf", "RF"))
     assert more >= 5, more
+
+
+def test_sparse_design_is_refused() -> None:
+    """A design with [engine.sparse] is refused in one line (Sparseloop's rules are not reproduced), not counted dense."""
+    import energysim
+    from energysim.engines.loopnest.mapping import default_mapping
+    from energysim.engines.registry import build_engine
+    from energysim.errors import UnsupportedError
+    engine = build_engine(energysim.hardware("eyeriss-like-gating"))
+    nest = LoopNest.of("c", K=4, C=4, P=4, Q=4, R=3, S=3)
+    with pytest.raises(UnsupportedError, match="engine.sparse: compat 'timeloop' counts dense designs only"):
+        evaluate(engine.spec, nest, default_mapping(engine.spec, nest))
