@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/energy_aware_comparison.py --out energy-aware-comparison
 
-writes ``comparison.csv`` and ``comparison.md`` into ``--out`` and prints the
+writes ``comparison.csv``, ``comparison.md`` and ``comparison.png`` (the three curves) into ``--out`` and prints the
 Markdown table with the total wall time: for the digits MLP and CNN on
 lecture-array, eie-64pe-lecture and a100:sparse_2_4, uniform sparsity, a
 global magnitude threshold and energy-aware allocation at budgets 0.7, 0.5,
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from energysim.atomic_files import write_text_atomic
-from energysim.energy_aware.comparison import BUDGETS, HARDWARE, compare_at_budgets, markdown_table
+from energysim.energy_aware.comparison import BUDGETS, HARDWARE, compare_at_budgets, markdown_table, plot_comparison
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     text = (f"Test accuracy (%) at each energy budget (fraction of dense), simulated energy in brackets; "
             f"'-' = budget not reached. Wall time {seconds:.1f} s.\n\n{markdown_table(table)}\n")
     write_text_atomic(out / "comparison.md", text)
+    plot_comparison(table, out / "comparison.png")
     sys.stdout.write(text)
     return 0
 

@@ -176,3 +176,48 @@ def markdown_table(table: pd.DataFrame) -> str:
             cells.append(f"{100 * row['accuracy']:.1f} ({row['energy_vs_dense']:.3g})" if row["status"] == "ok" else "-")
         lines.append(f"| {model} | {run} | {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def plot_comparison(table: pd.DataFrame, path, title: str = "Accuracy at equal simulated-energy budgets"):
+    """Accuracy against simulated energy, one panel per (model, run), one curve per method; a PNG (Agg backend).
+
+    Points are the budgets each method met (simulated energy afresh on the x axis,
+    fraction of dense); a method that met no budget of a panel has no curve there.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from energysim.atomic_files import write_atomic
+
+    path = Path(path)
+    panels = list(dict.fromkeys(zip(table["model"], table["run"])))
+    figure, axes = plt.subplots(1, max(len(panels), 1), figsize=(4 * max(len(panels), 1), 3.5), squeeze=False)
+    try:
+        for axis, (model, run) in zip(axes[0], panels):
+            rows = table[(table["model"] == model) & (table["run"] == run) & (table["status"] == "ok")]
+            for method, group in rows.groupby("method", sort=False):
+                group = group.sort_values("energy_vs_dense")
+                axis.plot(group["energy_vs_dense"], 100 * group["accuracy"], marker="o", label=method)
+            dense = table[(table["model"] == model) & (table["run"] == run)]["accuracy_dense"]
+            if len(dense):
+                axis.axhline(100 * dense.iloc[0], color="grey", linestyle="--", label="dense")
+            axis.set_title(f"{model} on {run}", fontsize=9)
+            axis.set_xlabel("simulated energy (fraction of dense)")
+            axis.set_ylabel("test accuracy (%)")
+            axis.grid(True, alpha=0.3)
+            axis.legend(fontsize=7)
+        figure.suptitle(title)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=100, bbox_inches="tight"))
+    finally:
+        plt.close(figure)
+    return path

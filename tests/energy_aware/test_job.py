@@ -17,6 +17,13 @@ FAST = dict(finetune_epochs=1, step_epochs=0, calibration_samples=16, validation
 """Settings that keep one job to a couple of seconds."""
 
 
+@pytest.fixture(scope="module")
+def budget_half(tiny_mlp, tiny_data):
+    """Results at budget 0.5 on EIE and the dense array, by hardware name (computed once per module)."""
+    return {hardware: energysim.prune_for_energy(tiny_mlp, hardware, 0.5, data=tiny_data, **FAST)
+            for hardware in ("eie-64pe-lecture", "lecture-array")}
+
+
 def fresh_energy_ratio(result, model, hardware: str, tmp_path: Path, data) -> float:
     """Pruned / dense energy, each exported anew and simulated through the public API."""
     calibration = data.calibration(16)
@@ -31,19 +38,18 @@ def fresh_energy_ratio(result, model, hardware: str, tmp_path: Path, data) -> fl
 
 
 @pytest.mark.parametrize("hardware", ["eie-64pe-lecture", "lecture-array"])
-def test_pruned_model_meets_its_budget_when_simulated_afresh(hardware, tiny_mlp, tiny_data, tmp_path):
+def test_pruned_model_meets_its_budget_when_simulated_afresh(hardware, budget_half, tiny_mlp, tiny_data, tmp_path):
     """At budget 0.5 the returned model, exported and simulated from scratch, needs at most half the dense energy."""
-    result = energysim.prune_for_energy(tiny_mlp, hardware, 0.5, data=tiny_data, **FAST)
+    result = budget_half[hardware]
     assert result.status == "ok", result.status
     ratio = fresh_energy_ratio(result, tiny_mlp, hardware, tmp_path, tiny_data)
     assert ratio <= 0.5
     assert ratio == pytest.approx(result.energy_vs_dense, rel=1e-9)
 
 
-def test_allocation_differs_between_eie_and_the_dense_array(tiny_mlp, tiny_data):
+def test_allocation_differs_between_eie_and_the_dense_array(budget_half):
     """The dense array rewards only channels; EIE also rewards fine-grained zeros, and the allocations differ."""
-    eie = energysim.prune_for_energy(tiny_mlp, "eie-64pe-lecture", 0.5, data=tiny_data, **FAST)
-    array = energysim.prune_for_energy(tiny_mlp, "lecture-array", 0.5, data=tiny_data, **FAST)
+    eie, array = budget_half["eie-64pe-lecture"], budget_half["lecture-array"]
     rewarded = {r.run: set(r.patterns.loc[r.patterns["rewarded"], "pattern"]) for r in (eie, array)}
     assert rewarded["lecture-array"] == {"channel"}
     assert "fine" in rewarded["eie-64pe-lecture"]
@@ -51,10 +57,10 @@ def test_allocation_differs_between_eie_and_the_dense_array(tiny_mlp, tiny_data)
     assert list(eie.allocation["option"]) != list(array.allocation["option"])
 
 
-def test_same_seed_same_pruning(tiny_mlp, tiny_data):
-    """Two runs with seed 0 give the same allocation, masks and simulated energy."""
-    first = energysim.prune_for_energy(tiny_mlp, "eie-64pe-lecture", 0.6, data=tiny_data, **FAST)
-    second = energysim.prune_for_energy(tiny_mlp, "eie-64pe-lecture", 0.6, data=tiny_data, **FAST)
+def test_same_seed_same_pruning(budget_half, tiny_mlp, tiny_data):
+    """A second run with seed 0 gives the same allocation, masks and simulated energy."""
+    first = budget_half["lecture-array"]
+    second = energysim.prune_for_energy(tiny_mlp, "lecture-array", 0.5, data=tiny_data, **FAST)
     assert first.allocation.equals(second.allocation)
     assert first.energy_vs_dense == second.energy_vs_dense
     for name in tiny_mlp.weight_layers:
