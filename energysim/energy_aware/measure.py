@@ -78,8 +78,12 @@ def simulate_model(model: Model, choice: HardwareChoice, x_calibration: np.ndarr
     Returns
     -------
     Measurement
-        Totals, or the engine's refusal (:class:`~energysim.errors.UnsupportedError`).
+        Totals, or the reason nothing ran: the engine's refusal
+        (:class:`~energysim.errors.UnsupportedError`) or a layer left without weights.
     """
+    empty = [name for name in model.weight_layers if not np.any(model.weights(name))]
+    if empty:
+        return Measurement(None, None, {}, f"layer '{empty[0]}' has no non-zero weight left (the model collapsed)")
     exported = exported_model(model, shrink)
     options = choice.variant_options("dense" if dense_mode else "pruned")
     with tempfile.TemporaryDirectory(prefix="energysim-energy-aware-") as tmp:

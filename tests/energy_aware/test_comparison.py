@@ -45,3 +45,12 @@ def test_markdown_table_marks_unreached_budgets(tmp_path):
     assert "| mlp | hw | uniform | 97.0 (0.45) |" in text
     assert "| mlp | hw | global | - |" in text
     assert plot_comparison(table, tmp_path / "c.png").stat().st_size > 0
+
+
+def test_a_collapsed_model_is_a_refusal_not_an_error(tiny_mlp, tiny_data):
+    """A model with a layer left without weights (a global threshold at 99 %) is measured as refused, naming the layer."""
+    collapsed = tiny_mlp.copy()
+    collapsed.set_mask("fc2.weight", collapsed.weights("fc2") * 0 != 0)
+    choice = load_hardware_list(["lecture-array"])[0]
+    measured = simulate_model(collapsed, choice, tiny_data.calibration(16), shrink=False)
+    assert not measured.ok and measured.refused == "layer 'fc2' has no non-zero weight left (the model collapsed)"
