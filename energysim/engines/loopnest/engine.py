@@ -8,9 +8,10 @@ from typing import Any
 
 from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
 from energysim.engines.loopnest.mapper import map_nest
-from energysim.engines.loopnest.mapping import Mapping, MappingSet, check_mapping, default_mapping, load_mapping, tile_words
+from energysim.engines.loopnest.mapping import (Mapping, MappingSet, capacity_problem, check_mapping, default_mapping,
+                                               load_mapping, tile_words)
 from energysim.engines.loopnest.sparse import (Densities, check_sparse, evaluate_sparse, from_masks, occupancy_for,
-                                              outer_minimum, statistical)
+                                              outer_minimum, shrink_to_fit, statistical, stored_bits)
 from energysim.engines.loopnest.sparse_masks import operand_masks
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
@@ -72,7 +73,17 @@ class LoopNestEngine:
                      densities: Densities | None = None) -> tuple[Mapping, str]:
         if mapping is None:
             found = map_nest(self.spec, nest, self.config.mapper, self.config.mapper_objective, seed=0, progress=False)
-            return found.mapping, f"mapper ({self.config.mapper_objective}, {found.strategy}, {found.evaluated} evaluated)"
+            where = f"mapper ({self.config.mapper_objective}, {found.strategy}, {found.evaluated} evaluated)"
+            if densities is None:
+                return found.mapping, where
+            occupancy = occupancy_for(self.spec, nest, densities)
+            if all(capacity_problem(self.spec, nest, found.mapping, i, occupancy) is None for i in range(len(self.spec.levels))):
+                return found.mapping, where
+            # The mapper sizes tiles dense; a compressed tile with its metadata can be larger.
+            shrunk = shrink_to_fit(self.spec, nest, found.mapping, occupancy)
+            if shrunk is not None:
+                return shrunk, f"{where}, shrunk to fit compressed tiles"
+            return default_mapping(self.spec, nest, occupancy), f"{DEFAULT} (the {where} mapping does not fit compressed tiles)"
         if mapping == DEFAULT:
             if densities is None:
                 return default_mapping(self.spec, nest), DEFAULT
@@ -140,6 +151,9 @@ class LoopNestEngine:
         result = self._result(layer, nest, chosen, where, stats, convention)
         if sparse_stats:
             result.stats.update(sparse_stats)
+            if not nest.a_is_activation:
+                weights = result.stats["weight_storage_bits"] // self.spec.levels[0].level.config.word_bits
+                result.stats["weight_storage_bits"] = stored_bits(self.spec, nest, chosen, densities, "weights", weights)
             result.compulsory = [replace(bound, minimum=outer_minimum(self.spec, bound.tensor, bound.minimum, densities))
                                  for bound in result.compulsory]
         return result

@@ -47,7 +47,7 @@ import numpy as np
 
 from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for, evaluate
 from energysim.engines.loopnest.geometry import points
-from energysim.engines.loopnest.mapping import Mapping, Occupancy, check_mapping
+from energysim.engines.loopnest.mapping import LevelLoops, Mapping, Occupancy, capacity_problem, check_mapping
 from energysim.engines.loopnest.sparse_config import FormatSpec, SparseConfig
 from energysim.engines.loopnest.sparse_masks import WEIGHT_AXES, OperandMasks, lane_effectual, max_tile_nnz
 from energysim.engines.loopnest.spec import Spec
@@ -97,6 +97,57 @@ def from_masks(masks: OperandMasks, activation_density: float) -> Densities:
     if masks.inputs is None:
         return Densities("real weights, statistical inputs", weights, float(activation_density), masks)
     return Densities("real masks", weights, float(masks.inputs.mean()), masks)
+
+
+def shrink_to_fit(spec: Spec, nest: LoopNest, mapping: Mapping, occupancy: Occupancy) -> Mapping | None:
+    """The mapping with temporal factors moved outwards until every level's compressed tiles fit, or None.
+
+    A mapping sized for dense tiles (the mapper's) can overflow a level once
+    metadata is added. While a level's tiles do not fit, one prime factor of one
+    of its temporal loops moves to the next outer level (merged with that level's
+    loop of the dimension, placed innermost or outermost there); of the choices,
+    the one whose dense evaluation costs least energy is taken. Tiles of the other
+    levels do not change; spatial loops and bypasses are kept.
+    """
+    levels = [list(level.temporal) for level in mapping.levels]
+
+    def build(temporal: list[list]) -> Mapping:
+        return Mapping(tuple(LevelLoops(old.name, tuple(temporal[i]), old.spatial_x, old.spatial_y, old.bypass)
+                             for i, old in enumerate(mapping.levels)), source=mapping.source)
+
+    def moved(index: int, j: int, outermost: bool) -> list[list]:
+        temporal = [list(t) for t in levels]
+        dim, factor = temporal[index][j]
+        prime = next(p for p in range(2, factor + 1) if factor % p == 0)
+        temporal[index][j] = (dim, factor // prime)
+        parent = temporal[index - 1]
+        at = next((k for k, (d, _) in enumerate(parent) if d == dim), None)
+        if at is not None:
+            prime *= parent.pop(at)[1]
+        parent.insert(0 if outermost else len(parent), (dim, prime))
+        return temporal
+
+    current = mapping
+    for index in range(1, len(spec.levels)):
+        while capacity_problem(spec, nest, current, index, occupancy) is not None:
+            options = [moved(index, j, outermost) for j, (_, f) in enumerate(levels[index]) if f > 1
+                       for outermost in (False, True)]
+            if not options:
+                return None
+            levels = min(options, key=lambda t: evaluate(spec, nest, build(t), check=False).energy_pj)
+            current = build(levels)
+    return current
+
+
+def stored_bits(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities, tensor: str, points_dense: int) -> int:
+    """Bits a tensor occupies at the outermost level in its format there: non-zeros x word bits plus metadata."""
+    fmt = spec.config.sparse.format_of(spec.levels[0].name, tensor)
+    word_bits = spec.levels[0].level.config.word_bits
+    if fmt is None:
+        return points_dense * word_bits
+    density = densities.of(tensor)
+    values = round(points_dense * _data_ratio(fmt, density)) * word_bits
+    return values + math.ceil(points_dense * _metadata_bits_per_point(fmt, density, nest, mapping, 0))
 
 
 def outer_minimum(spec: Spec, tensor: str, points_dense: int, densities: Densities) -> int:

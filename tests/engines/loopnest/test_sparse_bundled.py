@@ -7,7 +7,7 @@ import pytest
 
 import energysim
 from energysim.engines.loopnest.analysis import evaluate
-from energysim.engines.loopnest.mapping import LevelLoops, Mapping
+from energysim.engines.loopnest.mapping import LevelLoops, Mapping, default_mapping
 from energysim.engines.registry import build_engine
 from energysim.engines.result import check_invariants
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
@@ -22,11 +22,12 @@ CONV3 = Conv2dLayer(name="conv3", in_channels=256, out_channels=384, in_height=1
 def test_eyeriss_designs_at_density_one_equal_eyeriss_like(name: str) -> None:
     """At density 1 both Eyeriss-based sparse files give eyeriss-like's counts and compute cycles (metadata aside).
 
-    The same default mapping must fit both (eyeriss-v2's CSC metadata needs room): AlexNet CONV3's does.
+    Both run eyeriss-like's default mapping (it fits eyeriss-v2-like's larger scratchpads with their metadata).
     """
-    workload = Workload("one", (CONV3,))
-    dense = energysim.simulate("eyeriss-like", workload, mapping="default").results[0]
-    sparse = energysim.simulate(name, workload, mapping="default").results[0]
+    base = build_engine(energysim.hardware("eyeriss-like"))
+    mapping = default_mapping(base.spec, CONV3.loop_nest())
+    dense = base.simulate(CONV3, mapping=mapping)
+    sparse = build_engine(energysim.hardware(name)).simulate(CONV3, mapping=mapping)
     data = {k: v for k, v in sparse.counts.items() if not k[2].startswith("metadata_") and k[2] != "leak"}
     assert data == dense.counts
     assert sparse.cycles["compute"] == dense.cycles["compute"] and sparse.macs == dense.macs
