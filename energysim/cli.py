@@ -208,8 +208,11 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     runs = []
     with progress_bar(len(choices) * len(workload.layers), f"run {workload.name}", _progress(args)) as bar:
         for choice in choices:
-            runs.append(run_workload(workload, choice.hardware, on_layer=lambda _: bar.update(1), **options,
-                                     **choice.options))
+            def tick(layer: str, label: str = choice.label) -> None:
+                bar.set_postfix_str(f"{label} {layer}", refresh=False)
+                bar.update(1)
+
+            runs.append(run_workload(workload, choice.hardware, on_layer=tick, **options, **choice.options))
     for index, run in enumerate(runs):
         totals = run.totals()
         out.write(("\n" if index else "") + f"{run.workload} on {run.run}\n")
