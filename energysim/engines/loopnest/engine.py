@@ -16,6 +16,7 @@ from energysim.engines.loopnest.sparse_masks import operand_masks
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
 from energysim.errors import InputError, UnsupportedError
+from energysim.formats.nm_compressed import require_compliant
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.layers import Layer
 from energysim.workloads.loop_nest import DIMS
@@ -158,11 +159,16 @@ class LoopNestEngine:
                                  for bound in result.compulsory]
         return result
 
-    @staticmethod
-    def _densities(layer: Layer, nest: Any, tensors: LayerTensors | None) -> Densities:
+    def _densities(self, layer: Layer, nest: Any, tensors: LayerTensors | None) -> Densities:
         if tensors is None:
             return statistical(layer.weight_density, layer.activation_density)
-        return from_masks(operand_masks(layer, nest, tensors), layer.activation_density)
+        masks = operand_masks(layer, nest, tensors)
+        for fmt in self.config.sparse.formats:
+            if fmt.format == "nm" and fmt.tensor == "weights":
+                keep = masks.weights.reshape(masks.weights.shape[0] * masks.weights.shape[1], -1)
+                require_compliant(keep, fmt.n, fmt.m, f"{self.hardware.name}: layer '{layer.name}' weights "
+                                                      f"({fmt.level} keeps them {fmt.n}:{fmt.m} along C x R x S)")
+        return from_masks(masks, layer.activation_density)
 
     def _result(self, layer: Layer, nest: Any, mapping: Mapping, where: str, stats: LoopNestStats,
                 convention: str) -> LayerResult:

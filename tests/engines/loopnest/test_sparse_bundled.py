@@ -10,6 +10,7 @@ from energysim.engines.loopnest.analysis import evaluate
 from energysim.engines.loopnest.mapping import LevelLoops, Mapping, default_mapping
 from energysim.engines.registry import build_engine
 from energysim.engines.result import check_invariants
+from energysim.errors import UnsupportedError
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
 from energysim.workloads.workload import LayerTensors, Workload
 
@@ -137,3 +138,13 @@ def test_eie_like_matches_eie_engine() -> None:
     assert dense.counts[("SpmatSRAM", "weights", "read")] == 256 * 512
     per_pe = np.bincount(np.nonzero((weights != 0) & (acts[0] != 0)[None, :])[0] // 4, minlength=64)
     assert ours.cycles["compute"] == per_pe.max()       # the busiest PE (rows 4p .. 4p+3) sets the time
+
+
+def test_two_four_design_refuses_a_non_compliant_mask() -> None:
+    """sparse-tc-like-2-4 with real weights that keep 3 of some group of 4: one UnsupportedError line, as the sparse_tc engine."""
+    layer = GemmLayer(name="g", m=8, n=8, k=16)
+    weights = np.ones((8, 16))
+    weights[:, 1::4] = 0.0                            # 3 of 4 kept in every group
+    engine = build_engine(energysim.hardware("sparse-tc-like-2-4"))
+    with pytest.raises(UnsupportedError, match="2:4"):
+        engine.simulate(layer, LayerTensors(weights), mapping="default")
