@@ -96,10 +96,9 @@ def split_items(values: Sequence[str] | str, option: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def _hw_help(what: str) -> str:
+def _hw_help(what: str, several: str = "repeatable and comma-separated") -> str:
     names = ", ".join(catalog.hwconfig_names()) or "none bundled"
-    return (f"{what}: a bundled name ({names}) or a .toml path; NAME:MODE picks an engine mode "
-            "(a100:sparse_2_4); repeatable and comma-separated")
+    return f"{what}: a bundled name ({names}) or a .toml path; NAME:MODE picks an engine mode (a100:sparse_2_4); {several}"
 
 
 def _hardware_choices(specs: list[str], mode: str | None = None):
@@ -488,8 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="simulate a workload on one or more hardware configs")
-    run.add_argument("hw", metavar="HW", help=_hw_help("hardware config").replace("repeatable and comma-separated",
-                                                                                   "several comma-separated"))
+    run.add_argument("hw", metavar="HW", help=_hw_help("hardware config", several="several comma-separated"))
     run.add_argument("workload", help="workload: bundled name (energysim list workloads), .toml path or pruned-workload folder")
     _add_output(run, "energy.* and summary.* tables")
     run.add_argument("--path", choices=("fast", "cycle"), help="dense engine path (fast by default; cycle: slow reference)")
