@@ -493,7 +493,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--path", choices=("fast", "cycle"), help="dense engine path (fast by default; cycle: slow reference)")
     run.add_argument("--mode", help="engine mode for every HW without its own :MODE (sparse tensor core: dense, sparse_2_4)")
     run.add_argument("--mapping", metavar="FILE",
-                     help="loopnest engine: mapping TOML file (its entry per layer); default: the engine's default mapping")
+                     help="loopnest engine: mapping TOML file (its entry per layer), or 'default' for the simple "
+                          "default mapping; without it the mapper chooses")
     run.add_argument("--compat", choices=("ideal", "timeloop"),
                      help="loopnest engine: counting convention, overriding the hardware file's engine.compat")
     _add_display(run)
