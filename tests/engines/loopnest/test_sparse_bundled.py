@@ -148,3 +148,40 @@ def test_two_four_design_refuses_a_non_compliant_mask() -> None:
     engine = build_engine(energysim.hardware("sparse-tc-like-2-4"))
     with pytest.raises(UnsupportedError, match="2:4"):
         engine.simulate(layer, LayerTensors(weights), mapping="default")
+
+
+def test_docs_gating_vs_skipping_example() -> None:
+    """docs/engines/sparse.md's CONV3 table (weights 30 %, inputs 50 %, eyeriss-like's default mapping)."""
+    conv = CONV3.model_copy(update={"activation_density": 0.5, "weight_density": 0.3})
+    mapping = default_mapping(build_engine(energysim.hardware("eyeriss-like")).spec, conv.loop_nest())
+    assert mapping.describe() == "DRAM[P13] GlobalBuffer[K2 Q13 C256 | x:K12] PE[K16 R3 S3]"
+    rows = {}
+    for name in ("eyeriss-like", "eyeriss-like-gating", "eyeriss-v2-like-skipping"):
+        r = build_engine(energysim.hardware(name)).simulate(conv, mapping=mapping)
+        rows[name] = (r.macs, r.count("MAC", action="gated_mac"), r.stats.get("skipped_mac", 0),
+                      r.count("PE", "weights", "read"), r.cycles["compute"], r.cycles["total"])
+    assert rows == {
+        "eyeriss-like": (149_520_384, 0, 0, 149_520_384, 12_460_032, 37_394_496),
+        "eyeriss-like-gating": (74_760_192, 74_760_192, 0, 74_760_192, 12_460_032, 37_389_546),
+        "eyeriss-v2-like-skipping": (22_428_058, 0, 127_092_326, 22_428_058, 1_869_005, 20_257_054),
+    }
+
+
+def test_docs_real_vs_statistical_example() -> None:
+    """docs/engines/sparse.md's fc table on eie-like-loopnest: same work, 1.00 / 1.17 / 4.00 lane imbalance."""
+    engine = build_engine(energysim.hardware("eie-like-loopnest"))
+    mapping = Mapping((LevelLoops("DRAM", spatial_x=(("K", 64),)),
+                       LevelLoops("SpmatSRAM", temporal=(("K", 4), ("C", 512))), LevelLoops("ActSRAM")), source="docs")
+    layer = LinearLayer(name="fc", in_features=512, out_features=256, weight_density=0.25, activation_density=0.4)
+    rng = np.random.default_rng(0)
+    uniform = rng.standard_normal((256, 512)) * (rng.random((256, 512)) < 0.25)
+    rows = np.zeros((256, 512))
+    rows[:64] = 1.0
+    acts = rng.standard_normal((1, 512)) * (rng.random((1, 512)) < 0.4)
+    got = []
+    for tensors in (None, LayerTensors(uniform, activations=acts), LayerTensors(rows, activations=acts)):
+        r = engine.simulate(layer, tensors, mapping=mapping)
+        got.append((r.macs, r.count("SpmatSRAM", "weights", "read"), r.count("SpmatMeta", "weights", "metadata_read"),
+                    r.cycles["compute"], round(r.stats.get("lane_imbalance", 1.0), 2)))
+    assert got == [(13_107, 13_108, 65_639, 205, 1.0), (12_991, 12_991, 65_119, 238, 1.17),
+                   (13_056, 13_056, 65_382, 816, 4.0)]
