@@ -41,6 +41,7 @@ from energysim.energy_aware.sensitivity import (
     base_allocation,
     energy_sensitivity,
     pattern_rewards,
+    plot_energy_sensitivity,
 )
 from energysim.errors import InputError
 from energysim.estimation import HardwareChoice, load_hardware_list
@@ -440,7 +441,7 @@ def _allocation_table(allocation: dict[str, LayerOption], picked: dict[str, int]
 
 
 def _write_outputs(result: EnergyAwareResult, out: Path, calibration, seed: int, finetune_epochs: int) -> None:
-    """``sensitivity.csv``, ``patterns.csv``, ``allocation.csv`` and, when the budget was met, ``workload/``."""
+    """``sensitivity.csv`` and ``.png``, ``patterns.csv``, ``allocation.csv`` and, when the budget was met, ``workload/``."""
     from energysim.atomic_files import write_text_atomic
     from energysim.prune.export import export_workload
 
@@ -448,6 +449,7 @@ def _write_outputs(result: EnergyAwareResult, out: Path, calibration, seed: int,
     write_text_atomic(out / "sensitivity.csv", result.sensitivity.to_csv(index=False))
     write_text_atomic(out / "patterns.csv", result.patterns.to_csv(index=False))
     write_text_atomic(out / "allocation.csv", result.allocation.to_csv(index=False))
+    plot_energy_sensitivity(result.sensitivity, out / "sensitivity.png", title=f"Energy saved vs accuracy cost on {result.run}")
     if result.model is None:
         return
     shrink = bool((result.allocation["pattern"] == "channel").any())

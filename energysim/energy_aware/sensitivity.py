@@ -203,3 +203,44 @@ def energy_sensitivity(model: Model, choice: HardwareChoice, x_calibration: np.n
             rows.append(row)
             bar.update(1)
     return pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS)), base_measure
+
+
+def plot_energy_sensitivity(table: pd.DataFrame, path, title: str = "Energy saved vs accuracy cost, per layer"):
+    """Per layer and pattern: energy saved (fraction of dense) against the loss increase, to a PNG (Agg backend).
+
+    One line per (layer, pattern) through its sparsity levels: a layer far to the
+    right and low carries energy and little accuracy; high and to the left, the
+    reverse (fewer weights is not less energy).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from energysim.atomic_files import write_atomic
+
+    path = Path(path)
+    rows = table[table["status"] == "ok"]
+    figure, axes = plt.subplots(figsize=(6, 4))
+    try:
+        for (layer, pattern), group in rows.groupby(["layer", "pattern"], sort=False):
+            group = group.sort_values("target_sparsity")
+            axes.plot(group["energy_saved_vs_dense"], group["loss_increase"], marker="o", label=f"{layer} {pattern}")
+        axes.set_xlabel("energy saved (fraction of dense)")
+        axes.set_ylabel("loss increase (nats, no fine-tuning)")
+        axes.set_yscale("symlog", linthresh=1e-3)
+        axes.set_title(title)
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize=7)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=100, bbox_inches="tight"))
+    finally:
+        plt.close(figure)
+    return path

@@ -70,7 +70,8 @@ def test_same_seed_same_pruning(budget_half, tiny_mlp, tiny_data):
 def test_resume_reuses_the_journal(tiny_mlp, tiny_data, tmp_path, monkeypatch):
     """A second run into the same folder measures no sensitivity and trains no step again, with the same result."""
     first = energysim.prune_for_energy(tiny_mlp, "lecture-array", 0.5, data=tiny_data, out_dir=tmp_path, **FAST)
-    assert (tmp_path / "energy-aware.jsonl").is_file() and (tmp_path / "workload" / "workload.toml").is_file()
+    for name in ("energy-aware.jsonl", "workload/workload.toml", "sensitivity.csv", "sensitivity.png", "allocation.csv"):
+        assert (tmp_path / name).is_file(), name
 
     def refuse(*args, **kwargs):
         raise AssertionError("work repeated on resume")
