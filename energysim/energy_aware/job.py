@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -153,7 +153,8 @@ def resolve_model(model: Model | str | Path, data: Dataset, seed: int, progress:
     if isinstance(model, str) and model in MODEL_BUILDERS:
         network = build_model(model, seed)
         config = DEFAULT_TRAINING[model]
-        train(network, data.x_train, data.y_train, type(config)(**{**config.__dict__, "seed": seed}), progress=progress)
+        with single_threaded_blas():
+            train(network, data.x_train, data.y_train, replace(config, seed=seed), progress=progress)
         return network
     return load_model(model)
 
