@@ -23,10 +23,13 @@ Cycle accounting of a layer, summed over vectors and passes (lanes):
 - ``compute``: ``ceil(entries / N)`` per lane, the entries (padding included) of
   the processed columns spread perfectly over the PEs; the paper's "theoretical"
   time;
-- ``fill_drain``: one broadcast cycle before the first PE starts plus
-  ``pipeline_depth - 1`` cycles to drain the arithmetic pipeline, per lane;
+- ``fill_drain``: per lane, the 3 cycles before the first entry (load of
+  activation pack 0, first broadcast, pointer stage) plus ``pipeline_depth + 1``
+  cycles after the last entry until its accumulator write lands (the authors'
+  simulator: 6 cycles after the last entry with the paper's 4 stages);
 - ``stall``: everything else: load imbalance, i.e. cycles the slowest PE is
-  waiting (starved) or the broadcast is blocked by a full queue, and the single
+  waiting (starved) or the broadcast is blocked by a full queue or by the
+  leading-non-zero detector loading the next pack of activations, and the single
   pointer-read cycle an empty column slice costs; and, for a layer streamed from
   DRAM, the cycles the stream needs beyond the pipeline's (``cycles_dram_wait``).
 
@@ -74,7 +77,7 @@ import numpy as np
 import scipy.sparse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from energysim.engines.eie_pipeline import run_lanes
+from energysim.engines.eie_pipeline import fetch_gaps, run_lanes
 from energysim.engines.eie_storage import place_weights
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import ConfigError, InputError, UnsupportedError
@@ -102,6 +105,10 @@ REQUIRED_COSTS = (
 )
 """Every (component, action) the engine counts; the hardware file must price each."""
 
+_LEAD_IN_CYCLES = 3
+"""Cycles of a lane before its first entry can be processed: load of activation pack 0,
+first broadcast, pointer stage (the authors' simulator)."""
+
 _WORK_BUDGET_ELEMENTS = 4_000_000
 """Largest (activations x lanes x PEs) block stepped at once; bounds memory."""
 
@@ -113,7 +120,11 @@ class EieEngineConfig(BaseModel):
 
     kind: Literal["eie"]
     n_pe: int = Field(default=64, gt=0, le=4096, description="Processing elements N; row i goes to PE i mod N.")
-    queue_depth: int = Field(default=8, gt=0, description="Activation queue (FIFO) depth per PE, entries.")
+    queue_depth: int = Field(
+        default=8, gt=0,
+        description="Usable activation queue (FIFO) depth per PE, entries; the authors' simulator's ring buffer "
+                    "of B slots has depth B - 1.",
+    )
     index_bits: int = Field(default=4, ge=1, le=8, description="Relative row index z width, bits.")
     value_bits: int = Field(default=4, ge=1, le=8, description="Codebook index v width, bits (2**bits entries).")
     spmat_line_bits: int = Field(default=64, gt=0, description="Sparse-matrix SRAM line width, bits.")
@@ -123,9 +134,13 @@ class EieEngineConfig(BaseModel):
     )
     queue_slot_freed_at: Literal["start", "finish"] = Field(
         default="start",
-        description="When a PE frees its queue slot: on starting the activation (default) or on finishing it.",
+        description="When a PE frees its queue slot: when its pointer stage takes the activation (default, the authors' "
+                    "simulator) or when the PE takes the next one.",
     )
-    pipeline_depth: int = Field(default=4, gt=0, description="Arithmetic pipeline stages (drain = depth - 1 cycles).")
+    pipeline_depth: int = Field(
+        default=4, gt=0,
+        description="Arithmetic pipeline stages; the last accumulator write lands pipeline_depth + 2 cycles after the last entry.",
+    )
     seed: int = Field(default=0, description="Seed for synthetic layers, calibration-sample choice and codebook fitting.")
     capacity: Literal["enforce", "report_only"] = Field(
         default="enforce",
@@ -463,6 +478,7 @@ class EieEngine:
         n_lanes = lane_length.size
         cycles_lane = np.zeros(n_lanes, dtype=np.int64)
         queue_full = np.zeros(n_lanes, dtype=np.int64)
+        fetch_wait = np.zeros(n_lanes, dtype=np.int64)
         entries_lane = np.array([column_entries[lane_pass[i], active[lane_column[i]]].sum() for i in range(n_lanes)],
                                 dtype=np.int64)
         real_lane = np.array([column_real[lane_pass[i], active[lane_column[i]]].sum() for i in range(n_lanes)],
@@ -486,17 +502,21 @@ class EieEngine:
                 index[: idx.size, i] = idx
             p = lane_pass[None, lo:hi]
             work = work_table[p, index]                                        # (A, L, N)
-            timing = run_lanes(work, lane_length[lo:hi], cfg.queue_depth, slot_freed_at=cfg.queue_slot_freed_at)
+            timing = run_lanes(work, lane_length[lo:hi], cfg.queue_depth, gaps=fetch_gaps(index, n_pe),
+                               slot_freed_at=cfg.queue_slot_freed_at)
             cycles_lane[lo:hi] = timing.cycles_lane
             queue_full[lo:hi] = timing.cycles_queue_full
+            fetch_wait[lo:hi] = timing.cycles_fetch
             line_reads -= _held_line_reuses(first_line_table[p, index], last_line_table[p, index])
             lo = hi
 
         ran = lane_length > 0
-        drain = cfg.pipeline_depth - 1
+        # cycles_lane is the cycle of a lane's last entry. Before the first entry: cycle 0 loads
+        # activation pack 0, cycle 1 broadcasts, cycle 2 the pointer stage takes it (_LEAD_IN_CYCLES);
+        # after the last entry, pipeline_depth + 1 more cycles until the last accumulator write lands.
         compute = ceil_div(entries_lane, n_pe)
-        fill_drain = np.where(ran, 1 + drain, 0)
-        stall = np.where(ran, cycles_lane - 1 - compute, 0)
+        fill_drain = np.where(ran, _LEAD_IN_CYCLES + cfg.pipeline_depth + 1, 0)
+        stall = np.where(ran, cycles_lane + 1 - _LEAD_IN_CYCLES - compute, 0)
         cycles = {
             "compute": int(compute.sum()),
             "fill_drain": int(fill_drain.sum()),
@@ -537,7 +557,7 @@ class EieEngine:
             counts[("ActSRAM", "outputs", "write")] = columns * m
         counts.update(placement.counts)
 
-        span_lanes = np.where(ran, cycles_lane - 1, 0)
+        span_lanes = np.where(ran, cycles_lane + 1 - _LEAD_IN_CYCLES, 0)      # cycles 3 .. last entry
         window = int(span_lanes.sum())
         starved_pe = window - busy_pe
         busy_total = int(busy_pe.sum())
@@ -565,6 +585,7 @@ class EieEngine:
             "cycles_busy_per_pe": busy_pe.tolist(),
             "cycles_starved_per_pe": starved_pe.tolist(),
             "cycles_queue_full_stall": int(queue_full.sum()),
+            "cycles_fetch_stall": int(fetch_wait.sum()),
             "load_balance_efficiency": useful / (n_pe * cycles["total"]) if cycles["total"] else 0.0,
             "busy_fraction": busy_total / (n_pe * window) if window else 0.0,
             "actual_over_theoretical": cycles["total"] / theoretical if theoretical else float("nan"),

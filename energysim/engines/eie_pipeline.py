@@ -1,33 +1,52 @@
 """The cycle-level core of the EIE engine: activation broadcast, queues and PEs.
 
-Timing rules (one *lane* = one input vector processed on one row pass; lanes run
-one after another, each starting with empty queues and idle PEs):
+The rules are those of the EIE authors' public cycle-accurate simulator
+(github.com/RalphMao/EIE-simulator, ``src/nzfetch.cpp``, ``src/ptrvec.cpp``,
+``src/spmat.cpp``, ``src/arithm.cpp``, read at commit 04364e3 and later; no code
+copied). One *lane* = one input vector processed on one row pass; lanes run one
+after another, each starting with empty queues and idle PEs. Cycles are counted
+from 0 at the start of a lane.
 
-- The central control unit (CCU) broadcasts the non-zero activations of the
-  lane in index order, at most one per cycle, to every PE's activation queue.
-  The first is broadcast in cycle 0. Zero activations are skipped at no cost.
-- A queue holds at most ``D`` (``queue_depth``) activations waiting to be
-  processed. A PE pops the head when it starts processing it, so the activation
-  being processed no longer occupies a queue slot; a pop and a push may happen
-  in the same cycle. The broadcast of activation ``t`` therefore waits until
-  every PE has started activation ``t - D``. Cycles the CCU waits are
-  *queue-full stall* cycles.
-- An activation broadcast in cycle ``b`` can be started by a PE in cycle
-  ``b + 1`` at the earliest. PE ``p`` spends ``w[t, p] = max(1, k)`` cycles on
-  activation ``t``, ``k`` being its entries (padding included) in that column.
-- The lane ends when every PE has finished its last activation.
+- **Fetch.** The leading-non-zero detector (LNZD) holds one *pack* of ``N``
+  activations (``N`` = PEs; pack ``r`` = activations ``rN .. rN + N - 1``).
+  Cycle 0 loads pack 0. Each later cycle it either broadcasts the next non-zero
+  of its pack or, when the pack holds no further non-zero, loads the next pack
+  (a cycle without a broadcast). A broadcast of the pack's last activation
+  (position ``N - 1``) loads the next pack in the same cycle. So the broadcast of
+  non-zero ``t`` (index ``i_t``, pack ``r_t``) waits ``g_t`` extra cycles after
+  the previous broadcast: ``g_0 = r_0``; for ``t >= 1``, ``g_t = 0`` within a pack,
+  else ``r_t - r_{t-1} - 1`` (all-zero packs, one cycle each) plus 1 unless
+  ``i_{t-1}`` sat at position ``N - 1``.
+- **Queues.** Each PE's activation queue is a ring buffer of ``B`` slots of which
+  ``B - 1`` are usable: ``queue_depth`` ``D`` is the usable depth, ``D = B - 1``.
+  "Full" is judged on the state at the start of a cycle, so a slot freed by a pop
+  in cycle ``c`` takes a push only from cycle ``c + 1``. A broadcast waits while
+  any PE's queue is full; those are *queue-full stall* cycles.
+- **PEs.** The pointer stage pops the head of the queue when it takes the
+  activation (cycle ``s``), at the earliest the cycle after its broadcast. A PE
+  spends ``w = max(1, k)`` cycles on it (``k`` its entries in that column, padding
+  included): its entries pass cycles ``s + 1 .. s + k`` and the pointer stage takes
+  the next activation in the cycle of the last entry (an empty column holds the
+  pointer stage one cycle). With the slot freed at finish (a reading the authors'
+  simulator does not support, kept for the paper's Fig. 8 discussion) the
+  activation keeps its queue slot until the PE takes the next one.
 
-As recurrences, with ``b_{-1} = -1`` and ``f[-1, p] = 0``::
+As recurrences over the non-zero activations ``t = 0 .. A - 1`` of a lane, with
+``b_{-1} = 0`` and ``f[-1, p] = 0``::
 
-    b_t     = max(b_{t-1} + 1, max_p s[t - D, p])      (second term for t >= D;
-                                                         f instead of s when the
-                                                         slot is freed at finish)
+    b_t     = max(b_{t-1} + 1 + g_t, max_p m[t - D, p] + 1)   (second term for t >= D)
     s[t, p] = max(b_t + 1, f[t-1, p])
     f[t, p] = s[t, p] + w[t, p]
-    T       = max_p f[A-1, p]                            (lane cycles, before drain)
+    T       = max_p f[A-1, p]            (cycle of the last entry; the engine adds the drain)
+
+with ``m = s`` (slot freed when the pointer stage takes the activation, the
+authors' rule) or ``m = f`` (freed at finish). The engine adds ``pipeline_depth +
+2`` cycles after ``T``: the last accumulator write lands 6 cycles after the last
+entry in the authors' simulator with the paper's 4 arithmetic stages.
 
 These are exactly the cycle-by-cycle rules stepped once per broadcast instead of
-once per cycle, vectorised over PEs and lanes.
+once per cycle, vectorised over PEs and lanes (checked against an explicit
+per-cycle ring-buffer model in ``tests/engines/test_eie_pipeline.py``).
 """
 
 from __future__ import annotations
@@ -46,23 +65,55 @@ class LaneTiming:
     Attributes
     ----------
     cycles_lane
-        ``(L,)`` cycles from the first broadcast to the last PE finishing (``T``).
+        ``(L,)`` cycle of the last entry of each lane (``T``; 0 for a lane without
+        a non-zero activation).
     cycles_queue_full
         ``(L,)`` cycles the broadcast waited on a full queue.
+    cycles_fetch
+        ``(L,)`` cycles the broadcast waited on pack loads of the LNZD (the ``g_t``).
     broadcast
         ``(A, L)`` broadcast cycle of each activation (only with ``trace=True``).
     start
-        ``(A, L, N)`` cycle each PE started each activation (only with ``trace=True``).
+        ``(A, L, N)`` cycle each PE's pointer stage took each activation (only with ``trace=True``).
     """
 
     cycles_lane: np.ndarray
     cycles_queue_full: np.ndarray
+    cycles_fetch: np.ndarray
     broadcast: np.ndarray | None = None
     start: np.ndarray | None = None
 
 
-def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bool = False,
-              slot_freed_at: str = "start") -> LaneTiming:
+def fetch_gaps(index: np.ndarray, n_pe: int) -> np.ndarray:
+    """Extra cycles the LNZD spends on pack loads before each broadcast (the ``g_t``).
+
+    Parameters
+    ----------
+    index
+        ``(A, L)`` input index of the ``t``-th non-zero activation of each lane,
+        ascending along axis 0 (entries past a lane's length are ignored by
+        :func:`run_lanes`).
+    n_pe
+        PEs ``N``, the pack size.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(A, L)`` int64: ``g_0 = r_0`` (all-zero packs before the first non-zero);
+        ``g_t = 0`` within a pack, else ``r_t - r_{t-1} - 1 + [i_{t-1} mod N != N - 1]``.
+    """
+    index = np.asarray(index, dtype=np.int64)
+    pack = index // n_pe
+    gaps = np.zeros_like(pack)
+    if pack.shape[0]:
+        gaps[0] = pack[0]
+        jump = pack[1:] - pack[:-1]
+        gaps[1:] = np.where(jump > 0, jump - 1 + (index[:-1] % n_pe != n_pe - 1), 0)
+    return gaps
+
+
+def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, gaps: np.ndarray | None = None,
+              trace: bool = False, slot_freed_at: str = "start") -> LaneTiming:
     """Step the broadcast/queue/PE recurrences for lanes sorted by length, longest first.
 
     Parameters
@@ -73,16 +124,18 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bo
     lengths
         ``(L,)`` non-zero activations per lane, non-increasing.
     queue_depth
-        Activation queue depth ``D`` in entries (>= 1).
+        Usable activation queue depth ``D`` in entries (>= 1); the authors'
+        ring buffer of ``B`` slots has ``D = B - 1``.
+    gaps
+        ``(A, L)`` pack-load cycles before each broadcast (:func:`fetch_gaps`);
+        None for none (every pack holds a non-zero ending at position ``N - 1``).
     trace
         Also return every broadcast and start cycle (for hand-traced tests).
     slot_freed_at
-        ``"start"`` (default): a PE pops the head when it starts processing it, so
-        the broadcast of ``t`` waits for every PE to *start* ``t - D``.
-        ``"finish"``: the activation keeps its queue slot until the PE finishes it
-        (the queue also holds the activation in process), so the broadcast of
-        ``t`` waits for every PE to *finish* ``t - D``. The paper does not say
-        which; the sweep reports both.
+        ``"start"`` (default, the authors' simulator): the pointer stage pops the
+        head when it takes it, so the broadcast of ``t`` waits until every PE has
+        *taken* ``t - D``, plus one cycle. ``"finish"``: the activation keeps its
+        slot until the PE takes the next one.
 
     Returns
     -------
@@ -101,12 +154,17 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bo
         raise InputError(
             f"EIE lanes: lengths must be non-increasing and within 0..{n_steps} (got {lengths.tolist()[:8]}...)"
         )
+    if gaps is None:
+        gaps = np.zeros((n_steps, n_lanes), dtype=np.int64)
+    elif np.shape(gaps) != (n_steps, n_lanes):
+        raise InputError(f"EIE lanes: gaps must have shape {(n_steps, n_lanes)} (got {np.shape(gaps)})")
     # active[t]: lanes with more than t activations (a prefix, as lengths are sorted descending)
     active = np.searchsorted(-lengths, -np.arange(n_steps), side="left")
-    broadcast_prev = np.full(n_lanes, -1, dtype=np.int64)
+    broadcast_prev = np.zeros(n_lanes, dtype=np.int64)
     finish = np.zeros((n_lanes, n_pe), dtype=np.int64)
-    start_max = np.zeros((max(n_steps, 1), n_lanes), dtype=np.int64)
+    freed = np.zeros((max(n_steps, 1), n_lanes), dtype=np.int64)
     queue_full = np.zeros(n_lanes, dtype=np.int64)
+    fetch = np.zeros(n_lanes, dtype=np.int64)
     broadcast_trace = np.full((n_steps, n_lanes), -1, dtype=np.int64) if trace else None
     start_trace = np.full((n_steps, n_lanes, n_pe), -1, dtype=np.int64) if trace else None
     depth = queue_depth
@@ -115,16 +173,19 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, trace: bo
         lanes = int(active[t])
         if lanes == 0:
             break
-        earliest = broadcast_prev[:lanes] + 1
-        broadcast = np.maximum(earliest, start_max[t - depth, :lanes]) if t >= depth else earliest
+        gap = gaps[t, :lanes]
+        earliest = broadcast_prev[:lanes] + 1 + gap
+        broadcast = np.maximum(earliest, freed[t - depth, :lanes] + 1) if t >= depth else earliest
         queue_full[:lanes] += broadcast - earliest
+        fetch[:lanes] += gap
         start = np.maximum(finish[:lanes], (broadcast + 1)[:, None])
         finish[:lanes] = start + work[t, :lanes]
-        start_max[t, :lanes] = (finish[:lanes] if on_finish else start).max(axis=1)
+        freed[t, :lanes] = (finish[:lanes] if on_finish else start).max(axis=1)
         broadcast_prev[:lanes] = broadcast
         if trace:
             broadcast_trace[t, :lanes] = broadcast
             start_trace[t, :lanes] = start
     cycles = finish.max(axis=1) if n_pe else np.zeros(n_lanes, dtype=np.int64)
     cycles = np.where(lengths > 0, cycles, 0)
-    return LaneTiming(cycles_lane=cycles, cycles_queue_full=queue_full, broadcast=broadcast_trace, start=start_trace)
+    return LaneTiming(cycles_lane=cycles, cycles_queue_full=queue_full, cycles_fetch=fetch,
+                      broadcast=broadcast_trace, start=start_trace)

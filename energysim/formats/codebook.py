@@ -97,6 +97,11 @@ def fit_codebook(
 ) -> Codebook:
     """Fit a codebook to the non-zero weights by 1-D k-means with linear initialisation.
 
+    Weights that are already quantised (at most ``2**bits - 1`` distinct non-zero
+    values, e.g. a Deep Compression layer given as ``codebook[codes]``) keep their
+    values exactly: the codebook is those values, ascending, and nothing is
+    clustered. Only more distinct values than codes are clustered by k-means.
+
     Parameters
     ----------
     weights
@@ -117,7 +122,9 @@ def fit_codebook(
     -------
     Codebook
         Entry 0 is 0.0; entries 1.. are ascending. Empty clusters keep their
-        initial (linear) value. With no non-zero weight, every entry is 0.0.
+        initial (linear) value. With no non-zero weight, every entry is 0.0. For
+        already-quantised weights, entries 1.. are the distinct values, the
+        largest repeated to fill the table, and ``iterations`` is 0.
 
     Raises
     ------
@@ -135,6 +142,11 @@ def fit_codebook(
     n_centroids = 2**bits - 1
     if values.size == 0:
         return Codebook(centroids=np.zeros(n_centroids + 1), bits=bits, iterations=0)
+    if np.unique(values[: 4 * n_centroids]).size <= n_centroids:   # cheap test on a prefix first
+        distinct = np.unique(values)
+        if distinct.size <= n_centroids:                              # already quantised: keep it exactly
+            table = np.concatenate(([0.0], distinct, np.full(n_centroids - distinct.size, distinct[-1])))
+            return Codebook(centroids=table, bits=bits, iterations=0)
     if max_fit_samples is not None and values.size > max_fit_samples:
         rng = np.random.default_rng(seed)
         values = values[rng.choice(values.size, size=max_fit_samples, replace=False)]

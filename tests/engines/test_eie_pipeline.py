@@ -1,11 +1,13 @@
-"""EIE queue and stall rules on hand-traced tiny cases (energysim.engines.eie_pipeline)."""
+"""EIE fetch, queue and stall rules (the authors' simulator's) on hand-traced tiny cases (energysim.engines.eie_pipeline)."""
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 import pytest
 
-from energysim.engines.eie_pipeline import run_lanes
+from energysim.engines.eie_pipeline import fetch_gaps, run_lanes
 from energysim.errors import InputError
 
 
@@ -14,60 +16,94 @@ def _one_lane(work_rows):
     return work, np.array([work.shape[0]])
 
 
-def test_unit_work_streams_one_activation_per_cycle():
-    """Every PE doing 1 cycle per activation: broadcast t at cycle t, start t+1, so A activations take A+1 cycles.
+def test_unit_work_streams_one_activation_per_cycle_after_the_pack_load():
+    """Every PE doing 1 cycle per activation, depth 8: cycle 0 loads pack 0, b = 1..4, s = 2..5, last entry T = 6.
 
-    Trace (2 PEs, 4 activations, depth 8): b = 0,1,2,3; s = 1,2,3,4 on both PEs; f(last) = 5 -> T = 5.
+    Trace (2 PEs, 4 activations): b = 1,2,3,4; s = 2,3,4,5 on both PEs; f = s + 1; T = max f = 6.
     """
     work, lengths = _one_lane([[1, 1]] * 4)
     timing = run_lanes(work, lengths, queue_depth=8, trace=True)
-    assert timing.broadcast[:, 0].tolist() == [0, 1, 2, 3]
-    assert timing.start[:, 0, 0].tolist() == [1, 2, 3, 4]
-    assert timing.cycles_lane.tolist() == [5]
-    assert timing.cycles_queue_full.tolist() == [0]
-
-
-def test_depth_one_stalls_broadcast_until_every_pe_started_previous():
-    """Depth 1 (slot freed at start), work per activation [PE0, PE1] = [3,1], [1,1], [1,3]: T = 8, 2 stall cycles.
-
-    t0: b=0, s=(1,1), f=(4,2).
-    t1: b=max(1, max s0=1)=1, s=(max(4,2), max(2,2))=(4,2), f=(5,3).
-    t2: b=max(2, max s1=4)=4 (2 queue-full cycles), s=(max(5,5), max(3,5))=(5,5), f=(6,8).
-    T = max f = 8.
-    """
-    work, lengths = _one_lane([[3, 1], [1, 1], [1, 3]])
-    timing = run_lanes(work, lengths, queue_depth=1, trace=True)
-    assert timing.broadcast[:, 0].tolist() == [0, 1, 4]
-    assert timing.start[:, 0].tolist() == [[1, 1], [4, 2], [5, 5]]
-    assert timing.cycles_lane.tolist() == [8]
-    assert timing.cycles_queue_full.tolist() == [2]
-
-
-def test_depth_two_absorbs_the_same_imbalance():
-    """Depth 2 on the same work: t2 only waits for s0 (=1), so b=2, PE1 starts t2 at 3 and T = 6 with no stall.
-
-    t2: b=max(2, max s0=1)=2, s=(max(5,3), max(3,3))=(5,3), f=(6,6).
-    """
-    work, lengths = _one_lane([[3, 1], [1, 1], [1, 3]])
-    timing = run_lanes(work, lengths, queue_depth=2, trace=True)
-    assert timing.broadcast[:, 0].tolist() == [0, 1, 2]
-    assert timing.start[:, 0].tolist() == [[1, 1], [4, 2], [5, 3]]
+    assert timing.broadcast[:, 0].tolist() == [1, 2, 3, 4]
+    assert timing.start[:, 0, 0].tolist() == [2, 3, 4, 5]
     assert timing.cycles_lane.tolist() == [6]
     assert timing.cycles_queue_full.tolist() == [0]
 
 
-def test_slot_freed_at_finish_is_stricter():
-    """Depth 1 with the slot held until the PE finishes: T = 10 and 4 stall cycles on the same work.
+def test_two_slot_ring_buffer_halves_the_broadcast_rate():
+    """B = 2 slots (depth 1), 1 PE at 1 cycle per activation: a slot freed in cycle c takes a push from c + 1 only.
 
-    t0: b=0, s=(1,1), f=(4,2); max f0 = 4.
-    t1: b=max(1, 4)=4 (3 stall), s=(max(4,5), max(2,5))=(5,5), f=(6,6).
-    t2: b=max(5, max f1=6)=6 (1 stall), s=(7,7), f=(8,10). T = 10.
+    b0 = 1; the pointer stage pops it at s0 = 2; b1 = s0 + 1 = 3 (1 queue-full cycle); s1 = 4; b2 = 5; s2 = 6;
+    T = f2 = 7: one broadcast every 2 cycles, 2 stall cycles.
+    """
+    work, lengths = _one_lane([[1]] * 3)
+    timing = run_lanes(work, lengths, queue_depth=1, trace=True)
+    assert timing.broadcast[:, 0].tolist() == [1, 3, 5]
+    assert timing.start[:, 0, 0].tolist() == [2, 4, 6]
+    assert timing.cycles_lane.tolist() == [7]
+    assert timing.cycles_queue_full.tolist() == [2]
+
+
+def test_depth_one_stalls_broadcast_until_a_cycle_after_every_pe_took_the_previous():
+    """Depth 1, work per activation [PE0, PE1] = [3,1], [1,1], [1,3]: T = 10, 3 stall cycles.
+
+    t0: b=1, s=(2,2), f=(5,3).
+    t1: b=max(2, max s0 + 1 = 3)=3 (1 stall), s=(max(4,5), max(4,3))=(5,4), f=(6,5).
+    t2: b=max(4, max s1 + 1 = 6)=6 (2 stalls), s=(max(7,6), max(7,5))=(7,7), f=(8,10). T = 10.
+    """
+    work, lengths = _one_lane([[3, 1], [1, 1], [1, 3]])
+    timing = run_lanes(work, lengths, queue_depth=1, trace=True)
+    assert timing.broadcast[:, 0].tolist() == [1, 3, 6]
+    assert timing.start[:, 0].tolist() == [[2, 2], [5, 4], [7, 7]]
+    assert timing.cycles_lane.tolist() == [10]
+    assert timing.cycles_queue_full.tolist() == [3]
+
+
+def test_depth_two_absorbs_the_same_imbalance():
+    """Depth 2 on the same work: t2 waits for s0 + 1 = 3 only, so b = 1,2,3, T = 7 and no stall.
+
+    t1: b=2, s=(max(3,5), max(3,3))=(5,3), f=(6,4). t2: b=max(3, 2+1)=3, s=(max(4,6), max(4,4))=(6,4), f=(7,7).
+    """
+    work, lengths = _one_lane([[3, 1], [1, 1], [1, 3]])
+    timing = run_lanes(work, lengths, queue_depth=2, trace=True)
+    assert timing.broadcast[:, 0].tolist() == [1, 2, 3]
+    assert timing.start[:, 0].tolist() == [[2, 2], [5, 3], [6, 4]]
+    assert timing.cycles_lane.tolist() == [7]
+    assert timing.cycles_queue_full.tolist() == [0]
+
+
+def test_slot_freed_at_finish_is_stricter():
+    """Depth 1 with the slot held until the PE takes the next activation: T = 13 and 6 stall cycles on the same work.
+
+    t0: b=1, s=(2,2), f=(5,3); max f0 = 5.
+    t1: b=max(2, 5+1)=6 (4 stalls), s=(7,7), f=(8,8).
+    t2: b=max(7, 8+1)=9 (2 stalls), s=(10,10), f=(11,13). T = 13.
     """
     work, lengths = _one_lane([[3, 1], [1, 1], [1, 3]])
     timing = run_lanes(work, lengths, queue_depth=1, trace=True, slot_freed_at="finish")
-    assert timing.broadcast[:, 0].tolist() == [0, 4, 6]
-    assert timing.cycles_lane.tolist() == [10]
-    assert timing.cycles_queue_full.tolist() == [4]
+    assert timing.broadcast[:, 0].tolist() == [1, 6, 9]
+    assert timing.cycles_lane.tolist() == [13]
+    assert timing.cycles_queue_full.tolist() == [6]
+
+
+def test_fetch_gaps_count_pack_loads():
+    """Packs of 4: a pack whose last non-zero is not at position 3 costs one load cycle; all-zero packs one each.
+
+    Indices 1, 3, 4, 6, 13 -> packs 0, 0, 1, 1, 3: 3 sits at position 3, so pack 1 loads in the cycle that
+    broadcasts it (gap 0); after 6 (position 2) one cycle loads pack 2 and one more (pack 2 is all zero) loads
+    pack 3: gap 2. A first non-zero in pack 2 waits for two loads past pack 0: gap 2.
+    """
+    assert fetch_gaps(np.array([[1], [3], [4], [6], [13]]), 4)[:, 0].tolist() == [0, 0, 0, 0, 2]
+    assert fetch_gaps(np.array([[9]]), 4)[:, 0].tolist() == [2]
+
+
+def test_fetch_gaps_delay_the_broadcast():
+    """1 PE, unit work, indices 1, 3, 4, 6, 13 in packs of 4: b = 1, 2, 3, 4, 7 (cycles 5, 6 load packs 2, 3)."""
+    index = np.array([[1], [3], [4], [6], [13]])
+    work, lengths = _one_lane([[1]] * 5)
+    timing = run_lanes(work, lengths, queue_depth=8, gaps=fetch_gaps(index, 4), trace=True)
+    assert timing.broadcast[:, 0].tolist() == [1, 2, 3, 4, 7]
+    assert timing.cycles_fetch.tolist() == [2]
+    assert timing.cycles_lane.tolist() == [9]
 
 
 def test_lanes_of_different_lengths_are_independent():
@@ -77,8 +113,8 @@ def test_lanes_of_different_lengths_are_independent():
     both = np.stack([long_work, short_work], axis=1)
     timing = run_lanes(both, np.array([3, 1]), queue_depth=1)
     alone_short = run_lanes(short_work[:1, None, :], np.array([1]), queue_depth=1)
-    assert timing.cycles_lane.tolist() == [8, int(alone_short.cycles_lane[0])]
-    assert alone_short.cycles_lane.tolist() == [6]
+    assert timing.cycles_lane.tolist() == [10, int(alone_short.cycles_lane[0])]
+    assert alone_short.cycles_lane.tolist() == [7]
 
 
 def test_empty_lane_takes_no_cycles():
@@ -88,7 +124,7 @@ def test_empty_lane_takes_no_cycles():
 
 
 def test_bad_arguments_raise():
-    """Depth 0, an unknown slot rule and unsorted lengths are rejected with InputError."""
+    """Depth 0, an unknown slot rule, unsorted lengths and misshapen gaps are rejected with InputError."""
     work = np.ones((2, 2, 1), dtype=np.int64)
     with pytest.raises(InputError, match="queue_depth must be >= 1"):
         run_lanes(work, np.array([2, 2]), 0)
@@ -96,42 +132,62 @@ def test_bad_arguments_raise():
         run_lanes(work, np.array([2, 2]), 1, slot_freed_at="never")
     with pytest.raises(InputError, match="non-increasing"):
         run_lanes(work, np.array([1, 2]), 1)
+    with pytest.raises(InputError, match="gaps must have shape"):
+        run_lanes(work, np.array([2, 2]), 1, gaps=np.zeros((3, 2)))
 
 
-def _cycle_by_cycle(work, depth, slot_freed_at):
-    """Reference: explicit FIFOs stepped one cycle at a time (pops before the push in a cycle)."""
-    from collections import deque
+def _cycle_by_cycle(index, work, pack_size, slots, slot_freed_at):
+    """Reference: the LNZD, ring buffers of ``slots`` slots and pointer stages stepped one cycle at a time.
 
+    Every decision in a cycle reads the state at the start of the cycle; pops and the push take
+    effect at its end. Returns (cycle of the last entry, queue-full stall cycles).
+    """
+    nonzero = set(int(i) for i in index)
     n_steps, n_pe = work.shape
     queues = [deque() for _ in range(n_pe)]
-    busy_until = [0] * n_pe
-    next_activation, cycle, stalls = 0, 0, 0
-    while True:
-        for p in range(n_pe):
-            if busy_until[p] <= cycle and queues[p]:
-                t = queues[p].popleft()
-                busy_until[p] = cycle + int(work[t, p])
-        if next_activation < n_steps:
-            held = [len(q) + (1 if slot_freed_at == "finish" and busy_until[p] > cycle else 0)
-                    for p, q in enumerate(queues)]
-            if max(held) < depth:
-                for q in queues:
-                    q.append(next_activation)
-                next_activation += 1
-            else:
+    finish = [-1] * n_pe                    # cycle of the last entry of the activation each PE holds
+    pack, position, pushed, stalls, cycle = None, 0, 0, 0, 0
+    while pushed < n_steps or any(queues):
+        held = [len(q) + (1 if slot_freed_at == "finish" and finish[p] >= cycle else 0) for p, q in enumerate(queues)]
+        full = max(held) >= slots - 1
+        push = None
+        if pack is None:
+            pack, position = 0, 0                                   # cycle 0: load pack 0
+        elif pushed < n_steps:
+            found = next((pack * pack_size + j for j in range(position, pack_size)
+                          if pack * pack_size + j in nonzero), None)
+            if found is None:
+                pack, position = pack + 1, 0                        # nothing left: load the next pack
+            elif full:
                 stalls += 1
-        elif not any(queues) and max(busy_until) <= cycle:
-            return max(busy_until), stalls
+            else:
+                push, position = pushed, found % pack_size + 1
+                if position == pack_size:
+                    pack, position = pack + 1, 0                    # last position: next pack in the same cycle
+        for p, q in enumerate(queues):
+            if q and finish[p] <= cycle:                            # pointer stage takes (pops) the head
+                finish[p] = cycle + int(work[q.popleft(), p])
+        if push is not None:
+            for q in queues:
+                q.append(push)
+            pushed += 1
         cycle += 1
+    return max(finish), stalls
 
 
 @pytest.mark.parametrize("slot_freed_at", ["start", "finish"])
-@pytest.mark.parametrize("depth", [1, 2, 3, 8])
-def test_recurrences_equal_a_cycle_by_cycle_fifo_model(depth, slot_freed_at):
-    """Stepping per broadcast gives exactly the cycles and stalls of explicit FIFOs stepped per cycle (random cases)."""
+@pytest.mark.parametrize("depth", [1, 2, 3, 7])
+def test_recurrences_equal_a_cycle_by_cycle_model(depth, slot_freed_at):
+    """Stepping per broadcast gives exactly the cycles and stalls of the per-cycle LNZD/ring-buffer model (random cases)."""
     rng = np.random.default_rng(depth * 10 + (slot_freed_at == "finish"))
-    for _ in range(20):
-        work = rng.integers(1, 6, size=(int(rng.integers(1, 15)), 3))
-        timing = run_lanes(work[:, None, :], np.array([work.shape[0]]), depth, slot_freed_at=slot_freed_at)
-        cycles, stalls = _cycle_by_cycle(work, depth, slot_freed_at)
+    for _ in range(25):
+        n_inputs = int(rng.integers(1, 40))
+        index = np.flatnonzero(rng.random(n_inputs) < rng.uniform(0.1, 0.9))
+        if index.size == 0:
+            continue
+        work = rng.integers(1, 6, size=(index.size, 3))
+        pack_size = int(rng.integers(1, 6))
+        timing = run_lanes(work[:, None, :], np.array([index.size]), depth,
+                           gaps=fetch_gaps(index[:, None], pack_size), slot_freed_at=slot_freed_at)
+        cycles, stalls = _cycle_by_cycle(index, work, pack_size, depth + 1, slot_freed_at)
         assert (int(timing.cycles_lane[0]), int(timing.cycles_queue_full[0])) == (cycles, stalls)

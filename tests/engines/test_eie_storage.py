@@ -90,19 +90,20 @@ def test_layer_just_over_spmat_capacity_streams_its_csc_from_dram_once_per_batch
 
 
 def test_dram_bandwidth_bounds_the_cycles_of_a_streamed_layer():
-    """At 0.25 words per cycle the 16-word stream takes 64 cycles, more than the 13-cycle pipeline: total 64.
+    """At 0.25 words per cycle the 16-word stream takes 64 cycles, more than the 17-cycle pipeline: total 64.
 
-    Pipeline (batch 1, 9 non-zero inputs, each PE 1 cycle per activation): last PE finishes in cycle 10;
-    compute ceil(10 entries / 2) = 5, fill_drain 1 + 3 = 4, stall 10 - 1 - 5 = 4, total 13. The DRAM wait
-    adds 64 - 13 = 51 stall cycles; compute and fill_drain are unchanged.
+    Pipeline (batch 1, 9 non-zero inputs, each PE 1 cycle per activation, packs of 2 each ending in a
+    non-zero so no pack-load gap): broadcasts 1..9, last entry in cycle 11; compute ceil(10 entries / 2) = 5,
+    fill_drain 3 + (4 + 1) = 8, stall 11 + 1 - 3 - 5 = 4, total 17. The DRAM wait adds 64 - 17 = 47 stall
+    cycles; compute and fill_drain are unchanged.
     """
     layer, tensors = two_row_layer()
     resident = build_engine(eie_hw(n_pe=2)).simulate(layer, tensors)
-    assert resident.cycles == {"compute": 5, "fill_drain": 4, "stall": 4, "total": 13}
+    assert resident.cycles == {"compute": 5, "fill_drain": 8, "stall": 4, "total": 17}
     slow = build_engine(eie_hw(spmat_bytes=8, dram_words_per_cycle=0.25, n_pe=2)).simulate(layer, tensors)
     check_invariants(slow)
-    assert slow.cycles == {"compute": 5, "fill_drain": 4, "stall": 55, "total": 64}
-    assert slow.stats["cycles_dram_wait"] == 51 and slow.stats["cycles_dram_stream"] == 64
+    assert slow.cycles == {"compute": 5, "fill_drain": 8, "stall": 51, "total": 64}
+    assert slow.stats["cycles_dram_wait"] == 47 and slow.stats["cycles_dram_stream"] == 64
     fast = build_engine(eie_hw(spmat_bytes=8, dram_words_per_cycle=16, n_pe=2)).simulate(layer, tensors)
     assert fast.cycles == resident.cycles and fast.stats["cycles_dram_wait"] == 0
 

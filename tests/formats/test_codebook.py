@@ -74,3 +74,37 @@ def test_codebook_width_outside_uint8_codes_is_refused(bits):
     """Codes are uint8: widths outside 1..8 (or not integers) are refused instead of wrapping silently."""
     with pytest.raises(InputError, match="codebook bits must be an integer in 1..8"):
         fit_codebook(np.linspace(-1, 1, 50), bits=bits)
+
+
+def test_already_quantised_weights_keep_their_codebook_exactly():
+    """15 distinct non-zero values (a 4-bit Deep Compression layer as codebook[codes]) are kept, not re-clustered.
+
+    The values are skewed (14 in [-0.07, 0.06], one at 1.5): k-means from a linear grid leaves 11 centroids
+    between 0.15 and 1.4 empty and merges the 14 small values into 2 (error up to 0.03, checked by hand with a
+    16th value added); the exact path reproduces every weight.
+    """
+    rng = np.random.default_rng(5)
+    table = np.array([-0.07, -0.06, -0.05, -0.04, -0.03, -0.02, -0.01, 0.01, 0.02, 0.03, 0.04, 0.05, 0.055,
+                      0.06, 1.5])
+    codes = rng.integers(0, table.size + 1, size=(60, 50))
+    weights = np.where(codes > 0, table[np.maximum(codes, 1) - 1], 0.0)
+    book = fit_codebook(weights, bits=4)
+    assert book.iterations == 0
+    assert book.centroids.tolist() == [0.0, *table.tolist()]
+    assert np.array_equal(book.decode(book.quantise(weights)), weights)
+
+
+def test_fewer_values_than_codes_fill_the_table_with_the_largest():
+    """3 distinct values in a 4-bit codebook: entries 1..3 are the values, 4..15 repeat the largest; codes 1..3 only."""
+    weights = np.array([[0.0, -2.0, 0.5], [3.0, 0.0, 0.5]])
+    book = fit_codebook(weights, bits=4)
+    assert book.centroids.tolist() == [0.0, -2.0, 0.5] + [3.0] * 13
+    assert book.quantise(weights).tolist() == [[0, 1, 2], [3, 0, 2]]
+
+
+def test_more_distinct_values_than_codes_are_clustered():
+    """16 distinct non-zero values do not fit 15 codes (code 0 is padding), so k-means runs (iterations >= 1)."""
+    weights = np.arange(1.0, 17.0)
+    book = fit_codebook(weights, bits=4)
+    assert book.iterations >= 1
+    assert np.unique(book.decode(book.quantise(weights))).size == 15
