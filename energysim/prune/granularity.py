@@ -3,8 +3,10 @@
 A granularity turns a weight tensor into groups; a criterion scores each group;
 the selection prunes exactly ``round(sparsity x number of groups)`` groups with
 the lowest scores (halves rounded up, computed exactly on the decimal value of
-the sparsity, so 0.29 of 50 groups is 14.5 -> 15), or, for N:M, exactly
-``M - N`` weights of every full group of ``M``.
+the sparsity, so 0.29 of 50 groups is 14.5 -> 15; with ``rounding="torch"``,
+``torch.nn.utils.prune``'s count instead: Python's ``round`` of the float product,
+halves to even, so 14), or, for N:M, exactly ``M - N`` weights of every full group
+of ``M``.
 
 Groups (weights of shape (out, in) for linear, (out, in, kh, kw) for conv2d)
 ----------------------------------------------------------------------------
@@ -91,21 +93,47 @@ def check_sparsity(sparsity: float) -> float:
     return value
 
 
-def prune_count(sparsity: float, groups: int) -> int:
-    """Exact number of groups to prune: ``round(sparsity * groups)``, halves rounded up.
+ROUNDINGS = ("exact", "torch")
+"""How :func:`prune_count` rounds ``sparsity x groups``."""
 
-    The product is computed exactly on the shortest decimal form of
-    ``sparsity`` (``Fraction(str(sparsity))``), so a half is a half: 0.29 of 50
-    is 14.5 -> 15, where the float product 14.499999999999998 would round down.
+
+def prune_count(sparsity: float, groups: int, rounding: str = "exact") -> int:
+    """Number of groups to prune: ``round(sparsity * groups)``.
+
+    Parameters
+    ----------
+    sparsity
+        Fraction of groups to prune, in [0, 1).
+    groups
+        Number of groups.
+    rounding
+        ``"exact"`` (default): the product is computed exactly on the shortest
+        decimal form of ``sparsity`` (``Fraction(str(sparsity))``) and halves
+        round up, so a half is a half: 0.29 of 50 is 14.5 -> 15, where the float
+        product 14.499999999999998 would round down. ``"torch"``: the count
+        ``torch.nn.utils.prune`` uses for a float amount, Python's
+        ``round(sparsity * groups)`` on the float product, halves to even
+        (0.29 of 50 -> 14, 0.5 of 5 = 2.5 -> 2, 0.3 of 5 = 1.5 -> 2).
 
     Raises
     ------
     InputError
-        If ``sparsity`` is outside [0, 1) or ``groups`` is not an integer >= 0.
+        If ``sparsity`` is outside [0, 1), ``groups`` is not an integer >= 0, or
+        ``rounding`` is not one of :data:`ROUNDINGS`.
     """
     sparsity = check_sparsity(sparsity)
     groups = check_count(groups, "number of groups")
+    rounding = check_rounding(rounding)
+    if rounding == "torch":
+        return int(round(float(sparsity) * groups))
     return math.floor(Fraction(str(sparsity)) * groups + Fraction(1, 2))
+
+
+def check_rounding(rounding) -> str:
+    """Validate a rounding rule name (one of :data:`ROUNDINGS`); return it."""
+    if rounding not in ROUNDINGS:
+        raise InputError(f"rounding must be one of {', '.join(ROUNDINGS)} (got {rounding!r})")
+    return rounding
 
 
 def check_count(value, what: str, minimum: int = 0) -> int:
@@ -255,6 +283,7 @@ def select_mask(
     sparsity: float,
     keep_mask: np.ndarray | None = None,
     block: int = DEFAULT_FC_BLOCK,
+    rounding: str = "exact",
 ) -> np.ndarray:
     """Keep-mask of one tensor for a group granularity (not ``nm``).
 
@@ -272,6 +301,8 @@ def select_mask(
         Existing keep-mask (monotone: what it removes stays removed).
     block
         Linear vector block length, weights.
+    rounding
+        How the number of groups to prune is rounded (:func:`prune_count`).
 
     Returns
     -------
@@ -281,13 +312,14 @@ def select_mask(
     groups = grouping(shape, granularity, block)
     scores = _check_scores(scores, groups.groups)
     keep_mask = check_keep_mask(keep_mask, groups.group_index.shape)
-    pruned = select_groups(scores, prune_count(sparsity, groups.groups), fully_pruned_groups(groups, keep_mask))
+    pruned = select_groups(scores, prune_count(sparsity, groups.groups, rounding), fully_pruned_groups(groups, keep_mask))
     mask = group_keep_mask(groups, pruned)
     return mask if keep_mask is None else (mask & keep_mask)
 
 
 def select_global(
-    scores: list[np.ndarray], sparsity: float, keep_masks: list[np.ndarray | None] | None = None
+    scores: list[np.ndarray], sparsity: float, keep_masks: list[np.ndarray | None] | None = None,
+    rounding: str = "exact",
 ) -> list[np.ndarray]:
     """Fine-grained keep-masks across several tensors with one global count.
 
@@ -299,6 +331,8 @@ def select_global(
         Target fraction of all their weights removed, in [0, 1).
     keep_masks
         Existing keep-masks (or None) of the same shapes.
+    rounding
+        How the global count is rounded (:func:`prune_count`).
 
     Returns
     -------
@@ -318,7 +352,7 @@ def select_global(
     keep_masks = [check_keep_mask(m, s.shape, f"keep_masks[{i}]") for i, (s, m) in enumerate(zip(scores, keep_masks))]
     flat = np.concatenate([s.ravel() for s in scores])
     forced = np.concatenate([np.zeros(s.size, bool) if m is None else ~m.ravel() for s, m in zip(scores, keep_masks)])
-    pruned = select_groups(flat, prune_count(sparsity, flat.size), forced)
+    pruned = select_groups(flat, prune_count(sparsity, flat.size, rounding), forced)
     out, start = [], 0
     for s in scores:
         size = np.size(s)

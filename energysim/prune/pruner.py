@@ -32,6 +32,7 @@ from energysim.formats.nm_compliance import check_pattern
 from energysim.prune.granularity import (
     DEFAULT_FC_BLOCK,
     check_block,
+    check_rounding,
     check_sparsity,
     grouping,
     nm_prune_count,
@@ -67,6 +68,11 @@ class PruneRequest:
         Seed of the random criterion.
     layers
         Restrict pruning to these layers (None: every layer the granularity applies to).
+    rounding
+        How ``sparsity x groups`` is rounded to a count: ``"exact"`` (default,
+        halves up on the exact decimal) or ``"torch"`` (``torch.nn.utils.prune``'s
+        ``round(amount * n)``, halves to even); see
+        :func:`energysim.prune.granularity.prune_count`.
     """
 
     granularity: str
@@ -76,10 +82,12 @@ class PruneRequest:
     block: int = DEFAULT_FC_BLOCK
     seed: int = 0
     layers: tuple[str, ...] | None = None
+    rounding: str = "exact"
 
     def __post_init__(self):
         check_combination(self.criterion, self.granularity)
         check_sparsity(self.sparsity)
+        check_rounding(self.rounding)
         if not isinstance(self.nm, (tuple, list)) or len(self.nm) != 2:
             raise InputError(f"nm must be a pair (N, M) (got {self.nm!r})")
         check_pattern(*self.nm)
@@ -197,7 +205,7 @@ def prune_model(
 
     if request.granularity == "fine_global":
         all_scores = [score(model.weights(n), context(n, "fine")).reshape(model.weights(n).shape) for n in layers]
-        masks = select_global(all_scores, request.sparsity, [model.weight_mask(n) for n in layers])
+        masks = select_global(all_scores, request.sparsity, [model.weight_mask(n) for n in layers], request.rounding)
         for name, mask in zip(layers, masks):
             model.set_mask(f"{name}.weight", mask)
     elif request.granularity == "nm":
@@ -220,6 +228,7 @@ def prune_model(
             keep_rows = select_mask(
                 channel_scores, (weights.shape[0], 1), "fine", request.sparsity,
                 keep_mask=model.weight_mask(name).reshape(weights.shape[0], -1).any(axis=1)[:, None],
+                rounding=request.rounding,
             )[:, 0]
             for param, mask in channel_masks(model, name, keep_rows).items():
                 model.set_mask(param, mask)
@@ -231,7 +240,8 @@ def prune_model(
             weights = model.weights(name)
             scores = score(weights, context(name, request.granularity))
             mask = select_mask(
-                scores, weights.shape, request.granularity, request.sparsity, model.weight_mask(name), request.block
+                scores, weights.shape, request.granularity, request.sparsity, model.weight_mask(name), request.block,
+                request.rounding,
             )
             model.set_mask(f"{name}.weight", mask)
     model.apply_masks()

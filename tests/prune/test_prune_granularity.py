@@ -8,6 +8,7 @@ import pytest
 from energysim.errors import InputError
 from energysim.formats.nm_compliance import nm_compliance
 from energysim.prune.granularity import (
+    ROUNDINGS,
     grouping,
     nm_for_sparsity,
     nm_prune_count,
@@ -214,3 +215,73 @@ def test_prune_request_rejects_a_malformed_nm_pair():
         PruneRequest("nm", "magnitude", nm=(2,))
     with pytest.raises(InputError, match=r"1 <= N < M \(got 4:4\)"):
         PruneRequest("nm", "magnitude", nm=(4, 4))
+
+
+def _torch_count(amount: float, tensor_size: int) -> int:
+    """torch.nn.utils.prune's count for a float amount, written out: round(amount * tensor_size), halves to even."""
+    return round(amount * tensor_size)
+
+
+def test_torch_rounding_equals_torchs_rule_and_differs_from_exact_only_on_halves():
+    """rounding='torch' gives round(amount * n) for every amount k/200 and n in 1..300; exact differs only on exact halves.
+
+    Where the two differ, the exact decimal product ends in exactly one half and exact prunes one more
+    (or the float product fell below the half, e.g. 0.29 x 50 = 14.499999999999998).
+    """
+    from fractions import Fraction
+
+    differ = 0
+    for k in range(200):
+        amount = k / 200
+        for n in range(1, 301):
+            torch_count = prune_count(amount, n, rounding="torch")
+            assert torch_count == _torch_count(amount, n)
+            exact = prune_count(amount, n)
+            if exact != torch_count:
+                differ += 1
+                assert Fraction(str(amount)) * n % 1 == Fraction(1, 2) and exact == torch_count + 1
+    assert differ > 0
+
+
+def test_torch_rounding_hand_cases():
+    """Halves to even on the float product: 0.5 of 5 -> 2 (exact 3), 0.1 of 25 -> 2 (3), 0.45 of 10 -> 4 (5),
+    0.29 of 50 = 14.499999999999998 -> 14 (15), 0.3 of 5 = 1.5 -> 2 (2), 0.7 of 5 = 3.5 -> 4 (4)."""
+    cases = {(0.5, 5): (2, 3), (0.1, 25): (2, 3), (0.45, 10): (4, 5), (0.29, 50): (14, 15), (0.3, 5): (2, 2),
+             (0.7, 5): (4, 4)}
+    for (amount, n), (torch_count, exact) in cases.items():
+        assert (prune_count(amount, n, "torch"), prune_count(amount, n, "exact")) == (torch_count, exact)
+    assert ROUNDINGS == ("exact", "torch")
+
+
+def test_unknown_rounding_is_refused():
+    """A rounding other than exact or torch raises InputError naming the choices, in prune_count and PruneRequest."""
+    with pytest.raises(InputError, match=r"rounding must be one of exact, torch \(got 'bankers'\)"):
+        prune_count(0.5, 4, rounding="bankers")
+    from energysim.prune.pruner import PruneRequest
+
+    with pytest.raises(InputError, match="rounding must be one of"):
+        PruneRequest("fine", "magnitude", 0.5, rounding="up")
+
+
+def test_torch_rounding_reaches_masks_per_layer_global_and_channel():
+    """select_mask (fine, and channels as rows like ln_structured) and select_global prune the torch count."""
+    scores = np.arange(5.0).reshape(5, 1)
+    assert np.count_nonzero(~select_mask(scores, (5, 1), "fine", 0.5, rounding="torch")) == 2
+    assert np.count_nonzero(~select_mask(scores, (5, 1), "fine", 0.5)) == 3
+    masks = select_global([np.arange(4.0).reshape(2, 2), np.arange(6.0).reshape(2, 3)], 0.25, rounding="torch")
+    assert sum(np.count_nonzero(~m) for m in masks) == 2           # 0.25 x 10 = 2.5 -> 2 (exact: 3)
+    masks = select_global([np.arange(4.0).reshape(2, 2), np.arange(6.0).reshape(2, 3)], 0.25)
+    assert sum(np.count_nonzero(~m) for m in masks) == 3
+
+
+def test_prune_model_passes_rounding_to_every_layer(trained_mlp):
+    """MLP fc1 (16,384 weights) at 9829/32768: 4914.5 exactly -> torch prunes 4914 (even), exact 4915."""
+    from energysim.prune.pruner import PruneRequest, prune_model
+
+    sparsity = 9829 / 32768
+    counts = {}
+    for rounding in ("exact", "torch"):
+        model = trained_mlp.copy()
+        prune_model(model, PruneRequest("fine", "magnitude", sparsity, rounding=rounding))
+        counts[rounding] = int(np.count_nonzero(~model.weight_mask("fc1")))
+    assert counts == {"exact": 4915, "torch": 4914}
