@@ -52,10 +52,14 @@ class ConvFootprint:
     def _rows_in(self, out_rows: np.ndarray) -> np.ndarray:
         return np.minimum(self.in_height, (out_rows - 1) * self.stride + self.kernel_height)
 
-    def words(self, k0, k1, n0, n1) -> np.ndarray:
-        """Input words of the tiles ``[k0, k1) x [n0, n1)`` (broadcasting arrays of ints)."""
-        k0, k1, n0, n1 = (np.asarray(v, dtype=np.int64) for v in (k0, k1, n0, n1))
-        channels = (k1 - 1) // self.kernel_area - k0 // self.kernel_area + 1
+    def channels(self, k0, k1) -> np.ndarray:
+        """Input channels the reduction rows ``[k0, k1)`` touch (broadcasting arrays of ints)."""
+        k0, k1 = np.asarray(k0, dtype=np.int64), np.asarray(k1, dtype=np.int64)
+        return (k1 - 1) // self.kernel_area - k0 // self.kernel_area + 1
+
+    def pixels(self, n0, n1) -> np.ndarray:
+        """Input pixels per channel (rows x columns of the window) the output pixels ``[n0, n1)`` touch."""
+        n0, n1 = np.asarray(n0, dtype=np.int64), np.asarray(n1, dtype=np.int64)
         first_row, last_row = n0 // self.out_width, (n1 - 1) // self.out_width
         first_image, last_image = first_row // self.out_height, last_row // self.out_height
         same_image = first_image == last_image
@@ -68,5 +72,15 @@ class ConvFootprint:
         cols_in = np.where(
             one_row, np.minimum(self.in_width, (n1 - n0 - 1) * self.stride + self.kernel_width), self.in_width
         )
-        window = channels * rows_in * cols_in
+        return rows_in * cols_in
+
+    @property
+    def pixels_period(self) -> int:
+        """Output pixels after which :meth:`pixels` repeats (one image): shifting ``n0, n1`` by it changes nothing."""
+        return self.out_height * self.out_width
+
+    def words(self, k0, k1, n0, n1) -> np.ndarray:
+        """Input words of the tiles ``[k0, k1) x [n0, n1)`` (broadcasting arrays of ints)."""
+        k0, k1, n0, n1 = (np.asarray(v, dtype=np.int64) for v in (k0, k1, n0, n1))
+        window = self.channels(k0, k1) * self.pixels(n0, n1)
         return np.minimum(window, (k1 - k0) * (n1 - n0))

@@ -18,6 +18,7 @@ from energysim.engines.dense_fast import PathResult, run_fast
 from energysim.engines.dense_schedule import choose_tiling, dram_words, smallest_tile_words, tiles
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
 from energysim.errors import InputError, UnsupportedError
+from energysim.units import ceil_div
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.layers import Layer
 from energysim.workloads.workload import LayerTensors
@@ -140,10 +141,13 @@ class DenseEngine:
             dram_pj=dram.costs["read"].energy_pj, sram_pj=sram.costs["read"].energy_pj, dram_bw=dram_bw,
             footprint=footprint,
         )
-        schedule = tiles(shape.m, shape.n, shape.k, tiling, footprint)
-        run = run_fast if path == "fast" else run_cycle
-        raw = run(schedule, cfg.rows, cfg.cols, cfg.dataflow, sram_bw, dram_bw)
-        return self._result(layer, shape, tiling, footprint, len(schedule), raw)
+        if path == "fast":
+            raw = run_fast(shape.m, shape.n, shape.k, tiling, footprint, cfg.rows, cfg.cols, cfg.dataflow, sram_bw, dram_bw)
+        else:
+            schedule = tiles(shape.m, shape.n, shape.k, tiling, footprint)
+            raw = run_cycle(schedule, cfg.rows, cfg.cols, cfg.dataflow, sram_bw, dram_bw)
+        n_tiles = ceil_div(shape.m, tiling.m) * ceil_div(shape.n, tiling.n) * ceil_div(shape.k, tiling.k)
+        return self._result(layer, shape, tiling, footprint, n_tiles, raw)
 
     def _result(self, layer: Layer, shape: Any, tiling: Any, footprint: ConvFootprint | None, n_tiles: int,
                 raw: PathResult) -> LayerResult:

@@ -37,6 +37,8 @@ the extra cycles are stall. Output drains use a separate write port.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
 
 import math
 
@@ -123,6 +125,17 @@ def chunks(total: int, size: int) -> list[int]:
     return [size] * full + ([rest] if rest else [])
 
 
+def chunk_groups(total: int, size: int) -> list[tuple[int, int]]:
+    """The chunks of :func:`chunks` as (size, how many), in order: at most two groups."""
+    full, rest = divmod(total, size)
+    return ([(size, full)] if full else []) + ([(rest, 1)] if rest else [])
+
+
+def chunk_sizes(total: int, size: int, index: np.ndarray) -> np.ndarray:
+    """Size of chunk number ``index`` (array) of :func:`chunks`."""
+    return np.minimum(size, total - np.asarray(index, dtype=np.int64) * size)
+
+
 def _candidates(extent: int, base: int) -> list[int]:
     values = {extent}
     size = base
@@ -150,6 +163,62 @@ def input_tile_words(k: int, n: int, tiling: Tiling, footprint: ConvFootprint | 
     return footprint.words(k0[:, None], k1[:, None], n0[None, :], n1[None, :])
 
 
+def _grouped(values: np.ndarray, widths: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge equal (value, width) pairs, adding their counts."""
+    key = values * (int(widths.max()) + 1) + widths
+    unique, inverse = np.unique(key, return_inverse=True)
+    merged = np.bincount(inverse, weights=counts, minlength=unique.size).astype(np.int64)
+    return unique // (int(widths.max()) + 1), unique % (int(widths.max()) + 1), merged
+
+
+def _periodic_groups(total: int, tile: int, period_elements: int,
+                     measure: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct tiles of a dimension cut into ``tile``-sized chunks as (measure, tile width, how many tiles).
+
+    ``measure(start, stop)`` must be unchanged by shifting a chunk by ``period_elements``,
+    so full chunks repeat every ``period_elements / gcd(tile, period_elements)``
+    chunks: one period is evaluated and weighted by how often it recurs.
+    """
+    full, rest = divmod(total, tile)
+    period = period_elements // math.gcd(tile, period_elements)
+    index = np.arange(min(full, period), dtype=np.int64)
+    counts = (full - index - 1) // period + 1
+    starts = index * tile
+    values = measure(starts, starts + tile)
+    widths = np.full(index.size, tile, dtype=np.int64)
+    if rest:
+        values = np.append(values, measure(np.int64(full * tile), np.int64(total)))
+        widths = np.append(widths, rest)
+        counts = np.append(counts, 1)
+    return _grouped(values.astype(np.int64), widths, counts)
+
+
+@lru_cache(maxsize=256)
+def _pixel_groups(n: int, tile_n: int, footprint: ConvFootprint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct n tiles of a convolution as (input pixels per channel, tile width, how many); one image evaluated."""
+    return _periodic_groups(n, tile_n, footprint.pixels_period, footprint.pixels)
+
+
+@lru_cache(maxsize=256)
+def _channel_groups(k: int, tile_k: int, footprint: ConvFootprint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct k tiles of a convolution as (input channels touched, tile height, how many); one channel evaluated."""
+    return _periodic_groups(k, tile_k, footprint.kernel_area, footprint.channels)
+
+
+def input_words_once(k: int, n: int, tile_k: int, tile_n: int, footprint: ConvFootprint | None) -> int:
+    """Words of all input tiles B(k-chunk, n-chunk), each counted once (the sum of :func:`input_tile_words`).
+
+    Computed per distinct tile class (channels x tile height, pixels x tile width),
+    never over the whole tile grid: memory and time bounded by one image.
+    """
+    if footprint is None:
+        return k * n
+    channels, heights, k_counts = _channel_groups(k, tile_k, footprint)
+    pixels, widths, n_counts = _pixel_groups(n, tile_n, footprint)
+    words = np.minimum(np.outer(channels, pixels), np.outer(heights, widths))
+    return int((k_counts[:, None] * n_counts[None, :] * words).sum())
+
+
 def dram_words(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | None = None) -> tuple[int, int, int]:
     """Closed-form DRAM traffic (weights read, inputs read, outputs written) in words.
 
@@ -159,7 +228,7 @@ def dram_words(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint 
     """
     tiles_m, tiles_n, tiles_k = ceil_div(m, tiling.m), ceil_div(n, tiling.n), ceil_div(k, tiling.k)
     weights = m * k * (1 if tiles_k == 1 else tiles_n)
-    once = int(input_tile_words(k, n, tiling, footprint).sum())
+    once = input_words_once(k, n, tiling.k, tiling.n, footprint)
     inputs = once * (1 if tiles_k == 1 and tiles_n == 1 else tiles_m)
     return weights, inputs, m * n
 
@@ -234,7 +303,7 @@ def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, c
         for tn in _candidates(n, bases[1]):
             for tk in _candidates(k, bases[2]):
                 if 2 * (tm * tk + tk * tn + tm * tn) > capacity_words:
-                    continue
+                    break  # candidates ascend: no larger tk fits either
                 tiling = Tiling(tm, tn, tk)
                 cycles, energy_pj = estimate(m, n, k, tiling, rows, cols, dataflow, dram_pj, sram_pj, dram_bw, footprint)
                 count = ceil_div(m, tm) * ceil_div(n, tn) * ceil_div(k, tk)
