@@ -253,6 +253,7 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
     budget_pj = energy_budget * dense.energy_pj
     budget_s = latency_budget * dense.latency_s if latency_budget is not None else None
     target_pj, target_s = budget_pj, budget_s
+    limit_pj, limit_s = budget_pj, budget_s  # lowered by the drift fine-tuning showed in a missed round
     used_method, notes = method, []
     result = dict(model=None, status="", energy_vs_dense=math.nan, latency_vs_dense=math.nan,
                   predicted_energy_vs_dense=math.nan, accuracy=math.nan, allocation=_allocation_table({}, {}, model, dense, table),
@@ -261,13 +262,13 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
     for round_index in range(max_rounds):
         rounds = round_index + 1
         found = _allocate(model, choice, calibration, base, base_measure, options, choices, layers, layer_energy,
-                          target_pj, target_s, budget_pj, budget_s, method, seed)
+                          target_pj, target_s, limit_pj, limit_s, method, seed)
         if isinstance(found, str):
             floor = (base_measure.energy_pj - sum(max(c.energy_saved_pj for c in layer) for layer in choices)) / dense.energy_pj
             result["status"] = (f"unreachable: {found}; the offered options ({', '.join(offered) or 'none'}) predict at "
                                 f"best energy {floor:.3g} of dense")
             break
-        allocation, picked, predicted, used_method, target_pj, target_s = found
+        allocation, picked, predicted, used_method, target_pj, target_s, quick_pj = found
         pruned = _prune_steps(model, allocation, layers, layer_energy, data, step_epochs, finetune_epochs, seed,
                               key, round_index, records, out, progress)
         measured = simulate_model(pruned, choice, calibration, shrink=has_channels(allocation))
@@ -279,17 +280,20 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
             break
         result.update(energy_vs_dense=measured.energy_pj / dense.energy_pj, latency_vs_dense=measured.latency_s / dense.latency_s,
                       energy_pj=measured.energy_pj)
-        notes.append(f"round {rounds}: additive prediction {predicted / dense.energy_pj:.4g}, simulated after fine-tuning "
-                     f"{result['energy_vs_dense']:.4g} of dense energy")
+        notes.append(f"round {rounds}: additive prediction {predicted / dense.energy_pj:.4g}, simulated before fine-tuning "
+                     f"{quick_pj / dense.energy_pj:.4g}, after {result['energy_vs_dense']:.4g} of dense energy")
         energy_ok = measured.energy_pj <= budget_pj * (1 + 1e-12)
         latency_ok = budget_s is None or measured.latency_s <= budget_s * (1 + 1e-12)
         if energy_ok and latency_ok:
             result["status"] = "ok"
             break
+        # fine-tuning moved the energy (activation densities): demand that much margin, and a new allocation
         if not energy_ok:
-            target_pj = min(target_pj - (measured.energy_pj - budget_pj), predicted - TARGET_STEP_PJ)
+            limit_pj -= max(measured.energy_pj - quick_pj, measured.energy_pj - budget_pj)
+            target_pj = min(target_pj, predicted - TARGET_STEP_PJ)
         if not latency_ok:
-            target_s -= measured.latency_s - budget_s
+            limit_s -= measured.latency_s - budget_s
+            target_s = min(target_s, target_s * (1 - 1e-9))
         result["status"] = (f"missed: simulated energy {result['energy_vs_dense']:.3g} / latency "
                             f"{result['latency_vs_dense']:.3g} of dense after {rounds} rounds")
     outcome = EnergyAwareResult(
@@ -335,23 +339,26 @@ def _choices(layers: list[str], table: pd.DataFrame, offered: tuple[str, ...]):
 TARGET_STEP_PJ = 1e-6
 """How far below the current prediction a corrected energy target goes at least, pJ (forces a new allocation)."""
 
-INNER_ITERATIONS = 25
-"""Allocate-and-simulate corrections at most per round (before any fine-tuning)."""
+INNER_ITERATIONS = 200
+"""Allocate-and-simulate steps at most per round (before any fine-tuning)."""
 
 
 def _allocate(model, choice, calibration, base, base_measure, options, choices, layers, layer_energy,
-              target_pj, target_s, budget_pj, budget_s, method, seed):
-    """Allocate for a target, simulate the pruned (not yet fine-tuned) model, and lower the target until it fits.
+              target_pj, target_s, limit_pj, limit_s, method, seed):
+    """Allocate for a target, simulate the pruned (not yet fine-tuned) model, and walk the target down until it fits.
 
     Savings are not additive (channel pruning of a layer also shrinks its
     consumer, which that consumer's own option shrinks again), so each
-    allocation is simulated and the target lowered by the excess.
+    allocation is simulated; when it exceeds the limit, the target goes just
+    below this allocation's prediction, so the solver returns the next
+    allocation with more predicted saving (and no less cost). The first one
+    whose simulation meets the limits is taken: the least over-pruning.
 
     Returns
     -------
     tuple or str
         (allocation, picked, predicted energy pJ, solver, energy target pJ, latency
-        target s) once the simulated energy meets the budgets, else the reason.
+        target s, simulated energy pJ) once the simulation meets the limits, else the reason.
     """
     for _ in range(INNER_ITERATIONS):
         need_s = base_measure.latency_s - target_s if target_s is not None else 0.0
@@ -365,23 +372,16 @@ def _allocate(model, choice, calibration, base, base_measure, options, choices, 
         quick = simulate_model(trial, choice, calibration, shrink=has_channels(allocation))
         if not quick.ok:
             return f"the engine refuses the allocation ({quick.refused})"
-        energy_ok = quick.energy_pj <= budget_pj
-        latency_ok = budget_s is None or quick.latency_s <= budget_s
+        energy_ok = quick.energy_pj <= limit_pj
+        latency_ok = limit_s is None or quick.latency_s <= limit_s
         if energy_ok and latency_ok:
-            return allocation, picked, predicted, used, target_pj, target_s
-        # lower the target past this allocation's prediction by the error the simulation showed
+            return allocation, picked, predicted, used, target_pj, target_s, quick.energy_pj
         if not energy_ok:
-            target_pj = min(target_pj - (quick.energy_pj - budget_pj), budget_pj - (quick.energy_pj - predicted),
-                            predicted - TARGET_STEP_PJ)
+            target_pj = min(target_pj, predicted - TARGET_STEP_PJ)
         if not latency_ok:
-            target_s = min(target_s - (quick.latency_s - budget_s), quick_latency_target(choices, picked, base_measure, budget_s, quick))
-    return f"no allocation met the budget in simulation after {INNER_ITERATIONS} corrections"
-
-
-def quick_latency_target(choices, picked, base_measure, budget_s: float, quick) -> float:
-    """A latency target below the current allocation's prediction by the simulated error."""
-    predicted_s = base_measure.latency_s - sum(choices[l][j].latency_saved_s for l, j in enumerate(picked))
-    return min(budget_s - (quick.latency_s - predicted_s), predicted_s * (1 - 1e-9))
+            predicted_s = base_measure.latency_s - sum(choices[l][j].latency_saved_s for l, j in enumerate(picked))
+            target_s = min(target_s, predicted_s * (1 - 1e-9))
+    return f"no allocation met the budget in simulation after {INNER_ITERATIONS} steps"
 
 
 def _solve(choices, need_pj: float, need_s: float, layer_energy: list[float], method: str):
