@@ -72,12 +72,12 @@ class LoopNestEngine:
 
     def _mapping_for(self, layer: Layer, nest: Any, mapping: str | Path | Mapping | None,
                      densities: Densities | None = None) -> tuple[Mapping, str]:
+        occupancy = None if densities is None else occupancy_for(self.spec, nest, densities)
         if mapping is None:
             found = map_nest(self.spec, nest, self.config.mapper, self.config.mapper_objective, seed=0, progress=False)
             where = f"mapper ({self.config.mapper_objective}, {found.strategy}, {found.evaluated} evaluated)"
             if densities is None:
                 return found.mapping, where
-            occupancy = occupancy_for(self.spec, nest, densities)
             if all(capacity_problem(self.spec, nest, found.mapping, i, occupancy) is None for i in range(len(self.spec.levels))):
                 return found.mapping, where
             # The mapper sizes tiles dense; a compressed tile with its metadata can be larger.
@@ -86,11 +86,9 @@ class LoopNestEngine:
                 return shrunk, f"{where}, shrunk to fit compressed tiles"
             return default_mapping(self.spec, nest, occupancy), f"{DEFAULT} (the {where} mapping does not fit compressed tiles)"
         if mapping == DEFAULT:
-            if densities is None:
-                return default_mapping(self.spec, nest), DEFAULT
-            return default_mapping(self.spec, nest, occupancy_for(self.spec, nest, densities)), DEFAULT
+            return default_mapping(self.spec, nest, occupancy), DEFAULT
         if isinstance(mapping, Mapping):
-            check_mapping(self.spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}")
+            check_mapping(self.spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}", occupancy)
             return mapping, mapping.source or "(in memory)"
         if not isinstance(mapping, (str, Path)):
             raise InputError(f"loopnest engine: mapping must be a mapping file path or a Mapping (got {type(mapping).__name__})")
@@ -98,7 +96,7 @@ class LoopNestEngine:
         if path not in self._files:
             self._files[path] = load_mapping(path)
         where, chosen = self._files[path].for_layer(layer.name)
-        check_mapping(self.spec, nest, chosen, where)
+        check_mapping(self.spec, nest, chosen, where, occupancy)
         return chosen, where
 
     def simulate(self, layer: Layer, tensors: LayerTensors | None = None,

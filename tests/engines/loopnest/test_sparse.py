@@ -286,3 +286,15 @@ def test_real_weights_with_statistical_inputs_keep_the_imbalance() -> None:
     assert extra["density_model"] == "real weights, statistical inputs"
     assert real.macs == nest.macs // 4
     assert real.cycles_compute == dense.cycles_compute // 2 and extra["lane_imbalance"] == pytest.approx(2.0)
+
+
+def test_engine_checks_a_given_mapping_with_compressed_tiles() -> None:
+    """Through the engine, a mapping whose dense weight tile overflows the PE runs at 25 % density and is refused at 100 %."""
+    spec = sparse_spec([{"level": "PE", "tensor": "weights", "format": "bitmap"}], [])
+    engine = LoopNestEngine(spec.hardware, spec.config)
+    mapping = mapping_of(("DRAM", {}), ("Buffer", {}, {"K": 2}, {"K": 2}), ("PE", {"K": 2, "C": 64}))
+    layer = LinearLayer(name="fc", in_features=64, out_features=8)
+    result = engine.simulate(layer.model_copy(update={"weight_density": 0.25}), mapping=mapping)
+    assert result.stats["mapping_source"] == "test"
+    with pytest.raises(ConfigError, match="weights"):
+        engine.simulate(layer, mapping=mapping)
