@@ -9,13 +9,17 @@ The job (``energysim.prune_for_energy``, ``energysim prune --energy-budget``):
    (:mod:`energysim.energy_aware.sensitivity`).
 3. Allocate one option per layer (:mod:`energysim.energy_aware.allocate`):
    exact where tractable (``method="auto"`` or ``"exact"``), else the greedy rule.
-4. Prune layer by layer in decreasing order of the layer's dense energy (Yang,
+4. Simulate each allocation (before fine-tuning): savings are not additive, so
+   while the simulation misses the budget the target goes just below this
+   allocation's prediction and the next allocation (more predicted saving, no
+   less cost) is tried; the first that meets the budget is kept.
+5. Prune layer by layer in decreasing order of the layer's dense energy (Yang,
    Chen and Sze's order), fine-tuning ``step_epochs`` after each layer, then
    ``finetune_epochs`` at the end.
-5. Simulate the pruned model from scratch. Savings were assumed additive and
-   fine-tuning changes activation densities, so the measured energy may miss
-   the budget: then the target is lowered by the ratio budget / measured and
-   steps 3-5 run again from the trained model (at most ``max_rounds`` rounds).
+6. Simulate the pruned model from scratch. Fine-tuning changes activation
+   densities, so the energy may move; if it misses the budget, that drift
+   becomes a margin below the budget and steps 3-6 run again from the trained
+   model (at most ``max_rounds`` rounds).
 
 Deterministic for a seed (seeded pruning and fine-tuning, one BLAS thread).
 With ``out_dir`` every finished measurement and step is journalled
