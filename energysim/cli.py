@@ -51,6 +51,8 @@ EXAMPLES: dict[str, str] = {
     "prune-table": "energysim prune-table --models mlp --sparsities 0.5,0.9",
     "import": "energysim import examples/tiny-cnn.onnx -o imported/tiny-cnn",
     "report": "energysim report est -o est/report.html",
+    "map": "energysim map lecture-array-loopnest lenet-300-100 --objective edp --out maps/lenet",
+    "import-timeloop": "energysim import-timeloop tests/data/timeloop/exercise03/*.yaml -o design",
 }
 """One example per subcommand, shown at the end of its ``--help``."""
 
@@ -577,11 +579,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list:
     """Feature packages that add their own subcommands (``register(subparsers)``)."""
+    from energysim import loopnest_commands
     from energysim.prune import commands as prune_commands
     from energysim.report import report_commands
     from energysim.workloads import import_commands
 
-    return [prune_commands, import_commands, report_commands]
+    return [prune_commands, import_commands, report_commands, loopnest_commands]
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -1,0 +1,118 @@
+"""CLI sub-commands of the loop-nest engine: ``map`` (the mapper) and ``import-timeloop``.
+
+``energysim.cli`` calls :func:`register` with its sub-parser collection. Handlers
+take ``(args, out)``, write text to ``out`` and raise ``InputError`` /
+``ConfigError`` / ``UnsupportedError`` (one line, exit 2) for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from energysim.errors import InputError
+
+MAP_FILES = ("mapping.toml", "mapper.csv")
+"""What ``map --out DIR`` writes."""
+TIMELOOP_FILES = ("hardware.toml", "workload.toml", "mapping.toml")
+"""What ``import-timeloop -o DIR`` may write."""
+
+
+def cmd_map(args: argparse.Namespace, out: TextIO) -> int:
+    """Search the best mapping of each layer; print each report; with --out write mapping.toml and mapper.csv."""
+    from energysim.api import hardware as load_hardware, workload as load_workload
+    from energysim.atomic_files import write_text_atomic
+    from energysim.catalog import hwconfig_path
+    from energysim.engines.loopnest.mapper import map_workload
+    from energysim.engines.loopnest.mapper_files import load_constraints, mappings_toml, results_table
+    from energysim.output_folder import claim_paths
+
+    hw = load_hardware(hwconfig_path(args.hw))
+    if hw.engine_kind != "loopnest":
+        raise InputError(f"map: hardware '{args.hw}' has engine kind '{hw.engine_kind}'; the mapper needs kind = \"loopnest\"")
+    if args.out:
+        claim_paths({"--out": [Path(args.out) / name for name in MAP_FILES]}, args.force)
+    constraints = load_constraints(args.constraints) if args.constraints else None
+    workload = load_workload(args.workload)
+    layers = list(workload.layers)
+    if args.layers:
+        names = [layer.name for layer in layers]
+        unknown = [name for name in args.layers if name not in names]
+        if unknown:
+            raise InputError(f"map: --layers: workload '{workload.name}' has no layer {unknown[0]!r} "
+                             f"(it has: {', '.join(names)})")
+        layers = [layer for layer in layers if layer.name in args.layers]
+    results = map_workload(hw, layers, constraints, args.objective, args.seed, processes=args.processes,
+                           progress=False if args.quiet else None)
+    out.write("\n\n".join(result.report().rstrip("\n") for result in results) + "\n")
+    if args.out:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        mapping = write_text_atomic(folder / "mapping.toml", mappings_toml(results))
+        table = write_text_atomic(folder / "mapper.csv", results_table(results).to_csv(index=False))
+        out.write(f"\nwrote {mapping}, {table}\n")
+        out.write(f"reproduce: energysim run {args.hw} {args.workload} --mapping {mapping}\n")
+    return 0
+
+
+def cmd_import_timeloop(args: argparse.Namespace, out: TextIO) -> int:
+    """Turn Timeloop/Accelergy YAML files into hardware.toml, workload.toml (and mapping.toml)."""
+    from energysim.engines.loopnest.timeloop_import import import_timeloop
+    from energysim.output_folder import claim_paths
+
+    claim_paths({"--out": [Path(args.out) / name for name in TIMELOOP_FILES]}, args.force)
+    written = import_timeloop(args.files, args.out)
+    out.write("wrote " + ", ".join(str(path) for path in written.values()) + "\n")
+    command = f"energysim run {written['hardware']} {written['workload']}"
+    if "mapping" in written:
+        command += f" --mapping {written['mapping']}"
+    out.write(f"next: {command} --compat timeloop --out {Path(args.out) / 'results'}\n")
+    return 0
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (got {value})")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {value})")
+    return value
+
+
+def register(subparsers) -> None:
+    """Add ``map`` and ``import-timeloop`` to the CLI's sub-parsers."""
+    from energysim.engines.loopnest.mapper import OBJECTIVES
+
+    mapper = subparsers.add_parser("map", help="search the best mapping of each layer on a loop-nest hardware")
+    mapper.add_argument("hw", metavar="HW", help="loop-nest hardware config: bundled name (e.g. lecture-array-loopnest) or .toml path")
+    mapper.add_argument("workload", help="workload: bundled name, .toml path or pruned-workload folder")
+    mapper.add_argument("--constraints", metavar="FILE", help="mapper constraints TOML (dataflow, levels, ...)")
+    mapper.add_argument("--objective", choices=OBJECTIVES, default="energy", help="what the search minimises")
+    mapper.add_argument("--seed", type=_seed, default=0, help="seed of the sampled search")
+    mapper.add_argument("--processes", type=_count, default=1, help="worker processes (distinct layers in parallel)")
+    mapper.add_argument("--layers", nargs="+", metavar="NAME", help="map only these layers")
+    mapper.add_argument("--out", metavar="DIR", help="write DIR/mapping.toml (for run --mapping) and DIR/mapper.csv")
+    mapper.add_argument("--force", action="store_true", help="replace mapping.toml / mapper.csv already in --out")
+    mapper.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    mapper.set_defaults(handler=cmd_map)
+
+    timeloop = subparsers.add_parser(
+        "import-timeloop", help="turn Timeloop/Accelergy YAML files into hardware, workload and mapping TOML files",
+        description="Merge Timeloop YAML files (architecture, problem, mapping, constraints, Accelergy ERT) by top-level "
+                    "key and write FOLDER/hardware.toml, workload.toml and, when a mapping is given, mapping.toml.")
+    timeloop.add_argument("files", nargs="+", metavar="FILE.yaml", help="Timeloop / Accelergy YAML files")
+    timeloop.add_argument("-o", "--out", required=True, metavar="FOLDER", help="output folder")
+    timeloop.add_argument("--force", action="store_true", help="replace files already in the output folder")
+    timeloop.set_defaults(handler=cmd_import_timeloop)

@@ -1,0 +1,85 @@
+"""The loop-nest commands through energysim.cli.main: `map` and `import-timeloop`."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from energysim.cli import main
+
+TIMELOOP = Path(__file__).resolve().parent / "data" / "timeloop" / "ex03"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_map_writes_a_mapping_that_run_reproduces(tmp_path):
+    """`map --out` prints the layer's report, writes mapping.toml + mapper.csv, and `run --mapping` gives the same energy."""
+    code, out, err = run("map", "lecture-array-loopnest", "lenet-300-100", "--objective", "edp",
+                         "--out", str(tmp_path), "--quiet")
+    assert code == 0, err
+    assert "fc3 on lecture-array-loopnest: edp search" in out and "best:" in out and err == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mapper.csv", "mapping.toml"]
+    table = pd.read_csv(tmp_path / "mapper.csv")
+    assert list(table["layer"]) == ["fc1", "fc2", "fc3"] and set(table["objective"]) == {"edp"}
+    code, out, err = run("run", "lecture-array-loopnest", "lenet-300-100", "--mapping", str(tmp_path / "mapping.toml"),
+                         "--out", str(tmp_path / "r"), "--quiet")
+    assert code == 0, err
+    summary = pd.read_csv(tmp_path / "r" / "summary.csv")
+    assert list(summary["energy_pj"]) == pytest.approx(list(table["energy_pj"]), rel=1e-9)
+    assert list(summary["cycles_total"]) == list(table["cycles"])
+
+
+def test_map_refusals_are_one_line(tmp_path):
+    """A dense hardware, an unknown layer, a bad objective and a used --out folder each exit 2 in one line."""
+    (tmp_path / "mapping.toml").write_text("x")
+    cases = {
+        ("map", "lecture-array", "lenet-300-100"): "engine kind 'dense'; the mapper needs kind = \"loopnest\"",
+        ("map", "lecture-array-loopnest", "lenet-300-100", "--layers", "fc9"): "no layer 'fc9' (it has: fc1, fc2, fc3)",
+        ("map", "lecture-array-loopnest", "lenet-300-100", "--objective", "power"): "invalid choice: 'power'",
+        ("map", "lecture-array-loopnest", "lenet-300-100", "--processes", "0"): "must be an integer >= 1 (got 0)",
+        ("map", "lecture-array-loopnest", "lenet-300-100", "--out", str(tmp_path)): "already exists",
+    }
+    for argv, message in cases.items():
+        code, out, err = run(*argv)
+        assert code == 2 and err.count("\n") == 1 and message in err, (argv, err)
+    assert (tmp_path / "mapping.toml").read_text() == "x"
+
+
+def test_map_help_lists_objectives_default_and_example():
+    """`map --help` lists the objectives, the default and a runnable example."""
+    code, out, _ = run("map", "--help")
+    assert code == 0
+    assert "{energy,latency,edp}" in out and "(default: energy)" in out
+    assert "example:\n  energysim map lecture-array-loopnest" in out
+
+
+def test_import_timeloop_writes_the_three_files_and_says_what_next(tmp_path):
+    """`import-timeloop FILES -o DIR` writes hardware, workload and mapping TOML and prints the run command."""
+    pytest.importorskip("yaml")
+    files = [str(TIMELOOP / name) for name in ("arch.yaml", "prob.yaml", "ERT.yaml", "map-bypass.yaml")]
+    code, out, err = run("import-timeloop", *files, "-o", str(tmp_path / "d"))
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["hardware.toml", "mapping.toml", "workload.toml"]
+    assert f"--mapping {tmp_path / 'd' / 'mapping.toml'} --compat timeloop" in out
+    code, _, err = run("validate", str(tmp_path / "d" / "hardware.toml"), str(tmp_path / "d" / "workload.toml"))
+    assert code == 0, err
+    code, _, err = run("import-timeloop", *files, "-o", str(tmp_path / "d"))
+    assert code == 2 and "already exists" in err and err.count("\n") == 1
+
+
+def test_import_timeloop_bad_files_exit_2(tmp_path):
+    """A missing file and two files giving one top-level key each exit 2 in one line, writing nothing."""
+    pytest.importorskip("yaml")
+    code, _, err = run("import-timeloop", str(tmp_path / "none.yaml"), "-o", str(tmp_path / "d"))
+    assert code == 2 and "none.yaml" in err and err.count("\n") == 1
+    code, _, err = run("import-timeloop", str(TIMELOOP / "map-bypass.yaml"), str(TIMELOOP / "map-no-bypass.yaml"),
+                       "-o", str(tmp_path / "d"))
+    assert code == 2 and "from one file only" in err and err.count("\n") == 1
+    assert not (tmp_path / "d").exists()
