@@ -458,6 +458,51 @@ def tile_coordinates(index: np.ndarray, tiles_m: int, tiles_n: int, group_rows: 
     return first_row + within % rows_here, within // rows_here
 
 
+WAVE_CHUNK_TILES = 1 << 18
+"""Tiles whose launch coordinates are held at once: per-wave sums are built in chunks of whole waves."""
+
+
+def _wave_sums(tiles: int, slots: int, waves: int, tiles_m: int, tiles_n: int, group_rows: int, l2_fits: bool,
+               rows_real: np.ndarray, cols_real: np.ndarray, a_row_bits: int, b_col_bits: int, warps_n: int,
+               warps_m: int) -> tuple[np.ndarray, ...]:
+    """Per-wave sums over the tiles in launch order, a chunk of whole waves at a time (memory bounded by the chunk).
+
+    Returns, per wave: tiles, real rows and columns of A/B panels first used (in the
+    GEMM when the operands fit L2, else in the wave), output elements, L2 bits and the
+    shared-memory bits of the wave's biggest tile.
+    """
+    tiles_per_wave = np.zeros(waves, dtype=np.int64)
+    new_rows = np.zeros(waves, dtype=np.int64)
+    new_cols = np.zeros(waves, dtype=np.int64)
+    outputs = np.zeros(waves)
+    l2_bits = np.zeros(waves)
+    biggest = np.zeros(waves, dtype=np.int64)
+    seen_rows = np.zeros(tiles_m, dtype=bool)
+    seen_cols = np.zeros(tiles_n, dtype=bool)
+    step = max(1, WAVE_CHUNK_TILES // slots)
+    for w0 in range(0, waves, step):
+        w1 = min(waves, w0 + step)
+        index = np.arange(w0 * slots, min(w1 * slots, tiles), dtype=np.int64)
+        wave_of = index // slots - w0
+        rows, cols = tile_coordinates(index, tiles_m, tiles_n, group_rows)
+        r_real, c_real = rows_real[rows], cols_real[cols]
+        span = w1 - w0
+        tiles_per_wave[w0:w1] = np.bincount(wave_of, minlength=span)
+        for coordinate, seen, real, out, count in ((rows, seen_rows, rows_real, new_rows, tiles_m),
+                                                   (cols, seen_cols, cols_real, new_cols, tiles_n)):
+            key = coordinate if l2_fits else wave_of * count + coordinate
+            _, first = np.unique(key, return_index=True)
+            if l2_fits:
+                first = first[~seen[coordinate[first]]]
+                seen[coordinate[first]] = True
+            out[w0:w1] = np.bincount(wave_of[first], weights=real[coordinate[first]], minlength=span).astype(np.int64)
+        outputs[w0:w1] = np.bincount(wave_of, weights=r_real * c_real, minlength=span)
+        l2_bits[w0:w1] = np.bincount(wave_of, weights=r_real * a_row_bits + c_real * b_col_bits, minlength=span)
+        tile_smem = r_real * a_row_bits * (1 + warps_n) + c_real * b_col_bits * (1 + warps_m)
+        biggest[w0:w1] = np.maximum.reduceat(tile_smem, np.arange(0, index.size, slots))
+    return tiles_per_wave, new_rows, new_cols, outputs, l2_bits, biggest
+
+
 def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float = 1.0, group_rows: int = 1) -> Schedule:
     """Schedule a GEMM with a given tile.
 
@@ -517,29 +562,18 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     total_bits = problem.weight_value_bits + problem.metadata_bits + problem.input_unique_bits + problem.output_bits
     l2_fits = total_bits <= gpu.l2_capacity_bytes * 8
     last_wave_tiles = tiles - (waves - 1) * slots
-    index = np.arange(tiles, dtype=np.int64)
-    wave_of = index // slots
-    rows, cols = tile_coordinates(index, tiles_m, tiles_n, group_rows)
-    r_real, c_real = rows_real[rows], cols_real[cols]
+    waves_tiles, new_rows, new_cols, wave_out_elements, l2_bits, biggest = _wave_sums(
+        tiles, slots, waves, tiles_m, tiles_n, group_rows, l2_fits, rows_real, cols_real,
+        a_row_bits + meta_row_bits, b_col_bits, warps_n, warps_m)
     if gpu.partial_wave == "whole_wave":
         per_sm = np.full(waves, occupancy, dtype=np.int64)  # issue 6: a partial wave costs a whole wave
     else:
-        per_sm = -(-np.bincount(wave_of, minlength=waves) // gpu.sm_count)  # busiest SM's tiles
-    # HBM: the first use of a row/column panel in the GEMM (operands fit in L2) or in each wave.
-    row_key = rows if l2_fits else wave_of * tiles_m + rows
-    col_key = cols if l2_fits else wave_of * tiles_n + cols
-    _, first_row = np.unique(row_key, return_index=True)
-    _, first_col = np.unique(col_key, return_index=True)
-    new_rows = np.bincount(wave_of[first_row], weights=r_real[first_row], minlength=waves).astype(np.int64)
-    new_cols = np.bincount(wave_of[first_col], weights=c_real[first_col], minlength=waves).astype(np.int64)
+        per_sm = -(-waves_tiles // gpu.sm_count)  # busiest SM's tiles
     wave_a, wave_meta, wave_b = new_rows * a_row_bits, new_rows * meta_row_bits, new_cols * b_col_bits
     hbm_a, hbm_meta, hbm_b_matrix = (int(new_rows.sum()) * a_row_bits, int(new_rows.sum()) * meta_row_bits,
                                      int(new_cols.sum()) * b_col_bits)
     wave_b_unique = wave_b * (problem.input_unique_elements / (problem.k * problem.n))
-    wave_out = np.bincount(wave_of, weights=r_real * c_real, minlength=waves) * out_elem_bits
-    l2_bits = np.bincount(wave_of, weights=r_real * (a_row_bits + meta_row_bits) + c_real * b_col_bits, minlength=waves)
-    tile_smem = r_real * (a_row_bits + meta_row_bits) * (1 + warps_n) + c_real * b_col_bits * (1 + warps_m)
-    biggest = np.maximum.reduceat(tile_smem, np.arange(0, tiles, slots))
+    wave_out = wave_out_elements * out_elem_bits
     math_w = per_sm * math_per_tile
     smem = per_sm * biggest / gpu.smem_bits_per_cycle_per_sm
     l2 = l2_bits / gpu.l2_bits_per_cycle
