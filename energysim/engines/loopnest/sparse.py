@@ -26,7 +26,11 @@ Starting from the dense counts of :func:`~energysim.engines.loopnest.analysis.ev
    (real masks: load imbalance shows; real weights without activations: each
    lane's count times the input density) or ``ceil(dense cycles x e(L))``
    (statistical: perfectly balanced).
-4. **Cycles** per level from actual + gated + metadata words at its bandwidth
+4. **(De)compression.** A level with a ``codec_units`` entry that keeps a tensor
+   uncompressed under a compressed parent counts ``decompress`` per word it is
+   filled with (its actual fills) and, for outputs, ``compress`` per word it sends
+   up (its drains: reads minus updates); without an entry the conversion is free.
+5. **Cycles** per level from actual + gated + metadata words at its bandwidth
    (as in the dense analysis), at least the compute cycles; leakage over the total.
 
 Densities: with real tensors (``tensors`` given), the weights' mask and the
@@ -197,6 +201,13 @@ def check_sparse(spec: Spec) -> None:
             actions = ("read", "fill") if fmt.tensor != "outputs" else ("read", "write", "update")
             for action in actions:
                 need(unit, f"metadata_{action}", field)
+    for level, unit in config.codec_units.items():
+        field = f"engine.sparse.codec_units.{level}"
+        if level not in levels:
+            raise ConfigError(f"{where}: {field}: must be a memory level ({', '.join(levels)}) (got '{level}')")
+        need(unit, "decompress", field)
+        if any(fmt.tensor == "outputs" and fmt.compressed for fmt in config.formats):
+            need(unit, "compress", field)
     for index, opt in enumerate(config.actions):
         field = f"engine.sparse.actions[{index}]"
         if opt.unit is not None:
@@ -365,6 +376,19 @@ def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Den
         if optimised and not gated:
             skipped[f"skipped_read_{component}_{tensor}"] = optimised
         moved[component][action != "read"] += data + gated + meta_words * meta_word_bits / word_bits
+
+    for tensor in ("weights", "inputs", "outputs"):
+        keepers = [level for level in spec.levels if mapping.keeps(spec, level.index, tensor)]
+        for parent, child in zip(keepers, keepers[1:]):
+            unit = config.codec_units.get(child.name)
+            if unit is None or config.format_of(child.name, tensor) is not None \
+                    or config.format_of(parent.name, tensor) is None:
+                continue
+            if tensor == "outputs":
+                sent = counts.get((child.name, tensor, "read"), 0) - counts.get((child.name, tensor, "update"), 0)
+                add(unit, tensor, "compress", sent)
+            else:
+                add(unit, tensor, "decompress", counts.get((child.name, tensor, "fill"), 0))
 
     macs = nest.macs
     cycles_compute = dense.cycles_compute

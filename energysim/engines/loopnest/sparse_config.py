@@ -21,6 +21,7 @@ A sparse design is a dense loop-nest design plus this table::
     [[engine.sparse.actions]]
     kind = "skipping"
     unit = "MAC"                                    # ... or the compute unit (target = leaders' MACs)
+    # codec_units = { Buffer = "Decoder" }          # optional: (de)compression between a compressed parent and Buffer
     leaders = ["weights", "inputs"]                 # intersection: only MACs with both operands non-zero run
 
 Validation errors are one line each (pydantic, through the hardware loader).
@@ -121,6 +122,11 @@ class SparseConfig(BaseModel):
     action_units: dict[str, str] = Field(
         default_factory=dict,
         description="Level name -> [[units]] name pricing that level's metadata_* and gated_* actions.",
+    )
+    codec_units: dict[str, str] = Field(
+        default_factory=dict,
+        description="Level name -> [[units]] name of its (de)compression unit: 'decompress' per word a level keeping a "
+                    "tensor uncompressed is filled with from a compressed parent, 'compress' per word it sends up into one.",
     )
     source: str = Field(default="", description="Where the design's sparse features come from (paper, chip).")
 

@@ -298,3 +298,27 @@ def test_engine_checks_a_given_mapping_with_compressed_tiles() -> None:
     assert result.stats["mapping_source"] == "test"
     with pytest.raises(ConfigError, match="weights"):
         engine.simulate(layer, mapping=mapping)
+
+
+def test_decompression_counts_the_uncompressed_childs_fills() -> None:
+    """CSR weights in DRAM, uncompressed in the buffer with a decoder: one decompress per buffer weight fill, priced."""
+    formats = [{"level": "DRAM", "tensor": "weights", "format": "csr", "metadata_bits": 4, "pointer_bits": 8}]
+    levels = sparse_spec(formats, []).hardware
+    data = HardwareFile.model_validate({
+        "schema_version": 1, "name": "codec", "clock_ghz": 1.0,
+        "engine": {"kind": "loopnest", "sparse": {"formats": formats, "action_units": {"DRAM": "Dram"},
+                                                  "codec_units": {"Buffer": "Decoder"}}},
+        "memory": [level.config.model_dump(exclude_none=True) for level in levels.levels],
+        "units": [{"name": "MAC", "action": "mac", "energy_pj": 2.0, "source": "test"},
+                  {"name": "Dram", "action": "metadata_read", "energy_pj": 0.5, "source": "test"},
+                  {"name": "Dram", "action": "metadata_fill", "energy_pj": 0.5, "source": "test"},
+                  {"name": "Decoder", "action": "decompress", "energy_pj": 0.25, "source": "test"}],
+    })
+    hardware = build_hardware(data, "codec")
+    spec = Spec.build(hardware, LoopNestConfig.model_validate(hardware.engine_table))
+    check_sparse(spec)
+    stats, _ = evaluate_sparse(spec, CONV.loop_nest(), CONV_MAPPING, statistical(0.5, 1.0))
+    fills = stats.counts[("Buffer", "weights", "fill")]
+    assert stats.counts[("Decoder", "weights", "decompress")] == fills > 0
+    assert stats.energy_by_component["Decoder"] == pytest.approx(0.25 * fills)
+    assert ("Decoder", "inputs", "decompress") not in stats.counts      # inputs are uncompressed in DRAM
