@@ -119,6 +119,24 @@ def cycles_for(words: float, bandwidth: float) -> int:
     return k
 
 
+def bandwidth_cycles(spec: Spec, used: list[int], moved: dict[str, list[float]], cycles_compute: int) -> dict[str, int]:
+    """Cycles each level needs: at least ``cycles_compute``, and its per-instance words at its bandwidths.
+
+    ``used[i]`` is the number of instances of level ``i`` the mapping uses;
+    ``moved[name] = [read words, written words]`` over all of them.
+    """
+    level_cycles = {}
+    for level in spec.levels:
+        reads, writes = (words / used[level.index] for words in moved[level.name])
+        config = level.level.config
+        need = [cycles_compute, cycles_for(reads, config.bandwidth_words_per_cycle),
+                cycles_for(writes, config.write_bandwidth_words_per_cycle or config.bandwidth_words_per_cycle)]
+        if config.shared_bandwidth_words_per_cycle:
+            need.append(cycles_for(reads + writes, config.shared_bandwidth_words_per_cycle))
+        level_cycles[level.name] = max(need)
+    return level_cycles
+
+
 class _Nest:
     """The flattened loops of a mapping with the strides every rule needs."""
 
@@ -257,16 +275,7 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
     for action in spec.mac_actions:
         add(spec.config.mac_unit, "-", action, macs)
 
-    level_cycles = {}
-    for level in spec.levels:
-        used = flat.used[level.index]
-        reads, writes = (words / used for words in moved[level.name])
-        config = level.level.config
-        need = [flat.cycles, cycles_for(reads, config.bandwidth_words_per_cycle),
-                cycles_for(writes, config.write_bandwidth_words_per_cycle or config.bandwidth_words_per_cycle)]
-        if config.shared_bandwidth_words_per_cycle:
-            need.append(cycles_for(reads + writes, config.shared_bandwidth_words_per_cycle))
-        level_cycles[level.name] = max(need)
+    level_cycles = bandwidth_cycles(spec, flat.used, moved, flat.cycles)
     cycles_total = max(level_cycles.values())
     for level in spec.levels:
         if LEAK_ACTION in level.level.costs:

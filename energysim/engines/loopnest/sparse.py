@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for, evaluate
+from energysim.engines.loopnest.analysis import LoopNestStats, bandwidth_cycles, evaluate
 from energysim.engines.loopnest.geometry import points
 from energysim.engines.loopnest.mapping import LevelLoops, Mapping, Occupancy, capacity_problem, check_mapping
 from energysim.engines.loopnest.sparse_config import FormatSpec, SparseConfig
@@ -309,7 +309,7 @@ def occupancy_for(spec: Spec, nest: LoopNest, densities: Densities) -> Occupancy
 
 def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
                     check: bool = True) -> tuple[LoopNestStats, dict]:
-    """Count, time and price one mapping on a sparse design.
+    """Count, time and price one mapping on a sparse design (steps 1-5 of the module docstring).
 
     Parameters
     ----------
@@ -324,117 +324,123 @@ def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Den
     -------
     tuple
         The stats (counts with ``metadata_*`` and ``gated_*`` actions, sparse
-        cycles, ``macs`` = the MACs performed, energy in pJ) and a dict of sparse statistics for the result
-        (``density_model``, densities, effectual fractions, ``skipped_*`` counts,
-        ``lane_imbalance``).
+        cycles, ``macs`` = the MACs performed, energy in pJ) and a dict of sparse
+        statistics for the result (``density_model``, densities, ``effectual_fraction``,
+        ``skipped_*`` counts, ``lane_imbalance``).
     """
-    config: SparseConfig = spec.config.sparse
     if check:
         check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}",
                       occupancy_for(spec, nest, densities))
     dense = evaluate(spec, nest, mapping, check=False)
-    eff = _Effectual(nest, mapping, densities)
-    level_index = {level.name: level.index for level in spec.levels}
-    level_opts = {(o.level, o.target): o for o in config.actions if o.level is not None}
-    compute_opt = next((o for o in config.actions if o.unit is not None), None)
-    counts: dict[tuple[str, str, str], int] = {}
-    skipped: dict[str, int] = {}
-    moved = {level.name: [0.0, 0.0] for level in spec.levels}
-
-    def add(component: str, tensor: str, action: str, value: int) -> None:
-        if value:
-            key = (component, tensor, action)
-            counts[key] = counts.get(key, 0) + int(value)
-
-    for (component, tensor, action), value in dense.counts.items():
-        if component not in level_index or action not in DATA_ACTIONS:
-            if action != LEAK_ACTION and component != spec.config.mac_unit:
-                add(component, tensor, action, value)
-            continue
-        index = level_index[component]
-        word_bits = spec.levels[index].level.config.word_bits
-        fmt = config.format_of(component, tensor)
-        density = densities.of(tensor)
-        data = round(value * _data_ratio(fmt, density))
-        meta_bits = value * _metadata_bits_per_point(fmt, density, nest, mapping, index) if fmt else 0.0
-        opt = level_opts.get((component, tensor)) if action == "read" else None
-        optimised = 0
-        if opt is not None:
-            own = frozenset({tensor}) if fmt is not None and tensor in ("weights", "inputs") else frozenset()
-            base = eff.fraction(own)
-            survive = eff.fraction(frozenset(opt.leaders) | own) / base if base else 0.0
-            optimised = math.floor(data * (1.0 - survive) + ROUNDING_SLACK)
-            meta_bits *= survive
-            data -= optimised
-        add(component, tensor, action, data)
-        unit = config.action_units.get(component)
-        meta_word_bits = (fmt.metadata_word_bits if fmt else None) or word_bits
-        meta_words = math.ceil(meta_bits / meta_word_bits)
-        add(unit, tensor, f"metadata_{action}", meta_words)
-        gated = optimised if opt is not None and opt.kind == "gating" else 0
-        add(unit, tensor, "gated_read", gated)
-        if optimised and not gated:
-            skipped[f"skipped_read_{component}_{tensor}"] = optimised
-        moved[component][action != "read"] += data + gated + meta_words * meta_word_bits / word_bits
-
-    for tensor in ("weights", "inputs", "outputs"):
-        keepers = [level for level in spec.levels if mapping.keeps(spec, level.index, tensor)]
-        for parent, child in zip(keepers, keepers[1:]):
-            unit = config.codec_units.get(child.name)
-            if unit is None or config.format_of(child.name, tensor) is not None \
-                    or config.format_of(parent.name, tensor) is None:
-                continue
-            if tensor == "outputs":
-                sent = counts.get((child.name, tensor, "read"), 0) - counts.get((child.name, tensor, "update"), 0)
-                add(unit, tensor, "compress", sent)
-            else:
-                add(unit, tensor, "decompress", counts.get((child.name, tensor, "fill"), 0))
-
-    macs = nest.macs
-    cycles_compute = dense.cycles_compute
-    stats: dict = {"density_model": densities.model, "density_weights": densities.weights,
-                   "density_inputs": densities.inputs}
-    effectual = macs
-    if compute_opt is not None:
-        leaders = frozenset(compute_opt.leaders)
-        lanes = eff.lanes(leaders)
-        if lanes is not None and "inputs" in leaders and densities.masks.inputs is None:
-            lanes = lanes * densities.inputs                   # real weights, inputs at their density
-        effectual = round(macs * eff.fraction(leaders)) if lanes is None else round(float(lanes.sum()))
-        stats["effectual_fraction"] = effectual / macs
-        if compute_opt.kind == "gating":
-            add(spec.config.mac_unit, "-", "gated_mac", macs - effectual)
-        else:
-            skipped["skipped_mac"] = macs - effectual
-            if lanes is not None:
-                cycles_compute = math.ceil(float(lanes.max()) - ROUNDING_SLACK)
-                stats["lane_imbalance"] = float(lanes.max() / lanes.mean()) if lanes.mean() else 1.0
-            else:
-                cycles_compute = math.ceil(dense.cycles_compute * effectual / macs)
-    for action in spec.mac_actions:
-        add(spec.config.mac_unit, "-", action, effectual)
-
+    run = _SparseCounts(spec, nest, mapping, densities)
+    run.levels(dense.counts)
+    run.codecs()
+    cycles_compute = run.compute(dense.cycles_compute)
     used = [math.prod(l.factor for l in mapping.loops if l.kind != "t" and l.level < level.index) for level in spec.levels]
-    level_cycles = {}
-    for level in spec.levels:
-        reads, writes = (words / used[level.index] for words in moved[level.name])
-        cfg = level.level.config
-        need = [cycles_compute, cycles_for(reads, cfg.bandwidth_words_per_cycle),
-                cycles_for(writes, cfg.write_bandwidth_words_per_cycle or cfg.bandwidth_words_per_cycle)]
-        if cfg.shared_bandwidth_words_per_cycle:
-            need.append(cycles_for(reads + writes, cfg.shared_bandwidth_words_per_cycle))
-        level_cycles[level.name] = max(need)
+    level_cycles = bandwidth_cycles(spec, used, run.moved, cycles_compute)
     cycles_total = max(level_cycles.values())
     for level in spec.levels:
         if LEAK_ACTION in level.level.costs:
-            add(level.name, "-", LEAK_ACTION, cycles_total * level.instances)
-
+            run.add(level.name, "-", LEAK_ACTION, cycles_total * level.instances)
     by_component: dict[str, float] = {}
-    prices = spec.prices
-    for (component, _, action), value in counts.items():
-        by_component[component] = by_component.get(component, 0.0) + value * prices[(component, action)]
-    stats.update(skipped)
-    result = replace(dense, counts=counts, macs=effectual, cycles_compute=cycles_compute, level_cycles=level_cycles,
-                     cycles_total=cycles_total, energy_pj=math.fsum(by_component.values()),
-                     energy_by_component=by_component)
-    return result, stats
+    for (component, _, action), value in run.counts.items():
+        by_component[component] = by_component.get(component, 0.0) + value * spec.prices[(component, action)]
+    result = replace(dense, counts=run.counts, macs=run.effectual, cycles_compute=cycles_compute,
+                     level_cycles=level_cycles, cycles_total=cycles_total,
+                     energy_pj=math.fsum(by_component.values()), energy_by_component=by_component)
+    return result, run.stats
+
+
+class _SparseCounts:
+    """The counts of one sparse evaluation as they are built, with the words each level moves and the stats."""
+
+    def __init__(self, spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities):
+        self.spec, self.nest, self.mapping, self.densities = spec, nest, mapping, densities
+        self.config: SparseConfig = spec.config.sparse
+        self.eff = _Effectual(nest, mapping, densities)
+        self.counts: dict[tuple[str, str, str], int] = {}
+        self.moved = {level.name: [0.0, 0.0] for level in spec.levels}
+        self.effectual = nest.macs
+        self.stats: dict = {"density_model": densities.model, "density_weights": densities.weights,
+                            "density_inputs": densities.inputs}
+
+    def add(self, component: str, tensor: str, action: str, value: int) -> None:
+        """Add a count (zeros are not stored)."""
+        if value:
+            key = (component, tensor, action)
+            self.counts[key] = self.counts.get(key, 0) + int(value)
+
+    def levels(self, dense_counts: dict[tuple[str, str, str], int]) -> None:
+        """Steps 1-2: each level's data counts through its format and its read optimisation; other counts kept."""
+        index_of = {level.name: level.index for level in self.spec.levels}
+        optimisations = {(o.level, o.target): o for o in self.config.actions if o.level is not None}
+        for (component, tensor, action), value in dense_counts.items():
+            if component not in index_of or action not in DATA_ACTIONS:
+                if action != LEAK_ACTION and component != self.spec.config.mac_unit:
+                    self.add(component, tensor, action, value)
+                continue
+            index = index_of[component]
+            word_bits = self.spec.levels[index].level.config.word_bits
+            fmt = self.config.format_of(component, tensor)
+            density = self.densities.of(tensor)
+            data = round(value * _data_ratio(fmt, density))
+            meta_bits = value * _metadata_bits_per_point(fmt, density, self.nest, self.mapping, index) if fmt else 0.0
+            opt = optimisations.get((component, tensor)) if action == "read" else None
+            optimised = 0
+            if opt is not None:
+                own = frozenset({tensor}) if fmt is not None else frozenset()
+                base = self.eff.fraction(own)
+                survive = self.eff.fraction(frozenset(opt.leaders) | own) / base if base else 0.0
+                optimised = math.floor(data * (1.0 - survive) + ROUNDING_SLACK)
+                meta_bits *= survive
+                data -= optimised
+            self.add(component, tensor, action, data)
+            unit = self.config.action_units.get(component)
+            meta_word_bits = (fmt.metadata_word_bits if fmt else None) or word_bits
+            meta_words = math.ceil(meta_bits / meta_word_bits)
+            self.add(unit, tensor, f"metadata_{action}", meta_words)
+            gated = optimised if opt is not None and opt.kind == "gating" else 0
+            self.add(unit, tensor, "gated_read", gated)
+            if optimised and not gated:
+                self.stats[f"skipped_read_{component}_{tensor}"] = optimised
+            self.moved[component][action != "read"] += data + gated + meta_words * meta_word_bits / word_bits
+
+    def codecs(self) -> None:
+        """Step 4: decompressions into, and compressions out of, uncompressed levels under compressed parents."""
+        for tensor in ("weights", "inputs", "outputs"):
+            keepers = [level.name for level in self.spec.levels if self.mapping.keeps(self.spec, level.index, tensor)]
+            for parent, child in zip(keepers, keepers[1:]):
+                unit = self.config.codec_units.get(child)
+                if unit is None or self.config.format_of(child, tensor) is not None \
+                        or self.config.format_of(parent, tensor) is None:
+                    continue
+                if tensor == "outputs":
+                    drained = self.counts.get((child, tensor, "read"), 0) - self.counts.get((child, tensor, "update"), 0)
+                    self.add(unit, tensor, "compress", drained)
+                else:
+                    self.add(unit, tensor, "decompress", self.counts.get((child, tensor, "fill"), 0))
+
+    def compute(self, cycles_dense: int) -> int:
+        """Step 3: MACs performed, gated or skipped; returns the compute cycles."""
+        macs = self.nest.macs
+        opt = next((o for o in self.config.actions if o.unit is not None), None)
+        cycles = cycles_dense
+        if opt is not None:
+            leaders = frozenset(opt.leaders)
+            lanes = self.eff.lanes(leaders)
+            if lanes is not None and "inputs" in leaders and self.densities.masks.inputs is None:
+                lanes = lanes * self.densities.inputs          # real weights, inputs at their density
+            self.effectual = round(macs * self.eff.fraction(leaders)) if lanes is None else round(float(lanes.sum()))
+            self.stats["effectual_fraction"] = self.effectual / macs
+            if opt.kind == "gating":
+                self.add(self.spec.config.mac_unit, "-", "gated_mac", macs - self.effectual)
+            else:
+                self.stats["skipped_mac"] = macs - self.effectual
+                if lanes is not None:
+                    cycles = math.ceil(float(lanes.max()) - ROUNDING_SLACK)
+                    self.stats["lane_imbalance"] = float(lanes.max() / lanes.mean()) if lanes.mean() else 1.0
+                else:
+                    cycles = math.ceil(cycles_dense * self.effectual / macs)
+        for action in self.spec.mac_actions:
+            self.add(self.spec.config.mac_unit, "-", action, self.effectual)
+        return cycles
