@@ -16,7 +16,9 @@ Sections
 1. Table IV: actual and theoretical latency, 64 PEs at 800 MHz (us).
 2. Load imbalance: actual / theoretical per layer, geomean, worst layer.
 3. Queue-depth sweep 1..256 (idle share, cycles relative to depth 8), for both
-   readings of when a queue slot frees.
+   readings of when a queue slot frees (``start``: the authors' simulator's rule).
+   The depth swept is the usable depth, ``B - 1`` for the authors' ring buffer of
+   ``B`` slots; the paper's axis labels are taken as usable depths.
 4. PE-count sweep 1..256 (speed-up; parallel efficiency judged against "near-linear"
    for every layer but NT-We; the worst-scaling layer; AlexNet FC7 256 vs 64 PEs).
 5. Power and energy: per-PE power by Table II block on AlexNet FC7, energy per
