@@ -1,22 +1,32 @@
 """Cycle-level reference path of the dense engine.
 
-Steps the schedule one clock cycle at a time: the DRAM channel moves
-``bandwidth`` words per cycle of the transfer at the head of its queue; the PE
-array advances one skewed step when the SRAM has delivered the words the array
+Follows the schedule cycle by cycle, independently of the closed forms of the
+fast path: the DRAM channel moves ``bandwidth`` words per cycle of the transfer
+at the head of its queue; the PE array advances one skewed step when the SRAM
+has delivered (one ``bandwidth`` per cycle, accumulated) the words the array
 edge needs for that step; each PE checks on its own whether it holds a valid
-operand pair at that step. Slow (Python per cycle) and meant for small layers
-and as the reference the fast path is tested against.
+operand pair at that step.
+
+Within a fold every skewed step is evaluated at once with numpy (edge demand
+per step from a lane-by-step mask, cycles per step by accumulating the SRAM
+bandwidth, MACs per step from the PEs' lags). Between events (a fold sequence
+ending, a transfer starting or completing, a tile becoming ready) nothing
+changes, so the clock jumps to the next event and the idle cycles in between
+are counted in bulk: the cycle counts are those of stepping every cycle.
+Meant for small and medium layers and as the reference the fast path is
+tested against.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from energysim.engines.dense_fast import PathResult
-from energysim.engines.dense_schedule import OUTPUT_STATIONARY, Tile, folds
+from energysim.engines.dense_schedule import OUTPUT_STATIONARY, Fold, Tile, folds
 
 
 @dataclass
@@ -33,99 +43,110 @@ class _Transfer:
         return self.weights + self.inputs + self.outputs
 
 
-class _ArrayRun:
-    """The PE array working through the folds of one SRAM tile, one cycle per call."""
+def _cycles_to_deliver(words: int, bandwidth: float) -> int:
+    """Cycles until ``bandwidth`` added once per cycle (from 0.0) reaches ``words``; at least one."""
+    delivered, cycles = bandwidth, 1
+    while delivered < words:
+        delivered += bandwidth
+        cycles += 1
+    return cycles
 
-    def __init__(self, tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, result: PathResult):
-        self.folds = folds(tile, rows, cols, dataflow)
-        self.rows, self.cols, self.dataflow, self.bw, self.result = rows, cols, dataflow, sram_bw, result
-        self.row_index, self.col_index = np.indices((rows, cols))
-        self.fold_pos = -1
-        self._next_fold()
 
-    def _next_fold(self) -> None:
-        self.fold_pos += 1
-        if self.fold_pos < len(self.folds):
-            self.fold = self.folds[self.fold_pos]
-            self.preload_row = 0 if self.dataflow != OUTPUT_STATIONARY else self.rows
-            self.step = 0
-            self.delivered = 0.0
-            self.cycles_in_step = 0
+def _lanes_active(steps_total: int, lanes: int, steps: int) -> np.ndarray:
+    """Per skewed step, how many of ``lanes`` lanes (lane i runs steps i .. i+steps-1) want an operand."""
+    lag = np.arange(steps_total)[:, None] - np.arange(lanes)[None, :]
+    return ((lag >= 0) & (lag < steps)).sum(axis=1)
 
-    def _demand(self) -> tuple[int, int]:
-        """Words the array edge needs for the current step: (weights, inputs)."""
-        f = self.fold
-        if self.preload_row < self.rows:
-            return (f.cols_used if self.preload_row < f.rows_used else 0), 0
-        t = self.step
-        rows_wanting = sum(1 for i in range(f.rows_used) if 0 <= t - i < f.steps)
-        if self.dataflow == OUTPUT_STATIONARY:
-            cols_wanting = sum(1 for j in range(f.cols_used) if 0 <= t - j < f.steps)
-            return rows_wanting, cols_wanting
-        return 0, rows_wanting
 
-    def tick(self) -> bool:
-        """Advance one cycle; return True when the tile's last fold completed in this cycle."""
-        f, res = self.fold, self.result
-        weights, inputs = self._demand()
-        preloading = self.preload_row < self.rows
-        if self.cycles_in_step == 0:
-            if not preloading and self.step < f.steps:
-                res.cycles_compute += 1
-            else:
-                res.cycles_skew += 1
-        else:
-            res.cycles_sram_stall += 1
-        self.cycles_in_step += 1
-        self.delivered += self.bw
-        if self.delivered < weights + inputs:
-            return False
-        res.counts[("sram", "weights", "read")] += weights
-        res.counts[("sram", "inputs", "read")] += inputs
-        self.delivered = 0.0
-        self.cycles_in_step = 0
-        if preloading:
-            self.preload_row += 1
-            return False
-        self._fire()
-        self.step += 1
-        if self.step < f.steps + self.rows + self.cols - 2:
-            return False
-        self._finish_fold()
-        self._next_fold()
-        return self.fold_pos >= len(self.folds)
+@dataclass(frozen=True)
+class _FoldRun:
+    """Everything one fold adds: cycles by kind and counts by (level role, tensor, action)."""
 
-    def _fire(self) -> None:
-        f, res = self.fold, self.result
-        lag = self.step - self.row_index - self.col_index
-        active = (self.row_index < f.rows_used) & (self.col_index < f.cols_used) & (lag >= 0) & (lag < f.steps)
-        macs = int(active.sum())
-        res.macs += macs
-        res.counts[("rf", "weights", "read")] += macs
-        res.counts[("rf", "inputs", "fill")] += macs
-        res.counts[("rf", "inputs", "read")] += macs
-        res.counts[("rf", "outputs", "update")] += macs
-        if self.dataflow == OUTPUT_STATIONARY:
-            res.counts[("rf", "weights", "fill")] += macs
-            res.counts[("rf", "outputs", "read")] += macs
-        else:
-            res.counts[("rf", "outputs", "fill")] += macs
+    cycles: int
+    compute: int
+    skew: int
+    stall: int
+    macs: int
+    counts: tuple[tuple[tuple[str, str, str], int], ...]
 
-    def _finish_fold(self) -> None:
-        f, res = self.fold, self.result
-        if self.dataflow == OUTPUT_STATIONARY:
-            outputs = f.rows_used * f.cols_used
-            res.counts[("rf", "outputs", "read")] += outputs
-            if not f.first:
-                res.counts[("rf", "outputs", "fill")] += outputs
-        else:
-            outputs = f.cols_used * f.steps
-            res.counts[("rf", "weights", "fill")] += f.rows_used * f.cols_used
-        if f.first:
-            res.counts[("sram", "outputs", "write")] += outputs
-        else:
-            res.counts[("sram", "outputs", "read")] += outputs
-            res.counts[("sram", "outputs", "update")] += outputs
+
+def _run_fold(fold: Fold, rows: int, cols: int, dataflow: str, sram_bw: float) -> _FoldRun:
+    """Run one fold step by step (all steps at once)."""
+    counts: dict[tuple[str, str, str], int] = {}
+
+    def add(key: tuple[str, str, str], value: int) -> None:
+        counts[key] = counts.get(key, 0) + int(value)
+
+    span = fold.steps + rows + cols - 2
+    rows_wanting = _lanes_active(span, fold.rows_used, fold.steps)
+    if dataflow == OUTPUT_STATIONARY:
+        weights, inputs = rows_wanting, _lanes_active(span, fold.cols_used, fold.steps)
+        preload = np.zeros(0, dtype=np.int64)
+    else:
+        weights, inputs = np.zeros(span, dtype=np.int64), rows_wanting
+        preload = np.where(np.arange(rows) < fold.rows_used, fold.cols_used, 0)
+    demand = weights + inputs
+    per_step = {int(d): _cycles_to_deliver(int(d), sram_bw) for d in np.unique(np.concatenate([demand, preload]))}
+    step_cycles = np.array([per_step[int(d)] for d in demand], dtype=np.int64)
+    preload_cycles = np.array([per_step[int(d)] for d in preload], dtype=np.int64)
+    compute = min(span, fold.steps)
+    skew = span - compute + preload.size
+    cycles = int(step_cycles.sum() + preload_cycles.sum())
+    add(("sram", "weights", "read"), weights.sum() + preload.sum())
+    add(("sram", "inputs", "read"), inputs.sum())
+    # PE (i, j) fires at step t when 0 <= t - i - j < steps: count PEs per lag i + j, slide the step window.
+    per_lag = np.bincount((np.arange(fold.rows_used)[:, None] + np.arange(fold.cols_used)[None, :]).ravel())
+    macs = int(np.convolve(per_lag, np.ones(fold.steps, dtype=np.int64))[:span].sum())
+    for key in (("rf", "weights", "read"), ("rf", "inputs", "fill"), ("rf", "inputs", "read"), ("rf", "outputs", "update")):
+        add(key, macs)
+    if dataflow == OUTPUT_STATIONARY:
+        add(("rf", "weights", "fill"), macs)
+        add(("rf", "outputs", "read"), macs)
+        outputs = fold.rows_used * fold.cols_used
+        add(("rf", "outputs", "read"), outputs)
+        if not fold.first:
+            add(("rf", "outputs", "fill"), outputs)
+    else:
+        add(("rf", "outputs", "fill"), macs)
+        outputs = fold.cols_used * fold.steps
+        add(("rf", "weights", "fill"), fold.rows_used * fold.cols_used)
+    if fold.first:
+        add(("sram", "outputs", "write"), outputs)
+    else:
+        add(("sram", "outputs", "read"), outputs)
+        add(("sram", "outputs", "update"), outputs)
+    return _FoldRun(cycles, compute, skew, cycles - compute - skew, macs, tuple(counts.items()))
+
+
+def _run_tile(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, result: PathResult,
+              seen: dict[Fold, _FoldRun]) -> int:
+    """Add one tile's folds to ``result``; return the cycles the array is busy with it.
+
+    ``seen`` keeps the folds already run in this layer (a fold of the same shape runs the same way).
+    """
+    busy = 0
+    for fold in folds(tile, rows, cols, dataflow):
+        if fold not in seen:
+            seen[fold] = _run_fold(fold, rows, cols, dataflow, sram_bw)
+        run = seen[fold]
+        busy += run.cycles
+        result.cycles_compute += run.compute
+        result.cycles_skew += run.skew
+        result.cycles_sram_stall += run.stall
+        result.macs += run.macs
+        for key, value in run.counts:
+            result.counts[key] += value
+    return busy
+
+
+def _transfer_cycles(words: int, bandwidth: float) -> int:
+    """Cycles the channel spends on a transfer: the first ``n`` with ``n * bandwidth >= words``."""
+    n = max(1, math.ceil(words / bandwidth))
+    while n > 1 and (n - 1) * bandwidth >= words:
+        n -= 1
+    while n * bandwidth < words:
+        n += 1
+    return n
 
 
 def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw: float, dram_bw: float) -> PathResult:
@@ -133,6 +154,7 @@ def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw
     result = PathResult()
     queue: deque[_Transfer] = deque()
     fetch_done: dict[int, int] = {}
+    seen: dict[Fold, _FoldRun] = {}
 
     def issue_fetch(t: int, when: int) -> None:
         tile = schedule[t]
@@ -144,44 +166,55 @@ def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw
     for t in range(min(2, len(schedule))):
         issue_fetch(t, 0)
     current: _Transfer | None = None
-    moved_cycles = 0
-    array: _ArrayRun | None = None
+    current_done = 0  # the cycle in which the current transfer moves its last words
+    array_done: int | None = None  # the cycle in which the array finishes the running tile
     next_tile = 0
     previous_end = 0
     cycle = 0
     while next_tile < len(schedule) or queue or current is not None:
-        if array is None and next_tile < len(schedule) and fetch_done.get(next_tile, cycle + 1) <= cycle and previous_end <= cycle:
-            array = _ArrayRun(schedule[next_tile], rows, cols, dataflow, sram_bw, result)
+        if array_done is None and next_tile < len(schedule) and fetch_done.get(next_tile, cycle + 1) <= cycle \
+                and previous_end <= cycle:
+            array_done = cycle + _run_tile(schedule[next_tile], rows, cols, dataflow, sram_bw, result, seen) - 1
         if current is None and queue and queue[0].issue <= cycle:
             current = queue.popleft()
-            moved_cycles = 0
-        if current is not None:
-            moved_cycles += 1
-            if moved_cycles * dram_bw >= current.words:
-                if current.fetch:
-                    fetch_done[current.tile] = cycle + 1
-                    for tensor, words in (("weights", current.weights), ("inputs", current.inputs)):
-                        result.counts[("dram", tensor, "read")] += words
-                        result.counts[("sram", tensor, "fill")] += words
-                else:
-                    result.counts[("sram", "outputs", "read")] += current.outputs
-                    result.counts[("dram", "outputs", "write")] += current.outputs
-                current = None
-        if array is not None:
-            if array.tick():
-                previous_end = cycle + 1
-                if schedule[next_tile].writeback:
-                    queue.append(_Transfer(cycle + 1, next_tile, False, 0, 0, schedule[next_tile].writeback))
-                if next_tile + 2 < len(schedule):
-                    issue_fetch(next_tile + 2, cycle + 1)
-                next_tile += 1
-                array = None
-        elif next_tile == 0:
-            result.cycles_head += 1
-        elif next_tile < len(schedule):
-            result.cycles_dram_wait += 1
+            current_done = cycle + _transfer_cycles(current.words, dram_bw) - 1
+        if current is not None and current_done == cycle:
+            if current.fetch:
+                fetch_done[current.tile] = cycle + 1
+                for tensor, words in (("weights", current.weights), ("inputs", current.inputs)):
+                    result.counts[("dram", tensor, "read")] += words
+                    result.counts[("sram", tensor, "fill")] += words
+            else:
+                result.counts[("sram", "outputs", "read")] += current.outputs
+                result.counts[("dram", "outputs", "write")] += current.outputs
+            current = None
+        if array_done == cycle:
+            previous_end = cycle + 1
+            if schedule[next_tile].writeback:
+                queue.append(_Transfer(cycle + 1, next_tile, False, 0, 0, schedule[next_tile].writeback))
+            if next_tile + 2 < len(schedule):
+                issue_fetch(next_tile + 2, cycle + 1)
+            next_tile += 1
+            array_done = None
+            idle = 0
         else:
-            result.cycles_tail += 1
-        cycle += 1
+            idle = 1 if array_done is None else 0
+        # Jump to the next cycle in which something can change; the cycles skipped repeat this one's idling.
+        events = [array_done] if array_done is not None else []
+        if current is not None:
+            events.append(current_done)
+        elif queue:
+            events.append(max(cycle + 1, queue[0].issue))
+        if array_done is None and next_tile < len(schedule) and next_tile in fetch_done:
+            events.append(max(cycle + 1, fetch_done[next_tile], previous_end))
+        following = max(cycle + 1, min(events)) if events else cycle + 1
+        idle_cycles = idle + (following - cycle - 1 if array_done is None else 0)
+        if next_tile == 0:
+            result.cycles_head += idle_cycles
+        elif next_tile < len(schedule):
+            result.cycles_dram_wait += idle_cycles
+        else:
+            result.cycles_tail += idle_cycles
+        cycle = following
     result.cycles_total = cycle
     return result
