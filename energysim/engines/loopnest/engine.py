@@ -13,9 +13,10 @@ from energysim.engines.loopnest.mapping import (Mapping, MappingSet, capacity_pr
 from energysim.engines.loopnest.sparse import (Densities, check_sparse, evaluate_sparse, from_masks, occupancy_for,
                                               outer_minimum, shrink_to_fit, statistical, stored_bits)
 from energysim.engines.loopnest.sparse_masks import operand_masks
+from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_timeloop
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
-from energysim.errors import InputError, UnsupportedError
+from energysim.errors import InputError
 from energysim.formats.nm_compressed import require_compliant
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.layers import Layer
@@ -71,10 +72,11 @@ class LoopNestEngine:
         self._files: dict[Path, MappingSet] = {}
 
     def _mapping_for(self, layer: Layer, nest: Any, mapping: str | Path | Mapping | None,
-                     densities: Densities | None = None) -> tuple[Mapping, str]:
+                     densities: Densities | None = None, convention: str = "ideal") -> tuple[Mapping, str]:
         occupancy = None if densities is None else occupancy_for(self.spec, nest, densities)
         if mapping is None:
-            found = map_nest(self.spec, nest, self.config.mapper, self.config.mapper_objective, seed=0, progress=False)
+            found = map_nest(self.spec, nest, self.config.mapper, self.config.mapper_objective, seed=0, progress=False,
+                             compat=convention)
             where = f"mapper ({self.config.mapper_objective}, {found.strategy}, {found.evaluated} evaluated)"
             if densities is None:
                 return found.mapping, where
@@ -118,7 +120,7 @@ class LoopNestEngine:
         compat
             Counting convention, overriding the hardware's ``engine.compat``: ``ideal``
             (:mod:`~energysim.engines.loopnest.analysis`) or ``timeloop``
-            (``energysim.engines.loopnest.timeloop_model.evaluate``, same signature).
+            (:func:`energysim.engines.loopnest.timeloop_compat.evaluate`, same signature).
 
         Raises
         ------
@@ -126,8 +128,6 @@ class LoopNestEngine:
             If the mapping file or the mapping breaks a rule (one line naming file, field, rule, value).
         InputError
             If ``compat`` is neither ``ideal`` nor ``timeloop``.
-        UnsupportedError
-            If ``timeloop`` counting is asked for and its module is not installed.
         """
         convention = compat or self.config.compat
         if convention not in ("ideal", "timeloop"):
@@ -135,17 +135,13 @@ class LoopNestEngine:
         nest = layer.loop_nest()
         sparse = convention == "ideal" and self.config.sparse is not None
         densities = self._densities(layer, nest, tensors) if sparse else None
-        chosen, where = self._mapping_for(layer, nest, mapping, densities)
+        chosen, where = self._mapping_for(layer, nest, mapping, densities, convention)
         sparse_stats: dict = {}
         if sparse:
             stats, sparse_stats = evaluate_sparse(self.spec, nest, chosen, densities, check=True)
         elif convention == "ideal":
             stats = evaluate(self.spec, nest, chosen, check=False)
         else:
-            try:
-                from energysim.engines.loopnest.timeloop_model import evaluate as evaluate_timeloop
-            except ImportError:
-                raise UnsupportedError("loopnest engine: compat 'timeloop' counting is not available in this build") from None
             stats = evaluate_timeloop(self.spec, nest, chosen)
         result = self._result(layer, nest, chosen, where, stats, convention)
         if sparse_stats:
@@ -207,7 +203,7 @@ class LoopNestEngine:
             compulsory=[
                 Compulsory(outer, "weights", ("read",), weights),
                 Compulsory(outer, "inputs", ("read",), sizes["inputs"]),
-                Compulsory(outer, "outputs", ("write",), outputs),
+                Compulsory(outer, "outputs", ("write", "update"), outputs),
             ],
             stats={
                 "convention": convention,
