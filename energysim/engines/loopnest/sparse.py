@@ -20,7 +20,9 @@ Starting from the dense counts of :func:`~energysim.engines.loopnest.analysis.ev
    are counted as ``gated_read`` (priced; they keep their bandwidth slot),
    skipped ones only in the stats (no energy, no bandwidth).
 3. **Compute.** Gating the MAC on ``L``: ``e(L) x MACs`` MACs run, the rest
-   are ``gated_mac`` (priced; same cycles). Skipping: the rest cost nothing
+   are ``gated_mac`` (priced; same cycles). When the innermost level keeping the
+   weights stores them N:M, the weights' share is ``n/m`` whatever their density
+   (every stored slot is multiplied, as a sparse tensor core does). Skipping: the rest cost nothing
    and take no cycle: each MAC lane (a combination of the spatial loops' indices)
    runs only its effectual MACs, so compute cycles = the busiest lane's count
    (real masks: load imbalance shows; real weights without activations: each
@@ -420,6 +422,12 @@ class _SparseCounts:
                 else:
                     self.add(unit, tensor, "decompress", self.counts.get((child, tensor, "fill"), 0))
 
+    def _structured_weight_share(self) -> float | None:
+        """``n/m`` when the innermost level keeping weights stores them N:M (the MACs see its slots), else None."""
+        keepers = [level.name for level in self.spec.levels if self.mapping.keeps(self.spec, level.index, "weights")]
+        fmt = self.config.format_of(keepers[-1], "weights")
+        return fmt.n / fmt.m if fmt is not None and fmt.format == "nm" else None
+
     def compute(self, cycles_dense: int) -> int:
         """Step 3: MACs performed, gated or skipped; returns the compute cycles."""
         macs = self.nest.macs
@@ -427,10 +435,16 @@ class _SparseCounts:
         cycles = cycles_dense
         if opt is not None:
             leaders = frozenset(opt.leaders)
-            lanes = self.eff.lanes(leaders)
-            if lanes is not None and "inputs" in leaders and self.densities.masks.inputs is None:
-                lanes = lanes * self.densities.inputs          # real weights, inputs at their density
-            self.effectual = round(macs * self.eff.fraction(leaders)) if lanes is None else round(float(lanes.sum()))
+            slots = self._structured_weight_share() if "weights" in leaders else None
+            if slots is not None:
+                leaders -= {"weights"}                        # N:M: every stored slot is multiplied, zero or not
+            lanes = self.eff.lanes(leaders) if self.densities.masks is not None else None
+            scale = (slots or 1.0) * (self.densities.inputs if "inputs" in leaders and lanes is not None
+                                      and self.densities.masks.inputs is None else 1.0)
+            if lanes is not None and scale != 1.0:
+                lanes = lanes * scale                          # structured slots; inputs at their density
+            fraction = self.eff.fraction(leaders) * (slots or 1.0)
+            self.effectual = round(macs * fraction) if lanes is None else round(float(lanes.sum()))
             self.stats["effectual_fraction"] = self.effectual / macs
             if opt.kind == "gating":
                 self.add(self.spec.config.mac_unit, "-", "gated_mac", macs - self.effectual)

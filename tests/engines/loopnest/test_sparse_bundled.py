@@ -37,7 +37,7 @@ def test_eyeriss_designs_at_density_one_equal_eyeriss_like(name: str) -> None:
 
 @pytest.mark.parametrize("name", SPARSE_DESIGNS)
 def test_sparse_designs_run_a_sparse_layer(name: str) -> None:
-    """Each design runs a 30 %-weight, 50 %-input layer under the default mapping with valid counts and less energy than at density 1."""
+    """Each design runs a 30 %-weight, 50 %-input layer with valid counts; less energy than at density 1, except 2:4 (slots fixed)."""
     layer = LinearLayer(name="fc", in_features=256, out_features=128, batch=4)
     sparse = layer.model_copy(update={"weight_density": 0.3, "activation_density": 0.5})
     engine = build_engine(energysim.hardware(name))
@@ -45,7 +45,10 @@ def test_sparse_designs_run_a_sparse_layer(name: str) -> None:
     thin = engine.simulate(sparse, mapping="default")
     check_invariants(thin)
     priced = lambda r: sum(v * engine.spec.prices[(c, a)] for (c, _, a), v in r.counts.items())  # noqa: E731
-    assert priced(thin) < priced(full)
+    if name == "sparse-tc-like-2-4":
+        assert priced(thin) == priced(full)          # two slots of four stored and multiplied at any density
+    else:
+        assert priced(thin) < priced(full)
     assert thin.stats["density_model"] == "statistical (uniform random)"
 
 
@@ -75,16 +78,18 @@ def two_four_mask(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     return keep.reshape(rows, cols)
 
 
-@pytest.mark.parametrize("real", [False, True])
-def test_sparse_tc_like_matches_sparse_tc_engine(real: bool) -> None:
+@pytest.mark.parametrize(("real", "density"), [(False, 0.5), (False, 0.3), (True, 0.5)])
+def test_sparse_tc_like_matches_sparse_tc_engine(real: bool, density: float) -> None:
     """Same 2:4 GEMM: DRAM/HBM weight-value, metadata and input bits and the MAC count agree with the sparse_tc engine.
+
+    At weight density 0.3 both still store and multiply two slots of every four.
 
     Only the off-chip traffic is compared: the array reads each operand once from
     DRAM here, as the A100 does for a GEMM whose operands fit its 40 MB L2 (the
     sparse_tc engine's HBM counts); on-chip traffic differs by construction (GPU
     tiles, warp-wide registers, L2 sectors vs one buffer and a MAC array).
     """
-    layer = GemmLayer(name="g", m=256, n=128, k=512, weight_density=0.5)
+    layer = GemmLayer(name="g", m=256, n=128, k=512, weight_density=density)
     gpu = energysim.simulate("a100:sparse_2_4", Workload("g", (layer,))).results[0]
     engine = build_engine(energysim.hardware("sparse-tc-like-2-4"))
     tensors = None
