@@ -20,7 +20,9 @@ from energysim.costs.registry import resolve_table
 from energysim.costs.table import CostTable
 from energysim.engines.registry import build_engine
 from energysim.errors import ConfigError
+from energysim.estimation import HardwareChoice
 from energysim.hardware.hierarchy import Hardware, load_hardware
+from energysim.hardware_settings import with_setting_columns
 from energysim.simulate import SimulationRun, run_workload
 from energysim.workloads.workload import Workload, load_workload
 
@@ -41,9 +43,15 @@ def simulate(hw: str | Path | Hardware, wl: str | Path | Workload, progress: boo
              **engine_options: Any) -> SimulationRun:
     """Simulate a workload on a hardware config; see :class:`energysim.simulate.SimulationRun`.
 
-    ``hw`` may be ``NAME:MODE`` (``a100:sparse_2_4``); ``progress`` ticks once per layer;
+    ``hw`` may be ``NAME:MODE`` (``a100:sparse_2_4``) or a choice of :func:`hardware_variants`
+    (its set values become columns of ``summary`` and ``energy``); ``progress`` ticks once per layer;
     ``engine_options`` go to the engine (e.g. ``mode="sparse_2_4"``, ``path="cycle"``).
     """
+    if isinstance(hw, HardwareChoice):  # e.g. from hardware_variants: its --set values become columns
+        run = run_workload(wl if isinstance(wl, Workload) else workload(wl), hw.hardware, progress=progress,
+                           **{**hw.options, **engine_options})
+        run.summary, run.energy = (with_setting_columns(frame, [hw]) for frame in (run.summary, run.energy))
+        return run
     if isinstance(hw, Hardware):
         hw_obj, options = hw, {}
     elif Path(hw).is_file():  # a path is never split at ':'
@@ -78,16 +86,28 @@ def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.Data
     return pd.concat(frames, ignore_index=True)
 
 
-def estimate_details(source: str | Path, hardware_names: list[str], dense: str | Path | None = None,
+def hardware_variants(spec: str, settings: dict[str, list[Any]] | list[str]) -> list[HardwareChoice]:
+    """One hardware choice per combination of set values, e.g. ``hardware_variants("eie-64pe-lecture", {"engine.n_pe": [8, 16]})``.
+
+    Mirrors ``--set KEY=V1,V2`` (``settings`` may also be such strings). Each variant is
+    validated like a file and named ``NAME[key=value]``; pass the list as ``hardware_names``
+    of :func:`estimate` / :func:`compare` or one item to :func:`simulate`: the values become columns.
+    """
+    from energysim.hardware_settings import hardware_variants as variants
+
+    return variants(spec, settings)
+
+
+def estimate_details(source: str | Path, hardware_names: list[str | HardwareChoice], dense: str | Path | None = None,
                      progress: bool | None = None):
     """Dense original vs pruned on each hardware: the :class:`energysim.estimation.Estimate` with every run."""
     from energysim.estimation import estimate as run_estimate, load_hardware_list, load_source
 
-    return run_estimate(load_source(source), load_hardware_list(hardware_names), load_source(dense) if dense else None,
-                        progress=progress)
+    choices = [h if isinstance(h, HardwareChoice) else load_hardware_list([h])[0] for h in hardware_names]
+    return run_estimate(load_source(source), choices, load_source(dense) if dense else None, progress=progress)
 
 
-def estimate(source: str | Path, hardware_names: list[str], dense: str | Path | None = None,
+def estimate(source: str | Path, hardware_names: list[str | HardwareChoice], dense: str | Path | None = None,
              progress: bool | None = None) -> pd.DataFrame:
     """Dense original vs pruned, per layer and in total (``TOTAL`` rows), one block per run.
 
@@ -104,7 +124,7 @@ def hardware_costs(name_or_path: str | Path) -> pd.DataFrame:
 
 
 def compare(model: str = "mlp", patterns: list[str] | None = None, sparsities: list[float] | None = None,
-            criteria: list[str] | None = None, hardware_names: list[str] | None = None, out_dir: str | Path | None = None,
+            criteria: list[str] | None = None, hardware_names: list[str | HardwareChoice] | None = None, out_dir: str | Path | None = None,
             finetune_epochs: int = 2, jobs: int | None = None, scheduler: str | None = None,
             progress: bool | None = None) -> pd.DataFrame:
     """Run (or resume) a pattern comparison sweep; returns the tidy compare table (see :mod:`energysim.sweep`).

@@ -103,16 +103,54 @@ def _hw_help(what: str, several: str = "repeatable and comma-separated") -> str:
     return f"{what}: a bundled name ({names}) or a .toml path; NAME:MODE picks an engine mode (a100:sparse_2_4); {several}"
 
 
-def _hardware_choices(specs: list[str], mode: str | None = None):
-    """Parse hardware specs once: NAME[:MODE] -> HardwareChoice; ``mode`` (``run --mode``) fills specs without one."""
+def _hardware_choices(specs: list[str], mode: str | None = None, args: argparse.Namespace | None = None):
+    """Parse hardware specs once: NAME[:MODE] -> HardwareChoice; ``mode`` (``run --mode``) fills specs without one.
+
+    With ``args``: ``--set`` makes one choice per combination of values
+    (:mod:`energysim.hardware_settings`), and ``--mapping`` / ``--compat`` become engine
+    options of the loop-nest choices (refused when no choice is a loop-nest one).
+    """
+    from dataclasses import replace
+
     from energysim.estimation import load_hardware_list
+    from energysim.hardware_settings import hardware_variants, parse_settings
 
     if mode:
         conflicting = [s for s in specs if ":" in s and s.partition(":")[2] != mode]
         if conflicting:
             raise InputError(f"--mode {mode} contradicts the mode named in {conflicting[0]!r}; give one of them")
         specs = [s if ":" in s else f"{s}:{mode}" for s in specs]
-    return load_hardware_list(specs)
+    settings = parse_settings(getattr(args, "set", None) or [])
+    choices = [c for spec in specs for c in hardware_variants(spec, settings)] if settings else load_hardware_list(specs)
+    given = {name: getattr(args, name, None) for name in ("mapping", "compat")}
+    options = {name: value for name, value in given.items() if value is not None}
+    if options:
+        if not any(c.hardware.engine_kind == "loopnest" for c in choices):
+            flags = " and ".join(f"--{name}" for name in options)
+            raise InputError(f"{flags} applies to loop-nest hardware (engine kind \"loopnest\") and no --hw is one "
+                             f"(got {', '.join(c.label for c in choices)})")
+        choices = [replace(c, options={**c.options, **options}) if c.hardware.engine_kind == "loopnest" else c
+                   for c in choices]
+    return choices
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", metavar="KEY=V1,V2",
+                        help="set a dotted key of the hardware file (engine.n_pe=8,16,32); several values make a sweep, "
+                             "the values become columns of the results; repeatable (cross product)")
+
+
+def _add_loopnest_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mapping", metavar="FILE",
+                        help="loop-nest hardware only: mapping TOML file (its entry per layer, e.g. from 'energysim map'), "
+                             "or 'default' for the simple default mapping; without it the mapper chooses")
+    parser.add_argument("--compat", choices=("ideal", "timeloop"),
+                        help="loop-nest hardware only: counting convention, overriding the hardware file's engine.compat")
+
+
+def _settings_only(args: argparse.Namespace) -> argparse.Namespace:
+    """``run`` passes --mapping/--compat to every run itself (the engine refuses them where they do not apply)."""
+    return argparse.Namespace(set=args.set)
 
 
 def _count(minimum: int):
@@ -203,7 +241,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
     given = {"path": args.path, "mapping": args.mapping, "compat": args.compat}
     options = {name: value for name, value in given.items() if value is not None}
-    choices = _hardware_choices(split_items(args.hw, "HW"), args.mode)
+    choices = _hardware_choices(split_items(args.hw, "HW"), args.mode, _settings_only(args))
     existing = _claim(args)
     workload = load_workload_by_name(args.workload)
     runs = []
@@ -220,8 +258,10 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         out.write(render_table(run.summary, RUN_COLUMNS, wide=args.wide))
         out.write(f"total: {si(totals['energy_pj'] * 1e-12, 'J')}, {si(totals['latency_s'], 's')}, "
                   f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}\n")
-    tables = {"energy": pd.concat([run.energy for run in runs], ignore_index=True),
-              "summary": pd.concat([run.summary for run in runs], ignore_index=True)}
+    from energysim.hardware_settings import with_setting_columns
+
+    tables = {name: with_setting_columns(pd.concat([getattr(run, name) for run in runs], ignore_index=True), choices)
+              for name in ("energy", "summary")}
     if args.out:
         _write_tables(tables, Path(args.out), args.format, existing, out)
     _write_plots(tables, args, out)
@@ -314,7 +354,7 @@ ESTIMATE_COLUMNS = (
 def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.estimation import estimate, load_source
 
-    choices = _hardware_choices(split_items(args.hw, "--hw"))
+    choices = _hardware_choices(split_items(args.hw, "--hw"), args=args)
     existing = _claim(args)
     pruned = load_source(args.source)
     dense = load_source(args.dense) if args.dense else None
@@ -380,7 +420,7 @@ COMPARE_SHOWN = (
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.sweep import grid, pareto_front, run_sweep
 
-    choices = _hardware_choices(split_items(args.hw or DEFAULT_COMPARE_HW, "--hw"))
+    choices = _hardware_choices(split_items(args.hw or DEFAULT_COMPARE_HW, "--hw"), args=args)
     if args.plots:
         from energysim.output_folder import claim_plots
 
@@ -494,11 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(run, "energy.* and summary.* tables")
     run.add_argument("--path", choices=("fast", "cycle"), help="dense engine path (fast by default; cycle: slow reference)")
     run.add_argument("--mode", help="engine mode for every HW without its own :MODE (sparse tensor core: dense, sparse_2_4)")
-    run.add_argument("--mapping", metavar="FILE",
-                     help="loopnest engine: mapping TOML file (its entry per layer), or 'default' for the simple "
-                          "default mapping; without it the mapper chooses")
-    run.add_argument("--compat", choices=("ideal", "timeloop"),
-                     help="loopnest engine: counting convention, overriding the hardware file's engine.compat")
+    _add_loopnest_options(run)
+    _add_settings(run)
     _add_display(run)
     run.set_defaults(handler=_cmd_run)
 
@@ -521,6 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--hw", action="append", required=True, help=_hw_help("hardware config"))
     est.add_argument("--dense", help="the dense original workload (default: the same geometry with every weight present)")
     _add_output(est, "estimate.*, breakdown.*, summary.* and energy.* tables")
+    _add_loopnest_options(est)
+    _add_settings(est)
     _add_display(est)
     est.set_defaults(handler=_cmd_estimate)
 
@@ -536,6 +575,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"comma-separated, of: {', '.join(sorted(CRITERIA))} (pairs that do not apply are skipped)")
     cmp_.add_argument("--hw", action="append",
                       help=_hw_help("hardware") + f" (default: {','.join(DEFAULT_COMPARE_HW)})")
+    _add_loopnest_options(cmp_)
+    _add_settings(cmp_)
     cmp_.add_argument("--finetune-epochs", type=_count(0), default=2, help="fine-tuning epochs after pruning, masks fixed")
     cmp_.add_argument("--seed", type=_count(0), default=0, help="seed of training and pruning")
     cmp_.add_argument("--jobs", type=_count(1), help="local worker processes (default: CPU count)")

@@ -35,6 +35,7 @@ from energysim import catalog
 from energysim.engines.registry import build_engine
 from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware, load_hardware
+from energysim.hardware_settings import with_setting_columns
 from energysim.progress import progress_bar
 from energysim.prune.export import DENSE_ORIGINAL_FILE
 from energysim.report.tables import ENERGY_COLUMNS, SUMMARY_COLUMNS, run_name
@@ -71,6 +72,9 @@ class HardwareChoice:
     options
         Engine options of the run (e.g. ``mode``, ``mapping``). The dense original
         gets all but ``mode``: it runs in the engine's configured (dense) mode.
+    settings
+        Hardware-file values this variant sets (``{'engine.n_pe': 8}``,
+        :mod:`energysim.hardware_settings`); empty for the file as written.
     """
 
     def variant_options(self, variant: str) -> dict[str, Any]:
@@ -80,6 +84,7 @@ class HardwareChoice:
     label: str
     hardware: Hardware
     options: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -284,7 +289,8 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
     layers = pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS))
     summary = pd.concat(summaries, ignore_index=True) if summaries else _keyed(pd.DataFrame(columns=SUMMARY_COLUMNS), {}, "")
     energy = pd.concat(energies, ignore_index=True) if energies else _keyed(pd.DataFrame(columns=ENERGY_COLUMNS), {}, "")
-    return Estimate(layers, _breakdown(energy), summary, energy, runs)
+    tables = [with_setting_columns(frame, hardware) for frame in (layers, _breakdown(energy), summary, energy)]
+    return Estimate(*tables, runs)
 
 
 def _ticker(bar, run: str, variant: str):
@@ -312,8 +318,8 @@ def _plan(workload: str, hardware: list[HardwareChoice]) -> list[tuple[HardwareC
 
 
 def _job_key(choice: HardwareChoice, variant: str) -> tuple:
-    """What decides a simulation: the hardware file (or object), the variant and its engine options."""
-    hardware = str(choice.hardware.path) if choice.hardware.path is not None else id(choice.hardware)
+    """What decides a simulation: the hardware file (or object) and its --set values, the variant and its engine options."""
+    hardware = (str(choice.hardware.path), choice.hardware.name) if choice.hardware.path is not None else id(choice.hardware)
     return hardware, variant, tuple(sorted((k, str(v)) for k, v in choice.variant_options(variant).items()))
 
 

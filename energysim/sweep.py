@@ -31,6 +31,7 @@ import pandas as pd
 from energysim.engines.registry import build_engine
 from energysim.errors import InputError, UnsupportedError
 from energysim.estimation import HardwareChoice, load_hardware_list
+from energysim.hardware_settings import with_setting_columns
 from energysim.output_folder import JOURNAL_NAME, claim, remove_stale, result_files
 from energysim.progress import progress_bar
 from energysim.report.files import write_table
@@ -101,14 +102,21 @@ def run_label(choice: HardwareChoice) -> tuple[str, str, str]:
 def hardware_fingerprint(choice: HardwareChoice) -> str:
     """A digest of everything in a hardware choice that changes a result.
 
-    Covers the spec as given, the engine options, the config file's bytes, the
-    engine table and every priced cost with its source (so a cost table the
-    file names is covered too).
+    Covers the spec as given, the engine options (and the bytes of a ``mapping``
+    file they name), the ``--set`` values, the config file's bytes, the engine
+    table and every priced cost with its source (so a cost table the file names
+    is covered too).
     """
     hardware = choice.hardware
     content = hardware.path.read_bytes() if hardware.path and hardware.path.is_file() else b""
-    text = json.dumps({"spec": choice.label, "options": choice.options, "file": hashlib.sha256(content).hexdigest(),
-                       "engine": hardware.engine_table, "costs": hardware.cost_rows()}, sort_keys=True, default=str)
+    record = {"spec": choice.label, "options": choice.options, "file": hashlib.sha256(content).hexdigest(),
+              "engine": hardware.engine_table, "costs": hardware.cost_rows()}
+    if choice.settings:  # only when present, so the keys of earlier journals stay valid
+        record.update(settings=choice.settings, name=hardware.name)
+    mapping = Path(str(choice.options.get("mapping", "")))
+    if "mapping" in choice.options and mapping.is_file():
+        record["mapping"] = hashlib.sha256(mapping.read_bytes()).hexdigest()
+    text = json.dumps(record, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -198,8 +206,8 @@ def run_point(point: SweepPoint, hardware: tuple[HardwareChoice, ...], cache_dir
         kept = sum(int(np.count_nonzero(workload.tensors[l.name].weights)) for l in workload.layers)
         for choice in hardware:
             name, mode, run = run_label(choice)
-            # the dense original is the run's baseline: it runs in the engine's dense mode
-            options = {} if granularity == "dense" else choice.options
+            # the dense original is the run's baseline: it runs in the engine's dense mode (other options kept)
+            options = choice.variant_options("dense" if granularity == "dense" else "pruned")
             row = {
                 "workload": point.model, "hardware": name, "mode": mode, "run": run, "model": point.model,
                 "pattern": point.pattern, "criterion": point.criterion, "sparsity_target": point.sparsity,
@@ -399,7 +407,7 @@ def _run_sweep(points: list[SweepPoint], choices: tuple[HardwareChoice, ...], ou
     for column in COMPARE_COLUMNS:
         if column not in frame:
             frame[column] = math.nan
-    frame = _with_ratios(frame)[list(COMPARE_COLUMNS)]
+    frame = with_setting_columns(_with_ratios(frame)[list(COMPARE_COLUMNS)], choices)
     path = write_table(frame, out, "compare", "csv")
     remove_stale(existing, [path, journal])
     frame.attrs.update(results_reused=reused, results_total=len(keys))

@@ -1,0 +1,190 @@
+"""Hardware variants without writing files: ``--set engine.n_pe=8,16,32`` on run, estimate and compare.
+
+A setting names any dotted key of a hardware file (``engine.n_pe``,
+``engine.queue_depth``, ``memory[1].size_kib``; ``name[i]`` indexes an array of
+tables) and one or more values, each a TOML value (``8``, ``2.5``, ``true``,
+``"x"``) or a bare word read as a string (``timeloop``). Several settings make
+the cross product. Each variant is the hardware file with the values put in,
+validated exactly like a file (errors name the setting and the value), and named
+after them: ``eie-64pe-lecture[engine.n_pe=8]``. That name is the variant's
+``hardware`` (so its ``run``); result tables get one column per swept key.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from energysim.errors import EnergySimError, InputError
+
+_SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)((?:\[\d+\])*)$")
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value (``8``, ``0.5``, ``true``, ``"a,b"``); anything else is the bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text.strip()
+
+
+def parse_settings(items: Sequence[str], option: str = "--set") -> dict[str, list[Any]]:
+    """``['engine.n_pe=8,16', 'engine.queue_depth=4']`` -> ``{'engine.n_pe': [8, 16], 'engine.queue_depth': [4]}``.
+
+    Raises
+    ------
+    InputError
+        For an item without ``=``, a malformed key, no value, or one key given twice.
+    """
+    settings: dict[str, list[Any]] = {}
+    for item in items:
+        key, equals, values = item.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise InputError(f"{option} must look like KEY=V1,V2,... e.g. engine.n_pe=8,16 (got {item!r})")
+        _segments(key, option)
+        parsed = [parse_value(v) for v in values.split(",") if v.strip()]
+        if not parsed:
+            raise InputError(f"{option} {key}: needs at least one value (got {item!r})")
+        if key in settings:
+            raise InputError(f"{option} {key}: given twice; list every value once, e.g. {key}=8,16")
+        settings[key] = list(dict.fromkeys(parsed))
+    return settings
+
+
+def _segments(key: str, option: str = "--set") -> list[str | int]:
+    """``memory[1].size_kib`` -> ``['memory', 1, 'size_kib']``."""
+    parts: list[str | int] = []
+    for segment in key.split("."):
+        match = _SEGMENT.match(segment)
+        if not match:
+            raise InputError(f"{option} {key}: each dotted part must be a name, optionally with [index] (got {segment!r})")
+        parts.append(match.group(1))
+        parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group(2)))
+    return parts
+
+
+def label(values: Mapping[str, Any]) -> str:
+    """``{'engine.n_pe': 8}`` -> ``'engine.n_pe=8'`` (the suffix of a variant's name, in brackets)."""
+    return ",".join(f"{key}={_text(value)}" for key, value in values.items())
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def combinations(settings: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the settings' values (the first key varies slowest); ``[{}]`` for none."""
+    keys = list(settings)
+    return [dict(zip(keys, values)) for values in itertools.product(*(settings[k] for k in keys))]
+
+
+def apply(data: dict[str, Any], values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A deep copy of a hardware file's parsed TOML with each dotted key set.
+
+    Raises
+    ------
+    InputError
+        If a table or array on a key's way does not exist in the file.
+    """
+    data = copy.deepcopy(data)
+    for key, value in values.items():
+        where: Any = data
+        path = _segments(key)
+        for depth, part in enumerate(path[:-1]):
+            inside = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[:depth + 1]).lstrip(".")
+            try:
+                where = where[part]
+            except (KeyError, IndexError, TypeError):
+                raise InputError(f"--set {key}={_text(value)}: {source} has no table '{inside}' to set it in") from None
+            if not isinstance(where, (dict, list)):
+                raise InputError(f"--set {key}={_text(value)}: '{inside}' in {source} is a value, not a table")
+        last = path[-1]
+        if isinstance(where, list) != isinstance(last, int):
+            raise InputError(f"--set {key}={_text(value)}: {source} has no entry '{key}' to set")
+        if isinstance(last, int) and last >= len(where):
+            raise InputError(f"--set {key}={_text(value)}: {source} has only {len(where)} entries there")
+        where[last] = value
+    return data
+
+
+def variant(path: str | Path, values: Mapping[str, Any]):
+    """The hardware file at ``path`` with ``values`` set, validated like a file, named ``NAME[key=value,...]``.
+
+    Raises
+    ------
+    InputError
+        Naming the settings and the rule they break (a bad value, an unknown key, an engine's refusal).
+    """
+    from energysim.config.loading import check_schema_version, load_toml, validate_model
+    from energysim.config.hardware import HardwareFile
+    from energysim.engines.registry import build_engine
+    from energysim.hardware.hierarchy import build_hardware
+
+    path = Path(path)
+    data = load_toml(path)
+    if not values:
+        from energysim.hardware.hierarchy import load_hardware
+
+        return load_hardware(path)
+    text = label(values)
+    changed = apply(data, values, str(path))
+    try:
+        check_schema_version(changed, path)
+        spec = validate_model(HardwareFile, changed, path)
+        hardware = build_hardware(spec, path, path.parent)
+        hardware = replace(hardware, name=f"{hardware.name}[{text}]")
+        build_engine(hardware)
+    except EnergySimError as exc:
+        raise InputError(f"--set {text}: {exc}") from None
+    return hardware
+
+
+def hardware_variants(spec: str, settings: Mapping[str, Sequence[Any]] | Sequence[str] | None = None) -> list:
+    """One :class:`~energysim.estimation.HardwareChoice` per combination of ``settings`` for the spec ``NAME[:MODE]``.
+
+    ``settings`` maps dotted keys to values (``{'engine.n_pe': [8, 16]}``) or is a
+    list of ``KEY=V1,V2`` strings as on the command line. Each choice carries its
+    values in ``settings``; its hardware is named ``NAME[key=value,...]``.
+    """
+    from energysim import catalog
+    from energysim.estimation import HardwareChoice
+
+    if settings is not None and not isinstance(settings, Mapping):
+        settings = parse_settings(list(settings))
+    path, options = catalog.hardware_spec(spec)
+    choices = []
+    for values in combinations(settings or {}):
+        text = f"[{label(values)}]" if values else ""
+        name, colon, mode = spec.partition(":")
+        choices.append(HardwareChoice(f"{name}{text}{colon}{mode}", variant(path, values), options, values))
+    return choices
+
+
+def with_setting_columns(frame: pd.DataFrame, choices: Iterable) -> pd.DataFrame:
+    """``frame`` with one column per swept key (after ``run``), read from each row's ``hardware`` name.
+
+    Rows of a hardware without that key get NaN; a frame without swept choices is returned as is.
+    """
+    by_name = {choice.hardware.name: dict(getattr(choice, "settings", {}) or {}) for choice in choices}
+    keys = list(dict.fromkeys(key for values in by_name.values() for key in values))
+    if not keys or "hardware" not in frame.columns:
+        return frame
+    frame = frame.copy()
+    position = list(frame.columns).index("run") + 1 if "run" in frame.columns else len(frame.columns)
+    for offset, key in enumerate(keys):
+        column = frame["hardware"].map(lambda name, key=key: by_name.get(name, {}).get(key))
+        if key in frame.columns:
+            frame[key] = column
+        else:
+            frame.insert(position + offset, key, column)
+    return frame

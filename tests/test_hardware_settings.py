@@ -1,0 +1,123 @@
+"""`--set KEY=V1,V2` hardware variants on run, estimate and compare, and api.hardware_variants."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from energysim import api
+from energysim.cli import main
+from energysim.errors import InputError
+from energysim.hardware_settings import apply, combinations, parse_settings
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_parse_settings_reads_toml_values_and_bare_words():
+    """Values are TOML (int, float, bool, quoted string) or a bare word; repeated keys are refused."""
+    assert parse_settings(["engine.n_pe=8,16", "a.b=0.5,true", "engine.compat=timeloop"]) == {
+        "engine.n_pe": [8, 16], "a.b": [0.5, True], "engine.compat": ["timeloop"]}
+    for bad in (["engine.n_pe"], ["=3"], ["engine.n_pe="], ["engine.n_pe=8", "engine.n_pe=16"], ["a..b=1"]):
+        with pytest.raises(InputError):
+            parse_settings(bad)
+    assert combinations({"a": [1, 2], "b": [3]}) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}]
+
+
+def test_apply_sets_nested_keys_and_array_entries_on_a_copy():
+    """Dotted keys reach tables and `name[i]` array entries; the original data is untouched; a missing table is refused."""
+    data = {"engine": {"n_pe": 64}, "memory": [{"name": "DRAM"}, {"name": "SRAM", "size_kib": 1}]}
+    changed = apply(data, {"engine.n_pe": 8, "memory[1].size_kib": 4}, "f.toml")
+    assert changed["engine"]["n_pe"] == 8 and changed["memory"][1]["size_kib"] == 4
+    assert data["engine"]["n_pe"] == 64 and data["memory"][1]["size_kib"] == 1
+    with pytest.raises(InputError, match=r"--set memory\[5\]\.x=1: f.toml has no table 'memory\[5\]'"):
+        apply(data, {"memory[5].x": 1}, "f.toml")
+
+
+def test_run_set_sweeps_and_names_each_variant(tmp_path):
+    """`run --set engine.n_pe=8,64`: one run per value named NAME[key=value], a column of the values; 64 equals the file."""
+    code, out, err = run("run", "eie-64pe-lecture", "lenet-300-100", "--set", "engine.n_pe=8,64", "--out", str(tmp_path),
+                         "--quiet")
+    assert code == 0, err
+    assert "lenet-300-100 on eie-64pe-lecture[engine.n_pe=8]\n" in out
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert list(dict.fromkeys(summary["run"])) == ["eie-64pe-lecture[engine.n_pe=8]", "eie-64pe-lecture[engine.n_pe=64]"]
+    assert list(summary.columns[:6]) == ["layer", "workload", "hardware", "mode", "run", "engine.n_pe"]
+    energy = pd.read_csv(tmp_path / "energy.csv")
+    assert set(energy["engine.n_pe"]) == {8, 64}
+    plain = api.simulate("eie-64pe-lecture", "lenet-300-100", progress=False).summary
+    at_64 = summary[summary["engine.n_pe"] == 64]
+    assert list(at_64["energy_pj"]) == list(plain["energy_pj"])
+    at_8 = summary[summary["engine.n_pe"] == 8]
+    assert (at_8["cycles_total"].to_numpy() > at_64["cycles_total"].to_numpy()).all()  # fewer PEs, more cycles
+
+
+def test_set_errors_name_the_key_and_value_in_one_line(tmp_path):
+    """A value the schema refuses, an unknown key, a missing table: exit 2, one line naming the setting, nothing written."""
+    cases = {
+        "engine.n_pe=0": "--set engine.n_pe=0: ",
+        "engine.n_pe=x": "--set engine.n_pe=x: ",
+        "engine.bogus=3": "--set engine.bogus=3: ",
+        "nothing.x=1": "--set nothing.x=1: ",
+    }
+    for setting, start in cases.items():
+        code, _, err = run("run", "eie-64pe-lecture", "lenet-300-100", "--set", setting, "--out", str(tmp_path / "o"))
+        assert code == 2 and err.startswith("energysim: " + start) and err.count("\n") == 1, err
+    code, _, err = run("estimate", "pruned/mlp-digits-fine-80", "--hw", "lecture-array", "--set", "engine.n_pe=8")
+    assert code == 2 and "engine.n_pe: unknown key" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_estimate_set_columns_and_api_variants_agree(tmp_path):
+    """`estimate --set` adds the column to every table; api.hardware_variants + api.estimate give the same TOTAL ratios."""
+    code, out, err = run("estimate", "pruned/mlp-digits-fine-80", "--hw", "eie-64pe-lecture", "--set", "engine.n_pe=8,16",
+                         "--out", str(tmp_path), "--quiet")
+    assert code == 0, err
+    assert "eie-64pe-lecture[engine.n_pe=16]: energy" in out
+    for name in ("estimate", "summary", "energy", "breakdown"):
+        assert set(pd.read_csv(tmp_path / f"{name}.csv")["engine.n_pe"]) == {8, 16}, name
+    table = pd.read_csv(tmp_path / "estimate.csv")
+    variants = api.hardware_variants("eie-64pe-lecture", {"engine.n_pe": [8, 16]})
+    frame = api.estimate("pruned/mlp-digits-fine-80", variants, progress=False)
+    totals = frame[frame["layer"] == "TOTAL"]
+    assert list(totals["engine.n_pe"]) == [8, 16]
+    assert list(totals["energy_vs_dense"]) == pytest.approx(list(table[table["layer"] == "TOTAL"]["energy_vs_dense"]))
+    assert totals["energy_vs_dense"].iloc[0] != pytest.approx(totals["energy_vs_dense"].iloc[1])
+
+
+def test_compare_set_values_are_columns_and_part_of_the_resume_key(tmp_path):
+    """`compare --set`: a column per key, one baseline per variant, and a new value runs while the old ones are reused."""
+    argv = ["compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude", "--finetune-epochs", "0",
+            "--jobs", "1", "--hw", "eie-64pe-lecture", "--out", str(tmp_path), "--quiet"]
+    code, out, err = run(*argv, "--set", "engine.n_pe=8,16")
+    assert code == 0, err
+    frame = pd.read_csv(tmp_path / "compare.csv")
+    assert list(frame["engine.n_pe"]) == [8, 16, 8, 16]
+    assert list(frame["energy_vs_dense"][:2]) == [1.0, 1.0]  # each variant is its own dense baseline
+    code, out, err = run(*argv, "--set", "engine.n_pe=8,16,32")
+    assert code == 0, err
+    assert "Reused 4 of 6 results" in " ".join(out.split())
+    assert list(pd.read_csv(tmp_path / "compare.csv")["engine.n_pe"]) == [8, 16, 32, 8, 16, 32]
+
+
+def test_mapping_and_compat_reach_both_variants_of_a_loopnest_estimate(tmp_path):
+    """`estimate --mapping default` on a loop-nest hardware equals `run --mapping default` for the dense variant; no loop-nest --hw is refused."""
+    code, _, err = run("estimate", "lenet-300-100-han2015", "--hw", "lecture-array-loopnest,lecture-array", "--mapping",
+                       "default", "--out", str(tmp_path / "e"), "--quiet")
+    assert code == 0, err
+    code, _, err = run("run", "lecture-array-loopnest", "lenet-300-100-han2015", "--mapping", "default", "--out",
+                       str(tmp_path / "r"), "--quiet")
+    assert code == 0, err
+    estimate = pd.read_csv(tmp_path / "e" / "summary.csv")
+    dense = estimate[(estimate["run"] == "lecture-array-loopnest") & (estimate["variant"] == "dense")]
+    ran = pd.read_csv(tmp_path / "r" / "summary.csv")
+    assert list(dense["cycles_total"]) == list(ran["cycles_total"])
+    # the default mapping's cycles (the 'default' baselines of `energysim map`); the mapper's choice takes 16,712
+    assert list(dense["cycles_total"]) == [15680, 3000, 100]
+    code, _, err = run("estimate", "lenet-300-100-han2015", "--hw", "lecture-array", "--compat", "timeloop")
+    assert code == 2 and "--compat applies to loop-nest hardware" in err and err.count("\n") == 1
