@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import energysim
+from energysim.cli import main
 from energysim.engines.loopnest.analysis import evaluate
 from energysim.engines.loopnest.mapping import LevelLoops, Mapping, default_mapping
 from energysim.engines.registry import build_engine
@@ -190,3 +194,22 @@ def test_docs_real_vs_statistical_example() -> None:
                     r.cycles["compute"], round(r.stats.get("lane_imbalance", 1.0), 2)))
     assert got == [(13_107, 13_108, 65_639, 205, 1.0), (12_991, 12_991, 65_119, 238, 1.17),
                    (13_056, 13_056, 65_382, 816, 4.0)]
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('kind = "gating"\nlevel = "PE"', 'kind = "clockgating"\nlevel = "PE"',
+     "engine.sparse.actions[0].kind: must be 'gating' or 'skipping' (got 'clockgating')"),
+    ('target = "weights"', 'target = "psums"', "engine.sparse.actions[0].target"),
+    ('format = "rle"', 'format = "zip"', "engine.sparse.formats[0].format"),
+    ('name = "PESparse"', 'name = "PESparseX"', "needs a [[units]] entry name = 'PESparse', action = 'gated_read'"),
+])
+def test_bad_sparse_file_is_one_line(tmp_path, old: str, new: str, message: str) -> None:
+    """`energysim validate` on a broken eyeriss-like-gating copy: exit 2 and one line naming the file and the field."""
+    text = Path(energysim.hardware("eyeriss-like-gating").path).read_text()
+    assert old in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(old, new, 1))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["validate", str(path)], out, err) == 2
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and message in lines[0]
