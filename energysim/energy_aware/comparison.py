@@ -178,6 +178,10 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+METHOD_COLOURS = {"uniform": "C0", "global": "C1", "energy_aware": "C2"}
+"""One colour per method in every panel."""
+
+
 def plot_comparison(table: pd.DataFrame, path, title: str = "Accuracy at equal simulated-energy budgets"):
     """Accuracy against simulated energy, one panel per (model, run), one curve per method; a PNG (Agg backend).
 
@@ -206,7 +210,8 @@ def plot_comparison(table: pd.DataFrame, path, title: str = "Accuracy at equal s
             rows = table[(table["model"] == model) & (table["run"] == run) & (table["status"] == "ok")]
             for method, group in rows.groupby("method", sort=False):
                 group = group.sort_values("energy_vs_dense")
-                axis.plot(group["energy_vs_dense"], 100 * group["accuracy"], marker="o", label=method)
+                axis.plot(group["energy_vs_dense"], 100 * group["accuracy"], marker="o", label=method,
+                          color=METHOD_COLOURS.get(method))
             dense = table[(table["model"] == model) & (table["run"] == run)]["accuracy_dense"]
             if len(dense):
                 axis.axhline(100 * dense.iloc[0], color="grey", linestyle="--", label="dense")
