@@ -38,6 +38,11 @@ class LoopNestConfig(BaseModel):
     compat: Literal["ideal", "timeloop"] = Field(
         default="ideal", description="Counting convention: 'ideal' buffers (default) or Timeloop's published model."
     )
+    timeloop_version: Literal["current", "2020"] = Field(
+        default="current",
+        description="compat='timeloop' only: 'current' elides the first fill of a partial sum at inner levels (Timeloop "
+                    "today); '2020' counts it (the 2020 ISPASS tutorial outputs).",
+    )
     mapper: MapperConstraints = Field(
         default_factory=MapperConstraints, description="What the mapper may choose when a layer has no mapping ([engine.mapper])."
     )

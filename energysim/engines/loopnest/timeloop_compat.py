@@ -21,8 +21,9 @@ published reference outputs show them (the 2020 ISPASS tutorial exercises,
   (none at the outermost level).
 - **Outputs**: ``update`` = accesses by the children; ``read`` = updates minus
   the partition size (the points one instance holds over the run: first-read
-  elision); ``fill`` = deliveries (none at the outermost level; Timeloop of the
-  reference outputs does not elide the first fill of a partial sum).
+  elision); ``fill`` = deliveries minus the partition size (current Timeloop,
+  ``timeloop_version = "current"``), or the deliveries (``"2020"``: the 2020
+  tutorial outputs count the first fill of a partial sum); none at the outermost level.
 - **Bypass**: a level that does not keep d is transparent; its fan-out is
   fan-out of the next outer keeper.
 - Counts are per instance; the totals reported are per instance x the utilised
@@ -186,6 +187,8 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
                 whole = {dim: mapping.tile_extents(index)[dim] * math.prod(
                     f for lvl, d, f, _, kind in flat.entries if kind == "t" and lvl < index and d == dim) for dim in DIMS}
                 partition = math.prod(points(terms) for _, terms in flat.axis_terms(tensor, whole))
+                if fills and spec.config.timeloop_version == "current":
+                    fills -= partition
                 actions = {"read": accesses - partition, "fill": fills, "update": accesses}
             else:
                 actions = {"read": accesses, "fill": fills, "update": 0}

@@ -351,6 +351,7 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
     energy = found[1] if found else max(e for values in actions.values() for e in values)
     how = f"action {found[0]}" if found else "most expensive action (as Timeloop 2020)"
     engine = {"kind": "loopnest", "mac_unit": compute["name"], "compat": "timeloop",
+              "timeloop_version": "2020" if version == "0.3" else "current",
               "mac_mesh_x": cmesh[0] // inner_mesh[0], "mac_mesh_y": cmesh[1] // inner_mesh[1]}
     units = [{"name": compute["name"], "action": "compute", "energy_pj": energy,
               "source": f"Accelergy ERT {ert_file}: {compute['name']} {how}, {energy} pJ"}]

@@ -102,6 +102,7 @@ def test_ispass_04_files_become_loopnest_files(tmp_path: Path) -> None:
     assert levels["GlobalBuffer"]["capacity_bytes"] == 262144
     assert levels["GlobalBuffer"]["read_pj"] == levels["GlobalBuffer"]["write_pj"] == 102.865 / 32
     assert hardware["engine"]["compat"] == "timeloop" and hardware["units"][0]["energy_pj"] == 0.561
+    assert hardware["engine"]["timeloop_version"] == "2020"  # a v0.3 ERT: the Timeloop of the 2020 tutorial
     layer = tomllib.loads(written["workload"].read_text())["layers"][0]
     assert (layer["in_channels"], layer["out_channels"], layer["in_height"], layer["kernel_height"]) == (32, 32, 18, 3)
     mapping = load_mapping(written["mapping"]).for_layer(layer["name"])[1]
@@ -118,6 +119,7 @@ def test_v04_ert_gemm_spatial_split_bypass_and_constraints(tmp_path: Path) -> No
     assert buf["bandwidth_words_per_cycle"] == 2.0 and buf["mesh_x"] == 2 and buf["mesh_y"] == 2
     assert hardware["memory"][0]["read_pj"] == 100.0 / 4  # 64-bit width / 16-bit words = 4-word blocks
     assert hardware["units"][0]["energy_pj"] == 1.5 and "leak_pj_per_cycle" not in hardware["memory"][0]
+    assert hardware["engine"]["timeloop_version"] == "current"
     assert hardware["engine"]["mapper"]["levels"][0] == {"level": "Buf", "temporal": {"N": 1}, "order": ["K", "N", "C"],
                                                          "keep": ["weights"]}
     engine = build_engine(load_hardware(written["hardware"]))
