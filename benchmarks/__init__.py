@@ -1,0 +1,1 @@
+"""Benchmarks of energysim (run ``python -m benchmarks``; see :mod:`benchmarks.run_all`)."""
