@@ -1,8 +1,9 @@
 """Counts, cycles and energy of one mapping the way Timeloop counts them (``compat = "timeloop"``).
 
 The rules are those of ``shared/reference/timeloop_conventions.md`` as Timeloop's
-published reference outputs show them (the 2020 ISPASS tutorial exercises,
-``tests/data/timeloop/README.md``), per storage level L and dataspace d that L keeps:
+published reference outputs show them (the 2020 ISPASS tutorial exercises and two
+current designs, ``tests/data/timeloop/README.md``), per storage level L and
+dataspace d that L keeps:
 
 - **Deliveries** into one instance of L: the first tile whole; then, for each step
   of the temporal loops above L (outer to inner, odometer order): nothing if the
