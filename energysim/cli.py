@@ -28,6 +28,7 @@ from typing import Sequence, TextIO
 import pandas as pd
 
 from energysim import catalog
+from energysim.argument_types import count as _count
 from energysim.errors import EnergySimError, InputError, InvariantError
 from energysim.report.terminal import Column, percent, ratio, render_key_values, render_table, si, terminal_width
 
@@ -46,7 +47,8 @@ EXAMPLES: dict[str, str] = {
     "demo": "energysim demo --out demo",
     "reproduce": "energysim reproduce eie --quick",
     "train": "energysim train --model mlp --out models/mlp",
-    "prune": "energysim prune --model mlp --granularity nm --nm 2:4 --out pruned/mlp-2of4",
+    "prune": ("energysim prune --model mlp --granularity nm --nm 2:4 --out pruned/mlp-2of4\n"
+              "  energysim prune --model mlp --energy-budget 0.5 --hw eie-64pe-lecture --out pruned/mlp-half-energy"),
     "sensitivity": "energysim sensitivity --model mlp --granularity fine --png sensitivity.png",
     "prune-table": "energysim prune-table --models mlp --sparsities 0.5,0.9",
     "import": "energysim import examples/tiny-cnn.onnx -o imported/tiny-cnn",
@@ -151,21 +153,6 @@ def _add_loopnest_options(parser: argparse.ArgumentParser) -> None:
 def _settings_only(args: argparse.Namespace) -> argparse.Namespace:
     """``run`` passes --mapping/--compat to every run itself (the engine refuses them where they do not apply)."""
     return argparse.Namespace(set=args.set)
-
-
-def _count(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum} (got {text!r})") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum} (got {value})")
-        return value
-
-    return parse
 
 
 def _add_output(parser: argparse.ArgumentParser, what: str, formats: tuple[str, ...] = ("csv", "json", "md")) -> None:

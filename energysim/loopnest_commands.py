@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
+from energysim.argument_types import count
 from energysim.errors import InputError
 
 MAP_FILES = ("mapping.toml", "mapper.csv")
@@ -71,26 +72,6 @@ def cmd_import_timeloop(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (got {value})")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {text!r})") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {value})")
-    return value
-
-
 def register(subparsers) -> None:
     """Add ``map`` and ``import-timeloop`` to the CLI's sub-parsers."""
     from energysim.engines.loopnest.mapper import OBJECTIVES
@@ -100,8 +81,8 @@ def register(subparsers) -> None:
     mapper.add_argument("workload", help="workload: bundled name, .toml path or pruned-workload folder")
     mapper.add_argument("--constraints", metavar="FILE", help="mapper constraints TOML (dataflow, levels, ...)")
     mapper.add_argument("--objective", choices=OBJECTIVES, default="energy", help="what the search minimises")
-    mapper.add_argument("--seed", type=_seed, default=0, help="seed of the sampled search")
-    mapper.add_argument("--processes", type=_count, default=1, help="worker processes (distinct layers in parallel)")
+    mapper.add_argument("--seed", type=count(0), default=0, help="seed of the sampled search")
+    mapper.add_argument("--processes", type=count(1), default=1, help="worker processes (distinct layers in parallel)")
     mapper.add_argument("--layers", nargs="+", metavar="NAME", help="map only these layers")
     mapper.add_argument("--out", metavar="DIR", help="write DIR/mapping.toml (for run --mapping) and DIR/mapper.csv")
     mapper.add_argument("--force", action="store_true", help="replace mapping.toml / mapper.csv already in --out")

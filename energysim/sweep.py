@@ -434,12 +434,33 @@ def _executor(scheduler: str | None):
         from dask.distributed import Client
     except ImportError:
         raise InputError("--scheduler needs dask.distributed: pip install 'energysim[distributed]'") from None
+    _check_reachable(scheduler)
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc})") from None
     with client:
         yield client
+
+
+def _check_reachable(scheduler: str, timeout_s: float = 3.0) -> None:
+    """Refuse a ``tcp://`` (or bare ``host:port``) scheduler address no socket reaches, within ``timeout_s`` seconds.
+
+    Dask's own connect retries for 10 s; an unknown host or a closed port is told at once here.
+    Other protocols (``tls://``, ``inproc://``, ...) are left to Dask.
+    """
+    import socket
+
+    protocol, _, address = scheduler.rpartition("://")
+    if protocol not in ("", "tcp"):
+        return
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit():
+        return  # Dask's default port or an address form it parses itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({exc})") from None
 
 
 def _execute(todo: list[tuple[SweepPoint, tuple[HardwareChoice, ...]]], cache: str, jobs: int | None, client):

@@ -339,3 +339,60 @@ def test_prune_table_prints_aligned_text_and_writes_markdown(tmp_path, monkeypat
     assert any(line.split()[:2] == ["fine", "magnitude"] and line.endswith("%") for line in out.splitlines())
     assert "| granularity | criterion |" in target.read_text()
     assert run(*argv)[0] == 2
+
+
+def test_prune_budget_arguments_are_checked_before_training(tmp_path, monkeypatch):
+    """Bad --energy-budget, a missing --hw, --hw alone, a bad pattern, calibration or steps 0: exit 2 in one line, no training."""
+    import energysim.prune.commands as commands
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the arguments were checked")
+
+    monkeypatch.setattr(commands, "_load_or_train", no_training)
+    out = str(tmp_path / "o")
+    cases = {
+        ("--energy-budget", "0", "--hw", "a100"): "--energy-budget: must be a fraction of dense in (0, 1] (got 0)",
+        ("--energy-budget", "0.5", "--latency-budget", "2", "--hw", "a100"): "--latency-budget: must be a fraction",
+        ("--energy-budget", "0.5"): "--energy-budget needs --hw HW",
+        ("--hw", "a100"): "--hw needs --energy-budget",
+        ("--energy-budget", "0.5", "--hw", "a100", "--patterns", "fine,kernel"): "of: fine, channel, nm:2:4 (got 'fine,kernel')",
+        ("--energy-budget", "0.5", "--hw", "no-such-hw"): "unknown hardware config 'no-such-hw'",
+        ("--calibration-samples", "0"): "--calibration-samples: must be an integer >= 1 (got 0)",
+        ("--calibration-samples", "100000"): "calibration samples must be in [1, ",
+        ("--schedule", "iterative", "--steps", "0"): "--steps: must be an integer >= 1 (got 0)",
+    }
+    for extra, message in cases.items():
+        code, _, err = run("prune", "--model", "mlp", *extra, "--out", out)
+        assert code == 2 and message in err and err.count("\n") == 1, (extra, err)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_prune_to_an_energy_budget_meets_it_and_resumes(tmp_path):
+    """`prune --energy-budget 0.5 --hw eie-64pe-lecture` prints the allocation, meets the budget, and `run` simulates its export."""
+    argv = ["prune", "--model", "mlp", "--energy-budget", "0.5", "--hw", "eie-64pe-lecture", "--finetune-epochs", "1",
+            "--out", str(tmp_path / "eb"), "--quiet"]
+    code, out, err = run(*argv)
+    assert code == 0, err
+    assert "allocation (" in out and "of dense (budget 0.5)" in out
+    achieved = float(out.split("\nenergy ")[1].split(" of dense")[0])
+    assert 0 < achieved <= 0.5
+    assert {"allocation.csv", "patterns.csv", "energy-aware.jsonl", "workload"} <= {p.name for p in (tmp_path / "eb").iterdir()}
+    code, again, err = run(*argv)
+    assert code == 0 and again.split("\nenergy ")[1] == out.split("\nenergy ")[1], err
+    code, _, err = run("run", "eie-64pe-lecture", str(tmp_path / "eb" / "workload"), "--quiet")
+    assert code == 0, err
+
+
+def test_compare_refuses_an_unreachable_scheduler_at_once(tmp_path, monkeypatch):
+    """`compare --scheduler` to a closed port exits 2 in one line before Dask's 10 s connect retry starts, writing nothing."""
+    distributed = pytest.importorskip("dask.distributed")
+
+    def no_client(*args, **kwargs):
+        raise AssertionError("Dask's Client was asked to connect to a closed port")
+
+    monkeypatch.setattr(distributed, "Client", no_client)
+    code, _, err = run("compare", "--scheduler", "tcp://127.0.0.1:1", "--jobs", "1", "--hw", "lecture-array",
+                       "--out", str(tmp_path / "s"))
+    assert code == 2 and "cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'" in err and err.count("\n") == 1
+    assert not (tmp_path / "s").exists()

@@ -17,6 +17,7 @@ from typing import TextIO
 
 import pandas as pd
 
+from energysim.argument_types import count, fraction_of_dense
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
 from energysim.formats.nm_compliance import check_pattern
@@ -24,7 +25,7 @@ from energysim.prune.granularity import GRANULARITIES
 from energysim.prune.models import MODEL_BUILDERS
 from energysim.prune.registry import CRITERIA
 from energysim.prune.schedules import SCHEDULES
-from energysim.report.terminal import Column, percent, render_table, terminal_width
+from energysim.report.terminal import Column, percent, ratio, render_table, terminal_width
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
@@ -138,11 +139,19 @@ MASK_COLUMNS = (
 
 
 def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
-    """Prune a model with a schedule and export the pruned workload folder."""
+    """Prune a model with a schedule and export the pruned workload folder (or to an energy budget)."""
+    from energysim.prune.data import load_digits_dataset
     from energysim.prune.export import export_workload
     from energysim.prune.models import save_model
     from energysim.prune.pruner import PruneRequest
     from energysim.prune.schedules import run_schedule
+
+    load_digits_dataset().calibration(args.calibration_samples, seed=args.seed)  # its range, before any training
+    if args.energy_budget is not None:
+        return cmd_prune_for_energy(args, out)
+    for flag in ("hw", "latency_budget", "patterns", "method", "step_epochs"):
+        if getattr(args, flag) is not None:
+            raise InputError(f"prune: --{flag.replace('_', '-')} needs --energy-budget (pruning to a budget on --hw)")
 
     request = PruneRequest(
         granularity=args.granularity,
@@ -187,6 +196,68 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.save_model:
         save_model(model, args.save_model)
         out.write(f"pruned model saved to {args.save_model}\n")
+    return 0
+
+
+PATTERN_COLUMNS = (
+    Column("pattern"),
+    Column("status"),
+    Column("energy_vs_dense", "ratio"),
+    Column("rewarded", "flag"),
+)
+"""Which patterns the hardware rewards (energy-aware pruning's probe)."""
+
+ALLOCATION_COLUMNS = (
+    Column("layer"),
+    Column("option"),
+    Column("measured_sparsity", "percent", "measured sparsity"),
+    Column("layer_energy_pj_dense", "energy_pj", "layer energy dense"),
+    Column("energy_saved_vs_dense", "ratio", "saved (of dense)"),
+    Column("loss_increase", "number", "loss increase"),
+)
+"""The per-layer choice of energy-aware pruning (savings as the sensitivity predicts)."""
+
+
+def cmd_prune_for_energy(args: argparse.Namespace, out: TextIO) -> int:
+    """``prune --energy-budget F --hw HW``: pick each layer's pattern and sparsity to meet the budget at least loss."""
+    from energysim.energy_aware.job import prune_for_energy
+    from energysim.energy_aware.options import PATTERNS
+    from energysim.estimation import load_hardware_list
+
+    if not args.hw:
+        raise InputError("prune: --energy-budget needs --hw HW (the hardware run whose energy the budget is a fraction of)")
+    patterns = None
+    if args.patterns:
+        patterns = tuple(dict.fromkeys(p.strip() for p in args.patterns.split(",") if p.strip()))
+        unknown = [p for p in patterns if p not in PATTERNS]
+        if unknown or not patterns:
+            raise InputError(f"prune: --patterns must be comma-separated, of: {', '.join(PATTERNS)} (got {args.patterns!r})")
+    choice = load_hardware_list([args.hw])[0]
+    if args.out:
+        from energysim.output_folder import result_files
+
+        result_files(args.out)  # refuses a file or an impossible path; the job's own files resume
+    model, data = _load_or_train(args, out)
+    result = prune_for_energy(model, choice, args.energy_budget, args.latency_budget, patterns=patterns,
+                              method=args.method or "auto", finetune_epochs=args.finetune_epochs,
+                              step_epochs=1 if args.step_epochs is None else args.step_epochs, seed=args.seed,
+                              out_dir=args.out, calibration_samples=args.calibration_samples, data=data,
+                              progress=_progress(args))
+    out.write(f"\npatterns on {result.run} (probe: one layer pruned, energy of dense):\n")
+    out.write(render_table(result.patterns, PATTERN_COLUMNS, wide=args.wide))
+    if len(result.allocation):
+        out.write(f"\nallocation ({result.method}, {result.rounds} rounds):\n")
+        out.write(render_table(result.allocation, ALLOCATION_COLUMNS, wide=args.wide))
+    for note in result.notes:
+        out.write(f"note: {note}\n")
+    if not result.budget_met:
+        out.write(f"\nbudget not met: {result.status}\n")
+        return 0
+    latency = "" if result.latency_budget is None else f", latency {ratio(result.latency_vs_dense)} of dense (budget {result.latency_budget:g})"
+    out.write(f"\nenergy {ratio(result.energy_vs_dense)} of dense (budget {result.energy_budget:g}){latency}, "
+              f"accuracy {100 * result.accuracy:.1f} % (dense {100 * result.accuracy_dense:.1f} %)\n")
+    if args.out:
+        out.write(f"wrote the tables and the pruned workload to {args.out} (energysim run {args.hw} {Path(args.out) / 'workload'})\n")
     return 0
 
 
@@ -299,16 +370,33 @@ def register(subparsers) -> None:
     prune.add_argument("--nm", default="2:4", help="N:M pattern for --granularity nm")
     prune.add_argument("--block", type=int, default=4, help="vector block length of linear layers, weights")
     prune.add_argument("--schedule", choices=SCHEDULES, default="one_shot", help="how pruning and fine-tuning alternate")
-    prune.add_argument("--steps", type=int, default=3, help="prune steps of the iterative schedule")
-    prune.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs, masks fixed")
-    prune.add_argument("--calibration-samples", type=int, default=64, help="calibration images stored in the export")
-    prune.add_argument("--out", required=True, help="output folder of the pruned workload")
+    prune.add_argument("--steps", type=count(1), default=3, help="prune steps of the iterative schedule")
+    prune.add_argument("--finetune-epochs", type=count(0), default=10,
+                       help="fine-tuning epochs, masks fixed (with --energy-budget: after the last step)")
+    prune.add_argument("--calibration-samples", type=count(1), default=64, help="calibration images stored in the export")
+    prune.add_argument("--out", required=True,
+                       help="output folder of the pruned workload (with --energy-budget: the job's journal, tables and "
+                            "workload/; the same command again resumes)")
     prune.add_argument(
         "--shrink", action="store_true",
         help="export the physically smaller model (dead channels removed) instead of masks on the original shapes",
     )
     prune.add_argument("--save-model", help="also save the pruned model (model.json + model.npz) to this folder")
     prune.add_argument("--wide", action="store_true", help="show every column of the mask table")
+    budget = prune.add_argument_group(
+        "energy-aware pruning", "prune to a fraction of the dense model's simulated energy on one hardware "
+        "(--granularity, --sparsity, --nm, --schedule are then not used)")
+    budget.add_argument("--energy-budget", type=fraction_of_dense, metavar="F",
+                        help="target energy as a fraction of dense, in (0, 1], e.g. 0.5")
+    budget.add_argument("--latency-budget", type=fraction_of_dense, metavar="F",
+                        help="also a latency target, fraction of dense in (0, 1]")
+    budget.add_argument("--hw", metavar="HW", help="the hardware run (bundled name or .toml path, NAME:MODE), required "
+                                                   "with --energy-budget, e.g. a100:sparse_2_4")
+    budget.add_argument("--patterns", metavar="P,..",
+                        help="patterns offered per layer, of: fine, channel, nm:2:4 (default: those the hardware rewards)")
+    budget.add_argument("--method", choices=("auto", "greedy", "exact"),
+                        help="allocation solver (default auto: exact where tractable)")
+    budget.add_argument("--step-epochs", type=count(0), help="fine-tuning epochs after each layer's step (default 1)")
     prune.set_defaults(handler=cmd_prune)
 
     sensitivity = subparsers.add_parser("sensitivity", help="per-layer pruning sensitivity scan (table and plot)")

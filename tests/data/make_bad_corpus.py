@@ -878,7 +878,7 @@ def _cli_cases() -> list[Case]:
         Case("cli_compare_seed_negative", "cli", ("compare", "--seed", "-1", "--out", "{d}/sweep"), "seed"),
         Case("cli_compare_epochs_negative", "cli", ("compare", "--finetune-epochs", "-1", "--out", "{d}/sweep"), "finetune"),
         Case("cli_compare_scheduler_bogus", "cli", ("compare", "--scheduler", "nowhere:1", "--jobs", "1", "--out", "{d}/sweep"),
-             "scheduler", slow=True),
+             "scheduler"),
         Case("cli_compare_corrupt_journal", "cli", ("compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude",
                                                     "--hw", "lecture-array", "--out", "{d}/sweep"), "points.jsonl",
              _write("sweep/points.jsonl", "{not json\n")),
@@ -887,11 +887,11 @@ def _cli_cases() -> list[Case]:
         Case("cli_prune_nm_bad", "cli", ("prune", "--granularity", "nm", "--nm", "5:4", "--out", "{d}/o"), "5:4"),
         Case("cli_prune_nm_text", "cli", ("prune", "--granularity", "nm", "--nm", "two:four", "--out", "{d}/o"), "two:four"),
         Case("cli_prune_block_zero", "cli", ("prune", "--block", "0", "--out", "{d}/o"), "block"),
-        Case("cli_prune_steps_zero", "cli", ("prune", "--schedule", "iterative", "--steps", "0", "--out", "{d}/o"), "steps", slow=True),
-        Case("cli_prune_calibration_zero", "cli", ("prune", "--calibration-samples", "0", "--out", "{d}/o"), "calibration", slow=True),
+        Case("cli_prune_steps_zero", "cli", ("prune", "--schedule", "iterative", "--steps", "0", "--out", "{d}/o"), "steps"),
+        Case("cli_prune_calibration_zero", "cli", ("prune", "--calibration-samples", "0", "--out", "{d}/o"), "calibration"),
         Case("cli_prune_model_dir_missing", "cli", ("prune", "--model-dir", "{d}/nope", "--out", "{d}/o"), "nope"),
         Case("cli_train_epochs_negative", "cli", ("train", "--epochs", "-1", "--out", "{d}/o"), "epochs"),
-        Case("cli_sensitivity_sparsities_text", "cli", ("sensitivity", "--sparsities", "x"), "'x'", slow=True),
+        Case("cli_sensitivity_sparsities_text", "cli", ("sensitivity", "--sparsities", "x"), "'x'"),
         Case("cli_report_missing", "cli", ("report", "{d}/nothing"), "nothing"),
     ]
     return cases
