@@ -39,6 +39,7 @@ seed and the settings.
 from __future__ import annotations
 
 import json
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -58,6 +59,7 @@ from energysim.engines.loopnest.mapping import LevelLoops, Mapping, default_mapp
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware
+from energysim.workers import init_worker
 from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 
 Objective = Literal["energy", "latency", "edp"]
@@ -612,7 +614,7 @@ def map_workload(hardware: Hardware, layers, constraints: MapperConstraints | No
         results: list[MapResult | None] = [None] * len(layers)
         todo = [i for i, key in enumerate(keys) if key not in _CACHE and key not in keys[:i]]
         if processes > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(max_workers=processes) as pool:
+            with ProcessPoolExecutor(max_workers=processes, initializer=init_worker, initargs=(os.getpid(),)) as pool:
                 jobs = [(hardware, layers[i], constraints, objective, seed, settings, False) for i in todo]
                 for i, result in zip(todo, pool.map(_map_one, jobs)):
                     results[i] = _CACHE[keys[i]] = result
