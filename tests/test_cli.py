@@ -396,3 +396,23 @@ def test_compare_refuses_an_unreachable_scheduler_at_once(tmp_path, monkeypatch)
                        "--out", str(tmp_path / "s"))
     assert code == 2 and "cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'" in err and err.count("\n") == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_prune_rounding_torch_prunes_one_weight_less_on_a_half(tmp_path):
+    """`prune --rounding torch` at 0.299957275390625 of fc1's 16,384 weights (4914.5) prunes 4914; the exact default 4915."""
+    import numpy as np
+
+    model = tmp_path / "m"
+    assert run("train", "--model", "mlp", "--epochs", "1", "--out", str(model), "--quiet")[0] == 0
+    zeros = {}
+    for rounding in ("torch", "exact"):
+        out = tmp_path / rounding
+        code, _, err = run("prune", "--model-dir", str(model), "--granularity", "fine", "--sparsity", "0.299957275390625",
+                           "--rounding", rounding, "--finetune-epochs", "0", "--out", str(out), "--quiet")
+        assert code == 0, err
+        with np.load(out / "tensors.npz") as tensors:
+            assert tensors["fc1.mask"].size == 16384
+            zeros[rounding] = int((tensors["fc1.mask"] == 0).sum())
+    assert zeros == {"torch": 4914, "exact": 4915}
+    code, _, err = run("prune", "--model-dir", str(model), "--rounding", "even", "--out", str(tmp_path / "x"))
+    assert code == 2 and "invalid choice: 'even'" in err

@@ -21,7 +21,7 @@ from energysim.argument_types import count, fraction_of_dense
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
 from energysim.formats.nm_compliance import check_pattern
-from energysim.prune.granularity import GRANULARITIES
+from energysim.prune.granularity import GRANULARITIES, ROUNDINGS
 from energysim.prune.models import MODEL_BUILDERS
 from energysim.prune.registry import CRITERIA
 from energysim.prune.schedules import SCHEDULES
@@ -160,6 +160,7 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         nm=parse_nm(args.nm),
         block=args.block,
         seed=args.seed,
+        rounding=args.rounding,
     )
     _refuse_overwrites(args, {"out": WORKLOAD_FILES, "save_model": MODEL_FILES})
     model, data = _load_or_train(args, out)
@@ -367,6 +368,9 @@ def register(subparsers) -> None:
     prune.add_argument("--granularity", choices=GRANULARITIES, default="fine", help="what is pruned together")
     prune.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude", help="importance score")
     prune.add_argument("--sparsity", type=float, default=0.8, help="target fraction removed, in [0, 1)")
+    prune.add_argument("--rounding", choices=ROUNDINGS, default="exact",
+                       help="how sparsity x groups rounds to a count: exact (halves up on the exact decimal) or torch "
+                            "(torch.nn.utils.prune's round(amount * n), halves to even)")
     prune.add_argument("--nm", default="2:4", help="N:M pattern for --granularity nm")
     prune.add_argument("--block", type=int, default=4, help="vector block length of linear layers, weights")
     prune.add_argument("--schedule", choices=SCHEDULES, default="one_shot", help="how pruning and fine-tuning alternate")
