@@ -249,10 +249,11 @@ class _Plan:
         jn = np.arange(j0, j1, dtype=np.int64)
         tn = chunk_sizes(self.n, self.tiling.n, jn)
         cycles = np.empty((jn.size, self.tiles_k), dtype=np.int64)
-        first = np.arange(self.tiles_k) == 0
         for size_n in np.unique(tn).tolist():
-            per_k = np.array([self.cost(tm, size_n, int(size_k), bool(f)).cycles
-                              for size_k, f in zip(self.k_sizes.tolist(), first.tolist())], dtype=np.int64)
+            per_k = np.empty(self.tiles_k, dtype=np.int64)
+            for size_k in np.unique(self.k_sizes).tolist():  # at most two sizes: full and the edge
+                per_k[self.k_sizes == size_k] = self.cost(tm, size_n, size_k, False).cycles
+            per_k[0] = self.cost(tm, size_n, int(self.k_sizes[0]), True).cycles
             cycles[tn == size_n] = per_k
         writeback = np.zeros_like(cycles)
         writeback[:, -1] = cycles_to_move(tm * tn, self.dram_bw)

@@ -205,6 +205,7 @@ def _channel_groups(k: int, tile_k: int, footprint: ConvFootprint) -> tuple[np.n
     return _periodic_groups(k, tile_k, footprint.kernel_area, footprint.channels)
 
 
+@lru_cache(maxsize=4096)
 def input_words_once(k: int, n: int, tile_k: int, tile_n: int, footprint: ConvFootprint | None) -> int:
     """Words of all input tiles B(k-chunk, n-chunk), each counted once (the sum of :func:`input_tile_words`).
 
