@@ -20,12 +20,12 @@ import pandas as pd
 from energysim.argument_types import count, fraction_of_dense
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
-from energysim.formats.nm_compliance import check_pattern
 from energysim.prune.granularity import GRANULARITIES, ROUNDINGS
 from energysim.prune.models import MODEL_BUILDERS
 from energysim.prune.registry import CRITERIA
 from energysim.prune.schedules import SCHEDULES
 from energysim.report.terminal import Column, percent, ratio, render_table, terminal_width
+from energysim.sweep import parse_nm
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
@@ -58,16 +58,6 @@ def _float_list(text: str) -> tuple[float, ...]:
     if not values:
         raise InputError(f"sparsities must list at least one number (got {text!r})")
     return values
-
-
-def parse_nm(text: str) -> tuple[int, int]:
-    """Parse an ``N:M`` pattern such as ``2:4`` (the 1 <= N < M rule is :func:`check_pattern`'s)."""
-    parts = text.split(":")
-    try:
-        n, m = (int(p) for p in parts)
-    except ValueError:
-        raise InputError(f"N:M pattern must look like 2:4 (got {text!r})") from None
-    return check_pattern(n, m)
 
 
 def _load_or_train(args: argparse.Namespace, out: TextIO):
