@@ -1,7 +1,7 @@
 """Hardware variants without writing files: ``--set engine.n_pe=8,16,32`` on run, estimate and compare.
 
 A setting names any dotted key of a hardware file (``engine.n_pe``,
-``engine.queue_depth``, ``memory[1].size_kib``; ``name[i]`` indexes an array of
+``engine.queue_depth``, ``memory[1].capacity_bytes``; ``name[i]`` indexes an array of
 tables) and one or more values, each a TOML value (``8``, ``2.5``, ``true``,
 ``"x"``) or a bare word read as a string (``timeloop``). Several settings make
 the cross product. Each variant is the hardware file with the values put in,
@@ -60,7 +60,7 @@ def parse_settings(items: Sequence[str], option: str = "--set") -> dict[str, lis
 
 
 def _segments(key: str, option: str = "--set") -> list[str | int]:
-    """``memory[1].size_kib`` -> ``['memory', 1, 'size_kib']``."""
+    """``memory[1].capacity_bytes`` -> ``['memory', 1, 'capacity_bytes']``."""
     parts: list[str | int] = []
     for segment in key.split("."):
         match = _SEGMENT.match(segment)
