@@ -27,6 +27,12 @@ from energysim.workloads.workload import LayerTensors
 MAX_ARRAY_SIDE = 65_536
 """Largest PE rows or columns: 256x a TPU v1 side; the fold arithmetic holds arrays of rows + cols steps."""
 
+MAX_CYCLE_PATH_TILES = 2_000_000
+"""Most SRAM tiles the cycle-level path accepts: it holds the whole tile list (about 300 MB at this size)."""
+
+BYTES_PER_CYCLE_PATH_TILE = 150
+"""Measured memory of one tile record in the cycle-level path's list, bytes (for the refusal's estimate)."""
+
 REGISTERS_PER_PE = 3
 """Words each PE's register file holds in both dataflows: a weight, an input and a partial sum."""
 
@@ -141,12 +147,18 @@ class DenseEngine:
             dram_pj=dram.costs["read"].energy_pj, sram_pj=sram.costs["read"].energy_pj, dram_bw=dram_bw,
             footprint=footprint,
         )
+        n_tiles = ceil_div(shape.m, tiling.m) * ceil_div(shape.n, tiling.n) * ceil_div(shape.k, tiling.k)
+        if path == "cycle" and n_tiles > MAX_CYCLE_PATH_TILES:
+            raise UnsupportedError(
+                f"dense engine: path 'cycle' holds every SRAM tile in memory and layer '{layer.name}' has {n_tiles:,} "
+                f"tiles (about {n_tiles * BYTES_PER_CYCLE_PATH_TILE / 2 ** 20:,.0f} MB), more than the "
+                f"{MAX_CYCLE_PATH_TILES:,} allowed (path 'fast' gives identical counts and cycles)"
+            )
         if path == "fast":
             raw = run_fast(shape.m, shape.n, shape.k, tiling, footprint, cfg.rows, cfg.cols, cfg.dataflow, sram_bw, dram_bw)
         else:
             schedule = tiles(shape.m, shape.n, shape.k, tiling, footprint)
             raw = run_cycle(schedule, cfg.rows, cfg.cols, cfg.dataflow, sram_bw, dram_bw)
-        n_tiles = ceil_div(shape.m, tiling.m) * ceil_div(shape.n, tiling.n) * ceil_div(shape.k, tiling.k)
         return self._result(layer, shape, tiling, footprint, n_tiles, raw)
 
     def _result(self, layer: Layer, shape: Any, tiling: Any, footprint: ConvFootprint | None, n_tiles: int,

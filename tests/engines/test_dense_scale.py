@@ -10,6 +10,7 @@ from energysim.engines import dense_fast
 from energysim.engines.dense_schedule import input_tile_words, input_words_once, Tiling
 from energysim.engines.conv_footprint import ConvFootprint
 from energysim.engines.registry import build_engine
+from energysim.errors import UnsupportedError
 from energysim.workloads.layers import Conv2dLayer, GemmLayer
 from tests.conftest import make_dense_hw
 
@@ -68,3 +69,10 @@ def test_huge_gemm_memory_is_flat():
     assert result.macs == 65536 ** 3
     assert result.stats["tiles"] > 10 ** 8
     assert peak < 20 * 2 ** 20
+
+
+def test_cycle_path_refuses_a_huge_tile_list_up_front():
+    """The cycle-level path refuses a 65536^3 GEMM before building its tile list, naming the tile count and its memory."""
+    engine = build_engine(make_dense_hw(16, 16, sram_bytes=131072))
+    with pytest.raises(UnsupportedError, match=r"path 'cycle' holds every SRAM tile.*tiles \(about [\d,]+ MB\)"):
+        engine.simulate(GemmLayer(name="g", m=65536, n=65536, k=65536), path="cycle")
