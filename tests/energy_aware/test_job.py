@@ -96,3 +96,15 @@ def test_bad_budget_is_one_sentence(budget, tiny_mlp, tiny_data):
     """A budget outside (0, 1] is refused naming the value."""
     with pytest.raises(InputError, match=r"energy_budget must be a fraction of dense energy in \(0, 1\]"):
         energysim.prune_for_energy(tiny_mlp, "lecture-array", budget, data=tiny_data, **FAST)
+
+
+def test_latency_budget_holds_when_simulated_afresh(tiny_mlp, tiny_data, tmp_path):
+    """With energy budget 1 and latency budget 0.8 on the dense array, the fresh simulation's latency is <= 0.8 of dense."""
+    result = energysim.prune_for_energy(tiny_mlp, "lecture-array", 1.0, latency_budget=0.8, data=tiny_data, **FAST)
+    assert result.status == "ok", result.status
+    assert result.latency_vs_dense <= 0.8 and result.energy_vs_dense <= 1.0
+    calibration = tiny_data.calibration(16)
+    pruned = export_workload(exported_model(result.model, True), tmp_path / "pruned", calibration, layer_targets=False)
+    dense = export_workload(tiny_mlp, tmp_path / "dense", calibration)
+    latency = [energysim.simulate("lecture-array", p.parent, progress=False).totals()["latency_s"] for p in (pruned, dense)]
+    assert latency[0] / latency[1] == pytest.approx(result.latency_vs_dense, rel=1e-9)
