@@ -28,6 +28,8 @@ With ``out_dir`` every finished measurement and step is journalled
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -402,11 +404,17 @@ def _solve(choices, need_pj: float, need_s: float, layer_energy: list[float], me
 def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[str], layer_energy: list[float],
                  data: Dataset, step_epochs: int, finetune_epochs: int, seed: int, key: str, round_index: int,
                  records: list[dict], out: Path | None, progress) -> Model:
-    """Prune layer by layer in decreasing dense energy, fine-tuning between steps; resume from the journal."""
+    """Prune layer by layer in decreasing dense energy, fine-tuning between steps; resume from the journal.
+
+    A journalled step is reused only by the same job key and the same plan (the
+    layers, their options and the epochs, in order), whatever the budget or round.
+    """
     ordered = sorted((name for name in layers if name in allocation), key=lambda n: (-layer_energy[layers.index(n)], layers.index(n)))
     steps = [(name, step_epochs) for name in ordered] + [(None, finetune_epochs)]
+    plan = hashlib.sha256(json.dumps([(name, allocation[name].label if name else None, epochs)
+                                      for name, epochs in steps]).encode()).hexdigest()[:12]
     done = {r["step"]: r["model"] for r in records
-            if r["kind"] == "step" and r["key"] == key and r["round"] == round_index and out is not None
+            if r["kind"] == "step" and r["key"] == key and r.get("plan") == plan and out is not None
             and (out / r["model"] / "model.json").is_file()}
     start = max(done, default=-1)
     pruned = load_model(out / done[start]) if start >= 0 else model.copy()
@@ -419,9 +427,10 @@ def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[
             if epochs:
                 train(pruned, data.x_train, data.y_train, finetune_config(epochs, seed + index))
             if out is not None:
-                folder = f"steps/r{round_index}-{index}"
+                folder = f"steps/{plan}-{index}"
                 save_model(pruned, out / folder)
-                append_record(out, {"kind": "step", "key": key, "round": round_index, "step": index, "model": folder})
+                append_record(out, {"kind": "step", "key": key, "plan": plan, "round": round_index, "step": index,
+                                    "model": folder})
             bar.update(1)
     return pruned
 

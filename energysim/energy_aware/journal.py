@@ -4,9 +4,10 @@ One JSON record per line, appended and flushed as work finishes:
 
 ``{"kind": "sensitivity", "key": K, "rows": [...], "base": {...}, "rewards": [...]}``
     The measured sensitivity table of job key ``K``.
-``{"kind": "step", "key": K, "round": r, "step": i, "model": "steps/r<r>-<i>"}``
-    Round ``r``'s ``i``-th prune-and-fine-tune step is done; the model after it
-    is saved in that sub-folder (``model.json`` + ``model.npz``).
+``{"kind": "step", "key": K, "plan": P, "round": r, "step": i, "model": "steps/<P>-<i>"}``
+    Step ``i`` of the prune-and-fine-tune plan ``P`` (a digest of the layers,
+    their options and the epochs) is done; the model after it is saved in that
+    sub-folder (``model.json`` + ``model.npz``). Only the same plan reuses it.
 
 The key covers the trained model's arrays, the hardware run's fingerprint and
 every setting, so a record is reused only by the same job. A cut last line

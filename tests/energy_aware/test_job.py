@@ -108,3 +108,13 @@ def test_latency_budget_holds_when_simulated_afresh(tiny_mlp, tiny_data, tmp_pat
     dense = export_workload(tiny_mlp, tmp_path / "dense", calibration)
     latency = [energysim.simulate("lecture-array", p.parent, progress=False).totals()["latency_s"] for p in (pruned, dense)]
     assert latency[0] / latency[1] == pytest.approx(result.latency_vs_dense, rel=1e-9)
+
+
+def test_another_budget_in_the_same_folder_does_not_reuse_steps(tiny_mlp, tiny_data, tmp_path):
+    """A run at 0.3 after one at 0.5 in the same folder prunes its own plan: same result as a fresh run at 0.3."""
+    energysim.prune_for_energy(tiny_mlp, "lecture-array", 0.5, data=tiny_data, out_dir=tmp_path, **FAST)
+    shared = energysim.prune_for_energy(tiny_mlp, "lecture-array", 0.3, data=tiny_data, out_dir=tmp_path, **FAST)
+    fresh = energysim.prune_for_energy(tiny_mlp, "lecture-array", 0.3, data=tiny_data, **FAST)
+    assert shared.status == "ok" and shared.energy_vs_dense <= 0.3
+    assert shared.allocation.equals(fresh.allocation)
+    assert shared.energy_vs_dense == fresh.energy_vs_dense
