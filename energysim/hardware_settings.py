@@ -149,21 +149,30 @@ def variant(path: str | Path, values: Mapping[str, Any]):
     return hardware
 
 
-def hardware_variants(spec: str, settings: Mapping[str, Sequence[Any]] | Sequence[str] | None = None) -> list:
+def hardware_variants(spec: str, settings: Mapping[str, Sequence[Any]] | Sequence[str] | Sequence[Mapping[str, Any]] | None
+                      = None) -> list:
     """One :class:`~energysim.estimation.HardwareChoice` per combination of ``settings`` for the spec ``NAME[:MODE]``.
 
-    ``settings`` maps dotted keys to values (``{'engine.n_pe': [8, 16]}``) or is a
-    list of ``KEY=V1,V2`` strings as on the command line. Each choice carries its
-    values in ``settings``; its hardware is named ``NAME[key=value,...]``.
+    ``settings`` maps dotted keys to values (``{'engine.n_pe': [8, 16]}``, every
+    combination), is a list of ``KEY=V1,V2`` strings as on the command line, or a
+    list of explicit variants (``[{'engine.n_pe': 8, 'memory[1].instances': 8}, ...]``,
+    for values that must change together). Each choice carries its values in
+    ``settings``; its hardware is named ``NAME[key=value,...]``.
     """
     from energysim import catalog
     from energysim.estimation import HardwareChoice
 
     if settings is not None and not isinstance(settings, Mapping):
-        settings = parse_settings(list(settings))
+        settings = list(settings)
+        explicit = [dict(values) for values in settings if isinstance(values, Mapping)]
+        if explicit and len(explicit) != len(settings):
+            raise InputError("settings must be all KEY=V1,V2 strings or all {key: value} variants, not a mix")
+        settings = parse_settings(settings) if not explicit else None
+    else:
+        explicit = None
     path, options = catalog.hardware_spec(spec)
     choices = []
-    for values in combinations(settings or {}):
+    for values in explicit or combinations(settings or {}):
         text = f"[{label(values)}]" if values else ""
         name, colon, mode = spec.partition(":")
         choices.append(HardwareChoice(f"{name}{text}{colon}{mode}", variant(path, values), options, values))

@@ -121,3 +121,14 @@ def test_mapping_and_compat_reach_both_variants_of_a_loopnest_estimate(tmp_path)
     assert list(dense["cycles_total"]) == [15680, 3000, 100]
     code, _, err = run("estimate", "lenet-300-100-han2015", "--hw", "lecture-array", "--compat", "timeloop")
     assert code == 2 and "--compat applies to loop-nest hardware" in err and err.count("\n") == 1
+
+
+def test_explicit_variants_change_keys_together():
+    """A list of {key: value} variants changes its keys together (no cross product); a mix with strings is refused."""
+    variants = api.hardware_variants("eie-64pe-lecture", [{"engine.n_pe": 8, "memory[1].instances": 8},
+                                                          {"engine.n_pe": 16, "memory[1].instances": 16}])
+    assert [c.hardware.name for c in variants] == ["eie-64pe-lecture[engine.n_pe=8,memory[1].instances=8]",
+                                                   "eie-64pe-lecture[engine.n_pe=16,memory[1].instances=16]"]
+    assert [(c.hardware.engine_table["n_pe"], c.hardware.levels[1].config.instances) for c in variants] == [(8, 8), (16, 16)]
+    with pytest.raises(InputError, match="not a mix"):
+        api.hardware_variants("eie-64pe-lecture", ["engine.n_pe=8", {"engine.n_pe": 16}])
