@@ -57,6 +57,7 @@ def test_map_help_lists_objectives_default_and_example():
     code, out, _ = run("map", "--help")
     assert code == 0
     assert "{energy,latency,edp}" in out and "(default: energy)" in out
+    assert "seed of the sampled search (default: 0)" in " ".join(out.split())
     assert "example:\n  energysim map lecture-array-loopnest" in out
 
 
