@@ -140,7 +140,8 @@ def _hardware_choices(specs: list[str], mode: str | None = None, args: argparse.
 def _add_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", metavar="KEY=V1,V2",
                         help="set a dotted key of the hardware file (engine.n_pe=8,16,32); several values make a sweep, "
-                             "the values become columns of the results; repeatable (cross product)")
+                             "the values become columns of the results; repeatable (cross product); a value @KEY follows "
+                             "another swept key (memory[1].instances=@engine.n_pe)")
 
 
 def _add_loopnest_options(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,8 @@ A setting names any dotted key of a hardware file (``engine.n_pe``,
 ``engine.queue_depth``, ``memory[1].capacity_bytes``; ``name[i]`` indexes an array of
 tables) and one or more values, each a TOML value (``8``, ``2.5``, ``true``,
 ``"x"``) or a bare word read as a string (``timeloop``). Several settings make
-the cross product. Each variant is the hardware file with the values put in,
+the cross product, except a value ``@KEY``, which follows another swept key
+(``--set engine.n_pe=8,16 --set memory[1].instances=@engine.n_pe``). Each variant is the hardware file with the values put in,
 validated exactly like a file (errors name the setting and the value), and named
 after them: ``eie-64pe-lecture[engine.n_pe=8]``. That name is the variant's
 ``hardware`` (so its ``run``); result tables get one column per swept key.
@@ -83,9 +84,34 @@ def _text(value: Any) -> str:
 
 
 def combinations(settings: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Every combination of the settings' values (the first key varies slowest); ``[{}]`` for none."""
-    keys = list(settings)
-    return [dict(zip(keys, values)) for values in itertools.product(*(settings[k] for k in keys))]
+    """Every combination of the settings' values (the first key varies slowest); ``[{}]`` for none.
+
+    A value ``@KEY`` follows another swept key (``memory[1].instances=@engine.n_pe``):
+    it takes that key's value in each combination instead of multiplying them.
+
+    Raises
+    ------
+    InputError
+        If a ``@KEY`` names no other swept key, or a key mixes ``@KEY`` with values.
+    """
+    follows = {key: _reference(key, values) for key, values in settings.items()}
+    for key, target in follows.items():
+        if target is not None and (target not in settings or follows[target] is not None):
+            raise InputError(f"--set {key}=@{target}: @KEY must name another --set key with values "
+                             f"(got {', '.join(k for k in settings if k != key) or 'none'})")
+    keys = [key for key in settings if follows[key] is None]
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(settings[k] for k in keys))]
+    return [{key: combo[follows[key]] if follows[key] else combo[key] for key in settings} for combo in combos]
+
+
+def _reference(key: str, values: Sequence[Any]) -> str | None:
+    """The key a ``@KEY`` value follows, or None for plain values."""
+    marked = [v for v in values if isinstance(v, str) and v.startswith("@")]
+    if not marked:
+        return None
+    if len(values) != 1:
+        raise InputError(f"--set {key}: @KEY follows another key and stands alone (got {', '.join(map(str, values))})")
+    return marked[0][1:]
 
 
 def apply(data: dict[str, Any], values: Mapping[str, Any], source: str) -> dict[str, Any]:

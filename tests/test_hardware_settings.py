@@ -132,3 +132,16 @@ def test_explicit_variants_change_keys_together():
     assert [(c.hardware.engine_table["n_pe"], c.hardware.levels[1].config.instances) for c in variants] == [(8, 8), (16, 16)]
     with pytest.raises(InputError, match="not a mix"):
         api.hardware_variants("eie-64pe-lecture", ["engine.n_pe=8", {"engine.n_pe": 16}])
+
+
+def test_at_key_follows_another_swept_key_on_the_command_line(tmp_path):
+    """`--set engine.n_pe=8,16 --set memory[1].instances=@engine.n_pe`: two variants, the instances following the PE count."""
+    assert combinations({"a": [1, 2], "b": ["@a"]}) == [{"a": 1, "b": 1}, {"a": 2, "b": 2}]
+    for bad in ({"a": [1], "b": ["@c"]}, {"a": ["@b"], "b": ["@a"]}, {"a": [1], "b": ["@a", 2]}):
+        with pytest.raises(InputError):
+            combinations(bad)
+    code, out, err = run("run", "eie-64pe-lecture", "lenet-300-100", "--set", "engine.n_pe=8,16", "--set",
+                         "memory[1].instances=@engine.n_pe", "--out", str(tmp_path), "--quiet")
+    assert code == 0, err
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert sorted(set(zip(summary["engine.n_pe"], summary["memory[1].instances"]))) == [(8, 8), (16, 16)]
