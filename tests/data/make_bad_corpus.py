@@ -893,6 +893,19 @@ def _cli_cases() -> list[Case]:
         Case("cli_train_epochs_negative", "cli", ("train", "--epochs", "-1", "--out", "{d}/o"), "epochs"),
         Case("cli_sensitivity_sparsities_text", "cli", ("sensitivity", "--sparsities", "x"), "'x'"),
         Case("cli_report_missing", "cli", ("report", "{d}/nothing"), "nothing"),
+        Case("cli_set_value_zero", "cli", ("run", "eie-64pe-lecture", "lenet-300-100", "--set", "engine.n_pe=0", "--out", "{d}/o"),
+             "--set engine.n_pe=0: "),
+        Case("cli_set_unknown_key", "cli", ("estimate", "{d}/w.toml", "--hw", "lecture-array", "--set", "engine.warp=9",
+                                            "--out", "{d}/o"), "--set engine.warp=9: ", wl),
+        Case("cli_set_no_table", "cli", ("run", "lecture-array", "lenet-300-100", "--set", "memory[99].instances=2"),
+             "has no table 'memory[99]'"),
+        Case("cli_set_at_unknown", "cli", ("run", "lecture-array", "lenet-300-100", "--set", "engine.rows=@engine.cols"),
+             "@KEY must name another --set key"),
+        Case("cli_map_dense_hw", "cli", ("map", "lecture-array", "lenet-300-100", "--out", "{d}/m"), "the mapper needs kind"),
+        Case("cli_prune_budget_zero", "cli", ("prune", "--energy-budget", "0", "--hw", "a100", "--out", "{d}/o"), "(0, 1]"),
+        Case("cli_prune_budget_no_hw", "cli", ("prune", "--energy-budget", "0.5", "--out", "{d}/o"), "needs --hw"),
+        Case("cli_compare_mapping_no_loopnest", "cli", ("compare", "--hw", "lecture-array", "--mapping", "default",
+                                                        "--out", "{d}/sweep"), "loop-nest hardware"),
     ]
     return cases
 
