@@ -38,6 +38,7 @@ from energysim.report.files import write_table
 from energysim.report.tables import run_name
 from energysim.simulate import engine_mode, run_workload
 from energysim.workloads.workload import load_workload
+from energysim.workers import init_worker
 
 COMPARE_COLUMNS: tuple[str, ...] = (
     "workload", "hardware", "mode", "run", "model", "pattern", "criterion", "sparsity_target", "sparsity_measured",
@@ -425,13 +426,6 @@ def _run_sweep(points: list[SweepPoint], choices: tuple[HardwareChoice, ...], ou
     return frame
 
 
-def _one_blas_thread() -> None:
-    """Worker initialiser: one BLAS thread per process, so N workers do not oversubscribe N cores."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
 @contextlib.contextmanager
 def _executor(scheduler: str | None):
     """A connected Dask client for ``scheduler`` (closed afterwards), or None for local processes.
@@ -490,7 +484,7 @@ def _execute(todo: list[tuple[SweepPoint, tuple[HardwareChoice, ...]]], cache: s
         for point, missing in todo:
             yield point, missing, run_point(point, missing, cache)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_point, p, missing, cache): (p, missing) for p, missing in todo}
         for future in as_completed(futures):
             yield (*futures[future], future.result())

@@ -36,7 +36,7 @@ def build_engine(hardware: Hardware) -> Any:
     """
     source = hardware.path or hardware.name
     kind = hardware.engine_table.get("kind")
-    if kind not in ENGINES:
+    if not isinstance(kind, str) or kind not in ENGINES:
         raise ConfigError(f"{source}: engine.kind: must be one of {', '.join(sorted(ENGINES))} (got {kind!r})")
     engine_cls = ENGINES[kind]
     config = validate_model(engine_cls.config_model, hardware.engine_table, source, prefix="engine")
