@@ -247,6 +247,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         out.write(render_table(run.summary, RUN_COLUMNS, wide=args.wide))
         out.write(f"total: {si(totals['energy_pj'] * 1e-12, 'J')}, {si(totals['latency_s'], 's')}, "
                   f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}\n")
+    out.write(_assumed_2_4_note(runs))
     from energysim.hardware_settings import with_setting_columns
 
     tables = {name: with_setting_columns(pd.concat([getattr(run, name) for run in runs], ignore_index=True), choices)
@@ -255,6 +256,21 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         _write_tables(tables, Path(args.out), args.format, existing, out)
     _write_plots(tables, args, out)
     return 0
+
+
+def _assumed_2_4_note(runs) -> str:
+    """A note naming the runs whose layers ran in 2:4 mode without masks (assumed pruned to 2:4), or ''."""
+    from energysim.engines.sparse_tc import ASSUMED_2_4
+
+    lines = []
+    for run in runs:
+        assumed = [r.layer for r in run.results if r.stats.get(ASSUMED_2_4)]
+        if assumed:
+            lines.append(f"note: {run.run} ran {len(assumed)} of {len(run.results)} layers without weight masks: each is "
+                         "assumed pruned to exactly 2:4 (half of K kept), whatever its weight_density says, so its "
+                         "figures describe a 2:4-pruned model, not this workload's own pruning; give masked weights "
+                         "(energysim prune --granularity nm --nm 2:4) to simulate a real 2:4 model\n")
+    return "".join(dict.fromkeys(lines))
 
 
 # ---------------------------------------------------------------- costs
@@ -366,6 +382,7 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
         (row.run, f"energy {_ratio(row.energy_vs_dense)} of dense, latency {_ratio(row.latency_vs_dense)} of dense, "
                   f"weight storage {_ratio(row.storage_vs_dense)} of dense" if row.status == "ok" else row.status)
         for row in totals.itertuples()))
+    out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     tables = {"estimate": table, "breakdown": result.breakdown, "summary": result.summary, "energy": result.energy}
     if args.out:
         _write_tables(tables, Path(args.out), args.format, existing, out)

@@ -416,3 +416,17 @@ def test_prune_rounding_torch_prunes_one_weight_less_on_a_half(tmp_path):
     assert zeros == {"torch": 4914, "exact": 4915}
     code, _, err = run("prune", "--model-dir", str(model), "--rounding", "even", "--out", str(tmp_path / "x"))
     assert code == 2 and "invalid choice: 'even'" in err
+
+
+def test_two_four_without_masks_is_labelled_an_assumption():
+    """run/estimate on a100:sparse_2_4 say when layers had no masks (assumed 2:4), and stay silent for a masked 2:4 model."""
+    import io
+
+    from energysim.cli import main
+
+    out = io.StringIO()
+    assert main(["estimate", "lenet-300-100-han2015", "--hw", "a100:sparse_2_4", "--quiet"], out, io.StringIO()) == 0
+    assert "note: a100:sparse_2_4 ran 3 of 3 layers without weight masks" in out.getvalue()
+    out = io.StringIO()
+    assert main(["run", "a100:sparse_2_4", "pruned/cnn-digits-2of4", "--quiet"], out, io.StringIO()) == 0
+    assert "without weight masks" not in out.getvalue()

@@ -105,6 +105,10 @@ class SparseTensorCoreConfig(BaseModel):
     board_power_w: float | None = Field(default=None, gt=0.0, description="Board power limit, W (for reports).")
 
 
+ASSUMED_2_4 = "weights_assumed_2_4"
+"""Stats key: True when a layer without weight tensors ran in 2:4 mode, assumed pruned to exactly 2:4."""
+
+
 class SparseTensorCoreEngine:
     """A100-class GPU: GEMM, linear and conv layers on dense or 2:4 sparse tensor cores.
 
@@ -147,7 +151,9 @@ class SparseTensorCoreEngine:
 
     *Without tensors* in sparse mode the layer is assumed to be exactly 2:4 compliant
     (``K`` padded to a multiple of 4); ``weight_density`` is ignored because the
-    hardware stores half of ``K`` whatever the density. With tensors the mask (or the
+    hardware stores half of ``K`` whatever the density. Such a result says so in
+    ``stats["weights_assumed_2_4"]``, and ``energysim run``/``estimate`` print a note:
+    it describes the layer pruned to 2:4, not the workload's own (unstructured) pruning. With tensors the mask (or the
     non-zero pattern) must comply with 2:4 along ``K`` or :class:`UnsupportedError`
     names the first offending group. Dense mode ignores sparsity.
 
@@ -356,6 +362,7 @@ class SparseTensorCoreEngine:
         counts[(STATIC_UNIT[0], "-", STATIC_UNIT[1])] = total * self.config.sm_count
         cycles = {"compute": compute, "fill_drain": fill_drain, "stall": total - compute - fill_drain, "total": total}
         stats = self._stats(layer, problem, plan, other, mode, timing, compressed, useful)
+        stats[ASSUMED_2_4] = sparse and tensors is None
         return LayerResult(
             layer=layer.name,
             engine=self.kind,
