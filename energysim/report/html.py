@@ -82,7 +82,7 @@ MAX_TABLE_ROWS = 300
 _TEXT_COLUMNS = ("source", "status", "description", "note")
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:min(1800px,97vw);padding:0 1em;color:#222}
 h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 h3{margin-top:1.4em} nav a{margin-right:1em} .meta{color:#666;font-size:.9em}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.85em}
