@@ -239,3 +239,16 @@ def check_schema_version(data: dict[str, Any], source: str | Path) -> None:
         raise ConfigError(f"{source}: schema_version: is required but missing (this release reads {SCHEMA_VERSION})")
     if version != SCHEMA_VERSION:
         raise ConfigError(f"{source}: schema_version: must be {SCHEMA_VERSION} (got {version!r})")
+
+
+def load_model_file(path: str | Path, model: type[ModelT]) -> ModelT:
+    """Read a TOML file, check its ``schema_version`` and validate it against ``model``.
+
+    Raises
+    ------
+    ConfigError
+        One line per problem, naming the file, the field, the rule and the value.
+    """
+    data = load_toml(path)
+    check_schema_version(data, path)
+    return validate_model(model, data, path)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from energysim.config.loading import check_schema_version, load_toml, validate_model
+from energysim.config.loading import load_model_file
 from energysim.costs import scaling
 from energysim.errors import InputError
 from energysim.limits import OPERAND_BITS
@@ -116,9 +116,7 @@ class CostTable:
     @classmethod
     def from_file(cls, path: str | Path) -> "CostTable":
         """Load a cost table from a TOML file (``schema_version = 1``, ``[[entries]]``)."""
-        data = load_toml(path)
-        check_schema_version(data, path)
-        spec = validate_model(CostTableFile, data, path)
+        spec = load_model_file(path, CostTableFile)
         return cls(spec.name, list(spec.entries), spec.description, spec.reference)
 
     def components(self) -> list[str]:

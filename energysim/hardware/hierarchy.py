@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from energysim.config.hardware import HardwareFile, MemoryLevelConfig
-from energysim.config.loading import check_schema_version, load_toml, validate_model
+from energysim.config.loading import load_model_file
 from energysim.costs.registry import resolve_table
 from energysim.costs.table import CostEntry, CostTable
 from energysim.errors import ConfigError, EnergySimError, InputError
@@ -212,7 +212,5 @@ def load_hardware(path: str | Path) -> Hardware:
         One line per problem, naming the file, the field, the rule and the value.
     """
     path = Path(path)
-    data = load_toml(path)
-    check_schema_version(data, path)
-    spec = validate_model(HardwareFile, data, path)
+    spec = load_model_file(path, HardwareFile)
     return build_hardware(spec, path, path.parent)

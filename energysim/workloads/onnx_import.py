@@ -38,7 +38,6 @@ model's 4-D graph input before shape inference.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 

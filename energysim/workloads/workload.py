@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from energysim.config.loading import check_schema_version, load_toml, validate_model
+from energysim.config.loading import load_model_file
 from energysim.errors import ConfigError, InputError
 from energysim.npz_archive import NpzArchive
 from energysim.limits import DIMENSION, LAYER_MACS
@@ -220,9 +220,7 @@ def load_workload(path: str | Path) -> Workload:
         With one line per problem, each naming the file, the field, the rule and the value.
     """
     path = Path(path)
-    data = load_toml(path)
-    check_schema_version(data, path)
-    spec = validate_model(WorkloadFile, data, path)
+    spec = load_model_file(path, WorkloadFile)
     return Workload(
         name=spec.name,
         layers=tuple(spec.layers),

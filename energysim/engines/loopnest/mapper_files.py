@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ConfigDict
 
-from energysim.config.loading import check_schema_version, load_toml, validate_model
+from energysim.config.loading import load_model_file
 from energysim.config.toml_writer import toml_key, toml_string, toml_value
 from energysim.engines.loopnest.mapper import MapResult
 from energysim.engines.loopnest.mapper_constraints import MapperConstraints
@@ -49,9 +49,7 @@ def load_constraints(path: str | Path) -> MapperConstraints:
         One line per problem, naming the file, the field, the rule and the value.
     """
     path = Path(path)
-    data = load_toml(path)
-    check_schema_version(data, path)
-    spec = validate_model(ConstraintsFile, data, path)
+    spec = load_model_file(path, ConstraintsFile)
     return MapperConstraints(**{k: v for k, v in spec if k != "schema_version"})
 
 

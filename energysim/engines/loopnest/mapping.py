@@ -35,7 +35,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
-from energysim.config.loading import check_schema_version, load_toml, validate_model
+from energysim.config.loading import load_model_file
 from energysim.engines.loopnest.geometry import points
 from energysim.engines.loopnest.spec import Spec
 from energysim.errors import ConfigError
@@ -295,9 +295,7 @@ def load_mapping(path: str | Path) -> MappingSet:
         One line per problem, naming the file, the field, the rule and the value.
     """
     path = Path(path)
-    data = load_toml(path)
-    check_schema_version(data, path)
-    spec = validate_model(MappingFile, data, path)
+    spec = load_model_file(path, MappingFile)
     by_layer: dict[str, tuple[int, Mapping]] = {}
     fallback = None
     for index, entry in enumerate(spec.mappings):
