@@ -281,16 +281,24 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
         if LEAK_ACTION in level.level.costs:
             add(level.name, "-", LEAK_ACTION, cycles_total * level.instances)
 
+    return priced_stats(spec, counts, macs, flat.cycles, level_cycles, cycles_total, mapping)
+
+
+def priced_stats(spec: Spec, counts: dict[tuple[str, str, str], int], macs: int, cycles_compute: int,
+                 level_cycles: dict[str, int], cycles_total: int, mapping: Mapping) -> LoopNestStats:
+    """Counts priced at the spec's per-action costs (pJ), summed per component: the stats of one evaluation.
+
+    Shared by both counting conventions (:func:`evaluate` and
+    :func:`energysim.engines.loopnest.timeloop_compat.evaluate`).
+    """
     by_component: dict[str, float] = {}
-    prices = spec.prices
     for (component, _, action), value in counts.items():
-        energy = value * prices[(component, action)]
-        by_component[component] = by_component.get(component, 0.0) + energy
+        by_component[component] = by_component.get(component, 0.0) + value * spec.prices[(component, action)]
     return LoopNestStats(
         counts=counts,
         macs=macs,
         macs_peak_per_cycle=spec.macs_peak_per_cycle,
-        cycles_compute=flat.cycles,
+        cycles_compute=cycles_compute,
         level_cycles=level_cycles,
         cycles_total=cycles_total,
         energy_pj=math.fsum(by_component.values()),

@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for
+from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for, priced_stats
 from energysim.engines.loopnest.geometry import overlap, points
 from energysim.engines.loopnest.mapping import Mapping, check_mapping
 from energysim.engines.loopnest.spec import Spec
@@ -218,17 +218,4 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
         if LEAK_ACTION in level.level.costs:
             add(level.name, "-", LEAK_ACTION, cycles_total * flat.used(level.index))
 
-    by_component: dict[str, float] = {}
-    for (component, _, action), value in counts.items():
-        by_component[component] = by_component.get(component, 0.0) + value * spec.prices[(component, action)]
-    return LoopNestStats(
-        counts=counts,
-        macs=macs,
-        macs_peak_per_cycle=spec.macs_peak_per_cycle,
-        cycles_compute=flat.cycles,
-        level_cycles=level_cycles,
-        cycles_total=cycles_total,
-        energy_pj=math.fsum(by_component.values()),
-        energy_by_component=by_component,
-        mapping=mapping,
-    )
+    return priced_stats(spec, counts, macs, flat.cycles, level_cycles, cycles_total, mapping)
