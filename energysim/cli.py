@@ -260,7 +260,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def _assumed_2_4_note(runs) -> str:
     """A note naming the runs whose layers ran in 2:4 mode without masks (assumed pruned to 2:4), or ''."""
-    from energysim.engines.sparse_tc import ASSUMED_2_4
+    from energysim.engines.sparse_tc.engine import ASSUMED_2_4
 
     lines = []
     for run in runs:

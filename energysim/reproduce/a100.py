@@ -36,10 +36,10 @@ import pandas as pd
 from energysim.catalog import hwconfig_path, workload_path
 from energysim.config.hardware import HardwareFile
 from energysim.config.loading import load_toml
-from energysim.engines.gpu_schedule import DTYPES, GemmProblem, choose_schedule, mma_shape, schedule
+from energysim.engines.sparse_tc.schedule import DTYPES, GemmProblem, choose_schedule, mma_shape, schedule
 from energysim.engines.registry import build_engine
 from energysim.engines.result import check_invariants
-from energysim.engines.sparse_tc import STATIC_UNIT
+from energysim.engines.sparse_tc.engine import STATIC_UNIT
 from energysim.hardware.hierarchy import Hardware, build_hardware, load_hardware
 from energysim.progress import progress_bar
 from energysim.report.tables import energy_table

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from energysim import catalog
-from energysim.engines.eie import EieEngine, EieEngineConfig, PreparedLayer
+from energysim.engines.eie.engine import EieEngine, EieEngineConfig, PreparedLayer
 from energysim.engines.result import LayerResult, check_invariants
 from energysim.hardware.hierarchy import Hardware, load_hardware
 from energysim.progress import progress_bar

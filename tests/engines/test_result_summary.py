@@ -9,7 +9,7 @@ from energysim.report.tables import SUMMARY_COLUMNS, energy_table, layer_summary
 from energysim.workloads.layers import GemmLayer, LinearLayer
 from energysim.workloads.workload import LayerTensors
 from tests.conftest import make_dense_hw
-from tests.engines.test_eie_storage import eie_hw
+from tests.engines.eie.test_eie_storage import eie_hw
 
 
 def _summary(hardware, layer, tensors=None) -> dict:

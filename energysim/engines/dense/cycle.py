@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from energysim.engines.dense_fast import PathResult
-from energysim.engines.dense_schedule import OUTPUT_STATIONARY, Fold, Tile, folds
+from energysim.engines.dense.fast import PathResult
+from energysim.engines.dense.schedule import OUTPUT_STATIONARY, Fold, Tile, folds
 
 
 @dataclass
@@ -150,7 +150,7 @@ def _transfer_cycles(words: int, bandwidth: float) -> int:
 
 
 def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw: float, dram_bw: float) -> PathResult:
-    """Execute a schedule cycle by cycle (same arguments as :func:`energysim.engines.dense_fast.run_fast`)."""
+    """Execute a schedule cycle by cycle (same arguments as :func:`energysim.engines.dense.fast.run_fast`)."""
     result = PathResult()
     queue: deque[_Transfer] = deque()
     fetch_done: dict[int, int] = {}

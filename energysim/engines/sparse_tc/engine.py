@@ -3,7 +3,7 @@
 Both modes share one memory hierarchy (HBM -> L2 -> shared memory -> registers)
 and one cost table, so a dense and a 2:4 run of the same layer compare like for
 like. The schedule (tiles, waves, per-wave bottleneck) is in
-:mod:`energysim.engines.gpu_schedule`; the 2:4 storage format is
+:mod:`energysim.engines.sparse_tc.schedule`; the 2:4 storage format is
 :mod:`energysim.formats.nm_compressed`.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from energysim.engines.gpu_schedule import (
+from energysim.engines.sparse_tc.schedule import (
     DTYPES,
     GemmProblem,
     GpuSpec,
@@ -226,7 +226,7 @@ class SparseTensorCoreEngine:
         """Dense-equivalent (effective) MACs per cycle of the whole GPU.
 
         The same rate the schedule's math time uses
-        (:func:`~energysim.engines.gpu_schedule.effective_macs_per_cycle_per_sm`).
+        (:func:`~energysim.engines.sparse_tc.schedule.effective_macs_per_cycle_per_sm`).
         """
         dtype = dtype or self.config.dtype
         mode = self._mode(mode)

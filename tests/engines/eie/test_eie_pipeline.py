@@ -1,4 +1,4 @@
-"""EIE fetch, queue and stall rules (the authors' simulator's) on hand-traced tiny cases (energysim.engines.eie_pipeline)."""
+"""EIE fetch, queue and stall rules (the authors' simulator's) on hand-traced tiny cases (energysim.engines.eie.pipeline)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 import pytest
 
-from energysim.engines.eie_pipeline import fetch_gaps, run_lanes
+from energysim.engines.eie.pipeline import fetch_gaps, run_lanes
 from energysim.errors import InputError
 
 

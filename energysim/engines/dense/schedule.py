@@ -1,8 +1,8 @@
 """The dense engine's schedule: SRAM tiling, tile order, array folds and per-fold costs.
 
 Both execution paths of the dense engine (the cycle-level reference in
-:mod:`energysim.engines.dense_cycle` and the fast path in
-:mod:`energysim.engines.dense_fast`) execute the schedule planned here; the
+:mod:`energysim.engines.dense.cycle` and the fast path in
+:mod:`energysim.engines.dense.fast`) execute the schedule planned here; the
 plan itself (which tile sizes, in which order, which operands must be fetched)
 is shared, the timing and counting are computed independently.
 
@@ -25,7 +25,7 @@ Inside an SRAM tile the rows x cols array runs folds:
   vectors, skewed: ``rows + Nt + rows + cols - 2`` cycles without stalls.
 
 Input tiles of a convolution are fetched from DRAM as their sliding window
-(:mod:`energysim.engines.conv_footprint`), not as im2col columns; the SRAM then
+(:mod:`energysim.workloads.lowering`), not as im2col columns; the SRAM then
 feeds the array the im2col stream (SRAM reads count every operand use).
 
 SRAM-to-array bandwidth: the words entering the array edge at skewed step ``t``
@@ -44,9 +44,9 @@ import math
 
 import numpy as np
 
-from energysim.engines.conv_footprint import ConvFootprint
 from energysim.errors import UnsupportedError
 from energysim.units import ceil_div
+from energysim.workloads.lowering import ConvFootprint
 
 OUTPUT_STATIONARY = "output_stationary"
 
@@ -154,7 +154,7 @@ def input_tile_words(k: int, n: int, tiling: Tiling, footprint: ConvFootprint | 
     """Words of each input tile B(k-chunk, n-chunk), shape (k tiles, n tiles).
 
     The im2col size ``Kt x Nt`` for GEMM and linear layers; the sliding-window
-    footprint (:mod:`energysim.engines.conv_footprint`) for convolutions.
+    footprint (:mod:`energysim.workloads.lowering`) for convolutions.
     """
     k0, k1 = _bounds(k, tiling.k)
     n0, n1 = _bounds(n, tiling.n)

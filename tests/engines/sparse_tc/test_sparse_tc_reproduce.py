@@ -112,7 +112,7 @@ def test_static_energy_is_derived_from_the_board_power():
     The TOML carries 6 significant digits, hence rel 1e-5; the dense dynamic power is recomputed
     from the model's own counts, so a change to any energy or count that moves it fails here.
     """
-    from energysim.engines.sparse_tc import STATIC_UNIT
+    from energysim.engines.sparse_tc.engine import STATIC_UNIT
     from energysim.reproduce.a100 import _hardware, static_energy_derivation
 
     derivation = static_energy_derivation()

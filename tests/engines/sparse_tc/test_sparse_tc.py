@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from energysim.catalog import hwconfig_path, workload_path
-from energysim.engines.gpu_schedule import mma_shape
+from energysim.engines.sparse_tc.schedule import mma_shape
 from energysim.engines.registry import ENGINES, build_engine
 from energysim.engines.result import check_invariants
 from energysim.engines.sparse_tc import SparseTensorCoreEngine
@@ -444,7 +444,7 @@ def test_storage_fit_of_a_too_large_layer_says_it_does_not_fit_l2(engine):
 @pytest.mark.parametrize("shape", [(3000, 2500, 256), (8192, 6000, 512)])
 def test_wave_sums_in_chunks_equal_one_pass(engine, monkeypatch, shape):
     """Per-wave sums built in small chunks of waves give the same result as one pass (L2-resident and not)."""
-    import energysim.engines.gpu_schedule as gpu_schedule
+    import energysim.engines.sparse_tc.schedule as gpu_schedule
 
     layer = GemmLayer(name="g", m=shape[0], n=shape[1], k=shape[2])
     whole = {mode: engine.simulate(layer, mode=mode) for mode in ("dense", "sparse_2_4")}

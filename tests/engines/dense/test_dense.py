@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from energysim.engines.dense_schedule import choose_tiling, dram_words, tiles
+from energysim.engines.dense.schedule import choose_tiling, dram_words, tiles
 from energysim.engines.registry import build_engine
 from energysim.engines.result import check_invariants
 from energysim.errors import ConfigError, InputError, UnsupportedError

@@ -46,7 +46,7 @@ entry in the authors' simulator with the paper's 4 arithmetic stages.
 
 These are exactly the cycle-by-cycle rules stepped once per broadcast instead of
 once per cycle, vectorised over PEs and lanes (checked against an explicit
-per-cycle ring-buffer model in ``tests/engines/test_eie_pipeline.py``).
+per-cycle ring-buffer model in ``tests/engines/eie/test_eie_pipeline.py``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from energysim.engines.conv_footprint import ConvFootprint
+from energysim.workloads.lowering import ConvFootprint
 from energysim.engines.registry import build_engine
 from energysim.workloads.layers import Conv2dLayer
 from tests.conftest import make_dense_hw

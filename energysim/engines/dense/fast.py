@@ -24,11 +24,11 @@ from typing import Callable
 
 import numpy as np
 
-from energysim.engines.conv_footprint import ConvFootprint
-from energysim.engines.dense_schedule import (
+from energysim.engines.dense.schedule import (
     OUTPUT_STATIONARY, Fold, Tiling, chunk_groups, chunk_sizes, cycles_to_move, dram_words, skew_cycles,
 )
 from energysim.units import ceil_div
+from energysim.workloads.lowering import ConvFootprint
 
 
 @dataclass
@@ -299,7 +299,7 @@ class _Plan:
 
 def run_fast(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | None, rows: int, cols: int,
              dataflow: str, sram_bw: float, dram_bw: float) -> PathResult:
-    """Execute the schedule of a GEMM (:mod:`energysim.engines.dense_schedule`) in closed form.
+    """Execute the schedule of a GEMM (:mod:`energysim.engines.dense.schedule`) in closed form.
 
     Parameters
     ----------

@@ -17,7 +17,7 @@ from energysim.report.tables import energy_table
 from energysim.workloads.layers import LinearLayer
 from energysim.workloads.workload import LayerTensors
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def eie_hw(spmat_bytes: int | None = None, dram_words_per_cycle: float | None = None, drop_dram: bool = False,

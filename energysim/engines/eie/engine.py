@@ -4,7 +4,7 @@ A layer's weight matrix (``M x K``; conv2d and gemm layers lowered to GEMM) is
 quantised to a 16-entry codebook and stored in EIE's interleaved CSC format
 (:mod:`energysim.formats.eie_csc`): output row ``i`` belongs to PE ``i mod N``.
 Each of the GEMM's ``N`` input columns is one sparse input vector, processed in
-turn. The timing of one vector follows :mod:`energysim.engines.eie_pipeline`
+turn. The timing of one vector follows :mod:`energysim.engines.eie.pipeline`
 (broadcast of non-zero activations, bounded activation queues, PEs spending
 ``max(1, entries)`` cycles per activation).
 
@@ -52,7 +52,7 @@ Counts (component, tensor, action), every one priced by the hardware file:
   ``ActRegFile, outputs, read`` and ``ActSRAM, outputs, write``: pass results
   written out (only with more than one row pass).
 
-Capacity (:mod:`energysim.engines.eie_storage`). A layer whose entries fit each
+Capacity (:mod:`energysim.engines.eie.storage`). A layer whose entries fit each
 PE's share of ``SpmatSRAM`` and whose pointers fit its share of ``PtrSRAM`` keeps
 its weights on chip; I/O-mode loading is not counted. One that does not reads
 its whole CSC stream from the ``dram`` level once per batch (unless ``capacity =
@@ -77,8 +77,8 @@ import numpy as np
 import scipy.sparse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from energysim.engines.eie_pipeline import fetch_gaps, run_lanes
-from energysim.engines.eie_storage import place_weights
+from energysim.engines.eie.pipeline import fetch_gaps, run_lanes
+from energysim.engines.eie.storage import place_weights
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats.codebook import Codebook, fit_codebook

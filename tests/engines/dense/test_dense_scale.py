@@ -6,11 +6,11 @@ import tracemalloc
 
 import pytest
 
-from energysim.engines import dense_fast
-from energysim.engines.dense_schedule import input_tile_words, input_words_once, Tiling
-from energysim.engines.conv_footprint import ConvFootprint
+from energysim.engines.dense import fast as dense_fast
+from energysim.engines.dense.schedule import input_tile_words, input_words_once, Tiling
 from energysim.engines.registry import build_engine
 from energysim.errors import UnsupportedError
+from energysim.workloads.lowering import ConvFootprint
 from energysim.workloads.layers import Conv2dLayer, GemmLayer
 from tests.conftest import make_dense_hw
 

@@ -12,14 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from energysim.engines.conv_footprint import ConvFootprint
-from energysim.engines.dense_cycle import run_cycle
-from energysim.engines.dense_fast import PathResult, run_fast
-from energysim.engines.dense_schedule import choose_tiling, dram_words, smallest_tile_words, tiles
+from energysim.engines.dense.cycle import run_cycle
+from energysim.engines.dense.fast import PathResult, run_fast
+from energysim.engines.dense.schedule import choose_tiling, dram_words, smallest_tile_words, tiles
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
 from energysim.errors import InputError, UnsupportedError
 from energysim.units import ceil_div
 from energysim.hardware.hierarchy import Hardware
+from energysim.workloads.lowering import ConvFootprint
 from energysim.workloads.layers import Layer
 from energysim.workloads.workload import LayerTensors
 
@@ -60,7 +60,7 @@ class DenseEngine:
 
     The GEMM is tiled to fit the SRAM double-buffered, tiles are fetched from DRAM
     while the previous tile computes, and the array runs skewed folds with
-    SRAM-bandwidth stalls (see :mod:`energysim.engines.dense_schedule`). Two
+    SRAM-bandwidth stalls (see :mod:`energysim.engines.dense.schedule`). Two
     execution paths give identical counts and cycles: ``path="fast"`` (closed form,
     default) and ``path="cycle"`` (cycle by cycle, the reference).
 

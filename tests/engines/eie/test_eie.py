@@ -19,7 +19,7 @@ from energysim.report.tables import energy_table
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
 from energysim.workloads.workload import LayerTensors, load_workload
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def make_eie_hw(drop_unit: str | None = None, **engine):
@@ -377,7 +377,7 @@ def test_prepared_layer_must_match_engine_and_layer():
 
 def test_small_work_budget_gives_the_same_result(monkeypatch):
     """Stepping lanes and computing the line-read bound in tiny blocks (budget 8 elements) changes no figure."""
-    import energysim.engines.eie as eie_module
+    import energysim.engines.eie.engine as eie_module
 
     rng = np.random.default_rng(13)
     weights = rng.standard_normal((24, 10)) * (rng.random((24, 10)) < 0.3)
