@@ -57,7 +57,7 @@ from energysim.engines.loopnest.mapping import LevelLoops, Mapping, Occupancy, c
 from energysim.engines.loopnest.sparse_config import FormatSpec, SparseConfig
 from energysim.engines.loopnest.sparse_masks import WEIGHT_AXES, OperandMasks, lane_effectual, max_tile_nnz
 from energysim.engines.loopnest.spec import Spec
-from energysim.errors import ConfigError
+from energysim.errors import ConfigError, UnsupportedError
 from energysim.hardware.hierarchy import LEAK_ACTION
 from energysim.workloads.loop_nest import LoopNest
 
@@ -330,6 +330,11 @@ def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Den
         statistics for the result (``density_model``, densities, ``effectual_fraction``,
         ``skipped_*`` counts, ``lane_imbalance``).
     """
+    for index, opt in enumerate(spec.config.sparse.actions):
+        if opt.target == "outputs":
+            raise UnsupportedError(f"{spec.hardware.path or spec.hardware.name}: engine.sparse.actions[{index}].target: "
+                                   "compat 'ideal' optimises reads of weights and inputs (got 'outputs'; compat "
+                                   "'timeloop' counts Sparseloop's output gating and skipping)")
     if check:
         check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}",
                       occupancy_for(spec, nest, densities))

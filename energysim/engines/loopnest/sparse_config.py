@@ -43,6 +43,34 @@ OptimisationKind = Literal["gating", "skipping"]
 Operand = Literal["weights", "inputs"]
 """Tensors an optimisation may be conditioned on (the MAC's operands)."""
 
+RankKind = Literal["UOP", "UB", "CP", "RLE", "B"]
+"""Sparseloop's per-rank formats: uncompressed offset pairs, uncompressed bitmask, coordinate payload,
+run-length encoding, bitmask. UOP and UB keep every point of the rank; CP, RLE and B compress it."""
+
+COMPRESSED_RANKS = ("CP", "RLE", "B")
+"""Rank formats that store only the non-zero coordinates (a tensor with one of them is compressed)."""
+
+
+class RankSpec(BaseModel):
+    """One rank of a Sparseloop representation format (``compat = "timeloop"`` counts metadata rank by rank).
+
+    Ranks are listed outer to inner. Each covers the tile's extent of ``dims`` (default: the innermost
+    rank the last tensor axis the tile spans, the next rank the axis before it, the outermost rank the
+    remaining axes together). Per traversal of a tile (``F`` fibers reach the rank, ``e`` its extent, ``o`` the
+    occupied coordinates of a fiber): UOP ``F x (e + 1)`` offsets (payload), CP and RLE ``F x o`` coordinates,
+    B and UB ``F x e`` one-bit flags (metadata).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: RankKind
+    metadata_bits: StrictInt | None = Field(default=None, ge=0, description="Bits per coordinate / run length / flag "
+                                                                           "(default: CP, RLE ceil(log2 e); B, UB 1; UOP 0).")
+    payload_bits: StrictInt | None = Field(default=None, ge=0, description="Bits per offset of a UOP rank "
+                                                                          "(default ceil(log2(entries + 1)); other ranks 0).")
+    dims: list[Literal["N", "G", "K", "C", "P", "Q", "R", "S"]] | None = Field(
+        default=None, description="Loop dimensions the rank flattens (Sparseloop's flattened-rankIDs).")
+
 SPARSE_ACTION_PREFIXES = ("gated_", "skipped_", "metadata_")
 """Actions of the sparse model; a MAC unit's action with one of these prefixes is not counted once per MAC."""
 
@@ -70,6 +98,10 @@ class FormatSpec(BaseModel):
     metadata_word_bits: StrictInt | None = Field(default=None, gt=0, description="Bits per metadata access (default: the level's word_bits).")
     n: StrictInt | None = Field(default=None, gt=0, description="nm: non-zeros kept per group.")
     m: StrictInt | None = Field(default=None, gt=1, description="nm: group size.")
+    ranks: list[RankSpec] | None = Field(
+        default=None, min_length=1,
+        description="Sparseloop's per-rank format, outer to inner (compat 'timeloop' counts data and metadata from "
+                    "it; format must then be the nearest energysim format, as import-timeloop writes it).")
 
     @model_validator(mode="after")
     def _check(self) -> "FormatSpec":
@@ -80,7 +112,18 @@ class FormatSpec(BaseModel):
                 raise ValueError(f"format '{self.format}' at {self.level}/{self.tensor} needs {key}")
         if self.format == "nm" and self.n >= self.m:
             raise ValueError(f"format 'nm' at {self.level}/{self.tensor}: n must be less than m (got {self.n}:{self.m})")
+        if self.ranks is not None and self.format == "nm":
+            raise ValueError(f"format 'nm' at {self.level}/{self.tensor}: ranks describe Sparseloop formats, not N:M")
+        if self.ranks is not None and self.ranks_compressed != self.compressed:
+            want = "a compressed format" if self.ranks_compressed else "'uncompressed'"
+            raise ValueError(f"format at {self.level}/{self.tensor}: ranks {[r.format for r in self.ranks]} need {want} "
+                             f"(got '{self.format}')")
         return self
+
+    @property
+    def ranks_compressed(self) -> bool:
+        """Whether the ranks compress the tensor (one of them is CP, RLE or B)."""
+        return any(rank.format in COMPRESSED_RANKS for rank in self.ranks or ())
 
     @property
     def compressed(self) -> bool:
@@ -96,7 +139,8 @@ class ActionOptimisation(BaseModel):
     kind: OptimisationKind
     level: str | None = Field(default=None, min_length=1, description="Level whose reads of target are optimised.")
     unit: str | None = Field(default=None, min_length=1, description="Compute unit whose MACs are optimised.")
-    target: Literal["weights", "inputs"] | None = Field(default=None, description="Tensor read (levels only).")
+    target: Literal["weights", "inputs", "outputs"] | None = Field(
+        default=None, description="Tensor accessed (levels only; outputs: compat 'timeloop' only, its reads and updates).")
     leaders: list[Operand] = Field(min_length=1, description="The access/MAC is optimised away where any leader is zero.")
 
     @model_validator(mode="after")
@@ -145,6 +189,13 @@ class SparseConfig(BaseModel):
                 raise ValueError(f"actions: {key[0]}/{key[1] or 'compute'} is optimised twice")
             targets.add(key)
         return self
+
+    def ranks_of(self, level: str, tensor: str) -> FormatSpec | None:
+        """The format entry of a level and tensor, compressed or not (None = no entry)."""
+        for spec in self.formats:
+            if spec.level == level and spec.tensor == tensor:
+                return spec
+        return None
 
     def format_of(self, level: str, tensor: str) -> FormatSpec | None:
         """The format a level keeps a tensor in (None = uncompressed)."""

@@ -52,7 +52,6 @@ from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for, price
 from energysim.engines.loopnest.geometry import overlap, points
 from energysim.engines.loopnest.mapping import Mapping, check_mapping
 from energysim.engines.loopnest.spec import Spec
-from energysim.errors import UnsupportedError
 from energysim.hardware.hierarchy import LEAK_ACTION
 from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 
@@ -131,6 +130,54 @@ class _Loops:
         return size + run(0, None)[0]
 
 
+def dense_actions(spec: Spec, nest: LoopNest, mapping: Mapping) -> tuple[_Loops, dict[tuple[int, str], dict[str, int]]]:
+    """Per instance of each level and each tensor it keeps: its ``read``, ``fill`` and ``update`` counts (rules above).
+
+    Returns
+    -------
+    (loops, actions)
+        The flattened nest (its ``cycles`` and ``used(index)``) and ``(level index, tensor) -> {action: count}``,
+        keepers only, outermost first.
+    """
+    n_levels = len(spec.levels)
+    flat = _Loops(nest, mapping)
+    out: dict[tuple[int, str], dict[str, int]] = {}
+    for tensor in TENSORS:
+        keepers = [i for i in range(n_levels) if mapping.keeps(spec, i, tensor)]
+        delivered = {i: flat.deliveries(tensor, i, mapping.tile_extents(i)) for i in keepers}
+        for position, index in enumerate(keepers):
+            child = keepers[position + 1] if position + 1 < len(keepers) else None
+            if child is None:
+                accesses = flat.cycles * flat.distinct(tensor, index, n_levels)
+            else:
+                accesses = delivered[child] * flat.distinct(tensor, index, child)
+            fills = delivered[index] if position > 0 else 0
+            if tensor == "outputs":
+                whole = {dim: mapping.tile_extents(index)[dim] * math.prod(
+                    f for lvl, d, f, _, kind in flat.entries if kind == "t" and lvl < index and d == dim) for dim in DIMS}
+                partition = math.prod(points(terms) for _, terms in flat.axis_terms(tensor, whole))
+                if fills and spec.config.timeloop_version == "current":
+                    fills -= partition
+                out[(index, tensor)] = {"read": accesses - partition, "fill": fills, "update": accesses}
+            else:
+                out[(index, tensor)] = {"read": accesses, "fill": fills, "update": 0}
+    return flat, out
+
+
+def level_cycles_for(spec: Spec, per_instance: dict[str, list[float]], cycles_compute: int) -> dict[str, int]:
+    """Cycles of each level: ``cycles_compute`` stretched by its per-instance ``[read, write]`` words at its bandwidths."""
+    level_cycles = {}
+    for level in spec.levels:
+        config = level.level.config
+        reads, writes = per_instance[level.name]
+        need = [cycles_compute, cycles_for(reads, config.bandwidth_words_per_cycle),
+                cycles_for(writes, config.write_bandwidth_words_per_cycle or config.bandwidth_words_per_cycle)]
+        if config.shared_bandwidth_words_per_cycle:
+            need.append(cycles_for(reads + writes, config.shared_bandwidth_words_per_cycle))
+        level_cycles[level.name] = max(need)
+    return level_cycles
+
+
 def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -> LoopNestStats:
     """Count, time and price one mapping of one loop nest with Timeloop's rules.
 
@@ -151,68 +198,39 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
         Counts ``(level, tensor, read|fill|update)`` summed over the utilised
         instances (plus ``<tensor>:vector_padding`` word slots at levels with
         ``block_words`` > 1, ``leak`` and one count per MAC action), cycles and energy (pJ).
+        A sparse design (``[engine.sparse]``) is counted dense here (the mapper ranks
+        mappings so); :func:`energysim.engines.loopnest.sparse_timeloop.evaluate` adds
+        Sparseloop's formats, gating and skipping.
 
     Raises
     ------
     ConfigError
         If ``check`` and the mapping breaks a rule.
-    UnsupportedError
-        If the hardware has an ``[engine.sparse]`` table (Sparseloop's rules are not reproduced).
     """
-    if spec.config.sparse is not None:
-        raise UnsupportedError(f"{spec.hardware.path or spec.hardware.name}: engine.sparse: compat 'timeloop' counts dense "
-                               f"designs only (Sparseloop's formats, gating and skipping are modelled by compat 'ideal')")
     if check:
         check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}")
-    n_levels = len(spec.levels)
-    flat = _Loops(nest, mapping)
+    flat, actions = dense_actions(spec, nest, mapping)
     counts: dict[tuple[str, str, str], int] = {}
-    per_instance = {level.name: {"read": 0, "write": 0} for level in spec.levels}
+    per_instance = {level.name: [0, 0] for level in spec.levels}
 
     def add(component: str, tensor: str, action: str, value: int) -> None:
         if value:
             counts[(component, tensor, action)] = counts.get((component, tensor, action), 0) + int(value)
 
-    for tensor in TENSORS:
-        keepers = [i for i in range(n_levels) if mapping.keeps(spec, i, tensor)]
-        delivered = {i: flat.deliveries(tensor, i, mapping.tile_extents(i)) for i in keepers}
-        for position, index in enumerate(keepers):
-            level = spec.levels[index]
-            child = keepers[position + 1] if position + 1 < len(keepers) else None
-            if child is None:
-                accesses = flat.cycles * flat.distinct(tensor, index, n_levels)
-            else:
-                accesses = delivered[child] * flat.distinct(tensor, index, child)
-            fills = delivered[index] if position > 0 else 0
-            if tensor == "outputs":
-                whole = {dim: mapping.tile_extents(index)[dim] * math.prod(
-                    f for lvl, d, f, _, kind in flat.entries if kind == "t" and lvl < index and d == dim) for dim in DIMS}
-                partition = math.prod(points(terms) for _, terms in flat.axis_terms(tensor, whole))
-                if fills and spec.config.timeloop_version == "current":
-                    fills -= partition
-                actions = {"read": accesses - partition, "fill": fills, "update": accesses}
-            else:
-                actions = {"read": accesses, "fill": fills, "update": 0}
-            used = flat.used(index)
-            block = level.level.config.block_words or 1
-            for action, value in actions.items():
-                add(level.name, tensor, action, value * used)
-                add(level.name, tensor + PADDING_SUFFIX, action, (-value % block) * used)
-            per_instance[level.name]["read"] += actions["read"]
-            per_instance[level.name]["write"] += actions["fill"] + actions["update"]
+    for (index, tensor), values in actions.items():
+        level = spec.levels[index]
+        used = flat.used(index)
+        block = level.level.config.block_words or 1
+        for action, value in values.items():
+            add(level.name, tensor, action, value * used)
+            add(level.name, tensor + PADDING_SUFFIX, action, (-value % block) * used)
+        per_instance[level.name][0] += values["read"]
+        per_instance[level.name][1] += values["fill"] + values["update"]
     macs = nest.macs
     for action in spec.mac_actions:
         add(spec.config.mac_unit, "-", action, macs)
 
-    level_cycles = {}
-    for level in spec.levels:
-        config = level.level.config
-        reads, writes = per_instance[level.name]["read"], per_instance[level.name]["write"]
-        need = [flat.cycles, cycles_for(reads, config.bandwidth_words_per_cycle),
-                cycles_for(writes, config.write_bandwidth_words_per_cycle or config.bandwidth_words_per_cycle)]
-        if config.shared_bandwidth_words_per_cycle:
-            need.append(cycles_for(reads + writes, config.shared_bandwidth_words_per_cycle))
-        level_cycles[level.name] = max(need)
+    level_cycles = level_cycles_for(spec, per_instance, flat.cycles)
     cycles_total = max(level_cycles.values())
     for level in spec.levels:
         if LEAK_ACTION in level.level.costs:

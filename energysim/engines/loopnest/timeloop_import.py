@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from energysim.config.toml_writer import toml_key, toml_value
+from energysim.engines.loopnest.sparse_import import default_metadata_bits, densities, sparse_table
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.limits import read_bounded
 
@@ -57,6 +58,8 @@ _COMPUTE_WORDS = ("mac", "compute", "mult", "adder", "alu")
 _READ_KEYS = ("random_read", "read")
 _FILL_KEYS = ("random_fill", "random_write", "fill", "write")
 _UPDATE_KEYS = ("random_update", "random_write", "update", "write")
+_SPARSE_ACTIONS = ("gated_", "skipped_", "metadata_", "decompression", "compression")
+"""ERT actions of Sparseloop's sparse model, priced apart (sparse_import), never as a data access."""
 MAX_TREE_NODES = 10_000
 """Most architecture-tree nodes walked (a YAML alias can repeat a subtree exponentially often)."""
 UNLIMITED_BANDWIDTH = 1e18
@@ -260,7 +263,7 @@ def _costs(component: dict, ert: dict, version: str, ert_file: str, block: int) 
         raise ConfigError(f"{component['where']}: {name}: no Accelergy ERT entry prices this component "
                           f"(give the ERT file, e.g. timeloop-model.ERT.yaml, with the other files)")
     if version == "0.3":
-        energy = max(e for values in actions.values() for e in values)
+        energy = max(e for action, values in actions.items() if not action.startswith(_SPARSE_ACTIONS) for e in values)
         source = (f"Accelergy ERT {ert_file} (v0.3): {name} most expensive action {energy} pJ per access of "
                   f"{block} words / {block} (Timeloop 2020 prices every access so)")
         return {"read_pj": energy / block, "write_pj": energy / block, "cost_source": source}
@@ -348,7 +351,8 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
         raise ConfigError(f"{compute['where']}: {compute['name']}: no Accelergy ERT entry prices this component "
                           f"(give the ERT file with the other files)")
     found = None if version == "0.3" else _priced(actions, ("compute",))
-    energy = found[1] if found else max(e for values in actions.values() for e in values)
+    energy = found[1] if found else max(e for action, values in actions.items()
+                                        if not action.startswith(_SPARSE_ACTIONS) for e in values)
     how = f"action {found[0]}" if found else "most expensive action (as Timeloop 2020)"
     engine = {"kind": "loopnest", "mac_unit": compute["name"], "compat": "timeloop",
               "timeloop_version": "2020" if version == "0.3" else "current",
@@ -550,11 +554,18 @@ def _inline(table: dict) -> str:
 def _table(lines: list[str], header: str, entries: dict) -> None:
     lines += ["", header]
     for key, value in entries.items():
-        if value is not None:
-            lines.append(f"{toml_key(key)} = {_inline(value) if isinstance(value, dict) else toml_value(value)}")
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            text = _inline(value)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            text = "[" + ", ".join(_inline(v) for v in value) + "]"
+        else:
+            text = toml_value(value)
+        lines.append(f"{toml_key(key)} = {text}")
 
 
-def _hardware_toml(hardware: dict, constraints: list[dict] | None, levels: list[str]) -> str:
+def _hardware_toml(hardware: dict, constraints: list[dict] | None, levels: list[str], sparse: tuple) -> str:
     lines = [f"{toml_key(k)} = {toml_value(v)}" for k, v in hardware["document"].items()]
     _table(lines, "[engine]", hardware["engine"])
     if constraints is not None:
@@ -575,9 +586,14 @@ def _hardware_toml(hardware: dict, constraints: list[dict] | None, levels: list[
                 entry["keep"] = keep
             if len(entry) > 1:
                 _table(lines, "[[engine.mapper.levels]]", entry)
+    table, entries, _ = sparse
+    if table is not None:
+        _table(lines, "[engine.sparse]", table)
+        for header, entry in entries:
+            _table(lines, header, entry)
     for level in hardware["memory"]:
         _table(lines, "[[memory]]", level)
-    for unit in hardware["units"]:
+    for unit in hardware["units"] + sparse[2]:
         _table(lines, "[[units]]", unit)
     return "\n".join(lines) + "\n"
 
@@ -608,11 +624,18 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, P
     if not files:
         raise InputError("import-timeloop: give at least one Timeloop YAML file")
     merged, origin = merge_files(files)
-    layer, dim_of, _ = _problem(merged, origin)
+    layer, dim_of, names = _problem(merged, origin)
+    tensor_of = {name: tensor for tensor, name in names.items()}
+    layer.update(densities(merged, origin, tensor_of))
     ert, version, ert_file = _ert_entries(merged, origin)
     out = Path(out_dir)
-    hardware, storage = _hardware(_components(merged, origin), ert, version, ert_file, out.name or "timeloop")
+    components = _components(merged, origin)
+    hardware, storage = _hardware(components, ert, version, ert_file, out.name or "timeloop")
     levels = [component["name"] for component in storage]
+    blocks = {level["name"]: level.get("block_words", 1) for level in hardware["memory"]}
+    bounds = {d: v for d, v in merged["problem"]["instance"].items() if d in dim_of and isinstance(v, int)}
+    sparse = sparse_table(merged, origin, [{**c, "block": blocks[c["name"]]} for c in storage], components[-1], ert,
+                          ert_file, tensor_of, dim_of, default_metadata_bits(bounds or {"N": 2}))
     constraints = _constraints(merged, origin, levels, dim_of)
     mapping = None
     if merged.get("mapping") is not None:
@@ -622,7 +645,7 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, P
     except OSError as exc:
         raise InputError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
     written = {"hardware": out / "hardware.toml", "workload": out / "workload.toml"}
-    written["hardware"].write_text(_hardware_toml(hardware, constraints, levels), encoding="utf-8")
+    written["hardware"].write_text(_hardware_toml(hardware, constraints, levels, sparse), encoding="utf-8")
     workload = ["schema_version = 1", f"name = {toml_value(layer['name'])}",
                 f"source = {toml_value('Timeloop problem ' + str(origin['problem']))}"]
     _table(workload, "[[layers]]", layer)

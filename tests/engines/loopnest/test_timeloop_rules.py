@@ -197,13 +197,13 @@ def test_window_grid_exercises_whole_tile_refetch() -> None:
     assert more >= 5, more
 
 
-def test_sparse_design_is_refused() -> None:
-    """A design with [engine.sparse] is refused in one line (Sparseloop's rules are not reproduced), not counted dense."""
+def test_sparse_design_counts_dense_here() -> None:
+    """timeloop_compat.evaluate counts a sparse design's mapping as its dense twin (the mapper ranks so); Sparseloop's rules are sparse_timeloop's."""
     import energysim
     from energysim.engines.loopnest.mapping import default_mapping
     from energysim.engines.registry import build_engine
-    from energysim.errors import UnsupportedError
-    engine = build_engine(energysim.hardware("eyeriss-like-gating"))
+    sparse = build_engine(energysim.hardware("eyeriss-like-gating")).spec
+    dense = build_engine(energysim.hardware("eyeriss-like")).spec
     nest = LoopNest.of("c", K=4, C=4, P=4, Q=4, R=3, S=3)
-    with pytest.raises(UnsupportedError, match="engine.sparse: compat 'timeloop' counts dense designs only"):
-        evaluate(engine.spec, nest, default_mapping(engine.spec, nest))
+    mapping = default_mapping(dense, nest)
+    assert evaluate(sparse, nest, mapping).counts == evaluate(dense, nest, mapping).counts

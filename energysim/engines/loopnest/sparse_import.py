@@ -1,0 +1,273 @@
+"""Sparseloop's ``sparse_optimizations`` and the problem's ``densities``, as energysim's ``[engine.sparse]`` and layer fields.
+
+Read by :func:`energysim.engines.loopnest.timeloop_import.import_timeloop`. Keys may be
+spelt with hyphens or underscores (``representation-format`` / ``representation_format``)::
+
+    sparse_optimizations:
+      targets:
+      - name: Buffer                       # a storage level (or the compute unit)
+        representation-format:             # (older files: compression)
+          data-spaces:
+          - name: Weights
+            ranks:                         # outer to inner
+            - {format: UOP, payload-word-bits: 4}
+            - {format: CP, metadata-word-bits: 4, flattened-rankIDs: [[C, R, S]]}
+        action-optimization:
+        - type: skipping                   # gating | skipping
+          options:
+          - {target: Weights, condition-on: [Inputs]}
+      - name: MAC
+        compute-optimization:
+        - type: gating                     # (older files: zero-gating: true)
+
+    problem:
+      instance:
+        densities:
+          Inputs: {distribution: fixed-structured, density: 0.5}
+          Weights: 0.25
+
+Each level with a format or a rule gets a ``[[units]]`` name ``<level>Sparse`` pricing its
+``metadata_read``/``metadata_fill``/``metadata_update`` (the ERT's ``metadata_read``,
+``metadata_write``, ``metadata_update`` per metadata access; 0 when its
+``metadata_storage_width`` is 0) and ``gated_*``/``skipped_*`` reads and updates (the ERT's
+entry / block words, 0 when absent, as Sparseloop). The compute unit gets
+``gated_compute``/``skipped_compute``; a level with ``decompression_supported`` or
+``compression_supported`` a ``<level>Codec`` unit (``decompression_count``/``compression_count``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from energysim.errors import ConfigError, UnsupportedError
+
+RANK_FORMATS = ("UOP", "UB", "CP", "RLE", "B")
+"""Sparseloop's rank formats energysim counts."""
+
+TENSOR_FIELDS = {"weights": "weight_density", "inputs": "activation_density"}
+"""Workload layer field holding each operand's density."""
+
+
+def _norm(node: Any) -> Any:
+    """A YAML node with every mapping key's underscores turned into hyphens."""
+    if isinstance(node, dict):
+        return {str(k).replace("_", "-"): _norm(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_norm(v) for v in node]
+    return node
+
+
+def densities(merged: dict, origin: dict[str, Path], tensor_of: dict[str, str]) -> dict[str, float]:
+    """Layer density fields from ``problem.instance.densities`` (Timeloop data-space name -> density).
+
+    Raises
+    ------
+    ConfigError
+        A density that is not a number in (0, 1] or names an unknown data space.
+    UnsupportedError
+        An Outputs density below 1 (energysim's workloads keep outputs dense).
+    """
+    instance = (merged.get("problem") or {}).get("instance") or {}
+    given = instance.get("densities")
+    if given is None:
+        return {}
+    where = f"{origin['problem']}: problem.instance.densities"
+    if not isinstance(given, dict):
+        raise ConfigError(f"{where}: must map data-space names to densities (got {type(given).__name__})")
+    out: dict[str, float] = {}
+    for name, entry in given.items():
+        tensor = tensor_of.get(str(name))
+        if tensor is None:
+            raise ConfigError(f"{where}.{name}: not a data space of the problem ({', '.join(tensor_of)})")
+        value = entry.get("density") if isinstance(entry, dict) else entry
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ConfigError(f"{where}.{name}: density must be a number in (0, 1] (got {value!r})")
+        if tensor == "outputs":
+            if value < 1:
+                raise UnsupportedError(f"{where}.{name}: an output density below 1 is not modelled (got {value}); "
+                                       "energysim's workloads keep outputs dense")
+            continue
+        out[TENSOR_FIELDS[tensor]] = float(value)
+    return out
+
+
+def _entries(node: Any, where: str) -> list[dict]:
+    if node is None:
+        return []
+    if not isinstance(node, list) or not all(isinstance(item, dict) for item in node):
+        raise ConfigError(f"{where}: must be a list of mappings (got {node!r})")
+    return node
+
+
+def _ranks(space: dict, where: str, dim_of: dict[str, str], meta_default: int | None) -> list[dict]:
+    ranks = []
+    for index, rank in enumerate(_entries(space.get("ranks"), f"{where}.ranks")):
+        at = f"{where}.ranks[{index}]"
+        kind = str(rank.get("format", "")).upper()
+        if kind not in RANK_FORMATS:
+            raise UnsupportedError(f"{at}.format: rank format must be one of {', '.join(RANK_FORMATS)} (got {rank.get('format')!r})")
+        entry: dict[str, Any] = {"format": kind}
+        for key, field in (("metadata-word-bits", "metadata_bits"), ("payload-word-bits", "payload_bits")):
+            value = rank.get(key)
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ConfigError(f"{at}.{key}: must be a whole number of bits >= 0 (got {value!r})")
+                entry[field] = value
+        if "metadata_bits" not in entry and meta_default is not None and kind in ("CP", "RLE"):
+            entry["metadata_bits"] = meta_default
+        flat = rank.get("flattened-rankids")
+        if flat is None:
+            flat = rank.get("flattened-rankIDs")
+        if flat is not None:
+            dims = [d for group in (flat if isinstance(flat, list) else [flat])
+                    for d in (group if isinstance(group, list) else [group])]
+            if any(d not in dim_of for d in dims):
+                raise ConfigError(f"{at}.flattened-rankIDs: must list dimensions of {', '.join(dim_of)} (got {flat!r})")
+            entry["dims"] = [dim_of[d] for d in dims]
+        ranks.append(entry)
+    if not ranks:
+        raise ConfigError(f"{where}.ranks: give at least one rank (format UOP, UB, CP, RLE or B)")
+    if any("dims" in r for r in ranks) and not all("dims" in r for r in ranks):
+        raise ConfigError(f"{where}.ranks: flattened-rankIDs must be given for every rank or for none")
+    return ranks
+
+
+def nearest_format(ranks: list[dict], default_bits: int) -> dict[str, Any]:
+    """The energysim format closest to Sparseloop ranks (what compat 'ideal' counts with).
+
+    No CP/RLE/B rank: ``uncompressed``. Innermost compressed rank CP: ``csr`` under a UOP
+    rank, else ``coordinate``; RLE: ``rle``; B: ``bitmap``. Bits come from the ranks, else
+    ``default_bits``.
+    """
+    compressed = [r for r in ranks if r["format"] in ("CP", "RLE", "B")]
+    if not compressed:
+        return {"format": "uncompressed"}
+    inner = compressed[-1]
+    bits = inner.get("metadata_bits") or default_bits
+    if inner["format"] == "B":
+        return {"format": "bitmap"}
+    if inner["format"] == "RLE":
+        return {"format": "rle", "metadata_bits": bits}
+    uop = [r for r in ranks[:ranks.index(inner)] if r["format"] == "UOP"]
+    if uop:
+        return {"format": "csr", "metadata_bits": bits, "pointer_bits": uop[-1].get("payload_bits") or default_bits}
+    return {"format": "coordinate", "metadata_bits": bits}
+
+
+def _price(ert: dict, component: str, keys: tuple[str, ...], block: int, ert_file: str,
+           note: str = "") -> tuple[float, str]:
+    actions = ert.get(component, {})
+    for key in keys:
+        if key in actions:
+            energy = max(actions[key])
+            return energy / block, f"Accelergy ERT {ert_file}: {component} {key} {energy} pJ / {block} words{note}"
+    return 0.0, f"{component}: the ERT has no {' / '.join(keys)}: 0 pJ (Sparseloop's default for an absent entry)"
+
+
+def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], compute: dict, ert: dict,
+                 ert_file: str, tensor_of: dict[str, str], dim_of: dict[str, str],
+                 default_bits: int) -> tuple[dict | None, list[dict], list[dict]]:
+    """``[engine.sparse]`` (formats, actions, action_units, codec_units) and the ``[[units]]`` pricing them.
+
+    Returns
+    -------
+    (table, formats_and_actions, units)
+        ``table`` the scalar part (None without ``sparse_optimizations``), the
+        ``[[engine.sparse.formats]]`` and ``[[engine.sparse.actions]]`` entries as
+        ``(header, entry)`` pairs, and the units.
+    """
+    if merged.get("sparse_optimizations") is None:
+        return None, [], []
+    where = f"{origin['sparse_optimizations']}: sparse_optimizations"
+    root = _norm(merged["sparse_optimizations"])
+    targets = root.get("targets") if isinstance(root, dict) else root
+    levels = {c["name"]: c for c in storage}
+    formats: list[tuple[str, dict]] = []
+    actions: list[tuple[str, dict]] = []
+    units: list[dict] = []
+    action_units: dict[str, str] = {}
+    mac = compute["name"]
+    for index, target in enumerate(_entries(targets, f"{where}.targets")):
+        at = f"{where}.targets[{index}]"
+        name = target.get("name", target.get("target"))
+        if name != mac and name not in levels:
+            raise ConfigError(f"{at}.name: must name a storage level or the compute unit "
+                              f"({', '.join([*levels, mac])}) (got {name!r})")
+        if name == mac:
+            for j, opt in enumerate(_entries(target.get("compute-optimization"), f"{at}.compute-optimization")):
+                kind = opt.get("type") or ("gating" if opt.get("zero-gating") else None)
+                if kind not in ("gating", "skipping"):
+                    raise ConfigError(f"{at}.compute-optimization[{j}].type: must be gating or skipping (got {kind!r})")
+                actions.append(("[[engine.sparse.actions]]", {"kind": kind, "unit": mac, "leaders": ["weights", "inputs"]}))
+            continue
+        attrs = levels[name]["attributes"]
+        width = attrs.get("metadata_storage_width", attrs.get("metadata-storage-width"))
+        meta_default = attrs.get("metadata_datawidth", attrs.get("metadata-datawidth"))
+        fmt_node = target.get("representation-format") or target.get("compression")
+        spaces = fmt_node.get("data-spaces") if isinstance(fmt_node, dict) else fmt_node
+        for j, space in enumerate(_entries(spaces, f"{at}.representation-format.data-spaces")):
+            here = f"{at}.representation-format.data-spaces[{j}]"
+            tensor = tensor_of.get(str(space.get("name")))
+            if tensor is None:
+                raise ConfigError(f"{here}.name: not a data space of the problem ({', '.join(tensor_of)}) "
+                                  f"(got {space.get('name')!r})")
+            ranks = _ranks(space, here, dim_of, meta_default)
+            entry = {"level": name, "tensor": tensor, **nearest_format(ranks, default_bits), "ranks": ranks}
+            if width:
+                entry["metadata_word_bits"] = int(width)
+            formats.append(("[[engine.sparse.formats]]", entry))
+        for j, opt in enumerate(_entries(target.get("action-optimization"), f"{at}.action-optimization")):
+            kind = opt.get("type")
+            if kind not in ("gating", "skipping"):
+                raise ConfigError(f"{at}.action-optimization[{j}].type: must be gating or skipping (got {kind!r})")
+            for option in _entries(opt.get("options"), f"{at}.action-optimization[{j}].options") or [opt]:
+                here = f"{at}.action-optimization[{j}]"
+                tensor = tensor_of.get(str(option.get("target")))
+                leaders = option.get("condition-on")
+                if tensor is None:
+                    raise ConfigError(f"{here}.target: must be a data space of the problem (got {option.get('target')!r})")
+                if not isinstance(leaders, list) or not leaders or any(tensor_of.get(str(x)) not in ("weights", "inputs")
+                                                                          for x in leaders):
+                    raise UnsupportedError(f"{here}.condition-on: must list Weights and/or Inputs data spaces "
+                                           f"(got {leaders!r})")
+                actions.append(("[[engine.sparse.actions]]", {"kind": kind, "level": name, "target": tensor,
+                                                              "leaders": [tensor_of[str(x)] for x in leaders]}))
+        block = int(levels[name].get("block", 1))
+        unit = f"{name}Sparse"
+        action_units[name] = unit
+        free = width == 0
+        for action, keys in (("metadata_read", ("metadata_read",)), ("metadata_fill", ("metadata_write",)),
+                             ("metadata_update", ("metadata_update", "metadata_write"))):
+            energy, source = _price(ert, name, keys, 1, ert_file, " per metadata access")
+            if free:
+                energy, source = 0.0, f"{name}: metadata_storage_width 0: metadata is free (Sparseloop)"
+            units.append({"name": unit, "action": action, "energy_pj": energy, "source": source})
+        for action, keys in (("gated_read", ("gated_read",)), ("gated_update", ("gated_update", "gated_write")),
+                             ("skipped_read", ("skipped_read",)), ("skipped_update", ("skipped_update", "skipped_write"))):
+            energy, source = _price(ert, name, keys, block, ert_file)
+            units.append({"name": unit, "action": action, "energy_pj": energy, "source": source})
+    for component in storage:
+        attrs = component["attributes"]
+        if not (attrs.get("decompression_supported") or attrs.get("compression_supported")):
+            continue
+        unit = f"{component['name']}Codec"
+        for action, key in (("decompress", "decompression_count"), ("compress", "compression_count")):
+            energy, source = _price(ert, component["name"], (key,), 1, ert_file)
+            units.append({"name": unit, "action": action, "energy_pj": energy, "source": source})
+    codec_units = {c["name"]: f"{c['name']}Codec" for c in storage
+                   if c["attributes"].get("decompression_supported") or c["attributes"].get("compression_supported")}
+    for action, key in (("gated_compute", "gated_compute"), ("skipped_compute", "skipped_compute")):
+        energy, source = _price(ert, mac, (key,), 1, ert_file)
+        units.append({"name": mac, "action": action, "energy_pj": energy, "source": source})
+    table = {"source": f"Sparseloop sparse_optimizations of {origin['sparse_optimizations']}",
+             "action_units": action_units}
+    if codec_units:
+        table["codec_units"] = codec_units
+    return table, formats + actions, units
+
+
+def default_metadata_bits(bounds: dict[str, int]) -> int:
+    """Bits of a coordinate that can address the largest dimension (the ideal model's bits when Sparseloop's are implied)."""
+    return max(1, math.ceil(math.log2(max(bounds.values()))))

@@ -1,0 +1,287 @@
+"""Sparseloop's counting on a sparse loop-nest design (``compat = "timeloop"`` with ``[engine.sparse]``).
+
+Starting from Timeloop's dense per-instance counts
+(:func:`~energysim.engines.loopnest.timeloop_compat.dense_actions`), the rules of
+``shared/reference/timeloop_conventions.md`` 9-14, per level L, tensor d kept at L,
+per instance (``rho`` = d's density, statistical: Sparseloop's ``fixed-structured``):
+
+- **Format** (rule 10): a level keeping d compressed (a format with a CP, RLE or B
+  rank, or any energysim format but ``uncompressed``) reads, fills and updates
+  ``count - floor(count x (1 - rho))``; the removed accesses are not reported.
+- **Gating / skipping** of d at L on leaders (rule 11), ``p = 1 - prod(leader
+  densities)``: ``floor(reads x p)`` reads (``ceil`` for outputs) and ``floor(updates
+  x p)`` updates are optimised away, fills never; they are counted as
+  ``gated_read``/``skipped_read``/``gated_update``/``skipped_update`` on the level's
+  ``action_units`` entry. A rule at a level that bypasses d applies at the next
+  outer keeper. Gated accesses take bandwidth, skipped ones do not.
+- **Metadata** (rule 13): per traversal of L's tile, rank by rank (outer to inner;
+  ``F`` fibers reach a rank of extent ``e`` whose fibers hold ``o`` occupied
+  coordinates): UOP ``F x (e + 1)`` offsets at ``payload_bits``; CP and RLE ``F x o``
+  coordinates, B and UB ``F x e`` flags at ``metadata_bits``. Each action moves its
+  dense count / tile points traversals of metadata, reduced like the data by rule 11;
+  ``metadata_<action>`` = ceil(bits / ``metadata_word_bits``) per instance. A format
+  without ranks uses the ideal model's bits per point (``sparse.py``).
+- **Computes** (rule 12): for each read-only tensor, the innermost keeper with a rule
+  on it removes ``floor(computes x p)``, counted ``gated_<mac action>`` (kept in the
+  cycles) or ``skipped_<mac action>`` (not). Without such a rule a ``unit`` rule
+  applies once. Compute cycles = ceil((actual + gated) / utilised MACs).
+- **(De)compression** (rule 14): a child with a ``codec_units`` entry keeping d
+  uncompressed under a compressed parent counts ``decompress`` = its actual fills
+  and, for outputs, ``compress`` = the parent's actual updates (raw, no vectors).
+- **Vectors, cycles, leakage** as the dense Timeloop rules: data accesses rounded up
+  to ``block_words`` per instance and action (``<d>:vector_padding``); level cycles
+  from actual + gated + metadata words per instance at the level's bandwidths.
+
+Real masks give their measured densities here (the counts stay Sparseloop's
+statistical ones). Not reproduced: rule 15 (Timeloop's occupancy-table correction of
+compressed tiles with block size > 1; compressed accesses are rounded up to whole
+vectors instead), gated/skipped metadata accesses (the metadata is reduced with the
+data instead), temporal reductions (energysim has no adder action).
+"""
+
+from __future__ import annotations
+
+import math
+
+from energysim.engines.loopnest.analysis import LoopNestStats, priced_stats
+from energysim.engines.loopnest.geometry import points
+from energysim.engines.loopnest.mapping import Mapping, check_mapping
+from energysim.engines.loopnest.sparse import Densities, _data_ratio, _metadata_bits_per_point, occupancy_for
+from energysim.engines.loopnest.sparse_config import COMPRESSED_RANKS, ActionOptimisation, FormatSpec
+from energysim.engines.loopnest.spec import Spec
+from energysim.engines.loopnest.timeloop_compat import PADDING_SUFFIX, dense_actions, level_cycles_for
+from energysim.errors import ConfigError
+from energysim.hardware.hierarchy import LEAK_ACTION
+from energysim.workloads.loop_nest import TENSORS, LoopNest
+
+DATA_ACTIONS = ("read", "fill", "update")
+"""Timeloop's per-level actions."""
+
+OPTIMISED_ACTIONS = ("read", "update")
+"""Actions an action optimisation removes (fills never are: rule 11)."""
+
+
+def rank_extents(fmt: FormatSpec, nest: LoopNest, extents: dict[str, int]) -> list[int]:
+    """Extent of each rank of ``fmt`` (outer to inner) over a tile of loop ``extents``.
+
+    Ranks with ``dims`` take the product of those dimensions' extents. Otherwise the
+    innermost rank takes the last tensor axis the tile spans, the next rank the axis
+    before, and the outermost rank every remaining axis together (extent 1 when the
+    tile spans fewer axes than there are ranks).
+    """
+    ranks = fmt.ranks
+    if all(rank.dims is not None for rank in ranks):
+        return [math.prod(extents[dim] for dim in rank.dims) for rank in ranks]
+    sizes = [points(tuple((coef, extents[dim]) for dim, coef in axis)) for axis in nest.axes(fmt.tensor)]
+    spanned = [size for size in sizes if size > 1]
+    inner = spanned[len(spanned) - (len(ranks) - 1):] if len(ranks) > 1 else []
+    inner = [1] * (len(ranks) - 1 - len(inner)) + inner
+    outer = math.prod(spanned) // math.prod(inner)
+    return [outer] + inner
+
+
+def rank_metadata_bits(fmt: FormatSpec, nest: LoopNest, extents: dict[str, int], density: float) -> float:
+    """Metadata plus payload bits of one traversal of a tile in ``fmt``'s ranks (rule 13).
+
+    Fixed-structured occupancy: a fiber whose coordinates each head ``s`` points holds
+    ``min(e, e x s x density)`` non-empty coordinates in a compressed rank (the
+    non-zeros spread as evenly as they can), all ``e`` in an uncompressed one.
+    """
+    extent = rank_extents(fmt, nest, extents)
+    below = [math.prod(extent[i + 1:]) for i in range(len(extent))]
+    fibers = 1.0
+    entries = []
+    for rank, e, s in zip(fmt.ranks, extent, below):
+        occupied = min(e, e * s * density) if rank.format in COMPRESSED_RANKS else e
+        entries.append((fibers, occupied))
+        fibers *= occupied
+    bits = 0.0
+    for i, (rank, e) in enumerate(zip(fmt.ranks, extent)):
+        fibers_in, occupied = entries[i]
+        if rank.format == "UOP":
+            offsets = math.ceil(fibers_in * (e + 1) - 1e-9)
+            pointees = entries[i + 1][0] * entries[i + 1][1] if i + 1 < len(entries) else fibers_in * occupied
+            width = rank.payload_bits if rank.payload_bits is not None else max(1, math.ceil(math.log2(pointees + 1)))
+            bits += offsets * width
+            continue
+        count = fibers_in * (occupied if rank.format in ("CP", "RLE") else e)
+        default = max(1, math.ceil(math.log2(e))) if rank.format in ("CP", "RLE") else 1
+        width = rank.metadata_bits if rank.metadata_bits is not None else default
+        bits += math.ceil(count - 1e-9) * width + math.ceil(count - 1e-9) * (rank.payload_bits or 0)
+    return bits
+
+
+def resolve_rules(spec: Spec, mapping: Mapping) -> dict[tuple[int, str], ActionOptimisation]:
+    """Level rules by the (level index, tensor) they act on: at the level, or its next outer keeper when it bypasses."""
+    names = [level.name for level in spec.levels]
+    out: dict[tuple[int, str], ActionOptimisation] = {}
+    for rule in spec.config.sparse.actions:
+        if rule.level is None:
+            continue
+        index = names.index(rule.level)
+        while not mapping.keeps(spec, index, rule.target):
+            index -= 1
+        out.setdefault((index, rule.target), rule)
+    return out
+
+
+def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
+             check: bool = True) -> tuple[LoopNestStats, dict]:
+    """Count, time and price one mapping of a sparse design with Sparseloop's rules (module docstring).
+
+    Parameters
+    ----------
+    spec
+        A loop-nest hardware with ``engine.sparse``.
+    densities
+        The operands' densities (statistical, or measured on real masks).
+    check
+        Check the mapping, compressed tiles occupying non-zeros plus metadata.
+
+    Returns
+    -------
+    tuple
+        The stats (counts summed over utilised instances, cycles, energy in pJ;
+        ``macs`` = the computes performed) and the sparse statistics for the result.
+
+    Raises
+    ------
+    ConfigError
+        If a count has no ``[[units]]`` entry pricing it (one line naming the entry).
+    """
+    if check:
+        check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}", occupancy_for(spec, nest, densities))
+    config = spec.config.sparse
+    flat, actions = dense_actions(spec, nest, mapping)
+    rules = resolve_rules(spec, mapping)
+    density = {tensor: densities.of(tensor) for tensor in TENSORS}
+    counts: dict[tuple[str, str, str], int] = {}
+    per_instance = {level.name: [0.0, 0.0] for level in spec.levels}
+    actual_of: dict[tuple[int, str], dict[str, int]] = {}
+
+    def add(component: str, tensor: str, action: str, value: int) -> None:
+        if value:
+            counts[(component, tensor, action)] = counts.get((component, tensor, action), 0) + int(value)
+
+    def leaders_p(rule: ActionOptimisation) -> float:
+        return 1.0 - math.prod(density[leader] for leader in rule.leaders)
+
+    for (index, tensor), dense in actions.items():
+        level = spec.levels[index]
+        used = flat.used(index)
+        fmt = config.ranks_of(level.name, tensor)
+        compressed = fmt is not None and fmt.compressed
+        ratio = _data_ratio(fmt, density[tensor]) if compressed else 1.0
+        formatted = {a: v - math.floor(v * (1.0 - ratio) + 1e-9) if compressed else v for a, v in dense.items()}
+        rule = rules.get((index, tensor))
+        optimised = dict.fromkeys(DATA_ACTIONS, 0)
+        if rule is not None:
+            p = leaders_p(rule)
+            round_read = math.ceil if tensor == "outputs" else math.floor
+            optimised["read"] = round_read(formatted["read"] * p - (1e-9 if tensor == "outputs" else -1e-9))
+            optimised["update"] = math.floor(formatted["update"] * p + 1e-9)
+        actual = {a: formatted[a] - optimised[a] for a in DATA_ACTIONS}
+        actual_of[(index, tensor)] = actual
+        block = level.level.config.block_words or 1
+        for action, value in actual.items():
+            add(level.name, tensor, action, value * used)
+            add(level.name, tensor + PADDING_SUFFIX, action, (-value % block) * used)
+        unit = _unit(spec, level.name) if rule is not None or fmt is not None else ""
+        kind = rule.kind if rule is not None else ""
+        prefix = "gated" if kind == "gating" else "skipped"
+        for action in OPTIMISED_ACTIONS:
+            if optimised[action]:
+                add(unit, tensor, f"{prefix}_{action}", optimised[action] * used)
+        meta_words = dict.fromkeys(DATA_ACTIONS, 0)
+        if fmt is not None:
+            extents = mapping.tile_extents(index)
+            tile = math.prod(points(terms) for terms in
+                             (tuple((coef, extents[dim]) for dim, coef in axis) for axis in nest.axes(tensor)))
+            if fmt.ranks is not None:
+                per_point = rank_metadata_bits(fmt, nest, extents, density[tensor]) / tile
+            elif compressed:
+                per_point = _metadata_bits_per_point(fmt, density[tensor], nest, mapping, index)
+            else:
+                per_point = 0.0
+            width = fmt.metadata_word_bits or level.level.config.word_bits
+            for action in DATA_ACTIONS:
+                kept = actual[action] / formatted[action] if formatted[action] else 0.0
+                meta_words[action] = math.ceil(dense[action] * per_point * kept / width - 1e-9)
+                add(unit, tensor, f"metadata_{action}", meta_words[action] * used)
+            word = {a: math.ceil(meta_words[a] * width / level.level.config.word_bits) for a in DATA_ACTIONS}
+        else:
+            word = dict.fromkeys(DATA_ACTIONS, 0)
+        gated = optimised if kind == "gating" else dict.fromkeys(DATA_ACTIONS, 0)
+        per_instance[level.name][0] += actual["read"] + gated["read"] + word["read"]
+        per_instance[level.name][1] += actual["fill"] + actual["update"] + gated["update"] + word["fill"] + word["update"]
+
+    _codecs(spec, mapping, flat, actual_of, add)
+    effectual, gated_computes, skipped = _computes(spec, mapping, nest.macs, rules, leaders_p)
+    mac = spec.config.mac_unit
+    for action in spec.mac_actions:
+        add(mac, "-", action, effectual)
+        add(mac, "-", f"gated_{action}", gated_computes)
+        add(mac, "-", f"skipped_{action}", skipped)
+    utilised = flat.used(len(spec.levels))
+    cycles_compute = math.ceil((effectual + gated_computes) / utilised)
+    level_cycles = level_cycles_for(spec, per_instance, cycles_compute)
+    cycles_total = max(level_cycles.values())
+    for level in spec.levels:
+        if LEAK_ACTION in level.level.costs:
+            add(level.name, "-", LEAK_ACTION, cycles_total * flat.used(level.index))
+    where = spec.hardware.path or spec.hardware.name
+    for component, _, action in counts:
+        if (component, action) not in spec.prices:
+            raise ConfigError(f"{where}: engine.sparse: compat 'timeloop' counts '{action}' of '{component}': needs a "
+                              f"[[units]] entry name = '{component}', action = '{action}' (energy_pj with source; 0 is "
+                              "Sparseloop's default)")
+    stats = priced_stats(spec, counts, effectual, cycles_compute, level_cycles, cycles_total, mapping)
+    sparse_stats = {"density_model": f"{densities.model}; compat timeloop: Sparseloop's fixed-structured counts",
+                    "density_weights": densities.weights, "density_inputs": densities.inputs,
+                    "effectual_fraction": effectual / nest.macs}
+    return stats, sparse_stats
+
+
+def _unit(spec: Spec, level: str) -> str:
+    """The ``[[units]]`` name counting a level's sparse actions (``action_units``), or a one-line error."""
+    unit = spec.config.sparse.action_units.get(level)
+    if unit is None:
+        where = spec.hardware.path or spec.hardware.name
+        raise ConfigError(f"{where}: engine.sparse.action_units: level '{level}' needs a [[units]] name pricing its "
+                          "sparse actions (compat 'timeloop' counts its metadata, gated and skipped accesses there)")
+    return unit
+
+
+def _codecs(spec: Spec, mapping: Mapping, flat, actual_of: dict, add) -> None:
+    """Rule 14: decompressions into, and compressions out of, uncompressed children of compressed parents."""
+    config = spec.config.sparse
+    for tensor in TENSORS:
+        keepers = [i for i in range(len(spec.levels)) if mapping.keeps(spec, i, tensor)]
+        for parent, child in zip(keepers, keepers[1:]):
+            unit = config.codec_units.get(spec.levels[child].name)
+            if unit is None or config.format_of(spec.levels[child].name, tensor) is not None \
+                    or config.format_of(spec.levels[parent].name, tensor) is None:
+                continue
+            add(unit, tensor, "decompress", actual_of[(child, tensor)]["fill"] * flat.used(child))
+            if tensor == "outputs":
+                add(unit, tensor, "compress", actual_of[(parent, tensor)]["update"] * flat.used(parent))
+
+
+def _computes(spec: Spec, mapping: Mapping, macs: int, rules: dict, leaders_p) -> tuple[int, int, int]:
+    """Rule 12: (actual, gated, skipped) computes."""
+    actual, gated, skipped = macs, 0, 0
+    chosen = []
+    for tensor in ("weights", "inputs"):
+        found = [(index, rule) for (index, t), rule in rules.items() if t == tensor]
+        if found:
+            chosen.append(max(found, key=lambda item: item[0])[1])
+    if not chosen:
+        chosen = [rule for rule in spec.config.sparse.actions if rule.unit is not None][:1]
+    for rule in chosen:
+        removed = math.floor(actual * leaders_p(rule) + 1e-9)
+        actual -= removed
+        if rule.kind == "gating":
+            gated += removed
+        else:
+            skipped += removed
+    return actual, gated, skipped

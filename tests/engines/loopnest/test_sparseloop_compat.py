@@ -1,0 +1,242 @@
+"""Sparseloop's counting (compat 'timeloop' with [engine.sparse]) on small Sparseloop-style designs, counts worked by hand.
+
+The design (written below as Timeloop/Sparseloop YAML and imported): DRAM -> Buffer -> one MAC,
+a K=4 x C=8 matrix-vector product (Weights[K][C], Inputs[C], Outputs[K]; 32 MACs), everything
+mapped to the Buffer (`Buffer[K4 C8]`, C inner). Densities: Weights 0.5, Inputs 0.25
+(fixed-structured). Timeloop's dense counts per instance (shared/reference/timeloop_conventions.md
+rules 1-4): Buffer fills weights 32, inputs 8, outputs 4 - 4 = 0; Buffer reads weights 32, inputs
+32 (one per compute), outputs updates 32 and reads 32 - 4 = 28; DRAM reads weights 32, inputs 8,
+outputs updates 4, reads 4 - 4 = 0. Buffer bandwidth: 2 words per cycle for reads and for writes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("yaml")
+
+from energysim.engines.loopnest.mapping import load_mapping  # noqa: E402
+from energysim.engines.loopnest.sparse import statistical  # noqa: E402
+from energysim.engines.loopnest.sparse_timeloop import evaluate, rank_metadata_bits  # noqa: E402
+from energysim.engines.loopnest.sparse_config import FormatSpec  # noqa: E402
+from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_dense  # noqa: E402
+from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
+from energysim.engines.registry import build_engine  # noqa: E402
+from energysim.errors import ConfigError, UnsupportedError  # noqa: E402
+from energysim.hardware.hierarchy import load_hardware  # noqa: E402
+from energysim.workloads.loop_nest import LoopNest  # noqa: E402
+from energysim.workloads.workload import load_workload  # noqa: E402
+
+ARCH = """
+architecture:
+  version: 0.4
+  subtree:
+  - name: System
+    attributes: {datawidth: 16}
+    local:
+    - {name: DRAM, class: DRAM, attributes: {width: 16}}
+    - {name: Buffer, class: regfile, attributes: {depth: 256, width: 16, read_bandwidth: 2, write_bandwidth: 2}}
+    - {name: MAC, class: intmac}
+"""
+
+PROB = """
+problem:
+  shape:
+    name: mv
+    dimensions: [ K, C ]
+    data-spaces:
+    - {name: Weights, projection: [ [[K]], [[C]] ]}
+    - {name: Inputs, projection: [ [[C]] ]}
+    - {name: Outputs, projection: [ [[K]] ], read-write: True}
+  instance:
+    K: 4
+    C: 8
+    densities:
+      Weights: {distribution: fixed-structured, density: 0.5}
+      Inputs: 0.25
+"""
+
+MAP = """
+mapping:
+- {target: DRAM, type: temporal, factors: K=1 C=1, permutation: CK}
+- {target: Buffer, type: temporal, factors: K=4 C=8, permutation: CK}
+"""
+
+ERT = """
+ERT:
+  version: 0.4
+  tables:
+  - name: System.DRAM
+    actions:
+    - {name: read, energy: 64.0}
+    - {name: write, energy: 64.0}
+  - name: System.Buffer
+    actions:
+    - {name: read, energy: 2.0}
+    - {name: write, energy: 3.0}
+    - {name: gated_read, energy: 0.2}
+    - {name: metadata_read, energy: 1.0}
+    - {name: metadata_write, energy: 1.5}
+  - name: System.MAC
+    actions:
+    - {name: compute, energy: 1.0}
+    - {name: gated_compute, energy: 0.1}
+"""
+
+GATING = """
+sparse_optimizations:
+  targets:
+  - name: Buffer
+    action-optimization:
+    - type: gating
+      options:
+      - {target: Weights, condition-on: [ Inputs ]}
+"""
+
+SKIPPING = """
+sparse_optimizations:
+  targets:
+  - name: Buffer
+    representation-format:
+      data-spaces:
+      - name: Inputs
+        ranks:
+        - {format: CP, metadata-word-bits: 3}
+    action-optimization:
+    - type: skipping
+      options:
+      - {target: Weights, condition-on: [ Inputs ]}
+"""
+
+
+def _design(folder: Path, sparse: str) -> tuple:
+    files = []
+    for name, text in (("arch", ARCH), ("prob", PROB), ("map", MAP), ("ert", ERT), ("sparse", sparse)):
+        path = folder / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    written = import_timeloop(files, folder / "out")
+    engine = build_engine(load_hardware(written["hardware"]))
+    layer = load_workload(written["workload"]).layers[0]
+    mapping = load_mapping(written["mapping"]).for_layer(layer.name)[1]
+    return engine, layer, mapping, written
+
+
+def _run(folder: Path, sparse: str):
+    engine, layer, mapping, _ = _design(folder, sparse)
+    densities = statistical(layer.weight_density, layer.activation_density)
+    return evaluate(engine.spec, layer.loop_nest(), mapping, densities)
+
+
+def test_gating_counts_worked_by_hand(tmp_path: Path) -> None:
+    """Gating Buffer weight reads on Inputs: reads, gated reads, computes, cycles and energy as rules 11, 12, 8, 6 give them."""
+    stats, sparse = _run(tmp_path, GATING)
+    c = stats.counts
+    # rule 11: p = 1 - 0.25 = 0.75; gated reads = floor(32 x 0.75) = 24, actual 32 - 24 = 8; fills never optimised
+    assert c[("Buffer", "weights", "read")] == 8 and c[("BufferSparse", "weights", "gated_read")] == 24
+    assert c[("Buffer", "weights", "fill")] == 32 and c[("Buffer", "inputs", "read")] == 32
+    # rule 12: the weights' rule at their innermost keeper removes floor(32 x 0.75) = 24 computes, gated
+    assert c[("MAC", "-", "compute")] == 8 and c[("MAC", "-", "gated_compute")] == 24
+    assert sparse["effectual_fraction"] == 8 / 32
+    # rule 8: compute cycles = ceil((8 + 24) / 1) = 32; Buffer reads 8 + 24 gated + 32 inputs + 28 outputs = 92 at
+    # 2 words/cycle = 46 cycles; writes 32 + 8 fills + 32 updates = 72 -> 36: total 46 (gated reads keep their slots)
+    assert stats.cycles_compute == 32 and stats.level_cycles["Buffer"] == 46 and stats.cycles_total == 46
+    # energy: DRAM (32 + 8 reads + 4 updates) x 64 = 2816; Buffer reads (8 + 32 + 28) x 2 = 136, fills 40 x 3 = 120,
+    # updates 32 x 3 = 96; gated reads 24 x 0.2 = 4.8; computes 8 x 1 + 24 gated x 0.1 = 10.4
+    assert stats.energy_pj == pytest.approx(2816 + 136 + 120 + 96 + 4.8 + 10.4)
+
+
+def test_skipping_with_coordinate_payload_worked_by_hand(tmp_path: Path) -> None:
+    """Skipping weight reads on Inputs kept CP-compressed: format, skipped reads, metadata and cycles as rules 10-13, 8 give them."""
+    stats, sparse = _run(tmp_path, SKIPPING)
+    c = stats.counts
+    # rule 10: inputs at the Buffer in CP: reads 32 - floor(32 x 0.75) = 8, fills 8 - floor(8 x 0.75) = 2
+    assert c[("Buffer", "inputs", "read")] == 8 and c[("Buffer", "inputs", "fill")] == 2
+    assert c[("DRAM", "inputs", "read")] == 8  # DRAM keeps inputs uncompressed
+    # rule 11: skipped reads = floor(32 x 0.75) = 24 (reported, priced at the absent skipped_read entry: 0)
+    assert c[("Buffer", "weights", "read")] == 8 and c[("BufferSparse", "weights", "skipped_read")] == 24
+    assert ("BufferSparse", "weights", "gated_read") not in c
+    # rule 13: the Buffer's input tile is the 8 points of C; one CP rank keeps 8 x 0.25 = 2 coordinates of 3 bits = 6
+    # bits per traversal; reads traverse it 32 / 8 = 4 times: 24 bits = ceil(24 / 16) = 2 metadata reads (16-bit
+    # words), the one fill 6 bits = 1 metadata fill
+    assert c[("BufferSparse", "inputs", "metadata_read")] == 2 and c[("BufferSparse", "inputs", "metadata_fill")] == 1
+    # rule 12: 24 computes skipped, 8 done; compute cycles 8 (skipped ones take none)
+    assert c[("MAC", "-", "compute")] == 8 and c[("MAC", "-", "skipped_compute")] == 24
+    assert stats.cycles_compute == 8
+    # rule 8: Buffer reads 8 + 8 + 2 metadata + 28 = 46 -> 23 cycles; writes 32 + 2 + 1 metadata + 32 = 67 -> 34
+    assert stats.level_cycles["Buffer"] == 34 and stats.cycles_total == 34
+    # energy: DRAM 2816; Buffer reads (8 + 8 + 28) x 2 = 88, fills 34 x 3 = 102, updates 96; metadata 2 x 1 + 1 x 1.5
+    assert stats.energy_pj == pytest.approx(2816 + 88 + 102 + 96 + 3.5 + 8)
+    assert sparse["density_inputs"] == 0.25
+
+
+def test_density_one_gives_timeloop_dense_counts(tmp_path: Path) -> None:
+    """At density 1 the gated and skipped designs count exactly what Timeloop counts dense (CP metadata aside)."""
+    for sparse_yaml in (GATING, SKIPPING):
+        folder = tmp_path / str(len(sparse_yaml))
+        folder.mkdir()
+        engine, layer, mapping, _ = _design(folder, sparse_yaml)
+        nest = layer.loop_nest()
+        stats, _ = evaluate(engine.spec, nest, mapping, statistical(1.0, 1.0))
+        dense = evaluate_dense(engine.spec, nest, mapping)
+        data = {k: v for k, v in stats.counts.items() if not k[0].endswith("Sparse")}
+        assert data == dense.counts
+        assert stats.cycles_compute == dense.cycles_compute
+
+
+def test_import_writes_formats_rules_units_and_densities(tmp_path: Path) -> None:
+    """import-timeloop writes Sparseloop's ranks, rules, priced sparse actions (0 when the ERT has none) and the densities."""
+    _, layer, _, written = _design(tmp_path, SKIPPING)
+    hardware = tomllib.loads(written["hardware"].read_text())
+    sparse = hardware["engine"]["sparse"]
+    assert sparse["formats"] == [{"level": "Buffer", "tensor": "inputs", "format": "coordinate", "metadata_bits": 3,
+                                  "ranks": [{"format": "CP", "metadata_bits": 3}]}]
+    assert sparse["actions"] == [{"kind": "skipping", "level": "Buffer", "target": "weights", "leaders": ["inputs"]}]
+    assert sparse["action_units"] == {"Buffer": "BufferSparse"}
+    prices = {(u["name"], u["action"]): u for u in hardware["units"]}
+    assert prices[("BufferSparse", "metadata_read")]["energy_pj"] == 1.0
+    assert prices[("BufferSparse", "skipped_read")]["energy_pj"] == 0.0
+    assert "0 pJ (Sparseloop's default" in prices[("BufferSparse", "skipped_read")]["source"]
+    assert prices[("MAC", "gated_compute")]["energy_pj"] == 0.1
+    assert (layer.weight_density, layer.activation_density) == (0.5, 0.25)
+
+
+def test_uop_cp_ranks_metadata_worked_by_hand() -> None:
+    """Two ranks UOP over K, CP over C on a 4 x 8 weight tile at density 0.5: 5 offsets x 5 bits + 16 coordinates x 3 bits."""
+    fmt = FormatSpec(level="Buffer", tensor="weights", format="csr", metadata_bits=3, pointer_bits=5,
+                     ranks=[{"format": "UOP", "payload_bits": 5}, {"format": "CP", "metadata_bits": 3}])
+    nest = LoopNest.of("mv", K=4, C=8)
+    extents = {d: 1 for d in nest.bounds} | {"K": 4, "C": 8}
+    # UOP: one fiber of extent 4 -> 4 + 1 offsets; CP: 4 fibers x min(8, 8 x 0.5) = 16 coordinates
+    assert rank_metadata_bits(fmt, nest, extents, 0.5) == 5 * 5 + 16 * 3
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("sparse_optimizations:\n  targets:\n  - name: Nowhere\n", "targets[0].name: must name a storage level or the compute unit"),
+    ("sparse_optimizations:\n  targets:\n  - name: Buffer\n    representation-format:\n      data-spaces:\n"
+     "      - {name: Inputs, ranks: [{format: ZZ}]}\n", "ranks[0].format: rank format must be one of UOP, UB, CP, RLE, B"),
+    ("sparse_optimizations:\n  targets:\n  - name: Buffer\n    action-optimization:\n    - {type: pruning}\n",
+     "action-optimization[0].type: must be gating or skipping (got 'pruning')"),
+])
+def test_bad_sparse_optimizations_are_one_line(tmp_path: Path, text: str, message: str) -> None:
+    """A bad sparse_optimizations entry is one line naming the file, the key and the value."""
+    with pytest.raises((ConfigError, UnsupportedError), match="sparse.yaml: sparse_optimizations") as info:
+        _design(tmp_path, text)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_price_is_one_line(tmp_path: Path) -> None:
+    """A sparse count the hardware does not price is refused in one line naming the [[units]] entry."""
+    _, layer, mapping, written = _design(tmp_path, GATING)
+    text = written["hardware"].read_text()
+    entry = text.index('name = "MAC"\naction = "gated_compute"')
+    start = text.rindex("[[units]]", 0, entry)
+    end = text.find("[[units]]", entry)
+    written["hardware"].write_text(text[:start] + (text[end:] if end >= 0 else ""))
+    engine = build_engine(load_hardware(written["hardware"]))
+    with pytest.raises(ConfigError, match="counts 'gated_compute' of 'MAC': needs a \\[\\[units\\]\\] entry") as info:
+        evaluate(engine.spec, layer.loop_nest(), mapping, statistical(0.5, 0.25))
+    assert "\n" not in str(info.value)
