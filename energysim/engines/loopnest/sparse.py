@@ -309,6 +309,49 @@ def occupancy_for(spec: Spec, nest: LoopNest, densities: Densities) -> Occupancy
     return occupancy
 
 
+class OccupancyWords:
+    """Vectorised words a compressed tile occupies, for the mapper's capacity check (``map_nest(occupancy=...)``).
+
+    ``self(level_index, tensor, words)`` maps an array of dense tile sizes to
+    ``ceil(words x data ratio) + ceil(words x metadata bits per point / word bits)``: the
+    statistical size at the tensor's density (the mean density of real masks). csr's
+    pointers are counted as if the tile spanned the whole coordinate axis. An estimate
+    that ranks the search; :func:`occupancy_for` (the fullest real tile, exact csr
+    fibers) checks the chosen mapping, and :func:`shrink_to_fit` repairs it if needed.
+    ``key`` is hashable (the mapper's cache key).
+    """
+
+    def __init__(self, spec: Spec, nest: LoopNest, densities: Densities):
+        config = spec.config.sparse
+        self._scale: dict[tuple[int, str], tuple[float, float]] = {}
+        for level in spec.levels:
+            for tensor in ("weights", "inputs", "outputs"):
+                fmt = config.format_of(level.name, tensor)
+                if fmt is None:
+                    continue
+                density = densities.of(tensor)
+                if fmt.format == "csr":
+                    sizes = [points(tuple((coef, nest.bounds[dim]) for dim, coef in axis)) for axis in nest.axes(tensor)]
+                    axis = fmt.coordinate_axis
+                    if axis is None:
+                        axis = max((i for i, size in enumerate(sizes) if size > 1), default=len(sizes) - 1)
+                    meta = density * fmt.metadata_bits + fmt.pointer_bits / sizes[axis]
+                elif fmt.format == "bitmap":
+                    meta = 1.0
+                else:
+                    meta = (fmt.n / fmt.m if fmt.format == "nm" else density) * fmt.metadata_bits
+                self._scale[(level.index, tensor)] = (_data_ratio(fmt, density), meta / level.level.config.word_bits)
+        self.key = tuple(sorted(self._scale.items()))
+
+    def __call__(self, level_index: int, tensor: str, words: np.ndarray) -> np.ndarray:
+        """Words the tiles of ``words`` dense points occupy at a level (same shape, int64)."""
+        scale = self._scale.get((level_index, tensor))
+        if scale is None:
+            return words
+        data, meta = scale
+        return (np.ceil(words * data - ROUNDING_SLACK) + np.ceil(words * meta - ROUNDING_SLACK)).astype(np.int64)
+
+
 def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
                     check: bool = True) -> tuple[LoopNestStats, dict]:
     """Count, time and price one mapping on a sparse design (steps 1-5 of the module docstring).

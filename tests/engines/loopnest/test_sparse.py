@@ -322,3 +322,25 @@ def test_decompression_counts_the_uncompressed_childs_fills() -> None:
     assert stats.counts[("Decoder", "weights", "decompress")] == fills > 0
     assert stats.energy_by_component["Decoder"] == pytest.approx(0.25 * fills)
     assert ("Decoder", "inputs", "decompress") not in stats.counts      # inputs are uncompressed in DRAM
+
+
+def test_mapper_occupancy_estimate_matches_the_exact_rule() -> None:
+    """OccupancyWords (the mapper's vectorised sizes) equals occupancy_for on tiles that span the whole coordinate axis."""
+    from energysim.engines.loopnest.mapping import Mapping
+    from energysim.engines.loopnest.sparse import OccupancyWords, occupancy_for
+    layer = LinearLayer(name="fc", in_features=64, out_features=8)
+    nest = layer.loop_nest()
+    spec = sparse_spec(COMPRESSED, [])
+    mapping = mapping_of(("DRAM", {}), ("Buffer", {"K": 2}), ("PE", {"K": 4, "C": 64}))
+    densities = statistical(0.3, 0.6)
+    exact, estimate = occupancy_for(spec, nest, densities), OccupancyWords(spec, nest, densities)
+    checked = 0
+    for index in range(len(spec.levels)):
+        for tensor in ("weights", "inputs"):
+            if not isinstance(mapping, Mapping) or not mapping.keeps(spec, index, tensor):
+                continue
+            words = int(np.prod([mapping.tile_extents(index)[d] for d in ("K", "C")])) if tensor == "weights" \
+                else mapping.tile_extents(index)["C"]
+            assert int(estimate(index, tensor, np.array([words]))[0]) == exact(mapping, index, tensor, words), (index, tensor)
+            checked += 1
+    assert checked >= 4 and hash(estimate.key) is not None
