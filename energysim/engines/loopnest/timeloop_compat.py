@@ -52,6 +52,7 @@ from energysim.engines.loopnest.analysis import LoopNestStats, cycles_for, price
 from energysim.engines.loopnest.geometry import overlap, points
 from energysim.engines.loopnest.mapping import Mapping, check_mapping
 from energysim.engines.loopnest.spec import Spec
+from energysim.errors import UnsupportedError
 from energysim.hardware.hierarchy import LEAK_ACTION
 from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 
@@ -198,15 +199,20 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, check: bool = True) -
         Counts ``(level, tensor, read|fill|update)`` summed over the utilised
         instances (plus ``<tensor>:vector_padding`` word slots at levels with
         ``block_words`` > 1, ``leak`` and one count per MAC action), cycles and energy (pJ).
-        A sparse design (``[engine.sparse]``) is counted dense here (the mapper ranks
-        mappings so); :func:`energysim.engines.loopnest.sparse_timeloop.evaluate` adds
-        Sparseloop's formats, gating and skipping.
+        A sparse design (``[engine.sparse]``) is counted dense when ``check`` is False
+        (the mapper ranks its candidates so); its Sparseloop counts are
+        :func:`energysim.engines.loopnest.sparse_timeloop.evaluate`'s.
 
     Raises
     ------
     ConfigError
         If ``check`` and the mapping breaks a rule.
+    UnsupportedError
+        If ``check`` and the hardware is a sparse design (its counts are sparse_timeloop's, never silently dense).
     """
+    if check and spec.config.sparse is not None:
+        raise UnsupportedError(f"{spec.hardware.path or spec.hardware.name}: engine.sparse: a sparse design's Timeloop "
+                               "counts are Sparseloop's (energysim.engines.loopnest.sparse_timeloop.evaluate), not dense")
     if check:
         check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}")
     flat, actions = dense_actions(spec, nest, mapping)

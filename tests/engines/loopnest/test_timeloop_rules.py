@@ -197,13 +197,16 @@ def test_window_grid_exercises_whole_tile_refetch() -> None:
     assert more >= 5, more
 
 
-def test_sparse_design_counts_dense_here() -> None:
-    """timeloop_compat.evaluate counts a sparse design's mapping as its dense twin (the mapper ranks so); Sparseloop's rules are sparse_timeloop's."""
+def test_sparse_design_counts_dense_only_unchecked() -> None:
+    """Unchecked (the mapper's ranking) a sparse design counts as its dense twin; checked it is refused in one line, never silently dense."""
     import energysim
     from energysim.engines.loopnest.mapping import default_mapping
-    from energysim.engines.registry import build_engine
+    from energysim.engines import build_engine
+    from energysim.errors import UnsupportedError
     sparse = build_engine(energysim.hardware("eyeriss-like-gating")).spec
     dense = build_engine(energysim.hardware("eyeriss-like")).spec
     nest = LoopNest.of("c", K=4, C=4, P=4, Q=4, R=3, S=3)
     mapping = default_mapping(dense, nest)
-    assert evaluate(sparse, nest, mapping).counts == evaluate(dense, nest, mapping).counts
+    assert evaluate(sparse, nest, mapping, check=False).counts == evaluate(dense, nest, mapping).counts
+    with pytest.raises(UnsupportedError, match="engine.sparse: a sparse design's Timeloop counts are Sparseloop's"):
+        evaluate(sparse, nest, mapping)
