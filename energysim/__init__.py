@@ -10,7 +10,9 @@ writes a file unless it is given an output folder:
 - :func:`compare` -- ``energysim compare``: patterns x sparsities x criteria x hardware;
 - :func:`prune_for_energy` -- ``energysim prune --energy-budget``: prune to a fraction of the
   simulated energy on one hardware, with the least accuracy lost;
-- :func:`cost_table`, :func:`hardware_costs`, :func:`layer_cost_table` -- ``energysim costs``.
+- :func:`cost_table`, :func:`hardware_costs`, :func:`layer_cost_table` -- ``energysim costs``;
+- :func:`from_torch` -- ``energysim import model.pt``: a PyTorch module (with its pruning masks) as a
+  :class:`~energysim.workloads.Workload` (needs ``pip install 'energysim[torch]'``).
 
 Long jobs take ``progress=``: a bar on stderr (None: only on a terminal, True: always).
 """
@@ -32,6 +34,7 @@ from energysim.api import (
     workload,
 )
 from energysim.estimation import Estimate
+from energysim.workloads.torch_import import from_torch
 from energysim.simulate import SimulationRun
 
 try:
@@ -46,6 +49,7 @@ __all__ = [
     "cost_table",
     "estimate",
     "estimate_details",
+    "from_torch",
     "hardware",
     "hardware_costs",
     "hardware_variants",

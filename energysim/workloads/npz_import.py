@@ -18,6 +18,13 @@ Naming scheme
     - 3 or 5+ dimensions (1-D or 3-D convolutions): refused with an InputError.
 ``<layer>.mask`` (optional)
     A 0/1 keep-mask of the weight's shape; stored as the layer's ``mask_key``.
+``<layer>.weight_orig`` + ``<layer>.weight_mask``
+    A layer pruned with ``torch.nn.utils.prune`` (its state dict saved with
+    ``np.savez``): read as ``<layer>.weight = weight_orig * weight_mask`` and
+    ``<layer>.mask = weight_mask`` (:func:`unpruned_arrays`). Likewise
+    ``<layer>.parametrizations.weight.original`` with a 0/1
+    ``<layer>.parametrizations.weight.<i>.mask`` of its shape (a mask
+    parametrisation such as ``torch.ao.pruning``'s).
 ``<layer>.input_size``, ``<layer>.stride``, ``<layer>.padding`` (optional, conv2d only)
     Integer arrays overriding the geometry of one convolution: the input
     (height, width) in pixels, the stride, and the zero padding on each side
@@ -204,6 +211,56 @@ def read_weight_file(path: str | Path) -> dict[str, np.ndarray]:
     raise InputError(f"{path}: weight file suffix must be .npz or .safetensors (got {path.suffix or 'none'!r})")
 
 
+def unpruned_arrays(arrays: dict[str, np.ndarray], path: str | Path) -> dict[str, np.ndarray]:
+    """Arrays with PyTorch pruning pairs turned into ``<layer>.weight`` and ``<layer>.mask`` (see the naming scheme).
+
+    ``<layer>.weight_orig`` + ``<layer>.weight_mask`` (``torch.nn.utils.prune``) and
+    ``<layer>.parametrizations.weight.original`` + ``<layer>.parametrizations.weight.<i>.mask``
+    become ``<layer>.weight`` (the masked weights) and ``<layer>.mask``, at the
+    place of the original weight in the order; every other array is kept as it is.
+
+    Raises
+    ------
+    InputError
+        If a ``weight_orig`` has no ``weight_mask`` of its shape, or a mask holds
+        values other than 0 and 1.
+    """
+    path = Path(path)
+    out: dict[str, np.ndarray] = {}
+    consumed: set[str] = set()
+    for key, array in arrays.items():
+        layer, mask_keys = None, []
+        if key.endswith(".weight_orig"):
+            layer = key[: -len(".weight_orig")]
+            mask_keys = [f"{layer}.weight_mask"]
+            if mask_keys[0] not in arrays:
+                raise InputError(f"{path}: array {key!r} (torch.nn.utils.prune) has no {mask_keys[0]!r} beside it")
+        elif key.endswith(".parametrizations.weight.original"):
+            layer = key[: -len(".parametrizations.weight.original")]
+            prefix = f"{layer}.parametrizations.weight."
+            mask_keys = [k for k in arrays if k.startswith(prefix) and k.endswith(".mask")
+                         and np.shape(arrays[k]) == np.shape(array)]
+        if layer is None:
+            if key not in consumed:
+                out[key] = array
+            continue
+        weights = np.asarray(array, dtype=np.float64)
+        mask = np.ones(weights.shape, dtype=bool)
+        for mask_key in mask_keys:
+            values = np.asarray(arrays[mask_key])
+            if values.shape != weights.shape:
+                raise InputError(f"{path}: array {mask_key!r} must have the shape of {key!r} {weights.shape} (got {values.shape})")
+            if not np.isin(values, (0, 1)).all():
+                raise InputError(f"{path}: array {mask_key!r} must hold only 0 and 1 (a pruning mask)")
+            mask &= values.astype(bool)
+            consumed.add(mask_key)
+            out.pop(mask_key, None)
+        out[f"{layer}.weight"] = np.where(mask, weights, 0.0)
+        if mask_keys:
+            out[f"{layer}.mask"] = mask.astype(np.uint8)
+    return out
+
+
 def natural_key(name: str) -> tuple:
     """Sort key comparing digit runs as numbers: ``layer2`` < ``layer10``, ``features.9`` < ``features.10``."""
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part != "")
@@ -380,7 +437,7 @@ def import_weights(
         The loaded workload, the TOML path and the skipped arrays.
     """
     path = Path(path)
-    arrays = read_weight_file(path)
+    arrays = unpruned_arrays(read_weight_file(path), path)
     if order is None:
         order = "natural" if path.suffix.lower() == ".safetensors" else "file"
     layers, tensors, skipped = weight_layers(arrays, path, input_size, order)

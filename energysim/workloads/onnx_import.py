@@ -67,11 +67,14 @@ class ImportResult:
         Path of the written ``workload.toml``.
     skipped
         ``(node or array name, reason)`` pairs for everything not imported.
+    notes
+        What the import changed on the way (e.g. uneven padding folded into an input size).
     """
 
     workload: Workload
     path: Path
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _require_onnx():

@@ -177,3 +177,26 @@ def test_import_command_dispatches_on_suffix(tmp_path):
     args = parser.parse_args(["import", str(tmp_path / "w.pt"), "-o", str(tmp_path / "out2")])
     with pytest.raises(InputError, match=r"w\.pt: model file suffix must be \.onnx, \.npz or \.safetensors \(got '\.pt'\)"):
         args.handler(args, out)
+
+
+def test_torch_prune_pairs_become_masked_weights(tmp_path):
+    """A state dict of torch.nn.utils.prune (fc.weight_orig + fc.weight_mask) and of a mask parametrisation imports with masks, not 'no weight layer found'."""
+    orig, mask = RNG.standard_normal((4, 6)), (RNG.random((4, 6)) > 0.5).astype(np.float32)
+    conv_orig, conv_mask = RNG.standard_normal((3, 2, 1, 1)), np.array([1.0, 0.0, 1.0]).reshape(3, 1, 1, 1) * np.ones((3, 2, 1, 1))
+    np.savez(tmp_path / "pruned.npz", **{
+        "conv.bias": np.zeros(3), "conv.parametrizations.weight.original": conv_orig,
+        "conv.parametrizations.weight.0.mask": conv_mask, "fc.bias": np.zeros(4), "fc.weight_orig": orig, "fc.weight_mask": mask})
+    result = import_weights(tmp_path / "pruned.npz", tmp_path / "out", input_size=(5, 5))
+    workload = load_workload(tmp_path / "out" / "workload.toml")
+    assert [(l.name, l.kind, l.mask_key) for l in workload.layers] == [("conv", "conv2d", "conv.mask"), ("fc", "linear", "fc.mask")]
+    np.testing.assert_array_equal(workload.tensors["fc"].weights, orig * mask)
+    np.testing.assert_array_equal(workload.tensors["fc"].mask, mask.astype(bool))
+    np.testing.assert_array_equal(workload.tensors["conv"].mask, conv_mask.astype(bool))
+    assert {name for name, _ in result.skipped} == {"conv.bias", "fc.bias"}
+
+
+def test_prune_orig_without_mask_is_refused(tmp_path):
+    """fc.weight_orig without fc.weight_mask beside it is one InputError naming both arrays."""
+    np.savez(tmp_path / "half.npz", **{"fc.weight_orig": np.ones((2, 2))})
+    with pytest.raises(InputError, match=r"half\.npz: array 'fc\.weight_orig'.*has no 'fc\.weight_mask'"):
+        import_weights(tmp_path / "half.npz", tmp_path / "out")

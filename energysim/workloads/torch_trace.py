@@ -1,0 +1,417 @@
+"""Read the weight layers of a PyTorch program traced by ``torch.export``.
+
+:func:`layers_from_program` walks the ATen graph of an ``ExportedProgram``
+(the training IR that ``torch.export.export`` returns keeps ``aten.linear`` and
+``aten.conv*`` whole) in graph order; shapes come from the graph's tensor
+metadata, weights from the program's parameters and buffers. A value is a
+*constant* when no user input reaches it (parameters, buffers and anything
+computed from them only, such as ``weight_orig * weight_mask``), an
+*activation* otherwise.
+
+Mapping
+-------
+``aten.linear(x, W)``, ``W`` constant (out, in)
+    ``linear``: ``batch`` = product of ``x``'s leading dimensions (tokens).
+``aten.conv1d`` / ``aten.conv2d`` / ``aten.convolution`` (not transposed)
+    ``conv2d`` or ``grouped_conv2d`` by :func:`energysim.workloads.import_layers.conv_entry`
+    (any groups, strides, padding -- including ``"same"`` -- and dilation); a
+    1-D weight (out, in, kw) is stored as (out, in, 1, kw).
+``aten.matmul`` / ``mm`` / ``bmm`` / ``addmm`` / ``baddbmm``
+    A 2-D constant right operand ``W`` (k, m): ``linear`` with weights ``W.T``;
+    a 2-D constant left operand with a 2-D activation: ``gemm``; two
+    activations (attention's ``Q K^T`` and ``P V``): ``batched_matmul``.
+``aten.scaled_dot_product_attention(q, k, v)``
+    Two ``batched_matmul`` layers, ``<module>.scores`` (``q @ k^T``: m = query
+    length, k = head size, n = key length) and ``<module>.context`` (``P @ v``),
+    ``<module>`` being the calling module's path (``attention`` at the top level);
+    grouped-query attention (``enable_gqa``) counts every query head.
+
+Other nodes (activations, normalisation, pooling, reshapes) are skipped and
+listed; so are transposed and 3-D convolutions, with their reason.
+
+Masks
+-----
+A weight computed as ``W_orig * M`` where ``M`` is a constant of the weight's
+shape holding only 0 and 1 -- ``torch.nn.utils.prune``'s ``weight_orig *
+weight_mask`` and a parametrisation such as ``torch.ao.pruning``'s
+``FakeSparsity`` (``mask * original``) -- stores ``M`` as the layer's
+``<layer>.mask`` (``mask_key``) and ``W_orig * M`` as its weights. Masks of
+2:4 semi-structured weights are passed in by the caller (``extra_masks``).
+
+Layer names are the weight's parameter name without its role suffix
+(``fc1.weight`` -> ``fc1``; ``fc1.weight_orig`` and
+``fc1.parametrizations.weight.original`` -> ``fc1``; ``attn.in_proj_weight``
+-> ``attn.in_proj``); activation matmuls are named after their module and
+graph node.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from energysim.errors import InputError
+from energysim.workloads.import_layers import GeometryError, batched_matmul_entry, conv_entry
+from energysim.workloads.writing import safe_name
+
+TORCH_VERSION = "2.13.0"
+"""The torch release the importer is tested with; the install hint names it (a CPU wheel)."""
+
+INSTALL_HINT = f"pip install 'energysim[torch]' (or pip install torch=={TORCH_VERSION} for the tested release)"
+"""How to install the optional PyTorch dependency, for one-line refusals."""
+
+_SUFFIXES = (".parametrizations.weight.original", ".weight_orig", ".weight", "_weight")
+"""Role suffixes stripped from a weight's parameter name to name its layer (first match)."""
+
+_PASS_THROUGH = ("to", "_to_copy", "alias", "detach", "clone", "contiguous", "type_as", "lift_fresh_copy")
+"""Single-input ATen ops a mask or weight may pass through on its way from a buffer or parameter."""
+
+
+def require_torch():
+    """Import torch, or raise a one-line InputError saying how to install it."""
+    try:
+        import torch
+    except ImportError:
+        raise InputError(f"PyTorch models need the 'torch' package, which is not installed: {INSTALL_HINT}") from None
+    return torch
+
+
+@dataclass
+class TracedLayers:
+    """Workload entries read from one program.
+
+    Attributes
+    ----------
+    layers
+        ``[[layers]]`` entries in graph order (with ``weight_key`` / ``mask_key``).
+    arrays
+        Arrays for ``tensors.npz`` by key: weights as float64, masks as uint8.
+    skipped
+        ``(node, reason)`` pairs of nodes not imported.
+    notes
+        Import notes (e.g. padding folded into an input size).
+    """
+
+    layers: list[dict] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _op_name(node) -> str:
+    """``linear`` for ``aten.linear.default`` (the overload packet's short name), '' for non-ATen targets."""
+    packet = getattr(node.target, "overloadpacket", None)
+    return getattr(packet, "__name__", "") if packet is not None else ""
+
+
+def _shape(node) -> tuple[int | None, ...] | None:
+    value = node.meta.get("val") if hasattr(node, "meta") else None
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return None
+    return tuple(int(d) if isinstance(d, int) or str(d).isdigit() else None for d in shape)
+
+
+class _Program:
+    """Constants, activations and names of one ``ExportedProgram``."""
+
+    def __init__(self, torch, program, label: str):
+        from torch.export.graph_signature import InputKind
+
+        self.torch, self.label = torch, label
+        self.graph = program.graph
+        self.values: dict[str, object] = {}
+        self.origin: dict[str, tuple[str, str]] = {}  # placeholder name -> (kind, parameter/buffer name)
+        user_inputs: set[str] = set()
+        for spec in program.graph_signature.input_specs:
+            name = spec.arg.name if hasattr(spec.arg, "name") else None
+            if name is None:
+                continue
+            if spec.kind == InputKind.USER_INPUT:
+                user_inputs.add(name)
+                continue
+            if spec.kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR) and spec.target is not None:
+                value = program.state_dict.get(spec.target, program.constants.get(spec.target))
+                if value is not None:
+                    self.values[name] = value
+                    self.origin[name] = (spec.kind.name.lower(), spec.target)
+        self.dynamic: set[str] = set()  # nodes a user input reaches
+        for node in self.graph.nodes:
+            if node.op == "placeholder":
+                if node.name in user_inputs or node.name not in self.values:
+                    self.dynamic.add(node.name)
+            elif any(arg.name in self.dynamic for arg in node.all_input_nodes):
+                self.dynamic.add(node.name)
+
+    def is_constant(self, node) -> bool:
+        return hasattr(node, "op") and node.name not in self.dynamic
+
+    def value(self, node):
+        """The tensor a constant node computes (parameters, buffers, and ops on them only)."""
+        if node.name in self.values:
+            return self.values[node.name]
+        from torch.fx.node import map_arg
+
+        if node.op != "call_function":
+            raise InputError(f"{self.label}: node {node.name!r} ({node.op}) cannot be evaluated as a constant weight")
+        args = map_arg(node.args, self.value)
+        kwargs = map_arg(node.kwargs, self.value)
+        with self.torch.no_grad():
+            result = node.target(*args, **kwargs)
+        self.values[node.name] = result
+        return result
+
+    def source(self, node) -> tuple[str, str] | None:
+        """(kind, name) of the parameter or buffer a constant comes from through pass-through ops, or None."""
+        while node.op == "call_function" and _op_name(node) in _PASS_THROUGH and node.args and hasattr(node.args[0], "op"):
+            node = node.args[0]
+        return self.origin.get(node.name)
+
+    def module_path(self, node) -> str:
+        """The dotted path of the module that issued ``node`` ('' at the top level)."""
+        stack = node.meta.get("nn_module_stack") or {}
+        if not stack:
+            return ""
+        path = list(stack.values())[-1][0]
+        return str(path).replace("L['self'].", "").replace("L__self__.", "") if path not in ("", "L['self']") else ""
+
+
+def _array(torch, tensor) -> np.ndarray:
+    return tensor.detach().to("cpu", torch.float64).numpy().copy()
+
+
+def _is_mask(torch, tensor, shape) -> bool:
+    if tuple(tensor.shape) != tuple(shape):
+        return False
+    values = tensor.detach()
+    return bool(torch.all((values == 0) | (values == 1)))
+
+
+def _layer_name(source: tuple[str, str] | None, fallback: str) -> str:
+    if source is None:
+        return fallback
+    name = source[1]
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _weight_and_mask(program: _Program, node, extra_masks: dict[str, np.ndarray]):
+    """(weights, mask or None, source) of a constant weight node; the mask is split off a ``W * M`` product."""
+    torch = program.torch
+    weights = program.value(node)
+    if _op_name(node) == "mul" and len(node.args) == 2 and all(hasattr(a, "op") for a in node.args):
+        left, right = node.args
+        masks = [a for a in (left, right) if _is_mask(torch, program.value(a), weights.shape)]
+        if len(masks) == 2:  # both 0/1: the mask is the buffer, the weight the parameter
+            masks = [a for a in masks if (program.source(a) or ("buffer",))[0] != "parameter"] or masks[1:]
+        if len(masks) == 1:
+            other = right if masks[0] is left else left
+            return weights, program.value(masks[0]).detach().to(torch.bool), program.source(other)
+    source = program.source(node)
+    mask = extra_masks.get(source[1]) if source is not None else None
+    return weights, (torch.as_tensor(mask, dtype=torch.bool) if mask is not None else None), source
+
+
+def _conv_parameters(node) -> tuple[list[int], list[int] | str, list[int], int, bool]:
+    """(stride, padding, dilation, groups, transposed) of an ATen convolution node, as lists per spatial axis."""
+    op, args = _op_name(node), list(node.args)
+    defaults = {"conv1d": [None, None, None, 1, 0, 1, 1], "conv2d": [None, None, None, 1, 0, 1, 1]}
+    if op == "convolution":
+        _, _, _, stride, padding, dilation, transposed, _, groups = (args + [None] * 9)[:9]
+        return list(stride), list(padding), list(dilation), int(groups), bool(transposed)
+    names = ["input", "weight", "bias", "stride", "padding", "dilation", "groups"]
+    values = (args + defaults[op][len(args):])[:7]
+    for index, key in enumerate(names):
+        if key in node.kwargs:
+            values[index] = node.kwargs[key]
+    _, _, _, stride, padding, dilation, groups = values
+    return stride, padding, dilation, int(groups), False
+
+
+def _per_axis(value, spatial: int) -> list[int]:
+    values = [int(v) for v in value] if isinstance(value, (list, tuple)) else [int(value)]
+    return values * spatial if len(values) == 1 else values
+
+
+def _pads(padding, kernel: list[int], dilation: list[int]) -> list[int]:
+    """Begin pads then end pads per axis; ``"same"`` puts the odd pixel at the end, as PyTorch does."""
+    if padding == "valid":
+        return [0] * (2 * len(kernel))
+    if padding == "same":
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return [t // 2 for t in totals] + [t - t // 2 for t in totals]
+    per_axis = _per_axis(padding, len(kernel))
+    return per_axis + per_axis
+
+
+def layers_from_program(program, label: str, extra_masks: dict[str, np.ndarray] | None = None) -> TracedLayers:
+    """Walk an ``ExportedProgram``'s graph into workload layer entries (see the module docstring).
+
+    Parameters
+    ----------
+    program
+        A ``torch.export.ExportedProgram``.
+    label
+        What to call the model in messages (a file name or ``"the module"``).
+    extra_masks
+        Keep-masks by parameter name (e.g. of 2:4 semi-structured weights).
+
+    Returns
+    -------
+    TracedLayers
+
+    Raises
+    ------
+    InputError
+        If a layer's geometry fits no layer kind (naming the model, the node,
+        the rule and the value), or the program has no weight layer.
+    """
+    torch = require_torch()
+    prog = _Program(torch, program, label)
+    out = TracedLayers()
+    used: set[str] = set()
+    masks = extra_masks or {}
+
+    def add(entry: dict, weights=None, mask=None) -> None:
+        if weights is not None:
+            array = _array(torch, weights).reshape(entry_weight_shape(entry))
+            if not np.all(np.isfinite(array)):
+                raise InputError(f"{label}: layer '{entry['name']}': weights must be finite (found NaN or inf)")
+            entry["weight_key"] = f"{entry['name']}.weight"
+            out.arrays[entry["weight_key"]] = array
+            if mask is not None:
+                entry["mask_key"] = f"{entry['name']}.mask"
+                out.arrays[entry["mask_key"]] = mask.detach().cpu().numpy().reshape(array.shape).astype(np.uint8)
+                entry["measured_sparsity"] = float(np.count_nonzero(array == 0) / array.size)
+        out.layers.append(entry)
+
+    for node in prog.graph.nodes:
+        if node.op != "call_function":
+            continue
+        op = _op_name(node)
+        where = f"{label}: node {node.name!r} ({op or node.target})"
+        try:
+            if op == "linear":
+                _linear(prog, node, used, add, out, masks)
+            elif op in ("conv1d", "conv2d", "convolution"):
+                _conv(prog, node, used, add, out, masks)
+            elif op in ("matmul", "mm", "bmm", "addmm", "baddbmm"):
+                _matmul(prog, node, op, used, add, out, masks)
+            elif op == "scaled_dot_product_attention":
+                _attention(prog, node, used, add)
+            elif op in ("conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "einsum"):
+                out.skipped.append((node.name, f"{op}: not a supported layer kind, left out"))
+            elif prog.is_constant(node) or op in ("_assert_tensor_metadata", "getitem", "sym_size"):
+                continue
+            else:
+                out.skipped.append((node.name, f"{op or node.target}: no weight GEMM"))
+        except GeometryError as exc:
+            raise InputError(f"{where}: {exc}") from None
+    if not out.layers:
+        ops = sorted({_op_name(n) or str(n.target) for n in prog.graph.nodes if n.op == "call_function"})
+        raise InputError(f"{label}: no weight layer (linear, conv1d/conv2d, matmul or attention) in the traced graph "
+                         f"(operators found: {', '.join(ops) or 'none'})")
+    return out
+
+
+def entry_weight_shape(entry: dict) -> tuple[int, ...]:
+    """The stored weight shape of an entry: (out, in) for linear, (out, in / groups, kh, kw) for convolutions, (m, k) for gemm."""
+    kind = entry["kind"]
+    if kind == "linear":
+        return (entry["out_features"], entry["in_features"])
+    if kind == "gemm":
+        return (entry["m"], entry["k"])
+    groups = entry.get("groups", 1)
+    return (entry["out_channels"], entry["in_channels"] // groups, entry["kernel_height"], entry["kernel_width"])
+
+
+def _named(prog: _Program, used: set[str], source, node, suffix: str = "") -> str:
+    path = prog.module_path(node)
+    fallback = f"{path}.{node.name}" if path else node.name
+    return safe_name(_layer_name(source, fallback) + suffix, used)
+
+
+def _linear(prog: _Program, node, used, add, out: TracedLayers, masks) -> None:
+    x, w = node.args[0], node.args[1]
+    if not prog.is_constant(w):
+        a_shape, w_shape = _shape(x), _shape(w)
+        add(batched_matmul_entry(_named(prog, used, None, node), a_shape, (*w_shape[:-2], w_shape[-1], w_shape[-2])))
+        return
+    weights, mask, source = _weight_and_mask(prog, w, masks)
+    if weights.dim() != 2:
+        raise GeometryError(f"a linear weight must be 2-D (got shape {tuple(weights.shape)})")
+    x_shape = _shape(x) or ()
+    batch = math.prod(d or 1 for d in x_shape[:-1]) if len(x_shape) > 1 else 1
+    entry = {"kind": "linear", "name": _named(prog, used, source, node), "in_features": int(weights.shape[1]),
+             "out_features": int(weights.shape[0]), "batch": int(batch)}
+    add(entry, weights, mask)
+
+
+def _conv(prog: _Program, node, used, add, out: TracedLayers, masks) -> None:
+    x, w = node.args[0], node.args[1]
+    stride, padding, dilation, groups, transposed = _conv_parameters(node)
+    if transposed:
+        out.skipped.append((node.name, "transposed convolution: not a supported layer kind, left out"))
+        return
+    if not prog.is_constant(w):
+        out.skipped.append((node.name, "convolution whose weight is an activation: left out"))
+        return
+    weights, mask, source = _weight_and_mask(prog, w, masks)
+    spatial = weights.dim() - 2
+    if spatial not in (1, 2):
+        out.skipped.append((node.name, f"{spatial}-D convolution: not a supported layer kind, left out"))
+        return
+    x_shape = _shape(x)
+    if x_shape is not None and len(x_shape) == spatial + 1:  # an unbatched input (C, *spatial)
+        x_shape = (1, *x_shape)
+    kernel = [int(k) for k in weights.shape[2:]]
+    dilations = _per_axis(dilation, spatial)
+    name = _named(prog, used, source, node)
+    entry, notes = conv_entry(name, tuple(weights.shape), x_shape or (), _per_axis(stride, spatial),
+                              _pads(padding, kernel, dilations), dilations, groups)
+    out.notes.extend(notes)
+    add(entry, weights, mask)
+
+
+def _matmul(prog: _Program, node, op: str, used, add, out: TracedLayers, masks) -> None:
+    a, b = (node.args[1], node.args[2]) if op in ("addmm", "baddbmm") else (node.args[0], node.args[1])
+    a_const, b_const = prog.is_constant(a), prog.is_constant(b)
+    if a_const and b_const:
+        out.skipped.append((node.name, f"{op} of two constants: no activation, left out"))
+        return
+    if b_const:
+        weights, mask, source = _weight_and_mask(prog, b, masks)
+        if weights.dim() == 2:
+            a_shape = _shape(a) or ()
+            batch = math.prod(d or 1 for d in a_shape[:-1]) if len(a_shape) > 1 else 1
+            entry = {"kind": "linear", "name": _named(prog, used, source, node), "in_features": int(weights.shape[0]),
+                     "out_features": int(weights.shape[1]), "batch": int(batch)}
+            add(entry, weights.T, mask.T if mask is not None else None)
+            return
+    if a_const:
+        weights, mask, source = _weight_and_mask(prog, a, masks)
+        b_shape = _shape(b) or ()
+        if weights.dim() == 2 and len(b_shape) == 2:
+            entry = {"kind": "gemm", "name": _named(prog, used, source, node), "m": int(weights.shape[0]),
+                     "k": int(weights.shape[1]), "n": int(b_shape[1] or 1)}
+            add(entry, weights, mask)
+            return
+    add(batched_matmul_entry(_named(prog, used, None, node), _shape(a) or (), _shape(b) or ()))
+
+
+def _attention(prog: _Program, node, used, add) -> None:
+    q, k, v = (_shape(n) or () for n in node.args[:3])
+    if len(q) < 2 or len(k) < 2 or len(v) < 2:
+        raise GeometryError(f"attention query, key and value must be at least 2-D (got {q}, {k}, {v})")
+    enable_gqa = bool(node.kwargs.get("enable_gqa", node.args[7] if len(node.args) > 7 else False))
+    if enable_gqa and len(q) >= 3 and len(k) >= 3 and q[-3] and k[-3] and q[-3] != k[-3]:
+        k = (*k[:-3], q[-3], *k[-2:])  # grouped-query attention: each key head serves q_heads / kv_heads query heads
+        v = (*v[:-3], q[-3], *v[-2:])
+    base = prog.module_path(node) or "attention"
+    add(batched_matmul_entry(safe_name(f"{base}.scores", used), q, (*k[:-2], k[-1], k[-2])))
+    scores = (*q[:-1], k[-2])
+    add(batched_matmul_entry(safe_name(f"{base}.context", used), scores, v))
