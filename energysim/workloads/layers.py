@@ -68,6 +68,11 @@ class _LayerBase(BaseModel):
         default=1.0, gt=0.0, le=1.0,
         description="Fraction of non-zero input activations (measured on calibration data or assumed).",
     )
+    output_density: float = Field(
+        default=1.0, gt=0.0, le=1.0,
+        description="Fraction of non-zero final outputs (after the layer's activation function); a sparse design that "
+                    "writes outputs compressed stores only these. Partial sums are dense.",
+    )
     weight_key: str | None = Field(default=None, description="Array name of the weights in the workload's tensors file.")
     mask_key: str | None = Field(default=None, description="Array name of the 0/1 keep-mask in the tensors file.")
     activations_key: str | None = Field(

@@ -41,7 +41,10 @@ exactly, lane by lane (:func:`~energysim.engines.loopnest.sparse_masks.lane_effe
 without activations, inputs use the layer's ``activation_density`` (uniform
 random). Without tensors every density is the layer's field (uniform random:
 ``e(L)`` = product of the leaders' densities). ``stats['density_model']`` says which.
-Outputs are taken as dense (partial sums). Network transfers are not reduced.
+Outputs: partial sums are dense; a compressed format at the outermost level stores each
+output's final value at the layer's ``output_density`` (the last arrival of every output
+point there: its ``update`` when partial sums were spilled, else its ``write``), with that
+value's metadata. Network transfers are not reduced.
 """
 
 from __future__ import annotations
@@ -80,29 +83,35 @@ class Densities:
         Fraction of non-zeros (inputs over the padded input space with real activations).
     masks
         The real masks, or None.
+    outputs
+        Fraction of non-zero final outputs (the layer's ``output_density``: after its
+        activation function); partial sums are dense.
     """
 
     model: str
     weights: float
     inputs: float
     masks: OperandMasks | None = None
+    outputs: float = 1.0
 
     def of(self, tensor: str) -> float:
-        """Density of a tensor (outputs: 1, partial sums are dense)."""
-        return {"weights": self.weights, "inputs": self.inputs}.get(tensor, 1.0)
+        """Density of a tensor (outputs: of the final values)."""
+        return {"weights": self.weights, "inputs": self.inputs, "outputs": self.outputs}[tensor]
 
 
-def statistical(weight_density: float, activation_density: float) -> Densities:
+def statistical(weight_density: float, activation_density: float, output_density: float = 1.0) -> Densities:
     """Densities of a workload that has only its fields (uniform random zeros)."""
-    return Densities("statistical (uniform random)", float(weight_density), float(activation_density))
+    return Densities("statistical (uniform random)", float(weight_density), float(activation_density),
+                     outputs=float(output_density))
 
 
-def from_masks(masks: OperandMasks, activation_density: float) -> Densities:
+def from_masks(masks: OperandMasks, activation_density: float, output_density: float = 1.0) -> Densities:
     """Densities measured on real masks (inputs from the layer's field when there are no activations)."""
     weights = float(masks.weights.mean())
     if masks.inputs is None:
-        return Densities("real weights, statistical inputs", weights, float(activation_density), masks)
-    return Densities("real masks", weights, float(masks.inputs.mean()), masks)
+        return Densities("real weights, statistical inputs", weights, float(activation_density), masks,
+                         float(output_density))
+    return Densities("real masks", weights, float(masks.inputs.mean()), masks, float(output_density))
 
 
 def shrink_to_fit(spec: Spec, nest: LoopNest, mapping: Mapping, occupancy: Occupancy) -> Mapping | None:
@@ -296,7 +305,7 @@ def occupancy_for(spec: Spec, nest: LoopNest, densities: Densities) -> Occupancy
         fmt = config.format_of(level.name, tensor)
         if fmt is None:
             return words
-        density = densities.of(tensor)
+        density = densities.of(tensor) if tensor != "outputs" else 1.0   # a tile of outputs holds partial sums
         if fmt.format == "nm":
             nonzeros = math.ceil(words * fmt.n / fmt.m)
         elif tensor == "weights" and densities.masks is not None:
@@ -329,7 +338,7 @@ class OccupancyWords:
                 fmt = config.format_of(level.name, tensor)
                 if fmt is None:
                     continue
-                density = densities.of(tensor)
+                density = densities.of(tensor) if tensor != "outputs" else 1.0   # partial sums
                 if fmt.format == "csr":
                     sizes = [points(tuple((coef, nest.bounds[dim]) for dim, coef in axis)) for axis in nest.axes(tensor)]
                     axis = fmt.coordinate_axis
@@ -432,9 +441,11 @@ class _SparseCounts:
             index = index_of[component]
             word_bits = self.spec.levels[index].level.config.word_bits
             fmt = self.config.format_of(component, tensor)
-            density = self.densities.of(tensor)
+            density = self.densities.of(tensor) if tensor != "outputs" else 1.0
             data = round(value * _data_ratio(fmt, density))
             meta_bits = value * _metadata_bits_per_point(fmt, density, self.nest, self.mapping, index) if fmt else 0.0
+            if fmt is not None and tensor == "outputs" and index == 0 and action == self._final_action(dense_counts):
+                data, meta_bits = self._final_outputs(fmt, value)
             opt = optimisations.get((component, tensor)) if action == "read" else None
             optimised = 0
             if opt is not None:
@@ -454,6 +465,21 @@ class _SparseCounts:
             if optimised and not gated:
                 self.stats[f"skipped_read_{component}_{tensor}"] = optimised
             self.moved[component][action != "read"] += data + gated + meta_words * meta_word_bits / word_bits
+
+    def _final_action(self, dense_counts: dict[tuple[str, str, str], int]) -> str:
+        """The action carrying each output's last arrival at the outermost level: update after spilled partial sums, else write."""
+        return "update" if dense_counts.get((self.spec.levels[0].name, "outputs", "update"), 0) else "write"
+
+    def _final_outputs(self, fmt: FormatSpec, value: int) -> tuple[int, float]:
+        """Step 1 for the outermost level's final outputs: of ``value`` arrivals, one per output point is its final value,
+        stored at the layer's output density; the rest are dense partial sums. Returns (data words, metadata bits)."""
+        b = self.nest.bounds
+        final = b["N"] * b["G"] * b["K"] * b["P"] * b["Q"]
+        density = self.densities.outputs
+        data = value - final + round(final * _data_ratio(fmt, density))
+        bits = ((value - final) * _metadata_bits_per_point(fmt, 1.0, self.nest, self.mapping, 0)
+                + final * _metadata_bits_per_point(fmt, density, self.nest, self.mapping, 0))
+        return data, bits
 
     def codecs(self) -> None:
         """Step 4: decompressions into, and compressions out of, uncompressed levels under compressed parents."""

@@ -46,7 +46,7 @@ from energysim.errors import ConfigError, UnsupportedError
 RANK_FORMATS = ("UOP", "UB", "CP", "RLE", "B")
 """Sparseloop's rank formats energysim counts."""
 
-TENSOR_FIELDS = {"weights": "weight_density", "inputs": "activation_density"}
+TENSOR_FIELDS = {"weights": "weight_density", "inputs": "activation_density", "outputs": "output_density"}
 """Workload layer field holding each operand's density."""
 
 
@@ -66,8 +66,6 @@ def densities(merged: dict, origin: dict[str, Path], tensor_of: dict[str, str]) 
     ------
     ConfigError
         A density that is not a number in (0, 1] or names an unknown data space.
-    UnsupportedError
-        An Outputs density below 1 (energysim's workloads keep outputs dense).
     """
     instance = (merged.get("problem") or {}).get("instance") or {}
     given = instance.get("densities")
@@ -84,11 +82,6 @@ def densities(merged: dict, origin: dict[str, Path], tensor_of: dict[str, str]) 
         value = entry.get("density") if isinstance(entry, dict) else entry
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ConfigError(f"{where}.{name}: density must be a number in (0, 1] (got {value!r})")
-        if tensor == "outputs":
-            if value < 1:
-                raise UnsupportedError(f"{where}.{name}: an output density below 1 is not modelled (got {value}); "
-                                       "energysim's workloads keep outputs dense")
-            continue
         out[TENSOR_FIELDS[tensor]] = float(value)
     return out
 

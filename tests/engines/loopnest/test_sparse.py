@@ -25,7 +25,7 @@ from energysim.workloads.workload import LayerTensors
 from conftest import mapping_of
 
 PRICED = [("Buf", "metadata_read"), ("Buf", "metadata_fill"), ("Buf", "gated_read"), ("Dram", "metadata_read"),
-          ("Dram", "metadata_fill"), ("PEs", "gated_read"), ("PEs", "metadata_read"), ("PEs", "metadata_fill"),
+          ("Dram", "metadata_fill"), ("Dram", "metadata_write"), ("Dram", "metadata_update"), ("PEs", "gated_read"), ("PEs", "metadata_read"), ("PEs", "metadata_fill"),
           ("MAC", "gated_mac")]
 
 
@@ -344,3 +344,24 @@ def test_mapper_occupancy_estimate_matches_the_exact_rule() -> None:
             assert int(estimate(index, tensor, np.array([words]))[0]) == exact(mapping, index, tensor, words), (index, tensor)
             checked += 1
     assert checked >= 4 and hash(estimate.key) is not None
+
+
+def test_compressed_outputs_store_final_values_at_the_output_density() -> None:
+    """DRAM keeping outputs in RLE writes each output's final value at output_density (+ 4-bit runs); partial sums stay dense."""
+    layer = LinearLayer(name="fc", in_features=64, out_features=8, batch=4)
+    nest = layer.loop_nest()
+    spec = sparse_spec([{"level": "DRAM", "tensor": "outputs", "format": "rle", "metadata_bits": 4}], [])
+    # DRAM[C2 K2]: the Buffer's outputs tile (half of K) leaves at each K step and comes back for the second C half,
+    # so every output arrives twice at DRAM: a write (partial) then an update (the final value)
+    mapping = mapping_of(("DRAM", {"C": 2, "K": 2}), ("Buffer", {"N": 4, "K": 4, "C": 32}), ("PE", {}))
+    dense = evaluate(spec, nest, mapping).counts
+    assert dense[("DRAM", "outputs", "write")] == 32 and dense[("DRAM", "outputs", "update")] == 32
+    counts = evaluate_sparse(spec, nest, mapping, statistical(1.0, 1.0, 0.25))[0].counts
+    assert counts[("DRAM", "outputs", "write")] == 32          # the first (partial) arrival: dense
+    assert counts[("DRAM", "outputs", "update")] == 8          # 32 final values x 0.25
+    assert counts[("Dram", "outputs", "metadata_update")] == 2  # 8 runs x 4 bits = 32 bits = 2 words
+    assert counts[("Dram", "outputs", "metadata_write")] == 8   # 32 dense partial sums x 4 bits = 8 words
+    assert counts[("Buffer", "outputs", "write")] == dense[("Buffer", "outputs", "write")]
+    unsplit = mapping_of(("DRAM", {}), ("Buffer", {"N": 4, "K": 8, "C": 64}), ("PE", {}))
+    counts = evaluate_sparse(spec, nest, unsplit, statistical(1.0, 1.0, 0.25))[0].counts
+    assert counts[("DRAM", "outputs", "write")] == 8 and ("DRAM", "outputs", "update") not in counts
