@@ -52,7 +52,7 @@ from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
 from energysim.engines.loopnest.mapper_constraints import MapperConstraints, Resolved, resolve
 from energysim.engines.loopnest.mapper_estimate import Prices, estimate
 from energysim.engines.loopnest.mapper_search import (
-    Batch, candidate_key, enumerate_all, legal, neighbours, sample, space_size, unique,
+    Batch, candidate_key, enumerate_all, neighbours, neighbours_batch, sample, space_size, unique,
 )
 from energysim.engines.loopnest.mapper_space import LevelSlots, MapProblem, TensorIndexing
 from energysim.engines.loopnest.mapping import LevelLoops, Mapping, default_mapping
@@ -63,6 +63,8 @@ from energysim.workers import init_worker
 from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
 
 Objective = Literal["energy", "latency", "edp"]
+DESCEND_CHUNK = 32
+"""Candidates whose neighbours are built and estimated at once in a local search (bounds memory)."""
 OBJECTIVES: tuple[str, ...] = ("energy", "latency", "edp")
 
 
@@ -314,40 +316,45 @@ def _baseline(name: str, results: list[tuple[tuple, LoopNestStats]]) -> Baseline
     return Baseline(name, stats.energy_pj, stats.cycles_total, stats.mapping.describe())
 
 
+def _best_per_owner(owner: np.ndarray, objective: str, energy: np.ndarray, cycles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each distinct owner (ascending), the index of its best row (objective, energy, cycles, then
+    the first) and that row's score."""
+    scores = _score(objective, energy, cycles)
+    ranked = np.lexsort((np.arange(len(owner)), cycles, energy, scores, owner))
+    _, first = np.unique(owner[ranked], return_index=True)
+    best = ranked[first]
+    return best, scores[best]
+
+
 def _descend(problem: MapProblem, resolved: Resolved, prices: Prices, objective: str, starts: Batch,
              max_steps: int) -> tuple[Batch, int]:
     """Local search on the estimate alone, all starts in lockstep: each moves to its best-estimated
     neighbour while that is better. Returns the final candidates and how many were estimated."""
     energy, cycles = estimate(problem, prices, starts.factors, starts.orders, starts.keep)
-    scores = list(_score(objective, energy, cycles))
-    current = [starts.take([b]) for b in range(len(starts))]
-    active = list(range(len(starts)))
+    scores = np.asarray(_score(objective, energy, cycles), dtype=np.float64).copy()
+    current = starts.take(np.arange(len(starts)))  # a copy, moved in place
+    active = np.arange(len(starts))
     estimated = 0
     for _ in range(max_steps):
-        if not active:
+        if len(active) == 0:
             break
-        groups = [neighbours(problem, resolved, current[b].factors[0], current[b].orders[0], current[b].keep[0], check=False)
-                  for b in active]
-        near = Batch.concat(groups)
-        ok = legal(problem, resolved, near)
-        sizes = [int(part.sum()) for part in np.split(ok, np.cumsum([len(g) for g in groups])[:-1])]
-        if sum(sizes) == 0:
-            break
-        near = near.take(ok)
-        energy, cycles = estimate(problem, prices, near.factors, near.orders, near.keep)
-        estimated += len(near)
-        near_scores = _score(objective, energy, cycles)
-        still, offset = [], 0
-        for b, size in zip(active, sizes):
-            if size:
-                part = slice(offset, offset + size)
-                best = offset + int(np.lexsort((cycles[part], energy[part], near_scores[part]))[0])
-                offset += size
-                if near_scores[best] < scores[b] * (1 - 1e-9):
-                    scores[b], current[b] = float(near_scores[best]), near.take([best])
-                    still.append(b)
-        active = still
-    return Batch.concat(current), estimated
+        still = []
+        for chunk in np.array_split(active, -(-len(active) // DESCEND_CHUNK)):  # bounded memory
+            near, owner = neighbours_batch(problem, resolved, current.take(chunk))
+            if len(near) == 0:
+                continue
+            energy, cycles = estimate(problem, prices, near.factors, near.orders, near.keep)
+            estimated += len(near)
+            best, best_scores = _best_per_owner(owner, objective, energy, cycles)
+            who = chunk[np.unique(owner)]
+            better = best_scores < scores[who] * (1 - 1e-9)
+            moved = near.take(best[better])
+            current.factors[who[better]], current.orders[who[better]], current.keep[who[better]] = \
+                moved.factors, moved.orders, moved.keep
+            scores[who[better]] = best_scores[better]
+            still.append(who[better])
+        active = np.concatenate(still) if still else np.zeros(0, dtype=np.int64)
+    return current, estimated
 
 
 def _diverse_starts(problem: MapProblem, pool: Batch, ranking: np.ndarray, count: int) -> np.ndarray:
@@ -364,15 +371,16 @@ def _diverse_starts(problem: MapProblem, pool: Batch, ranking: np.ndarray, count
 
 def _kick(problem: MapProblem, resolved: Resolved, batch: Batch, moves: int, rng: np.random.Generator) -> Batch:
     """Each candidate after ``moves`` random legal moves (a perturbation to leave a local optimum)."""
-    out = []
-    for b in range(len(batch)):
-        cand = batch.take([b])
-        for _ in range(moves):
-            near = neighbours(problem, resolved, cand.factors[0], cand.orders[0], cand.keep[0])
-            if len(near):
-                cand = near.take([int(rng.integers(len(near)))])
-        out.append(cand)
-    return Batch.concat(out)
+    current = batch.take(np.arange(len(batch)))
+    for _ in range(moves):
+        near, owner = neighbours_batch(problem, resolved, current)
+        counts = np.bincount(owner, minlength=len(current))
+        draws = rng.random(len(current))
+        has = np.flatnonzero(counts)
+        pick = (np.cumsum(counts) - counts)[has] + np.minimum((draws[has] * counts[has]).astype(np.int64), counts[has] - 1)
+        chosen = near.take(pick)
+        current.factors[has], current.orders[has], current.keep[has] = chosen.factors, chosen.orders, chosen.keep
+    return current
 
 
 def _iterated_descent(problem: MapProblem, resolved: Resolved, prices: Prices, objective: str, starts: Batch,

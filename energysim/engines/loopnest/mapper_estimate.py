@@ -122,12 +122,16 @@ def estimate_counts(problem: MapProblem, factors: np.ndarray, orders: np.ndarray
     updates = np.zeros((batch, n_levels, n_tensors))
 
     total_slots = len(problem.slots)
+    # the keep choices present in the batch, as one integer per candidate (bit i: level i keeps the tensor)
+    bits = 1 << np.arange(n_levels)
+    extents = [np.prod(factors[:, ts[c]:, :], axis=1) for c in range(n_levels)]  # tile extents per level
+    instances = {s: _instances(f, spatial, s) for s in set(ts) | {total_slots}}
     for t, tensor in enumerate(problem.tensors):
         # a tile reaches keeper c once per iteration of the loops above it, down to the innermost one
         # that indexes the tensor: refetch[b, c], per instance of c
         rel = np.zeros(problem.n_dims, dtype=bool)
         rel[list(tensor.relevant)] = True
-        keepers = keep[:, :, t]
+        codes = keep[:, :, t].astype(np.int64) @ bits
         n_outputs = float(np.prod([problem.sizes[d] for d in range(problem.n_dims) if rel[d]]))
         # and the innermost such loop: its level (-1: none) and dimension, per child c
         refetch = np.ones((batch, n_levels))
@@ -147,23 +151,30 @@ def estimate_counts(problem: MapProblem, factors: np.ndarray, orders: np.ndarray
             refetch[:, c] = current
             inner_level[:, c] = current_level
             inner_dim[:, c] = current_dim
-        for b_keep in np.unique(keepers, axis=0):
-            rows = np.all(keepers == b_keep, axis=1)
-            kept = [i for i in range(n_levels) if b_keep[i]]
+        arrivals: dict[int, np.ndarray] = {}  # per child: words delivered to one instance over the run
+
+        def delivered(child: int) -> np.ndarray:
+            if child not in arrivals:
+                tile = tensor.footprint(extents[child]).astype(np.float64)
+                if not tensor.is_output:
+                    tile = tile * _window_share(tensor, f, extents[child], inner_level[:, child], inner_dim[:, child], ts)
+                arrivals[child] = tile * refetch[:, child]
+            return arrivals[child]
+
+        present = np.unique(codes)
+        for code in present:
+            rows = slice(None) if len(present) == 1 else codes == code
+            kept = [i for i in range(n_levels) if code >> i & 1]
             fr = f[rows]
             for parent, child in zip(kept, kept[1:]):
-                extents = np.prod(factors[rows][:, ts[child]:, :], axis=1)
-                tile = tensor.footprint(extents).astype(np.float64)
-                if not tensor.is_output:
-                    tile = tile * _window_share(tensor, fr, extents, inner_level[rows, child], inner_dim[rows, child], ts)
-                deliveries = tile * refetch[rows, child] * _instances(fr, spatial, ts[child])
+                per_child = delivered(child)[rows]
                 share = _spatial_product(fr, spatial, ts[parent], ts[child], rel)
-                per_parent = tile * refetch[rows, child] * _instances(fr, spatial, ts[parent]) * share
+                per_parent = per_child * instances[ts[parent]][rows] * share
                 if tensor.is_output:
                     updates[rows, parent, t] += per_parent
                     reads[rows, parent, t] += per_parent - (n_outputs if parent == kept[0] else 0.0)
                 else:
-                    fills[rows, child, t] += deliveries
+                    fills[rows, child, t] += per_child * instances[ts[child]][rows]
                     reads[rows, parent, t] += per_parent
             inner = kept[-1]
             served = macs / _spatial_product(fr, spatial, ts[inner], total_slots, ~rel)

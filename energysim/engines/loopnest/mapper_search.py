@@ -193,33 +193,27 @@ def spatial_choices(problem: MapProblem, resolved: Resolved) -> np.ndarray:
         base[s] = np.where(resolved.fixed[s] > 0, resolved.fixed[s], 1)
     left = [problem.sizes[d] // int(np.prod(np.where(resolved.fixed[:, d] > 0, resolved.fixed[:, d], 1)))
             for d in range(problem.n_dims)]
-    results: list[np.ndarray] = []
     limits = [problem.mesh_of(problem.slots[s][1])[0 if problem.slots[s][0] == "X" else 1] for s in spatial]
-    used = [int(np.prod(base[s])) for s in spatial]
-    current = base.copy()
-
-    def walk(position: int) -> None:
-        if position == len(spatial) * problem.n_dims:
-            results.append(current.copy())
-            return
-        k, d = divmod(position, problem.n_dims)
-        s = spatial[k]
-        if resolved.fixed[s, d] > 0:
-            walk(position + 1)
-            return
-        for value in divisors(left[d]):
-            if used[k] * value > limits[k]:
-                break
-            current[s, d] = value
-            left[d] //= value
-            used[k] *= value
-            walk(position + 1)
-            used[k] //= value
-            left[d] *= value
-        current[s, d] = 1
-
-    walk(0)
-    return np.array(results, dtype=np.int64)
+    # breadth first over (slot, dimension), values ascending: the rows come out in lexicographic order
+    rows = base[None].copy()
+    used = np.array([[int(np.prod(base[s])) for s in spatial]], dtype=np.int64)
+    rest = np.array([left], dtype=np.int64)
+    for k, s in enumerate(spatial):
+        for d in range(problem.n_dims):
+            if resolved.fixed[s, d] > 0:
+                continue
+            options = np.array(divisors(left[d]), dtype=np.int64)
+            options = options[options <= limits[k]]
+            n, v = len(rows), len(options)
+            value = np.tile(options, n)
+            parent = np.repeat(np.arange(n), v)
+            ok = (rest[parent, d] % value == 0) & (used[parent, k] * value <= limits[k])
+            parent, value = parent[ok], value[ok]
+            rows, used, rest = rows[parent], used[parent], rest[parent]
+            rows[:, s, d] = value
+            used[:, k] *= value
+            rest[:, d] //= value
+    return rows
 
 
 def sample(problem: MapProblem, resolved: Resolved, count: int, rng: np.random.Generator) -> Batch:
@@ -245,6 +239,7 @@ def sample(problem: MapProblem, resolved: Resolved, count: int, rng: np.random.G
         sink[d] = free[0] if free else -1
     sizes = np.array(problem.sizes, dtype=np.int64)
     grow = rng.random(count) < GROW_FRACTION
+    table = _DivisorTable(problem.sizes)
     for i in range(n_levels - 1, -1, -1):
         slot = temporal[i]
         drawn = [d for d in range(n_dims) if fixed[slot, d] == 0 and sink[d] != i]
@@ -252,7 +247,7 @@ def sample(problem: MapProblem, resolved: Resolved, count: int, rng: np.random.G
             pending = np.ones(count, dtype=bool)
             for _ in range(REDRAWS):
                 left = sizes // np.prod(factors, axis=1)
-                values = _random_divisors(left[pending][:, drawn], rng)
+                values = table.random_divisors(left[pending][:, drawn], rng)
                 block = factors[pending]
                 block[:, slot, drawn] = values
                 factors[pending] = block
@@ -266,7 +261,7 @@ def sample(problem: MapProblem, resolved: Resolved, count: int, rng: np.random.G
                 rows = np.flatnonzero(grow)
                 while len(rows):
                     left = sizes[d] // np.prod(factors[rows, :, d], axis=1)
-                    step = _smallest_prime(left)
+                    step = table.smallest_prime(left)
                     rows, step = rows[step > 1], step[step > 1]
                     trial = factors[rows]
                     trial[:, slot, d] *= step
@@ -282,97 +277,163 @@ def sample(problem: MapProblem, resolved: Resolved, count: int, rng: np.random.G
     for i in range(n_levels):
         if resolved.orders[i] is not None:
             continue
-        nontrivial = factors[:, temporal[i], :] > 1
-        patterns, inverse = np.unique(nontrivial, axis=0, return_inverse=True)
-        for k, pattern in enumerate(patterns):
-            choices = np.array(stationary_orders(pattern.astype(np.int64) + 1, problem.tensors))
+        codes = (factors[:, temporal[i], :] > 1).astype(np.int64) @ (1 << np.arange(n_dims))
+        patterns, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        for k in range(len(patterns)):
+            choices = np.array(stationary_orders(factors[first[k], temporal[i]], problem.tensors))
             rows = np.flatnonzero(inverse.reshape(-1) == k)
             orders[rows, i] = choices[np.minimum((draws[rows, i] * len(choices)).astype(np.int64), len(choices) - 1)]
     ok = _legal(problem, resolved, factors, keep) & (np.prod(factors, axis=1) == sizes).all(axis=1)
     return unique(problem, Batch(factors[ok], orders[ok], keep[ok]))
 
 
-def _smallest_prime(values: np.ndarray) -> np.ndarray:
-    """Smallest prime factor of every entry (1 for 1)."""
-    out = np.ones_like(values)
-    for value in np.unique(values):
-        if value > 1:
-            out[values == value] = prime_factors(int(value))[0]
-    return out
+class _DivisorTable:
+    """Divisors and smallest prime factors of every divisor of the given sizes, looked up by value (the
+    values the sampler meets are what is left of a dimension: always a divisor of its size)."""
+
+    def __init__(self, sizes: tuple[int, ...]):
+        self.values = np.array(sorted(set().union(*(divisors(int(n)) for n in sizes))), dtype=np.int64)
+        options = [divisors(int(v)) for v in self.values]
+        self.counts = np.array([len(o) for o in options], dtype=np.int64)
+        self.table = np.ones((len(options), int(self.counts.max())), dtype=np.int64)
+        for u, o in enumerate(options):
+            self.table[u, : len(o)] = o
+        self.smallest = np.array([prime_factors(int(v))[0] if v > 1 else 1 for v in self.values], dtype=np.int64)
+
+    def smallest_prime(self, values: np.ndarray) -> np.ndarray:
+        """Smallest prime factor of every entry (1 for 1)."""
+        return self.smallest[np.searchsorted(self.values, values)]
+
+    def random_divisors(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A uniformly drawn divisor of every entry."""
+        draws = rng.random(values.shape)
+        where = np.searchsorted(self.values, values)
+        n = self.counts[where]
+        return self.table[where, np.minimum((draws * n).astype(np.int64), n - 1)]
 
 
-def _random_divisors(left: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A uniformly drawn divisor of every entry of ``left``."""
-    out = np.ones_like(left)
-    draws = rng.random(left.shape)
-    for value in np.unique(left):
-        options = np.array(divisors(int(value)), dtype=np.int64)
-        where = left == value
-        out[where] = options[np.minimum((draws[where] * len(options)).astype(np.int64), len(options) - 1)]
-    return out
+def _moves(problem: MapProblem, resolved: Resolved) -> tuple[np.ndarray, np.ndarray]:
+    """Every factor move the constraints allow, whatever the candidate: ``(dim, source, target, prime)``
+    rows (a prime of what the fixed bounds leave of the dimension, between two free slots), ordered by
+    dimension, source, prime, target; and the pairs ``(m1, m2)`` of moves in opposite directions
+    between the same two slots for two dimensions (trades)."""
+    rows = []
+    for d, size in enumerate(problem.sizes):
+        free = np.flatnonzero(resolved.fixed[:, d] == 0).tolist()
+        left = size // int(np.prod(np.where(resolved.fixed[:, d] > 0, resolved.fixed[:, d], 1)))
+        rows += [(d, a, b, p) for a in free for p in sorted(set(prime_factors(left))) for b in free if b != a]
+    moves = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    dim, source, target = moves[:, 0], moves[:, 1], moves[:, 2]
+    pairs = np.argwhere(np.triu((dim[:, None] != dim[None, :]) & (source[:, None] == target[None, :])
+                                & (target[:, None] == source[None, :]), 1))
+    return moves, pairs
+
+
+def _nontrivial_rank(factors: np.ndarray, orders: np.ndarray, temporal: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate and level, each dimension's place among the level's non-trivial loops (0 = outermost,
+    -1 for a factor-1 loop), ``(B, n_levels, n_dims)``, and how many non-trivial loops each level has."""
+    rows = np.arange(len(factors))[:, None, None]
+    nontrivial = factors[:, temporal, :][rows, np.arange(len(temporal))[None, :, None], orders] > 1  # by position
+    place = np.where(nontrivial, np.cumsum(nontrivial, axis=2) - 1, -1)
+    rank = np.empty_like(place)
+    np.put_along_axis(rank, orders, place, axis=2)
+    return rank, nontrivial.sum(axis=2)
+
+
+def _order_of_keys(keys: np.ndarray) -> np.ndarray:
+    """Loop orders (outer to inner) sorting dimensions by key; ties (factor-1 loops, key -1) in index order."""
+    return np.argsort(keys, axis=-1, kind="stable")
+
+
+def neighbours_batch(problem: MapProblem, resolved: Resolved, batch: Batch, check: bool = True) -> tuple[Batch, np.ndarray]:
+    """Every candidate one move away from each candidate of ``batch`` (see the module docstring), and
+    the index of the candidate each came from (ascending: each candidate's neighbours are contiguous).
+
+    Only the legal ones unless ``check`` is False (then filter with :func:`legal`). Built as array
+    blocks over the whole batch: factor moves and trades, a loop new to a level placed anew, reorders,
+    keep flips.
+    """
+    n_levels, n_dims, count = len(problem.levels), problem.n_dims, len(batch)
+    factors, orders, keep = batch.factors, batch.orders, batch.keep
+    temporal = [problem.temporal_slot(i) for i in range(n_levels)]
+    free_order = np.array([resolved.orders[i] is None for i in range(n_levels)])
+    rank, n_loops = _nontrivial_rank(factors, orders, temporal)
+    moves, pairs = _moves(problem, resolved)
+    dim, source, target, prime = moves.T
+    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # (owner, factors, orders, keep)
+
+    # one prime factor moved between two slots, or two in opposite directions (a trade)
+    possible = factors[:, source, dim] % prime == 0  # (B, n_moves)
+    owner, m = np.nonzero(possible)
+    moved = factors[owner].copy()
+    moved[np.arange(len(m)), source[m], dim[m]] //= prime[m]
+    moved[np.arange(len(m)), target[m], dim[m]] *= prime[m]
+    blocks.append((owner, moved, orders[owner], keep[owner]))
+    if len(pairs):
+        owner_p, k = np.nonzero(possible[:, pairs[:, 0]] & possible[:, pairs[:, 1]])
+        traded = factors[owner_p].copy()
+        for m2 in (pairs[k, 0], pairs[k, 1]):
+            traded[np.arange(len(k)), source[m2], dim[m2]] //= prime[m2]
+            traded[np.arange(len(k)), target[m2], dim[m2]] *= prime[m2]
+        blocks.append((owner_p, traded, orders[owner_p], keep[owner_p]))
+
+    # a loop new to a level, placed inside each of the level's loops in turn (outermost it lands anyway)
+    level_of = np.full(len(problem.slots), -1)
+    level_of[temporal] = np.arange(n_levels)
+    level = level_of[target[m]]
+    new = (level >= 0) & free_order[np.maximum(level, 0)] & (factors[owner, target[m], dim[m]] == 1)
+    for j in range(n_dims - 1):
+        rows = np.flatnonzero(new & (j < n_loops[owner, np.maximum(level, 0)]))
+        if len(rows) == 0:
+            continue
+        who, at = owner[rows], level[rows]
+        keys = 2 * rank[who, at].astype(np.float64)
+        keys[np.arange(len(rows)), dim[m[rows]]] = 2 * j + 1
+        placed = orders[who].copy()
+        placed[np.arange(len(rows)), at] = _order_of_keys(keys)
+        blocks.append((who, moved[rows], placed, keep[who]))
+
+    # another order at one level: a reuse order, or two adjacent loops swapped
+    for i in np.flatnonzero(free_order):
+        row = factors[:, temporal[i], :] > 1
+        codes = row.astype(np.int64) @ (1 << np.arange(n_dims))
+        for code in np.unique(codes):
+            who = np.flatnonzero(codes == code)
+            options = np.array(stationary_orders(factors[who[0], temporal[i]], problem.tensors))
+            placed = np.repeat(orders[who], len(options), axis=0)
+            placed[:, i] = np.tile(options, (len(who), 1))
+            who = np.repeat(who, len(options))
+            blocks.append((who, factors[who], placed, keep[who]))
+        for j in range(n_dims - 1):
+            who = np.flatnonzero(j + 1 < n_loops[:, i])
+            if len(who) == 0:
+                continue
+            keys = rank[who, i].astype(np.float64)
+            keys = np.where(keys == j, j + 1.5, keys)  # the j-th loop moves just inside the (j+1)-th
+            placed = orders[who].copy()
+            placed[:, i] = _order_of_keys(keys)
+            blocks.append((who, factors[who], placed, keep[who]))
+
+    # one keep/bypass choice flipped
+    for i, t in np.argwhere(resolved.keep < 0):
+        flipped = keep.copy()
+        flipped[:, i, t] ^= True
+        blocks.append((np.arange(count), factors, orders, flipped))
+
+    owner = np.concatenate([block[0] for block in blocks])
+    by_owner = np.argsort(owner, kind="stable")
+    out = Batch(*(np.concatenate([block[k] for block in blocks])[by_owner] for k in (1, 2, 3)))
+    owner = owner[by_owner]
+    if check:
+        ok = legal(problem, resolved, out)
+        return out.take(ok), owner[ok]
+    return out, owner
 
 
 def neighbours(problem: MapProblem, resolved: Resolved, factors: np.ndarray, orders: np.ndarray,
                keep: np.ndarray, check: bool = True) -> Batch:
-    """Every candidate one move away from the given one (see the module docstring); only the
-    legal ones unless ``check`` is False (then filter the batch with :func:`legal`)."""
-    n_levels = len(problem.levels)
-    free_slots = [np.flatnonzero(resolved.fixed[:, d] == 0) for d in range(problem.n_dims)]
-    moves = [(d, a, b, p) for d in range(problem.n_dims) for a in free_slots[d]
-             for p in sorted(set(prime_factors(int(factors[a, d])))) for b in free_slots[d] if b != a]
-    dim, source, target, prime = (np.array(column, dtype=np.int64).reshape(-1) for column in zip(*moves)) if moves \
-        else (np.zeros(0, dtype=np.int64),) * 4
-    first, second = np.nonzero(np.triu((dim[:, None] != dim[None, :]) & (source[:, None] == target[None, :])
-                                       & (target[:, None] == source[None, :]), 1))
-    count = len(moves) + len(first)
-    moved = np.broadcast_to(factors, (count,) + factors.shape).copy()
-    single = np.arange(len(moves))
-    moved[single, source, dim] //= prime
-    moved[single, target, dim] *= prime
-    pair = np.arange(len(moves), count)
-    for m in (first, second):
-        moved[pair, source[m], dim[m]] //= prime[m]
-        moved[pair, target[m], dim[m]] *= prime[m]
-    out_f, out_o, out_k = list(moved), [orders] * count, [keep] * count
-    level_of = {problem.temporal_slot(i): i for i in range(n_levels)}
-    for m in range(len(moves)):
-        i = level_of.get(int(target[m]))
-        if i is None or resolved.orders[i] is not None or factors[target[m], dim[m]] > 1:
-            continue
-        loops = [d for d in orders[i] if factors[target[m], d] > 1]
-        for position in range(len(loops)):  # the new loop at every place but outermost (where it lands anyway)
-            placed = loops[: position + 1] + [int(dim[m])] + loops[position + 1:]
-            changed = orders.copy()
-            changed[i] = [d for d in range(problem.n_dims) if d not in placed] + placed
-            out_f.append(moved[m])
-            out_o.append(changed)
-            out_k.append(keep)
-    for i in range(n_levels):
-        if resolved.orders[i] is not None:
-            continue
-        row = factors[problem.temporal_slot(i)]
-        loops = [d for d in orders[i] if row[d] > 1]
-        options = stationary_orders(row, problem.tensors)
-        for j in range(len(loops) - 1):
-            swapped = loops.copy()
-            swapped[j], swapped[j + 1] = swapped[j + 1], swapped[j]
-            options.append(tuple([d for d in range(problem.n_dims) if d not in swapped] + swapped))
-        for option in options:
-            changed = orders.copy()
-            changed[i] = option
-            out_f.append(factors)
-            out_o.append(changed)
-            out_k.append(keep)
-    for i, t in np.argwhere(resolved.keep < 0):
-        flipped = keep.copy()
-        flipped[i, t] = not flipped[i, t]
-        out_f.append(factors)
-        out_o.append(orders)
-        out_k.append(flipped)
-    if not out_f:
-        return Batch(factors[None][:0], orders[None][:0], keep[None][:0])
-    batch = Batch(np.array(out_f), np.array(out_o), np.array(out_k))
-    return batch.take(legal(problem, resolved, batch)) if check else batch
+    """Every candidate one move away from the given one (see :func:`neighbours_batch`)."""
+    return neighbours_batch(problem, resolved, Batch(factors[None], orders[None], keep[None]), check)[0]
 
 
 def legal(problem: MapProblem, resolved: Resolved, batch: Batch) -> np.ndarray:

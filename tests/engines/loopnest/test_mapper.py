@@ -12,8 +12,8 @@ from energysim.engines.loopnest.analysis import evaluate
 from energysim.engines.loopnest.mapper import SearchSettings, clear_cache, map_nest, prices_of, problem_of, to_mapping
 from energysim.engines.loopnest.mapper_constraints import LevelConstraint, MapperConstraints, resolve
 from energysim.engines.loopnest.mapper_estimate import estimate_counts
-from energysim.engines.loopnest.mapper_search import sample
-from energysim.engines.loopnest.mapper_space import ordered_factorisations
+from energysim.engines.loopnest.mapper_search import Batch, batch_keys, legal, neighbours, neighbours_batch, sample
+from energysim.engines.loopnest.mapper_space import ordered_factorisations, prime_factors, stationary_orders
 from energysim.engines.loopnest.mapping import LevelLoops, Mapping, check_mapping
 from energysim.errors import ConfigError, InputError
 from energysim.workloads.loop_nest import DIMS, TENSORS, LoopNest
@@ -129,6 +129,43 @@ def test_sampled_candidates_are_legal() -> None:
     assert len(batch) > 100
     for b in range(len(batch)):
         check_mapping(spec, nest, to_mapping(problem, spec, batch.factors[b], batch.orders[b], batch.keep[b]), f"sample {b}")
+
+
+def test_neighbours_are_every_single_move_and_batch_equals_one_by_one() -> None:
+    """Every legal one-prime move, reorder and keep flip of a candidate is a neighbour, and a batch's
+    neighbours are each candidate's own, grouped by the candidate they came from."""
+    spec, nest = array_spec(), LoopNest.of("conv", K=16, C=8, P=8, Q=8, R=3, S=3)
+    problem = problem_of(spec, nest)
+    resolved = resolve(MapperConstraints(allow_bypass=True), problem)
+    batch = sample(problem, resolved, 40, np.random.default_rng(1))
+    near, owner = neighbours_batch(problem, resolved, batch)
+    assert (np.diff(owner) >= 0).all()
+    for b in range(len(batch)):
+        f, o, k = batch.factors[b], batch.orders[b], batch.keep[b]
+        mine = set(batch_keys(problem, near.take(owner == b)))
+        assert mine == set(batch_keys(problem, neighbours(problem, resolved, f, o, k)))
+        expected = []  # written independently: every prime of every slot's bound moved to every other slot
+        for slot, d in itertools.product(range(len(problem.slots)), range(len(DIMS))):
+            for p in set(prime_factors(int(f[slot, d]))):
+                for other in range(len(problem.slots)):
+                    if other != slot:
+                        moved = f.copy()
+                        moved[slot, d] //= p
+                        moved[other, d] *= p
+                        expected.append((moved, o, k))
+        for i, t in itertools.product(range(len(problem.levels)), range(len(TENSORS))):
+            if i > 0:
+                flipped = k.copy()
+                flipped[i, t] = not flipped[i, t]
+                expected.append((f, o, flipped))
+        for i in range(len(problem.levels)):
+            for order in stationary_orders(f[problem.temporal_slot(i)], problem.tensors):
+                changed = o.copy()
+                changed[i] = order
+                expected.append((f, changed, k))
+        one = Batch(*(np.array([e[j] for e in expected]) for j in range(3)))
+        one = one.take(legal(problem, resolved, one))
+        assert set(batch_keys(problem, one)) <= mine
 
 
 def _level(mapping: Mapping, name: str) -> LevelLoops:
