@@ -1,12 +1,13 @@
-"""Import an ONNX model's weight layers as an energysim workload folder.
+"""Import an ONNX model's weight layers (and its activation matmuls) as an energysim workload folder.
 
 Every ``Gemm``, ``MatMul`` and ``Conv`` node of the main graph whose weight is a
 constant (a graph initializer or a ``Constant`` node, possibly passed through
 ``Identity``, ``Cast`` or ``Transpose``) becomes one workload
 layer, in graph (topological) order, with its real weights stored in
-``tensors.npz`` under ``<layer>.weight``. Other nodes (activations, pooling,
-normalisation, reshapes) carry no weight GEMM and are skipped; so are MatMuls
-between two activations (e.g. attention scores), which have no weight.
+``tensors.npz`` under ``<layer>.weight``. A ``MatMul`` between two activations
+(attention's ``Q K^T`` and ``P V``) becomes a ``batched_matmul`` layer with no
+stored tensor. Other nodes (activations, pooling, normalisation, reshapes)
+carry no GEMM and are skipped.
 
 Mapping
 -------
@@ -20,14 +21,19 @@ Mapping
     With a 2-D constant ``B`` of shape (k, m): ``linear`` with weights ``B.T``
     (m, k) and ``batch`` = product of ``A``'s leading dimensions (all but the
     last; e.g. tokens of a sequence). With only a 2-D constant ``A`` (m, k) and a
-    2-D activation ``B`` (k, n): ``gemm`` with weights ``A``.
+    2-D activation ``B`` (k, n): ``gemm`` with weights ``A``. With two
+    activations: ``batched_matmul`` (:func:`energysim.workloads.import_layers.batched_matmul_entry`:
+    batch = product of the broadcast leading dimensions).
 ``Conv``
-    2-D only, ``group = 1``, ``dilations = 1``, equal strides in both
-    dimensions, and the same padding on all four sides (``pads`` or
-    ``auto_pad`` = ``VALID`` / ``SAME_*`` where that works out symmetric):
-    ``conv2d`` with weights (out, in, kh, kw) and the input height and width
-    from ONNX shape inference. Anything else is refused with a ConfigError
-    naming the file, the node, the attribute and its value.
+    1-D or 2-D, any ``group``, ``dilations``, ``pads`` and ``auto_pad``:
+    ``conv2d`` (``group = 1``, no dilation) or ``grouped_conv2d`` by
+    :func:`energysim.workloads.import_layers.conv_entry`, with the input height
+    and width from ONNX shape inference; a 1-D weight (out, in, kw) is stored
+    as (out, in, 1, kw). Padding that differs between sides is folded into the
+    input size (listed in the result's ``notes``). Strides or dilations that
+    differ between height and width, 3-D convolutions and a kernel larger than
+    the padded input are refused with a ConfigError naming the file, the node,
+    the rule and the value.
 
 Sizes are those of one run of the model: a fixed batch dimension is kept, a
 symbolic (named) dimension such as a dynamic batch counts as 1. Where a convolution's input height or width is symbolic, give
@@ -45,6 +51,7 @@ import numpy as np
 
 from energysim.errors import ConfigError, InputError
 from energysim.limits import ARRAY_BYTES
+from energysim.workloads.import_layers import GeometryError, batched_matmul_entry, conv_entry
 from energysim.workloads.workload import Workload
 from energysim.workloads.writing import safe_name, write_workload_folder
 
@@ -229,78 +236,64 @@ def _matmul(graph: _Graph, node, label: str, name: str) -> tuple[dict, np.ndarra
             )
         entry = {"kind": "gemm", "name": name, "m": int(a.shape[0]), "k": int(a.shape[1]), "n": b_shape[1] or 1}
         return entry, _weight(a)
-    return "MatMul between two activations (no constant weight)"
+    if a_name not in graph.shapes or b_name not in graph.shapes:
+        return "MatMul between two activations whose shapes ONNX shape inference did not find"
+    try:
+        return batched_matmul_entry(name, graph.shapes[a_name], graph.shapes[b_name]), None
+    except GeometryError as exc:
+        raise ConfigError(f"{graph.path}: node {label}: MatMul {exc}") from None
 
 
-def _conv(onnx, graph: _Graph, node, label: str, name: str) -> tuple[dict, np.ndarray] | str:
+def _conv(onnx, graph: _Graph, node, label: str, name: str) -> tuple[dict, np.ndarray, list[str]] | str:
     attrs = _attributes(onnx, node)
     x_name, w_name = node.input[0], node.input[1]
     if w_name not in graph.constants:
         return "Conv whose weight is not a constant"
     weights = graph.constants[w_name]
-    if weights.ndim != 4:
+    if weights.ndim not in (3, 4):
         raise ConfigError(
-            f"{graph.path}: node {label}: only 2-D convolutions are supported, so the weight must be 4-D (got shape {weights.shape})"
+            f"{graph.path}: node {label}: only 1-D and 2-D convolutions are supported, so the weight must be 3-D or 4-D "
+            f"(got shape {weights.shape})"
         )
-    group = int(attrs.get("group", 1))
-    if group != 1:
-        raise ConfigError(f"{graph.path}: node {label}: Conv attribute group must be 1 (grouped and depthwise convolutions are not supported; got {group})")
-    dilations = list(attrs.get("dilations", [1, 1]))
-    if any(d != 1 for d in dilations):
-        raise ConfigError(f"{graph.path}: node {label}: Conv attribute dilations must all be 1 (got {dilations})")
-    strides = list(attrs.get("strides", [1, 1]))
-    if len(strides) != 2 or strides[0] != strides[1]:
-        raise ConfigError(f"{graph.path}: node {label}: Conv attribute strides must be equal in height and width (got {strides})")
-    stride = int(strides[0])
-    kernel_height, kernel_width = int(weights.shape[2]), int(weights.shape[3])
-    kernel_shape = list(attrs.get("kernel_shape", [kernel_height, kernel_width]))
-    if kernel_shape != [kernel_height, kernel_width]:
-        raise ConfigError(
-            f"{graph.path}: node {label}: Conv attribute kernel_shape must match the weight's kernel "
-            f"{[kernel_height, kernel_width]} (got {kernel_shape})"
-        )
+    spatial = weights.ndim - 2
+    kernel = [int(k) for k in weights.shape[2:]]
+    kernel_shape = [int(k) for k in attrs.get("kernel_shape", kernel)]
+    if kernel_shape != kernel:
+        raise ConfigError(f"{graph.path}: node {label}: Conv attribute kernel_shape must match the weight's kernel {kernel} "
+                          f"(got {kernel_shape})")
+    strides = [int(v) for v in attrs.get("strides", [1] * spatial)]
+    dilations = [int(v) for v in attrs.get("dilations", [1] * spatial)]
     x_shape = graph.shape(label, x_name, "input")
-    if len(x_shape) != 4:
-        raise ConfigError(f"{graph.path}: node {label}: Conv input {x_name!r} must be 4-D (N, C, H, W) (got shape {x_shape})")
-    batch, channels, height, width = x_shape
-    if height is None or width is None:
+    if len(x_shape) != spatial + 2:
+        raise ConfigError(f"{graph.path}: node {label}: the input {x_name!r} of a {spatial}-D Conv must be {spatial + 2}-D "
+                          f"(got shape {x_shape})")
+    sizes = x_shape[2:]
+    if any(size is None for size in sizes):
         raise ConfigError(
             f"{graph.path}: node {label}: the input height and width of Conv input {x_name!r} are symbolic "
             f"(got shape {x_shape}); give the model input size (--input-size H W)"
         )
-    if channels is not None and channels != weights.shape[1]:
-        raise ConfigError(
-            f"{graph.path}: node {label}: Conv input {x_name!r} has {channels} channels but the weight expects {weights.shape[1]}"
-        )
     auto_pad = attrs.get("auto_pad", b"NOTSET")
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
     if auto_pad in ("NOTSET", ""):
-        pads = list(attrs.get("pads", [0, 0, 0, 0]))
+        pads = [int(p) for p in attrs.get("pads", [0] * (2 * spatial))]
     elif auto_pad == "VALID":
-        pads = [0, 0, 0, 0]
+        pads = [0] * (2 * spatial)
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        pads = []
-        for size, kernel in ((height, kernel_height), (width, kernel_width)):
-            out = -(-size // stride)
-            total = max(0, (out - 1) * stride + kernel - size)
-            pads.append((total // 2, total - total // 2))
-        pads = [pads[0][0], pads[1][0], pads[0][1], pads[1][1]]
+        begins, ends = [], []
+        for size, k, stride, dilation in zip(sizes, kernel, strides, dilations):
+            total = max(0, (-(-size // stride) - 1) * stride + dilation * (k - 1) + 1 - size)
+            small, large = total // 2, total - total // 2
+            begins.append(small if auto_pad == "SAME_UPPER" else large)  # SAME_UPPER puts the odd pixel at the end
+            ends.append(large if auto_pad == "SAME_UPPER" else small)
+        pads = begins + ends
     else:
         raise ConfigError(f"{graph.path}: node {label}: Conv attribute auto_pad must be NOTSET, VALID, SAME_UPPER or SAME_LOWER (got {auto_pad!r})")
-    if len(pads) != 4 or len(set(pads)) != 1:
-        raise ConfigError(
-            f"{graph.path}: node {label}: Conv padding must be the same on all four sides (asymmetric padding is not supported; "
-            f"got pads {pads} as [top, left, bottom, right])"
-        )
-    entry = {"kind": "conv2d", "name": name, "in_channels": int(weights.shape[1]), "out_channels": int(weights.shape[0]),
-             "in_height": int(height), "in_width": int(width), "kernel_height": kernel_height, "kernel_width": kernel_width,
-             "stride": stride, "padding": int(pads[0]), "batch": batch or 1}
-    if (height + 2 * pads[0] - kernel_height) < 0 or (width + 2 * pads[0] - kernel_width) < 0:
-        raise ConfigError(
-            f"{graph.path}: node {label}: Conv kernel {kernel_height}x{kernel_width} is larger than the padded input "
-            f"{height}x{width} (padding {pads[0]})"
-        )
-    return entry, _weight(weights)
+    try:
+        entry, notes = conv_entry(name, weights.shape, x_shape, strides, pads, dilations, int(attrs.get("group", 1)))
+    except GeometryError as exc:
+        raise ConfigError(f"{graph.path}: node {label}: Conv {exc}") from None
+    return entry, _weight(weights[:, :, None, :] if spatial == 1 else weights), notes  # 1-D: kernel height 1
 
 
 def _fix_input_size(model, input_size: tuple[int, int], constants: set[str], path: Path) -> None:
@@ -358,11 +351,11 @@ def read_onnx_layers(path: str | Path, input_size: tuple[int, int] | None = None
         If a node breaks a rule of the mapping (naming file, node, rule and value),
         or the model has no supported weight layer.
     """
-    layers, arrays, skipped, _ = _read(Path(path), input_size)
+    layers, arrays, skipped, _, _ = _read(Path(path), input_size)
     return layers, arrays, skipped
 
 
-def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], dict[str, np.ndarray], list[tuple[str, str]], str]:
+def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], dict[str, np.ndarray], list[tuple[str, str]], list[str], str]:
     onnx = _require_onnx()
     path = Path(path)
     if not path.is_file():
@@ -391,6 +384,7 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
     layers: list[dict] = []
     arrays: dict[str, np.ndarray] = {}
     skipped: list[tuple[str, str]] = []
+    notes: list[str] = []
     used: set[str] = set()
     for index, node in enumerate(model.graph.node):
         label = f"{node.name!r} ({node.op_type} #{index})" if node.name else f"#{index} ({node.op_type})"
@@ -411,11 +405,14 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
             used.discard(name)
             skipped.append((node.name or f"#{index}", made))
             continue
-        entry, weights = made
+        entry, weights, *more = made
+        notes.extend(more[0] if more else [])
+        layers.append(entry)
+        if weights is None:  # an activation x activation matmul: nothing stored
+            continue
         entry["weight_key"] = f"{name}.weight"
         if not np.all(np.isfinite(weights)):
             raise ConfigError(f"{path}: node {label}: weights must be finite (found NaN or inf)")
-        layers.append(entry)
         arrays[entry["weight_key"]] = weights
     if not layers:
         ops = sorted({n.op_type for n in model.graph.node})
@@ -425,7 +422,7 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
         )
     producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
     source = f"ONNX model {path.name}" + (f" (producer {producer})" if producer else "")
-    return layers, arrays, skipped, source
+    return layers, arrays, skipped, notes, source
 
 
 def import_onnx(
@@ -454,7 +451,7 @@ def import_onnx(
         The loaded workload, the TOML path and the skipped nodes.
     """
     path = Path(path)
-    layers, arrays, skipped, source = _read(path, input_size)
+    layers, arrays, skipped, notes, source = _read(path, input_size)
     workload_name = name or path.stem
     workload = write_workload_folder(
         out_dir,
@@ -464,4 +461,4 @@ def import_onnx(
         description=f"imported from {path.name} by energysim import: {len(layers)} weight layers",
         source=source,
     )
-    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped)
+    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped, notes=notes)

@@ -173,9 +173,9 @@ def test_import_command_dispatches_on_suffix(tmp_path):
     args = parser.parse_args(["import", str(tmp_path / "w.npz"), "-o", str(tmp_path / "out")])
     assert args.handler(args, out) == 0
     assert "fc: linear weight (3, 4), GEMM m=3 k=4 n=1, 12 MACs" in out.getvalue()
-    (tmp_path / "w.pt").write_bytes(b"x")
-    args = parser.parse_args(["import", str(tmp_path / "w.pt"), "-o", str(tmp_path / "out2")])
-    with pytest.raises(InputError, match=r"w\.pt: model file suffix must be \.onnx, \.npz or \.safetensors \(got '\.pt'\)"):
+    (tmp_path / "w.h5").write_bytes(b"x")
+    args = parser.parse_args(["import", str(tmp_path / "w.h5"), "-o", str(tmp_path / "out2")])
+    with pytest.raises(InputError, match=r"w\.h5: model file suffix must be \.onnx, \.pt, \.pth, \.pt2, \.npz or \.safetensors \(got '\.h5'\)"):
         args.handler(args, out)
 
 

@@ -104,16 +104,49 @@ def test_matmul_weight_right_and_left(tmp_path):
     np.testing.assert_array_equal(workload.tensors["mix"].weights, w_left.astype(np.float64))
 
 
-def test_activation_only_matmul_is_skipped(tmp_path):
-    """A MatMul between two activations (attention scores) is listed as skipped, the weight MatMul imported."""
+def test_activation_matmul_is_a_batched_matmul(tmp_path):
+    """A MatMul between two activations (attention scores, 2 heads x 4 tokens) becomes a batched_matmul with no stored tensor."""
     nodes = [helper.make_node("MatMul", ["x", "w"], ["q"], name="q_proj"),
              helper.make_node("MatMul", ["q", "k"], ["s"], name="scores")]
     model = _save(tmp_path / "att.onnx", nodes,
-                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8]), helper.make_tensor_value_info("k", TensorProto.FLOAT, [8, 4])],
-                  [helper.make_tensor_value_info("s", TensorProto.FLOAT, [4, 4])], [numpy_helper.from_array(_weights(8, 8), "w")])
+                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4, 8]),
+                   helper.make_tensor_value_info("k", TensorProto.FLOAT, [2, 8, 4])],
+                  [helper.make_tensor_value_info("s", TensorProto.FLOAT, [2, 4, 4])], [numpy_helper.from_array(_weights(8, 8), "w")])
     result = import_onnx(model, tmp_path / "out")
-    assert [layer.name for layer in result.workload.layers] == ["q_proj"]
-    assert ("scores", "MatMul between two activations (no constant weight)") in result.skipped
+    proj, scores = load_workload(tmp_path / "out" / "workload.toml").layers
+    assert (proj.kind, proj.batch) == ("linear", 8)
+    assert (scores.name, scores.kind, scores.batch, scores.m, scores.k, scores.n) == ("scores", "batched_matmul", 2, 4, 8, 4)
+    assert scores.weight_key is None and result.skipped == []
+
+
+def test_grouped_dilated_and_uneven_padding_convs_import(tmp_path):
+    """group=3 gives grouped_conv2d (groups 3), dilations [2, 2] grouped_conv2d groups 1 dilation 2, pads [0, 1, 1, 1] a folded 9x10 input."""
+    _conv_model(tmp_path / "g.onnx", {"group": 3}, w_shape=(3, 1, 3, 3))
+    grouped = import_onnx(tmp_path / "g.onnx", tmp_path / "g").workload.layers[0]
+    assert (grouped.kind, grouped.groups, grouped.in_channels, grouped.out_channels) == ("grouped_conv2d", 3, 3, 3)
+    _conv_model(tmp_path / "d.onnx", {"dilations": [2, 2]})
+    dilated = import_onnx(tmp_path / "d.onnx", tmp_path / "d").workload.layers[0]
+    assert (dilated.kind, dilated.groups, dilated.dilation, dilated.out_height) == ("grouped_conv2d", 1, 2, 4)
+    _conv_model(tmp_path / "p.onnx", {"pads": [0, 1, 1, 1]})
+    result = import_onnx(tmp_path / "p.onnx", tmp_path / "p")
+    padded = result.workload.layers[0]
+    assert (padded.kind, padded.in_height, padded.in_width, padded.padding, padded.out_height, padded.out_width) == (
+        "conv2d", 9, 10, 0, 7, 8)
+    assert any("folded into the input size 9x10" in note for note in result.notes)
+
+
+def test_conv1d_is_a_conv2d_of_height_one(tmp_path):
+    """A 1-D Conv (weight (4, 3, 5), input length 12) is a conv2d of height 1 with weights stored (4, 3, 1, 5)."""
+    w = _weights(4, 3, 5)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv1d", strides=[2])
+    model = _save(tmp_path / "c1.onnx", [node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 12])],
+                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 4])], [numpy_helper.from_array(w, "w")])
+    import_onnx(model, tmp_path / "out")
+    workload = load_workload(tmp_path / "out" / "workload.toml")
+    (layer,) = workload.layers
+    assert (layer.kind, layer.in_height, layer.in_width, layer.kernel_height, layer.stride, layer.out_width) == (
+        "conv2d", 1, 12, 1, 2, 4)
+    np.testing.assert_array_equal(workload.tensors["conv1d"].weights, w[:, :, None, :].astype(np.float64))
 
 
 def test_symbolic_spatial_size_needs_input_size(tmp_path):
@@ -135,14 +168,14 @@ def test_auto_pad_same_upper_is_symmetric_for_odd_kernels(tmp_path):
 @pytest.mark.parametrize(
     ("attrs", "w_shape", "pattern"),
     [
-        ({"group": 3}, (3, 1, 3, 3), r"g\.onnx: node 'conv'.*group must be 1.*got 3"),
-        ({"pads": [0, 1, 1, 1]}, (4, 3, 3, 3), r"g\.onnx: node 'conv'.*same on all four sides.*\[0, 1, 1, 1\]"),
+        ({"group": 2}, (4, 1, 3, 3), r"g\.onnx: node 'conv'.*input has 3 channels but the weight expects 1 x 2 groups = 2"),
         ({"strides": [1, 2]}, (4, 3, 3, 3), r"g\.onnx: node 'conv'.*strides must be equal.*\[1, 2\]"),
-        ({"dilations": [2, 2]}, (4, 3, 3, 3), r"g\.onnx: node 'conv'.*dilations must all be 1.*\[2, 2\]"),
+        ({"dilations": [1, 2]}, (4, 3, 3, 3), r"g\.onnx: node 'conv'.*dilations must be equal.*\[1, 2\]"),
+        ({"dilations": [5, 5]}, (4, 3, 3, 3), r"g\.onnx: node 'conv'.*dilated\) kernel 3 is larger than the padded input height 8"),
     ],
 )
 def test_unsupported_conv_attributes_are_refused(tmp_path, attrs, w_shape, pattern):
-    """Grouped conv, asymmetric pads, unequal strides and dilation each raise one ConfigError naming file, node, rule and value."""
+    """Groups that do not divide the input, unequal strides or dilations and an oversized dilated kernel each raise one ConfigError naming file, node, rule and value."""
     _conv_model(tmp_path / "g.onnx", attrs, w_shape=w_shape)
     with pytest.raises(ConfigError, match=pattern):
         import_onnx(tmp_path / "g.onnx", tmp_path / "out")
@@ -172,7 +205,7 @@ def test_failed_import_leaves_existing_folder_untouched(tmp_path):
     _conv_model(tmp_path / "ok.onnx", {})
     import_onnx(tmp_path / "ok.onnx", tmp_path / "out")
     before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
-    _conv_model(tmp_path / "g.onnx", {"group": 3}, w_shape=(3, 1, 3, 3))
+    _conv_model(tmp_path / "g.onnx", {"strides": [1, 2]})
     with pytest.raises(EnergySimError):
         import_onnx(tmp_path / "g.onnx", tmp_path / "out")
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
@@ -187,7 +220,7 @@ def test_import_command_writes_summary(tmp_path):
     out = io.StringIO()
     assert args.handler(args, out) == 0
     text = out.getvalue()
-    assert "imported 1 weight layers" in text and "'tiny'" in text and "conv: conv2d weight (4, 3, 3, 3)" in text
+    assert "imported 1 layers" in text and "'tiny'" in text and "conv: conv2d weight (4, 3, 3, 3)" in text
     assert load_workload(tmp_path / "out" / "workload.toml").name == "tiny"
 
 
@@ -237,3 +270,24 @@ def test_weight_through_transpose_is_folded(tmp_path):
     assert (layer.in_features, layer.out_features, layer.batch) == (4, 6, 2)
     np.testing.assert_array_equal(workload.tensors["fc"].weights, w.astype(np.float64))
     assert result.skipped == []
+
+
+def test_import_command_summarises_grouped_and_batched_layers(tmp_path):
+    """The import summary names a grouped conv's groups and a batched matmul's sizes (neither is one GEMM)."""
+    _conv_model(tmp_path / "g.onnx", {"group": 3}, w_shape=(3, 1, 3, 3))
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    out = io.StringIO()
+    args = parser.parse_args(["import", str(tmp_path / "g.onnx"), "-o", str(tmp_path / "out")])
+    assert args.handler(args, out) == 0
+    assert "conv: grouped_conv2d weight (3, 1, 3, 3), 3 groups, dilation 1, 972 MACs" in out.getvalue()
+
+
+def test_torch_options_are_refused_for_onnx(tmp_path):
+    """--input-shape / --arch / --trust on an ONNX model is one InputError naming the options and the file."""
+    _conv_model(tmp_path / "m.onnx", {})
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["import", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out"), "--trust", "--arch", "x"])
+    with pytest.raises(InputError, match=r"--arch, --trust applies to PyTorch files.*not to m\.onnx"):
+        args.handler(args, io.StringIO())
