@@ -204,8 +204,8 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def problem_of(spec: Spec, nest: LoopNest) -> MapProblem:
-    """The map space's view of a loop nest on a loop-nest hardware."""
+def problem_of(spec: Spec, nest: LoopNest, occupancy: Callable[[int, str, np.ndarray], np.ndarray] | None = None) -> MapProblem:
+    """The map space's view of a loop nest on a loop-nest hardware (``occupancy``: see :class:`MapProblem`)."""
     tensors = tuple(
         TensorIndexing(t, tuple(tuple((DIMS.index(d), c) for d, c in axis) for axis in nest.axes(t)), t == "outputs")
         for t in TENSORS
@@ -218,7 +218,7 @@ def problem_of(spec: Spec, nest: LoopNest) -> MapProblem:
         levels.append(LevelSlots(level.name, capacity, tuple(level.level.tensor_capacity_words(t) for t in TENSORS),
                                  mesh, tuple(level.holds(t) for t in TENSORS)))
     return MapProblem(DIMS, tuple(nest.bounds[d] for d in DIMS), tensors, tuple(levels),
-                      (spec.levels[-1].fanout_x, spec.levels[-1].fanout_y))
+                      (spec.levels[-1].fanout_x, spec.levels[-1].fanout_y), occupancy)
 
 
 def prices_of(spec: Spec) -> Prices:
@@ -453,7 +453,7 @@ def counting(compat: str) -> Callable[..., LoopNestStats]:
 
 def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None = None, objective: str = "energy",
              seed: int = 0, settings: SearchSettings | None = None, progress: bool | None = None,
-             compat: str | None = None) -> MapResult:
+             compat: str | None = None, occupancy: Callable[[int, str, np.ndarray], np.ndarray] | None = None) -> MapResult:
     """The best mapping of a loop nest on a loop-nest hardware (see the module docstring).
 
     Parameters
@@ -476,6 +476,10 @@ def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None =
         Counting convention the candidates are evaluated with, ``ideal`` or
         ``timeloop`` (default: the hardware's ``engine.compat``); the estimate that
         ranks them is the same for both.
+    occupancy
+        Words a tile really occupies, ``occupancy(level index, tensor, dense words)``
+        (vectorised, with a hashable ``key`` for the cache), for the capacity checks of a
+        design that stores compressed tiles; None: dense footprints.
 
     Raises
     ------
@@ -492,10 +496,12 @@ def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None =
     compat = compat or spec.config.compat
     analyse = counting(compat)
     key = _cache_key(spec, nest, constraints, objective, seed, settings) + compat
+    if occupancy is not None:
+        key += repr(occupancy.key)
     if key in _CACHE:
         return replace(_CACHE[key], layer=nest.name, cached=True)
     start = time.perf_counter()
-    problem = problem_of(spec, nest)
+    problem = problem_of(spec, nest, occupancy)
     resolved = resolve(constraints, problem)
     rng = np.random.default_rng(seed)
     prices = prices_of(spec)

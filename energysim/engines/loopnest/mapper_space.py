@@ -32,6 +32,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -137,6 +138,10 @@ class MapProblem:
         Storage levels, outermost first.
     compute_mesh
         ``(x, y)``: compute units under one instance of the innermost level.
+    occupancy
+        Words a tile really occupies, ``occupancy(level index, tensor name, dense words)``
+        (vectorised; compressed tiles of a sparse design), or None: a tile occupies its
+        dense footprint.
     """
 
     dims: tuple[str, ...]
@@ -144,6 +149,7 @@ class MapProblem:
     tensors: tuple[TensorIndexing, ...]
     levels: tuple[LevelSlots, ...]
     compute_mesh: tuple[int, int] = (1, 1)
+    occupancy: Callable[[int, str, np.ndarray], np.ndarray] | None = None
     slots: tuple[tuple[str, int], ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -177,25 +183,29 @@ class MapProblem:
         return np.prod(factors[..., self.temporal_slot(level):, :], axis=-2)
 
     def level_fits(self, factors: np.ndarray, keep: np.ndarray, level: int) -> np.ndarray:
-        """Whether one instance of ``level`` holds the tiles it keeps (shape ``(...)``).
+        """Whether one instance of ``level`` holds the tiles it keeps (shape ``(...)``), each tile
+        occupying its footprint or what :attr:`occupancy` says.
 
         ``keep`` is ``(n_levels, n_tensors)`` or batched like ``factors``.
         """
         spec = self.levels[level]
         extents = self.tile_extents(factors, level)
         ok = np.ones(extents.shape[:-1], dtype=bool)
-        words = np.zeros(extents.shape[:-1], dtype=np.int64)
+        total = np.zeros(extents.shape[:-1], dtype=np.int64)
         for t, tensor in enumerate(self.tensors):
             kept = np.broadcast_to(keep[..., level, t], extents.shape[:-1])
             if not kept.any():
                 continue
-            size = np.where(kept, tensor.footprint(extents), 0)
+            words = tensor.footprint(extents)
+            if self.occupancy is not None:
+                words = self.occupancy(level, tensor.name, words)
+            size = np.where(kept, words, 0)
             own = spec.tensor_capacity_words[t]
             if own is not None:
                 ok &= size <= own
-            words = words + size
+            total = total + size
         if spec.capacity_words is not None:
-            ok &= words <= spec.capacity_words
+            ok &= total <= spec.capacity_words
         return ok
 
     def fits(self, factors: np.ndarray, keep: np.ndarray) -> np.ndarray:

@@ -304,3 +304,23 @@ def test_timeloop_convention_evaluates_with_timeloops_rules() -> None:
     assert result.energy_pj == evaluate_timeloop(spec, nest, result.mapping).energy_pj
     with pytest.raises(InputError, match="compat must be 'ideal' or 'timeloop'"):
         map_nest(spec, nest, settings=SMALL, progress=False, compat="zigzag")
+
+
+class _Halved:
+    """Tiles at the register file occupy half their dense words (a compressed format), rounded up."""
+
+    key = ("halved", 2)
+
+    def __call__(self, level: int, tensor: str, words: np.ndarray) -> np.ndarray:
+        return (words + 1) // 2 if level == 2 else words
+
+
+def test_occupancy_sizes_tiles_for_the_capacity_checks() -> None:
+    """With an occupancy hook, a register-file tile fits when its occupied words do, even past the dense capacity."""
+    spec, nest = array_spec(), LoopNest.of("conv", K=16, C=8, P=8, Q=8, R=3, S=3)
+    dense, halved = problem_of(spec, nest), problem_of(spec, nest, _Halved())
+    batch = sample(halved, resolve(MapperConstraints(), halved), 400, np.random.default_rng(0))
+    assert halved.level_fits(batch.factors, batch.keep, 2).all()
+    assert not dense.level_fits(batch.factors, batch.keep, 2).all()
+    map_nest(spec, nest, settings=SMALL, progress=False)
+    assert not map_nest(spec, nest, settings=SMALL, progress=False, occupancy=_Halved()).cached  # its own cache entry
