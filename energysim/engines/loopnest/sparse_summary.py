@@ -21,7 +21,7 @@ def zero_handling(config: SparseConfig) -> str:
     --------
     eyeriss-like-gating: "gates PE weights reads where inputs are zero; gates MACs where inputs are zero;
     keeps inputs rle in DRAM: zero weights are still read and multiplied, so only patterns that remove
-    whole channels (smaller layers) save energy, and none saves time"
+    whole channels (smaller layers) save energy and time"
     """
     parts = []
     for rule in config.actions:
@@ -54,5 +54,4 @@ def rewards(config: SparseConfig) -> str:
         return ("zero weights are stored compressed but still multiplied: weight pruning saves storage and traffic, "
                 "not MACs; channel pruning also shrinks the layers")
     return ("zero weights are still read and multiplied, so only patterns that remove whole channels (smaller "
-            "layers) save energy" + ("" if any(rule.kind == "skipping" for rule in config.actions) else
-                                     ", and none saves time"))
+            "layers) save energy and time")

@@ -12,7 +12,7 @@ from energysim.engines.loopnest.sparse_summary import zero_handling
 
 @pytest.mark.parametrize(("design", "says"), [
     ("eyeriss-like-gating", ("gates PE weights reads where inputs are zero", "gates MACs where inputs are zero",
-                             "only patterns that remove whole channels", "none saves time")),
+                             "only patterns that remove whole channels (smaller layers) save energy and time")),
     ("eyeriss-v2-like-skipping", ("skips MACs where weights or inputs are zero", "keeps weights csr in DRAM",
                                   "every zero weight saves energy and time")),
     ("sparse-tc-like-2-4", ("keeps weights 2:4 in DRAM", "2:4 pruning is what it rewards")),
