@@ -37,6 +37,7 @@ A whole pickled module (``torch.save(model)``)
 from __future__ import annotations
 
 import copy
+import re
 import tempfile
 import warnings
 import zipfile
@@ -299,14 +300,15 @@ def import_torch_file(
         try:
             loaded = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as exc:
-            if "weights_only" not in str(exc) and "Unsupported global" not in str(exc):
-                raise InputError(f"{path}: not a torch file ({exc.__class__.__name__}: "
-                                 f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''})") from None
+            found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+            if found is None:
+                raise InputError(f"{path}: not a torch file (torch.load cannot read it as a state dict, TorchScript or "
+                                 f"module: {exc.__class__.__name__})") from None
             if not trust:
                 raise InputError(
-                    f"{path}: holds pickled Python objects (a whole module saved with torch.save(model)); loading it "
-                    "runs code from the file, so energysim loads it only with --trust (Python: trust=True), or save "
-                    "model.state_dict() or a torch.export .pt2 file instead"
+                    f"{path}: holds pickled Python objects (such as {found.group(1)}: a whole module saved with "
+                    "torch.save(model)); loading it runs code from the file, so energysim loads it only with --trust "
+                    "(Python: trust=True), or save model.state_dict() or a torch.export .pt2 file instead"
                 ) from None
             loaded = torch.load(str(path), map_location="cpu", weights_only=False)  # the user trusts this file
         if isinstance(loaded, torch.nn.Module):
@@ -324,7 +326,9 @@ def import_torch_file(
 
 def _trace_torchscript(torch, path: Path, input_shape, label: str) -> TracedLayers:
     try:
-        scripted = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.load is deprecated in favour of torch.export: still read
+            scripted = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:
         raise InputError(f"{path}: not a TorchScript file ({exc.__class__.__name__})") from None
     example = _zeros(torch, input_shape, label, "a TorchScript module")
@@ -333,7 +337,8 @@ def _trace_torchscript(torch, path: Path, input_shape, label: str) -> TracedLaye
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = TS2EPConverter(scripted, (example,)).convert()
+            converted = TS2EPConverter(scripted, (example,)).convert()
+            program = torch.export.export(converted.module(), (example,), strict=False)  # static shapes of ``example``
     except Exception as exc:
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
         raise InputError(f"{path}: torch could not convert the TorchScript module to a traceable program "

@@ -1,0 +1,108 @@
+"""`energysim import model.pt|.pth|.pt2`: state dicts, whole modules (--trust), TorchScript and torch.export files."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the torch importer's tests need PyTorch (pip install 'energysim[torch]')")
+from torch import nn  # noqa: E402
+from torch.nn.utils import prune  # noqa: E402
+
+from energysim.cli import main  # noqa: E402
+from energysim.workloads import load_workload  # noqa: E402
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _pruned_cnn() -> nn.Module:
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)).eval()
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    prune.l1_unstructured(model[3], "weight", amount=0.75)
+    return model
+
+
+def test_pruned_state_dict_imports_with_masks(tmp_path):
+    """torch.save(model.state_dict()) of a torch.nn.utils.prune model (weight_orig + weight_mask) imports with its masks, not 'no weight layer found'."""
+    model = _pruned_cnn()
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    code, out, err = _cli("import", str(tmp_path / "sd.pt"), "-o", str(tmp_path / "w"), "--input-size", "6", "6")
+    assert code == 0, err
+    workload = load_workload(tmp_path / "w" / "workload.toml")
+    assert [(l.name, l.kind, l.mask_key) for l in workload.layers] == [("0", "conv2d", "0.mask"), ("3", "linear", "3.mask")]
+    np.testing.assert_array_equal(workload.tensors["3"].mask, model[3].weight_mask.bool().numpy())
+    np.testing.assert_array_equal(workload.tensors["3"].weights, (model[3].weight_orig * model[3].weight_mask).detach().double().numpy())
+    assert "imported 2 layers" in out
+
+
+def test_state_dict_fills_a_bundled_architecture(tmp_path):
+    """A LeNet-300-100 state dict with --arch lenet-300-100 takes the bundled geometry and the file's weights in order."""
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))
+    prune.l1_unstructured(model[2], "weight", amount=0.9)
+    torch.save(model.state_dict(), tmp_path / "lenet.pth")
+    code, _, err = _cli("import", str(tmp_path / "lenet.pth"), "-o", str(tmp_path / "w"), "--arch", "lenet-300-100")
+    assert code == 0, err
+    workload = load_workload(tmp_path / "w" / "workload.toml")
+    assert [l.name for l in workload.layers] == ["fc1", "fc2", "fc3"]
+    np.testing.assert_array_equal(workload.tensors["fc1"].weights, model[0].weight.detach().double().numpy())
+    np.testing.assert_array_equal(workload.tensors["fc2"].mask, model[2].weight_mask.bool().numpy())
+
+
+def test_architecture_mismatch_is_one_line(tmp_path):
+    """A state dict whose shapes do not fit --arch exits 2 with one line naming the tensor, the layer and both shapes."""
+    torch.save(nn.Sequential(nn.Linear(780, 300), nn.Linear(300, 100), nn.Linear(100, 10)).state_dict(), tmp_path / "bad.pt")
+    code, _, err = _cli("import", str(tmp_path / "bad.pt"), "-o", str(tmp_path / "w"), "--arch", "lenet-300-100")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "tensor '0.weight' of shape (300, 780) does not fit layer 'fc1'" in err and "(300, 784)" in err
+    assert not (tmp_path / "w").exists()
+
+
+def test_whole_module_needs_trust(tmp_path):
+    """torch.save(model) is refused without --trust (one line saying it unpickles); with --trust and --input-shape it is traced."""
+    model = _pruned_cnn()
+    torch.save(model, tmp_path / "whole.pt")
+    code, _, err = _cli("import", str(tmp_path / "whole.pt"), "-o", str(tmp_path / "w"))
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "runs code from the file" in err and "--trust" in err
+    assert not (tmp_path / "w").exists()
+    code, _, err = _cli("import", str(tmp_path / "whole.pt"), "-o", str(tmp_path / "w"), "--trust")
+    assert code == 2 and "needs an example input shape to trace: give --input-shape" in err
+    code, out, err = _cli("import", str(tmp_path / "whole.pt"), "-o", str(tmp_path / "w"), "--trust", "--input-shape", "2,1,6,6")
+    assert code == 0, err
+    conv, fc = load_workload(tmp_path / "w" / "workload.toml").layers
+    assert (conv.batch, conv.padding, fc.batch, fc.mask_key) == (2, 1, 2, "3.mask")
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace")
+def test_torchscript_and_export_files(tmp_path):
+    """A TorchScript file (with --input-shape) and a torch.export .pt2 file import the same layers and weights."""
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, groups=2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5)).eval()
+    example = torch.zeros(1, 2, 5, 5)
+    torch.jit.trace(model, example).save(str(tmp_path / "ts.pt"))
+    torch.export.save(torch.export.export(model, (example,)), str(tmp_path / "prog.pt2"))
+    code, _, err = _cli("import", str(tmp_path / "ts.pt"), "-o", str(tmp_path / "ts"), "--input-shape", "1,2,5,5")
+    assert code == 0, err
+    code, _, err = _cli("import", str(tmp_path / "prog.pt2"), "-o", str(tmp_path / "pt2"))
+    assert code == 0, err
+    scripted, exported = (load_workload(tmp_path / d / "workload.toml") for d in ("ts", "pt2"))
+    assert [l.model_dump(exclude={"name", "weight_key"}) for l in scripted.layers] == \
+        [l.model_dump(exclude={"name", "weight_key"}) for l in exported.layers]
+    assert exported.layers[0].kind == "grouped_conv2d" and exported.layers[0].groups == 2
+    for a, b in zip(scripted.layers, exported.layers):
+        np.testing.assert_array_equal(scripted.tensors[a.name].weights, exported.tensors[b.name].weights)
+
+
+def test_not_a_torch_file_is_one_line(tmp_path):
+    """Bytes that are no torch file exit 2 with one line naming the file."""
+    (tmp_path / "junk.pt").write_bytes(b"not a pickle at all" * 10)
+    code, _, err = _cli("import", str(tmp_path / "junk.pt"), "-o", str(tmp_path / "w"))
+    assert code == 2 and len(err.splitlines()) == 1 and "junk.pt: not a torch file" in err
