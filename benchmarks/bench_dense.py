@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from energysim.api import hardware, simulate, workload
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.workloads.layers import GemmLayer
 
 

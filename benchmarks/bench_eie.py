@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.catalog import hwconfig_path
 from energysim.hardware.hierarchy import load_hardware
 from energysim.workloads.layers import LinearLayer

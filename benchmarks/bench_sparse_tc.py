@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.catalog import hwconfig_path
 from energysim.hardware.hierarchy import load_hardware
 from energysim.workloads.layers import GemmLayer, LinearLayer

@@ -111,7 +111,7 @@ def gemm_hardware(dataflow: str, size: int):
 
 def measure_gemm(size: int, dataflow: str, path: str) -> dict:
     """Run one energysim GEMM in this process: best seconds of three calls after a warm-up, peak MB and figures."""
-    from energysim.engines.registry import build_engine
+    from energysim.engines import build_engine
     from energysim.workloads.layers import GemmLayer
 
     engine = build_engine(gemm_hardware(dataflow, size))

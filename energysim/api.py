@@ -18,7 +18,7 @@ from energysim.config.loading import load_toml
 from energysim.costs.export import operation_table
 from energysim.costs.registry import resolve_table
 from energysim.costs.table import CostTable
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.errors import ConfigError
 from energysim.estimation import HardwareChoice
 from energysim.hardware.hierarchy import Hardware, load_hardware

@@ -471,7 +471,7 @@ def _fractions(text: str) -> list[float]:
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.costs.registry import BUILTIN_TABLES
-    from energysim.engines.registry import ENGINES
+    from energysim.engines import ENGINES
 
     items = {
         "engines": sorted(ENGINES),

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from energysim import catalog
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.errors import InputError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware, load_hardware
 from energysim.hardware_settings import with_setting_columns

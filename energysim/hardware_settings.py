@@ -153,7 +153,7 @@ def variant(path: str | Path, values: Mapping[str, Any]):
     """
     from energysim.config.loading import check_schema_version, load_toml, validate_model
     from energysim.config.hardware import HardwareFile
-    from energysim.engines.registry import build_engine
+    from energysim.engines import build_engine
     from energysim.hardware.hierarchy import build_hardware
 
     path = Path(path)

@@ -9,7 +9,6 @@ row of both tables carries the run key (``workload``, ``hardware``, ``mode``,
 from __future__ import annotations
 
 import html
-import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from energysim.engines.registry import build_engine
+from energysim.engines import Engine, build_engine
 from energysim.engines.result import LayerResult, check_invariants
-from energysim.errors import InputError, InvariantError
+from energysim.errors import InvariantError
 from energysim.hardware.hierarchy import Hardware
 from energysim.progress import progress_bar
 from energysim.report.tables import SUMMARY_COLUMNS, check_energy_totals, energy_table, layer_summary, run_name
@@ -103,11 +102,15 @@ def _si(value: float, unit: str) -> str:
     return si(value, unit)
 
 
-def engine_mode(engine: Any, engine_options: dict[str, Any]) -> str:
-    """The engine mode a run uses: the ``mode`` option, else the engine's configured mode, '' if it has none."""
-    if engine_options.get("mode") is not None:
-        return str(engine_options["mode"])
-    return str(getattr(getattr(engine, "config", None), "mode", "") or "")
+def engine_mode(engine: Engine, engine_options: dict[str, Any]) -> str:
+    """The engine mode a run with these options uses ('' for an engine without modes).
+
+    Raises
+    ------
+    InputError
+        If an option is unknown to the engine or its value is refused (:meth:`Engine.read_options`).
+    """
+    return engine.mode(engine.read_options(engine_options))
 
 
 def run_workload(workload: Workload, hardware: Hardware, progress: bool | None = False,
@@ -127,32 +130,26 @@ def run_workload(workload: Workload, hardware: Hardware, progress: bool | None =
         Called with each layer's name once it is simulated (a caller's own bar
         over several runs, as :func:`energysim.estimation.estimate` keeps).
     **engine_options
-        Passed to ``engine.simulate`` (e.g. ``path="cycle"`` for the dense engine,
-        ``mode="sparse_2_4"`` for the sparse tensor core).
+        The engine's options (its ``options_model``, e.g. ``path="cycle"`` for the
+        dense engine, ``mode="sparse_2_4"`` for the sparse tensor core), checked once
+        before any layer runs.
 
     Raises
     ------
     InputError
-        If an option is not a parameter of the engine's ``simulate``.
+        If an option is unknown to the engine or its value is refused.
     UnsupportedError
         If the engine refuses a layer (e.g. a mask that is not 2:4 in ``sparse_2_4`` mode).
     InvariantError
         If any result breaks an invariant (a bug in an engine, reported with the layer).
     """
     engine = build_engine(hardware)
-    accepted = {name for name, p in inspect.signature(engine.simulate).parameters.items()
-                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"layer", "tensors"}
-    for option in engine_options:
-        if option not in accepted:
-            raise InputError(
-                f"engine '{engine.kind}' of hardware '{hardware.name}' has no option '{option}' "
-                f"(it takes: {', '.join(sorted(accepted)) or 'none'})"
-            )
-    mode = engine_mode(engine, engine_options)
+    options = engine.read_options(engine_options)
+    mode = engine.mode(options)
     results, frames, rows = [], [], []
     with progress_bar(len(workload.layers), f"{workload.name} on {run_name(hardware.name, mode)}", progress) as bar:
         for layer in workload.layers:
-            result = engine.simulate(layer, workload.layer_tensors(layer.name), **engine_options)
+            result = engine.run(layer, workload.layer_tensors(layer.name), options)
             check_invariants(result)
             energy = energy_table(result, hardware, workload=workload.name, mode=mode)
             results.append(result)

@@ -28,7 +28,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.errors import InputError, UnsupportedError
 from energysim.estimation import HardwareChoice, load_hardware_list
 from energysim.hardware_settings import with_setting_columns

@@ -4,7 +4,7 @@ A hardware file names a clock, a cost table, an ordered memory hierarchy
 (outermost first: DRAM, SRAM buffers, per-PE register files), priced compute
 units, and an ``[engine]`` table whose ``kind`` selects the engine and whose other
 keys are validated by that engine's own config model (see
-:mod:`energysim.engines.registry`).
+:mod:`energysim.engines`).
 
 Levels of a ``kind = "loopnest"`` hardware may also give a spatial fan-out
 (``mesh_x`` x ``mesh_y`` copies under one instance of the next outer level), a

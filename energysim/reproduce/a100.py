@@ -37,7 +37,7 @@ from energysim.catalog import hwconfig_path, workload_path
 from energysim.config.hardware import HardwareFile
 from energysim.config.loading import load_toml
 from energysim.engines.sparse_tc.schedule import DTYPES, GemmProblem, choose_schedule, mma_shape, schedule
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.engines.result import check_invariants
 from energysim.engines.sparse_tc.engine import STATIC_UNIT
 from energysim.hardware.hierarchy import Hardware, build_hardware, load_hardware

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from energysim import catalog
-from energysim.engines.registry import ENGINES
+from energysim.engines import ENGINES
 from energysim.engines.result import Compulsory, LayerResult, StorageFit, check_invariants
 from energysim.errors import InvariantError
 from energysim.hardware.hierarchy import load_hardware

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.report.tables import SUMMARY_COLUMNS, energy_table, layer_summary
 from energysim.workloads.layers import GemmLayer, LinearLayer
 from energysim.workloads.workload import LayerTensors

@@ -9,7 +9,7 @@ from report_fixtures import two_mode_frames, write_two_modes
 
 from energysim import catalog
 from energysim.cli import main
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.hardware.hierarchy import load_hardware
 from energysim.report import plots
 from energysim.report.html import render_report

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from energysim.workloads.lowering import ConvFootprint
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.workloads.layers import Conv2dLayer
 from tests.conftest import make_dense_hw
 

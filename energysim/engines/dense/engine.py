@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from energysim.engines.base import OPTIONS_CONFIG, Engine
 from energysim.engines.dense.cycle import run_cycle
 from energysim.engines.dense.fast import PathResult, run_fast
 from energysim.engines.dense.schedule import choose_tiling, dram_words, smallest_tile_words, tiles
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
-from energysim.errors import InputError, UnsupportedError
+from energysim.errors import UnsupportedError
 from energysim.units import ceil_div
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.lowering import ConvFootprint
@@ -55,7 +56,16 @@ class DenseEngineConfig(BaseModel):
         return self
 
 
-class DenseEngine:
+class DenseOptions(BaseModel):
+    """What one run of the dense engine may choose."""
+
+    model_config = OPTIONS_CONFIG
+
+    path: Literal["fast", "cycle"] = Field(
+        default="fast", description="fast: closed form; cycle: cycle by cycle (the reference); identical results.")
+
+
+class DenseEngine(Engine):
     """A systolic PE array over a DRAM -> SRAM buffer -> per-PE register file hierarchy.
 
     The GEMM is tiled to fit the SRAM double-buffered, tiles are fetched from DRAM
@@ -81,17 +91,12 @@ class DenseEngine:
 
     kind = "dense"
     config_model = DenseEngineConfig
+    options_model = DenseOptions
+    level_kinds = ("dram", "sram", "regfile")
 
     def __init__(self, hardware: Hardware, config: DenseEngineConfig):
-        self.hardware = hardware
-        self.config = config
-        where = f"{hardware.path or hardware.name}"
-        kinds = [level.config.kind for level in hardware.levels]
-        if kinds != ["dram", "sram", "regfile"]:
-            raise UnsupportedError(
-                f"{where}: memory: the dense engine needs exactly [dram, sram, regfile] levels, outermost first "
-                f"(got {kinds})"
-            )
+        super().__init__(hardware, config)
+        where = self.source
         for level in hardware.levels:
             missing = [t for t in ("weights", "inputs", "outputs") if not level.holds(t)]
             if missing:
@@ -109,11 +114,13 @@ class DenseEngine:
                 f"keeps (a weight, an input and a partial sum) (got {rf.config.capacity_bytes} bytes = "
                 f"{rf.capacity_words} words)"
             )
-        for action in ("mult", "add"):
-            hardware.cost_of(config.mac_unit, action)
         self.levels = {"dram": hardware.levels[0], "sram": hardware.levels[1], "rf": hardware.levels[2]}
 
-    def simulate(self, layer: Layer, tensors: LayerTensors | None = None, path: str = "fast", **_: Any) -> LayerResult:
+    def required_costs(self) -> tuple[tuple[str, str], ...]:
+        """A MAC is priced as one multiply and one add of the ``mac_unit``."""
+        return (self.config.mac_unit, "mult"), (self.config.mac_unit, "add")
+
+    def run(self, layer: Layer, tensors: LayerTensors | None, options: DenseOptions) -> LayerResult:
         """Simulate one layer.
 
         Parameters
@@ -122,11 +129,10 @@ class DenseEngine:
             Linear, conv2d or GEMM layer (lowered to its GEMM).
         tensors
             Ignored for counting: a dense array executes every MAC whatever the values.
-        path
-            ``fast`` (closed form) or ``cycle`` (cycle-level reference).
+        options
+            ``path``: ``fast`` (closed form) or ``cycle`` (cycle-level reference).
         """
-        if path not in ("fast", "cycle"):
-            raise InputError(f"dense engine: path must be 'fast' or 'cycle' (got {path!r})")
+        path = options.path
         cfg = self.config
         shape = layer.gemm_shape()
         sram = self.levels["sram"]
@@ -184,11 +190,8 @@ class DenseEngine:
             for tensor, elements in (("weights", shape.m * shape.k), ("inputs", inputs_compulsory),
                                      ("outputs", shape.m * shape.n))
         ]
-        return LayerResult(
-            layer=layer.name,
-            engine=self.kind,
-            hardware=self.hardware.name,
-            clock_ghz=self.hardware.clock_ghz,
+        return self.result(
+            layer,
             counts=counts,
             cycles=cycles,
             macs=raw.macs,

@@ -77,6 +77,7 @@ import numpy as np
 import scipy.sparse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from energysim.engines.base import OPTIONS_CONFIG, Engine
 from energysim.engines.eie.pipeline import fetch_gaps, run_lanes
 from energysim.engines.eie.storage import place_weights
 from energysim.engines.result import Compulsory, LayerResult
@@ -196,6 +197,17 @@ class PreparedLayer:
     column_nonzeros: np.ndarray | None = None
 
 
+class EieOptions(BaseModel):
+    """What one run of the EIE engine may choose."""
+
+    model_config = OPTIONS_CONFIG
+
+    keep_output: bool = Field(
+        default=False, description="Also compute the layer output from the compressed weights (stats['output']).")
+    prepared: PreparedLayer | None = Field(
+        default=None, description="A PreparedLayer from EieEngine.prepare to reuse (skips encoding).")
+
+
 def _im2col(images: np.ndarray, layer: Conv2dLayer) -> np.ndarray:
     """``(C*kh*kw, B*Ho*Wo)`` patches of ``(B, C, H, W)`` images, column order (b, y, x)."""
     pad = layer.padding
@@ -208,7 +220,7 @@ def _im2col(images: np.ndarray, layer: Conv2dLayer) -> np.ndarray:
     return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, b * ho * wo)
 
 
-class EieEngine:
+class EieEngine(Engine):
     """EIE: a cycle-level model of the Efficient Inference Engine (sparse matrix x sparse vector).
 
     ``N`` processing elements each own the rows ``i mod N`` of the compressed weight
@@ -248,18 +260,11 @@ class EieEngine:
 
     kind = "eie"
     config_model = EieEngineConfig
+    options_model = EieOptions
 
     def __init__(self, hardware: Hardware, config: EieEngineConfig):
-        self.hardware = hardware
-        self.config = config
-        where = f"{hardware.path or hardware.name}"
-        for component, action in REQUIRED_COSTS:
-            try:
-                hardware.cost_of(component, action)
-            except InputError:
-                raise ConfigError(
-                    f"{where}: the eie engine counts {component}.{action}, which the hardware file does not price"
-                ) from None
+        super().__init__(hardware, config)
+        where = self.source
         spmat = next((level for level in hardware.levels if level.name == "SpmatSRAM"), None)
         if spmat is not None and spmat.config.word_bits != config.spmat_line_bits:
             raise ConfigError(
@@ -403,9 +408,12 @@ class EieEngine:
         matrix = scipy.sparse.csc_matrix((prepared.codebook.decode(codes), (rows, cols)), shape=prepared.csc.shape)
         return np.asarray(matrix @ prepared.inputs)
 
+    def required_costs(self) -> tuple[tuple[str, str], ...]:
+        """Every (component, action) the engine counts (``REQUIRED_COSTS``)."""
+        return REQUIRED_COSTS
+
     # -------------------------------------------------------------- simulate
-    def simulate(self, layer: Layer, tensors: LayerTensors | None = None, keep_output: bool = False,
-                 prepared: PreparedLayer | None = None) -> LayerResult:
+    def run(self, layer: Layer, tensors: LayerTensors | None, options: EieOptions) -> LayerResult:
         """Simulate one layer cycle by cycle.
 
         Parameters
@@ -416,11 +424,10 @@ class EieEngine:
         tensors
             Real weights (and calibration activations); None for a seeded synthetic
             layer at the layer's ``weight_density`` and ``activation_density``.
-        keep_output
-            Also compute the layer output from the compressed weights and put it in
-            ``stats["output"]`` (``(M, N)`` array).
-        prepared
-            A :class:`PreparedLayer` from :meth:`prepare` to reuse (skips encoding).
+        options
+            ``keep_output``: also compute the layer output from the compressed weights
+            and put it in ``stats["output"]`` (``(M, N)`` array). ``prepared``: a
+            :class:`PreparedLayer` from :meth:`prepare` to reuse (skips encoding).
 
         Returns
         -------
@@ -438,6 +445,7 @@ class EieEngine:
         if not isinstance(layer, (LinearLayer, Conv2dLayer, GemmLayer)):
             raise UnsupportedError(f"layer '{getattr(layer, 'name', layer)}': the eie engine runs linear, conv2d and gemm layers (got {type(layer).__name__})")
         cfg = self.config
+        prepared = options.prepared
         prep = prepared if prepared is not None else self.prepare(layer, tensors)
         csc, inputs = prep.csc, prep.inputs
         m, k = csc.shape
@@ -596,14 +604,11 @@ class EieEngine:
             "cycles_dram_wait": dram_wait,
             **placement.stats,
         }
-        if keep_output:
+        if options.keep_output:
             stats["output"] = self.functional_output(prep)
         compulsory = _compulsory(prep, n_pe, cfg.entries_per_line) + placement.compulsory
-        return LayerResult(
-            layer=layer.name,
-            engine=self.kind,
-            hardware=self.hardware.name,
-            clock_ghz=self.hardware.clock_ghz,
+        return self.result(
+            layer,
             counts=counts,
             cycles=cycles,
             macs=useful,

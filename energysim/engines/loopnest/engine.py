@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
+from energysim.engines.base import OPTIONS_CONFIG, Engine
 from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
 from energysim.engines.loopnest.mapper import map_nest
 from energysim.engines.loopnest.mapping import (Mapping, MappingSet, capacity_problem, check_mapping, default_mapping,
@@ -28,7 +31,18 @@ DEFAULT = "default"
 """The ``mapping`` option value that selects :func:`default_mapping` instead of the mapper."""
 
 
-class LoopNestEngine:
+class LoopNestOptions(BaseModel):
+    """What one run of the loop-nest engine may choose."""
+
+    model_config = OPTIONS_CONFIG
+
+    mapping: str | Path | Mapping | None = Field(
+        default=None, description="A mapping TOML file, a Mapping, 'default' for the default mapping, or None: the mapper.")
+    compat: Literal["ideal", "timeloop"] | None = Field(
+        default=None, description="Counting convention, overriding the hardware's engine.compat.")
+
+
+class LoopNestEngine(Engine):
     """Storage levels of any number, sizes and fan-outs, running a layer's loop nest as a mapping says.
 
     Each layer is written as its loop nest (N, G, K, C, P, Q, R, S); a mapping
@@ -63,10 +77,10 @@ class LoopNestEngine:
 
     kind = "loopnest"
     config_model = LoopNestConfig
+    options_model = LoopNestOptions
 
     def __init__(self, hardware: Hardware, config: LoopNestConfig):
-        self.hardware = hardware
-        self.config = config
+        super().__init__(hardware, config)
         self.spec = Spec.build(hardware, config)
         check_sparse(self.spec)
         self._files: dict[Path, MappingSet] = {}
@@ -101,8 +115,7 @@ class LoopNestEngine:
         check_mapping(self.spec, nest, chosen, where, occupancy)
         return chosen, where
 
-    def simulate(self, layer: Layer, tensors: LayerTensors | None = None,
-                 mapping: str | Path | Mapping | None = None, compat: str | None = None, **_: Any) -> LayerResult:
+    def run(self, layer: Layer, tensors: LayerTensors | None, options: LoopNestOptions) -> LayerResult:
         """Simulate one layer under a mapping.
 
         Parameters
@@ -113,12 +126,11 @@ class LoopNestEngine:
             Real weights (mask) and activations: a sparse design (``[engine.sparse]``) counts
             from them (:mod:`~energysim.engines.loopnest.sparse`); without them it uses the
             layer's densities (statistical). A dense design ignores them.
-        mapping
-            A mapping TOML file (its entry for the layer, else its entry without a
-            layer), a :class:`Mapping`, ``"default"`` for the default mapping, or
-            None to let the mapper choose.
-        compat
-            Counting convention, overriding the hardware's ``engine.compat``: ``ideal``
+        options
+            ``mapping``: a mapping TOML file (its entry for the layer, else its entry
+            without a layer), a :class:`Mapping`, ``"default"`` for the default mapping,
+            or None to let the mapper choose. ``compat``: the counting convention,
+            overriding the hardware's ``engine.compat``: ``ideal``
             (:mod:`~energysim.engines.loopnest.analysis`) or ``timeloop``
             (:func:`energysim.engines.loopnest.timeloop_compat.evaluate`, same signature).
 
@@ -126,16 +138,12 @@ class LoopNestEngine:
         ------
         ConfigError
             If the mapping file or the mapping breaks a rule (one line naming file, field, rule, value).
-        InputError
-            If ``compat`` is neither ``ideal`` nor ``timeloop``.
         """
-        convention = compat or self.config.compat
-        if convention not in ("ideal", "timeloop"):
-            raise InputError(f"loopnest engine: compat must be 'ideal' or 'timeloop' (got {convention!r})")
+        convention = options.compat or self.config.compat
         nest = layer.loop_nest()
         sparse = convention == "ideal" and self.config.sparse is not None
         densities = self._densities(layer, nest, tensors) if sparse else None
-        chosen, where = self._mapping_for(layer, nest, mapping, densities, convention)
+        chosen, where = self._mapping_for(layer, nest, options.mapping, densities, convention)
         sparse_stats: dict = {}
         if sparse:
             stats, sparse_stats = evaluate_sparse(self.spec, nest, chosen, densities, check=True)
@@ -190,11 +198,8 @@ class LoopNestEngine:
             for level in self.spec.levels[1:] for tensor in ("weights", "inputs", "outputs")
             if mapping.keeps(self.spec, level.index, tensor)
         }
-        return LayerResult(
-            layer=layer.name,
-            engine=self.kind,
-            hardware=self.hardware.name,
-            clock_ghz=self.hardware.clock_ghz,
+        return self.result(
+            layer,
             counts=dict(stats.counts),
             cycles={"compute": stats.cycles_compute, "fill_drain": 0,
                     "stall": stats.cycles_total - stats.cycles_compute, "total": stats.cycles_total},

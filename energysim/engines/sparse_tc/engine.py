@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from energysim.engines.base import OPTIONS_CONFIG, Engine
 from energysim.engines.sparse_tc.schedule import (
     DTYPES,
     GemmProblem,
@@ -34,9 +35,6 @@ from energysim.workloads.workload import LayerTensors
 
 MODES = ("dense", "sparse_2_4")
 """Tensor-core modes: dense ``mma`` or 2:4 structured-sparse ``mma.sp`` (1:2 for TF32)."""
-
-TIMINGS = ("hardware_bound", "library_calibrated")
-"""Which throughput figure a result's cycles carry."""
 
 STATIC_UNIT = ("SM", "static_cycle")
 """The priced unit of time-proportional energy: static and clock power of one SM for one cycle.
@@ -105,11 +103,21 @@ class SparseTensorCoreConfig(BaseModel):
     board_power_w: float | None = Field(default=None, gt=0.0, description="Board power limit, W (for reports).")
 
 
+class SparseTensorCoreOptions(BaseModel):
+    """What one run of the sparse tensor-core engine may choose (default: the configured value)."""
+
+    model_config = OPTIONS_CONFIG
+
+    mode: Literal["dense", "sparse_2_4"] | None = Field(default=None, description="Tensor-core mode.")
+    timing: Literal["hardware_bound", "library_calibrated"] | None = Field(
+        default=None, description="Figure carried by LayerResult.cycles (the other goes to stats).")
+
+
 ASSUMED_2_4 = "weights_assumed_2_4"
 """Stats key: True when a layer without weight tensors ran in 2:4 mode, assumed pruned to exactly 2:4."""
 
 
-class SparseTensorCoreEngine:
+class SparseTensorCoreEngine(Engine):
     """A100-class GPU: GEMM, linear and conv layers on dense or 2:4 sparse tensor cores.
 
     A layer is lowered to ``C[M, N] = A[M, K] @ B[K, N]`` with the weights as ``A``.
@@ -173,28 +181,21 @@ class SparseTensorCoreEngine:
 
     kind = "sparse_tc"
     config_model = SparseTensorCoreConfig
+    options_model = SparseTensorCoreOptions
+    level_kinds = ("dram", "sram", "sram", "regfile")
 
     def __init__(self, hardware: Hardware, config: SparseTensorCoreConfig):
-        self.hardware = hardware
-        self.config = config
-        source = hardware.path or hardware.name
-        kinds = [level.config.kind for level in hardware.levels]
-        if kinds != ["dram", "sram", "sram", "regfile"]:
-            raise ConfigError(f"{source}: memory: the sparse_tc engine needs levels dram, sram (L2), sram (shared memory), "
-                              f"regfile, outermost first (got {', '.join(kinds)})")
+        super().__init__(hardware, config)
+        source = self.source
         self.hbm, self.l2, self.smem, self.regs = hardware.levels
         for level in (self.smem, self.regs):
             if level.config.instances != config.sm_count:
                 raise ConfigError(f"{source}: memory level '{level.name}': instances must equal engine.sm_count "
                                   f"{config.sm_count} (one per SM) (got {level.config.instances})")
-        units = ', '.join(f'{n}.{a}' for n, a in hardware.unit_costs) or 'none'
-        for dtype in DTYPES:
-            if ("TensorCore", f"mac_{dtype}") not in hardware.unit_costs:
-                raise ConfigError(f"{source}: units: the sparse_tc engine needs a unit 'TensorCore' with action "
-                                  f"'mac_{dtype}' (units: {units})")
-        if STATIC_UNIT not in hardware.unit_costs:
-            raise ConfigError(f"{source}: units: the sparse_tc engine needs a unit '{STATIC_UNIT[0]}' with action "
-                              f"'{STATIC_UNIT[1]}' (static and clock energy per SM-cycle) (units: {units})")
+
+    def required_costs(self) -> tuple[tuple[str, str], ...]:
+        """A ``TensorCore`` MAC of every dtype, and the static and clock energy per SM-cycle (``STATIC_UNIT``)."""
+        return (*(("TensorCore", f"mac_{dtype}") for dtype in DTYPES), STATIC_UNIT)
 
     # ------------------------------------------------------------------ helpers
     def gpu_spec(self, dtype: str) -> GpuSpec:
@@ -286,9 +287,12 @@ class SparseTensorCoreEngine:
             raise InputError(f"sparse_tc engine: mode must be one of {', '.join(MODES)} (got {mode!r})")
         return mode
 
+    def mode(self, options: SparseTensorCoreOptions) -> str:
+        """The run's ``mode`` option, else the configured mode."""
+        return options.mode or self.config.mode
+
     # ------------------------------------------------------------------ simulate
-    def simulate(self, layer: Layer, tensors: LayerTensors | None = None, mode: str | None = None,
-                 timing: str | None = None) -> LayerResult:
+    def run(self, layer: Layer, tensors: LayerTensors | None, options: SparseTensorCoreOptions) -> LayerResult:
         """Simulate one layer's GEMM in dense or 2:4 mode.
 
         Parameters
@@ -298,11 +302,10 @@ class SparseTensorCoreEngine:
         tensors
             Real weights and mask; in sparse mode their keep pattern must be 2:4 along
             ``K`` (TF32: 1:2). Without tensors a compliant layer is assumed.
-        mode
-            ``dense`` or ``sparse_2_4``; default the configured mode.
-        timing
-            ``hardware_bound`` or ``library_calibrated``; default the configured one.
-            The other figure is reported in ``stats``.
+        options
+            ``mode``: ``dense`` or ``sparse_2_4``; ``timing``: ``hardware_bound`` or
+            ``library_calibrated`` (the other figure is reported in ``stats``); each
+            defaults to the configured one.
 
         Returns
         -------
@@ -315,10 +318,8 @@ class SparseTensorCoreEngine:
             If the mask breaks 2:4 along ``K`` (naming the first offending group), or no
             tile fits on chip.
         """
-        mode = self._mode(mode)
-        timing = self.config.timing if timing is None else timing
-        if timing not in TIMINGS:
-            raise InputError(f"sparse_tc engine: timing must be one of {', '.join(TIMINGS)} (got {timing!r})")
+        mode = self.mode(options)
+        timing = options.timing or self.config.timing
         dtype = self.config.dtype
         sparse = mode == "sparse_2_4"
         shape = layer.gemm_shape()
@@ -363,11 +364,8 @@ class SparseTensorCoreEngine:
         cycles = {"compute": compute, "fill_drain": fill_drain, "stall": total - compute - fill_drain, "total": total}
         stats = self._stats(layer, problem, plan, other, mode, timing, compressed, useful)
         stats[ASSUMED_2_4] = sparse and tensors is None
-        return LayerResult(
-            layer=layer.name,
-            engine=self.kind,
-            hardware=self.hardware.name,
-            clock_ghz=self.hardware.clock_ghz,
+        return self.result(
+            layer,
             counts=counts,
             cycles=cycles,
             macs=int(useful),

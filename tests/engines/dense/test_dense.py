@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from energysim.engines.dense.schedule import choose_tiling, dram_words, tiles
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.engines.result import check_invariants
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.report.tables import energy_table
@@ -130,8 +130,8 @@ def test_array_side_is_bounded():
 
 
 def test_unknown_path_is_refused(dense_hw):
-    """path must be 'fast' or 'cycle'."""
-    with pytest.raises(InputError, match="path must be 'fast' or 'cycle'"):
+    """path must be 'fast' or 'cycle': one line naming the option, its values and the value given."""
+    with pytest.raises(InputError, match=r"engine 'dense' of hardware .*: path must be one of fast, cycle \(got 'slow'\)"):
         build_engine(dense_hw).simulate(LinearLayer(name="l", in_features=4, out_features=4), path="slow")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.engines.result import check_invariants
 from energysim.workloads.layers import GemmLayer
 from tests.conftest import make_dense_hw

@@ -8,7 +8,7 @@ import pytest
 
 from energysim.engines.dense import fast as dense_fast
 from energysim.engines.dense.schedule import input_tile_words, input_words_once, Tiling
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.errors import UnsupportedError
 from energysim.workloads.lowering import ConvFootprint
 from energysim.workloads.layers import Conv2dLayer, GemmLayer

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from energysim.config.hardware import HardwareFile
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.engines.result import StorageFit, check_invariants
 from energysim.errors import UnsupportedError
 from energysim.hardware.hierarchy import build_hardware, load_hardware

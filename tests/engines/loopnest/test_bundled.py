@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import energysim
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.workloads.layers import Conv2dLayer
 from energysim.workloads.workload import Workload
 

@@ -12,7 +12,7 @@ import energysim
 from energysim.cli import main
 from energysim.engines.loopnest.analysis import evaluate
 from energysim.engines.loopnest.mapping import LevelLoops, Mapping, default_mapping
-from energysim.engines.registry import build_engine
+from energysim.engines import build_engine
 from energysim.engines.result import check_invariants
 from energysim.errors import UnsupportedError
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer

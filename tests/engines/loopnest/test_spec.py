@@ -92,7 +92,7 @@ def test_bad_loopnest_hardware_is_one_line(tmp_path, old: str, new: str, message
     """Non-integer meshes and capacities, contradicting instances, bad MAC keys: one ConfigError line each."""
     from pathlib import Path
 
-    from energysim.engines.registry import build_engine
+    from energysim.engines import build_engine
     from energysim.hardware.hierarchy import load_hardware
 
     source = (Path(__file__).parents[3] / "hwconfigs" / "eyeriss-like.toml").read_text()

@@ -11,7 +11,7 @@ pytest.importorskip("yaml")
 
 from energysim.engines.loopnest.mapping import load_mapping  # noqa: E402
 from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
-from energysim.engines.registry import build_engine  # noqa: E402
+from energysim.engines import build_engine  # noqa: E402
 from energysim.errors import ConfigError, UnsupportedError  # noqa: E402
 from energysim.hardware.hierarchy import load_hardware  # noqa: E402
 from energysim.engines.loopnest.timeloop_compat import evaluate  # noqa: E402

@@ -13,7 +13,7 @@ pytest.importorskip("yaml")
 from energysim.engines.loopnest.timeloop_compat import PADDING_SUFFIX, evaluate  # noqa: E402
 from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
 from energysim.engines.loopnest.mapping import load_mapping  # noqa: E402
-from energysim.engines.registry import build_engine  # noqa: E402
+from energysim.engines import build_engine  # noqa: E402
 from energysim.hardware.hierarchy import load_hardware  # noqa: E402
 from energysim.workloads.workload import load_workload  # noqa: E402
 

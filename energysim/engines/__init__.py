@@ -1,15 +1,14 @@
-"""The engine registry: engine kind -> engine class (with its config model).
+"""The engines, one subpackage per ``kind``, around one contract (:mod:`~energysim.engines.base`).
 
-Each engine class has ``kind`` (str), ``config_model`` (a strict pydantic model of
-the hardware file's ``[engine]`` table), a docstring with a References section,
-``__init__(hardware, config)`` and ``simulate(layer, tensors=None) -> LayerResult``.
+:data:`ENGINES` names every engine by the ``kind`` a hardware file's ``[engine]``
+table gives; :func:`build_engine` validates that table and builds the engine.
+Each engine returns a :class:`~energysim.engines.result.LayerResult` per layer.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from energysim.config.loading import validate_model
+from energysim.engines.base import Engine
 from energysim.engines.dense import DenseEngine
 from energysim.engines.eie import EieEngine
 from energysim.engines.loopnest import LoopNestEngine
@@ -17,22 +16,20 @@ from energysim.engines.sparse_tc import SparseTensorCoreEngine
 from energysim.errors import ConfigError
 from energysim.hardware.hierarchy import Hardware
 
-ENGINES: dict[str, type] = {
-    DenseEngine.kind: DenseEngine,
-    EieEngine.kind: EieEngine,
-    LoopNestEngine.kind: LoopNestEngine,
-    SparseTensorCoreEngine.kind: SparseTensorCoreEngine,
+ENGINES: dict[str, type[Engine]] = {
+    engine.kind: engine for engine in (DenseEngine, EieEngine, LoopNestEngine, SparseTensorCoreEngine)
 }
 """Every engine, by the ``kind`` a hardware file's ``[engine]`` table names."""
 
 
-def build_engine(hardware: Hardware) -> Any:
+def build_engine(hardware: Hardware) -> Engine:
     """Validate the hardware's ``[engine]`` table and build the engine it names.
 
     Raises
     ------
     ConfigError
-        If the kind is unknown or the table breaks the engine's config model.
+        If the kind is unknown, the table breaks the engine's config model, or the
+        hardware lacks a level or a cost the engine needs.
     """
     source = hardware.path or hardware.name
     kind = hardware.engine_table.get("kind")
@@ -41,3 +38,6 @@ def build_engine(hardware: Hardware) -> Any:
     engine_cls = ENGINES[kind]
     config = validate_model(engine_cls.config_model, hardware.engine_table, source, prefix="engine")
     return engine_cls(hardware, config)
+
+
+__all__ = ["ENGINES", "Engine", "build_engine"]
