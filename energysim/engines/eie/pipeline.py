@@ -102,13 +102,18 @@ def fetch_gaps(index: np.ndarray, n_pe: int) -> np.ndarray:
         ``(A, L)`` int64: ``g_0 = r_0`` (all-zero packs before the first non-zero);
         ``g_t = 0`` within a pack, else ``r_t - r_{t-1} - 1 + [i_{t-1} mod N != N - 1]``.
     """
-    index = np.asarray(index, dtype=np.int64)
+    index = np.asarray(index)
+    index = index.astype(np.int32 if index.size == 0 or int(index.max()) < 2**31 - 1 else np.int64, copy=False)
     pack = index // n_pe
-    gaps = np.zeros_like(pack)
+    gaps = np.zeros(pack.shape, dtype=np.int64)
     if pack.shape[0]:
         gaps[0] = pack[0]
         jump = pack[1:] - pack[:-1]
-        gaps[1:] = np.where(jump > 0, jump - 1 + (index[:-1] % n_pe != n_pe - 1), 0)
+        # jump - 1 + [previous position not last in its pack], only where the pack changes
+        jump += (index[:-1] % n_pe != n_pe - 1).view(np.int8)
+        jump -= 1
+        np.maximum(jump, 0, out=jump)
+        gaps[1:] = jump
     return gaps
 
 
@@ -141,13 +146,46 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, gaps: np.
     -------
     LaneTiming
     """
+    work = np.asarray(work)
+    n_steps, n_lanes, n_pe = work.shape
+    rows = np.arange(n_steps * n_lanes, dtype=np.int64).reshape(n_steps, n_lanes)
+    return step_lanes(work.reshape(n_steps * n_lanes, n_pe), rows, lengths, queue_depth, gaps, trace, slot_freed_at)
+
+
+def step_lanes(table: np.ndarray, rows: np.ndarray, lengths: np.ndarray, queue_depth: int,
+               gaps: np.ndarray | None = None, trace: bool = False, slot_freed_at: str = "start") -> LaneTiming:
+    """:func:`run_lanes` with the work given as rows of a table: ``work[t, l] = table[rows[t, l]]``.
+
+    The engine's lanes share one table per row pass (``max(1, entries)`` per column
+    and PE), so the ``(A, L, N)`` work is never built: each step gathers its ``L``
+    rows. Times are kept in int32 when the cycle bound allows (int64 otherwise),
+    and each step costs four whole-block operations (gather, start, finish, the
+    slowest PE).
+
+    Parameters
+    ----------
+    table
+        ``(R, N)`` cycles per activation, one row per (column, row pass) and one
+        column per PE (>= 1 on every row a lane uses).
+    rows
+        ``(A, L)`` table row of activation ``a`` of lane ``l`` (any valid row past
+        the lane's length).
+    lengths, queue_depth, gaps, trace, slot_freed_at
+        As in :func:`run_lanes`.
+
+    Returns
+    -------
+    LaneTiming
+    """
     if slot_freed_at not in ("start", "finish"):
         raise InputError(f"EIE slot_freed_at must be 'start' or 'finish' (got {slot_freed_at!r})")
     if queue_depth < 1:
         raise InputError(f"EIE queue_depth must be >= 1 (got {queue_depth})")
-    work = np.asarray(work)
+    table = np.asarray(table)
+    rows = np.asarray(rows)
     lengths = np.asarray(lengths, dtype=np.int64)
-    n_steps, n_lanes, n_pe = work.shape
+    n_steps, n_lanes = rows.shape
+    n_pe = table.shape[1]
     if lengths.shape != (n_lanes,):
         raise InputError(f"EIE lanes: lengths must have one entry per lane ({n_lanes}) (got shape {lengths.shape})")
     if n_lanes and (np.any(np.diff(lengths) > 0) or lengths.max() > n_steps or lengths.min() < 0):
@@ -158,13 +196,21 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, gaps: np.
         gaps = np.zeros((n_steps, n_lanes), dtype=np.int64)
     elif np.shape(gaps) != (n_steps, n_lanes):
         raise InputError(f"EIE lanes: gaps must have shape {(n_steps, n_lanes)} (got {np.shape(gaps)})")
+    gaps = np.asarray(gaps, dtype=np.int64)
     # active[t]: lanes with more than t activations (a prefix, as lengths are sorted descending)
     active = np.searchsorted(-lengths, -np.arange(n_steps), side="left")
+    running = np.arange(n_steps)[:, None] < lengths[None, :]
+    fetch = np.where(running, gaps, 0).sum(axis=0)
+    # Every cycle is at most 1 + gap + the largest work per step after the previous one.
+    bound = n_steps * (2 + (int(table.max()) if table.size else 0)) + int(fetch.max(initial=0)) + 4
+    dtype = np.int32 if bound < 2**31 - 1 else np.int64
+    table = table.astype(dtype, copy=False)
     broadcast_prev = np.zeros(n_lanes, dtype=np.int64)
-    finish = np.zeros((n_lanes, n_pe), dtype=np.int64)
+    finish = np.zeros((n_lanes, n_pe), dtype=dtype)
+    start = np.empty_like(finish)
+    work = np.empty_like(finish)
     freed = np.zeros((max(n_steps, 1), n_lanes), dtype=np.int64)
     queue_full = np.zeros(n_lanes, dtype=np.int64)
-    fetch = np.zeros(n_lanes, dtype=np.int64)
     broadcast_trace = np.full((n_steps, n_lanes), -1, dtype=np.int64) if trace else None
     start_trace = np.full((n_steps, n_lanes, n_pe), -1, dtype=np.int64) if trace else None
     depth = queue_depth
@@ -173,19 +219,19 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, gaps: np.
         lanes = int(active[t])
         if lanes == 0:
             break
-        gap = gaps[t, :lanes]
-        earliest = broadcast_prev[:lanes] + 1 + gap
+        earliest = broadcast_prev[:lanes] + 1 + gaps[t, :lanes]
         broadcast = np.maximum(earliest, freed[t - depth, :lanes] + 1) if t >= depth else earliest
         queue_full[:lanes] += broadcast - earliest
-        fetch[:lanes] += gap
-        start = np.maximum(finish[:lanes], (broadcast + 1)[:, None])
-        finish[:lanes] = start + work[t, :lanes]
-        freed[t, :lanes] = (finish[:lanes] if on_finish else start).max(axis=1)
         broadcast_prev[:lanes] = broadcast
+        done, taken, cost = finish[:lanes], start[:lanes], work[:lanes]
+        np.take(table, rows[t, :lanes], axis=0, out=cost, mode="clip")  # rows are valid: clip skips buffering
+        np.maximum(done, (broadcast + 1).astype(dtype)[:, None], out=taken)
+        np.add(taken, cost, out=done)
+        freed[t, :lanes] = (done if on_finish else taken).max(axis=1)
         if trace:
             broadcast_trace[t, :lanes] = broadcast
-            start_trace[t, :lanes] = start
-    cycles = finish.max(axis=1) if n_pe else np.zeros(n_lanes, dtype=np.int64)
+            start_trace[t, :lanes] = taken
+    cycles = finish.max(axis=1).astype(np.int64) if n_pe else np.zeros(n_lanes, dtype=np.int64)
     cycles = np.where(lengths > 0, cycles, 0)
     return LaneTiming(cycles_lane=cycles, cycles_queue_full=queue_full, cycles_fetch=fetch,
                       broadcast=broadcast_trace, start=start_trace)
