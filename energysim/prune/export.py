@@ -9,13 +9,17 @@ The folder follows the workload schema of :mod:`energysim.workloads.workload`
     ``[provenance]`` table (model, dataset, criterion, granularity, schedule,
     target and measured sparsity, accuracies before/after fine-tuning as
     fractions, fine-tune epochs, seed), and one ``[[layers]]`` entry per weight
-    layer with its geometry (``kind = "linear"`` or ``"conv2d"``, batch 1),
+    layer with its geometry (``kind = "linear"``, ``"conv2d"`` or, for a grouped or
+    depthwise conv, ``"grouped_conv2d"``; batch 1),
     ``weight_key``, ``mask_key``, ``activations_key``, ``activation_density``
     (fraction of non-zero *inputs* of the layer on the calibration images),
     ``weight_density``, ``target_sparsity`` (the layer's own target, see
     below) and ``measured_sparsity`` (fraction of zero weights).
 ``tensors.npz``
-    ``<layer>.weight`` (float64, the layer's weight shape, pruned entries 0),
+    ``<layer>.weight`` (float64, the layer's weight shape, pruned entries 0; for a
+    model whose ``metadata["fold_batchnorm_at_export"]`` is true, such as the
+    residual CNN, each conv's following batch-norm scale is folded in, see
+    :func:`folded_weights`),
     ``<layer>.mask`` (uint8 0/1, same shape) and ``<layer>.inputs`` (float64,
     the calibration inputs of the layer: (samples, in_features) for linear,
     (samples, channels, height, width) for conv2d).
@@ -66,8 +70,8 @@ from energysim.atomic_files import write_text_atomic
 from energysim.config.loading import validate_model
 from energysim.config.toml_writer import dumps_toml
 from energysim.errors import InputError
-from energysim.prune.layers import Conv2d, Linear
-from energysim.prune.models import Model
+from energysim.prune.layers import BATCHNORM_EPSILON, BatchNorm2d, Conv2d, Linear
+from energysim.prune.models import FOLD_BATCHNORM_KEY, Model
 from energysim.prune.pruner import LAYER_TARGETS_KEY
 from energysim.workloads.workload import WorkloadFile
 from energysim.workloads.writing import WORKLOAD_FILE, write_workload_folder
@@ -100,8 +104,9 @@ def layer_entry(model: Model, name: str, input_shape: tuple[int, ...]) -> dict:
     """The geometry part of a ``[[layers]]`` entry for a weight layer (batch 1)."""
     layer = model.layer(name)
     if isinstance(layer, Conv2d):
+        grouped = {"kind": "grouped_conv2d", "groups": layer.groups} if layer.groups > 1 else {"kind": "conv2d"}
         return {
-            "kind": "conv2d",
+            **grouped,
             "name": name,
             "in_channels": layer.in_channels,
             "out_channels": layer.out_channels,
@@ -193,8 +198,9 @@ def export_workload(
     if original is None and (folder / DENSE_ORIGINAL_FILE).is_file():
         (folder / DENSE_ORIGINAL_FILE).unlink()  # an earlier export's original does not fit these layers
     layers, arrays = [], {}
+    folded = folded_weights(model) if model.metadata.get(FOLD_BATCHNORM_KEY) else {}
     for layer_name in model.weight_layers:
-        weights = model.weights(layer_name)
+        weights = folded.get(layer_name, model.weights(layer_name))
         mask = model.weight_mask(layer_name)
         inputs = model.recorded_inputs[layer_name]
         activation_density = float(np.count_nonzero(inputs) / inputs.size)
@@ -232,6 +238,26 @@ def export_workload(
     if original is not None:
         write_dense_original(original, folder / DENSE_ORIGINAL_FILE, x_calibration, f"{name} (dense original)")
     return folder / WORKLOAD_FILE
+
+
+def folded_weights(model: Model) -> dict[str, np.ndarray]:
+    """Weights of every conv followed directly by a batch norm, with the batch norm's scale folded in.
+
+    Inference folds ``y = gamma * (W x - mean) / sqrt(var + eps) + beta`` into one convolution with
+    weights ``W * gamma / sqrt(var + eps)`` per output channel (the shift goes to a bias, which
+    workloads do not carry). Pruned weights stay exactly 0.
+
+    Returns
+    -------
+    dict
+        Layer name -> folded weight array (new arrays; the model is not changed).
+    """
+    out = {}
+    for before, after in zip(model.layers, model.layers[1:]):
+        if isinstance(before, Conv2d) and isinstance(after, BatchNorm2d):
+            scale = after.params["gamma"] / np.sqrt(after.buffers["running_var"] + BATCHNORM_EPSILON)
+            out[before.name] = before.params["weight"] * scale[:, None, None, None]
+    return out
 
 
 def write_dense_original(original: Model, path: Path, x_calibration: np.ndarray, name: str) -> Path:

@@ -2,7 +2,10 @@
 
 Every layer holds its trainable arrays in ``params`` (name -> array) and, after
 ``backward``, their gradients in ``grads``. Convolution is im2col + matrix
-product; batch norm normalises over (samples, height, width) per channel.
+product (one per group for a grouped or depthwise convolution); batch norm
+normalises over (samples, height, width) per channel. A residual connection
+is a :class:`Shortcut` (keeps its input, passes it on) and a later
+:class:`AddShortcut` naming it (adds the kept tensor); the model links the pair.
 
 Backward passes take ``square_per_sample``: when true, ``grads`` receives the
 sum over samples of the *squared per-sample* gradients instead of the summed
@@ -134,7 +137,7 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], kernel_height: int, kerne
 
 
 class Conv2d(Layer):
-    """Stride-1 2-D convolution, weight shape (out_channels, in_channels, kh, kw).
+    """Stride-1 2-D convolution, weight shape (out_channels, in_channels / groups, kh, kw) as in PyTorch.
 
     Parameters
     ----------
@@ -153,8 +156,12 @@ class Conv2d(Layer):
         Whether the layer has a bias; False (the default) when batch norm follows.
     rng
         Generator for the He-normal initialisation (standard deviation
-        ``sqrt(2 / (in_channels * kernel_size**2))``); default
+        ``sqrt(2 / (in_channels / groups * kernel_size**2))``); default
         ``numpy.random.default_rng(0)``.
+    groups
+        Groups: output channels ``g*O/groups ..`` see only input channels
+        ``g*C/groups ..`` (count; both channel counts are multiples of it). A
+        depthwise convolution has ``groups = in_channels = out_channels``.
     """
 
     kind = "conv2d"
@@ -168,6 +175,7 @@ class Conv2d(Layer):
         padding: int = 1,
         bias: bool = False,
         rng: np.random.Generator | None = None,
+        groups: int = 1,
     ):
         super().__init__(name)
         self.in_channels = int(in_channels)
@@ -175,16 +183,23 @@ class Conv2d(Layer):
         self.kernel_size = int(kernel_size)
         self.padding = int(padding)
         self.has_bias = bool(bias)
+        self.groups = int(groups)
+        if self.groups < 1 or self.in_channels % self.groups or self.out_channels % self.groups:
+            raise InputError(
+                f"layer {name!r}: in_channels {self.in_channels} and out_channels {self.out_channels} must be "
+                f"multiples of groups (got groups {groups})"
+            )
         rng = rng or np.random.default_rng(0)
-        fan_in = self.in_channels * self.kernel_size**2
+        fan_in = self.in_channels // self.groups * self.kernel_size**2
         self.params["weight"] = rng.normal(
-            0.0, np.sqrt(2.0 / fan_in), (self.out_channels, self.in_channels, self.kernel_size, self.kernel_size)
+            0.0, np.sqrt(2.0 / fan_in),
+            (self.out_channels, self.in_channels // self.groups, self.kernel_size, self.kernel_size),
         )
         if self.has_bias:
             self.params["bias"] = np.zeros(self.out_channels)
 
     def spec(self) -> dict:
-        return {
+        spec = {
             **super().spec(),
             "in_channels": self.in_channels,
             "out_channels": self.out_channels,
@@ -192,6 +207,13 @@ class Conv2d(Layer):
             "padding": self.padding,
             "bias": self.has_bias,
         }
+        if self.groups != 1:
+            spec["groups"] = self.groups
+        return spec
+
+    def _grouped_weight(self) -> np.ndarray:
+        """The weight as (groups, out / groups, in / groups * kh * kw)."""
+        return self.params["weight"].reshape(self.groups, self.out_channels // self.groups, -1)
 
     def forward(self, x, training):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -202,7 +224,11 @@ class Conv2d(Layer):
         cols = im2col(x, k, k, self.padding)
         self._x_shape = x.shape
         self._cols = cols
-        out = cols @ self.params["weight"].reshape(self.out_channels, -1).T
+        if self.groups == 1:
+            out = cols @ self.params["weight"].reshape(self.out_channels, -1).T
+        else:
+            grouped = cols.reshape(cols.shape[0], cols.shape[1], self.groups, -1)
+            out = np.einsum("npgk,gok->npgo", grouped, self._grouped_weight()).reshape(cols.shape[0], cols.shape[1], -1)
         if self.has_bias:
             out = out + self.params["bias"]
         out_h = x.shape[2] + 2 * self.padding - k + 1
@@ -212,17 +238,26 @@ class Conv2d(Layer):
     def backward(self, grad_out, square_per_sample=False):
         samples = grad_out.shape[0]
         grad_flat = grad_out.transpose(0, 2, 3, 1).reshape(samples, -1, self.out_channels)
-        weight_matrix = self.params["weight"].reshape(self.out_channels, -1)
+        shape = self.params["weight"].shape
+        if self.groups == 1:
+            grads, pattern = grad_flat, "npo,npk->{}ok"
+            cols = self._cols
+        else:
+            grads, pattern = grad_flat.reshape(samples, grad_flat.shape[1], self.groups, -1), "npgo,npgk->{}gok"
+            cols = self._cols.reshape(samples, self._cols.shape[1], self.groups, -1)
         if square_per_sample:
-            per_sample = np.einsum("npo,npk->nok", grad_flat, self._cols)
-            self.grads["weight"] = (per_sample**2).sum(axis=0).reshape(self.params["weight"].shape)
+            per_sample = np.einsum(pattern.format("n"), grads, cols)
+            self.grads["weight"] = (per_sample**2).sum(axis=0).reshape(shape)
             if self.has_bias:
                 self.grads["bias"] = (grad_flat.sum(axis=1) ** 2).sum(axis=0)
         else:
-            self.grads["weight"] = np.einsum("npo,npk->ok", grad_flat, self._cols).reshape(self.params["weight"].shape)
+            self.grads["weight"] = np.einsum(pattern.format(""), grads, cols).reshape(shape)
             if self.has_bias:
                 self.grads["bias"] = grad_flat.sum(axis=(0, 1))
-        grad_cols = grad_flat @ weight_matrix
+        if self.groups == 1:
+            grad_cols = grad_flat @ self.params["weight"].reshape(self.out_channels, -1)
+        else:
+            grad_cols = np.einsum("npgo,gok->npgk", grads, self._grouped_weight()).reshape(self._cols.shape)
         k = self.kernel_size
         return col2im(grad_cols, self._x_shape, k, k, self.padding)
 
@@ -350,6 +385,55 @@ class Flatten(Layer):
         return grad_out.reshape(self._x_shape)
 
 
+class Shortcut(Layer):
+    """The start of a residual connection: passes its input on unchanged and keeps it for an :class:`AddShortcut`.
+
+    Backward adds the gradient the matching :class:`AddShortcut` sent back along the skip path.
+    """
+
+    kind = "shortcut"
+
+    def forward(self, x, training):
+        self.kept = x
+        return x
+
+    def backward(self, grad_out, square_per_sample=False):
+        return grad_out + self.skip_grad
+
+
+class AddShortcut(Layer):
+    """The end of a residual connection: adds the input kept by the :class:`Shortcut` named ``source``.
+
+    Parameters
+    ----------
+    name
+        Layer name.
+    source
+        Name of the earlier :class:`Shortcut` layer (the model links them; shapes must match).
+    """
+
+    kind = "add_shortcut"
+
+    def __init__(self, name: str, source: str):
+        super().__init__(name)
+        self.source = str(source)
+        self.shortcut: Shortcut | None = None
+
+    def spec(self) -> dict:
+        return {**super().spec(), "source": self.source}
+
+    def forward(self, x, training):
+        kept = self.shortcut.kept
+        if kept.shape != x.shape:
+            raise InputError(f"layer {self.name!r} adds shortcut {self.source!r} of shape {kept.shape[1:]} "
+                             f"to an input of shape {x.shape[1:]}: they must match")
+        return x + kept
+
+    def backward(self, grad_out, square_per_sample=False):
+        self.shortcut.skip_grad = grad_out
+        return grad_out
+
+
 LAYER_KINDS: dict[str, type[Layer]] = {
     "linear": Linear,
     "conv2d": Conv2d,
@@ -357,6 +441,8 @@ LAYER_KINDS: dict[str, type[Layer]] = {
     "relu": ReLU,
     "maxpool2d": MaxPool2d,
     "flatten": Flatten,
+    "shortcut": Shortcut,
+    "add_shortcut": AddShortcut,
 }
 """Layer kind (as written in a model's JSON spec) -> class."""
 

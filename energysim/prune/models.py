@@ -1,4 +1,4 @@
-"""Small numpy models (an MLP and a CNN for 8x8 digits), their masks, and their file format.
+"""Small numpy models (an MLP, a CNN and a residual CNN for 8x8 digits), their masks, and their file format.
 
 A :class:`Model` is an ordered list of layers (see :mod:`energysim.prune.layers`)
 plus keep-masks: ``masks[name]`` is a boolean array for the parameter
@@ -32,7 +32,9 @@ from energysim.atomic_files import StagedFiles
 from energysim.errors import ConfigError, InputError
 from energysim.limits import ARRAY_BYTES, DIMENSION, TEXT_FILE_BYTES, read_bounded
 from energysim.npz_archive import NpzArchive
-from energysim.prune.layers import BatchNorm2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, layer_from_spec
+from energysim.prune.layers import (
+    AddShortcut, BatchNorm2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU, Shortcut, layer_from_spec,
+)
 from energysim.workloads.writing import SAFE_NAME
 
 MODEL_FORMAT = "energysim-numpy-model"
@@ -92,6 +94,7 @@ class Model:
         self.metadata: dict = {}
         self.recorded_inputs: dict[str, np.ndarray] = {}
         self.recorded_outputs: dict[str, np.ndarray] = {}
+        _link_shortcuts(self.layers)
 
     # ---- structure -------------------------------------------------------------------------
     def layer(self, name: str) -> Layer:
@@ -150,6 +153,9 @@ class Model:
         start = order.index(self.layer(layer_name).name)
         if not isinstance(self.layers[start], (Linear, Conv2d)):
             raise InputError(f"channel pruning needs a linear or conv2d layer (got {layer_name!r})")
+        if isinstance(self.layers[start], Conv2d) and self.layers[start].groups > 1:
+            raise InputError(f"channel pruning of grouped conv {layer_name!r} is not supported (an output channel "
+                             f"belongs to one of its {self.layers[start].groups} groups)")
         batchnorm = relu = None
         shapes = self.shapes()
         flatten_features = 1
@@ -163,6 +169,9 @@ class Model:
             elif isinstance(layer, Flatten):
                 channels_shape = shapes[layer.name]
                 flatten_features = int(np.prod(channels_shape[1:])) if len(channels_shape) > 1 else 1
+            elif isinstance(layer, Conv2d) and layer.groups > 1:
+                raise InputError(f"channel pruning of layer {layer_name!r} cannot reach into grouped conv {layer.name!r} "
+                                 f"(its input channels are split over {layer.groups} groups)")
             elif isinstance(layer, (Linear, Conv2d)):
                 return ChannelDependency(layer_name, batchnorm, relu, layer.name, flatten_features)
             else:
@@ -265,6 +274,19 @@ class Model:
         return model_from_parts(json.loads(json.dumps(self.spec())), {k: v.copy() for k, v in self.arrays().items()})
 
 
+def _link_shortcuts(layers: list[Layer]) -> None:
+    """Point every :class:`AddShortcut` at the earlier :class:`Shortcut` it names (each shortcut used once)."""
+    seen: dict[str, Shortcut] = {}
+    for layer in layers:
+        if isinstance(layer, Shortcut):
+            seen[layer.name] = layer
+        elif isinstance(layer, AddShortcut):
+            if layer.source not in seen:
+                raise InputError(f"layer {layer.name!r} adds shortcut {layer.source!r}, which must be an earlier, "
+                                 f"unused shortcut layer (earlier shortcuts: {sorted(seen) or 'none'})")
+            layer.shortcut = seen.pop(layer.source)
+
+
 def model_from_parts(spec: dict, arrays: dict[str, np.ndarray], origin: str = "model") -> Model:
     """Rebuild a model from its JSON spec and its arrays (the inverse of ``spec``/``arrays``).
 
@@ -316,7 +338,10 @@ def model_from_parts(spec: dict, arrays: dict[str, np.ndarray], origin: str = "m
 
 
 _SPEC_FLAGS = ("bias",)
-"""Layer-spec arguments that are booleans; every other argument but ``kind`` and ``name`` is a size."""
+"""Layer-spec arguments that are booleans; every other argument but ``kind``, ``name`` and :data:`_SPEC_NAMES` is a size."""
+
+_SPEC_NAMES = ("source",)
+"""Layer-spec arguments that name another layer (an add_shortcut's shortcut)."""
 
 
 def _check_spec(spec, origin: str) -> None:
@@ -354,7 +379,10 @@ def _check_spec(spec, origin: str) -> None:
         for key, value in layer.items():
             if key in ("kind", "name"):
                 continue
-            if key in _SPEC_FLAGS:
+            if key in _SPEC_NAMES:
+                if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
+                    raise ConfigError(f"{origin}: layers[{index}].{key}: must be the name of another layer (got {value!r})")
+            elif key in _SPEC_FLAGS:
                 if not isinstance(value, bool):
                     raise ConfigError(f"{origin}: layers[{index}].{key}: must be true or false (got {value!r})")
             elif not _is_size(value, 0 if key == "padding" else 1):
@@ -492,12 +520,63 @@ def build_cnn(seed: int = 0, channels: tuple[int, int] = (16, 32), classes: int 
     return Model(layers, DIGITS_INPUT_SHAPE, name="cnn")
 
 
-MODEL_BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+FOLD_BATCHNORM_KEY = "fold_batchnorm_at_export"
+"""Key of ``Model.metadata``: when true, the export folds each conv's following batch norm into its weights."""
+
+
+def build_resnet(seed: int = 0, channels: tuple[int, int] = (8, 16), classes: int = 10) -> Model:
+    """A small residual CNN for 8x8 digits with a depthwise-separable block (batch norm folded at export).
+
+    stem (conv 1 -> c1, 3x3) -> residual block 1 (two 3x3 convs at c1, identity shortcut) -> pool1 (2x2) ->
+    depthwise-separable block (3x3 depthwise conv, groups = c1; 1x1 pointwise c1 -> c2) ->
+    residual block 2 (two 3x3 convs at c2, identity shortcut) -> pool2 (2x2) -> flatten (c2*2*2) -> fc (classes).
+    Every conv is followed by batch norm; ReLU after each batch norm except the second of a residual
+    block, whose ReLU follows the addition.
+
+    Parameters
+    ----------
+    seed
+        Seed of the He-normal weight initialisation.
+    channels
+        Channels before and after the depthwise-separable block.
+    classes
+        Number of outputs.
+    """
+    rng = np.random.default_rng(seed)
+    c1, c2 = channels
+
+    def conv_bn(name: str, cin: int, cout: int, kernel: int = 3, groups: int = 1, relu: bool = True) -> list[Layer]:
+        layers = [Conv2d(name, cin, cout, kernel, padding=kernel // 2, rng=rng, groups=groups),
+                  BatchNorm2d(f"{name}_bn", cout)]
+        return layers + [ReLU(f"{name}_relu")] if relu else layers
+
+    def residual(name: str, width: int) -> list[Layer]:
+        return [Shortcut(f"{name}_in"), *conv_bn(f"{name}_conv1", width, width),
+                *conv_bn(f"{name}_conv2", width, width, relu=False),
+                AddShortcut(f"{name}_add", f"{name}_in"), ReLU(f"{name}_relu")]
+
+    layers: list[Layer] = [
+        *conv_bn("stem", 1, c1),
+        *residual("block1", c1),
+        MaxPool2d("pool1", 2),
+        *conv_bn("dw_depthwise", c1, c1, groups=c1),
+        *conv_bn("dw_pointwise", c1, c2, kernel=1),
+        *residual("block2", c2),
+        MaxPool2d("pool2", 2),
+        Flatten("flatten"),
+        Linear("fc", c2 * 2 * 2, classes, rng=rng),
+    ]
+    model = Model(layers, DIGITS_INPUT_SHAPE, name="resnet")
+    model.metadata[FOLD_BATCHNORM_KEY] = True
+    return model
+
+
+MODEL_BUILDERS = {"mlp": build_mlp, "cnn": build_cnn, "resnet": build_resnet}
 """Model name -> builder taking ``seed``."""
 
 
 def build_model(name: str, seed: int = 0) -> Model:
-    """Build an untrained model by name (``"mlp"`` or ``"cnn"``)."""
+    """Build an untrained model by name (``"mlp"``, ``"cnn"`` or ``"resnet"``)."""
     if name not in MODEL_BUILDERS:
         raise InputError(f"model must be one of {sorted(MODEL_BUILDERS)} (got {name!r})")
     return MODEL_BUILDERS[name](seed=seed)

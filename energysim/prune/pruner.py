@@ -3,8 +3,10 @@
 Which layers a step touches
 ---------------------------
 All weight layers (linear and conv2d) the granularity applies to: ``kernel``
-only applies to conv2d layers, ``channel`` to every weight layer except the
-output layer (its channels are the classes), the others to every weight layer.
+only applies to conv2d layers, ``channel`` to every weight layer whose output
+channels can go with their consumer's inputs (not the output layer, whose
+channels are the classes, a grouped conv, or a layer whose channels reach a
+residual shortcut), the others to every weight layer.
 Layers a granularity does not apply to are left as they are; the per-layer and
 total measured sparsities are reported next to the target.
 
@@ -147,8 +149,18 @@ def prunable_layers(model: Model, granularity: str) -> list[str]:
     if granularity == "kernel":
         return [n for n in names if isinstance(model.layer(n), Conv2d)]
     if granularity == "channel":
-        return names[:-1]
+        return [n for n in names if _has_channel_dependency(model, n)]
     return names
+
+
+def _has_channel_dependency(model: Model, name: str) -> bool:
+    """Whether removing an output channel of ``name`` is defined (not the output layer, a grouped conv, or
+    a layer whose channels feed a residual addition)."""
+    try:
+        model.channel_dependency(name)
+    except InputError:
+        return False
+    return True
 
 
 def prune_model(

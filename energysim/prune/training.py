@@ -223,7 +223,7 @@ def train(
         Training images (samples, 1, 8, 8) and labels (samples,).
     config
         Epochs, batch size, learning rate, seed, penalties (default: the
-        tested settings of :data:`DEFAULT_TRAINING` for ``mlp``/``cnn``,
+        tested settings of :data:`DEFAULT_TRAINING` for ``mlp``/``cnn``/``resnet``,
         else ``TrainConfig()``).
     step_hook
         Optional callable run after every step (gradual pruning uses it).
@@ -283,5 +283,6 @@ def _add_penalties(model: Model, params: dict, grads: dict, config: TrainConfig)
 DEFAULT_TRAINING = {
     "mlp": TrainConfig(epochs=30, batch_size=32, learning_rate=2e-3),
     "cnn": TrainConfig(epochs=15, batch_size=32, learning_rate=3e-3),
+    "resnet": TrainConfig(epochs=5, batch_size=32, learning_rate=3e-3),
 }
 """Training settings that reach >= 95 % test accuracy on the digits in seconds."""

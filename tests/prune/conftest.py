@@ -31,3 +31,9 @@ def trained_mlp(digits):
 def trained_cnn(digits):
     """The CNN trained with its default settings (do not modify: copy first)."""
     return _trained("cnn", digits)
+
+
+@pytest.fixture(scope="session")
+def trained_resnet(digits):
+    """The residual CNN trained with its default settings (do not modify: copy first)."""
+    return _trained("resnet", digits)

@@ -129,7 +129,7 @@ def test_load_missing_folder_raises_config_error(tmp_path):
 
 def test_unknown_model_name_raises():
     """build_model names the allowed models and the bad value."""
-    with pytest.raises(InputError, match=r"model must be one of \['cnn', 'mlp'\] \(got 'vgg'\)"):
+    with pytest.raises(InputError, match=r"model must be one of \['cnn', 'mlp', 'resnet'\] \(got 'vgg'\)"):
         build_model("vgg")
 
 
