@@ -78,8 +78,9 @@ import scipy.sparse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.engines.base import OPTIONS_CONFIG, Engine
-from energysim.engines.eie.pipeline import fetch_gaps, run_lanes
+from energysim.engines.eie.lanes import simulate_lanes
 from energysim.engines.eie.storage import place_weights
+from energysim.engines.eie.synthetic import synthetic_inputs
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats.codebook import Codebook, fit_codebook
@@ -314,7 +315,7 @@ class EieEngine(Engine):
             inputs = self._calibration_inputs(layer, activations, k, n, rng)
             synthetic = False
         else:
-            inputs = self._synthetic_inputs(k, n, layer.activation_density, rng)
+            inputs = synthetic_inputs(k, n, layer.activation_density, rng)
             synthetic = True
         return PreparedLayer(csc=csc, codebook=codebook, inputs=inputs, synthetic_weights=synthetic_weights,
                              synthetic_inputs=synthetic, column_nonzeros=column_nonzeros)
@@ -365,16 +366,6 @@ class EieEngine(Engine):
         codes = codebook.quantise(values)
         csc = encode_positions(rows, columns, codes, (m, k), cfg.n_pe, cfg.index_bits, cfg.value_bits, cfg.pointer_bits)
         return csc, codebook, np.bincount(columns, minlength=k).astype(np.int64)
-
-    @staticmethod
-    def _synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -> np.ndarray:
-        """``(K, N)`` inputs with exactly ``round(density * K)`` non-zeros per column, values in (0, 1]."""
-        nonzero = int(round(density * k))
-        inputs = np.zeros((k, n))
-        for column in range(n):
-            where = rng.choice(k, size=nonzero, replace=False) if nonzero < k else np.arange(k)
-            inputs[where, column] = 1.0 - rng.random(where.size)
-        return inputs
 
     def _calibration_inputs(self, layer: Layer, activations: np.ndarray, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(K, N)`` input vectors drawn (seeded) from calibration samples; conv2d samples lowered by im2col."""
@@ -459,76 +450,17 @@ class EieEngine(Engine):
         if prepared is not None:
             _check_finite(layer, "prepared input activations", inputs)
         regfile = cfg.activation_regfile_entries
-        entries, real, starts = csc.segment_counts(regfile)
-        passes = entries.shape[0]
-        # A zero column K stands for "no activation" in padded lane blocks.
-        pad = ((0, 0), (0, 1), (0, 0))
-        work_table = np.pad(np.maximum(entries, 1), pad).astype(np.int32)  # (P, K+1, N)
-        # Sparse-matrix lines each segment spans: first and last line, -2 / -1 when empty,
-        # so an empty segment never matches the line held in the buffer.
-        nonempty = entries > 0
-        first_line = np.where(nonempty, starts // cfg.entries_per_line, -2)
-        last_line = np.where(nonempty, (starts + entries - 1) // cfg.entries_per_line, -1)
-        lines_table = np.where(nonempty, last_line - first_line + 1, 0)
-        first_line_table = np.pad(first_line, pad, constant_values=-2).astype(np.int32)
-        last_line_table = np.pad(last_line, pad, constant_values=-1).astype(np.int32)
-        column_entries = entries.sum(axis=2)                              # (P, K)
-        column_real = real.sum(axis=2)
+        passes = max(1, ceil_div(csc.rows_per_pe, regfile))
         columns = inputs.shape[1]
-        active = [np.flatnonzero(inputs[:, c]) for c in range(columns)]
-        # Lanes: (input column, row pass), sorted by activations, longest first.
-        lane_column = np.repeat(np.arange(columns), passes)
-        lane_pass = np.tile(np.arange(passes), columns)
-        lane_length = np.array([active[c].size for c in lane_column], dtype=np.int64)
-        order = np.argsort(-lane_length, kind="stable")
-        lane_column, lane_pass, lane_length = lane_column[order], lane_pass[order], lane_length[order]
-
-        n_lanes = lane_length.size
-        cycles_lane = np.zeros(n_lanes, dtype=np.int64)
-        queue_full = np.zeros(n_lanes, dtype=np.int64)
-        fetch_wait = np.zeros(n_lanes, dtype=np.int64)
-        entries_lane = np.array([column_entries[lane_pass[i], active[lane_column[i]]].sum() for i in range(n_lanes)],
-                                dtype=np.int64)
-        real_lane = np.array([column_real[lane_pass[i], active[lane_column[i]]].sum() for i in range(n_lanes)],
-                             dtype=np.int64)
-        # Busy cycles per PE: how often each (pass, column) is processed, times its work.
-        uses = np.zeros((passes, k), dtype=np.int64)
-        for i in range(n_lanes):
-            uses[lane_pass[i], active[lane_column[i]]] += 1
-        busy_pe = np.einsum("pk,pkn->n", uses, np.maximum(entries, 1))
-        line_reads = int(np.einsum("pk,pkn->", uses, lines_table))  # before reuse of a held line
-        lo = 0
-        while lo < n_lanes and lane_length[lo] > 0:
-            steps = int(lane_length[lo])
-            width = max(1, _WORK_BUDGET_ELEMENTS // (steps * n_pe))
-            hi = lo
-            while hi < n_lanes and hi - lo < width and lane_length[hi] > 0:
-                hi += 1
-            index = np.full((steps, hi - lo), k, dtype=np.int64)              # (A, L)
-            for i, lane in enumerate(range(lo, hi)):
-                idx = active[lane_column[lane]]
-                index[: idx.size, i] = idx
-            p = lane_pass[None, lo:hi]
-            work = work_table[p, index]                                        # (A, L, N)
-            timing = run_lanes(work, lane_length[lo:hi], cfg.queue_depth, gaps=fetch_gaps(index, n_pe),
-                               slot_freed_at=cfg.queue_slot_freed_at)
-            cycles_lane[lo:hi] = timing.cycles_lane
-            queue_full[lo:hi] = timing.cycles_queue_full
-            fetch_wait[lo:hi] = timing.cycles_fetch
-            line_reads -= _held_line_reuses(first_line_table[p, index], last_line_table[p, index])
-            lo = hi
-
-        ran = lane_length > 0
-        # cycles_lane is the cycle of a lane's last entry. Before the first entry: cycle 0 loads
-        # activation pack 0, cycle 1 broadcasts, cycle 2 the pointer stage takes it (_LEAD_IN_CYCLES);
-        # after the last entry, pipeline_depth + 1 more cycles until the last accumulator write lands.
-        compute = ceil_div(entries_lane, n_pe)
-        fill_drain = np.where(ran, _LEAD_IN_CYCLES + cfg.pipeline_depth + 1, 0)
-        stall = np.where(ran, cycles_lane + 1 - _LEAD_IN_CYCLES - compute, 0)
+        lanes = simulate_lanes(csc, inputs, regfile, cfg.entries_per_line, cfg.queue_depth, cfg.queue_slot_freed_at)
+        # A lane's last entry is at cycle T. Before the first entry: cycle 0 loads activation pack 0, cycle 1
+        # broadcasts, cycle 2 the pointer stage takes it (_LEAD_IN_CYCLES); after the last entry,
+        # pipeline_depth + 1 more cycles until the last accumulator write lands.
+        window = lanes.cycles_last_entry + lanes.lanes_run * (1 - _LEAD_IN_CYCLES)   # cycles 3 .. last entry
         cycles = {
-            "compute": int(compute.sum()),
-            "fill_drain": int(fill_drain.sum()),
-            "stall": int(stall.sum()),
+            "compute": lanes.cycles_compute,
+            "fill_drain": lanes.lanes_run * (_LEAD_IN_CYCLES + cfg.pipeline_depth + 1),
+            "stall": window - lanes.cycles_compute,
         }
         cycles["total"] = cycles["compute"] + cycles["fill_drain"] + cycles["stall"]
         placement = place_weights(csc, self.hardware, cfg.spmat_line_bits, cfg.entries_per_line, passes, layer.name,
@@ -537,13 +469,13 @@ class EieEngine(Engine):
         cycles["stall"] += dram_wait
         cycles["total"] += dram_wait
 
-        broadcasts = int(lane_length.sum())
-        processed = int(entries_lane.sum())
-        useful = int(real_lane.sum())
+        broadcasts = lanes.broadcasts
+        processed = lanes.entries
+        useful = lanes.useful
         padding = processed - useful
-        lanes_run = int(ran.sum())
+        lanes_run = lanes.lanes_run
         counts: dict[tuple[str, str, str], int] = {
-            ("SpmatSRAM", "weights", "read"): int(line_reads),
+            ("SpmatSRAM", "weights", "read"): lanes.line_reads,
             ("PtrSRAM", "metadata", "read"): broadcasts * n_pe,
             ("ActQueue", "inputs", "push"): broadcasts * n_pe,
             ("ActQueue", "inputs", "pop"): broadcasts * n_pe,
@@ -565,8 +497,7 @@ class EieEngine(Engine):
             counts[("ActSRAM", "outputs", "write")] = columns * m
         counts.update(placement.counts)
 
-        span_lanes = np.where(ran, cycles_lane + 1 - _LEAD_IN_CYCLES, 0)      # cycles 3 .. last entry
-        window = int(span_lanes.sum())
+        busy_pe = lanes.busy_per_pe
         starved_pe = window - busy_pe
         busy_total = int(busy_pe.sum())
         theoretical = processed / n_pe
@@ -592,8 +523,8 @@ class EieEngine(Engine):
             "cycles_theoretical_no_padding": useful / n_pe,
             "cycles_busy_per_pe": busy_pe.tolist(),
             "cycles_starved_per_pe": starved_pe.tolist(),
-            "cycles_queue_full_stall": int(queue_full.sum()),
-            "cycles_fetch_stall": int(fetch_wait.sum()),
+            "cycles_queue_full_stall": lanes.cycles_queue_full,
+            "cycles_fetch_stall": lanes.cycles_fetch,
             "load_balance_efficiency": useful / (n_pe * cycles["total"]) if cycles["total"] else 0.0,
             "busy_fraction": busy_total / (n_pe * window) if window else 0.0,
             "actual_over_theoretical": cycles["total"] / theoretical if theoretical else float("nan"),
@@ -672,25 +603,3 @@ def _compulsory(prep: PreparedLayer, n_pe: int, entries_per_line: int) -> list[C
         Compulsory("ActQueue", "inputs", ("push",), n_pe * int(nonzero_rows.sum())),
         Compulsory("ArithmUnit", "-", ("mult",), pairs),
     ]
-
-
-def _held_line_reuses(first_line: np.ndarray, last_line: np.ndarray) -> int:
-    """Segments whose first sparse-matrix line is already in the line buffer, in a block of lanes.
-
-    Parameters
-    ----------
-    first_line, last_line
-        ``(A, L, N)`` first and last SRAM line of each processed segment (an empty
-        segment has first -2 and last -1, so it neither matches nor moves the buffer).
-
-    A segment re-uses its first line when that line is the last one read for the
-    previous non-empty segment of the same lane and PE. Addresses grow along a
-    lane, so the held line is the running maximum of the segments' last lines.
-    Line reads = lines spanned by the processed segments - these re-uses.
-    """
-    held = last_line[0].copy()
-    reused = 0
-    for t in range(1, last_line.shape[0]):
-        reused += int(np.count_nonzero(first_line[t] == held))
-        np.maximum(held, last_line[t], out=held)
-    return reused

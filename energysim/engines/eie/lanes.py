@@ -1,0 +1,231 @@
+"""All the lanes of one EIE layer, in blocks: cycles, line reads and per-PE work.
+
+One *lane* is one input vector (a column of the GEMM's ``K x N`` inputs) on one
+row pass. Lanes are independent (each starts from empty queues and idle PEs), so
+a layer's figures are sums over lanes, and the lanes are streamed in blocks of
+input columns: the memory held is one block's tables, whatever the batch.
+
+- **Work and line tables, built once per layer.** Per row pass, column and PE:
+  the cycles per activation ``max(1, entries)`` and the first and last
+  sparse-matrix line of the segment. Every lane of every block reuses them.
+- **Timing.** Each block's lanes (sorted by length, longest first) are stepped
+  together by :func:`energysim.engines.eie.pipeline.step_lanes`, gathering each
+  step's work rows from the table. When no PE ever holds more than one entry of
+  a column (every work row is 1 on every PE), all PEs follow the same
+  recurrence, so one stands for all (exact; e.g. a conv layer with as many
+  output channels as PEs).
+- **Line reads, without stepping.** A line is read when the entry stream of a
+  PE enters it, and addresses only grow along a lane, so a lane reads each line
+  its processed segments touch exactly once. Per pass and PE, write ``S`` for
+  the non-empty columns whose segment starts in line ``l`` and ``h`` for the
+  non-empty column just before them if its segment ends in ``l`` (it spans into
+  ``l``). Then a lane's reads are the sum over its active non-empty columns of
+  ``last line - first line`` plus the number of lines ``l`` where some column of
+  ``S`` is active and ``h`` is not (``l`` entered fresh). The second term is
+  counted 64 lanes at a time on bit-packed activity (OR over ``S``, AND NOT
+  ``h``, population count). This equals stepping a held-line register through
+  every lane.
+- **Per-PE busy cycles, entries, useful entries**: per pass, how many lanes
+  process each column times the column's per-PE figures (no stepping).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from energysim.engines.eie.pipeline import fetch_gaps, step_lanes
+from energysim.formats.eie_csc import EieCsc
+from energysim.units import ceil_div
+
+WORK_BUDGET_ELEMENTS = 1 << 16
+"""Lanes x PEs stepped at once (about 256 KB per int32 state array: fits the caches)."""
+
+INDEX_BUDGET_ELEMENTS = 4_000_000
+"""Largest (activations x lanes) index block and (segments x 8-byte words) bit block; bounds memory."""
+
+_POPCOUNT = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
+"""Set bits of every byte value."""
+
+
+@dataclass(frozen=True)
+class LaneTotals:
+    """Sums over the lanes of one layer.
+
+    Attributes
+    ----------
+    lanes_run
+        Lanes with at least one non-zero activation.
+    cycles_last_entry
+        Sum over those lanes of the cycle of the lane's last entry (``T``).
+    cycles_compute
+        Sum over lanes of ``ceil(entries of the lane / N)``.
+    cycles_queue_full, cycles_fetch
+        Cycles the broadcast waited on a full queue / on pack loads, summed.
+    broadcasts
+        Non-zero activations broadcast, summed over lanes (row passes repeat them).
+    entries, useful
+        Entries processed (padding included) and real entries processed.
+    line_reads
+        Sparse-matrix line reads (a held line reused).
+    busy_per_pe
+        ``(N,)`` cycles each PE spends on activations, ``max(1, entries)`` each.
+    """
+
+    lanes_run: int
+    cycles_last_entry: int
+    cycles_compute: int
+    cycles_queue_full: int
+    cycles_fetch: int
+    broadcasts: int
+    entries: int
+    useful: int
+    line_reads: int
+    busy_per_pe: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """Per-layer tables every lane block reuses."""
+
+    work: np.ndarray          # (P * (K + 1), N_eff) max(1, entries); row K of each pass is padding
+    column_entries: np.ndarray  # (P, K + 1) entries per column over all PEs (0 in the padding column)
+    column_real: np.ndarray     # (P, K) real entries per column
+    line_steps: np.ndarray      # (P, K) sum over PEs of last line - first line of non-empty segments
+    members: np.ndarray         # columns of every line group S, grouped (pass by pass, PE by PE, line by line)
+    group_start: np.ndarray     # index in members of each group's first column
+    spans_in: np.ndarray        # column h of each group (K when none)
+    busy: np.ndarray            # (P, K, N) max(1, entries)
+
+
+def _tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Tables:
+    """Work, column and line-group tables of a layer from its CSC."""
+    entries, real, starts = csc.segment_counts(rows_per_pass)          # (P, K, N)
+    passes, k, n_pe = entries.shape
+    busy = np.maximum(entries, 1)
+    uniform = bool(np.all(busy == 1))
+    work = np.ones((passes, k + 1, 1 if uniform else n_pe), dtype=np.int32)
+    if not uniform:
+        work[:, :k] = busy
+    nonempty = entries > 0
+    first = np.where(nonempty, starts // entries_per_line, 0)
+    last = np.where(nonempty, (starts + entries - 1) // entries_per_line, 0)
+    # Line groups: the non-empty segments in (pass, PE, column) order; a group = equal (pass, PE, first line).
+    where = np.flatnonzero(nonempty.transpose(0, 2, 1).ravel())
+    pass_pe, column = np.divmod(where, k)
+    first_s = first.transpose(0, 2, 1).ravel()[where]
+    last_s = last.transpose(0, 2, 1).ravel()[where]
+    new_group = np.ones(where.size, dtype=bool)
+    new_group[1:] = (pass_pe[1:] != pass_pe[:-1]) | (first_s[1:] != first_s[:-1])
+    group_start = np.flatnonzero(new_group)
+    spans_in = np.full(group_start.size, k, dtype=np.int64)
+    previous = group_start - 1
+    ok = previous >= 0
+    ok[ok] = (pass_pe[previous[ok]] == pass_pe[group_start[ok]]) & (last_s[previous[ok]] == first_s[group_start[ok]])
+    spans_in[ok] = column[previous[ok]]
+    column_entries = np.zeros((passes, k + 1), dtype=np.int64)
+    column_entries[:, :k] = entries.sum(axis=2)
+    return _Tables(work=work.reshape(passes * (k + 1), -1), column_entries=column_entries,
+                   column_real=real.sum(axis=2), line_steps=(last - first).sum(axis=2),
+                   members=column, group_start=group_start, spans_in=spans_in, busy=busy)
+
+
+def _fresh_lines(tables: _Tables, active: np.ndarray) -> int:
+    """Lines entered fresh over a block of input vectors: groups with an active column of ``S`` and ``h`` inactive.
+
+    ``active`` is ``(K, C)`` bool; the count is summed over the ``C`` vectors (each pass's groups see
+    the same vectors).
+    """
+    k, vectors = active.shape
+    packed = np.packbits(active, axis=1)                                   # (K, ceil(C / 8)) bytes
+    words = ceil_div(packed.shape[1], 8)
+    bits = np.zeros((k + 1, words * 8), dtype=np.uint8)                    # row K: no column (never active)
+    bits[:k, :packed.shape[1]] = packed
+    bits = bits.view(np.uint64)
+    groups = tables.group_start.size
+    fresh = 0
+    chunk = max(1, INDEX_BUDGET_ELEMENTS // max(1, words))
+    lo = 0
+    while lo < groups:
+        hi = min(groups, lo + chunk)
+        begin = tables.group_start[lo]
+        end = tables.group_start[hi] if hi < groups else tables.members.size
+        any_active = np.bitwise_or.reduceat(bits[tables.members[begin:end]], tables.group_start[lo:hi] - begin, axis=0)
+        any_active &= ~bits[tables.spans_in[lo:hi]]
+        fresh += int(_POPCOUNT[any_active.view(np.uint8)].sum(dtype=np.int64))
+        lo = hi
+    return fresh
+
+
+def simulate_lanes(csc: EieCsc, inputs: np.ndarray, rows_per_pass: int, entries_per_line: int, queue_depth: int,
+                   slot_freed_at: str) -> LaneTotals:
+    """Cycles and counts of every lane of a layer, streamed in blocks of input vectors.
+
+    Parameters
+    ----------
+    csc
+        The layer's interleaved CSC on ``N`` PEs.
+    inputs
+        ``(K, V)`` input activations, one column per input vector.
+    rows_per_pass
+        Local rows of a PE slice per row pass (the destination register file's entries).
+    entries_per_line
+        Sparse-matrix entries per SRAM line.
+    queue_depth, slot_freed_at
+        Usable activation queue depth and when a slot frees (see :func:`step_lanes`).
+
+    Returns
+    -------
+    LaneTotals
+    """
+    n_pe = csc.n_pe
+    tables = _tables(csc, rows_per_pass, entries_per_line)
+    passes, k1 = tables.column_entries.shape
+    k = k1 - 1
+    vectors = inputs.shape[1]
+    width = tables.work.shape[1]
+    uses = np.zeros(k, dtype=np.int64)          # input vectors with input j non-zero (each pass processes them)
+    lanes_run = cycles_last = compute = queue_full = fetch = broadcasts = fresh = 0
+    block = max(1, min(WORK_BUDGET_ELEMENTS // width, INDEX_BUDGET_ELEMENTS // max(1, k)) // passes)
+    for lo in range(0, vectors, block):
+        active = inputs[:, lo:lo + block] != 0                              # (K, C)
+        uses += active.sum(axis=1)
+        fresh += _fresh_lines(tables, active)
+        lengths = active.sum(axis=0)
+        order = np.argsort(-lengths, kind="stable")
+        lengths = lengths[order]
+        steps = int(lengths[0]) if lengths.size else 0
+        if steps == 0:
+            continue
+        lane, position = np.nonzero(active[:, order].T)                     # lane-major, positions ascending
+        rank = np.arange(lane.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        index = np.full((steps, lengths.size), k, dtype=np.int64)
+        index[rank, lane] = position
+        # Lanes (vector, pass), every pass of a vector next to each other: lengths stay non-increasing.
+        index = np.repeat(index, passes, axis=1)
+        lane_pass = np.tile(np.arange(passes), lengths.size)
+        lane_lengths = np.repeat(lengths, passes)
+        timing = step_lanes(tables.work, index + lane_pass * k1, lane_lengths, queue_depth,
+                            gaps=fetch_gaps(index, n_pe), slot_freed_at=slot_freed_at)
+        ran = lane_lengths > 0
+        entries_lane = tables.column_entries[lane_pass, index].sum(axis=0)
+        lanes_run += int(ran.sum())
+        cycles_last += int(timing.cycles_lane.sum())
+        compute += int(ceil_div(entries_lane, n_pe).sum())
+        queue_full += int(timing.cycles_queue_full.sum())
+        fetch += int(timing.cycles_fetch.sum())
+        broadcasts += int(lane_lengths.sum())
+    spans = int((tables.line_steps @ uses).sum())
+    return LaneTotals(
+        lanes_run=lanes_run,
+        cycles_last_entry=cycles_last,
+        cycles_compute=compute,
+        cycles_queue_full=queue_full,
+        cycles_fetch=fetch,
+        broadcasts=broadcasts,
+        entries=int((tables.column_entries[:, :k] @ uses).sum()),
+        useful=int((tables.column_real @ uses).sum()),
+        line_reads=spans + fresh,
+        busy_per_pe=np.einsum("k,pkn->n", uses, tables.busy),
+    )
