@@ -13,9 +13,10 @@ from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
 from energysim.engines.loopnest.mapper import map_nest
 from energysim.engines.loopnest.mapping import (Mapping, MappingSet, capacity_problem, check_mapping, default_mapping,
                                                load_mapping, tile_words)
-from energysim.engines.loopnest.sparse import (Densities, check_sparse, evaluate_sparse, from_masks, occupancy_for,
-                                              outer_minimum, shrink_to_fit, statistical, stored_bits)
+from energysim.engines.loopnest.sparse import (Densities, OccupancyWords, check_sparse, evaluate_sparse, from_masks,
+                                              occupancy_for, outer_minimum, shrink_to_fit, statistical, stored_bits)
 from energysim.engines.loopnest.sparse_masks import operand_masks
+from energysim.engines.loopnest.sparse_timeloop import evaluate as evaluate_timeloop_sparse
 from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_timeloop
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
@@ -90,13 +91,14 @@ class LoopNestEngine(Engine):
         occupancy = None if densities is None else occupancy_for(self.spec, nest, densities)
         if mapping is None:
             found = map_nest(self.spec, nest, self.config.mapper, self.config.mapper_objective, seed=0, progress=False,
-                             compat=convention)
+                             compat=convention,
+                             occupancy=None if densities is None else OccupancyWords(self.spec, nest, densities))
             where = f"mapper ({self.config.mapper_objective}, {found.strategy}, {found.evaluated} evaluated)"
             if densities is None:
                 return found.mapping, where
             if all(capacity_problem(self.spec, nest, found.mapping, i, occupancy) is None for i in range(len(self.spec.levels))):
                 return found.mapping, where
-            # The mapper sizes tiles dense; a compressed tile with its metadata can be larger.
+            # The mapper sizes compressed tiles statistically; the fullest real tile can be larger.
             shrunk = shrink_to_fit(self.spec, nest, found.mapping, occupancy)
             if shrunk is not None:
                 return shrunk, f"{where}, shrunk to fit compressed tiles"
@@ -132,7 +134,8 @@ class LoopNestEngine(Engine):
             or None to let the mapper choose. ``compat``: the counting convention,
             overriding the hardware's ``engine.compat``: ``ideal``
             (:mod:`~energysim.engines.loopnest.analysis`) or ``timeloop``
-            (:func:`energysim.engines.loopnest.timeloop_compat.evaluate`, same signature).
+            (:func:`energysim.engines.loopnest.timeloop_compat.evaluate`, same signature; a sparse
+            design: Sparseloop's rules, :func:`energysim.engines.loopnest.sparse_timeloop.evaluate`).
 
         Raises
         ------
@@ -141,12 +144,14 @@ class LoopNestEngine(Engine):
         """
         convention = options.compat or self.config.compat
         nest = layer.loop_nest()
-        sparse = convention == "ideal" and self.config.sparse is not None
+        sparse = self.config.sparse is not None
         densities = self._densities(layer, nest, tensors) if sparse else None
         chosen, where = self._mapping_for(layer, nest, options.mapping, densities, convention)
         sparse_stats: dict = {}
-        if sparse:
+        if sparse and convention == "ideal":
             stats, sparse_stats = evaluate_sparse(self.spec, nest, chosen, densities, check=True)
+        elif sparse:
+            stats, sparse_stats = evaluate_timeloop_sparse(self.spec, nest, chosen, densities, check=True)
         elif convention == "ideal":
             stats = evaluate(self.spec, nest, chosen, check=False)
         else:
@@ -163,14 +168,14 @@ class LoopNestEngine(Engine):
 
     def _densities(self, layer: Layer, nest: Any, tensors: LayerTensors | None) -> Densities:
         if tensors is None:
-            return statistical(layer.weight_density, layer.activation_density)
+            return statistical(layer.weight_density, layer.activation_density, layer.output_density)
         masks = operand_masks(layer, nest, tensors)
         for fmt in self.config.sparse.formats:
             if fmt.format == "nm" and fmt.tensor == "weights":
                 keep = masks.weights.reshape(masks.weights.shape[0] * masks.weights.shape[1], -1)
                 require_compliant(keep, fmt.n, fmt.m, f"{self.hardware.name}: layer '{layer.name}' weights "
                                                       f"({fmt.level} keeps them {fmt.n}:{fmt.m} along C x R x S)")
-        return from_masks(masks, layer.activation_density)
+        return from_masks(masks, layer.activation_density, layer.output_density)
 
     def _result(self, layer: Layer, nest: Any, mapping: Mapping, where: str, stats: LoopNestStats,
                 convention: str) -> LayerResult:
