@@ -88,8 +88,24 @@ def run_import(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def run_export_masks(args: argparse.Namespace, out: TextIO) -> int:
+    """Handler of ``energysim export-masks``: write the masks as a torch state dict; one line per layer to ``out``."""
+    from energysim.estimation import load_source
+    from energysim.formats.torch_masks import save_masks
+    from energysim.output_folder import claim_paths
+
+    claim_paths({"-o": [Path(args.out)]}, args.force)
+    workload = load_source(args.source)
+    masks = save_masks(workload, args.out)
+    for key, mask in masks.items():
+        out.write(f"  {key}: shape {mask.shape}, {int(mask.sum()):,} of {mask.size:,} kept ({mask.mean():.1%})\n")
+    out.write(f"wrote {len(masks)} masks of workload '{workload.name}' to {args.out} "
+              "(apply each with torch.nn.utils.prune.custom_from_mask; see docs/import.md)\n")
+    return 0
+
+
 def register(subparsers) -> None:
-    """Add the ``import`` subcommand to an argparse subparsers object."""
+    """Add the ``import`` and ``export-masks`` subcommands to an argparse subparsers object."""
     parser = subparsers.add_parser(
         "import",
         help="turn an ONNX model, a PyTorch file or an .npz/.safetensors weight file into a workload folder",
@@ -116,3 +132,18 @@ def register(subparsers) -> None:
                         help="layer order of a weight file or state dict (default: file for .npz and .pt, natural for "
                              ".safetensors)")
     parser.set_defaults(handler=run_import)
+
+
+def register_export_masks(subparsers) -> None:
+    """Add the ``export-masks`` subcommand to an argparse subparsers object."""
+    masks = subparsers.add_parser(
+        "export-masks",
+        help="write a pruned workload's masks as a torch state dict for torch.nn.utils.prune.custom_from_mask",
+        description="Write the keep-mask of every weight layer of a workload (a pruned folder, a workload .toml or "
+        "bundled name, or a model folder) as a torch state dict: <layer>.weight_mask -> float32 0/1 tensor in the "
+        "layer's weight layout, for torch.nn.utils.prune.custom_from_mask (needs pip install 'energysim[torch]').",
+    )
+    masks.add_argument("source", help="pruned workload folder, workload .toml, bundled workload name or model folder")
+    masks.add_argument("-o", "--out", required=True, help="mask file to write (.pt or .pth)")
+    masks.add_argument("--force", action="store_true", help="replace an existing mask file")
+    masks.set_defaults(handler=run_export_masks)
