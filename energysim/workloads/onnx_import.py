@@ -377,7 +377,7 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
     if input_size is not None:
         _fix_input_size(model, input_size, initializer_names, path)
     try:
-        model = onnx.shape_inference.infer_shapes(model)
+        model = onnx.shape_inference.infer_shapes(model, data_prop=True)  # data_prop: Shape -> Concat -> Reshape chains
     except Exception as exc:
         raise ConfigError(f"{path}: ONNX shape inference failed ({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
     graph = _Graph(onnx, model, path)
