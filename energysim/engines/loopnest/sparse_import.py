@@ -232,6 +232,7 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
         action_units[name] = unit
         free = width == 0
         for action, keys in (("metadata_read", ("metadata_read",)), ("metadata_fill", ("metadata_write",)),
+                             ("metadata_write", ("metadata_write",)),      # compat 'ideal' writes first outputs
                              ("metadata_update", ("metadata_update", "metadata_write"))):
             energy, source = _price(ert, name, keys, 1, ert_file, " per metadata access")
             if free:

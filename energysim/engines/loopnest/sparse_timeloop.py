@@ -64,15 +64,21 @@ OPTIMISED_ACTIONS = ("read", "update")
 def rank_extents(fmt: FormatSpec, nest: LoopNest, extents: dict[str, int]) -> list[int]:
     """Extent of each rank of ``fmt`` (outer to inner) over a tile of loop ``extents``.
 
-    Ranks with ``dims`` take the product of those dimensions' extents. Otherwise the
-    innermost rank takes the last tensor axis the tile spans, the next rank the axis
-    before, and the outermost rank every remaining axis together (extent 1 when the
-    tile spans fewer axes than there are ranks).
+    Ranks with ``dims`` span the tensor axes those dimensions index (dimensions that do
+    not index the tensor are ignored, as Sparseloop's flattened ranks list them; an axis
+    goes to the innermost rank naming one of its dimensions, so an outer rank flattened
+    over the same dimensions has extent 1, and an axis no rank names is left out): the
+    product of those axes' sizes. Otherwise the innermost rank takes the last tensor axis the tile spans, the
+    next rank the axis before, and the outermost rank every remaining axis together
+    (extent 1 when the tile spans fewer axes than there are ranks).
     """
     ranks = fmt.ranks
+    axes = nest.axes(fmt.tensor)
+    sizes = [points(tuple((coef, extents[dim]) for dim, coef in axis)) for axis in axes]
     if all(rank.dims is not None for rank in ranks):
-        return [math.prod(extents[dim] for dim in rank.dims) for rank in ranks]
-    sizes = [points(tuple((coef, extents[dim]) for dim, coef in axis)) for axis in nest.axes(fmt.tensor)]
+        owner = [max((i for i, rank in enumerate(ranks) if any(dim in rank.dims for dim, _ in axis)), default=None)
+                 for axis in axes]
+        return [math.prod(size for size, o in zip(sizes, owner) if o == i) for i in range(len(ranks))]
     spanned = [size for size in sizes if size > 1]
     inner = spanned[len(spanned) - (len(ranks) - 1):] if len(ranks) > 1 else []
     inner = [1] * (len(ranks) - 1 - len(inner)) + inner

@@ -303,8 +303,9 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
             raise ConfigError(f"{at}.attributes: word-bits (or datawidth) is required for storage '{component['name']}'")
         word_bits = int(_number(word_bits, f"{at}.attributes.word-bits", integer=True))
         block = _attr(attrs, ("block-size", "block_size"))
-        if block is None and attrs.get("width") is not None:
-            block = int(_number(attrs["width"], f"{at}.attributes.width", integer=True)) // word_bits
+        width = _attr(attrs, ("width", "data_storage_width"))   # data_storage_*: Sparseloop's smartbuffer_metadata
+        if block is None and width is not None:
+            block = int(_number(width, f"{at}.attributes.width", integer=True)) // word_bits
         block = int(_number(block, f"{at}.attributes.block-size", integer=True)) if block is not None else 1
         cluster = attrs.get("cluster-size", attrs.get("cluster_size", 1))
         if cluster not in (1, None):
@@ -312,11 +313,11 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
         cls = component["class"].lower()
         kind = "dram" if "dram" in cls else "regfile" if ("reg" in cls or cls.endswith("rf")) else "sram"
         if index == 0 and kind != "dram":
-            kind = "dram" if attrs.get("depth") is None else kind
+            kind = "dram" if _attr(attrs, ("depth", "data_storage_depth")) is None else kind
         if index > 0 and kind == "dram":
             raise UnsupportedError(f"{at}.class: only the outermost level may be DRAM (got '{component['class']}')")
         level: dict[str, Any] = {"name": component["name"], "kind": kind, "word_bits": word_bits}
-        depth = attrs.get("depth")
+        depth = _attr(attrs, ("depth", "data_storage_depth"))
         if kind != "dram":
             if depth is None:
                 raise ConfigError(f"{at}.attributes.depth: required for on-chip storage '{component['name']}' (capacity = depth x block)")

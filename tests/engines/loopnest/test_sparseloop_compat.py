@@ -270,3 +270,113 @@ def test_engine_counts_sparse_designs_with_sparseloop_rules(tmp_path: Path) -> N
     assert "compat timeloop" in timeloop.stats["density_model"]
     ideal = engine.simulate(layer, mapping=mapping, compat="ideal")
     assert ideal.stats["convention"] == "ideal" and "compat timeloop" not in ideal.stats["density_model"]
+
+
+EYERISS_V1_STYLE = {
+    "arch": """
+architecture:
+  version: 0.3
+  subtree:
+  - name: chip
+    local:
+    - name: DRAM
+      class: DRAM
+      attributes: {width: 16, datawidth: 16, metadata_storage_width: 8, metadata_datawidth: 4}
+    - name: spad
+      class: storage
+      subclass: smartbuffer_metadata
+      attributes: {data_storage_depth: 64, data_storage_width: 16, datawidth: 16}
+    - name: MAC
+      class: compute
+      subclass: intmac
+      attributes: {datawidth: 16}
+""",
+    "prob": """
+problem:
+  shape:
+    name: conv1d
+    dimensions: [ C, M, P, R ]
+    data-spaces:
+    - {name: Weights, projection: [ [[C]], [[M]], [[R]] ]}
+    - {name: Inputs, projection: [ [[C]], [[P], [R]] ]}
+    - {name: Outputs, projection: [ [[M]], [[P]] ], read-write: True}
+  instance:
+    C: 2
+    M: 2
+    P: 4
+    R: 3
+    densities: {Inputs: 0.5, Outputs: 0.25}
+""",
+    "map": """
+mapping:
+- {target: DRAM, type: temporal, factors: C=1 M=2 P=1 R=1, permutation: CPRM}
+- {target: spad, type: temporal, factors: C=2 M=1 P=4 R=3, permutation: RPCM}
+""",
+    "ert": """
+ERT:
+  version: 0.4
+  tables:
+  - name: chip.DRAM
+    actions: [{name: read, energy: 200.0}, {name: write, energy: 200.0}, {name: metadata_read, energy: 100.0},
+              {name: metadata_write, energy: 100.0}]
+  - name: chip.spad
+    actions: [{name: read, energy: 1.0}, {name: write, energy: 1.0}]
+  - name: chip.MAC
+    actions: [{name: compute, energy: 1.0}]
+""",
+    "sparse": """
+sparse_optimizations:
+  targets:
+  - name: DRAM
+    representation-format:
+      data-spaces:
+      - name: Inputs
+        ranks:
+        - {format: UOP, payload-word-bits: 4, flattened-rankIDs: [ [R, P, C, M] ]}
+        - {format: RLE, flattened-rankIDs: [ [R, P, C, M] ]}
+      - name: Outputs
+        ranks:
+        - {format: UOP, payload-word-bits: 4, flattened-rankIDs: [ [P, M] ]}
+        - {format: RLE, flattened-rankIDs: [ [P, M] ]}
+  - name: spad
+    action-optimization:
+    - type: gating
+      options:
+      - {target: Weights, condition-on: [ Inputs ]}
+""",
+}
+
+
+def test_eyeriss_v1_style_dram_rle_and_spad_gating_worked_by_hand(tmp_path: Path) -> None:
+    """An Eyeriss-v1-style file (RLE under a flattened UOP rank in DRAM for inputs and outputs, gated weight reads in the
+    scratchpad, Sparseloop's smartbuffer attributes): counts as rules 10-13 give them.
+
+    Conv C2 M2 P4 R3 (48 MACs; 6-wide input rows), `DRAM[M2] spad[C2 P4 R3]`; Inputs 50 %, Outputs 25 % dense.
+    Dense Timeloop counts: DRAM reads weights 12 (a new 6-weight tile per M step), inputs 12 (the spad's 2 x 6
+    inputs stay for both M steps), outputs updates 8; spad reads weights and inputs 48 each.
+    """
+    files = []
+    for name, text in EYERISS_V1_STYLE.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    written = import_timeloop(files, tmp_path / "out")
+    engine = build_engine(load_hardware(written["hardware"]))
+    layer = load_workload(written["workload"]).layers[0]
+    assert (layer.activation_density, layer.output_density) == (0.5, 0.25)
+    mapping = load_mapping(written["mapping"]).for_layer(layer.name)[1]
+    result = engine.simulate(layer, mapping=mapping, compat="timeloop")
+    c = result.counts
+    # rule 10: DRAM inputs in RLE: 12 - floor(12 x 0.5) = 6 reads; outputs 8 - floor(8 x 0.75) = 2 updates
+    assert c[("DRAM", "inputs", "read")] == 6 and c[("DRAM", "outputs", "update")] == 2
+    assert c[("DRAM", "weights", "read")] == 12
+    # rule 13, inputs: the RLE rank spans the 12-point DRAM tile (the UOP rank over the same dims has extent 1):
+    # UOP 1 x (1 + 1) offsets x 4 bits = 8, RLE 6 runs x 4 bits (metadata_datawidth) = 24; one traversal: 32 bits =
+    # 4 reads of the 8-bit metadata storage
+    assert c[("DRAMSparse", "inputs", "metadata_read")] == 4
+    # outputs: 8-point tile, UOP 2 x 4 bits + RLE 2 runs x 4 bits = 16 bits = 2 metadata updates
+    assert c[("DRAMSparse", "outputs", "metadata_update")] == 2
+    # rules 11-12: spad weight reads gated on inputs, p = 0.5: 24 gated of 48; computes 24 done, 24 gated, 48 cycles
+    assert c[("spad", "weights", "read")] == 24 and c[("spadSparse", "weights", "gated_read")] == 24
+    assert c[("MAC", "-", "compute")] == 24 and c[("MAC", "-", "gated_compute")] == 24
+    assert result.cycles["total"] == 48
