@@ -17,13 +17,14 @@ SPEEDUP_CALIBRATION_MISSES = (
     "cls57_4096cubed 2:4 speed-up/library-calibrated",
     "cls57_4096cubed 2:4 speed-up/library-calibrated, 2:4 kernels fitted separately (efficiency 0.557)",
 )
+SMALL_SHAPE_MISSES = ("gemv_4096x4096 2:4 speed-up vs measured/library-calibrated",)
 DENSE_VALIDATION_MISSES = ("cls57_4096cubed dense FP16 TFLOPS/library-calibrated",)
 ENERGY_MISSES = tuple(
     f"{shape} energy ratio dense/2:4 vs speed-up/{figure}"
     for shape in ("small_k_4096x4096x64", "small_batch_4096x4096_b16", "gemv_4096x4096")
     for figure in ("hardware bound", "library-calibrated")
 )
-KNOWN_MISSES = set(SPEEDUP_CALIBRATION_MISSES + DENSE_VALIDATION_MISSES + ENERGY_MISSES)
+KNOWN_MISSES = set(SPEEDUP_CALIBRATION_MISSES + SMALL_SHAPE_MISSES + DENSE_VALIDATION_MISSES + ENERGY_MISSES)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,21 @@ def test_library_calibrated_speedup_declared_miss(rows, key):
     measured sparse kernels reach about 49% of the sparse peak vs 71% dense; fitting the 2:4 kernels
     separately on TUT (0.557) then predicts 1.38x at 4096^3 against the measured 1.11x, so one
     efficiency per kernel family does not carry across sizes either.
+    """
+    assert bool(rows[key]["ok"])
+
+
+@pytest.mark.xfail(strict=True, reason="declared miss: the model has no fixed per-call cost of the 2:4 path")
+@pytest.mark.parametrize("key", SMALL_SHAPE_MISSES)
+def test_gemv_speedup_vs_measured_declared_miss(rows, key):
+    """The modelled GEMV 2:4 speed-up (1.74x) is far from the measured 0.111x slowdown.
+
+    Reason: the measured sparse GEMV takes 0.196 ms for 4096x4096 weights, about 15x its HBM
+    time; the model times the kernel alone (weight bytes, fill and drain) and has no fixed
+    per-call cost of the library path (padding the 1-wide input to 32, launch, slicing), so it
+    cannot say "slower" here. A fixed cost of about 0.2 ms per call would fit the three measured
+    single GEMMs, but the same tutorial's BERT runs (72 linears, 2:4 faster end to end at batch 16)
+    rule out 0.2 ms per call there, so no such constant is put into the model.
     """
     assert bool(rows[key]["ok"])
 
