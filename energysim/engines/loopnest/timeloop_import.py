@@ -369,6 +369,42 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
     return {"document": document, "engine": engine, "memory": levels, "units": units}, storage
 
 
+def _gemm_roles(shape: dict, where: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    """Dims and tensors of a GEMM whose data spaces are not named Weights/Inputs/Outputs (Sparseloop's Z[M,N] =
+    A[M,K] B[K,N]): the read-write space is the outputs, the first read-only one the weights (its output dimension
+    becomes K), the second the inputs (its output dimension becomes N), the shared one the reduction C. None when the
+    names are Weights, Inputs and Outputs."""
+    spaces = [s for s in shape.get("data-spaces") or shape.get("data_spaces") or [] if isinstance(s, dict)]
+    if all(str(s.get("name", "")).lower() in TENSOR_OF for s in spaces):
+        return None
+
+    def dims(space: dict) -> list[str]:
+        out = []
+        for axis in space.get("projection") or []:
+            terms = axis if isinstance(axis, list) else [[axis]]
+            if len(terms) != 1 or not isinstance(terms[0], list) or len(terms[0]) != 1:
+                raise UnsupportedError(f"{where}.shape.data-spaces: '{space.get('name')}' axis {axis!r}: data spaces not "
+                                       "named Weights/Inputs/Outputs are read as a GEMM (one dimension per axis)")
+            out.append(terms[0][0])
+        return out
+
+    writes = [s for s in spaces if s.get("read-write", s.get("read_write", False))]
+    reads = [s for s in spaces if s not in writes]
+    if len(writes) != 1 or len(reads) != 2:
+        raise UnsupportedError(f"{where}.shape.data-spaces: a GEMM needs two read-only data spaces and one read-write "
+                               f"(got {[s.get('name') for s in spaces]})")
+    z, a, b = dims(writes[0]), dims(reads[0]), dims(reads[1])
+    out_a, out_b = [d for d in a if d in z], [d for d in b if d in z]
+    shared = [d for d in a if d in b and d not in z]
+    if len(out_a) != 1 or len(out_b) != 1 or len(shared) != 1 or sorted(z) != sorted(out_a + out_b) \
+            or len(a) != 2 or len(b) != 2:
+        raise UnsupportedError(f"{where}.shape.data-spaces: {reads[0].get('name')}{a} x {reads[1].get('name')}{b} -> "
+                               f"{writes[0].get('name')}{z} is not a GEMM Z[M,N] = A[M,K] B[K,N]")
+    dim_of = {out_a[0]: "K", out_b[0]: "N", shared[0]: "C"}
+    tensors = {str(reads[0]["name"]): "weights", str(reads[1]["name"]): "inputs", str(writes[0]["name"]): "outputs"}
+    return dim_of, tensors
+
+
 def _problem(merged: dict, origin: dict[str, Path]) -> tuple[dict, dict[str, str], dict[str, str]]:
     """The layer entry, Timeloop dim -> energysim dim, and energysim tensor -> Timeloop data-space name."""
     if "problem" not in merged:
@@ -382,8 +418,14 @@ def _problem(merged: dict, origin: dict[str, Path]) -> tuple[dict, dict[str, str
     dims = shape.get("dimensions")
     if not isinstance(dims, list) or not dims:
         raise _fail(f"{where}.shape.dimensions", f"must list the dimensions (got {dims!r})")
+    roles = _gemm_roles(shape, where)
     dim_of = {}
     for dim in dims:
+        if roles is not None:
+            if dim not in roles[0]:
+                raise UnsupportedError(f"{where}.shape.dimensions: '{dim}' is not a GEMM dimension of the data spaces")
+            dim_of[dim] = roles[0][dim]
+            continue
         if dim not in DIM_OF:
             raise UnsupportedError(f"{where}.shape.dimensions: '{dim}' is not a convolution dimension "
                                    f"({', '.join(DIM_OF)}); energysim runs convolutions, GEMMs and their groups")
@@ -402,7 +444,7 @@ def _problem(merged: dict, origin: dict[str, Path]) -> tuple[dict, dict[str, str
     dilations = {"R": 1, "S": 1}
     for index, space in enumerate(shape.get("data-spaces") or shape.get("data_spaces") or []):
         at = f"{where}.shape.data-spaces[{index}]"
-        tensor = TENSOR_OF.get(str(space.get("name", "")).lower())
+        tensor = roles[1].get(str(space.get("name"))) if roles else TENSOR_OF.get(str(space.get("name", "")).lower())
         if tensor is None:
             raise UnsupportedError(f"{at}.name: data spaces must be Weights, Inputs and Outputs (got {space.get('name')!r})")
         names[tensor] = space["name"]
@@ -464,7 +506,8 @@ def _permutation(value: Any, where: str, dim_of: dict[str, str]) -> list[str]:
     return [dim_of[d] for d in dims]
 
 
-def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, str]) -> list[dict]:
+def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, str],
+                tensor_of: dict[str, str] | None = None) -> list[dict]:
     """Per level: temporal factors and order (outer to inner), spatial X/Y factors, keep/bypass."""
     out = [{"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {}, "keep": None, "bypass": None}
            for _ in levels]
@@ -497,15 +540,18 @@ def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, s
                 names = entry.get(key)
                 if names is None:
                     continue
-                if not isinstance(names, list) or any(str(n).lower() not in TENSOR_OF for n in names):
-                    raise _fail(f"{at}.{key}", f"must list Weights, Inputs, Outputs (got {names!r})")
-                slot[key] = [TENSOR_OF[str(n).lower()] for n in names]
+                known = {k.lower(): v for k, v in (tensor_of or TENSOR_OF).items()}
+                if not isinstance(names, list) or any(str(n).lower() not in known for n in names):
+                    spaces = ", ".join(tensor_of or ("Weights", "Inputs", "Outputs"))
+                    raise _fail(f"{at}.{key}", f"must list the problem's data spaces ({spaces}) (got {names!r})")
+                slot[key] = [known[str(n).lower()] for n in names]
         else:
             raise UnsupportedError(f"{at}.type: directive type {kind!r} is not read (temporal, spatial, bypass, datatype)")
     return out
 
 
-def _constraints(merged: dict, origin: dict[str, Path], levels: list[str], dim_of: dict[str, str]) -> list[dict] | None:
+def _constraints(merged: dict, origin: dict[str, Path], levels: list[str], dim_of: dict[str, str],
+                 tensor_of: dict[str, str] | None = None) -> list[dict] | None:
     """Per-level constraints from ``mapspace_constraints``, ``mapspace.constraints`` and ``architecture_constraints``
     (a list of directives, or a table with ``targets``); directives for the same level combine."""
     found = []
@@ -516,7 +562,7 @@ def _constraints(merged: dict, origin: dict[str, Path], levels: list[str], dim_o
         if isinstance(value, dict):
             value = value.get("targets")
         if value is not None:
-            found.append(_directives(value, f"{origin[key]}: {key}", levels, dim_of))
+            found.append(_directives(value, f"{origin[key]}: {key}", levels, dim_of, tensor_of))
     if not found:
         return None
     combined = found[0]
@@ -637,10 +683,10 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, P
     bounds = {d: v for d, v in merged["problem"]["instance"].items() if d in dim_of and isinstance(v, int)}
     sparse = sparse_table(merged, origin, [{**c, "block": blocks[c["name"]]} for c in storage], components[-1], ert,
                           ert_file, tensor_of, dim_of, default_metadata_bits(bounds or {"N": 2}))
-    constraints = _constraints(merged, origin, levels, dim_of)
+    constraints = _constraints(merged, origin, levels, dim_of, tensor_of)
     mapping = None
     if merged.get("mapping") is not None:
-        mapping = _directives(merged["mapping"], f"{origin['mapping']}: mapping", levels, dim_of)
+        mapping = _directives(merged["mapping"], f"{origin['mapping']}: mapping", levels, dim_of, tensor_of)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -380,3 +380,89 @@ def test_eyeriss_v1_style_dram_rle_and_spad_gating_worked_by_hand(tmp_path: Path
     assert c[("spad", "weights", "read")] == 24 and c[("spadSparse", "weights", "gated_read")] == 24
     assert c[("MAC", "-", "compute")] == 24 and c[("MAC", "-", "gated_compute")] == 24
     assert result.cycles["total"] == 48
+
+
+SPMSPM = {
+    "arch": """
+architecture:
+  version: 0.4
+  subtree:
+  - name: System
+    attributes: {datawidth: 8}
+    local:
+    - {name: BackingStorage, class: DRAM, attributes: {width: 8}}
+    - {name: Buffer, class: storage, attributes: {depth: 128, width: 8}}
+    - {name: MAC, class: compute}
+""",
+    "prob": """
+problem:
+  shape:
+    name: spmspm
+    dimensions: [ M, N, K ]
+    data-spaces:
+    - {name: A, projection: [ [[M]], [[K]] ]}
+    - {name: B, projection: [ [[N]], [[K]] ]}
+    - {name: Z, projection: [ [[M]], [[N]] ], read-write: True}
+  instance:
+    M: 4
+    N: 2
+    K: 8
+    densities: {A: 0.5, B: 0.25}
+""",
+    "map": """
+mapping:
+- {target: BackingStorage, type: temporal, factors: M=1 N=1 K=1, permutation: KNM}
+- {target: Buffer, type: temporal, factors: M=4 N=2 K=8, permutation: KNM}
+- {target: Buffer, type: dataspace, keep: [A, B, Z]}
+""",
+    "ert": """
+ERT:
+  version: 0.4
+  tables:
+  - name: System.BackingStorage
+    actions: [{name: read, energy: 10.0}, {name: write, energy: 10.0}]
+  - name: System.Buffer
+    actions: [{name: read, energy: 1.0}, {name: write, energy: 1.0}]
+  - name: System.MAC
+    actions: [{name: compute, energy: 0.5}]
+""",
+    "sparse": """
+sparse_optimizations:
+  targets:
+  - name: Buffer
+    action-optimization:
+    - type: skipping
+      options:
+      - {target: A, condition-on: [ B ]}
+    - type: skipping
+      options:
+      - {target: B, condition-on: [ A ]}
+""",
+}
+
+
+def test_spmspm_intersection_worked_by_hand(tmp_path: Path) -> None:
+    """Sparseloop's spMspM tutorial shape (Z[M,N] = A[M,K] B[K,N], data spaces A, B, Z) with A and B skipped on each
+    other at the Buffer: the importer reads A as weights, B as inputs; reads and computes as rules 11-12 give them.
+
+    M4 N2 K8: 64 MACs, all tiles in the Buffer, one read of A and of B per compute. A 50 %, B 25 % dense.
+    """
+    files = []
+    for name, text in SPMSPM.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    written = import_timeloop(files, tmp_path / "out")
+    engine = build_engine(load_hardware(written["hardware"]))
+    layer = load_workload(written["workload"]).layers[0]
+    assert (layer.weight_density, layer.activation_density) == (0.5, 0.25)
+    assert (layer.out_channels, layer.in_channels, layer.batch) == (4, 8, 2)   # M -> K, K -> C, N -> N
+    mapping = load_mapping(written["mapping"]).for_layer(layer.name)[1]
+    result = engine.simulate(layer, mapping=mapping, compat="timeloop")
+    c = result.counts
+    # rule 11: A reads skipped where B is zero: floor(64 x 0.75) = 48, 16 left; B reads where A is zero: 32 of 64
+    assert c[("Buffer", "weights", "read")] == 16 and c[("BufferSparse", "weights", "skipped_read")] == 48
+    assert c[("Buffer", "inputs", "read")] == 32 and c[("BufferSparse", "inputs", "skipped_read")] == 32
+    # rule 12: A's rule removes floor(64 x 0.75) = 48 computes, B's then floor(16 x 0.5) = 8: 8 = 64 x 0.5 x 0.25 left
+    assert c[("MAC", "-", "compute")] == 8 and c[("MAC", "-", "skipped_compute")] == 56
+    assert result.cycles["compute"] == 8
