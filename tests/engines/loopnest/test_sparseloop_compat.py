@@ -270,6 +270,8 @@ def test_engine_counts_sparse_designs_with_sparseloop_rules(tmp_path: Path) -> N
     assert "compat timeloop" in timeloop.stats["density_model"]
     ideal = engine.simulate(layer, mapping=mapping, compat="ideal")
     assert ideal.stats["convention"] == "ideal" and "compat timeloop" not in ideal.stats["density_model"]
+    mapped = engine.simulate(layer, compat="timeloop")            # no mapping: the mapper ranks dense, then Sparseloop counts
+    assert mapped.stats["mapping_source"].startswith("mapper") and mapped.count("MAC", action="skipped_compute") == 24
 
 
 EYERISS_V1_STYLE = {
