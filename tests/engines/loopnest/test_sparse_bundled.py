@@ -213,3 +213,21 @@ def test_bad_sparse_file_is_one_line(tmp_path, old: str, new: str, message: str)
     assert main(["validate", str(path)], out, err) == 2
     lines = err.getvalue().strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and message in lines[0]
+
+
+def test_mapper_sizes_compressed_tiles() -> None:
+    """On eyeriss-v2-like-skipping the mapper, sized dense, picks a conv mapping whose CSC tiles overflow; sized by
+    OccupancyWords (what the engine passes) its mapping fits as it is, so nothing is shrunk."""
+    from energysim.engines.loopnest.mapper import map_nest
+    from energysim.engines.loopnest.mapping import capacity_problem
+    from energysim.engines.loopnest.sparse import occupancy_for, statistical
+    from energysim.workloads.layers import Conv2dLayer
+    engine = build_engine(energysim.hardware("eyeriss-v2-like-skipping"))
+    layer = Conv2dLayer(name="c", in_channels=64, out_channels=64, in_height=14, in_width=14, kernel_height=3,
+                        kernel_width=3, padding=1, weight_density=0.9, activation_density=0.9)
+    nest = layer.loop_nest()
+    occupancy = occupancy_for(engine.spec, nest, statistical(0.9, 0.9))
+    dense = map_nest(engine.spec, nest, engine.config.mapper, engine.config.mapper_objective, seed=0, progress=False)
+    assert any(capacity_problem(engine.spec, nest, dense.mapping, i, occupancy) for i in range(len(engine.spec.levels)))
+    result = engine.simulate(layer)
+    assert result.stats["mapping_source"].startswith("mapper (") and "shrunk" not in result.stats["mapping_source"]
