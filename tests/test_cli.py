@@ -135,7 +135,7 @@ def test_run_table_is_aligned_si_scaled_and_fits_the_terminal(monkeypatch):
     assert max(map(len, out.splitlines())) <= 60, out
     fc1 = next(line for line in out.splitlines() if line.startswith("fc1"))
     assert fc1.split()[:5] == ["fc1", "156", "uJ", "16.3", "us"] and "5.64 %" in fc1
-    assert "total: 177 uJ, 19.4 us, 19,430 cycles, utilisation 5.35 %" in out
+    assert "total: 177 uJ, 19.7 us, 19,730 cycles, utilisation 5.27 %" in out
     assert "stall" not in out.splitlines()[1] and "stall" in run("run", "lecture-array", "lenet-300-100", "--wide")[1]
 
 

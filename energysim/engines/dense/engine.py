@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from energysim.engines.base import OPTIONS_CONFIG, Engine
 from energysim.engines.dense.cycle import run_cycle
 from energysim.engines.dense.fast import PathResult, run_fast
-from energysim.engines.dense.schedule import choose_tiling, dram_words, smallest_tile_words, tiles
+from energysim.engines.dense.schedule import dram_words, smallest_tile_words, tiles
+from energysim.engines.dense.tiler import choose_tiling
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
 from energysim.errors import UnsupportedError
 from energysim.units import ceil_div
@@ -48,6 +49,8 @@ class DenseEngineConfig(BaseModel):
     cols: int = Field(gt=0, description="PE columns (at most 65,536).")
     dataflow: Literal["output_stationary", "weight_stationary"] = "output_stationary"
     mac_unit: str = Field(default="MAC", description="Name of the [[units]] entries (actions mult, add) that price a MAC.")
+    tiling_objective: Literal["energy", "latency", "edp"] = Field(
+        default="energy", description="What the SRAM tiler minimises: memory energy (pJ), stall-free cycles, or their product.")
 
     @model_validator(mode="after")
     def _check(self) -> "DenseEngineConfig":
@@ -115,6 +118,7 @@ class DenseEngine(Engine):
                 f"{rf.capacity_words} words)"
             )
         self.levels = {"dram": hardware.levels[0], "sram": hardware.levels[1], "rf": hardware.levels[2]}
+        self.prices = {(role, action): cost.energy_pj for role, level in self.levels.items() for action, cost in level.costs.items()}
 
     def required_costs(self) -> tuple[tuple[str, str], ...]:
         """A MAC is priced as one multiply and one add of the ``mac_unit``."""
@@ -148,11 +152,11 @@ class DenseEngine(Engine):
                 f"{sram.config.word_bits} bits for a {shape.m}x{shape.n}x{shape.k} GEMM on a {cfg.rows}x{cfg.cols} array) "
                 f"(got {sram.config.capacity_bytes} bytes = {sram.capacity_words} words)"
             )
-        tiling = choose_tiling(
-            shape.m, shape.n, shape.k, cfg.rows, cfg.cols, cfg.dataflow, int(sram.capacity_words),
-            dram_pj=dram.costs["read"].energy_pj, sram_pj=sram.costs["read"].energy_pj, dram_bw=dram_bw,
-            footprint=footprint,
+        choice = choose_tiling(
+            shape.m, shape.n, shape.k, cfg.rows, cfg.cols, cfg.dataflow, int(sram.capacity_words), self.prices, dram_bw,
+            footprint, cfg.tiling_objective,
         )
+        tiling = choice.tiling
         n_tiles = ceil_div(shape.m, tiling.m) * ceil_div(shape.n, tiling.n) * ceil_div(shape.k, tiling.k)
         if path == "cycle" and n_tiles > MAX_CYCLE_PATH_TILES:
             raise UnsupportedError(
@@ -165,10 +169,10 @@ class DenseEngine(Engine):
         else:
             schedule = tiles(shape.m, shape.n, shape.k, tiling, footprint)
             raw = run_cycle(schedule, cfg.rows, cfg.cols, cfg.dataflow, sram_bw, dram_bw)
-        return self._result(layer, shape, tiling, footprint, n_tiles, raw)
+        return self._result(layer, shape, tiling, footprint, n_tiles, raw, choice.candidates)
 
     def _result(self, layer: Layer, shape: Any, tiling: Any, footprint: ConvFootprint | None, n_tiles: int,
-                raw: PathResult) -> LayerResult:
+                raw: PathResult, candidates: int) -> LayerResult:
         counts: dict[tuple[str, str, str], int] = {}
         for (role, tensor, action), value in raw.counts.items():
             counts[(self.levels[role].name, tensor, action)] = int(value)
@@ -206,6 +210,7 @@ class DenseEngine(Engine):
                 "weight_storage_bits": shape.m * shape.k * self.levels["dram"].config.word_bits,
                 "dataflow": self.config.dataflow,
                 "tile_m": tiling.m, "tile_n": tiling.n, "tile_k": tiling.k, "tiles": n_tiles,
+                "tiling_objective": self.config.tiling_objective, "tiling_candidates": candidates,
                 "dram_words_closed_form": weights_words + inputs_words + outputs_words,
                 "cycles_sram_stall": raw.cycles_sram_stall, "cycles_dram_wait": raw.cycles_dram_wait,
                 "cycles_head": raw.cycles_head, "cycles_tail": raw.cycles_tail, "cycles_skew": raw.cycles_skew,

@@ -14,6 +14,7 @@ DRAM only when it differs from the one resident in the SRAM buffer (so A stays
 resident across n when K fits in one tile). Every buffer is double-buffered:
 ``2 * (Mt*Kt + Kt*Nt + Mt*Nt) <= SRAM capacity in words``. Output tiles stay in
 SRAM across the k loop and are written to DRAM once, after their last k tile.
+The tile sizes are searched by :mod:`energysim.engines.dense.tiler`.
 
 Inside an SRAM tile the rows x cols array runs folds:
 
@@ -44,7 +45,6 @@ import math
 
 import numpy as np
 
-from energysim.errors import UnsupportedError
 from energysim.units import ceil_div
 from energysim.workloads.lowering import ConvFootprint
 
@@ -136,15 +136,6 @@ def chunk_sizes(total: int, size: int, index: np.ndarray) -> np.ndarray:
     return np.minimum(size, total - np.asarray(index, dtype=np.int64) * size)
 
 
-def _candidates(extent: int, base: int) -> list[int]:
-    values = {extent}
-    size = base
-    while size < extent:
-        values.add(size)
-        size *= 2
-    return sorted(values)
-
-
 def _bounds(total: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     starts = np.arange(0, total, size, dtype=np.int64)
     return starts, np.minimum(starts + size, total)
@@ -220,6 +211,22 @@ def input_words_once(k: int, n: int, tile_k: int, tile_n: int, footprint: ConvFo
     return int((k_counts[:, None] * n_counts[None, :] * words).sum())
 
 
+def largest_input_tile_words(k: int, n: int, tile_k: int, tile_n: int,
+                             footprint: ConvFootprint | None) -> dict[tuple[int, int], int]:
+    """The most input words any one tile of each size (height, width) moves from DRAM, by that size.
+
+    Exact for GEMM and linear layers (``height x width``); for convolutions the
+    largest window among the distinct tile classes of :func:`input_words_once`.
+    """
+    if footprint is None:
+        return {(h, w): h * w for h, _ in chunk_groups(k, tile_k) for w, _ in chunk_groups(n, tile_n)}
+    channels, heights, _ = _channel_groups(k, tile_k, footprint)
+    pixels, widths, _ = _pixel_groups(n, tile_n, footprint)
+    words = np.minimum(np.outer(channels, pixels), np.outer(heights, widths))
+    return {(int(h), int(w)): int(words[np.ix_(heights == h, widths == w)].max())
+            for h in np.unique(heights) for w in np.unique(widths)}
+
+
 def dram_words(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | None = None) -> tuple[int, int, int]:
     """Closed-form DRAM traffic (weights read, inputs read, outputs written) in words.
 
@@ -234,33 +241,6 @@ def dram_words(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint 
     return weights, inputs, m * n
 
 
-def _folds_along(total: int, tile: int, array: int) -> int:
-    """Array folds along one dimension when ``total`` is cut into SRAM tiles of ``tile``."""
-    full, rest = divmod(total, tile)
-    return full * ceil_div(tile, array) + (ceil_div(rest, array) if rest else 0)
-
-
-def estimate(m: int, n: int, k: int, tiling: Tiling, rows: int, cols: int, dataflow: str,
-             dram_pj: float, sram_pj: float, dram_bw: float, footprint: ConvFootprint | None = None) -> tuple[float, float]:
-    """Stall-free estimate of (cycles, energy in pJ of DRAM and partial-sum SRAM traffic) for a tiling.
-
-    Used only to rank tilings; the engine's paths compute the real figures.
-    """
-    tiles_n, tiles_k = ceil_div(n, tiling.n), ceil_div(k, tiling.k)
-    skew = skew_cycles(rows, cols, dataflow)
-    if dataflow == OUTPUT_STATIONARY:
-        folds = _folds_along(m, tiling.m, rows) * _folds_along(n, tiling.n, cols)
-        compute = folds * k + folds * tiles_k * skew
-        psum_words = 2 * m * n * (tiles_k - 1)
-    else:
-        folds = _folds_along(k, tiling.k, rows) * _folds_along(m, tiling.m, cols)
-        compute = folds * n + folds * tiles_n * skew
-        psum_words = 2 * m * n * (ceil_div(k, rows) - 1)
-    dram = sum(dram_words(m, n, k, tiling, footprint))
-    cycles = max(compute, dram / dram_bw)
-    return cycles, dram * dram_pj + psum_words * sram_pj
-
-
 def _tile_bases(rows: int, cols: int, dataflow: str) -> tuple[int, int, int]:
     """The array dimension each GEMM dimension (m, n, k) is tiled in multiples of."""
     return (rows, cols, 1) if dataflow == OUTPUT_STATIONARY else (cols, 1, rows)
@@ -273,50 +253,6 @@ def smallest_tile_words(m: int, n: int, k: int, rows: int, cols: int, dataflow: 
     """
     tm, tn, tk = (min(extent, base) for extent, base in zip((m, n, k), _tile_bases(rows, cols, dataflow)))
     return 2 * (tm * tk + tk * tn + tm * tn)
-
-
-def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, capacity_words: int,
-                  dram_pj: float = 1.0, sram_pj: float = 0.0, dram_bw: float = 1.0,
-                  footprint: ConvFootprint | None = None) -> Tiling:
-    """Pick the SRAM tiling with the least energy-delay product that fits double-buffered.
-
-    Candidates per dimension are the full extent and the array dimension mapped to
-    it times powers of two (powers of two for the unmapped one). Each is ranked
-    by :func:`estimate` (energy x cycles); ties go to fewer tiles, then larger tiles.
-
-    Parameters
-    ----------
-    dram_pj, sram_pj
-        Energy per DRAM and SRAM word access, pJ (ranking weights).
-    dram_bw
-        DRAM bandwidth, words per cycle.
-    footprint
-        Window model of a convolution's inputs (None: im2col-sized input tiles).
-
-    Raises
-    ------
-    UnsupportedError
-        If not even the smallest tile fits the SRAM.
-    """
-    bases = _tile_bases(rows, cols, dataflow)
-    best: tuple | None = None
-    for tm in _candidates(m, bases[0]):
-        for tn in _candidates(n, bases[1]):
-            for tk in _candidates(k, bases[2]):
-                if 2 * (tm * tk + tk * tn + tm * tn) > capacity_words:
-                    break  # candidates ascend: no larger tk fits either
-                tiling = Tiling(tm, tn, tk)
-                cycles, energy_pj = estimate(m, n, k, tiling, rows, cols, dataflow, dram_pj, sram_pj, dram_bw, footprint)
-                count = ceil_div(m, tm) * ceil_div(n, tn) * ceil_div(k, tk)
-                key = (cycles * energy_pj, count, -tk, -tn, -tm)
-                if best is None or key < best[0]:
-                    best = (key, tiling)
-    if best is None:
-        raise UnsupportedError(
-            f"SRAM of {capacity_words} words cannot hold even the smallest double-buffered tile "
-            f"({smallest_tile_words(m, n, k, rows, cols, dataflow)} words) of a {m}x{n}x{k} GEMM on a {rows}x{cols} array"
-        )
-    return best[1]
 
 
 def tiles(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | None = None) -> list[Tile]:

@@ -6,13 +6,18 @@ import itertools
 
 import pytest
 
-from energysim.engines.dense.schedule import choose_tiling, dram_words, tiles
+from energysim.engines.dense.schedule import dram_words, tiles
+from energysim.engines.dense.tiler import choose_tiling
 from energysim.engines import build_engine
 from energysim.engines.result import check_invariants
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.report.tables import energy_table
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
 from tests.conftest import make_dense_hw
+
+LECTURE_PRICES = {(role, action): pj for role, pj in (("dram", 640.0), ("sram", 5.0), ("rf", 1.0))
+                  for action in ("read", "write", "fill", "update")}
+"""The lecture table's pJ per access of make_dense_hw's levels, by (level role, action)."""
 
 
 def test_tiny_gemm_energy_by_hand(dense_hw):
@@ -59,7 +64,7 @@ def test_cycle_path_equals_fast_path(dataflow, array, shape, bandwidth):
 def test_equality_grid_exercises_stalls_and_tiles():
     """The equality grid's small-bandwidth corner really stalls and really tiles (so the grid is not vacuous)."""
     hw = make_dense_hw(3, 5, "output_stationary", sram_bytes=256, sram_bw=2, dram_bw=0.5)
-    result = build_engine(hw).simulate(GemmLayer(name="g", m=16, n=2, k=33), path="cycle")
+    result = build_engine(hw).simulate(GemmLayer(name="g", m=9, n=17, k=5), path="cycle")
     assert result.stats["tiles"] > 1
     assert result.stats["cycles_sram_stall"] > 0
     assert result.stats["cycles_dram_wait"] > 0
@@ -101,7 +106,7 @@ def test_dram_traffic_matches_closed_form():
 def test_tiling_fits_sram_double_buffered():
     """Every chosen tiling fits the SRAM with all three buffers doubled."""
     for m, n, k in itertools.product((5, 64, 300), (1, 50, 512), (9, 128, 1000)):
-        tiling = choose_tiling(m, n, k, 4, 4, "output_stationary", 4096)
+        tiling = choose_tiling(m, n, k, 4, 4, "output_stationary", 4096, LECTURE_PRICES, 16.0).tiling
         assert 2 * (tiling.m * tiling.k + tiling.k * tiling.n + tiling.m * tiling.n) <= 4096
         schedule = tiles(m, n, k, tiling)
         weights, inputs, outputs = dram_words(m, n, k, tiling)
@@ -120,7 +125,7 @@ def test_sram_too_small_is_refused():
                                                r"tile of layer 'g' \(48 words .*\(got 64 bytes = 16 words\)"):
         build_engine(hw).simulate(GemmLayer(name="g", m=64, n=64, k=64))
     with pytest.raises(UnsupportedError, match=r"cannot hold even the smallest double-buffered tile \(48 words\)"):
-        choose_tiling(64, 64, 64, 4, 4, "output_stationary", 16)
+        choose_tiling(64, 64, 64, 4, 4, "output_stationary", 16, LECTURE_PRICES, 16.0)
 
 
 def test_array_side_is_bounded():
