@@ -60,7 +60,7 @@ def _lanes_active(steps_total: int, lanes: int, steps: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _FoldRun:
-    """Everything one fold adds: cycles by kind and counts by (level role, tensor, action)."""
+    """Everything one fold (or one tile's folds) adds: cycles by kind and counts by (level role, tensor, action)."""
 
     cycles: int
     compute: int
@@ -118,25 +118,42 @@ def _run_fold(fold: Fold, rows: int, cols: int, dataflow: str, sram_bw: float) -
     return _FoldRun(cycles, compute, skew, cycles - compute - skew, macs, tuple(counts.items()))
 
 
-def _run_tile(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, result: PathResult,
-              seen: dict[Fold, _FoldRun]) -> int:
-    """Add one tile's folds to ``result``; return the cycles the array is busy with it.
-
-    ``seen`` keeps the folds already run in this layer (a fold of the same shape runs the same way).
-    """
-    busy = 0
+def _tile_run(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, seen: dict[Fold, _FoldRun]) -> _FoldRun:
+    """Run one tile's folds in order and add them up (``seen`` keeps the folds already run: one shape runs one way)."""
+    busy = compute = skew = stall = macs = 0
+    counts: dict[tuple[str, str, str], int] = {}
     for fold in folds(tile, rows, cols, dataflow):
         if fold not in seen:
             seen[fold] = _run_fold(fold, rows, cols, dataflow, sram_bw)
         run = seen[fold]
         busy += run.cycles
-        result.cycles_compute += run.compute
-        result.cycles_skew += run.skew
-        result.cycles_sram_stall += run.stall
-        result.macs += run.macs
+        compute += run.compute
+        skew += run.skew
+        stall += run.stall
+        macs += run.macs
         for key, value in run.counts:
-            result.counts[key] += value
-    return busy
+            counts[key] = counts.get(key, 0) + value
+    return _FoldRun(busy, compute, skew, stall, macs, tuple(counts.items()))
+
+
+def _run_tile(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, result: PathResult,
+              seen: dict[Fold, _FoldRun], seen_tiles: dict[tuple[int, int, int, bool], _FoldRun]) -> int:
+    """Add one tile's folds to ``result``; return the cycles the array is busy with it.
+
+    ``seen_tiles`` keeps the tiles already run in this layer: a tile of the same
+    sizes and the same first-partial-sum flag runs the same folds the same way.
+    """
+    key = (tile.m, tile.n, tile.k, tile.k_index == 0)
+    if key not in seen_tiles:
+        seen_tiles[key] = _tile_run(tile, rows, cols, dataflow, sram_bw, seen)
+    run = seen_tiles[key]
+    result.cycles_compute += run.compute
+    result.cycles_skew += run.skew
+    result.cycles_sram_stall += run.stall
+    result.macs += run.macs
+    for name, value in run.counts:
+        result.counts[name] += value
+    return run.cycles
 
 
 def _transfer_cycles(words: int, bandwidth: float) -> int:
@@ -155,6 +172,7 @@ def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw
     queue: deque[_Transfer] = deque()
     fetch_done: dict[int, int] = {}
     seen: dict[Fold, _FoldRun] = {}
+    seen_tiles: dict[tuple[int, int, int, bool], _FoldRun] = {}
 
     def issue_fetch(t: int, when: int) -> None:
         tile = schedule[t]
@@ -174,7 +192,7 @@ def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw
     while next_tile < len(schedule) or queue or current is not None:
         if array_done is None and next_tile < len(schedule) and fetch_done.get(next_tile, cycle + 1) <= cycle \
                 and previous_end <= cycle:
-            array_done = cycle + _run_tile(schedule[next_tile], rows, cols, dataflow, sram_bw, result, seen) - 1
+            array_done = cycle + _run_tile(schedule[next_tile], rows, cols, dataflow, sram_bw, result, seen, seen_tiles) - 1
         if current is None and queue and queue[0].issue <= cycle:
             current = queue.popleft()
             current_done = cycle + _transfer_cycles(current.words, dram_bw) - 1

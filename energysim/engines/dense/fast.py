@@ -25,7 +25,8 @@ from typing import Callable
 import numpy as np
 
 from energysim.engines.dense.schedule import (
-    OUTPUT_STATIONARY, Fold, Tiling, chunk_groups, chunk_sizes, cycles_to_move, dram_words, skew_cycles,
+    OUTPUT_STATIONARY, Fold, Tiling, chunk_groups, chunk_sizes, cycles_to_move, dram_words, largest_input_tile_words,
+    skew_cycles,
 )
 from energysim.units import ceil_div
 from energysim.workloads.lowering import ConvFootprint
@@ -370,10 +371,59 @@ def run_fast(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | 
     second_fetch = int(plan.fetch_at(0, 1, 2)[0])
     timeline = _Timeline(dram_bw, first_fetch, second_fetch)
     head = timeline.fetch_end[0]
-    plan.run(timeline)
-    total = max(timeline.compute_end, timeline.writeback_end)
+    if _never_waits(plan, second_fetch, footprint):
+        compute_end = head + busy
+        last = cycles_to_move(int(chunk_sizes(m, tiling.m, plan.tiles_m - 1)) * int(chunk_sizes(n, tiling.n, plan.tiles_n - 1)), dram_bw)
+        total = compute_end + last
+    else:
+        plan.run(timeline)
+        compute_end = timeline.compute_end
+        total = max(compute_end, timeline.writeback_end)
     result.cycles_head = head
-    result.cycles_tail = total - timeline.compute_end
-    result.cycles_dram_wait = timeline.compute_end - head - busy
+    result.cycles_tail = total - compute_end
+    result.cycles_dram_wait = compute_end - head - busy
     result.cycles_total = total
     return result
+
+
+def _edge_indices(count: int) -> list[int]:
+    """Tile indices along one dimension whose windows of three consecutive tiles are all the dimension's windows.
+
+    A tile's fetch, writeback and compute depend only on whether it is the first,
+    the last (the edge size) or neither along each dimension, so the first three
+    and the last three represent every run of three.
+    """
+    return sorted({0, 1, 2, count - 3, count - 2, count - 1} & set(range(count)))
+
+
+def _never_waits(plan: _Plan, second_fetch: int, footprint: ConvFootprint | None) -> bool:
+    """Whether the DRAM channel keeps ahead of the array on every tile, so no tile ever waits (sufficient condition).
+
+    By induction over tiles: when tile ``t`` ends the channel is idle and tile
+    ``t + 1`` is fetched; the writeback of ``t`` and the fetch of ``t + 2``
+    issued then finish within tile ``t + 1`` if ``writeback(t) + fetch(t + 2)
+    <= compute(t + 1)``; the base case is ``fetch(1) <= compute(0)``. Checked
+    on the tiles of :func:`_edge_indices` along m, n and k in schedule order,
+    with a convolution's input words bounded by the largest window of the
+    tile's size class; when it holds the array runs back to back.
+    """
+    tiling, dram_bw = plan.tiling, plan.dram_bw
+    largest = largest_input_tile_words(plan.k, plan.n, tiling.k, tiling.n, footprint)
+    resident_b_after_first = plan.tiles_k == 1 and plan.tiles_n == 1
+    compute, writeback, fetch = [], [], []
+    for im in _edge_indices(plan.tiles_m):
+        tm = int(chunk_sizes(plan.m, tiling.m, im))
+        for jn in _edge_indices(plan.tiles_n):
+            tn = int(chunk_sizes(plan.n, tiling.n, jn))
+            for kk in _edge_indices(plan.tiles_k):
+                tk = int(plan.k_sizes[kk])
+                compute.append(plan.cost(tm, tn, tk, kk == 0).cycles)
+                writeback.append(cycles_to_move(tm * tn, dram_bw) if kk == plan.tiles_k - 1 else 0)
+                words = 0 if plan.tiles_k == 1 and jn > 0 else tm * tk
+                if not (resident_b_after_first and len(fetch) > 0):
+                    words += largest[(tk, tn)]
+                fetch.append(cycles_to_move(words, dram_bw))
+    if cycles_to_move(second_fetch, dram_bw) > compute[0]:
+        return False
+    fetch += [0, 0]
+    return all(writeback[t] + fetch[t + 2] <= compute[t + 1] for t in range(len(compute) - 1))
