@@ -26,7 +26,7 @@ spelt with hyphens or underscores (``representation-format`` / ``representation_
           Inputs: {distribution: fixed-structured, density: 0.5}
           Weights: 0.25
 
-Each level with a format or a rule gets a ``[[units]]`` name ``<level>Sparse`` pricing its
+Every storage level gets a ``[[units]]`` name ``<level>Sparse`` pricing its
 ``metadata_read``/``metadata_fill``/``metadata_update`` (the ERT's ``metadata_read``,
 ``metadata_write``, ``metadata_update`` per metadata access; 0 when its
 ``metadata_storage_width`` is 0) and ``gated_*``/``skipped_*`` reads and updates (the ERT's
@@ -227,10 +227,12 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
                                            f"(got {leaders!r})")
                 actions.append(("[[engine.sparse.actions]]", {"kind": kind, "level": name, "target": tensor,
                                                               "leaders": [tensor_of[str(x)] for x in leaders]}))
-        block = int(levels[name].get("block", 1))
+    for component in storage:                 # every level: a rule at a bypassing level acts at the next outer keeper
+        name, attrs = component["name"], component["attributes"]
+        block = int(component.get("block", 1))
         unit = f"{name}Sparse"
         action_units[name] = unit
-        free = width == 0
+        free = attrs.get("metadata_storage_width", attrs.get("metadata-storage-width")) == 0
         for action, keys in (("metadata_read", ("metadata_read",)), ("metadata_fill", ("metadata_write",)),
                              ("metadata_write", ("metadata_write",)),      # compat 'ideal' writes first outputs
                              ("metadata_update", ("metadata_update", "metadata_write"))):

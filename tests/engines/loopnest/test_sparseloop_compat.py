@@ -195,7 +195,7 @@ def test_import_writes_formats_rules_units_and_densities(tmp_path: Path) -> None
     assert sparse["formats"] == [{"level": "Buffer", "tensor": "inputs", "format": "coordinate", "metadata_bits": 3,
                                   "ranks": [{"format": "CP", "metadata_bits": 3}]}]
     assert sparse["actions"] == [{"kind": "skipping", "level": "Buffer", "target": "weights", "leaders": ["inputs"]}]
-    assert sparse["action_units"] == {"Buffer": "BufferSparse"}
+    assert sparse["action_units"] == {"DRAM": "DRAMSparse", "Buffer": "BufferSparse"}  # every level: rules may move out
     prices = {(u["name"], u["action"]): u for u in hardware["units"]}
     assert prices[("BufferSparse", "metadata_read")]["energy_pj"] == 1.0
     assert prices[("BufferSparse", "skipped_read")]["energy_pj"] == 0.0
@@ -468,3 +468,17 @@ def test_spmspm_intersection_worked_by_hand(tmp_path: Path) -> None:
     # rule 12: A's rule removes floor(64 x 0.75) = 48 computes, B's then floor(16 x 0.5) = 8: 8 = 64 x 0.5 x 0.25 left
     assert c[("MAC", "-", "compute")] == 8 and c[("MAC", "-", "skipped_compute")] == 56
     assert result.cycles["compute"] == 8
+
+
+def test_rule_at_a_bypassing_level_acts_at_the_next_outer_keeper(tmp_path: Path) -> None:
+    """Rule 11: the Buffer's weight gating, with the Buffer bypassing weights, gates DRAM's weight reads instead."""
+    engine, layer, mapping, _ = _design(tmp_path, GATING)
+    buffer = mapping.levels[1]
+    bypassing = type(mapping)((mapping.levels[0], type(buffer)(buffer.name, buffer.temporal, buffer.spatial_x,
+                                                                 buffer.spatial_y, ("weights",))), source="bypass")
+    result = engine.simulate(layer, mapping=bypassing, compat="timeloop")
+    c = result.counts
+    # DRAM now feeds the MAC its weights: 32 reads, floor(32 x 0.75) = 24 gated there; the Buffer has no weights
+    assert c[("DRAM", "weights", "read")] == 8 and c[("DRAMSparse", "weights", "gated_read")] == 24
+    assert not any(k[0] == "Buffer" and k[1] == "weights" for k in c)
+    assert c[("MAC", "-", "gated_compute")] == 24
