@@ -26,8 +26,12 @@ Mapping
     ``<module>`` being the calling module's path (``attention`` at the top level);
     grouped-query attention (``enable_gqa``) counts every query head.
 
-Other nodes (activations, normalisation, pooling, reshapes) are skipped and
-listed; so are transposed and 3-D convolutions, with their reason.
+Before the walk the program is inlined (:func:`_inlined`: ``run_decompositions``
+keeping the ops above whole), so layers inside ``with torch.no_grad():``
+blocks are seen and ``einsum`` arrives as ``bmm`` (a constant operand with
+leading unit dimensions counts as a 2-D weight). Other nodes (activations,
+normalisation, pooling, reshapes) are skipped and listed; so are transposed
+and 3-D convolutions, with their reason.
 
 Masks
 -----
@@ -48,6 +52,7 @@ graph node.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,8 +70,9 @@ INSTALL_HINT = f"pip install 'energysim[torch]' (or pip install torch=={TORCH_VE
 _SUFFIXES = (".parametrizations.weight.original", ".weight_orig", ".weight", "_weight")
 """Role suffixes stripped from a weight's parameter name to name its layer (first match)."""
 
-_PASS_THROUGH = ("to", "_to_copy", "alias", "detach", "clone", "contiguous", "type_as", "lift_fresh_copy")
-"""Single-input ATen ops a mask or weight may pass through on its way from a buffer or parameter."""
+_PASS_THROUGH = ("to", "_to_copy", "alias", "detach", "clone", "contiguous", "type_as", "lift_fresh_copy", "view",
+                 "reshape", "unsqueeze", "squeeze", "permute", "t", "transpose", "expand")
+"""Single-tensor ATen ops a mask or weight may pass through on its way from a buffer or parameter (for its name)."""
 
 
 def require_torch():
@@ -248,6 +254,32 @@ def _pads(padding, kernel: list[int], dilation: list[int]) -> list[int]:
     return per_axis + per_axis
 
 
+PRESERVED_OPS = ("linear.default", "conv1d.default", "conv2d.default", "conv1d.padding", "conv2d.padding",
+                 "matmul.default", "scaled_dot_product_attention.default")
+"""ATen ops kept whole when a program is inlined (the rest decompose to core ATen, e.g. ``einsum`` to ``bmm``)."""
+
+
+def _inlined(torch, program, label: str):
+    """The program with higher-order wrappers (``torch.no_grad()`` blocks, autocast) inlined into one graph.
+
+    ``run_decompositions`` with :data:`PRESERVED_OPS` kept: layers inside a
+    ``with torch.no_grad():`` block are otherwise hidden in a sub-graph.
+    """
+    table = torch.export.default_decompositions()
+    for name in PRESERVED_OPS:
+        packet, overload = name.split(".")
+        op = getattr(getattr(torch.ops.aten, packet), overload)
+        if op in table:
+            del table[op]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return program.run_decompositions(table)
+    except Exception as exc:  # torch raises many types; the first line says what failed
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise InputError(f"{label}: torch could not inline the traced program ({exc.__class__.__name__}: {first})") from None
+
+
 def layers_from_program(program, label: str, extra_masks: dict[str, np.ndarray] | None = None) -> TracedLayers:
     """Walk an ``ExportedProgram``'s graph into workload layer entries (see the module docstring).
 
@@ -271,7 +303,7 @@ def layers_from_program(program, label: str, extra_masks: dict[str, np.ndarray] 
         the rule and the value), or the program has no weight layer.
     """
     torch = require_torch()
-    prog = _Program(torch, program, label)
+    prog = _Program(torch, _inlined(torch, program, label), label)
     out = TracedLayers()
     used: set[str] = set()
     masks = extra_masks or {}
@@ -303,7 +335,7 @@ def layers_from_program(program, label: str, extra_masks: dict[str, np.ndarray] 
                 _matmul(prog, node, op, used, add, out, masks)
             elif op == "scaled_dot_product_attention":
                 _attention(prog, node, used, add)
-            elif op in ("conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "einsum"):
+            elif op in ("conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
                 out.skipped.append((node.name, f"{op}: not a supported layer kind, left out"))
             elif prog.is_constant(node) or op in ("_assert_tensor_metadata", "getitem", "sym_size"):
                 continue
@@ -377,6 +409,13 @@ def _conv(prog: _Program, node, used, add, out: TracedLayers, masks) -> None:
     add(entry, weights, mask)
 
 
+def _squeezed(tensor):
+    """A constant operand without its leading unit dimensions (``bmm`` of a weight that ``einsum`` unsqueezed)."""
+    while tensor.dim() > 2 and tensor.shape[0] == 1:
+        tensor = tensor[0]
+    return tensor
+
+
 def _matmul(prog: _Program, node, op: str, used, add, out: TracedLayers, masks) -> None:
     a, b = (node.args[1], node.args[2]) if op in ("addmm", "baddbmm") else (node.args[0], node.args[1])
     a_const, b_const = prog.is_constant(a), prog.is_constant(b)
@@ -385,6 +424,7 @@ def _matmul(prog: _Program, node, op: str, used, add, out: TracedLayers, masks) 
         return
     if b_const:
         weights, mask, source = _weight_and_mask(prog, b, masks)
+        weights, mask = _squeezed(weights), (_squeezed(mask) if mask is not None else None)
         if weights.dim() == 2:
             a_shape = _shape(a) or ()
             batch = math.prod(d or 1 for d in a_shape[:-1]) if len(a_shape) > 1 else 1
@@ -394,7 +434,8 @@ def _matmul(prog: _Program, node, op: str, used, add, out: TracedLayers, masks) 
             return
     if a_const:
         weights, mask, source = _weight_and_mask(prog, a, masks)
-        b_shape = _shape(b) or ()
+        weights, mask = _squeezed(weights), (_squeezed(mask) if mask is not None else None)
+        b_shape = tuple(d for i, d in enumerate(_shape(b) or ()) if i >= len(_shape(b) or ()) - 2 or d != 1)
         if weights.dim() == 2 and len(b_shape) == 2:
             entry = {"kind": "gemm", "name": _named(prog, used, source, node), "m": int(weights.shape[0]),
                      "k": int(weights.shape[1]), "n": int(b_shape[1] or 1)}

@@ -192,3 +192,26 @@ def test_out_dir_writes_a_loadable_folder(tmp_path):
     loaded = load_workload(tmp_path / "w" / "workload.toml")
     assert loaded.layers == workload.layers
     np.testing.assert_array_equal(loaded.tensors["0"].mask, model[0].weight_mask.bool().numpy())
+
+
+class _Wrapped(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.frozen = nn.Linear(4, 4)
+        self.w = nn.Parameter(torch.randn(4, 6))
+
+    def forward(self, x):
+        with torch.no_grad():  # a higher-order wrapper in the exported graph
+            y = self.frozen(x)
+        return torch.einsum("btj,jk->btk", y, self.w), torch.einsum("bij,bkj->bik", y, y)
+
+
+def test_no_grad_blocks_and_einsum_are_traced():
+    """A Linear inside `with torch.no_grad()` is found; einsum with a weight is a linear (weights W.T), between activations a batched matmul."""
+    model = _Wrapped()
+    workload = from_torch(model, torch.randn(2, 3, 4))
+    frozen, weight, pairwise = workload.layers
+    assert (frozen.name, frozen.kind, frozen.batch) == ("frozen", "linear", 6)
+    assert (weight.name, weight.in_features, weight.out_features, weight.batch) == ("w", 4, 6, 6)
+    np.testing.assert_array_equal(workload.tensors["w"].weights, _array(model.w).T)
+    assert (pairwise.kind, pairwise.batch, pairwise.m, pairwise.k, pairwise.n) == ("batched_matmul", 2, 3, 4, 3)
