@@ -398,6 +398,24 @@ def _iterated_descent(problem: MapProblem, resolved: Resolved, prices: Prices, o
     return unique(problem, optima), estimated
 
 
+def _busiest_least_energy(problem: MapProblem, resolved: Resolved, prices: Prices, pool: Batch,
+                          settings: SearchSettings, rng: np.random.Generator) -> tuple[Batch, int]:
+    """Least-energy candidates among those that keep the most compute units busy: an iterated descent on
+    energy, constrained to the pool's highest spatial utilisation, from the least-energy samples that reach
+    it. Latency and EDP searches add these (the fewest compute cycles at the least energy, which their own
+    descents, trading energy against cycles, can miss). Returns them best first and how many were estimated."""
+    utilisation = problem.utilisation(pool.factors)
+    busiest = float(utilisation.max())
+    rows = np.flatnonzero(utilisation >= busiest - 1e-12)
+    busy = pool.take(rows)
+    energy, cycles = estimate(problem, prices, busy.factors, busy.orders, busy.keep)
+    starts = busy.take(_diverse_starts(problem, busy, np.lexsort((cycles, energy)), settings.descend_starts))
+    constrained = replace(resolved, min_utilisation=max(resolved.min_utilisation, busiest))
+    optima, count = _iterated_descent(problem, constrained, prices, "energy", starts, settings, rng)
+    energy, cycles = estimate(problem, prices, optima.factors, optima.orders, optima.keep)
+    return optima.take(np.lexsort((cycles, energy))), count + len(rows)
+
+
 def _refine(problem: MapProblem, resolved: Resolved, prices: Prices, run: _Evaluator, starts: Batch,
             settings: SearchSettings, seen: set[bytes]) -> int:
     """Local search from each start, round robin, until no start improves or the budget is spent."""
@@ -536,6 +554,10 @@ def map_nest(spec: Spec, nest: LoopNest, constraints: MapperConstraints | None =
                                               pool.take(_diverse_starts(problem, pool, ranking, settings.descend_starts)),
                                               settings, rng)
             estimated += count
+            if objective != "energy":
+                busy, count = _busiest_least_energy(problem, resolved, prices, pool, settings, rng)
+                run.batch(unique(problem, busy.take(np.arange(min(settings.refine_starts, len(busy)))), seen))
+                optima, estimated = Batch.concat([optima, busy]), estimated + count
             energy, cycles = estimate(problem, prices, optima.factors, optima.orders, optima.keep)
             optima = optima.take(np.lexsort((cycles, energy, _score(objective, energy, cycles))))
             fresh = unique(problem, optima, seen)

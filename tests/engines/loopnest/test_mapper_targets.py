@@ -30,3 +30,21 @@ def test_mapper_matches_or_beats_the_peers(name: str, constraints: MapperConstra
     assert round(result.energy_pj * 1e-9, 1) <= peer_mj
     if constraints.min_utilisation == 1.0:
         assert result.stats.spatial_utilisation == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, constraints", [
+    ("conv1_1", MapperConstraints()),
+    ("conv2_2", MapperConstraints()),
+    ("conv3_1", MapperConstraints(min_utilisation=1.0)),
+    ("conv5_1", MapperConstraints()),
+    ("gemm1024", MapperConstraints(allow_bypass=True)),
+])
+def test_energy_search_is_never_beaten_by_the_edp_search(name: str, constraints: MapperConstraints) -> None:
+    """On real layers (default settings, seed 0) the energy search's energy is at most the EDP search's, and
+    the EDP search's energy-delay product at most the energy search's."""
+    hw = load_hardware(hwconfig_path("lecture-array-loopnest"))
+    energy = map_layer(hw, _layer(name), constraints, "energy", seed=0, progress=False)
+    edp = map_layer(hw, _layer(name), constraints, "edp", seed=0, progress=False)
+    assert energy.energy_pj <= edp.energy_pj
+    assert edp.edp_pj_cycles <= energy.edp_pj_cycles
