@@ -379,8 +379,9 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
     out.write("\n")
     totals = table[table["layer"] == "TOTAL"]
     out.write(render_key_values(
-        (row.run, f"energy {_ratio(row.energy_vs_dense)} of dense, latency {_ratio(row.latency_vs_dense)} of dense, "
-                  f"weight storage {_ratio(row.storage_vs_dense)} of dense" if row.status == "ok" else row.status)
+        (row.run, row.status if row.status.startswith("unsupported") else
+         f"energy {_ratio(row.energy_vs_dense)} of dense, latency {_ratio(row.latency_vs_dense)} of dense, "
+         f"weight storage {_ratio(row.storage_vs_dense)} of dense" + ("" if row.status == "ok" else f" ({row.status})"))
         for row in totals.itertuples()))
     out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     tables = {"estimate": table, "breakdown": result.breakdown, "summary": result.summary, "energy": result.energy}

@@ -99,8 +99,10 @@ class Estimate:
         ``utilisation`` (fraction) and ``storage_bytes`` (weights in the engine's
         own format) of each variant, and ``energy_vs_dense``, ``latency_vs_dense``,
         ``storage_vs_dense`` = pruned / dense. ``status`` is ``ok``, or
-        ``unsupported: <reason>`` on the one ``TOTAL`` row of a run the engine
-        refused (its numbers are NaN).
+        ``unsupported: <reason>`` on a layer the engine refused (in either variant;
+        its numbers are NaN) or on the one ``TOTAL`` row of a run whose every layer
+        it refused. A run with some refused layers has a ``TOTAL`` over the layers
+        both variants ran, with status ``partial: K of N layers refused; ...``.
     breakdown
         Energy in pJ by run key, variant, layer, component, tensor and energy_kind.
     summary
@@ -138,15 +140,22 @@ class Estimate:
 
     @property
     def refused(self) -> dict[str, str]:
-        """Runs an engine refused, by ``run``, with the reason."""
-        rows = self.layers[self.layers["status"] != "ok"]
+        """Runs an engine refused as a whole (every layer), by ``run``, with the reason."""
+        rows = self.layers[(self.layers["layer"] == "TOTAL") & self.layers["status"].str.startswith("unsupported")]
         return dict(zip(rows["run"], rows["status"]))
+
+    @property
+    def refused_layers(self) -> dict[tuple[str, str], str]:
+        """Layers an engine refused in a run that ran the others, by (``run``, layer), with the reason."""
+        rows = self.layers[(self.layers["layer"] != "TOTAL") & (self.layers["status"] != "ok")]
+        return {(run, layer): status for run, layer, status in zip(rows["run"], rows["layer"], rows["status"])}
 
     def __repr__(self) -> str:
         totals = self.layers[self.layers["layer"] == "TOTAL"]
         workloads = ", ".join(dict.fromkeys(totals["workload"]))
-        parts = [f"{row.run} refused" if row.status != "ok" else f"{row.run}: energy {_significant(row.energy_vs_dense)} of dense"
-                 for row in totals.itertuples()]
+        parts = [f"{row.run} refused" if row.status.startswith("unsupported")
+                 else f"{row.run}: energy {_significant(row.energy_vs_dense)} of dense"
+                 + ("" if row.status == "ok" else f" ({row.status.split(';')[0]})") for row in totals.itertuples()]
         return f"<Estimate {workloads!r}: {'; '.join(parts)}>"
 
     def _repr_html_(self) -> str:
@@ -236,9 +245,10 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
     Returns
     -------
     Estimate
-        A run an engine refuses (:class:`~energysim.errors.UnsupportedError`, e.g. a
-        mask that is not 2:4 on ``a100:sparse_2_4``) is one ``TOTAL`` row with its
-        reason in ``status``; the other runs are complete.
+        A layer an engine refuses (:class:`~energysim.errors.UnsupportedError`, e.g. a
+        grouped convolution on a one-GEMM engine) is a row with its reason in
+        ``status`` and the rest of the run goes on; a run whose every layer is refused
+        (e.g. a mask that is not 2:4 on ``a100:sparse_2_4``) is one ``TOTAL`` row.
 
     Raises
     ------
@@ -268,7 +278,7 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
                 if job not in simulations:
                     try:
                         simulations[job] = run_workload(workload, choice.hardware, on_layer=_ticker(bar, key["run"], variant),
-                                                        **choice.variant_options(variant))
+                                                        skip_refused=True, **choice.variant_options(variant))
                     except UnsupportedError as exc:
                         simulations[job] = exc
                 pair[variant] = simulations[job]
@@ -276,16 +286,29 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
             if refusal is not None:
                 rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {refusal}"})
                 continue
-            d, p = pair["dense"], pair["pruned"]
+            reasons = {**pair["pruned"].refused, **pair["dense"].refused}
+            both = {layer.name for layer in pruned.layers} - set(reasons)
+            if not both:
+                rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {next(iter(reasons.values()))}"})
+                continue
             for variant, run in pair.items():
                 runs[(key["run"], variant)] = run
                 summaries.append(_keyed(run.summary, key, variant))
                 energies.append(_keyed(run.energy, key, variant))
+            d, p = pair["dense"].only(both), pair["pruned"].only(both)
             storage_d, storage_p = _storage_bytes(d), _storage_bytes(p)
-            for (_, row_d), (_, row_p) in zip(d.summary.iterrows(), p.summary.iterrows()):
-                layer = row_d["layer"]
-                rows.append(_side_by_side(key, layer, row_d, row_p, storage_d[layer], storage_p[layer]))
-            rows.append(_side_by_side(key, "TOTAL", d.totals(), p.totals(), sum(storage_d.values()), sum(storage_p.values())))
+            summary_d, summary_p = d.summary.set_index("layer"), p.summary.set_index("layer")
+            for layer in (l.name for l in pruned.layers):
+                if layer in reasons:
+                    rows.append({**key, "layer": layer, "status": f"unsupported: {reasons[layer]}"})
+                    continue
+                rows.append(_side_by_side(key, layer, summary_d.loc[layer], summary_p.loc[layer], storage_d[layer],
+                                          storage_p[layer]))
+            total = _side_by_side(key, "TOTAL", d.totals(), p.totals(), sum(storage_d.values()), sum(storage_p.values()))
+            if reasons:
+                total["status"] = (f"partial: {len(reasons)} of {len(pruned.layers)} layers refused; "
+                                   f"TOTAL covers the other {len(both)}")
+            rows.append(total)
     layers = pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS))
     summary = pd.concat(summaries, ignore_index=True) if summaries else _keyed(pd.DataFrame(columns=SUMMARY_COLUMNS), {}, "")
     energy = pd.concat(energies, ignore_index=True) if energies else _keyed(pd.DataFrame(columns=ENERGY_COLUMNS), {}, "")

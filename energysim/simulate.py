@@ -11,14 +11,14 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from energysim.engines import Engine, build_engine
 from energysim.engines.result import LayerResult, check_invariants
-from energysim.errors import InvariantError
+from energysim.errors import InvariantError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware
 from energysim.progress import progress_bar
 from energysim.report.tables import SUMMARY_COLUMNS, check_energy_totals, energy_table, layer_summary, run_name
@@ -46,6 +46,9 @@ class SimulationRun:
         One row per layer: run key, macs, cycles by part, latency_s, utilisation, energy_pj, energy_uj.
     mode
         Engine mode of the run ('' for an engine without modes).
+    refused
+        Layers the engine refused, by name, with its reason (only with
+        ``run_workload(..., skip_refused=True)``); they have no result or rows.
     """
 
     workload: str
@@ -54,6 +57,16 @@ class SimulationRun:
     energy: pd.DataFrame
     summary: pd.DataFrame
     mode: str = ""
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def only(self, layers: set[str]) -> "SimulationRun":
+        """The same run restricted to ``layers`` (to total two runs over the layers both ran)."""
+        return SimulationRun(
+            self.workload, self.hardware, [r for r in self.results if r.layer in layers],
+            self.energy[self.energy["layer"].isin(layers)].reset_index(drop=True),
+            self.summary[self.summary["layer"].isin(layers)].reset_index(drop=True), self.mode,
+            {k: v for k, v in self.refused.items() if k in layers},
+        )
 
     @property
     def run(self) -> str:
@@ -114,7 +127,8 @@ def engine_mode(engine: Engine, engine_options: dict[str, Any]) -> str:
 
 
 def run_workload(workload: Workload, hardware: Hardware, progress: bool | None = False,
-                 on_layer: Callable[[str], None] | None = None, **engine_options: Any) -> SimulationRun:
+                 on_layer: Callable[[str], None] | None = None, skip_refused: bool = False,
+                 **engine_options: Any) -> SimulationRun:
     """Simulate every layer of ``workload`` on ``hardware`` and price the counts.
 
     Parameters
@@ -129,6 +143,11 @@ def run_workload(workload: Workload, hardware: Hardware, progress: bool | None =
     on_layer
         Called with each layer's name once it is simulated (a caller's own bar
         over several runs, as :func:`energysim.estimation.estimate` keeps).
+    skip_refused
+        A layer the engine refuses (:class:`~energysim.errors.UnsupportedError`, e.g. a
+        grouped convolution on a one-GEMM engine) is left out and its reason kept in
+        ``SimulationRun.refused``, so the other layers still run; the run is refused
+        only when every layer is. False (the default): the first refusal refuses the run.
     **engine_options
         The engine's options (its ``options_model``, e.g. ``path="cycle"`` for the
         dense engine, ``mode="sparse_2_4"`` for the sparse tensor core), checked once
@@ -139,17 +158,27 @@ def run_workload(workload: Workload, hardware: Hardware, progress: bool | None =
     InputError
         If an option is unknown to the engine or its value is refused.
     UnsupportedError
-        If the engine refuses a layer (e.g. a mask that is not 2:4 in ``sparse_2_4`` mode).
+        If the engine refuses a layer (e.g. a mask that is not 2:4 in ``sparse_2_4`` mode), or
+        with ``skip_refused`` every layer (the first layer's reason).
     InvariantError
         If any result breaks an invariant (a bug in an engine, reported with the layer).
     """
     engine = build_engine(hardware)
     options = engine.read_options(engine_options)
     mode = engine.mode(options)
-    results, frames, rows = [], [], []
+    results, frames, rows, refused = [], [], [], {}
     with progress_bar(len(workload.layers), f"{workload.name} on {run_name(hardware.name, mode)}", progress) as bar:
         for layer in workload.layers:
-            result = engine.run(layer, workload.layer_tensors(layer.name), options)
+            try:
+                result = engine.run(layer, workload.layer_tensors(layer.name), options)
+            except UnsupportedError as exc:
+                if not skip_refused:
+                    raise
+                refused[layer.name] = str(exc)
+                bar.update(1)
+                if on_layer is not None:
+                    on_layer(layer.name)
+                continue
             check_invariants(result)
             energy = energy_table(result, hardware, workload=workload.name, mode=mode)
             results.append(result)
@@ -158,10 +187,12 @@ def run_workload(workload: Workload, hardware: Hardware, progress: bool | None =
             bar.update(1)
             if on_layer is not None:
                 on_layer(layer.name)
+    if not results:
+        raise UnsupportedError(next(iter(refused.values())))
     energy_df = pd.concat(frames, ignore_index=True)
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     check_energy_totals(energy_df, summary)
-    run = SimulationRun(workload.name, hardware.name, results, energy_df, summary, mode)
+    run = SimulationRun(workload.name, hardware.name, results, energy_df, summary, mode, refused)
     total = run.totals()["energy_pj"]
     if not math.isclose(total, math.fsum(energy_df["energy_pj"]), rel_tol=1e-9, abs_tol=1e-9):
         raise InvariantError(f"workload '{workload.name}': network energy {total} pJ differs from the sum of its rows")
