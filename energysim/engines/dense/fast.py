@@ -144,24 +144,40 @@ class _Timeline:
         self.fetch_end = fetch_end
         self.writeback_end = 0
 
-    def step(self, tiles: list[tuple[int, int, int]]) -> None:
-        """Run tiles given as (compute cycles, writeback cycles, cycles of the fetch issued two tiles ahead).
+    def step(self, runs: list[tuple[int, int, int, int]]) -> None:
+        """Run tiles given as runs of identical tiles: (compute cycles, writeback cycles, cycles of
+        the fetch issued two tiles ahead, how many tiles in a row).
 
-        A zero means no transfer (its completion is its issue time).
+        A zero means no transfer (its completion is its issue time). Within a run, once
+        a tile leaves the state seen from the compute end unchanged (times at or before
+        it clipped to it, as in :meth:`_relative`), every later tile of the run shifts
+        all times by the same amount: they are added at once, exactly.
         """
         end, free = self.compute_end, self.channel_free
         fetch_now, fetch_next = self.fetch_end
         writeback = self.writeback_end
-        for cycles, writeback_cycles, fetch_cycles in tiles:
-            end = (fetch_now if fetch_now > end else end) + cycles
-            if writeback_cycles:
-                free = (free if free > end else end) + writeback_cycles
-                writeback = free
-            if fetch_cycles:
-                free = (free if free > end else end) + fetch_cycles
-                fetch_now, fetch_next = fetch_next, free
-            else:
-                fetch_now, fetch_next = fetch_next, end
+        for cycles, writeback_cycles, fetch_cycles, count in runs:
+            left = count
+            while left:
+                before = (max(free - end, 0), max(fetch_now - end, 0), max(fetch_next - end, 0))
+                start = end
+                end = (fetch_now if fetch_now > end else end) + cycles
+                if writeback_cycles:
+                    free = (free if free > end else end) + writeback_cycles
+                    writeback = free
+                if fetch_cycles:
+                    free = (free if free > end else end) + fetch_cycles
+                    fetch_now, fetch_next = fetch_next, free
+                else:
+                    fetch_now, fetch_next = fetch_next, end
+                left -= 1
+                if left and (max(free - end, 0), max(fetch_now - end, 0), max(fetch_next - end, 0)) == before:
+                    shift = (end - start) * left
+                    end += shift
+                    free, fetch_now, fetch_next = end + before[0], end + before[1], end + before[2]
+                    if writeback_cycles:
+                        writeback += shift
+                    left = 0
         self.compute_end, self.channel_free = end, free
         self.fetch_end = [fetch_now, fetch_next]
         self.writeback_end = writeback
@@ -203,7 +219,7 @@ class _Plan:
         self.cost, self.dram_bw = cost, dram_bw
         self.k0 = np.arange(0, k, tiling.k, dtype=np.int64)
         self.k_sizes = np.minimum(self.k0 + tiling.k, k) - self.k0
-        self._tiles: dict[tuple[int, int, int], list[tuple[int, int, int]]] = {}
+        self._tiles: dict[tuple[int, int, int], list[tuple[int, int, int, int]]] = {}
 
     def fetch_words(self, im: int, jn: np.ndarray) -> np.ndarray:
         """Words fetched from DRAM before each tile of row ``im``, blocks ``jn``: shape (len(jn), k tiles)."""
@@ -239,13 +255,13 @@ class _Plan:
             start = end
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
-    def tiles(self, im: int, j0: int, j1: int) -> list[tuple[int, int, int]]:
-        """Timeline inputs of the tiles of row ``im``, blocks ``j0..j1-1`` (see :meth:`_Timeline.step`)."""
+    def tiles(self, im: int, j0: int, j1: int) -> list[tuple[int, int, int, int]]:
+        """Timeline inputs of the tiles of row ``im``, blocks ``j0..j1-1``, as runs (see :meth:`_Timeline.step`)."""
         if (im, j0, j1) not in self._tiles:
             self._tiles[(im, j0, j1)] = self._evaluate(im, j0, j1) if j1 > j0 else []
         return self._tiles[(im, j0, j1)]
 
-    def _evaluate(self, im: int, j0: int, j1: int) -> list[tuple[int, int, int]]:
+    def _evaluate(self, im: int, j0: int, j1: int) -> list[tuple[int, int, int, int]]:
         tm = int(chunk_sizes(self.m, self.tiling.m, im))
         jn = np.arange(j0, j1, dtype=np.int64)
         tn = chunk_sizes(self.n, self.tiling.n, jn)
@@ -259,8 +275,12 @@ class _Plan:
         writeback = np.zeros_like(cycles)
         writeback[:, -1] = cycles_to_move(tm * tn, self.dram_bw)
         start = j0 * self.tiles_k + 2
-        fetch = cycles_to_move(self.fetch_at(im, start, start + cycles.size), self.dram_bw)
-        return list(zip(cycles.ravel().tolist(), writeback.ravel().tolist(), np.asarray(fetch).tolist()))
+        fetch = np.asarray(cycles_to_move(self.fetch_at(im, start, start + cycles.size), self.dram_bw))
+        cycles, writeback = cycles.ravel(), writeback.ravel()
+        change = (cycles[1:] != cycles[:-1]) | (writeback[1:] != writeback[:-1]) | (fetch[1:] != fetch[:-1])
+        starts = np.concatenate([[0], np.flatnonzero(change) + 1])
+        counts = np.diff(np.append(starts, cycles.size))
+        return list(zip(cycles[starts].tolist(), writeback[starts].tolist(), fetch[starts].tolist(), counts.tolist()))
 
     def period(self) -> int:
         """Blocks of n tiles after which the full blocks repeat (one image of a convolution, else 1)."""
