@@ -124,8 +124,9 @@ def register(subparsers) -> None:
                         help="for a state dict: a bundled workload name or workload .toml whose weight layers the "
                              "tensors fill in order (shapes must match)")
     parser.add_argument("--trust", action="store_true",
-                        help="load a whole module saved with torch.save(model): this unpickles the file, which runs "
-                             "any code in it, so use it only for files you trust")
+                        help="load a torch file that can run code from it: a whole module saved with torch.save(model) "
+                             "(unpickled), a .pt2 program or a TorchScript module; use it only for files you trust "
+                             "(state dicts need no trust)")
     parser.add_argument("--name", help="workload name (default: the file stem)")
     parser.add_argument("--force", action="store_true", help="replace a workload already in the --out folder")
     parser.add_argument("--order", choices=("file", "natural"),

@@ -14,10 +14,12 @@ mask; the module passed in is not changed.
 Files (:func:`import_torch_file`), told apart by their content:
 
 ``.pt2`` (``torch.export.save``)
-    Loaded with ``torch.export.load`` and read as it is (shapes are in the program).
+    Loaded with ``torch.export.load`` and read as it is (shapes are in the
+    program). torch unpickles parts of such a file, so only with ``trust=True``.
 TorchScript (``torch.jit.save``; a zip archive with a ``code/`` folder)
     Loaded with ``torch.jit.load``, converted to an exported program with an
-    input of zeros of ``input_shape`` (torch's TorchScript converter).
+    input of zeros of ``input_shape`` (torch's TorchScript converter), which
+    runs the stored program: only with ``trust=True``.
 A state dict (``torch.save(model.state_dict())``)
     Loaded with ``torch.load(weights_only=True)`` (no code runs). With
     ``arch`` (a bundled workload name or a workload TOML path) its weight
@@ -261,7 +263,8 @@ def import_torch_file(
     name
         Workload name (default: the file stem).
     trust
-        Allow unpickling a whole saved module (runs code from the file).
+        Allow loading a file that can run code from it: a whole pickled module,
+        a ``.pt2`` program or a TorchScript module (only state dicts load without it).
     arch
         For a state dict: a bundled workload name or workload TOML path whose
         weight layers the tensors fill, in order.
@@ -288,6 +291,7 @@ def import_torch_file(
     ARRAY_BYTES.check(f"{path}: the torch file", path.stat().st_size)
     label = str(path)
     if path.suffix.lower() == ".pt2":
+        _require_trust(path, trust, "a torch.export program: torch.export.load unpickles parts of it")
         try:
             program = torch.export.load(str(path))
         except Exception as exc:
@@ -295,6 +299,7 @@ def import_torch_file(
                              f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''})") from None
         traced, kind = layers_from_program(program, label), "torch.export program"
     elif _is_torchscript(path):
+        _require_trust(path, trust, "a TorchScript module: tracing it runs the program stored in it")
         traced, kind = _trace_torchscript(torch, path, input_shape, label), "TorchScript module"
     else:
         try:
@@ -308,7 +313,7 @@ def import_torch_file(
                 raise InputError(
                     f"{path}: holds pickled Python objects (such as {found.group(1)}: a whole module saved with "
                     "torch.save(model)); loading it runs code from the file, so energysim loads it only with --trust "
-                    "(Python: trust=True), or save model.state_dict() or a torch.export .pt2 file instead"
+                    "(Python: trust=True), or save model.state_dict() instead, which needs no trust"
                 ) from None
             loaded = torch.load(str(path), map_location="cpu", weights_only=False)  # the user trusts this file
         if isinstance(loaded, torch.nn.Module):
@@ -322,6 +327,13 @@ def import_torch_file(
         description=f"imported from {path.name} by energysim import: {len(traced.layers)} layers",
         source=f"{kind} {path.name}")
     return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=traced.skipped, notes=traced.notes)
+
+
+def _require_trust(path: Path, trust: bool, what: str) -> None:
+    """Refuse a file whose loading can run code from it unless the user said ``--trust``."""
+    if not trust:
+        raise InputError(f"{path}: holds {what}, which can run code from the file, so energysim loads it only with "
+                         "--trust (Python: trust=True); a state dict (torch.save(model.state_dict())) needs no trust")
 
 
 def _trace_torchscript(torch, path: Path, input_shape, label: str) -> TracedLayers:

@@ -83,15 +83,18 @@ def test_whole_module_needs_trust(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.trace")
 def test_torchscript_and_export_files(tmp_path):
-    """A TorchScript file (with --input-shape) and a torch.export .pt2 file import the same layers and weights."""
+    """TorchScript and .pt2 files are refused without --trust; with it (and --input-shape for TorchScript) they import the same layers and weights."""
     torch.manual_seed(6)
     model = nn.Sequential(nn.Conv2d(2, 4, 3, groups=2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5)).eval()
     example = torch.zeros(1, 2, 5, 5)
     torch.jit.trace(model, example).save(str(tmp_path / "ts.pt"))
     torch.export.save(torch.export.export(model, (example,)), str(tmp_path / "prog.pt2"))
-    code, _, err = _cli("import", str(tmp_path / "ts.pt"), "-o", str(tmp_path / "ts"), "--input-shape", "1,2,5,5")
+    for name in ("ts.pt", "prog.pt2"):  # both can run code from the file
+        code, _, err = _cli("import", str(tmp_path / name), "-o", str(tmp_path / "untrusted"))
+        assert code == 2 and len(err.splitlines()) == 1 and "only with --trust" in err, err
+    code, _, err = _cli("import", str(tmp_path / "ts.pt"), "-o", str(tmp_path / "ts"), "--input-shape", "1,2,5,5", "--trust")
     assert code == 0, err
-    code, _, err = _cli("import", str(tmp_path / "prog.pt2"), "-o", str(tmp_path / "pt2"))
+    code, _, err = _cli("import", str(tmp_path / "prog.pt2"), "-o", str(tmp_path / "pt2"), "--trust")
     assert code == 0, err
     scripted, exported = (load_workload(tmp_path / d / "workload.toml") for d in ("ts", "pt2"))
     assert [l.model_dump(exclude={"name", "weight_key"}) for l in scripted.layers] == \
