@@ -119,10 +119,12 @@ def register(subparsers) -> None:
                         help="input height and width in pixels (symbolic ONNX input sizes; first conv of a weight file "
                              "or state dict)")
     parser.add_argument("--input-shape", type=_input_shape, metavar="DIMS",
-                        help="shape of the zeros input a TorchScript file or a whole module is traced with, e.g. 1,3,32,32")
-    parser.add_argument("--arch", metavar="WORKLOAD",
+                        help="shape of the zeros input a TorchScript file, a whole module or an --arch class is traced "
+                             "with, e.g. 1,3,32,32")
+    parser.add_argument("--arch", metavar="ARCH",
                         help="for a state dict: a bundled workload name or workload .toml whose weight layers the "
-                             "tensors fill in order (shapes must match)")
+                             "tensors fill in order (shapes must match), or FILE.py:CLASS / package.module:CLASS, the "
+                             "nn.Module class it belongs to (imported, built with no arguments, traced on --input-shape)")
     parser.add_argument("--trust", action="store_true",
                         help="load a torch file that can run code from it: a whole module saved with torch.save(model) "
                              "(unpickled), a .pt2 program or a TorchScript module; use it only for files you trust "

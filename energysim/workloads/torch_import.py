@@ -22,10 +22,13 @@ TorchScript (``torch.jit.save``; a zip archive with a ``code/`` folder)
     runs the stored program: only with ``trust=True``.
 A state dict (``torch.save(model.state_dict())``)
     Loaded with ``torch.load(weights_only=True)`` (no code runs). With
-    ``arch`` (a bundled workload name or a workload TOML path) its weight
+    ``arch`` a bundled workload name or a workload TOML path, its weight
     tensors, in file order, fill that workload's weight layers, which must
-    match one to one in shape; without it the ``<layer>.weight`` naming scheme
-    of :mod:`energysim.workloads.npz_import` applies. ``torch.nn.utils.prune``
+    match one to one in shape; with ``arch`` a module class
+    (``FILE.py:CLASS`` or ``package.module:CLASS``, built with no arguments;
+    that code is imported and run), the state dict is loaded into it strictly
+    and the module traced on zeros of ``input_shape``; without ``arch`` the
+    ``<layer>.weight`` naming scheme of :mod:`energysim.workloads.npz_import` applies. ``torch.nn.utils.prune``
     state dicts (``<layer>.weight_orig`` + ``<layer>.weight_mask``) and
     parametrised ones (``<layer>.parametrizations.weight.original`` + a mask)
     give the masked weights and their masks.
@@ -267,7 +270,8 @@ def import_torch_file(
         a ``.pt2`` program or a TorchScript module (only state dicts load without it).
     arch
         For a state dict: a bundled workload name or workload TOML path whose
-        weight layers the tensors fill, in order.
+        weight layers the tensors fill, in order; or ``FILE.py:CLASS`` /
+        ``package.module:CLASS``, the module class the state dict belongs to.
     input_size
         For a state dict without ``arch``: (height, width) of the first conv2d
         layer's input (the naming scheme's ``--input-size``).
@@ -321,7 +325,7 @@ def import_torch_file(
             traced = trace_module(module, _zeros(torch, input_shape, label, "a whole module"), label)
             kind = f"torch {type(module).__name__} module"
         else:
-            return _import_state_dict(torch, loaded, path, out_dir, name, arch, input_size, order)
+            return _import_state_dict(torch, loaded, path, out_dir, name, arch, input_size, order, input_shape)
     workload = write_workload_folder(
         out_dir, name or path.stem, traced.layers, traced.arrays,
         description=f"imported from {path.name} by energysim import: {len(traced.layers)} layers",
@@ -358,8 +362,64 @@ def _trace_torchscript(torch, path: Path, input_shape, label: str) -> TracedLaye
     return layers_from_program(program, label)
 
 
-def _import_state_dict(torch, loaded, path: Path, out_dir, name, arch, input_size, order) -> ImportResult:
+def _arch_class(arch: str):
+    """The ``nn.Module`` class named by ``FILE.py:CLASS`` or ``package.module:CLASS`` (imports that code)."""
+    import importlib
+    import importlib.util
+
+    source, _, class_name = arch.rpartition(":")
+    try:
+        if source.endswith(".py"):
+            if not Path(source).is_file():
+                raise InputError(f"--arch {arch}: Python file {source!r} not found")
+            spec = importlib.util.spec_from_file_location(f"energysim_arch_{Path(source).stem}", source)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(source)
+    except EnergySimError:
+        raise
+    except Exception as exc:  # the user's own code failed to import
+        raise InputError(f"--arch {arch}: {source!r} cannot be imported ({exc.__class__.__name__}: {exc})") from None
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise InputError(f"--arch {arch}: {source!r} has no class {class_name!r}")
+    return cls
+
+
+def _module_from_class(torch, arrays: dict[str, np.ndarray], arch: str, path: Path, input_shape) -> TracedLayers:
+    """Build ``CLASS()``, load the (unpruned) state dict into it strictly, and trace it with masks by parameter name."""
+    try:
+        model = _arch_class(arch)()
+    except EnergySimError:
+        raise
+    except Exception as exc:
+        raise InputError(f"--arch {arch}: the class cannot be built without arguments ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(model, torch.nn.Module):
+        raise InputError(f"--arch {arch}: must name a torch.nn.Module class (got {type(model).__name__})")
+    masks = {f"{key[: -len('.mask')]}.weight": arrays[key].astype(bool) for key in arrays
+             if key.endswith(".mask") and f"{key[: -len('.mask')]}.weight" in arrays}
+    state = {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in arrays.items()
+             if not (key.endswith(".mask") and f"{key[: -len('.mask')]}.weight" in masks)}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise InputError(f"{path}: the state dict does not fit --arch {arch} "
+                         f"({' '.join(line.strip() for line in first[:3])[:400]})") from None
+    args = (_zeros(torch, input_shape, str(path), f"--arch {arch}"),)
+    return layers_from_program(_export(torch, model.eval(), args, str(path)), str(path), masks)
+
+
+def _import_state_dict(torch, loaded, path: Path, out_dir, name, arch, input_size, order, input_shape) -> ImportResult:
     arrays = unpruned_arrays(_state_arrays(torch, loaded, path), path)
+    if arch is not None and ":" in arch and not Path(arch).is_file():
+        traced = _module_from_class(torch, arrays, arch, path, input_shape)
+        workload = write_workload_folder(
+            out_dir, name or path.stem, traced.layers, traced.arrays, source=f"torch state dict {path.name}",
+            description=f"imported from {path.name} into {arch} by energysim import: {len(traced.layers)} layers")
+        return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=traced.skipped,
+                            notes=traced.notes)
     if arch is not None:
         layers, tensors, skipped, described = _fill_architecture(arrays, arch, path)
         description = f"imported from {path.name} by energysim import into {described}: {len(layers)} layers"

@@ -109,3 +109,38 @@ def test_not_a_torch_file_is_one_line(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a pickle at all" * 10)
     code, _, err = _cli("import", str(tmp_path / "junk.pt"), "-o", str(tmp_path / "w"))
     assert code == 2 and len(err.splitlines()) == 1 and "junk.pt: not a torch file" in err
+
+
+def test_state_dict_with_a_module_class(tmp_path):
+    """--arch FILE.py:CLASS loads a pruned state dict into that class and traces it: groups, shapes and masks come out right."""
+    (tmp_path / "net.py").write_text(
+        "from torch import nn\n\n"
+        "class Net(nn.Sequential):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(nn.Conv2d(4, 4, 3, groups=4, padding=1), nn.Flatten(), nn.Linear(4 * 5 * 5, 2))\n")
+    torch.manual_seed(7)
+    model = nn.Sequential(nn.Conv2d(4, 4, 3, groups=4, padding=1), nn.Flatten(), nn.Linear(4 * 5 * 5, 2))
+    prune.l1_unstructured(model[2], "weight", amount=0.5)
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    code, _, err = _cli("import", str(tmp_path / "sd.pt"), "-o", str(tmp_path / "w"), "--arch", f"{tmp_path}/net.py:Net",
+                        "--input-shape", "1,4,5,5")
+    assert code == 0, err
+    workload = load_workload(tmp_path / "w" / "workload.toml")
+    depthwise, fc = workload.layers
+    assert (depthwise.kind, depthwise.groups, depthwise.in_height, fc.in_features) == ("grouped_conv2d", 4, 5, 100)
+    np.testing.assert_array_equal(workload.tensors["2"].mask, model[2].weight_mask.bool().numpy())
+    np.testing.assert_array_equal(workload.tensors["2"].weights, (model[2].weight_orig * model[2].weight_mask).detach().double().numpy())
+    code, _, err = _cli("import", str(tmp_path / "sd.pt"), "-o", str(tmp_path / "w2"), "--arch", f"{tmp_path}/net.py:Other",
+                        "--input-shape", "1,4,5,5")
+    assert code == 2 and "has no class 'Other'" in err and len(err.splitlines()) == 1
+
+
+def test_state_dict_not_fitting_the_class_is_one_line(tmp_path):
+    """A state dict whose tensors do not fit the --arch class (strict load_state_dict) exits 2 with one line."""
+    (tmp_path / "net.py").write_text("from torch import nn\n\nclass Net(nn.Sequential):\n"
+                                     "    def __init__(self):\n        super().__init__(nn.Linear(3, 2))\n")
+    torch.save(nn.Sequential(nn.Linear(4, 2)).state_dict(), tmp_path / "sd.pt")
+    code, _, err = _cli("import", str(tmp_path / "sd.pt"), "-o", str(tmp_path / "w"), "--arch", f"{tmp_path}/net.py:Net",
+                        "--input-shape", "1,3")
+    assert code == 2 and len(err.splitlines()) == 1 and "the state dict does not fit --arch" in err, err
+    assert not (tmp_path / "w").exists()
