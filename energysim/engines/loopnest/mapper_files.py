@@ -84,6 +84,7 @@ def results_table(results: list[MapResult]) -> pd.DataFrame:
             "layer": r.layer, "hardware": r.hardware, "objective": r.objective, "seed": r.seed,
             "energy_pj": r.energy_pj, "cycles": r.cycles, "utilisation": r.stats.utilisation,
             "strategy": r.strategy, "evaluated": r.evaluated, "estimated": r.estimated, "wall_s": r.wall_s,
+            "cpu_s": r.cpu_s,
             "mapping": r.mapping.describe(),
         }
         for name in ("default", "random", "estimate"):
