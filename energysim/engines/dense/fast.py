@@ -413,7 +413,7 @@ def _edge_indices(count: int) -> list[int]:
     the last (the edge size) or neither along each dimension, so the first three
     and the last three represent every run of three.
     """
-    return sorted({0, 1, 2, count - 3, count - 2, count - 1} & set(range(count)))
+    return sorted({i for i in (0, 1, 2, count - 3, count - 2, count - 1) if 0 <= i < count})
 
 
 def _never_waits(plan: _Plan, second_fetch: int, footprint: ConvFootprint | None) -> bool:

@@ -8,6 +8,7 @@ import pytest
 
 from energysim.engines.dense import fast as dense_fast
 from energysim.engines.dense.schedule import input_tile_words, input_words_once, Tiling
+from energysim.api import workload
 from energysim.engines import build_engine
 from energysim.errors import UnsupportedError
 from energysim.workloads.lowering import ConvFootprint
@@ -76,3 +77,18 @@ def test_cycle_path_refuses_a_huge_tile_list_up_front():
     engine = build_engine(make_dense_hw(16, 16, sram_bytes=131072))
     with pytest.raises(UnsupportedError, match=r"path 'cycle' holds every SRAM tile.*tiles \(about [\d,]+ MB\)"):
         engine.simulate(GemmLayer(name="g", m=65536, n=65536, k=65536), path="cycle")
+
+
+def test_vgg16_batch_1024_memory_is_flat():
+    """VGG-16 at batch 1024 (conv1_1: 51 M output pixels) runs every layer's fast path, tiler included, within 20 MB of Python allocations."""
+    engine = build_engine(make_dense_hw(16, 16, sram_bytes=131072))
+    peaks = []
+    for layer in workload("vgg16").layers:
+        tracemalloc.start()
+        try:
+            result = engine.simulate(layer.model_copy(update={"batch": 1024}))
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+        assert result.macs == 1024 * layer.gemm_shape().m * layer.gemm_shape().n * layer.gemm_shape().k
+    assert max(peaks) < 20 * 2 ** 20
