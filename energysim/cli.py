@@ -357,29 +357,40 @@ ESTIMATE_COLUMNS = (
 
 
 def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
-    from energysim.estimation import estimate, load_source
+    from energysim.estimation import estimate, estimate_densities, load_source, parse_densities
 
+    densities = parse_densities(args.density) if args.density is not None else None
     choices = _hardware_choices(split_items(args.hw, "--hw"), args=args)
-    existing = _claim(args)
     pruned = load_source(args.source)
     dense = load_source(args.dense) if args.dense else None
-    result = estimate(pruned, choices, dense, progress=_progress(args))
+    if densities is not None:
+        from energysim.estimation import with_density
+
+        with_density(pruned, densities[0])  # refuses real weights before any folder is claimed
+    existing = _claim(args)
+    if densities is None:
+        result = estimate(pruned, choices, dense, progress=_progress(args))
+    else:
+        result = estimate_densities(pruned, choices, densities, dense, progress=_progress(args))
     table = result.layers
-    out.write(f"{pruned.name} vs its dense original; *_vs_dense = pruned / dense, lower is better\n")
+    what = pruned.name if densities is None else f"{pruned.name} at weight densities {', '.join(f'{d:g}' for d in densities)}"
+    out.write(f"{what} vs its dense original; *_vs_dense = pruned / dense, lower is better\n")
     components = result.components
-    for run, block in table.groupby("run", sort=False):
-        out.write(f"\n{run}\n")
+    several = table["workload"].nunique() > 1
+    for (workload, run), block in table.groupby(["workload", "run"], sort=False):
+        out.write(f"\n{workload} on {run}\n" if several else f"\n{run}\n")
         if (block["status"] != "ok").all():
             out.write(f"not run: {block['status'].iloc[0]}\n")
             continue
         out.write(render_table(block, ESTIMATE_COLUMNS, wide=args.wide))
         if args.wide:
             out.write("energy by level / unit\n")
-            out.write(render_table(components[components["run"] == run], COMPONENT_COLUMNS, wide=True))
+            out.write(render_table(components[(components["run"] == run) & (components["workload"] == workload)],
+                                   COMPONENT_COLUMNS, wide=True))
     out.write("\n")
     totals = table[table["layer"] == "TOTAL"]
     out.write(render_key_values(
-        (row.run, row.status if row.status.startswith("unsupported") else
+        (f"{row.workload} on {row.run}" if several else row.run, row.status if row.status.startswith("unsupported") else
          f"energy {_ratio(row.energy_vs_dense)} of dense, latency {_ratio(row.latency_vs_dense)} of dense, "
          f"weight storage {_ratio(row.storage_vs_dense)} of dense" + ("" if row.status == "ok" else f" ({row.status})"))
         for row in totals.itertuples()))
@@ -564,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("source", help="pruned workload (folder, .toml or bundled name) or model folder")
     est.add_argument("--hw", action="append", required=True, help=_hw_help("hardware config"))
     est.add_argument("--dense", help="the dense original workload (default: the same geometry with every weight present)")
+    est.add_argument("--density", metavar="D1,D2",
+                     help="geometry-only workloads: estimate at these statistical weight densities (fractions kept, "
+                          "e.g. 0.5,0.3,0.1), each on every weight layer")
     _add_output(est, "estimate.*, breakdown.*, summary.* and energy.* tables")
     _add_loopnest_options(est)
     _add_settings(est)

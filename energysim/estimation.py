@@ -19,6 +19,11 @@ and ``run`` (``hardware`` or ``hardware:mode``); the long-form tables add
 ``variant`` (``dense`` or ``pruned``). The dense variant of a ``NAME:MODE`` run
 is simulated in the engine's configured (dense) mode and is that run's
 baseline. Ratios are fractions of dense: pruned / dense, lower is better.
+
+A geometry-only workload can be estimated at statistical weight densities
+instead (``estimate --density 0.5,0.3,0.1``, :func:`estimate_densities`):
+each density is the geometry with that ``weight_density`` on every weight
+layer, against the same dense original.
 """
 
 from __future__ import annotations
@@ -227,7 +232,7 @@ def _storage_bytes(run: SimulationRun) -> dict[str, float]:
 
 
 def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload | None = None,
-             progress: bool | None = None) -> Estimate:
+             progress: bool | None = None, dense_runs: dict | None = None) -> Estimate:
     """Simulate the pruned workload and its dense original on every hardware.
 
     Parameters
@@ -241,6 +246,9 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
     progress
         A bar on stderr ticking once per simulated layer of every run and variant:
         ``None`` only when stderr is a terminal, ``True`` always, ``False`` never.
+    dense_runs
+        Simulations of ``dense`` to reuse and fill in, shared by calls with the same
+        dense original and hardware (as :func:`estimate_densities` makes them).
 
     Returns
     -------
@@ -267,7 +275,9 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
         )
     plan = _plan(pruned.name, hardware)
     simulations: dict[tuple, SimulationRun | UnsupportedError] = {}
+    shared = simulations if dense_runs is None else dense_runs
     jobs = {_job_key(choice, variant) for choice, _ in plan for variant in VARIANTS}
+    jobs -= set(shared) if shared is not simulations else set()
     runs: dict[tuple[str, str], SimulationRun] = {}
     rows, summaries, energies = [], [], []
     with progress_bar(len(jobs) * len(pruned.layers), f"estimate {pruned.name}", progress) as bar:
@@ -275,13 +285,14 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
             pair = {}
             for variant, workload in (("dense", dense), ("pruned", pruned)):
                 job = _job_key(choice, variant)
-                if job not in simulations:
+                store = shared if variant == "dense" else simulations
+                if job not in store:
                     try:
-                        simulations[job] = run_workload(workload, choice.hardware, on_layer=_ticker(bar, key["run"], variant),
-                                                        skip_refused=True, **choice.variant_options(variant))
+                        store[job] = run_workload(workload, choice.hardware, on_layer=_ticker(bar, key["run"], variant),
+                                                  skip_refused=True, **choice.variant_options(variant))
                     except UnsupportedError as exc:
-                        simulations[job] = exc
-                pair[variant] = simulations[job]
+                        store[job] = exc
+                pair[variant] = store[job]
             refusal = next((r for r in pair.values() if isinstance(r, UnsupportedError)), None)
             if refusal is not None:
                 rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {refusal}"})
@@ -377,6 +388,101 @@ def _side_by_side(key: dict[str, str], layer: str, dense, pruned, storage_dense:
         "storage_bytes_pruned": storage_pruned,
         "storage_vs_dense": _fraction(storage_pruned, storage_dense),
     }
+
+
+def parse_densities(text: str) -> tuple[float, ...]:
+    """Weight densities from ``0.5,0.3,0.1``: each a fraction of weights kept, in (0, 1].
+
+    Raises
+    ------
+    InputError
+        Naming the value and the rule.
+    """
+    values = []
+    for part in (p.strip() for p in str(text).split(",")):
+        try:
+            value = float(part)
+        except ValueError:
+            raise InputError(f"--density: each value must be a number in (0, 1], comma-separated (got {part!r})") from None
+        if not 0 < value <= 1:
+            raise InputError(f"--density: each value must be a fraction of weights kept in (0, 1] (got {part})")
+        values.append(value)
+    return tuple(dict.fromkeys(values))
+
+
+def with_density(workload: Workload, density: float) -> Workload:
+    """A geometry-only workload at one statistical weight density.
+
+    Every layer that holds weights gets ``weight_density = density`` (a statistical
+    mask: the engines draw or count that fraction of weights present); attention's
+    activation-activation matmuls (``batched_matmul``) keep theirs. The name gets
+    ``@density`` so each density is its own workload in the tables.
+
+    Raises
+    ------
+    InputError
+        If a layer carries real weights (``weight_key``): its own pruning is what an
+        estimate of it describes (``compare --workload`` prunes real weights).
+    """
+    real = [layer.name for layer in workload.layers if layer.weight_key is not None]
+    if real or workload.tensors:
+        where = f" ({workload.path})" if workload.path is not None else ""
+        raise InputError(
+            f"workload '{workload.name}'{where}: --density applies to geometry-only workloads, but layer "
+            f"'{(real or list(workload.tensors or {}))[0]}' carries real weights; estimate it as it is, or prune its "
+            "weights with 'energysim compare --workload'"
+        )
+    layers = tuple(layer if layer.kind == "batched_matmul" else layer.model_copy(update={"weight_density": density})
+                   for layer in workload.layers)
+    return replace(workload, name=f"{workload.name}@{density:g}", layers=layers)
+
+
+def estimate_densities(workload: Workload, hardware: list[HardwareChoice], densities: tuple[float, ...],
+                       dense: Workload | None = None, progress: bool | None = None) -> Estimate:
+    """``estimate --density``: the geometry at each statistical weight density against its dense original.
+
+    Parameters
+    ----------
+    workload
+        A geometry-only workload (see :func:`with_density`).
+    hardware
+        Hardware choices, as for :func:`estimate`.
+    densities
+        Fractions of weights kept, each in (0, 1] (:func:`parse_densities`).
+    dense
+        The dense original (default: the geometry with every weight present).
+    progress
+        A bar on stderr per density (``None``: only on a terminal).
+
+    Returns
+    -------
+    Estimate
+        The tables of every density stacked, each row's ``workload`` naming its density
+        (``mobilenetv2@0.5``) and a ``weight_density`` column after the run key;
+        ``runs`` is keyed by (``workload/run``, variant). The dense original runs once
+        per hardware, shared by every density.
+    """
+    if not densities:
+        raise InputError("--density needs at least one density")
+    dense = dense or densified(workload)
+    dense_runs: dict = {}
+    parts = []
+    for density in densities:
+        variant = with_density(workload, density)
+        parts.append((density, variant.name,
+                      estimate(variant, hardware, dense, progress=progress, dense_runs=dense_runs)))
+
+    def stacked(name: str) -> pd.DataFrame:
+        frames = []
+        for density, _, part in parts:
+            frame = getattr(part, name)
+            frames.append(frame.assign(weight_density=density) if not frame.empty else frame.assign(weight_density=[]))
+        frame = pd.concat(frames, ignore_index=True)
+        ordered = [*RUN_KEY, "weight_density"]
+        return frame[ordered + [c for c in frame.columns if c not in ordered]]
+
+    runs = {(f"{name}/{run}", variant): sim for _, name, part in parts for (run, variant), sim in part.runs.items()}
+    return Estimate(stacked("layers"), stacked("breakdown"), stacked("summary"), stacked("energy"), runs)
 
 
 def load_hardware_list(specs: list[str]) -> list[HardwareChoice]:
