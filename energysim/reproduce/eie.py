@@ -184,11 +184,10 @@ def _imbalance(bench: _Bench, base: dict[str, LayerResult]) -> pd.DataFrame:
 def _queue_sweep(bench: _Bench, depths: tuple[int, ...]) -> pd.DataFrame:
     rows = []
     for freed in ("start", "finish"):
-        cycles: dict[int, dict[str, int]] = {}
-        idle: dict[int, list[float]] = {}
-        for depth in depths:
-            cycles[depth], idle[depth] = {}, []
-            for name in bench.names:
+        cycles: dict[int, dict[str, int]] = {depth: {} for depth in depths}
+        idle: dict[int, list[float]] = {depth: [] for depth in depths}
+        for name in bench.names:                  # layer by layer: each prepared layer's tables are built once
+            for depth in depths:
                 result = bench.run(name, queue_depth=depth, queue_slot_freed_at=freed)
                 cycles[depth][name] = result.cycles["total"]
                 idle[depth].append(result.stats["idle_share"])
@@ -209,11 +208,11 @@ def _queue_sweep(bench: _Bench, depths: tuple[int, ...]) -> pd.DataFrame:
 def _pe_sweep(bench: _Bench, counts: tuple[int, ...]) -> pd.DataFrame:
     rows = []
     cycles: dict[str, dict[int, int]] = {name: {} for name in bench.names}
-    for n_pe in counts:
-        for name in bench.names:
+    for name in bench.names:                      # layer by layer: its synthetic draw is reused for every PE count
+        for n_pe in counts:
             cycles[name][n_pe] = bench.run(name, n_pe=n_pe).cycles["total"]
-        if n_pe != 64:
-            bench.drop(n_pe)
+            if n_pe != 64:
+                bench.drop(n_pe)
     smallest = min(counts)
     efficiency_64 = {}
     near_linear = (f"parallel efficiency vs linear: 'near-linear' "

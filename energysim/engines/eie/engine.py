@@ -80,7 +80,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from energysim.engines.base import OPTIONS_CONFIG, Engine
 from energysim.engines.eie.lanes import simulate_lanes
 from energysim.engines.eie.storage import place_weights
-from energysim.engines.eie.synthetic import synthetic_inputs
+from energysim.engines.eie.synthetic import synthetic_inputs, synthetic_weights
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats.codebook import Codebook, fit_codebook
@@ -349,21 +349,8 @@ class EieEngine(Engine):
                            rng: np.random.Generator) -> tuple[EieCsc, Codebook, np.ndarray]:
         """Seeded Bernoulli(``density``) weights: the encoded matrix, its codebook and non-zeros per column."""
         cfg = self.config
-        total = m * k
-        expected = total * density
-        if density >= 1.0:
-            positions = np.arange(total, dtype=np.int64)
-        else:
-            draw = int(expected + 6 * math.sqrt(expected) + 16)
-            positions = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) - 1
-            while positions[-1] < total - 1 and positions.size:
-                more = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) + positions[-1]
-                positions = np.concatenate((positions, more))
-            positions = positions[positions < total]
-        columns, rows = np.divmod(positions, m)  # column-major order
-        values = rng.standard_normal(positions.size)
-        codebook = fit_codebook(values, cfg.value_bits, max_fit_samples=cfg.codebook_fit_samples, seed=cfg.seed)
-        codes = codebook.quantise(values)
+        drawn = synthetic_weights(m, k, density, cfg.value_bits, cfg.codebook_fit_samples, cfg.seed, rng)
+        rows, columns, codes, codebook = drawn.rows, drawn.columns, drawn.codes, drawn.codebook
         csc = encode_positions(rows, columns, codes, (m, k), cfg.n_pe, cfg.index_bits, cfg.value_bits, cfg.pointer_bits)
         return csc, codebook, np.bincount(columns, minlength=k).astype(np.int64)
 

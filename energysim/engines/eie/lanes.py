@@ -7,7 +7,8 @@ input columns: the memory held is one block's tables, whatever the batch.
 
 - **Work and line tables, built once per layer.** Per row pass, column and PE:
   the cycles per activation ``max(1, entries)`` and the first and last
-  sparse-matrix line of the segment. Every lane of every block reuses them.
+  sparse-matrix line of the segment. Every lane of every block reuses them, and
+  so does the next simulation of the same prepared layer (e.g. another queue depth).
 - **Timing.** Each block's lanes (sorted by length, longest first) are stepped
   together by :func:`energysim.engines.eie.pipeline.step_lanes`, gathering each
   step's work rows from the table. When no PE ever holds more than one entry of
@@ -31,6 +32,7 @@ input columns: the memory held is one block's tables, whatever the batch.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +101,21 @@ class _Tables:
     busy: np.ndarray            # (P, K, N) max(1, entries)
 
 
+_last_tables: list[tuple[weakref.ref, int, int, _Tables]] = []
+"""The tables of the last CSC seen (a queue-depth sweep simulates one prepared layer many times)."""
+
+
 def _tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Tables:
+    """Work, column and line-group tables of a layer from its CSC (reused while the same CSC object lives)."""
+    for ref, rows, per_line, tables in _last_tables:
+        if ref() is csc and rows == rows_per_pass and per_line == entries_per_line:
+            return tables
+    tables = _build_tables(csc, rows_per_pass, entries_per_line)
+    _last_tables[:] = [(weakref.ref(csc), rows_per_pass, entries_per_line, tables)]
+    return tables
+
+
+def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Tables:
     """Work, column and line-group tables of a layer from its CSC."""
     entries, real, starts = csc.segment_counts(rows_per_pass)          # (P, K, N)
     passes, k, n_pe = entries.shape

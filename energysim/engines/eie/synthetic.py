@@ -1,8 +1,17 @@
-"""Seeded synthetic input vectors for the EIE engine (a layer run without calibration activations)."""
+"""Seeded synthetic layers for the EIE engine (run without tensors): weights and input vectors."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
+
+from energysim.formats.codebook import Codebook, fit_codebook
+
+DRAW_BLOCK_ELEMENTS = 1 << 22
+"""Keys drawn at once (vectors x K) when several vectors are drawn: bounds the draw's memory (fixed, so
+the draw does not depend on the machine)."""
 
 
 def synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -> np.ndarray:
@@ -12,9 +21,9 @@ def synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -
     values ``1 - U`` with ``U`` uniform in [0, 1). One input vector (``N = 1``, a
     linear layer at batch 1, e.g. every Table III layer) is drawn with numpy's
     ``choice`` without replacement; several are drawn together, as the
-    ``round(density * K)`` smallest of ``K`` uniform keys per column, in one call
-    whatever ``N`` (a conv layer has one vector per output pixel: 50,176 for VGG-16's
-    conv1_2), from the same distribution.
+    ``round(density * K)`` smallest of ``K`` uniform keys per column, in blocks of
+    :data:`DRAW_BLOCK_ELEMENTS` keys rather than one call per vector (a conv layer has
+    one vector per output pixel: 50,176 for VGG-16's conv1_2), from the same distribution.
 
     Parameters
     ----------
@@ -27,13 +36,89 @@ def synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -
     """
     nonzero = int(round(density * k))
     inputs = np.zeros((k, n))
+    block = max(1, DRAW_BLOCK_ELEMENTS // k)
     if nonzero >= k:
-        inputs[:] = 1.0 - rng.random((n, k)).T
+        for lo in range(0, n, block):                  # vector by vector, as one (N, K) draw
+            inputs[:, lo:lo + block] = 1.0 - rng.random((min(n, lo + block) - lo, k)).T
     elif n == 1:
         where = rng.choice(k, size=nonzero, replace=False)
         inputs[where, 0] = 1.0 - rng.random(where.size)
     elif nonzero > 0:
-        keys = rng.random((n, k), dtype=np.float32)
-        where = np.argpartition(keys, nonzero - 1, axis=1)[:, :nonzero]
-        inputs[where.T, np.arange(n)] = 1.0 - rng.random((nonzero, n))
+        for lo in range(0, n, block):
+            hi = min(n, lo + block)
+            keys = rng.random((hi - lo, k), dtype=np.float32)
+            where = np.argpartition(keys, nonzero - 1, axis=1)[:, :nonzero]
+            inputs[where.T, np.arange(lo, hi)] = 1.0 - rng.random((nonzero, hi - lo))
     return inputs
+
+
+@dataclass(frozen=True)
+class SyntheticWeights:
+    """Seeded Bernoulli weights of an ``M x K`` layer, before encoding.
+
+    Attributes
+    ----------
+    rows, columns
+        Position of every non-zero weight, column-major order.
+    codes
+        Codebook index of each (``uint8``).
+    codebook
+        The codebook fitted to the drawn values.
+    """
+
+    rows: np.ndarray
+    columns: np.ndarray
+    codes: np.ndarray
+    codebook: Codebook
+
+
+MEMO_MAX_WEIGHTS = 1 << 23
+"""Largest draw (non-zero weights) kept for reuse by :func:`synthetic_weights`, about 9 bytes each."""
+
+_memo: dict[tuple, tuple[np.ndarray, np.ndarray, Codebook, dict]] = {}
+
+
+def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_samples: int | None, seed: int,
+                      rng: np.random.Generator) -> SyntheticWeights:
+    """Seeded Bernoulli(``density``) positions with standard-normal values, quantised to a fitted codebook.
+
+    The draw does not depend on the PE count, so the last one (up to
+    :data:`MEMO_MAX_WEIGHTS` non-zeros) is kept: the same layer drawn again from a
+    generator in the same state (a PE-count sweep) returns it and leaves the
+    generator where the draw would have left it, without drawing or fitting again.
+
+    Parameters
+    ----------
+    m, k
+        Rows and columns of the weight matrix.
+    density
+        Probability of a non-zero weight.
+    value_bits, fit_samples, seed
+        Codebook index width, k-means sample size (None: all) and seed of the fit.
+    rng
+        The seeded generator (advanced past the draw).
+    """
+    key = (m, k, density, value_bits, fit_samples, seed, repr(rng.bit_generator.state))
+    if key in _memo:
+        positions, codes, codebook, state = _memo[key]
+        rng.bit_generator.state = state
+    else:
+        total = m * k
+        expected = total * density
+        if density >= 1.0:
+            positions = np.arange(total, dtype=np.int64)
+        else:
+            draw = int(expected + 6 * math.sqrt(expected) + 16)
+            positions = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) - 1
+            while positions[-1] < total - 1 and positions.size:
+                more = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) + positions[-1]
+                positions = np.concatenate((positions, more))
+            positions = positions[positions < total]
+        values = rng.standard_normal(positions.size)
+        codebook = fit_codebook(values, value_bits, max_fit_samples=fit_samples, seed=seed)
+        codes = codebook.quantise(values)
+        _memo.clear()
+        if positions.size <= MEMO_MAX_WEIGHTS:
+            _memo[key] = (positions, codes, codebook, rng.bit_generator.state)
+    columns, rows = np.divmod(positions, m)  # column-major order
+    return SyntheticWeights(rows=rows, columns=columns, codes=codes, codebook=codebook)

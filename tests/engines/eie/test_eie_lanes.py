@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import energysim.engines.eie.lanes as lanes_module
+import energysim.engines.eie.synthetic as synthetic_module
 from energysim.engines.eie.lanes import simulate_lanes
 from energysim.engines.eie.pipeline import fetch_gaps, run_lanes
 from energysim.engines.eie.synthetic import synthetic_inputs
@@ -97,3 +98,27 @@ def test_one_synthetic_vector_is_numpys_choice_draw():
     expected = np.zeros(40)
     expected[where] = 1.0 - rng.random(12)
     assert synthetic_inputs(40, 1, 0.3, np.random.default_rng(3))[:, 0].tolist() == expected.tolist()
+
+
+def test_dense_synthetic_vectors_are_drawn_vector_by_vector(monkeypatch):
+    """Density 1: column c holds 1 - the c-th row of one (N, K) uniform draw, also when drawn in blocks of 2 vectors."""
+    expected = 1.0 - np.random.default_rng(4).random((5, 30)).T
+    assert synthetic_inputs(30, 5, 1.0, np.random.default_rng(4)).tolist() == expected.tolist()
+    monkeypatch.setattr(synthetic_module, "DRAW_BLOCK_ELEMENTS", 60)
+    assert synthetic_inputs(30, 5, 1.0, np.random.default_rng(4)).tolist() == expected.tolist()
+
+
+def test_reused_weight_draw_equals_a_fresh_one_and_advances_the_generator_alike():
+    """Drawing the same layer from the same generator state twice (a PE sweep) reuses the draw, generator included."""
+    from energysim.engines.eie.synthetic import _memo, synthetic_weights
+
+    _memo.clear()
+    first_rng = np.random.default_rng(9)
+    first = synthetic_weights(30, 20, 0.2, 4, None, 0, first_rng)
+    assert len(_memo) == 1
+    again_rng = np.random.default_rng(9)
+    again = synthetic_weights(30, 20, 0.2, 4, None, 0, again_rng)
+    assert again.rows.tolist() == first.rows.tolist() and again.codes.tolist() == first.codes.tolist()
+    assert again_rng.random() == first_rng.random()
+    other = synthetic_weights(30, 20, 0.2, 4, None, 0, np.random.default_rng(10))
+    assert other.rows.tolist() != first.rows.tolist()

@@ -191,3 +191,28 @@ def test_recurrences_equal_a_cycle_by_cycle_model(depth, slot_freed_at):
                            gaps=fetch_gaps(index[:, None], pack_size), slot_freed_at=slot_freed_at)
         cycles, stalls = _cycle_by_cycle(index, work, pack_size, depth + 1, slot_freed_at)
         assert (int(timing.cycles_lane[0]), int(timing.cycles_queue_full[0])) == (cycles, stalls)
+
+
+@pytest.mark.parametrize("slot_freed_at", ["start", "finish"])
+@pytest.mark.parametrize("depth", [4, 5, 8, 300])
+def test_chunks_of_steps_equal_one_step_at_a_time(monkeypatch, depth, slot_freed_at):
+    """Small blocks stepped D steps at a time in closed form give every broadcast, start and stall of the step loop.
+
+    Random lanes of unequal lengths (zero work past each end), pack-load gaps, 1 to 4 PEs.
+    """
+    import energysim.engines.eie.pipeline as pipeline
+
+    rng = np.random.default_rng(depth + (slot_freed_at == "finish"))
+    for _ in range(10):
+        n_lanes, n_pe = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+        lengths = np.sort(rng.integers(0, 40, size=n_lanes))[::-1]
+        steps = int(lengths.max()) if lengths.max() else 1
+        work = rng.integers(1, 7, size=(steps, n_lanes, n_pe)) * (np.arange(steps)[:, None, None] < lengths[None, :, None])
+        index = np.sort(rng.integers(0, 200, size=(steps, n_lanes)), axis=0)
+        gaps = fetch_gaps(index, 8)
+        chunked = run_lanes(work, lengths, depth, gaps=gaps, trace=True, slot_freed_at=slot_freed_at)
+        monkeypatch.setattr(pipeline, "CHUNKED_MAX_ELEMENTS", 0)
+        stepped = run_lanes(work, lengths, depth, gaps=gaps, trace=True, slot_freed_at=slot_freed_at)
+        monkeypatch.undo()
+        for field in ("cycles_lane", "cycles_queue_full", "cycles_fetch", "broadcast", "start"):
+            assert getattr(chunked, field).tolist() == getattr(stepped, field).tolist(), field
