@@ -8,7 +8,7 @@ Run: ``python benchmarks/bench_dense.py``. Prints
    ratio on the layers both paths run;
 2. the SRAM tiler's objectives side by side on ``lecture-array``: energy and
    latency of the 1024^3 GEMM, VGG-16 conv3_1 and all of VGG-16 under
-   ``tiling_objective`` = energy (default), latency and edp. Before the search
+   ``tiling_objective`` = energy, latency and edp (the default). Before the search
    (powers-of-two tiles ranked by estimated EDP) the same rows read 34.6 mJ /
    6.16 ms, 21.1 mJ / 5.31 ms and 466 mJ / 111 ms (docs/engines/dense.md).
 """

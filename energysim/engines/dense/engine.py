@@ -50,7 +50,7 @@ class DenseEngineConfig(BaseModel):
     dataflow: Literal["output_stationary", "weight_stationary"] = "output_stationary"
     mac_unit: str = Field(default="MAC", description="Name of the [[units]] entries (actions mult, add) that price a MAC.")
     tiling_objective: Literal["energy", "latency", "edp"] = Field(
-        default="energy", description="What the SRAM tiler minimises: memory energy (pJ), stall-free cycles, or their product.")
+        default="edp", description="What the SRAM tiler minimises: memory energy (pJ), stall-free cycles, or their product.")
 
     @model_validator(mode="after")
     def _check(self) -> "DenseEngineConfig":

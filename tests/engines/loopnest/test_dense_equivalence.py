@@ -47,7 +47,7 @@ def _as_mapping(m: int, n: int, k: int, tm: int, tn: int, tk: int) -> Mapping:
     ), source="dense output-stationary schedule")
 
 
-@pytest.mark.parametrize("m, n, k", [(64, 384, 4608), (192, 256, 1152), (96, 256, 288)])
+@pytest.mark.parametrize("m, n, k", [(64, 128, 4608), (128, 192, 1024), (128, 128, 576)])
 def test_dense_schedule_counts(m: int, n: int, k: int) -> None:
     """DRAM, SRAM, RF weight/input and MAC counts equal the dense engine's; RF psum counts differ as stated."""
     workload = Workload("gemm", (GemmLayer(name="g", m=m, n=n, k=k),))
@@ -88,7 +88,7 @@ def _as_ws_mapping(m: int, n: int, k: int, tm: int, tn: int, tk: int) -> Mapping
     ), source="dense weight-stationary schedule")
 
 
-@pytest.mark.parametrize("m, n, k", [(128, 128, 1024), (256, 128, 4096)])
+@pytest.mark.parametrize("m, n, k", [(128, 256, 1152), (192, 192, 576)])
 def test_dense_weight_stationary_schedule(m: int, n: int, k: int) -> None:
     """horowitz-array's WS schedule: all counts equal but the RF psums, which move as often under other names; equal energy.
 
