@@ -225,12 +225,11 @@ def _weight_and_mask(program: _Program, node, extra_masks: dict[str, np.ndarray]
 def _conv_parameters(node) -> tuple[list[int], list[int] | str, list[int], int, bool]:
     """(stride, padding, dilation, groups, transposed) of an ATen convolution node, as lists per spatial axis."""
     op, args = _op_name(node), list(node.args)
-    defaults = {"conv1d": [None, None, None, 1, 0, 1, 1], "conv2d": [None, None, None, 1, 0, 1, 1]}
     if op == "convolution":
         _, _, _, stride, padding, dilation, transposed, _, groups = (args + [None] * 9)[:9]
         return list(stride), list(padding), list(dilation), int(groups), bool(transposed)
     names = ["input", "weight", "bias", "stride", "padding", "dilation", "groups"]
-    values = (args + defaults[op][len(args):])[:7]
+    values = (args + [None, None, None, 1, 0, 1, 1][len(args):])[:7]  # aten.conv1d / conv2d defaults
     for index, key in enumerate(names):
         if key in node.kwargs:
             values[index] = node.kwargs[key]

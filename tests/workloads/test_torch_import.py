@@ -203,14 +203,16 @@ class _Wrapped(nn.Module):
     def forward(self, x):
         with torch.no_grad():  # a higher-order wrapper in the exported graph
             y = self.frozen(x)
-        return torch.einsum("btj,jk->btk", y, self.w), torch.einsum("bij,bkj->bik", y, y)
+        return torch.einsum("btj,jk->btk", y, self.w), torch.einsum("bij,bkj->bik", y, y), nn.functional.linear(y, y[0])
 
 
 def test_no_grad_blocks_and_einsum_are_traced():
-    """A Linear inside `with torch.no_grad()` is found; einsum with a weight is a linear (weights W.T), between activations a batched matmul."""
+    """A Linear inside `with torch.no_grad()` is found; einsum with a weight is a linear (weights W.T), between activations a batched matmul; F.linear by an activation too."""
     model = _Wrapped()
     workload = from_torch(model, torch.randn(2, 3, 4))
-    frozen, weight, pairwise = workload.layers
+    frozen, weight, pairwise, by_activation = workload.layers
+    assert (by_activation.kind, by_activation.batch, by_activation.m, by_activation.k, by_activation.n) == (
+        "batched_matmul", 2, 3, 4, 3)
     assert (frozen.name, frozen.kind, frozen.batch) == ("frozen", "linear", 6)
     assert (weight.name, weight.in_features, weight.out_features, weight.batch) == ("w", 4, 6, 6)
     np.testing.assert_array_equal(workload.tensors["w"].weights, _array(model.w).T)
