@@ -22,7 +22,7 @@ from energysim.errors import UnsupportedError
 from energysim.units import ceil_div
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.lowering import ConvFootprint
-from energysim.workloads.layers import Layer
+from energysim.workloads.layers import Conv2dLayer, GroupedConv2dLayer, Layer
 from energysim.workloads.workload import LayerTensors
 
 
@@ -66,6 +66,25 @@ class DenseOptions(BaseModel):
 
     path: Literal["fast", "cycle"] = Field(
         default="fast", description="fast: closed form; cycle: cycle by cycle (the reference); identical results.")
+
+
+def one_group(layer: GroupedConv2dLayer) -> Conv2dLayer:
+    """One group of a grouped convolution as a conv2d layer: every group is this GEMM.
+
+    Raises
+    ------
+    UnsupportedError
+        For a dilated kernel (the window model of the dense engine's inputs has no dilation).
+    """
+    if layer.dilation != 1:
+        raise UnsupportedError(
+            f"layer '{layer.name}': the dense engine runs a grouped_conv2d with dilation 1 only (got dilation {layer.dilation})"
+        )
+    return Conv2dLayer(
+        name=layer.name, in_channels=layer.in_channels // layer.groups, out_channels=layer.out_channels // layer.groups,
+        in_height=layer.in_height, in_width=layer.in_width, kernel_height=layer.kernel_height,
+        kernel_width=layer.kernel_width, stride=layer.stride, padding=layer.padding, batch=layer.batch,
+    )
 
 
 class DenseEngine(Engine):
@@ -130,7 +149,9 @@ class DenseEngine(Engine):
         Parameters
         ----------
         layer
-            Linear, conv2d or GEMM layer (lowered to its GEMM).
+            Linear, conv2d or GEMM layer (lowered to its GEMM), or a grouped conv2d: its
+            groups run one after another, each the GEMM of one group from an empty
+            pipeline (counts and cycles are one group's times the groups).
         tensors
             Ignored for counting: a dense array executes every MAC whatever the values.
         options
@@ -138,12 +159,14 @@ class DenseEngine(Engine):
         """
         path = options.path
         cfg = self.config
-        shape = layer.gemm_shape()
+        groups = layer.groups if isinstance(layer, GroupedConv2dLayer) else 1
+        gemm_layer = one_group(layer) if isinstance(layer, GroupedConv2dLayer) else layer
+        shape = gemm_layer.gemm_shape()
         sram = self.levels["sram"]
         sram_bw = sram.config.bandwidth_words_per_cycle
         dram = self.levels["dram"]
         dram_bw = dram.config.bandwidth_words_per_cycle
-        footprint = ConvFootprint.of(layer)
+        footprint = ConvFootprint.of(gemm_layer)
         needed = smallest_tile_words(shape.m, shape.n, shape.k, cfg.rows, cfg.cols, cfg.dataflow)
         if sram.capacity_words < needed:
             raise UnsupportedError(
@@ -169,10 +192,12 @@ class DenseEngine(Engine):
         else:
             schedule = tiles(shape.m, shape.n, shape.k, tiling, footprint)
             raw = run_cycle(schedule, cfg.rows, cfg.cols, cfg.dataflow, sram_bw, dram_bw)
-        return self._result(layer, shape, tiling, footprint, n_tiles, raw, choice.candidates)
+        if groups > 1:
+            raw = raw.repeated(groups)
+        return self._result(layer, shape, groups, tiling, footprint, n_tiles, raw, choice.candidates)
 
-    def _result(self, layer: Layer, shape: Any, tiling: Any, footprint: ConvFootprint | None, n_tiles: int,
-                raw: PathResult, candidates: int) -> LayerResult:
+    def _result(self, layer: Layer, shape: Any, groups: int, tiling: Any, footprint: ConvFootprint | None,
+                n_tiles: int, raw: PathResult, candidates: int) -> LayerResult:
         counts: dict[tuple[str, str, str], int] = {}
         for (role, tensor, action), value in raw.counts.items():
             counts[(self.levels[role].name, tensor, action)] = int(value)
@@ -186,13 +211,13 @@ class DenseEngine(Engine):
             "total": raw.cycles_total,
         }
         weights_words, inputs_words, outputs_words = dram_words(shape.m, shape.n, shape.k, tiling, footprint)
+        weights, outputs = groups * shape.m * shape.k, groups * shape.m * shape.n
         inputs_compulsory = layer.unique_input_elements()
         sram = self.levels["sram"]
         word_bits = sram.config.word_bits
         storage_fit = [
             StorageFit.at_level(sram, tensor, elements * word_bits)
-            for tensor, elements in (("weights", shape.m * shape.k), ("inputs", inputs_compulsory),
-                                     ("outputs", shape.m * shape.n))
+            for tensor, elements in (("weights", weights), ("inputs", inputs_compulsory), ("outputs", outputs))
         ]
         return self.result(
             layer,
@@ -201,17 +226,17 @@ class DenseEngine(Engine):
             macs=raw.macs,
             macs_peak_per_cycle=self.config.rows * self.config.cols,
             compulsory=[
-                Compulsory(dram, "weights", ("read",), shape.m * shape.k),
+                Compulsory(dram, "weights", ("read",), weights),
                 Compulsory(dram, "inputs", ("read",), inputs_compulsory),
-                Compulsory(dram, "outputs", ("write",), shape.m * shape.n),
+                Compulsory(dram, "outputs", ("write",), outputs),
             ],
             stats={
-                "gemm_m": shape.m, "gemm_n": shape.n, "gemm_k": shape.k,
-                "weight_storage_bits": shape.m * shape.k * self.levels["dram"].config.word_bits,
+                "gemm_m": shape.m, "gemm_n": shape.n, "gemm_k": shape.k, "groups": groups,
+                "weight_storage_bits": weights * self.levels["dram"].config.word_bits,
                 "dataflow": self.config.dataflow,
-                "tile_m": tiling.m, "tile_n": tiling.n, "tile_k": tiling.k, "tiles": n_tiles,
+                "tile_m": tiling.m, "tile_n": tiling.n, "tile_k": tiling.k, "tiles": n_tiles * groups,
                 "tiling_objective": self.config.tiling_objective, "tiling_candidates": candidates,
-                "dram_words_closed_form": weights_words + inputs_words + outputs_words,
+                "dram_words_closed_form": groups * (weights_words + inputs_words + outputs_words),
                 "cycles_sram_stall": raw.cycles_sram_stall, "cycles_dram_wait": raw.cycles_dram_wait,
                 "cycles_head": raw.cycles_head, "cycles_tail": raw.cycles_tail, "cycles_skew": raw.cycles_skew,
             },

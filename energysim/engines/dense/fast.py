@@ -46,6 +46,13 @@ class PathResult:
     cycles_dram_wait: int = 0
     cycles_total: int = 0
 
+    def repeated(self, times: int) -> "PathResult":
+        """This run done ``times`` times one after another, each from an empty pipeline: every count and cycle times ``times``."""
+        out = PathResult(**{name: value * times for name, value in vars(self).items() if name != "counts"})
+        for key, value in self.counts.items():
+            out.counts[key] = value * times
+        return out
+
 
 def _active(t: np.ndarray, used: int, steps: int) -> np.ndarray:
     """How many of ``used`` skewed lanes are active at each step ``t`` (lane i: i <= t < i+steps)."""
