@@ -435,9 +435,71 @@ COMPARE_SHOWN = (
 )
 
 
+WORKLOAD_COMPARE_SHOWN = (
+    Column("pattern"),
+    Column("criterion"),
+    Column("sparsity_target", "percent", "target"),
+    Column("run"),
+    Column("status"),
+    Column("accuracy", "percent"),
+    Column("weight_error", "number", "weight error"),
+    Column("energy_vs_dense", "ratio"),
+    Column("latency_vs_dense", "ratio"),
+    Column("energy_pj", "energy_pj", "energy"),
+    Column("latency_s", "time_s", "latency"),
+    Column("sparsity_measured", "percent", "measured", compact=False),
+    Column("storage_vs_dense", "ratio", compact=False),
+    Column("layers_refused", "count", "layers refused", compact=False),
+)
+"""The table ``compare --workload`` prints (``accuracy`` only with --eval-data)."""
+
+
+def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
+    """``compare --workload W``: prune W's own weights with data-free criteria, simulate, compare with dense."""
+    from energysim.estimation import load_source
+    from energysim.workload_compare import compare_workload, write_compare
+
+    for flag, default in (("model", None), ("jobs", None), ("scheduler", None), ("finetune_epochs", None)):
+        if getattr(args, flag) != default:
+            raise InputError(f"compare: --{flag.replace('_', '-')} is not used with --workload (a workload brings "
+                             "its own weights and no training data)")
+    evaluate = None
+    if args.eval_data:
+        source = Path(args.workload)
+        if not (source.is_dir() and (source / "model.json").is_file()):
+            raise InputError(f"compare: --eval-data needs --workload to be a numpy model folder (model.json + model.npz, "
+                             f"from 'energysim train' or 'prune --save-model') that energysim can run (got {args.workload!r}); "
+                             "without it the quality column is the weight-reconstruction error")
+        from energysim.prune.workload_pruning import model_evaluation
+
+        evaluate = model_evaluation(source, args.eval_data)
+    choices = _hardware_choices(split_items(args.hw or DEFAULT_COMPARE_HW, "--hw"), args=args)
+    workload = load_source(args.workload)
+    frame = compare_workload(workload, choices, split_items(args.patterns, "--patterns"), _fractions(args.sparsities),
+                             split_items(args.criteria, "--criteria"), evaluate=evaluate, seed=args.seed,
+                             progress=_progress(args))
+    shown = frame.assign(status=frame["status"].where(frame["status"] == "ok", "refused"))
+    columns = WORKLOAD_COMPARE_SHOWN if evaluate else tuple(c for c in WORKLOAD_COMPARE_SHOWN if c.name != "accuracy")
+    out.write(render_table(shown, columns, wide=args.wide))
+    quality = ("accuracy on " + str(args.eval_data) if evaluate else
+               "no evaluation given, so the quality column is the weight-reconstruction error ||W - W_pruned|| / ||W|| "
+               "over all weight layers (a proxy, not an accuracy)")
+    refused = frame[frame["status"] != "ok"]
+    note = (f" {len(refused)} points could not run, e.g. {refused['run'].iloc[0]}: {refused['status'].iloc[0]}."
+            if len(refused) else "")
+    _prose(f"{workload.name}: {quality}.{note} Wrote {write_compare(frame, args.out)}", out)
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.sweep import grid, pareto_front, run_sweep
 
+    if args.workload is not None:
+        return _cmd_compare_workload(args, out)
+    if args.eval_data is not None:
+        raise InputError("compare: --eval-data needs --workload (the digits models are evaluated on the digits test split)")
+    args.model = args.model or "mlp"
+    args.finetune_epochs = 2 if args.finetune_epochs is None else args.finetune_epochs
     choices = _hardware_choices(split_items(args.hw or DEFAULT_COMPARE_HW, "--hw"), args=args)
     if args.plots:
         from energysim.output_folder import claim_plots
@@ -584,11 +646,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_display(est)
     est.set_defaults(handler=_cmd_estimate)
 
+    from energysim.prune.models import MODEL_BUILDERS
     from energysim.prune.registry import CRITERIA
     from energysim.sweep import PATTERNS
 
-    cmp_ = sub.add_parser("compare", help="sweep patterns x sparsities x criteria x hardware on a digits model")
-    cmp_.add_argument("--model", choices=("mlp", "cnn"), default="mlp", help="digits model to train and prune")
+    cmp_ = sub.add_parser("compare", help="sweep patterns x sparsities x criteria x hardware on a digits model "
+                                          "or any workload's own weights")
+    cmp_.add_argument("--model", choices=sorted(MODEL_BUILDERS),
+                      help="digits model to train and prune (default: mlp)")
+    cmp_.add_argument("--workload", metavar="W",
+                      help="prune this workload's own weights instead (imported model folder, .toml, bundled name or "
+                           "numpy model folder) with data-free criteria (magnitude, l1, l2, random), no fine-tuning")
+    cmp_.add_argument("--eval-data", metavar="NPZ",
+                      help="with --workload MODEL_FOLDER: labelled .npz (arrays inputs, targets) for accuracy; "
+                           "otherwise the weight-reconstruction error is reported")
     cmp_.add_argument("--patterns", default="fine,nm:2:4,vector,kernel,channel",
                       help=f"comma-separated, of: {', '.join(p for p in PATTERNS if p != 'dense')}, nm:N:M")
     cmp_.add_argument("--sparsities", default="0.5,0.75,0.9", help="comma-separated fractions removed, each in [0, 1)")
@@ -598,7 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help=_hw_help("hardware") + f" (default: {','.join(DEFAULT_COMPARE_HW)})")
     _add_loopnest_options(cmp_)
     _add_settings(cmp_)
-    cmp_.add_argument("--finetune-epochs", type=_count(0), default=2, help="fine-tuning epochs after pruning, masks fixed")
+    cmp_.add_argument("--finetune-epochs", type=_count(0), help="fine-tuning epochs after pruning, masks fixed (default: 2)")
     cmp_.add_argument("--seed", type=_count(0), default=0, help="seed of training and pruning")
     cmp_.add_argument("--jobs", type=_count(1), help="local worker processes (default: CPU count)")
     cmp_.add_argument("--scheduler", help="Dask distributed scheduler address, e.g. tcp://127.0.0.1:8786")

@@ -136,6 +136,8 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.prune.pruner import PruneRequest
     from energysim.prune.schedules import run_schedule
 
+    if args.workload is not None:
+        return cmd_prune_workload(args, out)
     load_digits_dataset().calibration(args.calibration_samples, seed=args.seed)  # its range, before any training
     if args.energy_budget is not None:
         return cmd_prune_for_energy(args, out)
@@ -187,6 +189,30 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.save_model:
         save_model(model, args.save_model)
         out.write(f"pruned model saved to {args.save_model}\n")
+    return 0
+
+
+def cmd_prune_workload(args: argparse.Namespace, out: TextIO) -> int:
+    """``prune --workload W``: prune the weights W carries (data-free criterion, no fine-tuning) and export them."""
+    from energysim.estimation import load_source
+    from energysim.prune.workload_pruning import prune_workload, write_pruned_workload
+
+    for flag in ("model_dir", "shrink", "save_model", "energy_budget", "hw"):
+        if getattr(args, flag) not in (None, False):
+            raise InputError(f"prune: --{flag.replace('_', '-')} is not used with --workload (it prunes the weights the "
+                             "workload carries, with no training data)")
+    pattern = f"nm:{args.nm}" if args.granularity == "nm" else args.granularity
+    _refuse_overwrites(args, {"out": WORKLOAD_FILES})
+    workload = load_source(args.workload)
+    result = prune_workload(workload, pattern, args.criterion, args.sparsity, seed=args.seed, block=args.block)
+    out.write(f"{workload.name}: {pattern} / {args.criterion} (no data, no fine-tuning): measured sparsity "
+              f"{result.sparsity_measured:.3f} over {len(result.layer_error)} weight layers; weight-reconstruction error "
+              f"||W - W_pruned|| / ||W|| = {result.weight_error:.4g} (not an accuracy)\n")
+    for name, error in result.layer_error.items():
+        layer = next(l for l in result.workload.layers if l.name == name)
+        out.write(f"  {name}: sparsity {layer.measured_sparsity:.3f}, weight error {error:.4g}\n")
+    path = write_pruned_workload(result, args.out, pattern, args.criterion, args.sparsity)
+    out.write(f"workload written to {path} (simulate it with 'energysim estimate {args.out} --hw ...')\n")
     return 0
 
 
@@ -355,6 +381,9 @@ def register(subparsers) -> None:
 
     prune = subparsers.add_parser("prune", help="prune a model and export the pruned workload (workload.toml + tensors.npz)")
     _add_model_source(prune)
+    prune.add_argument("--workload", metavar="W",
+                       help="prune the weights this workload carries instead (imported model folder, .toml or bundled "
+                            "name) with a data-free criterion (magnitude, l1, l2, random), no fine-tuning")
     prune.add_argument("--granularity", choices=GRANULARITIES, default="fine", help="what is pruned together")
     prune.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude", help="importance score")
     prune.add_argument("--sparsity", type=float, default=0.8, help="target fraction removed, in [0, 1)")
