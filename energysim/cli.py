@@ -52,6 +52,7 @@ EXAMPLES: dict[str, str] = {
     "sensitivity": "energysim sensitivity --model mlp --granularity fine --png sensitivity.png",
     "prune-table": "energysim prune-table --models mlp --sparsities 0.5,0.9",
     "import": "energysim import examples/tiny-cnn.onnx -o imported/tiny-cnn",
+    "export-masks": "energysim export-masks imported/tiny-cnn -o masks.pt",
     "report": "energysim report est -o est/report.html",
     "map": "energysim map lecture-array-loopnest lenet-300-100 --objective edp --out maps/lenet",
     "import-timeloop": "energysim import-timeloop tests/data/timeloop/exercise03/*.yaml -o design",
