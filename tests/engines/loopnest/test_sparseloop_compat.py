@@ -508,6 +508,10 @@ def test_sparseloop_published_eyeriss_numbers() -> None:
     nest = LoopNest.of("conv3-tile", C=24)
     per_point = rank_metadata_bits(fmt, nest, {d: 1 for d in nest.bounds} | {"C": 24}, 0.275) / 24
     assert -(-3833856 * per_point // 4) == 1054311 and -(-239616 * per_point // 4) == 65895
+    # shared_glb and DRAM keep inputs compressed (uop rle, uop uop rle): reads 18690048 -> 5139764 and 921600 -> 253440;
+    # DRAM keeps outputs compressed (30.3 % dense): 259584 updates -> 78654, the global buffer's compressions (rule 14)
+    assert formatted(18690048, 0.275) == 5139764 and formatted(921600, 0.275) == 253440
+    assert formatted(259584, 0.303) == 78654
     # weights_spad cycles: 1054311 actual + 2779545 gated reads (and 3833856 fills) at 2 words per cycle over 1054311
     # compute cycles: Timeloop's double-precision slowdown gives 1916929 (one above the exact quotient)
     data = HardwareFile.model_validate({
