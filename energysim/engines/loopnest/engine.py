@@ -20,7 +20,6 @@ from energysim.engines.loopnest.sparse_timeloop import evaluate as evaluate_time
 from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_timeloop
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
-from energysim.errors import InputError
 from energysim.formats.nm_compressed import require_compliant
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.layers import Layer
@@ -108,8 +107,6 @@ class LoopNestEngine(Engine):
         if isinstance(mapping, Mapping):
             check_mapping(self.spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}", occupancy)
             return mapping, mapping.source or "(in memory)"
-        if not isinstance(mapping, (str, Path)):
-            raise InputError(f"loopnest engine: mapping must be a mapping file path or a Mapping (got {type(mapping).__name__})")
         path = Path(mapping)
         if path not in self._files:
             self._files[path] = load_mapping(path)
