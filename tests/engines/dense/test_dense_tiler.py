@@ -13,6 +13,7 @@ from energysim.engines.dense.fast import run_fast
 from energysim.engines.dense.schedule import Tiling, input_words_once
 from energysim.engines.dense.tiler import candidates, choose_tiling, input_words_many, tiling_counts
 from energysim.engines import build_engine
+from energysim.errors import InputError
 from energysim.hardware_settings import variant
 from energysim.workloads.layers import Conv2dLayer, GemmLayer
 from energysim.workloads.lowering import ConvFootprint
@@ -114,3 +115,10 @@ def test_default_edp_cuts_energy_without_slowing_down():
     assert gemm["energy_pj"].iloc[0] * 1e-9 < 34.6 and gemm["latency_s"].iloc[0] * 1e3 < 6.16 * 1.03
     vgg = energysim.simulate("lecture-array", "vgg16").summary
     assert vgg["energy_pj"].sum() * 1e-9 < 432 and vgg["latency_s"].sum() * 1e3 < 105
+
+
+def test_unknown_objective_is_refused_in_one_line():
+    """A tiling_objective outside energy/latency/edp is refused naming the file, the field, the choices and the value."""
+    with pytest.raises(InputError, match=r"lecture-array\.toml: engine\.tiling_objective: must be 'energy', 'latency' or "
+                                         r"'edp' \(got 'fast'\)"):
+        variant(hwconfig_path("lecture-array"), {"engine.tiling_objective": "fast"})
