@@ -522,3 +522,46 @@ def test_sparseloop_published_eyeriss_numbers() -> None:
     hardware = build_hardware(data, "spad")
     spec = Spec.build(hardware, LoopNestConfig.model_validate(hardware.engine_table))
     assert level_cycles_for(spec, {"spad": [1054311 + 2779545, 3833856]}, 1054311) == {"spad": 1916929}
+
+
+CODEC = """
+sparse_optimizations:
+  targets:
+  - name: DRAM
+    representation-format:
+      data-spaces:
+      - name: Outputs
+        ranks: [ {format: RLE, metadata-word-bits: 4} ]
+      - name: Inputs
+        ranks: [ {format: RLE, metadata-word-bits: 4} ]
+"""
+
+
+def test_compression_between_a_compressed_parent_and_a_codec_child_worked_by_hand(tmp_path: Path) -> None:
+    """Rule 14: DRAM keeps inputs and outputs in RLE, the Buffer (compression_supported, decompression_supported) keeps
+    them plain: decompressions = the Buffer's actual input fills, compressions = DRAM's actual output updates, priced raw."""
+    folder = tmp_path / "codec"
+    folder.mkdir()
+    arch = ARCH.replace("read_bandwidth: 2, write_bandwidth: 2}",
+                        "read_bandwidth: 2, write_bandwidth: 2, compression_supported: true, decompression_supported: true}")
+    ert = ERT.replace("    - {name: metadata_write, energy: 1.5}",
+                      "    - {name: metadata_write, energy: 1.5}\n    - {name: decompression_count, energy: 0.5}\n"
+                      "    - {name: compression_count, energy: 0.25}")
+    prob = PROB.replace("      Inputs: 0.25", "      Inputs: 0.25\n      Outputs: 0.5")
+    files = []
+    for name, text in (("arch", arch), ("prob", prob), ("map", MAP), ("ert", ert), ("sparse", CODEC)):
+        path = folder / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    written = import_timeloop(files, folder / "out")
+    engine = build_engine(load_hardware(written["hardware"]))
+    layer = load_workload(written["workload"]).layers[0]
+    mapping = load_mapping(written["mapping"]).for_layer(layer.name)[1]
+    c = engine.simulate(layer, mapping=mapping, compat="timeloop").counts
+    # DRAM inputs: 8 reads -> 8 - floor(8 x 0.75) = 2; the Buffer still fills all 8 (it keeps them plain): 8 decompressions
+    assert c[("DRAM", "inputs", "read")] == 2 and c[("Buffer", "inputs", "fill")] == 8
+    assert c[("BufferCodec", "inputs", "decompress")] == 8
+    # DRAM outputs: 4 updates -> 4 - floor(4 x 0.5) = 2, each compressed by the Buffer on its way up
+    assert c[("DRAM", "outputs", "update")] == 2 and c[("BufferCodec", "outputs", "compress")] == 2
+    prices = {(u["name"], u["action"]): u["energy_pj"] for u in tomllib.loads(written["hardware"].read_text())["units"]}
+    assert prices[("BufferCodec", "decompress")] == 0.5 and prices[("BufferCodec", "compress")] == 0.25
