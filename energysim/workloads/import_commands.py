@@ -135,6 +135,7 @@ def register(subparsers) -> None:
                         help="layer order of a weight file or state dict (default: file for .npz and .pt, natural for "
                              ".safetensors)")
     parser.set_defaults(handler=run_import)
+    register_export_masks(subparsers)
 
 
 def register_export_masks(subparsers) -> None:

@@ -93,6 +93,21 @@ def test_export_masks_command(pruned, tmp_path):
         args.handler(args, out)
 
 
+def test_export_masks_through_the_cli(pruned, tmp_path):
+    """`energysim export-masks` is a registered subcommand: exit 0 and a file; a geometry-only source exits 2 with one line."""
+    from energysim.cli import main
+
+    model, _, _ = pruned
+    from_torch(model, torch.randn(1, 2, 6, 6), out_dir=tmp_path / "w")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["export-masks", str(tmp_path / "w"), "-o", str(tmp_path / "m.pt")], out=out, err=err) == 0, err.getvalue()
+    assert set(torch.load(tmp_path / "m.pt", weights_only=True)) == {"0.weight_mask", "2.1.weight_mask", "4.weight_mask"}
+    err = io.StringIO()
+    assert main(["export-masks", "lenet-300-100", "-o", str(tmp_path / "g.pt")], out=io.StringIO(), err=err) == 2
+    assert len(err.getvalue().splitlines()) == 1 and "carries no weight tensors" in err.getvalue()
+    assert not (tmp_path / "g.pt").exists()
+
+
 def test_geometry_only_workload_and_bad_suffix_are_refused(tmp_path):
     """A workload without tensors has no masks to export; a mask file not ending in .pt/.pth is refused."""
     geometry = load_workload(__import__("energysim").catalog.workload_path("lenet-300-100"))
