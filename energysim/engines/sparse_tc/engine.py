@@ -26,11 +26,11 @@ from energysim.engines.sparse_tc.schedule import (
     schedule,
 )
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
-from energysim.errors import ConfigError, InputError
+from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats import nm_compressed
 from energysim.hardware.hierarchy import Hardware
 from energysim.units import ceil_div
-from energysim.workloads.layers import Layer
+from energysim.workloads.layers import GemmShape, Layer
 from energysim.workloads.workload import LayerTensors
 
 MODES = ("dense", "sparse_2_4")
@@ -117,10 +117,30 @@ ASSUMED_2_4 = "weights_assumed_2_4"
 """Stats key: True when a layer without weight tensors ran in 2:4 mode, assumed pruned to exactly 2:4."""
 
 
+def batched_gemm(layer: Layer) -> tuple[GemmShape, int]:
+    """The GEMM shape of one launch and how many equal GEMMs it batches.
+
+    A grouped (or depthwise) convolution is ``groups`` GEMMs of ``M = out / groups``,
+    ``K = in / groups * kh * kw``, ``N = batch * out_h * out_w``, each with its own
+    weights and input channels, launched together as a batched GEMM (as cuDNN's
+    grouped implicit GEMM does); a ``batched_matmul`` is its ``batch`` GEMMs; every
+    other kind is one GEMM (``layer.gemm_shape()``).
+    """
+    if layer.kind == "grouped_conv2d":
+        groups = layer.groups
+        return GemmShape(m=layer.out_channels // groups, n=layer.batch * layer.out_height * layer.out_width,
+                         k=layer.in_channels // groups * layer.kernel_height * layer.kernel_width), groups
+    if layer.kind == "batched_matmul":
+        return GemmShape(m=layer.m, n=layer.n, k=layer.k), layer.batch
+    return layer.gemm_shape(), 1
+
+
 class SparseTensorCoreEngine(Engine):
     """A100-class GPU: GEMM, linear and conv layers on dense or 2:4 sparse tensor cores.
 
-    A layer is lowered to ``C[M, N] = A[M, K] @ B[K, N]`` with the weights as ``A``.
+    A layer is lowered to ``C[M, N] = A[M, K] @ B[K, N]`` with the weights as ``A``; a
+    grouped convolution or a batched matmul to a batch of such GEMMs launched together
+    (:func:`batched_gemm`).
     In ``sparse_2_4`` mode ``A`` is stored compressed along ``K`` (the kept half of
     the values plus a 2-bit index per kept value; TF32 uses 1:2 with a 4-bit index),
     each ``mma.sp`` instruction covers twice the dense ``K`` of ``mma`` (FP16
@@ -298,7 +318,9 @@ class SparseTensorCoreEngine(Engine):
         Parameters
         ----------
         layer
-            A linear, conv2d or gemm layer (lowered by ``layer.gemm_shape()``).
+            A linear, conv2d or gemm layer (lowered by ``layer.gemm_shape()``), or a
+            grouped conv or batched matmul, run as a batched GEMM (:func:`batched_gemm`;
+            a batched matmul only in dense mode: its A operand is an activation).
         tensors
             Real weights and mask; in sparse mode their keep pattern must be 2:4 along
             ``K`` (TF32: 1:2). Without tensors a compliant layer is assumed.
@@ -322,7 +344,10 @@ class SparseTensorCoreEngine(Engine):
         timing = options.timing or self.config.timing
         dtype = self.config.dtype
         sparse = mode == "sparse_2_4"
-        shape = layer.gemm_shape()
+        shape, batch = batched_gemm(layer)
+        if sparse and layer.kind == "batched_matmul":
+            raise UnsupportedError(f"layer '{layer.name}': a batched_matmul's A operand is an activation, computed at run "
+                                   "time, not weights stored 2:4-compressed; run it in dense mode")
         mma = mma_shape(dtype, sparse)
         spec = DTYPES[dtype]
 
@@ -330,17 +355,18 @@ class SparseTensorCoreEngine(Engine):
         compressed = None
         if tensors is not None:
             matrix = tensors.weight_matrix()
-            if matrix.shape != (shape.m, shape.k):
-                raise InputError(f"layer '{layer.name}': weights must reshape to the GEMM's A operand "
-                                 f"({shape.m}, {shape.k}) (got {matrix.shape})")
-            keep = tensors.mask.reshape(shape.m, shape.k) if tensors.mask is not None else matrix != 0
+            if matrix.shape != (batch * shape.m, shape.k):
+                raise InputError(f"layer '{layer.name}': weights must reshape to the GEMMs' A operands "
+                                 f"({batch * shape.m}, {shape.k}) (got {matrix.shape})")
+            keep = tensors.mask.reshape(matrix.shape) if tensors.mask is not None else matrix != 0
             nonzero_weights = int(np.count_nonzero(matrix))
             if sparse:
                 kept, group = spec.pattern
                 compressed = self.compress(matrix, keep,
                                            what=f"layer '{layer.name}' mask on the {kept}:{group} sparse tensor core")
 
-        problem = GemmProblem(m=shape.m, n=shape.n, k=shape.k, mma=mma, input_unique_elements=layer.unique_input_elements())
+        problem = GemmProblem(m=shape.m, n=shape.n, k=shape.k, mma=mma, input_unique_elements=layer.unique_input_elements(),
+                              batch=batch)
         gpu = self.gpu_spec(dtype)
         library = self.config.kernel_efficiency
         if sparse and self.config.sparse_kernel_efficiency is not None:
@@ -352,9 +378,10 @@ class SparseTensorCoreEngine(Engine):
 
         counts = self._counts(problem, plan, mma)
         if sparse:
-            useful = nonzero_weights * shape.n if nonzero_weights is not None else shape.m * shape.n * problem.k_slots
+            useful = (nonzero_weights * shape.n if nonzero_weights is not None
+                      else batch * shape.m * shape.n * problem.k_slots)
         else:
-            useful = shape.macs
+            useful = batch * shape.macs
         compulsory = self._compulsory(layer, problem, compressed)
 
         fill_drain = plan.cycles_fill + plan.cycles_drain
@@ -411,7 +438,7 @@ class SparseTensorCoreEngine(Engine):
         if mma.sparse:
             # Only the selected threads' e operand carries metadata: 64 B per FP16 mma.sp, half a warp register.
             counts[(regs, "metadata", "read")] = ceil_div(instructions * mma.metadata_bits, reg_w)
-        accumulator_bits = problem.m * problem.n * mma.dtype.accumulator_bits
+        accumulator_bits = problem.batch * problem.m * problem.n * mma.dtype.accumulator_bits
         counts[(regs, "outputs", "read")] = instructions * words(mma.c_registers) + ceil_div(accumulator_bits, reg_w)
         counts[(regs, "outputs", "update")] = instructions * words(mma.c_registers)
         out_bits = problem.output_bits
@@ -435,7 +462,7 @@ class SparseTensorCoreEngine(Engine):
         """
         mma = problem.mma
         spec = mma.dtype
-        m, n, k = problem.m, problem.n, problem.k
+        m, n, k = problem.batch * problem.m, problem.n, problem.k  # a batch's A rows stack; each GEMM has its own B
         kept, group = spec.pattern if mma.sparse else (1, 1)
         if compressed is not None:
             weight_bits, metadata_bits = compressed.slots * compressed.value_bits, compressed.metadata_bits
@@ -450,7 +477,7 @@ class SparseTensorCoreEngine(Engine):
             Compulsory(hbm, "inputs", ("read",), ceil_div(input_bits, hbm_w)),
             Compulsory(hbm, "outputs", ("write",), ceil_div(m * n * spec.output_bits, hbm_w)),
             Compulsory(l2, "weights", ("read",), ceil_div(weight_bits, l2_w)),
-            Compulsory(l2, "inputs", ("read",), ceil_div(k * n * spec.value_bits, l2_w)),
+            Compulsory(l2, "inputs", ("read",), ceil_div(problem.input_matrix_bits, l2_w)),
             Compulsory("TensorCore", "-", (f"mac_{spec.name}",), ceil_div(m * n * k * kept, group)),
         ]
         if mma.sparse:
@@ -460,7 +487,7 @@ class SparseTensorCoreEngine(Engine):
     def _stats(self, layer, problem: GemmProblem, plan: Schedule, other: Schedule, mode: str, timing: str,
                compressed, useful: int) -> dict[str, Any]:
         clock_hz = self.hardware.clock_ghz * 1e9
-        flops = 2 * problem.m * problem.n * problem.k
+        flops = 2 * problem.batch * problem.m * problem.n * problem.k
         dtype = problem.mma.dtype.name
         peak = self.peak_tflops(dtype, mode)
 
@@ -474,12 +501,12 @@ class SparseTensorCoreEngine(Engine):
         figures = {timing: figure(plan), ("library_calibrated" if timing == "hardware_bound" else "hardware_bound"): figure(other)}
         l2_hits = {t: max(0, ceil_div(plan.l2_read_bits[t], self.l2.config.word_bits) - ceil_div(plan.hbm_read_bits[t], self.l2.config.word_bits))
                    for t in plan.hbm_read_bits}
-        weight_bytes_dense = ceil_div(problem.m * problem.k * problem.mma.dtype.value_bits, 8)
+        weight_bytes_dense = ceil_div(problem.batch * problem.m * problem.k * problem.mma.dtype.value_bits, 8)
         weight_bytes_stored = ceil_div(problem.weight_value_bits + problem.metadata_bits, 8)
         stats: dict[str, Any] = {
             "mode": mode,
             "dtype": dtype,
-            "gemm_m": problem.m, "gemm_n": problem.n, "gemm_k": problem.k,
+            "gemm_m": problem.m, "gemm_n": problem.n, "gemm_k": problem.k, "gemm_batch": problem.batch,
             "mma_shape": f"m{problem.mma.m}n{problem.mma.n}k{problem.mma.k}" + (".sp" if problem.mma.sparse else ""),
             "timing": timing,
             "figures": figures,
@@ -488,7 +515,7 @@ class SparseTensorCoreEngine(Engine):
             "resource_cycles": dict(plan.resource_cycles),
             "peak_tflops": peak,
             "effective_tflops": figures[timing]["effective_tflops"],
-            "macs_dense_equivalent": problem.m * problem.n * problem.k,
+            "macs_dense_equivalent": problem.batch * problem.m * problem.n * problem.k,
             "macs_useful": useful,
             "tile_m": plan.tile.m, "tile_n": plan.tile.n, "tile_k": plan.tile.k,
             "tiles": plan.tiles, "tiles_m": plan.tiles_m, "tiles_n": plan.tiles_n, "k_steps": plan.k_steps,

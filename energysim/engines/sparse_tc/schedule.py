@@ -251,17 +251,21 @@ def effective_macs_per_cycle_per_sm(gpu: GpuSpec, mma: MmaShape) -> int:
 
 @dataclass(frozen=True)
 class GemmProblem:
-    """One GEMM to schedule.
+    """One GEMM, or a batch of equal-shaped independent GEMMs, to schedule.
 
     Attributes
     ----------
     m, n, k
-        ``C[m, n] = A[m, k] @ B[k, n]``.
+        ``C[m, n] = A[m, k] @ B[k, n]`` (each GEMM of the batch).
     mma
         The instruction (carries data type and mode).
     input_unique_elements
-        Distinct input elements in memory (``k * n`` for a GEMM; the feature map for
-        an implicit-GEMM convolution, whose im2col matrix repeats elements).
+        Distinct input elements in memory over the whole batch (``batch * k * n`` for
+        GEMMs; the feature map for an implicit-GEMM convolution, whose im2col matrix
+        repeats elements).
+    batch
+        Independent GEMMs in one launch, each with its own ``A`` and ``B`` (a grouped
+        convolution's groups, attention's heads); 1 for a plain GEMM.
     """
 
     m: int
@@ -269,6 +273,7 @@ class GemmProblem:
     k: int
     mma: MmaShape
     input_unique_elements: int
+    batch: int = 1
 
     @property
     def k_slots(self) -> int:
@@ -280,20 +285,20 @@ class GemmProblem:
 
     @property
     def weight_value_bits(self) -> int:
-        """Bits of A's stored values."""
-        return self.m * self.k_slots * self.mma.dtype.value_bits
+        """Bits of A's stored values (the whole batch)."""
+        return self.batch * self.m * self.k_slots * self.mma.dtype.value_bits
 
     @property
     def metadata_bits(self) -> int:
         """Bits of A's metadata (0 dense)."""
         if not self.mma.sparse:
             return 0
-        return self.m * self.k_slots * self.mma.dtype.metadata_bits_per_kept
+        return self.batch * self.m * self.k_slots * self.mma.dtype.metadata_bits_per_kept
 
     @property
     def input_matrix_bits(self) -> int:
-        """Bits of the ``k x n`` B operand."""
-        return self.k * self.n * self.mma.dtype.value_bits
+        """Bits of the ``k x n`` B operands (the whole batch)."""
+        return self.batch * self.k * self.n * self.mma.dtype.value_bits
 
     @property
     def input_unique_bits(self) -> int:
@@ -302,8 +307,8 @@ class GemmProblem:
 
     @property
     def output_bits(self) -> int:
-        """Bits of C as written to memory."""
-        return self.m * self.n * self.mma.dtype.output_bits
+        """Bits of C as written to memory (the whole batch)."""
+        return self.batch * self.m * self.n * self.mma.dtype.output_bits
 
 
 @dataclass(frozen=True)
@@ -352,11 +357,12 @@ class Schedule:
     group_rows: int = 1
     occupancy: int = 1
     wave_cycles: tuple[int, ...] = ()
+    batch: int = 1
 
     @property
     def tiles(self) -> int:
-        """Thread-block tiles."""
-        return self.tiles_m * self.tiles_n
+        """Thread-block tiles (every GEMM of the batch)."""
+        return self.batch * self.tiles_m * self.tiles_n
 
     @property
     def cycles_total(self) -> int:
@@ -464,11 +470,15 @@ WAVE_CHUNK_TILES = 1 << 18
 
 def _wave_sums(tiles: int, slots: int, waves: int, tiles_m: int, tiles_n: int, group_rows: int, l2_fits: bool,
                rows_real: np.ndarray, cols_real: np.ndarray, a_row_bits: int, b_col_bits: int, warps_n: int,
-               warps_m: int) -> tuple[np.ndarray, ...]:
+               warps_m: int, batch: int = 1) -> tuple[np.ndarray, ...]:
     """Per-wave sums over the tiles in launch order, a chunk of whole waves at a time (memory bounded by the chunk).
 
+    A batch launches its GEMMs one after another (each GEMM's tiles in raster order);
+    GEMM ``b``'s panels are its own (A row panel ``b * tiles_m + row``, B column panel
+    ``b * tiles_n + column``).
+
     Returns, per wave: tiles, real rows and columns of A/B panels first used (in the
-    GEMM when the operands fit L2, else in the wave), output elements, L2 bits and the
+    launch when the operands fit L2, else in the wave), output elements, L2 bits and the
     shared-memory bits of the wave's biggest tile.
     """
     tiles_per_wave = np.zeros(waves, dtype=np.int64)
@@ -477,24 +487,26 @@ def _wave_sums(tiles: int, slots: int, waves: int, tiles_m: int, tiles_n: int, g
     outputs = np.zeros(waves)
     l2_bits = np.zeros(waves)
     biggest = np.zeros(waves, dtype=np.int64)
-    seen_rows = np.zeros(tiles_m, dtype=bool)
-    seen_cols = np.zeros(tiles_n, dtype=bool)
+    seen_rows = np.zeros(batch * tiles_m, dtype=bool)
+    seen_cols = np.zeros(batch * tiles_n, dtype=bool)
     step = max(1, WAVE_CHUNK_TILES // slots)
     for w0 in range(0, waves, step):
         w1 = min(waves, w0 + step)
         index = np.arange(w0 * slots, min(w1 * slots, tiles), dtype=np.int64)
         wave_of = index // slots - w0
-        rows, cols = tile_coordinates(index, tiles_m, tiles_n, group_rows)
+        gemm, local = np.divmod(index, tiles_m * tiles_n)
+        rows, cols = tile_coordinates(local, tiles_m, tiles_n, group_rows)
         r_real, c_real = rows_real[rows], cols_real[cols]
         span = w1 - w0
         tiles_per_wave[w0:w1] = np.bincount(wave_of, minlength=span)
         for coordinate, seen, real, out, count in ((rows, seen_rows, rows_real, new_rows, tiles_m),
                                                    (cols, seen_cols, cols_real, new_cols, tiles_n)):
-            key = coordinate if l2_fits else wave_of * count + coordinate
+            panel = gemm * count + coordinate
+            key = panel if l2_fits else wave_of * batch * count + panel
             _, first = np.unique(key, return_index=True)
             if l2_fits:
-                first = first[~seen[coordinate[first]]]
-                seen[coordinate[first]] = True
+                first = first[~seen[panel[first]]]
+                seen[panel[first]] = True
             out[w0:w1] = np.bincount(wave_of[first], weights=real[coordinate[first]], minlength=span).astype(np.int64)
         outputs[w0:w1] = np.bincount(wave_of, weights=r_real * c_real, minlength=span)
         l2_bits[w0:w1] = np.bincount(wave_of, weights=r_real * a_row_bits + c_real * b_col_bits, minlength=span)
@@ -539,7 +551,8 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
                          f"(got {gpu.partial_wave!r})")
     tiles_m, tiles_n = ceil_div(problem.m, tile.m), ceil_div(problem.n, tile.n)
     k_steps = ceil_div(problem.k, tile.k)
-    tiles = tiles_m * tiles_n
+    batch = problem.batch
+    tiles = batch * tiles_m * tiles_n
     # Blocks per SM a wave holds: all resident slots, unless the grid is smaller than one full wave.
     occupancy = residents if gpu.partial_wave == "per_sm_tiles" else min(residents, ceil_div(tiles, gpu.sm_count))
     slots = gpu.sm_count * occupancy
@@ -564,7 +577,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     last_wave_tiles = tiles - (waves - 1) * slots
     waves_tiles, new_rows, new_cols, wave_out_elements, l2_bits, biggest = _wave_sums(
         tiles, slots, waves, tiles_m, tiles_n, group_rows, l2_fits, rows_real, cols_real,
-        a_row_bits + meta_row_bits, b_col_bits, warps_n, warps_m)
+        a_row_bits + meta_row_bits, b_col_bits, warps_n, warps_m, batch)
     if gpu.partial_wave == "whole_wave":
         per_sm = np.full(waves, occupancy, dtype=np.int64)  # issue 6: a partial wave costs a whole wave
     else:
@@ -572,7 +585,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     wave_a, wave_meta, wave_b = new_rows * a_row_bits, new_rows * meta_row_bits, new_cols * b_col_bits
     hbm_a, hbm_meta, hbm_b_matrix = (int(new_rows.sum()) * a_row_bits, int(new_rows.sum()) * meta_row_bits,
                                      int(new_cols.sum()) * b_col_bits)
-    wave_b_unique = wave_b * (problem.input_unique_elements / (problem.k * problem.n))
+    wave_b_unique = wave_b * (problem.input_unique_elements / (batch * problem.k * problem.n))
     wave_out = wave_out_elements * out_elem_bits
     math_w = per_sm * math_per_tile
     smem = per_sm * biggest / gpu.smem_bits_per_cycle_per_sm
@@ -590,9 +603,9 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     sum_math, sum_smem, sum_l2, sum_hbm = (float(x.sum()) for x in (math_w, smem, l2, hbm))
 
     full_rate = gpu.sm_count * rate
-    useful_instr_macs = problem.m * problem.n * problem.k_slots  # executed MACs without tile padding
+    useful_instr_macs = batch * problem.m * problem.n * problem.k_slots  # executed MACs without tile padding
     padded_macs = tiles * instructions_per_tile * mma.macs_executed
-    input_unique = ceil_div(hbm_b_matrix * problem.input_unique_elements, problem.k * problem.n)
+    input_unique = ceil_div(hbm_b_matrix * problem.input_unique_elements, batch * problem.k * problem.n)
     a_bits_total, meta_bits_total = problem.weight_value_bits, problem.metadata_bits
     return Schedule(
         tile=tile,
@@ -624,6 +637,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
         group_rows=group_rows,
         occupancy=occupancy,
         wave_cycles=tuple(int(c) for c in body_cycles),
+        batch=batch,
     )
 
 
