@@ -4,7 +4,9 @@
 sweep shows" and that the HTML report puts above the comparison plots. Every
 number in it is read from the table (the lowest energy as a fraction of dense per
 pattern, the latency of that point, the count of refused points); the words
-after each number say what the engine does with zeros, from its documentation.
+after each number say what the engine does with zeros, from its documentation,
+or, for a sparse loop-nest design, from the design's own file
+(:func:`loopnest_zero_handling`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,26 @@ def _fraction(value: float) -> str:
 
 def _percent(value: float) -> str:
     return f"{100 * value:.0f} %"
+
+
+def loopnest_zero_handling(hardware: str) -> str | None:
+    """The sparse loop-nest design's own account of its zeros and the patterns it rewards, or None.
+
+    ``hardware`` is the compare row's hardware name or path; None when it is
+    not a loop-nest design with an ``[engine.sparse]`` table, or cannot be
+    loaded here (a path moved since the sweep).
+    """
+    import energysim
+    from energysim.engines import build_engine
+    from energysim.engines.loopnest.sparse_summary import zero_handling
+    from energysim.errors import EnergySimError
+
+    try:
+        config = getattr(build_engine(energysim.hardware(hardware)), "config", None)
+    except (EnergySimError, OSError):
+        return None
+    sparse = getattr(config, "sparse", None)
+    return zero_handling(sparse) if sparse is not None else None
 
 
 def sweep_findings(compare: pd.DataFrame) -> list[str]:
@@ -82,6 +104,10 @@ def sweep_findings(compare: pd.DataFrame) -> list[str]:
             notes.append(SPARSE_2_4_NOTE)
         elif "engine" in ok.columns and str(ok["engine"].iloc[0]) in ENGINE_NOTES:
             notes.append(ENGINE_NOTES[str(ok["engine"].iloc[0])])
+        elif "engine" in ok.columns and str(ok["engine"].iloc[0]) == "loopnest" and "hardware" in ok.columns:
+            account = loopnest_zero_handling(str(ok["hardware"].iloc[0]))
+            if account:
+                notes.append(account)
         if refused:
             notes.append(f"{refused} point{'s' if refused != 1 else ''} refused")
         if notes:

@@ -20,6 +20,12 @@ numbers as printed); a single file is recognised by its name or its columns
     of dense per pattern and hardware, the accuracy vs energy Pareto plot and front,
     energy and latency vs dense, accuracy vs sparsity, the points that could not run
     and the sweep table.
+``comparison`` (``benchmarks/energy_aware_comparison.py``)
+    The three curves (uniform, global threshold, energy-aware: accuracy vs
+    simulated energy), accuracy at each budget, which pattern each hardware
+    rewards (``rewards.csv`` beside it) and what energy-aware pruning chose.
+    A ``compare`` table with ``energy_aware`` rows (``compare --energy-aware``)
+    gets the same curves and pattern table in its section.
 ``sensitivity`` (``energysim sensitivity --csv``)
     Per-layer sensitivity curves and an accuracy table (layer x sparsity).
 ``accuracy`` (``energysim prune-table --csv``)
@@ -50,12 +56,12 @@ import pandas as pd
 import energysim
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
-from energysim.report import plots
+from energysim.report import methods, plots
 from energysim.report.findings import sweep_findings
 from energysim.report.runs import key_columns, with_run_key
 from energysim.units import PJ_PER_UJ
 
-TABLES = ("estimate", "summary", "energy", "compare", "sensitivity", "accuracy")
+TABLES = ("estimate", "summary", "energy", "compare", "comparison", "sensitivity", "accuracy")
 """Result tables the report renders, in section order."""
 
 SUFFIXES = ("csv", "json", "md")
@@ -70,6 +76,7 @@ NUMERIC_COLUMNS = {
     "sensitivity": ("sparsity", "target_sparsity", "accuracy"),
     "accuracy": ("target_sparsity", "accuracy_dense", "accuracy_pruned", "accuracy_finetuned"),
     "estimate": (),
+    "comparison": ("budget", "energy_vs_dense", "accuracy", "accuracy_dense", "wall_time_s"),
 }
 """Columns of each table that must hold numbers where present (empty cells allowed)."""
 
@@ -79,7 +86,8 @@ RESULT_FILES = tuple(f"{table}.csv" for table in TABLES)
 MAX_TABLE_ROWS = 300
 """Most rows of one HTML table; longer tables are cut with a note pointing to the CSV."""
 
-_TEXT_COLUMNS = ("source", "status", "description", "note")
+_TEXT_COLUMNS = ("source", "status", "description", "note", "choice", "allocation", methods.WHY_COLUMN,
+                 methods.ALLOCATION_COLUMN)
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:min(1800px,97vw);padding:0 1em;color:#222}
@@ -167,6 +175,8 @@ def table_kind(name: str, frame: pd.DataFrame) -> str | None:
     if stem in TABLES:
         return stem
     columns = set(frame.columns)
+    if {"model", "run", "budget", "method", "energy_vs_dense", "accuracy"} <= columns:
+        return "comparison"
     if {"model", "granularity", "criterion", "target_sparsity", "accuracy_dense"} <= columns:
         return "accuracy"
     if {"layer", "accuracy"} <= columns and columns & {"sparsity", "target_sparsity"} and "hardware" not in columns:
@@ -417,6 +427,9 @@ def _compare_section(page: _Page, compare: pd.DataFrame, source: str) -> None:
                      "there.</p>")
     if "vs_dense" in made:
         _add_plot(parts, made["vs_dense"])
+    if "method_curves" in made:
+        _add_plot(parts, made["method_curves"])
+        _add_pattern_choice(page, parts, methods.method_points(frame, "compare"), None, source)
     if "pareto" in made:
         _add_plot(parts, made["pareto"])
         fronts = []
@@ -438,6 +451,37 @@ def _compare_section(page: _Page, compare: pd.DataFrame, source: str) -> None:
             _add_table(page, parts, "Points that could not run", failed[columns], source, bad_column="status")
     _add_table(page, parts, "All sweep points", frame, source, bad_column="status" if "status" in frame.columns else None)
     page.sections.append(("compare", "Sparsity patterns compared", parts))
+
+
+def _add_pattern_choice(page: _Page, parts: list[str], points: pd.DataFrame, rewards: pd.DataFrame | None,
+                        source: str) -> None:
+    """The per-run table of the patterns energy-aware pruning chose and why."""
+    _add_table(page, parts, "Which pattern each hardware rewards, and what energy-aware pruning chose",
+               methods.pattern_choice_table(points, rewards), source)
+    parts.append('<p class="note">A dense array only gains from a smaller geometry (channels); EIE skips zero weights '
+                 "and activations (fine-grained zeros and channels); a 2:4 sparse tensor core runs only 2:4. The "
+                 "allocation follows what the simulator measured on each run, not a rule naming the engine.</p>")
+
+
+def _comparison_section(page: _Page, comparison: pd.DataFrame, source: str) -> None:
+    plots.require_columns(comparison, ("model", "run", "budget", "method", "energy_vs_dense", "accuracy"), source)
+    parts: list[str] = []
+    made = _plots("comparison", comparison)
+    if "method_curves" in made:
+        _add_plot(parts, made["method_curves"])
+    table = comparison.assign(accuracy=comparison["accuracy"].where(comparison["status"].astype(str) == "ok")) \
+        if "status" in comparison.columns else comparison
+    wide = table.pivot_table(index=["model", "run", "method"], columns="budget", values="accuracy", aggfunc="first",
+                             sort=False, dropna=False)
+    wide = wide[sorted(wide.columns, reverse=True)]
+    wide.columns = [f"accuracy at {b:g} of dense energy" for b in wide.columns]
+    _add_table(page, parts, "Test accuracy at each energy budget (empty: the method cannot meet it)", wide.reset_index(),
+               source)
+    _add_pattern_choice(page, parts, methods.method_points(comparison, "comparison"), comparison.attrs.get("rewards"),
+                        source)
+    _add_table(page, parts, "Every method at every budget", comparison, source,
+               bad_column="status" if "status" in comparison.columns else None)
+    page.sections.append(("comparison", "Pruning methods at equal energy", parts))
 
 
 def _sensitivity_section(page: _Page, sensitivity: pd.DataFrame, source: str) -> None:
@@ -463,7 +507,7 @@ def _accuracy_section(page: _Page, accuracy: pd.DataFrame, source: str) -> None:
 
 
 _SECTIONS = {"accuracy": _accuracy_section, "estimate": _estimate_section, "summary": _summary_section, "energy": _energy_section,
-             "compare": _compare_section, "sensitivity": _sensitivity_section}
+             "compare": _compare_section, "comparison": _comparison_section, "sensitivity": _sensitivity_section}
 
 
 def _names(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> list[str]:
@@ -505,6 +549,9 @@ def render_report(results: str | Path) -> str:
             plots.require_numbers(frame, NUMERIC_COLUMNS[name], path.name)
             numeric = [c for c in NUMERIC_COLUMNS[name] if c in frame.columns]
             frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in numeric})
+            rewards = path.parent / "rewards.csv"
+            if name == "comparison" and path.is_file() and rewards.is_file():
+                frame.attrs["rewards"] = read_table(rewards)
             _SECTIONS[name](page, frame, path.name)
         except InputError as exc:
             message = str(exc)

@@ -750,6 +750,13 @@ def plots_of(tables: Mapping[str, pd.DataFrame]) -> list[Plot]:
                              "Energy (left) and latency (right) of each pruned model as a fraction of the dense model "
                              "on the same hardware (lower is better; 1 = no gain); on a 2:4 run the dotted line marks "
                              "0.5: 2:4 sparsity keeps half the weights, so its math is at most halved."))
+        from energysim.report import methods
+
+        if methods.has_methods(compare):
+            points = methods.method_points(compare, "compare")
+            if len(points):
+                made.append(Plot("method_curves", "compare", methods.method_curves_figure(points), methods.CURVES_ALT,
+                                 methods.CURVES_CAPTION))
         sparsity_columns = [c for c in ("sparsity_measured", "sparsity_target") if c in compare.columns]
         if sparsity_columns and _has_points(compare, "accuracy", sparsity_columns[0]):
             made.append(Plot("accuracy_vs_sparsity", "compare", accuracy_vs_sparsity_figure(compare), "accuracy vs sparsity",
@@ -757,6 +764,16 @@ def plots_of(tables: Mapping[str, pd.DataFrame]) -> list[Plot]:
     if sensitivity is not None and len(sensitivity):
         made.append(Plot("sensitivity", "sensitivity", sensitivity_figure(sensitivity), "per-layer sensitivity",
                          "Accuracy when only one layer is pruned, one line per layer."))
+    comparison = tables.get("comparison")
+    if comparison is not None and len(comparison):
+        from energysim.report import methods
+
+        points = methods.method_points(comparison, "comparison")
+        if len(points):
+            dense = {(m, r): a for m, r, a in comparison[["model", "run", "accuracy_dense"]].itertuples(index=False)} \
+                if "accuracy_dense" in comparison.columns else None
+            made.append(Plot("method_curves", "comparison", methods.method_curves_figure(points, dense), methods.CURVES_ALT,
+                             methods.CURVES_CAPTION))
     accuracy = tables.get("accuracy")
     if accuracy is not None and len(accuracy):
         made.append(Plot("accuracy_table", "accuracy", accuracy_table_figure(accuracy), "accuracy vs sparsity per granularity",
@@ -776,8 +793,8 @@ def write_plot_files(tables: Mapping[str, pd.DataFrame], folder: str | Path, for
     folder
         Output folder (created); files are ``NAME.png``, ``NAME.svg``, ``NAME.pdf``
         with the names of :func:`plots_of` (``estimate_vs_dense``, ``latency``,
-        ``energy_breakdown``, ``pareto``, ``vs_dense``, ``accuracy_vs_sparsity``, ``sensitivity``,
-        ``accuracy_table``).
+        ``energy_breakdown``, ``pareto``, ``vs_dense``, ``method_curves``, ``accuracy_vs_sparsity``,
+        ``sensitivity``, ``accuracy_table``).
     formats
         Any of :data:`FORMATS`.
 

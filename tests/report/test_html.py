@@ -147,7 +147,7 @@ def test_real_run_output_renders(tmp_path):
 @pytest.mark.parametrize(
     ("setup", "pattern"),
     [
-        (lambda d: None, r"holds none of estimate\.csv, summary\.csv, energy\.csv, compare\.csv, sensitivity\.csv"),
+        (lambda d: None, r"holds none of estimate\.csv, summary\.csv, energy\.csv, compare\.csv, comparison\.csv, sensitivity\.csv"),
         (lambda d: (d / "compare.csv").write_text("pattern,hardware\nx,y\n"), r"compare\.csv: column 'accuracy' is required"),
         (lambda d: (d / "summary.csv").write_text(""), r"summary\.csv: is empty"),
     ],
