@@ -4,7 +4,9 @@ Usage::
 
     python benchmarks/energy_aware_comparison.py --out energy-aware-comparison
 
-writes ``comparison.csv``, ``comparison.md`` and ``comparison.png`` (the three curves) into ``--out`` and prints the
+writes ``comparison.csv``, ``rewards.csv`` (which patterns each run rewards), ``comparison.md`` and
+``comparison.png`` (the three curves) into ``--out`` (the energy-aware journals in ``--out/jobs``, so a
+re-run resumes) and prints the
 Markdown table with the total wall time: for the digits MLP and CNN on
 lecture-array, eie-64pe-lecture and a100:sparse_2_4, uniform sparsity, a
 global magnitude threshold and energy-aware allocation at budgets 0.7, 0.5,
@@ -19,7 +21,9 @@ import time
 from pathlib import Path
 
 from energysim.atomic_files import write_text_atomic
-from energysim.energy_aware.comparison import BUDGETS, HARDWARE, compare_at_budgets, markdown_table, plot_comparison
+from energysim.energy_aware.comparison import BUDGETS, HARDWARE, compare_at_budgets, markdown_table
+from energysim.report.methods import method_curves_figure, method_points
+from energysim.report.plots import save_figure
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,17 +38,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    table = compare_at_budgets(tuple(args.models.split(",")), tuple(args.hw or HARDWARE),
-                               tuple(float(b) for b in args.budgets.split(",")), args.finetune_epochs, args.step_epochs,
-                               args.seed, progress=None)
-    seconds = time.perf_counter() - start
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    table, rewards = compare_at_budgets(tuple(args.models.split(",")), tuple(args.hw or HARDWARE),
+                                        tuple(float(b) for b in args.budgets.split(",")), args.finetune_epochs,
+                                        args.step_epochs, args.seed, progress=None, work_dir=out / "jobs")
+    seconds = time.perf_counter() - start
     write_text_atomic(out / "comparison.csv", table.to_csv(index=False))
+    write_text_atomic(out / "rewards.csv", rewards.to_csv(index=False))
     text = (f"Test accuracy (%) at each energy budget (fraction of dense), simulated energy in brackets; "
             f"'-' = budget not reached. Wall time {seconds:.1f} s.\n\n{markdown_table(table)}\n")
     write_text_atomic(out / "comparison.md", text)
-    plot_comparison(table, out / "comparison.png")
+    dense = {(m, r): a for m, r, a in table[["model", "run", "accuracy_dense"]].itertuples(index=False)}
+    save_figure(method_curves_figure(method_points(table, "comparison"), dense), out / "comparison", ("png",))
     sys.stdout.write(text)
     return 0
 

@@ -82,7 +82,8 @@ def _check(choices: list[list[Choice]]) -> None:
 
 
 def _met(energy: float, latency: float, need_energy: float, need_latency: float) -> bool:
-    return energy >= need_energy and latency >= need_latency
+    """Whether both needs are met; a need <= 0 is met whatever the saving (which may be negative)."""
+    return (need_energy <= 0 or energy >= need_energy) and (need_latency <= 0 or latency >= need_latency)
 
 
 def totals(choices: list[list[Choice]], picked: list[int]) -> Choice:
@@ -112,6 +113,7 @@ def greedy_allocation(choices: list[list[Choice]], need_energy_pj: float, need_l
     _check(choices)
     order = layer_energy_pj or [0.0] * len(choices)
     picked = [0] * len(choices)
+    seen = {tuple(picked)}
     energy = latency = 0.0
     while not _met(energy, latency, need_energy_pj, need_latency_s):
         best, best_key = None, None
@@ -121,7 +123,7 @@ def greedy_allocation(choices: list[list[Choice]], need_energy_pj: float, need_l
                 gain = 0.0
                 for saved, now, have, need in ((option.energy_saved_pj, current.energy_saved_pj, energy, need_energy_pj),
                                                (option.latency_saved_s, current.latency_saved_s, latency, need_latency_s)):
-                    if have < need:
+                    if 0 < need and have < need:
                         gain += min(saved - now, need - have) / (need - have)
                 if gain <= 0:
                     continue
@@ -135,6 +137,9 @@ def greedy_allocation(choices: list[list[Choice]], need_energy_pj: float, need_l
         energy += choices[l][j].energy_saved_pj - choices[l][picked[l]].energy_saved_pj
         latency += choices[l][j].latency_saved_s - choices[l][picked[l]].latency_saved_s
         picked[l] = j
+        if tuple(picked) in seen:  # a move traded one saving for the other and back: no progress
+            return None
+        seen.add(tuple(picked))
     return picked
 
 

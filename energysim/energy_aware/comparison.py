@@ -23,11 +23,15 @@ choices meets it; the row says the least energy it reached.
 from __future__ import annotations
 
 import math
+import re
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 
+from energysim.energy_aware.candidates import UNIFORM_LEVELS
 from energysim.energy_aware.job import prune_for_energy
 from energysim.energy_aware.measure import simulate_model
 from energysim.energy_aware.options import LayerOption, apply_allocation, parse_option_pattern
@@ -40,9 +44,6 @@ from energysim.prune.pruner import PruneRequest, prune_model
 from energysim.prune.schedules import finetune_config
 from energysim.prune.training import DEFAULT_TRAINING, single_threaded_blas, train
 
-UNIFORM_LEVELS = tuple(round(0.05 * i, 2) for i in range(1, 20)) + (0.97, 0.99)
-"""Sparsities the uniform and global baselines try, in increasing order."""
-
 BUDGETS = (0.7, 0.5, 0.3, 0.2)
 """The issue's budgets, fractions of dense energy."""
 
@@ -52,6 +53,9 @@ HARDWARE = ("lecture-array", "eie-64pe-lecture", "a100:sparse_2_4")
 COMPARISON_COLUMNS = ("model", "run", "budget", "method", "choice", "status", "energy_vs_dense", "accuracy",
                       "accuracy_dense", "wall_time_s")
 """Columns of the comparison table (accuracy: test, 0..1; energy simulated afresh, fraction of dense)."""
+
+REWARD_COLUMNS = ("model", "run", "pattern", "probe", "status", "energy_vs_dense", "rewarded")
+"""Columns of the pattern-reward table (:func:`~energysim.energy_aware.sensitivity.pattern_rewards` per model and run)."""
 
 
 def _pruned_uniform(model: Model, option_or_sparsity, global_threshold: bool) -> tuple[Model, bool]:
@@ -102,8 +106,9 @@ def _uniform_candidates(model: Model, pattern: str) -> list[LayerOption]:
 
 def compare_at_budgets(models: tuple[str, ...] = ("mlp", "cnn"), hardware: tuple[str, ...] = HARDWARE,
                        budgets: tuple[float, ...] = BUDGETS, finetune_epochs: int = 5, step_epochs: int = 1,
-                       seed: int = 0, progress: bool | None = None) -> pd.DataFrame:
-    """The comparison table (:data:`COMPARISON_COLUMNS`), one row per model x run x budget x method.
+                       seed: int = 0, progress: bool | None = None,
+                       work_dir: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The comparison table (:data:`COMPARISON_COLUMNS`), one row per model x run x budget x method, and the rewards.
 
     Parameters
     ----------
@@ -119,11 +124,24 @@ def compare_at_budgets(models: tuple[str, ...] = ("mlp", "cnn"), hardware: tuple
         Seed of training, pruning and sampling.
     progress
         Progress bar on stderr (None: only on a terminal).
+    work_dir
+        Where the energy-aware jobs keep one journal per (model, run), so the
+        budgets of a run share one sensitivity measurement and an interrupted
+        comparison resumes (None: a temporary folder).
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The comparison table and the pattern rewards per model and run
+        (:data:`REWARD_COLUMNS`: what each pattern's probe costs on the run).
     """
+    if work_dir is None:
+        with tempfile.TemporaryDirectory(prefix="energysim-energy-aware-") as tmp:
+            return compare_at_budgets(models, hardware, budgets, finetune_epochs, step_epochs, seed, progress, tmp)
     data = load_digits_dataset()
     calibration = data.calibration(64, seed=seed)
     choices = load_hardware_list(list(hardware))
-    rows = []
+    rows, reward_rows = [], []
     with progress_bar(len(models) * len(choices) * len(budgets), "energy-aware comparison", progress) as bar:
         for name in models:
             model = build_model(name, seed)
@@ -135,6 +153,8 @@ def compare_at_budgets(models: tuple[str, ...] = ("mlp", "cnn"), hardware: tuple
                 dense = simulate_model(model, choice, calibration, shrink=False, dense_mode=True)
                 rewards = pattern_rewards(model, choice, calibration, dense, seed=seed)
                 rewarded = list(rewards.loc[rewards["rewarded"], "pattern"])
+                reward_rows += [{"model": name, "run": choice.label, **r} for r in rewards.to_dict("records")]
+                journal = Path(work_dir) / f"{name}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', choice.label)}"
                 for budget in budgets:
                     key = {"model": name, "run": choice.label, "budget": budget, "accuracy_dense": accuracy_dense}
                     start = time.perf_counter()
@@ -153,14 +173,14 @@ def compare_at_budgets(models: tuple[str, ...] = ("mlp", "cnn"), hardware: tuple
                     rows.append({**key, "method": "global", **row, "wall_time_s": time.perf_counter() - start})
                     start = time.perf_counter()
                     result = prune_for_energy(model, choice, budget, finetune_epochs=finetune_epochs, step_epochs=step_epochs,
-                                              seed=seed, data=data, progress=False)
+                                              seed=seed, data=data, progress=False, journal_dir=journal)
                     label = ", ".join(f"{r.layer} {r.option}" for r in result.allocation.itertuples())
                     rows.append({**key, "method": "energy_aware", "choice": label, "status": result.status,
                                  "energy_vs_dense": result.energy_vs_dense if result.budget_met else math.nan,
                                  "accuracy": result.accuracy if result.budget_met else math.nan,
                                  "wall_time_s": time.perf_counter() - start})
                     bar.update(1)
-    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS)), pd.DataFrame(reward_rows, columns=list(REWARD_COLUMNS))
 
 
 def markdown_table(table: pd.DataFrame) -> str:
@@ -176,53 +196,3 @@ def markdown_table(table: pd.DataFrame) -> str:
             cells.append(f"{100 * row['accuracy']:.1f} ({row['energy_vs_dense']:.3g})" if row["status"] == "ok" else "-")
         lines.append(f"| {model} | {run} | {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-METHOD_COLOURS = {"uniform": "C0", "global": "C1", "energy_aware": "C2"}
-"""One colour per method in every panel."""
-
-
-def plot_comparison(table: pd.DataFrame, path, title: str = "Accuracy at equal simulated-energy budgets"):
-    """Accuracy against simulated energy, one panel per (model, run), one curve per method; a PNG (Agg backend).
-
-    Points are the budgets each method met (simulated energy afresh on the x axis,
-    fraction of dense); a method that met no budget of a panel has no curve there.
-
-    Returns
-    -------
-    pathlib.Path
-        The written file.
-    """
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from energysim.atomic_files import write_atomic
-
-    path = Path(path)
-    panels = list(dict.fromkeys(zip(table["model"], table["run"])))
-    figure, axes = plt.subplots(1, max(len(panels), 1), figsize=(4 * max(len(panels), 1), 3.5), squeeze=False)
-    try:
-        for axis, (model, run) in zip(axes[0], panels):
-            rows = table[(table["model"] == model) & (table["run"] == run) & (table["status"] == "ok")]
-            for method, group in rows.groupby("method", sort=False):
-                group = group.sort_values("energy_vs_dense")
-                axis.plot(group["energy_vs_dense"], 100 * group["accuracy"], marker="o", label=method,
-                          color=METHOD_COLOURS.get(method))
-            dense = table[(table["model"] == model) & (table["run"] == run)]["accuracy_dense"]
-            if len(dense):
-                axis.axhline(100 * dense.iloc[0], color="grey", linestyle="--", label="dense")
-            axis.set_title(f"{model} on {run}", fontsize=9)
-            axis.set_xlabel("simulated energy (fraction of dense)")
-            axis.set_ylabel("test accuracy (%)")
-            axis.grid(True, alpha=0.3)
-            axis.legend(fontsize=7)
-        figure.suptitle(title)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, lambda handle: figure.savefig(handle, format="png", dpi=100, bbox_inches="tight"))
-    finally:
-        plt.close(figure)
-    return path

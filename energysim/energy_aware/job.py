@@ -6,13 +6,19 @@ The job (``energysim.prune_for_energy``, ``energysim prune --energy-budget``):
    the budget is ``energy_budget`` x its energy (and ``latency_budget`` x its latency).
 2. Measure which patterns the hardware rewards and the per-layer energy and
    accuracy sensitivity of every option of those patterns
-   (:mod:`energysim.energy_aware.sensitivity`).
+   (:mod:`energysim.energy_aware.sensitivity`; the accuracy cost is the
+   held-out loss increase after a short recovery fine-tune, made monotone in
+   sparsity per layer and pattern).
 3. Allocate one option per layer (:mod:`energysim.energy_aware.allocate`):
    exact where tractable (``method="auto"`` or ``"exact"``), else the greedy rule.
 4. Simulate each allocation (before fine-tuning): savings are not additive, so
    while the simulation misses the budget the target goes just below this
    allocation's prediction and the next allocation (more predicted saving, no
-   less cost) is tried; the first that meets the budget is kept.
+   less cost) is tried; the first that meets the budget is kept. The other
+   solver, each single rewarded pattern, and the uniform allocation of each
+   rewarded pattern propose candidates too; each is fine-tuned
+   ``candidate_epochs`` on the fit images and the most accurate on the
+   held-out images is taken (:mod:`energysim.energy_aware.candidates`).
 5. Prune layer by layer in decreasing order of the layer's dense energy (Yang,
    Chen and Sze's order), fine-tuning ``step_epochs`` after each layer, then
    ``finetune_epochs`` at the end.
@@ -37,10 +43,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from energysim.energy_aware.allocate import BASE, Choice, Intractable, exact_allocation, greedy_allocation
+from energysim.energy_aware.allocate import BASE, Choice, Intractable
+from energysim.energy_aware.candidates import Candidate, Limits, best, restrict, score, uniform_candidate, walk_down
 from energysim.energy_aware.journal import append_record, job_key, read_journal
 from energysim.energy_aware.measure import Measurement, exported_model, simulate_model
-from energysim.energy_aware.options import PATTERNS, LayerOption, apply_allocation, has_channels
+from energysim.energy_aware.options import PATTERNS, LayerOption, apply_allocation, has_channels, parse_option_pattern
 from energysim.energy_aware.sensitivity import (
     SENSITIVITY_COLUMNS,
     Validation,
@@ -56,6 +63,11 @@ from energysim.prune.data import Dataset, load_digits_dataset
 from energysim.prune.models import Model, load_model, save_model
 from energysim.prune.schedules import finetune_config
 from energysim.prune.training import single_threaded_blas, train
+
+CANDIDATE_COLUMNS = ("round", "source", "allocation", "predicted_energy_vs_dense", "quick_energy_vs_dense",
+                     "tuned_energy_vs_dense", "accuracy_holdout", "loss_holdout", "kept")
+"""Columns of :attr:`EnergyAwareResult.candidates` (energies simulated, fractions of dense; held-out scores after
+the short fine-tune)."""
 
 METHODS = ("auto", "greedy", "exact")
 """Allocation solvers: exact where tractable (auto), or one of them."""
@@ -96,10 +108,21 @@ class EnergyAwareResult:
         Which patterns the hardware rewards, with the probe's energy.
     method
         The solver used (``greedy`` or ``exact``).
+    source
+        Which candidate was kept (``exact``, ``greedy``, ``exact:PATTERN``, ``uniform:OPTION``).
+    candidates
+        Every candidate of every round with its held-out scores
+        (:data:`CANDIDATE_COLUMNS`).
     rounds
         Allocate-prune-simulate rounds run.
     wall_time_s
         Wall time of the job, s.
+    energy_pj_dense
+        The dense original's simulated energy, pJ.
+    energy_pj, latency_s
+        The pruned model's simulated energy (pJ) and latency (s), from scratch.
+    notes
+        One line per round: the candidate kept and its energy before and after fine-tuning.
     """
 
     model: Model | None
@@ -120,7 +143,10 @@ class EnergyAwareResult:
     wall_time_s: float
     energy_pj_dense: float = math.nan
     energy_pj: float = math.nan
+    latency_s: float = math.nan
     notes: list[str] = field(default_factory=list)
+    source: str = ""
+    candidates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(CANDIDATE_COLUMNS)))
 
     @property
     def budget_met(self) -> bool:
@@ -169,8 +195,9 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
                      latency_budget: float | None = None, *, patterns: tuple[str, ...] | None = None,
                      method: str = "auto", finetune_epochs: int = 5, step_epochs: int = 1, seed: int = 0,
                      out_dir: str | Path | None = None, max_rounds: int = 4, calibration_samples: int = 64,
-                     validation_samples: int = 512, data: Dataset | None = None,
-                     progress: bool | None = None) -> EnergyAwareResult:
+                     validation_samples: int = 360, recovery_epochs: int = 1, candidate_epochs: int = 1,
+                     data: Dataset | None = None, progress: bool | None = None,
+                     journal_dir: str | Path | None = None) -> EnergyAwareResult:
     """Prune ``model`` to ``energy_budget`` of its dense energy on ``hardware`` (see the module text).
 
     Parameters
@@ -204,11 +231,21 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
     calibration_samples
         Training images whose activations the exports carry.
     validation_samples
-        Training images the accuracy cost (loss increase) is measured on.
+        Training images held out: the accuracy cost and the candidates are
+        scored on them; the rest are the fit images of the short fine-tunes.
+        The final fine-tune uses every training image (as the baselines do).
+    recovery_epochs
+        Fine-tuning epochs (fit images) before a layer's loss increase is measured.
+    candidate_epochs
+        Fine-tuning epochs (fit images) before a candidate allocation is scored.
     data
         The digits split (default: :func:`~energysim.prune.data.load_digits_dataset`).
     progress
         Progress bars on stderr (None: only on a terminal).
+    journal_dir
+        Folder for the journal and step checkpoints when they should not live
+        in ``out_dir`` (jobs at several budgets sharing one journal reuse one
+        sensitivity measurement); None: ``out_dir``.
 
     Returns
     -------
@@ -226,7 +263,8 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
     if method not in METHODS:
         raise InputError(f"method must be one of {list(METHODS)} (got {method!r})")
     for name, value, low in (("finetune_epochs", finetune_epochs, 0), ("step_epochs", step_epochs, 0),
-                             ("max_rounds", max_rounds, 1), ("seed", seed, 0)):
+                             ("max_rounds", max_rounds, 1), ("seed", seed, 0), ("recovery_epochs", recovery_epochs, 0),
+                             ("candidate_epochs", candidate_epochs, 0), ("validation_samples", validation_samples, 1)):
         _count(name, value, low)
     if patterns is not None:
         patterns = tuple(patterns)
@@ -237,8 +275,9 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
     choice = hardware if isinstance(hardware, HardwareChoice) else load_hardware_list([str(hardware)])[0]
     model = resolve_model(model, data, seed, progress)
     out = Path(out_dir) if out_dir is not None else None
+    journal = Path(journal_dir) if journal_dir is not None else out
     calibration = data.calibration(calibration_samples, seed=seed)
-    validation = Validation.sample(data, validation_samples, seed)
+    validation = Validation.split(data, validation_samples, seed)
     dense = simulate_model(model, choice, calibration, shrink=False, dense_mode=True)
     if not dense.ok:
         raise InputError(f"hardware run '{choice.label}' refuses the dense model in its dense mode: {dense.refused}")
@@ -246,11 +285,11 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
     from energysim.sweep import hardware_fingerprint
 
     settings = {"patterns": patterns, "seed": seed, "calibration": calibration_samples, "validation": validation_samples,
-                "version": 1}
+                "recovery_epochs": recovery_epochs, "version": 2}
     key = job_key(model, hardware_fingerprint(choice), settings)
-    records = read_journal(out)
+    records = read_journal(journal)
     rewards, base, table, base_measure = _sensitivity(model, choice, calibration, validation, dense, patterns, seed,
-                                                      key, records, out, progress)
+                                                      key, records, journal, progress, recovery_epochs)
     offered = patterns or tuple(rewards.loc[rewards["rewarded"], "pattern"])
     layers = model.weight_layers
     layer_energy = [dense.layer_energy_pj.get(name, 0.0) for name in layers]
@@ -259,60 +298,75 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
     budget_pj = energy_budget * dense.energy_pj
     budget_s = latency_budget * dense.latency_s if latency_budget is not None else None
     target_pj, target_s = budget_pj, budget_s
-    limit_pj, limit_s = budget_pj, budget_s  # lowered by the drift fine-tuning showed in a missed round
-    used_method, notes = method, []
+    limits = Limits(budget_pj, budget_s)  # lowered by the drift fine-tuning showed in a missed round
+    used_method, notes, scored, source = method, [], [], ""
     result = dict(model=None, status="", energy_vs_dense=math.nan, latency_vs_dense=math.nan,
-                  predicted_energy_vs_dense=math.nan, accuracy=math.nan, allocation=_allocation_table({}, {}, model, dense, table),
-                  energy_pj=math.nan)
+                  predicted_energy_vs_dense=math.nan, accuracy=math.nan,
+                  allocation=_allocation_table({}, base, model, dense, table), energy_pj=math.nan, latency_s=math.nan)
     rounds = 0
     for round_index in range(max_rounds):
         rounds = round_index + 1
-        found = _allocate(model, choice, calibration, base, base_measure, options, choices, layers, layer_energy,
-                          target_pj, target_s, limit_pj, limit_s, method, seed)
+        found = walk_down(model, choice, calibration, base, base_measure, options, choices, layers, layer_energy,
+                          target_pj, target_s, limits, method, seed)
         if isinstance(found, str):
+            pool, used_method = [], "greedy" if method == "greedy" else "exact"
+        else:
+            pool, used_method = [found[0]], found[1]
+        pool = _dedupe(pool + _more_candidates(model, choice, calibration, base, base_measure, options, choices, layers,
+                                               layer_energy, target_pj, target_s, limits, used_method, offered, seed))
+        if not pool:
             floor = (base_measure.energy_pj - sum(max(c.energy_saved_pj for c in layer) for layer in choices)) / dense.energy_pj
             result["status"] = (f"unreachable: {found}; the offered options ({', '.join(offered) or 'none'}) predict at "
-                                f"best energy {floor:.3g} of dense")
+                                f"best energy {floor:.3g} of dense, and no uniform level meets it")
             break
-        allocation, picked, predicted, used_method, target_pj, target_s, quick_pj = found
+        for candidate in pool:
+            _score_journalled(candidate, model, choice, calibration, validation, candidate_epochs, seed, key, records,
+                              journal)
+        kept = best(pool, limits)
+        scored += [(round_index, candidate, candidate is kept) for candidate in pool]
+        source = kept.source
+        allocation = kept.allocation
         pruned = _prune_steps(model, allocation, layers, layer_energy, data, step_epochs, finetune_epochs, seed,
-                              key, round_index, records, out, progress)
+                              key, round_index, records, journal, progress)
         measured = simulate_model(pruned, choice, calibration, shrink=has_channels(allocation))
-        result.update(model=pruned, predicted_energy_vs_dense=predicted / dense.energy_pj,
+        result.update(model=pruned, predicted_energy_vs_dense=kept.predicted_pj / dense.energy_pj,
                       accuracy=pruned.accuracy(data.x_test, data.y_test),
-                      allocation=_allocation_table(allocation, dict(zip(layers, picked)), pruned, dense, table))
+                      allocation=_allocation_table(allocation, base, pruned, dense, table))
         if not measured.ok:
             result["status"] = f"missed: the engine refused the pruned model ({measured.refused})"
             break
         result.update(energy_vs_dense=measured.energy_pj / dense.energy_pj, latency_vs_dense=measured.latency_s / dense.latency_s,
-                      energy_pj=measured.energy_pj)
-        notes.append(f"round {rounds}: additive prediction {predicted / dense.energy_pj:.4g}, simulated before fine-tuning "
-                     f"{quick_pj / dense.energy_pj:.4g}, after {result['energy_vs_dense']:.4g} of dense energy")
+                      energy_pj=measured.energy_pj, latency_s=measured.latency_s)
+        notes.append(f"round {rounds}: kept {kept.source} ({kept.label}) of {len(pool)} candidates; simulated before "
+                     f"fine-tuning {kept.quick_pj / dense.energy_pj:.4g}, after {result['energy_vs_dense']:.4g} of dense energy")
         energy_ok = measured.energy_pj <= budget_pj * (1 + 1e-12)
         latency_ok = budget_s is None or measured.latency_s <= budget_s * (1 + 1e-12)
         if energy_ok and latency_ok:
             result["status"] = "ok"
             break
         # fine-tuning moved the energy (activation densities): demand that much margin, and a new allocation
+        limit_pj, limit_s = limits.energy_pj, limits.latency_s
         if not energy_ok:
-            limit_pj -= max(measured.energy_pj - quick_pj, measured.energy_pj - budget_pj)
-            target_pj = min(target_pj, predicted - TARGET_STEP_PJ)
+            limit_pj -= max(measured.energy_pj - kept.quick_pj, measured.energy_pj - budget_pj)
+            target_pj = min(target_pj, limit_pj)
         if not latency_ok:
             limit_s -= measured.latency_s - budget_s
-            target_s = min(target_s, target_s * (1 - 1e-9))
+            target_s = min(target_s, limit_s)
+        limits = Limits(limit_pj, limit_s)
         result["status"] = (f"missed: simulated energy {result['energy_vs_dense']:.3g} / latency "
                             f"{result['latency_vs_dense']:.3g} of dense after {rounds} rounds")
     outcome = EnergyAwareResult(
         run=run, energy_budget=energy_budget, latency_budget=latency_budget, accuracy_dense=accuracy_dense,
         sensitivity=table, patterns=rewards, method=used_method, rounds=rounds, energy_pj_dense=dense.energy_pj,
-        notes=notes, wall_time_s=0.0, **result)
+        notes=notes, wall_time_s=0.0, source=source, candidates=_candidate_table(scored, dense.energy_pj), **result)
     if out is not None:
         _write_outputs(outcome, out, calibration, seed, finetune_epochs)
     outcome.wall_time_s = time.perf_counter() - start
     return outcome
 
 
-def _sensitivity(model, choice, calibration, validation, dense, patterns, seed, key, records, out, progress):
+def _sensitivity(model, choice, calibration, validation, dense, patterns, seed, key, records, out, progress,
+                 recovery_epochs):
     """The rewards, base allocation, sensitivity table and base measurement: from the journal, or measured."""
     for record in records:
         if record["kind"] == "sensitivity" and record["key"] == key:
@@ -324,7 +378,8 @@ def _sensitivity(model, choice, calibration, validation, dense, patterns, seed, 
     rewards = pattern_rewards(model, choice, calibration, dense, candidates, seed)
     base = base_allocation(model, choice, calibration, rewards, seed)
     offered = patterns or tuple(rewards.loc[rewards["rewarded"], "pattern"])
-    table, measure = energy_sensitivity(model, choice, calibration, validation, offered, base, dense, seed, progress)
+    table, measure = energy_sensitivity(model, choice, calibration, validation, offered, base, dense, seed, progress,
+                                        recovery_epochs)
     append_record(out, {"kind": "sensitivity", "key": key, "rewards": rewards.to_dict("records"),
                         "base": {name: {"pattern": o.pattern, "sparsity": o.sparsity} for name, o in base.items()},
                         "base_measure": measure.__dict__, "rows": table.astype(object).where(table.notna(), None).to_dict("records")})
@@ -332,73 +387,86 @@ def _sensitivity(model, choice, calibration, validation, dense, patterns, seed, 
 
 
 def _choices(layers: list[str], table: pd.DataFrame, offered: tuple[str, ...]):
-    """Per layer: the options (index 0 = keep the base) and their :class:`Choice` (savings and cost)."""
+    """Per layer: the options (index 0 = keep the base) and their :class:`Choice` (savings and cost).
+
+    The cost of an option is the largest loss increase measured at its sparsity
+    or below in the same layer and pattern: pruning more of a layer removes a
+    superset of the weights, so it cannot cost less, and a lower measurement
+    (a layer past recovery saturating near chance) is noise the allocation must
+    not prefer.
+    """
     options, choices = [], []
     for name in layers:
         rows = table[(table["layer"] == name) & (table["status"] == "ok") & table["pattern"].isin(offered)]
+        rows = rows.sort_values(["pattern", "target_sparsity"], kind="stable")
+        costs = pd.to_numeric(rows["loss_increase"]).astype(float).groupby(rows["pattern"]).cummax()
         options.append([None] + [LayerOption(r.pattern, float(r.target_sparsity)) for r in rows.itertuples()])
-        choices.append([BASE] + [Choice(float(r.energy_saved_pj), float(r.latency_saved_s), float(r.loss_increase))
-                                 for r in rows.itertuples()])
+        choices.append([BASE] + [Choice(float(r.energy_saved_pj), float(r.latency_saved_s), float(cost))
+                                 for r, cost in zip(rows.itertuples(), costs)])
     return options, choices
 
 
-TARGET_STEP_PJ = 1e-6
-"""How far below the current prediction a corrected energy target goes at least, pJ (forces a new allocation)."""
-
-INNER_ITERATIONS = 200
-"""Allocate-and-simulate steps at most per round (before any fine-tuning)."""
-
-
-def _allocate(model, choice, calibration, base, base_measure, options, choices, layers, layer_energy,
-              target_pj, target_s, limit_pj, limit_s, method, seed):
-    """Allocate for a target, simulate the pruned (not yet fine-tuned) model, and walk the target down until it fits.
-
-    Savings are not additive (channel pruning of a layer also shrinks its
-    consumer, which that consumer's own option shrinks again), so each
-    allocation is simulated; when it exceeds the limit, the target goes just
-    below this allocation's prediction, so the solver returns the next
-    allocation with more predicted saving (and no less cost). The first one
-    whose simulation meets the limits is taken: the least over-pruning.
-
-    Returns
-    -------
-    tuple or str
-        (allocation, picked, predicted energy pJ, solver, energy target pJ, latency
-        target s, simulated energy pJ) once the simulation meets the limits, else the reason.
-    """
-    for _ in range(INNER_ITERATIONS):
-        need_s = base_measure.latency_s - target_s if target_s is not None else 0.0
-        picked, used = _solve(choices, base_measure.energy_pj - target_pj, need_s, layer_energy, method)
-        if picked is None:
-            return "no allocation predicts the budget"
-        allocation = {**base, **{layers[l]: options[l][j] for l, j in enumerate(picked) if j > 0}}
-        predicted = base_measure.energy_pj - sum(choices[l][j].energy_saved_pj for l, j in enumerate(picked))
-        trial = model.copy()
-        apply_allocation(trial, allocation, seed=seed)
-        quick = simulate_model(trial, choice, calibration, shrink=has_channels(allocation))
-        if not quick.ok:
-            return f"the engine refuses the allocation ({quick.refused})"
-        energy_ok = quick.energy_pj <= limit_pj
-        latency_ok = limit_s is None or quick.latency_s <= limit_s
-        if energy_ok and latency_ok:
-            return allocation, picked, predicted, used, target_pj, target_s, quick.energy_pj
-        if not energy_ok:
-            target_pj = min(target_pj, predicted - TARGET_STEP_PJ)
-        if not latency_ok:
-            predicted_s = base_measure.latency_s - sum(choices[l][j].latency_saved_s for l, j in enumerate(picked))
-            target_s = min(target_s, predicted_s * (1 - 1e-9))
-    return f"no allocation met the budget in simulation after {INNER_ITERATIONS} steps"
-
-
-def _solve(choices, need_pj: float, need_s: float, layer_energy: list[float], method: str):
-    """The picked choice per layer (or None) and the solver that found it."""
-    if method in ("auto", "exact"):
+def _more_candidates(model, choice, calibration, base, base_measure, options, choices, layers, layer_energy,
+                     target_pj, target_s, limits: Limits, used_method: str, offered: tuple[str, ...], seed: int) -> list[Candidate]:
+    """The other solver's, each single pattern's and each uniform allocation that meet the limits (duplicates dropped)."""
+    pool: list[Candidate] = []
+    other = "greedy" if used_method == "exact" else "exact"
+    tries = [(other, options, choices, None)]
+    if len(offered) > 1:
+        tries += [(used_method, *restrict(options, choices, pattern), f"{used_method}:{pattern}") for pattern in offered]
+    for solver, kept_options, kept_choices, source in tries:
         try:
-            return exact_allocation(choices, need_pj, need_s), "exact"
-        except Intractable:
-            if method == "exact":
-                raise
-    return greedy_allocation(choices, need_pj, need_s, layer_energy), "greedy"
+            found = walk_down(model, choice, calibration, base, base_measure, kept_options, kept_choices, layers,
+                              layer_energy, target_pj, target_s, limits, solver, seed, source=source)
+        except Intractable:  # the exact solver outgrew its cap: the greedy one is already in the pool
+            continue
+        if not isinstance(found, str):
+            pool.append(found[0])
+    for pattern in offered:
+        if parse_option_pattern(pattern)[0] == "nm" and base:
+            continue  # the base is already this pattern everywhere
+        candidate = uniform_candidate(model, choice, calibration, base, pattern, limits, seed)
+        if candidate is not None:
+            pool.append(candidate)
+    return pool
+
+
+def _dedupe(pool: list[Candidate]) -> list[Candidate]:
+    """The first candidate of each distinct allocation."""
+    seen, kept = set(), []
+    for candidate in pool:
+        signature = tuple(sorted((name, option.label) for name, option in candidate.allocation.items()))
+        if signature not in seen:
+            seen.add(signature)
+            kept.append(candidate)
+    return kept
+
+
+def _score_journalled(candidate: Candidate, model, choice, calibration, validation, epochs: int, seed: int, key: str,
+                      records: list[dict], out: Path | None) -> None:
+    """Score a candidate (:func:`energysim.energy_aware.candidates.score`), or take its journalled score."""
+    signature = sorted((name, option.label) for name, option in candidate.allocation.items())
+    for record in records:
+        if record["kind"] == "candidate" and record["key"] == key and record["allocation"] == [list(p) for p in signature] \
+                and record["epochs"] == epochs:
+            for name in ("accuracy_holdout", "loss_holdout", "tuned_pj", "tuned_s"):
+                setattr(candidate, name, math.inf if record[name] is None else record[name])
+            return
+    score(candidate, model, choice, calibration, validation, epochs, seed)
+    record = {"kind": "candidate", "key": key, "allocation": [list(p) for p in signature], "epochs": epochs,
+              **{name: (None if math.isinf(getattr(candidate, name)) else getattr(candidate, name))
+                 for name in ("accuracy_holdout", "loss_holdout", "tuned_pj", "tuned_s")}}
+    records.append(record)
+    append_record(out, record)
+
+
+def _candidate_table(scored: list[tuple[int, Candidate, bool]], dense_pj: float) -> pd.DataFrame:
+    """One row per scored candidate (:data:`CANDIDATE_COLUMNS`)."""
+    rows = [{"round": index + 1, "source": c.source, "allocation": c.label,
+             "predicted_energy_vs_dense": c.predicted_pj / dense_pj, "quick_energy_vs_dense": c.quick_pj / dense_pj,
+             "tuned_energy_vs_dense": c.tuned_pj / dense_pj, "accuracy_holdout": c.accuracy_holdout,
+             "loss_holdout": c.loss_holdout, "kept": kept} for index, c, kept in scored]
+    return pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
 
 
 def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[str], layer_energy: list[float],
@@ -435,27 +503,37 @@ def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[
     return pruned
 
 
-def _allocation_table(allocation: dict[str, LayerOption], picked: dict[str, int], model: Model, dense: Measurement,
-                      table: pd.DataFrame) -> pd.DataFrame:
-    """One row per pruned layer, in execution order, with what the sensitivity predicted for its option."""
+def _allocation_table(allocation: dict[str, LayerOption], base: dict[str, LayerOption], model: Model,
+                      dense: Measurement, table: pd.DataFrame) -> pd.DataFrame:
+    """One row per pruned layer, in execution order, with what the sensitivity predicted for its option.
+
+    A layer left at its base option predicts 0; an option the sensitivity did
+    not measure (a uniform level off its grid) predicts NaN.
+    """
     rows = []
     for order, name in enumerate(model.weight_layers):
         option = allocation.get(name)
         if option is None:
             continue
-        match = table[(table["layer"] == name) & (table["option"] == option.label)]
-        predicted = match.iloc[0] if len(match) and picked.get(name, 0) > 0 else None
+        match = table[(table["layer"] == name) & (table["option"] == option.label) & (table["status"] == "ok")]
+        if base.get(name) == option:
+            predicted = {"energy_saved_pj": 0.0, "energy_saved_vs_dense": 0.0, "loss_increase": 0.0}
+        elif len(match):
+            predicted = match.iloc[0]
+        else:
+            predicted = {"energy_saved_pj": math.nan, "energy_saved_vs_dense": math.nan, "loss_increase": math.nan}
         rows.append({"order": order, "layer": name, "option": option.label, "pattern": option.pattern,
                      "target_sparsity": option.sparsity, "measured_sparsity": model.sparsity(name),
                      "layer_energy_pj_dense": dense.layer_energy_pj.get(name, math.nan),
-                     "energy_saved_pj": predicted["energy_saved_pj"] if predicted is not None else 0.0,
-                     "energy_saved_vs_dense": predicted["energy_saved_vs_dense"] if predicted is not None else 0.0,
-                     "loss_increase": predicted["loss_increase"] if predicted is not None else 0.0})
+                     "energy_saved_pj": predicted["energy_saved_pj"],
+                     "energy_saved_vs_dense": predicted["energy_saved_vs_dense"],
+                     "loss_increase": predicted["loss_increase"]})
     return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
 
 
 def _write_outputs(result: EnergyAwareResult, out: Path, calibration, seed: int, finetune_epochs: int) -> None:
-    """``sensitivity.csv`` and ``.png``, ``patterns.csv``, ``allocation.csv`` and, when the budget was met, ``workload/``."""
+    """``sensitivity.csv`` and ``.png``, ``patterns.csv``, ``allocation.csv``, ``candidates.csv`` and, when a model was
+    produced, ``workload/``."""
     from energysim.atomic_files import write_text_atomic
     from energysim.prune.export import export_workload
 
@@ -463,6 +541,7 @@ def _write_outputs(result: EnergyAwareResult, out: Path, calibration, seed: int,
     write_text_atomic(out / "sensitivity.csv", result.sensitivity.to_csv(index=False))
     write_text_atomic(out / "patterns.csv", result.patterns.to_csv(index=False))
     write_text_atomic(out / "allocation.csv", result.allocation.to_csv(index=False))
+    write_text_atomic(out / "candidates.csv", result.candidates.to_csv(index=False))
     plot_energy_sensitivity(result.sensitivity, out / "sensitivity.png", title=f"Energy saved vs accuracy cost on {result.run}")
     if result.model is None:
         return

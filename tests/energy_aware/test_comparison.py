@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from energysim.energy_aware.comparison import baseline_at_budget, markdown_table, plot_comparison
+from energysim.energy_aware.comparison import baseline_at_budget, markdown_table
 from energysim.energy_aware.measure import simulate_model
 from energysim.energy_aware.options import LayerOption
 from energysim.estimation import load_hardware_list
@@ -33,8 +33,8 @@ def test_uniform_channels_meet_a_budget_on_the_dense_array(tiny_mlp, tiny_data):
     assert row["choice"] in ("channel@0.1", "channel@0.3", "channel@0.5")
 
 
-def test_markdown_table_marks_unreached_budgets(tmp_path):
-    """A met budget shows accuracy (energy); an unreached one '-'; the plot is written."""
+def test_markdown_table_marks_unreached_budgets():
+    """A met budget shows accuracy (energy); an unreached one '-'."""
     table = pd.DataFrame([
         {"model": "mlp", "run": "hw", "budget": 0.5, "method": "uniform", "choice": "channel@0.4", "status": "ok",
          "energy_vs_dense": 0.45, "accuracy": 0.97, "accuracy_dense": 0.98, "wall_time_s": 1.0},
@@ -44,7 +44,6 @@ def test_markdown_table_marks_unreached_budgets(tmp_path):
     text = markdown_table(table)
     assert "| mlp | hw | uniform | 97.0 (0.45) |" in text
     assert "| mlp | hw | global | - |" in text
-    assert plot_comparison(table, tmp_path / "c.png").stat().st_size > 0
 
 
 def test_a_collapsed_model_is_a_refusal_not_an_error(tiny_mlp, tiny_data):
@@ -54,3 +53,27 @@ def test_a_collapsed_model_is_a_refusal_not_an_error(tiny_mlp, tiny_data):
     choice = load_hardware_list(["lecture-array"])[0]
     measured = simulate_model(collapsed, choice, tiny_data.calibration(16), shrink=False)
     assert not measured.ok and measured.refused == "layer 'fc2' has no non-zero weight left (the model collapsed)"
+
+
+def test_report_renders_the_benchmark_comparison_with_its_pattern_rewards(tmp_path):
+    """comparison.csv and rewards.csv give a report section with the three curves, budgets as columns and the rewards."""
+    from energysim.report.html import render_report
+
+    rows = []
+    for method, accuracies in (("uniform", (0.97, 0.95)), ("global", (0.96, math.nan)), ("energy_aware", (0.98, 0.96))):
+        for budget, accuracy in zip((0.7, 0.5), accuracies):
+            ok = not math.isnan(accuracy)
+            rows.append({"model": "cnn", "run": "eie-64pe-lecture", "budget": budget, "method": method,
+                         "choice": "conv1 channel@0.3, conv2 fine@0.5" if method == "energy_aware" else "fine@0.5",
+                         "status": "ok" if ok else "unreachable: least energy reached 0.78 of dense",
+                         "energy_vs_dense": budget - 0.02 if ok else math.nan, "accuracy": accuracy,
+                         "accuracy_dense": 0.99, "wall_time_s": 1.0})
+    pd.DataFrame(rows).to_csv(tmp_path / "comparison.csv", index=False)
+    pd.DataFrame([{"model": "cnn", "run": "eie-64pe-lecture", "pattern": "fine", "probe": "fine@0.5", "status": "ok",
+                   "energy_vs_dense": 0.73, "rewarded": True}]).to_csv(tmp_path / "rewards.csv", index=False)
+    page = render_report(tmp_path)
+    assert '<section id="comparison">' in page
+    assert 'alt="accuracy vs energy per pruning method"' in page
+    assert "accuracy at 0.7 of dense energy" in page and "accuracy at 0.5 of dense energy" in page
+    assert "fine: probe at 0.73 of dense (rewarded)" in page
+    assert "channel, fine" in page

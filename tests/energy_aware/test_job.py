@@ -118,3 +118,19 @@ def test_another_budget_in_the_same_folder_does_not_reuse_steps(tiny_mlp, tiny_d
     assert shared.status == "ok" and shared.energy_vs_dense <= 0.3
     assert shared.allocation.equals(fresh.allocation)
     assert shared.energy_vs_dense == fresh.energy_vs_dense
+
+
+def test_kept_candidate_is_the_most_accurate_on_held_out_images(budget_half):
+    """On EIE round 1 holds the knapsack's and a uniform allocation; the kept one is the most accurate held out within 0.5.
+
+    (Later rounds, if any, demand a margin below the budget, so only round 1's limit is the budget itself.)
+    """
+    result = budget_half["eie-64pe-lecture"]
+    pool = result.candidates
+    assert pool["kept"].sum() == result.rounds
+    first = pool[pool["round"] == 1]
+    assert first["source"].str.startswith("uniform:").any() and first["source"].isin(["exact", "greedy"]).any()
+    within = first[first["tuned_energy_vs_dense"] <= 0.5]
+    kept = first[first["kept"]].iloc[0]
+    assert kept["accuracy_holdout"] == within["accuracy_holdout"].max()
+    assert result.source == pool[pool["kept"]].iloc[-1]["source"]
