@@ -126,21 +126,24 @@ def hardware_costs(name_or_path: str | Path) -> pd.DataFrame:
 def compare(model: str = "mlp", patterns: list[str] | None = None, sparsities: list[float] | None = None,
             criteria: list[str] | None = None, hardware_names: list[str | HardwareChoice] | None = None, out_dir: str | Path | None = None,
             finetune_epochs: int = 2, jobs: int | None = None, scheduler: str | None = None,
-            progress: bool | None = None) -> pd.DataFrame:
+            progress: bool | None = None, energy_budgets: list[float] | None = None) -> pd.DataFrame:
     """Run (or resume) a pattern comparison sweep; returns the tidy compare table (see :mod:`energysim.sweep`).
 
     ``out_dir`` keeps the journal, model cache and ``compare.csv`` (and lets a later call
     resume); without it the sweep runs in a temporary folder that is removed afterwards.
+    ``energy_budgets`` (``compare --energy-aware``) adds one energy-aware pruning per
+    hardware and budget (pattern ``energy_aware``).
     """
     from energysim.sweep import grid, run_sweep
 
     points = grid(model, patterns or ["fine", "nm:2:4", "vector", "kernel", "channel"], sparsities or [0.5, 0.75, 0.9],
                   criteria or ["magnitude", "l1"], finetune_epochs=finetune_epochs)
     specs = hardware_names or ["lecture-array", "eie-64pe-lecture", "a100", "a100:sparse_2_4"]
+    budgets = energy_budgets or ()
     if out_dir is not None:
-        return run_sweep(points, specs, out_dir, jobs=jobs, scheduler=scheduler, progress=progress)
+        return run_sweep(points, specs, out_dir, jobs=jobs, scheduler=scheduler, progress=progress, energy_budgets=budgets)
     with tempfile.TemporaryDirectory(prefix="energysim-compare-") as tmp:
-        return run_sweep(points, specs, tmp, jobs=jobs, scheduler=scheduler, progress=progress)
+        return run_sweep(points, specs, tmp, jobs=jobs, scheduler=scheduler, progress=progress, energy_budgets=budgets)
 
 
 def prune_for_energy(model, hardware: str, energy_budget: float, latency_budget: float | None = None, **options: Any):

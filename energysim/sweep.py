@@ -336,7 +336,7 @@ def _claim_sweep_folder(out: Path, expected: set[str], force: bool) -> dict[str,
 
 def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice], out_dir: str | Path,
               jobs: int | None = None, scheduler: str | None = None, cache_dir: str | Path | None = None,
-              progress: bool | None = None, force: bool = False) -> pd.DataFrame:
+              progress: bool | None = None, force: bool = False, energy_budgets: Iterable[float] = ()) -> pd.DataFrame:
     """Run (or resume) a sweep and return the tidy compare table (also written to ``compare.csv``).
 
     Each (point, hardware) result is journalled under a key that covers the point's
@@ -365,6 +365,10 @@ def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice]
     force
         Write into a folder holding other results: journal records of another
         sweep are dropped and other result files removed.
+    energy_budgets
+        Energy budgets (fractions of dense, each in (0, 1]): per hardware and
+        budget, one energy-aware pruning of the sweep's model is added as a row
+        of pattern ``energy_aware`` (:mod:`energysim.energy_aware.sweep_points`).
 
     Raises
     ------
@@ -378,8 +382,30 @@ def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice]
     if jobs is not None and (isinstance(jobs, bool) or jobs < 1):
         raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})")
     _check_hardware(choices)
+    budgets = _energy_budgets(energy_budgets)
     with _executor(scheduler) as client:
-        return _run_sweep(points, choices, Path(out_dir), jobs, client, cache_dir, progress, force)
+        frame = _run_sweep(points, choices, Path(out_dir), jobs, client, cache_dir, progress, force)
+    if budgets:
+        from energysim.energy_aware.sweep_points import add_energy_aware_points
+
+        cache = Path(cache_dir) if cache_dir else Path(out_dir) / "models"
+        model = cached_model(points[0].model, points[0].seed, cache)
+        epochs = max(p.finetune_epochs for p in points)
+        attrs = dict(frame.attrs)
+        frame = add_energy_aware_points(frame, model, choices, budgets, out_dir, epochs, points[0].seed, progress)
+        frame.attrs.update(attrs)
+        write_table(frame, Path(out_dir), "compare", "csv")
+    return frame
+
+
+def _energy_budgets(values: Iterable[float]) -> list[float]:
+    """The energy budgets as floats, each checked to be a fraction of dense in (0, 1]."""
+    budgets = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise InputError(f"energy budgets must be fractions of dense energy in (0, 1] (got {value!r})")
+        budgets.append(float(value))
+    return budgets
 
 
 def _run_sweep(points: list[SweepPoint], choices: tuple[HardwareChoice, ...], out: Path, jobs: int | None, client,
