@@ -183,14 +183,17 @@ def _imbalance(bench: _Bench, base: dict[str, LayerResult]) -> pd.DataFrame:
 
 def _queue_sweep(bench: _Bench, depths: tuple[int, ...]) -> pd.DataFrame:
     rows = []
-    for freed in ("start", "finish"):
-        cycles: dict[int, dict[str, int]] = {depth: {} for depth in depths}
-        idle: dict[int, list[float]] = {depth: [] for depth in depths}
-        for name in bench.names:                  # layer by layer: each prepared layer's tables are built once
+    rules = ("start", "finish")
+    cycles_by: dict[str, dict[int, dict[str, int]]] = {freed: {depth: {} for depth in depths} for freed in rules}
+    idle_by: dict[str, dict[int, list[float]]] = {freed: {depth: [] for depth in depths} for freed in rules}
+    for name in bench.names:                      # layer by layer: each prepared layer's tables are built once
+        for freed in rules:
             for depth in depths:
                 result = bench.run(name, queue_depth=depth, queue_slot_freed_at=freed)
-                cycles[depth][name] = result.cycles["total"]
-                idle[depth].append(result.stats["idle_share"])
+                cycles_by[freed][depth][name] = result.cycles["total"]
+                idle_by[freed][depth].append(result.stats["idle_share"])
+    for freed in rules:
+        cycles, idle = cycles_by[freed], idle_by[freed]
         for depth in depths:
             relative = float(np.exp(np.mean([math.log(cycles[depth][n] / cycles[8][n]) for n in bench.names])))
             rows.append(_row(slot_freed_at=freed, depth=depth, quantity="cycles / cycles at depth 8 (geomean)",

@@ -122,3 +122,17 @@ def test_reused_weight_draw_equals_a_fresh_one_and_advances_the_generator_alike(
     assert again_rng.random() == first_rng.random()
     other = synthetic_weights(30, 20, 0.2, 4, None, 0, np.random.default_rng(10))
     assert other.rows.tolist() != first.rows.tolist()
+
+
+def test_reused_tables_and_line_counts_equal_fresh_ones():
+    """Simulating one CSC and input array again (another depth, other inputs) equals building everything afresh."""
+    rng = np.random.default_rng(12)
+    csc, inputs = _random_layer(rng, 40, 25, 6, 3, 0.4, 0.5)
+    other_inputs = (rng.random(inputs.shape) < 0.3) * 1.0
+    runs = [(inputs, 2), (inputs, 5), (other_inputs, 5), (inputs, 1)]
+    reused = [simulate_lanes(csc, x, 4, 8, depth, "start") for x, depth in runs]
+    fresh = []
+    for x, depth in runs:
+        lanes_module._last_tables.clear()
+        fresh.append(simulate_lanes(csc, x, 4, 8, depth, "start"))
+    assert [_scalars(r) for r in reused] == [_scalars(f) for f in fresh]
