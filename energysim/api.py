@@ -98,19 +98,24 @@ def hardware_variants(spec: str, settings: dict[str, list[Any]] | list[str]) -> 
     return variants(spec, settings)
 
 
-def estimate_details(source: str | Path, hardware_names: list[str | HardwareChoice], dense: str | Path | None = None,
-                     progress: bool | None = None):
+def estimate_details(source: str | Path | Workload, hardware_names: list[str | HardwareChoice],
+                     dense: str | Path | Workload | None = None, progress: bool | None = None):
     """Dense original vs pruned on each hardware: the :class:`energysim.estimation.Estimate` with every run."""
     from energysim.estimation import estimate as run_estimate, load_hardware_list, load_source
 
+    def loaded(value):  # a Workload in memory (e.g. from energysim.from_torch) is used as it is
+        return value if isinstance(value, Workload) else load_source(value)
+
     choices = [h if isinstance(h, HardwareChoice) else load_hardware_list([h])[0] for h in hardware_names]
-    return run_estimate(load_source(source), choices, load_source(dense) if dense else None, progress=progress)
+    return run_estimate(loaded(source), choices, loaded(dense) if dense is not None else None, progress=progress)
 
 
-def estimate(source: str | Path, hardware_names: list[str | HardwareChoice], dense: str | Path | None = None,
-             progress: bool | None = None) -> pd.DataFrame:
+def estimate(source: str | Path | Workload, hardware_names: list[str | HardwareChoice],
+             dense: str | Path | Workload | None = None, progress: bool | None = None) -> pd.DataFrame:
     """Dense original vs pruned, per layer and in total (``TOTAL`` rows), one block per run.
 
+    ``source`` and ``dense`` are names, paths or folders, or workloads in memory
+    (``estimate(energysim.from_torch(model, x), ["a100"])``).
     Mirrors ``energysim estimate``; ``hardware_names`` take ``NAME:MODE``; ratios are
     fractions of dense (``energy_vs_dense`` = pruned / dense). Columns are described in
     :class:`energysim.estimation.Estimate`.

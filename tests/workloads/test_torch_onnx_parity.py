@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -81,6 +82,15 @@ def test_estimates_match(both):
     folder, a, b = both
     hardware = ["lecture-array", "eie-64pe-lecture", "a100", "a100:sparse_2_4"]
     pd.testing.assert_frame_equal(_estimate(folder / "torch", hardware), _estimate(folder / "onnx", hardware, _names(a, b)))
+
+
+def test_in_memory_workload_estimates_like_its_folder(both):
+    """energysim.estimate takes the Workload from_torch returns (no folder) and gives the folder's table."""
+    folder, a, _ = both
+    in_memory = replace(a, path=None)  # what from_torch returns without out_dir
+    hardware = ["lecture-array", "eie-64pe-lecture"]
+    pd.testing.assert_frame_equal(energysim.estimate(in_memory, hardware, progress=False),
+                                  energysim.estimate(folder / "torch", hardware, progress=False))
 
 
 @pytest.mark.slow
