@@ -20,7 +20,7 @@ tested against.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,9 +86,9 @@ def _run_fold(fold: Fold, rows: int, cols: int, dataflow: str, sram_bw: float) -
         weights, inputs = np.zeros(span, dtype=np.int64), rows_wanting
         preload = np.where(np.arange(rows) < fold.rows_used, fold.cols_used, 0)
     demand = weights + inputs
-    per_step = {int(d): _cycles_to_deliver(int(d), sram_bw) for d in np.unique(np.concatenate([demand, preload]))}
-    step_cycles = np.array([per_step[int(d)] for d in demand], dtype=np.int64)
-    preload_cycles = np.array([per_step[int(d)] for d in preload], dtype=np.int64)
+    levels, which = np.unique(np.concatenate([demand, preload]), return_inverse=True)
+    per_level = np.array([_cycles_to_deliver(int(d), sram_bw) for d in levels], dtype=np.int64)
+    step_cycles, preload_cycles = per_level[which[:demand.size]], per_level[which[demand.size:]]
     compute = min(span, fold.steps)
     skew = span - compute + preload.size
     cycles = int(step_cycles.sum() + preload_cycles.sum())
@@ -119,20 +119,22 @@ def _run_fold(fold: Fold, rows: int, cols: int, dataflow: str, sram_bw: float) -
 
 
 def _tile_run(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, seen: dict[Fold, _FoldRun]) -> _FoldRun:
-    """Run one tile's folds in order and add them up (``seen`` keeps the folds already run: one shape runs one way)."""
+    """Run one tile's folds and add them up (``seen`` keeps the folds already run: one shape runs one way, so equal folds are counted together)."""
     busy = compute = skew = stall = macs = 0
     counts: dict[tuple[str, str, str], int] = {}
-    for fold in folds(tile, rows, cols, dataflow):
+    shapes = Counter((fold.rows_used, fold.cols_used, fold.steps, fold.first) for fold in folds(tile, rows, cols, dataflow))
+    for shape, times in shapes.items():
+        fold = Fold(*shape)
         if fold not in seen:
             seen[fold] = _run_fold(fold, rows, cols, dataflow, sram_bw)
         run = seen[fold]
-        busy += run.cycles
-        compute += run.compute
-        skew += run.skew
-        stall += run.stall
-        macs += run.macs
+        busy += run.cycles * times
+        compute += run.compute * times
+        skew += run.skew * times
+        stall += run.stall * times
+        macs += run.macs * times
         for key, value in run.counts:
-            counts[key] = counts.get(key, 0) + value
+            counts[key] = counts.get(key, 0) + value * times
     return _FoldRun(busy, compute, skew, stall, macs, tuple(counts.items()))
 
 

@@ -113,10 +113,14 @@ def candidates(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, capa
         variants.append(np.where(largest >= area, largest // area * area, largest))
     free = np.concatenate(variants)
     a, b = np.tile(a, len(variants)), np.tile(b, len(variants))
-    unique = np.unique(np.stack([a, b, free]), axis=1)
+    order = np.lexsort((free, b, a))
+    a, b, free = a[order], b[order], free[order]
+    keep = np.ones(a.size, dtype=bool)
+    keep[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (free[1:] != free[:-1])  # drop repeated candidates
+    a, b, free = a[keep], b[keep], free[keep]
     if dataflow == OUTPUT_STATIONARY:
-        return unique[0], unique[1], unique[2]
-    return unique[0], unique[2], unique[1]
+        return a, b, free
+    return a, free, b
 
 
 def _chunk_classes(total: int, sizes: np.ndarray, period_elements: int, measure) -> tuple[np.ndarray, ...]:
