@@ -241,13 +241,17 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
                 bar.set_postfix_str(f"{label} {layer}", refresh=False)
                 bar.update(1)
 
-            runs.append(run_workload(workload, choice.hardware, on_layer=tick, **options, **choice.options))
+            runs.append(run_workload(workload, choice.hardware, on_layer=tick, skip_refused=True, **options,
+                                     **choice.options))
     for index, run in enumerate(runs):
         totals = run.totals()
         out.write(("\n" if index else "") + f"{run.workload} on {run.run}\n")
         out.write(render_table(run.summary, RUN_COLUMNS, wide=args.wide))
+        for layer, reason in run.refused.items():
+            out.write(f"refused: {reason}\n" if f"'{layer}'" in reason else f"refused: {layer}: {reason}\n")
+        covered = f" (the {len(run.results)} layers that ran; {len(run.refused)} refused)" if run.refused else ""
         out.write(f"total: {si(totals['energy_pj'] * 1e-12, 'J')}, {si(totals['latency_s'], 's')}, "
-                  f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}\n")
+                  f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}{covered}\n")
     out.write(_assumed_2_4_note(runs))
     from energysim.hardware_settings import with_setting_columns
 

@@ -92,3 +92,16 @@ def test_mobilenetv2_runs_on_each_engine_kind_with_per_layer_refusals():
 def test_mobilenetv2_runs_on_every_bundled_hardware():
     """The whole MobileNetV2 runs on every bundled hardware (mapper search on loop-nest ones); refusals per layer."""
     _check_mobilenetv2(catalog.hwconfig_names())
+
+
+def test_run_prints_refused_layers_and_totals_the_rest():
+    """energysim run on a one-GEMM engine runs BERT's linears, prints each refused attention matmul and says so."""
+    import io
+
+    from energysim.cli import main
+
+    out = io.StringIO()
+    assert main(["run", "lecture-array", "bert-base-block", "--quiet"], out=out) == 0
+    text = out.getvalue()
+    assert "refused: layer 'attention.scores'" in text and "refused: layer 'attention.context'" in text
+    assert "(the 6 layers that ran; 2 refused)" in text
