@@ -43,7 +43,7 @@ from energysim.workers import init_worker
 COMPARE_COLUMNS: tuple[str, ...] = (
     "workload", "hardware", "mode", "run", "model", "pattern", "criterion", "sparsity_target", "sparsity_measured",
     "finetune_epochs", "engine", "status", "accuracy", "accuracy_before_finetune", "energy_pj", "energy_uj", "latency_s",
-    "cycles_total", "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense",
+    "cycles_total", "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense", "layers_refused",
 )
 """Columns of ``compare.csv``. The run key: ``workload`` (the exported model), ``hardware`` (the
 config's name), ``mode`` (the engine mode the pruned points run in, '' when the engine has
@@ -51,7 +51,9 @@ none) and ``run`` (``hardware`` or ``hardware:mode``). ``sparsity_measured`` is 
 weights left / weights of the dense model (so channel pruning, which shrinks the model,
 counts what it removed). The ``*_vs_dense`` ratios are fractions of dense: pruned / dense
 original on the same run (< 1 is a saving); the dense original (pattern ``dense``, the
-run's baseline row) runs in the engine's dense mode."""
+run's baseline row) runs in the engine's dense mode. ``layers_refused`` counts layers the
+engine cannot run whatever the pruning (e.g. the residual CNN's depthwise conv on a
+one-GEMM engine), left out of every point's totals on that run alike."""
 
 PATTERNS = ("dense", "fine", "fine_global", "vector", "kernel", "channel")
 """Pattern names besides ``nm:N:M`` (e.g. ``nm:2:4``)."""
@@ -228,19 +230,46 @@ def run_point(point: SweepPoint, hardware: tuple[HardwareChoice, ...], cache_dir
                 "point": point.key,
             }
             try:
-                result = run_workload(workload, choice.hardware, **options)
+                result = run_workload(workload, choice.hardware, skip_refused=True, **options)
+                pattern_refusal = _pattern_refusal(workload, result, choice)
             except UnsupportedError as exc:
-                row["status"] = f"unsupported: {exc}"
+                pattern_refusal = str(exc)
+            if pattern_refusal is not None:
+                row["status"] = f"unsupported: {pattern_refusal}"
                 rows.append(row)
                 continue
             totals = result.totals()
             row.update(
-                status="ok", energy_pj=totals["energy_pj"], energy_uj=totals["energy_uj"],
+                status="ok", layers_refused=len(result.refused), energy_pj=totals["energy_pj"], energy_uj=totals["energy_uj"],
                 latency_s=totals["latency_s"], cycles_total=totals["cycles_total"],
                 storage_bits=sum(int(r.stats["weight_storage_bits"]) for r in result.results),
             )
             rows.append(row)
     return rows
+
+
+def _pattern_refusal(workload, result, choice: HardwareChoice) -> str | None:
+    """The reason a run refused a layer because of its pruning, or None.
+
+    A layer the engine also refuses dense (every weight present, the engine's dense
+    mode) is a refusal of its kind (a depthwise conv on a one-GEMM engine): it is left
+    out of every point's totals alike, so the ratios stay like for like. A layer it
+    refuses only pruned (a mask that is not 2:4 on the 2:4 core) refuses the point.
+    """
+    from energysim.estimation import densified
+    from energysim.workloads.workload import Workload
+
+    if not result.refused:
+        return None
+    dense = densified(workload)
+    layers = tuple(layer for layer in dense.layers if layer.name in result.refused)
+    try:
+        ran = run_workload(Workload(name=dense.name, layers=layers), choice.hardware, skip_refused=True,
+                           **choice.variant_options("dense"))
+    except UnsupportedError:
+        return None  # every refused layer is refused dense too
+    first = next(r.layer for r in ran.results)
+    return result.refused[first]
 
 
 def _check_hardware(choices: tuple[HardwareChoice, ...]) -> None:
