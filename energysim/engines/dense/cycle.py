@@ -138,24 +138,16 @@ def _tile_run(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, s
     return _FoldRun(busy, compute, skew, stall, macs, tuple(counts.items()))
 
 
-def _run_tile(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, result: PathResult,
-              seen: dict[Fold, _FoldRun], seen_tiles: dict[tuple[int, int, int, bool], _FoldRun]) -> int:
-    """Add one tile's folds to ``result``; return the cycles the array is busy with it.
-
-    ``seen_tiles`` keeps the tiles already run in this layer: a tile of the same
-    sizes and the same first-partial-sum flag runs the same folds the same way.
-    """
-    key = (tile.m, tile.n, tile.k, tile.k_index == 0)
-    if key not in seen_tiles:
-        seen_tiles[key] = _tile_run(tile, rows, cols, dataflow, sram_bw, seen)
-    run = seen_tiles[key]
-    result.cycles_compute += run.compute
-    result.cycles_skew += run.skew
-    result.cycles_sram_stall += run.stall
-    result.macs += run.macs
-    for name, value in run.counts:
-        result.counts[name] += value
-    return run.cycles
+def _add_tiles(result: PathResult, runs: dict[tuple[int, int, int, bool], _FoldRun], ran: Counter) -> None:
+    """Add to ``result`` each tile shape's folds times how many tiles of that shape ran."""
+    for key, times in ran.items():
+        run = runs[key]
+        result.cycles_compute += run.compute * times
+        result.cycles_skew += run.skew * times
+        result.cycles_sram_stall += run.stall * times
+        result.macs += run.macs * times
+        for name, value in run.counts:
+            result.counts[name] += value * times
 
 
 def _transfer_cycles(words: int, bandwidth: float) -> int:
@@ -174,7 +166,10 @@ def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw
     queue: deque[_Transfer] = deque()
     fetch_done: dict[int, int] = {}
     seen: dict[Fold, _FoldRun] = {}
-    seen_tiles: dict[tuple[int, int, int, bool], _FoldRun] = {}
+    seen_tiles: dict[tuple[int, int, int, bool], _FoldRun] = {}  # a tile of the same sizes and first flag runs the same folds
+    ran: Counter = Counter()
+    moved = {"weights": 0, "inputs": 0, "outputs": 0}
+    last = len(schedule)
 
     def issue_fetch(t: int, when: int) -> None:
         tile = schedule[t]
@@ -191,28 +186,30 @@ def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw
     next_tile = 0
     previous_end = 0
     cycle = 0
-    while next_tile < len(schedule) or queue or current is not None:
-        if array_done is None and next_tile < len(schedule) and fetch_done.get(next_tile, cycle + 1) <= cycle \
+    while next_tile < last or queue or current is not None:
+        if array_done is None and next_tile < last and fetch_done.get(next_tile, cycle + 1) <= cycle \
                 and previous_end <= cycle:
-            array_done = cycle + _run_tile(schedule[next_tile], rows, cols, dataflow, sram_bw, result, seen, seen_tiles) - 1
+            tile = schedule[next_tile]
+            key = (tile.m, tile.n, tile.k, tile.k_index == 0)
+            if key not in seen_tiles:
+                seen_tiles[key] = _tile_run(tile, rows, cols, dataflow, sram_bw, seen)
+            ran[key] += 1
+            array_done = cycle + seen_tiles[key].cycles - 1
         if current is None and queue and queue[0].issue <= cycle:
             current = queue.popleft()
             current_done = cycle + _transfer_cycles(current.words, dram_bw) - 1
         if current is not None and current_done == cycle:
             if current.fetch:
                 fetch_done[current.tile] = cycle + 1
-                for tensor, words in (("weights", current.weights), ("inputs", current.inputs)):
-                    result.counts[("dram", tensor, "read")] += words
-                    result.counts[("sram", tensor, "fill")] += words
-            else:
-                result.counts[("sram", "outputs", "read")] += current.outputs
-                result.counts[("dram", "outputs", "write")] += current.outputs
+            moved["weights"] += current.weights
+            moved["inputs"] += current.inputs
+            moved["outputs"] += current.outputs
             current = None
         if array_done == cycle:
             previous_end = cycle + 1
             if schedule[next_tile].writeback:
                 queue.append(_Transfer(cycle + 1, next_tile, False, 0, 0, schedule[next_tile].writeback))
-            if next_tile + 2 < len(schedule):
+            if next_tile + 2 < last:
                 issue_fetch(next_tile + 2, cycle + 1)
             next_tile += 1
             array_done = None
@@ -225,16 +222,22 @@ def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw
             events.append(current_done)
         elif queue:
             events.append(max(cycle + 1, queue[0].issue))
-        if array_done is None and next_tile < len(schedule) and next_tile in fetch_done:
+        if array_done is None and next_tile < last and next_tile in fetch_done:
             events.append(max(cycle + 1, fetch_done[next_tile], previous_end))
         following = max(cycle + 1, min(events)) if events else cycle + 1
         idle_cycles = idle + (following - cycle - 1 if array_done is None else 0)
         if next_tile == 0:
             result.cycles_head += idle_cycles
-        elif next_tile < len(schedule):
+        elif next_tile < last:
             result.cycles_dram_wait += idle_cycles
         else:
             result.cycles_tail += idle_cycles
         cycle = following
     result.cycles_total = cycle
+    _add_tiles(result, seen_tiles, ran)
+    for tensor in ("weights", "inputs"):
+        result.counts[("dram", tensor, "read")] += moved[tensor]
+        result.counts[("sram", tensor, "fill")] += moved[tensor]
+    result.counts[("sram", "outputs", "read")] += moved["outputs"]
+    result.counts[("dram", "outputs", "write")] += moved["outputs"]
     return result
