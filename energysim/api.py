@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -19,7 +20,7 @@ from energysim.costs.export import operation_table
 from energysim.costs.registry import resolve_table
 from energysim.costs.table import CostTable
 from energysim.engines import build_engine
-from energysim.errors import ConfigError
+from energysim.errors import ConfigError, InputError
 from energysim.estimation import HardwareChoice
 from energysim.hardware.hierarchy import Hardware, load_hardware
 from energysim.hardware_settings import with_setting_columns
@@ -98,29 +99,43 @@ def hardware_variants(spec: str, settings: dict[str, list[Any]] | list[str]) -> 
     return variants(spec, settings)
 
 
-def estimate_details(source: str | Path | Workload, hardware_names: list[str | HardwareChoice],
-                     dense: str | Path | Workload | None = None, progress: bool | None = None):
-    """Dense original vs pruned on each hardware: the :class:`energysim.estimation.Estimate` with every run."""
-    from energysim.estimation import estimate as run_estimate, load_hardware_list, load_source
+def _loaded(value: str | Path | Workload) -> Workload:
+    """A Workload in memory (e.g. from energysim.from_torch) as it is; else loaded by name, path or folder."""
+    from energysim.estimation import load_source
 
-    def loaded(value):  # a Workload in memory (e.g. from energysim.from_torch) is used as it is
-        return value if isinstance(value, Workload) else load_source(value)
+    return value if isinstance(value, Workload) else load_source(value)
+
+
+def estimate_details(source: str | Path | Workload, hardware_names: list[str | HardwareChoice],
+                     dense: str | Path | Workload | None = None, progress: bool | None = None,
+                     densities: list[float] | None = None):
+    """Dense original vs pruned on each hardware: the :class:`energysim.estimation.Estimate` with every run.
+
+    ``densities`` (``estimate --density``): a geometry-only ``source`` at each statistical
+    weight density (:func:`energysim.estimation.estimate_densities`).
+    """
+    from energysim.estimation import estimate as run_estimate, estimate_densities, load_hardware_list
 
     choices = [h if isinstance(h, HardwareChoice) else load_hardware_list([h])[0] for h in hardware_names]
-    return run_estimate(loaded(source), choices, loaded(dense) if dense is not None else None, progress=progress)
+    original = _loaded(dense) if dense is not None else None
+    if densities is not None:
+        return estimate_densities(_loaded(source), choices, tuple(densities), original, progress=progress)
+    return run_estimate(_loaded(source), choices, original, progress=progress)
 
 
 def estimate(source: str | Path | Workload, hardware_names: list[str | HardwareChoice],
-             dense: str | Path | Workload | None = None, progress: bool | None = None) -> pd.DataFrame:
+             dense: str | Path | Workload | None = None, progress: bool | None = None,
+             densities: list[float] | None = None) -> pd.DataFrame:
     """Dense original vs pruned, per layer and in total (``TOTAL`` rows), one block per run.
 
     ``source`` and ``dense`` are names, paths or folders, or workloads in memory
-    (``estimate(energysim.from_torch(model, x), ["a100"])``).
+    (``estimate(energysim.from_torch(model, x), ["a100"])``); ``densities=[0.5, 0.1]``
+    estimates a geometry-only source at those statistical weight densities.
     Mirrors ``energysim estimate``; ``hardware_names`` take ``NAME:MODE``; ratios are
     fractions of dense (``energy_vs_dense`` = pruned / dense). Columns are described in
     :class:`energysim.estimation.Estimate`.
     """
-    return estimate_details(source, hardware_names, dense, progress).layers
+    return estimate_details(source, hardware_names, dense, progress, densities).layers
 
 
 def hardware_costs(name_or_path: str | Path) -> pd.DataFrame:
@@ -131,15 +146,38 @@ def hardware_costs(name_or_path: str | Path) -> pd.DataFrame:
 def compare(model: str = "mlp", patterns: list[str] | None = None, sparsities: list[float] | None = None,
             criteria: list[str] | None = None, hardware_names: list[str | HardwareChoice] | None = None, out_dir: str | Path | None = None,
             finetune_epochs: int = 2, jobs: int | None = None, scheduler: str | None = None,
-            progress: bool | None = None, energy_budgets: list[float] | None = None) -> pd.DataFrame:
+            progress: bool | None = None, energy_budgets: list[float] | None = None,
+            workload: str | Path | Workload | None = None, evaluate: Callable[[Workload], float] | None = None,
+            ) -> pd.DataFrame:
     """Run (or resume) a pattern comparison sweep; returns the tidy compare table (see :mod:`energysim.sweep`).
 
     ``out_dir`` keeps the journal, model cache and ``compare.csv`` (and lets a later call
     resume); without it the sweep runs in a temporary folder that is removed afterwards.
     ``energy_budgets`` (``compare --energy-aware``) adds one energy-aware pruning per
     hardware and budget (pattern ``energy_aware``).
+
+    ``workload`` (``compare --workload``): prune that workload's own weights with the
+    data-free criteria instead of a digits model, no fine-tuning
+    (:func:`energysim.workload_compare.compare_workload`; ``model``, ``finetune_epochs``,
+    ``jobs``, ``scheduler`` and ``energy_budgets`` do not apply). ``evaluate(pruned_workload)
+    -> accuracy`` fills the ``accuracy`` column; without it ``weight_error`` (the
+    weight-reconstruction error) is the only quality measure. ``out_dir`` gets ``compare.csv``.
     """
     from energysim.sweep import grid, run_sweep
+
+    if workload is not None:
+        from energysim.workload_compare import compare_workload, write_compare
+
+        frame = compare_workload(_loaded(workload), hardware_names or ["lecture-array", "eie-64pe-lecture", "a100",
+                                                                       "a100:sparse_2_4"],
+                                 patterns or ["fine", "nm:2:4", "vector", "kernel", "channel"],
+                                 sparsities or [0.5, 0.75, 0.9], criteria or ["magnitude", "l1"], evaluate=evaluate,
+                                 progress=progress)
+        if out_dir is not None:
+            write_compare(frame, out_dir)
+        return frame
+    if evaluate is not None:
+        raise InputError("compare: evaluate= needs workload= (the digits models are evaluated on the digits test split)")
 
     points = grid(model, patterns or ["fine", "nm:2:4", "vector", "kernel", "channel"], sparsities or [0.5, 0.75, 0.9],
                   criteria or ["magnitude", "l1"], finetune_epochs=finetune_epochs)

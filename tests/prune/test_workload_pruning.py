@@ -140,3 +140,16 @@ def test_compare_and_prune_workload_on_an_imported_onnx_model(tmp_path):
     for name, tensors in pruned.tensors.items():
         assert np.array_equal(tensors.mask, direct.tensors[name].mask)
     assert pruned.provenance.nm_pattern == "2:4" and pruned.provenance.finetune_epochs == 0
+
+
+def test_python_api_compare_and_estimate_take_workloads_and_densities():
+    """energysim.compare(workload=..., evaluate=...) fills accuracy; energysim.estimate(densities=...) sweeps densities."""
+    import energysim
+
+    frame = energysim.compare(workload=_workload(), hardware_names=["eie-64pe-lecture"], patterns=["fine"],
+                              sparsities=[0.5], criteria=["magnitude"], evaluate=lambda w: 0.5, progress=False)
+    assert list(frame["accuracy"]) == [0.5, 0.5] and frame["weight_error"].iloc[1] > 0
+    with pytest.raises(InputError, match="evaluate= needs workload="):
+        energysim.compare(evaluate=lambda w: 1.0)
+    table = energysim.estimate("lenet-300-100", ["eie-64pe-lecture"], densities=[0.5], progress=False)
+    assert set(table["workload"]) == {"lenet-300-100@0.5"} and set(table["weight_density"]) == {0.5}
