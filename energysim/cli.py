@@ -464,7 +464,8 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.estimation import load_source
     from energysim.workload_compare import compare_workload, write_compare
 
-    for flag, default in (("model", None), ("jobs", None), ("scheduler", None), ("finetune_epochs", None)):
+    for flag, default in (("model", None), ("jobs", None), ("scheduler", None), ("finetune_epochs", None),
+                          ("energy_aware", None)):
         if getattr(args, flag) != default:
             raise InputError(f"compare: --{flag.replace('_', '-')} is not used with --workload (a workload brings "
                              "its own weights and no training data)")
@@ -513,7 +514,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     points = grid(args.model, split_items(args.patterns, "--patterns"), _fractions(args.sparsities),
                   split_items(args.criteria, "--criteria"), finetune_epochs=args.finetune_epochs, seed=args.seed)
     frame = run_sweep(points, choices, args.out, jobs=args.jobs, scheduler=args.scheduler, progress=_progress(args),
-                      force=args.force)
+                      force=args.force, energy_budgets=_budgets(args.energy_aware) if args.energy_aware else ())
     shown = frame.assign(status=frame["status"].where(frame["status"] == "ok", "refused"))
     out.write(render_table(shown, COMPARE_SHOWN, wide=args.wide))
     refused = frame[frame["status"] != "ok"]
@@ -533,6 +534,17 @@ def _prose(text: str, out: TextIO) -> None:
     import textwrap
 
     out.write("\n" + textwrap.fill(text, width=terminal_width(), break_long_words=False, break_on_hyphens=False) + "\n")
+
+
+def _budgets(text: str) -> list[float]:
+    """``--energy-aware 0.7,0.5``: the budgets as numbers (their (0, 1] range is checked by run_sweep)."""
+    values = []
+    for item in split_items(text, "--energy-aware"):
+        try:
+            values.append(float(item))
+        except ValueError:
+            raise InputError(f"--energy-aware must be comma-separated energy budgets in (0, 1] (got {item!r})") from None
+    return values
 
 
 def _fractions(text: str) -> list[float]:
@@ -675,6 +687,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_loopnest_options(cmp_)
     _add_settings(cmp_)
     cmp_.add_argument("--finetune-epochs", type=_count(0), help="fine-tuning epochs after pruning, masks fixed (default: 2)")
+    cmp_.add_argument("--energy-aware", metavar="BUDGETS",
+                      help="also prune energy-aware to these budgets (fractions of dense energy, e.g. 0.7,0.5) on "
+                           "every hardware: rows of pattern energy_aware (docs/energy_aware.md)")
     cmp_.add_argument("--seed", type=_count(0), default=0, help="seed of training and pruning")
     cmp_.add_argument("--jobs", type=_count(1), help="local worker processes (default: CPU count)")
     cmp_.add_argument("--scheduler", help="Dask distributed scheduler address, e.g. tcp://127.0.0.1:8786")

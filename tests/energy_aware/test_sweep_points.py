@@ -72,3 +72,38 @@ def test_report_draws_the_three_curves_and_the_pattern_choice(swept):
     row = choice.iloc[0]
     assert row["run"] == "lecture-array" and row["chosen patterns"] == "channel"
     assert "fine_global: least 1 of dense (buys nothing here)" in row["why (what each pattern buys on this run)"]
+
+
+def test_compare_cli_passes_its_energy_aware_budgets_to_the_sweep(tmp_path, monkeypatch, swept):
+    """`compare --energy-aware 0.7,0.5` hands [0.7, 0.5] to run_sweep and prints the energy_aware rows it returns."""
+    import io
+
+    import energysim.sweep as sweep_module
+    from energysim.cli import main
+
+    seen = {}
+
+    def fake(points, choices, out_dir, **options):
+        seen.update(options)
+        return swept[1]
+
+    monkeypatch.setattr(sweep_module, "run_sweep", fake)
+    out = io.StringIO()
+    code = main(["compare", "--patterns", "channel", "--sparsities", "0.5", "--criteria", "l1", "--hw", "lecture-array",
+                 "--energy-aware", "0.7,0.5", "--out", str(tmp_path / "c")], out=out, err=io.StringIO())
+    assert code == 0 and seen["energy_budgets"] == [0.7, 0.5]
+    assert out.getvalue().count("energy_aware") >= 2
+
+
+@pytest.mark.parametrize("value", ["x", ","])
+def test_compare_cli_refuses_a_budget_that_is_not_a_number(value, tmp_path):
+    """A non-number budget is one line naming --energy-aware, exit 2, nothing written."""
+    import io
+
+    from energysim.cli import main
+
+    err = io.StringIO()
+    code = main(["compare", "--hw", "lecture-array", "--energy-aware", value, "--out", str(tmp_path / "c")],
+                out=io.StringIO(), err=err)
+    assert code == 2 and "--energy-aware" in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()
