@@ -29,6 +29,7 @@ variable named after it, e.g. ``ENERGYSIM_ARRAY_BYTES=17179869184`` for 16 GiB.
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 from dataclasses import dataclass
@@ -154,3 +155,41 @@ def read_bounded(path, limit: Limit = TEXT_FILE_BYTES, error: type[Exception] = 
     if len(data) > cap:
         raise error(f"{path}: the file holds more than {limit.stated}, the {limit.what} limit ({limit.advice})")
     return data
+
+
+def check_shape(subject: str, shape, itemsize: int = 8, error: type[Exception] = InputError) -> int:
+    """Check a shape declared before its array is allocated: every size a positive integer within :data:`DIMENSION`,
+    and the array's bytes within :data:`ARRAY_BYTES`.
+
+    Parameters
+    ----------
+    subject
+        What the shape belongs to, for messages (``tensor 'fc.weight' of big.pt``).
+    shape
+        The declared sizes (any sequence of integers; a bool or a float is refused).
+    itemsize
+        Bytes per element of the array that would be allocated (8 for float64).
+    error
+        Exception class raised on refusal.
+
+    Returns
+    -------
+    int
+        The element count.
+
+    Raises
+    ------
+    error
+        If a size is not a positive integer, is over the dimension limit, or the
+        array would be over the memory budget; the message names the subject,
+        the shape and the limit.
+    """
+    sizes = tuple(shape)
+    if not all(hasattr(d, "__index__") and not isinstance(d, bool) and d >= 1 for d in sizes):
+        raise error(f"{subject}: shape must be positive integers (got {sizes})")
+    sizes = tuple(int(d) for d in sizes)
+    for size in sizes:
+        DIMENSION.check(f"{subject}: a size of shape {sizes}", size, error)
+    count = math.prod(sizes)
+    ARRAY_BYTES.check(f"{subject}: the array of shape {sizes}", count * itemsize, error)
+    return count

@@ -44,3 +44,24 @@ def test_read_bounded_stops_at_the_limit(tmp_path, monkeypatch):
         limits.read_bounded(path)
     path.write_bytes(b"x" * 10)
     assert limits.read_bounded(path) == b"x" * 10
+
+
+@pytest.mark.parametrize("shape, fragment", [
+    ((200_000, 200_000), "the array of shape (200000, 200000) is 320,000,000,000 bytes, over the array memory budget"),
+    ((2**40, 1), "over the largest layer dimension limit"),
+    ((0, 3), "shape must be positive integers (got (0, 3))"),
+    ((True, 3), "shape must be positive integers (got (True, 3))"),
+    ((1.5, 2), "shape must be positive integers (got (1.5, 2))"),
+])
+def test_check_shape_refuses_a_declared_shape_before_allocation(shape, fragment):
+    """check_shape refuses a zero, boolean or float size, a size over DIMENSION and bytes over ARRAY_BYTES, naming the shape."""
+    with pytest.raises(InputError) as info:
+        limits.check_shape("tensor 'w'", shape)
+    assert str(info.value).startswith("tensor 'w': ") and fragment in str(info.value)
+
+
+def test_check_shape_counts_elements():
+    """A shape within the limits returns its element count (numpy integers accepted)."""
+    import numpy as np
+
+    assert limits.check_shape("w", (np.int64(3), 4), itemsize=4) == 12
