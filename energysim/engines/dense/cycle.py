@@ -119,7 +119,10 @@ def _run_fold(fold: Fold, rows: int, cols: int, dataflow: str, sram_bw: float) -
 
 
 def _tile_run(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, seen: dict[Fold, _FoldRun]) -> _FoldRun:
-    """Run one tile's folds and add them up (``seen`` keeps the folds already run: one shape runs one way, so equal folds are counted together)."""
+    """Run one tile's folds and add them up.
+
+    ``seen`` keeps the folds already run: a fold shape runs one way, so equal folds are counted together.
+    """
     busy = compute = skew = stall = macs = 0
     counts: dict[tuple[str, str, str], int] = {}
     shapes = Counter((fold.rows_used, fold.cols_used, fold.steps, fold.first) for fold in folds(tile, rows, cols, dataflow))
