@@ -158,7 +158,7 @@ def step_lanes(table: np.ndarray, rows: np.ndarray, lengths: np.ndarray, queue_d
 
     The engine's lanes share one table per row pass (``max(1, entries)`` per column
     and PE), so the ``(A, L, N)`` work is never built: each step gathers its ``L``
-    rows. Times are kept in int32 when the cycle bound allows (int64 otherwise),
+    rows. Times are kept in int16 or int32 when the cycle bound allows (int64 otherwise),
     and each step costs four whole-block operations (gather, start, finish, the
     slowest PE).
 
@@ -206,7 +206,7 @@ def step_lanes(table: np.ndarray, rows: np.ndarray, lengths: np.ndarray, queue_d
         return _step_in_chunks(table, rows, lengths, active, running, queue_depth, gaps, fetch, trace,
                                slot_freed_at == "finish")
     bound = n_steps * (2 + (int(table.max()) if table.size else 0)) + int(fetch.max(initial=0)) + 4
-    dtype = np.int32 if bound < 2**31 - 1 else np.int64
+    dtype = np.int16 if bound < 2**15 - 1 else np.int32 if bound < 2**31 - 1 else np.int64
     table = table.astype(dtype, copy=False)
     broadcast_prev = np.zeros(n_lanes, dtype=np.int64)
     finish = np.zeros((n_lanes, n_pe), dtype=dtype)
