@@ -217,3 +217,20 @@ def test_no_grad_blocks_and_einsum_are_traced():
     assert (weight.name, weight.in_features, weight.out_features, weight.batch) == ("w", 4, 6, 6)
     np.testing.assert_array_equal(workload.tensors["w"].weights, _array(model.w).T)
     assert (pairwise.kind, pairwise.batch, pairwise.m, pairwise.k, pairwise.n) == ("batched_matmul", 2, 3, 4, 3)
+
+
+def test_torch_pruning_shrunk_model():
+    """A model channel-pruned by Torch-Pruning (DepGraph, 50 %) imports with its shrunk conv, depthwise and linear shapes and weights."""
+    tp = pytest.importorskip("torch_pruning", reason="needs Torch-Pruning (CI installs torch-pruning==1.6.1)")
+    torch.manual_seed(9)
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                          nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.ReLU(), nn.Conv2d(16, 32, 1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(32 * 8 * 8, 10)).eval()
+    x = torch.randn(1, 3, 8, 8)
+    tp.pruner.MagnitudePruner(model, x, importance=tp.importance.MagnitudeImportance(p=1), pruning_ratio=0.5,
+                              ignored_layers=[model[8]]).step()
+    workload = from_torch(model, x)
+    assert [(l.name, l.kind, l.weight_shape) for l in workload.layers] == [
+        ("0", "conv2d", (8, 3, 3, 3)), ("3", "grouped_conv2d", (8, 1, 3, 3)), ("5", "conv2d", (16, 8, 1, 1)),
+        ("8", "linear", (10, 1024))]
+    np.testing.assert_array_equal(workload.tensors["5"].weights, _array(model[5].weight))
