@@ -1,7 +1,8 @@
 """Speed and memory of the loop-nest mapper: every VGG-16 conv layer and a 1024^3 GEMM on lecture-array-loopnest.
 
 Run: ``python benchmarks/bench_loopnest_mapper.py [--processes N] [--objective energy|latency|edp]
-[--bypass] [--busy]`` (under ``/usr/bin/time -v`` for the peak memory as the OS counts it).
+[--bypass] [--busy]`` (under ``/usr/bin/time -v`` for the peak memory as the OS counts it), or
+``--objectives`` for a few layers searched for energy, EDP and latency side by side.
 Maps each layer with default settings and seed 0 (the cache is cleared first, so every
 distinct geometry is searched once; VGG-16's repeated layers are answered from the
 cache, as in a run), then prints per layer the energy found, the default mapping's
@@ -65,6 +66,28 @@ def best_of(calls: int, job) -> float:
     return min(times)
 
 
+OBJECTIVE_CASES = [("conv1_1", {}), ("conv2_2", {}), ("conv3_1", {}), ("conv3_1", {"min_utilisation": 1.0}),
+                   ("conv3_1", {"allow_bypass": True}), ("conv5_1", {}), ("gemm1024", {})]
+"""Layers and constraints of ``--objectives``."""
+
+
+def compare_objectives(hw) -> None:
+    """Each case searched for energy, EDP and latency (seed 0): energy, cycles and EDP of each answer, and
+    whether the energy search's energy and the EDP search's EDP are each the least of the three."""
+    layers = {layer.name: layer for layer in workload("vgg16").layers}
+    layers["gemm1024"] = next(layer for layer in workload("gemm-square").layers if layer.name == "gemm1024")
+    print(f"{'layer':9s} {'constraints':22s} " + " ".join(f"{o + ' mJ':>10s} {o + ' cycles':>14s} {o + ' EDP':>10s}"
+                                                          for o in ("energy", "edp", "latency")) + "  holds")
+    for name, options in OBJECTIVE_CASES:
+        found = {o: map_layer(hw, layers[name], MapperConstraints(**options), o, seed=0, progress=False)
+                 for o in ("energy", "edp", "latency")}
+        holds = (found["energy"].energy_pj <= min(r.energy_pj for r in found.values())
+                 and found["edp"].edp_pj_cycles <= min(r.edp_pj_cycles for r in found.values()))
+        label = ",".join(f"{k}={v}" for k, v in options.items()) or "-"
+        print(f"{name:9s} {label:22s} " + " ".join(f"{r.energy_pj * 1e-9:10.3f} {r.cycles:14d} {r.edp_pj_cycles:10.3e}"
+                                                   for r in found.values()) + f"  {holds}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Map the layers and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -72,8 +95,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--objective", default="energy", choices=["energy", "latency", "edp"])
     parser.add_argument("--bypass", action="store_true", help="let the mapper bypass tensors at inner levels")
     parser.add_argument("--busy", action="store_true", help="require every PE busy (min_utilisation = 1)")
+    parser.add_argument("--objectives", action="store_true",
+                        help="instead: a few layers searched for energy, EDP and latency, side by side")
     args = parser.parse_args(argv)
     hw = load_hardware(hwconfig_path("lecture-array-loopnest"))
+    if args.objectives:
+        compare_objectives(hw)
+        return
     constraints = MapperConstraints(allow_bypass=args.bypass, min_utilisation=1.0 if args.busy else 0.0)
     convs = [layer for layer in workload("vgg16").layers if isinstance(layer, Conv2dLayer)]
     gemm = [layer for layer in workload("gemm-square").layers if layer.name == "gemm1024"]
