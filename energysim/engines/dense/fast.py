@@ -437,20 +437,27 @@ def _never_waits(plan: _Plan, second_fetch: int, footprint: ConvFootprint | None
     tiling, dram_bw = plan.tiling, plan.dram_bw
     largest = largest_input_tile_words(plan.k, plan.n, tiling.k, tiling.n, footprint)
     resident_b_after_first = plan.tiles_k == 1 and plan.tiles_n == 1
+    transfer: dict[int, int] = {0: 0}
+
+    def cycles_of(words: int) -> int:
+        if words not in transfer:
+            transfer[words] = cycles_to_move(words, dram_bw)
+        return transfer[words]
+
+    sides_k = [(kk, min(tiling.k, plan.k - kk * tiling.k)) for kk in _edge_indices(plan.tiles_k)]
     compute, writeback, fetch = [], [], []
     for im in _edge_indices(plan.tiles_m):
-        tm = int(chunk_sizes(plan.m, tiling.m, im))
+        tm = min(tiling.m, plan.m - im * tiling.m)
         for jn in _edge_indices(plan.tiles_n):
-            tn = int(chunk_sizes(plan.n, tiling.n, jn))
-            for kk in _edge_indices(plan.tiles_k):
-                tk = int(plan.k_sizes[kk])
+            tn = min(tiling.n, plan.n - jn * tiling.n)
+            for kk, tk in sides_k:
                 compute.append(plan.cost(tm, tn, tk, kk == 0).cycles)
-                writeback.append(cycles_to_move(tm * tn, dram_bw) if kk == plan.tiles_k - 1 else 0)
+                writeback.append(cycles_of(tm * tn) if kk == plan.tiles_k - 1 else 0)
                 words = 0 if plan.tiles_k == 1 and jn > 0 else tm * tk
                 if not (resident_b_after_first and len(fetch) > 0):
                     words += largest[(tk, tn)]
-                fetch.append(cycles_to_move(words, dram_bw))
-    if cycles_to_move(second_fetch, dram_bw) > compute[0]:
+                fetch.append(cycles_of(words))
+    if cycles_of(second_fetch) > compute[0]:
         return False
     fetch += [0, 0]
     return all(writeback[t] + fetch[t + 2] <= compute[t + 1] for t in range(len(compute) - 1))
