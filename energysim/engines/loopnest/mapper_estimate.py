@@ -90,11 +90,10 @@ def estimate(problem: MapProblem, prices: Prices, factors: np.ndarray, orders: n
     energy = macs * prices.mac_pj + (reads.sum(axis=2) @ np.array(prices.read_pj)
                                      + fills.sum(axis=2) @ np.array(prices.fill_pj)
                                      + updates.sum(axis=2) @ np.array(prices.update_pj))
-    f = factors.astype(np.float64)
-    spatial = [s for s, (kind, _) in enumerate(problem.slots) if kind != "T"]
-    cycles = macs / _instances(f, spatial, len(problem.slots))
+    before = _spatial_before(problem, factors.astype(np.float64).prod(axis=2))
+    cycles = macs / before[:, len(problem.slots)]
     for i in range(len(problem.levels)):
-        count = _instances(f, spatial, problem.temporal_slot(i))
+        count = before[:, problem.temporal_slot(i)]
         cycles = np.maximum(cycles, reads[:, i].sum(axis=1) / count / prices.read_words_per_cycle[i])
         cycles = np.maximum(cycles, (fills[:, i] + updates[:, i]).sum(axis=1) / count / prices.write_words_per_cycle[i])
     return energy, cycles
@@ -113,24 +112,26 @@ def estimate_counts(problem: MapProblem, factors: np.ndarray, orders: np.ndarray
     macs = float(np.prod(problem.sizes))
     rank = _order_rank(orders)
     ts = [problem.temporal_slot(i) for i in range(n_levels)]
-    spatial = [s for s, (kind, _) in enumerate(problem.slots) if kind != "T"]
-    level_product = np.stack([np.prod(f[:, ts[i], :], axis=1) for i in range(n_levels)], axis=1)  # (B, L)
+    slot_product = f.prod(axis=2)  # (B, n_slots)
+    level_product = slot_product[:, ts]  # (B, L)
     cum_above = np.cumprod(np.concatenate([np.ones((batch, 1)), level_product[:, :-1]], axis=1), axis=1)
     n_tensors = len(problem.tensors)
     reads = np.zeros((batch, n_levels, n_tensors))
     fills = np.zeros((batch, n_levels, n_tensors))
     updates = np.zeros((batch, n_levels, n_tensors))
 
-    total_slots = len(problem.slots)
     # the keep choices present in the batch, as one integer per candidate (bit i: level i keeps the tensor)
     bits = 1 << np.arange(n_levels)
     extents = [np.prod(factors[:, ts[c]:, :], axis=1) for c in range(n_levels)]  # tile extents per level
-    instances = {s: _instances(f, spatial, s) for s in set(ts) | {total_slots}}
+    before = _spatial_before(problem, slot_product)  # before[:, s]: instances in use at slot s
+    is_spatial = np.array([kind != "T" for kind, _ in problem.slots])
     for t, tensor in enumerate(problem.tensors):
         # a tile reaches keeper c once per iteration of the loops above it, down to the innermost one
         # that indexes the tensor: refetch[b, c], per instance of c
         rel = np.zeros(problem.n_dims, dtype=bool)
         rel[list(tensor.relevant)] = True
+        relevant_product = np.where(is_spatial, np.where(rel, f, 1.0).prod(axis=2), 1.0)  # spatial slots only
+        other_product = np.where(is_spatial, slot_product, 1.0) / relevant_product
         codes = keep[:, :, t].astype(np.int64) @ bits
         n_outputs = float(np.prod([problem.sizes[d] for d in range(problem.n_dims) if rel[d]]))
         # and the innermost such loop: its level (-1: none) and dimension, per child c
@@ -165,19 +166,18 @@ def estimate_counts(problem: MapProblem, factors: np.ndarray, orders: np.ndarray
         for code in present:
             rows = slice(None) if len(present) == 1 else codes == code
             kept = [i for i in range(n_levels) if code >> i & 1]
-            fr = f[rows]
             for parent, child in zip(kept, kept[1:]):
                 per_child = delivered(child)[rows]
-                share = _spatial_product(fr, spatial, ts[parent], ts[child], rel)
-                per_parent = per_child * instances[ts[parent]][rows] * share
+                share = relevant_product[rows, ts[parent] + 1: ts[child]].prod(axis=1)
+                per_parent = per_child * before[rows, ts[parent]] * share
                 if tensor.is_output:
                     updates[rows, parent, t] += per_parent
                     reads[rows, parent, t] += per_parent - (n_outputs if parent == kept[0] else 0.0)
                 else:
-                    fills[rows, child, t] += per_child * instances[ts[child]][rows]
+                    fills[rows, child, t] += per_child * before[rows, ts[child]]
                     reads[rows, parent, t] += per_parent
             inner = kept[-1]
-            served = macs / _spatial_product(fr, spatial, ts[inner], total_slots, ~rel)
+            served = macs / other_product[rows, ts[inner] + 1:].prod(axis=1)
             if tensor.is_output:
                 updates[rows, inner, t] += served
                 reads[rows, inner, t] += served - (n_outputs if inner == kept[0] else 0.0)
@@ -208,19 +208,9 @@ def _window_share(tensor, f: np.ndarray, extents: np.ndarray, level: np.ndarray,
     return share
 
 
-def _instances(f: np.ndarray, spatial: list[int], slot: int) -> np.ndarray:
-    """Instances in use at a slot: the product of every spatial loop above it."""
-    out = np.ones(f.shape[0])
-    for s in spatial:
-        if s < slot:
-            out = out * np.prod(f[:, s, :], axis=1)
-    return out
-
-
-def _spatial_product(f: np.ndarray, spatial: list[int], lo: int, hi: int, dims: np.ndarray) -> np.ndarray:
-    """Product of the spatial loops strictly between slots ``lo`` and ``hi`` over the selected dimensions."""
-    out = np.ones(f.shape[0])
-    for s in spatial:
-        if lo < s < hi:
-            out = out * np.prod(np.where(dims, f[:, s, :], 1.0), axis=1)
-    return out
+def _spatial_before(problem: MapProblem, slot_product: np.ndarray) -> np.ndarray:
+    """``before[:, s]``: instances in use at slot ``s``, the product of every spatial loop above it
+    (``s = n_slots``: the compute units in use), ``(B, n_slots + 1)``."""
+    is_spatial = np.array([kind != "T" for kind, _ in problem.slots])
+    spatial = np.where(is_spatial, slot_product, 1.0)
+    return np.concatenate([np.ones((len(slot_product), 1)), np.cumprod(spatial, axis=1)], axis=1)
