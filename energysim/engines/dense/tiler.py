@@ -22,9 +22,10 @@ convolution input windows are summed per distinct tile class, vectorised over
 all candidates. Energy is those counts times the hardware's per-access costs
 (MAC energy does not depend on the tiling and is left out); cycles are the
 stall-free estimate ``max(compute + skew, DRAM words / bandwidth)``. The
-objective is the engine's ``tiling_objective``: ``energy`` (least energy,
-then fewest cycles, as the loop-nest mapper's default), ``latency`` or
-``edp`` (their product).
+objective is the engine's ``tiling_objective``: ``edp`` (energy x cycles,
+the engine's default: less energy than a fixed tiler at about its latency),
+``energy`` (least energy, then fewest cycles, as the loop-nest mapper's
+default; latency can double) or ``latency``.
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ def tiling_cycles(m: int, n: int, k: int, tm: np.ndarray, tn: np.ndarray, tk: np
 
 
 def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, capacity_words: int, prices: Prices,
-                  dram_bw: float, footprint: ConvFootprint | None = None, objective: str = "energy") -> TilingChoice:
+                  dram_bw: float, footprint: ConvFootprint | None = None, objective: str = "edp") -> TilingChoice:
     """Search the SRAM tiling of one GEMM under the dense engine's constraints.
 
     Parameters
