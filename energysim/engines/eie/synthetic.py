@@ -99,8 +99,9 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
         The seeded generator (advanced past the draw).
     """
     key = (m, k, density, value_bits, fit_samples, seed, repr(rng.bit_generator.state))
-    if key in _memo:
-        positions, codes, codebook, state = _memo[key]
+    hit = _memo.get(key)
+    if hit is not None:
+        positions, codes, codebook, state = hit
         rng.bit_generator.state = state
     else:
         total = m * k
@@ -117,8 +118,8 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
         values = rng.standard_normal(positions.size)
         codebook = fit_codebook(values, value_bits, max_fit_samples=fit_samples, seed=seed)
         codes = codebook.quantise(values)
+        kept = {key: (positions, codes, codebook, rng.bit_generator.state)} if positions.size <= MEMO_MAX_WEIGHTS else {}
         _memo.clear()
-        if positions.size <= MEMO_MAX_WEIGHTS:
-            _memo[key] = (positions, codes, codebook, rng.bit_generator.state)
+        _memo.update(kept)
     columns, rows = np.divmod(positions, m)  # column-major order
     return SyntheticWeights(rows=rows, columns=columns, codes=codes, codebook=codebook)
