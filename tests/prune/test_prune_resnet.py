@@ -126,3 +126,15 @@ def test_resnet_channel_pruning_skips_grouped_and_residual_layers(trained_resnet
     report = prune_model(model, PruneRequest("channel", "l1", 0.5))
     assert report.layer_sparsity["block1_conv1"] == pytest.approx(0.5)
     assert report.layer_sparsity["dw_depthwise"] == 0.0
+
+
+def test_bundled_resnet_2of4_export_runs_whole_on_the_2_4_core():
+    """pruned/resnet-digits-2of4 (real weights, folded batch norm) has its depthwise layer and runs every layer 2:4."""
+    import energysim
+    from energysim import catalog
+
+    workload = load_workload(catalog.workload_path("pruned/resnet-digits-2of4"))
+    assert [l.kind for l in workload.layers].count("grouped_conv2d") == 1
+    assert workload.provenance.nm_pattern == "2:4" and workload.provenance.accuracy_finetuned >= 0.95
+    run = energysim.simulate("a100:sparse_2_4", workload)
+    assert len(run.results) == len(workload.layers)
