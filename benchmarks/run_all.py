@@ -1,9 +1,12 @@
 """One benchmark command: energysim's dense paths vs SCALE-Sim 3.0.0, and whole networks on every engine.
 
 Run from a clone with energysim installed: ``python -m benchmarks`` (options:
-``--sizes 64 128``, ``--skip-scalesim``, ``--skip-networks``, ``--timeout S``).
-Prints two tables measured in the same run on the same machine; quote the
-ratios, not the absolute times (the machine may be shared).
+``--sizes 64 128``, ``--skip-scalesim``, ``--skip-networks``, ``--skip-scale``,
+``--timeout S``, ``--with-zigzag``). Prints its tables measured in the same run
+on the same machine, then one line per issue-15 target (met or missed, by what
+factor); quote the ratios, not the absolute times (the machine may be shared:
+the load average at start is printed, and every energysim row has its process
+CPU time next to its wall time).
 
 1. GEMMs ``N^3`` (64 to 1024) on a 32x32 array, output and weight stationary:
    energysim's fast and cycle-level paths and SCALE-Sim 3.0.0, each in its own
@@ -30,14 +33,29 @@ ratios, not the absolute times (the machine may be shared).
      of the skewed array, R + C per fold more than there are outputs); weight
      stationary, energysim's writes + partial-sum updates.
 
-2. Whole networks (VGG-16, BERT-base; dense, and pruned where the workload or
-   the mode exists) on every engine: dense array (``lecture-array``), EIE
+2. Whole networks (VGG-16, ResNet-50, BERT-base, one BERT-base block,
+   MobileNetV2; dense, and pruned where a pruned workload or mode exists:
+   ``vgg16-han2015``, ``resnet50-2of4``, ``mobilenetv2-elsen2020``, the A100's
+   2:4 mode) on every engine: dense array (``lecture-array``), EIE
    (``eie-64pe-lecture``), sparse tensor core (``a100``, dense and 2:4 modes) and
    the loop-nest engine (``eyeriss-like-lecture``, mapper search included), each
-   in its own process: wall time of ``energysim.simulate`` and peak memory.
+   in its own process: wall and CPU time of ``energysim.simulate`` and peak
+   memory. Then ``energysim reproduce eie`` in its own process (wall time
+   including start-up, CPU time of the child).
 
 3. Huge but valid inputs on the dense array and the sparse tensor core: a
    65536^3 GEMM and VGG-16 at batch 1024, time and peak memory.
+
+4. With ``--with-zigzag`` only (about 40 minutes on a loaded 2-core machine):
+   :mod:`benchmarks.bench_loopnest_zigzag`, the loop-nest mapper next to ZigZag
+   on VGG-16's conv layers and a 1024^3 GEMM, printed as it runs.
+
+Targets (issue 15), judged from this run's rows: the dense fast path at least
+10,000x SCALE-Sim at 512^3 and 1024^3 (smallest ratio over both dataflows);
+whole VGG-16 on the three network engines (dense array, EIE, sparse tensor
+core), dense and two pruned versions (Han 2015 on the dense array and EIE, 2:4
+mode on the A100), under 10 s in total and under 1 GB peak; EIE on the pruned
+VGG-16 under 2 s; ``reproduce eie`` under 10 s.
 """
 
 from __future__ import annotations
@@ -60,22 +78,44 @@ DATAFLOWS = {"output_stationary": "os", "weight_stationary": "ws"}
 ARRAY = 32
 WARM_UP_MAX = 256
 """Largest N whose SCALE-Sim run gets a warm-up call first (larger runs take minutes; start-up is noise there)."""
-NETWORKS = (
-    # (label, workload, hardware, variant)
-    ("VGG-16", "vgg16", "lecture-array", "dense"),
-    ("VGG-16", "vgg16-han2015", "lecture-array", "pruned (Han 2015)"),
-    ("VGG-16", "vgg16", "eie-64pe-lecture", "dense"),
-    ("VGG-16", "vgg16-han2015", "eie-64pe-lecture", "pruned (Han 2015)"),
-    ("VGG-16", "vgg16", "a100:dense", "dense"),
-    ("VGG-16", "vgg16", "a100:sparse_2_4", "pruned (2:4)"),
-    ("VGG-16", "vgg16", "eyeriss-like-lecture", "dense"),
-    ("VGG-16", "vgg16-han2015", "eyeriss-like-lecture", "pruned (Han 2015)"),
-    ("BERT-base", "bert-base", "lecture-array", "dense"),
-    ("BERT-base", "bert-base", "eie-64pe-lecture", "dense"),
-    ("BERT-base", "bert-base", "a100:dense", "dense"),
-    ("BERT-base", "bert-base", "a100:sparse_2_4", "pruned (2:4)"),
-    ("BERT-base", "bert-base", "eyeriss-like-lecture", "dense"),
+ENGINES = ("lecture-array", "eie-64pe-lecture", "a100:dense", "a100:sparse_2_4", "eyeriss-like-lecture")
+"""The network table's hardware: the A100 in both modes (its 2:4 mode is its pruned variant)."""
+NETWORK_WORKLOADS = (
+    # (label, dense workload, pruned workload or None, pruned variant, workload for the A100's 2:4 mode)
+    ("VGG-16", "vgg16", "vgg16-han2015", "pruned (Han 2015)", "vgg16"),
+    ("ResNet-50", "resnet50", "resnet50-2of4", "pruned (2:4 density)", "resnet50-2of4"),
+    ("BERT-base", "bert-base", None, "", "bert-base"),
+    ("BERT block", "bert-base-block", None, "", "bert-base-block"),
+    ("MobileNetV2", "mobilenetv2", "mobilenetv2-elsen2020", "pruned (Elsen 2020)", "mobilenetv2"),
 )
+
+
+def network_rows() -> list[tuple[str, str, str, str]]:
+    """(label, workload, hardware, variant) for table 2: every network on every engine, dense and pruned.
+
+    The A100's 2:4 mode runs the network's 2:4 workload (``resnet50-2of4``) or
+    else its dense one (layers without tensors assumed exactly 2:4, as the engine
+    documents; Han 2015's and Elsen 2020's unstructured densities are not 2:4);
+    its dense mode ignores sparsity, so it runs only the dense workload.
+    """
+    rows = []
+    for label, dense, pruned, variant, two_four in NETWORK_WORKLOADS:
+        for hw in ENGINES:
+            if hw == "a100:sparse_2_4":
+                rows.append((label, two_four, hw, "pruned (2:4 mode)"))
+                continue
+            rows.append((label, dense, hw, "dense"))
+            if pruned and hw != "a100:dense":
+                rows.append((label, pruned, hw, variant))
+    return rows
+
+
+TARGET_VGG_ROWS = (
+    ("vgg16", "lecture-array"), ("vgg16-han2015", "lecture-array"),
+    ("vgg16", "eie-64pe-lecture"), ("vgg16-han2015", "eie-64pe-lecture"),
+    ("vgg16", "a100:dense"), ("vgg16", "a100:sparse_2_4"),
+)
+"""The rows of the target "whole VGG-16 on all three engines, dense and two pruned versions"."""
 
 
 def _peak_mb() -> float:
@@ -134,13 +174,33 @@ def measure_gemm(size: int, dataflow: str, path: str) -> dict:
 
 
 def measure_network(wl: str, hw: str) -> dict:
-    """Simulate a whole workload in this process: seconds and peak MB."""
+    """Simulate a whole workload in this process: wall and CPU seconds, peak MB."""
     from energysim.api import simulate
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     run = simulate(hw, wl, progress=False)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_mb": _peak_mb(), "layers": int(len(run.summary))}
+    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(),
+            "layers": int(len(run.summary))}
+
+
+def measure_reproduce_eie(timeout: float) -> dict:
+    """``energysim reproduce eie`` in a child process: wall seconds (start-up included), child CPU seconds."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    try:
+        done = subprocess.run([sys.executable, "-m", "energysim", "reproduce", "eie", "--quiet"],
+                              capture_output=True, text=True, timeout=timeout, cwd=tempfile.gettempdir())
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {timeout:.0f} s"}
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip() or "no output").splitlines()[-1][:120]}
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_mb": after.ru_maxrss / 1024}
 
 
 SCALE_CASES = (
@@ -164,21 +224,21 @@ def measure_scale(what: str, hw: str) -> dict:
     else:
         wl = Workload(name="vgg16-batch1024",
                       layers=tuple(layer.model_copy(update={"batch": 1024}) for layer in workload("vgg16").layers))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     simulate(hw, wl, progress=False)
-    return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb()}
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb()}
 
 
 def scale_table(timeout: float) -> None:
     """Print table 3."""
     print("\nTable 3. Huge inputs on the dense array and the sparse tensor core (target: under 500 MB peak each)")
-    header = f"{'input':20s} {'hardware':16s} | {'time s':>9s} {'peak MB':>8s}"
+    header = f"{'input':20s} {'hardware':16s} | {'wall s':>9s} {'cpu s':>7s} {'peak MB':>8s}"
     print(header)
     print("-" * len(header))
     for label, what, hw in SCALE_CASES:
         row = _child(["-m", "benchmarks.run_all", "--child-scale", what, hw], timeout)
         mb = f"{row['peak_mb']:.0f}" if "error" not in row else "-"
-        print(f"{label:20s} {hw:16s} | {_fmt_s(row):>9s} {mb:>8s}", flush=True)
+        print(f"{label:20s} {hw:16s} | {_fmt_s(row):>9s} {_fmt_cpu(row):>7s} {mb:>8s}", flush=True)
 
 
 def _child(args: list[str], timeout: float, python: str = sys.executable) -> dict:
@@ -208,8 +268,12 @@ def _fmt_s(row: dict) -> str:
     return row["error"] if "error" in row else f"{row['seconds']:.4g}"
 
 
-def gemm_table(sizes: list[int], scalesim: str | None, timeout: float) -> None:
-    """Print table 1."""
+def _fmt_cpu(row: dict) -> str:
+    return "-" if "error" in row else f"{row['cpu_seconds']:.3g}"
+
+
+def gemm_table(sizes: list[int], scalesim: str | None, timeout: float) -> dict[tuple[int, str], float]:
+    """Print table 1; return SCALE-Sim / fast-path time ratios by (N, dataflow) where both ran."""
     print(f"\nTable 1. GEMM N^3 on a {ARRAY}x{ARRAY} array: energysim fast / cycle-level paths vs SCALE-Sim {SCALESIM_VERSION}")
     header = (f"{'N':>5s} {'flow':>4s} | {'fast s':>8s} {'cycle s':>8s} {'SCALE s':>8s} | {'SCALE/fast':>10s} "
               f"{'SCALE/cycle':>11s} {'cycle/fast':>10s} | {'fast MB':>7s} {'cycle MB':>8s} {'SCALE MB':>8s} | "
@@ -217,6 +281,7 @@ def gemm_table(sizes: list[int], scalesim: str | None, timeout: float) -> None:
     print(header)
     print("-" * len(header))
     module = "benchmarks.run_all"
+    ratios: dict[tuple[int, str], float] = {}
     for size in sizes:
         for dataflow, short in DATAFLOWS.items():
             fast = _child(["-m", module, "--child-gemm", str(size), dataflow, "fast"], timeout)
@@ -240,6 +305,9 @@ def gemm_table(sizes: list[int], scalesim: str | None, timeout: float) -> None:
             if "error" not in fast and "error" not in cycle and fast["array_cycles"] != cycle["array_cycles"]:
                 agree[0] += "(fast!=cycle)"
 
+            if "error" not in fast and "error" not in peer:
+                ratios[size, short] = peer["seconds"] / fast["seconds"]
+
             def ratio(a: dict, b: dict) -> str:
                 return f"{a['seconds'] / b['seconds']:.3g}x" if "error" not in a and "error" not in b else "-"
 
@@ -250,19 +318,100 @@ def gemm_table(sizes: list[int], scalesim: str | None, timeout: float) -> None:
                   f"{ratio(peer, fast):>10s} {ratio(peer, cycle):>11s} {ratio(cycle, fast):>10s} | "
                   f"{mb(fast):>7s} {mb(cycle):>8s} {mb(peer):>8s} | {agree[0]:>6s} {agree[1]:>5s} {agree[2]:>6s}",
                   flush=True)
+    return ratios
 
 
-def network_table(timeout: float) -> None:
-    """Print table 2."""
+def network_table(timeout: float) -> dict[tuple[str, str], dict]:
+    """Print table 2 and the ``reproduce eie`` row; return the rows by (workload, hardware) and ("reproduce", "eie")."""
     print("\nTable 2. Whole networks on every engine (energysim.simulate, one process each)")
-    header = f"{'network':10s} {'variant':18s} {'hardware':22s} | {'time s':>9s} {'peak MB':>8s} {'layers':>6s}"
+    header = (f"{'network':11s} {'variant':20s} {'workload':21s} {'hardware':20s} | {'wall s':>9s} {'cpu s':>7s} "
+              f"{'peak MB':>8s} {'layers':>6s}")
     print(header)
     print("-" * len(header))
-    for label, wl, hw, variant in NETWORKS:
-        row = _child(["-m", "benchmarks.run_all", "--child-network", wl, hw], timeout)
+    rows: dict[tuple[str, str], dict] = {}
+    for label, wl, hw, variant in network_rows():
+        row = rows[wl, hw] = _child(["-m", "benchmarks.run_all", "--child-network", wl, hw], timeout)
         mb = f"{row['peak_mb']:.0f}" if "error" not in row else "-"
         layers = str(row.get("layers", "-"))
-        print(f"{label:10s} {variant:18s} {hw:22s} | {_fmt_s(row):>9s} {mb:>8s} {layers:>6s}", flush=True)
+        print(f"{label:11s} {variant:20s} {wl:21s} {hw:20s} | {_fmt_s(row):>9s} {_fmt_cpu(row):>7s} {mb:>8s} "
+              f"{layers:>6s}", flush=True)
+    row = rows["reproduce", "eie"] = measure_reproduce_eie(timeout)
+    mb = f"{row['peak_mb']:.0f}" if "error" not in row else "-"
+    print(f"{'energysim reproduce eie (own process, start-up included)':74s} | {_fmt_s(row):>9s} "
+          f"{_fmt_cpu(row):>7s} {mb:>8s}", flush=True)
+    return rows
+
+
+def verdict(name: str, measured: float | None, target: float, unit: str, at_least: bool = False) -> str:
+    """One summary line: the target, the measured figure and met or missed by the factor between them.
+
+    Parameters
+    ----------
+    name : str
+        What the target is about.
+    measured : float or None
+        The measured figure in ``unit`` (None: not measured in this run).
+    target : float
+        The bound in ``unit``: an upper bound, or a lower bound with ``at_least``.
+    unit : str
+        ``"s"``, ``"MB"`` or ``"x"`` (a ratio).
+    at_least : bool
+        True when the measured figure must be at least the target.
+
+    Returns
+    -------
+    str
+        E.g. ``"EIE pruned VGG-16 < 2 s: 29.3 s, MISSED by 14.7x"``.
+    """
+    suffix = unit if unit == "x" else f" {unit}"
+    bound = f"{'>=' if at_least else '<'} {target:g}{suffix}"
+    if measured is None:
+        return f"{name} {bound}: not measured in this run"
+    if at_least:
+        factor = measured / target
+    else:
+        factor = target / measured if measured > 0 else float("inf")
+    met = measured >= target if at_least else measured < target
+    word = f"met with {factor:.3g}x to spare" if met else f"MISSED by {1 / factor:.3g}x"
+    return f"{name} {bound}: {measured:.4g}{suffix}, {word}"
+
+
+def summary(ratios: dict[tuple[int, str], float], rows: dict[tuple[str, str], dict]) -> list[str]:
+    """The issue-15 targets judged from this run's rows (see the module docstring for which rows)."""
+    sizes = sorted({size for size, _ in ratios if size in (512, 1024)})
+    measured = ", ".join(f"{size}^3" for size in sizes) or "512^3 and 1024^3"
+    big = [ratio for (size, _), ratio in ratios.items() if size in sizes]
+    lines = [verdict(f"dense fast path vs SCALE-Sim at {measured} (smallest of OS/WS)",
+                     min(big) if big else None, 10_000, "x", at_least=True)]
+    vgg = [rows.get(key, {"error": "not run"}) for key in TARGET_VGG_ROWS]
+    ok = all("error" not in row for row in vgg)
+    label = "whole VGG-16, 3 engines, dense + 2 pruned (6 rows)"
+    lines.append(verdict(f"{label}, total wall", sum(r["seconds"] for r in vgg) if ok else None, 10, "s"))
+    if ok:
+        lines[-1] += f" (CPU {sum(r['cpu_seconds'] for r in vgg):.3g} s)"
+    lines.append(verdict(f"{label}, peak", max(r["peak_mb"] for r in vgg) if ok else None, 1024, "MB"))
+    eie = rows.get(("vgg16-han2015", "eie-64pe-lecture"), {"error": "not run"})
+    lines.append(verdict("EIE pruned VGG-16 (wall)", None if "error" in eie else eie["seconds"], 2, "s"))
+    if "error" not in eie:
+        lines[-1] += f" (CPU {eie['cpu_seconds']:.3g} s)"
+    rep = rows.get(("reproduce", "eie"), {"error": "not run"})
+    lines.append(verdict("energysim reproduce eie (wall)", None if "error" in rep else rep["seconds"], 10, "s"))
+    if "error" not in rep:
+        lines[-1] += f" (CPU {rep['cpu_seconds']:.3g} s)"
+    return lines
+
+
+def zigzag_table(timeout: float) -> None:
+    """Table 4: run benchmarks/bench_loopnest_zigzag.py in its own process, its output printed as it comes."""
+    print("\nTable 4. Loop-nest mapper vs ZigZag (benchmarks/bench_loopnest_zigzag.py)", flush=True)
+    try:
+        done = subprocess.run([sys.executable, str(HERE / "bench_loopnest_zigzag.py")], cwd=HERE.parent,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"ZigZag side by side: over {timeout:.0f} s, stopped")
+        return
+    if done.returncode != 0:
+        print(f"ZigZag side by side: exit code {done.returncode}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -279,6 +428,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child-network", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child-scale", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--skip-scale", action="store_true", help="leave out table 3 (huge inputs)")
+    parser.add_argument("--with-zigzag", action="store_true",
+                        help="also run the loop-nest mapper vs ZigZag side by side (about 40 min under load)")
+    parser.add_argument("--zigzag-timeout", type=float, default=7200, help="seconds allowed for the ZigZag run")
     args = parser.parse_args(argv)
     if args.child_gemm:
         size, dataflow, path = args.child_gemm
@@ -290,15 +442,25 @@ def main(argv: list[str] | None = None) -> None:
     if args.child_scale:
         print(json.dumps(measure_scale(*args.child_scale)))
         return
+    load = os.getloadavg()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-          f"Python {platform.python_version()}")
+          f"Python {platform.python_version()}; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+          f"(1/5/15 min); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    start, ratios, rows = time.perf_counter(), {}, {}
     if not args.skip_gemms:
         scalesim = None if args.skip_scalesim else scalesim_python(args.venv)
-        gemm_table(args.sizes, scalesim, args.timeout)
+        ratios = gemm_table(args.sizes, scalesim, args.timeout)
     if not args.skip_networks:
-        network_table(args.timeout)
+        rows = network_table(args.timeout)
     if not args.skip_scale:
         scale_table(args.timeout)
+    if args.with_zigzag:
+        zigzag_table(args.zigzag_timeout)
+    print("\nIssue-15 targets (ratios from this run; a missed time target on a loaded machine: compare CPU s)")
+    for line in summary(ratios, rows):
+        print(f"- {line}")
+    load = os.getloadavg()
+    print(f"whole benchmark: {time.perf_counter() - start:.0f} s wall; load average at end {load[0]:.2f}")
 
 
 if __name__ == "__main__":

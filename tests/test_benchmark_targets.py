@@ -1,0 +1,56 @@
+"""The benchmark command's row list and target verdicts (benchmarks/run_all.py; its timings are never tested)."""
+
+from __future__ import annotations
+
+from benchmarks.run_all import ENGINES, TARGET_VGG_ROWS, network_rows, summary, verdict
+from energysim.api import workload
+
+
+def test_every_network_runs_on_every_engine_dense_and_pruned():
+    """Table 2 has each network on every engine, and a pruned row on every non-A100 engine where a pruned workload exists."""
+    rows = network_rows()
+    for label in ("VGG-16", "ResNet-50", "BERT-base", "BERT block", "MobileNetV2"):
+        assert {hw for lab, _, hw, _ in rows if lab == label} == set(ENGINES)
+    pruned = {(wl, hw) for _, wl, hw, _ in rows}
+    for wl in ("vgg16-han2015", "resnet50-2of4", "mobilenetv2-elsen2020"):
+        assert {(wl, hw) for hw in ("lecture-array", "eie-64pe-lecture", "eyeriss-like-lecture")} <= pruned
+    assert ("resnet50-2of4", "a100:sparse_2_4") in pruned
+    assert set(TARGET_VGG_ROWS) <= pruned
+
+
+def test_every_benchmarked_workload_is_bundled():
+    """Every workload the network table names loads."""
+    for wl in {wl for _, wl, _, _ in network_rows()}:
+        assert workload(wl).layers
+
+
+def test_verdict_states_the_factor_of_a_missed_upper_bound():
+    """29.3 s against < 2 s is missed by 29.3 / 2."""
+    assert verdict("EIE", 29.3, 2, "s") == "EIE < 2 s: 29.3 s, MISSED by 14.7x"
+
+
+def test_verdict_states_the_margin_of_a_met_lower_bound():
+    """A 25,000x ratio against >= 10,000x is met with 2.5x to spare; 5,000x is missed by 2x."""
+    assert verdict("fast", 25_000, 10_000, "x", at_least=True) == "fast >= 10000x: 2.5e+04x, met with 2.5x to spare"
+    assert verdict("fast", 5_000, 10_000, "x", at_least=True).endswith("MISSED by 2x")
+
+
+def test_summary_says_not_measured_when_a_row_is_missing():
+    """Without SCALE-Sim ratios or network rows every target reads 'not measured', never met."""
+    lines = summary({}, {})
+    assert len(lines) == 5
+    assert all(line.endswith("not measured in this run") for line in lines)
+
+
+def test_summary_sums_the_six_vgg_rows():
+    """The VGG-16 total is the sum of the six target rows' wall times; the peak is their largest."""
+    rows = {key: {"seconds": 1.0, "cpu_seconds": 0.5, "peak_mb": 100.0 + i} for i, key in enumerate(TARGET_VGG_ROWS)}
+    lines = summary({}, rows)
+    assert "total wall < 10 s: 6 s, met with 1.67x to spare (CPU 3 s)" in lines[1]
+    assert "peak < 1024 MB: 105 MB" in lines[2]
+
+
+def test_summary_judges_the_fast_path_on_the_smallest_large_ratio():
+    """The 10,000x target takes the smallest SCALE-Sim / fast ratio at 512^3 and 1024^3 and names the sizes."""
+    lines = summary({(256, "os"): 10.0, (512, "os"): 30_000.0, (512, "ws"): 20_000.0}, {})
+    assert lines[0].startswith("dense fast path vs SCALE-Sim at 512^3 (smallest of OS/WS) >= 10000x: 2e+04x, met")
