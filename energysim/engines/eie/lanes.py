@@ -219,18 +219,19 @@ def simulate_lanes(csc: EieCsc, inputs: np.ndarray, rows_per_pass: int, entries_
         steps = int(lengths[0]) if lengths.size else 0
         if steps == 0:
             continue
-        lane, position = np.nonzero(active[:, order].T)                     # lane-major, positions ascending
+        lane, position = np.nonzero(np.ascontiguousarray(active.T)[order])  # lane-major, positions ascending
         rank = np.arange(lane.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        index = np.full((steps, lengths.size), k, dtype=np.int64)
+        index = np.full((steps, lengths.size), k, dtype=np.int32 if passes * k1 < 2**31 else np.int64)
         index[rank, lane] = position
         # Lanes (vector, pass), every pass of a vector next to each other: lengths stay non-increasing.
         index = np.repeat(index, passes, axis=1)
         lane_pass = np.tile(np.arange(passes), lengths.size)
         lane_lengths = np.repeat(lengths, passes)
-        timing = step_lanes(tables.work, index + lane_pass * k1, lane_lengths, queue_depth,
+        rows = index + (lane_pass * k1).astype(index.dtype) if passes > 1 else index   # table rows
+        timing = step_lanes(tables.work, rows, lane_lengths, queue_depth,
                             gaps=fetch_gaps(index, n_pe), slot_freed_at=slot_freed_at)
         ran = lane_lengths > 0
-        entries_lane = tables.column_entries[lane_pass, index].sum(axis=0)
+        entries_lane = np.take(tables.column_entries.ravel(), rows).sum(axis=0)
         lanes_run += int(ran.sum())
         cycles_last += int(timing.cycles_lane.sum())
         compute += int(ceil_div(entries_lane, n_pe).sum())
