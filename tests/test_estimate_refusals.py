@@ -90,8 +90,8 @@ def test_mobilenetv2_runs_on_each_engine_kind_with_per_layer_refusals():
 
 @pytest.mark.slow
 def test_mobilenetv2_runs_on_every_bundled_hardware():
-    """The whole MobileNetV2 runs on every bundled hardware (mapper search on loop-nest ones); refusals per layer."""
-    _check_mobilenetv2(catalog.hwconfig_names())
+    """The whole MobileNetV2 runs on every bundled hardware (default mapping on loop-nest ones); refusals per layer."""
+    _check_mobilenetv2(catalog.hwconfig_names(), mapping="default")
 
 
 def test_run_prints_refused_layers_and_totals_the_rest():
