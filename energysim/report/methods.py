@@ -152,18 +152,24 @@ def pattern_choice_table(points: pd.DataFrame, rewards: pd.DataFrame | None = No
     that buys nothing on the run (no point below 0.99 of dense) is marked so.
     """
     rows = []
-    for (model, run), part in points.groupby(["model", "run"], sort=False):
+    panels = list(dict.fromkeys(zip(points["model"], points["run"])))
+    if rewards is not None and {"model", "run"} <= set(rewards.columns):
+        panels += [panel for panel in dict.fromkeys(zip(rewards["model"], rewards["run"])) if panel not in panels]
+    for model, run in panels:
+        part = points[(points["model"] == model) & (points["run"] == run)]
         chosen = part[part["method"] == "energy_aware"].sort_values("budget", ascending=False)
         patterns: dict[str, None] = {}
         for choice in chosen["choice"]:
             patterns.update(dict.fromkeys(_patterns_in(choice)))
         reasons = []
         if rewards is not None and len(rewards):
-            mine = rewards[rewards["run"] == run]
+            mine = rewards[(rewards["run"] == run) & ((rewards["model"] == model) if "model" in rewards.columns else True)]
             for row in mine.itertuples():
                 verdict = "rewarded" if bool(row.rewarded) else "not rewarded"
-                energy = f"{row.energy_vs_dense:.3g}" if pd.notna(row.energy_vs_dense) else "refused"
-                reasons.append(f"{row.pattern}: probe at {energy} of dense ({verdict})")
+                if pd.notna(row.energy_vs_dense):
+                    reasons.append(f"{row.pattern}: probe at {row.energy_vs_dense:.3g} of dense ({verdict})")
+                else:
+                    reasons.append(f"{row.pattern}: refused by the engine ({verdict})")
         else:
             uniform = part[part["method"].isin(("uniform", "global"))].copy()
             uniform["pattern"] = [(_patterns_in(c) or [""])[0] for c in uniform["choice"]]

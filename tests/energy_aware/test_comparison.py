@@ -77,3 +77,26 @@ def test_report_renders_the_benchmark_comparison_with_its_pattern_rewards(tmp_pa
     assert "accuracy at 0.7 of dense energy" in page and "accuracy at 0.5 of dense energy" in page
     assert "fine: probe at 0.73 of dense (rewarded)" in page
     assert "channel, fine" in page
+
+
+def test_pattern_choice_lists_each_models_rewards_and_runs_no_method_reached():
+    """Rewards of two models on one run are not mixed; a run with no met budget still gets a row with the refusals."""
+    from energysim.report.methods import method_points, pattern_choice_table
+
+    table = pd.DataFrame([
+        {"model": "mlp", "run": "eie", "budget": 0.5, "method": "energy_aware", "choice": "fc1 channel@0.5",
+         "status": "ok", "energy_vs_dense": 0.49, "accuracy": 0.97},
+        {"model": "mlp", "run": "a100:sparse_2_4", "budget": 0.5, "method": "energy_aware", "choice": "",
+         "status": "unreachable: x", "energy_vs_dense": math.nan, "accuracy": math.nan},
+    ])
+    rewards = pd.DataFrame([
+        {"model": "mlp", "run": "eie", "pattern": "fine", "energy_vs_dense": 0.73, "rewarded": True},
+        {"model": "cnn", "run": "eie", "pattern": "fine", "energy_vs_dense": 0.888, "rewarded": True},
+        {"model": "mlp", "run": "a100:sparse_2_4", "pattern": "fine", "energy_vs_dense": math.nan, "rewarded": False},
+    ])
+    choice = pattern_choice_table(method_points(table, "comparison"), rewards).set_index(["model", "run"])
+    why = "why (what each pattern buys on this run)"
+    assert choice.loc[("mlp", "eie"), why] == "fine: probe at 0.73 of dense (rewarded)"
+    assert choice.loc[("mlp", "eie"), "chosen patterns"] == "channel"
+    assert choice.loc[("mlp", "a100:sparse_2_4"), "chosen patterns"] == "none met a budget"
+    assert choice.loc[("mlp", "a100:sparse_2_4"), why] == "fine: refused by the engine (not rewarded)"
