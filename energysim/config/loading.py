@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from energysim.errors import ConfigError
-from energysim.limits import TEXT_FILE_BYTES, read_bounded
+from energysim.limits import OPERAND_BITS, TEXT_FILE_BYTES, read_bounded
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -196,7 +196,10 @@ def _coerced_values(value: Any, raw: Any, loc: tuple[Any, ...]) -> list[tuple[tu
 
     - a boolean where a number is expected (``rows = true`` would be taken as 1);
     - a string where a number is expected (``rows = "16"``: a quoted number is a typo, not a number);
-    - a float that is not finite (``clock_ghz = inf`` would give zero latency).
+    - a float that is not finite (``clock_ghz = inf`` would give zero latency);
+    - a width (a key ending in ``_bits``: word, metadata, pointer, payload bits) over
+      :data:`energysim.limits.OPERAND_BITS` (``metadata_bits = 99999999999`` would price every
+      compressed tile at gigabits and report kiloseconds).
     """
     if isinstance(raw, bool) and not isinstance(value, bool):
         return [(loc, "must be a number, not a boolean", raw)]
@@ -204,6 +207,8 @@ def _coerced_values(value: Any, raw: Any, loc: tuple[Any, ...]) -> list[tuple[tu
         return [(loc, "must be a number, not a string", raw)]
     if isinstance(value, float) and not math.isfinite(value):
         return [(loc, "must be a finite number", raw)]
+    if isinstance(value, (int, float)) and loc and str(loc[-1]).endswith("_bits") and value > OPERAND_BITS.value:
+        return [(loc, f"must be at most the {OPERAND_BITS.what} limit of {OPERAND_BITS.stated} ({OPERAND_BITS.advice})", raw)]
     found: list[tuple[tuple[Any, ...], str, Any]] = []
     if isinstance(value, BaseModel) and isinstance(raw, dict):
         for name, field in type(value).model_fields.items():

@@ -467,7 +467,7 @@ def _hardware_cases() -> list[Case]:
         Case("hw_cost_table_bits_bool", "hardware", ("validate", "{d}/t.toml"), "entries[0].bits: must be a number, not a boolean",
              _write("t.toml", 'schema_version = 1\nname = "t"\n[[entries]]\ncomponent = "dram"\naction = "access"\n'
                               'bits = true\nenergy_pj = 1.0\nsource = "x"\n')),
-        Case("hw_word_bits_huge", "hardware", v, "the width is 1,000,000 bits, over the widest operand limit of 65,536 bits",
+        Case("hw_word_bits_huge", "hardware", v, "memory[0].word_bits: must be at most the widest operand limit of 65,536 bits",
              _write("hw.toml", _edit(HARDWARE, ("word_bits = 32", "word_bits = 1000000")))),
         Case("hw_cost_table_zero_capacity_point", "hardware", v, "sram-capacity-loglog needs positive energies",
              _both(_write("hw.toml", _edit(HARDWARE, ('cost_table = "lecture-45nm"', 'cost_table = "t.toml"'),
@@ -912,10 +912,331 @@ def _cli_cases() -> list[Case]:
     return cases
 
 
+# ---- PyTorch files ------------------------------------------------------------------------------------
+
+ARCH_PY = """\
+import torch
+
+
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(8, 4)
+        self.fc2 = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class NeedsArgs(torch.nn.Module):
+    def __init__(self, n):
+        super().__init__()
+
+
+class Exits:
+    def __init__(self):
+        raise SystemExit(0)
+"""
+"""An --arch file: M matches the two-layer state dict of :func:`_torch_state`."""
+
+
+def _torch_state(**changes) -> dict:
+    import torch
+
+    state = {"fc1.weight": torch.full((4, 8), 0.1), "fc1.bias": torch.zeros(4),
+             "fc2.weight": torch.full((2, 4), 0.2), "fc2.bias": torch.zeros(2)}
+    state.update(changes)
+    return state
+
+
+def _torch_file(name: str, build: Callable[[], object], saver: str = "save") -> Callable[[Path], None]:
+    """Write ``build()`` with torch.save (or torch.jit.save / torch.export.save) as ``name``."""
+    def make(folder: Path) -> None:
+        import torch
+
+        value = build()
+        if saver == "jit":
+            torch.jit.save(torch.jit.script(value), str(folder / name))
+        elif saver == "export":
+            torch.export.save(torch.export.export(value, (torch.ones(1, 8),)), str(folder / name))
+        else:
+            torch.save(value, str(folder / name))
+    return make
+
+
+def _torch_module():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU())
+
+
+def _torch_cases() -> list[Case]:
+    imp = ("import", "{d}/m.pt", "-o", "{d}/out")
+    arch = _write("arch.py", ARCH_PY)
+    good = _torch_file("m.pt", _torch_state)
+
+    def t(**changes):
+        return _torch_file("m.pt", lambda: _torch_state(**changes))
+
+    def tensor(expr):
+        def build():
+            import torch
+
+            return eval(expr, {"torch": torch})
+        return build
+
+    table = [
+        ("not_torch", imp, "not a torch file", _write("m.pt", b"hello world" * 10), ""),
+        ("zero_bytes", imp, "not a torch file", _write("m.pt", b""), ""),
+        ("list", imp, "a torch file must hold a state dict (names to tensors)", _torch_file("m.pt", lambda: [1, 2]), ""),
+        ("bare_tensor", imp, "(got Tensor)", _torch_file("m.pt", tensor("torch.ones(4, 8)")), ""),
+        ("nan_weight", imp, "array 'fc1.weight' must be finite (has NaN or inf)", _torch_file("m.pt", lambda: _torch_state(
+            **{"fc1.weight": tensor("torch.full((4, 8), float('nan'))")()})), ""),
+        ("weight_5d", imp, "has 5 dimensions", _torch_file("m.pt", lambda: {"fc.weight": tensor("torch.ones(4, 8, 2, 2, 2)")()}), ""),
+        ("weight_empty_dim", imp, "must have no empty dimension (got shape (4, 0))",
+         _torch_file("m.pt", lambda: {"fc.weight": tensor("torch.ones(4, 0)")()}), ""),
+        ("mask_shape", imp, "array 'fc.weight_mask' must have the shape of 'fc.weight_orig' (4, 8) (got (8, 4))",
+         _torch_file("m.pt", lambda: {"fc.weight_orig": tensor("torch.ones(4, 8)")(), "fc.weight_mask": tensor("torch.ones(8, 4)")()}), ""),
+        ("orig_without_mask", imp, "has no 'fc.weight_mask' beside it",
+         _torch_file("m.pt", lambda: {"fc.weight_orig": tensor("torch.ones(4, 8)")()}), ""),
+        ("whole_module_untrusted", imp, "loads it only with --trust", _torch_file("m.pt", _torch_module), ""),
+        ("torchscript_untrusted", imp, "holds a TorchScript module", _torch_file("m.pt", _torch_module, "jit"), ""),
+        ("pt2_untrusted", ("import", "{d}/m.pt2", "-o", "{d}/out"), "holds a torch.export program",
+         _torch_file("m.pt2", _torch_module, "export"), ""),
+        ("input_shape_zero", (*imp, "--input-shape", "0,8"), "--input-shape: must be comma-separated positive integers", good, ""),
+        ("input_shape_text", (*imp, "--input-shape", "1,y"), "(got '1,y')", good, ""),
+        ("trust_on_npz", ("import", "{d}/m.npz", "-o", "{d}/out", "--trust"), "--trust applies to PyTorch files",
+         _write("m.npz", _npz_bytes({"fc.weight": np.ones((4, 8))})), ""),
+        ("arch_file_missing", (*imp, "--arch", "{d}/nope.py:M", "--input-shape", "1,8"), "nope.py' not found", good, ""),
+        ("arch_class_missing", (*imp, "--arch", "{d}/arch.py:Nope", "--input-shape", "1,8"), "has no class 'Nope'", _both(good, arch), ""),
+        ("arch_class_needs_args", (*imp, "--arch", "{d}/arch.py:NeedsArgs", "--input-shape", "1,8"),
+         "the class cannot be built without arguments", _both(good, arch), ""),
+        ("arch_empty_module", (*imp, "--arch", ":M", "--input-shape", "1,8"), "cannot be imported", good, ""),
+        ("arch_no_input_shape", (*imp, "--arch", "{d}/arch.py:M"), "needs an example input shape to trace: give --input-shape",
+         _both(good, arch), ""),
+        ("arch_workload_count", (*imp, "--arch", "lenet-300-100"), "has 3 weight layers; they must match one to one", good, ""),
+        ("arch_workload_unknown", (*imp, "--arch", "nope-workload"), "unknown workload 'nope-workload'", good, ""),
+        # open: BYOM-TORCH (requests-BYOM-TORCH.md, 11:27)
+        ("expanded_view_bomb", imp, "ENERGYSIM_ARRAY_BYTES",
+         _torch_file("m.pt", lambda: {"fc.weight": tensor("torch.ones(1, 1).expand(200000, 200000)")()}), "BYOM-TORCH"),
+        ("complex_weight", imp, "complex64", _torch_file("m.pt", lambda: _torch_state(
+            **{"fc1.weight": tensor("torch.ones(4, 8, dtype=torch.complex64)")()})), "BYOM-TORCH"),
+        ("sparse_weight", imp, "fc1.weight", _torch_file("m.pt", lambda: _torch_state(
+            **{"fc1.weight": tensor("torch.ones(4, 8).to_sparse()")()})), "BYOM-TORCH"),
+        ("meta_weight", imp, "meta", _torch_file("m.pt", lambda: {"fc.weight": tensor("torch.ones(4, 8, device='meta')")()}),
+         "BYOM-TORCH"),
+        ("quantized_weight", imp, "fc.weight", _torch_file("m.pt", lambda: {"fc.weight": tensor(
+            "torch.quantize_per_tensor(torch.ones(4, 8), 0.1, 0, torch.qint8)")()}), "BYOM-TORCH"),
+        ("input_shape_huge", (*imp, "--arch", "{d}/arch.py:M", "--input-shape", "1,100000,100000"), "ENERGYSIM_ARRAY_BYTES",
+         _both(good, arch), "BYOM-TORCH"),
+        ("input_shape_overflow", (*imp, "--arch", "{d}/arch.py:M", "--input-shape", "99999999999999999999,8"),
+         "ENERGYSIM_DIMENSION", _both(good, arch), "BYOM-TORCH"),
+        ("arch_system_exit", (*imp, "--arch", "{d}/arch.py:Exits", "--input-shape", "1,8"), "arch.py:Exits", _both(good, arch),
+         "BYOM-TORCH"),
+    ]
+    return [Case(f"torch_{name}", "torch", argv, fragment, make, owner=owner) for name, argv, fragment, make, owner in table]
+
+
+# ---- loop-nest [engine.sparse] ------------------------------------------------------------------------
+
+SPARSE_CONV = CONV.replace("kernel_width = 3\n", "kernel_width = 3\nweight_density = 0.5\nactivation_density = 0.5\n")
+"""The one-convolution workload at statistical densities (the sparse rules act on it)."""
+
+
+def _sparse_cases() -> list[Case]:
+    gating = (HERE.parent.parent / "hwconfigs" / "eyeriss-like-gating.toml").read_text(encoding="utf-8")
+    skipping = (HERE.parent.parent / "hwconfigs" / "eyeriss-v2-like-skipping.toml").read_text(encoding="utf-8")
+    meta = "metadata_bits = 5                # JSSC'17: 5-bit run, 16-bit level (three pairs per 64-bit word)"
+    v2_meta = "metadata_bits = 4                # Eyeriss v2: 4-bit count (zeros before each value)"
+    v2_ptr = "pointer_bits = 8                 # Eyeriss v2: address vector entries"
+    run = ("run", "{d}/hw.toml", "{d}/w.toml")
+    tl = (*run, "--compat", "timeloop")
+    table = [
+        ("format_level_unknown", skipping, [('level = "DRAM"\ntensor = "weights"', 'level = "L9"\ntensor = "weights"')], run,
+         "engine.sparse.formats[0].level: must be a memory level (DRAM, GlobalBuffer, PE) (got 'L9')", ""),
+        ("format_tensor_bias", skipping, [('tensor = "weights"\nformat = "csr"', 'tensor = "bias"\nformat = "csr"')], run,
+         "engine.sparse.formats[0].tensor: must be 'weights', 'inputs' or 'outputs' (got 'bias')", ""),
+        ("format_unknown", skipping, [('format = "csr"', 'format = "zip"')], run, "engine.sparse.formats[0].format: ", ""),
+        ("metadata_bits_zero", skipping, [(v2_meta, "metadata_bits = 0")], run,
+         "engine.sparse.formats[0].metadata_bits: must be greater than 0 (got 0)", ""),
+        ("metadata_bits_huge", skipping, [(v2_meta, "metadata_bits = 99999999999")], run,
+         "engine.sparse.formats[0].metadata_bits: must be at most the widest operand limit of 65,536 bits", ""),
+        ("pointer_bits_int64", skipping, [(v2_ptr, "pointer_bits = 9223372036854775807")], run,
+         "engine.sparse.formats[0].pointer_bits: must be at most the widest operand limit", ""),
+        ("metadata_word_bits_huge", gating, [(meta, "metadata_bits = 5\nmetadata_word_bits = 99999999999")], tl,
+         "engine.sparse.formats[0].metadata_word_bits: must be at most the widest operand limit", ""),
+        ("rank_metadata_bits_huge", gating, [(meta, 'metadata_bits = 5\nranks = [{format = "RLE", metadata_bits = 100000000000}]')],
+         tl, "engine.sparse.formats[0].ranks[0].metadata_bits: must be at most the widest operand limit", ""),
+        ("rank_payload_bits_huge", gating,
+         [(meta, 'metadata_bits = 5\nranks = [{format = "UOP", payload_bits = 99999999999}, {format = "RLE"}]')], tl,
+         "engine.sparse.formats[0].ranks[0].payload_bits: must be at most the widest operand limit", ""),
+        ("rank_format_unknown", gating, [(meta, 'metadata_bits = 5\nranks = [{format = "XX"}]')], tl,
+         "engine.sparse.formats[0].ranks[0].format: must be 'UOP', 'UB', 'CP', 'RLE' or 'B' (got 'XX')", ""),
+        ("ranks_empty", gating, [(meta, "metadata_bits = 5\nranks = []")], tl, "engine.sparse.formats[0].ranks: ", ""),
+        ("rank_dim_unknown", gating, [(meta, 'metadata_bits = 5\nranks = [{format = "RLE", dims = ["Z"]}]')], tl,
+         "engine.sparse.formats[0].ranks[0].dims[0]: must be 'N', 'G', 'K', 'C', 'P', 'Q', 'R' or 'S' (got 'Z')", ""),
+        ("ranks_not_compressed", gating, [(meta, 'metadata_bits = 5\nranks = [{format = "UOP"}]')], tl,
+         "ranks ['UOP'] need 'uncompressed' (got 'rle')", ""),
+        ("action_level_unknown", skipping, [('level = "PE"\ntarget = "weights"\nleaders', 'level = "PEX"\ntarget = "weights"\nleaders')],
+         run, "engine.sparse.actions[0].level: must be a memory level (DRAM, GlobalBuffer, PE) (got 'PEX')", ""),
+        ("action_unit_unknown", skipping, [('unit = "MAC"', 'unit = "MACX"')], run, "'MACX'", ""),
+        ("leader_bias", skipping, [('leaders = ["weights", "inputs"]', 'leaders = ["weights", "bias"]')], run,
+         "engine.sparse.actions[1].leaders[1]: must be 'weights' or 'inputs' (got 'bias')", ""),
+        ("leader_repeated", skipping, [('leaders = ["weights", "inputs"]', 'leaders = ["weights", "weights"]')], run,
+         "leaders must not repeat", ""),
+        ("action_kind_unknown", skipping, [('kind = "skipping"\nunit', 'kind = "ignoring"\nunit')], run,
+         "engine.sparse.actions[1].kind: must be 'gating' or 'skipping' (got 'ignoring')", ""),
+        ("action_units_unknown_unit", skipping, [('DRAM = "DRAMSparse"', 'DRAM = "NoSuchUnit"')], run, "'NoSuchUnit'", ""),
+        ("codec_level_unknown", skipping, [("action_units =", 'codec_units = { NOPE = "x" }\naction_units =')], run,
+         "engine.sparse.codec_units.NOPE: must be a memory level", ""),
+        ("sparse_unknown_key", skipping, [("action_units =", "densities = 0.5\naction_units =")], run,
+         "engine.sparse.densities: unknown key", ""),
+        ("format_at_level_not_holding", skipping, [('level = "GlobalBuffer"\ntensor = "inputs"', 'level = "GlobalBuffer"\ntensor = "weights"')],
+         run, "level 'GlobalBuffer' does not hold 'weights'", ""),
+        ("outputs_target_ideal", gating, [('target = "weights"', 'target = "outputs"')], run,
+         "compat 'ideal' optimises reads of weights and inputs (got 'outputs'", ""),
+        ("format_twice", gating, [("[[engine.sparse.actions]]", '[[engine.sparse.formats]]\nlevel = "DRAM"\ntensor = "inputs"\n'
+                                   'format = "bitmap"\n\n[[engine.sparse.actions]]')], run, "DRAM/inputs appears twice", ""),
+        ("compat_unknown", gating, [], (*run, "--compat", "sparseloop"), "invalid choice: 'sparseloop'", ""),
+        # open: SPARSE-LOOPNEST (requests-SPARSE-LOOPNEST.md, 11:58)
+        ("rank_dim_not_of_tensor", gating, [(meta, 'metadata_bits = 5\nranks = [{format = "RLE", dims = ["K"]}]')], tl,
+         "engine.sparse.formats[0].ranks[0].dims", "SPARSE-LOOPNEST"),
+        ("rank_dim_repeated", gating, [(meta, 'metadata_bits = 5\nranks = [{format = "UOP", dims = ["C", "C"]}, {format = "RLE"}]')],
+         tl, "engine.sparse.formats[0].ranks[0].dims", "SPARSE-LOOPNEST"),
+    ]
+    return [Case(f"sparse_{name}", "sparse", argv, fragment,
+                 _both(_write("hw.toml", _edit(base, *edits)), _write("w.toml", SPARSE_CONV)), owner=owner)
+            for name, base, edits, argv, fragment, owner in table]
+
+
+# ---- import-timeloop (Timeloop/Accelergy YAML with sparse_optimizations) -------------------------------
+
+TIMELOOP = {
+    "arch": """\
+architecture:
+  version: 0.4
+  subtree:
+  - name: System
+    attributes: {datawidth: 16}
+    local:
+    - {name: DRAM, class: DRAM, attributes: {width: 16}}
+    - {name: Buffer, class: regfile, attributes: {depth: 256, width: 16, read_bandwidth: 2, write_bandwidth: 2}}
+    - {name: MAC, class: intmac}
+""",
+    "prob": """\
+problem:
+  shape:
+    name: mv
+    dimensions: [ K, C ]
+    data-spaces:
+    - {name: Weights, projection: [ [[K]], [[C]] ]}
+    - {name: Inputs, projection: [ [[C]] ]}
+    - {name: Outputs, projection: [ [[K]] ], read-write: True}
+  instance:
+    K: 4
+    C: 8
+    densities:
+      Weights: {distribution: fixed-structured, density: 0.5}
+      Inputs: 0.25
+""",
+    "map": """\
+mapping:
+- {target: DRAM, type: temporal, factors: K=1 C=1, permutation: CK}
+- {target: Buffer, type: temporal, factors: K=4 C=8, permutation: CK}
+""",
+    "ert": """\
+ERT:
+  version: 0.4
+  tables:
+  - name: System.DRAM
+    actions:
+    - {name: read, energy: 64.0}
+    - {name: write, energy: 64.0}
+  - name: System.Buffer
+    actions:
+    - {name: read, energy: 2.0}
+    - {name: write, energy: 3.0}
+    - {name: gated_read, energy: 0.2}
+    - {name: metadata_read, energy: 1.0}
+    - {name: metadata_write, energy: 1.5}
+    - {name: skipped_read, energy: 0.0}
+  - name: System.MAC
+    actions:
+    - {name: compute, energy: 1.0}
+    - {name: gated_compute, energy: 0.1}
+""",
+    "sparse": """\
+sparse_optimizations:
+  targets:
+  - name: Buffer
+    representation-format:
+      data-spaces:
+      - name: Inputs
+        ranks:
+        - {format: CP, metadata-word-bits: 3}
+    action-optimization:
+    - type: skipping
+      options:
+      - {target: Weights, condition-on: [ Inputs ]}
+""",
+}
+"""A one-matrix-vector Sparseloop design (Buffer skips weight reads on zero inputs); each case edits one file."""
+
+
+def _timeloop(part: str, old: str, new: str) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        for name, text in TIMELOOP.items():
+            if name == part:
+                assert old in text, old
+                text = text.replace(old, new, 1)
+            (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return make
+
+
+def _timeloop_cases() -> list[Case]:
+    argv = ("import-timeloop", *(f"{{d}}/{name}.yaml" for name in TIMELOOP), "-o", "{d}/out")
+    table = [
+        ("density_over_one", "prob", "Inputs: 0.25", "Inputs: 1.5", "problem.instance.densities.Inputs: density must be a number in (0, 1] (got 1.5)", ""),
+        ("density_nan", "prob", "Inputs: 0.25", "Inputs: .nan", "problem.instance.densities.Inputs: density must be a number in (0, 1] (got nan)", ""),
+        ("density_zero", "prob", "Inputs: 0.25", "Inputs: 0", "density must be a number in (0, 1] (got 0)", ""),
+        ("density_bool", "prob", "Inputs: 0.25", "Inputs: true", "density must be a number in (0, 1] (got True)", ""),
+        ("density_weights_over_one", "prob", "density: 0.5}", "density: 2.0}", "densities.Weights: density must be a number in (0, 1] (got 2.0)", ""),
+        ("density_unknown_space", "prob", "Inputs: 0.25", "Inputs: 0.25\n      Bias: 0.5", "densities.Bias: not a data space of the problem", ""),
+        ("instance_zero", "prob", "K: 4", "K: 0", "problem.instance.K: must be a positive integer (got 0)", ""),
+        ("instance_float", "prob", "K: 4", "K: 4.5", "problem.instance.K: must be a positive integer (got 4.5)", ""),
+        ("target_unknown_space", "sparse", "{target: Weights,", "{target: Bias,", "action-optimization[0].target: must be a data space of the problem (got 'Bias')", ""),
+        ("condition_unknown", "sparse", "condition-on: [ Inputs ]", "condition-on: [ Bias ]", "condition-on: must list Weights and/or Inputs data spaces (got ['Bias'])", ""),
+        ("condition_empty", "sparse", "condition-on: [ Inputs ]", "condition-on: []", "condition-on: must list Weights and/or Inputs data spaces (got [])", ""),
+        ("dataspace_unknown", "sparse", "- name: Inputs\n", "- name: Bias\n", "data-spaces[0].name: not a data space of the problem", ""),
+        ("metadata_bits_negative", "sparse", "metadata-word-bits: 3", "metadata-word-bits: -3", "metadata-word-bits: must be a whole number of bits >= 0 (got -3)", ""),
+        ("targets_not_list", "sparse", "targets:", "targets: 5\n  x:", "sparse_optimizations.targets: must be a list of mappings (got 5)", ""),
+        ("target_level_unknown", "sparse", "- name: Buffer", "- name: Nowhere", "targets[0].name: must name a storage level or the compute unit", ""),
+        ("ert_energy_text", "ert", "metadata_read, energy: 1.0", "metadata_read, energy: high", "metadata_read.energy: must be a number (got 'high')", ""),
+        ("map_factor_zero", "map", "factors: K=4 C=8", "factors: K=0 C=8", "mapping[1].factors: each factor must be DIM=N", ""),
+        ("map_target_unknown", "map", "target: Buffer", "target: L7", "mapping[1].target: must name a storage level (DRAM, Buffer) (got 'L7')", ""),
+        ("map_permutation_unknown", "map", "permutation: CK}\n", "permutation: CKZ}\n", "mapping[0].permutation: must list dimensions of K, C", ""),
+        ("arch_depth_negative", "arch", "depth: 256", "depth: -256", "attributes.depth: must be a positive integer (got -256)", ""),
+        ("yaml_python_tag", "arch", "architecture:", "x: !!python/object/apply:os.system ['echo hostile']\narchitecture:",
+         "could not determine a constructor for the tag", ""),
+        # open: SPARSE-LOOPNEST (requests-SPARSE-LOOPNEST.md, 11:58)
+        ("yaml_deep", "arch", "architecture:", "x: " + "[" * 5000 + "]" * 5000 + "\narchitecture:", "nested too deeply", "SPARSE-LOOPNEST"),
+        ("ert_energy_nan", "ert", "gated_read, energy: 0.2", "gated_read, energy: .nan", "ert.yaml", "SPARSE-LOOPNEST"),
+        ("arch_bandwidth_inf", "arch", "read_bandwidth: 2", "read_bandwidth: .inf", "arch.yaml", "SPARSE-LOOPNEST"),
+        ("ert_energy_negative", "ert", "gated_read, energy: 0.2", "gated_read, energy: -0.2", "ert.yaml", "SPARSE-LOOPNEST"),
+        ("instance_huge", "prob", "K: 4", "K: 99999999999999", "largest layer dimension limit", "SPARSE-LOOPNEST"),
+        ("map_factors_short", "map", "factors: K=4 C=8", "factors: K=3 C=8", "map.yaml", "SPARSE-LOOPNEST"),
+        ("metadata_bits_huge", "sparse", "metadata-word-bits: 3", "metadata-word-bits: 99999999999", "widest operand limit", "SPARSE-LOOPNEST"),
+        ("distribution_unknown", "prob", "fixed-structured", "gaussian", "gaussian", "SPARSE-LOOPNEST"),
+    ]
+    return [Case(f"timeloop_{name}", "timeloop", argv, fragment, _timeloop(part, old, new), owner=owner)
+            for name, part, old, new, fragment, owner in table]
+
+
 def cases() -> list[Case]:
     """Every case of the corpus, ids unique."""
     found = (_hardware_cases() + _workload_cases() + _tensors_cases() + _model_cases() + _onnx_cases()
-             + _npz_import_cases() + _safetensors_cases() + _cli_cases())
+             + _npz_import_cases() + _safetensors_cases() + _cli_cases() + _torch_cases() + _sparse_cases()
+             + _timeloop_cases())
     ids = [case.id for case in found]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
     return found

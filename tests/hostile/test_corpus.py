@@ -59,4 +59,5 @@ def test_corpus_size_and_kinds():
     """The corpus holds at least 200 cases over every input kind the issue names (those this suite can reach)."""
     kinds = Counter(case.kind for case in CASES)
     assert len(CASES) >= 200
-    assert set(kinds) == {"hardware", "workload", "tensors", "model", "onnx", "npz", "safetensors", "cli"}
+    assert set(kinds) == {"hardware", "workload", "tensors", "model", "onnx", "npz", "safetensors", "cli",
+                          "torch", "sparse", "timeloop"}
