@@ -36,13 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-epochs", type=int, default=5)
     parser.add_argument("--step-epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--between-steps", action="store_true",
+                        help="energy-aware fine-tunes --step-epochs after each layer step (default: all epochs after pruning)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table, rewards = compare_at_budgets(tuple(args.models.split(",")), tuple(args.hw or HARDWARE),
                                         tuple(float(b) for b in args.budgets.split(",")), args.finetune_epochs,
-                                        args.step_epochs, args.seed, progress=None, work_dir=out / "jobs")
+                                        args.step_epochs, args.seed, progress=None, work_dir=out / "jobs",
+                                        between_steps=args.between_steps)
     seconds = time.perf_counter() - start
     write_text_atomic(out / "comparison.csv", table.to_csv(index=False))
     write_text_atomic(out / "rewards.csv", rewards.to_csv(index=False))

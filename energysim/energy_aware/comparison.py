@@ -15,8 +15,8 @@ simulated energy):
     :func:`~energysim.energy_aware.job.prune_for_energy`.
 
 Every method gets the same fine-tuning: ``finetune_epochs`` plus
-``step_epochs`` per weight layer (energy-aware spends the latter between its
-layer steps). A method is ``unreachable`` at a budget when none of its
+``step_epochs`` per weight layer, after pruning (energy-aware, with
+``between_steps``, spends the latter between its layer steps instead). A method is ``unreachable`` at a budget when none of its
 choices meets it; the row says the least energy it reached.
 """
 
@@ -106,8 +106,8 @@ def _uniform_candidates(model: Model, pattern: str) -> list[LayerOption]:
 
 def compare_at_budgets(models: tuple[str, ...] = ("mlp", "cnn"), hardware: tuple[str, ...] = HARDWARE,
                        budgets: tuple[float, ...] = BUDGETS, finetune_epochs: int = 5, step_epochs: int = 1,
-                       seed: int = 0, progress: bool | None = None,
-                       work_dir: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       seed: int = 0, progress: bool | None = None, work_dir: str | Path | None = None,
+                       between_steps: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The comparison table (:data:`COMPARISON_COLUMNS`), one row per model x run x budget x method, and the rewards.
 
     Parameters
@@ -124,6 +124,10 @@ def compare_at_budgets(models: tuple[str, ...] = ("mlp", "cnn"), hardware: tuple
         Seed of training, pruning and sampling.
     progress
         Progress bar on stderr (None: only on a terminal).
+    between_steps
+        Energy-aware fine-tunes ``step_epochs`` after each layer's step and
+        ``finetune_epochs`` at the end; False (default): all its epochs after
+        pruning, one-shot, as the baselines do (same total either way).
     work_dir
         Where the energy-aware jobs keep one journal per (model, run), so the
         budgets of a run share one sensitivity measurement and an interrupted
@@ -137,7 +141,8 @@ def compare_at_budgets(models: tuple[str, ...] = ("mlp", "cnn"), hardware: tuple
     """
     if work_dir is None:
         with tempfile.TemporaryDirectory(prefix="energysim-energy-aware-") as tmp:
-            return compare_at_budgets(models, hardware, budgets, finetune_epochs, step_epochs, seed, progress, tmp)
+            return compare_at_budgets(models, hardware, budgets, finetune_epochs, step_epochs, seed, progress, tmp,
+                                      between_steps)
     data = load_digits_dataset()
     calibration = data.calibration(64, seed=seed)
     choices = load_hardware_list(list(hardware))
@@ -172,8 +177,10 @@ def compare_at_budgets(models: tuple[str, ...] = ("mlp", "cnn"), hardware: tuple
                                              True, epochs, seed)
                     rows.append({**key, "method": "global", **row, "wall_time_s": time.perf_counter() - start})
                     start = time.perf_counter()
-                    result = prune_for_energy(model, choice, budget, finetune_epochs=finetune_epochs, step_epochs=step_epochs,
-                                              seed=seed, data=data, progress=False, journal_dir=journal)
+                    schedule = (dict(finetune_epochs=finetune_epochs, step_epochs=step_epochs) if between_steps else
+                                dict(finetune_epochs=epochs, step_epochs=0))
+                    result = prune_for_energy(model, choice, budget, **schedule, seed=seed, data=data, progress=False,
+                                              journal_dir=journal)
                     label = ", ".join(f"{r.layer} {r.option}" for r in result.allocation.itertuples())
                     rows.append({**key, "method": "energy_aware", "choice": label, "status": result.status,
                                  "energy_vs_dense": result.energy_vs_dense if result.budget_met else math.nan,

@@ -469,6 +469,10 @@ def _candidate_table(scored: list[tuple[int, Candidate, bool]], dense_pj: float)
     return pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
 
 
+PLAN_VERSION = 2
+"""Part of a step plan's digest: bumped when the steps' seeds change, so older journalled steps are not reused."""
+
+
 def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[str], layer_energy: list[float],
                  data: Dataset, step_epochs: int, finetune_epochs: int, seed: int, key: str, round_index: int,
                  records: list[dict], out: Path | None, progress) -> Model:
@@ -479,8 +483,8 @@ def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[
     """
     ordered = sorted((name for name in layers if name in allocation), key=lambda n: (-layer_energy[layers.index(n)], layers.index(n)))
     steps = [(name, step_epochs) for name in ordered] + [(None, finetune_epochs)]
-    plan = hashlib.sha256(json.dumps([(name, allocation[name].label if name else None, epochs)
-                                      for name, epochs in steps]).encode()).hexdigest()[:12]
+    plan = hashlib.sha256(json.dumps([PLAN_VERSION] + [(name, allocation[name].label if name else None, epochs)
+                                                       for name, epochs in steps]).encode()).hexdigest()[:12]
     done = {r["step"]: r["model"] for r in records
             if r["kind"] == "step" and r["key"] == key and r.get("plan") == plan and out is not None
             and (out / r["model"] / "model.json").is_file()}
@@ -493,7 +497,8 @@ def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[
             if name is not None:
                 apply_allocation(pruned, {name: allocation[name]}, seed=seed)
             if epochs:
-                train(pruned, data.x_train, data.y_train, finetune_config(epochs, seed + index))
+                # the final fine-tune uses the job's seed (as a one-shot baseline does), each layer step its own
+                train(pruned, data.x_train, data.y_train, finetune_config(epochs, seed if name is None else seed + 1 + index))
             if out is not None:
                 folder = f"steps/{plan}-{index}"
                 save_model(pruned, out / folder)
