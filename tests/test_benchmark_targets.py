@@ -52,5 +52,14 @@ def test_summary_sums_the_six_vgg_rows():
 
 def test_summary_judges_the_fast_path_on_the_smallest_large_ratio():
     """The 10,000x target takes the smallest SCALE-Sim / fast ratio at 512^3 and 1024^3 and names the sizes."""
-    lines = summary({(256, "os"): 10.0, (512, "os"): 30_000.0, (512, "ws"): 20_000.0}, {})
+    lines = summary({(256, "os"): (10.0, False), (512, "os"): (30_000.0, False), (512, "ws"): (20_000.0, False)}, {})
     assert lines[0].startswith("dense fast path vs SCALE-Sim at 512^3 (smallest of OS/WS) >= 10000x: 2e+04x, met")
+
+
+def test_summary_treats_a_timed_out_scalesim_as_a_lower_bound():
+    """A SCALE-Sim timeout bounds its ratio from below: met if the bound clears 10,000x, else not decided."""
+    met = summary({(1024, "os"): (5e5, True), (512, "os"): (2e4, False)}, {})[0]
+    assert "2e+04x, met" in met and "lower bound" not in met
+    bound = summary({(1024, "os"): (5e4, True), (512, "os"): (2e5, False)}, {})[0]
+    assert "5e+04x, met" in bound and bound.endswith("(a lower bound: SCALE-Sim over its timeout)")
+    assert "not decided" in summary({(1024, "ws"): (5e3, True)}, {})[0]
