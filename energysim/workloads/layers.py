@@ -199,7 +199,8 @@ class GroupedConv2dLayer(_LayerBase):
 
     Weights have shape (out_channels, in_channels / groups, kh, kw) as in PyTorch.
     A depthwise convolution has ``groups = in_channels = out_channels``. Not one
-    GEMM: only the loop-nest engine runs it.
+    GEMM: the loop-nest engine runs it as its G loop, the dense engine group after
+    group, the A100 model as batched GEMMs; EIE refuses it.
     """
 
     kind: Literal["grouped_conv2d"] = "grouped_conv2d"
@@ -246,7 +247,7 @@ class GroupedConv2dLayer(_LayerBase):
     def gemm_shape(self) -> GemmShape:
         """Refused: a grouped convolution is ``groups`` GEMMs, not one."""
         raise UnsupportedError(
-            f"layer '{self.name}': a grouped_conv2d is {self.groups} separate GEMMs; only a loopnest engine runs it"
+            f"layer '{self.name}': a grouped_conv2d is {self.groups} separate GEMMs, not one"
         )
 
     @property
@@ -268,8 +269,8 @@ class BatchedMatmulLayer(_LayerBase):
     """``batch`` GEMMs ``C[b] = A[b] @ B[b]`` of two activations (attention's two matmuls).
 
     ``A`` (batch, m, k) plays the weight role in counts (tensor ``weights``) but is
-    an activation: nothing of it is stored with the model. Only the loop-nest
-    engine runs it.
+    an activation: nothing of it is stored with the model. The loop-nest engine
+    and the A100 model (dense mode) run it; engines that store weights refuse it.
     """
 
     kind: Literal["batched_matmul"] = "batched_matmul"
@@ -284,7 +285,7 @@ class BatchedMatmulLayer(_LayerBase):
 
     def gemm_shape(self) -> GemmShape:
         """Refused: a batched matmul is ``batch`` GEMMs, not one."""
-        raise UnsupportedError(f"layer '{self.name}': a batched_matmul is {self.batch} separate GEMMs; only a loopnest engine runs it")
+        raise UnsupportedError(f"layer '{self.name}': a batched_matmul is {self.batch} separate GEMMs, not one")
 
     @property
     def weight_shape(self) -> tuple[int, ...]:

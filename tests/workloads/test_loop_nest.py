@@ -36,7 +36,7 @@ def test_depthwise_conv_is_grouped() -> None:
     assert (nest.bounds["G"], nest.bounds["K"], nest.bounds["C"]) == (32, 1, 1)
     assert nest.macs == 32 * 112 * 112 * 9
     assert layer.weight_shape == (32, 1, 3, 3)
-    with pytest.raises(UnsupportedError, match="only a loopnest engine runs it"):
+    with pytest.raises(UnsupportedError, match="32 separate GEMMs, not one"):
         layer.gemm_shape()
 
 

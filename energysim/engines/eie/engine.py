@@ -421,7 +421,7 @@ class EieEngine(Engine):
             or infinite, or ``prepared`` does not match the engine and the layer.
         """
         if not isinstance(layer, (LinearLayer, Conv2dLayer, GemmLayer)):
-            raise UnsupportedError(f"layer '{getattr(layer, 'name', layer)}': the eie engine runs linear, conv2d and gemm layers (got {type(layer).__name__})")
+            raise UnsupportedError(f"layer '{getattr(layer, 'name', layer)}': {_unsupported_reason(layer)}")
         cfg = self.config
         prepared = options.prepared
         prep = prepared if prepared is not None else self.prepare(layer, tensors)
@@ -590,3 +590,17 @@ def _compulsory(prep: PreparedLayer, n_pe: int, entries_per_line: int) -> list[C
         Compulsory("ActQueue", "inputs", ("push",), n_pe * int(nonzero_rows.sum())),
         Compulsory("ArithmUnit", "-", ("mult",), pairs),
     ]
+
+
+def _unsupported_reason(layer) -> str:
+    """Why EIE, one stored sparse weight matrix times activation vectors per layer, cannot run this layer."""
+    kind = getattr(layer, "kind", type(layer).__name__)
+    if kind == "grouped_conv2d":
+        return (f"the eie engine stores one sparse weight matrix per layer and interleaves its rows over all PEs; "
+                f"a grouped_conv2d is {layer.groups} separate matrices of {layer.out_channels // layer.groups} rows, "
+                f"which EIE's paper does not map (run it on a loopnest, dense or a100 hardware)")
+    if kind == "batched_matmul":
+        return ("the eie engine multiplies stored (compressed) weights by activations; a batched_matmul multiplies "
+                "two activations, so there is no weight matrix to compress (run it on a loopnest or a100 hardware)")
+    return f"the eie engine runs linear, conv2d and gemm layers (got {kind})"
+

@@ -425,3 +425,18 @@ def test_already_quantised_layer_keeps_its_codebook_and_output():
     check_invariants(result)
     assert result.stats["codebook"] == [0.0, *table.tolist()]
     assert np.allclose(result.stats["output"][:, 0], weights @ activations[0], rtol=1e-12, atol=1e-12)
+
+
+def test_grouped_conv_and_batched_matmul_are_refused_with_eie_reasons():
+    """EIE refuses a depthwise conv and an activation x activation matmul per layer, each with why EIE cannot map it."""
+    from energysim.errors import UnsupportedError
+    from energysim.workloads.layers import BatchedMatmulLayer, GroupedConv2dLayer
+
+    engine, _ = engine_for()
+    dw = GroupedConv2dLayer(name="dw", groups=8, in_channels=8, out_channels=8, in_height=6, in_width=6,
+                            kernel_height=3, kernel_width=3, padding=1)
+    with pytest.raises(UnsupportedError, match=r"layer 'dw': .*grouped_conv2d is 8 separate matrices of 1 rows"):
+        engine.simulate(dw)
+    attn = BatchedMatmulLayer(name="qk", batch=2, m=4, n=4, k=8)
+    with pytest.raises(UnsupportedError, match=r"layer 'qk': .*multiplies two activations, so there is no weight matrix"):
+        engine.simulate(attn)
