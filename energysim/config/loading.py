@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,6 +68,20 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 def _strip_union_tags(loc: tuple[Any, ...], tags: set[str]) -> tuple[Any, ...]:
     return tuple(p for p in loc if not (isinstance(p, str) and p in tags))
+
+
+_MEMBER_TAG = re.compile(r"^(constrained-)?(int|float|str|bool|none)$|^(literal|function-(after|before|wrap|plain)|list|dict|tuple)\[")
+"""Location steps pydantic adds for the members of a plain union (``int | Literal['all']``)."""
+
+
+def _is_member_tag(part: Any) -> bool:
+    return isinstance(part, str) and _MEMBER_TAG.match(part) is not None
+
+
+def _either(errors: list[dict[str, Any]], model: type[BaseModel]) -> str:
+    """One problem for a value that matches no member of a union: every member's rule, then the value."""
+    rules = [_describe({**error, "input": None}, model).removesuffix(" (got None)").removeprefix("must be ") for error in errors]
+    return f"must be one of: {'; '.join(dict.fromkeys(rules))} (got {_as_given(errors[0].get('input'))})"
 
 
 def _known_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -158,10 +173,20 @@ def validate_model(
         lines = []
         errors = exc.errors()
         inner = {tuple(e["loc"][:cut]) for e in errors for cut in range(len(e["loc"]))}  # proper prefixes, linear time
+        alternatives: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for error in errors:
+            loc = tuple(error["loc"])
+            if loc and _is_member_tag(loc[-1]):
+                alternatives.setdefault(loc[:-1], []).append(error)
         for error in errors:
             if error["type"] == "too_short" and tuple(error["loc"]) in inner:
                 continue  # a list emptied by its own bad items: the item errors say it
-            loc = _strip_union_tags(tuple(error["loc"]), tags)
+            loc = tuple(error["loc"])
+            if loc and _is_member_tag(loc[-1]) and len(alternatives[loc[:-1]]) > 1:
+                lines.append(f"{source}: {_where(_strip_union_tags(loc[:-1], tags), prefix)}: "
+                             f"{_either(alternatives[loc[:-1]], model)}")
+                continue
+            loc = _strip_union_tags(loc, tags)
             lines.append(f"{source}: {_where(loc, prefix)}: {_describe(error, model)}")
         raise ConfigError("\n".join(dict.fromkeys(lines))) from None
     except RecursionError:

@@ -1232,11 +1232,182 @@ def _timeloop_cases() -> list[Case]:
             for name, part, old, new, fragment, owner in table]
 
 
+# ---- mapping and mapper-constraint files (loop-nest hardware) ---------------------------------------------
+
+MAPPING = """\
+schema_version = 1
+
+[[mappings]]
+layer = "fc"
+
+[[mappings.levels]]
+name = "DRAM"
+factors = { K = 4 }
+order = ["K"]
+
+[[mappings.levels]]
+name = "GlobalBuffer"
+factors = {  }
+order = []
+spatial_x = { C = 2 }
+spatial_y = { C = 2 }
+
+[[mappings.levels]]
+name = "RegFile"
+factors = { C = 2 }
+order = ["C"]
+"""
+"""A valid mapping of the one-layer WORKLOAD (K=4, C=8) on lecture-array-loopnest."""
+
+CONSTRAINTS = 'schema_version = 1\ndataflow = "output_stationary"\n'
+"""Valid mapper constraints."""
+
+
+def _mapping_cases() -> list[Case]:
+    run = ("run", "lecture-array-loopnest", "{d}/w.toml", "--mapping", "{d}/map.toml", "--out", "{d}/o")
+    mapper = ("map", "lecture-array-loopnest", "{d}/w.toml", "--constraints", "{d}/c.toml", "--out", "{d}/o", "--quiet")
+    maps = [
+        ("layer_unknown", ('layer = "fc"', 'layer = "fc9"'), "mappings: no entry for layer 'fc'"),
+        ("level_unknown", ('name = "GlobalBuffer"', 'name = "GB9"'), "mappings[0].levels: must name every hardware level once"),
+        ("factor_zero", ("factors = { K = 4 }", "factors = { K = 0 }"), "factors.K: must be >= 1 (got 0)"),
+        ("factor_bool", ("factors = { K = 4 }", "factors = { K = true }"), "mappings[0].levels[0].factors.K: "),
+        ("factor_float", ("factors = { K = 4 }", "factors = { K = 4.0 }"), "mappings[0].levels[0].factors.K: must be a valid integer (got 4.0)"),
+        ("factor_huge", ("factors = { K = 4 }", "factors = { K = 99999999999999999 }"), "factors must multiply to the layer's K = 4"),
+        ("factor_short", ("factors = { K = 4 }", "factors = { K = 2 }"), "factors must multiply to the layer's K = 4 for layer 'fc' (got 2)"),
+        ("dimension_unknown", ("factors = { K = 4 }", "factors = { K = 4, Z = 1 }"), "'Z' is not a dimension"),
+        ("order_repeated", ('order = ["C"]', 'order = ["C", "C"]'), "order: must not repeat a dimension (got ['C', 'C'])"),
+        ("order_missing", ('order = ["C"]', 'order = ["K"]'), "order: must list every dimension with a temporal factor > 1"),
+        ("layer_twice", ('order = ["C"]\n', 'order = ["C"]\n' + MAPPING.removeprefix("schema_version = 1\n")),
+         "layer 'fc' appears 2 times"),
+        ("unknown_key", ('order = ["C"]', 'order = ["C"]\nkeep = ["bias"]'), "mappings[0].levels[2].keep: unknown key"),
+    ]
+    cases = [Case(f"mapping_{name}", "mapping", run, fragment,
+                  _both(_write("w.toml", WORKLOAD), _write("map.toml", _edit(MAPPING, edit))))
+             for name, edit, fragment in maps]
+    constraints = [
+        ("dataflow_unknown", ("output_stationary", "diagonal_stationary"), "c.toml: dataflow: must be 'output_stationary', "
+         "'weight_stationary' or 'row_stationary' (got 'diagonal_stationary')", ""),
+        ("utilisation_nan", ('dataflow = "output_stationary"', "min_utilisation = nan"), "c.toml: min_utilisation: ", ""),
+        ("utilisation_over_one", ('dataflow = "output_stationary"', "min_utilisation = 1.5"), "c.toml: min_utilisation: ", ""),
+        ("factor_text", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "RegFile"\ntemporal = { C = "some" }'),
+         "c.toml: levels[0].temporal.C: must be one of: a valid integer, unable to parse string as an integer; 'all' (got 'some')", ""),
+        ("factor_zero", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "RegFile"\ntemporal = { C = 0 }'),
+         "c.toml: levels[0].temporal.C: must be one of: greater than 0; 'all' (got 0)", ""),
+        ("factor_bool", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "RegFile"\ntemporal = { C = true }'),
+         "c.toml: levels[0].temporal.C: must be a number, not a boolean (got true)", ""),
+        ("keep_bias", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "RegFile"\nkeep = ["bias"]'),
+         "c.toml: levels[0].keep[0]: must be 'weights', 'inputs' or 'outputs' (got 'bias')", ""),
+        ("schema_missing", ("schema_version = 1\n", ""), "c.toml: schema_version: is required but missing", ""),
+        ("impossible", ('dataflow = "output_stationary"', "min_utilisation = 1.0"), "no legal mapping of layer 'fc'", ""),
+        # open: MAPPER (requests-MAPPER.md, 12:07): the message names "mapper constraints", not the file
+        ("level_unknown", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "L9"'), "c.toml: levels[0] (L9): unknown level 'L9'", "MAPPER"),
+        ("dimension_unknown", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "RegFile"\ntemporal = { Z = 2 }'),
+         "c.toml: levels[0] (RegFile).temporal: unknown dimension 'Z'", "MAPPER"),
+        ("factor_not_dividing", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "RegFile"\ntemporal = { C = 3 }'),
+         "c.toml: levels[0] (RegFile).temporal.C: a loop bound must divide", "MAPPER"),
+        ("order_unknown", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "GlobalBuffer"\norder = ["Z"]'),
+         "c.toml: levels[0] (GlobalBuffer).order: unknown dimension 'Z'", "MAPPER"),
+    ]
+    cases += [Case(f"mapping_constraints_{name}", "mapping", mapper, fragment,
+                   _both(_write("w.toml", WORKLOAD), _write("c.toml", _edit(CONSTRAINTS, edit))), owner=owner)
+              for name, edit, fragment, owner in constraints]
+    cases.append(Case("mapping_constraints_on_dense", "mapping", ("map", "lecture-array", "{d}/w.toml", "--constraints", "{d}/c.toml"),
+                      "the mapper needs kind", _both(_write("w.toml", WORKLOAD), _write("c.toml", CONSTRAINTS))))
+    return cases
+
+
+# ---- ONNX grouped Conv / MatMul between activations, and the new CLI surfaces --------------------------------
+
+def _onnx_grouped(weight_shape, input_shape, **attrs):
+    def build(onnx, helper, TensorProto, numpy_helper):
+        init = numpy_helper.from_array(np.ones(weight_shape, dtype=np.float32), "W")
+        node = helper.make_node("Conv", ["x", "W"], ["y"], name="conv", **attrs)
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(input_shape))],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [init])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    return build
+
+
+def _onnx_matmul(a_shape, b_shape):
+    def build(onnx, helper, TensorProto, numpy_helper):
+        node = helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, list(a_shape)),
+                                                helper.make_tensor_value_info("b", TensorProto.FLOAT, list(b_shape))],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [])
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    return build
+
+
+def _surface_cli_cases() -> list[Case]:
+    imp = ("import", "{d}/m.onnx", "-o", "{d}/out")
+    onnx = [
+        ("group_zero", _onnx_grouped((4, 1, 3, 3), (1, 4, 8, 8), group=0), "Conv groups must be a positive integer (got 0)"),
+        ("group_negative", _onnx_grouped((4, 1, 3, 3), (1, 4, 8, 8), group=-2), "Conv groups must be a positive integer (got -2)"),
+        ("group_not_dividing", _onnx_grouped((4, 1, 3, 3), (1, 4, 8, 8), group=3), "the input has 4 channels but the weight expects 1 x 3 groups"),
+        ("group_huge", _onnx_grouped((4, 1, 3, 3), (1, 4, 8, 8), group=2**40), "the input has 4 channels"),
+        ("group_channel_mismatch", _onnx_grouped((4, 2, 3, 3), (1, 4, 8, 8), group=4), "weight expects 2 x 4 groups = 8"),
+        ("dilation_zero", _onnx_grouped((4, 2, 3, 3), (1, 2, 8, 8), dilations=[0, 0]), "strides and dilations must be >= 1"),
+        ("dilation_past_input", _onnx_grouped((4, 2, 3, 3), (1, 2, 8, 8), dilations=[100, 100]),
+         "the (dilated) kernel 3 is larger than the padded input height 8"),
+        ("dilation_uneven_huge", _onnx_grouped((4, 2, 3, 3), (1, 2, 8, 8), dilations=[2**40, 1]), "dilations must be equal"),
+        ("conv3d", _onnx_grouped((4, 2, 3, 3, 3), (1, 2, 8, 8, 8)), "only 1-D and 2-D convolutions are supported"),
+        ("conv1d_kernel_past_input", _onnx_grouped((4, 2, 3), (1, 2, 2)), "larger than the padded input width 2"),
+        ("auto_pad_unknown", _onnx_grouped((4, 2, 3, 3), (1, 2, 8, 8), auto_pad="WHATEVER"), "auto_pad must be NOTSET, VALID"),
+        ("pads_huge", _onnx_grouped((4, 2, 3, 3), (1, 2, 8, 8), pads=[2**40, 0, 0, 0]), "largest layer dimension limit"),
+        ("matmul_reduction_mismatch", _onnx_matmul((2, 4, 8), (2, 9, 3)), "MatMul matmul reduction lengths must be equal"),
+        ("matmul_batch_mismatch", _onnx_matmul((2, 4, 8), (3, 8, 3)), "leading dimensions must broadcast"),
+        ("matmul_batch_huge", _onnx_matmul((2**40, 4, 8), (2**40, 8, 3)), "largest layer dimension limit"),
+    ]
+    cases = [Case(f"onnx_{name}", "onnx", imp, fragment, _onnx(build)) for name, build, fragment in onnx]
+    wl = _write("w.toml", WORKLOAD)
+    est = ("estimate", "{d}/w.toml", "--hw", "lecture-array", "--out", "{d}/o")
+    cli = [
+        ("density_over_one", (*est, "--density", "1.5"), "--density: each value must be a fraction of weights kept in (0, 1] (got 1.5)", wl),
+        ("density_nan", (*est, "--density", "0.5,nan"), "(got nan)", wl),
+        ("density_zero", (*est, "--density", "0"), "(got 0)", wl),
+        ("density_empty_item", (*est, "--density", "0.5,,0.3"), "comma-separated (got '')", wl),
+        ("density_text", (*est, "--density", "half"), "--density", wl),
+        ("density_real_weights", ("estimate", "{d}/w.toml", "--hw", "lecture-array", "--density", "0.5", "--out", "{d}/o"),
+         "compare --workload", _tensors_case({"fc.weight": _good_weights()})),
+        ("set_sweep_nan", ("run", "lecture-array", "{d}/w.toml", "--set", "engine.rows=4,nan", "--out", "{d}/o"),
+         "--set engine.rows=nan: ", wl),
+        ("set_sweep_negative", ("run", "lecture-array", "{d}/w.toml", "--set", "engine.rows=4,-1", "--out", "{d}/o"),
+         "engine.rows: must be greater than 0 (got -1)", wl),
+        ("set_sweep_inf_clock", ("run", "lecture-array", "{d}/w.toml", "--set", "clock_ghz=1,inf", "--out", "{d}/o"),
+         "clock_ghz: must be a finite number (got inf)", wl),
+        ("set_sweep_bad_choice", ("run", "lecture-array", "{d}/w.toml", "--set", "engine.dataflow=output_stationary,bogus",
+                                  "--out", "{d}/o"), "(got 'bogus')", wl),
+        ("set_sweep_sparse_bits", ("run", "eyeriss-like-gating", "{d}/w.toml", "--set",
+                                   "engine.sparse.formats[0].metadata_bits=5,99999999999", "--out", "{d}/o"),
+         "metadata_bits: must be at most the widest operand limit", wl),
+        ("set_empty_value", ("run", "lecture-array", "{d}/w.toml", "--set", "engine.rows="), "needs at least one value", wl),
+        ("set_negative_index", ("run", "lecture-array", "{d}/w.toml", "--set", "memory[-1].instances=2"), "memory[-1]", wl),
+        ("set_table_to_number", ("run", "lecture-array", "{d}/w.toml", "--set", "engine=4"), "engine: must be a valid dictionary", wl),
+        ("compare_workload_unknown", ("compare", "--workload", "nope-wl", "--out", "{d}/o"), "unknown workload 'nope-wl'", None),
+        ("compare_workload_geometry_only", ("compare", "--workload", "lenet-300-100", "--out", "{d}/o"),
+         "carries no weight tensors", None),
+        ("prune_workload_geometry_only", ("prune", "--workload", "resnet18", "--sparsity", "0.5", "--out", "{d}/o"),
+         "carries no weight tensors", None),
+        ("prune_workload_data_criterion", ("prune", "--workload", "{d}/w.toml", "--sparsity", "0.5", "--criterion", "obd",
+                                           "--out", "{d}/o"), "criterion 'obd' needs data", _tensors_case({"fc.weight": _good_weights()})),
+        ("prune_workload_with_budget", ("prune", "--workload", "lenet-300-100", "--energy-budget", "0.5", "--hw", "lecture-array",
+                                        "--out", "{d}/o"), "--energy-budget is not used with --workload", None),
+        ("prune_budget_nan", ("prune", "--energy-budget", "nan", "--hw", "lecture-array", "--out", "{d}/o"), "(got nan)", None),
+        ("prune_budget_over_one", ("prune", "--energy-budget", "1.5", "--hw", "lecture-array", "--out", "{d}/o"), "(got 1.5)", None),
+        ("prune_latency_budget_alone", ("prune", "--latency-budget", "0.5", "--out", "{d}/o"), "--latency-budget needs --energy-budget", None),
+        ("prune_latency_budget_zero", ("prune", "--energy-budget", "0.5", "--latency-budget", "0", "--hw", "lecture-array",
+                                       "--out", "{d}/o"), "(got 0)", None),
+        ("bundled_batch_zero", ("run", "lecture-array", "resnet18", "--set", "engine.rows=0"), "engine.rows: must be greater than 0", None),
+    ]
+    cases += [Case(f"cli_{name}", "cli", argv, fragment, make or (lambda folder: None)) for name, argv, fragment, make in cli]
+    return cases
+
+
 def cases() -> list[Case]:
     """Every case of the corpus, ids unique."""
     found = (_hardware_cases() + _workload_cases() + _tensors_cases() + _model_cases() + _onnx_cases()
              + _npz_import_cases() + _safetensors_cases() + _cli_cases() + _torch_cases() + _sparse_cases()
-             + _timeloop_cases())
+             + _timeloop_cases() + _mapping_cases() + _surface_cli_cases())
     ids = [case.id for case in found]
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
     return found

@@ -60,4 +60,4 @@ def test_corpus_size_and_kinds():
     kinds = Counter(case.kind for case in CASES)
     assert len(CASES) >= 200
     assert set(kinds) == {"hardware", "workload", "tensors", "model", "onnx", "npz", "safetensors", "cli",
-                          "torch", "sparse", "timeloop"}
+                          "torch", "sparse", "timeloop", "mapping"}
