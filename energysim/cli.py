@@ -484,17 +484,32 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
     frame = compare_workload(workload, choices, split_items(args.patterns, "--patterns"), _fractions(args.sparsities),
                              split_items(args.criteria, "--criteria"), evaluate=evaluate, seed=args.seed,
                              progress=_progress(args))
-    shown = frame.assign(status=frame["status"].where(frame["status"] == "ok", "refused"))
+    shown = frame.assign(status=_status_words(frame["status"]))
     columns = WORKLOAD_COMPARE_SHOWN if evaluate else tuple(c for c in WORKLOAD_COMPARE_SHOWN if c.name != "accuracy")
     out.write(render_table(shown, columns, wide=args.wide))
     quality = ("accuracy on " + str(args.eval_data) if evaluate else
                "no evaluation given, so the quality column is the weight-reconstruction error ||W - W_pruned|| / ||W|| "
                "over all weight layers (a proxy, not an accuracy)")
-    refused = frame[frame["status"] != "ok"]
-    note = (f" {len(refused)} points could not run, e.g. {refused['run'].iloc[0]}: {refused['status'].iloc[0]}."
-            if len(refused) else "")
+    note = _not_run_note(frame)
+    note = f" {note}." if note else ""
     _prose(f"{workload.name}: {quality}.{note} Wrote {write_compare(frame, args.out)}", out)
     return 0
+
+
+def _status_words(status: pd.Series) -> pd.Series:
+    """A point's status for the terminal: ``ok`` or its kind before the colon (``unsupported``, ``not pruned``)."""
+    return status.where(status == "ok", status.str.split(":").str[0])
+
+
+def _not_run_note(frame: pd.DataFrame) -> str:
+    """How many points could not run, by kind, each with one example reason ("" when all ran)."""
+    failed = frame[frame["status"] != "ok"]
+    if failed.empty:
+        return ""
+    parts = []
+    for kind, group in failed.groupby(_status_words(failed["status"]), sort=True):
+        parts.append(f"{len(group)} {kind} (e.g. {group['run'].iloc[0]}: {group['status'].iloc[0]})")
+    return f"{len(failed)} points could not run: " + "; ".join(parts)
 
 
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
@@ -515,12 +530,11 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
                   split_items(args.criteria, "--criteria"), finetune_epochs=args.finetune_epochs, seed=args.seed)
     frame = run_sweep(points, choices, args.out, jobs=args.jobs, scheduler=args.scheduler, progress=_progress(args),
                       force=args.force, energy_budgets=_budgets(args.energy_aware) if args.energy_aware else ())
-    shown = frame.assign(status=frame["status"].where(frame["status"] == "ok", "refused"))
+    shown = frame.assign(status=_status_words(frame["status"]))
     out.write(render_table(shown, COMPARE_SHOWN, wide=args.wide))
-    refused = frame[frame["status"] != "ok"]
-    if len(refused):
-        _prose(f"{len(refused)} points could not run (the reasons are in the status column of compare.csv), "
-               f"e.g. {refused['run'].iloc[0]}: {refused['status'].iloc[0]}", out)
+    note = _not_run_note(frame)
+    if note:
+        _prose(f"{note} (the reasons are in the status column of compare.csv)", out)
     front = pareto_front(frame)
     reused, total = frame.attrs["results_reused"], frame.attrs["results_total"]
     _prose(f"Pareto front (accuracy vs energy): {len(front)} points. Reused {reused} of {total} results "

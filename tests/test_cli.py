@@ -430,3 +430,20 @@ def test_two_four_without_masks_is_labelled_an_assumption():
     out = io.StringIO()
     assert main(["run", "a100:sparse_2_4", "pruned/cnn-digits-2of4", "--quiet"], out, io.StringIO()) == 0
     assert "without weight masks" not in out.getvalue()
+
+
+def test_compare_terminal_status_keeps_the_kind_of_each_failure():
+    """A point that could not run shows 'unsupported' or 'not pruned' (its status before the colon), counted by kind."""
+    import pandas as pd
+
+    from energysim.cli import _not_run_note, _status_words
+
+    frame = pd.DataFrame({"run": ["a", "b", "c", "d"],
+                          "status": ["ok", "unsupported: 2:4 needs a pruned mask", "not pruned: layer 'x' would have no weight left",
+                                     "unsupported: depthwise on EIE"]})
+    assert list(_status_words(frame["status"])) == ["ok", "unsupported", "not pruned", "unsupported"]
+    note = _not_run_note(frame)
+    assert note.startswith("3 points could not run: ")
+    assert "1 not pruned (e.g. c: not pruned: layer 'x' would have no weight left)" in note
+    assert "2 unsupported (e.g. b: unsupported: 2:4 needs a pruned mask)" in note
+    assert _not_run_note(frame.iloc[:1]) == ""
