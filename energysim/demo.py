@@ -65,7 +65,8 @@ def run_demo(out_dir: Path, out: TextIO, quick: bool = False, progress: bool | N
     shown = frame.copy()
     shown["status"] = shown["status"].str.split(":").str[0]
     out.write("digits MLP: pruning patterns on three engines (lecture 45 nm costs; A100 in dense and 2:4 mode);\n"
-              "*_vs_dense = pruned / dense on the same run (0.25 = a quarter of dense)\n\n")
+              "*_vs_dense = pruned / dense on the same run (0.25 = a quarter of dense); absolute energies use each\n"
+              "engine's own costs (the A100's include its static power), so compare engines by *_vs_dense\n\n")
     out.write(render_table(shown, DEMO_COLUMNS))
     out.write("\nwhat the sweep shows\n\n")
     for line in sweep_findings(frame):
