@@ -46,8 +46,14 @@ NAME_COLUMNS = ("layer", "quantity", "figure")
 
 
 def _figure(row: pd.Series, names: list[str]) -> str:
-    """The row's naming values, bare ones first, then ``(column=value, ...)``: "Alex-7 throughput ... (n_pe=256)"."""
-    bare = " ".join(_text(row[c]) for c in names if c in NAME_COLUMNS and _text(row[c]))
+    """The row's naming values, bare ones first, then ``(column=value, ...)``: "Alex-7 throughput ... (n_pe=256)".
+
+    A ``figure`` column (which timing figure, e.g. "hardware bound") leads, as "figure: ...", so rows that
+    differ only in it stay apart when a narrow terminal cuts the text.
+    """
+    lead = _text(row["figure"]) if "figure" in names else ""
+    bare = " ".join(_text(row[c]) for c in names if c in NAME_COLUMNS and c != "figure" and _text(row[c]))
+    bare = f"{lead}: {bare}" if lead and bare else lead or bare
     keyed = ", ".join(f"{c}={_text(row[c])}" for c in names if c not in NAME_COLUMNS and _text(row[c]))
     return f"{bare} ({keyed})" if keyed and bare else bare or keyed
 

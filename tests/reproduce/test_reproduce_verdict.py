@@ -67,3 +67,12 @@ def test_progress_bar_on_stderr_only_when_asked(capsys):
     reproduce("a100", quick=True, progress=False)
     quiet = capsys.readouterr()
     assert quiet.err == "" and quiet.out == ""
+
+
+def test_misses_that_differ_only_in_their_timing_figure_stay_apart():
+    """A section's 'figure' column leads the miss's name, so two timing figures of one quantity read differently."""
+    frame = pd.DataFrame({"quantity": ["gemv speed-up", "gemv speed-up"], "figure": ["hardware bound", "library-calibrated"],
+                          "model": [1.7, 1.7], "published": [0.11, 0.11], "ratio": [15.5, 15.5], "tolerance": ["a", "b"],
+                          "ok": [False, False], "source": ["s", "s"]})
+    table = misses_table([("Speed-up", frame)])
+    assert table["figure"].tolist() == ["hardware bound: gemv speed-up", "library-calibrated: gemv speed-up"]
