@@ -388,6 +388,8 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"not run: {block['status'].iloc[0]}\n")
             continue
         out.write(render_table(block, ESTIMATE_COLUMNS, wide=args.wide))
+        for row in block[(block["status"] != "ok") & (block["layer"] != "TOTAL")].itertuples():
+            out.write(f"  {row.layer}: {row.status}\n")
         if args.wide:
             out.write("energy by level / unit\n")
             out.write(render_table(components[(components["run"] == run) & (components["workload"] == workload)],

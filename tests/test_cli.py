@@ -447,3 +447,15 @@ def test_compare_terminal_status_keeps_the_kind_of_each_failure():
     assert "1 not pruned (e.g. c: not pruned: layer 'x' would have no weight left)" in note
     assert "2 unsupported (e.g. b: unsupported: 2:4 needs a pruned mask)" in note
     assert _not_run_note(frame.iloc[:1]) == ""
+
+
+def test_estimate_prints_the_reason_under_a_layer_the_engine_refuses(tmp_path):
+    """A layer refused per layer (a depthwise conv on EIE) gets its reason printed under the table, not a blank row."""
+    (tmp_path / "w.toml").write_text(
+        'schema_version = 1\nname = "mix"\n\n'
+        '[[layers]]\nkind = "linear"\nname = "fc"\nin_features = 64\nout_features = 32\nweight_density = 0.5\n\n'
+        '[[layers]]\nkind = "grouped_conv2d"\nname = "dw"\ngroups = 8\nin_channels = 8\nout_channels = 8\n'
+        'in_height = 6\nin_width = 6\nkernel_height = 3\nkernel_width = 3\npadding = 1\n')
+    code, out, err = run("estimate", str(tmp_path / "w.toml"), "--hw", "eie-64pe-lecture")
+    assert code == 0, err
+    assert "  dw: unsupported: layer 'dw': the eie engine stores one sparse weight matrix per layer" in out
