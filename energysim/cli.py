@@ -30,7 +30,7 @@ import pandas as pd
 from energysim import catalog
 from energysim.argument_types import count as _count
 from energysim.errors import EnergySimError, InputError, InvariantError
-from energysim.report.terminal import Column, percent, ratio, render_key_values, render_table, si, terminal_width
+from energysim.report.terminal import Column, guess_kind, percent, ratio, render_key_values, render_table, si, terminal_width
 
 EXIT_BROKEN_PIPE = 141
 """Exit code when stdout is closed early (128 + SIGPIPE), as shell tools do."""
@@ -498,6 +498,31 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _with_swept_keys(frame: pd.DataFrame, columns: tuple, args: argparse.Namespace) -> tuple[pd.DataFrame, list]:
+    """For ``--set`` sweeps: the base hardware and one column per swept key in place of the long ``run`` name.
+
+    ``eie-64pe-lecture[engine.n_pe=8,engine.queue_depth=2]`` would be cut on a terminal, hiding the
+    values that tell the variants apart; the run name stays in the ``--wide`` layout.
+    """
+    from energysim.hardware_settings import parse_settings
+
+    keys = [key for key in parse_settings(getattr(args, "set", None) or []) if key in frame.columns]
+    if not keys:
+        return frame, list(columns)
+    frame = frame.assign(base_hardware=frame["run"].str.split("[", n=1, regex=False).str[0])
+    out: list = []
+    for column in columns:
+        if column.name == "run":
+            last = [key.rsplit(".", 1)[-1] for key in keys]  # "n_pe" for "engine.n_pe", unless two keys share it
+            headers = [short if last.count(short) == 1 else key for key, short in zip(keys, last)]
+            out += [Column("base_hardware", header="hardware"),
+                    *(Column(key, guess_kind(key, frame[key]), header) for key, header in zip(keys, headers)),
+                    Column("run", compact=False)]
+        else:
+            out.append(column)
+    return frame, out
+
+
 def _status_words(status: pd.Series) -> pd.Series:
     """A point's status for the terminal: ``ok`` or its kind before the colon (``unsupported``, ``not pruned``)."""
     return status.where(status == "ok", status.str.split(":").str[0])
@@ -533,7 +558,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     frame = run_sweep(points, choices, args.out, jobs=args.jobs, scheduler=args.scheduler, progress=_progress(args),
                       force=args.force, energy_budgets=_budgets(args.energy_aware) if args.energy_aware else ())
     shown = frame.assign(status=_status_words(frame["status"]))
-    out.write(render_table(shown, COMPARE_SHOWN, wide=args.wide))
+    out.write(render_table(*_with_swept_keys(shown, COMPARE_SHOWN, args), wide=args.wide))
     note = _not_run_note(frame)
     if note:
         _prose(f"{note} (the reasons are in the status column of compare.csv)", out)

@@ -459,3 +459,22 @@ def test_estimate_prints_the_reason_under_a_layer_the_engine_refuses(tmp_path):
     code, out, err = run("estimate", str(tmp_path / "w.toml"), "--hw", "eie-64pe-lecture")
     assert code == 0, err
     assert "  dw: unsupported: layer 'dw': the eie engine stores one sparse weight matrix per layer" in out
+
+
+def test_compare_terminal_shows_swept_keys_in_place_of_the_long_run_name():
+    """With --set, the compare table shows the base hardware and one column per swept key; run moves to --wide."""
+    import argparse
+
+    import pandas as pd
+
+    from energysim.cli import COMPARE_SHOWN, _with_swept_keys
+
+    frame = pd.DataFrame({"run": ["eie[engine.n_pe=8,engine.queue_depth=2]", "eie[engine.n_pe=8,engine.queue_depth=8]"],
+                          "engine.n_pe": [8, 8], "engine.queue_depth": [2, 8]})
+    args = argparse.Namespace(set=["engine.n_pe=8", "engine.queue_depth=2,8"])
+    shown, columns = _with_swept_keys(frame, COMPARE_SHOWN, args)
+    compact = [(c.name, c.title) for c in columns if c.compact]
+    assert ("base_hardware", "hardware") in compact and ("engine.n_pe", "n_pe") in compact
+    assert ("engine.queue_depth", "queue_depth") in compact and "run" not in [name for name, _ in compact]
+    assert shown["base_hardware"].tolist() == ["eie", "eie"]
+    assert _with_swept_keys(frame, COMPARE_SHOWN, argparse.Namespace(set=None))[1] == list(COMPARE_SHOWN)
