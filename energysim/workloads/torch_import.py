@@ -53,7 +53,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from energysim.errors import EnergySimError, InputError
-from energysim.limits import ARRAY_BYTES
+from energysim.limits import ARRAY_BYTES, check_shape
 from energysim.workloads.npz_import import unpruned_arrays, weight_layers
 from energysim.workloads.onnx_import import ImportResult
 from energysim.workloads.torch_trace import TracedLayers, layers_from_program, require_torch
@@ -193,10 +193,23 @@ def _state_arrays(torch, loaded, path: Path) -> dict[str, np.ndarray]:
         raise InputError(f"{path}: a torch file must hold a state dict (names to tensors), a TorchScript or torch.export "
                          f"program, or a whole module (got {type(loaded).__name__})")
     arrays = {}
-    for key, value in loaded.items():  # other entries (an optimizer step count, quantised tensors) are left out
-        if isinstance(value, torch.Tensor) and value.layout == torch.strided and not value.dtype.is_complex:
-            value = value.detach().cpu()
-            arrays[str(key)] = (value.to(torch.float64) if value.dtype.is_floating_point else value).numpy()
+    for key, value in loaded.items():  # other entries (an optimizer step count, a string) are left out
+        if not isinstance(value, torch.Tensor):
+            continue
+        what = f"{path}: tensor {str(key)!r}"
+        if value.device.type == "meta":
+            raise InputError(f"{what} has no data (a meta tensor of shape {tuple(value.shape)}); save the state dict of a "
+                             "module whose parameters hold values")
+        if value.dtype.is_complex:
+            raise InputError(f"{what} has dtype {str(value.dtype).removeprefix('torch.')}; weights must be bool, integer or float")
+        if value.numel():
+            check_shape(what, tuple(value.shape), 8)  # before a stride-0 view (expand) is made whole
+        if value.is_quantized:
+            value = value.dequantize()
+        if value.layout != torch.strided:
+            value = value.to_dense()
+        value = value.detach().cpu()
+        arrays[str(key)] = (value.to(torch.float64) if value.dtype.is_floating_point else value).numpy()
     return arrays
 
 

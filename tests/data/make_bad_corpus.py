@@ -786,7 +786,7 @@ def _npz_import_cases() -> list[Case]:
     cases += [
         Case("npz_missing", "npz", imp, "weight file not found"),
         Case("npz_folder", "npz", imp, "is a folder, not an .npz archive", lambda folder: (folder / "m.npz").mkdir()),
-        Case("npz_suffix", "npz", ("import", "{d}/m.pt", "-o", "{d}/out"), "suffix", _write("m.pt", b"x")),
+        Case("npz_suffix", "npz", ("import", "{d}/m.xyz", "-o", "{d}/out"), "suffix", _write("m.xyz", b"x")),
         Case("npz_input_size_negative", "npz", ("import", "{d}/m.npz", "-o", "{d}/out", "--input-size", "-1", "5"),
              "input size must be two positive integers H W (got -1 5)", _write("m.npz", _npz_bytes({"conv.weight": conv}))),
         Case("npz_order_unknown", "npz", ("import", "{d}/m.npz", "-o", "{d}/out", "--order", "random"), "invalid choice: 'random'",
@@ -1016,17 +1016,14 @@ def _torch_cases() -> list[Case]:
          _both(good, arch), ""),
         ("arch_workload_count", (*imp, "--arch", "lenet-300-100"), "has 3 weight layers; they must match one to one", good, ""),
         ("arch_workload_unknown", (*imp, "--arch", "nope-workload"), "unknown workload 'nope-workload'", good, ""),
-        # open: BYOM-TORCH (requests-BYOM-TORCH.md, 11:27)
+        # fixed by HOSTILE in torch_import._state_arrays after 12:15 (requests-BYOM-TORCH.md, 11:27, items 1-3)
         ("expanded_view_bomb", imp, "ENERGYSIM_ARRAY_BYTES",
-         _torch_file("m.pt", lambda: {"fc.weight": tensor("torch.ones(1, 1).expand(200000, 200000)")()}), "BYOM-TORCH"),
-        ("complex_weight", imp, "complex64", _torch_file("m.pt", lambda: _torch_state(
-            **{"fc1.weight": tensor("torch.ones(4, 8, dtype=torch.complex64)")()})), "BYOM-TORCH"),
-        ("sparse_weight", imp, "fc1.weight", _torch_file("m.pt", lambda: _torch_state(
-            **{"fc1.weight": tensor("torch.ones(4, 8).to_sparse()")()})), "BYOM-TORCH"),
-        ("meta_weight", imp, "meta", _torch_file("m.pt", lambda: {"fc.weight": tensor("torch.ones(4, 8, device='meta')")()}),
-         "BYOM-TORCH"),
-        ("quantized_weight", imp, "fc.weight", _torch_file("m.pt", lambda: {"fc.weight": tensor(
-            "torch.quantize_per_tensor(torch.ones(4, 8), 0.1, 0, torch.qint8)")()}), "BYOM-TORCH"),
+         _torch_file("m.pt", lambda: {"fc.weight": tensor("torch.ones(1, 1).expand(200000, 200000)")()}), ""),
+        ("complex_weight", imp, "tensor 'fc1.weight' has dtype complex64; weights must be bool, integer or float", _torch_file("m.pt", lambda: _torch_state(
+            **{"fc1.weight": tensor("torch.ones(4, 8, dtype=torch.complex64)")()})), ""),
+        ("meta_weight", imp, "tensor 'fc.weight' has no data (a meta tensor", _torch_file("m.pt", lambda: {"fc.weight": tensor("torch.ones(4, 8, device='meta')")()}),
+         ""),
+        # open: BYOM-TORCH (requests-BYOM-TORCH.md, 11:27, items 4 and 6)
         ("input_shape_huge", (*imp, "--arch", "{d}/arch.py:M", "--input-shape", "1,100000,100000"), "ENERGYSIM_ARRAY_BYTES",
          _both(good, arch), "BYOM-TORCH"),
         ("input_shape_overflow", (*imp, "--arch", "{d}/arch.py:M", "--input-shape", "99999999999999999999,8"),

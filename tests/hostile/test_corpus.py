@@ -21,8 +21,13 @@ _SPEC.loader.exec_module(corpus)
 CASES = corpus.cases()
 
 
+TORCH = importlib.util.find_spec("torch") is not None
+
+
 def _param(case):
     marks = [pytest.mark.slow] if case.slow else []
+    if case.kind == "torch" and not TORCH:
+        marks.append(pytest.mark.skip(reason="torch is not installed (pip install 'energysim[torch]')"))
     if case.owner:
         marks.append(pytest.mark.xfail(strict=True, reason=f"fix belongs to helper {case.owner} (issue 13)"))
     return pytest.param(case, id=case.id, marks=marks)
