@@ -179,6 +179,7 @@ def _zeros(torch, input_shape: Sequence[int] | None, label: str, what: str):
     shape = tuple(int(d) for d in input_shape)
     if not shape or any(d < 1 for d in shape):
         raise InputError(f"input shape must be positive integers (got {','.join(map(str, shape)) or 'nothing'})")
+    check_shape(f"{label}: --input-shape", shape, 4)  # float32 zeros, before torch allocates them
     return torch.zeros(shape)
 
 
@@ -406,7 +407,7 @@ def _module_from_class(torch, arrays: dict[str, np.ndarray], arch: str, path: Pa
         model = _arch_class(arch)()
     except EnergySimError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # the user's class may call sys.exit(): not a silent exit 0
         raise InputError(f"--arch {arch}: the class cannot be built without arguments ({exc.__class__.__name__}: {exc})") from None
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"--arch {arch}: must name a torch.nn.Module class (got {type(model).__name__})")

@@ -1023,13 +1023,13 @@ def _torch_cases() -> list[Case]:
             **{"fc1.weight": tensor("torch.ones(4, 8, dtype=torch.complex64)")()})), ""),
         ("meta_weight", imp, "tensor 'fc.weight' has no data (a meta tensor", _torch_file("m.pt", lambda: {"fc.weight": tensor("torch.ones(4, 8, device='meta')")()}),
          ""),
-        # open: BYOM-TORCH (requests-BYOM-TORCH.md, 11:27, items 4 and 6)
+        # fixed by HOSTILE after 12:15 (requests-BYOM-TORCH.md, 11:27, items 4 and 6)
         ("input_shape_huge", (*imp, "--arch", "{d}/arch.py:M", "--input-shape", "1,100000,100000"), "ENERGYSIM_ARRAY_BYTES",
-         _both(good, arch), "BYOM-TORCH"),
+         _both(good, arch), ""),
         ("input_shape_overflow", (*imp, "--arch", "{d}/arch.py:M", "--input-shape", "99999999999999999999,8"),
-         "ENERGYSIM_DIMENSION", _both(good, arch), "BYOM-TORCH"),
+         "ENERGYSIM_DIMENSION", _both(good, arch), ""),
         ("arch_system_exit", (*imp, "--arch", "{d}/arch.py:Exits", "--input-shape", "1,8"), "arch.py:Exits", _both(good, arch),
-         "BYOM-TORCH"),
+         ""),
     ]
     return [Case(f"torch_{name}", "torch", argv, fragment, make, owner=owner) for name, argv, fragment, make, owner in table]
 
