@@ -577,25 +577,25 @@ def _prose(text: str, out: TextIO) -> None:
     out.write("\n" + textwrap.fill(text, width=terminal_width(), break_long_words=False, break_on_hyphens=False) + "\n")
 
 
-def _budgets(text: str) -> list[float]:
-    """``--energy-aware 0.7,0.5``: the budgets as numbers (their (0, 1] range is checked by run_sweep)."""
+def _numbers(text: str, option: str, what: str) -> list[float]:
+    """``0.7,0.5`` -> ``[0.7, 0.5]``; an item that is not a number is refused naming ``option`` and ``what`` it takes."""
     values = []
-    for item in split_items(text, "--energy-aware"):
+    for item in split_items(text, option):
         try:
             values.append(float(item))
         except ValueError:
-            raise InputError(f"--energy-aware must be comma-separated energy budgets in (0, 1] (got {item!r})") from None
+            raise InputError(f"{option} must be comma-separated {what} (got {item!r})") from None
     return values
+
+
+def _budgets(text: str) -> list[float]:
+    """``--energy-aware 0.7,0.5``: the budgets as numbers (their (0, 1] range is checked by run_sweep)."""
+    return _numbers(text, "--energy-aware", "energy budgets in (0, 1]")
 
 
 def _fractions(text: str) -> list[float]:
-    values = []
-    for item in split_items(text, "--sparsities"):
-        try:
-            values.append(float(item))
-        except ValueError:
-            raise InputError(f"--sparsities must be comma-separated numbers in [0, 1) (got {item!r})") from None
-    return values
+    """``--sparsities 0.5,0.9``: the target sparsities as numbers (their range is checked by the grid)."""
+    return _numbers(text, "--sparsities", "numbers in [0, 1)")
 
 
 # ---------------------------------------------------------------- small commands
