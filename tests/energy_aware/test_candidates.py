@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from energysim.energy_aware.allocate import BASE, Choice, greedy_allocation

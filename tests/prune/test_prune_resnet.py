@@ -9,7 +9,7 @@ from energysim.errors import ConfigError, InputError
 from energysim.prune import PruneRequest, export_workload, prune_model
 from energysim.prune.export import folded_weights
 from energysim.prune.layers import AddShortcut, BatchNorm2d, Conv2d, Flatten, Linear, ReLU, Shortcut
-from energysim.prune.models import Model, build_model, load_model, save_model
+from energysim.prune.models import Model, load_model, save_model
 from energysim.prune.pruner import prunable_layers
 from energysim.prune.training import cross_entropy
 from energysim.workloads.workload import load_workload
