@@ -98,6 +98,8 @@ class Engine(ABC):
         fields = self.options_model.model_fields
         if error["type"] == "extra_forbidden":
             raise InputError(f"{where} has no option '{name}' (it takes: {', '.join(sorted(fields)) or 'none'})")
+        if error["type"] == "value_error":  # a field validator's own rule, e.g. "must be a mapping TOML file, ..."
+            raise InputError(f"{where}: {name} {str(error['msg']).removeprefix('Value error, ')}")
         rule = f"must be {_expected(fields[name].annotation)}" if name in fields else error["msg"]
         raise InputError(f"{where}: {name} {rule} (got {error.get('input')!r})")
 

@@ -48,7 +48,7 @@ def test_unknown_option_is_one_line_naming_what_the_engine_takes(kind):
     ("sparse_tc", {"timing": "fast"}, "timing must be one of hardware_bound, library_calibrated (got 'fast')"),
     ("eie", {"keep_output": "yes"}, "keep_output must be bool (got 'yes')"),
     ("eie", {"keep_output": 1}, "keep_output must be bool (got 1)"),
-    ("loopnest", {"mapping": 42}, "mapping must be str, Path, Mapping or None (got 42)"),
+    ("loopnest", {"mapping": 42}, "mapping must be a mapping TOML file, a Mapping, 'default' or None (got int)"),
     ("loopnest", {"compat": "zigzag"}, "compat must be one of ideal, timeloop (got 'zigzag')"),
 ])
 def test_bad_option_value_is_one_line_naming_rule_and_value(kind, options, message):
@@ -91,3 +91,4 @@ def test_result_carries_engine_hardware_and_clock():
     result = engine.simulate(GemmLayer(name="g", m=8, n=8, k=8))
     assert (result.layer, result.engine, result.hardware, result.clock_ghz) == (
         "g", "dense", "lecture-array", engine.hardware.clock_ghz)
+

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from energysim.engines.base import OPTIONS_CONFIG, Engine
 from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
@@ -36,10 +36,20 @@ class LoopNestOptions(BaseModel):
 
     model_config = OPTIONS_CONFIG
 
-    mapping: str | Path | Mapping | None = Field(
+    # Typed Any and checked below: a schema for the Mapping dataclass needs its forward references
+    # resolved, which pydantic 2.5 (the oldest declared) cannot do from here.
+    mapping: Any = Field(
         default=None, description="A mapping TOML file, a Mapping, 'default' for the default mapping, or None: the mapper.")
     compat: Literal["ideal", "timeloop"] | None = Field(
         default=None, description="Counting convention, overriding the hardware's engine.compat.")
+
+    @field_validator("mapping")
+    @classmethod
+    def _mapping_kind(cls, value: Any) -> Any:
+        """A path (str or Path), a Mapping, or None."""
+        if value is None or isinstance(value, (str, Path, Mapping)):
+            return value
+        raise ValueError(f"must be a mapping TOML file, a Mapping, 'default' or None (got {type(value).__name__})")
 
 
 class LoopNestEngine(Engine):
