@@ -6,9 +6,10 @@ import math
 
 import pandas as pd
 
-from energysim.energy_aware.comparison import baseline_at_budget, markdown_table
+from energysim.energy_aware.comparison import _held_out_pattern, baseline_at_budget, markdown_table
 from energysim.energy_aware.measure import simulate_model
 from energysim.energy_aware.options import LayerOption
+from energysim.energy_aware.sensitivity import Validation
 from energysim.estimation import load_hardware_list
 
 
@@ -31,6 +32,47 @@ def test_uniform_channels_meet_a_budget_on_the_dense_array(tiny_mlp, tiny_data):
     row = baseline_at_budget(tiny_mlp, choice, 0.7, tiny_data, calibration, dense.energy_pj, candidates, False, 0)
     assert row["status"] == "ok" and row["energy_vs_dense"] <= 0.7
     assert row["choice"] in ("channel@0.1", "channel@0.3", "channel@0.5")
+
+
+class _SealedTest:
+    """Training images of a split whose test set raises when read (to prove a choice never looks at it)."""
+
+    def __init__(self, data):
+        self.x_train, self.y_train = data.x_train, data.y_train
+
+    @property
+    def x_test(self):
+        raise AssertionError("the test set was read")
+
+    y_test = x_test
+
+
+def test_baseline_scored_held_out_never_reads_the_test_set(tiny_mlp, tiny_data):
+    """With a validation split the baseline fine-tunes on its fit images and scores on its held-out ones only."""
+    choice = load_hardware_list(["lecture-array"])[0]
+    calibration = tiny_data.calibration(16)
+    dense = simulate_model(tiny_mlp, choice, calibration, shrink=False, dense_mode=True)
+    sealed = _SealedTest(tiny_data)
+    validation = Validation.split(sealed, samples=100)
+    candidates = [LayerOption("channel", s) for s in (0.1, 0.3, 0.5)]
+    row = baseline_at_budget(tiny_mlp, choice, 0.7, sealed, calibration, dense.energy_pj, candidates, False, 1, 0,
+                             validation)
+    assert row["status"] == "ok" and row["energy_vs_dense"] <= 0.7
+    assert 0.0 <= row["accuracy"] <= 1.0
+
+
+def test_uniform_pattern_is_chosen_held_out(tiny_mlp, tiny_data):
+    """Among several rewarded patterns the uniform baseline's is chosen without the test set; one pattern is kept as is."""
+    choice = load_hardware_list(["lecture-array"])[0]
+    calibration = tiny_data.calibration(16)
+    dense = simulate_model(tiny_mlp, choice, calibration, shrink=False, dense_mode=True)
+    sealed = _SealedTest(tiny_data)
+    validation = Validation.split(sealed, samples=100)
+    chosen = _held_out_pattern(tiny_mlp, choice, 0.7, sealed, calibration, dense.energy_pj, ["channel", "fine"],
+                               validation, 0)
+    assert chosen == "channel"  # fine-grained zeros buy nothing on a dense array: only channel meets 0.7
+    assert _held_out_pattern(tiny_mlp, choice, 0.7, sealed, calibration, dense.energy_pj, ["fine"], validation, 0) == "fine"
+    assert _held_out_pattern(tiny_mlp, choice, 0.7, sealed, calibration, dense.energy_pj, [], validation, 0) is None
 
 
 def test_markdown_table_marks_unreached_budgets():
