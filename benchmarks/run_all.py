@@ -275,7 +275,8 @@ def _fmt_cpu(row: dict) -> str:
     return "-" if "error" in row else f"{row['cpu_seconds']:.3g}"
 
 
-def gemm_table(sizes: list[int], scalesim: str | None, timeout: float) -> dict[tuple[int, str], tuple[float, bool]]:
+def gemm_table(sizes: list[int], scalesim: str | None, timeout: float,
+               dataflows: tuple[str, ...] = tuple(DATAFLOWS.values())) -> dict[tuple[int, str], tuple[float, bool]]:
     """Print table 1; return (SCALE-Sim / fast-path time ratio, True if a lower bound) by (N, dataflow).
 
     A lower bound is the timeout over the fast path's time, when SCALE-Sim ran out of time.
@@ -290,6 +291,8 @@ def gemm_table(sizes: list[int], scalesim: str | None, timeout: float) -> dict[t
     ratios: dict[tuple[int, str], tuple[float, bool]] = {}
     for size in sizes:
         for dataflow, short in DATAFLOWS.items():
+            if short not in dataflows:
+                continue
             fast = _child(["-m", module, "--child-gemm", str(size), dataflow, "fast"], timeout)
             cycle = _child(["-m", module, "--child-gemm", str(size), dataflow, "cycle"], timeout)
             peer: dict = {"error": "skipped"}
@@ -436,6 +439,8 @@ def main(argv: list[str] | None = None) -> None:
     """Benchmark entry point (also the child measurements, by hidden flags)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="GEMM sizes N (N^3)")
+    parser.add_argument("--dataflows", nargs="+", choices=sorted(DATAFLOWS.values()), default=sorted(DATAFLOWS.values()),
+                        help="table 1's dataflows (os: output stationary, ws: weight stationary)")
     parser.add_argument("--skip-scalesim", action="store_true", help="energysim columns only")
     parser.add_argument("--skip-networks", action="store_true", help="table 1 only")
     parser.add_argument("--skip-gemms", action="store_true", help="table 2 only")
@@ -471,7 +476,7 @@ def main(argv: list[str] | None = None) -> None:
     start, ratios, rows = time.perf_counter(), {}, {}
     if not args.skip_gemms:
         scalesim = None if args.skip_scalesim else scalesim_python(args.venv)
-        ratios = gemm_table(args.sizes, scalesim, args.timeout)
+        ratios = gemm_table(args.sizes, scalesim, args.timeout, tuple(args.dataflows))
     if not args.skip_networks:
         rows = network_table(args.timeout)
     if not args.skip_scale:
