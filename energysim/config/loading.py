@@ -156,7 +156,9 @@ def validate_model(
     source
         The file name (or a label) to prefix each problem with.
     context
-        Passed to pydantic as validation context (e.g. the file's folder).
+        Passed to pydantic as validation context (e.g. the file's folder), with
+        ``source`` and ``prefix`` added, so a model that checks more later (the
+        mapper's constraints, against a layer) can still name its file.
     prefix
         Dotted location of ``data`` inside its file (``engine``), for sub-tables
         validated on their own.
@@ -167,7 +169,7 @@ def validate_model(
         One line per problem: ``source: dotted.location: rule (got value)``.
     """
     try:
-        instance = model.model_validate(data, context=context)
+        instance = model.model_validate(data, context={"source": str(source), "prefix": prefix, **(context or {})})
     except ValidationError as exc:
         tags = _union_tags(model)
         lines = []

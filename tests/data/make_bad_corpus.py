@@ -1296,18 +1296,33 @@ def _mapping_cases() -> list[Case]:
          "c.toml: levels[0].keep[0]: must be 'weights', 'inputs' or 'outputs' (got 'bias')", ""),
         ("schema_missing", ("schema_version = 1\n", ""), "c.toml: schema_version: is required but missing", ""),
         ("impossible", ('dataflow = "output_stationary"', "min_utilisation = 1.0"), "no legal mapping of layer 'fc'", ""),
-        # open: MAPPER (requests-MAPPER.md, 12:07): the message names "mapper constraints", not the file
-        ("level_unknown", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "L9"'), "c.toml: levels[0] (L9): unknown level 'L9'", "MAPPER"),
+        # fixed by HOSTILE (14:00): constraints remember their file for the errors raised when a layer is mapped
+        ("level_unknown", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "L9"'), "c.toml: levels[0] (L9): unknown level 'L9'", ""),
         ("dimension_unknown", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "RegFile"\ntemporal = { Z = 2 }'),
-         "c.toml: levels[0] (RegFile).temporal: unknown dimension 'Z'", "MAPPER"),
+         "c.toml: levels[0] (RegFile).temporal: unknown dimension 'Z'", ""),
         ("factor_not_dividing", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "RegFile"\ntemporal = { C = 3 }'),
-         "c.toml: levels[0] (RegFile).temporal.C: a loop bound must divide", "MAPPER"),
+         "c.toml: levels[0] (RegFile).temporal.C: a loop bound must divide", ""),
         ("order_unknown", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "GlobalBuffer"\norder = ["Z"]'),
-         "c.toml: levels[0] (GlobalBuffer).order: unknown dimension 'Z'", "MAPPER"),
+         "c.toml: levels[0] (GlobalBuffer).order: unknown dimension 'Z'", ""),
     ]
     cases += [Case(f"mapping_constraints_{name}", "mapping", mapper, fragment,
                    _both(_write("w.toml", WORKLOAD), _write("c.toml", _edit(CONSTRAINTS, edit))), owner=owner)
               for name, edit, fragment, owner in constraints]
+    loopnest = (HERE.parent.parent / "hwconfigs" / "lecture-array-loopnest.toml").read_text(encoding="utf-8")
+    engine_mapper = '[engine.mapper]\ndataflow = "output_stationary"\n'
+    on_hw = [
+        ("level_unknown", '[[engine.mapper.levels]]\nlevel = "L9"\n', "hw.toml: engine.mapper.levels[0] (L9): unknown level 'L9'"),
+        ("factor_not_dividing", '[[engine.mapper.levels]]\nlevel = "RegFile"\ntemporal = { C = 3 }\n',
+         "hw.toml: engine.mapper.levels[0] (RegFile).temporal.C: a loop bound must divide the dimension's size 8 (got 3)"),
+    ]
+    cases += [Case(f"mapping_hw_mapper_{name}", "mapping", ("run", "{d}/hw.toml", "{d}/w.toml", "--out", "{d}/o"), fragment,
+                   _both(_write("w.toml", WORKLOAD),
+                         _write("hw.toml", _edit(loopnest, ("\n[[memory]]", f"\n{engine_mapper}{table}\n[[memory]]")))))
+              for name, table, fragment in on_hw]
+    # the dataflow's own levels come first inside the mapper: a user level is still numbered as in the file
+    cases.append(Case("mapping_constraints_numbered_after_dataflow", "mapping", mapper,
+                      "c.toml: levels[0] (L9): unknown level 'L9'",
+                      _both(_write("w.toml", WORKLOAD), _write("c.toml", CONSTRAINTS + '[[levels]]\nlevel = "L9"\n'))))
     cases.append(Case("mapping_constraints_on_dense", "mapping", ("map", "lecture-array", "{d}/w.toml", "--constraints", "{d}/c.toml"),
                       "the mapper needs kind", _both(_write("w.toml", WORKLOAD), _write("c.toml", CONSTRAINTS))))
     return cases

@@ -29,6 +29,15 @@ per-PE level) and on the spatial fan-outs:
 Factors are loop bounds; ``"all"`` means the dimension's full size (so the
 other slots get 1). Keep and bypass may only drop tensors a level keeps in the
 hardware file; the outermost level always keeps every tensor.
+
+Constraints are checked against a layer only when it is mapped, long after
+their file was read, so a :class:`MapperConstraints` validated from a file
+(:func:`energysim.config.loading.validate_model` puts the file in the
+validation context) remembers where it came from, and every error
+:func:`resolve` raises starts with it: ``c.toml: levels[0] (L9): ...`` for a
+constraints file, ``hw.toml: engine.mapper.levels[0] (L9): ...`` for the
+``[engine.mapper]`` table of a hardware file, ``mapper constraints: ...`` for
+constraints built in Python.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from energysim.engines.loopnest.mapper_space import MapProblem
 from energysim.errors import InputError
@@ -79,6 +88,17 @@ class MapperConstraints(BaseModel):
     )
     min_utilisation: float = Field(default=0.0, ge=0.0, le=1.0, description="Least fraction of compute units busy.")
     levels: tuple[LevelConstraint, ...] = Field(default=(), description="Per-level constraints.")
+    _origin: str = PrivateAttr(default="mapper constraints: ")
+    """What every error of :func:`resolve` starts with: the file and the table these constraints were read from."""
+
+    @model_validator(mode="after")
+    def _remember_file(self, info: ValidationInfo) -> "MapperConstraints":
+        """Keep the file (and the ``[engine.mapper]`` table, inside a hardware file) validation was told of."""
+        context = info.context or {}
+        if "source" in context:
+            prefix = context.get("prefix", "")
+            self._origin = f"{context['source']}: {prefix}.mapper." if prefix else f"{context['source']}: "
+        return self
 
     def key(self) -> str:
         """A stable text of the constraints, for cache keys."""
@@ -107,7 +127,7 @@ class Resolved:
     min_utilisation: float
 
 
-def _dataflow_levels(problem: MapProblem, dataflow: Dataflow) -> list[LevelConstraint]:
+def _dataflow_levels(problem: MapProblem, dataflow: Dataflow, origin: str) -> list[LevelConstraint]:
     """The level constraints a dataflow stands for on this problem."""
     inner = problem.levels[-1].name
     # the level that owns each fan-out's spatial loops: the parent of the level (or MACs) fanned out
@@ -121,10 +141,10 @@ def _dataflow_levels(problem: MapProblem, dataflow: Dataflow) -> list[LevelConst
         return out
     missing = [d for d in ("R", "S", "P") if d not in problem.dims]
     if missing:
-        raise InputError(f"mapper constraints: dataflow 'row_stationary' needs dimensions R, S and P (the layer lacks {', '.join(missing)})")
+        raise InputError(f"{origin}dataflow: 'row_stationary' needs dimensions R, S and P (the layer lacks {', '.join(missing)})")
     spatial = names
     if not spatial:
-        raise InputError("mapper constraints: dataflow 'row_stationary' needs a level with a spatial fan-out (the hierarchy has none)")
+        raise InputError(f"{origin}dataflow: 'row_stationary' needs a level with a spatial fan-out (the hierarchy has none)")
     out = [LevelConstraint(level=inner, temporal={"R": 1, "P": 1, "S": "all"})]
     out.append(LevelConstraint(level=spatial[-1], spatial_y={"R": "all"},
                                spatial_x_dims=tuple(d for d in ("P", "K", "N") if d in problem.dims),
@@ -133,8 +153,9 @@ def _dataflow_levels(problem: MapProblem, dataflow: Dataflow) -> list[LevelConst
 
 
 def _dim_index(problem: MapProblem, name: str, where: str) -> int:
+    """The index of dimension ``name``; ``where`` is the full location (origin included) for the error."""
     if name not in problem.dims:
-        raise InputError(f"mapper constraints: {where}: unknown dimension '{name}' (dimensions: {', '.join(problem.dims)})")
+        raise InputError(f"{where}: unknown dimension '{name}' (dimensions: {', '.join(problem.dims)})")
     return problem.dims.index(name)
 
 
@@ -144,9 +165,9 @@ def _set_fixed(problem: MapProblem, fixed: np.ndarray, slot: int, factors: dict[
         size = problem.sizes[d]
         bound = size if value == "all" else int(value)
         if bound < 1 or size % bound != 0:
-            raise InputError(f"mapper constraints: {where}.{name}: a loop bound must divide the dimension's size {size} (got {value})")
+            raise InputError(f"{where}.{name}: a loop bound must divide the dimension's size {size} (got {value})")
         if fixed[slot, d] not in (0, bound):
-            raise InputError(f"mapper constraints: {where}.{name}: conflicts with an earlier constraint ({fixed[slot, d]}) (got {value})")
+            raise InputError(f"{where}.{name}: conflicts with an earlier constraint ({fixed[slot, d]}) (got {value})")
         fixed[slot, d] = bound
         if value == "all":
             for other in range(fixed.shape[0]):
@@ -172,19 +193,20 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
         keep[1:] = np.where(keep[1:] == 1, -1, 0)
     orders: list[tuple[int, ...] | None] = [None] * len(problem.levels)
     level_names = [level.name for level in problem.levels]
-    items = list(constraints.levels)
+    origin = constraints._origin
+    items = [(f"{origin}levels[{n}] ({item.level})", item) for n, item in enumerate(constraints.levels)]
     if constraints.dataflow is not None:
-        items = _dataflow_levels(problem, constraints.dataflow) + items
-    for n, item in enumerate(items):
-        where = f"levels[{n}] ({item.level})"
+        items = [(f"{origin}dataflow ({constraints.dataflow!r} at {item.level})", item)
+                 for item in _dataflow_levels(problem, constraints.dataflow, origin)] + items
+    for where, item in items:
         if item.level not in level_names:
-            raise InputError(f"mapper constraints: {where}: unknown level '{item.level}' (levels: {', '.join(level_names)})")
+            raise InputError(f"{where}: unknown level '{item.level}' (levels: {', '.join(level_names)})")
         i = level_names.index(item.level)
         _set_fixed(problem, fixed, problem.temporal_slot(i), item.temporal, f"{where}.temporal")
         for axis, factors, allowed in (("X", item.spatial_x, item.spatial_x_dims), ("Y", item.spatial_y, item.spatial_y_dims)):
             if (axis, i + 1) not in problem.slots:
                 if factors or allowed:
-                    raise InputError(f"mapper constraints: {where}.spatial_{axis.lower()}: nothing fans out below level '{item.level}'")
+                    raise InputError(f"{where}.spatial_{axis.lower()}: nothing fans out below level '{item.level}'")
                 continue
             slot = problem.slots.index((axis, i + 1))
             _set_fixed(problem, fixed, slot, factors, f"{where}.spatial_{axis.lower()}")
@@ -193,26 +215,26 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
                 for d in range(n_dims):
                     if d not in allowed_idx:
                         if fixed[slot, d] > 1:
-                            raise InputError(f"mapper constraints: {where}.spatial_{axis.lower()}: dimension "
+                            raise InputError(f"{where}.spatial_{axis.lower()}: dimension "
                                              f"'{problem.dims[d]}' is not among the allowed ones (got {fixed[slot, d]})")
                         fixed[slot, d] = 1
         if item.order is not None:
             idx = [_dim_index(problem, name, f"{where}.order") for name in item.order]
             if len(set(idx)) != len(idx):
-                raise InputError(f"mapper constraints: {where}.order: repeats a dimension (got {list(item.order)})")
+                raise InputError(f"{where}.order: repeats a dimension (got {list(item.order)})")
             orders[i] = tuple([d for d in range(n_dims) if d not in idx] + idx)
         if item.keep is not None:
             for t, name in enumerate(tensor_names):
                 if name in item.keep and problem.levels[i].keeps[t] is False:
-                    raise InputError(f"mapper constraints: {where}.keep: the hardware level does not keep '{name}'")
+                    raise InputError(f"{where}.keep: the hardware level does not keep '{name}'")
                 if i == 0 and name not in item.keep:
-                    raise InputError(f"mapper constraints: {where}.keep: the outermost level must keep every tensor (got {list(item.keep)})")
+                    raise InputError(f"{where}.keep: the outermost level must keep every tensor (got {list(item.keep)})")
                 keep[i, t] = 1 if name in item.keep else 0
     for d in range(n_dims):
         product = int(np.prod(np.where(fixed[:, d] > 0, fixed[:, d], 1)))
         free = int(np.sum(fixed[:, d] == 0))
         size = problem.sizes[d]
         if size % product != 0 or (free == 0 and product != size):
-            raise InputError(f"mapper constraints: dimension '{problem.dims[d]}': fixed loop bounds multiply to {product}, "
+            raise InputError(f"{origin}dimension '{problem.dims[d]}': fixed loop bounds multiply to {product}, "
                              f"which cannot complete its size {size}")
     return Resolved(fixed=fixed, keep=keep, orders=tuple(orders), min_utilisation=constraints.min_utilisation)

@@ -50,7 +50,8 @@ def load_constraints(path: str | Path) -> MapperConstraints:
     """
     path = Path(path)
     spec = load_model_file(path, ConstraintsFile)
-    return MapperConstraints(**{k: v for k, v in spec if k != "schema_version"})
+    fields = {k: v for k, v in spec if k != "schema_version"}
+    return MapperConstraints.model_validate(fields, context={"source": str(path)})  # keeps the file for later errors
 
 
 def _inline(factors: tuple[tuple[str, int], ...]) -> str:
