@@ -49,10 +49,10 @@ from __future__ import annotations
 import math
 
 from energysim.engines.loopnest.analysis import LoopNestStats, priced_stats
-from energysim.engines.loopnest.geometry import points
 from energysim.engines.loopnest.mapping import Mapping, check_mapping
 from energysim.engines.loopnest.sparse import Densities, _data_ratio, _metadata_bits_per_point, occupancy_for
-from energysim.engines.loopnest.sparse_config import COMPRESSED_RANKS, ActionOptimisation, FormatSpec
+from energysim.engines.loopnest.sparse_config import ActionOptimisation
+from energysim.engines.loopnest.sparse_ranks import level_ranks, tensor_points, tile_metadata
 from energysim.engines.loopnest.spec import Spec
 from energysim.engines.loopnest.timeloop_compat import PADDING_SUFFIX, dense_actions, level_cycles_for
 from energysim.errors import ConfigError
@@ -76,63 +76,36 @@ def optimised(count: int, p: float, outputs: bool = False) -> int:
     return math.ceil(count * p - 1e-9) if outputs else math.floor(count * p + 1e-9)
 
 
-def rank_extents(fmt: FormatSpec, nest: LoopNest, extents: dict[str, int]) -> list[int]:
-    """Extent of each rank of ``fmt`` (outer to inner) over a tile of loop ``extents``.
+def points_of(nest: LoopNest, tensor: str, extents: dict[str, int]) -> int:
+    """Points of ``tensor`` in a tile of loop ``extents``."""
+    return tensor_points(nest, tensor, list(extents.items()))
 
-    Ranks with ``dims`` span the tensor axes those dimensions index (dimensions that do
-    not index the tensor are ignored, as Sparseloop's flattened ranks list them; an axis
-    goes to the innermost rank naming one of its dimensions, so an outer rank flattened
-    over the same dimensions has extent 1, and an axis no rank names is left out): the
-    product of those axes' sizes. Otherwise the innermost rank takes the last tensor axis the tile spans, the
-    next rank the axis before, and the outermost rank every remaining axis together
-    (extent 1 when the tile spans fewer axes than there are ranks).
+
+VECTOR_THRESHOLDS = {2: (251, 125, 84, 63, 51, 42, 36, 32, 28, 1), 4: (375, 188, 125, 94, 75, 63, 54, 47, 42, 1),
+                     8: (438, 219, 146, 110, 88, 73, 63, 55, 49, 1), 16: (469, 235, 157, 118, 94, 79, 67, 59, 52, 1),
+                     32: (485, 243, 162, 122, 97, 81, 70, 61, 52, 1)}
+"""Rule 15: Timeloop's ``VectorWidthCoefficientTable`` (``model/buffer.hpp``): per block size, the tile size in
+blocks (at densities 0.1, 0.2, ..., 1.0) from which a compressed tile's vector accesses need no correction."""
+
+
+def vector_ratio(block: int, tile: int, density: float) -> float:
+    """Rule 15: the factor on a compressed tile's vector accesses ``ceil(count / block)``.
+
+    When the level's block is in :data:`VECTOR_THRESHOLDS`, the tile is compressed and not dense, and its
+    size in blocks (``tile // block``) is below the threshold for its density (index ``floor(density / 0.1) - 1``,
+    0 below 0.1): the expected blocks a tile's non-zeros occupy over its fixed-structured occupancies (floor
+    and ceil of ``tile x density``), ``sum ceil(nnz / block) x P(nnz)``, over the ideal ``tile x density /
+    block``. Otherwise 1 (also for a block size Timeloop's table does not list, where Timeloop stops).
     """
-    ranks = fmt.ranks
-    axes = nest.axes(fmt.tensor)
-    sizes = [points(tuple((coef, extents[dim]) for dim, coef in axis)) for axis in axes]
-    if all(rank.dims is not None for rank in ranks):
-        owner = [max((i for i, rank in enumerate(ranks) if any(dim in rank.dims for dim, _ in axis)), default=None)
-                 for axis in axes]
-        return [math.prod(size for size, o in zip(sizes, owner) if o == i) for i in range(len(ranks))]
-    spanned = [size for size in sizes if size > 1]
-    inner = spanned[len(spanned) - (len(ranks) - 1):] if len(ranks) > 1 else []
-    inner = [1] * (len(ranks) - 1 - len(inner)) + inner
-    outer = math.prod(spanned) // math.prod(inner)
-    return [outer] + inner
-
-
-def rank_metadata_bits(fmt: FormatSpec, nest: LoopNest, extents: dict[str, int], density: float) -> float:
-    """Metadata plus payload bits of one traversal of a tile in ``fmt``'s ranks (rule 13), in expectation.
-
-    Fixed-structured occupancy: a fiber whose coordinates each head ``s`` points holds
-    ``min(e, e x s x density)`` non-empty coordinates in a compressed rank (the
-    non-zeros spread as evenly as they can), all ``e`` in an uncompressed one. Counts
-    are not rounded per traversal (only the run's metadata accesses are): Sparseloop's
-    eyeriss_like_onchip_compression reference reads 1054311 four-bit run lengths for
-    3833856 dense reads of a 24-point RLE tile at density 0.275 (24 x 0.275 = 6.6 runs).
-    """
-    extent = rank_extents(fmt, nest, extents)
-    below = [math.prod(extent[i + 1:]) for i in range(len(extent))]
-    fibers = 1.0
-    entries = []
-    for rank, e, s in zip(fmt.ranks, extent, below):
-        occupied = min(e, e * s * density) if rank.format in COMPRESSED_RANKS else e
-        entries.append((fibers, occupied))
-        fibers *= occupied
-    bits = 0.0
-    for i, (rank, e) in enumerate(zip(fmt.ranks, extent)):
-        fibers_in, occupied = entries[i]
-        if rank.format == "UOP":
-            offsets = fibers_in * (e + 1)
-            pointees = entries[i + 1][0] * entries[i + 1][1] if i + 1 < len(entries) else fibers_in * occupied
-            width = rank.payload_bits if rank.payload_bits is not None else max(1, math.ceil(math.log2(pointees + 1)))
-            bits += offsets * width
-            continue
-        count = fibers_in * (occupied if rank.format in ("CP", "RLE") else e)
-        default = max(1, math.ceil(math.log2(e))) if rank.format in ("CP", "RLE") else 1
-        width = rank.metadata_bits if rank.metadata_bits is not None else default
-        bits += count * (width + (rank.payload_bits or 0))
-    return bits
+    if block <= 1 or tile == 0 or density >= 1.0 or block not in VECTOR_THRESHOLDS:
+        return 1.0
+    index = math.floor(density / 0.1 + 1e-9) - 1 if density >= 0.1 else 0
+    if VECTOR_THRESHOLDS[block][index] <= tile // block:
+        return 1.0
+    exact = tile * density
+    low, high = math.floor(exact), math.ceil(exact)
+    expected = (1.0 - (exact - low)) * math.ceil(low / block) + (exact - low) * math.ceil(high / block)
+    return expected / (exact / block)
 
 
 def resolve_rules(spec: Spec, mapping: Mapping) -> dict[tuple[int, str], ActionOptimisation]:
@@ -182,6 +155,7 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
     counts: dict[tuple[str, str, str], int] = {}
     per_instance = {level.name: [0.0, 0.0] for level in spec.levels}
     actual_of: dict[tuple[int, str], dict[str, int]] = {}
+    scalar: dict[str, int] = {}
 
     def add(component: str, tensor: str, action: str, value: int) -> None:
         if value:
@@ -206,9 +180,11 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
         actual = {a: kept[a] - removed[a] for a in DATA_ACTIONS}
         actual_of[(index, tensor)] = actual
         block = level.level.config.block_words or 1
+        ratio15 = vector_ratio(block, points_of(nest, tensor, mapping.tile_extents(index)), ratio) if compressed else 1.0
         for action, value in actual.items():
+            vectors = math.ceil(math.ceil(value / block) * ratio15 - 1e-9)
             add(level.name, tensor, action, value * used)
-            add(level.name, tensor + PADDING_SUFFIX, action, (-value % block) * used)
+            add(level.name, tensor + PADDING_SUFFIX, action, (vectors * block - value) * used)
         unit = _unit(spec, level.name) if rule is not None or fmt is not None else ""
         kind = rule.kind if rule is not None else ""
         prefix = "gated" if kind == "gating" else "skipped"
@@ -216,24 +192,30 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
             if removed[action]:
                 add(unit, tensor, f"{prefix}_{action}", removed[action] * used)
         meta_words = dict.fromkeys(DATA_ACTIONS, 0)
+        meta_gated = dict.fromkeys(DATA_ACTIONS, 0)
+        width = (fmt.metadata_word_bits if fmt is not None else None) or level.level.config.word_bits
         if fmt is not None:
-            extents = mapping.tile_extents(index)
-            tile = math.prod(points(terms) for terms in
-                             (tuple((coef, extents[dim]) for dim, coef in axis) for axis in nest.axes(tensor)))
+            tile = points_of(nest, tensor, mapping.tile_extents(index))
+            units = None
             if fmt.ranks is not None:
-                per_point = rank_metadata_bits(fmt, nest, extents, density[tensor]) / tile
+                units, bits = tile_metadata(fmt, level_ranks(spec, nest, mapping, index, tensor), tile, density[tensor])
             elif compressed:
-                per_point = _metadata_bits_per_point(fmt, density[tensor], nest, mapping, index)
+                bits = _metadata_bits_per_point(fmt, density[tensor], nest, mapping, index) * tile
             else:
-                per_point = 0.0
-            width = fmt.metadata_word_bits or level.level.config.word_bits
+                bits = 0.0
             for action in DATA_ACTIONS:
-                share = actual[action] / kept[action] if kept[action] else 0.0
-                meta_words[action] = math.ceil(dense[action] * per_point * share / width - 1e-9)
-                add(unit, tensor, f"metadata_{action}", meta_words[action] * used)
-            word = {a: math.ceil(meta_words[a] * width / level.level.config.word_bits) for a in DATA_ACTIONS}
-        else:
-            word = dict.fromkeys(DATA_ACTIONS, 0)
+                total = math.ceil(dense[action] * bits / tile / width - 1e-9) if tile else 0
+                gone = 0
+                if rule is not None and action in OPTIMISED_ACTIONS:
+                    gone = optimised(total, leaders_p(rule), outputs=tensor == "outputs" and action == "read")
+                meta_words[action] = total - gone
+                add(unit, tensor, f"metadata_{action}", (total - gone) * used)
+                add(unit, tensor, f"{prefix}_metadata_{action}", gone * used)
+                if kind == "gating":
+                    meta_gated[action] = gone
+                if units is not None and dense[action]:
+                    scalar[f"metadata_scalar_{action}_{level.name}_{tensor}"] = math.ceil(units * dense[action] / tile - 1e-9)
+        word = {a: math.ceil((meta_words[a] + meta_gated[a]) * width / level.level.config.word_bits) for a in DATA_ACTIONS}
         gated = removed if kind == "gating" else dict.fromkeys(DATA_ACTIONS, 0)
         per_instance[level.name][0] += actual["read"] + gated["read"] + word["read"]
         per_instance[level.name][1] += actual["fill"] + actual["update"] + gated["update"] + word["fill"] + word["update"]
@@ -261,7 +243,7 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
     stats = priced_stats(spec, counts, effectual, cycles_compute, level_cycles, cycles_total, mapping)
     sparse_stats = {"density_model": f"{densities.model}; compat timeloop: Sparseloop's fixed-structured counts",
                     "density_weights": densities.weights, "density_inputs": densities.inputs,
-                    "effectual_fraction": effectual / nest.macs}
+                    "effectual_fraction": effectual / nest.macs, **scalar}
     return stats, sparse_stats
 
 

@@ -11,6 +11,7 @@ outputs updates 4, reads 4 - 4 = 0. Buffer bandwidth: 2 words per cycle for read
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 
@@ -20,7 +21,9 @@ pytest.importorskip("yaml")
 
 from energysim.engines.loopnest.mapping import load_mapping  # noqa: E402
 from energysim.engines.loopnest.sparse import statistical  # noqa: E402
-from energysim.engines.loopnest.sparse_timeloop import evaluate, rank_metadata_bits  # noqa: E402
+from energysim.engines.loopnest.sparse_timeloop import evaluate  # noqa: E402
+from energysim.engines.loopnest.sparse_ranks import (RankShape, assign_ranks, rank_units, tensor_points,  # noqa: E402
+                                                     tile_metadata)
 from energysim.engines.loopnest.sparse_config import FormatSpec  # noqa: E402
 from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_dense  # noqa: E402
 from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
@@ -207,13 +210,15 @@ def test_import_writes_formats_rules_units_and_densities(tmp_path: Path) -> None
 
 
 def test_uop_cp_ranks_metadata_worked_by_hand() -> None:
-    """Two ranks UOP over K, CP over C on a 4 x 8 weight tile at density 0.5: 5 offsets x 5 bits + 16 coordinates x 3 bits."""
+    """Two ranks UOP, CP on a K4 C8 weight tile at density 0.5: the UOP rank takes the outer loop K4 (5 offsets of
+    5 bits), the CP rank the inner loop C8 (4 fibers x 8 x 0.5 = 16 coordinates of 3 bits); 21 units, 73 bits."""
     fmt = FormatSpec(level="Buffer", tensor="weights", format="csr", metadata_bits=3, pointer_bits=5,
                      ranks=[{"format": "UOP", "payload_bits": 5}, {"format": "CP", "metadata_bits": 3}])
     nest = LoopNest.of("mv", K=4, C=8)
-    extents = {d: 1 for d in nest.bounds} | {"K": 4, "C": 8}
-    # UOP: one fiber of extent 4 -> 4 + 1 offsets; CP: 4 fibers x min(8, 8 x 0.5) = 16 coordinates
-    assert rank_metadata_bits(fmt, nest, extents, 0.5) == 5 * 5 + 16 * 3
+    assigned, left = assign_ranks(fmt.ranks, 2, [("K", 4), ("C", 8)])
+    assert assigned == [(("K", 4),), (("C", 8),)] and left == []
+    shapes = [RankShape(group, tensor_points(nest, "weights", group)) for group in assigned]
+    assert tile_metadata(fmt, shapes, 32, 0.5) == (5 + 16, 5 * 5 + 16 * 3)
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -374,12 +379,17 @@ def test_eyeriss_v1_style_dram_rle_and_spad_gating_worked_by_hand(tmp_path: Path
     # rule 10: DRAM inputs in RLE: 12 - floor(12 x 0.5) = 6 reads; outputs 8 - floor(8 x 0.75) = 2 updates
     assert c[("DRAM", "inputs", "read")] == 6 and c[("DRAM", "outputs", "update")] == 2
     assert c[("DRAM", "weights", "read")] == 12
-    # rule 13, inputs: the RLE rank spans the 12-point DRAM tile (the UOP rank over the same dims has extent 1):
-    # UOP 1 x (1 + 1) offsets x 4 bits = 8, RLE 6 runs x 4 bits (metadata_datawidth) = 24; one traversal: 32 bits =
-    # 4 reads of the 8-bit metadata storage
-    assert c[("DRAMSparse", "inputs", "metadata_read")] == 4
-    # outputs: 8-point tile, UOP 2 x 4 bits + RLE 2 runs x 4 bits = 16 bits = 2 metadata updates
-    assert c[("DRAMSparse", "outputs", "metadata_update")] == 2
+    # rule 13, inputs (ranks follow the loops; DRAM keeps them compressed above the spad, so the spad's one rank
+    # over its loops C2 P4 R3, a 12-point fiber, is DRAM's inner RLE rank and the UOP rank takes DRAM's own input
+    # loops: none (M2 does not index inputs), a trivial rank without metadata): RLE 12 x 0.5 = 6 runs x 4 bits
+    # (metadata_datawidth) = 24 bits per traversal, one traversal (12 reads of a 12-point tile) = 3 reads of the
+    # 8-bit metadata storage; Sparseloop's scalar count 6
+    assert c[("DRAMSparse", "inputs", "metadata_read")] == 3
+    assert result.stats["metadata_scalar_read_DRAM_inputs"] == 6
+    # outputs: the UOP rank takes DRAM's M2 (a 2-point fiber: 3 offsets x 4 bits), the RLE rank the spad's P4 (2
+    # fibers x 4 x 0.25 = 2 runs x 4 bits): 20 bits = 3 metadata updates; 5 scalar
+    assert c[("DRAMSparse", "outputs", "metadata_update")] == 3
+    assert result.stats["metadata_scalar_update_DRAM_outputs"] == 5
     # rules 11-12: spad weight reads gated on inputs, p = 0.5: 24 gated of 48; 24 computes done (24 eliminated),
     # 24 cycles (no level is bandwidth-bound)
     assert c[("spad", "weights", "read")] == 24 and c[("spadSparse", "weights", "gated_read")] == 24
@@ -505,9 +515,9 @@ def test_sparseloop_published_eyeriss_numbers() -> None:
     # a 24-point tile: 6.6 runs of 4 bits per traversal) 1054311 reads and 65895 fills
     assert formatted(3833856, 0.275) == 1054311 and formatted(239616, 0.275) == 65895
     fmt = FormatSpec(level="spad", tensor="inputs", format="rle", metadata_bits=4, ranks=[{"format": "RLE", "metadata_bits": 4}])
-    nest = LoopNest.of("conv3-tile", C=24)
-    per_point = rank_metadata_bits(fmt, nest, {d: 1 for d in nest.bounds} | {"C": 24}, 0.275) / 24
-    assert -(-3833856 * per_point // 4) == 1054311 and -(-239616 * per_point // 4) == 65895
+    spad = [RankShape((("N", 2), ("R", 3), ("C", 4)), 24)]
+    units, _ = tile_metadata(fmt, spad, 24, 0.275)
+    assert -(-3833856 * units // 24) == 1054311 and -(-239616 * units // 24) == 65895
     # shared_glb and DRAM keep inputs compressed (uop rle, uop uop rle): reads 18690048 -> 5139764 and 921600 -> 253440;
     # DRAM keeps outputs compressed (30.3 % dense): 259584 updates -> 78654, the global buffer's compressions (rule 14)
     assert formatted(18690048, 0.275) == 5139764 and formatted(921600, 0.275) == 253440
@@ -522,6 +532,52 @@ def test_sparseloop_published_eyeriss_numbers() -> None:
     hardware = build_hardware(data, "spad")
     spec = Spec.build(hardware, LoopNestConfig.model_validate(hardware.engine_table))
     assert level_cycles_for(spec, {"spad": [1054311 + 2779545, 3833856]}, 1054311) == {"spad": 1916929}
+
+
+
+def test_sparseloop_published_multirank_metadata() -> None:
+    """Sparseloop's published metadata counts of eyeriss_like_onchip_compression (AlexNet CONV3, inputs 27.5 %,
+    outputs 30.3 % dense; ref-output/timeloop-mapper.stats.txt, per instance), from ranks that follow the loops:
+    shared_glb inputs (uop rle) 15389438 metadata reads and 758849 fills, DRAM inputs (uop uop rle) 758917 reads,
+    DRAM outputs (uop rle) 78663 updates.
+
+    The printed mapping, outer to inner (inputs are indexed by N, C, P, Q, R, S; outputs by N, M, P, Q): DRAM N2 M4 C8 | shared_glb M3 P13 C4 x:Q13 | DummyBuffer y:M2 C2 S3 | ifmap_spad N2 |
+    weights_spad R3 C4 | psum_spad M16. The sparse_optimizations file is not published with the outputs; each UOP
+    rank is taken to flatten all the loops it meets (with fewer, Sparseloop would need more ranks than the
+    stats print and refuse the mapping).
+    """
+    nest = LoopNest.of("conv3", N=4, K=384, C=256, P=13, Q=13, R=3, S=3)
+    uop, rle = {"format": "UOP"}, {"format": "RLE"}
+    all_dims = ["N", "K", "C", "P", "Q", "R", "S"]
+    fmt = FormatSpec(level="x", tensor="inputs", format="rle", metadata_bits=4,
+                     ranks=[uop | {"dims": all_dims}, uop | {"dims": all_dims}, rle])
+
+    def shapes(tensor: str, own: list, inner: list) -> list:
+        assigned, left = assign_ranks(fmt.ranks, 1, own)
+        assert left == []
+        return [RankShape(group, tensor_points(nest, tensor, group)) for group in assigned] + inner
+
+    def units(ranks: list, rank_shapes: list, tile: int, density: float) -> float:
+        return sum(m + p for m, p in rank_units(ranks, rank_shapes, tile, density))
+
+    # ifmap_spad (innermost input keeper, no format in the scratchpad's own ranks but RLE): one rank over N2 R3 C4
+    spad = [RankShape((("N", 2), ("R", 3), ("C", 4)), 24)]
+    # shared_glb pre-tiles (compressed above the spad): UOP over its own and DummyBuffer's input loops, RLE = spad's
+    glb = shapes("inputs", [("P", 13), ("C", 4), ("Q", 13), ("C", 2), ("S", 3)], spad)
+    assert [s.fiber for s in glb] == [8 * 13 * 15, 24]        # C8 x (13 rows) x (13 + 3 - 1 columns): halos per fiber
+    glb_units = units(fmt.ranks[1:], glb, 14400, 0.275)       # 1561 offsets + 1560 x 6.6 runs
+    assert round(glb_units, 6) == 11857
+    assert math.ceil(glb_units * 18690048 / 14400) == 15389438 and math.ceil(glb_units * 921600 / 14400) == 758849
+    # DRAM pre-tiles over shared_glb: UOP over N2 C8 (16 points), then the buffer's two ranks
+    dram = shapes("inputs", [("N", 2), ("C", 8)], glb)
+    dram_units = units(fmt.ranks, dram, 230400, 0.275)        # 17 + 16 x 1561 + 16 x 1560 x 6.6
+    assert math.ceil(dram_units * 921600 / 230400) == 758917
+    # outputs: DRAM (uop rle) over shared_glb, which keeps them without a format: one rank over its loops and the
+    # bypassed levels' (K3 P13 x:Q13 y:K2 N2), K scaled by the psum scratchpad's 16 below it: 32448 points
+    glb_out = [RankShape((("K", 3 * 32), ("P", 13), ("Q", 13), ("N", 2)), 32448)]
+    dram_out = shapes("outputs", [("N", 2), ("K", 4)], glb_out)
+    out_units = units(fmt.ranks[1:], dram_out, 259584, 0.303)  # 9 + 8 x 32448 x 0.303
+    assert math.ceil(out_units * 259584 / 259584) == 78663
 
 
 CODEC = """
