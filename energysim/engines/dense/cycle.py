@@ -19,28 +19,13 @@ tested against.
 
 from __future__ import annotations
 
-import math
 from collections import Counter, deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from energysim.engines.dense.fast import PathResult
-from energysim.engines.dense.schedule import OUTPUT_STATIONARY, Fold, Tile, folds
-
-
-@dataclass
-class _Transfer:
-    issue: int
-    tile: int
-    fetch: bool
-    weights: int
-    inputs: int
-    outputs: int
-
-    @property
-    def words(self) -> int:
-        return self.weights + self.inputs + self.outputs
+from energysim.engines.dense.schedule import OUTPUT_STATIONARY, Fold, Tile, TileTable, folds
 
 
 def _cycles_to_deliver(words: int, bandwidth: float) -> int:
@@ -141,10 +126,9 @@ def _tile_run(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, s
     return _FoldRun(busy, compute, skew, stall, macs, tuple(counts.items()))
 
 
-def _add_tiles(result: PathResult, runs: dict[tuple[int, int, int, bool], _FoldRun], ran: Counter) -> None:
-    """Add to ``result`` each tile shape's folds times how many tiles of that shape ran."""
-    for key, times in ran.items():
-        run = runs[key]
+def _add_tiles(result: PathResult, runs: list[_FoldRun], ran: np.ndarray) -> None:
+    """Add to ``result`` each tile shape's folds times how many tiles of that shape ran (``ran``, by shape number)."""
+    for run, times in zip(runs, ran.tolist()):
         result.cycles_compute += run.compute * times
         result.cycles_skew += run.skew * times
         result.cycles_sram_stall += run.stall * times
@@ -153,94 +137,122 @@ def _add_tiles(result: PathResult, runs: dict[tuple[int, int, int, bool], _FoldR
             result.counts[name] += value * times
 
 
-def _transfer_cycles(words: int, bandwidth: float) -> int:
-    """Cycles the channel spends on a transfer: the first ``n`` with ``n * bandwidth >= words``."""
-    n = max(1, math.ceil(words / bandwidth))
-    while n > 1 and (n - 1) * bandwidth >= words:
-        n -= 1
-    while n * bandwidth < words:
-        n += 1
-    return n
+def _tile_shapes(schedule: TileTable) -> tuple[list[Tile], np.ndarray]:
+    """The distinct tile shapes (sizes and first-partial-sum flag) of a schedule and each tile's shape number."""
+    shape = np.zeros(len(schedule), dtype=np.int64)
+    for column in (schedule.m, schedule.n, schedule.k, schedule.k_index == 0):
+        values, index = np.unique(column, return_inverse=True)
+        _, shape = np.unique(shape * values.size + index.ravel(), return_inverse=True)
+        shape = shape.ravel()
+    first_of = np.zeros(int(shape.max()) + 1 if shape.size else 0, dtype=np.int64)
+    first_of[shape[::-1]] = np.arange(shape.size - 1, -1, -1)  # the first tile of each shape
+    return [schedule.tile(int(t)) for t in first_of], shape
 
 
-def run_cycle(schedule: list[Tile], rows: int, cols: int, dataflow: str, sram_bw: float, dram_bw: float) -> PathResult:
-    """Execute a schedule cycle by cycle (same arguments as :func:`energysim.engines.dense.fast.run_fast`)."""
+def _transfer_cycles(words: np.ndarray, bandwidth: float) -> np.ndarray:
+    """Cycles the channel spends on each transfer: the least ``n`` with ``n * bandwidth >= words`` (0 words: 0, no transfer)."""
+    w = np.asarray(words, dtype=np.float64)
+    n = np.ceil(w / bandwidth)
+    n = np.where((n - 1) * bandwidth >= w, n - 1, n)
+    return np.where(n * bandwidth < w, n + 1, n).astype(np.int64)
+
+
+def _shared_list(values: np.ndarray) -> list[int]:
+    """``values`` as a list of Python ints, equal values sharing one object (a handful of distinct values: 8 bytes each)."""
+    distinct, index = np.unique(values, return_inverse=True)
+    table = distinct.tolist()
+    return [table[i] for i in index.ravel().tolist()]
+
+
+def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw: float, dram_bw: float) -> PathResult:
+    """Execute a schedule cycle by cycle (same arguments as :func:`energysim.engines.dense.fast.run_fast`, tiles as a table).
+
+    Each distinct tile shape's folds are stepped once (:func:`_tile_run`); the
+    event loop then runs every tile and every transfer of the schedule in
+    order on one clock, jumping from event to event.
+    """
     result = PathResult()
-    queue: deque[_Transfer] = deque()
-    fetch_done: dict[int, int] = {}
-    seen: dict[Fold, _FoldRun] = {}
-    seen_tiles: dict[tuple[int, int, int, bool], _FoldRun] = {}  # a tile of the same sizes and first flag runs the same folds
-    ran: Counter = Counter()
-    moved = {"weights": 0, "inputs": 0, "outputs": 0}
     last = len(schedule)
-
-    def issue_fetch(t: int, when: int) -> None:
-        tile = schedule[t]
-        if tile.fetch_weights + tile.fetch_inputs == 0:
-            fetch_done[t] = when
+    shapes, shape_of = _tile_shapes(schedule)
+    seen: dict[Fold, _FoldRun] = {}
+    runs = [_tile_run(tile, rows, cols, dataflow, sram_bw, seen) for tile in shapes]
+    busy = _shared_list(np.array([run.cycles for run in runs], dtype=np.int64)[shape_of])
+    fetch = _shared_list(_transfer_cycles(schedule.fetch_weights + schedule.fetch_inputs, dram_bw))
+    writeback = _shared_list(_transfer_cycles(schedule.writeback, dram_bw))
+    never = 1 << 62  # a time that has not happened yet
+    fetch_done = [never] * last  # the cycle from which each tile's operands are in the SRAM
+    queue: deque[tuple[int, int, int]] = deque()  # transfers waiting for the channel: (issue cycle, tile, cycles); a writeback's tile is ~t
+    fetched: list[int] = []
+    written: list[int] = []
+    for t in range(min(2, last)):
+        if fetch[t]:
+            queue.append((0, t, fetch[t]))
         else:
-            queue.append(_Transfer(when, t, True, tile.fetch_weights, tile.fetch_inputs, 0))
-
-    for t in range(min(2, len(schedule))):
-        issue_fetch(t, 0)
-    current: _Transfer | None = None
-    current_done = 0  # the cycle in which the current transfer moves its last words
-    array_done: int | None = None  # the cycle in which the array finishes the running tile
-    next_tile = 0
-    previous_end = 0
-    cycle = 0
-    while next_tile < last or queue or current is not None:
-        if array_done is None and next_tile < last and fetch_done.get(next_tile, cycle + 1) <= cycle \
-                and previous_end <= cycle:
-            tile = schedule[next_tile]
-            key = (tile.m, tile.n, tile.k, tile.k_index == 0)
-            if key not in seen_tiles:
-                seen_tiles[key] = _tile_run(tile, rows, cols, dataflow, sram_bw, seen)
-            ran[key] += 1
-            array_done = cycle + seen_tiles[key].cycles - 1
-        if current is None and queue and queue[0].issue <= cycle:
-            current = queue.popleft()
-            current_done = cycle + _transfer_cycles(current.words, dram_bw) - 1
-        if current is not None and current_done == cycle:
-            if current.fetch:
-                fetch_done[current.tile] = cycle + 1
-            moved["weights"] += current.weights
-            moved["inputs"] += current.inputs
-            moved["outputs"] += current.outputs
-            current = None
+            fetch_done[t] = 0
+    moving = False  # the channel is busy with a transfer of tile ``moving_tile`` until cycle ``moving_done``
+    moving_tile = moving_done = 0
+    array_done = -1  # the cycle in which the array finishes the running tile (-1: no tile running)
+    next_tile = cycle = 0
+    head = wait = tail = 0
+    while next_tile < last or queue or moving:
+        # Cycle ``cycle``: start what can start, complete what completes; then start in cycle + 1 what can
+        # (exactly what the next cycle would do first: nothing else happens in between).
+        if array_done < 0 and next_tile < last and fetch_done[next_tile] <= cycle:
+            array_done = cycle + busy[next_tile] - 1
+        occupied = array_done >= 0
+        if not moving and queue and queue[0][0] <= cycle:
+            _, moving_tile, cycles = queue.popleft()
+            moving, moving_done = True, cycle + cycles - 1
+        if moving and moving_done == cycle:
+            if moving_tile >= 0:
+                fetch_done[moving_tile] = cycle + 1
+                fetched.append(moving_tile)
+            else:
+                written.append(~moving_tile)
+            moving = False
         if array_done == cycle:
-            previous_end = cycle + 1
-            if schedule[next_tile].writeback:
-                queue.append(_Transfer(cycle + 1, next_tile, False, 0, 0, schedule[next_tile].writeback))
-            if next_tile + 2 < last:
-                issue_fetch(next_tile + 2, cycle + 1)
+            if writeback[next_tile]:
+                queue.append((cycle + 1, ~next_tile, writeback[next_tile]))
+            ahead = next_tile + 2
+            if ahead < last:
+                if fetch[ahead]:
+                    queue.append((cycle + 1, ahead, fetch[ahead]))
+                else:
+                    fetch_done[ahead] = cycle + 1
             next_tile += 1
-            array_done = None
-            idle = 0
-        else:
-            idle = 1 if array_done is None else 0
+            array_done = -1
+        if array_done < 0 and next_tile < last and fetch_done[next_tile] <= cycle + 1:
+            array_done = cycle + busy[next_tile]
+        if not moving and queue and queue[0][0] <= cycle + 1:
+            _, moving_tile, cycles = queue.popleft()
+            moving, moving_done = True, cycle + cycles
         # Jump to the next cycle in which something can change; the cycles skipped repeat this one's idling.
-        events = [array_done] if array_done is not None else []
-        if current is not None:
-            events.append(current_done)
-        elif queue:
-            events.append(max(cycle + 1, queue[0].issue))
-        if array_done is None and next_tile < last and next_tile in fetch_done:
-            events.append(max(cycle + 1, fetch_done[next_tile], previous_end))
-        following = max(cycle + 1, min(events)) if events else cycle + 1
-        idle_cycles = idle + (following - cycle - 1 if array_done is None else 0)
-        if next_tile == 0:
-            result.cycles_head += idle_cycles
-        elif next_tile < last:
-            result.cycles_dram_wait += idle_cycles
-        else:
-            result.cycles_tail += idle_cycles
+        following = array_done if array_done >= 0 else never
+        if moving:
+            if moving_done < following:
+                following = moving_done
+        elif queue and queue[0][0] < following:
+            following = queue[0][0]
+        if array_done < 0 and next_tile < last and fetch_done[next_tile] < following:
+            following = fetch_done[next_tile]
+        if following == never:
+            following = cycle + 1
+        idle_cycles = (0 if occupied else 1) + (0 if array_done >= 0 else following - cycle - 1)
+        if idle_cycles:
+            if next_tile == 0:
+                head += idle_cycles
+            elif next_tile < last:
+                wait += idle_cycles
+            else:
+                tail += idle_cycles
         cycle = following
-    result.cycles_total = cycle
-    _add_tiles(result, seen_tiles, ran)
-    for tensor in ("weights", "inputs"):
-        result.counts[("dram", tensor, "read")] += moved[tensor]
-        result.counts[("sram", tensor, "fill")] += moved[tensor]
-    result.counts[("sram", "outputs", "read")] += moved["outputs"]
-    result.counts[("dram", "outputs", "write")] += moved["outputs"]
+    result.cycles_total, result.cycles_head, result.cycles_dram_wait, result.cycles_tail = cycle, head, wait, tail
+    _add_tiles(result, runs, np.bincount(shape_of[:next_tile], minlength=len(runs)))
+    for tensor, column in (("weights", schedule.fetch_weights), ("inputs", schedule.fetch_inputs)):
+        words = int(column[np.asarray(fetched, dtype=np.int64)].sum())
+        result.counts[("dram", tensor, "read")] += words
+        result.counts[("sram", tensor, "fill")] += words
+    words = int(schedule.writeback[np.asarray(written, dtype=np.int64)].sum())
+    result.counts[("sram", "outputs", "read")] += words
+    result.counts[("dram", "outputs", "write")] += words
     return result

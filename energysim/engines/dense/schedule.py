@@ -255,22 +255,47 @@ def smallest_tile_words(m: int, n: int, k: int, rows: int, cols: int, dataflow: 
     return 2 * (tm * tk + tk * tn + tm * tn)
 
 
-def tiles(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | None = None) -> list[Tile]:
-    """The SRAM tiles in schedule order (m outer, n, k inner) with their DRAM transfers."""
+@dataclass(frozen=True)
+class TileTable:
+    """The SRAM tiles of a GEMM in schedule order, one column per :class:`Tile` field (int64 arrays, one entry per tile)."""
+
+    m: np.ndarray
+    n: np.ndarray
+    k: np.ndarray
+    k_index: np.ndarray
+    fetch_weights: np.ndarray
+    fetch_inputs: np.ndarray
+    writeback: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.m.size)
+
+    def tile(self, index: int) -> Tile:
+        """Tile number ``index`` of the schedule."""
+        return Tile(*(int(getattr(self, name)[index]) for name in self.__dataclass_fields__))
+
+
+def tiles(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | None = None) -> TileTable:
+    """The SRAM tiles in schedule order (m outer, n, k inner) with their DRAM transfers.
+
+    An operand tile is fetched unless it is the one the previous tile used
+    (the resident one): compared tile by tile, all tiles at once.
+    """
+    tiles_m, tiles_n, tiles_k = ceil_div(m, tiling.m), ceil_div(n, tiling.n), ceil_div(k, tiling.k)
+    im, jn, kk = (index.ravel() for index in np.indices((tiles_m, tiles_n, tiles_k), dtype=np.int64))
+    tm, tn, tk = chunk_sizes(m, tiling.m, im), chunk_sizes(n, tiling.n, jn), chunk_sizes(k, tiling.k, kk)
+    previous = np.arange(im.size) - 1  # tile 0 has no previous tile: compared with itself, then forced to fetch
+    previous[0] = 0
+    first = np.arange(im.size) == 0
+    same_a = (im[previous] == im) & (kk[previous] == kk) & ~first
+    same_b = (kk[previous] == kk) & (jn[previous] == jn) & ~first
     input_words = input_tile_words(k, n, tiling, footprint)
-    out: list[Tile] = []
-    resident_a: tuple[int, int] | None = None
-    resident_b: tuple[int, int] | None = None
-    sizes_m, sizes_n, sizes_k = chunks(m, tiling.m), chunks(n, tiling.n), chunks(k, tiling.k)
-    for im, tm in enumerate(sizes_m):
-        for jn, tn in enumerate(sizes_n):
-            for kk, tk in enumerate(sizes_k):
-                fetch_a = 0 if resident_a == (im, kk) else tm * tk
-                fetch_b = 0 if resident_b == (kk, jn) else int(input_words[kk, jn])
-                resident_a, resident_b = (im, kk), (kk, jn)
-                writeback = tm * tn if kk == len(sizes_k) - 1 else 0
-                out.append(Tile(tm, tn, tk, kk, fetch_a, fetch_b, writeback))
-    return out
+    return TileTable(
+        m=tm, n=tn, k=tk, k_index=kk,
+        fetch_weights=np.where(same_a, 0, tm * tk),
+        fetch_inputs=np.where(same_b, 0, input_words[kk, jn]).astype(np.int64),
+        writeback=np.where(kk == tiles_k - 1, tm * tn, 0),
+    )
 
 
 def folds(tile: Tile, rows: int, cols: int, dataflow: str) -> list[Fold]:

@@ -110,9 +110,9 @@ def test_tiling_fits_sram_double_buffered():
         assert 2 * (tiling.m * tiling.k + tiling.k * tiling.n + tiling.m * tiling.n) <= 4096
         schedule = tiles(m, n, k, tiling)
         weights, inputs, outputs = dram_words(m, n, k, tiling)
-        assert sum(t.fetch_weights for t in schedule) == weights
-        assert sum(t.fetch_inputs for t in schedule) == inputs
-        assert sum(t.writeback for t in schedule) == outputs
+        assert schedule.fetch_weights.sum() == weights
+        assert schedule.fetch_inputs.sum() == inputs
+        assert schedule.writeback.sum() == outputs
 
 
 def test_sram_too_small_is_refused():
