@@ -451,6 +451,19 @@ RASTER_GROUPS = (1, 2, 4, 8, 16)
 """Tile-row group sizes tried for the raster order when the operands do not fit in L2."""
 
 
+def raster_groups(tiles_m: int) -> list[int]:
+    """Grouped raster orders worth trying beyond row-major for a grid of ``tiles_m`` tile rows.
+
+    The groups of :data:`RASTER_GROUPS` smaller than ``tiles_m``, plus ``tiles_m`` itself when it is
+    at most the largest group: column-major order, in which every ``B`` column panel is used by all
+    tile rows in consecutive launches (e.g. ``M = 768`` in 256-row tiles: 3 rows, not 2 or 4).
+    """
+    groups = [g for g in RASTER_GROUPS[1:] if g < tiles_m]
+    if 1 < tiles_m <= RASTER_GROUPS[-1] and tiles_m not in groups:
+        groups.append(tiles_m)
+    return groups
+
+
 def tile_coordinates(index: np.ndarray, tiles_m: int, tiles_n: int, group_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """(tile row, tile column) of launch indices in grouped raster order.
 
@@ -646,7 +659,7 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
     """The fastest schedule over the candidate tiles that fit (given sizes are kept fixed).
 
     When the operands do not fit in L2, each tile is also tried with the grouped
-    raster orders of :data:`RASTER_GROUPS`. Ties go to fewer HBM bits, then to the
+    raster orders of :func:`raster_groups`. Ties go to fewer HBM bits, then to the
     larger tile, then to the smaller group. This mimics a library's
     heuristic/autotuned kernel choice; when all three sizes are given, that tile is used.
 
@@ -676,7 +689,7 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
         plan = schedule(problem, gpu, tile, efficiency)
         plans = [plan]
         if not plan.l2_fits:
-            plans += [schedule(problem, gpu, tile, efficiency, g) for g in RASTER_GROUPS[1:] if g < plan.tiles_m]
+            plans += [schedule(problem, gpu, tile, efficiency, g) for g in raster_groups(plan.tiles_m)]
         for plan in plans:
             key = (plan.cycles_total, sum(plan.hbm_read_bits.values()), -tile.m * tile.n, plan.group_rows)
             if best_key is None or key < best_key:

@@ -454,3 +454,19 @@ def test_wave_sums_in_chunks_equal_one_pass(engine, monkeypatch, shape):
         assert chunked.counts == expected.counts and chunked.cycles == expected.cycles
         assert chunked.stats == expected.stats
     assert whole["dense"].stats["waves"] > 2
+
+
+def test_column_major_raster_is_tried_when_tile_rows_are_few(engine):
+    """With 3 tile rows (M = 768) the raster search includes column-major order, so each input panel leaves HBM once.
+
+    Groups of 1, 2, 4, ... only: 2 re-reads a third of the panels and 4 is not below 3, so before
+    column-major was tried the 2:4 bound of this GEMM was HBM-bound at 1941 us instead of 1624 us.
+    """
+    from energysim.engines.sparse_tc.schedule import raster_groups
+
+    assert raster_groups(3) == [2, 3] and raster_groups(4) == [2, 4] and raster_groups(32) == [2, 4, 8, 16]
+    assert raster_groups(1) == []
+    result = engine.simulate(GemmLayer(name="a", m=768, n=196608, k=3072), mode="sparse_2_4")
+    stats = result.stats
+    assert stats["tiles_m"] == 3 and stats["raster_group_rows"] == 3
+    assert stats["hbm_bytes"]["inputs"] == 196608 * 3072 * 2  # every input byte read from HBM exactly once
