@@ -214,9 +214,11 @@ def rank_widths(fmt: FormatSpec, shapes: list[RankShape], units: list[tuple[floa
     """(metadata bits, payload bits) per unit of each rank.
 
     Given widths first; otherwise CP and RLE coordinates ``ceil(log2 e)``, B and UB flags 1 bit, a UOP offset
-    ``ceil(log2(entries + 1))`` for the entries below it, and a compressed rank's payload its metadata width.
+    ``ceil(log2(entries + 1))`` for the entries it addresses (the next rank's units, or the ``F x e`` positions
+    under it when the next rank has none), and a compressed rank's payload its metadata width.
     """
     out = []
+    fibers = 1
     for i, (rank, shape) in enumerate(zip(fmt.ranks, shapes)):
         e = shape.fiber
         if rank.format in ("CP", "RLE"):
@@ -227,11 +229,12 @@ def rank_widths(fmt: FormatSpec, shapes: list[RankShape], units: list[tuple[floa
             payload = rank.payload_bits
         elif rank.format == "UOP":
             below = units[i + 1] if i + 1 < len(units) else (0.0, 0.0)
-            entries = max(below[0], below[1], e)
+            entries = max(below[0], below[1]) or fibers * e
             payload = max(1, math.ceil(math.log2(entries + 1)))
         else:
             payload = meta
         out.append((meta, payload))
+        fibers *= e
     return out
 
 

@@ -14,13 +14,21 @@ per instance (``rho`` = d's density, statistical: Sparseloop's ``fixed-structure
   ``gated_read``/``skipped_read``/``gated_update``/``skipped_update`` on the level's
   ``action_units`` entry. A rule at a level that bypasses d applies at the next
   outer keeper. Gated accesses take bandwidth, skipped ones do not.
-- **Metadata** (rule 13): per traversal of L's tile, rank by rank (outer to inner;
-  ``F`` fibers reach a rank of extent ``e`` whose fibers hold ``o`` occupied
-  coordinates): UOP ``F x (e + 1)`` offsets at ``payload_bits``; CP and RLE ``F x o``
-  coordinates, B and UB ``F x e`` flags at ``metadata_bits``. Each action moves its
-  dense count / tile points traversals of metadata, reduced like the data by rule 11;
-  ``metadata_<action>`` = ceil(bits / ``metadata_word_bits``) per instance. A format
-  without ranks uses the ideal model's bits per point (``sparse.py``).
+- **Metadata** (rule 13): a format with ``ranks`` gives them to L's loops as Sparseloop
+  does (:mod:`~energysim.engines.loopnest.sparse_ranks`: outer ranks take L's loops, a
+  compressed L takes its inner keeper's ranks as its innermost ones, a fiber per rank
+  spans the points its loops alone touch): per traversal of L's tile, UOP ``F' x (e + 1)``
+  offsets, CP and RLE ``F' x o`` coordinates (and as many payloads above the innermost
+  rank), B ``F' x e`` flags, UB ``F x e``. Each action moves ``dense count / tile
+  points`` traversals: ``metadata_<action>`` = ``ceil(bits / metadata_word_bits)`` per
+  instance (Sparseloop's energy accesses), and the stats give Sparseloop's printed
+  scalar count, ``metadata_scalar_<action>_<level>_<tensor>`` = ``ceil(units x dense
+  count / tile points)`` per instance. A format without ranks uses the ideal model's
+  bits per point (``sparse.py``). Where a rule (rule 11) optimises d's reads or updates
+  at L, ``floor(metadata words x p)`` (``ceil`` for output reads) of them are
+  ``gated_metadata_<action>`` (they keep their bandwidth) or ``skipped_metadata_<action>``
+  (they do not); the rest stay ``metadata_<action>``, so the parts add up to the words
+  the unoptimised traffic would move.
 - **Computes** (rule 12): for each read-only tensor, the innermost keeper with a rule
   on it removes ``floor(computes x p)``; the removed computes cost nothing, are not
   reported and take no compute cycle (Sparseloop's eyeriss_like_w_gating reference:
@@ -32,16 +40,22 @@ per instance (``rho`` = d's density, statistical: Sparseloop's ``fixed-structure
 - **(De)compression** (rule 14): a child with a ``codec_units`` entry keeping d
   uncompressed under a compressed parent counts ``decompress`` = its actual fills
   and, for outputs, ``compress`` = the parent's actual updates (raw, no vectors).
-- **Vectors, cycles, leakage** as the dense Timeloop rules: data accesses rounded up
-  to ``block_words`` per instance and action (``<d>:vector_padding``); level cycles
-  from actual + gated + metadata words per instance at the level's bandwidths, as
-  Timeloop's slowdown in double precision (rule 8).
+- **Vectors** (rules 6 and 15): data accesses rounded up to ``block_words`` per
+  instance and action (``<d>:vector_padding``); for a compressed tile that is not dense,
+  with a block Timeloop's table lists, smaller (in blocks) than the table's threshold
+  for its density, the vectors are ``ceil(ceil(count / block) x ratio)``, ``ratio`` the
+  expected blocks its non-zeros occupy over the ideal (:func:`vector_ratio`; Timeloop keeps
+  the product unrounded, energysim rounds it up to a whole vector).
+- **Cycles, leakage** as the dense Timeloop rules: level cycles from actual + gated
+  accesses + metadata words (actual and gated) per instance at the level's bandwidths,
+  as Timeloop's slowdown in double precision (rule 8).
 
 Real masks give their measured densities here (the counts stay Sparseloop's
-statistical ones). Not reproduced: rule 15 (Timeloop's occupancy-table correction of
-compressed tiles with block size > 1; compressed accesses are rounded up to whole
-vectors instead), gated/skipped metadata accesses (the metadata is reduced with the
-data instead), temporal reductions (energysim has no adder action).
+statistical ones). Not reproduced: temporal reductions (energysim has no adder action),
+Sparseloop's gated/skipped *metadata read* rule of its current source (which adds the
+level's own ranks per tile, once, whatever the read count; its older source takes
+``ceil(metadata reads x (1 - density))``; here the data's rule-11 rounding), a compressed tile's capacity from these ranks (the mapping check
+uses the ideal model's occupancy).
 """
 
 from __future__ import annotations

@@ -1,0 +1,262 @@
+"""Sparseloop's metadata under compat 'timeloop': ranks on the level's loops, gated/skipped metadata, rule 15, invariants.
+
+The design (Timeloop/Sparseloop YAML, imported): DRAM -> Buffer -> one MAC, a K=4 x C=8 matrix-vector product
+(Weights[K][C], Inputs[C], Outputs[K]; 32 MACs), everything mapped to the Buffer (`Buffer[K4 C8]`, C inner), 16-bit
+words, the Buffer 2 words per cycle for reads and for writes. Timeloop's dense counts per instance: Buffer weights
+32 reads and 32 fills (a 32-point tile, one traversal each), inputs 32 reads and 8 fills, outputs 32 updates and 28
+reads; DRAM weights 32, inputs 8 reads, outputs 4 updates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("yaml")
+
+from energysim.engines import build_engine  # noqa: E402
+from energysim.engines.loopnest.mapping import load_mapping  # noqa: E402
+from energysim.engines.loopnest.sparse import statistical  # noqa: E402
+from energysim.engines.loopnest.sparse_timeloop import evaluate, vector_ratio  # noqa: E402
+from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
+from energysim.errors import UnsupportedError  # noqa: E402
+from energysim.hardware.hierarchy import load_hardware  # noqa: E402
+from energysim.workloads.workload import load_workload  # noqa: E402
+
+ARCH = """
+architecture:
+  version: 0.4
+  subtree:
+  - name: System
+    attributes: {datawidth: 16}
+    local:
+    - {name: DRAM, class: DRAM, attributes: {width: 16}}
+    - {name: Buffer, class: regfile, attributes: {depth: 256, width: 16, read_bandwidth: 2, write_bandwidth: 2}}
+    - {name: MAC, class: intmac}
+"""
+
+PROB = """
+problem:
+  shape:
+    name: mv
+    dimensions: [ K, C ]
+    data-spaces:
+    - {name: Weights, projection: [ [[K]], [[C]] ]}
+    - {name: Inputs, projection: [ [[C]] ]}
+    - {name: Outputs, projection: [ [[K]] ], read-write: True}
+  instance:
+    K: 4
+    C: 8
+    densities: {Weights: 0.5, Inputs: 0.25}
+"""
+
+MAP = """
+mapping:
+- {target: DRAM, type: temporal, factors: K=1 C=1, permutation: CK}
+- {target: Buffer, type: temporal, factors: K=4 C=8, permutation: CK}
+"""
+
+ERT = """
+ERT:
+  version: 0.4
+  tables:
+  - name: System.DRAM
+    actions: [{name: read, energy: 64.0}, {name: write, energy: 64.0}]
+  - name: System.Buffer
+    actions: [{name: read, energy: 2.0}, {name: write, energy: 3.0}, {name: gated_read, energy: 0.2},
+              {name: metadata_read, energy: 1.0}, {name: metadata_write, energy: 1.5}]
+  - name: System.MAC
+    actions: [{name: compute, energy: 1.0}]
+"""
+
+WEIGHTS_CSR = """
+sparse_optimizations:
+  targets:
+  - name: Buffer
+    representation-format:
+      data-spaces:
+      - name: Weights
+        ranks:
+        - {format: UOP, payload-word-bits: 5}
+        - {format: CP, metadata-word-bits: 3}
+    action-optimization:
+    - type: {kind}
+      options:
+      - {target: Weights, condition-on: [ Inputs ]}
+"""
+
+GATED_METADATA_UNITS = """
+[[units]]
+name = "BufferSparse"
+action = "gated_metadata_read"
+energy_pj = 0.1
+source = "test: a gated metadata word"
+
+[[units]]
+name = "BufferSparse"
+action = "skipped_metadata_read"
+energy_pj = 0.0
+source = "test: a skipped metadata word costs nothing"
+"""
+
+
+def _design(folder: Path, sparse: str, arch: str = ARCH, prob: str = PROB, priced: bool = True):
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, text in (("arch", arch), ("prob", prob), ("map", MAP), ("ert", ERT), ("sparse", sparse)):
+        path = folder / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        files.append(path)
+    written = import_timeloop(files, folder / "out")
+    if priced:
+        text = written["hardware"].read_text(encoding="utf-8")
+        written["hardware"].write_text(text + GATED_METADATA_UNITS, encoding="utf-8")
+    engine = build_engine(load_hardware(written["hardware"]))
+    layer = load_workload(written["workload"]).layers[0]
+    mapping = load_mapping(written["mapping"]).for_layer(layer.name)[1]
+    return engine.spec, layer.loop_nest(), mapping
+
+
+def _run(folder: Path, sparse: str, weights: float = 0.5, inputs: float = 0.25, **kwargs):
+    spec, nest, mapping = _design(folder, sparse, **kwargs)
+    return evaluate(spec, nest, mapping, statistical(weights, inputs))
+
+
+def _sparse(kind: str) -> str:
+    return WEIGHTS_CSR.replace("{kind}", kind)
+
+
+def test_skipped_metadata_worked_by_hand(tmp_path: Path) -> None:
+    """Weights in UOP/CP at the Buffer, their reads skipped on Inputs: the metadata of skipped reads is
+    `skipped_metadata_read`, takes no bandwidth, and the metadata parts add up to the unoptimised words."""
+    stats, sparse = _run(tmp_path, _sparse("skipping"))
+    c = stats.counts
+    # rule 10: 32 reads and fills -> 32 - floor(32 x 0.5) = 16; rule 11: p = 0.75, skipped floor(16 x 0.75) = 12
+    assert c[("Buffer", "weights", "read")] == 4 and c[("BufferSparse", "weights", "skipped_read")] == 12
+    # rule 13: UOP takes K4 (4 + 1 offsets x 5 bits = 25), CP takes C8 (4 fibers x 8 x 0.5 = 16 coordinates x 3
+    # bits = 48): 73 bits = ceil(73 / 16) = 5 metadata words per traversal, one traversal per action;
+    # skipped floor(5 x 0.75) = 3, 2 left; fills are never optimised: 5
+    assert c[("BufferSparse", "weights", "metadata_read")] == 2
+    assert c[("BufferSparse", "weights", "skipped_metadata_read")] == 3
+    assert c[("BufferSparse", "weights", "metadata_fill")] == 5
+    assert ("BufferSparse", "weights", "gated_metadata_read") not in c
+    # Sparseloop's scalar count: 5 offsets + 16 coordinates = 21 per traversal
+    assert sparse["metadata_scalar_read_Buffer_weights"] == 21 and sparse["metadata_scalar_fill_Buffer_weights"] == 21
+    # rule 12: 24 of 32 computes removed; cycles: reads 4 + 32 inputs + 28 outputs + 2 metadata = 66 at 2 per cycle
+    # = 33; writes 16 + 8 + 32 updates + 5 metadata = 61 -> 31: 33 (the 12 skipped reads and 3 skipped metadata
+    # words take no slot)
+    assert c[("MAC", "-", "compute")] == 8 and stats.cycles_compute == 8
+    assert stats.level_cycles["Buffer"] == 33 and stats.cycles_total == 33
+
+
+def test_gated_metadata_keeps_its_cycles_worked_by_hand(tmp_path: Path) -> None:
+    """The same file gating instead of skipping: `gated_metadata_read` words keep their bandwidth (cycles 41, not 33)
+    and are priced at their own entry."""
+    stats, _ = _run(tmp_path, _sparse("gating"))
+    c = stats.counts
+    assert c[("Buffer", "weights", "read")] == 4 and c[("BufferSparse", "weights", "gated_read")] == 12
+    assert c[("BufferSparse", "weights", "metadata_read")] == 2
+    assert c[("BufferSparse", "weights", "gated_metadata_read")] == 3
+    # reads 4 + 12 gated + 32 + 28 + 2 + 3 gated metadata = 81 at 2 per cycle: 40.5 -> 41
+    assert stats.level_cycles["Buffer"] == 41 and stats.cycles_total == 41
+    # energy: DRAM (32 + 8 + 4) x 64 = 2816; Buffer reads (4 + 32 + 28) x 2 = 128; fills (16 + 8) x 3 = 72, updates
+    # 32 x 3 = 96; gated reads 12 x 0.2; metadata reads 2 x 1, gated 3 x 0.1, fills 5 x 1.5; computes 8 x 1
+    assert stats.energy_pj == pytest.approx(2816 + 128 + 72 + 96 + 2.4 + 2 + 0.3 + 7.5 + 8)
+
+
+def test_gated_metadata_needs_a_price(tmp_path: Path) -> None:
+    """A gated metadata count the hardware does not price is refused in one line naming the [[units]] entry."""
+    from energysim.errors import ConfigError
+    with pytest.raises(ConfigError, match="counts 'gated_metadata_read' of 'BufferSparse': needs a \\[\\[units\\]\\]") as info:
+        _run(tmp_path, _sparse("gating"), priced=False)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("ranks", "message"), [
+    ("[ {format: CP, metadata-word-bits: 3} ]", "Buffer/weights: loops C8 are left without a rank of its 1-rank format"),
+    ("[ {format: UOP}, {format: UOP}, {format: CP, metadata-word-bits: 3} ]", None),
+    ("[ {format: CP, metadata-word-bits: 3, flattened-rankIDs: [ [K, C] ]} ]", None),
+])
+def test_ranks_take_the_levels_loops(tmp_path: Path, ranks: str, message: str | None) -> None:
+    """One rank without flattened-rankIDs over two loops is a mapping Sparseloop refuses (one line); a third rank is
+    trivial (no metadata); a rank flattening K and C holds one 32-point fiber: 16 coordinates x 3 bits = 3 words."""
+    sparse = ("sparse_optimizations:\n  targets:\n  - name: Buffer\n    representation-format:\n      data-spaces:\n"
+              f"      - {{name: Weights, ranks: {ranks}}}\n")
+    if message is not None:
+        with pytest.raises(UnsupportedError, match=message) as info:
+            _run(tmp_path, sparse)
+        assert "Sparseloop refuses this mapping" in str(info.value) and "\n" not in str(info.value)
+        return
+    stats, sparse_stats = _run(tmp_path, sparse)
+    flat = "flattened" in ranks
+    # three ranks: UOP K4 (5 offsets addressing the next rank's 36: ceil(log2 37) = 6 bits), UOP C8 (4 x 9 offsets
+    # addressing 4 x 8 positions: 6 bits; no rank is left for the CP rank, trivial): 30 + 216 = 246 bits = 16 words;
+    # scalar 5 + 36 = 41
+    words, scalar = (3, 16) if flat else (16, 41)
+    assert stats.counts[("BufferSparse", "weights", "metadata_read")] == words
+    assert sparse_stats["metadata_scalar_read_Buffer_weights"] == scalar
+
+
+def test_inner_keeper_with_more_ranks_is_refused(tmp_path: Path) -> None:
+    """DRAM keeping weights in one CP rank above a Buffer with two: Sparseloop's pre-tiling cannot fit the Buffer's ranks (one line)."""
+    sparse = ("sparse_optimizations:\n  targets:\n  - name: DRAM\n    representation-format:\n      data-spaces:\n"
+              "      - {name: Weights, ranks: [ {format: CP, metadata-word-bits: 3} ]}\n"
+              "  - name: Buffer\n    representation-format:\n      data-spaces:\n"
+              "      - {name: Weights, ranks: [ {format: UOP}, {format: CP, metadata-word-bits: 3} ]}\n")
+    with pytest.raises(UnsupportedError, match="DRAM/weights: its 1 rank\\(s\\) cannot hold the 2 ranks of the inner level Buffer"):
+        _run(tmp_path, sparse)
+
+
+def test_rule_15_vector_ratio_worked_by_hand() -> None:
+    """Rule 15: Timeloop's threshold table decides; the ratio is the expected blocks of the non-zeros over the ideal."""
+    # block 4, a 20-point tile at density 0.5: threshold 75 blocks (> 20 // 4 = 5): 10 non-zeros fill ceil(10 / 4) = 3
+    # blocks where the ideal is 2.5: 1.2
+    assert vector_ratio(4, 20, 0.5) == pytest.approx(1.2)
+    # 0.3 of 10 points: 3 non-zeros, one block of 4 against 0.75: 4/3
+    assert vector_ratio(4, 10, 0.3) == pytest.approx(4 / 3)
+    # a tile of 400 blocks of 4 at density 0.5 is past the threshold (75): no correction; nor dense, nor blocks of 1 or 3
+    assert vector_ratio(4, 1600, 0.5) == 1.0 and vector_ratio(4, 20, 1.0) == 1.0
+    assert vector_ratio(1, 20, 0.5) == 1.0 and vector_ratio(3, 20, 0.5) == 1.0
+
+
+def test_rule_15_pads_compressed_vectors_worked_by_hand(tmp_path: Path) -> None:
+    """A 4-word-block Buffer keeping inputs in CP (8-point tile, 25 % dense): vectors = ceil(ceil(count / 4) x 2),
+    the unused slots counted as inputs:vector_padding."""
+    arch = ARCH.replace("read_bandwidth: 2, write_bandwidth: 2}", "read_bandwidth: 2, write_bandwidth: 2, block_size: 4}")
+    sparse = ("sparse_optimizations:\n  targets:\n  - name: Buffer\n    representation-format:\n      data-spaces:\n"
+              "      - {name: Inputs, ranks: [ {format: CP, metadata-word-bits: 3} ]}\n")
+    stats, _ = _run(tmp_path, sparse, arch=arch)
+    c = stats.counts
+    # ratio: 2 non-zeros in one block of 4 where the ideal is 0.5 block: 2; reads 32 - floor(32 x 0.75) = 8 ->
+    # ceil(ceil(8 / 4) x 2) = 4 vectors = 16 slots, 8 padding; fills 2 -> 2 vectors = 8 slots, 6 padding
+    assert c[("Buffer", "inputs", "read")] == 8 and c[("Buffer", "inputs:vector_padding", "read")] == 8
+    assert c[("Buffer", "inputs", "fill")] == 2 and c[("Buffer", "inputs:vector_padding", "fill")] == 6
+    # weights stay uncompressed: 32 reads fill whole vectors, no padding
+    assert ("Buffer", "weights:vector_padding", "read") not in c
+
+
+@pytest.mark.parametrize("weights", [0.1, 0.3, 0.5, 0.75, 1.0])
+@pytest.mark.parametrize("inputs", [0.05, 0.25, 0.6, 1.0])
+def test_invariants_hold_on_every_run(tmp_path: Path, weights: float, inputs: float) -> None:
+    """Counts are non-negative integers; actual + gated (or skipped) data and metadata add up to the counts of the
+    same file without the rule; the gating run is never faster than the skipping one; energy = sum count x price."""
+    runs = {}
+    for kind in ("gating", "skipping", None):
+        sparse = _sparse(kind) if kind else _sparse("gating").split("    action-optimization:")[0]
+        spec, nest, mapping = _design(tmp_path / str(kind), sparse)
+        runs[kind] = (evaluate(spec, nest, mapping, statistical(weights, inputs))[0], spec)
+    for stats, spec in runs.values():
+        assert all(isinstance(v, int) and v >= 0 for v in stats.counts.values())
+        priced = sum(v * spec.prices[(component, action)] for (component, _, action), v in stats.counts.items())
+        assert stats.energy_pj == pytest.approx(priced)
+    runs = {kind: stats for kind, (stats, _) in runs.items()}
+    base = runs[None].counts
+    for kind, prefix in (("gating", "gated"), ("skipping", "skipped")):
+        c = runs[kind].counts
+        for action, meta in (("read", "metadata_read"), ("fill", "metadata_fill")):
+            assert c.get(("Buffer", "weights", action), 0) + c.get(("BufferSparse", "weights", f"{prefix}_{action}"), 0) \
+                == base.get(("Buffer", "weights", action), 0)
+            assert c.get(("BufferSparse", "weights", meta), 0) + c.get(("BufferSparse", "weights", f"{prefix}_{meta}"), 0) \
+                == base.get(("BufferSparse", "weights", meta), 0)
+    assert runs["gating"].cycles_total >= runs["skipping"].cycles_total
