@@ -21,7 +21,7 @@ from energysim.engines.result import LayerResult, check_invariants
 from energysim.errors import InvariantError, UnsupportedError
 from energysim.hardware.hierarchy import Hardware
 from energysim.progress import progress_bar
-from energysim.report.tables import SUMMARY_COLUMNS, check_energy_totals, energy_table, layer_summary, run_name
+from energysim.report.tables import ENERGY_COLUMNS, SUMMARY_COLUMNS, check_energy_totals, energy_rows, layer_summary, run_name
 from energysim.units import PJ_PER_UJ
 from energysim.workloads.workload import Workload
 
@@ -166,7 +166,7 @@ def run_workload(workload: Workload, hardware: Hardware, progress: bool | None =
     engine = build_engine(hardware)
     options = engine.read_options(engine_options)
     mode = engine.mode(options)
-    results, frames, rows, refused = [], [], [], {}
+    results, priced, rows, refused = [], [], [], {}
     with progress_bar(len(workload.layers), f"{workload.name} on {run_name(hardware.name, mode)}", progress) as bar:
         for layer in workload.layers:
             try:
@@ -180,16 +180,16 @@ def run_workload(workload: Workload, hardware: Hardware, progress: bool | None =
                     on_layer(layer.name)
                 continue
             check_invariants(result)
-            energy = energy_table(result, hardware, workload=workload.name, mode=mode)
+            energy = energy_rows(result, hardware, workload=workload.name, mode=mode)
             results.append(result)
-            frames.append(energy)
+            priced += energy
             rows.append(layer_summary(result, energy, workload=workload.name, mode=mode))
             bar.update(1)
             if on_layer is not None:
                 on_layer(layer.name)
     if not results:
         raise UnsupportedError(next(iter(refused.values())))
-    energy_df = pd.concat(frames, ignore_index=True)
+    energy_df = pd.DataFrame(priced, columns=list(ENERGY_COLUMNS))
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     check_energy_totals(energy_df, summary)
     run = SimulationRun(workload.name, hardware.name, results, energy_df, summary, mode, refused)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from energysim.engines.result import LayerResult
@@ -71,22 +72,31 @@ def energy_table(result: LayerResult, hardware: Hardware, *, workload: str = "",
         One row per count, columns :data:`ENERGY_COLUMNS`; ``energy_kind`` is
         ``static`` or ``dynamic`` (see :func:`energy_kind`).
     """
+    return pd.DataFrame(energy_rows(result, hardware, workload=workload, mode=mode), columns=list(ENERGY_COLUMNS))
+
+
+def energy_rows(result: LayerResult, hardware: Hardware, *, workload: str = "", mode: str = "") -> list[tuple]:
+    """The rows of :func:`energy_table` as tuples in :data:`ENERGY_COLUMNS` order (one frame per run, not per layer)."""
     rows = []
     run = run_name(result.hardware, mode)
     for (component, tensor, action), count in sorted(result.counts.items()):
         cost = hardware.cost_of(component, action)
         rows.append((result.layer, workload, result.hardware, mode, run, result.engine, component, tensor, action,
                      energy_kind(action), count, cost.energy_pj, count * cost.energy_pj, cost.source))
-    return pd.DataFrame(rows, columns=list(ENERGY_COLUMNS))
+    return rows
 
 
-def layer_summary(result: LayerResult, energy: pd.DataFrame, *, workload: str = "", mode: str = "") -> dict:
+def layer_summary(result: LayerResult, energy: pd.DataFrame | list[tuple], *, workload: str = "", mode: str = "") -> dict:
     """One summary row for a layer: run key, MACs, cycles by part, latency (s), utilisation, energy (pJ, uJ),
     whether its weights fit on chip and which tensors do not fit a level (``tensor>level``, '' if none).
 
-    ``workload`` and ``mode`` are the run key's (see :func:`energy_table`).
+    ``energy`` is the layer's :func:`energy_table` or its :func:`energy_rows`; ``workload`` and ``mode`` are the
+    run key's (see :func:`energy_table`).
     """
-    energy_pj = math.fsum(energy["energy_pj"]) if len(energy) else 0.0
+    if isinstance(energy, pd.DataFrame):
+        energy_pj = math.fsum(energy["energy_pj"]) if len(energy) else 0.0
+    else:
+        energy_pj = math.fsum(row[ENERGY_COLUMNS.index("energy_pj")] for row in energy)
     return {
         "layer": result.layer,
         "workload": workload,
@@ -116,20 +126,27 @@ def check_energy_totals(energy: pd.DataFrame, summary: pd.DataFrame) -> None:
     the rows of two runs are never added together.
     """
     keys = [c for c in ("workload", "run") if c in energy.columns and c in summary.columns]
-    for key, group in energy.groupby([*keys, "layer"], sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        layer = key[-1]
-        where = f"layer '{layer}'" + (f" of run {', '.join(map(str, key[:-1]))}" if keys else "")
-        parts = math.fsum(group["energy_pj"])
-        by_component = math.fsum(group.groupby("component")["energy_pj"].sum())
-        match = pd.Series(True, index=summary.index)
-        for column, value in zip([*keys, "layer"], key):
-            match &= summary[column] == value
-        stated = float(summary.loc[match, "energy_pj"].sum())
-        for name, value in (("sum of rows", parts), ("sum by component", by_component)):
-            if not math.isclose(value, stated, rel_tol=1e-9, abs_tol=1e-9):
-                raise InvariantError(f"{where}: energy total {stated} pJ differs from its {name} {value} pJ")
-        if (group["count"] < 0).any():
-            raise InvariantError(f"{where}: a priced count is negative")
-        if not (group["energy_pj"] >= 0).all():
-            raise InvariantError(f"{where}: a priced energy is negative or NaN")
+    group_by = [*keys, "layer"]
+    if energy.empty:
+        return
+    parts = energy.groupby(group_by, sort=False)["energy_pj"].sum()
+    by_component = energy.groupby([*group_by, "component"], sort=False)["energy_pj"].sum().groupby(level=group_by).sum()
+    stated = summary.groupby(group_by, sort=False)["energy_pj"].sum().reindex(parts.index, fill_value=0.0)
+    negative_count = (energy["count"] < 0).groupby([energy[c] for c in group_by], sort=False).any()
+    bad_energy = ~(energy["energy_pj"] >= 0).groupby([energy[c] for c in group_by], sort=False).all()
+    for name, value in (("sum of rows", parts), ("sum by component", by_component.reindex(parts.index))):
+        off = ~np.isclose(value.to_numpy(float), stated.to_numpy(float), rtol=1e-9, atol=1e-9)
+        if off.any():
+            key = parts.index[int(np.argmax(off))]
+            raise InvariantError(f"{_where(key, keys)}: energy total {stated[key]} pJ differs from its {name} "
+                                 f"{value[key]} pJ")
+    for flags, rule in ((negative_count, "a priced count is negative"),
+                        (bad_energy, "a priced energy is negative or NaN")):
+        if flags.any():
+            raise InvariantError(f"{_where(flags.index[int(np.argmax(flags.to_numpy()))], keys)}: {rule}")
+
+
+def _where(key, keys: list[str]) -> str:
+    """``layer 'L'`` (of run W, R where the tables have run keys), for an invariant message."""
+    key = key if isinstance(key, tuple) else (key,)
+    return f"layer '{key[-1]}'" + (f" of run {', '.join(map(str, key[:-1]))}" if keys else "")

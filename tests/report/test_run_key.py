@@ -85,3 +85,26 @@ def test_energy_totals_are_checked_per_run():
     summary.loc[second, "energy_pj"] -= 1.0
     with pytest.raises(InvariantError, match=r"layer 'conv1' of run alexnet, a100:dense: energy total"):
         check_energy_totals(energy, summary)
+
+
+@pytest.mark.parametrize(("column", "value", "rule"), [("count", -1, "a priced count is negative"),
+                                                       ("energy_pj", float("nan"), "a priced energy is negative or NaN")])
+def test_energy_rows_break_the_check_naming_their_layer(column, value, rule):
+    """A negative count or a NaN energy in one row breaks the totals check, naming that row's layer and run."""
+    from energysim.errors import InvariantError
+    from energysim.report.tables import check_energy_totals
+
+    summary, energy = two_mode_frames()
+    summary = summary[summary["variant"] == "dense"].drop(columns=["variant"])
+    energy = energy[energy["variant"] == "dense"].drop(columns=["variant"])
+    row = energy.index[(energy["run"] == "a100:sparse_2_4") & (energy["layer"] == "conv1")][0]
+    energy.loc[row, column] = value
+    if column == "count":
+        energy.loc[row, "energy_pj"] = 0.0
+        summary.loc[(summary["run"] == "a100:sparse_2_4") & (summary["layer"] == "conv1"), "energy_pj"] = \
+            energy.loc[(energy["run"] == "a100:sparse_2_4") & (energy["layer"] == "conv1"), "energy_pj"].sum()
+        with pytest.raises(InvariantError, match=rf"layer 'conv1' of run alexnet, a100:sparse_2_4: {rule}"):
+            check_energy_totals(energy, summary)
+    else:
+        with pytest.raises(InvariantError, match=r"layer 'conv1' of run alexnet, a100:sparse_2_4: "):
+            check_energy_totals(energy, summary)
