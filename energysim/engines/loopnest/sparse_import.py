@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from energysim.errors import ConfigError, UnsupportedError
+from energysim.limits import OPERAND_BITS
 
 RANK_FORMATS = ("UOP", "UB", "CP", "RLE", "B")
 """Sparseloop's rank formats energysim counts."""
@@ -49,14 +50,36 @@ RANK_FORMATS = ("UOP", "UB", "CP", "RLE", "B")
 TENSOR_FIELDS = {"weights": "weight_density", "inputs": "activation_density", "outputs": "output_density"}
 """Workload layer field holding each operand's density."""
 
+TENSOR_DIMS = {"weights": ("G", "K", "C", "R", "S"), "inputs": ("N", "G", "C", "P", "Q", "R", "S"),
+               "outputs": ("N", "G", "K", "P", "Q")}
+"""energysim dimensions indexing each operand (of a convolution, and of a GEMM read as one)."""
 
-def _norm(node: Any) -> Any:
-    """A YAML node with every mapping key's underscores turned into hyphens."""
+DISTRIBUTIONS = ("fixed-structured", "fixed_structured")
+"""Sparseloop density distributions energysim counts (Sparseloop's hypergeometric and banded models are not)."""
+
+MAX_NODES = 100_000
+"""Most YAML nodes walked in ``sparse_optimizations`` (a YAML alias can repeat a list exponentially often)."""
+
+
+def _norm(node: Any, budget: list[int] | None = None, where: str = "sparse_optimizations") -> Any:
+    """A YAML node with every mapping key's underscores turned into hyphens (at most :data:`MAX_NODES` nodes)."""
+    budget = [MAX_NODES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ConfigError(f"{where}: must hold at most {MAX_NODES} YAML nodes (YAML aliases can multiply them)")
     if isinstance(node, dict):
-        return {str(k).replace("_", "-"): _norm(v) for k, v in node.items()}
+        return {str(k).replace("_", "-"): _norm(v, budget, where) for k, v in node.items()}
     if isinstance(node, list):
-        return [_norm(v) for v in node]
+        return [_norm(v, budget, where) for v in node]
     return node
+
+
+def _bits(value: Any, where: str) -> int:
+    """A whole number of bits from 0 to the widest-operand limit; ``where`` names the file and key."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: must be a whole number of bits >= 0 (got {value!r})")
+    OPERAND_BITS.check(where, value, ConfigError)
+    return value
 
 
 def densities(merged: dict, origin: dict[str, Path], tensor_of: dict[str, str]) -> dict[str, float]:
@@ -79,6 +102,12 @@ def densities(merged: dict, origin: dict[str, Path], tensor_of: dict[str, str]) 
         tensor = tensor_of.get(str(name))
         if tensor is None:
             raise ConfigError(f"{where}.{name}: not a data space of the problem ({', '.join(tensor_of)})")
+        if isinstance(entry, dict):
+            distribution = entry.get("distribution", "fixed-structured")
+            if distribution not in DISTRIBUTIONS:
+                raise UnsupportedError(f"{where}.{name}.distribution: energysim counts Sparseloop's fixed-structured "
+                                       f"density only (write distribution: fixed-structured to use this density so) "
+                                       f"(got {distribution!r})")
         value = entry.get("density") if isinstance(entry, dict) else entry
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             raise ConfigError(f"{where}.{name}: density must be a number in (0, 1] (got {value!r})")
@@ -94,7 +123,9 @@ def _entries(node: Any, where: str) -> list[dict]:
     return node
 
 
-def _ranks(space: dict, where: str, dim_of: dict[str, str], meta_default: int | None) -> list[dict]:
+def _ranks(space: dict, where: str, dim_of: dict[str, str], meta_default: int | None, tensor: str) -> list[dict]:
+    """The ranks of one data space; flattened dimensions that do not index it are dropped (Sparseloop ignores them:
+    its Eyeriss-v1 file flattens Inputs over M too), a dimension named twice is refused."""
     ranks = []
     for index, rank in enumerate(_entries(space.get("ranks"), f"{where}.ranks")):
         at = f"{where}.ranks[{index}]"
@@ -105,9 +136,7 @@ def _ranks(space: dict, where: str, dim_of: dict[str, str], meta_default: int | 
         for key, field in (("metadata-word-bits", "metadata_bits"), ("payload-word-bits", "payload_bits")):
             value = rank.get(key)
             if value is not None:
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ConfigError(f"{at}.{key}: must be a whole number of bits >= 0 (got {value!r})")
-                entry[field] = value
+                entry[field] = _bits(value, f"{at}.{key}")
         if "metadata_bits" not in entry and meta_default is not None and kind in ("CP", "RLE"):
             entry["metadata_bits"] = meta_default
         flat = rank.get("flattened-rankids")
@@ -118,7 +147,13 @@ def _ranks(space: dict, where: str, dim_of: dict[str, str], meta_default: int | 
                     for d in (group if isinstance(group, list) else [group])]
             if any(d not in dim_of for d in dims):
                 raise ConfigError(f"{at}.flattened-rankIDs: must list dimensions of {', '.join(dim_of)} (got {flat!r})")
-            entry["dims"] = [dim_of[d] for d in dims]
+            repeated = sorted({d for d in dims if dims.count(d) > 1})
+            if repeated:
+                raise ConfigError(f"{at}.flattened-rankIDs: must name each dimension once (got {', '.join(repeated)} "
+                                  f"more than once in {flat!r})")
+            entry["dims"] = [dim_of[d] for d in dims if dim_of[d] in TENSOR_DIMS[tensor]]
+            if not entry["dims"]:
+                raise ConfigError(f"{at}.flattened-rankIDs: must name a dimension of {space.get('name')} (got {flat!r})")
         ranks.append(entry)
     if not ranks:
         raise ConfigError(f"{where}.ranks: give at least one rank (format UOP, UB, CP, RLE or B)")
@@ -174,7 +209,7 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
     if merged.get("sparse_optimizations") is None:
         return None, [], []
     where = f"{origin['sparse_optimizations']}: sparse_optimizations"
-    root = _norm(merged["sparse_optimizations"])
+    root = _norm(merged["sparse_optimizations"], where=where)
     targets = root.get("targets") if isinstance(root, dict) else root
     levels = {c["name"]: c for c in storage}
     formats: list[tuple[str, dict]] = []
@@ -196,8 +231,11 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
                 actions.append(("[[engine.sparse.actions]]", {"kind": kind, "unit": mac, "leaders": ["weights", "inputs"]}))
             continue
         attrs = levels[name]["attributes"]
+        attr_at = f"{levels[name]['where']}.attributes"
         width = attrs.get("metadata_storage_width", attrs.get("metadata-storage-width"))
+        width = _bits(width, f"{attr_at}.metadata_storage_width") if width is not None else None
         meta_default = attrs.get("metadata_datawidth", attrs.get("metadata-datawidth"))
+        meta_default = _bits(meta_default, f"{attr_at}.metadata_datawidth") if meta_default is not None else None
         fmt_node = target.get("representation-format") or target.get("compression")
         spaces = fmt_node.get("data-spaces") if isinstance(fmt_node, dict) else fmt_node
         for j, space in enumerate(_entries(spaces, f"{at}.representation-format.data-spaces")):
@@ -206,7 +244,7 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
             if tensor is None:
                 raise ConfigError(f"{here}.name: not a data space of the problem ({', '.join(tensor_of)}) "
                                   f"(got {space.get('name')!r})")
-            ranks = _ranks(space, here, dim_of, meta_default)
+            ranks = _ranks(space, here, dim_of, meta_default, tensor)
             entry = {"level": name, "tensor": tensor, **nearest_format(ranks, default_bits), "ranks": ranks}
             if width:
                 entry["metadata_word_bits"] = int(width)

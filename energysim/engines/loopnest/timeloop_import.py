@@ -38,6 +38,7 @@ naming the file, the key, the rule and the value (:class:`ConfigError`), or
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from typing import Any
 from energysim.config.toml_writer import toml_key, toml_value
 from energysim.engines.loopnest.sparse_import import default_metadata_bits, densities, sparse_table
 from energysim.errors import ConfigError, InputError, UnsupportedError
-from energysim.limits import read_bounded
+from energysim.limits import DIMENSION, read_bounded
 
 TENSOR_OF = {"weights": "weights", "inputs": "inputs", "outputs": "outputs"}
 """Timeloop data-space names (lower-cased) -> energysim tensors."""
@@ -64,6 +65,8 @@ MAX_TREE_NODES = 10_000
 """Most architecture-tree nodes walked (a YAML alias can repeat a subtree exponentially often)."""
 UNLIMITED_BANDWIDTH = 1e18
 """Words per cycle written for a level whose Timeloop attributes give no bandwidth (Timeloop: unlimited)."""
+MAX_YAML_DEPTH = 100
+"""Deepest nesting of YAML collections read (Timeloop's files nest about ten deep; deeper input would overflow the stack)."""
 
 
 def _fail(where: str, message: str) -> ConfigError:
@@ -82,6 +85,7 @@ def _load_yaml(path: Path) -> dict:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     try:
+        _check_depth(yaml, text, path)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -90,6 +94,19 @@ def _load_yaml(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys (got {type(data).__name__})")
     return data
+
+
+def _check_depth(yaml: Any, text: str, path: Path) -> None:
+    """Refuse YAML whose collections nest deeper than :data:`MAX_YAML_DEPTH`, from the event stream (which does not recurse)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise ConfigError(f"{path}: line {event.start_mark.line + 1}: nested too deeply: YAML lists and mappings "
+                                  f"may nest at most {MAX_YAML_DEPTH} levels (got more than {MAX_YAML_DEPTH})")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def merge_files(files: list[str | Path]) -> tuple[dict[str, Any], dict[str, Path]]:
@@ -117,11 +134,22 @@ def merge_files(files: list[str | Path]) -> tuple[dict[str, Any], dict[str, Path
     return merged, origin
 
 
-def _number(value: Any, where: str, integer: bool = False) -> float | int:
+def _number(value: Any, where: str, integer: bool = False, minimum: float | None = None,
+            positive: bool = False) -> float | int:
+    """A finite number from a YAML value; ``where`` names the file and key in every refusal.
+
+    ``integer``: a positive whole number; ``minimum``: at least this; ``positive``: above 0.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(where, f"must be a number (got {value!r})")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _fail(where, f"must be a finite number (got {value!r})")
     if integer and (not float(value).is_integer() or value <= 0):
         raise _fail(where, f"must be a positive integer (got {value!r})")
+    if minimum is not None and value < minimum:
+        raise _fail(where, f"must be at least {minimum:g} (got {value!r})")
+    if positive and value <= 0:
+        raise _fail(where, f"must be greater than 0 (got {value!r})")
     return int(value) if integer else float(value)
 
 
@@ -239,7 +267,7 @@ def _ert_entries(merged: dict, origin: dict[str, Path]) -> tuple[dict[str, dict[
                     raise _fail(f"{where}.tables[{index}].actions.{action}", "must give an energy (pJ)")
                 variants = variants or str(action) in per_action
                 per_action.setdefault(str(action), []).append(
-                    float(_number(item["energy"], f"{where}.tables[{index}].actions.{action}.energy")))
+                    float(_number(item["energy"], f"{where}.tables[{index}].actions.{action}.energy", minimum=0.0)))
         out[base] = per_action
     legacy = version.startswith(("0.2", "0.3")) if version else variants
     return out, ("0.3" if legacy else "0.4"), str(origin["ERT"])
@@ -336,9 +364,9 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
             level["block_words"] = block
         read_bw = _attr(attrs, ("read_bandwidth", "read-bandwidth"))
         write_bw = _attr(attrs, ("write_bandwidth", "write-bandwidth"))
-        level["bandwidth_words_per_cycle"] = (float(_number(read_bw, f"{at}.attributes.read_bandwidth"))
+        level["bandwidth_words_per_cycle"] = (float(_number(read_bw, f"{at}.attributes.read_bandwidth", positive=True))
                                               if read_bw is not None else UNLIMITED_BANDWIDTH)
-        level["write_bandwidth_words_per_cycle"] = (float(_number(write_bw, f"{at}.attributes.write_bandwidth"))
+        level["write_bandwidth_words_per_cycle"] = (float(_number(write_bw, f"{at}.attributes.write_bandwidth", positive=True))
                                                     if write_bw is not None else UNLIMITED_BANDWIDTH)
         level.update(_costs(component, ert, version, ert_file, block))
         levels.append(level)
@@ -433,6 +461,7 @@ def _problem(merged: dict, origin: dict[str, Path]) -> tuple[dict, dict[str, str
     bounds = {d: 1 for d in ("N", "G", "K", "C", "P", "Q", "R", "S")}
     for dim in dims:
         bounds[dim_of[dim]] = int(_number(instance.get(dim, 1), f"{where}.instance.{dim}", integer=True))
+        DIMENSION.check(f"{where}.instance.{dim}", bounds[dim_of[dim]], ConfigError)
     coefficient_defaults = {c.get("name"): c.get("default", 1) for c in shape.get("coefficients") or [] if isinstance(c, dict)}
 
     def coef(name: str) -> int:
@@ -482,18 +511,60 @@ def _problem(merged: dict, origin: dict[str, Path]) -> tuple[dict, dict[str, str
     return layer, dim_of, names
 
 
-def _factors(value: Any, where: str, dim_of: dict[str, str]) -> dict[str, int]:
+def _factors(value: Any, where: str, dim_of: dict[str, str], residual: dict[str, int] | None = None) -> dict[str, int]:
+    """``K=4 P=2`` as energysim dimension -> factor; with ``residual`` (a mapping), ``K=0`` is Timeloop's "the rest of
+    K" and takes ``residual[K]`` (None there: 0 kept, for :func:`_residuals` to count)."""
     if value is None:
         return {}
     items = value.replace(",", " ").split() if isinstance(value, str) else list(value) if isinstance(value, list) else None
     if items is None:
         raise _fail(where, f"must be a string like 'K=4 P=2' or a list of 'K=4' (got {value!r})")
     out = {}
+    lowest = 0 if residual is not None else 1
     for item in items:
         dim, _, number = str(item).partition("=")
-        if dim not in dim_of or not number.strip().isdigit() or int(number) < 1:
-            raise _fail(where, f"each factor must be DIM=N with DIM one of {', '.join(dim_of)} and N >= 1 (got {item!r})")
-        out[dim_of[dim]] = out.get(dim_of[dim], 1) * int(number)
+        if dim not in dim_of or not number.strip().isdigit() or int(number) < lowest:
+            rule = "N >= 0 (0: the rest of DIM)" if residual is not None else "N >= 1"
+            raise _fail(where, f"each factor must be DIM=N with DIM one of {', '.join(dim_of)} and {rule} (got {item!r})")
+        factor = int(number)
+        if factor == 0 and dim_of[dim] in residual:
+            factor = residual[dim_of[dim]]
+        out[dim_of[dim]] = out.get(dim_of[dim], 1) * factor
+    return out
+
+
+def _residuals(entries: Any, where: str, dim_of: dict[str, str], sizes: dict[str, int]) -> dict[str, int]:
+    """Per dimension, the factor a mapping's ``DIM=0`` stands for (Timeloop: the problem's size over the other factors),
+    and a check that each dimension's factors multiply to its size.
+
+    Raises
+    ------
+    ConfigError
+        A dimension with two 0 factors, factors that do not divide or do not multiply to the size (naming the file).
+    """
+    product = dict.fromkeys(sizes, 1)
+    zeros: dict[str, list[str]] = {dim: [] for dim in sizes}
+    for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        if isinstance(entry, dict) and entry.get("type") in ("temporal", "spatial"):
+            for dim, factor in _factors(entry.get("factors"), f"{where}[{index}].factors", dim_of, {}).items():
+                if factor == 0:
+                    zeros[dim].append(f"{where}[{index}]")
+                else:
+                    product[dim] *= factor
+    out = {}
+    for dim, size in sizes.items():
+        name = next((d for d, e in dim_of.items() if e == dim), dim)
+        if len(zeros[dim]) > 1:
+            raise ConfigError(f"{zeros[dim][1]}.factors: {name}=0 (the rest of {name}) may appear once per mapping "
+                              f"(also in {zeros[dim][0]})")
+        if zeros[dim]:
+            if size % product[dim]:
+                raise ConfigError(f"{zeros[dim][0]}.factors: {name}=0 must be the rest of the problem's {name} = {size}, "
+                                  f"which the other factors ({product[dim]}) do not divide")
+            out[dim] = size // product[dim]
+        elif product[dim] != size:
+            raise ConfigError(f"{where}: the factors of {name} over all levels must multiply to the problem's "
+                              f"{name} = {size} (got {product[dim]})")
     return out
 
 
@@ -507,7 +578,7 @@ def _permutation(value: Any, where: str, dim_of: dict[str, str]) -> list[str]:
 
 
 def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, str],
-                tensor_of: dict[str, str] | None = None) -> list[dict]:
+                tensor_of: dict[str, str] | None = None, residual: dict[str, int] | None = None) -> list[dict]:
     """Per level: temporal factors and order (outer to inner), spatial X/Y factors, keep/bypass."""
     out = [{"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {}, "keep": None, "bypass": None}
            for _ in levels]
@@ -523,11 +594,11 @@ def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, s
         slot = out[levels.index(target)]
         kind = entry.get("type")
         if kind == "temporal":
-            slot["factors"] = _factors(entry.get("factors"), f"{at}.factors", dim_of)
+            slot["factors"] = _factors(entry.get("factors"), f"{at}.factors", dim_of, residual)
             perm = _permutation(entry.get("permutation"), f"{at}.permutation", dim_of)
             slot["order"] = list(reversed(perm)) if perm else None
         elif kind == "spatial":
-            factors = _factors(entry.get("factors"), f"{at}.factors", dim_of)
+            factors = _factors(entry.get("factors"), f"{at}.factors", dim_of, residual)
             perm = _permutation(entry.get("permutation"), f"{at}.permutation", dim_of) or list(factors)
             perm += [d for d in factors if d not in perm]
             split = entry.get("split", len(perm))
@@ -686,19 +757,66 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, P
     constraints = _constraints(merged, origin, levels, dim_of, tensor_of)
     mapping = None
     if merged.get("mapping") is not None:
-        mapping = _directives(merged["mapping"], f"{origin['mapping']}: mapping", levels, dim_of, tensor_of)
+        where = f"{origin['mapping']}: mapping"
+        instance = merged["problem"]["instance"]
+        sizes = {energysim: int(instance.get(dim, 1)) for dim, energysim in dim_of.items()}
+        _directives(merged["mapping"], where, levels, dim_of, tensor_of, {})      # targets, types, names first
+        residual = _residuals(merged["mapping"], where, dim_of, sizes)
+        mapping = _directives(merged["mapping"], where, levels, dim_of, tensor_of, residual)
+    workload = ["schema_version = 1", f"name = {toml_value(layer['name'])}",
+                f"source = {toml_value('Timeloop problem ' + str(origin['problem']))}"]
+    _table(workload, "[[layers]]", layer)
+    texts = {"hardware": _hardware_toml(hardware, constraints, levels, sparse), "workload": "\n".join(workload) + "\n"}
+    if mapping is not None:
+        texts["mapping"] = _mapping_toml(mapping, levels, layer["name"])
+    _check_as_run(texts, sorted({str(path) for path in origin.values()}))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
-    written = {"hardware": out / "hardware.toml", "workload": out / "workload.toml"}
-    written["hardware"].write_text(_hardware_toml(hardware, constraints, levels, sparse), encoding="utf-8")
-    workload = ["schema_version = 1", f"name = {toml_value(layer['name'])}",
-                f"source = {toml_value('Timeloop problem ' + str(origin['problem']))}"]
-    _table(workload, "[[layers]]", layer)
-    written["workload"].write_text("\n".join(workload) + "\n", encoding="utf-8")
-    if mapping is not None:
-        written["mapping"] = out / "mapping.toml"
-        written["mapping"].write_text(_mapping_toml(mapping, levels, layer["name"]), encoding="utf-8")
+    written = {}
+    for kind, text in texts.items():
+        written[kind] = out / f"{kind}.toml"
+        written[kind].write_text(text, encoding="utf-8")
     return written
+
+
+def _check_as_run(texts: dict[str, str], sources: list[str]) -> None:
+    """Load the files to be written as ``run`` loads them (hardware, engine, workload, the mapping checked against the
+    layer, compressed tiles at their statistical size), so that nothing the import accepts fails only at ``run``.
+
+    Raises
+    ------
+    EnergySimError
+        ``run``'s own one-line refusal, the temporary file named as the imported one and the YAML files named.
+    """
+    import tempfile
+
+    from energysim.engines import build_engine
+    from energysim.engines.loopnest.mapping import check_mapping, load_mapping
+    from energysim.engines.loopnest.sparse import occupancy_for, statistical
+    from energysim.errors import EnergySimError
+    from energysim.hardware.hierarchy import load_hardware
+    from energysim.workloads.workload import load_workload
+
+    with tempfile.TemporaryDirectory(prefix="energysim-import-") as folder:
+        paths = {kind: Path(folder) / f"{kind}.toml" for kind in texts}
+        for kind, text in texts.items():
+            paths[kind].write_text(text, encoding="utf-8")
+        try:
+            engine = build_engine(load_hardware(paths["hardware"]))
+            layer = load_workload(paths["workload"]).layers[0]
+            if "mapping" in paths:
+                nest = layer.loop_nest()
+                where, chosen = load_mapping(paths["mapping"]).for_layer(layer.name)
+                occupancy = None
+                if engine.config.sparse is not None:
+                    densities = statistical(layer.weight_density, layer.activation_density, layer.output_density)
+                    occupancy = occupancy_for(engine.spec, nest, densities)
+                check_mapping(engine.spec, nest, chosen, where, occupancy)
+        except EnergySimError as exc:
+            message = str(exc)
+            for kind, path in paths.items():
+                message = message.replace(str(path), f"the imported {kind}.toml")
+            raise type(exc)(f"{', '.join(sources)}: import refused, as run would refuse it: {message}") from None
 
