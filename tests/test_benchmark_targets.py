@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks.run_all import ENGINES, TARGET_VGG_ROWS, network_rows, summary, verdict
-from energysim.api import workload
+from benchmarks.run_all import ENGINES, SCALE_CASES, TARGET_VGG_ROWS, network_rows, scale_verdict, summary, verdict
+from energysim.api import hardware, workload
+from energysim.engines import ENGINES as ENGINE_KINDS
 
 
 def test_every_network_runs_on_every_engine_dense_and_pruned():
@@ -63,3 +64,20 @@ def test_summary_treats_a_timed_out_scalesim_as_a_lower_bound():
     bound = summary({(1024, "os"): (5e4, True), (512, "os"): (2e5, False)}, {})[0]
     assert "5e+04x, met" in bound and bound.endswith("(a lower bound: SCALE-Sim over its timeout)")
     assert "not decided" in summary({(1024, "ws"): (5e3, True)}, {})[0]
+
+
+def test_huge_inputs_run_on_every_engine():
+    """Table 3 puts both huge inputs on every engine kind the package has."""
+    kinds = {hardware(hw.split(":")[0]).engine_kind for _, _, hw in SCALE_CASES}
+    assert kinds == set(ENGINE_KINDS)
+    assert {what for what, _ in {(w, h) for _, w, h in SCALE_CASES}} == {"gemm65536", "vgg16-batch1024"}
+
+
+def test_scale_verdict_counts_refusals_and_judges_the_peak():
+    """An up-front refusal counts as bounded; the verdict is on the largest peak; a failed row leaves it undecided."""
+    rows = {("g", "a"): {"peak_mb": 120.0, "refused": ""}, ("g", "b"): {"peak_mb": 90.0, "refused": "too big"}}
+    assert scale_verdict(rows).endswith("120 MB, met with 4.17x to spare (1 simulated, 1 refused up front)")
+    rows["v", "c"] = {"peak_mb": 900.0, "refused": ""}
+    assert "MISSED by 1.8x" in scale_verdict(rows)
+    rows["v", "d"] = {"error": "over 600 s"}
+    assert "not decided" in scale_verdict(rows)
