@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from energysim.engines.eie.pipeline import fetch_gaps, step_lanes
+from energysim.engines.eie.lane_kernel import run_block, use_compiled
+from energysim.engines.eie.pipeline import check_queue_rules, fetch_gaps, step_lanes
 from energysim.formats.eie_csc import EieCsc
 from energysim.units import ceil_div
 
@@ -207,12 +208,23 @@ def simulate_lanes(csc: EieCsc, inputs: np.ndarray, rows_per_pass: int, entries_
     known = tables.fresh.get(id(inputs))
     count_fresh = known is None or known[0]() is not inputs
     lanes_run = cycles_last = compute = queue_full = fetch = broadcasts = fresh = 0
-    block = max(1, min(WORK_BUDGET_ELEMENTS // width, INDEX_BUDGET_ELEMENTS // max(1, k)) // passes)
+    check_queue_rules(queue_depth, slot_freed_at)
+    compiled = use_compiled()
+    if compiled:        # one lane at a time: a block only bounds the activity arrays
+        block = max(1, INDEX_BUDGET_ELEMENTS // max(1, k))
+    else:
+        block = max(1, min(WORK_BUDGET_ELEMENTS // width, INDEX_BUDGET_ELEMENTS // max(1, k)) // passes)
     for lo in range(0, vectors, block):
         active = inputs[:, lo:lo + block] != 0                              # (K, C)
         uses += active.sum(axis=1)
         if count_fresh:
             fresh += _fresh_lines(tables, active)
+        if compiled:
+            sums = run_block(tables.work, tables.column_entries, np.ascontiguousarray(active.T), passes, n_pe,
+                             queue_depth, slot_freed_at == "finish")
+            lanes_run, cycles_last, compute, queue_full, fetch, broadcasts = (
+                total + value for total, value in zip((lanes_run, cycles_last, compute, queue_full, fetch, broadcasts), sums))
+            continue
         lengths = active.sum(axis=0)
         order = np.argsort(-lengths, kind="stable")
         lengths = lengths[order]

@@ -152,6 +152,14 @@ def run_lanes(work: np.ndarray, lengths: np.ndarray, queue_depth: int, gaps: np.
     return step_lanes(work.reshape(n_steps * n_lanes, n_pe), rows, lengths, queue_depth, gaps, trace, slot_freed_at)
 
 
+def check_queue_rules(queue_depth: int, slot_freed_at: str) -> None:
+    """Raise :class:`InputError` unless ``queue_depth >= 1`` and ``slot_freed_at`` is ``"start"`` or ``"finish"``."""
+    if slot_freed_at not in ("start", "finish"):
+        raise InputError(f"EIE slot_freed_at must be 'start' or 'finish' (got {slot_freed_at!r})")
+    if queue_depth < 1:
+        raise InputError(f"EIE queue_depth must be >= 1 (got {queue_depth})")
+
+
 def step_lanes(table: np.ndarray, rows: np.ndarray, lengths: np.ndarray, queue_depth: int,
                gaps: np.ndarray | None = None, trace: bool = False, slot_freed_at: str = "start") -> LaneTiming:
     """:func:`run_lanes` with the work given as rows of a table: ``work[t, l] = table[rows[t, l]]``.
@@ -177,10 +185,7 @@ def step_lanes(table: np.ndarray, rows: np.ndarray, lengths: np.ndarray, queue_d
     -------
     LaneTiming
     """
-    if slot_freed_at not in ("start", "finish"):
-        raise InputError(f"EIE slot_freed_at must be 'start' or 'finish' (got {slot_freed_at!r})")
-    if queue_depth < 1:
-        raise InputError(f"EIE queue_depth must be >= 1 (got {queue_depth})")
+    check_queue_rules(queue_depth, slot_freed_at)
     table = np.asarray(table)
     rows = np.asarray(rows)
     lengths = np.asarray(lengths, dtype=np.int64)

@@ -1,0 +1,163 @@
+"""The lane recurrences of :mod:`energysim.engines.eie.pipeline`, compiled with numba when it is installed.
+
+numba is optional (the ``fast`` extra: ``pip install 'energysim[fast]'``). With it,
+:func:`run_block` steps every lane of a block one after another in compiled code:
+per lane and row pass, one pass over its non-zero activations, each step one loop
+over the PEs (``s = max(b + 1, f)``, ``f = s + w``, the slowest PE's ``s`` kept in a
+ring of ``D`` slots for the broadcast ``D`` steps later). The numbers are those of
+:func:`energysim.engines.eie.pipeline.step_lanes` exactly (same recurrences, same
+integer arithmetic, int64 throughout; checked on the same cases by
+``tests/engines/eie/test_eie_lane_kernel.py``). Without numba, or with
+``ENERGYSIM_EIE_KERNEL=numpy`` in the environment, the engine uses the numpy path
+(lanes stepped together, vectorised over lanes x PEs).
+
+Compilation is cached on disk (numba's ``cache=True``, in ``__pycache__`` or
+``NUMBA_CACHE_DIR``): the first run in a fresh environment compiles for about a
+second or two, later runs load it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:                                    # optional: the `fast` extra
+    import numba
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    numba = None
+
+KERNEL_ENV = "ENERGYSIM_EIE_KERNEL"
+"""Environment variable: ``numpy`` forces the numpy path even where numba is installed."""
+
+
+def compiled_available() -> bool:
+    """Whether the compiled path can run (numba importable)."""
+    return numba is not None
+
+
+def use_compiled() -> bool:
+    """Whether the engine steps lanes with the compiled kernel (numba importable, not disabled by :data:`KERNEL_ENV`)."""
+    return numba is not None and os.environ.get(KERNEL_ENV, "").strip().lower() != "numpy"
+
+
+def kernel_name() -> str:
+    """``"numba"`` or ``"numpy"``: the path :func:`energysim.engines.eie.lanes.simulate_lanes` takes now."""
+    return "numba" if use_compiled() else "numpy"
+
+
+def _block_totals(table, column_entries, active, passes, n_pe, depth, on_finish):  # pragma: no cover - compiled
+    """Sums over the lanes of one block (see :func:`run_block`); plain Python, compiled by numba."""
+    width = table.shape[1]
+    k1 = column_entries.shape[1]
+    vectors, k = active.shape
+    finish = np.zeros(width, np.int64)
+    ring = np.zeros(depth, np.int64)
+    positions = np.empty(k, np.int64)
+    lanes_run = 0
+    cycles_last = 0
+    compute = 0
+    queue_full = 0
+    fetch = 0
+    broadcasts = 0
+    for vector in range(vectors):
+        length = 0
+        for j in range(k):
+            if active[vector, j]:
+                positions[length] = j
+                length += 1
+        if length == 0:
+            continue
+        for rpass in range(passes):
+            base = rpass * k1
+            for p in range(width):
+                finish[p] = 0
+            previous_b = 0
+            previous_position = -1
+            entries = 0
+            for t in range(length):
+                position = positions[t]
+                pack = position // n_pe
+                if t == 0:
+                    gap = pack
+                else:
+                    gap = pack - previous_position // n_pe - 1
+                    if previous_position % n_pe != n_pe - 1:
+                        gap += 1
+                    if gap < 0:
+                        gap = 0
+                previous_position = position
+                fetch += gap
+                earliest = previous_b + 1 + gap
+                b = earliest
+                slot = t % depth
+                if t >= depth:
+                    held = ring[slot] + 1
+                    if held > b:
+                        b = held
+                queue_full += b - earliest
+                previous_b = b
+                ready = b + 1
+                row = base + position
+                slowest = ready
+                if on_finish:
+                    for p in range(width):
+                        s = finish[p]
+                        if ready > s:
+                            s = ready
+                        f = s + table[row, p]
+                        finish[p] = f
+                        if f > slowest:
+                            slowest = f
+                else:
+                    for p in range(width):
+                        s = finish[p]
+                        if ready > s:
+                            s = ready
+                        finish[p] = s + table[row, p]
+                        if s > slowest:
+                            slowest = s
+                ring[slot] = slowest
+                entries += column_entries[rpass, position]
+            last = finish[0]
+            for p in range(1, width):
+                if finish[p] > last:
+                    last = finish[p]
+            lanes_run += 1
+            cycles_last += last
+            compute += (entries + n_pe - 1) // n_pe
+            broadcasts += length
+    return lanes_run, cycles_last, compute, queue_full, fetch, broadcasts
+
+
+_compiled = numba.njit(cache=True, nogil=True)(_block_totals) if numba is not None else None
+
+
+def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray, passes: int, n_pe: int,
+              depth: int, on_finish: bool) -> tuple[int, int, int, int, int, int]:
+    """Step every lane of a block of input vectors with the compiled kernel.
+
+    Parameters
+    ----------
+    table
+        ``(P * (K + 1), W)`` int32 cycles per activation (``max(1, entries)``), one row per
+        (row pass, column), one column per PE (``W = 1`` when every PE's row is 1).
+    column_entries
+        ``(P, K + 1)`` int64 entries per (row pass, column) over all PEs.
+    active
+        ``(C, K)`` bool, C-contiguous: input ``j`` of vector ``c`` is non-zero.
+    passes, n_pe, depth
+        Row passes ``P``, PEs ``N`` (the pack size) and usable queue depth ``D`` (>= 1).
+    on_finish
+        Slot freed when the PE takes the next activation (else when it takes this one).
+
+    Returns
+    -------
+    tuple of int
+        Lanes run (vector x pass with a non-zero activation), sum of their last-entry
+        cycles ``T``, sum of ``ceil(entries / N)``, queue-full and pack-load wait cycles,
+        broadcasts (all summed over lanes).
+    """
+    totals = _compiled(np.ascontiguousarray(table, dtype=np.int32), np.ascontiguousarray(column_entries, dtype=np.int64),
+                       np.ascontiguousarray(active, dtype=np.bool_), int(passes), int(n_pe), int(depth), bool(on_finish))
+    return tuple(int(value) for value in totals)
