@@ -8,8 +8,8 @@ level keeping d:
 - **Loops**: the non-trivial loops of L and of the levels between L and C that bypass d
   (all levels below L when d has no inner keeper), outer to inner, that index d (a loop
   over a dimension d does not depend on is left out).
-- **Pre-tiling**: when L keeps d compressed and C exists, C's ranks (C's own rank shapes;
-  one rank over all of C's loops when C has no format) become L's innermost ranks and L's
+- **Pre-tiling**: when L keeps d compressed in ranks and C exists, C's ranks (C's own rank shapes;
+  one rank over all of C's loops when C has no ranks) become L's innermost ranks and L's
   outer ranks take L's loops only. Otherwise every dimension's factors below L are folded
   into L's innermost loop of that dimension (appended innermost when L has none: energysim
   drops loops of factor 1, whose positions Timeloop keeps), so that L's ranks cover its tile.
@@ -135,7 +135,7 @@ def level_ranks(spec: Spec, nest: LoopNest, mapping: Mapping, index: int, tensor
     last = child if child is not None else n_levels
     indexed = {dim for axis in nest.axes(tensor) for dim, coef in axis if coef}
     loops = [(loop.dim, loop.factor) for loop in mapping.loops if index <= loop.level < last and loop.dim in indexed]
-    pretiled = fmt is not None and fmt.compressed and child is not None
+    pretiled = ranks is not None and fmt.compressed and child is not None
     inner: list[RankShape] = []
     if pretiled:
         inner = level_ranks(spec, nest, mapping, child, tensor)

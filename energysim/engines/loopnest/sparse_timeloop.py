@@ -228,7 +228,7 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
                 if kind == "gating":
                     meta_gated[action] = gone
                 if units is not None and dense[action]:
-                    scalar[f"metadata_scalar_{action}_{level.name}_{tensor}"] = math.ceil(units * dense[action] / tile - 1e-9)
+                    scalar[f"metadata_scalar_{action}_{level.name}_{tensor}"] = math.ceil(units * (dense[action] / tile))
         word = {a: math.ceil((meta_words[a] + meta_gated[a]) * width / level.level.config.word_bits) for a in DATA_ACTIONS}
         gated = removed if kind == "gating" else dict.fromkeys(DATA_ACTIONS, 0)
         per_instance[level.name][0] += actual["read"] + gated["read"] + word["read"]

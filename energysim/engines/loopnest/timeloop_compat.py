@@ -14,7 +14,8 @@ dataspace d that L keeps:
   refetches the whole tile: Timeloop's eyeriss_like reference, global-buffer
   input fills 8 x 19575 = 156600, not 151875.)
 - **Accesses by the children**: the next inner keeper's deliveries times the
-  distinct tiles among the instances the spatial loops in between create
+  distinct tiles among the instances the spatial loops in between create (per fan-out
+  level: sibling instances under one parent)
   (identical deltas are read once: multicast; outputs of instances that share
   points are reduced: spatial reduction); at the innermost keeper, one access
   per cycle per distinct operand among the MACs below one instance.
@@ -79,12 +80,19 @@ class _Loops:
         return math.prod(f for level, _, f, _, kind in self.entries if kind != "t" and level < index)
 
     def distinct(self, tensor: str, first: int, last: int) -> int:
-        """Distinct offsets of ``tensor`` among the instances the spatial loops at levels first..last-1 create."""
+        """Distinct offsets of ``tensor`` among the instances the spatial loops at levels first..last-1 create.
+
+        Fan-out by fan-out, as Timeloop compares the deltas of the siblings under one parent: the product over
+        the levels of the distinct offsets each level's own spatial loops give (a sliding window whose two loops
+        are spatial at two levels, e.g. ``x:Q`` above ``y:S``, shares no tile: Sparseloop's
+        eyeriss_like_onchip_compression reference reads 18690048 inputs from its global buffer, multicast 2).
+        """
         count = 1
-        for axis in self.nest.axes(tensor):
-            coefs = dict(axis)
-            count *= points(tuple((coefs[dim] * stride, f) for level, dim, f, stride, kind in self.entries
-                                  if kind != "t" and first <= level < last and dim in coefs))
+        for level in range(first, last):
+            for axis in self.nest.axes(tensor):
+                coefs = dict(axis)
+                count *= points(tuple((coefs[dim] * stride, f) for lvl, dim, f, stride, kind in self.entries
+                                      if kind != "t" and lvl == level and dim in coefs))
         return count
 
     def axis_terms(self, tensor: str, extents: dict[str, int]) -> list[tuple[dict[str, int], tuple]]:
