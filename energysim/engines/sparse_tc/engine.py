@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.engines.base import OPTIONS_CONFIG, Engine
+from energysim.engines.sparse_tc.kernel_model import KernelModelConfig, KernelTime, model_time
 from energysim.engines.sparse_tc.schedule import (
     DTYPES,
     GemmProblem,
@@ -98,9 +99,17 @@ class SparseTensorCoreConfig(BaseModel):
     sparse_kernel_efficiency: float | None = Field(
         default=None, gt=0.0, le=1.0,
         description="Efficiency of the 2:4 kernels for the calibrated figure (None: kernel_efficiency).")
-    timing: Literal["hardware_bound", "library_calibrated"] = Field(
-        default="hardware_bound", description="Figure carried by LayerResult.cycles (the other goes to stats).")
+    timing: Literal["hardware_bound", "library_calibrated", "kernel_model"] = Field(
+        default="hardware_bound", description="Figure carried by LayerResult.cycles (the others go to stats).")
+    kernel_model: KernelModelConfig | None = Field(
+        default=None, description="Constants of the library kernel model (sparse_tc.kernel_model); None: no kernel_model figure.")
     board_power_w: float | None = Field(default=None, gt=0.0, description="Board power limit, W (for reports).")
+
+    @model_validator(mode="after")
+    def _kernel_model_for_its_timing(self) -> "SparseTensorCoreConfig":
+        if self.timing == "kernel_model" and self.kernel_model is None:
+            raise ValueError("timing = 'kernel_model' needs an [engine.kernel_model] table of constants")
+        return self
 
 
 class SparseTensorCoreOptions(BaseModel):
@@ -109,8 +118,8 @@ class SparseTensorCoreOptions(BaseModel):
     model_config = OPTIONS_CONFIG
 
     mode: Literal["dense", "sparse_2_4"] | None = Field(default=None, description="Tensor-core mode.")
-    timing: Literal["hardware_bound", "library_calibrated"] | None = Field(
-        default=None, description="Figure carried by LayerResult.cycles (the other goes to stats).")
+    timing: Literal["hardware_bound", "library_calibrated", "kernel_model"] | None = Field(
+        default=None, description="Figure carried by LayerResult.cycles (the others go to stats).")
 
 
 ASSUMED_2_4 = "weights_assumed_2_4"
@@ -325,9 +334,10 @@ class SparseTensorCoreEngine(Engine):
             Real weights and mask; in sparse mode their keep pattern must be 2:4 along
             ``K`` (TF32: 1:2). Without tensors a compliant layer is assumed.
         options
-            ``mode``: ``dense`` or ``sparse_2_4``; ``timing``: ``hardware_bound`` or
-            ``library_calibrated`` (the other figure is reported in ``stats``); each
-            defaults to the configured one.
+            ``mode``: ``dense`` or ``sparse_2_4``; ``timing``: ``hardware_bound``,
+            ``library_calibrated`` or ``kernel_model`` (the others are reported in
+            ``stats["figures"]``; ``kernel_model`` only when the hardware file has an
+            ``[engine.kernel_model]`` table); each defaults to the configured one.
 
         Returns
         -------
@@ -342,6 +352,9 @@ class SparseTensorCoreEngine(Engine):
         """
         mode = self.mode(options)
         timing = options.timing or self.config.timing
+        if timing == "kernel_model" and self.config.kernel_model is None:
+            raise InputError(f"layer '{layer.name}': timing 'kernel_model' needs an [engine.kernel_model] table in the "
+                             "hardware file (hwconfigs/a100.toml has one)")
         dtype = self.config.dtype
         sparse = mode == "sparse_2_4"
         shape, batch = batched_gemm(layer)
@@ -371,10 +384,13 @@ class SparseTensorCoreEngine(Engine):
         library = self.config.kernel_efficiency
         if sparse and self.config.sparse_kernel_efficiency is not None:
             library = self.config.sparse_kernel_efficiency
-        efficiency = 1.0 if timing == "hardware_bound" else library
-        other_efficiency = library if timing == "hardware_bound" else 1.0
-        plan = choose_schedule(problem, gpu, efficiency, self.config.tile_m, self.config.tile_n, self.config.tile_k)
-        other = schedule(problem, gpu, plan.tile, other_efficiency, plan.group_rows)
+        calibrated = timing == "library_calibrated"
+        plan = choose_schedule(problem, gpu, library if calibrated else 1.0, self.config.tile_m, self.config.tile_n,
+                               self.config.tile_k)
+        other = schedule(problem, gpu, plan.tile, 1.0 if calibrated else library, plan.group_rows)
+        bound_plan = other if calibrated else plan
+        kernel = (model_time(bound_plan, shape.n, sparse, self.config.kernel_model)
+                  if self.config.kernel_model is not None else None)
 
         counts = self._counts(problem, plan, mma)
         if sparse:
@@ -384,12 +400,17 @@ class SparseTensorCoreEngine(Engine):
             useful = batch * shape.macs
         compulsory = self._compulsory(layer, problem, compressed)
 
-        fill_drain = plan.cycles_fill + plan.cycles_drain
         compute = plan.cycles_compute_ideal
-        total = plan.cycles_total
+        if timing == "kernel_model":
+            fill_drain = kernel.cycles_fill_drain + kernel.cycles_wave_overhead + kernel.cycles_padded_call
+            total = kernel.cycles_total
+        else:
+            fill_drain = plan.cycles_fill + plan.cycles_drain
+            total = plan.cycles_total
         counts[(STATIC_UNIT[0], "-", STATIC_UNIT[1])] = total * self.config.sm_count
         cycles = {"compute": compute, "fill_drain": fill_drain, "stall": total - compute - fill_drain, "total": total}
-        stats = self._stats(layer, problem, plan, other, mode, timing, compressed, useful)
+        stats = self._stats(layer, problem, bound_plan, other if not calibrated else plan, kernel, mode, timing,
+                            compressed, useful)
         stats[ASSUMED_2_4] = sparse and tensors is None
         return self.result(
             layer,
@@ -484,21 +505,28 @@ class SparseTensorCoreEngine(Engine):
             bounds.append(Compulsory(hbm, "metadata", ("read",), ceil_div(metadata_bits, hbm_w)))
         return bounds
 
-    def _stats(self, layer, problem: GemmProblem, plan: Schedule, other: Schedule, mode: str, timing: str,
-               compressed, useful: int) -> dict[str, Any]:
+    def _stats(self, layer, problem: GemmProblem, bound_plan: Schedule, calibrated_plan: Schedule, kernel: KernelTime | None,
+               mode: str, timing: str, compressed, useful: int) -> dict[str, Any]:
+        """Stats of the run; ``bound_plan`` is the hardware-bound schedule, ``calibrated_plan`` the library-calibrated one."""
         clock_hz = self.hardware.clock_ghz * 1e9
         flops = 2 * problem.batch * problem.m * problem.n * problem.k
         dtype = problem.mma.dtype.name
         peak = self.peak_tflops(dtype, mode)
 
-        def figure(p: Schedule) -> dict[str, Any]:
-            seconds = p.cycles_total / clock_hz
+        def figure(cycles_total: int, efficiency: float, bound: str) -> dict[str, Any]:
+            seconds = cycles_total / clock_hz
             tflops = flops / seconds / 1e12 if seconds else 0.0
-            return {"cycles_total": p.cycles_total, "latency_s": seconds, "effective_tflops": tflops,
-                    "fraction_of_peak": tflops / peak if peak else 0.0, "kernel_efficiency": p.efficiency,
-                    "bound": p.bound}
+            return {"cycles_total": cycles_total, "latency_s": seconds, "effective_tflops": tflops,
+                    "fraction_of_peak": tflops / peak if peak else 0.0, "kernel_efficiency": efficiency,
+                    "bound": bound}
 
-        figures = {timing: figure(plan), ("library_calibrated" if timing == "hardware_bound" else "hardware_bound"): figure(other)}
+        figures = {"hardware_bound": figure(bound_plan.cycles_total, bound_plan.efficiency, bound_plan.bound),
+                   "library_calibrated": figure(calibrated_plan.cycles_total, calibrated_plan.efficiency,
+                                                calibrated_plan.bound)}
+        if kernel is not None:
+            config = self.config.kernel_model
+            figures["kernel_model"] = figure(kernel.cycles_total, config.mma_efficiency, kernel.bound)
+        plan = calibrated_plan if timing == "library_calibrated" else bound_plan
         l2_hits = {t: max(0, ceil_div(plan.l2_read_bits[t], self.l2.config.word_bits) - ceil_div(plan.hbm_read_bits[t], self.l2.config.word_bits))
                    for t in plan.hbm_read_bits}
         weight_bytes_dense = ceil_div(problem.batch * problem.m * problem.k * problem.mma.dtype.value_bits, 8)
@@ -510,8 +538,8 @@ class SparseTensorCoreEngine(Engine):
             "mma_shape": f"m{problem.mma.m}n{problem.mma.n}k{problem.mma.k}" + (".sp" if problem.mma.sparse else ""),
             "timing": timing,
             "figures": figures,
-            "bound": plan.bound,
-            "bound_kind": "math-bound" if plan.bound == "math" else "memory-bound",
+            "bound": figures[timing]["bound"],
+            "bound_kind": "math-bound" if figures[timing]["bound"] == "math" else "memory-bound",
             "resource_cycles": dict(plan.resource_cycles),
             "peak_tflops": peak,
             "effective_tflops": figures[timing]["effective_tflops"],
@@ -531,7 +559,7 @@ class SparseTensorCoreEngine(Engine):
             "tensor_cores": self.config.sm_count * self.config.tensor_cores_per_sm,
             "peak_macs_per_cycle_per_tensor_core": self.peak_macs_per_cycle(dtype, mode)
             / (self.config.sm_count * self.config.tensor_cores_per_sm),
-            "sm_cycles": plan.cycles_total * self.config.sm_count,
+            "sm_cycles": figures[timing]["cycles_total"] * self.config.sm_count,
             "instructions": plan.instructions,
             "cycles_math": plan.cycles_math,
             "cycles_stall_memory": plan.cycles_stall_memory,
@@ -546,6 +574,12 @@ class SparseTensorCoreEngine(Engine):
             "weight_storage_bits": 8 * weight_bytes_stored,
             "weight_footprint_ratio": weight_bytes_stored / weight_bytes_dense,
         }
+        if kernel is not None:
+            stats["kernel_model"] = {
+                "library": self.config.kernel_model.sparse_library if problem.mma.sparse else "dense",
+                "cycles_main_loop": kernel.cycles_main_loop, "cycles_fill_drain": kernel.cycles_fill_drain,
+                "cycles_wave_overhead": kernel.cycles_wave_overhead, "cycles_padded_call": kernel.cycles_padded_call,
+            }
         if compressed is not None:
             stats["compressed_nonzeros"] = compressed.nonzeros
             stats["compressed_footprint_bytes"] = compressed.footprint_bytes

@@ -41,7 +41,7 @@ level's word size by rounding up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -327,7 +327,9 @@ class Schedule:
     Cycle fields are integers; ``cycles_body`` per resource are the sums over waves of
     each resource's own time (the bound is the largest). ``occupancy`` is the blocks
     per SM a wave holds (``sm_count x occupancy`` tiles per wave) and ``wave_cycles``
-    the body cycles of each wave (fill and drain excluded).
+    the body cycles of each wave (fill and drain excluded); ``wave_resource_cycles``
+    holds each wave's math, smem, l2 and hbm time (float cycles, one array entry per
+    wave; math at the schedule's ``efficiency``), which the kernel model re-weighs.
     """
 
     tile: Tile
@@ -358,6 +360,7 @@ class Schedule:
     occupancy: int = 1
     wave_cycles: tuple[int, ...] = ()
     batch: int = 1
+    wave_resource_cycles: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def tiles(self) -> int:
@@ -650,6 +653,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
         group_rows=group_rows,
         occupancy=occupancy,
         wave_cycles=tuple(int(c) for c in body_cycles),
+        wave_resource_cycles={"math": math_w, "smem": smem, "l2": l2, "hbm": hbm},
         batch=batch,
     )
 
