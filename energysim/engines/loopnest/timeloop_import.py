@@ -45,6 +45,7 @@ from typing import Any
 
 from energysim.config.toml_writer import toml_key, toml_value
 from energysim.engines.loopnest.sparse_import import default_metadata_bits, densities, sparse_table
+from energysim.engines.loopnest.timeloop_map_text import read_map_text
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.limits import DIMENSION, read_bounded
 
@@ -96,6 +97,17 @@ def _load_yaml(path: Path) -> dict:
     return data
 
 
+def _load_map_text(path: Path) -> dict:
+    """``{"mapping": directives}`` from a Timeloop ``map.txt`` (:mod:`~energysim.engines.loopnest.timeloop_map_text`)."""
+    try:
+        text = read_bounded(path, error=ConfigError).decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    return {"mapping": read_map_text(text, path)}
+
+
 def _check_depth(yaml: Any, text: str, path: Path) -> None:
     """Refuse YAML whose collections nest deeper than :data:`MAX_YAML_DEPTH`, from the event stream (which does not recurse)."""
     depth = 0
@@ -126,7 +138,7 @@ def merge_files(files: list[str | Path]) -> tuple[dict[str, Any], dict[str, Path
     origin: dict[str, Path] = {}
     for raw in files:
         path = Path(raw)
-        for key, value in _load_yaml(path).items():
+        for key, value in (_load_map_text(path) if path.suffix == ".txt" else _load_yaml(path)).items():
             if key in merged:
                 raise ConfigError(f"{path}: {key}: a top-level key may come from one file only (also in {origin[key]})")
             merged[key] = value
@@ -283,6 +295,10 @@ def _priced(actions: dict[str, list[float]], keys: tuple[str, ...]) -> tuple[str
 def _costs(component: dict, ert: dict, version: str, ert_file: str, block: int) -> dict[str, Any]:
     """Per-word read/write costs (and leak) of a storage component from the ERT."""
     name = component["name"]
+    if component.get("placeholder"):
+        return {"read_pj": 0.0, "write_pj": 0.0,
+                "cost_source": f"{name}: depth 0, a Timeloop placeholder that holds no data (every data space bypasses "
+                               f"it, it only carries the spatial fan-out): never accessed"}
     actions = ert.get(name)
     if actions is None and "dummy" in component["class"].lower():
         return {"read_pj": 0.0, "write_pj": 0.0,
@@ -327,11 +343,15 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
             raise UnsupportedError(f"{at}: {component['name']}: only one compute unit, innermost, is supported")
         attrs = component["attributes"]
         word_bits = _attr(attrs, ("word-bits", "word_bits", "datawidth"))
-        if word_bits is None:
-            raise ConfigError(f"{at}.attributes: word-bits (or datawidth) is required for storage '{component['name']}'")
-        word_bits = int(_number(word_bits, f"{at}.attributes.word-bits", integer=True))
         block = _attr(attrs, ("block-size", "block_size"))
         width = _attr(attrs, ("width", "data_storage_width"))   # data_storage_*: Sparseloop's smartbuffer_metadata
+        if word_bits is None and block is not None and width is not None:    # Timeloop: word bits = width / block size
+            word_bits = int(_number(width, f"{at}.attributes.width", integer=True)) // int(
+                _number(block, f"{at}.attributes.block_size", integer=True)) or None
+        if word_bits is None:
+            raise ConfigError(f"{at}.attributes: word-bits (or datawidth, or width and block_size) is required for "
+                              f"storage '{component['name']}'")
+        word_bits = int(_number(word_bits, f"{at}.attributes.word-bits", integer=True))
         if block is None and width is not None:
             block = int(_number(width, f"{at}.attributes.width", integer=True)) // word_bits
         block = int(_number(block, f"{at}.attributes.block-size", integer=True)) if block is not None else 1
@@ -349,8 +369,12 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
         if kind != "dram":
             if depth is None:
                 raise ConfigError(f"{at}.attributes.depth: required for on-chip storage '{component['name']}' (capacity = depth x block)")
-            words = int(_number(depth, f"{at}.attributes.depth", integer=True)) * block
-            level["capacity_bytes"] = max(1, words * word_bits // 8)
+            if depth == 0 and not isinstance(depth, bool):
+                component["placeholder"] = True     # Timeloop: holds nothing; the mapping must bypass it (checked there)
+                level["capacity_bytes"] = 1
+            else:
+                words = int(_number(depth, f"{at}.attributes.depth", integer=True)) * block
+                level["capacity_bytes"] = max(1, -(-words * word_bits // 8))    # whole words of any width fit
         parent_mesh = storage[index - 1]["mesh"] if index else (1, 1)
         mesh = component["mesh"]
         if mesh[0] % parent_mesh[0] or mesh[1] % parent_mesh[1]:
@@ -391,7 +415,8 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
     document = {
         "schema_version": 1, "name": name,
         "description": (f"Imported from Timeloop/Accelergy YAML (ERT v{version}); levels without a Timeloop bandwidth "
-                        f"get {UNLIMITED_BANDWIDTH:g} words/cycle (unlimited)"),
+                        f"get {UNLIMITED_BANDWIDTH:g} words/cycle (unlimited); clock_ghz 1.0 is assumed (Timeloop "
+                        f"counts cycles and has no clock: latency = cycles x 1 ns)"),
         "clock_ghz": 1.0,
     }
     return {"document": document, "engine": engine, "memory": levels, "units": units}, storage
@@ -533,6 +558,26 @@ def _factors(value: Any, where: str, dim_of: dict[str, str], residual: dict[str,
     return out
 
 
+def _hold_nothing(directives: list[dict], where: str, levels: list[str], placeholders: list[str]) -> None:
+    """Make every level of depth 0 keep nothing (Timeloop: it holds no data); refuse directives that keep data there.
+
+    Raises
+    ------
+    ConfigError
+        A directive keeping a data space at a level of depth 0 (naming the file, the level and what it keeps).
+    """
+    for name in placeholders:
+        slot = directives[levels.index(name)]
+        if slot["keep"] is None and slot["bypass"] is None:
+            slot["keep"] = []
+            continue
+        kept = slot["keep"] if slot["keep"] is not None else [t for t in ("weights", "inputs", "outputs")
+                                                               if t not in slot["bypass"]]
+        if kept:
+            raise ConfigError(f"{where}: {name}: a level of depth 0 holds no data (Timeloop's placeholder for a "
+                              f"fan-out), so every data space must bypass it (got keep {sorted(kept)})")
+
+
 def _residuals(entries: Any, where: str, dim_of: dict[str, str], sizes: dict[str, int]) -> dict[str, int]:
     """Per dimension, the factor a mapping's ``DIM=0`` stands for (Timeloop: the problem's size over the other factors),
     and a check that each dimension's factors multiply to its size.
@@ -571,7 +616,7 @@ def _residuals(entries: Any, where: str, dim_of: dict[str, str], sizes: dict[str
 def _permutation(value: Any, where: str, dim_of: dict[str, str]) -> list[str]:
     if value is None:
         return []
-    dims = list(value) if isinstance(value, str) else value if isinstance(value, list) else None
+    dims = list(value.replace(" ", "")) if isinstance(value, str) else value if isinstance(value, list) else None
     if dims is None or any(d not in dim_of for d in dims):
         raise _fail(where, f"must list dimensions of {', '.join(dim_of)}, inner to outer (got {value!r})")
     return [dim_of[d] for d in dims]
@@ -716,16 +761,20 @@ def _hardware_toml(hardware: dict, constraints: list[dict] | None, levels: list[
     return "\n".join(lines) + "\n"
 
 
-def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, Path]:
+def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[str] | None = None) -> dict[str, Path]:
     """Convert Timeloop/Accelergy YAML files into energysim loop-nest files.
 
     Parameters
     ----------
     files
         YAML files (architecture, problem, mapping, constraints, ERT, component
-        classes) whose top-level keys are merged.
+        classes) whose top-level keys are merged; a ``.txt`` file is Timeloop's
+        printed mapping (``map.txt``, :mod:`~energysim.engines.loopnest.timeloop_map_text`).
     out_dir
         Folder to write into (created if missing).
+    notes
+        When given, sentences for the user are appended: where the mapping comes from
+        (a file, or energysim's mapper at ``run``), the levels of depth 0, the assumed clock.
 
     Returns
     -------
@@ -749,12 +798,23 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, P
     out = Path(out_dir)
     components = _components(merged, origin)
     hardware, storage = _hardware(components, ert, version, ert_file, out.name or "timeloop")
+    arch_version = str(merged["architecture"].get("version", ""))
+    if arch_version.startswith(("0.2", "0.3")):
+        # a v0.3 architecture is read by a Timeloop that counts each partial sum's first fill (Sparseloop's
+        # eyeriss_like_w_gating reference: psum_spad fills = 2 x its partition), whatever the ERT's version
+        hardware["engine"]["timeloop_version"] = "2020"
     levels = [component["name"] for component in storage]
     blocks = {level["name"]: level.get("block_words", 1) for level in hardware["memory"]}
     bounds = {d: v for d, v in merged["problem"]["instance"].items() if d in dim_of and isinstance(v, int)}
     sparse = sparse_table(merged, origin, [{**c, "block": blocks[c["name"]]} for c in storage], components[-1], ert,
                           ert_file, tensor_of, dim_of, default_metadata_bits(bounds or {"N": 2}))
+    placeholders = [component["name"] for component in storage if component.get("placeholder")]
     constraints = _constraints(merged, origin, levels, dim_of, tensor_of)
+    if placeholders:
+        constraints = constraints or [{"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {},
+                                       "keep": None, "bypass": None} for _ in levels]
+        where = f"{origin.get('mapspace_constraints', origin.get('mapspace', origin.get('architecture_constraints', '')))}"
+        _hold_nothing(constraints, f"{where}: constraints", levels, placeholders)
     mapping = None
     if merged.get("mapping") is not None:
         where = f"{origin['mapping']}: mapping"
@@ -763,6 +823,7 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, P
         _directives(merged["mapping"], where, levels, dim_of, tensor_of, {})      # targets, types, names first
         residual = _residuals(merged["mapping"], where, dim_of, sizes)
         mapping = _directives(merged["mapping"], where, levels, dim_of, tensor_of, residual)
+        _hold_nothing(mapping, where, levels, placeholders)
     workload = ["schema_version = 1", f"name = {toml_value(layer['name'])}",
                 f"source = {toml_value('Timeloop problem ' + str(origin['problem']))}"]
     _table(workload, "[[layers]]", layer)
@@ -778,6 +839,17 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path) -> dict[str, P
     for kind, text in texts.items():
         written[kind] = out / f"{kind}.toml"
         written[kind].write_text(text, encoding="utf-8")
+    if notes is not None:
+        if mapping is not None:
+            kind = "Timeloop's printed map.txt" if origin["mapping"].suffix == ".txt" else "a mapping YAML"
+            notes.append(f"mapping: from {origin['mapping']} ({kind})")
+        else:
+            notes.append("mapping: none given; `run` without --mapping searches one with energysim's mapper"
+                         + (" under the imported [engine.mapper] constraints" if constraints is not None else "")
+                         + ", which need not be the mapping Timeloop's mapper would find")
+        notes += [f"{name}: depth 0, Timeloop's placeholder for a fan-out: a zero-cost level that holds no data"
+                  for name in placeholders]
+        notes.append("clock: 1 GHz assumed (Timeloop has no clock); compare cycles, or set clock_ghz in hardware.toml")
     return written
 
 

@@ -1,0 +1,130 @@
+"""Sparseloop's published eyeriss_like_w_gating design imported as published and run end to end (depth-0 DummyBuffer,
+DIM=0 factors, a mapping given as YAML or as Timeloop's map.txt), against the published per-instance counts."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("yaml")
+
+from energysim.engines import build_engine  # noqa: E402
+from energysim.engines.loopnest.mapping import load_mapping  # noqa: E402
+from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
+from energysim.engines.loopnest.timeloop_map_text import read_map_text  # noqa: E402
+from energysim.errors import ConfigError  # noqa: E402
+from energysim.hardware.hierarchy import load_hardware  # noqa: E402
+from energysim.workloads.workload import load_workload  # noqa: E402
+
+DESIGN = Path(__file__).resolve().parents[2] / "data" / "timeloop" / "sparse_eyeriss"
+FILES = [DESIGN / name for name in ("arch.yaml", "prob.yaml", "sparse.yaml", "ERT.yaml")]
+REFERENCE = tomllib.loads((DESIGN / "reference.toml").read_text(encoding="utf-8"))
+
+
+def _run(written: dict[str, Path]):
+    engine = build_engine(load_hardware(written["hardware"]))
+    layer = load_workload(written["workload"]).layers[0]
+    mapping = load_mapping(written["mapping"]).for_layer(layer.name)[1]
+    return mapping, engine.simulate(layer, mapping=mapping, compat="timeloop")
+
+
+def test_published_files_import_as_published(tmp_path: Path) -> None:
+    """The design's own mapping (DIM=0 rests, spaced permutations, DummyBuffer of depth 0 bypassing everything) gives
+    the loop nest Timeloop printed for it (ref-output/timeloop-model.map.txt), and runs: 164472423 computes (598081536
+    x 0.275 kept), 1054311 actual and 2779545 gated weight-scratchpad reads per PE, 1916929 cycles (the gated reads
+    hold the scratchpad's 2 words per cycle)."""
+    written = import_timeloop([*FILES, DESIGN / "map.yaml"], tmp_path / "out")
+    mapping, result = _run(written)
+    assert mapping.describe() == ("DRAM[K6 C64] shared_glb[N4 P13 | x:Q13 bypass:weights] "
+                                  "DummyBuffer[y:S3 y:K4 bypass:inputs,outputs,weights] ifmap_spad[ bypass:outputs,weights] "
+                                  "weights_spad[R3 C4 bypass:inputs,outputs] psum_spad[K16 bypass:inputs,weights]")
+    counts = result.counts
+    assert counts[("MACs", "-", "compute")] == REFERENCE["computes"]
+    assert counts[("weights_spad", "weights", "read")] == 1054311 * 156
+    assert counts[("weights_spadSparse", "weights", "gated_read")] == 2779545 * 156
+    assert result.cycles_total == REFERENCE["cycles"]
+    assert not any(key[0] == "DummyBuffer" and value for key, value in counts.items())
+
+
+def test_map_txt_mapping_reproduces_the_published_counts(tmp_path: Path) -> None:
+    """Under the mapping Timeloop's mapper found (given as map.txt), every per-instance actual read, fill and update,
+    the gated reads, the (de)compressions, the computes and the cycles equal Sparseloop's published statistics."""
+    written = import_timeloop([*FILES, DESIGN / "mapper.map.txt"], tmp_path / "out")
+    _, result = _run(written)
+    counts = result.counts
+    for row in REFERENCE["levels"]:
+        unit = {"gated_read": f"{row['level']}Sparse", "decompress": f"{row['level']}Codec",
+                "compress": f"{row['level']}Codec"}
+        for action in ("read", "fill", "update", "gated_read", "decompress", "compress"):
+            if action in row:
+                key = (unit.get(action, row["level"]), row["tensor"], action)
+                assert counts.get(key, 0) == row[action] * row["instances"], (key, counts.get(key, 0))
+    assert counts[("MACs", "-", "compute")] == REFERENCE["computes"]
+    assert result.cycles_total == REFERENCE["cycles"]
+
+
+def test_depth_zero_level_is_free_and_keeps_nothing(tmp_path: Path) -> None:
+    """DummyBuffer (depth 0) becomes a zero-cost level the mapping must bypass; the mapper is told to keep nothing there."""
+    written = import_timeloop(FILES, tmp_path / "out")
+    hardware = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))
+    dummy = next(level for level in hardware["memory"] if level["name"] == "DummyBuffer")
+    assert dummy["read_pj"] == dummy["write_pj"] == 0 and "depth 0" in dummy["cost_source"]
+    assert dummy["mesh_x"] == 14 and "mapping" not in written
+    assert {"level": "DummyBuffer", "keep": []} in hardware["engine"]["mapper"]["levels"]
+
+
+def test_depth_zero_level_keeping_data_is_refused(tmp_path: Path) -> None:
+    """A mapping that keeps a data space in a level of depth 0 is refused naming the file, the level and what it keeps."""
+    text = (DESIGN / "map.yaml").read_text(encoding="utf-8").replace(
+        "{target: DummyBuffer, type: bypass, bypass: [Inputs, Outputs, Weights]}",
+        "{target: DummyBuffer, type: bypass, bypass: [Outputs, Weights], keep: [Inputs]}")
+    path = tmp_path / "map.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"map\.yaml: mapping: DummyBuffer: a level of depth 0 holds no data .* "
+                                          r"\(got keep \['inputs'\]\)"):
+        import_timeloop([*FILES, path], tmp_path / "out")
+
+
+def test_map_txt_directives() -> None:
+    """A map.txt block becomes temporal (inner to outer), spatial (X first, split after them) and keep directives."""
+    text = "Buf [ Weights:4 (4) Outputs:2 ]\n------\n| for K in [0:2)\n|   for C in [0:4)\n" \
+           "|     for N in [0:2) (Spatial-Y)\n|     for P in [0:3) (Spatial-X)\n\nReg [ ]\n|   << Compute >>\n"
+    assert read_map_text(text, Path("m.txt")) == [
+        {"target": "Buf", "type": "temporal", "factors": ["K=2", "C=4"], "permutation": ["C", "K"]},
+        {"target": "Buf", "type": "spatial", "factors": ["P=3", "N=2"], "permutation": ["P", "N"], "split": 1},
+        {"target": "Buf", "type": "bypass", "keep": ["Weights", "Outputs"]},
+        {"target": "Reg", "type": "temporal", "factors": [], "permutation": []},
+        {"target": "Reg", "type": "bypass", "keep": []},
+    ]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("Buf [ Weights:4 ]\n| while K < 2\n", "m.txt: line 2: must be a level header"),
+    ("| for K in [0:2)\n", "m.txt: line 1: a loop must follow a level header"),
+    ("Buf [ ]\n| for K in [1:2)\n", "m.txt: line 2: loops must start at 0"),
+    ("\n\n", "m.txt: no level header found"),
+])
+def test_map_txt_refusals(text: str, message: str) -> None:
+    """A malformed map.txt is one line naming the file, the line and the rule."""
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        read_map_text(text, Path("m.txt"))
+
+
+def test_map_txt_and_yaml_mapping_are_one_key(tmp_path: Path) -> None:
+    """A map.txt and a mapping YAML together are refused as two sources of the top-level key `mapping`."""
+    with pytest.raises(ConfigError, match=r"mapping: a top-level key may come from one file only"):
+        import_timeloop([*FILES, DESIGN / "map.yaml", DESIGN / "mapper.map.txt"], tmp_path / "out")
+
+
+def test_notes_say_where_the_mapping_comes_from(tmp_path: Path) -> None:
+    """The import tells the user the mapping's source (a file, or energysim's mapper at run), each depth-0 level and the
+    assumed 1 GHz clock."""
+    notes: list[str] = []
+    import_timeloop(FILES, tmp_path / "a", notes)
+    assert notes[0].startswith("mapping: none given; `run` without --mapping searches one with energysim's mapper")
+    assert any(note.startswith("DummyBuffer: depth 0") for note in notes) and notes[-1].startswith("clock: 1 GHz assumed")
+    notes = []
+    import_timeloop([*FILES, DESIGN / "mapper.map.txt"], tmp_path / "b", notes)
+    assert notes[0] == f"mapping: from {DESIGN / 'mapper.map.txt'} (Timeloop's printed map.txt)"
