@@ -63,8 +63,11 @@ def cmd_import_timeloop(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.output_folder import claim_paths
 
     claim_paths({"--out": [Path(args.out) / name for name in TIMELOOP_FILES]}, args.force)
-    written = import_timeloop(args.files, args.out)
+    notes: list[str] = []
+    written = import_timeloop(args.files, args.out, notes)
     out.write("wrote " + ", ".join(str(path) for path in written.values()) + "\n")
+    for note in notes:
+        out.write(f"note: {note}\n")
     command = f"energysim run {written['hardware']} {written['workload']}"
     if "mapping" in written:
         command += f" --mapping {written['mapping']}"
@@ -93,7 +96,8 @@ def register(subparsers) -> None:
         "import-timeloop", help="turn Timeloop/Accelergy YAML files into hardware, workload and mapping TOML files",
         description="Merge Timeloop YAML files (architecture, problem, mapping, constraints, Accelergy ERT) by top-level "
                     "key and write FOLDER/hardware.toml, workload.toml and, when a mapping is given, mapping.toml.")
-    timeloop.add_argument("files", nargs="+", metavar="FILE.yaml", help="Timeloop / Accelergy YAML files")
+    timeloop.add_argument("files", nargs="+", metavar="FILE.yaml",
+                          help="Timeloop / Accelergy YAML files; a .txt file is Timeloop's printed mapping (map.txt)")
     timeloop.add_argument("-o", "--out", required=True, metavar="FOLDER", help="output folder")
     timeloop.add_argument("--force", action="store_true", help="replace files already in the output folder")
     timeloop.set_defaults(handler=cmd_import_timeloop)

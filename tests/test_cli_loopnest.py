@@ -69,6 +69,7 @@ def test_import_timeloop_writes_the_three_files_and_says_what_next(tmp_path):
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["hardware.toml", "mapping.toml", "workload.toml"]
     assert f"--mapping {tmp_path / 'd' / 'mapping.toml'} --compat timeloop" in out
+    assert f"note: mapping: from {TIMELOOP / 'map-bypass.yaml'}" in out and "note: clock: " in out
     code, _, err = run("validate", str(tmp_path / "d" / "hardware.toml"), str(tmp_path / "d" / "workload.toml"))
     assert code == 0, err
     code, _, err = run("import-timeloop", *files, "-o", str(tmp_path / "d"))
