@@ -139,7 +139,9 @@ def merge_files(files: list[str | Path]) -> tuple[dict[str, Any], dict[str, Path
     for raw in files:
         path = Path(raw)
         for key, value in (_load_map_text(path) if path.suffix == ".txt" else _load_yaml(path)).items():
-            if key in merged:
+            if value in (None, [], {}) and key in merged:
+                continue                      # an empty key (the tutorials' `mapping: []`) gives nothing
+            if key in merged and merged[key] not in (None, [], {}):
                 raise ConfigError(f"{path}: {key}: a top-level key may come from one file only (also in {origin[key]})")
             merged[key] = value
             origin[key] = path
@@ -415,11 +417,31 @@ def _hardware(components: list[dict], ert: dict, version: str, ert_file: str, na
     document = {
         "schema_version": 1, "name": name,
         "description": (f"Imported from Timeloop/Accelergy YAML (ERT v{version}); levels without a Timeloop bandwidth "
-                        f"get {UNLIMITED_BANDWIDTH:g} words/cycle (unlimited); clock_ghz 1.0 is assumed (Timeloop "
-                        f"counts cycles and has no clock: latency = cycles x 1 ns)"),
-        "clock_ghz": 1.0,
+                        f"get {UNLIMITED_BANDWIDTH:g} words/cycle (unlimited); clock_ghz from global_cycle_seconds, else "
+                        f"1.0 assumed (Timeloop counts cycles and has no clock)"),
+        "clock_ghz": _clock_ghz(compute),
     }
     return {"document": document, "engine": engine, "memory": levels, "units": units}, storage
+
+
+def _clock_ghz(compute: dict) -> float:
+    """The clock from Accelergy's ``global_cycle_seconds`` (inherited down the tree), else 1 GHz (Timeloop has no clock).
+
+    Raises
+    ------
+    ConfigError
+        A cycle time that is not a positive finite number of seconds (naming the file and key).
+    """
+    value = compute["attributes"].get("global_cycle_seconds")
+    if value is None:
+        return 1.0
+    where = f"{compute['where']}.attributes.global_cycle_seconds"
+    if isinstance(value, str):                 # YAML 1.1 reads 1e-9 (no dot) as text
+        try:
+            value = float(value)
+        except ValueError:
+            raise _fail(where, f"must be a cycle time in seconds (got {value!r})") from None
+    return 1e-9 / float(_number(value, where, positive=True))
 
 
 def _gemm_roles(shape: dict, where: str) -> tuple[dict[str, str], dict[str, str]] | None:
@@ -816,7 +838,7 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
         where = f"{origin.get('mapspace_constraints', origin.get('mapspace', origin.get('architecture_constraints', '')))}"
         _hold_nothing(constraints, f"{where}: constraints", levels, placeholders)
     mapping = None
-    if merged.get("mapping") is not None:
+    if merged.get("mapping"):                  # `mapping: []` (Timeloop's tutorials): none given
         where = f"{origin['mapping']}: mapping"
         instance = merged["problem"]["instance"]
         sizes = {energysim: int(instance.get(dim, 1)) for dim, energysim in dim_of.items()}
@@ -849,7 +871,9 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
                          + ", which need not be the mapping Timeloop's mapper would find")
         notes += [f"{name}: depth 0, Timeloop's placeholder for a fan-out: a zero-cost level that holds no data"
                   for name in placeholders]
-        notes.append("clock: 1 GHz assumed (Timeloop has no clock); compare cycles, or set clock_ghz in hardware.toml")
+        clock = hardware["document"]["clock_ghz"]
+        notes.append(f"clock: {clock:g} GHz from global_cycle_seconds" if "global_cycle_seconds" in components[-1]["attributes"]
+                     else "clock: 1 GHz assumed (Timeloop has no clock); compare cycles, or set clock_ghz in hardware.toml")
     return written
 
 
