@@ -16,7 +16,10 @@ level keeping d:
 - **Rank assignment**, outer to inner: a rank takes the next loop; a rank with ``dims``
   (``flattened-rankIDs``) that lists that loop's dimension also takes the following loops
   while their dimensions are listed; a level without a format flattens all its loops into
-  one rank. Ranks left without a loop are trivial. Loops left without a rank make the
+  one rank. (Timeloop's loop list also holds factor-1 loops, and one of them right before a loop
+  lets a flattening rank take that loop even when its dimension is not listed; energysim's
+  mappings have no factor-1 loops, so that does not happen here. Spatial loops follow the
+  level's temporal ones, X before Y, in the mapping's order.) Ranks left without a loop are trivial. Loops left without a rank make the
   mapping one Sparseloop refuses ("more compression ranks needed than supported"), and
   so does a child with more ranks than L.
 - **Fibers**: a rank's fiber holds ``e`` coordinates, the points of d its loops alone
