@@ -29,7 +29,9 @@ spelt with hyphens or underscores (``representation-format`` / ``representation_
 Every storage level gets a ``[[units]]`` name ``<level>Sparse`` pricing its
 ``metadata_read``/``metadata_fill``/``metadata_update`` (the ERT's ``metadata_read``,
 ``metadata_write``, ``metadata_update`` per metadata access; 0 when its
-``metadata_storage_width`` is 0) and ``gated_*``/``skipped_*`` reads and updates (the ERT's
+``metadata_storage_width`` is 0), the metadata of gated and skipped accesses
+(``gated_metadata_read``, ``skipped_metadata_read``, ``gated_metadata_update``,
+``skipped_metadata_update``: the ERT's entries of those names per metadata access, 0 when absent) and ``gated_*``/``skipped_*`` reads and updates (the ERT's
 entry / block words, 0 when absent, as Sparseloop). The compute unit gets
 ``gated_compute``/``skipped_compute``; a level with ``decompression_supported`` or
 ``compression_supported`` a ``<level>Codec`` unit (``decompression_count``/``compression_count``).
@@ -273,7 +275,11 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
         free = attrs.get("metadata_storage_width", attrs.get("metadata-storage-width")) == 0
         for action, keys in (("metadata_read", ("metadata_read",)), ("metadata_fill", ("metadata_write",)),
                              ("metadata_write", ("metadata_write",)),      # compat 'ideal' writes first outputs
-                             ("metadata_update", ("metadata_update", "metadata_write"))):
+                             ("metadata_update", ("metadata_update", "metadata_write")),
+                             ("gated_metadata_read", ("gated_metadata_read",)),
+                             ("skipped_metadata_read", ("skipped_metadata_read",)),
+                             ("gated_metadata_update", ("gated_metadata_update", "gated_metadata_write")),
+                             ("skipped_metadata_update", ("skipped_metadata_update", "skipped_metadata_write"))):
             energy, source = _price(ert, name, keys, 1, ert_file, " per metadata access")
             if free:
                 energy, source = 0.0, f"{name}: metadata_storage_width 0: metadata is free (Sparseloop)"

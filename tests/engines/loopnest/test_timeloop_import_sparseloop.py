@@ -128,3 +128,20 @@ def test_notes_say_where_the_mapping_comes_from(tmp_path: Path) -> None:
     notes = []
     import_timeloop([*FILES, DESIGN / "mapper.map.txt"], tmp_path / "b", notes)
     assert notes[0] == f"mapping: from {DESIGN / 'mapper.map.txt'} (Timeloop's printed map.txt)"
+
+
+def test_metadata_of_gated_and_skipped_accesses_is_priced(tmp_path: Path) -> None:
+    """Each level's Sparse unit prices gated/skipped metadata reads and updates from the ERT's entries of those names
+    (per metadata access), 0 pJ with the absent-entry source otherwise."""
+    ert = (DESIGN / "ERT.yaml").read_text(encoding="utf-8").replace(
+        "    - {name: gated_read, energy: 0.0}", "    - {name: gated_read, energy: 0.0}\n    - {name: gated_metadata_read, energy: 0.125}")
+    path = tmp_path / "ERT.yaml"
+    path.write_text(ert, encoding="utf-8")
+    written = import_timeloop([*FILES[:3], path], tmp_path / "out")
+    units = {(u["name"], u["action"]): u for u in tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["units"]}
+    assert units[("weights_spadSparse", "gated_metadata_read")]["energy_pj"] == 0.125
+    for level in ("DRAM", "shared_glb", "ifmap_spad", "weights_spad", "psum_spad"):
+        for action in ("gated_metadata_read", "skipped_metadata_read", "gated_metadata_update", "skipped_metadata_update"):
+            assert (f"{level}Sparse", action) in units
+    absent = units[("psum_spadSparse", "skipped_metadata_update")]
+    assert absent["energy_pj"] == 0 and "0 pJ (Sparseloop's default for an absent entry)" in absent["source"]
