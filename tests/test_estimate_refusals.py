@@ -95,20 +95,20 @@ def test_mobilenetv2_runs_on_every_bundled_hardware():
 
 
 def test_run_prints_refused_layers_and_totals_the_rest():
-    """energysim run on a one-GEMM engine runs BERT's linears, prints each refused attention matmul and says so."""
+    """energysim run on EIE runs BERT's linears, prints each refused attention matmul and says so."""
     import io
 
     from energysim.cli import main
 
     out = io.StringIO()
-    assert main(["run", "lecture-array", "bert-base-block", "--quiet"], out=out) == 0
+    assert main(["run", "eie-64pe-lecture", "bert-base-block", "--quiet"], out=out) == 0
     text = out.getvalue()
     assert "refused: layer 'attention.scores'" in text and "refused: layer 'attention.context'" in text
     assert "(the 6 layers that ran; 2 refused)" in text
 
 
 def test_compare_tells_a_refusal_of_the_pruning_from_one_of_the_layer_kind():
-    """compare's points: a layer refused dense too (attention matmul on a one-GEMM engine) is left out alike;
+    """compare's points: a layer refused dense too (attention matmul on EIE) is left out alike;
     a layer refused only for its mask (not 2:4 on the 2:4 core) refuses the point with that reason."""
     from energysim.estimation import load_hardware_list
     from energysim.sweep import _pattern_refusal
@@ -116,9 +116,9 @@ def test_compare_tells_a_refusal_of_the_pruning_from_one_of_the_layer_kind():
     base = _half_2_4_workload()
     with_matmul = Workload(name="mixed", layers=(*base.layers, BatchedMatmulLayer(name="scores", batch=2, m=8, k=8, n=8)),
                            tensors=base.tensors)
-    dense_engine = load_hardware_list(["lecture-array"])[0]
-    run = run_workload(with_matmul, dense_engine.hardware, skip_refused=True)
-    assert list(run.refused) == ["scores"] and _pattern_refusal(with_matmul, run, dense_engine) is None
+    eie = load_hardware_list(["eie-64pe-lecture"])[0]
+    run = run_workload(with_matmul, eie.hardware, skip_refused=True)
+    assert list(run.refused) == ["scores"] and _pattern_refusal(with_matmul, run, eie) is None
     sparse = load_hardware_list(["a100:sparse_2_4"])[0]
     run = run_workload(base, sparse.hardware, skip_refused=True, **sparse.options)
     assert "2:4" in _pattern_refusal(base, run, sparse)

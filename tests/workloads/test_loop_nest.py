@@ -55,16 +55,17 @@ def test_groups_must_divide_channels() -> None:
                            kernel_height=1, kernel_width=1)
 
 
-def test_batched_matmul_runs_on_loopnest_only() -> None:
-    """Attention's Q K^T (12 heads of 128x128x64) runs on lecture-array-loopnest; the dense engine refuses it in one line."""
+def test_batched_matmul_runs_on_loopnest_and_dense() -> None:
+    """Attention's Q K^T (12 heads of 128x128x64) runs on lecture-array-loopnest and on the dense engine (its 12 GEMMs), storing no weights on either."""
     layer = BatchedMatmulLayer(name="qk", batch=12, m=128, n=128, k=64)
     assert layer.loop_nest().a_is_activation and layer.loop_nest().macs == 12 * 128 * 128 * 64
     workload = Workload("attn", (layer,))
     run = energysim.simulate("lecture-array-loopnest", workload, mapping="default")
     assert run.results[0].macs == 12 * 128 * 128 * 64
     assert run.results[0].stats["weight_storage_bits"] == 0
-    with pytest.raises(UnsupportedError, match="a batched_matmul is 12 separate GEMMs"):
-        energysim.simulate("lecture-array", workload)
+    dense = energysim.simulate("lecture-array", workload).results[0]
+    assert dense.macs == 12 * 128 * 128 * 64 and dense.stats["groups"] == 12
+    assert dense.stats["weight_storage_bits"] == 0
 
 
 def test_covered_pixels_skips_unused_rows() -> None:

@@ -22,7 +22,7 @@ from energysim.errors import UnsupportedError
 from energysim.units import ceil_div
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.lowering import ConvFootprint
-from energysim.workloads.layers import Conv2dLayer, GroupedConv2dLayer, Layer
+from energysim.workloads.layers import BatchedMatmulLayer, Conv2dLayer, GemmLayer, GroupedConv2dLayer, Layer
 from energysim.workloads.workload import LayerTensors
 
 
@@ -87,6 +87,20 @@ def one_group(layer: GroupedConv2dLayer) -> Conv2dLayer:
     )
 
 
+def independent_gemms(layer: Layer) -> tuple[Layer, int]:
+    """The layer whose one GEMM runs, and how many times in a row: the dense engine's lowering.
+
+    A grouped convolution is ``groups`` GEMMs of one group (:func:`one_group`), a
+    batched matmul its ``batch`` GEMMs ``A[b] @ B[b]`` (each ``m x n x k``, ``A``
+    in the weights' role), any other layer its one GEMM.
+    """
+    if isinstance(layer, GroupedConv2dLayer):
+        return one_group(layer), layer.groups
+    if isinstance(layer, BatchedMatmulLayer):
+        return GemmLayer(name=layer.name, m=layer.m, n=layer.n, k=layer.k), layer.batch
+    return layer, 1
+
+
 class DenseEngine(Engine):
     """A systolic PE array over a DRAM -> SRAM buffer -> per-PE register file hierarchy.
 
@@ -149,9 +163,10 @@ class DenseEngine(Engine):
         Parameters
         ----------
         layer
-            Linear, conv2d or GEMM layer (lowered to its GEMM), or a grouped conv2d: its
-            groups run one after another, each the GEMM of one group from an empty
-            pipeline (counts and cycles are one group's times the groups).
+            Linear, conv2d or GEMM layer (lowered to its GEMM), a grouped conv2d or a
+            batched matmul: its groups (its ``batch`` products) run one after another,
+            each one GEMM from an empty pipeline (counts and cycles are one GEMM's
+            times the groups; :func:`independent_gemms`).
         tensors
             Ignored for counting: a dense array executes every MAC whatever the values.
         options
@@ -159,8 +174,7 @@ class DenseEngine(Engine):
         """
         path = options.path
         cfg = self.config
-        groups = layer.groups if isinstance(layer, GroupedConv2dLayer) else 1
-        gemm_layer = one_group(layer) if isinstance(layer, GroupedConv2dLayer) else layer
+        gemm_layer, groups = independent_gemms(layer)
         shape = gemm_layer.gemm_shape()
         sram = self.levels["sram"]
         sram_bw = sram.config.bandwidth_words_per_cycle
@@ -232,7 +246,7 @@ class DenseEngine(Engine):
             ],
             stats={
                 "gemm_m": shape.m, "gemm_n": shape.n, "gemm_k": shape.k, "groups": groups,
-                "weight_storage_bits": weights * self.levels["dram"].config.word_bits,
+                "weight_storage_bits": 0 if isinstance(layer, BatchedMatmulLayer) else weights * self.levels["dram"].config.word_bits,
                 "dataflow": self.config.dataflow,
                 "tile_m": tiling.m, "tile_n": tiling.n, "tile_k": tiling.k, "tiles": n_tiles * groups,
                 "tiling_objective": self.config.tiling_objective, "tiling_candidates": candidates,
