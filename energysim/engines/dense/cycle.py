@@ -9,12 +9,14 @@ operand pair at that step.
 
 Within a fold every skewed step is evaluated at once with numpy (edge demand
 per step from a lane-by-step mask, cycles per step by accumulating the SRAM
-bandwidth, MACs per step from the PEs' lags). Between events (a fold sequence
-ending, a transfer starting or completing, a tile becoming ready) nothing
-changes, so the clock jumps to the next event and the idle cycles in between
-are counted in bulk: the cycle counts are those of stepping every cycle.
-Meant for small and medium layers and as the reference the fast path is
-tested against.
+bandwidth, MACs per step from the PEs' lags); tiles of one shape run the same
+folds, so each distinct shape's folds are stepped once. Every tile and every
+DRAM transfer of the schedule then runs one by one in an event loop on one
+clock. Between events (a tile finishing, a transfer starting or completing, a
+tile becoming ready) nothing changes, so the clock jumps to the next event and
+the idle cycles in between are counted in bulk: the cycle counts are those of
+stepping every cycle. Meant for small and medium layers and as the reference
+the fast path is tested against.
 """
 
 from __future__ import annotations
