@@ -50,7 +50,8 @@ def test_published_files_import_as_published(tmp_path: Path) -> None:
 
 def test_map_txt_mapping_reproduces_the_published_counts(tmp_path: Path) -> None:
     """Under the mapping Timeloop's mapper found (given as map.txt), every per-instance actual read, fill and update,
-    the gated reads, the (de)compressions, the computes and the cycles equal Sparseloop's published statistics."""
+    the gated reads, the (de)compressions, DRAM's scalar metadata, the computes and the cycles equal Sparseloop's
+    published statistics."""
     written = import_timeloop([*FILES, DESIGN / "mapper.map.txt"], tmp_path / "out")
     _, result = _run(written)
     counts = result.counts
@@ -63,6 +64,7 @@ def test_map_txt_mapping_reproduces_the_published_counts(tmp_path: Path) -> None
                 assert counts.get(key, 0) == row[action] * row["instances"], (key, counts.get(key, 0))
     assert counts[("MACs", "-", "compute")] == REFERENCE["computes"]
     assert result.cycles_total == REFERENCE["cycles"]
+    assert {k: v for k, v in result.stats.items() if k.startswith("metadata_scalar_")} == REFERENCE["metadata_scalars"]
 
 
 def test_depth_zero_level_is_free_and_keeps_nothing(tmp_path: Path) -> None:
