@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from energysim.errors import InputError
+from energysim.formats import eie_csc_kernel
 from energysim.formats.mask_stats import as_mask_matrix
 from energysim.units import ceil_div
 
@@ -193,6 +194,11 @@ class EieCsc:
             raise InputError(f"EIE CSC segment_counts: rows_per_pass must be >= 1 (got {rows_per_pass})")
         n_pe, k = self.n_pe, self.shape[1]
         passes = max(1, ceil_div(self.rows_per_pe, rows_per_pass))
+        if eie_csc_kernel.use_compiled():
+            entries, real = eie_csc_kernel.segment_counts(self.v, self.local_rows, self.pointers, self.pe_offsets,
+                                                          rows_per_pass, passes)
+            before = np.cumsum(entries, axis=0) - entries
+            return entries, real, self.pointers[:, :-1].T[None, :, :] + before
         pe = np.repeat(np.arange(n_pe, dtype=np.int64), np.diff(self.pe_offsets))
         group_counts = self.column_entries.ravel()
         col = np.repeat(np.tile(np.arange(k, dtype=np.int64), n_pe), group_counts)
@@ -267,7 +273,16 @@ def encode_positions(
         pe = (rows % n_pe).astype(itype)
         local = (rows // n_pe).astype(itype)
     flat = columns * m + rows
-    if flat.size < 2 or bool(np.all(flat[1:] > flat[:-1])):
+    column_major = flat.size < 2 or bool(np.all(flat[1:] > flat[:-1]))
+    del flat
+    if column_major and eie_csc_kernel.use_compiled():
+        v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(rows, columns, codes, m, k, n_pe,
+                                                                             index_bits, itype)
+        return EieCsc(
+            shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
+            index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
+        )
+    if column_major:
         # Column-major already: a stable sort by PE keeps (column, row) order within each PE.
         order = np.argsort(pe.astype(np.uint16) if n_pe <= 65535 else pe, kind="stable")
     else:

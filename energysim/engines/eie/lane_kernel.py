@@ -18,27 +18,11 @@ second or two, later runs load it.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-try:                                    # optional: the `fast` extra
-    import numba
-except ImportError:                     # pragma: no cover - exercised where numba is absent
-    numba = None
+from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, numba, use_compiled
 
-KERNEL_ENV = "ENERGYSIM_EIE_KERNEL"
-"""Environment variable: ``numpy`` forces the numpy path even where numba is installed."""
-
-
-def compiled_available() -> bool:
-    """Whether the compiled path can run (numba importable)."""
-    return numba is not None
-
-
-def use_compiled() -> bool:
-    """Whether the engine steps lanes with the compiled kernel (numba importable, not disabled by :data:`KERNEL_ENV`)."""
-    return numba is not None and os.environ.get(KERNEL_ENV, "").strip().lower() != "numpy"
+__all__ = ["KERNEL_ENV", "compiled_available", "kernel_name", "run_block", "use_compiled"]
 
 
 def kernel_name() -> str:

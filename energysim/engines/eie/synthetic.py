@@ -33,23 +33,28 @@ def synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -
         Share of non-zero inputs per vector, in [0, 1].
     rng
         The seeded generator (advanced).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(K, N)`` float64 in Fortran order (each input vector contiguous, as the lanes read them).
     """
     nonzero = int(round(density * k))
-    inputs = np.zeros((k, n))
+    vectors = np.zeros((n, k))                         # vector by vector in memory: inputs = vectors.T
     block = max(1, DRAW_BLOCK_ELEMENTS // k)
     if nonzero >= k:
         for lo in range(0, n, block):                  # vector by vector, as one (N, K) draw
-            inputs[:, lo:lo + block] = 1.0 - rng.random((min(n, lo + block) - lo, k)).T
+            vectors[lo:lo + block] = 1.0 - rng.random((min(n, lo + block) - lo, k))
     elif n == 1:
         where = rng.choice(k, size=nonzero, replace=False)
-        inputs[where, 0] = 1.0 - rng.random(where.size)
+        vectors[0, where] = 1.0 - rng.random(where.size)
     elif nonzero > 0:
         for lo in range(0, n, block):
             hi = min(n, lo + block)
             keys = rng.random((hi - lo, k), dtype=np.float32)
             where = np.argpartition(keys, nonzero - 1, axis=1)[:, :nonzero]
-            inputs[where.T, np.arange(lo, hi)] = 1.0 - rng.random((nonzero, hi - lo))
-    return inputs
+            np.put_along_axis(vectors[lo:hi], where, (1.0 - rng.random((nonzero, hi - lo))).T, axis=1)
+    return vectors.T
 
 
 @dataclass(frozen=True)

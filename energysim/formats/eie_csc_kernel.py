@@ -1,0 +1,156 @@
+"""EIE's interleaved CSC encoding and segment counts, compiled with numba when it is installed.
+
+numba is optional (the ``fast`` extra). With it, :func:`encode_sorted` encodes
+column-major positions in two passes over the weights (entries per PE and column,
+then the entries themselves) and :func:`segment_counts` counts a CSC's row-pass
+segments in one pass over its entries, instead of numpy's sorts, repeats and
+bincounts. The arrays are those of the numpy path exactly (same values and
+dtypes; checked by ``tests/formats/test_eie_csc_kernel.py``). Without numba, or with
+``ENERGYSIM_EIE_KERNEL=numpy``, :mod:`energysim.formats.eie_csc` uses numpy.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+try:                                    # optional: the `fast` extra
+    import numba
+except ImportError:                     # pragma: no cover - exercised where numba is absent
+    numba = None
+
+KERNEL_ENV = "ENERGYSIM_EIE_KERNEL"
+"""Environment variable: ``numpy`` forces the numpy paths of the EIE format and engine even where numba is installed."""
+
+
+def compiled_available() -> bool:
+    """Whether the compiled paths can run (numba importable)."""
+    return numba is not None
+
+
+def use_compiled() -> bool:
+    """Whether the compiled paths are used (numba importable and not disabled by :data:`KERNEL_ENV`)."""
+    return numba is not None and os.environ.get(KERNEL_ENV, "").strip().lower() != "numpy"
+
+
+def _entries_per_group(rows, columns, n_pe, k, shift, index_bits):  # pragma: no cover - compiled
+    """Entries (padding included) per (PE, column) of column-major positions; plain Python, compiled by numba."""
+    counts = np.zeros((n_pe, k), np.int64)
+    previous = np.full(n_pe, -1, np.int64)
+    column = -1
+    for i in range(rows.size):
+        if columns[i] != column:
+            column = columns[i]
+            previous[:] = -1
+        row = rows[i]
+        if shift >= 0:
+            pe = row & (n_pe - 1)
+            local = row >> shift
+        else:
+            pe = row % n_pe
+            local = row // n_pe
+        gap = local - previous[pe] - 1
+        previous[pe] = local
+        counts[pe, column] += (gap >> index_bits) + 1
+    return counts
+
+
+def _fill(rows, columns, codes, cursor_base, v, z, local_rows, n_pe, shift, index_bits):  # pragma: no cover - compiled
+    """Write every entry (padding first) at its PE's cursor in its column; plain Python, compiled by numba."""
+    span = 1 << index_bits
+    previous = np.full(n_pe, -1, np.int64)
+    cursor = np.zeros(n_pe, np.int64)
+    column = -1
+    for i in range(rows.size):
+        if columns[i] != column:
+            column = columns[i]
+            previous[:] = -1
+            for pe in range(n_pe):
+                cursor[pe] = cursor_base[pe, column]
+        row = rows[i]
+        if shift >= 0:
+            pe = row & (n_pe - 1)
+            local = row >> shift
+        else:
+            pe = row % n_pe
+            local = row // n_pe
+        before = previous[pe]
+        gap = local - before - 1
+        at = cursor[pe]
+        for rank in range(gap >> index_bits):
+            v[at] = 0
+            z[at] = span - 1
+            local_rows[at] = before + span * (rank + 1)
+            at += 1
+        v[at] = codes[i]
+        z[at] = gap & (span - 1)
+        local_rows[at] = local
+        cursor[pe] = at + 1
+        previous[pe] = local
+
+
+def _segments(v, local_rows, pointers, pe_offsets, rows_per_pass, passes):  # pragma: no cover - compiled
+    """Entries and real entries per (pass, column, PE); plain Python, compiled by numba."""
+    n_pe, k1 = pointers.shape
+    k = k1 - 1
+    entries = np.zeros((passes, k, n_pe), np.int64)
+    real = np.zeros((passes, k, n_pe), np.int64)
+    for pe in range(n_pe):
+        base = pe_offsets[pe]
+        for column in range(k):
+            for at in range(base + pointers[pe, column], base + pointers[pe, column + 1]):
+                rpass = local_rows[at] // rows_per_pass
+                if rpass > passes - 1:
+                    rpass = passes - 1
+                entries[rpass, column, pe] += 1
+                if v[at] != 0:
+                    real[rpass, column, pe] += 1
+    return entries, real
+
+
+if numba is not None:
+    _entries_per_group_compiled = numba.njit(cache=True, nogil=True)(_entries_per_group)
+    _fill_compiled = numba.njit(cache=True, nogil=True)(_fill)
+    _segments_compiled = numba.njit(cache=True, nogil=True)(_segments)
+
+
+def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe: int,
+                  index_bits: int, local_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Interleaved CSC arrays of validated positions in column-major order (flat index strictly increasing).
+
+    Parameters
+    ----------
+    rows, columns
+        Global row and column of every non-zero weight (int64), column-major order, each once.
+    codes
+        Codebook index of each.
+    m, k, n_pe, index_bits
+        Matrix shape, PEs and ``z`` width.
+    local_dtype
+        dtype of the local rows (the numpy path's: int32 when ``max(M, K) x N < 2**30``).
+
+    Returns
+    -------
+    v, z, local_rows, pointers, pe_offsets
+        As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
+    """
+    shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
+    counts = _entries_per_group_compiled(rows, columns, n_pe, k, shift, index_bits)
+    pointers = np.zeros((n_pe, k + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=pointers[:, 1:])
+    pe_offsets = np.zeros(n_pe + 1, dtype=np.int64)
+    np.cumsum(pointers[:, -1], out=pe_offsets[1:])
+    total = int(pe_offsets[-1])
+    v = np.empty(total, dtype=np.uint8)
+    z = np.empty(total, dtype=np.uint8)
+    local_rows = np.empty(total, dtype=local_dtype)
+    _fill_compiled(rows, columns, np.ascontiguousarray(codes, dtype=np.uint8), pointers + pe_offsets[:-1, None],
+                   v, z, local_rows, n_pe, shift, index_bits)
+    return v, z, local_rows, pointers, pe_offsets
+
+
+def segment_counts(v: np.ndarray, local_rows: np.ndarray, pointers: np.ndarray, pe_offsets: np.ndarray,
+                   rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(P, K, N)`` int64 entries and real entries per (row pass, column, PE) of a CSC's arrays."""
+    return _segments_compiled(v, local_rows, pointers, pe_offsets, int(rows_per_pass), int(passes))
