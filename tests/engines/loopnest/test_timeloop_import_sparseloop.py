@@ -147,3 +147,32 @@ def test_metadata_of_gated_and_skipped_accesses_is_priced(tmp_path: Path) -> Non
             assert (f"{level}Sparse", action) in units
     absent = units[("psum_spadSparse", "skipped_metadata_update")]
     assert absent["energy_pj"] == 0 and "0 pJ (Sparseloop's default for an absent entry)" in absent["source"]
+
+
+def _stats_block(level: str, loops: list[str], spaces: list[str]) -> str:
+    lines = [f"Level\n-------\n=== {level} ===\n", "    SPECS\n    -----\n        Word bits : 16\n",
+             "    MAPPING\n    -------\n    Loop nest:"]
+    lines += [f"      {'  ' * i}{loop}" for i, loop in enumerate(loops)]
+    lines += ["\n    STATS\n    -----\n    Cycles               : 1916929"]
+    for space in spaces:
+        lines += [f"    {space}:", "        Partition size : 1", "        Actual scalar reads (per-instance) : 1"]
+    return "\n".join(lines) + "\n"
+
+
+def test_stats_txt_loop_nests_give_the_map_txt_mapping() -> None:
+    """A stats.txt (levels innermost first, loops under MAPPING, kept spaces under STATS, a compute level without a
+    MAPPING, the operational-intensity section repeating level headers) gives the directives of the same map.txt."""
+    text = ("Buffer and Arithmetic Levels\n----------------------------\nLevel 0\n-------\n=== MACs ===\n\n    SPECS\n"
+            "    -----\n    Word bits             : 16\n\n    STATS\n    -----\n    Utilized instances           : 156\n"
+            + _stats_block("psum_spad", ["for M in [0:16)"], ["Outputs"])
+            + _stats_block("weights_spad", ["for R in [0:3)", "for C in [0:2)"], ["Weights"])
+            + _stats_block("ifmap_spad", ["for Q in [0:1)"], ["Inputs"])
+            + _stats_block("DummyBuffer", ["for Q in [0:1)", "for M in [0:2) (Spatial-Y)", "for C in [0:2) (Spatial-Y)",
+                                           "for S in [0:3) (Spatial-Y)"], [])
+            + _stats_block("shared_glb", ["for M in [0:2)", "for P in [0:13)", "for C in [0:32)",
+                                          "for Q in [0:13) (Spatial-X)"], ["Inputs", "Outputs"])
+            + _stats_block("DRAM", ["for N in [0:4)", "for M in [0:6)", "for C in [0:2)"], ["Weights", "Inputs", "Outputs"])
+            + "\nNetworks\n--------\n\nOperational Intensity Stats\n---------------------------\n=== DRAM ===\n"
+              "    Total scalar accesses : 1\n")
+    expected = read_map_text((DESIGN / "mapper.map.txt").read_text(encoding="utf-8"), Path("m.txt"))
+    assert read_map_text(text, Path("stats.txt")) == expected
