@@ -42,6 +42,7 @@ from energysim.engines.result import check_invariants
 from energysim.engines.sparse_tc.engine import STATIC_UNIT
 from energysim.hardware.hierarchy import Hardware, build_hardware, load_hardware
 from energysim.progress import progress_bar
+from energysim.reproduce.a100_kernel_fit import bert_end_to_end_section, kernel_model_section
 from energysim.report.tables import energy_table
 from energysim.workloads.layers import GemmLayer, Layer
 from energysim.workloads.workload import load_workload
@@ -463,6 +464,71 @@ def compare_modes(layers: list[Layer], engine=None) -> pd.DataFrame:
                   "bound_dense", "bound_sparse"]]
 
 
+_KERNEL_SMALL_N = ("the same shape ran 1.48x with cuSPARSELt and 1.09x with CUTLASS in one thread: 288 tiles in one "
+                   "wave, where the library's own tile choice (not the model's hardware-bound tile) decides; the "
+                   "cuSPARSELt constants fitted on the longer-N rows give 1.33x, 0.15 short")
+_KERNEL_CLS57 = ("its own set-up (2022 cuSPARSELt sample vs the CUTLASS profiler's dense kernel, CUDA 11.5): the "
+                 "cuSPARSELt constants of 2023 PyTorch runs predict 1.71x; NVIDIA called 1.11x 'expected for small sizes'")
+_KERNEL_TUT_LIB = ("library-calibrated scales both kernels by one dense efficiency; the measured sparse kernels run at "
+                   "49-56% of the sparse peak vs 71% dense (the kernel model gives each its own constants)")
+
+DECLARED_MISSES: dict[str, str] = {
+    "tut_3072x3072x10240 2:4 speed-up/library-calibrated": _KERNEL_TUT_LIB,
+    "cls57_4096cubed 2:4 speed-up/library-calibrated": _KERNEL_TUT_LIB,
+    "cls57_4096cubed 2:4 speed-up/library-calibrated, 2:4 kernels fitted separately (efficiency 0.557)":
+        "one 2:4 efficiency fitted on TUT's K = 10240 does not carry to 4096^3 (see the kernel model section)",
+    "gemv_4096x4096 2:4 speed-up vs measured/library-calibrated":
+        "the library-calibrated figure has no per-call cost; the kernel model's padded-call term has",
+    "cls57_4096cubed dense FP16 TFLOPS/library-calibrated":
+        "whole-wave quantisation raises the fitted dense efficiency to 0.805, which 4096^3 (fewer lost waves) then exceeds",
+    **{f"{shape} energy ratio dense/2:4 vs speed-up/{figure}":
+       "time is latency or HBM weight bytes there while dynamic energy still halves the multiplies"
+       for shape in ("small_k_4096x4096x64", "small_batch_4096x4096_b16", "gemv_4096x4096")
+       for figure in ("hardware bound", "library-calibrated")},
+    "pr90119_cusparselt_768x3072x3072 2:4 speed-up (cusparselt, m=768 n=3072 k=3072)/kernel model, fitted": _KERNEL_SMALL_N,
+    "pr90119_cusparselt_768x3072x3072 2:4 speed-up (cusparselt, m=768 n=3072 k=3072)/kernel model, held out (leave-one-out)":
+        _KERNEL_SMALL_N,
+    "cls57_4096cubed 2:4 speed-up (cusparselt, m=4096 n=4096 k=4096)/kernel model, full fit": _KERNEL_CLS57,
+    "cls57_4096cubed 2:4 speed-up (cusparselt, m=4096 n=4096 k=4096)/kernel model, held out (not in the fit)": _KERNEL_CLS57,
+    "gemv_4096x4096 2:4 speed-up (cusparselt, m=4096 n=1 k=4096)/kernel model, held out (not in the fit)":
+        "the only padded row: without it the padded-call cost is unknown (0), and the model says 1.22x, not 0.11x",
+    "cutlass408_16384cubed 2:4 effective TFLOPS (cutlass)/kernel model, held out (not in the fit)":
+        "the CUTLASS profiler's best 2:4 kernel at a locked 1410 MHz (78% of the sparse peak) is not the kernel "
+        "configuration PyTorch's CUTLASS path used in the fitted rows (56%)",
+}
+"""Every declared miss (``quantity/figure`` of a judged row outside its tolerance) and its reason in one line.
+
+The tests turn each into a strict xfail; :func:`declared_misses_section` prints them with the model figures.
+Rows whose quantity carries a measured number (the BERT end-to-end rows) are matched by prefix, see
+:data:`DECLARED_MISS_PREFIXES`."""
+
+DECLARED_MISS_PREFIXES: dict[str, str] = {
+    "BERT-base bs 4 x seq 384 end-to-end 2:4 speed-up":
+        "measured 2:4 is 4.4 ms slower end to end at batch 4 (0.71x) while the modelled 72 linears are 0.05 ms "
+        "faster: the loss is outside the GEMM kernels (the model puts no per-call cost on unpadded inputs)",
+}
+"""Declared misses named by the start of their ``quantity/figure`` key (the rest holds computed figures)."""
+
+
+def declared_miss_reason(key: str) -> str | None:
+    """The declared reason for a ``quantity/figure`` key, or None when the row is not a declared miss."""
+    if key in DECLARED_MISSES:
+        return DECLARED_MISSES[key]
+    return next((reason for prefix, reason in DECLARED_MISS_PREFIXES.items() if key.startswith(prefix)), None)
+
+
+def declared_misses_section(sections: list[tuple[str, pd.DataFrame]]) -> list[dict]:
+    """The declared misses with their model and published figures; ``ok`` None (judged in their own section)."""
+    rows = []
+    for _, frame in sections:
+        for row in frame.to_dict("records"):
+            reason = declared_miss_reason(f"{row['quantity']}/{row['figure']}")
+            if reason is not None and row["ok"] is not None:
+                rows.append({**row, "figure": f"declared miss ({row['figure']})", "ok": None,
+                             "source": f"declared miss: {reason}"})
+    return rows
+
+
 def reproduce(quick: bool = False, progress: bool | None = None) -> list[tuple[str, pd.DataFrame]]:
     """Titled sections of model vs published A100 figures.
 
@@ -471,27 +537,34 @@ def reproduce(quick: bool = False, progress: bool | None = None) -> list[tuple[s
     quick
         Skip the VGG-16 network rows (the rest is fast either way).
     progress
-        Progress bar on stderr, one tick per section (None: only on a terminal;
-        see :func:`energysim.progress.progress_bar`).
+        Progress bar on stderr, one tick per stage (None: only on a terminal;
+        see :func:`energysim.progress.progress_bar`); the kernel-model stage (its
+        leave-one-out refits) and the networks stage each give two sections.
 
     Returns
     -------
     list of (title, DataFrame)
         Each frame has the columns of :data:`COLUMNS`; ``ok`` is None on informative rows.
+        The last lists the declared misses with their reasons.
     """
-    parts = [
-        ("A100 peak tensor-core rates (model: SMs x MACs/cycle x 2 x clock) and the simulated math rate", peak_section),
-        ("2:4 storage and instruction operands (exact)", storage_section),
-        ("Dense FP16 throughput of large GEMMs (hardware bound vs library-calibrated)", dense_throughput_section),
-        ("2:4 speed-up across shapes (hardware bound vs library-calibrated)", speedup_section),
-        ("2:4 speed-up with the sparse kernels calibrated separately", sparse_calibration_section),
-        ("Energy: dense/2:4 ratio vs speed-up", energy_section),
-        ("Board power: static energy calibrated on the dense FP16 GEMM at the hardware bound", power_section),
-        ("Dense vs 2:4 on networks (BERT-base-sized, VGG-16)", lambda: networks_section(quick)),
+    stages = [
+        [("A100 peak tensor-core rates (model: SMs x MACs/cycle x 2 x clock) and the simulated math rate", peak_section)],
+        [("2:4 storage and instruction operands (exact)", storage_section)],
+        [("Dense FP16 throughput of large GEMMs (hardware bound vs library-calibrated)", dense_throughput_section)],
+        [("2:4 speed-up across shapes (hardware bound vs library-calibrated)", speedup_section)],
+        [("2:4 speed-up with the sparse kernels calibrated separately", sparse_calibration_section),
+         ("2:4 kernel model vs measured GEMMs: hardware bound, fitted and held out (leave-one-out)", kernel_model_section)],
+        [("Energy: dense/2:4 ratio vs speed-up", energy_section)],
+        [("Board power: static energy calibrated on the dense FP16 GEMM at the hardware bound", power_section)],
+        [("Dense vs 2:4 on networks (BERT-base-sized, VGG-16)", lambda: networks_section(quick)),
+         ("BERT-base end to end: measured dense minus modelled dense linears plus modelled 2:4 linears",
+          bert_end_to_end_section)],
     ]
     sections = []
-    with progress_bar(len(parts), "reproduce a100", progress) as bar:
-        for title, section in parts:
-            sections.append((title, _frame(section())))
+    with progress_bar(len(stages), "reproduce a100", progress) as bar:
+        for stage in stages:
+            sections += [(title, _frame(section())) for title, section in stage]
             bar.update(1)
+    sections.append(("Declared misses and why (each is a strict xfail in the sparse_tc reproduction tests)",
+                     _frame(declared_misses_section(sections))))
     return sections

@@ -46,14 +46,13 @@ LIBRARIES = ("cutlass", "cusparselt")
 """Sparse-kernel libraries with a fitted constant set in the kernel model."""
 
 TUT = "TUT [M]: pytorch.org/tutorials/prototype/semi_structured_sparse.html (A100 80GB, CUTLASS backend)"
-CLS57 = ("CLS#57 [M]: github.com/NVIDIA/CUDALibrarySamples/issues/57 (A100, CUDA 11.5; cuSPARSELt sample "
-         "vs CUTLASS profiler dense)")
-PT111339 = ("pytorch#111339 [M]: github.com/pytorch/pytorch/issues/111339, jcaip 2023-10-17 (A100; 'Dense: 0.022ms "
-            "Sparse: 0.196ms'; the 1 x 4096 input padded to 32 x 4096)")
+CLS57 = "CLS#57 [M]: NVIDIA/CUDALibrarySamples #57 (A100, CUDA 11.5; cuSPARSELt sample vs CUTLASS profiler dense)"
+PT111339 = ("pytorch#111339 [M]: pytorch/pytorch #111339, jcaip 2023-10-17 (A100; 'Dense: 0.022ms Sparse: 0.196ms'; "
+            "the 1 x 4096 input padded to 32 x 4096)")
 PR90119 = ("PR#90119 [M]: github.com/pytorch/pytorch/pull/90119, alexsamardzic 2023-04-07 'Benchmarking results' "
            "(A100 per the same author's 2023-03-21 comment; times in us)")
-CUTLASS408 = ("CUTLASS#408 [M]: github.com/NVIDIA/cutlass/issues/408, hwu36 2022-02-16 ('i got 484 tflops from sparse "
-              "fp16 tensor core gemm', cutlass_profiler m=n=k=16384, clock locked at 1410 MHz)")
+CUTLASS408 = ("CUTLASS#408 [M]: NVIDIA/cutlass #408, hwu36 2022-02-16 ('i got 484 tflops from sparse fp16 tensor core "
+              "gemm', cutlass_profiler m=n=k=16384, clock locked at 1410 MHz)")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from energysim.reproduce.a100 import COLUMNS, reproduce
+from energysim.reproduce.a100 import COLUMNS, DECLARED_MISS_PREFIXES, DECLARED_MISSES, declared_miss_reason, reproduce
 
 SPEEDUP_CALIBRATION_MISSES = (
     "tut_3072x3072x10240 2:4 speed-up/library-calibrated",
@@ -24,7 +24,19 @@ ENERGY_MISSES = tuple(
     for shape in ("small_k_4096x4096x64", "small_batch_4096x4096_b16", "gemv_4096x4096")
     for figure in ("hardware bound", "library-calibrated")
 )
-KNOWN_MISSES = set(SPEEDUP_CALIBRATION_MISSES + SMALL_SHAPE_MISSES + DENSE_VALIDATION_MISSES + ENERGY_MISSES)
+_SMALL_N = "pr90119_cusparselt_768x3072x3072 2:4 speed-up (cusparselt, m=768 n=3072 k=3072)"
+_CLS57 = "cls57_4096cubed 2:4 speed-up (cusparselt, m=4096 n=4096 k=4096)"
+KERNEL_MODEL_MISSES = (
+    f"{_SMALL_N}/kernel model, fitted",
+    f"{_SMALL_N}/kernel model, held out (leave-one-out)",
+    f"{_CLS57}/kernel model, full fit",
+    f"{_CLS57}/kernel model, held out (not in the fit)",
+    "gemv_4096x4096 2:4 speed-up (cusparselt, m=4096 n=1 k=4096)/kernel model, held out (not in the fit)",
+    "cutlass408_16384cubed 2:4 effective TFLOPS (cutlass)/kernel model, held out (not in the fit)",
+)
+KNOWN_MISSES = set(SPEEDUP_CALIBRATION_MISSES + SMALL_SHAPE_MISSES + DENSE_VALIDATION_MISSES + ENERGY_MISSES
+                   + KERNEL_MODEL_MISSES)
+BERT_BATCH_4 = "BERT-base bs 4 x seq 384 end-to-end 2:4 speed-up"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +53,7 @@ def rows(sections) -> dict[str, dict]:
 
 def test_sections_have_the_contract_columns(sections):
     """Every section is titled and has quantity, figure, model, published, ratio, tolerance, ok, source."""
-    assert len(sections) == 8
+    assert len(sections) == 11
     for title, frame in sections:
         assert title and list(frame.columns) == list(COLUMNS) and len(frame) > 0
 
@@ -50,11 +62,20 @@ def test_every_declared_miss_exists(rows):
     """Each declared miss names a real checked row (so a renamed row cannot silently drop out of the list)."""
     assert KNOWN_MISSES <= set(rows)
     assert all(rows[key]["ok"] is not None for key in KNOWN_MISSES)
+    assert len([key for key, r in rows.items() if key.startswith(BERT_BATCH_4) and r["ok"] is not None]) == 1
+
+
+def test_printed_declarations_are_the_tested_ones(rows):
+    """The reasons energysim reproduce a100 prints (DECLARED_MISSES) cover exactly the misses declared here."""
+    assert set(DECLARED_MISSES) == KNOWN_MISSES
+    assert set(DECLARED_MISS_PREFIXES) == {BERT_BATCH_4}
+    printed = [r for key, r in rows.items() if r["source"].startswith("declared miss: ")]
+    assert len(printed) == len(KNOWN_MISSES) + 1 and all(r["ok"] is None for r in printed)
 
 
 def test_every_other_row_meets_its_tolerance(rows):
     """Every like-for-like row that is not a declared miss has ok True (informative rows have ok None)."""
-    failing = [key for key, row in rows.items() if row["ok"] is not None and not row["ok"] and key not in KNOWN_MISSES]
+    failing = [key for key, row in rows.items() if row["ok"] is not None and not row["ok"] and declared_miss_reason(key) is None]
     assert failing == []
 
 
@@ -149,3 +170,62 @@ def test_compare_modes_totals_add_up():
     assert total["dense_us"] == pytest.approx(frame["dense_us"].iloc[:-1].sum())
     assert total["energy_ratio"] == pytest.approx(frame["dense_uj"].iloc[:-1].sum() / frame["sparse_uj"].iloc[:-1].sum())
     assert (frame["speedup_hw"] > 1).all()
+
+
+@pytest.mark.xfail(strict=True, reason="declared miss: the kernel model misses these measured 2:4 rows")
+@pytest.mark.parametrize("key", KERNEL_MODEL_MISSES)
+def test_kernel_model_declared_miss(rows, key):
+    """Kernel-model 2:4 rows outside 0.15 of the measured speed-up (or 15% of the measured throughput).
+
+    Reasons: cuSPARSELt 768x3072x3072 (one wave of 288 tiles) ran 1.48x where CUTLASS ran 1.09x on the
+    same shape in the same thread, so the library's own small-N tile choice decides and the model (which
+    reuses the hardware-bound tile) lands at 1.33x, 0.15 short; CLS#57 is its own 2022 set-up (cuSPARSELt
+    sample vs the CUTLASS profiler's dense kernel); the GEMV is the only padded row, so without it the
+    padded-call cost is unknown; CUTLASS#408's 484 TFLOPS is the profiler's best kernel at a locked clock,
+    not the configuration PyTorch's CUTLASS path ran in the fitted rows.
+    """
+    assert bool(rows[key]["ok"])
+
+
+@pytest.mark.xfail(strict=True, reason="declared miss: BERT-base at batch 4 loses end to end outside the GEMM kernels")
+def test_bert_batch_4_end_to_end_declared_miss(rows):
+    """BERT-base batch 4: measured 0.71x end to end, model 1.00x.
+
+    Reason: the measured 2:4 run is 4.4 ms slower than dense, while the 72 modelled linears are 0.05 ms
+    faster; the loss lies outside the GEMM kernels, and the model puts no per-call cost on unpadded
+    inputs (a fixed cost large enough for this would break batch 16, where 2:4 is 1.23x faster).
+    """
+    (key,) = [key for key, r in rows.items() if key.startswith(BERT_BATCH_4) and r["ok"] is not None]
+    assert bool(rows[key]["ok"])
+
+
+def test_bert_end_to_end_rows_hold_at_batch_16_and_up(rows):
+    """The kernel model keeps BERT-base's measured end-to-end 2:4 speed-ups at batch 16, 64 and 256 within 0.15."""
+    bert = {key: r for key, r in rows.items() if key.startswith("BERT-base bs ") and "end-to-end" in key
+            and not key.startswith(BERT_BATCH_4) and not r["source"].startswith("declared miss")}
+    assert len(bert) == 3 and all(r["ok"] for r in bert.values())
+
+
+def test_kernel_model_constants_are_the_fit():
+    """hwconfigs/a100.toml [engine.kernel_model] equals full_fit() to rel 1e-3 (typed values are rounded)."""
+    from energysim.reproduce.a100 import _engine
+    from energysim.reproduce.a100_kernel_fit import full_fit
+
+    configured, fitted = _engine().config.kernel_model, full_fit()
+    assert configured.mma_efficiency == pytest.approx(fitted.mma_efficiency, rel=1e-3)
+    assert configured.dense.wave_overhead_cycles == pytest.approx(fitted.dense.wave_overhead_cycles, rel=1e-3)
+    assert configured.padded_call_cycles == pytest.approx(fitted.padded_call_cycles, rel=1e-3)
+    for library, constants in fitted.sparse.items():
+        assert configured.sparse[library].operand_efficiency == pytest.approx(constants.operand_efficiency, rel=1e-3)
+        assert configured.sparse[library].wave_overhead_cycles == pytest.approx(constants.wave_overhead_cycles, rel=1e-3)
+
+
+def test_held_out_rows_are_predicted_without_themselves():
+    """A leave-one-out prediction really drops its row: refitting on all rows but TUT moves TUT's predicted speed-up."""
+    from energysim.reproduce.a100_kernel_fit import fit_table
+
+    table = fit_table().set_index("row")
+    tut = table.loc["tut_3072x3072x10240"]
+    assert tut["in_fit"] and tut["held_out"] != tut["fitted"]
+    gemv = table.loc["gemv_4096x4096"]
+    assert gemv["fitted"] < 1 < gemv["held_out"]  # the padded-call cost comes from this row alone
