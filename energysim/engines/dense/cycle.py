@@ -112,9 +112,10 @@ def _tile_run(tile: Tile, rows: int, cols: int, dataflow: str, sram_bw: float, s
     """
     busy = compute = skew = stall = macs = 0
     counts: dict[tuple[str, str, str], int] = {}
-    shapes = Counter((fold.rows_used, fold.cols_used, fold.steps, fold.first) for fold in folds(tile, rows, cols, dataflow))
-    for shape, times in shapes.items():
-        fold = Fold(*shape)
+    shapes: Counter = Counter()
+    for fold, times in folds(tile, rows, cols, dataflow):
+        shapes[fold] += times
+    for fold, times in shapes.items():
         if fold not in seen:
             seen[fold] = _run_fold(fold, rows, cols, dataflow, sram_bw)
         run = seen[fold]

@@ -298,17 +298,21 @@ def tiles(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | Non
     )
 
 
-def folds(tile: Tile, rows: int, cols: int, dataflow: str) -> list[Fold]:
-    """The array folds of one SRAM tile, in execution order."""
-    out: list[Fold] = []
+def folds(tile: Tile, rows: int, cols: int, dataflow: str) -> list[tuple[Fold, int]]:
+    """The array folds of one SRAM tile in execution order, each run of equal consecutive folds as (fold, how many).
+
+    The inner loop (OS: columns over N, WS: columns over M) repeats its full
+    fold before the edge one, so a tile has at most two runs per outer fold row.
+    """
+    out: list[tuple[Fold, int]] = []
     if dataflow == OUTPUT_STATIONARY:
         for r in chunks(tile.m, rows):
-            for c in chunks(tile.n, cols):
-                out.append(Fold(r, c, tile.k, tile.k_index == 0))
+            for c, times in chunk_groups(tile.n, cols):
+                out.append((Fold(r, c, tile.k, tile.k_index == 0), times))
     else:
         for index, r in enumerate(chunks(tile.k, rows)):
-            for c in chunks(tile.m, cols):
-                out.append(Fold(r, c, tile.n, tile.k_index == 0 and index == 0))
+            for c, times in chunk_groups(tile.m, cols):
+                out.append((Fold(r, c, tile.n, tile.k_index == 0 and index == 0), times))
     return out
 
 

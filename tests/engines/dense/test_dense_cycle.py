@@ -8,7 +8,7 @@ import numpy as np
 
 from energysim.engines.dense.cycle import run_cycle
 from energysim.engines.dense.fast import run_fast
-from energysim.engines.dense.schedule import TileTable, Tiling, chunks, input_tile_words, tiles
+from energysim.engines.dense.schedule import Fold, Tile, TileTable, Tiling, chunks, folds, input_tile_words, tiles
 from energysim.workloads.layers import Conv2dLayer
 from energysim.workloads.lowering import ConvFootprint
 
@@ -82,3 +82,16 @@ def test_forced_tilings_equal_the_fast_path():
             {key: value for key, value in fast.counts.items() if value}
         waited += cycle.cycles_dram_wait > 0
     assert waited >= 50  # the grid really exercises waits for DRAM
+
+
+def test_fold_runs_expand_to_the_fold_order():
+    """A tile's fold runs, expanded, are its folds in execution order (outer loop over array rows' chunks, inner over columns')."""
+    rng = random.Random(2)
+    for _ in range(200):
+        tile = Tile(rng.randint(1, 70), rng.randint(1, 70), rng.randint(1, 70), rng.choice([0, 1]), 0, 0, 0)
+        rows, cols = rng.randint(1, 9), rng.randint(1, 9)
+        first = tile.k_index == 0
+        os_order = [Fold(r, c, tile.k, first) for r in chunks(tile.m, rows) for c in chunks(tile.n, cols)]
+        ws_order = [Fold(r, c, tile.n, first and i == 0) for i, r in enumerate(chunks(tile.k, rows)) for c in chunks(tile.m, cols)]
+        for dataflow, order in (("output_stationary", os_order), ("weight_stationary", ws_order)):
+            assert [fold for fold, times in folds(tile, rows, cols, dataflow) for _ in range(times)] == order
