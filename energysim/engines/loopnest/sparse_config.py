@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 FormatKind = Literal["uncompressed", "bitmap", "rle", "coordinate", "csr", "nm"]
 """Representation formats a level may keep a tensor in."""
@@ -63,6 +63,8 @@ class RankSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    tensor: Literal["weights", "inputs", "outputs"] | None = Field(
+        default=None, description="The format entry's tensor (set from it: dims must index it).")
     format: RankKind
     metadata_bits: StrictInt | None = Field(default=None, ge=0, description="Bits per coordinate / run length / flag "
                                                                            "(default: CP, RLE ceil(log2 e); B, UB 1; UOP 0).")
@@ -70,6 +72,27 @@ class RankSpec(BaseModel):
                                                                           "(default ceil(log2(entries + 1)); other ranks 0).")
     dims: list[Literal["N", "G", "K", "C", "P", "Q", "R", "S"]] | None = Field(
         default=None, description="Loop dimensions the rank flattens (Sparseloop's flattened-rankIDs).")
+
+    @field_validator("dims")
+    @classmethod
+    def _dims_index_the_tensor(cls, dims: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if dims is None:
+            return dims
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"must not repeat a dimension (got {dims})")
+        tensor = info.data.get("tensor")
+        if tensor is not None:
+            indexed = TENSOR_DIMS[tensor]
+            stray = [dim for dim in dims if dim not in indexed]
+            if stray:
+                verb = "does" if len(stray) == 1 else "do"
+                raise ValueError(f"{', '.join(repr(d) for d in stray)} {verb} not index {tensor} ({', '.join(indexed)}): "
+                                 "a rank flattens loops over the tensor's own dimensions")
+        return dims
+
+TENSOR_DIMS = {"weights": ("G", "K", "C", "R", "S"), "inputs": ("N", "G", "C", "P", "Q", "R", "S"),
+               "outputs": ("N", "G", "K", "P", "Q")}
+"""The loop dimensions that index each tensor (a rank's dims must be among them)."""
 
 SPARSE_ACTION_PREFIXES = ("gated_", "skipped_", "metadata_")
 """Actions of the sparse model; a MAC unit's action with one of these prefixes is not counted once per MAC."""
@@ -102,6 +125,14 @@ class FormatSpec(BaseModel):
         default=None, min_length=1,
         description="Sparseloop's per-rank format, outer to inner (compat 'timeloop' counts data and metadata from "
                     "it; format must then be the nearest energysim format, as import-timeloop writes it).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ranks_know_their_tensor(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("ranks"), list) and data.get("tensor") in TENSOR_DIMS:
+            data = {**data, "ranks": [{**rank, "tensor": data["tensor"]} if isinstance(rank, dict) else rank
+                                      for rank in data["ranks"]]}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> "FormatSpec":

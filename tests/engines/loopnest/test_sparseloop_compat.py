@@ -548,12 +548,15 @@ def test_sparseloop_published_multirank_metadata() -> None:
     """
     nest = LoopNest.of("conv3", N=4, K=384, C=256, P=13, Q=13, R=3, S=3)
     uop, rle = {"format": "UOP"}, {"format": "RLE"}
-    all_dims = ["N", "K", "C", "P", "Q", "R", "S"]
+    all_dims = ["N", "C", "P", "Q", "R", "S"]                  # every dimension indexing the inputs
     fmt = FormatSpec(level="x", tensor="inputs", format="rle", metadata_bits=4,
                      ranks=[uop | {"dims": all_dims}, uop | {"dims": all_dims}, rle])
 
+    out_fmt = FormatSpec(level="x", tensor="outputs", format="rle", metadata_bits=4,
+                         ranks=[uop | {"dims": ["N", "K", "P", "Q"]}, rle])
+
     def shapes(tensor: str, own: list, inner: list) -> list:
-        assigned, left = assign_ranks(fmt.ranks, 1, own)
+        assigned, left = assign_ranks((fmt if tensor == "inputs" else out_fmt).ranks, 1, own)
         assert left == []
         return [RankShape(group, tensor_points(nest, tensor, group)) for group in assigned] + inner
 
@@ -576,7 +579,7 @@ def test_sparseloop_published_multirank_metadata() -> None:
     # bypassed levels' (K3 P13 x:Q13 y:K2 N2), K scaled by the psum scratchpad's 16 below it: 32448 points
     glb_out = [RankShape((("K", 3 * 32), ("P", 13), ("Q", 13), ("N", 2)), 32448)]
     dram_out = shapes("outputs", [("N", 2), ("K", 4)], glb_out)
-    out_units = units(fmt.ranks[1:], dram_out, 259584, 0.303)  # 9 + 8 x 32448 x 0.303
+    out_units = units(out_fmt.ranks, dram_out, 259584, 0.303)  # 9 + 8 x 32448 x 0.303
     assert math.ceil(out_units * 259584 / 259584) == 78663
 
 

@@ -455,3 +455,16 @@ def test_published_onchip_compression_end_to_end(tmp_path: Path) -> None:
     # it, as current Sparseloop's buffer model does (rule 8): 5139764 + 8047104 data and the metadata words over 16
     # words per cycle exceed the 1054311 compute cycles
     assert stats.level_cycles["shared_glb"] > 1054311 and stats.cycles_total == stats.level_cycles["shared_glb"]
+
+
+@pytest.mark.parametrize(("dims", "message"), [
+    (["K"], "'K' does not index inputs (N, G, C, P, Q, R, S)"),
+    (["C", "C"], "must not repeat a dimension (got ['C', 'C'])"),
+])
+def test_rank_dims_must_index_the_tensor_once(dims: list, message: str) -> None:
+    """A rank flattening a dimension its tensor does not depend on, or one twice, is refused at ranks[i].dims."""
+    from pydantic import ValidationError
+    from energysim.engines.loopnest.sparse_config import FormatSpec
+    with pytest.raises(ValidationError, match="ranks.0.dims") as info:
+        FormatSpec(level="DRAM", tensor="inputs", format="rle", metadata_bits=5, ranks=[{"format": "RLE", "dims": dims}])
+    assert message in str(info.value)
