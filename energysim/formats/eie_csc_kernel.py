@@ -94,18 +94,20 @@ def _segments(v, local_rows, pointers, pe_offsets, rows_per_pass, passes):  # pr
     """Entries and real entries per (pass, column, PE); plain Python, compiled by numba."""
     n_pe, k1 = pointers.shape
     k = k1 - 1
-    entries = np.zeros((passes, k, n_pe), np.int64)
-    real = np.zeros((passes, k, n_pe), np.int64)
+    entries = np.zeros((passes, n_pe, k), np.int64)     # PE by PE: reads and writes both sequential
+    real = np.zeros((passes, n_pe, k), np.int64)
     for pe in range(n_pe):
         base = pe_offsets[pe]
         for column in range(k):
+            rpass = 0                   # local rows ascend within a segment: walk the pass boundaries
+            limit = rows_per_pass
             for at in range(base + pointers[pe, column], base + pointers[pe, column + 1]):
-                rpass = local_rows[at] // rows_per_pass
-                if rpass > passes - 1:
-                    rpass = passes - 1
-                entries[rpass, column, pe] += 1
+                while local_rows[at] >= limit and rpass < passes - 1:
+                    rpass += 1
+                    limit += rows_per_pass
+                entries[rpass, pe, column] += 1
                 if v[at] != 0:
-                    real[rpass, column, pe] += 1
+                    real[rpass, pe, column] += 1
     return entries, real
 
 
@@ -153,4 +155,5 @@ def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: i
 def segment_counts(v: np.ndarray, local_rows: np.ndarray, pointers: np.ndarray, pe_offsets: np.ndarray,
                    rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.ndarray]:
     """``(P, K, N)`` int64 entries and real entries per (row pass, column, PE) of a CSC's arrays."""
-    return _segments_compiled(v, local_rows, pointers, pe_offsets, int(rows_per_pass), int(passes))
+    entries, real = _segments_compiled(v, local_rows, pointers, pe_offsets, int(rows_per_pass), int(passes))
+    return np.ascontiguousarray(entries.transpose(0, 2, 1)), np.ascontiguousarray(real.transpose(0, 2, 1))
