@@ -183,10 +183,9 @@ def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw:
     fetch = _shared_list(_transfer_cycles(schedule.fetch_weights + schedule.fetch_inputs, dram_bw))
     writeback = _shared_list(_transfer_cycles(schedule.writeback, dram_bw))
     never = 1 << 62  # a time that has not happened yet
-    fetch_done = [never] * last  # the cycle from which each tile's operands are in the SRAM
+    fetch_done: dict[int, int] = {}  # tiles fetched but not started: the cycle from which their operands are in the SRAM
     queue: deque[tuple[int, int, int]] = deque()  # transfers waiting for the channel: (issue cycle, tile, cycles); a writeback's tile is ~t
-    fetched: list[int] = []
-    written: list[int] = []
+    fetched, written = bytearray(last), bytearray(last)  # 1 where the tile's fetch (writeback) has completed
     for t in range(min(2, last)):
         if fetch[t]:
             queue.append((0, t, fetch[t]))
@@ -200,8 +199,9 @@ def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw:
     while next_tile < last or queue or moving:
         # Cycle ``cycle``: start what can start, complete what completes; then start in cycle + 1 what can
         # (exactly what the next cycle would do first: nothing else happens in between).
-        if array_done < 0 and next_tile < last and fetch_done[next_tile] <= cycle:
+        if array_done < 0 and fetch_done.get(next_tile, never) <= cycle:
             array_done = cycle + busy[next_tile] - 1
+            del fetch_done[next_tile]
         occupied = array_done >= 0
         if not moving and queue and queue[0][0] <= cycle:
             _, moving_tile, cycles = queue.popleft()
@@ -209,9 +209,9 @@ def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw:
         if moving and moving_done == cycle:
             if moving_tile >= 0:
                 fetch_done[moving_tile] = cycle + 1
-                fetched.append(moving_tile)
+                fetched[moving_tile] = 1
             else:
-                written.append(~moving_tile)
+                written[~moving_tile] = 1
             moving = False
         if array_done == cycle:
             if writeback[next_tile]:
@@ -224,8 +224,9 @@ def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw:
                     fetch_done[ahead] = cycle + 1
             next_tile += 1
             array_done = -1
-        if array_done < 0 and next_tile < last and fetch_done[next_tile] <= cycle + 1:
+        if array_done < 0 and fetch_done.get(next_tile, never) <= cycle + 1:
             array_done = cycle + busy[next_tile]
+            del fetch_done[next_tile]
         if not moving and queue and queue[0][0] <= cycle + 1:
             _, moving_tile, cycles = queue.popleft()
             moving, moving_done = True, cycle + cycles
@@ -236,7 +237,7 @@ def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw:
                 following = moving_done
         elif queue and queue[0][0] < following:
             following = queue[0][0]
-        if array_done < 0 and next_tile < last and fetch_done[next_tile] < following:
+        if array_done < 0 and fetch_done.get(next_tile, never) < following:
             following = fetch_done[next_tile]
         if following == never:
             following = cycle + 1
@@ -252,10 +253,10 @@ def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw:
     result.cycles_total, result.cycles_head, result.cycles_dram_wait, result.cycles_tail = cycle, head, wait, tail
     _add_tiles(result, runs, np.bincount(shape_of[:next_tile], minlength=len(runs)))
     for tensor, column in (("weights", schedule.fetch_weights), ("inputs", schedule.fetch_inputs)):
-        words = int(column[np.asarray(fetched, dtype=np.int64)].sum())
+        words = int(column[np.frombuffer(fetched, dtype=np.uint8) == 1].sum())
         result.counts[("dram", tensor, "read")] += words
         result.counts[("sram", tensor, "fill")] += words
-    words = int(schedule.writeback[np.asarray(written, dtype=np.int64)].sum())
+    words = int(schedule.writeback[np.frombuffer(written, dtype=np.uint8) == 1].sum())
     result.counts[("sram", "outputs", "read")] += words
     result.counts[("dram", "outputs", "write")] += words
     return result
