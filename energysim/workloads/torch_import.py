@@ -56,7 +56,7 @@ from energysim.errors import EnergySimError, InputError
 from energysim.limits import ARRAY_BYTES, check_shape
 from energysim.workloads.npz_import import unpruned_arrays, weight_layers
 from energysim.workloads.onnx_import import ImportResult
-from energysim.workloads.torch_trace import TracedLayers, layers_from_program, require_torch
+from energysim.workloads.torch_trace import TracedLayers, layers_from_program, require_torch, torch_failure, torch_logs_held
 from energysim.workloads.workload import Workload
 from energysim.workloads.writing import write_workload_folder
 
@@ -117,8 +117,9 @@ def trace_module(module, example_input, label: str = "the module") -> TracedLaye
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"{label}: must be a torch.nn.Module (got {type(module).__name__})")
     args = _example_args(torch, example_input)
-    dense_module, masks = _dense_copy(torch, module)
-    return layers_from_program(_export(torch, dense_module, args, label), label, masks)
+    with torch_logs_held():  # a failure is our one line, not torch's log lines before it
+        dense_module, masks = _dense_copy(torch, module)
+        return layers_from_program(_export(torch, dense_module, args, label), label, masks)
 
 
 def _write(traced: TracedLayers, out_dir: str | Path, name: str, description: str, source: str) -> Workload:
@@ -303,18 +304,25 @@ def import_torch_file(
         untrusted pickled module, a shape that does not fit, ...).
     """
     torch = require_torch()
-    path = Path(path)
+    with torch_logs_held():  # a failure is our one line, not torch's log lines before it
+        return _import_torch_file(torch, Path(path), out_dir, input_shape, name, trust, arch, input_size, order)
+
+
+def _import_torch_file(torch, path: Path, out_dir, input_shape, name, trust, arch, input_size, order) -> ImportResult:
     if not path.is_file():
         raise InputError(f"{path}: torch file not found")
     ARRAY_BYTES.check(f"{path}: the torch file", path.stat().st_size)
     label = str(path)
     if path.suffix.lower() == ".pt2":
         _require_trust(path, trust, "a torch.export program: torch.export.load unpickles parts of it")
-        try:
-            program = torch.export.load(str(path))
-        except Exception as exc:
-            raise InputError(f"{path}: not a torch.export program ({exc.__class__.__name__}: "
-                             f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''})") from None
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"{path}: not a torch.export program (a .pt2 file is a zip archive; this one is not, "
+                             "or is truncated)")
+        with torch_logs_held() as records:
+            try:
+                program = torch.export.load(str(path))
+            except Exception as exc:
+                raise InputError(f"{path}: not a torch.export program ({torch_failure(exc, records)})") from None
         traced, kind = layers_from_program(program, label), "torch.export program"
     elif _is_torchscript(path):
         _require_trust(path, trust, "a TorchScript module: tracing it runs the program stored in it")

@@ -51,7 +51,10 @@ graph node.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -82,6 +85,60 @@ def require_torch():
     except ImportError:
         raise InputError(f"PyTorch models need the 'torch' package, which is not installed: {INSTALL_HINT}") from None
     return torch
+
+
+class _Held(logging.Handler):
+    """Keeps the records torch logs, unprinted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def torch_logs_held():
+    """Hold what torch logs during the block; yield the list of held records.
+
+    torch prints some failures as a log line with a traceback on stderr before
+    raising (``torch.export.load`` of a bad file: "Ran into the following error
+    when deserializing"). Every ``torch`` / ``torch.*`` logger with handlers has
+    them replaced (as has one that does not propagate: else Python's last-resort
+    handler prints) by one that keeps the records, and gets them back when the
+    block ends. If the block raises, the records are dropped: the one-line
+    error says what failed (:func:`torch_failure` reads the cause from them).
+    If it succeeds, they are handed to torch's own handlers, as if never held.
+    """
+    held = _Held()
+    loggers = [logging.getLogger("torch")] + [
+        logger for name, logger in list(logging.Logger.manager.loggerDict.items())
+        if name.startswith("torch.") and isinstance(logger, logging.Logger) and (logger.handlers or not logger.propagate)]
+    saved = [(logger, logger.handlers) for logger in loggers]
+    for logger in loggers:
+        logger.handlers = [held]
+    try:
+        yield held.records
+    finally:
+        for logger, handlers in saved:
+            logger.handlers = handlers
+    for record in held.records:  # only on success: a raise above skips this
+        logging.getLogger(record.name).handle(record)
+
+
+def torch_failure(exc: BaseException, records: list[logging.LogRecord]) -> str:
+    """``Type: first line`` of the error behind a torch failure: a held record's exception if torch logged one, else ``exc``.
+
+    torch.export.load logs the real error (a version it cannot read, a missing
+    record) and raises a generic one that points at "the warnings above".
+    """
+    cause = next((r.exc_info[1] for r in reversed(records) if r.exc_info and r.exc_info[1] is not None), exc)
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    text = re.sub(r"^\[enforce fail at [^\]]*\] \.? *", "", text)  # c10's location prefix
+    if cause is exc and "warnings above" in text:  # torch logged nothing: no program record it could read
+        return "torch found no exported program in the archive"
+    return f"{cause.__class__.__name__}: {text[:200]}" if text else cause.__class__.__name__
 
 
 @dataclass

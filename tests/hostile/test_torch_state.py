@@ -20,3 +20,32 @@ def test_sparse_and_quantized_weights_are_layers(convert, tmp_path):
     assert [layer.name for layer in result.workload.layers] == ["fc1", "fc2"]
     with np.load(tmp_path / "out" / "tensors.npz") as stored:
         np.testing.assert_array_equal(stored["fc1.weight"], weight.numpy())
+
+
+def test_torch_logs_held_only_while_the_block_fails():
+    """torch's log lines are dropped when the block raises (our one line says it) and handed on unchanged when it succeeds."""
+    import logging
+
+    from energysim.workloads.torch_trace import torch_logs_held
+
+    logger = logging.getLogger("torch.export")
+    reached: list[str] = []
+
+    class Keep(logging.Handler):  # stands in for torch's stderr handler
+        def emit(self, record):
+            reached.append(record.getMessage())
+
+    keep = Keep()
+    logger.addHandler(keep)
+    before = list(logger.handlers)
+    try:
+        with pytest.raises(ValueError), torch_logs_held() as held:
+            logger.warning("failed load")
+            raise ValueError("bad file")
+        assert [r.getMessage() for r in held] == ["failed load"] and reached == []
+        assert logger.handlers == before
+        with torch_logs_held():
+            logger.warning("fine load")
+        assert reached == ["fine load"] and logger.handlers == before
+    finally:
+        logger.removeHandler(keep)
