@@ -45,7 +45,7 @@ def test_unknown_option_is_one_line_naming_what_the_engine_takes(kind):
 
 @pytest.mark.parametrize(("kind", "options", "message"), [
     ("dense", {"path": 3}, "path must be one of fast, cycle (got 3)"),
-    ("sparse_tc", {"timing": "fast"}, "timing must be one of hardware_bound, library_calibrated (got 'fast')"),
+    ("sparse_tc", {"timing": "fast"}, "timing must be one of hardware_bound, library_calibrated, kernel_model (got 'fast')"),
     ("eie", {"keep_output": "yes"}, "keep_output must be bool (got 'yes')"),
     ("eie", {"keep_output": 1}, "keep_output must be bool (got 1)"),
     ("loopnest", {"mapping": 42}, "mapping must be a mapping TOML file, a Mapping, 'default' or None (got int)"),
