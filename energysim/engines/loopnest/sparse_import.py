@@ -141,6 +141,8 @@ def _ranks(space: dict, where: str, dim_of: dict[str, str], meta_default: int | 
                 entry[field] = _bits(value, f"{at}.{key}")
         if "metadata_bits" not in entry and meta_default is not None and kind in ("CP", "RLE"):
             entry["metadata_bits"] = meta_default
+        if "payload_bits" not in entry and meta_default and kind == "UOP":     # offsets in the level's metadata words
+            entry["payload_bits"] = meta_default
         flat = rank.get("flattened-rankids")
         if flat is None:
             flat = rank.get("flattened-rankIDs")

@@ -283,7 +283,9 @@ def _ert_entries(merged: dict, origin: dict[str, Path]) -> tuple[dict[str, dict[
                 per_action.setdefault(str(action), []).append(
                     float(_number(item["energy"], f"{where}.tables[{index}].actions.{action}.energy", minimum=0.0)))
         out[base] = per_action
-    legacy = version.startswith(("0.2", "0.3")) if version else variants
+    # The 2020 Timeloop priced every access at a component's dearest entry; its ERTs list actions in argument variants
+    # (address_delta / data_delta). A v0.3 table with one entry per action (Sparseloop 2021) is priced per action.
+    legacy = variants or version.startswith("0.2")
     return out, ("0.3" if legacy else "0.4"), str(origin["ERT"])
 
 
