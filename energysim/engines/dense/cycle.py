@@ -31,10 +31,13 @@ from energysim.engines.dense.schedule import OUTPUT_STATIONARY, Fold, Tile, Tile
 
 
 def _cycles_to_deliver(words: int, bandwidth: float) -> int:
-    """Cycles until ``bandwidth`` added once per cycle (from 0.0) reaches ``words``; at least one."""
-    delivered, cycles = bandwidth, 1
-    while delivered < words:
-        delivered += bandwidth
+    """Cycles, stepped one at a time, until the ``cycles * bandwidth`` words delivered reach ``words``; at least one.
+
+    The delivered amount is the product, not a running float sum: adding 0.3 ten times
+    gives 2.9999999999999996, which would take an 11th cycle to deliver 3 words.
+    """
+    cycles = 1
+    while cycles * bandwidth < words:
         cycles += 1
     return cycles
 
