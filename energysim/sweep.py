@@ -410,9 +410,9 @@ def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice]
         raise InputError("a sweep needs at least one hardware config")
     if jobs is not None and (isinstance(jobs, bool) or jobs < 1):
         raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})")
-    _check_hardware(choices)
     budgets = _energy_budgets(energy_budgets)
-    with _executor(scheduler) as client:
+    with _executor(scheduler) as client:  # an unreachable scheduler is refused before the hardware probes run
+        _check_hardware(choices)
         frame = _run_sweep(points, choices, Path(out_dir), jobs, client, cache_dir, progress, force)
     if budgets:
         from energysim.energy_aware.sweep_points import add_energy_aware_points

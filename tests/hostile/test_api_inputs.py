@@ -34,3 +34,18 @@ def test_layer_tensors_refuse_complex_and_object_arrays(field):
     arrays[field] = np.array([[None] * 4] * 2, dtype=object)
     with pytest.raises(InputError, match=f"{field} must be bool, integer or float"):
         LayerTensors(**arrays)
+
+
+def test_sweep_refuses_bad_scheduler_and_budget_before_probing_hardware(monkeypatch, tmp_path):
+    """An unreachable --scheduler or a bad energy budget is refused before any hardware probe simulates (seconds on EIE)."""
+    from energysim import sweep
+
+    def probe(choices):
+        raise AssertionError("the hardware probe ran before the cheap checks")
+
+    monkeypatch.setattr(sweep, "_check_hardware", probe)
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler at 'nowhere:1'"):
+        sweep.run_sweep([], ["lecture-array"], tmp_path / "o", scheduler="nowhere:1")
+    with pytest.raises(InputError, match=r"energy budgets must be fractions of dense energy in \(0, 1\] \(got 2\)"):
+        sweep.run_sweep([], ["lecture-array"], tmp_path / "o", energy_budgets=[2])
+    assert not (tmp_path / "o").exists()
