@@ -42,7 +42,7 @@ def parse_settings(items: Sequence[str], option: str = "--set") -> dict[str, lis
     Raises
     ------
     InputError
-        For an item without ``=``, a malformed key, no value, or one key given twice.
+        For an item without ``=``, a malformed key, no value, an empty value between commas, or one key given twice.
     """
     settings: dict[str, list[Any]] = {}
     for item in items:
@@ -51,9 +51,14 @@ def parse_settings(items: Sequence[str], option: str = "--set") -> dict[str, lis
         if not equals or not key:
             raise InputError(f"{option} must look like KEY=V1,V2,... e.g. engine.n_pe=8,16 (got {item!r})")
         _segments(key, option)
-        parsed = [parse_value(v) for v in values.split(",") if v.strip()]
-        if not parsed:
+        if not values.strip():
             raise InputError(f"{option} {key}: needs at least one value (got {item!r})")
+        pieces = values.split(",")
+        empty = next((i for i, piece in enumerate(pieces, 1) if not piece.strip()), None)
+        if empty is not None:
+            raise InputError(f"{option} {key}: value {empty} of {values!r} is empty; separate values by single commas, "
+                             f"e.g. {key}=8,16")
+        parsed = [parse_value(v) for v in pieces]
         if key in settings:
             raise InputError(f"{option} {key}: given twice; list every value once, e.g. {key}=8,16")
         settings[key] = list(dict.fromkeys(parsed))

@@ -12,8 +12,10 @@ import sys
 
 from tqdm import tqdm
 
+from energysim.errors import InputError
 
-def progress_bar(total: int, desc: str, enabled: bool | None = None) -> tqdm:
+
+def progress_bar(total: int, desc: str, enabled: bool | None = None, unit: str = "layer") -> tqdm:
     """A tqdm progress bar on stderr.
 
     Parameters
@@ -26,13 +28,23 @@ def progress_bar(total: int, desc: str, enabled: bool | None = None) -> tqdm:
         ``None``: show the bar only when stderr is a terminal (a pipe, a file or a
         test run stays quiet); ``True``: always show it (e.g. in a notebook, whose
         stderr is not a terminal); ``False``: never.
+    unit
+        What one step is (shown in the bar's rate).
 
     Returns
     -------
     tqdm.tqdm
         The bar; use it as a context manager and call ``update(1)`` per step. A
         disabled bar accepts the same calls and writes nothing.
+
+    Raises
+    ------
+    InputError
+        If ``enabled`` is not True, False or None (a ``"yes"`` or a ``0`` from a
+        caller is refused, not taken for its truth value).
     """
+    if enabled is not None and not isinstance(enabled, bool):
+        raise InputError(f"progress must be True, False or None (got {enabled!r})")
     if enabled is None:
         enabled = sys.stderr.isatty()
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=False, unit="layer")
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=False, unit=unit)

@@ -162,6 +162,15 @@ def test_progress_bar_contract(capsys):
     assert "shown" in captured.err and "/2" in captured.err and captured.out == "" and bar.n == 2
 
 
+@pytest.mark.parametrize("value", ["yes", 0, 1, "false"])
+def test_progress_flag_must_be_a_bool_or_none(value):
+    """A progress value that is not True, False or None is refused in one line, not taken for its truth value."""
+    from energysim.errors import InputError
+
+    with pytest.raises(InputError, match=rf"progress must be True, False or None \(got {value!r}\)"):
+        es.simulate("lecture-array", "lenet-300-100-han2015", progress=value)
+
+
 def test_results_fit_a_notebook():
     """A run's and an estimate's repr are one short line; _repr_html_ is an HTML table."""
     run = es.simulate("eie-64pe-lecture", "alexnet-han2015")

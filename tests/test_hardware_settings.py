@@ -29,6 +29,14 @@ def test_parse_settings_reads_toml_values_and_bare_words():
     assert combinations({"a": [1, 2], "b": [3]}) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}]
 
 
+@pytest.mark.parametrize(("item", "position"), [("engine.rows=4,,8", 2), ("engine.rows=4,", 2), ("engine.rows=,4", 1)])
+def test_an_empty_value_between_commas_is_refused(item, position):
+    """`--set engine.rows=4,,8` names the empty value's position instead of dropping it silently."""
+    values = item.partition("=")[2]
+    with pytest.raises(InputError, match=rf"--set engine.rows: value {position} of {values!r} is empty"):
+        parse_settings([item])
+
+
 def test_apply_sets_nested_keys_and_array_entries_on_a_copy():
     """Dotted keys reach tables and `name[i]` array entries; the original data is untouched; a missing table is refused."""
     data = {"engine": {"n_pe": 64}, "memory": [{"name": "DRAM"}, {"name": "SRAM", "size_kib": 1}]}

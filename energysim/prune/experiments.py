@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 
 from energysim.errors import InputError
+from energysim.progress import progress_bar
 from energysim.prune.data import Dataset, load_digits_dataset
 from energysim.prune.granularity import GRANULARITIES, check_sparsity, nm_for_sparsity
 from energysim.prune.models import Model, build_model
 from energysim.prune.pruner import PruneRequest, prunable_layers
 from energysim.prune.registry import CRITERIA, CRITERION_GRANULARITIES
 from energysim.prune.schedules import check_schedule, run_schedule
-from energysim.prune.training import DEFAULT_TRAINING, progress_bar, single_threaded_blas, train
+from energysim.prune.training import DEFAULT_TRAINING, single_threaded_blas, train
 
 TABLE_SPARSITIES = (0.5, 0.7, 0.9)
 """Target sparsities of the closing-note table."""

@@ -15,11 +15,12 @@ import pandas as pd
 
 from energysim.atomic_files import write_atomic
 from energysim.errors import InputError
+from energysim.progress import progress_bar
 from energysim.prune.data import Dataset
 from energysim.prune.granularity import check_sparsity
 from energysim.prune.models import Model
 from energysim.prune.pruner import PruneRequest, prune_model, prunable_layers
-from energysim.prune.training import progress_bar, single_threaded_blas
+from energysim.prune.training import single_threaded_blas
 
 DEFAULT_SENSITIVITY_SPARSITIES = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Sparsities of the default scan."""

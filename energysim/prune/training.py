@@ -11,13 +11,13 @@ optimiser's moments hold (their gradients are zeroed too).
 from __future__ import annotations
 
 import contextlib
-import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from energysim.errors import InputError
+from energysim.progress import progress_bar
 from energysim.prune.models import Model
 
 
@@ -196,15 +196,6 @@ StepHook = Callable[[Model, int], None]
 """Called after every optimiser step with (model, global step index starting at 1)."""
 
 
-def progress_bar(total: int, description: str, enabled: bool | None = None):
-    """A tqdm progress bar on stderr, disabled when stderr is not a terminal (or ``enabled=False``)."""
-    from tqdm import tqdm
-
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    return tqdm(total=total, desc=description, file=sys.stderr, disable=not enabled, leave=False)
-
-
 def train(
     model: Model,
     x: np.ndarray,
@@ -245,7 +236,7 @@ def train(
     params = model.parameters()
     step = 0
     batches = -(-len(x) // config.batch_size)
-    with single_threaded_blas(), progress_bar(config.epochs * batches, f"train {model.name}", progress) as bar:
+    with single_threaded_blas(), progress_bar(config.epochs * batches, f"train {model.name}", progress, unit="batch") as bar:
         for _ in range(config.epochs):
             order = rng.permutation(len(x))
             epoch_loss = 0.0
