@@ -446,11 +446,13 @@ def _clock_ghz(compute: dict) -> float:
     return 1e-9 / float(_number(value, where, positive=True))
 
 
-def _gemm_roles(shape: dict, where: str) -> tuple[dict[str, str], dict[str, str]] | None:
+def _gemm_roles(shape: dict, where: str) -> tuple[dict[str, str], dict[str, str], list[str]] | None:
     """Dims and tensors of a GEMM whose data spaces are not named Weights/Inputs/Outputs (Sparseloop's Z[M,N] =
     A[M,K] B[K,N]): the read-write space is the outputs, the first read-only one the weights (its output dimension
-    becomes K), the second the inputs (its output dimension becomes N), the shared one the reduction C. None when the
-    names are Weights, Inputs and Outputs."""
+    becomes K), the second the inputs (its output dimension becomes N), the shared one the reduction C. A dot product
+    (A[K] B[K] -> Z[M], Sparseloop's tutorial) has an operand without an output dimension: a dimension only Z indexes
+    takes the free role, and must have size 1 (the third element lists such dimensions). None when the names are
+    Weights, Inputs and Outputs."""
     spaces = [s for s in shape.get("data-spaces") or shape.get("data_spaces") or [] if isinstance(s, dict)]
     if all(str(s.get("name", "")).lower() in TENSOR_OF for s in spaces):
         return None
@@ -473,13 +475,15 @@ def _gemm_roles(shape: dict, where: str) -> tuple[dict[str, str], dict[str, str]
     z, a, b = dims(writes[0]), dims(reads[0]), dims(reads[1])
     out_a, out_b = [d for d in a if d in z], [d for d in b if d in z]
     shared = [d for d in a if d in b and d not in z]
-    if len(out_a) != 1 or len(out_b) != 1 or len(shared) != 1 or sorted(z) != sorted(out_a + out_b) \
-            or len(a) != 2 or len(b) != 2:
+    only_z = [d for d in z if d not in a and d not in b]
+    free = [role for role, out in (("K", out_a), ("N", out_b)) if not out]
+    if len(out_a) > 1 or len(out_b) > 1 or len(shared) != 1 or len(only_z) > len(free) or len(set(z)) != len(z) \
+            or sorted(a) != sorted(out_a + shared) or sorted(b) != sorted(out_b + shared):
         raise UnsupportedError(f"{where}.shape.data-spaces: {reads[0].get('name')}{a} x {reads[1].get('name')}{b} -> "
                                f"{writes[0].get('name')}{z} is not a GEMM Z[M,N] = A[M,K] B[K,N]")
-    dim_of = {out_a[0]: "K", out_b[0]: "N", shared[0]: "C"}
+    dim_of = {shared[0]: "C", **{d: "K" for d in out_a}, **{d: "N" for d in out_b}, **dict(zip(only_z, free))}
     tensors = {str(reads[0]["name"]): "weights", str(reads[1]["name"]): "inputs", str(writes[0]["name"]): "outputs"}
-    return dim_of, tensors
+    return dim_of, tensors, only_z
 
 
 def _problem(merged: dict, origin: dict[str, Path]) -> tuple[dict, dict[str, str], dict[str, str]]:
@@ -511,6 +515,9 @@ def _problem(merged: dict, origin: dict[str, Path]) -> tuple[dict, dict[str, str
     for dim in dims:
         bounds[dim_of[dim]] = int(_number(instance.get(dim, 1), f"{where}.instance.{dim}", integer=True))
         DIMENSION.check(f"{where}.instance.{dim}", bounds[dim_of[dim]], ConfigError)
+        if roles is not None and dim in roles[2] and bounds[dim_of[dim]] != 1:
+            raise UnsupportedError(f"{where}.instance.{dim}: a dimension only the output indexes must have size 1 "
+                                   f"(a dot product; got {bounds[dim_of[dim]]})")
     coefficient_defaults = {c.get("name"): c.get("default", 1) for c in shape.get("coefficients") or [] if isinstance(c, dict)}
 
     def coef(name: str) -> int:
