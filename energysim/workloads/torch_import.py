@@ -401,7 +401,7 @@ def _arch_class(arch: str):
             module = importlib.import_module(source)
     except EnergySimError:
         raise
-    except Exception as exc:  # the user's own code failed to import
+    except (Exception, SystemExit) as exc:  # the user's own code failed to import (or called sys.exit() doing so)
         raise InputError(f"--arch {arch}: {source!r} cannot be imported ({exc.__class__.__name__}: {exc})") from None
     cls = getattr(module, class_name, None)
     if cls is None:
@@ -411,12 +411,13 @@ def _arch_class(arch: str):
 
 def _module_from_class(torch, arrays: dict[str, np.ndarray], arch: str, path: Path, input_shape) -> TracedLayers:
     """Build ``CLASS()``, load the (unpruned) state dict into it strictly, and trace it with masks by parameter name."""
+    cls = _arch_class(arch)
     try:
-        model = _arch_class(arch)()
+        model = cls()
     except EnergySimError:
         raise
     except (Exception, SystemExit) as exc:  # the user's class may call sys.exit(): not a silent exit 0
-        raise InputError(f"--arch {arch}: the class cannot be built without arguments ({exc.__class__.__name__}: {exc})") from None
+        raise InputError(f"--arch {arch}: calling the class with no arguments failed ({exc.__class__.__name__}: {exc})") from None
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"--arch {arch}: must name a torch.nn.Module class (got {type(model).__name__})")
     masks = {f"{key[: -len('.mask')]}.weight": arrays[key].astype(bool) for key in arrays

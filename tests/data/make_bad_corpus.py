@@ -938,6 +938,10 @@ class NeedsArgs(torch.nn.Module):
 class Exits:
     def __init__(self):
         raise SystemExit(0)
+
+
+class Plain:
+    pass
 """
 """An --arch file: M matches the two-layer state dict of :func:`_torch_state`."""
 
@@ -1027,7 +1031,7 @@ def _torch_cases() -> list[Case]:
         ("arch_file_missing", (*imp, "--arch", "{d}/nope.py:M", "--input-shape", "1,8"), "nope.py' not found", good, ""),
         ("arch_class_missing", (*imp, "--arch", "{d}/arch.py:Nope", "--input-shape", "1,8"), "has no class 'Nope'", _both(good, arch), ""),
         ("arch_class_needs_args", (*imp, "--arch", "{d}/arch.py:NeedsArgs", "--input-shape", "1,8"),
-         "the class cannot be built without arguments", _both(good, arch), ""),
+         "arch.py:NeedsArgs: calling the class with no arguments failed (TypeError: ", _both(good, arch), ""),
         ("arch_empty_module", (*imp, "--arch", ":M", "--input-shape", "1,8"), "cannot be imported", good, ""),
         ("arch_no_input_shape", (*imp, "--arch", "{d}/arch.py:M"), "needs an example input shape to trace: give --input-shape",
          _both(good, arch), ""),
@@ -1045,8 +1049,12 @@ def _torch_cases() -> list[Case]:
          _both(good, arch), ""),
         ("input_shape_overflow", (*imp, "--arch", "{d}/arch.py:M", "--input-shape", "99999999999999999999,8"),
          "ENERGYSIM_DIMENSION", _both(good, arch), ""),
-        ("arch_system_exit", (*imp, "--arch", "{d}/arch.py:Exits", "--input-shape", "1,8"), "arch.py:Exits", _both(good, arch),
-         ""),
+        ("arch_system_exit", (*imp, "--arch", "{d}/arch.py:Exits", "--input-shape", "1,8"),
+         "arch.py:Exits: calling the class with no arguments failed (SystemExit: 0)", _both(good, arch), ""),
+        ("arch_exit_at_import", (*imp, "--arch", "{d}/quits.py:M", "--input-shape", "1,8"), "quits.py' cannot be imported (SystemExit: 3)",
+         _both(good, _write("quits.py", "import sys\nsys.exit(3)\n")), ""),
+        ("arch_not_a_module_class", (*imp, "--arch", "{d}/arch.py:Plain", "--input-shape", "1,8"),
+         "arch.py:Plain: must name a torch.nn.Module class (got Plain)", _both(good, arch), ""),
     ]
     return [Case(f"torch_{name}", "torch", argv, fragment, make, owner=owner) for name, argv, fragment, make, owner in table]
 
