@@ -56,7 +56,7 @@ import numpy as np
 
 from energysim.engines.loopnest.analysis import LoopNestStats, bandwidth_cycles, evaluate
 from energysim.engines.loopnest.geometry import points
-from energysim.engines.loopnest.mapping import LevelLoops, Mapping, Occupancy, capacity_problem, check_mapping
+from energysim.engines.loopnest.mapping import LevelLoops, Mapping, Occupancy, capacity_problem, check_mapping, tile_words
 from energysim.engines.loopnest.sparse_config import FormatSpec, SparseConfig
 from energysim.engines.loopnest.sparse_masks import WEIGHT_AXES, OperandMasks, lane_effectual, max_tile_nnz
 from energysim.engines.loopnest.spec import Spec
@@ -212,6 +212,10 @@ def check_sparse(spec: Spec) -> None:
             actions = ("read", "fill") if fmt.tensor != "outputs" else ("read", "write", "update")
             for action in actions:
                 need(unit, f"metadata_{action}", field)
+    for level in config.metadata_storage_bits:
+        if level not in levels:
+            raise ConfigError(f"{where}: engine.sparse.metadata_storage_bits.{level}: must be a memory level "
+                              f"({', '.join(levels)}) (got '{level}')")
     for level, unit in config.codec_units.items():
         field = f"engine.sparse.codec_units.{level}"
         if level not in levels:
@@ -312,10 +316,43 @@ def occupancy_for(spec: Spec, nest: LoopNest, densities: Densities) -> Occupancy
             nonzeros = max_tile_nnz(densities.masks.weights, WEIGHT_AXES, mapping, index)
         else:
             nonzeros = math.ceil(words * density)
+        if level.name in config.metadata_storage_bits:
+            return nonzeros                                   # metadata in its own storage: metadata_problem
         meta_bits = words * _metadata_bits_per_point(fmt, density, nest, mapping, index)
         return nonzeros + math.ceil(meta_bits / level.level.config.word_bits)
 
     return occupancy
+
+
+def metadata_problem(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
+                     bits_of=None) -> str | None:
+    """Why a level's tiles' metadata does not fit its separate metadata storage, or None.
+
+    For each level in ``engine.sparse.metadata_storage_bits``: the metadata bits of every tile it
+    keeps with a format (``bits_of(index, tensor, fmt)`` when given, as compat 'timeloop' counts them
+    from Sparseloop's ranks; else the default model's bits per point x tile points, at the tensor's
+    density, partial sums dense) must fit the storage's bits.
+    """
+    config = spec.config.sparse
+    for index, level in enumerate(spec.levels):
+        capacity = config.metadata_storage_bits.get(level.name)
+        if capacity is None:
+            continue
+        extents = mapping.tile_extents(index)
+        total = 0.0
+        for tensor in ("weights", "inputs", "outputs"):
+            fmt = config.ranks_of(level.name, tensor)
+            if fmt is None or not mapping.keeps(spec, index, tensor):
+                continue
+            if bits_of is not None:
+                total += bits_of(index, tensor, fmt)
+            elif fmt.compressed:
+                density = densities.of(tensor) if tensor != "outputs" else 1.0
+                total += tile_words(nest, extents, tensor) * _metadata_bits_per_point(fmt, density, nest, mapping, index)
+        if math.ceil(total - ROUNDING_SLACK) > capacity:
+            return (f"'{level.name}': its tiles' metadata ({math.ceil(total - ROUNDING_SLACK)} bits) must fit its "
+                    f"{capacity}-bit metadata storage (engine.sparse.metadata_storage_bits)")
+    return None
 
 
 class OccupancyWords:
@@ -349,6 +386,8 @@ class OccupancyWords:
                     meta = 1.0
                 else:
                     meta = (fmt.n / fmt.m if fmt.format == "nm" else density) * fmt.metadata_bits
+                if level.name in config.metadata_storage_bits:
+                    meta = 0.0                                # metadata in its own storage
                 self._scale[(level.index, tensor)] = (_data_ratio(fmt, density), meta / level.level.config.word_bits)
         self.key = tuple(sorted(self._scale.items()))
 
@@ -388,8 +427,11 @@ def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Den
                                    "compat 'ideal' optimises reads of weights and inputs (got 'outputs'; compat "
                                    "'timeloop' counts Sparseloop's output gating and skipping)")
     if check:
-        check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}",
-                      occupancy_for(spec, nest, densities))
+        where = f"mapping {mapping.source or '(in memory)'}"
+        check_mapping(spec, nest, mapping, where, occupancy_for(spec, nest, densities))
+        problem = metadata_problem(spec, nest, mapping, densities)
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem}")
     dense = evaluate(spec, nest, mapping, check=False)
     run = _SparseCounts(spec, nest, mapping, densities)
     run.levels(dense.counts)

@@ -4,6 +4,7 @@ A sparse design is a dense loop-nest design plus this table::
 
     [engine.sparse]
     action_units = { GlobalBuffer = "GLBSparse" }   # [[units]] pricing each level's metadata_* / gated_* actions
+    # metadata_storage_bits = { GlobalBuffer = 131072 }   # optional: a level's separate metadata storage
 
     [[engine.sparse.formats]]                       # how a level stores a tensor (default: uncompressed)
     level = "GlobalBuffer"
@@ -203,10 +204,18 @@ class SparseConfig(BaseModel):
         description="Level name -> [[units]] name of its (de)compression unit: 'decompress' per word a level keeping a "
                     "tensor uncompressed is filled with from a compressed parent, 'compress' per word it sends up into one.",
     )
+    metadata_storage_bits: dict[str, StrictInt] = Field(
+        default_factory=dict,
+        description="Level name -> bits of its separate metadata storage (Sparseloop's metadata_storage_depth x "
+                    "metadata_storage_width): its tiles' metadata must fit there, and its data capacity holds only "
+                    "the non-zeros. Levels not listed keep metadata in their data words.")
     source: str = Field(default="", description="Where the design's sparse features come from (paper, chip).")
 
     @model_validator(mode="after")
     def _unique(self) -> "SparseConfig":
+        for level, bits in self.metadata_storage_bits.items():
+            if bits < 0:
+                raise ValueError(f"metadata_storage_bits.{level}: must be a number of bits >= 0 (got {bits})")
         seen = set()
         for spec in self.formats:
             key = (spec.level, spec.tensor)

@@ -64,7 +64,8 @@ import math
 
 from energysim.engines.loopnest.analysis import LoopNestStats, priced_stats
 from energysim.engines.loopnest.mapping import Mapping, check_mapping
-from energysim.engines.loopnest.sparse import Densities, _data_ratio, _metadata_bits_per_point, occupancy_for
+from energysim.engines.loopnest.sparse import (Densities, _data_ratio, _metadata_bits_per_point, metadata_problem,
+                                              occupancy_for)
 from energysim.engines.loopnest.sparse_config import ActionOptimisation
 from energysim.engines.loopnest.sparse_ranks import level_ranks, tensor_points, tile_metadata
 from energysim.engines.loopnest.spec import Spec
@@ -161,7 +162,19 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
         If a count has no ``[[units]]`` entry pricing it (one line naming the entry).
     """
     if check:
-        check_mapping(spec, nest, mapping, f"mapping {mapping.source or '(in memory)'}", occupancy_for(spec, nest, densities))
+        where = f"mapping {mapping.source or '(in memory)'}"
+        check_mapping(spec, nest, mapping, where, occupancy_for(spec, nest, densities))
+
+        def rank_bits(index: int, tensor: str, fmt) -> float:
+            tile = points_of(nest, tensor, mapping.tile_extents(index))
+            if fmt.ranks is None:
+                return tile * _metadata_bits_per_point(fmt, densities.of(tensor), nest, mapping, index) \
+                    if fmt.compressed else 0.0
+            return tile_metadata(fmt, level_ranks(spec, nest, mapping, index, tensor), tile, densities.of(tensor))[1]
+
+        problem = metadata_problem(spec, nest, mapping, densities, rank_bits)
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem}")
     config = spec.config.sparse
     flat, actions = dense_actions(spec, nest, mapping)
     rules = resolve_rules(spec, mapping)

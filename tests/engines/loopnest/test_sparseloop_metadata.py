@@ -476,3 +476,35 @@ def test_rank_dims_must_index_the_tensor_once(dims: list, message: str) -> None:
     with pytest.raises(ValidationError, match="ranks.0.dims") as info:
         FormatSpec(level="DRAM", tensor="inputs", format="rle", metadata_bits=5, ranks=[{"format": "RLE", "dims": dims}])
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("storage", "message"), [
+    (None, "tiles (weights 21, inputs 8, outputs 4) must fit the 30-word capacity of 'Buffer' (got 33 words)"),
+    (80, None),
+    (64, "'Buffer': its tiles' metadata (73 bits) must fit its 64-bit metadata storage"),
+])
+def test_separate_metadata_storage(tmp_path: Path, storage: int | None, message: str | None) -> None:
+    """A 30-word Buffer holding 16 + 8 + 4 = 28 data words and 73 bits (5 words) of weight metadata: refused when the
+    metadata shares the data words (16 + 5 = 21 words of weights), accepted in an 80-bit metadata storage, refused
+    (one line) in a 64-bit one."""
+    spec_path = tmp_path / "out" / "hardware.toml"
+    _design(tmp_path, _sparse("skipping"))
+    text = spec_path.read_text(encoding="utf-8").replace("capacity_bytes = 512", "capacity_bytes = 60", 1)
+    if storage is not None:
+        text = text.replace("[engine.sparse]\n", f"[engine.sparse]\nmetadata_storage_bits = {{ Buffer = {storage} }}\n", 1)
+    spec_path.write_text(text, encoding="utf-8")
+    engine = build_engine(load_hardware(spec_path))
+    layer = load_workload(tmp_path / "out" / "workload.toml").layers[0]
+    mapping = load_mapping(tmp_path / "out" / "mapping.toml").for_layer(layer.name)[1]
+    from energysim.errors import ConfigError
+    if message is None:
+        stats, _ = evaluate(engine.spec, layer.loop_nest(), mapping, statistical(0.5, 0.25))
+        assert stats.counts[("BufferSparse", "weights", "metadata_fill")] == 5
+        assert engine.simulate(layer, mapping=mapping, compat="ideal").macs > 0     # the default model accepts it too
+        return
+    with pytest.raises(ConfigError) as info:
+        evaluate(engine.spec, layer.loop_nest(), mapping, statistical(0.5, 0.25))
+    assert message in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ConfigError) as info:                                        # the default model's 73 bits too
+        engine.simulate(layer, mapping=mapping, compat="ideal")
+    assert message in str(info.value)
