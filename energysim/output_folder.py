@@ -10,7 +10,9 @@ the folder never mixes two runs (:func:`remove_stale`).
 
 from __future__ import annotations
 
+import os
 import stat
+import tempfile
 from pathlib import Path
 
 from energysim.errors import InputError
@@ -31,20 +33,48 @@ def result_files(folder: str | Path, option: str = "--out") -> list[Path]:
     Raises
     ------
     InputError
-        If ``folder`` cannot be a folder: a file is there, or the system refuses the
-        path (a name too long, a file on the way).
+        If ``folder`` cannot be a folder: a file is there, the system refuses the
+        path (a name too long, a file on the way), or nothing can be written there
+        (:func:`check_can_write`), so a job is refused before it runs, not after.
     """
     folder = Path(folder)
     try:
         mode = folder.stat().st_mode
     except FileNotFoundError:
+        check_can_write(folder, option)
         return []
     except OSError as exc:
         raise InputError(f"{option} {folder}: cannot be used as an output folder ({exc.strerror})") from None
     if not stat.S_ISDIR(mode):
         raise InputError(f"{option} {folder}: is a file, not a folder")
+    check_can_write(folder, option)
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and (p.name == JOURNAL_NAME or (p.stem in RESULT_STEMS and p.suffix in TABLE_SUFFIXES)))
+
+
+def check_can_write(folder: str | Path, option: str = "--out") -> None:
+    """Refuse a folder in which nothing could be created: its nearest existing ancestor refuses a new entry.
+
+    The test is a real one (an empty folder made and removed at once), because
+    permission bits do not tell a read-only mount (``/sys``, ``/proc``) from a
+    writable one for root.
+
+    Raises
+    ------
+    InputError
+        Naming the option, the path and the system's reason.
+    """
+    folder = Path(folder)
+    ancestor = folder
+    while not _exists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return  # a file on the way: the caller's stat reports it, or the write names it
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".energysim-probe-", dir=ancestor))
+    except OSError as exc:
+        where = "" if ancestor == folder else f" (in {ancestor})"
+        raise InputError(f"{option} {folder}: cannot be written{where}: {exc.strerror}") from None
 
 
 def claim(folder: str | Path, force: bool, option: str = "--out") -> list[Path]:
@@ -111,8 +141,12 @@ def claim_paths(paths: dict[str, list[Path]], force: bool) -> None:
     Raises
     ------
     InputError
-        Naming the option and the first existing file, if any exists and ``force`` is False.
+        Naming the option and the first existing file, if any exists and ``force`` is False,
+        or a folder in which the files could not be created (:func:`check_can_write`).
     """
+    for option, files in paths.items():
+        for parent in dict.fromkeys(Path(f).parent for f in files):
+            check_can_write(parent, option)
     if force:
         return
     for option, files in paths.items():

@@ -42,8 +42,11 @@ def _refuse_overwrites(args: argparse.Namespace, folders: dict[str, tuple[str, .
     ``folders`` maps an option's dest to the file names written into that folder;
     ``files`` are dests of single output files.
     """
-    from energysim.output_folder import claim_paths
+    from energysim.output_folder import claim_paths, result_files
 
+    for dest in folders:
+        if getattr(args, dest, None):
+            result_files(getattr(args, dest), f"--{dest.replace('_', '-')}")  # a file there, or nothing writable
     wanted = {f"--{dest.replace('_', '-')}": [Path(getattr(args, dest)) / name for name in names]
               for dest, names in folders.items() if getattr(args, dest, None)}
     wanted.update({f"--{dest.replace('_', '-')}": [Path(getattr(args, dest))] for dest in files if getattr(args, dest, None)})
@@ -138,23 +141,27 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.workload is not None:
         return cmd_prune_workload(args, out)
+    if args.energy_budget is None:
+        for flag in ("hw", "latency_budget", "patterns", "method", "step_epochs"):
+            if getattr(args, flag) is not None:
+                raise InputError(f"prune: --{flag.replace('_', '-')} needs --energy-budget (pruning to a budget on --hw)")
+        request = PruneRequest(
+            granularity=args.granularity,
+            criterion=args.criterion,
+            sparsity=args.sparsity,
+            nm=parse_nm(args.nm),
+            block=args.block,
+            seed=args.seed,
+            rounding=args.rounding,
+        )
+        _refuse_overwrites(args, {"out": WORKLOAD_FILES, "save_model": MODEL_FILES})  # before the data set loads
+    elif args.out:
+        from energysim.output_folder import result_files
+
+        result_files(args.out)  # refuses a file or an unwritable path; the job's own files resume
     load_digits_dataset().calibration(args.calibration_samples, seed=args.seed)  # its range, before any training
     if args.energy_budget is not None:
         return cmd_prune_for_energy(args, out)
-    for flag in ("hw", "latency_budget", "patterns", "method", "step_epochs"):
-        if getattr(args, flag) is not None:
-            raise InputError(f"prune: --{flag.replace('_', '-')} needs --energy-budget (pruning to a budget on --hw)")
-
-    request = PruneRequest(
-        granularity=args.granularity,
-        criterion=args.criterion,
-        sparsity=args.sparsity,
-        nm=parse_nm(args.nm),
-        block=args.block,
-        seed=args.seed,
-        rounding=args.rounding,
-    )
-    _refuse_overwrites(args, {"out": WORKLOAD_FILES, "save_model": MODEL_FILES})
     model, data = _load_or_train(args, out)
     result = run_schedule(
         model, request, data, args.schedule, finetune_epochs=args.finetune_epochs, steps=args.steps, progress=_progress(args)
@@ -250,10 +257,6 @@ def cmd_prune_for_energy(args: argparse.Namespace, out: TextIO) -> int:
         if unknown or not patterns:
             raise InputError(f"prune: --patterns must be comma-separated, of: {', '.join(PATTERNS)} (got {args.patterns!r})")
     choice = load_hardware_list([args.hw])[0]
-    if args.out:
-        from energysim.output_folder import result_files
-
-        result_files(args.out)  # refuses a file or an impossible path; the job's own files resume
     model, data = _load_or_train(args, out)
     result = prune_for_energy(model, choice, args.energy_budget, args.latency_budget, patterns=patterns,
                               method=args.method or "auto", finetune_epochs=args.finetune_epochs,
