@@ -9,30 +9,34 @@ key may come from one file only) and reads:
   defaults of a class given under ``compound_components.classes`` or
   ``components`` come first). Storage levels in tree order (outermost first),
   then one compute component (``intmac``, ``mac``, ``compute``, ...).
-  ``word-bits``/``datawidth``, ``block-size`` (or ``width`` / word bits),
-  ``depth`` (capacity = depth x block words), ``meshX``/``meshY``,
-  ``read_bandwidth``/``write_bandwidth`` (words/cycle; absent = unlimited).
+  ``word-bits``/``datawidth`` (else ``width`` / ``block_size``), ``block-size`` (or
+  ``width`` / word bits), ``depth`` (capacity = depth x block words; ``depth: 0`` is
+  Timeloop's placeholder for a fan-out: a zero-cost level that keeps nothing),
+  ``meshX``/``meshY``, ``read_bandwidth``/``write_bandwidth`` (words/cycle; absent =
+  unlimited), ``global_cycle_seconds`` (the clock; else 1 GHz).
 - ``problem``: ``shape`` (``dimensions``, ``data-spaces`` with ``projection``,
   ``read-write``) and ``instance`` (bounds, ``Hstride``-style coefficients):
   a convolution whose data spaces are Weights, Inputs and Outputs over
-  N, (G,) K (or M), C, P, Q, R, S.
-- ``mapping`` (a list of directives): ``temporal``/``spatial`` with
-  ``factors`` and ``permutation`` (inner to outer; ``split`` sends the first
-  dimensions of a spatial permutation to X, the rest to Y), ``bypass`` /
-  ``datatype`` with ``keep``/``bypass``.
+  N, (G,) K (or M), C, P, Q, R, S, or a GEMM / dot product of other names.
+- ``mapping`` (a list of directives; an empty one is none): ``temporal``/``spatial`` with
+  ``factors`` (``DIM=0``: the rest of DIM) and ``permutation`` (inner to outer, spaces
+  ignored; ``split`` sends the first dimensions of a spatial permutation to X, the rest
+  to Y), ``bypass`` / ``datatype`` with ``keep``/``bypass``; or a ``.txt`` file holding
+  Timeloop's printed mapping (map.txt or stats.txt, :mod:`.timeloop_map_text`).
 - ``mapspace_constraints`` (or ``mapspace.constraints``): the same directives as
   mapper constraints (``[engine.mapper]``).
-- ``ERT`` (Accelergy's energy reference table): per-action energies. A v0.3
-  table (actions with ``arguments``) is priced as the Timeloop of that time
-  priced it: every access of a component at its most expensive entry. A v0.4
-  table: read = ``random_read``/``read``, fill = ``random_fill``/``random_write``/
+- ``ERT`` (Accelergy's energy reference table): per-action energies. A table whose
+  actions come in argument variants (2020), or a v0.2 one, is priced as the Timeloop of
+  that time priced it: every access of a component at its most expensive entry. Any
+  other table: read = ``random_read``/``read``, fill = ``random_fill``/``random_write``/
   ``fill``/``write``, update = ``random_update``/``random_write``/``update``/``write``,
   ``leak`` per cycle, compute = ``compute`` (else the most expensive entry).
 
 It writes ``hardware.toml`` (``engine.compat = "timeloop"``; per-word costs =
 vector energy / block words, with their source), ``workload.toml`` (one layer)
-and, when a mapping is given, ``mapping.toml``. Every problem is one sentence
-naming the file, the key, the rule and the value (:class:`ConfigError`), or
+and, when a mapping is given, ``mapping.toml``, after loading them as ``run`` would
+(nothing is written when that refuses them). Every problem is one sentence naming the
+file, the key, the rule and the value (:class:`ConfigError`), or
 :class:`UnsupportedError` for Timeloop features energysim does not model.
 """
 
