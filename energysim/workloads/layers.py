@@ -269,8 +269,9 @@ class BatchedMatmulLayer(_LayerBase):
     """``batch`` GEMMs ``C[b] = A[b] @ B[b]`` of two activations (attention's two matmuls).
 
     ``A`` (batch, m, k) plays the weight role in counts (tensor ``weights``) but is
-    an activation: nothing of it is stored with the model. The loop-nest engine
-    and the A100 model (dense mode) run it; engines that store weights refuse it.
+    an activation: nothing of it is stored with the model. The loop-nest engine,
+    the A100 model (dense mode) and the dense array (its ``batch`` GEMMs one after
+    another) run it; EIE, whose weights are compressed ahead of time, refuses it.
     """
 
     kind: Literal["batched_matmul"] = "batched_matmul"
