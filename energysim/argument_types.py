@@ -29,3 +29,18 @@ def fraction_of_dense(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be a fraction of dense in (0, 1] (got {value:g})")
     return value
+
+
+SEED_LIMIT = 2**32
+"""Seeds NumPy's legacy generators and scikit-learn take: integers in [0, 2**32)."""
+
+
+def seed(text: str) -> int:
+    """An argparse type: a seed, an integer in [0, 2**32) (a larger one is refused up front, not after training)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32) (got {text!r})") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32) (got {value})")
+    return value

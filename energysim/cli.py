@@ -28,7 +28,7 @@ from typing import Sequence, TextIO
 import pandas as pd
 
 from energysim import catalog
-from energysim.argument_types import count as _count
+from energysim.argument_types import count as _count, seed as seed_type
 from energysim.errors import EnergySimError, InputError, InvariantError
 from energysim.report.terminal import Column, guess_kind, percent, ratio, render_key_values, render_table, si, terminal_width
 
@@ -723,7 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--energy-aware", metavar="BUDGETS",
                       help="also prune energy-aware to these budgets (fractions of dense energy, e.g. 0.7,0.5) on "
                            "every hardware: rows of pattern energy_aware (docs/energy_aware.md)")
-    cmp_.add_argument("--seed", type=_count(0), default=0, help="seed of training and pruning")
+    cmp_.add_argument("--seed", type=seed_type, default=0, help="seed of training and pruning, in [0, 2**32)")
     cmp_.add_argument("--jobs", type=_count(1), help="local worker processes (default: CPU count)")
     cmp_.add_argument("--scheduler", help="Dask distributed scheduler address, e.g. tcp://127.0.0.1:8786")
     cmp_.add_argument("--out", default="energysim-compare",
