@@ -239,6 +239,24 @@ def check_sparse(spec: Spec) -> None:
             need(unit_for(opt.level, field), "gated_read", field)
 
 
+def check_convention(spec: Spec, convention: str) -> None:
+    """Refuse, before any mapping work, what the counting convention cannot count on a sparse design.
+
+    Raises
+    ------
+    UnsupportedError
+        Under ``ideal``, an action optimisation whose target is ``outputs`` (one line naming the entry; compat
+        'timeloop' counts Sparseloop's output gating and skipping).
+    """
+    if convention != "ideal" or spec.config.sparse is None:
+        return
+    for index, opt in enumerate(spec.config.sparse.actions):
+        if opt.target == "outputs":
+            raise UnsupportedError(f"{spec.hardware.path or spec.hardware.name}: engine.sparse.actions[{index}].target: "
+                                   "compat 'ideal' optimises reads of weights and inputs (got 'outputs'; compat "
+                                   "'timeloop' counts Sparseloop's output gating and skipping)")
+
+
 class _Effectual:
     """``e(L)``: fraction of MACs whose leader operands are all non-zero, and its per-lane counts (cached)."""
 
@@ -421,11 +439,7 @@ def evaluate_sparse(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Den
         statistics for the result (``density_model``, densities, ``effectual_fraction``,
         ``skipped_*`` counts, ``lane_imbalance``).
     """
-    for index, opt in enumerate(spec.config.sparse.actions):
-        if opt.target == "outputs":
-            raise UnsupportedError(f"{spec.hardware.path or spec.hardware.name}: engine.sparse.actions[{index}].target: "
-                                   "compat 'ideal' optimises reads of weights and inputs (got 'outputs'; compat "
-                                   "'timeloop' counts Sparseloop's output gating and skipping)")
+    check_convention(spec, "ideal")
     if check:
         where = f"mapping {mapping.source or '(in memory)'}"
         check_mapping(spec, nest, mapping, where, occupancy_for(spec, nest, densities))
