@@ -251,8 +251,7 @@ def encode_positions(
     for name, bits in (("index_bits", index_bits), ("value_bits", value_bits), ("pointer_bits", pointer_bits)):
         if not isinstance(bits, (int, np.integer)) or not 1 <= bits <= (8 if name != "pointer_bits" else 64):
             raise InputError(f"EIE CSC {name} must be in 1..{8 if name != 'pointer_bits' else 64} (got {bits})")
-    rows = np.asarray(rows, dtype=np.int64).ravel()
-    columns = np.asarray(columns, dtype=np.int64).ravel()
+    rows, columns = _index_array(rows), _index_array(columns)
     codes = np.asarray(codes).ravel()
     if not rows.size == columns.size == codes.size:
         raise InputError(f"EIE CSC rows, columns and codes must have one length (got {rows.size}, {columns.size}, {codes.size})")
@@ -265,16 +264,7 @@ def encode_positions(
         if codes.min() < 1 or codes.max() > 2**value_bits - 1:
             raise InputError(f"EIE CSC codes must lie in 1..{2**value_bits - 1} (got {codes.min()}..{codes.max()})")
     itype = np.int32 if max(m, k) * max(n_pe, 1) < 2**30 else np.int64
-    if n_pe & (n_pe - 1) == 0:
-        shift = n_pe.bit_length() - 1
-        pe = (rows & (n_pe - 1)).astype(itype)
-        local = (rows >> shift).astype(itype)
-    else:
-        pe = (rows % n_pe).astype(itype)
-        local = (rows // n_pe).astype(itype)
-    flat = columns * m + rows
-    column_major = flat.size < 2 or bool(np.all(flat[1:] > flat[:-1]))
-    del flat
+    column_major = _column_major(rows, columns, m)
     if column_major and eie_csc_kernel.use_compiled():
         v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(rows, columns, codes, m, k, n_pe,
                                                                              index_bits, itype)
@@ -282,6 +272,13 @@ def encode_positions(
             shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
             index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
         )
+    if n_pe & (n_pe - 1) == 0:
+        shift = n_pe.bit_length() - 1
+        pe = (rows & (n_pe - 1)).astype(itype)
+        local = (rows >> shift).astype(itype)
+    else:
+        pe = (rows % n_pe).astype(itype)
+        local = (rows // n_pe).astype(itype)
     if column_major:
         # Column-major already: a stable sort by PE keeps (column, row) order within each PE.
         order = np.argsort(pe.astype(np.uint16) if n_pe <= 65535 else pe, kind="stable")
@@ -331,6 +328,29 @@ def encode_positions(
         shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
         index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
     )
+
+
+_CHECK_BLOCK = 1 << 22
+"""Positions checked for order at once (bounds the check's temporaries)."""
+
+
+def _index_array(values) -> np.ndarray:
+    """Flat integer positions: int32 and int64 arrays as given (no copy), anything else as int64."""
+    array = np.asarray(values)
+    if array.dtype not in (np.int32, np.int64):
+        array = array.astype(np.int64)
+    return array.ravel()
+
+
+def _column_major(rows: np.ndarray, columns: np.ndarray, m: int) -> bool:
+    """Whether the flat indices ``column * M + row`` strictly increase (block by block, int64)."""
+    previous = None
+    for lo in range(0, rows.size, _CHECK_BLOCK):
+        flat = columns[lo:lo + _CHECK_BLOCK].astype(np.int64) * m + rows[lo:lo + _CHECK_BLOCK]
+        if (previous is not None and flat[0] <= previous) or not bool(np.all(flat[1:] > flat[:-1])):
+            return False
+        previous = flat[-1]
+    return True
 
 
 def encode_codes(

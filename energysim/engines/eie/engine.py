@@ -69,7 +69,6 @@ pointers ``PtrSRAM``. The LNZD tree (outside the PEs) is not counted.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -78,7 +77,9 @@ import scipy.sparse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.engines.base import OPTIONS_CONFIG, Engine
+from energysim.engines.eie.lane_kernel import use_compiled
 from energysim.engines.eie.lanes import simulate_lanes
+from energysim.engines.eie.memory import estimate_bytes
 from energysim.engines.eie.storage import place_weights
 from energysim.engines.eie.synthetic import synthetic_inputs, synthetic_weights
 from energysim.engines.result import Compulsory, LayerResult
@@ -295,7 +296,8 @@ class EieEngine(Engine):
         cfg = self.config
         shape = layer.gemm_shape()
         m, k, n = shape.m, shape.k, shape.n
-        self._check_working_memory(layer, m, k, n, tensors is not None)
+        self._check_working_memory(layer, m, k, n, tensors is not None,
+                                   tensors is not None and tensors.activations is not None)
         rng = np.random.default_rng(cfg.seed)
         if tensors is not None:
             matrix = tensors.weight_matrix()
@@ -320,14 +322,14 @@ class EieEngine(Engine):
         return PreparedLayer(csc=csc, codebook=codebook, inputs=inputs, synthetic_weights=synthetic_weights,
                              synthetic_inputs=synthetic, column_nonzeros=column_nonzeros)
 
-    def _check_working_memory(self, layer: Layer, m: int, k: int, n: int, real_weights: bool) -> None:
+    def _check_working_memory(self, layer: Layer, m: int, k: int, n: int, real_weights: bool,
+                              calibration_inputs: bool) -> None:
         """Refuse a layer whose working arrays would exceed the memory budget, before allocating them.
 
-        A lower estimate, bytes: the ``(K, N)`` float64 input vectors (8 K N), the
-        weights being encoded (16 per dense position for real weights, 32 per
-        expected non-zero for synthetic ones) and the per-(row pass, column, PE)
-        tables of :meth:`simulate` (48 each). The budget is
-        :data:`energysim.limits.ARRAY_BYTES`.
+        The estimate (:func:`energysim.engines.eie.memory.estimate_bytes`) is an upper
+        bound of the largest stage: the weights being drawn or quantised and fitted, their
+        encoding, the input vectors, the per-(row pass, column, PE) tables and the lane
+        blocks. The budget is :data:`energysim.limits.ARRAY_BYTES`.
 
         Raises
         ------
@@ -335,14 +337,14 @@ class EieEngine(Engine):
             If the estimate exceeds the budget (the message gives it in GiB).
         """
         cfg = self.config
-        passes = max(1, ceil_div(ceil_div(m, cfg.n_pe), cfg.activation_regfile_entries))
-        weights = 16 * m * k if real_weights else math.ceil(32 * m * k * layer.weight_density)
-        needed = 8 * k * n + weights + 48 * passes * (k + 1) * cfg.n_pe
+        needed = estimate_bytes(m, k, n, n_pe=cfg.n_pe, rows_per_pass=cfg.activation_regfile_entries,
+                                index_bits=cfg.index_bits, density=layer.weight_density, real_weights=real_weights,
+                                calibration_inputs=calibration_inputs, compiled=use_compiled())
         if needed > ARRAY_BYTES.value:
             raise InputError(
-                f"layer '{layer.name}': the eie engine would hold at least {needed / 2**30:.1f} GiB of working arrays "
-                f"({k} x {n} float64 input vectors, the encoded {m} x {k} weights, {passes} x {k + 1} x {cfg.n_pe} "
-                f"column tables), over the {ARRAY_BYTES.what} of {ARRAY_BYTES.stated} ({ARRAY_BYTES.advice})"
+                f"layer '{layer.name}': the eie engine would hold up to {needed / 2**30:.1f} GiB of working arrays "
+                f"({k} x {n} input vectors, the {m} x {k} weights being fitted and encoded, the column tables), "
+                f"over the {ARRAY_BYTES.what} of {ARRAY_BYTES.stated} ({ARRAY_BYTES.advice})"
             )
 
     def _synthetic_weights(self, m: int, k: int, density: float,

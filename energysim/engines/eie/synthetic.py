@@ -80,7 +80,10 @@ class SyntheticWeights:
 MEMO_MAX_WEIGHTS = 1 << 23
 """Largest draw (non-zero weights) kept for reuse by :func:`synthetic_weights`, about 9 bytes each."""
 
-_memo: dict[tuple, tuple[np.ndarray, np.ndarray, Codebook, dict]] = {}
+QUANTISE_BLOCK = 1 << 22
+"""Weights quantised at once (bounds the quantiser's temporaries to a few tens of MB)."""
+
+_memo: dict[tuple, tuple[np.ndarray | None, np.ndarray, Codebook, dict]] = {}
 
 
 def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_samples: int | None, seed: int,
@@ -91,6 +94,12 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
     :data:`MEMO_MAX_WEIGHTS` non-zeros) is kept: the same layer drawn again from a
     generator in the same state (a PE-count sweep) returns it and leaves the
     generator where the draw would have left it, without drawing or fitting again.
+
+    Memory, bytes per drawn weight at the peak (the codebook fit): 8 for the
+    positions (none when ``density >= 1``: every position), 8 for the values and about
+    25 inside :func:`energysim.formats.codebook.fit_codebook` (its non-zero copy, sorted
+    copy and prefix sums). The values are quantised in blocks of :data:`QUANTISE_BLOCK`
+    and dropped before the rows and columns (int32 when ``M`` and ``K`` fit) are made.
 
     Parameters
     ----------
@@ -105,14 +114,15 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
     """
     key = (m, k, density, value_bits, fit_samples, seed, repr(rng.bit_generator.state))
     hit = _memo.get(key)
+    total = m * k
     if hit is not None:
         positions, codes, codebook, state = hit
         rng.bit_generator.state = state
     else:
-        total = m * k
         expected = total * density
         if density >= 1.0:
-            positions = np.arange(total, dtype=np.int64)
+            positions = None                           # every position, in column-major order
+            values = rng.standard_normal(total)
         else:
             draw = int(expected + 6 * math.sqrt(expected) + 16)
             positions = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) - 1
@@ -120,11 +130,20 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
                 more = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) + positions[-1]
                 positions = np.concatenate((positions, more))
             positions = positions[positions < total]
-        values = rng.standard_normal(positions.size)
+            values = rng.standard_normal(positions.size)
         codebook = fit_codebook(values, value_bits, max_fit_samples=fit_samples, seed=seed)
-        codes = codebook.quantise(values)
-        kept = {key: (positions, codes, codebook, rng.bit_generator.state)} if positions.size <= MEMO_MAX_WEIGHTS else {}
+        codes = np.empty(values.size, dtype=np.uint8)
+        for lo in range(0, values.size, QUANTISE_BLOCK):
+            codes[lo:lo + QUANTISE_BLOCK] = codebook.quantise(values[lo:lo + QUANTISE_BLOCK])
+        del values
+        kept = {key: (positions, codes, codebook, rng.bit_generator.state)} if codes.size <= MEMO_MAX_WEIGHTS else {}
         _memo.clear()
         _memo.update(kept)
-    columns, rows = np.divmod(positions, m)  # column-major order
+    index = np.int32 if max(m, k) < 2**31 else np.int64
+    if positions is None:
+        columns = np.repeat(np.arange(k, dtype=index), m)
+        rows = np.tile(np.arange(m, dtype=index), k)
+    else:
+        columns, rows = np.divmod(positions, m)        # column-major order
+        columns, rows = columns.astype(index, copy=False), rows.astype(index, copy=False)
     return SyntheticWeights(rows=rows, columns=columns, codes=codes, codebook=codebook)

@@ -1,0 +1,94 @@
+"""Upper estimate of the simulator memory one EIE layer takes (not the chip's), before anything is allocated.
+
+The engine's arrays live in stages, one after another; the estimate is the largest
+stage, each stage counting what is alive during it, in bytes:
+
+1. **Weights** (synthetic): the drawn positions (8 per drawn weight, none for a
+   dense layer), their values (8) and the codebook fit's non-zero copy, sorted copy
+   and prefix sums (8 + 8 + 8 and a 1-byte mask), at most ``W = E[weights] + 6 sd + 16``
+   drawn weights. With real weights: the float64 matrix (8 per position), the fit
+   (25) and the quantiser's temporaries (26) per position.
+2. **Encoding**: the codes (1 per weight), rows and columns (16, int64 at worst), the
+   positions kept for a sweep (8), the order check's blocks, and the encoded
+   entries (10 each: ``v``, ``z`` and an int64 local row) of which there are at
+   most ``W + N x K x floor(ceil(M / N) / 2**index_bits)`` (padding); the numpy
+   path's sort adds 64 per weight.
+3. **Inputs**: the encoded layer, the ``(K, N)`` float64 input vectors (8 each; 24
+   for calibration samples lowered by im2col) and one draw block.
+4. **Tables and lanes**: the encoded layer, the inputs, the per-(row pass, column,
+   PE) tables while they are built (160 each) and the fixed-size lane and
+   compulsory-bound blocks.
+5. **Output** (``keep_output``): the decoded positions (48 per entry) and the
+   ``(M, N)`` float64 output.
+
+The constants are bytes per element counted from the code, rounded up; the test
+``tests/engines/eie/test_eie_memory.py`` checks estimate >= the measured
+(``tracemalloc``) peak on layers of each kind, on both the compiled and the numpy path.
+"""
+
+from __future__ import annotations
+
+import math
+
+from energysim.engines.eie.lanes import INDEX_BUDGET_ELEMENTS, WORK_BUDGET_ELEMENTS
+from energysim.engines.eie.synthetic import DRAW_BLOCK_ELEMENTS, QUANTISE_BLOCK
+from energysim.units import ceil_div
+
+BLOCK_BYTES_PER_ELEMENT = 48
+"""Bytes per element of a fixed-size block (lane activity and its transposed copy, bit-packed
+groups, the numpy path's step arrays, the compulsory bound's float64 chunk, a draw or quantiser block)."""
+
+
+def drawn_weights(m: int, k: int, density: float) -> int:
+    """Most weights a synthetic draw of density ``density`` holds at once (all ``M x K`` when dense)."""
+    total = m * k
+    if density >= 1.0:
+        return total
+    expected = total * density
+    return min(total, int(expected + 6 * math.sqrt(expected) + 16))
+
+
+def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, index_bits: int, density: float,
+                   real_weights: bool, calibration_inputs: bool, compiled: bool, keep_output: bool = False) -> int:
+    """Upper estimate of the peak simulator memory of one EIE layer, bytes (see the module docstring).
+
+    Parameters
+    ----------
+    m, k, n
+        The GEMM: weights ``M x K``, ``N`` input vectors of length ``K``.
+    n_pe, rows_per_pass, index_bits
+        PEs, local rows per row pass (the destination register file) and ``z`` width.
+    density
+        Weight density of a synthetic layer (ignored with real weights: every position may be non-zero).
+    real_weights, calibration_inputs
+        Whether weights / input vectors come from tensors rather than a seeded draw.
+    compiled
+        Whether the numba paths run (the numpy encoding sorts, holding more per weight).
+    keep_output
+        Whether the layer output is computed too.
+    """
+    positions = m * k
+    sparse_draw = not real_weights and density < 1.0
+    weights = positions if real_weights else drawn_weights(m, k, density)
+    rows_per_pe = ceil_div(m, n_pe)
+    entries = weights + n_pe * k * (rows_per_pe >> index_bits)
+    entry_bytes = 2 + (4 if max(m, k) * n_pe < 2**30 else 8)             # v, z, local row
+    encoded = entry_bytes * entries + 3 * 8 * n_pe * (k + 1)
+    passes = max(1, ceil_div(rows_per_pe, rows_per_pass))
+    table_elements = passes * (k + 1) * n_pe
+    lane_block = BLOCK_BYTES_PER_ELEMENT * (INDEX_BUDGET_ELEMENTS + WORK_BUDGET_ELEMENTS)
+    draw_block = BLOCK_BYTES_PER_ELEMENT * max(DRAW_BLOCK_ELEMENTS, QUANTISE_BLOCK)
+    sort = 0 if compiled else 64 * weights                                # the numpy encoding's sort by PE
+    if real_weights:
+        # the masked float64 matrix and its codes; the fit's copies or the quantiser's temporaries;
+        # then nonzero's int64 rows and columns (16 per weight) beside the matrix
+        fit = (8 + 1 + 34) * positions
+        encoding = (8 + 1) * positions + (16 + 1 + 16) * weights + sort + encoded
+    else:
+        # positions (sparse draw), values, the fit's copies; then int64 divmod results, int32 rows and columns
+        fit = (8 * sparse_draw + 8 + 25 + 1) * weights + draw_block
+        encoding = (1 + 8 * sparse_draw + (24 if sparse_draw else 8) + 16) * weights + sort + encoded
+    inputs = (24 if calibration_inputs else 8) * k * n
+    lanes = encoded + inputs + max(160 * table_elements, 40 * table_elements + lane_block)
+    output = encoded + inputs + 40 * table_elements + 48 * entries + 8 * m * n if keep_output else 0
+    return int(max(fit, encoding, encoded + inputs + draw_block, lanes, output))
