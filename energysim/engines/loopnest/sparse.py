@@ -348,8 +348,9 @@ def metadata_problem(spec: Spec, nest: LoopNest, mapping: Mapping, densities: De
 
     For each level in ``engine.sparse.metadata_storage_bits``: the metadata bits of every tile it
     keeps with a format (``bits_of(index, tensor, fmt)`` when given, as compat 'timeloop' counts them
-    from Sparseloop's ranks; else the default model's bits per point x tile points, at the tensor's
-    density, partial sums dense) must fit the storage's bits.
+    from Sparseloop's ranks at the fullest tile's ``ceil(points x density)`` non-zeros; else the
+    default model's bits per point x tile points, at the tensor's density, partial sums dense) must
+    fit the storage's bits.
     """
     config = spec.config.sparse
     for index, level in enumerate(spec.levels):

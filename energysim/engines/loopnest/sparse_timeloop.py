@@ -170,7 +170,8 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
             if fmt.ranks is None:
                 return tile * _metadata_bits_per_point(fmt, densities.of(tensor), nest, mapping, index) \
                     if fmt.compressed else 0.0
-            return tile_metadata(fmt, level_ranks(spec, nest, mapping, index, tensor), tile, densities.of(tensor))[1]
+            fullest = math.ceil(tile * densities.of(tensor) - 1e-9) / tile   # Sparseloop checks the fullest tile
+            return tile_metadata(fmt, level_ranks(spec, nest, mapping, index, tensor), tile, fullest)[1]
 
         problem = metadata_problem(spec, nest, mapping, densities, rank_bits)
         if problem is not None:
