@@ -132,7 +132,8 @@ def fit_table() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``row``, ``library``, ``m``, ``n``, ``k``, ``in_fit``, ``measured``,
+        Columns ``row``, ``library``, ``m``, ``n``, ``k``, ``in_fit``, ``dense_us``, ``dense_fitted_us``,
+        ``sparse_us``, ``sparse_fitted_us`` (measured and full-fit times, microseconds), ``measured``,
         ``hardware_bound``, ``fitted``, ``fitted_error``, ``held_out``, ``held_out_error``
         (speed-ups dense/2:4, errors model - measured), ``held_out_how`` and ``source``.
     """
@@ -153,6 +154,7 @@ def fit_table() -> pd.DataFrame:
         held = held_dense / held_sparse
         records.append({
             "row": row.name, "library": row.library, "m": row.m, "n": row.n, "k": row.k, "in_fit": row.fitted,
+            "dense_us": row.dense_us, "dense_fitted_us": dense_us, "sparse_us": row.sparse_us, "sparse_fitted_us": sparse_us,
             "measured": row.speedup, "hardware_bound": plans.dense.cycles_total / plans.sparse.cycles_total,
             "fitted": fitted, "fitted_error": fitted - row.speedup,
             "held_out": held, "held_out_error": held - row.speedup, "held_out_how": how, "source": row.source,
