@@ -248,3 +248,23 @@ def tile_metadata(fmt: FormatSpec, shapes: list[RankShape], tile_points: int, de
     return (sum(m + p for m, p in units),
             sum(m * wm + p * wp for (m, p), (wm, wp) in zip(units, widths)))
 
+
+def action_metadata(fmt: FormatSpec, shapes: list[RankShape], tile_points: int, density: float,
+                    traversals: float) -> tuple[int, int]:
+    """Sparseloop's metadata of one action that moves ``traversals`` (= dense count / tile points) tiles.
+
+    Returns
+    -------
+    (scalar, bits)
+        ``scalar`` = ``ceil(units per tile x traversals)`` (its printed "scalar metadata" count); ``bits`` =
+        the sum over ranks of ``ceil(units x traversals)`` metadata and payload accesses times their widths
+        (what its energy accesses ``ceil(bits / metadata storage width)`` are made of). No tolerance in the
+        rounding, as Sparseloop (its floating-point noise included).
+    """
+    units = rank_units(fmt.ranks, shapes, tile_points, density)
+    widths = rank_widths(fmt, shapes, units)
+    scalar = math.ceil(sum(m + p for m, p in units) * traversals)
+    bits = sum(math.ceil(m * traversals) * wm + math.ceil(p * traversals) * wp
+               for (m, p), (wm, wp) in zip(units, widths))
+    return scalar, bits
+

@@ -21,7 +21,8 @@ per instance (``rho`` = d's density, statistical: Sparseloop's ``fixed-structure
   offsets, CP and RLE ``F' x o`` coordinates (and as many payloads above the innermost
   rank), B ``F' x e`` flags, UB ``F x e``. Each action moves ``dense count / tile
   points`` traversals: ``metadata_<action>`` = ``ceil(bits / metadata_word_bits)`` per
-  instance (Sparseloop's energy accesses), and the stats give Sparseloop's printed
+  instance (Sparseloop's energy accesses: bits from each rank's ``ceil(units x dense count /
+  tile points)`` metadata and payload accesses), and the stats give Sparseloop's printed
   scalar count, ``metadata_scalar_<action>_<level>_<tensor>`` = ``ceil(units x dense
   count / tile points)`` per instance. A format without ranks uses the ideal model's
   bits per point (``sparse.py``). Where a rule (rule 11) optimises d's reads or updates
@@ -67,7 +68,7 @@ from energysim.engines.loopnest.mapping import Mapping, check_mapping
 from energysim.engines.loopnest.sparse import (Densities, _data_ratio, _metadata_bits_per_point, metadata_problem,
                                               occupancy_for)
 from energysim.engines.loopnest.sparse_config import ActionOptimisation
-from energysim.engines.loopnest.sparse_ranks import level_ranks, tensor_points, tile_metadata
+from energysim.engines.loopnest.sparse_ranks import action_metadata, level_ranks, tensor_points, tile_metadata
 from energysim.engines.loopnest.spec import Spec
 from energysim.engines.loopnest.timeloop_compat import PADDING_SUFFIX, dense_actions, level_cycles_for
 from energysim.errors import ConfigError
@@ -224,15 +225,16 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
         width = (fmt.metadata_word_bits if fmt is not None else None) or level.level.config.word_bits
         if fmt is not None:
             tile = points_of(nest, tensor, mapping.tile_extents(index))
-            units = None
-            if fmt.ranks is not None:
-                units, bits = tile_metadata(fmt, level_ranks(spec, nest, mapping, index, tensor), tile, density[tensor])
-            elif compressed:
-                bits = _metadata_bits_per_point(fmt, density[tensor], nest, mapping, index) * tile
-            else:
-                bits = 0.0
+            shapes = level_ranks(spec, nest, mapping, index, tensor) if fmt.ranks is not None else None
+            per_point = _metadata_bits_per_point(fmt, density[tensor], nest, mapping, index) \
+                if shapes is None and compressed else 0.0
             for action in DATA_ACTIONS:
-                total = math.ceil(dense[action] * bits / tile / width - 1e-9) if tile else 0
+                if shapes is not None and tile and dense[action]:
+                    units, bits = action_metadata(fmt, shapes, tile, density[tensor], dense[action] / tile)
+                    scalar[f"metadata_scalar_{action}_{level.name}_{tensor}"] = units
+                    total = math.ceil(bits / width)
+                else:
+                    total = math.ceil(dense[action] * per_point / width - 1e-9)
                 gone = 0
                 if rule is not None and action in OPTIMISED_ACTIONS:
                     gone = optimised(total, leaders_p(rule), outputs=tensor == "outputs" and action == "read")
@@ -241,8 +243,6 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
                 add(unit, tensor, f"{prefix}_metadata_{action}", gone * used)
                 if kind == "gating":
                     meta_gated[action] = gone
-                if units is not None and dense[action]:
-                    scalar[f"metadata_scalar_{action}_{level.name}_{tensor}"] = math.ceil(units * (dense[action] / tile))
         word = {a: math.ceil((meta_words[a] + meta_gated[a]) * width / level.level.config.word_bits) for a in DATA_ACTIONS}
         gated = removed if kind == "gating" else dict.fromkeys(DATA_ACTIONS, 0)
         per_instance[level.name][0] += actual["read"] + gated["read"] + word["read"]

@@ -361,7 +361,7 @@ sparse_optimizations:
       data-spaces:
       - name: Inputs
         ranks:
-        - {format: UOP, flattened-rankIDs: [ [R, S, P, C, M, N, Q] ]}
+        - {format: UOP, payload-word-bits: 4, flattened-rankIDs: [ [R, S, P, C, M, N, Q] ]}
         - {format: RLE, flattened-rankIDs: [ [R, S, P, C, M, N, Q] ]}
   - name: ifmap_spad
     representation-format:
@@ -407,7 +407,8 @@ def test_published_onchip_compression_end_to_end(tmp_path: Path) -> None:
     Restated: the sparse_optimizations file is not published with the outputs; its ranks are read from the stats'
     metadata formats (DRAM inputs uop uop rle, outputs uop rle; shared_glb inputs uop rle; ifmap_spad rle) and each
     flattens every dimension (with fewer, Sparseloop would need more ranks and refuse the mapping); the
-    weights_spad's skipping on Inputs is what its "Skipped scalar reads" show. The dummy level has depth 1 (0 in the
+    weights_spad's skipping on Inputs is what its "Skipped scalar reads" show; the buffer's UOP offsets are written 4 bits
+    wide (Sparseloop's default for an unspecified width: the level's metadata_datawidth). The dummy level has depth 1 (0 in the
     original). Those stats count a partial sum's first fill (psum_spad 319488 fills): Timeloop's "2020" convention.
     """
     files = []
@@ -450,6 +451,16 @@ def test_published_onchip_compression_end_to_end(tmp_path: Path) -> None:
     assert sparse["metadata_scalar_update_DRAM_outputs"] == 78663
     # the scratchpads keep the compute's pace, as published (1054311 cycles each)
     assert stats.level_cycles["ifmap_spad"] == stats.level_cycles["weights_spad"] == 1054311
+    # energy of the buffer's inputs (its UOP offsets at the buffer's 4-bit metadata_datawidth, Sparseloop's default
+    # width, written out in the file above): data vectors ceil(5139764 / 4) x 49.17 + 63360 x 37.16, metadata
+    # ceil((2026054 + 13363385) x 4 / 32) = 1923680 reads x 9.98 and ceil((99904 + 658945) x 4 / 32) = 94857 fills x
+    # 6.87 pJ; published 85385660.80 pJ. The stats print each vector energy to 0.01 pJ, so the published figure is
+    # reproduced to 0.005 pJ per vector access (3366838 of them)
+    assert c[("shared_glbSparse", "inputs", "metadata_read")] == 1923680
+    assert c[("shared_glbSparse", "inputs", "metadata_fill")] == 94857
+    glb_inputs = sum(v * engine.spec.prices[(comp, action)] for (comp, tensor, action), v in c.items()
+                     if comp.startswith("shared_glb") and tensor.startswith("inputs") and comp != "shared_glbCodec")
+    assert abs(glb_inputs - 85385660.80) <= 0.005 * (1284941 + 63360 + 1923680 + 94857)
     # invariants at other densities on the same design: non-negative integer counts, energy = sum count x price,
     # compressed traffic never above dense, skipped reads never take the buffer's cycles above the dense design's
     for w, i, o in ((1.0, 0.05, 0.1), (1.0, 0.5, 0.9), (1.0, 1.0, 1.0)):
