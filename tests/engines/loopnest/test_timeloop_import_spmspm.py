@@ -1,5 +1,6 @@
-"""Sparseloop's ISCA 2021 tutorial spMspM design (A and B compressed UOP-CP, A and B skipped on each other, Z on both)
-imported from its published files, against its published statistics."""
+"""Sparseloop's ISCA 2021 tutorial spMspM designs (A and B compressed UOP-CP, A and B skipped on each other, Z on both;
+and the tiled one, B pretiled UOP-UOP-CP in the backing store) imported from their published files, against their
+published statistics."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from energysim.hardware.hierarchy import load_hardware  # noqa: E402
 from energysim.workloads.workload import load_workload  # noqa: E402
 
 DESIGN = Path(__file__).resolve().parents[2] / "data" / "timeloop" / "spmspm"
+TILED = DESIGN.parent / "spmspm_tiled"
 NAMES = ("arch.yaml", "prob.yaml", "map.yaml", "sparse.yaml", "ERT.yaml")
 REFERENCE = tomllib.loads((DESIGN / "reference.toml").read_text(encoding="utf-8"))
 ACTIONS = ("read", "skipped_read", "fill", "update", "skipped_update", "metadata_read", "skipped_metadata_read",
@@ -25,12 +27,13 @@ PUBLISHED_DEPTH = "data_storage_depth: 128, data_storage_width: 8"
 """The buffer's data storage as published (128 words; its metadata has its own 128 x 4-bit storage)."""
 
 
-def _import(folder: Path, depth_words: int = 128) -> dict[str, Path]:
-    """The design imported, with the buffer's data storage at ``depth_words`` (128 as published)."""
+def _import(folder: Path, depth_words: int = 128, design: Path = DESIGN) -> dict[str, Path]:
+    """The design imported (the tiled one shares the untiled one's problem), with the untiled buffer's data storage at
+    ``depth_words`` (128 as published)."""
     files = []
     for name in NAMES:
-        text = (DESIGN / name).read_text(encoding="utf-8")
-        if name == "arch.yaml":
+        text = ((design if (design / name).exists() else DESIGN) / name).read_text(encoding="utf-8")
+        if name == "arch.yaml" and design == DESIGN:
             assert PUBLISHED_DEPTH in text
             text = text.replace(PUBLISHED_DEPTH, f"data_storage_depth: {depth_words}, data_storage_width: 8")
         (folder / name).write_text(text, encoding="utf-8")
@@ -49,37 +52,53 @@ def _unit(level: str, action: str) -> str:
     return f"{level}Sparse" if action.startswith(("skipped_", "metadata_")) else level
 
 
-def test_counts_equal_sparseloop(tmp_path: Path) -> None:
-    """Every published count (actual and skipped reads and updates, fills, the scalar metadata reads, skipped metadata
-    reads and fills), the 64 computes and 64 cycles; the buffer's data storage is raised to 256 words here because
-    energysim's capacity rule counts metadata in it (next test), which changes no count."""
-    result = _run(_import(tmp_path, depth_words=256))
-    for row in REFERENCE["levels"]:
+def _check_counts(result, reference: dict) -> None:
+    for row in reference["levels"]:
         for action in ACTIONS:
             if action in row:
                 key = (_unit(row["level"], action), row["tensor"], action)
                 assert result.counts.get(key, 0) == row[action], (key, result.counts.get(key, 0))
-    assert result.counts[("MAC", "-", "compute")] == REFERENCE["computes"]
-    assert result.cycles_total == REFERENCE["cycles"]
+    assert result.counts[("MAC", "-", "compute")] == reference["computes"]
+    assert result.cycles_total == reference["cycles"]
 
 
-def test_backing_store_and_mac_energies_equal_sparseloop(tmp_path: Path) -> None:
-    """The backing store's energy per data space (data per action at a v0.3 one-entry-per-action ERT, metadata in
-    4-bit words) and the MAC's equal the published ones to their printed 0.01 pJ."""
-    written = _import(tmp_path, depth_words=256)
-    result = _run(written)
+def _check_energies(written: dict[str, Path], result, reference: dict) -> None:
     units = {(u["name"], u["action"]): u["energy_pj"]
              for u in tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["units"]}
     memory = {m["name"]: m for m in tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["memory"]}
     prices = {"read": memory["BackingStorage"]["read_pj"], "update": memory["BackingStorage"]["write_pj"]}
-    for row in REFERENCE["levels"]:
+    for row in reference["levels"]:
         if "energy_pj" not in row:
             continue
         energy = sum(count * (prices[action] if component == "BackingStorage" else units[(component, action)])
                      for (component, tensor, action), count in result.counts.items()
                      if component.startswith("BackingStorage") and tensor.split(":")[0] == row["tensor"])
         assert abs(energy - row["energy_pj"]) <= 0.005 + 1e-9, (row, energy)
-    assert abs(result.counts[("MAC", "-", "compute")] * units[("MAC", "compute")] - REFERENCE["mac_energy_pj"]) <= 0.005
+    assert abs(result.counts[("MAC", "-", "compute")] * units[("MAC", "compute")] - reference["mac_energy_pj"]) <= 0.005
+
+
+def test_counts_equal_sparseloop(tmp_path: Path) -> None:
+    """Every published count (actual and skipped reads and updates, fills, the scalar metadata reads, skipped metadata
+    reads and fills), the 64 computes and 64 cycles; the buffer's data storage is raised to 256 words here because
+    energysim's capacity rule counts metadata in it (test_published_buffer_size_is_accepted), which changes no count."""
+    _check_counts(_run(_import(tmp_path, depth_words=256)), REFERENCE)
+
+
+def test_backing_store_and_mac_energies_equal_sparseloop(tmp_path: Path) -> None:
+    """The backing store's energy per data space (data per action at a v0.3 one-entry-per-action ERT, metadata in
+    4-bit words) and the MAC's equal the published ones to their printed 0.01 pJ."""
+    written = _import(tmp_path, depth_words=256)
+    _check_energies(written, _run(written), REFERENCE)
+
+
+def test_tiled_design_as_published_equals_sparseloop(tmp_path: Path) -> None:
+    """The tiled design, as published (a 64-word buffer): every count, B's three-rank pretiled metadata in the backing
+    store (5 + 36 + 32 = 73 scalars), the computes, cycles and the backing store's and MAC's energies."""
+    reference = tomllib.loads((TILED / "reference.toml").read_text(encoding="utf-8"))
+    written = _import(tmp_path, design=TILED)
+    result = _run(written)
+    _check_counts(result, reference)
+    _check_energies(written, result, reference)
 
 
 def test_one_entry_per_action_v03_ert_is_priced_per_action(tmp_path: Path) -> None:
