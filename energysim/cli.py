@@ -29,6 +29,7 @@ import pandas as pd
 
 from energysim import catalog
 from energysim.argument_types import count as _count, seed as seed_type
+from energysim.limits import check_environment
 from energysim.errors import EnergySimError, InputError, InvariantError
 from energysim.report.terminal import Column, guess_kind, percent, ratio, render_key_values, render_table, si, terminal_width
 
@@ -778,6 +779,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     err = err or sys.stderr
     try:
+        check_environment()  # a bad ENERGYSIM_* limit is refused by every command, not only by the one that reads it
         parser = build_parser()
         with contextlib.redirect_stdout(out):  # --help and --version print through argparse
             try:

@@ -124,6 +124,21 @@ LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS, OPERAND_BITS)
 """Every limit, for documentation and tests."""
 
 
+def check_environment() -> None:
+    """Refuse a limit's environment variable that is set but not a positive integer, whether or not this run uses it.
+
+    A typo such as ``ENERGYSIM_ARRAY_BYTES=16GiB`` would otherwise pass unnoticed
+    by every command that reads no array, and fail only the one that does.
+
+    Raises
+    ------
+    InputError
+        Naming the variable and its value.
+    """
+    for limit in LIMITS:
+        limit.value  # the property raises for a bad value
+
+
 def read_bounded(path, limit: Limit = TEXT_FILE_BYTES, error: type[Exception] = InputError) -> bytes:
     """Read a whole regular file, but never more than ``limit`` bytes.
 

@@ -33,12 +33,15 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     ConfigError
         If the file is missing, a folder, unreadable, larger than the text-file
         limit, nested too deeply, or not valid TOML (duplicate keys included).
+        A UTF-8 byte-order mark at the start (Windows editors write one) is skipped.
     """
     path = Path(path)
+    if "\x00" in str(path):  # os.stat would raise ValueError("embedded null byte"): no file system path holds one
+        raise ConfigError(f"{str(path)!r}: not a file name (it holds a NUL character)")
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, not a TOML file")
     try:
-        text = read_bounded(path, TEXT_FILE_BYTES, ConfigError).decode("utf-8")
+        text = read_bounded(path, TEXT_FILE_BYTES, ConfigError).decode("utf-8-sig")  # a byte-order mark is no content
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except OSError as exc:

@@ -65,3 +65,12 @@ def test_check_shape_counts_elements():
     import numpy as np
 
     assert limits.check_shape("w", (np.int64(3), 4), itemsize=4) == 12
+
+
+def test_toml_with_byte_order_mark_reads_like_without(tmp_path):
+    """A UTF-8 byte-order mark before a TOML file (Windows editors write one) is skipped, not 'Invalid statement'."""
+    from energysim.config.loading import load_toml
+
+    (tmp_path / "bom.toml").write_bytes("\ufeffname = 'x'\n[t]\na = 1\n".encode("utf-8"))
+    (tmp_path / "plain.toml").write_bytes(b"name = 'x'\n[t]\na = 1\n")
+    assert load_toml(tmp_path / "bom.toml") == load_toml(tmp_path / "plain.toml") == {"name": "x", "t": {"a": 1}}
