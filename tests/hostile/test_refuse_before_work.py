@@ -36,17 +36,15 @@ def _refused(argv: list[str]) -> str:
     return err.getvalue()
 
 
-@LEAD_OPEN
 def test_prune_out_holding_results_refused_before_the_dataset(no_dataset, tmp_path):
-    """prune --out DIR holding workload.toml is refused before the dataset loads (it took 11 s first)."""
+    """prune --out DIR holding workload.toml is refused before the dataset loads (it took 11 s first; LEAD, 241acd4)."""
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "workload.toml").write_text("x")
     assert "workload.toml already exists" in _refused(["prune", "--out", str(tmp_path / "o"), "--quiet"])
 
 
-@LEAD_OPEN
 def test_prune_out_a_file_refused_before_training(no_dataset, tmp_path):
-    """prune --out FILE is refused up front (it trained a model for 35 s, then could not create the folder)."""
+    """prune --out FILE is refused up front (it trained a model for 35 s, then could not create the folder; LEAD, 241acd4)."""
     (tmp_path / "afile").write_text("x")
     assert "afile" in _refused(["prune", "--out", str(tmp_path / "afile"), "--quiet"])
 
