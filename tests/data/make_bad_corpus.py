@@ -1235,6 +1235,30 @@ def _timeloop(part: str, old: str, new: str) -> Callable[[Path], None]:
     return make
 
 
+MAP_TXT = """\
+DRAM [ Weights:32 (32) Inputs:8 (8) Outputs:4 (4) ]
+---------------------------------------------------
+| for K in [0:1)
+
+Buffer [ Weights:32 (32) Inputs:8 (8) Outputs:4 (4) ]
+-----------------------------------------------------
+|   for C in [0:8)
+|     for K in [0:4)
+
+<< Compute >>
+"""
+"""TIMELOOP's mapping as Timeloop prints it (map.txt), read in place of map.yaml."""
+
+
+def _timeloop_txt(text: str | bytes) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        for name, part in TIMELOOP.items():
+            if name != "map":
+                (folder / f"{name}.yaml").write_text(part, encoding="utf-8")
+        (folder / "map.txt").write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return make
+
+
 def _timeloop_cases() -> list[Case]:
     argv = ("import-timeloop", *(f"{{d}}/{name}.yaml" for name in TIMELOOP), "-o", "{d}/out")
     table = [
@@ -1278,8 +1302,21 @@ def _timeloop_cases() -> list[Case]:
         ("metadata_bits_huge", "sparse", "metadata-word-bits: 3", "metadata-word-bits: 99999999999", "sparse.yaml: sparse_optimizations.targets[0].representation-format.data-spaces[0].ranks[0].metadata-word-bits is 99,999,99", ""),
         ("distribution_unknown", "prob", "fixed-structured", "gaussian", "prob.yaml: problem.instance.densities.Weights.distribution: ", ""),
     ]
-    return [Case(f"timeloop_{name}", "timeloop", argv, fragment, _timeloop(part, old, new), owner=owner)
-            for name, part, old, new, fragment, owner in table]
+    cases = [Case(f"timeloop_{name}", "timeloop", argv, fragment, _timeloop(part, old, new), owner=owner)
+             for name, part, old, new, fragment, owner in table]
+    txt = ("import-timeloop", "{d}/arch.yaml", "{d}/prob.yaml", "{d}/map.txt", "{d}/ert.yaml", "{d}/sparse.yaml", "-o", "{d}/out")
+    printed = [  # messages checked by SPARSE-IMPORT (requests-HOSTILE.md, 13:48) and here
+        ("level_unknown", MAP_TXT.replace("Buffer [", "L7 ["), "map.txt: mapping[2].target: must name a storage level (DRAM, Buffer) (got 'L7')"),
+        ("garbage_line", MAP_TXT.replace("| for K in [0:1)", "hello world"), "map.txt: line 3: must be a level header"),
+        ("empty", "", "map.txt: no level header found: not a Timeloop map.txt"),
+        ("loop_not_from_zero", MAP_TXT.replace("for C in [0:8)", "for C in [1:8)"), "map.txt: line 7: loops must start at 0"),
+        ("not_utf8", MAP_TXT.encode() + b"\xff\xfe", "map.txt: not UTF-8 text (byte "),
+        ("loop_10_23", MAP_TXT.replace("for K in [0:4)", "for K in [0:100000000000000000000000)"),
+         "map.txt: mapping: the factors of K over all levels must multiply to the problem's K = 4 (got 100000000000000000000000)"),
+        ("too_many_lines", MAP_TXT + "|     for K in [0:1)\n" * 20_000, "map.txt: a Timeloop map.txt must have at most 10000 lines (got 20010)"),
+    ]
+    cases += [Case(f"timeloop_map_txt_{name}", "timeloop", txt, fragment, _timeloop_txt(text)) for name, text, fragment in printed]
+    return cases
 
 
 # ---- mapping and mapper-constraint files (loop-nest hardware) ---------------------------------------------
