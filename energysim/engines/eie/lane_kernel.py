@@ -145,3 +145,64 @@ def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray,
     totals = _compiled(np.ascontiguousarray(table, dtype=np.int32), np.ascontiguousarray(column_entries, dtype=np.int64),
                        np.ascontiguousarray(active, dtype=np.bool_), int(passes), int(n_pe), int(depth), bool(on_finish))
     return tuple(int(value) for value in totals)
+
+
+def _line_groups_totals(entries, starts, entries_per_line, n_segments):  # pragma: no cover - compiled
+    """Line steps and line groups of the non-empty segments; plain Python, compiled by numba (see :func:`line_groups`)."""
+    passes, k, n_pe = entries.shape
+    line_steps = np.zeros((passes, k), np.int64)
+    members = np.empty(n_segments, np.int64)
+    group_start = np.empty(n_segments, np.int64)
+    spans_in = np.empty(n_segments, np.int64)
+    at = 0
+    groups = 0
+    for rpass in range(passes):
+        for pe in range(n_pe):
+            previous_first = -1
+            previous_last = -1
+            previous_column = -1
+            for column in range(k):
+                count = entries[rpass, column, pe]
+                if count == 0:
+                    continue
+                start = starts[rpass, column, pe]
+                first = start // entries_per_line
+                last = (start + count - 1) // entries_per_line
+                line_steps[rpass, column] += last - first
+                if previous_column < 0 or first != previous_first:
+                    group_start[groups] = at
+                    spans_in[groups] = previous_column if previous_column >= 0 and previous_last == first else k
+                    groups += 1
+                members[at] = column
+                at += 1
+                previous_first = first
+                previous_last = last
+                previous_column = column
+    return line_steps, members, group_start[:groups].copy(), spans_in[:groups].copy()
+
+
+_line_groups_compiled = numba.njit(cache=True, nogil=True)(_line_groups_totals) if numba is not None else None
+
+
+def line_groups(entries: np.ndarray, starts: np.ndarray, entries_per_line: int) -> tuple[np.ndarray, ...]:
+    """Line steps and line groups of a layer's segments with the compiled kernel.
+
+    Parameters
+    ----------
+    entries, starts
+        ``(P, K, N)`` int64 entries and first-entry address per (row pass, column, PE).
+    entries_per_line
+        Sparse-matrix entries per SRAM line.
+
+    Returns
+    -------
+    line_steps, members, group_start, spans_in
+        As the fields of :class:`energysim.engines.eie.lanes._Tables`: ``(P, K)`` sum over
+        PEs of ``last line - first line``; the columns of the non-empty segments in
+        (pass, PE, column) order; the index in ``members`` of each group's first column
+        (a group = equal pass, PE and first line); the column spanning into each group's
+        line (``K`` when none).
+    """
+    n_segments = int(np.count_nonzero(entries))
+    return _line_groups_compiled(np.ascontiguousarray(entries, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
+                                 int(entries_per_line), n_segments)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from energysim.engines.eie.lane_kernel import run_block, use_compiled
+from energysim.engines.eie.lane_kernel import line_groups, run_block, use_compiled
 from energysim.engines.eie.pipeline import check_queue_rules, fetch_gaps, step_lanes
 from energysim.formats.eie_csc import EieCsc
 from energysim.units import ceil_div
@@ -127,6 +127,13 @@ def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Ta
     work = np.ones((passes, k + 1, 1 if uniform else n_pe), dtype=np.int32)
     if not uniform:
         work[:, :k] = busy
+    column_entries = np.zeros((passes, k + 1), dtype=np.int64)
+    column_entries[:, :k] = entries.sum(axis=2)
+    if use_compiled():
+        line_steps, members, group_start, spans_in = line_groups(entries, starts, entries_per_line)
+        return _Tables(work=work.reshape(passes * (k + 1), -1), column_entries=column_entries,
+                       column_real=real.sum(axis=2), line_steps=line_steps,
+                       members=members, group_start=group_start, spans_in=spans_in, busy=busy)
     nonempty = entries > 0
     first = np.where(nonempty, starts // entries_per_line, 0)
     last = np.where(nonempty, (starts + entries - 1) // entries_per_line, 0)
@@ -143,8 +150,6 @@ def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Ta
     ok = previous >= 0
     ok[ok] = (pass_pe[previous[ok]] == pass_pe[group_start[ok]]) & (last_s[previous[ok]] == first_s[group_start[ok]])
     spans_in[ok] = column[previous[ok]]
-    column_entries = np.zeros((passes, k + 1), dtype=np.int64)
-    column_entries[:, :k] = entries.sum(axis=2)
     return _Tables(work=work.reshape(passes * (k + 1), -1), column_entries=column_entries,
                    column_real=real.sum(axis=2), line_steps=(last - first).sum(axis=2),
                    members=column, group_start=group_start, spans_in=spans_in, busy=busy)

@@ -77,3 +77,18 @@ def test_bad_queue_rule_refused_on_either_path(monkeypatch):
             simulate_lanes(csc, inputs, 8, 8, 0, "start")
         with pytest.raises(InputError, match="slot_freed_at"):
             simulate_lanes(csc, inputs, 8, 8, 2, "never")
+
+
+@needs_numba
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_tables_equal_numpy(monkeypatch, seed):
+    """Work, column, line-step and line-group tables (members, group starts, spans) are identical on both paths."""
+    csc, _, rows_per_pass, _, _ = _case(seed)
+    built = {}
+    for kernel in ("numba", "numpy"):
+        monkeypatch.setenv(lane_kernel.KERNEL_ENV, kernel)
+        built[kernel] = lanes_module._build_tables(csc, rows_per_pass, int(1 + seed % 8))
+    for name in ("work", "column_entries", "column_real", "line_steps", "members", "group_start", "spans_in", "busy"):
+        compiled, reference = getattr(built["numba"], name), getattr(built["numpy"], name)
+        assert compiled.dtype == reference.dtype, name
+        np.testing.assert_array_equal(compiled, reference, err_msg=name)
