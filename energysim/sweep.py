@@ -298,9 +298,12 @@ def _journal_records(journal: Path) -> dict[str, list[dict]]:
     Raises
     ------
     InputError
-        Naming the journal and the line, for a complete line that is not a record.
+        Naming the journal and the line, for a complete line that is not a record;
+        naming the journal, if it is there but not a file.
     """
     done: dict[str, list[dict]] = {}
+    if journal.exists() and not journal.is_file():
+        raise InputError(f"{journal}: is not a file (a folder?); remove it or give a new --out folder")
     if not journal.is_file():
         return done
     text = journal.read_text(encoding="utf-8", errors="replace")
@@ -308,7 +311,7 @@ def _journal_records(journal: Path) -> dict[str, list[dict]]:
     for number, line in enumerate(lines[:-1], start=1):  # lines[-1] is '' or the cut last line
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: arrays nested thousands deep
             record = None
         if not isinstance(record, dict) or not isinstance(record.get("rows", []), list):
             raise InputError(f"{journal}: line {number} is not a sweep journal record (got {line[:40]!r}); "
