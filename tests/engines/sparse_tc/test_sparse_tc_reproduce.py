@@ -178,7 +178,7 @@ def test_compare_modes_totals_add_up():
 def test_kernel_model_declared_miss(rows, key):
     """Kernel-model 2:4 rows outside 0.15 of the measured speed-up (or 15% of the measured throughput).
 
-    Reasons: cuSPARSELt 768x3072x3072 is the only one-wave shape (288 tiles): its modelled 2:4 time fits
+    Reasons: cuSPARSELt 768x3072x3072 is the fit set's only one-wave shape (288 tiles): its modelled 2:4 time fits
     (51.9 vs 51.5 us) but the modelled dense time is 9.5% short (68.9 vs 76.1 us), so the speed-up lands
     0.15-0.18 low (the CUTLASS twin is short on both sides alike and passes); CLS#57 is its own 2022 set-up (cuSPARSELt
     sample vs the CUTLASS profiler's dense kernel); the GEMV is the only padded row, so without it the
