@@ -32,7 +32,9 @@ Every storage level gets a ``[[units]]`` name ``<level>Sparse`` pricing its
 ``metadata_storage_width`` is 0), the metadata of gated and skipped accesses
 (``gated_metadata_read``, ``skipped_metadata_read``, ``gated_metadata_update``,
 ``skipped_metadata_update``: the ERT's entries of those names per metadata access, 0 when absent) and ``gated_*``/``skipped_*`` reads and updates (the ERT's
-entry / block words, 0 when absent, as Sparseloop). The compute unit gets
+entry / block words, 0 when absent, as Sparseloop). A level with a separate metadata storage
+(``metadata_storage_depth`` x ``metadata_storage_width`` > 0 bits) is listed in
+``metadata_storage_bits``; ranks without word bits take the level's ``metadata_datawidth``. The compute unit gets
 ``gated_compute``/``skipped_compute``; a level with ``decompression_supported`` or
 ``compression_supported`` a ``<level>Codec`` unit (``decompression_count``/``compression_count``).
 """
@@ -139,8 +141,8 @@ def _ranks(space: dict, where: str, dim_of: dict[str, str], meta_default: int | 
             value = rank.get(key)
             if value is not None:
                 entry[field] = _bits(value, f"{at}.{key}")
-        if "metadata_bits" not in entry and meta_default is not None and kind in ("CP", "RLE"):
-            entry["metadata_bits"] = meta_default
+        if "metadata_bits" not in entry and meta_default is not None and kind in ("CP", "RLE", "B"):
+            entry["metadata_bits"] = meta_default          # Sparseloop: the level's metadata_datawidth
         if "payload_bits" not in entry and meta_default and kind == "UOP":     # offsets in the level's metadata words
             entry["payload_bits"] = meta_default
         flat = rank.get("flattened-rankids")
@@ -307,7 +309,34 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
              "action_units": action_units}
     if codec_units:
         table["codec_units"] = codec_units
+    storage_bits = _metadata_storage_bits(storage)
+    if storage_bits:
+        table["metadata_storage_bits"] = storage_bits
     return table, formats + actions, units
+
+
+def _metadata_storage_bits(storage: list[dict]) -> dict[str, int]:
+    """Level -> bits of its separate metadata storage (Sparseloop's ``metadata_storage_depth`` x
+    ``metadata_storage_width``), for the levels that give both and a non-zero size.
+
+    Raises
+    ------
+    ConfigError
+        A depth or width that is not a whole number >= 0 (naming the file and key), or a size over the limit.
+    """
+    out = {}
+    for component in storage:
+        attrs, at = component["attributes"], f"{component['where']}.attributes"
+        depth = attrs.get("metadata_storage_depth", attrs.get("metadata-storage-depth"))
+        width = attrs.get("metadata_storage_width", attrs.get("metadata-storage-width"))
+        if depth is None or width is None:
+            continue
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+            raise ConfigError(f"{at}.metadata_storage_depth: must be a whole number of entries >= 0 (got {depth!r})")
+        bits = depth * _bits(width, f"{at}.metadata_storage_width")
+        if bits:
+            out[component["name"]] = bits
+    return out
 
 
 def default_metadata_bits(bounds: dict[str, int]) -> int:

@@ -683,8 +683,9 @@ def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, s
             perm += [d for d in factors if d not in perm]
             split = entry.get("split", len(perm))
             split = int(_number(split, f"{at}.split")) if split is not None else len(perm)
-            slot["spatial_x"] = {d: factors[d] for d in perm[:split] if factors.get(d, 1) > 1}
-            slot["spatial_y"] = {d: factors[d] for d in perm[split:] if factors.get(d, 1) > 1}
+            # the permutation is inner to outer; energysim's spatial tables are written outer to inner
+            slot["spatial_x"] = {d: factors[d] for d in reversed(perm[:split]) if factors.get(d, 1) > 1}
+            slot["spatial_y"] = {d: factors[d] for d in reversed(perm[split:]) if factors.get(d, 1) > 1}
             slot["spatial_ones"] = {d: 1 for d, f in factors.items() if f == 1}
         elif kind in ("bypass", "datatype", "dataspace"):
             for key in ("keep", "bypass"):

@@ -61,8 +61,8 @@ def read_map_text(text: str, path: Path) -> list[dict]:
     list of dict
         Directives as a mapping YAML gives them: per level a ``temporal`` entry
         (``factors`` ["M=6", "C=64"], ``permutation`` inner to outer), a ``spatial`` entry
-        when the level has spatial loops (X dimensions first, ``split`` = their
-        number) and a ``bypass`` entry whose ``keep`` lists the data spaces printed.
+        when the level has spatial loops (``permutation`` inner to outer, X dimensions
+        first, ``split`` = their number) and a ``bypass`` entry whose ``keep`` lists the data spaces printed.
 
     Raises
     ------
@@ -149,7 +149,7 @@ def _directives(levels: list[dict]) -> list[dict]:
         directives.append({"target": level["name"], "type": "temporal",
                            "factors": [f"{d}={n}" for d, n in temporal],
                            "permutation": [d for d, _ in reversed(temporal)]})
-        spatial = level["x"] + level["y"]
+        spatial = level["x"][::-1] + level["y"][::-1]        # a permutation lists loops inner to outer, X first
         if spatial:
             directives.append({"target": level["name"], "type": "spatial",
                                "factors": [f"{d}={n}" for d, n in spatial],

@@ -136,3 +136,17 @@ def test_what_run_would_refuse_is_refused_at_import(tmp_path: Path) -> None:
     message = _refusal(tmp_path, arch=arch)
     assert "arch.yaml" in message and "map.yaml" in message and "import refused, as run would refuse it" in message
     assert "the imported mapping.toml" in message and "energysim-import-" not in message
+
+
+def test_ranks_without_word_bits_take_the_levels_metadata_datawidth(tmp_path: Path) -> None:
+    """As Sparseloop, a rank without metadata-word-bits (CP, RLE, B) or payload-word-bits (UOP) takes its level's
+    metadata_datawidth; a level with metadata_storage_depth x _width gets metadata_storage_bits."""
+    arch = ARCH_V04.replace("meshX: 2, read_bandwidth: 2}",
+                            "meshX: 2, read_bandwidth: 2, metadata_datawidth: 6, metadata_storage_depth: 8, "
+                            "metadata_storage_width: 6}")
+    sparse = SPARSE.replace("- {format: UOP, flattened-rankIDs: [ [N, C] ]}", "- {format: UOP}").replace(
+        "- {format: RLE, metadata-word-bits: 4, flattened-rankIDs: [ [N, C] ]}", "- {format: B}")
+    written = import_timeloop(_write(tmp_path, **{**DENSE, "arch": arch, "sparse": sparse}), tmp_path / "out")
+    text = written["hardware"].read_text(encoding="utf-8")
+    assert 'ranks = [{ format = "UOP", payload_bits = 6 }, { format = "B", metadata_bits = 6 }]' in text
+    assert "metadata_storage_bits = { Buf = 48 }" in text

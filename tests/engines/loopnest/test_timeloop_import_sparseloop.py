@@ -32,13 +32,13 @@ def _run(written: dict[str, Path]):
 
 def test_published_files_import_as_published(tmp_path: Path) -> None:
     """The design's own mapping (DIM=0 rests, spaced permutations, DummyBuffer of depth 0 bypassing everything) gives
-    the loop nest Timeloop printed for it (ref-output/timeloop-model.map.txt), and runs: 164472423 computes (598081536
+    the loop nest Timeloop printed for it (ref-output/timeloop-model.map.txt, spatial loops outer to inner), and runs: 164472423 computes (598081536
     x 0.275 kept), 1054311 actual and 2779545 gated weight-scratchpad reads per PE, 1916929 cycles (the gated reads
     hold the scratchpad's 2 words per cycle)."""
     written = import_timeloop([*FILES, DESIGN / "map.yaml"], tmp_path / "out")
     mapping, result = _run(written)
     assert mapping.describe() == ("DRAM[K6 C64] shared_glb[N4 P13 | x:Q13 bypass:weights] "
-                                  "DummyBuffer[y:S3 y:K4 bypass:inputs,outputs,weights] ifmap_spad[ bypass:outputs,weights] "
+                                  "DummyBuffer[y:K4 y:S3 bypass:inputs,outputs,weights] ifmap_spad[ bypass:outputs,weights] "
                                   "weights_spad[R3 C4 bypass:inputs,outputs] psum_spad[K16 bypass:inputs,weights]")
     counts = result.counts
     assert counts[("MACs", "-", "compute")] == REFERENCE["computes"]
@@ -90,12 +90,14 @@ def test_depth_zero_level_keeping_data_is_refused(tmp_path: Path) -> None:
 
 
 def test_map_txt_directives() -> None:
-    """A map.txt block becomes temporal (inner to outer), spatial (X first, split after them) and keep directives."""
+    """A map.txt block (loops printed outer to inner) becomes temporal and spatial permutations inner to outer (X
+    first, split after them) and keep directives."""
     text = "Buf [ Weights:4 (4) Outputs:2 ]\n------\n| for K in [0:2)\n|   for C in [0:4)\n" \
-           "|     for N in [0:2) (Spatial-Y)\n|     for P in [0:3) (Spatial-X)\n\nReg [ ]\n|   << Compute >>\n"
+           "|     for N in [0:2) (Spatial-Y)\n|     for Q in [0:2) (Spatial-Y)\n|     for P in [0:3) (Spatial-X)\n" \
+           "\nReg [ ]\n|   << Compute >>\n"
     assert read_map_text(text, Path("m.txt")) == [
         {"target": "Buf", "type": "temporal", "factors": ["K=2", "C=4"], "permutation": ["C", "K"]},
-        {"target": "Buf", "type": "spatial", "factors": ["P=3", "N=2"], "permutation": ["P", "N"], "split": 1},
+        {"target": "Buf", "type": "spatial", "factors": ["P=3", "Q=2", "N=2"], "permutation": ["P", "Q", "N"], "split": 1},
         {"target": "Buf", "type": "bypass", "keep": ["Weights", "Outputs"]},
         {"target": "Reg", "type": "temporal", "factors": [], "permutation": []},
         {"target": "Reg", "type": "bypass", "keep": []},
