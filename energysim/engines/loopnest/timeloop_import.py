@@ -70,6 +70,8 @@ MAX_TREE_NODES = 10_000
 """Most architecture-tree nodes walked (a YAML alias can repeat a subtree exponentially often)."""
 UNLIMITED_BANDWIDTH = 1e18
 """Words per cycle written for a level whose Timeloop attributes give no bandwidth (Timeloop: unlimited)."""
+CONSTRAINT_KEYS = ("architecture_constraints", "mapspace_constraints", "mapspace")
+"""Top-level keys whose directives become mapper constraints."""
 MAX_YAML_DEPTH = 100
 """Deepest nesting of YAML collections read (Timeloop's files nest about ten deep; deeper input would overflow the stack)."""
 
@@ -657,11 +659,15 @@ def _permutation(value: Any, where: str, dim_of: dict[str, str]) -> list[str]:
     return [dim_of[d] for d in dims]
 
 
+def _blank_slot() -> dict:
+    """One level's directives before any is read: no factors, no order, no spatial loops, keep and bypass unset."""
+    return {"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {}, "keep": None, "bypass": None}
+
+
 def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, str],
                 tensor_of: dict[str, str] | None = None, residual: dict[str, int] | None = None) -> list[dict]:
     """Per level: temporal factors and order (outer to inner), spatial X/Y factors, keep/bypass."""
-    out = [{"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {}, "keep": None, "bypass": None}
-           for _ in levels]
+    out = [_blank_slot() for _ in levels]
     if not isinstance(entries, list):
         raise _fail(where, f"must be a list of directives with target and type (got {type(entries).__name__})")
     for index, entry in enumerate(entries):
@@ -707,7 +713,7 @@ def _constraints(merged: dict, origin: dict[str, Path], levels: list[str], dim_o
     """Per-level constraints from ``mapspace_constraints``, ``mapspace.constraints`` and ``architecture_constraints``
     (a list of directives, or a table with ``targets``); directives for the same level combine."""
     found = []
-    for key in ("architecture_constraints", "mapspace_constraints", "mapspace"):
+    for key in CONSTRAINT_KEYS:
         value = merged.get(key)
         if key == "mapspace":
             value = value.get("constraints") if isinstance(value, dict) else None
@@ -847,10 +853,9 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
     placeholders = [component["name"] for component in storage if component.get("placeholder")]
     constraints = _constraints(merged, origin, levels, dim_of, tensor_of)
     if placeholders:
-        constraints = constraints or [{"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {},
-                                       "keep": None, "bypass": None} for _ in levels]
-        where = f"{origin.get('mapspace_constraints', origin.get('mapspace', origin.get('architecture_constraints', '')))}"
-        _hold_nothing(constraints, f"{where}: constraints", levels, placeholders)
+        constraints = constraints or [_blank_slot() for _ in levels]
+        files = ", ".join(sorted({str(origin[key]) for key in CONSTRAINT_KEYS if key in origin}))
+        _hold_nothing(constraints, f"{files}: constraints", levels, placeholders)
     mapping = None
     if merged.get("mapping"):                  # `mapping: []` (Timeloop's tutorials): none given
         where = f"{origin['mapping']}: mapping"
