@@ -178,3 +178,12 @@ def test_stats_txt_loop_nests_give_the_map_txt_mapping() -> None:
               "    Total scalar accesses : 1\n")
     expected = read_map_text((DESIGN / "mapper.map.txt").read_text(encoding="utf-8"), Path("m.txt"))
     assert read_map_text(text, Path("stats.txt")) == expected
+
+
+def test_constraints_keeping_data_at_depth_zero_are_refused(tmp_path: Path) -> None:
+    """Mapper constraints that keep a data space at a level of depth 0 are refused naming the constraints file."""
+    path = tmp_path / "cons.yaml"
+    path.write_text("mapspace_constraints:\n- {target: DummyBuffer, type: bypass, keep: [Inputs], bypass: [Weights, Outputs]}\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"cons\.yaml: constraints: DummyBuffer: a level of depth 0 holds no data"):
+        import_timeloop([*FILES, path], tmp_path / "out")
