@@ -1,23 +1,25 @@
-"""EIE at network scale, before and after the lane-block engine, side by side in one run.
+"""EIE at network scale, before and after, side by side in one run: CPU time and peak memory.
 
 Run from a clone: ``python benchmarks/bench_eie.py`` (options: ``--baseline COMMIT``,
-``--skip-before``, ``--case NAME`` repeated). Each case is one ``energysim`` command
-run in its own process, once with the baseline commit's package (extracted with
-``git archive`` into a temporary folder) and once with this checkout's, one after
-the other on the same machine. Printed per case: wall time, CPU time (user +
-system of the process) and peak resident memory, before and after, with the
-before / after ratios, and whether the two printed the same output. Quote the
-ratios, not the absolute times: on a shared machine the wall time of either side
-can stretch many times over, while the CPU time and peak memory move much less.
+``--skip-before``, ``--case NAME`` repeated, ``--dense-before``). Each case is one
+``energysim`` command run in its own process: once with the baseline commit's package
+(extracted with ``git archive`` into a temporary folder) and then with this checkout's
+package three ways, one after the other on the same machine:
 
-The baseline ``2348feb`` is main just before the EIE speed work (lanes stepped one
-activation at a time over the whole ``(activations, lanes, PEs)`` work array,
-the held sparse-matrix line stepped alongside, one ``choice`` call per synthetic
-input vector). Outputs agree where every layer has one input vector (the Table
-III layers, ``reproduce eie``); a conv layer's synthetic input vectors are now
-drawn in blocks, a different (equally distributed) draw, so the VGG-16 figures
-differ slightly while the model is unchanged (checked on real tensors by
-``tests/engines/eie/test_eie_lanes.py``).
+- ``numpy``: ``ENERGYSIM_EIE_KERNEL=numpy``, the fallback without numba;
+- ``numba cold``: numba's on-disk cache in a fresh empty folder (``NUMBA_CACHE_DIR``),
+  so the run pays every JIT compilation it needs;
+- ``numba warm``: the same cache folder again, compiled code loaded from disk.
+
+Printed per case and variant: wall time, CPU time (user + system of the process) and
+peak resident memory, the CPU ratio before / variant, and whether the output is
+byte-identical to the baseline's. Quote the ratios, not the absolute times: on a shared
+machine the wall time can stretch many times over, while CPU time and peak memory move
+much less. The load average is printed before and after.
+
+The baseline ``d78ab3f`` is main before this round (lanes stepped together in numpy,
+encoding by numpy sorts). The dense VGG-16 case is run only on this checkout unless
+``--dense-before`` is given: the baseline peaks near 10 GB on it.
 """
 
 from __future__ import annotations
@@ -33,20 +35,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE = "2348feb"
-"""main before the EIE speed work."""
+BASELINE = "d78ab3f"
+"""main before this round of EIE speed and memory work."""
 
 CASES = {
-    "vgg16-pruned": ("VGG-16 pruned (Han 2015) on eie-64pe-lecture", ["run", "eie-64pe-lecture", "vgg16-han2015", "--quiet"]),
+    "vgg16-pruned": ("VGG-16 pruned (Han 2015), eie-64pe-lecture", ["run", "eie-64pe-lecture", "vgg16-han2015", "--quiet"]),
     "reproduce": ("energysim reproduce eie", ["reproduce", "eie"]),
-    "table3": ("Table III layers on eie-64pe-lecture", ["run", "eie-64pe-lecture", "eie-table3", "--quiet"]),
+    "table3": ("Table III layers, eie-64pe-lecture", ["run", "eie-64pe-lecture", "eie-table3", "--quiet"]),
+    "vgg16-dense": ("VGG-16 dense, eie-64pe-lecture", ["run", "eie-64pe-lecture", "vgg16", "--quiet"]),
 }
 """Case name -> (label, energysim arguments)."""
 
+AFTER_ONLY_BY_DEFAULT = ("vgg16-dense",)
+"""Cases whose baseline run is skipped unless --dense-before (it needs about 10 GB)."""
 
-def measure(package_root: Path, arguments: list[str]) -> dict:
+
+def measure(package_root: Path, arguments: list[str], extra_env: dict[str, str] | None = None) -> dict:
     """Run ``energysim ARGUMENTS`` with the package at ``package_root``: wall s, CPU s, peak MB, output."""
-    env = {**os.environ, "PYTHONPATH": str(package_root)}
+    env = {**os.environ, "PYTHONPATH": str(package_root), **(extra_env or {})}
     code = "import runpy, sys; sys.argv = ['energysim', *sys.argv[1:]]; runpy.run_module('energysim', run_name='__main__')"
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", code, *arguments], cwd=package_root, env=env,
@@ -69,33 +75,50 @@ def extract(commit: str, folder: Path) -> Path:
     return folder
 
 
+def _numba_installed() -> bool:
+    """Whether this interpreter can import numba (the `fast` extra)."""
+    return subprocess.run([sys.executable, "-c", "import numba"], capture_output=True).returncode == 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Benchmark entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BASELINE, help=f"commit measured as 'before' (default {BASELINE})")
     parser.add_argument("--skip-before", action="store_true", help="measure this checkout only")
+    parser.add_argument("--dense-before", action="store_true", help="also run the baseline on dense VGG-16 (~10 GB)")
     parser.add_argument("--case", action="append", choices=sorted(CASES), help="case to run (default: all)")
     args = parser.parse_args(argv)
     cases = args.case or list(CASES)
+    numba = _numba_installed()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; before = {args.baseline}, "
-          f"after = this checkout")
-    header = (f"{'case':46s} {'wall before':>11s} {'after':>7s} {'ratio':>7s} {'CPU before':>10s} {'after':>7s} "
-              f"{'ratio':>7s} {'peak MB before':>14s} {'after':>7s} {'same output':>11s}")
+          f"after = this checkout; numba {'installed' if numba else 'not installed: numpy path only'}")
+    print(f"{'case':44s} {'variant':11s} {'wall s':>7s} {'CPU s':>7s} {'CPU before/this':>15s} {'peak MB':>8s} "
+          f"{'same output':>11s}")
     with tempfile.TemporaryDirectory() as scratch:
-        baseline = None if args.skip_before else extract(args.baseline, Path(scratch))
-        print(header)
+        baseline = None if args.skip_before else extract(args.baseline, Path(scratch) / "baseline")
         for name in cases:
             label, arguments = CASES[name]
-            after = measure(ROOT, arguments)
-            before = measure(baseline, arguments) if baseline else None
-            if before is None:
-                print(f"{label:46s} {'-':>11s} {after['wall_s']:7.1f} {'-':>7s} {'-':>10s} {after['cpu_s']:7.1f} {'-':>7s} "
-                      f"{'-':>14s} {after['peak_mb']:7.0f} {'-':>11s}")
-                continue
-            same = "failed" if before["failed"] or after["failed"] else ("yes" if before["output"] == after["output"] else "no")
-            print(f"{label:46s} {before['wall_s']:11.1f} {after['wall_s']:7.1f} {before['wall_s'] / after['wall_s']:6.1f}x "
-                  f"{before['cpu_s']:10.1f} {after['cpu_s']:7.1f} {before['cpu_s'] / after['cpu_s']:6.1f}x "
-                  f"{before['peak_mb']:14.0f} {after['peak_mb']:7.0f} {same:>11s}", flush=True)
+            runs = []
+            if baseline is not None and (name not in AFTER_ONLY_BY_DEFAULT or args.dense_before):
+                runs.append(("before", measure(baseline, arguments)))
+            runs.append(("numpy", measure(ROOT, arguments, {"ENERGYSIM_EIE_KERNEL": "numpy"})))
+            if numba:
+                cache = Path(scratch) / f"numba-cache-{name}"
+                cache.mkdir()
+                runs.append(("numba cold", measure(ROOT, arguments, {"NUMBA_CACHE_DIR": str(cache)})))
+                runs.append(("numba warm", measure(ROOT, arguments, {"NUMBA_CACHE_DIR": str(cache)})))
+            before = runs[0][1] if runs[0][0] == "before" else None
+            for variant, run in runs:
+                ratio = f"{before['cpu_s'] / run['cpu_s']:14.1f}x" if before and not run["failed"] else f"{'-':>15s}"
+                if run["failed"]:
+                    same = "failed"
+                elif before is None or variant == "before":
+                    same = "-"
+                else:
+                    same = "yes" if run["output"] == before["output"] else "no"
+                print(f"{label:44s} {variant:11s} {run['wall_s']:7.1f} {run['cpu_s']:7.1f} {ratio} "
+                      f"{run['peak_mb']:8.0f} {same:>11s}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -11,27 +11,38 @@ dtypes; checked by ``tests/formats/test_eie_csc_kernel.py``). Without numba, or 
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from functools import lru_cache
+from typing import Callable
 
 import numpy as np
-
-try:                                    # optional: the `fast` extra
-    import numba
-except ImportError:                     # pragma: no cover - exercised where numba is absent
-    numba = None
 
 KERNEL_ENV = "ENERGYSIM_EIE_KERNEL"
 """Environment variable: ``numpy`` forces the numpy paths of the EIE format and engine even where numba is installed."""
 
 
+@lru_cache(maxsize=1)
 def compiled_available() -> bool:
-    """Whether the compiled paths can run (numba importable)."""
-    return numba is not None
+    """Whether the compiled paths can run (numba installed; it is imported only when a kernel first runs)."""
+    return importlib.util.find_spec("numba") is not None
 
 
 def use_compiled() -> bool:
-    """Whether the compiled paths are used (numba importable and not disabled by :data:`KERNEL_ENV`)."""
-    return numba is not None and os.environ.get(KERNEL_ENV, "").strip().lower() != "numpy"
+    """Whether the compiled paths are used (numba installed and not disabled by :data:`KERNEL_ENV`)."""
+    return compiled_available() and os.environ.get(KERNEL_ENV, "").strip().lower() != "numpy"
+
+
+_compiled: dict[Callable, Callable] = {}
+
+
+def jit(function: Callable) -> Callable:
+    """``function`` compiled by numba (``njit``, cached on disk), compiled and numba imported on first use."""
+    compiled = _compiled.get(function)
+    if compiled is None:
+        import numba
+        compiled = _compiled[function] = numba.njit(cache=True, nogil=True)(function)
+    return compiled
 
 
 def _entries_per_group(rows, columns, n_pe, k, shift, index_bits):  # pragma: no cover - compiled
@@ -111,12 +122,6 @@ def _segments(v, local_rows, pointers, pe_offsets, rows_per_pass, passes):  # pr
     return entries, real
 
 
-if numba is not None:
-    _entries_per_group_compiled = numba.njit(cache=True, nogil=True)(_entries_per_group)
-    _fill_compiled = numba.njit(cache=True, nogil=True)(_fill)
-    _segments_compiled = numba.njit(cache=True, nogil=True)(_segments)
-
-
 def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe: int,
                   index_bits: int, local_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Interleaved CSC arrays of validated positions in column-major order (flat index strictly increasing).
@@ -138,7 +143,7 @@ def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: i
         As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
     """
     shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
-    counts = _entries_per_group_compiled(rows, columns, n_pe, k, shift, index_bits)
+    counts = jit(_entries_per_group)(rows, columns, n_pe, k, shift, index_bits)
     pointers = np.zeros((n_pe, k + 1), dtype=np.int64)
     np.cumsum(counts, axis=1, out=pointers[:, 1:])
     pe_offsets = np.zeros(n_pe + 1, dtype=np.int64)
@@ -147,7 +152,7 @@ def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: i
     v = np.empty(total, dtype=np.uint8)
     z = np.empty(total, dtype=np.uint8)
     local_rows = np.empty(total, dtype=local_dtype)
-    _fill_compiled(rows, columns, np.ascontiguousarray(codes, dtype=np.uint8), pointers + pe_offsets[:-1, None],
+    jit(_fill)(rows, columns, np.ascontiguousarray(codes, dtype=np.uint8), pointers + pe_offsets[:-1, None],
                    v, z, local_rows, n_pe, shift, index_bits)
     return v, z, local_rows, pointers, pe_offsets
 
@@ -155,5 +160,5 @@ def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: i
 def segment_counts(v: np.ndarray, local_rows: np.ndarray, pointers: np.ndarray, pe_offsets: np.ndarray,
                    rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.ndarray]:
     """``(P, K, N)`` int64 entries and real entries per (row pass, column, PE) of a CSC's arrays."""
-    entries, real = _segments_compiled(v, local_rows, pointers, pe_offsets, int(rows_per_pass), int(passes))
+    entries, real = jit(_segments)(v, local_rows, pointers, pe_offsets, int(rows_per_pass), int(passes))
     return np.ascontiguousarray(entries.transpose(0, 2, 1)), np.ascontiguousarray(real.transpose(0, 2, 1))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, numba, use_compiled
+from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, jit, use_compiled
 
 __all__ = ["KERNEL_ENV", "compiled_available", "kernel_name", "run_block", "use_compiled"]
 
@@ -114,9 +114,6 @@ def _block_totals(table, column_entries, active, passes, n_pe, depth, on_finish)
     return lanes_run, cycles_last, compute, queue_full, fetch, broadcasts
 
 
-_compiled = numba.njit(cache=True, nogil=True)(_block_totals) if numba is not None else None
-
-
 def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray, passes: int, n_pe: int,
               depth: int, on_finish: bool) -> tuple[int, int, int, int, int, int]:
     """Step every lane of a block of input vectors with the compiled kernel.
@@ -142,7 +139,7 @@ def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray,
         cycles ``T``, sum of ``ceil(entries / N)``, queue-full and pack-load wait cycles,
         broadcasts (all summed over lanes).
     """
-    totals = _compiled(np.ascontiguousarray(table, dtype=np.int32), np.ascontiguousarray(column_entries, dtype=np.int64),
+    totals = jit(_block_totals)(np.ascontiguousarray(table, dtype=np.int32), np.ascontiguousarray(column_entries, dtype=np.int64),
                        np.ascontiguousarray(active, dtype=np.bool_), int(passes), int(n_pe), int(depth), bool(on_finish))
     return tuple(int(value) for value in totals)
 
@@ -181,9 +178,6 @@ def _line_groups_totals(entries, starts, entries_per_line, n_segments):  # pragm
     return line_steps, members, group_start[:groups].copy(), spans_in[:groups].copy()
 
 
-_line_groups_compiled = numba.njit(cache=True, nogil=True)(_line_groups_totals) if numba is not None else None
-
-
 def line_groups(entries: np.ndarray, starts: np.ndarray, entries_per_line: int) -> tuple[np.ndarray, ...]:
     """Line steps and line groups of a layer's segments with the compiled kernel.
 
@@ -204,5 +198,5 @@ def line_groups(entries: np.ndarray, starts: np.ndarray, entries_per_line: int) 
         line (``K`` when none).
     """
     n_segments = int(np.count_nonzero(entries))
-    return _line_groups_compiled(np.ascontiguousarray(entries, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
+    return jit(_line_groups_totals)(np.ascontiguousarray(entries, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
                                  int(entries_per_line), n_segments)
