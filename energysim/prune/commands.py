@@ -17,7 +17,7 @@ from typing import TextIO
 
 import pandas as pd
 
-from energysim.argument_types import count, fraction_of_dense
+from energysim.argument_types import count, fraction_of_dense, seed
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
 from energysim.prune.granularity import GRANULARITIES, ROUNDINGS
@@ -68,9 +68,11 @@ def _load_or_train(args: argparse.Namespace, out: TextIO):
     from energysim.prune.models import build_model, load_model
     from energysim.prune.training import DEFAULT_TRAINING, train
 
+    model = load_model(args.model_dir) if args.model_dir else None  # before the data set: a bad folder at once
     data = load_digits_dataset()
-    if args.model_dir:
-        model = load_model(args.model_dir)
+    if getattr(args, "calibration_samples", None) is not None:
+        data.calibration(args.calibration_samples, seed=args.seed)  # its range, before any training
+    if model is not None:
         out.write(f"loaded {model.name} from {args.model_dir}\n")
     else:
         model = build_model(args.model, args.seed)
@@ -84,7 +86,7 @@ def _add_model_source(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model-dir", help="folder of a model saved by 'energysim train'")
     source.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="train this model first")
-    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation, training and random scores")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of initialisation, training and random scores")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--force", action="store_true", help="replace output files that already exist")
 
@@ -133,7 +135,6 @@ MASK_COLUMNS = (
 
 def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     """Prune a model with a schedule and export the pruned workload folder (or to an energy budget)."""
-    from energysim.prune.data import load_digits_dataset
     from energysim.prune.export import export_workload
     from energysim.prune.models import save_model
     from energysim.prune.pruner import PruneRequest
@@ -159,7 +160,6 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         from energysim.output_folder import result_files
 
         result_files(args.out)  # refuses a file or an unwritable path; the job's own files resume
-    load_digits_dataset().calibration(args.calibration_samples, seed=args.seed)  # its range, before any training
     if args.energy_budget is not None:
         return cmd_prune_for_energy(args, out)
     model, data = _load_or_train(args, out)
@@ -376,7 +376,7 @@ def register(subparsers) -> None:
     train = subparsers.add_parser("train", help="train a numpy MLP or CNN on the bundled digits")
     train.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="model")
     train.add_argument("--epochs", type=int, help="training epochs (default: the model's tested setting)")
-    train.add_argument("--seed", type=int, default=0, help="seed")
+    train.add_argument("--seed", type=seed, default=0, help="seed")
     train.add_argument("--out", required=True, help="output folder for model.json and model.npz")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.add_argument("--force", action="store_true", help="replace a model already saved in --out")
@@ -440,7 +440,7 @@ def register(subparsers) -> None:
     table.add_argument("--sparsities", default="0.5,0.7,0.9", help="comma-separated")
     table.add_argument("--schedule", choices=SCHEDULES, default="one_shot", help="how pruning and fine-tuning alternate")
     table.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs")
-    table.add_argument("--seed", type=int, default=0, help="seed of training and pruning")
+    table.add_argument("--seed", type=seed, default=0, help="seed of training and pruning")
     table.add_argument("--out", help="also write the Markdown table to this file")
     table.add_argument("--csv", help="also write the long-form table to this CSV file")
     table.add_argument("--hide-na", action="store_true", help="--out: leave out pairs that are n/a at every sparsity")

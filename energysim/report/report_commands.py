@@ -19,10 +19,12 @@ from energysim.errors import InputError
 
 def run_report(args: argparse.Namespace, out: TextIO) -> int:
     """Handler of ``energysim report``: build the HTML file (and plot files), write a summary line to ``out``; return 0."""
+    results = Path(args.results)
+    if not results.exists():  # before the report's modules (matplotlib: seconds) are imported
+        raise InputError(f"results folder {str(results)!r} does not exist or is not a folder")
     from energysim.report.html import build_report, find_tables
     from energysim.report.plots import write_plot_files
 
-    results = Path(args.results)
     default = results.with_name(f"{results.stem}-report.html") if results.is_file() else results / "report.html"
     out_path = Path(args.out) if args.out else default
     if out_path.suffix.lower() not in (".html", ".htm"):

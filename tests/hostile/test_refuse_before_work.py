@@ -49,7 +49,6 @@ def test_prune_out_a_file_refused_before_training(no_dataset, tmp_path):
     assert "afile" in _refused(["prune", "--out", str(tmp_path / "afile"), "--quiet"])
 
 
-@LEAD_OPEN
 def test_prune_bad_model_dir_refused_before_the_dataset(no_dataset, tmp_path):
     """prune --model-dir MISSING is refused before the dataset loads."""
     assert "model.json: file not found" in _refused(["prune", "--model-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
@@ -73,7 +72,6 @@ def test_api_progress_must_be_a_bool(progress, tmp_path):
         simulate("lecture-array", tmp_path / "w.toml", progress=progress)
 
 
-@LEAD_OPEN
 def test_report_missing_folder_refused_before_matplotlib(monkeypatch, tmp_path):
     """report MISSING is refused before the HTML report's modules (matplotlib, 2-3 s) are imported."""
     import sys

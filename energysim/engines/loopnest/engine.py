@@ -13,8 +13,9 @@ from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
 from energysim.engines.loopnest.mapper import map_nest
 from energysim.engines.loopnest.mapping import (Mapping, MappingSet, capacity_problem, check_mapping, default_mapping,
                                                load_mapping, tile_words)
-from energysim.engines.loopnest.sparse import (Densities, OccupancyWords, check_sparse, evaluate_sparse, from_masks,
-                                              occupancy_for, outer_minimum, shrink_to_fit, statistical, stored_bits)
+from energysim.engines.loopnest.sparse import (Densities, OccupancyWords, check_convention, check_sparse, evaluate_sparse,
+                                              from_masks, occupancy_for, outer_minimum, shrink_to_fit, statistical,
+                                              stored_bits)
 from energysim.engines.loopnest.sparse_masks import operand_masks
 from energysim.engines.loopnest.sparse_timeloop import evaluate as evaluate_timeloop_sparse
 from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_timeloop
@@ -150,6 +151,7 @@ class LoopNestEngine(Engine):
             If the mapping file or the mapping breaks a rule (one line naming file, field, rule, value).
         """
         convention = options.compat or self.config.compat
+        check_convention(self.spec, convention)  # before any mapping work
         nest = layer.loop_nest()
         sparse = self.config.sparse is not None
         densities = self._densities(layer, nest, tensors) if sparse else None
