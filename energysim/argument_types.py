@@ -40,7 +40,7 @@ def seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32) (got {text!r})") from None
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 and < 2**32 (got {text!r})") from None
     if not 0 <= value < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32) (got {value})")
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 and < 2**32 (got {value})")
     return value

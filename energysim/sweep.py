@@ -187,7 +187,11 @@ def cached_model(name: str, seed: int, cache_dir: Path):
 
     folder = cache_dir / f"{name}-seed{seed}"
     if (folder / "model.json").is_file():
-        return load_model(folder)
+        model, built = load_model(folder), build_model(name, seed=seed).spec()
+        if {k: model.spec()[k] for k in ("input_shape", "layers")} != {k: built[k] for k in ("input_shape", "layers")}:
+            raise InputError(f"{folder}: the cached model is not energysim's {name!r} (it holds {model.name!r} with other "
+                             "layers); remove the folder to train it again, or give a new --out folder")
+        return model
     data = load_digits_dataset()
     model = build_model(name, seed=seed)
     train(model, data.x_train, data.y_train)
@@ -456,8 +460,11 @@ def _run_sweep(points: list[SweepPoint], choices: tuple[HardwareChoice, ...], ou
     # refuse a folder of other results before anything is written (models not cached yet match nothing)
     existing = claim(out, force) if force else []
     _claim_sweep_folder(out, set(result_keys().values()), force)
-    out.mkdir(parents=True, exist_ok=True)
-    cache.mkdir(parents=True, exist_ok=True)
+    for folder in (out, cache):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in the way (FileExistsError), a read-only place
+            raise InputError(f"{folder}: cannot be made a folder ({exc.strerror or exc.__class__.__name__})") from None
     for model, seed in pairs:  # train the shared models once, before fanning out
         cached_model(model, seed, cache)
     keys = result_keys()

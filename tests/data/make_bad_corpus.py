@@ -852,6 +852,15 @@ def _safetensors_cases() -> list[Case]:
     return cases
 
 
+def _cached_model(where: str, name: str) -> Callable[[Path], None]:
+    """An untrained energysim model ``name`` saved at ``where`` (a sweep's model cache)."""
+    def make(folder: Path) -> None:
+        from energysim.prune.models import build_model, save_model
+
+        save_model(build_model(name), folder / where)
+    return make
+
+
 def _cli_cases() -> list[Case]:
     hw = _write("hw.toml", HARDWARE)
     wl = _both(hw, _write("w.toml", WORKLOAD))
@@ -894,12 +903,12 @@ def _cli_cases() -> list[Case]:
         Case("cli_compare_pattern_bogus", "cli", ("compare", "--patterns", "zigzag", "--out", "{d}/sweep"), "zigzag"),
         Case("cli_compare_hw_unknown", "cli", ("compare", "--hw", "nope-hw", "--out", "{d}/sweep"), "nope-hw"),
         Case("cli_compare_seed_negative", "cli", ("compare", "--seed", "-1", "--out", "{d}/sweep"),
-             "compare: argument --seed: must be an integer in [0, 2**32) (got -1)"),
+             "compare: argument --seed: must be an integer >= 0 and < 2**32 (got -1)"),
         # refused after 17 s of dataset loading and training before argument_types.seed
         Case("cli_compare_seed_huge", "cli", ("compare", "--seed", str(2**70), "--out", "{d}/sweep"),
-             "compare: argument --seed: must be an integer in [0, 2**32) (got 1180591620717411303424)"),
+             "compare: argument --seed: must be an integer >= 0 and < 2**32 (got 1180591620717411303424)"),
         Case("cli_compare_seed_text", "cli", ("compare", "--seed", "0x10", "--out", "{d}/sweep"),
-             "compare: argument --seed: must be an integer in [0, 2**32) (got '0x10')"),
+             "compare: argument --seed: must be an integer >= 0 and < 2**32 (got '0x10')"),
         Case("cli_compare_epochs_negative", "cli", ("compare", "--finetune-epochs", "-1", "--out", "{d}/sweep"), "finetune"),
         Case("cli_compare_scheduler_bogus", "cli", ("compare", "--scheduler", "nowhere:1", "--jobs", "1", "--out", "{d}/sweep"),
              "scheduler"),
@@ -909,6 +918,13 @@ def _cli_cases() -> list[Case]:
         Case("cli_compare_journal_deep", "cli", ("compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude",
                                                  "--hw", "lecture-array", "--out", "{d}/sweep"),
              "points.jsonl: line 1 is not a sweep journal record (got '[[[[", _write("sweep/points.jsonl", "[" * 100_000 + "]" * 100_000 + "\n")),
+        Case("cli_compare_cache_other_model", "cli", ("compare", "--model", "cnn", "--patterns", "fine", "--sparsities", "0.5",
+                                                      "--criteria", "magnitude", "--hw", "lecture-array", "--out", "{d}/sweep"),
+             "sweep/models/cnn-seed0: the cached model is not energysim's 'cnn' (it holds 'mlp' with other layers)",
+             _cached_model("sweep/models/cnn-seed0", "mlp")),
+        Case("cli_compare_cache_is_file", "cli", ("compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude",
+                                                  "--hw", "lecture-array", "--out", "{d}/sweep"),
+             "sweep/models: cannot be made a folder (File exists)", _write("sweep/models", "x")),
         Case("cli_compare_journal_folder", "cli", ("compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude",
                                                    "--hw", "lecture-array", "--out", "{d}/sweep"),
              "points.jsonl: is not a file (a folder?)", _write("sweep/points.jsonl/x", "1")),
