@@ -15,8 +15,6 @@ from energysim.errors import InputError
 
 WORKLOAD = 'schema_version = 1\nname = "tiny"\n\n[[layers]]\nkind = "linear"\nname = "fc"\nin_features = 8\nout_features = 4\n'
 
-LEAD_OPEN = pytest.mark.xfail(strict=True, reason="fix belongs to helper LEAD (requests-LEAD.md, HOSTILE 13:37)")
-
 
 @pytest.fixture
 def no_dataset(monkeypatch):
