@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 TENSORS = ("weights", "inputs", "outputs")
 """Tensors a memory level can hold; partial sums live wherever outputs do."""
@@ -32,6 +32,19 @@ LOOPNEST_LEVEL_KEYS = (
 
 Tensor = Literal["weights", "inputs", "outputs"]
 
+
+MIN_BANDWIDTH_WORDS_PER_CYCLE = 2.0 ** -20
+"""Smallest bandwidth a level may declare, words per cycle (about one word per million cycles): below it
+cycle counts pass 2**53 on ordinary layers and stop being exact (1e-300 printed a 300-digit cycle count)."""
+MIN_CLOCK_GHZ = 1e-6
+"""Smallest clock, GHz (1 kHz): below it latencies overflow what any modelled hardware could mean."""
+
+
+def _at_least(value: float | None, floor: float, what: str) -> float | None:
+    """``value`` unless it is positive but below ``floor`` (zero and negatives are the field's own ``gt=0`` rule)."""
+    if value is not None and 0 < value < floor:
+        raise ValueError(f"must be at least {floor:.2g} {what}")
+    return value
 
 class MemoryLevelConfig(BaseModel):
     """One level of the memory hierarchy.
@@ -66,6 +79,11 @@ class MemoryLevelConfig(BaseModel):
     shared_bandwidth_words_per_cycle: float | None = Field(
         default=None, gt=0, description="loopnest: limit on reads + writes per cycle per instance; default none."
     )
+    @field_validator("bandwidth_words_per_cycle", "write_bandwidth_words_per_cycle", "shared_bandwidth_words_per_cycle")
+    @classmethod
+    def _bandwidth_not_vanishing(cls, value: float | None) -> float | None:
+        return _at_least(value, MIN_BANDWIDTH_WORDS_PER_CYCLE, "words per cycle")
+
     tensor_capacity_bytes: dict[Tensor, StrictInt] | None = Field(
         default=None, description="loopnest: capacity per tensor in bytes per instance (a partitioned buffer)."
     )
@@ -151,6 +169,12 @@ class HardwareFile(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     clock_ghz: float = Field(gt=0, description="Clock frequency in GHz.")
+
+    @field_validator("clock_ghz")
+    @classmethod
+    def _clock_not_vanishing(cls, value: float) -> float:
+        return _at_least(value, MIN_CLOCK_GHZ, "GHz")
+
     cost_table: str | None = Field(
         default=None, min_length=1,
         description="Built-in table name or a .toml path relative to this file; needed when a level or unit is priced from a table.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from energysim.api import validate_file
 from energysim.cli import main
 from energysim.errors import ConfigError
+from energysim.hardware import load_hardware
 
 BAD = sorted((Path(__file__).parent.parent / "data" / "bad").glob("*.toml"))
 
@@ -50,3 +52,18 @@ def test_all_bundled_files_validate():
     assert files
     for path in files:
         assert validate_file(path).startswith(str(path))
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("clock_ghz = 1.0", "clock_ghz = 1e-300", "clock_ghz: must be at least 1e-06 GHz (got 1e-300)"),
+    ("bandwidth_words_per_cycle = 16", "bandwidth_words_per_cycle = 1e-300",
+     "bandwidth_words_per_cycle: must be at least 9.5e-07 words per cycle (got 1e-300)"),
+])
+def test_a_vanishing_clock_or_bandwidth_is_refused(tmp_path, old, new, message):
+    """A positive but vanishing clock or bandwidth (1e-300 printed a 300-digit cycle count) is refused at load."""
+    text = (Path(__file__).parents[2] / "hwconfigs" / "lecture-array.toml").read_text()
+    assert old in text
+    path = tmp_path / "hw.toml"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_hardware(path)
