@@ -29,6 +29,7 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -88,9 +89,9 @@ class EieCsc:
         """Stored entries, padding included."""
         return int(self.v.size)
 
-    @property
+    @cached_property
     def n_padding(self) -> int:
-        """Padding entries (``v == 0``)."""
+        """Padding entries (``v == 0``; counted once, the arrays are not modified after encoding)."""
         return int(np.count_nonzero(self.v == 0))
 
     @property

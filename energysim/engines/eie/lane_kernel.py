@@ -11,9 +11,11 @@ integer arithmetic, int64 throughout; checked on the same cases by
 ``ENERGYSIM_EIE_KERNEL=numpy`` in the environment, the engine uses the numpy path
 (lanes stepped together, vectorised over lanes x PEs).
 
-Compilation is cached on disk (numba's ``cache=True``, in ``__pycache__`` or
-``NUMBA_CACHE_DIR``): the first run in a fresh environment compiles for about a
-second or two, later runs load it.
+numba is imported, and each kernel compiled, when an EIE layer first needs it; the
+compiled code is cached on disk (numba's ``cache=True``, in ``__pycache__`` or
+``NUMBA_CACHE_DIR``): the first run in a fresh environment pays a few seconds of
+compilation for all kernels (``benchmarks/bench_eie.py`` measures it, "numba cold"),
+later runs load it.
 """
 
 from __future__ import annotations
