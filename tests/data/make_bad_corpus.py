@@ -503,13 +503,13 @@ def _hardware_cases() -> list[Case]:
         Case("hw_limit_env_unused_bad", "hardware", v, "environment variable ENERGYSIM_ARRAY_BYTES must be a positive integer "
              "number of bytes (got '16GiB')", _write("hw.toml", HARDWARE), env={"ENERGYSIM_ARRAY_BYTES": "16GiB"}),
         Case("hw_path_nul", "hardware", ("validate", "{d}/hw\0.toml"), "hw\\x00.toml': not a file name (it holds a NUL character)"),
-        # open: LEAD (requests-LEAD.md, HOSTILE 14:05): 1e-300 words per cycle or GHz run to a 300-digit latency
-        Case("hw_bandwidth_tiny_run", "hardware", ("run", "{d}/hw.toml", "{d}/w.toml"), "bandwidth_words_per_cycle",
+        # fixed by LEAD at 4390ded: 1e-300 words per cycle or GHz ran to a 300-digit cycle count and latency
+        Case("hw_bandwidth_tiny_run", "hardware", ("run", "{d}/hw.toml", "{d}/w.toml"),
+             "hw.toml: memory[0].bandwidth_words_per_cycle: must be at least 9.5e-07 words per cycle (got 1e-300)",
              _both(_write("hw.toml", _edit(HARDWARE, ("bandwidth_words_per_cycle = 16", "bandwidth_words_per_cycle = 1e-300"))),
-                   _write("w.toml", WORKLOAD)), owner="LEAD"),
-        Case("hw_clock_tiny_run", "hardware", ("run", "{d}/hw.toml", "{d}/w.toml"), "clock_ghz",
-             _both(_write("hw.toml", _edit(HARDWARE, ("clock_ghz = 1.0", "clock_ghz = 1e-300"))), _write("w.toml", WORKLOAD)),
-             owner="LEAD"),
+                   _write("w.toml", WORKLOAD))),
+        Case("hw_clock_tiny_run", "hardware", ("run", "{d}/hw.toml", "{d}/w.toml"), "hw.toml: clock_ghz: must be at least 1e-06 GHz (got 1e-300)",
+             _both(_write("hw.toml", _edit(HARDWARE, ("clock_ghz = 1.0", "clock_ghz = 1e-300"))), _write("w.toml", WORKLOAD))),
         Case("hw_sram_too_small_message", "hardware", ("run", "{d}/hw.toml", "{d}/w.toml"), "hw.toml: memory[1].capacity_bytes",
              _both(_write("hw.toml", _edit(HARDWARE, ("capacity_bytes = 65536", "capacity_bytes = 2"))), _write("w.toml", WORKLOAD))),
         Case("hw_rows_huge_run", "hardware", ("run", "{d}/hw.toml", "{d}/w.toml"), "rows",
