@@ -273,6 +273,24 @@ def encode_positions(
             shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
             index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
         )
+    if column_major and rows.size > ENCODE_GROUP_WEIGHTS:
+        v, z, local_rows, pointers, pe_offsets = _encode_in_column_groups(rows, columns, codes, m, k, n_pe,
+                                                                          index_bits, itype)
+    else:
+        v, z, local_rows, pointers, pe_offsets = _encode_numpy(rows, columns, codes, m, k, n_pe, index_bits, itype,
+                                                               column_major)
+    return EieCsc(
+        shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
+        index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
+    )
+
+
+def _encode_numpy(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe: int,
+                  index_bits: int, itype: type, column_major: bool) -> tuple[np.ndarray, ...]:
+    """The numpy encoding of validated positions: sort by (PE, column, local row), then gaps and padding.
+
+    Returns ``v, z, local_rows, pointers, pe_offsets`` as the attributes of :class:`EieCsc`.
+    """
     if n_pe & (n_pe - 1) == 0:
         shift = n_pe.bit_length() - 1
         pe = (rows & (n_pe - 1)).astype(itype)
@@ -325,10 +343,58 @@ def encode_positions(
     np.cumsum(counts, axis=1, out=pointers[:, 1:])
     pe_offsets = np.zeros(n_pe + 1, dtype=np.int64)
     np.cumsum(pointers[:, -1], out=pe_offsets[1:])
-    return EieCsc(
-        shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
-        index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
-    )
+    return v, z, local_rows, pointers, pe_offsets
+
+
+ENCODE_GROUP_WEIGHTS = 1 << 22
+"""Most weights the numpy path encodes at once when they come column-major (bounds its sort's memory)."""
+
+
+def _encode_in_column_groups(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe: int,
+                             index_bits: int, itype: type) -> tuple[np.ndarray, ...]:
+    """The numpy encoding of many column-major positions, whole columns at a time, laid out PE by PE after.
+
+    Each (PE, column) segment depends on that column alone, so groups of whole columns (about
+    :data:`ENCODE_GROUP_WEIGHTS` weights each) are encoded alone and their PE slices copied into
+    place: the same arrays as one encoding, holding one group's sort at a time.
+    """
+    starts = [0]                                   # first position of each group, at a column boundary
+    while starts[-1] < rows.size:
+        cut = starts[-1] + ENCODE_GROUP_WEIGHTS
+        if cut >= rows.size:
+            break
+        cut = int(np.searchsorted(columns, columns[cut], side="left"))
+        if cut <= starts[-1]:                     # one column holds more than a group
+            cut = int(np.searchsorted(columns, columns[starts[-1]], side="right"))
+        if cut >= rows.size:
+            break
+        starts.append(cut)
+    first_columns = [0] + [int(columns[start]) for start in starts[1:]] + [k]
+    parts = []
+    counts = np.zeros((n_pe, k), dtype=np.int64)
+    for index, start in enumerate(starts):
+        stop = starts[index + 1] if index + 1 < len(starts) else rows.size
+        c0, c1 = first_columns[index], first_columns[index + 1]
+        part = _encode_numpy(rows[start:stop], columns[start:stop] - c0, codes[start:stop], m, c1 - c0, n_pe,
+                             index_bits, itype, True)
+        counts[:, c0:c1] = np.diff(part[3], axis=1)
+        parts.append((c0, part))
+    pointers = np.zeros((n_pe, k + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=pointers[:, 1:])
+    pe_offsets = np.zeros(n_pe + 1, dtype=np.int64)
+    np.cumsum(pointers[:, -1], out=pe_offsets[1:])
+    total = int(pe_offsets[-1])
+    v = np.empty(total, dtype=np.uint8)
+    z = np.empty(total, dtype=np.uint8)
+    local_rows = np.empty(total, dtype=parts[0][1][2].dtype)
+    for c0, (part_v, part_z, part_local, _, part_offsets) in parts:
+        for pe in range(n_pe):
+            lo, hi = int(part_offsets[pe]), int(part_offsets[pe + 1])
+            at = int(pe_offsets[pe] + pointers[pe, c0])
+            v[at:at + hi - lo] = part_v[lo:hi]
+            z[at:at + hi - lo] = part_z[lo:hi]
+            local_rows[at:at + hi - lo] = part_local[lo:hi]
+    return v, z, local_rows, pointers, pe_offsets
 
 
 _CHECK_BLOCK = 1 << 22

@@ -58,3 +58,25 @@ def test_unsorted_positions_take_the_numpy_path_with_the_same_result(monkeypatch
     ordered = encode_codes(codes, 4)
     for name in ("v", "z", "local_rows", "pointers", "pe_offsets"):
         np.testing.assert_array_equal(getattr(mixed, name), getattr(ordered, name), err_msg=name)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numpy_column_groups_equal_one_encoding(monkeypatch, seed):
+    """The numpy path's encoding in groups of whole columns (bounded sort memory) equals encoding all at once.
+
+    Groups of 1-40 weights, so a column holds more than a group; empty first and last columns; padding.
+    """
+    import energysim.formats.eie_csc as csc_module
+    rng = np.random.default_rng(seed)
+    m, k = int(rng.integers(20, 200)), int(rng.integers(3, 30))
+    codes = rng.integers(1, 16, size=(m, k)) * (rng.random((m, k)) < rng.uniform(0.05, 0.9))
+    codes[:, 0] = 0
+    codes[:, -1] = 0
+    n_pe = int(rng.choice([1, 3, 8]))
+    monkeypatch.setenv(eie_csc_kernel.KERNEL_ENV, "numpy")
+    whole = encode_codes(codes, n_pe)
+    monkeypatch.setattr(csc_module, "ENCODE_GROUP_WEIGHTS", int(rng.integers(1, 40)))
+    grouped = encode_codes(codes, n_pe)
+    for name in ("v", "z", "local_rows", "pointers", "pe_offsets"):
+        assert getattr(grouped, name).dtype == getattr(whole, name).dtype, name
+        np.testing.assert_array_equal(getattr(grouped, name), getattr(whole, name), err_msg=name)

@@ -12,7 +12,8 @@ stage, each stage counting what is alive during it, in bytes:
    positions kept for a sweep (8), the order check's blocks, and the encoded
    entries (10 each: ``v``, ``z`` and an int64 local row) of which there are at
    most ``W + N x K x floor(ceil(M / N) / 2**index_bits)`` (padding); the numpy
-   path's sort adds 64 per weight.
+   path sorts one group of whole columns at a time (64 per weight of a group) and
+   copies every group's entries into place (one more copy of the entries).
 3. **Inputs**: the encoded layer, the ``(K, N)`` float64 input vectors (8 each; 24
    for calibration samples lowered by im2col) and one draw block.
 4. **Tables and lanes**: the encoded layer, the inputs, the per-(row pass, column,
@@ -32,6 +33,7 @@ import math
 
 from energysim.engines.eie.lanes import INDEX_BUDGET_ELEMENTS, WORK_BUDGET_ELEMENTS
 from energysim.engines.eie.synthetic import DRAW_BLOCK_ELEMENTS, QUANTISE_BLOCK
+from energysim.formats.eie_csc import ENCODE_GROUP_WEIGHTS
 from energysim.units import ceil_div
 
 BLOCK_BYTES_PER_ELEMENT = 48
@@ -78,7 +80,8 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
     table_elements = passes * (k + 1) * n_pe
     lane_block = BLOCK_BYTES_PER_ELEMENT * (INDEX_BUDGET_ELEMENTS + WORK_BUDGET_ELEMENTS)
     draw_block = BLOCK_BYTES_PER_ELEMENT * max(DRAW_BLOCK_ELEMENTS, QUANTISE_BLOCK)
-    sort = 0 if compiled else 64 * weights                                # the numpy encoding's sort by PE
+    # the numpy encoding: one group of whole columns sorted at a time, then every group's entries copied into place
+    sort = 0 if compiled else 64 * min(weights, ENCODE_GROUP_WEIGHTS) + entry_bytes * entries
     if real_weights:
         # the masked float64 matrix and its codes; the fit's copies or the quantiser's temporaries;
         # then nonzero's int64 rows and columns (16 per weight) beside the matrix

@@ -77,11 +77,11 @@ def test_estimate_bounds_the_measured_peak(monkeypatch, kernel, index):
     assert estimate >= peak, f"estimate {estimate / 2**20:.0f} MiB < measured peak {peak / 2**20:.0f} MiB"
 
 
-def test_dense_fc6_fits_the_default_budget_on_the_compiled_path_only():
-    """VGG-16's dense fc6 (103M weights): under 4 GiB with the compiled encoding, over it with the numpy sort."""
+def test_dense_fc6_fits_the_default_budget_on_both_paths():
+    """VGG-16's dense fc6 (103M weights) is estimated under 4 GiB with the compiled and the numpy (grouped) encoding."""
     common = dict(n_pe=64, rows_per_pass=64, index_bits=4, density=1.0, real_weights=False, calibration_inputs=False)
     assert estimate_bytes(4096, 25088, 1, compiled=True, **common) < 4 * 2**30
-    assert estimate_bytes(4096, 25088, 1, compiled=False, **common) > 4 * 2**30
+    assert estimate_bytes(4096, 25088, 1, compiled=False, **common) < 4 * 2**30
 
 
 def test_refusal_names_the_upper_estimate(monkeypatch):
