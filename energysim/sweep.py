@@ -28,6 +28,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from energysim.config.loading import parse_json
 from energysim.engines import build_engine
 from energysim.errors import InputError, UnsupportedError
 from energysim.estimation import HardwareChoice, load_hardware_list
@@ -313,9 +314,9 @@ def _journal_records(journal: Path) -> dict[str, list[dict]]:
     text = journal.read_text(encoding="utf-8", errors="replace")
     lines = text.split("\n")
     for number, line in enumerate(lines[:-1], start=1):  # lines[-1] is '' or the cut last line
-        try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):  # RecursionError: arrays nested thousands deep
+        try:  # NaN is a missing figure; a key twice or arrays nested thousands deep are no record
+            record = parse_json(line, f"{journal}: line {number}", InputError, allow_nan=True)
+        except InputError:
             record = None
         if not isinstance(record, dict) or not isinstance(record.get("rows", []), list):
             raise InputError(f"{journal}: line {number} is not a sweep journal record (got {line[:40]!r}); "

@@ -1,13 +1,15 @@
-"""Read TOML files and turn pydantic validation errors into one line per problem.
+"""Read TOML (and JSON) files and turn pydantic validation errors into one line per problem.
 
 This is the one place that formats configuration errors. A problem reads
 ``hwconfigs/x.toml: memory[1].capacity_bytes: must be > 0 (got 0)``; unknown keys
-get a "did you mean" hint drawn from the model's field names.
+get a "did you mean" hint drawn from the model's field names. :func:`parse_json`
+holds JSON to TOML's rules: a key given twice is an error, not the last one winning.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import re
 import tomllib
@@ -56,6 +58,54 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{path}: not valid TOML: arrays or tables are nested too deeply to read") from None
+
+
+def parse_json(text: str | bytes, source: str, error: type[Exception] = ConfigError, allow_nan: bool = False) -> Any:
+    """Parse JSON text as strictly as TOML is parsed.
+
+    Python's ``json`` keeps the last of two equal keys in one object (so a
+    safetensors header naming a tensor twice, or a ``model.json`` with two
+    ``layers``, silently loses one), reads ``NaN`` and ``Infinity``, and raises
+    RecursionError on arrays nested thousands deep. Here each is one line.
+
+    Parameters
+    ----------
+    text
+        The JSON text (bytes are decoded as UTF-8).
+    source
+        The file (and line), for messages.
+    error
+        Exception class raised.
+    allow_nan
+        Accept ``NaN`` / ``Infinity`` (a results journal writes NaN for a missing figure).
+
+    Raises
+    ------
+    error
+        For text that is not JSON, a key twice in one object, a non-finite
+        number (unless ``allow_nan``) or nesting too deep to read.
+    """
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in found:
+                raise error(f"{source}: not valid JSON: key {key!r} appears twice in one object")
+            found[key] = value
+        return found
+
+    def constant(name: str) -> float:
+        if not allow_nan:
+            raise error(f"{source}: not valid JSON: {name} is not a JSON number")
+        return float(name.replace("Infinity", "inf"))
+
+    try:
+        return json.loads(text, object_pairs_hook=unique, parse_constant=constant)
+    except UnicodeDecodeError as exc:
+        raise error(f"{source}: not valid JSON: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{source}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise error(f"{source}: not valid JSON: arrays or objects are nested too deeply to read") from None
 
 
 def _location(loc: tuple[Any, ...]) -> str:

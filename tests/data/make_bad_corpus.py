@@ -719,6 +719,10 @@ def _model_cases() -> list[Case]:
          "over the array memory budget per file limit"),
     ]
     cases = [Case(f"model_{name}", "model", est, fragment, _both(hw, make)) for name, make, fragment in table]
+    # open: LEAD (requests-LEAD.md, HOSTILE 14:18 item 10): json keeps the last of two equal keys
+    layers_twice = json.dumps(_model_spec())[:-1] + ', "layers": ' + json.dumps(_layer(out_features=3)) + "}"
+    cases.append(Case("model_json_key_twice", "model", est, "key 'layers' appears twice",
+                      _both(hw, _model(layers_twice, _model_arrays())), owner="LEAD"))
     cases.append(Case("model_json_limit", "model", est, "ENERGYSIM_TEXT_FILE_BYTES", _both(hw, _model(_model_spec(), _model_arrays())),
                       env={"ENERGYSIM_TEXT_FILE_BYTES": "50"}))
     cases.append(Case("model_prune_dir_bad", "model", ("prune", "--model-dir", "{d}/model", "--out", "{d}/out", "--finetune-epochs", "0",
@@ -843,6 +847,11 @@ def _safetensors_cases() -> list[Case]:
         ("no_weight_layer", _st_one(name="fc.bias"), "no weight layer found"),
     ]
     cases = [Case(f"safetensors_{name}", "safetensors", imp, fragment, _write("m.safetensors", data)) for name, data, fragment in table]
+    # open: LEAD (requests-LEAD.md, HOSTILE 14:18 item 10): json keeps the last of two equal keys
+    twice = ('{"fc.weight": {"dtype": "F32", "shape": [4, 8], "data_offsets": [0, 128]}, '
+             '"fc.weight": {"dtype": "F32", "shape": [8, 4], "data_offsets": [0, 128]}}')
+    cases.append(Case("safetensors_name_twice", "safetensors", imp, "key 'fc.weight' appears twice",
+                      _write("m.safetensors", _safetensors(twice.encode(), np.ones((4, 8), dtype=np.float32).tobytes())), owner="LEAD"))
     cases += [
         Case("safetensors_missing", "safetensors", imp, "weight file not found"),
         Case("safetensors_folder", "safetensors", imp, "must be a regular file", lambda folder: (folder / "m.safetensors").mkdir()),
@@ -925,6 +934,16 @@ def _cli_cases() -> list[Case]:
         Case("cli_compare_cache_is_file", "cli", ("compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude",
                                                   "--hw", "lecture-array", "--out", "{d}/sweep"),
              "sweep/models: cannot be made a folder (File exists)", _write("sweep/models", "x")),
+        Case("cli_compare_journal_duplicate_key", "cli", ("compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria",
+                                                          "magnitude", "--hw", "lecture-array", "--out", "{d}/sweep"),
+             "points.jsonl: line 1 is not a sweep journal record", _write("sweep/points.jsonl", '{"key": "a", "rows": [], "key": "b"}\n')),
+        # open: LEAD (requests-LEAD.md, HOSTILE 14:18 item 11): tracebacks after 10-35 s of training
+        Case("cli_prune_energy_journal_deep", "cli", ("prune", "--energy-budget", "0.5", "--hw", "lecture-array", "--out", "{d}/o",
+                                                      "--quiet"), "energy-aware.jsonl: line 1",
+             _write("o/energy-aware.jsonl", "[" * 100_000 + "]" * 100_000 + "\n"), owner="LEAD", slow=True),
+        Case("cli_prune_energy_journal_folder", "cli", ("prune", "--energy-budget", "0.5", "--hw", "lecture-array", "--out", "{d}/o",
+                                                        "--quiet"), "energy-aware.jsonl", _write("o/energy-aware.jsonl/x", "1"),
+             owner="LEAD", slow=True),
         Case("cli_compare_journal_folder", "cli", ("compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude",
                                                    "--hw", "lecture-array", "--out", "{d}/sweep"),
              "points.jsonl: is not a file (a folder?)", _write("sweep/points.jsonl/x", "1")),
@@ -1324,6 +1343,9 @@ def _timeloop_cases() -> list[Case]:
         ("metadata_bits_huge", "sparse", "metadata-word-bits: 3", "metadata-word-bits: 99999999999", "sparse.yaml: sparse_optimizations.targets[0].representation-format.data-spaces[0].ranks[0].metadata-word-bits is 99,999,99", ""),
         ("distribution_unknown", "prob", "fixed-structured", "gaussian", "prob.yaml: problem.instance.densities.Weights.distribution: ", ""),
     ]
+    # open: SPARSE-IMPORT (requests-SPARSE-IMPORT.md, HOSTILE 14:18): YAML keeps the last of two equal keys
+    table.append(("yaml_duplicate_key", "arch", "depth: 256, width: 16", "depth: 256, depth: 4, width: 16", "appears twice",
+                  "SPARSE-IMPORT"))
     cases = [Case(f"timeloop_{name}", "timeloop", argv, fragment, _timeloop(part, old, new), owner=owner)
              for name, part, old, new, fragment, owner in table]
     txt = ("import-timeloop", "{d}/arch.yaml", "{d}/prob.yaml", "{d}/map.txt", "{d}/ert.yaml", "{d}/sparse.yaml", "-o", "{d}/out")
