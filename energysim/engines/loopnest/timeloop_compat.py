@@ -13,6 +13,13 @@ dataspace d that L keeps:
   translation is forgotten. (So a real move right after a stationary step
   refetches the whole tile: Timeloop's eyeriss_like reference, global-buffer
   input fills 8 x 19575 = 156600, not 151875.)
+- **Accesses by the MACs** at the innermost keeper: one per cycle per distinct operand
+  among the MACs below one instance when the nest's innermost loop is temporal (Timeloop
+  counts every iteration of its innermost loop); when it is spatial (a fan-out to the
+  MACs), the deliveries of the MAC array's operand tile over the temporal loops, so an
+  operand stays at the MACs across the innermost temporal loops that do not move it (the
+  2024 tutorial's ``buffer[C64 Q32 M8] inter_PE_spatial[x:M8]``: inputs read once per 8
+  cycles; simple_os's ``weight_reg[Q2 P7]``, innermost temporal: weights read every cycle).
 - **Accesses by the children**: the next inner keeper's deliveries times the
   distinct tiles among the instances the spatial loops in between create (per fan-out
   level: sibling instances under one parent)
@@ -99,9 +106,21 @@ class _Loops:
         """Per axis of ``tensor``: its coefficients and the (coefficient, extent) terms of a box of loop extents."""
         return [(dict(axis), tuple((coef, extents[dim]) for dim, coef in axis)) for axis in self.nest.axes(tensor)]
 
-    def deliveries(self, tensor: str, index: int, extents: dict[str, int]) -> int:
-        """Points delivered into one instance of level ``index`` over the run (whole-tile refetch rule)."""
-        axes = self.axis_terms(tensor, extents)
+    def spatial_terms(self, tensor: str, index: int) -> list[tuple[dict[str, int], tuple]]:
+        """Per axis of ``tensor``: its coefficients and the terms of the operands the MACs below one instance of
+        level ``index`` touch in one cycle (its spatial loops and those below, with their strides)."""
+        out = []
+        for axis in self.nest.axes(tensor):
+            coefs = dict(axis)
+            out.append((coefs, tuple((coefs[dim] * stride, f) for lvl, dim, f, stride, kind in self.entries
+                                     if kind != "t" and lvl >= index and dim in coefs)))
+        return out
+
+    def deliveries(self, tensor: str, index: int, extents: dict[str, int] | None,
+                   axes: list[tuple[dict[str, int], tuple]] | None = None) -> int:
+        """Points delivered into one instance of level ``index`` over the run (whole-tile refetch rule), of the
+        box of loop ``extents`` or of explicit ``axes`` terms."""
+        axes = axes if axes is not None else self.axis_terms(tensor, extents)
         size = math.prod(points(terms) for _, terms in axes)
         above = [(dim, f, stride) for level, dim, f, stride, kind in self.entries if kind == "t" and level < index]
         translations = []
@@ -151,13 +170,16 @@ def dense_actions(spec: Spec, nest: LoopNest, mapping: Mapping) -> tuple[_Loops,
     n_levels = len(spec.levels)
     flat = _Loops(nest, mapping)
     out: dict[tuple[int, str], dict[str, int]] = {}
+    innermost_temporal = not flat.entries or flat.entries[-1][4] == "t"
     for tensor in TENSORS:
         keepers = [i for i in range(n_levels) if mapping.keeps(spec, i, tensor)]
         delivered = {i: flat.deliveries(tensor, i, mapping.tile_extents(i)) for i in keepers}
         for position, index in enumerate(keepers):
             child = keepers[position + 1] if position + 1 < len(keepers) else None
-            if child is None:
+            if child is None and innermost_temporal:
                 accesses = flat.cycles * flat.distinct(tensor, index, n_levels)
+            elif child is None:                       # operands held at the MACs across the temporal loops
+                accesses = flat.deliveries(tensor, n_levels, None, flat.spatial_terms(tensor, index))
             else:
                 accesses = delivered[child] * flat.distinct(tensor, index, child)
             fills = delivered[index] if position > 0 else 0

@@ -86,7 +86,28 @@ def interpret(spec, nest: LoopNest, mapping: Mapping) -> dict[tuple[str, str, st
         for position, level in enumerate(keepers):
             name = spec.levels[level].name
             child = keepers[position + 1] if position + 1 < len(keepers) else None
-            if child is None:
+            if child is None and loops and loops[-1].kind != "t":
+                # the nest's innermost loop is spatial: Timeloop counts the deltas of the MAC array's operand
+                # set between temporal steps (an operand stays at the MACs while it does not move), with the same
+                # refetch rule as the deliveries
+                accesses = 0
+                for inst in {above(s, spatial, level) for s in s_space}:
+                    previous, remembered = None, None
+                    for t in t_space:
+                        current = {_point(nest, tensor, idx(t, s)) for s in s_space if above(s, spatial, level) == inst}
+                        if previous is None:
+                            delta = current
+                        else:
+                            move = tuple(a - b for a, b in zip(min(current), min(previous)))
+                            if current == previous:
+                                delta, remembered = set(), move
+                            elif remembered is None or move == remembered:
+                                delta, remembered = current - previous, move
+                            else:
+                                delta, remembered = current, None
+                        accesses += len(delta)
+                        previous = current
+            elif child is None:
                 accesses = 0
                 for t in t_space:
                     served = defaultdict(set)
