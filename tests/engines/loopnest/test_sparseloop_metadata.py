@@ -519,3 +519,20 @@ def test_separate_metadata_storage(tmp_path: Path, storage: int | None, message:
     with pytest.raises(ConfigError) as info:                                        # the default model's 73 bits too
         engine.simulate(layer, mapping=mapping, compat="ideal")
     assert message in str(info.value)
+
+
+def test_run_writes_gated_metadata_rows(tmp_path: Path) -> None:
+    """`energysim run --compat timeloop` on the gating design: energy.csv has the metadata_read (2) and
+    gated_metadata_read (3) rows of test_gated_metadata_keeps_its_cycles_worked_by_hand, and its 41 cycles."""
+    import pandas as pd
+    from energysim.cli import main
+    _design(tmp_path, _sparse("gating"))
+    out = tmp_path / "R"
+    code = main(["run", str(tmp_path / "out" / "hardware.toml"), str(tmp_path / "out" / "workload.toml"),
+                 "--mapping", str(tmp_path / "out" / "mapping.toml"), "--compat", "timeloop", "--out", str(out)])
+    assert code in (0, None)
+    energy = pd.read_csv(out / "energy.csv")
+    counts = {(r.component, r.tensor, r.action): r.count for r in energy.itertuples()}
+    assert counts[("BufferSparse", "weights", "metadata_read")] == 2
+    assert counts[("BufferSparse", "weights", "gated_metadata_read")] == 3
+    assert int(pd.read_csv(out / "summary.csv")["cycles_total"].iloc[0]) == 41
