@@ -25,6 +25,8 @@ Limits
 
 Each limit is raised (or lowered) for one process with the environment
 variable named after it, e.g. ``ENERGYSIM_ARRAY_BYTES=17179869184`` for 16 GiB.
+A variable set to anything but a positive integer is refused by every CLI
+command as it starts (:func:`check_environment`), not only by one that reads it.
 """
 
 from __future__ import annotations
