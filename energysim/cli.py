@@ -247,12 +247,16 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     for index, run in enumerate(runs):
         totals = run.totals()
         out.write(("\n" if index else "") + f"{run.workload} on {run.run}\n")
-        out.write(render_table(run.summary, RUN_COLUMNS, wide=args.wide))
+        in_macs = run.energy_unit == "MAC"
+        out.write(render_table(*(_in_macs(run.summary, RUN_COLUMNS) if in_macs else (run.summary, RUN_COLUMNS)),
+                               wide=args.wide))
         for layer, reason in run.refused.items():
             out.write(f"refused: {reason}\n" if f"'{layer}'" in reason else f"refused: {layer}: {reason}\n")
         covered = f" (the {len(run.results)} layers that ran; {len(run.refused)} refused)" if run.refused else ""
-        out.write(f"total: {si(totals['energy_pj'] * 1e-12, 'J')}, {si(totals['latency_s'], 's')}, "
+        energy = f"{si(totals['energy_pj'], '')} MAC-equivalents" if in_macs else si(totals['energy_pj'] * 1e-12, 'J')
+        out.write(f"total: {energy}, {si(totals['latency_s'], 's')}, "
                   f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}{covered}\n")
+    out.write(energy_unit_note(choice.hardware for choice in choices))
     out.write(_assumed_2_4_note(runs))
     from energysim.hardware_settings import with_setting_columns
 
@@ -262,6 +266,31 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         _write_tables(tables, Path(args.out), args.format, existing, out)
     _write_plots(tables, args, out)
     return 0
+
+
+def _in_macs(frame: pd.DataFrame, columns: tuple[Column, ...]) -> tuple[pd.DataFrame, tuple[Column, ...]]:
+    """``frame`` and ``columns`` with every energy column shown as a count of MAC-equivalents (``energy_unit = "MAC"``).
+
+    A ``*_uj`` column holds MAC-equivalents x 1e-6 (the pJ -> uJ step): it is scaled back for display.
+    """
+    energy = [c for c in columns if c.kind in ("energy_pj", "energy_uj") and c.name in frame.columns]
+    shown = frame.assign(**{c.name: frame[c.name] * 1e6 for c in energy if c.kind == "energy_uj"})
+    return shown, tuple(Column(c.name, "count", f"{c.title} (MAC-eq)", c.compact) if c in energy else c
+                        for c in columns)
+
+
+def energy_unit_note(hardware) -> str:
+    """A note naming the hardware whose costs are normalised to one MAC (``energy_unit = "MAC"``), or ''.
+
+    Their ``energy_pj`` / ``energy_uj`` columns in files hold MAC-equivalents (x 1e6 for uJ), not joules;
+    ratios to dense are unit-free and hold as printed.
+    """
+    names = list(dict.fromkeys(hw.name for hw in hardware if hw.energy_unit == "MAC"))
+    if not names:
+        return ""
+    return (f"note: {', '.join(names)} price{'s' if len(names) == 1 else ''} every action in units of one MAC "
+            "(energy_unit = \"MAC\"): its energies are MAC-equivalents, and the energy_pj / energy_uj columns of "
+            "its rows in the files hold MAC-equivalents (x 1e-6 for uJ), not joules; ratios to dense hold as printed\n")
 
 
 def _assumed_2_4_note(runs) -> str:
@@ -306,16 +335,20 @@ def _cmd_costs(args: argparse.Namespace, out: TextIO) -> int:
         frame = layer_cost_table(split_items(args.workload, "--workload"), specs or ["lecture-array"])
         if args.format == "text":
             out.write(render_table(frame, LAYER_COST_COLUMNS, wide=args.wide))
+            out.write(energy_unit_note(choice.hardware for choice in _hardware_choices(specs or ["lecture-array"])))
         else:
             out.write(render(frame, args.format))
         return 0
     if specs:
         for index, choice in enumerate(_hardware_choices(specs)):
-            frame = pd.DataFrame(choice.hardware.cost_rows()).rename(columns={"energy_pj": "Energy [pJ]"})
+            unit = "MAC-eq" if choice.hardware.energy_unit == "MAC" else "pJ"
+            frame = pd.DataFrame(choice.hardware.cost_rows()).rename(columns={"energy_pj": f"Energy [{unit}]"})
             title = f"per-access costs of {choice.label} ({choice.hardware.path or choice.hardware.name})"
             if args.format == "text":
                 out.write(("\n" if index else "") + title + "\n")
             _print_costs(frame, args, out)
+        if args.format == "text":
+            out.write(energy_unit_note(choice.hardware for choice in _hardware_choices(specs)))
         return 0
     _print_costs(operation_table(resolve_table(args.table), args.bits, args.reference), args, out)
     return 0
@@ -388,7 +421,9 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
         if (block["status"] != "ok").all():
             out.write(f"not run: {block['status'].iloc[0]}\n")
             continue
-        out.write(render_table(block, ESTIMATE_COLUMNS, wide=args.wide))
+        in_macs = any(r.energy_unit == "MAC" for (name, _), r in result.runs.items() if name == run)
+        out.write(render_table(*(_in_macs(block, ESTIMATE_COLUMNS) if in_macs else (block, ESTIMATE_COLUMNS)),
+                               wide=args.wide))
         for row in block[(block["status"] != "ok") & (block["layer"] != "TOTAL")].itertuples():
             out.write(f"  {row.layer}: {row.status}\n")
         if args.wide:
@@ -403,6 +438,7 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
          f"weight storage {_ratio(row.storage_vs_dense)} of dense" + ("" if row.status == "ok" else f" ({row.status})"))
         for row in totals.itertuples()))
     out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
+    out.write(energy_unit_note(choice.hardware for choice in choices))
     tables = {"estimate": table, "breakdown": result.breakdown, "summary": result.summary, "energy": result.energy}
     if args.out:
         _write_tables(tables, Path(args.out), args.format, existing, out)
@@ -555,6 +591,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     note = _not_run_note(frame)
     if note:
         _prose(f"{note} (the reasons are in the status column of compare.csv)", out)
+    out.write(energy_unit_note(choice.hardware for choice in choices))
     front = pareto_front(frame)
     reused, total = frame.attrs["results_reused"], frame.attrs["results_total"]
     _prose(f"Pareto front (accuracy vs energy): {len(front)} points. Reused {reused} of {total} results "

@@ -49,6 +49,9 @@ class SimulationRun:
     refused
         Layers the engine refused, by name, with its reason (only with
         ``run_workload(..., skip_refused=True)``); they have no result or rows.
+    energy_unit
+        The hardware's cost unit: ``pJ``, or ``MAC`` when its costs are normalised to
+        one MAC (the ``energy_pj`` columns then hold MAC-equivalents).
     """
 
     workload: str
@@ -58,6 +61,7 @@ class SimulationRun:
     summary: pd.DataFrame
     mode: str = ""
     refused: dict[str, str] = field(default_factory=dict)
+    energy_unit: str = "pJ"
 
     def only(self, layers: set[str]) -> "SimulationRun":
         """The same run restricted to ``layers`` (to total two runs over the layers both ran)."""
@@ -65,7 +69,7 @@ class SimulationRun:
             self.workload, self.hardware, [r for r in self.results if r.layer in layers],
             self.energy[self.energy["layer"].isin(layers)].reset_index(drop=True),
             self.summary[self.summary["layer"].isin(layers)].reset_index(drop=True), self.mode,
-            {k: v for k, v in self.refused.items() if k in layers},
+            {k: v for k, v in self.refused.items() if k in layers}, self.energy_unit,
         )
 
     @property
@@ -95,8 +99,10 @@ class SimulationRun:
 
     def __repr__(self) -> str:
         totals = self.totals()
+        energy = (f"{_si(totals['energy_pj'], '')} MAC-equivalents" if self.energy_unit == "MAC" else
+                  _si(totals['energy_pj'] * 1e-12, 'J'))
         return (f"<SimulationRun {self.workload!r} on {self.run!r}: {totals['layers']} layers, "
-                f"energy {_si(totals['energy_pj'] * 1e-12, 'J')}, latency {_si(totals['latency_s'], 's')}, "
+                f"energy {energy}, latency {_si(totals['latency_s'], 's')}, "
                 f"utilisation {100 * totals['utilisation']:.3g} %>")
 
     def _repr_html_(self) -> str:
@@ -192,7 +198,7 @@ def run_workload(workload: Workload, hardware: Hardware, progress: bool | None =
     energy_df = pd.DataFrame(priced, columns=list(ENERGY_COLUMNS))
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     check_energy_totals(energy_df, summary)
-    run = SimulationRun(workload.name, hardware.name, results, energy_df, summary, mode, refused)
+    run = SimulationRun(workload.name, hardware.name, results, energy_df, summary, mode, refused, hardware.energy_unit)
     total = run.totals()["energy_pj"]
     if not math.isclose(total, math.fsum(energy_df["energy_pj"]), rel_tol=1e-9, abs_tol=1e-9):
         raise InvariantError(f"workload '{workload.name}': network energy {total} pJ differs from the sum of its rows")

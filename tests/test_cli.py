@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from energysim import api
 from energysim.cli import main
 from energysim.errors import InputError
 
@@ -478,3 +479,25 @@ def test_compare_terminal_shows_swept_keys_in_place_of_the_long_run_name():
     assert ("engine.queue_depth", "queue_depth") in compact and "run" not in [name for name, _ in compact]
     assert shown["base_hardware"].tolist() == ["eie", "eie"]
     assert _with_swept_keys(frame, COMPARE_SHOWN, argparse.Namespace(set=None))[1] == list(COMPARE_SHOWN)
+
+
+def test_mac_normalised_hardware_never_prints_joules():
+    """On a file whose costs are in units of one MAC (energy_unit = "MAC") run and estimate show MAC-equivalents and say so."""
+    code, out, err = run("run", "eyeriss-like", "lenet-300-100-han2015", "--quiet")
+    assert code == 0, err
+    total = next(line for line in out.splitlines() if line.startswith("total: "))
+    assert "MAC-equivalents" in total and " J," not in total and "energy (MAC-eq)" in out
+    assert 'note: eyeriss-like prices every action in units of one MAC (energy_unit = "MAC")' in out
+    code, out, err = run("estimate", "lenet-300-100-han2015", "--hw", "eyeriss-like,lecture-array", "--quiet")
+    assert code == 0, err
+    eyeriss, lecture = out.split("\nlecture-array\n")
+    assert "energy dense (MAC-eq)" in eyeriss and "mJ" not in eyeriss.split("note:")[0]
+    assert "J" in lecture.split("\n\n")[0] and "MAC-eq" not in lecture.split("\n\n")[0]
+    assert out.count("note: eyeriss-like prices") == 1
+    assert "MAC-equivalents" in repr(api.simulate("eyeriss-like", "lenet-300-100-han2015"))
+
+
+def test_hardware_in_picojoules_gets_no_unit_note():
+    """A file in pJ (the default energy_unit) prints joules and no MAC-unit note."""
+    code, out, err = run("run", "lecture-array", "lenet-300-100-han2015", "--quiet")
+    assert code == 0 and "MAC-eq" not in out and "note: " not in out

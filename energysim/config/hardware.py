@@ -169,6 +169,9 @@ class HardwareFile(BaseModel):
     name: str = Field(min_length=1)
     description: str = ""
     clock_ghz: float = Field(gt=0, description="Clock frequency in GHz.")
+    energy_unit: Literal["pJ", "MAC"] = Field(
+        default="pJ", description="Unit of every cost in the file: pJ, or MAC (normalised to one MAC's energy, as "
+        "Eyeriss ISCA'16 Table IV); energies are then reported as MAC-equivalents, never as joules.")
 
     @field_validator("clock_ghz")
     @classmethod

@@ -86,6 +86,9 @@ class Hardware:
         The raw ``[engine]`` table; the engine registry validates it.
     path
         The file it came from (None when built in memory).
+    energy_unit
+        Unit of every cost: ``pJ``, or ``MAC`` (normalised to one MAC's energy): the
+        ``*_pj`` figures of its runs are then MAC-equivalents.
     """
 
     name: str
@@ -96,6 +99,7 @@ class Hardware:
     unit_costs: dict[tuple[str, str], CostEntry]
     engine_table: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    energy_unit: str = "pJ"
 
     @property
     def engine_kind(self) -> str:
@@ -200,6 +204,7 @@ def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None
         unit_costs=unit_costs,
         engine_table=dict(spec.engine),
         path=Path(source) if isinstance(source, (str, Path)) else None,
+        energy_unit=spec.energy_unit,
     )
 
 

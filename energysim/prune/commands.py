@@ -68,11 +68,9 @@ def _load_or_train(args: argparse.Namespace, out: TextIO):
     from energysim.prune.models import build_model, load_model
     from energysim.prune.training import DEFAULT_TRAINING, train
 
-    model = load_model(args.model_dir) if args.model_dir else None  # before the data set: a bad folder at once
     data = load_digits_dataset()
-    if getattr(args, "calibration_samples", None) is not None:
-        data.calibration(args.calibration_samples, seed=args.seed)  # its range, before any training
-    if model is not None:
+    if args.model_dir:
+        model = load_model(args.model_dir)
         out.write(f"loaded {model.name} from {args.model_dir}\n")
     else:
         model = build_model(args.model, args.seed)
@@ -135,6 +133,7 @@ MASK_COLUMNS = (
 
 def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     """Prune a model with a schedule and export the pruned workload folder (or to an energy budget)."""
+    from energysim.prune.data import load_digits_dataset
     from energysim.prune.export import export_workload
     from energysim.prune.models import save_model
     from energysim.prune.pruner import PruneRequest
@@ -160,6 +159,11 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         from energysim.output_folder import result_files
 
         result_files(args.out)  # refuses a file or an unwritable path; the job's own files resume
+    if args.model_dir:
+        from energysim.prune.models import load_model
+
+        load_model(args.model_dir)  # a bad folder is refused at once, before the data set loads (seconds)
+    load_digits_dataset().calibration(args.calibration_samples, seed=args.seed)  # its range, before any training
     if args.energy_budget is not None:
         return cmd_prune_for_energy(args, out)
     model, data = _load_or_train(args, out)
