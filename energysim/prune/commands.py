@@ -379,7 +379,7 @@ def register(subparsers) -> None:
     """Add ``train``, ``prune``, ``sensitivity`` and ``prune-table`` to the CLI's sub-parsers."""
     train = subparsers.add_parser("train", help="train a numpy MLP or CNN on the bundled digits")
     train.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="model")
-    train.add_argument("--epochs", type=int, help="training epochs (default: the model's tested setting)")
+    train.add_argument("--epochs", type=count(1), help="training epochs (default: the model's tested setting)")
     train.add_argument("--seed", type=seed, default=0, help="seed")
     train.add_argument("--out", required=True, help="output folder for model.json and model.npz")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -398,7 +398,7 @@ def register(subparsers) -> None:
                        help="how sparsity x groups rounds to a count: exact (halves up on the exact decimal) or torch "
                             "(torch.nn.utils.prune's round(amount * n), halves to even)")
     prune.add_argument("--nm", default="2:4", help="N:M pattern for --granularity nm")
-    prune.add_argument("--block", type=int, default=4, help="vector block length of linear layers, weights")
+    prune.add_argument("--block", type=count(1), default=4, help="vector block length of linear layers, weights")
     prune.add_argument("--schedule", choices=SCHEDULES, default="one_shot", help="how pruning and fine-tuning alternate")
     prune.add_argument("--steps", type=count(1), default=3, help="prune steps of the iterative schedule")
     prune.add_argument("--finetune-epochs", type=count(0), default=10,
@@ -443,7 +443,7 @@ def register(subparsers) -> None:
     table.add_argument("--models", default="mlp,cnn", help="comma-separated models")
     table.add_argument("--sparsities", default="0.5,0.7,0.9", help="comma-separated")
     table.add_argument("--schedule", choices=SCHEDULES, default="one_shot", help="how pruning and fine-tuning alternate")
-    table.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs")
+    table.add_argument("--finetune-epochs", type=count(0), default=10, help="fine-tuning epochs")
     table.add_argument("--seed", type=seed, default=0, help="seed of training and pruning")
     table.add_argument("--out", help="also write the Markdown table to this file")
     table.add_argument("--csv", help="also write the long-form table to this CSV file")
