@@ -22,6 +22,10 @@ Limits
 ``LAYER_MACS`` (2**53; ``ENERGYSIM_LAYER_MACS``)
     Largest multiply-accumulate count of one layer, so that counts stay exact
     as float64 and products never pass 2**63.
+``PROCESSES`` (256; ``ENERGYSIM_PROCESSES``)
+    Most worker processes one command starts (``compare --jobs``, ``map
+    --processes``): a pool forks all its workers at once, so ``--jobs 100000``
+    would fork a hundred thousand copies of the interpreter.
 
 Each limit is raised (or lowered) for one process with the environment
 variable named after it, e.g. ``ENERGYSIM_ARRAY_BYTES=17179869184`` for 16 GiB.
@@ -122,7 +126,10 @@ LAYER_MACS = Limit("largest layer", 2**53, "MACs", "ENERGYSIM_LAYER_MACS")
 OPERAND_BITS = Limit("widest operand", 65_536, "bits", "ENERGYSIM_OPERAND_BITS")
 """Widest operand or word a cost table prices."""
 
-LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS, OPERAND_BITS)
+PROCESSES = Limit("most worker processes", 256, "processes", "ENERGYSIM_PROCESSES")
+"""Most worker processes one command starts."""
+
+LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS, OPERAND_BITS, PROCESSES)
 """Every limit, for documentation and tests."""
 
 

@@ -33,6 +33,7 @@ from energysim.engines import build_engine
 from energysim.errors import InputError, UnsupportedError
 from energysim.estimation import HardwareChoice, load_hardware_list
 from energysim.hardware_settings import with_setting_columns
+from energysim.limits import PROCESSES
 from energysim.output_folder import JOURNAL_NAME, claim, remove_stale, result_files
 from energysim.progress import progress_bar
 from energysim.report.files import write_table
@@ -418,6 +419,8 @@ def run_sweep(points: list[SweepPoint], hardware: Iterable[str | HardwareChoice]
         raise InputError("a sweep needs at least one hardware config")
     if jobs is not None and (isinstance(jobs, bool) or jobs < 1):
         raise InputError(f"jobs must be an integer >= 1 (got {jobs!r})")
+    if jobs is not None:
+        PROCESSES.check("jobs", jobs)
     budgets = _energy_budgets(energy_budgets)
     with _executor(scheduler) as client:  # an unreachable scheduler is refused before the hardware probes run
         _check_hardware(choices)
@@ -545,7 +548,7 @@ def _execute(todo: list[tuple[SweepPoint, tuple[HardwareChoice, ...]]], cache: s
         for future in dask_completed(futures):
             yield (*futures[future], future.result())
         return
-    workers = jobs or os.cpu_count() or 1
+    workers = min(jobs or os.cpu_count() or 1, len(todo))  # a pool forks every worker at once, busy or not
     if workers == 1:
         for point, missing in todo:
             yield point, missing, run_point(point, missing, cache)

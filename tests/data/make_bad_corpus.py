@@ -906,6 +906,10 @@ def _cli_cases() -> list[Case]:
         Case("cli_import_no_out", "cli", ("import", "{d}/m.npz"), "the following arguments are required: -o/--out"),
         Case("cli_compare_jobs_zero", "cli", ("compare", "--jobs", "0", "--out", "{d}/sweep"), "--jobs"),
         Case("cli_compare_jobs_negative", "cli", ("compare", "--jobs", "-2", "--out", "{d}/sweep"), "--jobs"),
+        # a process pool forks every worker at once: --jobs 100000 forked 100,000 interpreters
+        Case("cli_compare_jobs_huge", "cli", ("compare", "--jobs", "100000", "--out", "{d}/sweep"),
+             "jobs is 100,000 processes, over the most worker processes limit of 256 processes (set the environment variable "
+             "ENERGYSIM_PROCESSES to raise it)"),
         Case("cli_compare_sparsity_text", "cli", ("compare", "--sparsities", "lots", "--out", "{d}/sweep"),
              "--sparsities must be comma-separated numbers in [0, 1) (got 'lots')"),
         Case("cli_compare_sparsity_big", "cli", ("compare", "--sparsities", "1.5", "--out", "{d}/sweep"), "1.5"),

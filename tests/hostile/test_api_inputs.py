@@ -49,3 +49,30 @@ def test_sweep_refuses_bad_scheduler_and_budget_before_probing_hardware(monkeypa
     with pytest.raises(InputError, match=r"energy budgets must be fractions of dense energy in \(0, 1\] \(got 2\)"):
         sweep.run_sweep([], ["lecture-array"], tmp_path / "o", energy_budgets=[2])
     assert not (tmp_path / "o").exists()
+
+
+def test_sweep_starts_no_more_workers_than_points(monkeypatch):
+    """A process pool forks all its workers at once: --jobs 64 with two points to run starts two processes, not 64."""
+    from energysim import sweep
+
+    started = []
+
+    class Pool:
+        def __init__(self, max_workers, **kwargs):
+            started.append(max_workers)
+            raise RuntimeError("stop before any work")
+
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", Pool)
+    todo = [(object(), ()), (object(), ())]
+    with pytest.raises(RuntimeError, match="stop before any work"):
+        next(sweep._execute(todo, "cache", 64, None))
+    assert started == [2]
+
+
+def test_sweep_refuses_jobs_over_the_process_limit(tmp_path):
+    """run_sweep(jobs=100000) is refused naming the limit and its variable, before anything is written."""
+    from energysim import sweep
+
+    with pytest.raises(InputError, match=r"jobs is 100,000 processes, over the most worker processes limit of 256 .*ENERGYSIM_PROCESSES"):
+        sweep.run_sweep([], ["lecture-array"], tmp_path / "o", jobs=100_000)
+    assert not (tmp_path / "o").exists()
