@@ -56,7 +56,7 @@ EXAMPLES: dict[str, str] = {
     "export-masks": "energysim export-masks imported/tiny-cnn -o masks.pt",
     "report": "energysim report est -o est/report.html",
     "map": "energysim map lecture-array-loopnest lenet-300-100 --objective edp --out maps/lenet",
-    "import-timeloop": "energysim import-timeloop tests/data/timeloop/exercise03/*.yaml -o design",
+    "import-timeloop": "energysim import-timeloop tests/data/timeloop/ex04/*.yaml -o design",
 }
 """One example per subcommand, shown at the end of its ``--help``."""
 
