@@ -345,6 +345,15 @@ def _onnx_string_weight(onnx, helper, TensorProto, numpy_helper):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def _onnx_output_twice(onnx, helper, TensorProto, numpy_helper):
+    """Two nodes write 'y': not single static assignment, which every ONNX graph must be."""
+    init = numpy_helper.from_array(np.ones((8, 4), dtype=np.float32), "W")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["y"], name="a"), helper.make_node("MatMul", ["x", "W"], ["y"], name="b")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [init])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def _onnx_relu_only(onnx, helper, TensorProto, numpy_helper):
     node = helper.make_node("Relu", ["x"], ["y"], name="r")
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
@@ -751,10 +760,12 @@ def _onnx_cases() -> list[Case]:
         ("conv_huge_input", _onnx(_onnx_conv(size=(3_000_000_000, 6))), "largest layer dimension limit"),
         ("transpose_bad_perm", _onnx(_onnx_transpose_bad_perm), "Transpose attribute perm must be a permutation of the 2 axes of 'W0' (got [0, 0])"),
         ("relu_only", _onnx(_onnx_relu_only), "no supported weight layer"),
+        # open: LEAD (requests-LEAD.md, HOSTILE 14:27): imported as two layers; onnx.checker refuses it
+        ("output_written_twice", _onnx(_onnx_output_twice), "'y'", "LEAD"),
         ("external_data_missing", _onnx(_onnx_external_missing), "external weight data cannot be read"),
         ("gemm_input_mismatch", _onnx(_onnx_gemm(input_shape=(1, 5))), "Gemm reduction length of input 'x' (5) must equal the weight's (8)"),
     ]
-    cases = [Case(f"onnx_{name}", "onnx", imp, fragment, make) for name, make, fragment in table]
+    cases = [Case(f"onnx_{name}", "onnx", imp, fragment, make, owner="".join(owner)) for name, make, fragment, *owner in table]
     cases += [
         Case("onnx_garbage", "onnx", imp, "not an ONNX model", _write("m.onnx", b"\xff\xfe garbage \x00" * 30)),
         Case("onnx_empty", "onnx", imp, "not an ONNX model", _write("m.onnx", b"")),
