@@ -46,7 +46,7 @@ def cmd_map(args: argparse.Namespace, out: TextIO) -> int:
         layers = [layer for layer in layers if layer.name in args.layers]
     results = map_workload(hw, layers, constraints, args.objective, args.seed, processes=args.processes,
                            progress=False if args.quiet else None)
-    out.write("\n\n".join(result.report().rstrip("\n") for result in results) + "\n")
+    out.write("\n\n".join(result.report(hw.energy_unit).rstrip("\n") for result in results) + "\n")
     if args.out:
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)

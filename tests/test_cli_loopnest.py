@@ -85,3 +85,10 @@ def test_import_timeloop_bad_files_exit_2(tmp_path):
                        "-o", str(tmp_path / "d"))
     assert code == 2 and "from one file only" in err and err.count("\n") == 1
     assert not (tmp_path / "d").exists()
+
+
+def test_map_on_mac_normalised_hardware_reports_mac_equivalents():
+    """`map` on a file in MAC units (energy_unit = "MAC") reports MAC-equivalents, never mJ."""
+    code, out, err = run("map", "eyeriss-like", "lenet-300-100", "--layers", "fc3", "--quiet")
+    assert code == 0, err
+    assert "best: " in out and "MAC-equivalents" in out and " mJ" not in out

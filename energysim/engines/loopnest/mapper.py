@@ -185,17 +185,24 @@ class MapResult:
         """Energy-delay product, pJ x cycles."""
         return self.stats.energy_pj * self.stats.cycles_total
 
-    def report(self) -> str:
-        """A few lines: the best mapping, its figures, the search effort and the baselines."""
+    def report(self, energy_unit: str = "pJ") -> str:
+        """A few lines: the best mapping, its figures, the search effort and the baselines.
+
+        ``energy_unit`` is the hardware's (:attr:`~energysim.hardware.hierarchy.Hardware.energy_unit`):
+        energies are shown in mJ, or as MAC-equivalents when the costs are normalised to one MAC.
+        """
+        def energy(value_pj: float) -> str:
+            return f"{value_pj:.4g} MAC-equivalents" if energy_unit == "MAC" else f"{value_pj * 1e-9:.4g} mJ"
+
         lines = [
             f"{self.layer} on {self.hardware}: {self.objective} search ({self.strategy}, seed {self.seed}), "
             f"{self.evaluated} mappings evaluated, {self.estimated} estimated, {self.wall_s:.2f} s "
             f"({self.cpu_s:.2f} s CPU)",
-            f"  best: {self.energy_pj * 1e-9:.4g} mJ, {self.cycles} cycles, "
+            f"  best: {energy(self.energy_pj)}, {self.cycles} cycles, "
             f"utilisation {self.stats.utilisation:.3f}: {self.mapping.describe()}",
         ]
         for base in self.baselines.values():
-            lines.append(f"  {base.name}: {base.energy_pj * 1e-9:.4g} mJ, {base.cycles} cycles "
+            lines.append(f"  {base.name}: {energy(base.energy_pj)}, {base.cycles} cycles "
                          f"(best / this: energy {self.energy_pj / base.energy_pj:.3g}, cycles {self.cycles / base.cycles:.3g})")
         return "\n".join(lines)
 
