@@ -1,6 +1,6 @@
 """Sparseloop's counting (compat 'timeloop' with [engine.sparse]) on small Sparseloop-style designs, counts worked by hand.
 
-The design (written below as Timeloop/Sparseloop YAML and imported): DRAM -> Buffer -> one MAC,
+The design (Timeloop/Sparseloop YAML in sparseloop_mv.py, imported): DRAM -> Buffer -> one MAC,
 a K=4 x C=8 matrix-vector product (Weights[K][C], Inputs[C], Outputs[K]; 32 MACs), everything
 mapped to the Buffer (`Buffer[K4 C8]`, C inner). Densities: Weights 0.5, Inputs 0.25
 (fixed-structured). Timeloop's dense counts per instance (shared/reference/timeloop_conventions.md
@@ -32,62 +32,7 @@ from energysim.errors import ConfigError, UnsupportedError  # noqa: E402
 from energysim.hardware.hierarchy import load_hardware  # noqa: E402
 from energysim.workloads.loop_nest import LoopNest  # noqa: E402
 from energysim.workloads.workload import load_workload  # noqa: E402
-
-ARCH = """
-architecture:
-  version: 0.4
-  subtree:
-  - name: System
-    attributes: {datawidth: 16}
-    local:
-    - {name: DRAM, class: DRAM, attributes: {width: 16}}
-    - {name: Buffer, class: regfile, attributes: {depth: 256, width: 16, read_bandwidth: 2, write_bandwidth: 2}}
-    - {name: MAC, class: intmac}
-"""
-
-PROB = """
-problem:
-  shape:
-    name: mv
-    dimensions: [ K, C ]
-    data-spaces:
-    - {name: Weights, projection: [ [[K]], [[C]] ]}
-    - {name: Inputs, projection: [ [[C]] ]}
-    - {name: Outputs, projection: [ [[K]] ], read-write: True}
-  instance:
-    K: 4
-    C: 8
-    densities:
-      Weights: {distribution: fixed-structured, density: 0.5}
-      Inputs: 0.25
-"""
-
-MAP = """
-mapping:
-- {target: DRAM, type: temporal, factors: K=1 C=1, permutation: CK}
-- {target: Buffer, type: temporal, factors: K=4 C=8, permutation: CK}
-"""
-
-ERT = """
-ERT:
-  version: 0.4
-  tables:
-  - name: System.DRAM
-    actions:
-    - {name: read, energy: 64.0}
-    - {name: write, energy: 64.0}
-  - name: System.Buffer
-    actions:
-    - {name: read, energy: 2.0}
-    - {name: write, energy: 3.0}
-    - {name: gated_read, energy: 0.2}
-    - {name: metadata_read, energy: 1.0}
-    - {name: metadata_write, energy: 1.5}
-  - name: System.MAC
-    actions:
-    - {name: compute, energy: 1.0}
-    - {name: gated_compute, energy: 0.1}
-"""
+from tests.engines.loopnest.sparseloop_mv import ARCH, ERT, PROB, import_design  # noqa: E402
 
 GATING = """
 sparse_optimizations:
@@ -116,12 +61,7 @@ sparse_optimizations:
 
 
 def _design(folder: Path, sparse: str) -> tuple:
-    files = []
-    for name, text in (("arch", ARCH), ("prob", PROB), ("map", MAP), ("ert", ERT), ("sparse", sparse)):
-        path = folder / f"{name}.yaml"
-        path.write_text(text, encoding="utf-8")
-        files.append(path)
-    written = import_timeloop(files, folder / "out")
+    written = import_design(folder, sparse)
     engine = build_engine(load_hardware(written["hardware"]))
     layer = load_workload(written["workload"]).layers[0]
     mapping = load_mapping(written["mapping"]).for_layer(layer.name)[1]
@@ -607,12 +547,7 @@ def test_compression_between_a_compressed_parent_and_a_codec_child_worked_by_han
                       "    - {name: metadata_write, energy: 1.5}\n    - {name: decompression_count, energy: 0.5}\n"
                       "    - {name: compression_count, energy: 0.25}")
     prob = PROB.replace("      Inputs: 0.25", "      Inputs: 0.25\n      Outputs: 0.5")
-    files = []
-    for name, text in (("arch", arch), ("prob", prob), ("map", MAP), ("ert", ert), ("sparse", CODEC)):
-        path = folder / f"{name}.yaml"
-        path.write_text(text, encoding="utf-8")
-        files.append(path)
-    written = import_timeloop(files, folder / "out")
+    written = import_design(folder, CODEC, arch=arch, prob=prob, ert=ert)
     engine = build_engine(load_hardware(written["hardware"]))
     layer = load_workload(written["workload"]).layers[0]
     mapping = load_mapping(written["mapping"]).for_layer(layer.name)[1]

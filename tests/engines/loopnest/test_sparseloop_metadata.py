@@ -1,6 +1,6 @@
 """Sparseloop's metadata under compat 'timeloop': ranks on the level's loops, gated/skipped metadata, rule 15, invariants.
 
-The design (Timeloop/Sparseloop YAML, imported): DRAM -> Buffer -> one MAC, a K=4 x C=8 matrix-vector product
+The design (Timeloop/Sparseloop YAML in sparseloop_mv.py, imported): DRAM -> Buffer -> one MAC, a K=4 x C=8 matrix-vector product
 (Weights[K][C], Inputs[C], Outputs[K]; 32 MACs), everything mapped to the Buffer (`Buffer[K4 C8]`, C inner), 16-bit
 words, the Buffer 2 words per cycle for reads and for writes. Timeloop's dense counts per instance: Buffer weights
 32 reads and 32 fills (a 32-point tile, one traversal each), inputs 32 reads and 8 fills, outputs 32 updates and 28
@@ -23,52 +23,7 @@ from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: 
 from energysim.errors import UnsupportedError  # noqa: E402
 from energysim.hardware.hierarchy import load_hardware  # noqa: E402
 from energysim.workloads.workload import load_workload  # noqa: E402
-
-ARCH = """
-architecture:
-  version: 0.4
-  subtree:
-  - name: System
-    attributes: {datawidth: 16}
-    local:
-    - {name: DRAM, class: DRAM, attributes: {width: 16}}
-    - {name: Buffer, class: regfile, attributes: {depth: 256, width: 16, read_bandwidth: 2, write_bandwidth: 2}}
-    - {name: MAC, class: intmac}
-"""
-
-PROB = """
-problem:
-  shape:
-    name: mv
-    dimensions: [ K, C ]
-    data-spaces:
-    - {name: Weights, projection: [ [[K]], [[C]] ]}
-    - {name: Inputs, projection: [ [[C]] ]}
-    - {name: Outputs, projection: [ [[K]] ], read-write: True}
-  instance:
-    K: 4
-    C: 8
-    densities: {Weights: 0.5, Inputs: 0.25}
-"""
-
-MAP = """
-mapping:
-- {target: DRAM, type: temporal, factors: K=1 C=1, permutation: CK}
-- {target: Buffer, type: temporal, factors: K=4 C=8, permutation: CK}
-"""
-
-ERT = """
-ERT:
-  version: 0.4
-  tables:
-  - name: System.DRAM
-    actions: [{name: read, energy: 64.0}, {name: write, energy: 64.0}]
-  - name: System.Buffer
-    actions: [{name: read, energy: 2.0}, {name: write, energy: 3.0}, {name: gated_read, energy: 0.2},
-              {name: metadata_read, energy: 1.0}, {name: metadata_write, energy: 1.5}]
-  - name: System.MAC
-    actions: [{name: compute, energy: 1.0}]
-"""
+from tests.engines.loopnest.sparseloop_mv import ARCH, PROB, import_design  # noqa: E402
 
 WEIGHTS_CSR = """
 sparse_optimizations:
@@ -105,13 +60,7 @@ source = "test: a skipped metadata word costs nothing"
 
 
 def _design(folder: Path, sparse: str, arch: str = ARCH, prob: str = PROB, priced: bool = True):
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for name, text in (("arch", arch), ("prob", prob), ("map", MAP), ("ert", ERT), ("sparse", sparse)):
-        path = folder / f"{name}.yaml"
-        path.write_text(text, encoding="utf-8")
-        files.append(path)
-    written = import_timeloop(files, folder / "out")
+    written = import_design(folder, sparse, arch=arch, prob=prob)
     # the metadata of gated and skipped accesses priced by this test's own entries (or, priced=False, not at all)
     head, *blocks = written["hardware"].read_text(encoding="utf-8").split("\n[[units]]\n")
     blocks = [block for block in blocks if not any(f'action = "{action}"' in block for action in METADATA_OPTIMISED)]
