@@ -312,6 +312,7 @@ def _import_torch_file(torch, path: Path, out_dir, input_shape, name, trust, arc
     if not path.is_file():
         raise InputError(f"{path}: torch file not found")
     ARRAY_BYTES.check(f"{path}: the torch file", path.stat().st_size)
+    ARRAY_BYTES.check(f"{path}: the torch file uncompressed", _unzipped_bytes(path))
     label = str(path)
     if path.suffix.lower() == ".pt2":
         _require_trust(path, trust, "a torch.export program: torch.export.load unpickles parts of it")
@@ -353,6 +354,19 @@ def _import_torch_file(torch, path: Path, out_dir, input_shape, name, trust, arc
         description=f"imported from {path.name} by energysim import: {len(traced.layers)} layers",
         source=f"{kind} {path.name}")
     return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=traced.skipped, notes=traced.notes)
+
+
+def _unzipped_bytes(path: Path) -> int:
+    """The bytes a zip-format torch file's members declare uncompressed (0 for another format or a broken zip).
+
+    torch.load inflates deflated members whole before any tensor can be checked:
+    a 98 kB file holding 100 MB of zeros loads as 100 MB (a few MB would ask for gigabytes).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0  # not a zip (a legacy pickle) or a broken one: torch refuses it, in one line, by itself
 
 
 def _require_trust(path: Path, trust: bool, what: str) -> None:

@@ -1045,6 +1045,17 @@ def _torch_file(name: str, build: Callable[[], object], saver: str = "save") -> 
     return make
 
 
+def _deflated(make_file: Callable[[Path], None], name: str) -> Callable[[Path], None]:
+    """Write a zip-format file with ``make_file``, then rewrite its members deflated (torch.load inflates them)."""
+    def make(folder: Path) -> None:
+        make_file(folder)
+        path = folder / name
+        with zipfile.ZipFile(path) as archive:
+            members = [(info.filename, archive.read(info.filename)) for info in archive.infolist()]
+        path.write_bytes(_raw_npz(dict(members), compress=True))
+    return make
+
+
 PT2 = {"m/archive_format": b"pt2", "m/archive_version": b"0", "m/.data/version": b"6\n", "m/byteorder": b"little"}
 """The records torch.export.save writes around a program (no program: exporting one costs seconds of torch.export)."""
 
@@ -1133,7 +1144,12 @@ def _torch_cases() -> list[Case]:
         ("arch_not_a_module_class", (*imp, "--arch", "{d}/arch.py:Plain", "--input-shape", "1,8"),
          "arch.py:Plain: must name a torch.nn.Module class (got Plain)", _both(good, arch), ""),
     ]
-    return [Case(f"torch_{name}", "torch", argv, fragment, make, owner=owner) for name, argv, fragment, make, owner in table]
+    cases = [Case(f"torch_{name}", "torch", argv, fragment, make, owner=owner) for name, argv, fragment, make, owner in table]
+    # torch.load inflates deflated zip members whole: 36 MB of zeros in a 35 kB file (a few MB would ask for gigabytes)
+    cases.append(Case("torch_deflated_bomb", "torch", imp, "m.pt: the torch file uncompressed is 36,00",
+                      _deflated(_torch_file("m.pt", lambda: {"fc.weight": tensor("torch.zeros(3000, 3000)")()}), "m.pt"),
+                      env={"ENERGYSIM_ARRAY_BYTES": str(16 * 2**20)}))
+    return cases
 
 
 # ---- loop-nest [engine.sparse] ------------------------------------------------------------------------
