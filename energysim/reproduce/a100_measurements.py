@@ -130,8 +130,3 @@ SPARSE_THROUGHPUT_ONLY = (
     ("cutlass408_16384cubed", 16384, 16384, 16384, 484.0, "cutlass", CUTLASS408),
 )
 """(name, m, n, k, measured effective 2:4 TFLOPS, library, source): sparse throughput without a same-set-up dense time."""
-
-
-def fit_rows(library: str) -> list[MeasuredGemm]:
-    """The fit-set rows whose 2:4 kernel came from ``library``."""
-    return [row for row in MEASURED_GEMMS if row.fitted and row.library == library]
