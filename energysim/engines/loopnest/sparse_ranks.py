@@ -200,7 +200,26 @@ def rank_units_at(ranks: list[RankSpec], shapes: list[RankShape], tile_points: i
 
 def rank_units(ranks: list[RankSpec], shapes: list[RankShape], tile_points: int,
                density: float) -> list[tuple[float, float]]:
-    """Expected (metadata, payload) units per rank over the tile's floor and ceil occupancies (fixed-structured)."""
+    """Expected (metadata, payload) units per rank over the tile's floor and ceil occupancies (fixed-structured).
+
+    Parameters
+    ----------
+    ranks
+        The format's ranks, outer to inner.
+    shapes
+        Their shapes at this level (:func:`level_ranks`).
+    tile_points
+        Points of the tile, a count.
+    density
+        Fraction of non-zero points, in [0, 1].
+
+    Returns
+    -------
+    list[tuple[float, float]]
+        Per rank, outer to inner, the expected metadata and payload units (counts; the innermost rank's
+        payload is the data, so 0): :func:`rank_units_at` at ``floor`` and ``ceil(tile_points x density)``
+        non-zeros, weighted so their mean is ``tile_points x density``.
+    """
     exact = tile_points * density
     low, high = math.floor(exact), math.ceil(exact)
     weights = [(low, 1.0 - (exact - low))] + ([(high, exact - low)] if high != low else [])
@@ -242,7 +261,25 @@ def rank_widths(fmt: FormatSpec, shapes: list[RankShape], units: list[tuple[floa
 
 
 def tile_metadata(fmt: FormatSpec, shapes: list[RankShape], tile_points: int, density: float) -> tuple[float, float]:
-    """Expected metadata of one traversal of a tile in ``fmt``'s ranks: (units, bits)."""
+    """Expected metadata of one traversal of a tile in ``fmt``'s ranks.
+
+    Parameters
+    ----------
+    fmt
+        The tensor's format at this level.
+    shapes
+        Its rank shapes at this level (:func:`level_ranks`).
+    tile_points
+        Points of the tile, a count.
+    density
+        Fraction of non-zero points, in [0, 1].
+
+    Returns
+    -------
+    (units, bits)
+        Metadata and payload units of all ranks (a count, expected) and their size in bits
+        (units x :func:`rank_widths`).
+    """
     units = rank_units(fmt.ranks, shapes, tile_points, density)
     widths = rank_widths(fmt, shapes, units)
     return (sum(m + p for m, p in units),

@@ -138,7 +138,18 @@ def kernel_time(plan: Schedule, mma_efficiency: float, library: LibraryConstants
 
 
 def kernel_cycles(plan: Schedule, mma_efficiency: float, library: LibraryConstants, padded_call_cycles: float = 0.0) -> float:
-    """:func:`kernel_time`'s total without rounding any term (cycles, float): smooth in the constants, for fitting."""
+    """:func:`kernel_time`'s total without rounding any term: smooth in the constants, for fitting.
+
+    Parameters
+    ----------
+    plan, mma_efficiency, library, padded_call_cycles
+        As :func:`kernel_time` (a hardware-bound schedule; dimensionless efficiencies; cycles).
+
+    Returns
+    -------
+    float
+        Main loop + fill/drain + waves x wave overhead + padded call, in cycles (unrounded).
+    """
     terms = _main_loop_terms(plan, mma_efficiency, library)
     return (float(np.maximum.reduce(list(terms.values())).sum()) + plan.cycles_fill + plan.cycles_drain
             + plan.waves * library.wave_overhead_cycles + padded_call_cycles)
@@ -154,11 +165,43 @@ def _main_loop_terms(plan: Schedule, mma_efficiency: float, library: LibraryCons
 
 
 def input_is_padded(n: int, sparse: bool, config: KernelModelConfig) -> bool:
-    """Whether the 2:4 path pads this GEMM's input rows (``n`` not a multiple of ``pad_input_multiple``)."""
+    """Whether the 2:4 path pads this GEMM's input rows.
+
+    Parameters
+    ----------
+    n
+        The GEMM's input rows (columns of B), a count.
+    sparse
+        True for the 2:4 path (dense kernels never pad).
+    config
+        Its ``pad_input_multiple`` (rows).
+
+    Returns
+    -------
+    bool
+        ``sparse`` and ``n`` not a multiple of ``pad_input_multiple``.
+    """
     return sparse and n % config.pad_input_multiple != 0
 
 
 def model_time(plan: Schedule, n: int, sparse: bool, config: KernelModelConfig) -> KernelTime:
-    """:func:`kernel_time` with the configured constants of the mode's library and the padding rule."""
+    """:func:`kernel_time` with the configured constants of the mode's library and the padding rule.
+
+    Parameters
+    ----------
+    plan
+        The hardware-bound schedule (efficiency 1).
+    n
+        The GEMM's input rows, a count (decides :func:`input_is_padded`).
+    sparse
+        True: the 2:4 library's constants (``config.sparse_library``); False: the dense ones.
+    config
+        The ``[engine.kernel_model]`` constants.
+
+    Returns
+    -------
+    KernelTime
+        The terms and their total, in cycles (``padded_call_cycles`` only for a padded 2:4 call).
+    """
     padded = config.padded_call_cycles if input_is_padded(n, sparse, config) else 0.0
     return kernel_time(plan, config.mma_efficiency, config.library(sparse), padded)
