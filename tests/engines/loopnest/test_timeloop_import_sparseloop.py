@@ -65,6 +65,10 @@ def test_map_txt_mapping_reproduces_the_published_counts(tmp_path: Path) -> None
     assert counts[("MACs", "-", "compute")] == REFERENCE["computes"]
     assert result.cycles_total == REFERENCE["cycles"]
     assert {k: v for k, v in result.stats.items() if k.startswith("metadata_scalar_")} == REFERENCE["metadata_scalars"]
+    # the same metadata in DRAM's 60-bit words (metadata_datawidth 5 bits): ceil(380215 x 5 / 60) = 31685 reads and
+    # ceil(78679 x 5 / 60) = 6557 updates, as docs/engines/timeloop.md says
+    assert counts[("DRAMSparse", "inputs", "metadata_read")] == 31685
+    assert counts[("DRAMSparse", "outputs", "metadata_update")] == 6557
 
 
 def test_depth_zero_level_is_free_and_keeps_nothing(tmp_path: Path) -> None:
