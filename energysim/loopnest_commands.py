@@ -82,7 +82,8 @@ def register(subparsers) -> None:
     mapper = subparsers.add_parser("map", help="search the best mapping of each layer on a loop-nest hardware")
     mapper.add_argument("hw", metavar="HW", help="loop-nest hardware config: bundled name (e.g. lecture-array-loopnest) or .toml path")
     mapper.add_argument("workload", help="workload: bundled name, .toml path or pruned-workload folder")
-    mapper.add_argument("--constraints", metavar="FILE", help="mapper constraints TOML (dataflow, levels, ...)")
+    mapper.add_argument("--constraints", metavar="FILE", help="mapper constraints TOML (dataflow, levels, ...); default: the "
+                        "hardware file's own [engine.mapper] table, as run searches")
     mapper.add_argument("--objective", choices=OBJECTIVES, default="energy", help="what the search minimises")
     mapper.add_argument("--seed", type=count(0), default=0, help="seed of the sampled search")
     mapper.add_argument("--processes", type=count(1), default=1, help="worker processes (distinct layers in parallel)")

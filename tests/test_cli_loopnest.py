@@ -92,3 +92,18 @@ def test_map_on_mac_normalised_hardware_reports_mac_equivalents():
     code, out, err = run("map", "eyeriss-like", "lenet-300-100", "--layers", "fc3", "--quiet")
     assert code == 0, err
     assert "best: " in out and "MAC-equivalents" in out and " mJ" not in out
+
+
+def test_map_searches_under_the_hardware_files_own_constraints():
+    """Without --constraints `map` searches under the file's [engine.mapper] table, as `run` does (it used none)."""
+    from energysim.api import hardware, workload
+    from energysim.engines.loopnest.mapper import map_workload, spec_of
+    from energysim.engines.loopnest.mapper_constraints import MapperConstraints
+
+    hw = hardware("eyeriss-like")
+    layers = [layer for layer in workload("alexnet").layers if layer.name == "conv5"]
+    own = spec_of(hw).config.mapper
+    assert own.dataflow == "row_stationary"
+    found = map_workload(hw, layers, progress=False)[0]
+    assert found.mapping == map_workload(hw, layers, own, progress=False)[0].mapping
+    assert found.mapping != map_workload(hw, layers, MapperConstraints(), progress=False)[0].mapping

@@ -642,17 +642,24 @@ def map_workload(hardware: Hardware, layers, constraints: MapperConstraints | No
 
     Parameters
     ----------
+    constraints
+        The search's constraints; None: the hardware's own ``[engine.mapper]`` table (as ``run``
+        searches), or none when it has no such table.
     processes
         Worker processes; distinct layers are mapped in parallel when > 1 (each
-        layer's search is the one a single process runs, so results do not depend on it).
+        layer's search is the one a single process runs, so results do not depend on it);
+        at most :data:`energysim.limits.PROCESSES`, and never more than the layers to search.
 
     See :func:`map_nest` for the other parameters.
     """
+    from energysim.limits import PROCESSES
+
     layers = list(getattr(layers, "layers", layers))
     if processes < 1:
         raise InputError(f"mapper: processes must be >= 1 (got {processes})")
-    constraints, settings = constraints or MapperConstraints(), settings or SearchSettings()
+    PROCESSES.check("processes", processes)
     spec = spec_of(hardware)
+    constraints, settings = constraints or spec.config.mapper, settings or SearchSettings()
     keys = [_cache_key(spec, layer.loop_nest(), constraints, objective, seed, settings) + spec.config.compat
             for layer in layers]
     from energysim.progress import progress_bar
@@ -661,7 +668,8 @@ def map_workload(hardware: Hardware, layers, constraints: MapperConstraints | No
         results: list[MapResult | None] = [None] * len(layers)
         todo = [i for i, key in enumerate(keys) if key not in _CACHE and key not in keys[:i]]
         if processes > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(max_workers=processes, initializer=init_worker, initargs=(os.getpid(),)) as pool:
+            with ProcessPoolExecutor(max_workers=min(processes, len(todo)), initializer=init_worker,
+                                     initargs=(os.getpid(),)) as pool:
                 jobs = [(hardware, layers[i], constraints, objective, seed, settings, False) for i in todo]
                 for i, result in zip(todo, pool.map(_map_one, jobs)):
                     results[i] = _CACHE[keys[i]] = result
