@@ -62,3 +62,14 @@ def test_plain_numbers_keep_integers_exact():
     assert format_value(4096.0, "number") == "4096"
     assert format_value(276.43, "number") == "276.4"
     assert format_value(0.56251, "number") == "0.5625"
+
+
+def test_a_bool_column_with_gaps_is_a_flag_column():
+    """True/False with None (rows not judged) is shown as yes/no/blank like a bool column, not as text."""
+    import pandas as pd
+
+    from energysim.report.terminal import guess_kind
+
+    assert guess_kind("ok", pd.Series([True, None, False], dtype=object)) == "flag"
+    assert guess_kind("ok", pd.Series([None, None], dtype=object)) == "text"
+    assert guess_kind("ok", pd.Series([True, "no"], dtype=object)) == "text"

@@ -21,6 +21,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
+import numpy as np
 import pandas as pd
 
 Kind = Literal["text", "count", "number", "energy_pj", "energy_uj", "time_s", "time_us", "percent", "ratio", "bytes",
@@ -148,6 +149,10 @@ def guess_kind(name: str, series: pd.Series) -> Kind:
     """The kind of a column named ``name``, told by its unit suffix (``_pj``, ``_uj``, ``_s``, ``_us``, ...)."""
     if pd.api.types.is_bool_dtype(series):
         return "flag"
+    if series.dtype == object:
+        present = series.dropna()
+        if len(present) and all(isinstance(v, (bool, np.bool_)) for v in present):
+            return "flag"  # True/False with gaps (None: a row that is not judged)
     if not pd.api.types.is_numeric_dtype(series):
         return "text"
     suffixes: tuple[tuple[str, Kind], ...] = (

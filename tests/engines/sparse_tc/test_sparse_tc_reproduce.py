@@ -235,7 +235,6 @@ def test_held_out_rows_are_predicted_without_themselves():
     assert gemv["fitted"] < 1 < gemv["held_out"]  # the padded-call cost comes from this row alone
 
 
-@pytest.mark.xfail(strict=True, reason="LEAD: report/terminal.guess_kind renders a bool+None column as text (requests-LEAD 14:31)")
 def test_every_ok_cell_prints_yes_no_or_blank():
     """A section mixing judged and informative rows prints its ok column as yes / no / blank, like all-judged ones."""
     from energysim.reproduce.a100 import _frame, _row
