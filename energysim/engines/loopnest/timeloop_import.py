@@ -80,17 +80,22 @@ def _fail(where: str, message: str) -> ConfigError:
     return ConfigError(f"{where}: {message}")
 
 
+def _read_text(path: Path) -> str:
+    """The file's UTF-8 text, within the size limit; a missing, unreadable or non-UTF-8 file refused in one line."""
+    try:
+        return read_bounded(path, error=ConfigError).decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+
+
 def _load_yaml(path: Path) -> dict:
     try:
         import yaml
     except ImportError:
         raise UnsupportedError("import-timeloop needs PyYAML: pip install 'energysim[timeloop]'") from None
-    try:
-        text = read_bounded(path, error=ConfigError).decode("utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    text = _read_text(path)
     try:
         _check_depth(yaml, text, path)
         data = yaml.safe_load(text)
@@ -105,12 +110,7 @@ def _load_yaml(path: Path) -> dict:
 
 def _load_map_text(path: Path) -> dict:
     """``{"mapping": directives}`` from a Timeloop ``map.txt`` (:mod:`~energysim.engines.loopnest.timeloop_map_text`)."""
-    try:
-        text = read_bounded(path, error=ConfigError).decode("utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    text = _read_text(path)
     return {"mapping": read_map_text(text, path)}
 
 
