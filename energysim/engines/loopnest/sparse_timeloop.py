@@ -249,7 +249,7 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
         per_instance[level.name][1] += actual["fill"] + actual["update"] + gated["update"] + word["fill"] + word["update"]
 
     _codecs(spec, mapping, flat, actual_of, add)
-    effectual, gated_computes, skipped = _computes(spec, mapping, nest.macs, rules, leaders_p)
+    effectual, gated_computes, skipped = _computes(spec, nest.macs, rules, leaders_p)
     mac = spec.config.mac_unit
     for action in spec.mac_actions:
         add(mac, "-", action, effectual)
@@ -300,7 +300,7 @@ def _codecs(spec: Spec, mapping: Mapping, flat, actual_of: dict, add) -> None:
                 add(unit, tensor, "compress", actual_of[(parent, tensor)]["update"] * flat.used(parent))
 
 
-def _computes(spec: Spec, mapping: Mapping, macs: int, rules: dict, leaders_p) -> tuple[int, int, int]:
+def _computes(spec: Spec, macs: int, rules: dict, leaders_p) -> tuple[int, int, int]:
     """Rule 12: (actual, gated, skipped) computes; storage rules eliminate, a unit rule gates or skips."""
     actual, gated, skipped = macs, 0, 0
     chosen = []

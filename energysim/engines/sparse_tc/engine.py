@@ -409,7 +409,7 @@ class SparseTensorCoreEngine(Engine):
             total = plan.cycles_total
         counts[(STATIC_UNIT[0], "-", STATIC_UNIT[1])] = total * self.config.sm_count
         cycles = {"compute": compute, "fill_drain": fill_drain, "stall": total - compute - fill_drain, "total": total}
-        stats = self._stats(layer, problem, bound_plan, other if not calibrated else plan, kernel, mode, timing,
+        stats = self._stats(problem, bound_plan, other if not calibrated else plan, kernel, mode, timing,
                             compressed, useful)
         stats[ASSUMED_2_4] = sparse and tensors is None
         return self.result(
@@ -505,7 +505,7 @@ class SparseTensorCoreEngine(Engine):
             bounds.append(Compulsory(hbm, "metadata", ("read",), ceil_div(metadata_bits, hbm_w)))
         return bounds
 
-    def _stats(self, layer, problem: GemmProblem, bound_plan: Schedule, calibrated_plan: Schedule, kernel: KernelTime | None,
+    def _stats(self, problem: GemmProblem, bound_plan: Schedule, calibrated_plan: Schedule, kernel: KernelTime | None,
                mode: str, timing: str, compressed, useful: int) -> dict[str, Any]:
         """Stats of the run; ``bound_plan`` is the hardware-bound schedule, ``calibrated_plan`` the library-calibrated one."""
         clock_hz = self.hardware.clock_ghz * 1e9
