@@ -200,14 +200,26 @@ class EieCsc:
                                                           rows_per_pass, passes)
             before = np.cumsum(entries, axis=0) - entries
             return entries, real, self.pointers[:, :-1].T[None, :, :] + before
-        pe = np.repeat(np.arange(n_pe, dtype=np.int64), np.diff(self.pe_offsets))
-        group_counts = self.column_entries.ravel()
-        col = np.repeat(np.tile(np.arange(k, dtype=np.int64), n_pe), group_counts)
-        rpass = np.minimum(self.local_rows // rows_per_pass, passes - 1)
-        key = (rpass * k + col) * n_pe + pe
         size = passes * k * n_pe
-        entries = np.bincount(key, minlength=size).reshape(passes, k, n_pe)
-        real = np.bincount(key[self.v != 0], minlength=size).reshape(passes, k, n_pe)
+        entries = np.zeros(size, dtype=np.int64)
+        real = np.zeros(size, dtype=np.int64)
+        column_entries = self.column_entries
+        first_pe = 0
+        while first_pe < n_pe:                 # PEs in groups of about SEGMENT_BLOCK_ENTRIES entries: bounded keys
+            last_pe = max(first_pe + 1, int(np.searchsorted(self.pe_offsets, self.pe_offsets[first_pe]
+                                                            + SEGMENT_BLOCK_ENTRIES, side="right")) - 1)
+            last_pe = min(last_pe, n_pe)
+            lo, hi = int(self.pe_offsets[first_pe]), int(self.pe_offsets[last_pe])
+            pe = np.repeat(np.arange(first_pe, last_pe, dtype=np.int64), np.diff(self.pe_offsets[first_pe:last_pe + 1]))
+            col = np.repeat(np.tile(np.arange(k, dtype=np.int64), last_pe - first_pe),
+                            column_entries[first_pe:last_pe].ravel())
+            rpass = np.minimum(self.local_rows[lo:hi] // rows_per_pass, passes - 1)
+            key = (rpass * k + col) * n_pe + pe
+            entries += np.bincount(key, minlength=size)
+            real += np.bincount(key[self.v[lo:hi] != 0], minlength=size)
+            first_pe = last_pe
+        entries = entries.reshape(passes, k, n_pe)
+        real = real.reshape(passes, k, n_pe)
         # Within a column the passes are contiguous, in pass order.
         before = np.cumsum(entries, axis=0) - entries
         starts = self.pointers[:, :-1].T[None, :, :] + before
@@ -345,6 +357,9 @@ def _encode_numpy(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: i
     np.cumsum(pointers[:, -1], out=pe_offsets[1:])
     return v, z, local_rows, pointers, pe_offsets
 
+
+SEGMENT_BLOCK_ENTRIES = 1 << 22
+"""Entries whose row-pass keys the numpy :meth:`EieCsc.segment_counts` builds at once (whole PEs)."""
 
 ENCODE_GROUP_WEIGHTS = 1 << 22
 """Most weights the numpy path encodes at once when they come column-major (bounds its sort's memory)."""

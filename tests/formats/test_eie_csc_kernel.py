@@ -80,3 +80,20 @@ def test_numpy_column_groups_equal_one_encoding(monkeypatch, seed):
     for name in ("v", "z", "local_rows", "pointers", "pe_offsets"):
         assert getattr(grouped, name).dtype == getattr(whole, name).dtype, name
         np.testing.assert_array_equal(getattr(grouped, name), getattr(whole, name), err_msg=name)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_numpy_segment_counts_in_pe_blocks_equal_all_at_once(monkeypatch, seed):
+    """The numpy row-pass segment counts built a few PEs at a time (bounded keys) equal those built at once."""
+    import energysim.formats.eie_csc as csc_module
+    rng = np.random.default_rng(50 + seed)
+    m, k = int(rng.integers(20, 300)), int(rng.integers(1, 40))
+    codes = rng.integers(1, 16, size=(m, k)) * (rng.random((m, k)) < rng.uniform(0.05, 0.9))
+    monkeypatch.setenv(eie_csc_kernel.KERNEL_ENV, "numpy")
+    csc = encode_codes(codes, int(rng.choice([1, 3, 8])))
+    rows_per_pass = int(rng.choice([1, 4, 64]))
+    whole = csc.segment_counts(rows_per_pass)
+    monkeypatch.setattr(csc_module, "SEGMENT_BLOCK_ENTRIES", int(rng.integers(1, 30)))
+    for blocked, reference in zip(csc.segment_counts(rows_per_pass), whole):
+        assert blocked.dtype == reference.dtype
+        np.testing.assert_array_equal(blocked, reference)

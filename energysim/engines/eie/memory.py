@@ -17,7 +17,8 @@ stage, each stage counting what is alive during it, in bytes:
 3. **Inputs**: the encoded layer, the ``(K, N)`` float64 input vectors (8 each; 24
    for calibration samples lowered by im2col) and one draw block.
 4. **Tables and lanes**: the encoded layer, the inputs, the per-(row pass, column,
-   PE) tables while they are built (160 each) and the fixed-size lane and
+   PE) tables while they are built (160 each; the numpy path's segment counts add
+   64 per entry of a block of whole PEs) and the fixed-size lane and
    compulsory-bound blocks.
 5. **Output** (``keep_output``): the decoded positions (48 per entry) and the
    ``(M, N)`` float64 output.
@@ -33,7 +34,7 @@ import math
 
 from energysim.engines.eie.lanes import INDEX_BUDGET_ELEMENTS, WORK_BUDGET_ELEMENTS
 from energysim.engines.eie.synthetic import DRAW_BLOCK_ELEMENTS, QUANTISE_BLOCK
-from energysim.formats.eie_csc import ENCODE_GROUP_WEIGHTS
+from energysim.formats.eie_csc import ENCODE_GROUP_WEIGHTS, SEGMENT_BLOCK_ENTRIES
 from energysim.units import ceil_div
 
 BLOCK_BYTES_PER_ELEMENT = 48
@@ -92,6 +93,8 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
         fit = (8 * sparse_draw + 8 + 25 + 1) * weights + draw_block
         encoding = (1 + 8 * sparse_draw + (24 if sparse_draw else 8) + 16) * weights + sort + encoded
     inputs = (24 if calibration_inputs else 8) * k * n
-    lanes = encoded + inputs + max(160 * table_elements, 40 * table_elements + lane_block)
+    # the numpy segment counts build int64 keys for a block of whole PEs (about 64 bytes per entry)
+    keys = 0 if compiled else 64 * (SEGMENT_BLOCK_ENTRIES + entries // n_pe)
+    lanes = encoded + inputs + max(160 * table_elements + keys, 40 * table_elements + lane_block)
     output = encoded + inputs + 40 * table_elements + 48 * entries + 8 * m * n if keep_output else 0
     return int(max(fit, encoding, encoded + inputs + draw_block, lanes, output))
