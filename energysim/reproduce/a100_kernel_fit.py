@@ -85,7 +85,22 @@ def constants(theta, padded_call_cycles: float = 0.0, sparse_library: str = LIBR
 
 
 def predict_us(plans: RowPlans, config: KernelModelConfig, with_padding: bool = True) -> tuple[float, float]:
-    """Modelled (dense, 2:4) times of one row in microseconds, 2:4 with the row's own library's constants."""
+    """Modelled dense and 2:4 times of one measured row, 2:4 with the row's own library's constants.
+
+    Parameters
+    ----------
+    plans
+        The row's hardware-bound schedules and the clock (cycles per us).
+    config
+        Kernel-model constants.
+    with_padding
+        Add ``config.padded_call_cycles`` to a padded 2:4 row (False: the fit's residuals, which leave it out).
+
+    Returns
+    -------
+    (dense_us, sparse_us)
+        Modelled times, microseconds.
+    """
     dense = kernel_cycles(plans.dense, config.mma_efficiency, config.dense)
     padded = config.padded_call_cycles if (with_padding and plans.row.padded_input) else 0.0
     sparse = kernel_cycles(plans.sparse, config.mma_efficiency, config.sparse[plans.row.library], padded)
@@ -233,12 +248,23 @@ def kernel_model_section() -> list[dict]:
     return rows
 
 
-def bert_linear_ms(batch: int, engine=None) -> tuple[float, float]:
-    """Kernel-model time of BERT-base's 72 encoder linears at ``batch`` x seq 384, dense and 2:4, in ms."""
+def bert_linear_ms(batch: int) -> tuple[float, float]:
+    """Kernel-model time of BERT-base's 72 encoder linears at ``batch`` x seq 384, dense and 2:4.
+
+    Parameters
+    ----------
+    batch
+        Sequences per call (each 384 tokens), a count.
+
+    Returns
+    -------
+    (dense, sparse)
+        Total time of the 72 linears on the bundled A100 (timing figure ``kernel_model``), ms.
+    """
     from energysim.reproduce.a100 import _engine
     from energysim.workloads.layers import LinearLayer
 
-    engine = engine or _engine()
+    engine = _engine()
     totals = [0.0, 0.0]
     for name, fan_in, fan_out in BERT_LINEARS:
         layer = LinearLayer(name=name, in_features=fan_in, out_features=fan_out, batch=batch * 384)

@@ -171,11 +171,28 @@ def _shared_list(values: np.ndarray) -> list[int]:
 
 
 def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw: float, dram_bw: float) -> PathResult:
-    """Execute a schedule cycle by cycle (same arguments as :func:`energysim.engines.dense.fast.run_fast`, tiles as a table).
+    """Execute a schedule cycle by cycle (the reference :func:`energysim.engines.dense.fast.run_fast` is tested equal to).
 
     Each distinct tile shape's folds are stepped once (:func:`_tile_run`); the
     event loop then runs every tile and every transfer of the schedule in
     order on one clock, jumping from event to event.
+
+    Parameters
+    ----------
+    schedule
+        The SRAM tiles in execution order with their DRAM transfers, words (:func:`~energysim.engines.dense.schedule.tiles`).
+    rows, cols
+        PE array size, PEs.
+    dataflow
+        ``output_stationary`` or ``weight_stationary``.
+    sram_bw, dram_bw
+        SRAM-to-array and DRAM-to-SRAM bandwidth, words per cycle.
+
+    Returns
+    -------
+    PathResult
+        Counts by (level role, tensor, action) and the cycles split into compute, skew, SRAM stall,
+        head, tail and DRAM wait.
     """
     result = PathResult()
     last = len(schedule)

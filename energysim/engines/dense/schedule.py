@@ -280,6 +280,20 @@ def tiles(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | Non
 
     An operand tile is fetched unless it is the one the previous tile used
     (the resident one): compared tile by tile, all tiles at once.
+
+    Parameters
+    ----------
+    m, n, k
+        GEMM sizes, elements.
+    tiling
+        SRAM tile sizes, elements.
+    footprint
+        Window model of a convolution's inputs (None: im2col-sized input tiles).
+
+    Returns
+    -------
+    TileTable
+        Per tile: its sizes and K index, and the words fetched (weights, inputs) and written back.
     """
     tiles_m, tiles_n, tiles_k = ceil_div(m, tiling.m), ceil_div(n, tiling.n), ceil_div(k, tiling.k)
     im, jn, kk = (index.ravel() for index in np.indices((tiles_m, tiles_n, tiles_k), dtype=np.int64))
@@ -303,6 +317,20 @@ def folds(tile: Tile, rows: int, cols: int, dataflow: str) -> list[tuple[Fold, i
 
     The inner loop (OS: columns over N, WS: columns over M) repeats its full
     fold before the edge one, so a tile has at most two runs per outer fold row.
+
+    Parameters
+    ----------
+    tile
+        One SRAM tile (sizes in elements).
+    rows, cols
+        PE array size, PEs.
+    dataflow
+        ``output_stationary`` or ``weight_stationary``.
+
+    Returns
+    -------
+    list[tuple[Fold, int]]
+        Each run's fold and its repeat count, in execution order.
     """
     out: list[tuple[Fold, int]] = []
     if dataflow == OUTPUT_STATIONARY:

@@ -93,7 +93,7 @@ def optimised(count: int, p: float, outputs: bool = False) -> int:
 
 
 def points_of(nest: LoopNest, tensor: str, extents: dict[str, int]) -> int:
-    """Points of ``tensor`` in a tile of loop ``extents``."""
+    """Points of ``tensor`` in a tile of loop ``extents`` (dimension -> loop bound), a count."""
     return tensor_points(nest, tensor, list(extents.items()))
 
 
@@ -112,6 +112,20 @@ def vector_ratio(block: int, tile: int, density: float) -> float:
     0 below 0.1): the expected blocks a tile's non-zeros occupy over its fixed-structured occupancies (floor
     and ceil of ``tile x density``), ``sum ceil(nnz / block) x P(nnz)``, over the ideal ``tile x density /
     block``. Otherwise 1 (also for a block size Timeloop's table does not list, where Timeloop stops).
+
+    Parameters
+    ----------
+    block
+        The level's ``block_size``, words per vector access.
+    tile
+        Points of the tile, a count.
+    density
+        Fraction of non-zero points, in [0, 1].
+
+    Returns
+    -------
+    float
+        The factor (>= 1, dimensionless).
     """
     if block <= 1 or tile == 0 or density >= 1.0 or block not in VECTOR_THRESHOLDS:
         return 1.0
