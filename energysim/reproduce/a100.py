@@ -476,7 +476,7 @@ def compare_modes(layers: list[Layer], engine=None) -> pd.DataFrame:
 
 _KERNEL_SMALL_N = ("the only one-wave shape of the fit set (288 tiles): the modelled cuSPARSELt time fits (51.9 vs 51.5 us) but the "
                    "modelled dense time is 9.5% short (68.9 vs 76.1 us), so the speed-up lands 0.15-0.18 low; the "
-                   "CUTLASS twin is short on both sides alike and lands within 0.06")
+                   "CUTLASS twin is short on both sides alike and lands 0.03-0.06 high")
 _KERNEL_CLS57 = ("its own set-up (2022 cuSPARSELt sample vs the CUTLASS profiler's dense kernel, CUDA 11.5): the "
                  "cuSPARSELt constants of 2023 PyTorch runs predict 1.71x; NVIDIA called 1.11x 'expected for small sizes'")
 _KERNEL_TUT_LIB = ("library-calibrated scales both kernels by one dense efficiency; the measured sparse kernels run at "

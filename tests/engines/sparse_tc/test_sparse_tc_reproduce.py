@@ -245,3 +245,32 @@ def test_every_ok_cell_prints_yes_no_or_blank():
                     _row("c", "fitted", 1.0, 2.0, "within 0.15", False, "s")])
     lines = render_table(frame[["quantity", "ok"]], wide=True).splitlines()
     assert [line.split()[1:] for line in lines[-3:]] == [[], ["yes"], ["no"]]
+
+
+def test_declared_reasons_quote_the_figures_the_model_gives():
+    """The figures the declared-miss reasons quote (small-N times and errors, CLS#57 1.71x, GEMV 1.22x, BERT batch 4,
+    efficiency 0.805) are the ones the fit and the engine compute now, to the digits quoted."""
+    from energysim.reproduce.a100 import DECLARED_MISS_PREFIXES, _engine
+    from energysim.reproduce.a100_kernel_fit import BERT_EAGER_MS, bert_linear_ms, fit_table
+
+    table = fit_table().set_index("row")
+    small = table.loc["pr90119_cusparselt_768x3072x3072"]
+    reason = DECLARED_MISSES[f"{_SMALL_N}/kernel model, fitted"]
+    assert f"{small['sparse_fitted_us']:.1f} vs {small['sparse_us']:.1f} us" in reason  # 51.9 vs 51.5
+    assert f"{small['dense_fitted_us']:.1f} vs {small['dense_us']:.1f} us" in reason  # 68.9 vs 76.1
+    assert f"{100 * (1 - small['dense_fitted_us'] / small['dense_us']):.1f}% short" in reason
+    errors = [small[c] for c in ("fitted_error", "held_out_error", "shape_out_error")]
+    assert "0.15-0.18 low" in reason and all(-0.185 <= e <= -0.15 for e in errors)
+    twin = [table.loc["pr90119_cutlass_768x3072x3072"][c] for c in ("fitted_error", "held_out_error", "shape_out_error")]
+    assert "0.03-0.06 high" in reason and all(0.025 <= e < 0.065 for e in twin)
+    assert f"predict {table.loc['cls57_4096cubed', 'fitted']:.2f}x" in DECLARED_MISSES[f"{_CLS57}/kernel model, full fit"]
+    gemv = "gemv_4096x4096 2:4 speed-up (cusparselt, m=4096 n=1 k=4096)/kernel model, held out (not in the fit)"
+    assert f"says {table.loc['gemv_4096x4096', 'held_out']:.2f}x, not {table.loc['gemv_4096x4096', 'measured']:.2f}x" \
+        in DECLARED_MISSES[gemv]
+    dense_ms, sparse_ms = BERT_EAGER_MS[4]
+    linear_dense, linear_sparse = bert_linear_ms(4)
+    bert = DECLARED_MISS_PREFIXES[BERT_BATCH_4]
+    assert f"{sparse_ms - dense_ms:.1f} ms slower" in bert and f"({dense_ms / sparse_ms:.2f}x)" in bert
+    assert f"{linear_dense - linear_sparse:.2f} ms faster" in bert
+    efficiency = DECLARED_MISSES["cls57_4096cubed dense FP16 TFLOPS/library-calibrated"]
+    assert f"efficiency to {_engine().config.kernel_efficiency:.3f}" in efficiency
