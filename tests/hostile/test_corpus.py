@@ -101,7 +101,7 @@ def test_bad_input(case, tmp_path, monkeypatch, capfd):
     assert _files(tmp_path) == before, "a failed command left a file behind"
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if SUBPROCESS_SAMPLE[c.id] else [])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[*_param(c).marks, *([pytest.mark.slow] if SUBPROCESS_SAMPLE[c.id] else [])])
                                   for c in CASES if c.id in SUBPROCESS_SAMPLE])
 def test_bad_input_console(case, tmp_path):
     """Through ``python -m energysim`` a bad input exits with its code and stderr is exactly the one message line."""
