@@ -21,6 +21,7 @@ from energysim.engines.loopnest.sparse_timeloop import evaluate as evaluate_time
 from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_timeloop
 from energysim.engines.loopnest.spec import LoopNestConfig, Spec
 from energysim.engines.result import Compulsory, LayerResult, StorageFit
+from energysim.errors import UnsupportedError
 from energysim.formats.nm_compressed import require_compliant
 from energysim.hardware.hierarchy import Hardware
 from energysim.workloads.layers import Layer
@@ -177,6 +178,13 @@ class LoopNestEngine(Engine):
 
     def _densities(self, layer: Layer, nest: Any, tensors: LayerTensors | None) -> Densities:
         if tensors is None:
+            for fmt in self.config.sparse.formats:
+                if fmt.format == "nm" and fmt.tensor == "weights" and layer.weight_density > fmt.n / fmt.m:
+                    raise UnsupportedError(
+                        f"{self.hardware.name}: layer '{layer.name}' has weight density {layer.weight_density:g}, but "
+                        f"{fmt.level} keeps weights {fmt.n}:{fmt.m}, which holds at most {fmt.n / fmt.m:g} of them "
+                        f"(give the layer {fmt.n}:{fmt.m} masks or a weight_density <= {fmt.n / fmt.m:g}; a dense "
+                        "layer runs on a dense design)")
             return statistical(layer.weight_density, layer.activation_density, layer.output_density)
         masks = operand_masks(layer, nest, tensors)
         for fmt in self.config.sparse.formats:

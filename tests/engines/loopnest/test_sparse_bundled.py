@@ -41,10 +41,13 @@ def test_eyeriss_designs_at_density_one_equal_eyeriss_like(name: str) -> None:
 
 @pytest.mark.parametrize("name", SPARSE_DESIGNS)
 def test_sparse_designs_run_a_sparse_layer(name: str) -> None:
-    """Each design runs a 30 %-weight, 50 %-input layer with valid counts; less energy than at density 1, except 2:4 (slots fixed)."""
+    """Each design runs a 30 %-weight, 50 %-input layer with valid counts; less energy than at density 1 (0.5 for 2:4,
+    whose slots are fixed: the same energy)."""
     layer = LinearLayer(name="fc", in_features=256, out_features=128, batch=4)
     sparse = layer.model_copy(update={"weight_density": 0.3, "activation_density": 0.5})
     engine = build_engine(energysim.hardware(name))
+    if name == "sparse-tc-like-2-4":
+        layer = layer.model_copy(update={"weight_density": 0.5})
     full = engine.simulate(layer, mapping="default")
     thin = engine.simulate(sparse, mapping="default")
     check_invariants(thin)
@@ -231,3 +234,12 @@ def test_mapper_sizes_compressed_tiles() -> None:
     assert any(capacity_problem(engine.spec, nest, dense.mapping, i, occupancy) for i in range(len(engine.spec.levels)))
     result = engine.simulate(layer)
     assert result.stats["mapping_source"].startswith("mapper (") and "shrunk" not in result.stats["mapping_source"]
+
+
+def test_a_2_4_design_refuses_weights_denser_than_2_of_4():
+    """A dense layer on the 2:4 file is refused in one line, not silently counted as 2:4 (its MACs were halved)."""
+    engine = build_engine(energysim.hardware("sparse-tc-like-2-4"))
+    layer = LinearLayer(name="fc", in_features=256, out_features=128, batch=4)
+    with pytest.raises(UnsupportedError, match=r"layer 'fc' has weight density 1, but .* keeps weights 2:4, which holds "
+                                               r"at most 0.5 of them"):
+        engine.simulate(layer, mapping="default")
