@@ -112,7 +112,7 @@ def _residuals(theta, rows: list[RowPlans]) -> np.ndarray:
     out, dense_seen = [], set()
     for plans in rows:
         dense_us, sparse_us = predict_us(plans, config, with_padding=False)
-        key = (plans.row.m, plans.row.n, plans.row.k, plans.row.dense_us)
+        key = _dense_key(plans.row)
         if key not in dense_seen:
             dense_seen.add(key)
             out.append(math.log(dense_us / plans.row.dense_us))
@@ -121,13 +121,37 @@ def _residuals(theta, rows: list[RowPlans]) -> np.ndarray:
 
 
 def fit(rows: list[RowPlans]) -> np.ndarray:
-    """Least-squares constants (ordered as :data:`PARAMETERS`) on the given rows' dense and 2:4 log time errors."""
+    """Least-squares constants on the given rows' dense and 2:4 log time errors.
+
+    Parameters
+    ----------
+    rows
+        The rows to fit (their hardware-bound schedules); each distinct dense measurement gives one
+        residual, each row one 2:4 residual.
+
+    Returns
+    -------
+    numpy.ndarray
+        The constants ordered as :data:`PARAMETERS` (efficiencies dimensionless, overheads in cycles),
+        within the bounds ``_LOWER`` .. ``_UPPER``.
+    """
     result = least_squares(_residuals, np.asarray(_START), args=(rows,), bounds=(_LOWER, _UPPER), x_scale="jac")
     return result.x
 
 
 def padded_call_cycles(theta) -> float:
-    """The padded-call cost that makes the padded row's modelled 2:4 time equal its measured time (cycles, >= 0)."""
+    """The padded-call cost that makes the padded row's modelled 2:4 time equal its measured time.
+
+    Parameters
+    ----------
+    theta
+        Constants ordered as :data:`PARAMETERS`.
+
+    Returns
+    -------
+    float
+        Cycles, >= 0 (0 when no measured row is padded).
+    """
     padded = [plans for plans in row_plans() if plans.row.padded_input]
     if not padded:
         return 0.0
