@@ -242,6 +242,13 @@ def check_sparse(spec: Spec) -> None:
 def check_convention(spec: Spec, convention: str) -> None:
     """Refuse, before any mapping work, what the counting convention cannot count on a sparse design.
 
+    Parameters
+    ----------
+    spec
+        The design; only its ``[engine.sparse]`` actions are read.
+    convention
+        ``ideal`` or ``timeloop`` (the run's ``compat``).
+
     Raises
     ------
     UnsupportedError
@@ -351,6 +358,21 @@ def metadata_problem(spec: Spec, nest: LoopNest, mapping: Mapping, densities: De
     from Sparseloop's ranks at the fullest tile's ``ceil(points x density)`` non-zeros; else the
     default model's bits per point x tile points, at the tensor's density, partial sums dense) must
     fit the storage's bits.
+
+    Parameters
+    ----------
+    spec, nest, mapping
+        The design, the layer's loop nest and its mapping.
+    densities
+        Fraction of non-zeros per tensor, in [0, 1] (``densities.of(tensor)``).
+    bits_of
+        ``(level index, tensor, format) -> bits`` of the fullest tile's metadata (None: the default model).
+
+    Returns
+    -------
+    str or None
+        One line naming the first level whose tiles' metadata (all its tensors, bits) exceeds its storage's
+        bits, and both figures; None when every level's fits.
     """
     config = spec.config.sparse
     for index, level in enumerate(spec.levels):

@@ -75,7 +75,7 @@ class RankShape:
 
 
 def tensor_points(nest: LoopNest, tensor: str, loops: tuple[LoopFactor, ...] | list[LoopFactor]) -> int:
-    """Points of ``tensor`` spanned by a box of loops (factors of the same dimension multiply)."""
+    """Points of ``tensor`` spanned by a box of loops (factors of the same dimension multiply), a count."""
     extents: dict[str, int] = {}
     for dim, factor in loops:
         extents[dim] = extents.get(dim, 1) * factor
@@ -122,6 +122,24 @@ def assign_ranks(ranks: list[RankSpec] | None, count: int, loops: list[LoopFacto
 
 def level_ranks(spec: Spec, nest: LoopNest, mapping: Mapping, index: int, tensor: str) -> list[RankShape]:
     """The rank shapes (outer to inner) of ``tensor`` at level ``index`` as Sparseloop builds them (module docstring).
+
+    Parameters
+    ----------
+    spec
+        The design (its ``[engine.sparse]`` formats by level and tensor).
+    nest
+        The layer's loop nest.
+    mapping
+        Loops per level; the level's own loops and those of the keepers inside it give the ranks.
+    index
+        The level, by position in ``spec.levels`` (0: outermost).
+    tensor
+        ``weights``, ``inputs`` or ``outputs``.
+
+    Returns
+    -------
+    list[RankShape]
+        Per rank, outer to inner, the loops it takes and its fiber (coordinates per fiber, a count).
 
     Raises
     ------
