@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from energysim.config.loading import parse_json
 from energysim.errors import InputError
 from energysim.prune.models import Model
 
@@ -47,17 +48,22 @@ def read_journal(folder: Path | None) -> list[dict]:
     Raises
     ------
     InputError
-        Naming the journal and line, for a complete line that is not a record.
+        Naming the journal and line, for a complete line that is not a record (not JSON, a
+        key twice, nested too deeply); naming the journal, if it is there but not a file.
     """
-    if folder is None or not (folder / JOURNAL_FILE).is_file():
+    if folder is None:
         return []
     path = folder / JOURNAL_FILE
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: is not a file (a folder?); remove it or give a new output folder")
+    if not path.is_file():
+        return []
     lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
     records = []
     for number, line in enumerate(lines[:-1], start=1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+        try:  # NaN is a missing figure
+            record = parse_json(line, f"{path}: line {number}", InputError, allow_nan=True)
+        except InputError:
             record = None
         if not isinstance(record, dict) or "kind" not in record or "key" not in record:
             raise InputError(f"{path}: line {number} is not an energy-aware journal record (got {line[:40]!r}); "

@@ -156,9 +156,11 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         )
         _refuse_overwrites(args, {"out": WORKLOAD_FILES, "save_model": MODEL_FILES})  # before the data set loads
     elif args.out:
+        from energysim.energy_aware.journal import read_journal
         from energysim.output_folder import result_files
 
         result_files(args.out)  # refuses a file or an unwritable path; the job's own files resume
+        read_journal(Path(args.out))  # a journal that is no journal is refused before any training
     if args.model_dir:
         from energysim.prune.models import load_model
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from energysim.atomic_files import StagedFiles
+from energysim.config.loading import parse_json
 from energysim.errors import ConfigError, InputError
 from energysim.limits import ARRAY_BYTES, DIMENSION, TEXT_FILE_BYTES, read_bounded
 from energysim.npz_archive import NpzArchive
@@ -451,13 +452,12 @@ def load_model(folder: str | Path) -> Model:
     folder = Path(folder)
     json_path, npz_path = folder / "model.json", folder / "model.npz"
     try:
-        spec = json.loads(read_bounded(json_path, TEXT_FILE_BYTES, ConfigError).decode("utf-8"))
+        text = read_bounded(json_path, TEXT_FILE_BYTES, ConfigError)
     except FileNotFoundError:
         raise ConfigError(f"{json_path}: file not found") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{json_path}: not readable JSON ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
-    except RecursionError:
-        raise ConfigError(f"{json_path}: not readable JSON (nested too deeply)") from None
+    except OSError as exc:
+        raise ConfigError(f"{json_path}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+    spec = parse_json(text, str(json_path))
     _check_spec(spec, str(folder))
     if not npz_path.exists():
         raise ConfigError(f"{npz_path}: file not found")

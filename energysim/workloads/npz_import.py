@@ -61,13 +61,13 @@ that does not match the shape is refused with an InputError.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 
 import numpy as np
 
+from energysim.config.loading import parse_json
 from energysim.errors import InputError
 from energysim.limits import ARRAY_BYTES, read_bounded
 from energysim.npz_archive import NpzArchive
@@ -126,12 +126,7 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str,
         raise InputError(
             f"{path}: not a safetensors file (header length {header_bytes} bytes does not fit the {len(data)}-byte file)"
         )
-    try:
-        header = json.loads(data[8:8 + header_bytes].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a safetensors file (header is not UTF-8 JSON: {exc})") from None
-    except RecursionError:
-        raise InputError(f"{path}: not a safetensors file (header JSON is nested too deeply)") from None
+    header = parse_json(bytes(data[8:8 + header_bytes]), f"{path}: safetensors header", InputError)
     if not isinstance(header, dict):
         raise InputError(f"{path}: safetensors header must be a JSON object (got {type(header).__name__})")
     buffer = memoryview(data)[8 + header_bytes:]

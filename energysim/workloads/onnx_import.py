@@ -373,6 +373,7 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
     if not model.HasField("graph") or model.ir_version <= 0:
         raise InputError(f"{path}: not an ONNX model (no graph or IR version in the file)")
     _check_opset(onnx, model, path)
+    _check_single_producer(model, path)
     initializer_names = {t.name for t in model.graph.initializer}
     if input_size is not None:
         _fix_input_size(model, input_size, initializer_names, path)
@@ -423,6 +424,26 @@ def _read(path: Path, input_size: tuple[int, int] | None) -> tuple[list[dict], d
     producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
     source = f"ONNX model {path.name}" + (f" (producer {producer})" if producer else "")
     return layers, arrays, skipped, notes, source
+
+
+def _check_single_producer(model, path: Path) -> None:
+    """Refuse a graph in which one tensor is written twice (ONNX graphs are single-assignment; the checker refuses it too).
+
+    Raises
+    ------
+    InputError
+        Naming the file, the tensor and the two nodes.
+    """
+    producer: dict[str, int] = {name: -1 for name in (t.name for t in model.graph.input)}
+    for index, node in enumerate(model.graph.node):
+        for name in node.output:
+            if not name:
+                continue
+            if name in producer:
+                first = "a graph input" if producer[name] < 0 else f"node #{producer[name]}"
+                raise InputError(f"{path}: not a valid ONNX graph: tensor {name!r} is written by {first} and again by "
+                                 f"node #{index} ({node.op_type}); each tensor has one producer")
+            producer[name] = index
 
 
 def import_onnx(

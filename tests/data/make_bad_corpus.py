@@ -680,10 +680,10 @@ def _model_cases() -> list[Case]:
     hw = _write("hw.toml", HARDWARE)
     table = [
         ("json_missing", _model(None, _model_arrays()), "model"),
-        ("json_garbage", _model("{not json", _model_arrays()), "model.json: not readable JSON"),
+        ("json_garbage", _model("{not json", _model_arrays()), "model.json: not valid JSON"),
         ("json_list", _model("[1, 2]", _model_arrays()), "model.json must hold a JSON object (got list)"),
-        ("json_deep", _model("[" * 100_000 + "]" * 100_000, _model_arrays()), "model.json: not readable JSON"),
-        ("json_binary", _model(bytes(range(256)), _model_arrays()), "model.json: not readable JSON"),
+        ("json_deep", _model("[" * 100_000 + "]" * 100_000, _model_arrays()), "model.json: not valid JSON"),
+        ("json_binary", _model(bytes(range(256)), _model_arrays()), "model.json: not valid JSON"),
         ("format_wrong", _model(_model_spec(format="pytorch"), _model_arrays()), "format must be 'energysim-numpy-model' version 1"),
         ("version_2", _model(_model_spec(version=2), _model_arrays()), "format must be 'energysim-numpy-model' version 1"),
         ("version_bool", _model(_model_spec(version=True), _model_arrays()), "format must be 'energysim-numpy-model' version 1"),
@@ -729,10 +729,10 @@ def _model_cases() -> list[Case]:
          "over the array memory budget per file limit"),
     ]
     cases = [Case(f"model_{name}", "model", est, fragment, _both(hw, make)) for name, make, fragment in table]
-    # open: LEAD (requests-LEAD.md, HOSTILE 14:18 item 10): json keeps the last of two equal keys
+    # fixed by LEAD (config.loading.parse_json): json kept the last of two equal keys
     layers_twice = json.dumps(_model_spec())[:-1] + ', "layers": ' + json.dumps(_layer(out_features=3)) + "}"
     cases.append(Case("model_json_key_twice", "model", est, "key 'layers' appears twice",
-                      _both(hw, _model(layers_twice, _model_arrays())), owner="LEAD"))
+                      _both(hw, _model(layers_twice, _model_arrays()))))
     cases.append(Case("model_json_limit", "model", est, "ENERGYSIM_TEXT_FILE_BYTES", _both(hw, _model(_model_spec(), _model_arrays())),
                       env={"ENERGYSIM_TEXT_FILE_BYTES": "50"}))
     cases.append(Case("model_prune_dir_bad", "model", ("prune", "--model-dir", "{d}/model", "--out", "{d}/out", "--finetune-epochs", "0",
@@ -760,8 +760,8 @@ def _onnx_cases() -> list[Case]:
         ("conv_huge_input", _onnx(_onnx_conv(size=(3_000_000_000, 6))), "largest layer dimension limit"),
         ("transpose_bad_perm", _onnx(_onnx_transpose_bad_perm), "Transpose attribute perm must be a permutation of the 2 axes of 'W0' (got [0, 0])"),
         ("relu_only", _onnx(_onnx_relu_only), "no supported weight layer"),
-        # open: LEAD (requests-LEAD.md, HOSTILE 14:27): imported as two layers; onnx.checker refuses it
-        ("output_written_twice", _onnx(_onnx_output_twice), "'y'", "LEAD"),
+        # fixed by LEAD (onnx_import._check_single_producer): imported as two layers
+        ("output_written_twice", _onnx(_onnx_output_twice), "'y'", ""),
         ("external_data_missing", _onnx(_onnx_external_missing), "external weight data cannot be read"),
         ("gemm_input_mismatch", _onnx(_onnx_gemm(input_shape=(1, 5))), "Gemm reduction length of input 'x' (5) must equal the weight's (8)"),
     ]
@@ -833,10 +833,10 @@ def _safetensors_cases() -> list[Case]:
     table = [
         ("short", b"\x01\x02", "shorter than its 8-byte header length"),
         ("header_length_huge", _safetensors(b"{}", length=2**62), "does not fit the"),
-        ("header_not_json", _safetensors(b"{nope"), "header is not UTF-8 JSON"),
-        ("header_not_utf8", _safetensors(b"\xff\xfe\xfd"), "header is not UTF-8 JSON"),
+        ("header_not_json", _safetensors(b"{nope"), "safetensors header: not valid JSON"),
+        ("header_not_utf8", _safetensors(b"\xff\xfe\xfd"), "safetensors header: not valid JSON: not UTF-8 text"),
         ("header_list", _safetensors("[1, 2]"), "safetensors header must be a JSON object (got list)"),
-        ("header_deep", _safetensors("[" * 100_000 + "]" * 100_000), "header JSON is nested too deeply"),
+        ("header_deep", _safetensors("[" * 100_000 + "]" * 100_000), "safetensors header: not valid JSON: arrays or objects are nested too deeply"),
         ("dtype_c64", _st_one(dtype="C64"), "dtype must be one of"),
         ("dtype_number", _st_one(dtype=5), "dtype must be one of"),
         ("offsets_outside", _safetensors({"fc.weight": {"dtype": "F32", "shape": [4, 8], "data_offsets": [0, 10**9]}}, b"\0" * 128),
@@ -859,11 +859,11 @@ def _safetensors_cases() -> list[Case]:
         ("no_weight_layer", _st_one(name="fc.bias"), "no weight layer found"),
     ]
     cases = [Case(f"safetensors_{name}", "safetensors", imp, fragment, _write("m.safetensors", data)) for name, data, fragment in table]
-    # open: LEAD (requests-LEAD.md, HOSTILE 14:18 item 10): json keeps the last of two equal keys
+    # fixed by LEAD (config.loading.parse_json): json kept the last of two equal keys
     twice = ('{"fc.weight": {"dtype": "F32", "shape": [4, 8], "data_offsets": [0, 128]}, '
              '"fc.weight": {"dtype": "F32", "shape": [8, 4], "data_offsets": [0, 128]}}')
     cases.append(Case("safetensors_name_twice", "safetensors", imp, "key 'fc.weight' appears twice",
-                      _write("m.safetensors", _safetensors(twice.encode(), np.ones((4, 8), dtype=np.float32).tobytes())), owner="LEAD"))
+                      _write("m.safetensors", _safetensors(twice.encode(), np.ones((4, 8), dtype=np.float32).tobytes()))))
     cases += [
         Case("safetensors_missing", "safetensors", imp, "weight file not found"),
         Case("safetensors_folder", "safetensors", imp, "must be a regular file", lambda folder: (folder / "m.safetensors").mkdir()),
@@ -953,13 +953,12 @@ def _cli_cases() -> list[Case]:
         Case("cli_compare_journal_duplicate_key", "cli", ("compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria",
                                                           "magnitude", "--hw", "lecture-array", "--out", "{d}/sweep"),
              "points.jsonl: line 1 is not a sweep journal record", _write("sweep/points.jsonl", '{"key": "a", "rows": [], "key": "b"}\n')),
-        # open: LEAD (requests-LEAD.md, HOSTILE 14:18 item 11): tracebacks after 10-35 s of training
         Case("cli_prune_energy_journal_deep", "cli", ("prune", "--energy-budget", "0.5", "--hw", "lecture-array", "--out", "{d}/o",
                                                       "--quiet"), "energy-aware.jsonl: line 1",
-             _write("o/energy-aware.jsonl", "[" * 100_000 + "]" * 100_000 + "\n"), owner="LEAD", slow=True),
+             _write("o/energy-aware.jsonl", "[" * 100_000 + "]" * 100_000 + "\n"), slow=True),
         Case("cli_prune_energy_journal_folder", "cli", ("prune", "--energy-budget", "0.5", "--hw", "lecture-array", "--out", "{d}/o",
                                                         "--quiet"), "energy-aware.jsonl", _write("o/energy-aware.jsonl/x", "1"),
-             owner="LEAD", slow=True),
+             slow=True),
         Case("cli_compare_journal_folder", "cli", ("compare", "--patterns", "fine", "--sparsities", "0.5", "--criteria", "magnitude",
                                                    "--hw", "lecture-array", "--out", "{d}/sweep"),
              "points.jsonl: is not a file (a folder?)", _write("sweep/points.jsonl/x", "1")),
