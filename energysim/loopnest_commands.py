@@ -65,7 +65,12 @@ def cmd_import_timeloop(args: argparse.Namespace, out: TextIO) -> int:
     claim_paths({"--out": [Path(args.out) / name for name in TIMELOOP_FILES]}, args.force)
     notes: list[str] = []
     written = import_timeloop(args.files, args.out, notes)
-    out.write("wrote " + ", ".join(str(path) for path in written.values()) + "\n")
+    stale = [Path(args.out) / name for name in TIMELOOP_FILES
+             if (Path(args.out) / name) not in written.values() and (Path(args.out) / name).is_file()]
+    for path in stale:  # --force: a mapping.toml of an earlier import would pair with this design
+        path.unlink()
+    out.write("wrote " + ", ".join(str(path) for path in written.values())
+              + (f"; removed the earlier {', '.join(p.name for p in stale)}" if stale else "") + "\n")
     for note in notes:
         out.write(f"note: {note}\n")
     command = f"energysim run {written['hardware']} {written['workload']}"

@@ -107,3 +107,14 @@ def test_map_searches_under_the_hardware_files_own_constraints():
     found = map_workload(hw, layers, progress=False)[0]
     assert found.mapping == map_workload(hw, layers, own, progress=False)[0].mapping
     assert found.mapping != map_workload(hw, layers, MapperConstraints(), progress=False)[0].mapping
+
+
+def test_import_timeloop_force_removes_a_mapping_it_no_longer_writes(tmp_path):
+    """Re-importing with --force and no mapping removes the earlier mapping.toml (run would have paired it silently)."""
+    pytest.importorskip("yaml")
+    files = [str(TIMELOOP / name) for name in ("arch.yaml", "prob.yaml", "ERT.yaml")]
+    code, _, err = run("import-timeloop", *files, str(TIMELOOP / "map-bypass.yaml"), "-o", str(tmp_path / "d"))
+    assert code == 0 and (tmp_path / "d" / "mapping.toml").is_file(), err
+    code, out, err = run("import-timeloop", *files, "-o", str(tmp_path / "d"), "--force")
+    assert code == 0, err
+    assert not (tmp_path / "d" / "mapping.toml").exists() and "removed the earlier mapping.toml" in out
