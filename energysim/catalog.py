@@ -58,6 +58,9 @@ def _resolve(name_or_path: str, folder: Path, what: str, names: list[str]) -> Pa
     if path.is_dir() and (path / "workload.toml").is_file():
         return path / "workload.toml"
     if path.suffix == ".toml" or path.exists():
+        if path.is_dir():
+            raise InputError(f"{what} {name_or_path!r} is a folder, not a .toml file"
+                             + (" (a workload folder holds workload.toml)" if what == "workload" else ""))
         if not path.is_file():
             raise InputError(f"{what} file {name_or_path!r} does not exist")
         return path

@@ -64,10 +64,13 @@ def run_demo(out_dir: Path, out: TextIO, quick: bool = False, progress: bool | N
     out.write("digits MLP: pruning patterns on three engines (lecture 45 nm costs; A100 in dense and 2:4 mode);\n"
               "*_vs_dense = pruned / dense on the same run (0.25 = a quarter of dense); absolute energies use each\n"
               "engine's own costs (the A100's include its static power), so compare engines by *_vs_dense\n\n")
-    out.write(f"training the MLP on the bundled digits, then pruning and simulating {len(points)} points "
-              f"on {len(DEMO_HARDWARE)} hardware runs ...\n\n")
+    out.write(f"training the MLP on the bundled digits (or loading it from {Path(out_dir) / 'models'}), then pruning "
+              f"and simulating {len(points)} points on {len(DEMO_HARDWARE)} hardware runs ...\n\n")
     out.flush()
     frame = run_sweep(points, DEMO_HARDWARE, out_dir, progress=progress)
+    if frame.attrs.get("results_reused"):
+        out.write(f"reused {frame.attrs['results_reused']} of {frame.attrs['results_total']} results (point x hardware) "
+                  f"from an earlier run in {out_dir} (points.jsonl)\n\n")
     shown = frame.copy()
     shown["status"] = shown["status"].str.split(":").str[0]
     out.write(render_table(shown, DEMO_COLUMNS))

@@ -23,3 +23,7 @@ def test_demo_keeps_runs_apart_and_says_what_the_report_says(tmp_path):
     assert "|" not in text  # an aligned table, not Markdown
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "a100:sparse_2_4" in report
+    assert "reused" not in text
+    again = io.StringIO()
+    run_demo(tmp_path, again, quick=True, progress=False)  # the second run in the same folder says what it reused
+    assert f"reused {len(frame)} of {len(frame)} results" in again.getvalue()

@@ -269,10 +269,10 @@ def cmd_prune_for_energy(args: argparse.Namespace, out: TextIO) -> int:
                               step_epochs=1 if args.step_epochs is None else args.step_epochs, seed=args.seed,
                               out_dir=args.out, calibration_samples=args.calibration_samples, data=data,
                               progress=_progress(args))
-    out.write(f"\npatterns on {result.run} (probe: one layer pruned, energy of dense):\n")
+    out.write(f"\npatterns on {result.run} (probe: every layer pruned at the probe sparsity, energy of dense):\n")
     out.write(render_table(result.patterns, PATTERN_COLUMNS, wide=args.wide))
     if len(result.allocation):
-        out.write(f"\nallocation ({result.method}, {result.rounds} rounds):\n")
+        out.write(f"\nallocation ({result.method}, {result.rounds} round{'' if result.rounds == 1 else 's'}):\n")
         out.write(render_table(result.allocation, ALLOCATION_COLUMNS, wide=args.wide))
     for note in result.notes:
         out.write(f"note: {note}\n")
