@@ -203,10 +203,12 @@ def prune_for_energy(model, hardware: str, energy_budget: float, latency_budget:
 
 
 def validate_file(name_or_path: str | Path) -> str:
-    """Validate a hardware, workload or cost-table file; return a one-line description.
+    """Validate a hardware, workload, cost-table or mapping file; return a one-line description.
 
     The kind is told by the file's tables: ``[engine]`` (hardware), ``[[layers]]``
-    (workload) or ``[[entries]]`` (cost table).
+    (workload), ``[[entries]]`` (cost table) or ``[[mappings]]`` (a loop-nest mapping,
+    checked on its own rules only: whether its levels and factors fit a hardware and a
+    layer is checked by ``run --mapping``).
 
     Raises
     ------
@@ -227,4 +229,12 @@ def validate_file(name_or_path: str | Path) -> str:
     if "entries" in data:
         table = CostTable.from_file(path)
         return f"{path}: cost table '{table.name}' ({len(table.entries)} entries)"
-    raise ConfigError(f"{path}: (top level): not a hardware ([engine]), workload ([[layers]]) or cost table ([[entries]]) file")
+    if "mappings" in data:
+        from energysim.engines.loopnest.mapping import load_mapping
+
+        mappings = load_mapping(path)
+        count = len(mappings.by_layer) + (mappings.fallback is not None)
+        return (f"{path}: mapping file ({count} {'entry' if count == 1 else 'entries'}; levels and factors are checked "
+                "against a hardware and a layer by run --mapping)")
+    raise ConfigError(f"{path}: (top level): not a hardware ([engine]), workload ([[layers]]) or cost table ([[entries]]) "
+                      "file, nor a mapping ([[mappings]])")

@@ -118,3 +118,16 @@ def test_import_timeloop_force_removes_a_mapping_it_no_longer_writes(tmp_path):
     code, out, err = run("import-timeloop", *files, "-o", str(tmp_path / "d"), "--force")
     assert code == 0, err
     assert not (tmp_path / "d" / "mapping.toml").exists() and "removed the earlier mapping.toml" in out
+
+
+def test_validate_knows_mapping_files(tmp_path):
+    """`validate` accepts the mapping file import-timeloop writes and refuses a bad one in one line naming the field."""
+    pytest.importorskip("yaml")
+    files = [str(TIMELOOP / name) for name in ("arch.yaml", "prob.yaml", "ERT.yaml", "map-bypass.yaml")]
+    assert run("import-timeloop", *files, "-o", str(tmp_path / "d"))[0] == 0
+    code, out, err = run("validate", str(tmp_path / "d" / "mapping.toml"))
+    assert code == 0 and "mapping file (1 entry" in out, err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('schema_version = 1\n[[mappings]]\n[[mappings.levels]]\nname = "A"\nfactors = {K = 0}\n')
+    code, _, err = run("validate", str(bad))
+    assert code == 2 and "mappings[0].levels[0]: factors.K: must be >= 1 (got 0)" in err and err.count("\n") == 1
