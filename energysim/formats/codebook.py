@@ -150,8 +150,10 @@ def fit_codebook(
     if max_fit_samples is not None and values.size > max_fit_samples:
         rng = np.random.default_rng(seed)
         values = values[rng.choice(values.size, size=max_fit_samples, replace=False)]
-    values = np.sort(values)
-    prefix = np.concatenate(([0.0], np.cumsum(values)))
+    values.sort()  # values is this function's own copy (a mask or a sample of the weights): sorted in place
+    prefix = np.empty(values.size + 1)
+    prefix[0] = 0.0
+    np.cumsum(values, out=prefix[1:])
     centroids = np.linspace(values[0], values[-1], n_centroids)
     edges = None
     iterations = 0
