@@ -17,6 +17,10 @@ MEASURED_MB = {"conv1": (0.42e9, 18.5, 5.0), "conv2": (0.90e9, 77.6, 4.0), "conv
                "conv4": (0.45e9, 37.4, 2.1), "conv5": (0.30e9, 24.9, 1.3)}
 """JSSC 2017 Table V: MACs, global-buffer and DRAM accesses (MB) per layer, batch 4."""
 
+MEASURED_POWER = {"conv1": (332, 16.5), "conv2": (288, 39.2), "conv3": (266, 21.3), "conv4": (235, 16.0),
+                  "conv5": (236, 10.0)}
+"""JSSC 2017 Table V: chip power (mW) and processing latency (ms) per layer, batch 4."""
+
 OUTPUT_DENSITY = {"conv1": 1 - 0.387, "conv2": 1 - 0.725, "conv3": 1 - 0.793, "conv4": 1 - 0.776, "conv5": 1.0}
 """Each layer's output density for the chip's run-length coded ofmaps: the next layer's measured ifmap density
 (after ReLU, and after max pooling behind CONV1 and CONV2, which can only raise it); CONV5's (FC6's input) is not
@@ -56,7 +60,8 @@ def test_eyeriss_alexnet_table() -> None:
     engine = build_engine(energysim.hardware("eyeriss-like-gating"))
     documented = docs_table()
     assert sorted(documented) == sorted(MEASURED_MB)
-    print("\n| layer | MACs | zeros in ifmaps | GLB MB model | GLB MB chip | DRAM MB model | DRAM MB chip | mapping |")
+    print("\n| layer | MACs | zeros in ifmaps | GLB MB model | GLB MB chip | DRAM MB model | DRAM MB chip | "
+          "energy model (G MAC-eq) | chip energy (mJ) | chip pJ per MAC-eq | mapping |")
     for layer in LAYERS:
         zeros = ZEROS_IN_IFMAPS[layer.name]
         result = engine.simulate(layer.model_copy(update={"activation_density": 1 - zeros,
@@ -67,6 +72,10 @@ def test_eyeriss_alexnet_table() -> None:
         assert result.count("MAC", action="gated_mac") == pytest.approx(macs * zeros, abs=1)
         glb = sum(v for (c, _, a), v in result.counts.items() if c == "GlobalBuffer") * 2 / 1e6
         dram = (result.count("DRAM") + result.count("DRAMSparse")) * 2 / 1e6
-        row = [layer.name, f"{macs:,}", f"{zeros * 100:.1f} %", f"{glb:.1f}", f"{chip_glb}", f"{dram:.1f}", f"{chip_dram}"]
+        mac_eq = sum(count * engine.spec.prices[(c, a)] for (c, _, a), count in result.counts.items())
+        power_mw, latency_ms = MEASURED_POWER[layer.name]
+        chip_pj = power_mw * latency_ms * 1e6          # mW x ms = uJ = 1e6 pJ
+        row = [layer.name, f"{macs:,}", f"{zeros * 100:.1f} %", f"{glb:.1f}", f"{chip_glb}", f"{dram:.1f}", f"{chip_dram}",
+               f"{mac_eq / 1e9:.2f}", f"{chip_pj / 1e9:.2f}", f"{chip_pj / mac_eq:.2f}"]
         print("| " + " | ".join(row) + f" | {result.stats['mapping']} |")
-        assert documented[layer.name][:7] == row
+        assert documented[layer.name][:10] == row
