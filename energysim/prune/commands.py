@@ -155,6 +155,8 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
             rounding=args.rounding,
         )
         _refuse_overwrites(args, {"out": WORKLOAD_FILES, "save_model": MODEL_FILES})  # before the data set loads
+    elif not args.hw:
+        raise InputError("prune: --energy-budget needs --hw HW (the hardware run whose energy the budget is a fraction of)")
     elif args.out:
         from energysim.energy_aware.journal import read_journal
         from energysim.output_folder import result_files

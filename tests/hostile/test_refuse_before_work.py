@@ -76,3 +76,8 @@ def test_report_missing_folder_refused_before_matplotlib(monkeypatch, tmp_path):
 
     monkeypatch.setitem(sys.modules, "energysim.report.html", None)  # importing it raises ImportError
     assert "nothing" in _refused(["report", str(tmp_path / "nothing")])
+
+
+def test_prune_energy_budget_without_hw_refused_before_the_dataset(no_dataset, tmp_path):
+    """prune --energy-budget without --hw is refused before the dataset loads (it took 3.6 s first)."""
+    assert "--energy-budget needs --hw HW" in _refused(["prune", "--energy-budget", "0.5", "--out", str(tmp_path / "o")])
