@@ -49,6 +49,7 @@ from typing import Any
 
 from energysim.config.toml_writer import toml_key, toml_value
 from energysim.engines.loopnest.sparse_import import default_metadata_bits, densities, sparse_table
+from energysim.engines.loopnest.timeloop_keys import check_keys
 from energysim.engines.loopnest.timeloop_map_text import read_map_text
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.limits import DIMENSION, read_bounded
@@ -103,6 +104,9 @@ def _load_yaml(path: Path) -> dict:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{at} ({getattr(exc, 'problem', None) or exc})") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty (a Timeloop YAML file holds top-level keys such as architecture, "
+                          f"problem, mapping)")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys (got {type(data).__name__})")
     return data
@@ -675,6 +679,9 @@ def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, s
         if not isinstance(entry, dict):
             raise _fail(at, f"must be a mapping with target and type (got {type(entry).__name__})")
         target = entry.get("target")
+        if target not in levels and "source" in entry:        # a level header of Timeloop's printed map.txt
+            raise ConfigError(f"{entry['source']}: level name {target!r} is not a storage level of the architecture "
+                              f"({', '.join(levels)})")
         if target not in levels:
             raise _fail(f"{at}.target", f"must name a storage level ({', '.join(levels)}) (got {target!r})")
         slot = out[levels.index(target)]
@@ -833,6 +840,8 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
     if not files:
         raise InputError("import-timeloop: give at least one Timeloop YAML file")
     merged, origin = merge_files(files)
+    ignored: set[str] = set()
+    check_keys(merged, origin, ignored)        # a key Timeloop does not read is refused before any is used
     layer, dim_of, names = _problem(merged, origin)
     tensor_of = {name: tensor for tensor, name in names.items()}
     layer.update(densities(merged, origin, tensor_of))
@@ -888,6 +897,8 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
             notes.append("mapping: none given; `run` without --mapping searches one with energysim's mapper"
                          + (" under the imported [engine.mapper] constraints" if constraints is not None else "")
                          + ", which need not be the mapping Timeloop's mapper would find")
+        if ignored:
+            notes.append("ignored (Timeloop/Accelergy keys energysim does not model): " + ", ".join(sorted(ignored)))
         notes += [f"{name}: depth 0, Timeloop's placeholder for a fan-out: a zero-cost level that holds no data"
                   for name in placeholders]
         clock = hardware["document"]["clock_ghz"]

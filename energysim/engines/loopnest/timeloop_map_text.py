@@ -84,7 +84,8 @@ def read_map_text(text: str, path: Path) -> list[dict]:
         header = _HEADER.match(line)
         if header:
             spaces = [m["name"] for m in _SPACE.finditer(header["spaces"])]
-            levels.append({"name": header["name"], "keep": spaces, "temporal": [], "x": [], "y": []})
+            levels.append({"name": header["name"], "keep": spaces, "temporal": [], "x": [], "y": [],
+                           "source": f"{path}: line {number}"})
             continue
         loop = _loop(line, number, path)
         if loop is None:
@@ -121,7 +122,8 @@ def _stats_levels(lines: list[str], path: Path) -> list[dict]:
             break
         header = _STATS_LEVEL.match(line)
         if header:
-            levels.append({"name": header["name"], "keep": [], "temporal": [], "x": [], "y": [], "mapped": False})
+            levels.append({"name": header["name"], "keep": [], "temporal": [], "x": [], "y": [], "mapped": False,
+                           "source": f"{path}: line {number}"})
             section = ""
             continue
         if not levels or not line:
@@ -142,17 +144,18 @@ def _stats_levels(lines: list[str], path: Path) -> list[dict]:
 
 
 def _directives(levels: list[dict]) -> list[dict]:
-    """Mapping-YAML directives from levels (outermost first) with their loops and kept data spaces."""
+    """Mapping-YAML directives from levels (outermost first) with their loops and kept data spaces; each also carries
+    ``source``, the file and line of its level header (named when the level is not in the architecture)."""
     directives: list[dict] = []
     for level in levels:
         temporal = level["temporal"]
-        directives.append({"target": level["name"], "type": "temporal",
+        directives.append({"target": level["name"], "type": "temporal", "source": level["source"],
                            "factors": [f"{d}={n}" for d, n in temporal],
                            "permutation": [d for d, _ in reversed(temporal)]})
         spatial = level["x"][::-1] + level["y"][::-1]        # a permutation lists loops inner to outer, X first
         if spatial:
-            directives.append({"target": level["name"], "type": "spatial",
+            directives.append({"target": level["name"], "type": "spatial", "source": level["source"],
                                "factors": [f"{d}={n}" for d, n in spatial],
                                "permutation": [d for d, _ in spatial], "split": len(level["x"])})
-        directives.append({"target": level["name"], "type": "bypass", "keep": level["keep"]})
+        directives.append({"target": level["name"], "type": "bypass", "keep": level["keep"], "source": level["source"]})
     return directives

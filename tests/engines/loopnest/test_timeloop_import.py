@@ -172,7 +172,7 @@ def test_alias_bomb_is_refused(tmp_path: Path) -> None:
     levels = ["a0: &a0 {name: n, local: [{name: B, class: SRAM, attributes: {depth: 1, word-bits: 8}}]}"]
     for i in range(1, 31):
         levels.append(f"a{i}: &a{i} {{name: n, subtree: [*a{i - 1}, *a{i - 1}]}}")
-    text = "anchors:\n" + "\n".join("  " + line for line in levels) + "\narchitecture: {subtree: [*a30]}\n"
+    text = "globals:\n" + "\n".join("  " + line for line in levels) + "\narchitecture: {subtree: [*a30]}\n"
     files = _write(tmp_path, arch=text, prob=PROB_GEMM, ert=ERT_V04)
-    with pytest.raises(ConfigError, match="the tree must have at most 10000 nodes"):
+    with pytest.raises(ConfigError, match=r"architecture\.subtree\[0\].*: the files must hold at most 100000 YAML mappings"):
         import_timeloop(files, tmp_path / "out")

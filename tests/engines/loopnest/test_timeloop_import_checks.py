@@ -48,7 +48,7 @@ def test_deep_yaml_is_refused_from_the_event_stream(tmp_path: Path) -> None:
 
 def test_depth_at_the_limit_is_read(tmp_path: Path) -> None:
     """A collection exactly MAX_YAML_DEPTH deep (the top mapping counted) is not refused by the depth check."""
-    nested = "x: " + "[" * (MAX_YAML_DEPTH - 1) + "]" * (MAX_YAML_DEPTH - 1) + "\n" + ARCH_V04
+    nested = "globals: " + "[" * (MAX_YAML_DEPTH - 1) + "]" * (MAX_YAML_DEPTH - 1) + "\n" + ARCH_V04
     written = import_timeloop(_write(tmp_path, **{**DENSE, "arch": nested}), tmp_path / "out")
     assert written["hardware"].is_file()
 
