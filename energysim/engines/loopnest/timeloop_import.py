@@ -99,7 +99,7 @@ def _load_yaml(path: Path) -> dict:
     text = _read_text(path)
     try:
         _check_depth(yaml, text, path)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_key_loader(yaml, path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -116,6 +116,32 @@ def _load_map_text(path: Path) -> dict:
     """``{"mapping": directives}`` from a Timeloop ``map.txt`` (:mod:`~energysim.engines.loopnest.timeloop_map_text`)."""
     text = _read_text(path)
     return {"mapping": read_map_text(text, path)}
+
+
+def _unique_key_loader(yaml: Any, path: Path) -> type:
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML would keep the last one silently).
+
+    Raises
+    ------
+    ConfigError
+        When loading: the file, the line of the second key, the key and the line of the first.
+    """
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue                       # `<<` merges (its keys may be overridden); other keys: the constructor
+            key = loader.construct_object(key_node, deep=True)
+            seen = first.get(key)
+            if seen is not None:
+                raise ConfigError(f"{path}: line {key_node.start_mark.line + 1}: key {key!r} appears twice in one mapping "
+                                  f"(also at line {seen}); YAML would keep the last silently, give it once")
+            first[key] = key_node.start_mark.line + 1
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+    loader = type("UniqueKeyLoader", (yaml.SafeLoader,), {})
+    loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return loader
 
 
 def _check_depth(yaml: Any, text: str, path: Path) -> None:

@@ -173,3 +173,18 @@ def test_every_published_fixture_imports_under_the_key_check(tmp_path: Path, nam
     files = [DATA / name / (part if part.endswith(".txt") else f"{part}.yaml") for part in FIXTURES[name]]
     written = import_timeloop(files, tmp_path / "out", [])
     assert written["hardware"].is_file() and written["workload"].is_file()
+
+
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    """A key given twice in one YAML mapping (YAML keeps the last silently) is refused naming both lines."""
+    message = _refusal(tmp_path, arch=ARCH_V04.replace("{depth: 32,", "{depth: 32, depth: 4,"))
+    assert message.endswith("arch.yaml: line 12: key 'depth' appears twice in one mapping (also at line 12); YAML would "
+                            "keep the last silently, give it once")
+
+
+def test_a_yaml_merge_key_may_override(tmp_path: Path) -> None:
+    """`<<: *anchor` followed by a key the anchor also gives is YAML's override, not a key given twice."""
+    arch = ARCH_V04.replace("{name: DRAM, class: DRAM, attributes: {width: 64}}",
+                            "{name: DRAM, class: DRAM, attributes: {<<: &dram {width: 32}, width: 64}}")
+    written = import_timeloop(_write(tmp_path, **{**DENSE, "arch": arch}), tmp_path / "out")
+    assert "read_pj = 25.0" in written["hardware"].read_text()      # 100 pJ / (64 / 16 words): the override read
