@@ -225,6 +225,8 @@ def _walk(value: Any, place: Place, at: str, shape_at: str, path: Path, ignored:
     """Check a mapping (or each mapping of a list) against ``place``; other values are left to the readers."""
     if isinstance(value, list) and place.list_of is not None:
         place = place.list_of
+    if isinstance(value, dict) and place is CONSTRAINT:       # constraints given as a table of targets
+        place = CONSTRAINT_TABLE
     if isinstance(value, dict) and place.list_only:
         return
     items = [(f"{at}[{i}]", f"{shape_at}[]", v) for i, v in enumerate(value)] if isinstance(value, list) else \
@@ -236,9 +238,6 @@ def _walk(value: Any, place: Place, at: str, shape_at: str, path: Path, ignored:
         if budget[0] < 0:
             raise ConfigError(f"{path}: {where}: the files must hold at most {MAX_NODES} YAML mappings "
                               f"(YAML aliases can multiply them)")
-        if place is CONSTRAINT and "targets" in node:          # a constraints table rather than a directive
-            _walk(node, CONSTRAINT_TABLE, where, shape_where, path, ignored, budget, merged)
-            continue
         for key, child in node.items():
             _check_one(key, child, place, where, shape_where, path, ignored, budget, merged)
 

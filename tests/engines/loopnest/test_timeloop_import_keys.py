@@ -107,6 +107,38 @@ def test_action_optimization_and_mapspace_keys_are_checked(tmp_path: Path) -> No
     assert "cons.yaml: mapspace.constraint: " in message and "did you mean 'constraints'?" in message
 
 
+@pytest.mark.parametrize(("extra", "fragment"), [
+    ("compound_components:\n  classes:\n  - {name: intmac, atributes: {width: 16}}\n",
+     "cons.yaml: compound_components.classes[0].atributes: 'atributes' is not a key Timeloop reads in a component class"),
+    ("mapspace_constraints:\n  target:\n  - {target: Buf, type: temporal, factors: N=1}\n",
+     "cons.yaml: mapspace_constraints.target: 'target' is not a key Timeloop reads in a constraints table (known: "
+     "targets, version) (got target: [{'target': 'Buf'"),
+    ("architecture_constraints:\n  targets:\n  - {target: Buf, type: temporal, factors: N=1}\n  targts: []\n",
+     "cons.yaml: architecture_constraints.targts: 'targts' is not a key Timeloop reads in a constraints table"),
+    ("sparse_optimizations:\n  targets:\n  - {name: Buf, representation-format: {data-space: []}}\n",
+     "representation-format.data-space: 'data-space' is not a key Timeloop reads in representation-format"),
+    ("sparse_optimizations:\n  targets:\n  - name: Buf\n    representation-format:\n      data-spaces:\n"
+     "      - {name: Inputs, rank: []}\n",
+     "data-spaces[0].rank: 'rank' is not a key Timeloop reads in a Sparseloop data space"),
+    ("sparse_optimizations:\n  targets:\n  - {name: mac, compute-optimization: [{typ: gating}]}\n",
+     "compute-optimization[0].typ: 'typ' is not a key Timeloop reads in a compute-optimization"),
+])
+def test_unknown_key_is_refused_in_classes_tables_and_sparse_parts(tmp_path: Path, extra: str, fragment: str) -> None:
+    """Component classes, constraint lists given as tables, representation formats, Sparseloop data spaces and
+    compute-optimizations are checked too."""
+    message = _refusal(tmp_path, cons=extra)
+    assert fragment in message, message
+
+
+def test_unknown_key_in_an_ert_table_and_a_coefficient_is_refused(tmp_path: Path) -> None:
+    """An ERT table entry and a problem coefficient are checked against their keys."""
+    message = _refusal(tmp_path, ert=ERT_V04.replace("  - name: System.DRAM\n", "  - name: System.DRAM\n    actons: []\n"))
+    assert "ert.yaml: ERT.tables[0].actons: 'actons' is not a key Timeloop reads in an ERT table" in message
+    prob = PROB_GEMM.replace("    name: gemm\n", "    name: gemm\n    coefficients:\n    - {name: Hstride, defualt: 1}\n")
+    message = _refusal(tmp_path, prob=prob)
+    assert "problem.shape.coefficients[0].defualt: 'defualt' is not a key Timeloop reads in a problem coefficient" in message
+
+
 def test_known_keys_energysim_does_not_model_are_noted(tmp_path: Path) -> None:
     """Timeloop keys energysim does not model (mapper, a constraint's no_link_transfer, a component's subclass, an
     Accelergy attribute) import, and the notes list each one as ignored."""
