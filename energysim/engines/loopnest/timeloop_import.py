@@ -1,7 +1,9 @@
 """Read Timeloop/Accelergy YAML designs and write energysim's loop-nest files.
 
 ``import_timeloop(files, out_dir)`` merges the top-level keys of every file (each
-key may come from one file only) and reads:
+key may come from one file only, and once in its mapping), checks every key against the keys
+Timeloop reads at its place (:mod:`.timeloop_keys`: an unknown key is refused with the nearest
+known one; a known key energysim does not model is listed in a note), and reads:
 
 - ``architecture``: the tree of ``subtree`` and ``local`` nodes (v0.3/v0.4), each
   with ``name`` (``X[0..N-1]`` stamps out N copies), ``class`` and
@@ -849,7 +851,8 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
         Folder to write into (created if missing).
     notes
         When given, sentences for the user are appended: where the mapping comes from
-        (a file, or energysim's mapper at ``run``), the levels of depth 0, the assumed clock.
+        (a file, or energysim's mapper at ``run``), the Timeloop keys ignored (known to Timeloop,
+        not modelled), the levels of depth 0, the assumed clock.
 
     Returns
     -------
@@ -859,7 +862,8 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
     Raises
     ------
     ConfigError
-        One line naming the file, the key, the rule and the value.
+        One line naming the file, the key, the rule and the value: among them a key Timeloop does not read at
+        its place (with the nearest known key), a key given twice in one mapping, an empty file.
     UnsupportedError
         For Timeloop features energysim does not model (clusters, non-convolution problems, ...).
     """
