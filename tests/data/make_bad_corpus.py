@@ -1346,7 +1346,13 @@ def _timeloop_cases() -> list[Case]:
         ("condition_empty", "sparse", "condition-on: [ Inputs ]", "condition-on: []", "condition-on: must list Weights and/or Inputs data spaces (got [])", ""),
         ("dataspace_unknown", "sparse", "- name: Inputs\n", "- name: Bias\n", "data-spaces[0].name: not a data space of the problem", ""),
         ("metadata_bits_negative", "sparse", "metadata-word-bits: 3", "metadata-word-bits: -3", "metadata-word-bits: must be a whole number of bits >= 0 (got -3)", ""),
-        ("targets_not_list", "sparse", "targets:", "targets: 5\n  x:", "sparse_optimizations.targets: must be a list of mappings (got 5)", ""),
+        ("targets_not_list", "sparse", "targets:", "targets: 5\n  version:", "sparse_optimizations.targets: must be a list of mappings (got 5)", ""),
+        # every key checked against the keys Timeloop reads at its place (TIMELOOP-STRICT, timeloop_keys.py)
+        ("unknown_key_in_sparse", "sparse", "targets:", "targets: 5\n  x:", "sparse.yaml: sparse_optimizations.x: 'x' is not a key Timeloop reads in sparse_optimizations", ""),
+        ("map_key_misspelt", "map", "permutation: CK}\n", "permutaton: CK}\n", "map.yaml: mapping[0].permutaton: 'permutaton' is not a key Timeloop reads in a mapping directive (known: bypass, factors, keep, permutation, split, target, type) (got permutaton: 'CK'); did you mean 'permutation'?", ""),
+        ("top_key_misspelt", "map", "mapping:", "mappin:", "map.yaml: mappin: 'mappin' is not a key Timeloop reads in the top level", ""),
+        ("attribute_misspelt", "arch", "depth: 256", "dept: 256", "attributes.dept: 'dept' is not a key Timeloop reads in component attributes", ""),
+        ("prob_empty", "prob", TIMELOOP["prob"], "", "prob.yaml: the file is empty", ""),
         ("target_level_unknown", "sparse", "- name: Buffer", "- name: Nowhere", "targets[0].name: must name a storage level or the compute unit", ""),
         ("ert_energy_text", "ert", "metadata_read, energy: 1.0", "metadata_read, energy: high", "metadata_read.energy: must be a number (got 'high')", ""),
         # K=0 is Timeloop's "the rest of K" (SPARSE-IMPORT, d17104f): once per mapping; a negative factor is no factor
@@ -1373,14 +1379,14 @@ def _timeloop_cases() -> list[Case]:
         ("metadata_bits_huge", "sparse", "metadata-word-bits: 3", "metadata-word-bits: 99999999999", "sparse.yaml: sparse_optimizations.targets[0].representation-format.data-spaces[0].ranks[0].metadata-word-bits is 99,999,99", ""),
         ("distribution_unknown", "prob", "fixed-structured", "gaussian", "prob.yaml: problem.instance.densities.Weights.distribution: ", ""),
     ]
-    # open: SPARSE-IMPORT (requests-SPARSE-IMPORT.md, HOSTILE 14:18): YAML keeps the last of two equal keys
-    table.append(("yaml_duplicate_key", "arch", "depth: 256, width: 16", "depth: 256, depth: 4, width: 16", "appears twice",
-                  "SPARSE-IMPORT"))
+    # fixed by TIMELOOP-STRICT (02dbe6e): YAML kept the last of two equal keys silently
+    table.append(("yaml_duplicate_key", "arch", "depth: 256, width: 16", "depth: 256, depth: 4, width: 16",
+                  "arch.yaml: line 8: key 'depth' appears twice in one mapping (also at line 8)", ""))
     cases = [Case(f"timeloop_{name}", "timeloop", argv, fragment, _timeloop(part, old, new), owner=owner)
              for name, part, old, new, fragment, owner in table]
     txt = ("import-timeloop", "{d}/arch.yaml", "{d}/prob.yaml", "{d}/map.txt", "{d}/ert.yaml", "{d}/sparse.yaml", "-o", "{d}/out")
     printed = [  # messages checked by SPARSE-IMPORT (requests-HOSTILE.md, 13:48) and here
-        ("level_unknown", MAP_TXT.replace("Buffer [", "L7 ["), "map.txt: mapping[2].target: must name a storage level (DRAM, Buffer) (got 'L7')"),
+        ("level_unknown", MAP_TXT.replace("Buffer [", "L7 ["), "map.txt: line 5: level name 'L7' is not a storage level of the architecture (DRAM, Buffer)"),
         ("garbage_line", MAP_TXT.replace("| for K in [0:1)", "hello world"), "map.txt: line 3: must be a level header"),
         ("empty", "", "map.txt: no level header found: not a Timeloop map.txt"),
         ("loop_not_from_zero", MAP_TXT.replace("for C in [0:8)", "for C in [1:8)"), "map.txt: line 7: loops must start at 0"),
