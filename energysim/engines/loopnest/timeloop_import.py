@@ -110,7 +110,9 @@ def _load_yaml(path: Path) -> dict:
         raise ConfigError(f"{path}: the file is empty (a Timeloop YAML file holds top-level keys such as architecture, "
                           f"problem, mapping)")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys (got {type(data).__name__})")
+        kind = {"str": "text", "list": "a list"}.get(type(data).__name__, type(data).__name__)
+        raise ConfigError(f"{path}: not a Timeloop YAML file: the top level must be a mapping of keys such as "
+                          f"architecture, problem, mapping (got {kind})")
     return data
 
 
@@ -174,8 +176,12 @@ def merge_files(files: list[str | Path]) -> tuple[dict[str, Any], dict[str, Path
     """
     merged: dict[str, Any] = {}
     origin: dict[str, Path] = {}
+    seen: set[Path] = set()
     for raw in files:
         path = Path(raw)
+        if path.resolve() in seen:
+            raise ConfigError(f"{path}: the file is given twice (give each Timeloop file once)")
+        seen.add(path.resolve())
         for key, value in (_load_map_text(path) if path.suffix == ".txt" else _load_yaml(path)).items():
             if value in (None, [], {}) and key in merged:
                 continue                      # an empty key (the tutorials' `mapping: []`) gives nothing

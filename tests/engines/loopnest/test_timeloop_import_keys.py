@@ -220,3 +220,14 @@ def test_a_yaml_merge_key_may_override(tmp_path: Path) -> None:
                             "{name: DRAM, class: DRAM, attributes: {<<: &dram {width: 32}, width: 64}}")
     written = import_timeloop(_write(tmp_path, **{**DENSE, "arch": arch}), tmp_path / "out")
     assert "read_pj = 25.0" in written["hardware"].read_text()      # 100 pJ / (64 / 16 words): the override read
+
+
+def test_a_file_given_twice_or_not_yaml_mappings_is_named_so(tmp_path: Path) -> None:
+    """The same file given twice is refused as such (not as a top-level key from two files), and a file whose top
+    level is text (a TOML file among the inputs) as not a Timeloop YAML file."""
+    files = _write(tmp_path, **DENSE)
+    with pytest.raises(ConfigError, match=r"arch\.yaml: the file is given twice \(give each Timeloop file once\)$"):
+        import_timeloop([*files, files[0]], tmp_path / "out")
+    message = _refusal(tmp_path, ert='schema_version = 1\nname = "x"\n')
+    assert message.endswith("ert.yaml: not a Timeloop YAML file: the top level must be a mapping of keys such as "
+                            "architecture, problem, mapping (got text)")
