@@ -289,6 +289,9 @@ def _components(merged: dict, origin: dict[str, Path]) -> list[dict]:
             walk(child, here, attributes, copies * count, mesh)
 
     arch = merged["architecture"]
+    if isinstance(arch, dict) and "nodes" in arch and not (arch.get("subtree") or arch.get("local")):
+        raise UnsupportedError(f"{where}.nodes: timeloopfe v4's flat list of nodes is not read; give the v0.3/v0.4 "
+                               f"tree of subtree and local components")
     if not isinstance(arch, dict) or not (arch.get("subtree") or arch.get("local")):
         raise _fail(where, "must hold a subtree (or local) list of components (v0.3/v0.4 tree format)")
     walk(arch, where, {}, 1, (1, 1))
