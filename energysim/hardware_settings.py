@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import re
 import tomllib
 from dataclasses import replace
@@ -24,6 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from energysim.errors import EnergySimError, InputError
+from energysim.limits import HARDWARE_VARIANTS
 
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)((?:\[\d+\])*)$")
 
@@ -97,7 +99,8 @@ def combinations(settings: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     Raises
     ------
     InputError
-        If a ``@KEY`` names no other swept key, or a key mixes ``@KEY`` with values.
+        If a ``@KEY`` names no other swept key, a key mixes ``@KEY`` with values, or the
+        sweep has more variants than :data:`energysim.limits.HARDWARE_VARIANTS`.
     """
     follows = {key: _reference(key, values) for key, values in settings.items()}
     for key, target in follows.items():
@@ -105,6 +108,8 @@ def combinations(settings: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
             raise InputError(f"--set {key}=@{target}: @KEY must name another --set key with values "
                              f"(got {', '.join(k for k in settings if k != key) or 'none'})")
     keys = [key for key in settings if follows[key] is None]
+    HARDWARE_VARIANTS.check(f"--set {' x '.join(f'{k} ({len(settings[k])})' for k in keys)}",
+                            math.prod(len(settings[k]) for k in keys))
     combos = [dict(zip(keys, values)) for values in itertools.product(*(settings[k] for k in keys))]
     return [{key: combo[follows[key]] if follows[key] else combo[key] for key in settings} for combo in combos]
 

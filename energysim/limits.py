@@ -26,6 +26,9 @@ Limits
     Most worker processes one command starts (``compare --jobs``, ``map
     --processes``): a pool forks all its workers at once, so ``--jobs 100000``
     would fork a hundred thousand copies of the interpreter.
+``HARDWARE_VARIANTS`` (4,096; ``ENERGYSIM_HARDWARE_VARIANTS``)
+    Most hardware variants one ``--set`` sweep makes (the product of its value
+    lists), counted before any variant is built.
 
 Each limit is raised (or lowered) for one process with the environment
 variable named after it, e.g. ``ENERGYSIM_ARRAY_BYTES=17179869184`` for 16 GiB.
@@ -129,7 +132,10 @@ OPERAND_BITS = Limit("widest operand", 65_536, "bits", "ENERGYSIM_OPERAND_BITS")
 PROCESSES = Limit("most worker processes", 256, "processes", "ENERGYSIM_PROCESSES")
 """Most worker processes one command starts."""
 
-LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS, OPERAND_BITS, PROCESSES)
+HARDWARE_VARIANTS = Limit("most hardware variants of one --set sweep", 4_096, "variants", "ENERGYSIM_HARDWARE_VARIANTS")
+"""Most hardware variants one ``--set`` sweep makes."""
+
+LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS, OPERAND_BITS, PROCESSES, HARDWARE_VARIANTS)
 """Every limit, for documentation and tests."""
 
 

@@ -142,7 +142,9 @@ def model_fingerprint(name: str, seed: int, cache_dir: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.glob("model.*")):
         digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        with path.open("rb") as stream:  # in blocks: a cache file of any size hashes in bounded memory
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()[:16]
 
 

@@ -153,3 +153,13 @@ def test_at_key_follows_another_swept_key_on_the_command_line(tmp_path):
     assert code == 0, err
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert sorted(set(zip(summary["engine.n_pe"], summary["memory[1].instances"]))) == [(8, 8), (16, 16)]
+
+
+def test_a_sweep_of_too_many_variants_is_refused_before_any_is_built(monkeypatch):
+    """The product of the --set value lists is held to limits.HARDWARE_VARIANTS, naming the keys and how to raise it."""
+    settings = {"engine.rows": list(range(1, 65)), "engine.cols": list(range(1, 65)), "clock_ghz": [1.0, 2.0]}
+    with pytest.raises(InputError, match=r"--set engine.rows \(64\) x engine.cols \(64\) x clock_ghz \(2\) is 8,192 "
+                                         r"variants, over .* 4,096 variants .*ENERGYSIM_HARDWARE_VARIANTS"):
+        combinations(settings)
+    monkeypatch.setenv("ENERGYSIM_HARDWARE_VARIANTS", "8192")
+    assert len(combinations(settings)) == 8192
