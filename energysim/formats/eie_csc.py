@@ -394,14 +394,7 @@ def _encode_in_column_groups(rows: np.ndarray, columns: np.ndarray, codes: np.nd
                              index_bits, itype, True)
         counts[:, c0:c1] = np.diff(part[3], axis=1)
         parts.append((c0, part))
-    pointers = np.zeros((n_pe, k + 1), dtype=np.int64)
-    np.cumsum(counts, axis=1, out=pointers[:, 1:])
-    pe_offsets = np.zeros(n_pe + 1, dtype=np.int64)
-    np.cumsum(pointers[:, -1], out=pe_offsets[1:])
-    total = int(pe_offsets[-1])
-    v = np.empty(total, dtype=np.uint8)
-    z = np.empty(total, dtype=np.uint8)
-    local_rows = np.empty(total, dtype=parts[0][1][2].dtype)
+    pointers, pe_offsets, v, z, local_rows = eie_csc_kernel.entry_layout(counts, parts[0][1][2].dtype)
     for c0, (part_v, part_z, part_local, _, part_offsets) in parts:
         for pe in range(n_pe):
             lo, hi = int(part_offsets[pe]), int(part_offsets[pe + 1])

@@ -122,6 +122,26 @@ def _segments(v, local_rows, pointers, pe_offsets, rows_per_pass, passes):  # pr
     return entries, real
 
 
+def entry_layout(counts: np.ndarray, local_dtype: type) -> tuple[np.ndarray, ...]:
+    """Pointers, PE offsets and the empty entry arrays for ``counts[pe, column]`` entries (padding included).
+
+    Returns
+    -------
+    pointers, pe_offsets, v, z, local_rows
+        ``pointers`` (N, K + 1) int64 cumulative entries per PE, ``pe_offsets`` (N + 1,) int64
+        first entry of each PE, and uninitialised ``v`` / ``z`` (uint8) and ``local_rows``
+        (``local_dtype``) of the total length.
+    """
+    n_pe, k = counts.shape
+    pointers = np.zeros((n_pe, k + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=pointers[:, 1:])
+    pe_offsets = np.zeros(n_pe + 1, dtype=np.int64)
+    np.cumsum(pointers[:, -1], out=pe_offsets[1:])
+    total = int(pe_offsets[-1])
+    return (pointers, pe_offsets, np.empty(total, dtype=np.uint8), np.empty(total, dtype=np.uint8),
+            np.empty(total, dtype=local_dtype))
+
+
 def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe: int,
                   index_bits: int, local_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Interleaved CSC arrays of validated positions in column-major order (flat index strictly increasing).
@@ -144,14 +164,7 @@ def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: i
     """
     shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
     counts = jit(_entries_per_group)(rows, columns, n_pe, k, shift, index_bits)
-    pointers = np.zeros((n_pe, k + 1), dtype=np.int64)
-    np.cumsum(counts, axis=1, out=pointers[:, 1:])
-    pe_offsets = np.zeros(n_pe + 1, dtype=np.int64)
-    np.cumsum(pointers[:, -1], out=pe_offsets[1:])
-    total = int(pe_offsets[-1])
-    v = np.empty(total, dtype=np.uint8)
-    z = np.empty(total, dtype=np.uint8)
-    local_rows = np.empty(total, dtype=local_dtype)
+    pointers, pe_offsets, v, z, local_rows = entry_layout(counts, local_dtype)
     jit(_fill)(rows, columns, np.ascontiguousarray(codes, dtype=np.uint8), pointers + pe_offsets[:-1, None],
                    v, z, local_rows, n_pe, shift, index_bits)
     return v, z, local_rows, pointers, pe_offsets
