@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import pytest
 
 from energysim.energy_aware.comparison import _held_out_pattern, baseline_at_budget, markdown_table
 from energysim.energy_aware.measure import simulate_model
@@ -47,32 +48,33 @@ class _SealedTest:
     y_test = x_test
 
 
-def test_baseline_scored_held_out_never_reads_the_test_set(tiny_mlp, tiny_data):
-    """With a validation split the baseline fine-tunes on its fit images and scores on its held-out ones only."""
+@pytest.fixture
+def sealed_run(tiny_mlp, tiny_data):
+    """lecture-array, its calibration, the dense energy (pJ), a sealed split and its validation split."""
     choice = load_hardware_list(["lecture-array"])[0]
     calibration = tiny_data.calibration(16)
     dense = simulate_model(tiny_mlp, choice, calibration, shrink=False, dense_mode=True)
     sealed = _SealedTest(tiny_data)
-    validation = Validation.split(sealed, samples=100)
+    return choice, calibration, dense.energy_pj, sealed, Validation.split(sealed, samples=100)
+
+
+def test_baseline_scored_held_out_never_reads_the_test_set(tiny_mlp, sealed_run):
+    """With a validation split the baseline fine-tunes on its fit images and scores on its held-out ones only."""
+    choice, calibration, dense_pj, sealed, validation = sealed_run
     candidates = [LayerOption("channel", s) for s in (0.1, 0.3, 0.5)]
-    row = baseline_at_budget(tiny_mlp, choice, 0.7, sealed, calibration, dense.energy_pj, candidates, False, 1, 0,
-                             validation)
+    row = baseline_at_budget(tiny_mlp, choice, 0.7, sealed, calibration, dense_pj, candidates, False, 1, 0, validation)
     assert row["status"] == "ok" and row["energy_vs_dense"] <= 0.7
     assert 0.0 <= row["accuracy"] <= 1.0
 
 
-def test_uniform_pattern_is_chosen_held_out(tiny_mlp, tiny_data):
+def test_uniform_pattern_is_chosen_held_out(tiny_mlp, sealed_run):
     """Among several rewarded patterns the uniform baseline's is chosen without the test set; one pattern is kept as is."""
-    choice = load_hardware_list(["lecture-array"])[0]
-    calibration = tiny_data.calibration(16)
-    dense = simulate_model(tiny_mlp, choice, calibration, shrink=False, dense_mode=True)
-    sealed = _SealedTest(tiny_data)
-    validation = Validation.split(sealed, samples=100)
-    chosen = _held_out_pattern(tiny_mlp, choice, 0.7, sealed, calibration, dense.energy_pj, ["channel", "fine"],
+    choice, calibration, dense_pj, sealed, validation = sealed_run
+    chosen = _held_out_pattern(tiny_mlp, choice, 0.7, sealed, calibration, dense_pj, ["channel", "fine"],
                                validation, 0)
     assert chosen == "channel"  # fine-grained zeros buy nothing on a dense array: only channel meets 0.7
-    assert _held_out_pattern(tiny_mlp, choice, 0.7, sealed, calibration, dense.energy_pj, ["fine"], validation, 0) == "fine"
-    assert _held_out_pattern(tiny_mlp, choice, 0.7, sealed, calibration, dense.energy_pj, [], validation, 0) is None
+    assert _held_out_pattern(tiny_mlp, choice, 0.7, sealed, calibration, dense_pj, ["fine"], validation, 0) == "fine"
+    assert _held_out_pattern(tiny_mlp, choice, 0.7, sealed, calibration, dense_pj, [], validation, 0) is None
 
 
 def test_markdown_table_marks_unreached_budgets():
