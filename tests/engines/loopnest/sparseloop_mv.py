@@ -12,61 +12,10 @@ from pathlib import Path
 
 from energysim.engines.loopnest.timeloop_import import import_timeloop
 
-ARCH = """
-architecture:
-  version: 0.4
-  subtree:
-  - name: System
-    attributes: {datawidth: 16}
-    local:
-    - {name: DRAM, class: DRAM, attributes: {width: 16}}
-    - {name: Buffer, class: regfile, attributes: {depth: 256, width: 16, read_bandwidth: 2, write_bandwidth: 2}}
-    - {name: MAC, class: intmac}
-"""
+DESIGN = Path(__file__).resolve().parents[2] / "data" / "timeloop" / "sparseloop_mv"
+"""The design's YAML files (the hostile corpus edits the same files)."""
 
-PROB = """
-problem:
-  shape:
-    name: mv
-    dimensions: [ K, C ]
-    data-spaces:
-    - {name: Weights, projection: [ [[K]], [[C]] ]}
-    - {name: Inputs, projection: [ [[C]] ]}
-    - {name: Outputs, projection: [ [[K]] ], read-write: True}
-  instance:
-    K: 4
-    C: 8
-    densities:
-      Weights: {distribution: fixed-structured, density: 0.5}
-      Inputs: 0.25
-"""
-
-MAP = """
-mapping:
-- {target: DRAM, type: temporal, factors: K=1 C=1, permutation: CK}
-- {target: Buffer, type: temporal, factors: K=4 C=8, permutation: CK}
-"""
-
-ERT = """
-ERT:
-  version: 0.4
-  tables:
-  - name: System.DRAM
-    actions:
-    - {name: read, energy: 64.0}
-    - {name: write, energy: 64.0}
-  - name: System.Buffer
-    actions:
-    - {name: read, energy: 2.0}
-    - {name: write, energy: 3.0}
-    - {name: gated_read, energy: 0.2}
-    - {name: metadata_read, energy: 1.0}
-    - {name: metadata_write, energy: 1.5}
-  - name: System.MAC
-    actions:
-    - {name: compute, energy: 1.0}
-    - {name: gated_compute, energy: 0.1}
-"""
+ARCH, PROB, MAP, ERT = ((DESIGN / f"{name}.yaml").read_text(encoding="utf-8") for name in ("arch", "prob", "map", "ERT"))
 
 
 def import_design(folder: Path, sparse: str, *, arch: str = ARCH, prob: str = PROB, ert: str = ERT) -> dict[str, Path]:
