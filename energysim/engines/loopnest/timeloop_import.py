@@ -953,7 +953,8 @@ def _check_as_run(texts: dict[str, str], sources: list[str]) -> None:
     Raises
     ------
     EnergySimError
-        ``run``'s own one-line refusal, the temporary file named as the imported one and the YAML files named.
+        ``run``'s own one-line refusal, the YAML files named and the temporary file named as what they convert to
+        (``the mapping.toml these files convert to``: nothing is written).
     """
     import tempfile
 
@@ -981,7 +982,8 @@ def _check_as_run(texts: dict[str, str], sources: list[str]) -> None:
                 check_mapping(engine.spec, nest, chosen, where, occupancy)
         except EnergySimError as exc:
             message = str(exc)
-            for kind, path in paths.items():
-                message = message.replace(str(path), f"the imported {kind}.toml")
-            raise type(exc)(f"{', '.join(sources)}: import refused, as run would refuse it: {message}") from None
+            for kind, path in paths.items():      # the temporary file: name what it holds (nothing is written)
+                message = message.replace(str(path), f"the {kind}.toml these files convert to")
+            raise type(exc)(f"{', '.join(sources)}: import refused (nothing written), as run would refuse it: "
+                            f"{message}") from None
 

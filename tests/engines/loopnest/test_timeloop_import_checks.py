@@ -131,11 +131,12 @@ def test_zero_factor_rules(tmp_path: Path, dram: str, message: str) -> None:
 
 def test_what_run_would_refuse_is_refused_at_import(tmp_path: Path) -> None:
     """A mapping whose tile overflows a buffer passes every YAML check but run's capacity rule: the import refuses it,
-    naming the YAML files and the imported mapping.toml, and writes nothing."""
+    naming the YAML files and the mapping.toml they convert to (not an imported file: nothing is written)."""
     arch = ARCH_V04.replace("depth: 32,", "depth: 2,")
     message = _refusal(tmp_path, arch=arch)
-    assert "arch.yaml" in message and "map.yaml" in message and "import refused, as run would refuse it" in message
-    assert "the imported mapping.toml" in message and "energysim-import-" not in message
+    assert "arch.yaml" in message and "map.yaml" in message
+    assert "import refused (nothing written), as run would refuse it: the mapping.toml these files convert to: " in message
+    assert "energysim-import-" not in message
 
 
 def test_ranks_without_word_bits_take_the_levels_metadata_datawidth(tmp_path: Path) -> None:
