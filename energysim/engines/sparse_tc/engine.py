@@ -9,6 +9,7 @@ like. The schedule (tiles, waves, per-wave bottleneck) is in
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 import numpy as np
@@ -228,29 +229,34 @@ class SparseTensorCoreEngine(Engine):
 
     # ------------------------------------------------------------------ helpers
     def gpu_spec(self, dtype: str) -> GpuSpec:
-        """The scheduler's view of the hardware for one data type."""
+        """The scheduler's view of the hardware for one data type.
+
+        The fields derived from the memory levels and the data type are computed here;
+        every other :class:`GpuSpec` field is the ``[engine]`` config field of the same
+        name, read by name (so a field added to both cannot be left behind).
+
+        Parameters
+        ----------
+        dtype
+            ``fp16``, ``bf16``, ``tf32`` or ``int8``.
+
+        Returns
+        -------
+        GpuSpec
+            Bandwidths in bits per cycle, capacities in bytes, latencies in cycles.
+        """
         c = self.config
-        return GpuSpec(
-            sm_count=c.sm_count,
-            dense_macs_per_cycle_per_sm=getattr(c.dense_macs_per_cycle_per_sm, dtype),
-            sparse_math_speedup=c.sparse_math_speedup,
-            hbm_bits_per_cycle=self.hbm.config.bandwidth_words_per_cycle * self.hbm.config.word_bits,
-            l2_bits_per_cycle=self.l2.config.bandwidth_words_per_cycle * self.l2.config.word_bits,
-            smem_bits_per_cycle_per_sm=self.smem.config.bandwidth_words_per_cycle * self.smem.config.word_bits,
-            smem_capacity_bytes=min(c.shared_memory_bytes_per_sm, int(self.smem.config.capacity_bytes)),
-            register_file_bytes=int(self.regs.config.capacity_bytes),
-            accumulator_fraction=c.accumulator_register_fraction,
-            l2_capacity_bytes=int(self.l2.config.capacity_bytes),
-            max_blocks_per_sm=c.max_blocks_per_sm,
-            max_warps_per_sm=c.max_warps_per_sm,
-            pipeline_stages=c.pipeline_stages,
-            warp_tile_m=c.warp_tile_m,
-            warp_tile_n=c.warp_tile_n,
-            hbm_latency_cycles=c.hbm_latency_cycles,
-            l2_latency_cycles=c.l2_latency_cycles,
-            smem_latency_cycles=c.smem_latency_cycles,
-            partial_wave=c.partial_wave,
-        )
+        derived = {
+            "dense_macs_per_cycle_per_sm": getattr(c.dense_macs_per_cycle_per_sm, dtype),
+            "hbm_bits_per_cycle": self.hbm.config.bandwidth_words_per_cycle * self.hbm.config.word_bits,
+            "l2_bits_per_cycle": self.l2.config.bandwidth_words_per_cycle * self.l2.config.word_bits,
+            "smem_bits_per_cycle_per_sm": self.smem.config.bandwidth_words_per_cycle * self.smem.config.word_bits,
+            "smem_capacity_bytes": min(c.shared_memory_bytes_per_sm, int(self.smem.config.capacity_bytes)),
+            "register_file_bytes": int(self.regs.config.capacity_bytes),
+            "l2_capacity_bytes": int(self.l2.config.capacity_bytes),
+        }
+        from_config = {f.name: getattr(c, f.name) for f in dataclasses.fields(GpuSpec) if f.name not in derived}
+        return GpuSpec(**derived, **from_config)
 
     def peak_macs_per_cycle(self, dtype: str | None = None, mode: str | None = None) -> int:
         """Dense-equivalent (effective) MACs per cycle of the whole GPU.

@@ -182,6 +182,11 @@ def mma_shape(dtype: str, sparse: bool) -> MmaShape:
 class GpuSpec:
     """The GPU resources the scheduler uses (all per clock at the core clock).
 
+    The engine builds it in one place
+    (:meth:`~energysim.engines.sparse_tc.engine.SparseTensorCoreEngine.gpu_spec`): the
+    fields derived from the memory levels and the data type are computed there, and every
+    other field is read from the ``[engine]`` config field of the same name.
+
     Attributes
     ----------
     sm_count
@@ -199,7 +204,7 @@ class GpuSpec:
         Shared memory one SM can give to thread blocks, bytes.
     register_file_bytes
         Register file per SM, bytes.
-    accumulator_fraction
+    accumulator_register_fraction
         Fraction of the register file the accumulators of resident blocks may take.
     l2_capacity_bytes
         L2 capacity, bytes.
@@ -224,7 +229,7 @@ class GpuSpec:
     smem_bits_per_cycle_per_sm: float
     smem_capacity_bytes: int
     register_file_bytes: int
-    accumulator_fraction: float
+    accumulator_register_fraction: float
     l2_capacity_bytes: int
     max_blocks_per_sm: int
     max_warps_per_sm: int
@@ -427,7 +432,7 @@ def tile_footprint(problem: GemmProblem, gpu: GpuSpec, tile: Tile) -> tuple[int,
 def blocks_per_sm(problem: GemmProblem, gpu: GpuSpec, tile: Tile) -> int:
     """Resident blocks per SM (0 when one block does not fit)."""
     smem, accumulators, warps = tile_footprint(problem, gpu, tile)
-    budget = int(gpu.register_file_bytes * gpu.accumulator_fraction)
+    budget = int(gpu.register_file_bytes * gpu.accumulator_register_fraction)
     return max(0, min(gpu.max_blocks_per_sm, gpu.smem_capacity_bytes // smem, budget // accumulators,
                       gpu.max_warps_per_sm // warps))
 
@@ -559,7 +564,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     if residents < 1:
         raise UnsupportedError(
             f"sparse_tc tile {tile.m}x{tile.n}x{tile.k}: one block must fit in {gpu.smem_capacity_bytes} B of shared memory "
-            f"and {int(gpu.register_file_bytes * gpu.accumulator_fraction)} B of accumulator registers "
+            f"and {int(gpu.register_file_bytes * gpu.accumulator_register_fraction)} B of accumulator registers "
             f"(got {smem_block} B and {accumulator_block} B)"
         )
     if gpu.partial_wave not in PARTIAL_WAVE_RULES:

@@ -470,3 +470,45 @@ def test_column_major_raster_is_tried_when_tile_rows_are_few(engine):
     stats = result.stats
     assert stats["tiles_m"] == 3 and stats["raster_group_rows"] == 3
     assert stats["hbm_bytes"]["inputs"] == 196608 * 3072 * 2  # every input byte read from HBM exactly once
+
+
+ENGINE_READ_FIELDS = {
+    "kind", "mode", "dtype", "tensor_cores_per_sm", "dense_macs_per_cycle_per_sm", "shared_memory_bytes_per_sm",
+    "tile_m", "tile_n", "tile_k", "kernel_efficiency", "sparse_kernel_efficiency", "timing", "kernel_model",
+    "board_power_w",
+}
+"""Config fields the engine reads itself, or derives a GpuSpec field from (per-dtype rate, shared-memory cap)."""
+
+
+def test_every_config_field_reaches_the_gpu_spec_or_the_engine():
+    """Each [engine] field is either read by the engine or is a GpuSpec field of the same name (a new field must pick one)."""
+    import dataclasses
+
+    from energysim.engines.sparse_tc.engine import SparseTensorCoreConfig
+    from energysim.engines.sparse_tc.schedule import GpuSpec
+
+    config_fields = set(SparseTensorCoreConfig.model_fields)
+    spec_fields = {f.name for f in dataclasses.fields(GpuSpec)}
+    assert ENGINE_READ_FIELDS <= config_fields
+    assert config_fields - ENGINE_READ_FIELDS <= spec_fields, config_fields - ENGINE_READ_FIELDS - spec_fields
+
+
+def test_gpu_spec_carries_each_config_value_and_the_levels():
+    """Every shared field's configured (non-default) value is in the spec; bandwidths and capacities come from the levels."""
+    import dataclasses
+
+    from energysim.engines.sparse_tc.schedule import GpuSpec
+
+    e = engine_with(max_blocks_per_sm=7, max_warps_per_sm=48, accumulator_register_fraction=0.25, warp_tile_m=32,
+                    warp_tile_n=16, pipeline_stages=3, hbm_latency_cycles=11, l2_latency_cycles=12,
+                    smem_latency_cycles=13, partial_wave="per_sm_tiles", sparse_math_speedup=1,
+                    shared_memory_bytes_per_sm=1024)
+    spec = e.gpu_spec("int8")
+    shared = {f.name for f in dataclasses.fields(GpuSpec)} & set(type(e.config).model_fields) - {"dense_macs_per_cycle_per_sm"}
+    assert len(shared) == 12
+    assert {name: getattr(spec, name) for name in shared} == {name: getattr(e.config, name) for name in shared}
+    assert spec.dense_macs_per_cycle_per_sm == e.config.dense_macs_per_cycle_per_sm.int8
+    assert spec.smem_capacity_bytes == 1024
+    assert spec.hbm_bits_per_cycle == e.hbm.config.bandwidth_words_per_cycle * e.hbm.config.word_bits
+    assert spec.l2_capacity_bytes == int(e.l2.config.capacity_bytes)
+    assert spec.register_file_bytes == int(e.regs.config.capacity_bytes)
