@@ -14,7 +14,13 @@ that position (hyphens and underscores are the same key, as in Timeloop's parser
 Component ``attributes`` are open in Accelergy (a compound class declares its own and
 estimator plug-ins read what they like), so there an unknown key is refused only when
 it is close to a known one (a misspelling such as ``dept`` or ``meshx``); any other is
-passed on to Accelergy, which energysim does not run, and noted as ignored.
+passed on to Accelergy, which energysim does not run, and noted as ignored. A name that
+a class of the files' own ``compound_components`` (or ``components``) declares among its
+attributes is known there, however close to a built-in one.
+
+Timeloop v4 specifications (timeloopfe: ``architecture.nodes`` of tagged nodes, top-level
+``constraints`` and ``variables``) are checked against :data:`TOP_V4`; each node by the
+place of its tag (:data:`V4_NODE`).
 
 The key lists restate what Timeloop's parsers look up (``mapping/parser.cpp``,
 ``mapping/constraints.cpp``, the storage and arithmetic specs of ``model/``), Accelergy's
@@ -54,6 +60,8 @@ class Place:
         The place of each entry when the value is a list rather than a mapping.
     list_only
         A mapping given here is keyed by names (an ERT's tables by component), not checked.
+    by_tag
+        YAML tag (``!Component``) -> the place of a mapping written with it (Timeloop v4's architecture nodes).
     """
 
     name: str
@@ -63,6 +71,7 @@ class Place:
     open: bool = False
     list_of: "Place | None" = None
     list_only: bool = False
+    by_tag: dict[str, "Place"] = field(default_factory=dict)
 
 
 def _keys(*names: str) -> frozenset[str]:
@@ -161,6 +170,43 @@ TOP = Place("the top level",
                       "components": COMPONENT_CLASSES})
 """Top-level keys of Timeloop's inputs (timeloop-model, timeloop-mapper, Accelergy's outputs, Sparseloop)."""
 
+V4_DIRECTIVE = Place("a v4 constraint or mapping entry", used=DIRECTIVE_KEYS,
+                     ignored=_keys("default_max_factor", "default_min_factor", "remainders", "no_reuse", "no_link_transfer",
+                                   "rmw_first_update", "no_coalesce", "proportion", "min"))
+V4_CONSTRAINT_GROUP = Place("a node's constraints", used=_keys("spatial", "temporal", "dataspace"),
+                            ignored=_keys("max_overbooked_proportion", "utilization"),
+                            children={"spatial": V4_DIRECTIVE, "temporal": V4_DIRECTIVE, "dataspace": V4_DIRECTIVE})
+V4_SPATIAL = Place("a node's spatial fan-out", used=_keys("meshX", "meshY"))
+V4_SPARSE_GROUP = Place("a node's sparse_optimizations",
+                        used=_keys("representation-format", "action-optimization", "compute-optimization"),
+                        children=SPARSE_TARGET.children)
+V4_COMPONENT = Place("a !Component node", used=_keys("name", "class", "attributes", "spatial", "constraints",
+                                                     "sparse_optimizations", "enabled"),
+                     ignored=_keys("subclass", "required_actions", "area_share", "description"),
+                     children={"attributes": ATTRIBUTES, "spatial": V4_SPATIAL, "constraints": V4_CONSTRAINT_GROUP,
+                               "sparse_optimizations": V4_SPARSE_GROUP})
+V4_CONTAINER = Place("a !Container node", used=_keys("name", "attributes", "spatial", "constraints", "enabled"),
+                     ignored=_keys("networks", "description"),
+                     children={"attributes": ATTRIBUTES, "spatial": V4_SPATIAL, "constraints": V4_CONSTRAINT_GROUP})
+V4_BRANCH = Place("a !Hierarchical, !Parallel or !Pipelined node", used=_keys("nodes"), ignored=_keys("description"))
+V4_NOTHING = Place("a !Nothing node", used=frozenset(), ignored=_keys("name", "class", "description"))
+V4_NODE = Place("an architecture node", used=V4_COMPONENT.used | V4_CONTAINER.used | V4_BRANCH.used,
+                by_tag={"!Component": V4_COMPONENT, "!Container": V4_CONTAINER, "!Hierarchical": V4_BRANCH,
+                        "!Parallel": V4_BRANCH, "!Pipelined": V4_BRANCH, "!Nothing": V4_NOTHING})
+"""A v4 architecture node: its keys are those of its tag's place (the reader refuses an untagged node)."""
+V4_BRANCH.children["nodes"] = V4_NODE
+V4_ARCHITECTURE = Place("architecture (v4)", used=_keys("nodes"), children={"nodes": V4_NODE})
+V4_CONSTRAINTS = Place("constraints", used=_keys("targets"), children={"targets": V4_DIRECTIVE})
+
+TOP_V4 = Place("the top level of a v4 specification",
+               used=_keys("architecture", "problem", "mapping", "constraints", "variables", "components",
+                          "compound_components", "sparse_optimizations", "ERT"),
+               ignored=_keys("mapper", "mapspace", "globals", "model", "ART", "ERT_summary", "ART_summary"),
+               children={"architecture": V4_ARCHITECTURE, "problem": PROBLEM, "mapping": V4_DIRECTIVE,
+                         "constraints": V4_CONSTRAINTS, "components": COMPONENT_CLASSES,
+                         "compound_components": COMPONENT_CLASSES, "sparse_optimizations": SPARSE, "ERT": ERT})
+"""Top-level keys of a Timeloop v4 specification (timeloopfe's Specification) and the files given with it."""
+
 
 def _short(value: Any) -> str:
     text = repr(value)
@@ -171,7 +217,7 @@ def _path(at: str, key: str) -> str:
     return f"{at}.{key}" if at else key
 
 
-def check_keys(merged: dict[str, Any], origin: dict[str, Path], ignored: set[str]) -> None:
+def check_keys(merged: dict[str, Any], origin: dict[str, Path], ignored: set[str], top: Place = TOP) -> None:
     """Refuse any key Timeloop does not read at its place; collect the known keys energysim ignores.
 
     Parameters
@@ -182,6 +228,8 @@ def check_keys(merged: dict[str, Any], origin: dict[str, Path], ignored: set[str
         For each top-level key, the file it came from (named in refusals).
     ignored
         Filled with the paths (list indices as ``[]``) of keys Timeloop reads that energysim does not model.
+    top
+        The place of the top level: :data:`TOP` (v0.3/v0.4 files) or :data:`TOP_V4` (a v4 specification).
 
     Raises
     ------
@@ -189,20 +237,37 @@ def check_keys(merged: dict[str, Any], origin: dict[str, Path], ignored: set[str
         A key not known at its place: file, path, rule, value and the nearest known key.
     """
     budget = [MAX_NODES]
+    declared = _declared_attributes(merged)
     for key in merged:
         if origin.get(key, Path()).suffix == ".txt":     # directives read from Timeloop's printed map.txt
             continue
-        _check_one(key, merged[key], TOP, "", "", origin.get(key, Path("timeloop files")), ignored, budget, merged)
+        _check_one(key, merged[key], top, "", "", origin.get(key, Path("timeloop files")), ignored, budget, merged,
+                   declared)
+
+
+def _declared_attributes(merged: dict[str, Any]) -> frozenset[str]:
+    """The attribute names the classes of ``compound_components`` / ``components`` declare (hyphens as underscores)."""
+    names: set[str] = set()
+    for key in ("compound_components", "components"):
+        block = merged.get(key)
+        classes = block.get("classes") if isinstance(block, dict) else block
+        for entry in classes if isinstance(classes, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("attributes"), dict):
+                names.update(_norm(str(name)) for name in entry["attributes"])
+    return frozenset(names)
 
 
 def _check_one(key: Any, value: Any, place: Place, at: str, shape_at: str, path: Path, ignored: set[str],
-               budget: list[int], merged: dict[str, Any]) -> None:
+               budget: list[int], merged: dict[str, Any], declared: frozenset[str] = frozenset()) -> None:
     name = _norm(str(key))
     here, shape_here = _path(at, str(key)), _path(shape_at, str(key))
     if name == "version":                      # every Timeloop/Accelergy mapping may carry its format version
         return
     if name in place.ignored:
         ignored.add(shape_here)
+        return
+    if place.open and name not in place.used and name in declared:
+        ignored.add(f"{shape_here} (declared by a compound component class)")
         return
     if name not in place.used:
         known = sorted(place.used | place.ignored)
@@ -218,11 +283,11 @@ def _check_one(key: Any, value: Any, place: Place, at: str, shape_at: str, path:
     if name == "instance" and place is PROBLEM:
         _check_instance(value, here, path, merged)
     if child is not None:
-        _walk(value, child, here, shape_here, path, ignored, budget, merged)
+        _walk(value, child, here, shape_here, path, ignored, budget, merged, declared)
 
 
 def _walk(value: Any, place: Place, at: str, shape_at: str, path: Path, ignored: set[str], budget: list[int],
-          merged: dict[str, Any]) -> None:
+          merged: dict[str, Any], declared: frozenset[str] = frozenset()) -> None:
     """Check a mapping (or each mapping of a list) against ``place``; other values are left to the readers."""
     if isinstance(value, list) and place.list_of is not None:
         place = place.list_of
@@ -239,8 +304,9 @@ def _walk(value: Any, place: Place, at: str, shape_at: str, path: Path, ignored:
         if budget[0] < 0:
             raise ConfigError(f"{path}: {where}: the files must hold at most {MAX_NODES} YAML mappings "
                               f"(YAML aliases can multiply them)")
+        node_place = place.by_tag.get(getattr(node, "tag", ""), place)
         for key, child in node.items():
-            _check_one(key, child, place, where, shape_where, path, ignored, budget, merged)
+            _check_one(key, child, node_place, where, shape_where, path, ignored, budget, merged, declared)
 
 
 def _check_instance(instance: Any, at: str, path: Path, merged: dict[str, Any]) -> None:

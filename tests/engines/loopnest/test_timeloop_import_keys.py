@@ -154,6 +154,18 @@ def test_known_keys_energysim_does_not_model_are_noted(tmp_path: Path) -> None:
                        "architecture.subtree[].local[].subclass, mapper, mapspace_constraints[].no_link_transfer"]
 
 
+def test_attributes_a_compound_class_declares_are_known(tmp_path: Path) -> None:
+    """An attribute named like a built-in one (`depths`, close to depth) is refused as a misspelling, unless a class of
+    the files' own compound_components declares it: then it imports and the note says where it is declared."""
+    arch = ARCH_V04.replace("{depth: 32,", "{depths: 4, depth: 32,")
+    assert "did you mean 'depth'?" in _refusal(tmp_path, arch=arch)
+    classes = "compound_components:\n  version: 0.4\n  classes:\n  - {name: my_sram, attributes: {depths: 1}}\n"
+    notes: list[str] = []
+    import_timeloop(_write(tmp_path, **{**DENSE, "arch": arch, "cons": classes}), tmp_path / "out", notes)
+    assert ("architecture.subtree[].subtree[].local[].attributes.depths (declared by a compound component class)"
+            in next(note for note in notes if note.startswith("ignored")))
+
+
 def test_cli_prints_the_ignored_note_and_refuses_with_exit_2(tmp_path: Path) -> None:
     """The CLI prints the ignored keys as a note line, and a misspelt key is exit 2 with one line on stderr."""
     files = [str(p) for p in _write(tmp_path, **{**DENSE, "cons": "mapper: {search_size: 10}\n"})]
