@@ -498,11 +498,10 @@ def _wave_sums(tiles: int, slots: int, waves: int, tiles_m: int, tiles_n: int, g
     GEMM ``b``'s panels are its own (A row panel ``b * tiles_m + row``, B column panel
     ``b * tiles_n + column``).
 
-    Returns, per wave: tiles, real rows and columns of A/B panels first used (in the
-    launch when the operands fit L2, else in the wave), output elements, L2 bits and the
+    Returns, per wave: real rows and columns of A/B panels first used (in the launch
+    when the operands fit L2, else in the wave), output elements, L2 bits and the
     shared-memory bits of the wave's biggest tile.
     """
-    tiles_per_wave = np.zeros(waves, dtype=np.int64)
     new_rows = np.zeros(waves, dtype=np.int64)
     new_cols = np.zeros(waves, dtype=np.int64)
     outputs = np.zeros(waves)
@@ -519,7 +518,6 @@ def _wave_sums(tiles: int, slots: int, waves: int, tiles_m: int, tiles_n: int, g
         rows, cols = tile_coordinates(local, tiles_m, tiles_n, group_rows)
         r_real, c_real = rows_real[rows], cols_real[cols]
         span = w1 - w0
-        tiles_per_wave[w0:w1] = np.bincount(wave_of, minlength=span)
         for coordinate, seen, real, out, count in ((rows, seen_rows, rows_real, new_rows, tiles_m),
                                                    (cols, seen_cols, cols_real, new_cols, tiles_n)):
             panel = gemm * count + coordinate
@@ -533,7 +531,108 @@ def _wave_sums(tiles: int, slots: int, waves: int, tiles_m: int, tiles_n: int, g
         l2_bits[w0:w1] = np.bincount(wave_of, weights=r_real * a_row_bits + c_real * b_col_bits, minlength=span)
         tile_smem = r_real * a_row_bits * (1 + warps_n) + c_real * b_col_bits * (1 + warps_m)
         biggest[w0:w1] = np.maximum.reduceat(tile_smem, np.arange(0, index.size, slots))
-    return tiles_per_wave, new_rows, new_cols, outputs, l2_bits, biggest
+    return new_rows, new_cols, outputs, l2_bits, biggest
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """How a tile's grid fills the GPU, and the cycles that do not depend on the raster order.
+
+    ``per_sm`` holds, per wave, the tiles each SM is charged (cycles are per SM);
+    ``math_cycles`` each wave's math time (rounded up); ``cycles_fill`` and
+    ``cycles_drain`` the summed load latency and epilogue.
+    """
+
+    residents: int
+    occupancy: int
+    slots: int
+    waves: int
+    tiles_m: int
+    tiles_n: int
+    k_steps: int
+    instructions_per_tile: int
+    rate: float
+    math_per_tile: float
+    per_sm: np.ndarray
+    math_cycles: np.ndarray
+    cycles_fill: int
+    cycles_drain: int
+    warps_m: int
+    warps_n: int
+
+
+def _launch(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float, residents: int) -> _Launch:
+    """The grid, waves, per-SM tiles and the raster-independent cycles of one tile (``residents`` >= 1 blocks per SM)."""
+    mma = problem.mma
+    tiles_m, tiles_n = ceil_div(problem.m, tile.m), ceil_div(problem.n, tile.n)
+    k_steps = ceil_div(problem.k, tile.k)
+    tiles = problem.batch * tiles_m * tiles_n
+    # Blocks per SM a wave holds: all resident slots, unless the grid is smaller than one full wave.
+    occupancy = residents if gpu.partial_wave == "per_sm_tiles" else min(residents, ceil_div(tiles, gpu.sm_count))
+    slots = gpu.sm_count * occupancy
+    waves = ceil_div(tiles, slots)
+    instructions_per_tile = (tile.m // mma.m) * (tile.n // mma.n) * (k_steps * tile.k // mma.k)
+    # Multiplies executed per cycle per SM = effective (dense-equivalent) rate x kept fraction.
+    rate = effective_macs_per_cycle_per_sm(gpu, mma) * mma.kept_fraction * efficiency
+    math_per_tile = instructions_per_tile * mma.macs_executed / rate
+    if gpu.partial_wave == "whole_wave":
+        per_sm = np.full(waves, occupancy, dtype=np.int64)  # issue 6: a partial wave costs a whole wave
+    else:
+        waves_tiles = np.full(waves, slots, dtype=np.int64)
+        waves_tiles[-1] = tiles - (waves - 1) * slots
+        per_sm = -(-waves_tiles // gpu.sm_count)  # busiest SM's tiles
+    math_cycles = np.ceil(per_sm * math_per_tile).astype(np.int64)
+    epilogue_bits = per_sm * (tile.m * tile.n * mma.dtype.output_bits * 2)  # staged: write then read shared memory
+    smem_rate = int(gpu.smem_bits_per_cycle_per_sm)
+    return _Launch(
+        residents=residents, occupancy=occupancy, slots=slots, waves=waves, tiles_m=tiles_m, tiles_n=tiles_n,
+        k_steps=k_steps, instructions_per_tile=instructions_per_tile, rate=rate, math_per_tile=math_per_tile,
+        per_sm=per_sm, math_cycles=math_cycles,
+        cycles_fill=waves * (gpu.hbm_latency_cycles + gpu.smem_latency_cycles),
+        cycles_drain=int((-(-epilogue_bits // smem_rate)).sum()) + waves * gpu.l2_latency_cycles,
+        warps_m=ceil_div(tile.m, min(gpu.warp_tile_m, tile.m)), warps_n=ceil_div(tile.n, min(gpu.warp_tile_n, tile.n)),
+    )
+
+
+def _row_col_bits(problem: GemmProblem) -> tuple[int, int, int]:
+    """Bits one tile moves over the whole K walk per row of A (values, metadata) and per column of B."""
+    mma = problem.mma
+    a_row_bits = problem.k_slots * mma.dtype.value_bits
+    meta_row_bits = problem.k_slots * mma.dtype.metadata_bits_per_kept if mma.sparse else 0
+    return a_row_bits, meta_row_bits, problem.k * mma.dtype.value_bits
+
+
+BOUND_SLACK = 1e-9
+"""Relative slack of :func:`cycles_total_lower_bound`'s memory terms (float sums in another order)."""
+
+
+def cycles_total_lower_bound(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float = 1.0) -> int:
+    """A lower bound of ``schedule(problem, gpu, tile, efficiency, g).cycles_total`` for every raster group ``g``.
+
+    Fill, drain and each wave's math do not depend on the raster order and are exact. A wave's
+    body is at least each of its resource times, so the summed body is at least the largest of:
+    the summed math; the L2 bits of all tiles over the L2 bandwidth; the HBM bits every order
+    moves at least once (each panel, the distinct inputs, the outputs) over the HBM bandwidth;
+    and the shared-memory bits of all tiles over the bandwidth of all SMs (a wave's busiest SM
+    carries at least its share). ``tile`` must fit (``blocks_per_sm >= 1``).
+
+    Returns
+    -------
+    int
+        Cycles.
+    """
+    launch = _launch(problem, gpu, tile, efficiency, blocks_per_sm(problem, gpu, tile))
+    a_row_bits, meta_row_bits, b_col_bits = _row_col_bits(problem)
+    a_bits = a_row_bits + meta_row_bits
+    rows, cols = problem.batch * problem.m, problem.batch * problem.n  # summed real rows / columns of every GEMM
+    l2_bits = launch.tiles_n * rows * a_bits + launch.tiles_m * cols * b_col_bits
+    smem_bits = (launch.tiles_n * rows * a_bits * (1 + launch.warps_n)
+                 + launch.tiles_m * cols * b_col_bits * (1 + launch.warps_m))
+    hbm_bits = rows * a_bits + problem.input_unique_bits + problem.output_bits
+    memory = max(l2_bits / gpu.l2_bits_per_cycle, hbm_bits / gpu.hbm_bits_per_cycle,
+                 smem_bits / (gpu.sm_count * gpu.smem_bits_per_cycle_per_sm))
+    body = max(int(launch.math_cycles.sum()), int(memory * (1 - BOUND_SLACK)))
+    return launch.cycles_fill + body + launch.cycles_drain
 
 
 def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float = 1.0, group_rows: int = 1) -> Schedule:
@@ -570,58 +669,41 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     if gpu.partial_wave not in PARTIAL_WAVE_RULES:
         raise InputError(f"sparse_tc schedule: partial_wave must be one of {', '.join(PARTIAL_WAVE_RULES)} "
                          f"(got {gpu.partial_wave!r})")
-    tiles_m, tiles_n = ceil_div(problem.m, tile.m), ceil_div(problem.n, tile.n)
-    k_steps = ceil_div(problem.k, tile.k)
+    launch = _launch(problem, gpu, tile, efficiency, residents)
+    tiles_m, tiles_n, waves, slots = launch.tiles_m, launch.tiles_n, launch.waves, launch.slots
     batch = problem.batch
     tiles = batch * tiles_m * tiles_n
-    # Blocks per SM a wave holds: all resident slots, unless the grid is smaller than one full wave.
-    occupancy = residents if gpu.partial_wave == "per_sm_tiles" else min(residents, ceil_div(tiles, gpu.sm_count))
-    slots = gpu.sm_count * occupancy
-    waves = ceil_div(tiles, slots)
-    instructions_per_tile = (tile.m // mma.m) * (tile.n // mma.n) * (k_steps * tile.k // mma.k)
-    # Multiplies executed per cycle per SM = effective (dense-equivalent) rate x kept fraction.
-    rate = effective_macs_per_cycle_per_sm(gpu, mma) * mma.kept_fraction * efficiency
-    math_per_tile = instructions_per_tile * mma.macs_executed / rate
 
     rows_real = np.minimum(tile.m, problem.m - np.arange(tiles_m) * tile.m)
     cols_real = np.minimum(tile.n, problem.n - np.arange(tiles_n) * tile.n)
-    # Per row of A / column of B, the bits one tile moves over the whole K walk.
-    a_row_bits = problem.k_slots * mma.dtype.value_bits
-    meta_row_bits = problem.k_slots * mma.dtype.metadata_bits_per_kept if mma.sparse else 0
-    b_col_bits = problem.k * mma.dtype.value_bits
+    a_row_bits, meta_row_bits, b_col_bits = _row_col_bits(problem)
     out_elem_bits = mma.dtype.output_bits
-    warps_n = ceil_div(tile.n, min(gpu.warp_tile_n, tile.n))
-    warps_m = ceil_div(tile.m, min(gpu.warp_tile_m, tile.m))
 
     total_bits = problem.weight_value_bits + problem.metadata_bits + problem.input_unique_bits + problem.output_bits
     l2_fits = total_bits <= gpu.l2_capacity_bytes * 8
     last_wave_tiles = tiles - (waves - 1) * slots
-    waves_tiles, new_rows, new_cols, wave_out_elements, l2_bits, biggest = _wave_sums(
+    new_rows, new_cols, wave_out_elements, l2_bits, biggest = _wave_sums(
         tiles, slots, waves, tiles_m, tiles_n, group_rows, l2_fits, rows_real, cols_real,
-        a_row_bits + meta_row_bits, b_col_bits, warps_n, warps_m, batch)
-    if gpu.partial_wave == "whole_wave":
-        per_sm = np.full(waves, occupancy, dtype=np.int64)  # issue 6: a partial wave costs a whole wave
-    else:
-        per_sm = -(-waves_tiles // gpu.sm_count)  # busiest SM's tiles
+        a_row_bits + meta_row_bits, b_col_bits, launch.warps_n, launch.warps_m, batch)
+    per_sm = launch.per_sm
     wave_a, wave_meta, wave_b = new_rows * a_row_bits, new_rows * meta_row_bits, new_cols * b_col_bits
     hbm_a, hbm_meta, hbm_b_matrix = (int(new_rows.sum()) * a_row_bits, int(new_rows.sum()) * meta_row_bits,
                                      int(new_cols.sum()) * b_col_bits)
     wave_b_unique = wave_b * (problem.input_unique_elements / (batch * problem.k * problem.n))
     wave_out = wave_out_elements * out_elem_bits
-    math_w = per_sm * math_per_tile
+    math_w = per_sm * launch.math_per_tile
     smem = per_sm * biggest / gpu.smem_bits_per_cycle_per_sm
     l2 = l2_bits / gpu.l2_bits_per_cycle
     hbm = (wave_a + wave_meta + wave_b_unique + wave_out) / gpu.hbm_bits_per_cycle
-    math_cycles = np.ceil(math_w).astype(np.int64)
+    math_cycles = launch.math_cycles
     memory_cycles = np.ceil(np.maximum(np.maximum(smem, l2), hbm)).astype(np.int64)
     cycles_math = int(math_cycles.sum())
     body_cycles = np.maximum(math_cycles, memory_cycles)
     cycles_body = int(body_cycles.sum())
-    cycles_fill = waves * (gpu.hbm_latency_cycles + gpu.smem_latency_cycles)
-    epilogue_bits = per_sm * (tile.m * tile.n * out_elem_bits * 2)  # staged: write then read shared memory
-    smem_rate = int(gpu.smem_bits_per_cycle_per_sm)
-    cycles_drain = int((-(-epilogue_bits // smem_rate)).sum()) + waves * gpu.l2_latency_cycles
+    cycles_fill, cycles_drain = launch.cycles_fill, launch.cycles_drain
     sum_math, sum_smem, sum_l2, sum_hbm = (float(x.sum()) for x in (math_w, smem, l2, hbm))
+    rate, instructions_per_tile, k_steps = launch.rate, launch.instructions_per_tile, launch.k_steps
+    warps_n, warps_m = launch.warps_n, launch.warps_m
 
     full_rate = gpu.sm_count * rate
     useful_instr_macs = batch * problem.m * problem.n * problem.k_slots  # executed MACs without tile padding
@@ -656,7 +738,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
         warps_per_block=warps,
         efficiency=efficiency,
         group_rows=group_rows,
-        occupancy=occupancy,
+        occupancy=launch.occupancy,
         wave_cycles=tuple(int(c) for c in body_cycles),
         wave_resource_cycles={"math": math_w, "smem": smem, "l2": l2, "hbm": hbm},
         batch=batch,
@@ -669,8 +751,12 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
 
     When the operands do not fit in L2, each tile is also tried with the grouped
     raster orders of :func:`raster_groups`. Ties go to fewer HBM bits, then to the
-    larger tile, then to the smaller group. This mimics a library's
+    larger tile, then to the smaller group, then to the earlier candidate. This mimics a library's
     heuristic/autotuned kernel choice; when all three sizes are given, that tile is used.
+
+    Tiles are scheduled in order of :func:`cycles_total_lower_bound`; a tile whose bound
+    exceeds the best total so far cannot win or tie, so it is not scheduled (the choice
+    is the one a full search makes).
 
     Raises
     ------
@@ -681,10 +767,9 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
     given_k = tile_k if tile_k is not None else default_tile_k(problem.mma)
     candidates = [Tile(tile_m or c.m, tile_n or c.n, given_k) for c in candidates]
     candidates = list(dict.fromkeys(candidates))
-    best: Schedule | None = None
-    best_key = None
     errors: list[str] = []
-    for tile in candidates:
+    fitting: list[tuple[int, int, Tile]] = []
+    for position, tile in enumerate(candidates):
         try:
             check_tile(problem, tile)
         except InputError as exc:
@@ -695,12 +780,18 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
         if blocks_per_sm(problem, gpu, tile) < 1:
             errors.append(f"{tile.m}x{tile.n}x{tile.k} does not fit")
             continue
+        fitting.append((cycles_total_lower_bound(problem, gpu, tile, efficiency), position, tile))
+    best: Schedule | None = None
+    best_key = None
+    for bound, position, tile in sorted(fitting, key=lambda entry: entry[:2]):
+        if best_key is not None and bound > best_key[0]:
+            break  # this tile and every later one (larger bounds) take longer than the best
         plan = schedule(problem, gpu, tile, efficiency)
         plans = [plan]
         if not plan.l2_fits:
             plans += [schedule(problem, gpu, tile, efficiency, g) for g in raster_groups(plan.tiles_m)]
         for plan in plans:
-            key = (plan.cycles_total, sum(plan.hbm_read_bits.values()), -tile.m * tile.n, plan.group_rows)
+            key = (plan.cycles_total, sum(plan.hbm_read_bits.values()), -tile.m * tile.n, plan.group_rows, position)
             if best_key is None or key < best_key:
                 best, best_key = plan, key
     if best is None:
@@ -708,4 +799,3 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
             schedule(problem, gpu, Tile(tile_m, tile_n, tile_k), efficiency)  # raises with the reason
         raise UnsupportedError(f"sparse_tc: no thread-block tile fits shared memory and registers for this GEMM ({'; '.join(errors[:3])})")
     return best
-

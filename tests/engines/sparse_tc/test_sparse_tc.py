@@ -512,3 +512,82 @@ def test_gpu_spec_carries_each_config_value_and_the_levels():
     assert spec.hbm_bits_per_cycle == e.hbm.config.bandwidth_words_per_cycle * e.hbm.config.word_bits
     assert spec.l2_capacity_bytes == int(e.l2.config.capacity_bytes)
     assert spec.register_file_bytes == int(e.regs.config.capacity_bytes)
+
+
+SEARCH_SHAPES = [(64, 1, 4096), (4096, 16, 4096), (768, 3072, 3072), (1000, 999, 520), (3000, 2500, 256),
+                 (8192, 8192, 2048), (768, 24576, 3072)]
+"""GEMMs (m, n, k) for the schedule search tests: a GEMV, skinny, ragged edges, L2-resident and not."""
+
+
+def _exhaustive_choice(problem, gpu, efficiency):
+    """Every fitting candidate tile with every raster order, the first minimal key wins (the search without bounds)."""
+    from energysim.engines.sparse_tc.schedule import Tile, blocks_per_sm, default_tile_k, raster_groups, schedule
+    from energysim.engines.sparse_tc.schedule import tile_candidates
+
+    best = best_key = None
+    for tile in dict.fromkeys(Tile(c.m, c.n, default_tile_k(problem.mma)) for c in tile_candidates(problem)):
+        if blocks_per_sm(problem, gpu, tile) < 1:
+            continue
+        plans = [schedule(problem, gpu, tile, efficiency)]
+        if not plans[0].l2_fits:
+            plans += [schedule(problem, gpu, tile, efficiency, g) for g in raster_groups(plans[0].tiles_m)]
+        for plan in plans:
+            key = (plan.cycles_total, sum(plan.hbm_read_bits.values()), -tile.m * tile.n, plan.group_rows)
+            if best_key is None or key < best_key:
+                best, best_key = plan, key
+    return best
+
+
+@pytest.mark.parametrize("partial_wave", ["whole_wave", "per_sm_tiles"])
+def test_bounded_schedule_search_chooses_what_the_full_search_chooses(partial_wave):
+    """choose_schedule (tiles by lower bound, stopping past the best) picks the exhaustive search's tile, order and cycles."""
+    from energysim.engines.sparse_tc.schedule import GemmProblem, choose_schedule
+
+    gpu = engine_with(partial_wave=partial_wave).gpu_spec("fp16")
+    for m, n, k in SEARCH_SHAPES:
+        for sparse in (False, True):
+            for efficiency in (1.0, 0.6):
+                problem = GemmProblem(m=m, n=n, k=k, mma=mma_shape("fp16", sparse), input_unique_elements=k * n)
+                chosen, full = choose_schedule(problem, gpu, efficiency), _exhaustive_choice(problem, gpu, efficiency)
+                assert (chosen.tile, chosen.group_rows, chosen.cycles_total) == (full.tile, full.group_rows,
+                                                                                full.cycles_total), (m, n, k, sparse)
+
+
+@pytest.mark.parametrize("partial_wave", ["whole_wave", "per_sm_tiles"])
+def test_cycles_lower_bound_holds_for_every_tile_and_raster_order(partial_wave):
+    """cycles_total_lower_bound never exceeds a schedule's cycles_total (any tile, group, mode), and is tight when math-bound."""
+    from energysim.engines.sparse_tc.schedule import (GemmProblem, Tile, blocks_per_sm, cycles_total_lower_bound,
+                                                      default_tile_k, raster_groups, schedule, tile_candidates)
+
+    gpu = engine_with(partial_wave=partial_wave).gpu_spec("fp16")
+    tight = 0
+    for m, n, k in SEARCH_SHAPES:
+        for sparse in (False, True):
+            problem = GemmProblem(m=m, n=n, k=k, mma=mma_shape("fp16", sparse), input_unique_elements=k * n)
+            for c in tile_candidates(problem):
+                tile = Tile(c.m, c.n, default_tile_k(problem.mma))
+                if blocks_per_sm(problem, gpu, tile) < 1:
+                    continue
+                bound = cycles_total_lower_bound(problem, gpu, tile)
+                for group in (1, *raster_groups(-(-m // tile.m))):
+                    plan = schedule(problem, gpu, tile, 1.0, group)
+                    assert bound <= plan.cycles_total, (m, n, k, sparse, tile, group)
+                    tight += bound == plan.cycles_total
+    assert tight > 0
+
+
+def test_bounded_schedule_search_skips_tiles(monkeypatch):
+    """On a large GEMM the bounded search schedules fewer (tile, raster order) pairs than the full search does."""
+    import energysim.engines.sparse_tc.schedule as gpu_schedule
+
+    gpu = engine_with().gpu_spec("fp16")
+    problem = gpu_schedule.GemmProblem(m=8192, n=8192, k=2048, mma=mma_shape("fp16", True),
+                                       input_unique_elements=2048 * 8192)
+    calls = []
+    real = gpu_schedule.schedule
+    monkeypatch.setattr(gpu_schedule, "schedule", lambda *args: calls.append(args) or real(*args))
+    gpu_schedule.choose_schedule(problem, gpu)
+    bounded = len(calls)
+    calls.clear()
+    _exhaustive_choice(problem, gpu, 1.0)
+    assert 0 < bounded < len(calls) / 2, (bounded, len(calls))
