@@ -31,8 +31,11 @@ Every storage level gets a ``[[units]]`` name ``<level>Sparse`` pricing its
 ``metadata_write``, ``metadata_update`` per metadata access; 0 when its
 ``metadata_storage_width`` is 0), the metadata of gated and skipped accesses
 (``gated_metadata_read``, ``skipped_metadata_read``, ``gated_metadata_update``,
-``skipped_metadata_update``: the ERT's entries of those names per metadata access, 0 when absent) and ``gated_*``/``skipped_*`` reads and updates (the ERT's
-entry / block words, 0 when absent, as Sparseloop). A level with a separate metadata storage
+``skipped_metadata_update``, per metadata access) and ``gated_*``/``skipped_*`` reads and updates (per word: the
+ERT's entry / block words). Which ERT entry prices a gated or skipped access is Sparseloop's rule (:func:`pricing_rule`):
+current Sparseloop takes the action's own entry, else (skipped) the gated one, else 0 pJ; the 2021 Sparseloop of the
+ISCA 2021 tutorial also priced skipped metadata as actual metadata and, in an ERT of argument variants, an access
+without an entry at the cheapest variant. Each unit's source names the rule and the entry. A level with a separate metadata storage
 (``metadata_storage_depth`` x ``metadata_storage_width`` > 0 bits) is listed in
 ``metadata_storage_bits``; ranks without word bits take the level's ``metadata_datawidth``. The compute unit gets
 ``gated_compute``/``skipped_compute``; a level with ``decompression_supported`` or
@@ -190,8 +193,80 @@ def nearest_format(ranks: list[dict], default_bits: int) -> dict[str, Any]:
     return {"format": "coordinate", "metadata_bits": bits}
 
 
+PRICING_RULES = ("2021", "current")
+"""Sparseloop's rules for pricing gated and skipped accesses (``--sparseloop-pricing``): see :func:`pricing_rule`."""
+
+CURRENT_KEYS = {
+    "gated_read": ("gated_read",),
+    "gated_update": ("gated_update", "gated_write"),
+    "skipped_read": ("skipped_read", "gated_read"),
+    "skipped_update": ("skipped_update", "skipped_write", "gated_update", "gated_write"),
+    "gated_metadata_read": ("gated_metadata_read",),
+    "skipped_metadata_read": ("skipped_metadata_read", "gated_metadata_read"),
+    "gated_metadata_update": ("gated_metadata_update", "gated_metadata_write"),
+    "skipped_metadata_update": ("skipped_metadata_update", "skipped_metadata_write", "gated_metadata_update",
+                                "gated_metadata_write"),
+}
+"""Current Sparseloop's ERT entries for each gated/skipped action, first found wins, none found: 0 pJ (the priority
+lists of Timeloop's ``src/model/topology.hpp``, ``storageOperationMappings``: a skipped access without its own entry
+costs the gated one)."""
+
+ACTUAL_METADATA_KEYS = {"skipped_metadata_read": ("metadata_read",),
+                        "skipped_metadata_update": ("metadata_update", "metadata_write")}
+"""The 2021 rule's entries for skipped metadata: the actual access's (the ISCA 2021 tutorial's spMspM statistics price
+its 100 skipped metadata reads of A at ``metadata_read``, 0.84842 pJ, not at ``gated_metadata_read``)."""
+
+VARIANT_OF = {"gated_read": "read", "skipped_read": "read", "gated_update": "write", "skipped_update": "write"}
+"""The 2021 rule's last resort for a gated/skipped data access: the cheapest argument variant of this action, when the
+ERT lists it in variants (the 2021 dot-product gating statistics price gated reads at ``read`` with neither address
+nor data changing, 0.00441 pJ of the 2020 ERT's 0.00441-0.42018 pJ)."""
+
+RULE_SUMMARY = {
+    "2021": "a skipped access at its skipped_* entry, else the gated_* one, skipped metadata as actual metadata "
+            "(metadata_read / metadata_write), a gated or skipped access without an entry at the cheapest argument "
+            "variant of read / write when the ERT lists variants, else 0 pJ",
+    "current": "a skipped access at its skipped_* entry, else the gated_* one (metadata: gated_metadata_*), "
+               "else 0 pJ",
+}
+"""One line per rule, printed in the import's notes."""
+
+
+def pricing_rule(merged: dict, requested: str | None = None) -> tuple[str, str]:
+    """Which Sparseloop prices the gated and skipped accesses, and why.
+
+    Parameters
+    ----------
+    merged
+        The merged top-level keys of the Timeloop files (``ERT`` read for its ``version``).
+    requested
+        ``"2021"``, ``"current"`` or None (decide from the ERT: version 0.2 or 0.3, the Accelergy of Sparseloop's
+        2021 tutorial, gives ``"2021"``; any other, or no ERT, ``"current"``).
+
+    Returns
+    -------
+    (rule, reason)
+        The rule (one of :data:`PRICING_RULES`) and a clause saying why it applies.
+
+    Raises
+    ------
+    ConfigError
+        A requested rule that is not one of :data:`PRICING_RULES`.
+    """
+    if requested is not None:
+        if requested not in PRICING_RULES:
+            raise ConfigError(f"--sparseloop-pricing: must be one of {', '.join(PRICING_RULES)} (got {requested!r})")
+        return requested, "as requested"
+    ert = merged.get("ERT")
+    version = str(ert.get("version", "")) if isinstance(ert, dict) else ""
+    if version.startswith(("0.2", "0.3")):
+        return "2021", f"the ERT is Accelergy v{version}, as Sparseloop's 2021 tutorial's"
+    return "current", (f"the ERT is Accelergy v{version}" if version else "no ERT given")
+
+
 def _price(ert: dict, component: str, keys: tuple[str, ...], block: int, ert_file: str,
            note: str = "") -> tuple[float, str]:
+    """Energy per word (pJ) of the first of ``keys`` the component's ERT lists (its dearest variant) / ``block`` words,
+    and the source naming the entry; 0 pJ with a source saying so when none is listed."""
     actions = ert.get(component, {})
     for key in keys:
         if key in actions:
@@ -200,10 +275,44 @@ def _price(ert: dict, component: str, keys: tuple[str, ...], block: int, ert_fil
     return 0.0, f"{component}: the ERT has no {' / '.join(keys)}: 0 pJ (Sparseloop's default for an absent entry)"
 
 
+def _sparse_price(ert: dict, component: str, action: str, rule: str, block: int, ert_file: str,
+                  note: str = "") -> tuple[float, str]:
+    """Energy per word (pJ) of a gated or skipped data or metadata ``action`` of ``component`` under Sparseloop's
+    ``rule``, and its source: the rule, the ERT entry and its energy."""
+    keys = ACTUAL_METADATA_KEYS[action] if rule == "2021" and action in ACTUAL_METADATA_KEYS else CURRENT_KEYS[action]
+    energy, source = _price(ert, component, keys, block, ert_file, note)
+    actions = ert.get(component, {})
+    variants = actions.get(VARIANT_OF.get(action, ""), [])
+    if rule == "2021" and not any(key in actions for key in keys) and len(variants) > 1:
+        cheapest = min(variants)
+        energy = cheapest / block
+        source = (f"Accelergy ERT {ert_file}: {component} {VARIANT_OF[action]} cheapest of its {len(variants)} "
+                  f"argument variants {cheapest} pJ / {block} words (no {' / '.join(keys)} entry)")
+    return energy, f"Sparseloop {rule} pricing of {action}: {source}"
+
+
 def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], compute: dict, ert: dict,
-                 ert_file: str, tensor_of: dict[str, str], dim_of: dict[str, str],
-                 default_bits: int) -> tuple[dict | None, list[dict], list[dict]]:
+                 ert_file: str, tensor_of: dict[str, str], dim_of: dict[str, str], default_bits: int,
+                 pricing: str | None = None, notes: list[str] | None = None) -> tuple[dict | None, list[dict], list[dict]]:
     """``[engine.sparse]`` (formats, actions, action_units, codec_units) and the ``[[units]]`` pricing them.
+
+    Parameters
+    ----------
+    merged, origin
+        The merged top-level keys of the Timeloop files and the file each key came from.
+    storage, compute
+        The storage components (each with its ``block`` in words) and the compute component.
+    ert, ert_file
+        Per component, action -> energies in pJ (one per argument variant); the ERT's file name.
+    tensor_of, dim_of
+        Timeloop data-space name -> energysim tensor; Timeloop dimension -> energysim dimension.
+    default_bits
+        Bits of a coordinate when neither the rank nor the level gives them (compat 'ideal').
+    pricing
+        Sparseloop's rule for gated and skipped accesses, ``"2021"`` or ``"current"``; None decides from the ERT
+        (:func:`pricing_rule`).
+    notes
+        When given, one sentence saying which rule priced them and why is appended.
 
     Returns
     -------
@@ -214,6 +323,7 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
     """
     if merged.get("sparse_optimizations") is None:
         return None, [], []
+    rule, reason = pricing_rule(merged, pricing)
     where = f"{origin['sparse_optimizations']}: sparse_optimizations"
     root = _norm(merged["sparse_optimizations"], where=where)
     targets = root.get("targets") if isinstance(root, dict) else root
@@ -279,18 +389,18 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
         free = attrs.get("metadata_storage_width", attrs.get("metadata-storage-width")) == 0
         for action, keys in (("metadata_read", ("metadata_read",)), ("metadata_fill", ("metadata_write",)),
                              ("metadata_write", ("metadata_write",)),      # compat 'ideal' writes first outputs
-                             ("metadata_update", ("metadata_update", "metadata_write")),
-                             ("gated_metadata_read", ("gated_metadata_read",)),
-                             ("skipped_metadata_read", ("skipped_metadata_read",)),
-                             ("gated_metadata_update", ("gated_metadata_update", "gated_metadata_write")),
-                             ("skipped_metadata_update", ("skipped_metadata_update", "skipped_metadata_write"))):
+                             ("metadata_update", ("metadata_update", "metadata_write"))):
             energy, source = _price(ert, name, keys, 1, ert_file, " per metadata access")
             if free:
                 energy, source = 0.0, f"{name}: metadata_storage_width 0: metadata is free (Sparseloop)"
             units.append({"name": unit, "action": action, "energy_pj": energy, "source": source})
-        for action, keys in (("gated_read", ("gated_read",)), ("gated_update", ("gated_update", "gated_write")),
-                             ("skipped_read", ("skipped_read",)), ("skipped_update", ("skipped_update", "skipped_write"))):
-            energy, source = _price(ert, name, keys, block, ert_file)
+        for action in ("gated_metadata_read", "skipped_metadata_read", "gated_metadata_update", "skipped_metadata_update"):
+            energy, source = _sparse_price(ert, name, action, rule, 1, ert_file, " per metadata access")
+            if free:
+                energy, source = 0.0, f"{name}: metadata_storage_width 0: metadata is free (Sparseloop)"
+            units.append({"name": unit, "action": action, "energy_pj": energy, "source": source})
+        for action in ("gated_read", "gated_update", "skipped_read", "skipped_update"):
+            energy, source = _sparse_price(ert, name, action, rule, block, ert_file)
             units.append({"name": unit, "action": action, "energy_pj": energy, "source": source})
     for component in storage:
         attrs = component["attributes"]
@@ -305,7 +415,12 @@ def sparse_table(merged: dict, origin: dict[str, Path], storage: list[dict], com
     for action, key in (("gated_compute", "gated_compute"), ("skipped_compute", "skipped_compute")):
         energy, source = _price(ert, mac, (key,), 1, ert_file)
         units.append({"name": mac, "action": action, "energy_pj": energy, "source": source})
-    table = {"source": f"Sparseloop sparse_optimizations of {origin['sparse_optimizations']}",
+    if notes is not None:
+        other = "current" if rule == "2021" else "2021"
+        notes.append(f"gated and skipped accesses priced by Sparseloop's {rule} rule ({reason}; "
+                     f"--sparseloop-pricing {other} for the other): " + RULE_SUMMARY[rule])
+    table = {"source": f"Sparseloop sparse_optimizations of {origin['sparse_optimizations']}; gated and skipped "
+                       f"accesses priced by Sparseloop's {rule} rule ({reason})",
              "action_units": action_units}
     if codec_units:
         table["codec_units"] = codec_units

@@ -25,6 +25,7 @@ from energysim.engines.loopnest.sparse_timeloop import evaluate  # noqa: E402
 from energysim.engines.loopnest.sparse_ranks import (RankShape, assign_ranks, rank_units, tensor_points,  # noqa: E402
                                                      tile_metadata)
 from energysim.engines.loopnest.sparse_config import FormatSpec  # noqa: E402
+from energysim.engines.loopnest.sparse_import import pricing_rule  # noqa: E402
 from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_dense  # noqa: E402
 from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
 from energysim.engines import build_engine  # noqa: E402
@@ -101,7 +102,8 @@ def test_skipping_with_coordinate_payload_worked_by_hand(tmp_path: Path) -> None
     # rule 10: inputs at the Buffer in CP: reads 32 - floor(32 x 0.75) = 8, fills 8 - floor(8 x 0.75) = 2
     assert c[("Buffer", "inputs", "read")] == 8 and c[("Buffer", "inputs", "fill")] == 2
     assert c[("DRAM", "inputs", "read")] == 8  # DRAM keeps inputs uncompressed
-    # rule 11: skipped reads = floor(32 x 0.75) = 24 (reported, priced at the absent skipped_read entry: 0)
+    # rule 11: skipped reads = floor(32 x 0.75) = 24 (reported; without a skipped_read entry current Sparseloop prices
+    # them at gated_read, 0.2 pJ)
     assert c[("Buffer", "weights", "read")] == 8 and c[("BufferSparse", "weights", "skipped_read")] == 24
     assert ("BufferSparse", "weights", "gated_read") not in c
     # rule 13: the Buffer's input tile is the 8 points of C; one CP rank keeps 8 x 0.25 = 2 coordinates of 3 bits = 6
@@ -113,8 +115,9 @@ def test_skipping_with_coordinate_payload_worked_by_hand(tmp_path: Path) -> None
     # rule 8: Buffer reads 8 + 8 + 2 metadata + 28 = 46 -> 23 cycles; writes 32 + 2 + 1 metadata + 32 = 67 -> 33.5 -> 34
     # (the skipped reads take no slot: against the gating design's 46)
     assert stats.level_cycles["Buffer"] == 34 and stats.cycles_total == 34
-    # energy: DRAM 2816; Buffer reads (8 + 8 + 28) x 2 = 88, fills 34 x 3 = 102, updates 96; metadata 2 x 1 + 1 x 1.5
-    assert stats.energy_pj == pytest.approx(2816 + 88 + 102 + 96 + 3.5 + 8)
+    # energy: DRAM 2816; Buffer reads (8 + 8 + 28) x 2 = 88, fills 34 x 3 = 102, updates 96; metadata 2 x 1 + 1 x 1.5;
+    # 24 skipped reads x 0.2; 8 computes x 1
+    assert stats.energy_pj == pytest.approx(2816 + 88 + 102 + 96 + 3.5 + 24 * 0.2 + 8)
     assert sparse["density_inputs"] == 0.25
 
 
@@ -133,7 +136,8 @@ def test_density_one_gives_timeloop_dense_counts(tmp_path: Path) -> None:
 
 
 def test_import_writes_formats_rules_units_and_densities(tmp_path: Path) -> None:
-    """import-timeloop writes Sparseloop's ranks, rules, priced sparse actions (0 when the ERT has none) and the densities."""
+    """import-timeloop writes Sparseloop's ranks, rules, priced sparse actions (a v0.4 ERT: current Sparseloop's rule, a
+    skipped read at gated_read without its own entry, 0 when the ERT has neither) and the densities."""
     _, layer, _, written = _design(tmp_path, SKIPPING)
     hardware = tomllib.loads(written["hardware"].read_text())
     sparse = hardware["engine"]["sparse"]
@@ -143,10 +147,27 @@ def test_import_writes_formats_rules_units_and_densities(tmp_path: Path) -> None
     assert sparse["action_units"] == {"DRAM": "DRAMSparse", "Buffer": "BufferSparse"}  # every level: rules may move out
     prices = {(u["name"], u["action"]): u for u in hardware["units"]}
     assert prices[("BufferSparse", "metadata_read")]["energy_pj"] == 1.0
-    assert prices[("BufferSparse", "skipped_read")]["energy_pj"] == 0.0
-    assert "0 pJ (Sparseloop's default" in prices[("BufferSparse", "skipped_read")]["source"]
+    assert prices[("BufferSparse", "skipped_read")]["energy_pj"] == 0.2
+    assert prices[("BufferSparse", "skipped_read")]["source"].startswith("Sparseloop current pricing of skipped_read: "
+                                                                         "Accelergy ERT ")
+    assert "Buffer gated_read 0.2 pJ" in prices[("BufferSparse", "skipped_read")]["source"]
+    assert prices[("BufferSparse", "skipped_update")]["energy_pj"] == 0.0
+    assert "0 pJ (Sparseloop's default" in prices[("BufferSparse", "skipped_update")]["source"]
+    assert "current rule (the ERT is Accelergy v0.4)" in sparse["source"]
     assert prices[("MAC", "gated_compute")]["energy_pj"] == 0.1
     assert (layer.weight_density, layer.activation_density) == (0.5, 0.25)
+
+
+def test_pricing_rule_follows_the_ert_version_unless_told() -> None:
+    """Sparseloop's pricing rule: 2021 for an Accelergy v0.2/v0.3 ERT (the ISCA 2021 tutorial's), current for v0.4 or
+    no ERT, the requested one when given; any other request is refused naming the option and the rules."""
+    assert pricing_rule({"ERT": {"version": 0.3}}) == ("2021", "the ERT is Accelergy v0.3, as Sparseloop's 2021 "
+                                                                "tutorial's")
+    assert pricing_rule({"ERT": {"version": "0.4"}})[0] == "current"
+    assert pricing_rule({}) == ("current", "no ERT given")
+    assert pricing_rule({"ERT": {"version": 0.3}}, "current") == ("current", "as requested")
+    with pytest.raises(ConfigError, match=r"^--sparseloop-pricing: must be one of 2021, current \(got '2020'\)$"):
+        pricing_rule({}, "2020")
 
 
 def test_uop_cp_ranks_metadata_worked_by_hand() -> None:

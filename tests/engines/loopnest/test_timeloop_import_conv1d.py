@@ -10,13 +10,9 @@ import pytest
 
 pytest.importorskip("yaml")
 
-from energysim.engines import build_engine  # noqa: E402
-from energysim.engines.loopnest.mapping import load_mapping  # noqa: E402
-from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
-from energysim.hardware.hierarchy import load_hardware  # noqa: E402
-from energysim.workloads.workload import load_workload  # noqa: E402
+from tests.engines.loopnest.sparseloop_tutorial import DATA, published_differences, run_design, with_ert_version  # noqa: E402
 
-DESIGN = Path(__file__).resolve().parents[2] / "data" / "timeloop" / "conv1d_sparse"
+DESIGN = DATA / "conv1d_sparse"
 FILES = [DESIGN / name for name in ("arch.yaml", "prob.yaml", "map.yaml", "sparse.yaml", "ERT.yaml")]
 REFERENCE = tomllib.loads((DESIGN / "reference.toml").read_text(encoding="utf-8"))
 ACTIONS = ("read", "skipped_read", "fill", "update", "skipped_update", "metadata_read", "metadata_fill")
@@ -24,45 +20,37 @@ ACTIONS = ("read", "skipped_read", "fill", "update", "skipped_update", "metadata
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """(energy per (level, tensor) in pJ, the run's result) of the design as published, under compat 'timeloop'."""
-    written = import_timeloop(FILES, tmp_path_factory.mktemp("conv1d") / "out")
-    engine = build_engine(load_hardware(written["hardware"]))
-    layer = load_workload(written["workload"]).layers[0]
-    result = engine.simulate(layer, mapping=load_mapping(written["mapping"]).for_layer(layer.name)[1], compat="timeloop")
-    hardware = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))
-    prices = {(u["name"], u["action"]): u["energy_pj"] for u in hardware["units"]}
-    for level in hardware["memory"]:
-        prices.update({(level["name"], "read"): level["read_pj"], (level["name"], "fill"): level["write_pj"],
-                       (level["name"], "update"): level["write_pj"]})
-    energy: dict[tuple[str, str], float] = {}
-    for (component, tensor, action), count in result.counts.items():
-        key = (component.removesuffix("Sparse"), tensor.split(":")[0])
-        energy[key] = energy.get(key, 0.0) + count * prices[(component, action)]
-    return energy, result
+    """The design as published, imported and run under compat 'timeloop'."""
+    return run_design(FILES, tmp_path_factory.mktemp("conv1d"))
 
 
 def test_counts_equal_sparseloop(run) -> None:
     """Every published count: weights read 9 of 27 (RLE), inputs read 9 and skipped 18, outputs read 5 / skipped 13 and
     updated 9 / skipped 18, fills, the run-length metadata, 9 computes and 9 cycles."""
-    _, result = run
     for row in REFERENCE["levels"]:
         for action in ACTIONS:
             if action in row:
                 unit = f"{row['level']}Sparse" if action.startswith(("skipped_", "metadata_")) else row["level"]
-                assert result.counts.get((unit, row["tensor"], action), 0) == row[action], (row, action)
-    assert result.counts[("MACC", "-", "compute")] == REFERENCE["computes"]
-    assert result.cycles_total == REFERENCE["cycles"]
+                assert run.result.counts.get((unit, row["tensor"], action), 0) == row[action], (row, action)
+    assert run.result.counts[("MACC", "-", "compute")] == REFERENCE["computes"]
+    assert run.result.cycles_total == REFERENCE["cycles"]
 
 
-def test_energies_equal_sparseloop_where_nothing_is_skipped(run) -> None:
-    """The energy of every (level, data space) without skipped accesses, and the MAC's, equal the published ones to the
-    printed 0.01 pJ (the backing store's weights: one 4-word vector for the one non-zero, plus its metadata); with
-    skipped ones they differ by exactly the skipped accesses at the gated price, as that Sparseloop priced them."""
-    energy, result = run
-    gated = REFERENCE["skipped_at_gated_price_pj"]
-    for row in REFERENCE["levels"]:
-        skipped = row.get("skipped_read", 0) + row.get("skipped_update", 0)
-        assert abs(energy[(row["level"], row["tensor"])] + skipped * gated - row["energy_pj"]) <= 0.005 + 1e-9, row
-    assert abs(energy[("MACC", "-")] - REFERENCE["mac_energy_pj"]) <= 0.005
-    skipped_total = sum(row.get("skipped_read", 0) + row.get("skipped_update", 0) for row in REFERENCE["levels"])
-    assert abs(sum(energy.values()) + skipped_total * gated - REFERENCE["total_energy_pj"]) <= 0.005 * 7
+def test_every_energy_equals_sparseloop(run) -> None:
+    """Every published energy to its printed 0.01 pJ: each level's and data space's (the skipped reads and updates at
+    the gated_read / gated_write entries, 0.00441 pJ, the ERT having no skipped_* ones: buffer inputs 8.48 = 20 x 0.42018
+    + 18 x 0.00441; the backing store's weights one 4-word vector for the one non-zero plus its metadata), the MAC's and
+    the total 57.70 pJ."""
+    assert published_differences(run, REFERENCE) == []
+    units = {(u["name"], u["action"]): u for u in run.hardware["units"]}
+    assert units[("BufferSparse", "skipped_read")]["energy_pj"] == 0.00441
+    assert "Buffer gated_read 0.00441 pJ" in units[("BufferSparse", "skipped_read")]["source"]
+
+
+def test_both_rules_price_this_design_alike(run, tmp_path: Path) -> None:
+    """Current Sparseloop's rule (the ERT labelled v0.4) also prices a skipped access without its own entry at the gated
+    one, and the design has no skipped metadata: the same energies, the rule named in each source."""
+    current = run_design([*FILES[:-1], with_ert_version(FILES[-1], tmp_path / "ert", "0.4")], tmp_path)
+    assert current.energy_pj == pytest.approx(run.energy_pj, abs=1e-12)
+    assert all(u["source"].startswith("Sparseloop current pricing of ") for u in current.hardware["units"]
+               if u["action"].startswith(("gated_", "skipped_")) and u["name"].endswith("Sparse"))

@@ -11,69 +11,57 @@ import pytest
 
 pytest.importorskip("yaml")
 
-from energysim.engines import build_engine  # noqa: E402
-from energysim.engines.loopnest.mapping import load_mapping  # noqa: E402
 from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
 from energysim.errors import UnsupportedError  # noqa: E402
-from energysim.hardware.hierarchy import load_hardware  # noqa: E402
-from energysim.workloads.workload import load_workload  # noqa: E402
+from tests.engines.loopnest.sparseloop_tutorial import DATA, published_differences, run_design, with_ert_version  # noqa: E402
 
-DESIGN = Path(__file__).resolve().parents[2] / "data" / "timeloop" / "dot_gating"
+DESIGN = DATA / "dot_gating"
 FILES = [DESIGN / name for name in ("arch.yaml", "prob.yaml", "map.yaml", "sparse.yaml", "ERT.yaml")]
 REFERENCE = tomllib.loads((DESIGN / "reference.toml").read_text(encoding="utf-8"))
 
 
+def _check_counts(result, reference: dict, actions: tuple[str, ...]) -> None:
+    for row in reference["levels"]:
+        for action in actions:
+            if action in row:
+                unit = "BufferSparse" if action.startswith(("gated_", "skipped_", "metadata_")) else "Buffer"
+                assert result.counts.get((unit, row["tensor"], action), 0) == row[action], (row, action)
+    assert result.counts[("MAC", "-", "compute")] == reference["computes"]
+    assert result.cycles_total == reference["cycles"]
+
+
 def test_gating_counts_cycles_and_energies_equal_sparseloop(tmp_path: Path) -> None:
     """Every published count (B 4 read / 12 gated, Z 3 / 12 reads and 4 / 12 updates, 16 A reads, 4 computes), the 16
-    cycles (the gated Z updates keep the buffer's 1 write per cycle), A's and the MAC's energies, and B's and Z's up to
-    their gated accesses at that Sparseloop's price."""
-    written = import_timeloop(FILES, tmp_path / "out")
-    engine = build_engine(load_hardware(written["hardware"]))
-    layer = load_workload(written["workload"]).layers[0]
-    result = engine.simulate(layer, mapping=load_mapping(written["mapping"]).for_layer(layer.name)[1], compat="timeloop")
-    hardware = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))
-    buffer = hardware["memory"][0]
+    cycles (the gated Z updates keep the buffer's 1 write per cycle) and every published energy: the gated accesses, the
+    v0.3 ERT of argument variants having no gated_* entry, at the cheapest read / write variant (the 2021 rule:
+    B 1.73 = 4 x 0.42018 + 12 x 0.00441 pJ), the MAC's and the total 13.75 pJ."""
+    run = run_design(FILES, tmp_path)
+    _check_counts(run.result, REFERENCE, ("read", "gated_read", "fill", "update", "gated_update"))
+    assert published_differences(run, REFERENCE) == []
+    gated = {(u["name"], u["action"]): u for u in run.hardware["units"]}[("BufferSparse", "gated_read")]
+    assert gated["energy_pj"] == 0.00441
+    assert gated["source"].startswith("Sparseloop 2021 pricing of gated_read: Accelergy ERT ")
+    assert "Buffer read cheapest of its 4 argument variants 0.00441 pJ" in gated["source"]
+
+
+def test_current_rule_prices_absent_gated_entries_at_zero(tmp_path: Path) -> None:
+    """Current Sparseloop's rule (the ERT labelled v0.4) prices a gated access without a gated_* entry at 0 pJ: B and Z
+    lose exactly their 12 and 24 gated accesses x 0.00441 pJ against the published energies."""
+    current = run_design([*FILES[:-1], with_ert_version(FILES[-1], tmp_path / "ert", "0.4")], tmp_path)
     for row in REFERENCE["levels"]:
-        gated = 0
-        for action in ("read", "gated_read", "fill", "update", "gated_update"):
-            if action in row:
-                unit = "BufferSparse" if action.startswith("gated_") else "Buffer"
-                assert result.counts.get((unit, row["tensor"], action), 0) == row[action], (row, action)
-                gated += row[action] if action.startswith("gated_") else 0
-        energy = (row["read"] * buffer["read_pj"] + (row["fill"] + row["update"]) * buffer["write_pj"]
-                  + gated * REFERENCE["gated_at_pj"])
-        assert abs(energy - row["energy_pj"]) <= 0.005 + 1e-9, row
-    assert result.counts[("MAC", "-", "compute")] == REFERENCE["computes"]
-    assert abs(result.counts[("MAC", "-", "compute")] * hardware["units"][0]["energy_pj"] - REFERENCE["mac_energy_pj"]) <= 0.005
-    assert result.cycles_total == REFERENCE["cycles"]
+        gated = row.get("gated_read", 0) + row.get("gated_update", 0)
+        assert abs(current.energy_pj[("Buffer", row["tensor"])] + gated * 0.00441 - row["energy_pj"]) <= 0.005 + 1e-9, row
 
 
 def test_cp_and_skipping_from_the_published_map_txt(tmp_path: Path) -> None:
     """With A in CP and B, Z skipped, the mapping read from the published map.txt: every count (A 4 reads and 4 metadata
-    reads, B 4 / 12 skipped, Z 3 / 12 and 4 / 12), 4 computes, 4 cycles, A's energy (data + 4-bit metadata) and the
-    MAC's, and B's and Z's up to their skipped accesses at that Sparseloop's price."""
+    reads, B 4 / 12 skipped, Z 3 / 12 and 4 / 12), 4 computes, 4 cycles and every published energy (A's data + 4-bit
+    metadata 2.41, B's and Z's skipped accesses at the gated_* entries, 0.00441 pJ, the MAC's, the total 9.43 pJ)."""
     design = DESIGN.parent / "dot_cp_skip"
     reference = tomllib.loads((design / "reference.toml").read_text(encoding="utf-8"))
-    written = import_timeloop([design / n for n in ("arch.yaml", "prob.yaml", "sparse.yaml", "ERT.yaml", "map.txt")],
-                              tmp_path / "out")
-    engine = build_engine(load_hardware(written["hardware"]))
-    layer = load_workload(written["workload"]).layers[0]
-    result = engine.simulate(layer, mapping=load_mapping(written["mapping"]).for_layer(layer.name)[1], compat="timeloop")
-    hardware = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))
-    buffer = hardware["memory"][0]
-    metadata_pj = {(u["name"], u["action"]): u["energy_pj"] for u in hardware["units"]}[("BufferSparse", "metadata_read")]
-    for row in reference["levels"]:
-        skipped = 0
-        for action in ("read", "skipped_read", "fill", "update", "skipped_update", "metadata_read"):
-            if action in row:
-                unit = "BufferSparse" if action.startswith(("skipped_", "metadata_")) else "Buffer"
-                assert result.counts.get((unit, row["tensor"], action), 0) == row[action], (row, action)
-                skipped += row[action] if action.startswith("skipped_") else 0
-        energy = (row["read"] * buffer["read_pj"] + (row["fill"] + row["update"]) * buffer["write_pj"]
-                  + row.get("metadata_read", 0) * metadata_pj + skipped * reference["skipped_at_pj"])
-        assert abs(energy - row["energy_pj"]) <= 0.005 + 1e-9, row
-    assert result.counts[("MAC", "-", "compute")] == reference["computes"]
-    assert result.cycles_total == reference["cycles"]
+    run = run_design([design / n for n in ("arch.yaml", "prob.yaml", "sparse.yaml", "ERT.yaml", "map.txt")], tmp_path)
+    _check_counts(run.result, reference, ("read", "skipped_read", "fill", "update", "skipped_update", "metadata_read"))
+    assert published_differences(run, reference) == []
 
 
 def test_output_only_dimension_must_be_one(tmp_path: Path) -> None:
