@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator, model_validator
 
 FormatKind = Literal["uncompressed", "bitmap", "rle", "coordinate", "csr", "nm"]
 """Representation formats a level may keep a tensor in."""
@@ -209,6 +209,11 @@ class SparseConfig(BaseModel):
         description="Level name -> bits of its separate metadata storage (Sparseloop's metadata_storage_depth x "
                     "metadata_storage_width): its tiles' metadata must fit there, and its data capacity holds only "
                     "the non-zeros. Levels not listed keep metadata in their data words.")
+    metadata_bandwidth: StrictBool = Field(
+        default=True,
+        description="compat 'timeloop': a level's metadata words take its read/write bandwidth, as current "
+                    "Sparseloop's buffer model counts them; false: its cycles count the data accesses only, as the "
+                    "older Sparseloop of the published eyeriss_like_onchip_compression outputs did.")
     source: str = Field(default="", description="Where the design's sparse features come from (paper, chip).")
 
     @model_validator(mode="after")

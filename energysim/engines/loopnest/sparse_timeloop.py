@@ -49,7 +49,8 @@ per instance (``rho`` = d's density, statistical: Sparseloop's ``fixed-structure
   the product unrounded, energysim rounds it up to a whole vector).
 - **Cycles, leakage** as the dense Timeloop rules: level cycles from actual + gated
   accesses + metadata words (actual and gated) per instance at the level's bandwidths,
-  as Timeloop's slowdown in double precision (rule 8).
+  as Timeloop's slowdown in double precision (rule 8); with ``metadata_bandwidth = false``
+  the data accesses only (the older Sparseloop of the published onchip_compression outputs).
 
 Real masks give their measured densities here (the counts stay Sparseloop's
 statistical ones). Not reproduced: temporal reductions (energysim has no adder action),
@@ -257,7 +258,8 @@ def evaluate(spec: Spec, nest: LoopNest, mapping: Mapping, densities: Densities,
                 add(unit, tensor, f"{prefix}_metadata_{action}", gone * used)
                 if kind == "gating":
                     meta_gated[action] = gone
-        word = {a: math.ceil((meta_words[a] + meta_gated[a]) * width / level.level.config.word_bits) for a in DATA_ACTIONS}
+        word = {a: math.ceil((meta_words[a] + meta_gated[a]) * width / level.level.config.word_bits)
+                if config.metadata_bandwidth else 0 for a in DATA_ACTIONS}
         gated = removed if kind == "gating" else dict.fromkeys(DATA_ACTIONS, 0)
         per_instance[level.name][0] += actual["read"] + gated["read"] + word["read"]
         per_instance[level.name][1] += actual["fill"] + actual["update"] + gated["update"] + word["fill"] + word["update"]
