@@ -92,6 +92,19 @@ def _bits(value: Any, where: str) -> int:
 def densities(merged: dict, origin: dict[str, Path], tensor_of: dict[str, str]) -> dict[str, float]:
     """Layer density fields from ``problem.instance.densities`` (Timeloop data-space name -> density).
 
+    Parameters
+    ----------
+    merged, origin
+        The merged top-level keys of the Timeloop files and the file each key came from.
+    tensor_of
+        Timeloop data-space name -> energysim tensor (``weights``, ``inputs``, ``outputs``).
+
+    Returns
+    -------
+    dict[str, float]
+        ``weight_density``, ``activation_density`` and ``output_density`` (fractions in (0, 1]) for the data
+        spaces given; empty without densities.
+
     Raises
     ------
     ConfigError
@@ -177,6 +190,18 @@ def nearest_format(ranks: list[dict], default_bits: int) -> dict[str, Any]:
     No CP/RLE/B rank: ``uncompressed``. Innermost compressed rank CP: ``csr`` under a UOP
     rank, else ``coordinate``; RLE: ``rle``; B: ``bitmap``. Bits come from the ranks, else
     ``default_bits``.
+
+    Parameters
+    ----------
+    ranks
+        The imported ranks, outer to inner (``format``, optional ``metadata_bits`` / ``payload_bits``).
+    default_bits
+        Bits of a coordinate or pointer when the ranks give none.
+
+    Returns
+    -------
+    dict
+        ``format`` and, for the compressed ones, ``metadata_bits`` (and ``pointer_bits`` for ``csr``), in bits.
     """
     compressed = [r for r in ranks if r["format"] in ("CP", "RLE", "B")]
     if not compressed:
@@ -455,5 +480,16 @@ def _metadata_storage_bits(storage: list[dict]) -> dict[str, int]:
 
 
 def default_metadata_bits(bounds: dict[str, int]) -> int:
-    """Bits of a coordinate that can address the largest dimension (the ideal model's bits when Sparseloop's are implied)."""
+    """Bits of a coordinate that can address the largest dimension (the ideal model's bits when Sparseloop's are implied).
+
+    Parameters
+    ----------
+    bounds
+        Dimension -> size of the problem, counts.
+
+    Returns
+    -------
+    int
+        ``max(1, ceil(log2(largest size)))`` bits.
+    """
     return max(1, math.ceil(math.log2(max(bounds.values()))))

@@ -75,7 +75,22 @@ class RankShape:
 
 
 def tensor_points(nest: LoopNest, tensor: str, loops: tuple[LoopFactor, ...] | list[LoopFactor]) -> int:
-    """Points of ``tensor`` spanned by a box of loops (factors of the same dimension multiply), a count."""
+    """Points of ``tensor`` spanned by a box of loops (factors of the same dimension multiply).
+
+    Parameters
+    ----------
+    nest
+        The layer's loop nest (its axes say which dimensions index ``tensor``, with their coefficients).
+    tensor
+        ``"weights"``, ``"inputs"`` or ``"outputs"``.
+    loops
+        ``(dimension, factor)`` pairs; a dimension the box leaves out spans 1.
+
+    Returns
+    -------
+    int
+        Points of the tensor the box covers, a count (a sliding window's overlap counted once).
+    """
     extents: dict[str, int] = {}
     for dim, factor in loops:
         extents[dim] = extents.get(dim, 1) * factor
@@ -191,7 +206,25 @@ def _empty(points_: float, density: float) -> float:
 
 def rank_units_at(ranks: list[RankSpec], shapes: list[RankShape], tile_points: int,
                   density: float) -> list[tuple[float, float]]:
-    """(metadata units, payload units) per rank, outer to inner, of one tile at a fixed density (module docstring)."""
+    """Metadata and payload units per rank of one tile whose non-zeros sit at a fixed density (module docstring).
+
+    Parameters
+    ----------
+    ranks
+        The format's ranks, outer to inner.
+    shapes
+        Their shapes at this level (:func:`level_ranks`): each rank's fiber extent, a count.
+    tile_points
+        Points of the tile, a count.
+    density
+        Fraction of non-zero points, in [0, 1] (fixed-structured: spread evenly).
+
+    Returns
+    -------
+    list[tuple[float, float]]
+        Per rank, outer to inner, ``(metadata units, payload units)`` (counts, fractional in expectation; a rank of
+        extent 1 holds none, the innermost rank's payload is the data, so 0).
+    """
     out = []
     fibers = 1.0
     covered = [math.prod(s.fiber for s in shapes[i:]) for i in range(len(shapes))] + [1]
@@ -251,11 +284,25 @@ def rank_units(ranks: list[RankSpec], shapes: list[RankShape], tile_points: int,
 
 
 def rank_widths(fmt: FormatSpec, shapes: list[RankShape], units: list[tuple[float, float]]) -> list[tuple[int, int]]:
-    """(metadata bits, payload bits) per unit of each rank.
+    """Bits of one metadata unit and of one payload unit of each rank.
 
     Given widths first; otherwise CP and RLE coordinates ``ceil(log2 e)``, B and UB flags 1 bit, a UOP offset
     ``ceil(log2(entries + 1))`` for the entries it addresses (the next rank's units, or the ``F x e`` positions
     under it when the next rank has none), and a compressed rank's payload its metadata width.
+
+    Parameters
+    ----------
+    fmt
+        The format entry (its ranks' ``metadata_bits`` / ``payload_bits`` when given).
+    shapes
+        The ranks' shapes at this level (:func:`level_ranks`).
+    units
+        The ranks' ``(metadata, payload)`` units (:func:`rank_units`), counts.
+
+    Returns
+    -------
+    list[tuple[int, int]]
+        Per rank, outer to inner, ``(metadata bits, payload bits)`` per unit.
     """
     out = []
     fibers = 1

@@ -84,17 +84,60 @@ OPTIMISED_ACTIONS = ("read", "update")
 
 
 def formatted(count: int, ratio: float) -> int:
-    """Rule 10: accesses left by a compressed format, ``count - floor(count x (1 - ratio))``."""
+    """Rule 10: accesses left by a compressed format, ``count - floor(count x (1 - ratio))``.
+
+    Parameters
+    ----------
+    count
+        Dense (uncompressed) accesses, a count.
+    ratio
+        Fraction of them the compressed tile keeps (the tensor's density), in [0, 1].
+
+    Returns
+    -------
+    int
+        Accesses of the compressed tile, a count.
+    """
     return count - math.floor(count * (1.0 - ratio) + 1e-9)
 
 
 def optimised(count: int, p: float, outputs: bool = False) -> int:
-    """Rule 11: accesses a rule removes, ``floor(count x p)`` (``ceil`` for output reads)."""
+    """Rule 11: accesses a rule removes, ``floor(count x p)`` (``ceil`` for output reads).
+
+    Parameters
+    ----------
+    count
+        Accesses before the rule, a count.
+    p
+        Probability that a leader is zero (``1 - product of the leaders' densities``), in [0, 1].
+    outputs
+        True for output reads, which Sparseloop rounds up.
+
+    Returns
+    -------
+    int
+        Accesses gated or skipped, a count.
+    """
     return math.ceil(count * p - 1e-9) if outputs else math.floor(count * p + 1e-9)
 
 
 def points_of(nest: LoopNest, tensor: str, extents: dict[str, int]) -> int:
-    """Points of ``tensor`` in a tile of loop ``extents`` (dimension -> loop bound), a count."""
+    """Points of ``tensor`` in a tile of loop ``extents``.
+
+    Parameters
+    ----------
+    nest
+        The layer's loop nest.
+    tensor
+        ``"weights"``, ``"inputs"`` or ``"outputs"``.
+    extents
+        Dimension -> loop bound of the tile (a dimension left out spans 1).
+
+    Returns
+    -------
+    int
+        Points of the tensor in the tile, a count.
+    """
     return tensor_points(nest, tensor, list(extents.items()))
 
 
@@ -140,7 +183,20 @@ def vector_ratio(block: int, tile: int, density: float) -> float:
 
 
 def resolve_rules(spec: Spec, mapping: Mapping) -> dict[tuple[int, str], ActionOptimisation]:
-    """Level rules by the (level index, tensor) they act on: at the level, or its next outer keeper when it bypasses."""
+    """Level rules by the (level index, tensor) they act on: at the level, or its next outer keeper when it bypasses.
+
+    Parameters
+    ----------
+    spec
+        The hardware, with ``[engine.sparse]`` actions.
+    mapping
+        The mapping (which levels keep which tensor).
+
+    Returns
+    -------
+    dict[tuple[int, str], ActionOptimisation]
+        ``(level index, target tensor)`` -> the first rule acting there (compute-unit rules are left out).
+    """
     names = [level.name for level in spec.levels]
     out: dict[tuple[int, str], ActionOptimisation] = {}
     for rule in spec.config.sparse.actions:
