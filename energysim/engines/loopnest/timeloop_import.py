@@ -51,9 +51,11 @@ from typing import Any
 
 from energysim.config.toml_writer import toml_key, toml_value
 from energysim.engines.loopnest.sparse_import import default_metadata_bits, densities, sparse_table
-from energysim.engines.loopnest.timeloop_keys import check_keys
+from energysim.engines.loopnest.timeloop_keys import TOP_V4, check_keys
 from energysim.engines.loopnest.timeloop_map_text import read_map_text
-from energysim.errors import ConfigError, InputError, UnsupportedError
+from energysim.engines.loopnest.timeloop_v4 import is_v4, read_v4, rename
+from energysim.engines.loopnest.timeloop_v4_tags import add_tags
+from energysim.errors import ConfigError, EnergySimError, InputError, UnsupportedError
 from energysim.limits import DIMENSION, read_bounded
 
 TENSOR_OF = {"weights": "weights", "inputs": "inputs", "outputs": "outputs"}
@@ -62,6 +64,8 @@ TENSOR_OF = {"weights": "weights", "inputs": "inputs", "outputs": "outputs"}
 DIM_OF = {"N": "N", "G": "G", "K": "K", "M": "K", "C": "C", "P": "P", "Q": "Q", "R": "R", "S": "S"}
 """Timeloop dimension names -> energysim loop dimensions."""
 
+_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\{%")
+"""Jinja's expressions and statements (timeloopfe renders them before reading the YAML)."""
 _RANGE = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<lo>\d+)\.\.(?P<hi>\d+)\]$")
 _COMPUTE_WORDS = ("mac", "compute", "mult", "adder", "alu")
 _READ_KEYS = ("random_read", "read")
@@ -99,6 +103,12 @@ def _load_yaml(path: Path) -> dict:
     except ImportError:
         raise UnsupportedError("import-timeloop needs PyYAML: pip install 'energysim[timeloop]'") from None
     text = _read_text(path)
+    template = _TEMPLATE.search(text)
+    if template:
+        line = text.count("\n", 0, template.start()) + 1
+        raise UnsupportedError(f"{path}: line {line}: Jinja template syntax {template.group(0)[:40]!r} is not read "
+                               f"(energysim renders no templates and runs no code); render the file first, e.g. with "
+                               f"timeloopfe, and import the YAML it writes")
     try:
         _check_depth(yaml, text, path)
         data = yaml.load(text, Loader=_unique_key_loader(yaml, path))
@@ -145,6 +155,7 @@ def _unique_key_loader(yaml: Any, path: Path) -> type:
 
     loader = type("UniqueKeyLoader", (yaml.SafeLoader,), {})
     loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    add_tags(loader, yaml, path, construct_mapping)        # Timeloop v4's !Component, !Container, ...
     return loader
 
 
@@ -289,9 +300,6 @@ def _components(merged: dict, origin: dict[str, Path]) -> list[dict]:
             walk(child, here, attributes, copies * count, mesh)
 
     arch = merged["architecture"]
-    if isinstance(arch, dict) and "nodes" in arch and not (arch.get("subtree") or arch.get("local")):
-        raise UnsupportedError(f"{where}.nodes: timeloopfe v4's flat list of nodes is not read; give the v0.3/v0.4 "
-                               f"tree of subtree and local components")
     if not isinstance(arch, dict) or not (arch.get("subtree") or arch.get("local")):
         raise _fail(where, "must hold a subtree (or local) list of components (v0.3/v0.4 tree format)")
     walk(arch, where, {}, 1, (1, 1))
@@ -880,12 +888,24 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
         raise InputError("import-timeloop: give at least one Timeloop YAML file")
     merged, origin = merge_files(files)
     ignored: set[str] = set()
-    check_keys(merged, origin, ignored)        # a key Timeloop does not read is refused before any is used
+    if not is_v4(merged):
+        check_keys(merged, origin, ignored)    # a key Timeloop does not read is refused before any is used
+        return _import(merged, origin, Path(out_dir), notes, ignored, [])
+    check_keys(merged, origin, ignored, TOP_V4)
+    design = read_v4(merged, origin)           # the v0.4 keys Timeloop's front end would hand Timeloop
+    try:
+        return _import(design.merged, design.origin, Path(out_dir), notes, ignored, design.notes)
+    except EnergySimError as exc:              # name the v4 file's paths, not the converted ones
+        raise type(exc)(rename(str(exc), design.renames)) from None
+
+
+def _import(merged: dict, origin: dict[str, Path], out: Path, notes: list[str] | None, ignored: set[str],
+            read_notes: list[str]) -> dict[str, Path]:
+    """Read checked v0.4 keys, write the loop-nest files (:func:`import_timeloop`); ``read_notes`` go with the notes."""
     layer, dim_of, names = _problem(merged, origin)
     tensor_of = {name: tensor for tensor, name in names.items()}
     layer.update(densities(merged, origin, tensor_of))
     ert, version, ert_file = _ert_entries(merged, origin)
-    out = Path(out_dir)
     components = _components(merged, origin)
     hardware, storage = _hardware(components, ert, version, ert_file, out.name or "timeloop")
     arch_version = str(merged["architecture"].get("version", ""))
@@ -938,6 +958,7 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
                          + ", which need not be the mapping Timeloop's mapper would find")
         if ignored:
             notes.append("ignored (Timeloop/Accelergy keys energysim does not model): " + ", ".join(sorted(ignored)))
+        notes += read_notes
         notes += [f"{name}: depth 0, Timeloop's placeholder for a fan-out: a zero-cost level that holds no data"
                   for name in placeholders]
         clock = hardware["document"]["clock_ghz"]

@@ -105,7 +105,6 @@ NODE = Place("an architecture node", used=_keys("name", "attributes", "local", "
 NODE.children["subtree"] = NODE
 
 ARCHITECTURE = Place("architecture", used=_keys("subtree", "local", "attributes", "name"),
-                     ignored=_keys("nodes"),       # timeloopfe v4's flat list: the reader then asks for subtree/local
                      children={"subtree": NODE, "local": COMPONENT, "attributes": ATTRIBUTES})
 
 COMPONENT_CLASS = Place("a component class", used=_keys("name", "attributes"),

@@ -243,13 +243,3 @@ def test_a_file_given_twice_or_not_yaml_mappings_is_named_so(tmp_path: Path) -> 
     message = _refusal(tmp_path, ert='schema_version = 1\nname = "x"\n')
     assert message.endswith("ert.yaml: not a Timeloop YAML file: the top level must be a mapping of keys such as "
                             "architecture, problem, mapping (got text)")
-
-
-def test_a_v4_nodes_architecture_is_named_unsupported(tmp_path: Path) -> None:
-    """timeloopfe v4's `nodes:` is a key Timeloop reads, so it is not called unknown: it is named as not read."""
-    from energysim.errors import UnsupportedError
-
-    with pytest.raises(UnsupportedError, match=r"arch\.yaml: architecture\.nodes: timeloopfe v4's flat list of nodes is "
-                                               r"not read; give the v0\.3/v0\.4 tree of subtree and local components$"):
-        import_timeloop(_write(tmp_path, **{**DENSE, "arch": "architecture:\n  version: 0.4\n  nodes: []\n"}),
-                        tmp_path / "out")

@@ -1,0 +1,221 @@
+"""import_timeloop reads Timeloop v4 specifications (timeloopfe: tagged `architecture.nodes`, variables, constraints on
+nodes, v4 mapping entries) as the v0.4 files Timeloop's front end writes: the published eyeriss_like v4 design imports
+to the same hardware, workload, mapping and run results as its v0.4 form; what is not modelled is refused or noted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("yaml")
+
+from energysim.engines import build_engine  # noqa: E402
+from energysim.engines.loopnest.mapping import load_mapping  # noqa: E402
+from energysim.engines.loopnest.timeloop_compat import evaluate  # noqa: E402
+from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
+from energysim.errors import ConfigError, UnsupportedError  # noqa: E402
+from energysim.hardware.hierarchy import load_hardware  # noqa: E402
+from energysim.workloads.workload import load_workload  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "timeloop"
+V3 = [DATA / "eyeriss" / f"{name}.yaml" for name in ("arch", "prob", "map", "ERT")]
+V4 = [DATA / "v4_eyeriss" / f"{name}.yaml" for name in ("arch", "prob", "map")] + [DATA / "eyeriss" / "ERT.yaml"]
+
+SMALL = """
+variables: {version: 0.4, DEPTH: 32}
+architecture:
+  version: 0.4
+  nodes:
+  - !Container {name: System, attributes: {datawidth: 16}}
+  - !Component {name: DRAM, class: DRAM, attributes: {width: 64}}
+  - !Container
+    name: PE
+    spatial: {meshX: 2}
+  - !Component
+    name: Buf
+    class: smartbuffer_SRAM
+    attributes: {depth: DEPTH, width: 16, read_bandwidth: 2}
+    constraints:
+      dataspace: {keep: [Weights]}
+  - !Component {name: mac, class: intmac}
+problem:
+  version: 0.4
+  shape:
+    name: gemm
+    dimensions: [M, N, C]
+    data_spaces:
+    - {name: Weights, projection: [[[M]], [[C]]]}
+    - {name: Inputs, projection: [[[N]], [[C]]]}
+    - {name: Outputs, projection: [[[M]], [[N]]], read_write: true}
+  instance: {M: 4, N: 2, C: 8}
+"""
+"""A small v4 design: DRAM -> two PEs (a container's fan-out) of a 32-word buffer and a MAC, a 4 x 8 x 2 GEMM."""
+ERT = """
+ERT:
+  version: 0.4
+  tables:
+  - name: System_top_level.DRAM[1..1]
+    actions: [{name: read, energy: 100.0}, {name: write, energy: 120.0}, {name: update, energy: 120.0}]
+  - name: System_top_level.Buf[1..2]
+    actions: [{name: read, energy: 2.0}, {name: write, energy: 3.0}, {name: update, energy: 3.0}]
+  - name: System_top_level.mac[1..2]
+    actions: [{name: compute, energy: 1.5}]
+"""
+
+
+def _files(folder: Path, spec: str = SMALL, **extra: str) -> list[Path]:
+    paths = []
+    for name, text in {"spec": spec, "ert": ERT, **extra}.items():
+        paths.append(folder / f"{name}.yaml")
+        paths[-1].write_text(text, encoding="utf-8")
+    return paths
+
+
+def _refusal(tmp_path: Path, spec: str, error: type = ConfigError, **extra: str) -> str:
+    with pytest.raises(error) as info:
+        import_timeloop(_files(tmp_path, spec, **extra), tmp_path / "out")
+    message = str(info.value)
+    assert "\n" not in message and not (tmp_path / "out").exists()
+    return message
+
+
+def _run(written: dict[str, Path]):
+    engine = build_engine(load_hardware(written["hardware"]))
+    layer = load_workload(written["workload"]).layers[0]
+    return evaluate(engine.spec, layer.loop_nest(), load_mapping(written["mapping"]).for_layer(layer.name)[1])
+
+
+def test_eyeriss_v4_imports_as_its_v04_form(tmp_path: Path) -> None:
+    """The published eyeriss_like v4 spec (containers with fan-outs, a !Parallel of scratchpads, node constraints,
+    variables in the problem, a v4 mapping naming the containers) gives hardware.toml byte for byte as its v0.4 form,
+    the same layer, the same mapping (spatial tables compared as tables) and the same counts, energy and cycles."""
+    v3 = import_timeloop(V3, tmp_path / "v3" / "design")
+    notes: list[str] = []
+    v4 = import_timeloop(V4, tmp_path / "v4" / "design", notes)
+    assert v4["hardware"].read_text(encoding="utf-8") == v3["hardware"].read_text(encoding="utf-8")
+    layers = [tomllib.loads(w["workload"].read_text(encoding="utf-8")) for w in (v3, v4)]
+    assert [{k: v for k, v in layer.items() if k != "source"} for layer in layers][0] == \
+        {k: v for k, v in layers[1].items() if k != "source"}
+    assert tomllib.loads(v4["mapping"].read_text(encoding="utf-8")) == tomllib.loads(v3["mapping"].read_text(encoding="utf-8"))
+    a, b = _run(v3), _run(v4)
+    assert a.counts == b.counts and a.energy_pj == b.energy_pj and a.cycles_total == b.cycles_total == 150528
+    assert any("!Parallel read as Timeloop's front end gives it" in note and "(ifmap_spad, weights_spad, psum_spad)" in note
+               for note in notes)
+    assert notes[-1] == "clock: 1 GHz from global_cycle_seconds"        # the variable reaches the MAC as an attribute
+
+
+def test_without_a_mapping_the_node_constraints_become_mapper_constraints(tmp_path: Path) -> None:
+    """With no mapping the constraints the nodes carry are [engine.mapper] levels, the containers' spatial ones on
+    their fan-out levels, which keep nothing and have no temporal loops."""
+    notes: list[str] = []
+    written = import_timeloop([V4[0], V4[1], V4[3]], tmp_path / "design", notes)
+    assert "mapping" not in written and notes[0].startswith("mapping: none given")
+    levels = {entry["level"]: entry for entry in
+              tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["engine"]["mapper"]["levels"]}
+    assert levels["inter_PE_column_spatial"]["keep"] == [] and levels["inter_PE_column_spatial"]["temporal"] == \
+        dict.fromkeys(["C", "K", "R", "S", "N", "P", "Q"], 1)
+    assert levels["inter_PE_spatial"]["spatial_x"] == {"N": 1, "P": 1, "Q": 1, "R": 1}
+    assert levels["shared_glb"]["keep"] == ["inputs", "outputs"] and levels["ifmap_spad"]["keep"] == ["inputs"]
+
+
+def test_small_design_fan_out_variables_and_cli(tmp_path: Path) -> None:
+    """A container's meshX 2 gives a dummy fan-out level and two buffer instances; depth: DEPTH is the variable; the
+    CLI prints the written files and the run line, and that run line runs."""
+    files = [str(p) for p in _files(tmp_path)]
+    done = subprocess.run([sys.executable, "-m", "energysim", "import-timeloop", *files, "-o", str(tmp_path / "d")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    hardware = tomllib.loads((tmp_path / "d" / "hardware.toml").read_text(encoding="utf-8"))
+    assert [level["name"] for level in hardware["memory"]] == ["DRAM", "inter_PE_spatial", "Buf"]
+    assert hardware["memory"][2]["mesh_x"] == 2 and hardware["memory"][2]["capacity_bytes"] == 64   # 32 words x 16 bits
+    command = next(line for line in done.stdout.splitlines() if line.startswith("next: ")).split()[1:]
+    assert command[:2] == ["energysim", "run"]
+    ran = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+
+
+@pytest.mark.parametrize(("old", "new", "error", "fragment"), [
+    ("- !Component {name: mac", "- !Compnent {name: mac", ConfigError,
+     "spec.yaml: line 17: YAML tag '!Compnent' is not one Timeloop v4 reads (known: !Component, "),
+    ("attributes: {depth: DEPTH,", "attributes: {dept: DEPTH,", ConfigError,
+     "spec.yaml: architecture.nodes[3].attributes.dept: 'dept' is not a key Timeloop reads in component attributes"),
+    ("    spatial: {meshX: 2}", "    spatial: {meshx: 2}", ConfigError,
+     "spec.yaml: architecture.nodes[2].spatial.meshx: 'meshx' is not a key Timeloop reads in a node's spatial fan-out"),
+    ("      dataspace: {keep:", "      dataspac: {keep:", ConfigError,
+     "architecture.nodes[3].constraints.dataspac: 'dataspac' is not a key Timeloop reads in a node's constraints"),
+    ("{depth: DEPTH,", "{depth: DEPTHS,", ConfigError,
+     "spec.yaml: architecture.nodes[3].attributes.depth: 'DEPTHS' names 'DEPTHS', which no variable or attribute above "
+     "defines (got 'DEPTHS'); did you mean 'DEPTH'?"),
+    ("{depth: DEPTH,", "{depth: 'DEPTH * 2 + 1',", None, None),
+    ("{depth: DEPTH,", "{depth: 'max(DEPTH, 8)',", UnsupportedError,
+     "spec.yaml: architecture.nodes[3].attributes.depth: 'max(DEPTH, 8)' uses a function call, which energysim does not "
+     "evaluate"),
+    ("{depth: DEPTH,", "{depth: '__import__(\"os\")',", UnsupportedError, "uses a function call"),
+    ("  - !Component {name: mac, class: intmac}", "  - {name: mac, class: intmac}", ConfigError,
+     "spec.yaml: architecture.nodes[4]: each node must be a mapping tagged !Component, !Container, !Hierarchical, "
+     "!Parallel, !Pipelined, !Nothing (got an untagged mapping with keys name, class)"),
+    ("variables: {version: 0.4, DEPTH: 32}", "variables: {version: 0.4, DEPTH: '{{ depth }}'}", UnsupportedError,
+     "spec.yaml: line 2: Jinja template syntax '{{ depth }}' is not read (energysim renders no templates"),
+])
+def test_v4_refusals_name_file_path_rule_and_value(tmp_path: Path, old: str, new: str, error, fragment) -> None:
+    """A misspelt tag, attribute, spatial key or constraint kind, an undefined variable, a function call where energysim
+    reads the value, an untagged node and Jinja syntax are each one line naming the v4 file and path; arithmetic over
+    variables is evaluated (depth DEPTH * 2 + 1 = 65 words)."""
+    assert old in SMALL
+    spec = SMALL.replace(old, new)
+    if error is None:
+        written = import_timeloop(_files(tmp_path, spec), tmp_path / "out")
+        memory = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["memory"]
+        assert memory[2]["capacity_bytes"] == 65 * 2
+        return
+    message = _refusal(tmp_path, spec, error)
+    assert fragment in message, message
+
+
+def test_mapping_entries_combine_with_node_constraints(tmp_path: Path) -> None:
+    """A mapping entry naming a container lands on its fan-out level; a factor the node's constraint gives differently
+    is refused naming both places; an unknown target names the nearest node; a refusal from the converted files names
+    the v4 node path, not the converted subtree/local one."""
+    mapping = ("mapping:\n- {target: DRAM, type: temporal, factors: [M=4, C=2]}\n- !Spatial {target: PE, factors: [N=2]}\n"
+               "- !Temporal {target: Buf, factors: [C=4]}\n")
+    written = import_timeloop(_files(tmp_path, map=mapping), tmp_path / "ok")
+    levels = tomllib.loads(written["mapping"].read_text(encoding="utf-8"))["mappings"][0]["levels"]
+    assert levels[1] == {"name": "inter_PE_spatial", "factors": {}, "order": [], "spatial_x": {"N": 2},
+                         "bypass": ["inputs", "outputs", "weights"]}
+    assert levels[2]["bypass"] == ["inputs", "outputs"] and levels[2]["factors"] == {"C": 4}
+    spec = SMALL.replace("      dataspace: {keep: [Weights]}", "      dataspace: {keep: [Weights]}\n      temporal: {factors: [C=2]}")
+    message = _refusal(tmp_path, spec, map=mapping)
+    assert message.startswith(f"{tmp_path / 'map.yaml'}: mapping[2].factors: C=4 conflicts with C=2 for Buf "
+                              f"({tmp_path / 'spec.yaml'}: architecture.nodes[3].constraints.temporal)")
+    message = _refusal(tmp_path, SMALL, map=mapping.replace("target: Buf", "target: Bufer"))
+    assert message.endswith("mapping[2].target: must name a node of the architecture (System, DRAM, PE, inter_PE_spatial, "
+                            "Buf, mac) (got 'Bufer'); did you mean 'Buf'?")
+    message = _refusal(tmp_path, SMALL.replace("{depth: DEPTH,", "{depth: 1,"), map=mapping)
+    assert "the mapping.toml these files convert to" in message
+    message = _refusal(tmp_path, SMALL.replace("{depth: DEPTH,", "{depth: 0.5,"), map=mapping)
+    assert f"{tmp_path / 'spec.yaml'}: architecture.nodes[3].attributes.depth: must be a positive integer" in message
+
+
+def test_parallel_and_disabled_nodes(tmp_path: Path) -> None:
+    """A container inside a !Parallel is refused (timeloopfe refuses it too); a node with enabled: false is left out
+    and noted; an attribute energysim does not read that is not arithmetic is passed on and noted."""
+    spec = SMALL.replace("  - !Component {name: mac, class: intmac}",
+                         "  - !Parallel\n    nodes:\n    - !Container {name: Inner}\n  - !Component {name: mac, class: intmac}")
+    message = _refusal(tmp_path, spec, UnsupportedError)
+    assert message.startswith(f"{tmp_path / 'spec.yaml'}: architecture.nodes[4].nodes[0]: a !Container inside a "
+                              f"!Parallel is not read")
+    spec = SMALL.replace("  - !Component {name: mac, class: intmac}",
+                         "  - !Component {name: Reg, class: regfile, enabled: false, attributes: {depth: 1, width: 16}}\n"
+                         "  - !Component {name: mac, class: intmac, attributes: {n_bits: 'ceil(log2(DEPTH))'}}")
+    notes: list[str] = []
+    written = import_timeloop(_files(tmp_path, spec), tmp_path / "out", notes)
+    assert [level["name"] for level in tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["memory"]] == \
+        ["DRAM", "inter_PE_spatial", "Buf"]
+    assert f"{tmp_path / 'spec.yaml'}: architecture.nodes[4] (Reg): enabled: false, left out (as Timeloop's front end " \
+           f"does)" in notes
+    assert any(note.startswith("not evaluated, passed on as text") and "nodes[5].attributes.n_bits = 'ceil(log2(DEPTH))'"
+               in note for note in notes)
