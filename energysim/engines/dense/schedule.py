@@ -104,6 +104,18 @@ def cycles_to_move(words: np.ndarray | int, bandwidth_words_per_cycle: float) ->
 
     Computed as a ceiling and corrected by one either way, so floating-point
     rounding of ``words / bandwidth`` cannot change the answer.
+
+    Parameters
+    ----------
+    words
+        Words to move (scalar or array), >= 0.
+    bandwidth_words_per_cycle
+        Words moved per cycle, > 0.
+
+    Returns
+    -------
+    int or numpy.ndarray
+        Cycles, of the shape of ``words`` (int64 for an array).
     """
     if np.ndim(words) == 0:
         count = math.ceil(words / bandwidth_words_per_cycle)
@@ -120,19 +132,54 @@ def cycles_to_move(words: np.ndarray | int, bandwidth_words_per_cycle: float) ->
 
 
 def chunks(total: int, size: int) -> list[int]:
-    """Sizes of consecutive chunks of ``size`` covering ``total``."""
+    """Sizes of consecutive chunks of ``size`` covering ``total``.
+
+    Parameters
+    ----------
+    total, size
+        Extent and chunk size, elements (``size`` > 0).
+
+    Returns
+    -------
+    list[int]
+        ``total // size`` chunks of ``size``, then the remainder if any, elements.
+    """
     full, rest = divmod(total, size)
     return [size] * full + ([rest] if rest else [])
 
 
 def chunk_groups(total: int, size: int) -> list[tuple[int, int]]:
-    """The chunks of :func:`chunks` as (size, how many), in order: at most two groups."""
+    """The chunks of :func:`chunks` as (size, how many), in order: at most two groups.
+
+    Parameters
+    ----------
+    total, size
+        Extent and chunk size, elements (``size`` > 0).
+
+    Returns
+    -------
+    list[tuple[int, int]]
+        ``(size, total // size)`` when non-zero, then ``(remainder, 1)`` when non-zero.
+    """
     full, rest = divmod(total, size)
     return ([(size, full)] if full else []) + ([(rest, 1)] if rest else [])
 
 
 def chunk_sizes(total: int, size: int, index: np.ndarray) -> np.ndarray:
-    """Size of chunk number ``index`` (array) of :func:`chunks`."""
+    """Size of chunk number ``index`` (array) of :func:`chunks`.
+
+    Parameters
+    ----------
+    total, size
+        Extent and chunk size, elements.
+    index
+        Chunk numbers, each below ``ceil(total / size)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Elements in each chunk (int64, the shape of ``index``).
+    """
     return np.minimum(size, total - np.asarray(index, dtype=np.int64) * size)
 
 
@@ -146,6 +193,20 @@ def input_tile_words(k: int, n: int, tiling: Tiling, footprint: ConvFootprint | 
 
     The im2col size ``Kt x Nt`` for GEMM and linear layers; the sliding-window
     footprint (:mod:`energysim.workloads.lowering`) for convolutions.
+
+    Parameters
+    ----------
+    k, n
+        GEMM reduction and output-column extents, elements.
+    tiling
+        SRAM tile sizes, elements.
+    footprint
+        Window model of a convolution's inputs (None: im2col-sized tiles).
+
+    Returns
+    -------
+    numpy.ndarray
+        Words per tile, shape ``(ceil(k / tiling.k), ceil(n / tiling.n))``.
     """
     k0, k1 = _bounds(k, tiling.k)
     n0, n1 = _bounds(n, tiling.n)
@@ -202,6 +263,20 @@ def input_words_once(k: int, n: int, tile_k: int, tile_n: int, footprint: ConvFo
 
     Computed per distinct tile class (channels x tile height, pixels x tile width),
     never over the whole tile grid: memory and time bounded by one image.
+
+    Parameters
+    ----------
+    k, n
+        GEMM reduction and output-column extents, elements.
+    tile_k, tile_n
+        SRAM tile sizes along them, elements.
+    footprint
+        Window model of a convolution's inputs (None: ``k * n``).
+
+    Returns
+    -------
+    int
+        Words.
     """
     if footprint is None:
         return k * n
@@ -217,6 +292,16 @@ def largest_input_tile_words(k: int, n: int, tile_k: int, tile_n: int,
 
     Exact for GEMM and linear layers (``height x width``); for convolutions the
     largest window among the distinct tile classes of :func:`input_words_once`.
+
+    Parameters
+    ----------
+    k, n, tile_k, tile_n, footprint
+        As :func:`input_words_once`.
+
+    Returns
+    -------
+    dict[tuple[int, int], int]
+        Words, keyed by tile (height, width) in elements.
     """
     if footprint is None:
         return {(h, w): h * w for h, _ in chunk_groups(k, tile_k) for w, _ in chunk_groups(n, tile_n)}
@@ -233,6 +318,20 @@ def dram_words(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint 
     Follows the residency rule of the schedule: A(m,k) is re-fetched for every n
     unless K fits one tile; B(k,n) is fetched once when it is the only B tile,
     else once per m tile. Input tiles of convolutions move their window, not im2col.
+
+    Parameters
+    ----------
+    m, n, k
+        GEMM sizes, elements.
+    tiling
+        SRAM tile sizes, elements.
+    footprint
+        Window model of a convolution's inputs (None: im2col-sized tiles).
+
+    Returns
+    -------
+    tuple[int, int, int]
+        Weight words read, input words read, output words written.
     """
     tiles_m, tiles_n, tiles_k = ceil_div(m, tiling.m), ceil_div(n, tiling.n), ceil_div(k, tiling.k)
     weights = m * k * (1 if tiles_k == 1 else tiles_n)
@@ -250,6 +349,20 @@ def smallest_tile_words(m: int, n: int, k: int, rows: int, cols: int, dataflow: 
     """SRAM words the smallest candidate tiling needs double-buffered: ``2 (Mt Kt + Kt Nt + Mt Nt)``.
 
     Each dimension's smallest candidate is ``min(extent, array dimension mapped to it)``.
+
+    Parameters
+    ----------
+    m, n, k
+        GEMM sizes, elements.
+    rows, cols
+        PE array size, PEs.
+    dataflow
+        ``output_stationary`` or ``weight_stationary``.
+
+    Returns
+    -------
+    int
+        Words.
     """
     tm, tn, tk = (min(extent, base) for extent, base in zip((m, n, k), _tile_bases(rows, cols, dataflow)))
     return 2 * (tm * tk + tk * tn + tm * tn)
@@ -271,7 +384,18 @@ class TileTable:
         return int(self.m.size)
 
     def tile(self, index: int) -> Tile:
-        """Tile number ``index`` of the schedule."""
+        """Tile number ``index`` of the schedule.
+
+        Parameters
+        ----------
+        index
+            Position in schedule order, from 0.
+
+        Returns
+        -------
+        Tile
+            Its sizes (elements), K index and DRAM words.
+        """
         return Tile(*(int(getattr(self, name)[index]) for name in self.__dataclass_fields__))
 
 
@@ -345,6 +469,19 @@ def folds(tile: Tile, rows: int, cols: int, dataflow: str) -> list[tuple[Fold, i
 
 
 def skew_cycles(rows: int, cols: int, dataflow: str) -> int:
-    """Fill/drain cycles of one fold without stalls: skew (and WS weight preload)."""
+    """Fill/drain cycles of one fold without stalls: skew (and WS weight preload).
+
+    Parameters
+    ----------
+    rows, cols
+        PE array size, PEs (full array skew, even for edge folds).
+    dataflow
+        ``output_stationary`` (``rows + cols - 2``) or ``weight_stationary`` (``rows`` more).
+
+    Returns
+    -------
+    int
+        Cycles.
+    """
     skew = rows + cols - 2
     return skew if dataflow == OUTPUT_STATIONARY else rows + skew
