@@ -144,7 +144,18 @@ def fit_kernel_efficiency(layer_name: str = "tut_3072x3072x10240", mode: str = "
 
 
 def fit_sparse_efficiency(layer_name: str = "tut_3072x3072x10240") -> float:
-    """The 2:4 kernel efficiency that reproduces the measured sparse time of one GEMM (see :func:`fit_kernel_efficiency`)."""
+    """The 2:4 kernel efficiency that reproduces the measured sparse time of one GEMM (see :func:`fit_kernel_efficiency`).
+
+    Parameters
+    ----------
+    layer_name
+        A layer of the validation GEMMs with a measured time in ``MEASURED_MS``.
+
+    Returns
+    -------
+    float
+        Fraction of the peak mma.sp issue rate (dimensionless).
+    """
     return fit_kernel_efficiency(layer_name, "sparse_2_4")
 
 
@@ -154,6 +165,11 @@ def static_energy_derivation(layer_name: str = POWER_CALIBRATION_LAYER) -> dict[
     ASSUMPTION: the board runs at its TDP (``board_power_w``, 400 W) on a compute-bound
     dense FP16 GEMM at the hardware bound, so static + clock power = TDP - the modelled
     dynamic power there, spread over ``sm_count`` SMs at the clock.
+
+    Parameters
+    ----------
+    layer_name
+        The validation GEMM run dense at the hardware bound (the calibration point).
 
     Returns
     -------
@@ -202,7 +218,13 @@ def _simulated_math_tflops(dtype: str, mode: str) -> float:
 
 
 def peak_section() -> list[dict]:
-    """Peak dense and sparse rates per data type, and the rate the simulated math runs at, within 1%."""
+    """Peak dense and sparse rates per data type, and the rate the simulated math runs at, within 1%.
+
+    Returns
+    -------
+    list[dict]
+        Report rows with the keys of :data:`COLUMNS`; rates in TFLOPS (TOPS for int8).
+    """
     engine = _engine()
     rows = []
     for dtype, (dense, sparse) in PEAK_TFLOPS.items():
@@ -219,7 +241,13 @@ def peak_section() -> list[dict]:
 
 
 def storage_section() -> list[dict]:
-    """Compressed weight footprint (from a real compressed matrix) and per-instruction operand bytes, exact."""
+    """Compressed weight footprint (from a real compressed matrix) and per-instruction operand bytes, exact.
+
+    Returns
+    -------
+    list[dict]
+        Report rows with the keys of :data:`COLUMNS`; footprints as a fraction of dense bytes, operands in bytes, MACs as counts.
+    """
     engine = _engine()
     rng = np.random.default_rng(0)
     rows = []
@@ -270,7 +298,13 @@ def _gemm_runs() -> dict[str, dict]:
 
 
 def dense_throughput_section() -> list[dict]:
-    """Dense FP16 TFLOPS of the large GEMMs against the measured 220-230 TFLOPS (hardware bound, library-calibrated, kernel model)."""
+    """Dense FP16 TFLOPS of the large GEMMs against the measured 220-230 TFLOPS (hardware bound, library-calibrated, kernel model).
+
+    Returns
+    -------
+    list[dict]
+        Report rows with the keys of :data:`COLUMNS`; throughputs in TFLOPS.
+    """
     rows = []
     runs = _gemm_runs()
     for name, (dense_ms, _, source) in MEASURED_MS.items():
@@ -295,7 +329,13 @@ def dense_throughput_section() -> list[dict]:
 
 
 def speedup_section() -> list[dict]:
-    """2:4 speed-up (dense time / sparse time) across shapes, both figures."""
+    """2:4 speed-up (dense time / sparse time) across shapes, both figures.
+
+    Returns
+    -------
+    list[dict]
+        Report rows with the keys of :data:`COLUMNS`; speed-ups dimensionless.
+    """
     rows = []
     for name, run in _gemm_runs().items():
         for figure, label in (("hardware_bound", "hardware bound"), ("library_calibrated", "library-calibrated")):
@@ -325,7 +365,13 @@ def speedup_section() -> list[dict]:
 
 
 def sparse_calibration_section() -> list[dict]:
-    """A second calibration: 2:4 kernels fitted on TUT's sparse time, validated on CLS#57."""
+    """A second calibration: 2:4 kernels fitted on TUT's sparse time, validated on CLS#57.
+
+    Returns
+    -------
+    list[dict]
+        Report rows with the keys of :data:`COLUMNS`; speed-ups dimensionless.
+    """
     efficiency = fit_sparse_efficiency()
     engine = _engine_with(sparse_kernel_efficiency=efficiency)
     label = f"library-calibrated, 2:4 kernels fitted separately (efficiency {efficiency:.3f})"
@@ -347,6 +393,11 @@ def energy_section() -> list[dict]:
     """Dense/sparse energy ratio against the speed-up of the same figure (expected: ratio < speed-up).
 
     Energies include the static part, charged for each figure's own run time.
+
+    Returns
+    -------
+    list[dict]
+        Report rows with the keys of :data:`COLUMNS`; ratios dimensionless.
     """
     rows = []
     for name, run in _gemm_runs().items():
@@ -360,7 +411,13 @@ def energy_section() -> list[dict]:
 
 
 def power_section() -> list[dict]:
-    """Board power of the 3072x3072x10240 FP16 GEMM: dense at the hardware bound is the static-energy calibration point."""
+    """Board power of the 3072x3072x10240 FP16 GEMM: dense at the hardware bound is the static-energy calibration point.
+
+    Returns
+    -------
+    list[dict]
+        Report rows with the keys of :data:`COLUMNS`; powers in W.
+    """
     run = _gemm_runs()[POWER_CALIBRATION_LAYER]
     derivation = static_energy_derivation()
     board = derivation["board_w"]
@@ -414,7 +471,18 @@ def _network(workload_layers: list[Layer], name: str, published: float | None, s
 
 
 def networks_section(quick: bool = False) -> list[dict]:
-    """Dense vs 2:4 for the BERT-base-sized encoder layer (batch 16 x seq 384) and VGG-16."""
+    """Dense vs 2:4 for the BERT-base-sized encoder layer (batch 16 x seq 384) and VGG-16.
+
+    Parameters
+    ----------
+    quick
+        Leave out VGG-16.
+
+    Returns
+    -------
+    list[dict]
+        Report rows with the keys of :data:`COLUMNS`; speed-ups and energy ratios dimensionless.
+    """
     layers = _gemm_layers()
     bert = [layers[n] for n in ("bert_qkv", "bert_attn_out", "bert_ffn1", "bert_ffn2")]
     rows = _network(bert, "BERT-base encoder linears, bs 16 x seq 384", 1.23,
@@ -523,14 +591,36 @@ DECLARED_MISS_PREFIXES: dict[str, str] = {
 
 
 def declared_miss_reason(key: str) -> str | None:
-    """The declared reason for a ``quantity/figure`` key, or None when the row is not a declared miss."""
+    """The declared reason for a ``quantity/figure`` key, or None when the row is not a declared miss.
+
+    Parameters
+    ----------
+    key
+        A report row's ``quantity`` and ``figure`` joined by ``/``.
+
+    Returns
+    -------
+    str or None
+        The reason from :data:`DECLARED_MISSES`, else from the first matching :data:`DECLARED_MISS_PREFIXES`.
+    """
     if key in DECLARED_MISSES:
         return DECLARED_MISSES[key]
     return next((reason for prefix, reason in DECLARED_MISS_PREFIXES.items() if key.startswith(prefix)), None)
 
 
 def declared_misses_section(sections: list[tuple[str, pd.DataFrame]]) -> list[dict]:
-    """The declared misses with their model and published figures; ``ok`` None (judged in their own section)."""
+    """The declared misses with their model and published figures; ``ok`` None (judged in their own section).
+
+    Parameters
+    ----------
+    sections
+        The titled sections already built.
+
+    Returns
+    -------
+    list[dict]
+        Report rows with the keys of :data:`COLUMNS`; the figure says ``declared miss (...)`` and the source gives the reason.
+    """
     rows = []
     for _, frame in sections:
         for row in frame.to_dict("records"):

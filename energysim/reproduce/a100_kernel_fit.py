@@ -56,7 +56,14 @@ class RowPlans:
 
 @cache
 def row_plans() -> tuple[RowPlans, ...]:
-    """Hardware-bound schedules (the engine's tile and raster choice) of every measured row."""
+    """Hardware-bound schedules (the engine's tile and raster choice) of every measured row.
+
+    Returns
+    -------
+    tuple[RowPlans, ...]
+        One per row of :data:`~energysim.reproduce.a100_measurements.MEASURED_GEMMS`, in order:
+        its FP16 dense and 2:4 schedules at efficiency 1 on the bundled A100, and cycles per us.
+    """
     from energysim.reproduce.a100 import _engine
 
     engine = _engine()
@@ -72,7 +79,22 @@ def row_plans() -> tuple[RowPlans, ...]:
 
 
 def constants(theta, padded_call_cycles: float = 0.0, sparse_library: str = LIBRARIES[0]) -> KernelModelConfig:
-    """The kernel-model configuration for a parameter vector ordered as :data:`PARAMETERS`."""
+    """The kernel-model configuration for a parameter vector ordered as :data:`PARAMETERS`.
+
+    Parameters
+    ----------
+    theta
+        The fitted constants (efficiencies dimensionless, wave overheads in cycles).
+    padded_call_cycles
+        Cycles added once to a padded 2:4 call.
+    sparse_library
+        The 2:4 library the configuration names as the engine's (``cutlass`` or ``cusparselt``).
+
+    Returns
+    -------
+    KernelModelConfig
+        The dense library's operand efficiency is 1; each 2:4 library has its own constants.
+    """
     values = dict(zip(PARAMETERS, (float(x) for x in theta)))
     return KernelModelConfig(
         sparse_library=sparse_library,
@@ -162,7 +184,13 @@ def padded_call_cycles(theta) -> float:
 
 @cache
 def full_fit() -> KernelModelConfig:
-    """Constants fitted on the whole fit set, with the padded-call cost from the padded row."""
+    """Constants fitted on the whole fit set, with the padded-call cost from the padded row.
+
+    Returns
+    -------
+    KernelModelConfig
+        The fitted constants (efficiencies dimensionless, overheads and padded-call cost in cycles).
+    """
     theta = fit([plans for plans in row_plans() if plans.row.fitted])
     return constants(theta, padded_call_cycles(theta))
 
@@ -239,6 +267,12 @@ def kernel_model_section() -> list[dict]:
     The fitted and held-out rows are judged (within :data:`SPEEDUP_TOLERANCE` of the measured
     speed-up); the hardware-bound row is informative (it bounds each kernel's time, not the ratio).
     A last row checks the sparse throughput of CUTLASS#408 against the kernel model.
+
+    Returns
+    -------
+    list[dict]
+        Report rows (quantity, figure, model, published, ratio, tolerance, ok, source): speed-ups
+        dense/2:4 (dimensionless), the throughput row in TFLOPS.
     """
     from energysim.reproduce.a100 import _engine, _row
 
@@ -304,6 +338,12 @@ def bert_end_to_end_section() -> list[dict]:
     overhead) is taken from the measured dense run and assumed unchanged by 2:4; the predicted
     speed-up is then dense / (dense - linears dense + linears 2:4), judged within
     :data:`SPEEDUP_TOLERANCE` of the measured end-to-end speed-up.
+
+    Returns
+    -------
+    list[dict]
+        One report row per batch size of :data:`BERT_EAGER_MS`: predicted and measured
+        speed-ups (dimensionless).
     """
     from energysim.reproduce.a100 import _row
 
