@@ -21,7 +21,8 @@ front end (timeloopfe) hands it to Timeloop, so that every later check, note and
   with different values is refused, as in timeloopfe. With a non-empty ``mapping`` they all
   are the mapping (timeloop-model's input); else they are ``architecture_constraints``;
 - attribute, variable, spatial and instance strings are evaluated as arithmetic over the
-  variables and the attributes above (:mod:`.timeloop_v4_expressions`, never ``eval``).
+  variables and the attributes above (:mod:`.timeloop_v4_expressions`, never ``eval``);
+- a component's ``sparse_optimizations`` become a Sparseloop target named after it.
 
 Refusals name the v4 file and path (``architecture.nodes[3].attributes.depth``); the
 importer maps the converted paths back with :attr:`V4Design.renames`.
@@ -145,9 +146,12 @@ def read_v4(merged: dict[str, Any], origin: dict[str, Path]) -> V4Design:
             design.renames[f"{out_origin[key]}: {key}[{index}]"] = source
     if flat.sparse:
         block = out.get("sparse_optimizations")
-        targets = block.get("targets") if isinstance(block, dict) else block
-        out["sparse_optimizations"] = {"targets": list(targets or []) + flat.sparse}
+        targets = list((block.get("targets") if isinstance(block, dict) else block) or [])
+        out["sparse_optimizations"] = {"targets": targets + [entry for entry, _ in flat.sparse]}
         out_origin.setdefault("sparse_optimizations", arch_file)
+        for index, (_, path) in enumerate(flat.sparse, start=len(targets)):
+            design.renames[f"{out_origin['sparse_optimizations']}: sparse_optimizations.targets[{index}]"] = \
+                f"{arch_file}: {path}"
     return design
 
 
@@ -197,7 +201,7 @@ class _Flatten:
         self.first = True
         self.nodes: dict[str, dict] = {}
         self.merged: dict[tuple[str, str], dict] = {}
-        self.sparse: list[dict] = []
+        self.sparse: list[tuple[dict, str]] = []
         self.notes: list[str] = []
         self.unevaluated: list[str] = []
 
@@ -282,7 +286,10 @@ class _Flatten:
             raise ConfigError(f"{self.file}: {here}.class: must name the component class (got {cls!r})")
         self.place(name, cls, attributes, here)
         if node.get("sparse_optimizations"):
-            self.sparse.append({"name": name, **node["sparse_optimizations"]})
+            if not isinstance(node["sparse_optimizations"], dict):
+                raise ConfigError(f"{self.file}: {here}.sparse_optimizations: must be a mapping of representation_format, "
+                                  f"action_optimization, compute_optimization (got {node['sparse_optimizations']!r})")
+            self.sparse.append(({"name": name, **node["sparse_optimizations"]}, f"{here}.sparse_optimizations"))
 
     def attributes(self, given: Any, at: str) -> dict[str, Any]:
         """A node's attributes, each evaluated over the variables, the containers' attributes and those before it."""

@@ -89,6 +89,16 @@ def _run(written: dict[str, Path]):
     return evaluate(engine.spec, layer.loop_nest(), load_mapping(written["mapping"]).for_layer(layer.name)[1])
 
 
+def _run_cli(written: dict[str, Path]) -> list[str]:
+    """`energysim run ... --compat timeloop --out R` on imported files, as the import's `next:` line says: R's CSVs."""
+    out = written["hardware"].parent / "results"
+    done = subprocess.run([sys.executable, "-m", "energysim", "run", str(written["hardware"]), str(written["workload"]),
+                           "--mapping", str(written["mapping"]), "--compat", "timeloop", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return [(out / name).read_text(encoding="utf-8") for name in ("energy.csv", "summary.csv")]
+
+
 def test_eyeriss_v4_imports_as_its_v04_form(tmp_path: Path) -> None:
     """The published eyeriss_like v4 spec (containers with fan-outs, a !Parallel of scratchpads, node constraints,
     variables in the problem, a v4 mapping naming the containers) gives hardware.toml byte for byte as its v0.4 form,
@@ -106,6 +116,32 @@ def test_eyeriss_v4_imports_as_its_v04_form(tmp_path: Path) -> None:
     assert any("!Parallel read as Timeloop's front end gives it" in note and "(ifmap_spad, weights_spad, psum_spad)" in note
                for note in notes)
     assert notes[-1] == "clock: 1 GHz from global_cycle_seconds"        # the variable reaches the MAC as an attribute
+
+
+def test_sparse_optimizations_on_components_as_the_sparseloop_targets(tmp_path: Path) -> None:
+    """Sparseloop's spMspM design with its sparse optimisations on the v4 components imports as its v0.4 form with the
+    targets in a sparse file (the v0.4 architecture given as version 0.4, the Timeloop a v4 spec runs on): the same
+    hardware.toml but for the file its [engine.sparse] source names, the same mapping, counts, energy and cycles; an
+    error in a node's optimisations names the node's path."""
+    spmspm = DATA / "spmspm"
+    arch = tmp_path / "arch.yaml"
+    arch.write_text((spmspm / "arch.yaml").read_text(encoding="utf-8").replace("version: 0.3", "version: 0.4"),
+                    encoding="utf-8")
+    shared = [spmspm / f"{name}.yaml" for name in ("prob", "map", "ERT")]
+    v3 = import_timeloop([arch, *shared, spmspm / "sparse.yaml"], tmp_path / "v3" / "design")
+    v4_arch = DATA / "v4_spmspm" / "arch.yaml"
+    v4 = import_timeloop([v4_arch, *shared], tmp_path / "v4" / "design")
+    assert v4["hardware"].read_text(encoding="utf-8") == \
+        v3["hardware"].read_text(encoding="utf-8").replace(str(spmspm / "sparse.yaml"), str(v4_arch))
+    assert v4["mapping"].read_text(encoding="utf-8") == v3["mapping"].read_text(encoding="utf-8")
+    assert _run_cli(v3) == _run_cli(v4)             # energy.csv and summary.csv of `run --compat timeloop`
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(v4_arch.read_text(encoding="utf-8").replace("{type: skipping, options: [{target: Z",
+                                                               "{type: skipping, options: [{target: Y"), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        import_timeloop([bad, *shared], tmp_path / "bad")
+    assert str(info.value).startswith(f"{bad}: architecture.nodes[3].sparse_optimizations.action-optimization[2]"), \
+        str(info.value)
 
 
 def test_without_a_mapping_the_node_constraints_become_mapper_constraints(tmp_path: Path) -> None:
