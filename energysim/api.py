@@ -73,7 +73,8 @@ def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.Data
     """Energy per inference per layer for each workload (e.g. pruning patterns) on each hardware.
 
     ``hardware_names`` take ``NAME:MODE``. Columns: workload, hardware, mode, run, layer, engine,
-    macs, energy_pj, energy_uj, latency_s, pj_per_mac; one block of rows per (workload, run).
+    macs, energy_pj, energy_uj, latency_s, pj_per_mac, energy_unit (``MAC``: the energies and pj_per_mac
+    hold MAC-equivalents); one block of rows per (workload, run).
     """
     frames = []
     for name in workloads:
@@ -83,6 +84,7 @@ def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.Data
             frame = run.summary[["workload", "hardware", "mode", "run", "layer", "engine", "macs", "energy_pj", "energy_uj",
                                  "latency_s"]].copy()
             frame["pj_per_mac"] = frame["energy_pj"] / frame["macs"].where(frame["macs"] > 0)
+            frame["energy_unit"] = run.energy_unit
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 

@@ -31,7 +31,8 @@ from energysim import catalog
 from energysim.argument_types import count as _count, seed as seed_type
 from energysim.limits import check_environment
 from energysim.errors import EnergySimError, InputError, InvariantError
-from energysim.report.terminal import Column, guess_kind, percent, ratio, render_key_values, render_table, si, terminal_width
+from energysim.report.terminal import (Column, guess_kind, in_energy_units, percent, ratio, render_key_values, render_table, si,
+                                       terminal_width)
 
 EXIT_BROKEN_PIPE = 141
 """Exit code when stdout is closed early (128 + SIGPIPE), as shell tools do."""
@@ -248,8 +249,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         totals = run.totals()
         out.write(("\n" if index else "") + f"{run.workload} on {run.run}\n")
         in_macs = run.energy_unit == "MAC"
-        out.write(render_table(*(_in_macs(run.summary, RUN_COLUMNS) if in_macs else (run.summary, RUN_COLUMNS)),
-                               wide=args.wide))
+        out.write(render_table(*in_energy_units(run.summary, RUN_COLUMNS), wide=args.wide))
         for layer, reason in run.refused.items():
             out.write(f"refused: {reason}\n" if f"'{layer}'" in reason else f"refused: {layer}: {reason}\n")
         covered = f" (the {len(run.results)} layers that ran; {len(run.refused)} refused)" if run.refused else ""
@@ -268,29 +268,19 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _in_macs(frame: pd.DataFrame, columns: tuple[Column, ...]) -> tuple[pd.DataFrame, tuple[Column, ...]]:
-    """``frame`` and ``columns`` with every energy column shown as a count of MAC-equivalents (``energy_unit = "MAC"``).
-
-    A ``*_uj`` column holds MAC-equivalents x 1e-6 (the pJ -> uJ step): it is scaled back for display.
-    """
-    energy = [c for c in columns if c.kind in ("energy_pj", "energy_uj") and c.name in frame.columns]
-    shown = frame.assign(**{c.name: frame[c.name] * 1e6 for c in energy if c.kind == "energy_uj"})
-    return shown, tuple(Column(c.name, "count", f"{c.title} (MAC-eq)", c.compact) if c in energy else c
-                        for c in columns)
-
-
 def energy_unit_note(hardware) -> str:
     """A note naming the hardware whose costs are normalised to one MAC (``energy_unit = "MAC"``), or ''.
 
-    Their ``energy_pj`` / ``energy_uj`` columns in files hold MAC-equivalents (x 1e6 for uJ), not joules;
-    ratios to dense are unit-free and hold as printed.
+    Their rows in files say ``energy_unit`` = ``MAC``: their ``energy_pj`` / ``energy_uj`` columns hold
+    MAC-equivalents (x 1e-6 for uJ), not joules; ratios to dense are unit-free and hold as printed.
     """
     names = list(dict.fromkeys(hw.name for hw in hardware if hw.energy_unit == "MAC"))
     if not names:
         return ""
     return (f"note: {', '.join(names)} price{'s' if len(names) == 1 else ''} every action in units of one MAC "
-            "(energy_unit = \"MAC\"): its energies are MAC-equivalents, and the energy_pj / energy_uj columns of "
-            "its rows in the files hold MAC-equivalents (x 1e-6 for uJ), not joules; ratios to dense hold as printed\n")
+            "(energy_unit = \"MAC\"): its energies are MAC-equivalents; in the files its rows have energy_unit MAC and "
+            "their energy_pj / energy_uj columns hold MAC-equivalents (x 1e-6 for uJ), not joules; ratios to dense "
+            "hold as printed\n")
 
 
 def _assumed_2_4_note(runs) -> str:
@@ -334,7 +324,7 @@ def _cmd_costs(args: argparse.Namespace, out: TextIO) -> int:
 
         frame = layer_cost_table(split_items(args.workload, "--workload"), specs or ["lecture-array"])
         if args.format == "text":
-            out.write(render_table(frame, LAYER_COST_COLUMNS, wide=args.wide))
+            out.write(render_table(*in_energy_units(frame, LAYER_COST_COLUMNS), wide=args.wide))
             out.write(energy_unit_note(choice.hardware for choice in _hardware_choices(specs or ["lecture-array"])))
         else:
             out.write(render(frame, args.format))
@@ -421,15 +411,14 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
         if (block["status"] != "ok").all():
             out.write(f"not run: {block['status'].iloc[0]}\n")
             continue
-        in_macs = any(r.energy_unit == "MAC" for (name, _), r in result.runs.items() if name == run)
-        out.write(render_table(*(_in_macs(block, ESTIMATE_COLUMNS) if in_macs else (block, ESTIMATE_COLUMNS)),
-                               wide=args.wide))
+        out.write(render_table(*in_energy_units(block, ESTIMATE_COLUMNS), wide=args.wide))
         for row in block[(block["status"] != "ok") & (block["layer"] != "TOTAL")].itertuples():
             out.write(f"  {row.layer}: {row.status}\n")
         if args.wide:
             out.write("energy by level / unit\n")
-            out.write(render_table(components[(components["run"] == run) & (components["workload"] == workload)],
-                                   COMPONENT_COLUMNS, wide=True))
+            out.write(render_table(*in_energy_units(components[(components["run"] == run)
+                                                               & (components["workload"] == workload)], COMPONENT_COLUMNS),
+                                   wide=True))
     out.write("\n")
     totals = table[table["layer"] == "TOTAL"]
     out.write(render_key_values(
@@ -517,13 +506,14 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
                              progress=_progress(args))
     shown = frame.assign(status=_status_words(frame["status"]))
     columns = WORKLOAD_COMPARE_SHOWN if evaluate else tuple(c for c in WORKLOAD_COMPARE_SHOWN if c.name != "accuracy")
-    out.write(render_table(shown, columns, wide=args.wide))
+    out.write(render_table(*in_energy_units(shown, columns), wide=args.wide))
     quality = ("accuracy on " + str(args.eval_data) if evaluate else
                "no evaluation given, so the quality column is the weight-reconstruction error ||W - W_pruned|| / ||W|| "
                "over all weight layers (a proxy, not an accuracy)")
     note = _not_run_note(frame)
     note = f" {note}." if note else ""
     _prose(f"{workload.name}: {quality}.{note} Wrote {write_compare(frame, args.out)}", out)
+    out.write(energy_unit_note(choice.hardware for choice in choices))
     return 0
 
 
@@ -587,7 +577,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     frame = run_sweep(points, choices, args.out, jobs=args.jobs, scheduler=args.scheduler, progress=_progress(args),
                       force=args.force, energy_budgets=_budgets(args.energy_aware) if args.energy_aware else ())
     shown = frame.assign(status=_status_words(frame["status"]))
-    out.write(render_table(*_with_swept_keys(shown, COMPARE_SHOWN, args), wide=args.wide))
+    out.write(render_table(*_with_swept_keys(*in_energy_units(shown, COMPARE_SHOWN), args), wide=args.wide))
     note = _not_run_note(frame)
     if note:
         _prose(f"{note} (the reasons are in the status column of compare.csv)", out)

@@ -57,7 +57,7 @@ VARIANTS = ("dense", "pruned")
 
 ESTIMATE_COLUMNS = (
     *RUN_KEY, "layer", "status",
-    "energy_uj_dense", "energy_uj_pruned", "energy_vs_dense",
+    "energy_uj_dense", "energy_uj_pruned", "energy_unit", "energy_vs_dense",
     "latency_us_dense", "latency_us_pruned", "latency_vs_dense",
     "utilisation_dense", "utilisation_pruned",
     "storage_bytes_dense", "storage_bytes_pruned", "storage_vs_dense",
@@ -102,14 +102,17 @@ class Estimate:
         The estimate table, columns :data:`ESTIMATE_COLUMNS`: one row per (run,
         layer) and a ``TOTAL`` row per run. ``energy_uj``, ``latency_us``,
         ``utilisation`` (fraction) and ``storage_bytes`` (weights in the engine's
-        own format) of each variant, and ``energy_vs_dense``, ``latency_vs_dense``,
+        own format) of each variant; ``energy_unit`` says what ``energy_uj_*`` hold
+        (``pJ``: microjoules; ``MAC``: MAC-equivalents x 1e-6, for hardware whose
+        costs are normalised to one MAC), and ``energy_vs_dense``, ``latency_vs_dense``,
         ``storage_vs_dense`` = pruned / dense. ``status`` is ``ok``, or
         ``unsupported: <reason>`` on a layer the engine refused (in either variant;
         its numbers are NaN) or on the one ``TOTAL`` row of a run whose every layer
         it refused. A run with some refused layers has a ``TOTAL`` over the layers
         both variants ran, with status ``partial: K of N layers refused; ...``.
     breakdown
-        Energy in pJ by run key, variant, layer, component, tensor and energy_kind.
+        Energy in pJ (MAC-equivalents where ``energy_unit`` is ``MAC``) by run key, variant, layer,
+        component, tensor and energy_kind, with its ``energy_unit``.
     summary
         Per-layer summaries of every run that ran, with the run key and ``variant``.
     energy
@@ -128,10 +131,10 @@ class Estimate:
     def components(self) -> pd.DataFrame:
         """Energy per run and component (and energy kind), both variants side by side.
 
-        Columns: ``workload``, ``run``, ``component``, ``energy_kind``, ``energy_uj_dense``,
+        Columns: ``workload``, ``run``, ``component``, ``energy_kind``, ``energy_unit``, ``energy_uj_dense``,
         ``energy_uj_pruned``, ``energy_vs_dense`` (pruned / dense); runs are never added together.
         """
-        index = ["workload", "run", "component", "energy_kind"]
+        index = ["workload", "run", "component", "energy_kind", "energy_unit"]
         columns = [*index, "energy_uj_dense", "energy_uj_pruned", "energy_vs_dense"]
         if self.breakdown.empty:
             return pd.DataFrame(columns=columns)
@@ -294,13 +297,14 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
                         store[job] = exc
                 pair[variant] = store[job]
             refusal = next((r for r in pair.values() if isinstance(r, UnsupportedError)), None)
+            unit = {"energy_unit": choice.hardware.energy_unit}
             if refusal is not None:
-                rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {refusal}"})
+                rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {refusal}", **unit})
                 continue
             reasons = {**pair["pruned"].refused, **pair["dense"].refused}
             both = {layer.name for layer in pruned.layers} - set(reasons)
             if not both:
-                rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {next(iter(reasons.values()))}"})
+                rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {next(iter(reasons.values()))}", **unit})
                 continue
             for variant, run in pair.items():
                 runs[(key["run"], variant)] = run
@@ -311,7 +315,7 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
             summary_d, summary_p = d.summary.set_index("layer"), p.summary.set_index("layer")
             for layer in (l.name for l in pruned.layers):
                 if layer in reasons:
-                    rows.append({**key, "layer": layer, "status": f"unsupported: {reasons[layer]}"})
+                    rows.append({**key, "layer": layer, "status": f"unsupported: {reasons[layer]}", **unit})
                     continue
                 rows.append(_side_by_side(key, layer, summary_d.loc[layer], summary_p.loc[layer], storage_d[layer],
                                           storage_p[layer]))
@@ -365,7 +369,7 @@ def _keyed(frame: pd.DataFrame, key: dict[str, str], variant: str) -> pd.DataFra
 
 
 def _breakdown(energy: pd.DataFrame) -> pd.DataFrame:
-    columns = [*RUN_KEY, "variant", "layer", "component", "tensor", "energy_kind"]
+    columns = [*RUN_KEY, "variant", "layer", "component", "tensor", "energy_kind", "energy_unit"]
     if energy.empty:
         return pd.DataFrame(columns=[*columns, "energy_pj"])
     return energy.groupby(columns, sort=False)["energy_pj"].sum().reset_index()
@@ -378,6 +382,7 @@ def _side_by_side(key: dict[str, str], layer: str, dense, pruned, storage_dense:
         "status": "ok",
         "energy_uj_dense": dense["energy_uj"],
         "energy_uj_pruned": pruned["energy_uj"],
+        "energy_unit": pruned["energy_unit"],
         "energy_vs_dense": _fraction(pruned["energy_uj"], dense["energy_uj"]),
         "latency_us_dense": dense["latency_s"] * 1e6,
         "latency_us_pruned": pruned["latency_s"] * 1e6,

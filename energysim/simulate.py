@@ -78,7 +78,8 @@ class SimulationRun:
         return run_name(self.hardware, self.mode)
 
     def totals(self) -> dict[str, Any]:
-        """Network totals: run key, energy (pJ, uJ), cycles, latency (s), MACs, utilisation."""
+        """Network totals: run key, energy (pJ, uJ; MAC-equivalents where ``energy_unit`` is ``MAC``), its
+        ``energy_unit``, cycles, latency (s), MACs, utilisation."""
         energy_pj = math.fsum(self.summary["energy_pj"])
         cycles = int(self.summary["cycles_total"].sum())
         macs = int(self.summary["macs"].sum())
@@ -95,6 +96,7 @@ class SimulationRun:
             "utilisation": macs / peak if peak else 0.0,
             "energy_pj": energy_pj,
             "energy_uj": energy_pj / PJ_PER_UJ,
+            "energy_unit": self.energy_unit,
         }
 
     def __repr__(self) -> str:
@@ -107,7 +109,7 @@ class SimulationRun:
 
     def _repr_html_(self) -> str:
         """A notebook's view: the one-line totals and the first layers of the summary."""
-        columns = ["layer", "engine", "macs", "cycles_total", "latency_s", "utilisation", "energy_uj"]
+        columns = ["layer", "engine", "macs", "cycles_total", "latency_s", "utilisation", "energy_uj", "energy_unit"]
         shown = self.summary[columns].head(REPR_HTML_LAYERS)
         more = len(self.summary) - len(shown)
         note = f"<p>{more} more layers in <code>.summary</code></p>" if more > 0 else ""
@@ -189,7 +191,7 @@ def run_workload(workload: Workload, hardware: Hardware, progress: bool | None =
             energy = energy_rows(result, hardware, workload=workload.name, mode=mode)
             results.append(result)
             priced += energy
-            rows.append(layer_summary(result, energy, workload=workload.name, mode=mode))
+            rows.append(layer_summary(result, energy, workload=workload.name, mode=mode, energy_unit=hardware.energy_unit))
             bar.update(1)
             if on_layer is not None:
                 on_layer(layer.name)

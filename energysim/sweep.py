@@ -37,15 +37,15 @@ from energysim.limits import PROCESSES
 from energysim.output_folder import JOURNAL_NAME, claim, remove_stale, result_files
 from energysim.progress import progress_bar
 from energysim.report.files import write_table
-from energysim.report.tables import run_name
+from energysim.report.tables import run_name, with_energy_unit
 from energysim.simulate import engine_mode, run_workload
 from energysim.workloads.workload import load_workload
 from energysim.workers import init_worker
 
 COMPARE_COLUMNS: tuple[str, ...] = (
     "workload", "hardware", "mode", "run", "model", "pattern", "criterion", "sparsity_target", "sparsity_measured",
-    "finetune_epochs", "engine", "status", "accuracy", "accuracy_before_finetune", "energy_pj", "energy_uj", "latency_s",
-    "cycles_total", "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense", "layers_refused",
+    "finetune_epochs", "engine", "status", "accuracy", "accuracy_before_finetune", "energy_pj", "energy_uj", "energy_unit",
+    "latency_s", "cycles_total", "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense", "layers_refused",
 )
 """Columns of ``compare.csv``. The run key: ``workload`` (the exported model), ``hardware`` (the
 config's name), ``mode`` (the engine mode the pruned points run in, '' when the engine has
@@ -55,7 +55,8 @@ counts what it removed). The ``*_vs_dense`` ratios are fractions of dense: prune
 original on the same run (< 1 is a saving); the dense original (pattern ``dense``, the
 run's baseline row) runs in the engine's dense mode. ``layers_refused`` counts layers the
 engine cannot run whatever the pruning (e.g. the residual CNN's depthwise conv on a
-one-GEMM engine), left out of every point's totals on that run alike."""
+one-GEMM engine), left out of every point's totals on that run alike. ``energy_unit`` says what the
+energies hold (``pJ``, or ``MAC``: MAC-equivalents, x 1e-6 for uJ), from the hardware file."""
 
 PATTERNS = ("dense", "fine", "fine_global", "vector", "kernel", "channel")
 """Pattern names besides ``nm:N:M`` (e.g. ``nm:2:4``)."""
@@ -490,7 +491,7 @@ def _run_sweep(points: list[SweepPoint], choices: tuple[HardwareChoice, ...], ou
     for column in COMPARE_COLUMNS:
         if column not in frame:
             frame[column] = math.nan
-    frame = with_setting_columns(_with_ratios(frame)[list(COMPARE_COLUMNS)], choices)
+    frame = with_setting_columns(with_energy_unit(_with_ratios(frame)[list(COMPARE_COLUMNS)], choices), choices)
     path = write_table(frame, out, "compare", "csv")
     remove_stale(existing, [path, journal])
     frame.attrs.update(results_reused=reused, results_total=len(keys))

@@ -35,16 +35,18 @@ from energysim.estimation import HardwareChoice, load_hardware_list
 from energysim.hardware_settings import with_setting_columns
 from energysim.progress import progress_bar
 from energysim.prune.workload_pruning import EmptyLayerError, Evaluation, pairs, prune_workload, weight_layers
+from energysim.report.tables import with_energy_unit
 from energysim.simulate import SimulationRun, run_workload
 from energysim.sweep import parse_pattern, run_label
 from energysim.workloads.workload import Workload
 
 WORKLOAD_COMPARE_COLUMNS: tuple[str, ...] = (
     "workload", "hardware", "mode", "run", "pattern", "criterion", "sparsity_target", "sparsity_measured", "engine",
-    "status", "accuracy", "weight_error", "layers_refused", "energy_pj", "energy_uj", "latency_s", "cycles_total",
-    "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense",
+    "status", "accuracy", "weight_error", "layers_refused", "energy_pj", "energy_uj", "energy_unit", "latency_s",
+    "cycles_total", "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense",
 )
-"""Columns of ``compare --workload``'s table (``compare.csv``); ratios are pruned / dense on the same run."""
+"""Columns of ``compare --workload``'s table (``compare.csv``); ratios are pruned / dense on the same run;
+``energy_unit`` says what ``energy_pj`` / ``energy_uj`` hold (``pJ``, or ``MAC``: MAC-equivalents, x 1e-6 for uJ)."""
 
 
 def compare_workload(workload: Workload, hardware: Iterable[str | HardwareChoice], patterns: list[str],
@@ -125,7 +127,7 @@ def compare_workload(workload: Workload, hardware: Iterable[str | HardwareChoice
     for column in WORKLOAD_COMPARE_COLUMNS:
         if column not in frame:
             frame[column] = math.nan
-    return with_setting_columns(frame[list(WORKLOAD_COMPARE_COLUMNS)], choices)
+    return with_setting_columns(with_energy_unit(frame[list(WORKLOAD_COMPARE_COLUMNS)], choices), choices)
 
 
 def _sparsity(workload: Workload) -> float:

@@ -331,7 +331,7 @@ def _summary_section(page: _Page, summary: pd.DataFrame, source: str) -> None:
     plots.require_columns(summary, ("layer", "latency_s", "energy_pj"), source)
     frame = with_run_key(summary, source)
     parts: list[str] = []
-    keys = key_columns(frame) + (["engine"] if "engine" in frame.columns else [])
+    keys = key_columns(frame) + [c for c in ("engine", "energy_unit") if c in frame.columns]
     frame["energy_uj"] = frame["energy_pj"] / PJ_PER_UJ
     aggregations = {"layers": ("layer", "count"), "energy_uj": ("energy_uj", "sum"), "latency_s": ("latency_s", "sum")}
     for column in ("macs", "cycles_total"):
@@ -355,7 +355,8 @@ def _summary_section(page: _Page, summary: pd.DataFrame, source: str) -> None:
     for plot in _plots("summary", frame).values():
         _add_plot(parts, plot)
     shown = [c for c in ("workload", "run", "variant", "engine", "layer", "macs", "cycles_compute", "cycles_fill_drain",
-                         "cycles_stall", "cycles_total", "latency_s", "utilisation", "energy_uj", "weights_on_chip", "spilled")
+                         "cycles_stall", "cycles_total", "latency_s", "utilisation", "energy_uj", "energy_unit", "weights_on_chip",
+                         "spilled")
              if c in frame.columns]
     per_layer = frame[shown].copy()
     per_layer["latency_us"] = per_layer.pop("latency_s") * 1e6
@@ -369,7 +370,7 @@ def _energy_section(page: _Page, energy: pd.DataFrame, source: str) -> None:
     parts: list[str] = []
     for plot in _plots("energy", frame).values():
         _add_plot(parts, plot)
-    keys = key_columns(frame)
+    keys = key_columns(frame) + (["energy_unit"] if "energy_unit" in frame.columns else [])
     frame = frame.assign(energy_uj=frame["energy_pj"] / PJ_PER_UJ)
     kinds = frame.groupby([*keys, "energy_kind"], sort=False)["energy_uj"].sum().unstack("energy_kind", fill_value=0.0)
     kinds = kinds.reindex(columns=["static", "dynamic"], fill_value=0.0).rename(columns=lambda k: f"{k}_energy_uj")
@@ -386,7 +387,8 @@ def _energy_section(page: _Page, energy: pd.DataFrame, source: str) -> None:
         table["share_percent"] = 100 * table["energy_uj"] / total
         table = table.sort_values([*keys, "energy_uj"], ascending=[*([True] * len(keys)), False], kind="stable")
         _add_table(page, parts, f"Energy by {'memory level / unit' if level == 'component' else 'tensor'}", table, source)
-    cost_columns = [c for c in ("hardware", "component", "action", "energy_kind", "pj_per_action", "source") if c in frame.columns]
+    cost_columns = [c for c in ("hardware", "component", "action", "energy_kind", "pj_per_action", "energy_unit", "source")
+                    if c in frame.columns]
     if {"action", "pj_per_action"} <= set(cost_columns):
         costs = frame[cost_columns].drop_duplicates().reset_index(drop=True)
         _add_table(page, parts, "Per-action costs and their sources", costs, source)
@@ -439,7 +441,7 @@ def _compare_section(page: _Page, compare: pd.DataFrame, source: str) -> None:
                 fronts.append(part[plots.pareto_mask(part["energy_uj"], part["accuracy"])].sort_values("energy_uj"))
         if fronts:
             front_columns = [c for c in ("hardware", "run", "engine", "pattern", "criterion", "sparsity_target", "sparsity_measured",
-                                         "accuracy", "energy_uj", "energy_vs_dense", "energy_ratio_vs_dense", "latency_s",
+                                         "accuracy", "energy_uj", "energy_unit", "energy_vs_dense", "energy_ratio_vs_dense", "latency_s",
                                          "latency_vs_dense", "latency_ratio_vs_dense") if c in frame.columns]
             _add_table(page, parts, "Pareto front per hardware", pd.concat(fronts)[front_columns], source)
     if "accuracy_vs_sparsity" in made:
@@ -531,6 +533,25 @@ def report_title(tables: dict[str, pd.DataFrame], fallback: str) -> str:
     return f"energysim report: {text}" + (f" on {', '.join(runs)}" if runs else "")
 
 
+def mac_unit_note(tables: dict[str, pd.DataFrame]) -> str:
+    """A sentence naming the runs whose energies are MAC-equivalents (``energy_unit`` ``MAC``), or ''.
+
+    Their ``energy_pj`` / ``pj_per_action`` columns hold MAC-equivalents and ``energy_uj`` MAC-equivalents
+    x 1e-6 (see :mod:`energysim.report.tables`); the report groups by unit and draws them on their own axes.
+    """
+    runs: dict[str, None] = {}
+    for frame in tables.values():
+        if "energy_unit" in frame.columns:
+            mac = frame[frame["energy_unit"].astype(str) == "MAC"]
+            column = next((c for c in ("run", "hardware") if c in mac.columns), None)
+            runs.update(dict.fromkeys(mac[column].astype(str) if column else ["some rows"]))
+    if not runs:
+        return ""
+    return (f" Rows with energy_unit MAC ({', '.join(runs)}) are from hardware whose costs are normalised to one MAC: "
+            "their energy_pj and pj_per_action columns hold MAC-equivalents and energy_uj MAC-equivalents x 1e-6, not "
+            "joules; they are never added to or drawn on one axis with rows in pJ.")
+
+
 def render_report(results: str | Path) -> str:
     """The report of a results folder or one result file as HTML text (see :func:`build_report`)."""
     results = Path(results)
@@ -567,7 +588,8 @@ def render_report(results: str | Path) -> str:
     version = getattr(energysim, "__version__", "")
     used = ", ".join(path.name for path, _ in found.values())
     meta = f"Rendered from {used} in {results} by energysim {version}. Energies are counts x per-action costs"
-    meta = html.escape(meta + ("; every cost names its source in the energy table." if "energy" in found else "."))
+    meta = html.escape(meta + ("; every cost names its source in the energy table." if "energy" in found else ".")
+                       + mac_unit_note(tables))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

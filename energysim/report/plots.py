@@ -39,7 +39,7 @@ from matplotlib.patches import Patch
 from energysim.atomic_files import write_bytes_atomic
 from energysim.errors import InputError
 from energysim.report.runs import run_labels, with_run_key
-from energysim.report.tables import energy_kind
+from energysim.report.tables import energy_kind, energy_units
 from energysim.units import PJ_PER_UJ
 
 MAX_PANELS = 12
@@ -226,6 +226,16 @@ def segment_names(energy: pd.DataFrame, level: str = "component") -> pd.Series:
     return names.where(energy["energy_kind"].astype(str) != "static", names + " (static)")
 
 
+def energy_axis_label(panel: pd.DataFrame) -> str:
+    """The energy axis of one run's panel: ``[uJ]``, or ``[million MAC-equivalents]`` for rows in MAC units.
+
+    Hardware whose costs are normalised to one MAC (``energy_unit`` ``MAC``, see
+    :mod:`energysim.report.tables`) has MAC-equivalents in its ``energy_pj`` column, so
+    its ``/ 1e6`` axis counts millions of MAC-equivalents, not microjoules.
+    """
+    return "energy per inference [" + ("million MAC-equivalents" if energy_units(panel) == ["MAC"] else "uJ") + "]"
+
+
 def energy_breakdown_figure(energy: pd.DataFrame, level: str = "component") -> Figure:
     """Stacked bars of energy per layer (uJ), one stack segment per memory level / unit, a panel per run.
 
@@ -264,7 +274,7 @@ def energy_breakdown_figure(energy: pd.DataFrame, level: str = "component") -> F
                      hatch="//" if name in static else None, edgecolor="white" if name in static else None)
             bottom += values
         axis.set_xticks(positions, [str(l) for l in layers], rotation=45 if len(layers) > 4 else 0, ha="right" if len(layers) > 4 else "center")
-        axis.set_ylabel("energy per inference [uJ]")
+        axis.set_ylabel(energy_axis_label(part))
         axis.set_title(str(run), fontsize=10)
         axis.grid(axis="y", alpha=0.3)
     handles = [Patch(facecolor=colours[n], hatch="//" if n in static else None, edgecolor="white" if n in static else None,
@@ -402,7 +412,7 @@ def pareto_figure(compare: pd.DataFrame) -> Figure:
         axis.step(front["_energy_uj"], front["_accuracy"] * 100, where="post", color="black", linewidth=1, alpha=0.6)
         if part["_energy_uj"].min() > 0 and part["_energy_uj"].max() / part["_energy_uj"].min() > 30:
             axis.set_xscale("log")
-        axis.set_xlabel("energy per inference [uJ]")
+        axis.set_xlabel(energy_axis_label(part))
         axis.set_ylabel("accuracy [%]")
         axis.set_title(hardware, fontsize=10)
         axis.grid(alpha=0.3)
@@ -735,8 +745,9 @@ def plots_of(tables: Mapping[str, pd.DataFrame]) -> list[Plot]:
     if energy is not None and len(energy):
         made.append(Plot("energy_breakdown", "energy", energy_breakdown_figure(energy, "component"),
                          "energy breakdown per layer and level",
-                         "Energy per inference per layer (uJ), one panel per run, stacked by memory level / arithmetic "
-                         "unit; hatched segments are static (time-proportional) energy."))
+                         "Energy per inference per layer (uJ; millions of MAC-equivalents on hardware in MAC units), "
+                         "one panel per run, stacked by memory level / arithmetic unit; hatched segments are static "
+                         "(time-proportional) energy."))
     if compare is not None and len(compare):
         energy_column = "energy_uj" if "energy_uj" in compare.columns else "energy_pj"
         if _has_points(compare, "accuracy", energy_column):

@@ -2,13 +2,19 @@
 
 ``energy_table`` multiplies every count by the hardware's per-action cost:
 one row per (layer, component, tensor, action) with ``count``, ``pj_per_action``,
-``energy_pj``, ``source`` and ``energy_kind`` (``static`` or ``dynamic``).
+``energy_pj``, ``energy_unit``, ``source`` and ``energy_kind`` (``static`` or ``dynamic``).
 ``layer_summary`` adds cycles, latency and utilisation; totals are group-by sums
 of these rows, checked against the parts.
 
 Every row carries the run key: ``workload``, ``hardware``, ``mode`` ('' when the
 engine has no mode) and ``run`` (``hardware`` or ``hardware:mode``). Nothing
 downstream may add up rows of different (workload, run) pairs.
+
+Every row with an energy also names its unit in ``energy_unit``: ``pJ``, or ``MAC``
+for hardware whose costs are normalised to one MAC (``energy_unit = "MAC"`` in the
+file): the ``energy_pj`` / ``pj_per_action`` columns of those rows hold
+MAC-equivalents, and ``energy_uj`` MAC-equivalents x 1e-6. Rows of two units are
+never added or compared (:func:`energy_units`).
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ RUN_KEY_COLUMNS = ("workload", "hardware", "mode", "run")
 """Columns naming the run a row belongs to (``run`` is ``hardware`` or ``hardware:mode``)."""
 
 ENERGY_COLUMNS = ("layer", *RUN_KEY_COLUMNS, "engine", "component", "tensor", "action", "energy_kind", "count", "pj_per_action",
-                  "energy_pj", "source")
-"""Columns of the long-form energy table, in order."""
+                  "energy_pj", "energy_unit", "source")
+"""Columns of the long-form energy table, in order (``energy_unit``: what ``pj_per_action`` and ``energy_pj`` hold)."""
+
 
 STATIC_ACTION_PREFIXES = ("static", "leak")
 """An action whose name starts with one of these is time-proportional (static: leakage, clock) energy,
@@ -36,9 +43,10 @@ e.g. ``SM.static_cycle`` of ``hwconfigs/a100.toml``; every other action is dynam
 
 SUMMARY_COLUMNS = (
     "layer", *RUN_KEY_COLUMNS, "engine", "macs", "cycles_compute", "cycles_fill_drain", "cycles_stall", "cycles_total",
-    "latency_s", "utilisation", "energy_pj", "energy_uj", "weights_on_chip", "spilled",
+    "latency_s", "utilisation", "energy_pj", "energy_uj", "energy_unit", "weights_on_chip", "spilled",
 )
-"""Columns of the per-layer summary, in order. ``weights_on_chip`` and ``spilled`` come from
+"""Columns of the per-layer summary, in order (``energy_unit``: what ``energy_pj`` / ``energy_uj`` hold, ``pJ``
+or ``MAC``, see the module docstring). ``weights_on_chip`` and ``spilled`` come from
 ``LayerResult.weights_on_chip`` / ``.spilled`` (capacity owns them)."""
 
 
@@ -82,16 +90,17 @@ def energy_rows(result: LayerResult, hardware: Hardware, *, workload: str = "", 
     for (component, tensor, action), count in sorted(result.counts.items()):
         cost = hardware.cost_of(component, action)
         rows.append((result.layer, workload, result.hardware, mode, run, result.engine, component, tensor, action,
-                     energy_kind(action), count, cost.energy_pj, count * cost.energy_pj, cost.source))
+                     energy_kind(action), count, cost.energy_pj, count * cost.energy_pj, hardware.energy_unit, cost.source))
     return rows
 
 
-def layer_summary(result: LayerResult, energy: pd.DataFrame | list[tuple], *, workload: str = "", mode: str = "") -> dict:
+def layer_summary(result: LayerResult, energy: pd.DataFrame | list[tuple], *, workload: str = "", mode: str = "",
+                  energy_unit: str = "pJ") -> dict:
     """One summary row for a layer: run key, MACs, cycles by part, latency (s), utilisation, energy (pJ, uJ),
     whether its weights fit on chip and which tensors do not fit a level (``tensor>level``, '' if none).
 
     ``energy`` is the layer's :func:`energy_table` or its :func:`energy_rows`; ``workload`` and ``mode`` are the
-    run key's (see :func:`energy_table`).
+    run key's (see :func:`energy_table`); ``energy_unit`` is the hardware's (``pJ`` or ``MAC``).
     """
     if isinstance(energy, pd.DataFrame):
         energy_pj = math.fsum(energy["energy_pj"]) if len(energy) else 0.0
@@ -113,9 +122,34 @@ def layer_summary(result: LayerResult, energy: pd.DataFrame | list[tuple], *, wo
         "utilisation": result.utilisation,
         "energy_pj": energy_pj,
         "energy_uj": energy_pj / PJ_PER_UJ,
+        "energy_unit": energy_unit,
         "weights_on_chip": result.weights_on_chip,
         "spilled": result.spilled,
     }
+
+
+def energy_units(frame: pd.DataFrame) -> list[str]:
+    """The energy units a table's rows hold (``energy_unit`` values, in order; ``["pJ"]`` for a table without the column)."""
+    if "energy_unit" not in frame.columns:
+        return ["pJ"]
+    return list(dict.fromkeys(frame["energy_unit"].fillna("pJ").astype(str))) or ["pJ"]
+
+
+def with_energy_unit(frame: pd.DataFrame, choices) -> pd.DataFrame:
+    """``frame`` with an ``energy_unit`` column after its energy columns, read from each row's ``hardware`` name.
+
+    ``choices`` are the hardware choices of the rows (anything with ``.hardware.name`` and
+    ``.hardware.energy_unit``); a row whose hardware is not among them is ``pJ``.
+    """
+    units = {choice.hardware.name: choice.hardware.energy_unit for choice in choices}
+    frame = frame.copy()
+    column = frame["hardware"].map(lambda name: units.get(name, "pJ")) if "hardware" in frame.columns else "pJ"
+    if "energy_unit" in frame.columns:
+        frame["energy_unit"] = column
+        return frame
+    after = next((c for c in ("energy_uj", "energy_pj") if c in frame.columns), None)
+    frame.insert(list(frame.columns).index(after) + 1 if after else len(frame.columns), "energy_unit", column)
+    return frame
 
 
 def check_energy_totals(energy: pd.DataFrame, summary: pd.DataFrame) -> None:

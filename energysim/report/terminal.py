@@ -25,10 +25,14 @@ import numpy as np
 import pandas as pd
 
 Kind = Literal["text", "count", "number", "energy_pj", "energy_uj", "time_s", "time_us", "percent", "ratio", "bytes",
-               "bits", "flag"]
+               "bits", "flag", "shown"]
 """How a column's values are shown: ``energy_pj`` and ``energy_uj`` are energies in pJ and uJ
 (shown in J with an SI prefix), ``time_s``/``time_us`` durations, ``percent`` a fraction shown
-as %, ``ratio`` a plain fraction, ``bytes``/``bits`` sizes (shown in B), ``count`` integers."""
+as %, ``ratio`` a plain fraction, ``bytes``/``bits`` sizes (shown in B), ``count`` integers,
+``shown`` text already formatted with its unit (right-aligned, as numbers are)."""
+
+MAC_EQUIVALENTS = "MAC-eq"
+"""How a count of MAC-equivalents is labelled (hardware with ``energy_unit = "MAC"``)."""
 
 SIGNIFICANT_FIGURES = 3
 """Significant figures of every scaled number, percentage and ratio."""
@@ -101,7 +105,7 @@ def format_value(value: object, kind: Kind) -> str:
     """One cell: ``value`` shown as ``kind`` says (missing values are empty)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if kind == "text":
+    if kind in ("text", "shown"):
         return str(value)
     if kind == "flag":
         return "yes" if bool(value) else "no"
@@ -233,6 +237,43 @@ def _total_width(widths: dict[str, int], shown: list[Column]) -> int:
 
 def _align(text: str, width: int, kind: Kind) -> str:
     return text.ljust(width) if kind in ("text", "flag") else text.rjust(width)
+
+
+def in_energy_units(frame: pd.DataFrame, columns: Iterable[Column]) -> tuple[pd.DataFrame, tuple[Column, ...]]:
+    """``frame`` and ``columns`` with every energy shown in its row's ``energy_unit`` (joules, or MAC-equivalents).
+
+    Energy columns are those of kind ``energy_pj`` / ``energy_uj`` and the ``pj_per_*`` columns.
+    A frame without MAC rows (``energy_unit == "MAC"``, see
+    :mod:`energysim.report.tables`) is returned as is; one whose rows are all MAC shows
+    the energies as counts headed ``(MAC-eq)`` (a ``*_uj`` column holds MAC-equivalents x 1e-6
+    and is scaled back); a mixed one shows each cell with its own unit (``156 uJ``,
+    ``49.2 M MAC-eq``) so no column reads as one unit across rows of two.
+    """
+    columns = tuple(columns)
+    units = frame["energy_unit"].astype(str) if "energy_unit" in frame.columns else pd.Series("pJ", index=frame.index)
+    mac = (units == "MAC").to_numpy()
+    if not mac.any():
+        return frame, columns
+    energy = [c for c in columns if c.name in frame.columns
+              and (c.kind in ("energy_pj", "energy_uj") or c.name.startswith("pj_per_"))]
+    scale = {c.name: 1e6 if c.kind == "energy_uj" else 1.0 for c in energy}
+    if mac.all():
+        shown = frame.assign(**{c.name: frame[c.name] * scale[c.name] for c in energy})
+        return shown, tuple(Column(c.name, "count" if c.kind != "number" else "number",
+                                   f"{c.title.replace('pJ ', '')} ({MAC_EQUIVALENTS})", c.compact) if c in energy else c
+                            for c in columns)
+
+    def cell(value: object, kind: Kind, in_macs: bool, name: str) -> str:
+        if in_macs:
+            text = format_value(float(value) * scale[name] if value is not None else value,
+                                "number" if kind == "number" else "count")
+            return f"{text} {MAC_EQUIVALENTS}" if text else ""
+        text = format_value(value, kind)
+        return f"{text} pJ" if text and kind == "number" else text
+
+    shown = frame.assign(**{c.name: [cell(v, c.kind, m, c.name) for v, m in zip(frame[c.name], mac)] for c in energy})
+    return shown, tuple(Column(c.name, "shown", c.title.replace("pJ ", ""), c.compact) if c in energy else c
+                        for c in columns)
 
 
 def render_key_values(pairs: Iterable[tuple[str, str]]) -> str:
