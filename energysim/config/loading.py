@@ -326,14 +326,30 @@ def check_schema_version(data: dict[str, Any], source: str | Path) -> None:
         raise ConfigError(f"{source}: schema_version: must be {SCHEMA_VERSION} (got {version!r})")
 
 
-def load_model_file(path: str | Path, model: type[ModelT]) -> ModelT:
+def load_model_file(path: str | Path, model: type[ModelT], data: dict[str, Any] | None = None) -> ModelT:
     """Read a TOML file, check its ``schema_version`` and validate it against ``model``.
+
+    Parameters
+    ----------
+    path
+        The file; named in every message.
+    model
+        The pydantic model of the file's top level.
+    data
+        The file's contents as :func:`load_toml` returned them, when the caller has read
+        it already (``energysim validate`` reads it once to tell its kind); None: read here.
+
+    Returns
+    -------
+    ModelT
+        The validated model.
 
     Raises
     ------
     ConfigError
         One line per problem, naming the file, the field, the rule and the value.
     """
-    data = load_toml(path)
+    if data is None:
+        data = load_toml(path)
     check_schema_version(data, path)
     return validate_model(model, data, path)

@@ -114,9 +114,12 @@ class CostTable:
         self.reference = reference
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "CostTable":
-        """Load a cost table from a TOML file (``schema_version = 1``, ``[[entries]]``)."""
-        spec = load_model_file(path, CostTableFile)
+    def from_file(cls, path: str | Path, data: dict | None = None) -> "CostTable":
+        """Load a cost table from a TOML file (``schema_version = 1``, ``[[entries]]``).
+
+        ``data`` is the file's parsed TOML when the caller has read it already (None: read here).
+        """
+        spec = load_model_file(path, CostTableFile, data)
         return cls(spec.name, list(spec.entries), spec.description, spec.reference)
 
     def components(self) -> list[str]:

@@ -208,8 +208,10 @@ def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None
     )
 
 
-def load_hardware(path: str | Path) -> Hardware:
+def load_hardware(path: str | Path, data: dict[str, Any] | None = None) -> Hardware:
     """Load and price a hardware TOML file.
+
+    ``data`` is the file's parsed TOML when the caller has read it already (None: read here).
 
     Raises
     ------
@@ -217,5 +219,5 @@ def load_hardware(path: str | Path) -> Hardware:
         One line per problem, naming the file, the field, the rule and the value.
     """
     path = Path(path)
-    spec = load_model_file(path, HardwareFile)
+    spec = load_model_file(path, HardwareFile, data)
     return build_hardware(spec, path, path.parent)

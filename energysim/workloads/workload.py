@@ -211,8 +211,10 @@ def _load_tensors(spec: WorkloadFile, path: Path) -> dict[str, LayerTensors] | N
     return out
 
 
-def load_workload(path: str | Path) -> Workload:
+def load_workload(path: str | Path, data: dict | None = None) -> Workload:
     """Load a workload TOML file (and its tensors file, if it names one).
+
+    ``data`` is the file's parsed TOML when the caller has read it already (None: read here).
 
     Raises
     ------
@@ -220,7 +222,7 @@ def load_workload(path: str | Path) -> Workload:
         With one line per problem, each naming the file, the field, the rule and the value.
     """
     path = Path(path)
-    spec = load_model_file(path, WorkloadFile)
+    spec = load_model_file(path, WorkloadFile, data)
     return Workload(
         name=spec.name,
         layers=tuple(spec.layers),

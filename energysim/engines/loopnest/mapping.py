@@ -286,8 +286,10 @@ class MappingSet:
         return f"{self.path}: mappings[{index}]", mapping
 
 
-def load_mapping(path: str | Path) -> MappingSet:
+def load_mapping(path: str | Path, data: dict | None = None) -> MappingSet:
     """Read and validate a mapping TOML file (hardware-independent rules only).
+
+    ``data`` is the file's parsed TOML when the caller has read it already (None: read here).
 
     Raises
     ------
@@ -295,7 +297,7 @@ def load_mapping(path: str | Path) -> MappingSet:
         One line per problem, naming the file, the field, the rule and the value.
     """
     path = Path(path)
-    spec = load_model_file(path, MappingFile)
+    spec = load_model_file(path, MappingFile, data)
     by_layer: dict[str, tuple[int, Mapping]] = {}
     fallback = None
     for index, entry in enumerate(spec.mappings):
