@@ -236,6 +236,20 @@ def test_mapping_entries_combine_with_node_constraints(tmp_path: Path) -> None:
     assert f"{tmp_path / 'spec.yaml'}: architecture.nodes[3].attributes.depth: must be a positive integer" in message
 
 
+def test_a_component_fan_out_and_a_refusal_after_conversion(tmp_path: Path) -> None:
+    """A component's own fan-out (mac spatial meshY 2) puts inter_mac_spatial above it and doubles its instances; a
+    node constraint the converted files refuse (factor Z=2) names the node's constraint path in the v4 file."""
+    spec = SMALL.replace("- !Component {name: mac, class: intmac}", "- !Component {name: mac, class: intmac, spatial: {meshY: 2}}")
+    written = import_timeloop(_files(tmp_path, spec), tmp_path / "fan")
+    hardware = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))
+    assert [level["name"] for level in hardware["memory"]] == ["DRAM", "inter_PE_spatial", "Buf", "inter_mac_spatial"]
+    assert (hardware["engine"]["mac_mesh_x"], hardware["engine"]["mac_mesh_y"]) == (1, 2)
+    spec = SMALL.replace("dataspace: {keep: [Weights]}", "dataspace: {keep: [Weights]}\n      temporal: {factors: [Z=2]}")
+    message = _refusal(tmp_path, spec)
+    assert message.startswith(f"{tmp_path / 'spec.yaml'}: architecture.nodes[3].constraints.temporal.factors: each factor "
+                              f"must be DIM=N with DIM one of M, N, C"), message
+
+
 def test_parallel_and_disabled_nodes(tmp_path: Path) -> None:
     """A container inside a !Parallel is refused (timeloopfe refuses it too); a node with enabled: false is left out
     and noted; an attribute energysim does not read that is not arithmetic is passed on and noted."""
