@@ -135,6 +135,16 @@ def batched_gemm(layer: Layer) -> tuple[GemmShape, int]:
     weights and input channels, launched together as a batched GEMM (as cuDNN's
     grouped implicit GEMM does); a ``batched_matmul`` is its ``batch`` GEMMs; every
     other kind is one GEMM (``layer.gemm_shape()``).
+
+    Parameters
+    ----------
+    layer
+        Any layer kind with a GEMM lowering.
+
+    Returns
+    -------
+    tuple[GemmShape, int]
+        One GEMM's ``m``, ``n``, ``k`` (elements) and the GEMMs per launch (a count).
     """
     if layer.kind == "grouped_conv2d":
         groups = layer.groups
@@ -224,7 +234,13 @@ class SparseTensorCoreEngine(Engine):
                                   f"{config.sm_count} (one per SM) (got {level.config.instances})")
 
     def required_costs(self) -> tuple[tuple[str, str], ...]:
-        """A ``TensorCore`` MAC of every dtype, and the static and clock energy per SM-cycle (``STATIC_UNIT``)."""
+        """A ``TensorCore`` MAC of every dtype, and the static and clock energy per SM-cycle (``STATIC_UNIT``).
+
+        Returns
+        -------
+        tuple[tuple[str, str], ...]
+            (component, action) pairs the hardware must price.
+        """
         return (*(("TensorCore", f"mac_{dtype}") for dtype in DTYPES), STATIC_UNIT)
 
     # ------------------------------------------------------------------ helpers
@@ -263,6 +279,23 @@ class SparseTensorCoreEngine(Engine):
 
         The same rate the schedule's math time uses
         (:func:`~energysim.engines.sparse_tc.schedule.effective_macs_per_cycle_per_sm`).
+
+        Parameters
+        ----------
+        dtype
+            ``fp16``, ``bf16``, ``tf32`` or ``int8`` (default: the configured one).
+        mode
+            ``dense`` or ``sparse_2_4`` (default: the configured one).
+
+        Returns
+        -------
+        int
+            Dense-equivalent MACs per cycle, all SMs.
+
+        Raises
+        ------
+        InputError
+            If ``mode`` is not a tensor-core mode.
         """
         dtype = dtype or self.config.dtype
         mode = self._mode(mode)
@@ -270,14 +303,39 @@ class SparseTensorCoreEngine(Engine):
         return self.config.sm_count * effective_macs_per_cycle_per_sm(self.gpu_spec(dtype), mma)
 
     def peak_tflops(self, dtype: str | None = None, mode: str | None = None) -> float:
-        """Peak dense-equivalent throughput, TFLOPS (TOPS for int8): 2 x MACs/cycle x clock."""
+        """Peak dense-equivalent throughput, TFLOPS (TOPS for int8): 2 x MACs/cycle x clock.
+
+        Parameters
+        ----------
+        dtype, mode
+            As :meth:`peak_macs_per_cycle`.
+
+        Returns
+        -------
+        float
+            TFLOPS (TOPS for int8).
+        """
         return 2 * self.peak_macs_per_cycle(dtype, mode) * self.hardware.clock_ghz * 1e9 / 1e12
 
     def compress(self, weights: np.ndarray, keep: np.ndarray | None = None, dtype: str | None = None,
                  what: str | None = None) -> nm_compressed.NMCompressed:
         """Weights in the hardware's sparse storage for ``dtype`` (2:4 with 2-bit indices; TF32 1:2 with 4-bit).
 
-        ``what`` names the object in the refusal message (default: the matrix or keep-mask).
+        Parameters
+        ----------
+        weights
+            ``A`` of shape ``(M, ...)`` (trailing dimensions flattened into ``K``).
+        keep
+            Keep-mask of ``weights``' shape (None: the non-zeros).
+        dtype
+            Data type whose pattern and bit widths apply (default: the configured one).
+        what
+            Names the object in the refusal message (default: the matrix or keep-mask).
+
+        Returns
+        -------
+        NMCompressed
+            Kept values and their in-group indices (the metadata), with storage widths in bits.
 
         Raises
         ------
@@ -306,6 +364,16 @@ class SparseTensorCoreEngine(Engine):
             ``dense`` or ``sparse_2_4`` (default: the configured mode).
         keep
             Optional keep-mask of ``weights``' shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``C`` of shape ``(M, N)``, float64.
+
+        Raises
+        ------
+        UnsupportedError
+            In sparse mode, if the keep pattern breaks 2:4 (TF32: 1:2) along ``K``.
         """
         mode = self._mode(mode)
         a = np.asarray(weights, dtype=np.float64)
@@ -323,7 +391,18 @@ class SparseTensorCoreEngine(Engine):
         return mode
 
     def mode(self, options: SparseTensorCoreOptions) -> str:
-        """The run's ``mode`` option, else the configured mode."""
+        """The run's ``mode`` option, else the configured mode.
+
+        Parameters
+        ----------
+        options
+            One run's validated options.
+
+        Returns
+        -------
+        str
+            ``dense`` or ``sparse_2_4``.
+        """
         return options.mode or self.config.mode
 
     # ------------------------------------------------------------------ simulate

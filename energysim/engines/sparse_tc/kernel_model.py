@@ -66,7 +66,18 @@ class KernelModelConfig(BaseModel):
         return self
 
     def library(self, sparse: bool) -> LibraryConstants:
-        """The constants of the dense library, or of the configured 2:4 library."""
+        """The constants of the dense library, or of the configured 2:4 library.
+
+        Parameters
+        ----------
+        sparse
+            True: the 2:4 library named by ``sparse_library``; False: the dense library.
+
+        Returns
+        -------
+        LibraryConstants
+            Its ``operand_efficiency`` (dimensionless) and ``wave_overhead_cycles`` (cycles).
+        """
         return self.sparse[self.sparse_library] if sparse else self.dense
 
 

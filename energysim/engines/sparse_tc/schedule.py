@@ -171,7 +171,20 @@ PARTIAL_WAVE_RULES = ("whole_wave", "per_sm_tiles")
 
 
 def mma_shape(dtype: str, sparse: bool) -> MmaShape:
-    """The instruction the engine issues for a data type and mode."""
+    """The instruction the engine issues for a data type and mode.
+
+    Parameters
+    ----------
+    dtype
+        ``fp16``, ``bf16``, ``tf32`` or ``int8``.
+    sparse
+        True for ``mma.sp`` (2:4, or 1:2 for TF32), False for dense ``mma``.
+
+    Returns
+    -------
+    MmaShape
+        Its shape (elements) and the fraction of ``A``'s K positions stored.
+    """
     spec = DTYPES[dtype]
     m, n, k = spec.sparse_mma if sparse else spec.dense_mma
     kept = spec.pattern[0] / spec.pattern[1] if sparse else 1.0
@@ -250,6 +263,18 @@ def effective_macs_per_cycle_per_sm(gpu: GpuSpec, mma: MmaShape) -> int:
     so the published sparse peak and the simulated sparse math cannot disagree.
     The multiplies actually executed per cycle are this rate times the instruction's
     ``kept_fraction`` (equal to the dense rate on A100: 2 x 1/2).
+
+    Parameters
+    ----------
+    gpu
+        The GPU's dense rate and sparse speed-up.
+    mma
+        The instruction (only whether it is sparse matters).
+
+    Returns
+    -------
+    int
+        Dense-equivalent MACs per cycle per SM.
     """
     return gpu.dense_macs_per_cycle_per_sm * (gpu.sparse_math_speedup if mma.sparse else 1)
 
@@ -403,6 +428,16 @@ def tile_candidates(problem: GemmProblem) -> list[Tile]:
 
     ``tile_k`` covers 64 bytes of stored A values per row per step (32 FP16 elements
     dense, 64 dense-K elements in 2:4 mode), a multiple of the instruction's ``k``.
+
+    Parameters
+    ----------
+    problem
+        The GEMM (its instruction sets ``tile_k``).
+
+    Returns
+    -------
+    list[Tile]
+        Fifteen tiles, ``tile_m`` outer, sizes in elements.
     """
     default_k = default_tile_k(problem.mma)
     tiles = []
@@ -413,14 +448,36 @@ def tile_candidates(problem: GemmProblem) -> list[Tile]:
 
 
 def default_tile_k(mma: MmaShape) -> int:
-    """Dense K per step so that one step moves 64 bytes of stored A values per row."""
+    """Dense K per step so that one step moves 64 bytes of stored A values per row.
+
+    Parameters
+    ----------
+    mma
+        The instruction (data type, kept fraction, ``k``).
+
+    Returns
+    -------
+    int
+        Dense K elements per step, a multiple of ``mma.k`` and at least ``mma.k``.
+    """
     stored_elements = 64 * 8 // mma.dtype.value_bits
     dense = int(round(stored_elements / mma.kept_fraction))
     return max(mma.k, dense - dense % mma.k)
 
 
 def tile_footprint(problem: GemmProblem, gpu: GpuSpec, tile: Tile) -> tuple[int, int, int]:
-    """Shared-memory bytes per block, accumulator bytes per block and warps per block."""
+    """Shared-memory bytes per block, accumulator bytes per block and warps per block.
+
+    Parameters
+    ----------
+    problem, gpu, tile
+        The GEMM, the GPU (pipeline stages, warp tile) and the thread-block tile.
+
+    Returns
+    -------
+    tuple[int, int, int]
+        Shared memory (bytes, all pipeline stages), accumulators (bytes), warps.
+    """
     mma = problem.mma
     step_bits = _step_bits(mma, tile)
     smem = gpu.pipeline_stages * ceil_div(sum(step_bits), 8)
@@ -430,7 +487,18 @@ def tile_footprint(problem: GemmProblem, gpu: GpuSpec, tile: Tile) -> tuple[int,
 
 
 def blocks_per_sm(problem: GemmProblem, gpu: GpuSpec, tile: Tile) -> int:
-    """Resident blocks per SM (0 when one block does not fit)."""
+    """Resident blocks per SM (0 when one block does not fit).
+
+    Parameters
+    ----------
+    problem, gpu, tile
+        The GEMM, the GPU (capacities, residency limits) and the thread-block tile.
+
+    Returns
+    -------
+    int
+        The least of the block limit and what shared memory, accumulator registers and warps allow.
+    """
     smem, accumulators, warps = tile_footprint(problem, gpu, tile)
     budget = int(gpu.register_file_bytes * gpu.accumulator_register_fraction)
     return max(0, min(gpu.max_blocks_per_sm, gpu.smem_capacity_bytes // smem, budget // accumulators,
@@ -447,7 +515,20 @@ def _step_bits(mma: MmaShape, tile: Tile) -> tuple[int, int, int]:
 
 
 def check_tile(problem: GemmProblem, tile: Tile) -> None:
-    """Refuse a tile that the instruction shape cannot cover exactly."""
+    """Refuse a tile that the instruction shape cannot cover exactly.
+
+    Parameters
+    ----------
+    problem
+        The GEMM (its instruction's ``m``, ``n``, ``k``).
+    tile
+        The thread-block tile, elements.
+
+    Raises
+    ------
+    InputError
+        If a tile side is not a positive multiple of the instruction's extent, naming it.
+    """
     mma = problem.mma
     for name, size, step in (("tile_m", tile.m, mma.m), ("tile_n", tile.n, mma.n), ("tile_k", tile.k, mma.k)):
         if size <= 0 or size % step:
@@ -465,6 +546,16 @@ def raster_groups(tiles_m: int) -> list[int]:
     The groups of :data:`RASTER_GROUPS` smaller than ``tiles_m``, plus ``tiles_m`` itself when it is
     at most the largest group: column-major order, in which every ``B`` column panel is used by all
     tile rows in consecutive launches (e.g. ``M = 768`` in 256-row tiles: 3 rows, not 2 or 4).
+
+    Parameters
+    ----------
+    tiles_m
+        Tile rows of the grid.
+
+    Returns
+    -------
+    list[int]
+        Tile rows per group, ascending (empty for one tile row).
     """
     groups = [g for g in RASTER_GROUPS[1:] if g < tiles_m]
     if 1 < tiles_m <= RASTER_GROUPS[-1] and tiles_m not in groups:
@@ -477,6 +568,20 @@ def tile_coordinates(index: np.ndarray, tiles_m: int, tiles_n: int, group_rows: 
 
     Launch order walks ``group_rows`` tile rows at a time, column by column inside
     the group; the last group may have fewer rows.
+
+    Parameters
+    ----------
+    index
+        Launch indices within one GEMM, each below ``tiles_m * tiles_n``.
+    tiles_m, tiles_n
+        Tile rows and columns of the grid.
+    group_rows
+        Tile rows per raster group.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray]
+        Tile rows and tile columns, the shape of ``index``.
     """
     group = index // (group_rows * tiles_n)
     first_row = group * group_rows
@@ -616,6 +721,13 @@ def cycles_total_lower_bound(problem: GemmProblem, gpu: GpuSpec, tile: Tile, eff
     and the shared-memory bits of all tiles over the bandwidth of all SMs (a wave's busiest SM
     carries at least its share). ``tile`` must fit (``blocks_per_sm >= 1``).
 
+    Parameters
+    ----------
+    problem, gpu, tile
+        The GEMM, the GPU and a thread-block tile that fits.
+    efficiency
+        Fraction of the peak mma issue rate, as given to :func:`schedule`.
+
     Returns
     -------
     int
@@ -651,10 +763,17 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     group_rows
         Tile rows per raster group (1 = row-major launch order).
 
+    Returns
+    -------
+    Schedule
+        Tiling, waves, cycles (fill, body, drain; per resource and per wave) and traffic in bits per tensor.
+
     Raises
     ------
     UnsupportedError
         If one block of this tile does not fit in shared memory or registers.
+    InputError
+        If the tile is not a multiple of the instruction shape, or ``gpu.partial_wave`` is unknown.
     """
     check_tile(problem, tile)
     mma = problem.mma
@@ -758,10 +877,26 @@ def choose_schedule(problem: GemmProblem, gpu: GpuSpec, efficiency: float = 1.0,
     exceeds the best total so far cannot win or tie, so it is not scheduled (the choice
     is the one a full search makes).
 
+    Parameters
+    ----------
+    problem, gpu
+        The GEMM and the GPU.
+    efficiency
+        Fraction of the peak mma issue rate a kernel sustains (1 = hardware bound).
+    tile_m, tile_n, tile_k
+        Tile sizes to keep fixed, elements (None: searched; ``tile_k`` None: :func:`default_tile_k`).
+
+    Returns
+    -------
+    Schedule
+        The chosen schedule.
+
     Raises
     ------
     UnsupportedError
         If no candidate tile fits (or the given one does not).
+    InputError
+        If a given size is not a multiple of the instruction shape.
     """
     candidates = tile_candidates(problem)
     given_k = tile_k if tile_k is not None else default_tile_k(problem.mma)
