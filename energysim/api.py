@@ -220,21 +220,21 @@ def validate_file(name_or_path: str | Path) -> str:
     path = Path(name_or_path)
     if path.is_dir() and (path / "workload.toml").is_file():
         path = path / "workload.toml"
-    data = load_toml(path)
+    data = load_toml(path)  # read once: it tells the kind, and the loader validates this same data
     if "engine" in data:
-        hw = load_hardware(path)
+        hw = load_hardware(path, data)
         build_engine(hw)
         return f"{path}: hardware '{hw.name}' ({hw.engine_kind} engine, {len(hw.levels)} memory levels)"
     if "layers" in data:
-        wl = load_workload(path)
+        wl = load_workload(path, data)
         return f"{path}: workload '{wl.name}' ({len(wl.layers)} layers)"
     if "entries" in data:
-        table = CostTable.from_file(path)
+        table = CostTable.from_file(path, data)
         return f"{path}: cost table '{table.name}' ({len(table.entries)} entries)"
     if "mappings" in data:
         from energysim.engines.loopnest.mapping import load_mapping
 
-        mappings = load_mapping(path)
+        mappings = load_mapping(path, data)
         count = len(mappings.by_layer) + (mappings.fallback is not None)
         return (f"{path}: mapping file ({count} {'entry' if count == 1 else 'entries'}; levels and factors are checked "
                 "against a hardware and a layer by run --mapping)")
