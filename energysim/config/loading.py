@@ -30,6 +30,16 @@ SCHEMA_VERSION = 1
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file into a dict, reading at most :data:`energysim.limits.TEXT_FILE_BYTES`.
 
+    Parameters
+    ----------
+    path
+        The file; named in every message.
+
+    Returns
+    -------
+    dict[str, Any]
+        The parsed document, as :mod:`tomllib` returns it.
+
     Raises
     ------
     ConfigError
@@ -78,6 +88,11 @@ def parse_json(text: str | bytes, source: str, error: type[Exception] = ConfigEr
         Exception class raised.
     allow_nan
         Accept ``NaN`` / ``Infinity`` (a results journal writes NaN for a missing figure).
+
+    Returns
+    -------
+    Any
+        The parsed value (objects as dicts).
 
     Raises
     ------
@@ -216,6 +231,11 @@ def validate_model(
         Dotted location of ``data`` inside its file (``engine``), for sub-tables
         validated on their own.
 
+    Returns
+    -------
+    ModelT
+        The validated model instance.
+
     Raises
     ------
     ConfigError
@@ -318,7 +338,20 @@ def _union_tags(model: type[BaseModel]) -> set[str]:
 
 
 def check_schema_version(data: dict[str, Any], source: str | Path) -> None:
-    """Refuse a file whose ``schema_version`` is missing or not :data:`SCHEMA_VERSION`."""
+    """Refuse a file whose ``schema_version`` is missing or not :data:`SCHEMA_VERSION`.
+
+    Parameters
+    ----------
+    data
+        The parsed file.
+    source
+        The file, named in the message.
+
+    Raises
+    ------
+    ConfigError
+        If ``schema_version`` is missing or another version.
+    """
     version = data.get("schema_version")
     if version is None:
         raise ConfigError(f"{source}: schema_version: is required but missing (this release reads {SCHEMA_VERSION})")

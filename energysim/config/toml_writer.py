@@ -15,6 +15,16 @@ from energysim.errors import InputError
 def toml_value(value) -> str:
     """One TOML value: string, bool, int, finite float, or a list of those.
 
+    Parameters
+    ----------
+    value
+        The value (numpy integers and floats too).
+
+    Returns
+    -------
+    str
+        Its TOML text.
+
     Raises
     ------
     InputError
@@ -37,7 +47,18 @@ def toml_value(value) -> str:
 
 
 def toml_string(text: str) -> str:
-    """A TOML basic string with backslash, quote and control characters escaped."""
+    """A TOML basic string with backslash, quote and control characters escaped.
+
+    Parameters
+    ----------
+    text
+        Any string.
+
+    Returns
+    -------
+    str
+        The quoted TOML string.
+    """
     out = []
     for ch in text:
         if ch == "\\":
@@ -56,7 +77,18 @@ def toml_string(text: str) -> str:
 
 
 def toml_key(key: str) -> str:
-    """A bare key when possible, else a quoted key."""
+    """A bare key when possible, else a quoted key.
+
+    Parameters
+    ----------
+    key
+        The key.
+
+    Returns
+    -------
+    str
+        ``key`` itself when it is ASCII letters, digits, ``_`` and ``-`` only, else :func:`toml_string` of it.
+    """
     if key and all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in key):
         return key
     return toml_string(key)
@@ -67,6 +99,21 @@ def dumps_toml(document: dict) -> str:
 
     Keys holding a dict become ``[table]``; keys holding a list of dicts become
     ``[[array]]`` entries; ``None`` values are left out.
+
+    Parameters
+    ----------
+    document
+        The document; scalars first, then its tables and arrays of tables in order.
+
+    Returns
+    -------
+    str
+        TOML text ending in a newline.
+
+    Raises
+    ------
+    InputError
+        For a value :func:`toml_value` cannot write.
     """
     lines: list[str] = []
     scalars = {k: v for k, v in document.items() if not isinstance(v, dict) and not _is_table_list(v)}
