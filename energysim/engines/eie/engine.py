@@ -73,7 +73,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import scipy.sparse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.engines.base import OPTIONS_CONFIG, Engine
@@ -81,7 +80,7 @@ from energysim.engines.eie.lane_kernel import use_compiled
 from energysim.engines.eie.lanes import simulate_lanes
 from energysim.engines.eie.memory import estimate_bytes
 from energysim.engines.eie.storage import place_weights
-from energysim.engines.eie.synthetic import synthetic_inputs, synthetic_weights
+from energysim.engines.eie.synthetic import SyntheticInputs, dense_inputs, synthetic_inputs, synthetic_weights
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats.codebook import Codebook, fit_codebook
@@ -111,10 +110,6 @@ REQUIRED_COSTS = (
 _LEAD_IN_CYCLES = 3
 """Cycles of a lane before its first entry can be processed: load of activation pack 0,
 first broadcast, pointer stage (the authors' simulator)."""
-
-_WORK_BUDGET_ELEMENTS = 4_000_000
-"""Largest (activations x lanes x PEs) block stepped at once; bounds memory."""
-
 
 class EieEngineConfig(BaseModel):
     """The ``[engine]`` table of an EIE-style engine (defaults: the paper's 64-PE design)."""
@@ -181,7 +176,9 @@ class PreparedLayer:
     codebook
         The codebook the codes index.
     inputs
-        ``(K, N)`` input activations, one column per input vector.
+        ``(K, N)`` input activations, one column per input vector; or, for seeded
+        synthetic ones of more than one vector, a :class:`SyntheticInputs` that draws
+        them block by block when used (``numpy.asarray`` gives the dense array).
     synthetic_weights, synthetic_inputs
         Whether weights / inputs were synthesised (seeded) rather than given.
     column_nonzeros
@@ -193,7 +190,7 @@ class PreparedLayer:
 
     csc: EieCsc
     codebook: Codebook
-    inputs: np.ndarray
+    inputs: np.ndarray | SyntheticInputs
     synthetic_weights: bool
     synthetic_inputs: bool
     column_nonzeros: np.ndarray | None = None
@@ -384,9 +381,11 @@ class EieEngine(Engine):
         Rows are recovered by walking each PE's ``z`` run lengths from its column
         pointers; weights by codebook lookup of ``v``; padding contributes nothing.
         """
+        import scipy.sparse          # only the functional check needs it (an import of a few tenths of a second)
+
         rows, cols, codes = prepared.csc.decode()
         matrix = scipy.sparse.csc_matrix((prepared.codebook.decode(codes), (rows, cols)), shape=prepared.csc.shape)
-        return np.asarray(matrix @ prepared.inputs)
+        return np.asarray(matrix @ dense_inputs(prepared.inputs))
 
     def required_costs(self) -> tuple[tuple[str, str], ...]:
         """Every (component, action) the engine counts (``REQUIRED_COSTS``)."""
@@ -436,7 +435,7 @@ class EieEngine(Engine):
                 f"layer '{layer.name}': the prepared layer must match the engine's {n_pe} PEs and the layer's GEMM "
                 f"(M={shape.m}, K={shape.k}, N={shape.n}) (got {csc.n_pe} PEs, weights {csc.shape}, inputs {inputs.shape})"
             )
-        if prepared is not None:
+        if prepared is not None and not isinstance(inputs, SyntheticInputs):
             _check_finite(layer, "prepared input activations", inputs)
         regfile = cfg.activation_regfile_entries
         passes = max(1, ceil_div(csc.rows_per_pe, regfile))
@@ -526,7 +525,7 @@ class EieEngine(Engine):
         }
         if options.keep_output:
             stats["output"] = self.functional_output(prep)
-        compulsory = _compulsory(prep, n_pe, cfg.entries_per_line) + placement.compulsory
+        compulsory = _compulsory(prep, lanes.uses, lanes.line_bound, n_pe) + placement.compulsory
         return self.result(
             layer,
             counts=counts,
@@ -548,18 +547,23 @@ def _check_finite(layer: Layer, what: str, values: np.ndarray) -> None:
         )
 
 
-def _compulsory(prep: PreparedLayer, n_pe: int, entries_per_line: int) -> list[Compulsory]:
+def _compulsory(prep: PreparedLayer, uses: np.ndarray, line_bound: int, n_pe: int) -> list[Compulsory]:
     """Lower bounds on three counts, computed from the inputs, not from the simulated lanes.
 
     Parameters
     ----------
     prep
         The prepared layer: per-column non-zero weights (from the weights before
-        encoding), the encoded per-PE column entries and the ``(K, N)`` inputs.
+        encoding, or by decoding the format).
+    uses
+        ``(K,)`` input vectors in which input ``j`` is non-zero (counted from the inputs).
+    line_bound
+        Sum over input vectors ``c`` and PEs of ``ceil(entries of the PE in the columns
+        active in c / entries_per_line)``, computed block by block from the inputs'
+        activity and the encoded per-PE column entries
+        (:attr:`energysim.engines.eie.lanes.LaneTotals.line_bound`).
     n_pe
         Processing elements.
-    entries_per_line
-        Sparse-matrix entries per SRAM line.
 
     Returns
     -------
@@ -568,28 +572,16 @@ def _compulsory(prep: PreparedLayer, n_pe: int, entries_per_line: int) -> list[C
           ``x[j, c]``) over all input columns ``c``;
         - queue pushes >= ``n_pe`` x non-zero input activations (every PE receives
           each one at least once; row passes repeat them);
-        - sparse-matrix line reads >= sum over input columns ``c`` and PEs of
-          ``ceil(entries of the PE in the columns active in c / entries_per_line)``
-          (every entry processed sits in a line read for that input vector; row
-          passes can only add reads).
+        - sparse-matrix line reads >= ``line_bound`` (every entry processed sits in a
+          line read for that input vector; row passes can only add reads).
     """
-    inputs = prep.inputs
-    nonzero_rows = np.count_nonzero(inputs, axis=1)                       # (K,) input columns using column j
     column_nonzeros = prep.column_nonzeros
     if column_nonzeros is None:
         column_nonzeros = np.bincount(prep.csc.decode()[1], minlength=prep.csc.shape[1])
-    pairs = int(np.dot(np.asarray(column_nonzeros, dtype=np.int64), nonzero_rows.astype(np.int64)))
-    column_entries = prep.csc.column_entries.T.astype(np.float64)         # (K, N_pe), exact below 2**53
-    k, vectors = inputs.shape
-    chunk = max(1, _WORK_BUDGET_ELEMENTS // max(1, k))
-    lines = 0
-    for lo in range(0, vectors, chunk):
-        active = (inputs[:, lo:lo + chunk] != 0).T.astype(np.float64)    # (C, K)
-        per_pe = np.rint(active @ column_entries).astype(np.int64)        # (C, N_pe) entries processed
-        lines += int(ceil_div(per_pe, entries_per_line).sum())
+    pairs = int(np.dot(np.asarray(column_nonzeros, dtype=np.int64), uses.astype(np.int64)))
     return [
-        Compulsory("SpmatSRAM", "weights", ("read",), lines),
-        Compulsory("ActQueue", "inputs", ("push",), n_pe * int(nonzero_rows.sum())),
+        Compulsory("SpmatSRAM", "weights", ("read",), int(line_bound)),
+        Compulsory("ActQueue", "inputs", ("push",), n_pe * int(uses.sum())),
         Compulsory("ArithmUnit", "-", ("mult",), pairs),
     ]
 

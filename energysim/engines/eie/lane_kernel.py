@@ -24,7 +24,7 @@ import numpy as np
 
 from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, jit, use_compiled
 
-__all__ = ["KERNEL_ENV", "compiled_available", "kernel_name", "run_block", "use_compiled"]
+__all__ = ["KERNEL_ENV", "compiled_available", "floyd_subsets", "fresh_line_count", "kernel_name", "line_groups", "run_block", "use_compiled"]
 
 
 def kernel_name() -> str:
@@ -202,3 +202,103 @@ def line_groups(entries: np.ndarray, starts: np.ndarray, entries_per_line: int) 
     n_segments = int(np.count_nonzero(entries))
     return jit(_line_groups_totals)(np.ascontiguousarray(entries, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
                                  int(entries_per_line), n_segments)
+
+
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+_ONE = np.uint64(1)
+_TWO = np.uint64(2)
+_FOUR = np.uint64(4)
+_SHIFT = np.uint64(56)
+
+
+def _fresh_totals(bits, members, group_start, spans_in):  # pragma: no cover - compiled
+    """Set bits of (OR of each group's member rows) AND NOT its spans-in row; plain Python, compiled by numba."""
+    groups = group_start.size
+    words = bits.shape[1]
+    acc = np.zeros(words, np.uint64)
+    total = np.uint64(0)
+    for g in range(groups):
+        begin = group_start[g]
+        end = group_start[g + 1] if g + 1 < groups else members.size
+        first = members[begin]
+        for w in range(words):
+            acc[w] = bits[first, w]
+        for i in range(begin + 1, end):
+            row = members[i]
+            for w in range(words):
+                acc[w] |= bits[row, w]
+        held = spans_in[g]
+        for w in range(words):
+            x = acc[w] & ~bits[held, w]
+            x = x - ((x >> _ONE) & _M1)
+            x = (x & _M2) + ((x >> _TWO) & _M2)
+            x = (x + (x >> _FOUR)) & _M4
+            total += (x * _H01) >> _SHIFT
+    return total
+
+
+def fresh_line_count(bits: np.ndarray, members: np.ndarray, group_start: np.ndarray, spans_in: np.ndarray) -> int:
+    """Lines entered fresh over a block of vectors, with the compiled kernel.
+
+    Parameters
+    ----------
+    bits
+        ``(K + 1, W)`` uint64: bit ``c`` of row ``j`` set when input ``j`` of vector ``c`` is
+        non-zero (row ``K`` all zero).
+    members, group_start, spans_in
+        The line groups of :class:`energysim.engines.eie.lanes._Tables`.
+
+    Returns
+    -------
+    int
+        Sum over groups and vectors of [some member of the group active and its spans-in column not].
+    """
+    return int(jit(_fresh_totals)(np.ascontiguousarray(bits), np.ascontiguousarray(members, dtype=np.int64),
+                                  np.ascontiguousarray(group_start, dtype=np.int64),
+                                  np.ascontiguousarray(spans_in, dtype=np.int64)))
+
+
+def _floyd_fill(draws, k, chosen):  # pragma: no cover - compiled
+    """Floyd's algorithm per vector from pre-drawn ``t``; plain Python, compiled by numba (see :func:`floyd_subsets`)."""
+    size, vectors = draws.shape
+    for vector in range(vectors):
+        for step in range(size):
+            t = draws[step, vector]
+            if chosen[vector, t]:
+                t = k - size + step
+            chosen[vector, t] = True
+
+
+def floyd_subsets(draws: np.ndarray, k: int) -> np.ndarray:
+    """``(C, K)`` bool: per vector, the ``s``-subset Floyd's algorithm picks with the given draws.
+
+    Parameters
+    ----------
+    draws
+        ``(s, C)`` int64: at step ``i`` (``j = K - s + i``), vector ``c``'s ``t`` in ``0 .. j``.
+    k
+        Set size ``K``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Step ``i`` takes ``t``, or ``j`` when ``t`` is already taken. Compiled with numba
+        when available (a vector's row stays in cache); else numpy, one step for all
+        vectors at a time. Same result either way.
+    """
+    size, vectors = draws.shape
+    chosen = np.zeros((vectors, k), dtype=bool)
+    if use_compiled():
+        jit(_floyd_fill)(np.ascontiguousarray(draws, dtype=np.int64), int(k), chosen)
+        return chosen
+    flat = chosen.ravel()
+    base = np.arange(vectors, dtype=np.int64) * k
+    for step in range(size):
+        at = base + draws[step]
+        taken = flat[at]
+        at[taken] = base[taken] + (k - size + step)
+        flat[at] = True
+    return chosen

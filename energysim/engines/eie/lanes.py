@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from energysim.engines.eie.lane_kernel import line_groups, run_block, use_compiled
+from energysim.engines.eie.lane_kernel import fresh_line_count, line_groups, run_block, use_compiled
 from energysim.engines.eie.pipeline import check_queue_rules, fetch_gaps, step_lanes
+from energysim.engines.eie.synthetic import SyntheticInputs
 from energysim.formats.eie_csc import EieCsc
 from energysim.units import ceil_div
 
@@ -75,6 +76,12 @@ class LaneTotals:
         Sparse-matrix line reads (a held line reused).
     busy_per_pe
         ``(N,)`` cycles each PE spends on activations, ``max(1, entries)`` each.
+    uses
+        ``(K,)`` input vectors in which input ``j`` is non-zero.
+    line_bound
+        Sum over vectors and PEs of ``ceil(entries of the PE in the vector's non-zero
+        columns / entries per line)``, computed from the activity and the per-PE column
+        entries by its own formula (the engine's compulsory line-read bound).
     """
 
     lanes_run: int
@@ -87,6 +94,8 @@ class LaneTotals:
     useful: int
     line_reads: int
     busy_per_pe: np.ndarray
+    uses: np.ndarray
+    line_bound: int
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,7 @@ class _Tables:
     group_start: np.ndarray     # index in members of each group's first column
     spans_in: np.ndarray        # column h of each group (K when none)
     busy: np.ndarray            # (P, K, N) max(1, entries)
-    fresh: dict = field(default_factory=dict)  # id(inputs) -> (weakref to inputs, lines entered fresh): depth-independent
+    fresh: dict = field(default_factory=dict)  # id(inputs) -> (weakref, lines entered fresh, uses, line bound): depth-independent
 
 
 _last_tables: list[tuple[weakref.ref, int, int, _Tables]] = []
@@ -158,15 +167,17 @@ def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Ta
 def _fresh_lines(tables: _Tables, active: np.ndarray) -> int:
     """Lines entered fresh over a block of input vectors: groups with an active column of ``S`` and ``h`` inactive.
 
-    ``active`` is ``(K, C)`` bool; the count is summed over the ``C`` vectors (each pass's groups see
+    ``active`` is ``(C, K)`` bool; the count is summed over the ``C`` vectors (each pass's groups see
     the same vectors).
     """
-    k, vectors = active.shape
-    packed = np.packbits(active, axis=1)                                   # (K, ceil(C / 8)) bytes
+    vectors, k = active.shape
+    packed = np.packbits(active.T, axis=1)                                 # (K, ceil(C / 8)) bytes
     words = ceil_div(packed.shape[1], 8)
     bits = np.zeros((k + 1, words * 8), dtype=np.uint8)                    # row K: no column (never active)
     bits[:k, :packed.shape[1]] = packed
     bits = bits.view(np.uint64)
+    if use_compiled():
+        return fresh_line_count(bits, tables.members, tables.group_start, tables.spans_in)
     groups = tables.group_start.size
     fresh = 0
     chunk = max(1, INDEX_BUDGET_ELEMENTS // max(1, words))
@@ -182,8 +193,35 @@ def _fresh_lines(tables: _Tables, active: np.ndarray) -> int:
     return fresh
 
 
-def simulate_lanes(csc: EieCsc, inputs: np.ndarray, rows_per_pass: int, entries_per_line: int, queue_depth: int,
-                   slot_freed_at: str) -> LaneTotals:
+def activity_blocks(inputs: "np.ndarray | SyntheticInputs", vectors_per_block: int):
+    """Yield the ``(C, K)`` bool activity (C-contiguous) of blocks of at most ``vectors_per_block`` input vectors.
+
+    Given inputs are read column block by column block; synthetic ones are drawn block by
+    block (:class:`energysim.engines.eie.synthetic.SyntheticInputs`), each draw block split
+    further when larger.
+    """
+    vectors_per_block = max(1, vectors_per_block)
+    if isinstance(inputs, SyntheticInputs):
+        for _, active in inputs.active_blocks():
+            for lo in range(0, active.shape[0], vectors_per_block):
+                yield active[lo:lo + vectors_per_block]
+        return
+    for lo in range(0, inputs.shape[1], vectors_per_block):
+        yield np.ascontiguousarray((inputs[:, lo:lo + vectors_per_block] != 0).T)
+
+
+def _line_bound(active: np.ndarray, column_entries_t: np.ndarray, entries_per_line: int) -> int:
+    """Sum over a block's vectors and PEs of ``ceil(entries of the PE in the vector's active columns / line)``.
+
+    ``column_entries_t`` is ``(K, N)`` float32 or float64 entries per column and PE, exact (every
+    partial sum of integers stays below the mantissa's range: checked by the caller).
+    """
+    per_pe = np.rint(active.astype(column_entries_t.dtype) @ column_entries_t).astype(np.int64)   # (C, N)
+    return int(ceil_div(per_pe, entries_per_line).sum())
+
+
+def simulate_lanes(csc: EieCsc, inputs: "np.ndarray | SyntheticInputs", rows_per_pass: int, entries_per_line: int,
+                   queue_depth: int, slot_freed_at: str) -> LaneTotals:
     """Cycles and counts of every lane of a layer, streamed in blocks of input vectors.
 
     Parameters
@@ -191,7 +229,8 @@ def simulate_lanes(csc: EieCsc, inputs: np.ndarray, rows_per_pass: int, entries_
     csc
         The layer's interleaved CSC on ``N`` PEs.
     inputs
-        ``(K, V)`` input activations, one column per input vector.
+        ``(K, V)`` input activations, one column per input vector, or seeded synthetic
+        ones drawn block by block (:class:`~energysim.engines.eie.synthetic.SyntheticInputs`).
     rows_per_pass
         Local rows of a PE slice per row pass (the destination register file's entries).
     entries_per_line
@@ -207,36 +246,39 @@ def simulate_lanes(csc: EieCsc, inputs: np.ndarray, rows_per_pass: int, entries_
     tables = _tables(csc, rows_per_pass, entries_per_line)
     passes, k1 = tables.column_entries.shape
     k = k1 - 1
-    vectors = inputs.shape[1]
     width = tables.work.shape[1]
-    uses = np.zeros(k, dtype=np.int64)          # input vectors with input j non-zero (each pass processes them)
     known = tables.fresh.get(id(inputs))
     count_fresh = known is None or known[0]() is not inputs
-    lanes_run = cycles_last = compute = queue_full = fetch = broadcasts = fresh = 0
+    uses = np.zeros(k, dtype=np.int64)          # input vectors with input j non-zero (each pass processes them)
+    lanes_run = cycles_last = compute = queue_full = fetch = broadcasts = fresh = line_bound = 0
     check_queue_rules(queue_depth, slot_freed_at)
     compiled = use_compiled()
+    if count_fresh:
+        per_pe_entries = csc.column_entries.T                               # (K, N)
+        exact32 = csc.max_pointer < 2**24
+        column_entries_t = np.ascontiguousarray(per_pe_entries, dtype=np.float32 if exact32 else np.float64)
     if compiled:        # one lane at a time: a block only bounds the activity arrays
         block = max(1, INDEX_BUDGET_ELEMENTS // max(1, k))
     else:
         block = max(1, min(WORK_BUDGET_ELEMENTS // width, INDEX_BUDGET_ELEMENTS // max(1, k)) // passes)
-    for lo in range(0, vectors, block):
-        active = inputs[:, lo:lo + block] != 0                              # (K, C)
-        uses += active.sum(axis=1)
+    for active in activity_blocks(inputs, block):                           # (C, K)
         if count_fresh:
+            uses += active.sum(axis=0)
             fresh += _fresh_lines(tables, active)
+            line_bound += _line_bound(active, column_entries_t, entries_per_line)
         if compiled:
-            sums = run_block(tables.work, tables.column_entries, np.ascontiguousarray(active.T), passes, n_pe,
+            sums = run_block(tables.work, tables.column_entries, active, passes, n_pe,
                              queue_depth, slot_freed_at == "finish")
             lanes_run, cycles_last, compute, queue_full, fetch, broadcasts = (
                 total + value for total, value in zip((lanes_run, cycles_last, compute, queue_full, fetch, broadcasts), sums))
             continue
-        lengths = active.sum(axis=0)
+        lengths = active.sum(axis=1)
         order = np.argsort(-lengths, kind="stable")
         lengths = lengths[order]
         steps = int(lengths[0]) if lengths.size else 0
         if steps == 0:
             continue
-        lane, position = np.nonzero(np.ascontiguousarray(active.T)[order])  # lane-major, positions ascending
+        lane, position = np.nonzero(active[order])                          # lane-major, positions ascending
         rank = np.arange(lane.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         index = np.full((steps, lengths.size), k, dtype=np.int32 if passes * k1 < 2**31 else np.int64)
         index[rank, lane] = position
@@ -257,9 +299,9 @@ def simulate_lanes(csc: EieCsc, inputs: np.ndarray, rows_per_pass: int, entries_
         broadcasts += int(lane_lengths.sum())
     if count_fresh:
         tables.fresh.clear()
-        tables.fresh[id(inputs)] = (weakref.ref(inputs), fresh)
+        tables.fresh[id(inputs)] = (weakref.ref(inputs), fresh, uses, line_bound)
     else:
-        fresh = known[1]
+        fresh, uses, line_bound = known[1:]
     spans = int((tables.line_steps @ uses).sum())
     return LaneTotals(
         lanes_run=lanes_run,
@@ -272,4 +314,6 @@ def simulate_lanes(csc: EieCsc, inputs: np.ndarray, rows_per_pass: int, entries_
         useful=int((tables.column_real @ uses).sum()),
         line_reads=spans + fresh,
         busy_per_pe=np.einsum("k,pkn->n", uses, tables.busy),
+        uses=uses.copy(),
+        line_bound=line_bound,
     )

@@ -14,14 +14,16 @@ stage, each stage counting what is alive during it, in bytes:
    most ``W + N x K x floor(ceil(M / N) / 2**index_bits)`` (padding); the numpy
    path sorts one group of whole columns at a time (64 per weight of a group) and
    copies every group's entries into place (one more copy of the entries).
-3. **Inputs**: the encoded layer, the ``(K, N)`` float64 input vectors (8 each; 24
-   for calibration samples lowered by im2col) and one draw block.
+3. **Inputs**: the encoded layer, the ``(K, N)`` float64 input vectors when they are
+   held whole (24 each for calibration samples lowered by im2col; a synthetic single
+   vector, 8 each), and one draw block: several synthetic vectors are drawn block by
+   block as the lanes use them, never held whole.
 4. **Tables and lanes**: the encoded layer, the inputs, the per-(row pass, column,
    PE) tables while they are built (160 each; the numpy path's segment counts add
    64 per entry of a block of whole PEs) and the fixed-size lane and
    compulsory-bound blocks.
-5. **Output** (``keep_output``): the decoded positions (48 per entry) and the
-   ``(M, N)`` float64 output.
+5. **Output** (``keep_output``): the decoded positions (48 per entry), the dense
+   ``(K, N)`` inputs (24 each at most) and the ``(M, N)`` float64 output.
 
 The constants are bytes per element counted from the code, rounded up; the test
 ``tests/engines/eie/test_eie_memory.py`` checks estimate >= the measured
@@ -92,9 +94,11 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
         # positions (sparse draw), values, the fit's copies; then int64 divmod results, int32 rows and columns
         fit = (8 * sparse_draw + 8 + 25 + 1) * weights + draw_block
         encoding = (1 + 8 * sparse_draw + (24 if sparse_draw else 8) + 16) * weights + sort + encoded
-    inputs = (24 if calibration_inputs else 8) * k * n
+    # calibration samples lowered by im2col are held whole; synthetic vectors only one at a time (N = 1) or
+    # drawn block by block (inside the lane block)
+    inputs = 24 * k * n if calibration_inputs else 8 * k
     # the numpy segment counts build int64 keys for a block of whole PEs (about 64 bytes per entry)
     keys = 0 if compiled else 64 * (SEGMENT_BLOCK_ENTRIES + entries // n_pe)
     lanes = encoded + inputs + max(160 * table_elements + keys, 40 * table_elements + lane_block)
-    output = encoded + inputs + 40 * table_elements + 48 * entries + 8 * m * n if keep_output else 0
+    output = encoded + 24 * k * n + 40 * table_elements + 48 * entries + 8 * m * n if keep_output else 0
     return int(max(fit, encoding, encoded + inputs + draw_block, lanes, output))

@@ -7,23 +7,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from energysim.engines.eie.lane_kernel import floyd_subsets
 from energysim.formats.codebook import Codebook, fit_codebook
 
 DRAW_BLOCK_ELEMENTS = 1 << 22
-"""Keys drawn at once (vectors x K) when several vectors are drawn: bounds the draw's memory (fixed, so
+"""Inputs (vectors x K) of one block of synthetic input vectors: bounds the draw's memory (fixed, so
 the draw does not depend on the machine)."""
 
 
-def synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -> np.ndarray:
-    """``(K, N)`` inputs with exactly ``round(density * K)`` non-zeros per column, values in (0, 1].
+def synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -> "np.ndarray | SyntheticInputs":
+    """Input vectors with exactly ``round(density * K)`` non-zeros each, values in (0, 1].
 
-    The positions of each column are a uniformly random subset of that size and the
-    values ``1 - U`` with ``U`` uniform in [0, 1). One input vector (``N = 1``, a
-    linear layer at batch 1, e.g. every Table III layer) is drawn with numpy's
-    ``choice`` without replacement; several are drawn together, as the
-    ``round(density * K)`` smallest of ``K`` uniform keys per column, in blocks of
-    :data:`DRAW_BLOCK_ELEMENTS` keys rather than one call per vector (a conv layer has
-    one vector per output pixel: 50,176 for VGG-16's conv1_2), from the same distribution.
+    One input vector (``N = 1``, a linear layer at batch 1, e.g. every Table III
+    layer) is drawn at once with numpy's ``choice`` without replacement, then its
+    values ``1 - U`` (``U`` uniform in [0, 1)), and returned as a ``(K, 1)`` array.
+    Several (a conv layer has one per output pixel: 50,176 for VGG-16's conv1_2) are
+    not drawn here: one integer is drawn from ``rng`` as the seed of a
+    :class:`SyntheticInputs`, which draws them block by block when they are used, so
+    memory does not grow with the batch.
 
     Parameters
     ----------
@@ -36,25 +37,102 @@ def synthetic_inputs(k: int, n: int, density: float, rng: np.random.Generator) -
 
     Returns
     -------
-    numpy.ndarray
-        ``(K, N)`` float64 in Fortran order (each input vector contiguous, as the lanes read them).
+    numpy.ndarray or SyntheticInputs
+        ``(K, 1)`` float64 for one vector; else the block-by-block draw of ``(K, N)``.
     """
     nonzero = int(round(density * k))
-    vectors = np.zeros((n, k))                         # vector by vector in memory: inputs = vectors.T
-    block = max(1, DRAW_BLOCK_ELEMENTS // k)
-    if nonzero >= k:
-        for lo in range(0, n, block):                  # vector by vector, as one (N, K) draw
-            vectors[lo:lo + block] = 1.0 - rng.random((min(n, lo + block) - lo, k))
-    elif n == 1:
-        where = rng.choice(k, size=nonzero, replace=False)
-        vectors[0, where] = 1.0 - rng.random(where.size)
-    elif nonzero > 0:
-        for lo in range(0, n, block):
-            hi = min(n, lo + block)
-            keys = rng.random((hi - lo, k), dtype=np.float32)
-            where = np.argpartition(keys, nonzero - 1, axis=1)[:, :nonzero]
-            np.put_along_axis(vectors[lo:hi], where, (1.0 - rng.random((nonzero, hi - lo))).T, axis=1)
-    return vectors.T
+    if n == 1:
+        vector = np.zeros((k, 1))
+        if nonzero >= k:
+            vector[:, 0] = 1.0 - rng.random(k)
+        elif nonzero > 0:
+            where = rng.choice(k, size=nonzero, replace=False)
+            vector[where, 0] = 1.0 - rng.random(where.size)
+        return vector
+    return SyntheticInputs(k=k, n=n, nonzero=nonzero, seed=int(rng.integers(2**63)))
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticInputs:
+    """Seeded synthetic input vectors of one layer, drawn block by block when used (never held whole).
+
+    Vectors ``[b C, (b + 1) C)`` form block ``b`` (``C`` = :attr:`block_vectors`, fixed by
+    ``K`` alone, so the draw does not depend on the machine). Block ``b``'s non-zero
+    positions come from ``numpy.random.default_rng([seed, b, 0])``: each vector's set is
+    a uniformly random ``nonzero``-subset of ``0 .. K - 1`` drawn by Floyd's algorithm
+    (for ``j = K - s .. K - 1``: ``t`` uniform in ``0 .. j``; take ``t``, or ``j`` if ``t``
+    is taken), choosing the non-zeros or, when more than half are non-zero, the zeros
+    (``s`` = the smaller count). A block's ``t`` are ``floor(U (j + 1))`` with ``U`` from one
+    call ``random((s, C))``, step-major (cost: ``s x C`` draws, not ``K x C``; ``U`` has 53
+    bits, so ``t`` is uniform to within ``K / 2**53``). The values, only
+    drawn when the dense array is asked for (the layer output), are ``1 - U`` from
+    ``default_rng([seed, b, 1])``, in row-major order of the block's non-zeros.
+
+    Attributes
+    ----------
+    k, n
+        Input length ``K`` and number of input vectors ``N``.
+    nonzero
+        Non-zeros per vector.
+    seed
+        Seed of the blocks' generators (drawn from the layer's generator).
+    """
+
+    k: int
+    n: int
+    nonzero: int
+    seed: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(K, N)``, as the dense array."""
+        return (self.k, self.n)
+
+    @property
+    def block_vectors(self) -> int:
+        """Vectors per draw block, ``max(1, DRAW_BLOCK_ELEMENTS // K)``."""
+        return max(1, DRAW_BLOCK_ELEMENTS // max(1, self.k))
+
+    def active_blocks(self):
+        """Yield ``(first vector, active)`` per draw block: ``active`` is ``(C, K)`` bool, C-contiguous."""
+        for lo in range(0, self.n, self.block_vectors):
+            yield lo, self.active_block(lo)
+
+    def active_block(self, lo: int) -> np.ndarray:
+        """``(C, K)`` bool: which inputs of vectors ``lo .. lo + C - 1`` are non-zero (``lo`` starts a block)."""
+        block = self.block_vectors
+        if lo % block:
+            raise ValueError(f"synthetic inputs: a block starts at a multiple of {block} (got {lo})")
+        vectors = min(self.n, lo + block) - lo
+        k, nonzero = self.k, self.nonzero
+        if nonzero >= k or nonzero <= 0:
+            return np.full((vectors, k), nonzero >= k and k > 0)
+        rng = np.random.default_rng([self.seed, lo // block, 0])
+        complement = nonzero > k - nonzero
+        size = k - nonzero if complement else nonzero
+        steps = np.arange(k - size, k, dtype=np.int64)
+        draws = rng.random((size, vectors))                                    # (step, vector)
+        draws *= (steps + 1)[:, None]
+        draws = np.minimum(draws.astype(np.int64), steps[:, None])             # t = floor(u (j + 1)) in 0 .. j
+        chosen = floyd_subsets(draws, k)
+        if complement:
+            np.logical_not(chosen, out=chosen)
+        return chosen
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """The dense ``(K, N)`` float64 inputs, values drawn block by block (memory ``8 K N`` bytes)."""
+        vectors = np.zeros((self.n, self.k))
+        for lo, active in self.active_blocks():
+            values = np.random.default_rng([self.seed, lo // self.block_vectors, 1])
+            part = vectors[lo:lo + active.shape[0]]
+            part[active] = 1.0 - values.random(int(np.count_nonzero(active)))
+        dense = vectors.T
+        return dense if dtype is None else dense.astype(dtype)
+
+
+def dense_inputs(inputs: "np.ndarray | SyntheticInputs") -> np.ndarray:
+    """The ``(K, N)`` float64 array of given or synthetic input vectors."""
+    return np.asarray(inputs)
 
 
 @dataclass(frozen=True)

@@ -377,7 +377,6 @@ def test_prepared_layer_must_match_engine_and_layer():
 
 def test_small_work_budget_gives_the_same_result(monkeypatch):
     """Stepping lanes and computing the line-read bound in tiny blocks (budget 8 elements) changes no figure."""
-    import energysim.engines.eie.engine as eie_module
     import energysim.engines.eie.lanes as lanes_module
 
     rng = np.random.default_rng(13)
@@ -387,7 +386,6 @@ def test_small_work_budget_gives_the_same_result(monkeypatch):
     tensors = LayerTensors(weights=weights, activations=inputs[None, :, :])
     engine, _ = engine_for(n_pe=3, activation_regfile_entries=4)
     whole = engine.simulate(layer, tensors)
-    monkeypatch.setattr(eie_module, "_WORK_BUDGET_ELEMENTS", 8)
     monkeypatch.setattr(lanes_module, "WORK_BUDGET_ELEMENTS", 8)
     monkeypatch.setattr(lanes_module, "INDEX_BUDGET_ELEMENTS", 8)
     blocked = engine.simulate(layer, tensors)

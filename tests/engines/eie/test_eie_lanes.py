@@ -77,18 +77,18 @@ def test_small_blocks_change_no_total(monkeypatch):
 
 
 def _scalars(totals):
-    return {key: value for key, value in vars(totals).items() if key != "busy_per_pe"}
+    return {key: (value.tolist() if isinstance(value, np.ndarray) else value) for key, value in vars(totals).items()}
 
 
 def test_synthetic_inputs_have_exact_nonzeros_per_column():
-    """Every column has exactly round(density x K) non-zeros, values in (0, 1], for one and for many vectors."""
-    for n in (1, 7):
-        inputs = synthetic_inputs(50, n, 0.3, np.random.default_rng(0))
+    """Every vector has exactly round(density x K) non-zeros, values in (0, 1], for one and for many vectors."""
+    for n, density in ((1, 0.3), (7, 0.3), (7, 0.8)):
+        inputs = np.asarray(synthetic_inputs(50, n, density, np.random.default_rng(0)))
         assert inputs.shape == (50, n)
-        assert (np.count_nonzero(inputs, axis=0) == 15).all()
+        assert (np.count_nonzero(inputs, axis=0) == round(density * 50)).all()
         assert inputs.max() <= 1.0 and inputs[inputs != 0].min() > 0.0
     assert (np.count_nonzero(synthetic_inputs(50, 3, 1.0, np.random.default_rng(0)), axis=0) == 50).all()
-    assert not synthetic_inputs(50, 3, 0.0, np.random.default_rng(0)).any()
+    assert not np.asarray(synthetic_inputs(50, 3, 0.0, np.random.default_rng(0))).any()
 
 
 def test_one_synthetic_vector_is_numpys_choice_draw():
@@ -100,12 +100,52 @@ def test_one_synthetic_vector_is_numpys_choice_draw():
     assert synthetic_inputs(40, 1, 0.3, np.random.default_rng(3))[:, 0].tolist() == expected.tolist()
 
 
-def test_dense_synthetic_vectors_are_drawn_vector_by_vector(monkeypatch):
-    """Density 1: column c holds 1 - the c-th row of one (N, K) uniform draw, also when drawn in blocks of 2 vectors."""
-    expected = 1.0 - np.random.default_rng(4).random((5, 30)).T
-    assert synthetic_inputs(30, 5, 1.0, np.random.default_rng(4)).tolist() == expected.tolist()
-    monkeypatch.setattr(synthetic_module, "DRAW_BLOCK_ELEMENTS", 60)
-    assert synthetic_inputs(30, 5, 1.0, np.random.default_rng(4)).tolist() == expected.tolist()
+@pytest.mark.parametrize("density", [0.3, 0.8])
+def test_many_synthetic_vectors_are_floyd_draws_block_by_block(monkeypatch, density):
+    """Block b's vectors are Floyd draws (of the zeros past half density) with t = floor(U (j + 1)) from default_rng([seed, b, 0]).
+
+    Blocks of 2 vectors; the reference walks Floyd's steps vector by vector in Python over the
+    block's (step, vector) uniforms.
+    """
+    monkeypatch.setattr(synthetic_module, "DRAW_BLOCK_ELEMENTS", 60)               # 2 vectors of 30 per block
+    inputs = synthetic_inputs(30, 5, density, np.random.default_rng(4))
+    active = np.asarray(inputs) != 0
+    nonzero = round(density * 30)
+    size = min(nonzero, 30 - nonzero)
+    for block in range(3):
+        vectors = range(2 * block, min(5, 2 * block + 2))
+        rng = np.random.default_rng([inputs.seed, block, 0])
+        draws = np.floor(rng.random((size, len(vectors))) * np.arange(31 - size, 31)[:, None])  # step-major
+        for column, vector in enumerate(vectors):
+            chosen = set()
+            for step, j in enumerate(range(30 - size, 30)):
+                t = int(draws[step, column])
+                chosen.add(j if t in chosen else t)
+            expected = chosen if nonzero <= 15 else set(range(30)) - chosen
+            assert set(np.flatnonzero(active[:, vector]).tolist()) == expected
+
+
+def test_synthetic_vector_sets_are_uniform():
+    """In 60,000 two-of-four draws each of the 6 pairs comes up a sixth of the time (within 4 sd)."""
+    active = np.asarray(synthetic_inputs(4, 60000, 0.5, np.random.default_rng(1))) != 0
+    assert (active.sum(axis=0) == 2).all()
+    pair_counts = np.bincount(active.T.astype(int) @ np.array([1, 2, 4, 8]), minlength=16)
+    pair_counts = pair_counts[pair_counts > 0]
+    assert pair_counts.size == 6
+    assert np.all(np.abs(pair_counts - 10000) < 4 * np.sqrt(60000 * (1 / 6) * (5 / 6)))
+
+
+def test_streamed_inputs_equal_their_dense_array():
+    """Simulating the block-by-block synthetic inputs equals simulating their dense array (values drawn once)."""
+    rng = np.random.default_rng(21)
+    csc, _ = _random_layer(rng, 40, 25, 1, 3, 0.4, 0.5)
+    streamed = synthetic_inputs(25, 9, 0.4, np.random.default_rng(2))
+    dense = np.asarray(streamed)
+    assert np.array_equal(dense, np.asarray(streamed))
+    lanes_module._last_tables.clear()
+    first = simulate_lanes(csc, streamed, 4, 8, 2, "start")
+    lanes_module._last_tables.clear()
+    assert _scalars(first) == _scalars(simulate_lanes(csc, dense, 4, 8, 2, "start"))
 
 
 def test_reused_weight_draw_equals_a_fresh_one_and_advances_the_generator_alike():
