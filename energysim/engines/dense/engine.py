@@ -72,6 +72,16 @@ class DenseOptions(BaseModel):
 def one_group(layer: GroupedConv2dLayer) -> Conv2dLayer:
     """One group of a grouped convolution as a conv2d layer: every group is this GEMM.
 
+    Parameters
+    ----------
+    layer
+        The grouped convolution.
+
+    Returns
+    -------
+    Conv2dLayer
+        ``in_channels / groups`` to ``out_channels / groups`` channels, the same window and batch.
+
     Raises
     ------
     UnsupportedError
@@ -94,6 +104,21 @@ def independent_gemms(layer: Layer) -> tuple[Layer, int]:
     A grouped convolution is ``groups`` GEMMs of one group (:func:`one_group`), a
     batched matmul its ``batch`` GEMMs ``A[b] @ B[b]`` (each ``m x n x k``, ``A``
     in the weights' role), any other layer its one GEMM.
+
+    Parameters
+    ----------
+    layer
+        Any layer the dense engine runs.
+
+    Returns
+    -------
+    tuple[Layer, int]
+        The layer of one GEMM and how many of them run (a count).
+
+    Raises
+    ------
+    UnsupportedError
+        For a dilated grouped convolution (:func:`one_group`).
     """
     if isinstance(layer, GroupedConv2dLayer):
         return one_group(layer), layer.groups
@@ -155,7 +180,13 @@ class DenseEngine(Engine):
         self.prices = {(role, action): cost.energy_pj for role, level in self.levels.items() for action, cost in level.costs.items()}
 
     def required_costs(self) -> tuple[tuple[str, str], ...]:
-        """A MAC is priced as one multiply and one add of the ``mac_unit``."""
+        """A MAC is priced as one multiply and one add of the ``mac_unit``.
+
+        Returns
+        -------
+        tuple[tuple[str, str], ...]
+            ``(mac_unit, "mult")`` and ``(mac_unit, "add")``.
+        """
         return (self.config.mac_unit, "mult"), (self.config.mac_unit, "add")
 
     def run(self, layer: Layer, tensors: LayerTensors | None, options: DenseOptions) -> LayerResult:
@@ -172,6 +203,17 @@ class DenseEngine(Engine):
             Ignored for counting: a dense array executes every MAC whatever the values.
         options
             ``path``: ``fast`` (closed form) or ``cycle`` (cycle-level reference).
+
+        Returns
+        -------
+        LayerResult
+            Counts in words (memory) and MACs, cycles, compulsory bounds and stats.
+
+        Raises
+        ------
+        UnsupportedError
+            If the smallest double-buffered tile does not fit the SRAM, the ``cycle`` path
+            would hold more than ``MAX_CYCLE_PATH_TILES`` tiles, or a grouped convolution is dilated.
         """
         path = options.path
         cfg = self.config

@@ -47,7 +47,18 @@ class PathResult:
     cycles_total: int = 0
 
     def repeated(self, times: int) -> "PathResult":
-        """This run done ``times`` times one after another, each from an empty pipeline: every count and cycle times ``times``."""
+        """This run done ``times`` times one after another, each from an empty pipeline: every count and cycle times ``times``.
+
+        Parameters
+        ----------
+        times
+            Repeats (a count, e.g. a grouped convolution's groups).
+
+        Returns
+        -------
+        PathResult
+            A new result; this one is unchanged.
+        """
         out = PathResult(**{name: value * times for name, value in vars(self).items() if name != "counts"})
         for key, value in self.counts.items():
             out.counts[key] = value * times
@@ -60,7 +71,24 @@ def _active(t: np.ndarray, used: int, steps: int) -> np.ndarray:
 
 
 def fold_cycles(fold: Fold, rows: int, cols: int, dataflow: str, sram_bw: float) -> int:
-    """Cycles of one fold: each skewed step takes max(1, ceil(edge demand / SRAM bandwidth))."""
+    """Cycles of one fold: each skewed step takes max(1, ceil(edge demand / SRAM bandwidth)).
+
+    Parameters
+    ----------
+    fold
+        The fold (PEs used, skewed steps).
+    rows, cols
+        PE array size, PEs.
+    dataflow
+        ``output_stationary`` or ``weight_stationary`` (which adds the weight preload).
+    sram_bw
+        SRAM-to-array bandwidth, words per cycle.
+
+    Returns
+    -------
+    int
+        Cycles, skew, preload and SRAM stalls included.
+    """
     span = fold.steps + rows + cols - 2
     t = np.arange(span)
     if dataflow == OUTPUT_STATIONARY:
@@ -105,7 +133,24 @@ def _fold_counts(fold: Fold, dataflow: str, out: dict) -> int:
 
 
 def fold_groups(m: int, n: int, k: int, first: bool, rows: int, cols: int, dataflow: str) -> list[tuple[Fold, int]]:
-    """The folds of one SRAM tile of ``m x n x k`` as (fold, how many): the grouped form of ``folds``."""
+    """The folds of one SRAM tile of ``m x n x k`` as (fold, how many): the grouped form of ``folds``.
+
+    Parameters
+    ----------
+    m, n, k
+        The tile's sizes, elements.
+    first
+        Whether the tile holds the first partial sums of its outputs (K index 0).
+    rows, cols
+        PE array size, PEs.
+    dataflow
+        ``output_stationary`` or ``weight_stationary``.
+
+    Returns
+    -------
+    list[tuple[Fold, int]]
+        Each distinct fold and how many times the tile runs it.
+    """
     if dataflow == OUTPUT_STATIONARY:
         return [(Fold(r, c, k, first), rn * cn) for r, rn in chunk_groups(m, rows) for c, cn in chunk_groups(n, cols)]
     out = []
@@ -343,6 +388,11 @@ def run_fast(m: int, n: int, k: int, tiling: Tiling, footprint: ConvFootprint | 
         ``output_stationary`` or ``weight_stationary``.
     sram_bw, dram_bw
         SRAM-to-array and DRAM-to-SRAM bandwidth, words per cycle.
+
+    Returns
+    -------
+    PathResult
+        Counts by (level role, tensor, action) in words and MACs, and cycles by part.
     """
     result = PathResult()
     skew = skew_cycles(rows, cols, dataflow)

@@ -66,7 +66,22 @@ def _cdiv(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
 
 
 def folds_along(total: int, tile: np.ndarray, side: int) -> np.ndarray:
-    """Array folds along one dimension of ``total`` cut into SRAM tiles of ``tile`` (array), ``side`` PEs wide."""
+    """Array folds along one dimension of ``total`` cut into SRAM tiles of ``tile`` (array), ``side`` PEs wide.
+
+    Parameters
+    ----------
+    total
+        The dimension's extent, elements.
+    tile
+        Tile sizes per candidate, elements.
+    side
+        PEs the array maps along this dimension.
+
+    Returns
+    -------
+    numpy.ndarray
+        Folds per candidate (int64, the shape of ``tile``).
+    """
     full, rest = np.divmod(total, tile)
     return full * _cdiv(tile, side) + _cdiv(rest, side)
 
@@ -76,6 +91,18 @@ def tile_sides(extent: int, base: int) -> np.ndarray:
 
     Every multiple of ``base`` up to :data:`DENSE_MULTIPLES` of them, then a
     geometric ladder of multiples, and the extent itself; none above the extent.
+
+    Parameters
+    ----------
+    extent
+        The dimension's extent, elements.
+    base
+        PEs the array maps along it.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted distinct sides, elements (int64).
     """
     dense = np.arange(base, min(extent, base * DENSE_MULTIPLES) + 1, base, dtype=np.int64)
     top = base * DENSE_MULTIPLES
@@ -99,7 +126,26 @@ def _pairs(a_sides: np.ndarray, b_sides: np.ndarray, half: int) -> tuple[np.ndar
 
 def candidates(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, capacity_words: int,
                footprint: ConvFootprint | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate tilings (arrays of Mt, Nt, Kt) that fit the SRAM double-buffered."""
+    """Candidate tilings (arrays of Mt, Nt, Kt) that fit the SRAM double-buffered.
+
+    Parameters
+    ----------
+    m, n, k
+        GEMM sizes, elements.
+    rows, cols
+        PE array size, PEs.
+    dataflow
+        ``output_stationary`` or ``weight_stationary``.
+    capacity_words
+        SRAM capacity, words.
+    footprint
+        Window model of a convolution's inputs (None: im2col-sized input tiles).
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
+        ``Mt``, ``Nt``, ``Kt`` per candidate, elements (empty when none fits).
+    """
     half = capacity_words // 2
     if dataflow == OUTPUT_STATIONARY:
         a, b = _pairs(tile_sides(m, rows), tile_sides(n, cols), half)
@@ -152,7 +198,22 @@ def _chunk_classes(total: int, sizes: np.ndarray, period_elements: int, measure)
 
 
 def input_words_many(k: int, n: int, tk: np.ndarray, tn: np.ndarray, footprint: ConvFootprint | None) -> np.ndarray:
-    """Words of all input tiles of each tiling, each tile counted once: vectorised ``input_words_once``."""
+    """Words of all input tiles of each tiling, each tile counted once: vectorised ``input_words_once``.
+
+    Parameters
+    ----------
+    k, n
+        GEMM reduction and output-column extents, elements.
+    tk, tn
+        Tile sizes per candidate, elements.
+    footprint
+        Window model of a convolution's inputs (None: ``k * n`` for every candidate).
+
+    Returns
+    -------
+    numpy.ndarray
+        Words per candidate (int64).
+    """
     if footprint is None:
         return np.full(tk.shape, k * n, dtype=np.int64)
     k_sizes, k_of = np.unique(tk, return_inverse=True)
@@ -189,6 +250,11 @@ def tiling_counts(m: int, n: int, k: int, tm: np.ndarray, tn: np.ndarray, tk: np
         ``output_stationary`` or ``weight_stationary``.
     footprint
         Window model of a convolution's inputs (None: im2col-sized input tiles).
+
+    Returns
+    -------
+    dict[tuple[str, str, str], numpy.ndarray]
+        Accesses in the level's words per candidate, by (``dram``/``sram``/``rf``, tensor, action).
     """
     tm, tn, tk = (np.asarray(v, dtype=np.int64) for v in (tm, tn, tk))
     tiles_m, tiles_n, tiles_k = _cdiv(m, tm), _cdiv(n, tn), _cdiv(k, tk)
@@ -222,7 +288,28 @@ def tiling_counts(m: int, n: int, k: int, tm: np.ndarray, tn: np.ndarray, tk: np
 
 def tiling_cycles(m: int, n: int, k: int, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray, rows: int, cols: int,
                   dataflow: str, dram_words: np.ndarray, dram_bw: float) -> np.ndarray:
-    """Stall-free cycle estimate per tiling: ``max(compute + skew, DRAM words / bandwidth)`` (ranking only)."""
+    """Stall-free cycle estimate per tiling: ``max(compute + skew, DRAM words / bandwidth)`` (ranking only).
+
+    Parameters
+    ----------
+    m, n, k
+        GEMM sizes, elements.
+    tm, tn, tk
+        Tile sizes per candidate, elements.
+    rows, cols
+        PE array size, PEs.
+    dataflow
+        ``output_stationary`` or ``weight_stationary``.
+    dram_words
+        DRAM words each candidate moves.
+    dram_bw
+        DRAM bandwidth, words per cycle.
+
+    Returns
+    -------
+    numpy.ndarray
+        Cycles per candidate (float).
+    """
     skew = skew_cycles(rows, cols, dataflow)
     if dataflow == OUTPUT_STATIONARY:
         folds = folds_along(m, tm, rows) * folds_along(n, tn, cols)
@@ -256,6 +343,11 @@ def choose_tiling(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, c
     objective
         ``energy``, ``latency`` or ``edp`` (see :data:`OBJECTIVES`); ties go to fewer
         cycles, then less energy, then fewer and larger tiles.
+
+    Returns
+    -------
+    TilingChoice
+        The tiling (elements), its estimated energy (pJ) and cycles, and how many candidates were ranked.
 
     Raises
     ------
