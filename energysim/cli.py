@@ -114,7 +114,9 @@ def _hardware_choices(specs: list[str], mode: str | None = None, args: argparse.
 
     With ``args``: ``--set`` makes one choice per combination of values
     (:mod:`energysim.hardware_settings`), and ``--mapping`` / ``--compat`` become engine
-    options of the loop-nest choices (refused when no choice is a loop-nest one).
+    options of the loop-nest choices, in ``run``, ``estimate`` and ``compare`` alike: refused
+    when no choice is a loop-nest one; in a mixed list the other engines run without them
+    (:func:`loopnest_options_note` says so).
     """
     from dataclasses import replace
 
@@ -133,8 +135,8 @@ def _hardware_choices(specs: list[str], mode: str | None = None, args: argparse.
     if options:
         if not any(c.hardware.engine_kind == "loopnest" for c in choices):
             flags = " and ".join(f"--{name}" for name in options)
-            raise InputError(f"{flags} applies to loop-nest hardware (engine kind \"loopnest\") and no --hw is one "
-                             f"(got {', '.join(c.label for c in choices)})")
+            raise InputError(f"{flags} applies to loop-nest hardware (engine kind \"loopnest\") and none of the "
+                             f"hardware is one (got {', '.join(c.label for c in choices)})")
         choices = [replace(c, options={**c.options, **options}) if c.hardware.engine_kind == "loopnest" else c
                    for c in choices]
     return choices
@@ -149,15 +151,23 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
 
 def _add_loopnest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", metavar="FILE",
-                        help="loop-nest hardware only: mapping TOML file (its entry per layer, e.g. from 'energysim map'), "
+                        help="loop-nest hardware only (other hardware in the list runs without it; refused when none is "
+                             "loop-nest): mapping TOML file (its entry per layer, e.g. from 'energysim map'), "
                              "or 'default' for the simple default mapping; without it the mapper chooses")
     parser.add_argument("--compat", choices=("ideal", "timeloop"),
-                        help="loop-nest hardware only: counting convention, overriding the hardware file's engine.compat")
+                        help="loop-nest hardware only (as --mapping): counting convention, overriding the hardware "
+                             "file's engine.compat")
 
 
-def _settings_only(args: argparse.Namespace) -> argparse.Namespace:
-    """``run`` passes --mapping/--compat to every run itself (the engine refuses them where they do not apply)."""
-    return argparse.Namespace(set=args.set)
+def loopnest_options_note(choices, args: argparse.Namespace) -> str:
+    """A note naming the hardware that ran without --mapping / --compat (not loop-nest), or ''."""
+    given = [f"--{name} {value}" for name in ("mapping", "compat") if (value := getattr(args, name, None)) is not None]
+    others = list(dict.fromkeys(c.label for c in choices if c.hardware.engine_kind != "loopnest"))
+    if not given or not others:
+        return ""
+    return (f"note: {' and '.join(given)} applied to the loop-nest hardware only; {', '.join(others)} "
+            f"ran without {'them' if len(given) > 1 else 'it'} (engine{'s' if len(others) > 1 else ''} without "
+            "mappings or counting conventions)\n")
 
 
 def _add_output(parser: argparse.ArgumentParser, what: str, formats: tuple[str, ...] = ("csv", "json", "md")) -> None:
@@ -231,9 +241,8 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.progress import progress_bar
     from energysim.simulate import run_workload
 
-    given = {"path": args.path, "mapping": args.mapping, "compat": args.compat}
-    options = {name: value for name, value in given.items() if value is not None}
-    choices = _hardware_choices(split_items(args.hw, "HW"), args.mode, _settings_only(args))
+    options = {"path": args.path} if args.path is not None else {}
+    choices = _hardware_choices(split_items(args.hw, "HW"), args.mode, args)
     existing = _claim(args)
     workload = load_workload_by_name(args.workload)
     runs = []
@@ -257,6 +266,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"total: {energy}, {si(totals['latency_s'], 's')}, "
                   f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}{covered}\n")
     out.write(energy_unit_note(choice.hardware for choice in choices))
+    out.write(loopnest_options_note(choices, args))
     out.write(_assumed_2_4_note(runs))
     from energysim.hardware_settings import with_setting_columns
 
@@ -428,6 +438,7 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
         for row in totals.itertuples()))
     out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(energy_unit_note(choice.hardware for choice in choices))
+    out.write(loopnest_options_note(choices, args))
     tables = {"estimate": table, "breakdown": result.breakdown, "summary": result.summary, "energy": result.energy}
     if args.out:
         _write_tables(tables, Path(args.out), args.format, existing, out)
@@ -514,6 +525,7 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
     note = f" {note}." if note else ""
     _prose(f"{workload.name}: {quality}.{note} Wrote {write_compare(frame, args.out)}", out)
     out.write(energy_unit_note(choice.hardware for choice in choices))
+    out.write(loopnest_options_note(choices, args))
     return 0
 
 
@@ -582,6 +594,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     if note:
         _prose(f"{note} (the reasons are in the status column of compare.csv)", out)
     out.write(energy_unit_note(choice.hardware for choice in choices))
+    out.write(loopnest_options_note(choices, args))
     front = pareto_front(frame)
     reused, total = frame.attrs["results_reused"], frame.attrs["results_total"]
     _prose(f"Pareto front (accuracy vs energy): {len(front)} points. Reused {reused} of {total} results "
