@@ -25,7 +25,7 @@ from energysim.engines.loopnest.sparse_timeloop import evaluate  # noqa: E402
 from energysim.engines.loopnest.sparse_ranks import (RankShape, assign_ranks, rank_units, tensor_points,  # noqa: E402
                                                      tile_metadata)
 from energysim.engines.loopnest.sparse_config import FormatSpec  # noqa: E402
-from energysim.engines.loopnest.sparse_import import pricing_rule  # noqa: E402
+from energysim.engines.loopnest.sparse_import import pricing_rule, sparse_table  # noqa: E402
 from energysim.engines.loopnest.timeloop_compat import evaluate as evaluate_dense  # noqa: E402
 from energysim.engines.loopnest.timeloop_import import import_timeloop  # noqa: E402
 from energysim.engines import build_engine  # noqa: E402
@@ -168,6 +168,36 @@ def test_pricing_rule_follows_the_ert_version_unless_told() -> None:
     assert pricing_rule({"ERT": {"version": 0.3}}, "current") == ("current", "as requested")
     with pytest.raises(ConfigError, match=r"^--sparseloop-pricing: must be one of 2021, current \(got '2020'\)$"):
         pricing_rule({}, "2020")
+
+
+def test_sparse_table_prices_by_the_rule_and_says_so() -> None:
+    """sparse_table writes each gated/skipped price from the entry its rule names (2021: skipped metadata at
+    metadata_read, an absent gated read at the cheapest read variant; current: gated_metadata_read, 0) and appends one
+    note naming the rule, why, and the option for the other."""
+    storage = [{"name": "Buffer", "attributes": {}, "block": 1, "where": "arch.yaml: architecture"}]
+    ert = {"Buffer": {"read": [0.004, 0.4], "write": [0.005, 0.5], "metadata_read": [0.3], "gated_metadata_read": [0.01]},
+           "MAC": {"compute": [1.0]}}
+
+    def prices(pricing: str | None, notes: list[str]) -> dict:
+        merged = {"sparse_optimizations": {"targets": []}, "ERT": {"version": 0.3}}
+        _, _, units = sparse_table(merged, {"sparse_optimizations": Path("sparse.yaml")}, storage, {"name": "MAC"}, ert,
+                                   "ERT.yaml", {}, {}, 4, pricing=pricing, notes=notes)
+        return {u["action"]: (u["energy_pj"], u["source"]) for u in units if u["name"] == "BufferSparse"}
+
+    notes: list[str] = []
+    old = prices(None, notes)
+    assert old["skipped_metadata_read"] == (0.3, "Sparseloop 2021 pricing of skipped_metadata_read: Accelergy ERT "
+                                                  "ERT.yaml: Buffer metadata_read 0.3 pJ / 1 words per metadata access")
+    assert old["gated_read"][0] == 0.004 and "read cheapest of its 2 argument variants 0.004 pJ" in old["gated_read"][1]
+    assert old["skipped_update"][0] == 0.005
+    assert notes == ["gated and skipped accesses priced by Sparseloop's 2021 rule (the ERT is Accelergy v0.3, as "
+                     "Sparseloop's 2021 tutorial's; --sparseloop-pricing current for the other): a skipped access at "
+                     "its skipped_* entry, else the gated_* one, skipped metadata as actual metadata (metadata_read / "
+                     "metadata_write), a gated or skipped access without an entry at the cheapest argument variant of "
+                     "read / write when the ERT lists variants, else 0 pJ"]
+    new = prices("current", [])
+    assert new["skipped_metadata_read"][0] == 0.01 and new["gated_read"][0] == 0.0
+    assert new["gated_read"][1].startswith("Sparseloop current pricing of gated_read: Buffer: the ERT has no gated_read")
 
 
 def test_uop_cp_ranks_metadata_worked_by_hand() -> None:
