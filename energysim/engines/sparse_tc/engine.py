@@ -10,7 +10,7 @@ like. The schedule (tiles, waves, per-wave bottleneck) is in
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -21,6 +21,7 @@ from energysim.engines.sparse_tc.schedule import (
     DTYPES,
     GemmProblem,
     GpuSpec,
+    PartialWave,
     Schedule,
     choose_schedule,
     effective_macs_per_cycle_per_sm,
@@ -35,8 +36,14 @@ from energysim.units import ceil_div
 from energysim.workloads.layers import GemmShape, Layer
 from energysim.workloads.workload import LayerTensors
 
-MODES = ("dense", "sparse_2_4")
+Mode = Literal["dense", "sparse_2_4"]
 """Tensor-core modes: dense ``mma`` or 2:4 structured-sparse ``mma.sp`` (1:2 for TF32)."""
+
+MODES: tuple[str, ...] = get_args(Mode)
+"""The values of :data:`Mode`, for the check of a mode given to a method by name."""
+
+Timing = Literal["hardware_bound", "library_calibrated", "kernel_model"]
+"""The timing figures: which one ``LayerResult.cycles`` carries (the others go to stats)."""
 
 STATIC_UNIT = ("SM", "static_cycle")
 """The priced unit of time-proportional energy: static and clock power of one SM for one cycle.
@@ -67,7 +74,7 @@ class SparseTensorCoreConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["sparse_tc"]
-    mode: Literal["dense", "sparse_2_4"] = Field(default="dense", description="Tensor-core mode.")
+    mode: Mode = Field(default="dense", description="Tensor-core mode.")
     dtype: Literal["fp16", "bf16", "tf32", "int8"] = Field(default="fp16", description="Operand data type.")
     sm_count: int = Field(gt=0, description="Streaming multiprocessors.")
     tensor_cores_per_sm: int = Field(gt=0, description="Tensor cores per SM (reported in stats; rates are per SM).")
@@ -91,7 +98,7 @@ class SparseTensorCoreConfig(BaseModel):
     hbm_latency_cycles: int = Field(ge=0, description="HBM load latency, cycles.")
     l2_latency_cycles: int = Field(ge=0, description="L2 latency, cycles.")
     smem_latency_cycles: int = Field(ge=0, description="Shared-memory latency, cycles.")
-    partial_wave: Literal["whole_wave", "per_sm_tiles"] = Field(
+    partial_wave: PartialWave = Field(
         default="whole_wave",
         description="whole_wave: a partial last wave costs a whole wave's time (issue 6); per_sm_tiles: "
                     "a documented deviation charging only the tiles the busiest SM holds.")
@@ -100,7 +107,7 @@ class SparseTensorCoreConfig(BaseModel):
     sparse_kernel_efficiency: float | None = Field(
         default=None, gt=0.0, le=1.0,
         description="Efficiency of the 2:4 kernels for the calibrated figure (None: kernel_efficiency).")
-    timing: Literal["hardware_bound", "library_calibrated", "kernel_model"] = Field(
+    timing: Timing = Field(
         default="hardware_bound", description="Figure carried by LayerResult.cycles (the others go to stats).")
     kernel_model: KernelModelConfig | None = Field(
         default=None, description="Constants of the library kernel model (sparse_tc.kernel_model); None: no kernel_model figure.")
@@ -118,8 +125,8 @@ class SparseTensorCoreOptions(BaseModel):
 
     model_config = OPTIONS_CONFIG
 
-    mode: Literal["dense", "sparse_2_4"] | None = Field(default=None, description="Tensor-core mode.")
-    timing: Literal["hardware_bound", "library_calibrated", "kernel_model"] | None = Field(
+    mode: Mode | None = Field(default=None, description="Tensor-core mode.")
+    timing: Timing | None = Field(
         default=None, description="Figure carried by LayerResult.cycles (the others go to stats).")
 
 

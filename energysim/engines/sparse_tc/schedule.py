@@ -42,6 +42,7 @@ level's word size by rounding up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -166,8 +167,11 @@ class MmaShape:
         return ceil_div(self.c_bits, REGISTER_BITS_PER_WARP)
 
 
-PARTIAL_WAVE_RULES = ("whole_wave", "per_sm_tiles")
+PartialWave = Literal["whole_wave", "per_sm_tiles"]
 """How a partial wave is charged: a whole wave's time (issue 6, default) or per tile on the busiest SM."""
+
+PARTIAL_WAVE_RULES: tuple[str, ...] = get_args(PartialWave)
+"""The values of :data:`PartialWave`, for the check of a hand-built :class:`GpuSpec`."""
 
 
 def mma_shape(dtype: str, sparse: bool) -> MmaShape:
@@ -252,7 +256,7 @@ class GpuSpec:
     hbm_latency_cycles: int
     l2_latency_cycles: int
     smem_latency_cycles: int
-    partial_wave: str = "whole_wave"
+    partial_wave: PartialWave = "whole_wave"
 
 
 def effective_macs_per_cycle_per_sm(gpu: GpuSpec, mma: MmaShape) -> int:
