@@ -54,7 +54,7 @@ from energysim.engines.loopnest.sparse_import import default_metadata_bits, dens
 from energysim.engines.loopnest.timeloop_keys import TOP_V4, check_keys
 from energysim.engines.loopnest.timeloop_map_text import read_map_text
 from energysim.engines.loopnest.timeloop_v4 import is_v4, read_v4, rename
-from energysim.engines.loopnest.timeloop_v4_tags import add_tags
+from energysim.engines.loopnest.timeloop_v4_tags import MERGE_KEY, add_tags, merge_hierarchical
 from energysim.errors import ConfigError, EnergySimError, InputError, UnsupportedError
 from energysim.limits import DIMENSION, read_bounded
 
@@ -151,9 +151,16 @@ def _unique_key_loader(yaml: Any, path: Path) -> type:
                 raise ConfigError(f"{path}: line {key_node.start_mark.line + 1}: key {key!r} appears twice in one mapping "
                                   f"(also at line {seen}); YAML would keep the last silently, give it once")
             first[key] = key_node.start_mark.line + 1
-        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+        if MERGE_KEY not in first:
+            return yaml.SafeLoader.construct_mapping(loader, node, deep)
+        mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=True)      # merged whole: built whole
+        return merge_hierarchical(mapping, path, node.start_mark.line + 1)
 
-    loader = type("UniqueKeyLoader", (yaml.SafeLoader,), {})
+    def eager(self: Any, stream: Any) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self.deep_construct = True             # lists whole when built: a <<< merge reads its anchors' lists complete
+
+    loader = type("UniqueKeyLoader", (yaml.SafeLoader,), {"__init__": eager})
     loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     add_tags(loader, yaml, path, construct_mapping)        # Timeloop v4's !Component, !Container, ...
     return loader

@@ -367,7 +367,7 @@ class _Flatten:
             elif key in ("keep", "bypass"):
                 if not isinstance(value, list):
                     raise ConfigError(f"{source}.{key}: must list data spaces (got {value!r})")
-                have[key] = have.get(key, []) + [v for v in value if v not in have.get(key, [])]
+                have[key] = list(dict.fromkeys(have.get(key, []) + value))      # each data space once
                 other = set(have.get("bypass" if key == "keep" else "keep", []))
                 if other & set(value):
                     raise ConfigError(f"{source}.{key}: {sorted(other & set(value))} both kept and bypassed at {target} "

@@ -250,6 +250,32 @@ def test_a_component_fan_out_and_a_refusal_after_conversion(tmp_path: Path) -> N
                               f"must be DIM=N with DIM one of M, N, C"), message
 
 
+@pytest.mark.parametrize(("keep", "kept"), [("!nomerge [Weights]", ["weights"]),
+                                             ("[Weights]", ["inputs", "outputs", "weights"])])
+def test_hierarchical_merge_key_and_nomerge(tmp_path: Path, keep: str, kept: list[str]) -> None:
+    """timeloopfe's `<<<: *anchor` merges nested mappings key by key (Buf takes DRAM's width 64: 4-word blocks) and
+    appends lists (keep [Weights] + the anchor's three), unless the own list is tagged !nomerge."""
+    spec = SMALL.replace("{name: DRAM, class: DRAM, attributes: {width: 64}}",
+                         "{name: DRAM, class: DRAM, attributes: &dram {width: 64}, constraints: {dataspace: &ds {keep: "
+                         "[Inputs, Outputs, Weights]}}}").replace(
+        "attributes: {depth: DEPTH, width: 16, read_bandwidth: 2}", "attributes: {<<<: *dram, depth: DEPTH, read_bandwidth: 2}").replace(
+        "dataspace: {keep: [Weights]}", f"dataspace: {{<<<: *ds, keep: {keep}}}")
+    written = import_timeloop(_files(tmp_path, spec), tmp_path / "out")
+    hardware = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))
+    assert hardware["memory"][2]["block_words"] == 4 and hardware["memory"][2]["capacity_bytes"] == 32 * 4 * 2
+    buf = next(entry for entry in hardware["engine"]["mapper"]["levels"] if entry["level"] == "Buf")
+    assert sorted(buf["keep"]) == kept
+
+
+def test_merges_that_double_a_list_are_bounded(tmp_path: Path) -> None:
+    """`<<<: [*a, *a]` twenty times over would build a list of 2**20 entries: refused at the line that passes the
+    bound, before the list is built."""
+    lines = ["variables:", "  l0: &l0 {x: [1]}"] + [f"  l{i}: &l{i} {{<<<: [*l{i - 1}, *l{i - 1}]}}" for i in range(1, 21)]
+    message = _refusal(tmp_path, "\n".join(lines) + "\n" + SMALL.replace("variables: {version: 0.4, DEPTH: 32}\n", ""))
+    assert message.startswith(f"{tmp_path / 'spec.yaml'}: line 19: <<< would build a list of 131072 entries; merged lists "
+                              f"may hold at most 100000"), message
+
+
 def test_parallel_and_disabled_nodes(tmp_path: Path) -> None:
     """A container inside a !Parallel is refused (timeloopfe refuses it too); a node with enabled: false is left out
     and noted; an attribute energysim does not read that is not arithmetic is passed on and noted."""
