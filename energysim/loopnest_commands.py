@@ -101,9 +101,11 @@ def register(subparsers) -> None:
     timeloop = subparsers.add_parser(
         "import-timeloop", help="turn Timeloop/Accelergy YAML files into hardware, workload and mapping TOML files",
         description="Merge Timeloop YAML files (architecture, problem, mapping, constraints, Accelergy ERT) by top-level "
-                    "key and write FOLDER/hardware.toml, workload.toml and, when a mapping is given, mapping.toml.")
+                    "key and write FOLDER/hardware.toml, workload.toml and, when a mapping is given, mapping.toml. "
+                    "Reads v0.3/v0.4 files and Timeloop v4 specifications (timeloopfe's architecture: nodes:).")
     timeloop.add_argument("files", nargs="+", metavar="FILE.yaml",
-                          help="Timeloop / Accelergy YAML files; a .txt file is Timeloop's printed mapping (map.txt)")
+                          help="Timeloop / Accelergy YAML files (v0.3, v0.4 or a v4 specification; Jinja templates "
+                               "rendered first); a .txt file is Timeloop's printed mapping (map.txt)")
     timeloop.add_argument("-o", "--out", required=True, metavar="FOLDER", help="output folder")
     timeloop.add_argument("--force", action="store_true", help="replace files already in the output folder")
     timeloop.set_defaults(handler=cmd_import_timeloop)

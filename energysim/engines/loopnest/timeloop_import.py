@@ -5,6 +5,10 @@ key may come from one file only, and once in its mapping), checks every key agai
 Timeloop reads at its place (:mod:`.timeloop_keys`: an unknown key is refused with the nearest
 known one; a known key energysim does not model is listed in a note), and reads:
 
+- a Timeloop v4 specification (``architecture.nodes`` of tagged nodes, ``variables``, node
+  constraints): rewritten by :mod:`.timeloop_v4` as the v0.4 keys below, as timeloopfe hands it
+  to Timeloop, its keys checked against :data:`~.timeloop_keys.TOP_V4` first and refusals naming
+  its own paths.
 - ``architecture``: the tree of ``subtree`` and ``local`` nodes (v0.3/v0.4), each
   with ``name`` (``X[0..N-1]`` stamps out N copies), ``class`` and
   ``attributes`` (inherited by the nodes below, overridden by their own; the
