@@ -13,7 +13,8 @@ Conventions shared by every command:
   ``--wide`` shows every column. Files written with ``--out`` keep exact numbers.
 - Ratios are fractions of dense (pruned / dense; 0.6 means 60 % of the dense energy).
 - ``--out`` refuses a folder that already holds results unless ``--force``.
-- Progress bars go to stderr, only on a terminal, never with ``--quiet``.
+- Progress goes to stderr, never with ``--quiet``: a bar on a terminal; elsewhere (CI logs, pipes) a plain
+  line every 30 s of a long job (:mod:`energysim.progress`).
 """
 
 from __future__ import annotations
@@ -180,11 +181,12 @@ def _add_output(parser: argparse.ArgumentParser, what: str, formats: tuple[str, 
 def _add_display(parser: argparse.ArgumentParser, progress: bool = True) -> None:
     parser.add_argument("--wide", action="store_true", help="show every column, whatever the terminal width")
     if progress:
-        parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+        parser.add_argument("--quiet", action="store_true", help="no progress on stderr (a bar on a terminal, "
+                            "else a line every 30 s of a long job)")
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
-    """False with --quiet; None (a bar only when stderr is a terminal) otherwise."""
+    """False with --quiet; None (a bar on a terminal, occasional lines elsewhere) otherwise."""
     return False if getattr(args, "quiet", False) else None
 
 

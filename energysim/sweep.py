@@ -480,7 +480,8 @@ def _run_sweep(points: list[SweepPoint], choices: tuple[HardwareChoice, ...], ou
     todo = [(p, tuple(c for c in choices if keys[(p.key, c.label)] not in done)) for p in points]
     todo = [(p, missing) for p, missing in todo if missing]
     journal = out / JOURNAL_NAME
-    with progress_bar(sum(len(missing) for _, missing in todo), "compare (points x hardware)", progress) as bar:
+    with progress_bar(sum(len(missing) for _, missing in todo), "compare (points x hardware)", progress,
+                      unit="simulation") as bar:
         for point, missing, rows in _execute(todo, str(cache), jobs, client):
             records = {keys[(point.key, c.label)]: [row] for c, row in zip(missing, rows)}
             done.update(records)

@@ -98,7 +98,7 @@ def compare_workload(workload: Workload, hardware: Iterable[str | HardwareChoice
     if len(set(runs)) != len(runs):
         raise InputError(f"hardware names one run twice ({runs}); give each hardware and mode once")
     rows, dense_runs = [], {}
-    with progress_bar(len(points) * len(choices), f"compare {workload.name}", progress) as bar:
+    with progress_bar(len(points) * len(choices), f"compare {workload.name}", progress, unit="simulation") as bar:
         for pattern, criterion_name, target in points:
             if pattern == "dense":
                 pruned, sparsity, error = workload, _sparsity(workload), 0.0

@@ -134,14 +134,14 @@ def test_shrunk_export_without_original_is_refused(tmp_path):
 
 
 def test_progress_bar_ticks_per_layer_and_run(capsys, monkeypatch):
-    """progress=True draws one bar over layers x distinct simulations on stderr; None stays quiet off a terminal."""
+    """progress=True draws one bar over layers x distinct simulations on stderr; None off a terminal logs lines, none for a short job."""
     import energysim.estimation
-    from energysim.progress import progress_bar
+    from energysim.progress import LogLines, progress_bar
 
     bars = []
     monkeypatch.setattr(energysim.estimation, "progress_bar", lambda *a: bars.append(progress_bar(*a)) or bars[-1])
     es.estimate("lenet-300-100-han2015", ["lecture-array", "a100", "a100:sparse_2_4"], progress=None)
-    assert capsys.readouterr().err == "" and bars[-1].disable
+    assert capsys.readouterr().err == "" and isinstance(bars[-1], LogLines) and bars[-1].n == 15
     es.estimate("lenet-300-100-han2015", ["lecture-array", "a100", "a100:sparse_2_4"], progress=True)
     # lecture-array dense + pruned, a100 dense (shared by both runs), a100 pruned dense-mode, a100 2:4: 5 x 3 layers
     assert bars[-1].total == 15 and bars[-1].n == 15
