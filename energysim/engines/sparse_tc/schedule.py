@@ -647,12 +647,12 @@ def _wave_sums(tiles: int, slots: int, waves: int, tiles_m: int, tiles_n: int, g
 class _Launch:
     """How a tile's grid fills the GPU, and the cycles that do not depend on the raster order.
 
-    ``per_sm`` holds, per wave, the tiles each SM is charged (cycles are per SM);
+    ``macs_per_cycle_per_sm`` is the multiplies executed per cycle per SM (effective rate x kept
+    fraction x efficiency); ``tiles_per_sm`` holds, per wave, the tiles each SM is charged (cycles are per SM);
     ``math_cycles`` each wave's math time (rounded up); ``cycles_fill`` and
     ``cycles_drain`` the summed load latency and epilogue.
     """
 
-    residents: int
     occupancy: int
     slots: int
     waves: int
@@ -660,9 +660,9 @@ class _Launch:
     tiles_n: int
     k_steps: int
     instructions_per_tile: int
-    rate: float
-    math_per_tile: float
-    per_sm: np.ndarray
+    macs_per_cycle_per_sm: float
+    math_cycles_per_tile: float
+    tiles_per_sm: np.ndarray
     math_cycles: np.ndarray
     cycles_fill: int
     cycles_drain: int
@@ -682,23 +682,24 @@ def _launch(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float, r
     waves = ceil_div(tiles, slots)
     instructions_per_tile = (tile.m // mma.m) * (tile.n // mma.n) * (k_steps * tile.k // mma.k)
     # Multiplies executed per cycle per SM = effective (dense-equivalent) rate x kept fraction.
-    rate = effective_macs_per_cycle_per_sm(gpu, mma) * mma.kept_fraction * efficiency
-    math_per_tile = instructions_per_tile * mma.macs_executed / rate
+    macs_per_cycle_per_sm = effective_macs_per_cycle_per_sm(gpu, mma) * mma.kept_fraction * efficiency
+    math_cycles_per_tile = instructions_per_tile * mma.macs_executed / macs_per_cycle_per_sm
     if gpu.partial_wave == "whole_wave":
         per_sm = np.full(waves, occupancy, dtype=np.int64)  # issue 6: a partial wave costs a whole wave
     else:
         waves_tiles = np.full(waves, slots, dtype=np.int64)
         waves_tiles[-1] = tiles - (waves - 1) * slots
         per_sm = -(-waves_tiles // gpu.sm_count)  # busiest SM's tiles
-    math_cycles = np.ceil(per_sm * math_per_tile).astype(np.int64)
+    math_cycles = np.ceil(per_sm * math_cycles_per_tile).astype(np.int64)
     epilogue_bits = per_sm * (tile.m * tile.n * mma.dtype.output_bits * 2)  # staged: write then read shared memory
-    smem_rate = int(gpu.smem_bits_per_cycle_per_sm)
+    smem_bits_per_cycle = int(gpu.smem_bits_per_cycle_per_sm)
     return _Launch(
-        residents=residents, occupancy=occupancy, slots=slots, waves=waves, tiles_m=tiles_m, tiles_n=tiles_n,
-        k_steps=k_steps, instructions_per_tile=instructions_per_tile, rate=rate, math_per_tile=math_per_tile,
-        per_sm=per_sm, math_cycles=math_cycles,
+        occupancy=occupancy, slots=slots, waves=waves, tiles_m=tiles_m, tiles_n=tiles_n,
+        k_steps=k_steps, instructions_per_tile=instructions_per_tile, macs_per_cycle_per_sm=macs_per_cycle_per_sm,
+        math_cycles_per_tile=math_cycles_per_tile,
+        tiles_per_sm=per_sm, math_cycles=math_cycles,
         cycles_fill=waves * (gpu.hbm_latency_cycles + gpu.smem_latency_cycles),
-        cycles_drain=int((-(-epilogue_bits // smem_rate)).sum()) + waves * gpu.l2_latency_cycles,
+        cycles_drain=int((-(-epilogue_bits // smem_bits_per_cycle)).sum()) + waves * gpu.l2_latency_cycles,
         warps_m=ceil_div(tile.m, min(gpu.warp_tile_m, tile.m)), warps_n=ceil_div(tile.n, min(gpu.warp_tile_n, tile.n)),
     )
 
@@ -808,13 +809,13 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     new_rows, new_cols, wave_out_elements, l2_bits, biggest = _wave_sums(
         tiles, slots, waves, tiles_m, tiles_n, group_rows, l2_fits, rows_real, cols_real,
         a_row_bits + meta_row_bits, b_col_bits, launch.warps_n, launch.warps_m, batch)
-    per_sm = launch.per_sm
+    per_sm = launch.tiles_per_sm
     wave_a, wave_meta, wave_b = new_rows * a_row_bits, new_rows * meta_row_bits, new_cols * b_col_bits
     hbm_a, hbm_meta, hbm_b_matrix = (int(new_rows.sum()) * a_row_bits, int(new_rows.sum()) * meta_row_bits,
                                      int(new_cols.sum()) * b_col_bits)
     wave_b_unique = wave_b * (problem.input_unique_elements / (batch * problem.k * problem.n))
     wave_out = wave_out_elements * out_elem_bits
-    math_w = per_sm * launch.math_per_tile
+    math_w = per_sm * launch.math_cycles_per_tile
     smem = per_sm * biggest / gpu.smem_bits_per_cycle_per_sm
     l2 = l2_bits / gpu.l2_bits_per_cycle
     hbm = (wave_a + wave_meta + wave_b_unique + wave_out) / gpu.hbm_bits_per_cycle
@@ -825,10 +826,10 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     cycles_body = int(body_cycles.sum())
     cycles_fill, cycles_drain = launch.cycles_fill, launch.cycles_drain
     sum_math, sum_smem, sum_l2, sum_hbm = (float(x.sum()) for x in (math_w, smem, l2, hbm))
-    rate, instructions_per_tile, k_steps = launch.rate, launch.instructions_per_tile, launch.k_steps
+    instructions_per_tile, k_steps = launch.instructions_per_tile, launch.k_steps
     warps_n, warps_m = launch.warps_n, launch.warps_m
 
-    full_rate = gpu.sm_count * rate
+    full_rate = gpu.sm_count * launch.macs_per_cycle_per_sm
     useful_instr_macs = batch * problem.m * problem.n * problem.k_slots  # executed MACs without tile padding
     padded_macs = tiles * instructions_per_tile * mma.macs_executed
     input_unique = ceil_div(hbm_b_matrix * problem.input_unique_elements, batch * problem.k * problem.n)
