@@ -19,7 +19,8 @@ front end (timeloopfe) hands it to Timeloop, so that every later check, note and
   ``constraints.targets`` and ``mapping`` entries become directives per (target, type); two
   entries for one target and type combine, and a factor, permutation or split given twice
   with different values is refused, as in timeloopfe. With a non-empty ``mapping`` they all
-  are the mapping (timeloop-model's input); else they are ``architecture_constraints``;
+  are the mapping (timeloop-model's input; a factor bound ``M<=8`` is refused); else they are
+  ``architecture_constraints`` (a factor bound left out, noted: energysim's mapper takes none);
 - attribute, variable, spatial and instance strings are evaluated as arithmetic over the
   variables and the attributes above (:mod:`.timeloop_v4_expressions`, never ``eval``);
 - a component's ``sparse_optimizations`` become a Sparseloop target named after it.
@@ -106,7 +107,8 @@ def read_v4(merged: dict[str, Any], origin: dict[str, Path]) -> V4Design:
     arch_file = origin["architecture"]
     symbols = _variables(merged, origin)
     problem = _problem(merged, origin, symbols)
-    flat = _Flatten(arch_file, symbols, problem)
+    given = merged.get("mapping") not in (None, [])
+    flat = _Flatten(arch_file, symbols, problem, for_model=given)
     flat.walk(merged["architecture"].get("nodes"), "architecture.nodes", parallel=False)
     if not flat.locals:
         raise ConfigError(f"{arch_file}: architecture.nodes: must list the components (!Component), outermost first "
@@ -130,6 +132,9 @@ def read_v4(merged: dict[str, Any], origin: dict[str, Path]) -> V4Design:
     out_origin["architecture"] = arch_file
     if problem is not None:
         out["problem"] = problem
+    if flat.bounds:
+        flat.notes.append("left out (factor bounds: a mapper search range energysim's mapper does not take): "
+                          + ", ".join(flat.bounds))
     if flat.unevaluated:
         flat.notes.append("not evaluated, passed on as text (attributes energysim does not read; it evaluates "
                           "arithmetic only): " + ", ".join(flat.unevaluated))
@@ -137,7 +142,6 @@ def read_v4(merged: dict[str, Any], origin: dict[str, Path]) -> V4Design:
     for index, path in enumerate(flat.paths):
         design.renames[f"{arch_file}: architecture.subtree[0].local[{index}]"] = f"{arch_file}: {path}"
     directives, sources = flat.directives()
-    given = merged.get("mapping") not in (None, [])
     key = "mapping" if given else "architecture_constraints"
     if directives:
         out[key] = directives if given else {"targets": directives}
@@ -184,8 +188,9 @@ def _problem(merged: dict[str, Any], origin: dict[str, Path], symbols: dict[str,
 class _Flatten:
     """The walk over ``architecture.nodes``: the v0.4 components, their v4 paths, the directives, the notes."""
 
-    def __init__(self, arch_file: Path, variables: dict[str, Any], problem: Any) -> None:
+    def __init__(self, arch_file: Path, variables: dict[str, Any], problem: Any, for_model: bool) -> None:
         self.file = arch_file
+        self.for_model = for_model
         self.variables = variables
         shape = problem.get("shape") if isinstance(problem, dict) else None
         shape = shape if isinstance(shape, dict) else {}
@@ -204,6 +209,7 @@ class _Flatten:
         self.sparse: list[tuple[dict, str]] = []
         self.notes: list[str] = []
         self.unevaluated: list[str] = []
+        self.bounds: list[str] = []
 
     def walk(self, nodes: Any, at: str, parallel: bool) -> None:
         """Read a list of nodes in order (``parallel``: the entries of a ``!Parallel``)."""
@@ -342,7 +348,7 @@ class _Flatten:
             if value is None:
                 continue
             if key == "factors":
-                value = _factor_list(value, f"{source}.factors")
+                value = _factor_list(value, f"{source}.factors", None if self.for_model else self.bounds)
             elif key == "permutation":
                 value = _permutation_list(value, f"{source}.permutation")
             out[key] = value
@@ -413,15 +419,20 @@ class _Flatten:
         return out, sources
 
 
-def _factor_list(value: Any, where: str) -> list[str]:
-    """``[M=8, C=1]``, ``"M=8,C=1"`` or ``"M=8 C=1"`` as a list of ``DIM=N``; bounds (``<=``, ``>=``) refused."""
+def _factor_list(value: Any, where: str, bounds: list[str] | None) -> list[str]:
+    """``[M=8, C=1]``, ``"M=8,C=1"`` or ``"M=8 C=1"`` as a list of ``DIM=N``. A bound (``M<=8``, ``N>=2``) is a mapper
+    search range energysim's mapper does not take: with ``bounds`` (mapper constraints) it is left out and listed
+    there, else (a mapping) refused."""
     items = value if isinstance(value, list) else str(value).replace(",", " ").split()
     out = []
     for item in items:
         text = str(item).replace(" ", "")
         if "<=" in text or ">=" in text:
-            raise UnsupportedError(f"{where}: {text}: factor bounds (<=, >=) are a mapper search range energysim does "
-                                   f"not read; give DIM=N")
+            if bounds is None:
+                raise UnsupportedError(f"{where}: {text}: a factor bound (<=, >=) is a mapper search range, not a "
+                                       f"mapping; give DIM=N")
+            bounds.append(f"{where} {text}")
+            continue
         out.append(text)
     return out
 

@@ -276,6 +276,22 @@ def test_merges_that_double_a_list_are_bounded(tmp_path: Path) -> None:
                               f"may hold at most 100000"), message
 
 
+def test_factor_bounds_are_noted_as_constraints_and_refused_in_a_mapping(tmp_path: Path) -> None:
+    """A factor bound (C<=4, as the published sparse_tensor_core_like spec writes) is a mapper search range: left out of
+    the [engine.mapper] constraints with a note; in a mapping (what timeloop-model runs) it is refused."""
+    spec = SMALL.replace("      dataspace: {keep: [Weights]}", "      dataspace: {keep: [Weights]}\n      temporal: {factors: N=1 C<=4}")
+    notes: list[str] = []
+    written = import_timeloop(_files(tmp_path, spec), tmp_path / "ok", notes)
+    buf = next(entry for entry in tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["engine"]["mapper"]["levels"]
+               if entry["level"] == "Buf")
+    assert buf["temporal"] == {"N": 1}
+    assert f"left out (factor bounds: a mapper search range energysim's mapper does not take): {tmp_path / 'spec.yaml'}: " \
+           f"architecture.nodes[3].constraints.temporal.factors C<=4" in notes
+    message = _refusal(tmp_path, spec, UnsupportedError, map="mapping:\n- {target: DRAM, type: temporal, factors: [M=4, C=2]}\n")
+    assert message == (f"{tmp_path / 'spec.yaml'}: architecture.nodes[3].constraints.temporal.factors: C<=4: a factor bound "
+                       f"(<=, >=) is a mapper search range, not a mapping; give DIM=N")
+
+
 def test_parallel_and_disabled_nodes(tmp_path: Path) -> None:
     """A container inside a !Parallel is refused (timeloopfe refuses it too); a node with enabled: false is left out
     and noted; an attribute energysim does not read that is not arithmetic is passed on and noted."""
