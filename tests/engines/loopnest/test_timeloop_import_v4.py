@@ -292,6 +292,27 @@ def test_factor_bounds_are_noted_as_constraints_and_refused_in_a_mapping(tmp_pat
                        f"(<=, >=) is a mapper search range, not a mapping; give DIM=N")
 
 
+@pytest.mark.parametrize(("text", "result"), [
+    ("2 ** 10 // 3 - -1", 342), ("(A + 1) * 2.5", 7.5), ("1e-9", 1e-9), ("LPDDR4", "LPDDR4"), ("45nm", "45nm"),
+    ("A", 2), ("2 ** 65", ConfigError), ("A / 0", ConfigError), ("10 ** 31", ConfigError), ("A < 3", "A < 3"),
+    ("(lambda: 1)()", "(lambda: 1)()"), ("B * 2", ConfigError),
+])
+def test_expressions_are_arithmetic_only(text: str, result) -> None:
+    """Arithmetic over numbers and names evaluates; plain words stay text; a huge exponent or result, a division by zero
+    and an undefined name are refused; anything else (a comparison, a lambda) is returned as text when not strict and
+    refused when strict, never run."""
+    from energysim.engines.loopnest.timeloop_v4_expressions import evaluate
+
+    if isinstance(result, type):
+        with pytest.raises(result):
+            evaluate(text, {"A": 2}, "f.yaml: x")
+        return
+    assert evaluate(text, {"A": 2}, "f.yaml: x") == result
+    if result == text and not text.replace("nm", "").isalnum():
+        with pytest.raises(UnsupportedError, match=r"^f\.yaml: x: .* which energysim does not evaluate"):
+            evaluate(text, {"A": 2}, "f.yaml: x", strict=True)
+
+
 def test_parallel_and_disabled_nodes(tmp_path: Path) -> None:
     """A container inside a !Parallel is refused (timeloopfe refuses it too); a node with enabled: false is left out
     and noted; an attribute energysim does not read that is not arithmetic is passed on and noted."""
