@@ -32,14 +32,23 @@ def kernel_name() -> str:
     return "numba" if use_compiled() else "numpy"
 
 
-def _block_totals(table, column_entries, active, passes, n_pe, depth, on_finish):  # pragma: no cover - compiled
-    """Sums over the lanes of one block (see :func:`run_block`); plain Python, compiled by numba."""
+def _block_totals(table, column_entries, active, passes, n_pe, depth, on_finish, finish):  # pragma: no cover - compiled
+    """Sums over the lanes of one block (see :func:`run_block`); plain Python, compiled by numba.
+
+    ``finish`` (one per PE column of ``table``) sets the type of the per-PE times: int32 when every
+    time of a lane fits (8 PEs per AVX2 operation), else int64.
+    """
     width = table.shape[1]
     k1 = column_entries.shape[1]
     vectors, k = active.shape
-    finish = np.zeros(width, np.int64)
+    cast = np.zeros(1, finish.dtype)
     ring = np.zeros(depth, np.int64)
-    positions = np.empty(k, np.int64)
+    positions = np.empty(k + 1, np.int64)
+    pack_of = np.empty(k, np.int64)             # no division per step: each input's pack, and whether it ends it
+    ends_pack = np.empty(k, np.bool_)
+    for j in range(k):
+        pack_of[j] = j // n_pe
+        ends_pack[j] = j % n_pe == n_pe - 1
     lanes_run = 0
     cycles_last = 0
     compute = 0
@@ -48,10 +57,9 @@ def _block_totals(table, column_entries, active, passes, n_pe, depth, on_finish)
     broadcasts = 0
     for vector in range(vectors):
         length = 0
-        for j in range(k):
-            if active[vector, j]:
-                positions[length] = j
-                length += 1
+        for j in range(k):                      # branch-free: the activity is random
+            positions[length] = j
+            length += active[vector, j]
         if length == 0:
             continue
         for rpass in range(passes):
@@ -61,14 +69,15 @@ def _block_totals(table, column_entries, active, passes, n_pe, depth, on_finish)
             previous_b = 0
             previous_position = -1
             entries = 0
+            slot = 0
             for t in range(length):
                 position = positions[t]
-                pack = position // n_pe
+                pack = pack_of[position]
                 if t == 0:
                     gap = pack
                 else:
-                    gap = pack - previous_position // n_pe - 1
-                    if previous_position % n_pe != n_pe - 1:
+                    gap = pack - pack_of[previous_position] - 1
+                    if not ends_pack[previous_position]:
                         gap += 1
                     if gap < 0:
                         gap = 0
@@ -76,34 +85,30 @@ def _block_totals(table, column_entries, active, passes, n_pe, depth, on_finish)
                 fetch += gap
                 earliest = previous_b + 1 + gap
                 b = earliest
-                slot = t % depth
                 if t >= depth:
                     held = ring[slot] + 1
                     if held > b:
                         b = held
                 queue_full += b - earliest
                 previous_b = b
-                ready = b + 1
+                cast[0] = b + 1
+                ready = cast[0]
                 row = base + position
                 slowest = ready
                 if on_finish:
                     for p in range(width):
-                        s = finish[p]
-                        if ready > s:
-                            s = ready
-                        f = s + table[row, p]
+                        f = max(finish[p], ready) + table[row, p]
                         finish[p] = f
-                        if f > slowest:
-                            slowest = f
+                        slowest = max(slowest, f)
                 else:
                     for p in range(width):
-                        s = finish[p]
-                        if ready > s:
-                            s = ready
+                        s = max(finish[p], ready)
                         finish[p] = s + table[row, p]
-                        if s > slowest:
-                            slowest = s
+                        slowest = max(slowest, s)
                 ring[slot] = slowest
+                slot += 1
+                if slot == depth:
+                    slot = 0
                 entries += column_entries[rpass, position]
             last = finish[0]
             for p in range(1, width):
@@ -141,8 +146,14 @@ def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray,
         cycles ``T``, sum of ``ceil(entries / N)``, queue-full and pack-load wait cycles,
         broadcasts (all summed over lanes).
     """
-    totals = jit(_block_totals)(np.ascontiguousarray(table, dtype=np.int32), np.ascontiguousarray(column_entries, dtype=np.int64),
-                       np.ascontiguousarray(active, dtype=np.bool_), int(passes), int(n_pe), int(depth), bool(on_finish))
+    table = np.ascontiguousarray(table, dtype=np.int32)
+    k = active.shape[1]
+    # A lane's times grow by at most 1 + its pack gap + the largest work per activation.
+    bound = k * (2 + (int(table.max()) if table.size else 0)) + k // max(1, n_pe) + 4
+    finish = np.zeros(table.shape[1], np.int32 if bound < 2**31 - 1 else np.int64)
+    totals = jit(_block_totals)(table, np.ascontiguousarray(column_entries, dtype=np.int64),
+                                np.ascontiguousarray(active, dtype=np.bool_), int(passes), int(n_pe), int(depth),
+                                bool(on_finish), finish)
     return tuple(int(value) for value in totals)
 
 
@@ -262,14 +273,21 @@ def fresh_line_count(bits: np.ndarray, members: np.ndarray, group_start: np.ndar
 
 
 def _floyd_fill(draws, k, chosen):  # pragma: no cover - compiled
-    """Floyd's algorithm per vector from pre-drawn ``t``; plain Python, compiled by numba (see :func:`floyd_subsets`)."""
+    """Floyd's algorithm per vector from pre-drawn ``t``; plain Python, compiled by numba (see :func:`floyd_subsets`).
+
+    Vectors in tiles of 64, step by step within a tile: the tile's rows stay in cache and
+    each step reads a contiguous run of ``draws``.
+    """
     size, vectors = draws.shape
-    for vector in range(vectors):
+    for lo in range(0, vectors, 64):
+        hi = min(vectors, lo + 64)
         for step in range(size):
-            t = draws[step, vector]
-            if chosen[vector, t]:
-                t = k - size + step
-            chosen[vector, t] = True
+            j = k - size + step
+            for vector in range(lo, hi):
+                t = draws[step, vector]
+                if chosen[vector, t]:
+                    t = j
+                chosen[vector, t] = True
 
 
 def floyd_subsets(draws: np.ndarray, k: int) -> np.ndarray:
