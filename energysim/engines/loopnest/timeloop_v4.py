@@ -20,7 +20,8 @@ front end (timeloopfe) hands it to Timeloop, so that every later check, note and
   entries for one target and type combine, and a factor, permutation or split given twice
   with different values is refused, as in timeloopfe. With a non-empty ``mapping`` they all
   are the mapping (timeloop-model's input; a factor bound ``M<=8`` is refused); else they are
-  ``architecture_constraints`` (a factor bound left out, noted: energysim's mapper takes none);
+  ``architecture_constraints`` (a factor bound left out, noted: energysim's mapper takes none),
+  and a mapping printed by Timeloop (``map.txt``) is read as printed;
 - attribute, variable, spatial and instance strings are evaluated as arithmetic over the
   variables and the attributes above (:mod:`.timeloop_v4_expressions`, never ``eval``);
 - a component's ``sparse_optimizations`` become a Sparseloop target named after it.
@@ -107,14 +108,15 @@ def read_v4(merged: dict[str, Any], origin: dict[str, Path]) -> V4Design:
     arch_file = origin["architecture"]
     symbols = _variables(merged, origin)
     problem = _problem(merged, origin, symbols)
-    given = merged.get("mapping") not in (None, [])
+    printed = origin.get("mapping", Path()).suffix == ".txt"         # Timeloop's map.txt: read as it is printed
+    given = merged.get("mapping") not in (None, []) and not printed
     flat = _Flatten(arch_file, symbols, problem, for_model=given)
     flat.walk(merged["architecture"].get("nodes"), "architecture.nodes", parallel=False)
     if not flat.locals:
         raise ConfigError(f"{arch_file}: architecture.nodes: must list the components (!Component), outermost first "
                           f"(got none)")
     for key, where in (("constraints", "constraints.targets"), ("mapping", "mapping")):
-        entries = merged.get(key)
+        entries = merged.get(key) if not (printed and key == "mapping") else None
         if key == "constraints":
             entries = entries.get("targets") if isinstance(entries, dict) else entries
         if entries in (None, []):
@@ -125,7 +127,7 @@ def read_v4(merged: dict[str, Any], origin: dict[str, Path]) -> V4Design:
         for index, entry in enumerate(entries):
             flat.top_level(entry, f"{origin[key]}: {where}[{index}]")
     out = {key: value for key, value in merged.items()
-           if key not in ("architecture", "variables", "constraints", "mapping")}
+           if key not in ("architecture", "variables", "constraints") and (key != "mapping" or printed)}
     out_origin = {key: path for key, path in origin.items() if key in out}
     out["architecture"] = {"version": "0.4", "subtree": [{"name": flat.top_name, "attributes": flat.top_attributes,
                                                           "local": flat.locals}]}

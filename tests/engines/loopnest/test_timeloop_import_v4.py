@@ -144,6 +144,23 @@ def test_sparse_optimizations_on_components_as_the_sparseloop_targets(tmp_path: 
         str(info.value)
 
 
+def test_tutorial2024_v4_spec_with_its_printed_map_matches_timeloop(tmp_path: Path) -> None:
+    """The 2024 tutorial's design as the v4 spec it was made from (variables in attributes: width 16 * DATAWIDTH, the PE
+    container's fan-out and spatial constraint) with the mapper's printed map.txt: the same hardware.toml (mapper
+    constraints included) and mapping.toml as its processed input.yaml, and Timeloop's published 66981.10 uJ and
+    1073741824 cycles; the map.txt is read as printed, not combined with the node constraints."""
+    tutorial = DATA / "tutorial2024"
+    v3 = import_timeloop([tutorial / name for name in ("input.yaml", "ERT.yaml", "map.txt")], tmp_path / "v3" / "design")
+    v4 = import_timeloop([DATA / "v4_tutorial2024" / "spec.yaml", tutorial / "ERT.yaml", tutorial / "map.txt"],
+                         tmp_path / "v4" / "design")
+    for kind in ("hardware", "mapping"):
+        assert v4[kind].read_text(encoding="utf-8") == v3[kind].read_text(encoding="utf-8"), kind
+    reference = tomllib.loads((tutorial / "reference.toml").read_text(encoding="utf-8"))
+    stats = _run(v4)
+    assert stats.cycles_total == reference["cycles"] == 1073741824
+    assert abs(stats.energy_pj / 1e6 - reference["total_energy_uj"]) <= 0.005
+
+
 def test_without_a_mapping_the_node_constraints_become_mapper_constraints(tmp_path: Path) -> None:
     """With no mapping the constraints the nodes carry are [engine.mapper] levels, the containers' spatial ones on
     their fan-out levels, which keep nothing and have no temporal loops."""
