@@ -514,9 +514,18 @@ def test_gpu_spec_carries_each_config_value_and_the_levels():
     assert spec.register_file_bytes == int(e.regs.config.capacity_bytes)
 
 
-SEARCH_SHAPES = [(64, 1, 4096), (4096, 16, 4096), (768, 3072, 3072), (1000, 999, 520), (3000, 2500, 256),
-                 (8192, 8192, 2048), (768, 24576, 3072)]
-"""GEMMs (m, n, k) for the schedule search tests: a GEMV, skinny, ragged edges, L2-resident and not."""
+SEARCH_SHAPES = [(64, 1, 4096, 1), (4096, 16, 4096, 1), (768, 3072, 3072, 1), (1000, 999, 520, 1), (3000, 2500, 256, 1),
+                 (8192, 8192, 2048, 1), (768, 24576, 3072, 1), (64, 3136, 576, 32)]
+"""GEMMs (m, n, k, batch) for the schedule search tests: a GEMV, skinny, ragged edges, L2-resident and not, and a
+batch of 32 whose inputs are a convolution's feature map (a ninth of the im2col elements)."""
+
+
+def _search_problem(m, n, k, batch, sparse):
+    """The GemmProblem of one SEARCH_SHAPES entry (a batch's inputs: 1/9 distinct, as a 3x3 convolution's)."""
+    from energysim.engines.sparse_tc.schedule import GemmProblem
+
+    unique = k * n if batch == 1 else batch * k * n // 9
+    return GemmProblem(m=m, n=n, k=k, mma=mma_shape("fp16", sparse), input_unique_elements=unique, batch=batch)
 
 
 def _exhaustive_choice(problem, gpu, efficiency):
@@ -541,13 +550,13 @@ def _exhaustive_choice(problem, gpu, efficiency):
 @pytest.mark.parametrize("partial_wave", ["whole_wave", "per_sm_tiles"])
 def test_bounded_schedule_search_chooses_what_the_full_search_chooses(partial_wave):
     """choose_schedule (tiles by lower bound, stopping past the best) picks the exhaustive search's tile, order and cycles."""
-    from energysim.engines.sparse_tc.schedule import GemmProblem, choose_schedule
+    from energysim.engines.sparse_tc.schedule import choose_schedule
 
     gpu = engine_with(partial_wave=partial_wave).gpu_spec("fp16")
-    for m, n, k in SEARCH_SHAPES:
+    for m, n, k, batch in SEARCH_SHAPES:
         for sparse in (False, True):
             for efficiency in (1.0, 0.6):
-                problem = GemmProblem(m=m, n=n, k=k, mma=mma_shape("fp16", sparse), input_unique_elements=k * n)
+                problem = _search_problem(m, n, k, batch, sparse)
                 chosen, full = choose_schedule(problem, gpu, efficiency), _exhaustive_choice(problem, gpu, efficiency)
                 assert (chosen.tile, chosen.group_rows, chosen.cycles_total) == (full.tile, full.group_rows,
                                                                                 full.cycles_total), (m, n, k, sparse)
@@ -556,14 +565,14 @@ def test_bounded_schedule_search_chooses_what_the_full_search_chooses(partial_wa
 @pytest.mark.parametrize("partial_wave", ["whole_wave", "per_sm_tiles"])
 def test_cycles_lower_bound_holds_for_every_tile_and_raster_order(partial_wave):
     """cycles_total_lower_bound never exceeds a schedule's cycles_total (any tile, group, mode), and is tight when math-bound."""
-    from energysim.engines.sparse_tc.schedule import (GemmProblem, Tile, blocks_per_sm, cycles_total_lower_bound,
-                                                      default_tile_k, raster_groups, schedule, tile_candidates)
+    from energysim.engines.sparse_tc.schedule import (Tile, blocks_per_sm, cycles_total_lower_bound, default_tile_k,
+                                                      raster_groups, schedule, tile_candidates)
 
     gpu = engine_with(partial_wave=partial_wave).gpu_spec("fp16")
     tight = 0
-    for m, n, k in SEARCH_SHAPES:
+    for m, n, k, batch in SEARCH_SHAPES:
         for sparse in (False, True):
-            problem = GemmProblem(m=m, n=n, k=k, mma=mma_shape("fp16", sparse), input_unique_elements=k * n)
+            problem = _search_problem(m, n, k, batch, sparse)
             for c in tile_candidates(problem):
                 tile = Tile(c.m, c.n, default_tile_k(problem.mma))
                 if blocks_per_sm(problem, gpu, tile) < 1:
