@@ -525,6 +525,11 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
                "over all weight layers (a proxy, not an accuracy)")
     note = _not_run_note(frame)
     note = f" {note}." if note else ""
+    baseline = frame.loc[frame["pattern"] == "dense", "sparsity_measured"].dropna()
+    if len(baseline) and baseline.iloc[0] > 0:
+        note += (f" The baseline rows (pattern dense) are the workload as given, already {percent(baseline.iloc[0])} "
+                 "sparse: the *_vs_dense ratios are to it, not to a dense model, and a target it already meets prunes "
+                 "nothing more.")
     _prose(f"{workload.name}: {quality}.{note} Wrote {write_compare(frame, args.out)}", out)
     out.write(energy_unit_note(choice.hardware for choice in choices))
     out.write(loopnest_options_note(choices, args))

@@ -55,6 +55,9 @@ RUN_KEY = ("workload", "hardware", "mode", "run")
 VARIANTS = ("dense", "pruned")
 """The two variants of every run: the dense original and the pruned workload."""
 
+DENSE_REFUSED = "the dense original: "
+"""Before a refusal reason that only the dense original met (e.g. a dense layer on a design storing weights 2:4)."""
+
 ESTIMATE_COLUMNS = (
     *RUN_KEY, "layer", "status",
     "energy_uj_dense", "energy_uj_pruned", "energy_unit", "energy_vs_dense",
@@ -107,7 +110,8 @@ class Estimate:
         costs are normalised to one MAC), and ``energy_vs_dense``, ``latency_vs_dense``,
         ``storage_vs_dense`` = pruned / dense. ``status`` is ``ok``, or
         ``unsupported: <reason>`` on a layer the engine refused (in either variant;
-        its numbers are NaN) or on the one ``TOTAL`` row of a run whose every layer
+        its numbers are NaN; ``unsupported: the dense original: <reason>`` when only the
+        dense original was refused) or on the one ``TOTAL`` row of a run whose every layer
         it refused. A run with some refused layers has a ``TOTAL`` over the layers
         both variants ran, with status ``partial: K of N layers refused; ...``.
     breakdown
@@ -296,12 +300,13 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
                     except UnsupportedError as exc:
                         store[job] = exc
                 pair[variant] = store[job]
-            refusal = next((r for r in pair.values() if isinstance(r, UnsupportedError)), None)
+            refusal = next((f"{DENSE_REFUSED if variant == 'dense' else ''}{pair[variant]}" for variant in ("pruned", "dense")
+                            if isinstance(pair[variant], UnsupportedError)), None)
             unit = {"energy_unit": choice.hardware.energy_unit}
             if refusal is not None:
                 rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {refusal}", **unit})
                 continue
-            reasons = {**pair["pruned"].refused, **pair["dense"].refused}
+            reasons = {**{layer: DENSE_REFUSED + why for layer, why in pair["dense"].refused.items()}, **pair["pruned"].refused}
             both = {layer.name for layer in pruned.layers} - set(reasons)
             if not both:
                 rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {next(iter(reasons.values()))}", **unit})

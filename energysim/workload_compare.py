@@ -31,7 +31,7 @@ from typing import Iterable
 import pandas as pd
 
 from energysim.errors import InputError, UnsupportedError
-from energysim.estimation import HardwareChoice, load_hardware_list
+from energysim.estimation import DENSE_REFUSED, HardwareChoice, load_hardware_list
 from energysim.hardware_settings import with_setting_columns
 from energysim.progress import progress_bar
 from energysim.prune.workload_pruning import EmptyLayerError, Evaluation, pairs, prune_workload, weight_layers
@@ -145,9 +145,10 @@ def _simulate(workload: Workload, choice: HardwareChoice, variant: str) -> Simul
 
 def _figures(dense: SimulationRun | UnsupportedError, pruned: SimulationRun | UnsupportedError) -> dict:
     """Status, totals over the layers both ran, and the ratios of a pruned run to its dense run."""
-    for result in (dense, pruned):
-        if isinstance(result, UnsupportedError):
-            return {"status": f"unsupported: {result}"}
+    if isinstance(pruned, UnsupportedError):
+        return {"status": f"unsupported: {pruned}"}
+    if isinstance(dense, UnsupportedError):
+        return {"status": f"unsupported: {DENSE_REFUSED}{dense}"}
     extra = set(pruned.refused) - set(dense.refused)
     if extra:
         return {"status": f"unsupported: {pruned.refused[sorted(extra)[0]]}"}

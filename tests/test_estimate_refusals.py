@@ -122,3 +122,12 @@ def test_compare_tells_a_refusal_of_the_pruning_from_one_of_the_layer_kind():
     sparse = load_hardware_list(["a100:sparse_2_4"])[0]
     run = run_workload(base, sparse.hardware, skip_refused=True, **sparse.options)
     assert "2:4" in _pattern_refusal(base, run, sparse)
+
+
+def test_a_refusal_only_the_dense_original_meets_is_named_as_such():
+    """On a design storing weights 2:4 the dense original is refused: the status says so (it read as the pruned model's)."""
+    pruned = load_workload(catalog.workload_path("lenet-300-100-han2015"))
+    result = estimate(pruned, load_hardware_list(["sparse-tc-like-2-4"]), progress=False)
+    status = result.refused["sparse-tc-like-2-4"]
+    assert status.startswith("unsupported: the dense original: ") and "weight density 1" in status
+    assert all(layer.weight_density < 1 for layer in pruned.layers)

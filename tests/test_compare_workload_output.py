@@ -1,0 +1,28 @@
+"""compare --workload: what its rows and notes say about the baseline they are measured against."""
+
+from __future__ import annotations
+
+import io
+
+from energysim import api
+from energysim.cli import main
+from energysim.errors import UnsupportedError
+from energysim.workload_compare import _figures
+
+
+def test_an_already_pruned_baseline_is_named_in_the_note(tmp_path):
+    """On a workload already 80 % sparse, compare says its 'dense' baseline is the workload as given, not a dense model."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["compare", "--workload", "pruned/mlp-digits-fine-80", "--hw", "lecture-array", "--patterns", "fine",
+            "--sparsities", "0.5", "--criteria", "magnitude", "--out", str(tmp_path / "c"), "--quiet"]
+    assert main(argv, out=out, err=err) == 0, err.getvalue()
+    text = " ".join(out.getvalue().split())
+    assert "The baseline rows (pattern dense) are the workload as given, already 80.0 % sparse" in text
+
+
+def test_a_refusal_of_the_dense_run_only_is_named_as_such():
+    """A point whose dense run was refused says 'the dense original'; a refused pruned run keeps its own reason."""
+    ran = api.simulate("lecture-array", "lenet-300-100")
+    assert _figures(UnsupportedError("too dense"), ran)["status"] == "unsupported: the dense original: too dense"
+    assert _figures(UnsupportedError("too dense"), UnsupportedError("not 2:4"))["status"] == "unsupported: not 2:4"
+    assert _figures(ran, UnsupportedError("not 2:4"))["status"] == "unsupported: not 2:4"
