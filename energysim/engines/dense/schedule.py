@@ -154,7 +154,7 @@ def chunk_groups(total: int, size: int) -> list[tuple[int, int]]:
     Parameters
     ----------
     total, size
-        Extent and chunk size, elements (``size`` > 0).
+        As :func:`chunks`.
 
     Returns
     -------
@@ -171,7 +171,7 @@ def chunk_sizes(total: int, size: int, index: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     total, size
-        Extent and chunk size, elements.
+        As :func:`chunks`.
     index
         Chunk numbers, each below ``ceil(total / size)``.
 
