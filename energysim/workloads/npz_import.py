@@ -39,6 +39,17 @@ Spatial sizes
     output size, i.e. the scheme assumes no pooling between convolutions: give
     ``<layer>.input_size`` after a pooling layer.
 
+Chaining check
+    A weight file holds no graph, so the import checks what it can: each layer
+    should take what the layer before it gives (conv2d: input channels = the
+    previous conv2d layer's output channels; linear: in_features = the previous
+    linear layer's out_features, or the previous conv2d layer's output, whole or
+    pooled to one value per channel). A layer that does not chain gets a note
+    naming both layers and the figures: the defaults of the scheme (stride 1,
+    padding 0, groups 1, no pooling) may not be the model's, and its MACs may be
+    wrong. Branches, grouped convolutions and pooling also break the chain
+    legitimately, so it is a note, not a refusal.
+
 Layer order (``order``)
     ``"file"`` keeps the order of the arrays in the file: for ``.npz`` that is
     the order in which they were saved (``np.savez(path, **state_dict)`` keeps a
@@ -271,6 +282,42 @@ def _int_values(path: Path, key: str, array: np.ndarray, count: int, minimum: in
     return values
 
 
+def chain_notes(layers: list[dict]) -> list[str]:
+    """Notes on consecutive layers that do not chain (see the module docstring's chaining check).
+
+    Parameters
+    ----------
+    layers
+        ``[[layers]]`` entries in import order (``kind`` linear or conv2d, with their geometry).
+
+    Returns
+    -------
+    list of str
+        One sentence per break: both layers, what one gives and the other takes, and what to check.
+    """
+    notes: list[str] = []
+    advice = ("the naming scheme's defaults (stride 1, padding 0, groups 1, no pooling) may not be the model's, so its "
+              "MACs may be wrong: give '<layer>.padding' / '.stride' / '.input_size', or import the model with its "
+              "graph (.pt2, --arch, .onnx); a branch or a grouped convolution also breaks the chain")
+    for before, layer in zip(layers, layers[1:]):
+        if before["kind"] == "conv2d":
+            out_height = (before["in_height"] + 2 * before["padding"] - before["kernel_height"]) // before["stride"] + 1
+            out_width = (before["in_width"] + 2 * before["padding"] - before["kernel_width"]) // before["stride"] + 1
+            channels = before["out_channels"]
+            if layer["kind"] == "conv2d" and layer["in_channels"] != channels:
+                notes.append(f"layer {layer['name']!r} takes {layer['in_channels']} input channels but {before['name']!r} "
+                             f"gives {channels}: {advice}")
+            elif layer["kind"] == "linear" and layer["in_features"] not in (channels * out_height * out_width, channels):
+                pooled = layer["in_features"] < channels * out_height * out_width and layer["in_features"] % channels == 0
+                notes.append(f"layer {layer['name']!r} takes {layer['in_features']} inputs but {before['name']!r} gives "
+                             f"{channels} x {out_height} x {out_width} = {channels * out_height * out_width}"
+                             f"{' (a pooling layer between them may explain it)' if pooled else ''}: {advice}")
+        elif layer["kind"] == "linear" and layer["in_features"] != before["out_features"]:
+            notes.append(f"layer {layer['name']!r} takes {layer['in_features']} inputs but {before['name']!r} gives "
+                         f"{before['out_features']}: {advice}")
+    return notes
+
+
 def weight_layers(
     arrays: dict[str, np.ndarray],
     path: str | Path,
@@ -444,4 +491,4 @@ def import_weights(
         description=f"imported from {path.name} by energysim import ({order} layer order): {len(layers)} weight layers, batch 1",
         source=f"weight file {path.name}",
     )
-    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped)
+    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped, notes=chain_notes(layers))

@@ -200,3 +200,39 @@ def test_prune_orig_without_mask_is_refused(tmp_path):
     np.savez(tmp_path / "half.npz", **{"fc.weight_orig": np.ones((2, 2))})
     with pytest.raises(InputError, match=r"half\.npz: array 'fc\.weight_orig'.*has no 'fc\.weight_mask'"):
         import_weights(tmp_path / "half.npz", tmp_path / "out")
+
+
+def test_layers_that_do_not_chain_get_a_note(tmp_path):
+    """A state dict whose defaults (padding 0) contradict it: conv in-channels, conv-to-linear and linear-to-linear breaks each get a note naming both layers."""
+    arrays = {
+        "conv0.weight": RNG.standard_normal((16, 1, 3, 3)),
+        "conv1.weight": RNG.standard_normal((16, 1, 3, 3)),   # depthwise in the model: takes 16 channels
+        "conv2.weight": RNG.standard_normal((32, 16, 1, 1)),
+        "fc1.weight": RNG.standard_normal((10, 2048)),        # 32 x 8 x 8 with padding 1; 32 x 4 x 4 without
+        "fc2.weight": RNG.standard_normal((5, 7)),
+    }
+    np.savez(tmp_path / "w.npz", **arrays)
+    notes = import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes
+    assert len(notes) == 3
+    assert notes[0].startswith("layer 'conv1' takes 1 input channels but 'conv0' gives 16: the naming scheme's defaults")
+    assert notes[1].startswith("layer 'fc1' takes 2048 inputs but 'conv2' gives 32 x 4 x 4 = 512")
+    assert notes[2].startswith("layer 'fc2' takes 7 inputs but 'fc1' gives 10")
+
+
+def test_layers_that_chain_get_no_note(tmp_path):
+    """Convolutions that chain, a linear layer after a global pooling (in_features = channels) and an MLP give no note."""
+    arrays = {"conv0.weight": RNG.standard_normal((8, 3, 3, 3)), "conv0.padding": np.array(1),
+              "conv1.weight": RNG.standard_normal((4, 8, 3, 3)),
+              "fc0.weight": RNG.standard_normal((6, 4)), "fc1.weight": RNG.standard_normal((2, 6))}
+    np.savez(tmp_path / "w.npz", **arrays)
+    assert import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes == []
+    np.savez(tmp_path / "g.npz", **{"conv.weight": RNG.standard_normal((4, 3, 3, 3)), "a.weight": RNG.standard_normal((5, 4 * 6 * 6))})
+    assert import_weights(tmp_path / "g.npz", tmp_path / "out3", input_size=(8, 8)).notes == []
+
+
+def test_a_linear_layer_smaller_than_the_conv_output_may_be_pooled(tmp_path):
+    """in_features below the conv output and a multiple of its channels gets the pooling hint; above it does not."""
+    arrays = {"conv.weight": RNG.standard_normal((4, 3, 3, 3)), "fc.weight": RNG.standard_normal((5, 4 * 3 * 3))}
+    np.savez(tmp_path / "w.npz", **arrays)
+    (note,) = import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes
+    assert "gives 4 x 6 x 6 = 144 (a pooling layer between them may explain it): " in note
