@@ -47,6 +47,8 @@ DUMMY_ATTRIBUTES = {"width": 1, "depth": 1, "datawidth": 1, "technology": -1}
 """Attributes of the fan-out level timeloopfe inserts (its dummy_storage)."""
 KINDS = ("temporal", "spatial", "dataspace")
 """Constraint types a directive may have (``bypass``/``datatype`` are read as dataspace)."""
+NETWORK_CLASSES = ("XY_NoC", "Legacy", "ReductionTree", "SimpleMulticast")
+"""Component classes timeloopfe makes networks (its arch.py), not levels."""
 _DIRECTIVE_FIELDS = ("factors", "permutation", "split", "keep", "bypass")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -292,6 +294,9 @@ class _Flatten:
         cls = node.get("class")
         if not isinstance(cls, str) or not cls:
             raise ConfigError(f"{self.file}: {here}.class: must name the component class (got {cls!r})")
+        if any(kind in cls for kind in NETWORK_CLASSES):
+            raise UnsupportedError(f"{self.file}: {here}.class: {cls!r} is a network, which energysim does not model "
+                                   f"(it would be read as a storage level); leave it out, its energy uncounted")
         self.place(name, cls, attributes, here)
         if node.get("sparse_optimizations"):
             if not isinstance(node["sparse_optimizations"], dict):

@@ -211,12 +211,16 @@ def test_small_design_fan_out_variables_and_cli(tmp_path: Path) -> None:
     ("  - !Component {name: mac, class: intmac}", "  - {name: mac, class: intmac}", ConfigError,
      "spec.yaml: architecture.nodes[4]: each node must be a mapping tagged !Component, !Container, !Hierarchical, "
      "!Parallel, !Pipelined, !Nothing (got an untagged mapping with keys name, class)"),
+    ("  - !Component {name: mac, class: intmac}", "  - !Component {name: noc, class: XY_NoC}\n  - !Component {name: mac, "
+     "class: intmac}", UnsupportedError, "spec.yaml: architecture.nodes[4].class: 'XY_NoC' is a network, which energysim "
+     "does not model"),
     ("variables: {version: 0.4, DEPTH: 32}", "variables: {version: 0.4, DEPTH: '{{ depth }}'}", UnsupportedError,
      "spec.yaml: line 2: Jinja template syntax '{{ depth }}' is not read (energysim renders no templates"),
 ])
 def test_v4_refusals_name_file_path_rule_and_value(tmp_path: Path, old: str, new: str, error, fragment) -> None:
     """A misspelt tag, attribute, spatial key or constraint kind, an undefined variable, a function call where energysim
-    reads the value, an untagged node and Jinja syntax are each one line naming the v4 file and path; arithmetic over
+    reads the value, an untagged node, a network component and Jinja syntax are each one line naming the v4 file and
+    path; arithmetic over
     variables is evaluated (depth DEPTH * 2 + 1 = 65 words)."""
     assert old in SMALL
     spec = SMALL.replace(old, new)
