@@ -33,6 +33,19 @@ def _percent(value: float) -> str:
     return f"{100 * value:.0f} %"
 
 
+def _sparsity(row: pd.Series) -> str:
+    """``90 % sparsity``, or ``66 % sparsity (target 50 %)`` when the measured sparsity rounds to another percent.
+
+    Channel pruning removes the next layer's inputs too, so its measured sparsity can
+    be well above its target; naming only the target would understate what was removed.
+    """
+    target = _percent(float(row["sparsity_target"]))
+    measured = pd.to_numeric(row.get("sparsity_measured"), errors="coerce")
+    if pd.isna(measured) or _percent(float(measured)) == target:
+        return f"{target} sparsity"
+    return f"{_percent(float(measured))} sparsity (target {target})"
+
+
 def loopnest_zero_handling(hardware: str) -> str | None:
     """The sparse loop-nest design's own account of its zeros and the patterns it rewards, or None.
 
@@ -94,7 +107,7 @@ def sweep_findings(compare: pd.DataFrame) -> list[str]:
         if latency_column is not None and pd.notna(pd.to_numeric(best.get(latency_column), errors="coerce")):
             text += f" (latency {_fraction(float(best[latency_column]))})"
         if "sparsity_target" in ok.columns and pd.notna(best.get("sparsity_target")):
-            text += f" at {_percent(float(best['sparsity_target']))} sparsity"
+            text += f" at {_sparsity(best)}"
         if "accuracy" in ok.columns and pd.notna(pd.to_numeric(best.get("accuracy"), errors="coerce")):
             text += f", accuracy {_percent(float(best['accuracy']))}"
         if len(best_per_pattern) > 1:

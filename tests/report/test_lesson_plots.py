@@ -134,3 +134,12 @@ def test_estimate_ratio_figure_per_run_with_half_line_on_2_4():
     assert [p.get_height() for p in axes[2].patches] == pytest.approx([0.6, 0.6, 0.6])
     assert all(axis.get_ylim()[0] == 0 for axis in axes)
     assert [any(np.allclose(line.get_ydata(), 0.5) for line in axis.get_lines()) for axis in axes] == [False, False, True, True]
+
+
+def test_findings_name_the_measured_sparsity_when_it_is_not_the_target():
+    """Channel pruning at a 50 % target that removed 66 % is reported at 66 % (target 50 %), not at 50 %."""
+    frame = compare_frame()
+    frame = frame.assign(sparsity_measured=frame["sparsity_target"].where(frame["pattern"] != "channel", 0.6624))
+    lecture = next(line for line in sweep_findings(frame) if line.startswith("lecture-array: best channel"))
+    assert " at 66 % sparsity (target 90 %)," in lecture
+    assert " at 90 % sparsity," in sweep_findings(compare_frame())[0]
