@@ -1350,7 +1350,39 @@ def _timeloop_cases() -> list[Case]:
         ("too_many_lines", MAP_TXT + "|     for K in [0:1)\n" * 20_000, "map.txt: a Timeloop map.txt must have at most 10000 lines (got 20010)"),
     ]
     cases += [Case(f"timeloop_map_txt_{name}", "timeloop", txt, fragment, _timeloop_txt(text)) for name, text, fragment in printed]
-    return cases
+    return cases + _timeloop_v4_cases()
+
+
+_TUTORIAL_2024 = Path(__file__).resolve().parent / "timeloop" / "tutorial2024"
+_V4_SPEC = (Path(__file__).resolve().parent / "timeloop" / "v4_tutorial2024" / "spec.yaml").read_text(encoding="utf-8")
+"""The 2024 tutorial example written as a Timeloop v4 specification (tests/data/timeloop/v4_tutorial2024), imported
+with the tutorial's ERT.yaml and map.txt."""
+
+
+def _timeloop_v4(old: str, new: str) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        assert old in _V4_SPEC, old
+        (folder / "spec.yaml").write_text(_V4_SPEC.replace(old, new, 1), encoding="utf-8")
+        for name in ("ERT.yaml", "map.txt"):
+            (folder / name).write_bytes((_TUTORIAL_2024 / name).read_bytes())
+    return make
+
+
+def _timeloop_v4_cases() -> list[Case]:
+    argv = ("import-timeloop", "{d}/spec.yaml", "{d}/ERT.yaml", "{d}/map.txt", "-o", "{d}/out")
+    doubling = "".join(f"  l{i}: &l{i} {{<<<: [*l{i - 1}, *l{i - 1}]}}\n" for i in range(1, 21))
+    table = [  # the Timeloop v4 reader (TIMELOOP-V4, engines/loopnest/timeloop_v4*.py)
+        ("tag_misspelt", "  - !Component\n    name: DRAM", "  - !Compnent\n    name: DRAM",
+         "spec.yaml: line 15: YAML tag '!Compnent' is not one Timeloop v4 reads (known: !Component, "),
+        ("jinja", "DATAWIDTH: 8", "DATAWIDTH: '{{ width }}'", "Jinja template syntax '{{ width }}' is not read"),
+        ("function_call", "{depth: 512,", "{depth: 'max(512, 8)',",
+         "spec.yaml: architecture.nodes[2].attributes.depth: 'max(512, 8)' uses a function call"),
+        ("code_call", "{depth: 512,", "{depth: '__import__(\"os\").getcwd()',", "uses a function call"),
+        ("undefined_variable", "width: 16 * DATAWIDTH", "width: 16 * DATAWIDHT", "names 'DATAWIDHT', which no variable"),
+        ("list_doubling", "variables:\n", "variables:\n  l0: &l0 {x: [1]}\n" + doubling,
+         "<<< would build a list of 131072 entries; merged lists may hold at most 100000"),
+    ]
+    return [Case(f"timeloop_v4_{name}", "timeloop", argv, fragment, _timeloop_v4(old, new)) for name, old, new, fragment in table]
 
 
 # ---- mapping and mapper-constraint files (loop-nest hardware) ---------------------------------------------
