@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from energysim.engines.base import OPTIONS_CONFIG, Engine
-from energysim.engines.sparse_tc.kernel_model import KernelModelConfig, KernelTime, model_time
+from energysim.engines.sparse_tc.kernel_model import KernelModelConfig, KernelTime, input_is_padded, model_time
 from energysim.engines.sparse_tc.schedule import (
     DTYPES,
     GemmProblem,
@@ -44,6 +44,10 @@ MODES: tuple[str, ...] = get_args(Mode)
 
 Timing = Literal["hardware_bound", "library_calibrated", "kernel_model"]
 """The timing figures: which one ``LayerResult.cycles`` carries (the others go to stats)."""
+
+TIMING_LABELS: dict[str, str] = {"hardware_bound": "hardware bound", "library_calibrated": "library-calibrated",
+                                 "kernel_model": "kernel model"}
+"""The words a report shows for each timing (``stats["timing_label"]``)."""
 
 STATIC_UNIT = ("SM", "static_cycle")
 """The priced unit of time-proportional energy: static and clock power of one SM for one cycle.
@@ -211,6 +215,14 @@ class SparseTensorCoreEngine(Engine):
     it describes the layer pruned to 2:4, not the workload's own (unstructured) pruning. With tensors the mask (or the
     non-zero pattern) must comply with 2:4 along ``K`` or :class:`UnsupportedError`
     names the first offending group. Dense mode ignores sparsity.
+
+    *Which timing ran* is in ``stats["timing"]`` and, in a report's words, in
+    ``stats["timing_label"]`` (:data:`TIMING_LABELS`). A 2:4 layer also carries the
+    kernel model's time of the same GEMM in dense mode and the ratio
+    (``stats["kernel_model"]["dense_cycles_total"]``, ``["vs_dense"]``) and whether
+    the PyTorch path pads its input (``["input_padded"]``), so that a run timed at the
+    hardware bound can say what library kernels would give
+    (:func:`energysim.engines.sparse_tc.notes.timing_note`).
 
     Not modelled: split-K, L2 compression, instruction issue energy as its own
     action (it is inside the static/clock figure), bank conflicts, clock throttling.
@@ -483,6 +495,7 @@ class SparseTensorCoreEngine(Engine):
         bound_plan = other if calibrated else plan
         kernel = (model_time(bound_plan, shape.n, sparse, self.config.kernel_model)
                   if self.config.kernel_model is not None else None)
+        dense_kernel = self._dense_kernel_time(problem, gpu) if sparse and kernel is not None else None
 
         counts = self._counts(problem, plan, mma)
         if sparse:
@@ -504,6 +517,11 @@ class SparseTensorCoreEngine(Engine):
         stats = self._stats(problem, bound_plan, other if not calibrated else plan, kernel, mode, timing,
                             compressed, useful)
         stats[ASSUMED_2_4] = sparse and tensors is None
+        if dense_kernel is not None:
+            stats["kernel_model"] |= {"input_padded": input_is_padded(shape.n, sparse, self.config.kernel_model),
+                                      "pad_input_multiple": self.config.kernel_model.pad_input_multiple,
+                                      "dense_cycles_total": dense_kernel.cycles_total,
+                                      "vs_dense": kernel.cycles_total / dense_kernel.cycles_total}
         return self.result(
             layer,
             counts=counts,
@@ -516,6 +534,18 @@ class SparseTensorCoreEngine(Engine):
         )
 
     # ------------------------------------------------------------------ parts
+    def _dense_kernel_time(self, problem: GemmProblem, gpu: GpuSpec) -> KernelTime:
+        """The kernel model's time of the same GEMM in dense mode, as a dense run of the layer gives it.
+
+        The dense hardware-bound schedule (the tile a dense run chooses), re-weighed by
+        the dense library constants: the baseline a 2:4 run's kernel-model figure is
+        compared with (``stats["kernel_model"]["vs_dense"]``). One more schedule search
+        per 2:4 layer (a few ms).
+        """
+        dense = dataclasses.replace(problem, mma=mma_shape(problem.mma.dtype.name, False))
+        plan = choose_schedule(dense, gpu, 1.0, self.config.tile_m, self.config.tile_n, self.config.tile_k)
+        return model_time(plan, dense.n, False, self.config.kernel_model)
+
     def _storage_fit(self, problem: GemmProblem) -> list[StorageFit]:
         """Whether each whole tensor (weights, metadata when sparse, distinct inputs, outputs) fits L2 alone.
 
@@ -629,6 +659,7 @@ class SparseTensorCoreEngine(Engine):
             "gemm_m": problem.m, "gemm_n": problem.n, "gemm_k": problem.k, "gemm_batch": problem.batch,
             "mma_shape": f"m{problem.mma.m}n{problem.mma.n}k{problem.mma.k}" + (".sp" if problem.mma.sparse else ""),
             "timing": timing,
+            "timing_label": TIMING_LABELS[timing],
             "figures": figures,
             "bound": figures[timing]["bound"],
             "bound_kind": "math-bound" if figures[timing]["bound"] == "math" else "memory-bound",
