@@ -81,11 +81,21 @@ class Codebook:
 
 
 def _nearest(sorted_centroids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Index of the nearest of ascending ``sorted_centroids`` for each value (ties go to the lower one)."""
+    """Index of the nearest of ascending ``sorted_centroids`` for each value (ties go to the lower one).
+
+    The index is the number of midpoints below the value, counted by one comparison per
+    midpoint (15 for EIE's codebook): branch-free, several times faster than a binary
+    search per value on large arrays.
+    """
     if sorted_centroids.size == 1:
         return np.zeros(values.shape, dtype=np.int64)
-    midpoints = 0.5 * (sorted_centroids[1:] + sorted_centroids[:-1])
-    return np.searchsorted(midpoints, values, side="left")
+    midpoints = 0.5 * (sorted_centroids[1:] + sorted_centroids[:-1])   # at most 254 (bits <= 8): fits uint8
+    index = np.zeros(values.shape, dtype=np.uint8)
+    above = np.empty(values.shape, dtype=bool)
+    for midpoint in midpoints:
+        np.greater(values, midpoint, out=above)
+        index += above
+    return index
 
 
 def fit_codebook(

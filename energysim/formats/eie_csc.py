@@ -279,8 +279,8 @@ def encode_positions(
     itype = np.int32 if max(m, k) * max(n_pe, 1) < 2**30 else np.int64
     column_major = _column_major(rows, columns, m)
     if column_major and eie_csc_kernel.use_compiled():
-        v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(rows, columns, codes, m, k, n_pe,
-                                                                             index_bits, itype)
+        v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(columns.astype(np.int64) * m + rows,
+                                                                             codes, m, k, n_pe, index_bits, itype)
         return EieCsc(
             shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
             index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
@@ -295,6 +295,70 @@ def encode_positions(
         shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
         index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
     )
+
+
+def encode_flat(
+    positions: np.ndarray | None,
+    codes: np.ndarray,
+    shape: tuple[int, int],
+    n_pe: int,
+    index_bits: int = DEFAULT_INDEX_BITS,
+    value_bits: int = DEFAULT_VALUE_BITS,
+    pointer_bits: int = DEFAULT_POINTER_BITS,
+) -> EieCsc:
+    """Encode non-zero weights given by ascending flat column-major positions (``column x M + row``).
+
+    Parameters
+    ----------
+    positions
+        Strictly increasing flat positions (int64), or None for every position (a dense
+        matrix: no position array is made on the compiled path).
+    codes
+        Codebook index of each position, in ``1 .. 2**value_bits - 1``.
+    shape, n_pe, index_bits, value_bits, pointer_bits
+        As in :func:`encode_positions`.
+
+    Raises
+    ------
+    InputError
+        As :func:`encode_positions`, and if the positions do not strictly increase or fall
+        outside the matrix, or the codes do not match them in number.
+    """
+    m, k = int(shape[0]), int(shape[1])
+    count = m * k if positions is None else int(np.size(positions))
+    codes = np.asarray(codes).ravel()
+    if codes.size != count:
+        raise InputError(f"EIE CSC: one code per position (got {codes.size} codes for {count} positions)")
+    if positions is not None and positions.size and (positions[0] < 0 or positions[-1] >= m * k
+                                                     or not _strictly_increasing(positions)):
+        raise InputError(f"EIE CSC flat positions must strictly increase inside the {m}x{k} matrix")
+    if not eie_csc_kernel.use_compiled() or m < 1 or k < 1 or not (1 <= index_bits <= 8 and 1 <= value_bits <= 8
+                                                                   and 1 <= pointer_bits <= 64):
+        if positions is None:
+            columns, rows = np.divmod(np.arange(m * k, dtype=np.int64), m)
+        else:
+            columns, rows = np.divmod(positions, m)
+        return encode_positions(rows, columns, codes, shape, n_pe, index_bits, value_bits, pointer_bits)
+    if not isinstance(n_pe, (int, np.integer)) or isinstance(n_pe, bool) or n_pe < 1:
+        raise InputError(f"EIE CSC n_pe must be an integer >= 1 (got {n_pe!r})")
+    if codes.size and (codes.min() < 1 or codes.max() > 2**value_bits - 1):
+        raise InputError(f"EIE CSC codes must lie in 1..{2**value_bits - 1} (got {codes.min()}..{codes.max()})")
+    itype = np.int32 if max(m, k) * max(n_pe, 1) < 2**30 else np.int64
+    v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(positions, codes, m, k, n_pe, index_bits,
+                                                                         itype)
+    return EieCsc(
+        shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
+        index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
+    )
+
+
+def _strictly_increasing(positions: np.ndarray) -> bool:
+    """Whether ``positions`` strictly increase (checked block by block)."""
+    for lo in range(0, positions.size, _CHECK_BLOCK):
+        block = positions[max(0, lo - 1):lo + _CHECK_BLOCK]
+        if not bool(np.all(block[1:] > block[:-1])):
+            return False
+    return True
 
 
 def _encode_numpy(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe: int,

@@ -45,16 +45,24 @@ def jit(function: Callable) -> Callable:
     return compiled
 
 
-def _entries_per_group(rows, columns, n_pe, k, shift, index_bits):  # pragma: no cover - compiled
-    """Entries (padding included) per (PE, column) of column-major positions; plain Python, compiled by numba."""
+def _entries_per_group(positions, count, m, n_pe, k, shift, index_bits):  # pragma: no cover - compiled
+    """Entries (padding included) per (PE, column) of ascending flat positions; plain Python, compiled by numba.
+
+    ``positions`` empty: every position ``0 .. count - 1`` (a dense matrix).
+    """
     counts = np.zeros((n_pe, k), np.int64)
     previous = np.full(n_pe, -1, np.int64)
-    column = -1
-    for i in range(rows.size):
-        if columns[i] != column:
-            column = columns[i]
+    dense = positions.size == 0
+    column = 0
+    column_start = 0
+    for i in range(count):
+        position = i if dense else positions[i]
+        if position >= column_start + m:
+            while position >= column_start + m:
+                column += 1
+                column_start += m
             previous[:] = -1
-        row = rows[i]
+        row = position - column_start
         if shift >= 0:
             pe = row & (n_pe - 1)
             local = row >> shift
@@ -67,19 +75,24 @@ def _entries_per_group(rows, columns, n_pe, k, shift, index_bits):  # pragma: no
     return counts
 
 
-def _fill(rows, columns, codes, cursor_base, v, z, local_rows, n_pe, shift, index_bits):  # pragma: no cover - compiled
+def _fill(positions, count, m, codes, cursor_base, v, z, local_rows, n_pe, shift, index_bits):  # pragma: no cover - compiled
     """Write every entry (padding first) at its PE's cursor in its column; plain Python, compiled by numba."""
     span = 1 << index_bits
     previous = np.full(n_pe, -1, np.int64)
     cursor = np.zeros(n_pe, np.int64)
+    dense = positions.size == 0
     column = -1
-    for i in range(rows.size):
-        if columns[i] != column:
-            column = columns[i]
+    column_start = -m
+    for i in range(count):
+        position = i if dense else positions[i]
+        if position >= column_start + m:
+            while position >= column_start + m:
+                column += 1
+                column_start += m
             previous[:] = -1
             for pe in range(n_pe):
                 cursor[pe] = cursor_base[pe, column]
-        row = rows[i]
+        row = position - column_start
         if shift >= 0:
             pe = row & (n_pe - 1)
             local = row >> shift
@@ -142,14 +155,15 @@ def entry_layout(counts: np.ndarray, local_dtype: type) -> tuple[np.ndarray, ...
             np.empty(total, dtype=local_dtype))
 
 
-def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe: int,
+def encode_sorted(positions: np.ndarray | None, codes: np.ndarray, m: int, k: int, n_pe: int,
                   index_bits: int, local_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Interleaved CSC arrays of validated positions in column-major order (flat index strictly increasing).
 
     Parameters
     ----------
-    rows, columns
-        Global row and column of every non-zero weight (int64), column-major order, each once.
+    positions
+        Flat column-major index ``column x M + row`` of every non-zero weight (int64),
+        strictly increasing; None for every position of the matrix (a dense one).
     codes
         Codebook index of each.
     m, k, n_pe, index_bits
@@ -163,10 +177,12 @@ def encode_sorted(rows: np.ndarray, columns: np.ndarray, codes: np.ndarray, m: i
         As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
     """
     shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
-    counts = jit(_entries_per_group)(rows, columns, n_pe, k, shift, index_bits)
+    flat = np.zeros(0, np.int64) if positions is None else np.ascontiguousarray(positions, dtype=np.int64)
+    count = m * k if positions is None else flat.size
+    counts = jit(_entries_per_group)(flat, count, m, n_pe, k, shift, index_bits)
     pointers, pe_offsets, v, z, local_rows = entry_layout(counts, local_dtype)
-    jit(_fill)(rows, columns, np.ascontiguousarray(codes, dtype=np.uint8), pointers + pe_offsets[:-1, None],
-                   v, z, local_rows, n_pe, shift, index_bits)
+    jit(_fill)(flat, count, m, np.ascontiguousarray(codes, dtype=np.uint8), pointers + pe_offsets[:-1, None],
+               v, z, local_rows, n_pe, shift, index_bits)
     return v, z, local_rows, pointers, pe_offsets
 
 

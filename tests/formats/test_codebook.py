@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from energysim.errors import InputError
-from energysim.formats.codebook import fit_codebook
+from energysim.formats.codebook import Codebook, fit_codebook
 
 
 def test_entry_zero_is_zero_and_size_is_two_to_bits():
@@ -108,3 +108,10 @@ def test_more_distinct_values_than_codes_are_clustered():
     book = fit_codebook(weights, bits=4)
     assert book.iterations >= 1
     assert np.unique(book.decode(book.quantise(weights))).size == 15
+
+
+def test_quantisation_sends_midpoint_ties_to_the_lower_centroid():
+    """Values exactly on a midpoint take the lower code, values next to it the side they fall on (searchsorted 'left')."""
+    book = Codebook(centroids=np.array([0.0, -1.0, 1.0, 2.0, 4.0]), bits=2)
+    weights = np.array([0.0, 1.5, np.nextafter(1.5, 2.0), 3.0, -5.0, 9.0, np.nextafter(0.0, -1.0)])
+    assert book.quantise(weights).tolist() == [0, 2, 3, 3, 1, 4, 1]

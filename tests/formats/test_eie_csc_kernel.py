@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from energysim.formats import eie_csc_kernel
-from energysim.formats.eie_csc import encode_codes, encode_positions
+from energysim.errors import InputError
+from energysim.formats.eie_csc import encode_codes, encode_flat, encode_positions
 
 needs_numba = pytest.mark.skipif(not eie_csc_kernel.compiled_available(),
                                  reason="numba is not installed (the optional `fast` extra); the numpy path ran alone")
@@ -97,3 +98,33 @@ def test_numpy_segment_counts_in_pe_blocks_equal_all_at_once(monkeypatch, seed):
     for blocked, reference in zip(csc.segment_counts(rows_per_pass), whole):
         assert blocked.dtype == reference.dtype
         np.testing.assert_array_equal(blocked, reference)
+
+
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+@pytest.mark.parametrize("seed", range(6))
+def test_flat_positions_encode_as_rows_and_columns(monkeypatch, kernel, seed):
+    """encode_flat (ascending column x M + row, or None for every position) gives encode_positions' arrays, both paths."""
+    if kernel == "numba" and not eie_csc_kernel.compiled_available():
+        pytest.skip("numba is not installed (the optional `fast` extra)")
+    monkeypatch.setenv(eie_csc_kernel.KERNEL_ENV, kernel)
+    rng = np.random.default_rng(seed)
+    m, k, n_pe = int(rng.integers(1, 90)), int(rng.integers(1, 30)), int(rng.integers(1, 9))
+    dense = seed % 3 == 0
+    flat = None if dense else np.flatnonzero(rng.random(m * k) < rng.uniform(0.02, 0.9))
+    count = m * k if dense else flat.size
+    codes = rng.integers(1, 16, size=count).astype(np.uint8)
+    positions = np.arange(m * k) if dense else flat
+    expected = encode_positions(positions % m, positions // m, codes, (m, k), n_pe)
+    got = encode_flat(flat, codes, (m, k), n_pe)
+    for name in ("v", "z", "local_rows", "pointers", "pe_offsets"):
+        assert np.array_equal(getattr(got, name), getattr(expected, name)), name
+
+
+def test_flat_positions_must_increase_and_match_the_codes():
+    """Positions out of order, outside the matrix, or not one code each are refused as InputError."""
+    with pytest.raises(InputError, match="strictly increase"):
+        encode_flat(np.array([3, 2]), np.array([1, 1]), (4, 4), 2)
+    with pytest.raises(InputError, match="strictly increase inside the 4x4"):
+        encode_flat(np.array([3, 16]), np.array([1, 1]), (4, 4), 2)
+    with pytest.raises(InputError, match="one code per position"):
+        encode_flat(None, np.array([1, 1]), (4, 4), 2)

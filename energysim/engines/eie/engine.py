@@ -84,7 +84,7 @@ from energysim.engines.eie.synthetic import SyntheticInputs, dense_inputs, synth
 from energysim.engines.result import Compulsory, LayerResult
 from energysim.errors import ConfigError, InputError, UnsupportedError
 from energysim.formats.codebook import Codebook, fit_codebook
-from energysim.formats.eie_csc import EieCsc, encode_codes, encode_positions
+from energysim.formats.eie_csc import EieCsc, encode_codes, encode_flat
 from energysim.hardware.hierarchy import Hardware
 from energysim.limits import ARRAY_BYTES
 from energysim.units import ceil_div
@@ -349,9 +349,13 @@ class EieEngine(Engine):
         """Seeded Bernoulli(``density``) weights: the encoded matrix, its codebook and non-zeros per column."""
         cfg = self.config
         drawn = synthetic_weights(m, k, density, cfg.value_bits, cfg.codebook_fit_samples, cfg.seed, rng)
-        rows, columns, codes, codebook = drawn.rows, drawn.columns, drawn.codes, drawn.codebook
-        csc = encode_positions(rows, columns, codes, (m, k), cfg.n_pe, cfg.index_bits, cfg.value_bits, cfg.pointer_bits)
-        return csc, codebook, np.bincount(columns, minlength=k).astype(np.int64)
+        csc = encode_flat(drawn.positions, drawn.codes, (m, k), cfg.n_pe, cfg.index_bits, cfg.value_bits,
+                          cfg.pointer_bits)
+        if drawn.positions is None:
+            column_nonzeros = np.full(k, m, dtype=np.int64)
+        else:
+            column_nonzeros = np.diff(np.searchsorted(drawn.positions, np.arange(k + 1, dtype=np.int64) * m))
+        return csc, drawn.codebook, column_nonzeros
 
     def _calibration_inputs(self, layer: Layer, activations: np.ndarray, k: int, n: int, rng: np.random.Generator) -> np.ndarray:
         """``(K, N)`` input vectors drawn (seeded) from calibration samples; conv2d samples lowered by im2col."""

@@ -3,13 +3,13 @@
 The engine's arrays live in stages, one after another; the estimate is the largest
 stage, each stage counting what is alive during it, in bytes:
 
-1. **Weights** (synthetic): the drawn positions (8 per drawn weight, none for a
-   dense layer), their values (8) and the codebook fit's non-zero copy, sorted copy
-   and prefix sums (8 + 8 + 8 and a 1-byte mask), at most ``W = E[weights] + 6 sd + 16``
-   drawn weights. With real weights: the float64 matrix (8 per position), the fit
-   (25) and the quantiser's temporaries (26) per position.
-2. **Encoding**: the codes (1 per weight), rows and columns (16, int64 at worst), the
-   positions kept for a sweep (8), the order check's blocks, and the encoded
+1. **Weights** (synthetic): the drawn gaps and their running sum (16 per drawn
+   weight, none for a dense layer) and the codes (1), at most ``W = E[weights] + 6 sd
+   + 16`` drawn weights, and one block of values being quantised (the codebook is
+   fitted on a fixed-size sample). With real weights: the float64 matrix (8 per
+   position), the fit (25) and the quantiser's temporaries (26) per position.
+2. **Encoding**: the codes (1 per weight), the flat positions (8; rows and columns on
+   the numpy path, 24 with a dense layer's index), the order check's blocks, and the encoded
    entries (10 each: ``v``, ``z`` and an int64 local row) of which there are at
    most ``W + N x K x floor(ceil(M / N) / 2**index_bits)`` (padding); the numpy
    path sorts one group of whole columns at a time (64 per weight of a group) and
@@ -88,12 +88,14 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
     if real_weights:
         # the masked float64 matrix and its codes; the fit's copies or the quantiser's temporaries;
         # then nonzero's int64 rows and columns (16 per weight) beside the matrix
+        # (and, compiled, their flat int64 positions: 8 more)
         fit = (8 + 1 + 34) * positions
-        encoding = (8 + 1) * positions + (16 + 1 + 16) * weights + sort + encoded
+        encoding = (8 + 1) * positions + (16 + 1 + 16 + 8 * compiled) * weights + sort + encoded
     else:
-        # positions (sparse draw), values, the fit's copies; then int64 divmod results, int32 rows and columns
-        fit = (8 * sparse_draw + 8 + 25 + 1) * weights + draw_block
-        encoding = (1 + 8 * sparse_draw + (24 if sparse_draw else 8) + 16) * weights + sort + encoded
+        # the gaps and their running sum (sparse draw, 16), the codes (1), one block of values being quantised;
+        # then the positions kept (8, sparse) and, on the numpy path, int64 columns and rows (and a dense arange: 24)
+        fit = (16 * sparse_draw + 1) * weights + draw_block
+        encoding = (1 + 8 * sparse_draw + (0 if compiled else 24)) * weights + sort + encoded
     # calibration samples lowered by im2col are held whole; synthetic vectors only one at a time (N = 1) or
     # drawn block by block (inside the lane block)
     inputs = 24 * k * n if calibration_inputs else 8 * k

@@ -141,25 +141,43 @@ class SyntheticWeights:
 
     Attributes
     ----------
-    rows, columns
-        Position of every non-zero weight, column-major order.
+    positions
+        Flat column-major index ``column x M + row`` of every non-zero weight, ascending
+        (int64); None when every position holds one (density 1).
+    shape
+        ``(M, K)``.
     codes
         Codebook index of each (``uint8``).
     codebook
-        The codebook fitted to the drawn values.
+        The codebook the codes index.
     """
 
-    rows: np.ndarray
-    columns: np.ndarray
+    positions: np.ndarray | None
+    shape: tuple[int, int]
     codes: np.ndarray
     codebook: Codebook
+
+    @property
+    def columns(self) -> np.ndarray:
+        """Column of every non-zero weight (int64)."""
+        m, k = self.shape
+        return np.repeat(np.arange(k), m) if self.positions is None else self.positions // m
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Row of every non-zero weight (int64)."""
+        m, k = self.shape
+        return np.tile(np.arange(m), k) if self.positions is None else self.positions % m
 
 
 MEMO_MAX_WEIGHTS = 1 << 23
 """Largest draw (non-zero weights) kept for reuse by :func:`synthetic_weights`, about 9 bytes each."""
 
 QUANTISE_BLOCK = 1 << 22
-"""Weights quantised at once (bounds the quantiser's temporaries to a few tens of MB)."""
+"""Values drawn and quantised at once (bounds the quantiser's temporaries to a few tens of MB)."""
+
+FIT_SAMPLES = 1 << 16
+"""Standard-normal values a synthetic layer's codebook is fitted on, unless ``codebook_fit_samples`` says."""
 
 _memo: dict[tuple, tuple[np.ndarray | None, np.ndarray, Codebook, dict]] = {}
 
@@ -168,16 +186,19 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
                       rng: np.random.Generator) -> SyntheticWeights:
     """Seeded Bernoulli(``density``) positions with standard-normal values, quantised to a fitted codebook.
 
+    The positions are drawn as gaps (geometric, one per non-zero), then the values
+    (standard normal, one per non-zero, in blocks of :data:`QUANTISE_BLOCK`). The
+    codebook is fitted on the first ``min(FIT_SAMPLES or codebook_fit_samples,
+    non-zeros)`` values (the positions are i.i.d., so these are a uniform sample), and
+    every block of values is quantised to it and dropped: only codes are kept.
+
     The draw does not depend on the PE count, so the last one (up to
     :data:`MEMO_MAX_WEIGHTS` non-zeros) is kept: the same layer drawn again from a
     generator in the same state (a PE-count sweep) returns it and leaves the
     generator where the draw would have left it, without drawing or fitting again.
 
-    Memory, bytes per drawn weight at the peak (the codebook fit): 8 for the
-    positions (none when ``density >= 1``: every position), 8 for the values and about
-    25 inside :func:`energysim.formats.codebook.fit_codebook` (its non-zero copy, sorted
-    copy and prefix sums). The values are quantised in blocks of :data:`QUANTISE_BLOCK`
-    and dropped before the rows and columns (int32 when ``M`` and ``K`` fit) are made.
+    Memory, bytes per drawn weight: 8 for the positions (none when ``density >= 1``:
+    every position) and 1 for the codes, plus one block of values.
 
     Parameters
     ----------
@@ -186,7 +207,7 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
     density
         Probability of a non-zero weight.
     value_bits, fit_samples, seed
-        Codebook index width, k-means sample size (None: all) and seed of the fit.
+        Codebook index width, k-means sample size (None: :data:`FIT_SAMPLES`) and seed of the fit.
     rng
         The seeded generator (advanced past the draw).
     """
@@ -200,7 +221,6 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
         expected = total * density
         if density >= 1.0:
             positions = None                           # every position, in column-major order
-            values = rng.standard_normal(total)
         else:
             draw = int(expected + 6 * math.sqrt(expected) + 16)
             positions = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) - 1
@@ -208,20 +228,19 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
                 more = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) + positions[-1]
                 positions = np.concatenate((positions, more))
             positions = positions[positions < total]
-            values = rng.standard_normal(positions.size)
-        codebook = fit_codebook(values, value_bits, max_fit_samples=fit_samples, seed=seed)
-        codes = np.empty(values.size, dtype=np.uint8)
-        for lo in range(0, values.size, QUANTISE_BLOCK):
-            codes[lo:lo + QUANTISE_BLOCK] = codebook.quantise(values[lo:lo + QUANTISE_BLOCK])
-        del values
+        count = total if positions is None else positions.size
+        fit_size = min(count, fit_samples if fit_samples is not None else FIT_SAMPLES)
+        codes = np.empty(count, dtype=np.uint8)
+        codebook = None
+        lo = 0
+        while lo < count or codebook is None:
+            hi = min(count, lo + max(QUANTISE_BLOCK, fit_size if codebook is None else 0))
+            values = rng.standard_normal(hi - lo)
+            if codebook is None:
+                codebook = fit_codebook(values[:fit_size], value_bits, seed=seed)
+            codes[lo:hi] = codebook.quantise(values)
+            lo = hi
         kept = {key: (positions, codes, codebook, rng.bit_generator.state)} if codes.size <= MEMO_MAX_WEIGHTS else {}
         _memo.clear()
         _memo.update(kept)
-    index = np.int32 if max(m, k) < 2**31 else np.int64
-    if positions is None:
-        columns = np.repeat(np.arange(k, dtype=index), m)
-        rows = np.tile(np.arange(m, dtype=index), k)
-    else:
-        columns, rows = np.divmod(positions, m)        # column-major order
-        columns, rows = columns.astype(index, copy=False), rows.astype(index, copy=False)
-    return SyntheticWeights(rows=rows, columns=columns, codes=codes, codebook=codebook)
+    return SyntheticWeights(positions=positions, shape=(m, k), codes=codes, codebook=codebook)

@@ -176,3 +176,25 @@ def test_reused_tables_and_line_counts_equal_fresh_ones():
         lanes_module._last_tables.clear()
         fresh.append(simulate_lanes(csc, x, 4, 8, depth, "start"))
     assert [_scalars(r) for r in reused] == [_scalars(f) for f in fresh]
+
+
+def test_synthetic_codes_quantise_one_normal_draw_fitted_on_its_first_values(monkeypatch):
+    """Dense draw: codes = the codebook of the first FIT_SAMPLES values applied to one standard-normal draw, in any blocks.
+
+    The generator ends where that one draw leaves it (the input vectors drawn next are unchanged).
+    """
+    from energysim.engines.eie.synthetic import _memo, synthetic_weights
+    from energysim.formats.codebook import fit_codebook
+
+    monkeypatch.setattr(synthetic_module, "FIT_SAMPLES", 100)
+    reference = np.random.default_rng(5)
+    values = reference.standard_normal(30 * 20)
+    book = fit_codebook(values[:100], 4)
+    for block in (1 << 22, 64):
+        monkeypatch.setattr(synthetic_module, "QUANTISE_BLOCK", block)
+        _memo.clear()
+        rng = np.random.default_rng(5)
+        drawn = synthetic_weights(30, 20, 1.0, 4, None, 0, rng)
+        assert drawn.positions is None and drawn.codes.tolist() == book.quantise(values).tolist()
+        assert drawn.codebook.centroids.tolist() == book.centroids.tolist()
+        assert rng.bit_generator.state == reference.bit_generator.state
