@@ -114,10 +114,11 @@ def _hardware_choices(specs: list[str], mode: str | None = None, args: argparse.
     """Parse hardware specs once: NAME[:MODE] -> HardwareChoice; ``mode`` (``run --mode``) fills specs without one.
 
     With ``args``: ``--set`` makes one choice per combination of values
-    (:mod:`energysim.hardware_settings`), and ``--mapping`` / ``--compat`` become engine
-    options of the loop-nest choices, in ``run``, ``estimate`` and ``compare`` alike: refused
-    when no choice is a loop-nest one; in a mixed list the other engines run without them
-    (:func:`loopnest_options_note` says so).
+    (:mod:`energysim.hardware_settings`), and each option of :data:`KIND_OPTIONS` given
+    (``--mapping`` / ``--compat``; ``run --path``) becomes an engine option of the choices of
+    its engine kind, in ``run``, ``estimate`` and ``compare`` alike: refused when no choice
+    is of that kind; in a mixed list the other engines run without it
+    (:func:`kind_options_note` says so).
     """
     from dataclasses import replace
 
@@ -131,16 +132,21 @@ def _hardware_choices(specs: list[str], mode: str | None = None, args: argparse.
         specs = [s if ":" in s else f"{s}:{mode}" for s in specs]
     settings = parse_settings(getattr(args, "set", None) or [])
     choices = [c for spec in specs for c in hardware_variants(spec, settings)] if settings else load_hardware_list(specs)
-    given = {name: getattr(args, name, None) for name in ("mapping", "compat")}
-    options = {name: value for name, value in given.items() if value is not None}
-    if options:
-        if not any(c.hardware.engine_kind == "loopnest" for c in choices):
+    for kind, (names, what) in KIND_OPTIONS.items():
+        options = {name: value for name in names if (value := getattr(args, name, None)) is not None}
+        if not options:
+            continue
+        if not any(c.hardware.engine_kind == kind for c in choices):
             flags = " and ".join(f"--{name}" for name in options)
-            raise InputError(f"{flags} applies to loop-nest hardware (engine kind \"loopnest\") and none of the "
+            raise InputError(f"{flags} applies to {what} hardware (engine kind \"{kind}\") and none of the "
                              f"hardware is one (got {', '.join(c.label for c in choices)})")
-        choices = [replace(c, options={**c.options, **options}) if c.hardware.engine_kind == "loopnest" else c
+        choices = [replace(c, options={**c.options, **options}) if c.hardware.engine_kind == kind else c
                    for c in choices]
     return choices
+
+
+KIND_OPTIONS = {"loopnest": (("mapping", "compat"), "loop-nest"), "dense": (("path",), "dense-array")}
+"""Engine options given once for a hardware list, by the engine kind that takes them: (option names, kind in words)."""
 
 
 def _add_settings(parser: argparse.ArgumentParser) -> None:
@@ -160,15 +166,16 @@ def _add_loopnest_options(parser: argparse.ArgumentParser) -> None:
                              "file's engine.compat")
 
 
-def loopnest_options_note(choices, args: argparse.Namespace) -> str:
-    """A note naming the hardware that ran without --mapping / --compat (not loop-nest), or ''."""
-    given = [f"--{name} {value}" for name in ("mapping", "compat") if (value := getattr(args, name, None)) is not None]
-    others = list(dict.fromkeys(c.label for c in choices if c.hardware.engine_kind != "loopnest"))
-    if not given or not others:
-        return ""
-    return (f"note: {' and '.join(given)} applied to the loop-nest hardware only; {', '.join(others)} "
-            f"ran without {'them' if len(given) > 1 else 'it'} (engine{'s' if len(others) > 1 else ''} without "
-            "mappings or counting conventions)\n")
+def kind_options_note(choices, args: argparse.Namespace) -> str:
+    """Notes naming the hardware that ran without an option of :data:`KIND_OPTIONS` (another engine kind), or ''."""
+    notes = []
+    for kind, (names, what) in KIND_OPTIONS.items():
+        given = [f"--{name} {value}" for name in names if (value := getattr(args, name, None)) is not None]
+        others = list(dict.fromkeys(c.label for c in choices if c.hardware.engine_kind != kind))
+        if given and others:
+            notes.append(f"note: {' and '.join(given)} applied to the {what} hardware only; {', '.join(others)} "
+                         f"ran without {'them' if len(given) > 1 else 'it'}\n")
+    return "".join(notes)
 
 
 def _add_output(parser: argparse.ArgumentParser, what: str, formats: tuple[str, ...] = ("csv", "json", "md")) -> None:
@@ -243,7 +250,6 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from energysim.progress import progress_bar
     from energysim.simulate import run_workload
 
-    options = {"path": args.path} if args.path is not None else {}
     choices = _hardware_choices(split_items(args.hw, "HW"), args.mode, args)
     existing = _claim(args)
     workload = load_workload_by_name(args.workload)
@@ -254,8 +260,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
                 bar.set_postfix_str(f"{label} {layer}", refresh=False)
                 bar.update(1)
 
-            runs.append(run_workload(workload, choice.hardware, on_layer=tick, skip_refused=True, **options,
-                                     **choice.options))
+            runs.append(run_workload(workload, choice.hardware, on_layer=tick, skip_refused=True, **choice.options))
     for index, run in enumerate(runs):
         totals = run.totals()
         out.write(("\n" if index else "") + f"{run.workload} on {run.run}\n")
@@ -268,8 +273,9 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"total: {energy}, {si(totals['latency_s'], 's')}, "
                   f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}{covered}\n")
     out.write(energy_unit_note(choice.hardware for choice in choices))
-    out.write(loopnest_options_note(choices, args))
+    out.write(kind_options_note(choices, args))
     out.write(_assumed_2_4_note(runs))
+    out.write(_timing_notes(runs))
     from energysim.hardware_settings import with_setting_columns
 
     tables = {name: with_setting_columns(pd.concat([getattr(run, name) for run in runs], ignore_index=True), choices)
@@ -308,6 +314,13 @@ def _assumed_2_4_note(runs) -> str:
                          "figures describe a 2:4-pruned model, not this workload's own pruning; give masked weights "
                          "(energysim prune --granularity nm --nm 2:4) to simulate a real 2:4 model\n")
     return "".join(dict.fromkeys(lines))
+
+
+def _timing_notes(runs) -> str:
+    """One note per A100 run: which timing ran, and what library kernels give where 2:4 is padded or slower, or ''."""
+    from energysim.engines.sparse_tc.notes import timing_note
+
+    return "".join(dict.fromkeys(timing_note(run.run, run.results) for run in runs))
 
 
 # ---------------------------------------------------------------- costs
@@ -439,8 +452,9 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
          f"weight storage {_ratio(row.storage_vs_dense)} of dense" + ("" if row.status == "ok" else f" ({row.status})"))
         for row in totals.itertuples()))
     out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
+    out.write(_timing_notes(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(energy_unit_note(choice.hardware for choice in choices))
-    out.write(loopnest_options_note(choices, args))
+    out.write(kind_options_note(choices, args))
     tables = {"estimate": table, "breakdown": result.breakdown, "summary": result.summary, "energy": result.energy}
     if args.out:
         _write_tables(tables, Path(args.out), args.format, existing, out)
@@ -532,7 +546,7 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
                  "nothing more.")
     _prose(f"{workload.name}: {quality}.{note} Wrote {write_compare(frame, args.out)}", out)
     out.write(energy_unit_note(choice.hardware for choice in choices))
-    out.write(loopnest_options_note(choices, args))
+    out.write(kind_options_note(choices, args))
     return 0
 
 
@@ -601,7 +615,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     if note:
         _prose(f"{note} (the reasons are in the status column of compare.csv)", out)
     out.write(energy_unit_note(choice.hardware for choice in choices))
-    out.write(loopnest_options_note(choices, args))
+    out.write(kind_options_note(choices, args))
     front = pareto_front(frame)
     reused, total = frame.attrs["results_reused"], frame.attrs["results_total"]
     _prose(f"Pareto front (accuracy vs energy): {len(front)} points. Reused {reused} of {total} results "

@@ -433,6 +433,21 @@ def test_two_four_without_masks_is_labelled_an_assumption():
     assert "without weight masks" not in out.getvalue()
 
 
+def test_a100_runs_say_which_timing_ran():
+    """run/estimate print one timing note per A100 run; a padded 2:4 run at the bound gets the kernel model's figure."""
+    import io
+
+    from energysim.cli import main
+
+    out = io.StringIO()
+    assert main(["estimate", "pruned/cnn-digits-2of4", "--hw", "a100:sparse_2_4", "--quiet"], out, io.StringIO()) == 0
+    notes = [line for line in out.getvalue().splitlines() if line.startswith("note: a100:sparse_2_4 is timed")]
+    assert len(notes) == 1 and "at the hardware bound" in notes[0] and "the kernel model gives" in notes[0]
+    out = io.StringIO()
+    assert main(["run", "a100", "gemm-square", "--set", "engine.timing=kernel_model", "--quiet"], out, io.StringIO()) == 0
+    assert "note: a100[engine.timing=kernel_model]:dense is timed by the kernel model" in out.getvalue()
+
+
 def test_compare_terminal_status_keeps_the_kind_of_each_failure():
     """A point that could not run shows 'unsupported' or 'not pruned' (its status before the colon), counted by kind."""
     import pandas as pd
