@@ -64,3 +64,15 @@ def test_no_note_when_every_hardware_takes_the_options():
     code, out, err = run("run", "lecture-array-loopnest", "gemm-square", "--compat", "ideal", "--quiet")
     assert code == 0, err
     assert "applied to the loop-nest hardware only" not in out
+
+
+def test_run_path_follows_the_same_rule_for_the_dense_engine(tmp_path):
+    """`run --path` applies to the dense-array hardware of a mixed list (was exit 2 on the loop-nest one), refused without any."""
+    code, out, err = run("run", MIXED, "lenet-300-100", "--path", "cycle", "--out", str(tmp_path / "mixed"), "--quiet")
+    assert code == 0, err
+    assert "note: --path cycle applied to the dense-array hardware only; lecture-array-loopnest ran without it" in out
+    assert run("run", "lecture-array", "lenet-300-100", "--path", "cycle", "--out", str(tmp_path / "one"), "--quiet")[0] == 0
+    assert _summary(tmp_path / "mixed")["lecture-array"] == _summary(tmp_path / "one")["lecture-array"]
+    code, _, err = run("run", "lecture-array-loopnest", "lenet-300-100", "--path", "cycle", "--quiet")
+    assert code == 2 and err == ('energysim: --path applies to dense-array hardware (engine kind "dense") and none of the '
+                                 "hardware is one (got lecture-array-loopnest)\n")
