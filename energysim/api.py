@@ -141,8 +141,13 @@ def estimate(source: str | Path | Workload, hardware_names: list[str | HardwareC
 
 
 def hardware_costs(name_or_path: str | Path) -> pd.DataFrame:
-    """Per-access cost of every memory level and unit of a hardware config (``energysim costs --hw``)."""
-    return pd.DataFrame(hardware(name_or_path).cost_rows())
+    """Per-access cost of every memory level and unit of a hardware config (``energysim costs --hw``).
+
+    ``energy_unit`` says what ``energy_pj`` holds: ``pJ``, or ``MAC`` (MAC-equivalents) for a file
+    whose costs are normalised to one MAC.
+    """
+    loaded = hardware(name_or_path)
+    return pd.DataFrame(loaded.cost_rows()).assign(energy_unit=loaded.energy_unit)
 
 
 def compare(model: str = "mlp", patterns: list[str] | None = None, sparsities: list[float] | None = None,

@@ -126,3 +126,9 @@ def test_compare_workload_csv_and_note_name_the_unit(tmp_path):
     assert "note: eyeriss-like prices every action in units of one MAC" in out
     eyeriss_rows = [line for line in out.splitlines() if " eyeriss-like " in line and " ok " in line]
     assert eyeriss_rows and all("MAC-eq" in line and "uJ" not in line for line in eyeriss_rows)
+
+
+def test_api_hardware_costs_name_their_unit():
+    """api.hardware_costs says energy_unit MAC for a design normalised to one MAC, pJ otherwise."""
+    assert set(api.hardware_costs("eyeriss-like")["energy_unit"]) == {"MAC"}
+    assert set(api.hardware_costs("lecture-array")["energy_unit"]) == {"pJ"}
