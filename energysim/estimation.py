@@ -118,9 +118,11 @@ class Estimate:
         Energy in pJ (MAC-equivalents where ``energy_unit`` is ``MAC``) by run key, variant, layer,
         component, tensor and energy_kind, with its ``energy_unit``.
     summary
-        Per-layer summaries of every run that ran, with the run key and ``variant``.
+        Per-layer summaries of every run that ran, with the run key and ``variant``: the
+        layers both variants ran (those its ``TOTAL`` covers), so each variant's rows add
+        up to its ``TOTAL`` and a layer only the dense original ran is not counted.
     energy
-        Every count x cost row of every run that ran, with the run key and ``variant``.
+        Every count x cost row of those layers, with the run key and ``variant``.
     runs
         The :class:`SimulationRun` of each (run, variant) that ran.
     """
@@ -311,11 +313,11 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
             if not both:
                 rows.append({**key, "layer": "TOTAL", "status": f"unsupported: {next(iter(reasons.values()))}", **unit})
                 continue
-            for variant, run in pair.items():
-                runs[(key["run"], variant)] = run
+            d, p = pair["dense"].only(both), pair["pruned"].only(both)
+            for variant, run in (("dense", d), ("pruned", p)):
+                runs[(key["run"], variant)] = pair[variant]
                 summaries.append(_keyed(run.summary, key, variant))
                 energies.append(_keyed(run.energy, key, variant))
-            d, p = pair["dense"].only(both), pair["pruned"].only(both)
             storage_d, storage_p = _storage_bytes(d), _storage_bytes(p)
             summary_d, summary_p = d.summary.set_index("layer"), p.summary.set_index("layer")
             for layer in (l.name for l in pruned.layers):

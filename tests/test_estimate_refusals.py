@@ -131,3 +131,18 @@ def test_a_refusal_only_the_dense_original_meets_is_named_as_such():
     status = result.refused["sparse-tc-like-2-4"]
     assert status.startswith("unsupported: the dense original: ") and "weight density 1" in status
     assert all(layer.weight_density < 1 for layer in pruned.layers)
+
+
+def test_partial_run_tables_hold_the_layers_the_total_covers():
+    """A layer only the dense original ran is left out of summary, energy and breakdown, so each adds up to TOTAL."""
+    result = estimate(_half_2_4_workload(), load_hardware_list(["a100:sparse_2_4"]), progress=False)
+    total = result.layers.set_index("layer").loc["TOTAL"]
+    for variant in ("dense", "pruned"):
+        summary = result.summary[result.summary["variant"] == variant]
+        assert list(summary["layer"]) == ["ok"]
+        assert summary["energy_uj"].sum() == pytest.approx(total[f"energy_uj_{variant}"], rel=1e-12)
+        for name in ("energy", "breakdown"):
+            frame = getattr(result, name)
+            assert frame.loc[frame["variant"] == variant, "energy_pj"].sum() / 1e6 == pytest.approx(
+                total[f"energy_uj_{variant}"], rel=1e-12)
+    assert [r.layer for r in result.runs[("a100:sparse_2_4", "dense")].results] == ["ok", "fine"]
