@@ -175,6 +175,19 @@ def _set_fixed(problem: MapProblem, fixed: np.ndarray, slot: int, factors: dict[
                     fixed[other, d] = 1
 
 
+def _check_fan_out(problem: MapProblem, fixed: np.ndarray, slot: int, where: str) -> None:
+    """Refuse fixed spatial bounds on one axis that multiply to more instances than the fan-out has along it."""
+    axis, level = problem.slots[slot]
+    limit = problem.mesh_of(level)[0 if axis == "X" else 1]
+    given = {problem.dims[d]: int(fixed[slot, d]) for d in range(problem.n_dims) if fixed[slot, d] > 1}
+    product = int(np.prod(list(given.values()), dtype=np.int64)) if given else 1
+    if product > limit:
+        below = problem.levels[level].name if level < len(problem.levels) else "the compute units"
+        text = " x ".join(f"{name}={value}" for name, value in given.items())
+        raise InputError(f"{where}: fixed spatial bounds {text} need {product} instances along {axis}, but the fan-out "
+                         f"to {below} has {limit} along {axis}, so no mapping can meet them")
+
+
 def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
     """Turn constraints into slot arrays for ``problem``.
 
@@ -183,7 +196,8 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
     InputError
         An unknown level, dimension or tensor, a bound that does not divide its
         dimension, a kept tensor the hardware level does not keep, or constraints
-        that contradict each other or leave no legal factorisation.
+        that contradict each other or leave no legal factorisation, or fixed spatial bounds that
+        need more instances than a fan-out has.
     """
     n_slots, n_dims = len(problem.slots), problem.n_dims
     fixed = np.zeros((n_slots, n_dims), dtype=np.int64)
@@ -210,6 +224,7 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
                 continue
             slot = problem.slots.index((axis, i + 1))
             _set_fixed(problem, fixed, slot, factors, f"{where}.spatial_{axis.lower()}")
+            _check_fan_out(problem, fixed, slot, f"{where}.spatial_{axis.lower()}")
             if allowed is not None:
                 allowed_idx = {_dim_index(problem, name, f"{where}.spatial_{axis.lower()}_dims") for name in allowed}
                 for d in range(n_dims):

@@ -70,6 +70,8 @@ DIM_OF = {"N": "N", "G": "G", "K": "K", "M": "K", "C": "C", "P": "P", "Q": "Q", 
 
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\{%")
 """Jinja's expressions and statements (timeloopfe renders them before reading the YAML)."""
+_EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+"""A YAML 1.2 float with an exponent and no dot (``2e-06``), which YAML 1.1 reads as text."""
 _RANGE = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<lo>\d+)\.\.(?P<hi>\d+)\]$")
 _COMPUTE_WORDS = ("mac", "compute", "mult", "adder", "alu")
 _READ_KEYS = ("random_read", "read")
@@ -166,6 +168,9 @@ def _unique_key_loader(yaml: Any, path: Path) -> type:
 
     loader = type("UniqueKeyLoader", (yaml.SafeLoader,), {"__init__": eager})
     loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    # YAML 1.2 floats without a dot (2e-06, 1e-9), as Accelergy writes ERT energies and yaml-cpp (Timeloop) reads them;
+    # PyYAML's YAML 1.1 rules would keep them as text
+    loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
     add_tags(loader, yaml, path, construct_mapping)        # Timeloop v4's !Component, !Container, ...
     return loader
 
@@ -724,9 +729,31 @@ def _blank_slot() -> dict:
     return {"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {}, "keep": None, "bypass": None}
 
 
+Clamp = tuple[dict[str, int], dict[str, str], list[str]]
+"""For mapper constraints: the problem's sizes and Timeloop's name of each energysim dimension, and a list for notes."""
+
+
+def _clamped(factors: dict[str, int], where: str, clamp: Clamp | None) -> dict[str, int]:
+    """``factors`` with each one above its dimension's size set to the size, noted (Timeloop's mapper constraints)."""
+    if clamp is None:
+        return factors
+    sizes, names, notes = clamp
+    out = dict(factors)
+    for dim, factor in factors.items():
+        if dim in sizes and factor > sizes[dim]:
+            out[dim] = sizes[dim]
+            name = names.get(dim, dim)
+            notes.append(f"{where}: {name}={factor} exceeds the problem's {name} = {sizes[dim]}, set to {sizes[dim]} "
+                         f"(as Timeloop's mapper sets it, with a warning)")
+    return out
+
+
 def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, str],
-                tensor_of: dict[str, str] | None = None, residual: dict[str, int] | None = None) -> list[dict]:
-    """Per level: temporal factors and order (outer to inner), spatial X/Y factors, keep/bypass."""
+                tensor_of: dict[str, str] | None = None, residual: dict[str, int] | None = None,
+                clamp: Clamp | None = None) -> list[dict]:
+    """Per level: temporal factors and order (outer to inner), spatial X/Y factors, keep/bypass. With ``clamp``
+    (mapper constraints: the problem's sizes and a list for notes), a factor above its dimension's size is set to the
+    size and noted, as Timeloop's mapper does (its ``WARNING: Constraint K=32 exceeds problem dimension K=1``)."""
     out = [_blank_slot() for _ in levels]
     if not isinstance(entries, list):
         raise _fail(where, f"must be a list of directives with target and type (got {type(entries).__name__})")
@@ -743,11 +770,12 @@ def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, s
         slot = out[levels.index(target)]
         kind = entry.get("type")
         if kind == "temporal":
-            slot["factors"] = _factors(entry.get("factors"), f"{at}.factors", dim_of, residual)
+            slot["factors"] = _clamped(_factors(entry.get("factors"), f"{at}.factors", dim_of, residual), f"{at}.factors",
+                                       clamp)
             perm = _permutation(entry.get("permutation"), f"{at}.permutation", dim_of)
             slot["order"] = list(reversed(perm)) if perm else None
         elif kind == "spatial":
-            factors = _factors(entry.get("factors"), f"{at}.factors", dim_of, residual)
+            factors = _clamped(_factors(entry.get("factors"), f"{at}.factors", dim_of, residual), f"{at}.factors", clamp)
             perm = _permutation(entry.get("permutation"), f"{at}.permutation", dim_of) or list(factors)
             perm += [d for d in factors if d not in perm]
             split = entry.get("split", len(perm))
@@ -772,9 +800,11 @@ def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, s
 
 
 def _constraints(merged: dict, origin: dict[str, Path], levels: list[str], dim_of: dict[str, str],
-                 tensor_of: dict[str, str] | None = None) -> list[dict] | None:
+                 tensor_of: dict[str, str] | None = None,
+                 clamp: Clamp | None = None) -> list[dict] | None:
     """Per-level constraints from ``mapspace_constraints``, ``mapspace.constraints`` and ``architecture_constraints``
-    (a list of directives, or a table with ``targets``); directives for the same level combine."""
+    (a list of directives, or a table with ``targets``); directives for the same level combine; ``clamp`` as for
+    :func:`_directives`."""
     found = []
     for key in CONSTRAINT_KEYS:
         value = merged.get(key)
@@ -783,7 +813,7 @@ def _constraints(merged: dict, origin: dict[str, Path], levels: list[str], dim_o
         if isinstance(value, dict):
             value = value.get("targets")
         if value is not None:
-            found.append(_directives(value, f"{origin[key]}: {key}", levels, dim_of, tensor_of))
+            found.append(_directives(value, f"{origin[key]}: {key}", levels, dim_of, tensor_of, clamp=clamp))
     if not found:
         return None
     combined = found[0]
@@ -904,10 +934,14 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
         return _import(merged, origin, Path(out_dir), notes, ignored, [])
     check_keys(merged, origin, ignored, TOP_V4)
     design = read_v4(merged, origin)           # the v0.4 keys Timeloop's front end would hand Timeloop
+    own: list[str] = []
     try:
-        return _import(design.merged, design.origin, Path(out_dir), notes, ignored, design.notes)
+        written = _import(design.merged, design.origin, Path(out_dir), own, ignored, design.notes)
     except EnergySimError as exc:              # name the v4 file's paths, not the converted ones
         raise type(exc)(rename(str(exc), design.renames)) from None
+    if notes is not None:
+        notes += [rename(note, design.renames) for note in own]
+    return written
 
 
 def _import(merged: dict, origin: dict[str, Path], out: Path, notes: list[str] | None, ignored: set[str],
@@ -930,7 +964,11 @@ def _import(merged: dict, origin: dict[str, Path], out: Path, notes: list[str] |
     sparse = sparse_table(merged, origin, [{**c, "block": blocks[c["name"]]} for c in storage], components[-1], ert,
                           ert_file, tensor_of, dim_of, default_metadata_bits(bounds or {"N": 2}))
     placeholders = [component["name"] for component in storage if component.get("placeholder")]
-    constraints = _constraints(merged, origin, levels, dim_of, tensor_of)
+    instance = merged["problem"]["instance"]
+    clamped: list[str] = []
+    constraints = _constraints(merged, origin, levels, dim_of, tensor_of,
+                               ({energysim: int(instance.get(dim, 1)) for dim, energysim in dim_of.items()},
+                                {energysim: dim for dim, energysim in dim_of.items()}, clamped))
     if placeholders:
         constraints = constraints or [_blank_slot() for _ in levels]
         files = ", ".join(sorted({str(origin[key]) for key in CONSTRAINT_KEYS if key in origin}))
@@ -938,7 +976,6 @@ def _import(merged: dict, origin: dict[str, Path], out: Path, notes: list[str] |
     mapping = None
     if merged.get("mapping"):                  # `mapping: []` (Timeloop's tutorials): none given
         where = f"{origin['mapping']}: mapping"
-        instance = merged["problem"]["instance"]
         sizes = {energysim: int(instance.get(dim, 1)) for dim, energysim in dim_of.items()}
         _directives(merged["mapping"], where, levels, dim_of, tensor_of, {})      # targets, types, names first
         residual = _residuals(merged["mapping"], where, dim_of, sizes)
@@ -969,7 +1006,7 @@ def _import(merged: dict, origin: dict[str, Path], out: Path, notes: list[str] |
                          + ", which need not be the mapping Timeloop's mapper would find")
         if ignored:
             notes.append("ignored (Timeloop/Accelergy keys energysim does not model): " + ", ".join(sorted(ignored)))
-        notes += read_notes
+        notes += read_notes + clamped
         notes += [f"{name}: depth 0, Timeloop's placeholder for a fan-out: a zero-cost level that holds no data"
                   for name in placeholders]
         clock = hardware["document"]["clock_ghz"]

@@ -353,3 +353,52 @@ def test_parallel_and_disabled_nodes(tmp_path: Path) -> None:
            f"does)" in notes
     assert any(note.startswith("not evaluated, passed on as text") and "nodes[5].attributes.n_bits = 'ceil(log2(DEPTH))'"
                in note for note in notes)
+
+
+STC = [DATA / "v4_sparse_tensor_core" / f"{name}.yaml" for name in ("arch", "prob", "ERT")]
+
+
+def test_sparse_tensor_core_v4_default_problem_matches_timeloop(tmp_path: Path) -> None:
+    """The published sparse_tensor_core_like v4 spec with its default problem (M=64, N=K=1) and ERT: its K=32 spatial
+    factor is set to the problem's K=1 with a note (Timeloop's mapper does so too), the ERT's 2e-06 reads as a number,
+    and energysim's mapper finds Timeloop's result: 3 cycles, 64 MACs, each component's energy as its stats.txt."""
+    notes: list[str] = []
+    written = import_timeloop(STC, tmp_path / "stc", notes)
+    assert f"{STC[0]}: architecture.nodes[5].constraints.spatial.factors: K=32 exceeds the problem's K = 1, set to 1 " \
+           f"(as Timeloop's mapper sets it, with a warning)" in notes
+    out = tmp_path / "results"
+    done = subprocess.run([sys.executable, "-m", "energysim", "run", str(written["hardware"]), str(written["workload"]),
+                           "--compat", "timeloop", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    summary = (out / "summary.csv").read_text(encoding="utf-8").splitlines()
+    row = dict(zip(summary[0].split(","), summary[1].split(",")))
+    assert (row["macs"], row["cycles_total"]) == ("64", "3")
+    energy: dict[tuple[str, str], float] = {}
+    lines = (out / "energy.csv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    for line in lines[1:]:
+        entry = dict(zip(header, line.split(",")))
+        if entry["energy_kind"] == "dynamic":
+            key = (entry["component"], entry["tensor"].split(":")[0])
+            energy[key] = energy.get(key, 0.0) + float(entry["energy_pj"])
+    # timeloop-mapper.stats.txt of the published run, Energy (total) per component and data space, pJ
+    published = {("mac", "-"): 20.16, ("LRF", "weights"): 2.66, ("RF", "outputs"): 968.52, ("SMEM", "weights"): 485.50,
+                 ("SMEM", "inputs"): 242.75, ("DRAM", "weights"): 4096.0, ("DRAM", "inputs"): 512.0,
+                 ("DRAM", "outputs"): 4096.0}
+    assert energy == pytest.approx(published, abs=0.005)
+
+
+def test_sparse_tensor_core_v4_on_a_large_gemm_names_the_impossible_constraint(tmp_path: Path) -> None:
+    """On a 128 x 128 x 128 GEMM the published spec's own constraint K=32 across the PE row (16 wide) can be met by no
+    mapping (Timeloop's mapper rejects it too: "mapped fanoutX 32 exceeds hardware fanoutX 16"): `run` exits 2 with
+    one line naming the constraint, the instances it needs and those the fan-out has."""
+    problem = tmp_path / "prob.yaml"
+    problem.write_text(STC[1].read_text(encoding="utf-8").replace("M: 64", "M: 128").replace("N: 1", "N: 128")
+                       .replace("K: 1", "K: 128"), encoding="utf-8")
+    written = import_timeloop([STC[0], problem, STC[2]], tmp_path / "stc")
+    done = subprocess.run([sys.executable, "-m", "energysim", "run", str(written["hardware"]), str(written["workload"]),
+                           "--compat", "timeloop"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"energysim: {written['hardware']}: engine.mapper.levels[4] (inter_PE_spatial).spatial_x: "
+                                   f"fixed spatial bounds C=32 need 32 instances along X, but the fan-out to LRF has 16 "
+                                   f"along X, so no mapping can meet them")
