@@ -411,7 +411,7 @@ ESTIMATE_COLUMNS = (
 
 
 def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
-    from energysim.estimation import estimate, estimate_densities, load_source, parse_densities
+    from energysim.estimation import densified_note, estimate, estimate_densities, load_source, parse_densities
 
     densities = parse_densities(args.density) if args.density is not None else None
     choices = _hardware_choices(split_items(args.hw, "--hw"), args=args)
@@ -451,6 +451,8 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
          f"energy {_ratio(row.energy_vs_dense)} of dense, latency {_ratio(row.latency_vs_dense)} of dense, "
          f"weight storage {_ratio(row.storage_vs_dense)} of dense" + ("" if row.status == "ok" else f" ({row.status})"))
         for row in totals.itertuples()))
+    if dense is None and densities is None:
+        out.write(densified_note(pruned))
     out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(_timing_notes(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(energy_unit_note(choice.hardware for choice in choices))
@@ -592,7 +594,7 @@ def _not_run_note(frame: pd.DataFrame) -> str:
 
 
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
-    from energysim.sweep import grid, pareto_front, run_sweep
+    from energysim.sweep import grid, pareto_front, run_notes, run_sweep
 
     if args.workload is not None:
         return _cmd_compare_workload(args, out)
@@ -611,6 +613,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
                       force=args.force, energy_budgets=_budgets(args.energy_aware) if args.energy_aware else ())
     shown = frame.assign(status=_status_words(frame["status"]))
     out.write(render_table(*_with_swept_keys(*in_energy_units(shown, COMPARE_SHOWN), args), wide=args.wide))
+    out.write("".join(f"note: {note}\n" for note in run_notes(frame).values()))
     note = _not_run_note(frame)
     if note:
         _prose(f"{note} (the reasons are in the status column of compare.csv)", out)

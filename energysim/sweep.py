@@ -30,6 +30,7 @@ import pandas as pd
 
 from energysim.config.loading import parse_json
 from energysim.engines import build_engine
+from energysim.engines.sparse_tc.notes import timing_note
 from energysim.errors import InputError, UnsupportedError
 from energysim.estimation import HardwareChoice, load_hardware_list
 from energysim.hardware_settings import with_setting_columns
@@ -46,6 +47,7 @@ COMPARE_COLUMNS: tuple[str, ...] = (
     "workload", "hardware", "mode", "run", "model", "pattern", "criterion", "sparsity_target", "sparsity_measured",
     "finetune_epochs", "engine", "status", "accuracy", "accuracy_before_finetune", "energy_pj", "energy_uj", "energy_unit",
     "latency_s", "cycles_total", "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense", "layers_refused",
+    "note",
 )
 """Columns of ``compare.csv``. The run key: ``workload`` (the exported model), ``hardware`` (the
 config's name), ``mode`` (the engine mode the pruned points run in, '' when the engine has
@@ -56,7 +58,10 @@ original on the same run (< 1 is a saving); the dense original (pattern ``dense`
 run's baseline row) runs in the engine's dense mode. ``layers_refused`` counts layers the
 engine cannot run whatever the pruning (e.g. the residual CNN's depthwise conv on a
 one-GEMM engine), left out of every point's totals on that run alike. ``energy_unit`` says what the
-energies hold (``pJ``, or ``MAC``: MAC-equivalents, x 1e-6 for uJ), from the hardware file."""
+energies hold (``pJ``, or ``MAC``: MAC-equivalents, x 1e-6 for uJ), from the hardware file. ``note``
+is what the engine says about how the run was timed (A100: the timing that ran and, for a 2:4 point
+timed at the hardware bound whose calls are padded or slower in library kernels, the kernel model's
+figure; :func:`energysim.engines.sparse_tc.notes.timing_note`), empty for other engines."""
 
 PATTERNS = ("dense", "fine", "fine_global", "vector", "kernel", "channel")
 """Pattern names besides ``nm:N:M`` (e.g. ``nm:2:4``)."""
@@ -252,6 +257,7 @@ def run_point(point: SweepPoint, hardware: tuple[HardwareChoice, ...], cache_dir
                 status="ok", layers_refused=len(result.refused), energy_pj=totals["energy_pj"], energy_uj=totals["energy_uj"],
                 latency_s=totals["latency_s"], cycles_total=totals["cycles_total"],
                 storage_bits=sum(int(r.stats["weight_storage_bits"]) for r in result.results),
+                note=timing_note(run, result.results).removeprefix("note: ").rstrip("\n"),
             )
             rows.append(row)
     return rows
@@ -576,3 +582,32 @@ def pareto_front(frame: pd.DataFrame) -> pd.DataFrame:
     for _, group in frame[frame["status"] == "ok"].groupby("run", sort=False):
         fronts.append(group[pareto_mask(group["energy_pj"], group["accuracy"])])
     return pd.concat(fronts) if fronts else frame.iloc[0:0]
+
+
+def run_notes(frame: pd.DataFrame) -> dict[str, str]:
+    """Each run's ``note``: that of its lowest-energy pruned point, else of its dense row ('' runs left out).
+
+    The point a reader looks at first (the best ``energy_vs_dense``, as
+    :func:`energysim.report.findings.sweep_findings` names it) carries the note that
+    qualifies it, e.g. an A100 2:4 saving timed at the hardware bound that library
+    kernels would not give (:func:`energysim.engines.sparse_tc.notes.timing_note`).
+
+    Parameters
+    ----------
+    frame
+        A compare table (:data:`COMPARE_COLUMNS`; a table without ``note`` gives none).
+
+    Returns
+    -------
+    dict[str, str]
+        Run name -> note, in the table's run order.
+    """
+    if "note" not in frame.columns:
+        return {}
+    ok = frame[(frame["status"] == "ok") & frame["note"].fillna("").astype(str).ne("")]
+    notes = {}
+    for run, group in ok.groupby("run", sort=False):
+        pruned = group[group["pattern"] != "dense"]
+        best = pruned.loc[pd.to_numeric(pruned["energy_vs_dense"]).idxmin()] if len(pruned) else group.iloc[0]
+        notes[str(run)] = str(best["note"])
+    return notes

@@ -12,7 +12,7 @@ from energysim.catalog import workload_path
 from energysim.cli import main
 from energysim.errors import InputError
 from energysim.estimation import densified, estimate, load_hardware_list
-from energysim.sweep import COMPARE_COLUMNS, SweepPoint, grid, pareto_front, run_sweep
+from energysim.sweep import COMPARE_COLUMNS, SweepPoint, grid, pareto_front, run_notes, run_sweep
 from energysim.workloads.workload import load_workload
 
 HW = ("lecture-array", "eie-64pe-lecture", "a100:sparse_2_4")
@@ -189,6 +189,38 @@ def test_compare_rows_carry_the_run_key(sweep):
     ok = frame[frame["status"] == "ok"]
     dense = ok[ok["pattern"] == "dense"].set_index("run")["energy_pj"]
     assert (ok["energy_vs_dense"] == ok["energy_pj"] / ok["run"].map(dense)).all()
+
+
+def test_a100_rows_carry_the_timing_note(sweep):
+    """A100 rows name the timing; the 2:4 point (batch-1 MLP, padded calls) has the kernel model's figure, others none."""
+    _, _, frame = sweep
+    ok = frame[frame["status"] == "ok"]
+    tc = ok[ok["run"] == "a100:sparse_2_4"]
+    assert tc["note"].str.startswith("a100:sparse_2_4 is timed at the hardware bound").all()
+    two_four = tc.loc[tc["pattern"] == "nm:2:4", "note"].iloc[0]
+    assert "the kernel model gives" in two_four and "pads" in two_four and "extrapolation" in two_four
+    assert "kernel model gives" not in tc.loc[tc["pattern"] == "dense", "note"].iloc[0]
+    assert (ok.loc[ok["run"] != "a100:sparse_2_4", "note"].fillna("") == "").all()
+
+
+def test_run_notes_take_the_best_pruned_point(sweep):
+    """run_notes gives each noted run its lowest-energy pruned point's note (2:4 here); runs without notes are left out."""
+    _, _, frame = sweep
+    ok = frame[frame["status"] == "ok"]
+    two_four = ok[(ok["run"] == "a100:sparse_2_4") & (ok["pattern"] != "dense")]
+    best = two_four.loc[two_four["energy_vs_dense"].idxmin(), "note"]
+    assert run_notes(frame) == {"a100:sparse_2_4": best}
+    assert run_notes(frame.drop(columns="note")) == {}
+
+
+def test_compare_cli_prints_the_a100_timing_note(tmp_path):
+    """`compare` on a100:sparse_2_4 prints that run's note under the table (timing, kernel model's figure)."""
+    out = io.StringIO()
+    assert main(["compare", "--patterns", "nm:2:4", "--sparsities", "0.5", "--criteria", "magnitude", "--hw",
+                 "a100:sparse_2_4", "--finetune-epochs", "0", "--jobs", "1", "--out", str(tmp_path / "c"), "--quiet"],
+                out=out) == 0
+    notes = [line for line in out.getvalue().splitlines() if line.startswith("note: a100:sparse_2_4 is timed")]
+    assert len(notes) == 1 and "the kernel model gives" in notes[0]
 
 
 def test_resume_tells_how_many_results_were_reused(sweep):
