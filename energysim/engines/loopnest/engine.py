@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, field_validator
 from energysim.engines.base import OPTIONS_CONFIG, Engine
 from energysim.engines.loopnest.analysis import LoopNestStats, evaluate
 from energysim.engines.loopnest.mapper import map_nest
-from energysim.engines.loopnest.mapping import (Mapping, MappingSet, capacity_problem, check_mapping, default_mapping,
-                                               load_mapping, tile_words)
+from energysim.engines.loopnest.mapping import (Mapping, MappingSet, Occupancy, capacity_problem, check_mapping,
+                                               default_mapping, load_mapping, tile_words)
 from energysim.engines.loopnest.sparse import (Densities, OccupancyWords, check_convention, check_sparse, evaluate_sparse,
                                               from_masks, occupancy_for, outer_minimum, shrink_to_fit, statistical,
                                               stored_bits)
@@ -70,9 +70,16 @@ class LoopNestEngine(Engine):
     cached) finds one; ``mapping="default"`` takes the simple
     :func:`~energysim.engines.loopnest.mapping.default_mapping` instead. The
     result's stats say which (``mapping_source``) and show the mapping. ``storage_fit``
-    says, for each buffer (``sram``) level and each tensor it holds, whether the
-    whole tensor fits its capacity (its partition when the level gives one) x
-    instances; what a misfit costs is already in the counts (tiles refetched).
+    says, for each on-chip level and each tensor the mapping keeps there, whether the
+    mapping's tile fits the capacity it may use (its partition when the level gives one,
+    else the shared capacity), as Timeloop's "utilized capacity" against its size:
+    ``needed_bits`` = the tile's words (a compressed tile's non-zeros plus metadata) x word
+    bits x instances, ``capacity_bits`` = that capacity x 8 x instances. A level the
+    mapping bypasses, or that holds nothing (Timeloop's depth-0 fan-out), is not listed; the
+    DRAM is not. A mapping whose kept tiles do not fit is refused before it runs, so a
+    result lists fits only (``spilled`` is empty, ``weights_on_chip`` says every weight tile
+    the mapping keeps on chip fits); whole tensors larger than a buffer are tiled through
+    it, their refetches in the counts.
 
     References
     ----------
@@ -157,6 +164,7 @@ class LoopNestEngine(Engine):
         sparse = self.config.sparse is not None
         densities = self._densities(layer, nest, tensors) if sparse else None
         chosen, where = self._mapping_for(layer, nest, options.mapping, densities, convention)
+        occupancy = None if densities is None else occupancy_for(self.spec, nest, densities)
         sparse_stats: dict = {}
         if sparse and convention == "ideal":
             stats, sparse_stats = evaluate_sparse(self.spec, nest, chosen, densities, check=True)
@@ -166,7 +174,7 @@ class LoopNestEngine(Engine):
             stats = evaluate(self.spec, nest, chosen, check=False)
         else:
             stats = evaluate_timeloop(self.spec, nest, chosen)
-        result = self._result(layer, nest, chosen, where, stats, convention)
+        result = self._result(layer, nest, chosen, where, stats, convention, occupancy)
         if sparse_stats:
             result.stats.update(sparse_stats)
             if not nest.a_is_activation:
@@ -175,6 +183,39 @@ class LoopNestEngine(Engine):
             result.compulsory = [replace(bound, minimum=outer_minimum(self.spec, bound.tensor, bound.minimum, densities))
                                  for bound in result.compulsory]
         return result
+
+    def _tile_fit(self, nest: Any, mapping: Mapping, index: int, tensor: str,
+                  occupancy: Occupancy | None) -> StorageFit | None:
+        """The fit of the tile of ``tensor`` the mapping keeps at level ``index`` (None: the level gives no capacity).
+
+        Parameters
+        ----------
+        nest
+            The layer's loop nest.
+        mapping
+            The mapping run.
+        index
+            Level index (0 = outermost).
+        tensor
+            ``"weights"``, ``"inputs"`` or ``"outputs"``, kept at the level by the mapping.
+        occupancy
+            Words a compressed tile occupies (non-zeros plus metadata), None for dense tiles.
+
+        Returns
+        -------
+        StorageFit or None
+            ``needed_bits`` = tile words x word bits x instances, ``capacity_bits`` = the tensor's partition (else
+            the shared capacity) in bytes x 8 x instances.
+        """
+        config = self.spec.levels[index].level.config
+        capacity = (config.tensor_capacity_bytes or {}).get(tensor, config.capacity_bytes)
+        if capacity is None:
+            return None
+        words = tile_words(nest, mapping.tile_extents(index), tensor)
+        if occupancy is not None:
+            words = occupancy(mapping, index, tensor, words)
+        return StorageFit.check(self.spec.levels[index].name, tensor, words * config.word_bits * config.instances,
+                                capacity * 8 * config.instances)
 
     def _densities(self, layer: Layer, nest: Any, tensors: LayerTensors | None) -> Densities:
         if tensors is None:
@@ -195,26 +236,17 @@ class LoopNestEngine(Engine):
         return from_masks(masks, layer.activation_density, layer.output_density)
 
     def _result(self, layer: Layer, nest: Any, mapping: Mapping, where: str, stats: LoopNestStats,
-                convention: str) -> LayerResult:
+                convention: str, occupancy: Occupancy | None = None) -> LayerResult:
         outer = self.spec.levels[0].name
         bounds = nest.bounds
         weights = bounds["G"] * bounds["K"] * bounds["C"] * bounds["R"] * bounds["S"]
         outputs = bounds["N"] * bounds["G"] * bounds["K"] * bounds["P"] * bounds["Q"]
         word_bits = self.spec.levels[0].level.config.word_bits
         sizes = {"weights": weights, "inputs": layer.unique_input_elements(), "outputs": outputs}
-        storage_fit = []
-        for level in self.spec.levels[1:]:
-            config = level.level.config
-            if config.kind != "sram":
-                continue
-            for tensor, elements in sizes.items():
-                if not level.holds(tensor):
-                    continue
-                own = (config.tensor_capacity_bytes or {}).get(tensor, config.capacity_bytes)
-                if own is None:
-                    continue
-                storage_fit.append(StorageFit.check(level.name, tensor, elements * config.word_bits,
-                                                    own * 8 * config.instances))
+        storage_fit = [self._tile_fit(nest, mapping, level.index, tensor, occupancy)
+                       for level in self.spec.levels[1:] if level.level.config.kind != "dram"
+                       for tensor in ("weights", "inputs", "outputs") if mapping.keeps(self.spec, level.index, tensor)]
+        storage_fit = [fit for fit in storage_fit if fit is not None]
         tiles = {
             f"tile_words_{level.name}_{tensor}": tile_words(nest, mapping.tile_extents(level.index), tensor)
             for level in self.spec.levels[1:] for tensor in ("weights", "inputs", "outputs")

@@ -47,14 +47,20 @@ def test_eyeriss_pricings_share_counts() -> None:
     assert relative.count("ArrayNoC") > 0 and lecture.count("ArrayNoC") == 0
 
 
-def test_storage_fit_reports_buffers() -> None:
-    """conv3 of AlexNet on eyeriss-like: inputs (169 x 256 words) fit the 108 KB buffer, outputs (169 x 384) do not."""
+def test_storage_fit_reports_the_mappings_tiles() -> None:
+    """conv3 of AlexNet on eyeriss-like (default mapping): one fit per on-chip level and tensor the mapping keeps, the
+    tile (words x 16 bits x instances) against its partition or the shared buffer; the whole 169 x 384 outputs, larger
+    than the 108 KB buffer, are tiled through it, not spilled."""
     result = energysim.simulate("eyeriss-like", "alexnet", mapping="default").results[2]
     fits = {(f.level, f.tensor): f for f in result.storage_fit}
-    assert set(fits) == {("GlobalBuffer", "inputs"), ("GlobalBuffer", "outputs")}
-    assert fits[("GlobalBuffer", "inputs")].needed_bits == 13 * 13 * 256 * 16 and fits[("GlobalBuffer", "inputs")].fits
-    assert fits[("GlobalBuffer", "outputs")].needed_bits == 13 * 13 * 384 * 16
-    assert not fits[("GlobalBuffer", "outputs")].fits and result.spilled == "outputs>GlobalBuffer"
+    assert set(fits) == {("GlobalBuffer", "inputs"), ("GlobalBuffer", "outputs"),
+                         ("PE", "weights"), ("PE", "inputs"), ("PE", "outputs")}
+    for (level, tensor), fit in fits.items():
+        instances = 168 if level == "PE" else 1
+        assert fit.needed_bits == result.stats[f"tile_words_{level}_{tensor}"] * 16 * instances, fit
+    assert fits[("GlobalBuffer", "outputs")].capacity_bits == 108 * 1024 * 8
+    assert fits[("PE", "weights")].capacity_bits == 448 * 8 * 168
+    assert result.spilled == "" and result.weights_on_chip is True
 
 
 @pytest.mark.parametrize("hardware", ["lecture-array-loopnest", "eyeriss-like"])
