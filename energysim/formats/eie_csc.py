@@ -62,8 +62,8 @@ class EieCsc:
         Zeros before each entry within its PE slice and column (``uint8``).
     local_rows
         Local row (within the PE slice) each entry stands at; for a padding entry,
-        the zero it replaces (``int64``; kept for statistics, :meth:`decode` does
-        not use it).
+        the zero it replaces (``uint16`` when a slice has at most 65,536 rows, else
+        int32 or int64; the row passes use it, :meth:`decode` does not).
     pointers
         ``(N, K + 1)`` per-PE column pointers in entries, relative to the PE's
         first entry (``pointers[:, 0] == 0``).
@@ -91,8 +91,11 @@ class EieCsc:
 
     @cached_property
     def n_padding(self) -> int:
-        """Padding entries (``v == 0``; counted once, the arrays are not modified after encoding)."""
-        return int(np.count_nonzero(self.v == 0))
+        """Padding entries (``v == 0``; counted once, the arrays are not modified after encoding).
+
+        Counted in blocks of :data:`_CHECK_BLOCK` entries (no mask as long as ``v``).
+        """
+        return sum(int(np.count_nonzero(self.v[lo:lo + _CHECK_BLOCK] == 0)) for lo in range(0, self.v.size, _CHECK_BLOCK))
 
     @property
     def n_nonzero(self) -> int:
@@ -213,7 +216,7 @@ class EieCsc:
             pe = np.repeat(np.arange(first_pe, last_pe, dtype=np.int64), np.diff(self.pe_offsets[first_pe:last_pe + 1]))
             col = np.repeat(np.tile(np.arange(k, dtype=np.int64), last_pe - first_pe),
                             column_entries[first_pe:last_pe].ravel())
-            rpass = np.minimum(self.local_rows[lo:hi] // rows_per_pass, passes - 1)
+            rpass = np.minimum(self.local_rows[lo:hi].astype(np.int64) // rows_per_pass, passes - 1)
             key = (rpass * k + col) * n_pe + pe
             entries += np.bincount(key, minlength=size)
             real += np.bincount(key[self.v[lo:hi] != 0], minlength=size)
@@ -280,7 +283,8 @@ def encode_positions(
     column_major = _column_major(rows, columns, m)
     if column_major and eie_csc_kernel.use_compiled():
         v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(columns.astype(np.int64) * m + rows,
-                                                                             codes, m, k, n_pe, index_bits, itype)
+                                                                             codes, m, k, n_pe, index_bits,
+                                                                             _local_dtype(m, n_pe, itype))
         return EieCsc(
             shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
             index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
@@ -291,6 +295,7 @@ def encode_positions(
     else:
         v, z, local_rows, pointers, pe_offsets = _encode_numpy(rows, columns, codes, m, k, n_pe, index_bits, itype,
                                                                column_major)
+    local_rows = local_rows.astype(_local_dtype(m, n_pe, itype), copy=False)
     return EieCsc(
         shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
         index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
@@ -345,11 +350,16 @@ def encode_flat(
         raise InputError(f"EIE CSC codes must lie in 1..{2**value_bits - 1} (got {codes.min()}..{codes.max()})")
     itype = np.int32 if max(m, k) * max(n_pe, 1) < 2**30 else np.int64
     v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(positions, codes, m, k, n_pe, index_bits,
-                                                                         itype)
+                                                                         _local_dtype(m, n_pe, itype))
     return EieCsc(
         shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
         index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
     )
+
+
+def _local_dtype(m: int, n_pe: int, itype: type) -> type:
+    """dtype of the stored local rows: uint16 when a PE slice has at most 65,536 rows (2 bytes an entry), else ``itype``."""
+    return np.uint16 if ceil_div(m, n_pe) <= 2**16 else itype
 
 
 def _strictly_increasing(positions: np.ndarray) -> bool:

@@ -10,7 +10,7 @@ stage, each stage counting what is alive during it, in bytes:
    position), the fit (25) and the quantiser's temporaries (26) per position.
 2. **Encoding**: the codes (1 per weight), the flat positions (8; rows and columns on
    the numpy path, 24 with a dense layer's index), the order check's blocks, and the encoded
-   entries (10 each: ``v``, ``z`` and an int64 local row) of which there are at
+   entries (4 to 10 each: ``v``, ``z`` and a uint16 to int64 local row) of which there are at
    most ``W + N x K x floor(ceil(M / N) / 2**index_bits)`` (padding); the numpy
    path sorts one group of whole columns at a time (64 per weight of a group) and
    copies every group's entries into place (one more copy of the entries).
@@ -77,14 +77,16 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
     weights = positions if real_weights else drawn_weights(m, k, density)
     rows_per_pe = ceil_div(m, n_pe)
     entries = weights + n_pe * k * (rows_per_pe >> index_bits)
-    entry_bytes = 2 + (4 if max(m, k) * n_pe < 2**30 else 8)             # v, z, local row
+    local_bytes = 4 if max(m, k) * n_pe < 2**30 else 8                   # a local row while encoding
+    entry_bytes = 2 + (2 if rows_per_pe <= 2**16 else local_bytes)      # v, z, local row as stored
     encoded = entry_bytes * entries + 3 * 8 * n_pe * (k + 1)
     passes = max(1, ceil_div(rows_per_pe, rows_per_pass))
     table_elements = passes * (k + 1) * n_pe
     lane_block = BLOCK_BYTES_PER_ELEMENT * (INDEX_BUDGET_ELEMENTS + WORK_BUDGET_ELEMENTS)
     draw_block = BLOCK_BYTES_PER_ELEMENT * max(DRAW_BLOCK_ELEMENTS, QUANTISE_BLOCK)
     # the numpy encoding: one group of whole columns sorted at a time, then every group's entries copied into place
-    sort = 0 if compiled else 64 * min(weights, ENCODE_GROUP_WEIGHTS) + entry_bytes * entries
+    # (the groups' entries and their layout with int32/int64 local rows, narrowed after: 2 x (2 + local_bytes) in all)
+    sort = 0 if compiled else 64 * min(weights, ENCODE_GROUP_WEIGHTS) + (4 + 2 * local_bytes) * entries - entry_bytes * entries
     if real_weights:
         # the masked float64 matrix and its codes; the fit's copies or the quantiser's temporaries;
         # then nonzero's int64 rows and columns (16 per weight) beside the matrix
