@@ -519,6 +519,7 @@ class SparseTensorCoreEngine(Engine):
         stats[ASSUMED_2_4] = sparse and tensors is None
         if dense_kernel is not None:
             stats["kernel_model"] |= {"input_padded": input_is_padded(shape.n, sparse, self.config.kernel_model),
+                                      "layer_kind": layer.kind,
                                       "pad_input_multiple": self.config.kernel_model.pad_input_multiple,
                                       "dense_cycles_total": dense_kernel.cycles_total,
                                       "vs_dense": kernel.cycles_total / dense_kernel.cycles_total}

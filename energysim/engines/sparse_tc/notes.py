@@ -25,6 +25,10 @@ TIMING_PHRASES: dict[str, str] = {
 """How a note names each timing of the engine (``stats["timing"]``)."""
 
 
+LINEAR_KINDS = ("linear", "gemm")
+"""Layer kinds PyTorch's semi-structured 2:4 path runs (a linear's matmul); convolutions it does not."""
+
+
 def padded_measurement():
     """The published measurement of a padded 2:4 call (the one row the padded-call cost is fitted on).
 
@@ -84,6 +88,11 @@ def timing_note(run: str, results: Sequence[LayerResult]) -> str:
                          f"the PyTorch 2:4 path pads, and measured PyTorch 2:4 at batch 1 is slower than dense ({row}, "
                          f"{measured.sparse_us:g} us 2:4 vs {measured.dense_us:g} us dense)")
                 row = ""
+                convs = sum(r.stats["kernel_model"]["layer_kind"] not in LINEAR_KINDS for r in padded)
+                if convs:
+                    text += (f"; PyTorch's semi-structured path runs linear layers only, so for the {convs} padded "
+                             f"convolution{'s' if convs != 1 else ''} this is what that path would cost, not a measured "
+                             "behaviour")
     if padded:
         padded_us = padded[0].stats["kernel_model"]["cycles_padded_call"] / (padded[0].clock_ghz * 1e3)
         largest = max(padded, key=lambda r: r.stats["gemm_m"] * r.stats["gemm_k"])

@@ -11,7 +11,7 @@ from energysim.engines import build_engine
 from energysim.engines.sparse_tc.engine import TIMING_LABELS
 from energysim.engines.sparse_tc.notes import TIMING_PHRASES, padded_measurement, timing_note
 from energysim.hardware.hierarchy import build_hardware, load_hardware
-from energysim.workloads.layers import GemmLayer
+from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
 
 A100 = hwconfig_path("a100")
 TIMINGS = tuple(TIMING_LABELS)
@@ -80,6 +80,17 @@ def test_padded_run_at_the_bound_gets_the_kernel_model_figure(engine):
     assert f"padded-call cost ({padded_us:.0f} us per call) is fitted on that one measured row" in note
     assert "(largest padded 64x784) it is an extrapolation" in note
     assert note.count("note:") == 1 and note.endswith(".\n")
+
+
+def test_padded_convolutions_are_named_as_outside_the_measured_path(engine):
+    """Padded conv layers get the sentence that PyTorch's 2:4 path runs linears only; linears and gemms do not."""
+    conv = Conv2dLayer(name="c", in_channels=16, out_channels=32, in_height=7, in_width=7, kernel_height=3,
+                       kernel_width=3, padding=1)
+    linear = LinearLayer(name="l", in_features=64, out_features=10)
+    note = timing_note("x", [engine.simulate(layer, mode="sparse_2_4") for layer in (conv, linear)])
+    assert "2 of 2 have input rows (N) not a multiple of 32" in note
+    assert "runs linear layers only, so for the 1 padded convolution this is what that path would cost" in note
+    assert "convolution" not in timing_note("x", run(engine, PADDED, "sparse_2_4"))
 
 
 def test_library_calibrated_run_gets_the_figure_too(engine):
