@@ -143,3 +143,15 @@ def test_other_engines_get_no_note():
     """Results of another engine give no note."""
     other = build_engine(load_hardware(hwconfig_path("lecture-array")))
     assert timing_note("lecture-array", [other.simulate(GemmLayer(name="g", m=8, n=1, k=8))]) == ""
+
+
+def test_dense_comparison_is_searched_once_per_shape(engine):
+    """A repeated 2:4 layer shape reuses its dense comparison schedule (no second search), with the same figures."""
+    from energysim.engines.sparse_tc.engine import _dense_bound_plan
+
+    layer = GemmLayer(name="g", m=96, n=3, k=160)
+    first = engine.simulate(layer, mode="sparse_2_4")
+    hits = _dense_bound_plan.cache_info().hits
+    again = engine.simulate(layer, mode="sparse_2_4")
+    assert _dense_bound_plan.cache_info().hits == hits + 1
+    assert again.stats["kernel_model"] == first.stats["kernel_model"]
