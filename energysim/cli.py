@@ -451,8 +451,11 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
          f"energy {_ratio(row.energy_vs_dense)} of dense, latency {_ratio(row.latency_vs_dense)} of dense, "
          f"weight storage {_ratio(row.storage_vs_dense)} of dense" + ("" if row.status == "ok" else f" ({row.status})"))
         for row in totals.itertuples()))
-    if dense is None and densities is None:
-        out.write(densified_note(pruned))
+    if dense is None and densities is None and densified_note(pruned):
+        import textwrap
+
+        out.write(textwrap.fill(densified_note(pruned), width=terminal_width(), subsequent_indent="  ",
+                                break_long_words=False, break_on_hyphens=False) + "\n")
     out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(_timing_notes(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(energy_unit_note(choice.hardware for choice in choices))

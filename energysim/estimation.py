@@ -210,9 +210,8 @@ def dense_original(pruned: Workload) -> Workload:
     InputError
         If ``pruned`` was physically shrunk and no ``dense-original.toml`` lies next to it.
     """
-    in_folder = pruned.path is not None and pruned.path.name == WORKLOAD_FILE  # an export's folder, not a shared one
-    beside = pruned.path.parent / DENSE_ORIGINAL_FILE if in_folder else None
-    if beside is not None and beside.is_file():
+    beside = _dense_original_file(pruned)
+    if beside is not None:
         return load_workload(beside)
     if pruned.provenance is not None and pruned.provenance.shrunk:
         where = f" ({pruned.path})" if pruned.path is not None else ""
@@ -222,6 +221,23 @@ def dense_original(pruned: Workload) -> Workload:
             "dense original with --dense (Python: dense=), e.g. the unpruned model folder or an export without --shrink"
         )
     return densified(pruned)
+
+
+def _dense_original_file(pruned: Workload) -> Path | None:
+    """``dense-original.toml`` beside the pruned export's ``workload.toml``, or None (case 2 of the module docstring)."""
+    in_folder = pruned.path is not None and pruned.path.name == WORKLOAD_FILE  # an export's folder, not a shared one
+    beside = pruned.path.parent / DENSE_ORIGINAL_FILE if in_folder else None
+    return beside if beside is not None and beside.is_file() else None
+
+
+def densified_note(pruned: Workload) -> str:
+    """A note (one paragraph, unwrapped) that the dense original is case 3 of the module docstring, or ''."""
+    if _dense_original_file(pruned) is not None:
+        return ""
+    return (f"note: the dense original is {pruned.name}'s layers with every weight present and its own activation "
+            f"densities (no --dense, no {DENSE_ORIGINAL_FILE} beside it), not a dense model's run; on hardware that "
+            "skips zero activations (EIE, sparse loop-nest designs) a dense model's own activations can give another "
+            "baseline; energysim prune --out writes the dense model beside the pruned one")
 
 
 def load_source(name_or_path: str | Path) -> Workload:

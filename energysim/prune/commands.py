@@ -33,7 +33,7 @@ def _progress(args: argparse.Namespace) -> bool | None:
 
 
 MODEL_FILES = ("model.json", "model.npz")
-WORKLOAD_FILES = ("workload.toml", "tensors.npz", "dense-original.toml")
+WORKLOAD_FILES = ("workload.toml", "tensors.npz", "dense-original.toml", "dense-original.npz")
 
 
 def _refuse_overwrites(args: argparse.Namespace, folders: dict[str, tuple[str, ...]], files: tuple[str, ...] = ()) -> None:
@@ -134,7 +134,7 @@ MASK_COLUMNS = (
 def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     """Prune a model with a schedule and export the pruned workload folder (or to an energy budget)."""
     from energysim.prune.data import load_digits_dataset
-    from energysim.prune.export import export_workload
+    from energysim.prune.export import export_workload, write_dense_model
     from energysim.prune.models import save_model
     from energysim.prune.pruner import PruneRequest
     from energysim.prune.schedules import run_schedule
@@ -171,6 +171,7 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
     if args.energy_budget is not None:
         return cmd_prune_for_energy(args, out)
     model, data = _load_or_train(args, out)
+    dense = model.copy() if all(model.weight_mask(n).all() for n in model.weight_layers) else None
     result = run_schedule(
         model, request, data, args.schedule, finetune_epochs=args.finetune_epochs, steps=args.steps, progress=_progress(args)
     )
@@ -199,8 +200,11 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
         shapes = ", ".join(f"{n} {exported.weights(n).shape}" for n in exported.weight_layers)
         out.write(f"shrunk model: {shapes}\n")
     path = export_workload(exported, args.out, calibration, description=description, layer_targets=not args.shrink,
-                           original=model if args.shrink else None)
+                           original=model if args.shrink and dense is None else None)
     out.write(f"workload written to {path}\n")
+    if dense is not None:  # the model before pruning: estimate's baseline is then the dense model compare runs
+        written = write_dense_model(dense, args.out, calibration, f"{model.name} (dense original)")
+        out.write(f"dense original (the model before pruning, its own weights and activations) written to {written}\n")
     if args.save_model:
         save_model(model, args.save_model)
         out.write(f"pruned model saved to {args.save_model}\n")

@@ -61,23 +61,28 @@ so a failure leaves neither a partial file nor new tensors next to an old TOML.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from energysim.atomic_files import write_text_atomic
+from energysim.atomic_files import write_bytes_atomic, write_text_atomic
 from energysim.config.loading import validate_model
 from energysim.config.toml_writer import dumps_toml
 from energysim.errors import InputError
 from energysim.prune.layers import BATCHNORM_EPSILON, BatchNorm2d, Conv2d, Linear
 from energysim.prune.models import FOLD_BATCHNORM_KEY, Model
 from energysim.prune.pruner import LAYER_TARGETS_KEY
-from energysim.workloads.workload import WorkloadFile
-from energysim.workloads.writing import WORKLOAD_FILE, write_workload_folder
+from energysim.workloads.workload import WorkloadFile, load_workload
+from energysim.workloads.writing import WORKLOAD_FILE, workload_toml, write_workload_folder
 
 DENSE_ORIGINAL_FILE = "dense-original.toml"
-"""File name, inside a shrunk export's folder, of the workload with the original (unshrunk) geometry."""
+"""File name, inside an export's folder, of its dense original: the unshrunk geometry of a shrunk export, or
+the dense model itself (:func:`write_dense_model`)."""
+
+DENSE_ORIGINAL_TENSORS = "dense-original.npz"
+"""The tensors of a dense original written by :func:`write_dense_model`, beside :data:`DENSE_ORIGINAL_FILE`."""
 
 PROVENANCE_FIELDS = (
     "model",
@@ -193,10 +198,41 @@ def export_workload(
     if original is not None and list(original.weight_layers) != list(model.weight_layers):
         raise InputError(f"original model {original.name!r} must have the weight layers of {model.name!r} in order "
                          f"(got {list(original.weight_layers)} vs {list(model.weight_layers)})")
+    if original is None:
+        for stale in (DENSE_ORIGINAL_FILE, DENSE_ORIGINAL_TENSORS):  # an earlier export's original does not fit these layers
+            if (folder / stale).is_file():
+                (folder / stale).unlink()
+    layers, arrays = layer_entries(model, x_calibration, targets)
+    write_workload_folder(
+        folder,
+        name,
+        layers,
+        arrays,
+        description=description or f"{model.name} trained on scikit-learn digits, pruned by energysim.prune",
+        source="energysim.prune (scikit-learn load_digits, 8x8 handwritten digits)",
+        provenance={k: merged.get(k) for k in PROVENANCE_FIELDS},
+        compressed=True,
+    )
+    if original is not None:
+        write_dense_original(original, folder / DENSE_ORIGINAL_FILE, x_calibration, f"{name} (dense original)")
+    return folder / WORKLOAD_FILE
+
+
+def layer_entries(model: Model, x_calibration: np.ndarray,
+                  targets: Mapping[str, float | None]) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """The ``[[layers]]`` entries and tensors of every weight layer of ``model`` on the calibration images.
+
+    Each layer keeps its (batch-norm folded) weights, mask and recorded inputs; its activation
+    density is the fraction of non-zero inputs, its weight density the fraction of non-zero
+    weights; ``targets`` gives each layer's target sparsity (none where absent).
+
+    Raises
+    ------
+    InputError
+        If a layer's inputs are all zero or its weights all pruned.
+    """
     model.forward(x_calibration, record=True)
     shapes = model.shapes()
-    if original is None and (folder / DENSE_ORIGINAL_FILE).is_file():
-        (folder / DENSE_ORIGINAL_FILE).unlink()  # an earlier export's original does not fit these layers
     layers, arrays = [], {}
     folded = folded_weights(model) if model.metadata.get(FOLD_BATCHNORM_KEY) else {}
     for layer_name in model.weight_layers:
@@ -225,19 +261,53 @@ def export_workload(
         arrays[f"{layer_name}.weight"] = np.where(mask, weights, 0.0)
         arrays[f"{layer_name}.mask"] = mask.astype(np.uint8)
         arrays[f"{layer_name}.inputs"] = np.asarray(inputs, dtype=np.float64).reshape(len(inputs), *shapes[layer_name])
-    write_workload_folder(
-        folder,
-        name,
-        layers,
-        arrays,
-        description=description or f"{model.name} trained on scikit-learn digits, pruned by energysim.prune",
-        source="energysim.prune (scikit-learn load_digits, 8x8 handwritten digits)",
-        provenance={k: merged.get(k) for k in PROVENANCE_FIELDS},
-        compressed=True,
-    )
-    if original is not None:
-        write_dense_original(original, folder / DENSE_ORIGINAL_FILE, x_calibration, f"{name} (dense original)")
-    return folder / WORKLOAD_FILE
+    return layers, arrays
+
+
+def write_dense_model(dense: Model, folder: str | Path, x_calibration: np.ndarray, name: str) -> Path:
+    """Write the dense model a pruned export came from as its dense original, with its own tensors.
+
+    ``dense-original.toml`` (:data:`DENSE_ORIGINAL_FILE`) names every weight layer of
+    ``dense`` with its weights, its all-true mask and the inputs it records on the
+    calibration images, in ``dense-original.npz`` (:data:`DENSE_ORIGINAL_TENSORS`):
+    the workload ``energysim compare`` simulates as the dense point of the same model,
+    so ``estimate`` and ``compare`` share one baseline. Tensors first, TOML last, both atomic.
+
+    Parameters
+    ----------
+    dense
+        The trained model before pruning (no weight masked).
+    folder
+        The pruned export's folder (holding ``workload.toml``).
+    x_calibration
+        The export's calibration images.
+    name
+        Workload name.
+
+    Returns
+    -------
+    pathlib.Path
+        The path of ``dense-original.toml``.
+
+    Raises
+    ------
+    InputError
+        If ``dense`` has a masked weight (it is not dense).
+    """
+    masked = next((n for n in dense.weight_layers if not dense.weight_mask(n).all()), None)
+    if masked is not None:
+        raise InputError(f"the dense original of model {dense.name!r} must have no masked weight (layer {masked!r} has)")
+    layers, arrays = layer_entries(dense, x_calibration, {})
+    folder = Path(folder)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_bytes_atomic(folder / DENSE_ORIGINAL_TENSORS, buffer.getvalue())
+    text = workload_toml(name, layers, f"the dense original: {dense.name} before pruning, with its own weights and "
+                         "activations", "energysim.prune export (the model before pruning)",
+                         tensors_file=DENSE_ORIGINAL_TENSORS)
+    path = write_text_atomic(folder / DENSE_ORIGINAL_FILE, text)
+    load_workload(path)  # read back: a file estimate could not load is an error here, not there
+    return path
 
 
 def folded_weights(model: Model) -> dict[str, np.ndarray]:
