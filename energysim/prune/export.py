@@ -36,9 +36,15 @@ for a 3x3 conv with one input channel under 2:4), and none for
 targets, or a physically shrunk one, gets no per-layer target. The overall
 target stays in ``[provenance]``.
 
-The dense original of a shrunk model
-------------------------------------
-A physically shrunk model (``--shrink``) has lost its original geometry, so a
+The dense original
+------------------
+``energysim prune --out`` of a dense model also writes that model, before
+pruning, with :func:`write_dense_model`: ``dense-original.toml`` and
+``dense-original.npz`` hold its own weights and the inputs it records on the
+calibration images, the workload ``energysim compare`` simulates as its dense
+point, so ``estimate`` and ``compare`` report one baseline.
+
+Without the dense model, a physically shrunk model (``--shrink``) has lost its original geometry, so a
 dense twin of the exported layers would compare the small model with itself.
 Given the model before shrinking (``original``), the export also writes
 ``dense-original.toml`` (:data:`DENSE_ORIGINAL_FILE`): a workload without
