@@ -116,7 +116,9 @@ class LayerResult:
         (dense words, EIE interleaved CSC, 2:4 values + metadata) occupies.
     storage_fit
         One :class:`StorageFit` per (on-chip level, tensor) the engine checks: does
-        the tensor fit the level whole. What a misfit costs is engine-specific and
+        the tensor fit the level whole (the loop-nest engine: does the mapping's
+        tile of it fit the capacity it may use, at the levels the mapping keeps
+        it). What a misfit costs is engine-specific and
         already in the counts (EIE streams a spilled CSC part from DRAM; the dense
         and sparse tensor-core engines tile from DRAM anyway).
     """
