@@ -159,7 +159,7 @@ def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray,
 
 def _line_groups_totals(entries, starts, entries_per_line, n_segments):  # pragma: no cover - compiled
     """Line steps and line groups of the non-empty segments; plain Python, compiled by numba (see :func:`line_groups`)."""
-    passes, k, n_pe = entries.shape
+    passes, n_pe, k = entries.shape             # PE-major: the walk below reads both arrays in order
     line_steps = np.zeros((passes, k), np.int64)
     members = np.empty(n_segments, np.int64)
     group_start = np.empty(n_segments, np.int64)
@@ -172,10 +172,10 @@ def _line_groups_totals(entries, starts, entries_per_line, n_segments):  # pragm
             previous_last = -1
             previous_column = -1
             for column in range(k):
-                count = entries[rpass, column, pe]
+                count = entries[rpass, pe, column]
                 if count == 0:
                     continue
-                start = starts[rpass, column, pe]
+                start = starts[rpass, pe, column]
                 first = start // entries_per_line
                 last = (start + count - 1) // entries_per_line
                 line_steps[rpass, column] += last - first
@@ -211,8 +211,8 @@ def line_groups(entries: np.ndarray, starts: np.ndarray, entries_per_line: int) 
         line (``K`` when none).
     """
     n_segments = int(np.count_nonzero(entries))
-    return jit(_line_groups_totals)(np.ascontiguousarray(entries, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
-                                 int(entries_per_line), n_segments)
+    by_pe = [np.ascontiguousarray(np.asarray(array, dtype=np.int64).transpose(0, 2, 1)) for array in (entries, starts)]
+    return jit(_line_groups_totals)(*by_pe, int(entries_per_line), n_segments)
 
 
 _M1 = np.uint64(0x5555555555555555)
