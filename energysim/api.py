@@ -36,8 +36,12 @@ def hardware(name_or_path: str | Path) -> Hardware:
 
 
 def workload(name_or_path: str | Path) -> Workload:
-    """Load a workload by bundled name, TOML path or pruned-workload folder."""
-    return load_workload(catalog.workload_path(str(name_or_path)))
+    """Load a workload by bundled name, TOML path, a folder energysim wrote (``prune --out``, ``import -o``;
+    :data:`energysim.catalog.WORKLOAD_IN_FOLDER`) or a numpy model folder (``train --out``, exported on 64
+    calibration images of the digits), as ``estimate`` and ``compare --workload`` take it."""
+    from energysim.estimation import load_source
+
+    return load_source(name_or_path)
 
 
 def simulate(hw: str | Path | Hardware, wl: str | Path | Workload, progress: bool | None = None,

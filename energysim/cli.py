@@ -728,7 +728,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate a workload on one or more hardware configs")
     run.add_argument("hw", metavar="HW", help=_hw_help("hardware config", several="several comma-separated"))
-    run.add_argument("workload", help="workload: bundled name (energysim list workloads), .toml path or pruned-workload folder")
+    run.add_argument("workload", help="workload: bundled name (energysim list workloads), .toml path, a folder energysim "
+                     "wrote (prune --out, import -o) or a numpy model folder (train --out)")
     _add_output(run, "energy.* and summary.* tables")
     run.add_argument("--path", choices=("fast", "cycle"), help="dense engine path (fast by default; cycle: slow reference)")
     run.add_argument("--mode", help="engine mode for every HW without its own :MODE (sparse tensor core: dense, sparse_2_4)")
@@ -752,7 +753,8 @@ def build_parser() -> argparse.ArgumentParser:
     costs.set_defaults(handler=_cmd_costs)
 
     est = sub.add_parser("estimate", help="energy and latency of a pruned model next to its dense original")
-    est.add_argument("source", help="pruned workload (folder, .toml or bundled name) or model folder")
+    est.add_argument("source", help="pruned workload (.toml, bundled name or a folder energysim wrote: prune --out, "
+                     "import -o) or numpy model folder (train --out)")
     est.add_argument("--hw", action="append", required=True, help=_hw_help("hardware config"))
     est.add_argument("--dense", help="the dense original workload (default: the same geometry with every weight present)")
     est.add_argument("--density", metavar="D1,D2",
