@@ -360,7 +360,7 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
         sensitivity=table, patterns=rewards, method=used_method, rounds=rounds, energy_pj_dense=dense.energy_pj,
         notes=notes, wall_time_s=0.0, source=source, candidates=_candidate_table(scored, dense.energy_pj), **result)
     if out is not None:
-        _write_outputs(outcome, out, calibration, seed, finetune_epochs)
+        _write_outputs(outcome, out, calibration, seed, finetune_epochs, model)
     outcome.wall_time_s = time.perf_counter() - start
     return outcome
 
@@ -536,11 +536,13 @@ def _allocation_table(allocation: dict[str, LayerOption], base: dict[str, LayerO
     return pd.DataFrame(rows, columns=list(ALLOCATION_COLUMNS))
 
 
-def _write_outputs(result: EnergyAwareResult, out: Path, calibration, seed: int, finetune_epochs: int) -> None:
+def _write_outputs(result: EnergyAwareResult, out: Path, calibration, seed: int, finetune_epochs: int,
+                   dense: Model) -> None:
     """``sensitivity.csv`` and ``.png``, ``patterns.csv``, ``allocation.csv``, ``candidates.csv`` and, when a model was
-    produced, ``workload/``."""
+    produced, ``workload/`` with the dense model before pruning as its dense original (when ``dense`` has no mask),
+    so ``estimate`` of it has the baseline this job measured against."""
     from energysim.atomic_files import write_text_atomic
-    from energysim.prune.export import export_workload
+    from energysim.prune.export import export_workload, write_dense_model
 
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "sensitivity.csv", result.sensitivity.to_csv(index=False))
@@ -555,3 +557,5 @@ def _write_outputs(result: EnergyAwareResult, out: Path, calibration, seed: int,
                     provenance={"criterion": "energy-aware", "schedule": "energy_aware", "seed": seed,
                                 "accuracy_dense": result.accuracy_dense, "accuracy_finetuned": result.accuracy,
                                 "finetune_epochs": finetune_epochs, "shrunk": shrink or None})
+    if all(dense.weight_mask(name).all() for name in dense.weight_layers):
+        write_dense_model(dense, out / "workload", calibration, f"{dense.name} (dense original)")

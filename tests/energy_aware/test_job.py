@@ -134,3 +134,13 @@ def test_kept_candidate_is_the_most_accurate_on_held_out_images(budget_half):
     kept = first[first["kept"]].iloc[0]
     assert kept["accuracy_holdout"] == within["accuracy_holdout"].max()
     assert result.source == pool[pool["kept"]].iloc[-1]["source"]
+
+
+def test_out_folder_holds_the_dense_original_estimate_needs(tiny_mlp, tiny_data, tmp_path):
+    """prune_for_energy's workload/ holds the dense model, so estimate of it gives the job's energy ratio (F7b: refused)."""
+    result = energysim.prune_for_energy(tiny_mlp, "eie-64pe-lecture", 0.5, data=tiny_data, out_dir=tmp_path, **FAST)
+    assert result.status == "ok", result.status
+    assert (tmp_path / "workload" / "dense-original.toml").is_file()
+    table = energysim.estimate(tmp_path / "workload", ["eie-64pe-lecture"], progress=False)
+    total = table[table["layer"] == "TOTAL"].iloc[0]
+    assert total["status"] == "ok" and total["energy_vs_dense"] == pytest.approx(result.energy_vs_dense, rel=1e-9)
