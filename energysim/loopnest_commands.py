@@ -8,6 +8,7 @@ take ``(args, out)``, write text to ``out`` and raise ``InputError`` /
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TextIO
 
@@ -64,7 +65,8 @@ def cmd_import_timeloop(args: argparse.Namespace, out: TextIO) -> int:
 
     claim_paths({"--out": [Path(args.out) / name for name in TIMELOOP_FILES]}, args.force)
     notes: list[str] = []
-    written = import_timeloop(args.files, args.out, notes)
+    written = import_timeloop(args.files, args.out, notes, jinja_vars=dict(args.jinja_var or []),
+                              sparseloop_pricing=args.sparseloop_pricing)
     stale = [Path(args.out) / name for name in TIMELOOP_FILES
              if (Path(args.out) / name) not in written.values() and (Path(args.out) / name).is_file()]
     for path in stale:  # --force: a mapping.toml of an earlier import would pair with this design
@@ -78,6 +80,24 @@ def cmd_import_timeloop(args: argparse.Namespace, out: TextIO) -> int:
         command += f" --mapping {written['mapping']}"
     out.write(f"next: {command} --compat timeloop --out {Path(args.out) / 'results'}\n")
     return 0
+
+
+def _jinja_var(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` of ``--jinja-var``: VALUE an int, a float, true/false, or else text."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"must be NAME=VALUE with NAME a template name (got {text!r})")
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return name.strip(), lowered == "true"
+    for kind in (int, float):
+        try:
+            number = kind(value)
+        except ValueError:
+            continue
+        if kind is int or math.isfinite(number):
+            return name.strip(), number
+    return name.strip(), value
 
 
 def register(subparsers) -> None:
@@ -108,4 +128,10 @@ def register(subparsers) -> None:
                                "rendered first); a .txt file is Timeloop's printed mapping (map.txt)")
     timeloop.add_argument("-o", "--out", required=True, metavar="FOLDER", help="output folder")
     timeloop.add_argument("--force", action="store_true", help="replace files already in the output folder")
+    timeloop.add_argument("--jinja-var", action="append", type=_jinja_var, metavar="NAME=VALUE",
+                          help="a name the files' Jinja templates use (timeloopfe's jinja_parse_data); a number, true, "
+                               "false or text; repeat for more")
+    timeloop.add_argument("--sparseloop-pricing", choices=("2021", "current"),
+                          help="Sparseloop's prices of gated and skipped accesses: 2021 (the ISCA 2021 tutorial's) or "
+                               "current; default: 2021 for an Accelergy v0.2/v0.3 ERT, else current")
     timeloop.set_defaults(handler=cmd_import_timeloop)

@@ -1374,7 +1374,13 @@ def _timeloop_v4_cases() -> list[Case]:
     table = [  # the Timeloop v4 reader (TIMELOOP-V4, engines/loopnest/timeloop_v4*.py)
         ("tag_misspelt", "  - !Component\n    name: DRAM", "  - !Compnent\n    name: DRAM",
          "spec.yaml: line 15: YAML tag '!Compnent' is not one Timeloop v4 reads (known: !Component, "),
-        ("jinja", "DATAWIDTH: 8", "DATAWIDTH: '{{ width }}'", "Jinja template syntax '{{ width }}' is not read"),
+        ("jinja", "DATAWIDTH: 8", "DATAWIDTH: '{{ width }}'",
+         "spec.yaml: line 9: template variable undefined ('width' is undefined); give it with --jinja-var NAME=VALUE"),
+        ("jinja_include_escape", "DATAWIDTH: 8", "DATAWIDTH: 8\n{{ include_text('../../../../../../../../etc/passwd') }}",
+         "spec.yaml: line 10: include_text('../../../../../../../../etc/passwd'): only files named *.yaml"),
+        ("jinja_sandbox", "DATAWIDTH: 8", "DATAWIDTH: '{{ cwd.__globals__ }}'", "refused by the template sandbox"),
+        ("jinja_nested_loops", "DATAWIDTH: 8", "DATAWIDTH: 8\n{% for a in 'x' * 9999 %}{% for b in 'x' * 9999 %}"
+         "{% endfor %}{% endfor %}", "spec.yaml: line 10: the templates ran more than 1000000 lines"),
         ("function_call", "{depth: 512,", "{depth: 'max(512, 8)',",
          "spec.yaml: architecture.nodes[2].attributes.depth: 'max(512, 8)' uses a function call"),
         ("code_call", "{depth: 512,", "{depth: '__import__(\"os\").getcwd()',", "uses a function call"),

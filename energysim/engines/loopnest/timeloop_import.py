@@ -5,6 +5,8 @@ key may come from one file only, and once in its mapping), checks every key agai
 Timeloop reads at its place (:mod:`.timeloop_keys`: an unknown key is refused with the nearest
 known one; a known key energysim does not model is listed in a note), and reads:
 
+- a file holding Jinja syntax is first rendered as timeloopfe renders it (:mod:`.timeloop_v4_jinja`: jinja2's
+  sandbox, ``include_text`` bounded, ``jinja_vars`` as timeloopfe's ``jinja_parse_data``).
 - a Timeloop v4 specification (``architecture.nodes`` of tagged nodes, ``variables``, node
   constraints): rewritten by :mod:`.timeloop_v4` as the v0.4 keys below, as timeloopfe hands it
   to Timeloop, its keys checked against :data:`~.timeloop_keys.TOP_V4` first and refusals naming
@@ -58,6 +60,7 @@ from energysim.engines.loopnest.sparse_import import default_metadata_bits, dens
 from energysim.engines.loopnest.timeloop_keys import TOP_V4, check_keys
 from energysim.engines.loopnest.timeloop_map_text import read_map_text
 from energysim.engines.loopnest.timeloop_v4 import is_v4, read_v4, rename
+from energysim.engines.loopnest.timeloop_v4_jinja import find_template, render
 from energysim.engines.loopnest.timeloop_v4_tags import MERGE_KEY, add_tags, merge_hierarchical
 from energysim.errors import ConfigError, EnergySimError, InputError, UnsupportedError
 from energysim.limits import DIMENSION, read_bounded
@@ -68,8 +71,6 @@ TENSOR_OF = {"weights": "weights", "inputs": "inputs", "outputs": "outputs"}
 DIM_OF = {"N": "N", "G": "G", "K": "K", "M": "K", "C": "C", "P": "P", "Q": "Q", "R": "R", "S": "S"}
 """Timeloop dimension names -> energysim loop dimensions."""
 
-_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{\{|\{%")
-"""Jinja's expressions and statements (timeloopfe renders them before reading the YAML)."""
 _EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
 """A YAML 1.2 float with an exponent and no dot (``2e-06``), which YAML 1.1 reads as text."""
 _RANGE = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<lo>\d+)\.\.(?P<hi>\d+)\]$")
@@ -103,24 +104,24 @@ def _read_text(path: Path) -> str:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
-def _load_yaml(path: Path) -> dict:
+def _load_yaml(path: Path, variables: dict[str, Any] | None = None) -> dict:
+    """A YAML file's top-level mapping; a file with Jinja syntax is rendered first, as timeloopfe renders it
+    (:mod:`.timeloop_v4_jinja`, with ``variables`` as its ``jinja_parse_data``)."""
     try:
         import yaml
     except ImportError:
         raise UnsupportedError("import-timeloop needs PyYAML: pip install 'energysim[timeloop]'") from None
     text = _read_text(path)
-    template = _TEMPLATE.search(text)
-    if template:
-        line = text.count("\n", 0, template.start()) + 1
-        raise UnsupportedError(f"{path}: line {line}: Jinja template syntax {template.group(0)[:40]!r} is not read "
-                               f"(energysim renders no templates and runs no code); render the file first, e.g. with "
-                               f"timeloopfe, and import the YAML it writes")
+    rendered = find_template(text) is not None
+    if rendered:
+        text = render(path, text, variables)
     try:
         _check_depth(yaml, text, path)
         data = yaml.load(text, Loader=_unique_key_loader(yaml, path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
+        at += " of the text its Jinja template renders to" if rendered and at else ""
         raise ConfigError(f"{path}: not valid YAML{at} ({getattr(exc, 'problem', None) or exc})") from None
     if data is None:
         raise ConfigError(f"{path}: the file is empty (a Timeloop YAML file holds top-level keys such as architecture, "
@@ -188,8 +189,9 @@ def _check_depth(yaml: Any, text: str, path: Path) -> None:
             depth -= 1
 
 
-def merge_files(files: list[str | Path]) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Merge the top-level keys of YAML files as Timeloop does.
+def merge_files(files: list[str | Path], variables: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Merge the top-level keys of YAML files as Timeloop does (a file with Jinja syntax rendered first, with
+    ``variables``, as timeloopfe renders it).
 
     Returns
     -------
@@ -209,7 +211,7 @@ def merge_files(files: list[str | Path]) -> tuple[dict[str, Any], dict[str, Path
         if path.resolve() in seen:
             raise ConfigError(f"{path}: the file is given twice (give each Timeloop file once)")
         seen.add(path.resolve())
-        for key, value in (_load_map_text(path) if path.suffix == ".txt" else _load_yaml(path)).items():
+        for key, value in (_load_map_text(path) if path.suffix == ".txt" else _load_yaml(path, variables)).items():
             if value in (None, [], {}) and key in merged:
                 continue                      # an empty key (the tutorials' `mapping: []`) gives nothing
             if key in merged and merged[key] not in (None, [], {}):
@@ -896,7 +898,8 @@ def _hardware_toml(hardware: dict, constraints: list[dict] | None, levels: list[
     return "\n".join(lines) + "\n"
 
 
-def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[str] | None = None) -> dict[str, Path]:
+def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[str] | None = None,
+                    jinja_vars: dict[str, Any] | None = None, sparseloop_pricing: str | None = None) -> dict[str, Path]:
     """Convert Timeloop/Accelergy YAML files into energysim loop-nest files.
 
     Parameters
@@ -911,6 +914,11 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
         When given, sentences for the user are appended: where the mapping comes from
         (a file, or energysim's mapper at ``run``), the Timeloop keys ignored (known to Timeloop,
         not modelled), the levels of depth 0, the assumed clock.
+    jinja_vars
+        timeloopfe's ``jinja_parse_data``: the names a file's Jinja template may use (:mod:`.timeloop_v4_jinja`).
+    sparseloop_pricing
+        ``"2021"`` or ``"current"``, Sparseloop's rule for the prices of gated and skipped accesses; None: ``"2021"``
+        for an Accelergy v0.2/v0.3 ERT, else ``"current"``.
 
     Returns
     -------
@@ -927,16 +935,16 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
     """
     if not files:
         raise InputError("import-timeloop: give at least one Timeloop YAML file")
-    merged, origin = merge_files(files)
+    merged, origin = merge_files(files, jinja_vars)
     ignored: set[str] = set()
     if not is_v4(merged):
         check_keys(merged, origin, ignored)    # a key Timeloop does not read is refused before any is used
-        return _import(merged, origin, Path(out_dir), notes, ignored, [])
+        return _import(merged, origin, Path(out_dir), notes, ignored, [], sparseloop_pricing)
     check_keys(merged, origin, ignored, TOP_V4)
     design = read_v4(merged, origin)           # the v0.4 keys Timeloop's front end would hand Timeloop
     own: list[str] = []
     try:
-        written = _import(design.merged, design.origin, Path(out_dir), own, ignored, design.notes)
+        written = _import(design.merged, design.origin, Path(out_dir), own, ignored, design.notes, sparseloop_pricing)
     except EnergySimError as exc:              # name the v4 file's paths, not the converted ones
         raise type(exc)(rename(str(exc), design.renames)) from None
     if notes is not None:
@@ -945,8 +953,9 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
 
 
 def _import(merged: dict, origin: dict[str, Path], out: Path, notes: list[str] | None, ignored: set[str],
-            read_notes: list[str]) -> dict[str, Path]:
-    """Read checked v0.4 keys, write the loop-nest files (:func:`import_timeloop`); ``read_notes`` go with the notes."""
+            read_notes: list[str], pricing: str | None = None) -> dict[str, Path]:
+    """Read checked v0.4 keys, write the loop-nest files (:func:`import_timeloop`); ``read_notes`` go with the notes,
+    ``pricing`` is Sparseloop's rule for gated and skipped accesses (None: from the ERT's version)."""
     layer, dim_of, names = _problem(merged, origin)
     tensor_of = {name: tensor for tensor, name in names.items()}
     layer.update(densities(merged, origin, tensor_of))
@@ -961,8 +970,10 @@ def _import(merged: dict, origin: dict[str, Path], out: Path, notes: list[str] |
     levels = [component["name"] for component in storage]
     blocks = {level["name"]: level.get("block_words", 1) for level in hardware["memory"]}
     bounds = {d: v for d, v in merged["problem"]["instance"].items() if d in dim_of and isinstance(v, int)}
+    sparse_notes: list[str] = []
     sparse = sparse_table(merged, origin, [{**c, "block": blocks[c["name"]]} for c in storage], components[-1], ert,
-                          ert_file, tensor_of, dim_of, default_metadata_bits(bounds or {"N": 2}))
+                          ert_file, tensor_of, dim_of, default_metadata_bits(bounds or {"N": 2}), pricing=pricing,
+                          notes=sparse_notes)
     placeholders = [component["name"] for component in storage if component.get("placeholder")]
     instance = merged["problem"]["instance"]
     clamped: list[str] = []
@@ -1006,7 +1017,7 @@ def _import(merged: dict, origin: dict[str, Path], out: Path, notes: list[str] |
                          + ", which need not be the mapping Timeloop's mapper would find")
         if ignored:
             notes.append("ignored (Timeloop/Accelergy keys energysim does not model): " + ", ".join(sorted(ignored)))
-        notes += read_notes + clamped
+        notes += read_notes + clamped + sparse_notes
         notes += [f"{name}: depth 0, Timeloop's placeholder for a fan-out: a zero-cost level that holds no data"
                   for name in placeholders]
         clock = hardware["document"]["clock_ghz"]

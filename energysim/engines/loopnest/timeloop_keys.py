@@ -262,6 +262,9 @@ def _check_one(key: Any, value: Any, place: Place, at: str, shape_at: str, path:
     here, shape_here = _path(at, str(key)), _path(shape_at, str(key))
     if name == "version":                      # every Timeloop/Accelergy mapping may carry its format version
         return
+    if "ignore" in name.lower():               # timeloopfe skips a key holding "ignore" (problem_base_ignore: &base)
+        ignored.add(shape_here)
+        return
     if name in place.ignored:
         ignored.add(shape_here)
         return

@@ -176,3 +176,22 @@ def test_alias_bomb_is_refused(tmp_path: Path) -> None:
     files = _write(tmp_path, arch=text, prob=PROB_GEMM, ert=ERT_V04)
     with pytest.raises(ConfigError, match=r"architecture\.subtree\[0\].*: the files must hold at most 100000 YAML mappings"):
         import_timeloop(files, tmp_path / "out")
+
+
+@pytest.mark.parametrize(("option", "price"), [([], 0.84842), (["--sparseloop-pricing", "current"], 0.00487)])
+def test_sparseloop_pricing_option_chooses_the_rule(tmp_path: Path, option: list[str], price: float) -> None:
+    """`import-timeloop --sparseloop-pricing current` prices Sparseloop's spMspM Buffer's skipped metadata reads at
+    gated_metadata_read (0.00487 pJ); the default for its Accelergy v0.3 ERT is the 2021 rule (metadata_read, 0.84842
+    pJ); the note names the rule and the option for the other."""
+    import subprocess
+    import sys
+
+    files = [str(DATA / "spmspm" / f"{name}.yaml") for name in ("arch", "prob", "map", "sparse", "ERT")]
+    done = subprocess.run([sys.executable, "-m", "energysim", "import-timeloop", *files, "-o", str(tmp_path / "d"), *option],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rule = "current" if option else "2021"
+    assert f"note: gated and skipped accesses priced by Sparseloop's {rule} rule" in done.stdout
+    hardware = tomllib.loads((tmp_path / "d" / "hardware.toml").read_text(encoding="utf-8"))
+    units = [unit for unit in hardware["units"] if unit["name"] == "BufferSparse" and unit["action"] == "skipped_metadata_read"]
+    assert [unit["energy_pj"] for unit in units] == [price]

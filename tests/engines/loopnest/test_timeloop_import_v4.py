@@ -214,13 +214,13 @@ def test_small_design_fan_out_variables_and_cli(tmp_path: Path) -> None:
     ("  - !Component {name: mac, class: intmac}", "  - !Component {name: noc, class: XY_NoC}\n  - !Component {name: mac, "
      "class: intmac}", UnsupportedError, "spec.yaml: architecture.nodes[4].class: 'XY_NoC' is a network, which energysim "
      "does not model"),
-    ("variables: {version: 0.4, DEPTH: 32}", "variables: {version: 0.4, DEPTH: '{{ depth }}'}", UnsupportedError,
-     "spec.yaml: line 2: Jinja template syntax '{{ depth }}' is not read (energysim renders no templates"),
+    ("variables: {version: 0.4, DEPTH: 32}", "variables: {version: 0.4, DEPTH: '{{ depth }}'}", ConfigError,
+     "spec.yaml: line 2: template variable undefined ('depth' is undefined); give it with --jinja-var NAME=VALUE"),
 ])
 def test_v4_refusals_name_file_path_rule_and_value(tmp_path: Path, old: str, new: str, error, fragment) -> None:
     """A misspelt tag, attribute, spatial key or constraint kind, an undefined variable, a function call where energysim
-    reads the value, an untagged node, a network component and Jinja syntax are each one line naming the v4 file and
-    path; arithmetic over
+    reads the value, an untagged node, a network component and an undefined Jinja name are each one line naming the v4
+    file and path (or line); arithmetic over
     variables is evaluated (depth DEPTH * 2 + 1 = 65 words)."""
     assert old in SMALL
     spec = SMALL.replace(old, new)
@@ -402,3 +402,77 @@ def test_sparse_tensor_core_v4_on_a_large_gemm_names_the_impossible_constraint(t
     assert done.stderr.strip() == (f"energysim: {written['hardware']}: engine.mapper.levels[4] (inter_PE_spatial).spatial_x: "
                                    f"fixed spatial bounds C=32 need 32 instances along X, but the fan-out to LRF has 16 "
                                    f"along X, so no mapping can meet them")
+
+
+JINJA = DATA / "v4_jinja"
+
+
+@pytest.mark.parametrize(("extra", "depth_words", "pes", "channels"), [
+    ([], 32, 2, 4), (["--jinja-var", "BUF_DEPTH=64", "--jinja-var", "PES=4", "--jinja-var", "M=8"], 64, 4, 8)])
+def test_jinja_templates_render_as_timeloopfe_renders_them(tmp_path: Path, extra: list[str], depth_words: int, pes: int,
+                                                          channels: int) -> None:
+    """timeloopfe's templates: a problem pulls its shape in with include_text('../problem_base.yaml') and merges the
+    anchor it defines; {% set %} defaults, {% for %}, filters and {{ NAME }} render, --jinja-var gives the names
+    (timeloopfe's jinja_parse_data) and the key problem_base_ignore is skipped as timeloopfe skips it."""
+    files = [str(JINJA / "arch.yaml"), str(JINJA / "prob" / "gemm.yaml"), str(JINJA / "ERT.yaml")]
+    done = subprocess.run([sys.executable, "-m", "energysim", "import-timeloop", *files, "-o", str(tmp_path / "d"), *extra],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "note: ignored (Timeloop/Accelergy keys energysim does not model): problem_base_ignore" in done.stdout
+    hardware = tomllib.loads((tmp_path / "d" / "hardware.toml").read_text(encoding="utf-8"))
+    buf = hardware["memory"][2]
+    assert (buf["name"], buf["capacity_bytes"], buf["mesh_x"]) == ("Buf", depth_words * 2, pes)
+    layer = tomllib.loads((tmp_path / "d" / "workload.toml").read_text(encoding="utf-8"))["layers"][0]
+    assert (layer["out_channels"], layer["in_channels"], layer["batch"]) == (channels, 8, 2)
+
+
+def _jinja_import(tmp_path: Path, problem: str, **files: str) -> None:
+    """Import SMALL's architecture with ``problem`` as a file of its own (and ``files`` beside it)."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    import_timeloop(_files(tmp_path, SMALL[:SMALL.index("problem:")], prob=problem), tmp_path / "out")
+
+
+@pytest.mark.parametrize(("problem", "files", "error", "expected"), [
+    ("x: 1\n{{ include_text('missing.yaml') }}\n", {}, ConfigError,
+     "prob.yaml: line 2: include_text('missing.yaml'): no such file {d}/missing.yaml"),
+    ("{{ include_text('a.yaml') }}\n", {"a.yaml": "{{ include_text('b.yaml') }}", "b.yaml": "\n{{ include_text('a.yaml') }}"},
+     ConfigError, "b.yaml: line 2: include_text('a.yaml'): the file includes itself ({d}/a.yaml -> {d}/b.yaml -> "
+                  "{d}/a.yaml)"),
+    ("problem:\n  {% if M %}\n  x: 1\n", {}, ConfigError,
+     "prob.yaml: line 2: not a valid Jinja template (Unexpected end of template. Jinja was looking for the following "
+     "tags: 'elif' or 'else' or 'endif'."),
+    ("problem:\n\n  instance: {M: {{ M }}}\n", {}, ConfigError,
+     "prob.yaml: line 3: template variable undefined ('M' is undefined); give it with --jinja-var NAME=VALUE"),
+    ("{{ include_text('/etc/passwd') }}\n", {}, ConfigError,
+     "prob.yaml: line 1: include_text('/etc/passwd'): only files named *.yaml, *.yml, *.jinja, *.jinja2 are included "
+     "(got /etc/passwd)"),
+    ("x: {{ ''.__class__.__mro__ }}\n", {}, ConfigError,
+     "prob.yaml: line 1: refused by the template sandbox (access to attribute '__class__' of 'str' object is unsafe.)"),
+    ("x: {{ include('base.yaml', 'problem') }}\n", {}, UnsupportedError,
+     "prob.yaml: line 1: include(...) is timeloopfe's, which energysim does not provide"),
+    ("x: 1\n{% for a in range(5000) %}{% for b in range(5000) %}{% endfor %}{% endfor %}\n", {}, ConfigError,
+     "prob.yaml: line 2: the templates ran more than 1000000 lines (a loop too long to be a Timeloop specification)"),
+    ("x: '{{ 'ab' * 10 ** 8 }}'\n", {}, ConfigError, "prob.yaml: line 1: str * 100000000 would hold more than 1000000 items"),
+    ("problem: {{ '[' }}\n", {}, ConfigError, "prob.yaml: not valid YAML at line 1 of the text its Jinja template renders to"),
+])
+def test_jinja_refusals_name_file_line_and_rule(tmp_path: Path, problem: str, files: dict[str, str], error, expected: str) -> None:
+    """A missing include, an include loop (naming the chain), a template syntax error, an undefined name, a file that is
+    not YAML (/etc/passwd), an attribute the sandbox refuses, timeloopfe's include(), a loop inside a loop, a string
+    multiplied past the bound and YAML broken by the rendering: each one line naming the file and its line."""
+    with pytest.raises(error) as info:
+        _jinja_import(tmp_path, problem, **files)
+    message = str(info.value)
+    assert expected.format(d=tmp_path) in message and "\n" not in message, message
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_jinja2_a_template_is_refused_naming_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without jinja2 (an optional dependency) a file with Jinja syntax is refused at its line, naming the extra that
+    installs it; a file without templates still imports."""
+    monkeypatch.setitem(sys.modules, "jinja2.sandbox", None)
+    message = _refusal(tmp_path, SMALL.replace("DEPTH: 32}", "DEPTH: {{ depth }}}"), UnsupportedError)
+    assert message == (f"{tmp_path / 'spec.yaml'}: line 2: Jinja template syntax '{{{{ depth }}}}' needs jinja2 to be "
+                       f"rendered as timeloopfe renders it: pip install 'energysim[timeloop]' (or render the file first "
+                       f"and import the YAML it gives)")
+    assert import_timeloop(_files(tmp_path), tmp_path / "plain")["hardware"].is_file()

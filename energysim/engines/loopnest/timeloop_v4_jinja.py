@@ -1,0 +1,271 @@
+"""Render the Jinja templates of Timeloop v4 files as timeloopfe does, in jinja2's sandbox.
+
+timeloopfe (through Accelergy's YAML loader) renders every input file as a Jinja template before
+reading it as YAML: ``{{ name }}`` takes a variable of its ``jinja_parse_data`` (energysim:
+``import-timeloop --jinja-var NAME=VALUE``), ``{% set %}``, ``{% if %}`` and ``{% for %}`` work, an
+undefined name is an error, and the helper ``include_text('../problem_base.yaml')`` puts another
+file's rendered text in place (the published problems define their ``&problem_base`` anchor that
+way). :func:`render` does the same with jinja2's :class:`~jinja2.sandbox.SandboxedEnvironment`
+(no attribute of a Python object beyond the safe ones, no code run), within these bounds:
+
+- ``include_text(path)``: ``path`` relative to the including file's folder (or absolute), naming an
+  existing regular file whose name ends in ``.yaml``, ``.yml``, ``.jinja`` or ``.jinja2`` (symbolic
+  links resolved first), each within the text-file size limit; at most :data:`MAX_INCLUDE_DEPTH`
+  nested and :data:`MAX_INCLUDES` in all; a file that includes itself, directly or not, is refused
+  naming the chain. ``cwd()`` (the including file's folder), ``path_exists(path)`` and
+  ``find_path(path)`` resolve a path the same way. timeloopfe's ``include``, ``include_all``,
+  ``add_to_path`` and ``setenv`` are refused, and so is Jinja's own ``{% include %}``;
+- a render runs at most :data:`MAX_TEMPLATE_STEPS` template lines (a loop inside a loop cannot run
+  for hours), writes at most the text-file size limit, and ``*`` or ``**`` may not build a text,
+  list or number beyond :data:`MAX_PRODUCT`.
+
+Every refusal is one sentence naming the file, its line, the rule and the value.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from energysim.errors import ConfigError, EnergySimError, UnsupportedError
+from energysim.limits import TEXT_FILE_BYTES, read_bounded
+
+TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{|\{%|\{#")
+"""Jinja's expressions, statements and comments (timeloopfe renders them before reading the YAML)."""
+INCLUDE_SUFFIXES = (".yaml", ".yml", ".jinja", ".jinja2")
+"""Names ``include_text`` reads (what Timeloop's files include): no other file of the machine can be pulled in."""
+MAX_INCLUDE_DEPTH = 8
+"""Deepest nesting of ``include_text`` (the published designs nest one or two deep)."""
+MAX_INCLUDES = 64
+"""Most files ``include_text`` reads for one import."""
+MAX_TEMPLATE_STEPS = 1_000_000
+"""Most template lines one import's rendering runs (loops included)."""
+MAX_PRODUCT = 1_000_000
+"""Longest text or list ``*`` may build, and the largest magnitude ``*`` or ``**`` may build from integers."""
+REFUSED_HELPERS = ("include", "include_all", "add_to_path", "setenv")
+"""timeloopfe helpers energysim does not provide (they load YAML objects or change the process's environment)."""
+
+
+class _Refusal(Exception):
+    """A rule broken inside a template; :func:`render` adds the file and line (``unsupported``: a feature energysim
+    does not provide, else a bad value)."""
+
+    def __init__(self, message: str, unsupported: bool = False) -> None:
+        super().__init__(message)
+        self.unsupported = unsupported
+
+
+def find_template(text: str) -> re.Match | None:
+    """The first piece of Jinja syntax in ``text``, or None."""
+    return TEMPLATE.search(text)
+
+
+def render(path: Path, text: str, variables: dict[str, Any] | None = None) -> str:
+    """``text`` (the contents of ``path``) rendered as timeloopfe renders it (see the module docstring).
+
+    Parameters
+    ----------
+    path
+        The file the text was read from: includes are found from its folder and refusals name it.
+    text
+        Its contents.
+    variables
+        timeloopfe's ``jinja_parse_data``: names the template may use (default none).
+
+    Returns
+    -------
+    str
+        The rendered text, to be read as YAML.
+
+    Raises
+    ------
+    UnsupportedError
+        jinja2 is not installed (naming the extra that installs it), or the template calls a timeloopfe helper
+        energysim does not provide.
+    ConfigError
+        A template error, an undefined name, an include that is missing, not a YAML file or a loop, a bound passed;
+        naming the file and line.
+    """
+    renderer = _Renderer(variables or {})
+    try:
+        from jinja2.sandbox import SandboxedEnvironment
+    except ImportError:
+        match = find_template(text)
+        line = text.count("\n", 0, match.start()) + 1 if match else 1
+        raise UnsupportedError(f"{path}: line {line}: Jinja template syntax {match.group(0)[:40] if match else ''!r} needs "
+                               f"jinja2 to be rendered as timeloopfe renders it: pip install 'energysim[timeloop]' "
+                               f"(or render the file first and import the YAML it gives)") from None
+    renderer.environment = _sandbox(SandboxedEnvironment, renderer)
+    previous = sys.gettrace()
+    sys.settrace(renderer.trace)
+    try:
+        return renderer.render(Path(path), text)
+    finally:
+        sys.settrace(previous)
+
+
+class _Renderer:
+    """One import's rendering: the sandbox, the variables, the include chain and the bounds spent."""
+
+    def __init__(self, variables: dict[str, Any]) -> None:
+        self.variables = variables
+        self.environment: Any = None
+        self.chain: list[Path] = []
+        self.included = 0
+        self.steps = 0
+        self.names: set[str] = set()
+
+    def trace(self, frame: Any, event: str, arg: Any) -> Any:
+        """Trace only the frames of templates being rendered, counting their lines."""
+        return self.count if frame.f_code.co_filename in self.names else None
+
+    def count(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "line":
+            self.steps += 1
+            if self.steps > MAX_TEMPLATE_STEPS:
+                raise _Refusal(f"the templates ran more than {MAX_TEMPLATE_STEPS} lines (a loop too long to be a "
+                               f"Timeloop specification)")
+        return self.count
+
+    def render(self, path: Path, text: str) -> str:
+        """Render one file's text (the top file or an included one) with the shared bounds."""
+        import jinja2
+
+        resolved = path.resolve()
+        name = f"{path} (template)"
+        self.chain.append(resolved)
+        self.names.add(name)
+        try:
+            try:
+                code = self.environment.compile(text, name=path.name, filename=name)
+            except jinja2.TemplateSyntaxError as exc:
+                raise ConfigError(f"{path}: line {exc.lineno}: not a valid Jinja template ({exc.message})") from None
+            template = self.environment.template_class.from_code(self.environment, code,
+                                                                 self.environment.make_globals(self._helpers(path)))
+            parts, size, cap = [], 0, TEXT_FILE_BYTES.value
+            try:
+                for part in template.generate(self.variables):
+                    size += len(part)
+                    if size > cap:
+                        raise _Refusal(f"the rendered text holds more than {TEXT_FILE_BYTES.stated}, the "
+                                       f"{TEXT_FILE_BYTES.what} limit ({TEXT_FILE_BYTES.advice})")
+                    parts.append(part)
+            except EnergySimError:
+                raise                                   # an included file's refusal names that file already
+            except Exception as exc:                    # jinja2's errors, the sandbox's, ours: at the template's line
+                raise self._refusal(path, name, exc) from None
+            return "".join(parts)
+        finally:
+            self.chain.pop()
+
+    def _refusal(self, path: Path, name: str, exc: Exception) -> EnergySimError:
+        """One sentence for an error raised while rendering ``path``: its line and what went wrong."""
+        import jinja2
+        from jinja2.exceptions import SecurityError
+
+        lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == name]
+        where = f"{path}: line {lines[-1]}" if lines else f"{path}"
+        if isinstance(exc, _Refusal):
+            return (UnsupportedError if exc.unsupported else ConfigError)(f"{where}: {exc}")
+        if isinstance(exc, jinja2.UndefinedError):
+            return ConfigError(f"{where}: template variable undefined ({exc.message}); give it with "
+                               f"--jinja-var NAME=VALUE, as timeloopfe's jinja_parse_data, or a {{% set %}} default")
+        if isinstance(exc, SecurityError):
+            return ConfigError(f"{where}: refused by the template sandbox ({exc})")
+        if isinstance(exc, jinja2.TemplateNotFound) or "no loader" in str(exc):
+            return UnsupportedError(f"{where}: Jinja's include, import and extends are not read (energysim reads no "
+                                    f"template files by name); use include_text('file.yaml')")
+        return ConfigError(f"{where}: the template failed ({type(exc).__name__}: {exc})")
+
+    def _helpers(self, path: Path) -> dict[str, Any]:
+        """timeloopfe's helpers for a template read from ``path``: found from its folder, bounded."""
+        folder = path.parent
+
+        def include_text(name: Any) -> str:
+            target = self._resolve(folder, name, "include_text")
+            if not target.is_file():
+                raise _Refusal(f"include_text({name!r}): no such file {target}")
+            if target in self.chain:
+                loop = " -> ".join(str(p) for p in self.chain[self.chain.index(target):] + [target])
+                raise _Refusal(f"include_text({name!r}): the file includes itself ({loop})")
+            if len(self.chain) >= MAX_INCLUDE_DEPTH + 1:
+                raise _Refusal(f"include_text({name!r}): includes nest more than {MAX_INCLUDE_DEPTH} deep")
+            self.included += 1
+            if self.included > MAX_INCLUDES:
+                raise _Refusal(f"include_text({name!r}): more than {MAX_INCLUDES} files included in all")
+            try:
+                data = read_bounded(target, error=_Refusal).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _Refusal(f"include_text({name!r}): {target} is not UTF-8 text (byte {exc.start})") from None
+            except OSError as exc:
+                raise _Refusal(f"include_text({name!r}): cannot read {target} ({exc.strerror or exc})") from None
+            return self.render(target, data) if find_template(data) else data
+
+        def path_exists(name: Any) -> bool:
+            return self._resolve(folder, name, "path_exists", suffix=False).exists()
+
+        def find_path(name: Any) -> str:
+            target = self._resolve(folder, name, "find_path", suffix=False)
+            if not target.exists():
+                raise _Refusal(f"find_path({name!r}): no such file {target}")
+            return str(target)
+
+        def refused(helper: str) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                raise _Refusal(f"{helper}(...) is timeloopfe's, which energysim does not provide (it loads YAML "
+                               f"objects or changes the environment); use include_text('file.yaml')", unsupported=True)
+            return call
+
+        helpers = {"include_text": include_text, "path_exists": path_exists, "find_path": find_path,
+                   "cwd": lambda: str(folder), "range": self._range}
+        helpers.update({name: refused(name) for name in REFUSED_HELPERS})
+        return helpers
+
+    @staticmethod
+    def _resolve(folder: Path, name: Any, helper: str, suffix: bool = True) -> Path:
+        """``name`` from ``folder`` (symbolic links resolved); with ``suffix``, a YAML or Jinja file name."""
+        if not isinstance(name, str) or not name or "\0" in name:
+            raise _Refusal(f"{helper}: must be given a file name (got {name!r})")
+        target = (folder / name).resolve()
+        if suffix and not target.name.endswith(INCLUDE_SUFFIXES):
+            raise _Refusal(f"{helper}({name!r}): only files named *{', *'.join(INCLUDE_SUFFIXES)} are included "
+                           f"(got {target})")
+        return target
+
+    def _range(self, *args: Any) -> range:
+        """Jinja's ``range``, whose items count against the render's line bound."""
+        items = range(*args)
+        self.steps += len(items)
+        if self.steps > MAX_TEMPLATE_STEPS:
+            raise _Refusal(f"range{args} would run the templates past {MAX_TEMPLATE_STEPS} steps")
+        return items
+
+
+def _sandbox(base: type, renderer: _Renderer) -> Any:
+    """A :class:`~jinja2.sandbox.SandboxedEnvironment` with undefined names an error and ``*``, ``**`` bounded."""
+    import jinja2
+
+    class Sandbox(base):  # type: ignore[misc, valid-type]
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+            if op == "*":
+                for seq, times in ((left, right), (right, left)):
+                    if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+                        if len(seq) * max(times, 0) > MAX_PRODUCT:
+                            raise _Refusal(f"{type(seq).__name__} * {times} would hold more than {MAX_PRODUCT} items")
+                if isinstance(left, int) and isinstance(right, int) and \
+                        abs(left).bit_length() + abs(right).bit_length() > MAX_PRODUCT.bit_length() * 8:
+                    raise _Refusal(f"{left} * {right} is too large a number for a specification")
+                return operator.mul(left, right)
+            if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1 and \
+                    right * math.log2(abs(left)) > 256:
+                raise _Refusal(f"{left} ** {right} is too large a number for a specification")
+            return operator.pow(left, right)
+
+    return Sandbox(undefined=jinja2.StrictUndefined, autoescape=False)
