@@ -539,6 +539,9 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
     shown = frame.assign(status=_status_words(frame["status"]))
     columns = WORKLOAD_COMPARE_SHOWN if evaluate else tuple(c for c in WORKLOAD_COMPARE_SHOWN if c.name != "accuracy")
     out.write(render_table(*in_energy_units(shown, columns), wide=args.wide))
+    from energysim.sweep import run_notes
+
+    out.write("".join(f"note: {note}\n" for note in run_notes(frame).values()))
     quality = ("accuracy on " + str(args.eval_data) if evaluate else
                "no evaluation given, so the quality column is the weight-reconstruction error ||W - W_pruned|| / ||W|| "
                "over all weight layers (a proxy, not an accuracy)")
@@ -593,7 +596,7 @@ def _not_run_note(frame: pd.DataFrame) -> str:
     parts = []
     for kind, group in failed.groupby(_status_words(failed["status"]), sort=True):
         parts.append(f"{len(group)} {kind} (e.g. {group['run'].iloc[0]}: {group['status'].iloc[0]})")
-    return f"{len(failed)} points could not run: " + "; ".join(parts)
+    return f"{len(failed)} point{'s' if len(failed) != 1 else ''} could not run: " + "; ".join(parts)
 
 
 def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:

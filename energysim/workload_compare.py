@@ -30,6 +30,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from energysim.engines.sparse_tc.notes import timing_note
 from energysim.errors import InputError, UnsupportedError
 from energysim.estimation import DENSE_REFUSED, HardwareChoice, load_hardware_list
 from energysim.hardware_settings import with_setting_columns
@@ -43,10 +44,12 @@ from energysim.workloads.workload import Workload
 WORKLOAD_COMPARE_COLUMNS: tuple[str, ...] = (
     "workload", "hardware", "mode", "run", "pattern", "criterion", "sparsity_target", "sparsity_measured", "engine",
     "status", "accuracy", "weight_error", "layers_refused", "energy_pj", "energy_uj", "energy_unit", "latency_s",
-    "cycles_total", "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense",
+    "cycles_total", "storage_bits", "energy_vs_dense", "latency_vs_dense", "storage_vs_dense", "note",
 )
 """Columns of ``compare --workload``'s table (``compare.csv``); ratios are pruned / dense on the same run;
-``energy_unit`` says what ``energy_pj`` / ``energy_uj`` hold (``pJ``, or ``MAC``: MAC-equivalents, x 1e-6 for uJ)."""
+``energy_unit`` says what ``energy_pj`` / ``energy_uj`` hold (``pJ``, or ``MAC``: MAC-equivalents, x 1e-6 for uJ);
+``note`` is the engine's word on how the run was timed (the A100's timing,
+:func:`energysim.engines.sparse_tc.notes.timing_note`), empty for other engines, as in ``compare.csv``."""
 
 
 def compare_workload(workload: Workload, hardware: Iterable[str | HardwareChoice], patterns: list[str],
@@ -121,6 +124,8 @@ def compare_workload(workload: Workload, hardware: Iterable[str | HardwareChoice
                     dense_runs[run] = _simulate(workload, choice, "dense")
                 dense = dense_runs[run]
                 result = dense if pattern == "dense" else _simulate(pruned, choice, "pruned")
+                if isinstance(result, SimulationRun):
+                    row["note"] = timing_note(run, result.results).removeprefix("note: ").rstrip("\n")
                 rows.append({**row, **_figures(dense, result)})
                 bar.update(1)
     frame = pd.DataFrame(rows)

@@ -26,3 +26,18 @@ def test_a_refusal_of_the_dense_run_only_is_named_as_such():
     assert _figures(UnsupportedError("too dense"), ran)["status"] == "unsupported: the dense original: too dense"
     assert _figures(UnsupportedError("too dense"), UnsupportedError("not 2:4"))["status"] == "unsupported: not 2:4"
     assert _figures(ran, UnsupportedError("not 2:4"))["status"] == "unsupported: not 2:4"
+
+
+def test_compare_workload_rows_carry_the_timing_note(tmp_path):
+    """compare --workload on a100:sparse_2_4 prints the run's timing note and writes it in compare.csv; one refusal is '1 point'."""
+    import pandas as pd
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["compare", "--workload", "pruned/mlp-digits-fine-80", "--hw", "a100:sparse_2_4", "--patterns", "fine,nm:2:4",
+            "--sparsities", "0.5", "--criteria", "magnitude", "--out", str(tmp_path / "c"), "--quiet"]
+    assert main(argv, out=out, err=err) == 0, err.getvalue()
+    assert "note: a100:sparse_2_4 is timed at the hardware bound" in out.getvalue()
+    assert "1 point could not run: 1 unsupported" in " ".join(out.getvalue().split())
+    frame = pd.read_csv(tmp_path / "c" / "compare.csv")
+    ok = frame[frame["status"] == "ok"]
+    assert ok["note"].str.startswith("a100:sparse_2_4 is timed at the hardware bound").all()

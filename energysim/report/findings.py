@@ -74,7 +74,9 @@ def sweep_findings(compare: pd.DataFrame) -> list[str]:
     compare
         Sweep table (``compare.csv``): ``pattern``, ``hardware`` (or ``run``),
         ``status``, ``energy_vs_dense`` (or the older ``energy_ratio_vs_dense``),
-        optional ``latency_vs_dense``, ``sparsity_target``, ``accuracy``, ``engine``.
+        optional ``latency_vs_dense``, ``sparsity_target``, ``sparsity_measured``,
+        ``accuracy``, ``engine``, ``note`` (the engine's word on how the best point was
+        timed, e.g. an A100 2:4 run at the hardware bound: added as its own sentence).
 
     Returns
     -------
@@ -125,5 +127,8 @@ def sweep_findings(compare: pd.DataFrame) -> list[str]:
             notes.append(f"{refused} point{'s' if refused != 1 else ''} refused")
         if notes:
             text += f" ({'; '.join(notes)})"
+        timing = str(best.get("note", "") or "").strip() if pd.notna(best.get("note", "")) else ""
+        if timing:
+            text += f". {timing}"
         lines.append(text)
     return lines

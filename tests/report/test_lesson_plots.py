@@ -143,3 +143,13 @@ def test_findings_name_the_measured_sparsity_when_it_is_not_the_target():
     lecture = next(line for line in sweep_findings(frame) if line.startswith("lecture-array: best channel"))
     assert " at 66 % sparsity (target 90 %)," in lecture
     assert " at 90 % sparsity," in sweep_findings(compare_frame())[0]
+
+
+def test_findings_carry_the_best_points_timing_note():
+    """A compare row's note (how the engine timed it) follows its run's findings sentence; runs without one get none."""
+    frame = compare_frame().assign(note="")
+    best = frame[(frame["run"] == "lecture-array") & (frame["pattern"] == "channel")].index
+    frame.loc[best, "note"] = "lecture-array is timed at the bound"
+    lines = sweep_findings(frame)
+    assert lines[0].endswith("). lecture-array is timed at the bound")
+    assert lines[1:] == sweep_findings(compare_frame())[1:]
