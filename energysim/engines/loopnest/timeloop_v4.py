@@ -21,7 +21,9 @@ front end (timeloopfe) hands it to Timeloop, so that every later check, note and
   with different values is refused, as in timeloopfe. With a non-empty ``mapping`` they all
   are the mapping (timeloop-model's input; a factor bound ``M<=8`` is refused); else they are
   ``architecture_constraints`` (a factor bound left out, noted: energysim's mapper takes none),
-  and a mapping printed by Timeloop (``map.txt``) is read as printed;
+  and a mapping printed by Timeloop (``map.txt``) is read as printed; a spatial permutation gets the
+  dimensions it omits whose factor or problem size is 1 inserted first, as timeloopfe's
+  PermutationOptimizer does (it moves the X/Y ``split``);
 - attribute, variable, spatial and instance strings are evaluated as arithmetic over the
   variables and the attributes above (:mod:`.timeloop_v4_expressions`, never ``eval``);
 - a component's ``sparse_optimizations`` become a Sparseloop target named after it.
@@ -199,6 +201,8 @@ class _Flatten:
         shape = problem.get("shape") if isinstance(problem, dict) else None
         shape = shape if isinstance(shape, dict) else {}
         self.dims = [str(d) for d in shape.get("dimensions") or [] if isinstance(d, (str, int))]
+        instance = problem.get("instance") if isinstance(problem, dict) else None
+        self.unit_dims = [d for d in self.dims if isinstance(instance, dict) and instance.get(d) == 1]
         spaces = shape.get("data_spaces") or shape.get("data-spaces") or []
         self.spaces = [str(s.get("name")) for s in spaces if isinstance(s, dict)]
         self.locals: list[dict] = []
@@ -421,9 +425,21 @@ class _Flatten:
         """The combined directives (v0.4 form, in order of first appearance) and the sources of each."""
         out, sources = [], []
         for (target, kind), slot in self.merged.items():
-            out.append({"target": target, "type": "bypass" if kind == "dataspace" else kind, **slot["fields"]})
+            fields = dict(slot["fields"])
+            if kind == "spatial" and ("permutation" in fields or "split" in fields):
+                fields["permutation"] = self.front_filled(fields.get("permutation", []), fields.get("factors", []))
+            out.append({"target": target, "type": "bypass" if kind == "dataspace" else kind, **fields})
             sources.append(" + ".join(slot["sources"]))
         return out, sources
+
+    def front_filled(self, permutation: list[str], factors: list[str]) -> list[str]:
+        """A spatial permutation as timeloopfe's PermutationOptimizer leaves it: each dimension with a factor of 1, then
+        each of problem size 1, that it does not list is inserted first (innermost), which moves the X/Y ``split``."""
+        out = list(permutation)
+        for dim in [item.partition("=")[0] for item in factors if item.partition("=")[2] == "1"] + self.unit_dims:
+            if dim not in out:
+                out.insert(0, dim)
+        return out
 
 
 def _factor_list(value: Any, where: str, bounds: list[str] | None) -> list[str]:

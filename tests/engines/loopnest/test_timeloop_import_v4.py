@@ -476,3 +476,20 @@ def test_without_jinja2_a_template_is_refused_naming_the_extra(tmp_path: Path, m
                        f"rendered as timeloopfe renders it: pip install 'energysim[timeloop]' (or render the file first "
                        f"and import the YAML it gives)")
     assert import_timeloop(_files(tmp_path), tmp_path / "plain")["hardware"].is_file()
+
+
+def test_spatial_permutation_front_filled_as_timeloopfe_moves_the_split(tmp_path: Path) -> None:
+    """timeloopfe's PermutationOptimizer inserts the dimensions a spatial permutation omits whose factor (or problem
+    size) is 1 first: [C, N] with split 1 and M=1 becomes [M, C, N], so X holds M alone and C=2 x N=2 land on Y, 4
+    instances a 2 x 2 array lacks along Y; `run` refuses as Timeloop's mapper finds no mapping."""
+    spec = SMALL.replace("    spatial: {meshX: 2}", "    spatial: {meshX: 2, meshY: 2}\n    constraints:\n      spatial: "
+                         "{permutation: [C, N], factors: C=2 N=2 M=1, split: 1}")
+    written = import_timeloop(_files(tmp_path, spec), tmp_path / "out")
+    levels = {entry["level"]: entry for entry in
+              tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["engine"]["mapper"]["levels"]}
+    spatial = {axis: {d: f for d, f in levels["inter_PE_spatial"][axis].items() if f > 1} for axis in ("spatial_x", "spatial_y")}
+    assert spatial == {"spatial_x": {}, "spatial_y": {"N": 2, "C": 2}}
+    done = subprocess.run([sys.executable, "-m", "energysim", "run", str(written["hardware"]), str(written["workload"]),
+                           "--compat", "timeloop"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "(inter_PE_spatial).spatial_y: fixed spatial bounds N=2 x C=2 need 4 instances along " \
+                                    "Y, but the fan-out to Buf has 2 along Y" in done.stderr, done.stderr
