@@ -69,34 +69,49 @@ def timing_note(run: str, results: Sequence[LayerResult]) -> str:
     if not ours:
         return ""
     timing = ours[0].stats["timing"]
-    text = f"{run} is timed {TIMING_PHRASES[timing]}"
+    sentences = [f"{run} is timed {TIMING_PHRASES[timing]}"]
     sparse = [r for r in ours if "vs_dense" in r.stats.get("kernel_model", {})]
     padded = [r for r in sparse if r.stats["kernel_model"]["input_padded"]]
     measured = padded_measurement()
-    row = f"{measured.setup}: {measured.m}x{measured.k} weights on {measured.n} input row"
+    named = False  # whether a sentence already cited the measured row
     if sparse and timing != "kernel_model":
-        model_cycles = sum(r.stats["figures"]["kernel_model"]["cycles_total"] for r in sparse)
-        dense_cycles = sum(r.stats["kernel_model"]["dense_cycles_total"] for r in sparse)
-        ratio = model_cycles / dense_cycles
+        ratio = (sum(r.stats["figures"]["kernel_model"]["cycles_total"] for r in sparse)
+                 / sum(r.stats["kernel_model"]["dense_cycles_total"] for r in sparse))
         if padded or ratio > 1:
-            layers = f"its {len(sparse)} 2:4 layer{'s' if len(sparse) != 1 else ''}"
-            text += (f". Library kernels: the kernel model gives {ratio:.3g} of dense time for {layers} at these sizes "
-                     f"(--set engine.timing=kernel_model times the run with it)")
-            if padded:
-                multiple = padded[0].stats["kernel_model"]["pad_input_multiple"]
-                text += (f"; {len(padded)} of {len(sparse)} have input rows (N) not a multiple of {multiple}, which "
-                         f"the PyTorch 2:4 path pads, and measured PyTorch 2:4 at batch 1 is slower than dense ({row}, "
-                         f"{measured.sparse_us:g} us 2:4 vs {measured.dense_us:g} us dense)")
-                row = ""
-                convs = sum(r.stats["kernel_model"]["layer_kind"] not in LINEAR_KINDS for r in padded)
-                if convs:
-                    text += (f"; PyTorch's semi-structured path runs linear layers only, so for the {convs} padded "
-                             f"convolution{'s' if convs != 1 else ''} this is what that path would cost, not a measured "
-                             "behaviour")
+            sentences.append(_library_sentence(ratio, sparse, padded, measured))
+            named = bool(padded)
     if padded:
-        padded_us = padded[0].stats["kernel_model"]["cycles_padded_call"] / (padded[0].clock_ghz * 1e3)
-        largest = max(padded, key=lambda r: r.stats["gemm_m"] * r.stats["gemm_k"])
-        text += (f". The kernel model's padded-call cost ({padded_us:.0f} us per call) is fitted on "
-                 f"{f'one measured row ({row})' if row else 'that one measured row'}, so for these layers (largest padded {largest.stats['gemm_m']}x{largest.stats['gemm_k']}) "
-                 "it is an extrapolation")
-    return f"note: {text}.\n"
+        sentences.append(_extrapolation_sentence(padded, measured, named))
+    return f"note: {'. '.join(sentences)}.\n"
+
+
+def _measured_row(measured) -> str:
+    """The padded measurement as cited: set-up, weight shape, input rows."""
+    return f"{measured.setup}: {measured.m}x{measured.k} weights on {measured.n} input row"
+
+
+def _library_sentence(ratio: float, sparse: list[LayerResult], padded: list[LayerResult], measured) -> str:
+    """The kernel model's 2:4/dense time ratio (dimensionless) and, with padded calls, the measurement and the conv caveat."""
+    layers = f"its {len(sparse)} 2:4 layer{'s' if len(sparse) != 1 else ''}"
+    text = (f"Library kernels: the kernel model gives {ratio:.3g} of dense time for {layers} at these sizes "
+            "(--set engine.timing=kernel_model times the run with it)")
+    if not padded:
+        return text
+    multiple = padded[0].stats["kernel_model"]["pad_input_multiple"]
+    text += (f"; {len(padded)} of {len(sparse)} have input rows (N) not a multiple of {multiple}, which the PyTorch "
+             f"2:4 path pads, and measured PyTorch 2:4 at batch 1 is slower than dense ({_measured_row(measured)}, "
+             f"{measured.sparse_us:g} us 2:4 vs {measured.dense_us:g} us dense)")
+    convs = sum(r.stats["kernel_model"]["layer_kind"] not in LINEAR_KINDS for r in padded)
+    if convs:
+        text += (f"; PyTorch's semi-structured path runs linear layers only, so for the {convs} padded "
+                 f"convolution{'s' if convs != 1 else ''} this is what that path would cost, not a measured behaviour")
+    return text
+
+
+def _extrapolation_sentence(padded: list[LayerResult], measured, named: bool) -> str:
+    """That the padded-call cost (us, from the stats' cycles and clock) rests on one measured row."""
+    padded_us = padded[0].stats["kernel_model"]["cycles_padded_call"] / (padded[0].clock_ghz * 1e3)
+    largest = max(padded, key=lambda r: r.stats["gemm_m"] * r.stats["gemm_k"])
+    row = "that one measured row" if named else f"one measured row ({_measured_row(measured)})"
+    return (f"The kernel model's padded-call cost ({padded_us:.0f} us per call) is fitted on {row}, so for these "
+            f"layers (largest padded {largest.stats['gemm_m']}x{largest.stats['gemm_k']}) it is an extrapolation")
