@@ -548,7 +548,7 @@ class SparseTensorCoreEngine(Engine):
 
     # ------------------------------------------------------------------ parts
     def _dense_kernel_time(self, problem: GemmProblem, gpu: GpuSpec) -> KernelTime:
-        """The kernel model's time of the same GEMM in dense mode, as a dense run of the layer gives it.
+        """The kernel model's time of the same GEMM in dense mode, as a dense hardware-bound or kernel-model run gives it.
 
         The dense hardware-bound schedule (the tile a dense run chooses), re-weighed by
         the dense library constants: the baseline a 2:4 run's kernel-model figure is
