@@ -234,7 +234,7 @@ RUN_COLUMNS = (
     Column("energy_pj", "energy_pj", "energy"),
     Column("latency_s", "time_s", "latency"),
     Column("utilisation", "percent"),
-    Column("weights_on_chip", "flag", "weights on chip"),
+    Column("weights_on_chip", "text", "weights on chip"),
     Column("macs", "count", "MACs"),
     Column("cycles_total", "count", "cycles"),
     Column("spilled", compact=False),
@@ -265,7 +265,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         totals = run.totals()
         out.write(("\n" if index else "") + f"{run.workload} on {run.run}\n")
         in_macs = run.energy_unit == "MAC"
-        out.write(render_table(*in_energy_units(run.summary, RUN_COLUMNS), wide=args.wide))
+        out.write(render_table(*in_energy_units(_on_chip_words(run.summary), RUN_COLUMNS), wide=args.wide))
         for layer, reason in run.refused.items():
             out.write(f"refused: {reason}\n" if f"'{layer}'" in reason else f"refused: {layer}: {reason}\n")
         covered = f" (the {len(run.results)} layers that ran; {len(run.refused)} refused)" if run.refused else ""
@@ -284,6 +284,22 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         _write_tables(tables, Path(args.out), args.format, existing, out)
     _write_plots(tables, args, out)
     return 0
+
+
+def _on_chip_words(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with ``weights_on_chip`` as words: ``yes``, ``no: <what does not fit>`` (its ``spilled``), or ''.
+
+    "no" alone read as "the weights do not fit" where only a layer's metadata overflows (EIE's
+    pointers of VGG-6 in PtrSRAM while every weight entry fits SpmatSRAM).
+    """
+    def words(on_chip, spilled) -> str:
+        if on_chip is None or (isinstance(on_chip, float) and pd.isna(on_chip)):
+            return ""
+        if on_chip:
+            return "yes"
+        return f"no: {spilled}" if isinstance(spilled, str) and spilled else "no"
+
+    return summary.assign(weights_on_chip=[words(a, b) for a, b in zip(summary["weights_on_chip"], summary["spilled"])])
 
 
 def energy_unit_note(hardware) -> str:
