@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from energysim.errors import InputError
+from energysim.formats import eie_csc_kernel
 
 DEFAULT_BITS = 4
 """Codebook index width in bits (EIE: 4, so 16 entries)."""
@@ -90,12 +91,26 @@ def _nearest(sorted_centroids: np.ndarray, values: np.ndarray) -> np.ndarray:
     if sorted_centroids.size == 1:
         return np.zeros(values.shape, dtype=np.int64)
     midpoints = 0.5 * (sorted_centroids[1:] + sorted_centroids[:-1])   # at most 254 (bits <= 8): fits uint8
+    if eie_csc_kernel.use_compiled() and values.size >= 1 << 16:
+        index = np.empty(values.size, dtype=np.uint8)
+        eie_csc_kernel.jit(_count_below)(np.ascontiguousarray(values, dtype=np.float64).ravel(), midpoints, index)
+        return index.reshape(values.shape)
     index = np.zeros(values.shape, dtype=np.uint8)
     above = np.empty(values.shape, dtype=bool)
     for midpoint in midpoints:
         np.greater(values, midpoint, out=above)
         index += above
     return index
+
+
+def _count_below(values, midpoints, index):  # pragma: no cover - compiled
+    """``index[i]`` = midpoints strictly below ``values[i]``; plain Python, compiled by numba (the numpy path's count)."""
+    for i in range(values.size):
+        value = values[i]
+        below = 0
+        for midpoint in midpoints:
+            below += value > midpoint
+        index[i] = below
 
 
 def fit_codebook(

@@ -115,3 +115,15 @@ def test_quantisation_sends_midpoint_ties_to_the_lower_centroid():
     book = Codebook(centroids=np.array([0.0, -1.0, 1.0, 2.0, 4.0]), bits=2)
     weights = np.array([0.0, 1.5, np.nextafter(1.5, 2.0), 3.0, -5.0, 9.0, np.nextafter(0.0, -1.0)])
     assert book.quantise(weights).tolist() == [0, 2, 3, 3, 1, 4, 1]
+
+
+def test_compiled_quantiser_equals_numpy(monkeypatch):
+    """On 70,000 values (the compiled count runs from 65,536) both paths give the same codes."""
+    from energysim.formats import eie_csc_kernel
+
+    weights = np.random.default_rng(8).standard_normal(70_000)
+    book = fit_codebook(weights[:5000])
+    monkeypatch.setenv(eie_csc_kernel.KERNEL_ENV, "numpy")
+    expected = book.quantise(weights)
+    monkeypatch.delenv(eie_csc_kernel.KERNEL_ENV)
+    assert book.quantise(weights).tolist() == expected.tolist()

@@ -320,3 +320,61 @@ def floyd_subsets(draws: np.ndarray, k: int) -> np.ndarray:
         at[taken] = base[taken] + (k - size + step)
         flat[at] = True
     return chosen
+
+
+def _line_bound_totals(active, entries_t, entries_per_line):  # pragma: no cover - compiled
+    """Sum over vectors and PEs of ceil(entries in the vector's active columns / line); compiled by numba."""
+    vectors, k = active.shape
+    n_pe = entries_t.shape[1]
+    per_pe = np.zeros(n_pe, np.int64)
+    positions = np.empty(k + 1, np.int64)
+    lines = 0
+    for vector in range(vectors):
+        length = 0
+        for j in range(k):                      # branch-free, as in _block_totals
+            positions[length] = j
+            length += active[vector, j]
+        for p in range(n_pe):
+            per_pe[p] = 0
+        for t in range(length):
+            j = positions[t]
+            for p in range(n_pe):
+                per_pe[p] += entries_t[j, p]
+        for p in range(n_pe):
+            lines += (per_pe[p] + entries_per_line - 1) // entries_per_line
+    return lines
+
+
+def line_bound(active: np.ndarray, entries_t: np.ndarray, entries_per_line: int) -> int:
+    """Compiled :func:`energysim.engines.eie.lanes._line_bound`: exact integer sums, one vector at a time.
+
+    Parameters
+    ----------
+    active
+        ``(C, K)`` bool, C-contiguous activity of a block of vectors.
+    entries_t
+        ``(K, N)`` entries per column and PE.
+    entries_per_line
+        Sparse-matrix entries per SRAM line.
+    """
+    return int(jit(_line_bound_totals)(np.ascontiguousarray(active, dtype=np.bool_),
+                                       np.ascontiguousarray(entries_t, dtype=np.int64), int(entries_per_line)))
+
+
+def _pack_columns(active, bits):  # pragma: no cover - compiled
+    """Set bit ``c % 64`` of word ``c // 64`` in row ``j`` where vector ``c`` has input ``j`` non-zero; compiled by numba."""
+    vectors, k = active.shape
+    for vector in range(vectors):
+        word = vector >> 6
+        bit = np.uint64(1) << np.uint64(vector & 63)
+        for j in range(k):
+            if active[vector, j]:
+                bits[j, word] |= bit
+
+
+def pack_columns(active: np.ndarray) -> np.ndarray:
+    """``(K + 1, ceil(C / 64))`` uint64 bit rows of a ``(C, K)`` activity block (row ``K`` all zero), compiled."""
+    vectors, k = active.shape
+    bits = np.zeros((k + 1, max(1, -(-vectors // 64))), dtype=np.uint64)
+    jit(_pack_columns)(np.ascontiguousarray(active, dtype=np.bool_), bits)
+    return bits

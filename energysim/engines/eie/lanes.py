@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from energysim.engines.eie.lane_kernel import fresh_line_count, line_groups, run_block, use_compiled
+from energysim.engines.eie.lane_kernel import fresh_line_count, line_groups, pack_columns, run_block, use_compiled
+from energysim.engines.eie.lane_kernel import line_bound as compiled_line_bound
 from energysim.engines.eie.pipeline import check_queue_rules, fetch_gaps, step_lanes
 from energysim.engines.eie.synthetic import SyntheticInputs
 from energysim.formats.eie_csc import EieCsc
@@ -171,13 +172,13 @@ def _fresh_lines(tables: _Tables, active: np.ndarray) -> int:
     the same vectors).
     """
     vectors, k = active.shape
+    if use_compiled():
+        return fresh_line_count(pack_columns(active), tables.members, tables.group_start, tables.spans_in)
     packed = np.packbits(active.T, axis=1)                                 # (K, ceil(C / 8)) bytes
     words = ceil_div(packed.shape[1], 8)
     bits = np.zeros((k + 1, words * 8), dtype=np.uint8)                    # row K: no column (never active)
     bits[:k, :packed.shape[1]] = packed
     bits = bits.view(np.uint64)
-    if use_compiled():
-        return fresh_line_count(bits, tables.members, tables.group_start, tables.spans_in)
     groups = tables.group_start.size
     fresh = 0
     chunk = max(1, INDEX_BUDGET_ELEMENTS // max(1, words))
@@ -254,9 +255,9 @@ def simulate_lanes(csc: EieCsc, inputs: "np.ndarray | SyntheticInputs", rows_per
     check_queue_rules(queue_depth, slot_freed_at)
     compiled = use_compiled()
     if count_fresh:
-        per_pe_entries = csc.column_entries.T                               # (K, N)
+        per_pe_entries = np.ascontiguousarray(csc.column_entries.T)        # (K, N)
         exact32 = csc.max_pointer < 2**24
-        column_entries_t = np.ascontiguousarray(per_pe_entries, dtype=np.float32 if exact32 else np.float64)
+        column_entries_t = per_pe_entries.astype(np.float32 if exact32 else np.float64) if not compiled else None
     if compiled:        # one lane at a time: a block only bounds the activity arrays
         block = max(1, INDEX_BUDGET_ELEMENTS // max(1, k))
     else:
@@ -265,7 +266,8 @@ def simulate_lanes(csc: EieCsc, inputs: "np.ndarray | SyntheticInputs", rows_per
         if count_fresh:
             uses += active.sum(axis=0)
             fresh += _fresh_lines(tables, active)
-            line_bound += _line_bound(active, column_entries_t, entries_per_line)
+            line_bound += (compiled_line_bound(active, per_pe_entries, entries_per_line) if compiled
+                           else _line_bound(active, column_entries_t, entries_per_line))
         if compiled:
             sums = run_block(tables.work, tables.column_entries, active, passes, n_pe,
                              queue_depth, slot_freed_at == "finish")

@@ -92,3 +92,13 @@ def test_compiled_tables_equal_numpy(monkeypatch, seed):
         compiled, reference = getattr(built["numba"], name), getattr(built["numpy"], name)
         assert compiled.dtype == reference.dtype, name
         np.testing.assert_array_equal(compiled, reference, err_msg=name)
+
+
+@needs_numba
+def test_compiled_equals_numpy_over_several_bit_words(monkeypatch):
+    """150 input vectors (three 64-bit words of activity per input): fresh lines and the line bound agree on both paths."""
+    rng = np.random.default_rng(31)
+    codes = rng.integers(1, 16, size=(70, 40)) * (rng.random((70, 40)) < 0.3)
+    inputs = (rng.random((40, 150)) < 0.4) * 1.0
+    case = (encode_codes(codes, 4), inputs, 8, 3, "start")
+    assert _totals(monkeypatch, "numba", *case) == _totals(monkeypatch, "numpy", *case)
