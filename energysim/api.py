@@ -77,8 +77,10 @@ def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.Data
     """Energy per inference per layer for each workload (e.g. pruning patterns) on each hardware.
 
     ``hardware_names`` take ``NAME:MODE``. Columns: workload, hardware, mode, run, layer, engine,
-    macs, energy_pj, energy_uj, latency_s, pj_per_mac, energy_unit (``MAC``: the energies and pj_per_mac
-    hold MAC-equivalents); one block of rows per (workload, run).
+    macs (the MACs the engine executed: a sparse engine counts only non-zero work), dense_macs (the layer's
+    dense MACs, the same for every engine), energy_pj, energy_uj, latency_s, pj_per_dense_mac (energy / dense_macs:
+    one denominator per layer, so engines compare on it), pj_per_mac (energy / executed MACs), energy_unit (``MAC``:
+    the energies and per-MAC figures hold MAC-equivalents); one block of rows per (workload, run).
     """
     frames = []
     for name in workloads:
@@ -87,6 +89,9 @@ def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.Data
             run = simulate(hw_name, wl, progress=False)
             frame = run.summary[["workload", "hardware", "mode", "run", "layer", "engine", "macs", "energy_pj", "energy_uj",
                                  "latency_s"]].copy()
+            dense = {layer.name: layer.loop_nest().macs for layer in wl.layers}
+            frame.insert(frame.columns.get_loc("macs") + 1, "dense_macs", frame["layer"].map(dense).astype("int64"))
+            frame["pj_per_dense_mac"] = frame["energy_pj"] / frame["dense_macs"]
             frame["pj_per_mac"] = frame["energy_pj"] / frame["macs"].where(frame["macs"] > 0)
             frame["energy_unit"] = run.energy_unit
             frames.append(frame)

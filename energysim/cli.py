@@ -347,9 +347,11 @@ LAYER_COST_COLUMNS = (
     Column("run"),
     Column("layer"),
     Column("energy_pj", "energy_pj", "energy per inference"),
-    Column("pj_per_mac", "number", "pJ per MAC"),
+    Column("pj_per_dense_mac", "number", "pJ per dense MAC"),
     Column("latency_s", "time_s", "latency"),
-    Column("macs", "count", "MACs"),
+    Column("dense_macs", "count", "dense MACs"),
+    Column("macs", "count", "executed MACs"),
+    Column("pj_per_mac", "number", "pJ per executed MAC", compact=False),
     Column("engine", compact=False),
 )
 

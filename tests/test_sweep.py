@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from energysim import api
 from energysim.catalog import workload_path
 from energysim.cli import main
 from energysim.errors import InputError
@@ -303,3 +305,13 @@ def test_compare_counts_are_checked_at_the_edge():
         err = io.StringIO()
         assert main(["compare", option, value, "--out", "never-written"], out=io.StringIO(), err=err) == 2
         assert f"argument {option}: must be an integer >= " in err.getvalue()
+
+
+def test_layer_costs_divide_by_one_dense_mac_count_per_layer():
+    """costs --workload: pj_per_dense_mac divides every engine's energy by the layer's dense MACs (EIE executes fewer; its pj_per_mac uses those)."""
+    frame = api.layer_cost_table(["lenet-300-100-han2015"], ["lecture-array", "eie-64pe-lecture"])
+    lecture, eie = (frame[frame["run"] == run].set_index("layer") for run in ("lecture-array", "eie-64pe-lecture"))
+    assert list(lecture["dense_macs"]) == list(eie["dense_macs"]) == [784 * 300, 300 * 100, 100 * 10]
+    assert (eie["macs"] < eie["dense_macs"]).all()
+    assert np.allclose(eie["pj_per_dense_mac"], eie["energy_pj"] / eie["dense_macs"])
+    assert np.allclose(eie["pj_per_mac"], eie["energy_pj"] / eie["macs"])
