@@ -491,4 +491,12 @@ def import_weights(
         description=f"imported from {path.name} by energysim import ({order} layer order): {len(layers)} weight layers, batch 1",
         source=f"weight file {path.name}",
     )
-    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped, notes=chain_notes(layers))
+    notes = chain_notes(layers)
+    kinds = [layer["kind"] for layer in layers]
+    if order == "natural" and "conv2d" in kinds and kinds.index("linear" if "linear" in kinds else "conv2d") < (
+            len(kinds) - 1 - kinds[::-1].index("conv2d")):
+        first_linear = layers[kinds.index("linear")]["name"]
+        notes.insert(0, f"layer order: names sorted naturally (the default for .safetensors, whose writers do not keep "
+                        f"the model's order) put linear layer {first_linear!r} before a conv2d layer: check the order "
+                        f"above, or give --order file")
+    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped, notes=notes)

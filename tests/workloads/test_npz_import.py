@@ -236,3 +236,16 @@ def test_a_linear_layer_smaller_than_the_conv_output_may_be_pooled(tmp_path):
     np.savez(tmp_path / "w.npz", **arrays)
     (note,) = import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes
     assert "gives 4 x 6 x 6 = 144 (a pooling layer between them may explain it): " in note
+
+
+def test_natural_order_that_puts_a_classifier_first_gets_a_note(tmp_path):
+    """A torchvision-style safetensors file (classifier.* sorts before features.*) gets a layer-order note first; features-only files do not."""
+    arrays = {"features.0.weight": RNG.standard_normal((4, 3, 3, 3)).astype("<f4"),
+              "classifier.0.weight": RNG.standard_normal((10, 4 * 6 * 6)).astype("<f4")}
+    write_safetensors(tmp_path / "m.safetensors", arrays)
+    result = import_weights(tmp_path / "m.safetensors", tmp_path / "out", input_size=(8, 8))
+    assert [l.name for l in result.workload.layers] == ["classifier.0", "features.0"]
+    assert result.notes[0].startswith("layer order: names sorted naturally (the default for .safetensors")
+    assert "put linear layer 'classifier.0' before a conv2d layer" in result.notes[0]
+    write_safetensors(tmp_path / "f.safetensors", {"features.0.weight": arrays["features.0.weight"]})
+    assert import_weights(tmp_path / "f.safetensors", tmp_path / "out2", input_size=(8, 8)).notes == []
