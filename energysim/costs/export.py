@@ -50,8 +50,12 @@ def operation_table(table: CostTable, bits: int | None = None, reference: str | 
                 continue
             seen.add(key)
             priced = table.lookup(entry.component, entry.action, bits, entry.capacity_bytes)
-            size = f", {entry.capacity_bytes // 1024} KB" if entry.capacity_bytes else ""
-            label = f"{bits}-bit {entry.component.replace('_', ' ')} {entry.action}{size}"
+            width = f"{entry.bits}-bit"
+            if entry.label.startswith(width):  # the table's own wording at the new width
+                label = f"{bits}-bit{entry.label[len(width):]}"
+            else:
+                size = f", {entry.capacity_bytes // 1024} KB" if entry.capacity_bytes else ""
+                label = f"{bits}-bit {entry.component.replace('_', ' ')} {entry.action}{size}"
         rows.append({
             "Operation": label,
             "Energy [pJ]": priced.energy_pj,
