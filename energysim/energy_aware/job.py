@@ -73,8 +73,13 @@ METHODS = ("auto", "greedy", "exact")
 """Allocation solvers: exact where tractable (auto), or one of them."""
 
 ALLOCATION_COLUMNS = ("order", "layer", "option", "pattern", "target_sparsity", "measured_sparsity",
-                      "layer_energy_pj_dense", "energy_saved_pj", "energy_saved_vs_dense", "loss_increase")
-"""Columns of :attr:`EnergyAwareResult.allocation` (savings and loss increase as predicted by the sensitivity)."""
+                      "layer_energy_pj_dense", "layer_energy_pj", "energy_saved_pj", "energy_saved_vs_dense",
+                      "loss_increase")
+"""Columns of :attr:`EnergyAwareResult.allocation`. ``layer_energy_pj_dense`` and ``layer_energy_pj`` are the
+layer's simulated energy (pJ) in the dense original and in the final pruned, fine-tuned model (NaN before one is
+simulated). ``energy_saved_pj``, ``energy_saved_vs_dense`` (fraction of the dense network's energy) and
+``loss_increase`` (nats of held-out cross-entropy) are the sensitivity's, with this layer pruned alone: the saving
+includes the layer's consumer (channel pruning shrinks its inputs), so these do not add up to the allocation's."""
 
 
 @dataclass
@@ -97,7 +102,12 @@ class EnergyAwareResult:
         The pruned model's simulated energy and latency as fractions of the
         dense original's (simulated from scratch; NaN when unreachable).
     predicted_energy_vs_dense
-        What the additive sensitivity model predicted for the final allocation.
+        What the additive sensitivity model predicted for the final allocation
+        (NaN for a uniform candidate, which is not predicted).
+    base_energy_vs_dense
+        The base allocation's simulated energy (every layer dense, or at the
+        pattern the engine requires), fraction of dense: the additive model
+        predicts it minus the sum of ``allocation["energy_saved_vs_dense"]``.
     accuracy_dense, accuracy
         Test accuracy (0..1) before and after.
     allocation
@@ -121,6 +131,9 @@ class EnergyAwareResult:
         The dense original's simulated energy, pJ.
     energy_pj, latency_s
         The pruned model's simulated energy (pJ) and latency (s), from scratch.
+    layer_energy_pj_dense, layer_energy_pj
+        Every layer's simulated energy (pJ) in the dense original and in the pruned
+        model (empty when none was simulated); each adds up to its total.
     notes
         One line per round: the candidate kept and its energy before and after fine-tuning.
     """
@@ -146,6 +159,9 @@ class EnergyAwareResult:
     latency_s: float = math.nan
     notes: list[str] = field(default_factory=list)
     source: str = ""
+    base_energy_vs_dense: float = math.nan
+    layer_energy_pj_dense: dict[str, float] = field(default_factory=dict)
+    layer_energy_pj: dict[str, float] = field(default_factory=dict)
     candidates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(CANDIDATE_COLUMNS)))
 
     @property
@@ -302,7 +318,8 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
     used_method, notes, scored, source = method, [], [], ""
     result = dict(model=None, status="", energy_vs_dense=math.nan, latency_vs_dense=math.nan,
                   predicted_energy_vs_dense=math.nan, accuracy=math.nan,
-                  allocation=_allocation_table({}, base, model, dense, table), energy_pj=math.nan, latency_s=math.nan)
+                  allocation=_allocation_table({}, base, model, dense, table), energy_pj=math.nan, latency_s=math.nan,
+                  layer_energy_pj={})
     rounds = 0
     for round_index in range(max_rounds):
         rounds = round_index + 1
@@ -336,7 +353,9 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
             result["status"] = f"missed: the engine refused the pruned model ({measured.refused})"
             break
         result.update(energy_vs_dense=measured.energy_pj / dense.energy_pj, latency_vs_dense=measured.latency_s / dense.latency_s,
-                      energy_pj=measured.energy_pj, latency_s=measured.latency_s)
+                      energy_pj=measured.energy_pj, latency_s=measured.latency_s,
+                      allocation=_allocation_table(allocation, base, pruned, dense, table, measured),
+                      layer_energy_pj=dict(measured.layer_energy_pj))
         notes.append(f"round {rounds}: kept {kept.source} ({kept.label}) of {len(pool)} candidates; simulated before "
                      f"fine-tuning {kept.quick_pj / dense.energy_pj:.4g}, after {result['energy_vs_dense']:.4g} of dense energy")
         energy_ok = measured.energy_pj <= budget_pj * (1 + 1e-12)
@@ -358,7 +377,9 @@ def prune_for_energy(model: Model | str | Path, hardware: str | HardwareChoice, 
     outcome = EnergyAwareResult(
         run=run, energy_budget=energy_budget, latency_budget=latency_budget, accuracy_dense=accuracy_dense,
         sensitivity=table, patterns=rewards, method=used_method, rounds=rounds, energy_pj_dense=dense.energy_pj,
-        notes=notes, wall_time_s=0.0, source=source, candidates=_candidate_table(scored, dense.energy_pj), **result)
+        notes=notes, wall_time_s=0.0, source=source, candidates=_candidate_table(scored, dense.energy_pj),
+        layer_energy_pj_dense=dict(dense.layer_energy_pj), base_energy_vs_dense=base_measure.energy_pj / dense.energy_pj,
+        **result)
     if out is not None:
         _write_outputs(outcome, out, calibration, seed, finetune_epochs, model)
     outcome.wall_time_s = time.perf_counter() - start
@@ -509,8 +530,9 @@ def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[
 
 
 def _allocation_table(allocation: dict[str, LayerOption], base: dict[str, LayerOption], model: Model,
-                      dense: Measurement, table: pd.DataFrame) -> pd.DataFrame:
-    """One row per pruned layer, in execution order, with what the sensitivity predicted for its option.
+                      dense: Measurement, table: pd.DataFrame, final: Measurement | None = None) -> pd.DataFrame:
+    """One row per pruned layer, in execution order: what the sensitivity predicted for its option (pruned alone)
+    and the layer's energy in ``dense`` and ``final`` (the pruned model's simulation; None: NaN).
 
     A layer left at its base option predicts 0; an option the sensitivity did
     not measure (a uniform level off its grid) predicts NaN.
@@ -530,6 +552,7 @@ def _allocation_table(allocation: dict[str, LayerOption], base: dict[str, LayerO
         rows.append({"order": order, "layer": name, "option": option.label, "pattern": option.pattern,
                      "target_sparsity": option.sparsity, "measured_sparsity": model.sparsity(name),
                      "layer_energy_pj_dense": dense.layer_energy_pj.get(name, math.nan),
+                     "layer_energy_pj": final.layer_energy_pj.get(name, math.nan) if final is not None else math.nan,
                      "energy_saved_pj": predicted["energy_saved_pj"],
                      "energy_saved_vs_dense": predicted["energy_saved_vs_dense"],
                      "loss_increase": predicted["loss_increase"]})

@@ -243,19 +243,10 @@ PATTERN_COLUMNS = (
 )
 """Which patterns the hardware rewards (energy-aware pruning's probe)."""
 
-ALLOCATION_COLUMNS = (
-    Column("layer"),
-    Column("option"),
-    Column("measured_sparsity", "percent", "measured sparsity"),
-    Column("layer_energy_pj_dense", "energy_pj", "layer energy dense"),
-    Column("energy_saved_vs_dense", "ratio", "saved (of dense)"),
-    Column("loss_increase", "number", "loss increase"),
-)
-"""The per-layer choice of energy-aware pruning (savings as the sensitivity predicts)."""
-
 
 def cmd_prune_for_energy(args: argparse.Namespace, out: TextIO) -> int:
     """``prune --energy-budget F --hw HW``: pick each layer's pattern and sparsity to meet the budget at least loss."""
+    from energysim.energy_aware.allocation_display import render_allocation
     from energysim.energy_aware.job import prune_for_energy
     from energysim.energy_aware.options import PATTERNS
     from energysim.estimation import load_hardware_list
@@ -277,9 +268,7 @@ def cmd_prune_for_energy(args: argparse.Namespace, out: TextIO) -> int:
                               progress=_progress(args))
     out.write(f"\npatterns on {result.run} (probe: every layer pruned at the probe sparsity, energy of dense):\n")
     out.write(render_table(result.patterns, PATTERN_COLUMNS, wide=args.wide))
-    if len(result.allocation):
-        out.write(f"\nallocation ({result.method}, {result.rounds} round{'' if result.rounds == 1 else 's'}):\n")
-        out.write(render_table(result.allocation, ALLOCATION_COLUMNS, wide=args.wide))
+    out.write(render_allocation(result, wide=args.wide))
     for note in result.notes:
         out.write(f"note: {note}\n")
     if not result.budget_met:
