@@ -27,7 +27,8 @@ per-PE level) and on the spatial fan-outs:
     (and may add ``K`` or ``N``).
 
 Factors are loop bounds; ``"all"`` means the dimension's full size (so the
-other slots get 1). Keep and bypass may only drop tensors a level keeps in the
+other slots get 1); ``temporal_max`` caps a temporal loop bound the mapper
+chooses (Timeloop's factor bound ``M<=8``). Keep and bypass may only drop tensors a level keeps in the
 hardware file; the outermost level always keeps every tensor.
 
 Constraints are checked against a layer only when it is mapped, long after
@@ -65,6 +66,9 @@ class LevelConstraint(BaseModel):
 
     level: str = Field(min_length=1, description="Storage level name, as in the hardware file.")
     temporal: dict[str, Factor] = Field(default_factory=dict, description="Fixed temporal loop bounds at this level, by dimension.")
+    temporal_max: dict[str, Annotated[int, Field(gt=0)]] = Field(
+        default_factory=dict, description="Largest temporal loop bound the mapper may choose at this level, by dimension "
+                                          "(Timeloop's factor bound M<=8).")
     spatial_x: dict[str, Factor] = Field(default_factory=dict, description="Fixed spatial bounds along X of the fan-out below.")
     spatial_y: dict[str, Factor] = Field(default_factory=dict, description="Fixed spatial bounds along Y of the fan-out below.")
     spatial_x_dims: tuple[str, ...] | None = Field(default=None, description="Dimensions allowed on the X axis (None = any).")
@@ -113,6 +117,8 @@ class Resolved:
     ----------
     fixed
         ``(n_slots, n_dims)``: a fixed loop bound, or 0 where the mapper chooses.
+    maxima
+        ``(n_slots, n_dims)``: the largest loop bound the mapper may choose, or 0 for no bound.
     keep
         ``(n_levels, n_tensors)``: 1 kept, 0 bypassed, -1 the mapper chooses.
     orders
@@ -125,6 +131,7 @@ class Resolved:
     keep: np.ndarray
     orders: tuple[tuple[int, ...] | None, ...]
     min_utilisation: float
+    maxima: np.ndarray | None = None
 
 
 def _dataflow_levels(problem: MapProblem, dataflow: Dataflow, origin: str) -> list[LevelConstraint]:
@@ -201,6 +208,7 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
     """
     n_slots, n_dims = len(problem.slots), problem.n_dims
     fixed = np.zeros((n_slots, n_dims), dtype=np.int64)
+    maxima = np.zeros((n_slots, n_dims), dtype=np.int64)
     tensor_names = [t.name for t in problem.tensors]
     keep = np.array([[1 if k else 0 for k in level.keeps] for level in problem.levels], dtype=np.int64)
     if constraints.allow_bypass:
@@ -217,6 +225,12 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
             raise InputError(f"{where}: unknown level '{item.level}' (levels: {', '.join(level_names)})")
         i = level_names.index(item.level)
         _set_fixed(problem, fixed, problem.temporal_slot(i), item.temporal, f"{where}.temporal")
+        for name, bound in item.temporal_max.items():
+            slot, d = problem.temporal_slot(i), _dim_index(problem, name, f"{where}.temporal_max")
+            if fixed[slot, d] > bound:
+                raise InputError(f"{where}.temporal_max.{name}: the fixed temporal bound {fixed[slot, d]} is above it "
+                                 f"(got {bound})")
+            maxima[slot, d] = bound if maxima[slot, d] == 0 else min(maxima[slot, d], bound)
         for axis, factors, allowed in (("X", item.spatial_x, item.spatial_x_dims), ("Y", item.spatial_y, item.spatial_y_dims)):
             if (axis, i + 1) not in problem.slots:
                 if factors or allowed:
@@ -252,4 +266,5 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
         if size % product != 0 or (free == 0 and product != size):
             raise InputError(f"{origin}dimension '{problem.dims[d]}': fixed loop bounds multiply to {product}, "
                              f"which cannot complete its size {size}")
-    return Resolved(fixed=fixed, keep=keep, orders=tuple(orders), min_utilisation=constraints.min_utilisation)
+    return Resolved(fixed=fixed, keep=keep, orders=tuple(orders), min_utilisation=constraints.min_utilisation,
+                    maxima=maxima)

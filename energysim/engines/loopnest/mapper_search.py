@@ -115,6 +115,8 @@ def _keep_choices(resolved: Resolved) -> np.ndarray:
 
 def _legal(problem: MapProblem, resolved: Resolved, factors: np.ndarray, keep: np.ndarray) -> np.ndarray:
     ok = problem.fits(factors, keep)
+    if resolved.maxima is not None and resolved.maxima.any():
+        ok &= ((resolved.maxima == 0) | (factors <= resolved.maxima)).all(axis=(-2, -1))
     if resolved.min_utilisation > 0:
         ok &= problem.utilisation(factors) >= resolved.min_utilisation - 1e-12
     return ok
@@ -437,6 +439,7 @@ def neighbours(problem: MapProblem, resolved: Resolved, factors: np.ndarray, ord
 
 
 def legal(problem: MapProblem, resolved: Resolved, batch: Batch) -> np.ndarray:
-    """Which candidates of a batch fit every capacity and fan-out and reach the least utilisation."""
+    """Which candidates of a batch fit every capacity and fan-out, keep under every loop-bound maximum and reach the
+    least utilisation."""
     return _legal(problem, resolved, batch.factors, batch.keep)
 

@@ -727,8 +727,31 @@ def _permutation(value: Any, where: str, dim_of: dict[str, str]) -> list[str]:
 
 
 def _blank_slot() -> dict:
-    """One level's directives before any is read: no factors, no order, no spatial loops, keep and bypass unset."""
-    return {"factors": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {}, "keep": None, "bypass": None}
+    """One level's directives before any is read: no factors or bounds, no order, no spatial loops, keep and bypass
+    unset."""
+    return {"factors": {}, "max": {}, "order": None, "spatial_x": {}, "spatial_y": {}, "spatial_ones": {}, "keep": None,
+            "bypass": None}
+
+
+def _max_factors(value: Any, where: str, dim_of: dict[str, str]) -> tuple[Any, dict[str, int]]:
+    """Timeloop's factor bounds (``M<=8``: the mapper's largest loop bound) split from the factors: the other factors
+    and, per energysim dimension, the bound."""
+    if value is None:
+        return None, {}
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value) if isinstance(value, list) else None
+    if items is None:
+        return value, {}
+    rest, bounds = [], {}
+    for item in items:
+        dim, sep, number = str(item).replace(" ", "").partition("<=")
+        if not sep:
+            rest.append(item)
+            continue
+        if dim not in dim_of or not number.isdigit() or int(number) < 1:
+            raise _fail(where, f"a factor bound must be DIM<=N with DIM one of {', '.join(dim_of)} and N >= 1 "
+                               f"(got {item!r})")
+        bounds[dim_of[dim]] = min(int(number), bounds.get(dim_of[dim], int(number)))
+    return rest, bounds
 
 
 Clamp = tuple[dict[str, int], dict[str, str], list[str]]
@@ -772,8 +795,10 @@ def _directives(entries: Any, where: str, levels: list[str], dim_of: dict[str, s
         slot = out[levels.index(target)]
         kind = entry.get("type")
         if kind == "temporal":
-            slot["factors"] = _clamped(_factors(entry.get("factors"), f"{at}.factors", dim_of, residual), f"{at}.factors",
-                                       clamp)
+            given = entry.get("factors")
+            if clamp is not None:                # mapper constraints: M<=8 is the largest bound the mapper may choose
+                given, slot["max"] = _max_factors(given, f"{at}.factors", dim_of)
+            slot["factors"] = _clamped(_factors(given, f"{at}.factors", dim_of, residual), f"{at}.factors", clamp)
             perm = _permutation(entry.get("permutation"), f"{at}.permutation", dim_of)
             slot["order"] = list(reversed(perm)) if perm else None
         elif kind == "spatial":
@@ -874,6 +899,8 @@ def _hardware_toml(hardware: dict, constraints: list[dict] | None, levels: list[
             entry: dict[str, Any] = {"level": name}
             if slot["factors"]:
                 entry["temporal"] = slot["factors"]
+            if slot["max"]:
+                entry["temporal_max"] = slot["max"]
             if slot["spatial_x"] or slot["spatial_ones"]:
                 entry["spatial_x"] = {**slot["spatial_ones"], **slot["spatial_x"]}
             if slot["spatial_y"] or slot["spatial_ones"]:

@@ -20,7 +20,8 @@ front end (timeloopfe) hands it to Timeloop, so that every later check, note and
   entries for one target and type combine, and a factor, permutation or split given twice
   with different values is refused, as in timeloopfe. With a non-empty ``mapping`` they all
   are the mapping (timeloop-model's input; a factor bound ``M<=8`` is refused); else they are
-  ``architecture_constraints`` (a factor bound left out, noted: energysim's mapper takes none),
+  ``architecture_constraints`` (a temporal ``M<=8`` kept as the mapper's largest loop bound, other bounds left
+  out, noted),
   and a mapping printed by Timeloop (``map.txt``) is read as printed; a spatial permutation gets the
   dimensions it omits whose factor or problem size is 1 inserted first, as timeloopfe's
   PermutationOptimizer does (it moves the X/Y ``split``);
@@ -139,8 +140,8 @@ def read_v4(merged: dict[str, Any], origin: dict[str, Path]) -> V4Design:
     if problem is not None:
         out["problem"] = problem
     if flat.bounds:
-        flat.notes.append("left out (factor bounds: a mapper search range energysim's mapper does not take): "
-                          + ", ".join(flat.bounds))
+        flat.notes.append("left out (factor bounds energysim's mapper does not take: a lower bound, or one on a "
+                          "spatial loop): " + ", ".join(flat.bounds))
     if flat.unevaluated:
         flat.notes.append("not evaluated, passed on as text (attributes energysim does not read; it evaluates "
                           "arithmetic only): " + ", ".join(flat.unevaluated))
@@ -359,7 +360,8 @@ class _Flatten:
             if value is None:
                 continue
             if key == "factors":
-                value = _factor_list(value, f"{source}.factors", None if self.for_model else self.bounds)
+                value = _factor_list(value, f"{source}.factors", None if self.for_model else self.bounds,
+                                     keep_max=kind == "temporal" and not self.for_model)
             elif key == "permutation":
                 value = _permutation_list(value, f"{source}.permutation")
             out[key] = value
@@ -442,14 +444,18 @@ class _Flatten:
         return out
 
 
-def _factor_list(value: Any, where: str, bounds: list[str] | None) -> list[str]:
+def _factor_list(value: Any, where: str, bounds: list[str] | None, keep_max: bool = False) -> list[str]:
     """``[M=8, C=1]``, ``"M=8,C=1"`` or ``"M=8 C=1"`` as a list of ``DIM=N``. A bound (``M<=8``, ``N>=2``) is a mapper
-    search range energysim's mapper does not take: with ``bounds`` (mapper constraints) it is left out and listed
-    there, else (a mapping) refused."""
+    search range: with ``keep_max`` (temporal mapper constraints) an upper one stays in the list, as Timeloop's mapper
+    takes it; other bounds, with ``bounds`` (mapper constraints), are left out and listed there, else (a mapping)
+    refused."""
     items = value if isinstance(value, list) else str(value).replace(",", " ").split()
     out = []
     for item in items:
         text = str(item).replace(" ", "")
+        if keep_max and "<=" in text:
+            out.append(text)
+            continue
         if "<=" in text or ">=" in text:
             if bounds is None:
                 raise UnsupportedError(f"{where}: {text}: a factor bound (<=, >=) is a mapper search range, not a "

@@ -195,3 +195,20 @@ def test_sparseloop_pricing_option_chooses_the_rule(tmp_path: Path, option: list
     hardware = tomllib.loads((tmp_path / "d" / "hardware.toml").read_text(encoding="utf-8"))
     units = [unit for unit in hardware["units"] if unit["name"] == "BufferSparse" and unit["action"] == "skipped_metadata_read"]
     assert [unit["energy_pj"] for unit in units] == [price]
+
+
+def test_v04_constraint_factor_bound_is_the_mappers_temporal_max(tmp_path: Path) -> None:
+    """In v0.4 mapspace constraints (exercise 05's, with GlobalBuffer's K=16 written K<=8) a factor bound is the
+    level's temporal_max, as Timeloop's mapper reads it; a malformed bound names the file and directive."""
+    constraints = (DATA / "ex05" / "constraints-freebypass.yaml").read_text(encoding="utf-8")
+    assert "factors: R=1 P=16 K=16" in constraints
+    (tmp_path / "c.yaml").write_text(constraints.replace("factors: R=1 P=16 K=16", "factors: R=1 P=16 K<=8"), encoding="utf-8")
+    files = [DATA / "ex03" / f"{name}.yaml" for name in ("arch", "prob", "ERT")]
+    written = import_timeloop(files + [tmp_path / "c.yaml"], tmp_path / "out")
+    levels = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["engine"]["mapper"]["levels"]
+    glb = next(entry for entry in levels if entry["level"] == "GlobalBuffer")
+    assert (glb["temporal"], glb["temporal_max"]) == ({"R": 1, "P": 16}, {"K": 8})
+    (tmp_path / "c.yaml").write_text(constraints.replace("factors: R=1 P=16 K=16", "factors: R=1 P=16 K<=0"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"c\.yaml: mapspace_constraints\[1\]\.factors: a factor bound must be DIM<=N with "
+                                          r"DIM one of .* and N >= 1 \(got 'K<=0'\)$"):
+        import_timeloop(files + [tmp_path / "c.yaml"], tmp_path / "bad")

@@ -298,16 +298,18 @@ def test_merges_that_double_a_list_are_bounded(tmp_path: Path) -> None:
 
 
 def test_factor_bounds_are_noted_as_constraints_and_refused_in_a_mapping(tmp_path: Path) -> None:
-    """A factor bound (C<=4, as the published sparse_tensor_core_like spec writes) is a mapper search range: left out of
-    the [engine.mapper] constraints with a note; in a mapping (what timeloop-model runs) it is refused."""
-    spec = SMALL.replace("      dataspace: {keep: [Weights]}", "      dataspace: {keep: [Weights]}\n      temporal: {factors: N=1 C<=4}")
+    """Factor bounds are mapper search ranges: an upper one on a temporal loop (C<=4, as the published
+    sparse_tensor_core_like spec writes M<=8) becomes the mapper's temporal_max, as Timeloop's mapper takes it; a lower
+    one (M>=2, which Timeloop does not read) is left out with a note; in a mapping (what timeloop-model runs) either is
+    refused."""
+    spec = SMALL.replace("      dataspace: {keep: [Weights]}", "      dataspace: {keep: [Weights]}\n      temporal: {factors: N=1 C<=4 M>=2}")
     notes: list[str] = []
     written = import_timeloop(_files(tmp_path, spec), tmp_path / "ok", notes)
     buf = next(entry for entry in tomllib.loads(written["hardware"].read_text(encoding="utf-8"))["engine"]["mapper"]["levels"]
                if entry["level"] == "Buf")
-    assert buf["temporal"] == {"N": 1}
-    assert f"left out (factor bounds: a mapper search range energysim's mapper does not take): {tmp_path / 'spec.yaml'}: " \
-           f"architecture.nodes[3].constraints.temporal.factors C<=4" in notes
+    assert (buf["temporal"], buf["temporal_max"]) == ({"N": 1}, {"C": 4})
+    assert f"left out (factor bounds energysim's mapper does not take: a lower bound, or one on a spatial loop): " \
+           f"{tmp_path / 'spec.yaml'}: architecture.nodes[3].constraints.temporal.factors M>=2" in notes
     message = _refusal(tmp_path, spec, UnsupportedError, map="mapping:\n- {target: DRAM, type: temporal, factors: [M=4, C=2]}\n")
     assert message == (f"{tmp_path / 'spec.yaml'}: architecture.nodes[3].constraints.temporal.factors: C<=4: a factor bound "
                        f"(<=, >=) is a mapper search range, not a mapping; give DIM=N")
@@ -493,3 +495,29 @@ def test_spatial_permutation_front_filled_as_timeloopfe_moves_the_split(tmp_path
                            "--compat", "timeloop"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "(inter_PE_spatial).spatial_y: fixed spatial bounds N=2 x C=2 need 4 instances along " \
                                     "Y, but the fan-out to Buf has 2 along Y" in done.stderr, done.stderr
+
+
+def test_a_temporal_factor_bound_limits_the_mappers_space(tmp_path: Path) -> None:
+    """A node's temporal bound C<=2 (Timeloop's max factor, as sparse_tensor_core_like's M<=8) becomes
+    temporal_max = {C = 2} in [engine.mapper]: every candidate of the mapper's exhaustive space keeps Buf's C loop at 2
+    or less, where without the bound some take 4 or 8."""
+    from dataclasses import replace
+
+    from energysim.engines.loopnest.mapper import problem_of
+    from energysim.engines.loopnest.mapper_constraints import resolve
+    from energysim.engines.loopnest.mapper_search import enumerate_all
+
+    spec = SMALL.replace("      dataspace: {keep: [Weights]}", "      dataspace: {keep: [Weights]}\n      temporal: {factors: C<=2}")
+    written = import_timeloop(_files(tmp_path, spec), tmp_path / "out")
+    hardware = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))
+    assert next(e for e in hardware["engine"]["mapper"]["levels"] if e["level"] == "Buf")["temporal_max"] == {"C": 2}
+    engine = build_engine(load_hardware(written["hardware"]))
+    problem = problem_of(engine.spec, load_workload(written["workload"]).layers[0].loop_nest())
+    bounded = resolve(engine.config.mapper, problem)
+    slot, c = problem.temporal_slot([level.name for level in problem.levels].index("Buf")), problem.dims.index("C")
+    largest = {}
+    for name, resolved in (("bounded", bounded), ("free", replace(bounded, maxima=None))):
+        space = enumerate_all(problem, resolved, 10**6)
+        assert space is not None and len(space) > 0
+        largest[name] = int(space.factors[:, slot, c].max())
+    assert largest == {"bounded": 2, "free": 8}
