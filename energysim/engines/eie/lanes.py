@@ -263,16 +263,22 @@ def simulate_lanes(csc: EieCsc, inputs: "np.ndarray | SyntheticInputs", rows_per
     else:
         block = max(1, min(WORK_BUDGET_ELEMENTS // width, INDEX_BUDGET_ELEMENTS // max(1, k)) // passes)
     for active in activity_blocks(inputs, block):                           # (C, K)
+        # A block of identical vectors (e.g. every input non-zero) is one vector's lanes C times: lanes are
+        # independent and every figure is a sum over them.
+        repeats = 1
+        if active.shape[0] > 1 and bool((active == active[:1]).all()):
+            repeats, active = active.shape[0], active[:1]
         if count_fresh:
-            uses += active.sum(axis=0)
-            fresh += _fresh_lines(tables, active)
-            line_bound += (compiled_line_bound(active, per_pe_entries, entries_per_line) if compiled
-                           else _line_bound(active, column_entries_t, entries_per_line))
+            uses += repeats * active.sum(axis=0)
+            fresh += repeats * _fresh_lines(tables, active)
+            line_bound += repeats * (compiled_line_bound(active, per_pe_entries, entries_per_line) if compiled
+                                     else _line_bound(active, column_entries_t, entries_per_line))
         if compiled:
             sums = run_block(tables.work, tables.column_entries, active, passes, n_pe,
                              queue_depth, slot_freed_at == "finish")
             lanes_run, cycles_last, compute, queue_full, fetch, broadcasts = (
-                total + value for total, value in zip((lanes_run, cycles_last, compute, queue_full, fetch, broadcasts), sums))
+                total + repeats * value
+                for total, value in zip((lanes_run, cycles_last, compute, queue_full, fetch, broadcasts), sums))
             continue
         lengths = active.sum(axis=1)
         order = np.argsort(-lengths, kind="stable")
@@ -293,12 +299,12 @@ def simulate_lanes(csc: EieCsc, inputs: "np.ndarray | SyntheticInputs", rows_per
                             gaps=fetch_gaps(index, n_pe), slot_freed_at=slot_freed_at)
         ran = lane_lengths > 0
         entries_lane = np.take(tables.column_entries.ravel(), rows).sum(axis=0)
-        lanes_run += int(ran.sum())
-        cycles_last += int(timing.cycles_lane.sum())
-        compute += int(ceil_div(entries_lane, n_pe).sum())
-        queue_full += int(timing.cycles_queue_full.sum())
-        fetch += int(timing.cycles_fetch.sum())
-        broadcasts += int(lane_lengths.sum())
+        lanes_run += repeats * int(ran.sum())
+        cycles_last += repeats * int(timing.cycles_lane.sum())
+        compute += repeats * int(ceil_div(entries_lane, n_pe).sum())
+        queue_full += repeats * int(timing.cycles_queue_full.sum())
+        fetch += repeats * int(timing.cycles_fetch.sum())
+        broadcasts += repeats * int(lane_lengths.sum())
     if count_fresh:
         tables.fresh.clear()
         tables.fresh[id(inputs)] = (weakref.ref(inputs), fresh, uses, line_bound)

@@ -198,3 +198,15 @@ def test_synthetic_codes_quantise_one_normal_draw_fitted_on_its_first_values(mon
         assert drawn.positions is None and drawn.codes.tolist() == book.quantise(values).tolist()
         assert drawn.codebook.centroids.tolist() == book.centroids.tolist()
         assert rng.bit_generator.state == reference.bit_generator.state
+
+
+def test_block_of_identical_vectors_equals_stepping_each():
+    """Seven identical input vectors (one stepped, counted seven times) give each lane stepped alone, summed."""
+    rng = np.random.default_rng(41)
+    csc, single = _random_layer(rng, 60, 30, 1, 4, 0.3, 0.6)
+    inputs = np.repeat(single, 7, axis=1)
+    totals = simulate_lanes(csc, inputs, 4, 8, 2, "start")
+    assert (totals.cycles_last_entry, totals.line_reads) == _reference(csc, inputs, 4, 8, 2, "start")
+    lanes_module._last_tables.clear()
+    one = simulate_lanes(csc, single, 4, 8, 2, "start")
+    assert totals.broadcasts == 7 * one.broadcasts and totals.line_bound == 7 * one.line_bound
