@@ -429,7 +429,8 @@ ESTIMATE_COLUMNS = (
 
 
 def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
-    from energysim.estimation import densified_note, estimate, estimate_densities, load_source, parse_densities
+    from energysim.estimation import (dense_original_source, densified_note, estimate, estimate_densities, load_source,
+                                      parse_densities, unpruned_note)
 
     densities = parse_densities(args.density) if args.density is not None else None
     choices = _hardware_choices(split_items(args.hw, "--hw"), args=args)
@@ -447,6 +448,8 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
     table = result.layers
     what = pruned.name if densities is None else f"{pruned.name} at weight densities {', '.join(f'{d:g}' for d in densities)}"
     out.write(f"{what} vs its dense original; *_vs_dense = pruned / dense, lower is better\n")
+    if densities is None:
+        out.write(_wrapped(f"dense original: {dense_original_source(pruned, args.dense)}"))
     components = result.components
     several = table["workload"].nunique() > 1
     for (workload, run), block in table.groupby(["workload", "run"], sort=False):
@@ -469,11 +472,8 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
          f"energy {_ratio(row.energy_vs_dense)} of dense, latency {_ratio(row.latency_vs_dense)} of dense, "
          f"weight storage {_ratio(row.storage_vs_dense)} of dense" + ("" if row.status == "ok" else f" ({row.status})"))
         for row in totals.itertuples()))
-    if dense is None and densities is None and densified_note(pruned):
-        import textwrap
-
-        out.write(textwrap.fill(densified_note(pruned), width=terminal_width(), subsequent_indent="  ",
-                                break_long_words=False, break_on_hyphens=False) + "\n")
+    note = (unpruned_note(pruned) or (densified_note(pruned) if dense is None else "")) if densities is None else ""
+    out.write(_wrapped(note) if note else "")
     out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(_timing_notes(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(energy_unit_note(choice.hardware for choice in choices))
@@ -649,6 +649,14 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
            f"(point x hardware) from {Path(args.out) / 'points.jsonl'}; wrote {Path(args.out) / 'compare.csv'}", out)
     _write_plots({"compare": frame}, args, out)
     return 0
+
+
+def _wrapped(line: str) -> str:
+    """One line wrapped to the terminal width, its continuation lines indented two spaces."""
+    import textwrap
+
+    return textwrap.fill(line, width=terminal_width(), subsequent_indent="  ", break_long_words=False,
+                         break_on_hyphens=False) + "\n"
 
 
 def _prose(text: str, out: TextIO) -> None:

@@ -230,14 +230,40 @@ def _dense_original_file(pruned: Workload) -> Path | None:
     return beside if beside is not None and beside.is_file() else None
 
 
+def dense_original_source(pruned: Workload, given: str | None = None) -> str:
+    """Which dense original :func:`estimate` compares ``pruned`` with, in words (cases 1-3 of the module docstring).
+
+    ``given`` is the ``--dense`` argument, if any. A ``dense-original.toml`` with tensors is the
+    model before pruning (``energysim prune --out``); one without is the original geometry of
+    a shrunk export.
+    """
+    if given is not None:
+        return f"--dense {given}"
+    beside = _dense_original_file(pruned)
+    if beside is None:
+        return f"built from {pruned.name} (every weight present, its own activation densities)"
+    if load_workload(beside).tensors:
+        return f"{beside.name} beside it (the model before pruning, its own weights and activations)"
+    return f"{beside.name} beside it (the original geometry, every weight present)"
+
+
+def unpruned_note(pruned: Workload) -> str:
+    """A note (one paragraph) that ``pruned`` carries no pruning, every ``weight_density`` 1, or ''."""
+    if any(layer.weight_density < 1 for layer in pruned.layers):
+        return ""
+    return (f"note: {pruned.name} carries no pruning (every layer's weight_density is 1), so its dense original is "
+            "the same model and every ratio is 1 by construction; give --density 0.5,0.3 to estimate statistical "
+            "pruning, or a pruned workload")
+
+
 def densified_note(pruned: Workload) -> str:
     """A note (one paragraph, unwrapped) that the dense original is case 3 of the module docstring, or ''."""
     if _dense_original_file(pruned) is not None:
         return ""
-    return (f"note: the dense original is {pruned.name}'s layers with every weight present and its own activation "
-            f"densities (no --dense, no {DENSE_ORIGINAL_FILE} beside it), not a dense model's run; on hardware that "
-            "skips zero activations (EIE, sparse loop-nest designs) a dense model's own activations can give another "
-            "baseline; energysim prune --out writes the dense model beside the pruned one")
+    return (f"note: the built dense original borrows {pruned.name}'s activation densities (no --dense, no "
+            f"{DENSE_ORIGINAL_FILE} beside it); on hardware that skips zero activations (EIE, sparse loop-nest "
+            "designs) a dense model's own activations can give another baseline: give it with --dense "
+            "(energysim prune --out writes it beside the pruned model)")
 
 
 def load_source(name_or_path: str | Path) -> Workload:

@@ -16,33 +16,51 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_estimate_and_compare_give_one_dense_baseline_for_one_model(tmp_path):
-    """estimate of a `prune --out` folder and compare of the same pruning agree on EIE (dense 265 vs 259 nJ before)."""
-    code, out, err = run("prune", "--model", "mlp", "--granularity", "fine", "--sparsity", "0.8", "--finetune-epochs", "0",
-                         "--out", str(tmp_path / "pruned"), "--quiet")
+@pytest.mark.parametrize("pattern, criterion, extra", [("fine", "magnitude", ()), ("channel", "l1", ("--shrink",))])
+def test_estimate_and_compare_give_one_dense_baseline_for_one_model(tmp_path, pattern, criterion, extra):
+    """estimate of a `prune --out` folder (also --shrink) and compare of the same pruning agree on EIE (F1: 0.624 vs 0.639)."""
+    code, out, err = run("prune", "--model", "mlp", "--granularity", pattern, "--criterion", criterion, "--sparsity", "0.8",
+                         "--finetune-epochs", "0", "--out", str(tmp_path / "pruned"), "--quiet", *extra)
     assert code == 0, err
     assert (tmp_path / "pruned" / "dense-original.toml").is_file() and (tmp_path / "pruned" / "dense-original.npz").is_file()
     code, out, err = run("estimate", str(tmp_path / "pruned"), "--hw", "eie-64pe-lecture", "--out", str(tmp_path / "e"),
                          "--quiet")
     assert code == 0, err
-    assert "note: the dense original is" not in out
-    code, _, err = run("compare", "--model", "mlp", "--patterns", "fine", "--sparsities", "0.8", "--criteria", "magnitude",
+    assert "dense original: dense-original.toml beside it (the model before pruning" in out
+    assert "note: the built dense original" not in out
+    code, _, err = run("compare", "--model", "mlp", "--patterns", pattern, "--sparsities", "0.8", "--criteria", criterion,
                        "--finetune-epochs", "0", "--hw", "eie-64pe-lecture", "--out", str(tmp_path / "c"), "--jobs", "1",
                        "--quiet")
     assert code == 0, err
     compare = pd.read_csv(tmp_path / "c" / "compare.csv").set_index("pattern")
     total = pd.read_csv(tmp_path / "e" / "estimate.csv").set_index("layer").loc["TOTAL"]
     assert total["energy_uj_dense"] * 1e6 == pytest.approx(compare.loc["dense", "energy_pj"], rel=1e-12)
-    assert total["energy_uj_pruned"] * 1e6 == pytest.approx(compare.loc["fine", "energy_pj"], rel=1e-12)
-    assert total["energy_vs_dense"] == pytest.approx(compare.loc["fine", "energy_vs_dense"], rel=1e-12)
+    assert total["energy_uj_pruned"] * 1e6 == pytest.approx(compare.loc[pattern, "energy_pj"], rel=1e-12)
+    assert total["energy_vs_dense"] == pytest.approx(compare.loc[pattern, "energy_vs_dense"], rel=1e-12)
 
 
-def test_estimate_says_when_it_builds_the_dense_original():
-    """Without --dense or a dense-original.toml beside it, estimate says its baseline is built, not a dense model's run."""
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_estimate_names_its_dense_original():
+    """estimate says which dense original it used: built (with a note on borrowed activations) or --dense."""
     code, out, err = run("estimate", "pruned/mlp-digits-fine-80", "--hw", "eie-64pe-lecture", "--quiet")
     assert code == 0, err
-    assert "note: the dense original is mlp-digits-fine-80's layers with every weight present" in out
+    assert ("dense original: built from mlp-digits-fine-80 (every weight present, its own activation densities)"
+            in _flat(out))
+    assert "note: the built dense original borrows mlp-digits-fine-80's activation densities" in _flat(out)
     code, out, err = run("estimate", "lenet-300-100-han2015", "--hw", "lecture-array", "--dense", "lenet-300-100",
                          "--quiet")
     assert code == 0, err
-    assert "note: the dense original is" not in out
+    assert "dense original: --dense lenet-300-100" in out and "note: the built dense original" not in out
+
+
+def test_estimate_of_an_unpruned_workload_says_so():
+    """A workload whose every weight_density is 1 gets a note that its ratios are 1 by construction (was a table of 1.00s)."""
+    code, out, err = run("estimate", "lenet-300-100", "--hw", "lecture-array", "--quiet")
+    assert code == 0, err
+    assert "note: lenet-300-100 carries no pruning (every layer's weight_density is 1)" in _flat(out)
+    assert "note: the built dense original" not in out
+    code, out, err = run("estimate", "lenet-300-100", "--hw", "lecture-array", "--density", "0.5", "--quiet")
+    assert code == 0 and "carries no pruning" not in out
