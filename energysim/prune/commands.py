@@ -278,7 +278,8 @@ def cmd_prune_for_energy(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"\nenergy {ratio(result.energy_vs_dense)} of dense (budget {result.energy_budget:g}){latency}, "
               f"accuracy {100 * result.accuracy:.1f} % (dense {100 * result.accuracy_dense:.1f} %)\n")
     if args.out:
-        out.write(f"wrote the tables and the pruned workload to {args.out} (energysim run {args.hw} {Path(args.out) / 'workload'})\n")
+        out.write(f"wrote the tables to {args.out} and the pruned workload with its dense original to "
+                  f"{Path(args.out) / 'workload'} (energysim estimate {args.out} --hw {args.hw}: this energy vs dense)\n")
     return 0
 
 

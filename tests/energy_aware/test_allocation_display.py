@@ -87,3 +87,14 @@ def test_no_additive_prediction_when_an_option_was_not_measured_alone(channel_jo
     allocation.loc[0, "energy_saved_vs_dense"] = math.nan
     note = allocation_notes(replace(channel_job, allocation=allocation))[1]
     assert note.startswith("note: no additive prediction (an option was not measured alone); simulated ")
+
+
+def test_prune_command_points_at_estimate_of_its_out_folder(channel_job, tiny_mlp, tmp_path, monkeypatch):
+    """The last line names `energysim estimate OUT --hw HW` (OUT itself now resolves; it named `run HW OUT/workload`)."""
+    save_model(tiny_mlp, tmp_path / "mlp")
+    monkeypatch.setattr(job_module, "prune_for_energy", lambda *args, **kwargs: channel_job)
+    out = io.StringIO()
+    code = main(["prune", "--model-dir", str(tmp_path / "mlp"), "--energy-budget", "0.5", "--hw", "eie-64pe-lecture",
+                 "--out", str(tmp_path / "ea"), "--quiet"], out=out, err=io.StringIO())
+    assert code == 0
+    assert out.getvalue().rstrip().endswith(f"(energysim estimate {tmp_path / 'ea'} --hw eie-64pe-lecture: this energy vs dense)")
