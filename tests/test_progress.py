@@ -92,3 +92,19 @@ def test_estimate_and_compare_log_progress_off_a_terminal(monkeypatch, tmp_path,
     stderr.truncate()
     assert main([*argv, "--quiet", *(["--out", "c", "--force"] if argv[0] == "compare" else [])], out=out, err=err) == 0
     assert stderr.getvalue() == ""
+
+
+def test_report_logs_progress_per_table_off_a_terminal(monkeypatch, tmp_path):
+    """`energysim report` ticks once per table on stderr (it was silent for ~53 s on VGG-16); --quiet prints nothing."""
+    assert main(["run", "lecture-array", "lenet-300-100", "--out", str(tmp_path / "r"), "--quiet"], out=io.StringIO()) == 0
+    monkeypatch.setattr(energysim.progress, "LOG_INTERVAL_S", 0.0)
+    stderr = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stderr)
+    assert main(["report", str(tmp_path / "r")], out=io.StringIO()) == 0
+    lines = stderr.getvalue().splitlines()
+    assert lines[0].startswith("energysim: report r: 1/2 tables (50 %)") and "(at summary.csv)" in lines[0]
+    assert lines[-1].startswith("energysim: report r: done, 2/2 tables")
+    stderr.seek(0)
+    stderr.truncate()
+    assert main(["report", str(tmp_path / "r"), "--quiet"], out=io.StringIO()) == 0
+    assert stderr.getvalue() == ""

@@ -552,34 +552,46 @@ def mac_unit_note(tables: dict[str, pd.DataFrame]) -> str:
             "joules; they are never added to or drawn on one axis with rows in pJ.")
 
 
-def render_report(results: str | Path) -> str:
-    """The report of a results folder or one result file as HTML text (see :func:`build_report`)."""
+def _render_section(page: _Page, tables: dict[str, pd.DataFrame], name: str, path: Path, frame: pd.DataFrame) -> None:
+    """Add table ``name``'s section (from ``path``) to ``page`` and the frame to ``tables``; errors name the file."""
+    tables[name] = frame
+    if frame.empty:
+        page.sections.append((name, path.name, [f'<p class="note">{html.escape(path.name)} has no rows.</p>']))
+        return
+    try:
+        plots.require_numbers(frame, NUMERIC_COLUMNS[name], path.name)
+        numeric = [c for c in NUMERIC_COLUMNS[name] if c in frame.columns]
+        frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in numeric})
+        rewards = path.parent / "rewards.csv"
+        if name == "comparison" and path.is_file() and rewards.is_file():
+            frame.attrs["rewards"] = read_table(rewards)
+        _SECTIONS[name](page, frame, path.name)
+    except InputError as exc:
+        message = str(exc)
+        for prefix in (f"{path.name}: ", f"{name} table: "):
+            if message.startswith(prefix):
+                message = message[len(prefix):]
+        raise InputError(f"{path}: {message}") from None
+
+
+def render_report(results: str | Path, progress: bool | None = False) -> str:
+    """The report of a results folder or one result file as HTML text (see :func:`build_report`).
+
+    ``progress``: one tick per table rendered on stderr (:func:`energysim.progress.progress_bar`;
+    ``None``: a bar on a terminal, a line every 30 s elsewhere; ``False``, the default: nothing).
+    """
+    from energysim.progress import progress_bar
+
     results = Path(results)
     found = find_tables(results)
     page = _Page(sections=[])
     tables = {}
-    for name in TABLES:
-        if name not in found:
-            continue
-        path, frame = found[name]
-        tables[name] = frame
-        if frame.empty:
-            page.sections.append((name, path.name, [f'<p class="note">{html.escape(path.name)} has no rows.</p>']))
-            continue
-        try:
-            plots.require_numbers(frame, NUMERIC_COLUMNS[name], path.name)
-            numeric = [c for c in NUMERIC_COLUMNS[name] if c in frame.columns]
-            frame = frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in numeric})
-            rewards = path.parent / "rewards.csv"
-            if name == "comparison" and path.is_file() and rewards.is_file():
-                frame.attrs["rewards"] = read_table(rewards)
-            _SECTIONS[name](page, frame, path.name)
-        except InputError as exc:
-            message = str(exc)
-            for prefix in (f"{path.name}: ", f"{name} table: "):
-                if message.startswith(prefix):
-                    message = message[len(prefix):]
-            raise InputError(f"{path}: {message}") from None
+    with progress_bar(len(found), f"report {results.name}", progress, unit="table") as bar:
+        for name in TABLES:
+            if name in found:
+                bar.set_postfix_str(found[name][0].name)
+                _render_section(page, tables, name, *found[name])
+                bar.update(1)
     title = report_title(tables, results.resolve().name)
     nav = " ".join(f'<a href="#{anchor}">{html.escape(heading)}</a>' for anchor, heading, _ in page.sections)
     body = []
@@ -600,7 +612,7 @@ def render_report(results: str | Path) -> str:
     )
 
 
-def build_report(results: Path, out_path: Path) -> Path:
+def build_report(results: Path, out_path: Path, progress: bool | None = False) -> Path:
     """Write one self-contained HTML report of a results folder or of one result file.
 
     Parameters
@@ -611,6 +623,8 @@ def build_report(results: Path, out_path: Path) -> Path:
         write), or one such file under any name (e.g. ``sensitivity --csv`` output).
     out_path
         The ``.html`` file to write (atomically; its folder is created).
+    progress
+        Progress on stderr, one tick per table (see :func:`render_report`).
 
     Returns
     -------
@@ -624,7 +638,7 @@ def build_report(results: Path, out_path: Path) -> Path:
         lacks a column its section needs, or a file mixes runs it does not name
         (each message names the file).
     """
-    text = render_report(results)
+    text = render_report(results, progress)
     out_path = Path(out_path)
     write_text_atomic(out_path, text)
     return out_path

@@ -29,7 +29,7 @@ def run_report(args: argparse.Namespace, out: TextIO) -> int:
     out_path = Path(args.out) if args.out else default
     if out_path.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"report output file must end in .html (got {str(out_path)!r})")
-    path = build_report(results, out_path)
+    path = build_report(results, out_path, progress=False if args.quiet else None)
     found = find_tables(results)
     used = [str(p.name) for p, _ in found.values()]
     out.write(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, self-contained) from {', '.join(used)}\n")
@@ -52,4 +52,6 @@ def register(subparsers) -> None:
                         "or one result file (e.g. energysim sensitivity --csv output)")
     parser.add_argument("-o", "--out", help="output .html file (default RESULTS/report.html, or FILE-report.html next to a file)")
     parser.add_argument("--plots", metavar="DIR", help="also write each plot as PNG, SVG and PDF into DIR")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr (a bar on a terminal, else a line "
+                        "every 30 s of a long report)")
     parser.set_defaults(handler=run_report)
