@@ -601,6 +601,16 @@ def _with_swept_keys(frame: pd.DataFrame, columns: tuple, args: argparse.Namespa
     return frame, out
 
 
+def _budget_targets(frame: pd.DataFrame, columns: tuple[Column, ...]) -> tuple[pd.DataFrame, tuple[Column, ...]]:
+    """An energy-aware row's target is its energy budget (``budget 0.5``), not a blank sparsity; others as percent."""
+    if "energy_budget" not in frame.columns or frame["energy_budget"].isna().all():
+        return frame, columns
+    target = [f"budget {budget:g}" if pd.notna(budget) else percent(sparsity)
+              for budget, sparsity in zip(frame["energy_budget"], frame["sparsity_target"])]
+    return (frame.assign(sparsity_target=target),
+            tuple(Column(c.name, "shown", c.title, c.compact) if c.name == "sparsity_target" else c for c in columns))
+
+
 def _status_words(status: pd.Series) -> pd.Series:
     """A point's status for the terminal: ``ok`` or its kind before the colon (``unsupported``, ``not pruned``)."""
     return status.where(status == "ok", status.str.split(":").str[0])
@@ -636,7 +646,8 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     frame = run_sweep(points, choices, args.out, jobs=args.jobs, scheduler=args.scheduler, progress=_progress(args),
                       force=args.force, energy_budgets=_budgets(args.energy_aware) if args.energy_aware else ())
     shown = frame.assign(status=_status_words(frame["status"]))
-    out.write(render_table(*_with_swept_keys(*in_energy_units(shown, COMPARE_SHOWN), args), wide=args.wide))
+    out.write(render_table(*_with_swept_keys(*in_energy_units(*_budget_targets(shown, COMPARE_SHOWN)), args),
+                           wide=args.wide))
     out.write("".join(f"note: {note}\n" for note in run_notes(frame).values()))
     note = _not_run_note(frame)
     if note:
@@ -645,8 +656,9 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     out.write(kind_options_note(choices, args))
     front = pareto_front(frame)
     reused, total = frame.attrs["results_reused"], frame.attrs["results_total"]
+    aware = " (energy-aware rows resume from their own journal)" if (frame["pattern"] == "energy_aware").any() else ""
     _prose(f"Pareto front (accuracy vs energy): {len(front)} points. Reused {reused} of {total} results "
-           f"(point x hardware) from {Path(args.out) / 'points.jsonl'}; wrote {Path(args.out) / 'compare.csv'}", out)
+           f"(point x hardware) from {Path(args.out) / 'points.jsonl'}{aware}; wrote {Path(args.out) / 'compare.csv'}", out)
     _write_plots({"compare": frame}, args, out)
     return 0
 

@@ -41,3 +41,21 @@ def test_compare_workload_rows_carry_the_timing_note(tmp_path):
     frame = pd.read_csv(tmp_path / "c" / "compare.csv")
     ok = frame[frame["status"] == "ok"]
     assert ok["note"].str.startswith("a100:sparse_2_4 is timed at the hardware bound").all()
+
+
+def test_energy_aware_rows_show_their_budget_as_target():
+    """In compare's table an energy-aware row's target reads 'budget 0.5' (it was blank), other rows keep their percent."""
+    import pandas as pd
+
+    from energysim.cli import COMPARE_SHOWN, _budget_targets
+    from energysim.report.terminal import render_table
+
+    frame = pd.DataFrame({"pattern": ["fine", "energy_aware"], "criterion": ["magnitude", "energy-aware"],
+                          "sparsity_target": [0.5, float("nan")], "run": ["eie", "eie"], "status": ["ok", "ok"],
+                          "accuracy": [0.97, 0.96], "energy_vs_dense": [0.7, 0.49], "latency_vs_dense": [0.7, 0.5],
+                          "energy_pj": [1.0, 1.0], "latency_s": [1.0, 1.0], "sparsity_measured": [0.5, 0.6],
+                          "storage_vs_dense": [0.5, 0.4], "accuracy_before_finetune": [0.9, 0.9],
+                          "cycles_total": [1, 1], "energy_budget": [float("nan"), 0.5]})
+    rows = render_table(*_budget_targets(frame, COMPARE_SHOWN), wide=True).splitlines()[2:]
+    assert " 50.0 % " in rows[0] and " budget 0.5 " in rows[1]
+    assert _budget_targets(frame.drop(columns="energy_budget"), COMPARE_SHOWN)[1] == COMPARE_SHOWN
