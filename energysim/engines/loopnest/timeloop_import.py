@@ -50,6 +50,7 @@ file, the key, the rule and the value (:class:`ConfigError`), or
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from pathlib import Path
@@ -60,7 +61,7 @@ from energysim.engines.loopnest.sparse_import import default_metadata_bits, dens
 from energysim.engines.loopnest.timeloop_keys import TOP_V4, check_keys
 from energysim.engines.loopnest.timeloop_map_text import read_map_text
 from energysim.engines.loopnest.timeloop_v4 import is_v4, read_v4, rename
-from energysim.engines.loopnest.timeloop_v4_jinja import find_template, render
+from energysim.engines.loopnest.timeloop_v4_jinja import INCLUDE_TAG, find_template, render
 from energysim.engines.loopnest.timeloop_v4_tags import MERGE_KEY, add_tags, merge_hierarchical
 from energysim.errors import ConfigError, EnergySimError, InputError, UnsupportedError
 from energysim.limits import DIMENSION, read_bounded
@@ -112,17 +113,11 @@ def _load_yaml(path: Path, variables: dict[str, Any] | None = None) -> dict:
     except ImportError:
         raise UnsupportedError("import-timeloop needs PyYAML: pip install 'energysim[timeloop]'") from None
     text = _read_text(path)
+    loaded: dict[str, Any] = {}
     rendered = find_template(text) is not None
     if rendered:
-        text = render(path, text, variables)
-    try:
-        _check_depth(yaml, text, path)
-        data = yaml.load(text, Loader=_unique_key_loader(yaml, path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        at += " of the text its Jinja template renders to" if rendered and at else ""
-        raise ConfigError(f"{path}: not valid YAML{at} ({getattr(exc, 'problem', None) or exc})") from None
+        text = render(path, text, variables, lambda where, body: _parse_yaml(yaml, where, body, loaded, True), loaded)
+    data = _parse_yaml(yaml, path, text, loaded, rendered)
     if data is None:
         raise ConfigError(f"{path}: the file is empty (a Timeloop YAML file holds top-level keys such as architecture, "
                           f"problem, mapping)")
@@ -133,13 +128,26 @@ def _load_yaml(path: Path, variables: dict[str, Any] | None = None) -> dict:
     return data
 
 
+def _parse_yaml(yaml: Any, path: Path, text: str, loaded: dict[str, Any], rendered: bool) -> Any:
+    """``text`` (of ``path``) read as YAML with the importer's loader; ``loaded``: what ``!include_loaded NAME`` (a
+    template's ``include``) stands for; ``rendered``: the text is what the file's template rendered to."""
+    try:
+        _check_depth(yaml, text, path)
+        return yaml.load(text, Loader=_unique_key_loader(yaml, path, loaded))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        at += " of the text its Jinja template renders to" if rendered and at else ""
+        raise ConfigError(f"{path}: not valid YAML{at} ({getattr(exc, 'problem', None) or exc})") from None
+
+
 def _load_map_text(path: Path) -> dict:
     """``{"mapping": directives}`` from a Timeloop ``map.txt`` (:mod:`~energysim.engines.loopnest.timeloop_map_text`)."""
     text = _read_text(path)
     return {"mapping": read_map_text(text, path)}
 
 
-def _unique_key_loader(yaml: Any, path: Path) -> type:
+def _unique_key_loader(yaml: Any, path: Path, loaded: dict[str, Any] | None = None) -> type:
     """A safe YAML loader that refuses a key given twice in one mapping (YAML would keep the last one silently).
 
     Raises
@@ -173,6 +181,15 @@ def _unique_key_loader(yaml: Any, path: Path) -> type:
     # PyYAML's YAML 1.1 rules would keep them as text
     loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
     add_tags(loader, yaml, path, construct_mapping)        # Timeloop v4's !Component, !Container, ...
+
+    def construct_loaded(inner: Any, node: Any) -> Any:
+        name = str(node.value)
+        if loaded is None or name not in loaded:
+            raise ConfigError(f"{path}: line {node.start_mark.line + 1}: !include_loaded {name!r} names nothing a "
+                              f"template's include() loaded")
+        return copy.deepcopy(loaded[name])
+
+    loader.add_constructor(INCLUDE_TAG, construct_loaded)  # what a template's include(path, key) put in place
     return loader
 
 

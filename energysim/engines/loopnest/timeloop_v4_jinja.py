@@ -12,9 +12,14 @@ way). :func:`render` does the same with jinja2's :class:`~jinja2.sandbox.Sandbox
   existing regular file whose name ends in ``.yaml``, ``.yml``, ``.jinja`` or ``.jinja2`` (symbolic
   links resolved first), each within the text-file size limit; at most :data:`MAX_INCLUDE_DEPTH`
   nested and :data:`MAX_INCLUDES` in all; a file that includes itself, directly or not, is refused
-  naming the chain. ``cwd()`` (the including file's folder), ``path_exists(path)`` and
-  ``find_path(path)`` resolve a path the same way. timeloopfe's ``include``, ``include_all``,
-  ``add_to_path`` and ``setenv`` are refused, and so is Jinja's own ``{% include %}``;
+  naming the chain. ``include(path, 'a.b')`` puts the value at keys ``a.b`` of another file's
+  YAML in place (written ``!include_loaded NAME``, which the importer's YAML loader resolves),
+  ``include_all(pattern, 'a.b')`` the lists of every file the pattern matches, one after the
+  other; both follow the same rules, each matched file counted. ``add_to_path(folder)`` adds a
+  folder where later relative paths are also looked for; ``cwd()`` (the including file's folder),
+  ``path_exists(path)`` and ``find_path(path)`` resolve a path the same way. timeloopfe's
+  ``setenv`` (it changes the process's environment) is refused, and so is Jinja's own
+  ``{% include %}``;
 - a render runs at most :data:`MAX_TEMPLATE_STEPS` template lines (a loop inside a loop cannot run
   for hours), writes at most the text-file size limit, and ``*`` or ``**`` may not build a text,
   list or number beyond :data:`MAX_PRODUCT`.
@@ -24,13 +29,14 @@ Every refusal is one sentence naming the file, its line, the rule and the value.
 
 from __future__ import annotations
 
+import glob
 import math
 import operator
 import re
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from energysim.errors import ConfigError, EnergySimError, UnsupportedError
 from energysim.limits import TEXT_FILE_BYTES, read_bounded
@@ -47,8 +53,10 @@ MAX_TEMPLATE_STEPS = 1_000_000
 """Most template lines one import's rendering runs (loops included)."""
 MAX_PRODUCT = 1_000_000
 """Longest text or list ``*`` may build, and the largest magnitude ``*`` or ``**`` may build from integers."""
-REFUSED_HELPERS = ("include", "include_all", "add_to_path", "setenv")
-"""timeloopfe helpers energysim does not provide (they load YAML objects or change the process's environment)."""
+REFUSED_HELPERS = ("setenv",)
+"""timeloopfe helpers energysim does not provide (they change the process's environment)."""
+INCLUDE_TAG = "!include_loaded"
+"""The YAML tag ``include()`` writes in place of the value it loaded (timeloopfe's own), with the value's name."""
 
 
 class _Refusal(Exception):
@@ -65,7 +73,8 @@ def find_template(text: str) -> re.Match | None:
     return TEMPLATE.search(text)
 
 
-def render(path: Path, text: str, variables: dict[str, Any] | None = None) -> str:
+def render(path: Path, text: str, variables: dict[str, Any] | None = None,
+           parse: Callable[[Path, str], Any] | None = None, loaded: dict[str, Any] | None = None) -> str:
     """``text`` (the contents of ``path``) rendered as timeloopfe renders it (see the module docstring).
 
     Parameters
@@ -76,6 +85,10 @@ def render(path: Path, text: str, variables: dict[str, Any] | None = None) -> st
         Its contents.
     variables
         timeloopfe's ``jinja_parse_data``: names the template may use (default none).
+    parse
+        Reads a file's (rendered) text as YAML, for ``include`` and ``include_all``; None: they are refused.
+    loaded
+        Filled with the values ``include`` loaded, by the name its ``!include_loaded`` tag gives.
 
     Returns
     -------
@@ -91,7 +104,7 @@ def render(path: Path, text: str, variables: dict[str, Any] | None = None) -> st
         A template error, an undefined name, an include that is missing, not a YAML file or a loop, a bound passed;
         naming the file and line.
     """
-    renderer = _Renderer(variables or {})
+    renderer = _Renderer(variables or {}, parse, {} if loaded is None else loaded)
     try:
         from jinja2.sandbox import SandboxedEnvironment
     except ImportError:
@@ -112,8 +125,12 @@ def render(path: Path, text: str, variables: dict[str, Any] | None = None) -> st
 class _Renderer:
     """One import's rendering: the sandbox, the variables, the include chain and the bounds spent."""
 
-    def __init__(self, variables: dict[str, Any]) -> None:
+    def __init__(self, variables: dict[str, Any], parse: Callable[[Path, str], Any] | None,
+                 loaded: dict[str, Any]) -> None:
         self.variables = variables
+        self.parse = parse
+        self.loaded = loaded
+        self.search: list[Path] = []
         self.environment: Any = None
         self.chain: list[Path] = []
         self.included = 0
@@ -184,47 +201,109 @@ class _Renderer:
 
     def _helpers(self, path: Path) -> dict[str, Any]:
         """timeloopfe's helpers for a template read from ``path``: found from its folder, bounded."""
-        folder = path.parent
+        folder = path.resolve().parent
 
         def include_text(name: Any) -> str:
-            target = self._resolve(folder, name, "include_text")
-            if not target.is_file():
-                raise _Refusal(f"include_text({name!r}): no such file {target}")
-            if target in self.chain:
-                loop = " -> ".join(str(p) for p in self.chain[self.chain.index(target):] + [target])
-                raise _Refusal(f"include_text({name!r}): the file includes itself ({loop})")
-            if len(self.chain) >= MAX_INCLUDE_DEPTH + 1:
-                raise _Refusal(f"include_text({name!r}): includes nest more than {MAX_INCLUDE_DEPTH} deep")
-            self.included += 1
-            if self.included > MAX_INCLUDES:
-                raise _Refusal(f"include_text({name!r}): more than {MAX_INCLUDES} files included in all")
-            try:
-                data = read_bounded(target, error=_Refusal).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise _Refusal(f"include_text({name!r}): {target} is not UTF-8 text (byte {exc.start})") from None
-            except OSError as exc:
-                raise _Refusal(f"include_text({name!r}): cannot read {target} ({exc.strerror or exc})") from None
-            return self.render(target, data) if find_template(data) else data
+            return "\n".join(self._rendered(target, f"include_text({name!r})")
+                              for target in self._find(folder, name, "include_text", many=True))
+
+        def include(name: Any, key: str = "") -> str:
+            return self._load([self._find(folder, name, "include")[0]], f"include({name!r}, {key!r})", key, False)
+
+        def include_all(pattern: Any, key: str = "") -> str:
+            return self._load(self._find(folder, pattern, "include_all", many=True), f"include_all({pattern!r}, {key!r})",
+                              key, True)
+
+        def add_to_path(name: Any) -> str:
+            target = self._resolve(folder, name, "add_to_path", suffix=False)
+            if not target.is_dir():
+                raise _Refusal(f"add_to_path({name!r}): no such folder {target}")
+            self.search.append(target)
+            return ""
 
         def path_exists(name: Any) -> bool:
             return self._resolve(folder, name, "path_exists", suffix=False).exists()
 
         def find_path(name: Any) -> str:
-            target = self._resolve(folder, name, "find_path", suffix=False)
-            if not target.exists():
-                raise _Refusal(f"find_path({name!r}): no such file {target}")
-            return str(target)
+            return str(self._find(folder, name, "find_path", suffix=False)[0])
 
         def refused(helper: str) -> Any:
             def call(*args: Any, **kwargs: Any) -> Any:
-                raise _Refusal(f"{helper}(...) is timeloopfe's, which energysim does not provide (it loads YAML "
-                               f"objects or changes the environment); use include_text('file.yaml')", unsupported=True)
+                raise _Refusal(f"{helper}(...) is timeloopfe's, which energysim does not provide (it changes the "
+                               f"process's environment)", unsupported=True)
             return call
 
-        helpers = {"include_text": include_text, "path_exists": path_exists, "find_path": find_path,
+        helpers = {"include_text": include_text, "include": include, "include_all": include_all,
+                   "add_to_path": add_to_path, "path_exists": path_exists, "find_path": find_path,
                    "cwd": lambda: str(folder), "range": self._range}
         helpers.update({name: refused(name) for name in REFUSED_HELPERS})
         return helpers
+
+    def _find(self, folder: Path, name: Any, helper: str, many: bool = False, suffix: bool = True) -> list[Path]:
+        """The files ``name`` (a glob pattern when ``many``) names from ``folder``, then from the add_to_path folders:
+        every match when ``many``, else exactly one."""
+        if not isinstance(name, str) or not name or "\0" in name:
+            raise _Refusal(f"{helper}: must be given a file name (got {name!r})")
+        found: list[Path] = []
+        for base in [folder] + self.search:
+            pattern = self._resolve(base, name, helper, suffix)
+            matches = sorted(Path(m).resolve() for m in glob.glob(str(pattern))) if many and glob.has_magic(name) \
+                else [pattern] if pattern.exists() else []
+            found += [m for m in matches if m not in found]
+            if found and not many:
+                break
+        if not found:
+            raise _Refusal(f"{helper}({name!r}): no such file {self._resolve(folder, name, helper, suffix)}")
+        if suffix:
+            for target in found:
+                self._resolve(target.parent, target.name, helper)
+        return found
+
+    def _rendered(self, target: Path, call: str) -> str:
+        """The text of an included file, rendered when it holds Jinja syntax, within the include bounds."""
+        if target in self.chain:
+            loop = " -> ".join(str(p) for p in self.chain[self.chain.index(target):] + [target])
+            raise _Refusal(f"{call}: the file includes itself ({loop})")
+        if len(self.chain) >= MAX_INCLUDE_DEPTH + 1:
+            raise _Refusal(f"{call}: includes nest more than {MAX_INCLUDE_DEPTH} deep")
+        self.included += 1
+        if self.included > MAX_INCLUDES:
+            raise _Refusal(f"{call}: more than {MAX_INCLUDES} files included in all")
+        if not target.is_file():
+            raise _Refusal(f"{call}: {target} is not a file")
+        try:
+            data = read_bounded(target, error=_Refusal).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Refusal(f"{call}: {target} is not UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            raise _Refusal(f"{call}: cannot read {target} ({exc.strerror or exc})") from None
+        return self.render(target, data) if find_template(data) else data
+
+    def _load(self, targets: list[Path], call: str, key: Any, concatenate: bool) -> str:
+        """Read each file as YAML, take the value at the dotted ``key``, keep it (the lists of all, one after the other,
+        when ``concatenate``) and give the ``!include_loaded`` text standing for it."""
+        if self.parse is None:
+            raise _Refusal(f"{call}: loading YAML values is not available here", unsupported=True)
+        values = []
+        for target in targets:
+            value = self.parse(target, self._rendered(target, call))
+            for part in [k for k in str(key).lstrip(".").split(".") if k]:
+                if isinstance(value, dict) and part in value:
+                    value = value[part]
+                elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                    value = value[int(part)]
+                else:
+                    raise _Refusal(f"{call}: {target} has no {key!r} (no {part!r} there)")
+            values.append(value)
+        if concatenate:
+            if not all(isinstance(value, list) for value in values):
+                raise _Refusal(f"{call}: each file must give a list at {key!r} to be joined")
+            value = [item for part in values for item in part]
+        else:
+            value = values[0]
+        name = f"include_loaded_{len(self.loaded)}"
+        self.loaded[name] = value
+        return f"{INCLUDE_TAG} {name}"
 
     @staticmethod
     def _resolve(folder: Path, name: Any, helper: str, suffix: bool = True) -> Path:

@@ -451,8 +451,13 @@ def _jinja_import(tmp_path: Path, problem: str, **files: str) -> None:
      "(got /etc/passwd)"),
     ("x: {{ ''.__class__.__mro__ }}\n", {}, ConfigError,
      "prob.yaml: line 1: refused by the template sandbox (access to attribute '__class__' of 'str' object is unsafe.)"),
-    ("x: {{ include('base.yaml', 'problem') }}\n", {}, UnsupportedError,
-     "prob.yaml: line 1: include(...) is timeloopfe's, which energysim does not provide"),
+    ("x: {{ setenv('A', 'B') }}\n", {}, UnsupportedError,
+     "prob.yaml: line 1: setenv(...) is timeloopfe's, which energysim does not provide (it changes the process's "
+     "environment)"),
+    ("problem: {{ include('a.yaml', 'problem.shape') }}\n", {"a.yaml": "problem: {instance: {M: 1}}\n"}, ConfigError,
+     "prob.yaml: line 1: include('a.yaml', 'problem.shape'): {d}/a.yaml has no 'problem.shape' (no 'shape' there)"),
+    ("x: {{ include_all('*.yml', 'x') }}\n", {"a.yml": "x: 1\n"}, ConfigError,
+     "prob.yaml: line 1: include_all('*.yml', 'x'): each file must give a list at 'x' to be joined"),
     ("x: 1\n{% for a in range(5000) %}{% for b in range(5000) %}{% endfor %}{% endfor %}\n", {}, ConfigError,
      "prob.yaml: line 2: the templates ran more than 1000000 lines (a loop too long to be a Timeloop specification)"),
     ("x: '{{ 'ab' * 10 ** 8 }}'\n", {}, ConfigError, "prob.yaml: line 1: str * 100000000 would hold more than 1000000 items"),
@@ -460,8 +465,9 @@ def _jinja_import(tmp_path: Path, problem: str, **files: str) -> None:
 ])
 def test_jinja_refusals_name_file_line_and_rule(tmp_path: Path, problem: str, files: dict[str, str], error, expected: str) -> None:
     """A missing include, an include loop (naming the chain), a template syntax error, an undefined name, a file that is
-    not YAML (/etc/passwd), an attribute the sandbox refuses, timeloopfe's include(), a loop inside a loop, a string
-    multiplied past the bound and YAML broken by the rendering: each one line naming the file and its line."""
+    not YAML (/etc/passwd), an attribute the sandbox refuses, timeloopfe's setenv(), include() of a key the file lacks,
+    include_all() of values that are not lists, a loop inside a loop, a string multiplied past the bound and YAML broken
+    by the rendering: each one line naming the file and its line."""
     with pytest.raises(error) as info:
         _jinja_import(tmp_path, problem, **files)
     message = str(info.value)
@@ -521,3 +527,19 @@ def test_a_temporal_factor_bound_limits_the_mappers_space(tmp_path: Path) -> Non
         assert space is not None and len(space) > 0
         largest[name] = int(space.factors[:, slot, c].max())
     assert largest == {"bounded": 2, "free": 8}
+
+
+def test_the_exercises_top_template_with_include_include_all_and_add_to_path(tmp_path: Path) -> None:
+    """The exercises run a design through a top template (v4_jinja/top.yaml.jinja2, after their
+    example_designs/top.yaml.jinja2): add_to_path(cwd()), include(problem, 'problem') of a file that itself uses
+    include_text, include(cwd() ~ '/' ~ architecture ~ '/arch.yaml', 'architecture') keeping the !Container and
+    !Component tags, include_all('_components/*.yaml', 'compound_components.classes'); --jinja-var architecture=small
+    picks the design, and it imports as the untemplated SMALL does."""
+    written = import_timeloop([JINJA / "top.yaml.jinja2", JINJA / "ERT.yaml"], tmp_path / "top" / "d",
+                              jinja_vars={"architecture": "small"})
+    plain = import_timeloop(_files(tmp_path), tmp_path / "plain" / "d")
+    for kind in ("hardware", "workload"):
+        ours = written[kind].read_text(encoding="utf-8").replace(str(JINJA / "ERT.yaml"), "ERT")
+        theirs = plain[kind].read_text(encoding="utf-8").replace(str(tmp_path / "ert.yaml"), "ERT")
+        assert tomllib.loads(ours.replace(str(JINJA / "top.yaml.jinja2"), "P")) == \
+            tomllib.loads(theirs.replace(str(tmp_path / "spec.yaml"), "P")), kind
