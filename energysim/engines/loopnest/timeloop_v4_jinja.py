@@ -21,8 +21,8 @@ way). :func:`render` does the same with jinja2's :class:`~jinja2.sandbox.Sandbox
   ``setenv`` (it changes the process's environment) is refused, and so is Jinja's own
   ``{% include %}``;
 - a render runs at most :data:`MAX_TEMPLATE_STEPS` template lines (a loop inside a loop cannot run
-  for hours), writes at most the text-file size limit, and ``*`` or ``**`` may not build a text,
-  list or number beyond :data:`MAX_PRODUCT`.
+  for hours), writes at most the text-file size limit, and ``*`` may not build a text or list
+  longer than :data:`MAX_PRODUCT`, nor ``*`` or ``**`` an integer wider than :data:`MAX_INT_BITS` bits.
 
 Every refusal is one sentence naming the file, its line, the rule and the value.
 """
@@ -44,15 +44,18 @@ from energysim.limits import TEXT_FILE_BYTES, read_bounded
 TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{|\{%|\{#")
 """Jinja's expressions, statements and comments (timeloopfe renders them before reading the YAML)."""
 INCLUDE_SUFFIXES = (".yaml", ".yml", ".jinja", ".jinja2")
-"""Names ``include_text`` reads (what Timeloop's files include): no other file of the machine can be pulled in."""
+"""Names ``include_text``, ``include`` and ``include_all`` read (what Timeloop's files include): no other file of the
+machine can be pulled in."""
 MAX_INCLUDE_DEPTH = 8
-"""Deepest nesting of ``include_text`` (the published designs nest one or two deep)."""
+"""Deepest nesting of includes (the published designs nest one or two deep)."""
 MAX_INCLUDES = 64
-"""Most files ``include_text`` reads for one import."""
+"""Most files the includes of one given file read, in all."""
 MAX_TEMPLATE_STEPS = 1_000_000
-"""Most template lines one import's rendering runs (loops included)."""
+"""Most template lines the rendering of one given file runs (loops and its includes' included)."""
 MAX_PRODUCT = 1_000_000
-"""Longest text or list ``*`` may build, and the largest magnitude ``*`` or ``**`` may build from integers."""
+"""Longest text or list ``*`` may build."""
+MAX_INT_BITS = 256
+"""Widest integer ``*`` or ``**`` may build (a specification's numbers are far smaller)."""
 REFUSED_HELPERS = ("setenv",)
 """timeloopfe helpers energysim does not provide (they change the process's environment)."""
 INCLUDE_TAG = "!include_loaded"
@@ -339,11 +342,11 @@ def _sandbox(base: type, renderer: _Renderer) -> Any:
                         if len(seq) * max(times, 0) > MAX_PRODUCT:
                             raise _Refusal(f"{type(seq).__name__} * {times} would hold more than {MAX_PRODUCT} items")
                 if isinstance(left, int) and isinstance(right, int) and \
-                        abs(left).bit_length() + abs(right).bit_length() > MAX_PRODUCT.bit_length() * 8:
+                        abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
                     raise _Refusal(f"{left} * {right} is too large a number for a specification")
                 return operator.mul(left, right)
             if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1 and \
-                    right * math.log2(abs(left)) > 256:
+                    right * math.log2(abs(left)) > MAX_INT_BITS:
                 raise _Refusal(f"{left} ** {right} is too large a number for a specification")
             return operator.pow(left, right)
 
