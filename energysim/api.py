@@ -70,6 +70,8 @@ def simulate(hw: str | Path | Hardware, wl: str | Path | Workload, progress: boo
 
 def cost_table(name_or_path: str = "lecture-45nm", bits: int | None = None) -> pd.DataFrame:
     """A cost table shaped like the lecture's: Operation, Energy [pJ], Relative Cost, Source."""
+    if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int)):
+        raise InputError(f"cost_table: bits must be a whole number of bits (got {bits!r})")
     return operation_table(resolve_table(name_or_path), bits)
 
 
@@ -83,6 +85,8 @@ def layer_cost_table(workloads: list[str], hardware_names: list[str]) -> pd.Data
     the energies and per-MAC figures hold MAC-equivalents); one block of rows per (workload, run).
     """
     frames = []
+    workloads = _listed(workloads, "layer_cost_table: workloads", (str, Path))
+    hardware_names = _listed(hardware_names, "layer_cost_table: hardware_names", (str, Path))
     for name in workloads:
         wl = workload(name)
         for hw_name in hardware_names:
@@ -110,6 +114,25 @@ def hardware_variants(spec: str, settings: dict[str, list[Any]] | list[str]) -> 
     return variants(spec, settings)
 
 
+def _listed(value: Any, argument: str, kinds: tuple[type, ...]) -> list | None:
+    """``value`` as a list: one item (a name, a number, ...) becomes a list of it; None stays None.
+
+    Raises
+    ------
+    InputError
+        If ``value`` is neither one of ``kinds`` nor a list or tuple of them (naming the argument).
+    """
+    if value is None:
+        return None
+    if isinstance(value, kinds) and not isinstance(value, bool):
+        return [value]
+    items = list(value) if isinstance(value, (list, tuple)) else None
+    if items is None or any(isinstance(item, bool) or not isinstance(item, kinds) for item in items):
+        names = " or ".join(kind.__name__ for kind in kinds)
+        raise InputError(f"{argument}: must be a {names} or a list of them (got {value!r})")
+    return items
+
+
 def _loaded(value: str | Path | Workload) -> Workload:
     """A Workload in memory (e.g. from energysim.from_torch) as it is; else loaded by name, path or folder."""
     from energysim.estimation import load_source
@@ -127,7 +150,9 @@ def estimate_details(source: str | Path | Workload, hardware_names: list[str | H
     """
     from energysim.estimation import estimate as run_estimate, estimate_densities, load_hardware_list
 
-    choices = [h if isinstance(h, HardwareChoice) else load_hardware_list([h])[0] for h in hardware_names]
+    hardware_names = _listed(hardware_names, "estimate: hardware_names", (str, Path, HardwareChoice))
+    densities = _listed(densities, "estimate: densities", (float, int))
+    choices = [h if isinstance(h, HardwareChoice) else load_hardware_list([str(h)])[0] for h in hardware_names]
     original = _loaded(dense) if dense is not None else None
     if densities is not None:
         return estimate_densities(_loaded(source), choices, tuple(densities), original, progress=progress)
@@ -181,6 +206,11 @@ def compare(model: str = "mlp", patterns: list[str] | None = None, sparsities: l
     """
     from energysim.sweep import grid, run_sweep
 
+    patterns = _listed(patterns, "compare: patterns", (str,))
+    sparsities = _listed(sparsities, "compare: sparsities", (float, int))
+    criteria = _listed(criteria, "compare: criteria", (str,))
+    hardware_names = _listed(hardware_names, "compare: hardware_names", (str, HardwareChoice))
+    energy_budgets = _listed(energy_budgets, "compare: energy_budgets", (float, int))
     if workload is not None:
         from energysim.workload_compare import compare_workload, write_compare
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 import energysim as es
+from energysim.errors import InputError
 
 
 def test_top_level_functions_return_dataframes(tmp_path):
@@ -40,3 +42,25 @@ def test_simulate_ticks_a_bar_per_layer(capsys):
     es.simulate("lecture-array", "lenet-300-100", progress=True)
     captured = capsys.readouterr()
     assert "lenet-300-100 on lecture-array" in captured.err and "/3" in captured.err and captured.out == ""
+
+
+def test_one_name_or_number_where_a_list_goes_is_one_item():
+    """estimate(source, "lecture-array") runs one hardware (the string was read letter by letter: 'l'), and layer_cost_table takes single names."""
+    one = es.estimate("lenet-300-100-han2015", "lecture-array", progress=False)
+    listed = es.estimate("lenet-300-100-han2015", ["lecture-array"], progress=False)
+    pd.testing.assert_frame_equal(one, listed)
+    assert set(es.layer_cost_table("lenet-300-100", "lecture-array")["run"]) == {"lecture-array"}
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: es.cost_table("horowitz-45nm", bits="16"), "cost_table: bits must be a whole number of bits (got '16')"),
+    (lambda: es.compare(sparsities="0.5"), "compare: sparsities: must be a float or int or a list of them (got '0.5')"),
+    (lambda: es.compare(patterns=["fine", 3]), "compare: patterns: must be a str or a list of them (got ['fine', 3])"),
+    (lambda: es.estimate("lenet-300-100-han2015", 5), "estimate: hardware_names: must be a str or Path or HardwareChoice"),
+    (lambda: es.estimate("lenet-300-100-han2015", "lecture-array", densities=True), "estimate: densities: must be a float"),
+])
+def test_wrong_argument_types_name_the_argument(call, message):
+    """A wrong type where the API takes a list (or bits) is an InputError naming the argument, not a TypeError."""
+    with pytest.raises(InputError) as info:
+        call()
+    assert str(info.value).startswith(message)
