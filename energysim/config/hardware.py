@@ -135,8 +135,10 @@ class MemoryLevelConfig(BaseModel):
 class UnitConfig(BaseModel):
     """A priced compute action (e.g. the MAC's multiply) or any engine-specific action.
 
-    Either ``table_component`` (looked up at ``bits`` in the cost table) or
-    ``energy_pj`` with ``source``.
+    Either ``table_component`` (looked up at ``bits`` in the cost table), ``energy_pj``
+    with ``source``, or ``power_w`` with ``source``: a static (time-proportional) power of
+    one instance, priced per cycle at the file's clock as ``power_w x 1000 / clock_ghz`` pJ,
+    so that its energy is power x time at any clock (``--set clock_ghz=...`` included).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -147,16 +149,21 @@ class UnitConfig(BaseModel):
     table_component: str | None = None
     table_action: str = Field(default="op", description="Action name in the cost table.")
     energy_pj: float | None = Field(default=None, ge=0, description="Explicit energy per action, pJ.")
+    power_w: float | None = Field(
+        default=None, ge=0,
+        description="Static power of one instance, W; one cycle costs power_w x 1000 / clock_ghz pJ at the file's clock.")
     source: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "UnitConfig":
-        if (self.table_component is None) == (self.energy_pj is None):
-            raise ValueError("give exactly one of table_component (with bits) or energy_pj (with source)")
+        given = [self.table_component, self.energy_pj, self.power_w]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("give exactly one of table_component (with bits) or energy_pj (with source) or power_w (with source)")
         if self.table_component is not None and self.bits is None:
             raise ValueError("bits is required with table_component")
-        if self.energy_pj is not None and not self.source:
-            raise ValueError("source is required with energy_pj")
+        for name in ("energy_pj", "power_w"):
+            if getattr(self, name) is not None and not self.source:
+                raise ValueError(f"source is required with {name}")
         return self
 
 

@@ -172,6 +172,20 @@ def _level_costs(level: MemoryLevelConfig, table: CostTable | None, where: str) 
     return costs
 
 
+def per_cycle_of_power(component: str, action: str, bits: int, power_w: float, source: str,
+                       clock_ghz: float) -> CostEntry:
+    """A static power priced per cycle at a clock: ``power_w x 1000 / clock_ghz`` pJ (W / GHz = nJ per cycle).
+
+    Energy = power x time whatever the clock: at half the clock a cycle lasts twice as long
+    and costs twice as much. The entry's source names the power's own source, the rule and
+    the clock.
+    """
+    energy_pj = power_w * 1e3 / clock_ghz
+    return CostEntry(component=component, action=action, bits=bits, energy_pj=energy_pj,
+                     source=f"{source}; per cycle = static power x cycle time = {power_w} W x 1000 / "
+                            f"{clock_ghz} GHz = {energy_pj:.6g} pJ")
+
+
 def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None = None) -> Hardware:
     """Resolve a validated hardware spec against its cost table."""
     table = None
@@ -186,7 +200,9 @@ def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None
     )
     unit_costs: dict[tuple[str, str], CostEntry] = {}
     for i, unit in enumerate(spec.units):
-        if unit.energy_pj is not None:
+        if unit.power_w is not None:
+            entry = per_cycle_of_power(unit.name, unit.action, unit.bits or 1, unit.power_w, str(unit.source), spec.clock_ghz)
+        elif unit.energy_pj is not None:
             entry = CostEntry(component=unit.name, action=unit.action, bits=unit.bits or 1, energy_pj=unit.energy_pj,
                               source=str(unit.source))
         else:
