@@ -56,7 +56,8 @@ from energysim.errors import EnergySimError, InputError
 from energysim.limits import ARRAY_BYTES, check_shape
 from energysim.workloads.npz_import import unpruned_arrays, weight_layers
 from energysim.workloads.onnx_import import ImportResult
-from energysim.workloads.torch_trace import TracedLayers, layers_from_program, require_torch, torch_failure, torch_logs_held
+from energysim.workloads.torch_trace import (TracedLayers, layers_from_program, measure_activation_densities, require_torch,
+                                             torch_failure, torch_logs_held)
 from energysim.workloads.workload import Workload
 from energysim.workloads.writing import write_workload_folder
 
@@ -147,7 +148,12 @@ def from_torch(module, example_input, name: str | None = None, out_dir: str | Pa
     -------
     Workload
         Linear, conv2d, grouped_conv2d, gemm and batched_matmul layers in graph
-        order, with tensors (``path`` is None unless ``out_dir`` is given).
+        order, with tensors (``path`` is None unless ``out_dir`` is given). Each
+        weight layer's ``activation_density`` is the fraction of non-zero
+        elements of its input when the traced program runs on ``example_input``
+        (:func:`energysim.workloads.torch_trace.measure_activation_densities`),
+        so engines that skip zero activations (EIE, gating/skipping designs)
+        see the model's real ReLU sparsity: give a representative batch, not zeros.
 
     Raises
     ------
@@ -156,8 +162,16 @@ def from_torch(module, example_input, name: str | None = None, out_dir: str | Pa
         not a module and tensors, or the graph cannot be traced into layers.
     """
     traced = trace_module(module, example_input)
+    torch = require_torch()
+    args = _example_args(torch, example_input)
+    with torch_logs_held():
+        measured = measure_activation_densities(traced, args)
     name = name or type(module).__name__
-    description = f"traced from a torch {type(module).__name__} by energysim.from_torch: {len(traced.layers)} layers"
+    shapes = ", ".join("x".join(str(d) for d in a.shape) or "scalar" for a in args)
+    description = (f"traced from a torch {type(module).__name__} by energysim.from_torch: {len(traced.layers)} layers; "
+                   f"activation_density of {measured} weight layers measured on the example input ({shapes})")
+    if traced.notes:
+        description += "; notes: " + "; ".join(traced.notes)
     source = f"PyTorch module {type(module).__name__}"
     if out_dir is not None:
         return _write(traced, out_dir, name, description, source)

@@ -155,12 +155,19 @@ class TracedLayers:
         ``(node, reason)`` pairs of nodes not imported.
     notes
         Import notes (e.g. padding folded into an input size).
+    program
+        The inlined ``ExportedProgram`` the layers were read from (None until read).
+    inputs
+        Graph node name of each weight layer's input activation, by layer name
+        (what :func:`measure_activation_densities` counts the non-zeros of).
     """
 
     layers: list[dict] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    program: object = None
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 def _op_name(node) -> str:
@@ -359,13 +366,16 @@ def layers_from_program(program, label: str, extra_masks: dict[str, np.ndarray] 
         the rule and the value), or the program has no weight layer.
     """
     torch = require_torch()
-    prog = _Program(torch, _inlined(torch, program, label), label)
-    out = TracedLayers()
+    inlined = _inlined(torch, program, label)
+    prog = _Program(torch, inlined, label)
+    out = TracedLayers(program=inlined)
     used: set[str] = set()
     masks = extra_masks or {}
 
-    def add(entry: dict, weights=None, mask=None) -> None:
+    def add(entry: dict, weights=None, mask=None, x=None) -> None:
         if weights is not None:
+            if x is not None and hasattr(x, "name"):
+                out.inputs[entry["name"]] = x.name
             array = _array(torch, weights).reshape(entry_weight_shape(entry))
             if not np.all(np.isfinite(array)):
                 raise InputError(f"{label}: layer '{entry['name']}': weights must be finite (found NaN or inf)")
@@ -406,6 +416,77 @@ def layers_from_program(program, label: str, extra_masks: dict[str, np.ndarray] 
     return out
 
 
+def measure_activation_densities(traced: TracedLayers, args: tuple, label: str = "the module") -> int:
+    """Run the traced program on ``args`` and set each weight layer's ``activation_density`` from its real input.
+
+    A layer's activation density is the fraction of non-zero elements of its
+    input tensor over the whole example batch (padding zeros of a convolution
+    are not counted), the same field the bundled pruned exports carry. A layer
+    whose input is all zero on the example keeps the default 1.0 and gets a
+    note. If the program cannot run on ``args`` (an operator without a CPU
+    kernel, ...), no layer is changed and a note says why.
+
+    Parameters
+    ----------
+    traced
+        What :func:`layers_from_program` returned (its ``program`` and ``inputs``).
+    args
+        The example tensors, the program's positional user inputs.
+    label
+        What to call the model in notes.
+
+    Returns
+    -------
+    int
+        The number of layers whose activation density was set.
+    """
+    torch = require_torch()
+    from torch.export.graph_signature import InputKind
+
+    program = traced.program
+    wanted = set(traced.inputs.values())
+    counts: dict[str, tuple[int, int]] = {}  # node name -> (non-zero elements, elements)
+
+    class _Counter(torch.fx.Interpreter):
+        def run_node(self, node):
+            result = super().run_node(node)
+            if node.name in wanted and isinstance(result, torch.Tensor):
+                counts[node.name] = (int(torch.count_nonzero(result)), int(result.numel()))
+            return result
+
+    user = iter(args)
+    flat = []
+    try:
+        for spec in program.graph_signature.input_specs:
+            if spec.kind == InputKind.USER_INPUT:
+                flat.append(next(user))
+            elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
+                flat.append(program.state_dict.get(spec.target, program.constants.get(spec.target)))
+            else:
+                raise ValueError(f"input kind {spec.kind.name} cannot be fed")
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _Counter(program.graph_module).run(*flat)
+    except Exception as exc:  # torch raises many types; the note says what failed and nothing is changed
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        traced.notes.append(f"{label}: activation densities not measured: running the traced program on the example "
+                            f"failed ({exc.__class__.__name__}: {first}); every layer keeps activation_density 1.0")
+        return 0
+    measured = 0
+    for entry in traced.layers:
+        node = traced.inputs.get(entry["name"])
+        if node not in counts:
+            continue
+        nonzero, total = counts[node]
+        if nonzero == 0:
+            traced.notes.append(f"layer {entry['name']!r}: its input is all zero on the example input, so its "
+                                "activation_density stays 1.0 (give an example with real data)")
+            continue
+        entry["activation_density"] = nonzero / total
+        measured += 1
+    return measured
+
+
 def entry_weight_shape(entry: dict) -> tuple[int, ...]:
     """The stored weight shape of an entry: (out, in) for linear, (out, in / groups, kh, kw) for convolutions, (m, k) for gemm."""
     kind = entry["kind"]
@@ -436,7 +517,7 @@ def _linear(prog: _Program, node, used, add, out: TracedLayers, masks) -> None:
     batch = math.prod(d or 1 for d in x_shape[:-1]) if len(x_shape) > 1 else 1
     entry = {"kind": "linear", "name": _named(prog, used, source, node), "in_features": int(weights.shape[1]),
              "out_features": int(weights.shape[0]), "batch": int(batch)}
-    add(entry, weights, mask)
+    add(entry, weights, mask, x)
 
 
 def _conv(prog: _Program, node, used, add, out: TracedLayers, masks) -> None:
@@ -462,7 +543,7 @@ def _conv(prog: _Program, node, used, add, out: TracedLayers, masks) -> None:
     entry, notes = conv_entry(name, tuple(weights.shape), x_shape or (), _per_axis(stride, spatial),
                               _pads(padding, kernel, dilations), dilations, groups)
     out.notes.extend(notes)
-    add(entry, weights, mask)
+    add(entry, weights, mask, x)
 
 
 def _squeezed(tensor):
@@ -486,7 +567,7 @@ def _matmul(prog: _Program, node, op: str, used, add, out: TracedLayers, masks) 
             batch = math.prod(d or 1 for d in a_shape[:-1]) if len(a_shape) > 1 else 1
             entry = {"kind": "linear", "name": _named(prog, used, source, node), "in_features": int(weights.shape[0]),
                      "out_features": int(weights.shape[1]), "batch": int(batch)}
-            add(entry, weights.T, mask.T if mask is not None else None)
+            add(entry, weights.T, mask.T if mask is not None else None, a)
             return
     if a_const:
         weights, mask, source = _weight_and_mask(prog, a, masks)
@@ -495,7 +576,7 @@ def _matmul(prog: _Program, node, op: str, used, add, out: TracedLayers, masks) 
         if weights.dim() == 2 and len(b_shape) == 2:
             entry = {"kind": "gemm", "name": _named(prog, used, source, node), "m": int(weights.shape[0]),
                      "k": int(weights.shape[1]), "n": int(b_shape[1] or 1)}
-            add(entry, weights, mask)
+            add(entry, weights, mask, b)
             return
     add(batched_matmul_entry(_named(prog, used, None, node), _shape(a) or (), _shape(b) or ()))
 

@@ -234,3 +234,43 @@ def test_torch_pruning_shrunk_model():
         ("0", "conv2d", (8, 3, 3, 3)), ("3", "grouped_conv2d", (8, 1, 3, 3)), ("5", "conv2d", (16, 8, 1, 1)),
         ("8", "linear", (10, 1024))]
     np.testing.assert_array_equal(workload.tensors["5"].weights, _array(model[5].weight))
+
+
+def _identity_relu_mlp() -> nn.Module:
+    """Linear(4, 4) = identity, ReLU, Linear(4, 2): the second layer's input is relu(x) exactly."""
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)).eval()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(4))
+        model[0].bias.zero_()
+    return model
+
+
+def test_activation_densities_are_measured_on_the_example(tmp_path):
+    """from_torch records each weight layer's input non-zero fraction over the example batch (7/8 into fc1, 4/8 after the ReLU), in the written TOML too."""
+    from energysim.workloads import load_workload
+
+    x = torch.tensor([[1.0, -1.0, 0.0, 2.0], [-3.0, 4.0, 5.0, -6.0]])  # 7 of 8 non-zero; relu keeps 4
+    workload = from_torch(_identity_relu_mlp(), x, out_dir=tmp_path / "w")
+    assert [layer.activation_density for layer in workload.layers] == [7 / 8, 4 / 8]
+    assert "activation_density of 2 weight layers measured on the example input (2x4)" in workload.description
+    loaded = load_workload(tmp_path / "w" / "workload.toml")
+    assert [layer.activation_density for layer in loaded.layers] == [7 / 8, 4 / 8]
+
+
+def test_conv_activation_density_counts_the_relu_output():
+    """A conv after a ReLU gets the ReLU output's non-zero fraction (an identity 1x1 conv, then ReLU, then a 3x3 conv)."""
+    model = nn.Sequential(nn.Conv2d(2, 2, 1, bias=False), nn.ReLU(), nn.Conv2d(2, 3, 3, padding=1)).eval()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(2).reshape(2, 2, 1, 1))
+    x = torch.randn(3, 2, 5, 5)
+    workload = from_torch(model, x)
+    expected = float(torch.count_nonzero(torch.relu(x))) / x.numel()
+    assert [layer.activation_density for layer in workload.layers] == [1.0, pytest.approx(expected, rel=1e-12)]
+    assert 0.2 < expected < 0.8
+
+
+def test_all_zero_example_keeps_density_one_with_a_note():
+    """An all-zero example cannot give a density (the field must be > 0): every layer keeps 1.0 and the description says why."""
+    workload = from_torch(_identity_relu_mlp(), torch.zeros(2, 4))
+    assert [layer.activation_density for layer in workload.layers] == [1.0, 1.0]
+    assert "its input is all zero on the example input" in workload.description
