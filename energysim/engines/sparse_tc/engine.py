@@ -54,7 +54,9 @@ STATIC_UNIT = ("SM", "static_cycle")
 """The priced unit of time-proportional energy: static and clock power of one SM for one cycle.
 
 Counted as ``cycles_total x sm_count`` for every layer (all SMs are powered for the
-whole layer, busy or idle)."""
+whole layer, busy or idle). The bundled A100 file gives it as a power (``power_w`` per
+SM), priced per cycle at the file's clock (``power_w x 1000 / clock_ghz`` pJ), so the
+energy is power x latency at any clock."""
 
 
 class DtypeRates(BaseModel):
@@ -211,7 +213,9 @@ class SparseTensorCoreEngine(Engine):
     executed, tile padding included.
 
     ``SM`` ``static_cycle`` = ``cycles_total x sm_count``: the time-proportional
-    (static and clock) energy, priced per SM-cycle by the hardware file.
+    (static and clock) energy, priced per SM-cycle by the hardware file; on the
+    bundled A100 a static power per SM at the run's clock (``power_w x 1000 /
+    clock_ghz`` pJ), so halving the clock doubles the latency and the static energy.
 
     *Cycles*: ``compute`` = useful work at full rate on every SM
     (``ceil(M * N * K_stored / (SMs * rate))``); ``fill_drain`` = per wave, the first

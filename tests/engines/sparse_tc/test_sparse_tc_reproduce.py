@@ -145,16 +145,21 @@ def test_kernel_efficiency_is_the_dense_fit():
 
 
 def test_static_energy_is_derived_from_the_board_power():
-    """SM.static_cycle equals (400 W - modelled dynamic power of dense 3072x3072x10240 at the hardware bound) / (108 x 1.41 GHz).
+    """SM.static_cycle's power_w is (400 W - modelled dynamic power of dense 3072x3072x10240 at the hardware bound) / 108 SMs.
 
-    The TOML carries 6 significant digits, hence rel 1e-5; the dense dynamic power is recomputed
-    from the model's own counts, so a change to any energy or count that moves it fails here.
+    At 1.41 GHz one SM-cycle then costs static_w / (108 x 1.41 GHz). The derivation carries 6
+    significant digits, hence rel 1e-5; the dense dynamic power is recomputed from the model's
+    own counts, so a change to any energy or count that moves it fails here.
     """
+    from energysim.catalog import hwconfig_path
+    from energysim.config.loading import load_toml
     from energysim.engines.sparse_tc.engine import STATIC_UNIT
     from energysim.reproduce.a100 import _hardware, static_energy_derivation
 
     derivation = static_energy_derivation()
     assert derivation["static_w"] == pytest.approx(derivation["board_w"] - derivation["dynamic_w"])
+    (unit,) = [u for u in load_toml(hwconfig_path("a100"))["units"] if (u["name"], u["action"]) == STATIC_UNIT]
+    assert unit["power_w"] == pytest.approx(derivation["static_w"] / 108, rel=1e-5)
     expected = derivation["static_w"] / (108 * 1.41e9) * 1e12
     assert derivation["static_pj_per_sm_cycle"] == pytest.approx(expected)
     assert _hardware().unit_costs[STATIC_UNIT].energy_pj == pytest.approx(expected, rel=1e-5)
