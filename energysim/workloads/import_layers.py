@@ -39,6 +39,23 @@ import math
 from typing import Sequence
 
 
+NO_ACTIVATION_DATA = (
+    "no activation data: engines that skip zero activations (EIE, gating/skipping designs) take every input as "
+    "non-zero (activation_density 1.0, no ReLU sparsity); energysim.from_torch(model, example_input) measures them "
+    "(docs/import.md, 'Activation density')"
+)
+"""The note an import without activation data prints (ONNX, torch files, weight files)."""
+
+
+def activation_notes(layers: list[dict]) -> list[str]:
+    """``[NO_ACTIVATION_DATA]`` when every entry's ``activation_density`` is 1.0 (or absent), else ``[]``.
+
+    Entries filled into a bundled architecture (``--arch``) keep that
+    workload's densities, so one below 1.0 means there is activation data.
+    """
+    return [] if any(entry.get("activation_density", 1.0) < 1.0 for entry in layers) else [NO_ACTIVATION_DATA]
+
+
 class GeometryError(ValueError):
     """A layer geometry no workload layer kind holds; the message names the rule and the value."""
 

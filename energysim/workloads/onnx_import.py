@@ -51,7 +51,7 @@ import numpy as np
 
 from energysim.errors import ConfigError, InputError
 from energysim.limits import ARRAY_BYTES
-from energysim.workloads.import_layers import GeometryError, batched_matmul_entry, conv_entry
+from energysim.workloads.import_layers import GeometryError, activation_notes, batched_matmul_entry, conv_entry
 from energysim.workloads.workload import Workload
 from energysim.workloads.writing import safe_name, write_workload_folder
 
@@ -482,4 +482,5 @@ def import_onnx(
         description=f"imported from {path.name} by energysim import: {len(layers)} weight layers",
         source=source,
     )
-    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped, notes=notes)
+    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped,
+                        notes=notes + activation_notes(layers))

@@ -54,6 +54,7 @@ import numpy as np
 
 from energysim.errors import EnergySimError, InputError
 from energysim.limits import ARRAY_BYTES, check_shape
+from energysim.workloads.import_layers import activation_notes
 from energysim.workloads.npz_import import unpruned_arrays, weight_layers
 from energysim.workloads.onnx_import import ImportResult
 from energysim.workloads.torch_trace import (TracedLayers, layers_from_program, measure_activation_densities, require_torch,
@@ -367,7 +368,8 @@ def _import_torch_file(torch, path: Path, out_dir, input_shape, name, trust, arc
         out_dir, name or path.stem, traced.layers, traced.arrays,
         description=f"imported from {path.name} by energysim import: {len(traced.layers)} layers",
         source=f"{kind} {path.name}")
-    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=traced.skipped, notes=traced.notes)
+    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=traced.skipped,
+                        notes=traced.notes + activation_notes(traced.layers))
 
 
 def _unzipped_bytes(path: Path) -> int:
@@ -470,7 +472,7 @@ def _import_state_dict(torch, loaded, path: Path, out_dir, name, arch, input_siz
             out_dir, name or path.stem, traced.layers, traced.arrays, source=f"torch state dict {path.name}",
             description=f"imported from {path.name} into {arch} by energysim import: {len(traced.layers)} layers")
         return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=traced.skipped,
-                            notes=traced.notes)
+                            notes=traced.notes + activation_notes(traced.layers))
     if arch is not None:
         layers, tensors, skipped, described = _fill_architecture(arrays, arch, path)
         description = f"imported from {path.name} by energysim import into {described}: {len(layers)} layers"
@@ -480,4 +482,5 @@ def _import_state_dict(torch, loaded, path: Path, out_dir, name, arch, input_siz
         description = f"imported from {path.name} by energysim import ({order} layer order): {len(layers)} weight layers, batch 1"
     workload = write_workload_folder(out_dir, name or path.stem, layers, tensors, description=description,
                                      source=f"torch state dict {path.name}")
-    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped)
+    return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=skipped,
+                        notes=activation_notes(layers))

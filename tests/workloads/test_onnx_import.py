@@ -291,3 +291,16 @@ def test_torch_options_are_refused_for_onnx(tmp_path):
     args = parser.parse_args(["import", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out"), "--trust", "--arch", "x"])
     with pytest.raises(InputError, match=r"--arch, --trust applies to PyTorch files.*not to m\.onnx"):
         args.handler(args, io.StringIO())
+
+
+def test_import_says_once_that_there_is_no_activation_data(tmp_path):
+    """An ONNX import prints exactly one 'no activation data' note (engines that skip zeros assume dense inputs) and leaves activation_density 1.0."""
+    _conv_model(tmp_path / "m.onnx", {"pads": [1, 1, 1, 1]})
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["import", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "out")])
+    out = io.StringIO()
+    assert args.handler(args, out) == 0
+    notes = [line for line in out.getvalue().splitlines() if "no activation data" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: ") and "EIE" in notes[0] and "from_torch" in notes[0]
+    assert [layer.activation_density for layer in load_workload(tmp_path / "out" / "workload.toml").layers] == [1.0]

@@ -144,3 +144,19 @@ def test_state_dict_not_fitting_the_class_is_one_line(tmp_path):
                         "--input-shape", "1,3")
     assert code == 2 and len(err.splitlines()) == 1 and "the state dict does not fit --arch" in err, err
     assert not (tmp_path / "w").exists()
+
+
+def test_file_imports_say_once_that_there_is_no_activation_data(tmp_path):
+    """State dict, whole module (traced on zeros) and .pt2 imports each print one 'no activation data' note; nothing is measured on zeros."""
+    model = _pruned_cnn()
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    torch.save(model, tmp_path / "whole.pt")
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 1, 6, 6),)), str(tmp_path / "prog.pt2"))
+    runs = {"sd.pt": ("--input-size", "6", "6"), "whole.pt": ("--trust", "--input-shape", "1,1,6,6"), "prog.pt2": ("--trust",)}
+    for name, extra in runs.items():
+        code, out, err = _cli("import", str(tmp_path / name), "-o", str(tmp_path / name.replace(".", "_")), *extra)
+        assert code == 0, err
+        notes = [line for line in out.splitlines() if "no activation data" in line]
+        assert len(notes) == 1 and notes[0].startswith("note: ") and "from_torch(model, example_input)" in notes[0], name
+        workload = load_workload(tmp_path / name.replace(".", "_") / "workload.toml")
+        assert [layer.activation_density for layer in workload.layers] == [1.0, 1.0], name
