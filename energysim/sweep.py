@@ -191,8 +191,11 @@ def grid(model: str, patterns: list[str], sparsities: Iterable[float], criteria:
     return list(dict.fromkeys(points))
 
 
-def cached_model(name: str, seed: int, cache_dir: Path):
-    """The trained digits model ``name`` for ``seed``: loaded from the cache, or trained and cached."""
+def cached_model(name: str, seed: int, cache_dir: Path, progress: bool | None = False):
+    """The trained digits model ``name`` for ``seed``: loaded from the cache, or trained and cached.
+
+    ``progress`` is the training's (:func:`energysim.progress.progress_bar`; workers pass none).
+    """
     from energysim.prune import build_model, load_digits_dataset, load_model, save_model, train
 
     folder = cache_dir / f"{name}-seed{seed}"
@@ -204,7 +207,7 @@ def cached_model(name: str, seed: int, cache_dir: Path):
         return model
     data = load_digits_dataset()
     model = build_model(name, seed=seed)
-    train(model, data.x_train, data.y_train)
+    train(model, data.x_train, data.y_train, progress=progress)
     save_model(model, folder)
     return model
 
@@ -479,7 +482,7 @@ def _run_sweep(points: list[SweepPoint], choices: tuple[HardwareChoice, ...], ou
         except OSError as exc:  # a file in the way (FileExistsError), a read-only place
             raise InputError(f"{folder}: cannot be made a folder ({exc.strerror or exc.__class__.__name__})") from None
     for model, seed in pairs:  # train the shared models once, before fanning out
-        cached_model(model, seed, cache)
+        cached_model(model, seed, cache, progress)
     keys = result_keys()
     done = {key: rows for key, rows in _journal_records(out / JOURNAL_NAME).items() if key in set(keys.values())}
     reused = len(done)

@@ -108,3 +108,18 @@ def test_report_logs_progress_per_table_off_a_terminal(monkeypatch, tmp_path):
     stderr.truncate()
     assert main(["report", str(tmp_path / "r"), "--quiet"], out=io.StringIO()) == 0
     assert stderr.getvalue() == ""
+
+
+def test_compare_training_stage_reports_progress(monkeypatch, tmp_path):
+    """compare's shared model training ticks its own progress off a terminal (it was silent before the sweep's bar)."""
+    from energysim.sweep import cached_model
+
+    monkeypatch.setattr(energysim.progress, "LOG_INTERVAL_S", 0.0)
+    stderr = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stderr)
+    cached_model("mlp", 0, tmp_path, progress=None)
+    assert stderr.getvalue().startswith("energysim: train mlp: 1/")
+    stderr.seek(0)
+    stderr.truncate()
+    cached_model("mlp", 0, tmp_path, progress=None)  # from the cache: nothing to report
+    assert stderr.getvalue() == ""
