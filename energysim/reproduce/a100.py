@@ -12,7 +12,7 @@ are reported and labelled:
   3072x3072x10240, 0.870 ms) with :func:`fit_kernel_efficiency` and applied
   unchanged to every other shape and to the sparse kernels.
 
-Energy includes a time-proportional part: static and clock energy per SM-cycle
+Energy includes a time-proportional part: static and clock power per SM, charged per SM-cycle at the run's clock
 (``SM.static_cycle`` in ``hwconfigs/a100.toml``), derived by
 :func:`static_energy_derivation` so that the board draws its 400 W TDP on the
 dense 3072x3072x10240 GEMM at the hardware bound.
@@ -160,7 +160,7 @@ def fit_sparse_efficiency(layer_name: str = "tut_3072x3072x10240") -> float:
 
 
 def static_energy_derivation(layer_name: str = POWER_CALIBRATION_LAYER) -> dict[str, float]:
-    """Derive the static and clock energy per SM-cycle from the board power (an assumption, stated).
+    """Derive the static and clock power per SM from the board power (an assumption, stated).
 
     ASSUMPTION: the board runs at its TDP (``board_power_w``, 400 W) on a compute-bound
     dense FP16 GEMM at the hardware bound, so static + clock power = TDP - the modelled
@@ -175,8 +175,9 @@ def static_energy_derivation(layer_name: str = POWER_CALIBRATION_LAYER) -> dict[
     -------
     dict
         ``dynamic_pj`` (dense energy without the static part, pJ), ``seconds`` (hardware-bound
-        latency, s), ``dynamic_w``, ``board_w``, ``static_w`` (W) and ``static_pj_per_sm_cycle``
-        (pJ), the value ``SM.static_cycle`` must carry.
+        latency, s), ``dynamic_w``, ``board_w``, ``static_w`` (W), ``static_w_per_sm`` (W, the
+        ``power_w`` that ``SM.static_cycle`` carries) and ``static_pj_per_sm_cycle`` (pJ, what one
+        SM-cycle costs at the file's clock).
     """
     engine = _engine()
     result = engine.simulate(_gemm_layers()[layer_name], mode="dense", timing="hardware_bound")
@@ -190,7 +191,8 @@ def static_energy_derivation(layer_name: str = POWER_CALIBRATION_LAYER) -> dict[
     static_w = board_w - dynamic_w
     per_sm_cycle = static_w / (engine.config.sm_count * engine.hardware.clock_ghz * 1e9) * 1e12
     return {"dynamic_pj": dynamic_pj, "seconds": seconds, "dynamic_w": dynamic_w, "board_w": board_w,
-            "static_w": static_w, "static_pj_per_sm_cycle": per_sm_cycle}
+            "static_w": static_w, "static_w_per_sm": static_w / engine.config.sm_count,
+            "static_pj_per_sm_cycle": per_sm_cycle}
 
 
 def _run(layer: Layer, mode: str, engine=None, timing: str = "hardware_bound") -> tuple[dict, float]:
@@ -438,9 +440,9 @@ def power_section() -> list[dict]:
             elif key == "dense":
                 rows.append(_row(quantity, label, watts, board, "model <= board power", watts <= board, source))
             else:  # no published 2:4 power figure: a prediction, not a check
-                rows.append(_row(quantity, label, watts, board,
-                                 "informative: above the TDP a real board would lower its clock (throttling not modelled)",
-                                 None, source))
+                rule = ("informative: above the TDP a real board would lower its clock (throttling not modelled)"
+                        if watts > board else "informative: no published 2:4 power figure (a prediction, at or below the TDP)")
+                rows.append(_row(quantity, label, watts, board, rule, None, source))
     return rows
 
 

@@ -159,7 +159,8 @@ def test_static_energy_is_derived_from_the_board_power():
     derivation = static_energy_derivation()
     assert derivation["static_w"] == pytest.approx(derivation["board_w"] - derivation["dynamic_w"])
     (unit,) = [u for u in load_toml(hwconfig_path("a100"))["units"] if (u["name"], u["action"]) == STATIC_UNIT]
-    assert unit["power_w"] == pytest.approx(derivation["static_w"] / 108, rel=1e-5)
+    assert derivation["static_w_per_sm"] == pytest.approx(derivation["static_w"] / 108)
+    assert unit["power_w"] == pytest.approx(derivation["static_w_per_sm"], rel=1e-5)
     expected = derivation["static_w"] / (108 * 1.41e9) * 1e12
     assert derivation["static_pj_per_sm_cycle"] == pytest.approx(expected)
     assert _hardware().unit_costs[STATIC_UNIT].energy_pj == pytest.approx(expected, rel=1e-5)
