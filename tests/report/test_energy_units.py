@@ -132,3 +132,11 @@ def test_api_hardware_costs_name_their_unit():
     """api.hardware_costs says energy_unit MAC for a design normalised to one MAC, pJ otherwise."""
     assert set(api.hardware_costs("eyeriss-like")["energy_unit"]) == {"MAC"}
     assert set(api.hardware_costs("lecture-array")["energy_unit"]) == {"pJ"}
+
+
+def test_estimate_density_keeps_mac_equivalents():
+    """estimate --density on MAC-unit hardware heads its energies (MAC-eq), never uJ (F5b: '61.3 uJ' for 61.3 M)."""
+    code, out, err = run("estimate", "lenet-300-100", "--hw", "eyeriss-v2-like-skipping", "--density", "0.5", "--quiet")
+    assert code == 0, err
+    table = out.split("note:")[0]
+    assert "energy dense (MAC-eq)" in table and "uJ" not in table and "nJ" not in table
