@@ -120,7 +120,7 @@ def accuracy_table(
     data = data or load_digits_dataset()
     rows = []
     total = len(models) * len(granularities) * len(criteria) * len(sparsities)
-    with single_threaded_blas(), progress_bar(total, "prune table", progress) as bar:
+    with single_threaded_blas(), progress_bar(total, "prune table", progress, unit="cell") as bar:
         for model_name in models:
             dense = build_model(model_name, seed)
             config = DEFAULT_TRAINING[model_name]
@@ -128,6 +128,7 @@ def accuracy_table(
             dense_accuracy = dense.accuracy(data.x_test, data.y_test)
             for granularity in granularities:
                 for criterion in criteria:
+                    bar.set_postfix_str(f"{model_name} {granularity} {criterion}", refresh=False)
                     reason = not_applicable_reason(dense, granularity, criterion)
                     for sparsity in sparsities:
                         row = {

@@ -101,3 +101,19 @@ def test_accuracy_table_marks_not_applicable_and_reports_time(digits):
     assert "| fine | magnitude |" in text and "n/a" in text and "wall time" in text
     compact = table.markdown(include_not_applicable=False)
     assert "| fine | l1 |" not in compact and "(7 granularity x criterion pairs" in compact
+
+
+def test_accuracy_table_progress_counts_entries_and_names_them(digits, monkeypatch):
+    """prune-table's progress off a terminal counts table cells (not layers) and names the model, granularity, criterion."""
+    import io
+
+    import energysim.progress
+
+    monkeypatch.setattr(energysim.progress, "LOG_INTERVAL_S", 0.0)
+    stderr = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stderr)
+    accuracy_table(models=("mlp",), sparsities=(0.5,), granularities=("fine",), criteria=("magnitude", "l1"),
+                   finetune_epochs=0, data=digits, progress=None)
+    lines = stderr.getvalue().splitlines()
+    assert lines[0].startswith("energysim: prune table: 1/2 cells (50 %)") and "(at mlp fine magnitude)" in lines[0]
+    assert lines[-1].startswith("energysim: prune table: done, 2/2 cells")
