@@ -1,7 +1,7 @@
 """The ``energysim import`` subcommand: ONNX models, PyTorch files and weight files to workload folders.
 
 ``energysim import MODEL -o OUT_DIR [--input-size H W] [--input-shape DIMS] [--arch WORKLOAD]
-[--trust] [--name NAME] [--order file|natural]`` reads ``MODEL`` by its suffix
+[--trust] [--calibration FILE.npz] [--name NAME] [--order file|natural]`` reads ``MODEL`` by its suffix
 (``.onnx``: :mod:`energysim.workloads.onnx_import`; ``.pt`` / ``.pth`` /
 ``.pt2``: :mod:`energysim.workloads.torch_import`; ``.npz`` / ``.safetensors``:
 :mod:`energysim.workloads.npz_import`) and writes ``OUT_DIR/workload.toml`` and
@@ -50,7 +50,8 @@ def run_import(args: argparse.Namespace, out: TextIO) -> int:
 
     model = Path(args.model)
     suffix = model.suffix.lower()
-    torch_only = {"--input-shape": args.input_shape, "--arch": args.arch, "--trust": args.trust or None}
+    torch_only = {"--input-shape": args.input_shape, "--arch": args.arch, "--trust": args.trust or None,
+                  "--calibration": args.calibration}
     given = [option for option, value in torch_only.items() if value is not None]
     if given and suffix not in (".pt", ".pth", ".pt2"):
         raise InputError(f"{', '.join(given)} applies to PyTorch files (.pt, .pth, .pt2), not to {model.name}")
@@ -70,7 +71,8 @@ def run_import(args: argparse.Namespace, out: TextIO) -> int:
         from energysim.workloads.torch_import import import_torch_file
 
         result = import_torch_file(model, args.out, input_shape=args.input_shape, name=args.name, trust=args.trust,
-                                   arch=args.arch, input_size=input_size, order=args.order)
+                                   arch=args.arch, input_size=input_size, order=args.order,
+                                   calibration=args.calibration)
     else:
         raise InputError(f"{model}: model file suffix must be .onnx, .pt, .pth, .pt2, .npz or .safetensors "
                          f"(got {model.suffix or 'none'!r})")
@@ -129,6 +131,10 @@ def register(subparsers) -> None:
                         help="load a torch file that can run code from it: a whole module saved with torch.save(model) "
                              "(unpickled), a .pt2 program or a TorchScript module; use it only for files you trust "
                              "(state dicts need no trust)")
+    parser.add_argument("--calibration", metavar="FILE.npz",
+                        help="an .npz holding one array, a batch of real inputs: a torch model that runs (.pt2, "
+                             "TorchScript, whole module, state dict with --arch CLASS) is run on it and each layer's "
+                             "activation_density measured (what EIE and gating/skipping designs skip)")
     parser.add_argument("--name", help="workload name (default: the file stem)")
     parser.add_argument("--force", action="store_true", help="replace a workload already in the --out folder")
     parser.add_argument("--order", choices=("file", "natural"),

@@ -41,19 +41,19 @@ from typing import Sequence
 
 NO_ACTIVATION_DATA = (
     "no activation data: engines that skip zero activations (EIE, gating/skipping designs) take every input as "
-    "non-zero (activation_density 1.0, no ReLU sparsity); energysim.from_torch(model, example_input) measures them "
-    "(docs/import.md, 'Activation density')"
+    "non-zero (activation_density 1.0, no ReLU sparsity); energysim.from_torch(model, example_input), or "
+    "--calibration FILE.npz for a torch file that runs, measures them (docs/import.md, 'Activation density')"
 )
 """The note an import without activation data prints (ONNX, torch files, weight files)."""
 
 
 def activation_notes(layers: list[dict]) -> list[str]:
-    """``[NO_ACTIVATION_DATA]`` when every entry's ``activation_density`` is 1.0 (or absent), else ``[]``.
+    """``[NO_ACTIVATION_DATA]`` when no entry carries an ``activation_density``, else ``[]``.
 
-    Entries filled into a bundled architecture (``--arch``) keep that
-    workload's densities, so one below 1.0 means there is activation data.
+    Importers set the field only from data (a measured input, ``--calibration``,
+    or a bundled architecture's stated densities below 1.0).
     """
-    return [] if any(entry.get("activation_density", 1.0) < 1.0 for entry in layers) else [NO_ACTIVATION_DATA]
+    return [] if any("activation_density" in entry for entry in layers) else [NO_ACTIVATION_DATA]
 
 
 class GeometryError(ValueError):

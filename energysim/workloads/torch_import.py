@@ -55,7 +55,7 @@ import numpy as np
 from energysim.errors import EnergySimError, InputError
 from energysim.limits import ARRAY_BYTES, check_shape
 from energysim.workloads.import_layers import activation_notes
-from energysim.workloads.npz_import import unpruned_arrays, weight_layers
+from energysim.workloads.npz_import import read_npz, unpruned_arrays, weight_layers
 from energysim.workloads.onnx_import import ImportResult
 from energysim.workloads.torch_trace import (TracedLayers, layers_from_program, measure_activation_densities, require_torch,
                                              torch_failure, torch_logs_held)
@@ -254,6 +254,8 @@ def _fill_architecture(arrays: dict[str, np.ndarray], arch: str, path: Path) -> 
         for field in ("weight_key", "mask_key", "activations_key", "measured_sparsity", "target_sparsity"):
             entry.pop(field, None)
         entry["weight_density"] = 1.0
+        if entry.get("activation_density") == 1.0:  # the default: no activation data (activation_notes says so)
+            del entry["activation_density"]
         key = by_name.get(layer.name)
         if key is not None:
             array = arrays[key].reshape(layer.weight_shape)
@@ -281,6 +283,7 @@ def import_torch_file(
     arch: str | None = None,
     input_size: tuple[int, int] | None = None,
     order: str | None = None,
+    calibration: str | Path | None = None,
 ) -> ImportResult:
     """Turn a ``.pt`` / ``.pth`` / ``.pt2`` file into a workload folder (see the module docstring).
 
@@ -307,6 +310,12 @@ def import_torch_file(
         layer's input (the naming scheme's ``--input-size``).
     order
         For a state dict without ``arch``: ``"file"`` (default) or ``"natural"``.
+    calibration
+        An ``.npz`` file holding one array, a batch of real model inputs: a
+        model that runs (a ``.pt2`` program, TorchScript, a whole module, a
+        state dict with a module-class ``arch``) is run on it and each weight
+        layer's ``activation_density`` is its input's non-zero fraction; its
+        shape is the trace's ``input_shape`` when that is not given.
 
     Returns
     -------
@@ -320,12 +329,36 @@ def import_torch_file(
     """
     torch = require_torch()
     with torch_logs_held():  # a failure is our one line, not torch's log lines before it
-        return _import_torch_file(torch, Path(path), out_dir, input_shape, name, trust, arch, input_size, order)
+        return _import_torch_file(torch, Path(path), out_dir, input_shape, name, trust, arch, input_size, order,
+                                  calibration)
 
 
-def _import_torch_file(torch, path: Path, out_dir, input_shape, name, trust, arch, input_size, order) -> ImportResult:
+def _calibration_input(torch, calibration: str | Path):
+    """The one array of a ``--calibration`` ``.npz`` file as a float32 tensor."""
+    calibration = Path(calibration)
+    if calibration.suffix.lower() != ".npz":
+        raise InputError(f"{calibration}: --calibration must be an .npz file holding one array, a batch of model inputs "
+                         f"(got suffix {calibration.suffix or 'none'!r})")
+    if not calibration.is_file():
+        raise InputError(f"{calibration}: --calibration file not found")
+    arrays = read_npz(calibration)
+    if len(arrays) != 1:
+        raise InputError(f"{calibration}: --calibration must hold exactly one array, a batch of model inputs "
+                         f"(got {len(arrays)}: {', '.join(list(arrays)[:6]) or 'none'})")
+    (key, array), = arrays.items()
+    if array.ndim == 0 or array.size == 0 or not np.all(np.isfinite(array)):
+        raise InputError(f"{calibration}: --calibration array {key!r} must be a non-empty batch of finite numbers "
+                         f"(got shape {array.shape})")
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def _import_torch_file(torch, path: Path, out_dir, input_shape, name, trust, arch, input_size, order,
+                       calibration=None) -> ImportResult:
     if not path.is_file():
         raise InputError(f"{path}: torch file not found")
+    calib = _calibration_input(torch, calibration) if calibration is not None else None
+    if calib is not None and input_shape is None:
+        input_shape = tuple(calib.shape)
     ARRAY_BYTES.check(f"{path}: the torch file", path.stat().st_size)
     ARRAY_BYTES.check(f"{path}: the torch file uncompressed", _unzipped_bytes(path))
     label = str(path)
@@ -363,10 +396,15 @@ def _import_torch_file(torch, path: Path, out_dir, input_shape, name, trust, arc
             traced = trace_module(module, _zeros(torch, input_shape, label, "a whole module"), label)
             kind = f"torch {type(module).__name__} module"
         else:
-            return _import_state_dict(torch, loaded, path, out_dir, name, arch, input_size, order, input_shape)
+            return _import_state_dict(torch, loaded, path, out_dir, name, arch, input_size, order, input_shape,
+                                      calib, calibration)
+    described = ""
+    if calib is not None:
+        measured = measure_activation_densities(traced, (calib,), label, str(calibration))
+        described = f"; activation_density of {measured} weight layers measured on {Path(calibration).name}"
     workload = write_workload_folder(
         out_dir, name or path.stem, traced.layers, traced.arrays,
-        description=f"imported from {path.name} by energysim import: {len(traced.layers)} layers",
+        description=f"imported from {path.name} by energysim import: {len(traced.layers)} layers{described}",
         source=f"{kind} {path.name}")
     return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=traced.skipped,
                         notes=traced.notes + activation_notes(traced.layers))
@@ -464,15 +502,24 @@ def _module_from_class(torch, arrays: dict[str, np.ndarray], arch: str, path: Pa
     return layers_from_program(_export(torch, model.eval(), args, str(path)), str(path), masks)
 
 
-def _import_state_dict(torch, loaded, path: Path, out_dir, name, arch, input_size, order, input_shape) -> ImportResult:
+def _import_state_dict(torch, loaded, path: Path, out_dir, name, arch, input_size, order, input_shape,
+                       calib=None, calibration=None) -> ImportResult:
     arrays = unpruned_arrays(_state_arrays(torch, loaded, path), path)
     if arch is not None and ":" in arch and not Path(arch).is_file():
         traced = _module_from_class(torch, arrays, arch, path, input_shape)
+        described = ""
+        if calib is not None:
+            measured = measure_activation_densities(traced, (calib,), str(path), str(calibration))
+            described = f"; activation_density of {measured} weight layers measured on {Path(calibration).name}"
         workload = write_workload_folder(
             out_dir, name or path.stem, traced.layers, traced.arrays, source=f"torch state dict {path.name}",
-            description=f"imported from {path.name} into {arch} by energysim import: {len(traced.layers)} layers")
+            description=f"imported from {path.name} into {arch} by energysim import: {len(traced.layers)} layers{described}")
         return ImportResult(workload=workload, path=Path(out_dir) / "workload.toml", skipped=traced.skipped,
                             notes=traced.notes + activation_notes(traced.layers))
+    if calib is not None:
+        raise InputError(f"{calibration}: --calibration needs a model that runs: a .pt2 program, TorchScript, a whole "
+                         f"module, or a state dict with --arch FILE.py:CLASS (got a state dict {path.name} "
+                         f"{'into architecture ' + repr(arch) if arch else 'without --arch'})")
     if arch is not None:
         layers, tensors, skipped, described = _fill_architecture(arrays, arch, path)
         description = f"imported from {path.name} by energysim import into {described}: {len(layers)} layers"

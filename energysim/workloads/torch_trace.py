@@ -416,7 +416,8 @@ def layers_from_program(program, label: str, extra_masks: dict[str, np.ndarray] 
     return out
 
 
-def measure_activation_densities(traced: TracedLayers, args: tuple, label: str = "the module") -> int:
+def measure_activation_densities(traced: TracedLayers, args: tuple, label: str = "the module",
+                                 calibration: str | None = None) -> int:
     """Run the traced program on ``args`` and set each weight layer's ``activation_density`` from its real input.
 
     A layer's activation density is the fraction of non-zero elements of its
@@ -424,7 +425,9 @@ def measure_activation_densities(traced: TracedLayers, args: tuple, label: str =
     are not counted), the same field the bundled pruned exports carry. A layer
     whose input is all zero on the example keeps the default 1.0 and gets a
     note. If the program cannot run on ``args`` (an operator without a CPU
-    kernel, ...), no layer is changed and a note says why.
+    kernel, ...), no layer is changed and a note says why; with
+    ``calibration`` (the user's file the arguments came from) that is an
+    InputError instead, as is a shape that differs from the traced input's.
 
     Parameters
     ----------
@@ -434,11 +437,20 @@ def measure_activation_densities(traced: TracedLayers, args: tuple, label: str =
         The example tensors, the program's positional user inputs.
     label
         What to call the model in notes.
+    calibration
+        The file ``args`` were read from (``--calibration``), or None for
+        ``from_torch``'s example input.
 
     Returns
     -------
     int
         The number of layers whose activation density was set.
+
+    Raises
+    ------
+    InputError
+        Only with ``calibration``: a shape that is not the traced input's, or a
+        program that cannot run on it.
     """
     torch = require_torch()
     from torch.export.graph_signature import InputKind
@@ -454,6 +466,8 @@ def measure_activation_densities(traced: TracedLayers, args: tuple, label: str =
                 counts[node.name] = (int(torch.count_nonzero(result)), int(result.numel()))
             return result
 
+    if calibration is not None:
+        _check_calibration_shapes(program, args, label, calibration)
     user = iter(args)
     flat = []
     try:
@@ -469,6 +483,9 @@ def measure_activation_densities(traced: TracedLayers, args: tuple, label: str =
             _Counter(program.graph_module).run(*flat)
     except Exception as exc:  # torch raises many types; the note says what failed and nothing is changed
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        if calibration is not None:
+            raise InputError(f"{calibration}: --calibration: {label} cannot run on this input "
+                             f"({exc.__class__.__name__}: {first})") from None
         traced.notes.append(f"{label}: activation densities not measured: running the traced program on the example "
                             f"failed ({exc.__class__.__name__}: {first}); every layer keeps activation_density 1.0")
         return 0
@@ -485,6 +502,23 @@ def measure_activation_densities(traced: TracedLayers, args: tuple, label: str =
         entry["activation_density"] = nonzero / total
         measured += 1
     return measured
+
+
+def _check_calibration_shapes(program, args: tuple, label: str, calibration: str) -> None:
+    """Refuse calibration tensors whose count or shapes differ from the program's user inputs (static dimensions)."""
+    from torch.export.graph_signature import InputKind
+
+    names = [spec.arg.name for spec in program.graph_signature.input_specs if spec.kind == InputKind.USER_INPUT]
+    nodes = {node.name: node for node in program.graph.nodes if node.op == "placeholder"}
+    if len(names) != len(args):
+        raise InputError(f"{calibration}: --calibration holds {len(args)} input(s) but {label} takes {len(names)}")
+    for name, arg in zip(names, args):
+        expected = _shape(nodes[name]) if name in nodes else None
+        got = tuple(int(d) for d in arg.shape)
+        if expected is not None and (len(expected) != len(got) or any(e is not None and e != g for e, g in zip(expected, got))):
+            shown = "x".join("?" if d is None else str(d) for d in expected)
+            raise InputError(f"{calibration}: --calibration array has shape {'x'.join(map(str, got))} but {label} takes "
+                             f"an input of shape {shown}")
 
 
 def entry_weight_shape(entry: dict) -> tuple[int, ...]:

@@ -146,6 +146,7 @@ def test_state_dict_not_fitting_the_class_is_one_line(tmp_path):
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.filterwarnings("ignore:The tensor attributes")  # torch.export of a torch.nn.utils.prune model
 def test_file_imports_say_once_that_there_is_no_activation_data(tmp_path):
     """State dict, whole module (traced on zeros) and .pt2 imports each print one 'no activation data' note; nothing is measured on zeros."""
     model = _pruned_cnn()
@@ -160,3 +161,54 @@ def test_file_imports_say_once_that_there_is_no_activation_data(tmp_path):
         assert len(notes) == 1 and notes[0].startswith("note: ") and "from_torch(model, example_input)" in notes[0], name
         workload = load_workload(tmp_path / name.replace(".", "_") / "workload.toml")
         assert [layer.activation_density for layer in workload.layers] == [1.0, 1.0], name
+
+
+@pytest.mark.filterwarnings("ignore:The tensor attributes")  # torch.export of a torch.nn.utils.prune model
+def test_calibration_measures_activation_densities(tmp_path):
+    """--calibration X.npz runs a whole module (traced on X's shape) and a .pt2 program on X: each layer's density is its real input's non-zero fraction, and no 'no activation data' note."""
+    model = _pruned_cnn()
+    torch.manual_seed(8)
+    x = torch.randn(4, 1, 6, 6)
+    x[0, 0, 0, :] = 0.0  # 6 exact zeros in the first layer's input
+    np.savez(tmp_path / "calib.npz", x=x.numpy())
+    torch.save(model, tmp_path / "whole.pt")
+    torch.export.save(torch.export.export(model, (torch.zeros(4, 1, 6, 6),)), str(tmp_path / "prog.pt2"))
+    with torch.no_grad():
+        hidden = torch.relu(model[0](x))
+    expected = [1 - 6 / x.numel(), float(torch.count_nonzero(hidden)) / hidden.numel()]
+    assert expected[1] < 0.8
+    for name in ("whole.pt", "prog.pt2"):
+        out_dir = tmp_path / name.replace(".", "_")
+        code, out, err = _cli("import", str(tmp_path / name), "-o", str(out_dir), "--trust",
+                              "--calibration", str(tmp_path / "calib.npz"))
+        assert code == 0, err
+        assert "no activation data" not in out
+        workload = load_workload(out_dir / "workload.toml")
+        assert [layer.activation_density for layer in workload.layers] == pytest.approx(expected, rel=1e-12), name
+        assert workload.layers[0].batch == 4
+        assert "activation_density of 2 weight layers measured on calib.npz" in workload.description
+
+
+@pytest.mark.filterwarnings("ignore:The tensor attributes")  # torch.export of a torch.nn.utils.prune model
+def test_bad_calibration_is_one_line(tmp_path):
+    """A calibration of the wrong shape, with two arrays, for a state dict without a class, or for ONNX exits 2 in one line naming the file and the rule."""
+    model = _pruned_cnn()
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 1, 6, 6),)), str(tmp_path / "prog.pt2"))
+    torch.save(model.state_dict(), tmp_path / "sd.pt")
+    np.savez(tmp_path / "wrong.npz", x=np.ones((1, 1, 5, 5), dtype=np.float32))
+    np.savez(tmp_path / "two.npz", x=np.ones((1, 1, 6, 6)), y=np.ones(3))
+    np.savez(tmp_path / "ok.npz", x=np.ones((1, 1, 6, 6)))
+    (tmp_path / "m.onnx").write_bytes(b"")
+    cases = [
+        (("prog.pt2", "--trust", "--calibration", "wrong.npz"), "array has shape 1x1x5x5 but"),
+        (("prog.pt2", "--trust", "--calibration", "two.npz"), "must hold exactly one array"),
+        (("sd.pt", "--input-size", "6", "6", "--calibration", "ok.npz"), "needs a model that runs"),
+        (("m.onnx", "--calibration", "ok.npz"), "--calibration applies to PyTorch files"),
+        (("prog.pt2", "--trust", "--calibration", "missing.npz"), "--calibration file not found"),
+    ]
+    for (model_file, *rest), expected in cases:
+        argv = ["import", str(tmp_path / model_file), "-o", str(tmp_path / "w")]
+        argv += [str(tmp_path / a) if a.endswith(".npz") else a for a in rest]
+        code, _, err = _cli(*argv)
+        assert code == 2 and len(err.splitlines()) == 1 and expected in err, (model_file, err)
+        assert not (tmp_path / "w").exists()
