@@ -326,7 +326,7 @@ def _line_bound_totals(active, entries_t, entries_per_line):  # pragma: no cover
     """Sum over vectors and PEs of ceil(entries in the vector's active columns / line); compiled by numba."""
     vectors, k = active.shape
     n_pe = entries_t.shape[1]
-    per_pe = np.zeros(n_pe, np.int64)
+    per_pe = np.zeros(n_pe, entries_t.dtype)    # int32 when every sum fits: 8 PEs per AVX2 add
     positions = np.empty(k + 1, np.int64)
     lines = 0
     for vector in range(vectors):
@@ -353,12 +353,13 @@ def line_bound(active: np.ndarray, entries_t: np.ndarray, entries_per_line: int)
     active
         ``(C, K)`` bool, C-contiguous activity of a block of vectors.
     entries_t
-        ``(K, N)`` entries per column and PE.
+        ``(K, N)`` entries per column and PE, int32 or int64: the sums are kept in its type, so int32
+        only when a PE's entries over all columns fit it.
     entries_per_line
         Sparse-matrix entries per SRAM line.
     """
-    return int(jit(_line_bound_totals)(np.ascontiguousarray(active, dtype=np.bool_),
-                                       np.ascontiguousarray(entries_t, dtype=np.int64), int(entries_per_line)))
+    return int(jit(_line_bound_totals)(np.ascontiguousarray(active, dtype=np.bool_), np.ascontiguousarray(entries_t),
+                                       int(entries_per_line)))
 
 
 def _pack_columns(active, bits):  # pragma: no cover - compiled
