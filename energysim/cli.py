@@ -173,8 +173,8 @@ def kind_options_note(choices, args: argparse.Namespace) -> str:
         given = [f"--{name} {value}" for name in names if (value := getattr(args, name, None)) is not None]
         others = list(dict.fromkeys(c.label for c in choices if c.hardware.engine_kind != kind))
         if given and others:
-            notes.append(f"note: {' and '.join(given)} applied to the {what} hardware only; {', '.join(others)} "
-                         f"ran without {'them' if len(given) > 1 else 'it'}\n")
+            notes.append(_wrapped(f"note: {' and '.join(given)} applied to the {what} hardware only; "
+                                  f"{', '.join(others)} ran without {'them' if len(given) > 1 else 'it'}"))
     return "".join(notes)
 
 
@@ -311,10 +311,11 @@ def energy_unit_note(hardware) -> str:
     names = list(dict.fromkeys(hw.name for hw in hardware if hw.energy_unit == "MAC"))
     if not names:
         return ""
-    return (f"note: {', '.join(names)} price{'s' if len(names) == 1 else ''} every action in units of one MAC "
-            "(energy_unit = \"MAC\"): its energies are MAC-equivalents; in the files its rows have energy_unit MAC and "
-            "their energy_pj / energy_uj columns hold MAC-equivalents (x 1e-6 for uJ), not joules; ratios to dense "
-            "hold as printed\n")
+    its = "its" if len(names) == 1 else "their"
+    return _wrapped(f"note: {', '.join(names)} price{'s' if len(names) == 1 else ''} every action in units of one MAC "
+                    f"(energy_unit = \"MAC\"): {its} energies are MAC-equivalents; in the files {its} rows have "
+                    "energy_unit MAC and their energy_pj / energy_uj columns hold MAC-equivalents (x 1e-6 for uJ), not "
+                    "joules; ratios to dense hold as printed")
 
 
 def _assumed_2_4_note(runs) -> str:

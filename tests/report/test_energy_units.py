@@ -140,3 +140,13 @@ def test_estimate_density_keeps_mac_equivalents():
     assert code == 0, err
     table = out.split("note:")[0]
     assert "energy dense (MAC-eq)" in table and "uJ" not in table and "nJ" not in table
+
+
+def test_mac_unit_note_fits_the_terminal_and_agrees_in_number(monkeypatch):
+    """The MAC-unit note is wrapped to the terminal width (it was one 330-character line) and says 'their' for several."""
+    monkeypatch.setenv("COLUMNS", "100")
+    code, out, err = run("costs", "--workload", "lenet-300-100", "--hw", "eyeriss-like,eyeriss-like-gating")
+    assert code == 0, err
+    note = out[out.index("note: eyeriss-like, eyeriss-like-gating price every action"):]
+    assert all(len(line) <= 100 for line in note.splitlines())
+    assert "their energies are MAC-equivalents" in " ".join(note.split())
