@@ -37,6 +37,14 @@ A whole pickled module (``torch.save(model)``)
     so it is loaded (``torch.load(weights_only=False)``) only with
     ``trust=True`` (``--trust``), then traced like a live module with an input
     of zeros of ``input_shape``.
+
+Activation density: :func:`from_torch` runs the traced program on its example
+input and sets each weight layer's ``activation_density`` to the non-zero
+fraction of that layer's input
+(:func:`energysim.workloads.torch_trace.measure_activation_densities`). A file
+import does so only with ``calibration`` (``--calibration FILE.npz``, one array
+of real inputs) for a model that runs; otherwise its result carries the
+:data:`energysim.workloads.import_layers.NO_ACTIVATION_DATA` note.
 """
 
 from __future__ import annotations

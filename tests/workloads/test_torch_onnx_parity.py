@@ -54,11 +54,13 @@ def both(tmp_path_factory):
 
 
 def test_same_layers_and_weights(both):
-    """Both paths give the same kinds, geometry and weights layer by layer (names aside: ONNX names nodes, torch modules)."""
+    """Both paths give the same kinds, geometry and weights layer by layer (names aside: ONNX names nodes, torch modules; activation densities only from_torch measures)."""
     _, a, b = both
     assert [l.kind for l in a.layers] == ["conv2d", "grouped_conv2d", "conv2d", "linear", "linear", "linear",
                                           "batched_matmul", "batched_matmul", "linear"]
-    skip = {"name", "weight_key", "mask_key", "measured_sparsity"}
+    assert all(l.activation_density == 1.0 for l in b.layers)
+    assert any(l.activation_density < 1.0 for l in a.layers)  # the ReLU outputs measured on the example
+    skip = {"name", "weight_key", "mask_key", "measured_sparsity", "activation_density"}
     assert [l.model_dump(exclude=skip) for l in a.layers] == [l.model_dump(exclude=skip) for l in b.layers]
     for la, lb in zip(a.layers, b.layers):
         if la.weight_key:
@@ -78,10 +80,23 @@ def _names(a, b) -> dict[str, str]:
 
 
 def test_estimates_match(both):
-    """estimate on the dense array, EIE, the A100 and its 2:4 mode: the same table row for row (refusals included)."""
+    """estimate on the dense array, the A100 and its 2:4 mode: the same table row for row (refusals included)."""
     folder, a, b = both
-    hardware = ["lecture-array", "eie-64pe-lecture", "a100", "a100:sparse_2_4"]
+    hardware = ["lecture-array", "a100", "a100:sparse_2_4"]
     pd.testing.assert_frame_equal(_estimate(folder / "torch", hardware), _estimate(folder / "onnx", hardware, _names(a, b)))
+
+
+def test_eie_skips_the_measured_zero_activations(both):
+    """On EIE, which skips zero inputs, from_torch's measured densities lower exactly the layers whose input density is below 1; the rest match ONNX."""
+    folder, a, b = both
+    torch_table = _estimate(folder / "torch", ["eie-64pe-lecture"]).set_index("layer")
+    onnx_table = _estimate(folder / "onnx", ["eie-64pe-lecture"], _names(a, b)).set_index("layer")
+    sparse_inputs = {l.name for l in a.layers if l.activation_density < 1.0}
+    ran = torch_table.index[torch_table["status"] == "ok"]
+    lowered = {name for name in ran if torch_table.loc[name, "energy_uj_dense"] < onnx_table.loc[name, "energy_uj_dense"]}
+    assert lowered and lowered == sparse_inputs & set(ran)
+    same = [name for name in ran if name not in sparse_inputs]
+    pd.testing.assert_frame_equal(torch_table.loc[same], onnx_table.loc[same])
 
 
 def test_in_memory_workload_estimates_like_its_folder(both):
