@@ -473,7 +473,7 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
          f"energy {_ratio(row.energy_vs_dense)} of dense, latency {_ratio(row.latency_vs_dense)} of dense, "
          f"weight storage {_ratio(row.storage_vs_dense)} of dense" + ("" if row.status == "ok" else f" ({row.status})"))
         for row in totals.itertuples()))
-    note = (unpruned_note(pruned) or (densified_note(pruned) if dense is None else "")) if densities is None else ""
+    note = (unpruned_note(pruned) or densified_note(pruned)) if dense is None and densities is None else ""
     out.write(_wrapped(note) if note else "")
     out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(_timing_notes(run for (_, variant), run in result.runs.items() if variant == "pruned"))

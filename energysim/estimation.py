@@ -248,8 +248,15 @@ def dense_original_source(pruned: Workload, given: str | None = None) -> str:
 
 
 def unpruned_note(pruned: Workload) -> str:
-    """A note (one paragraph) that ``pruned`` carries no pruning, every ``weight_density`` 1, or ''."""
-    if any(layer.weight_density < 1 for layer in pruned.layers):
+    """A note (one paragraph) that ``pruned`` carries no pruning, or ''.
+
+    Only where the dense original is built from ``pruned`` itself (case 3: no
+    ``dense-original.toml`` beside it, not shrunk) and every ``weight_density`` is 1; a
+    shrunk export keeps dense weights in a smaller geometry and has its own original.
+    Call it only without ``--dense``.
+    """
+    shrunk = pruned.provenance is not None and pruned.provenance.shrunk
+    if shrunk or _dense_original_file(pruned) is not None or any(layer.weight_density < 1 for layer in pruned.layers):
         return ""
     return (f"note: {pruned.name} carries no pruning (every layer's weight_density is 1), so its dense original is "
             "the same model and every ratio is 1 by construction; give --density 0.5,0.3 to estimate statistical "

@@ -27,7 +27,7 @@ def test_estimate_and_compare_give_one_dense_baseline_for_one_model(tmp_path, pa
                          "--quiet")
     assert code == 0, err
     assert "dense original: dense-original.toml beside it (the model before pruning" in out
-    assert "note: the built dense original" not in out
+    assert "note: the built dense original" not in out and "carries no pruning" not in out  # shrunk: dense weights
     code, _, err = run("compare", "--model", "mlp", "--patterns", pattern, "--sparsities", "0.8", "--criteria", criterion,
                        "--finetune-epochs", "0", "--hw", "eie-64pe-lecture", "--out", str(tmp_path / "c"), "--jobs", "1",
                        "--quiet")
@@ -57,10 +57,13 @@ def test_estimate_names_its_dense_original():
 
 
 def test_estimate_of_an_unpruned_workload_says_so():
-    """A workload whose every weight_density is 1 gets a note that its ratios are 1 by construction (was a table of 1.00s)."""
+    """Every weight_density 1 and a built dense original: a note that ratios are 1 by construction; not with --dense."""
     code, out, err = run("estimate", "lenet-300-100", "--hw", "lecture-array", "--quiet")
     assert code == 0, err
     assert "note: lenet-300-100 carries no pruning (every layer's weight_density is 1)" in _flat(out)
     assert "note: the built dense original" not in out
     code, out, err = run("estimate", "lenet-300-100", "--hw", "lecture-array", "--density", "0.5", "--quiet")
     assert code == 0 and "carries no pruning" not in out
+    code, out, err = run("estimate", "lenet-300-100", "--hw", "lecture-array", "--dense", "lenet-300-100-han2015",
+                         "--quiet")
+    assert code == 0 and "carries no pruning" not in out  # its dense original is another model
