@@ -189,5 +189,11 @@ def encode_sorted(positions: np.ndarray | None, codes: np.ndarray, m: int, k: in
 def segment_counts(v: np.ndarray, local_rows: np.ndarray, pointers: np.ndarray, pe_offsets: np.ndarray,
                    rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.ndarray]:
     """``(P, K, N)`` int64 entries and real entries per (row pass, column, PE) of a CSC's arrays."""
-    entries, real = jit(_segments)(v, local_rows, pointers, pe_offsets, int(rows_per_pass), int(passes))
+    entries, real = segment_counts_by_pe(v, local_rows, pointers, pe_offsets, rows_per_pass, passes)
     return np.ascontiguousarray(entries.transpose(0, 2, 1)), np.ascontiguousarray(real.transpose(0, 2, 1))
+
+
+def segment_counts_by_pe(v: np.ndarray, local_rows: np.ndarray, pointers: np.ndarray, pe_offsets: np.ndarray,
+                         rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(P, N, K)`` int64 entries and real entries per (row pass, PE, column): :func:`segment_counts` PE-major."""
+    return jit(_segments)(v, local_rows, pointers, pe_offsets, int(rows_per_pass), int(passes))

@@ -197,7 +197,8 @@ def line_groups(entries: np.ndarray, starts: np.ndarray, entries_per_line: int) 
     Parameters
     ----------
     entries, starts
-        ``(P, K, N)`` int64 entries and first-entry address per (row pass, column, PE).
+        ``(P, N, K)`` int64 entries and first-entry address per (row pass, PE, column): PE-major,
+        the order the walk reads them in.
     entries_per_line
         Sparse-matrix entries per SRAM line.
 
@@ -211,8 +212,8 @@ def line_groups(entries: np.ndarray, starts: np.ndarray, entries_per_line: int) 
         line (``K`` when none).
     """
     n_segments = int(np.count_nonzero(entries))
-    by_pe = [np.ascontiguousarray(np.asarray(array, dtype=np.int64).transpose(0, 2, 1)) for array in (entries, starts)]
-    return jit(_line_groups_totals)(*by_pe, int(entries_per_line), n_segments)
+    return jit(_line_groups_totals)(np.ascontiguousarray(entries, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
+                                    int(entries_per_line), n_segments)
 
 
 _M1 = np.uint64(0x5555555555555555)

@@ -42,6 +42,8 @@ from energysim.engines.eie.lane_kernel import fresh_line_count, line_groups, pac
 from energysim.engines.eie.lane_kernel import line_bound as compiled_line_bound
 from energysim.engines.eie.pipeline import check_queue_rules, fetch_gaps, step_lanes
 from energysim.engines.eie.synthetic import SyntheticInputs
+from energysim.errors import InputError
+from energysim.formats.eie_csc_kernel import segment_counts_by_pe
 from energysim.formats.eie_csc import EieCsc
 from energysim.units import ceil_div
 
@@ -130,7 +132,15 @@ def _tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Tables:
 
 def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Tables:
     """Work, column and line-group tables of a layer from its CSC."""
-    entries, real, starts = csc.segment_counts(rows_per_pass)          # (P, K, N)
+    compiled = use_compiled()
+    if compiled:                       # PE-major from the kernel: one transposed copy (entries) instead of five
+        if rows_per_pass < 1:
+            raise InputError(f"EIE CSC segment_counts: rows_per_pass must be >= 1 (got {rows_per_pass})")
+        entries_pe, real_pe = segment_counts_by_pe(csc.v, csc.local_rows, csc.pointers, csc.pe_offsets, rows_per_pass,
+                                                   max(1, ceil_div(csc.rows_per_pe, rows_per_pass)))
+        entries = np.ascontiguousarray(entries_pe.transpose(0, 2, 1))   # (P, K, N)
+    else:
+        entries, real, starts = csc.segment_counts(rows_per_pass)      # (P, K, N)
     passes, k, n_pe = entries.shape
     busy = np.maximum(entries, 1)
     uniform = bool(np.all(busy == 1))
@@ -139,10 +149,11 @@ def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Ta
         work[:, :k] = busy
     column_entries = np.zeros((passes, k + 1), dtype=np.int64)
     column_entries[:, :k] = entries.sum(axis=2)
-    if use_compiled():
-        line_steps, members, group_start, spans_in = line_groups(entries, starts, entries_per_line)
+    if compiled:
+        starts_pe = csc.pointers[None, :, :-1] + np.cumsum(entries_pe, axis=0) - entries_pe   # passes contiguous
+        line_steps, members, group_start, spans_in = line_groups(entries_pe, starts_pe, entries_per_line)
         return _Tables(work=work.reshape(passes * (k + 1), -1), column_entries=column_entries,
-                       column_real=real.sum(axis=2), line_steps=line_steps,
+                       column_real=real_pe.sum(axis=1), line_steps=line_steps,
                        members=members, group_start=group_start, spans_in=spans_in, busy=busy)
     nonempty = entries > 0
     first = np.where(nonempty, starts // entries_per_line, 0)
