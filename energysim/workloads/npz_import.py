@@ -82,6 +82,7 @@ from energysim.config.loading import parse_json
 from energysim.errors import InputError
 from energysim.limits import ARRAY_BYTES, read_bounded
 from energysim.npz_archive import NpzArchive
+from energysim.workloads.import_layers import activation_notes
 from energysim.workloads.onnx_import import ImportResult
 from energysim.workloads.writing import safe_name, write_workload_folder
 
@@ -491,7 +492,7 @@ def import_weights(
         description=f"imported from {path.name} by energysim import ({order} layer order): {len(layers)} weight layers, batch 1",
         source=f"weight file {path.name}",
     )
-    notes = chain_notes(layers)
+    notes = chain_notes(layers) + activation_notes(layers)
     kinds = [layer["kind"] for layer in layers]
     if order == "natural" and "conv2d" in kinds and kinds.index("linear" if "linear" in kinds else "conv2d") < (
             len(kinds) - 1 - kinds[::-1].index("conv2d")):

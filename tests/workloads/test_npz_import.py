@@ -13,6 +13,7 @@ import pytest
 from energysim.errors import InputError
 from energysim.workloads import load_workload
 from energysim.workloads.import_commands import register
+from energysim.workloads.import_layers import NO_ACTIVATION_DATA
 from energysim.workloads.npz_import import import_weights, natural_key, read_safetensors
 
 RNG = np.random.default_rng(3)
@@ -212,7 +213,7 @@ def test_layers_that_do_not_chain_get_a_note(tmp_path):
         "fc2.weight": RNG.standard_normal((5, 7)),
     }
     np.savez(tmp_path / "w.npz", **arrays)
-    notes = import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes
+    notes = import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes[:-1]
     assert len(notes) == 3
     assert notes[0].startswith("layer 'conv1' takes 1 input channels but 'conv0' gives 16: the naming scheme's defaults")
     assert notes[1].startswith("layer 'fc1' takes 2048 inputs but 'conv2' gives 32 x 4 x 4 = 512")
@@ -225,16 +226,16 @@ def test_layers_that_chain_get_no_note(tmp_path):
               "conv1.weight": RNG.standard_normal((4, 8, 3, 3)),
               "fc0.weight": RNG.standard_normal((6, 4)), "fc1.weight": RNG.standard_normal((2, 6))}
     np.savez(tmp_path / "w.npz", **arrays)
-    assert import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes == []
+    assert import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes == [NO_ACTIVATION_DATA]
     np.savez(tmp_path / "g.npz", **{"conv.weight": RNG.standard_normal((4, 3, 3, 3)), "a.weight": RNG.standard_normal((5, 4 * 6 * 6))})
-    assert import_weights(tmp_path / "g.npz", tmp_path / "out3", input_size=(8, 8)).notes == []
+    assert import_weights(tmp_path / "g.npz", tmp_path / "out3", input_size=(8, 8)).notes == [NO_ACTIVATION_DATA]
 
 
 def test_a_linear_layer_smaller_than_the_conv_output_may_be_pooled(tmp_path):
     """in_features below the conv output and a multiple of its channels gets the pooling hint; above it does not."""
     arrays = {"conv.weight": RNG.standard_normal((4, 3, 3, 3)), "fc.weight": RNG.standard_normal((5, 4 * 3 * 3))}
     np.savez(tmp_path / "w.npz", **arrays)
-    (note,) = import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes
+    (note, _) = import_weights(tmp_path / "w.npz", tmp_path / "out", input_size=(8, 8)).notes
     assert "gives 4 x 6 x 6 = 144 (a pooling layer between them may explain it): " in note
 
 
@@ -248,4 +249,11 @@ def test_natural_order_that_puts_a_classifier_first_gets_a_note(tmp_path):
     assert result.notes[0].startswith("layer order: names sorted naturally (the default for .safetensors")
     assert "put linear layer 'classifier.0' before a conv2d layer" in result.notes[0]
     write_safetensors(tmp_path / "f.safetensors", {"features.0.weight": arrays["features.0.weight"]})
-    assert import_weights(tmp_path / "f.safetensors", tmp_path / "out2", input_size=(8, 8)).notes == []
+    assert import_weights(tmp_path / "f.safetensors", tmp_path / "out2", input_size=(8, 8)).notes == [NO_ACTIVATION_DATA]
+
+
+def test_a_weight_file_import_says_it_has_no_activation_data(tmp_path):
+    """A weight file holds no activations: its import ends with the one 'no activation data' note every import path prints."""
+    np.savez(tmp_path / "w.npz", **{"fc.weight": np.ones((3, 4))})
+    notes = import_weights(tmp_path / "w.npz", tmp_path / "out").notes
+    assert notes == [NO_ACTIVATION_DATA] and notes[0].startswith("no activation data: engines that skip zero activations")
