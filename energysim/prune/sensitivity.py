@@ -68,7 +68,7 @@ def sensitivity_scan(
     calibration = data.calibration(calibration_samples)
     rows = []
     layers = prunable_layers(model, granularity)
-    with single_threaded_blas(), progress_bar(len(layers) * len(sparsities), "sensitivity", progress) as bar:
+    with single_threaded_blas(), progress_bar(len(layers) * len(sparsities), "sensitivity", progress, unit="point") as bar:
         for layer in layers:
             for sparsity in sparsities:
                 trial = model.copy()
