@@ -7,18 +7,42 @@ Each engine returns a :class:`~energysim.engines.result.LayerResult` per layer.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
+
 from energysim.config.loading import validate_model
 from energysim.engines.base import Engine
-from energysim.engines.dense import DenseEngine
-from energysim.engines.eie import EieEngine
-from energysim.engines.loopnest import LoopNestEngine
-from energysim.engines.sparse_tc import SparseTensorCoreEngine
 from energysim.errors import ConfigError
 from energysim.hardware.hierarchy import Hardware
 
-ENGINES: dict[str, type[Engine]] = {
-    engine.kind: engine for engine in (DenseEngine, EieEngine, LoopNestEngine, SparseTensorCoreEngine)
+ENGINE_CLASSES = {
+    "dense": ("energysim.engines.dense", "DenseEngine"),
+    "eie": ("energysim.engines.eie", "EieEngine"),
+    "loopnest": ("energysim.engines.loopnest", "LoopNestEngine"),
+    "sparse_tc": ("energysim.engines.sparse_tc", "SparseTensorCoreEngine"),
 }
+"""Each engine ``kind``: the subpackage and the class that implement it."""
+
+
+class _EngineClasses(Mapping):
+    """``kind -> engine class``, each subpackage imported the first time its kind is looked up (a run pays
+    for the one engine it uses, not for all four)."""
+
+    def __getitem__(self, kind: str) -> type[Engine]:
+        module, name = ENGINE_CLASSES[kind]
+        engine = getattr(importlib.import_module(module), name)
+        if engine.kind != kind:
+            raise AssertionError(f"{module}.{name}.kind is {engine.kind!r}, listed as {kind!r}")
+        return engine
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ENGINE_CLASSES)
+
+    def __len__(self) -> int:
+        return len(ENGINE_CLASSES)
+
+
+ENGINES: Mapping[str, type[Engine]] = _EngineClasses()
 """Every engine, by the ``kind`` a hardware file's ``[engine]`` table names."""
 
 

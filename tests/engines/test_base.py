@@ -92,3 +92,18 @@ def test_result_carries_engine_hardware_and_clock():
     assert (result.layer, result.engine, result.hardware, result.clock_ghz) == (
         "g", "dense", "lecture-array", engine.hardware.clock_ghz)
 
+
+
+def test_an_engine_subpackage_is_imported_only_when_its_kind_is_looked_up():
+    """Importing energysim loads no engine subpackage; building an EIE engine loads EIE's alone (a run pays for its one engine)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, energysim; from energysim.api import hardware; from energysim.engines import build_engine; "
+            "subs = ('dense', 'eie', 'loopnest', 'sparse_tc'); "
+            "print(sorted(s for s in subs if 'energysim.engines.' + s in sys.modules)); "
+            "build_engine(hardware('eie-64pe-lecture')); "
+            "print(sorted(s for s in subs if 'energysim.engines.' + s in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "['eie']"]
