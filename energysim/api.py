@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from energysim import catalog
@@ -117,6 +118,9 @@ def hardware_variants(spec: str, settings: dict[str, list[Any]] | list[str]) -> 
 def _listed(value: Any, argument: str, kinds: tuple[type, ...]) -> list | None:
     """``value`` as a list: one item (a name, a number, ...) becomes a list of it; None stays None.
 
+    Any iterable that is not a string (list, tuple, range, numpy array, generator) gives its items;
+    numpy numbers become Python numbers where ``kinds`` holds ``float``.
+
     Raises
     ------
     InputError
@@ -124,9 +128,16 @@ def _listed(value: Any, argument: str, kinds: tuple[type, ...]) -> list | None:
     """
     if value is None:
         return None
+    numbers = float in kinds
+    if numbers and isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if numbers and isinstance(value, np.number):
+        value = value.item()
     if isinstance(value, kinds) and not isinstance(value, bool):
         return [value]
-    items = list(value) if isinstance(value, (list, tuple)) else None
+    items = None if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable) else list(value)
+    if items is not None and numbers:
+        items = [item.item() if isinstance(item, np.number) else item for item in items]
     if items is None or any(isinstance(item, bool) or not isinstance(item, kinds) for item in items):
         names = " or ".join(kind.__name__ for kind in kinds)
         raise InputError(f"{argument}: must be a {names} or a list of them (got {value!r})")

@@ -64,3 +64,19 @@ def test_wrong_argument_types_name_the_argument(call, message):
     with pytest.raises(InputError) as info:
         call()
     assert str(info.value).startswith(message)
+
+
+def test_numpy_arrays_numbers_and_ranges_are_lists_too():
+    """compare/estimate take numpy arrays and scalars, ranges and tuples of numbers where they take a list."""
+    import numpy as np
+
+    from energysim.api import _listed
+
+    assert _listed(np.linspace(0.5, 0.75, 2), "s", (float, int)) == [0.5, 0.75]
+    assert _listed(np.float64(0.5), "s", (float, int)) == [0.5]
+    assert _listed(np.array(0.25), "s", (float, int)) == [0.25]
+    assert _listed([np.int64(2), 3], "s", (float, int)) == [2, 3]
+    assert _listed(range(2), "s", (float, int)) == [0, 1]
+    assert _listed(("fine", "channel"), "p", (str,)) == ["fine", "channel"]
+    with pytest.raises(InputError, match=r"^p: must be a str or a list of them \(got \{'a': 1\}\)"):
+        _listed({"a": 1}, "p", (str,))
