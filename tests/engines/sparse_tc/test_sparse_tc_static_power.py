@@ -36,7 +36,7 @@ def test_default_clock_run_is_unchanged():
     kinds = energy_by_kind(run)
     assert run.totals()["cycles_total"] == 4698
     assert run.totals()["latency_s"] == pytest.approx(3.331914893617021e-06, rel=1e-12)
-    assert kinds["static"] == pytest.approx(1034789372.64, rel=1e-12)
+    assert kinds["static"] == pytest.approx(108 * 4698 * 2039.46, rel=1e-12)   # SMs x cycles x pJ per SM-cycle
     assert kinds["dynamic"] == pytest.approx(23049352.64, rel=1e-12)
     assert run.totals()["energy_pj"] == pytest.approx(1057838725.28, rel=1e-12)
 
