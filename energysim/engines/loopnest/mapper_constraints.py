@@ -216,6 +216,7 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
     orders: list[tuple[int, ...] | None] = [None] * len(problem.levels)
     level_names = [level.name for level in problem.levels]
     origin = constraints._origin
+    capped_at: dict[tuple[int, int], str] = {}
     items = [(f"{origin}levels[{n}] ({item.level})", item) for n, item in enumerate(constraints.levels)]
     if constraints.dataflow is not None:
         items = [(f"{origin}dataflow ({constraints.dataflow!r} at {item.level})", item)
@@ -231,6 +232,7 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
                 raise InputError(f"{where}.temporal_max.{name}: the fixed temporal bound {fixed[slot, d]} is above it "
                                  f"(got {bound})")
             maxima[slot, d] = bound if maxima[slot, d] == 0 else min(maxima[slot, d], bound)
+            capped_at[(slot, d)] = f"{where}.temporal_max.{name}"
         for axis, factors, allowed in (("X", item.spatial_x, item.spatial_x_dims), ("Y", item.spatial_y, item.spatial_y_dims)):
             if (axis, i + 1) not in problem.slots:
                 if factors or allowed:
@@ -266,5 +268,28 @@ def resolve(constraints: MapperConstraints, problem: MapProblem) -> Resolved:
         if size % product != 0 or (free == 0 and product != size):
             raise InputError(f"{origin}dimension '{problem.dims[d]}': fixed loop bounds multiply to {product}, "
                              f"which cannot complete its size {size}")
+    _check_reachable(problem, fixed, maxima, capped_at)
     return Resolved(fixed=fixed, keep=keep, orders=tuple(orders), min_utilisation=constraints.min_utilisation,
                     maxima=maxima)
+
+
+def _check_reachable(problem: MapProblem, fixed: np.ndarray, maxima: np.ndarray, capped_at: dict[tuple[int, int], str]) -> None:
+    """Refuse a dimension whose free temporal slots are all capped by ``temporal_max`` so tightly that,
+    with the largest spatial fan-outs, their loops cannot multiply up to what the fixed bounds leave of it."""
+    for d in range(problem.n_dims):
+        free = np.flatnonzero(fixed[:, d] == 0).tolist()
+        temporal = [s for s in free if problem.slots[s][0] == "T"]
+        if not any((s, d) in capped_at for s in temporal) or any(maxima[s, d] == 0 for s in temporal):
+            continue
+        left = problem.sizes[d] // int(np.prod(np.where(fixed[:, d] > 0, fixed[:, d], 1)))
+        reach = 1
+        for s in free:
+            kind, level = problem.slots[s]
+            reach *= int(maxima[s, d]) if kind == "T" else problem.mesh_of(level)[0 if kind == "X" else 1]
+        if reach < left:
+            caps = [capped_at[(s, d)] for s in temporal if (s, d) in capped_at]
+            bounds = ", ".join(f"{int(maxima[s, d])} at {problem.levels[problem.slots[s][1]].name}" for s in temporal)
+            raise InputError(f"{caps[0]}: dimension '{problem.dims[d]}' of size {problem.sizes[d]} cannot be split "
+                             f"into temporal loops of at most {bounds} and the spatial fan-outs "
+                             f"(what is left after fixed bounds: {left}, the most they reach: {reach}), "
+                             f"so no mapping can meet {'these limits' if len(caps) > 1 else 'this limit'}")

@@ -76,6 +76,8 @@ class Batch:
 def batch_keys(problem: MapProblem, batch: Batch) -> list[bytes]:
     """Identity of each candidate: factors, keep, and each level's order of its non-trivial loops."""
     count = len(batch)
+    if not count:
+        return []
     temporal = batch.factors[:, [problem.temporal_slot(i) for i in range(len(problem.levels))], :]
     nontrivial = np.take_along_axis(temporal, batch.orders, axis=2) > 1
     moved = np.argsort(nontrivial, axis=2, kind="stable")  # trivial loops first: their place changes nothing

@@ -222,13 +222,23 @@ def test_row_stationary_puts_filter_rows_on_y() -> None:
      "levels[0] (RegFile).temporal.K: a loop bound must divide the dimension's size 16 (got 3)"),
     (MapperConstraints(levels=(LevelConstraint(level="RegFile", temporal={"Z": 1}),)), "unknown dimension 'Z'"),
     (MapperConstraints(levels=(LevelConstraint(level="DRAM", keep=("weights",)),)), "outermost level must keep every tensor"),
+    (MapperConstraints(levels=tuple(LevelConstraint(level=name, temporal_max={"K": 1}) for name in ("DRAM", "Buffer", "RegFile"))),
+     "levels[0] (DRAM).temporal_max.K: dimension 'K' of size 64 cannot be split into temporal loops of at most 1 at DRAM, "
+     "1 at Buffer, 1 at RegFile and the spatial fan-outs (what is left after fixed bounds: 64, the most they reach: 16)"),
 ])
 def test_bad_constraints_are_one_line_input_errors(constraints: MapperConstraints, message: str) -> None:
     """Constraints that do not fit the layer or hardware raise one InputError line naming the field and value."""
-    spec, nest = array_spec(), LoopNest.of("conv", K=16, C=8, P=8, Q=8, R=3, S=3)
+    spec, nest = array_spec(), LoopNest.of("conv", K=16 if "temporal_max" not in message else 64, C=8, P=8, Q=8, R=3, S=3)
     with pytest.raises(InputError) as info:
         map_nest(spec, nest, constraints, settings=SMALL, progress=False)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_batch_keys_of_an_empty_batch_is_empty() -> None:
+    """An empty candidate batch (a constrained space the sampler found nothing in) has no keys, not a reshape error."""
+    problem = problem_of(array_spec(), LoopNest.of("gemm", K=32, C=32, N=16))
+    batch = sample(problem, resolve(MapperConstraints(), problem), 4, np.random.default_rng(1))
+    assert batch_keys(problem, batch.take(np.array([], dtype=np.int64))) == []
 
 
 @pytest.mark.parametrize("nest", [
