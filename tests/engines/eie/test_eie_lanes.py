@@ -102,11 +102,9 @@ def test_one_synthetic_vector_is_numpys_choice_draw():
 
 @pytest.mark.parametrize("density", [0.3, 0.8])
 def test_many_synthetic_vectors_are_floyd_draws_block_by_block(monkeypatch, density):
-    """Block b's vectors are Floyd draws (of the zeros past half density) with t = floor(U (j + 1)) from default_rng([seed, b, 0]).
-
-    Blocks of 2 vectors; the reference walks Floyd's steps vector by vector in Python over the
-    block's (step, vector) uniforms.
-    """
+    """Block b's vectors are Floyd draws (zeros past half density) with t = floor(U (j + 1)) from default_rng([seed, b, 0])."""
+    # Blocks of 2 vectors; the reference walks Floyd's steps vector by vector in Python over the
+    # block's (step, vector) uniforms.
     monkeypatch.setattr(synthetic_module, "DRAW_BLOCK_ELEMENTS", 60)               # 2 vectors of 30 per block
     inputs = synthetic_inputs(30, 5, density, np.random.default_rng(4))
     active = np.asarray(inputs) != 0
@@ -179,10 +177,8 @@ def test_reused_tables_and_line_counts_equal_fresh_ones():
 
 
 def test_synthetic_codes_quantise_one_normal_draw_fitted_on_its_first_values(monkeypatch):
-    """Dense draw: codes = the codebook of the first FIT_SAMPLES values applied to one standard-normal draw, in any blocks.
-
-    The generator ends where that one draw leaves it (the input vectors drawn next are unchanged).
-    """
+    """Dense codes = codebook of the first FIT_SAMPLES values applied to one normal draw, in any blocks; the rng ends after it."""
+    # The generator ends where that one standard-normal draw leaves it (the input vectors drawn next are unchanged).
     from energysim.engines.eie.synthetic import _memo, synthetic_weights
     from energysim.formats.codebook import fit_codebook
 
