@@ -48,9 +48,9 @@ def test_eyeriss_pricings_share_counts() -> None:
 
 
 def test_storage_fit_reports_the_mappings_tiles() -> None:
-    """conv3 of AlexNet on eyeriss-like (default mapping): one fit per on-chip level and tensor the mapping keeps, the
-    tile (words x 16 bits x instances) against its partition or the shared buffer; the whole 169 x 384 outputs, larger
-    than the 108 KB buffer, are tiled through it, not spilled."""
+    """conv3 on eyeriss-like: one fit per on-chip level and kept tensor; the outputs are tiled through the buffer, not spilled."""
+    # conv3 of AlexNet, default mapping: each tile (words x 16 bits x instances) is set against its partition or the
+    # shared buffer; the whole 169 x 384 outputs, larger than the 108 KB buffer, are tiled through it, not spilled.
     result = energysim.simulate("eyeriss-like", "alexnet", mapping="default").results[2]
     fits = {(f.level, f.tensor): f for f in result.storage_fit}
     assert set(fits) == {("GlobalBuffer", "inputs"), ("GlobalBuffer", "outputs"),
