@@ -159,8 +159,8 @@ def test_import_writes_formats_rules_units_and_densities(tmp_path: Path) -> None
 
 
 def test_pricing_rule_follows_the_ert_version_unless_told() -> None:
-    """Sparseloop's pricing rule: 2021 for an Accelergy v0.2/v0.3 ERT (the ISCA 2021 tutorial's), current for v0.4 or
-    no ERT, the requested one when given; any other request is refused naming the option and the rules."""
+    """Pricing rule: 2021 for an Accelergy v0.2/v0.3 ERT, current for v0.4 or no ERT, the requested one if given; others refused."""
+    # v0.2/v0.3 is the ISCA 2021 tutorial's ERT; any other request is refused naming the option and the rules.
     assert pricing_rule({"ERT": {"version": 0.3}}) == ("2021", "the ERT is Accelergy v0.3, as Sparseloop's 2021 "
                                                                 "tutorial's")
     assert pricing_rule({"ERT": {"version": "0.4"}})[0] == "current"
@@ -171,9 +171,9 @@ def test_pricing_rule_follows_the_ert_version_unless_told() -> None:
 
 
 def test_sparse_table_prices_by_the_rule_and_says_so() -> None:
-    """sparse_table writes each gated/skipped price from the entry its rule names (2021: skipped metadata at
-    metadata_read, an absent gated read at the cheapest read variant; current: gated_metadata_read, 0) and appends one
-    note naming the rule, why, and the option for the other."""
+    """sparse_table prices each gated/skipped access from the entry its rule names and appends one note naming the rule."""
+    # 2021 rule: skipped metadata at metadata_read, an absent gated read at the cheapest read variant;
+    # current rule: gated_metadata_read, 0. The note names the rule, why, and the option for the other.
     storage = [{"name": "Buffer", "attributes": {}, "block": 1, "where": "arch.yaml: architecture"}]
     ert = {"Buffer": {"read": [0.004, 0.4], "write": [0.005, 0.5], "metadata_read": [0.3], "gated_metadata_read": [0.01]},
            "MAC": {"compute": [1.0]}}
