@@ -29,9 +29,10 @@ sparse_optimizations:
 
 
 def test_imported_sparseloop_design_lists_only_kept_tiles(tmp_path: Path) -> None:
-    """eyeriss_like_w_gating as published: no DRAM, no depth-0 DummyBuffer, no tensor a level bypasses (the global
-    buffer keeps no weights, each scratchpad one tensor); each tile's words x word bits x instances against its level's
-    capacity; every tile fits, so nothing is spilled (it listed 15 whole-tensor 'misfits' before)."""
+    """eyeriss_like_w_gating lists only the on-chip tiles each level keeps, against its capacity; all fit, none spilled."""
+    # As published: no DRAM, no depth-0 DummyBuffer, no tensor a level bypasses (the global buffer keeps no
+    # weights, each scratchpad one tensor); each tile's words x word bits x instances against its level's
+    # capacity; every tile fits (it listed 15 whole-tensor 'misfits' before).
     design = DATA / "sparse_eyeriss"
     run = run_design([design / n for n in ("arch.yaml", "prob.yaml", "sparse.yaml", "ERT.yaml", "mapper.map.txt")],
                      tmp_path)
@@ -47,8 +48,9 @@ def test_imported_sparseloop_design_lists_only_kept_tiles(tmp_path: Path) -> Non
 
 
 def test_compressed_tile_counts_its_nonzeros_and_metadata(tmp_path: Path) -> None:
-    """Inputs kept in CP at the Buffer, 25 % dense: the 8-point tile occupies ceil(8 x 0.25) = 2 values + one 16-bit
-    word of 2 x 3-bit coordinates = 48 bits, not its dense 128."""
+    """A 25 % dense CP tile of 8 inputs at the Buffer occupies 48 bits (its non-zeros + one metadata word), not its dense 128."""
+    # Inputs kept in CP at the Buffer, 25 % dense: the 8-point tile occupies ceil(8 x 0.25) = 2 values + one 16-bit
+    # word of 2 x 3-bit coordinates = 48 bits, not its dense 128.
     written = import_design(tmp_path, CP_INPUTS)
     engine = build_engine(load_hardware(written["hardware"]))
     layer = load_workload(written["workload"]).layers[0]
