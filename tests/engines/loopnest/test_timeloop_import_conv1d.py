@@ -37,10 +37,10 @@ def test_counts_equal_sparseloop(run) -> None:
 
 
 def test_every_energy_equals_sparseloop(run) -> None:
-    """Every published energy to its printed 0.01 pJ: each level's and data space's (the skipped reads and updates at
-    the gated_read / gated_write entries, 0.00441 pJ, the ERT having no skipped_* ones: buffer inputs 8.48 = 20 x 0.42018
-    + 18 x 0.00441; the backing store's weights one 4-word vector for the one non-zero plus its metadata), the MAC's and
-    the total 57.70 pJ."""
+    """Every published conv1d energy (each level and data space, the MAC, the 57.70 pJ total) equals Sparseloop's to 0.01 pJ."""
+    # Skipped reads and updates are priced at the gated_read / gated_write entries (0.00441 pJ), the ERT having no
+    # skipped_* ones: buffer inputs 8.48 = 20 x 0.42018 + 18 x 0.00441 pJ; the backing store's weights are one
+    # 4-word vector for the one non-zero plus its metadata.
     assert published_differences(run, REFERENCE) == []
     units = {(u["name"], u["action"]): u for u in run.hardware["units"]}
     assert units[("BufferSparse", "skipped_read")]["energy_pj"] == 0.00441
@@ -48,8 +48,9 @@ def test_every_energy_equals_sparseloop(run) -> None:
 
 
 def test_both_rules_price_this_design_alike(run, tmp_path: Path) -> None:
-    """Current Sparseloop's rule (the ERT labelled v0.4) also prices a skipped access without its own entry at the gated
-    one, and the design has no skipped metadata: the same energies, the rule named in each source."""
+    """Both Sparseloop pricing rules give this design the same energies, each source naming its rule."""
+    # Current Sparseloop's rule (the ERT labelled v0.4) also prices a skipped access without its own entry at the
+    # gated one, and the design has no skipped metadata.
     current = run_design([*FILES[:-1], with_ert_version(FILES[-1], tmp_path / "ert", "0.4")], tmp_path)
     assert current.energy_pj == pytest.approx(run.energy_pj, abs=1e-12)
     assert all(u["source"].startswith("Sparseloop current pricing of ") for u in current.hardware["units"]
