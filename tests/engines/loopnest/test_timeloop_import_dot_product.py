@@ -45,8 +45,8 @@ def test_gating_counts_cycles_and_energies_equal_sparseloop(tmp_path: Path) -> N
 
 
 def test_current_rule_prices_absent_gated_entries_at_zero(tmp_path: Path) -> None:
-    """Current Sparseloop's rule (the ERT labelled v0.4) prices a gated access without a gated_* entry at 0 pJ: B and Z
-    lose exactly their 12 and 24 gated accesses x 0.00441 pJ against the published energies."""
+    """Current rule (ERT v0.4) prices a gated access lacking a gated_* entry at 0 pJ: B and Z lose 12 and 24 x 0.00441 pJ."""
+    # Against the published energies, B loses exactly its 12 gated accesses x 0.00441 pJ and Z its 24.
     current = run_design([*FILES[:-1], with_ert_version(FILES[-1], tmp_path / "ert", "0.4")], tmp_path)
     for row in REFERENCE["levels"]:
         gated = row.get("gated_read", 0) + row.get("gated_update", 0)
