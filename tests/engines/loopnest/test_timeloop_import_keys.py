@@ -155,8 +155,8 @@ def test_known_keys_energysim_does_not_model_are_noted(tmp_path: Path) -> None:
 
 
 def test_attributes_a_compound_class_declares_are_known(tmp_path: Path) -> None:
-    """An attribute named like a built-in one (`depths`, close to depth) is refused as a misspelling, unless a class of
-    the files' own compound_components declares it: then it imports and the note says where it is declared."""
+    """A near-built-in attribute name (`depths`) is refused as a misspelling unless a compound class in the files declares it."""
+    # Declared by a class of the files' own compound_components, it imports and the note says where it is declared.
     arch = ARCH_V04.replace("{depth: 32,", "{depths: 4, depth: 32,")
     assert "did you mean 'depth'?" in _refusal(tmp_path, arch=arch)
     classes = "compound_components:\n  version: 0.4\n  classes:\n  - {name: my_sram, attributes: {depths: 1}}\n"
