@@ -50,10 +50,10 @@ def test_counts_equal_sparseloop(tmp_path: Path) -> None:
 
 
 def test_every_energy_equals_sparseloop(tmp_path: Path) -> None:
-    """Every published energy to its printed 0.01 pJ: the buffer's per data space under that Sparseloop's 2021 rule,
-    chosen from the v0.3 ERT (A 262.05, B 399.19, Z 168.07 pJ: skipped metadata reads as actual ones, skipped data at
-    gated_read), the backing store's (data per action at the one-entry-per-action ERT, metadata in 4-bit words), the
-    MAC's 35.89 and the total 1004.73 pJ."""
+    """Every published spMspM energy (buffer A/B/Z under the 2021 rule, backing store, MAC, 1004.73 pJ total) equals Sparseloop's."""
+    # To its printed 0.01 pJ. The 2021 rule is chosen from the v0.3 ERT: buffer A 262.05, B 399.19, Z 168.07 pJ
+    # (skipped metadata reads as actual ones, skipped data at gated_read); backing store: data per action at the
+    # one-entry-per-action ERT, metadata in 4-bit words; MAC 35.89 pJ.
     assert published_differences(run_design(_files(), tmp_path), REFERENCE) == []
 
 
@@ -68,8 +68,8 @@ def test_tiled_design_as_published_equals_sparseloop(tmp_path: Path) -> None:
 
 
 def test_current_rule_differs_by_the_skipped_metadata_only(tmp_path: Path) -> None:
-    """With the ERT labelled v0.4 (current Sparseloop's rule) the buffer's skipped metadata reads cost
-    gated_metadata_read (0.00487 pJ) instead of metadata_read (0.84842 pJ); every other energy is the same."""
+    """With the ERT labelled v0.4 only the buffer's skipped metadata reads change (to gated_metadata_read); all else is the same."""
+    # Current Sparseloop's rule: gated_metadata_read (0.00487 pJ) instead of metadata_read (0.84842 pJ).
     files = _files()
     current = run_design([*files[:-1], with_ert_version(files[-1], tmp_path / "ert", "0.4")], tmp_path / "current")
     published = run_design(files, tmp_path / "published")
