@@ -27,11 +27,9 @@ def energy_by_kind(run) -> dict[str, float]:
 
 
 def test_default_clock_run_is_unchanged():
-    """lenet-300-100 on a100 at its 1.41 GHz: the totals measured before static energy became power x time.
-
-    Pinned from `energysim run a100 lenet-300-100` at 69c80ae (before F12's change): pricing the
-    static part as a power must leave the default-clock figures exactly as they were.
-    """
+    """lenet-300-100 on a100 at its 1.41 GHz keeps the totals measured before static energy became power x time."""
+    # Pinned from `energysim run a100 lenet-300-100` at 69c80ae (before F12's change): pricing the
+    # static part as a power must leave the default-clock figures exactly as they were.
     run = api.simulate("a100", WORKLOAD)
     kinds = energy_by_kind(run)
     assert run.totals()["cycles_total"] == 4698
