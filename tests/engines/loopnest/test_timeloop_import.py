@@ -180,9 +180,9 @@ def test_alias_bomb_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("option", "price"), [([], 0.84842), (["--sparseloop-pricing", "current"], 0.00487)])
 def test_sparseloop_pricing_option_chooses_the_rule(tmp_path: Path, option: list[str], price: float) -> None:
-    """`import-timeloop --sparseloop-pricing current` prices Sparseloop's spMspM Buffer's skipped metadata reads at
-    gated_metadata_read (0.00487 pJ); the default for its Accelergy v0.3 ERT is the 2021 rule (metadata_read, 0.84842
-    pJ); the note names the rule and the option for the other."""
+    """`--sparseloop-pricing current` prices spMspM's skipped metadata reads at gated_metadata_read; the v0.3 ERT default is 2021."""
+    # current: the Buffer's skipped metadata reads at gated_metadata_read (0.00487 pJ); the default for its
+    # Accelergy v0.3 ERT is the 2021 rule (metadata_read, 0.84842 pJ); the note names the rule and the option for the other.
     import subprocess
     import sys
 
@@ -198,8 +198,8 @@ def test_sparseloop_pricing_option_chooses_the_rule(tmp_path: Path, option: list
 
 
 def test_v04_constraint_factor_bound_is_the_mappers_temporal_max(tmp_path: Path) -> None:
-    """In v0.4 mapspace constraints (exercise 05's, with GlobalBuffer's K=16 written K<=8) a factor bound is the
-    level's temporal_max, as Timeloop's mapper reads it; a malformed bound names the file and directive."""
+    """A v0.4 mapspace-constraint factor bound is the level's temporal_max, as Timeloop's mapper reads it; a malformed one is refused."""
+    # Exercise 05's constraints with GlobalBuffer's K=16 written K<=8; a malformed bound names the file and directive.
     constraints = (DATA / "ex05" / "constraints-freebypass.yaml").read_text(encoding="utf-8")
     assert "factors: R=1 P=16 K=16" in constraints
     (tmp_path / "c.yaml").write_text(constraints.replace("factors: R=1 P=16 K=16", "factors: R=1 P=16 K<=8"), encoding="utf-8")
