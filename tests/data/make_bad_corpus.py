@@ -1387,6 +1387,13 @@ def _timeloop_v4_cases() -> list[Case]:
         ("undefined_variable", "width: 16 * DATAWIDTH", "width: 16 * DATAWIDHT", "names 'DATAWIDHT', which no variable"),
         ("list_doubling", "variables:\n", "variables:\n  l0: &l0 {x: [1]}\n" + doubling,
          "<<< would build a list of 131072 entries; merged lists may hold at most 100000"),
+        # fixed by HARDEN (review R5, R7): a RecursionError / OverflowError / ValueError traceback before
+        ("expression_long", "DATAWIDTH: 8", "DATAWIDTH: '" + "1+" * 5000 + "1'",
+         "spec.yaml: variables.DATAWIDTH: an expression must be at most 1000 characters (got 10001 characters"),
+        ("expression_deep", "DATAWIDTH: 8", "DATAWIDTH: '" + "1+" * 400 + "1'",
+         "spec.yaml: variables.DATAWIDTH: an expression must nest at most 100 operators deep (got 401 levels"),
+        ("mesh_infinite", "meshX: 8", "meshX: 1e400", "spec.yaml: architecture.nodes[3].spatial.meshX: must be a finite number (got inf)"),
+        ("mesh_nan", "meshX: 8", "meshX: .nan", "spec.yaml: architecture.nodes[3].spatial.meshX: must be a finite number (got nan)"),
     ]
     return [Case(f"timeloop_v4_{name}", "timeloop", argv, fragment, _timeloop_v4(old, new)) for name, old, new, fragment in table]
 
@@ -1466,6 +1473,13 @@ def _mapping_cases() -> list[Case]:
          "c.toml: levels[0] (RegFile).temporal.C: a loop bound must divide", ""),
         ("order_unknown", ('dataflow = "output_stationary"', '[[levels]]\nlevel = "GlobalBuffer"\norder = ["Z"]'),
          "c.toml: levels[0] (GlobalBuffer).order: unknown dimension 'Z'", ""),
+        # fixed by HARDEN (review R9): a reshape ValueError traceback before
+        ("temporal_max_unreachable", ('dataflow = "output_stationary"',
+                                      "".join(f'[[levels]]\nlevel = "{name}"\ntemporal_max = {{ C = 1 }}\n{extra}' for name, extra in
+                                              (("DRAM", ""), ("GlobalBuffer", "spatial_x_dims = []\nspatial_y_dims = []\n"),
+                                               ("RegFile", "")))),
+         "c.toml: levels[0] (DRAM).temporal_max.C: dimension 'C' of size 8 cannot be split into temporal loops of at most 1 "
+         "at DRAM, 1 at GlobalBuffer, 1 at RegFile", ""),
     ]
     cases += [Case(f"mapping_constraints_{name}", "mapping", mapper, fragment,
                    _both(_write("w.toml", WORKLOAD), _write("c.toml", _edit(CONSTRAINTS, edit))), owner=owner)

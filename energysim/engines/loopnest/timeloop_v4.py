@@ -36,6 +36,7 @@ importer maps the converted paths back with :attr:`V4Design.renames`.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,6 +338,8 @@ class _Flatten:
         for key in ("meshX", "meshY"):
             value = evaluate(spatial.get(key, 1), {**self.variables, **self.inherited}, f"{self.file}: {at}.{key}",
                              strict=True)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{self.file}: {at}.{key}: must be a finite number (got {value!r})")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1 or value != int(value):
                 raise ConfigError(f"{self.file}: {at}.{key}: must be a positive integer (got {value!r})")
             out.append(int(value))

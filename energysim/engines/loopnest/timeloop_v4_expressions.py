@@ -29,6 +29,10 @@ MAX_EXPONENT = 64
 """Largest exponent ``**`` may raise to (a larger one could build a number of any size)."""
 MAX_MAGNITUDE = 1e30
 """Largest magnitude an intermediate result may reach (Timeloop's sizes and energies are far smaller)."""
+MAX_EXPRESSION_CHARS = 1000
+"""Longest expression evaluated (Python's parser recurses once per operator; Timeloop's are one line)."""
+MAX_EXPRESSION_DEPTH = 100
+"""Deepest nesting of operators evaluated (the walk recurses once per level)."""
 
 _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
               ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
@@ -70,10 +74,20 @@ def evaluate(value: Any, symbols: dict[str, Any], where: str, strict: bool = Fal
     if not isinstance(value, str):
         return value
     text = value.strip()
+    if len(text) > MAX_EXPRESSION_CHARS and any(sign in text for sign in "+-*/%"):
+        raise ConfigError(f"{where}: an expression must be at most {MAX_EXPRESSION_CHARS} characters "
+                          f"(got {len(text)} characters beginning {text[:20]!r})")
     try:
         tree = ast.parse(text, mode="eval").body
     except (SyntaxError, ValueError):
         return value                                       # 45nm, "a b": plain text
+    except (RecursionError, MemoryError):
+        raise ConfigError(f"{where}: an expression must nest at most {MAX_EXPRESSION_DEPTH} operators deep "
+                          f"(got one Python's parser cannot hold, beginning {text[:20]!r})") from None
+    depth = _depth(tree)
+    if depth > MAX_EXPRESSION_DEPTH:
+        raise ConfigError(f"{where}: an expression must nest at most {MAX_EXPRESSION_DEPTH} operators deep "
+                          f"(got {depth} levels, beginning {text[:20]!r})")
     if isinstance(tree, ast.Name) and tree.id not in symbols:
         if strict and difflib.get_close_matches(tree.id, sorted(symbols), n=1, cutoff=0.8):
             _arithmetic(tree, symbols, where, text)        # DEPTHS where DEPTH is defined: refused with the name meant
@@ -89,8 +103,21 @@ def evaluate(value: Any, symbols: dict[str, Any], where: str, strict: bool = Fal
         return value
 
 
+def _depth(tree: ast.AST) -> int:
+    """Levels of nesting in ``tree``, counted without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _arithmetic(node: ast.AST, symbols: dict[str, Any], where: str, text: str) -> Any:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, bool)):
+        if isinstance(node.value, float) and (not math.isfinite(node.value) or abs(node.value) > MAX_MAGNITUDE):
+            raise ConfigError(f"{where}: {text!r} must be a finite real number of at most {MAX_MAGNITUDE:g} "
+                              f"(got {node.value!r})")
         return node.value
     if isinstance(node, ast.Name):
         if node.id not in symbols:

@@ -318,7 +318,8 @@ def test_factor_bounds_are_noted_as_constraints_and_refused_in_a_mapping(tmp_pat
 @pytest.mark.parametrize(("text", "result"), [
     ("2 ** 10 // 3 - -1", 342), ("(A + 1) * 2.5", 7.5), ("1e-9", 1e-9), ("LPDDR4", "LPDDR4"), ("45nm", "45nm"),
     ("A", 2), ("2 ** 65", ConfigError), ("A / 0", ConfigError), ("10 ** 31", ConfigError), ("A < 3", "A < 3"),
-    ("(lambda: 1)()", "(lambda: 1)()"), ("B * 2", ConfigError),
+    ("(lambda: 1)()", "(lambda: 1)()"), ("B * 2", ConfigError), ("1e400", ConfigError), ("1" + "+1" * 5000, ConfigError),
+    ("1" + "+1" * 300, ConfigError),
 ])
 def test_expressions_are_arithmetic_only(text: str, result) -> None:
     """Arithmetic over numbers and names evaluates; plain words stay text; a huge exponent or result, a division by zero
@@ -334,6 +335,25 @@ def test_expressions_are_arithmetic_only(text: str, result) -> None:
     if result == text and not text.replace("nm", "").isalnum():
         with pytest.raises(UnsupportedError, match=r"^f\.yaml: x: .* which energysim does not evaluate"):
             evaluate(text, {"A": 2}, "f.yaml: x", strict=True)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("1" + "+1" * 5000, "variables.DEPTH: an expression must be at most 1000 characters (got 10001 characters beginning"),
+    ("1" + "+1" * 300, "variables.DEPTH: an expression must nest at most 100 operators deep (got 301 levels, beginning"),
+])
+def test_long_or_deep_expressions_are_refused_in_one_sentence(tmp_path: Path, text: str, message: str) -> None:
+    """An expression of thousands of terms, or nested past 100 levels, is refused naming file and key (no RecursionError)."""
+    assert _refusal(tmp_path, SMALL.replace("DEPTH: 32}", f"DEPTH: '{text}'}}")).startswith(f"{tmp_path / 'spec.yaml'}: {message}")
+
+
+@pytest.mark.parametrize(("value", "rule"), [
+    ("1e400", "must be a finite number (got inf)"), (".nan", "must be a finite number (got nan)"),
+    (".inf", "must be a finite number (got inf)"), ("'2 * 1e400'", "'2 * 1e400' must be a finite real number of at most 1e+30 (got inf)"),
+])
+def test_infinite_or_nan_fan_out_is_refused_as_v04_refuses_it(tmp_path: Path, value: str, rule: str) -> None:
+    """meshX of 1e400, .nan, .inf or arithmetic on 1e400 is refused as not finite, naming file and key (no OverflowError)."""
+    assert _refusal(tmp_path, SMALL.replace("meshX: 2", f"meshX: {value}")) == \
+        f"{tmp_path / 'spec.yaml'}: architecture.nodes[2].spatial.meshX: {rule}"
 
 
 def test_parallel_and_disabled_nodes(tmp_path: Path) -> None:
