@@ -124,7 +124,8 @@ class Estimate:
     energy
         Every count x cost row of those layers, with the run key and ``variant``.
     runs
-        The :class:`SimulationRun` of each (run, variant) that ran.
+        The :class:`SimulationRun` of each (run, variant) that ran, over the same layers as
+        ``summary`` (those its ``TOTAL`` covers), so notes drawn from it speak of those layers.
     """
 
     layers: pd.DataFrame
@@ -364,7 +365,7 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
                 continue
             d, p = pair["dense"].only(both), pair["pruned"].only(both)
             for variant, run in (("dense", d), ("pruned", p)):
-                runs[(key["run"], variant)] = pair[variant]
+                runs[(key["run"], variant)] = run
                 summaries.append(_keyed(run.summary, key, variant))
                 energies.append(_keyed(run.energy, key, variant))
             storage_d, storage_p = _storage_bytes(d), _storage_bytes(p)

@@ -64,7 +64,9 @@ class SimulationRun:
     energy_unit: str = "pJ"
 
     def only(self, layers: set[str]) -> "SimulationRun":
-        """The same run restricted to ``layers`` (to total two runs over the layers both ran)."""
+        """The same run restricted to ``layers`` (to total two runs over the layers both ran); itself when it ran no other."""
+        if all(r.layer in layers for r in self.results) and set(self.refused) <= layers:
+            return self
         return SimulationRun(
             self.workload, self.hardware, [r for r in self.results if r.layer in layers],
             self.energy[self.energy["layer"].isin(layers)].reset_index(drop=True),

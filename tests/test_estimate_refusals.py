@@ -134,7 +134,7 @@ def test_a_refusal_only_the_dense_original_meets_is_named_as_such():
 
 
 def test_partial_run_tables_hold_the_layers_the_total_covers():
-    """A layer only the dense original ran is left out of summary, energy and breakdown, so each adds up to TOTAL."""
+    """A layer only the dense original ran is left out of summary, energy, breakdown and runs, so each adds up to TOTAL."""
     result = estimate(_half_2_4_workload(), load_hardware_list(["a100:sparse_2_4"]), progress=False)
     total = result.layers.set_index("layer").loc["TOTAL"]
     for variant in ("dense", "pruned"):
@@ -145,4 +145,4 @@ def test_partial_run_tables_hold_the_layers_the_total_covers():
             frame = getattr(result, name)
             assert frame.loc[frame["variant"] == variant, "energy_pj"].sum() / 1e6 == pytest.approx(
                 total[f"energy_uj_{variant}"], rel=1e-12)
-    assert [r.layer for r in result.runs[("a100:sparse_2_4", "dense")].results] == ["ok", "fine"]
+    assert [r.layer for r in result.runs[("a100:sparse_2_4", "dense")].results] == ["ok"]   # runs cover what TOTAL does
