@@ -1394,6 +1394,15 @@ def _timeloop_v4_cases() -> list[Case]:
          "spec.yaml: variables.DATAWIDTH: an expression must nest at most 100 operators deep (got 401 levels"),
         ("mesh_infinite", "meshX: 8", "meshX: 1e400", "spec.yaml: architecture.nodes[3].spatial.meshX: must be a finite number (got inf)"),
         ("mesh_nan", "meshX: 8", "meshX: .nan", "spec.yaml: architecture.nodes[3].spatial.meshX: must be a finite number (got nan)"),
+        # fixed by HARDEN (review R1): a MemoryError traceback (or minutes of CPU) before
+        ("jinja_center", "DATAWIDTH: 8", "DATAWIDTH: '{{ 'a'|center(400000000) }}'",
+         "spec.yaml: line 9: |center: a width or count must be at most 1000000 (got 400000000)"),
+        ("jinja_format_width", "DATAWIDTH: 8", "DATAWIDTH: '{{ '%0400000000d' % 1 }}'",
+         "spec.yaml: line 9: format string '%0400000000d': widths must be written as numbers of at most 1000000"),
+        ("jinja_concat_doubling", "DATAWIDTH: 8", "DATAWIDTH: 8\n{% set ns = namespace(s='a' * 999999) %}{% for i in range(40) %}"
+         "{% set ns.s = ns.s ~ ns.s %}{% endfor %}", "spec.yaml: line 10: ~ would build a text of more than 1000000 characters"),
+        ("jinja_lipsum", "DATAWIDTH: 8", "DATAWIDTH: '{{ lipsum(n=200000) }}'",
+         "spec.yaml: line 9: template variable undefined ('lipsum' is undefined)"),
     ]
     return [Case(f"timeloop_v4_{name}", "timeloop", argv, fragment, _timeloop_v4(old, new)) for name, old, new, fragment in table]
 

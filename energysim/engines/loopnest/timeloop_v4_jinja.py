@@ -21,8 +21,13 @@ way). :func:`render` does the same with jinja2's :class:`~jinja2.sandbox.Sandbox
   ``setenv`` (it changes the process's environment) is refused, and so is Jinja's own
   ``{% include %}``;
 - a render runs at most :data:`MAX_TEMPLATE_STEPS` template lines (a loop inside a loop cannot run
-  for hours), writes at most the text-file size limit, and ``*`` may not build a text or list
-  longer than :data:`MAX_PRODUCT`, nor ``*`` or ``**`` an integer wider than :data:`MAX_INT_BITS` bits.
+  for hours), writes at most the text-file size limit, reads at most that limit from all its
+  includes together, and ``*``, ``+``, ``~``, ``replace`` may not build a text or list longer than
+  :data:`MAX_PRODUCT`, nor ``*`` or ``**`` an integer wider than :data:`MAX_INT_BITS` bits; a width
+  or count given to ``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``, ``indent``, ``batch``
+  or ``slice``, or written in a ``%`` or ``format`` string, may be at most :data:`MAX_PRODUCT`;
+  Jinja's globals timeloopfe does not use (``lipsum``, ``cycler``, ``joiner``) are not defined; a
+  render that runs out of memory or recursion depth is refused.
 
 Every refusal is one sentence naming the file, its line, the rule and the value.
 """
@@ -56,6 +61,14 @@ MAX_PRODUCT = 1_000_000
 """Longest text or list ``*`` may build."""
 MAX_INT_BITS = 256
 """Widest integer ``*`` or ``**`` may build (a specification's numbers are far smaller)."""
+DROPPED_GLOBALS = ("lipsum", "cycler", "joiner")
+"""Jinja's default globals timeloopfe's templates do not use (``lipsum`` runs a loop the line bound does not see)."""
+WIDTH_METHODS = ("center", "ljust", "rjust", "zfill", "expandtabs")
+"""Text methods whose number arguments are widths of the text they build."""
+WIDTH_FILTERS = ("center", "indent", "batch", "slice")
+"""Jinja filters whose number arguments are widths or counts of what they build."""
+_FORMAT_WIDTH = re.compile(r"\d{7,}|%[-+ #0]*(\d*\.)?\*|\{[^{}]*\{")
+"""A width of seven or more digits, a ``%*`` width taken from the arguments, or a ``{...{w}}`` nested width."""
 REFUSED_HELPERS = ("setenv",)
 """timeloopfe helpers energysim does not provide (they change the process's environment)."""
 INCLUDE_TAG = "!include_loaded"
@@ -119,10 +132,17 @@ def render(path: Path, text: str, variables: dict[str, Any] | None = None,
     renderer.environment = _sandbox(SandboxedEnvironment, renderer)
     previous = sys.gettrace()
     sys.settrace(renderer.trace)
+    exhausted = ""
     try:
         return renderer.render(Path(path), text)
+    except MemoryError:
+        exhausted = "memory"
+    except RecursionError:
+        exhausted = "recursion depth"
     finally:
         sys.settrace(previous)
+    raise ConfigError(f"{path}: the templates ran out of {exhausted} while rendering (a template building more "
+                      f"than a Timeloop specification holds)")
 
 
 class _Renderer:
@@ -137,6 +157,7 @@ class _Renderer:
         self.environment: Any = None
         self.chain: list[Path] = []
         self.included = 0
+        self.included_bytes = 0
         self.steps = 0
         self.names: set[str] = set()
 
@@ -175,8 +196,8 @@ class _Renderer:
                         raise _Refusal(f"the rendered text holds more than {TEXT_FILE_BYTES.stated}, the "
                                        f"{TEXT_FILE_BYTES.what} limit ({TEXT_FILE_BYTES.advice})")
                     parts.append(part)
-            except EnergySimError:
-                raise                                   # an included file's refusal names that file already
+            except (EnergySimError, MemoryError, RecursionError):
+                raise                                   # named already (an included file) or by render()
             except Exception as exc:                    # jinja2's errors, the sandbox's, ours: at the template's line
                 raise self._refusal(path, name, exc) from None
             return "".join(parts)
@@ -252,7 +273,9 @@ class _Renderer:
             pattern = self._resolve(base, name, helper, suffix)
             matches = sorted(Path(m).resolve() for m in glob.glob(str(pattern))) if many and glob.has_magic(name) \
                 else [pattern] if pattern.exists() else []
-            found += [m for m in matches if m not in found]
+            for match in matches:
+                if _inode(match) not in {_inode(known) for known in found}:
+                    found.append(match)
             if found and not many:
                 break
         if not found:
@@ -274,6 +297,10 @@ class _Renderer:
             raise _Refusal(f"{call}: more than {MAX_INCLUDES} files included in all")
         if not target.is_file():
             raise _Refusal(f"{call}: {target} is not a file")
+        self.included_bytes += target.stat().st_size
+        if self.included_bytes > TEXT_FILE_BYTES.value:
+            raise _Refusal(f"{call}: the included files hold more than {TEXT_FILE_BYTES.stated} in all, the "
+                           f"{TEXT_FILE_BYTES.what} limit ({TEXT_FILE_BYTES.advice})")
         try:
             data = read_bounded(target, error=_Refusal).decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -333,9 +360,19 @@ def _sandbox(base: type, renderer: _Renderer) -> Any:
     import jinja2
 
     class Sandbox(base):  # type: ignore[misc, valid-type]
-        intercepted_binops = frozenset({"*", "**"})
+        intercepted_binops = frozenset({"*", "**", "+", "%"})
 
         def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
+            if op == "+":
+                if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) and \
+                        len(left) + len(right) > MAX_PRODUCT:
+                    raise _Refusal(f"{type(left).__name__} + {type(right).__name__} would hold more than "
+                                   f"{MAX_PRODUCT} items")
+                return operator.add(left, right)
+            if op == "%":
+                if isinstance(left, str):
+                    _check_format(left)
+                return operator.mod(left, right)
             if op == "*":
                 for seq, times in ((left, right), (right, left)):
                     if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
@@ -350,4 +387,131 @@ def _sandbox(base: type, renderer: _Renderer) -> Any:
                 raise _Refusal(f"{left} ** {right} is too large a number for a specification")
             return operator.pow(left, right)
 
-    return Sandbox(undefined=jinja2.StrictUndefined, autoescape=False)
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+            if isinstance(getattr(__obj, "__self__", None), str) and getattr(__obj, "__name__", "") in WIDTH_METHODS:
+                _check_widths(f"{__obj.__name__}()", args, kwargs)
+            if isinstance(getattr(__obj, "__self__", None), str) and getattr(__obj, "__name__", "") == "replace":
+                _check_replace(__obj.__self__, *args[:2])
+            if isinstance(getattr(__obj, "__self__", None), str) and getattr(__obj, "__name__", "") == "join" and args:
+                _check_join(__obj.__self__, args[0])
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def wrap_str_format(self, value: Any) -> Any:
+            if isinstance(getattr(value, "__self__", None), str):
+                _check_format(value.__self__)
+            return super().wrap_str_format(value)
+
+    environment = Sandbox(undefined=jinja2.StrictUndefined, autoescape=False)
+    for name in DROPPED_GLOBALS:
+        environment.globals.pop(name, None)
+    environment.bounded_concat = _bounded_concat
+    environment.filters.update({name: _bounded_filter(name, environment.filters[name]) for name in WIDTH_FILTERS})
+    environment.filters["format"] = _bounded_format(environment.filters["format"])
+    environment.filters["replace"] = _bounded_replace(environment.filters["replace"])
+    environment.filters["join"] = _bounded_join(environment.filters["join"])
+    environment.code_generator_class = _concat_generator(environment.code_generator_class)
+    return environment
+
+
+def _inode(path: Path) -> tuple[int, int]:
+    """``(st_dev, st_ino)`` of ``path``: a file reached by two names (a hard link) is one file."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
+def _check_widths(call: str, args: tuple, kwargs: dict) -> None:
+    """Refuse a number argument of ``call`` above :data:`MAX_PRODUCT` (a width or count of what it builds)."""
+    for value in list(args) + list(kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_PRODUCT:
+            raise _Refusal(f"{call}: a width or count must be at most {MAX_PRODUCT} (got {value})")
+
+
+def _check_format(text: str) -> None:
+    """Refuse a ``%`` or ``format`` string whose widths could build a text longer than :data:`MAX_PRODUCT`."""
+    match = _FORMAT_WIDTH.search(text)
+    if match:
+        raise _Refusal(f"format string {text[:40]!r}: widths must be written as numbers of at most {MAX_PRODUCT} "
+                       f"(got {match.group(0)[:20]!r})")
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
+    """Refuse a ``replace`` whose result would be longer than :data:`MAX_PRODUCT`."""
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        hits = len(text) + 1 if old == "" else text.count(old)
+        if isinstance(count, int) and count >= 0:
+            hits = min(hits, count)
+        if len(text) + hits * max(0, len(new) - len(old)) > MAX_PRODUCT:
+            raise _Refusal(f"replace({old[:20]!r}, {new[:20]!r}) would build a text of more than {MAX_PRODUCT} characters")
+
+
+def _check_join(separator: Any, items: Any) -> None:
+    """Refuse a ``join`` of texts whose result would be longer than :data:`MAX_PRODUCT`."""
+    if isinstance(items, (list, tuple)):
+        size = len(str(separator)) * max(0, len(items) - 1) + sum(len(item) if isinstance(item, str) else 0
+                                                                 for item in items)
+        if size > MAX_PRODUCT:
+            raise _Refusal(f"join would build a text of more than {MAX_PRODUCT} characters")
+
+
+def _bounded_join(function: Callable) -> Callable:
+    """Jinja's ``join`` filter with the length of its result bounded."""
+    def bounded(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> Any:
+        if attribute is None:
+            _check_join(d, value)
+        return function(eval_ctx, value, d, attribute)
+    return _same_pass(bounded, function)
+
+
+def _bounded_filter(name: str, function: Callable) -> Callable:
+    """Jinja's filter ``name`` with its width and count arguments bounded."""
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_widths(f"|{name}", args[1:], kwargs)
+        return function(*args, **kwargs)
+    return _same_pass(bounded, function)
+
+
+def _bounded_format(function: Callable) -> Callable:
+    """Jinja's ``format`` filter with its format string checked."""
+    def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            _check_format(value)
+        return function(value, *args, **kwargs)
+    return _same_pass(bounded, function)
+
+
+def _bounded_replace(function: Callable) -> Callable:
+    """Jinja's ``replace`` filter with the length of its result bounded."""
+    def bounded(eval_ctx: Any, value: Any, old: Any, new: Any, count: Any = None) -> Any:
+        _check_replace(value, old, new, -1 if count is None else count)
+        return function(eval_ctx, value, old, new, count)
+    return _same_pass(bounded, function)
+
+
+def _same_pass(wrapper: Callable, function: Callable) -> Callable:
+    """``wrapper`` marked as Jinja marks ``function`` (passed the context or eval context first, or not)."""
+    marker = getattr(function, "jinja_pass_arg", None)
+    if marker is not None:
+        wrapper.jinja_pass_arg = marker  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _concat_generator(base: type) -> type:
+    """A code generator whose ``~`` calls the environment's bounded join instead of joining directly."""
+
+    class Generator(base):  # type: ignore[misc, valid-type]
+        def visit_Concat(self, node: Any, frame: Any) -> None:
+            self.write("environment.bounded_concat((")
+            for arg in node.nodes:
+                self.visit(arg, frame)
+                self.write(", ")
+            self.write("))")
+
+    return Generator
+
+
+def _bounded_concat(parts: tuple) -> str:
+    """``~`` of ``parts``: their texts joined, refused past :data:`MAX_PRODUCT` characters."""
+    texts = [str(part) for part in parts]
+    if sum(len(text) for text in texts) > MAX_PRODUCT:
+        raise _Refusal(f"~ would build a text of more than {MAX_PRODUCT} characters")
+    return "".join(texts)

@@ -4,6 +4,7 @@ to the same hardware, workload, mapping and run results as its v0.4 form; what i
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -493,6 +494,60 @@ def test_jinja_refusals_name_file_line_and_rule(tmp_path: Path, problem: str, fi
     message = str(info.value)
     assert expected.format(d=tmp_path) in message and "\n" not in message, message
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("problem", "expected"), [
+    ("{% set ns = namespace(s='a' * 999999) %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}\n",
+     "prob.yaml: line 1: ~ would build a text of more than 1000000 characters"),
+    ("{% set ns = namespace(s=[0] * 999999) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}\n",
+     "prob.yaml: line 1: list + list would hold more than 1000000 items"),
+    ("x: '{{ lipsum(n=20000) }}'\n", "prob.yaml: line 1: template variable undefined ('lipsum' is undefined)"),
+    ("x: '{{ 'a'|center(400000000) }}'\n", "prob.yaml: line 1: |center: a width or count must be at most 1000000 (got 400000000)"),
+    ("x: '{{ 'a'.rjust(400000000) }}'\n", "prob.yaml: line 1: rjust(): a width or count must be at most 1000000 (got 400000000)"),
+    ("x: '{{ 'a\\nb'|indent(400000000) }}'\n", "|indent: a width or count must be at most 1000000 (got 400000000)"),
+    ("x: '{{ '%0400000000d' % 1 }}'\n",
+     "prob.yaml: line 1: format string '%0400000000d': widths must be written as numbers of at most 1000000"),
+    ("x: '{{ '%*d' % (400000000, 1) }}'\n", "prob.yaml: line 1: format string '%*d': widths must be written as numbers"),
+    ("x: '{{ '{:>400000000}'.format(1) }}'\n", "prob.yaml: line 1: format string '{:>400000000}': widths must be written"),
+    ("x: '{{ '%0400000000d'|format(1) }}'\n", "prob.yaml: line 1: format string '%0400000000d': widths must be written"),
+    ("x: '{{ ('a' * 999999)|replace('a', 'bb') }}'\n",
+     "prob.yaml: line 1: replace('a', 'bb') would build a text of more than 1000000 characters"),
+    ("{% set x = 'a' * 999999 %}x: '{{ [x, x]|join }}'\n", "prob.yaml: line 1: join would build a text of more than 1000000"),
+])
+def test_jinja_work_and_memory_are_bounded(tmp_path: Path, problem: str, expected: str) -> None:
+    """~ and + doubling, lipsum, huge center/rjust/indent widths, %- and format widths, replace and join growth are each
+    refused in one sentence naming file and line before any big text is built."""
+    with pytest.raises(ConfigError) as info:
+        _jinja_import(tmp_path, problem)
+    assert expected in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+def test_jinja_includes_count_bytes_across_the_render_and_hard_links_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two hard links to one file are included once; two distinct files whose sizes together pass the text-file limit are
+    refused (the limit counts every include of the render, not each file alone)."""
+    monkeypatch.setenv("ENERGYSIM_TEXT_FILE_BYTES", "4000")
+    problem = SMALL[SMALL.index("problem:"):]
+    (tmp_path / "big1.yaml").write_text("#" * 2100 + "\n", encoding="utf-8")
+    os.link(tmp_path / "big1.yaml", tmp_path / "big2.yaml")
+    _jinja_import(tmp_path, "{{ include_text('big*.yaml') }}\n" + problem)
+    (tmp_path / "big3.yaml").write_text("#" * 2100 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"prob\.yaml: line 1: include_text\('big\*\.yaml'\): the included files hold more "
+                                          r"than 4,000 bytes in all"):
+        _jinja_import(tmp_path, "{{ include_text('big*.yaml') }}\n" + problem)
+
+
+def test_jinja_running_out_of_memory_is_a_one_sentence_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MemoryError (or RecursionError) while rendering becomes one ConfigError naming the file, not a traceback."""
+    from energysim.engines.loopnest import timeloop_v4_jinja
+
+    for error, what in ((MemoryError, "memory"), (RecursionError, "recursion depth")):
+        def exhausted(parts: tuple, error=error) -> str:
+            raise error()
+        monkeypatch.setattr(timeloop_v4_jinja, "_bounded_concat", exhausted)
+        with pytest.raises(ConfigError) as info:
+            _jinja_import(tmp_path, "{% set a = 'a' %}x: '{{ a ~ 'b' }}'\n")
+        assert str(info.value) == f"{tmp_path / 'prob.yaml'}: the templates ran out of {what} while rendering (a template " \
+                                  f"building more than a Timeloop specification holds)"
 
 
 def test_without_jinja2_a_template_is_refused_naming_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
