@@ -365,10 +365,20 @@ class _Flatten:
             if key == "factors":
                 value = _factor_list(value, f"{source}.factors", None if self.for_model else self.bounds,
                                      keep_max=kind == "temporal" and not self.for_model)
+                self.check_factors(value, f"{source}.factors")
             elif key == "permutation":
                 value = _permutation_list(value, f"{source}.permutation")
             out[key] = value
         return out
+
+    def check_factors(self, factors: list[str], where: str) -> None:
+        """Refuse a factor that is not ``DIM=N`` (a problem dimension, a whole number) where it is written, before it is
+        combined with the other entries for its node."""
+        for item in factors:
+            dim, sign, number = item.replace("<=", "=").partition("=")
+            if not sign or not number.isdigit() or (self.dims and dim not in self.dims):
+                dims = f" one of {', '.join(self.dims)}" if self.dims else ""
+                raise ConfigError(f"{where}: each factor must be DIM=N with DIM{dims} and N a whole number (got {item!r})")
 
     def add(self, target: str, kind: str, fields: dict[str, Any], source: str) -> None:
         """Combine ``fields`` into the directive for (target, kind), refusing what the two give differently."""

@@ -357,6 +357,21 @@ def test_infinite_or_nan_fan_out_is_refused_as_v04_refuses_it(tmp_path: Path, va
         f"{tmp_path / 'spec.yaml'}: architecture.nodes[2].spatial.meshX: {rule}"
 
 
+@pytest.mark.parametrize(("old", "bad", "index"), [
+    ("[P=8,", "P=abc", 0), ("[P=8,", "Z=8", 0), ("[P=8,", "P=-1", 0), ("[P=8,", "P=1e400", 0), ("P=14,", "P=abc", 1),
+])
+def test_a_bad_mapping_factor_names_the_mapping_file_and_entry(tmp_path: Path, old: str, bad: str, index: int) -> None:
+    """A bad factor in a v4 mapping file is refused naming that file and its mapping[i].factors, not the architecture
+    node constraints it is combined with."""
+    text = V4[2].read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / "map.yaml").write_text(text.replace(old, old.replace(old.strip("[,"), bad), 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        import_timeloop([V4[0], V4[1], tmp_path / "map.yaml", V4[3]], tmp_path / "out")
+    assert str(info.value) == (f"{tmp_path / 'map.yaml'}: mapping[{index}].factors: each factor must be DIM=N with DIM one "
+                               f"of C, M, R, S, N, P, Q and N a whole number (got {bad!r})")
+
+
 def test_parallel_and_disabled_nodes(tmp_path: Path) -> None:
     """A container inside a !Parallel is refused (timeloopfe refuses it too); a node with enabled: false is left out
     and noted; an attribute energysim does not read that is not arithmetic is passed on and noted."""
