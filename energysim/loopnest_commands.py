@@ -52,7 +52,7 @@ def cmd_map(args: argparse.Namespace, out: TextIO) -> int:
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         mapping = write_text_atomic(folder / "mapping.toml", mappings_toml(results))
-        table = write_text_atomic(folder / "mapper.csv", results_table(results).to_csv(index=False))
+        table = write_text_atomic(folder / "mapper.csv", results_table(results).assign(energy_unit=hw.energy_unit).to_csv(index=False))
         out.write(f"\nwrote {mapping}, {table}\n")
         out.write(f"reproduce: energysim run {args.hw} {args.workload} --mapping {mapping}\n")
     return 0

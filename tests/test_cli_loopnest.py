@@ -28,6 +28,7 @@ def test_map_writes_a_mapping_that_run_reproduces(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mapper.csv", "mapping.toml"]
     table = pd.read_csv(tmp_path / "mapper.csv")
     assert list(table["layer"]) == ["fc1", "fc2", "fc3"] and set(table["objective"]) == {"edp"}
+    assert set(table["energy_unit"]) == {"pJ"}
     code, out, err = run("run", "lecture-array-loopnest", "lenet-300-100", "--mapping", str(tmp_path / "mapping.toml"),
                          "--out", str(tmp_path / "r"), "--quiet")
     assert code == 0, err
@@ -131,3 +132,10 @@ def test_validate_knows_mapping_files(tmp_path):
     bad.write_text('schema_version = 1\n[[mappings]]\n[[mappings.levels]]\nname = "A"\nfactors = {K = 0}\n')
     code, _, err = run("validate", str(bad))
     assert code == 2 and "mappings[0].levels[0]: factors.K: must be >= 1 (got 0)" in err and err.count("\n") == 1
+
+
+def test_map_csv_names_mac_equivalents_on_a_mac_unit_design(tmp_path):
+    """mapper.csv of an Eyeriss-like design (costs normalised to one MAC) says its energies are MAC-equivalents."""
+    code, _, err = run("map", "eyeriss-like", "lenet-300-100", "--layers", "fc3", "--out", str(tmp_path), "--quiet")
+    assert code == 0, err
+    assert set(pd.read_csv(tmp_path / "mapper.csv")["energy_unit"]) == {"MAC"}
