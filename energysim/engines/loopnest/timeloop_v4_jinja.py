@@ -10,9 +10,10 @@ way). :func:`render` does the same with jinja2's :class:`~jinja2.sandbox.Sandbox
 
 - ``include_text(path)``: ``path`` relative to the including file's folder (or absolute), naming an
   existing regular file whose name ends in ``.yaml``, ``.yml``, ``.jinja`` or ``.jinja2`` (symbolic
-  links resolved first), each within the text-file size limit; at most :data:`MAX_INCLUDE_DEPTH`
-  nested and :data:`MAX_INCLUDES` in all; a file that includes itself, directly or not, is refused
-  naming the chain. ``include(path, 'a.b')`` puts the value at keys ``a.b`` of another file's
+  links resolved first; not confined to a folder), their sizes together within the text-file size
+  limit (a hard-linked file counted once); at most :data:`MAX_INCLUDE_DEPTH` nested and
+  :data:`MAX_INCLUDES` in all; a pattern lists at most :data:`MAX_GLOB_ENTRIES` folder entries in a
+  render; a file that includes itself, directly or not, is refused naming the chain. ``include(path, 'a.b')`` puts the value at keys ``a.b`` of another file's
   YAML in place (written ``!include_loaded NAME``, which the importer's YAML loader resolves),
   ``include_all(pattern, 'a.b')`` the lists of every file the pattern matches, one after the
   other; both follow the same rules, each matched file counted. ``add_to_path(folder)`` adds a
@@ -34,9 +35,11 @@ Every refusal is one sentence naming the file, its line, the rule and the value.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import math
 import operator
+import os
 import re
 import sys
 import traceback
@@ -49,10 +52,12 @@ from energysim.limits import TEXT_FILE_BYTES, read_bounded
 TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{|\{%|\{#")
 """Jinja's expressions, statements and comments (timeloopfe renders them before reading the YAML)."""
 INCLUDE_SUFFIXES = (".yaml", ".yml", ".jinja", ".jinja2")
-"""Names ``include_text``, ``include`` and ``include_all`` read (what Timeloop's files include): no other file of the
-machine can be pulled in."""
+"""Names ``include_text``, ``include`` and ``include_all`` read (what Timeloop's files include); the paths are not
+confined to a folder (the published problems include ``../problem_base.yaml``)."""
 MAX_INCLUDE_DEPTH = 8
 """Deepest nesting of includes (the published designs nest one or two deep)."""
+MAX_GLOB_ENTRIES = 10_000
+"""Most folder entries the patterns of ``include_text`` and ``include_all`` may list in one render, in all."""
 MAX_INCLUDES = 64
 """Most files the includes of one given file read, in all."""
 MAX_TEMPLATE_STEPS = 1_000_000
@@ -158,6 +163,7 @@ class _Renderer:
         self.chain: list[Path] = []
         self.included = 0
         self.included_bytes = 0
+        self.listed = 0
         self.steps = 0
         self.names: set[str] = set()
 
@@ -271,7 +277,7 @@ class _Renderer:
         found: list[Path] = []
         for base in [folder] + self.search:
             pattern = self._resolve(base, name, helper, suffix)
-            matches = sorted(Path(m).resolve() for m in glob.glob(str(pattern))) if many and glob.has_magic(name) \
+            matches = self._glob(pattern, f"{helper}({name!r})") if many and glob.has_magic(name) \
                 else [pattern] if pattern.exists() else []
             for match in matches:
                 if _inode(match) not in {_inode(known) for known in found}:
@@ -284,6 +290,29 @@ class _Renderer:
             for target in found:
                 self._resolve(target.parent, target.name, helper)
         return found
+
+    def _glob(self, pattern: Path, call: str) -> list[Path]:
+        """The files ``pattern`` matches (``glob.glob``'s rules: a wildcard does not match a leading dot), found by
+        listing only the folders its parts reach, refused past :data:`MAX_GLOB_ENTRIES` entries listed in the render."""
+        current = [Path(pattern.parts[0])]
+        for part in pattern.parts[1:]:
+            if not glob.has_magic(part):
+                current = [base / part for base in current]
+                continue
+            reached = []
+            for base in current:
+                try:
+                    entries = list(os.scandir(base))
+                except OSError:
+                    continue
+                self.listed += len(entries)
+                if self.listed > MAX_GLOB_ENTRIES:
+                    raise _Refusal(f"{call}: the patterns list more than {MAX_GLOB_ENTRIES} folder entries in all (give "
+                                   f"a pattern for the folder the files are in)")
+                reached += [Path(entry.path) for entry in entries if fnmatch.fnmatchcase(entry.name, part)
+                            and (part.startswith(".") or not entry.name.startswith("."))]
+            current = sorted(reached)
+        return sorted({path.resolve() for path in current if path.exists()})
 
     def _rendered(self, target: Path, call: str) -> str:
         """The text of an included file, rendered when it holds Jinja syntax, within the include bounds."""

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytest.importorskip("yaml")
 
@@ -549,6 +550,25 @@ def test_jinja_includes_count_bytes_across_the_render_and_hard_links_once(tmp_pa
     with pytest.raises(ConfigError, match=r"prob\.yaml: line 1: include_text\('big\*\.yaml'\): the included files hold more "
                                           r"than 4,000 bytes in all"):
         _jinja_import(tmp_path, "{{ include_text('big*.yaml') }}\n" + problem)
+
+
+def test_jinja_include_patterns_list_a_bounded_number_of_folder_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pattern's matches are glob's (hidden files left out, files in order); a pattern whose folders hold more entries
+    than the bound is refused in one sentence instead of walking them all."""
+    from energysim.engines.loopnest import timeloop_v4_jinja
+
+    for name, value in (("b.yml", 2), ("a.yml", 1), (".h.yml", 3), ("c.txt", 4)):
+        (tmp_path / name).write_text(f"x: [{value}]\n", encoding="utf-8")
+    loaded: dict = {}
+    timeloop_v4_jinja.render(tmp_path / "t.yaml", "{{ include_all('*.yml', 'x') }}", parse=lambda where, body: yaml.safe_load(body),
+                             loaded=loaded)
+    assert loaded == {"include_loaded_0": [1, 2]}
+    problem = SMALL[SMALL.index("problem:"):]
+    monkeypatch.setattr(timeloop_v4_jinja, "MAX_GLOB_ENTRIES", 3)
+    with pytest.raises(ConfigError) as info:
+        _jinja_import(tmp_path, "variables: {L: {{ include_all('*.yml', 'x') }}}\n" + problem)
+    assert str(info.value) == (f"{tmp_path / 'prob.yaml'}: line 1: include_all('*.yml'): the patterns list more than 3 "
+                               f"folder entries in all (give a pattern for the folder the files are in)")
 
 
 def test_jinja_running_out_of_memory_is_a_one_sentence_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
