@@ -72,8 +72,9 @@ WIDTH_METHODS = ("center", "ljust", "rjust", "zfill", "expandtabs")
 """Text methods whose number arguments are widths of the text they build."""
 WIDTH_FILTERS = ("center", "indent", "batch", "slice")
 """Jinja filters whose number arguments are widths or counts of what they build."""
-_FORMAT_WIDTH = re.compile(r"\d{7,}|%[-+ #0]*(\d*\.)?\*|\{[^{}]*\{")
-"""A width of seven or more digits, a ``%*`` width taken from the arguments, or a ``{...{w}}`` nested width."""
+_FORMAT_WIDTH = re.compile(r"%(\([^)]*\))?[-+ #0]*(\d{7,}|\d*\.\d{7,}|\*|\d*\.\*)|\{[^{}]*:[^{}]*\d{7,}[^{}]*\}|\{[^{}]+\{")
+"""In a ``%`` or ``format`` string: a width or precision of seven or more digits, one taken from the arguments
+(``%*d``), or a nested replacement field (``{:{w}}``)."""
 REFUSED_HELPERS = ("setenv",)
 """timeloopfe helpers energysim does not provide (they change the process's environment)."""
 INCLUDE_TAG = "!include_loaded"

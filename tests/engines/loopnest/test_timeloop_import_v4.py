@@ -538,6 +538,15 @@ def test_jinja_work_and_memory_are_bounded(tmp_path: Path, problem: str, expecte
     assert expected in str(info.value) and "\n" not in str(info.value), str(info.value)
 
 
+def test_jinja_ordinary_formats_and_text_still_render(tmp_path: Path) -> None:
+    """The width bounds leave ordinary uses alone: literal digits and {{ }} escapes in a format string, %08d, joins and
+    ~ of small texts, a big number formatted."""
+    from energysim.engines.loopnest.timeloop_v4_jinja import render
+
+    text = "{{ 'depth 16777216 %s %08d' % ('x', 7) }} {{ '{{}} {:>8}'.format(16777216) }} {{ ['a', 'b']|join('-') ~ 'c' }}"
+    assert render(tmp_path / "t.yaml", text) == "depth 16777216 x 00000007 {} 16777216 a-bc"
+
+
 def test_jinja_includes_count_bytes_across_the_render_and_hard_links_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two hard links to one file are included once; two distinct files whose sizes together pass the text-file limit are
     refused (the limit counts every include of the render, not each file alone)."""
