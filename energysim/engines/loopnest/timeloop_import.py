@@ -183,6 +183,9 @@ def _unique_key_loader(yaml: Any, path: Path, loaded: dict[str, Any] | None = No
     add_tags(loader, yaml, path, construct_mapping)        # Timeloop v4's !Component, !Container, ...
 
     def construct_loaded(inner: Any, node: Any) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            kind = "a mapping" if isinstance(node, yaml.MappingNode) else "a list"
+            raise ConfigError(f"{path}: line {node.start_mark.line + 1}: !include_loaded must tag a name (got {kind})")
         name = str(node.value)
         if loaded is None or name not in loaded:
             raise ConfigError(f"{path}: line {node.start_mark.line + 1}: !include_loaded {name!r} names nothing a "

@@ -499,6 +499,7 @@ def _jinja_import(tmp_path: Path, problem: str, **files: str) -> None:
      "prob.yaml: line 2: the templates ran more than 1000000 lines (a loop too long to be a Timeloop specification)"),
     ("x: '{{ 'ab' * 10 ** 8 }}'\n", {}, ConfigError, "prob.yaml: line 1: str * 100000000 would hold more than 1000000 items"),
     ("problem: {{ '[' }}\n", {}, ConfigError, "prob.yaml: not valid YAML at line 1 of the text its Jinja template renders to"),
+    ("x: 1\nproblem: !include_loaded {a: 1}\n", {}, ConfigError, "prob.yaml: line 2: !include_loaded must tag a name (got a mapping)"),
 ])
 def test_jinja_refusals_name_file_line_and_rule(tmp_path: Path, problem: str, files: dict[str, str], error, expected: str) -> None:
     """A missing include, an include loop (naming the chain), a template syntax error, an undefined name, a file that is
