@@ -24,7 +24,7 @@ way). :func:`render` does the same with jinja2's :class:`~jinja2.sandbox.Sandbox
 - a render runs at most :data:`MAX_TEMPLATE_STEPS` template lines (a loop inside a loop cannot run
   for hours), writes at most the text-file size limit, reads at most that limit from all its
   includes together, and ``*``, ``+``, ``~``, ``replace`` may not build a text or list longer than
-  :data:`MAX_PRODUCT`, nor ``*`` or ``**`` an integer wider than :data:`MAX_INT_BITS` bits; a width
+  :data:`MAX_PRODUCT` (a list's texts counted by their characters), nor ``*`` or ``**`` an integer wider than :data:`MAX_INT_BITS` bits; a width
   or count given to ``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``, ``indent``, ``batch``
   or ``slice``, or written in a ``%`` or ``format`` string, may be at most :data:`MAX_PRODUCT`;
   Jinja's globals timeloopfe does not use (``lipsum``, ``cycler``, ``joiner``) are not defined; a
@@ -395,7 +395,7 @@ def _sandbox(base: type, renderer: _Renderer) -> Any:
         def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
             if op == "+":
                 if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) and \
-                        len(left) + len(right) > MAX_PRODUCT:
+                        _weight(left) + _weight(right) > MAX_PRODUCT:
                     raise _Refusal(f"{type(left).__name__} + {type(right).__name__} would hold more than "
                                    f"{MAX_PRODUCT} items")
                 return operator.add(left, right)
@@ -406,7 +406,7 @@ def _sandbox(base: type, renderer: _Renderer) -> Any:
             if op == "*":
                 for seq, times in ((left, right), (right, left)):
                     if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
-                        if len(seq) * max(times, 0) > MAX_PRODUCT:
+                        if _weight(seq) * max(times, 0) > MAX_PRODUCT:
                             raise _Refusal(f"{type(seq).__name__} * {times} would hold more than {MAX_PRODUCT} items")
                 if isinstance(left, int) and isinstance(right, int) and \
                         abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
@@ -441,6 +441,25 @@ def _sandbox(base: type, renderer: _Renderer) -> Any:
     environment.filters["join"] = _bounded_join(environment.filters["join"])
     environment.code_generator_class = _concat_generator(environment.code_generator_class)
     return environment
+
+
+def _weight(value: Any) -> int:
+    """Items of ``value`` counted through its lists, tuples and dicts, plus every text's characters (what printing it
+    would write, to within a constant; a number is one item of its list, 0 alone); counting stops past
+    :data:`MAX_PRODUCT`."""
+    total, stack = 0, [value]
+    while stack and total <= MAX_PRODUCT:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, (list, tuple)):
+            total += len(item)
+            stack.extend(item)
+        elif isinstance(item, dict):
+            total += len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+    return total
 
 
 def _inode(path: Path) -> tuple[int, int]:

@@ -530,6 +530,7 @@ def test_jinja_refusals_name_file_line_and_rule(tmp_path: Path, problem: str, fi
     ("x: '{{ ('a' * 999999)|replace('a', 'bb') }}'\n",
      "prob.yaml: line 1: replace('a', 'bb') would build a text of more than 1000000 characters"),
     ("{% set x = 'a' * 999999 %}x: '{{ [x, x]|join }}'\n", "prob.yaml: line 1: join would build a text of more than 1000000"),
+    ("{% set x = 'a' * 999999 %}x: '{{ ([[x]] * 999999)|string }}'\n", "prob.yaml: line 1: list * 999999 would hold more than"),
 ])
 def test_jinja_work_and_memory_are_bounded(tmp_path: Path, problem: str, expected: str) -> None:
     """~ and + doubling, lipsum, huge center/rjust/indent widths, %- and format widths, replace and join growth are each
