@@ -362,8 +362,7 @@ def test_infinite_or_nan_fan_out_is_refused_as_v04_refuses_it(tmp_path: Path, va
     ("[P=8,", "P=abc", 0), ("[P=8,", "Z=8", 0), ("[P=8,", "P=-1", 0), ("[P=8,", "P=1e400", 0), ("P=14,", "P=abc", 1),
 ])
 def test_a_bad_mapping_factor_names_the_mapping_file_and_entry(tmp_path: Path, old: str, bad: str, index: int) -> None:
-    """A bad factor in a v4 mapping file is refused naming that file and its mapping[i].factors, not the architecture
-    node constraints it is combined with."""
+    """A bad factor in a v4 mapping file is refused naming that file and mapping[i].factors, not the architecture."""
     text = V4[2].read_text(encoding="utf-8")
     assert old in text
     (tmp_path / "map.yaml").write_text(text.replace(old, old.replace(old.strip("[,"), bad), 1), encoding="utf-8")
@@ -533,16 +532,14 @@ def test_jinja_refusals_name_file_line_and_rule(tmp_path: Path, problem: str, fi
     ("{% set x = 'a' * 999999 %}x: '{{ ([[x]] * 999999)|string }}'\n", "prob.yaml: line 1: list * 999999 would hold more than"),
 ])
 def test_jinja_work_and_memory_are_bounded(tmp_path: Path, problem: str, expected: str) -> None:
-    """~ and + doubling, lipsum, huge center/rjust/indent widths, %- and format widths, replace and join growth are each
-    refused in one sentence naming file and line before any big text is built."""
+    """Each way found to build a huge text or list in a template is refused in one sentence before it is built."""
     with pytest.raises(ConfigError) as info:
         _jinja_import(tmp_path, problem)
     assert expected in str(info.value) and "\n" not in str(info.value), str(info.value)
 
 
 def test_jinja_ordinary_formats_and_text_still_render(tmp_path: Path) -> None:
-    """The width bounds leave ordinary uses alone: literal digits and {{ }} escapes in a format string, %08d, joins and
-    ~ of small texts, a big number formatted."""
+    """The width bounds leave ordinary formats (literal digits, {{ }} escapes, %08d), joins and ~ alone."""
     from energysim.engines.loopnest.timeloop_v4_jinja import render
 
     text = "{{ 'depth 16777216 %s %08d' % ('x', 7) }} {{ '{{}} {:>8}'.format(16777216) }} {{ ['a', 'b']|join('-') ~ 'c' }}"
@@ -550,8 +547,7 @@ def test_jinja_ordinary_formats_and_text_still_render(tmp_path: Path) -> None:
 
 
 def test_jinja_includes_count_bytes_across_the_render_and_hard_links_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two hard links to one file are included once; two distinct files whose sizes together pass the text-file limit are
-    refused (the limit counts every include of the render, not each file alone)."""
+    """Hard links to one file are included once; distinct includes whose sizes together pass the limit are refused."""
     monkeypatch.setenv("ENERGYSIM_TEXT_FILE_BYTES", "4000")
     problem = SMALL[SMALL.index("problem:"):]
     (tmp_path / "big1.yaml").write_text("#" * 2100 + "\n", encoding="utf-8")
@@ -564,8 +560,7 @@ def test_jinja_includes_count_bytes_across_the_render_and_hard_links_once(tmp_pa
 
 
 def test_jinja_include_patterns_list_a_bounded_number_of_folder_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pattern's matches are glob's (hidden files left out, files in order); a pattern whose folders hold more entries
-    than the bound is refused in one sentence instead of walking them all."""
+    """Patterns match as glob does (no hidden files, in order); one listing more entries than the bound is refused."""
     from energysim.engines.loopnest import timeloop_v4_jinja
 
     for name, value in (("b.yml", 2), ("a.yml", 1), (".h.yml", 3), ("c.txt", 4)):
