@@ -418,6 +418,9 @@ def _sandbox(base: type, renderer: _Renderer) -> Any:
             return operator.pow(left, right)
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+            if isinstance(getattr(__obj, "__self__", None), str) and getattr(__obj, "__name__", "") in ("format",
+                                                                                                     "format_map"):
+                _check_format(__obj.__self__)  # jinja2 3.0 routes str.format here (3.1 also through wrap_str_format)
             if isinstance(getattr(__obj, "__self__", None), str) and getattr(__obj, "__name__", "") in WIDTH_METHODS:
                 _check_widths(f"{__obj.__name__}()", args, kwargs)
             if isinstance(getattr(__obj, "__self__", None), str) and getattr(__obj, "__name__", "") == "replace":
