@@ -102,9 +102,9 @@ def _run_cli(written: dict[str, Path]) -> list[str]:
 
 
 def test_eyeriss_v4_imports_as_its_v04_form(tmp_path: Path) -> None:
-    """The published eyeriss_like v4 spec (containers with fan-outs, a !Parallel of scratchpads, node constraints,
-    variables in the problem, a v4 mapping naming the containers) gives hardware.toml byte for byte as its v0.4 form,
-    the same layer, the same mapping (spatial tables compared as tables) and the same counts, energy and cycles."""
+    """The published eyeriss_like v4 spec imports exactly as its v0.4 form: same hardware.toml, layer, mapping, counts, energy, cycles."""
+    # The spec has containers with fan-outs, a !Parallel of scratchpads, node constraints, variables in the problem and a
+    # v4 mapping naming the containers; hardware.toml matches byte for byte, spatial tables are compared as tables.
     v3 = import_timeloop(V3, tmp_path / "v3" / "design")
     notes: list[str] = []
     v4 = import_timeloop(V4, tmp_path / "v4" / "design", notes)
@@ -121,10 +121,10 @@ def test_eyeriss_v4_imports_as_its_v04_form(tmp_path: Path) -> None:
 
 
 def test_sparse_optimizations_on_components_as_the_sparseloop_targets(tmp_path: Path) -> None:
-    """Sparseloop's spMspM design with its sparse optimisations on the v4 components imports as its v0.4 form with the
-    targets in a sparse file (the v0.4 architecture given as version 0.4, the Timeloop a v4 spec runs on): the same
-    hardware.toml but for the file its [engine.sparse] source names, the same mapping, counts, energy and cycles; an
-    error in a node's optimisations names the node's path."""
+    """Sparseloop's spMspM v4 design imports as its v0.4 form with the sparse targets; a node's optimisation error names its path."""
+    # Sparse optimisations sit on the v4 components; the targets go in a sparse file (the v0.4 architecture given as
+    # version 0.4, the Timeloop a v4 spec runs on). Same hardware.toml but for the file its [engine.sparse] source names,
+    # same mapping, counts, energy and cycles.
     spmspm = DATA / "spmspm"
     arch = tmp_path / "arch.yaml"
     arch.write_text((spmspm / "arch.yaml").read_text(encoding="utf-8").replace("version: 0.3", "version: 0.4"),
@@ -147,10 +147,10 @@ def test_sparse_optimizations_on_components_as_the_sparseloop_targets(tmp_path: 
 
 
 def test_tutorial2024_v4_spec_with_its_printed_map_matches_timeloop(tmp_path: Path) -> None:
-    """The 2024 tutorial's design as the v4 spec it was made from (variables in attributes: width 16 * DATAWIDTH, the PE
-    container's fan-out and spatial constraint) with the mapper's printed map.txt: the same hardware.toml (mapper
-    constraints included) and mapping.toml as its processed input.yaml, and Timeloop's published 66981.10 uJ and
-    1073741824 cycles; the map.txt is read as printed, not combined with the node constraints."""
+    """The 2024 tutorial's v4 spec with its printed map.txt matches its input.yaml import and Timeloop's 66981.10 uJ, 1073741824 cycles."""
+    # Variables in attributes: width 16 * DATAWIDTH, the PE container's fan-out and spatial constraint. Same hardware.toml
+    # (mapper constraints included) and mapping.toml as its processed input.yaml; the map.txt is read as printed, not
+    # combined with the node constraints.
     tutorial = DATA / "tutorial2024"
     v3 = import_timeloop([tutorial / name for name in ("input.yaml", "ERT.yaml", "map.txt")], tmp_path / "v3" / "design")
     v4 = import_timeloop([DATA / "v4_tutorial2024" / "spec.yaml", tutorial / "ERT.yaml", tutorial / "map.txt"],
@@ -164,8 +164,8 @@ def test_tutorial2024_v4_spec_with_its_printed_map_matches_timeloop(tmp_path: Pa
 
 
 def test_without_a_mapping_the_node_constraints_become_mapper_constraints(tmp_path: Path) -> None:
-    """With no mapping the constraints the nodes carry are [engine.mapper] levels, the containers' spatial ones on
-    their fan-out levels, which keep nothing and have no temporal loops."""
+    """With no mapping, node constraints become [engine.mapper] levels, containers' spatial ones on their fan-out levels."""
+    # The fan-out levels keep nothing and have no temporal loops.
     notes: list[str] = []
     written = import_timeloop([V4[0], V4[1], V4[3]], tmp_path / "design", notes)
     assert "mapping" not in written and notes[0].startswith("mapping: none given")
@@ -178,8 +178,8 @@ def test_without_a_mapping_the_node_constraints_become_mapper_constraints(tmp_pa
 
 
 def test_small_design_fan_out_variables_and_cli(tmp_path: Path) -> None:
-    """A container's meshX 2 gives a dummy fan-out level and two buffer instances; depth: DEPTH is the variable; the
-    CLI prints the written files and the run line, and that run line runs."""
+    """A container's meshX 2 gives a fan-out level and 2 buffers, depth: DEPTH resolves, and the CLI's printed run line runs."""
+    # meshX 2 gives a dummy fan-out level and two buffer instances; the CLI prints the written files and the run line.
     files = [str(p) for p in _files(tmp_path)]
     done = subprocess.run([sys.executable, "-m", "energysim", "import-timeloop", *files, "-o", str(tmp_path / "d")],
                           capture_output=True, text=True, timeout=300)
@@ -220,10 +220,10 @@ def test_small_design_fan_out_variables_and_cli(tmp_path: Path) -> None:
      "spec.yaml: line 2: template variable undefined ('depth' is undefined); give it with --jinja-var NAME=VALUE"),
 ])
 def test_v4_refusals_name_file_path_rule_and_value(tmp_path: Path, old: str, new: str, error, fragment) -> None:
-    """A misspelt tag, attribute, spatial key or constraint kind, an undefined variable, a function call where energysim
-    reads the value, an untagged node, a network component and an undefined Jinja name are each one line naming the v4
-    file and path (or line); arithmetic over
-    variables is evaluated (depth DEPTH * 2 + 1 = 65 words)."""
+    """Each v4 spec error is refused in one line naming the file and path (or line); arithmetic over variables is evaluated."""
+    # Errors: a misspelt tag, attribute, spatial key or constraint kind, an undefined variable, a function call where
+    # energysim reads the value, an untagged node, a network component and an undefined Jinja name. Arithmetic: depth
+    # DEPTH * 2 + 1 = 65 words.
     assert old in SMALL
     spec = SMALL.replace(old, new)
     if error is None:
@@ -236,9 +236,10 @@ def test_v4_refusals_name_file_path_rule_and_value(tmp_path: Path, old: str, new
 
 
 def test_mapping_entries_combine_with_node_constraints(tmp_path: Path) -> None:
-    """A mapping entry naming a container lands on its fan-out level; a factor the node's constraint gives differently
-    is refused naming both places; an unknown target names the nearest node; a refusal from the converted files names
-    the v4 node path, not the converted subtree/local one."""
+    """Mapping entries combine with node constraints; conflicts, unknown targets and converted-file refusals name v4 places."""
+    # An entry naming a container lands on its fan-out level; a factor the node's constraint gives differently is refused
+    # naming both places; an unknown target names the nearest node; a refusal from the converted files names the v4 node
+    # path, not the converted subtree/local one.
     mapping = ("mapping:\n- {target: DRAM, type: temporal, factors: [M=4, C=2]}\n- !Spatial {target: PE, factors: [N=2]}\n"
                "- !Temporal {target: Buf, factors: [C=4]}\n")
     written = import_timeloop(_files(tmp_path, map=mapping), tmp_path / "ok")
@@ -260,8 +261,9 @@ def test_mapping_entries_combine_with_node_constraints(tmp_path: Path) -> None:
 
 
 def test_a_component_fan_out_and_a_refusal_after_conversion(tmp_path: Path) -> None:
-    """A component's own fan-out (mac spatial meshY 2) puts inter_mac_spatial above it and doubles its instances; a
-    node constraint the converted files refuse (factor Z=2) names the node's constraint path in the v4 file."""
+    """A component's own fan-out adds a spatial level above it; a converted-file refusal names the node's v4 constraint path."""
+    # mac spatial meshY 2 puts inter_mac_spatial above it and doubles its instances; the refused node constraint is factor
+    # Z=2.
     spec = SMALL.replace("- !Component {name: mac, class: intmac}", "- !Component {name: mac, class: intmac, spatial: {meshY: 2}}")
     written = import_timeloop(_files(tmp_path, spec), tmp_path / "fan")
     hardware = tomllib.loads(written["hardware"].read_text(encoding="utf-8"))
@@ -276,8 +278,8 @@ def test_a_component_fan_out_and_a_refusal_after_conversion(tmp_path: Path) -> N
 @pytest.mark.parametrize(("keep", "kept"), [("!nomerge [Weights]", ["weights"]),
                                              ("[Weights]", ["inputs", "outputs", "weights"])])
 def test_hierarchical_merge_key_and_nomerge(tmp_path: Path, keep: str, kept: list[str]) -> None:
-    """timeloopfe's `<<<: *anchor` merges nested mappings key by key (Buf takes DRAM's width 64: 4-word blocks) and
-    appends lists (keep [Weights] + the anchor's three), unless the own list is tagged !nomerge."""
+    """timeloopfe's `<<<: *anchor` merges nested mappings key by key and appends lists, unless the own list is !nomerge."""
+    # Buf takes DRAM's width 64: 4-word blocks; keep [Weights] + the anchor's three.
     spec = SMALL.replace("{name: DRAM, class: DRAM, attributes: {width: 64}}",
                          "{name: DRAM, class: DRAM, attributes: &dram {width: 64}, constraints: {dataspace: &ds {keep: "
                          "[Inputs, Outputs, Weights]}}}").replace(
@@ -291,8 +293,8 @@ def test_hierarchical_merge_key_and_nomerge(tmp_path: Path, keep: str, kept: lis
 
 
 def test_merges_that_double_a_list_are_bounded(tmp_path: Path) -> None:
-    """`<<<: [*a, *a]` twenty times over would build a list of 2**20 entries: refused at the line that passes the
-    bound, before the list is built."""
+    """List-doubling `<<<: [*a, *a]` merges are refused at the line that passes the bound, before the list is built."""
+    # Twenty times over would build a list of 2**20 entries.
     lines = ["variables:", "  l0: &l0 {x: [1]}"] + [f"  l{i}: &l{i} {{<<<: [*l{i - 1}, *l{i - 1}]}}" for i in range(1, 21)]
     message = _refusal(tmp_path, "\n".join(lines) + "\n" + SMALL.replace("variables: {version: 0.4, DEPTH: 32}\n", ""))
     assert message.startswith(f"{tmp_path / 'spec.yaml'}: line 19: <<< would build a list of 131072 entries; merged lists "
@@ -300,10 +302,9 @@ def test_merges_that_double_a_list_are_bounded(tmp_path: Path) -> None:
 
 
 def test_factor_bounds_are_noted_as_constraints_and_refused_in_a_mapping(tmp_path: Path) -> None:
-    """Factor bounds are mapper search ranges: an upper one on a temporal loop (C<=4, as the published
-    sparse_tensor_core_like spec writes M<=8) becomes the mapper's temporal_max, as Timeloop's mapper takes it; a lower
-    one (M>=2, which Timeloop does not read) is left out with a note; in a mapping (what timeloop-model runs) either is
-    refused."""
+    """An upper temporal factor bound becomes the mapper's temporal_max, a lower one is noted and dropped; either is refused in a mapping."""
+    # Factor bounds are mapper search ranges: C<=4 (the published sparse_tensor_core_like spec writes M<=8) becomes
+    # temporal_max, as Timeloop's mapper takes it; M>=2 is not read by Timeloop; a mapping is what timeloop-model runs.
     spec = SMALL.replace("      dataspace: {keep: [Weights]}", "      dataspace: {keep: [Weights]}\n      temporal: {factors: N=1 C<=4 M>=2}")
     notes: list[str] = []
     written = import_timeloop(_files(tmp_path, spec), tmp_path / "ok", notes)
@@ -324,9 +325,9 @@ def test_factor_bounds_are_noted_as_constraints_and_refused_in_a_mapping(tmp_pat
     ("1" + "+1" * 300, ConfigError),
 ])
 def test_expressions_are_arithmetic_only(text: str, result) -> None:
-    """Arithmetic over numbers and names evaluates; plain words stay text; a huge exponent or result, a division by zero
-    and an undefined name are refused; anything else (a comparison, a lambda) is returned as text when not strict and
-    refused when strict, never run."""
+    """Expressions are evaluated only as bounded arithmetic over numbers and names; anything else is text or refused, never run."""
+    # Plain words stay text; a huge exponent or result, a division by zero and an undefined name are refused; anything
+    # else (a comparison, a lambda) is returned as text when not strict and refused when strict.
     from energysim.engines.loopnest.timeloop_v4_expressions import evaluate
 
     if isinstance(result, type):
@@ -373,8 +374,8 @@ def test_a_bad_mapping_factor_names_the_mapping_file_and_entry(tmp_path: Path, o
 
 
 def test_parallel_and_disabled_nodes(tmp_path: Path) -> None:
-    """A container inside a !Parallel is refused (timeloopfe refuses it too); a node with enabled: false is left out
-    and noted; an attribute energysim does not read that is not arithmetic is passed on and noted."""
+    """A container inside a !Parallel is refused; an enabled: false node is left out and noted; unread non-arithmetic attributes pass, noted."""
+    # timeloopfe refuses a container inside a !Parallel too.
     spec = SMALL.replace("  - !Component {name: mac, class: intmac}",
                          "  - !Parallel\n    nodes:\n    - !Container {name: Inner}\n  - !Component {name: mac, class: intmac}")
     message = _refusal(tmp_path, spec, UnsupportedError)
@@ -397,9 +398,9 @@ STC = [DATA / "v4_sparse_tensor_core" / f"{name}.yaml" for name in ("arch", "pro
 
 
 def test_sparse_tensor_core_v4_default_problem_matches_timeloop(tmp_path: Path) -> None:
-    """The published sparse_tensor_core_like v4 spec with its default problem (M=64, N=K=1) and ERT: its K=32 spatial
-    factor is set to the problem's K=1 with a note (Timeloop's mapper does so too), the ERT's 2e-06 reads as a number,
-    and energysim's mapper finds Timeloop's result: 3 cycles, 64 MACs, each component's energy as its stats.txt."""
+    """The published sparse_tensor_core_like v4 spec on its default problem matches Timeloop: 3 cycles, 64 MACs, per-component energy."""
+    # Default problem M=64, N=K=1 with its ERT: its K=32 spatial factor is set to the problem's K=1 with a note
+    # (Timeloop's mapper does so too), the ERT's 2e-06 reads as a number, and each component's energy is as its stats.txt.
     notes: list[str] = []
     written = import_timeloop(STC, tmp_path / "stc", notes)
     assert f"{STC[0]}: architecture.nodes[5].constraints.spatial.factors: K=32 exceeds the problem's K = 1, set to 1 " \
@@ -427,9 +428,10 @@ def test_sparse_tensor_core_v4_default_problem_matches_timeloop(tmp_path: Path) 
 
 
 def test_sparse_tensor_core_v4_on_a_large_gemm_names_the_impossible_constraint(tmp_path: Path) -> None:
-    """On a 128 x 128 x 128 GEMM the published spec's own constraint K=32 across the PE row (16 wide) can be met by no
-    mapping (Timeloop's mapper rejects it too: "mapped fanoutX 32 exceeds hardware fanoutX 16"): `run` exits 2 with
-    one line naming the constraint, the instances it needs and those the fan-out has."""
+    """On a 128^3 GEMM sparse_tensor_core_like's K=32 constraint fits no mapping: `run` exits 2 naming it, instances needed and available."""
+    # The GEMM is 128 x 128 x 128; the published spec's own constraint K=32 across the PE row (16 wide) can be met by no
+    # mapping; Timeloop's mapper rejects it too: "mapped fanoutX 32 exceeds hardware fanoutX 16". The one-line error names
+    # the constraint, the instances it needs and those the fan-out has.
     problem = tmp_path / "prob.yaml"
     problem.write_text(STC[1].read_text(encoding="utf-8").replace("M: 64", "M: 128").replace("N: 1", "N: 128")
                        .replace("K: 1", "K: 128"), encoding="utf-8")
@@ -449,9 +451,9 @@ JINJA = DATA / "v4_jinja"
     ([], 32, 2, 4), (["--jinja-var", "BUF_DEPTH=64", "--jinja-var", "PES=4", "--jinja-var", "M=8"], 64, 4, 8)])
 def test_jinja_templates_render_as_timeloopfe_renders_them(tmp_path: Path, extra: list[str], depth_words: int, pes: int,
                                                           channels: int) -> None:
-    """timeloopfe's templates: a problem pulls its shape in with include_text('../problem_base.yaml') and merges the
-    anchor it defines; {% set %} defaults, {% for %}, filters and {{ NAME }} render, --jinja-var gives the names
-    (timeloopfe's jinja_parse_data) and the key problem_base_ignore is skipped as timeloopfe skips it."""
+    """Jinja templates render as timeloopfe renders them: include_text, set/for/filters/names, --jinja-var, problem_base_ignore skipped."""
+    # A problem pulls its shape in with include_text('../problem_base.yaml') and merges the anchor it defines; {% set %}
+    # defaults, {% for %}, filters and {{ NAME }} render; --jinja-var gives the names (timeloopfe's jinja_parse_data).
     files = [str(JINJA / "arch.yaml"), str(JINJA / "prob" / "gemm.yaml"), str(JINJA / "ERT.yaml")]
     done = subprocess.run([sys.executable, "-m", "energysim", "import-timeloop", *files, "-o", str(tmp_path / "d"), *extra],
                           capture_output=True, text=True, timeout=300)
@@ -501,10 +503,11 @@ def _jinja_import(tmp_path: Path, problem: str, **files: str) -> None:
     ("x: 1\nproblem: !include_loaded {a: 1}\n", {}, ConfigError, "prob.yaml: line 2: !include_loaded must tag a name (got a mapping)"),
 ])
 def test_jinja_refusals_name_file_line_and_rule(tmp_path: Path, problem: str, files: dict[str, str], error, expected: str) -> None:
-    """A missing include, an include loop (naming the chain), a template syntax error, an undefined name, a file that is
-    not YAML (/etc/passwd), an attribute the sandbox refuses, timeloopfe's setenv(), include() of a key the file lacks,
-    include_all() of values that are not lists, a loop inside a loop, a string multiplied past the bound and YAML broken
-    by the rendering: each one line naming the file and its line."""
+    """Each Jinja template failure is refused in one line naming the file and its line."""
+    # Cases: a missing include, an include loop (naming the chain), a template syntax error, an undefined name, a file
+    # that is not YAML (/etc/passwd), an attribute the sandbox refuses, timeloopfe's setenv(), include() of a key the file
+    # lacks, include_all() of values that are not lists, a loop inside a loop, a string multiplied past the bound and YAML
+    # broken by the rendering.
     with pytest.raises(error) as info:
         _jinja_import(tmp_path, problem, **files)
     message = str(info.value)
@@ -592,8 +595,7 @@ def test_jinja_running_out_of_memory_is_a_one_sentence_refusal(tmp_path: Path, m
 
 
 def test_without_jinja2_a_template_is_refused_naming_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without jinja2 (an optional dependency) a file with Jinja syntax is refused at its line, naming the extra that
-    installs it; a file without templates still imports."""
+    """Without jinja2 a Jinja file is refused at its line naming the extra that installs it; a plain file still imports."""
     monkeypatch.setitem(sys.modules, "jinja2.sandbox", None)
     message = _refusal(tmp_path, SMALL.replace("DEPTH: 32}", "DEPTH: {{ depth }}}"), UnsupportedError)
     assert message == (f"{tmp_path / 'spec.yaml'}: line 2: Jinja template syntax '{{{{ depth }}}}' needs jinja2 to be "
@@ -603,9 +605,10 @@ def test_without_jinja2_a_template_is_refused_naming_the_extra(tmp_path: Path, m
 
 
 def test_spatial_permutation_front_filled_as_timeloopfe_moves_the_split(tmp_path: Path) -> None:
-    """timeloopfe's PermutationOptimizer inserts the dimensions a spatial permutation omits whose factor (or problem
-    size) is 1 first: [C, N] with split 1 and M=1 becomes [M, C, N], so X holds M alone and C=2 x N=2 land on Y, 4
-    instances a 2 x 2 array lacks along Y; `run` refuses as Timeloop's mapper finds no mapping."""
+    """A spatial permutation is front-filled with its omitted size-1 dimensions as timeloopfe does, moving the split; `run` then refuses."""
+    # timeloopfe's PermutationOptimizer inserts omitted dims whose factor (or problem size) is 1 first: [C, N] with split
+    # 1 and M=1 becomes [M, C, N], so X holds M alone and C=2 x N=2 land on Y, 4 instances a 2 x 2 array lacks along Y;
+    # `run` refuses as Timeloop's mapper finds no mapping.
     spec = SMALL.replace("    spatial: {meshX: 2}", "    spatial: {meshX: 2, meshY: 2}\n    constraints:\n      spatial: "
                          "{permutation: [C, N], factors: C=2 N=2 M=1, split: 1}")
     written = import_timeloop(_files(tmp_path, spec), tmp_path / "out")
@@ -620,9 +623,8 @@ def test_spatial_permutation_front_filled_as_timeloopfe_moves_the_split(tmp_path
 
 
 def test_a_temporal_factor_bound_limits_the_mappers_space(tmp_path: Path) -> None:
-    """A node's temporal bound C<=2 (Timeloop's max factor, as sparse_tensor_core_like's M<=8) becomes
-    temporal_max = {C = 2} in [engine.mapper]: every candidate of the mapper's exhaustive space keeps Buf's C loop at 2
-    or less, where without the bound some take 4 or 8."""
+    """A node's temporal bound C<=2 becomes temporal_max = {C = 2} and keeps every exhaustive-space candidate's Buf C loop <= 2."""
+    # C<=2 is Timeloop's max factor, as sparse_tensor_core_like's M<=8; without the bound some candidates take 4 or 8.
     from dataclasses import replace
 
     from energysim.engines.loopnest.mapper import problem_of
@@ -646,11 +648,11 @@ def test_a_temporal_factor_bound_limits_the_mappers_space(tmp_path: Path) -> Non
 
 
 def test_the_exercises_top_template_with_include_include_all_and_add_to_path(tmp_path: Path) -> None:
-    """The exercises run a design through a top template (v4_jinja/top.yaml.jinja2, after their
-    example_designs/top.yaml.jinja2): add_to_path(cwd()), include(problem, 'problem') of a file that itself uses
-    include_text, include(cwd() ~ '/' ~ architecture ~ '/arch.yaml', 'architecture') keeping the !Container and
-    !Component tags, include_all('_components/*.yaml', 'compound_components.classes'); --jinja-var architecture=small
-    picks the design, and it imports as the untemplated SMALL does."""
+    """The exercises' top template (include, include_all, add_to_path) with --jinja-var architecture=small imports as untemplated SMALL."""
+    # v4_jinja/top.yaml.jinja2 follows their example_designs/top.yaml.jinja2: add_to_path(cwd()), include(problem,
+    # 'problem') of a file that itself uses include_text, include(cwd() ~ '/' ~ architecture ~ '/arch.yaml',
+    # 'architecture') keeping the !Container and !Component tags, include_all('_components/*.yaml',
+    # 'compound_components.classes').
     written = import_timeloop([JINJA / "top.yaml.jinja2", JINJA / "ERT.yaml"], tmp_path / "top" / "d",
                               jinja_vars={"architecture": "small"})
     plain = import_timeloop(_files(tmp_path), tmp_path / "plain" / "d")
