@@ -121,8 +121,9 @@ def register(subparsers) -> None:
                         help="input height and width in pixels (symbolic ONNX input sizes; first conv of a weight file "
                              "or state dict)")
     parser.add_argument("--input-shape", type=_input_shape, metavar="DIMS",
-                        help="shape of the zeros input a TorchScript file, a whole module or an --arch class is traced "
-                             "with, e.g. 1,3,32,32")
+                        help="shape of the input a TorchScript file, a whole module or an --arch class is traced with "
+                             "(on zeros, for layer shapes), e.g. 1,3,32,32; default with --calibration: that batch's "
+                             "shape")
     parser.add_argument("--arch", metavar="ARCH",
                         help="for a state dict: a bundled workload name or workload .toml whose weight layers the "
                              "tensors fill in order (shapes must match), or FILE.py:CLASS / package.module:CLASS, the "

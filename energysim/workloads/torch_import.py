@@ -303,7 +303,8 @@ def import_torch_file(
         Output folder; ``workload.toml`` and ``tensors.npz`` are replaced atomically.
     input_shape
         Shape of the zeros input a TorchScript file or a whole module is traced
-        with, e.g. (1, 3, 32, 32).
+        with for its layer shapes, e.g. (1, 3, 32, 32); default with
+        ``calibration``: the shape of that batch.
     name
         Workload name (default: the file stem).
     trust
