@@ -177,7 +177,8 @@ def compare_at_budgets(models: tuple[str, ...] = ("mlp", "cnn"), hardware: tuple
     choices = load_hardware_list(list(hardware))
     validation = Validation.split(data, seed=seed)
     rows, reward_rows = [], []
-    with progress_bar(len(models) * len(choices) * len(budgets), "energy-aware comparison", progress) as bar:
+    with progress_bar(len(models) * len(choices) * len(budgets), "energy-aware comparison", progress,
+                      unit="run") as bar:
         for name in models:
             model = build_model(name, seed)
             with single_threaded_blas():

@@ -511,7 +511,8 @@ def _prune_steps(model: Model, allocation: dict[str, LayerOption], layers: list[
             and (out / r["model"] / "model.json").is_file()}
     start = max(done, default=-1)
     pruned = load_model(out / done[start]) if start >= 0 else model.copy()
-    with single_threaded_blas(), progress_bar(len(steps), f"energy-aware steps (round {round_index + 1})", progress) as bar:
+    with single_threaded_blas(), progress_bar(len(steps), f"energy-aware steps (round {round_index + 1})", progress,
+                                                    unit="step") as bar:
         bar.update(start + 1)
         for index in range(start + 1, len(steps)):
             name, epochs = steps[index]

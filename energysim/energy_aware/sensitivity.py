@@ -210,7 +210,7 @@ def energy_sensitivity(model: Model, choice: HardwareChoice, x_calibration: np.n
     base_loss = validation.loss(validation.recover(base_model.copy(), recovery_epochs, seed))
     jobs = [(name, option) for name in model.weight_layers for option in layer_options(model, name, patterns)]
     rows = []
-    with progress_bar(len(jobs), f"energy sensitivity on {choice.label}", progress) as bar:
+    with progress_bar(len(jobs), f"energy sensitivity on {choice.label}", progress, unit="probe") as bar:
         for name, option in jobs:
             if base.get(name) == option:
                 bar.update(1)

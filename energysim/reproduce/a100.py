@@ -665,7 +665,7 @@ def reproduce(quick: bool = False, progress: bool | None = None) -> list[tuple[s
           bert_end_to_end_section)],
     ]
     sections = []
-    with progress_bar(len(stages), "reproduce a100", progress) as bar:
+    with progress_bar(len(stages), "reproduce a100", progress, unit="stage") as bar:
         for stage in stages:
             sections += [(title, _frame(section())) for title, section in stage]
             bar.update(1)
