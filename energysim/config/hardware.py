@@ -9,7 +9,9 @@ keys are validated by that engine's own config model (see
 Levels of a ``kind = "loopnest"`` hardware may also give a spatial fan-out
 (``mesh_x`` x ``mesh_y`` copies under one instance of the next outer level), a
 vector size (``block_words``), separate write and shared bandwidths, capacities
-per tensor, leakage per cycle and a network unit; other engines refuse these keys.
+per tensor, leakage (a static power ``leak_power_w``, priced per cycle at the file's
+clock so that it follows ``--set clock_ghz``, or Timeloop's fixed ``leak_pj_per_cycle``)
+and a network unit; other engines refuse these keys.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _DEFAULT_TABLE_COMPONENT = {"dram": "dram", "sram": "sram", "regfile": "register
 
 LOOPNEST_LEVEL_KEYS = (
     "mesh_x", "mesh_y", "block_words", "write_bandwidth_words_per_cycle", "shared_bandwidth_words_per_cycle",
-    "tensor_capacity_bytes", "leak_pj_per_cycle", "leak_source", "network_unit",
+    "tensor_capacity_bytes", "leak_pj_per_cycle", "leak_power_w", "leak_source", "network_unit",
 )
 """Memory-level keys only the loop-nest engine reads (refused for other engines)."""
 
@@ -87,8 +89,15 @@ class MemoryLevelConfig(BaseModel):
     tensor_capacity_bytes: dict[Tensor, StrictInt] | None = Field(
         default=None, description="loopnest: capacity per tensor in bytes per instance (a partitioned buffer)."
     )
-    leak_pj_per_cycle: float | None = Field(default=None, ge=0, description="loopnest: static energy per instance per cycle, pJ.")
-    leak_source: str | None = Field(default=None, description="Where leak_pj_per_cycle comes from.")
+    leak_pj_per_cycle: float | None = Field(
+        default=None, ge=0,
+        description="loopnest: static energy per instance per cycle, pJ (Timeloop/Accelergy's leak: fixed per cycle, so "
+                    "it does not follow --set clock_ghz).")
+    leak_power_w: float | None = Field(
+        default=None, ge=0,
+        description="loopnest: static power per instance, W; one cycle costs leak_power_w x 1000 / clock_ghz pJ at the "
+                    "file's clock, so leakage energy is power x time at any clock.")
+    leak_source: str | None = Field(default=None, description="Where leak_pj_per_cycle or leak_power_w comes from.")
     network_unit: str | None = Field(
         default=None, min_length=1,
         description="loopnest: [[units]] name whose 'transfer' action prices one word crossing this level's fan-out "
@@ -111,8 +120,15 @@ class MemoryLevelConfig(BaseModel):
                 raise ValueError(f"tensor_capacity_bytes.{tensor} must be > 0 (got {size})")
             if tensor not in self.holds:
                 raise ValueError(f"tensor_capacity_bytes names '{tensor}', which the level does not hold (holds {list(self.holds)})")
-        if self.leak_pj_per_cycle is not None and not self.leak_source:
-            raise ValueError("leak_source is required when leak_pj_per_cycle is given")
+        if self.leak_pj_per_cycle is not None and self.leak_power_w is not None:
+            raise ValueError(f"give leak_pj_per_cycle (pJ per cycle) or leak_power_w (W), not both "
+                             f"(got {self.leak_pj_per_cycle} and {self.leak_power_w})")
+        for key in ("leak_pj_per_cycle", "leak_power_w"):
+            if getattr(self, key) is not None and not self.leak_source:
+                raise ValueError(f"leak_source is required when {key} is given (got {key} = {getattr(self, key)})")
+        if self.leak_source and self.leak_pj_per_cycle is None and self.leak_power_w is None:
+            raise ValueError(f"leak_source needs leak_pj_per_cycle or leak_power_w to describe "
+                             f"(got leak_source = {self.leak_source!r} alone)")
         if len(set(self.holds)) != len(self.holds):
             raise ValueError(f"holds must not repeat a tensor (got {list(self.holds)})")
         return self
@@ -226,6 +242,14 @@ class HardwareFile(BaseModel):
             for index, unit in enumerate(self.units):
                 if unit.table_component is not None:
                     raise ValueError(f"cost_table is required: units[{index}] ('{unit.name}.{unit.action}') names a table_component")
+        if self.energy_unit == "MAC":
+            powers = [(f"memory[{i}].leak_power_w", level.leak_power_w, "leak_pj_per_cycle")
+                      for i, level in enumerate(self.memory)]
+            powers += [(f"units[{i}].power_w", unit.power_w, "energy_pj") for i, unit in enumerate(self.units)]
+            for key, power_w, instead in powers:
+                if power_w is not None:
+                    raise ValueError(f'{key}: a power in W has no price in a file whose energy_unit is "MAC" '
+                                     f"(got {power_w} W); give {instead} in MAC-equivalents")
         loopnest = self.engine.get("kind") == "loopnest"
         product = 1
         for index, level in enumerate(self.memory):

@@ -22,7 +22,7 @@ MEMORY_ACTIONS = ("read", "write", "fill", "update")
 from the level above; update: a partial sum is written back (read-modify-write's write)."""
 
 LEAK_ACTION = "leak"
-"""Static energy of one instance of a level for one cycle (levels with ``leak_pj_per_cycle``)."""
+"""Static energy of one instance of a level for one cycle (levels with ``leak_pj_per_cycle`` or ``leak_power_w``)."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,12 @@ class Hardware:
         return rows
 
 
-def _level_costs(level: MemoryLevelConfig, table: CostTable | None, where: str) -> dict[str, CostEntry]:
+def _level_costs(level: MemoryLevelConfig, table: CostTable | None, where: str, clock_ghz: float) -> dict[str, CostEntry]:
+    """Per-access costs of a level (from ``read_pj``/``write_pj`` or the table) and its leakage per instance-cycle.
+
+    Leakage given as ``leak_power_w`` (W) is priced at ``clock_ghz`` (GHz) by :func:`per_cycle_of_power`;
+    ``leak_pj_per_cycle`` (pJ) is taken as written.
+    """
     if level.read_pj is not None:
         read = CostEntry(component=level.name, action="read", bits=level.word_bits, energy_pj=level.read_pj,
                          source=str(level.cost_source))
@@ -166,7 +171,10 @@ def _level_costs(level: MemoryLevelConfig, table: CostTable | None, where: str) 
         "fill": write.model_copy(update={"action": "fill"}),
         "update": write.model_copy(update={"action": "update"}),
     }
-    if level.leak_pj_per_cycle is not None:
+    if level.leak_power_w is not None:
+        costs[LEAK_ACTION] = per_cycle_of_power(level.name, LEAK_ACTION, level.word_bits, level.leak_power_w,
+                                                str(level.leak_source), clock_ghz)
+    elif level.leak_pj_per_cycle is not None:
         costs[LEAK_ACTION] = CostEntry(component=level.name, action=LEAK_ACTION, bits=level.word_bits,
                                        energy_pj=level.leak_pj_per_cycle, source=str(level.leak_source))
     return costs
@@ -195,7 +203,7 @@ def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None
         except ConfigError as exc:
             raise ConfigError(f"{source}: cost_table: {exc}") from None
     levels = tuple(
-        MemoryLevel(config=level, costs=_level_costs(level, table, f"{source}: memory[{i}]"))
+        MemoryLevel(config=level, costs=_level_costs(level, table, f"{source}: memory[{i}]", spec.clock_ghz))
         for i, level in enumerate(spec.memory)
     )
     unit_costs: dict[tuple[str, str], CostEntry] = {}
