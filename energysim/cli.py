@@ -178,6 +178,14 @@ def kind_options_note(choices, args: argparse.Namespace) -> str:
     return "".join(notes)
 
 
+def clock_note(choices) -> str:
+    """:func:`energysim.hardware_settings.clock_note` wrapped: energies a ``--set clock_ghz`` leaves at the file's clock, or ''."""
+    from energysim.hardware_settings import clock_note as note_of
+
+    note = note_of(choices)
+    return _wrapped(note) if note else ""
+
+
 def _add_output(parser: argparse.ArgumentParser, what: str, formats: tuple[str, ...] = ("csv", "json", "md")) -> None:
     parser.add_argument("--out", help=f"folder for {what} (refused if it already holds results, unless --force)")
     parser.add_argument("--format", choices=formats, default="csv", help="file format of the tables with --out")
@@ -274,6 +282,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
                   f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}{covered}\n")
     out.write(energy_unit_note(choice.hardware for choice in choices))
     out.write(kind_options_note(choices, args))
+    out.write(clock_note(choices))
     out.write(_assumed_2_4_note(runs))
     out.write(_timing_notes(runs))
     from energysim.hardware_settings import with_setting_columns
@@ -479,6 +488,7 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
     out.write(_timing_notes(run for (_, variant), run in result.runs.items() if variant == "pruned"))
     out.write(energy_unit_note(choice.hardware for choice in choices))
     out.write(kind_options_note(choices, args))
+    out.write(clock_note(choices))
     tables = {"estimate": table, "breakdown": result.breakdown, "summary": result.summary, "energy": result.energy}
     if args.out:
         _write_tables(tables, Path(args.out), args.format, existing, out)
@@ -574,6 +584,7 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
     _prose(f"{workload.name}: {quality}.{note} Wrote {write_compare(frame, args.out)}", out)
     out.write(energy_unit_note(choice.hardware for choice in choices))
     out.write(kind_options_note(choices, args))
+    out.write(clock_note(choices))
     return 0
 
 
@@ -655,6 +666,7 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
         _prose(f"{note} (the reasons are in the status column of compare.csv)", out)
     out.write(energy_unit_note(choice.hardware for choice in choices))
     out.write(kind_options_note(choices, args))
+    out.write(clock_note(choices))
     front = pareto_front(frame)
     reused, total = frame.attrs["results_reused"], frame.attrs["results_total"]
     aware = " (energy-aware rows resume from their own journal)" if (frame["pattern"] == "energy_aware").any() else ""

@@ -215,6 +215,63 @@ def hardware_variants(spec: str, settings: Mapping[str, Sequence[Any]] | Sequenc
     return choices
 
 
+def clock_note(choices: Iterable) -> str:
+    """A note naming the energies that stay at the file's clock in variants whose ``clock_ghz`` differs from it, or ''.
+
+    ``--set clock_ghz`` changes the cycle time, so a static power (``leak_power_w``, a unit's
+    ``power_w``) costs more per cycle at a slower clock: energy = power x time. Two kinds of
+    static energy are priced at the file's clock and stay there: a level's
+    ``leak_pj_per_cycle`` (Timeloop's fixed energy per cycle) and EIE's per-access energies,
+    which the engine charges per access only (``eie-64pe``'s are EIE Table II powers divided
+    by access rates at 0.8 GHz, leakage included).
+
+    Parameters
+    ----------
+    choices
+        :class:`~energysim.estimation.HardwareChoice` objects; those with ``clock_ghz`` in
+        their ``settings`` are checked against the clock of their file.
+
+    Returns
+    -------
+    str
+        One line starting ``note:``, unwrapped; '' when no variant changes such a design's clock.
+    """
+    from energysim.config.loading import load_toml
+
+    clocks: dict[Path, dict[str, Any]] = {}
+    for choice in choices:
+        hardware = choice.hardware
+        settings = getattr(choice, "settings", None) or {}
+        if "clock_ghz" not in settings or hardware.path is None:
+            continue
+        data = load_toml(hardware.path)
+        fixed = _fixed_at_file_clock(hardware)
+        if hardware.clock_ghz == data["clock_ghz"] or not fixed:
+            continue
+        entry = clocks.setdefault(hardware.path, {"name": data["name"], "file_ghz": data["clock_ghz"], "run_ghz": [],
+                                                  "fixed": fixed})
+        entry["run_ghz"].append(hardware.clock_ghz)
+    if not clocks:
+        return ""
+    designs = [f"on {entry['name']} ({_text(entry['file_ghz'])} GHz in its file, run at "
+               f"{', '.join(_text(ghz) for ghz in dict.fromkeys(entry['run_ghz']))} GHz) {entry['fixed']}"
+               for entry in clocks.values()]
+    return f"note: --set clock_ghz changes the cycle time but not every energy: {'; '.join(designs)}"
+
+
+def _fixed_at_file_clock(hardware) -> str:
+    """What of ``hardware``'s energy stays priced at its file's clock when the clock changes, in words, or ''."""
+    leaky = [level.name for level in hardware.levels if level.config.leak_pj_per_cycle is not None]
+    parts = []
+    if leaky:
+        parts.append(f"the leakage of {', '.join(leaky)} stays the file's fixed energy per cycle (leak_pj_per_cycle; "
+                     "give leak_power_w, in W, to make it power x time)")
+    if hardware.engine_kind == "eie":
+        parts.append("the per-access energies stay those of the file's clock, with any leakage folded into them "
+                     "(EIE counts no static energy; eie-64pe's derive from Table II powers at 0.8 GHz)")
+    return " and ".join(parts)
+
+
 def with_setting_columns(frame: pd.DataFrame, choices: Iterable) -> pd.DataFrame:
     """``frame`` with one column per swept key (after ``run``), read from each row's ``hardware`` name.
 

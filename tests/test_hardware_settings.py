@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from energysim import api
 from energysim.cli import main
 from energysim.errors import InputError
-from energysim.hardware_settings import apply, combinations, parse_settings
+from energysim.hardware_settings import apply, clock_note, combinations, parse_settings
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -163,3 +164,43 @@ def test_a_sweep_of_too_many_variants_is_refused_before_any_is_built(monkeypatch
         combinations(settings)
     monkeypatch.setenv("ENERGYSIM_HARDWARE_VARIANTS", "8192")
     assert len(combinations(settings)) == 8192
+
+
+def _leaky_pj_per_cycle(tmp_path) -> str:
+    """lecture-array-loopnest with Timeloop-style leakage (5 pJ per cycle) on its GlobalBuffer, as a file path."""
+    text = (Path(__file__).parent.parent / "hwconfigs" / "lecture-array-loopnest.toml").read_text()
+    line = "bandwidth_words_per_cycle = 32   # both edges of the 16x16 array per cycle"
+    assert line in text
+    path = tmp_path / "leaky.toml"
+    path.write_text(text.replace(line, f'{line}\nleak_pj_per_cycle = 5.0\nleak_source = "Timeloop-style"', 1)
+                    .replace('name = "lecture-array-loopnest"', 'name = "leaky"', 1))
+    return str(path)
+
+
+def test_clock_note_names_the_energies_that_stay_at_the_files_clock(tmp_path):
+    """A changed clock on leak_pj_per_cycle levels or EIE gets one note naming them; power-priced or unchanged clocks none."""
+    leaky = _leaky_pj_per_cycle(tmp_path)
+    note = clock_note([*api.hardware_variants(leaky, {"clock_ghz": [1.0, 0.5, 0.25]}),
+                       *api.hardware_variants("eie-64pe", {"clock_ghz": [0.4]})])
+    assert note.startswith("note: --set clock_ghz changes the cycle time but not every energy: ") and "\n" not in note
+    assert "on leaky (1.0 GHz in its file, run at 0.5, 0.25 GHz) the leakage of GlobalBuffer stays" in note
+    assert "(leak_pj_per_cycle; give leak_power_w, in W, to make it power x time)" in note
+    assert "on eie-64pe (0.8 GHz in its file, run at 0.4 GHz) the per-access energies stay those of the file's clock" in note
+    assert clock_note(api.hardware_variants(leaky, {"clock_ghz": [1.0]})) == ""  # the file's own clock
+    assert clock_note(api.hardware_variants(leaky, {"engine.mac_mesh_x": [1]})) == ""  # clock not set
+    assert clock_note(api.hardware_variants("a100", {"clock_ghz": [0.705]})) == ""  # SM static priced by power_w
+    assert clock_note(api.hardware_variants("lecture-array-loopnest", {"clock_ghz": [0.5]})) == ""  # no leakage
+
+
+def test_run_and_estimate_print_the_clock_note(tmp_path):
+    """`run` and `estimate` with --set clock_ghz print the note (compare shares cli.clock_note); without --set they do not."""
+    leaky = _leaky_pj_per_cycle(tmp_path)
+    code, out, err = run("run", leaky, "lenet-300-100", "--mapping", "default", "--set", "clock_ghz=0.5", "--quiet")
+    assert code == 0, err
+    assert "note: --set clock_ghz changes the cycle time but not every energy: on leaky" in out
+    code, out, err = run("estimate", "lenet-300-100-han2015", "--hw", "eie-64pe-lecture", "--set", "clock_ghz=0.4", "--quiet")
+    assert code == 0, err
+    assert "on eie-64pe-lecture (0.8 GHz in its file, run at 0.4 GHz) the per-access energies" in " ".join(out.split())
+    code, out, err = run("run", leaky, "lenet-300-100", "--mapping", "default", "--quiet")
+    assert code == 0, err
+    assert "clock_ghz" not in out
