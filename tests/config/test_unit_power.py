@@ -55,3 +55,13 @@ def test_power_without_source_or_with_another_price_is_refused(tmp_path, pricing
     with pytest.raises(ConfigError) as info:
         load_hardware(write(tmp_path, 1.0, pricing))
     assert message in str(info.value)
+
+
+def test_power_in_a_mac_normalised_file_is_refused(tmp_path):
+    """A unit's power in W has no price in MAC-equivalents: energy_unit = "MAC" refuses power_w, naming the value."""
+    path = write(tmp_path, 1.0, 'power_w = 2.0\nsource = "measured"')
+    path.write_text(path.read_text().replace("clock_ghz = 1.0", 'clock_ghz = 1.0\nenergy_unit = "MAC"', 1))
+    with pytest.raises(ConfigError) as info:
+        load_hardware(path)
+    assert str(info.value) == (f'{path}: (top level): units[0].power_w: a power in W has no price in a file whose '
+                               'energy_unit is "MAC" (got 2.0 W); give energy_pj in MAC-equivalents')
