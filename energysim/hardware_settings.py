@@ -219,11 +219,11 @@ def clock_note(choices: Iterable) -> str:
     """A note naming the energies that stay at the file's clock in variants whose ``clock_ghz`` differs from it, or ''.
 
     ``--set clock_ghz`` changes the cycle time, so a static power (``leak_power_w``, a unit's
-    ``power_w``) costs more per cycle at a slower clock: energy = power x time. Two kinds of
-    static energy are priced at the file's clock and stay there: a level's
-    ``leak_pj_per_cycle`` (Timeloop's fixed energy per cycle) and EIE's per-access energies,
-    which the engine charges per access only (``eie-64pe``'s are EIE Table II powers divided
-    by access rates at 0.8 GHz, leakage included).
+    ``power_w``) costs more per cycle at a slower clock: energy = power x time. Static energy
+    given as a fixed energy per cycle stays the file's: a level's ``leak_pj_per_cycle``
+    (Timeloop's meaning), a static unit's ``energy_pj`` or table price; and so do EIE's
+    per-access energies, which the engine charges per access only (``eie-64pe``'s are EIE
+    Table II powers divided by access rates at 0.8 GHz, leakage included).
 
     Parameters
     ----------
@@ -260,12 +260,24 @@ def clock_note(choices: Iterable) -> str:
 
 
 def _fixed_at_file_clock(hardware) -> str:
-    """What of ``hardware``'s energy stays priced at its file's clock when the clock changes, in words, or ''."""
-    leaky = [level.name for level in hardware.levels if level.config.leak_pj_per_cycle is not None]
+    """What of ``hardware``'s energy stays priced at its file's clock when the clock changes, in words, or ''.
+
+    Static costs (actions named ``static*`` or ``leak*``, :data:`energysim.report.tables.STATIC_ACTION_PREFIXES`)
+    not priced from a power (``Hardware.static_power_w``) are fixed energies per cycle; EIE folds its
+    leakage into per-access energies.
+    """
+    from energysim.report.tables import STATIC_ACTION_PREFIXES
+
+    costs = [(row["component"], row["action"]) for row in hardware.cost_rows()]
+    fixed = [(component, action) for component, action in costs
+             if action.startswith(STATIC_ACTION_PREFIXES) and (component, action) not in hardware.static_power_w]
     parts = []
-    if leaky:
-        parts.append(f"the leakage of {', '.join(leaky)} stays the file's fixed energy per cycle (leak_pj_per_cycle; "
-                     "give leak_power_w, in W, to make it power x time)")
+    if fixed:
+        levels = {level.name for level in hardware.levels}
+        ways = [way for way, given in (("leak_power_w instead of leak_pj_per_cycle", any(c in levels for c, _ in fixed)),
+                                       ("a unit's power_w", any(c not in levels for c, _ in fixed))) if given]
+        parts.append(f"the static energy of {', '.join(f'{c}.{a}' for c, a in fixed)} stays the file's fixed energy "
+                     f"per cycle (a power in W, {' or '.join(ways)}, makes it power x time)")
     if hardware.engine_kind == "eie":
         parts.append("the per-access energies stay those of the file's clock, with any leakage folded into them "
                      "(EIE counts no static energy; eie-64pe's derive from Table II powers at 0.8 GHz)")

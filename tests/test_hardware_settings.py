@@ -178,14 +178,21 @@ def _leaky_pj_per_cycle(tmp_path) -> str:
 
 
 def test_clock_note_names_the_energies_that_stay_at_the_files_clock(tmp_path):
-    """A changed clock on leak_pj_per_cycle levels or EIE gets one note naming them; power-priced or unchanged clocks none."""
+    """A changed clock on fixed per-cycle static costs or EIE gets one note naming them; power-priced or unchanged clocks none."""
     leaky = _leaky_pj_per_cycle(tmp_path)
     note = clock_note([*api.hardware_variants(leaky, {"clock_ghz": [1.0, 0.5, 0.25]}),
                        *api.hardware_variants("eie-64pe", {"clock_ghz": [0.4]})])
     assert note.startswith("note: --set clock_ghz changes the cycle time but not every energy: ") and "\n" not in note
-    assert "on leaky (1.0 GHz in its file, run at 0.5, 0.25 GHz) the leakage of GlobalBuffer stays" in note
-    assert "(leak_pj_per_cycle; give leak_power_w, in W, to make it power x time)" in note
+    assert ("on leaky (1.0 GHz in its file, run at 0.5, 0.25 GHz) the static energy of GlobalBuffer.leak stays the "
+            "file's fixed energy per cycle (a power in W, leak_power_w instead of leak_pj_per_cycle, makes it power x "
+            "time)") in note
     assert "on eie-64pe (0.8 GHz in its file, run at 0.4 GHz) the per-access energies stay those of the file's clock" in note
+    a100 = (Path(__file__).parent.parent / "hwconfigs" / "a100.toml").read_text()
+    assert "\npower_w = 2.8756386\n" in a100
+    (tmp_path / "a100-per-cycle.toml").write_text(a100.replace("\npower_w = 2.8756386\n", "\nenergy_pj = 2039.46\n", 1))
+    assert ("the static energy of SM.static_cycle stays the file's fixed energy per cycle (a power in W, a unit's "
+            "power_w, makes it power x time)") in clock_note(api.hardware_variants(str(tmp_path / "a100-per-cycle.toml"),
+                                                                                   {"clock_ghz": [0.705]}))
     assert clock_note(api.hardware_variants(leaky, {"clock_ghz": [1.0]})) == ""  # the file's own clock
     assert clock_note(api.hardware_variants(leaky, {"engine.mac_mesh_x": [1]})) == ""  # clock not set
     assert clock_note(api.hardware_variants("a100", {"clock_ghz": [0.705]})) == ""  # SM static priced by power_w

@@ -89,6 +89,10 @@ class Hardware:
     energy_unit
         Unit of every cost: ``pJ``, or ``MAC`` (normalised to one MAC's energy): the
         ``*_pj`` figures of its runs are then MAC-equivalents.
+    static_power_w
+        ``(component, action) -> W`` for each cost priced from a static power at ``clock_ghz``
+        (a unit's ``power_w``, a level's ``leak_power_w``); every other cost is a fixed
+        energy per action, whatever the clock.
     """
 
     name: str
@@ -100,6 +104,7 @@ class Hardware:
     engine_table: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     energy_unit: str = "pJ"
+    static_power_w: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def engine_kind(self) -> str:
@@ -219,6 +224,8 @@ def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None
             except EnergySimError as exc:
                 raise ConfigError(f"{source}: units[{i}]: {exc}") from None
         unit_costs[(unit.name, unit.action)] = entry
+    static_power_w = {(level.name, LEAK_ACTION): level.leak_power_w for level in spec.memory if level.leak_power_w is not None}
+    static_power_w.update({(unit.name, unit.action): unit.power_w for unit in spec.units if unit.power_w is not None})
     return Hardware(
         name=spec.name,
         description=spec.description,
@@ -229,6 +236,7 @@ def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None
         engine_table=dict(spec.engine),
         path=Path(source) if isinstance(source, (str, Path)) else None,
         energy_unit=spec.energy_unit,
+        static_power_w=static_power_w,
     )
 
 

@@ -36,9 +36,11 @@ def leak_energy_pj(path: Path, clock_ghz: float) -> tuple[int, float, float]:
 
 @pytest.mark.parametrize("clock_ghz, pj", [(1.0, 5.0), (0.5, 10.0), (2.0, 2.5)])
 def test_leak_power_is_priced_per_cycle_at_the_files_clock(tmp_path, clock_ghz, pj):
-    """5 mW costs 0.005 x 1000 / clock_ghz pJ per cycle: 5 pJ at 1 GHz, 10 at 0.5; the source writes out the rule."""
+    """5 mW costs 0.005 x 1000 / clock_ghz pJ per cycle: 5 pJ at 1 GHz, 10 at 0.5; the source writes out the rule, static_power_w the W."""
     path = leaky(tmp_path, 'leak_power_w = 0.005\nleak_source = "assumed 5 mW"')
-    entry = variant(path, {"clock_ghz": clock_ghz}).level("GlobalBuffer").costs[LEAK_ACTION]
+    hardware = variant(path, {"clock_ghz": clock_ghz})
+    assert hardware.static_power_w == {("GlobalBuffer", LEAK_ACTION): 0.005}
+    entry = hardware.level("GlobalBuffer").costs[LEAK_ACTION]
     assert entry.energy_pj == pytest.approx(pj, rel=1e-12)
     assert entry.source == (f"assumed 5 mW; per cycle = static power x cycle time = 0.005 W x 1000 / {clock_ghz} GHz "
                             f"= {pj:.6g} pJ")
