@@ -211,3 +211,14 @@ def test_run_and_estimate_print_the_clock_note(tmp_path):
     code, out, err = run("run", leaky, "lenet-300-100", "--mapping", "default", "--quiet")
     assert code == 0, err
     assert "clock_ghz" not in out
+
+
+def test_among_bundled_designs_only_eie_keeps_energies_at_the_files_clock():
+    """At half its clock every bundled design's static energy follows the clock, except EIE's per-access energies."""
+    from energysim import catalog
+
+    choices = [choice for name in catalog.hwconfig_names()
+               for choice in api.hardware_variants(name, {"clock_ghz": [api.hardware(name).clock_ghz / 2]})]
+    note = clock_note(choices)
+    named = sorted(name for name in catalog.hwconfig_names() if f"on {name} (" in note)
+    assert named == ["eie-64pe", "eie-64pe-lecture"]
