@@ -190,8 +190,25 @@ def per_cycle_of_power(component: str, action: str, bits: int, power_w: float, s
     """A static power priced per cycle at a clock: ``power_w x 1000 / clock_ghz`` pJ (W / GHz = nJ per cycle).
 
     Energy = power x time whatever the clock: at half the clock a cycle lasts twice as long
-    and costs twice as much. The entry's source names the power's own source, the rule and
-    the clock.
+    and costs twice as much. Prices a unit's ``power_w`` and a level's ``leak_power_w``.
+
+    Parameters
+    ----------
+    component, action
+        What the entry prices (``SM``, ``static_cycle``; a level's name, ``leak``).
+    bits
+        Width the entry is listed at, bits.
+    power_w
+        Static power of one instance, W.
+    source
+        Where the power comes from.
+    clock_ghz
+        The clock the cycle is priced at, GHz.
+
+    Returns
+    -------
+    CostEntry
+        Energy per instance-cycle, pJ; its source names the power's own source, the rule and the clock.
     """
     energy_pj = power_w * 1e3 / clock_ghz
     return CostEntry(component=component, action=action, bits=bits, energy_pj=energy_pj,
