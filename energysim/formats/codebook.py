@@ -68,9 +68,14 @@ class Codebook:
             ``uint8`` codes of the same shape.
         """
         weights = np.asarray(weights, dtype=np.float64)
+        midpoints = 0.5 * (self.centroids[2:] + self.centroids[1:-1])   # at most 254 (bits <= 8): fits uint8
+        if eie_csc_kernel.use_compiled() and weights.size >= 1 << 16:
+            codes = np.empty(weights.size, dtype=np.uint8)
+            eie_csc_kernel.jit(_codes_of)(np.ascontiguousarray(weights).ravel(), midpoints, codes)
+            return codes.reshape(weights.shape)
         codes = np.zeros(weights.shape, dtype=np.uint8)
         nonzero = weights != 0
-        codes[nonzero] = _nearest(self.centroids[1:], weights[nonzero]) + 1
+        codes[nonzero] = _count_below(midpoints, weights[nonzero]) + 1
         return codes
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
@@ -81,20 +86,13 @@ class Codebook:
         return self.centroids[codes]
 
 
-def _nearest(sorted_centroids: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Index of the nearest of ascending ``sorted_centroids`` for each value (ties go to the lower one).
+def _count_below(midpoints: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``uint8`` count of the ascending ``midpoints`` strictly below each value: the index of its nearest centroid.
 
-    The index is the number of midpoints below the value, counted by one comparison per
-    midpoint (15 for EIE's codebook): branch-free, several times faster than a binary
-    search per value on large arrays.
+    A value on a midpoint goes to the lower centroid. One comparison per midpoint (15 for
+    EIE's codebook), branch-free: several times faster than a binary search per value on
+    large arrays.
     """
-    if sorted_centroids.size == 1:
-        return np.zeros(values.shape, dtype=np.int64)
-    midpoints = 0.5 * (sorted_centroids[1:] + sorted_centroids[:-1])   # at most 254 (bits <= 8): fits uint8
-    if eie_csc_kernel.use_compiled() and values.size >= 1 << 16:
-        index = np.empty(values.size, dtype=np.uint8)
-        eie_csc_kernel.jit(_count_below)(np.ascontiguousarray(values, dtype=np.float64).ravel(), midpoints, index)
-        return index.reshape(values.shape)
     index = np.zeros(values.shape, dtype=np.uint8)
     above = np.empty(values.shape, dtype=bool)
     for midpoint in midpoints:
@@ -103,14 +101,17 @@ def _nearest(sorted_centroids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return index
 
 
-def _count_below(values, midpoints, index):  # pragma: no cover - compiled
-    """``index[i]`` = midpoints strictly below ``values[i]``; plain Python, compiled by numba (the numpy path's count)."""
+def _codes_of(values, midpoints, codes):  # pragma: no cover - compiled
+    """``codes[i]``: 0 for a zero value, else 1 + midpoints strictly below it; plain Python, compiled by numba.
+
+    The numpy path's codes in one pass, without its mask and copies of the non-zero values.
+    """
     for i in range(values.size):
         value = values[i]
-        below = 0
+        code = 1
         for midpoint in midpoints:
-            below += value > midpoint
-        index[i] = below
+            code += value > midpoint
+        codes[i] = code if value != 0 else 0
 
 
 def fit_codebook(

@@ -2,7 +2,8 @@
 
 numba is optional (the ``fast`` extra). With it, :func:`encode_sorted` encodes
 column-major positions in two passes over the weights (entries per PE and column,
-then the entries themselves) and :func:`segment_counts` counts a CSC's row-pass
+then the entries themselves; a dense matrix in one, column tile by column tile, its
+entries per PE and column known in closed form) and :func:`segment_counts` counts a CSC's row-pass
 segments in one pass over its entries, instead of numpy's sorts, repeats and
 bincounts. The arrays are those of the numpy path exactly (same values and
 dtypes; checked by ``tests/formats/test_eie_csc_kernel.py``). Without numba, or with
@@ -46,17 +47,13 @@ def jit(function: Callable) -> Callable:
 
 
 def _entries_per_group(positions, count, m, n_pe, k, shift, index_bits):  # pragma: no cover - compiled
-    """Entries (padding included) per (PE, column) of ascending flat positions; plain Python, compiled by numba.
-
-    ``positions`` empty: every position ``0 .. count - 1`` (a dense matrix).
-    """
+    """Entries (padding included) per (PE, column) of ascending flat positions; plain Python, compiled by numba."""
     counts = np.zeros((n_pe, k), np.int64)
     previous = np.full(n_pe, -1, np.int64)
-    dense = positions.size == 0
     column = 0
     column_start = 0
     for i in range(count):
-        position = i if dense else positions[i]
+        position = positions[i]
         if position >= column_start + m:
             while position >= column_start + m:
                 column += 1
@@ -80,11 +77,10 @@ def _fill(positions, count, m, codes, cursor_base, v, z, local_rows, n_pe, shift
     span = 1 << index_bits
     previous = np.full(n_pe, -1, np.int64)
     cursor = np.zeros(n_pe, np.int64)
-    dense = positions.size == 0
     column = -1
     column_start = -m
     for i in range(count):
-        position = i if dense else positions[i]
+        position = positions[i]
         if position >= column_start + m:
             while position >= column_start + m:
                 column += 1
@@ -112,6 +108,25 @@ def _fill(positions, count, m, codes, cursor_base, v, z, local_rows, n_pe, shift
         local_rows[at] = local
         cursor[pe] = at + 1
         previous[pe] = local
+
+
+def _fill_dense(codes, m, k, n_pe, pe_offsets, v, local_rows):  # pragma: no cover - compiled
+    """Every position present: PE ``p``'s rows of each column in order, no padding; plain Python, compiled by numba.
+
+    Columns in tiles of about 128 KB of codes (read from cache), each PE's run of a tile written in one go.
+    """
+    tile = max(1, (1 << 17) // m)
+    for first in range(0, k, tile):
+        last = min(k, first + tile)
+        for pe in range(min(n_pe, m)):
+            rows = (m - pe + n_pe - 1) // n_pe
+            at = pe_offsets[pe] + first * rows
+            for column in range(first, last):
+                source = column * m + pe
+                for local in range(rows):
+                    v[at] = codes[source + local * n_pe]
+                    local_rows[at] = local
+                    at += 1
 
 
 def _segments(v, local_rows, pointers, pe_offsets, rows_per_pass, passes):  # pragma: no cover - compiled
@@ -176,9 +191,15 @@ def encode_sorted(positions: np.ndarray | None, codes: np.ndarray, m: int, k: in
     v, z, local_rows, pointers, pe_offsets
         As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
     """
+    if positions is None:                # every position: no gap, so no padding and z = 0; rows split evenly
+        rows_of_pe = (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
+        pointers, pe_offsets, v, z, local_rows = entry_layout(np.repeat(rows_of_pe[:, None], k, axis=1), local_dtype)
+        z[:] = 0
+        jit(_fill_dense)(np.ascontiguousarray(codes, dtype=np.uint8), m, k, n_pe, pe_offsets, v, local_rows)
+        return v, z, local_rows, pointers, pe_offsets
     shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
-    flat = np.zeros(0, np.int64) if positions is None else np.ascontiguousarray(positions, dtype=np.int64)
-    count = m * k if positions is None else flat.size
+    flat = np.ascontiguousarray(positions, dtype=np.int64)
+    count = flat.size
     counts = jit(_entries_per_group)(flat, count, m, n_pe, k, shift, index_bits)
     pointers, pe_offsets, v, z, local_rows = entry_layout(counts, local_dtype)
     jit(_fill)(flat, count, m, np.ascontiguousarray(codes, dtype=np.uint8), pointers + pe_offsets[:-1, None],

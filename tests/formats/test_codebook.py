@@ -127,3 +127,17 @@ def test_compiled_quantiser_equals_numpy(monkeypatch):
     expected = book.quantise(weights)
     monkeypatch.delenv(eie_csc_kernel.KERNEL_ENV)
     assert book.quantise(weights).tolist() == expected.tolist()
+
+
+def test_compiled_quantiser_keeps_zeros_and_shape(monkeypatch):
+    """A 2-D, non-contiguous array with exact zeros (the compiled path's zero test) quantises as on the numpy path."""
+    from energysim.formats import eie_csc_kernel
+
+    rng = np.random.default_rng(9)
+    weights = (rng.standard_normal((400, 300)) * (rng.random((400, 300)) < 0.4)).T
+    book = fit_codebook(weights)
+    monkeypatch.setenv(eie_csc_kernel.KERNEL_ENV, "numpy")
+    expected = book.quantise(weights)
+    monkeypatch.delenv(eie_csc_kernel.KERNEL_ENV)
+    got = book.quantise(weights)
+    assert got.shape == weights.shape and np.array_equal(got, expected) and np.array_equal(got == 0, weights == 0)

@@ -128,3 +128,18 @@ def test_flat_positions_must_increase_and_match_the_codes():
         encode_flat(np.array([3, 16]), np.array([1, 1]), (4, 4), 2)
     with pytest.raises(InputError, match="one code per position"):
         encode_flat(None, np.array([1, 1]), (4, 4), 2)
+
+
+@needs_numba
+@pytest.mark.parametrize("m, k, n_pe", [(200, 70, 64), (130, 3, 64), (5, 4, 70), (4096, 40, 64), (1000, 9, 3)])
+def test_compiled_dense_encoding_equals_numpy(monkeypatch, m, k, n_pe):
+    """Every position present (encode_flat with None): the compiled column-tile fill gives the numpy path's arrays."""
+    codes = np.random.default_rng(m + k).integers(1, 16, size=m * k).astype(np.uint8)
+    arrays = {}
+    for kernel in ("numba", "numpy"):
+        monkeypatch.setenv(eie_csc_kernel.KERNEL_ENV, kernel)
+        csc = encode_flat(None, codes, (m, k), n_pe)
+        arrays[kernel] = {name: getattr(csc, name) for name in ("v", "z", "local_rows", "pointers", "pe_offsets")}
+    for name, array in arrays["numpy"].items():
+        assert arrays["numba"][name].dtype == array.dtype, name
+        np.testing.assert_array_equal(arrays["numba"][name], array, err_msg=name)
