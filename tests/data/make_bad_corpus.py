@@ -1284,6 +1284,13 @@ def _timeloop_txt(text: str | bytes) -> Callable[[Path], None]:
     return make
 
 
+_LAUGHS = ("laughs_ignore:\n  a0: &a0 [" + ", ".join(["lol"] * 10) + "]\n"
+           + "".join(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 13)) + "laughs: *a12\n")
+"""A billion laughs: 850 bytes whose aliases, written out, hold 10**13 'lol's (YAML's "billion laughs" attack)."""
+_ALIAS_CHAIN = "chain_ignore:\n  a0: &a0 x\n" + "".join(f"  a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 200))
+"""Aliases that each wrap the one before: 200 levels deep once expanded, though the text nests two."""
+
+
 def _timeloop_cases() -> list[Case]:
     argv = ("import-timeloop", *(f"{{d}}/{name}.yaml" for name in TIMELOOP), "-o", "{d}/out")
     table = [
@@ -1320,6 +1327,13 @@ def _timeloop_cases() -> list[Case]:
          "could not determine a constructor for the tag", ""),
         # fixed by SPARSE-IMPORT at d17104f (requests-HOSTILE.md)
         ("yaml_deep", "arch", "architecture:", "x: " + "[" * 5000 + "]" * 5000 + "\narchitecture:", "nested too deeply: YAML lists and mappings may nest at most 100 levels", ""),
+        ("yaml_alias_bomb", "arch", "architecture:", _LAUGHS + "architecture:", "arch.yaml: laughs_ignore: with its YAML "
+         "aliases written out the file would hold 89,135,802,4", ""),
+        ("yaml_alias_recursive", "arch", "architecture:", "loop_ignore: &loop [x, *loop]\narchitecture:", "arch.yaml: "
+         "line 1: a YAML alias here names the collection at line 1, which holds it; an alias must not recur", ""),
+        ("yaml_alias_deep", "arch", "architecture:", _ALIAS_CHAIN + "architecture:", "arch.yaml: chain_ignore: with its "
+         "YAML aliases written out, lists and mappings nest 201 levels deep (the deepest from line 2); they may nest at "
+         "most 100 levels", ""),
         ("ert_energy_nan", "ert", "gated_read, energy: 0.2", "gated_read, energy: .nan",
          "ert.yaml: ERT.tables[1].actions.gated_read.energy: must be a finite number (got nan)", ""),
         ("arch_bandwidth_inf", "arch", "read_bandwidth: 2", "read_bandwidth: .inf",
@@ -1370,7 +1384,9 @@ def _timeloop_v4(old: str, new: str) -> Callable[[Path], None]:
 
 def _timeloop_v4_cases() -> list[Case]:
     argv = ("import-timeloop", "{d}/spec.yaml", "{d}/ERT.yaml", "{d}/map.txt", "-o", "{d}/out")
-    doubling = "".join(f"  l{i}: &l{i} {{<<<: [*l{i - 1}, *l{i - 1}]}}\n" for i in range(1, 21))
+    doubling = "{x: [1]}"
+    for i in range(17):     # each anchor defined where first used: within the bound on aliases written out
+        doubling = f"{{<<<: [&l{i} {doubling}, *l{i}]}}"
     table = [  # the Timeloop v4 reader (TIMELOOP-V4, engines/loopnest/timeloop_v4*.py)
         ("tag_misspelt", "  - !Component\n    name: DRAM", "  - !Compnent\n    name: DRAM",
          "spec.yaml: line 15: YAML tag '!Compnent' is not one Timeloop v4 reads (known: !Component, "),
@@ -1385,7 +1401,7 @@ def _timeloop_v4_cases() -> list[Case]:
          "spec.yaml: architecture.nodes[2].attributes.depth: 'max(512, 8)' uses a function call"),
         ("code_call", "{depth: 512,", "{depth: '__import__(\"os\").getcwd()',", "uses a function call"),
         ("undefined_variable", "width: 16 * DATAWIDTH", "width: 16 * DATAWIDHT", "names 'DATAWIDHT', which no variable"),
-        ("list_doubling", "variables:\n", "variables:\n  l0: &l0 {x: [1]}\n" + doubling,
+        ("list_doubling", "variables:\n", f"variables:\n  l: {doubling}\n",
          "<<< would build a list of 131072 entries; merged lists may hold at most 100000"),
         # fixed by HARDEN (review R5, R7): a RecursionError / OverflowError / ValueError traceback before
         ("expression_long", "DATAWIDTH: 8", "DATAWIDTH: '" + "1+" * 5000 + "1'",
@@ -1401,6 +1417,8 @@ def _timeloop_v4_cases() -> list[Case]:
          "spec.yaml: line 9: format string '%0400000000d': widths must be written as numbers of at most 1000000"),
         ("jinja_concat_doubling", "DATAWIDTH: 8", "DATAWIDTH: 8\n{% set ns = namespace(s='a' * 999999) %}{% for i in range(40) %}"
          "{% set ns.s = ns.s ~ ns.s %}{% endfor %}", "spec.yaml: line 10: ~ would build a text of more than 1000000 characters"),
+        ("yaml_alias_bomb", "variables:", _LAUGHS + "variables:", "(the largest part from line 6); aliases may "
+         "expand a file to at most 4,000,000 characters (aliases to aliases grow exponentially)"),
         ("jinja_lipsum", "DATAWIDTH: 8", "DATAWIDTH: '{{ lipsum(n=200000) }}'",
          "spec.yaml: line 9: template variable undefined ('lipsum' is undefined)"),
     ]

@@ -89,6 +89,10 @@ CONSTRAINT_KEYS = ("architecture_constraints", "mapspace_constraints", "mapspace
 """Top-level keys whose directives become mapper constraints."""
 MAX_YAML_DEPTH = 100
 """Deepest nesting of YAML collections read (Timeloop's files nest about ten deep; deeper input would overflow the stack)."""
+MAX_EXPANDED_CHARS = 4_000_000
+"""Largest size of a YAML file's values with every alias written out, in characters (each scalar its length plus one,
+each list or mapping two): a few hundred bytes of aliases to aliases expand exponentially ("billion laughs"), and
+everything that walks or prints the values afterwards pays for the expansion. Timeloop's files are under 100 kB."""
 
 
 def _fail(where: str, message: str) -> ConfigError:
@@ -175,7 +179,13 @@ def _unique_key_loader(yaml: Any, path: Path, loaded: dict[str, Any] | None = No
         yaml.SafeLoader.__init__(self, stream)
         self.deep_construct = True             # lists whole when built: a <<< merge reads its anchors' lists complete
 
-    loader = type("UniqueKeyLoader", (yaml.SafeLoader,), {"__init__": eager})
+    def composed(self: Any) -> Any:
+        node = yaml.SafeLoader.get_single_node(self)
+        if node is not None:
+            _check_expansion(yaml, node, path)  # aliases share their node here: counted before anything expands them
+        return node
+
+    loader = type("UniqueKeyLoader", (yaml.SafeLoader,), {"__init__": eager, "get_single_node": composed})
     loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     # YAML 1.2 floats without a dot (2e-06, 1e-9), as Accelergy writes ERT energies and yaml-cpp (Timeloop) reads them;
     # PyYAML's YAML 1.1 rules would keep them as text
@@ -207,6 +217,58 @@ def _check_depth(yaml: Any, text: str, path: Path) -> None:
                                   f"may nest at most {MAX_YAML_DEPTH} levels (got more than {MAX_YAML_DEPTH})")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
+
+
+def _check_expansion(yaml: Any, root: Any, path: Path) -> None:
+    """Refuse a composed YAML document whose aliases, written out, exceed :data:`MAX_EXPANDED_CHARS` or nest deeper
+    than :data:`MAX_YAML_DEPTH`, or that holds a recursive alias; measured on the node graph, where an alias is the
+    node it names, so in time linear in the file's text.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the top-level key (and its line) holding the expansion, the rule and the measured value.
+    """
+    measured: dict[int, tuple[int, int]] = {}          # id(node) -> (characters written out, nesting depth)
+    open_nodes: set[int] = set()                       # collections whose children are being measured
+    stack: list[Any] = [root]
+    while stack:
+        node = stack[-1]
+        if id(node) in measured:
+            stack.pop()
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            measured[id(node)] = (len(node.value) + 1, 0)
+            stack.pop()
+            continue
+        children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if id(node) not in open_nodes:
+            open_nodes.add(id(node))
+            for child in children:
+                if id(child) in open_nodes:
+                    raise ConfigError(f"{path}: line {node.start_mark.line + 1}: a YAML alias here names the "
+                                      f"collection at line {child.start_mark.line + 1}, which holds it; an alias "
+                                      f"must not recur inside its own anchor (it never ends when expanded)")
+                stack.append(child)
+            continue
+        sizes = [measured[id(child)] for child in children]
+        measured[id(node)] = (2 + sum(size for size, _ in sizes), 1 + max((depth for _, depth in sizes), default=0))
+        open_nodes.discard(id(node))
+        stack.pop()
+    size, depth = measured[id(root)]
+    if size <= MAX_EXPANDED_CHARS and depth <= MAX_YAML_DEPTH:
+        return
+    pairs = root.value if isinstance(root, yaml.MappingNode) else [(None, root)]
+    rule = 0 if size > MAX_EXPANDED_CHARS else 1
+    key, value = max(pairs, key=lambda pair: measured[id(pair[1])][rule])
+    where = f"{key.value}" if isinstance(key, yaml.ScalarNode) else "the top level"
+    line = value.start_mark.line + 1
+    if rule == 0:
+        raise ConfigError(f"{path}: {where}: with its YAML aliases written out the file would hold {size:,} characters "
+                          f"(the largest part from line {line}); aliases may expand a file to at most "
+                          f"{MAX_EXPANDED_CHARS:,} characters (aliases to aliases grow exponentially)")
+    raise ConfigError(f"{path}: {where}: with its YAML aliases written out, lists and mappings nest {depth} levels deep "
+                      f"(the deepest from line {line}); they may nest at most {MAX_YAML_DEPTH} levels")
 
 
 def merge_files(files: list[str | Path], variables: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
