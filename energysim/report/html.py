@@ -377,8 +377,9 @@ def _energy_section(page: _Page, energy: pd.DataFrame, source: str) -> None:
     kinds["static_share_percent"] = 100 * kinds["static_energy_uj"] / (kinds["static_energy_uj"] + kinds["dynamic_energy_uj"])
     _add_table(page, parts, "Static and dynamic energy per run", kinds.reset_index() if keys else kinds, source)
     parts.append('<p class="note">Static energy is time-proportional, counted in cycles (leakage and clock): a unit priced '
-                 "by power (the A100's SM static_cycle) costs power x cycle time at the run's clock, so power x latency; "
-                 "a fixed energy per cycle (leak_pj_per_cycle) does not follow the clock. Dynamic energy is charged per "
+                 "by power (the A100's SM static_cycle) or a level's leak_power_w costs power x cycle time at the run's "
+                 "clock, so power x latency; a fixed energy per cycle (leak_pj_per_cycle, a unit's energy_pj) does "
+                 "not follow the clock. Dynamic energy is charged per "
                  "access or operation.</p>")
     for level in ("component", "tensor"):
         if level not in frame.columns:
