@@ -273,31 +273,32 @@ def fresh_line_count(bits: np.ndarray, members: np.ndarray, group_start: np.ndar
                                   np.ascontiguousarray(spans_in, dtype=np.int64)))
 
 
-def _floyd_fill(draws, k, chosen):  # pragma: no cover - compiled
-    """Floyd's algorithm per vector from pre-drawn ``t``; plain Python, compiled by numba (see :func:`floyd_subsets`).
+def _floyd_fill(uniform, k, chosen):  # pragma: no cover - compiled
+    """Floyd's algorithm per vector from uniform draws; plain Python, compiled by numba (see :func:`floyd_subsets`).
 
     Vectors in tiles of 64, step by step within a tile: the tile's rows stay in cache and
-    each step reads a contiguous run of ``draws``.
+    each step reads a contiguous run of ``uniform``.
     """
-    size, vectors = draws.shape
+    size, vectors = uniform.shape
     for lo in range(0, vectors, 64):
         hi = min(vectors, lo + 64)
         for step in range(size):
             j = k - size + step
             for vector in range(lo, hi):
-                t = draws[step, vector]
+                t = min(int(uniform[step, vector] * (j + 1)), j)
                 if chosen[vector, t]:
                     t = j
                 chosen[vector, t] = True
 
 
-def floyd_subsets(draws: np.ndarray, k: int) -> np.ndarray:
+def floyd_subsets(uniform: np.ndarray, k: int) -> np.ndarray:
     """``(C, K)`` bool: per vector, the ``s``-subset Floyd's algorithm picks with the given draws.
 
     Parameters
     ----------
-    draws
-        ``(s, C)`` int64: at step ``i`` (``j = K - s + i``), vector ``c``'s ``t`` in ``0 .. j``.
+    uniform
+        ``(s, C)`` float64 in [0, 1): at step ``i`` (``j = K - s + i``), vector ``c`` picks
+        ``t = min(floor(u (j + 1)), j)`` in ``0 .. j``.
     k
         Set size ``K``.
 
@@ -305,14 +306,16 @@ def floyd_subsets(draws: np.ndarray, k: int) -> np.ndarray:
     -------
     numpy.ndarray
         Step ``i`` takes ``t``, or ``j`` when ``t`` is already taken. Compiled with numba
-        when available (a vector's row stays in cache); else numpy, one step for all
-        vectors at a time. Same result either way.
+        when available (``t`` computed as it is used; a vector's row stays in cache); else
+        numpy, one step for all vectors at a time. Same result either way.
     """
-    size, vectors = draws.shape
+    size, vectors = uniform.shape
     chosen = np.zeros((vectors, k), dtype=bool)
     if use_compiled():
-        jit(_floyd_fill)(np.ascontiguousarray(draws, dtype=np.int64), int(k), chosen)
+        jit(_floyd_fill)(np.ascontiguousarray(uniform, dtype=np.float64), int(k), chosen)
         return chosen
+    steps = np.arange(k - size, k, dtype=np.int64)
+    draws = np.minimum((uniform * (steps + 1)[:, None]).astype(np.int64), steps[:, None])   # t = floor(u (j + 1))
     flat = chosen.ravel()
     base = np.arange(vectors, dtype=np.int64) * k
     for step in range(size):
@@ -323,24 +326,40 @@ def floyd_subsets(draws: np.ndarray, k: int) -> np.ndarray:
     return chosen
 
 
-def _line_bound_totals(active, entries_t, entries_per_line):  # pragma: no cover - compiled
-    """Sum over vectors and PEs of ceil(entries in the vector's active columns / line); compiled by numba."""
+def _line_bound_totals(active, entries_t, totals, entries_per_line):  # pragma: no cover - compiled
+    """Sum over vectors and PEs of ceil(entries in the vector's active columns / line); compiled by numba.
+
+    A vector with more active than inactive columns starts from ``totals`` (every column) and
+    takes the inactive ones off: exact integers either way, at most ``K / 2`` rows added per vector.
+    """
     vectors, k = active.shape
     n_pe = entries_t.shape[1]
     per_pe = np.zeros(n_pe, entries_t.dtype)    # int32 when every sum fits: 8 PEs per AVX2 add
-    positions = np.empty(k + 1, np.int64)
+    on = np.empty(k + 1, np.int64)
+    off = np.empty(k + 1, np.int64)
     lines = 0
     for vector in range(vectors):
         length = 0
+        zeros = 0
         for j in range(k):                      # branch-free, as in _block_totals
-            positions[length] = j
+            on[length] = j
+            off[zeros] = j
             length += active[vector, j]
-        for p in range(n_pe):
-            per_pe[p] = 0
-        for t in range(length):
-            j = positions[t]
+            zeros += 1 - active[vector, j]
+        if length <= zeros:
             for p in range(n_pe):
-                per_pe[p] += entries_t[j, p]
+                per_pe[p] = 0
+            for t in range(length):
+                j = on[t]
+                for p in range(n_pe):
+                    per_pe[p] += entries_t[j, p]
+        else:
+            for p in range(n_pe):
+                per_pe[p] = totals[p]
+            for t in range(zeros):
+                j = off[t]
+                for p in range(n_pe):
+                    per_pe[p] -= entries_t[j, p]
         for p in range(n_pe):
             lines += (per_pe[p] + entries_per_line - 1) // entries_per_line
     return lines
@@ -359,8 +378,9 @@ def line_bound(active: np.ndarray, entries_t: np.ndarray, entries_per_line: int)
     entries_per_line
         Sparse-matrix entries per SRAM line.
     """
-    return int(jit(_line_bound_totals)(np.ascontiguousarray(active, dtype=np.bool_), np.ascontiguousarray(entries_t),
-                                       int(entries_per_line)))
+    entries_t = np.ascontiguousarray(entries_t)
+    return int(jit(_line_bound_totals)(np.ascontiguousarray(active, dtype=np.bool_), entries_t,
+                                       entries_t.sum(axis=0, dtype=entries_t.dtype), int(entries_per_line)))
 
 
 def _pack_columns(active, bits):  # pragma: no cover - compiled

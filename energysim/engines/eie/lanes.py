@@ -278,7 +278,7 @@ def simulate_lanes(csc: EieCsc, inputs: "np.ndarray | SyntheticInputs", rows_per
         # A block of identical vectors (e.g. every input non-zero) is one vector's lanes C times: lanes are
         # independent and every figure is a sum over them.
         repeats = 1
-        if active.shape[0] > 1 and bool((active == active[:1]).all()):
+        if active.shape[0] > 1 and np.array_equal(active[-1], active[0]) and bool((active == active[:1]).all()):
             repeats, active = active.shape[0], active[:1]
         if count_fresh:
             uses += repeats * active.sum(axis=0)

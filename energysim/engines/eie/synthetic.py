@@ -110,11 +110,7 @@ class SyntheticInputs:
         rng = np.random.default_rng([self.seed, lo // block, 0])
         complement = nonzero > k - nonzero
         size = k - nonzero if complement else nonzero
-        steps = np.arange(k - size, k, dtype=np.int64)
-        draws = rng.random((size, vectors))                                    # (step, vector)
-        draws *= (steps + 1)[:, None]
-        draws = np.minimum(draws.astype(np.int64), steps[:, None])             # t = floor(u (j + 1)) in 0 .. j
-        chosen = floyd_subsets(draws, k)
+        chosen = floyd_subsets(rng.random((size, vectors)), k)                # U: (step, vector)
         if complement:
             np.logical_not(chosen, out=chosen)
         return chosen

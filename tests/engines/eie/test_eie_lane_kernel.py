@@ -102,3 +102,15 @@ def test_compiled_equals_numpy_over_several_bit_words(monkeypatch):
     inputs = (rng.random((40, 150)) < 0.4) * 1.0
     case = (encode_codes(codes, 4), inputs, 8, 3, "start")
     assert _totals(monkeypatch, "numba", *case) == _totals(monkeypatch, "numpy", *case)
+
+
+@needs_numba
+def test_compiled_line_bound_counts_from_either_side(monkeypatch):
+    """Vectors none, few, half, most and all active (the compiled bound subtracts the inactive past half): same bound."""
+    rng = np.random.default_rng(41)
+    codes = rng.integers(1, 16, size=(90, 30)) * (rng.random((90, 30)) < 0.5)
+    shares = np.array([0.0, 0.1, 0.5, 0.53, 0.9, 1.0])
+    inputs = (rng.random((30, shares.size)) < shares) * 1.0
+    inputs[:15, 2], inputs[15:, 2] = 1.0, 0.0                                  # exactly half
+    case = (encode_codes(codes, 8), inputs, 64, 8, "start")
+    assert _totals(monkeypatch, "numba", *case)["line_bound"] == _totals(monkeypatch, "numpy", *case)["line_bound"]
