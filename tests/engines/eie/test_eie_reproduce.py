@@ -89,3 +89,16 @@ def test_full_reproduction_meets_tolerances_except_known_mismatches():
     """The full reproduction misses its fixed tolerances on exactly the documented rows, and meets all others."""
     sections = reproduce(quick=False)
     assert _failures(sections) == KNOWN_MISMATCHES
+
+
+def test_layer_runs_equal_independent_simulations():
+    """One layer's sweep, run layer by layer with its draw and tables reused, gives each run's cycles alone."""
+    from energysim.reproduce.eie import _Bench, _simulate_layer
+
+    runs = _simulate_layer(_Bench(("NT-We",)), "NT-We", (1, 8), (16, 64, 128))
+    for n_pe, cycles in runs.pe_cycles.items():
+        assert cycles == _Bench(("NT-We",)).run("NT-We", n_pe=n_pe).cycles["total"]
+    for (freed, depth), (cycles, idle) in runs.queue.items():
+        alone = _Bench(("NT-We",)).run("NT-We", queue_depth=depth, queue_slot_freed_at=freed)
+        assert (cycles, idle) == (alone.cycles["total"], alone.stats["idle_share"])
+    assert runs.base.cycles == _Bench(("NT-We",)).run("NT-We").cycles
