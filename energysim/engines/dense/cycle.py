@@ -8,20 +8,22 @@ edge needs for that step; each PE checks on its own whether it holds a valid
 operand pair at that step.
 
 Within a fold every skewed step is evaluated at once with numpy (edge demand
-per step from a lane-by-step mask, cycles per step by accumulating the SRAM
-bandwidth, MACs per step from the PEs' lags); tiles of one shape run the same
-folds, so each distinct shape's folds are stepped once. Every tile and every
-DRAM transfer of the schedule then runs one by one in an event loop on one
-clock. Between events (a tile finishing, a transfer starting or completing, a
-tile becoming ready) nothing changes, so the clock jumps to the next event and
-the idle cycles in between are counted in bulk: the cycle counts are those of
-stepping every cycle. Meant for small and medium layers and as the reference
-the fast path is tested against.
+per step from a lane-by-step mask, each step's cycles by stepping the SRAM
+delivery until it covers that demand, MACs per step from the PEs' lags);
+tiles of one shape run the same folds, so each distinct shape's folds are
+stepped once. Every tile and every DRAM transfer of the schedule then runs one
+by one, in order, on one clock: a tile starts in the first cycle in which the
+array is free and its fetch has completed, a transfer in the first cycle in
+which it is issued and the channel is free; the cycles in which the array
+idles are counted between them, so the cycle counts are those of stepping
+every cycle. It has none of the fast path's shortcuts (no closed-form counts
+or DRAM words, no no-wait check, no steady-state shift). Meant for small and
+medium layers and as the reference the fast path is tested against.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,13 +77,11 @@ def _run_fold(fold: Fold, rows: int, cols: int, dataflow: str, sram_bw: float) -
     else:
         weights, inputs = np.zeros(span, dtype=np.int64), rows_wanting
         preload = np.where(np.arange(rows) < fold.rows_used, fold.cols_used, 0)
-    demand = weights + inputs
-    levels, which = np.unique(np.concatenate([demand, preload]), return_inverse=True)
-    per_level = np.array([_cycles_to_deliver(int(d), sram_bw) for d in levels], dtype=np.int64)
-    step_cycles, preload_cycles = per_level[which[:demand.size]], per_level[which[demand.size:]]
+    # Skewed steps and preload rows by the words they need from the SRAM: equal needs take equal cycles.
+    steps_by_words = np.bincount(np.concatenate([weights + inputs, preload])).tolist()
+    cycles = sum(steps * _cycles_to_deliver(words, sram_bw) for words, steps in enumerate(steps_by_words) if steps)
     compute = min(span, fold.steps)
     skew = span - compute + preload.size
-    cycles = int(step_cycles.sum() + preload_cycles.sum())
     add(("sram", "weights", "read"), weights.sum() + preload.sum())
     add(("sram", "inputs", "read"), inputs.sum())
     # PE (i, j) fires at step t when 0 <= t - i - j < steps: count PEs per lag i + j, slide the step window.
@@ -144,15 +144,20 @@ def _add_tiles(result: PathResult, runs: list[_FoldRun], ran: np.ndarray) -> Non
 
 
 def _tile_shapes(schedule: TileTable) -> tuple[list[Tile], np.ndarray]:
-    """The distinct tile shapes (sizes and first-partial-sum flag) of a schedule and each tile's shape number."""
-    shape = np.zeros(len(schedule), dtype=np.int64)
-    for column in (schedule.m, schedule.n, schedule.k, schedule.k_index == 0):
-        values, index = np.unique(column, return_inverse=True)
-        _, shape = np.unique(shape * values.size + index.ravel(), return_inverse=True)
-        shape = shape.ravel()
-    first_of = np.zeros(int(shape.max()) + 1 if shape.size else 0, dtype=np.int64)
-    first_of[shape[::-1]] = np.arange(shape.size - 1, -1, -1)  # the first tile of each shape
-    return [schedule.tile(int(t)) for t in first_of], shape
+    """The distinct tile shapes (sizes and first-partial-sum flag) of a schedule and each tile's shape number.
+
+    One stable sort of the tiles by shape: equal shapes end up next to each other, in schedule order.
+    """
+    columns = (schedule.m, schedule.n, schedule.k, schedule.k_index == 0)
+    order = np.lexsort(columns[::-1])
+    new_shape = np.zeros(order.size, dtype=bool)  # along ``order``: True where a shape starts
+    new_shape[:1] = True
+    for column in columns:
+        ordered = column[order]
+        new_shape[1:] |= ordered[1:] != ordered[:-1]
+    shape = np.empty(order.size, dtype=np.int64)
+    shape[order] = np.cumsum(new_shape) - 1
+    return [schedule.tile(int(t)) for t in order[new_shape]], shape
 
 
 def _transfer_cycles(words: np.ndarray, bandwidth: float) -> np.ndarray:
@@ -163,19 +168,69 @@ def _transfer_cycles(words: np.ndarray, bandwidth: float) -> np.ndarray:
     return np.where(n * bandwidth < w, n + 1, n).astype(np.int64)
 
 
-def _shared_list(values: np.ndarray) -> list[int]:
-    """``values`` as a list of Python ints, equal values sharing one object (a handful of distinct values: 8 bytes each)."""
-    distinct, index = np.unique(values, return_inverse=True)
-    table = distinct.tolist()
-    return [table[i] for i in index.ravel().tolist()]
+TIMELINE_BLOCK_TILES = 4096
+"""Tiles whose cycles :func:`_run_timeline` turns into Python lists at a time (bounds those lists to about 0.5 MB)."""
+
+
+def _run_timeline(busy: np.ndarray, fetch: np.ndarray, writeback: np.ndarray) -> tuple[int, int, int, int]:
+    """Run the tiles and the DRAM transfers of a schedule one by one on one clock.
+
+    The array takes the tiles in order: tile ``t`` starts in the first cycle in which the array
+    is free and its fetch has completed, and keeps the array for ``busy[t]`` cycles. The channel
+    serves the transfers in the order they are issued, each from the first cycle in which it is
+    issued and the channel is free, for its cycles: the fetches of tiles 0 and 1 in cycle 0;
+    when tile ``t`` ends, its writeback, then the fetch of tile ``t + 2``. A transfer of 0
+    cycles does not happen (a tile with nothing to fetch is ready when issued).
+
+    Parameters
+    ----------
+    busy
+        Cycles each tile keeps the array (its folds), in schedule order, each >= 1.
+    fetch, writeback
+        Cycles the channel spends on each tile's fetch and writeback (0: no transfer).
+
+    Returns
+    -------
+    tuple[int, int, int, int]
+        Cycles: total (until the array and the channel are both done), array idle before
+        the first tile (head), between tiles (DRAM wait) and after the last one (tail).
+    """
+    last = busy.size
+    array_free = channel_free = 0  # the first cycle in which the array (channel) is free
+    ready = [0, 0]  # the cycle from which the operands of the next two tiles are in the SRAM
+    for t in range(min(2, last)):
+        if fetch[t]:
+            channel_free += int(fetch[t])
+            ready[t] = channel_free
+    ready_now, ready_next = ready
+    head = ready_now
+    idle = 0
+    ahead_fetch = np.concatenate([fetch[2:], np.zeros(min(2, last), dtype=np.int64)])
+    for low in range(0, last, TIMELINE_BLOCK_TILES):
+        high = low + TIMELINE_BLOCK_TILES
+        for cycles, back, ahead in zip(busy[low:high].tolist(), writeback[low:high].tolist(),
+                                       ahead_fetch[low:high].tolist()):
+            if ready_now > array_free:
+                idle += ready_now - array_free
+                array_free = ready_now
+            array_free += cycles
+            if back:
+                channel_free = (channel_free if channel_free > array_free else array_free) + back
+            if ahead:
+                channel_free = (channel_free if channel_free > array_free else array_free) + ahead
+                ready_now, ready_next = ready_next, channel_free
+            else:
+                ready_now, ready_next = ready_next, array_free
+    total = channel_free if channel_free > array_free else array_free
+    return total, head, idle - head, total - array_free
 
 
 def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw: float, dram_bw: float) -> PathResult:
     """Execute a schedule cycle by cycle (the reference :func:`energysim.engines.dense.fast.run_fast` is tested equal to).
 
-    Each distinct tile shape's folds are stepped once (:func:`_tile_run`); the
-    event loop then runs every tile and every transfer of the schedule in
-    order on one clock, jumping from event to event.
+    Each distinct tile shape's folds are stepped once (:func:`_tile_run`); every
+    tile and every DRAM transfer of the schedule then runs in order on one clock
+    (:func:`_run_timeline`).
 
     Parameters
     ----------
@@ -195,88 +250,19 @@ def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw:
         head, tail and DRAM wait.
     """
     result = PathResult()
-    last = len(schedule)
     shapes, shape_of = _tile_shapes(schedule)
     seen: dict[Fold, _FoldRun] = {}
     runs = [_tile_run(tile, rows, cols, dataflow, sram_bw, seen) for tile in shapes]
-    busy = _shared_list(np.array([run.cycles for run in runs], dtype=np.int64)[shape_of])
-    fetch = _shared_list(_transfer_cycles(schedule.fetch_weights + schedule.fetch_inputs, dram_bw))
-    writeback = _shared_list(_transfer_cycles(schedule.writeback, dram_bw))
-    never = 1 << 62  # a time that has not happened yet
-    fetch_done: dict[int, int] = {}  # tiles fetched but not started: the cycle from which their operands are in the SRAM
-    queue: deque[tuple[int, int, int]] = deque()  # transfers waiting for the channel: (issue cycle, tile, cycles); a writeback's tile is ~t
-    fetched, written = bytearray(last), bytearray(last)  # 1 where the tile's fetch (writeback) has completed
-    for t in range(min(2, last)):
-        if fetch[t]:
-            queue.append((0, t, fetch[t]))
-        else:
-            fetch_done[t] = 0
-    moving = False  # the channel is busy with a transfer of tile ``moving_tile`` until cycle ``moving_done``
-    moving_tile = moving_done = 0
-    array_done = -1  # the cycle in which the array finishes the running tile (-1: no tile running)
-    next_tile = cycle = 0
-    head = wait = tail = 0
-    while next_tile < last or queue or moving:
-        # Cycle ``cycle``: start what can start, complete what completes; then start in cycle + 1 what can
-        # (exactly what the next cycle would do first: nothing else happens in between).
-        if array_done < 0 and fetch_done.get(next_tile, never) <= cycle:
-            array_done = cycle + busy[next_tile] - 1
-            del fetch_done[next_tile]
-        occupied = array_done >= 0
-        if not moving and queue and queue[0][0] <= cycle:
-            _, moving_tile, cycles = queue.popleft()
-            moving, moving_done = True, cycle + cycles - 1
-        if moving and moving_done == cycle:
-            if moving_tile >= 0:
-                fetch_done[moving_tile] = cycle + 1
-                fetched[moving_tile] = 1
-            else:
-                written[~moving_tile] = 1
-            moving = False
-        if array_done == cycle:
-            if writeback[next_tile]:
-                queue.append((cycle + 1, ~next_tile, writeback[next_tile]))
-            ahead = next_tile + 2
-            if ahead < last:
-                if fetch[ahead]:
-                    queue.append((cycle + 1, ahead, fetch[ahead]))
-                else:
-                    fetch_done[ahead] = cycle + 1
-            next_tile += 1
-            array_done = -1
-        if array_done < 0 and fetch_done.get(next_tile, never) <= cycle + 1:
-            array_done = cycle + busy[next_tile]
-            del fetch_done[next_tile]
-        if not moving and queue and queue[0][0] <= cycle + 1:
-            _, moving_tile, cycles = queue.popleft()
-            moving, moving_done = True, cycle + cycles
-        # Jump to the next cycle in which something can change; the cycles skipped repeat this one's idling.
-        following = array_done if array_done >= 0 else never
-        if moving:
-            if moving_done < following:
-                following = moving_done
-        elif queue and queue[0][0] < following:
-            following = queue[0][0]
-        if array_done < 0 and fetch_done.get(next_tile, never) < following:
-            following = fetch_done[next_tile]
-        if following == never:
-            following = cycle + 1
-        idle_cycles = (0 if occupied else 1) + (0 if array_done >= 0 else following - cycle - 1)
-        if idle_cycles:
-            if next_tile == 0:
-                head += idle_cycles
-            elif next_tile < last:
-                wait += idle_cycles
-            else:
-                tail += idle_cycles
-        cycle = following
-    result.cycles_total, result.cycles_head, result.cycles_dram_wait, result.cycles_tail = cycle, head, wait, tail
-    _add_tiles(result, runs, np.bincount(shape_of[:next_tile], minlength=len(runs)))
+    busy = np.array([run.cycles for run in runs], dtype=np.int64)[shape_of]
+    fetch = _transfer_cycles(schedule.fetch_weights + schedule.fetch_inputs, dram_bw)
+    total, head, wait, tail = _run_timeline(busy, fetch, _transfer_cycles(schedule.writeback, dram_bw))
+    result.cycles_total, result.cycles_head, result.cycles_dram_wait, result.cycles_tail = total, head, wait, tail
+    _add_tiles(result, runs, np.bincount(shape_of, minlength=len(runs)))
     for tensor, column in (("weights", schedule.fetch_weights), ("inputs", schedule.fetch_inputs)):
-        words = int(column[np.frombuffer(fetched, dtype=np.uint8) == 1].sum())
+        words = int(column.sum())
         result.counts[("dram", tensor, "read")] += words
         result.counts[("sram", tensor, "fill")] += words
-    words = int(schedule.writeback[np.frombuffer(written, dtype=np.uint8) == 1].sum())
+    words = int(schedule.writeback.sum())
     result.counts[("sram", "outputs", "read")] += words
     result.counts[("dram", "outputs", "write")] += words
     return result

@@ -30,11 +30,12 @@ MAX_ARRAY_SIDE = 65_536
 """Largest PE rows or columns: 256x a TPU v1 side; the fold arithmetic holds arrays of rows + cols steps."""
 
 MAX_CYCLE_PATH_TILES = 2_000_000
-"""Most SRAM tiles the cycle-level path accepts: it holds the whole tile table (about 300 MB at this size; the whole
-process stays under 500 MB: 473 MB peak resident on 2,097,152 tiles)."""
+"""Most SRAM tiles the cycle-level path accepts: it holds the whole tile table (about 260 MB at this size; the whole
+process stays under 500 MB: 355 MB peak resident on 2,097,152 tiles, `/usr/bin/time -v`)."""
 
-BYTES_PER_CYCLE_PATH_TILE = 150
-"""Measured peak memory per tile of the cycle-level path (tile table and event-loop lists: 146 bytes by tracemalloc on 65,536 tiles), bytes (for the refusal's estimate)."""
+BYTES_PER_CYCLE_PATH_TILE = 130
+"""Measured peak memory per tile of the cycle-level path (tile table and per-tile cycles: 129 bytes by tracemalloc on
+64,000 and on 2,097,152 tiles), bytes (for the refusal's estimate)."""
 
 REGISTERS_PER_PE = 3
 """Words each PE's register file holds in both dataflows: a weight, an input and a partial sum."""
