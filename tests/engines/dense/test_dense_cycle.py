@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from energysim.engines.dense.cycle import run_cycle
+from energysim.engines.dense.cycle import TIMELINE_BLOCK_TILES, run_cycle
 from energysim.engines.dense.fast import run_fast
 from energysim.engines.dense.schedule import Fold, Tile, TileTable, Tiling, chunks, folds, input_tile_words, tiles
 from energysim.workloads.layers import Conv2dLayer
@@ -96,3 +96,19 @@ def test_fold_runs_expand_to_the_fold_order():
         ws_order = [Fold(r, c, tile.n, first and i == 0) for i, r in enumerate(chunks(tile.k, rows)) for c in chunks(tile.m, cols)]
         for dataflow, order in (("output_stationary", os_order), ("weight_stationary", ws_order)):
             assert [fold for fold, times in folds(tile, rows, cols, dataflow) for _ in range(times)] == order
+
+
+def test_timeline_across_list_blocks_equals_the_fast_path():
+    """Schedules of more tiles than the timeline turns into lists at a time (waiting for DRAM and not) equal the fast path."""
+    m = n = 2 * 8
+    k = 4 * TIMELINE_BLOCK_TILES // 64 + 3  # (m / 2) (n / 2) = 64 tiles per k tile: 4 blocks and a partial one
+    waited = 0
+    for dataflow, dram_bw in (("output_stationary", 0.5), ("weight_stationary", 64)):
+        tiling = Tiling(2, 2, 1)
+        schedule = tiles(m, n, k, tiling)
+        assert len(schedule) > 4 * TIMELINE_BLOCK_TILES
+        cycle = run_cycle(schedule, 2, 2, dataflow, 2, dram_bw)
+        fast = run_fast(m, n, k, tiling, None, 2, 2, dataflow, 2, dram_bw)
+        assert vars(cycle) == vars(fast)
+        waited += cycle.cycles_dram_wait > 0
+    assert waited == 1
