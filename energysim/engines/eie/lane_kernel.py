@@ -24,7 +24,7 @@ import numpy as np
 
 from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, jit, use_compiled
 
-__all__ = ["KERNEL_ENV", "compiled_available", "floyd_subsets", "fresh_line_count", "kernel_name", "line_groups", "run_block", "use_compiled"]
+__all__ = ["KERNEL_ENV", "compiled_available", "floyd_subsets", "fresh_line_count", "kernel_name", "layer_tables", "run_block", "use_compiled"]
 
 
 def kernel_name() -> str:
@@ -157,13 +157,41 @@ def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray,
     return tuple(int(value) for value in totals)
 
 
-def _line_groups_totals(entries, starts, entries_per_line, n_segments):  # pragma: no cover - compiled
-    """Line steps and line groups of the non-empty segments; plain Python, compiled by numba (see :func:`line_groups`)."""
-    passes, n_pe, k = entries.shape             # PE-major: the walk below reads both arrays in order
+def _layer_tables(v, local_rows, pointers, pe_offsets, rows_per_pass, passes, entries_per_line, counts):  # pragma: no cover - compiled
+    """Work, column and line-group tables of a CSC in two walks; plain Python, compiled by numba (see :func:`layer_tables`).
+
+    First walk, PE by PE and column by column over the entries: each entry's row pass (local rows
+    ascend within a segment), counted into ``counts`` (P, N, K) and the real ones per (pass,
+    column). Second walk, pass by pass, PE by PE, column by column: the work table, column
+    entries, line steps and line groups, each segment's first address carried per (PE, column)
+    from one pass to the next (pointer plus the entries of the earlier passes).
+    """
+    n_pe, k1 = pointers.shape
+    k = k1 - 1
+    column_real = np.zeros((passes, k), np.int64)
+    segments = 0
+    for pe in range(n_pe):
+        base = pe_offsets[pe]
+        for column in range(k):
+            rpass = 0
+            limit = rows_per_pass
+            for at in range(base + pointers[pe, column], base + pointers[pe, column + 1]):
+                while local_rows[at] >= limit and rpass < passes - 1:
+                    rpass += 1
+                    limit += rows_per_pass
+                if counts[rpass, pe, column] == 0:
+                    segments += 1
+                counts[rpass, pe, column] += 1
+                if v[at] != 0:
+                    column_real[rpass, column] += 1
+    work = np.ones((passes, k1, n_pe), np.int32)
+    column_entries = np.zeros((passes, k1), np.int64)
     line_steps = np.zeros((passes, k), np.int64)
-    members = np.empty(n_segments, np.int64)
-    group_start = np.empty(n_segments, np.int64)
-    spans_in = np.empty(n_segments, np.int64)
+    members = np.empty(segments, np.int64)
+    group_start = np.empty(segments, np.int64)
+    spans_in = np.empty(segments, np.int64)
+    start_of = pointers[:, :k].copy()           # (N, K) first address of each segment of the current pass
+    most = 0
     at = 0
     groups = 0
     for rpass in range(passes):
@@ -172,10 +200,14 @@ def _line_groups_totals(entries, starts, entries_per_line, n_segments):  # pragm
             previous_last = -1
             previous_column = -1
             for column in range(k):
-                count = entries[rpass, pe, column]
+                count = counts[rpass, pe, column]
                 if count == 0:
                     continue
-                start = starts[rpass, pe, column]
+                work[rpass, column, pe] = count
+                column_entries[rpass, column] += count
+                most = max(most, count)
+                start = start_of[pe, column]
+                start_of[pe, column] = start + count
                 first = start // entries_per_line
                 last = (start + count - 1) // entries_per_line
                 line_steps[rpass, column] += last - first
@@ -188,32 +220,37 @@ def _line_groups_totals(entries, starts, entries_per_line, n_segments):  # pragm
                 previous_first = first
                 previous_last = last
                 previous_column = column
-    return line_steps, members, group_start[:groups].copy(), spans_in[:groups].copy()
+    return work, column_entries, column_real, line_steps, members, group_start[:groups].copy(), spans_in[:groups].copy(), most
 
 
-def line_groups(entries: np.ndarray, starts: np.ndarray, entries_per_line: int) -> tuple[np.ndarray, ...]:
-    """Line steps and line groups of a layer's segments with the compiled kernel.
+def layer_tables(v: np.ndarray, local_rows: np.ndarray, pointers: np.ndarray, pe_offsets: np.ndarray,
+                 rows_per_pass: int, passes: int, entries_per_line: int) -> tuple:
+    """A layer's work, column and line-group tables from its CSC arrays, with the compiled kernel.
 
     Parameters
     ----------
-    entries, starts
-        ``(P, N, K)`` int64 entries and first-entry address per (row pass, PE, column): PE-major,
-        the order the walk reads them in.
+    v, local_rows, pointers, pe_offsets
+        As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
+    rows_per_pass, passes
+        Local rows per row pass and row passes ``P``.
     entries_per_line
         Sparse-matrix entries per SRAM line.
 
     Returns
     -------
-    line_steps, members, group_start, spans_in
-        As the fields of :class:`energysim.engines.eie.lanes._Tables`: ``(P, K)`` sum over
-        PEs of ``last line - first line``; the columns of the non-empty segments in
-        (pass, PE, column) order; the index in ``members`` of each group's first column
-        (a group = equal pass, PE and first line); the column spanning into each group's
-        line (``K`` when none).
+    work, column_entries, column_real, line_steps, members, group_start, spans_in, most
+        ``(P, K + 1, N)`` int32 cycles per activation ``max(1, entries)`` (row ``K`` of each
+        pass: 1); ``(P, K + 1)`` int64 entries per column over all PEs (0 in column ``K``);
+        ``(P, K)`` int64 real entries; ``(P, K)`` int64 sum over PEs of ``last line - first
+        line``; the line groups as the fields of :class:`energysim.engines.eie.lanes._Tables`
+        (int64); and the most entries of one segment (int).
     """
-    n_segments = int(np.count_nonzero(entries))
-    return jit(_line_groups_totals)(np.ascontiguousarray(entries, dtype=np.int64), np.ascontiguousarray(starts, dtype=np.int64),
-                                    int(entries_per_line), n_segments)
+    counts = np.zeros((passes, pointers.shape[0], pointers.shape[1] - 1),
+                      np.int32 if pointers.size == 0 or int(pointers[:, -1].max()) < 2**31 else np.int64)
+    *tables, most = jit(_layer_tables)(v, local_rows, np.ascontiguousarray(pointers, dtype=np.int64),
+                                       np.ascontiguousarray(pe_offsets, dtype=np.int64), int(rows_per_pass),
+                                       int(passes), int(entries_per_line), counts)
+    return (*tables, int(most))
 
 
 _M1 = np.uint64(0x5555555555555555)

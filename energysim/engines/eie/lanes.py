@@ -38,12 +38,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from energysim.engines.eie.lane_kernel import fresh_line_count, line_groups, pack_columns, run_block, use_compiled
+from energysim.engines.eie.lane_kernel import fresh_line_count, layer_tables, pack_columns, run_block, use_compiled
 from energysim.engines.eie.lane_kernel import line_bound as compiled_line_bound
 from energysim.engines.eie.pipeline import check_queue_rules, fetch_gaps, step_lanes
 from energysim.engines.eie.synthetic import SyntheticInputs
 from energysim.errors import InputError
-from energysim.formats.eie_csc_kernel import segment_counts_by_pe
 from energysim.formats.eie_csc import EieCsc
 from energysim.units import ceil_div
 
@@ -105,14 +104,13 @@ class LaneTotals:
 class _Tables:
     """Per-layer tables every lane block reuses."""
 
-    work: np.ndarray          # (P * (K + 1), N_eff) max(1, entries); row K of each pass is padding
+    work: np.ndarray          # (P * (K + 1), N_eff) max(1, entries); row K of each pass is padding; N_eff = 1 when all 1
     column_entries: np.ndarray  # (P, K + 1) entries per column over all PEs (0 in the padding column)
     column_real: np.ndarray     # (P, K) real entries per column
     line_steps: np.ndarray      # (P, K) sum over PEs of last line - first line of non-empty segments
     members: np.ndarray         # columns of every line group S, grouped (pass by pass, PE by PE, line by line)
     group_start: np.ndarray     # index in members of each group's first column
     spans_in: np.ndarray        # column h of each group (K when none)
-    busy: np.ndarray            # (P, K, N) max(1, entries)
     fresh: dict = field(default_factory=dict)  # id(inputs) -> (weakref, lines entered fresh, uses, line bound): depth-independent
 
 
@@ -132,15 +130,17 @@ def _tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Tables:
 
 def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Tables:
     """Work, column and line-group tables of a layer from its CSC."""
-    compiled = use_compiled()
-    if compiled:                       # PE-major from the kernel: one transposed copy (entries) instead of five
-        if rows_per_pass < 1:
-            raise InputError(f"EIE CSC segment_counts: rows_per_pass must be >= 1 (got {rows_per_pass})")
-        entries_pe, real_pe = segment_counts_by_pe(csc.v, csc.local_rows, csc.pointers, csc.pe_offsets, rows_per_pass,
-                                                   max(1, ceil_div(csc.rows_per_pe, rows_per_pass)))
-        entries = np.ascontiguousarray(entries_pe.transpose(0, 2, 1))   # (P, K, N)
-    else:
-        entries, real, starts = csc.segment_counts(rows_per_pass)      # (P, K, N)
+    if rows_per_pass < 1:
+        raise InputError(f"EIE CSC segment_counts: rows_per_pass must be >= 1 (got {rows_per_pass})")
+    if use_compiled():                 # one compiled walk: no (P, K, N) int64 temporaries
+        passes = max(1, ceil_div(csc.rows_per_pe, rows_per_pass))
+        work, column_entries, column_real, line_steps, members, group_start, spans_in, most = layer_tables(
+            csc.v, csc.local_rows, csc.pointers, csc.pe_offsets, rows_per_pass, passes, entries_per_line)
+        if most <= 1:                  # every PE's work is 1 on every column: one stands for all
+            work = np.ones((passes, work.shape[1], 1), dtype=np.int32)
+        return _Tables(work=work.reshape(-1, work.shape[2]), column_entries=column_entries, column_real=column_real,
+                       line_steps=line_steps, members=members, group_start=group_start, spans_in=spans_in)
+    entries, real, starts = csc.segment_counts(rows_per_pass)      # (P, K, N)
     passes, k, n_pe = entries.shape
     busy = np.maximum(entries, 1)
     uniform = bool(np.all(busy == 1))
@@ -149,12 +149,6 @@ def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Ta
         work[:, :k] = busy
     column_entries = np.zeros((passes, k + 1), dtype=np.int64)
     column_entries[:, :k] = entries.sum(axis=2)
-    if compiled:
-        starts_pe = csc.pointers[None, :, :-1] + np.cumsum(entries_pe, axis=0) - entries_pe   # passes contiguous
-        line_steps, members, group_start, spans_in = line_groups(entries_pe, starts_pe, entries_per_line)
-        return _Tables(work=work.reshape(passes * (k + 1), -1), column_entries=column_entries,
-                       column_real=real_pe.sum(axis=1), line_steps=line_steps,
-                       members=members, group_start=group_start, spans_in=spans_in, busy=busy)
     nonempty = entries > 0
     first = np.where(nonempty, starts // entries_per_line, 0)
     last = np.where(nonempty, (starts + entries - 1) // entries_per_line, 0)
@@ -173,7 +167,7 @@ def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Ta
     spans_in[ok] = column[previous[ok]]
     return _Tables(work=work.reshape(passes * (k + 1), -1), column_entries=column_entries,
                    column_real=real.sum(axis=2), line_steps=(last - first).sum(axis=2),
-                   members=column, group_start=group_start, spans_in=spans_in, busy=busy)
+                   members=column, group_start=group_start, spans_in=spans_in)
 
 
 def _fresh_lines(tables: _Tables, active: np.ndarray) -> int:
@@ -333,7 +327,8 @@ def simulate_lanes(csc: EieCsc, inputs: "np.ndarray | SyntheticInputs", rows_per
         entries=int((tables.column_entries[:, :k] @ uses).sum()),
         useful=int((tables.column_real @ uses).sum()),
         line_reads=spans + fresh,
-        busy_per_pe=np.einsum("k,pkn->n", uses, tables.busy),
+        busy_per_pe=np.broadcast_to(np.einsum("k,pkn->n", uses, tables.work.reshape(passes, k1, -1)[:, :k]),
+                                    (n_pe,)).copy(),
         uses=uses.copy(),
         line_bound=line_bound,
     )
