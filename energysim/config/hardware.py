@@ -6,6 +6,13 @@ units, and an ``[engine]`` table whose ``kind`` selects the engine and whose oth
 keys are validated by that engine's own config model (see
 :mod:`energysim.engines`).
 
+A level gives each bandwidth in one of two forms: in words per cycle
+(``bandwidth_words_per_cycle``), which scales with the clock as an on-chip SRAM's does,
+or in GB/s (``bandwidth_gbps``), fixed whatever the clock as an off-chip DRAM's is; the
+GB/s form is converted to words per cycle at the file's clock and ``word_bits`` when the
+hardware is built (:meth:`MemoryLevelConfig.in_words_per_cycle`), so every engine reads
+words per cycle and ``--set clock_ghz`` keeps GB/s fixed.
+
 Levels of a ``kind = "loopnest"`` hardware may also give a spatial fan-out
 (``mesh_x`` x ``mesh_y`` copies under one instance of the next outer level), a
 vector size (``block_words``), separate write and shared bandwidths, capacities
@@ -16,6 +23,7 @@ and a network unit; other engines refuse these keys.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any, Literal
 
@@ -28,7 +36,8 @@ _DEFAULT_TABLE_COMPONENT = {"dram": "dram", "sram": "sram", "regfile": "register
 
 LOOPNEST_LEVEL_KEYS = (
     "mesh_x", "mesh_y", "block_words", "write_bandwidth_words_per_cycle", "shared_bandwidth_words_per_cycle",
-    "tensor_capacity_bytes", "leak_pj_per_cycle", "leak_power_w", "leak_source", "network_unit",
+    "write_bandwidth_gbps", "shared_bandwidth_gbps", "tensor_capacity_bytes", "leak_pj_per_cycle", "leak_power_w",
+    "leak_source", "network_unit",
 )
 """Memory-level keys only the loop-nest engine reads (refused for other engines)."""
 
@@ -38,6 +47,16 @@ Tensor = Literal["weights", "inputs", "outputs"]
 MIN_BANDWIDTH_WORDS_PER_CYCLE = 2.0 ** -20
 """Smallest bandwidth a level may declare, words per cycle (about one word per million cycles): below it
 cycle counts pass 2**53 on ordinary layers and stop being exact (1e-300 printed a 300-digit cycle count)."""
+BANDWIDTH_FORMS = (
+    ("bandwidth_words_per_cycle", "bandwidth_gbps"),
+    ("write_bandwidth_words_per_cycle", "write_bandwidth_gbps"),
+    ("shared_bandwidth_words_per_cycle", "shared_bandwidth_gbps"),
+)
+"""Each bandwidth of a level as (key in words per cycle, key in GB/s); a level gives at most one of each pair."""
+BANDWIDTH_SIGNIFICANT_DIGITS = 12
+"""Significant digits kept of a bandwidth converted from GB/s: the division's rounding error would otherwise
+turn a whole number of words per cycle into one just below it (499.9 GB/s at 0.1 GHz in 8-bit words is
+4998.999999999999 words per cycle) and add a cycle to a transfer that fits exactly."""
 MIN_CLOCK_GHZ = 1e-6
 """Smallest clock, GHz (1 kHz): below it latencies overflow what any modelled hardware could mean."""
 
@@ -48,13 +67,39 @@ def _at_least(value: float | None, floor: float, what: str) -> float | None:
         raise ValueError(f"must be at least {floor:.2g} {what}")
     return value
 
+def words_per_cycle_of_gbps(gbps: float, clock_ghz: float, word_bits: int) -> float:
+    """A bandwidth in GB/s as words per cycle at a clock: ``gbps x 8 / (clock_ghz x word_bits)``.
+
+    GB/s are 10**9 bytes per second (as DRAM data sheets count) and GHz 10**9 cycles per second,
+    so ``gbps / clock_ghz`` is bytes per cycle; the result keeps
+    :data:`BANDWIDTH_SIGNIFICANT_DIGITS` significant digits (16 GB/s at 1 GHz in 16-bit words is
+    exactly 8.0; at 0.5 GHz, 16.0).
+
+    Parameters
+    ----------
+    gbps
+        Bandwidth, GB/s.
+    clock_ghz
+        Clock the cycles are counted at, GHz.
+    word_bits
+        Bits of one word of the level.
+
+    Returns
+    -------
+    float
+        Words per cycle (may be fractional: 4.264 GB/s at 0.8 GHz in 32-bit words is 1.3325).
+    """
+    return float(f"{gbps * 8 / (clock_ghz * word_bits):.{BANDWIDTH_SIGNIFICANT_DIGITS}g}")
+
+
 class MemoryLevelConfig(BaseModel):
     """One level of the memory hierarchy.
 
     Costs come from the hardware's cost table (component ``table_component``,
     by default ``dram``/``sram``/``register_file`` after ``kind``, at ``word_bits``
     and ``capacity_bytes``), unless ``read_pj`` and ``write_pj`` are given with
-    ``cost_source``.
+    ``cost_source``. Each bandwidth is given in words per cycle or in GB/s, not both
+    (:data:`BANDWIDTH_FORMS`); the read bandwidth is required.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -63,7 +108,12 @@ class MemoryLevelConfig(BaseModel):
     kind: Literal["dram", "sram", "regfile"]
     capacity_bytes: int | None = Field(default=None, gt=0, description="Capacity in bytes (per PE for regfile); None = unbounded (DRAM only).")
     word_bits: int = Field(gt=0, description="Bits moved by one access.")
-    bandwidth_words_per_cycle: float = Field(gt=0, description="Words per cycle to the level below (per PE for regfile).")
+    bandwidth_words_per_cycle: float | None = Field(
+        default=None, gt=0, description="Words per cycle to the level below (per PE for regfile), the same at any clock "
+                                        "(so its GB/s follows --set clock_ghz, as an on-chip SRAM's); or bandwidth_gbps.")
+    bandwidth_gbps: float | None = Field(
+        default=None, gt=0, description="Bandwidth to the level below in GB/s (10**9 bytes per second), fixed whatever the "
+                                        "clock (an off-chip DRAM's); read as words per cycle at the file's clock and word_bits.")
     holds: tuple[Literal["weights", "inputs", "outputs"], ...] = Field(
         default=TENSORS, min_length=1, description="Tensors kept at this level; others bypass it."
     )
@@ -81,6 +131,10 @@ class MemoryLevelConfig(BaseModel):
     shared_bandwidth_words_per_cycle: float | None = Field(
         default=None, gt=0, description="loopnest: limit on reads + writes per cycle per instance; default none."
     )
+    write_bandwidth_gbps: float | None = Field(
+        default=None, gt=0, description="loopnest: write_bandwidth_words_per_cycle given in GB/s (fixed whatever the clock).")
+    shared_bandwidth_gbps: float | None = Field(
+        default=None, gt=0, description="loopnest: shared_bandwidth_words_per_cycle given in GB/s (fixed whatever the clock).")
     @field_validator("bandwidth_words_per_cycle", "write_bandwidth_words_per_cycle", "shared_bandwidth_words_per_cycle")
     @classmethod
     def _bandwidth_not_vanishing(cls, value: float | None) -> float | None:
@@ -131,7 +185,28 @@ class MemoryLevelConfig(BaseModel):
                              f"(got leak_source = {self.leak_source!r} alone)")
         if len(set(self.holds)) != len(self.holds):
             raise ValueError(f"holds must not repeat a tensor (got {list(self.holds)})")
+        for words_key, gbps_key in BANDWIDTH_FORMS:
+            words, gbps = getattr(self, words_key), getattr(self, gbps_key)
+            if words is not None and gbps is not None:
+                raise ValueError(f"give {words_key} (follows the clock) or {gbps_key} (GB/s, fixed), not both "
+                                 f"(got {words} words per cycle and {gbps} GB/s)")
+        if self.bandwidth_words_per_cycle is None and self.bandwidth_gbps is None:
+            raise ValueError("a bandwidth is required: give bandwidth_words_per_cycle (follows the clock) or "
+                             "bandwidth_gbps (GB/s, fixed) (got neither)")
         return self
+
+    def in_words_per_cycle(self, clock_ghz: float) -> "MemoryLevelConfig":
+        """This level with each bandwidth given in GB/s converted to words per cycle at ``clock_ghz`` (GHz).
+
+        The copy gives every bandwidth in words per cycle (the GB/s keys unset), as the engines
+        read it; :func:`words_per_cycle_of_gbps` converts at ``word_bits``.
+        """
+        update: dict[str, float | None] = {}
+        for words_key, gbps_key in BANDWIDTH_FORMS:
+            gbps = getattr(self, gbps_key)
+            if gbps is not None:
+                update[words_key], update[gbps_key] = words_per_cycle_of_gbps(gbps, clock_ghz, self.word_bits), None
+        return self.model_copy(update=update) if update else self
 
     @property
     def total_capacity_bytes(self) -> int | None:
@@ -250,6 +325,14 @@ class HardwareFile(BaseModel):
                 if power_w is not None:
                     raise ValueError(f'{key}: a power in W has no price in a file whose energy_unit is "MAC" '
                                      f"(got {power_w} W); give {instead} in MAC-equivalents")
+        for index, level in enumerate(self.memory):
+            for _, gbps_key in BANDWIDTH_FORMS:
+                gbps = getattr(level, gbps_key)
+                words = None if gbps is None else words_per_cycle_of_gbps(gbps, self.clock_ghz, level.word_bits)
+                if words is not None and not MIN_BANDWIDTH_WORDS_PER_CYCLE <= words < math.inf:
+                    raise ValueError(f"memory[{index}].{gbps_key}: {gbps} GB/s at {self.clock_ghz} GHz in {level.word_bits}-bit "
+                                     f"words is {words:.3g} words per cycle, which must be finite and at least "
+                                     f"{MIN_BANDWIDTH_WORDS_PER_CYCLE:.2g}")
         loopnest = self.engine.get("kind") == "loopnest"
         product = 1
         for index, level in enumerate(self.memory):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from energysim.config.hardware import HardwareFile, MemoryLevelConfig
+from energysim.config.hardware import BANDWIDTH_FORMS, HardwareFile, MemoryLevelConfig
 from energysim.config.loading import load_model_file
 from energysim.costs.registry import resolve_table
 from energysim.costs.table import CostEntry, CostTable
@@ -32,7 +32,8 @@ class MemoryLevel:
     Attributes
     ----------
     config
-        The validated level table from the hardware file.
+        The validated level table from the hardware file, every bandwidth in words per cycle
+        (one given in GB/s converted at the hardware's clock; see ``Hardware.bandwidth_gbps``).
     costs
         Cost of one access of ``word_bits`` per action (read, write, fill, update;
         ``leak`` per instance-cycle when the file gives leakage).
@@ -93,6 +94,11 @@ class Hardware:
         ``(component, action) -> W`` for each cost priced from a static power at ``clock_ghz``
         (a unit's ``power_w``, a level's ``leak_power_w``); every other cost is a fixed
         energy per action, whatever the clock.
+    bandwidth_gbps
+        ``(level name, key) -> GB/s`` for each bandwidth the file gives in GB/s (``bandwidth_gbps``,
+        ``write_bandwidth_gbps``, ``shared_bandwidth_gbps``), which the level's config holds in
+        words per cycle at ``clock_ghz``; every other bandwidth is a fixed number of words per cycle,
+        whatever the clock.
     """
 
     name: str
@@ -105,6 +111,7 @@ class Hardware:
     path: Path | None = None
     energy_unit: str = "pJ"
     static_power_w: dict[tuple[str, str], float] = field(default_factory=dict)
+    bandwidth_gbps: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def engine_kind(self) -> str:
@@ -217,7 +224,28 @@ def per_cycle_of_power(component: str, action: str, bits: int, power_w: float, s
 
 
 def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None = None) -> Hardware:
-    """Resolve a validated hardware spec against its cost table."""
+    """Resolve a validated hardware spec against its cost table, and its GB/s bandwidths at its clock.
+
+    Parameters
+    ----------
+    spec
+        The validated hardware file.
+    source
+        The file (or a label), named in messages and kept as ``Hardware.path`` when a path.
+    base_dir
+        Folder a cost-table path is relative to (None: the working directory).
+
+    Returns
+    -------
+    Hardware
+        Every cost priced (static powers per cycle at ``spec.clock_ghz``) and every bandwidth in
+        words per cycle (:meth:`~energysim.config.hardware.MemoryLevelConfig.in_words_per_cycle`).
+
+    Raises
+    ------
+    ConfigError
+        If the cost table is unknown or does not price a level or unit.
+    """
     table = None
     if spec.cost_table is not None:
         try:
@@ -225,7 +253,8 @@ def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None
         except ConfigError as exc:
             raise ConfigError(f"{source}: cost_table: {exc}") from None
     levels = tuple(
-        MemoryLevel(config=level, costs=_level_costs(level, table, f"{source}: memory[{i}]", spec.clock_ghz))
+        MemoryLevel(config=level.in_words_per_cycle(spec.clock_ghz),
+                    costs=_level_costs(level, table, f"{source}: memory[{i}]", spec.clock_ghz))
         for i, level in enumerate(spec.memory)
     )
     unit_costs: dict[tuple[str, str], CostEntry] = {}
@@ -243,6 +272,8 @@ def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None
         unit_costs[(unit.name, unit.action)] = entry
     static_power_w = {(level.name, LEAK_ACTION): level.leak_power_w for level in spec.memory if level.leak_power_w is not None}
     static_power_w.update({(unit.name, unit.action): unit.power_w for unit in spec.units if unit.power_w is not None})
+    bandwidth_gbps = {(level.name, key): getattr(level, key) for level in spec.memory for _, key in BANDWIDTH_FORMS
+                      if getattr(level, key) is not None}
     return Hardware(
         name=spec.name,
         description=spec.description,
@@ -254,6 +285,7 @@ def build_hardware(spec: HardwareFile, source: str | Path, base_dir: Path | None
         path=Path(source) if isinstance(source, (str, Path)) else None,
         energy_unit=spec.energy_unit,
         static_power_w=static_power_w,
+        bandwidth_gbps=bandwidth_gbps,
     )
 
 
