@@ -172,21 +172,21 @@ TIMELINE_BLOCK_TILES = 4096
 """Tiles whose cycles :func:`_run_timeline` turns into Python lists at a time (bounds those lists to about 0.5 MB)."""
 
 
-def _run_timeline(busy: np.ndarray, fetch: np.ndarray, writeback: np.ndarray) -> tuple[int, int, int, int]:
+def _run_timeline(busy_cycles: np.ndarray, fetch_cycles: np.ndarray, writeback_cycles: np.ndarray) -> tuple[int, int, int, int]:
     """Run the tiles and the DRAM transfers of a schedule one by one on one clock.
 
     The array takes the tiles in order: tile ``t`` starts in the first cycle in which the array
-    is free and its fetch has completed, and keeps the array for ``busy[t]`` cycles. The channel
-    serves the transfers in the order they are issued, each from the first cycle in which it is
-    issued and the channel is free, for its cycles: the fetches of tiles 0 and 1 in cycle 0;
+    is free and its fetch has completed, and keeps the array for ``busy_cycles[t]`` cycles. The
+    channel serves the transfers in the order they are issued, each from the first cycle in which
+    it is issued and the channel is free, for its cycles: the fetches of tiles 0 and 1 in cycle 0;
     when tile ``t`` ends, its writeback, then the fetch of tile ``t + 2``. A transfer of 0
     cycles does not happen (a tile with nothing to fetch is ready when issued).
 
     Parameters
     ----------
-    busy
+    busy_cycles
         Cycles each tile keeps the array (its folds), in schedule order, each >= 1.
-    fetch, writeback
+    fetch_cycles, writeback_cycles
         Cycles the channel spends on each tile's fetch and writeback (0: no transfer).
 
     Returns
@@ -195,34 +195,34 @@ def _run_timeline(busy: np.ndarray, fetch: np.ndarray, writeback: np.ndarray) ->
         Cycles: total (until the array and the channel are both done), array idle before
         the first tile (head), between tiles (DRAM wait) and after the last one (tail).
     """
-    last = busy.size
-    array_free = channel_free = 0  # the first cycle in which the array (channel) is free
-    ready = [0, 0]  # the cycle from which the operands of the next two tiles are in the SRAM
+    last = busy_cycles.size
+    array_free_cycle = channel_free_cycle = 0  # the first cycle in which the array (channel) is free
+    ready_cycle = [0, 0]  # the cycle from which the operands of the next two tiles are in the SRAM
     for t in range(min(2, last)):
-        if fetch[t]:
-            channel_free += int(fetch[t])
-            ready[t] = channel_free
-    ready_now, ready_next = ready
-    head = ready_now
-    idle = 0
-    ahead_fetch = np.concatenate([fetch[2:], np.zeros(min(2, last), dtype=np.int64)])
+        if fetch_cycles[t]:
+            channel_free_cycle += int(fetch_cycles[t])
+            ready_cycle[t] = channel_free_cycle
+    ready_now_cycle, ready_next_cycle = ready_cycle
+    cycles_head = ready_now_cycle
+    cycles_idle = 0
+    ahead_cycles = np.concatenate([fetch_cycles[2:], np.zeros(min(2, last), dtype=np.int64)])  # tile t's: t + 2's fetch
     for low in range(0, last, TIMELINE_BLOCK_TILES):
         high = low + TIMELINE_BLOCK_TILES
-        for cycles, back, ahead in zip(busy[low:high].tolist(), writeback[low:high].tolist(),
-                                       ahead_fetch[low:high].tolist()):
-            if ready_now > array_free:
-                idle += ready_now - array_free
-                array_free = ready_now
-            array_free += cycles
+        for busy, back, ahead in zip(busy_cycles[low:high].tolist(), writeback_cycles[low:high].tolist(),
+                                     ahead_cycles[low:high].tolist()):
+            if ready_now_cycle > array_free_cycle:
+                cycles_idle += ready_now_cycle - array_free_cycle
+                array_free_cycle = ready_now_cycle
+            array_free_cycle += busy
             if back:
-                channel_free = (channel_free if channel_free > array_free else array_free) + back
+                channel_free_cycle = (channel_free_cycle if channel_free_cycle > array_free_cycle else array_free_cycle) + back
             if ahead:
-                channel_free = (channel_free if channel_free > array_free else array_free) + ahead
-                ready_now, ready_next = ready_next, channel_free
+                channel_free_cycle = (channel_free_cycle if channel_free_cycle > array_free_cycle else array_free_cycle) + ahead
+                ready_now_cycle, ready_next_cycle = ready_next_cycle, channel_free_cycle
             else:
-                ready_now, ready_next = ready_next, array_free
-    total = channel_free if channel_free > array_free else array_free
-    return total, head, idle - head, total - array_free
+                ready_now_cycle, ready_next_cycle = ready_next_cycle, array_free_cycle
+    cycles_total = max(channel_free_cycle, array_free_cycle)
+    return cycles_total, cycles_head, cycles_idle - cycles_head, cycles_total - array_free_cycle
 
 
 def run_cycle(schedule: TileTable, rows: int, cols: int, dataflow: str, sram_bw: float, dram_bw: float) -> PathResult:
