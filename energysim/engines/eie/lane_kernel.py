@@ -35,8 +35,8 @@ def kernel_name() -> str:
 def _block_totals(table, column_entries, active, passes, n_pe, depth, on_finish, finish):  # pragma: no cover - compiled
     """Sums over the lanes of one block (see :func:`run_block`); plain Python, compiled by numba.
 
-    ``finish`` (one per PE column of ``table``) sets the type of the per-PE times: int32 when every
-    time of a lane fits (8 PEs per AVX2 operation), else int64.
+    ``finish`` (one per PE column of ``table``, of the table's type) sets the type of the per-PE
+    times: int16 when every time of a lane fits (16 PEs per AVX2 operation), else int32 (8) or int64.
     """
     width = table.shape[1]
     k1 = column_entries.shape[1]
@@ -128,7 +128,7 @@ def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray,
     Parameters
     ----------
     table
-        ``(P * (K + 1), W)`` int32 cycles per activation (``max(1, entries)``), one row per
+        ``(P * (K + 1), W)`` cycles per activation (``max(1, entries)``, cast to int16 when the times fit it), one row per
         (row pass, column), one column per PE (``W = 1`` when every PE's row is 1).
     column_entries
         ``(P, K + 1)`` int64 entries per (row pass, column) over all PEs.
@@ -146,11 +146,12 @@ def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray,
         cycles ``T``, sum of ``ceil(entries / N)``, queue-full and pack-load wait cycles,
         broadcasts (all summed over lanes).
     """
-    table = np.ascontiguousarray(table, dtype=np.int32)
     k = active.shape[1]
     # A lane's times grow by at most 1 + its pack gap + the largest work per activation.
     bound = k * (2 + (int(table.max()) if table.size else 0)) + k // max(1, n_pe) + 4
-    finish = np.zeros(table.shape[1], np.int32 if bound < 2**31 - 1 else np.int64)
+    times = np.int16 if bound < 2**15 - 1 else np.int32 if bound < 2**31 - 1 else np.int64
+    table = np.ascontiguousarray(table, dtype=np.int16 if times is np.int16 else np.int32)
+    finish = np.zeros(table.shape[1], times)
     totals = jit(_block_totals)(table, np.ascontiguousarray(column_entries, dtype=np.int64),
                                 np.ascontiguousarray(active, dtype=np.bool_), int(passes), int(n_pe), int(depth),
                                 bool(on_finish), finish)
@@ -371,7 +372,7 @@ def _line_bound_totals(active, entries_t, totals, entries_per_line):  # pragma: 
     """
     vectors, k = active.shape
     n_pe = entries_t.shape[1]
-    per_pe = np.zeros(n_pe, entries_t.dtype)    # int32 when every sum fits: 8 PEs per AVX2 add
+    per_pe = np.zeros(n_pe, entries_t.dtype)    # int16 / int32 when every sum fits: 16 / 8 PEs per AVX2 add
     on = np.empty(k + 1, np.int64)
     off = np.empty(k + 1, np.int64)
     lines = 0
@@ -410,8 +411,8 @@ def line_bound(active: np.ndarray, entries_t: np.ndarray, entries_per_line: int)
     active
         ``(C, K)`` bool, C-contiguous activity of a block of vectors.
     entries_t
-        ``(K, N)`` entries per column and PE, int32 or int64: the sums are kept in its type, so int32
-        only when a PE's entries over all columns fit it.
+        ``(K, N)`` entries per column and PE, int16, int32 or int64: the sums are kept in its type, so
+        int16 or int32 only when a PE's entries over all columns fit it.
     entries_per_line
         Sparse-matrix entries per SRAM line.
     """
@@ -425,10 +426,9 @@ def _pack_columns(active, bits):  # pragma: no cover - compiled
     vectors, k = active.shape
     for vector in range(vectors):
         word = vector >> 6
-        bit = np.uint64(1) << np.uint64(vector & 63)
-        for j in range(k):
-            if active[vector, j]:
-                bits[j, word] |= bit
+        shift = np.uint64(vector & 63)
+        for j in range(k):                      # branch-free: the activity is random
+            bits[j, word] |= np.uint64(active[vector, j]) << shift
 
 
 def pack_columns(active: np.ndarray) -> np.ndarray:

@@ -260,8 +260,9 @@ def simulate_lanes(csc: EieCsc, inputs: "np.ndarray | SyntheticInputs", rows_per
     check_queue_rules(queue_depth, slot_freed_at)
     compiled = use_compiled()
     if count_fresh:
-        # (K, N); int32 when a PE's entries over every column fit (the compiled bound sums in this type)
-        per_pe_entries = np.ascontiguousarray(csc.column_entries.T, dtype=np.int32 if csc.max_pointer < 2**31 else np.int64)
+        # (K, N); int16 or int32 when a PE's entries over every column fit (the compiled bound sums in this type)
+        per_pe_entries = np.ascontiguousarray(csc.column_entries.T, dtype=np.int16 if csc.max_pointer < 2**15 else
+                                              np.int32 if csc.max_pointer < 2**31 else np.int64)
         exact32 = csc.max_pointer < 2**24
         column_entries_t = per_pe_entries.astype(np.float32 if exact32 else np.float64) if not compiled else None
     if compiled:        # one lane at a time: a block only bounds the activity arrays
