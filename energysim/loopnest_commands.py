@@ -66,7 +66,7 @@ def cmd_import_timeloop(args: argparse.Namespace, out: TextIO) -> int:
     claim_paths({"--out": [Path(args.out) / name for name in TIMELOOP_FILES]}, args.force)
     notes: list[str] = []
     written = import_timeloop(args.files, args.out, notes, jinja_vars=dict(args.jinja_var or []),
-                              sparseloop_pricing=args.sparseloop_pricing)
+                              sparseloop_pricing=args.sparseloop_pricing, jinja_include_dirs=args.jinja_include_dir or [])
     stale = [Path(args.out) / name for name in TIMELOOP_FILES
              if (Path(args.out) / name) not in written.values() and (Path(args.out) / name).is_file()]
     for path in stale:  # --force: a mapping.toml of an earlier import would pair with this design
@@ -131,6 +131,9 @@ def register(subparsers) -> None:
     timeloop.add_argument("--jinja-var", action="append", type=_jinja_var, metavar="NAME=VALUE",
                           help="a name the files' Jinja templates use (timeloopfe's jinja_parse_data); a number, true, "
                                "false or text; repeat for more")
+    timeloop.add_argument("--jinja-include-dir", action="append", metavar="DIR",
+                          help="a folder (with its subfolders) the templates' include_text, include and include_all may "
+                               "read besides the folders of the given files; repeat for more")
     timeloop.add_argument("--sparseloop-pricing", choices=("2021", "current"),
                           help="Sparseloop's prices of gated and skipped accesses: 2021 (the ISCA 2021 tutorial's) or "
                                "current; default: 2021 for an Accelergy v0.2/v0.3 ERT, else current")

@@ -1368,7 +1368,8 @@ def _timeloop_cases() -> list[Case]:
 
 
 _TUTORIAL_2024 = Path(__file__).resolve().parent / "timeloop" / "tutorial2024"
-_V4_SPEC = (Path(__file__).resolve().parent / "timeloop" / "v4_tutorial2024" / "spec.yaml").read_text(encoding="utf-8")
+_V4_FILE = Path(__file__).resolve().parent / "timeloop" / "v4_tutorial2024" / "spec.yaml"
+_V4_SPEC = _V4_FILE.read_text(encoding="utf-8")
 """The 2024 tutorial example written as a Timeloop v4 specification (tests/data/timeloop/v4_tutorial2024), imported
 with the tutorial's ERT.yaml and map.txt."""
 
@@ -1394,6 +1395,9 @@ def _timeloop_v4_cases() -> list[Case]:
          "spec.yaml: line 9: template variable undefined ('width' is undefined); give it with --jinja-var NAME=VALUE"),
         ("jinja_include_escape", "DATAWIDTH: 8", "DATAWIDTH: 8\n{{ include_text('../../../../../../../../etc/passwd') }}",
          "spec.yaml: line 10: include_text('../../../../../../../../etc/passwd'): only files named *.yaml"),
+        ("jinja_include_outside", "DATAWIDTH: 8", f"DATAWIDTH: 8\n{{{{ include_text('{_V4_FILE}') }}}}",
+         f"spec.yaml: line 10: include_text('{_V4_FILE}'): {_V4_FILE} is outside the folders templates may read (those "
+         f"of the files given and their subfolders: "),
         ("jinja_sandbox", "DATAWIDTH: 8", "DATAWIDTH: '{{ cwd.__globals__ }}'", "refused by the template sandbox"),
         ("jinja_nested_loops", "DATAWIDTH: 8", "DATAWIDTH: 8\n{% for a in 'x' * 9999 %}{% for b in 'x' * 9999 %}"
          "{% endfor %}{% endfor %}", "spec.yaml: line 10: the templates ran more than 1000000 lines"),

@@ -6,7 +6,8 @@ Timeloop reads at its place (:mod:`.timeloop_keys`: an unknown key is refused wi
 known one; a known key energysim does not model is listed in a note), and reads:
 
 - a file holding Jinja syntax is first rendered as timeloopfe renders it (:mod:`.timeloop_v4_jinja`: jinja2's
-  sandbox, ``include_text`` bounded, ``jinja_vars`` as timeloopfe's ``jinja_parse_data``).
+  sandbox, ``include_text`` bounded and confined to the given files' folders and ``jinja_include_dirs``,
+  ``jinja_vars`` as timeloopfe's ``jinja_parse_data``).
 - a Timeloop v4 specification (``architecture.nodes`` of tagged nodes, ``variables``, node
   constraints): rewritten by :mod:`.timeloop_v4` as the v0.4 keys below, as timeloopfe hands it
   to Timeloop, its keys checked against :data:`~.timeloop_keys.TOP_V4` first and refusals naming
@@ -109,9 +110,9 @@ def _read_text(path: Path) -> str:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
-def _load_yaml(path: Path, variables: dict[str, Any] | None = None) -> dict:
+def _load_yaml(path: Path, variables: dict[str, Any] | None = None, include_dirs: list[Path] | None = None) -> dict:
     """A YAML file's top-level mapping; a file with Jinja syntax is rendered first, as timeloopfe renders it
-    (:mod:`.timeloop_v4_jinja`, with ``variables`` as its ``jinja_parse_data``)."""
+    (:mod:`.timeloop_v4_jinja`, with ``variables`` as its ``jinja_parse_data``, its includes held to ``include_dirs``)."""
     try:
         import yaml
     except ImportError:
@@ -120,7 +121,8 @@ def _load_yaml(path: Path, variables: dict[str, Any] | None = None) -> dict:
     loaded: dict[str, Any] = {}
     rendered = find_template(text) is not None
     if rendered:
-        text = render(path, text, variables, lambda where, body: _parse_yaml(yaml, where, body, loaded, True), loaded)
+        text = render(path, text, variables, lambda where, body: _parse_yaml(yaml, where, body, loaded, True), loaded,
+                      include_dirs)
     data = _parse_yaml(yaml, path, text, loaded, rendered)
     if data is None:
         raise ConfigError(f"{path}: the file is empty (a Timeloop YAML file holds top-level keys such as architecture, "
@@ -271,9 +273,10 @@ def _check_expansion(yaml: Any, root: Any, path: Path) -> None:
                       f"(the deepest from line {line}); they may nest at most {MAX_YAML_DEPTH} levels")
 
 
-def merge_files(files: list[str | Path], variables: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
+def merge_files(files: list[str | Path], variables: dict[str, Any] | None = None,
+                include_dirs: list[str | Path] = ()) -> tuple[dict[str, Any], dict[str, Path]]:
     """Merge the top-level keys of YAML files as Timeloop does (a file with Jinja syntax rendered first, with
-    ``variables``, as timeloopfe renders it).
+    ``variables``, as timeloopfe renders it, its includes read from the folders of ``files`` and ``include_dirs``).
 
     Returns
     -------
@@ -288,12 +291,14 @@ def merge_files(files: list[str | Path], variables: dict[str, Any] | None = None
     merged: dict[str, Any] = {}
     origin: dict[str, Path] = {}
     seen: set[Path] = set()
+    folders = [Path(raw).resolve().parent for raw in files] + [_include_dir(Path(raw)) for raw in include_dirs]
+    folders = list(dict.fromkeys(folders))
     for raw in files:
         path = Path(raw)
         if path.resolve() in seen:
             raise ConfigError(f"{path}: the file is given twice (give each Timeloop file once)")
         seen.add(path.resolve())
-        for key, value in (_load_map_text(path) if path.suffix == ".txt" else _load_yaml(path, variables)).items():
+        for key, value in (_load_map_text(path) if path.suffix == ".txt" else _load_yaml(path, variables, folders)).items():
             if value in (None, [], {}) and key in merged:
                 continue                      # an empty key (the tutorials' `mapping: []`) gives nothing
             if key in merged and merged[key] not in (None, [], {}):
@@ -301,6 +306,13 @@ def merge_files(files: list[str | Path], variables: dict[str, Any] | None = None
             merged[key] = value
             origin[key] = path
     return merged, origin
+
+
+def _include_dir(folder: Path) -> Path:
+    """A ``--jinja-include-dir`` folder, resolved; one that is not a folder refused naming it."""
+    if not folder.is_dir():
+        raise InputError(f"--jinja-include-dir {folder}: not a folder (give a folder the templates may include from)")
+    return folder.resolve()
 
 
 def _number(value: Any, where: str, integer: bool = False, minimum: float | None = None,
@@ -1008,7 +1020,8 @@ def _hardware_toml(hardware: dict, constraints: list[dict] | None, levels: list[
 
 
 def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[str] | None = None,
-                    jinja_vars: dict[str, Any] | None = None, sparseloop_pricing: str | None = None) -> dict[str, Path]:
+                    jinja_vars: dict[str, Any] | None = None, sparseloop_pricing: str | None = None,
+                    jinja_include_dirs: list[str | Path] = ()) -> dict[str, Path]:
     """Convert Timeloop/Accelergy YAML files into energysim loop-nest files.
 
     Parameters
@@ -1028,6 +1041,8 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
     sparseloop_pricing
         ``"2021"`` or ``"current"``, Sparseloop's rule for the prices of gated and skipped accesses; None: ``"2021"``
         for an Accelergy v0.2/v0.3 ERT, else ``"current"``.
+    jinja_include_dirs
+        Folders (with their subfolders) a template's includes may read besides those of ``files``.
 
     Returns
     -------
@@ -1044,7 +1059,7 @@ def import_timeloop(files: list[str | Path], out_dir: str | Path, notes: list[st
     """
     if not files:
         raise InputError("import-timeloop: give at least one Timeloop YAML file")
-    merged, origin = merge_files(files, jinja_vars)
+    merged, origin = merge_files(files, jinja_vars, jinja_include_dirs)
     ignored: set[str] = set()
     if not is_v4(merged):
         check_keys(merged, origin, ignored)    # a key Timeloop does not read is refused before any is used

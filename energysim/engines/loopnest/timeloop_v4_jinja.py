@@ -9,8 +9,11 @@ way). :func:`render` does the same with jinja2's :class:`~jinja2.sandbox.Sandbox
 (no attribute of a Python object beyond the safe ones, no code run), within these bounds:
 
 - ``include_text(path)``: ``path`` relative to the including file's folder (or absolute), naming an
-  existing regular file whose name ends in ``.yaml``, ``.yml``, ``.jinja`` or ``.jinja2`` (symbolic
-  links resolved first; not confined to a folder), their sizes together within the text-file size
+  existing regular file whose name ends in ``.yaml``, ``.yml``, ``.jinja`` or ``.jinja2``, inside
+  the folders includes may read (symbolic links resolved first): by default those of the files
+  given on the command line and their subfolders, more with ``import-timeloop --jinja-include-dir
+  DIR``; ``add_to_path``, ``path_exists``, ``find_path`` and the folders a pattern lists are held
+  to the same folders. Their sizes together within the text-file size
   limit (a hard-linked file counted once); at most :data:`MAX_INCLUDE_DEPTH` nested and
   :data:`MAX_INCLUDES` in all; a pattern lists at most :data:`MAX_GLOB_ENTRIES` folder entries in a
   render; a file that includes itself, directly or not, is refused naming the chain. ``include(path, 'a.b')`` puts the value at keys ``a.b`` of another file's
@@ -52,8 +55,7 @@ from energysim.limits import TEXT_FILE_BYTES, read_bounded
 TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\{\{|\{%|\{#")
 """Jinja's expressions, statements and comments (timeloopfe renders them before reading the YAML)."""
 INCLUDE_SUFFIXES = (".yaml", ".yml", ".jinja", ".jinja2")
-"""Names ``include_text``, ``include`` and ``include_all`` read (what Timeloop's files include); the paths are not
-confined to a folder (the published problems include ``../problem_base.yaml``)."""
+"""Names ``include_text``, ``include`` and ``include_all`` read (what Timeloop's files include)."""
 MAX_INCLUDE_DEPTH = 8
 """Deepest nesting of includes (the published designs nest one or two deep)."""
 MAX_GLOB_ENTRIES = 10_000
@@ -96,7 +98,8 @@ def find_template(text: str) -> re.Match | None:
 
 
 def render(path: Path, text: str, variables: dict[str, Any] | None = None,
-           parse: Callable[[Path, str], Any] | None = None, loaded: dict[str, Any] | None = None) -> str:
+           parse: Callable[[Path, str], Any] | None = None, loaded: dict[str, Any] | None = None,
+           include_dirs: list[Path] | None = None) -> str:
     """``text`` (the contents of ``path``) rendered as timeloopfe renders it (see the module docstring).
 
     Parameters
@@ -111,6 +114,8 @@ def render(path: Path, text: str, variables: dict[str, Any] | None = None,
         Reads a file's (rendered) text as YAML, for ``include`` and ``include_all``; None: they are refused.
     loaded
         Filled with the values ``include`` loaded, by the name its ``!include_loaded`` tag gives.
+    include_dirs
+        The folders (with their subfolders) the helpers may read or look into; default: the folder of ``path``.
 
     Returns
     -------
@@ -123,10 +128,11 @@ def render(path: Path, text: str, variables: dict[str, Any] | None = None,
         jinja2 is not installed (naming the extra that installs it), or the template calls a timeloopfe helper
         energysim does not provide.
     ConfigError
-        A template error, an undefined name, an include that is missing, not a YAML file or a loop, a bound passed;
-        naming the file and line.
+        A template error, an undefined name, an include that is missing, not a YAML file, outside ``include_dirs`` or a
+        loop, a bound passed; naming the file and line.
     """
-    renderer = _Renderer(variables or {}, parse, {} if loaded is None else loaded)
+    folders = [Path(folder).resolve() for folder in include_dirs or [Path(path).parent]]
+    renderer = _Renderer(variables or {}, parse, {} if loaded is None else loaded, folders)
     try:
         from jinja2.sandbox import SandboxedEnvironment
     except ImportError:
@@ -155,8 +161,9 @@ class _Renderer:
     """One import's rendering: the sandbox, the variables, the include chain and the bounds spent."""
 
     def __init__(self, variables: dict[str, Any], parse: Callable[[Path, str], Any] | None,
-                 loaded: dict[str, Any]) -> None:
+                 loaded: dict[str, Any], include_dirs: list[Path]) -> None:
         self.variables = variables
+        self.include_dirs = include_dirs
         self.parse = parse
         self.loaded = loaded
         self.search: list[Path] = []
@@ -272,21 +279,23 @@ class _Renderer:
 
     def _find(self, folder: Path, name: Any, helper: str, many: bool = False, suffix: bool = True) -> list[Path]:
         """The files ``name`` (a glob pattern when ``many``) names from ``folder``, then from the add_to_path folders:
-        every match when ``many``, else exactly one."""
+        every match when ``many``, else exactly one; a match outside the include folders is refused (a name that
+        would match nothing there passes over that folder, as it would with the file absent)."""
         if not isinstance(name, str) or not name or "\0" in name:
             raise _Refusal(f"{helper}: must be given a file name (got {name!r})")
         found: list[Path] = []
         for base in [folder] + self.search:
-            pattern = self._resolve(base, name, helper, suffix)
+            pattern = self._resolve(base, name, helper, suffix, confine=False)
             matches = self._glob(pattern, f"{helper}({name!r})") if many and glob.has_magic(name) \
                 else [pattern] if pattern.exists() else []
             for match in matches:
+                self._confined(match, f"{helper}({name!r})")
                 if _inode(match) not in {_inode(known) for known in found}:
                     found.append(match)
             if found and not many:
                 break
         if not found:
-            raise _Refusal(f"{helper}({name!r}): no such file {self._resolve(folder, name, helper, suffix)}")
+            raise _Refusal(f"{helper}({name!r}): no such file {self._resolve(folder, name, helper, suffix, False)}")
         if suffix:
             for target in found:
                 self._resolve(target.parent, target.name, helper)
@@ -302,6 +311,7 @@ class _Renderer:
                 continue
             reached = []
             for base in current:
+                self._confined(base.resolve(), call)
                 try:
                     entries = list(os.scandir(base))
                 except OSError:
@@ -365,16 +375,25 @@ class _Renderer:
         self.loaded[name] = value
         return f"{INCLUDE_TAG} {name}"
 
-    @staticmethod
-    def _resolve(folder: Path, name: Any, helper: str, suffix: bool = True) -> Path:
-        """``name`` from ``folder`` (symbolic links resolved); with ``suffix``, a YAML or Jinja file name."""
+    def _resolve(self, folder: Path, name: Any, helper: str, suffix: bool = True, confine: bool = True) -> Path:
+        """``name`` from ``folder`` (symbolic links resolved); with ``suffix``, a YAML or Jinja file name; with
+        ``confine``, inside the include folders."""
         if not isinstance(name, str) or not name or "\0" in name:
             raise _Refusal(f"{helper}: must be given a file name (got {name!r})")
         target = (folder / name).resolve()
         if suffix and not target.name.endswith(INCLUDE_SUFFIXES):
             raise _Refusal(f"{helper}({name!r}): only files named *{', *'.join(INCLUDE_SUFFIXES)} are included "
                            f"(got {target})")
+        if confine:
+            self._confined(target, f"{helper}({name!r})")
         return target
+
+    def _confined(self, target: Path, call: str) -> None:
+        """Refuse a (resolved) path outside every include folder, naming it, the folders and the option that adds one."""
+        if not any(target.is_relative_to(folder) for folder in self.include_dirs):
+            raise _Refusal(f"{call}: {target} is outside the folders templates may read (those of the files given and "
+                           f"their subfolders: {', '.join(map(str, self.include_dirs))}); give --jinja-include-dir "
+                           f"{target if target.is_dir() else target.parent} to allow it")
 
     def _range(self, *args: Any) -> range:
         """Jinja's ``range``, whose items count against the render's line bound."""
