@@ -296,19 +296,25 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _on_chip_words(summary: pd.DataFrame) -> pd.DataFrame:
-    """``summary`` with ``weights_on_chip`` as words: ``yes``, ``no: <what does not fit>`` (its ``spilled``), or ''.
+    """``summary`` with ``weights_on_chip`` as words: ``yes``, ``no: <what does not fit>`` (its ``spilled``),
+    ``tiles fit`` (loop nest), or ''.
 
     "no" alone read as "the weights do not fit" where only a layer's metadata overflows (EIE's
-    pointers of VGG-6 in PtrSRAM while every weight entry fits SpmatSRAM).
+    pointers of VGG-6 in PtrSRAM while every weight entry fits SpmatSRAM). A loop-nest result checks
+    the mapping's weight tiles, not whole tensors (VGG-16's fc6 streams its 411 MB of weights through a
+    128 KiB buffer), so its ``True`` reads ``tiles fit``, never ``yes``.
     """
-    def words(on_chip, spilled) -> str:
+    engines = summary["engine"] if "engine" in summary.columns else [None] * len(summary)
+
+    def words(on_chip, spilled, engine) -> str:
         if on_chip is None or (isinstance(on_chip, float) and pd.isna(on_chip)):
             return ""
         if on_chip:
-            return "yes"
+            return "tiles fit" if engine == "loopnest" else "yes"
         return f"no: {spilled}" if isinstance(spilled, str) and spilled else "no"
 
-    return summary.assign(weights_on_chip=[words(a, b) for a, b in zip(summary["weights_on_chip"], summary["spilled"])])
+    return summary.assign(weights_on_chip=[words(*row) for row in zip(summary["weights_on_chip"], summary["spilled"],
+                                                                       engines)])
 
 
 def energy_unit_note(hardware) -> str:
