@@ -216,14 +216,17 @@ def hardware_variants(spec: str, settings: Mapping[str, Sequence[Any]] | Sequenc
 
 
 def clock_note(choices: Iterable) -> str:
-    """A note naming the energies that stay at the file's clock in variants whose ``clock_ghz`` differs from it, or ''.
+    """A note naming what stays at the file's clock in variants whose ``clock_ghz`` differs from it, or ''.
 
     ``--set clock_ghz`` changes the cycle time, so a static power (``leak_power_w``, a unit's
     ``power_w``) costs more per cycle at a slower clock: energy = power x time. Static energy
     given as a fixed energy per cycle stays the file's: a level's ``leak_pj_per_cycle``
     (Timeloop's meaning), a static unit's ``energy_pj`` or table price; and so do EIE's
     per-access energies, which the engine charges per access only (``eie-64pe``'s are EIE
-    Table II powers divided by access rates at 0.8 GHz, leakage included).
+    Table II powers divided by access rates at 0.8 GHz, leakage included). Likewise a DRAM
+    level's bandwidth given in words per cycle stays so many words per cycle, so its GB/s
+    follows the clock, where ``bandwidth_gbps`` keeps it fixed (on-chip levels are not named:
+    their words per cycle follow the clock as their hardware does).
 
     Parameters
     ----------
@@ -245,7 +248,7 @@ def clock_note(choices: Iterable) -> str:
         if "clock_ghz" not in settings or hardware.path is None:
             continue
         data = load_toml(hardware.path)
-        fixed = _fixed_at_file_clock(hardware)
+        fixed = " and ".join(part for part in (_fixed_at_file_clock(hardware), _dram_per_cycle(hardware)) if part)
         if hardware.clock_ghz == data["clock_ghz"] or not fixed:
             continue
         entry = clocks.setdefault(hardware.path, {"name": data["name"], "file_ghz": data["clock_ghz"], "run_ghz": [],
@@ -256,7 +259,7 @@ def clock_note(choices: Iterable) -> str:
     designs = [f"on {entry['name']} ({_text(entry['file_ghz'])} GHz in its file, run at "
                f"{', '.join(_text(ghz) for ghz in dict.fromkeys(entry['run_ghz']))} GHz) {entry['fixed']}"
                for entry in clocks.values()]
-    return f"note: --set clock_ghz changes the cycle time but not every energy: {'; '.join(designs)}"
+    return f"note: --set clock_ghz changes the cycle time but not every energy or bandwidth: {'; '.join(designs)}"
 
 
 def _fixed_at_file_clock(hardware) -> str:
@@ -282,6 +285,21 @@ def _fixed_at_file_clock(hardware) -> str:
         parts.append("the per-access energies stay those of the file's clock, with any leakage folded into them "
                      "(EIE counts no static energy; eie-64pe's derive from Table II powers at 0.8 GHz)")
     return " and ".join(parts)
+
+
+def _dram_per_cycle(hardware) -> str:
+    """The DRAM level (first and only one, if any) whose bandwidth stays in words per cycle when the clock changes, in words, or ''.
+
+    A bandwidth the file gives in GB/s (``Hardware.bandwidth_gbps``) stays fixed in GB/s instead.
+    """
+    from energysim.config.hardware import BANDWIDTH_FORMS
+
+    dram = hardware.levels[0]
+    if dram.config.kind != "dram" or not any(
+            getattr(dram.config, words_key) is not None and (dram.name, gbps_key) not in hardware.bandwidth_gbps
+            for words_key, gbps_key in BANDWIDTH_FORMS):
+        return ""
+    return f"{dram.name}'s bandwidth stays in words per cycle, so its GB/s follows the clock (bandwidth_gbps keeps it fixed)"
 
 
 def with_setting_columns(frame: pd.DataFrame, choices: Iterable) -> pd.DataFrame:

@@ -178,11 +178,13 @@ def _leaky_pj_per_cycle(tmp_path) -> str:
 
 
 def test_clock_note_names_the_energies_that_stay_at_the_files_clock(tmp_path):
-    """A changed clock on fixed per-cycle static costs or EIE gets one note naming them; power-priced or unchanged clocks none."""
+    """A changed clock on fixed per-cycle static costs, EIE or a DRAM in words per cycle gets one note naming them;
+    power-priced costs, a DRAM in GB/s or unchanged clocks none."""
     leaky = _leaky_pj_per_cycle(tmp_path)
     note = clock_note([*api.hardware_variants(leaky, {"clock_ghz": [1.0, 0.5, 0.25]}),
                        *api.hardware_variants("eie-64pe", {"clock_ghz": [0.4]})])
-    assert note.startswith("note: --set clock_ghz changes the cycle time but not every energy: ") and "\n" not in note
+    assert note.startswith("note: --set clock_ghz changes the cycle time but not every energy or bandwidth: ")
+    assert "\n" not in note
     assert ("on leaky (1.0 GHz in its file, run at 0.5, 0.25 GHz) the static energy of GlobalBuffer.leak stays the "
             "file's fixed energy per cycle (a power in W, leak_power_w instead of leak_pj_per_cycle, makes it power x "
             "time)") in note
@@ -195,8 +197,11 @@ def test_clock_note_names_the_energies_that_stay_at_the_files_clock(tmp_path):
                                                                                    {"clock_ghz": [0.705]}))
     assert clock_note(api.hardware_variants(leaky, {"clock_ghz": [1.0]})) == ""  # the file's own clock
     assert clock_note(api.hardware_variants(leaky, {"engine.mac_mesh_x": [1]})) == ""  # clock not set
-    assert clock_note(api.hardware_variants("a100", {"clock_ghz": [0.705]})) == ""  # SM static priced by power_w
-    assert clock_note(api.hardware_variants("lecture-array-loopnest", {"clock_ghz": [0.5]})) == ""  # no leakage
+    assert clock_note(api.hardware_variants("a100", {"clock_ghz": [0.705]})) == (  # SM static priced by power_w
+        "note: --set clock_ghz changes the cycle time but not every energy or bandwidth: on a100 (1.41 GHz in its file, "
+        "run at 0.705 GHz) HBM's bandwidth stays in words per cycle, so its GB/s follows the clock (bandwidth_gbps "
+        "keeps it fixed)")
+    assert clock_note(api.hardware_variants("lecture-array-loopnest", {"clock_ghz": [0.5]})) == ""  # DRAM in GB/s
 
 
 def test_run_and_estimate_print_the_clock_note(tmp_path):
@@ -204,7 +209,7 @@ def test_run_and_estimate_print_the_clock_note(tmp_path):
     leaky = _leaky_pj_per_cycle(tmp_path)
     code, out, err = run("run", leaky, "lenet-300-100", "--mapping", "default", "--set", "clock_ghz=0.5", "--quiet")
     assert code == 0, err
-    assert "note: --set clock_ghz changes the cycle time but not every energy: on leaky" in out
+    assert "note: --set clock_ghz changes the cycle time but not every energy or bandwidth: on leaky" in " ".join(out.split())
     code, out, err = run("estimate", "lenet-300-100-han2015", "--hw", "eie-64pe-lecture", "--set", "clock_ghz=0.4", "--quiet")
     assert code == 0, err
     assert "on eie-64pe-lecture (0.8 GHz in its file, run at 0.4 GHz) the per-access energies" in " ".join(out.split())
@@ -214,11 +219,13 @@ def test_run_and_estimate_print_the_clock_note(tmp_path):
 
 
 def test_among_bundled_designs_only_eie_keeps_energies_at_the_files_clock():
-    """At half its clock every bundled design's static energy follows the clock, except EIE's per-access energies."""
+    """At half its clock every bundled design's static energy follows the clock, except EIE's per-access energies;
+    every DRAM bandwidth but the four 64 GB/s arrays' stays in words per cycle."""
     from energysim import catalog
 
-    choices = [choice for name in catalog.hwconfig_names()
-               for choice in api.hardware_variants(name, {"clock_ghz": [api.hardware(name).clock_ghz / 2]})]
-    note = clock_note(choices)
-    named = sorted(name for name in catalog.hwconfig_names() if f"on {name} (" in note)
-    assert named == ["eie-64pe", "eie-64pe-lecture"]
+    notes = {name: clock_note(api.hardware_variants(name, {"clock_ghz": [api.hardware(name).clock_ghz / 2]}))
+             for name in catalog.hwconfig_names()}
+    assert sorted(name for name, note in notes.items() if "energies stay" in note or "static energy" in note) == \
+        ["eie-64pe", "eie-64pe-lecture"]
+    assert sorted(name for name, note in notes.items() if "bandwidth stays in words per cycle" not in note) == \
+        ["horowitz-array", "horowitz-array-loopnest", "lecture-array", "lecture-array-loopnest"]

@@ -56,7 +56,7 @@ def test_all_bundled_files_validate():
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("clock_ghz = 1.0", "clock_ghz = 1e-300", "clock_ghz: must be at least 1e-06 GHz (got 1e-300)"),
-    ("bandwidth_words_per_cycle = 16", "bandwidth_words_per_cycle = 1e-300",
+    ("bandwidth_words_per_cycle = 32", "bandwidth_words_per_cycle = 1e-300",
      "bandwidth_words_per_cycle: must be at least 9.5e-07 words per cycle (got 1e-300)"),
 ])
 def test_a_vanishing_clock_or_bandwidth_is_refused(tmp_path, old, new, message):
