@@ -179,7 +179,8 @@ def kind_options_note(choices, args: argparse.Namespace) -> str:
 
 
 def clock_note(choices) -> str:
-    """:func:`energysim.hardware_settings.clock_note` wrapped: energies a ``--set clock_ghz`` leaves at the file's clock, or ''."""
+    """:func:`energysim.hardware_settings.clock_note` wrapped: energies and DRAM bandwidths a ``--set clock_ghz`` leaves
+    at the file's clock, or ''."""
     from energysim.hardware_settings import clock_note as note_of
 
     note = note_of(choices)
