@@ -8,8 +8,10 @@ edge needs for that step; each PE checks on its own whether it holds a valid
 operand pair at that step.
 
 Within a fold every skewed step is evaluated at once with numpy (edge demand
-per step from a lane-by-step mask, each step's cycles by stepping the SRAM
-delivery until it covers that demand, MACs per step from the PEs' lags);
+per step as the running count of array lanes joining and leaving, each step's
+cycles by stepping the SRAM delivery until it covers that demand, MACs per
+step from the PEs' lags the same way; memory grows with the steps, not with
+steps x PEs);
 tiles of one shape run the same folds, so each distinct shape's folds are
 stepped once. Every tile and every DRAM transfer of the schedule then runs one
 by one, in order, on one clock: a tile starts in the first cycle in which the
@@ -44,10 +46,18 @@ def _cycles_to_deliver(words: int, bandwidth: float) -> int:
     return cycles
 
 
-def _lanes_active(steps_total: int, lanes: int, steps: int) -> np.ndarray:
-    """Per skewed step, how many of ``lanes`` lanes (lane i runs steps i .. i+steps-1) want an operand."""
-    lag = np.arange(steps_total)[:, None] - np.arange(lanes)[None, :]
-    return ((lag >= 0) & (lag < steps)).sum(axis=1)
+def _active_per_step(steps_total: int, first_steps: np.ndarray, steps: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per step below ``steps_total``, how many lanes are active (lane ``i`` from step ``first_steps[i]`` for ``steps`` steps).
+
+    Each lane joins in its first step and leaves after its last: the running sum of joins
+    minus leaves, so memory grows with the steps, not steps x lanes. With ``weights``, lane
+    ``i`` counts ``weights[i]`` times.
+    """
+    weights = np.ones(first_steps.size, dtype=np.int64) if weights is None else weights
+    change = np.zeros(steps_total + 1, dtype=np.int64)
+    np.add.at(change, np.minimum(first_steps, steps_total), weights)
+    np.subtract.at(change, np.minimum(first_steps + steps, steps_total), weights)
+    return np.cumsum(change[:steps_total])
 
 
 @dataclass(frozen=True)
@@ -70,9 +80,9 @@ def _run_fold(fold: Fold, rows: int, cols: int, dataflow: str, sram_bw: float) -
         counts[key] = counts.get(key, 0) + int(value)
 
     span = fold.steps + rows + cols - 2
-    rows_wanting = _lanes_active(span, fold.rows_used, fold.steps)
+    rows_wanting = _active_per_step(span, np.arange(fold.rows_used), fold.steps)  # array row i: steps i .. i+steps-1
     if dataflow == OUTPUT_STATIONARY:
-        weights, inputs = rows_wanting, _lanes_active(span, fold.cols_used, fold.steps)
+        weights, inputs = rows_wanting, _active_per_step(span, np.arange(fold.cols_used), fold.steps)
         preload = np.zeros(0, dtype=np.int64)
     else:
         weights, inputs = np.zeros(span, dtype=np.int64), rows_wanting
@@ -84,9 +94,10 @@ def _run_fold(fold: Fold, rows: int, cols: int, dataflow: str, sram_bw: float) -
     skew = span - compute + preload.size
     add(("sram", "weights", "read"), weights.sum() + preload.sum())
     add(("sram", "inputs", "read"), inputs.sum())
-    # PE (i, j) fires at step t when 0 <= t - i - j < steps: count PEs per lag i + j, slide the step window.
-    per_lag = np.bincount((np.arange(fold.rows_used)[:, None] + np.arange(fold.cols_used)[None, :]).ravel())
-    macs = int(np.convolve(per_lag, np.ones(fold.steps, dtype=np.int64))[:span].sum())
+    # PE (i, j) fires at step t when 0 <= t - i - j < steps: count the PEs per lag i + j (row i holds lags
+    # i .. i + cols_used - 1), then the PEs of lag l fire in steps l .. l + steps - 1.
+    per_lag = _active_per_step(fold.rows_used + fold.cols_used - 1, np.arange(fold.rows_used), fold.cols_used)
+    macs = int(_active_per_step(span, np.arange(per_lag.size), fold.steps, per_lag).sum())
     for key in (("rf", "weights", "read"), ("rf", "inputs", "fill"), ("rf", "inputs", "read"), ("rf", "outputs", "update")):
         add(key, macs)
     if dataflow == OUTPUT_STATIONARY:
