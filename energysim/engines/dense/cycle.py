@@ -11,10 +11,9 @@ Within a fold every skewed step is evaluated at once with numpy (edge demand
 per step as the running count of array lanes joining and leaving, each step's
 cycles by stepping the SRAM delivery until it covers that demand, MACs per
 step from the PEs' lags the same way; memory grows with the steps, not with
-steps x PEs);
-tiles of one shape run the same folds, so each distinct shape's folds are
-stepped once. Every tile and every DRAM transfer of the schedule then runs one
-by one, in order, on one clock: a tile starts in the first cycle in which the
+steps x PEs); tiles of one shape run the same folds, so each distinct shape's
+folds are stepped once. Every tile and every DRAM transfer of the schedule
+then runs one by one, in order, on one clock: a tile starts in the first cycle in which the
 array is free and its fetch has completed, a transfer in the first cycle in
 which it is issued and the channel is free; the cycles in which the array
 idles are counted between them, so the cycle counts are those of stepping
