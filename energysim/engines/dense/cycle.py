@@ -13,13 +13,13 @@ cycles by stepping the SRAM delivery until it covers that demand, MACs per
 step from the PEs' lags the same way; memory grows with the steps, not with
 steps x PEs); tiles of one shape run the same folds, so each distinct shape's
 folds are stepped once. Every tile and every DRAM transfer of the schedule
-then runs one by one, in order, on one clock: a tile starts in the first cycle in which the
-array is free and its fetch has completed, a transfer in the first cycle in
-which it is issued and the channel is free; the cycles in which the array
-idles are counted between them, so the cycle counts are those of stepping
-every cycle. It has none of the fast path's shortcuts (no closed-form counts
-or DRAM words, no no-wait check, no steady-state shift). Meant for small and
-medium layers and as the reference the fast path is tested against.
+then runs one by one, in order, on one clock: a tile starts in the first cycle
+in which the array is free and its fetch has completed, a transfer in the
+first cycle in which it is issued and the channel is free; the cycles in which
+the array idles are counted between them, so the cycle counts are those of
+stepping every cycle. It has none of the fast path's shortcuts (no closed-form
+counts or DRAM words, no no-wait check, no steady-state shift). Meant for
+small and medium layers and as the reference the fast path is tested against.
 """
 
 from __future__ import annotations
