@@ -104,14 +104,21 @@ def _count_below(midpoints: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _codes_of(values, midpoints, codes):  # pragma: no cover - compiled
     """``codes[i]``: 0 for a zero value, else 1 + midpoints strictly below it; plain Python, compiled by numba.
 
-    The numpy path's codes in one pass, without its mask and copies of the non-zero values.
+    The numpy path's codes in one pass, without its mask and copies of the non-zero values: blocks
+    of 512 values, one midpoint at a time over the block (a loop the compiler vectorises).
     """
-    for i in range(values.size):
-        value = values[i]
-        code = 1
+    n = values.size
+    count = np.empty(512, np.uint8)             # 1 + at most 254 midpoints (bits <= 8)
+    for lo in range(0, n, 512):
+        width = min(n, lo + 512) - lo
+        block = values[lo:lo + width]
+        for i in range(width):
+            count[i] = 1
         for midpoint in midpoints:
-            code += value > midpoint
-        codes[i] = code if value != 0 else 0
+            for i in range(width):
+                count[i] += np.uint8(block[i] > midpoint)
+        for i in range(width):
+            codes[lo + i] = count[i] if block[i] != 0 else 0
 
 
 def fit_codebook(

@@ -162,8 +162,8 @@ def _layer_tables(v, local_rows, pointers, pe_offsets, rows_per_pass, passes, en
     """Work, column and line-group tables of a CSC in two walks; plain Python, compiled by numba (see :func:`layer_tables`).
 
     First walk, PE by PE and column by column over the entries: each entry's row pass (local rows
-    ascend within a segment), counted into ``counts`` (P, N, K) and the real ones per (pass,
-    column). Second walk, pass by pass, PE by PE, column by column: the work table, column
+    ascend within a segment; with one pass, the segment's length), counted into ``counts`` (P, N,
+    K) and the real ones per (pass, column). Second walk, pass by pass, PE by PE, column by column: the work table, column
     entries, line steps and line groups, each segment's first address carried per (PE, column)
     from one pass to the next (pointer plus the entries of the earlier passes).
     """
@@ -174,6 +174,16 @@ def _layer_tables(v, local_rows, pointers, pe_offsets, rows_per_pass, passes, en
     for pe in range(n_pe):
         base = pe_offsets[pe]
         for column in range(k):
+            if passes == 1:                     # one pass holds the whole segment: count its real entries only
+                lo, hi = base + pointers[pe, column], base + pointers[pe, column + 1]
+                if hi > lo:
+                    segments += 1
+                    counts[0, pe, column] = hi - lo
+                    real = 0
+                    for at in range(lo, hi):
+                        real += v[at] != 0
+                    column_real[0, column] += real
+                continue
             rpass = 0
             limit = rows_per_pass
             for at in range(base + pointers[pe, column], base + pointers[pe, column + 1]):
