@@ -39,6 +39,7 @@ from energysim.engines.loopnest.mapper_space import (
     MapProblem,
     distinct_orders,
     divisors,
+    factorisation_count,
     ordered_factorisations,
     prime_factors,
     stationary_orders,
@@ -129,13 +130,20 @@ def _default_orders(problem: MapProblem, resolved: Resolved, count: int) -> np.n
     return np.broadcast_to(base, (count,) + base.shape).copy()
 
 
-def factor_options(problem: MapProblem, resolved: Resolved) -> list[np.ndarray]:
-    """Per dimension, every column of loop bounds over the slots the constraints allow, ``(n_options, n_slots)``."""
+def _free_splits(problem: MapProblem, resolved: Resolved) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Per dimension: its constraint-fixed column of loop bounds, the free slots and what they must multiply to."""
     out = []
     for d, size in enumerate(problem.sizes):
         fixed = resolved.fixed[:, d]
         free = np.flatnonzero(fixed == 0)
-        left = size // int(np.prod(np.where(fixed > 0, fixed, 1)))
+        out.append((fixed, free, size // int(np.prod(np.where(fixed > 0, fixed, 1)))))
+    return out
+
+
+def factor_options(problem: MapProblem, resolved: Resolved) -> list[np.ndarray]:
+    """Per dimension, every column of loop bounds over the slots the constraints allow, ``(n_options, n_slots)``."""
+    out = []
+    for fixed, free, left in _free_splits(problem, resolved):
         rows = []
         for split in (ordered_factorisations(left, len(free)) if len(free) else ((),)):
             column = fixed.copy()
@@ -146,18 +154,23 @@ def factor_options(problem: MapProblem, resolved: Resolved) -> list[np.ndarray]:
 
 
 def space_size(problem: MapProblem, resolved: Resolved) -> int:
-    """Factorisations x keep choices before any capacity or fan-out check (an upper bound)."""
+    """Factorisations x keep choices before any capacity or fan-out check (an upper bound), counted without listing
+    the factorisations (their number grows with the dimensions' prime factors, not with memory's patience)."""
     size = len(_keep_choices(resolved))
-    for options in factor_options(problem, resolved):
-        size *= len(options)
+    for _, free, left in _free_splits(problem, resolved):
+        size *= factorisation_count(left, len(free)) if len(free) else 1
     return size
 
 
 def enumerate_all(problem: MapProblem, resolved: Resolved, limit: int) -> Batch | None:
-    """Every legal candidate, or None when there are more than ``limit`` (counting distinct orders)."""
-    options = factor_options(problem, resolved)
+    """Every legal candidate, or None when there are more than ``limit`` (counting distinct orders).
+
+    The space is counted first (:func:`space_size`) and listed only when it holds at
+    most ``50 * limit`` factorisations x keep choices, so a large space costs no memory.
+    """
     if space_size(problem, resolved) > 50 * limit:
         return None
+    options = factor_options(problem, resolved)
     grids = np.meshgrid(*[np.arange(len(o)) for o in options], indexing="ij")
     index = [g.ravel() for g in grids]
     factors = np.stack([options[d][index[d]] for d in range(problem.n_dims)], axis=2)  # (M, n_slots, n_dims)

@@ -30,6 +30,7 @@ stride 2 and ``r = 1`` only ``p``).
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
@@ -258,6 +259,30 @@ def divisors(n: int) -> tuple[int, ...]:
     """Divisors of ``n``, ascending."""
     small = [d for d in range(1, int(n**0.5) + 1) if n % d == 0]
     return tuple(sorted(set(small + [n // d for d in small])))
+
+
+def factorisation_count(n: int, parts: int) -> int:
+    """How many ``parts``-tuples of positive integers multiply to ``n``, counted without listing them.
+
+    Each prime ``p`` with exponent ``e`` in ``n`` spreads over the parts in
+    ``C(e + parts - 1, parts - 1)`` ways, independently of the other primes (the
+    count :func:`ordered_factorisations` would list; a dimension of about 10^9 with
+    many small primes has tens of millions of them).
+
+    Parameters
+    ----------
+    n
+        The product, a positive integer.
+    parts
+        Number of factors, at least 1.
+
+    Returns
+    -------
+    int
+        The number of ordered factorisations (a count).
+    """
+    primes = prime_factors(n)
+    return math.prod(math.comb(primes.count(p) + parts - 1, parts - 1) for p in set(primes))
 
 
 @lru_cache(maxsize=4096)
