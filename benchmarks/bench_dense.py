@@ -10,7 +10,8 @@ Run: ``python benchmarks/bench_dense.py``. Prints
    side by side in this run: the same forced 64^3 SRAM tiles on
    ``lecture-array``'s array, each version in its own child process
    (``git archive`` of that commit's package), rounds alternated, best CPU
-   time of each, and their ratio (issue 15 item 4 asks 10x);
+   time of each, their ratio (issue 15 item 4 asks 10x) and whether every
+   count and cycle of the two versions agrees;
 3. the SRAM tiler's objectives side by side on ``lecture-array``: energy and
    latency of the 1024^3 GEMM, VGG-16 conv3_1 and all of VGG-16 under
    ``tiling_objective`` = energy, latency and edp (the default). Before the search
@@ -115,14 +116,15 @@ for layer in (GemmLayer(name="GEMM 512^3", m=512, n=512, k=512), GemmLayer(name=
         start = time.process_time()
         result = run_cycle(tiles(shape.m, shape.n, shape.k, Tiling(side, side, side), footprint), rows, cols, dataflow, sram_bw, dram_bw)
         best = min(best or 1e9, time.process_time() - start)
-    out[layer.name] = [best, result.cycles_total]
+    counts = sorted([list(key), value] for key, value in result.counts.items() if value)
+    out[layer.name] = [best, {**{key: value for key, value in vars(result).items() if key != "counts"}, "counts": counts}]
 print(json.dumps(out))
 """
 """Times the cycle-level path (schedule built and run, forced square tiles) on three layers; run with either version's package first on the path."""
 
 
 def _child_times(package_root: Path, arguments: list) -> dict:
-    """Run :data:`CYCLE_CHILD` with ``package_root`` first on the import path; {layer: [CPU seconds, cycles]}."""
+    """Run :data:`CYCLE_CHILD` with ``package_root`` first on the import path; {layer: [CPU seconds, every count and cycle]}."""
     env = dict(os.environ, PYTHONPATH=str(package_root))
     done = subprocess.run([sys.executable, "-c", CYCLE_CHILD, json.dumps(arguments)], env=env, cwd=package_root,
                           capture_output=True, text=True, check=True)
@@ -154,11 +156,12 @@ def cycle_baseline_table(rounds: int = 3) -> None:
         before: dict = {}
         for _ in range(rounds):
             for times, root in ((before, Path(scratch) / "baseline"), (now, repo)):
-                for name, (seconds, cycles) in _child_times(root, arguments).items():
-                    times[name] = (min(seconds, times.get(name, (seconds,))[0]), cycles)
-    for name, (seconds, cycles) in now.items():
-        old_seconds, old_cycles = before[name]
-        agree = "same cycles" if cycles == old_cycles else f"CYCLES DIFFER ({cycles} vs {old_cycles})"
+                for name, (seconds, outcome) in _child_times(root, arguments).items():
+                    times[name] = (min(seconds, times.get(name, (seconds,))[0]), outcome)
+    for name, (seconds, outcome) in now.items():
+        old_seconds, old_outcome = before[name]
+        differ = sorted(key for key in outcome if outcome[key] != old_outcome.get(key))
+        agree = "same counts and cycles" if not differ else f"DIFFER: {', '.join(differ)}"
         print(f"  {name:12s} {BASELINE_COMMIT} {old_seconds * 1e3:8.1f} ms   now {seconds * 1e3:7.1f} ms   "
               f"now {old_seconds / seconds:5.1f}x faster   {agree}")
 
