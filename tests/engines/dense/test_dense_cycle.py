@@ -1,4 +1,4 @@
-"""The cycle-level path on its own: its event loop by hand, its tile table against the residency rule, and forced tilings against the fast path."""
+"""The cycle-level path on its own: its timeline by hand, its tile table against the residency rule, and forced tilings against the fast path."""
 
 from __future__ import annotations
 
