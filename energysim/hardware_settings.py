@@ -248,16 +248,16 @@ def clock_note(choices: Iterable) -> str:
         if "clock_ghz" not in settings or hardware.path is None:
             continue
         data = load_toml(hardware.path)
-        fixed = " and ".join(part for part in (_fixed_at_file_clock(hardware), _dram_per_cycle(hardware)) if part)
-        if hardware.clock_ghz == data["clock_ghz"] or not fixed:
+        kept = " and ".join(part for part in (_fixed_at_file_clock(hardware), _dram_per_cycle(hardware)) if part)
+        if hardware.clock_ghz == data["clock_ghz"] or not kept:
             continue
         entry = clocks.setdefault(hardware.path, {"name": data["name"], "file_ghz": data["clock_ghz"], "run_ghz": [],
-                                                  "fixed": fixed})
+                                                  "kept": kept})
         entry["run_ghz"].append(hardware.clock_ghz)
     if not clocks:
         return ""
     designs = [f"on {entry['name']} ({_text(entry['file_ghz'])} GHz in its file, run at "
-               f"{', '.join(_text(ghz) for ghz in dict.fromkeys(entry['run_ghz']))} GHz) {entry['fixed']}"
+               f"{', '.join(_text(ghz) for ghz in dict.fromkeys(entry['run_ghz']))} GHz) {entry['kept']}"
                for entry in clocks.values()]
     return f"note: --set clock_ghz changes the cycle time but not every energy or bandwidth: {'; '.join(designs)}"
 
@@ -288,7 +288,7 @@ def _fixed_at_file_clock(hardware) -> str:
 
 
 def _dram_per_cycle(hardware) -> str:
-    """The DRAM level (first and only one, if any) whose bandwidth stays in words per cycle when the clock changes, in words, or ''.
+    """The DRAM level (the first, if any) whose bandwidth stays in words per cycle at another clock, in words, or ''.
 
     A bandwidth the file gives in GB/s (``Hardware.bandwidth_gbps``) stays fixed in GB/s instead.
     """
