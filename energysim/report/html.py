@@ -251,7 +251,13 @@ def html_table(frame: pd.DataFrame, source: str | None = None, bad_column: str |
         File named in the note when the table is cut at :data:`MAX_TABLE_ROWS`.
     bad_column
         A column whose cells are marked (class ``bad``) where they are not ``ok``.
+
+    An ``energy_unit`` column whose every row is ``pJ`` is left out: it names the unit family of
+    ``energy_pj``, and beside an ``energy_uj`` value (1.508) it read as "1.508 pJ". It stays where
+    MAC-equivalent rows are mixed in, which the section's note names.
     """
+    if "energy_unit" in frame.columns and frame["energy_unit"].astype(str).eq("pJ").all():
+        frame = frame.drop(columns="energy_unit")
     numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in frame.columns}
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []

@@ -65,6 +65,16 @@ def test_report_of_picojoule_runs_has_no_mac_note(tmp_path):
     assert "energy_unit MAC" not in render_report(tmp_path / "r")
 
 
+def test_html_tables_of_picojoule_rows_leave_out_energy_unit():
+    """An HTML table whose rows are all pJ drops energy_unit (beside energy_uj 1.508 it read '1.508 pJ'); mixed keeps it."""
+    from energysim.report.html import html_table
+
+    pj = pd.DataFrame({"run": ["a", "b"], "energy_uj": [1.508, 2.0], "energy_unit": ["pJ", "pJ"]})
+    assert "energy_unit" not in html_table(pj) and "energy_uj" in html_table(pj)
+    mixed = pj.assign(energy_unit=["pJ", "MAC"])
+    assert "<th>energy_unit</th>" in html_table(mixed)
+
+
 def test_energy_axis_names_mac_equivalents():
     """A panel of MAC-unit rows is labelled in millions of MAC-equivalents, a pJ (or unlabelled) panel in uJ."""
     assert energy_axis_label(pd.DataFrame({"energy_unit": ["MAC"]})) == "energy per inference [million MAC-equivalents]"
