@@ -2,7 +2,7 @@
 
 Run from a clone with energysim installed: ``python -m benchmarks`` (options:
 ``--sizes 64 128``, ``--skip-scalesim``, ``--skip-networks``, ``--skip-scale``,
-``--timeout S``, ``--with-zigzag``). Prints its tables measured in the same run
+``--timeout S``, ``--scale-cpu S``, ``--with-zigzag``). Prints its tables measured in the same run
 on the same machine, then one line per issue-15 target (met or missed, by what
 factor); quote the ratios, not the absolute times (the machine may be shared:
 the load average at start is printed, and every energysim row has its process
@@ -47,10 +47,11 @@ CPU time next to its wall time).
    in both modes, loop nest): a 65536^3 GEMM and VGG-16 at batch 1024, time,
    peak memory, and whether the engine simulated it or refused it up front
    with its memory estimate (the issue allows either, under 500 MB). Each row
-   has 240 s (``--timeout`` sets it): VGG-16 at batch 1024 on EIE takes about
-   an hour of CPU, so it is stopped there and reported by its child's last
-   progress line (peak memory so far, layers and share of the MACs done); the
-   verdict counts such a row as undecided under 500 MB, missed over it.
+   has 120 CPU seconds of simulation (``--scale-cpu``; ``--timeout`` is the
+   wall-clock backstop): VGG-16 at batch 1024 on EIE takes about an hour of
+   CPU, so it is stopped there and reported by its child's last progress line
+   (peak memory so far, layers and share of the MACs done); the verdict counts
+   such a row as undecided under 500 MB, missed over it.
 
 4. With ``--with-zigzag`` only (about 40 minutes on a loaded 2-core machine):
    :mod:`benchmarks.bench_loopnest_zigzag`, the loop-nest mapper next to ZigZag
@@ -83,7 +84,7 @@ SIZES = (64, 128, 256, 512, 1024)
 DATAFLOWS = {"output_stationary": "os", "weight_stationary": "ws"}
 ARRAY = 32
 TIMEOUT_S = 600.0
-"""Default seconds (wall) allowed per measurement of tables 1 and 2 (table 3: :data:`SCALE_TIMEOUT_S`)."""
+"""Default seconds (wall) allowed per measurement (``--timeout``)."""
 WARM_UP_MAX = 256
 """Largest N whose SCALE-Sim run gets a warm-up call first (larger runs take minutes; start-up is noise there)."""
 ENGINES = ("lecture-array", "eie-64pe-lecture", "a100:dense", "a100:sparse_2_4", "eyeriss-like-lecture")
@@ -222,9 +223,11 @@ SCALE_CASES = tuple((label, what, hw) for label, what in (("GEMM 65536^3", "gemm
                     for hw in SCALE_HARDWARE)
 """Huge but valid inputs: each must stay under 500 MB peak or be refused up front with its estimate."""
 
-SCALE_TIMEOUT_S = 240.0
-"""Default seconds (wall) allowed per table-3 row: VGG-16 at batch 1024 on EIE takes about an hour of CPU,
-so it stops at this bound and reports its peak so far; the other rows take under a minute of CPU each."""
+SCALE_CPU_S = 120.0
+"""Default CPU seconds of simulation allowed per table-3 row (``--scale-cpu``): VGG-16 at batch 1024 on EIE
+takes about an hour of CPU, so it stops there and reports its peak so far; every other row takes under a
+minute (the loop nest's mapper on VGG-16 about 45 s). CPU, not wall, so a shared machine stops it at the same
+point; ``--timeout`` stays the wall-clock backstop."""
 
 SCALE_PEAK_BOUND_MB = 500
 """Issue 15's bound on a huge input's peak memory, MB."""
@@ -245,18 +248,22 @@ def scale_workload(what: str):
                     layers=tuple(layer.model_copy(update={"batch": 1024}) for layer in workload("vgg16").layers))
 
 
-def progress_line(layers_done: int, macs_done: int, layers: int, macs: int) -> dict:
-    """One progress report of a table-3 child: CPU seconds and peak MB so far, layers and MAC fraction done."""
-    return {"progress": {"cpu_seconds": time.process_time(), "peak_mb": _peak_mb(), "layers_done": layers_done,
-                         "layers": layers, "macs_done_fraction": macs_done / macs if macs else 0.0}}
+def progress_line(cpu_start_s: float, layers_done: int, macs_done: int, layers: int, macs: int) -> dict:
+    """One progress report of a table-3 child: CPU seconds since ``cpu_start_s`` and peak MB so far, layers
+    and MAC fraction done."""
+    return {"progress": {"cpu_seconds": time.process_time() - cpu_start_s, "peak_mb": _peak_mb(),
+                         "layers_done": layers_done, "layers": layers,
+                         "macs_done_fraction": macs_done / macs if macs else 0.0}}
 
 
-def measure_scale(what: str, hw: str, interval_s: float = PROGRESS_INTERVAL_S) -> dict:
+def measure_scale(what: str, hw: str, cpu_budget_s: float = SCALE_CPU_S, interval_s: float = PROGRESS_INTERVAL_S) -> dict:
     """Simulate a huge input in this process: seconds and peak MB; progress lines on stdout meanwhile.
 
     Every ``interval_s`` seconds and after each layer, one JSON line
     (:func:`progress_line`) goes to stdout, so a parent that stops this process
-    at its timeout still knows the peak so far and how far the run got.
+    at its timeout still knows the peak so far and how far the run got. Past
+    ``cpu_budget_s`` CPU seconds of simulation the process prints
+    ``{"stopped": <progress>, "cpu_budget_seconds": ...}`` and exits.
     """
     import threading
 
@@ -270,11 +277,12 @@ def measure_scale(what: str, hw: str, interval_s: float = PROGRESS_INTERVAL_S) -
     done = {"layers": 0, "macs": 0}
     lock, stop = threading.Lock(), threading.Event()
 
-    def report() -> None:
-        line = json.dumps(progress_line(done["layers"], done["macs"], len(macs), sum(macs.values())))
+    def report() -> dict:
+        line = progress_line(cpu, done["layers"], done["macs"], len(macs), sum(macs.values()))
         with lock:
-            sys.stdout.write(line + "\n")
+            sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
+        return line
 
     def layer_done(name: str) -> None:
         done["layers"] += 1
@@ -283,7 +291,12 @@ def measure_scale(what: str, hw: str, interval_s: float = PROGRESS_INTERVAL_S) -
 
     def tick() -> None:
         while not stop.wait(interval_s):
-            report()
+            line = report()
+            if line["progress"]["cpu_seconds"] >= cpu_budget_s:
+                with lock:
+                    sys.stdout.write(json.dumps({"stopped": line["progress"], "cpu_budget_seconds": cpu_budget_s}) + "\n")
+                    sys.stdout.flush()
+                    os._exit(0)  # the simulation runs on in the main thread: end the process here
 
     ticker = threading.Thread(target=tick, daemon=True)
     start, cpu = time.perf_counter(), time.process_time()
@@ -303,29 +316,32 @@ def measure_scale(what: str, hw: str, interval_s: float = PROGRESS_INTERVAL_S) -
 
 
 def scale_outcome(row: dict) -> str:
-    """Table 3's outcome cell: simulated, refused (with the engine's sentence), timed out (with the peak so far)."""
+    """Table 3's outcome cell: simulated, refused (with the engine's sentence), stopped (with the peak so far)."""
     if "so_far" in row:
         so_far = row["so_far"]
-        return (f"timed out after {row['over_seconds']:.0f} s ({so_far['cpu_seconds']:.0f} CPU s), peak so far "
-                f"{so_far['peak_mb']:.0f} MB (after {so_far['layers_done']} of {so_far['layers']} layers, "
+        stop = f"timed out after {row['over_seconds']:.0f} s wall" if "over_seconds" in row else row["error"]
+        return (f"{stop} ({so_far['cpu_seconds']:.0f} CPU s), peak so far {so_far['peak_mb']:.0f} MB "
+                f"(after {so_far['layers_done']} of {so_far['layers']} layers, "
                 f"{100 * so_far['macs_done_fraction']:.0f}% of the MACs)")
     if "error" in row:
         return row["error"]
     return f"refused: {row['refused'][:150]}" if row["refused"] else "simulated"
 
 
-def scale_table(timeout: float) -> dict[tuple[str, str], dict]:
+def scale_table(timeout: float, cpu_budget_s: float = SCALE_CPU_S) -> dict[tuple[str, str], dict]:
     """Print table 3; return its rows by (input, hardware)."""
     print(f"\nTable 3. Huge inputs on every engine (target: under {SCALE_PEAK_BOUND_MB} MB peak each, or refused up "
-          f"front with its estimate; {timeout:.0f} s allowed per row)")
+          f"front with its estimate; {cpu_budget_s:.0f} CPU s of simulation and {timeout:.0f} s wall allowed per row)")
     header = f"{'input':20s} {'hardware':22s} | {'wall s':>9s} {'cpu s':>7s} {'peak MB':>8s} | outcome"
     print(header)
     print("-" * len(header))
     rows = {}
     for label, what, hw in SCALE_CASES:
-        row = rows[what, hw] = _child(["-m", "benchmarks.run_all", "--child-scale", what, hw], timeout)
-        if "so_far" in row:  # stopped at the timeout: the figures so far, lower bounds
-            wall, cpu, mb = (f">{row['over_seconds']:.0f}", f">{row['so_far']['cpu_seconds']:.3g}",
+        start = time.perf_counter()
+        row = rows[what, hw] = _child(["-m", "benchmarks.run_all", "--child-scale", what, hw, "--scale-cpu",
+                                       str(cpu_budget_s)], timeout)
+        if "so_far" in row:  # stopped at a bound: the figures so far, lower bounds
+            wall, cpu, mb = (f">{time.perf_counter() - start:.0f}", f">{row['so_far']['cpu_seconds']:.3g}",
                              f">{row['so_far']['peak_mb']:.0f}")
         elif "error" in row:
             wall = cpu = mb = "-"
@@ -338,8 +354,9 @@ def scale_table(timeout: float) -> dict[tuple[str, str], dict]:
 def scale_verdict(rows: dict[tuple[str, str], dict]) -> str:
     """Issue 15's bounded-memory target judged on table 3: every row under 500 MB, simulated or refused up front.
 
-    A row stopped at its timeout counts by its peak so far: over the bound it
-    misses the target (a peak only grows), under it the target is not decided.
+    A row stopped at its CPU budget or timeout counts by its peak so far: over
+    the bound it misses the target (a peak only grows), under it the target is
+    not decided.
     """
     name = "huge inputs on every engine (65536^3 GEMM, VGG-16 at batch 1024), peak"
     bound = f"< {SCALE_PEAK_BOUND_MB} MB"
@@ -349,14 +366,14 @@ def scale_verdict(rows: dict[tuple[str, str], dict]) -> str:
     if failed:
         return f"{name} {bound}: not decided ({failed} rows failed)"
     finished = [row for row in rows.values() if "error" not in row]
-    timed_out = {key: row["so_far"] for key, row in rows.items() if "so_far" in row}
+    stopped = {key: row["so_far"] for key, row in rows.items() if "so_far" in row}
     refused = sum(bool(row["refused"]) for row in finished)
-    peak_mb = max([row["peak_mb"] for row in finished] + [so_far["peak_mb"] for so_far in timed_out.values()])
+    peak_mb = max([row["peak_mb"] for row in finished] + [so_far["peak_mb"] for so_far in stopped.values()])
     counts = f"{len(finished) - refused} simulated, {refused} refused up front"
-    if timed_out:
+    if stopped:
         counts += ", " + ", ".join(
-            f"{what} on {hw} timed out at {so_far['peak_mb']:.0f} MB so far after {so_far['layers_done']} of "
-            f"{so_far['layers']} layers" for (what, hw), so_far in timed_out.items())
+            f"{what} on {hw} stopped at {so_far['peak_mb']:.0f} MB so far after {so_far['layers_done']} of "
+            f"{so_far['layers']} layers" for (what, hw), so_far in stopped.items())
         if peak_mb < SCALE_PEAK_BOUND_MB:
             finished_mb = max((row["peak_mb"] for row in finished), default=0.0)
             return f"{name} {bound}: not decided, largest finished {finished_mb:.4g} MB ({counts})"
@@ -367,7 +384,8 @@ def _child(args: list[str], timeout: float, python: str = sys.executable) -> dic
     """Run a measurement in a fresh process; its last stdout line is JSON.
 
     Lines holding ``{"progress": ...}`` are progress reports: when the process
-    is stopped at ``timeout`` the last of them is kept as ``so_far``.
+    is stopped at ``timeout`` the last of them is kept as ``so_far``; a last line
+    ``{"stopped": ...}`` (a table-3 child past its CPU budget) is kept the same way.
     """
     try:
         done = subprocess.run([python, *args], capture_output=True, text=True, timeout=timeout, cwd=HERE.parent)
@@ -378,7 +396,10 @@ def _child(args: list[str], timeout: float, python: str = sys.executable) -> dic
     if done.returncode != 0:
         lines = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()
         return {"error": lines[-1][:120]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    if "stopped" in row:
+        return {"error": f"stopped at its budget of {row['cpu_budget_seconds']:.0f} CPU s", "so_far": row["stopped"]}
+    return row
 
 
 def last_progress(stdout: bytes | str) -> dict | None:
@@ -582,9 +603,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-scalesim", action="store_true", help="energysim columns only")
     parser.add_argument("--skip-networks", action="store_true", help="table 1 only")
     parser.add_argument("--skip-gemms", action="store_true", help="table 2 only")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help=f"seconds allowed per measurement (default {TIMEOUT_S:.0f}; table 3: {SCALE_TIMEOUT_S:.0f}, "
-                             "a row stopped there reports its peak so far)")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_S,
+                        help=f"seconds (wall) allowed per measurement (default {TIMEOUT_S:.0f}; a table-3 row stopped "
+                             "there reports its peak so far)")
+    parser.add_argument("--scale-cpu", type=float, default=SCALE_CPU_S,
+                        help=f"CPU seconds of simulation allowed per table-3 row (default {SCALE_CPU_S:.0f}); a row "
+                             "stopped there reports its peak so far")
     parser.add_argument("--venv", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
                         / "energysim" / "bench-venvs" / f"scalesim-{SCALESIM_VERSION}", help="SCALE-Sim's venv")
     parser.add_argument("--child-gemm", nargs=3, help=argparse.SUPPRESS)
@@ -607,7 +631,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_reproduce_eie()))
         return
     if args.child_scale:
-        print(json.dumps(measure_scale(*args.child_scale)))
+        print(json.dumps(measure_scale(*args.child_scale, cpu_budget_s=args.scale_cpu)))
         return
     load = os.getloadavg()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
@@ -616,11 +640,11 @@ def main(argv: list[str] | None = None) -> None:
     start, ratios, rows, scale_rows = time.perf_counter(), {}, {}, {}
     if not args.skip_gemms:
         scalesim = None if args.skip_scalesim else scalesim_python(args.venv)
-        ratios = gemm_table(args.sizes, scalesim, args.timeout or TIMEOUT_S, tuple(args.dataflows))
+        ratios = gemm_table(args.sizes, scalesim, args.timeout, tuple(args.dataflows))
     if not args.skip_networks:
-        rows = network_table(args.timeout or TIMEOUT_S)
+        rows = network_table(args.timeout)
     if not args.skip_scale:
-        scale_rows = scale_table(args.timeout or SCALE_TIMEOUT_S)
+        scale_rows = scale_table(args.timeout, args.scale_cpu)
     if args.with_zigzag:
         zigzag_table(args.zigzag_timeout)
     print("\nIssue-15 targets (ratios from this run; a missed time target on a loaded machine: compare CPU s)")

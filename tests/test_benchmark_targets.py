@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.run_all import (ENGINES, SCALE_CASES, TARGET_VGG_ROWS, last_progress, network_rows, progress_line,
+from benchmarks.run_all import (ENGINES, SCALE_CASES, TARGET_VGG_ROWS, _child, last_progress, network_rows, progress_line,
                                 scale_outcome, scale_verdict, summary, verdict)
 from energysim.api import hardware, workload
 from energysim.engines import ENGINES as ENGINE_KINDS
@@ -87,7 +87,7 @@ def test_scale_verdict_counts_refusals_and_judges_the_peak():
 
 
 def _timed_out(peak_mb: float, layers_done: int) -> dict:
-    """A table-3 row stopped at a 240 s timeout after its child reported ``peak_mb`` so far."""
+    """A table-3 row stopped at a 240 s wall timeout after its child reported ``peak_mb`` so far."""
     return {"error": "over 240 s", "over_seconds": 240.0,
             "so_far": {"cpu_seconds": 200.0, "peak_mb": peak_mb, "layers_done": layers_done, "layers": 16,
                        "macs_done_fraction": 0.25}}
@@ -98,7 +98,7 @@ def test_a_timed_out_row_under_the_bound_leaves_the_verdict_undecided():
     rows = {("g", "a"): {"peak_mb": 120.0, "refused": ""}, ("vgg", "eie"): _timed_out(262.0, 4)}
     line = scale_verdict(rows)
     assert "not decided, largest finished 120 MB" in line
-    assert "vgg on eie timed out at 262 MB so far after 4 of 16 layers" in line
+    assert "vgg on eie stopped at 262 MB so far after 4 of 16 layers" in line
     assert "met" not in line
 
 
@@ -111,13 +111,22 @@ def test_a_timed_out_row_over_the_bound_misses_the_target():
 def test_a_timed_out_row_states_its_peak_so_far():
     """The outcome cell of a stopped row gives the timeout, the CPU time, the peak so far and the progress."""
     assert scale_outcome(_timed_out(262.0, 4)) == (
-        "timed out after 240 s (200 CPU s), peak so far 262 MB (after 4 of 16 layers, 25% of the MACs)")
+        "timed out after 240 s wall (200 CPU s), peak so far 262 MB (after 4 of 16 layers, 25% of the MACs)")
 
 
 def test_last_progress_skips_the_line_cut_by_the_stop():
     """The last complete progress line wins; a line cut off by the kill and other output are skipped."""
-    first, second = progress_line(0, 0, 16, 100), progress_line(1, 25, 16, 100)
+    first, second = progress_line(0.0, 0, 0, 16, 100), progress_line(0.0, 1, 25, 16, 100)
     out = f"note\n{json.dumps(first)}\n{json.dumps(second)}\n{{\"progress\": {{\"cpu".encode()
     assert last_progress(out) == second["progress"]
     assert second["progress"]["macs_done_fraction"] == 0.25
     assert last_progress(b"no report\n") is None
+
+
+def test_a_child_past_its_cpu_budget_stops_with_its_progress():
+    """A table-3 child given 0 CPU s stops at its first progress tick and the row keeps its peak and progress."""
+    row = _child(["-m", "benchmarks.run_all", "--child-scale", "vgg16-batch1024", "lecture-array-loopnest",
+                  "--scale-cpu", "0"], timeout=600)
+    assert row["error"] == "stopped at its budget of 0 CPU s"
+    assert row["so_far"]["layers"] == 16 and row["so_far"]["layers_done"] < 16
+    assert row["so_far"]["peak_mb"] > 0
