@@ -248,6 +248,26 @@ def scale_workload(what: str):
                     layers=tuple(layer.model_copy(update={"batch": 1024}) for layer in workload("vgg16").layers))
 
 
+def eie_estimate_mb(wl, hw) -> float | None:
+    """EIE's own up-front estimate of the working arrays of ``wl``'s largest layer on ``hw``, MB (None off EIE).
+
+    The figure :meth:`energysim.engines.eie.engine.EieEngine` checks before each
+    layer (:func:`energysim.engines.eie.memory.estimate_bytes`, synthetic weights and
+    inputs as table 3 runs them); the interpreter and imports come on top.
+    """
+    if hw.engine_kind != "eie":
+        return None
+    from energysim.engines import build_engine
+    from energysim.engines.eie.lane_kernel import use_compiled
+    from energysim.engines.eie.memory import estimate_bytes
+
+    cfg = build_engine(hw).config
+    return max(estimate_bytes(shape.m, shape.k, shape.n, n_pe=cfg.n_pe, rows_per_pass=cfg.activation_regfile_entries,
+                              index_bits=cfg.index_bits, density=layer.weight_density, real_weights=False,
+                              calibration_inputs=False, compiled=use_compiled())
+               for layer in wl.layers for shape in (layer.gemm_shape(),)) / 2**20
+
+
 def progress_line(cpu_start_s: float, layers_done: int, macs_done: int, layers: int, macs: int) -> dict:
     """One progress report of a table-3 child: CPU seconds since ``cpu_start_s`` and peak MB so far, layers
     and MAC fraction done."""
@@ -263,7 +283,8 @@ def measure_scale(what: str, hw: str, cpu_budget_s: float = SCALE_CPU_S, interva
     (:func:`progress_line`) goes to stdout, so a parent that stops this process
     at its timeout still knows the peak so far and how far the run got. Past
     ``cpu_budget_s`` CPU seconds of simulation the process prints
-    ``{"stopped": <progress>, "cpu_budget_seconds": ...}`` and exits.
+    ``{"stopped": <progress>, "cpu_budget_seconds": ...}`` and exits. On EIE
+    every line also carries the engine's own estimate (:func:`eie_estimate_mb`).
     """
     import threading
 
@@ -279,6 +300,7 @@ def measure_scale(what: str, hw: str, cpu_budget_s: float = SCALE_CPU_S, interva
 
     def report() -> dict:
         line = progress_line(cpu, done["layers"], done["macs"], len(macs), sum(macs.values()))
+        line["progress"]["estimate_mb"] = estimate_mb
         with lock:
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
@@ -298,12 +320,14 @@ def measure_scale(what: str, hw: str, cpu_budget_s: float = SCALE_CPU_S, interva
                     sys.stdout.flush()
                     os._exit(0)  # the simulation runs on in the main thread: end the process here
 
+    path, options = catalog.hardware_spec(hw)
+    hw_obj = hardware(path)
+    estimate_mb = eie_estimate_mb(wl, hw_obj)
     ticker = threading.Thread(target=tick, daemon=True)
     start, cpu = time.perf_counter(), time.process_time()
     ticker.start()
     try:
-        path, options = catalog.hardware_spec(hw)
-        run_workload(wl, hardware(path), on_layer=layer_done, **options)
+        run_workload(wl, hw_obj, on_layer=layer_done, **options)
     except EnergySimError as exc:
         refused = str(exc)
     else:
@@ -312,7 +336,7 @@ def measure_scale(what: str, hw: str, cpu_budget_s: float = SCALE_CPU_S, interva
         stop.set()
         ticker.join()
     return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb(),
-            "refused": refused, "layers_done": done["layers"], "layers": len(macs)}
+            "refused": refused, "layers_done": done["layers"], "layers": len(macs), "estimate_mb": estimate_mb}
 
 
 def scale_outcome(row: dict) -> str:
@@ -322,10 +346,17 @@ def scale_outcome(row: dict) -> str:
         stop = f"timed out after {row['over_seconds']:.0f} s wall" if "over_seconds" in row else row["error"]
         return (f"{stop} ({so_far['cpu_seconds']:.0f} CPU s), peak so far {so_far['peak_mb']:.0f} MB "
                 f"(after {so_far['layers_done']} of {so_far['layers']} layers, "
-                f"{100 * so_far['macs_done_fraction']:.0f}% of the MACs)")
+                f"{100 * so_far['macs_done_fraction']:.0f}% of the MACs)" + _estimate_note(so_far))
     if "error" in row:
         return row["error"]
-    return f"refused: {row['refused'][:150]}" if row["refused"] else "simulated"
+    return f"refused: {row['refused'][:150]}" if row["refused"] else "simulated" + _estimate_note(row)
+
+
+def _estimate_note(row: dict) -> str:
+    """``; engine estimate X MB of arrays per layer at most`` when the row carries the engine's own estimate."""
+    if row.get("estimate_mb") is None:
+        return ""
+    return f"; the engine's own estimate of its largest layer: {row['estimate_mb']:.0f} MB of arrays"
 
 
 def scale_table(timeout: float, cpu_budget_s: float = SCALE_CPU_S) -> dict[tuple[str, str], dict]:
@@ -373,7 +404,7 @@ def scale_verdict(rows: dict[tuple[str, str], dict]) -> str:
     if stopped:
         counts += ", " + ", ".join(
             f"{what} on {hw} stopped at {so_far['peak_mb']:.0f} MB so far after {so_far['layers_done']} of "
-            f"{so_far['layers']} layers" for (what, hw), so_far in stopped.items())
+            f"{so_far['layers']} layers{_estimate_note(so_far)}" for (what, hw), so_far in stopped.items())
         if peak_mb < SCALE_PEAK_BOUND_MB:
             finished_mb = max((row["peak_mb"] for row in finished), default=0.0)
             return f"{name} {bound}: not decided, largest finished {finished_mb:.4g} MB ({counts})"

@@ -130,3 +130,12 @@ def test_a_child_past_its_cpu_budget_stops_with_its_progress():
     assert row["error"] == "stopped at its budget of 0 CPU s"
     assert row["so_far"]["layers"] == 16 and row["so_far"]["layers_done"] < 16
     assert row["so_far"]["peak_mb"] > 0
+
+
+def test_a_stopped_row_carries_the_engines_own_estimate():
+    """A stopped EIE row names the engine's estimate of its largest layer in its cell and in the verdict."""
+    row = _timed_out(262.0, 4)
+    row["so_far"]["estimate_mb"] = 701.0
+    note = "the engine's own estimate of its largest layer: 701 MB of arrays"
+    assert scale_outcome(row).endswith(note)
+    assert note in scale_verdict({("vgg", "eie"): row})
