@@ -252,15 +252,19 @@ def unpruned_note(pruned: Workload) -> str:
     """A note (one paragraph) that ``pruned`` carries no pruning, or ''.
 
     Only where the dense original is built from ``pruned`` itself (case 3: no
-    ``dense-original.toml`` beside it, not shrunk) and every ``weight_density`` is 1; a
-    shrunk export keeps dense weights in a smaller geometry and has its own original.
-    Call it only without ``--dense``.
+    ``dense-original.toml`` beside it, not shrunk), every ``weight_density`` is 1 and no
+    layer has a mask or measured zero weights (an import of a torch-pruned model keeps
+    ``weight_density`` 1 beside its real masks); a shrunk export keeps dense weights in a
+    smaller geometry and has its own original. Call it only without ``--dense``.
     """
     shrunk = pruned.provenance is not None and pruned.provenance.shrunk
-    if shrunk or _dense_original_file(pruned) is not None or any(layer.weight_density < 1 for layer in pruned.layers):
+    pruned_layers = [layer for layer in pruned.layers if layer.weight_density < 1 or (layer.measured_sparsity or 0.0) > 0
+                     or (layer.mask_key and layer.measured_sparsity is None)]
+    if shrunk or _dense_original_file(pruned) is not None or pruned_layers:
         return ""
-    return (f"note: {pruned.name} carries no pruning (every layer's weight_density is 1), so its dense original is "
-            "the same model and every ratio is 1 by construction; give --density 0.5,0.3 to estimate statistical "
+    return (f"note: {pruned.name} carries no pruning (every layer's weight_density is 1, no mask or measured zeros), "
+            "so its dense original is the same model and every ratio is 1 by construction; give --density 0.5,0.3 to "
+            "estimate statistical "
             "pruning, or a pruned workload")
 
 

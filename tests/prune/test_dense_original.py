@@ -60,10 +60,26 @@ def test_estimate_of_an_unpruned_workload_says_so():
     """Every weight_density 1 and a built dense original: a note that ratios are 1 by construction; not with --dense."""
     code, out, err = run("estimate", "lenet-300-100", "--hw", "lecture-array", "--quiet")
     assert code == 0, err
-    assert "note: lenet-300-100 carries no pruning (every layer's weight_density is 1)" in _flat(out)
+    assert "note: lenet-300-100 carries no pruning (every layer's weight_density is 1, no mask" in _flat(out)
     assert "note: the built dense original" not in out
     code, out, err = run("estimate", "lenet-300-100", "--hw", "lecture-array", "--density", "0.5", "--quiet")
     assert code == 0 and "carries no pruning" not in out
     code, out, err = run("estimate", "lenet-300-100", "--hw", "lecture-array", "--dense", "lenet-300-100-han2015",
                          "--quiet")
     assert code == 0 and "carries no pruning" not in out  # its dense original is another model
+
+
+def test_a_masked_import_with_weight_density_1_is_not_called_unpruned():
+    """A torch-pruned import (real masks, measured zeros, weight_density 1) gets no 'carries no pruning' note."""
+    from energysim.api import workload
+    from energysim.estimation import unpruned_note
+    from energysim.workloads.workload import Workload
+
+    def with_fc1(**update) -> Workload:
+        layers = workload("lenet-300-100").layers
+        return Workload(name="masked", layers=(layers[0].model_copy(update=update), *layers[1:]))
+
+    assert "carries no pruning" in unpruned_note(with_fc1())
+    assert unpruned_note(with_fc1(mask_key="fc1.mask", measured_sparsity=0.8)) == ""
+    assert unpruned_note(with_fc1(mask_key="fc1.mask")) == ""  # a mask whose zeros were not measured
+    assert "carries no pruning" in unpruned_note(with_fc1(mask_key="fc1.mask", measured_sparsity=0.0))
