@@ -209,7 +209,7 @@ def find_tables(results: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
                              f"{', '.join(TABLES)}; see docs/reports.md)")
         return {kind: (results, frame)}
     if not results.is_dir():
-        raise InputError(f"results folder {str(results)!r} does not exist or is not a folder")
+        raise InputError(f"results {str(results)!r}: no such file or folder (give a folder energysim wrote or one of its result tables)")
     found = {}
     for table in TABLES:
         path = next((results / f"{table}.{s}" for s in SUFFIXES if (results / f"{table}.{s}").is_file()), None)

@@ -21,7 +21,7 @@ def run_report(args: argparse.Namespace, out: TextIO) -> int:
     """Handler of ``energysim report``: build the HTML file (and plot files), write a summary line to ``out``; return 0."""
     results = Path(args.results)
     if not results.exists():  # before the report's modules (matplotlib: seconds) are imported
-        raise InputError(f"results folder {str(results)!r} does not exist or is not a folder")
+        raise InputError(f"results {str(results)!r}: no such file or folder (give a folder energysim wrote or one of its result tables)")
     from energysim.report.html import build_report, find_tables
     from energysim.report.plots import write_plot_files
 

@@ -132,3 +132,11 @@ def test_numbers_written_as_json_strings_are_read_as_numbers(tmp_path):
     """JSON records whose numbers are strings ("1e-6") render like numbers."""
     (tmp_path / "summary.json").write_text('[{"layer": "fc1", "latency_s": "1e-6", "energy_pj": "5e6"}]')
     assert "<td>fc1</td>" in render_report(tmp_path)
+
+
+def test_a_missing_results_path_is_named_as_file_or_folder(tmp_path):
+    """`report scan.csv` on a missing path says 'no such file or folder' (a file is a valid input), exit 2."""
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["report", str(tmp_path / "scan.csv")], out=out, err=err) == 2
+    assert err.getvalue() == (f"energysim: results '{tmp_path / 'scan.csv'}': no such file or folder (give a folder "
+                              "energysim wrote or one of its result tables)\n")
