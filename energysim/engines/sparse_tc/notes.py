@@ -90,10 +90,18 @@ def _measured_row(measured) -> str:
     return f"{measured.setup}: {measured.m}x{measured.k} weights on {measured.n} input row"
 
 
+def ratio_phrase(ratio: float) -> str:
+    """The 2:4/dense time ratio (dimensionless) in words: ``"0.43 of dense time"``, or ``"102x the dense time
+    (2:4 slower)"`` above 1, where "102 of dense time" would read like a typo."""
+    if ratio > 1:
+        return f"{ratio:.3g}x the dense time (2:4 slower)"
+    return f"{ratio:.3g} of dense time"
+
+
 def _library_sentence(ratio: float, sparse: list[LayerResult], padded: list[LayerResult], measured) -> str:
     """The kernel model's 2:4/dense time ratio (dimensionless) and, with padded calls, the measurement and the conv caveat."""
     layers = f"its {len(sparse)} 2:4 layer{'s' if len(sparse) != 1 else ''}"
-    text = (f"Library kernels: the kernel model gives {ratio:.3g} of dense time for {layers} at these sizes "
+    text = (f"Library kernels: the kernel model gives {ratio_phrase(ratio)} for {layers} at these sizes "
             "(--set engine.timing=kernel_model times the run with it)")
     if not padded:
         return text

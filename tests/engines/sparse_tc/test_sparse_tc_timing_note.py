@@ -9,7 +9,7 @@ from energysim.config.hardware import HardwareFile
 from energysim.config.loading import load_toml
 from energysim.engines import build_engine
 from energysim.engines.sparse_tc.engine import TIMING_LABELS
-from energysim.engines.sparse_tc.notes import TIMING_PHRASES, padded_measurement, timing_note
+from energysim.engines.sparse_tc.notes import TIMING_PHRASES, padded_measurement, ratio_phrase, timing_note
 from energysim.hardware.hierarchy import build_hardware, load_hardware
 from energysim.workloads.layers import Conv2dLayer, GemmLayer, LinearLayer
 
@@ -72,7 +72,7 @@ def test_padded_run_at_the_bound_gets_the_kernel_model_figure(engine):
     note = timing_note("a100:sparse_2_4", run(engine, PADDED, "sparse_2_4"))
     measured = padded_measurement()
     assert note.startswith(f"note: a100:sparse_2_4 is timed {TIMING_PHRASES['hardware_bound']}.")
-    assert f"the kernel model gives {model_ratio(engine, PADDED):.3g} of dense time for its 2 2:4 layers" in note
+    assert f"the kernel model gives {ratio_phrase(model_ratio(engine, PADDED))} for its 2 2:4 layers" in note
     assert "2 of 2 have input rows (N) not a multiple of 32" in note
     assert f"{measured.sparse_us:g} us 2:4 vs {measured.dense_us:g} us dense" in note
     assert measured.sparse_us > measured.dense_us
@@ -97,7 +97,7 @@ def test_library_calibrated_run_gets_the_figure_too(engine):
     """The library-calibrated timing models no padding either, so a padded 2:4 run there gets the figure too."""
     note = timing_note("a100:sparse_2_4", run(engine, PADDED, "sparse_2_4", "library_calibrated"))
     assert TIMING_PHRASES["library_calibrated"] in note
-    assert f"the kernel model gives {model_ratio(engine, PADDED):.3g} of dense time" in note
+    assert f"the kernel model gives {ratio_phrase(model_ratio(engine, PADDED))} for" in note
 
 
 def test_unpadded_run_the_kernel_model_calls_slower_gets_the_figure(engine):
@@ -105,7 +105,7 @@ def test_unpadded_run_the_kernel_model_calls_slower_gets_the_figure(engine):
     ratio = model_ratio(engine, SLOW_UNPADDED)
     assert ratio > 1
     note = timing_note("a100:sparse_2_4", run(engine, SLOW_UNPADDED, "sparse_2_4"))
-    assert f"the kernel model gives {ratio:.3g} of dense time for its 1 2:4 layer " in note
+    assert f"the kernel model gives {ratio:.3g}x the dense time (2:4 slower) for its 1 2:4 layer " in note
     assert "pads" not in note and "extrapolation" not in note
 
 
@@ -120,7 +120,7 @@ def test_kernel_model_run_keeps_only_the_extrapolation(engine):
     """A padded 2:4 run timed by the kernel model is not told the kernel model's figure, only that it extrapolates."""
     note = timing_note("a100:sparse_2_4", run(engine, PADDED, "sparse_2_4", "kernel_model"))
     assert note.startswith(f"note: a100:sparse_2_4 is timed {TIMING_PHRASES['kernel_model']}. The kernel model's padded")
-    assert "of dense time" not in note
+    assert "the kernel model gives" not in note
     assert f"fitted on one measured row ({padded_measurement().setup}" in note
 
 
@@ -155,3 +155,10 @@ def test_dense_comparison_is_searched_once_per_shape(engine):
     again = engine.simulate(layer, mode="sparse_2_4")
     assert _dense_bound_plan.cache_info().hits == hits + 1
     assert again.stats["kernel_model"] == first.stats["kernel_model"]
+
+
+def test_ratio_phrase_reads_a_slowdown_as_a_multiple():
+    """Above 1 the ratio reads '102x the dense time (2:4 slower)'; at or below 1 it stays '0.43 of dense time'."""
+    assert ratio_phrase(102.0) == "102x the dense time (2:4 slower)"
+    assert ratio_phrase(0.43) == "0.43 of dense time"
+    assert ratio_phrase(1.0) == "1 of dense time"
