@@ -1398,6 +1398,9 @@ def _timeloop_v4_cases() -> list[Case]:
         ("jinja_include_outside", "DATAWIDTH: 8", f"DATAWIDTH: 8\n{{{{ include_text('{_V4_FILE}') }}}}",
          f"spec.yaml: line 10: include_text('{_V4_FILE}'): {_V4_FILE} is outside the folders templates may read (those "
          f"of the files given and their subfolders: "),
+        ("jinja_nested_list_string", "DATAWIDTH: 8", "DATAWIDTH: 8\n{% set a = 'x' * 999999 %}" + "".join(
+            f"{{% set {b} = [{a}, {a}, {a}, {a}] %}}" for a, b in zip("abcdefg", "bcdefgh")) + "{{ h|string|length }}",
+         "spec.yaml: the templates ran out of memory (at most 512 MiB) while rendering"),
         ("jinja_sandbox", "DATAWIDTH: 8", "DATAWIDTH: '{{ cwd.__globals__ }}'", "refused by the template sandbox"),
         ("jinja_nested_loops", "DATAWIDTH: 8", "DATAWIDTH: 8\n{% for a in 'x' * 9999 %}{% for b in 'x' * 9999 %}"
          "{% endfor %}{% endfor %}", "spec.yaml: line 10: the templates ran more than 1000000 lines"),

@@ -31,13 +31,19 @@ way). :func:`render` does the same with jinja2's :class:`~jinja2.sandbox.Sandbox
   or count given to ``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``, ``indent``, ``batch``
   or ``slice``, or written in a ``%`` or ``format`` string, may be at most :data:`MAX_PRODUCT`;
   Jinja's globals timeloopfe does not use (``lipsum``, ``cycler``, ``joiner``) are not defined; a
-  render that runs out of memory or recursion depth is refused.
+  render that runs out of memory or recursion depth is refused. What no rule above weighs (``string``,
+  ``tojson``, ``pprint`` or printing of lists that hold one list many times, ``indent`` of many lines,
+  a ``%`` repeating its arguments, ...) is held by the address space: on Linux a render runs with the
+  process's ``RLIMIT_AS`` lowered to :data:`MAX_RENDER_BYTES` above what the process had, so such a
+  template fails within that much memory and a second or two, refused as running out of memory
+  (elsewhere only the machine's memory bounds it).
 
 Every refusal is one sentence naming the file, its line, the rule and the value.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import glob
 import math
@@ -79,6 +85,8 @@ _FORMAT_WIDTH = re.compile(r"%(\([^)]*\))?[-+ #0]*(\d{7,}|\d*\.\d{7,}|\*|\d*\.\*
 (``%*d``), or a nested replacement field (``{:{w}}``)."""
 REFUSED_HELPERS = ("setenv",)
 """timeloopfe helpers energysim does not provide (they change the process's environment)."""
+MAX_RENDER_BYTES = 512 * 2**20
+"""Address space a render may add to the process (Linux), in bytes: a Timeloop specification renders in a few MB."""
 INCLUDE_TAG = "!include_loaded"
 """The YAML tag ``include()`` writes in place of the value it loaded (timeloopfe's own), with the value's name."""
 
@@ -146,15 +154,37 @@ def render(path: Path, text: str, variables: dict[str, Any] | None = None,
     sys.settrace(renderer.trace)
     exhausted = ""
     try:
-        return renderer.render(Path(path), text)
+        with _address_space(MAX_RENDER_BYTES):
+            return renderer.render(Path(path), text)
     except MemoryError:
-        exhausted = "memory"
+        exhausted = f"memory (at most {MAX_RENDER_BYTES // 2**20} MiB)"
     except RecursionError:
         exhausted = "recursion depth"
     finally:
         sys.settrace(previous)
     raise ConfigError(f"{path}: the templates ran out of {exhausted} while rendering (a template building more "
                       f"than a Timeloop specification holds)")
+
+
+@contextlib.contextmanager
+def _address_space(extra_bytes: int) -> Any:
+    """Lower the process's soft ``RLIMIT_AS`` to ``extra_bytes`` above its present size for the block, then restore it;
+    where that size or the limit cannot be read (not Linux), leave it as it is."""
+    try:
+        import resource
+
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    limit = min([size + extra_bytes] + [cap for cap in (soft, hard) if cap != resource.RLIM_INFINITY])
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 class _Renderer:

@@ -587,7 +587,7 @@ def test_jinja_running_out_of_memory_is_a_one_sentence_refusal(tmp_path: Path, m
     """A MemoryError (or RecursionError) while rendering becomes one ConfigError naming the file, not a traceback."""
     from energysim.engines.loopnest import timeloop_v4_jinja
 
-    for error, what in ((MemoryError, "memory"), (RecursionError, "recursion depth")):
+    for error, what in ((MemoryError, "memory (at most 512 MiB)"), (RecursionError, "recursion depth")):
         def exhausted(parts: tuple, error=error) -> str:
             raise error()
         monkeypatch.setattr(timeloop_v4_jinja, "_bounded_concat", exhausted)
@@ -595,6 +595,42 @@ def test_jinja_running_out_of_memory_is_a_one_sentence_refusal(tmp_path: Path, m
             _jinja_import(tmp_path, "{% set a = 'a' %}x: '{{ a ~ 'b' }}'\n")
         assert str(info.value) == f"{tmp_path / 'prob.yaml'}: the templates ran out of {what} while rendering (a template " \
                                   f"building more than a Timeloop specification holds)"
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").is_file(), reason="the render's address-space budget is set on Linux")
+@pytest.mark.parametrize("use", ["x: '{{ h|string|length }}'", "x: '{{ h|tojson|length }}'", "x: '{{ h|pprint|length }}'",
+                                 "x: '{{ h }}'", "{% set l = [1] %}{% for i in range(40) %}{{ l.extend(l) }}{% endfor %}",
+                                 "{% set a = 'x\\n' * 499999 %}x: {{ (a|indent(999999))|length }}"])
+def test_jinja_values_no_rule_weighs_stop_at_the_address_space_budget(tmp_path: Path, use: str) -> None:
+    """A list holding a list many times printed or dumped (4**8 texts of 1M), or any other build no rule weighs, stops at the budget."""
+    import resource
+
+    nested = "{% set a = 'x' * 999999 %}" + "".join(f"{{% set {b} = [{a}, {a}, {a}, {a}] %}}" for a, b in zip("abcdefg", "bcdefgh"))
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with pytest.raises(ConfigError) as info:
+        _jinja_import(tmp_path, nested + use + "\n")
+    assert str(info.value) == f"{tmp_path / 'prob.yaml'}: the templates ran out of memory (at most 512 MiB) while " \
+                              f"rendering (a template building more than a Timeloop specification holds)"
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").is_file(), reason="the render's address-space budget is set on Linux")
+def test_render_lowers_the_address_space_limit_and_restores_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render runs with RLIMIT_AS at most 512 MiB above the process's size and puts the limit back after."""
+    import resource
+
+    from energysim.engines.loopnest.timeloop_v4_jinja import render
+
+    calls = []
+    real = resource.setrlimit
+    monkeypatch.setattr(resource, "setrlimit", lambda kind, limits: (calls.append(limits), real(kind, limits)))
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    assert render(tmp_path / "t.yaml", "x: {{ 1 + 1 }}") == "x: 2"
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    assert len(calls) == 2 and calls[1] == before and calls[0][1] == before[1]
+    assert calls[0][0] <= size + 512 * 2**20
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
 
 
 def test_without_jinja2_a_template_is_refused_naming_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
