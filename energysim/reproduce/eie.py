@@ -175,6 +175,20 @@ def _simulate_layer(bench: _Bench, name: str, depths: tuple[int, ...], counts: t
     draw for a PE-count sweep) and its base-PE-count tables are built once (the engine
     keeps the tables of the last encoded layer); each prepared layer is dropped after its
     last run. Simulations are independent, so their order changes no figure.
+
+    Parameters
+    ----------
+    bench
+        Hardware, layers and the cache of prepared layers.
+    name
+        Table III layer name.
+    depths, counts
+        Usable queue depths (entries) and PE counts of the two sweeps.
+
+    Returns
+    -------
+    _LayerRuns
+        Cycles (and idle shares) of every run, and the base run's whole result.
     """
     base = bench.run(name)
     queue = {}
