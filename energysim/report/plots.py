@@ -261,6 +261,10 @@ def energy_breakdown_figure(energy: pd.DataFrame, level: str = "component") -> F
     levels = _ordered_unique(frame.groupby("_segment", sort=False)["energy_pj"].sum().sort_values(ascending=False).index)
     colours = dict(zip(levels, distinct_colours(len(levels))))
     figure, axes = _grid(len(runs))
+    # the variants (dense, pruned) of one run share a y scale, so their bars compare by height
+    base = dict(zip(frame["_run"], run_labels(frame, with_variant=False)))
+    stacks_uj = frame.groupby(["_run", "layer"], sort=False)["energy_pj"].sum() / PJ_PER_UJ
+    top_uj = stacks_uj.groupby(level="_run").max().groupby(lambda r: base[r]).transform("max")
     for axis, run in zip(axes, runs):
         part = frame[frame["_run"] == run]
         layers = _ordered_unique(part["layer"])
@@ -277,6 +281,8 @@ def energy_breakdown_figure(energy: pd.DataFrame, level: str = "component") -> F
         axis.set_ylabel(energy_axis_label(part))
         axis.set_title(str(run), fontsize=10)
         axis.grid(axis="y", alpha=0.3)
+        if top_uj[run] > 0:
+            axis.set_ylim(0, 1.05 * top_uj[run])
     handles = [Patch(facecolor=colours[n], hatch="//" if n in static else None, edgecolor="white" if n in static else None,
                      label=str(n)) for n in levels]
     title = level + ("\n(static = time-proportional)" if static else "")

@@ -81,7 +81,8 @@ def run_labels(frame: pd.DataFrame, with_variant: bool = True) -> pd.Series:
     frame
         A table with some of ``workload``, ``run`` (or ``hardware``), ``engine``, ``variant``.
     with_variant
-        Append ``: variant`` where a ``variant`` column exists.
+        Append ``, VARIANT model`` where a ``variant`` column exists (``a100:dense (sparse_tc), pruned
+        model``: the run ``a100:dense`` on the pruned model; ``: dense`` after ``a100:dense`` read as a typo).
     """
     run_column = "run" if "run" in frame.columns else "hardware" if "hardware" in frame.columns else None
     if run_column is not None:
@@ -95,5 +96,5 @@ def run_labels(frame: pd.DataFrame, with_variant: bool = True) -> pd.Series:
     if "workload" in frame.columns and frame["workload"].astype(str).nunique() > 1:
         label = frame["workload"].astype(str) + ": " + label
     if with_variant and "variant" in frame.columns:
-        label = label + ": " + frame["variant"].astype(str)
+        label = label + ", " + frame["variant"].astype(str) + " model"
     return label

@@ -38,13 +38,22 @@ def test_energy_breakdown_stacks_components_per_layer():
     energy = energy_frame()
     figure = plots.energy_breakdown_figure(energy)
     axes = _visible_axes(figure)
-    assert [axis.get_title() for axis in axes] == ["lecture-array (dense): dense", "lecture-array (dense): pruned"]
+    assert [axis.get_title() for axis in axes] == ["lecture-array (dense), dense model",
+                                                     "lecture-array (dense), pruned model"]
     for axis, variant in zip(axes, ("dense", "pruned")):
         heights = [patch.get_height() for patch in axis.patches]
         assert len(heights) == 3 * 4
         expected_uj = energy.loc[energy["variant"] == variant, "energy_pj"].sum() / 1e6
         assert sum(heights) == pytest.approx(expected_uj)
     assert [text.get_text() for text in figure.legends[0].get_texts()][0] == "DRAM"
+
+
+def test_energy_breakdown_variants_of_a_run_share_a_y_scale():
+    """The dense and pruned panels of one run get one y limit (the taller stack's), so bar heights compare."""
+    axes = _visible_axes(plots.energy_breakdown_figure(energy_frame()))
+    assert axes[0].get_ylim() == axes[1].get_ylim()
+    tallest = max(patch.get_y() + patch.get_height() for axis in axes for patch in axis.patches)
+    assert axes[0].get_ylim()[1] == pytest.approx(1.05 * tallest)
 
 
 def test_latency_figure_groups_dense_and_pruned():

@@ -35,8 +35,8 @@ def test_breakdown_bars_are_not_doubled():
     figure = plots.energy_breakdown_figure(energy)
     axes = [axis for axis in figure.axes if axis.get_visible()]
     assert [axis.get_title() for axis in axes] == [
-        "a100:dense (sparse_tc): dense", "a100:dense (sparse_tc): pruned",
-        "a100:sparse_2_4 (sparse_tc): dense", "a100:sparse_2_4 (sparse_tc): pruned"]
+        "a100:dense (sparse_tc), dense model", "a100:dense (sparse_tc), pruned model",
+        "a100:sparse_2_4 (sparse_tc), dense model", "a100:sparse_2_4 (sparse_tc), pruned model"]
     fc6 = A100_LAYERS.index("fc6")
     heights = [patch.get_height() for patch in axes[0].patches]  # HBM bars, then SM static bars, per layer
     assert heights[fc6] + heights[len(A100_LAYERS) + fc6] == pytest.approx(10.0)
