@@ -401,6 +401,10 @@ def scale_verdict(rows: dict[tuple[str, str], dict]) -> str:
     refused = sum(bool(row["refused"]) for row in finished)
     peak_mb = max([row["peak_mb"] for row in finished] + [so_far["peak_mb"] for so_far in stopped.values()])
     counts = f"{len(finished) - refused} simulated, {refused} refused up front"
+    over = [f"{what} on {hw}" for (what, hw), row in rows.items()
+            if row.get("peak_mb", row.get("so_far", {}).get("peak_mb", 0)) >= SCALE_PEAK_BOUND_MB]
+    if over:
+        counts += f"; over {SCALE_PEAK_BOUND_MB} MB: {', '.join(over)}"
     if stopped:
         counts += ", " + ", ".join(
             f"{what} on {hw} stopped at {so_far['peak_mb']:.0f} MB so far after {so_far['layers_done']} of "
@@ -627,19 +631,18 @@ def zigzag_table(timeout: float) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Benchmark entry point (also the child measurements, by hidden flags)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="GEMM sizes N (N^3)")
     parser.add_argument("--dataflows", nargs="+", choices=sorted(DATAFLOWS.values()), default=sorted(DATAFLOWS.values()),
                         help="table 1's dataflows (os: output stationary, ws: weight stationary)")
     parser.add_argument("--skip-scalesim", action="store_true", help="energysim columns only")
-    parser.add_argument("--skip-networks", action="store_true", help="table 1 only")
-    parser.add_argument("--skip-gemms", action="store_true", help="table 2 only")
+    parser.add_argument("--skip-networks", action="store_true", help="leave out table 2 (whole networks)")
+    parser.add_argument("--skip-gemms", action="store_true", help="leave out table 1 (GEMMs vs SCALE-Sim)")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S,
-                        help=f"seconds (wall) allowed per measurement (default {TIMEOUT_S:.0f}; a table-3 row stopped "
-                             "there reports its peak so far)")
+                        help="seconds (wall) allowed per measurement; a table-3 row stopped there reports its peak so far")
     parser.add_argument("--scale-cpu", type=float, default=SCALE_CPU_S,
-                        help=f"CPU seconds of simulation allowed per table-3 row (default {SCALE_CPU_S:.0f}); a row "
-                             "stopped there reports its peak so far")
+                        help="CPU seconds of simulation allowed per table-3 row; a row stopped there reports its peak so far")
     parser.add_argument("--venv", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
                         / "energysim" / "bench-venvs" / f"scalesim-{SCALESIM_VERSION}", help="SCALE-Sim's venv")
     parser.add_argument("--child-gemm", nargs=3, help=argparse.SUPPRESS)

@@ -81,7 +81,7 @@ def test_scale_verdict_counts_refusals_and_judges_the_peak():
     rows = {("g", "a"): {"peak_mb": 120.0, "refused": ""}, ("g", "b"): {"peak_mb": 90.0, "refused": "too big"}}
     assert scale_verdict(rows).endswith("120 MB, met with 4.17x to spare (1 simulated, 1 refused up front)")
     rows["v", "c"] = {"peak_mb": 900.0, "refused": ""}
-    assert "MISSED by 1.8x" in scale_verdict(rows)
+    assert "MISSED by 1.8x" in scale_verdict(rows) and scale_verdict(rows).endswith("; over 500 MB: v on c)")
     rows["v", "d"] = {"error": "over 600 s"}
     assert "not decided" in scale_verdict(rows)
 
@@ -139,3 +139,17 @@ def test_a_stopped_row_carries_the_engines_own_estimate():
     note = "the engine's own estimate of its largest layer: 701 MB of arrays"
     assert scale_outcome(row).endswith(note)
     assert note in scale_verdict({("vgg", "eie"): row})
+
+
+def test_help_shows_every_default(capsys):
+    """`python -m benchmarks --help` states the defaults of --sizes, --dataflows, --timeout, --scale-cpu, --zigzag-timeout."""
+    import pytest
+
+    from benchmarks.run_all import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("(default: [64, 128, 256, 512, 1024])", "(default: ['os', 'ws'])", "(default: 600.0)",
+                  "(default: 120.0)", "(default: 7200)"):
+        assert shown in text
