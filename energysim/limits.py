@@ -181,7 +181,12 @@ def read_bounded(path, limit: Limit = TEXT_FILE_BYTES, error: type[Exception] = 
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise error(f"{path}: is not a regular file (a device, FIFO or socket, which could be read forever or block)")
     with open(path, "rb") as handle:
-        data = handle.read(cap + 1)
+        # ask for the file's size, not the cap: read(n) allocates n bytes first (64 MiB for a 1 kB file);
+        # one byte more than the size, or than the cap, still sees a file that grew past the cap
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(min(size, cap) + 1)
+        if len(data) == size + 1 and size < cap:  # it grew while being read: read the rest up to the cap
+            data += handle.read(cap + 1 - len(data))
     if len(data) > cap:
         raise error(f"{path}: the file holds more than {limit.stated}, the {limit.what} limit ({limit.advice})")
     return data

@@ -74,3 +74,18 @@ def test_toml_with_byte_order_mark_reads_like_without(tmp_path):
     (tmp_path / "bom.toml").write_bytes("\ufeffname = 'x'\n[t]\na = 1\n".encode("utf-8"))
     (tmp_path / "plain.toml").write_bytes(b"name = 'x'\n[t]\na = 1\n")
     assert load_toml(tmp_path / "bom.toml") == load_toml(tmp_path / "plain.toml") == {"name": "x", "t": {"a": 1}}
+
+
+def test_read_bounded_allocates_the_file_not_the_limit(tmp_path):
+    """A 1 kB file is read with about 1 kB of memory, not the 64 MiB text-file limit (read(n) allocates n first)."""
+    import tracemalloc
+
+    path = tmp_path / "small.toml"
+    path.write_bytes(b"x" * 1000)
+    tracemalloc.start()
+    try:
+        assert limits.read_bounded(path) == b"x" * 1000
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak_bytes < 1 << 20
