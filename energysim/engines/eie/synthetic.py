@@ -219,11 +219,12 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
             positions = None                           # every position, in column-major order
         else:
             draw = int(expected + 6 * math.sqrt(expected) + 16)
-            positions = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) - 1
+            positions = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64)
+            positions -= 1
             while positions[-1] < total - 1 and positions.size:
                 more = np.cumsum(rng.geometric(density, size=draw), dtype=np.int64) + positions[-1]
                 positions = np.concatenate((positions, more))
-            positions = positions[positions < total]
+            positions = positions[:int(np.searchsorted(positions, total))]    # ascending: cut, no mask or copy
         count = total if positions is None else positions.size
         fit_size = min(count, fit_samples if fit_samples is not None else FIT_SAMPLES)
         codes = np.empty(count, dtype=np.uint8)
