@@ -1429,7 +1429,11 @@ def _timeloop_v4_cases() -> list[Case]:
         ("jinja_lipsum", "DATAWIDTH: 8", "DATAWIDTH: '{{ lipsum(n=200000) }}'",
          "spec.yaml: line 9: template variable undefined ('lipsum' is undefined)"),
     ]
-    return [Case(f"timeloop_v4_{name}", "timeloop", argv, fragment, _timeloop_v4(old, new)) for name, old, new, fragment in table]
+    slow = Case("timeloop_v4_jinja_cpu_seconds", "timeloop", argv, "spec.yaml: line 10: the templates ran for more than 20 CPU "
+                "seconds", _timeloop_v4("DATAWIDTH: 8", "DATAWIDTH: 8\n{% set big = range(400000)|list %}{% for i in "
+                                        "range(500000) %}{% set x = big + [1] %}{% endfor %}"), slow=True)
+    return [Case(f"timeloop_v4_{name}", "timeloop", argv, fragment, _timeloop_v4(old, new)) for name, old, new, fragment in table] \
+        + [slow]
 
 
 # ---- mapping and mapper-constraint files (loop-nest hardware) ---------------------------------------------

@@ -25,7 +25,8 @@ way). :func:`render` does the same with jinja2's :class:`~jinja2.sandbox.Sandbox
   ``setenv`` (it changes the process's environment) is refused, and so is Jinja's own
   ``{% include %}``;
 - a render runs at most :data:`MAX_TEMPLATE_STEPS` template lines (a loop inside a loop cannot run
-  for hours), writes at most the text-file size limit, reads at most that limit from all its
+  for hours) and at most :data:`MAX_RENDER_CPU_SECONDS` of CPU time (a line may do work in proportion to
+  the values it reads, such as ``big + [1]`` in a loop), writes at most the text-file size limit, reads at most that limit from all its
   includes together, and ``*``, ``+``, ``~``, ``replace`` may not build a text or list longer than
   :data:`MAX_PRODUCT` (a list's texts counted by their characters), nor ``*`` or ``**`` an integer wider than :data:`MAX_INT_BITS` bits; a width
   or count given to ``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``, ``indent``, ``batch``
@@ -51,6 +52,7 @@ import operator
 import os
 import re
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
@@ -70,6 +72,8 @@ MAX_INCLUDES = 64
 """Most files the includes of one given file read, in all."""
 MAX_TEMPLATE_STEPS = 1_000_000
 """Most template lines the rendering of one given file runs (loops and its includes' included)."""
+MAX_RENDER_CPU_SECONDS = 20.0
+"""CPU time a render may take, checked between template lines (a Timeloop specification renders in milliseconds)."""
 MAX_PRODUCT = 1_000_000
 """Longest text or list ``*`` may build."""
 MAX_INT_BITS = 256
@@ -203,6 +207,7 @@ class _Renderer:
         self.included_bytes = 0
         self.listed = 0
         self.steps = 0
+        self.deadline = time.process_time() + MAX_RENDER_CPU_SECONDS
         self.names: set[str] = set()
 
     def trace(self, frame: Any, event: str, arg: Any) -> Any:
@@ -215,6 +220,9 @@ class _Renderer:
             if self.steps > MAX_TEMPLATE_STEPS:
                 raise _Refusal(f"the templates ran more than {MAX_TEMPLATE_STEPS} lines (a loop too long to be a "
                                f"Timeloop specification)")
+            if time.process_time() > self.deadline:
+                raise _Refusal(f"the templates ran for more than {MAX_RENDER_CPU_SECONDS:g} CPU seconds (work too long "
+                               f"for a Timeloop specification)")
         return self.count
 
     def render(self, path: Path, text: str) -> str:

@@ -614,6 +614,19 @@ def test_jinja_values_no_rule_weighs_stop_at_the_address_space_budget(tmp_path: 
     assert resource.getrlimit(resource.RLIMIT_AS) == before
 
 
+def test_jinja_cpu_time_is_bounded_between_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop whose every line does work in proportion to a big list stops at the CPU-time budget, within the line bound."""
+    # 900,000 steps (range items) but each `big + [1]` weighs and copies 400,000 items: hours without the time check
+    from energysim.engines.loopnest import timeloop_v4_jinja
+
+    monkeypatch.setattr(timeloop_v4_jinja, "MAX_RENDER_CPU_SECONDS", 0.5)
+    with pytest.raises(ConfigError) as info:
+        _jinja_import(tmp_path, "{% set big = range(400000)|list %}{% for i in range(500000) %}{% set x = big + [1] %}"
+                                "{% endfor %}\n")
+    assert str(info.value) == f"{tmp_path / 'prob.yaml'}: line 1: the templates ran for more than 0.5 CPU seconds (work " \
+                              f"too long for a Timeloop specification)"
+
+
 @pytest.mark.skipif(not Path("/proc/self/statm").is_file(), reason="the render's address-space budget is set on Linux")
 def test_render_lowers_the_address_space_limit_and_restores_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A render runs with RLIMIT_AS at most 512 MiB above the process's size and puts the limit back after."""
