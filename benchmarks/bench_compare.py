@@ -35,8 +35,12 @@ def timed_sweep(points, jobs: int, cache: Path) -> float:
         return time.perf_counter() - start
 
 
-def main() -> None:
-    """Print demo time and the sweep times and ratio."""
+def main(argv: list[str] | None = None) -> None:
+    """Print demo time and the sweep times and ratio (``--help``: what it runs)."""
+    import argparse
+
+    argparse.ArgumentParser(prog="python benchmarks/bench_compare.py", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     with tempfile.TemporaryDirectory() as demo_dir:
         start = time.perf_counter()
         demo = run_demo(Path(demo_dir), io.StringIO())

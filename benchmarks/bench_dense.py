@@ -127,7 +127,10 @@ def _child_times(package_root: Path, arguments: list) -> dict:
     """Run :data:`CYCLE_CHILD` with ``package_root`` first on the import path; {layer: [CPU seconds, every count and cycle]}."""
     env = dict(os.environ, PYTHONPATH=str(package_root))
     done = subprocess.run([sys.executable, "-c", CYCLE_CHILD, json.dumps(arguments)], env=env, cwd=package_root,
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"bench_dense: the cycle-path child on {package_root} failed (exit {done.returncode}):\n"
+                         f"{done.stderr.strip()}")
     return json.loads(done.stdout)
 
 
@@ -144,18 +147,21 @@ def cycle_baseline_table(rounds: int = 3) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         archive = Path(scratch) / "baseline.tar"
         try:
-            subprocess.run(["git", "archive", "-o", str(archive), BASELINE_COMMIT, "energysim"], cwd=repo, check=True,
-                           capture_output=True)
+            subprocess.run(["git", "archive", "-o", str(archive), BASELINE_COMMIT, "energysim", "hwconfigs", "workloads"],
+                           cwd=repo, check=True, capture_output=True)
         except (OSError, subprocess.CalledProcessError):
-            print(f"  commit {BASELINE_COMMIT} is not in this clone (shallow?): no baseline to compare with")
+            print(f"  commit {BASELINE_COMMIT} is not in this clone (shallow? not a git clone?): no baseline to compare with")
             return
+        baseline = Path(scratch) / "baseline"
         with tarfile.open(archive) as tar:
             safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Pythons before 3.11.4 have no filters
-            tar.extractall(Path(scratch) / "baseline", **safe)
+            tar.extractall(baseline, **safe)
+        for folder in ("hwconfigs", "workloads"):  # where an install puts them (setup.py maps them into energysim.bundled)
+            (baseline / folder).rename(baseline / "energysim" / "bundled" / folder)
         now: dict = {}
         before: dict = {}
         for _ in range(rounds):
-            for times, root in ((before, Path(scratch) / "baseline"), (now, repo)):
+            for times, root in ((before, baseline), (now, repo)):
                 for name, (seconds, outcome) in _child_times(root, arguments).items():
                     times[name] = (min(seconds, times.get(name, (seconds,))[0]), outcome)
     for name, (seconds, outcome) in now.items():
@@ -166,8 +172,12 @@ def cycle_baseline_table(rounds: int = 3) -> None:
               f"now {old_seconds / seconds:5.1f}x faster   {agree}")
 
 
-def main() -> None:
-    """Print the three tables."""
+def main(argv: list[str] | None = None) -> None:
+    """Print the three tables (``--help``: what they are)."""
+    import argparse
+
+    argparse.ArgumentParser(prog="python benchmarks/bench_dense.py", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     speed_table()
     cycle_baseline_table()
     tiling_table()
