@@ -629,6 +629,15 @@ def zigzag_table(timeout: float) -> None:
         print(f"ZigZag side by side: exit code {done.returncode}")
 
 
+def numba_status() -> str:
+    """``yes (VERSION)`` when numba imports, else how to get it: EIE's targets are measured on its compiled kernels."""
+    try:
+        import numba
+    except ImportError:
+        return "no: EIE runs its numpy path, several times slower (pip install '.[fast]')"
+    return f"yes ({numba.__version__})"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Benchmark entry point (also the child measurements, by hidden flags)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0],
@@ -671,6 +680,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
           f"Python {platform.python_version()}; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
           f"(1/5/15 min); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"numba (the 'fast' extra, EIE's compiled kernels): {numba_status()}")
     start, ratios, rows, scale_rows = time.perf_counter(), {}, {}, {}
     if not args.skip_gemms:
         scalesim = None if args.skip_scalesim else scalesim_python(args.venv)
@@ -681,7 +691,8 @@ def main(argv: list[str] | None = None) -> None:
         scale_rows = scale_table(args.timeout, args.scale_cpu)
     if args.with_zigzag:
         zigzag_table(args.zigzag_timeout)
-    print("\nIssue-15 targets (ratios from this run; a missed time target on a loaded machine: compare CPU s)")
+    print("\nTargets (issue 15 of the tracker; ratios from this run; a missed time target on a loaded machine: "
+          "compare CPU s)")
     for line in [*summary(ratios, rows), scale_verdict(scale_rows)]:
         print(f"- {line}")
     load = os.getloadavg()

@@ -153,3 +153,13 @@ def test_help_shows_every_default(capsys):
     for shown in ("(default: [64, 128, 256, 512, 1024])", "(default: ['os', 'ws'])", "(default: 600.0)",
                   "(default: 120.0)", "(default: 7200)"):
         assert shown in text
+
+
+def test_benchmark_header_says_whether_numba_is_installed(monkeypatch):
+    """The header names numba's state: without it EIE's targets are measured on the slower numpy path."""
+    import sys
+
+    from benchmarks.run_all import numba_status
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    assert numba_status().startswith("no: EIE runs its numpy path") and "pip install '.[fast]'" in numba_status()
