@@ -375,7 +375,7 @@ def _accuracy_text(result, wide: bool) -> str:
 
 def register(subparsers) -> None:
     """Add ``train``, ``prune``, ``sensitivity`` and ``prune-table`` to the CLI's sub-parsers."""
-    train = subparsers.add_parser("train", help="train a numpy MLP or CNN on the bundled digits")
+    train = subparsers.add_parser("train", help="train a numpy MLP, CNN or ResNet on the bundled digits")
     train.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="model")
     train.add_argument("--epochs", type=count(1), help="training epochs (default: the model's tested setting)")
     train.add_argument("--seed", type=seed, default=0, help="seed")
