@@ -516,3 +516,11 @@ def test_hardware_in_picojoules_gets_no_unit_note():
     """A file in pJ (the default energy_unit) prints joules and no MAC-unit note."""
     code, out, err = run("run", "lecture-array", "lenet-300-100-han2015", "--quiet")
     assert code == 0 and "MAC-eq" not in out and "note: " not in out
+
+
+def test_validate_prefixes_every_bad_file_line(tmp_path):
+    """`validate a b` with two bad files prints two lines, each starting 'energysim: ' and naming its file; exit 2."""
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["validate", str(tmp_path / "a.toml"), str(tmp_path / "b.toml")], out=out, err=err) == 2
+    assert err.getvalue().splitlines() == [f"energysim: {tmp_path / 'a.toml'}: file not found",
+                                           f"energysim: {tmp_path / 'b.toml'}: file not found"]

@@ -28,7 +28,7 @@ def operation_table(table: CostTable, bits: int | None = None, reference: str | 
         Columns: Operation, Energy [pJ], Relative Cost, Source.
     """
     if bits is not None and bits <= 0:
-        raise InputError(f"bits must be > 0 (got {bits})")
+        raise InputError(f"--bits: bits must be > 0 (got {bits})")
     if reference is None:
         ref = table.reference_entry()
         ref = table.lookup(ref.component, ref.action, bits) if bits is not None else ref

@@ -85,7 +85,7 @@ def run_import(args: argparse.Namespace, out: TextIO) -> int:
     if result.skipped:
         names = [name for name, _ in result.skipped]
         shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-        out.write(f"skipped {len(names)} nodes/arrays that are not layers: {shown}\n")
+        out.write(f"skipped {len(names)} {'node/array that is not a layer' if len(names) == 1 else 'nodes/arrays that are not layers'}: {shown}\n")
     out.write(f"wrote {result.path} and {result.path.parent / 'tensors.npz'}\n")
     return 0
 
