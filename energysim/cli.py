@@ -206,11 +206,14 @@ def _progress(args: argparse.Namespace) -> bool | None:
     return False if getattr(args, "quiet", False) else None
 
 
-def _write_tables(tables: dict[str, pd.DataFrame], folder: Path, fmt: str, existing: list[Path], out: TextIO) -> None:
+def _write_tables(tables: dict[str, pd.DataFrame], folder: Path, fmt: str, existing: list[Path], out: TextIO,
+                  notes: str = "") -> None:
+    """Write the tables and the printed ``notes`` (:func:`note_paragraphs`; none: no notes file) into ``folder``."""
     from energysim.output_folder import remove_stale
-    from energysim.report.files import write_table
+    from energysim.report.files import write_notes, write_table
 
     paths = [write_table(frame, folder, stem, fmt) for stem, frame in tables.items()]
+    paths += [path for path in [write_notes(note_paragraphs(notes), folder)] if path is not None]
     removed = remove_stale(existing, paths)
     out.write("wrote " + ", ".join(str(p) for p in paths) + "\n")
     if removed:
@@ -490,15 +493,14 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
          f"weight storage {_ratio(row.storage_vs_dense)} of dense" + ("" if row.status == "ok" else f" ({row.status})"))
         for row in totals.itertuples()))
     note = (unpruned_note(pruned) or densified_note(pruned)) if dense is None and densities is None else ""
-    out.write(_wrapped(note) if note else "")
-    out.write(_assumed_2_4_note(run for (_, variant), run in result.runs.items() if variant == "pruned"))
-    out.write(_timing_notes(run for (_, variant), run in result.runs.items() if variant == "pruned"))
-    out.write(energy_unit_note(choice.hardware for choice in choices))
-    out.write(kind_options_note(choices, args))
-    out.write(clock_note(choices))
+    pruned_runs = [run for (_, variant), run in result.runs.items() if variant == "pruned"]
+    notes = "".join([_wrapped(note) if note else "", _assumed_2_4_note(pruned_runs), _timing_notes(pruned_runs),
+                     energy_unit_note(choice.hardware for choice in choices), kind_options_note(choices, args),
+                     clock_note(choices)])
+    out.write(notes)
     tables = {"estimate": table, "breakdown": result.breakdown, "summary": result.summary, "energy": result.energy}
     if args.out:
-        _write_tables(tables, Path(args.out), args.format, existing, out)
+        _write_tables(tables, Path(args.out), args.format, existing, out, notes)
     _write_plots({name: tables[name] for name in ("estimate", "summary", "energy")}, args, out)
     return 0
 
@@ -689,6 +691,18 @@ def _wrapped(line: str) -> str:
 
     return textwrap.fill(line, width=terminal_width(), subsequent_indent="  ", break_long_words=False,
                          break_on_hyphens=False) + "\n"
+
+
+def note_paragraphs(text: str) -> list[str]:
+    """The notes of printed text, one string each: a line starting ``note:`` opens a note, the lines after it
+    (:func:`_wrapped` continuation lines) are joined back with one space."""
+    notes: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("note:") or not notes:
+            notes.append(line.strip())
+        elif line.strip():
+            notes[-1] += " " + line.strip()
+    return [note for note in notes if note]
 
 
 def _prose(text: str, out: TextIO) -> None:

@@ -1,11 +1,12 @@
 """Result folders: refuse to write over results already there unless asked to (``--force``).
 
 A folder "holds results" when it has a file energysim writes as a result table
-(:data:`RESULT_STEMS` with a table suffix, or a sweep journal). Writing into such a
-folder is refused with one sentence naming the files, so that the results of one
-run are never silently mixed with, or replaced by, another's; ``force=True``
-replaces them, and the result files the new run did not rewrite are removed so
-the folder never mixes two runs (:func:`remove_stale`).
+(:data:`RESULT_STEMS` with a table suffix), a sweep journal or the notes of a run
+(:data:`NOTES_NAME`). Writing into such a folder is refused with one sentence
+naming the files, so that the results of one run are never silently mixed with,
+or replaced by, another's; ``force=True`` replaces them, and the result files the
+new run did not rewrite are removed so the folder never mixes two runs
+(:func:`remove_stale`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ TABLE_SUFFIXES = (".csv", ".json", ".md", ".tex")
 """Suffixes of result tables."""
 JOURNAL_NAME = "points.jsonl"
 """The sweep journal (``energysim compare``)."""
+NOTES_NAME = "notes.txt"
+"""The notes a run printed, one per paragraph (``energysim estimate --out``; :mod:`energysim.report.files`)."""
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 """Suffixes of plot files (``--plots DIR``)."""
 
@@ -49,7 +52,8 @@ def result_files(folder: str | Path, option: str = "--out") -> list[Path]:
         raise InputError(f"{option} {folder}: is a file, not a folder")
     check_can_write(folder, option)
     return sorted(p for p in folder.iterdir()
-                  if p.is_file() and (p.name == JOURNAL_NAME or (p.stem in RESULT_STEMS and p.suffix in TABLE_SUFFIXES)))
+                  if p.is_file() and (p.name in (JOURNAL_NAME, NOTES_NAME)
+                                      or (p.stem in RESULT_STEMS and p.suffix in TABLE_SUFFIXES)))
 
 
 def check_can_write(folder: str | Path, option: str = "--out") -> None:

@@ -1,15 +1,23 @@
-"""Write result tables as CSV, JSON or Markdown, atomically (temp file, then rename; :mod:`energysim.atomic_files`)."""
+"""Write result tables as CSV, JSON or Markdown, and a run's notes as text, atomically.
+
+Every file is written to a temporary file, then renamed (:mod:`energysim.atomic_files`).
+The notes a command prints (``note: ...``) go to :data:`NOTES_NAME` beside its tables,
+one note per paragraph, so a report of the folder carries them (:func:`read_notes`).
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
+from energysim.limits import read_bounded
+from energysim.output_folder import NOTES_NAME
 
 FORMATS = ("csv", "json", "md", "tex")
 
@@ -75,3 +83,47 @@ def write_table(frame: pd.DataFrame, folder: Path, stem: str, fmt: str) -> Path:
     path = Path(folder) / f"{stem}.{fmt}"
     write_text_atomic(path, render(frame, fmt))
     return path
+
+
+def write_notes(notes: list[str], folder: Path) -> Path | None:
+    """Write ``notes`` to ``folder/notes.txt`` (:data:`NOTES_NAME`), one paragraph each, atomically.
+
+    Parameters
+    ----------
+    notes
+        The notes as printed, each one paragraph (``note: ...``).
+    folder
+        The results folder.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The file written, or None (nothing written) when there are no notes.
+    """
+    paragraphs = [note.strip() for note in notes if note.strip()]
+    if not paragraphs:
+        return None
+    path = Path(folder) / NOTES_NAME
+    write_text_atomic(path, "\n\n".join(paragraphs) + "\n")
+    return path
+
+
+def read_notes(folder: Path) -> list[str]:
+    """The notes of a results folder (:data:`NOTES_NAME`), one string per paragraph; [] when it has none.
+
+    Lines of one paragraph are joined with a space, so a note wrapped by hand reads as one.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read or is larger than a text file may be (naming the file).
+    """
+    path = Path(folder) / NOTES_NAME
+    if not path.is_file():
+        return []
+    try:
+        text = read_bounded(path).decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    paragraphs = (" ".join(line.strip() for line in block.splitlines()) for block in re.split(r"\n\s*\n", text))
+    return [paragraph for paragraph in paragraphs if paragraph]

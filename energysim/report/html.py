@@ -56,7 +56,9 @@ import pandas as pd
 import energysim
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
+from energysim.output_folder import NOTES_NAME
 from energysim.report import methods, plots
+from energysim.report.files import read_notes
 from energysim.report.findings import sweep_findings
 from energysim.report.runs import key_columns, with_run_key
 from energysim.units import PJ_PER_UJ
@@ -99,6 +101,7 @@ td.text{white-space:normal;min-width:16em} .scroll{overflow-x:auto;max-width:100
 td.num{text-align:right;font-variant-numeric:tabular-nums} tr:nth-child(even) td{background:#fafafa}
 td.bad{color:#a00} img{max-width:100%;height:auto;border:1px solid #eee;margin:.4em 0}
 figure{margin:1em 0} figcaption{color:#555;font-size:.9em} .note{color:#666;font-size:.85em}
+.notes{border-left:4px solid #c90;background:#fffaf0;padding:.3em 1em;margin:.8em 0} .notes li{margin:.3em 0}
 """
 
 
@@ -561,6 +564,27 @@ def mac_unit_note(tables: dict[str, pd.DataFrame]) -> str:
             "joules; they are never added to or drawn on one axis with rows in pJ.")
 
 
+def notes_block(notes: list[str]) -> str:
+    """The notes of a results folder (:func:`energysim.report.files.read_notes`) as an escaped HTML block, or ''."""
+    if not notes:
+        return ""
+    items = "".join(f"<li>{html.escape(note.removeprefix('note: '))}</li>" for note in notes)
+    return (f'<div class="notes"><h3>Notes</h3><p>The notes the command printed with these results '
+            f'({NOTES_NAME}); read the figures with them.</p><ul>{items}</ul></div>')
+
+
+def _add_notes(page: _Page, notes: list[str]) -> None:
+    """Put the notes block at the top of the estimate section, or as a section of its own before all others."""
+    block = notes_block(notes)
+    if not block:
+        return
+    estimate = next((parts for anchor, _, parts in page.sections if anchor == "estimate"), None)
+    if estimate is None:
+        page.sections.insert(0, ("notes", "Notes", [block]))
+    else:
+        estimate.insert(0, block)
+
+
 def _render_section(page: _Page, tables: dict[str, pd.DataFrame], name: str, path: Path, frame: pd.DataFrame) -> None:
     """Add table ``name``'s section (from ``path``) to ``page`` and the frame to ``tables``; errors name the file."""
     tables[name] = frame
@@ -601,13 +625,15 @@ def render_report(results: str | Path, progress: bool | None = False) -> str:
                 bar.set_postfix_str(found[name][0].name)
                 _render_section(page, tables, name, *found[name])
                 bar.update(1)
+    notes = read_notes(results) if results.is_dir() else []
+    _add_notes(page, notes)
     title = report_title(tables, results.resolve().name)
     nav = " ".join(f'<a href="#{anchor}">{html.escape(heading)}</a>' for anchor, heading, _ in page.sections)
     body = []
     for anchor, heading, parts in page.sections:
         body.append(f'<section id="{anchor}"><h2>{html.escape(heading)}</h2>{"".join(parts)}</section>')
     version = getattr(energysim, "__version__", "")
-    used = ", ".join(path.name for path, _ in found.values())
+    used = ", ".join([path.name for path, _ in found.values()] + ([NOTES_NAME] if notes else []))
     meta = f"Rendered from {used} in {results} by energysim {version}. Energies are counts x per-action costs"
     meta = html.escape(meta + ("; every cost names its source in the energy table." if "energy" in found else ".")
                        + mac_unit_note(tables))

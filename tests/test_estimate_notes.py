@@ -1,0 +1,88 @@
+"""estimate --out keeps the notes it prints (notes.txt) and the report of the folder shows them."""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import pytest
+
+from energysim.cli import _wrapped, main, note_paragraphs
+from energysim.errors import InputError
+from energysim.output_folder import claim
+from energysim.report.files import read_notes, write_notes
+from energysim.report.html import render_report
+
+ASSUMED_2_4 = "ran 3 of 3 layers without weight masks: each is assumed pruned to exactly 2:4"
+"""The start of the note on a 2:4 run of lenet-300-100-han2015 (no masks), as printed and written."""
+
+
+@pytest.fixture(scope="module")
+def sparse_2_4_folder(tmp_path_factory):
+    """An estimate folder of lenet-300-100-han2015 on a100:sparse_2_4 (notes: 2:4 assumed, timing, dense original)."""
+    folder = tmp_path_factory.mktemp("est") / "est"
+    out = io.StringIO()
+    assert main(["estimate", "lenet-300-100-han2015", "--hw", "a100:sparse_2_4", "--out", str(folder), "--quiet"],
+                out=out) == 0
+    return folder, out.getvalue()
+
+
+def test_estimate_out_writes_every_printed_note(sparse_2_4_folder):
+    """notes.txt holds each note estimate printed (the 2:4 one among them), one paragraph each, in order."""
+    folder, printed = sparse_2_4_folder
+    written = read_notes(folder)
+    assert any(f"note: a100:sparse_2_4 {ASSUMED_2_4}" in note for note in written)
+    assert written == note_paragraphs(printed[printed.index("note:"):printed.index("\nwrote ")])
+    assert len(written) == printed.count("note:") == 3
+    assert "notes.txt" in printed.splitlines()[-1]  # named among the files written
+
+
+def test_report_of_the_folder_shows_the_notes_in_the_estimate_section(sparse_2_4_folder):
+    """The report's estimate section opens with a Notes block holding the 2:4 note (HTML-escaped)."""
+    folder, _ = sparse_2_4_folder
+    page = render_report(folder)
+    section = page[page.index('<section id="estimate">'):]
+    section = section[:section.index("</section>")]
+    assert section.index('class="notes"') < section.index("<table")
+    assert f"a100:sparse_2_4 {ASSUMED_2_4}" in section
+    assert "lenet-300-100-han2015&#x27;s activation densities" in section  # escaped, as every table text
+
+
+def test_note_text_is_escaped_in_the_report(sparse_2_4_folder, tmp_path):
+    """A note holding markup is shown as text, never as HTML."""
+    folder = shutil.copytree(sparse_2_4_folder[0], tmp_path / "est")
+    write_notes(["note: <script>alert(1)</script> & more"], folder)
+    page = render_report(folder)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page and "<script>" not in page
+
+
+def test_a_run_without_notes_writes_no_notes_file_and_replaces_the_old_one(sparse_2_4_folder, tmp_path):
+    """A run that prints no note writes no notes.txt; with --force it removes the earlier run's, and the report has no block."""
+    folder = shutil.copytree(sparse_2_4_folder[0], tmp_path / "est")
+    out = io.StringIO()
+    assert main(["estimate", "lenet-300-100-han2015", "--dense", "lenet-300-100", "--hw", "lecture-array",
+                 "--out", str(folder), "--force", "--quiet"], out=out) == 0
+    assert "note:" not in out.getvalue()
+    assert not (folder / "notes.txt").exists() and "removed the earlier results notes.txt" in out.getvalue()
+    assert 'class="notes"' not in render_report(folder)
+
+
+def test_a_folder_holding_notes_holds_results(tmp_path):
+    """notes.txt alone makes a folder one of results: --out refuses it without --force."""
+    write_notes(["note: a"], tmp_path)
+    with pytest.raises(InputError, match="notes.txt"):
+        claim(tmp_path, force=False)
+    assert write_notes(["", " "], tmp_path / "none") is None  # nothing to write, no file
+
+
+def test_note_paragraphs_undo_the_terminal_wrapping():
+    """A note wrapped for the terminal reads back as the one line it was; a hand-wrapped notes.txt too."""
+    note = "note: " + " ".join(f"word{i} (x-y)" for i in range(60))
+    assert note_paragraphs(_wrapped(note) + _wrapped("note: second")) == [note, "note: second"]
+
+
+def test_read_notes_joins_hand_wrapped_lines(tmp_path):
+    """Paragraphs of notes.txt are split on blank lines and their lines joined with one space."""
+    (tmp_path / "notes.txt").write_text("note: one\n  two\n\n\nnote: three\n", encoding="utf-8")
+    assert read_notes(tmp_path) == ["note: one two", "note: three"]
+    assert read_notes(tmp_path / "missing") == []
