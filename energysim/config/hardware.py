@@ -274,6 +274,8 @@ class HardwareFile(BaseModel):
     @field_validator("clock_ghz")
     @classmethod
     def _clock_not_vanishing(cls, value: float) -> float:
+        if not math.isfinite(value):  # here, not only in the file-wide finite check: GB/s bandwidths convert at it
+            raise ValueError("must be a finite number")
         return _at_least(value, MIN_CLOCK_GHZ, "GHz")
 
     cost_table: str | None = Field(
