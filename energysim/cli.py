@@ -284,17 +284,15 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         energy = f"{si(totals['energy_pj'], '')} MAC-equivalents" if in_macs else si(totals['energy_pj'] * 1e-12, 'J')
         out.write(f"total: {energy}, {si(totals['latency_s'], 's')}, "
                   f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}{covered}\n")
-    out.write(energy_unit_note(choice.hardware for choice in choices))
-    out.write(kind_options_note(choices, args))
-    out.write(clock_note(choices))
-    out.write(_assumed_2_4_note(runs))
-    out.write(_timing_notes(runs))
+    notes = "".join([energy_unit_note(choice.hardware for choice in choices), kind_options_note(choices, args),
+                     clock_note(choices), _assumed_2_4_note(runs), _timing_notes(runs)])
+    out.write(notes)
     from energysim.hardware_settings import with_setting_columns
 
     tables = {name: with_setting_columns(pd.concat([getattr(run, name) for run in runs], ignore_index=True), choices)
               for name in ("energy", "summary")}
     if args.out:
-        _write_tables(tables, Path(args.out), args.format, existing, out)
+        _write_tables(tables, Path(args.out), args.format, existing, out, notes)
     _write_plots(tables, args, out)
     return 0
 

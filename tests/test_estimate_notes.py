@@ -86,3 +86,14 @@ def test_read_notes_joins_hand_wrapped_lines(tmp_path):
     (tmp_path / "notes.txt").write_text("note: one\n  two\n\n\nnote: three\n", encoding="utf-8")
     assert read_notes(tmp_path) == ["note: one two", "note: three"]
     assert read_notes(tmp_path / "missing") == []
+
+
+def test_run_out_writes_its_notes_and_the_report_shows_them_first(tmp_path):
+    """run --out writes the 2:4 note too; a report without an estimate section opens with a Notes section."""
+    out = io.StringIO()
+    assert main(["run", "a100:sparse_2_4", "lenet-300-100-han2015", "--out", str(tmp_path / "run"), "--quiet"],
+                out=out) == 0
+    assert any(f"note: a100:sparse_2_4 {ASSUMED_2_4}" in note for note in read_notes(tmp_path / "run"))
+    page = render_report(tmp_path / "run")
+    first = page[page.index("<section"):]
+    assert first.startswith('<section id="notes"><h2>Notes</h2><div class="notes"><p>') and ASSUMED_2_4 in first

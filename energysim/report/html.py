@@ -564,25 +564,24 @@ def mac_unit_note(tables: dict[str, pd.DataFrame]) -> str:
             "joules; they are never added to or drawn on one axis with rows in pJ.")
 
 
-def notes_block(notes: list[str]) -> str:
+def notes_block(notes: list[str], heading: str = "<h3>Notes</h3>") -> str:
     """The notes of a results folder (:func:`energysim.report.files.read_notes`) as an escaped HTML block, or ''."""
     if not notes:
         return ""
     items = "".join(f"<li>{html.escape(note.removeprefix('note: '))}</li>" for note in notes)
-    return (f'<div class="notes"><h3>Notes</h3><p>The notes the command printed with these results '
+    return (f'<div class="notes">{heading}<p>The notes the command printed with these results '
             f'({NOTES_NAME}); read the figures with them.</p><ul>{items}</ul></div>')
 
 
 def _add_notes(page: _Page, notes: list[str]) -> None:
     """Put the notes block at the top of the estimate section, or as a section of its own before all others."""
-    block = notes_block(notes)
-    if not block:
+    if not notes:
         return
     estimate = next((parts for anchor, _, parts in page.sections if anchor == "estimate"), None)
     if estimate is None:
-        page.sections.insert(0, ("notes", "Notes", [block]))
+        page.sections.insert(0, ("notes", "Notes", [notes_block(notes, heading="")]))
     else:
-        estimate.insert(0, block)
+        estimate.insert(0, notes_block(notes))
 
 
 def _render_section(page: _Page, tables: dict[str, pd.DataFrame], name: str, path: Path, frame: pd.DataFrame) -> None:
