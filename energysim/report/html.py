@@ -31,6 +31,10 @@ numbers as printed); a single file is recognised by its name or its columns
 ``accuracy`` (``energysim prune-table --csv``)
     Accuracy vs sparsity per granularity and criterion, and every row with its note.
 
+The notes a command printed with the results (``notes.txt`` in the folder;
+:func:`energysim.report.files.read_notes`) open the estimate section, or a Notes
+section of their own before the others when there is no estimate table.
+
 Runs are told apart by the run key (``workload``, ``run``, ``variant``; see
 :mod:`energysim.report.runs`): rows of two runs are never added up, and a file
 whose runs cannot be told apart is refused. The title names the workloads and
