@@ -336,18 +336,10 @@ def energy_unit_note(hardware) -> str:
 
 
 def _assumed_2_4_note(runs) -> str:
-    """A note naming the runs whose layers ran in 2:4 mode without masks (assumed pruned to 2:4), or ''."""
-    from energysim.engines.sparse_tc.engine import ASSUMED_2_4
+    """A note per run whose layers ran in 2:4 mode without masks (:func:`energysim.estimation.assumed_2_4_note`), or ''."""
+    from energysim.estimation import assumed_2_4_note
 
-    lines = []
-    for run in runs:
-        assumed = [r.layer for r in run.results if r.stats.get(ASSUMED_2_4)]
-        if assumed:
-            lines.append(f"note: {run.run} ran {len(assumed)} of {len(run.results)} layers without weight masks: each is "
-                         "assumed pruned to exactly 2:4 (half of K kept), whatever its weight_density says, so its "
-                         "figures describe a 2:4-pruned model, not this workload's own pruning; give masked weights "
-                         "(energysim prune --granularity nm --nm 2:4) to simulate a real 2:4 model\n")
-    return "".join(dict.fromkeys(lines))
+    return "".join(dict.fromkeys(f"{note}\n" for note in map(assumed_2_4_note, runs) if note))
 
 
 def _timing_notes(runs) -> str:

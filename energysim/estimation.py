@@ -63,7 +63,7 @@ ESTIMATE_COLUMNS = (
     "energy_uj_dense", "energy_uj_pruned", "energy_unit", "energy_vs_dense",
     "latency_us_dense", "latency_us_pruned", "latency_vs_dense",
     "utilisation_dense", "utilisation_pruned",
-    "storage_bytes_dense", "storage_bytes_pruned", "storage_vs_dense",
+    "storage_bytes_dense", "storage_bytes_pruned", "storage_vs_dense", "note",
 )
 """Columns of :attr:`Estimate.layers`, in order."""
 
@@ -114,6 +114,8 @@ class Estimate:
         dense original was refused) or on the one ``TOTAL`` row of a run whose every layer
         it refused. A run with some refused layers has a ``TOTAL`` over the layers
         both variants ran, with status ``partial: K of N layers refused; ...``.
+        ``note`` on a run's ``TOTAL`` row holds what its figures must be read with
+        (:func:`run_note`: assumed 2:4 pruning, A100 timing), '' on every other row.
     breakdown
         Energy in pJ (MAC-equivalents where ``energy_unit`` is ``MAC``) by run key, variant, layer,
         component, tensor and energy_kind, with its ``energy_unit``.
@@ -384,12 +386,44 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
             if reasons:
                 total["status"] = (f"partial: {len(reasons)} of {len(pruned.layers)} layers refused; "
                                    f"TOTAL covers the other {len(both)}")
+            total["note"] = run_note(p)
             rows.append(total)
-    layers = pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS))
+    layers = pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS)).fillna({"note": ""})
     summary = pd.concat(summaries, ignore_index=True) if summaries else _keyed(pd.DataFrame(columns=SUMMARY_COLUMNS), {}, "")
     energy = pd.concat(energies, ignore_index=True) if energies else _keyed(pd.DataFrame(columns=ENERGY_COLUMNS), {}, "")
     tables = [with_setting_columns(frame, hardware) for frame in (layers, _breakdown(energy), summary, energy)]
     return Estimate(*tables, runs)
+
+
+def assumed_2_4_note(run: SimulationRun) -> str:
+    """A note (one paragraph, ``note: ...``) that the run's layers ran in 2:4 mode without masks, or ''.
+
+    The sparse tensor-core engine assumes such a layer pruned to exactly 2:4 (its
+    ``stats`` flag :data:`~energysim.engines.sparse_tc.engine.ASSUMED_2_4`), whatever its
+    ``weight_density`` says.
+    """
+    from energysim.engines.sparse_tc.engine import ASSUMED_2_4
+
+    assumed = [r.layer for r in run.results if r.stats.get(ASSUMED_2_4)]
+    if not assumed:
+        return ""
+    return (f"note: {run.run} ran {len(assumed)} of {len(run.results)} layers without weight masks: each is "
+            "assumed pruned to exactly 2:4 (half of K kept), whatever its weight_density says, so its "
+            "figures describe a 2:4-pruned model, not this workload's own pruning; give masked weights "
+            "(energysim prune --granularity nm --nm 2:4) to simulate a real 2:4 model")
+
+
+def run_note(run: SimulationRun) -> str:
+    """What one pruned run's figures must be read with, as the ``note`` of its ``TOTAL`` row, or ''.
+
+    :func:`assumed_2_4_note` and the A100 timing note
+    (:func:`energysim.engines.sparse_tc.notes.timing_note`), each without its ``note:``
+    prefix (as ``compare.csv``'s ``note`` column), joined by one space.
+    """
+    from energysim.engines.sparse_tc.notes import timing_note
+
+    notes = (assumed_2_4_note(run), timing_note(run.run, run.results))
+    return " ".join(note.removeprefix("note: ").strip() for note in notes if note)
 
 
 def _ticker(bar, run: str, variant: str):

@@ -173,7 +173,7 @@ def test_out_folder_with_results_needs_force(tmp_path):
     assert code == 2 and "--force" in err and "summary.csv" in err
     assert (tmp_path / "summary.csv").read_text() == before
     code, out, _ = run("run", "a100", "gemm-square", "--out", str(tmp_path), "--force", "--format", "json")
-    assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["energy.json", "summary.json"]
+    assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["energy.json", "notes.txt", "summary.json"]
     assert "removed the earlier results energy.csv, summary.csv" in out
 
 

@@ -1,10 +1,11 @@
-"""estimate --out keeps the notes it prints (notes.txt) and the report of the folder shows them."""
+"""estimate --out keeps the notes it prints (notes.txt, a run's own in `note`) and the report of the folder shows them."""
 
 from __future__ import annotations
 
 import io
 import shutil
 
+import pandas as pd
 import pytest
 
 from energysim.cli import _wrapped, main, note_paragraphs
@@ -37,6 +38,15 @@ def test_estimate_out_writes_every_printed_note(sparse_2_4_folder):
     assert "notes.txt" in printed.splitlines()[-1]  # named among the files written
 
 
+def test_the_run_total_row_carries_its_note(sparse_2_4_folder):
+    """estimate.csv: the 2:4 run's TOTAL row has the assumed-2:4 and timing notes in `note`; layer rows none."""
+    table = pd.read_csv(sparse_2_4_folder[0] / "estimate.csv", keep_default_na=False)
+    total = table[table["layer"] == "TOTAL"]["note"].tolist()
+    assert len(total) == 1 and total[0].startswith(f"a100:sparse_2_4 {ASSUMED_2_4}")
+    assert "is timed at the hardware bound" in total[0] and "note:" not in total[0]
+    assert (table[table["layer"] != "TOTAL"]["note"] == "").all()
+
+
 def test_report_of_the_folder_shows_the_notes_in_the_estimate_section(sparse_2_4_folder):
     """The report's estimate section opens with a Notes block holding the 2:4 note (HTML-escaped)."""
     folder, _ = sparse_2_4_folder
@@ -44,6 +54,8 @@ def test_report_of_the_folder_shows_the_notes_in_the_estimate_section(sparse_2_4
     section = page[page.index('<section id="estimate">'):]
     section = section[:section.index("</section>")]
     assert section.index('class="notes"') < section.index("<table")
+    totals = section[section.index("Totals per hardware run"):section.index("Per layer")]
+    assert ASSUMED_2_4 in totals  # the TOTAL row's note column
     assert f"a100:sparse_2_4 {ASSUMED_2_4}" in section
     assert "lenet-300-100-han2015&#x27;s activation densities" in section  # escaped, as every table text
 
@@ -65,6 +77,7 @@ def test_a_run_without_notes_writes_no_notes_file_and_replaces_the_old_one(spars
     assert "note:" not in out.getvalue()
     assert not (folder / "notes.txt").exists() and "removed the earlier results notes.txt" in out.getvalue()
     assert 'class="notes"' not in render_report(folder)
+    assert (pd.read_csv(folder / "estimate.csv", keep_default_na=False)["note"] == "").all()
 
 
 def test_a_folder_holding_notes_holds_results(tmp_path):
