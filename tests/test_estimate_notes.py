@@ -107,6 +107,9 @@ def test_run_out_writes_its_notes_and_the_report_shows_them_first(tmp_path):
     assert main(["run", "a100:sparse_2_4", "lenet-300-100-han2015", "--out", str(tmp_path / "run"), "--quiet"],
                 out=out) == 0
     assert any(f"note: a100:sparse_2_4 {ASSUMED_2_4}" in note for note in read_notes(tmp_path / "run"))
+    out = io.StringIO()
+    assert main(["report", str(tmp_path / "run"), "--quiet"], out=out) == 0
+    assert out.getvalue().rstrip().endswith("from summary.csv, energy.csv, notes.txt")
     page = render_report(tmp_path / "run")
     first = page[page.index("<section"):]
     assert first.startswith('<section id="notes"><h2>Notes</h2><div class="notes"><p>') and ASSUMED_2_4 in first

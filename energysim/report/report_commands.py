@@ -22,6 +22,8 @@ def run_report(args: argparse.Namespace, out: TextIO) -> int:
     results = Path(args.results)
     if not results.exists():  # before the report's modules (matplotlib: seconds) are imported
         raise InputError(f"results {str(results)!r}: no such file or folder (give a folder energysim wrote or one of its result tables)")
+    from energysim.output_folder import NOTES_NAME
+    from energysim.report.files import read_notes
     from energysim.report.html import build_report, find_tables
     from energysim.report.plots import write_plot_files
 
@@ -31,7 +33,7 @@ def run_report(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError(f"report output file must end in .html (got {str(out_path)!r})")
     path = build_report(results, out_path, progress=False if args.quiet else None)
     found = find_tables(results)
-    used = [str(p.name) for p, _ in found.values()]
+    used = [str(p.name) for p, _ in found.values()] + ([NOTES_NAME] if results.is_dir() and read_notes(results) else [])
     out.write(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB, self-contained) from {', '.join(used)}\n")
     if getattr(args, "plots", None):
         written = write_plot_files({name: frame for name, (_, frame) in found.items()}, Path(args.plots))
