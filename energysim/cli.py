@@ -684,8 +684,12 @@ def _wrapped(line: str) -> str:
 
 
 def note_paragraphs(text: str) -> list[str]:
-    """The notes of printed text, one string each: a line starting ``note:`` opens a note, the lines after it
-    (:func:`_wrapped` continuation lines) are joined back with one space."""
+    """The notes of printed text, one string each (what ``--out`` writes to ``notes.txt``).
+
+    A line starting ``note:`` opens a note; the lines after it (:func:`_wrapped`
+    continuation lines, indented two spaces) are joined back to it with one space,
+    so a note reads as the one line it was before it was wrapped.
+    """
     notes: list[str] = []
     for line in text.splitlines():
         if line.startswith("note:") or not notes:

@@ -396,11 +396,22 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
 
 
 def assumed_2_4_note(run: SimulationRun) -> str:
-    """A note (one paragraph, ``note: ...``) that the run's layers ran in 2:4 mode without masks, or ''.
+    """A note that the run's layers ran in 2:4 mode without masks, or ''.
 
     The sparse tensor-core engine assumes such a layer pruned to exactly 2:4 (its
     ``stats`` flag :data:`~energysim.engines.sparse_tc.engine.ASSUMED_2_4`), whatever its
     ``weight_density`` says.
+
+    Parameters
+    ----------
+    run
+        One simulation run (any engine; only sparse tensor-core layers set the flag).
+
+    Returns
+    -------
+    str
+        One paragraph starting ``note:``, without a line break, naming the run and
+        how many of its layers were assumed 2:4; '' when none was.
     """
     from energysim.engines.sparse_tc.engine import ASSUMED_2_4
 
@@ -416,9 +427,18 @@ def assumed_2_4_note(run: SimulationRun) -> str:
 def run_note(run: SimulationRun) -> str:
     """What one pruned run's figures must be read with, as the ``note`` of its ``TOTAL`` row, or ''.
 
-    :func:`assumed_2_4_note` and the A100 timing note
-    (:func:`energysim.engines.sparse_tc.notes.timing_note`), each without its ``note:``
-    prefix (as ``compare.csv``'s ``note`` column), joined by one space.
+    Parameters
+    ----------
+    run
+        The pruned variant's simulation run.
+
+    Returns
+    -------
+    str
+        :func:`assumed_2_4_note` and the A100 timing note
+        (:func:`energysim.engines.sparse_tc.notes.timing_note`), each without its
+        ``note:`` prefix (as ``compare.csv``'s ``note`` column), joined by one space;
+        '' when the run has neither.
     """
     from energysim.engines.sparse_tc.notes import timing_note
 
