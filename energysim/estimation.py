@@ -388,7 +388,7 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
                                    f"TOTAL covers the other {len(both)}")
             total["note"] = run_note(p)
             rows.append(total)
-    layers = pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS)).fillna({"note": ""})
+    layers = pd.DataFrame([{"note": "", **row} for row in rows], columns=list(ESTIMATE_COLUMNS))
     summary = pd.concat(summaries, ignore_index=True) if summaries else _keyed(pd.DataFrame(columns=SUMMARY_COLUMNS), {}, "")
     energy = pd.concat(energies, ignore_index=True) if energies else _keyed(pd.DataFrame(columns=ENERGY_COLUMNS), {}, "")
     tables = [with_setting_columns(frame, hardware) for frame in (layers, _breakdown(energy), summary, energy)]
