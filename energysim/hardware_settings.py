@@ -61,6 +61,10 @@ def parse_settings(items: Sequence[str], option: str = "--set") -> dict[str, lis
             raise InputError(f"{option} {key}: value {empty} of {values!r} is empty; separate values by single commas, "
                              f"e.g. {key}=8,16")
         parsed = [parse_value(v) for v in pieces]
+        table = next((v for v in parsed if isinstance(v, (list, dict))), None)
+        if table is not None:  # a TOML array or inline table: no setting takes one (and it is not hashable)
+            raise InputError(f"{option} {key}: a value must be a number, a boolean or a string, not a TOML "
+                             f"{'array' if isinstance(table, list) else 'table'} (got {item!r})")
         if key in settings:
             raise InputError(f"{option} {key}: given twice; list every value once, e.g. {key}=8,16")
         settings[key] = list(dict.fromkeys(parsed))
@@ -267,7 +271,7 @@ def _fixed_at_file_clock(hardware) -> str:
 
     Static costs (actions named ``static*`` or ``leak*``, :data:`energysim.report.tables.STATIC_ACTION_PREFIXES`)
     not priced from a power (``Hardware.static_power_w``) are fixed energies per cycle; EIE folds its
-    leakage into per-access energies.
+    leakage into explicit per-access energies (``read_pj``; a design priced from a cost table has none).
     """
     from energysim.report.tables import STATIC_ACTION_PREFIXES
 
@@ -281,7 +285,8 @@ def _fixed_at_file_clock(hardware) -> str:
                                        ("a unit's power_w", any(c not in levels for c, _ in fixed))) if given]
         parts.append(f"the static energy of {', '.join(f'{c}.{a}' for c, a in fixed)} stays the file's fixed energy "
                      f"per cycle (a power in W, {' or '.join(ways)}, makes it power x time)")
-    if hardware.engine_kind == "eie":
+    if hardware.engine_kind == "eie" and any(level.config.read_pj is not None for level in hardware.levels):
+        # explicit per-access energies (eie-64pe's, from Table II powers); a cost table's prices have no clock
         parts.append("the per-access energies stay those of the file's clock, with any leakage folded into them "
                      "(EIE counts no static energy; eie-64pe's derive from Table II powers at 0.8 GHz)")
     return " and ".join(parts)

@@ -210,22 +210,23 @@ def test_run_and_estimate_print_the_clock_note(tmp_path):
     code, out, err = run("run", leaky, "lenet-300-100", "--mapping", "default", "--set", "clock_ghz=0.5", "--quiet")
     assert code == 0, err
     assert "note: --set clock_ghz changes the cycle time but not every energy or bandwidth: on leaky" in " ".join(out.split())
-    code, out, err = run("estimate", "lenet-300-100-han2015", "--hw", "eie-64pe-lecture", "--set", "clock_ghz=0.4", "--quiet")
+    code, out, err = run("estimate", "lenet-300-100-han2015", "--hw", "eie-64pe", "--set", "clock_ghz=0.4", "--quiet")
     assert code == 0, err
-    assert "on eie-64pe-lecture (0.8 GHz in its file, run at 0.4 GHz) the per-access energies" in " ".join(out.split())
+    assert "on eie-64pe (0.8 GHz in its file, run at 0.4 GHz) the per-access energies" in " ".join(out.split())
     code, out, err = run("run", leaky, "lenet-300-100", "--mapping", "default", "--quiet")
     assert code == 0, err
     assert "clock_ghz" not in out
 
 
 def test_among_bundled_designs_only_eie_keeps_energies_at_the_files_clock():
-    """At half its clock every bundled design's static energy follows the clock, except EIE's per-access energies;
-    every DRAM bandwidth but the four 64 GB/s arrays' stays in words per cycle."""
+    """At half its clock every bundled design's static energy follows the clock, except eie-64pe's explicit
+    per-access energies (eie-64pe-lecture's come from a cost table, with no clock); every DRAM bandwidth but the four
+    64 GB/s arrays' stays in words per cycle."""
     from energysim import catalog
 
     notes = {name: clock_note(api.hardware_variants(name, {"clock_ghz": [api.hardware(name).clock_ghz / 2]}))
              for name in catalog.hwconfig_names()}
     assert sorted(name for name, note in notes.items() if "energies stay" in note or "static energy" in note) == \
-        ["eie-64pe", "eie-64pe-lecture"]
+        ["eie-64pe"]
     assert sorted(name for name, note in notes.items() if "bandwidth stays in words per cycle" not in note) == \
         ["horowitz-array", "horowitz-array-loopnest", "lecture-array", "lecture-array-loopnest"]

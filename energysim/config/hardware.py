@@ -67,6 +67,11 @@ def _at_least(value: float | None, floor: float, what: str) -> float | None:
         raise ValueError(f"must be at least {floor:.2g} {what}")
     return value
 
+MAX_PJ_PER_ACTION = 1e12
+"""Largest energy one access, operation or cycle may cost, pJ (1 J): far above any circuit, and small enough
+that 2**53 counts of it stay a finite total (a 1e308 W leak gave an inf price and a traceback)."""
+
+
 def words_per_cycle_of_gbps(gbps: float, clock_ghz: float, word_bits: int) -> float:
     """A bandwidth in GB/s as words per cycle at a clock: ``gbps x 8 / (clock_ghz x word_bits)``.
 
@@ -89,7 +94,7 @@ def words_per_cycle_of_gbps(gbps: float, clock_ghz: float, word_bits: int) -> fl
     float
         Words per cycle (may be fractional: 4.264 GB/s at 0.8 GHz in 32-bit words is 1.3325).
     """
-    return float(f"{gbps * 8 / (clock_ghz * word_bits):.{BANDWIDTH_SIGNIFICANT_DIGITS}g}")
+    return float(f"{gbps / clock_ghz * 8 / word_bits:.{BANDWIDTH_SIGNIFICANT_DIGITS}g}")  # divide first: no overflow
 
 
 class MemoryLevelConfig(BaseModel):
@@ -327,6 +332,17 @@ class HardwareFile(BaseModel):
                 if power_w is not None:
                     raise ValueError(f'{key}: a power in W has no price in a file whose energy_unit is "MAC" '
                                      f"(got {power_w} W); give {instead} in MAC-equivalents")
+        per_action = [(f"memory[{i}].{key}", getattr(level, key), "pJ") for i, level in enumerate(self.memory)
+                      for key in ("read_pj", "write_pj", "leak_pj_per_cycle")]
+        per_action += [(f"units[{i}].energy_pj", unit.energy_pj, "pJ") for i, unit in enumerate(self.units)]
+        per_action += [(f"memory[{i}].leak_power_w", level.leak_power_w, "W") for i, level in enumerate(self.memory)]
+        per_action += [(f"units[{i}].power_w", unit.power_w, "W") for i, unit in enumerate(self.units)]
+        for key, value, unit in per_action:
+            energy_pj = None if value is None else value if unit == "pJ" else value * 1e3 / self.clock_ghz
+            if energy_pj is not None and not energy_pj <= MAX_PJ_PER_ACTION:
+                at_clock = "" if unit == "pJ" else f" W at {self.clock_ghz} GHz, {energy_pj:.3g} pJ per cycle"
+                raise ValueError(f"{key}: one action or cycle may cost at most {MAX_PJ_PER_ACTION:.0e} pJ (1 J), so "
+                                 f"that totals stay finite (got {value:.3g}{at_clock})")
         for index, level in enumerate(self.memory):
             for _, gbps_key in BANDWIDTH_FORMS:
                 gbps = getattr(level, gbps_key)
