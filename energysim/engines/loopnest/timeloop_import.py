@@ -184,7 +184,7 @@ def _unique_key_loader(yaml: Any, path: Path, loaded: dict[str, Any] | None = No
     def composed(self: Any) -> Any:
         node = yaml.SafeLoader.get_single_node(self)
         if node is not None:
-            _check_expansion(yaml, node, path)  # aliases share their node here: counted before anything expands them
+            _check_expansion(yaml, node, path, loaded)  # aliases share their node here: counted before they expand
         return node
 
     loader = type("UniqueKeyLoader", (yaml.SafeLoader,), {"__init__": eager, "get_single_node": composed})
@@ -221,7 +221,27 @@ def _check_depth(yaml: Any, text: str, path: Path) -> None:
             depth -= 1
 
 
-def _check_expansion(yaml: Any, root: Any, path: Path) -> None:
+def _value_size(value: Any) -> tuple[int, int]:
+    """(characters written out, nesting depth) of a loaded value, counted as :func:`_check_expansion` counts nodes:
+    a scalar its text + 1, a list or mapping 2 + its parts; iterative, so a deep value cannot recurse."""
+    total, deepest = 0, 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            total += 2
+            deepest = max(deepest, depth + 1)
+            stack.extend((part, depth + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, (list, tuple)):
+            total += 2
+            deepest = max(deepest, depth + 1)
+            stack.extend((part, depth + 1) for part in item)
+        else:
+            total += len(str(item)) + 1
+    return total, deepest
+
+
+def _check_expansion(yaml: Any, root: Any, path: Path, loaded: dict[str, Any] | None = None) -> None:
     """Refuse a composed YAML document whose aliases, written out, exceed :data:`MAX_EXPANDED_CHARS` or nest deeper
     than :data:`MAX_YAML_DEPTH`, or that holds a recursive alias; measured on the node graph, where an alias is the
     node it names, so in time linear in the file's text.
@@ -240,7 +260,9 @@ def _check_expansion(yaml: Any, root: Any, path: Path) -> None:
             stack.pop()
             continue
         if isinstance(node, yaml.ScalarNode):
-            measured[id(node)] = (len(node.value) + 1, 0)
+            included = loaded.get(str(node.value)) if node.tag == INCLUDE_TAG and loaded else None
+            # an include stands for the value it loaded: counted at that size, not at its short name's
+            measured[id(node)] = _value_size(included) if included is not None else (len(node.value) + 1, 0)
             stack.pop()
             continue
         children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else node.value

@@ -30,6 +30,7 @@ ERT and component formats, and Sparseloop's ``sparse_optimizations``.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,11 @@ TOP_V4 = Place("the top level of a v4 specification",
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """``repr(value)`` cut to 60 characters; built by :mod:`reprlib`, which reads only the first few items of each
+    collection (a full repr of a large value took seconds and gigabytes before being cut)."""
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = 80
+    text = shortener.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -110,3 +110,17 @@ def test_anchors_and_merges_still_import(tmp_path: Path) -> None:
         return files["hardware"].read_text(encoding="utf-8").replace(str(tmp_path / folder), "FOLDER")
 
     assert text("merged", written) == text("plain", plain)
+
+
+def test_an_included_value_counts_at_its_loaded_size(tmp_path: Path) -> None:
+    """Aliases of a Jinja include() count the value it loaded, not its short '!include_loaded' name (a bypass)."""
+    text = "bomb_ignore:\n  l0: &l0 !include_loaded include_loaded_0\n"
+    text += "".join(f"  l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n" for i in range(1, 5))
+    text += "use: *l4\n"
+    loaded = {"include_loaded_0": list(range(2000))}  # 8,892 characters (numbers, each + 1, and 2 for the list)
+    # written out: l0..l4 hold 8,892 + 88,922 + 889,222 + 8,892,222 + 88,922,222 and `use` another 88,922,222
+    with pytest.raises(ConfigError, match=r"bomb_ignore: with its YAML aliases written out the file would hold "
+                                          r"187,723,737 characters"):
+        timeloop_import._parse_yaml(yaml, tmp_path / "spec.yaml", text, loaded, rendered=True)
+    small = {"include_loaded_0": [1, 2, 3]}
+    assert timeloop_import._parse_yaml(yaml, tmp_path / "spec.yaml", text, small, rendered=True)["use"][0][0][0][0] == [1, 2, 3]
