@@ -208,12 +208,26 @@ TOP_V4 = Place("the top level of a v4 specification",
 """Top-level keys of a Timeloop v4 specification (timeloopfe's Specification) and the files given with it."""
 
 
+class _InOrder(reprlib.Repr):
+    """:class:`reprlib.Repr` keeping a mapping's keys in the file's order (reprlib sorts them)."""
+
+    def repr_dict(self, x: dict, level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        parts = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in list(x.items())[:self.maxdict]]
+        return "{" + ", ".join(parts) + (", ..." if len(x) > self.maxdict else "") + "}"
+
+
+_SHORTENER = _InOrder()
+_SHORTENER.maxstring = _SHORTENER.maxother = 80
+
+
 def _short(value: Any) -> str:
     """``repr(value)`` cut to 60 characters; built by :mod:`reprlib`, which reads only the first few items of each
     collection (a full repr of a large value took seconds and gigabytes before being cut)."""
-    shortener = reprlib.Repr()
-    shortener.maxstring = shortener.maxother = 80
-    text = shortener.repr(value)
+    text = _SHORTENER.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
