@@ -12,9 +12,8 @@ from energysim.engines.loopnest import timeloop_import  # noqa: E402
 from energysim.engines.loopnest.timeloop_import import MAX_EXPANDED_CHARS, MAX_YAML_DEPTH, import_timeloop  # noqa: E402
 from energysim.errors import ConfigError  # noqa: E402
 
-from test_timeloop_import import ARCH_V04, ERT_V04, MAP_GEMM, PROB_GEMM, _write  # noqa: E402
-
-DENSE = {"arch": ARCH_V04, "prob": PROB_GEMM, "map": MAP_GEMM, "ert": ERT_V04}
+from test_timeloop_import import ARCH_V04, _write  # noqa: E402
+from test_timeloop_import_keys import DENSE, _refusal  # noqa: E402
 
 
 def _laughs(levels: int, use: str = "zz") -> str:
@@ -22,15 +21,6 @@ def _laughs(levels: int, use: str = "zz") -> str:
     lines = ["laughs_ignore:", "  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     lines += [f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels + 1)]
     return "\n".join(lines) + f"\n{use}: *a{levels}\n"
-
-
-def _refusal(tmp_path: Path, **edits: str) -> str:
-    with pytest.raises(ConfigError) as info:
-        import_timeloop(_write(tmp_path, **{**DENSE, **edits}), tmp_path / "out")
-    message = str(info.value)
-    assert "\n" not in message
-    assert not (tmp_path / "out").exists(), "a refused import wrote its folder"
-    return message
 
 
 def test_billion_laughs_is_refused_before_expansion(tmp_path: Path) -> None:
