@@ -73,3 +73,11 @@ def test_a_bool_column_with_gaps_is_a_flag_column():
     assert guess_kind("ok", pd.Series([True, None, False], dtype=object)) == "flag"
     assert guess_kind("ok", pd.Series([None, None], dtype=object)) == "text"
     assert guess_kind("ok", pd.Series([True, "no"], dtype=object)) == "text"
+
+
+def test_a_float_in_a_text_column_is_shown_to_four_figures():
+    """A reproduction's text column mixing a layer name and floats prints 1.038, not 1.0375474687523578."""
+    from energysim.report.terminal import format_value
+
+    assert format_value(1.0375474687523578, "text") == "1.038"
+    assert format_value("NT-We", "text") == "NT-We" and format_value(64.0, "text") == "64.0"

@@ -106,7 +106,9 @@ def format_value(value: object, kind: Kind) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if kind in ("text", "shown"):
-        return str(value)
+        # a float in a text column (a reproduction's "model" column also holding a layer name) is shown as numbers are
+        is_float = isinstance(value, float) and not float(value).is_integer()
+        return significant(value, NUMBER_FIGURES) if is_float else str(value)
     if kind == "flag":
         return "yes" if bool(value) else "no"
     if kind == "percent":
