@@ -277,7 +277,8 @@ def densified_note(pruned: Workload) -> str:
     return (f"note: the built dense original borrows {pruned.name}'s activation densities (no --dense, no "
             f"{DENSE_ORIGINAL_FILE} beside it); on hardware that skips zero activations (EIE, sparse loop-nest "
             "designs) a dense model's own activations can give another baseline: give it with --dense "
-            "(energysim prune --out writes it beside the pruned model)")
+            "(energysim prune --out of a trained model writes it beside the pruned model; after prune --workload W, "
+            "give --dense W)")
 
 
 def load_source(name_or_path: str | Path) -> Workload:

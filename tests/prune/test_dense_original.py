@@ -83,3 +83,12 @@ def test_a_masked_import_with_weight_density_1_is_not_called_unpruned():
     assert unpruned_note(with_fc1(mask_key="fc1.mask", measured_sparsity=0.8)) == ""
     assert unpruned_note(with_fc1(mask_key="fc1.mask")) == ""  # a mask whose zeros were not measured
     assert "carries no pruning" in unpruned_note(with_fc1(mask_key="fc1.mask", measured_sparsity=0.0))
+
+
+def test_built_dense_original_note_says_what_to_give_after_prune_workload():
+    """The note no longer claims every `prune --out` writes a dense original: after `prune --workload W` it says --dense W."""
+    from energysim.api import workload
+    from energysim.estimation import densified_note
+
+    note = densified_note(workload("lenet-300-100-han2015"))
+    assert "prune --out of a trained model writes it" in note and "after prune --workload W, give --dense W" in note
