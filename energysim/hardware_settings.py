@@ -61,6 +61,10 @@ def parse_settings(items: Sequence[str], option: str = "--set") -> dict[str, lis
             raise InputError(f"{option} {key}: value {empty} of {values!r} is empty; separate values by single commas, "
                              f"e.g. {key}=8,16")
         parsed = [parse_value(v) for v in pieces]
+        overflow = next((p.strip() for p, v in zip(pieces, parsed) if isinstance(v, float) and math.isinf(v)
+                         and "inf" not in p.lower()), None)
+        if overflow is not None:  # 1e400 reads as inf: name what was typed, not the inf it became
+            raise InputError(f"{option} {key}: {overflow} is beyond the largest number (about 1.8e308) (got {item!r})")
         table = next((v for v in parsed if isinstance(v, (list, dict))), None)
         if table is not None:  # a TOML array or inline table: no setting takes one (and it is not hashable)
             raise InputError(f"{option} {key}: a value must be a number, a boolean or a string, not a TOML "

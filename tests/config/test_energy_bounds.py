@@ -45,3 +45,9 @@ def test_set_refuses_a_toml_array_or_table(value, kind):
 def test_gbps_conversion_does_not_overflow_before_dividing():
     """1e308 GB/s at 1e300 GHz in 32-bit words is 2.5e7 words per cycle, not inf (gbps x 8 overflowed first)."""
     assert words_per_cycle_of_gbps(1e308, 1e300, 32) == pytest.approx(2.5e7)
+
+
+def test_set_names_an_overflowing_number_as_typed():
+    """`--set clock_ghz=1e400` names 1e400 (it echoed the 'inf' it parsed to); a literal inf is the file rule's."""
+    code, err = run("run", "lecture-array", "lenet-300-100", "--set", "clock_ghz=1e400")
+    assert code == 2 and "--set clock_ghz: 1e400 is beyond the largest number" in err
