@@ -372,8 +372,9 @@ def _claim_sweep_folder(out: Path, expected: set[str], force: bool) -> dict[str,
     orphan = (out / "compare.csv").is_file() and not journal.is_file()
     if not force and (foreign or others or orphan):
         if foreign:
-            reason = (f"{journal} holds {len(foreign)} of {len(records)} results of another sweep (another grid, "
-                      "hardware, hardware file content or model)")
+            reason = (f"{journal}: {len(foreign)} of its {len(records)} results are not in this sweep (another grid, "
+                      "hardware, hardware file content or model; --force drops them, the other "
+                      f"{len(records) - len(foreign)} are reused)")
         else:
             reason = f"{out} already holds results ({', '.join(p.name for p in others) or 'compare.csv without a journal'})"
         raise InputError(f"{reason}; give a new --out folder or add --force to replace them")

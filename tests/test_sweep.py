@@ -236,7 +236,8 @@ def test_other_hardware_in_the_same_folder_is_refused_then_forced(tmp_path):
     """A journal made with other hardware is not reused: refused without --force, with it only the new rows return."""
     points = grid("mlp", ["fine"], [0.5], ["magnitude"], finetune_epochs=0)
     run_sweep(points, ("lecture-array",), tmp_path, jobs=1, progress=False)
-    with pytest.raises(InputError, match="results of another sweep .*--force"):
+    with pytest.raises(InputError, match=r"(\d+) of its \1 results are not in this sweep .*--force drops them, the "
+                                         r"other 0 are reused"):
         run_sweep(points, ("eie-64pe-lecture",), tmp_path, jobs=1, progress=False)
     frame = run_sweep(points, ("eie-64pe-lecture",), tmp_path, jobs=1, progress=False, force=True)
     assert set(frame["run"]) == {"eie-64pe-lecture"} and frame.attrs["results_reused"] == 0
