@@ -295,7 +295,9 @@ def cmd_sensitivity(args: argparse.Namespace, out: TextIO) -> int:
     wide = table.pivot(index="target_sparsity", columns="layer", values="accuracy")[list(dict.fromkeys(table["layer"]))]
     out.write(f"test accuracy (%) with one layer pruned ({args.granularity}, {args.criterion}); "
               f"dense {100 * table['accuracy_dense'].iloc[0]:.1f} %\n")
-    out.write((wide * 100).round(1).to_string() + "\n")
+    shown = (wide * 100).round(1).reset_index()
+    columns = [Column("target_sparsity", "number", "sparsity")] + [Column(str(c), "number") for c in wide.columns]
+    out.write(render_table(shown.rename(columns=str), columns, wide=True))
     if args.csv:
         write_text_atomic(args.csv, table.to_csv(index=False))
         out.write(f"table written to {args.csv}\n")
