@@ -62,7 +62,7 @@ def test_sensitivity_command_writes_csv_and_png(tmp_path):
     )
     assert code == 0, err
     assert "fc1" in out and (tmp_path / "s.csv").exists() and (tmp_path / "s.png").exists()
-    header, rule = out.splitlines()[2:4]  # after the training and title lines: an aligned table (a sparsity column, one per layer), not a raw pivot
+    header, rule = out.splitlines()[2:4]  # after the training and title lines
     assert header.split()[:2] == ["sparsity", "fc1"] and set(rule) <= {"-", " "} and "layer" not in header
 
 
