@@ -339,7 +339,8 @@ class HardwareFile(BaseModel):
         per_action += [(f"units[{i}].power_w", unit.power_w, "W") for i, unit in enumerate(self.units)]
         for key, value, unit in per_action:
             energy_pj = None if value is None else value if unit == "pJ" else value * 1e3 / self.clock_ghz
-            if energy_pj is not None and not energy_pj <= MAX_PJ_PER_ACTION:
+            # an inf or nan value itself is left to the file-wide finite check, which names it
+            if energy_pj is not None and math.isfinite(value) and not energy_pj <= MAX_PJ_PER_ACTION:
                 at_clock = "" if unit == "pJ" else f" W at {self.clock_ghz} GHz, {energy_pj:.3g} pJ per cycle"
                 raise ValueError(f"{key}: one action or cycle may cost at most {MAX_PJ_PER_ACTION:.0e} pJ (1 J), so "
                                  f"that totals stay finite (got {value:.3g}{at_clock})")
