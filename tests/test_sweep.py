@@ -254,7 +254,7 @@ def test_changed_hardware_file_content_is_not_reused(tmp_path):
     points = grid("mlp", ["fine"], [0.5], ["magnitude"], finetune_epochs=0)
     first = run_sweep(points, (str(hw),), tmp_path / "out", jobs=1, progress=False)
     hw.write_text(text.replace("schema_version", "# edited\nschema_version", 1))
-    with pytest.raises(InputError, match="another sweep"):
+    with pytest.raises(InputError, match="results are not in this sweep"):
         run_sweep(points, (str(hw),), tmp_path / "out", jobs=1, progress=False)
     again = run_sweep(points, (str(hw),), tmp_path / "out", jobs=1, progress=False, force=True)
     assert again.attrs["results_reused"] == 0
