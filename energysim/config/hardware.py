@@ -67,6 +67,12 @@ def _at_least(value: float | None, floor: float, what: str) -> float | None:
         raise ValueError(f"must be at least {floor:.2g} {what}")
     return value
 
+
+def pj_per_cycle_of_power(power_w: float, clock_ghz: float) -> float:
+    """A static power's energy per cycle at a clock, pJ: ``power_w x 1000 / clock_ghz`` (W / GHz = nJ per cycle)."""
+    return power_w * 1e3 / clock_ghz
+
+
 MAX_PJ_PER_ACTION = 1e12
 """Largest energy one access, operation or cycle may cost, pJ (1 J): far above any circuit, and small enough
 that 2**53 counts of it stay a finite total (a 1e308 W leak gave an inf price and a traceback)."""
@@ -338,7 +344,7 @@ class HardwareFile(BaseModel):
         per_action += [(f"memory[{i}].leak_power_w", level.leak_power_w, "W") for i, level in enumerate(self.memory)]
         per_action += [(f"units[{i}].power_w", unit.power_w, "W") for i, unit in enumerate(self.units)]
         for key, value, unit in per_action:
-            energy_pj = None if value is None else value if unit == "pJ" else value * 1e3 / self.clock_ghz
+            energy_pj = None if value is None else value if unit == "pJ" else pj_per_cycle_of_power(value, self.clock_ghz)
             # an inf or nan value itself is left to the file-wide finite check, which names it
             if energy_pj is not None and math.isfinite(value) and not energy_pj <= MAX_PJ_PER_ACTION:
                 at_clock = "" if unit == "pJ" else f" W at {self.clock_ghz} GHz, {energy_pj:.3g} pJ per cycle"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from energysim.config.hardware import BANDWIDTH_FORMS, HardwareFile, MemoryLevelConfig
+from energysim.config.hardware import BANDWIDTH_FORMS, HardwareFile, MemoryLevelConfig, pj_per_cycle_of_power
 from energysim.config.loading import load_model_file
 from energysim.costs.registry import resolve_table
 from energysim.costs.table import CostEntry, CostTable
@@ -217,7 +217,7 @@ def per_cycle_of_power(component: str, action: str, bits: int, power_w: float, s
     CostEntry
         Energy per instance-cycle, pJ; its source names the power's own source, the rule and the clock.
     """
-    energy_pj = power_w * 1e3 / clock_ghz
+    energy_pj = pj_per_cycle_of_power(power_w, clock_ghz)
     return CostEntry(component=component, action=action, bits=bits, energy_pj=energy_pj,
                      source=f"{source}; per cycle = static power x cycle time = {power_w} W x 1000 / "
                             f"{clock_ghz} GHz = {energy_pj:.6g} pJ")
