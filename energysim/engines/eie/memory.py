@@ -5,8 +5,8 @@ stage, each stage counting what is alive during it, in bytes:
 
 1. **Weights** (synthetic): the drawn gaps and their running sum (16 per drawn
    weight, none for a dense layer) and the codes (1), at most ``W = E[weights] + 6 sd
-   + 16`` drawn weights, and one block of values being quantised (the codebook is
-   fitted on a fixed-size sample). With real weights: the float64 matrix (8 per
+   + 16`` drawn weights, and one block of quantile integers being looked up (the
+   codebook is fitted on a fixed-size sample). With real weights: the float64 matrix (8 per
    position), the fit (25) and the quantiser's temporaries (26) per position.
 2. **Encoding**: the codes (1 per weight), the flat positions (8; rows and columns on
    the numpy path, 24 with a dense layer's index), the order check's blocks, and the encoded
@@ -94,7 +94,7 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
         fit = (8 + 1 + 34) * positions
         encoding = (8 + 1) * positions + (16 + 1 + 16 + 8 * compiled) * weights + sort + encoded
     else:
-        # the gaps and their running sum (sparse draw, 16), the codes (1), one block of values being quantised;
+        # the gaps and their running sum (sparse draw, 16), the codes (1), one block of quantile integers;
         # then the positions kept (8, sparse) and, on the numpy path, int64 columns and rows (and a dense arange: 24)
         fit = (16 * sparse_draw + 1) * weights + draw_block
         encoding = (1 + 8 * sparse_draw + (0 if compiled else 24)) * weights + sort + encoded

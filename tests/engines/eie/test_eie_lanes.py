@@ -176,24 +176,53 @@ def test_reused_tables_and_line_counts_equal_fresh_ones():
     assert [_scalars(r) for r in reused] == [_scalars(f) for f in fresh]
 
 
-def test_synthetic_codes_quantise_one_normal_draw_fitted_on_its_first_values(monkeypatch):
-    """Dense codes = codebook of the first FIT_SAMPLES values applied to one normal draw, in any blocks; the rng ends after it."""
-    # The generator ends where that one standard-normal draw leaves it (the input vectors drawn next are unchanged).
-    from energysim.engines.eie.synthetic import _memo, synthetic_weights
+def test_synthetic_codes_come_from_their_own_quantile_stream_after_the_fit_sample(monkeypatch):
+    """Dense codes = code_table of a PCG64 seeded after the FIT_SAMPLES fit values, in any blocks; rng ends there."""
+    from energysim.engines.eie.synthetic import _memo, code_table, synthetic_weights
     from energysim.formats.codebook import fit_codebook
 
     monkeypatch.setattr(synthetic_module, "FIT_SAMPLES", 100)
     reference = np.random.default_rng(5)
-    values = reference.standard_normal(30 * 20)
-    book = fit_codebook(values[:100], 4)
-    for block in (1 << 22, 64):
+    book = fit_codebook(reference.standard_normal(100), 4)
+    raw = np.random.PCG64(int(reference.integers(2**63))).random_raw(150)          # 600 weights, four per output
+    bins = np.array([(int(word) >> (16 * part)) & 0xFFFF for word in raw for part in range(4)])
+    expected = code_table(book)[bins]
+    for block in (1 << 22, 64, 7):
         monkeypatch.setattr(synthetic_module, "QUANTISE_BLOCK", block)
         _memo.clear()
         rng = np.random.default_rng(5)
         drawn = synthetic_weights(30, 20, 1.0, 4, None, 0, rng)
-        assert drawn.positions is None and drawn.codes.tolist() == book.quantise(values).tolist()
+        assert drawn.positions is None and drawn.codes.tolist() == expected.tolist()
         assert drawn.codebook.centroids.tolist() == book.centroids.tolist()
         assert rng.bit_generator.state == reference.bit_generator.state
+
+
+def test_code_table_is_the_codebook_quantising_each_bins_middle_quantile():
+    """code_table[u] = Codebook.quantise(Phi^-1((u + 1/2) / 2**16)), the quantile from scipy's ndtri."""
+    from scipy.special import ndtri
+
+    from energysim.engines.eie.synthetic import code_table
+    from energysim.formats.codebook import fit_codebook
+
+    for bits, seed in ((4, 0), (2, 1), (8, 2)):
+        book = fit_codebook(np.random.default_rng(seed).standard_normal(5000), bits)
+        quantiles = ndtri((np.arange(1 << 16) + 0.5) / (1 << 16))
+        assert code_table(book).tolist() == book.quantise(quantiles).tolist()
+
+
+def test_synthetic_code_frequencies_match_the_quantised_normal():
+    """Over 2**20 drawn codes, each code's share is the normal mass of its cell within 5 standard errors."""
+    from scipy.special import ndtr
+
+    from energysim.engines.eie.synthetic import _memo, synthetic_weights
+
+    _memo.clear()
+    drawn = synthetic_weights(1024, 1024, 1.0, 4, None, 0, np.random.default_rng(3))
+    midpoints = 0.5 * (drawn.codebook.centroids[2:] + drawn.codebook.centroids[1:-1])
+    mass = np.diff(np.concatenate(([0.0], ndtr(midpoints), [1.0])))
+    share = np.bincount(drawn.codes, minlength=16)[1:] / drawn.codes.size
+    assert np.bincount(drawn.codes, minlength=16)[0] == 0
+    assert np.all(np.abs(share - mass) <= 5 * np.sqrt(mass * (1 - mass) / drawn.codes.size) + 2**-16)
 
 
 def test_block_of_identical_vectors_equals_stepping_each():
