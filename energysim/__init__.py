@@ -17,45 +17,73 @@ writes a file unless it is given an output folder:
 Long jobs take ``progress=``: a bar on stderr (None: only on a terminal, True: always).
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from energysim.api import (
-    compare,
-    cost_table,
-    estimate,
-    estimate_details,
-    hardware,
-    hardware_costs,
-    hardware_variants,
-    layer_cost_table,
-    prune_for_energy,
-    simulate,
-    validate_file,
-    workload,
-)
-from energysim.estimation import Estimate
-from energysim.workloads.torch_import import from_torch
-from energysim.simulate import SimulationRun
+import importlib
+import sys
+from types import ModuleType
 
-try:
-    __version__ = version("energysim")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
+_EXPORTS = {
+    "Estimate": "energysim.estimation",
+    "SimulationRun": "energysim.simulate",
+    "compare": "energysim.api",
+    "cost_table": "energysim.api",
+    "estimate": "energysim.api",
+    "estimate_details": "energysim.api",
+    "from_torch": "energysim.workloads.torch_import",
+    "hardware": "energysim.api",
+    "hardware_costs": "energysim.api",
+    "hardware_variants": "energysim.api",
+    "layer_cost_table": "energysim.api",
+    "prune_for_energy": "energysim.api",
+    "simulate": "energysim.api",
+    "validate_file": "energysim.api",
+    "workload": "energysim.api",
+}
+"""Public name -> module defining it, imported on first use (``import energysim`` loads neither pandas nor an engine)."""
 
-__all__ = [
-    "Estimate",
-    "SimulationRun",
-    "compare",
-    "cost_table",
-    "estimate",
-    "estimate_details",
-    "from_torch",
-    "hardware",
-    "hardware_costs",
-    "hardware_variants",
-    "layer_cost_table",
-    "prune_for_energy",
-    "simulate",
-    "validate_file",
-    "workload",
-]
+
+def __getattr__(name: str):
+    """The public name ``name`` from its module on first access (PEP 562), then cached in this module."""
+    if name == "__version__":
+        value = _version()
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
+        raise AttributeError(f"module 'energysim' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+class _Package(ModuleType):
+    """This package's module type: a public name keeps its function when a submodule of the same name is imported.
+
+    ``energysim.simulate`` and ``energysim.hardware`` are functions of :mod:`energysim.api` and
+    also submodules; importing the submodule binds its name on the package, which here is ignored.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _EXPORTS and isinstance(value, ModuleType):
+            return  # the import system binding energysim.simulate (the module) over the public function
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __dir__() -> list[str]:
+    """The package's names, the public ones included before their first use."""
+    return sorted({*globals(), *_EXPORTS, "__version__"})
+
+
+def _version() -> str:
+    """The installed distribution's version ("0+unknown" from a source tree that was never installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("energysim")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__all__ = sorted(_EXPORTS)

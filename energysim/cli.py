@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 from pathlib import Path
-from typing import Sequence, TextIO
-
-import pandas as pd
+from typing import TYPE_CHECKING, Sequence, TextIO
 
 from energysim import catalog
 from energysim.argument_types import count as _count, seed as seed_type
@@ -34,6 +33,9 @@ from energysim.limits import check_environment
 from energysim.errors import EnergySimError, InputError, InvariantError
 from energysim.report.terminal import (Column, guess_kind, in_energy_units, percent, ratio, render_key_values, render_table, si,
                                        terminal_width)
+
+if TYPE_CHECKING:  # pandas is imported by the commands that build tables, not by `energysim --help`
+    import pandas as pd
 
 EXIT_BROKEN_PIPE = 141
 """Exit code when stdout is closed early (128 + SIGPIPE), as shell tools do."""
@@ -258,6 +260,8 @@ RUN_COLUMNS = (
 
 
 def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    import pandas as pd
+
     from energysim.api import workload as load_workload_by_name
     from energysim.progress import progress_bar
     from energysim.simulate import run_workload
@@ -309,7 +313,7 @@ def _on_chip_words(summary: pd.DataFrame) -> pd.DataFrame:
     engines = summary["engine"] if "engine" in summary.columns else [None] * len(summary)
 
     def words(on_chip, spilled, engine) -> str:
-        if on_chip is None or (isinstance(on_chip, float) and pd.isna(on_chip)):
+        if on_chip is None or (isinstance(on_chip, float) and math.isnan(on_chip)):
             return ""
         if on_chip:
             return "tiles fit" if engine == "loopnest" else "yes"
@@ -367,6 +371,8 @@ LAYER_COST_COLUMNS = (
 
 
 def _cmd_costs(args: argparse.Namespace, out: TextIO) -> int:
+    import pandas as pd
+
     from energysim.costs.export import operation_table
     from energysim.costs.registry import resolve_table
     from energysim.report.files import render
@@ -399,6 +405,8 @@ def _cmd_costs(args: argparse.Namespace, out: TextIO) -> int:
 
 def _print_costs(frame: pd.DataFrame, args: argparse.Namespace, out: TextIO) -> None:
     """A cost table: in text, sources as numbered notes under the table; in md/tex only with --sources."""
+    import pandas as pd
+
     from energysim.report.files import render
 
     source = "Source" if "Source" in frame else "source"
@@ -616,6 +624,8 @@ def _budget_targets(frame: pd.DataFrame, columns: tuple[Column, ...]) -> tuple[p
     """An energy-aware row's target is its energy budget (``budget 0.5``), not a blank sparsity; others as percent."""
     if "energy_budget" not in frame.columns or frame["energy_budget"].isna().all():
         return frame, columns
+    import pandas as pd
+
     target = [f"budget {budget:g}" if pd.notna(budget) else percent(sparsity)
               for budget, sparsity in zip(frame["energy_budget"], frame["sparsity_target"])]
     return (frame.assign(sparsity_target=target),

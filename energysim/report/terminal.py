@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 import shutil
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import TYPE_CHECKING, Iterable, Literal
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # imported where a frame is read, so that importing this module (the CLI does) loads neither
+    import pandas as pd
 
 Kind = Literal["text", "count", "number", "energy_pj", "energy_uj", "time_s", "time_us", "percent", "ratio", "bytes",
                "bits", "flag", "shown"]
@@ -153,6 +153,9 @@ class Column:
 
 def guess_kind(name: str, series: pd.Series) -> Kind:
     """The kind of a column named ``name``, told by its unit suffix (``_pj``, ``_uj``, ``_s``, ``_us``, ...)."""
+    import numpy as np
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(series):
         return "flag"
     if series.dtype == object:
@@ -251,6 +254,8 @@ def in_energy_units(frame: pd.DataFrame, columns: Iterable[Column]) -> tuple[pd.
     and is scaled back); a mixed one shows each cell with its own unit (``156 uJ``,
     ``49.2 M MAC-eq``) so no column reads as one unit across rows of two.
     """
+    import pandas as pd
+
     columns = tuple(columns)
     units = frame["energy_unit"].astype(str) if "energy_unit" in frame.columns else pd.Series("pJ", index=frame.index)
     mac = (units == "MAC").to_numpy()

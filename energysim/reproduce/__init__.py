@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import importlib
 import math
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from energysim.errors import InputError
+
+if TYPE_CHECKING:  # imported where a table is built, so that `energysim --help` (which lists REPRODUCTIONS) does not
+    import pandas as pd
 
 REPRODUCTIONS: dict[str, str] = {
     "eie": "energysim.reproduce.eie",
@@ -73,6 +75,8 @@ def judged_rows(sections: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
         Columns ``section``, ``figure`` (the row's naming columns joined, e.g. "Alex-8
         actual"), ``model``, ``published``, ``ratio``, ``tolerance`` (text) and ``ok``.
     """
+    import pandas as pd
+
     rows = []
     for title, frame in sections:
         names = [c for c in frame.columns if c not in VALUE_COLUMNS]
@@ -122,6 +126,8 @@ def summary_line(sections: list[tuple[str, pd.DataFrame]]) -> str:
 
 def misses_table(sections: list[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
     """The judged rows outside their tolerance, worst first (columns :data:`MISSES_COLUMNS`)."""
+    import pandas as pd
+
     judged = judged_rows(sections)
     misses = judged[~judged["ok"].astype(bool)].copy()
     misses["_distance"] = [_distance(r) for r in misses["ratio"]]
