@@ -62,8 +62,8 @@ class EieCsc:
         Zeros before each entry within its PE slice and column (``uint8``).
     local_rows
         Local row (within the PE slice) each entry stands at; for a padding entry,
-        the zero it replaces (``uint16`` when a slice has at most 65,536 rows, else
-        int32 or int64; the row passes use it, :meth:`decode` does not).
+        the zero it replaces (``uint8`` when a slice has at most 256 rows, ``uint16``
+        at most 65,536, else int32 or int64; the row passes use it, :meth:`decode` does not).
     pointers
         ``(N, K + 1)`` per-PE column pointers in entries, relative to the PE's
         first entry (``pointers[:, 0] == 0``).
@@ -358,8 +358,9 @@ def encode_flat(
 
 
 def _local_dtype(m: int, n_pe: int, itype: type) -> type:
-    """dtype of the stored local rows: uint16 when a PE slice has at most 65,536 rows (2 bytes an entry), else ``itype``."""
-    return np.uint16 if ceil_div(m, n_pe) <= 2**16 else itype
+    """dtype of the stored local rows: uint8 / uint16 when a PE slice has at most 256 / 65,536 rows, else ``itype``."""
+    rows = ceil_div(m, n_pe)
+    return np.uint8 if rows <= 2**8 else np.uint16 if rows <= 2**16 else itype
 
 
 def _strictly_increasing(positions: np.ndarray) -> bool:

@@ -193,8 +193,8 @@ def encode_sorted(positions: np.ndarray | None, codes: np.ndarray, m: int, k: in
     """
     if positions is None:                # every position: no gap, so no padding and z = 0; rows split evenly
         rows_of_pe = (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
-        pointers, pe_offsets, v, z, local_rows = entry_layout(np.repeat(rows_of_pe[:, None], k, axis=1), local_dtype)
-        z[:] = 0
+        pointers, pe_offsets, v, _, local_rows = entry_layout(np.repeat(rows_of_pe[:, None], k, axis=1), local_dtype)
+        z = np.zeros(v.size, dtype=np.uint8)    # calloc'd: its pages stay unallocated until written or read
         jit(_fill_dense)(np.ascontiguousarray(codes, dtype=np.uint8), m, k, n_pe, pe_offsets, v, local_rows)
         return v, z, local_rows, pointers, pe_offsets
     shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1

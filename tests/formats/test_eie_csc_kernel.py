@@ -131,7 +131,7 @@ def test_flat_positions_must_increase_and_match_the_codes():
 
 
 @needs_numba
-@pytest.mark.parametrize("m, k, n_pe", [(200, 70, 64), (130, 3, 64), (5, 4, 70), (4096, 40, 64), (1000, 9, 3)])
+@pytest.mark.parametrize("m, k, n_pe", [(200, 70, 64), (130, 3, 64), (5, 4, 70), (4096, 40, 64), (1000, 9, 3), (600, 5, 2)])
 def test_compiled_dense_encoding_equals_numpy(monkeypatch, m, k, n_pe):
     """Every position present (encode_flat with None): the compiled column-tile fill gives the numpy path's arrays."""
     codes = np.random.default_rng(m + k).integers(1, 16, size=m * k).astype(np.uint8)
@@ -143,3 +143,16 @@ def test_compiled_dense_encoding_equals_numpy(monkeypatch, m, k, n_pe):
     for name, array in arrays["numpy"].items():
         assert arrays["numba"][name].dtype == array.dtype, name
         np.testing.assert_array_equal(arrays["numba"][name], array, err_msg=name)
+
+
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+@pytest.mark.parametrize("m, n_pe, dtype", [(256 * 64, 64, np.uint8), (256 * 64 + 1, 64, np.uint16),
+                                             (2 * 65536, 2, np.uint16), (2 * 65536 + 1, 2, np.int32)])
+def test_local_rows_take_the_narrowest_type_that_holds_a_slice(monkeypatch, kernel, m, n_pe, dtype):
+    """Local rows are uint8 up to 256 rows a slice, uint16 up to 65,536, else int32; the last one is exact."""
+    if kernel == "numba" and not eie_csc_kernel.compiled_available():
+        pytest.skip("numba not installed")
+    monkeypatch.setenv(eie_csc_kernel.KERNEL_ENV, kernel)
+    csc = encode_flat(None, np.ones(m, dtype=np.uint8), (m, 1), n_pe)
+    assert csc.local_rows.dtype == dtype
+    assert int(csc.local_rows[int(csc.pe_offsets[1]) - 1]) == -(-m // n_pe) - 1

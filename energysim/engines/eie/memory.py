@@ -10,7 +10,7 @@ stage, each stage counting what is alive during it, in bytes:
    position), the fit (25) and the quantiser's temporaries (26) per position.
 2. **Encoding**: the codes (1 per weight), the flat positions (8; rows and columns on
    the numpy path, 24 with a dense layer's index), the order check's blocks, and the encoded
-   entries (4 to 10 each: ``v``, ``z`` and a uint16 to int64 local row) of which there are at
+   entries (3 to 10 each: ``v``, ``z`` and a uint8 to int64 local row) of which there are at
    most ``W + N x K x floor(ceil(M / N) / 2**index_bits)`` (padding); the numpy
    path sorts one group of whole columns at a time (64 per weight of a group) and
    copies every group's entries into place (one more copy of the entries).
@@ -78,7 +78,7 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
     rows_per_pe = ceil_div(m, n_pe)
     entries = weights + n_pe * k * (rows_per_pe >> index_bits)
     local_bytes = 4 if max(m, k) * n_pe < 2**30 else 8                   # a local row while encoding
-    entry_bytes = 2 + (2 if rows_per_pe <= 2**16 else local_bytes)      # v, z, local row as stored
+    entry_bytes = 2 + (1 if rows_per_pe <= 2**8 else 2 if rows_per_pe <= 2**16 else local_bytes)   # v, z, local row
     encoded = entry_bytes * entries + 3 * 8 * n_pe * (k + 1)
     passes = max(1, ceil_div(rows_per_pe, rows_per_pass))
     table_elements = passes * (k + 1) * n_pe
