@@ -319,7 +319,10 @@ def encode_flat(
         Strictly increasing flat positions (int64), or None for every position (a dense
         matrix: no position array is made on the compiled path).
     codes
-        Codebook index of each position, in ``1 .. 2**value_bits - 1``.
+        Codebook index of each position, in ``1 .. 2**value_bits - 1``: an array, or an object
+        with ``size`` and ``block(lo, hi)`` giving codes ``lo .. hi - 1`` (e.g. synthetic codes
+        drawn when read), which a dense matrix on the compiled path reads one group of columns
+        at a time (checked group by group) and anything else reads whole.
     shape, n_pe, index_bits, value_bits, pointer_bits
         As in :func:`encode_positions`.
 
@@ -331,14 +334,18 @@ def encode_flat(
     """
     m, k = int(shape[0]), int(shape[1])
     count = m * k if positions is None else int(np.size(positions))
-    codes = np.asarray(codes).ravel()
-    if codes.size != count:
-        raise InputError(f"EIE CSC: one code per position (got {codes.size} codes for {count} positions)")
+    size = codes.size if hasattr(codes, "block") else int(np.size(codes))
+    if size != count:
+        raise InputError(f"EIE CSC: one code per position (got {size} codes for {count} positions)")
     if positions is not None and positions.size and (positions[0] < 0 or positions[-1] >= m * k
                                                      or not _strictly_increasing(positions)):
         raise InputError(f"EIE CSC flat positions must strictly increase inside the {m}x{k} matrix")
-    if not eie_csc_kernel.use_compiled() or m < 1 or k < 1 or not (1 <= index_bits <= 8 and 1 <= value_bits <= 8
-                                                                   and 1 <= pointer_bits <= 64):
+    compiled = eie_csc_kernel.use_compiled() and m >= 1 and k >= 1 and (1 <= index_bits <= 8 and 1 <= value_bits <= 8
+                                                                        and 1 <= pointer_bits <= 64)
+    if not (compiled and positions is None):
+        codes = np.asarray(codes).ravel()
+        _check_codes(codes, value_bits)
+    if not compiled:
         if positions is None:
             columns, rows = np.divmod(np.arange(m * k, dtype=np.int64), m)
         else:
@@ -346,15 +353,28 @@ def encode_flat(
         return encode_positions(rows, columns, codes, shape, n_pe, index_bits, value_bits, pointer_bits)
     if not isinstance(n_pe, (int, np.integer)) or isinstance(n_pe, bool) or n_pe < 1:
         raise InputError(f"EIE CSC n_pe must be an integer >= 1 (got {n_pe!r})")
-    if codes.size and (codes.min() < 1 or codes.max() > 2**value_bits - 1):
-        raise InputError(f"EIE CSC codes must lie in 1..{2**value_bits - 1} (got {codes.min()}..{codes.max()})")
     itype = np.int32 if max(m, k) * max(n_pe, 1) < 2**30 else np.int64
-    v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(positions, codes, m, k, n_pe, index_bits,
-                                                                         _local_dtype(m, n_pe, itype))
+    local_dtype = _local_dtype(m, n_pe, itype)
+    if positions is None:
+        def read_codes(lo: int, hi: int) -> np.ndarray:
+            block = codes.block(lo, hi) if hasattr(codes, "block") else np.asarray(codes).ravel()[lo:hi]
+            _check_codes(block, value_bits)
+            return block
+
+        v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_dense(read_codes, m, k, n_pe, local_dtype)
+    else:
+        v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(positions, codes, m, k, n_pe, index_bits,
+                                                                             local_dtype)
     return EieCsc(
         shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
         index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
     )
+
+
+def _check_codes(codes: np.ndarray, value_bits: int) -> None:
+    """Raise :class:`InputError` unless every code lies in ``1 .. 2**value_bits - 1``."""
+    if codes.size and (codes.min() < 1 or codes.max() > 2**value_bits - 1):
+        raise InputError(f"EIE CSC codes must lie in 1..{2**value_bits - 1} (got {codes.min()}..{codes.max()})")
 
 
 def _local_dtype(m: int, n_pe: int, itype: type) -> type:

@@ -2,8 +2,9 @@
 
 numba is optional (the ``fast`` extra). With it, :func:`encode_sorted` encodes
 column-major positions in two passes over the weights (entries per PE and column,
-then the entries themselves; a dense matrix in one, column tile by column tile, its
-entries per PE and column known in closed form) and :func:`segment_counts` counts a CSC's row-pass
+then the entries themselves), :func:`encode_dense` a dense matrix in one, column
+tile by column tile (its entries per PE and column known in closed form, its codes
+read one group of columns at a time), and :func:`segment_counts` counts a CSC's row-pass
 segments in one pass over its entries, instead of numpy's sorts, repeats and
 bincounts. The arrays are those of the numpy path exactly (same values and
 dtypes; checked by ``tests/formats/test_eie_csc_kernel.py``). Without numba, or with
@@ -110,19 +111,20 @@ def _fill(positions, count, m, codes, cursor_base, v, z, local_rows, n_pe, shift
         previous[pe] = local
 
 
-def _fill_dense(codes, m, k, n_pe, pe_offsets, v, local_rows):  # pragma: no cover - compiled
-    """Every position present: PE ``p``'s rows of each column in order, no padding; plain Python, compiled by numba.
+def _fill_dense(codes, m, column_lo, column_hi, n_pe, pe_offsets, v, local_rows):  # pragma: no cover - compiled
+    """Every position of columns ``column_lo .. column_hi - 1`` present (``codes`` holds theirs, column-major): PE
+    ``p``'s rows of each column in order, no padding; plain Python, compiled by numba.
 
     Columns in tiles of about 128 KB of codes (read from cache), each PE's run of a tile written in one go.
     """
     tile = max(1, (1 << 17) // m)
-    for first in range(0, k, tile):
-        last = min(k, first + tile)
+    for first in range(column_lo, column_hi, tile):
+        last = min(column_hi, first + tile)
         for pe in range(min(n_pe, m)):
             rows = (m - pe + n_pe - 1) // n_pe
             at = pe_offsets[pe] + first * rows
             for column in range(first, last):
-                source = column * m + pe
+                source = (column - column_lo) * m + pe
                 for local in range(rows):
                     v[at] = codes[source + local * n_pe]
                     local_rows[at] = local
@@ -170,7 +172,45 @@ def entry_layout(counts: np.ndarray, local_dtype: type) -> tuple[np.ndarray, ...
             np.empty(total, dtype=local_dtype))
 
 
-def encode_sorted(positions: np.ndarray | None, codes: np.ndarray, m: int, k: int, n_pe: int,
+DENSE_CODE_BLOCK = 1 << 22
+"""Codes of whole columns read at once by :func:`encode_dense` (at least one column)."""
+
+
+def encode_dense(read_codes: Callable[[int, int], np.ndarray], m: int, k: int, n_pe: int,
+                 local_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Interleaved CSC arrays of a matrix with every position non-zero, its codes read column group by column group.
+
+    No gap, so no padding and ``z = 0`` (left to ``calloc``: its pages are not allocated until
+    written or read); the rows split evenly over the PEs, so the pointers are known in closed
+    form and each group of whole columns (:data:`DENSE_CODE_BLOCK` codes) is filled in place.
+
+    Parameters
+    ----------
+    read_codes
+        ``read_codes(lo, hi)``: the codes of flat column-major positions ``lo .. hi - 1``
+        (uint8), called once per column group, in order.
+    m, k, n_pe
+        Matrix shape and PEs.
+    local_dtype
+        dtype of the local rows.
+
+    Returns
+    -------
+    v, z, local_rows, pointers, pe_offsets
+        As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
+    """
+    rows_of_pe = (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
+    pointers, pe_offsets, v, _, local_rows = entry_layout(np.repeat(rows_of_pe[:, None], k, axis=1), local_dtype)
+    z = np.zeros(v.size, dtype=np.uint8)
+    group = max(1, DENSE_CODE_BLOCK // max(1, m))
+    for lo in range(0, k, group):
+        hi = min(k, lo + group)
+        codes = np.ascontiguousarray(read_codes(lo * m, hi * m), dtype=np.uint8)
+        jit(_fill_dense)(codes, m, lo, hi, n_pe, pe_offsets, v, local_rows)
+    return v, z, local_rows, pointers, pe_offsets
+
+
+def encode_sorted(positions: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe: int,
                   index_bits: int, local_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Interleaved CSC arrays of validated positions in column-major order (flat index strictly increasing).
 
@@ -178,7 +218,7 @@ def encode_sorted(positions: np.ndarray | None, codes: np.ndarray, m: int, k: in
     ----------
     positions
         Flat column-major index ``column x M + row`` of every non-zero weight (int64),
-        strictly increasing; None for every position of the matrix (a dense one).
+        strictly increasing (every position present: :func:`encode_dense`).
     codes
         Codebook index of each.
     m, k, n_pe, index_bits
@@ -191,12 +231,6 @@ def encode_sorted(positions: np.ndarray | None, codes: np.ndarray, m: int, k: in
     v, z, local_rows, pointers, pe_offsets
         As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
     """
-    if positions is None:                # every position: no gap, so no padding and z = 0; rows split evenly
-        rows_of_pe = (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
-        pointers, pe_offsets, v, _, local_rows = entry_layout(np.repeat(rows_of_pe[:, None], k, axis=1), local_dtype)
-        z = np.zeros(v.size, dtype=np.uint8)    # calloc'd: its pages stay unallocated until written or read
-        jit(_fill_dense)(np.ascontiguousarray(codes, dtype=np.uint8), m, k, n_pe, pe_offsets, v, local_rows)
-        return v, z, local_rows, pointers, pe_offsets
     shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
     flat = np.ascontiguousarray(positions, dtype=np.int64)
     count = flat.size

@@ -156,3 +156,30 @@ def test_local_rows_take_the_narrowest_type_that_holds_a_slice(monkeypatch, kern
     csc = encode_flat(None, np.ones(m, dtype=np.uint8), (m, 1), n_pe)
     assert csc.local_rows.dtype == dtype
     assert int(csc.local_rows[int(csc.pe_offsets[1]) - 1]) == -(-m // n_pe) - 1
+
+
+class _Blocks:
+    """Codes read through ``block(lo, hi)`` only, each read recorded."""
+
+    def __init__(self, codes):
+        self.codes, self.size, self.reads = codes, codes.size, []
+
+    def block(self, lo, hi):
+        self.reads.append((lo, hi))
+        return self.codes[lo:hi]
+
+
+@needs_numba
+def test_dense_codes_read_column_group_by_column_group_equal_an_array(monkeypatch):
+    """A dense matrix's codes read through block() in groups of whole columns give the array's CSC; bad codes refused."""
+    m, k = 70, 30
+    codes = np.random.default_rng(4).integers(1, 16, size=m * k).astype(np.uint8)
+    monkeypatch.setattr(eie_csc_kernel, "DENSE_CODE_BLOCK", 3 * m + 5)           # three columns a group
+    source = _Blocks(codes)
+    lazy, whole = encode_flat(None, source, (m, k), 8), encode_flat(None, codes, (m, k), 8)
+    assert source.reads == [(lo * m, min(k, lo + 3) * m) for lo in range(0, k, 3)]
+    for name in ("v", "z", "local_rows", "pointers", "pe_offsets"):
+        np.testing.assert_array_equal(getattr(lazy, name), getattr(whole, name), err_msg=name)
+    codes[-1] = 0
+    with pytest.raises(InputError, match="codes must lie in 1..15"):
+        encode_flat(None, _Blocks(codes), (m, k), 8)

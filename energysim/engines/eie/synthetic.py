@@ -143,14 +143,15 @@ class SyntheticWeights:
     shape
         ``(M, K)``.
     codes
-        Codebook index of each (``uint8``).
+        Codebook index of each, drawn when read (:class:`SyntheticCodes`; ``numpy.asarray``
+        gives every one as ``uint8``).
     codebook
         The codebook the codes index.
     """
 
     positions: np.ndarray | None
     shape: tuple[int, int]
-    codes: np.ndarray
+    codes: "SyntheticCodes"
     codebook: Codebook
 
     @property
@@ -167,10 +168,10 @@ class SyntheticWeights:
 
 
 MEMO_MAX_WEIGHTS = 1 << 23
-"""Largest draw (non-zero weights) kept for reuse by :func:`synthetic_weights`, about 9 bytes each."""
+"""Largest draw (non-zero weights) kept for reuse by :func:`synthetic_weights`, 8 bytes each (the positions)."""
 
 QUANTISE_BLOCK = 1 << 22
-"""Codes drawn at once (bounds the draw's temporaries to a few MB)."""
+"""Codes read at once when all are asked for (bounds the read's temporaries to a few tens of MB)."""
 
 FIT_SAMPLES = 1 << 16
 """Standard-normal values a synthetic layer's codebook is fitted on, unless ``codebook_fit_samples`` says."""
@@ -179,7 +180,7 @@ QUANTILE_BITS = 16
 """Width of the uniform integer a synthetic weight's code is read from: its value is the standard-normal
 quantile at the middle of one of ``2**16`` equal-probability bins."""
 
-_memo: dict[tuple, tuple[np.ndarray | None, np.ndarray, Codebook, dict]] = {}
+_memo: dict[tuple, tuple[np.ndarray | None, SyntheticCodes, Codebook, dict]] = {}
 
 
 def code_table(codebook: Codebook) -> np.ndarray:
@@ -200,10 +201,45 @@ def code_table(codebook: Codebook) -> np.ndarray:
     return table
 
 
-def _quantile_bins(bits: np.random.PCG64, size: int) -> np.ndarray:
-    """``size`` uniform :data:`QUANTILE_BITS` (16) bit integers: raw 64-bit outputs of ``bits`` cut into four, low first."""
-    raw = bits.random_raw(-(-size // 4)).astype("<u8", copy=False)
-    return raw.view("<u2")[:size]
+@dataclass(frozen=True, eq=False)
+class SyntheticCodes:
+    """The codes of a synthetic layer's non-zero weights, drawn when read: any range, in any order, alike.
+
+    Code ``i`` is ``table[u]``, ``u`` the 16-bit integer ``i % 4`` (low first) of raw output
+    ``i // 4`` of ``numpy.random.PCG64(seed)``; a range is read by advancing the bit generator
+    to its first output (PCG64 jumps ahead in constant time), so nothing is held but the table.
+
+    Attributes
+    ----------
+    seed
+        Seed of the PCG64 bit generator.
+    table
+        ``(2**QUANTILE_BITS,)`` uint8 code of each quantile bin (:func:`code_table`).
+    size
+        Number of codes.
+    """
+
+    seed: int
+    table: np.ndarray
+    size: int
+
+    def block(self, lo: int, hi: int) -> np.ndarray:
+        """``(hi - lo,)`` uint8: codes ``lo .. hi - 1`` (``0 <= lo <= hi <= size``)."""
+        if not 0 <= lo <= hi <= self.size:
+            raise ValueError(f"synthetic codes: a block lies in 0..{self.size} (got {lo}..{hi})")
+        bits = np.random.PCG64(self.seed)
+        first, skip = divmod(lo, 4)
+        bits.advance(first)
+        raw = bits.random_raw(-(-(skip + hi - lo) // 4)).astype("<u8", copy=False)
+        return self.table[raw.view("<u2")[skip:skip + hi - lo]]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Every code, ``uint8`` (or ``dtype``), read :data:`QUANTISE_BLOCK` at a time."""
+        codes = np.empty(self.size, dtype=np.uint8)
+        for lo in range(0, self.size, QUANTISE_BLOCK):
+            hi = min(self.size, lo + QUANTISE_BLOCK)
+            codes[lo:hi] = self.block(lo, hi)
+        return codes if dtype is None else codes.astype(dtype)
 
 
 def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_samples: int | None, seed: int,
@@ -214,8 +250,8 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
     non-zero); ``min(FIT_SAMPLES or codebook_fit_samples, non-zeros)`` standard-normal
     values the codebook is fitted on; and one integer, the seed of the codes' own
     PCG64 bit generator. Each raw 64-bit output of that generator is cut into four
-    :data:`QUANTILE_BITS`-bit integers, one per non-zero (in blocks of
-    :data:`QUANTISE_BLOCK`); an integer names a standard-normal quantile bin, and
+    :data:`QUANTILE_BITS`-bit integers, one per non-zero, drawn only when the codes are
+    read (:class:`SyntheticCodes`); an integer names a standard-normal quantile bin, and
     :func:`code_table` gives the bin's code. So the codes are those of standard-normal
     values quantised to the fitted codebook, each value's probability resolved to
     ``2**-16``, at about 4 ns per weight where drawing a standard-normal value and
@@ -231,7 +267,7 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
     generator where the draw would have left it, without drawing or fitting again.
 
     Memory, bytes per drawn weight: 8 for the positions (none when ``density >= 1``:
-    every position) and 1 for the codes, plus one block of quantile integers.
+    every position); the codes are drawn block by block as the encoder reads them.
 
     Parameters
     ----------
@@ -265,14 +301,8 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
         count = total if positions is None else positions.size
         fit_size = min(count, fit_samples if fit_samples is not None else FIT_SAMPLES)
         codebook = fit_codebook(rng.standard_normal(fit_size), value_bits, seed=seed)
-        quantiles = np.random.PCG64(int(rng.integers(2**63)))
-        table = code_table(codebook)
-        codes = np.empty(count, dtype=np.uint8)
-        step = max(4, QUANTISE_BLOCK - QUANTISE_BLOCK % 4)        # whole raw outputs: the draw does not depend on it
-        for lo in range(0, count, step):
-            hi = min(count, lo + step)
-            codes[lo:hi] = table[_quantile_bins(quantiles, hi - lo)]
-        kept = {key: (positions, codes, codebook, rng.bit_generator.state)} if codes.size <= MEMO_MAX_WEIGHTS else {}
+        codes = SyntheticCodes(seed=int(rng.integers(2**63)), table=code_table(codebook), size=count)
+        kept = {key: (positions, codes, codebook, rng.bit_generator.state)} if count <= MEMO_MAX_WEIGHTS else {}
         _memo.clear()
         _memo.update(kept)
     return SyntheticWeights(positions=positions, shape=(m, k), codes=codes, codebook=codebook)

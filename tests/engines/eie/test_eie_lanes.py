@@ -156,7 +156,7 @@ def test_reused_weight_draw_equals_a_fresh_one_and_advances_the_generator_alike(
     assert len(_memo) == 1
     again_rng = np.random.default_rng(9)
     again = synthetic_weights(30, 20, 0.2, 4, None, 0, again_rng)
-    assert again.rows.tolist() == first.rows.tolist() and again.codes.tolist() == first.codes.tolist()
+    assert again.rows.tolist() == first.rows.tolist() and np.asarray(again.codes).tolist() == np.asarray(first.codes).tolist()
     assert again_rng.random() == first_rng.random()
     other = synthetic_weights(30, 20, 0.2, 4, None, 0, np.random.default_rng(10))
     assert other.rows.tolist() != first.rows.tolist()
@@ -192,7 +192,7 @@ def test_synthetic_codes_come_from_their_own_quantile_stream_after_the_fit_sampl
         _memo.clear()
         rng = np.random.default_rng(5)
         drawn = synthetic_weights(30, 20, 1.0, 4, None, 0, rng)
-        assert drawn.positions is None and drawn.codes.tolist() == expected.tolist()
+        assert drawn.positions is None and np.asarray(drawn.codes).tolist() == expected.tolist()
         assert drawn.codebook.centroids.tolist() == book.centroids.tolist()
         assert rng.bit_generator.state == reference.bit_generator.state
 
@@ -220,9 +220,23 @@ def test_synthetic_code_frequencies_match_the_quantised_normal():
     drawn = synthetic_weights(1024, 1024, 1.0, 4, None, 0, np.random.default_rng(3))
     midpoints = 0.5 * (drawn.codebook.centroids[2:] + drawn.codebook.centroids[1:-1])
     mass = np.diff(np.concatenate(([0.0], ndtr(midpoints), [1.0])))
-    share = np.bincount(drawn.codes, minlength=16)[1:] / drawn.codes.size
-    assert np.bincount(drawn.codes, minlength=16)[0] == 0
-    assert np.all(np.abs(share - mass) <= 5 * np.sqrt(mass * (1 - mass) / drawn.codes.size) + 2**-16)
+    codes = np.asarray(drawn.codes)
+    share = np.bincount(codes, minlength=16)[1:] / codes.size
+    assert np.bincount(codes, minlength=16)[0] == 0
+    assert np.all(np.abs(share - mass) <= 5 * np.sqrt(mass * (1 - mass) / codes.size) + 2**-16)
+
+
+def test_synthetic_codes_read_in_any_blocks_equal_reading_them_whole():
+    """SyntheticCodes.block over any cut (odd offsets included) equals the same range of all codes read at once."""
+    from energysim.engines.eie.synthetic import SyntheticCodes
+
+    codes = SyntheticCodes(seed=17, table=np.arange(1 << 16, dtype=np.uint64).astype(np.uint8) | 1, size=1001)
+    whole = np.asarray(codes)
+    cuts = [0, 1, 2, 7, 8, 13, 500, 999, 1000, 1001]
+    assert np.concatenate([codes.block(lo, hi) for lo, hi in zip(cuts, cuts[1:])]).tolist() == whole.tolist()
+    assert codes.block(3, 3).size == 0
+    with pytest.raises(ValueError):
+        codes.block(5, 1002)
 
 
 def test_block_of_identical_vectors_equals_stepping_each():
