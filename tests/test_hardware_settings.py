@@ -197,7 +197,12 @@ def test_clock_note_names_the_energies_that_stay_at_the_files_clock(tmp_path):
                                                                                    {"clock_ghz": [0.705]}))
     assert clock_note(api.hardware_variants(leaky, {"clock_ghz": [1.0]})) == ""  # the file's own clock
     assert clock_note(api.hardware_variants(leaky, {"engine.mac_mesh_x": [1]})) == ""  # clock not set
-    assert clock_note(api.hardware_variants("a100", {"clock_ghz": [0.705]})) == (  # SM static priced by power_w
+    # SM static priced by power_w, HBM in GB/s: nothing stays at the file's clock
+    assert clock_note(api.hardware_variants("a100", {"clock_ghz": [0.705]})) == ""
+    a100_per_cycle = a100.replace("\nbandwidth_gbps = 1555.2\n", "\nbandwidth_words_per_cycle = 34.468\n", 1)
+    assert a100_per_cycle != a100
+    (tmp_path / "a100-hbm-per-cycle.toml").write_text(a100_per_cycle)
+    assert clock_note(api.hardware_variants(str(tmp_path / "a100-hbm-per-cycle.toml"), {"clock_ghz": [0.705]})) == (
         "note: --set clock_ghz changes the cycle time but not every energy or bandwidth: on a100 (1.41 GHz in its file, "
         "run at 0.705 GHz) HBM's bandwidth stays in words per cycle, so its GB/s follows the clock (bandwidth_gbps "
         "keeps it fixed)")
@@ -221,7 +226,7 @@ def test_run_and_estimate_print_the_clock_note(tmp_path):
 def test_among_bundled_designs_only_eie_keeps_energies_at_the_files_clock():
     """At half its clock every bundled design's static energy follows the clock, except eie-64pe's explicit
     per-access energies (eie-64pe-lecture's come from a cost table, with no clock); every DRAM bandwidth but the four
-    64 GB/s arrays' stays in words per cycle."""
+    64 GB/s arrays' and the A100's 1555.2 GB/s HBM stays in words per cycle."""
     from energysim import catalog
 
     notes = {name: clock_note(api.hardware_variants(name, {"clock_ghz": [api.hardware(name).clock_ghz / 2]}))
@@ -229,4 +234,4 @@ def test_among_bundled_designs_only_eie_keeps_energies_at_the_files_clock():
     assert sorted(name for name, note in notes.items() if "energies stay" in note or "static energy" in note) == \
         ["eie-64pe"]
     assert sorted(name for name, note in notes.items() if "bandwidth stays in words per cycle" not in note) == \
-        ["horowitz-array", "horowitz-array-loopnest", "lecture-array", "lecture-array-loopnest"]
+        ["a100", "horowitz-array", "horowitz-array-loopnest", "lecture-array", "lecture-array-loopnest"]

@@ -215,7 +215,10 @@ class SparseTensorCoreEngine(Engine):
     ``SM`` ``static_cycle`` = ``cycles_total x sm_count``: the time-proportional
     (static and clock) energy, priced per SM-cycle by the hardware file; on the
     bundled A100 a static power per SM at the run's clock (``power_w x 1000 /
-    clock_ghz`` pJ), so halving the clock doubles the latency and the static energy.
+    clock_ghz`` pJ), so static energy is power x latency at any clock. Halving the clock
+    doubles the latency of a layer bound on chip (math, shared memory, L2: all in cycles);
+    an HBM given in GB/s (``bandwidth_gbps``, as the bundled A100's) keeps its time in
+    seconds, so an HBM-bound layer's body does not double.
 
     *Cycles*: ``compute`` = useful work at full rate on every SM
     (``ceil(M * N * K_stored / (SMs * rate))``); ``fill_drain`` = per wave, the first
