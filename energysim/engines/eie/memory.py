@@ -4,11 +4,12 @@ The engine's arrays live in stages, one after another; the estimate is the large
 stage, each stage counting what is alive during it, in bytes:
 
 1. **Weights** (synthetic): the drawn gaps and their running sum (16 per drawn
-   weight, none for a dense layer) and the codes (1), at most ``W = E[weights] + 6 sd
-   + 16`` drawn weights, and one block of quantile integers being looked up (the
-   codebook is fitted on a fixed-size sample). With real weights: the float64 matrix (8 per
+   weight, none for a dense layer), at most ``W = E[weights] + 6 sd + 16`` drawn
+   weights (the codebook is fitted on a fixed-size sample; the codes are drawn when
+   the encoder reads them). With real weights: the float64 matrix (8 per
    position), the fit (25) and the quantiser's temporaries (26) per position.
-2. **Encoding**: the codes (1 per weight), the flat positions (8; rows and columns on
+2. **Encoding**: the codes (1 per weight; a dense layer on the compiled path: one
+   block of columns), the flat positions (8; rows and columns on
    the numpy path, 24 with a dense layer's index), the order check's blocks, and the encoded
    entries (3 to 10 each: ``v``, ``z`` and a uint8 to int64 local row) of which there are at
    most ``W + N x K x floor(ceil(M / N) / 2**index_bits)`` (padding); the numpy
@@ -94,10 +95,13 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
         fit = (8 + 1 + 34) * positions
         encoding = (8 + 1) * positions + (16 + 1 + 16 + 8 * compiled) * weights + sort + encoded
     else:
-        # the gaps and their running sum (sparse draw, 16), the codes (1), one block of quantile integers;
-        # then the positions kept (8, sparse) and, on the numpy path, int64 columns and rows (and a dense arange: 24)
-        fit = (16 * sparse_draw + 1) * weights + draw_block
-        encoding = (1 + 8 * sparse_draw + (0 if compiled else 24)) * weights + sort + encoded
+        # the gaps and their running sum (sparse draw, 16) and one block of codes being read; then the positions
+        # kept (8, sparse), the codes read whole (1; a dense layer on the compiled path reads one column group at a
+        # time) and, on the numpy path, int64 columns and rows (and a dense arange: 24)
+        read_in_groups = compiled and not sparse_draw
+        fit = 16 * sparse_draw * weights + draw_block
+        encoding = ((0 if read_in_groups else 1) + 8 * sparse_draw + (0 if compiled else 24)) * weights + sort + encoded
+        encoding += draw_block if read_in_groups else 0
     # calibration samples lowered by im2col are held whole; synthetic vectors only one at a time (N = 1) or
     # drawn block by block (inside the lane block)
     inputs = 24 * k * n if calibration_inputs else 8 * k
