@@ -567,79 +567,164 @@ def raster_groups(tiles_m: int) -> list[int]:
     return groups
 
 
-def tile_coordinates(index: np.ndarray, tiles_m: int, tiles_n: int, group_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """(tile row, tile column) of launch indices in grouped raster order.
+class _RasterGrid:
+    """Closed forms over the launch order of a batch of equal GEMMs' tiles in grouped raster order.
 
-    Launch order walks ``group_rows`` tile rows at a time, column by column inside
-    the group; the last group may have fewer rows.
-
-    Parameters
-    ----------
-    index
-        Launch indices within one GEMM, each below ``tiles_m * tiles_n``.
-    tiles_m, tiles_n
-        Tile rows and columns of the grid.
-    group_rows
-        Tile rows per raster group.
-
-    Returns
-    -------
-    tuple[numpy.ndarray, numpy.ndarray]
-        Tile rows and tile columns, the shape of ``index``.
+    Launch index ``x`` runs over ``batch x tiles_m x tiles_n`` tiles, GEMM after GEMM; inside one GEMM
+    ``group_rows`` tile rows at a time, walked column by column (``rows`` tiles per column, fewer in
+    the last group). Only the last tile row and the last tile column can be smaller than the tile, so
+    the real rows of tile rows ``[0, r)`` are ``min(r x tile_m, m)`` (:meth:`row_sum`) and every sum
+    over a run of launch indices follows in closed form: :meth:`prefix` gives the sums over indices
+    ``[0, x)`` and :meth:`distinct` the panels a run ``[s, e)`` uses, each for a whole array of runs
+    at once (one per wave), at a cost per run that does not grow with the GEMM.
     """
-    group = index // (group_rows * tiles_n)
-    first_row = group * group_rows
-    rows_here = np.minimum(group_rows, tiles_m - first_row)
-    within = index - group * group_rows * tiles_n
-    return first_row + within % rows_here, within // rows_here
+
+    def __init__(self, m: int, n: int, tile_m: int, tile_n: int, group_rows: int, batch: int):
+        self.m, self.n, self.tile_m, self.tile_n = m, n, tile_m, tile_n
+        self.tiles_m, self.tiles_n = ceil_div(m, tile_m), ceil_div(n, tile_n)
+        self.group_rows, self.batch = group_rows, batch
+        self.tiles = self.tiles_m * self.tiles_n
+        self.groups = ceil_div(self.tiles_m, group_rows)
+        self.edge_row, self.edge_col = m - (self.tiles_m - 1) * tile_m, n - (self.tiles_n - 1) * tile_n
+        self.full_row = tile_m if self.tiles_m > 1 else 0  # real rows of a tile row that is not the last (none)
+        self.full_col = tile_n if self.tiles_n > 1 else 0
+
+    def row_sum(self, rows: np.ndarray) -> np.ndarray:
+        """Real rows of tile rows ``[0, rows)``, ``rows`` in ``[0, tiles_m]`` (any int: no index to go out of range)."""
+        return np.minimum(rows * self.tile_m, self.m)
+
+    def col_sum(self, cols: np.ndarray) -> np.ndarray:
+        """Real columns of tile columns ``[0, cols)``."""
+        return np.minimum(cols * self.tile_n, self.n)
+
+    def _group(self, local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(group, position in the group, tile rows of the group) of local indices in ``[0, tiles]``."""
+        group = np.minimum(local // (self.group_rows * self.tiles_n), self.groups - 1)
+        rows = np.minimum(self.group_rows, self.tiles_m - group * self.group_rows)
+        return group, local - group * self.group_rows * self.tiles_n, rows
+
+    def _local_prefix(self, local: np.ndarray, seen: bool) -> dict[str, np.ndarray]:
+        """Sums over local indices ``[0, local)`` of one GEMM (see :meth:`prefix`)."""
+        group, position, rows = self._group(local)
+        first_row = group * self.group_rows
+        column, extra = np.divmod(position, rows)  # whole columns of the group, then tiles of the next
+        row_sum, col_sum, all_cols = self.row_sum, self.col_sum, self.n
+        before = row_sum(first_row)
+        group_rows_real = row_sum(first_row + rows) - before
+        extra_rows_real = row_sum(first_row + extra) - before
+        column_real = col_sum(column + 1) - col_sum(column)  # 0 past the last column
+        sums = {
+            "rows": self.tiles_n * before + column * group_rows_real + extra_rows_real,
+            "cols": first_row * all_cols + rows * col_sum(column) + extra * column_real,
+            "outputs": before * all_cols + group_rows_real * col_sum(column) + extra_rows_real * column_real,
+            # the last tile row is the last group's last row; the last column closes every group
+            "edge_row": np.where(group == self.groups - 1, position // rows, 0),
+            "edge_col": first_row + np.maximum(0, position - (self.tiles_n - 1) * rows),
+            "corner": (local == self.tiles).astype(np.int64),  # tile (last row, last column) is the last launched
+        }
+        if seen:
+            sums["seen_rows"] = row_sum(first_row + np.minimum(position, rows))
+            sums["seen_cols"] = np.where(group > 0, all_cols, col_sum(-(-position // rows)))
+        return sums
+
+    def prefix(self, index: np.ndarray, seen: bool) -> dict[str, np.ndarray]:
+        """Sums over launch indices ``[0, index)``, int64 arrays the shape of ``index``.
+
+        ``rows``, ``cols``: real rows and columns of the tiles; ``outputs``: their real outputs;
+        ``edge_row``, ``edge_col``, ``corner``: tiles in the last tile row, the last tile column,
+        both; with ``seen``, also ``seen_rows``, ``seen_cols``: real rows (columns) of the distinct
+        A (B) panels used.
+        """
+        if self.batch == 1:  # index in [0, tiles]: the local form covers the whole GEMM too
+            return self._local_prefix(index, seen)
+        gemm, local = np.divmod(index, self.tiles)
+        whole = {"rows": self.m * self.tiles_n, "cols": self.n * self.tiles_m, "outputs": self.m * self.n,
+                 "edge_row": self.tiles_n, "edge_col": self.tiles_m, "corner": 1, "seen_rows": self.m,
+                 "seen_cols": self.n}  # one whole GEMM
+        return {key: gemm * whole[key] + part for key, part in self._local_prefix(local, seen).items()}
+
+    def _rows_in(self, group: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Real rows of the distinct tile rows at positions ``[start, start + length)`` of ``group``, ``length >= 1``."""
+        rows = np.minimum(self.group_rows, self.tiles_m - group * self.group_rows)
+        first_row, row_sum = group * self.group_rows, self.row_sum
+        offset = start % rows
+        end = offset + np.minimum(length, rows)
+        whole = row_sum(first_row + rows) - row_sum(first_row)
+        straight = row_sum(first_row + end) - row_sum(first_row + offset)
+        wrapped = whole - row_sum(first_row + offset) + row_sum(first_row + end - rows)  # [offset, rows) + [0, end - rows)
+        return np.where(length >= rows, whole, np.where(end > rows, wrapped, straight))
+
+    def distinct(self, start: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Real rows (of A panels) and columns (of B panels) used by launch indices ``[start, stop)``, ``stop > start``.
+
+        A panel is one GEMM's tile row (column): the same row of two GEMMs of a batch is two panels.
+        """
+        first_gemm, last_gemm = start // self.tiles, (stop - 1) // self.tiles
+        a, b = start - first_gemm * self.tiles, stop - last_gemm * self.tiles  # local [a, T) ... [0, b)
+        same = first_gemm == last_gemm
+        rows_a, cols_a = self._distinct_local(a, np.where(same, b, self.tiles))
+        if same.all():  # no run crosses a GEMM (always so for one GEMM)
+            return rows_a, cols_a
+        between = np.maximum(0, last_gemm - first_gemm - 1)
+        rows_b, cols_b = self._distinct_local(np.zeros_like(b), b)
+        rows = rows_a + np.where(same, 0, between * self.m + rows_b)
+        cols = cols_a + np.where(same, 0, between * self.n + cols_b)
+        return rows, cols
+
+    def _distinct_local(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Real rows and columns of the distinct panels of local indices ``[a, b)`` of one GEMM, ``b > a``."""
+        group_a, pos_a, rows_a = self._group(a)
+        group_b, pos_b, rows_b = self._group(b - 1)
+        pos_b = pos_b + 1
+        same = group_a == group_b
+        col_sum, all_cols = self.col_sum, self.n
+        col_a, col_b = pos_a // rows_a, (pos_b - 1) // rows_b  # first and last column touched
+        in_one = col_sum(col_b + 1) - col_sum(col_a)
+        if same.all():  # every run inside one raster group
+            return self._rows_in(group_a, pos_a, pos_b - pos_a), in_one
+        # across groups the rows are one range: from the first row a's group has left to walk (all of them when
+        # a is not in its last column) to the last row b's group has reached
+        first = group_a * self.group_rows + np.where(self.tiles_n * rows_a - pos_a >= rows_a, 0, pos_a % rows_a)
+        last = group_b * self.group_rows + np.minimum(pos_b, rows_b)
+        rows = np.where(same, self._rows_in(group_a, pos_a, pos_b - pos_a), self.row_sum(last) - self.row_sum(first))
+        # across groups: [col_a, end) of group a and [0, col_b] of group b, or every column past one whole group
+        covered = (group_b - group_a >= 2) | (col_b + 1 >= col_a)
+        across = np.where(covered, all_cols, all_cols - col_sum(col_a) + col_sum(col_b + 1))
+        return rows, np.where(same, in_one, across)
 
 
-WAVE_CHUNK_TILES = 1 << 18
-"""Tiles whose launch coordinates are held at once: per-wave sums are built in chunks of whole waves."""
-
-
-def _wave_sums(tiles: int, slots: int, waves: int, tiles_m: int, tiles_n: int, group_rows: int, l2_fits: bool,
-               rows_real: np.ndarray, cols_real: np.ndarray, a_row_bits: int, b_col_bits: int, warps_n: int,
-               warps_m: int, batch: int = 1) -> tuple[np.ndarray, ...]:
-    """Per-wave sums over the tiles in launch order, a chunk of whole waves at a time (memory bounded by the chunk).
+def _wave_sums(m: int, n: int, tile_m: int, tile_n: int, batch: int, group_rows: int, slots: int, l2_fits: bool,
+               a_row_bits: int, b_col_bits: int, warps_n: int, warps_m: int) -> tuple[np.ndarray, ...]:
+    """Per-wave sums over the tiles in launch order, in closed form (:class:`_RasterGrid`: cost per wave, not per tile).
 
     A batch launches its GEMMs one after another (each GEMM's tiles in raster order);
     GEMM ``b``'s panels are its own (A row panel ``b * tiles_m + row``, B column panel
-    ``b * tiles_n + column``).
+    ``b * tiles_n + column``). A tile's real rows and columns are those of the ``m x n``
+    output it covers (the last tile row and column may be partial).
 
     Returns, per wave: real rows and columns of A/B panels first used (in the launch
     when the operands fit L2, else in the wave), output elements, L2 bits and the
     shared-memory bits of the wave's biggest tile.
     """
-    new_rows = np.zeros(waves, dtype=np.int64)
-    new_cols = np.zeros(waves, dtype=np.int64)
-    outputs = np.zeros(waves)
-    l2_bits = np.zeros(waves)
-    biggest = np.zeros(waves, dtype=np.int64)
-    seen_rows = np.zeros(batch * tiles_m, dtype=bool)
-    seen_cols = np.zeros(batch * tiles_n, dtype=bool)
-    step = max(1, WAVE_CHUNK_TILES // slots)
-    for w0 in range(0, waves, step):
-        w1 = min(waves, w0 + step)
-        index = np.arange(w0 * slots, min(w1 * slots, tiles), dtype=np.int64)
-        wave_of = index // slots - w0
-        gemm, local = np.divmod(index, tiles_m * tiles_n)
-        rows, cols = tile_coordinates(local, tiles_m, tiles_n, group_rows)
-        r_real, c_real = rows_real[rows], cols_real[cols]
-        span = w1 - w0
-        for coordinate, seen, real, out, count in ((rows, seen_rows, rows_real, new_rows, tiles_m),
-                                                   (cols, seen_cols, cols_real, new_cols, tiles_n)):
-            panel = gemm * count + coordinate
-            key = panel if l2_fits else wave_of * batch * count + panel
-            _, first = np.unique(key, return_index=True)
-            if l2_fits:
-                first = first[~seen[panel[first]]]
-                seen[panel[first]] = True
-            out[w0:w1] = np.bincount(wave_of[first], weights=real[coordinate[first]], minlength=span).astype(np.int64)
-        outputs[w0:w1] = np.bincount(wave_of, weights=r_real * c_real, minlength=span)
-        l2_bits[w0:w1] = np.bincount(wave_of, weights=r_real * a_row_bits + c_real * b_col_bits, minlength=span)
-        tile_smem = r_real * a_row_bits * (1 + warps_n) + c_real * b_col_bits * (1 + warps_m)
-        biggest[w0:w1] = np.maximum.reduceat(tile_smem, np.arange(0, index.size, slots))
+    grid = _RasterGrid(m, n, tile_m, tile_n, group_rows, batch)
+    tiles = batch * grid.tiles
+    bounds = np.minimum(np.arange(ceil_div(tiles, slots) + 1, dtype=np.int64) * slots, tiles)
+    per_wave = {key: value[1:] - value[:-1] for key, value in grid.prefix(bounds, l2_fits).items()}
+    if l2_fits:
+        new_rows, new_cols = per_wave["seen_rows"], per_wave["seen_cols"]
+    else:
+        new_rows, new_cols = grid.distinct(bounds[:-1], bounds[1:])
+    outputs = per_wave["outputs"].astype(np.float64)
+    l2_bits = (per_wave["rows"] * a_row_bits + per_wave["cols"] * b_col_bits).astype(np.float64)
+    # the biggest tile: shared-memory bits of each kind of tile (full or edge row x full or edge column) the wave holds
+    corner = per_wave["corner"]
+    edge_row_only, edge_col_only = per_wave["edge_row"] - corner, per_wave["edge_col"] - corner
+    full = bounds[1:] - bounds[:-1] - edge_row_only - edge_col_only - corner
+    row_bits, col_bits = a_row_bits * (1 + warps_n), b_col_bits * (1 + warps_m)
+    biggest = np.zeros(bounds.size - 1, dtype=np.int64)
+    for count, rows, cols in ((full, grid.full_row, grid.full_col), (edge_row_only, grid.edge_row, grid.full_col),
+                              (edge_col_only, grid.full_row, grid.edge_col), (corner, grid.edge_row, grid.edge_col)):
+        biggest = np.where(count > 0, np.maximum(biggest, rows * row_bits + cols * col_bits), biggest)
     return new_rows, new_cols, outputs, l2_bits, biggest
 
 
@@ -798,8 +883,6 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     batch = problem.batch
     tiles = batch * tiles_m * tiles_n
 
-    rows_real = np.minimum(tile.m, problem.m - np.arange(tiles_m) * tile.m)
-    cols_real = np.minimum(tile.n, problem.n - np.arange(tiles_n) * tile.n)
     a_row_bits, meta_row_bits, b_col_bits = _row_col_bits(problem)
     out_elem_bits = mma.dtype.output_bits
 
@@ -807,8 +890,8 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
     l2_fits = total_bits <= gpu.l2_capacity_bytes * 8
     last_wave_tiles = tiles - (waves - 1) * slots
     new_rows, new_cols, wave_out_elements, l2_bits, biggest = _wave_sums(
-        tiles, slots, waves, tiles_m, tiles_n, group_rows, l2_fits, rows_real, cols_real,
-        a_row_bits + meta_row_bits, b_col_bits, launch.warps_n, launch.warps_m, batch)
+        problem.m, problem.n, tile.m, tile.n, batch, group_rows, slots, l2_fits, a_row_bits + meta_row_bits, b_col_bits,
+        launch.warps_n, launch.warps_m)
     per_sm = launch.tiles_per_sm
     wave_a, wave_meta, wave_b = new_rows * a_row_bits, new_rows * meta_row_bits, new_cols * b_col_bits
     hbm_a, hbm_meta, hbm_b_matrix = (int(new_rows.sum()) * a_row_bits, int(new_rows.sum()) * meta_row_bits,
@@ -863,7 +946,7 @@ def schedule(problem: GemmProblem, gpu: GpuSpec, tile: Tile, efficiency: float =
         efficiency=efficiency,
         group_rows=group_rows,
         occupancy=launch.occupancy,
-        wave_cycles=tuple(int(c) for c in body_cycles),
+        wave_cycles=tuple(body_cycles.tolist()),
         wave_resource_cycles={"math": math_w, "smem": smem, "l2": l2, "hbm": hbm},
         batch=batch,
     )

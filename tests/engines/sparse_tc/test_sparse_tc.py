@@ -441,21 +441,6 @@ def test_storage_fit_of_a_too_large_layer_says_it_does_not_fit_l2(engine):
     assert small.weights_on_chip is True and small.spilled == ""
 
 
-@pytest.mark.parametrize("shape", [(3000, 2500, 256), (8192, 6000, 512)])
-def test_wave_sums_in_chunks_equal_one_pass(engine, monkeypatch, shape):
-    """Per-wave sums built in small chunks of waves give the same result as one pass (L2-resident and not)."""
-    import energysim.engines.sparse_tc.schedule as gpu_schedule
-
-    layer = GemmLayer(name="g", m=shape[0], n=shape[1], k=shape[2])
-    whole = {mode: engine.simulate(layer, mode=mode) for mode in ("dense", "sparse_2_4")}
-    monkeypatch.setattr(gpu_schedule, "WAVE_CHUNK_TILES", 300)
-    for mode, expected in whole.items():
-        chunked = engine.simulate(layer, mode=mode)
-        assert chunked.counts == expected.counts and chunked.cycles == expected.cycles
-        assert chunked.stats == expected.stats
-    assert whole["dense"].stats["waves"] > 2
-
-
 def test_column_major_raster_is_tried_when_tile_rows_are_few(engine):
     """With 3 tile rows (M = 768) the raster search includes column-major order, so each input panel leaves HBM once.
 
