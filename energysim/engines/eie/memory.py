@@ -4,9 +4,9 @@ The engine's arrays live in stages, one after another; the estimate is the large
 stage, each stage counting what is alive during it, in bytes:
 
 1. **Weights** (synthetic): the drawn gaps and their running sum (16 per drawn
-   weight, none for a dense layer), at most ``W = E[weights] + 6 sd + 16`` drawn
-   weights (the codebook is fitted on a fixed-size sample; the codes are drawn when
-   the encoder reads them). With real weights: the float64 matrix (8 per
+   weight, none for a dense layer) and their codes (1, read at once; a dense layer's
+   are drawn as the encoder reads them), at most ``W = E[weights] + 6 sd + 16`` drawn
+   weights (the codebook is fitted on a fixed-size sample). With real weights: the float64 matrix (8 per
    position), the fit (25) and the quantiser's temporaries (26) per position.
 2. **Encoding**: the codes (1 per weight; a dense layer on the compiled path: one
    block of columns), the flat positions (8; rows and columns on
@@ -99,7 +99,7 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
         # kept (8, sparse), the codes read whole (1; a dense layer on the compiled path reads one column group at a
         # time) and, on the numpy path, int64 columns and rows (and a dense arange: 24)
         read_in_groups = compiled and not sparse_draw
-        fit = 16 * sparse_draw * weights + draw_block
+        fit = 17 * sparse_draw * weights + draw_block                    # a sparse draw's codes are read at once
         encoding = ((0 if read_in_groups else 1) + 8 * sparse_draw + (0 if compiled else 24)) * weights + sort + encoded
         encoding += draw_block if read_in_groups else 0
     # calibration samples lowered by im2col are held whole; synthetic vectors only one at a time (N = 1) or

@@ -143,15 +143,15 @@ class SyntheticWeights:
     shape
         ``(M, K)``.
     codes
-        Codebook index of each, drawn when read (:class:`SyntheticCodes`; ``numpy.asarray``
-        gives every one as ``uint8``).
+        Codebook index of each (``uint8``); for a dense layer (``positions`` None), drawn when
+        read (:class:`SyntheticCodes`; ``numpy.asarray`` gives every one).
     codebook
         The codebook the codes index.
     """
 
     positions: np.ndarray | None
     shape: tuple[int, int]
-    codes: "SyntheticCodes"
+    codes: "np.ndarray | SyntheticCodes"
     codebook: Codebook
 
     @property
@@ -168,7 +168,7 @@ class SyntheticWeights:
 
 
 MEMO_MAX_WEIGHTS = 1 << 23
-"""Largest draw (non-zero weights) kept for reuse by :func:`synthetic_weights`, 8 bytes each (the positions)."""
+"""Largest draw (non-zero weights) kept for reuse by :func:`synthetic_weights`, 9 bytes each (positions, codes)."""
 
 QUANTISE_BLOCK = 1 << 22
 """Codes read at once when all are asked for (bounds the read's temporaries to a few tens of MB)."""
@@ -180,7 +180,7 @@ QUANTILE_BITS = 16
 """Width of the uniform integer a synthetic weight's code is read from: its value is the standard-normal
 quantile at the middle of one of ``2**16`` equal-probability bins."""
 
-_memo: dict[tuple, tuple[np.ndarray | None, SyntheticCodes, Codebook, dict]] = {}
+_memo: dict[tuple, tuple[np.ndarray | None, "np.ndarray | SyntheticCodes", Codebook, dict]] = {}
 
 
 def code_table(codebook: Codebook) -> np.ndarray:
@@ -266,8 +266,8 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
     generator in the same state (a PE-count sweep) returns it and leaves the
     generator where the draw would have left it, without drawing or fitting again.
 
-    Memory, bytes per drawn weight: 8 for the positions (none when ``density >= 1``:
-    every position); the codes are drawn block by block as the encoder reads them.
+    Memory, bytes per drawn weight: 8 for the positions and 1 for the codes (none when
+    ``density >= 1``: every position, and the codes are drawn as the encoder reads them).
 
     Parameters
     ----------
@@ -302,6 +302,8 @@ def synthetic_weights(m: int, k: int, density: float, value_bits: int, fit_sampl
         fit_size = min(count, fit_samples if fit_samples is not None else FIT_SAMPLES)
         codebook = fit_codebook(rng.standard_normal(fit_size), value_bits, seed=seed)
         codes = SyntheticCodes(seed=int(rng.integers(2**63)), table=code_table(codebook), size=count)
+        if positions is not None:                      # read whole by the encoder: read once (a PE sweep reuses them)
+            codes = np.asarray(codes)
         kept = {key: (positions, codes, codebook, rng.bit_generator.state)} if count <= MEMO_MAX_WEIGHTS else {}
         _memo.clear()
         _memo.update(kept)
