@@ -120,7 +120,7 @@ def _hardware_choices(specs: list[str], mode: str | None = None, args: argparse.
     (``--mapping`` / ``--compat``; ``run --path``) becomes an engine option of the choices of
     its engine kind, in ``run``, ``estimate`` and ``compare`` alike: refused when no choice
     is of that kind; in a mixed list the other engines run without it
-    (:func:`kind_options_note` says so).
+    (:func:`kind_options_notes` says so).
     """
     from dataclasses import replace
 
@@ -168,25 +168,25 @@ def _add_loopnest_options(parser: argparse.ArgumentParser) -> None:
                              "file's engine.compat")
 
 
-def kind_options_note(choices, args: argparse.Namespace) -> str:
-    """Notes naming the hardware that ran without an option of :data:`KIND_OPTIONS` (another engine kind), or ''."""
+def kind_options_notes(choices, args: argparse.Namespace) -> list[str]:
+    """Notes naming the hardware that ran without an option of :data:`KIND_OPTIONS` (another engine kind), one per kind."""
     notes = []
     for kind, (names, what) in KIND_OPTIONS.items():
         given = [f"--{name} {value}" for name in names if (value := getattr(args, name, None)) is not None]
         others = list(dict.fromkeys(c.label for c in choices if c.hardware.engine_kind != kind))
         if given and others:
-            notes.append(_wrapped(f"note: {' and '.join(given)} applied to the {what} hardware only; "
-                                  f"{', '.join(others)} ran without {'them' if len(given) > 1 else 'it'}"))
-    return "".join(notes)
+            notes.append(f"note: {' and '.join(given)} applied to the {what} hardware only; "
+                         f"{', '.join(others)} ran without {'them' if len(given) > 1 else 'it'}")
+    return notes
 
 
-def clock_note(choices) -> str:
-    """:func:`energysim.hardware_settings.clock_note` wrapped: energies and DRAM bandwidths a ``--set clock_ghz`` leaves
-    at the file's clock, or ''."""
-    from energysim.hardware_settings import clock_note as note_of
+def _hardware_notes(choices, args: argparse.Namespace) -> list[str]:
+    """The notes on a list of hardware choices: MAC-normalised energies, options other engine kinds ran without, and
+    what a ``--set clock_ghz`` leaves at the file's clock (:func:`energysim.hardware_settings.clock_note`)."""
+    from energysim.hardware_settings import clock_note
 
-    note = note_of(choices)
-    return _wrapped(note) if note else ""
+    return [energy_unit_note(choice.hardware for choice in choices), *kind_options_notes(choices, args),
+            clock_note(choices)]
 
 
 def _add_output(parser: argparse.ArgumentParser, what: str, formats: tuple[str, ...] = ("csv", "json", "md")) -> None:
@@ -209,13 +209,13 @@ def _progress(args: argparse.Namespace) -> bool | None:
 
 
 def _write_tables(tables: dict[str, pd.DataFrame], folder: Path, fmt: str, existing: list[Path], out: TextIO,
-                  notes: str = "") -> None:
-    """Write the tables and the printed ``notes`` (:func:`note_paragraphs`; none: no notes file) into ``folder``."""
+                  notes: Sequence[str] = ()) -> None:
+    """Write the tables and the printed ``notes`` (one paragraph each; none: no notes file) into ``folder``."""
     from energysim.output_folder import remove_stale
     from energysim.report.files import write_notes, write_table
 
     paths = [write_table(frame, folder, stem, fmt) for stem, frame in tables.items()]
-    paths += [path for path in [write_notes(note_paragraphs(notes), folder)] if path is not None]
+    paths += [path for path in [write_notes(notes, folder)] if path is not None]
     removed = remove_stale(existing, paths)
     out.write("wrote " + ", ".join(str(p) for p in paths) + "\n")
     if removed:
@@ -288,13 +288,12 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         energy = f"{si(totals['energy_pj'], '')} MAC-equivalents" if in_macs else si(totals['energy_pj'] * 1e-12, 'J')
         out.write(f"total: {energy}, {si(totals['latency_s'], 's')}, "
                   f"{totals['cycles_total']:,} cycles, utilisation {percent(totals['utilisation'])}{covered}\n")
-    notes = "".join([energy_unit_note(choice.hardware for choice in choices), kind_options_note(choices, args),
-                     clock_note(choices), _assumed_2_4_note(runs), _timing_notes(runs)])
-    out.write(notes)
+    notes = _print_notes([*_hardware_notes(choices, args), *_assumed_2_4_notes(runs), *_timing_notes(runs)], out)
+    from energysim.estimation import run_note
     from energysim.hardware_settings import with_setting_columns
 
-    tables = {name: with_setting_columns(pd.concat([getattr(run, name) for run in runs], ignore_index=True), choices)
-              for name in ("energy", "summary")}
+    frames = {"energy": [run.energy for run in runs], "summary": [run.summary.assign(note=run_note(run)) for run in runs]}
+    tables = {name: with_setting_columns(pd.concat(parts, ignore_index=True), choices) for name, parts in frames.items()}
     if args.out:
         _write_tables(tables, Path(args.out), args.format, existing, out, notes)
     _write_plots(tables, args, out)
@@ -333,24 +332,24 @@ def energy_unit_note(hardware) -> str:
     if not names:
         return ""
     its = "its" if len(names) == 1 else "their"
-    return _wrapped(f"note: {', '.join(names)} price{'s' if len(names) == 1 else ''} every action in units of one MAC "
-                    f"(energy_unit = \"MAC\"): {its} energies are MAC-equivalents; in the files {its} rows have "
-                    "energy_unit MAC and their energy_pj / energy_uj columns hold MAC-equivalents (x 1e-6 for uJ), not "
-                    "joules; ratios to dense hold as printed")
+    return (f"note: {', '.join(names)} price{'s' if len(names) == 1 else ''} every action in units of one MAC "
+            f"(energy_unit = \"MAC\"): {its} energies are MAC-equivalents; in the files {its} rows have "
+            "energy_unit MAC and their energy_pj / energy_uj columns hold MAC-equivalents (x 1e-6 for uJ), not "
+            "joules; ratios to dense hold as printed")
 
 
-def _assumed_2_4_note(runs) -> str:
-    """A note per run whose layers ran in 2:4 mode without masks (:func:`energysim.estimation.assumed_2_4_note`), or ''."""
+def _assumed_2_4_notes(runs) -> list[str]:
+    """A note per run whose layers ran in 2:4 mode without masks (:func:`energysim.estimation.assumed_2_4_note`)."""
     from energysim.estimation import assumed_2_4_note
 
-    return "".join(dict.fromkeys(f"{note}\n" for note in map(assumed_2_4_note, runs) if note))
+    return [assumed_2_4_note(run) for run in runs]
 
 
-def _timing_notes(runs) -> str:
-    """One note per A100 run: which timing ran, and what library kernels give where 2:4 is padded or slower, or ''."""
+def _timing_notes(runs) -> list[str]:
+    """A note per A100 run: which timing ran, and what library kernels give where 2:4 is padded or slower."""
     from energysim.engines.sparse_tc.notes import timing_note
 
-    return "".join(dict.fromkeys(timing_note(run.run, run.results) for run in runs))
+    return [timing_note(run.run, run.results) for run in runs]
 
 
 # ---------------------------------------------------------------- costs
@@ -384,7 +383,8 @@ def _cmd_costs(args: argparse.Namespace, out: TextIO) -> int:
         frame = layer_cost_table(split_items(args.workload, "--workload"), specs or ["lecture-array"])
         if args.format == "text":
             out.write(render_table(*in_energy_units(frame, LAYER_COST_COLUMNS), wide=args.wide))
-            out.write(energy_unit_note(choice.hardware for choice in _hardware_choices(specs or ["lecture-array"])))
+            _print_notes([energy_unit_note(choice.hardware for choice in _hardware_choices(specs or ["lecture-array"]))],
+                         out)
         else:
             out.write(render(frame, args.format))
         return 0
@@ -397,7 +397,7 @@ def _cmd_costs(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(("\n" if index else "") + title + "\n")
             _print_costs(frame, args, out)
         if args.format == "text":
-            out.write(energy_unit_note(choice.hardware for choice in _hardware_choices(specs)))
+            _print_notes([energy_unit_note(choice.hardware for choice in _hardware_choices(specs))], out)
         return 0
     _print_costs(operation_table(resolve_table(args.table), args.bits, args.reference), args, out)
     return 0
@@ -492,10 +492,8 @@ def _cmd_estimate(args: argparse.Namespace, out: TextIO) -> int:
         for row in totals.itertuples()))
     note = (unpruned_note(pruned) or densified_note(pruned)) if dense is None and densities is None else ""
     pruned_runs = [run for (_, variant), run in result.runs.items() if variant == "pruned"]
-    notes = "".join([_wrapped(note) if note else "", _assumed_2_4_note(pruned_runs), _timing_notes(pruned_runs),
-                     energy_unit_note(choice.hardware for choice in choices), kind_options_note(choices, args),
-                     clock_note(choices)])
-    out.write(notes)
+    notes = _print_notes([note, *_assumed_2_4_notes(pruned_runs), *_timing_notes(pruned_runs),
+                          *_hardware_notes(choices, args)], out)
     tables = {"estimate": table, "breakdown": result.breakdown, "summary": result.summary, "energy": result.energy}
     if args.out:
         _write_tables(tables, Path(args.out), args.format, existing, out, notes)
@@ -575,9 +573,9 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
     shown = frame.assign(status=_status_words(frame["status"]))
     columns = WORKLOAD_COMPARE_SHOWN if evaluate else tuple(c for c in WORKLOAD_COMPARE_SHOWN if c.name != "accuracy")
     out.write(render_table(*in_energy_units(shown, columns), wide=args.wide))
-    from energysim.sweep import run_notes
+    from energysim.sweep import run_notes as notes_of
 
-    out.write("".join(f"note: {note}\n" for note in run_notes(frame).values()))
+    run_notes = _print_notes([f"note: {note}" for note in notes_of(frame).values()], out)
     quality = ("accuracy on " + str(args.eval_data) if evaluate else
                "no evaluation given, so the quality column is the weight-reconstruction error ||W - W_pruned|| / ||W|| "
                "over all weight layers (a proxy, not an accuracy)")
@@ -588,10 +586,11 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
         note += (f" The baseline rows (pattern dense) are the workload as given, already {percent(baseline.iloc[0])} "
                  "sparse: the *_vs_dense ratios are to it, not to a dense model, and a target it already meets prunes "
                  "nothing more.")
-    _prose(f"{workload.name}: {quality}.{note} Wrote {write_compare(frame, args.out)}", out)
-    out.write(energy_unit_note(choice.hardware for choice in choices))
-    out.write(kind_options_note(choices, args))
-    out.write(clock_note(choices))
+    written = write_compare(frame, args.out)
+    hardware_notes = _unique_notes(_hardware_notes(choices, args))
+    notes_file = _replace_notes(_unique_notes([*run_notes, *hardware_notes]), args.out)
+    _prose(f"{workload.name}: {quality}.{note} Wrote {written}" + (f" and {notes_file.name}" if notes_file else ""), out)
+    _print_notes(hardware_notes, out)
     return 0
 
 
@@ -669,18 +668,17 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
     shown = frame.assign(status=_status_words(frame["status"]))
     out.write(render_table(*_with_swept_keys(*in_energy_units(*_budget_targets(shown, COMPARE_SHOWN)), args),
                            wide=args.wide))
-    out.write("".join(f"note: {note}\n" for note in run_notes(frame).values()))
+    notes = _print_notes([f"note: {note}" for note in run_notes(frame).values()], out)
     note = _not_run_note(frame)
     if note:
         _prose(f"{note} (the reasons are in the status column of compare.csv)", out)
-    out.write(energy_unit_note(choice.hardware for choice in choices))
-    out.write(kind_options_note(choices, args))
-    out.write(clock_note(choices))
+    notes_file = _replace_notes(_unique_notes(notes + _print_notes(_hardware_notes(choices, args), out)), args.out)
     front = pareto_front(frame)
     reused, total = frame.attrs["results_reused"], frame.attrs["results_total"]
     aware = " (energy-aware rows resume from their own journal)" if (frame["pattern"] == "energy_aware").any() else ""
     _prose(f"Pareto front (accuracy vs energy): {len(front)} points. Reused {reused} of {total} results "
-           f"(point x hardware) from {Path(args.out) / 'points.jsonl'}{aware}; wrote {Path(args.out) / 'compare.csv'}", out)
+           f"(point x hardware) from {Path(args.out) / 'points.jsonl'}{aware}; wrote {Path(args.out) / 'compare.csv'}"
+           + (f" and {notes_file.name}" if notes_file else ""), out)
     _write_plots({"compare": frame}, args, out)
     return 0
 
@@ -693,20 +691,38 @@ def _wrapped(line: str) -> str:
                          break_on_hyphens=False) + "\n"
 
 
-def note_paragraphs(text: str) -> list[str]:
-    """The notes of printed text, one string each (what ``--out`` writes to ``notes.txt``).
+def _unique_notes(notes: Sequence[str]) -> list[str]:
+    """The notes (one paragraph each, ``note: ...``), each once, in order, without empty ones or edge whitespace."""
+    return list(dict.fromkeys(note.strip() for note in notes if note.strip()))
 
-    A line starting ``note:`` opens a note; the lines after it (:func:`_wrapped`
-    continuation lines, indented two spaces) are joined back to it with one space,
-    so a note reads as the one line it was before it was wrapped.
+
+def _print_notes(notes: Sequence[str], out: TextIO) -> list[str]:
+    """Print each note wrapped to the terminal (:func:`_wrapped`); return them unwrapped (:func:`_unique_notes`).
+
+    The list returned is what ``--out`` writes to ``notes.txt``
+    (:func:`energysim.report.files.write_notes`), so a file never depends on how the
+    terminal wrapped its notes.
     """
-    notes: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("note:") or not notes:
-            notes.append(line.strip())
-        elif line.strip():
-            notes[-1] += " " + line.strip()
-    return [note for note in notes if note]
+    kept = _unique_notes(notes)
+    out.write("".join(_wrapped(note) for note in kept))
+    return kept
+
+
+def _replace_notes(notes: list[str], folder: str | Path) -> Path | None:
+    """``compare``: write its notes into its output folder (``notes.txt``), or remove an earlier run's when it has none.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The notes file written, or None when there are no notes.
+    """
+    from energysim.output_folder import NOTES_NAME
+    from energysim.report.files import write_notes
+
+    written = write_notes(notes, Path(folder))
+    if written is None:
+        (Path(folder) / NOTES_NAME).unlink(missing_ok=True)
+    return written
 
 
 def _prose(text: str, out: TextIO) -> None:

@@ -122,7 +122,8 @@ class Estimate:
     summary
         Per-layer summaries of every run that ran, with the run key and ``variant``: the
         layers both variants ran (those its ``TOTAL`` covers), so each variant's rows add
-        up to its ``TOTAL`` and a layer only the dense original ran is not counted.
+        up to its ``TOTAL`` and a layer only the dense original ran is not counted. ``note``
+        on every row holds its run's :func:`run_note` ('' when there is none).
     energy
         Every count x cost row of those layers, with the run key and ``variant``.
     runs
@@ -373,7 +374,7 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
             d, p = pair["dense"].only(both), pair["pruned"].only(both)
             for variant, run in (("dense", d), ("pruned", p)):
                 runs[(key["run"], variant)] = run
-                summaries.append(_keyed(run.summary, key, variant))
+                summaries.append(_keyed(run.summary.assign(note=run_note(run)), key, variant))
                 energies.append(_keyed(run.energy, key, variant))
             storage_d, storage_p = _storage_bytes(d), _storage_bytes(p)
             summary_d, summary_p = d.summary.set_index("layer"), p.summary.set_index("layer")
@@ -390,7 +391,8 @@ def estimate(pruned: Workload, hardware: list[HardwareChoice], dense: Workload |
             total["note"] = run_note(p)
             rows.append(total)
     layers = pd.DataFrame([{"note": "", **row} for row in rows], columns=list(ESTIMATE_COLUMNS))
-    summary = pd.concat(summaries, ignore_index=True) if summaries else _keyed(pd.DataFrame(columns=SUMMARY_COLUMNS), {}, "")
+    summary = (pd.concat(summaries, ignore_index=True) if summaries
+               else _keyed(pd.DataFrame(columns=[*SUMMARY_COLUMNS, "note"]), {}, ""))
     energy = pd.concat(energies, ignore_index=True) if energies else _keyed(pd.DataFrame(columns=ENERGY_COLUMNS), {}, "")
     tables = [with_setting_columns(frame, hardware) for frame in (layers, _breakdown(energy), summary, energy)]
     return Estimate(*tables, runs)

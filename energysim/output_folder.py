@@ -25,7 +25,7 @@ TABLE_SUFFIXES = (".csv", ".json", ".md", ".tex")
 JOURNAL_NAME = "points.jsonl"
 """The sweep journal (``energysim compare``)."""
 NOTES_NAME = "notes.txt"
-"""The notes a run printed, one per paragraph (``energysim estimate --out``; :mod:`energysim.report.files`)."""
+"""The notes a command printed, one per paragraph (``run`` / ``estimate --out``, ``compare``; :mod:`energysim.report.files`)."""
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 """Suffixes of plot files (``--plots DIR``)."""
 

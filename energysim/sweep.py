@@ -35,7 +35,7 @@ from energysim.errors import InputError, UnsupportedError
 from energysim.estimation import HardwareChoice, load_hardware_list
 from energysim.hardware_settings import with_setting_columns
 from energysim.limits import PROCESSES
-from energysim.output_folder import JOURNAL_NAME, claim, remove_stale, result_files
+from energysim.output_folder import JOURNAL_NAME, NOTES_NAME, claim, remove_stale, result_files
 from energysim.progress import progress_bar
 from energysim.report.files import write_table
 from energysim.report.tables import run_name, with_energy_unit
@@ -361,14 +361,16 @@ def _claim_sweep_folder(out: Path, expected: set[str], force: bool) -> dict[str,
     A folder holding results of another kind (run, estimate), a ``compare.csv`` without
     a journal, or journal records of another grid, hardware, hardware content or model
     is refused unless ``force``; with ``force`` the foreign records are dropped from the
-    journal (rewritten atomically).
+    journal (rewritten atomically). The notes ``compare`` wrote beside a journal
+    (:data:`~energysim.output_folder.NOTES_NAME`) are the sweep's own.
     """
     from energysim.atomic_files import write_text_atomic
 
     journal = out / JOURNAL_NAME
     records = _journal_records(journal)
     foreign = [key for key in records if key not in expected]
-    others = [p for p in result_files(out) if p.name not in (JOURNAL_NAME, "compare.csv")]
+    own = (JOURNAL_NAME, "compare.csv", NOTES_NAME) if journal.is_file() else (JOURNAL_NAME, "compare.csv")
+    others = [p for p in result_files(out) if p.name not in own]
     orphan = (out / "compare.csv").is_file() and not journal.is_file()
     if not force and (foreign or others or orphan):
         if foreign:

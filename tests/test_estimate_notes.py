@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from energysim.cli import _wrapped, main, note_paragraphs
+from energysim.cli import main
 from energysim.errors import InputError
 from energysim.output_folder import claim
 from energysim.report.files import read_notes, write_notes
@@ -33,7 +33,8 @@ def test_estimate_out_writes_every_printed_note(sparse_2_4_folder):
     folder, printed = sparse_2_4_folder
     written = read_notes(folder)
     assert any(f"note: a100:sparse_2_4 {ASSUMED_2_4}" in note for note in written)
-    assert written == note_paragraphs(printed[printed.index("note:"):printed.index("\nwrote ")])
+    printed_notes = printed[printed.index("note:"):printed.index("\nwrote ")]
+    assert " ".join(printed_notes.split()) == " ".join(" ".join(written).split())  # the same words, in order
     assert len(written) == printed.count("note:") == 3
     assert "notes.txt" in printed.splitlines()[-1]  # named among the files written
 
@@ -88,10 +89,27 @@ def test_a_folder_holding_notes_holds_results(tmp_path):
     assert write_notes(["", " "], tmp_path / "none") is None  # nothing to write, no file
 
 
-def test_note_paragraphs_undo_the_terminal_wrapping():
-    """A note wrapped for the terminal reads back as the one line it was; a hand-wrapped notes.txt too."""
-    note = "note: " + " ".join(f"word{i} (x-y)" for i in range(60))
-    assert note_paragraphs(_wrapped(note) + _wrapped("note: second")) == [note, "note: second"]
+MANY_NOTES = ["estimate", "lenet-300-100-han2015", "--hw", "a100:sparse_2_4,eyeriss-like,lecture-array-loopnest,eie-64pe",
+              "--compat", "timeloop", "--set", "clock_ghz=0.5", "--quiet"]
+"""An estimate that prints six notes: dense original, assumed 2:4, A100 timing, MAC units, --compat, clock."""
+
+
+def test_notes_file_does_not_depend_on_the_terminal_width(tmp_path, monkeypatch):
+    """notes.txt is byte-identical at a terminal width of 40 and of 200 (six notes, one unwrapped paragraph each),
+    while the printed notes are wrapped to each width."""
+    written = {}
+    for width in (40, 200):
+        monkeypatch.setenv("COLUMNS", str(width))
+        out = io.StringIO()
+        assert main([*MANY_NOTES, "--out", str(tmp_path / str(width))], out=out) == 0
+        written[width] = (tmp_path / str(width) / "notes.txt").read_bytes()
+        printed = out.getvalue()
+        block = printed[printed.index("note:"):printed.index("\nwrote ")].splitlines()
+        assert max(len(line) for line in block if " " in line.strip()) <= width  # a word longer than the width stays whole
+    assert written[40] == written[200]
+    notes = read_notes(tmp_path / "40")
+    assert len(notes) == 6 and all(note.startswith("note: ") and "\n" not in note for note in notes)
+    assert written[40].decode() == "\n\n".join(notes) + "\n"
 
 
 def test_read_notes_joins_hand_wrapped_lines(tmp_path):

@@ -14,6 +14,7 @@ from energysim.catalog import workload_path
 from energysim.cli import main
 from energysim.errors import InputError
 from energysim.estimation import densified, estimate, load_hardware_list
+from energysim.report.files import read_notes
 from energysim.sweep import COMPARE_COLUMNS, SweepPoint, grid, pareto_front, run_notes, run_sweep
 from energysim.workloads.workload import load_workload
 
@@ -215,14 +216,18 @@ def test_run_notes_take_the_best_pruned_point(sweep):
     assert run_notes(frame.drop(columns="note")) == {}
 
 
-def test_compare_cli_prints_the_a100_timing_note(tmp_path):
-    """`compare` on a100:sparse_2_4 prints that run's note under the table (timing, kernel model's figure)."""
+def test_compare_cli_prints_the_a100_timing_note_and_writes_it_to_notes_txt(tmp_path):
+    """`compare` on a100:sparse_2_4 prints that run's note under the table (timing, kernel model's figure), wrapped,
+    and writes the notes it printed, unwrapped, to notes.txt in its --out folder (named on the last line)."""
     out = io.StringIO()
     assert main(["compare", "--patterns", "nm:2:4", "--sparsities", "0.5", "--criteria", "magnitude", "--hw",
                  "a100:sparse_2_4", "--finetune-epochs", "0", "--jobs", "1", "--out", str(tmp_path / "c"), "--quiet"],
                 out=out) == 0
-    notes = [line for line in out.getvalue().splitlines() if line.startswith("note: a100:sparse_2_4 is timed")]
-    assert len(notes) == 1 and "the kernel model gives" in notes[0]
+    notes = read_notes(tmp_path / "c")
+    timing = [note for note in notes if note.startswith("note: a100:sparse_2_4 is timed")]
+    assert len(timing) == 1 and "the kernel model gives" in timing[0]
+    printed = out.getvalue()
+    assert " ".join(notes) in " ".join(printed.split()) and "compare.csv and notes.txt" in " ".join(printed.split())
 
 
 def test_resume_tells_how_many_results_were_reused(sweep):

@@ -350,6 +350,9 @@ def _summary_section(page: _Page, summary: pd.DataFrame, source: str) -> None:
     for column in ("macs", "cycles_total"):
         if column in frame.columns:
             aggregations[column] = (column, "sum")
+    if "note" in frame.columns:  # the run's note, the same on each of its rows
+        frame["note"] = ["" if pd.isna(note) else str(note) for note in frame["note"]]
+        aggregations["note"] = ("note", "first")
     grouped = frame.groupby(keys, sort=False) if keys else frame.groupby(lambda _: "all")
     totals = grouped.agg(**aggregations).reset_index()
     if not keys:
@@ -361,6 +364,8 @@ def _summary_section(page: _Page, summary: pd.DataFrame, source: str) -> None:
     totals["latency_us"] = totals.pop("latency_s") * 1e6
     if "variant" in keys:
         totals = _ratios_vs_dense(totals, [k for k in keys if k != "engine"], {"energy": "energy_uj", "latency": "latency_us"})
+    if "note" in totals.columns:
+        totals["note"] = totals.pop("note")  # last, after the figures it qualifies
     _add_table(page, parts, "Totals per run", totals, source)
     if "energy_vs_dense" in totals.columns:
         parts.append('<p class="note">energy_vs_dense and latency_vs_dense are this row\'s energy and latency as a fraction '
