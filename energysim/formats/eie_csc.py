@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 
@@ -47,8 +48,27 @@ DEFAULT_POINTER_BITS = 16
 
 
 @dataclass(frozen=True)
+class FlatWeights:
+    """The non-zero weights a CSC was encoded from, as ascending flat column-major positions.
+
+    Attributes
+    ----------
+    positions
+        Flat index ``column x M + row`` of every non-zero weight (int64, strictly
+        increasing); None when every position holds one (a dense matrix).
+    """
+
+    positions: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class EieCsc:
     """A weight matrix in EIE's interleaved CSC format.
+
+    The entry arrays :attr:`v`, :attr:`z` and :attr:`local_rows` are given, or written
+    the first time one is read (``entries`` a function returning them): a CSC encoded
+    from flat positions on the compiled path keeps :attr:`flat`, from which the engine
+    counts everything it needs, so a simulation never writes its entries; decoding does.
 
     Attributes
     ----------
@@ -56,45 +76,68 @@ class EieCsc:
         ``(M, K)``: output rows and input columns of the dense matrix.
     n_pe
         Number of processing elements ``N`` the rows are interleaved over.
-    v
-        Codebook indices of every entry (``uint8``), PE by PE, column by column.
-    z
-        Zeros before each entry within its PE slice and column (``uint8``).
-    local_rows
-        Local row (within the PE slice) each entry stands at; for a padding entry,
-        the zero it replaces (``uint8`` when a slice has at most 256 rows, ``uint16``
-        at most 65,536, else int32 or int64; the row passes use it, :meth:`decode` does not).
     pointers
         ``(N, K + 1)`` per-PE column pointers in entries, relative to the PE's
         first entry (``pointers[:, 0] == 0``).
     pe_offsets
         ``(N + 1,)`` address of each PE's first entry in :attr:`v` / :attr:`z`.
+    entries
+        ``(v, z, local_rows)``, or a function that writes and returns them.
     index_bits, value_bits, pointer_bits
         Widths of ``z``, ``v`` and one pointer, bits.
+    flat
+        The weights' flat positions (:class:`FlatWeights`) when encoded from them, else None.
     """
 
     shape: tuple[int, int]
     n_pe: int
-    v: np.ndarray
-    z: np.ndarray
-    local_rows: np.ndarray
     pointers: np.ndarray
     pe_offsets: np.ndarray
+    entries: "tuple[np.ndarray, np.ndarray, np.ndarray] | Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]"
     index_bits: int = DEFAULT_INDEX_BITS
     value_bits: int = DEFAULT_VALUE_BITS
     pointer_bits: int = DEFAULT_POINTER_BITS
+    flat: FlatWeights | None = None
+
+    @cached_property
+    def _entry_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(v, z, local_rows)``, written on first use when :attr:`entries` is a function."""
+        return self.entries() if callable(self.entries) else self.entries
+
+    @property
+    def v(self) -> np.ndarray:
+        """Codebook indices of every entry (``uint8``), PE by PE, column by column."""
+        return self._entry_arrays[0]
+
+    @property
+    def z(self) -> np.ndarray:
+        """Zeros before each entry within its PE slice and column (``uint8``)."""
+        return self._entry_arrays[1]
+
+    @property
+    def local_rows(self) -> np.ndarray:
+        """Local row (within the PE slice) of each entry; for a padding entry, the zero it replaces.
+
+        ``uint8`` when a slice has at most 256 rows, ``uint16`` at most 65,536, else int32 or
+        int64; the row passes use it, :meth:`decode` does not.
+        """
+        return self._entry_arrays[2]
 
     @property
     def n_entries(self) -> int:
         """Stored entries, padding included."""
-        return int(self.v.size)
+        return int(self.pe_offsets[-1])
 
     @cached_property
     def n_padding(self) -> int:
         """Padding entries (``v == 0``; counted once, the arrays are not modified after encoding).
 
-        Counted in blocks of :data:`_CHECK_BLOCK` entries (no mask as long as ``v``).
+        From :attr:`flat`, the entries less the weights; else counted in blocks of
+        :data:`_CHECK_BLOCK` entries (no mask as long as ``v``).
         """
+        if self.flat is not None:
+            weights = self.shape[0] * self.shape[1] if self.flat.positions is None else self.flat.positions.size
+            return self.n_entries - weights
         return sum(int(np.count_nonzero(self.v[lo:lo + _CHECK_BLOCK] == 0)) for lo in range(0, self.v.size, _CHECK_BLOCK))
 
     @property
@@ -286,7 +329,7 @@ def encode_positions(
                                                                              codes, m, k, n_pe, index_bits,
                                                                              _local_dtype(m, n_pe, itype))
         return EieCsc(
-            shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
+            shape=(m, k), n_pe=n_pe, entries=(v, z, local_rows), pointers=pointers, pe_offsets=pe_offsets,
             index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
         )
     if column_major and rows.size > ENCODE_GROUP_WEIGHTS:
@@ -297,7 +340,7 @@ def encode_positions(
                                                                column_major)
     local_rows = local_rows.astype(_local_dtype(m, n_pe, itype), copy=False)
     return EieCsc(
-        shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
+        shape=(m, k), n_pe=n_pe, entries=(v, z, local_rows), pointers=pointers, pe_offsets=pe_offsets,
         index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
     )
 
@@ -322,9 +365,16 @@ def encode_flat(
         Codebook index of each position, in ``1 .. 2**value_bits - 1``: an array, or an object
         with ``size`` and ``block(lo, hi)`` giving codes ``lo .. hi - 1`` (e.g. synthetic codes
         drawn when read), which a dense matrix on the compiled path reads one group of columns
-        at a time (checked group by group) and anything else reads whole.
+        at a time, checked as it is read, and anything else reads whole.
     shape, n_pe, index_bits, value_bits, pointer_bits
         As in :func:`encode_positions`.
+
+    Returns
+    -------
+    EieCsc
+        On the compiled path, the pointers only: the entries are written when first read
+        (:attr:`EieCsc.v` etc.), and the CSC keeps ``positions`` (not a copy: do not modify
+        them) as :attr:`EieCsc.flat`, from which the engine counts what it simulates.
 
     Raises
     ------
@@ -342,7 +392,7 @@ def encode_flat(
         raise InputError(f"EIE CSC flat positions must strictly increase inside the {m}x{k} matrix")
     compiled = eie_csc_kernel.use_compiled() and m >= 1 and k >= 1 and (1 <= index_bits <= 8 and 1 <= value_bits <= 8
                                                                         and 1 <= pointer_bits <= 64)
-    if not (compiled and positions is None):
+    if not hasattr(codes, "block") or not (compiled and positions is None):
         codes = np.asarray(codes).ravel()
         _check_codes(codes, value_bits)
     if not compiled:
@@ -356,18 +406,23 @@ def encode_flat(
     itype = np.int32 if max(m, k) * max(n_pe, 1) < 2**30 else np.int64
     local_dtype = _local_dtype(m, n_pe, itype)
     if positions is None:
+        pointers, pe_offsets = eie_csc_kernel.dense_pointers(m, k, n_pe)
+
         def read_codes(lo: int, hi: int) -> np.ndarray:
             block = codes.block(lo, hi) if hasattr(codes, "block") else np.asarray(codes).ravel()[lo:hi]
             _check_codes(block, value_bits)
             return block
 
-        v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_dense(read_codes, m, k, n_pe, local_dtype)
+        def entries() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return eie_csc_kernel.fill_dense(read_codes, m, k, n_pe, pe_offsets, local_dtype)
     else:
-        v, z, local_rows, pointers, pe_offsets = eie_csc_kernel.encode_sorted(positions, codes, m, k, n_pe, index_bits,
-                                                                             local_dtype)
+        pointers, pe_offsets = eie_csc_kernel.sorted_pointers(positions, m, k, n_pe, index_bits)
+
+        def entries() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return eie_csc_kernel.fill_sorted(positions, codes, m, n_pe, index_bits, pointers, pe_offsets, local_dtype)
     return EieCsc(
-        shape=(m, k), n_pe=n_pe, v=v, z=z, local_rows=local_rows, pointers=pointers, pe_offsets=pe_offsets,
-        index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits,
+        shape=(m, k), n_pe=n_pe, entries=entries, pointers=pointers, pe_offsets=pe_offsets,
+        index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits, flat=FlatWeights(positions),
     )
 
 
@@ -489,7 +544,9 @@ def _encode_in_column_groups(rows: np.ndarray, columns: np.ndarray, codes: np.nd
                              index_bits, itype, True)
         counts[:, c0:c1] = np.diff(part[3], axis=1)
         parts.append((c0, part))
-    pointers, pe_offsets, v, z, local_rows = eie_csc_kernel.entry_layout(counts, parts[0][1][2].dtype)
+    pointers, pe_offsets = eie_csc_kernel.pointer_layout(counts)
+    total = int(pe_offsets[-1])
+    v, z, local_rows = np.empty(total, np.uint8), np.empty(total, np.uint8), np.empty(total, parts[0][1][2].dtype)
     for c0, (part_v, part_z, part_local, _, part_offsets) in parts:
         for pe in range(n_pe):
             lo, hi = int(part_offsets[pe]), int(part_offsets[pe + 1])

@@ -2,9 +2,10 @@
 
 numba is optional (the ``fast`` extra). With it, :func:`encode_sorted` encodes
 column-major positions in two passes over the weights (entries per PE and column,
-then the entries themselves), :func:`encode_dense` a dense matrix in one, column
-tile by column tile (its entries per PE and column known in closed form, its codes
-read one group of columns at a time), and :func:`segment_counts` counts a CSC's row-pass
+then the entries themselves: :func:`sorted_pointers`, :func:`fill_sorted`),
+:func:`fill_dense` a dense matrix in one, column tile by column tile (its entries per
+PE and column known in closed form, its codes read one group of columns at a time),
+and :func:`segment_counts` counts a CSC's row-pass
 segments in one pass over its entries, instead of numpy's sorts, repeats and
 bincounts. The arrays are those of the numpy path exactly (same values and
 dtypes; checked by ``tests/formats/test_eie_csc_kernel.py``). Without numba, or with
@@ -152,62 +153,87 @@ def _segments(v, local_rows, pointers, pe_offsets, rows_per_pass, passes):  # pr
     return entries, real
 
 
-def entry_layout(counts: np.ndarray, local_dtype: type) -> tuple[np.ndarray, ...]:
-    """Pointers, PE offsets and the empty entry arrays for ``counts[pe, column]`` entries (padding included).
+def pointer_layout(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pointers and PE offsets of ``counts[pe, column]`` entries (padding included).
 
     Returns
     -------
-    pointers, pe_offsets, v, z, local_rows
-        ``pointers`` (N, K + 1) int64 cumulative entries per PE, ``pe_offsets`` (N + 1,) int64
-        first entry of each PE, and uninitialised ``v`` / ``z`` (uint8) and ``local_rows``
-        (``local_dtype``) of the total length.
+    pointers, pe_offsets
+        ``(N, K + 1)`` int64 cumulative entries per PE and ``(N + 1,)`` int64 first entry of each PE.
     """
     n_pe, k = counts.shape
     pointers = np.zeros((n_pe, k + 1), dtype=np.int64)
     np.cumsum(counts, axis=1, out=pointers[:, 1:])
     pe_offsets = np.zeros(n_pe + 1, dtype=np.int64)
     np.cumsum(pointers[:, -1], out=pe_offsets[1:])
-    total = int(pe_offsets[-1])
-    return (pointers, pe_offsets, np.empty(total, dtype=np.uint8), np.empty(total, dtype=np.uint8),
-            np.empty(total, dtype=local_dtype))
+    return pointers, pe_offsets
+
+
+def dense_pointers(m: int, k: int, n_pe: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pointers and PE offsets of a matrix with every position non-zero: no padding, rows split evenly."""
+    rows_of_pe = (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
+    return pointer_layout(np.repeat(rows_of_pe[:, None], k, axis=1))
+
+
+def sorted_pointers(positions: np.ndarray, m: int, k: int, n_pe: int, index_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pointers and PE offsets of strictly increasing flat column-major positions, in one compiled pass."""
+    shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
+    flat = np.ascontiguousarray(positions, dtype=np.int64)
+    return pointer_layout(jit(_entries_per_group)(flat, flat.size, m, n_pe, k, shift, index_bits))
 
 
 DENSE_CODE_BLOCK = 1 << 22
-"""Codes of whole columns read at once by :func:`encode_dense` (at least one column)."""
+"""Codes of whole columns read at once by :func:`fill_dense` (at least one column)."""
 
 
-def encode_dense(read_codes: Callable[[int, int], np.ndarray], m: int, k: int, n_pe: int,
-                 local_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Interleaved CSC arrays of a matrix with every position non-zero, its codes read column group by column group.
+def fill_dense(read_codes: Callable[[int, int], np.ndarray], m: int, k: int, n_pe: int, pe_offsets: np.ndarray,
+               local_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries of a matrix with every position non-zero, its codes read column group by column group.
 
     No gap, so no padding and ``z = 0`` (left to ``calloc``: its pages are not allocated until
-    written or read); the rows split evenly over the PEs, so the pointers are known in closed
-    form and each group of whole columns (:data:`DENSE_CODE_BLOCK` codes) is filled in place.
+    written or read); each group of whole columns (:data:`DENSE_CODE_BLOCK` codes) is written in place.
 
     Parameters
     ----------
     read_codes
         ``read_codes(lo, hi)``: the codes of flat column-major positions ``lo .. hi - 1``
         (uint8), called once per column group, in order.
-    m, k, n_pe
-        Matrix shape and PEs.
+    m, k, n_pe, pe_offsets
+        Matrix shape, PEs and each PE's first entry (:func:`dense_pointers`).
     local_dtype
         dtype of the local rows.
 
     Returns
     -------
-    v, z, local_rows, pointers, pe_offsets
+    v, z, local_rows
         As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
     """
-    rows_of_pe = (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
-    pointers, pe_offsets, v, _, local_rows = entry_layout(np.repeat(rows_of_pe[:, None], k, axis=1), local_dtype)
-    z = np.zeros(v.size, dtype=np.uint8)
+    total = int(pe_offsets[-1])
+    v, z, local_rows = np.empty(total, np.uint8), np.zeros(total, np.uint8), np.empty(total, local_dtype)
     group = max(1, DENSE_CODE_BLOCK // max(1, m))
     for lo in range(0, k, group):
         hi = min(k, lo + group)
         codes = np.ascontiguousarray(read_codes(lo * m, hi * m), dtype=np.uint8)
         jit(_fill_dense)(codes, m, lo, hi, n_pe, pe_offsets, v, local_rows)
-    return v, z, local_rows, pointers, pe_offsets
+    return v, z, local_rows
+
+
+def fill_sorted(positions: np.ndarray, codes: np.ndarray, m: int, n_pe: int, index_bits: int, pointers: np.ndarray,
+                pe_offsets: np.ndarray, local_dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries of strictly increasing flat column-major positions (:func:`sorted_pointers` gave the layout).
+
+    Returns
+    -------
+    v, z, local_rows
+        As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
+    """
+    shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
+    flat = np.ascontiguousarray(positions, dtype=np.int64)
+    total = int(pe_offsets[-1])
+    v, z, local_rows = np.empty(total, np.uint8), np.empty(total, np.uint8), np.empty(total, local_dtype)
+    jit(_fill)(flat, flat.size, m, np.ascontiguousarray(codes, dtype=np.uint8), pointers + pe_offsets[:-1, None],
+               v, z, local_rows, n_pe, shift, index_bits)
+    return v, z, local_rows
 
 
 def encode_sorted(positions: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe: int,
@@ -217,8 +243,7 @@ def encode_sorted(positions: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe
     Parameters
     ----------
     positions
-        Flat column-major index ``column x M + row`` of every non-zero weight (int64),
-        strictly increasing (every position present: :func:`encode_dense`).
+        Flat column-major index ``column x M + row`` of every non-zero weight (int64), strictly increasing.
     codes
         Codebook index of each.
     m, k, n_pe, index_bits
@@ -231,14 +256,8 @@ def encode_sorted(positions: np.ndarray, codes: np.ndarray, m: int, k: int, n_pe
     v, z, local_rows, pointers, pe_offsets
         As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
     """
-    shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
-    flat = np.ascontiguousarray(positions, dtype=np.int64)
-    count = flat.size
-    counts = jit(_entries_per_group)(flat, count, m, n_pe, k, shift, index_bits)
-    pointers, pe_offsets, v, z, local_rows = entry_layout(counts, local_dtype)
-    jit(_fill)(flat, count, m, np.ascontiguousarray(codes, dtype=np.uint8), pointers + pe_offsets[:-1, None],
-               v, z, local_rows, n_pe, shift, index_bits)
-    return v, z, local_rows, pointers, pe_offsets
+    pointers, pe_offsets = sorted_pointers(positions, m, k, n_pe, index_bits)
+    return (*fill_sorted(positions, codes, m, n_pe, index_bits, pointers, pe_offsets, local_dtype), pointers, pe_offsets)
 
 
 def segment_counts(v: np.ndarray, local_rows: np.ndarray, pointers: np.ndarray, pe_offsets: np.ndarray,

@@ -171,15 +171,18 @@ class _Blocks:
 
 @needs_numba
 def test_dense_codes_read_column_group_by_column_group_equal_an_array(monkeypatch):
-    """A dense matrix's codes read through block() in groups of whole columns give the array's CSC; bad codes refused."""
+    """A dense matrix's codes read through block() in groups of whole columns give the array's CSC; bad ones refused on read."""
     m, k = 70, 30
     codes = np.random.default_rng(4).integers(1, 16, size=m * k).astype(np.uint8)
     monkeypatch.setattr(eie_csc_kernel, "DENSE_CODE_BLOCK", 3 * m + 5)           # three columns a group
     source = _Blocks(codes)
     lazy, whole = encode_flat(None, source, (m, k), 8), encode_flat(None, codes, (m, k), 8)
+    assert source.reads == []                                                     # written when first read
+    lazy.v
     assert source.reads == [(lo * m, min(k, lo + 3) * m) for lo in range(0, k, 3)]
     for name in ("v", "z", "local_rows", "pointers", "pe_offsets"):
         np.testing.assert_array_equal(getattr(lazy, name), getattr(whole, name), err_msg=name)
     codes[-1] = 0
+    lazy = encode_flat(None, _Blocks(codes), (m, k), 8)
     with pytest.raises(InputError, match="codes must lie in 1..15"):
-        encode_flat(None, _Blocks(codes), (m, k), 8)
+        lazy.v

@@ -158,14 +158,12 @@ def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray,
     return tuple(int(value) for value in totals)
 
 
-def _layer_tables(v, local_rows, pointers, pe_offsets, rows_per_pass, passes, entries_per_line, counts):  # pragma: no cover - compiled
-    """Work, column and line-group tables of a CSC in two walks; plain Python, compiled by numba (see :func:`layer_tables`).
+def _entry_segments(v, local_rows, pointers, pe_offsets, rows_per_pass, passes, counts):  # pragma: no cover - compiled
+    """Entries per (pass, PE, column) into ``counts`` and real entries per (pass, column), walking a CSC's entries.
 
-    First walk, PE by PE and column by column over the entries: each entry's row pass (local rows
-    ascend within a segment; with one pass, the segment's length), counted into ``counts`` (P, N,
-    K) and the real ones per (pass, column). Second walk, pass by pass, PE by PE, column by column: the work table, column
-    entries, line steps and line groups, each segment's first address carried per (PE, column)
-    from one pass to the next (pointer plus the entries of the earlier passes).
+    PE by PE and column by column over the entries: each entry's row pass (local rows ascend within a
+    segment; with one pass, the segment's length). Plain Python, compiled by numba. Returns the real
+    entries ``(P, K)`` and the number of non-empty segments.
     """
     n_pe, k1 = pointers.shape
     k = k1 - 1
@@ -195,6 +193,61 @@ def _layer_tables(v, local_rows, pointers, pe_offsets, rows_per_pass, passes, en
                 counts[rpass, pe, column] += 1
                 if v[at] != 0:
                     column_real[rpass, column] += 1
+    return column_real, segments
+
+
+def _position_segments(positions, m, n_pe, k, shift, index_bits, rows_per_pass, passes, counts):  # pragma: no cover - compiled
+    """:func:`_entry_segments` from the weights' ascending flat column-major positions, without the entries.
+
+    The encoding's walk (:func:`energysim.formats.eie_csc_kernel._fill`) without writing it: per
+    weight, its PE and local row, the padding entries its gap costs (each in the pass of the zero it
+    stands in for) and the weight itself, each counted into its (pass, PE, column). Plain Python,
+    compiled by numba.
+    """
+    span = 1 << index_bits
+    column_real = np.zeros((passes, k), np.int64)
+    previous = np.full(n_pe, -1, np.int64)
+    segments = 0
+    column = -1
+    column_start = -m
+    for i in range(positions.size):
+        position = positions[i]
+        if position >= column_start + m:
+            while position >= column_start + m:
+                column += 1
+                column_start += m
+            previous[:] = -1
+        row = position - column_start
+        if shift >= 0:
+            pe = row & (n_pe - 1)
+            local = row >> shift
+        else:
+            pe = row % n_pe
+            local = row // n_pe
+        before = previous[pe]
+        for rank in range((local - before - 1) >> index_bits):
+            rpass = min((before + span * (rank + 1)) // rows_per_pass, passes - 1)
+            if counts[rpass, pe, column] == 0:
+                segments += 1
+            counts[rpass, pe, column] += 1
+        rpass = min(local // rows_per_pass, passes - 1)
+        if counts[rpass, pe, column] == 0:
+            segments += 1
+        counts[rpass, pe, column] += 1
+        column_real[rpass, column] += 1
+        previous[pe] = local
+    return column_real, segments
+
+
+def _segment_tables(counts, pointers, passes, entries_per_line, segments):  # pragma: no cover - compiled
+    """Work, column and line-group tables from the entries per (pass, PE, column); compiled by numba.
+
+    Pass by pass, PE by PE, column by column: the work table, column entries, line steps and line
+    groups, each segment's first address carried per (PE, column) from one pass to the next (pointer
+    plus the entries of the earlier passes).
+    """
+    n_pe, k1 = pointers.shape
+    k = k1 - 1
     work = np.ones((passes, k1, n_pe), np.int32)
     column_entries = np.zeros((passes, k1), np.int64)
     line_steps = np.zeros((passes, k), np.int64)
@@ -231,17 +284,55 @@ def _layer_tables(v, local_rows, pointers, pe_offsets, rows_per_pass, passes, en
                 previous_first = first
                 previous_last = last
                 previous_column = column
-    return work, column_entries, column_real, line_steps, members, group_start[:groups].copy(), spans_in[:groups].copy(), most
+    return work, column_entries, line_steps, members, group_start[:groups].copy(), spans_in[:groups].copy(), most
 
 
-def layer_tables(v: np.ndarray, local_rows: np.ndarray, pointers: np.ndarray, pe_offsets: np.ndarray,
-                 rows_per_pass: int, passes: int, entries_per_line: int) -> tuple:
-    """A layer's work, column and line-group tables from its CSC arrays, with the compiled kernel.
+def segment_table(csc, rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Entries per (row pass, PE, column) of a CSC, real entries per (pass, column) and non-empty segments.
+
+    From the weights' flat positions when the CSC keeps them (:attr:`EieCsc.flat`: a dense
+    matrix in closed form, else one compiled walk over the positions), so its entries are never
+    written; else one compiled walk over its entries.
+
+    Returns
+    -------
+    counts, column_real, segments
+        ``(P, N, K)`` int32 (int64 when a PE's entries do not fit) entries, padding included;
+        ``(P, K)`` int64 real entries; and the number of non-zero ``counts``.
+    """
+    n_pe, k = csc.n_pe, csc.shape[1]
+    m = csc.shape[0]
+    dtype = np.int32 if csc.pointers.size == 0 or csc.max_pointer < 2**31 else np.int64
+    flat = csc.flat
+    if flat is not None and flat.positions is None:       # every position: each PE's rows split into passes
+        rows_of_pe = (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
+        first_row = np.arange(passes, dtype=np.int64)[:, None] * rows_per_pass
+        per_pass = np.clip(rows_of_pe[None, :] - first_row, 0, None)
+        per_pass[:-1] = np.minimum(per_pass[:-1], rows_per_pass)        # the last pass takes the rest
+        counts = np.ascontiguousarray(np.broadcast_to(per_pass[:, :, None], (passes, n_pe, k)), dtype=dtype)
+        column_real = np.repeat(per_pass.sum(axis=1, dtype=np.int64)[:, None], k, axis=1)
+        return counts, column_real, int(np.count_nonzero(per_pass)) * k
+    counts = np.zeros((passes, n_pe, k), dtype)
+    if flat is not None:
+        shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
+        column_real, segments = jit(_position_segments)(np.ascontiguousarray(flat.positions, dtype=np.int64), int(m),
+                                                        int(n_pe), int(k), int(shift), int(csc.index_bits),
+                                                        int(rows_per_pass), int(passes), counts)
+    else:
+        column_real, segments = jit(_entry_segments)(csc.v, csc.local_rows,
+                                                     np.ascontiguousarray(csc.pointers, dtype=np.int64),
+                                                     np.ascontiguousarray(csc.pe_offsets, dtype=np.int64),
+                                                     int(rows_per_pass), int(passes), counts)
+    return counts, column_real, int(segments)
+
+
+def layer_tables(csc, rows_per_pass: int, passes: int, entries_per_line: int) -> tuple:
+    """A layer's work, column and line-group tables from its CSC, with the compiled kernels.
 
     Parameters
     ----------
-    v, local_rows, pointers, pe_offsets
-        As the attributes of :class:`energysim.formats.eie_csc.EieCsc`.
+    csc
+        The layer's :class:`energysim.formats.eie_csc.EieCsc`.
     rows_per_pass, passes
         Local rows per row pass and row passes ``P``.
     entries_per_line
@@ -256,12 +347,10 @@ def layer_tables(v: np.ndarray, local_rows: np.ndarray, pointers: np.ndarray, pe
         line``; the line groups as the fields of :class:`energysim.engines.eie.lanes._Tables`
         (int64); and the most entries of one segment (int).
     """
-    counts = np.zeros((passes, pointers.shape[0], pointers.shape[1] - 1),
-                      np.int32 if pointers.size == 0 or int(pointers[:, -1].max()) < 2**31 else np.int64)
-    *tables, most = jit(_layer_tables)(v, local_rows, np.ascontiguousarray(pointers, dtype=np.int64),
-                                       np.ascontiguousarray(pe_offsets, dtype=np.int64), int(rows_per_pass),
-                                       int(passes), int(entries_per_line), counts)
-    return (*tables, int(most))
+    counts, column_real, segments = segment_table(csc, rows_per_pass, passes)
+    work, column_entries, line_steps, members, group_start, spans_in, most = jit(_segment_tables)(
+        counts, np.ascontiguousarray(csc.pointers, dtype=np.int64), int(passes), int(entries_per_line), int(segments))
+    return work, column_entries, column_real, line_steps, members, group_start, spans_in, int(most)
 
 
 _M1 = np.uint64(0x5555555555555555)

@@ -135,7 +135,7 @@ def _build_tables(csc: EieCsc, rows_per_pass: int, entries_per_line: int) -> _Ta
     if use_compiled():                 # one compiled walk: no (P, K, N) int64 temporaries
         passes = max(1, ceil_div(csc.rows_per_pe, rows_per_pass))
         work, column_entries, column_real, line_steps, members, group_start, spans_in, most = layer_tables(
-            csc.v, csc.local_rows, csc.pointers, csc.pe_offsets, rows_per_pass, passes, entries_per_line)
+            csc, rows_per_pass, passes, entries_per_line)
         if most <= 1:                  # every PE's work is 1 on every column: one stands for all
             work = np.ones((passes, work.shape[1], 1), dtype=np.int32)
         return _Tables(work=work.reshape(-1, work.shape[2]), column_entries=column_entries, column_real=column_real,

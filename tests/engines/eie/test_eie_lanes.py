@@ -7,6 +7,7 @@ import pytest
 
 import energysim.engines.eie.lanes as lanes_module
 import energysim.engines.eie.synthetic as synthetic_module
+from energysim.engines.eie.lane_kernel import KERNEL_ENV, compiled_available
 from energysim.engines.eie.lanes import simulate_lanes
 from energysim.engines.eie.pipeline import fetch_gaps, run_lanes
 from energysim.engines.eie.synthetic import synthetic_inputs
@@ -249,3 +250,32 @@ def test_block_of_identical_vectors_equals_stepping_each():
     lanes_module._last_tables.clear()
     one = simulate_lanes(csc, single, 4, 8, 2, "start")
     assert totals.broadcasts == 7 * one.broadcasts and totals.line_bound == 7 * one.line_bound
+
+
+@pytest.mark.skipif(not compiled_available(), reason="numba not installed")
+@pytest.mark.parametrize("seed", range(12))
+def test_tables_from_flat_positions_equal_tables_from_the_written_entries(monkeypatch, seed):
+    """layer_tables from a CSC's flat positions (no entries written) equal those from its entries, padding and passes included."""
+    import dataclasses
+
+    monkeypatch.delenv(KERNEL_ENV, raising=False)
+    from energysim.engines.eie.lane_kernel import layer_tables
+    from energysim.formats.eie_csc import encode_flat
+
+    rng = np.random.default_rng(seed)
+    m, k = int(rng.integers(1, 300)), int(rng.integers(1, 40))
+    n_pe = int(rng.choice([1, 2, 3, 4, 7, 8, 64]))
+    density = float(rng.choice([0.02, 0.1, 0.5, 1.0]))
+    index_bits = int(rng.integers(1, 5))
+    rows_per_pass = int(rng.integers(1, 20))
+    positions = None if density == 1.0 else np.flatnonzero(rng.random(m * k) < density)
+    count = m * k if positions is None else positions.size
+    lazy = encode_flat(positions, rng.integers(1, 16, size=count).astype(np.uint8), (m, k), n_pe, index_bits)
+    assert lazy.flat is not None
+    passes = max(1, -(-lazy.rows_per_pe // rows_per_pass))
+    from_flat = layer_tables(lazy, rows_per_pass, passes, 8)
+    written = dataclasses.replace(lazy, entries=(lazy.v, lazy.z, lazy.local_rows), flat=None)
+    from_entries = layer_tables(written, rows_per_pass, passes, 8)
+    for got, expected in zip(from_flat, from_entries):
+        np.testing.assert_array_equal(got, expected)
+    assert lazy.n_padding == int(np.count_nonzero(lazy.v == 0))
