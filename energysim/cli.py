@@ -757,17 +757,21 @@ def _fractions(text: str) -> list[float]:
 
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    from energysim.costs.registry import BUILTIN_TABLES
-    from energysim.engines import ENGINES
-
-    items = {
-        "engines": sorted(ENGINES),
-        "tables": list(BUILTIN_TABLES),
-        "hwconfigs": catalog.hwconfig_names(),
-        "workloads": catalog.workload_names(),
-    }[args.what]
-    out.write("\n".join(items) + "\n")
+    out.write("\n".join(_listing(args.what)) + "\n")
     return 0
+
+
+def _listing(what: str) -> list[str]:
+    """The names ``energysim list WHAT`` prints (importing only what that listing needs)."""
+    if what == "engines":
+        from energysim.engines import ENGINES
+
+        return sorted(ENGINES)
+    if what == "tables":
+        from energysim.costs.registry import BUILTIN_TABLES
+
+        return list(BUILTIN_TABLES)
+    return catalog.hwconfig_names() if what == "hwconfigs" else catalog.workload_names()
 
 
 def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
