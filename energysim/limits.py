@@ -142,6 +142,8 @@ LIMITS = (TEXT_FILE_BYTES, ARRAY_BYTES, DIMENSION, LAYER_MACS, OPERAND_BITS, PRO
 def check_environment() -> None:
     """Refuse a limit's environment variable that is set but not a positive integer, whether or not this run uses it.
 
+    ``ENERGYSIM_EIE_KERNEL`` is checked too (:func:`eie_kernel_asked`).
+
     A typo such as ``ENERGYSIM_ARRAY_BYTES=16GiB`` would otherwise pass unnoticed
     by every command that reads no array, and fail only the one that does.
 
@@ -152,6 +154,27 @@ def check_environment() -> None:
     """
     for limit in LIMITS:
         limit.value  # the property raises for a bad value
+    eie_kernel_asked()
+
+
+EIE_KERNEL_ENV = "ENERGYSIM_EIE_KERNEL"
+"""Environment variable: ``numpy`` forces the numpy paths of the EIE format and engine even where numba is
+installed, ``numba`` asks for the compiled ones (unset or empty: numba when installed)."""
+
+
+def eie_kernel_asked() -> str:
+    """``""``, ``"numba"`` or ``"numpy"``: what :data:`EIE_KERNEL_ENV` asks for (stripped, any case).
+
+    Raises
+    ------
+    InputError
+        If the variable holds anything else, naming it and its value.
+    """
+    raw = os.environ.get(EIE_KERNEL_ENV, "")
+    asked = raw.strip().lower()
+    if asked not in ("", "numba", "numpy"):
+        raise InputError(f"environment variable {EIE_KERNEL_ENV} must be 'numba' or 'numpy' (got {raw!r})")
+    return asked
 
 
 def read_bounded(path, limit: Limit = TEXT_FILE_BYTES, error: type[Exception] = InputError) -> bytes:

@@ -9,20 +9,22 @@ and :func:`segment_counts` counts a CSC's row-pass
 segments in one pass over its entries, instead of numpy's sorts, repeats and
 bincounts. The arrays are those of the numpy path exactly (same values and
 dtypes; checked by ``tests/formats/test_eie_csc_kernel.py``). Without numba, or with
-``ENERGYSIM_EIE_KERNEL=numpy``, :mod:`energysim.formats.eie_csc` uses numpy.
+``ENERGYSIM_EIE_KERNEL=numpy``, :mod:`energysim.formats.eie_csc` uses numpy; any other value
+of that variable is refused (:func:`kernel_choice`).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from functools import lru_cache
 from typing import Callable
 
 import numpy as np
 
-KERNEL_ENV = "ENERGYSIM_EIE_KERNEL"
-"""Environment variable: ``numpy`` forces the numpy paths of the EIE format and engine even where numba is installed."""
+from energysim.limits import EIE_KERNEL_ENV, eie_kernel_asked
+
+KERNEL_ENV = EIE_KERNEL_ENV
+"""Environment variable choosing the EIE paths (:data:`energysim.limits.EIE_KERNEL_ENV`)."""
 
 
 @lru_cache(maxsize=1)
@@ -31,9 +33,27 @@ def compiled_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def kernel_choice() -> str:
+    """``"numba"`` or ``"numpy"``: the paths :data:`KERNEL_ENV` asks for (unset or empty: numba when installed).
+
+    Raises
+    ------
+    InputError
+        If :data:`KERNEL_ENV` holds anything but ``numba`` or ``numpy`` (any case), or asks for
+        ``numba`` where numba is not installed.
+    """
+    from energysim.errors import InputError
+
+    asked = eie_kernel_asked()
+    if asked == "numba" and not compiled_available():
+        raise InputError(f"environment variable {KERNEL_ENV}=numba asks for the compiled EIE paths, but numba is not "
+                         f"installed (pip install 'energysim[fast]', or unset {KERNEL_ENV})")
+    return asked or ("numba" if compiled_available() else "numpy")
+
+
 def use_compiled() -> bool:
-    """Whether the compiled paths are used (numba installed and not disabled by :data:`KERNEL_ENV`)."""
-    return compiled_available() and os.environ.get(KERNEL_ENV, "").strip().lower() != "numpy"
+    """Whether the compiled paths are used (:func:`kernel_choice` is ``"numba"``)."""
+    return kernel_choice() == "numba"
 
 
 _compiled: dict[Callable, Callable] = {}

@@ -37,6 +37,27 @@ def _totals(monkeypatch, kernel, csc, inputs, rows_per_pass, depth, freed):
     return {key: (value.tolist() if isinstance(value, np.ndarray) else value) for key, value in vars(totals).items()}
 
 
+@pytest.mark.parametrize("value", ["fast", "numbaa", "1", "numpy numba"])
+def test_a_bad_kernel_choice_is_refused_naming_the_variable(monkeypatch, value):
+    """ENERGYSIM_EIE_KERNEL other than numba / numpy is an InputError naming the variable and the value."""
+    from energysim.errors import InputError
+    monkeypatch.setenv(lane_kernel.KERNEL_ENV, value)
+    with pytest.raises(InputError, match=f"ENERGYSIM_EIE_KERNEL must be 'numba' or 'numpy' \\(got '{value}'\\)"):
+        lane_kernel.use_compiled()
+
+
+def test_asking_for_numba_without_it_is_refused(monkeypatch):
+    """ENERGYSIM_EIE_KERNEL=numba where numba is missing says so (no silent numpy); with numba it selects it."""
+    from energysim.errors import InputError
+    from energysim.formats import eie_csc_kernel
+    monkeypatch.setenv(lane_kernel.KERNEL_ENV, " NUMBA ")
+    monkeypatch.setattr(eie_csc_kernel, "compiled_available", lambda: False)
+    with pytest.raises(InputError, match="numba is not installed"):
+        lane_kernel.use_compiled()
+    monkeypatch.setattr(eie_csc_kernel, "compiled_available", lambda: True)
+    assert lane_kernel.use_compiled()
+
+
 def test_kernel_switch_names_the_path(monkeypatch):
     """ENERGYSIM_EIE_KERNEL=numpy selects the numpy path; otherwise numba runs exactly when it is importable."""
     monkeypatch.setenv(lane_kernel.KERNEL_ENV, "numpy")
@@ -71,7 +92,7 @@ def test_bad_queue_rule_refused_on_either_path(monkeypatch):
     """A queue depth below 1 or an unknown slot rule is an InputError naming it, whichever path is selected."""
     from energysim.errors import InputError
     csc, inputs, *_ = _case(1)
-    for kernel in ("numba", "numpy"):
+    for kernel in ("numba", "numpy") if lane_kernel.compiled_available() else ("numpy",):
         monkeypatch.setenv(lane_kernel.KERNEL_ENV, kernel)
         with pytest.raises(InputError, match="queue_depth"):
             simulate_lanes(csc, inputs, 8, 8, 0, "start")
