@@ -867,7 +867,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from energysim.prune.models import MODEL_BUILDERS
     from energysim.prune.registry import CRITERIA
-    from energysim.sweep import PATTERNS
+    from energysim.pruning_patterns import PATTERNS
 
     cmp_ = sub.add_parser("compare", help="sweep patterns x sparsities x criteria x hardware on a digits model "
                                           "or any workload's own weights")

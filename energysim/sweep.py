@@ -37,6 +37,7 @@ from energysim.hardware_settings import with_setting_columns
 from energysim.limits import PROCESSES
 from energysim.output_folder import JOURNAL_NAME, NOTES_NAME, claim, remove_stale, result_files
 from energysim.progress import progress_bar
+from energysim.pruning_patterns import parse_pattern
 from energysim.report.files import write_table
 from energysim.report.tables import run_name, with_energy_unit
 from energysim.simulate import engine_mode, run_workload
@@ -63,9 +64,6 @@ is what the engine says about how the run was timed (A100: the timing that ran a
 timed at the hardware bound whose calls are padded or slower in library kernels, the kernel model's
 figure; :func:`energysim.engines.sparse_tc.notes.timing_note`), empty for other engines."""
 
-PATTERNS = ("dense", "fine", "fine_global", "vector", "kernel", "channel")
-"""Pattern names besides ``nm:N:M`` (e.g. ``nm:2:4``)."""
-
 
 @dataclass(frozen=True)
 class SweepPoint:
@@ -83,32 +81,6 @@ class SweepPoint:
         """A stable identifier of the point (for resuming)."""
         text = json.dumps(asdict(self), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def parse_nm(text: str) -> tuple[int, int]:
-    """Parse an ``N:M`` pattern such as ``2:4`` (the 1 <= N < M rule is :func:`~energysim.formats.nm_compliance.check_pattern`'s).
-
-    The one N:M parser of the CLI: ``prune --nm`` and the ``nm:N:M`` patterns of ``compare``.
-    """
-    from energysim.formats.nm_compliance import check_pattern
-
-    try:
-        n, m = (int(p) for p in text.split(":"))
-    except ValueError:
-        raise InputError(f"N:M pattern must look like 2:4 (got {text!r})") from None
-    return check_pattern(n, m)
-
-
-def parse_pattern(pattern: str) -> tuple[str, tuple[int, int]]:
-    """Split ``nm:N:M`` into ('nm', (N, M)) with :func:`parse_nm`; other patterns map to themselves."""
-    if pattern.startswith("nm:"):
-        try:
-            return "nm", parse_nm(pattern[3:])
-        except InputError as exc:
-            raise InputError(f"pattern {pattern!r} must be written nm:N:M, e.g. nm:2:4 ({exc})") from None
-    if pattern not in PATTERNS:
-        raise InputError(f"pattern must be one of {', '.join(PATTERNS)} or nm:N:M (got {pattern!r})")
-    return pattern, (2, 4)
 
 
 def run_label(choice: HardwareChoice) -> tuple[str, str, str]:

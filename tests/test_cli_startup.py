@@ -70,3 +70,61 @@ def test_import_energysim_loads_neither_pandas_nor_numpy():
     loaded = _python("import json, sys, energysim, energysim.cli\n"
                      "print(json.dumps(sorted(m for m in ('pandas', 'numpy', 'numba') if m in sys.modules)))")
     assert loaded == []
+
+
+def test_help_loads_no_pandas_engine_or_sweep():
+    """`energysim --help` (and `reproduce --help`) builds the whole parser without pandas, an engine, the sweep or
+    pruning export or sensitivity code: names for choices come from light modules."""
+    loaded = _python("import io, json, sys\n"
+                     "from energysim.cli import main\n"
+                     "codes = [main([w for w in argv.split() if w], out=io.StringIO()) for argv in ('--help', 'reproduce --help')]\n"
+                     "heavy = ('pandas', 'numba', 'matplotlib', 'torch', 'energysim.engines', 'energysim.sweep',\n"
+                     "         'energysim.prune.export', 'energysim.prune.sensitivity', 'energysim.api')\n"
+                     "print(json.dumps([codes, sorted(m for m in sys.modules if m in heavy)]))")
+    assert loaded == [[0, 0], []]
+
+
+PRUNE_PUBLIC = {
+    "CRITERIA": "energysim.prune.registry",
+    "CRITERION_GRANULARITIES": "energysim.prune.registry",
+    "Dataset": "energysim.prune.data",
+    "GRANULARITIES": "energysim.prune.granularity",
+    "Model": "energysim.prune.models",
+    "PruneReport": "energysim.prune.pruner",
+    "PruneRequest": "energysim.prune.pruner",
+    "SCHEDULES": "energysim.prune.schedules",
+    "TrainConfig": "energysim.prune.training",
+    "build_model": "energysim.prune.models",
+    "export_workload": "energysim.prune.export",
+    "load_digits_dataset": "energysim.prune.data",
+    "load_model": "energysim.prune.models",
+    "plot_sensitivity": "energysim.prune.sensitivity",
+    "prune_model": "energysim.prune.pruner",
+    "run_schedule": "energysim.prune.schedules",
+    "save_model": "energysim.prune.models",
+    "sensitivity_scan": "energysim.prune.sensitivity",
+    "train": "energysim.prune.training",
+}
+"""Every name `energysim.prune` exported before it was made lazy, and the module defining it."""
+
+
+def test_prune_public_names_resolve_to_their_definitions():
+    """`from energysim.prune import X` and `energysim.prune.X` give the defining module's X for every exported name."""
+    import importlib
+
+    import energysim.prune as prune
+
+    assert sorted(prune.__all__) == sorted(PRUNE_PUBLIC)
+    for name, module in PRUNE_PUBLIC.items():
+        defined = getattr(importlib.import_module(module), name)
+        exec(f"from energysim.prune import {name} as value", namespace := {})
+        assert namespace["value"] is defined and getattr(prune, name) is defined, name
+    assert set(PRUNE_PUBLIC) <= set(dir(prune))
+
+
+def test_map_objectives_are_the_mappers():
+    """`map --objective` offers exactly the mapper's objectives (written out in loopnest_commands to keep start-up light)."""
+    from energysim.engines.loopnest.mapper import OBJECTIVES
+    from energysim.loopnest_commands import MAP_OBJECTIVES
+
+    assert MAP_OBJECTIVES == OBJECTIVES

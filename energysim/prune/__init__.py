@@ -15,34 +15,47 @@ and :mod:`~energysim.prune.models` (numpy networks and their NPZ+JSON files),
 :mod:`~energysim.prune.commands` (CLI sub-commands).
 """
 
-from energysim.prune.data import Dataset, load_digits_dataset
-from energysim.prune.export import export_workload
-from energysim.prune.granularity import GRANULARITIES
-from energysim.prune.models import Model, build_model, load_model, save_model
-from energysim.prune.pruner import PruneReport, PruneRequest, prune_model
-from energysim.prune.registry import CRITERIA, CRITERION_GRANULARITIES
-from energysim.prune.schedules import SCHEDULES, run_schedule
-from energysim.prune.sensitivity import plot_sensitivity, sensitivity_scan
-from energysim.prune.training import TrainConfig, train
+from __future__ import annotations
 
-__all__ = [
-    "CRITERIA",
-    "CRITERION_GRANULARITIES",
-    "Dataset",
-    "GRANULARITIES",
-    "Model",
-    "PruneReport",
-    "PruneRequest",
-    "SCHEDULES",
-    "TrainConfig",
-    "build_model",
-    "export_workload",
-    "load_digits_dataset",
-    "load_model",
-    "plot_sensitivity",
-    "prune_model",
-    "run_schedule",
-    "save_model",
-    "sensitivity_scan",
-    "train",
-]
+import importlib
+
+_EXPORTS = {
+    "CRITERIA": "energysim.prune.registry",
+    "CRITERION_GRANULARITIES": "energysim.prune.registry",
+    "Dataset": "energysim.prune.data",
+    "GRANULARITIES": "energysim.prune.granularity",
+    "Model": "energysim.prune.models",
+    "PruneReport": "energysim.prune.pruner",
+    "PruneRequest": "energysim.prune.pruner",
+    "SCHEDULES": "energysim.prune.schedules",
+    "TrainConfig": "energysim.prune.training",
+    "build_model": "energysim.prune.models",
+    "export_workload": "energysim.prune.export",
+    "load_digits_dataset": "energysim.prune.data",
+    "load_model": "energysim.prune.models",
+    "plot_sensitivity": "energysim.prune.sensitivity",
+    "prune_model": "energysim.prune.pruner",
+    "run_schedule": "energysim.prune.schedules",
+    "save_model": "energysim.prune.models",
+    "sensitivity_scan": "energysim.prune.sensitivity",
+    "train": "energysim.prune.training",
+}
+"""Public name -> module defining it, imported on first use (the command line lists model and criterion names
+without loading training, export or sensitivity code)."""
+
+
+def __getattr__(name: str):
+    """The public name ``name`` from its module on first access (PEP 562), then cached in this package."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'energysim.prune' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The package's names, the public ones included before their first use."""
+    return sorted({*globals(), *_EXPORTS})
+
+
+__all__ = sorted(_EXPORTS)

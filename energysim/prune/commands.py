@@ -15,8 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-import pandas as pd
-
 from energysim.argument_types import count, fraction_of_dense, seed
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
@@ -25,7 +23,7 @@ from energysim.prune.models import MODEL_BUILDERS
 from energysim.prune.registry import CRITERIA
 from energysim.prune.schedules import SCHEDULES
 from energysim.report.terminal import Column, percent, ratio, render_table, terminal_width
-from energysim.sweep import parse_nm
+from energysim.pruning_patterns import parse_nm
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
@@ -342,9 +340,12 @@ def _accuracy_text(result, wide: bool) -> str:
     accuracy right after pruning and the measured sparsity. Pairs that are n/a
     at every sparsity are counted under the table (the Markdown lists them).
     """
+    import textwrap
+
+    import pandas as pd
+
     rows = result.rows
     settings = result.settings
-    import textwrap
 
     heading = (f"test accuracy on {settings.get('dataset', 'digits')}, schedule {settings.get('schedule')}, "
                f"{settings.get('finetune_epochs')} fine-tuning epochs, seed {settings.get('seed')}; "
