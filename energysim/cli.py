@@ -865,13 +865,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_display(est)
     est.set_defaults(handler=_cmd_estimate)
 
-    from energysim.prune.models import MODEL_BUILDERS
-    from energysim.prune.registry import CRITERIA
+    from energysim.prune.choices import CRITERION_NAMES, MODEL_NAMES
     from energysim.pruning_patterns import PATTERNS
 
     cmp_ = sub.add_parser("compare", help="sweep patterns x sparsities x criteria x hardware on a digits model "
                                           "or any workload's own weights")
-    cmp_.add_argument("--model", choices=sorted(MODEL_BUILDERS),
+    cmp_.add_argument("--model", choices=MODEL_NAMES,
                       help="digits model to train and prune (default: mlp)")
     cmp_.add_argument("--workload", metavar="W",
                       help="prune this workload's own weights instead (imported model folder, .toml, bundled name or "
@@ -883,7 +882,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"comma-separated, of: {', '.join(p for p in PATTERNS if p != 'dense')}, nm:N:M")
     cmp_.add_argument("--sparsities", default="0.5,0.75,0.9", help="comma-separated fractions removed, each in [0, 1)")
     cmp_.add_argument("--criteria", default="magnitude,l1",
-                      help=f"comma-separated, of: {', '.join(sorted(CRITERIA))} (pairs that do not apply are skipped)")
+                      help=f"comma-separated, of: {', '.join(CRITERION_NAMES)} (pairs that do not apply are skipped)")
     cmp_.add_argument("--hw", action="append",
                       help=_hw_help("hardware") + f" (default: {','.join(DEFAULT_COMPARE_HW)})")
     _add_loopnest_options(cmp_)

@@ -74,12 +74,12 @@ def test_import_energysim_loads_neither_pandas_nor_numpy():
 
 def test_help_loads_no_pandas_engine_or_sweep():
     """`energysim --help` (and `reproduce --help`) builds the whole parser without pandas, an engine, the sweep or
-    pruning export or sensitivity code: names for choices come from light modules."""
+    pruning code (models, training, export): names for choices come from light modules."""
     loaded = _python("import io, json, sys\n"
                      "from energysim.cli import main\n"
                      "codes = [main([w for w in argv.split() if w], out=io.StringIO()) for argv in ('--help', 'reproduce --help')]\n"
                      "heavy = ('pandas', 'numba', 'matplotlib', 'torch', 'energysim.engines', 'energysim.sweep',\n"
-                     "         'energysim.prune.export', 'energysim.prune.sensitivity', 'energysim.api')\n"
+                     "         'energysim.prune.models', 'energysim.prune.training', 'energysim.prune.export', 'energysim.api')\n"
                      "print(json.dumps([codes, sorted(m for m in sys.modules if m in heavy)]))")
     assert loaded == [[0, 0], []]
 
@@ -128,3 +128,17 @@ def test_map_objectives_are_the_mappers():
     from energysim.loopnest_commands import MAP_OBJECTIVES
 
     assert MAP_OBJECTIVES == OBJECTIVES
+
+
+def test_prune_choices_are_the_registries_names():
+    """The names the CLI offers for models, criteria, granularities, roundings and schedules are those of their registries."""
+    from energysim.prune import choices
+    from energysim.prune.granularity import GRANULARITIES, ROUNDINGS
+    from energysim.prune.models import MODEL_BUILDERS
+    from energysim.prune.registry import CRITERIA
+    from energysim.prune.schedules import SCHEDULES
+
+    assert choices.MODEL_NAMES == tuple(sorted(MODEL_BUILDERS))
+    assert choices.CRITERION_NAMES == tuple(sorted(CRITERIA))
+    assert (choices.GRANULARITY_NAMES, choices.ROUNDING_NAMES) == (GRANULARITIES, ROUNDINGS)
+    assert choices.SCHEDULE_NAMES == SCHEDULES

@@ -18,12 +18,9 @@ from typing import TextIO
 from energysim.argument_types import count, fraction_of_dense, seed
 from energysim.atomic_files import write_text_atomic
 from energysim.errors import InputError
-from energysim.prune.granularity import GRANULARITIES, ROUNDINGS
-from energysim.prune.models import MODEL_BUILDERS
-from energysim.prune.registry import CRITERIA
-from energysim.prune.schedules import SCHEDULES
-from energysim.report.terminal import Column, percent, ratio, render_table, terminal_width
+from energysim.prune.choices import CRITERION_NAMES, GRANULARITY_NAMES, MODEL_NAMES, ROUNDING_NAMES, SCHEDULE_NAMES
 from energysim.pruning_patterns import parse_nm
+from energysim.report.terminal import Column, percent, ratio, render_table, terminal_width
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
@@ -81,7 +78,7 @@ def _load_or_train(args: argparse.Namespace, out: TextIO):
 def _add_model_source(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model-dir", help="folder of a model saved by 'energysim train'")
-    source.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="train this model first")
+    source.add_argument("--model", choices=MODEL_NAMES, default="cnn", help="train this model first")
     parser.add_argument("--seed", type=seed, default=0, help="seed of initialisation, training and random scores")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--force", action="store_true", help="replace output files that already exist")
@@ -311,8 +308,8 @@ def cmd_prune_table(args: argparse.Namespace, out: TextIO) -> int:
 
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     for name in models:
-        if name not in MODEL_BUILDERS:
-            raise InputError(f"models must be among {sorted(MODEL_BUILDERS)} (got {name!r})")
+        if name not in MODEL_NAMES:
+            raise InputError(f"models must be among {list(MODEL_NAMES)} (got {name!r})")
     _refuse_overwrites(args, {}, ("out", "csv"))
     result = accuracy_table(
         models=models,
@@ -379,7 +376,7 @@ def _accuracy_text(result, wide: bool) -> str:
 def register(subparsers) -> None:
     """Add ``train``, ``prune``, ``sensitivity`` and ``prune-table`` to the CLI's sub-parsers."""
     train = subparsers.add_parser("train", help="train a numpy MLP, CNN or ResNet on the bundled digits")
-    train.add_argument("--model", choices=sorted(MODEL_BUILDERS), default="cnn", help="model")
+    train.add_argument("--model", choices=MODEL_NAMES, default="cnn", help="model")
     train.add_argument("--epochs", type=count(1), help="training epochs (default: the model's tested setting)")
     train.add_argument("--seed", type=seed, default=0, help="seed")
     train.add_argument("--out", required=True, help="output folder for model.json and model.npz")
@@ -392,15 +389,15 @@ def register(subparsers) -> None:
     prune.add_argument("--workload", metavar="W",
                        help="prune the weights this workload carries instead (imported model folder, .toml or bundled "
                             "name) with a data-free criterion (magnitude, l1, l2, random), no fine-tuning")
-    prune.add_argument("--granularity", choices=GRANULARITIES, default="fine", help="what is pruned together")
-    prune.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude", help="importance score")
+    prune.add_argument("--granularity", choices=GRANULARITY_NAMES, default="fine", help="what is pruned together")
+    prune.add_argument("--criterion", choices=CRITERION_NAMES, default="magnitude", help="importance score")
     prune.add_argument("--sparsity", type=float, default=0.8, help="target fraction removed, in [0, 1)")
-    prune.add_argument("--rounding", choices=ROUNDINGS, default="exact",
+    prune.add_argument("--rounding", choices=ROUNDING_NAMES, default="exact",
                        help="how sparsity x groups rounds to a count: exact (halves up on the exact decimal) or torch "
                             "(torch.nn.utils.prune's round(amount * n), halves to even)")
     prune.add_argument("--nm", default="2:4", help="N:M pattern for --granularity nm")
     prune.add_argument("--block", type=count(1), default=4, help="vector block length of linear layers, weights")
-    prune.add_argument("--schedule", choices=SCHEDULES, default="one_shot", help="how pruning and fine-tuning alternate")
+    prune.add_argument("--schedule", choices=SCHEDULE_NAMES, default="one_shot", help="how pruning and fine-tuning alternate")
     prune.add_argument("--steps", type=count(1), default=3, help="prune steps of the iterative schedule")
     prune.add_argument("--finetune-epochs", type=count(0), default=10,
                        help="fine-tuning epochs, masks fixed (with --energy-budget: after the last step)")
@@ -434,7 +431,7 @@ def register(subparsers) -> None:
     _add_model_source(sensitivity)
     sensitivity.add_argument("--granularity", choices=("fine", "vector", "kernel", "channel"), default="fine",
                              help="what is pruned together")
-    sensitivity.add_argument("--criterion", choices=sorted(CRITERIA), default="magnitude", help="importance score")
+    sensitivity.add_argument("--criterion", choices=CRITERION_NAMES, default="magnitude", help="importance score")
     sensitivity.add_argument("--sparsities", default="0.4,0.5,0.6,0.7,0.8,0.9", help="comma-separated")
     sensitivity.add_argument("--csv", help="write the long-form table to this CSV file")
     sensitivity.add_argument("--png", help="write the plot to this PNG file")
@@ -443,7 +440,7 @@ def register(subparsers) -> None:
     table = subparsers.add_parser("prune-table", help="test accuracy for every granularity x criterion x sparsity")
     table.add_argument("--models", default="mlp,cnn", help="comma-separated models")
     table.add_argument("--sparsities", default="0.5,0.7,0.9", help="comma-separated")
-    table.add_argument("--schedule", choices=SCHEDULES, default="one_shot", help="how pruning and fine-tuning alternate")
+    table.add_argument("--schedule", choices=SCHEDULE_NAMES, default="one_shot", help="how pruning and fine-tuning alternate")
     table.add_argument("--finetune-epochs", type=count(0), default=10, help="fine-tuning epochs")
     table.add_argument("--seed", type=seed, default=0, help="seed of training and pruning")
     table.add_argument("--out", help="also write the Markdown table to this file")
