@@ -73,15 +73,15 @@ def test_import_energysim_loads_neither_pandas_nor_numpy():
 
 
 def test_help_loads_no_pandas_engine_or_sweep():
-    """`energysim --help` (and `reproduce --help`) builds the whole parser without pandas, an engine, the sweep or
-    pruning code (models, training, export): names for choices come from light modules."""
+    """`energysim --help` (and `reproduce --help`, `list hwconfigs`) builds the whole parser without pandas, an
+    engine, the sweep or pruning code (models, training, export): names for choices come from light modules."""
     loaded = _python("import io, json, sys\n"
                      "from energysim.cli import main\n"
-                     "codes = [main([w for w in argv.split() if w], out=io.StringIO()) for argv in ('--help', 'reproduce --help')]\n"
+                     "codes = [main([w for w in argv.split() if w], out=io.StringIO()) for argv in ('--help', 'reproduce --help', 'list hwconfigs')]\n"
                      "heavy = ('pandas', 'numba', 'matplotlib', 'torch', 'energysim.engines', 'energysim.sweep',\n"
                      "         'energysim.prune.models', 'energysim.prune.training', 'energysim.prune.export', 'energysim.api')\n"
                      "print(json.dumps([codes, sorted(m for m in sys.modules if m in heavy)]))")
-    assert loaded == [[0, 0], []]
+    assert loaded == [[0, 0, 0], []]
 
 
 PRUNE_PUBLIC = {
