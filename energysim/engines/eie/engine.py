@@ -320,13 +320,14 @@ class EieEngine(Engine):
                              synthetic_inputs=synthetic, column_nonzeros=column_nonzeros)
 
     def _check_working_memory(self, layer: Layer, m: int, k: int, n: int, real_weights: bool,
-                              calibration_inputs: bool) -> None:
+                              calibration_inputs: bool, keep_output: bool = False) -> None:
         """Refuse a layer whose working arrays would exceed the memory budget, before allocating them.
 
         The estimate (:func:`energysim.engines.eie.memory.estimate_bytes`) is an upper
         bound of the largest stage: the weights being drawn or quantised and fitted, their
         encoding, the input vectors, the per-(row pass, column, PE) tables and the lane
-        blocks. The budget is :data:`energysim.limits.ARRAY_BYTES`.
+        blocks, and with ``keep_output`` the decoded weights and the output. The budget is
+        :data:`energysim.limits.ARRAY_BYTES`.
 
         Raises
         ------
@@ -336,7 +337,8 @@ class EieEngine(Engine):
         cfg = self.config
         needed = estimate_bytes(m, k, n, n_pe=cfg.n_pe, rows_per_pass=cfg.activation_regfile_entries,
                                 index_bits=cfg.index_bits, density=layer.weight_density, real_weights=real_weights,
-                                calibration_inputs=calibration_inputs, compiled=use_compiled())
+                                calibration_inputs=calibration_inputs, compiled=use_compiled(),
+                                keep_output=keep_output)
         if needed > ARRAY_BYTES.value:
             raise InputError(
                 f"layer '{layer.name}': the eie engine would hold up to {needed / 2**30:.1f} GiB of working arrays "
@@ -429,6 +431,10 @@ class EieEngine(Engine):
             raise UnsupportedError(f"layer '{getattr(layer, 'name', layer)}': {_unsupported_reason(layer)}")
         cfg = self.config
         prepared = options.prepared
+        if options.keep_output:           # the output stage's memory, checked before anything is allocated
+            gemm = layer.gemm_shape()
+            self._check_working_memory(layer, gemm.m, gemm.k, gemm.n, tensors is not None and prepared is None,
+                                       tensors is not None and tensors.activations is not None, keep_output=True)
         prep = prepared if prepared is not None else self.prepare(layer, tensors)
         csc, inputs = prep.csc, prep.inputs
         m, k = csc.shape

@@ -23,7 +23,8 @@ stage, each stage counting what is alive during it, in bytes:
    PE) tables while they are built (160 each; the numpy path's segment counts add
    64 per entry of a block of whole PEs) and the fixed-size lane and
    compulsory-bound blocks.
-5. **Output** (``keep_output``): the decoded positions (48 per entry), the dense
+5. **Output** (``keep_output``): the decoded positions and the sparse matrix built from them (96 per
+   entry: int64 steps, groups, local rows, PEs, columns, masks and scipy's copies), the dense
    ``(K, N)`` inputs (24 each at most) and the ``(M, N)`` float64 output.
 
 The constants are bytes per element counted from the code, rounded up; the test
@@ -108,5 +109,5 @@ def estimate_bytes(m: int, k: int, n: int, *, n_pe: int, rows_per_pass: int, ind
     # the numpy segment counts build int64 keys for a block of whole PEs (about 64 bytes per entry)
     keys = 0 if compiled else 64 * (SEGMENT_BLOCK_ENTRIES + entries // n_pe)
     lanes = encoded + inputs + max(160 * table_elements + keys, 40 * table_elements + lane_block)
-    output = encoded + 24 * k * n + 40 * table_elements + 48 * entries + 8 * m * n if keep_output else 0
+    output = encoded + 24 * k * n + 40 * table_elements + 96 * entries + 8 * m * n if keep_output else 0
     return int(max(fit, encoding, encoded + inputs + draw_block, lanes, output))

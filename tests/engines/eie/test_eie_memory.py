@@ -90,3 +90,42 @@ def test_refusal_names_the_upper_estimate(monkeypatch):
     layer = LinearLayer(name="small", in_features=64, out_features=64, weight_density=0.5, activation_density=0.5)
     with pytest.raises(InputError, match=r"layer 'small': the eie engine would hold up to \d+\.\d GiB"):
         _engine().simulate(layer)
+
+
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
+def test_keep_output_estimate_bounds_the_measured_peak(monkeypatch, kernel):
+    """With keep_output, estimate_bytes bounds the peak of a tall dense layer (decode and scipy's copies included)."""
+    if kernel == "numba" and not lane_kernel.compiled_available():
+        pytest.skip("numba is not installed (the optional `fast` extra)")
+    monkeypatch.setenv(lane_kernel.KERNEL_ENV, kernel)
+    layer = LinearLayer(name="tall", in_features=128, out_features=20000, weight_density=1.0, activation_density=0.5)
+    engine = _engine()
+    cfg = engine.config
+    estimate = estimate_bytes(20000, 128, 1, n_pe=cfg.n_pe, rows_per_pass=cfg.activation_regfile_entries,
+                              index_bits=cfg.index_bits, density=1.0, real_weights=False, calibration_inputs=False,
+                              compiled=kernel == "numba", keep_output=True)
+    engine.simulate(layer, keep_output=True)
+    synthetic_module._memo.clear()
+    lanes_module._last_tables.clear()
+    tracemalloc.start()
+    try:
+        engine.simulate(layer, keep_output=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert estimate >= peak, f"estimate {estimate / 2**20:.0f} MiB < measured peak {peak / 2**20:.0f} MiB"
+
+
+def test_keep_output_is_refused_when_only_its_output_stage_exceeds_the_budget(monkeypatch):
+    """A budget the counts fit but the output stage does not: simulate runs, keep_output is refused up front."""
+    layer = LinearLayer(name="tall", in_features=128, out_features=20000, weight_density=1.0, activation_density=0.5)
+    engine = _engine()
+    cfg = engine.config
+    common = dict(n_pe=cfg.n_pe, rows_per_pass=cfg.activation_regfile_entries, index_bits=cfg.index_bits, density=1.0,
+                  real_weights=False, calibration_inputs=False, compiled=lane_kernel.use_compiled())
+    without, with_output = estimate_bytes(20000, 128, 1, **common), estimate_bytes(20000, 128, 1, keep_output=True, **common)
+    assert without < with_output
+    monkeypatch.setenv("ENERGYSIM_ARRAY_BYTES", str((without + with_output) // 2))
+    engine.simulate(layer)
+    with pytest.raises(InputError, match="layer 'tall': the eie engine would hold up to"):
+        engine.simulate(layer, keep_output=True)
