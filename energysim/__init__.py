@@ -44,15 +44,30 @@ _EXPORTS = {
 
 
 def __getattr__(name: str):
-    """The public name ``name`` from its module on first access (PEP 562), then cached in this module."""
+    """The public name ``name`` from its module on first access (PEP 562), then cached in this module; another
+    name is the submodule of that name, imported (``energysim.api``, as when this package imported it eagerly)."""
     if name == "__version__":
         value = _version()
     elif name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
     else:
-        raise AttributeError(f"module 'energysim' has no attribute {name!r}")
+        return _submodule(__name__, name)
     globals()[name] = value
     return value
+
+
+def _submodule(package: str, name: str) -> ModuleType:
+    """The submodule ``package.name``, imported; AttributeError (as for any missing attribute) when there is none.
+
+    Names starting with ``_`` are never imported this way (``energysim.__main__`` runs the command line).
+    """
+    if not name.startswith("_"):
+        try:
+            return importlib.import_module(f"{package}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.{name}":
+                raise  # the submodule exists and needs a module that is missing
+    raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
 
 class _Package(ModuleType):

@@ -73,12 +73,12 @@ def test_import_energysim_loads_neither_pandas_nor_numpy():
 
 
 def test_help_loads_no_pandas_engine_or_sweep():
-    """`energysim --help` (and `reproduce --help`, `list hwconfigs`) builds the whole parser without pandas, an
-    engine, the sweep or pruning code (models, training, export): names for choices come from light modules."""
+    """`energysim --help` (and `reproduce --help`, `list hwconfigs`) builds the whole parser without pandas, numpy,
+    pydantic, an engine, the sweep or pruning code: names for choices come from light modules."""
     loaded = _python("import io, json, sys\n"
                      "from energysim.cli import main\n"
                      "codes = [main([w for w in argv.split() if w], out=io.StringIO()) for argv in ('--help', 'reproduce --help', 'list hwconfigs')]\n"
-                     "heavy = ('pandas', 'numba', 'matplotlib', 'torch', 'energysim.engines', 'energysim.sweep',\n"
+                     "heavy = ('pandas', 'numpy', 'pydantic', 'numba', 'matplotlib', 'torch', 'energysim.engines', 'energysim.sweep',\n"
                      "         'energysim.prune.models', 'energysim.prune.training', 'energysim.prune.export', 'energysim.api')\n"
                      "print(json.dumps([codes, sorted(m for m in sys.modules if m in heavy)]))")
     assert loaded == [[0, 0, 0], []]
@@ -142,3 +142,42 @@ def test_prune_choices_are_the_registries_names():
     assert choices.CRITERION_NAMES == tuple(sorted(CRITERIA))
     assert (choices.GRANULARITY_NAMES, choices.ROUNDING_NAMES) == (GRANULARITIES, ROUNDINGS)
     assert choices.SCHEDULE_NAMES == SCHEDULES
+
+
+WORKLOADS_PUBLIC = {
+    "Conv2dLayer": "energysim.workloads.layers",
+    "GemmLayer": "energysim.workloads.layers",
+    "GemmShape": "energysim.workloads.layers",
+    "Layer": "energysim.workloads.layers",
+    "LayerTensors": "energysim.workloads.workload",
+    "LinearLayer": "energysim.workloads.layers",
+    "Workload": "energysim.workloads.workload",
+    "WorkloadLayer": "energysim.workloads.workload",
+    "load_workload": "energysim.workloads.workload",
+}
+"""Every name `energysim.workloads` exported before it was made lazy, and the module defining it."""
+
+
+def test_workloads_public_names_resolve_to_their_definitions():
+    """`from energysim.workloads import X` and `energysim.workloads.X` give the defining module's X for every name."""
+    import importlib
+
+    import energysim.workloads as workloads
+
+    assert sorted(workloads.__all__) == sorted(WORKLOADS_PUBLIC)
+    for name, module in WORKLOADS_PUBLIC.items():
+        defined = getattr(importlib.import_module(module), name)
+        exec(f"from energysim.workloads import {name} as value", namespace := {})
+        assert namespace["value"] is defined and getattr(workloads, name) is defined, name
+    assert set(WORKLOADS_PUBLIC) <= set(dir(workloads))
+
+
+def test_submodules_are_attributes_of_their_packages():
+    """`energysim.api`, `energysim.engines`, `energysim.prune.models`, `energysim.workloads.layers` are modules after
+    importing only their package (as when the packages imported them eagerly); `energysim.__main__` is never run."""
+    checks = _python("import json, types, energysim, energysim.prune, energysim.workloads\n"
+                     "mods = [energysim.api, energysim.engines, energysim.workloads, energysim.prune.models,\n"
+                     "        energysim.workloads.layers]\n"
+                     "print(json.dumps([all(isinstance(m, types.ModuleType) for m in mods), hasattr(energysim, '__main__'),\n"
+                     "                  hasattr(energysim.prune, 'no_such_module'), callable(energysim.simulate)]))")
+    assert checks == [True, False, False, True]

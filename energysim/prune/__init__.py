@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import importlib
 
+from energysim import _submodule
+
 _EXPORTS = {
     "CRITERIA": "energysim.prune.registry",
     "CRITERION_GRANULARITIES": "energysim.prune.registry",
@@ -45,9 +47,10 @@ without loading training, export or sensitivity code)."""
 
 
 def __getattr__(name: str):
-    """The public name ``name`` from its module on first access (PEP 562), then cached in this package."""
+    """The public name ``name`` from its module on first access (PEP 562), then cached in this package; another
+    name is the submodule of that name, imported (as when this package imported its modules eagerly)."""
     if name not in _EXPORTS:
-        raise AttributeError(f"module 'energysim.prune' has no attribute {name!r}")
+        return _submodule(__name__, name)
     value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value
