@@ -226,7 +226,7 @@ def test_run_and_estimate_print_the_clock_note(tmp_path):
 def test_among_bundled_designs_only_eie_keeps_energies_at_the_files_clock():
     """At half its clock every bundled design's static energy follows the clock, except eie-64pe's explicit
     per-access energies (eie-64pe-lecture's come from a cost table, with no clock); every DRAM bandwidth but the four
-    64 GB/s arrays' and the A100's 1555.2 GB/s HBM stays in words per cycle."""
+    64 GB/s arrays', the A100's 1555.2 GB/s HBM and the EIE files' 4.264 GB/s stays in words per cycle."""
     from energysim import catalog
 
     notes = {name: clock_note(api.hardware_variants(name, {"clock_ghz": [api.hardware(name).clock_ghz / 2]}))
@@ -234,4 +234,5 @@ def test_among_bundled_designs_only_eie_keeps_energies_at_the_files_clock():
     assert sorted(name for name, note in notes.items() if "energies stay" in note or "static energy" in note) == \
         ["eie-64pe"]
     assert sorted(name for name, note in notes.items() if "bandwidth stays in words per cycle" not in note) == \
-        ["a100", "horowitz-array", "horowitz-array-loopnest", "lecture-array", "lecture-array-loopnest"]
+        ["a100", "eie-64pe", "eie-64pe-lecture", "eie-like-loopnest", "horowitz-array", "horowitz-array-loopnest",
+         "lecture-array", "lecture-array-loopnest"]

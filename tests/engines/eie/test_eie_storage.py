@@ -36,6 +36,7 @@ def eie_hw(spmat_bytes: int | None = None, dram_words_per_cycle: float | None = 
         if level["name"] == "SpmatSRAM" and spmat_instances is not None:
             level["instances"] = spmat_instances
         if level["name"] == "DRAM" and dram_words_per_cycle is not None:
+            level.pop("bandwidth_gbps", None)              # the file gives GB/s; the override, words per cycle
             level["bandwidth_words_per_cycle"] = dram_words_per_cycle
     if drop_dram:
         data["memory"] = [level for level in data["memory"] if level["kind"] != "dram"]
