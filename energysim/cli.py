@@ -548,6 +548,8 @@ WORKLOAD_COMPARE_SHOWN = _COMPARE_KEYS + (Column("weight_error", "number", "weig
 def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
     """``compare --workload W``: prune W's own weights with data-free criteria, simulate, compare with dense."""
     from energysim.estimation import load_source
+    from energysim.output_folder import NOTES_NAME, claim, remove_stale
+    from energysim.report.files import write_notes
     from energysim.workload_compare import compare_workload, write_compare
 
     for flag, default in (("model", None), ("jobs", None), ("scheduler", None), ("finetune_epochs", None),
@@ -566,6 +568,7 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
 
         evaluate = model_evaluation(source, args.eval_data)
     choices = _hardware_choices(split_items(args.hw or DEFAULT_COMPARE_HW, "--hw"), args=args)
+    existing = claim(args.out, args.force, own=("compare.csv", NOTES_NAME))  # another command's results: --force
     workload = load_source(args.workload)
     frame = compare_workload(workload, choices, split_items(args.patterns, "--patterns"), _fractions(args.sparsities),
                              split_items(args.criteria, "--criteria"), evaluate=evaluate, seed=args.seed,
@@ -588,7 +591,8 @@ def _cmd_compare_workload(args: argparse.Namespace, out: TextIO) -> int:
                  "nothing more.")
     written = write_compare(frame, args.out)
     hardware_notes = _unique_notes(_hardware_notes(choices, args))
-    notes_file = _replace_notes(_unique_notes([*run_notes, *hardware_notes]), args.out)
+    notes_file = write_notes(_unique_notes([*run_notes, *hardware_notes]), Path(args.out))
+    remove_stale(existing, [written, *([notes_file] if notes_file else [])])  # an earlier run's notes, or --force's
     _prose(f"{workload.name}: {quality}.{note} Wrote {written}" + (f" and {notes_file.name}" if notes_file else ""), out)
     _print_notes(hardware_notes, out)
     return 0

@@ -440,13 +440,13 @@ def run_note(run: SimulationRun) -> str:
     str
         :func:`assumed_2_4_note` and the A100 timing note
         (:func:`energysim.engines.sparse_tc.notes.timing_note`), each without its
-        ``note:`` prefix (as ``compare.csv``'s ``note`` column), joined by one space;
-        '' when the run has neither.
+        ``note:`` prefix (as ``compare.csv``'s ``note`` column), joined as sentences
+        (each ends with a full stop); '' when the run has neither.
     """
     from energysim.engines.sparse_tc.notes import timing_note
 
-    notes = (assumed_2_4_note(run), timing_note(run.run, run.results))
-    return " ".join(note.removeprefix("note: ").strip() for note in notes if note)
+    notes = (note.removeprefix("note: ").strip() for note in (assumed_2_4_note(run), timing_note(run.run, run.results)))
+    return " ".join(note if note.endswith(".") else f"{note}." for note in notes if note)
 
 
 def _ticker(bar, run: str, variant: str):

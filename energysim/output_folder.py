@@ -81,7 +81,7 @@ def check_can_write(folder: str | Path, option: str = "--out") -> None:
         raise InputError(f"{option} {folder}: cannot be written{where}: {exc.strerror}") from None
 
 
-def claim(folder: str | Path, force: bool, option: str = "--out") -> list[Path]:
+def claim(folder: str | Path, force: bool, option: str = "--out", own: tuple[str, ...] = ()) -> list[Path]:
     """Check that results may be written into ``folder``; return the result files already there.
 
     Parameters
@@ -92,14 +92,17 @@ def claim(folder: str | Path, force: bool, option: str = "--out") -> list[Path]:
         Allow writing over results already in the folder.
     option
         The command-line option that named the folder (for the message).
+    own
+        Names of files the command rewrites as a whole (``compare --workload``: ``compare.csv``
+        and ``notes.txt``): alone, they do not make the folder one of another command's results.
 
     Raises
     ------
     InputError
-        If the folder holds results and ``force`` is False.
+        If the folder holds results (other than ``own`` files only) and ``force`` is False.
     """
     existing = result_files(folder, option)
-    if existing and not force:
+    if any(p.name not in own for p in existing) and not force:
         names = ", ".join(p.name for p in existing[:4]) + (", ..." if len(existing) > 4 else "")
         raise InputError(f"{option} {folder}: folder already holds results ({names}); "
                          f"give a new folder or add --force to replace them")

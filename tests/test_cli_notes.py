@@ -75,7 +75,7 @@ def test_run_summary_rows_carry_their_runs_note(run_folder):
     assert notes["lecture-array"] == [""] and len(notes["a100:sparse_2_4"]) == 1
     note = notes["a100:sparse_2_4"][0]
     assert note.startswith(f"a100:sparse_2_4 {ASSUMED_2_4}") and "is timed at the hardware bound" in note
-    assert "note:" not in note
+    assert "note:" not in note and "real 2:4 model. a100:sparse_2_4 is timed" in note  # two notes, two sentences
 
 
 def test_report_totals_per_run_show_the_note(run_folder):
@@ -96,3 +96,17 @@ def test_estimate_summary_rows_carry_the_note_of_their_run(tmp_path):
     assert set(summary.loc[summary["variant"] == "pruned", "note"]) == {total}
     assert ASSUMED_2_4 not in " ".join(summary.loc[summary["variant"] == "dense", "note"])
 
+
+
+def test_compare_workload_leaves_another_commands_folder_alone(tmp_path):
+    """compare --workload into a run's folder is refused (its notes.txt and tables kept); --force replaces them."""
+    folder = tmp_path / "shared"
+    _main("run", "a100:sparse_2_4", "lenet-300-100", "--out", str(folder), "--quiet")
+    before = (folder / "notes.txt").read_bytes()
+    argv = ["compare", "--workload", "pruned/mlp-digits-fine-80", "--patterns", "fine", "--sparsities", "0.5",
+            "--criteria", "magnitude", "--hw", "eie-64pe-lecture", "--out", str(folder), "--quiet"]
+    out, err = io.StringIO(), io.StringIO()
+    assert main(argv, out=out, err=err) == 2 and "already holds results" in err.getvalue()
+    assert (folder / "notes.txt").read_bytes() == before and not (folder / "compare.csv").exists()
+    _main(*argv, "--force")
+    assert sorted(p.name for p in folder.iterdir()) == ["compare.csv"]  # the run's tables and notes removed
