@@ -68,13 +68,22 @@ def jit(function: Callable) -> Callable:
     return compiled
 
 
-def _entries_per_group(positions, count, m, n_pe, k, shift, index_bits):  # pragma: no cover - compiled
-    """Entries (padding included) per (PE, column) of ascending flat positions; plain Python, compiled by numba."""
-    counts = np.zeros((n_pe, k), np.int64)
+def _position_segments(positions, m, n_pe, k, shift, index_bits, rows_per_pass, passes, counts):  # pragma: no cover - compiled
+    """Entries per (row pass, PE, column) into ``counts`` from ascending flat column-major positions.
+
+    The encoding's walk (:func:`_fill`) without writing it: per weight, its PE and local row, the
+    padding entries its gap costs (each in the pass of the zero it stands in for) and the weight
+    itself, each counted into its (pass, PE, column). With one pass of at least a slice's rows,
+    ``counts[0]`` is every (PE, column)'s entries (the pointers). Plain Python, compiled by numba.
+    Returns the real entries ``(P, K)`` and the number of non-empty segments.
+    """
+    span = 1 << index_bits
+    column_real = np.zeros((passes, k), np.int64)
     previous = np.full(n_pe, -1, np.int64)
-    column = 0
-    column_start = 0
-    for i in range(count):
+    segments = 0
+    column = -1
+    column_start = -m
+    for i in range(positions.size):
         position = positions[i]
         if position >= column_start + m:
             while position >= column_start + m:
@@ -88,10 +97,19 @@ def _entries_per_group(positions, count, m, n_pe, k, shift, index_bits):  # prag
         else:
             pe = row % n_pe
             local = row // n_pe
-        gap = local - previous[pe] - 1
+        before = previous[pe]
+        for rank in range((local - before - 1) >> index_bits):
+            rpass = min((before + span * (rank + 1)) // rows_per_pass, passes - 1)
+            if counts[rpass, pe, column] == 0:
+                segments += 1
+            counts[rpass, pe, column] += 1
+        rpass = min(local // rows_per_pass, passes - 1)
+        if counts[rpass, pe, column] == 0:
+            segments += 1
+        counts[rpass, pe, column] += 1
+        column_real[rpass, column] += 1
         previous[pe] = local
-        counts[pe, column] += (gap >> index_bits) + 1
-    return counts
+    return column_real, segments
 
 
 def _fill(positions, count, m, codes, cursor_base, v, z, local_rows, n_pe, shift, index_bits):  # pragma: no cover - compiled
@@ -197,9 +215,36 @@ def dense_pointers(m: int, k: int, n_pe: int) -> tuple[np.ndarray, np.ndarray]:
 
 def sorted_pointers(positions: np.ndarray, m: int, k: int, n_pe: int, index_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Pointers and PE offsets of strictly increasing flat column-major positions, in one compiled pass."""
+    counts = np.zeros((1, n_pe, k), np.int64)
+    position_segments(positions, m, n_pe, k, index_bits, max(1, -(-m // n_pe)), 1, counts)
+    return pointer_layout(counts[0])
+
+
+def position_segments(positions: np.ndarray, m: int, n_pe: int, k: int, index_bits: int, rows_per_pass: int,
+                      passes: int, counts: np.ndarray) -> tuple[np.ndarray, int]:
+    """Count the entries of flat column-major positions per (row pass, PE, column) into ``counts``, compiled.
+
+    Parameters
+    ----------
+    positions
+        Strictly increasing flat positions ``column x M + row`` (int64).
+    m, n_pe, k, index_bits
+        Matrix rows, PEs, columns and ``z`` width.
+    rows_per_pass, passes
+        Local rows per row pass and passes ``P``.
+    counts
+        ``(P, N, K)`` zeros, int32 or int64, filled in place.
+
+    Returns
+    -------
+    column_real, segments
+        ``(P, K)`` int64 real entries per (pass, column) and the number of non-zero ``counts``.
+    """
     shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
-    flat = np.ascontiguousarray(positions, dtype=np.int64)
-    return pointer_layout(jit(_entries_per_group)(flat, flat.size, m, n_pe, k, shift, index_bits))
+    column_real, segments = jit(_position_segments)(np.ascontiguousarray(positions, dtype=np.int64), int(m), int(n_pe),
+                                                    int(k), int(shift), int(index_bits), int(rows_per_pass),
+                                                    int(passes), counts)
+    return column_real, int(segments)
 
 
 DENSE_CODE_BLOCK = 1 << 22

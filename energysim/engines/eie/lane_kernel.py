@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, jit, use_compiled
+from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, jit, position_segments, use_compiled
 
 __all__ = ["KERNEL_ENV", "compiled_available", "floyd_subsets", "fresh_line_count", "kernel_name", "layer_tables", "run_block", "use_compiled"]
 
@@ -196,49 +196,6 @@ def _entry_segments(v, local_rows, pointers, pe_offsets, rows_per_pass, passes, 
     return column_real, segments
 
 
-def _position_segments(positions, m, n_pe, k, shift, index_bits, rows_per_pass, passes, counts):  # pragma: no cover - compiled
-    """:func:`_entry_segments` from the weights' ascending flat column-major positions, without the entries.
-
-    The encoding's walk (:func:`energysim.formats.eie_csc_kernel._fill`) without writing it: per
-    weight, its PE and local row, the padding entries its gap costs (each in the pass of the zero it
-    stands in for) and the weight itself, each counted into its (pass, PE, column). Plain Python,
-    compiled by numba.
-    """
-    span = 1 << index_bits
-    column_real = np.zeros((passes, k), np.int64)
-    previous = np.full(n_pe, -1, np.int64)
-    segments = 0
-    column = -1
-    column_start = -m
-    for i in range(positions.size):
-        position = positions[i]
-        if position >= column_start + m:
-            while position >= column_start + m:
-                column += 1
-                column_start += m
-            previous[:] = -1
-        row = position - column_start
-        if shift >= 0:
-            pe = row & (n_pe - 1)
-            local = row >> shift
-        else:
-            pe = row % n_pe
-            local = row // n_pe
-        before = previous[pe]
-        for rank in range((local - before - 1) >> index_bits):
-            rpass = min((before + span * (rank + 1)) // rows_per_pass, passes - 1)
-            if counts[rpass, pe, column] == 0:
-                segments += 1
-            counts[rpass, pe, column] += 1
-        rpass = min(local // rows_per_pass, passes - 1)
-        if counts[rpass, pe, column] == 0:
-            segments += 1
-        counts[rpass, pe, column] += 1
-        column_real[rpass, column] += 1
-        previous[pe] = local
-    return column_real, segments
-
-
 def _segment_tables(counts, pointers, passes, entries_per_line, segments):  # pragma: no cover - compiled
     """Work, column and line-group tables from the entries per (pass, PE, column); compiled by numba.
 
@@ -314,10 +271,8 @@ def segment_table(csc, rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.
         return counts, column_real, int(np.count_nonzero(per_pass)) * k
     counts = np.zeros((passes, n_pe, k), dtype)
     if flat is not None:
-        shift = n_pe.bit_length() - 1 if n_pe & (n_pe - 1) == 0 else -1
-        column_real, segments = jit(_position_segments)(np.ascontiguousarray(flat.positions, dtype=np.int64), int(m),
-                                                        int(n_pe), int(k), int(shift), int(csc.index_bits),
-                                                        int(rows_per_pass), int(passes), counts)
+        column_real, segments = position_segments(flat.positions, m, n_pe, k, csc.index_bits, rows_per_pass, passes,
+                                                  counts)
     else:
         column_real, segments = jit(_entry_segments)(csc.v, csc.local_rows,
                                                      np.ascontiguousarray(csc.pointers, dtype=np.int64),
