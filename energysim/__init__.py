@@ -56,6 +56,31 @@ def __getattr__(name: str):
     return value
 
 
+def _lazy_package(package: str, exports: dict[str, str]):
+    """The PEP 562 ``__getattr__`` and ``__dir__`` of a subpackage whose public names are imported on first use.
+
+    Parameters
+    ----------
+    package
+        The subpackage's name (its ``__name__``).
+    exports
+        Public name -> module defining it; another name is the submodule of that name (:func:`_submodule`).
+    """
+    module = sys.modules[package]
+
+    def __getattr__(name: str):
+        if name not in exports:
+            return _submodule(package, name)
+        value = getattr(importlib.import_module(exports[name]), name)
+        setattr(module, name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*vars(module), *exports})
+
+    return __getattr__, __dir__
+
+
 def _submodule(package: str, name: str) -> ModuleType:
     """The submodule ``package.name``, imported; AttributeError (as for any missing attribute) when there is none.
 
