@@ -407,23 +407,48 @@ def encode_flat(
     local_dtype = _local_dtype(m, n_pe, itype)
     if positions is None:
         pointers, pe_offsets = eie_csc_kernel.dense_pointers(m, k, n_pe)
-
-        def read_codes(lo: int, hi: int) -> np.ndarray:
-            block = codes.block(lo, hi) if hasattr(codes, "block") else np.asarray(codes).ravel()[lo:hi]
-            _check_codes(block, value_bits)
-            return block
-
-        def entries() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            return eie_csc_kernel.fill_dense(read_codes, m, k, n_pe, pe_offsets, local_dtype)
     else:
         pointers, pe_offsets = eie_csc_kernel.sorted_pointers(positions, m, k, n_pe, index_bits)
-
-        def entries() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            return eie_csc_kernel.fill_sorted(positions, codes, m, n_pe, index_bits, pointers, pe_offsets, local_dtype)
+    writer = _EntryWriter(positions=positions, codes=codes, m=m, k=k, n_pe=n_pe, index_bits=index_bits,
+                          value_bits=value_bits, pointers=pointers, pe_offsets=pe_offsets, local_dtype=local_dtype)
     return EieCsc(
-        shape=(m, k), n_pe=n_pe, entries=entries, pointers=pointers, pe_offsets=pe_offsets,
+        shape=(m, k), n_pe=n_pe, entries=writer, pointers=pointers, pe_offsets=pe_offsets,
         index_bits=index_bits, value_bits=value_bits, pointer_bits=pointer_bits, flat=FlatWeights(positions),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _EntryWriter:
+    """Writes the entries of a CSC encoded from flat positions, when first read (a module-level class: picklable).
+
+    Attributes are those :func:`encode_flat` validated: the positions (None: every position), their
+    codes (an array, or a source with ``block(lo, hi)``, checked as read), the shape, PEs and widths,
+    the pointers and PE offsets, and the local rows' dtype.
+    """
+
+    positions: np.ndarray | None
+    codes: object
+    m: int
+    k: int
+    n_pe: int
+    index_bits: int
+    value_bits: int
+    pointers: np.ndarray
+    pe_offsets: np.ndarray
+    local_dtype: type
+
+    def _read_codes(self, lo: int, hi: int) -> np.ndarray:
+        """Codes ``lo .. hi - 1`` (uint8), checked."""
+        block = self.codes.block(lo, hi) if hasattr(self.codes, "block") else np.asarray(self.codes).ravel()[lo:hi]
+        _check_codes(block, self.value_bits)
+        return block
+
+    def __call__(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(v, z, local_rows)``."""
+        if self.positions is None:
+            return eie_csc_kernel.fill_dense(self._read_codes, self.m, self.k, self.n_pe, self.pe_offsets, self.local_dtype)
+        return eie_csc_kernel.fill_sorted(self.positions, self.codes, self.m, self.n_pe, self.index_bits, self.pointers,
+                                          self.pe_offsets, self.local_dtype)
 
 
 def _check_codes(codes: np.ndarray, value_bits: int) -> None:

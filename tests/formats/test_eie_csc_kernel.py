@@ -186,3 +186,20 @@ def test_dense_codes_read_column_group_by_column_group_equal_an_array(monkeypatc
     lazy = encode_flat(None, _Blocks(codes), (m, k), 8)
     with pytest.raises(InputError, match="codes must lie in 1..15"):
         lazy.v
+
+
+@needs_numba
+@pytest.mark.parametrize("dense", [True, False])
+def test_a_lazy_csc_pickles_and_writes_the_same_entries_after(monkeypatch, dense):
+    """A CSC encoded from flat positions (entries not yet written) pickles; its copy writes the same entries."""
+    import pickle
+
+    monkeypatch.setenv(eie_csc_kernel.KERNEL_ENV, "numba")
+    m, k = 40, 12
+    rng = np.random.default_rng(7)
+    positions = None if dense else np.flatnonzero(rng.random(m * k) < 0.2)
+    codes = rng.integers(1, 16, size=m * k if dense else positions.size).astype(np.uint8)
+    csc = encode_flat(positions, codes, (m, k), 4)
+    copy = pickle.loads(pickle.dumps(csc))
+    for name in ("v", "z", "local_rows", "pointers", "pe_offsets"):
+        np.testing.assert_array_equal(getattr(copy, name), getattr(csc, name), err_msg=name)

@@ -445,6 +445,13 @@ class EieEngine(Engine):
                 f"layer '{layer.name}': the prepared layer must match the engine's {n_pe} PEs and the layer's GEMM "
                 f"(M={shape.m}, K={shape.k}, N={shape.n}) (got {csc.n_pe} PEs, weights {csc.shape}, inputs {inputs.shape})"
             )
+        widths = (csc.index_bits, csc.value_bits, csc.pointer_bits)
+        if widths != (cfg.index_bits, cfg.value_bits, cfg.pointer_bits):
+            raise InputError(
+                f"layer '{layer.name}': the prepared layer must be encoded with the engine's index_bits, value_bits and "
+                f"pointer_bits ({cfg.index_bits}, {cfg.value_bits}, {cfg.pointer_bits}) (got {widths[0]}, {widths[1]}, "
+                f"{widths[2]})"
+            )
         if prepared is not None and not isinstance(inputs, SyntheticInputs):
             _check_finite(layer, "prepared input activations", inputs)
         regfile = cfg.activation_regfile_entries

@@ -375,6 +375,16 @@ def test_prepared_layer_must_match_engine_and_layer():
         engine_for(n_pe=4)[0].simulate(other, prepared=prepared)
 
 
+def test_prepared_layer_must_match_the_engines_bit_widths():
+    """A layer prepared with 4-bit v and z run on an 8-bit engine is refused naming the widths (it ran, miscounted, before)."""
+    layer = LinearLayer(name="p", in_features=20, out_features=64, weight_density=0.1, activation_density=0.5)
+    prepared = engine_for(n_pe=4)[0].prepare(layer)
+    wide, _ = engine_for(n_pe=4, index_bits=8, value_bits=8)
+    with pytest.raises(InputError, match=r"index_bits, value_bits and pointer_bits \(8, 8, 16\) \(got 4, 4, 16\)"):
+        wide.simulate(layer, prepared=prepared)
+    assert wide.simulate(layer, prepared=wide.prepare(layer)).cycles["total"] > 0
+
+
 def test_small_work_budget_gives_the_same_result(monkeypatch):
     """Stepping lanes and computing the line-read bound in tiny blocks (budget 8 elements) changes no figure."""
     import energysim.engines.eie.lanes as lanes_module
