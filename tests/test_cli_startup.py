@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 PUBLIC = {
     "Estimate": "energysim.estimation",
     "SimulationRun": "energysim.simulate",
@@ -108,20 +110,6 @@ PRUNE_PUBLIC = {
 """Every name `energysim.prune` exported before it was made lazy, and the module defining it."""
 
 
-def test_prune_public_names_resolve_to_their_definitions():
-    """`from energysim.prune import X` and `energysim.prune.X` give the defining module's X for every exported name."""
-    import importlib
-
-    import energysim.prune as prune
-
-    assert sorted(prune.__all__) == sorted(PRUNE_PUBLIC)
-    for name, module in PRUNE_PUBLIC.items():
-        defined = getattr(importlib.import_module(module), name)
-        exec(f"from energysim.prune import {name} as value", namespace := {})
-        assert namespace["value"] is defined and getattr(prune, name) is defined, name
-    assert set(PRUNE_PUBLIC) <= set(dir(prune))
-
-
 def test_map_objectives_are_the_mappers():
     """`map --objective` offers exactly the mapper's objectives (written out in loopnest_commands to keep start-up light)."""
     from energysim.engines.loopnest.mapper import OBJECTIVES
@@ -158,18 +146,18 @@ WORKLOADS_PUBLIC = {
 """Every name `energysim.workloads` exported before it was made lazy, and the module defining it."""
 
 
-def test_workloads_public_names_resolve_to_their_definitions():
-    """`from energysim.workloads import X` and `energysim.workloads.X` give the defining module's X for every name."""
+@pytest.mark.parametrize("package, public", [("energysim.prune", PRUNE_PUBLIC), ("energysim.workloads", WORKLOADS_PUBLIC)])
+def test_lazy_package_names_resolve_to_their_definitions(package, public):
+    """`from P import X` and `P.X` give the defining module's X for every name P exported (prune, workloads)."""
     import importlib
 
-    import energysim.workloads as workloads
-
-    assert sorted(workloads.__all__) == sorted(WORKLOADS_PUBLIC)
-    for name, module in WORKLOADS_PUBLIC.items():
+    lazy = importlib.import_module(package)
+    assert sorted(lazy.__all__) == sorted(public)
+    for name, module in public.items():
         defined = getattr(importlib.import_module(module), name)
-        exec(f"from energysim.workloads import {name} as value", namespace := {})
-        assert namespace["value"] is defined and getattr(workloads, name) is defined, name
-    assert set(WORKLOADS_PUBLIC) <= set(dir(workloads))
+        exec(f"from {package} import {name} as value", namespace := {})
+        assert namespace["value"] is defined and getattr(lazy, name) is defined, name
+    assert set(public) <= set(dir(lazy))
 
 
 def test_submodules_are_attributes_of_their_packages():
