@@ -79,11 +79,13 @@ def test_run_summary_rows_carry_their_runs_note(run_folder):
 
 
 def test_report_totals_per_run_show_the_note(run_folder):
-    """The report's summary totals (one row per run) show the run's note from summary.csv."""
+    """The report's summary totals (one row per run) give the run's note from summary.csv below the table, named by run."""
     page = render_report(run_folder)
     section = page[page.index('<section id="summary">'):]
     totals = section[section.index("Totals per run"):section.index("Per layer")]
-    assert ASSUMED_2_4 in totals
+    table, after = totals[:totals.index("</table>")], totals[totals.index("</table>"):]
+    assert ASSUMED_2_4 not in table and ">note<" not in table
+    assert f'<p class="note">a100:sparse_2_4: a100:sparse_2_4 {ASSUMED_2_4}' in after
 
 
 def test_estimate_summary_rows_carry_the_note_of_their_run(tmp_path):

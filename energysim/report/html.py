@@ -300,6 +300,29 @@ def _add_table(page: _Page, parts: list[str], title: str, frame: pd.DataFrame, s
     parts.append(html_table(frame, source, bad_column))
 
 
+def _add_totals(page: _Page, parts: list[str], title: str, totals: pd.DataFrame, source: str) -> None:
+    """A totals table whose runs' notes follow it as paragraphs (in a table column a long note made a row pages tall).
+
+    Each distinct note is printed once, after the runs (``run``, else ``hardware``) that carry it.
+    """
+    if "note" not in totals.columns:
+        _add_table(page, parts, title, totals, source)
+        return
+    notes = ["" if pd.isna(note) else str(note).strip() for note in totals["note"]]
+    _add_table(page, parts, title, totals.drop(columns=["note"]), source)
+    label = "run" if "run" in totals.columns else "hardware" if "hardware" in totals.columns else None
+    runs: dict[str, list[str]] = {}
+    for row, note in enumerate(notes):
+        if note:
+            name = str(totals[label].iloc[row]) if label else ""
+            runs.setdefault(note, [])
+            if name and name not in runs[note]:
+                runs[note].append(name)
+    for note, names in runs.items():
+        prefix = f"{html.escape(', '.join(names))}: " if names else ""
+        parts.append(f'<p class="note">{prefix}{html.escape(note)}</p>')
+
+
 def _add_plot(parts: list[str], plot: plots.Plot) -> None:
     parts.append(_image(plot.figure, plot.alt, plot.caption))
 
@@ -327,7 +350,7 @@ def _estimate_section(page: _Page, estimate: pd.DataFrame, source: str) -> None:
     parts: list[str] = []
     totals = estimate[estimate["layer"].astype(str) == "TOTAL"]
     if len(totals):
-        _add_table(page, parts, "Totals per hardware run", totals, source)
+        _add_totals(page, parts, "Totals per hardware run", totals, source)
         if any(str(c).endswith("_vs_dense") for c in estimate.columns):
             parts.append('<p class="note">Columns ending in _vs_dense are pruned / dense on the same hardware run '
                          "(a fraction of dense: below 1 = the pruned model is better).</p>")
@@ -364,9 +387,7 @@ def _summary_section(page: _Page, summary: pd.DataFrame, source: str) -> None:
     totals["latency_us"] = totals.pop("latency_s") * 1e6
     if "variant" in keys:
         totals = _ratios_vs_dense(totals, [k for k in keys if k != "engine"], {"energy": "energy_uj", "latency": "latency_us"})
-    if "note" in totals.columns:
-        totals["note"] = totals.pop("note")  # last, after the figures it qualifies
-    _add_table(page, parts, "Totals per run", totals, source)
+    _add_totals(page, parts, "Totals per run", totals, source)
     if "energy_vs_dense" in totals.columns:
         parts.append('<p class="note">energy_vs_dense and latency_vs_dense are this row\'s energy and latency as a fraction '
                      "of the dense variant's on the same hardware run (below 1 = better than dense).</p>")
