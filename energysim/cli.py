@@ -219,7 +219,7 @@ def _write_tables(tables: dict[str, pd.DataFrame], folder: Path, fmt: str, exist
     removed = remove_stale(existing, paths)
     out.write("wrote " + ", ".join(str(p) for p in paths) + "\n")
     if removed:
-        out.write("removed the earlier results " + ", ".join(p.name for p in removed) + "\n")
+        out.write("removed earlier results this command did not write: " + ", ".join(p.name for p in removed) + "\n")
 
 
 def _claim(args: argparse.Namespace) -> list[Path]:

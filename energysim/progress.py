@@ -72,7 +72,7 @@ class LogLines:
         """A last line with the time taken, only if a line was printed before (a short job stays silent)."""
         if self._lines:
             elapsed = self._clock() - self._start
-            sys.stderr.write(f"energysim: {self.desc}: done, {self.n}/{self.total} {self.unit}s in {_duration(elapsed)}\n")
+            sys.stderr.write(f"energysim: {self.desc}: done, {self.n}/{self.total} {_plural(self.unit)} in {_duration(elapsed)}\n")
             sys.stderr.flush()
             self._lines = 0
 
@@ -87,7 +87,7 @@ class LogLines:
         share = self.n / self.total if self.total else 0.0
         left = f", about {_duration(elapsed * (1 - share) / share)} left" if 0 < share < 1 else ""
         where = f" (at {self._postfix})" if self._postfix else ""
-        sys.stderr.write(f"energysim: {self.desc}: {self.n}/{self.total} {self.unit}s ({100 * share:.0f} %) "
+        sys.stderr.write(f"energysim: {self.desc}: {self.n}/{self.total} {_plural(self.unit)} ({100 * share:.0f} %) "
                          f"after {_duration(elapsed)}{left}{where}\n")
         sys.stderr.flush()
         self._lines += 1
@@ -101,6 +101,11 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def _plural(unit: str) -> str:
+    """``batch`` -> ``batches``, ``layer`` -> ``layers``."""
+    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x")) else "s")
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None = None, unit: str = "layer") -> tqdm | LogLines:

@@ -174,7 +174,7 @@ def test_out_folder_with_results_needs_force(tmp_path):
     assert (tmp_path / "summary.csv").read_text() == before
     code, out, _ = run("run", "a100", "gemm-square", "--out", str(tmp_path), "--force", "--format", "json")
     assert code == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["energy.json", "notes.txt", "summary.json"]
-    assert "removed the earlier results energy.csv, summary.csv" in out
+    assert "removed earlier results this command did not write: energy.csv, summary.csv" in out
 
 
 def test_estimate_out_refused_before_simulating(tmp_path, monkeypatch):

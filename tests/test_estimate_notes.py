@@ -76,7 +76,7 @@ def test_a_run_without_notes_writes_no_notes_file_and_replaces_the_old_one(spars
     assert main(["estimate", "lenet-300-100-han2015", "--dense", "lenet-300-100", "--hw", "lecture-array",
                  "--out", str(folder), "--force", "--quiet"], out=out) == 0
     assert "note:" not in out.getvalue()
-    assert not (folder / "notes.txt").exists() and "removed the earlier results notes.txt" in out.getvalue()
+    assert not (folder / "notes.txt").exists() and "removed earlier results this command did not write: notes.txt" in out.getvalue()
     assert 'class="notes"' not in render_report(folder)
     assert (pd.read_csv(folder / "estimate.csv", keep_default_na=False)["note"] == "").all()
 

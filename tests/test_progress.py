@@ -123,3 +123,13 @@ def test_compare_training_stage_reports_progress(monkeypatch, tmp_path):
     stderr.truncate()
     cached_model("mlp", 0, tmp_path, progress=None)  # from the cache: nothing to report
     assert stderr.getvalue() == ""
+
+
+def test_units_are_pluralised_as_words(capsys):
+    """The done line names its steps in plural: 3/3 batches, 2/2 layers (not 'batchs')."""
+    clock = _Clock()
+    for unit, plural in (("batch", "batches"), ("layer", "layers")):
+        with LogLines(2, "train cnn", unit=unit, interval_s=1, clock=clock) as bar:
+            clock.now += 5.0
+            bar.update(2)
+        assert f"2/2 {plural} in" in capsys.readouterr().err

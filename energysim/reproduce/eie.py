@@ -273,7 +273,7 @@ def _pe_sweep(bench: _Bench, counts: tuple[int, ...], runs: dict[str, _LayerRuns
         for n_pe in counts:
             speedup = cycles[name][smallest] / cycles[name][n_pe]
             efficiency = speedup * smallest / n_pe
-            rows.append(_row(layer=name, n_pe=n_pe, quantity=f"speed-up vs {smallest} PE", model=speedup, paper=math.nan))
+            rows.append(_row(layer=name, n_pe=n_pe, quantity=f"speed-up vs {smallest} PE{'s' if smallest != 1 else ''}", model=speedup, paper=math.nan))
             if name == NEAR_LINEAR_EXCEPTION or n_pe == smallest:
                 rows.append(_row(layer=name, n_pe=n_pe, quantity="parallel efficiency", model=efficiency,
                                  paper=math.nan))

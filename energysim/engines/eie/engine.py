@@ -608,7 +608,8 @@ def _unsupported_reason(layer) -> str:
     kind = getattr(layer, "kind", type(layer).__name__)
     if kind == "grouped_conv2d":
         return (f"the eie engine stores one sparse weight matrix per layer and interleaves its rows over all PEs; "
-                f"a grouped_conv2d is {layer.groups} separate matrices of {layer.out_channels // layer.groups} rows, "
+                f"a grouped_conv2d is {layer.groups} separate matrices of {layer.out_channels // layer.groups} "
+                f"row{'s' if layer.out_channels // layer.groups != 1 else ''}, "
                 f"which EIE's paper does not map (run it on a loopnest, dense or a100 hardware)")
     if kind == "batched_matmul":
         return ("the eie engine multiplies stored (compressed) weights by activations; a batched_matmul multiplies "

@@ -443,7 +443,7 @@ def test_grouped_conv_and_batched_matmul_are_refused_with_eie_reasons():
     engine, _ = engine_for()
     dw = GroupedConv2dLayer(name="dw", groups=8, in_channels=8, out_channels=8, in_height=6, in_width=6,
                             kernel_height=3, kernel_width=3, padding=1)
-    with pytest.raises(UnsupportedError, match=r"layer 'dw': .*grouped_conv2d is 8 separate matrices of 1 rows"):
+    with pytest.raises(UnsupportedError, match=r"layer 'dw': .*grouped_conv2d is 8 separate matrices of 1 row, "):
         engine.simulate(dw)
     attn = BatchedMatmulLayer(name="qk", batch=2, m=4, n=4, k=8)
     with pytest.raises(UnsupportedError, match=r"layer 'qk': .*multiplies two activations, so there is no weight matrix"):
