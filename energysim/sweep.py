@@ -476,6 +476,7 @@ def _run_sweep(points: list[SweepPoint], choices: tuple[HardwareChoice, ...], ou
     for column in COMPARE_COLUMNS:
         if column not in frame:
             frame[column] = math.nan
+    frame["note"] = frame["note"].fillna("")              # a refused or note-less row has no note: '', not NaN
     frame = with_setting_columns(with_energy_unit(_with_ratios(frame)[list(COMPARE_COLUMNS)], choices), choices)
     path = write_table(frame, out, "compare", "csv")
     remove_stale(existing, [path, journal])

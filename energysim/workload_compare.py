@@ -132,6 +132,7 @@ def compare_workload(workload: Workload, hardware: Iterable[str | HardwareChoice
     for column in WORKLOAD_COMPARE_COLUMNS:
         if column not in frame:
             frame[column] = math.nan
+    frame["note"] = frame["note"].fillna("")              # a refused or note-less row has no note: '', not NaN
     return with_setting_columns(with_energy_unit(frame[list(WORKLOAD_COMPARE_COLUMNS)], choices), choices)
 
 

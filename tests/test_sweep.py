@@ -60,6 +60,13 @@ def test_sweep_shows_the_lectures_lessons(sweep):
     assert refused["status"].iloc[0].startswith("unsupported: ") and "2:4" in refused["status"].iloc[0]
 
 
+def test_sweep_notes_are_text_on_every_row(sweep):
+    """The note column is a string on every row, '' where there is none (refused rows included), never NaN."""
+    _, _, frame = sweep
+    assert frame["note"].map(type).eq(str).all()
+    assert (frame.loc[frame["status"] != "ok", "note"] == "").all()
+
+
 def test_sweep_resumes_from_journal(sweep, monkeypatch):
     """A second run over the same folder runs no point again and returns the same table."""
     out, points, frame = sweep
