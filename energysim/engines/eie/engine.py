@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from energysim.engines.base import OPTIONS_CONFIG, Engine
 from energysim.engines.eie.lane_kernel import use_compiled
@@ -203,8 +203,16 @@ class EieOptions(BaseModel):
 
     keep_output: bool = Field(
         default=False, description="Also compute the layer output from the compressed weights (stats['output']).")
-    prepared: PreparedLayer | None = Field(
-        default=None, description="A PreparedLayer from EieEngine.prepare to reuse (skips encoding).")
+    prepared: Any = Field(
+        default=None, description="A PreparedLayer from EieEngine.prepare to reuse (skips encoding; checked as an instance, not copied).")
+
+    @field_validator("prepared")
+    @classmethod
+    def _a_prepared_layer(cls, value: Any) -> Any:
+        """None or a :class:`PreparedLayer` (typed ``Any`` so pydantic never builds a schema of its arrays)."""
+        if value is not None and not isinstance(value, PreparedLayer):
+            raise ValueError(f"must be a PreparedLayer from EieEngine.prepare (got {type(value).__name__})")
+        return value
 
 
 def _im2col(images: np.ndarray, layer: Conv2dLayer) -> np.ndarray:

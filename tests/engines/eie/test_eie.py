@@ -448,3 +448,13 @@ def test_grouped_conv_and_batched_matmul_are_refused_with_eie_reasons():
     attn = BatchedMatmulLayer(name="qk", batch=2, m=4, n=4, k=8)
     with pytest.raises(UnsupportedError, match=r"layer 'qk': .*multiplies two activations, so there is no weight matrix"):
         engine.simulate(attn)
+
+
+def test_prepared_option_must_be_a_prepared_layer():
+    """`prepared` takes a PreparedLayer (kept as the same object) or None; anything else is one InputError naming it."""
+    layer = LinearLayer(name="p", in_features=8, out_features=8, weight_density=0.5, activation_density=0.5)
+    engine, _ = engine_for(n_pe=2)
+    with pytest.raises(InputError, match="prepared must be a PreparedLayer from EieEngine.prepare \\(got int\\)"):
+        engine.simulate(layer, prepared=5)
+    prepared = engine.prepare(layer)
+    assert engine.simulate(layer, prepared=prepared).cycles == engine.simulate(layer).cycles

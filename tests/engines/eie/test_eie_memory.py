@@ -117,13 +117,18 @@ def test_keep_output_estimate_bounds_the_measured_peak(monkeypatch, kernel):
 
 
 def test_keep_output_is_refused_when_only_its_output_stage_exceeds_the_budget(monkeypatch):
-    """A budget the counts fit but the output stage does not: simulate runs, keep_output is refused up front."""
-    layer = LinearLayer(name="tall", in_features=128, out_features=20000, weight_density=1.0, activation_density=0.5)
+    """A budget the counts fit but the output stage does not: simulate runs, keep_output is refused up front.
+
+    100 input vectors make the (M, N) output the largest stage on either path."""
+    from energysim.workloads.layers import GemmLayer
+
+    layer = GemmLayer(name="tall", m=20000, k=128, n=100, weight_density=1.0, activation_density=0.5)
     engine = _engine()
     cfg = engine.config
     common = dict(n_pe=cfg.n_pe, rows_per_pass=cfg.activation_regfile_entries, index_bits=cfg.index_bits, density=1.0,
                   real_weights=False, calibration_inputs=False, compiled=lane_kernel.use_compiled())
-    without, with_output = estimate_bytes(20000, 128, 1, **common), estimate_bytes(20000, 128, 1, keep_output=True, **common)
+    without, with_output = estimate_bytes(20000, 128, 100, **common), estimate_bytes(20000, 128, 100, keep_output=True,
+                                                                                      **common)
     assert without < with_output
     monkeypatch.setenv("ENERGYSIM_ARRAY_BYTES", str((without + with_output) // 2))
     engine.simulate(layer)
