@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from energysim.errors import InputError
 from energysim.limits import EIE_KERNEL_ENV, eie_kernel_asked
 
 KERNEL_ENV = EIE_KERNEL_ENV
@@ -42,8 +43,6 @@ def kernel_choice() -> str:
         If :data:`KERNEL_ENV` holds anything but ``numba`` or ``numpy`` (any case), or asks for
         ``numba`` where numba is not installed.
     """
-    from energysim.errors import InputError
-
     asked = eie_kernel_asked()
     if asked == "numba" and not compiled_available():
         raise InputError(f"environment variable {KERNEL_ENV}=numba asks for the compiled EIE paths, but numba is not "
@@ -207,10 +206,14 @@ def pointer_layout(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pointers, pe_offsets
 
 
+def slice_rows(m: int, n_pe: int) -> np.ndarray:
+    """``(N,)`` int64 rows of each PE's slice of ``M`` rows (row ``i`` to PE ``i mod N``)."""
+    return (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
+
+
 def dense_pointers(m: int, k: int, n_pe: int) -> tuple[np.ndarray, np.ndarray]:
     """Pointers and PE offsets of a matrix with every position non-zero: no padding, rows split evenly."""
-    rows_of_pe = (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
-    return pointer_layout(np.repeat(rows_of_pe[:, None], k, axis=1))
+    return pointer_layout(np.repeat(slice_rows(m, n_pe)[:, None], k, axis=1))
 
 
 def sorted_pointers(positions: np.ndarray, m: int, k: int, n_pe: int, index_bits: int) -> tuple[np.ndarray, np.ndarray]:

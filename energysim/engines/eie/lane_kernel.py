@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, jit, position_segments, use_compiled
+from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, jit, position_segments, slice_rows, use_compiled
 
 __all__ = ["KERNEL_ENV", "compiled_available", "floyd_subsets", "fresh_line_count", "kernel_name", "layer_tables", "run_block", "use_compiled"]
 
@@ -262,9 +262,8 @@ def segment_table(csc, rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.
     dtype = np.int32 if csc.pointers.size == 0 or csc.max_pointer < 2**31 else np.int64
     flat = csc.flat
     if flat is not None and flat.positions is None:       # every position: each PE's rows split into passes
-        rows_of_pe = (m - np.arange(n_pe, dtype=np.int64) + n_pe - 1) // n_pe
         first_row = np.arange(passes, dtype=np.int64)[:, None] * rows_per_pass
-        per_pass = np.clip(rows_of_pe[None, :] - first_row, 0, None)
+        per_pass = np.clip(slice_rows(m, n_pe)[None, :] - first_row, 0, None)
         per_pass[:-1] = np.minimum(per_pass[:-1], rows_per_pass)        # the last pass takes the rest
         counts = np.ascontiguousarray(np.broadcast_to(per_pass[:, :, None], (passes, n_pe, k)), dtype=dtype)
         column_real = np.repeat(per_pass.sum(axis=1, dtype=np.int64)[:, None], k, axis=1)
