@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from energysim.formats.eie_csc_kernel import KERNEL_ENV, compiled_available, jit, position_segments, slice_rows, use_compiled
+from energysim.formats.eie_csc_kernel import (KERNEL_ENV, compiled_available, jit, position_segments, segment_counts_by_pe,
+                                              slice_rows, use_compiled)
 
 __all__ = ["KERNEL_ENV", "compiled_available", "floyd_subsets", "fresh_line_count", "kernel_name", "layer_tables", "run_block", "use_compiled"]
 
@@ -158,44 +159,6 @@ def run_block(table: np.ndarray, column_entries: np.ndarray, active: np.ndarray,
     return tuple(int(value) for value in totals)
 
 
-def _entry_segments(v, local_rows, pointers, pe_offsets, rows_per_pass, passes, counts):  # pragma: no cover - compiled
-    """Entries per (pass, PE, column) into ``counts`` and real entries per (pass, column), walking a CSC's entries.
-
-    PE by PE and column by column over the entries: each entry's row pass (local rows ascend within a
-    segment; with one pass, the segment's length). Plain Python, compiled by numba. Returns the real
-    entries ``(P, K)`` and the number of non-empty segments.
-    """
-    n_pe, k1 = pointers.shape
-    k = k1 - 1
-    column_real = np.zeros((passes, k), np.int64)
-    segments = 0
-    for pe in range(n_pe):
-        base = pe_offsets[pe]
-        for column in range(k):
-            if passes == 1:                     # one pass holds the whole segment: count its real entries only
-                lo, hi = base + pointers[pe, column], base + pointers[pe, column + 1]
-                if hi > lo:
-                    segments += 1
-                    counts[0, pe, column] = hi - lo
-                    real = 0
-                    for at in range(lo, hi):
-                        real += v[at] != 0
-                    column_real[0, column] += real
-                continue
-            rpass = 0
-            limit = rows_per_pass
-            for at in range(base + pointers[pe, column], base + pointers[pe, column + 1]):
-                while local_rows[at] >= limit and rpass < passes - 1:
-                    rpass += 1
-                    limit += rows_per_pass
-                if counts[rpass, pe, column] == 0:
-                    segments += 1
-                counts[rpass, pe, column] += 1
-                if v[at] != 0:
-                    column_real[rpass, column] += 1
-    return column_real, segments
-
-
 def _segment_tables(counts, pointers, passes, entries_per_line, segments):  # pragma: no cover - compiled
     """Work, column and line-group tables from the entries per (pass, PE, column); compiled by numba.
 
@@ -249,7 +212,7 @@ def segment_table(csc, rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.
 
     From the weights' flat positions when the CSC keeps them (:attr:`EieCsc.flat`: a dense
     matrix in closed form, else one compiled walk over the positions), so its entries are never
-    written; else one compiled walk over its entries.
+    written; else one compiled walk over its entries (:func:`energysim.formats.eie_csc_kernel.segment_counts_by_pe`).
 
     Returns
     -------
@@ -273,10 +236,10 @@ def segment_table(csc, rows_per_pass: int, passes: int) -> tuple[np.ndarray, np.
         column_real, segments = position_segments(flat.positions, m, n_pe, k, csc.index_bits, rows_per_pass, passes,
                                                   counts)
     else:
-        column_real, segments = jit(_entry_segments)(csc.v, csc.local_rows,
-                                                     np.ascontiguousarray(csc.pointers, dtype=np.int64),
-                                                     np.ascontiguousarray(csc.pe_offsets, dtype=np.int64),
-                                                     int(rows_per_pass), int(passes), counts)
+        entries, real = segment_counts_by_pe(csc.v, csc.local_rows, np.ascontiguousarray(csc.pointers, dtype=np.int64),
+                                             np.ascontiguousarray(csc.pe_offsets, dtype=np.int64), rows_per_pass, passes)
+        counts[...] = entries
+        column_real, segments = real.sum(axis=1), np.count_nonzero(entries)
     return counts, column_real, int(segments)
 
 
